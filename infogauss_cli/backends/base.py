@@ -1,0 +1,42 @@
+"""The contract between a backend (timm, open_clip, transformers) and the extractor.
+
+A backend turns a zoo entry and a tower into an :class:`Encoder`. The extractor owns devices,
+precision, batching and caching; the encoder only knows its model and its preprocessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+Tower = Literal["image", "text"]
+
+
+@dataclass
+class Encoder:
+    """One tower of one model, ready to embed.
+
+    - ``prepare`` runs per item inside DataLoader workers, so it must be picklable:
+      an RGB ``PIL.Image`` -> ``Tensor(C, H, W)`` for image towers, ``str`` -> ``str`` for text.
+    - ``collate`` turns a list of prepared items into a dict of CPU tensors (stacked pixels, or
+      tokenised text).
+    - ``forward(module, batch)`` gets the batch already on the module's device and returns the raw
+      (unnormalised) embeddings, shape ``(B, dim)``, in whatever dtype autocast produced; the
+      extractor casts to float32.
+    - ``fingerprint`` identifies everything about the model that changes its outputs (backend,
+      library name, weights identity, preprocessing, library versions); the cache keys on it.
+    """
+
+    model_id: str
+    tower: Tower
+    dim: int
+    module: torch.nn.Module
+    prepare: Callable[[Any], Any]
+    collate: Callable[[list[Any]], dict[str, torch.Tensor]]
+    forward: Callable[[torch.nn.Module, dict[str, torch.Tensor]], torch.Tensor]
+    fingerprint: dict[str, str] = field(default_factory=dict)
+    channels_last: bool = False  # worth using on CUDA (CNNs)

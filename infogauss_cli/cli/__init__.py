@@ -1,0 +1,1 @@
+"""The command line: the only place typer is imported. Each command is a thin wrapper."""

@@ -1,0 +1,66 @@
+"""`infogauss check FILE`: audit an embedding matrix from a file, no model needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import options as o
+from .errors import handle_errors
+from .output import emit
+
+
+@handle_errors
+def check_cmd(
+    file: Annotated[
+        Path, typer.Argument(help="Embedding matrix (rows = items).", show_default=False)
+    ],
+    key: Annotated[
+        str | None, typer.Option("--key", help="Array to read from .npz/.safetensors/.pt files.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Row label (default: file name).")
+    ] = None,
+    n: o.NOpt = None,
+    seed: o.SeedOpt = 0,
+    view: o.ViewOpt = o.View.l2,
+    json_out: o.JsonOpt = None,
+    markdown: o.MarkdownOpt = None,
+    per_coordinate: o.PerCoordinateOpt = False,
+    quiet: o.QuietOpt = False,
+    require: o.RequireOpt = None,
+    max_cv: o.MaxCvOpt = None,
+    min_ad_compliance: o.MinAdOpt = None,
+    min_dp_compliance: o.MinDpOpt = None,
+    max_ad_mean: o.MaxAdMeanOpt = None,
+    baseline: o.BaselineOpt = None,
+    max_drop: o.MaxDropOpt = None,
+) -> None:
+    """Audit an embedding matrix stored in FILE (.npy .npz .safetensors .pt .csv .tsv .parquet).
+
+    Example: [bold]infogauss check emb.npy --require gaussian --json -[/]
+    """
+    from ..audit import check_file, gates_from_options
+
+    gates = gates_from_options(
+        require=require.value if require else None,
+        max_cv=max_cv,
+        min_ad_compliance=min_ad_compliance,
+        min_dp_compliance=min_dp_compliance,
+        max_ad_mean=max_ad_mean,
+        baseline=baseline,
+        max_drop=max_drop,
+    )
+    rows = check_file(
+        file,
+        key=key,
+        name=name,
+        view=view.value,
+        n=n,
+        seed=seed,
+        gates=gates,
+        per_coordinate=per_coordinate,
+    )
+    emit(rows, json_out=json_out, markdown=markdown, quiet=quiet)

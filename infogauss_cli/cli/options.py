@@ -1,0 +1,211 @@
+"""Shared CLI options, each defined once (huggingface_hub's CLI style) and reused by every command.
+
+Only typer and the standard library are imported here: `infogauss --help` must stay fast.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+DATA_HELP = (
+    "Data to embed: coco-val2017 (default), coco:ANNOTATIONS.json[:IMAGES_DIR], images:DIR, "
+    "text:FILE, hf:DATASET[:SPLIT][#COLUMN]."
+)
+
+
+class Tower(str, Enum):
+    image = "image"
+    text = "text"
+    all = "all"
+
+
+class View(str, Enum):
+    l2 = "l2"
+    raw = "raw"
+    both = "both"
+
+
+class Precision(str, Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+class Requirement(str, Enum):
+    gaussian = "gaussian"
+    non_gaussian = "non-gaussian"
+
+
+# ---- data / model ------------------------------------------------------------------------------
+DataOpt = Annotated[str, typer.Option("--data", help=DATA_HELP, rich_help_panel="Data")]
+TowerOpt = Annotated[
+    Tower, typer.Option("--tower", help="Which tower(s) to embed.", rich_help_panel="Data")
+]
+NOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--n",
+        min=20,
+        help="Rows used by the tests (a seeded subsample); default: all rows.",
+        rich_help_panel="Protocol",
+    ),
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="Seed for subsampling.", rich_help_panel="Protocol")
+]
+ViewOpt = Annotated[
+    View,
+    typer.Option(
+        "--view",
+        help="Embedding the per-coordinate tests see: l2-normalised rows, raw, or both. "
+        "Norm CV is always on raw.",
+        rich_help_panel="Protocol",
+    ),
+]
+DeviceOpt = Annotated[
+    str,
+    typer.Option("--device", help="auto, cpu, cuda or cuda:I.", rich_help_panel="Compute"),
+]
+PrecisionOpt = Annotated[
+    Precision,
+    typer.Option(
+        "--precision",
+        help="auto = bf16 autocast on CUDA, fp32 on CPU.",
+        rich_help_panel="Compute",
+    ),
+]
+BatchSizeOpt = Annotated[
+    int | None,
+    typer.Option("--batch-size", min=1, help="Items per batch.", rich_help_panel="Compute"),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers", min=0, help="Data-loading worker processes.", rich_help_panel="Compute"
+    ),
+]
+ZooOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--zoo",
+        help="Model zoo YAML (default: $INFOGAUSS_ZOO, then the packaged zoo).",
+        rich_help_panel="Model",
+    ),
+]
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Embedding cache (default: $INFOGAUSS_CACHE or the user cache dir).",
+        rich_help_panel="Compute",
+    ),
+]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option("--no-cache", help="Neither read nor write the cache.", rich_help_panel="Compute"),
+]
+
+# ---- output ------------------------------------------------------------------------------------
+JsonOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--json",
+        metavar="FILE",
+        help="Write the JSON report ('-' for stdout).",
+        rich_help_panel="Output",
+    ),
+]
+MarkdownOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--markdown", metavar="FILE", help="Write a Markdown table.", rich_help_panel="Output"
+    ),
+]
+HtmlOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--html",
+        metavar="FILE",
+        help="Write a self-contained HTML report.",
+        rich_help_panel="Output",
+    ),
+]
+PlotsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--plots", metavar="DIR", help="Write diagnostic plots (PNG).", rich_help_panel="Output"
+    ),
+]
+PerCoordinateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--per-coordinate",
+        help="Include per-coordinate A*^2 and p-values in the JSON.",
+        rich_help_panel="Output",
+    ),
+]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No table, no progress.", rich_help_panel="Output")
+]
+
+# ---- gates -------------------------------------------------------------------------------------
+RequireOpt = Annotated[
+    Requirement | None,
+    typer.Option(
+        "--require", help="Fail (exit 1) unless the verdict is this.", rich_help_panel="Gates"
+    ),
+]
+MaxCvOpt = Annotated[
+    float | None,
+    typer.Option("--max-cv", min=0.0, help="Fail if norm CV exceeds X.", rich_help_panel="Gates"),
+]
+MinAdOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--min-ad-compliance",
+        min=0.0,
+        max=1.0,
+        help="Fail if AD compliance (0..1) is below X.",
+        rich_help_panel="Gates",
+    ),
+]
+MinDpOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--min-dp-compliance",
+        min=0.0,
+        max=1.0,
+        help="Fail if DP compliance (0..1) is below X.",
+        rich_help_panel="Gates",
+    ),
+]
+MaxAdMeanOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-ad-mean", min=0.0, help="Fail if mean A*^2 exceeds X.", rich_help_panel="Gates"
+    ),
+]
+BaselineOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--baseline",
+        metavar="REPORT.json",
+        help="Compare against an earlier JSON report (with --max-drop).",
+        rich_help_panel="Gates",
+    ),
+]
+MaxDropOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-drop",
+        min=0.0,
+        max=1.0,
+        help="Fail if a compliance drops by more than X vs --baseline.",
+        rich_help_panel="Gates",
+    ),
+]

@@ -1,0 +1,168 @@
+"""Read an embedding matrix a user already has (``infogauss check FILE``).
+
+Formats: .npy, .npz, .safetensors, .pt/.pth (tensor or dict of tensors, ``weights_only``),
+.csv/.tsv (numeric, optional header row), .parquet (numeric columns or one list column;
+needs pyarrow). Every failure is a :class:`BadInputError` with one clear line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import BadInputError
+
+SUPPORTED = ".npy, .npz, .safetensors, .pt, .pth, .csv, .tsv, .parquet"
+
+
+def read_matrix(path: str | Path, key: str | None = None) -> np.ndarray:
+    """Load the array stored in ``path`` (``key`` selects one array of a multi-array file)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    reader = _READERS.get(suffix)
+    if reader is None:
+        raise BadInputError(
+            f"{path.name}: unsupported file type {suffix or '(none)'!r}; supported: {SUPPORTED}"
+        )
+    if not path.exists():
+        raise BadInputError(f"file not found: {path}")
+    if path.is_dir():
+        raise BadInputError(f"{path} is a folder, not a file")
+    if path.stat().st_size == 0:
+        raise BadInputError(f"{path} is empty (0 bytes)")
+    if key is not None and suffix in (".npy", ".csv", ".tsv", ".parquet"):
+        raise BadInputError(f"--key does not apply to {suffix} files (they hold one array)")
+    try:
+        return reader(path, key)
+    except BadInputError:
+        raise
+    except Exception as exc:  # any reader failure means the file is not what it claims
+        raise BadInputError(f"cannot read {path}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _choose(names: list[str], key: str | None, path: Path) -> str:
+    """The array to read: ``key`` if given, else the only one."""
+    if key is not None:
+        if key not in names:
+            raise BadInputError(f"{path.name}: no key {key!r}; keys: {', '.join(names) or 'none'}")
+        return key
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise BadInputError(f"{path.name} holds no arrays")
+    raise BadInputError(
+        f"{path.name} holds several arrays; choose one with --key: {', '.join(names)}"
+    )
+
+
+def _npy(path: Path, key: str | None) -> np.ndarray:
+    return np.load(path, allow_pickle=False)
+
+
+def _npz(path: Path, key: str | None) -> np.ndarray:
+    with np.load(path, allow_pickle=False) as npz:
+        return npz[_choose(list(npz.files), key, path)]
+
+
+def _safetensors(path: Path, key: str | None) -> np.ndarray:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return _tensor_to_numpy(fh.get_tensor(_choose(list(fh.keys()), key, path)))
+
+
+def _tensor_to_numpy(tensor: Any) -> np.ndarray:
+    import torch
+
+    tensor = tensor.detach().cpu()
+    if tensor.dtype in (torch.bfloat16, torch.float16):
+        tensor = tensor.float()  # numpy has no bfloat16
+    return tensor.numpy()
+
+
+def _torch(path: Path, key: str | None) -> np.ndarray:
+    import pickle
+
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise BadInputError(
+            f"{path.name}: not a plain tensor file (loading is restricted to tensors for safety, "
+            f"weights_only=True): {_first_line(exc)}"
+        ) from None
+    if isinstance(obj, Mapping):
+        arrays = {str(k): v for k, v in obj.items() if isinstance(v, (torch.Tensor, np.ndarray))}
+        obj = arrays[_choose(list(arrays), key, path)]
+    elif key is not None:
+        raise BadInputError(f"{path.name} holds a single tensor; drop --key")
+    if isinstance(obj, torch.Tensor):
+        return _tensor_to_numpy(obj)
+    if isinstance(obj, np.ndarray):
+        return obj
+    raise BadInputError(f"{path.name} holds a {type(obj).__name__}, expected a tensor")
+
+
+def _delimited(delimiter: str) -> Callable[[Path, str | None], np.ndarray]:
+    def read(path: Path, key: str | None) -> np.ndarray:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            first = fh.readline()
+        skip = 0 if _numeric_line(first, delimiter) else 1  # a header row
+        try:
+            return np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=2, dtype=np.float64)
+        except ValueError as exc:
+            raise BadInputError(f"{path.name}: not a numeric table: {_first_line(exc)}") from None
+
+    return read
+
+
+def _numeric_line(line: str, delimiter: str) -> bool:
+    try:
+        [float(x) for x in line.strip().split(delimiter)]
+    except ValueError:
+        return False
+    return True
+
+
+def _parquet(path: Path, key: str | None) -> np.ndarray:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise BadInputError("reading .parquet needs pyarrow: pip install pyarrow") from None
+    import pyarrow as pa
+
+    table = pq.read_table(path)
+    if table.num_columns == 1 and (
+        pa.types.is_list(table.schema.field(0).type)
+        or pa.types.is_fixed_size_list(table.schema.field(0).type)
+    ):  # one embedding vector per row
+        return np.asarray(table.column(0).to_pylist(), dtype=np.float64)
+    bad = [
+        f.name
+        for f in table.schema
+        if not (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
+    ]
+    if bad:
+        raise BadInputError(f"{path.name}: non-numeric columns: {', '.join(bad[:5])}")
+    return np.column_stack([table.column(i).to_numpy() for i in range(table.num_columns)])
+
+
+_READERS: dict[str, Callable[[Path, str | None], np.ndarray]] = {
+    ".npy": _npy,
+    ".npz": _npz,
+    ".safetensors": _safetensors,
+    ".pt": _torch,
+    ".pth": _torch,
+    ".csv": _delimited(","),
+    ".tsv": _delimited("\t"),
+    ".parquet": _parquet,
+}

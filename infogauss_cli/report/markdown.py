@@ -1,0 +1,36 @@
+"""A Markdown table fit for a pull-request comment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .cells import NUMERIC, gate_lines, table_cells
+from .model import Row
+
+
+def _escape(cell: str) -> str:
+    return cell.replace("|", "\\|")
+
+
+def render_markdown(rows: Sequence[Row]) -> str:
+    header, body, nulls = table_cells(rows)
+    align = ["---:" if h in NUMERIC else ":---" for h in header]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    for cells in body:
+        lines.append("| " + " | ".join(_escape(c) for c in cells) + " |")
+    for cells in nulls:
+        lines.append("| " + " | ".join(f"*{_escape(c)}*" if c else "" for c in cells) + " |")
+    gates = gate_lines(rows)
+    if gates:
+        lines.append("")
+        lines += [f"- {'✅' if ok else '❌'} {_escape(text)}" for ok, text in gates]
+    errors = [f"- ❌ {r.model}: {r.error}" for r in rows if r.error]
+    if errors:
+        lines += ["", *errors]
+    lines += [
+        "",
+        "AD: modified Anderson-Darling A*² per coordinate (compliance: A*² < 0.752); "
+        "DP: D'Agostino-Pearson (compliance: p > 0.05); the null row is what iid Gaussian "
+        "coordinates give at the same n and d.",
+    ]
+    return "\n".join(lines) + "\n"

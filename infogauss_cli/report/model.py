@@ -1,0 +1,89 @@
+"""One row per model x tower x view, and the report that holds them (``infogauss.report/v1``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..verdict import GateResult, Verdict
+
+SCHEMA = "infogauss.report/v1"
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe copy: numpy scalars/arrays -> Python, NaN/Inf -> None."""
+    if isinstance(value, Mapping):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy array or scalar
+        return clean(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class Row:
+    """One audited embedding: what was measured, how, and what it means."""
+
+    model: str
+    tower: str | None = None
+    objective: str | None = None
+    backend: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    protocol: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    null: Mapping[str, Any] = field(default_factory=dict)
+    verdict: Verdict | None = None
+    gates: tuple[GateResult, ...] = ()
+    timing: Mapping[str, Any] = field(default_factory=dict)
+    per_coordinate: Mapping[str, Any] | None = None
+    error: str | None = None  # the row could not be computed (e.g. model failed to load)
+
+    @property
+    def gates_passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": self.model,
+            "tower": self.tower,
+            "objective": self.objective,
+            "backend": self.backend,
+            "data": dict(self.data),
+            "protocol": dict(self.protocol),
+            "metrics": dict(self.metrics),
+            "null": dict(self.null),
+            "verdict": self.verdict.to_dict() if self.verdict else None,
+            "gates": [g.to_dict() for g in self.gates],
+            "timing": dict(self.timing),
+        }
+        if self.per_coordinate is not None:
+            out["per_coordinate"] = dict(self.per_coordinate)
+        if self.error is not None:
+            out["error"] = self.error
+        return clean(out)
+
+
+@dataclass(frozen=True)
+class Report:
+    rows: tuple[Row, ...]
+
+    @property
+    def exit_code(self) -> int:
+        """3 if a row failed to run, else 1 if a gate failed, else 0 (DESIGN.md)."""
+        if any(r.error for r in self.rows):
+            return 3
+        return 0 if all(r.gates_passed for r in self.rows) else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        from .. import __version__
+
+        return {
+            "schema": SCHEMA,
+            "tool": {"name": "infogauss", "version": __version__},
+            "rows": [r.to_dict() for r in self.rows],
+        }

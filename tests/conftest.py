@@ -1,0 +1,23 @@
+"""Test-wide settings: never touch a model hub, never write outside tmp dirs."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Set before huggingface_hub / transformers / datasets are imported: they read these at import.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["MPLBACKEND"] = "Agg"
+os.environ.setdefault("INFOGAUSS_CACHE", tempfile.mkdtemp(prefix="infogauss-test-cache-"))
+os.environ.pop("INFOGAUSS_ZOO", None)
+
+import pytest
+
+
+@pytest.fixture
+def rng():
+    import numpy as np
+
+    return np.random.default_rng(12345)
