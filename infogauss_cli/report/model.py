@@ -42,6 +42,10 @@ class Row:
     timing: Mapping[str, Any] = field(default_factory=dict)
     per_coordinate: Mapping[str, Any] | None = None
     error: str | None = None  # the row could not be computed (e.g. model failed to load)
+    # In-memory arrays for plots, never serialised: ad_statistic (d,), dp_pvalue (d,),
+    # norms (n,) raw row norms, columns (n, k) a few coordinates of the tested view,
+    # column_index (k,) which coordinates those are.
+    arrays: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def gates_passed(self) -> bool:
