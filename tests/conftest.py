@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 # Set before huggingface_hub / transformers / datasets are imported: they read these at import.
@@ -10,7 +12,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["MPLBACKEND"] = "Agg"
-os.environ.setdefault("INFOGAUSS_CACHE", tempfile.mkdtemp(prefix="infogauss-test-cache-"))
+if "INFOGAUSS_CACHE" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="infogauss-test-cache-")
+    os.environ["INFOGAUSS_CACHE"] = _cache
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
 os.environ.pop("INFOGAUSS_ZOO", None)
 
 import pytest

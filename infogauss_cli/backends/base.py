@@ -22,8 +22,8 @@ class Encoder:
 
     - ``prepare`` runs per item inside DataLoader workers, so it must be picklable:
       an RGB ``PIL.Image`` -> ``Tensor(C, H, W)`` for image towers, ``str`` -> ``str`` for text.
-    - ``collate`` turns a list of prepared items into a dict of CPU tensors (stacked pixels, or
-      tokenised text).
+    - ``collate`` turns a list of prepared items into a dict of batch-first CPU tensors (stacked
+      pixels, or tokenised text); the extractor slices them on dim 0 when it backs off on OOM.
     - ``forward(module, batch)`` gets the batch already on the module's device and returns the raw
       (unnormalised) embeddings, shape ``(B, dim)``, in whatever dtype autocast produced; the
       extractor casts to float32.
@@ -39,4 +39,4 @@ class Encoder:
     collate: Callable[[list[Any]], dict[str, torch.Tensor]]
     forward: Callable[[torch.nn.Module, dict[str, torch.Tensor]], torch.Tensor]
     fingerprint: dict[str, str] = field(default_factory=dict)
-    channels_last: bool = False  # worth using on CUDA (CNNs)
+    channels_last: bool = False  # CNNs: faster in channels_last memory format (CPU and CUDA)

@@ -40,9 +40,10 @@ def main(
 
 
 def _register() -> None:
-    from . import check
+    from . import check, extract
 
     app.command("check")(check.check_cmd)
+    app.command("extract")(extract.extract_cmd)
 
 
 _register()

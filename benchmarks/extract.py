@@ -1,0 +1,361 @@
+"""Throughput of the extraction pipeline (JPEG files on disk -> embeddings).
+
+CPU mode (default): one small real architecture at 224 (random weights), three ways on the same
+synthetic COCO-sized JPEGs:
+
+- forward only: the model on pre-made tensors (the ceiling),
+- pipeline: ``infogauss_cli.extract.extract`` (workers, batching; cache off), for each worker
+  count in ``--workers`` (the CPU default is chosen from this),
+- naive: open, transform, forward one image at a time.
+
+Target: pipeline >= 0.85 x forward-only.
+
+GPU mode (``--gpu``): every paper architecture (random weights) through the pipeline at bf16 with
+worker processes, next to forward-only on the GPU and the H200 compute bound of FACTS.md.
+
+    python benchmarks/extract.py                     # CPU, efficientnet_lite0
+    python benchmarks/extract.py --model resnet34 --n 128
+    python benchmarks/extract.py --gpu --n 5000      # on a CUDA machine
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+COCO_SIZES = [(640, 480), (480, 640), (640, 427), (500, 375), (640, 512), (427, 640)]
+
+# name -> (builder kind, library name, H200 compute bound img/s at 790 TFLOP/s, FACTS.md)
+GPU_MODELS = {
+    "resnet34": ("timm", "resnet34", 107_600),
+    "densenet121": ("timm", "densenet121", 137_600),
+    "dino-vitb16": ("timm", "vit_base_patch16_224", 22_470),
+    "dino-vitb8": ("timm", "vit_base_patch8_224", 5_050),
+    "clip-vit-l14-image": ("open_clip", "ViT-L-14-quickgelu", 4_876),
+}
+
+
+# ---- synthetic data ----------------------------------------------------------------------------
+def _one_image(args: tuple[int, str]) -> None:
+    """A photo-like JPEG: smooth colour gradients, a few soft blobs, mild noise."""
+    from PIL import Image
+
+    i, folder = args
+    rng = np.random.default_rng(i)
+    w, h = COCO_SIZES[i % len(COCO_SIZES)]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.empty((h, w, 3), np.float32)
+    for c in range(3):
+        a, b, f = rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3), rng.uniform(0.005, 0.03)
+        img[..., c] = 128 + a * xx + b * yy + 40 * np.sin(f * xx + rng.uniform(0, 6))
+    for _ in range(6):
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(20, 150)
+        blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))
+        img += blob[..., None] * rng.uniform(-90, 90, 3)
+    img += rng.normal(0, 26, img.shape)  # texture: about COCO's 160 kB per JPEG
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(
+        Path(folder) / f"{i:06d}.jpg", quality=90
+    )
+
+
+def make_jpegs(folder: Path, n: int, procs: int | None = None) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    todo = [(i, str(folder)) for i in range(n) if not (folder / f"{i:06d}.jpg").exists()]
+    if todo:
+        procs = procs or os.cpu_count() or 1
+        if procs > 1 and len(todo) > 16:
+            import multiprocessing as mp
+
+            with mp.get_context("fork").Pool(procs) as pool:
+                pool.map(_one_image, todo, chunksize=8)
+        else:
+            for t in todo:
+                _one_image(t)
+    return sorted(folder.glob("*.jpg"))[:n]
+
+
+# ---- encoders ----------------------------------------------------------------------------------
+def _stack(xs):
+    import torch
+
+    return {"pixels": torch.stack(xs)}
+
+
+def _forward_module(module, batch):
+    return module(batch["pixels"])
+
+
+def _forward_encode_image(module, batch):
+    return module.encode_image(batch["pixels"])
+
+
+def build_encoder(kind: str, name: str):
+    import torch
+
+    from infogauss_cli.backends.base import Encoder
+
+    torch.manual_seed(0)
+    if kind == "timm":
+        import timm
+
+        module = timm.create_model(name, pretrained=False, num_classes=0)
+        cfg = timm.data.resolve_data_config({}, model=module)
+        prepare = timm.data.create_transform(**cfg)
+        dim, forward, cl = module.num_features, _forward_module, not name.startswith("vit")
+    else:
+        import open_clip
+
+        module, _, prepare = open_clip.create_model_and_transforms(name, pretrained=None)
+        dim, forward, cl = module.visual.output_dim, _forward_encode_image, False
+    return Encoder(name, "image", dim, module, prepare, _stack, forward, {"bench": name}, cl)
+
+
+# ---- measurements ------------------------------------------------------------------------------
+@dataclass
+class Row:
+    name: str
+    items: int
+    seconds: float
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.items / self.seconds
+
+
+def forward_only(enc, n: int, batch_size: int, device: str, precision: str) -> Row:
+    """The model alone on pre-made tensors already in memory (on the device)."""
+    import contextlib
+
+    import torch
+    from PIL import Image
+
+    module = enc.module.eval().to(device)
+    cuda = device.startswith("cuda")
+    if enc.channels_last:  # as the extractor does
+        module = module.to(memory_format=torch.channels_last)
+    x0 = enc.prepare(Image.new("RGB", (640, 480)))
+    x = x0.unsqueeze(0).repeat(batch_size, 1, 1, 1).to(device)
+    x += torch.randn_like(x) * 0.1
+    if enc.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    ctx = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if cuda and precision == "bf16"
+        else contextlib.nullcontext()
+    )
+    batches = max(1, n // batch_size)
+    with torch.inference_mode(), ctx:
+        for _ in range(2 if cuda else 1):  # warm-up
+            enc.forward(module, {"pixels": x})
+        if cuda:
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(batches):
+            out = enc.forward(module, {"pixels": x}).float()
+        if cuda:
+            out.cpu()
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - t
+    return Row("forward only (pre-made tensors)", batches * batch_size, elapsed)
+
+
+def pipeline(enc, paths, batch_size: int, workers: int | None, device: str, precision: str):
+    from infogauss_cli.extract import extract
+    from infogauss_cli.sources.base import Item
+
+    items = [Item(id=p.name, path=str(p)) for p in paths]
+    res = extract(
+        enc,
+        items,
+        device=device,
+        precision=precision,
+        batch_size=batch_size,
+        workers=workers,
+        cache=None,
+        progress=False,
+    )
+    assert res.embeddings.shape == (len(paths), enc.dim) and not res.skipped
+    return Row(f"pipeline extract(), workers={res.workers}", len(paths), res.extract_s)
+
+
+def naive(enc, paths) -> Row:
+    """Open, transform, forward one image at a time (what a quick script does)."""
+    import torch
+    from PIL import Image
+
+    module = enc.module.eval().to("cpu", memory_format=torch.contiguous_format)
+    t = time.perf_counter()
+    with torch.inference_mode():
+        for p in paths:
+            x = enc.prepare(Image.open(p).convert("RGB")).unsqueeze(0)
+            enc.forward(module, {"pixels": x})
+    return Row("naive per-image loop", len(paths), time.perf_counter() - t)
+
+
+def decode_only(enc, paths) -> Row:
+    from PIL import Image
+
+    t = time.perf_counter()
+    for p in paths:
+        enc.prepare(Image.open(p).convert("RGB"))
+    return Row("decode + transform only (1 process)", len(paths), time.perf_counter() - t)
+
+
+def print_table(title: str, rows: list[Row], ref: Row) -> None:
+    print(f"\n{title}")
+    header = f"{'what':<40} {'items':>6} {'s':>8} {'items/s':>9} {'x forward':>10}"
+    print(header + "\n" + "-" * len(header))
+    for r in rows:
+        line = (
+            f"{r.name:<40} {r.items:>6} {r.seconds:>8.2f} {r.rate:>9.1f} {r.rate / ref.rate:>10.2f}"
+        )
+        print(line + (f"  {r.note}" if r.note else ""))
+
+
+# ---- modes -------------------------------------------------------------------------------------
+def run_cpu(args) -> dict:
+    import torch
+
+    enc = build_encoder("timm", args.model)
+    folder = Path(args.dir or tempfile.mkdtemp(prefix="infogauss-bench-"))
+    t = time.perf_counter()
+    paths = make_jpegs(folder, args.n)
+    mb = sum(p.stat().st_size for p in paths) / 1e6
+    print(
+        f"{args.model} at 224, random weights, fp32, batch {args.batch_size}; "
+        f"{len(paths)} synthetic JPEGs ({mb:.1f} MB, {mb / len(paths) * 1000:.0f} kB each, "
+        f"{time.perf_counter() - t:.1f} s to make) in {folder}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, {os.cpu_count()} cpus"
+    )
+    from infogauss_cli.extract import default_workers
+
+    workers = [int(w) for w in args.workers.split(",")] if args.workers else [0, 1, 2]
+    default_w = default_workers("cpu", "image")
+    # the machine's speed drifts (shared VM): interleave the measurements over several rounds
+    # and report the median rate of each
+    runs: dict[str, list[Row]] = {}
+    forward_only(enc, args.batch_size * 2, args.batch_size, "cpu", "fp32")  # warm-up
+    for _ in range(args.rounds):
+        runs.setdefault("forward", []).append(
+            forward_only(enc, len(paths), args.batch_size, "cpu", "fp32")
+        )
+        for w in workers:
+            runs.setdefault(f"w{w}", []).append(
+                pipeline(enc, paths, args.batch_size, w, "cpu", "fp32")
+            )
+    few = paths[: max(16, len(paths) // 4)]
+    runs["decode"] = [decode_only(enc, few)]
+    runs["naive"] = [naive(enc, few)]
+
+    def median(key: str, name: str) -> Row:
+        rs = sorted(runs[key], key=lambda r: r.rate)
+        r = rs[len(rs) // 2]
+        spread = f"{rs[0].rate:.1f}-{rs[-1].rate:.1f}" if len(rs) > 1 else ""
+        return Row(name, r.items, r.seconds, f"range {spread}" if spread else "")
+
+    ref = median("forward", "forward only (pre-made tensors)")
+    rows = [ref]
+    for w in workers:
+        rows.append(
+            median(f"w{w}", f"pipeline, workers={w}" + (" (default)" if w == default_w else ""))
+        )
+    rows.append(median("decode", "decode + transform only, 1 process"))
+    rows.append(median("naive", "naive per-image loop"))
+    print_table(f"items/s, median of {args.rounds} interleaved rounds", rows, ref)
+    best = max(rows[1 : 1 + len(workers)], key=lambda r: r.rate)
+    ratio = best.rate / ref.rate
+    print(
+        f"\nbest: {best.name}: {ratio:.2f} x forward-only "
+        f"({'meets' if ratio >= 0.85 else 'misses'} the 0.85 target)"
+    )
+    return {
+        "mode": "cpu",
+        "model": args.model,
+        "rows": [asdict(r) | {"rate": r.rate} for r in rows],
+    }
+
+
+def run_gpu(args) -> dict:
+    import torch
+
+    dry = args.gpu_dry_run  # the same code path on CPU (fp32), to check it without a GPU
+    if not dry and not torch.cuda.is_available():
+        print(
+            "error: no CUDA device: --gpu needs an NVIDIA GPU visible to torch "
+            f"(torch {torch.__version__}, torch.cuda.is_available() is False); "
+            "run without --gpu for the CPU benchmark",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    device, precision = ("cpu", "fp32") if dry else ("cuda:0", "bf16")
+    folder = Path(args.dir or tempfile.mkdtemp(prefix="infogauss-bench-gpu-"))
+    t = time.perf_counter()
+    paths = make_jpegs(folder, args.n)
+    where = "CPU dry run" if dry else torch.cuda.get_device_name(0)
+    print(
+        f"{where}; {len(paths)} synthetic COCO-sized JPEGs ({time.perf_counter() - t:.1f} s to "
+        f"make); {precision}, batch {args.batch_size}, workers "
+        f"{args.gpu_workers if args.gpu_workers is not None else 'default'}, "
+        f"{os.cpu_count()} cpus; random weights; torch {torch.__version__}"
+    )
+    models = args.models.split(",") if args.models else list(GPU_MODELS)
+    header = (
+        f"{'model':<22} {'forward img/s':>14} {'pipeline img/s':>15} {'pipe/fwd':>9} "
+        f"{'H200 bound':>11} {'pipe/bound':>11}"
+    )
+    print("\n" + header + "\n" + "-" * len(header), flush=True)
+    out = []
+    for name in models:
+        kind, lib, bound = GPU_MODELS[name]
+        enc = build_encoder(kind, lib)
+        n_fwd = args.n if dry else max(args.n, 8 * args.batch_size)
+        fwd = forward_only(enc, n_fwd, args.batch_size, device, precision)
+        pipe = pipeline(enc, paths, args.batch_size, args.gpu_workers, device, precision)
+        print(
+            f"{name:<22} {fwd.rate:>14,.0f} {pipe.rate:>15,.0f} {pipe.rate / fwd.rate:>9.2f} "
+            f"{bound:>11,} {pipe.rate / bound:>11.1%}",
+            flush=True,
+        )
+        out.append({"model": name, "forward": fwd.rate, "pipeline": pipe.rate, "bound": bound})
+        del enc
+        if not dry:
+            torch.cuda.empty_cache()
+    return {"mode": "gpu", "device": where, "results": out}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--gpu", action="store_true", help="all paper architectures on CUDA, bf16")
+    p.add_argument("--model", default="efficientnet_lite0", help="timm name (CPU mode)")
+    p.add_argument("--n", type=int, default=None, help="images (CPU 256, GPU 5000)")
+    p.add_argument("--batch-size", type=int, default=None, help="CPU 16, GPU 256")
+    p.add_argument("--workers", default=None, help="CPU: worker counts to try, e.g. 0,1,2")
+    p.add_argument("--gpu-workers", type=int, default=None, help="GPU: default min(8, cpus)")
+    p.add_argument("--models", default=None, help=f"GPU: subset of {','.join(GPU_MODELS)}")
+    p.add_argument("--rounds", type=int, default=3, help="CPU: interleaved repetitions")
+    p.add_argument("--dir", default=None, help="folder for the JPEGs (kept; reused if there)")
+    p.add_argument("--gpu-dry-run", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--json", default=None, help="also write the figures as JSON")
+    args = p.parse_args(argv)
+    args.n = args.n or (5000 if args.gpu else 256)
+    args.batch_size = args.batch_size or (256 if args.gpu else 16)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    result = run_gpu(args) if args.gpu or args.gpu_dry_run else run_cpu(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""``images:DIR``: every image file under a folder, recursively, in a stable order.
+
+Ids are the paths relative to DIR in posix form (``cats/001.jpg``), sorted, so they are the same
+on every machine. :func:`load_image` decodes one item to an RGB ``PIL.Image``; a file that cannot
+be decoded raises :class:`ImageLoadError`, which the extractor turns into a skipped item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import BadInputError
+from .base import Item
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+
+
+class ImageLoadError(Exception):
+    """One item could not be decoded (zero bytes, truncated, not an image, missing)."""
+
+    def __init__(self, item_id: str, reason: str) -> None:
+        super().__init__(item_id, reason)
+        self.item_id = item_id
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.reason}"
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Any PIL mode -> RGB; transparency is composited on white."""
+    from PIL import Image
+
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16/32-bit grayscale: rescale to 8-bit
+        import numpy as np
+
+        arr = np.asarray(img, dtype=np.float64)
+        hi = float(arr.max()) if arr.size else 0.0
+        scale = 255.0 / hi if hi > 255.0 else 1.0
+        img = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), mode="L")
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        img.mode == "P" and "transparency" in img.info
+    )
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def load_image(item: Item) -> Image.Image:
+    """Decode ``item`` (a file path or an in-memory image/array) to an RGB ``PIL.Image``.
+
+    Raises :class:`ImageLoadError` for anything that is not a decodable image, so one bad file
+    is skipped and named rather than ending the run.
+    """
+    from PIL import Image
+
+    try:
+        if item.image is not None:
+            img = item.image
+            if not isinstance(img, Image.Image):
+                import numpy as np
+
+                img = Image.fromarray(np.asarray(img))
+            img.load()
+            return _to_rgb(img)
+        if item.path is None:
+            raise ImageLoadError(item.id, "item has neither a path nor an image")
+        with Image.open(item.path) as img:
+            img.load()  # decode now: a truncated file fails here, not later in a transform
+            return _to_rgb(img)
+    except ImageLoadError:
+        raise
+    except FileNotFoundError:
+        raise ImageLoadError(item.id, "file not found") from None
+    except Image.UnidentifiedImageError:
+        size = _size(item.path)
+        reason = "empty file (0 bytes)" if size == 0 else "not a readable image"
+        raise ImageLoadError(item.id, reason) from None
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(item.id, f"image too large ({exc})") from None
+    except (OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
+        msg = str(exc) or type(exc).__name__
+        if "truncated" in msg.lower():
+            msg = "truncated image"
+        raise ImageLoadError(item.id, msg) from None
+
+
+def _size(path: str | None) -> int | None:
+    if path is None:
+        return None
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return None
+
+
+class ImageFolderSource:
+    """All images under ``root`` (recursive; .jpg .jpeg .png .webp .bmp, any case)."""
+
+    towers: tuple[str, ...] = ("image",)
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser()
+        if not self.root.exists():
+            raise BadInputError(f"images:{root}: no such directory")
+        if not self.root.is_dir():
+            raise BadInputError(f"images:{root}: not a directory (images:DIR wants a folder)")
+        self.name = f"images:{root}"
+        self._items: list[Item] | None = None
+
+    def _scan(self) -> list[Item]:
+        if self._items is None:
+            found = []
+            for p in self.root.rglob("*"):
+                if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
+                    found.append((p.relative_to(self.root).as_posix(), p))
+            found.sort(key=lambda t: t[0])
+            if not found:
+                exts = " ".join(sorted(IMAGE_EXTENSIONS))
+                raise BadInputError(f"{self.name}: no image files found (looked for {exts})")
+            self._items = [Item(id=rel, path=str(p)) for rel, p in found]
+        return self._items
+
+    def _check_tower(self, tower: str) -> None:
+        if tower not in self.towers:
+            raise BadInputError(
+                f"{self.name} feeds the image tower only, not {tower!r}; use --tower image"
+            )
+
+    def items(self, tower: str = "image") -> list[Item]:
+        self._check_tower(tower)
+        return list(self._scan())
+
+    def fingerprint(self, tower: str = "image") -> str:
+        """sha256 over (id, size, mtime_ns) of every file: changes when a file is added,
+        removed, renamed or rewritten."""
+        self._check_tower(tower)
+        h = hashlib.sha256(b"infogauss.images/v1\n")
+        for item in self._scan():
+            st = Path(item.path).stat()  # type: ignore[arg-type]
+            h.update(f"{item.id}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()
+
+    def __repr__(self) -> str:
+        return f"ImageFolderSource({str(self.root)!r})"
