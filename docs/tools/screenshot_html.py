@@ -37,8 +37,13 @@ def screenshot(
     height: int = 1600,
     chromium: str = CHROMIUM,
     timeout: float = 120,
+    small: bool = False,
 ) -> Path:
-    """Render ``html`` in headless Chromium and write a ``width`` x ``height`` PNG to ``out``."""
+    """Render ``html`` in headless Chromium and write a ``width`` x ``height`` PNG to ``out``.
+
+    ``small``: re-save with a 256-colour palette (needs Pillow), about 3x smaller, for docs
+    (octree quantisation keeps the small green and red marks).
+    """
     html, out = Path(html).resolve(), Path(out).resolve()
     if not html.is_file():
         raise FileNotFoundError(f"no such report: {html}")
@@ -62,6 +67,12 @@ def screenshot(
     if proc.returncode != 0 or not out.is_file():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         raise RuntimeError(f"chromium failed (exit {proc.returncode}): " + " | ".join(tail))
+    if small:
+        from PIL import Image
+
+        with Image.open(out) as im:
+            im = im.convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+        im.save(out, optimize=True)
     return out
 
 
@@ -72,10 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=1600)
     parser.add_argument("--chromium", default=CHROMIUM)
+    parser.add_argument("--small", action="store_true", help="256-colour PNG (for docs)")
     args = parser.parse_args(argv)
     try:
         path = screenshot(
-            args.html, args.out, width=args.width, height=args.height, chromium=args.chromium
+            args.html,
+            args.out,
+            width=args.width,
+            height=args.height,
+            chromium=args.chromium,
+            small=args.small,
         )
     except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"error: {exc}", file=sys.stderr)

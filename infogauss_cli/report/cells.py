@@ -102,15 +102,23 @@ def table_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]], list[l
     return header, [pick(b) for b in body], [pick(n) for n in nulls]
 
 
+def row_label(row: Row) -> str:
+    """``model [tower] (view)``: how gate lines, plots and the HTML name a row."""
+    label = row.model + (f" [{row.tower}]" if row.tower else "")
+    return label + (f" ({row.protocol['view']})" if row.protocol.get("view") else "")
+
+
 def gate_lines(rows: Sequence[Row]) -> list[tuple[bool, str]]:
     """One (passed, text) per gate result, labelled by row when there are several rows."""
     out = []
     for r in rows:
-        label = r.model + (f" [{r.tower}]" if r.tower else "")
-        label += f" ({r.protocol['view']})" if "view" in r.protocol else ""
+        label = row_label(r)
         for g in r.gates:
             value = g.value if not isinstance(g.value, float) else f"{g.value:.4g}"
-            text = f"{label}: {g.name} = {value} (threshold {g.threshold})"
+            if g.name == "require":
+                text = f"{label}: require {g.threshold}: got {value}"
+            else:
+                text = f"{label}: {g.name} = {value} (threshold {g.threshold})"
             if g.note:
                 text += f": {g.note}"
             out.append((g.passed, text))

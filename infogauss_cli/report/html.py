@@ -17,7 +17,7 @@ from typing import Any
 
 from .cells import NUMERIC, gate_lines, table_cells
 from .model import Report, Row
-from .plots import row_label as _label
+from .cells import row_label as _label
 
 DEFAULT_TITLE = "infogauss: are the embeddings Gaussian?"
 
@@ -76,7 +76,8 @@ ul.gates li, ul.errors li { padding: 4px 0; }
 table.protocol td, table.protocol th { font-size: 13px; }
 td.src { word-break: break-all; min-width: 160px; }
 .warn { color: #9a6700; font-weight: 600; }
-.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 14px; }
+.plots { display: grid; gap: 14px;
+  grid-template-columns: repeat(auto-fill, minmax(min(520px, 100%), 1fr)); }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 8px;
   background: #fff; break-inside: avoid; }
 figure img { display: block; width: 100%; height: auto; }

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import BadInputError
 from ..verdict import AD_CRITICAL, DP_ALPHA
+from .cells import row_label
 from .model import Row
 
 KINDS = ("qq", "ad", "dp", "norms")  # per-row plots, in this order
@@ -86,12 +87,6 @@ def slug(text: str) -> str:
     out = re.sub(r"[^a-z0-9._-]+", "-", str(text).lower())
     out = re.sub(r"-{2,}", "-", out).strip("-.")
     return out or "row"
-
-
-def row_label(row: Row) -> str:
-    """``model [tower] (view)``, as in the gate lines."""
-    label = row.model + (f" [{row.tower}]" if row.tower else "")
-    return label + (f" ({row.protocol['view']})" if row.protocol.get("view") else "")
 
 
 def row_stem(row: Row) -> str:
