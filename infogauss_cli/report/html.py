@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .cells import NUMERIC, gate_lines, table_cells
-from .model import Report, Row
 from .cells import row_label as _label
+from .model import Report, Row
 
 DEFAULT_TITLE = "infogauss: are the embeddings Gaussian?"
 
