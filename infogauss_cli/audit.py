@@ -16,6 +16,7 @@ from .report.model import Row
 from .verdict import Gates, Rule, evaluate_gates, judge
 
 VIEWS = {"l2": ("l2",), "raw": ("raw",), "both": ("l2", "raw")}
+PLOT_COLUMNS = 6  # coordinates kept for the QQ plots
 
 
 def views_for(view: str) -> tuple[str, ...]:
@@ -39,15 +40,31 @@ def diagnose_rows(
     data: Mapping[str, Any] | None = None,
     protocol: Mapping[str, Any] | None = None,
     timing: Mapping[str, Any] | None = None,
+    keep_arrays: bool = False,
 ) -> list[Row]:
-    """Diagnose one embedding matrix under one or both views; one :class:`Row` per view."""
-    from .diagnostics import diagnose
+    """Diagnose one embedding matrix under one or both views; one :class:`Row` per view.
+
+    ``keep_arrays`` keeps what the plots need (per-coordinate statistics, raw norms, a few
+    coordinates of the tested view) in ``Row.arrays``.
+    """
+    from .diagnostics import apply_view, diagnose, subsample
 
     rows = []
     for v in views_for(view):
         t0 = time.perf_counter()
         diag = diagnose(x, view=v, n=n, seed=seed)
         elapsed = time.perf_counter() - t0
+        arrays = None
+        if keep_arrays:
+            sub = np.asarray(subsample(np.asarray(x), n, seed)[0], dtype=np.float64)
+            k = min(PLOT_COLUMNS, diag.d)
+            arrays = {
+                "ad_statistic": diag.ad.statistic,
+                "dp_pvalue": diag.dp.pvalue,
+                "norms": np.linalg.norm(sub, axis=1),
+                "columns": apply_view(sub, v)[:, :k],
+                "column_index": np.arange(k),
+            }
         metrics = diag.metrics()
         verdict = judge(metrics, rule)
         row_protocol = {"n": diag.n, "d": diag.d, "seed": seed, "view": v, **(protocol or {})}
@@ -70,6 +87,7 @@ def diagnose_rows(
                     if per_coordinate
                     else None
                 ),
+                arrays=arrays,
             )
         )
     return rows
@@ -85,6 +103,7 @@ def check_file(
     seed: int = 0,
     gates: Gates = Gates(),
     per_coordinate: bool = False,
+    keep_arrays: bool = False,
 ) -> list[Row]:
     """``infogauss check``: audit an embedding matrix stored in a file."""
     from .diagnostics import validate_matrix
@@ -107,6 +126,7 @@ def check_file(
         data={"source": f"file:{path}", "items": int(x.shape[0]), "skipped": 0},
         protocol={"precision": str(np.asarray(x).dtype), "device": None},
         timing={"load_s": round(load_s, 4)},
+        keep_arrays=keep_arrays,
     )
 
 

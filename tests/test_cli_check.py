@@ -271,3 +271,19 @@ def test_help_imports_no_heavy_library():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == ""
+
+
+def test_html_and_plots(files):
+    from PIL import Image
+
+    html, plots = files / "r.html", files / "plots"
+    r = invoke("check", files / "relu.npy", "--html", html, "--plots", plots, "--quiet")
+    assert r.exit_code == 0, r.output
+    page = html.read_text()
+    assert "relu.npy" in page and page.count("data:image/png;base64,") >= 5
+    names = sorted(p.name for p in plots.glob("*.png"))
+    assert names == ["compare.png", "relu-npy-l2-ad.png", "relu-npy-l2-dp.png",
+                     "relu-npy-l2-norms.png", "relu-npy-l2-qq.png"]
+    for p in plots.glob("*.png"):
+        with Image.open(p) as im:
+            im.verify()

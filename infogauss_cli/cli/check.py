@@ -28,6 +28,8 @@ def check_cmd(
     view: o.ViewOpt = o.View.l2,
     json_out: o.JsonOpt = None,
     markdown: o.MarkdownOpt = None,
+    html: o.HtmlOpt = None,
+    plots: o.PlotsOpt = None,
     per_coordinate: o.PerCoordinateOpt = False,
     quiet: o.QuietOpt = False,
     require: o.RequireOpt = None,
@@ -62,5 +64,6 @@ def check_cmd(
         seed=seed,
         gates=gates,
         per_coordinate=per_coordinate,
+        keep_arrays=bool(html or plots),
     )
-    emit(rows, json_out=json_out, markdown=markdown, quiet=quiet)
+    emit(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)

@@ -15,9 +15,13 @@ def emit(
     *,
     json_out: str | None = None,
     markdown: Path | None = None,
+    html: Path | None = None,
+    plots: Path | None = None,
     quiet: bool = False,
 ) -> None:
     """Table on the terminal (stderr when the JSON goes to stdout), files, exit code."""
+    import sys
+
     from rich.console import Console
 
     from ..report.json_report import write_json, write_text_atomic
@@ -31,4 +35,12 @@ def emit(
         write_json(report, json_out)
     if markdown:
         write_text_atomic(markdown, render_markdown(report.rows))
+    if html:
+        from ..report.html import write_html
+
+        write_html(report.rows, html, command=["infogauss", *sys.argv[1:]])
+    if plots:
+        from ..report.plots import write_plots
+
+        write_plots(report.rows, plots)
     raise typer.Exit(report.exit_code)
