@@ -209,3 +209,43 @@ MaxDropOpt = Annotated[
         rich_help_panel="Gates",
     ),
 ]
+
+# ---- data source details -----------------------------------------------------------------------
+CaptionsOpt = Annotated[
+    str,
+    typer.Option(
+        "--captions",
+        help="COCO captions for text towers: first (one per image) or all (about 5 per image).",
+        rich_help_panel="Data",
+    ),
+]
+TextFieldOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--text-field",
+        help="Field/column holding the text in .jsonl/.csv files and hf: datasets.",
+        rich_help_panel="Data",
+    ),
+]
+StreamingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--streaming",
+        help="Stream hf: datasets instead of downloading them whole.",
+        rich_help_panel="Data",
+    ),
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Unreadable items are an error instead of being skipped.",
+        rich_help_panel="Data",
+    ),
+]
+DownloadOpt = Annotated[
+    bool,
+    typer.Option(
+        "--download", help="Fetch MS-COCO val2017 if it is missing.", rich_help_panel="Data"
+    ),
+]
