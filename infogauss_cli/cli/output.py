@@ -30,7 +30,10 @@ def emit(
 
     report = Report(tuple(rows))
     if not quiet:
-        print_report(report.rows, Console(stderr=json_out == "-"))
+        console = Console(stderr=json_out == "-")
+        if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
+            console = Console(stderr=json_out == "-", width=160)
+        print_report(report.rows, console)
     if json_out:
         write_json(report, json_out)
     if markdown:

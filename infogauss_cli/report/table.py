@@ -18,7 +18,9 @@ def render_table(
     table = Table(title=title, title_justify="left", header_style="bold")
     for name in header:
         table.add_column(
-            name, justify="right" if name in NUMERIC else "left", no_wrap=name in ("Model", "n × d")
+            name.replace(" (", "\n(").replace(" Compliance", "\nCompliance"),
+            justify="right" if name in NUMERIC else "left",
+            no_wrap=name in NUMERIC or name in ("Model", "n × d"),
         )
     verdict_col = header.index("Gaussian?")
     for i, (cells, row) in enumerate(zip(body, rows, strict=True)):
