@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import BadInputError, InfogaussError
 from .report.model import Row
 from .verdict import Gates, Rule, evaluate_gates, judge
 
@@ -155,3 +156,97 @@ def gates_from_options(
         max_drop=max_drop,
         baseline=rows,
     )
+
+
+def audit_models(
+    refs: Sequence[str],
+    *,
+    data: str = "coco-val2017",
+    data_options: Mapping[str, Any] | None = None,
+    tower: str = "all",
+    n: int | None = None,
+    seed: int = 0,
+    view: str = "l2",
+    device: str = "auto",
+    precision: str = "auto",
+    batch_size: int | None = None,
+    workers: int | None = None,
+    zoo: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    strict: bool = False,
+    gates: Gates = Gates(),
+    per_coordinate: bool = False,
+    keep_arrays: bool = False,
+    progress: bool = True,
+    console: Any = None,
+) -> list[Row]:
+    """``infogauss audit`` / ``compare``: zoo -> data source -> extraction (cached) ->
+    diagnostics -> verdict, one :class:`Row` per model x tower x view, in the order given.
+
+    Bad usage (unknown model, bad data spec, a tower the data cannot feed) raises
+    :class:`BadInputError` before any model is built. A model that fails to load or run gives
+    an error row, and the others still run.
+    """
+    from .extract import extract_model, resolve_towers
+    from .sources import parse_data_spec
+    from .store import EmbeddingCache
+    from .zoo import load_zoo
+
+    registry = load_zoo(zoo)
+    entries = [registry.resolve(ref) for ref in refs]
+    source = parse_data_spec(data, **(data_options or {}))
+    plan = [(entry, t) for entry in entries for t in resolve_towers(entry.towers, source, tower)]
+    cache = EmbeddingCache(cache_dir) if use_cache else None
+    rows: list[Row] = []
+    for entry, t in plan:
+        info = {
+            "model": entry.ref,
+            "tower": t,
+            "objective": entry.objective,
+            "backend": entry.backend,
+        }
+        try:
+            ex = extract_model(
+                entry,
+                source,
+                t,
+                n=n,
+                seed=seed,
+                device=device,
+                precision=precision,
+                batch_size=batch_size,
+                workers=workers,
+                cache=cache,
+                progress=progress,
+                console=console,
+            )
+        except InfogaussError as exc:  # this model failed; the others still run
+            rows.append(Row(**info, data={"source": data}, error=str(exc)))
+            continue
+        if strict and ex.skipped:
+            first = ", ".join(f"{i} ({why})" for i, why in ex.skipped[:3])
+            raise BadInputError(f"{len(ex.skipped)} unreadable item(s) with --strict: {first}")
+        rows += diagnose_rows(
+            ex.embeddings,
+            **info,
+            view=view,
+            n=n,
+            seed=seed,
+            gates=gates,
+            per_coordinate=per_coordinate,
+            keep_arrays=keep_arrays,
+            data={
+                "source": data,
+                "items": ex.n + len(ex.skipped),
+                "skipped": len(ex.skipped),
+                "skipped_ids": [i for i, _ in ex.skipped[:10]],
+            },
+            protocol={"precision": ex.precision, "device": ex.device},
+            timing={
+                "extract_s": round(ex.extract_s, 3),
+                "items_per_s": round(ex.items_per_s, 2),
+                "from_cache": round(ex.from_cache, 3),
+            },
+        )
+    return rows

@@ -40,10 +40,18 @@ def main(
 
 
 def _register() -> None:
-    from . import check, extract
+    from . import audit, check, data, extract, zoo
 
-    app.command("check")(check.check_cmd)
+    app.add_typer(zoo.app, name="zoo", help="The model zoo: list, show, validate.")
+    app.add_typer(data.app, name="data", help="Datasets: fetch MS-COCO val2017, show what is here.")
     app.command("extract")(extract.extract_cmd)
+    app.command("audit")(audit.audit_cmd)
+    app.command(
+        "compare",
+        help="Audit several models into one table (same options as audit). Example: "
+        "[bold]infogauss compare resnet34 dino --json r.json[/]",
+    )(audit.audit_cmd)
+    app.command("check")(check.check_cmd)
 
 
 _register()

@@ -1,0 +1,109 @@
+"""`infogauss audit MODEL` and `infogauss compare MODEL MODEL...`: the paper's table end to end."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from . import options as o
+from .errors import handle_errors
+from .output import emit
+
+
+@handle_errors
+def audit_cmd(
+    models: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="MODEL...",
+            help="Zoo ids or aliases; MODEL@random for the random-init twin.",
+            show_default=False,
+        ),
+    ],
+    data: o.DataOpt = "coco-val2017",
+    tower: o.TowerOpt = o.Tower.all,
+    captions: o.CaptionsOpt = "first",
+    text_field: o.TextFieldOpt = None,
+    streaming: o.StreamingOpt = False,
+    strict: o.StrictOpt = False,
+    download: o.DownloadOpt = False,
+    n: o.NOpt = None,
+    seed: o.SeedOpt = 0,
+    view: o.ViewOpt = o.View.l2,
+    device: o.DeviceOpt = "auto",
+    precision: o.PrecisionOpt = o.Precision.auto,
+    batch_size: o.BatchSizeOpt = None,
+    workers: o.WorkersOpt = None,
+    zoo: o.ZooOpt = None,
+    cache_dir: o.CacheDirOpt = None,
+    no_cache: o.NoCacheOpt = False,
+    json_out: o.JsonOpt = None,
+    markdown: o.MarkdownOpt = None,
+    html: o.HtmlOpt = None,
+    plots: o.PlotsOpt = None,
+    per_coordinate: o.PerCoordinateOpt = False,
+    quiet: o.QuietOpt = False,
+    require: o.RequireOpt = None,
+    max_cv: o.MaxCvOpt = None,
+    min_ad_compliance: o.MinAdOpt = None,
+    min_dp_compliance: o.MinDpOpt = None,
+    max_ad_mean: o.MaxAdMeanOpt = None,
+    baseline: o.BaselineOpt = None,
+    max_drop: o.MaxDropOpt = None,
+) -> None:
+    """Embed the data with each model (cache reused), run the diagnostics, print the verdict.
+
+    A two-tower model (CLIP) gives two rows: the image tower on the images, the text tower on
+    the captions. Examples:
+
+      [bold]infogauss audit clip-vit-l14[/]
+
+      [bold]infogauss compare resnet34 dino --n 2000 --html report.html[/]
+    """
+    from rich.console import Console
+
+    from ..audit import audit_models, gates_from_options
+
+    if captions not in ("first", "all"):
+        raise typer.BadParameter("must be first or all", param_hint="--captions")
+    gates = gates_from_options(
+        require=require.value if require else None,
+        max_cv=max_cv,
+        min_ad_compliance=min_ad_compliance,
+        min_dp_compliance=min_dp_compliance,
+        max_ad_mean=max_ad_mean,
+        baseline=baseline,
+        max_drop=max_drop,
+    )
+    console = Console(stderr=True)
+    rows = audit_models(
+        models,
+        data=data,
+        data_options={
+            "captions": captions,
+            "text_field": text_field,
+            "streaming": streaming,
+            "strict": strict,
+            "download": download,
+            "console": console,
+        },
+        tower=tower.value,
+        n=n,
+        seed=seed,
+        view=view.value,
+        device=device,
+        precision=precision.value,
+        batch_size=batch_size,
+        workers=workers,
+        zoo=zoo,
+        cache_dir=cache_dir,
+        use_cache=not no_cache,
+        strict=strict,
+        gates=gates,
+        per_coordinate=per_coordinate,
+        keep_arrays=bool(html or plots),
+        progress=not quiet,
+        console=None if quiet else console,
+    )
+    emit(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)
