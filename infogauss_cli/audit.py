@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadInputError, InfogaussError
+from .errors import RunError
 from .report.model import Row
 from .verdict import Gates, Rule, evaluate_gates, judge
 
@@ -189,7 +189,7 @@ def audit_models(
     an error row, and the others still run.
     """
     from .extract import extract_model, resolve_towers
-    from .sources import parse_data_spec
+    from .sources import data_section, parse_data_spec
     from .store import EmbeddingCache
     from .zoo import load_zoo
 
@@ -203,7 +203,7 @@ def audit_models(
         info = {
             "model": entry.ref,
             "tower": t,
-            "objective": entry.objective,
+            "objective": entry.objective if entry.pretrained else "random-init",
             "backend": entry.backend,
         }
         try:
@@ -218,15 +218,13 @@ def audit_models(
                 batch_size=batch_size,
                 workers=workers,
                 cache=cache,
+                strict=strict,
                 progress=progress,
                 console=console,
             )
-        except InfogaussError as exc:  # this model failed; the others still run
-            rows.append(Row(**info, data={"source": data}, error=str(exc)))
+        except RunError as exc:  # this model failed to load or run; the others still run
+            rows.append(Row(**info, data={"source": source.name}, error=str(exc)))
             continue
-        if strict and ex.skipped:
-            first = ", ".join(f"{i} ({why})" for i, why in ex.skipped[:3])
-            raise BadInputError(f"{len(ex.skipped)} unreadable item(s) with --strict: {first}")
         rows += diagnose_rows(
             ex.embeddings,
             **info,
@@ -236,12 +234,7 @@ def audit_models(
             gates=gates,
             per_coordinate=per_coordinate,
             keep_arrays=keep_arrays,
-            data={
-                "source": data,
-                "items": ex.n + len(ex.skipped),
-                "skipped": len(ex.skipped),
-                "skipped_ids": [i for i, _ in ex.skipped[:10]],
-            },
+            data=data_section(source, t, ex),
             protocol={"precision": ex.precision, "device": ex.device},
             timing={
                 "extract_s": round(ex.extract_s, 3),

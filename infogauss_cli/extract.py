@@ -326,6 +326,18 @@ class _Runner:
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
+def _raise_if_skipped(skipped: Sequence[tuple[str, str]]) -> None:
+    """``--strict``: unreadable items are an error naming them."""
+    if skipped:
+        names = ", ".join(f"{i} ({r})" for i, r in skipped[:SKIPPED_SHOWN])
+        more = len(skipped) - SKIPPED_SHOWN
+        raise BadInputError(
+            f"unreadable item(s) with --strict: {names}"
+            + (f" and {more} more" if more > 0 else "")
+            + "; fix or remove them, or drop --strict to skip them"
+        )
+
+
 def _slice(batch: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
     """Rows [start, stop) of every batch-first tensor in a collated batch."""
     return {k: (v[start:stop] if hasattr(v, "shape") else v) for k, v in batch.items()}
@@ -344,6 +356,7 @@ def extract(
     chunk_items: int = DEFAULT_CHUNK_ITEMS,
     progress: bool = True,
     console: Console | None = None,
+    strict: bool = False,
 ) -> Extraction:
     """Embed ``items`` with ``encoder``; return raw float32 embeddings of the readable items.
 
@@ -352,7 +365,8 @@ def extract(
     fingerprint of the item ids and their content/file stats), precision, device type, batch
     size and chunk size. Completed chunks are reused and verified; a corrupt chunk is recomputed.
     Messages (back-off, corrupt chunks) go to ``console`` and into ``Extraction.notes``; the
-    progress bar shows only when ``progress`` and the console is a terminal.
+    progress bar shows only when ``progress`` and the console is a terminal. With ``strict``, an
+    unreadable item is a BadInputError naming it (as soon as it is met) instead of being skipped.
     """
     import numpy as np
     import torch
@@ -404,6 +418,8 @@ def extract(
                 done[c] = chunk
             elif problem is not None:
                 say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
+    if strict:
+        _raise_if_skipped([(i, r) for ch in done.values() for _, i, r in ch.skipped])
     n_cached = sum(ch.stop - ch.start for ch in done.values())
     todo = [c for c in range(n_chunks) if c not in done]
 
@@ -461,6 +477,8 @@ def extract(
                     state = pending.setdefault(
                         c, {"out": [], "skipped": [], "left": per_chunk_batches[c], "bs": bs}
                     )
+                    if strict:
+                        _raise_if_skipped([(ids[i], reason) for i, reason in skipped])
                     for i, reason in skipped:
                         state["skipped"].append((i - c * csize, ids[i], reason))
                     if kept:
@@ -578,9 +596,10 @@ def extract_model(
     cache: EmbeddingCache | str | os.PathLike[str] | None = None,
     progress: bool = True,
     console: Console | None = None,
+    strict: bool = False,
 ) -> Extraction:
     """Build ``entry``'s encoder for ``tower`` and embed ``source`` (optionally a seeded
-    subset of ``n`` items) through :func:`extract`."""
+    subset of ``n`` items) through :func:`extract` (``strict``: unreadable items are an error)."""
     from .backends import build_encoder
 
     dev = resolve_device(device)  # fail on bad options before building a model
@@ -602,4 +621,5 @@ def extract_model(
         data_fingerprint=fingerprint,
         progress=progress,
         console=console,
+        strict=strict,
     )

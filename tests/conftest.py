@@ -17,8 +17,11 @@ if "INFOGAUSS_CACHE" not in os.environ:
     os.environ["INFOGAUSS_CACHE"] = _cache
     atexit.register(shutil.rmtree, _cache, ignore_errors=True)
 os.environ.pop("INFOGAUSS_ZOO", None)
+_data = tempfile.mkdtemp(prefix="infogauss-test-data-")  # never read a real COCO copy
+os.environ["INFOGAUSS_DATA"] = _data
+atexit.register(shutil.rmtree, _data, ignore_errors=True)
 
-import pytest
+import pytest  # noqa: E402
 
 
 @pytest.fixture

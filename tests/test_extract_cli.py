@@ -125,7 +125,7 @@ def test_extract_text_tower(fakes, data, tmp_path):
         (["--out", "e.npy", "--tower", "text"], "cannot feed the text tower"),
         (["--out", "e.npy", "--precision", "fp16"], "fp16 needs CUDA"),
         (["--out", "e.npy", "--device", "tpu"], "unknown device"),
-        (["--out", "e.npy", "--data", "coco-val2017"], "supported forms"),
+        (["--out", "e.npy", "--data", "video:x"], "supported forms"),
     ],
 )
 def test_extract_bad_input_exits_2_before_building(fakes, data, tmp_path, extra, message):

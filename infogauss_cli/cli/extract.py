@@ -31,6 +31,11 @@ def extract_cmd(
     out: OutOpt,
     data: o.DataOpt = "coco-val2017",
     tower: o.TowerOpt = o.Tower.all,
+    captions: o.CaptionsOpt = "first",
+    text_field: o.TextFieldOpt = None,
+    streaming: o.StreamingOpt = False,
+    strict: o.StrictOpt = False,
+    download: o.DownloadOpt = False,
     n: o.NOpt = None,
     seed: o.SeedOpt = 0,
     device: o.DeviceOpt = "auto",
@@ -51,20 +56,28 @@ def extract_cmd(
     from .. import __version__
     from ..errors import BadInputError
     from ..extract import SKIPPED_SHOWN, extract_model, resolve_towers
-    from ..sources import parse_data_spec
+    from ..sources import ignored_counts, parse_data_spec
     from ..store import EmbeddingCache, check_output_path, save_embeddings
     from ..zoo import load_zoo
 
     out = check_output_path(out)  # exit 2 before any model is built
     entry = load_zoo(zoo).resolve(model)
-    source = parse_data_spec(data)
+    err = None if quiet else Console(stderr=True)
+    source = parse_data_spec(
+        data,
+        captions=captions,
+        text_field=text_field,
+        streaming=streaming,
+        strict=strict,
+        download=download,
+        console=err,
+    )
     towers = resolve_towers(list(entry.towers), source, tower.value)
     if len(towers) > 1:
         raise BadInputError(
             f"{data} feeds the {' and '.join(towers)} towers and extract writes one tower per "
             "file: pass --tower " + " or --tower ".join(towers)
         )
-    err = None if quiet else Console(stderr=True)
     result = extract_model(
         entry,
         source,
@@ -78,7 +91,9 @@ def extract_cmd(
         cache=None if no_cache else EmbeddingCache(cache_dir),
         progress=not quiet,
         console=err,
+        strict=strict,
     )
+    ignored = ignored_counts(source, result.tower)
     meta = {
         "model": entry.id,
         "tower": result.tower,
@@ -86,6 +101,7 @@ def extract_cmd(
         "n": result.n,
         "dim": result.dim,
         "skipped": [list(s) for s in result.skipped],
+        "ignored": ignored,
         "device": result.device,
         "precision": result.precision,
         "batch_size": result.batch_size,
@@ -100,9 +116,8 @@ def extract_cmd(
         f"{result.items_per_s:,.1f} items/s on {result.device} {result.precision}"
         + (f", {result.from_cache:.0%} from cache" if result.from_cache else "")
     )
-    empty = getattr(source, "empty_lines", 0)
-    if empty:
-        typer.echo(f"ignored {empty} empty line(s)")
+    for what, count in ignored.items():
+        typer.echo(f"ignored {count} {what}(s)")
     if result.skipped:
         shown = ", ".join(f"{i} ({r})" for i, r in result.skipped[:SKIPPED_SHOWN])
         more = len(result.skipped) - SKIPPED_SHOWN

@@ -13,7 +13,7 @@ import typer
 
 DATA_HELP = (
     "Data to embed: coco-val2017 (default), coco:ANNOTATIONS.json[:IMAGES_DIR], images:DIR, "
-    "text:FILE, hf:DATASET[:SPLIT][#COLUMN]."
+    "text:FILE, hf:DATASET[:SPLIT]\\[#COLUMN]."
 )
 
 

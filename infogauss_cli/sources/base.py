@@ -1,9 +1,23 @@
-"""What every data source yields: a list of items with stable ids, for one tower."""
+"""What every data source yields: a list of items with stable ids, for one tower.
+
+A source (the :class:`Source` protocol) has ``name`` (the spec, for messages), ``towers`` (the
+towers it can feed), ``items(tower) -> list[Item]`` and ``fingerprint(tower) -> str`` (changes
+whenever the items or their content change; the embedding cache keys on it). Asking for a tower
+it cannot feed raises :class:`~infogauss_cli.errors.BadInputError`.
+
+Optionally ``ignored(tower) -> dict[str, int]``: what the source left out on purpose, counted by
+kind (``{"empty caption": 3}``); read it with :func:`ignored_counts`.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+
+from ..errors import BadInputError
 
 
 @dataclass(frozen=True)
@@ -11,8 +25,9 @@ class Item:
     """One thing to embed.
 
     ``id`` is stable across runs (the cache and resume key on the id list). Image items carry a
-    ``path`` (decoded in a worker) or an in-memory ``image``; text items carry ``text``.
-    ``pair`` names the item of the other tower it is paired with (a COCO image id), if any.
+    ``path`` (decoded in a worker) or an in-memory ``image`` (a PIL image, an array, or the
+    encoded file bytes); text items carry ``text``. ``pair`` names the item of the other tower
+    it is paired with (the COCO image of a caption), if any.
     """
 
     id: str
@@ -20,3 +35,78 @@ class Item:
     text: str | None = None
     image: Any = None
     pair: str | None = None
+
+
+@runtime_checkable
+class Source(Protocol):
+    name: str
+    towers: tuple[str, ...]
+
+    def items(self, tower: str) -> list[Item]: ...
+
+    def fingerprint(self, tower: str) -> str: ...
+
+
+CAPTIONS_MODES = ("first", "all")
+
+
+def check_captions_mode(captions: str) -> str:
+    mode = (getattr(captions, "value", captions) or "first").strip().lower()
+    if mode not in CAPTIONS_MODES:
+        raise BadInputError(f"--captions {captions!r}: use first (one per image) or all")
+    return mode
+
+
+def check_tower(name: str, towers: tuple[str, ...], tower: str) -> None:
+    """BadInputError unless ``tower`` is one the source ``name`` can feed."""
+    if tower not in towers:
+        if len(towers) == 1:
+            raise BadInputError(
+                f"{name} feeds the {towers[0]} tower only, not {tower!r}; use --tower {towers[0]}"
+            )
+        raise BadInputError(
+            f"{name} cannot feed the {tower!r} tower (it feeds {', '.join(towers)})"
+        )
+
+
+def ignored_counts(source: Any, tower: str) -> dict[str, int]:
+    """What ``source`` left out on purpose for ``tower`` (empty captions, blank rows), by kind;
+    ``{}`` for sources that do not say."""
+    fn = getattr(source, "ignored", None)
+    if fn is None:
+        return {}
+    return {k: int(v) for k, v in fn(tower).items() if v}
+
+
+def fingerprint_items(tag: str, items: Iterable[Item]) -> str:
+    """sha256 over the ids and the content of ``items``: text, file (path, size, mtime_ns),
+    encoded bytes, and the pairing. ``tag`` names the source kind and its options."""
+    h = hashlib.sha256(f"infogauss.source/v1\n{tag}\n".encode())
+    for item in items:
+        h.update(item.id.encode() + b"\0")
+        if item.text is not None:
+            h.update(b"t" + item.text.encode() + b"\0")
+        if item.pair is not None:
+            h.update(b"q" + item.pair.encode() + b"\0")
+        if item.path is not None:
+            try:
+                st = os.stat(item.path)
+                h.update(f"p{item.path}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+            except OSError:
+                h.update(f"p{item.path}\0missing\0".encode())
+        image = item.image
+        if isinstance(image, (bytes, bytearray, memoryview)):
+            h.update(b"b" + hashlib.sha256(image).digest())
+        elif image is not None:
+            import numpy as np
+
+            arr = np.ascontiguousarray(np.asarray(image))
+            h.update(f"i{arr.dtype}{arr.shape}".encode() + hashlib.sha256(arr.tobytes()).digest())
+    return h.hexdigest()
+
+
+def shown(names: Iterable[str], limit: int = 5) -> str:
+    """``a, b, c and 4 more`` for messages."""
+    names = list(names)
+    text = ", ".join(names[:limit])
+    return text + (f" and {len(names) - limit} more" if len(names) > limit else "")

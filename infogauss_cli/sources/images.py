@@ -8,11 +8,12 @@ be decoded raises :class:`ImageLoadError`, which the extractor turns into a skip
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import BadInputError
-from .base import Item
+from .base import Item, check_tower
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -56,7 +57,8 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 
 def load_image(item: Item) -> Image.Image:
-    """Decode ``item`` (a file path or an in-memory image/array) to an RGB ``PIL.Image``.
+    """Decode ``item`` (a file path, encoded bytes or an in-memory image/array) to an RGB
+    ``PIL.Image``.
 
     Raises :class:`ImageLoadError` for anything that is not a decodable image, so one bad file
     is skipped and named rather than ending the run.
@@ -66,6 +68,12 @@ def load_image(item: Item) -> Image.Image:
     try:
         if item.image is not None:
             img = item.image
+            if isinstance(img, (bytes, bytearray, memoryview)):  # an encoded file in memory
+                if not len(img):
+                    raise ImageLoadError(item.id, "empty file (0 bytes)")
+                with Image.open(io.BytesIO(img)) as opened:
+                    opened.load()
+                    return _to_rgb(opened)
             if not isinstance(img, Image.Image):
                 import numpy as np
 
@@ -131,10 +139,7 @@ class ImageFolderSource:
         return self._items
 
     def _check_tower(self, tower: str) -> None:
-        if tower not in self.towers:
-            raise BadInputError(
-                f"{self.name} feeds the image tower only, not {tower!r}; use --tower image"
-            )
+        check_tower(self.name, self.towers, tower)
 
     def items(self, tower: str = "image") -> list[Item]:
         self._check_tower(tower)

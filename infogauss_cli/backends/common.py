@@ -1,0 +1,157 @@
+"""Pieces every backend shares: picklable prepare/collate callables, seeded random init, weights
+identities for the cache key, and the dimension check."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BadInputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from ..zoo import ZooEntry
+
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
+
+
+@dataclass(frozen=True)
+class WeightsStatus:
+    """Where an entry's weights come from and whether they are on this machine now.
+
+    ``kind``: random | local | package | hub. ``location``: a path or a hub repo and file(s).
+    ``available``: usable without the network. ``detail``: one line for humans.
+    """
+
+    kind: str
+    location: str
+    available: bool
+    detail: str = ""
+
+
+# ---- per-item / per-batch callables (module level, so DataLoader workers can pickle them) ------
+class ImagePrepare:
+    """RGB PIL image -> tensor through a (picklable) transform."""
+
+    def __init__(self, transform: Callable[[Any], Any]) -> None:
+        self.transform = transform
+
+    def __call__(self, image: Any) -> Any:
+        if getattr(image, "mode", "RGB") != "RGB":
+            image = image.convert("RGB")
+        return self.transform(image)
+
+    def __repr__(self) -> str:
+        return f"ImagePrepare({self.transform!r})"
+
+
+def prepare_text(text: Any) -> str:
+    """Text items pass through as str; tokenisation happens per batch in collate."""
+    return str(text)
+
+
+def stack_images(items: list[Any]) -> dict[str, torch.Tensor]:
+    import torch
+
+    return {"pixel_values": torch.stack(list(items))}
+
+
+# ---- building ----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Deterministic random init that leaves the caller's global RNG state untouched."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def finish(module: torch.nn.Module) -> torch.nn.Module:
+    """The contract's state: float32, on CPU, eval mode."""
+    return module.float().cpu().eval()
+
+
+def check_dim(entry: ZooEntry, tower: str, actual: int) -> None:
+    if int(actual) != entry.dim:
+        raise BadInputError(
+            f"{entry.ref}: the zoo entry says dim {entry.dim} but the {tower} tower of "
+            f"{entry.source.name} gives {int(actual)}-d embeddings; fix `dim` in the zoo entry"
+        )
+
+
+def check_vocab(model: str, tokenizer_name: str, size: int | None) -> None:
+    """FACTS.md: a CLIPTokenizer without its files comes back empty (vocab 2) without raising."""
+    if size is None or size < 100:
+        from ..errors import RunError
+
+        raise RunError(
+            f"cannot load {model}: the tokenizer {tokenizer_name} came back empty (vocab size "
+            f"{size}); its files are missing: put them in the weights folder or fetch them once "
+            "on a connected machine"
+        )
+
+
+def weights_file(path: Path, preferred: Sequence[str], model: str) -> Path:
+    """A weights file: ``path`` itself, or inside a folder the first of ``preferred`` names,
+    else its only weights file."""
+    if path.is_file():
+        return path
+    for name in preferred:
+        if (path / name).is_file():
+            return path / name
+    found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    if len(found) == 1:
+        return found[0]
+    what = "several weights files" if found else "no weights file"
+    raise BadInputError(
+        f"{model}: {path} has {what} (expected one of {', '.join(preferred)} or a single "
+        f"{'/'.join(WEIGHT_SUFFIXES)} file); point `weights` at the file itself"
+    )
+
+
+def path_identity(path: Path) -> str:
+    """Identity of local weights for the cache key: path, sizes and modification times (not a
+    content hash: hashing gigabytes on every run would cost seconds)."""
+    path = Path(path).resolve()
+    if path.is_file():
+        st = path.stat()
+        return f"file:{path}:{st.st_size}:{st.st_mtime_ns}"
+    digest = hashlib.sha256()
+    for p in sorted(path.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            digest.update(f"{p.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return f"dir:{path}:{digest.hexdigest()[:16]}"
+
+
+def library_versions(*names: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("torch", *names):
+        try:
+            out[f"{name}_version"] = version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            out[f"{name}_version"] = "?"
+    return out
+
+
+def base_fingerprint(entry: ZooEntry, tower: str, weights: str, **extra: Any) -> dict[str, str]:
+    fp = {
+        "backend": entry.backend,
+        "name": entry.source.name,
+        "tower": tower,
+        "weights": weights,
+        "pretrained": str(entry.pretrained).lower(),
+        "embedding": entry.embedding,
+    }
+    if not entry.pretrained:
+        fp["init_seed"] = str(entry.init_seed)
+    fp.update({k: str(v) for k, v in extra.items()})
+    return fp

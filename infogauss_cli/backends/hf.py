@@ -1,0 +1,401 @@
+"""transformers backend: Hugging Face models from a local folder or the hub.
+
+``source.pooling`` says which tensor is the embedding:
+
+- ``clip``: ``get_image_features`` / ``get_text_features``, the projected embedding before L2
+  normalisation (transformers 5 returns an output object whose ``pooler_output`` is that
+  projection; older versions return the tensor: both handled);
+- ``mean``: masked mean of ``last_hidden_state`` over real tokens (sentence-transformers'
+  pooling; its Normalize layer is not applied);
+- ``cls``: ``last_hidden_state[:, 0]`` (e.g. DINO through transformers).
+
+Everything loads from a local folder (``weights``, an installed package, or the hub snapshot that
+:mod:`.hub` fetched or found in the cache), never by letting transformers reach the hub itself.
+Random twins build from the local ``config.json`` when there is one, else offline from
+``source.model_type`` + ``source.config``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BadInputError, RunError
+from ..zoo import PKG_PREFIX, ZooEntry, package_path, weights_location
+from . import hub
+from .base import Encoder
+from .common import (
+    ImagePrepare,
+    WeightsStatus,
+    base_fingerprint,
+    check_dim,
+    check_vocab,
+    finish,
+    library_versions,
+    path_identity,
+    prepare_text,
+    seeded,
+    stack_images,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+MODEL_WEIGHTS = (
+    "model.safetensors|model.safetensors.index.json|pytorch_model.bin|pytorch_model.bin.index.json"
+)
+AUX_PATTERNS = (
+    "config.json",
+    "preprocessor_config.json",
+    "tokenizer*",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab*",
+    "merges.txt",
+    "spiece.model",
+    "sentencepiece*",
+)
+SAFETENSORS_PATTERNS = (
+    *AUX_PATTERNS,
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "model-*.safetensors",
+)
+BIN_PATTERNS = (
+    *AUX_PATTERNS,
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+    "pytorch_model-*.bin",
+)
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "spiece.model",
+)
+MAX_TEXT_TOKENS = 512
+
+
+# ---- forward functions (module level) ----------------------------------------------------------
+def _features(out: Any) -> torch.Tensor:
+    """get_*_features: a tensor (transformers 4) or an output object (5: pooler_output)."""
+    import torch
+
+    if isinstance(out, torch.Tensor):
+        return out
+    for name in ("pooler_output", "image_embeds", "text_embeds"):
+        value = getattr(out, name, None)
+        if value is not None:
+            return value
+    raise TypeError(f"unexpected output {type(out).__name__} from get_*_features")
+
+
+def forward_clip_image(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return _features(module.get_image_features(pixel_values=batch["pixel_values"]))
+
+
+def forward_clip_text(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return _features(
+        module.get_text_features(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+        )
+    )
+
+
+def forward_mean(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    hidden = module(**batch).last_hidden_state.float()
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+def forward_cls(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return module(**batch).last_hidden_state[:, 0]
+
+
+# ---- text collate ------------------------------------------------------------------------------
+class TextCollate:
+    """Captions -> input_ids / attention_mask (/ token_type_ids) with a HF tokenizer."""
+
+    def __init__(self, tokenizer: Any, max_length: int, padding: bool | str = True) -> None:
+        self.tokenizer, self.max_length, self.padding = tokenizer, max_length, padding
+
+    def __call__(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        enc = self.tokenizer(
+            list(texts),
+            padding=self.padding,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+        return dict(enc)
+
+
+class OpenClipTextCollate:
+    """CLIP's BPE from open_clip (same vocabulary as openai/clip-*): the offline tokenizer of a
+    transformers CLIP random twin when no tokenizer files are at hand."""
+
+    def __init__(self, context_length: int) -> None:
+        import open_clip
+
+        self.context_length = context_length
+        self.tokenizer = open_clip.get_tokenizer("ViT-L-14", context_length=context_length)
+
+    def __call__(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        ids = self.tokenizer(list(texts), context_length=self.context_length)
+        return {"input_ids": ids, "attention_mask": (ids != 0).long()}
+
+
+class HFImagePrepare:
+    """RGB PIL image -> pixel tensor with a transformers image processor."""
+
+    def __init__(self, processor: Any) -> None:
+        self.processor = processor
+
+    def __call__(self, image: Any) -> torch.Tensor:
+        return self.processor(images=image, return_tensors="pt")["pixel_values"][0]
+
+
+# ---- where the files are -----------------------------------------------------------------------
+def _local_folder(entry: ZooEntry) -> Path | None:
+    """The entry's local weights folder if it exists (no fallback, no hub)."""
+    weights = entry.source.weights
+    if weights is None:
+        return None
+    path = package_path(weights) if weights.startswith(PKG_PREFIX) else Path(weights)
+    return path if path is not None and path.is_dir() else None
+
+
+def _check_folder(entry: ZooEntry, folder: Path) -> Path:
+    if not folder.is_dir() or not (folder / "config.json").is_file():
+        raise BadInputError(
+            f"{entry.id}: transformers weights must be a folder with config.json (as written by "
+            f"save_pretrained); {folder} is not"
+        )
+    return folder
+
+
+def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
+    """(folder with config/weights/tokenizer, weights identity). Random twins: a local or cached
+    folder if there is one (for config and tokenizer), never a download."""
+    loc = weights_location(entry)
+    name = entry.source.name
+    if loc.kind == "random":
+        folder = _local_folder(entry)
+        if folder is None:
+            folder = hub.hub_snapshot(
+                entry.ref, name, AUX_PATTERNS, required=["config.json"], download=False
+            )
+        return folder, f"random:{entry.init_seed}"
+    if loc.kind in ("local", "package"):
+        assert loc.path is not None
+        folder = _check_folder(entry, loc.path)
+        return folder, path_identity(folder)
+    what = f"the weights of {name} (config.json, model.safetensors) from the Hugging Face hub"
+    complete = ["config.json", MODEL_WEIGHTS]
+    folder = hub.hub_snapshot(entry.ref, name, AUX_PATTERNS, required=complete, download=False)
+    if folder is None:  # not cached: download, safetensors first
+        folder = hub.hub_snapshot(
+            entry.ref,
+            name,
+            SAFETENSORS_PATTERNS,
+            required=["config.json"],
+            what=what,
+            local_first=False,
+        )
+    assert folder is not None
+    if not any((folder / n).exists() for n in MODEL_WEIGHTS.split("|")):
+        folder = hub.hub_snapshot(entry.ref, name, BIN_PATTERNS, required=complete, what=what)
+        assert folder is not None
+    return folder, f"hf:{name}@{hub.snapshot_revision(folder)}"
+
+
+# ---- building ----------------------------------------------------------------------------------
+def _offline_config(entry: ZooEntry) -> Any:
+    from transformers import AutoConfig
+
+    src = entry.source
+    if not src.model_type:
+        raise BadInputError(
+            f"{entry.ref}: no config.json at hand for {src.name}; set source.model_type and "
+            "source.config in the zoo entry to build it offline"
+        )
+    try:
+        return AutoConfig.for_model(src.model_type, **src.config)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise BadInputError(f"{entry.ref}: cannot build a {src.model_type} config: {exc}") from None
+
+
+def check(entry: ZooEntry) -> None:
+    """``source.model_type`` / ``source.config`` build a config with the installed
+    transformers (the hub name itself cannot be checked offline)."""
+    if entry.source.model_type or entry.source.config:
+        _offline_config(entry)
+
+
+def load_config(entry: ZooEntry, folder: Path | None) -> Any:
+    """The model config: the folder's config.json, else built offline from the entry."""
+    from transformers import AutoConfig
+
+    if folder is not None and (folder / "config.json").is_file():
+        with hub.translate_hub_errors(entry.ref, f"the config of {entry.source.name}"):
+            return AutoConfig.from_pretrained(folder)
+    return _offline_config(entry)
+
+
+def build_model(entry: ZooEntry, folder: Path | None, config: Any) -> torch.nn.Module:
+    from transformers import AutoModel
+
+    if not entry.pretrained:
+        with seeded(entry.init_seed):
+            model = AutoModel.from_config(config)
+        return finish(model)
+    assert folder is not None
+    with hub.translate_hub_errors(entry.ref, f"the weights of {entry.source.name}"):
+        model, info = AutoModel.from_pretrained(folder, config=config, output_loading_info=True)
+    # transformers initialises missing weights randomly with only a warning; the pooler is not
+    # used by any pooling here, anything else missing means the weights do not fit
+    missing = sorted(k for k in info.get("missing_keys", ()) if k.split(".")[0] != "pooler")
+    mismatched = sorted(str(k) for k in info.get("mismatched_keys", ()))
+    if missing or mismatched:
+        raise RunError(
+            f"cannot load {entry.ref}: the weights in {folder} do not fit its config "
+            f"({len(missing)} missing, e.g. {missing[:3]}; {len(mismatched)} of the wrong shape)"
+        )
+    return finish(model)
+
+
+def _text_config(config: Any) -> Any:
+    return getattr(config, "text_config", None) or config
+
+
+def _output_dim(entry: ZooEntry, model: torch.nn.Module, tower: str) -> int:
+    config = model.config
+    if entry.source.pooling == "clip":
+        return int(config.projection_dim)
+    sub = getattr(config, f"{'vision' if tower == 'image' else 'text'}_config", None) or config
+    return int(sub.hidden_size)
+
+
+def _has_tokenizer(folder: Path | None) -> bool:
+    return folder is not None and any((folder / n).is_file() for n in TOKENIZER_FILES)
+
+
+def build_text_collate(entry: ZooEntry, folder: Path | None, config: Any) -> tuple[Any, str]:
+    """(collate, tokenizer identity)."""
+    from transformers import AutoTokenizer
+
+    src = entry.source
+    config = _text_config(config)
+    limit = min(int(getattr(config, "max_position_embeddings", MAX_TEXT_TOKENS)), MAX_TEXT_TOKENS)
+    clip = src.pooling == "clip"
+    if not _has_tokenizer(folder):
+        if clip and not entry.pretrained:
+            length = src.max_length or limit
+            return OpenClipTextCollate(length), f"open_clip-bpe:{length}"
+        folder = hub.hub_snapshot(
+            entry.ref,
+            src.name,
+            AUX_PATTERNS,
+            required=["tokenizer.json|tokenizer_config.json|vocab.txt|vocab.json"],
+            what=f"the tokenizer files of {src.name} from the Hugging Face hub",
+        )
+    with hub.translate_hub_errors(entry.ref, f"the tokenizer of {src.name}"):
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    check_vocab(entry.ref, src.name, len(tokenizer))
+    model_max = getattr(tokenizer, "model_max_length", None) or limit
+    length = src.max_length or min(int(model_max), limit)
+    # CLIP: fixed length, so a caption's embedding never depends on its batch mates
+    padding: bool | str = "max_length" if clip else True
+    ident = f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{padding}"
+    return TextCollate(tokenizer, length, padding), ident
+
+
+def build_image_prepare(entry: ZooEntry, folder: Path | None, config: Any) -> tuple[Any, str]:
+    """(prepare, processor identity)."""
+    if folder is not None and (folder / "preprocessor_config.json").is_file():
+        from transformers import AutoImageProcessor
+
+        processor = AutoImageProcessor.from_pretrained(folder)
+    else:
+        vision = getattr(config, "vision_config", None) or config
+        size = int(getattr(vision, "image_size", 224))
+        model_type = config.model_type
+        if model_type == "clip":
+            from transformers import CLIPImageProcessor
+
+            processor = CLIPImageProcessor(
+                size={"shortest_edge": size}, crop_size={"height": size, "width": size}
+            )
+        elif model_type in ("vit", "dino", "deit"):
+            from transformers import ViTImageProcessor
+
+            processor = ViTImageProcessor(size={"height": size, "width": size})
+        else:
+            raise BadInputError(
+                f"{entry.ref}: no preprocessor_config.json for {entry.source.name}; put one in the "
+                "weights folder"
+            )
+    return ImagePrepare(HFImagePrepare(processor)), processor.to_json_string()
+
+
+def build(entry: ZooEntry, tower: str) -> Encoder:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tokenisation runs in workers
+    pooling = entry.source.pooling
+    if tower == "image" and pooling == "mean":
+        raise BadInputError(f"{entry.ref}: pooling 'mean' is for text towers; use cls or clip")
+    folder, identity = model_folder(entry)
+    config = load_config(entry, folder)
+    # preprocessing first: a missing tokenizer fails before the model is built
+    if tower == "image":
+        prepare, proc_id = build_image_prepare(entry, folder, config)
+        collate: Any = stack_images
+        forward = forward_clip_image if pooling == "clip" else forward_cls
+    else:
+        collate, proc_id = build_text_collate(entry, folder, config)
+        prepare = prepare_text
+        forward = {"clip": forward_clip_text, "mean": forward_mean, "cls": forward_cls}[pooling]
+    model = build_model(entry, folder, config)
+    dim = _output_dim(entry, model, tower)
+    check_dim(entry, tower, dim)
+    versions = library_versions("transformers")
+    config_id = json.dumps(model.config.to_diff_dict(), sort_keys=True, default=str)
+    fingerprint = base_fingerprint(
+        entry, tower, identity, pooling=pooling, preprocess=proc_id, config=config_id, **versions
+    )
+    return Encoder(
+        model_id=entry.ref,
+        tower=tower,  # type: ignore[arg-type]
+        dim=dim,
+        module=model,
+        prepare=prepare,
+        collate=collate,
+        forward=forward,
+        fingerprint=fingerprint,
+    )
+
+
+def weights_status(entry: ZooEntry) -> WeightsStatus:
+    loc = weights_location(entry)
+    if loc.kind == "random":
+        return WeightsStatus("random", "-", True, f"random init, seed {entry.init_seed}")
+    if loc.kind in ("local", "package"):
+        return WeightsStatus(loc.kind, str(loc.path), True, loc.note or "")
+    name = entry.source.name
+    folder = hub.hub_snapshot(
+        entry.ref,
+        name,
+        SAFETENSORS_PATTERNS,
+        required=["config.json", MODEL_WEIGHTS],
+        download=False,
+    )
+    if folder is None:
+        folder = hub.hub_snapshot(
+            entry.ref, name, BIN_PATTERNS, required=["config.json", MODEL_WEIGHTS], download=False
+        )
+    detail = f"cached at {folder}" if folder else "not in the local cache: downloads on first use"
+    return WeightsStatus(
+        "hub", f"hf://{name}", folder is not None, "; ".join(filter(None, [loc.note, detail]))
+    )

