@@ -95,7 +95,7 @@ def extract_cmd(
     )
     ignored = ignored_counts(source, result.tower)
     meta = {
-        "model": entry.id,
+        "model": entry.ref,
         "tower": result.tower,
         "data": data,
         "n": result.n,
@@ -112,7 +112,7 @@ def extract_cmd(
         return
     files = " + ".join(str(p) for p in written)
     typer.echo(
-        f"wrote {files}: {result.n} x {result.dim} float32 ({entry.id}, {result.tower} tower), "
+        f"wrote {files}: {result.n} x {result.dim} float32 ({entry.ref}, {result.tower} tower), "
         f"{result.items_per_s:,.1f} items/s on {result.device} {result.precision}"
         + (f", {result.from_cache:.0%} from cache" if result.from_cache else "")
     )
