@@ -54,8 +54,9 @@ def audit_cmd(
 ) -> None:
     """Embed the data with each model (cache reused), run the diagnostics, print the verdict.
 
-    A two-tower model (CLIP) gives two rows: the image tower on the images, the text tower on
-    the captions. Examples:
+    A two-tower model (CLIP) gives two rows: image tower on the images, text on the captions.
+
+    Examples:
 
       [bold]infogauss audit clip-vit-l14[/]
 
