@@ -228,3 +228,14 @@ def test_scale_free_and_constant_columns() -> None:
     assert dp.mean_p == pytest.approx(np.mean(dp.pvalue[[0, 2, 3]]))
     assert ad.compliance <= 3 / 6
     assert dp.compliance <= 3 / 6
+
+
+def test_benchmark_script_runs() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "stats.py"
+    spec = importlib.util.spec_from_file_location("bench_stats", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--sizes", "200x12", "--repeat", "1"]) == 0

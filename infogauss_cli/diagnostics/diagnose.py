@@ -71,6 +71,8 @@ class Diagnosis:
             "dp_compliance": _num(self.null.dp_compliance),
             "ad_mean": _num(self.null.ad_mean),
             "dp_mean_p": _num(self.null.dp_mean_p),
+            "ad_compliance_band": [_num(b) for b in self.null.ad_compliance_band],
+            "dp_compliance_band": [_num(b) for b in self.null.dp_compliance_band],
         }
 
 

@@ -46,7 +46,8 @@ CONSTANT_RTOL = 1e-12
 # Blocks of columns: ~8 MB of float64 each, 8..128 columns, at least 4 blocks per worker.
 _BLOCK_BYTES = 8 << 20
 _MIN_BLOCK, _MAX_BLOCK = 8, 128
-_TILE_ROWS = 256  # rows per tile of the transpose (numpy's own strided copy is 2-4x slower)
+_TILE_ROWS = 512  # rows per tile of the transpose
+_TAIL_Z = 19.0  # beyond, log Phi(-|z|) comes from log_ndtr instead of log(ndtr)
 _SERIAL_BELOW = 1 << 18  # elements: below this, threads cost more than they save
 
 
@@ -123,21 +124,25 @@ def column_tests(
     local = threading.local()  # per-thread work arrays, reused across blocks: fresh large
     # arrays would be page-faulted and zeroed by the kernel for every block
 
-    def buffers(b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def buffers(b: int) -> tuple[np.ndarray, ...]:
         if not hasattr(local, "bufs"):
             native = np.empty((bsize, n), x.dtype) if x.dtype != np.float64 else None
-            local.bufs = (native, np.empty((bsize, n)), np.empty((bsize, n)), np.empty((bsize, n)))
-        native, y, t, la = local.bufs
-        return (y if native is None else native)[:b], y[:b], t[:b], la[:b]
+            tile = np.empty((_TILE_ROWS, bsize), x.dtype)
+            f64 = [np.empty((bsize, n)) for _ in range(3)]
+            local.bufs = (tile, f64[0] if native is None else native, *f64)
+        tile, native, y, t, la = local.bufs
+        return tile[:, :b], native[:b], y[:b], t[:b], la[:b]
 
     def block(j0: int, j1: int) -> None:
         with np.errstate(all="ignore"):  # thread-local: constant columns are overwritten below
             _block(j0, j1)
 
     def _block(j0: int, j1: int) -> None:
-        xs, y, t, la = buffers(j1 - j0)
-        for i in range(0, n, _TILE_ROWS):  # (B, n): transpose in tiles (cache-friendly)
-            xs[:, i : i + _TILE_ROWS] = x[i : i + _TILE_ROWS, j0:j1].T
+        tile, xs, y, t, la = buffers(j1 - j0)
+        for i in range(0, n, _TILE_ROWS):  # transpose to (B, n) through a small contiguous tile:
+            m = min(_TILE_ROWS, n - i)  # 2x faster than numpy's strided copy, 4x than x.T copy
+            np.copyto(tile[:m], x[i : i + m, j0:j1])
+            xs[:, i : i + m] = tile[:m].T
         xs.sort(axis=1)  # in the input dtype: exact, and float32 sorts 2x faster
         if xs is not y:
             np.copyto(y, xs)
@@ -163,9 +168,10 @@ def column_tests(
             np.negative(p, out=p)
             special.ndtr(p, out=p)  # p = Phi(-|z|) <= 1/2
             np.log(p, out=la)  # log Phi(-|z|), the small tail
-            tail = p < 1e-80  # |z| > ~19: ndtr loses relative accuracy, use log_ndtr
-            if tail.any():
-                la[tail] = special.log_ndtr(-np.abs(y[tail]))
+            # |z| > 19: ndtr heads for underflow; use log_ndtr (z is sorted: look at the ends)
+            for r in np.flatnonzero((y[:, 0] < -_TAIL_Z) | (y[:, -1] > _TAIL_Z)):
+                far = np.abs(y[r]) > _TAIL_Z
+                la[r, far] = special.log_ndtr(-np.abs(y[r, far]))
             np.negative(p, out=p)
             lb = np.log1p(p, out=p)  # log Phi(|z|)
             # sum_i c_i log Phi(z_i) + (2N - c_i) log Phi(-z_i). Sorted: z < 0 for the first k,

@@ -12,7 +12,7 @@ MIN_ROWS = 20  # the D'Agostino-Pearson test (scipy's kurtosistest) needs n >= 2
 View = Literal["l2", "raw"]
 VIEWS: tuple[str, ...] = ("l2", "raw")
 
-_CHUNK_ELEMS = 1 << 22  # rows are processed in chunks of about this many elements
+_CHUNK_ELEMS = 1 << 18  # rows are processed in cache-sized chunks of about this many elements
 
 
 class InvalidEmbeddingsError(BadInputError):
