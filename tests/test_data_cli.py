@@ -124,8 +124,10 @@ def fakes(monkeypatch):
 
     built = []
     entries = {
-        "tiny-cnn": types.SimpleNamespace(id="tiny-cnn", towers=["image"]),
-        "tiny-clip": types.SimpleNamespace(id="tiny-clip", towers=["image", "text"]),
+        "tiny-cnn": types.SimpleNamespace(id="tiny-cnn", ref="tiny-cnn", towers=["image"]),
+        "tiny-clip": types.SimpleNamespace(
+            id="tiny-clip", ref="tiny-clip", towers=["image", "text"]
+        ),
     }
 
     class FakeZoo:

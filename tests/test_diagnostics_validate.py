@@ -150,7 +150,14 @@ def test_diagnose_protocol_and_metrics() -> None:
     }
     assert all(type(v) is float for k, v in m.items() if k != "n_constant_columns")
     assert type(m["n_constant_columns"]) is int
-    assert set(diag.null_dict()) == {"ad_compliance", "dp_compliance", "ad_mean", "dp_mean_p"}
+    assert set(diag.null_dict()) == {
+        "ad_compliance",
+        "dp_compliance",
+        "ad_mean",
+        "dp_mean_p",
+        "ad_compliance_band",
+        "dp_compliance_band",
+    }
     assert all(type(v) is float for v in diag.null_dict().values())
     with pytest.raises(dataclasses.FrozenInstanceError):
         diag.n = 3  # type: ignore[misc]

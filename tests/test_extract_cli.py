@@ -36,8 +36,10 @@ def _app() -> typer.Typer:
 class FakeZoo:
     def __init__(self) -> None:
         self.entries = {
-            "tiny-cnn": types.SimpleNamespace(id="tiny-cnn", towers=["image"]),
-            "tiny-clip": types.SimpleNamespace(id="tiny-clip", towers=["image", "text"]),
+            "tiny-cnn": types.SimpleNamespace(id="tiny-cnn", ref="tiny-cnn", towers=["image"]),
+            "tiny-clip": types.SimpleNamespace(
+                id="tiny-clip", ref="tiny-clip", towers=["image", "text"]
+            ),
         }
 
     def resolve(self, model):
