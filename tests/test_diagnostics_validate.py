@@ -158,7 +158,12 @@ def test_diagnose_protocol_and_metrics() -> None:
         "ad_compliance_band",
         "dp_compliance_band",
     }
-    assert all(type(v) is float for v in diag.null_dict().values())
+    null = diag.null_dict()
+    assert all(
+        type(null[k]) is float for k in ("ad_compliance", "dp_compliance", "ad_mean", "dp_mean_p")
+    )
+    lo, hi = null["ad_compliance_band"]
+    assert lo < null["ad_compliance"] < hi
     with pytest.raises(dataclasses.FrozenInstanceError):
         diag.n = 3  # type: ignore[misc]
     with pytest.raises(BadInputError, match="n >= 20"):
