@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadInputError, RunError
-from .sources.base import Item
-from .store import CacheEntry, Chunk, EmbeddingCache, ids_digest, items_fingerprint
+from .sources.base import Item, fingerprint_items
+from .store import CacheEntry, Chunk, EmbeddingCache, ids_digest
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -402,7 +402,7 @@ def extract(
             "encoder": dict(encoder.fingerprint),
             "tower": tower,
             "dim": encoder.dim,
-            "data": data_fingerprint or items_fingerprint(items),
+            "data": data_fingerprint or fingerprint_items("items", items),
             "n_items": n,
             "ids": ids_digest(ids),
             "precision": prec,

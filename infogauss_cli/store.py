@@ -41,7 +41,6 @@ from .errors import BadInputError
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from .sources.base import Item
 
 CACHE_FORMAT = 1  # bump when the chunk layout or the extraction math changes
 EMBEDDINGS_SCHEMA = "infogauss.embeddings/v1"
@@ -72,29 +71,6 @@ def ids_digest(ids: Iterable[str]) -> str:
     for i in ids:
         h.update(i.encode())
         h.update(b"\0")
-    return h.hexdigest()
-
-
-def items_fingerprint(items: Sequence[Item]) -> str:
-    """A fingerprint of an item list that changes when the ids or the content change: file
-    items hash (id, path, size, mtime_ns), text items hash their text, in-memory images their
-    pixels."""
-    h = hashlib.sha256(b"infogauss.items/v1\n")
-    for item in items:
-        h.update(item.id.encode() + b"\0")
-        if item.text is not None:
-            h.update(b"t" + item.text.encode() + b"\0")
-        if item.path is not None:
-            try:
-                st = os.stat(item.path)
-                h.update(f"p{item.path}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
-            except OSError:
-                h.update(f"p{item.path}\0missing\0".encode())
-        if item.image is not None:
-            import numpy as np
-
-            arr = np.ascontiguousarray(np.asarray(item.image))
-            h.update(f"i{arr.dtype}{arr.shape}".encode() + arr.tobytes())
     return h.hexdigest()
 
 
