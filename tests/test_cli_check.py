@@ -287,3 +287,11 @@ def test_html_and_plots(files):
     for p in plots.glob("*.png"):
         with Image.open(p) as im:
             im.verify()
+
+
+def test_several_files_one_table(files):
+    r = invoke("check", files / "gauss.npy", files / "relu.npy", "--json", "-")
+    assert r.exit_code == 0, r.output
+    assert [row["model"] for row in json.loads(r.stdout)["rows"]] == ["gauss.npy", "relu.npy"]
+    r = invoke("check", files / "gauss.npy", files / "relu.npy", "--name", "x")
+    assert r.exit_code == 2 and "--name" in r.stderr

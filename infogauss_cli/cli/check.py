@@ -14,8 +14,13 @@ from .output import emit
 
 @handle_errors
 def check_cmd(
-    file: Annotated[
-        Path, typer.Argument(help="Embedding matrix (rows = items).", show_default=False)
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="FILE...",
+            help="Embedding matrices (rows = items); several give one table.",
+            show_default=False,
+        ),
     ],
     key: Annotated[
         str | None, typer.Option("--key", help="Array to read from .npz/.safetensors/.pt files.")
@@ -40,7 +45,7 @@ def check_cmd(
     baseline: o.BaselineOpt = None,
     max_drop: o.MaxDropOpt = None,
 ) -> None:
-    """Audit an embedding matrix stored in FILE (.npy .npz .safetensors .pt .csv .tsv .parquet).
+    """Audit embedding matrices stored in files (.npy .npz .safetensors .pt .csv .tsv .parquet).
 
     Example: [bold]infogauss check emb.npy --require gaussian --json -[/]
     """
@@ -55,15 +60,21 @@ def check_cmd(
         baseline=baseline,
         max_drop=max_drop,
     )
-    rows = check_file(
-        file,
-        key=key,
-        name=name,
-        view=view.value,
-        n=n,
-        seed=seed,
-        gates=gates,
-        per_coordinate=per_coordinate,
-        keep_arrays=bool(html or plots),
-    )
+    if name is not None and len(files) > 1:
+        raise typer.BadParameter("--name labels a single FILE", param_hint="--name")
+    rows = [
+        row
+        for file in files
+        for row in check_file(
+            file,
+            key=key,
+            name=name,
+            view=view.value,
+            n=n,
+            seed=seed,
+            gates=gates,
+            per_coordinate=per_coordinate,
+            keep_arrays=bool(html or plots),
+        )
+    ]
     emit(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)

@@ -34,8 +34,8 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except typer.Exit:
-            raise
+        except (typer.Exit, typer.Abort, typer.BadParameter):
+            raise  # typer reports these itself (usage errors exit 2)
         except InfogaussError as exc:
             if _state["debug"]:
                 raise
