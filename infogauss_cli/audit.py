@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import RunError
+from .errors import BadInputError, RunError
 from .report.model import Row
-from .verdict import Gates, Rule, evaluate_gates, judge
+from .verdict import VERDICT_MODES, Gates, Rule, evaluate_gates, judge
 
 VIEWS = {"l2": ("l2",), "raw": ("raw",), "both": ("l2", "raw")}
 PLOT_COLUMNS = 6  # coordinates kept for the QQ plots
@@ -42,19 +42,62 @@ def diagnose_rows(
     protocol: Mapping[str, Any] | None = None,
     timing: Mapping[str, Any] | None = None,
     keep_arrays: bool = False,
+    detail: bool = False,
+    bootstrap: int = 0,
+    verdict_mode: str = "coordinates",
+    extra_metrics: Mapping[str, Any] | None = None,
 ) -> list[Row]:
     """Diagnose one embedding matrix under one or both views; one :class:`Row` per view.
 
     ``keep_arrays`` keeps what the plots need (per-coordinate statistics, raw norms, a few
-    coordinates of the tested view) in ``Row.arrays``.
+    coordinates of the tested view; with ``detail`` the spectrum and a few projections) in
+    ``Row.arrays``. ``detail`` adds the rotation-invariant, sphere-level and calibrated
+    diagnostics (docs/diagnostics.md) to ``metrics`` and ``null``; ``bootstrap`` B > 0 adds
+    bootstrap CIs of the compliances (B resamples of the rows; implies nothing without
+    ``detail``). ``verdict_mode="projections"`` judges on the random-projection compliances
+    (computed even without ``detail``). ``extra_metrics`` are merged into every row's metrics
+    (e.g. ``paired_alignment`` / ``modality_gap``).
     """
-    from .diagnostics import apply_view, diagnose, subsample
+    from .diagnostics import apply_view, diagnose, subsample, validate_matrix
 
+    if verdict_mode not in VERDICT_MODES:
+        raise BadInputError(
+            f"unknown verdict mode {verdict_mode!r}; expected one of {', '.join(VERDICT_MODES)}"
+        )
+    if bootstrap < 0:
+        raise BadInputError(f"--bootstrap must be >= 0, got {bootstrap}")
+    sphere = None
+    proj_metrics: dict[str, Any] = {}
+    sphere_s = 0.0
+    if detail or verdict_mode == "projections":
+        from .diagnostics.detail import projection_metrics, sphere_detail
+        from .diagnostics.projections import projection_tests
+
+        t0 = time.perf_counter()
+        sub0 = subsample(validate_matrix(x), n, seed)[0]
+        if detail:
+            sphere = sphere_detail(sub0, seed=seed)
+        else:
+            proj_metrics = projection_metrics(projection_tests(sub0, seed=seed))
+        sphere_s = time.perf_counter() - t0
     rows = []
     for v in views_for(view):
         t0 = time.perf_counter()
         diag = diagnose(x, view=v, n=n, seed=seed)
-        elapsed = time.perf_counter() - t0
+        metrics = diag.metrics()
+        null = diag.null_dict()
+        if sphere is not None:
+            from .diagnostics.detail import calibration_detail, detail_metrics, detail_null
+
+            tested = None
+            if bootstrap > 0:
+                tested = apply_view(subsample(validate_matrix(x), n, seed)[0], v)
+            calib = calibration_detail(diag, tested, bootstrap=bootstrap, seed=seed)
+            metrics |= detail_metrics(sphere, calib)
+            null |= detail_null(sphere)
+        metrics |= proj_metrics
+        metrics |= dict(extra_metrics or {})
+        elapsed = time.perf_counter() - t0 + sphere_s
         arrays = None
         if keep_arrays:
             sub = np.asarray(subsample(np.asarray(x), n, seed)[0], dtype=np.float64)
@@ -66,9 +109,16 @@ def diagnose_rows(
                 "columns": apply_view(sub, v)[:, :k],
                 "column_index": np.arange(k),
             }
-        metrics = diag.metrics()
-        verdict = judge(metrics, rule)
+            if sphere is not None:
+                arrays |= {
+                    "eigenvalues": sphere.scatter.eigenvalues,
+                    "proj_columns": sphere.projections.columns,
+                    "proj_ad_statistic": sphere.projections.ad.statistic,
+                }
+        verdict = judge(metrics, rule, verdict_mode)
         row_protocol = {"n": diag.n, "d": diag.d, "seed": seed, "view": v, **(protocol or {})}
+        if verdict_mode != "coordinates":
+            row_protocol["verdict"] = verdict_mode
         key = {"model": model, "tower": tower, "protocol": row_protocol, "metrics": metrics}
         rows.append(
             Row(
@@ -79,7 +129,7 @@ def diagnose_rows(
                 data=dict(data or {}),
                 protocol=row_protocol,
                 metrics=metrics,
-                null=diag.null_dict(),
+                null=null,
                 verdict=verdict,
                 gates=tuple(evaluate_gates(key, verdict, gates)),
                 timing={**(timing or {}), "diagnose_s": round(elapsed, 4)},
@@ -105,6 +155,9 @@ def check_file(
     gates: Gates = Gates(),
     per_coordinate: bool = False,
     keep_arrays: bool = False,
+    detail: bool = False,
+    bootstrap: int = 0,
+    verdict_mode: str = "coordinates",
 ) -> list[Row]:
     """``infogauss check``: audit an embedding matrix stored in a file."""
     from .diagnostics import validate_matrix
@@ -128,6 +181,9 @@ def check_file(
         protocol={"precision": str(np.asarray(x).dtype), "device": None},
         timing={"load_s": round(load_s, 4)},
         keep_arrays=keep_arrays,
+        detail=detail,
+        bootstrap=bootstrap,
+        verdict_mode=verdict_mode,
     )
 
 
@@ -178,6 +234,9 @@ def audit_models(
     gates: Gates = Gates(),
     per_coordinate: bool = False,
     keep_arrays: bool = False,
+    detail: bool = False,
+    bootstrap: int = 0,
+    verdict_mode: str = "coordinates",
     progress: bool = True,
     console: Any = None,
 ) -> list[Row]:
@@ -199,47 +258,85 @@ def audit_models(
     plan = [(entry, t) for entry in entries for t in resolve_towers(entry.towers, source, tower)]
     cache = EmbeddingCache(cache_dir) if use_cache else None
     rows: list[Row] = []
-    for entry, t in plan:
-        info = {
-            "model": entry.ref,
-            "tower": t,
-            "objective": entry.objective if entry.pretrained else "random-init",
-            "backend": entry.backend,
-        }
-        try:
-            ex = extract_model(
-                entry,
-                source,
-                t,
+    for entry in entries:  # all towers of a model first: paired metrics need both
+        done: dict[str, tuple[dict[str, Any], Any]] = {}
+        for e, t in plan:
+            if e is not entry:
+                continue
+            info = {
+                "model": entry.ref,
+                "tower": t,
+                "objective": entry.objective if entry.pretrained else "random-init",
+                "backend": entry.backend,
+            }
+            try:
+                ex = extract_model(
+                    entry,
+                    source,
+                    t,
+                    n=n,
+                    seed=seed,
+                    device=device,
+                    precision=precision,
+                    batch_size=batch_size,
+                    workers=workers,
+                    cache=cache,
+                    strict=strict,
+                    progress=progress,
+                    console=console,
+                )
+            except RunError as exc:  # this model failed to load or run; the others still run
+                done[t] = (info, exc)
+                continue
+            done[t] = (info, ex)
+        paired = paired_metrics(source, done) if detail else {}
+        for info, ex in done.values():
+            if isinstance(ex, RunError):
+                rows.append(Row(**info, data={"source": source.name}, error=str(ex)))
+                continue
+            rows += diagnose_rows(
+                ex.embeddings,
+                **info,
+                view=view,
                 n=n,
                 seed=seed,
-                device=device,
-                precision=precision,
-                batch_size=batch_size,
-                workers=workers,
-                cache=cache,
-                strict=strict,
-                progress=progress,
-                console=console,
+                gates=gates,
+                per_coordinate=per_coordinate,
+                keep_arrays=keep_arrays,
+                detail=detail,
+                bootstrap=bootstrap,
+                verdict_mode=verdict_mode,
+                extra_metrics=paired,
+                data=data_section(source, info["tower"], ex),
+                protocol={"precision": ex.precision, "device": ex.device},
+                timing={
+                    "extract_s": round(ex.extract_s, 3),
+                    "items_per_s": round(ex.items_per_s, 2),
+                    "from_cache": round(ex.from_cache, 3),
+                },
             )
-        except RunError as exc:  # this model failed to load or run; the others still run
-            rows.append(Row(**info, data={"source": source.name}, error=str(exc)))
-            continue
-        rows += diagnose_rows(
-            ex.embeddings,
-            **info,
-            view=view,
-            n=n,
-            seed=seed,
-            gates=gates,
-            per_coordinate=per_coordinate,
-            keep_arrays=keep_arrays,
-            data=data_section(source, t, ex),
-            protocol={"precision": ex.precision, "device": ex.device},
-            timing={
-                "extract_s": round(ex.extract_s, 3),
-                "items_per_s": round(ex.items_per_s, 2),
-                "from_cache": round(ex.from_cache, 3),
-            },
-        )
     return rows
+
+
+def paired_metrics(source: Any, done: Mapping[str, tuple[Any, Any]]) -> dict[str, Any]:
+    """``paired_alignment``, ``modality_gap`` and ``paired_n`` between the image and text
+    extractions of one model when the source pairs them (text items carry ``pair`` = the id
+    of their image); {} when it does not, or no extracted pair survives subsampling."""
+    from .diagnostics.paired import pair_indices, paired_stats
+
+    img, txt = done.get("image"), done.get("text")
+    if img is None or txt is None or isinstance(img[1], Exception):
+        return {}
+    if isinstance(txt[1], Exception):
+        return {}
+    pair_of = {it.id: it.pair for it in source.items("text")}
+    ex_i, ex_t = img[1], txt[1]
+    ia, ib = pair_indices(ex_i.ids, [pair_of.get(i) for i in ex_t.ids])
+    if ia.size == 0 or ex_i.embeddings.shape[1] != ex_t.embeddings.shape[1]:
+        return {}
+    ps = paired_stats(np.asarray(ex_i.embeddings)[ia], np.asarray(ex_t.embeddings)[ib])
+    return {
+        "paired_alignment": ps.alignment,
+        "modality_gap": ps.modality_gap,
+        "paired_n": ps.n_pairs,
+    }

@@ -40,30 +40,46 @@ class Verdict:
         return {"gaussian": self.gaussian, "reasons": list(self.reasons)}
 
 
-def judge(metrics: Mapping[str, Any], rule: Rule = Rule()) -> Verdict:
-    """The default Gaussian / not-Gaussian call from a row's metrics."""
-    ad, dp = metrics["ad_compliance"], metrics["dp_compliance"]
+VERDICT_MODES = ("coordinates", "projections")
+
+
+def judge(metrics: Mapping[str, Any], rule: Rule = Rule(), mode: str = "coordinates") -> Verdict:
+    """The Gaussian / not-Gaussian call from a row's metrics.
+
+    ``mode="coordinates"`` (default) reads the per-coordinate compliances; ``"projections"``
+    reads ``proj_ad_compliance``/``proj_dp_compliance`` (random projections of the L2 rows,
+    rotation invariant), with the same thresholds."""
+    if mode not in VERDICT_MODES:
+        raise BadInputError(f"unknown verdict mode {mode!r}; expected one of {VERDICT_MODES}")
+    proj = mode == "projections"
+    prefix, unit = ("proj_", "random projections") if proj else ("", "coordinates")
+    ad, dp = metrics[f"{prefix}ad_compliance"], metrics[f"{prefix}dp_compliance"]
+    what = "projection " if proj else ""
     checks = [
         (
-            ad >= rule.min_ad_compliance,
-            f"AD compliance {ad:.1%}",
+            ad is not None and ad >= rule.min_ad_compliance,
+            f"{what}AD compliance {_pct(ad)}",
             rule.min_ad_compliance,
-            f"coordinates with A*^2 < {AD_CRITICAL}",
+            f"{unit} with A*^2 < {AD_CRITICAL}",
         ),
         (
-            dp >= rule.min_dp_compliance,
-            f"DP compliance {dp:.1%}",
+            dp is not None and dp >= rule.min_dp_compliance,
+            f"{what}DP compliance {_pct(dp)}",
             rule.min_dp_compliance,
-            f"coordinates with p > {DP_ALPHA}",
+            f"{unit} with p > {DP_ALPHA}",
         ),
     ]
     reasons = [
-        f"{label} {'>=' if ok else '<'} {threshold:.0%} ({what}; iid Gaussian: 95%)"
-        for ok, label, threshold, what in checks
+        f"{label} {'>=' if ok else '<'} {threshold:.0%} ({desc}; iid Gaussian: 95%)"
+        for ok, label, threshold, desc in checks
     ]
-    if metrics.get("n_constant_columns"):
+    if metrics.get("n_constant_columns") and not proj:
         reasons.append(f"{metrics['n_constant_columns']} constant coordinate(s) count as failures")
     return Verdict(gaussian=all(ok for ok, *_ in checks), reasons=tuple(reasons))
+
+
+def _pct(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.1%}"
 
 
 @dataclass(frozen=True)

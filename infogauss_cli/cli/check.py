@@ -31,6 +31,9 @@ def check_cmd(
     n: o.NOpt = None,
     seed: o.SeedOpt = 0,
     view: o.ViewOpt = o.View.l2,
+    detail: o.DetailOpt = False,
+    bootstrap: o.BootstrapOpt = 0,
+    verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
     json_out: o.JsonOpt = None,
     markdown: o.MarkdownOpt = None,
     html: o.HtmlOpt = None,
@@ -75,6 +78,9 @@ def check_cmd(
             gates=gates,
             per_coordinate=per_coordinate,
             keep_arrays=bool(html or plots),
+            detail=detail,
+            bootstrap=bootstrap,
+            verdict_mode=verdict.value,
         )
     ]
     emit(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)

@@ -36,6 +36,11 @@ class Precision(str, Enum):
     fp16 = "fp16"
 
 
+class VerdictMode(str, Enum):
+    coordinates = "coordinates"
+    projections = "projections"
+
+
 class Requirement(str, Enum):
     gaussian = "gaussian"
     non_gaussian = "non-gaussian"
@@ -108,6 +113,37 @@ CacheDirOpt = Annotated[
 NoCacheOpt = Annotated[
     bool,
     typer.Option("--no-cache", help="Neither read nor write the cache.", rich_help_panel="Compute"),
+]
+
+# ---- detail ------------------------------------------------------------------------------------
+DetailOpt = Annotated[
+    bool,
+    typer.Option(
+        "--detail",
+        help="Add rotation-invariant, sphere-level and calibrated diagnostics (a second table; "
+        "see docs/diagnostics.md).",
+        rich_help_panel="Protocol",
+    ),
+]
+BootstrapOpt = Annotated[
+    int,
+    typer.Option(
+        "--bootstrap",
+        metavar="B",
+        min=0,
+        help="With --detail: bootstrap CIs of the compliances from B row resamples (0: off; "
+        "each costs about one diagnosis).",
+        rich_help_panel="Protocol",
+    ),
+]
+VerdictModeOpt = Annotated[
+    VerdictMode,
+    typer.Option(
+        "--verdict",
+        help="What the Gaussian? verdict reads: per-coordinate compliances, or those of random "
+        "projections of the L2 rows (rotation invariant).",
+        rich_help_panel="Protocol",
+    ),
 ]
 
 # ---- output ------------------------------------------------------------------------------------

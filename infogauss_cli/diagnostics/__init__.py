@@ -7,10 +7,13 @@
 - :func:`norm_stats`: coefficient of variation of the raw row norms.
 - :func:`null_expectation`: what iid Gaussian coordinates give at this n and d.
 - :func:`validate_matrix`, :func:`apply_view`, :func:`subsample`: input handling.
+- :func:`detail` -> :class:`Detail` (``--detail``): random projections (:func:`projection_tests`),
+  sphere uniformity and isotropy (``sphere``), Mardia (``mardia``), calibration, paired towers.
 """
 
 from __future__ import annotations
 
+from .detail import Detail, detail
 from .diagnose import Diagnosis, diagnose
 from .normality import (
     AD_CRITICAL_5PCT,
@@ -22,6 +25,7 @@ from .normality import (
 )
 from .norms import NormStats, norm_stats
 from .null import NullExpectation, null_expectation
+from .projections import ProjectionTests, projection_tests
 from .validate import MIN_ROWS, InvalidEmbeddingsError, apply_view, subsample, validate_matrix
 
 __all__ = [
@@ -30,16 +34,20 @@ __all__ = [
     "MIN_ROWS",
     "ADResult",
     "DPResult",
+    "Detail",
     "Diagnosis",
     "InvalidEmbeddingsError",
     "NormStats",
     "NullExpectation",
+    "ProjectionTests",
     "anderson_darling",
     "apply_view",
     "dagostino_pearson",
+    "detail",
     "diagnose",
     "norm_stats",
     "null_expectation",
+    "projection_tests",
     "subsample",
     "validate_matrix",
 ]

@@ -123,3 +123,75 @@ def gate_lines(rows: Sequence[Row]) -> list[tuple[bool, str]]:
                 text += f": {g.note}"
             out.append((g.passed, text))
     return out
+
+
+# ---- the --detail table (transposed: one line per quantity, one column per row) -------------
+def _ci(value: Any) -> str:
+    if not value or any(v is None for v in value):
+        return "–"
+    return f"{100 * value[0]:.1f}–{100 * value[1]:.1f}%"
+
+
+def _p(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}"
+
+
+def _g(fmt: str) -> Any:
+    return lambda v: _num(v, fmt)
+
+
+# (label, metrics key, formatter, null key or a fixed ideal text)
+DETAIL_LINES: tuple[tuple[str, str, Any, str | None], ...] = (
+    ("Projections K", "proj_k", str, None),
+    ("Proj. AD compliance", "proj_ad_compliance", _pct, "null:proj_ad_compliance"),
+    ("Proj. DP compliance", "proj_dp_compliance", _pct, "null:proj_dp_compliance"),
+    ("Proj. AD mean", "proj_ad_mean", _g(".3f"), "null:proj_ad_mean"),
+    ("Proj. variance compliance", "proj_var_compliance", _pct, "95.0%"),
+    ("Proj. variance p", "proj_var_p", _p, "U(0,1)"),
+    ("Uniformity (t=2)", "uniformity", _g(".4f"), "null:uniformity"),
+    ("Uniformity z", "uniformity_z", _g(".1f"), "|z| < 2"),
+    ("Mean norm ‖ū‖", "mean_norm", _g(".4f"), "null:mean_norm"),
+    ("Rayleigh p", "rayleigh_p", _p, "U(0,1)"),
+    ("Bingham p (isotropy)", "bingham_p", _p, "U(0,1)"),
+    ("Effective rank", "effective_rank", _g(".1f"), "≤ d"),
+    ("Participation ratio", "participation_ratio", _g(".1f"), "≤ d"),
+    ("Condition number", "condition_number", _g(".3g"), "small"),
+    ("Top PC share", "top_pc_share", _pct, "1/d"),
+    ("Mardia skew p", "mardia_skew_p", _p, "U(0,1)"),
+    ("Mardia kurt p", "mardia_kurt_p", _p, "U(0,1)"),
+    ("AD compliance null p", "ad_compliance_null_p", _p, "U(0,1)"),
+    ("DP compliance null p", "dp_compliance_null_p", _p, "U(0,1)"),
+    ("BH rejected (5% FDR)", "bh_rejected", str, "0"),
+    ("KS p (DP p-values)", "ks_p_uniform", _p, "U(0,1)"),
+    ("AD compliance 95% CI", "ad_compliance_ci", _ci, None),
+    ("DP compliance 95% CI", "dp_compliance_ci", _ci, None),
+    ("Paired alignment", "paired_alignment", _g(".3f"), "0"),
+    ("Modality gap", "modality_gap", _g(".3f"), "0"),
+)
+DETAIL_KEYS = frozenset(k for _, k, _, _ in DETAIL_LINES)
+
+
+def has_detail(rows: Sequence[Row]) -> bool:
+    return any(not r.error and DETAIL_KEYS & set(r.metrics) for r in rows)
+
+
+def detail_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
+    """Header (Quantity, Ideal, one column per row) and one line per quantity that any row
+    has. The ideal is the row's ``null`` value (first row that has it) or a fixed text."""
+    shown = [r for r in rows if not r.error]
+    header = ["Quantity", "Ideal", *[row_label(r) for r in shown]]
+    body = []
+    for label, key, fmt, ideal in DETAIL_LINES:
+        if not any(r.metrics.get(key) is not None for r in shown):
+            continue
+        if ideal and ideal.startswith("null:"):
+            nk = ideal[5:]
+            val = next((r.null.get(nk) for r in shown if r.null.get(nk) is not None), None)
+            ideal_text = fmt(val) if val is not None else "–"
+        else:
+            ideal_text = ideal or ""
+        cells = [fmt(r.metrics[key]) if r.metrics.get(key) is not None else "–" for r in shown]
+        body.append([label, ideal_text, *cells])
+    return header, body

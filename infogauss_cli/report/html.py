@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from .cells import NUMERIC, gate_lines, table_cells
+from .cells import NUMERIC, detail_cells, gate_lines, has_detail, table_cells
 from .cells import row_label as _label
 from .model import Report, Row
 
@@ -98,6 +98,11 @@ _CAPTIONS = {
     "dp": "Gaussian coordinates give a flat histogram at the dashed line; a pile-up left of "
     "0.05 means the coordinates are skewed or heavy-tailed.",
     "norms": "Raw (un-normalised) norms; CV = std/mean. An isotropic Gaussian gives about 1/√(2d).",
+    "spectrum": "Share of variance per principal component of the centred L2 rows; uniform on "
+    "the sphere is flat at 1/d (dashed).",
+    "projqq": "Random projections √d⟨q, u⟩ of the L2 rows: by Maxwell-Poincaré they are N(0, 1) "
+    "when the rows are uniform on the sphere.",
+    "calibration": "Compliances with the null band (shaded) and, with --bootstrap, their CI.",
 }
 
 _NOTE = """
@@ -196,6 +201,21 @@ def _results(rows: Sequence[Row]) -> str:
         first = ' class="null first-null"' if j == 0 else ' class="null"'
         out.append(f"<tr{first}>")
         out += [f'<td class="{c}">{_e(x)}</td>' for c, x in zip(classes, cells, strict=True)]
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def _detail(rows: Sequence[Row]) -> str:
+    if not has_detail(rows):
+        return ""
+    header, body = detail_cells(rows)
+    out = ['<h2>Detail</h2><div class="scroll"><table class="results"><thead><tr>']
+    out += [f'<th class="{"" if i == 0 else "num"}">{_e(h)}</th>' for i, h in enumerate(header)]
+    out.append("</tr></thead><tbody>")
+    for cells in body:
+        out.append("<tr>")
+        out += [f'<td class="{"" if i == 0 else "num"}">{_e(c)}</td>' for i, c in enumerate(cells)]
         out.append("</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
@@ -312,6 +332,7 @@ def render_html(
         "<h2>Results</h2>",
         _results(rows),
         f'<div class="note">{_NOTE}</div>',
+        _detail(rows),
         _gates(rows),
         _errors(rows),
         _protocol(rows),

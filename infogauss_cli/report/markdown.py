@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .cells import NUMERIC, gate_lines, table_cells
+from .cells import NUMERIC, detail_cells, gate_lines, has_detail, table_cells
 from .model import Row
 
 
@@ -20,6 +20,12 @@ def render_markdown(rows: Sequence[Row]) -> str:
         lines.append("| " + " | ".join(_escape(c) for c in cells) + " |")
     for cells in nulls:
         lines.append("| " + " | ".join(f"*{_escape(c)}*" if c else "" for c in cells) + " |")
+    if has_detail(rows):
+        dh, db = detail_cells(rows)
+        lines += ["", "**Detail** (docs/diagnostics.md)", ""]
+        lines.append("| " + " | ".join(_escape(h) for h in dh) + " |")
+        lines.append("| :--- | ---: |" + " ---: |" * (len(dh) - 2))
+        lines += ["| " + " | ".join(_escape(c) for c in cells) + " |" for cells in db]
     gates = gate_lines(rows)
     if gates:
         lines.append("")

@@ -27,6 +27,7 @@ from .cells import row_label
 from .model import Row
 
 KINDS = ("qq", "ad", "dp", "norms")  # per-row plots, in this order
+DETAIL_KINDS = ("spectrum", "projqq", "calibration")  # after KINDS, with --detail only
 COMPARE_FILE = "compare.png"
 DPI = 110
 AD_NULL_MEAN = 0.385  # mean of A*^2 for iid Gaussian data (large n)
@@ -38,6 +39,9 @@ _WHAT = {
     "ad": "Anderson-Darling A*² per coordinate",
     "dp": "D'Agostino-Pearson p-values",
     "norms": "Raw norms",
+    "spectrum": "Eigen-spectrum of the centred L2 rows",
+    "projqq": "QQ plot of random projections",
+    "calibration": "Compliance against its null band",
 }
 _AD_COLOR, _DP_COLOR = "#4c72b0", "#dd8452"
 _FAIL, _NULL = "#cf222e", "#57606a"
@@ -235,8 +239,134 @@ def _draw_norms(row: Row) -> Callable[[Any], None]:
     return draw
 
 
-_DRAW = {"qq": _draw_qq, "ad": _draw_ad, "dp": _draw_dp, "norms": _draw_norms}
-_NEEDS = {"qq": "columns", "ad": "ad_statistic", "dp": "dp_pvalue", "norms": "norms"}
+def _draw_spectrum(row: Row) -> Callable[[Any], None]:
+    lam = _finite(row.arrays["eigenvalues"])
+    lam = lam[lam > 0]
+    m = row.metrics
+
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot()
+        if lam.size:
+            share = lam / lam.sum()
+            ax.loglog(np.arange(1, share.size + 1), share, "-", color=_AD_COLOR, label="data")
+            ax.axhline(1 / share.size, color=_NULL, ls="--", lw=1.2, label="isotropic: 1/d")
+        ax.set_xlabel("component (largest first)")
+        ax.set_ylabel("share of variance")
+        er, pr = m.get("effective_rank"), m.get("participation_ratio")
+        title = f"effective rank {er:.0f}, PR {pr:.0f}" if er and pr else None
+        ax.legend(loc="lower left", title=title)
+        ax.set_title(_heading(row, _WHAT["spectrum"]))
+
+    return draw
+
+
+def _draw_projqq(row: Row) -> Callable[[Any], None]:
+    proxy = Row(
+        model=row.model,
+        tower=row.tower,
+        protocol=row.protocol,
+        arrays={"columns": row.arrays["proj_columns"], "column_index": None},
+    )
+    inner = _draw_qq(proxy)
+
+    def draw(fig: Any) -> None:
+        inner(fig)
+        ax = fig.axes[0]
+        for line in ax.get_lines():
+            if line.get_label().startswith("coordinate"):
+                line.set_label(line.get_label().replace("coordinate", "projection"))
+        ax.legend(loc="upper left")
+        ax.set_ylabel("standardised projection √d⟨q, u⟩")
+        ax.set_title(_heading(row, _WHAT["projqq"]))
+
+    return draw
+
+
+def _draw_calibration(row: Row) -> Callable[[Any], None]:
+    m, null = row.metrics, row.null
+    bars = [
+        (
+            "coord. AD",
+            m.get("ad_compliance"),
+            _band(null, "ad_compliance_band"),
+            m.get("ad_compliance_ci"),
+            _AD_COLOR,
+        ),
+        (
+            "coord. DP",
+            m.get("dp_compliance"),
+            _band(null, "dp_compliance_band"),
+            m.get("dp_compliance_ci"),
+            _DP_COLOR,
+        ),
+        (
+            "proj. AD",
+            m.get("proj_ad_compliance"),
+            _band(null, "proj_ad_compliance_band"),
+            None,
+            _AD_COLOR,
+        ),
+        (
+            "proj. DP",
+            m.get("proj_dp_compliance"),
+            _band(null, "proj_dp_compliance_band"),
+            None,
+            _DP_COLOR,
+        ),
+    ]
+
+    def draw(fig: Any) -> None:
+        from matplotlib.ticker import PercentFormatter
+
+        ax = fig.add_subplot()
+        for i, (_, value, band, ci, color) in enumerate(bars):
+            if band:
+                ax.fill_between(
+                    [i - 0.4, i + 0.4], *band, color="#000000", alpha=0.18, lw=0, zorder=3
+                )
+            if value is None:
+                continue
+            ax.bar(i, value, 0.6, color=color, zorder=2)
+            if ci and all(c is not None for c in ci):
+                ax.errorbar(
+                    i,
+                    value,
+                    yerr=[[value - ci[0]], [ci[1] - value]],
+                    color="black",
+                    capsize=4,
+                    zorder=4,
+                )
+            ax.text(i, value + 0.012, f"{value:.1%}", ha="center", va="bottom", fontsize=8)
+        ax.axhline(0.95, color=_NULL, ls="--", lw=1.2, zorder=4, label="iid Gaussian: 95%")
+        ax.set_xticks(range(len(bars)))
+        ax.set_xticklabels([b[0] for b in bars])
+        ax.set_ylim(0, 1.1)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_ylabel("share that passes (shaded: null band)")
+        ax.legend(loc="lower left")
+        ax.set_title(_heading(row, _WHAT["calibration"]))
+
+    return draw
+
+
+_DRAW = {
+    "qq": _draw_qq,
+    "ad": _draw_ad,
+    "dp": _draw_dp,
+    "norms": _draw_norms,
+    "spectrum": _draw_spectrum,
+    "projqq": _draw_projqq,
+    "calibration": _draw_calibration,
+}
+_NEEDS = {
+    "qq": "columns",
+    "ad": "ad_statistic",
+    "dp": "dp_pvalue",
+    "norms": "norms",
+    "spectrum": "eigenvalues",
+    "projqq": "proj_columns",
+    "calibration": "proj_ad_statistic",
+}
 _ALT = {
     "qq": "QQ plot of a few standardised coordinates of {label} against normal quantiles",
     "ad": "Histogram of the per-coordinate Anderson-Darling A*² of {label}, "
@@ -244,6 +374,9 @@ _ALT = {
     "dp": "Histogram of the per-coordinate D'Agostino-Pearson p-values of {label}, "
     "against the flat uniform null",
     "norms": "Histogram of the raw embedding norms of {label}",
+    "spectrum": "Eigenvalue spectrum (share of variance per component) of {label}",
+    "projqq": "QQ plot of a few random projections of {label} against normal quantiles",
+    "calibration": "Coordinate and projection compliances of {label} with their null bands",
 }
 
 
@@ -266,7 +399,7 @@ def _row_specs(row: Row, stem: str, index: int | None) -> list[_Spec]:
             alt=_ALT[kind].format(label=label),
             draw=_DRAW[kind](row),
         )
-        for kind in KINDS
+        for kind in KINDS + DETAIL_KINDS
         if _has(row, _NEEDS[kind])
     ]
 

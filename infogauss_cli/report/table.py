@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from .cells import NUMERIC, gate_lines, table_cells
+from .cells import NUMERIC, detail_cells, gate_lines, has_detail, table_cells
 from .model import Row
 
 
@@ -33,10 +33,27 @@ def render_table(
     return table
 
 
+def render_detail_table(rows: Sequence[Row], title: str = "detail") -> Table:
+    """The ``--detail`` quantities: one line per quantity, one column per row."""
+    header, body = detail_cells(rows)
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=i < 2)
+    for cells in body:
+        table.add_row(*cells)
+    return table
+
+
 def print_report(rows: Sequence[Row], console: Console | None = None) -> None:
-    """Table, then row errors, then gate outcomes."""
+    """Table (and the detail table), then row errors, then gate outcomes."""
     console = console or Console()
     console.print(render_table(rows))
+    if has_detail(rows):
+        console.print(
+            render_detail_table(
+                rows, "detail: projections, sphere uniformity and isotropy, calibration"
+            )
+        )
     for r in rows:
         if r.error:
             console.print(f"[red]✗ {r.model}: {r.error}[/]")

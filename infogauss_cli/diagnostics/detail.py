@@ -1,0 +1,265 @@
+"""The ``--detail`` suite: rotation-invariant, sphere-level and calibrated diagnostics.
+
+Two parts, so that ``--view both`` computes the view-independent part once:
+
+- :func:`sphere_detail` (on the L2-normalised rows, whatever the view): random-projection
+  tests, Wang-Isola uniformity, Rayleigh, Bingham and the spectrum, Mardia on a k-dim projection.
+- :func:`calibration_detail` (on the tested view of one :class:`~.diagnose.Diagnosis`): binomial
+  null p-values of the compliances, Benjamini-Hochberg count, KS of the DP p-values, bootstrap CIs.
+
+:func:`detail` runs both on a matrix (subsampled like :func:`~.diagnose.diagnose`);
+:func:`detail_metrics` / :func:`detail_null` flatten them into the report's ``metrics`` / ``null``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .calibration import (
+    FDR_Q,
+    BootstrapCI,
+    bh_rejected,
+    bootstrap_compliance,
+    compliance_null_p,
+    ks_uniform,
+)
+from .diagnose import Diagnosis, diagnose
+from .mardia import (
+    DEFAULT_MARDIA_DIM,
+    DEFAULT_MARDIA_REPS,
+    DEFAULT_MARDIA_ROWS,
+    MardiaResult,
+    mardia,
+)
+from .projections import DEFAULT_PROJECTIONS, ProjectionTests, projection_tests
+from .sphere import (
+    DEFAULT_UNIFORMITY_ROWS,
+    Rayleigh,
+    Scatter,
+    Uniformity,
+    rayleigh,
+    scatter,
+    uniformity,
+)
+from .validate import View, apply_view, l2_normalise, subsample, validate_matrix
+
+
+def _num(v: Any) -> float | None:
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+@dataclass(frozen=True, eq=False)
+class SphereDetail:
+    """View-independent detail of one (sub)sampled matrix, all on its L2-normalised rows."""
+
+    projections: ProjectionTests
+    uniformity: Uniformity
+    rayleigh: Rayleigh
+    scatter: Scatter
+    mardia: MardiaResult | None
+
+
+@dataclass(frozen=True, eq=False)
+class CalibrationDetail:
+    """Calibration of one view's per-coordinate tests."""
+
+    ad_null_p: float
+    dp_null_p: float
+    bh_rejected: int
+    bh_q: float
+    ks_statistic: float
+    ks_p: float
+    bootstrap: BootstrapCI | None
+
+
+@dataclass(frozen=True, eq=False)
+class Detail:
+    """Everything ``--detail`` adds to one row."""
+
+    sphere: SphereDetail
+    calibration: CalibrationDetail
+
+    def metrics(self) -> dict[str, Any]:
+        return detail_metrics(self.sphere, self.calibration)
+
+    def null_dict(self) -> dict[str, Any]:
+        return detail_null(self.sphere)
+
+
+def sphere_detail(
+    x: np.ndarray,
+    *,
+    seed: int = 0,
+    projections: int = DEFAULT_PROJECTIONS,
+    uniformity_rows: int | None = DEFAULT_UNIFORMITY_ROWS,
+    mardia_dim: int = DEFAULT_MARDIA_DIM,
+    mardia_rows: int | None = DEFAULT_MARDIA_ROWS,
+    mardia_reps: int = DEFAULT_MARDIA_REPS,
+    workers: int | None = None,
+) -> SphereDetail:
+    """The view-independent detail of a finite (n, d) matrix (rows used as given: subsample
+    first). Mardia is skipped (None) when there are too few rows for its dimension."""
+    u = l2_normalise(np.asarray(x))
+    n, d = u.shape
+    md = None
+    if n > 2 * min(mardia_dim, d) + 2 and mardia_reps > 0:
+        md = mardia(u, k=mardia_dim, max_rows=mardia_rows, reps=mardia_reps, seed=seed)
+    return SphereDetail(
+        projections=projection_tests(u, k=projections, seed=seed, normalise=False, workers=workers),
+        uniformity=uniformity(u, max_rows=uniformity_rows, seed=seed),
+        rayleigh=rayleigh(u),
+        scatter=scatter(u),
+        mardia=md,
+    )
+
+
+def calibration_detail(
+    diag: Diagnosis,
+    tested: np.ndarray | None = None,
+    *,
+    bootstrap: int = 0,
+    seed: int = 0,
+    q: float = FDR_Q,
+    workers: int | None = None,
+) -> CalibrationDetail:
+    """Calibration of ``diag``'s compliances; ``tested`` (the matrix its tests saw) is needed
+    only for the bootstrap (``bootstrap`` resamples; 0 = off)."""
+    null = diag.null
+    ks_d, ks_p = ks_uniform(diag.dp.pvalue)
+    boot = None
+    if bootstrap > 0:
+        if tested is None:
+            raise ValueError("the bootstrap needs the tested matrix")
+        boot = bootstrap_compliance(tested, bootstrap, seed=seed, workers=workers)
+    return CalibrationDetail(
+        ad_null_p=compliance_null_p(diag.ad.compliance, diag.d, null.ad_compliance),
+        dp_null_p=compliance_null_p(diag.dp.compliance, diag.d, null.dp_compliance),
+        bh_rejected=bh_rejected(diag.dp.pvalue, q),
+        bh_q=q,
+        ks_statistic=ks_d,
+        ks_p=ks_p,
+        bootstrap=boot,
+    )
+
+
+def projection_metrics(p: ProjectionTests) -> dict[str, Any]:
+    """The projection keys of ``metrics`` (also used by the projections verdict alone)."""
+    return {
+        "proj_k": p.k,
+        "proj_ad_compliance": _num(p.ad.compliance),
+        "proj_dp_compliance": _num(p.dp.compliance),
+        "proj_ad_mean": _num(p.ad.mean),
+        "proj_dp_mean_p": _num(p.dp.mean_p),
+        "proj_var_compliance": _num(p.var_compliance),
+        "proj_var_p": _num(p.var_p),
+        "proj_ad_compliance_null_p": _num(
+            compliance_null_p(p.ad.compliance, p.k, p.null.ad_compliance)
+        ),
+        "proj_dp_compliance_null_p": _num(
+            compliance_null_p(p.dp.compliance, p.k, p.null.dp_compliance)
+        ),
+    }
+
+
+def detail_metrics(s: SphereDetail, c: CalibrationDetail | None = None) -> dict[str, Any]:
+    """Flat ``metrics`` keys (JSON-safe: None for undefined values); see docs/diagnostics.md."""
+    sc = s.scatter
+    out: dict[str, Any] = {
+        **projection_metrics(s.projections),
+        "uniformity": _num(s.uniformity.value),
+        "uniformity_ideal": _num(s.uniformity.ideal),
+        "uniformity_z": _num(s.uniformity.z),
+        "uniformity_rows": s.uniformity.rows,
+        "mean_norm": _num(s.rayleigh.mean_norm),
+        "rayleigh_p": _num(s.rayleigh.pvalue),
+        "bingham_p": _num(sc.bingham_p),
+        "effective_rank": _num(sc.effective_rank),
+        "participation_ratio": _num(sc.participation_ratio),
+        "condition_number": _num(sc.condition_number),
+        "top_pc_share": _num(sc.top_pc_share),
+    }
+    if s.mardia is not None:
+        m = s.mardia
+        out |= {
+            "mardia_skew": _num(m.b1),
+            "mardia_kurt": _num(m.b2),
+            "mardia_skew_p": _num(m.skew_p),
+            "mardia_kurt_p": _num(m.kurt_p),
+            "mardia_k": m.k,
+            "mardia_n": m.n,
+        }
+    if c is not None:
+        out |= {
+            "ad_compliance_null_p": _num(c.ad_null_p),
+            "dp_compliance_null_p": _num(c.dp_null_p),
+            "bh_rejected": c.bh_rejected,
+            "ks_p_uniform": _num(c.ks_p),
+        }
+        if c.bootstrap is not None:
+            b = c.bootstrap
+            out |= {
+                "ad_compliance_ci": [_num(v) for v in b.ad_ci],
+                "dp_compliance_ci": [_num(v) for v in b.dp_ci],
+                "bootstrap_reps": b.reps,
+            }
+    return out
+
+
+def detail_null(s: SphereDetail) -> dict[str, Any]:
+    """Extra ``null`` keys: what the detail metrics are under uniformity on the sphere."""
+    p, d, n = s.projections, s.projections.d, s.projections.n
+    return {
+        "proj_ad_compliance": _num(p.null.ad_compliance),
+        "proj_dp_compliance": _num(p.null.dp_compliance),
+        "proj_ad_compliance_band": [_num(b) for b in p.null.ad_compliance_band],
+        "proj_dp_compliance_band": [_num(b) for b in p.null.dp_compliance_band],
+        "proj_ad_mean": _num(p.null.ad_mean),
+        "uniformity": _num(s.uniformity.ideal),
+        "mean_norm": _num(math.sqrt(1.0 / n)),
+        "effective_rank": float(d),
+        "participation_ratio": float(d),
+        "top_pc_share": 1.0 / d,
+    }
+
+
+def detail(
+    x: object,
+    *,
+    view: View = "l2",
+    n: int | None = None,
+    seed: int = 0,
+    projections: int = DEFAULT_PROJECTIONS,
+    bootstrap: int = 0,
+    workers: int | None = None,
+    diagnosis: Diagnosis | None = None,
+) -> Detail:
+    """The whole detail suite on ``x`` (n, d): rows subsampled as :func:`diagnose` does (same
+    ``n`` and ``seed``); calibration of ``diagnosis`` (computed if not given)."""
+    a = validate_matrix(x)
+    sub, _ = subsample(a, n, seed)
+    diag = diagnosis or diagnose(a, view=view, n=n, seed=seed, workers=workers)
+    tested = apply_view(sub, diag.view) if bootstrap > 0 else None  # type: ignore[arg-type]
+    return Detail(
+        sphere_detail(sub, seed=seed, projections=projections, workers=workers),
+        calibration_detail(diag, tested, bootstrap=bootstrap, seed=seed, workers=workers),
+    )
+
+
+__all__ = [
+    "CalibrationDetail",
+    "Detail",
+    "SphereDetail",
+    "calibration_detail",
+    "detail",
+    "detail_metrics",
+    "detail_null",
+    "projection_metrics",
+    "sphere_detail",
+]
