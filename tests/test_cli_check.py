@@ -282,8 +282,13 @@ def test_html_and_plots(files):
     page = html.read_text()
     assert "relu.npy" in page and page.count("data:image/png;base64,") >= 5
     names = sorted(p.name for p in plots.glob("*.png"))
-    assert names == ["compare.png", "relu.npy-l2-ad.png", "relu.npy-l2-dp.png",
-                     "relu.npy-l2-norms.png", "relu.npy-l2-qq.png"]
+    assert names == [
+        "compare.png",
+        "relu.npy-l2-ad.png",
+        "relu.npy-l2-dp.png",
+        "relu.npy-l2-norms.png",
+        "relu.npy-l2-qq.png",
+    ]
     for p in plots.glob("*.png"):
         with Image.open(p) as im:
             im.verify()
