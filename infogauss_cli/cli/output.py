@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..report.model import Report, Row
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def emit(
@@ -19,10 +23,32 @@ def emit(
     plots: Path | None = None,
     quiet: bool = False,
 ) -> None:
-    """Table on the terminal (stderr when the JSON goes to stdout), files, exit code."""
-    import sys
+    """:func:`publish`, then exit with the report's code."""
+    raise typer.Exit(
+        publish(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)
+    )
 
+
+def terminal(json_out: str | None = None) -> Console:
+    """The console for tables: stderr when the JSON goes to stdout; 160 columns when piped or
+    captured (not squeezed into 80)."""
     from rich.console import Console
+
+    console = Console(stderr=json_out == "-")
+    return console if console.is_terminal else Console(stderr=json_out == "-", width=160)
+
+
+def publish(
+    rows: Sequence[Row],
+    *,
+    json_out: str | None = None,
+    markdown: Path | None = None,
+    html: Path | None = None,
+    plots: Path | None = None,
+    quiet: bool = False,
+) -> int:
+    """Table on the terminal, the files asked for; returns the report's exit code."""
+    import sys
 
     from ..report.json_report import write_json, write_text_atomic
     from ..report.markdown import render_markdown
@@ -30,10 +56,7 @@ def emit(
 
     report = Report(tuple(rows))
     if not quiet:
-        console = Console(stderr=json_out == "-")
-        if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
-            console = Console(stderr=json_out == "-", width=160)
-        print_report(report.rows, console)
+        print_report(report.rows, terminal(json_out))
     if json_out:
         write_json(report, json_out)
     if markdown:
@@ -46,4 +69,4 @@ def emit(
         from ..report.plots import write_plots
 
         write_plots(report.rows, plots)
-    raise typer.Exit(report.exit_code)
+    return report.exit_code

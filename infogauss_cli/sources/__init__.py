@@ -7,7 +7,9 @@ Spec forms (:func:`parse_data_spec`):
 - ``coco:ANNOTATIONS.json[:IMAGES_DIR]``: any COCO-format captions file (:mod:`.coco`);
 - ``images:DIR``: every image under a folder, recursively (:mod:`.images`);
 - ``text:FILE``: .txt lines, .jsonl field, .csv column (:mod:`.text`);
-- ``hf:DATASET[:SPLIT][#COLUMN]``: a Hugging Face dataset, Hub id or local (:mod:`.hf`).
+- ``hf:DATASET[:SPLIT][#COLUMN]``: a Hugging Face dataset, Hub id or local (:mod:`.hf`);
+- ``pydoc-topics``, ``skimage-samples``: real text and images that are on the machine, for
+  offline runs and the demo (:mod:`.builtin`).
 
 The :class:`Source` protocol is in :mod:`.base`; heavy libraries (pycocotools, datasets) are
 imported only when their source is used.
@@ -42,6 +44,8 @@ SUPPORTED_SPECS = (
     "images:DIR",
     "text:FILE",
     "hf:DATASET[:SPLIT][#COLUMN]",
+    "pydoc-topics",
+    "skimage-samples",
 )
 _KINDS = {
     "coco": "coco:ANNOTATIONS.json[:IMAGES_DIR]",
@@ -90,6 +94,10 @@ def parse_data_spec(
         return coco_val2017(
             data_dir, captions=captions, strict=strict, download=download, console=console
         )
+    from .builtin import BUILTIN
+
+    if text.lower() in BUILTIN:
+        return BUILTIN[text.lower()]()
     kind, sep, rest = text.partition(":")
     kind = kind.strip().lower()
     if not sep or kind not in _KINDS:

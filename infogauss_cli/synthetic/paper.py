@@ -1,0 +1,180 @@
+"""The paper's synthetic table (arXiv 2602.24012, "Synthetic Data + CIFAR-10"), and the
+"paper vs infogauss" comparison rendered from rows that carry a ``data["paper"]`` reference."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from ..report.model import Row
+
+METRICS = ("norm_cv", "ad_mean", "ad_compliance", "dp_mean_p", "dp_compliance")
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """One line of the paper's table; ``analogue``: a different setting (CIFAR-10, ResNet-18)
+    that plays the same part as the synthetic row it is shown next to."""
+
+    setting: str
+    norm_cv: float
+    ad_mean: float
+    ad_compliance: float
+    dp_mean_p: float
+    dp_compliance: float
+    gaussian: bool
+    analogue: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PAPER: dict[str, PaperRow] = {
+    "laplace": PaperRow("Synthetic Laplace (Linear)", 0.08, 0.38, 1.00, 0.49, 1.00, True),
+    "gmm": PaperRow("Synthetic GMM (Linear)", 0.08, 0.39, 1.00, 0.46, 1.00, True),
+    "binary-initial": PaperRow(
+        "Synthetic Binary (Initial E0)", 0.36, 1.64, 0.30, 0.02, 0.15, False
+    ),
+    "binary-trained": PaperRow(
+        "Synthetic Binary (Trained E100)", 0.09, 0.42, 0.97, 0.46, 0.98, True
+    ),
+    "supervised": PaperRow(
+        "CIFAR-10 Supervised (ResNet-18)", 0.50, 3.30, 0.062, 0.041, 0.039, False, True
+    ),
+    "contrastive": PaperRow(
+        "CIFAR-10 Contrastive (ResNet-18)", 0.09, 0.43, 0.961, 0.39, 0.945, True, True
+    ),
+}
+
+HEADER = (
+    "Setting",
+    "CV ↓",
+    "AD Mean (<0.752)",
+    "AD Compliance",
+    "DP Mean (>0.05)",
+    "DP Compliance",
+    "Gaussian?",
+)
+NOTE = (
+    "Each infogauss row is followed by the paper's line it corresponds to. The paper's protocol "
+    "(n, d, N, temperature, epochs, augmentation) is not public; ours is in the protocol "
+    "section. * an analogue, not the same setting: the paper's supervised CIFAR-10 ResNet-18 "
+    "next to our supervised run on the Gaussian mixture."
+)
+
+
+def _fmt(key: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if key.endswith("compliance"):
+        return f"{100 * value:.1f}%"
+    return f"{value:.3f}" if key in ("norm_cv", "dp_mean_p") else f"{value:.2f}"
+
+
+def _mark(gaussian: Any) -> str:
+    return "–" if gaussian is None else ("✓" if gaussian else "✗")
+
+
+def comparison_cells(rows: Sequence[Row]) -> list[tuple[list[str], list[str]]]:
+    """For each row that carries ``data["paper"]``: (our cells, the paper's cells)."""
+    from ..report.cells import row_label
+
+    body = []
+    for r in rows:
+        paper = (r.data or {}).get("paper")
+        if not paper or r.error:
+            continue
+        mine = [row_label(r)] + [_fmt(k, r.metrics.get(k)) for k in METRICS]
+        mine.append(_mark(r.verdict.gaussian if r.verdict else None))
+        theirs = ["  paper: " + paper["setting"] + (" *" if paper.get("analogue") else "")]
+        theirs += [_fmt(k, paper[k]) for k in METRICS] + [_mark(paper["gaussian"])]
+        body.append((mine, theirs))
+    return body
+
+
+def render_comparison(rows: Sequence[Row]) -> Any:
+    """A rich Table, or None when no row carries a paper reference."""
+    from rich.table import Table
+
+    body = comparison_cells(rows)
+    if not body:
+        return None
+    table = Table(
+        title="infogauss next to the paper's table",
+        title_justify="left",
+        header_style="bold",
+        caption=NOTE,
+        caption_justify="left",
+    )
+    for i, name in enumerate(HEADER):
+        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
+    for mine, theirs in body:
+        table.add_row(*mine)
+        table.add_row(*theirs, style="dim", end_section=True)
+    return table
+
+
+def comparison_markdown(rows: Sequence[Row]) -> str:
+    body = comparison_cells(rows)
+    if not body:
+        return ""
+    esc = lambda c: c.strip().replace("|", "\\|")  # noqa: E731
+    lines = ["**infogauss next to the paper**", "", "| " + " | ".join(HEADER) + " |"]
+    lines.append("| :--- |" + " ---: |" * (len(HEADER) - 1))
+    for mine, theirs in body:
+        lines.append("| " + " | ".join(esc(c) for c in mine) + " |")
+        lines.append("| " + " | ".join(f"*{esc(c)}*" for c in theirs) + " |")
+    return "\n".join([*lines, "", NOTE]) + "\n"
+
+
+def comparison_html(rows: Sequence[Row]) -> str:
+    body = comparison_cells(rows)
+    if not body:
+        return ""
+    cls = ["model"] + ["num"] * (len(HEADER) - 1)
+    out = ['<h2>infogauss next to the paper</h2><div class="scroll"><table class="results">']
+    out.append("<thead><tr>")
+    out += [f'<th class="{c}">{escape(h)}</th>' for c, h in zip(cls, HEADER, strict=True)]
+    out.append("</tr></thead><tbody>")
+    for mine, theirs in body:
+        for cells, style in ((mine, ""), (theirs, ' style="color:#57606a;font-style:italic"')):
+            out.append(f"<tr{style}>")
+            out += [
+                f'<td class="{c}">{escape(x.strip())}</td>' for c, x in zip(cls, cells, strict=True)
+            ]
+            out.append("</tr>")
+    out.append(f'</tbody></table></div><div class="note"><p>{escape(NOTE)}</p></div>')
+    return "".join(out)
+
+
+def insert_html_section(document: str, section: str) -> str:
+    """``section`` placed after the results (before the first later section of
+    :func:`~infogauss_cli.report.html.render_html`'s page), or before ``</main>``."""
+    if not section:
+        return document
+    for marker in ("<h2>Detail</h2>", "<h2>Gates</h2>", "<h2>Errors</h2>", "<h2>Protocol</h2>"):
+        i = document.find(marker)
+        if i >= 0:
+            return document[:i] + section + "\n" + document[i:]
+    i = document.rfind("</main>")
+    return document[:i] + section + "\n" + document[i:] if i >= 0 else document + section
+
+
+def append_comparison(
+    rows: Sequence[Row], *, markdown: str | Path | None = None, html: str | Path | None = None
+) -> None:
+    """Add the comparison to a Markdown and an HTML report already written from ``rows``."""
+    from ..report.json_report import write_text_atomic
+
+    if markdown and comparison_markdown(rows):
+        path = Path(markdown)
+        text = path.read_text(encoding="utf-8")
+        write_text_atomic(path, text + "\n" + comparison_markdown(rows))
+    if html and comparison_html(rows):
+        path = Path(html)
+        text = path.read_text(encoding="utf-8")
+        write_text_atomic(path, insert_html_section(text, comparison_html(rows)))
