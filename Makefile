@@ -16,9 +16,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/python docs/examples/make_embeddings.py build/example
-	$(BIN)/infogauss check build/example/sphere.npy --markdown build/example/sphere.md
-	-$(BIN)/infogauss check build/example/relu.npy --require gaussian
+	$(BIN)/infogauss demo --out build/demo
 
 test: install
 	$(BIN)/python -m pytest -q

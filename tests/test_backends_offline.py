@@ -75,11 +75,14 @@ def _closed_port() -> int:
 
 
 SNIPPET = """
-import json, sys, time
+import importlib, json, sys, time
+import torch
 from infogauss_cli.zoo import load_zoo
 from infogauss_cli.backends import build_encoder
 from infogauss_cli.errors import RunError
 entry = load_zoo().resolve(sys.argv[1])
+# the clock measures the network failure, not importing the library
+importlib.import_module({"hf": "transformers"}.get(entry.backend, entry.backend))
 start = time.monotonic()
 try:
     build_encoder(entry, sys.argv[2])

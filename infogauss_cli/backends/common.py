@@ -33,6 +33,29 @@ class WeightsStatus:
     available: bool
     detail: str = ""
 
+    @classmethod
+    def offline(cls, entry: ZooEntry) -> WeightsStatus | None:
+        """The status of random-init, local and packaged weights; None for hub weights."""
+        from ..zoo import weights_location
+
+        loc = weights_location(entry)
+        if loc.kind == "random":
+            return cls("random", "-", True, f"random init, seed {entry.init_seed}")
+        if loc.kind in ("local", "package"):
+            return cls(loc.kind, str(loc.path), True, loc.note or "")
+        return None
+
+    @classmethod
+    def hub(cls, entry: ZooEntry, where: str, cached: Any) -> WeightsStatus:
+        """Hub weights at ``where``; ``cached``: the local copy, or None."""
+        from ..zoo import weights_location
+
+        detail = (
+            f"cached at {cached}" if cached else "not in the local cache: downloads on first use"
+        )
+        note = weights_location(entry).note
+        return cls("hub", where, cached is not None, "; ".join(filter(None, [note, detail])))
+
 
 # ---- per-item / per-batch callables (module level, so DataLoader workers can pickle them) ------
 class ImagePrepare:

@@ -378,11 +378,8 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
-    loc = weights_location(entry)
-    if loc.kind == "random":
-        return WeightsStatus("random", "-", True, f"random init, seed {entry.init_seed}")
-    if loc.kind in ("local", "package"):
-        return WeightsStatus(loc.kind, str(loc.path), True, loc.note or "")
+    if status := WeightsStatus.offline(entry):
+        return status
     name = entry.source.name
     folder = hub.hub_snapshot(
         entry.ref,
@@ -395,7 +392,4 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
         folder = hub.hub_snapshot(
             entry.ref, name, BIN_PATTERNS, required=["config.json", MODEL_WEIGHTS], download=False
         )
-    detail = f"cached at {folder}" if folder else "not in the local cache: downloads on first use"
-    return WeightsStatus(
-        "hub", f"hf://{name}", folder is not None, "; ".join(filter(None, [loc.note, detail]))
-    )
+    return WeightsStatus.hub(entry, f"hf://{name}", folder)

@@ -265,12 +265,8 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
-    loc = weights_location(entry)
-    if loc.kind == "random":
-        status = WeightsStatus("random", "-", True, f"random init, seed {entry.init_seed}")
-    elif loc.kind in ("local", "package"):
-        status = WeightsStatus(loc.kind, str(loc.path), True, loc.note or "")
-    else:
+    status = WeightsStatus.offline(entry)
+    if status is None:
         _, tag_cfg = _configs(entry)
         location = _hub_location(tag_cfg)
         if location is None:
@@ -279,17 +275,7 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
         else:
             repo, names = location
             cached = next((p for n in names if (p := hub.cached_file(repo, n)) is not None), None)
-            detail = (
-                f"cached at {cached}"
-                if cached
-                else "not in the local cache: downloads on first use"
-            )
-            status = WeightsStatus(
-                "hub",
-                f"hf://{repo} ({' or '.join(names)})",
-                cached is not None,
-                "; ".join(filter(None, [loc.note, detail])),
-            )
+            status = WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
     if "text" in entry.towers:
         import open_clip
 

@@ -253,22 +253,13 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
-    loc = weights_location(entry)
-    if loc.kind == "random":
-        return WeightsStatus("random", "-", True, f"random init, seed {entry.init_seed}")
-    if loc.kind in ("local", "package"):
-        return WeightsStatus(loc.kind, str(loc.path), True, loc.note or "")
+    if status := WeightsStatus.offline(entry):
+        return status
     cfg = _pretrained_cfg(entry)
     repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
     if repo:
         names = _hub_candidates(cfg)
         cached = next((p for n in names if (p := hub.cached_file(repo, n)) is not None), None)
-        where = f"hf://{repo} ({' or '.join(names)})"
-        detail = (
-            f"cached at {cached}" if cached else "not in the local cache: downloads on first use"
-        )
-        return WeightsStatus(
-            "hub", where, cached is not None, "; ".join(filter(None, [loc.note, detail]))
-        )
+        return WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
     url = getattr(cfg, "url", None) or "-"
     return WeightsStatus("hub", url, False, "downloaded by timm on first use")
