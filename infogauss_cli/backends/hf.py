@@ -253,8 +253,16 @@ def build_model(entry: ZooEntry, folder: Path | None, config: Any) -> torch.nn.M
             model = AutoModel.from_config(config)
         return finish(model)
     assert folder is not None
-    with hub.translate_hub_errors(entry.ref, f"the weights of {entry.source.name}"):
-        model, info = AutoModel.from_pretrained(folder, config=config, output_loading_info=True)
+    from transformers.utils import logging as hf_logging
+
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a local folder: its "Loading weights" bar is noise
+    try:
+        with hub.translate_hub_errors(entry.ref, f"the weights of {entry.source.name}"):
+            model, info = AutoModel.from_pretrained(folder, config=config, output_loading_info=True)
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
     # transformers initialises missing weights randomly with only a warning; the pooler is not
     # used by any pooling here, anything else missing means the weights do not fit
     missing = sorted(k for k in info.get("missing_keys", ()) if k.split(".")[0] != "pooler")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .model import Row
@@ -34,27 +34,31 @@ def _pct(value: Any) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
+def metric_cells(m: Mapping[str, Any], gaussian: bool | None) -> list[str]:
+    """CV, AD mean, AD compliance, DP mean, DP compliance, Gaussian? as the table prints them."""
+    return [
+        _num(m.get("norm_cv"), ".3f"),
+        _num(m.get("ad_mean"), ".2f"),
+        _pct(m.get("ad_compliance")),
+        _num(m.get("dp_mean_p"), ".3f"),
+        _pct(m.get("dp_compliance")),
+        "–" if gaussian is None else "✓" if gaussian else "✗",
+    ]
+
+
 def row_cells(row: Row) -> list[str]:
-    p, m = row.protocol, row.metrics
+    p = row.protocol
     size = f"{p['n']:,} × {p['d']:,}" if "n" in p and "d" in p else "–"
+    cells = metric_cells(row.metrics, row.verdict.gaussian if row.verdict else None)
     if row.error:
-        verdict = "error"
-    elif row.verdict is None:
-        verdict = "–"
-    else:
-        verdict = "✓" if row.verdict.gaussian else "✗"
+        cells[-1] = "error"
     return [
         row.model,
         row.tower or "–",
         row.objective or "–",
         size,
         str(p.get("view", "–")),
-        _num(m.get("norm_cv"), ".3f"),
-        _num(m.get("ad_mean"), ".2f"),
-        _pct(m.get("ad_compliance")),
-        _num(m.get("dp_mean_p"), ".3f"),
-        _pct(m.get("dp_compliance")),
-        verdict,
+        *cells,
     ]
 
 

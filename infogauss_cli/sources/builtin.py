@@ -36,11 +36,26 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
-class PydocTopicsSource:
+class _Builtin:
+    """A fixed item list for one tower (``_items``), read once."""
+
+    name: str
+    towers: tuple[str, ...]
+    _items: list[Item]
+
+    def items(self, tower: str) -> list[Item]:
+        check_tower(self.name, self.towers, tower)
+        return list(self._items)
+
+    def fingerprint(self, tower: str) -> str:
+        return fingerprint_items(self.name, self.items(tower))
+
+
+class PydocTopicsSource(_Builtin):
     """``pydoc-topics``: unique prose sentences of ``pydoc_data.topics``, topics sorted."""
 
     name = "pydoc-topics"
-    towers: tuple[str, ...] = ("text",)
+    towers = ("text",)
 
     @cached_property
     def _items(self) -> list[Item]:
@@ -55,23 +70,16 @@ class PydocTopicsSource:
                     items.append(Item(id=f"{topic}#{k}", text=s))
         return items
 
-    def items(self, tower: str) -> list[Item]:
-        check_tower(self.name, self.towers, tower)
-        return list(self._items)
-
-    def fingerprint(self, tower: str) -> str:
-        return fingerprint_items(self.name, self.items(tower))
-
 
 SKIMAGE_SUFFIXES = (".png", ".jpg")
 
 
-class SkimageSamplesSource:
+class SkimageSamplesSource(_Builtin):
     """``skimage-samples``: scikit-image's bundled images and LFW crops (needs scikit-image,
     part of the ``offline`` extra)."""
 
     name = "skimage-samples"
-    towers: tuple[str, ...] = ("image",)
+    towers = ("image",)
 
     @cached_property
     def _root(self) -> Path:
@@ -95,13 +103,6 @@ class SkimageSamplesSource:
             pixels = (np.clip(crops, 0.0, 1.0) * 255).round().astype(np.uint8)
             items += [Item(id=f"lfw_subset#{k}", image=a) for k, a in enumerate(pixels)]
         return items
-
-    def items(self, tower: str) -> list[Item]:
-        check_tower(self.name, self.towers, tower)
-        return list(self._items)
-
-    def fingerprint(self, tower: str) -> str:
-        return fingerprint_items(self.name, self.items(tower))
 
 
 BUILTIN = {"pydoc-topics": PydocTopicsSource, "skimage-samples": SkimageSamplesSource}

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from html import escape
@@ -11,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from ..report.model import Row
-
-METRICS = ("norm_cv", "ad_mean", "ad_compliance", "dp_mean_p", "dp_compliance")
 
 
 @dataclass(frozen=True)
@@ -67,32 +64,18 @@ NOTE = (
 )
 
 
-def _fmt(key: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if key.endswith("compliance"):
-        return f"{100 * value:.1f}%"
-    return f"{value:.3f}" if key in ("norm_cv", "dp_mean_p") else f"{value:.2f}"
-
-
-def _mark(gaussian: Any) -> str:
-    return "–" if gaussian is None else ("✓" if gaussian else "✗")
-
-
 def comparison_cells(rows: Sequence[Row]) -> list[tuple[list[str], list[str]]]:
     """For each row that carries ``data["paper"]``: (our cells, the paper's cells)."""
-    from ..report.cells import row_label
+    from ..report.cells import metric_cells, row_label
 
     body = []
     for r in rows:
         paper = (r.data or {}).get("paper")
         if not paper or r.error:
             continue
-        mine = [row_label(r)] + [_fmt(k, r.metrics.get(k)) for k in METRICS]
-        mine.append(_mark(r.verdict.gaussian if r.verdict else None))
-        theirs = ["  paper: " + paper["setting"] + (" *" if paper.get("analogue") else "")]
-        theirs += [_fmt(k, paper[k]) for k in METRICS] + [_mark(paper["gaussian"])]
-        body.append((mine, theirs))
+        mine = [row_label(r), *metric_cells(r.metrics, r.verdict.gaussian if r.verdict else None)]
+        setting = "  paper: " + paper["setting"] + (" *" if paper.get("analogue") else "")
+        body.append((mine, [setting, *metric_cells(paper, paper["gaussian"])]))
     return body
 
 
