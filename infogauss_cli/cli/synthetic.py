@@ -131,6 +131,9 @@ def synthetic_cmd(
         ),
     ] = 0,
     view: o.ViewOpt = o.View.l2,
+    detail: o.DetailOpt = False,
+    bootstrap: o.BootstrapOpt = 0,
+    verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
     sweep: Annotated[
         bool,
         typer.Option(
@@ -221,23 +224,24 @@ def synthetic_cmd(
         max_drop=max_drop,
     )
     progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
+    diagnose = {
+        "per_coordinate": per_coordinate,
+        "keep_arrays": bool(html or plots),
+        "detail": detail,
+        "bootstrap": bootstrap,
+        "verdict_mode": verdict.value,
+    }
     if sweep:
         from ..synthetic.sweep import SWEEP_D, SWEEP_N, sweep_rows, write_sweep_plot
 
         ds = _ints(sweep_d, "--sweep-d") or SWEEP_D
         ns = _ints(sweep_n, "--sweep-n") or SWEEP_N
-        rows = sweep_rows(cfg, ds, ns, gates=gates, progress=progress)
+        rows = sweep_rows(cfg, ds, ns, gates=gates, progress=progress, **diagnose)
         if plots:
             write_sweep_plot(rows, cfg, plots)
         emit(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)
         return
-    rows = synthetic_rows(
-        cfg,
-        gates=gates,
-        per_coordinate=per_coordinate,
-        keep_arrays=bool(html or plots),
-        progress=progress,
-    )
+    rows = synthetic_rows(cfg, gates=gates, progress=progress, **diagnose)
     code = publish(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)
     paper_comparison(rows, json_out=json_out, markdown=markdown, html=html, quiet=quiet)
     raise typer.Exit(code)

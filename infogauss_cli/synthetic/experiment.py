@@ -340,6 +340,9 @@ def snapshot_rows(
     per_coordinate: bool = False,
     keep_arrays: bool = False,
     reference: bool = True,
+    detail: bool = False,
+    bootstrap: int = 0,
+    verdict_mode: str = "coordinates",
 ) -> list[Row]:
     """Diagnose every snapshot (the same diagnostics, views and report as ``audit``);
     ``reference``: attach the paper's line (``data["paper"]``) where one corresponds."""
@@ -365,6 +368,9 @@ def snapshot_rows(
             protocol=_protocol(s.run, s.epoch, cfg),
             timing={"train_s": s.train_s},
             keep_arrays=keep_arrays,
+            detail=detail,
+            bootstrap=bootstrap,
+            verdict_mode=verdict_mode,
             extra_metrics=extra,
         ):
             rows.append(
@@ -377,12 +383,10 @@ def synthetic_rows(
     cfg: SyntheticConfig,
     *,
     gates: Gates = Gates(),
-    per_coordinate: bool = False,
-    keep_arrays: bool = False,
     progress: Progress | None = None,
+    **diagnose: Any,
 ) -> list[Row]:
-    """``infogauss synthetic``: train, evaluate and diagnose; one row per snapshot and view."""
-    snaps = run_experiment(cfg, progress)
-    return snapshot_rows(
-        snaps, cfg, gates=gates, per_coordinate=per_coordinate, keep_arrays=keep_arrays
-    )
+    """``infogauss synthetic``: train, evaluate and diagnose; one row per snapshot and view
+    (``diagnose``: the options of :func:`snapshot_rows`: per_coordinate, keep_arrays, detail,
+    bootstrap, verdict_mode)."""
+    return snapshot_rows(run_experiment(cfg, progress), cfg, gates=gates, **diagnose)

@@ -35,9 +35,11 @@ def sweep_rows(
     *,
     gates: Gates = Gates(),
     progress: Progress | None = None,
+    **diagnose: Any,
 ) -> list[Row]:
     """One row per InfoNCE run of ``cfg``'s settings (the supervised one is left out) and
-    (d, N) point, named ``... E100 d=64 N=256``."""
+    (d, N) point, named ``... E100 d=64 N=256`` (``diagnose``: as for
+    :func:`~.experiment.snapshot_rows`)."""
     runs = [r for r in cfg.runs() if r.objective == "infonce"]
     if not runs:
         from ..errors import BadInputError
@@ -50,7 +52,7 @@ def sweep_rows(
             c = dataclasses.replace(cfg, d=d, batch_size=n, eval_epochs=())
             ho = held_out(pop, c)
             snaps = train_run(run, c, pop, ho, initial=False, progress=progress)
-            for row in snapshot_rows(snaps, c, gates=gates, reference=False):
+            for row in snapshot_rows(snaps, c, gates=gates, reference=False, **diagnose):
                 rows.append(dataclasses.replace(row, model=f"{row.model} d={d} N={n}"))
     return rows
 
