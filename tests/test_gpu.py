@@ -1,0 +1,64 @@
+"""CUDA extraction with mixed precision: what only a GPU can check (skipped without one).
+
+Run on a machine with a GPU: ``pytest -m gpu``. The CPU fp32 extraction is the reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.test_extract import image_items, make_image_encoder, write_images
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return torch.cuda.is_available()
+
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not _cuda(), reason="needs a CUDA device")]
+
+
+@pytest.fixture(scope="module")
+def items(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gpu-imgs")
+    write_images(folder, 48, seed=5)
+    return image_items(folder)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_auto_is_cuda_bf16_and_matches_cpu_fp32(items):
+    from infogauss_cli.extract import extract
+
+    ref = extract(make_image_encoder(), items, device="cpu", precision="fp32", progress=False)
+    gpu = extract(make_image_encoder(), items, device="auto", precision="auto", progress=False)
+    assert gpu.device.startswith("cuda") and gpu.precision == "bf16"
+    assert gpu.embeddings.dtype == np.float32 and gpu.ids == ref.ids
+    cos = np.sum(_unit(gpu.embeddings) * _unit(ref.embeddings), axis=1)
+    assert cos.min() > 0.99, cos.min()
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_cuda_precisions_match_cpu(items, precision):
+    from infogauss_cli.extract import extract
+
+    ref = extract(make_image_encoder(), items, device="cpu", precision="fp32", progress=False)
+    gpu = extract(make_image_encoder(), items, device="cuda", precision=precision, progress=False)
+    cos = np.sum(_unit(gpu.embeddings) * _unit(ref.embeddings), axis=1)
+    assert cos.min() > (0.9999 if precision == "fp32" else 0.995), cos.min()
+
+
+def test_cuda_cache_resumes_bit_identical(items, tmp_path):
+    from infogauss_cli.extract import extract
+
+    kw = {"device": "cuda", "precision": "bf16", "batch_size": 8, "chunk_items": 16}
+    first = extract(make_image_encoder(), items, cache=tmp_path, progress=False, **kw)
+    again = extract(make_image_encoder(), items, cache=tmp_path, progress=False, **kw)
+    assert again.from_cache == 1.0
+    assert np.array_equal(first.embeddings, again.embeddings)
