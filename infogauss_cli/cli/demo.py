@@ -60,6 +60,7 @@ def demo_cmd(
     paper_comparison(rows, json_out=json_out, markdown=None, html=html, quiet=quiet)
     if not quiet:
         where = terminal(json_out)
-        where.print(f"Report: [bold]{html}[/] and {json_out or report}")
+        json_file = "" if json_out == "-" else f" and {json_out or report}"
+        where.print(f"Report: [bold]{html}[/]{json_file}")
         where.print(f"The real thing, MS-COCO on a GPU machine: [bold]{GPU_COMMAND}[/]")
     raise typer.Exit(code)
