@@ -19,8 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 KW = {"batch_size": 4, "workers": 1, "chunk_items": 8, "progress": False}
 
 SCRIPT = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
+# a background job of a non-interactive shell inherits SIGINT ignored: restore Ctrl-C
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {root!r})
 from tests.test_extract import forward_pixels, image_items, make_image_encoder
 from infogauss_cli.extract import extract
@@ -92,7 +94,7 @@ def test_kill_9_then_resume_is_bit_identical(folder, tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_says_how_to_resume(folder, tmp_path):
     cache = tmp_path / "cache"
-    proc = _start(folder, cache, delay=0.5)  # ~7 s left after the first chunk, even on a busy CI
+    proc = _start(folder, cache, delay=0.25)
     _wait_for_first_chunk(proc, cache)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
