@@ -195,6 +195,8 @@ def test_synthetic_command_reports_like_audit(tmp_path):
     page = html.read_text()
     assert "infogauss next to the paper" in page
     assert page.index("infogauss next to the paper") < page.index("<h2>Protocol</h2>")
+    assert "temperature 0.1" in page and "train " in page  # settings and training time
+    assert "quick preset: d=64, N=64, temperature 0.1, 4 epochs" in r.stdout
     assert any((tmp_path / "plots").glob("*.png"))
 
 

@@ -244,6 +244,8 @@ def synthetic_cmd(
     rows = synthetic_rows(cfg, gates=gates, progress=progress, **diagnose)
     code = publish(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)
     paper_comparison(rows, json_out=json_out, markdown=markdown, html=html, quiet=quiet)
+    if not quiet:
+        terminal(json_out).print(f"[dim]{cfg.describe()}[/]", highlight=False)
     raise typer.Exit(code)
 
 

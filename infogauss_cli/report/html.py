@@ -145,7 +145,13 @@ def _count(value: Any) -> str:
 
 def _timing(t: Any) -> str:
     parts = []
-    for key, name in (("load_s", "load"), ("extract_s", "extract"), ("diagnose_s", "diagnose")):
+    steps = (
+        ("load_s", "load"),
+        ("train_s", "train"),
+        ("extract_s", "extract"),
+        ("diagnose_s", "diagnose"),
+    )
+    for key, name in steps:
         if t.get(key) is not None:
             value = t[key]
             parts.append(f"{name} {value:.2f} s" if isinstance(value, (int, float)) else name)
@@ -270,7 +276,25 @@ def _protocol(rows: Sequence[Row]) -> str:
         out += [f'<td class="{c}">{x}</td>' for (_, c), x in zip(_PROTOCOL, cells, strict=True)]
         out.append("</tr>")
     out.append("</tbody></table></div>")
-    return "".join(out)
+    return "".join(out) + _settings(rows)
+
+
+# in the protocol table's columns, or already in the row's name and the results table
+_SHOWN = frozenset({"n", "d", "seed", "view", "precision", "device", "epoch", "objective"})
+
+
+def _settings(rows: Sequence[Row]) -> str:
+    """Protocol keys beyond the table's columns (training settings of synthetic runs, the
+    verdict mode), one line per distinct set, naming the rows it applies to."""
+    groups: dict[str, list[str]] = {}
+    for r in rows:
+        extra = [f"{k} {v}" for k, v in r.protocol.items() if k not in _SHOWN and v is not None]
+        if extra:
+            groups.setdefault(" · ".join(extra), []).append(_label(r))
+    if not groups:
+        return ""
+    lines = [f"<p><b>{_e(', '.join(names))}</b>: {_e(text)}</p>" for text, names in groups.items()]
+    return '<div class="note settings">' + "".join(lines) + "</div>"
 
 
 def _figure(img: Any, wide: bool = False) -> str:

@@ -132,6 +132,17 @@ class SyntheticConfig:
     def epochs_evaluated(self) -> tuple[int, ...]:
         return tuple(sorted({0, self.epochs, *self.eval_epochs}))
 
+    def describe(self) -> str:
+        """One line with the settings a reader needs to compare runs."""
+        reg = f", norm regulariser {self.reg}" if self.reg else ""
+        return (
+            f"{self.preset} preset: d={self.d}, N={self.batch_size}, temperature "
+            f"{self.temperature}, {self.epochs} epochs x {self.steps_per_epoch} Adam steps (lr "
+            f"{self.lr}, cosine){reg}; noise {self.noise} (continuous), bit dropout "
+            f"{self.bit_noise} (binary); n={self.n_eval:,} fresh held-out rows, {self.view} "
+            f"view, seed {self.seed}"
+        )
+
 
 PRESETS: dict[str, SyntheticConfig] = {
     "default": SyntheticConfig(),
