@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .errors import BadInputError
 from .report.model import Row
 
 SYNTHETIC_SETTINGS = ("gmm", "binary", "supervised")
@@ -40,11 +41,14 @@ def demo_rows(
     for refs, data in MODEL_ROWS if models else ():
         if progress:
             progress(f"{' vs '.join(refs)} on {data}")
-        rows += audit_models(
-            refs,
-            data=data,
-            keep_arrays=keep_arrays,
-            progress=progress is not None,
-            console=console,
-        )
+        try:
+            rows += audit_models(
+                refs,
+                data=data,
+                keep_arrays=keep_arrays,
+                progress=progress is not None,
+                console=console,
+            )
+        except BadInputError as exc:  # e.g. scikit-image missing: the other rows still count
+            rows += [Row(model=ref, data={"source": data}, error=str(exc)) for ref in refs]
     return rows

@@ -83,3 +83,28 @@ def test_demo_end_to_end_offline(tmp_path):
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 9 and "minilm-l6@random" in page
     assert "Report:" in r.output and "--download" in r.output
+
+
+def test_demo_keeps_going_when_a_data_source_is_missing(monkeypatch, tmp_path):
+    """Without the offline extra's scikit-image: error rows for that pair, exit 3, the rest
+    of the table still printed and written."""
+    from infogauss_cli import demo
+    from infogauss_cli.sources import builtin
+
+    def no_skimage(self, tower):
+        raise BadInputError("skimage-samples needs scikit-image: pip install 'infogauss[offline]'")
+
+    monkeypatch.setattr(builtin.SkimageSamplesSource, "items", no_skimage)
+    monkeypatch.setattr(demo, "SYNTHETIC_SETTINGS", ("binary",))
+    monkeypatch.setattr(
+        demo, "MODEL_ROWS", ((("effnet-lite0", "effnet-lite0@random"), "skimage-samples"),)
+    )
+    r = runner.invoke(app, ["demo", "--out", str(tmp_path)])
+    assert r.exit_code == 3, r.output
+    rows = json.loads((tmp_path / "report.json").read_text())["rows"]
+    assert [r["model"] for r in rows][1:] == [
+        "Synthetic Binary (Linear) E30",
+        "effnet-lite0",
+        "effnet-lite0@random",
+    ]
+    assert "scikit-image" in rows[-1]["error"] and "Synthetic Binary" in r.output
