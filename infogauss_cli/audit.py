@@ -69,16 +69,19 @@ def diagnose_rows(
     sphere = None
     proj_metrics: dict[str, Any] = {}
     sphere_s = 0.0
+    # the rows tested (a seeded subsample), for what works on them beyond diagnose()
+    sub = None
+    if detail or verdict_mode == "projections" or keep_arrays:
+        sub = subsample(validate_matrix(x), n, seed)[0]
     if detail or verdict_mode == "projections":
         from .diagnostics.detail import projection_metrics, sphere_detail
         from .diagnostics.projections import projection_tests
 
         t0 = time.perf_counter()
-        sub0 = subsample(validate_matrix(x), n, seed)[0]
         if detail:
-            sphere = sphere_detail(sub0, seed=seed)
+            sphere = sphere_detail(sub, seed=seed)
         else:
-            proj_metrics = projection_metrics(projection_tests(sub0, seed=seed))
+            proj_metrics = projection_metrics(projection_tests(sub, seed=seed))
         sphere_s = time.perf_counter() - t0
     rows = []
     for v in views_for(view):
@@ -89,9 +92,7 @@ def diagnose_rows(
         if sphere is not None:
             from .diagnostics.detail import calibration_detail, detail_metrics, detail_null
 
-            tested = None
-            if bootstrap > 0:
-                tested = apply_view(subsample(validate_matrix(x), n, seed)[0], v)
+            tested = apply_view(sub, v) if bootstrap > 0 else None
             calib = calibration_detail(diag, tested, bootstrap=bootstrap, seed=seed)
             metrics |= detail_metrics(sphere, calib)
             null |= detail_null(sphere)
@@ -100,13 +101,13 @@ def diagnose_rows(
         elapsed = time.perf_counter() - t0 + sphere_s
         arrays = None
         if keep_arrays:
-            sub = np.asarray(subsample(np.asarray(x), n, seed)[0], dtype=np.float64)
+            sub64 = np.asarray(sub, dtype=np.float64)
             k = min(PLOT_COLUMNS, diag.d)
             arrays = {
                 "ad_statistic": diag.ad.statistic,
                 "dp_pvalue": diag.dp.pvalue,
-                "norms": np.linalg.norm(sub, axis=1),
-                "columns": apply_view(sub, v)[:, :k],
+                "norms": np.linalg.norm(sub64, axis=1),
+                "columns": apply_view(sub64, v)[:, :k],
                 "column_index": np.arange(k),
             }
             if sphere is not None:
@@ -255,14 +256,12 @@ def audit_models(
     registry = load_zoo(zoo)
     entries = [registry.resolve(ref) for ref in refs]
     source = parse_data_spec(data, **(data_options or {}))
-    plan = [(entry, t) for entry in entries for t in resolve_towers(entry.towers, source, tower)]
+    plan = [(entry, resolve_towers(entry.towers, source, tower)) for entry in entries]
     cache = EmbeddingCache(cache_dir) if use_cache else None
     rows: list[Row] = []
-    for entry in entries:  # all towers of a model first: paired metrics need both
+    for entry, towers in plan:  # all towers of a model first: paired metrics need both
         done: dict[str, tuple[dict[str, Any], Any]] = {}
-        for e, t in plan:
-            if e is not entry:
-                continue
+        for t in towers:
             info = {
                 "model": entry.ref,
                 "tower": t,
