@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import BadInputError
+from .errors import BadInputError, first_line
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -340,5 +340,4 @@ def load_embeddings(path: str | Path) -> SavedEmbeddings:
         ids = tuple(json.loads(header["ids"])) if "ids" in header else None
         return SavedEmbeddings(arr, ids, json.loads(header.get("meta", "{}")))
     except Exception as exc:  # safetensors raises its own error type; any failure = unreadable
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise BadInputError(f"{path}: cannot read embeddings ({first})") from None
+        raise BadInputError(f"{path}: cannot read embeddings ({first_line(exc)})") from None

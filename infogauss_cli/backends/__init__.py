@@ -10,7 +10,7 @@ import importlib
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from ..errors import BadInputError, InfogaussError, RunError
+from ..errors import BadInputError, InfogaussError, RunError, first_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..zoo import ZooEntry
@@ -46,7 +46,7 @@ def build_encoder(entry: ZooEntry, tower: str) -> Encoder:
     except InfogaussError:
         raise
     except (RuntimeError, OSError, ValueError, KeyError) as exc:  # e.g. weights that do not fit
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        first = first_line(exc, "")
         raise RunError(
             f"cannot load {entry.ref} ({entry.backend} {entry.source.name}): "
             f"{type(exc).__name__}: {first[:500]}"

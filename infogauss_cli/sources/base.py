@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import BadInputError
+from ..errors import BadInputError, more_names
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,51 @@ class Source(Protocol):
     def items(self, tower: str) -> list[Item]: ...
 
     def fingerprint(self, tower: str) -> str: ...
+
+
+class ItemLoadError(Exception):
+    """One item could not be loaded; the extractor skips it and names it (``reason``)."""
+
+    def __init__(self, item_id: str, reason: str) -> None:
+        super().__init__(item_id, reason)
+        self.item_id = item_id
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.reason}"
+
+
+def load_text(item: Item) -> str:
+    """The default text loader: the item's text."""
+    if item.text is None:
+        raise ItemLoadError(item.id, "no text")
+    return item.text
+
+
+def default_loader(tower: str) -> Callable[[Item], Any]:
+    """The loader of sources that name none: ``text`` -> :func:`load_text`, ``image`` -> the
+    image decoder of :mod:`.images` (path, encoded bytes or in-memory image -> RGB PIL image)."""
+    if tower == "text":
+        return load_text
+    from .images import load_image
+
+    return load_image
+
+
+def item_loader(source: Any, tower: str) -> Callable[[Item], Any]:
+    """What turns one of ``source``'s items into the encoder's raw input for ``tower``: the
+    source's own ``loader(tower)`` if it has one, else :func:`default_loader`. It runs inside
+    DataLoader workers (so it must pickle) and raises :class:`ItemLoadError` for a bad item."""
+    fn = getattr(source, "loader", None)
+    return fn(tower) if fn is not None else default_loader(tower)
+
+
+def item_count(items: Iterable[Item]) -> int | None:
+    """How many items a list or a stream holds, when it knows (``len``), else None."""
+    try:
+        return len(items)  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
 
 CAPTIONS_MODES = ("first", "all")
@@ -107,6 +152,4 @@ def fingerprint_items(tag: str, items: Iterable[Item]) -> str:
 
 def shown(names: Iterable[str], limit: int = 5) -> str:
     """``a, b, c and 4 more`` for messages."""
-    names = list(names)
-    text = ", ".join(names[:limit])
-    return text + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    return more_names(names, limit)

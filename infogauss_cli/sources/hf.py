@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import BadInputError
+from ..errors import BadInputError, first_line
 from .base import Item, check_captions_mode, check_tower, fingerprint_items, shown
 
 TEXT_NAMES = ("caption", "captions", "text", "sentence", "sentences", "description", "prompt")
@@ -237,7 +237,7 @@ class HFSource:
             chain.append(e)
             e = e.__cause__ or e.__context__
         text = " ".join(f"{type(x).__name__}: {x}" for x in chain)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         if hub and any(marker in text for marker in _OFFLINE_MARKERS):
             offline = [v for v in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE") if _truthy(v)]
             why = f"{' and '.join(offline)} set" if offline else "no network?"
