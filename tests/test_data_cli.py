@@ -222,7 +222,7 @@ def _real(model: str, package: str):
         zoo = importlib.import_module("infogauss_cli.zoo")
         backends = importlib.import_module("infogauss_cli.backends")
         entry = zoo.load_zoo(None).resolve(model)
-        backends.backend_module(entry.backend)
+        backends.get_backend(entry.backend)
     except (ImportError, AttributeError, BadInputError) as exc:
         pytest.skip(f"zoo/backends not ready for {model} ({exc})")
     pytest.importorskip(package)

@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
 
 from ..errors import BadInputError, RunError
-from ..zoo import PKG_PREFIX, ZooEntry, package_path, weights_location
+from ..zoo import PKG_PREFIX, SourceSchema, ZooEntry, package_path, weights_location
 from . import hub
 from .base import Encoder
 from .common import (
@@ -39,6 +41,7 @@ from .common import (
     seeded,
     stack_images,
 )
+from .registry import BackendSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -77,6 +80,22 @@ TOKENIZER_FILES = (
     "spiece.model",
 )
 MAX_TEXT_TOKENS = 512
+
+
+# ---- the zoo's source: block --------------------------------------------------------------
+class TransformersSource(SourceSchema):
+    """A Hugging Face transformers model: ``name`` is the hub repo id."""
+
+    pooling: Literal["clip", "mean", "cls"]
+    """``clip``: get_image_features / get_text_features (projected); ``mean``: masked mean of
+    the last hidden state (sentence encoders); ``cls``: last_hidden_state[:, 0]."""
+    model_type: str | None = None
+    """transformers model type (``clip``, ``bert``, ...) for building offline from ``config``."""
+    config: dict[str, Any] = Field(default_factory=dict)
+    """Config arguments used to build the architecture when no config.json is at hand (the
+    random-init twin offline); must match the real checkpoint's architecture."""
+    max_length: int | None = Field(default=None, gt=0)
+    """Text: tokens per caption (longer ones are truncated); default: the model's maximum."""
 
 
 # ---- forward functions (module level) ----------------------------------------------------------
@@ -131,21 +150,6 @@ class TextCollate:
             return_tensors="pt",
         )
         return dict(enc)
-
-
-class OpenClipTextCollate:
-    """CLIP's BPE from open_clip (same vocabulary as openai/clip-*): the offline tokenizer of a
-    transformers CLIP random twin when no tokenizer files are at hand."""
-
-    def __init__(self, context_length: int) -> None:
-        import open_clip
-
-        self.context_length = context_length
-        self.tokenizer = open_clip.get_tokenizer("ViT-L-14", context_length=context_length)
-
-    def __call__(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        ids = self.tokenizer(list(texts), context_length=self.context_length)
-        return {"input_ids": ids, "attention_mask": (ids != 0).long()}
 
 
 class HFImagePrepare:
@@ -302,7 +306,9 @@ def build_text_collate(entry: ZooEntry, folder: Path | None, config: Any) -> tup
     if not _has_tokenizer(folder):
         if clip and not entry.pretrained:
             length = src.max_length or limit
-            return OpenClipTextCollate(length), f"open_clip-bpe:{length}"
+            from .clip_bpe import ClipBpeCollate  # needs open_clip's vocabulary file
+
+            return ClipBpeCollate(length), f"open_clip-bpe:{length}"
         folder = hub.hub_snapshot(
             entry.ref,
             src.name,
@@ -401,3 +407,6 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
             entry.ref, name, BIN_PATTERNS, required=["config.json", MODEL_WEIGHTS], download=False
         )
     return WeightsStatus.hub(entry, f"hf://{name}", folder)
+
+
+BACKEND = BackendSpec("transformers", TransformersSource, build, check, weights_status)

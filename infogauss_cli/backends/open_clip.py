@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInputError
-from ..zoo import PKG_PREFIX, ZooEntry, package_path, weights_location
+from ..zoo import PKG_PREFIX, SourceSchema, ZooEntry, package_path, weights_location
 from . import hub
 from .base import Encoder
 from .common import (
@@ -31,6 +31,7 @@ from .common import (
     stack_images,
     weights_file,
 )
+from .registry import BackendSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -46,6 +47,14 @@ TOKENIZER_PATTERNS = (
     "merges.txt",
 )
 TOKENIZER_REQUIRED = "tokenizer.json|tokenizer_config.json|spiece.model"
+
+
+# ---- the zoo's source: block --------------------------------------------------------------
+class OpenClipSource(SourceSchema):
+    """An open_clip model: ``name`` is an open_clip architecture (``ViT-L-14-quickgelu``),
+    ``pretrained`` its weights tag (``openai``); the tag also sets the preprocessing."""
+
+    pretrained: str | None = None
 
 
 def forward_image(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -296,3 +305,6 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
                 "; ".join(filter(None, [status.detail, note])),
             )
     return status
+
+
+BACKEND = BackendSpec("open_clip", OpenClipSource, build, check, weights_status)

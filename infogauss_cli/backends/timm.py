@@ -14,10 +14,12 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
 
 from ..errors import BadInputError, RunError
-from ..zoo import ZooEntry, weights_location
+from ..zoo import SourceSchema, ZooEntry, weights_location
 from . import hub
 from .base import Encoder
 from .common import (
@@ -32,11 +34,29 @@ from .common import (
     stack_images,
     weights_file,
 )
+from .registry import BackendSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 HUB_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+# ---- the zoo's source: block --------------------------------------------------------------
+class TimmSource(SourceSchema):
+    """A timm model: ``name`` is a timm name with its pretrained tag (``resnet34.tv_in1k``)."""
+
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra ``timm.create_model`` arguments (e.g. ``img_size: 224``)."""
+    checkpoint_format: Literal["timm", "efficientnet_pytorch"] = "timm"
+    """Key layout of a local ``weights`` file: timm's own, or lukemelas' EfficientNet-PyTorch
+    (``_conv_stem``, ``_blocks.N``), remapped to timm's EfficientNet on load."""
+    input_size: int | None = Field(default=None, gt=0)
+    """Square input side, overriding timm's data config (ViTs: set model_kwargs.img_size too)."""
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+    crop_pct: float | None = Field(default=None, gt=0, le=1)
+    interpolation: Literal["bilinear", "bicubic", "nearest"] | None = None
 
 
 def forward(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -263,3 +283,6 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
         return WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
     url = getattr(cfg, "url", None) or "-"
     return WeightsStatus("hub", url, False, "downloaded by timm on first use")
+
+
+BACKEND = BackendSpec("timm", TimmSource, build, check, weights_status, towers=("image",))
