@@ -1,19 +1,24 @@
-"""What every data source yields: a list of items with stable ids, for one tower.
+"""What every data source yields: items with stable ids, for one tower.
 
 A source (the :class:`Source` protocol) has ``name`` (the spec, for messages), ``towers`` (the
-towers it can feed), ``items(tower) -> list[Item]`` and ``fingerprint(tower) -> str`` (changes
-whenever the items or their content change; the embedding cache keys on it). Asking for a tower
-it cannot feed raises :class:`~infogauss_cli.errors.BadInputError`.
+towers it can feed), ``items(tower)`` and ``fingerprint(tower) -> str`` (changes whenever the
+items or their content change; the embedding cache keys on it). ``items`` returns a list, or
+streams: any iterable of :class:`Item` (a generator; give it ``__len__`` when the count is known,
+so that a seeded subset is drawn in one pass). Asking for a tower it cannot feed raises
+:class:`~infogauss_cli.errors.BadInputError`.
 
-Optionally ``ignored(tower) -> dict[str, int]``: what the source left out on purpose, counted by
-kind (``{"empty caption": 3}``); read it with :func:`ignored_counts`.
+Optionally ``loader(tower) -> Callable[[Item], Any]``: what turns an item into the encoder's
+raw input (an RGB PIL image, a str), run in the DataLoader workers (so it must pickle), raising
+:class:`ItemLoadError` for an unreadable item; default :func:`default_loader`. And
+``ignored(tower) -> dict[str, int]``: what the source left out on purpose, counted by kind
+(``{"empty caption": 3}``); read it with :func:`ignored_counts`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -42,7 +47,7 @@ class Source(Protocol):
     name: str
     towers: tuple[str, ...]
 
-    def items(self, tower: str) -> list[Item]: ...
+    def items(self, tower: str) -> Sequence[Item] | Iterable[Item]: ...
 
     def fingerprint(self, tower: str) -> str: ...
 

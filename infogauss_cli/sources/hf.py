@@ -27,10 +27,13 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInputError, first_line
 from .base import Item, check_captions_mode, check_tower, fingerprint_items, shown
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .registry import SourceOptions
 
 TEXT_NAMES = ("caption", "captions", "text", "sentence", "sentences", "description", "prompt")
 FILE_BUILDERS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
@@ -425,3 +428,18 @@ def _image_item(item_id: str, value: Any) -> Item | None:
 
 def _truthy(var: str) -> bool:
     return os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def from_spec(rest: str, options: SourceOptions) -> HFSource:
+    """``hf:DATASET[:SPLIT][#COLUMN]``."""
+    dataset, split, column = parse_hf_spec(rest)
+    return HFSource(
+        dataset,
+        split,
+        column,
+        text_field=options.text_field,
+        captions=options.captions,
+        streaming=options.streaming,
+        strict=options.strict,
+        name=options.spec,
+    )

@@ -18,6 +18,8 @@ from .base import Item, ItemLoadError, check_tower
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
+    from .registry import SourceOptions
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 
 
@@ -149,3 +151,8 @@ class ImageFolderSource:
 
     def __repr__(self) -> str:
         return f"ImageFolderSource({str(self.root)!r})"
+
+
+def from_spec(rest: str, options: SourceOptions) -> ImageFolderSource:
+    """``images:DIR``."""
+    return ImageFolderSource(rest)
