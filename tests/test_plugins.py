@@ -69,7 +69,7 @@ def test_the_toy_entries_validate_against_the_registered_schema(plugins):
     bad = {**load_zoo(plugins).entries[0].model_dump(), "towers": ["image"]}
     with pytest.raises(BadInputError, match="toy models have one tower: use towers: \\[text\\]"):
         parse_entry(bad)
-    with pytest.raises(BadInputError, match="source.nope: unknown key"):
+    with pytest.raises(BadInputError, match=r"source\.nope: unknown key"):
         parse_entry({**bad, "towers": ["text"], "source": {"name": "t", "nope": 1}})
     r = invoke("zoo", "validate", plugins)
     assert r.exit_code == 0, r.output
