@@ -84,3 +84,37 @@ def test_unregistered_they_are_unknown(tmp_path):
 
     with pytest.raises(BadInputError, match="supported forms"):
         parse_data_spec("toy:10")
+
+
+def _shout(item):
+    from infogauss_cli.sources.base import ItemLoadError
+
+    if item.id == "s3":
+        raise ItemLoadError(item.id, "unreadable on purpose")
+    return item.text.upper()
+
+
+def test_the_engine_takes_a_generator_and_the_sources_loader(plugins):
+    from infogauss_cli.extract import extract
+    from infogauss_cli.sources.base import Item
+    from infogauss_cli.zoo import load_zoo
+
+    encoder = toy_plugins.build(load_zoo(plugins).resolve("toy-text"), "text")
+    items = [Item(id=f"s{i}", text=f"text {i}") for i in range(30)]
+    plain = extract(encoder, (it for it in items), device="cpu", workers=0, progress=False)
+    assert plain.n == 30 and plain.ids == tuple(it.id for it in items)
+    shouted = extract(encoder, items, device="cpu", workers=0, progress=False, loader=_shout)
+    assert shouted.skipped == (("s3", "unreadable on purpose"),) and shouted.n == 29
+    assert (shouted.embeddings[0] != plain.embeddings[0]).any()  # the loader's output was used
+
+
+def test_the_engine_does_not_import_the_image_source():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, infogauss_cli.extract.engine, infogauss_cli.extract.loader; "
+        "print('infogauss_cli.sources.images' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

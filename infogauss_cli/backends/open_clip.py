@@ -18,17 +18,16 @@ from ..zoo import PKG_PREFIX, SourceSchema, ZooEntry, package_path, weights_loca
 from . import hub
 from .base import Encoder
 from .common import (
-    ImagePrepare,
     WeightsStatus,
     base_fingerprint,
     check_dim,
     check_vocab,
     finish,
+    image_encoder,
     library_versions,
     path_identity,
     prepare_text,
     seeded,
-    stack_images,
     weights_file,
 )
 from .registry import BackendSpec
@@ -249,17 +248,8 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     versions = library_versions("open_clip_torch")
     if tower == "image":
         fp = base_fingerprint(entry, tower, identity, transform=repr(transform), **versions)
-        return Encoder(
-            model_id=entry.ref,
-            tower="image",
-            dim=dim,
-            module=model,
-            prepare=ImagePrepare(transform),
-            collate=stack_images,
-            forward=forward_image,
-            fingerprint=fp,
-            channels_last=type(getattr(model, "visual", None)).__name__ == "ModifiedResNet",
-        )
+        cnn = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
+        return image_encoder(entry, dim, model, transform, forward_image, fp, channels_last=cnn)
     fingerprint = base_fingerprint(entry, tower, identity, tokenizer=tok_id, **versions)
     return Encoder(
         model_id=entry.ref,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..errors import BadInputError
+from ..plugins import entry_point_specs
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..zoo import SourceSchema, ZooEntry
@@ -71,7 +72,6 @@ class BackendSpec:
 
 
 _REGISTRY: dict[str, Backend | str] = {}
-_entry_points_loaded = False
 
 
 def register_backend(backend: Backend | str, *, name: str | None = None) -> None:
@@ -90,14 +90,8 @@ def unregister_backend(name: str) -> None:
 
 
 def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        _REGISTRY.setdefault(ep.name, ep.value)
+    for name, value in entry_point_specs(ENTRY_POINT_GROUP):
+        _REGISTRY.setdefault(name, value)
 
 
 def backend_names() -> tuple[str, ...]:

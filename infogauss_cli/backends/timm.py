@@ -23,15 +23,14 @@ from ..zoo import SourceSchema, ZooEntry, weights_location
 from . import hub
 from .base import Encoder
 from .common import (
-    ImagePrepare,
     WeightsStatus,
     base_fingerprint,
     check_dim,
     finish,
+    image_encoder,
     library_versions,
     path_identity,
     seeded,
-    stack_images,
     weights_file,
 )
 from .registry import BackendSpec
@@ -259,17 +258,8 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         model_kwargs=json.dumps(entry.source.model_kwargs, sort_keys=True),
         **library_versions("timm"),
     )
-    return Encoder(
-        model_id=entry.ref,
-        tower="image",
-        dim=dim,
-        module=model,
-        prepare=ImagePrepare(transform),
-        collate=stack_images,
-        forward=forward,
-        fingerprint=fingerprint,
-        channels_last=not hasattr(model, "patch_embed"),  # CNNs; ViTs gain nothing
-    )
+    cnn = not hasattr(model, "patch_embed")  # channels-last helps CNNs; ViTs gain nothing
+    return image_encoder(entry, dim, model, transform, forward, fingerprint, channels_last=cnn)
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:

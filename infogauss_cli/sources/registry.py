@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInputError
+from ..plugins import entry_point_specs
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -71,7 +72,6 @@ class SourceKind:
 
 
 _REGISTRY: dict[tuple[str, bool], SourceKind] = {}
-_entry_points_loaded = False
 
 
 def register_source(name: str, form: str, build: Builder | str, *, exact: bool = False) -> None:
@@ -86,15 +86,9 @@ def unregister_source(name: str, *, exact: bool = False) -> None:
 
 
 def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if (ep.name.lower(), False) not in _REGISTRY:
-            register_source(ep.name, f"{ep.name}:...", ep.value)
+    for name, value in entry_point_specs(ENTRY_POINT_GROUP):
+        if (name.lower(), False) not in _REGISTRY:
+            register_source(name, f"{name}:...", value)
 
 
 def supported_forms() -> tuple[str, ...]:
