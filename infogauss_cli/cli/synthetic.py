@@ -161,6 +161,16 @@ def synthetic_cmd(
             rich_help_panel="Sweep",
         ),
     ] = None,
+    save_checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-checkpoints",
+            metavar="DIR",
+            help="Write each encoder at the evaluated epochs (0 included) to "
+            "DIR/RUN/epoch-EEEE.safetensors + .json; `infogauss track DIR` reads them back.",
+            rich_help_panel=_P,
+        ),
+    ] = None,
     json_out: o.JsonOpt = None,
     markdown: o.MarkdownOpt = None,
     html: o.HtmlOpt = None,
@@ -186,6 +196,9 @@ def synthetic_cmd(
       [bold]infogauss synthetic --quick --json r.json --html r.html[/]
 
       [bold]infogauss synthetic --sweep --quick --plots plots/[/]
+
+      [bold]infogauss synthetic --quick --eval-epochs 5,10,20 --save-checkpoints ckpt/[/]
+      then [bold]infogauss track ckpt/[/]
     """
     from rich.console import Console
 
@@ -231,6 +244,8 @@ def synthetic_cmd(
         "bootstrap": bootstrap,
         "verdict_mode": verdict.value,
     }
+    if sweep and save_checkpoints is not None:
+        raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")
     if sweep:
         from ..synthetic.sweep import SWEEP_D, SWEEP_N, sweep_rows, write_sweep_plot
 
@@ -241,7 +256,9 @@ def synthetic_cmd(
             write_sweep_plot(rows, cfg, plots)
         emit(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)
         return
-    rows = synthetic_rows(cfg, gates=gates, progress=progress, **diagnose)
+    rows = synthetic_rows(
+        cfg, gates=gates, progress=progress, save_dir=save_checkpoints, **diagnose
+    )
     code = publish(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)
     paper_comparison(rows, json_out=json_out, markdown=markdown, html=html, quiet=quiet)
     if not quiet:
