@@ -57,14 +57,15 @@ class TrackResult:
 
 
 # ---- steps and checkpoint lists ---------------------------------------------------------------
-def parse_step(name: str | Path) -> int | None:
+def parse_step(name: str | Path, *, named_only: bool = False) -> int | None:
     """The step in a checkpoint name: the number after step/epoch/iter/checkpoint/ckpt if one
-    is there (``checkpoint-500``, ``model_step1200.safetensors``, ``epoch=3``), else the last
-    integer of the file name, else of its folder's name; None when there is none."""
+    is there (``checkpoint-500``, ``model_step1200.safetensors``, ``epoch=3``), else (unless
+    ``named_only``) the last integer of the file name, else of its folder's name; None when
+    there is none."""
     p = Path(str(name))
     for text in (p.name, p.parent.name):
         text = re.sub(r"\.(safetensors|pth?|bin|ckpt)$", "", text, flags=re.I)
-        m = _NAMED_STEP.findall(text) or _LAST_INT.findall(text)
+        m = _NAMED_STEP.findall(text) or ([] if named_only else _LAST_INT.findall(text))
         if m:
             return int(m[-1])
     return None
@@ -81,8 +82,11 @@ def expand_weights(patterns: Sequence[str]) -> list[Path]:
     return out
 
 
-def order_by_step(names: Sequence[str], steps: Sequence[int] | None) -> list[tuple[int, int]]:
-    """``(step, index)`` pairs sorted by step; steps given explicitly or parsed from names."""
+def order_by_step(
+    names: Sequence[str], steps: Sequence[int] | None, *, named_only: bool = False
+) -> list[tuple[int, int]]:
+    """``(step, index)`` pairs sorted by step; steps given explicitly or parsed from names
+    (:func:`parse_step`)."""
     if steps is not None:
         if len(steps) != len(names):
             raise BadInputError(f"--steps has {len(steps)} values for {len(names)} checkpoints")
@@ -90,7 +94,7 @@ def order_by_step(names: Sequence[str], steps: Sequence[int] | None) -> list[tup
     else:
         found = []
         for name in names:
-            step = parse_step(name)
+            step = parse_step(name, named_only=named_only)
             if step is None:
                 raise BadInputError(f"cannot read a step from {name!r}; give them with --steps")
             found.append(step)
@@ -261,7 +265,9 @@ def zoo_checkpoints(
     else:
         entries = [registry.resolve(r) for r in refs]
         names, labels = list(refs), [e.ref for e in entries]
-    return [(step, entries[i], labels[i]) for step, i in order_by_step(names, steps)]
+    # zoo ids hold digits that are no steps (resnet34): only step-NNN style names count there
+    order = order_by_step(names, steps, named_only=not weights)
+    return [(step, entries[i], labels[i]) for step, i in order]
 
 
 def track_zoo(
