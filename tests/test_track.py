@@ -37,7 +37,7 @@ def saved(tmp_path_factory):
     return root, {r.model: r for r in rows}
 
 
-# ---- synthetic checkpoints ------------------------------------------------------------------------
+# ---- synthetic checkpoints -----------------------------------------------------------------------
 @pytest.mark.slow
 def test_save_checkpoints_layout(saved):
     root, _ = saved
