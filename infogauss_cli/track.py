@@ -204,12 +204,14 @@ def track_synthetic(
     paths: Sequence[str | Path],
     *,
     view: str | None = None,
+    n: int | None = None,
     gates: Gates = Gates(),
     trend: str | None = None,
     progress: Any = None,
     diagnose: Mapping[str, Any] | None = None,
 ) -> TrackResult:
-    """Rows for every checkpoint under ``paths`` (``view``: override the saved one;
+    """Rows for every checkpoint under ``paths`` (``view``, ``n``: override the saved view and
+    number of held-out rows;
     ``diagnose``: options of :func:`~infogauss_cli.synthetic.experiment.snapshot_rows`)."""
     from .synthetic.checkpoints import find_checkpoints, load_encoder
     from .synthetic.data import population
@@ -218,7 +220,9 @@ def track_synthetic(
     series: dict[Any, list[Row]] = {}
     cache: dict[Any, Any] = {}
     for ck in find_checkpoints(list(paths)):
-        cfg = ck.config if view is None else dataclasses.replace(ck.config, view=view)
+        cfg = dataclasses.replace(
+            ck.config, view=view or ck.config.view, n_eval=n or ck.config.n_eval
+        )
         key = (ck.run.data, cfg)
         if key not in cache:
             pop = population(cfg.data_spec(ck.run.data), cfg.seed)

@@ -140,6 +140,7 @@ def track_cmd(
         result = track_synthetic(
             targets,
             view=view.value if view else None,
+            n=n,
             gates=gates,
             trend=trend,
             progress=progress,
