@@ -219,3 +219,15 @@ def test_lightning_callback_logs_to_the_trainers_logger(tmp_path) -> None:
     assert [s for s, _ in ours] == [0, 10, 20, 30]
     assert "infogauss/ad_compliance" in trainer.callback_metrics
     assert np.isfinite(ours[-1][1]["infogauss/norm_cv"])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_monitor_on_cuda_matches_cpu() -> None:
+    model = _encoder().train()
+    cpu = GaussianityMonitor(_probe(), n=300, uniformity=False).embed_probe(model)
+    model.cuda()
+    mon = GaussianityMonitor(_probe(), n=300, uniformity=False)  # the probe stays on the CPU
+    gpu = mon.embed_probe(model)
+    assert model.training and next(model.parameters()).is_cuda
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-3, atol=1e-4)
