@@ -326,7 +326,8 @@ def track_zoo(
                 **dict(diagnose or {}),
             ):
                 key = (t, r.protocol["view"])
-                series.setdefault(key, []).append(dataclasses.replace(r, step=step))
+                null = {**r.null, "uniformity": r.metrics.get("uniformity_ideal")}
+                series.setdefault(key, []).append(dataclasses.replace(r, step=step, null=null))
     found = [Series(f"{base} {t} ({v})", tuple(rows)) for (t, v), rows in series.items()]
     return apply_gates(found, gates, trend)
 
