@@ -236,3 +236,22 @@ def test_checkpoint_sidecar_errors(tmp_path):
         find_checkpoints([bad])
     with pytest.raises(BadInputError, match="no synthetic checkpoints"):
         find_checkpoints([Path(tmp_path / "empty")])
+
+
+@pytest.mark.slow
+def test_synthetic_cli_save_checkpoints_then_track(tmp_path):
+    flags = ("--quick", "--d", "32", "--epochs", "2", "--n", "100", "--batch-size", "32")
+    ck, a, b = tmp_path / "ck", tmp_path / "a.json", tmp_path / "b.json"
+    r = invoke("synthetic", *flags, "--settings", "laplace", "--save-checkpoints", str(ck),
+               "--json", str(a), "--quiet")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (ck / "laplace-linear-infonce").iterdir()) == [
+        "epoch-0000.json", "epoch-0000.safetensors", "epoch-0002.json", "epoch-0002.safetensors"
+    ]  # fmt: skip
+    r = invoke("track", str(ck), "--json", str(b), "--quiet")
+    assert r.exit_code == 0, r.output
+    direct, tracked = (json.loads(p.read_text())["rows"] for p in (a, b))
+    assert [t["step"] for t in tracked] == [0, 2 * 16]
+    assert [t["metrics"] for t in tracked] == [d["metrics"] for d in direct]
+    r = invoke("synthetic", "--sweep", "--save-checkpoints", str(ck), "--quiet")
+    assert r.exit_code == 2 and "--save-checkpoints" in r.output
