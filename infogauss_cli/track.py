@@ -19,7 +19,7 @@ import dataclasses
 import glob
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import BadInputError, RunError
+from .options import Compute, DataOptions, DiagnoseOptions, Protocol
 from .report.model import Row
 from .verdict import GateResult, Gates
 
@@ -205,14 +206,14 @@ def track_synthetic(
     *,
     view: str | None = None,
     n: int | None = None,
+    options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
     trend: str | None = None,
     progress: Any = None,
-    diagnose: Mapping[str, Any] | None = None,
 ) -> TrackResult:
-    """Rows for every checkpoint under ``paths`` (``view``, ``n``: override the saved view and
-    number of held-out rows;
-    ``diagnose``: options of :func:`~infogauss_cli.synthetic.experiment.snapshot_rows`)."""
+    """Rows for every checkpoint under ``paths``, evaluated with the synthetic protocol of
+    its saved settings (``view``, ``n``: override the saved view and number of held-out
+    rows); ``trend``: add :func:`trend_gate` for up/down/flat to each run's last row."""
     from .synthetic.checkpoints import find_checkpoints, load_encoder
     from .synthetic.data import population
     from .synthetic.experiment import evaluate, held_out, row_name, snapshot_rows
@@ -230,7 +231,7 @@ def track_synthetic(
         snap = evaluate(load_encoder(ck), ck.run, ck.epoch, cache[key], cfg, ck.train_s)
         # the run's name at every epoch (row_name drops "supervised" at epoch 0)
         name = re.sub(r" E[0-9]+$", "", row_name(ck.run, 1))
-        for r in snapshot_rows([snap], cfg, **dict(diagnose or {})):
+        for r in snapshot_rows([snap], cfg, options=options):
             row = dataclasses.replace(r, model=f"{name} E{ck.epoch}", step=ck.step)
             series.setdefault((ck.run, cfg, r.protocol["view"]), []).append(row)
         if progress:
@@ -277,57 +278,48 @@ def zoo_checkpoints(
 def track_zoo(
     checkpoints: Sequence[tuple[int, Any, str]],
     *,
-    data: str = "coco-val2017",
-    data_options: Mapping[str, Any] | None = None,
-    tower: str = "all",
-    n: int | None = None,
-    seed: int = 0,
-    view: str = "l2",
+    data: DataOptions = DataOptions(),
+    protocol: Protocol = Protocol(),
+    compute: Compute = Compute(),
+    options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
     trend: str | None = None,
-    extract: Mapping[str, Any] | None = None,
-    diagnose: Mapping[str, Any] | None = None,
+    console: Any = None,
 ) -> TrackResult:
-    """Extract (cached) and diagnose every checkpoint on the same data and items.
-
-    ``data_options``: of :func:`~infogauss_cli.sources.parse_data_spec`; ``extract``: of
-    :func:`~infogauss_cli.extract.extract_model` (device, precision, batch_size, workers,
-    cache, strict, progress, console); ``diagnose``: of :func:`~infogauss_cli.audit.diagnose_rows`.
-    A checkpoint that fails to load gives an error row; the others still run."""
-    from .audit import diagnose_rows, views_for
-    from .extract import extract_model, resolve_towers
+    """Extract (cached) and diagnose every checkpoint of :func:`zoo_checkpoints` on the same
+    data and items, like ``audit``; ``console``: where progress goes (None: quiet). A
+    checkpoint that fails to load gives an error row; the others still run."""
+    from .audit import RowInfo, diagnose_rows
+    from .audit import _extract_tower as extract  # the same extraction as audit
+    from .extract import resolve_towers
     from .sources import data_section, parse_data_spec
 
-    source = parse_data_spec(data, **dict(data_options or {}))
+    source = parse_data_spec(data.data, console=console, **data.source_options())
     ids = {c[1].id for c in checkpoints}
     base = next(iter(ids)) if len(ids) == 1 else "zoo refs"
+    cache = compute.cache()
     series: dict[tuple[str, str], list[Row]] = {}
     for step, entry, label in checkpoints:
-        for t in resolve_towers(entry.towers, source, tower):
-            info = {"model": label, "tower": t, "objective": entry.objective}
-            info["backend"] = entry.backend
-            try:
-                ex = extract_model(entry, source, t, n=n, seed=seed, **dict(extract or {}))
-            except RunError as exc:
-                err = Row(**info, data={"source": source.name}, error=str(exc), step=step)
-                for v in views_for(view):
+        for t in resolve_towers(entry.towers, source, data.tower):
+            who = {"model": label, "tower": t, "objective": entry.objective}
+            who["backend"] = entry.backend
+            ex = extract(entry, source, t, protocol, compute, cache, data.strict, console)
+            if isinstance(ex, RunError):
+                err = Row(**who, data={"source": source.name}, error=str(ex), step=step)
+                for v in protocol.views:
                     series.setdefault((t, v), []).append(err)
                 continue
-            for r in diagnose_rows(
-                ex.embeddings,
-                **info,
-                view=view,
-                n=n,
-                seed=seed,
-                extra_metrics=_uniformity(ex.embeddings, n, seed),
+            info = RowInfo(
+                **who,
                 data=data_section(source, t, ex),
                 protocol={"precision": ex.precision, "device": ex.device},
                 timing={"extract_s": round(ex.extract_s, 3), "from_cache": round(ex.from_cache, 3)},
-                **dict(diagnose or {}),
-            ):
-                key = (t, r.protocol["view"])
+                extra_metrics=_uniformity(ex.embeddings, protocol.n, protocol.seed),
+            )
+            for r in diagnose_rows(ex.embeddings, info, protocol, options, gates):
                 null = {**r.null, "uniformity": r.metrics.get("uniformity_ideal")}
-                series.setdefault(key, []).append(dataclasses.replace(r, step=step, null=null))
+                row = dataclasses.replace(r, step=step, null=null)
+                series.setdefault((t, r.protocol["view"]), []).append(row)
     found = [Series(f"{base} {t} ({v})", tuple(rows)) for (t, v), rows in series.items()]
     return apply_gates(found, gates, trend)
 

@@ -115,64 +115,46 @@ def track_cmd(
 
       [bold]infogauss track my-encoder --weights 'runs/step-*.safetensors' --data text:s.txt[/]
     """
+    params = locals()
     from rich.console import Console
 
-    from ..audit import gates_from_options
+    from ..options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
     from ..synthetic.checkpoints import is_synthetic
     from ..track import track_synthetic, track_zoo, zoo_checkpoints
 
     console = Console(stderr=True)
-    gates = gates_from_options(
-        require=require.value if require else None,
-        max_cv=max_cv,
-        min_ad_compliance=min_ad_compliance,
-        min_dp_compliance=min_dp_compliance,
-        max_ad_mean=max_ad_mean,
-    )
+    out = o.from_params(Outputs, params)
+    options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
+    gates = o.gates(params)
     trend = require_trend.value if require_trend else None
-    progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
-    diagnose = {"keep_arrays": bool(html or plots), "verdict_mode": verdict.value}
     if all(Path(t).exists() and is_synthetic(t) for t in targets):
         if weights or steps:
             raise typer.BadParameter(
-                "synthetic checkpoints carry their steps; no --weights/--steps"
+                "synthetic checkpoints carry their steps: no --weights or --steps"
             )
+        progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
         result = track_synthetic(
             targets,
             view=view.value if view else None,
             n=n,
+            options=options,
             gates=gates,
             trend=trend,
             progress=progress,
-            diagnose=diagnose,
         )
     else:
         checkpoints = zoo_checkpoints(targets, weights=weights or (), steps=_steps(steps), zoo=zoo)
-        from ..store import EmbeddingCache
-
         result = track_zoo(
             checkpoints,
-            data=data,
-            data_options={"console": console},
-            tower=tower.value,
-            n=n,
-            seed=seed,
-            view=view.value if view else "l2",
+            data=o.from_params(DataOptions, params),
+            protocol=o.from_params(Protocol, params, view=view.value if view else "l2"),
+            compute=o.from_params(Compute, params, use_cache=not no_cache),
+            options=options,
             gates=gates,
             trend=trend,
-            extract={
-                "device": device,
-                "precision": precision.value,
-                "batch_size": batch_size,
-                "workers": workers,
-                "cache": None if no_cache else EmbeddingCache(cache_dir),
-                "progress": not quiet,
-                "console": None if quiet else console,
-            },
-            diagnose=diagnose,
+            console=None if quiet else console,
         )
-    rows = result.rows
-    code = publish(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)
+    code = publish(result.rows, out)
     drawable = [s for s in result.series if any(r.error is None for r in s.rows)]
     if drawable and (html or plots):
         from ..report.trajectory import append_trajectory, write_trajectory_plot
