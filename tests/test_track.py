@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -157,6 +158,19 @@ def test_track_zoo_weights_glob_ordered_and_cached(zoo_run, tmp_path):
     assert [row["step"] for row in json.loads(r.stdout)["rows"]] == [1, 2, 3]
     r = invoke(*args[:-2], "--steps", "1,2")
     assert r.exit_code == 2 and "3 checkpoints" in r.output
+    # a checkpoint that does not load: an error row (exit 3), the others still run
+    import torch
+    from safetensors.torch import save_file
+
+    bad = tmp_path / "bad" / "step-300.safetensors"
+    bad.parent.mkdir()
+    save_file({"w": torch.zeros(3)}, str(bad))
+    r = invoke(*args[:5], str(root / "ck" / "step-50.safetensors"), "--weights", str(bad),
+               *args[6:])  # fmt: skip
+    assert r.exit_code == 3
+    rows = json.loads(r.stdout)["rows"]
+    assert [row["step"] for row in rows] == [50, 300]
+    assert "error" not in rows[0] and "do not fit" in rows[1]["error"]
 
 
 def test_zoo_refs_without_steps_is_a_clear_error(tmp_path):
@@ -255,3 +269,22 @@ def test_synthetic_cli_save_checkpoints_then_track(tmp_path):
     assert [t["metrics"] for t in tracked] == [d["metrics"] for d in direct]
     r = invoke("synthetic", "--sweep", "--save-checkpoints", str(ck), "--quiet")
     assert r.exit_code == 2 and "--save-checkpoints" in r.output
+
+
+def test_trajectory_plot_panels_and_png(tmp_path):
+    from infogauss_cli.report.trajectory import _panels, write_trajectory_plot
+    from infogauss_cli.track import Series
+
+    rows = [
+        Row(model=f"m E{i}", step=10 * i, protocol={"view": "l2"},
+            metrics={"ad_compliance": 0.8 + 0.05 * i, "dp_compliance": 0.7 + 0.1 * i,
+                     "norm_cv": 0.1, "uniformity": -3.5, "uniformity_ideal": -3.9})
+        for i in range(3)
+    ]  # fmt: skip
+    series = [Series("m (l2)", tuple(rows))]
+    assert [k for k, _ in _panels(series)] == ["compliance", "norm_cv", "uniformity"]
+    effect = tuple(replace(r, metrics={**r.metrics, "effect_size": 0.1}) for r in rows)
+    with_effect = [Series("m (l2)", effect)]
+    assert [k for k, _ in _panels(with_effect)][1] == "effect_size"
+    path = write_trajectory_plot(with_effect, tmp_path)
+    assert path.name == "trajectory.png" and path.read_bytes()[:4] == b"\x89PNG"
