@@ -10,7 +10,7 @@ Two kinds of sequence:
 
 Checkpoints are ordered by step: given explicitly, or parsed from the names
 (:func:`parse_step`). Every row carries ``step``. Threshold gates apply to the last checkpoint
-of each series (model x tower x view); :func:`trend_gates` tests the trend over the series.
+of each series (model x tower x view); :func:`trend_gate` tests the trend over the series.
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ from .verdict import GateResult, Gates
 DIRECTIONS = ("up", "down", "flat")
 TREND_METRICS = ("ad_compliance", "dp_compliance")
 UNIFORMITY_ROWS = 2000
-_NAMED_STEP = re.compile(
-    r"(?:step|steps|epoch|iter|iteration|checkpoint|ckpt|global_step)[-_=]?(\d+)", re.I
+# a step named as such wins over an epoch (``epoch=3-step=77`` is step 77)
+_NAMED = (
+    re.compile(r"(?:step|steps|iter|iteration|checkpoint|ckpt)[-_=]?(\d+)", re.I),
+    re.compile(r"epoch[-_=]?(\d+)", re.I),
 )
 _LAST_INT = re.compile(r"(\d+)(?!.*\d)")
 
@@ -59,16 +61,18 @@ class TrackResult:
 
 # ---- steps and checkpoint lists ---------------------------------------------------------------
 def parse_step(name: str | Path, *, named_only: bool = False) -> int | None:
-    """The step in a checkpoint name: the number after step/epoch/iter/checkpoint/ckpt if one
-    is there (``checkpoint-500``, ``model_step1200.safetensors``, ``epoch=3``), else (unless
-    ``named_only``) the last integer of the file name, else of its folder's name; None when
-    there is none."""
+    """The step in a checkpoint name: the number after step/iter/checkpoint/ckpt, else after
+    epoch (``checkpoint-500``, ``model_step1200.safetensors``, ``epoch=3-step=77``: 77), else
+    (unless ``named_only``) the last integer; in the file name, else in its folder's name;
+    None when there is none."""
     p = Path(str(name))
     for text in (p.name, p.parent.name):
         text = re.sub(r"\.(safetensors|pth?|bin|ckpt)$", "", text, flags=re.I)
-        m = _NAMED_STEP.findall(text) or ([] if named_only else _LAST_INT.findall(text))
-        if m:
-            return int(m[-1])
+        found = [m for rx in _NAMED for m in rx.findall(text)[-1:]][:1]
+        if not found and not named_only:
+            found = _LAST_INT.findall(text)
+        if found:
+            return int(found[-1])
     return None
 
 

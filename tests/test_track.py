@@ -187,6 +187,8 @@ def test_zoo_refs_without_steps_is_a_clear_error(tmp_path):
         ("checkpoint-500", 500),
         ("runs/model_step1200.safetensors", 1200),
         ("epoch=3-step=77.ckpt", 77),
+        ("step-100-epoch-2.pt", 100),
+        ("epoch_12.pt", 12),
         ("ckpt/checkpoint-40/model.safetensors", 40),
         ("v2-weights-0030.pth", 30),
         ("final.pt", None),
