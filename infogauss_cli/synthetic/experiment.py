@@ -12,6 +12,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -99,9 +100,12 @@ def train_run(
     *,
     initial: bool = True,
     progress: Progress | None = None,
+    save_dir: str | Path | None = None,
 ) -> list[Snapshot]:
     """Build the seeded encoder of ``run``, train it and evaluate it at
-    :meth:`SyntheticConfig.epochs_evaluated` (without epoch 0 unless ``initial``)."""
+    :meth:`SyntheticConfig.epochs_evaluated` (without epoch 0 unless ``initial``); with
+    ``save_dir``, write the encoder at every evaluated epoch, 0 included
+    (:mod:`.checkpoints`)."""
     import torch
 
     from .model import build_encoder
@@ -117,17 +121,28 @@ def train_run(
 
     def on_eval(epoch: int) -> None:
         clock["train"] += time.perf_counter() - clock["since"]
-        snaps.append(evaluate(encoder, run, epoch, ho, cfg, clock["train"]))
+        if save_dir is not None:
+            from .checkpoints import save_checkpoint
+
+            save_checkpoint(encoder, run, epoch, cfg, Path(save_dir), clock["train"])
+        if epoch in epochs:
+            snaps.append(evaluate(encoder, run, epoch, ho, cfg, clock["train"]))
         if progress:
             progress(f"{row_name(run, epoch)}: {clock['train']:.1f} s training")
         clock["since"] = time.perf_counter()
 
-    train(encoder, pop, cfg.train_config(run), rng, eval_at=epochs, on_eval=on_eval)
+    eval_at = cfg.epochs_evaluated() if save_dir is not None else epochs
+    train(encoder, pop, cfg.train_config(run), rng, eval_at=eval_at, on_eval=on_eval)
     return snaps
 
 
-def run_experiment(cfg: SyntheticConfig, progress: Progress | None = None) -> list[Snapshot]:
-    """Every run of ``cfg`` in order; epoch 0 once per (input, encoder)."""
+def run_experiment(
+    cfg: SyntheticConfig,
+    progress: Progress | None = None,
+    save_dir: str | Path | None = None,
+) -> list[Snapshot]:
+    """Every run of ``cfg`` in order; epoch 0 once per (input, encoder) (but saved, with
+    ``save_dir``, for every run)."""
     pops: dict[str, tuple[Population, HeldOut]] = {}
     seen: set[tuple[str, str]] = set()
     out: list[Snapshot] = []
@@ -137,7 +152,9 @@ def run_experiment(cfg: SyntheticConfig, progress: Progress | None = None) -> li
             pops[run.data] = (pop, held_out(pop, cfg))
         first = (run.data, run.encoder) not in seen
         seen.add((run.data, run.encoder))
-        out += train_run(run, cfg, *pops[run.data], initial=first, progress=progress)
+        out += train_run(
+            run, cfg, *pops[run.data], initial=first, progress=progress, save_dir=save_dir
+        )
     return out
 
 
@@ -255,6 +272,9 @@ def synthetic_rows(
     options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
     progress: Progress | None = None,
+    save_dir: str | Path | None = None,
 ) -> list[Row]:
-    """``infogauss synthetic``: train, evaluate and diagnose; one row per snapshot and view."""
-    return snapshot_rows(run_experiment(cfg, progress), cfg, options=options, gates=gates)
+    """``infogauss synthetic``: train, evaluate and diagnose; one row per snapshot and view;
+    ``save_dir``: also write the encoders (``--save-checkpoints``, :mod:`.checkpoints`)."""
+    snaps = run_experiment(cfg, progress, save_dir)
+    return snapshot_rows(snaps, cfg, options=options, gates=gates)
