@@ -214,7 +214,7 @@ def audit_models(
     rows: list[Row] = []
     for entry, towers in plan:  # all towers of a model first: paired metrics need both
         done = {
-            t: _extract_tower(entry, source, t, protocol, compute, cache, data, console)
+            t: extract_tower(entry, source, t, protocol, compute, cache, data, console)
             for t in towers
         }
         paired = paired_metrics(source, done) if options.detail else {}
@@ -223,7 +223,7 @@ def audit_models(
     return rows
 
 
-def _extract_tower(
+def extract_tower(
     entry: Any,
     source: Any,
     tower: str,

@@ -70,10 +70,10 @@ def _draw(series: Sequence[Any]) -> Any:
 
 
 def _spec(series: Sequence[Any]) -> Any:
-    from .plots import _Spec
+    from .plots import PlotSpec
 
     draw, k = _draw(series)
-    return _Spec(
+    return PlotSpec(
         filename=TRAJECTORY_FILE,
         kind="trajectory",
         row=None,
@@ -86,16 +86,16 @@ def _spec(series: Sequence[Any]) -> Any:
 
 def trajectory_png(series: Sequence[Any]) -> bytes:
     """The plot as PNG bytes."""
-    from .plots import _render
+    from .plots import render
 
-    return _render(_spec(series)).png
+    return render(_spec(series)).png
 
 
 def write_trajectory_plot(series: Sequence[Any], out_dir: str | Path) -> Path:
     """``trajectory.png`` in ``out_dir`` (created if needed)."""
-    from .plots import _write
+    from .plots import write_figures
 
-    return _write(Path(out_dir), [_spec(series)])[0]
+    return write_figures(out_dir, [_spec(series)])[0]
 
 
 def trajectory_html(series: Sequence[Any]) -> str:
