@@ -200,9 +200,10 @@ def audit_models(
 
     Bad usage (unknown model, bad data spec, a tower the data cannot feed) raises
     :class:`BadInputError` before any model is built. A model that fails to load or run gives
-    an error row, and the others still run.
+    an error row, and the others still run. A process that only computes its share of the
+    cache (``compute.shard``, torchrun ranks but 0) returns no rows.
     """
-    from .extract import resolve_towers
+    from .extract import ShardWork, resolve_towers
     from .sources import parse_data_spec
     from .zoo import load_zoo
 
@@ -217,6 +218,8 @@ def audit_models(
             t: extract_tower(entry, source, t, protocol, compute, cache, data, console)
             for t in towers
         }
+        if any(isinstance(ex, ShardWork) for ex in done.values()):
+            continue  # this process computed its share; another one assembles and reports
         paired = paired_metrics(source, done) if options.detail else {}
         for t, ex in done.items():
             rows += _model_rows(entry, source, t, ex, paired, protocol, options, gates)

@@ -83,7 +83,8 @@ class DataOptions:
 
 @dataclass(frozen=True)
 class Compute:
-    """Where and how embeddings are computed, and the embedding cache."""
+    """Where and how embeddings are computed, and the embedding cache. ``shard``: ``"K/N"``
+    computes only piece K of N into the cache and stops (job arrays; docs/scale.md)."""
 
     device: str = "auto"
     precision: PrecisionName = "auto"
@@ -92,9 +93,14 @@ class Compute:
     cache_dir: str | Path | None = None
     use_cache: bool = True
     zoo: str | Path | None = None
+    shard: str | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.precision, PRECISIONS, "precision")
+        if self.shard is not None:
+            from .distributed import parse_shard
+
+            parse_shard(self.shard)
 
     def cache(self) -> Any:
         """The :class:`~infogauss_cli.store.EmbeddingCache`, or None with ``use_cache=False``."""

@@ -4,7 +4,6 @@ identities for the cache key, and the dimension check."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,18 +139,14 @@ def weights_file(path: Path, preferred: Sequence[str], model: str) -> Path:
 
 
 def path_identity(path: Path) -> str:
-    """Identity of local weights for the cache key: path, sizes and modification times (not a
-    content hash: hashing gigabytes on every run would cost seconds)."""
-    path = Path(path).resolve()
-    if path.is_file():
-        st = path.stat()
-        return f"file:{path}:{st.st_size}:{st.st_mtime_ns}"
-    digest = hashlib.sha256()
-    for p in sorted(path.rglob("*")):
-        if p.is_file():
-            st = p.stat()
-            digest.update(f"{p.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    return f"dir:{path}:{digest.hexdigest()[:16]}"
+    """Identity of local weights for the cache key: the sha256 of the bytes (of every file, for
+    a folder), not the path, so the same weights installed elsewhere (another virtual
+    environment) hit the same cache entry. Hashed once per (path, size, mtime), then memoised
+    (:func:`~infogauss_cli.store.content_digest`)."""
+    from ..store import content_digest
+
+    kind = "file" if Path(path).is_file() else "dir"
+    return f"{kind}:sha256:{content_digest(path)}"
 
 
 def library_versions(*names: str) -> dict[str, str]:

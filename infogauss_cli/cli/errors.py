@@ -28,28 +28,39 @@ def fail(message: str, code: int) -> typer.Exit:
 
 def handle_errors(func: F) -> F:
     """Decorator for commands: InfogaussError -> its exit code (2 or 3), Ctrl-C -> 3,
-    anything unexpected -> 3; a traceback only with ``--debug``."""
+    anything unexpected -> 3; a traceback only with ``--debug``. Under torchrun the ranks agree
+    on one exit code and only rank 0 (or a rank with an error of its own) prints the error."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..distributed import Stopped, finish
+
+        result, code, message = None, 0, ""
         try:
-            return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, typer.BadParameter):
+            result = func(*args, **kwargs)
+        except (typer.Abort, typer.BadParameter):
             raise  # typer reports these itself (usage errors exit 2)
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except Stopped as stop:  # another rank ended the command: leave with its code
+            raise typer.Exit(stop.code) from None
         except InfogaussError as exc:
             if _state["debug"]:
                 raise
-            raise fail(str(exc), exc.exit_code) from None
+            code, message = exc.exit_code, str(exc)
         except KeyboardInterrupt:
-            raise fail("interrupted", 3) from None
+            code, message = 3, "interrupted"
         except Exception as exc:
             if _state["debug"]:
                 raise
             name = type(exc).__name__
-            print(
-                f"error: unexpected {name}: {exc} (rerun with --debug for the traceback)",
-                file=sys.stderr,
-            )
-            raise typer.Exit(3) from None
+            code = 3
+            message = f"unexpected {name}: {exc} (rerun with --debug for the traceback)"
+        code, speak = finish(code, message)
+        if message and speak:
+            print(f"error: {message}", file=sys.stderr)
+        if code:
+            raise typer.Exit(code)
+        return result
 
     return wrapper  # type: ignore[return-value]

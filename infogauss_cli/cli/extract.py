@@ -45,6 +45,7 @@ def extract_cmd(
     zoo: o.ZooOpt = None,
     cache_dir: o.CacheDirOpt = None,
     no_cache: o.NoCacheOpt = False,
+    shard: o.ShardOpt = None,
     quiet: o.QuietOpt = False,
 ) -> None:
     """Embed a dataset with one tower of a model and write the raw embeddings to a file.
@@ -54,20 +55,27 @@ def extract_cmd(
     params = locals()
     from rich.console import Console
 
-    from ..extract import SKIPPED_SHOWN, extract_to_file
+    from ..distributed import current_shard
+    from ..extract import SKIPPED_SHOWN, ShardWork, extract_to_file
     from ..options import Compute, DataOptions, Protocol
 
+    compute = o.from_params(Compute, params, use_cache=not no_cache)
+    share = current_shard(compute.shard)
+    quiet = quiet or (share.synced and not share.assembles)  # rank 0 speaks
     written = extract_to_file(
         model,
         out,
         o.from_params(DataOptions, params),
         o.from_params(Protocol, params),
-        o.from_params(Compute, params, use_cache=not no_cache),
+        compute,
         console=None if quiet else Console(stderr=True),
     )
     if quiet:
         return
     result = written.extraction
+    if isinstance(result, ShardWork):
+        typer.echo(o.SHARD_DONE.format(shard=share.label) + f", then writes {out}")
+        return
     files = " + ".join(str(p) for p in written.files)
     typer.echo(
         f"wrote {files}: {result.n} x {result.dim} float32 ({written.model}, {result.tower} "

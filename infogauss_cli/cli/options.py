@@ -107,6 +107,22 @@ NoCacheOpt = Annotated[
     bool,
     typer.Option("--no-cache", help="Neither read nor write the cache.", rich_help_panel="Compute"),
 ]
+SHARD_DONE = (
+    "{shard}: done; when every shard has run, the same command without --shard assembles the "
+    "cache (and computes whatever is missing)"
+)
+ShardOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="K/N",
+        help="Compute only piece K of N of the embeddings into the cache and stop (job arrays); "
+        "a later run without --shard assembles and computes what is missing. Under torchrun the "
+        "ranks split the work themselves (docs/scale.md).",
+        show_default=False,
+        rich_help_panel="Compute",
+    ),
+]
 
 # ---- detail ------------------------------------------------------------------------------------
 DetailOpt = Annotated[
