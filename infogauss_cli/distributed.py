@@ -264,9 +264,9 @@ def finish(code: int, message: str = "") -> tuple[int, bool]:
     except Exception:  # no group could be formed: each rank speaks for itself
         return code, True
     _close(dist)
-    rank = env[0]
-    first = messages[0]
-    speaks = rank == 0 or not (first.tag == FINAL and first.message == message)
+    rank, first = env[0], messages[0]
+    said = first.message if first.tag == FINAL else ""  # what rank 0 prints
+    speaks = rank == 0 or said not in (message, f"rank {rank}: {message}")
     return agreed_code(messages), bool(message) and speaks
 
 
@@ -309,14 +309,18 @@ def check_shared_folder(root: Path, shard: Shard) -> None:
     agree("cache-marker", write)
     others = [folder / f"{token}.{r}" for r in range(shard.world) if r != shard.rank]
     missing = wait_for(others)
-    seen = exchange("cache-seen", data=(host, sorted(int(p.suffix[1:]) for p in missing)))
+    gone = sorted(int(p.suffix[1:]) for p in missing)
+    seen = exchange("cache-seen", data=(host, gone, key))
     mine.unlink(missing_ok=True)
     problems = [(r, m.data) for r, m in enumerate(seen) if m.data[1]]
-    if problems:
-        rank, (where, gone) = problems[0]
+    if problems:  # the same message on every rank: rank 0 alone prints it
+        rank, (where, gone, folder) = problems[0]
         hosts = sorted({seen[g].data[0] for g in gone})
+        folders = sorted({m.data[2] for m in seen})
+        also = f" (the ranks use different folders: {', '.join(folders)})" if folders[1:] else ""
         raise BadInputError(
             f"rank {rank} on {where} cannot see the files of rank(s) "
-            f"{', '.join(map(str, gone))} (on {', '.join(hosts)}) in {root}: {SHARED_HINT}"
+            f"{', '.join(map(str, gone))} (on {', '.join(hosts)}) in {folder}{also}: "
+            f"{SHARED_HINT}"
         )
     _state["checked"].add(key)
