@@ -17,6 +17,7 @@ if "INFOGAUSS_CACHE" not in os.environ:
     os.environ["INFOGAUSS_CACHE"] = _cache
     atexit.register(shutil.rmtree, _cache, ignore_errors=True)
 os.environ.pop("INFOGAUSS_ZOO", None)
+os.environ.pop("COLUMNS", None)  # tables at the piped width (160) unless a test sets it
 _data = tempfile.mkdtemp(prefix="infogauss-test-data-")  # never read a real COCO copy
 os.environ["INFOGAUSS_DATA"] = _data
 atexit.register(shutil.rmtree, _data, ignore_errors=True)

@@ -31,11 +31,15 @@ def emit(
 
 def terminal(json_out: str | None = None) -> Console:
     """The console for tables: stderr when the JSON goes to stdout; 160 columns when piped or
-    captured (not squeezed into 80)."""
+    captured (not squeezed into 80) unless ``$COLUMNS`` says otherwise."""
+    import os
+
     from rich.console import Console
 
     console = Console(stderr=json_out == "-")
-    return console if console.is_terminal else Console(stderr=json_out == "-", width=160)
+    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return console
+    return Console(stderr=json_out == "-", width=160)
 
 
 def publish(
