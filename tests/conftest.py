@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
@@ -30,3 +31,20 @@ def rng():
     import numpy as np
 
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True)
+def _validate_reports(monkeypatch):
+    """Every report the suite writes (``--json FILE`` or ``-``) validates against the shipped
+    schema (infogauss_cli/schemas/report.v1.json): checked where the JSON is serialised."""
+    from infogauss_cli.report import json_report
+    from infogauss_cli.report.schema import validate_report
+
+    original = json_report.dumps
+
+    def checked(report):
+        text = original(report)
+        validate_report(json.loads(text))
+        return text
+
+    monkeypatch.setattr(json_report, "dumps", checked)

@@ -58,7 +58,7 @@ def publish(
     from ..report.markdown import render_markdown
     from ..report.table import print_report
 
-    report = Report(tuple(rows))
+    report = Report(tuple(rows), command=("infogauss", *sys.argv[1:]))
     if not quiet:
         print_report(report.rows, terminal(json_out))
     if json_out:
@@ -68,7 +68,7 @@ def publish(
     if html:
         from ..report.html import write_html
 
-        write_html(report.rows, html, command=["infogauss", *sys.argv[1:]])
+        write_html(report.rows, html, command=report.command)
     if plots:
         from ..report.plots import write_plots
 
