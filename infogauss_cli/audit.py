@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import BadInputError, RunError
+from .progress import steps
 from .report.model import Row
 from .verdict import VERDICT_MODES, Gates, Rule, evaluate_gates, judge
 
@@ -93,7 +95,9 @@ def diagnose_rows(
             from .diagnostics.detail import calibration_detail, detail_metrics, detail_null
 
             tested = apply_view(sub, v) if bootstrap > 0 else None
-            calib = calibration_detail(diag, tested, bootstrap=bootstrap, seed=seed)
+            label = f"bootstrap: {bootstrap} resamples of the rows ({v})"
+            with steps(label) if bootstrap else nullcontext():  # a spinner with elapsed time
+                calib = calibration_detail(diag, tested, bootstrap=bootstrap, seed=seed)
             metrics |= detail_metrics(sphere, calib)
             null |= detail_null(sphere)
         metrics |= proj_metrics

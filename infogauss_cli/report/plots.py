@@ -532,7 +532,9 @@ def figure_pngs(rows: Sequence[Row], *, compare: bool = True) -> list[PlotImage]
     The comparison chart comes first (when ``compare`` and a row has compliances), then
     each row's plots in :data:`KINDS` order; rows with an error or no arrays give none.
     """
-    return [_render(s) for s in _specs(rows, compare)]
+    from ..progress import track
+
+    return [_render(s) for s in track(_specs(rows, compare), "report: plots")]
 
 
 def _write(out_dir: Path, specs: Sequence[_Spec]) -> list[Path]:
@@ -541,8 +543,10 @@ def _write(out_dir: Path, specs: Sequence[_Spec]) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BadInputError(f"cannot create the plots folder {out_dir}: {exc}") from None
+    from ..progress import track
+
     paths = []
-    for spec in specs:
+    for spec in track(specs, f"plots: {out_dir}"):
         path = out_dir / spec.filename
         data = _render(spec).png  # one figure at a time: memory stays flat
         tmp = out_dir / f".{spec.filename}.{os.getpid()}.tmp"  # atomic; umask respected

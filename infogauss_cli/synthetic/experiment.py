@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BadInputError
+from ..progress import steps
 from ..report.model import Row
 from ..verdict import Gates
 from . import data as data_mod
@@ -251,7 +252,10 @@ def train_run(
             progress(f"{row_name(run, epoch)}: {clock['train']:.1f} s training")
         clock["since"] = time.perf_counter()
 
-    train(encoder, pop, cfg.train_config(run), rng, eval_at=epochs, on_eval=on_eval)
+    tc = cfg.train_config(run)
+    label = f"train {row_name(run, tc.epochs).rsplit(' E', 1)[0]}: {tc.epochs} epochs"
+    with steps(label, tc.epochs * tc.steps_per_epoch) as advance:
+        train(encoder, pop, tc, rng, eval_at=epochs, on_eval=on_eval, on_step=advance)
     return snaps
 
 
