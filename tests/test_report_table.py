@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +115,13 @@ def test_check_columns_80_subprocess(files):
     )
     assert r.returncode == 0, r.stderr
     _assert_visible(r.stdout, 80, [("a.npy", "✓"), ("b.npy", "✗")])
+
+
+@pytest.mark.slow
+def test_readme_table_is_current():
+    """README.md's example table is what `docs/tools/readme_assets.py` makes from the real CLI."""
+    tool = Path(__file__).parents[1] / "docs" / "tools" / "readme_assets.py"
+    r = subprocess.run(
+        [sys.executable, str(tool), "--check"], capture_output=True, text=True, timeout=600
+    )
+    assert r.returncode == 0, r.stderr
