@@ -49,10 +49,14 @@ def test_action_structure():
     assert {"models", "files", "zoo", "data", "gates", "baseline"} <= declared
     ids = {s.get("id") for s in steps}
     assert set(re.findall(r"steps\.([\w-]+)\.outputs", text)) <= ids
-    caches = [
-        s["with"]["path"] for s in steps if str(s.get("uses", "")).startswith("actions/cache")
-    ]
-    assert len(caches) == 4  # pip, COCO, hub weights, embeddings: separate keys
+    restores = {s["id"]: s for s in steps if s.get("uses") == "actions/cache/restore@v4"}
+    saves = [s for s in steps if s.get("uses") == "actions/cache/save@v4"]
+    assert len(restores) == 4  # pip, COCO, hub weights, embeddings: separate keys
+    assert len({s["with"]["key"] for s in restores.values()}) == 4
+    for ident, restore in restores.items():  # each saved under its own key, gate or no gate
+        (save,) = [s for s in saves if f"steps.{ident}." in s["with"]["key"]]
+        assert save["with"]["path"] == restore["with"]["path"]
+    assert steps[-1]["name"] == "Gate"  # the job fails last, after the caches are saved
     assert "GITHUB_STEP_SUMMARY" in text and "actions/upload-artifact" in text
 
 
