@@ -161,7 +161,9 @@ def render_detail_table(rows: Sequence[Row], title: str = "detail") -> Table:
     header, body = detail_cells(rows)
     table = Table(title=title, title_justify="left", header_style="bold")
     for i, name in enumerate(header):
-        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=i < 2)
+        table.add_column(  # row labels fold onto more lines rather than end in "…"
+            name, justify="left" if i == 0 else "right", no_wrap=i < 2, overflow="fold"
+        )
     for cells in body:
         table.add_row(*cells)
     return table
