@@ -303,6 +303,7 @@ def _load_screenshot_tool():
     return module
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)"
 )
