@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from infogauss_cli import progress
@@ -24,10 +25,9 @@ def test_steps_are_silent_without_bars(capsys):
 
 def test_bars_show_nested_steps_on_a_terminal():
     console = _terminal()
-    with progress.bars(console):
-        with progress.steps("outer step", 2) as advance:
-            assert list(progress.track(range(4), "inner items")) == [0, 1, 2, 3]
-            advance(2)
+    with progress.bars(console), progress.steps("outer step", 2) as advance:
+        assert list(progress.track(range(4), "inner items")) == [0, 1, 2, 3]
+        advance(2)
     text = console.export_text()
     assert "outer step" in text and "inner items" in text
 
@@ -41,6 +41,7 @@ def test_bars_off_when_not_a_terminal_or_disabled():
     assert "hidden" not in plain.export_text()
 
 
+@pytest.mark.slow  # imports torch
 def test_training_advances_once_per_step():
     from infogauss_cli.synthetic.data import DataSpec, population
     from infogauss_cli.synthetic.model import build_encoder
