@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import BadInputError, RunError
 from .report.model import Row
-from .verdict import VERDICT_MODES, Gates, Rule, evaluate_gates, judge
+from .verdict import VERDICT_MODES, Gates, Rule, evaluate_gates, judge, row_warnings
 
 VIEWS = {"l2": ("l2",), "raw": ("raw",), "both": ("l2", "raw")}
 PLOT_COLUMNS = 6  # coordinates kept for the QQ plots
@@ -59,6 +59,9 @@ def diagnose_rows(
     (e.g. ``paired_alignment`` / ``modality_gap``).
     """
     from .diagnostics import apply_view, diagnose, subsample, validate_matrix
+    from .refstore import use_disk_store
+
+    use_disk_store()  # simulated references are kept on disk between runs
 
     if verdict_mode not in VERDICT_MODES:
         raise BadInputError(
@@ -68,34 +71,38 @@ def diagnose_rows(
         raise BadInputError(f"--bootstrap must be >= 0, got {bootstrap}")
     sphere = None
     proj_metrics: dict[str, Any] = {}
+    proj_null: dict[str, Any] = {}
     sphere_s = 0.0
     # the rows tested (a seeded subsample), for what works on them beyond diagnose()
     sub = None
     if detail or verdict_mode == "projections" or keep_arrays:
         sub = subsample(validate_matrix(x), n, seed)[0]
     if detail or verdict_mode == "projections":
-        from .diagnostics.detail import projection_metrics, sphere_detail
+        from .diagnostics.detail import projection_metrics, projection_null, sphere_detail
         from .diagnostics.projections import projection_tests
 
         t0 = time.perf_counter()
         if detail:
             sphere = sphere_detail(sub, seed=seed)
         else:
-            proj_metrics = projection_metrics(projection_tests(sub, seed=seed))
+            proj = projection_tests(sub, seed=seed)
+            proj_metrics = projection_metrics(proj)
+            proj_null = projection_null(proj, rule.alpha)
         sphere_s = time.perf_counter() - t0
     rows = []
     for v in views_for(view):
         t0 = time.perf_counter()
         diag = diagnose(x, view=v, n=n, seed=seed)
         metrics = diag.metrics()
-        null = diag.null_dict()
+        null = diag.null_dict(rule.alpha)
         if sphere is not None:
             from .diagnostics.detail import calibration_detail, detail_metrics, detail_null
 
             tested = apply_view(sub, v) if bootstrap > 0 else None
             calib = calibration_detail(diag, tested, bootstrap=bootstrap, seed=seed)
             metrics |= detail_metrics(sphere, calib)
-            null |= detail_null(sphere)
+            null |= detail_null(sphere, rule.alpha)
+        null |= proj_null
         metrics |= proj_metrics
         metrics |= dict(extra_metrics or {})
         elapsed = time.perf_counter() - t0 + sphere_s
@@ -116,7 +123,15 @@ def diagnose_rows(
                     "proj_columns": sphere.projections.columns,
                     "proj_ad_statistic": sphere.projections.ad.statistic,
                 }
-        verdict = judge(metrics, rule, verdict_mode)
+        verdict = judge(metrics, rule, verdict_mode, null)
+        warnings = row_warnings(metrics, null, verdict, diag.n, verdict_mode)
+        if diag.dead_columns:
+            shown = ", ".join(str(i) for i in diag.dead_columns[:8])
+            more = f", ... ({len(diag.dead_columns)} in all)" if len(diag.dead_columns) > 8 else ""
+            warnings.append(
+                f"dead coordinate(s) left out of the compliances (std < 1e-6 x the median "
+                f"coordinate's): {shown}{more}"
+            )
         row_protocol = {"n": diag.n, "d": diag.d, "seed": seed, "view": v, **(protocol or {})}
         if verdict_mode != "coordinates":
             row_protocol["verdict"] = verdict_mode
@@ -140,6 +155,7 @@ def diagnose_rows(
                     else None
                 ),
                 arrays=arrays,
+                warnings=tuple(warnings),
             )
         )
     return rows
@@ -154,6 +170,7 @@ def check_file(
     n: int | None = None,
     seed: int = 0,
     gates: Gates = Gates(),
+    rule: Rule = Rule(),
     per_coordinate: bool = False,
     keep_arrays: bool = False,
     detail: bool = False,
@@ -176,6 +193,7 @@ def check_file(
         n=n,
         seed=seed,
         gates=gates,
+        rule=rule,
         per_coordinate=per_coordinate,
         backend="file",
         data={"source": f"file:{path}", "items": int(x.shape[0]), "skipped": 0},
@@ -195,6 +213,7 @@ def gates_from_options(
     min_ad_compliance: float | None = None,
     min_dp_compliance: float | None = None,
     max_ad_mean: float | None = None,
+    max_effect: float | None = None,
     baseline: str | Path | None = None,
     max_drop: float | None = None,
 ) -> Gates:
@@ -210,6 +229,7 @@ def gates_from_options(
         min_ad_compliance=min_ad_compliance,
         min_dp_compliance=min_dp_compliance,
         max_ad_mean=max_ad_mean,
+        max_effect=max_effect,
         max_drop=max_drop,
         baseline=rows,
     )
@@ -233,6 +253,7 @@ def audit_models(
     use_cache: bool = True,
     strict: bool = False,
     gates: Gates = Gates(),
+    rule: Rule = Rule(),
     per_coordinate: bool = False,
     keep_arrays: bool = False,
     detail: bool = False,
@@ -300,6 +321,7 @@ def audit_models(
                 n=n,
                 seed=seed,
                 gates=gates,
+                rule=rule,
                 per_coordinate=per_coordinate,
                 keep_arrays=keep_arrays,
                 detail=detail,

@@ -34,6 +34,8 @@ def audit_cmd(
     detail: o.DetailOpt = False,
     bootstrap: o.BootstrapOpt = 0,
     verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
+    rule: o.RuleOpt = o.RuleName.calibrated,
+    alpha: o.AlphaOpt = 0.05,
     device: o.DeviceOpt = "auto",
     precision: o.PrecisionOpt = o.Precision.auto,
     batch_size: o.BatchSizeOpt = None,
@@ -52,6 +54,7 @@ def audit_cmd(
     min_ad_compliance: o.MinAdOpt = None,
     min_dp_compliance: o.MinDpOpt = None,
     max_ad_mean: o.MaxAdMeanOpt = None,
+    max_effect: o.MaxEffectOpt = None,
     baseline: o.BaselineOpt = None,
     max_drop: o.MaxDropOpt = None,
 ) -> None:
@@ -68,6 +71,7 @@ def audit_cmd(
     from rich.console import Console
 
     from ..audit import audit_models, gates_from_options
+    from ..verdict import Rule
 
     if captions not in ("first", "all"):
         raise typer.BadParameter("must be first or all", param_hint="--captions")
@@ -77,6 +81,7 @@ def audit_cmd(
         min_ad_compliance=min_ad_compliance,
         min_dp_compliance=min_dp_compliance,
         max_ad_mean=max_ad_mean,
+        max_effect=max_effect,
         baseline=baseline,
         max_drop=max_drop,
     )
@@ -105,6 +110,7 @@ def audit_cmd(
         use_cache=not no_cache,
         strict=strict,
         gates=gates,
+        rule=Rule(name=rule.value, alpha=alpha),
         per_coordinate=per_coordinate,
         keep_arrays=bool(html or plots),
         detail=detail,

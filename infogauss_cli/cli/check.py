@@ -34,6 +34,8 @@ def check_cmd(
     detail: o.DetailOpt = False,
     bootstrap: o.BootstrapOpt = 0,
     verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
+    rule: o.RuleOpt = o.RuleName.calibrated,
+    alpha: o.AlphaOpt = 0.05,
     json_out: o.JsonOpt = None,
     markdown: o.MarkdownOpt = None,
     html: o.HtmlOpt = None,
@@ -45,6 +47,7 @@ def check_cmd(
     min_ad_compliance: o.MinAdOpt = None,
     min_dp_compliance: o.MinDpOpt = None,
     max_ad_mean: o.MaxAdMeanOpt = None,
+    max_effect: o.MaxEffectOpt = None,
     baseline: o.BaselineOpt = None,
     max_drop: o.MaxDropOpt = None,
 ) -> None:
@@ -53,6 +56,7 @@ def check_cmd(
     Example: [bold]infogauss check emb.npy --require gaussian --json -[/]
     """
     from ..audit import check_file, gates_from_options
+    from ..verdict import Rule
 
     gates = gates_from_options(
         require=require.value if require else None,
@@ -60,6 +64,7 @@ def check_cmd(
         min_ad_compliance=min_ad_compliance,
         min_dp_compliance=min_dp_compliance,
         max_ad_mean=max_ad_mean,
+        max_effect=max_effect,
         baseline=baseline,
         max_drop=max_drop,
     )
@@ -76,6 +81,7 @@ def check_cmd(
             n=n,
             seed=seed,
             gates=gates,
+            rule=Rule(name=rule.value, alpha=alpha),
             per_coordinate=per_coordinate,
             keep_arrays=bool(html or plots),
             detail=detail,

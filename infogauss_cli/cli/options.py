@@ -41,6 +41,11 @@ class VerdictMode(str, Enum):
     projections = "projections"
 
 
+class RuleName(str, Enum):
+    calibrated = "calibrated"
+    paper = "paper"
+
+
 class Requirement(str, Enum):
     gaussian = "gaussian"
     non_gaussian = "non-gaussian"
@@ -146,6 +151,27 @@ VerdictModeOpt = Annotated[
     ),
 ]
 
+RuleOpt = Annotated[
+    RuleName,
+    typer.Option(
+        "--rule",
+        help="Verdict rule: calibrated (false-alarm rate <= --alpha against the reference of "
+        "the view at this n and d) or paper (both compliances >= 90%). Both calls are in the "
+        "JSON.",
+        rich_help_panel="Protocol",
+    ),
+]
+AlphaOpt = Annotated[
+    float,
+    typer.Option(
+        "--alpha",
+        min=0.0001,
+        max=0.5,
+        help="False-alarm rate of the calibrated verdict on the reference (alpha/2 per test).",
+        rich_help_panel="Protocol",
+    ),
+]
+
 # ---- output ------------------------------------------------------------------------------------
 JsonOpt = Annotated[
     str | None,
@@ -224,6 +250,16 @@ MaxAdMeanOpt = Annotated[
     float | None,
     typer.Option(
         "--max-ad-mean", min=0.0, help="Fail if mean A*^2 exceeds X.", rich_help_panel="Gates"
+    ),
+]
+MaxEffectOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-effect",
+        min=0.0,
+        help="Fail if the effect size (mean QQ distance of a coordinate to N(0,1), in SDs) "
+        "exceeds X.",
+        rich_help_panel="Gates",
     ),
 ]
 BaselineOpt = Annotated[
