@@ -174,6 +174,7 @@ def projection_metrics(p: ProjectionTests) -> dict[str, Any]:
     """The projection keys of ``metrics`` (also used by the projections verdict alone); the
     compliances' null p-values are against the uniform sphere at (n, d) over K projections."""
     ref = reference(p.n, p.d, "l2")
+    t = projection_trials(p)
     return {
         "proj_k": p.k,
         "proj_ad_compliance": _num(p.ad.compliance),
@@ -182,15 +183,22 @@ def projection_metrics(p: ProjectionTests) -> dict[str, Any]:
         "proj_dp_mean_p": _num(p.dp.mean_p),
         "proj_var_compliance": _num(p.var_compliance),
         "proj_var_p": _num(p.var_p),
-        "proj_ad_compliance_null_p": _num(compliance_ref_p(ref, "ad", p.ad.compliance, p.k)),
-        "proj_dp_compliance_null_p": _num(compliance_ref_p(ref, "dp", p.dp.compliance, p.k)),
+        "proj_ad_compliance_null_p": _num(compliance_ref_p(ref, "ad", p.ad.compliance, t)),
+        "proj_dp_compliance_null_p": _num(compliance_ref_p(ref, "dp", p.dp.compliance, t)),
     }
 
 
+def projection_trials(p: ProjectionTests) -> int:
+    """Independent trials behind the K projection compliances: min(K, d). Blocks beyond the
+    first re-read the same rows, so their passes are not new evidence; counting d trials
+    gives a wider (conservative) reference spread than K would."""
+    return min(p.k, p.d)
+
+
 def projection_null(p: ProjectionTests, alpha: float = 0.05) -> dict[str, Any]:
-    """``null.proj_*``: the uniform sphere at (n, d) over the K projections, with the
-    calibrated minimum compliances (for ``--verdict projections``)."""
-    out = reference_dict(reference(p.n, p.d, "l2"), p.k, alpha, prefix="proj_")
+    """``null.proj_*``: the uniform sphere at (n, d) over min(K, d) independent projections,
+    with the calibrated minimum compliances (for ``--verdict projections``)."""
+    out = reference_dict(reference(p.n, p.d, "l2"), projection_trials(p), alpha, prefix="proj_")
     return {k: v for k, v in out.items() if not k.startswith("proj_effect")}
 
 

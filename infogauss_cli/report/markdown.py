@@ -36,7 +36,8 @@ def render_markdown(rows: Sequence[Row]) -> str:
     lines += [
         "",
         "AD: modified Anderson-Darling A*² per coordinate (compliance: A*² < 0.752); "
-        "DP: D'Agostino-Pearson (compliance: p > 0.05); the null row is what iid Gaussian "
-        "coordinates give at the same n and d.",
+        "DP: D'Agostino-Pearson (compliance: p > 0.05); the reference rows are what the "
+        "reference of each view gives at the same n and d (raw: iid Gaussian coordinates; l2: "
+        "points uniform on the sphere).",
     ]
     return "\n".join(lines) + "\n"
