@@ -72,10 +72,10 @@ class DiskReferenceStore:
 def use_disk_store(path: str | Path | None = None) -> None:
     """Keep simulated references on disk (the default folder unless ``path``), once per
     process; a store set explicitly before is left in place."""
-    from .diagnostics import reference
+    from .diagnostics.reference import get_store, set_store
 
-    if reference._STORE is None or path is not None:
-        reference.set_store(DiskReferenceStore(path))
+    if get_store() is None or path is not None:
+        set_store(DiskReferenceStore(path))
 
 
 __all__ = ["DiskReferenceStore", "default_reference_dir", "use_disk_store"]

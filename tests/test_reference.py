@@ -28,6 +28,7 @@ def _calls(x: np.ndarray, view: str, rule: Rule = Rule()) -> bool:
 
 
 # ---- the reference -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_sphere_reference_matches_a_full_matrix_simulation() -> None:
     """Pass rates from univariate draws (u1 = g1/||g||) against full L2-normalised matrices."""
     n, d = 300, 8
@@ -228,6 +229,7 @@ def test_detail_p_values_have_their_size(n: int) -> None:
         assert all(v <= limit for v in sizes.values()), (n, d, sizes)
 
 
+@pytest.mark.slow
 def test_projection_scale_moments_match_simulation() -> None:
     n, d = 40, 6
     rng = np.random.default_rng(9)
@@ -238,3 +240,36 @@ def test_projection_scale_moments_match_simulation() -> None:
     mean, var = scale_moments(n, d, d)
     assert np.mean(t) == pytest.approx(mean, rel=0.03)
     assert np.var(t) == pytest.approx(var, rel=0.12)
+
+
+# ---- the CLI: --rule, --alpha, --max-effect, warnings in the footer ----------------------------
+def test_cli_rule_alpha_max_effect_and_footer(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from infogauss_cli.cli.main import app
+
+    rng = np.random.default_rng(10)
+    np.save(tmp_path / "t5.npy", rng.standard_t(5, (2000, 16)).astype(np.float32))
+    x = rng.standard_normal((2000, 16))
+    x[:, 5] *= 1e-30
+    np.save(tmp_path / "dead.npy", x)
+    run = CliRunner().invoke
+    r = run(app, ["check", str(tmp_path / "t5.npy"), "--view", "raw", "--json", "-", "-q"])
+    row = json.loads(r.stdout)["rows"][0]
+    assert row["verdict"]["rule"] == "calibrated" and row["verdict"]["gaussian"] is False
+    assert row["verdict"]["paper"]["gaussian"] is False
+    assert row["metrics"]["effect_size"] > 0.08 and row["null"]["effect_size"] < 0.03
+    assert row["null"]["reference"] == "null: iid Gaussian" and row["warnings"] == []
+    args = ["check", str(tmp_path / "t5.npy"), "--view", "raw", "-q", "--max-effect"]
+    assert run(app, [*args, "0.2"]).exit_code == 0
+    assert run(app, [*args, "0.05"]).exit_code == 1
+    r = run(app, ["check", str(tmp_path / "t5.npy"), "--rule", "paper", "--json", "-", "-q"])
+    v = json.loads(r.stdout)["rows"][0]["verdict"]
+    assert v["rule"] == "paper" and "calibrated" in v
+    assert run(app, ["check", str(tmp_path / "t5.npy"), "--alpha", "0"]).exit_code == 2
+    assert run(app, ["check", str(tmp_path / "t5.npy"), "--rule", "strict"]).exit_code == 2
+    r = run(app, ["check", str(tmp_path / "dead.npy"), "--view", "raw"])
+    assert r.exit_code == 0, r.output
+    assert "dead coordinate(s)" in r.stdout and ": 5" in r.stdout

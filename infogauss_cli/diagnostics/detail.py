@@ -135,7 +135,7 @@ def calibration_detail(
     (``bootstrap`` resamples; 0 = off). The DP p-values are first calibrated to the
     reference's own simulated p-value distribution at this n (and d): P_ref(P <= p), U(0, 1)
     under the reference, then counted by Benjamini-Hochberg and tested for uniformity (KS)."""
-    ref = diag.reference or reference(diag.n, max(diag.d_live, 1), diag.view)
+    ref = diag.reference
     live = np.ones(diag.d, bool)
     live[list(diag.dead_columns)] = False
     cal = ref.calibrate_p(diag.dp.pvalue[live])

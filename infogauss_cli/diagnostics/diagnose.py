@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,7 +62,12 @@ class Diagnosis:
     row_indices: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
     dead_columns: tuple[int, ...] = ()
     effect: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
-    reference: Reference | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def reference(self) -> Reference:
+        """The reference of the view at this n and the live d (simulated on first use, then
+        cached: see :mod:`.reference`)."""
+        return reference(self.n, max(self.d_live, 1), self.view)
 
     @property
     def d_live(self) -> int:
@@ -93,8 +99,7 @@ class Diagnosis:
         """The report's ``null``: the same summaries under the reference of the row's view
         (``reference`` says which), over the live coordinates, with the calibrated rule's
         minimum compliances at false-alarm rate ``alpha`` (alpha/2 per test)."""
-        ref = self.reference or reference(self.n, max(self.d_live, 1), self.view)
-        return reference_dict(ref, max(self.d_live, 0), alpha)
+        return reference_dict(self.reference, max(self.d_live, 0), alpha)
 
 
 def _nanmean(a: np.ndarray) -> float:
@@ -132,13 +137,11 @@ def diagnose(
     n: int | None = None,
     seed: int = 0,
     workers: int | None = None,
-    with_reference: bool = True,
 ) -> Diagnosis:
     """Validate ``x`` (n, d), subsample ``n`` rows (seeded, without replacement), take the norm
     statistics of the raw rows, then run Anderson-Darling and D'Agostino-Pearson on every
-    coordinate of the ``view`` (``l2``: unit-norm rows; ``raw``: as given), and fetch the
-    reference of the view at this n and d (simulated once, then cached; ``with_reference=False``
-    skips it, and :meth:`Diagnosis.null_dict` then computes it when asked).
+    coordinate of the ``view`` (``l2``: unit-norm rows; ``raw``: as given). The reference of
+    the view (``Diagnosis.reference``) is simulated when first asked for, then cached.
 
     Raises :class:`InvalidEmbeddingsError` / ``BadInputError`` for bad input or options.
     """
@@ -175,7 +178,6 @@ def diagnose(
         row_indices=idx,
         dead_columns=tuple(int(i) for i in np.flatnonzero(dead)),
         effect=res.w1,
-        reference=reference(nn, max(d_live, 1), view) if with_reference else None,
     )
 
 

@@ -63,6 +63,11 @@ def set_store(store: ReferenceStore | None) -> ReferenceStore | None:
     return old
 
 
+def get_store() -> ReferenceStore | None:
+    """The store in use (None: memory only)."""
+    return _STORE
+
+
 def default_columns(n: int) -> int:
     """Simulated columns for a reference at n rows: a budget of values, within bounds."""
     return int(np.clip(_BUDGET // max(n, 1), _MIN_COLUMNS, _MAX_COLUMNS))
