@@ -23,6 +23,7 @@ Simulations are memoised in memory and, through :func:`set_store`, on disk (``re
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class ReferenceStore(Protocol):
 
 _STORE: ReferenceStore | None = None
 _MEMO: dict[str, dict[str, np.ndarray]] = {}
+_REFS: dict[tuple, Reference] = {}
 
 
 def set_store(store: ReferenceStore | None) -> ReferenceStore | None:
@@ -192,6 +194,7 @@ class Reference:
     columns: int
     seed: int
     dp_pvalues: np.ndarray = field(repr=False)
+    _cdfs: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -200,7 +203,11 @@ class Reference:
     def count_cdf(self, which: str, trials: int) -> np.ndarray:
         """P(at most k of ``trials`` coordinates pass), k = 0..trials (beta-binomial: the
         binomial with the Monte Carlo uncertainty of the rate folded in)."""
-        from scipy import stats
+        key = (which, int(trials))
+        cached = self._cdfs.get(key)
+        if cached is not None:
+            return cached
+        from scipy import special
 
         p, se = (
             (self.ad_rate, self.ad_rate_se) if which == "ad" else (self.dp_rate, self.dp_rate_se)
@@ -209,8 +216,20 @@ class Reference:
         k = np.arange(trials + 1)
         nu = p * (1 - p) / max(se, 1e-12) ** 2 - 1
         if nu > 1e7:
-            return stats.binom.cdf(k, trials, p)
-        return stats.betabinom.cdf(k, trials, p * nu, (1 - p) * nu)
+            cdf = special.bdtr(k, trials, p)
+        else:  # beta-binomial pmf in closed form (log-space), summed
+            a, b = p * nu, (1 - p) * nu
+            logpmf = (
+                special.gammaln(trials + 1)
+                - special.gammaln(k + 1)
+                - special.gammaln(trials - k + 1)
+                + special.betaln(k + a, trials - k + b)
+                - special.betaln(a, b)
+            )
+            cdf = np.minimum(np.cumsum(np.exp(logpmf)), 1.0)
+        cdf.setflags(write=False)
+        self._cdfs[key] = cdf
+        return cdf
 
     def threshold(self, which: str, trials: int, level: float) -> float:
         """Smallest compliance c such that P(compliance < c) <= level under the reference."""
@@ -264,6 +283,17 @@ def reference(
     """The reference of ``view`` for n rows and d coordinates (n >= 20; d >= 1)."""
     if n < 1 or d < 1:
         raise ValueError(f"need n >= 1 and d >= 1, got n={n}, d={d}")
+    key = (int(n), int(d) if view == "l2" else 0, view, seed, columns or default_columns(n))
+    hit = _REFS.get(key)
+    if hit is None:
+        hit = _reference(n, d, view, seed, key[-1])
+        if len(_REFS) > 256:
+            _REFS.pop(next(iter(_REFS)))
+        _REFS[key] = hit
+    return hit if hit.d == d else dataclasses.replace(hit, d=int(d), _cdfs={})
+
+
+def _reference(n: int, d: int, view: str, seed: int, columns: int) -> Reference:
     sim = simulated(n, d, view, seed, columns)
     t = _table(n)
     m = int(sim["a2"].size)
