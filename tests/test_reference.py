@@ -212,18 +212,28 @@ def test_overflow_scale_is_diagnosed_like_scale_one() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("n", [30, 100, 2000])
 def test_detail_p_values_have_their_size(n: int) -> None:
-    """proj_var_p, mardia_kurt_p and ks_p_uniform under the reference at d in {4, 8, 16, 64}."""
+    """Every calibrated detail p-value (projection variance, Mardia, compliance null p, KS of
+    the calibrated DP p-values) under the reference at d in {4, 8, 16, 64}."""
     seeds = 120 if n < 2000 else 60
     for d in (4, 8, 16, 64):
-        rej = {"var": 0, "mardia": 0, "ks_raw": 0, "ks_l2": 0}
+        rej: dict[str, int] = {}
+
+        def count(key: str, p: float, rej: dict[str, int] = rej) -> None:
+            rej[key] = rej.get(key, 0) + (p < 0.05)
+
         for s in range(seeds):
             x = np.random.default_rng([n, d, s]).standard_normal((n, d))
             u = l2_normalise(x)
-            rej["var"] += projection_tests(u, k=d, seed=s, normalise=False).var_p < 0.05
+            count("proj_var_p", projection_tests(u, k=d, seed=s, normalise=False).var_p)
             if n > 2 * min(8, d) + 2:
-                rej["mardia"] += mardia(u, k=8, reps=400, seed=s).kurt_p < 0.05
+                md = mardia(u, k=8, reps=400, seed=s)
+                count("mardia_kurt_p", md.kurt_p)
+                count("mardia_skew_p", md.skew_p)
             for view in ("raw", "l2"):
-                rej[f"ks_{view}"] += calibration_detail(diagnose(x, view=view)).ks_p < 0.05
+                c = calibration_detail(diagnose(x, view=view))
+                count(f"ks_p_uniform:{view}", c.ks_p)
+                count(f"ad_compliance_null_p:{view}", c.ad_null_p)
+                count(f"dp_compliance_null_p:{view}", c.dp_null_p)
         limit = 0.05 + 2.5 * np.sqrt(0.05 * 0.95 / seeds)
         sizes = {k: v / seeds for k, v in rej.items()}
         assert all(v <= limit for v in sizes.values()), (n, d, sizes)
