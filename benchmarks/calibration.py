@@ -65,7 +65,8 @@ def verdict_rates(
     grid: list[tuple[int, int]], seeds: int, dists: list[str]
 ) -> list[tuple[str, int, int, str, float, float]]:
     """(distribution, n, d, view, calibrated ✓ rate, paper ✓ rate) for every cell."""
-    from infogauss_cli.audit import diagnose_rows
+    from infogauss_cli.audit import RowInfo, diagnose_rows
+    from infogauss_cli.options import Protocol
 
     out = []
     for name in dists:
@@ -76,7 +77,7 @@ def verdict_rates(
             for s in range(seeds):
                 rng = np.random.default_rng([20261129, n, d, s, len(name)])
                 x = np.asarray(gen(rng, (n, d)), dtype=np.float32)
-                for row in diagnose_rows(x, model=name, view="both", seed=s):
+                for row in diagnose_rows(x, RowInfo(model=name), Protocol(view="both", seed=s)):
                     v = row.verdict
                     calls[row.protocol["view"]].append((v.gaussian, v.other.gaussian))
             for view in ("raw", "l2"):

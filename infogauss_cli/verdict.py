@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import BadInputError
+from .options import RULES, VERDICT_MODES
 
 AD_CRITICAL = 0.752
 DP_ALPHA = 0.05
-RULES = ("calibrated", "paper")
 DEFAULT_ALPHA = 0.05
 RELEVANT_EFFECT = 0.04  # as diagnostics.reference.RELEVANT_EFFECT (a Student t10 is 0.044)
 WEAK_POWER = 0.5  # a pass is weak evidence when a relevant departure is caught less often
@@ -74,9 +75,6 @@ class Verdict:
             if o.alpha is not None:
                 out[o.rule]["alpha"] = o.alpha
         return out
-
-
-VERDICT_MODES = ("coordinates", "projections")
 
 
 def judge(
@@ -252,6 +250,39 @@ class GateResult:
         if self.note:
             out["note"] = self.note
         return out
+
+
+def gates_from_options(
+    *,
+    require: str | None = None,
+    max_cv: float | None = None,
+    min_ad_compliance: float | None = None,
+    min_dp_compliance: float | None = None,
+    max_ad_mean: float | None = None,
+    max_effect: float | None = None,
+    baseline: str | Path | None = None,
+    max_drop: float | None = None,
+) -> Gates:
+    """Build :class:`Gates` from the gate options (names as on the command line), reading the
+    baseline report if one is named."""
+    rows: Sequence[Mapping[str, Any]] | None = None
+    if baseline is not None:
+        from .report.json_report import read_report
+
+        rows = tuple(read_report(Path(baseline))["rows"])
+    return Gates(
+        require=require,
+        max_cv=max_cv,
+        min_ad_compliance=min_ad_compliance,
+        min_dp_compliance=min_dp_compliance,
+        max_ad_mean=max_ad_mean,
+        max_effect=max_effect,
+        max_drop=max_drop,
+        baseline=rows,
+    )
+
+
+GATE_OPTIONS = tuple(gates_from_options.__kwdefaults__)
 
 
 def _bound(name: str, value: float | None, threshold: float, upper: bool) -> GateResult:

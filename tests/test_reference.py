@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from infogauss_cli.audit import diagnose_rows
+from infogauss_cli.audit import RowInfo, diagnose_rows
 from infogauss_cli.diagnostics import diagnose
 from infogauss_cli.diagnostics.detail import calibration_detail
 from infogauss_cli.diagnostics.mardia import mardia
@@ -18,8 +18,13 @@ from infogauss_cli.diagnostics.normality import column_tests
 from infogauss_cli.diagnostics.projections import projection_tests, scale_moments
 from infogauss_cli.diagnostics.reference import reference, simulate
 from infogauss_cli.diagnostics.validate import l2_normalise
+from infogauss_cli.options import DiagnoseOptions, Protocol
 from infogauss_cli.refstore import DiskReferenceStore
-from infogauss_cli.verdict import PAPER, Rule, judge
+from infogauss_cli.verdict import Rule, judge
+
+
+def _rows(x: np.ndarray, view: str, **options: object) -> list:
+    return diagnose_rows(x, RowInfo(model="m"), Protocol(view=view), DiagnoseOptions(**options))
 
 
 def _calls(x: np.ndarray, view: str, rule: Rule = Rule()) -> bool:
@@ -132,11 +137,11 @@ def test_done_when_20000_x_64() -> None:
 
 def test_paper_rule_is_kept_and_reported_beside() -> None:
     x = np.random.default_rng(1).standard_normal((20_000, 64), dtype=np.float32)
-    (row,) = diagnose_rows(x, model="g", view="l2", rule=PAPER)
+    (row,) = _rows(x, "l2", rule="paper")
     v = row.to_dict()["verdict"]
     assert v["rule"] == "paper" and v["gaussian"] is False  # the sphere fails the 90% rule
     assert v["calibrated"]["gaussian"] is True and v["calibrated"]["alpha"] == 0.05
-    (row,) = diagnose_rows(x, model="g", view="l2")
+    (row,) = _rows(x, "l2")
     v = row.to_dict()["verdict"]
     assert v["rule"] == "calibrated" and v["gaussian"] is True and v["paper"]["gaussian"] is False
     assert row.null["reference"] == "ideal: uniform sphere"
@@ -169,11 +174,11 @@ def test_warnings_when_the_call_is_driven_by_n() -> None:
     rng = np.random.default_rng(6)
     # a small departure at a large n: ✗, but effect size far below the relevant size
     small = rng.standard_normal((20_000, 64)) + np.where(rng.random((20_000, 64)) < 0.5, -0.5, 0.5)
-    (row,) = diagnose_rows(small.astype(np.float32), model="m", view="raw")
+    (row,) = _rows(small.astype(np.float32), "raw")
     assert row.verdict.gaussian is False
     assert any("driven by n" in w for w in row.warnings)
     # t10 at n = 50, d = 4: ✓ is weak evidence
-    (row,) = diagnose_rows(rng.standard_t(10, (50, 4)), model="t", view="raw")
+    (row,) = _rows(rng.standard_t(10, (50, 4)), "raw")
     if row.verdict.gaussian:
         assert any("weak evidence" in w for w in row.warnings)
     assert row.null["power_relevant"] < 0.5
@@ -192,7 +197,7 @@ def test_dead_columns_are_reported_and_ignored() -> None:
     live = np.delete(np.arange(32), [3, 17, 30])
     assert m["ad_compliance"] == pytest.approx(np.mean(clean.ad.statistic[live] < 0.752))
     assert diag.null_dict()["trials"] == 29
-    (row,) = diagnose_rows(x, model="m", view="l2")
+    (row,) = _rows(x, "l2")
     assert row.metrics["n_dead_columns"] == 3
     assert any("3, 17, 30" in w for w in row.warnings)
 

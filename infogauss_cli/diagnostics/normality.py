@@ -223,9 +223,7 @@ def column_tests(
     if ad:
         a2star[constant] = np.nan
         w1[constant] = np.nan
-    return ColumnTests(
-        a2star=a2star, k2=k2, pvalue=pvalue, constant=constant, std=std, w1=w1
-    )
+    return ColumnTests(a2star=a2star, k2=k2, pvalue=pvalue, constant=constant, std=std, w1=w1)
 
 
 @functools.lru_cache(maxsize=16)

@@ -137,13 +137,7 @@ def scale_moments(n: int, d: int, k: int) -> tuple[float, float]:
     cov = d * d * e(1, 1) - 1.0  # Cov(d u_a^2, d u_b^2) = -sig2 / (d - 1)
     # w = d u^2 - 1: fourth moments
     w4 = d**4 * e(4) - 4 * d**3 * e(3) + 6 * d**2 * e(2) - 4 * d * e(1) + 1
-    w22 = (
-        d**4 * e(2, 2)
-        - 4 * d**3 * e(2, 1)
-        + d**2 * (2 * e(2) + 4 * e(1, 1))
-        - 4 * d * e(1)
-        + 1
-    )
+    w22 = d**4 * e(2, 2) - 4 * d**3 * e(2, 1) + d**2 * (2 * e(2) + 4 * e(1, 1)) - 4 * d * e(1) + 1
     nn = float(n)
     m4 = w4 / nn**3 + (nn - 1) / nn**3 * 3 * sig2**2  # E (v_a - 1)^4
     m22 = w22 / nn**3 + (nn - 1) / nn**3 * (sig2**2 + 2 * cov**2)  # E (v_a-1)^2 (v_b-1)^2

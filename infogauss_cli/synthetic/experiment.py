@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BadInputError
+from ..options import DiagnoseOptions, Protocol
 from ..report.model import Row
 from ..verdict import Gates
 from . import data as data_mod
@@ -347,43 +348,31 @@ def snapshot_rows(
     snaps: Sequence[Snapshot],
     cfg: SyntheticConfig,
     *,
+    options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
-    per_coordinate: bool = False,
-    keep_arrays: bool = False,
     reference: bool = True,
-    detail: bool = False,
-    bootstrap: int = 0,
-    verdict_mode: str = "coordinates",
 ) -> list[Row]:
     """Diagnose every snapshot (the same diagnostics, views and report as ``audit``);
     ``reference``: attach the paper's line (``data["paper"]``) where one corresponds."""
-    from ..audit import diagnose_rows
+    from ..audit import RowInfo, diagnose_rows
 
+    protocol = Protocol(view=cfg.view, seed=cfg.seed)
     rows: list[Row] = []
     for s in snaps:
-        extra = {
-            "uniformity": s.uniformity,
-            "uniformity_ideal": s.uniformity_ideal,
-            "alignment": s.alignment,
-        }
-        for row in diagnose_rows(
-            s.embeddings,
+        info = RowInfo(
             model=row_name(s.run, s.epoch),
-            view=cfg.view,
-            seed=cfg.seed,
-            gates=gates,
-            per_coordinate=per_coordinate,
             objective="random-init" if s.epoch == 0 else s.run.objective,
             backend="torch",
             data=_data_section(s.run, s.epoch, cfg, reference),
             protocol=_protocol(s.run, s.epoch, cfg),
             timing={"train_s": s.train_s},
-            keep_arrays=keep_arrays,
-            detail=detail,
-            bootstrap=bootstrap,
-            verdict_mode=verdict_mode,
-            extra_metrics=extra,
-        ):
+            extra_metrics={
+                "uniformity": s.uniformity,
+                "uniformity_ideal": s.uniformity_ideal,
+                "alignment": s.alignment,
+            },
+        )
+        for row in diagnose_rows(s.embeddings, info, protocol, options, gates):
             rows.append(
                 dataclasses.replace(row, null={**row.null, "uniformity": s.uniformity_ideal})
             )
@@ -393,11 +382,9 @@ def snapshot_rows(
 def synthetic_rows(
     cfg: SyntheticConfig,
     *,
+    options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
     progress: Progress | None = None,
-    **diagnose: Any,
 ) -> list[Row]:
-    """``infogauss synthetic``: train, evaluate and diagnose; one row per snapshot and view
-    (``diagnose``: the options of :func:`snapshot_rows`: per_coordinate, keep_arrays, detail,
-    bootstrap, verdict_mode)."""
-    return snapshot_rows(run_experiment(cfg, progress), cfg, gates=gates, **diagnose)
+    """``infogauss synthetic``: train, evaluate and diagnose; one row per snapshot and view."""
+    return snapshot_rows(run_experiment(cfg, progress), cfg, options=options, gates=gates)
