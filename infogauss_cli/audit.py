@@ -121,7 +121,7 @@ def _view_row(
     elapsed = time.perf_counter() - t0 + shared.seconds
     verdict = judge(metrics, options.verdict_rule, options.verdict, null)
     warnings = row_warnings(metrics, null, verdict, diag.n, options.verdict)
-    warnings += _dead_warning(diag.dead_columns)
+    warnings += _dead_warning(diag.dead_columns, diag.d)
     row_protocol = {"n": diag.n, "d": diag.d, "seed": protocol.seed, "view": view}
     row_protocol |= dict(info.protocol)
     if options.verdict != "coordinates":
@@ -146,10 +146,12 @@ def _view_row(
     )
 
 
-def _dead_warning(dead: Sequence[int]) -> list[str]:
+def _dead_warning(dead: Sequence[int], d: int) -> list[str]:
     """The footer line naming the dead coordinates (left out of the compliances)."""
     if not dead:
         return []
+    if len(dead) == d:
+        return ["every coordinate is dead (no spread): nothing to test, the compliances are 0"]
     shown = ", ".join(str(i) for i in dead[:8])
     more = f", ... ({len(dead)} in all)" if len(dead) > 8 else ""
     return [

@@ -99,7 +99,8 @@ class Diagnosis:
         """The report's ``null``: the same summaries under the reference of the row's view
         (``reference`` says which), over the live coordinates, with the calibrated rule's
         minimum compliances at false-alarm rate ``alpha`` (alpha/2 per test)."""
-        return reference_dict(self.reference, max(self.d_live, 0), alpha)
+        # nothing alive: every coordinate counts (and fails), as in the compliances
+        return reference_dict(self.reference, self.d_live or self.d, alpha)
 
 
 def _nanmean(a: np.ndarray) -> float:
