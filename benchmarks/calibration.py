@@ -10,6 +10,9 @@ default settings) and the share of seeds called Gaussian (✓) is printed for th
 - ``t10``, ``t5``: iid Student t with 10 / 5 degrees of freedom (mild / clear departures);
 - ``mixture``: iid 50/50 mixture of N(-1, 1) and N(+1, 1) (bimodal, effect size 0.05).
 
+Part 3 (``--part cost``): the time to simulate one reference (cold, nothing cached) per view
+at a few (n, d), the cost a first audit of a new shape pays once.
+
 Part 2, the detail p-values. For every (n, d) of the detail grid, S seeded iid Gaussian
 matrices (their L2 rows uniform on the sphere): the share of seeds in which each detail p-value
 is below 0.05 (its size; about 5% when calibrated), for the raw and the l2 view.
@@ -111,6 +114,22 @@ def detail_sizes(grid: list[tuple[int, int]], seeds: int) -> list[tuple[int, int
     return out
 
 
+def reference_cost(shapes: list[tuple[int, int]]) -> None:
+    """Print the time of one cold reference simulation per view and shape."""
+    from infogauss_cli.diagnostics.reference import default_columns, simulate
+
+    print("\n### Cost of one reference simulation (cold)\n")
+    print("| n | d | columns | raw | l2 |")
+    print("|---|---|---|---|---|")
+    for n, d in shapes:
+        times = []
+        for view in ("raw", "l2"):
+            t0 = time.perf_counter()
+            simulate(n, d, view, default_columns(n))
+            times.append(time.perf_counter() - t0)
+        print(f"| {n:,} | {d:,} | {default_columns(n):,} | {times[0]:.1f} s | {times[1]:.1f} s |")
+
+
 def print_verdicts(rows: list[tuple[str, int, int, str, float, float]], seeds: int) -> None:
     print(f"\n### ✓ rate over {seeds} seeds (calibrated default / paper rule)\n")
     ns = sorted({r[1] for r in rows})
@@ -149,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="small grids and few seeds")
     ap.add_argument("--seeds", type=int, default=None, help="seeds per verdict cell (default 20)")
     ap.add_argument("--detail-seeds", type=int, default=None, help="seeds per detail cell (200)")
-    ap.add_argument("--part", choices=("all", "verdict", "detail"), default="all")
+    ap.add_argument("--part", choices=("all", "verdict", "detail", "cost"), default="all")
     args = ap.parse_args(argv)
     if args.quick:
         grid = [(n, d) for n in (100, 1000) for d in (8, 64)]
@@ -160,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
         dgrid = [(n, d) for n in DETAIL_N for d in DETAIL_D]
         seeds, dseeds = args.seeds or 20, args.detail_seeds or 200
     t0 = time.perf_counter()
+    if args.part == "cost":
+        reference_cost([(100, 64), (1000, 64), (5000, 768), (20000, 1024)])
     if args.part in ("all", "verdict"):
         print_verdicts(verdict_rates(grid, seeds, list(DISTRIBUTIONS)), seeds)
     if args.part in ("all", "detail"):
