@@ -19,7 +19,7 @@ from .errors import RunError
 from .options import Compute, DataOptions, DiagnoseOptions, Protocol
 from .progress import steps
 from .report.model import Row
-from .verdict import Gates, evaluate_gates, judge
+from .verdict import Gates, evaluate_gates, judge, row_warnings
 
 PLOT_COLUMNS = 6  # coordinates kept for the QQ plots
 
@@ -48,6 +48,7 @@ class _Shared:
     sphere: Any = None
     proj_metrics: Mapping[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    proj_null: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _shared(x: Any, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
@@ -61,14 +62,16 @@ def _shared(x: Any, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
     sub = subsample(validate_matrix(x), protocol.n, protocol.seed)[0]
     if not (options.detail or projections):
         return _Shared(sub=sub)
-    from .diagnostics.detail import projection_metrics, sphere_detail
+    from .diagnostics.detail import projection_metrics, projection_null, sphere_detail
     from .diagnostics.projections import projection_tests
 
     t0 = time.perf_counter()
     if options.detail:
         return _Shared(sub, sphere_detail(sub, seed=protocol.seed), {}, time.perf_counter() - t0)
-    proj = projection_metrics(projection_tests(sub, seed=protocol.seed))
-    return _Shared(sub, None, proj, time.perf_counter() - t0)
+    tests = projection_tests(sub, seed=protocol.seed)
+    proj = projection_metrics(tests)
+    null = projection_null(tests, options.alpha)
+    return _Shared(sub, None, proj, time.perf_counter() - t0, null)
 
 
 def _plot_arrays(diag: Any, shared: _Shared, view: str) -> dict[str, Any]:
@@ -107,7 +110,7 @@ def _view_row(
 
     t0 = time.perf_counter()
     diag = diagnose(x, view=view, n=protocol.n, seed=protocol.seed)
-    metrics, null = diag.metrics(), diag.null_dict()
+    metrics, null = diag.metrics(), diag.null_dict(options.alpha)
     if shared.sphere is not None:
         from .diagnostics.detail import calibration_detail, detail_metrics, detail_null
 
@@ -118,10 +121,13 @@ def _view_row(
                 diag, tested, bootstrap=options.bootstrap, seed=protocol.seed
             )
         metrics |= detail_metrics(shared.sphere, calib)
-        null |= detail_null(shared.sphere)
+        null |= detail_null(shared.sphere, options.alpha)
     metrics |= dict(shared.proj_metrics) | dict(info.extra_metrics)
+    null |= dict(shared.proj_null)
     elapsed = time.perf_counter() - t0 + shared.seconds
-    verdict = judge(metrics, mode=options.verdict)
+    verdict = judge(metrics, options.verdict_rule, options.verdict, null)
+    warnings = row_warnings(metrics, null, verdict, diag.n, options.verdict)
+    warnings += _dead_warning(diag.dead_columns, diag.d)
     row_protocol = {"n": diag.n, "d": diag.d, "seed": protocol.seed, "view": view}
     row_protocol |= dict(info.protocol)
     if options.verdict != "coordinates":
@@ -142,7 +148,22 @@ def _view_row(
         timing={**info.timing, "diagnose_s": round(elapsed, 4)},
         per_coordinate=per_coordinate if options.per_coordinate else None,
         arrays=_plot_arrays(diag, shared, view) if options.keep_arrays else None,
+        warnings=tuple(warnings),
     )
+
+
+def _dead_warning(dead: Sequence[int], d: int) -> list[str]:
+    """The footer line naming the dead coordinates (left out of the compliances)."""
+    if not dead:
+        return []
+    if len(dead) == d:
+        return ["every coordinate is dead (no spread): nothing to test, the compliances are 0"]
+    shown = ", ".join(str(i) for i in dead[:8])
+    more = f", ... ({len(dead)} in all)" if len(dead) > 8 else ""
+    return [
+        "dead coordinate(s) left out of the compliances (std < 1e-6 x the median "
+        f"coordinate's): {shown}{more}"
+    ]
 
 
 def diagnose_rows(
@@ -160,6 +181,9 @@ def diagnose_rows(
     compliances (with ``detail``); ``options.verdict="projections"`` judges on the
     random-projection compliances (computed even without ``detail``).
     """
+    from .refstore import use_disk_store
+
+    use_disk_store()  # simulated references are kept on disk between runs
     shared = _shared(x, protocol, options)
     return [_view_row(x, v, info, protocol, options, gates, shared) for v in protocol.views]
 
@@ -220,7 +244,7 @@ def audit_models(
     rows: list[Row] = []
     for entry, towers in plan:  # all towers of a model first: paired metrics need both
         done = {
-            t: _extract_tower(entry, source, t, protocol, compute, cache, data.strict, console)
+            t: extract_tower(entry, source, t, protocol, compute, cache, data, console)
             for t in towers
         }
         paired = paired_metrics(source, done) if options.detail else {}
@@ -229,14 +253,14 @@ def audit_models(
     return rows
 
 
-def _extract_tower(
+def extract_tower(
     entry: Any,
     source: Any,
     tower: str,
     protocol: Protocol,
     compute: Compute,
     cache: Any,
-    strict: bool,
+    data: DataOptions,
     console: Any,
 ) -> Any:
     """The extraction of one tower, or the :class:`RunError` that stopped it (the other
@@ -248,16 +272,11 @@ def _extract_tower(
             entry,
             source,
             tower,
-            n=protocol.n,
-            seed=protocol.seed,
-            device=compute.device,
-            precision=compute.precision,
-            batch_size=compute.batch_size,
-            workers=compute.workers,
+            protocol,
+            compute,
             cache=cache,
-            strict=strict,
-            progress=console is not None,
             console=console,
+            strict=data.strict,
         )
     except RunError as exc:
         return exc

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from infogauss_cli.cli.main import app
 from tests.coco_fixture import make_coco
+from tests.helpers import invoke
 
 pytestmark = pytest.mark.slow
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +24,8 @@ def coco(tmp_path_factory):
 def compared(coco, tmp_path_factory):
     """One compare run shared by several tests: all report files at once."""
     out = tmp_path_factory.mktemp("out")
-    r = runner.invoke(
-        app,
-        [
+    r = invoke(
+        *[
             "compare",
             "minilm-l6",
             "effnet-lite0",
@@ -48,17 +45,13 @@ def compared(coco, tmp_path_factory):
     return r, out
 
 
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
 def test_compare_table_rows_in_order(compared):
     r, _ = compared
     assert r.exit_code == 0, r.output
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("│")]
     models = [ln.split("│")[1].strip() for ln in lines]
     assert models[:3] == ["minilm-l6", "effnet-lite0", "minilm-l6@random"]
-    assert models[3] == "null: iid Gaussian"  # one null row per (n, d)
+    assert models[3] == "ideal: uniform sphere"  # one reference row per (n, d, view): l2 here
     assert "1 item(s) skipped" in r.stdout  # the truncated JPEG
 
 

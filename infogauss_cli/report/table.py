@@ -26,7 +26,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from .cells import NUMERIC, detail_cells, gate_lines, has_detail, table_cells
+from .cells import NUMERIC, detail_cells, gate_lines, has_detail, table_cells, warning_lines
 from .model import Row
 
 TITLE = "infogauss: are the embeddings Gaussian?"
@@ -185,6 +185,8 @@ def print_report(rows: Sequence[Row], console: Console | None = None) -> None:
         skipped = r.data.get("skipped") if r.data else None
         if skipped:
             console.print(f"[yellow]! {escape(r.model)}: {skipped} item(s) skipped[/]")
+    for text in warning_lines(rows):
+        console.print(f"[yellow]! {escape(text)}[/]")
     for passed, text in gate_lines(rows):
         mark = "[green]✓ pass[/]" if passed else "[red]✗ FAIL[/]"
         console.print(f"{mark}  {escape(text)}")
