@@ -1,148 +1,161 @@
-"""Library entry points: an embedding matrix (and later a model) -> report rows.
+"""Library entry points: an embedding matrix, a file or zoo models -> report rows.
 
-The CLI is a thin wrapper over these; they know nothing of the CLI.
+The CLI is a thin wrapper over these; they know nothing of the CLI. Options come as the
+objects of :mod:`infogauss_cli.options`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import BadInputError, RunError
+from .errors import RunError
+from .options import Compute, DataOptions, DiagnoseOptions, Protocol
 from .report.model import Row
-from .verdict import VERDICT_MODES, Gates, Rule, evaluate_gates, judge
+from .verdict import Gates, evaluate_gates, judge
 
-VIEWS = {"l2": ("l2",), "raw": ("raw",), "both": ("l2", "raw")}
 PLOT_COLUMNS = 6  # coordinates kept for the QQ plots
 
 
-def views_for(view: str) -> tuple[str, ...]:
-    """``l2``/``raw``/``both`` -> the views to run."""
-    return VIEWS[view]
+@dataclass(frozen=True)
+class RowInfo:
+    """What a matrix is (model, tower, objective, backend) and how it was obtained (data,
+    protocol entries beyond n/d/seed/view, timing); ``extra_metrics`` join every row's
+    metrics (e.g. ``paired_alignment``)."""
+
+    model: str
+    tower: str | None = None
+    objective: str | None = None
+    backend: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    protocol: Mapping[str, Any] = field(default_factory=dict)
+    timing: Mapping[str, Any] = field(default_factory=dict)
+    extra_metrics: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What the views of one matrix share: the tested rows and the view-free detail."""
+
+    sub: Any = None
+    sphere: Any = None
+    proj_metrics: Mapping[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _shared(x: Any, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
+    """Subsample once, and run what does not depend on the view (sphere-level detail, or
+    the projection compliances the projections verdict reads)."""
+    from .diagnostics import subsample, validate_matrix
+
+    projections = options.verdict == "projections"
+    if not (options.detail or projections or options.keep_arrays):
+        return _Shared()
+    sub = subsample(validate_matrix(x), protocol.n, protocol.seed)[0]
+    if not (options.detail or projections):
+        return _Shared(sub=sub)
+    from .diagnostics.detail import projection_metrics, sphere_detail
+    from .diagnostics.projections import projection_tests
+
+    t0 = time.perf_counter()
+    if options.detail:
+        return _Shared(sub, sphere_detail(sub, seed=protocol.seed), {}, time.perf_counter() - t0)
+    proj = projection_metrics(projection_tests(sub, seed=protocol.seed))
+    return _Shared(sub, None, proj, time.perf_counter() - t0)
+
+
+def _plot_arrays(diag: Any, shared: _Shared, view: str) -> dict[str, Any]:
+    """What the plots draw (see :attr:`Row.arrays`)."""
+    from .diagnostics import apply_view
+
+    sub64 = np.asarray(shared.sub, dtype=np.float64)
+    k = min(PLOT_COLUMNS, diag.d)
+    arrays = {
+        "ad_statistic": diag.ad.statistic,
+        "dp_pvalue": diag.dp.pvalue,
+        "norms": np.linalg.norm(sub64, axis=1),
+        "columns": apply_view(sub64, view)[:, :k],
+        "column_index": np.arange(k),
+    }
+    if shared.sphere is not None:
+        arrays |= {
+            "eigenvalues": shared.sphere.scatter.eigenvalues,
+            "proj_columns": shared.sphere.projections.columns,
+            "proj_ad_statistic": shared.sphere.projections.ad.statistic,
+        }
+    return arrays
+
+
+def _view_row(
+    x: Any,
+    view: str,
+    info: RowInfo,
+    protocol: Protocol,
+    options: DiagnoseOptions,
+    gates: Gates,
+    shared: _Shared,
+) -> Row:
+    """Diagnose one view of the matrix and judge it."""
+    from .diagnostics import apply_view, diagnose
+
+    t0 = time.perf_counter()
+    diag = diagnose(x, view=view, n=protocol.n, seed=protocol.seed)
+    metrics, null = diag.metrics(), diag.null_dict()
+    if shared.sphere is not None:
+        from .diagnostics.detail import calibration_detail, detail_metrics, detail_null
+
+        tested = apply_view(shared.sub, view) if options.bootstrap > 0 else None
+        calib = calibration_detail(diag, tested, bootstrap=options.bootstrap, seed=protocol.seed)
+        metrics |= detail_metrics(shared.sphere, calib)
+        null |= detail_null(shared.sphere)
+    metrics |= dict(shared.proj_metrics) | dict(info.extra_metrics)
+    elapsed = time.perf_counter() - t0 + shared.seconds
+    verdict = judge(metrics, mode=options.verdict)
+    row_protocol = {"n": diag.n, "d": diag.d, "seed": protocol.seed, "view": view}
+    row_protocol |= dict(info.protocol)
+    if options.verdict != "coordinates":
+        row_protocol["verdict"] = options.verdict
+    key = {"model": info.model, "tower": info.tower, "protocol": row_protocol, "metrics": metrics}
+    per_coordinate = {"ad_statistic": diag.ad.statistic, "dp_pvalue": diag.dp.pvalue}
+    return Row(
+        model=info.model,
+        tower=info.tower,
+        objective=info.objective,
+        backend=info.backend,
+        data=dict(info.data),
+        protocol=row_protocol,
+        metrics=metrics,
+        null=null,
+        verdict=verdict,
+        gates=tuple(evaluate_gates(key, verdict, gates)),
+        timing={**info.timing, "diagnose_s": round(elapsed, 4)},
+        per_coordinate=per_coordinate if options.per_coordinate else None,
+        arrays=_plot_arrays(diag, shared, view) if options.keep_arrays else None,
+    )
 
 
 def diagnose_rows(
     x: Any,
-    *,
-    model: str,
-    view: str = "l2",
-    n: int | None = None,
-    seed: int = 0,
+    info: RowInfo,
+    protocol: Protocol = Protocol(),
+    options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
-    rule: Rule = Rule(),
-    per_coordinate: bool = False,
-    tower: str | None = None,
-    objective: str | None = None,
-    backend: str | None = None,
-    data: Mapping[str, Any] | None = None,
-    protocol: Mapping[str, Any] | None = None,
-    timing: Mapping[str, Any] | None = None,
-    keep_arrays: bool = False,
-    detail: bool = False,
-    bootstrap: int = 0,
-    verdict_mode: str = "coordinates",
-    extra_metrics: Mapping[str, Any] | None = None,
 ) -> list[Row]:
-    """Diagnose one embedding matrix under one or both views; one :class:`Row` per view.
+    """Diagnose one embedding matrix under the protocol's view(s); one :class:`Row` per view.
 
-    ``keep_arrays`` keeps what the plots need (per-coordinate statistics, raw norms, a few
-    coordinates of the tested view; with ``detail`` the spectrum and a few projections) in
-    ``Row.arrays``. ``detail`` adds the rotation-invariant, sphere-level and calibrated
-    diagnostics (docs/diagnostics.md) to ``metrics`` and ``null``; ``bootstrap`` B > 0 adds
-    bootstrap CIs of the compliances (B resamples of the rows; implies nothing without
-    ``detail``). ``verdict_mode="projections"`` judges on the random-projection compliances
-    (computed even without ``detail``). ``extra_metrics`` are merged into every row's metrics
-    (e.g. ``paired_alignment`` / ``modality_gap``).
+    ``options.keep_arrays`` keeps what the plots need in ``Row.arrays``; ``options.detail``
+    adds the rotation-invariant, sphere-level and calibrated diagnostics (docs/diagnostics.md)
+    to ``metrics`` and ``null``; ``options.bootstrap`` B > 0 adds bootstrap CIs of the
+    compliances (with ``detail``); ``options.verdict="projections"`` judges on the
+    random-projection compliances (computed even without ``detail``).
     """
-    from .diagnostics import apply_view, diagnose, subsample, validate_matrix
-
-    if verdict_mode not in VERDICT_MODES:
-        raise BadInputError(
-            f"unknown verdict mode {verdict_mode!r}; expected one of {', '.join(VERDICT_MODES)}"
-        )
-    if bootstrap < 0:
-        raise BadInputError(f"--bootstrap must be >= 0, got {bootstrap}")
-    sphere = None
-    proj_metrics: dict[str, Any] = {}
-    sphere_s = 0.0
-    # the rows tested (a seeded subsample), for what works on them beyond diagnose()
-    sub = None
-    if detail or verdict_mode == "projections" or keep_arrays:
-        sub = subsample(validate_matrix(x), n, seed)[0]
-    if detail or verdict_mode == "projections":
-        from .diagnostics.detail import projection_metrics, sphere_detail
-        from .diagnostics.projections import projection_tests
-
-        t0 = time.perf_counter()
-        if detail:
-            sphere = sphere_detail(sub, seed=seed)
-        else:
-            proj_metrics = projection_metrics(projection_tests(sub, seed=seed))
-        sphere_s = time.perf_counter() - t0
-    rows = []
-    for v in views_for(view):
-        t0 = time.perf_counter()
-        diag = diagnose(x, view=v, n=n, seed=seed)
-        metrics = diag.metrics()
-        null = diag.null_dict()
-        if sphere is not None:
-            from .diagnostics.detail import calibration_detail, detail_metrics, detail_null
-
-            tested = apply_view(sub, v) if bootstrap > 0 else None
-            calib = calibration_detail(diag, tested, bootstrap=bootstrap, seed=seed)
-            metrics |= detail_metrics(sphere, calib)
-            null |= detail_null(sphere)
-        metrics |= proj_metrics
-        metrics |= dict(extra_metrics or {})
-        elapsed = time.perf_counter() - t0 + sphere_s
-        arrays = None
-        if keep_arrays:
-            sub64 = np.asarray(sub, dtype=np.float64)
-            k = min(PLOT_COLUMNS, diag.d)
-            arrays = {
-                "ad_statistic": diag.ad.statistic,
-                "dp_pvalue": diag.dp.pvalue,
-                "norms": np.linalg.norm(sub64, axis=1),
-                "columns": apply_view(sub64, v)[:, :k],
-                "column_index": np.arange(k),
-            }
-            if sphere is not None:
-                arrays |= {
-                    "eigenvalues": sphere.scatter.eigenvalues,
-                    "proj_columns": sphere.projections.columns,
-                    "proj_ad_statistic": sphere.projections.ad.statistic,
-                }
-        verdict = judge(metrics, rule, verdict_mode)
-        row_protocol = {"n": diag.n, "d": diag.d, "seed": seed, "view": v, **(protocol or {})}
-        if verdict_mode != "coordinates":
-            row_protocol["verdict"] = verdict_mode
-        key = {"model": model, "tower": tower, "protocol": row_protocol, "metrics": metrics}
-        rows.append(
-            Row(
-                model=model,
-                tower=tower,
-                objective=objective,
-                backend=backend,
-                data=dict(data or {}),
-                protocol=row_protocol,
-                metrics=metrics,
-                null=null,
-                verdict=verdict,
-                gates=tuple(evaluate_gates(key, verdict, gates)),
-                timing={**(timing or {}), "diagnose_s": round(elapsed, 4)},
-                per_coordinate=(
-                    {"ad_statistic": diag.ad.statistic, "dp_pvalue": diag.dp.pvalue}
-                    if per_coordinate
-                    else None
-                ),
-                arrays=arrays,
-            )
-        )
-    return rows
+    shared = _shared(x, protocol, options)
+    return [_view_row(x, v, info, protocol, options, gates, shared) for v in protocol.views]
 
 
 def check_file(
@@ -150,15 +163,9 @@ def check_file(
     *,
     key: str | None = None,
     name: str | None = None,
-    view: str = "l2",
-    n: int | None = None,
-    seed: int = 0,
+    protocol: Protocol = Protocol(),
+    options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
-    per_coordinate: bool = False,
-    keep_arrays: bool = False,
-    detail: bool = False,
-    bootstrap: int = 0,
-    verdict_mode: str = "coordinates",
 ) -> list[Row]:
     """``infogauss check``: audit an embedding matrix stored in a file."""
     from .diagnostics import validate_matrix
@@ -167,169 +174,125 @@ def check_file(
     path = Path(path)
     t0 = time.perf_counter()
     x = validate_matrix(read_matrix(path, key))
-    load_s = time.perf_counter() - t0
-    label = name or path.name + (f"[{key}]" if key else "")
-    return diagnose_rows(
-        x,
-        model=label,
-        view=view,
-        n=n,
-        seed=seed,
-        gates=gates,
-        per_coordinate=per_coordinate,
+    info = RowInfo(
+        model=name or path.name + (f"[{key}]" if key else ""),
         backend="file",
         data={"source": f"file:{path}", "items": int(x.shape[0]), "skipped": 0},
         protocol={"precision": str(np.asarray(x).dtype), "device": None},
-        timing={"load_s": round(load_s, 4)},
-        keep_arrays=keep_arrays,
-        detail=detail,
-        bootstrap=bootstrap,
-        verdict_mode=verdict_mode,
+        timing={"load_s": round(time.perf_counter() - t0, 4)},
     )
-
-
-def gates_from_options(
-    *,
-    require: str | None = None,
-    max_cv: float | None = None,
-    min_ad_compliance: float | None = None,
-    min_dp_compliance: float | None = None,
-    max_ad_mean: float | None = None,
-    baseline: str | Path | None = None,
-    max_drop: float | None = None,
-) -> Gates:
-    """Build :class:`Gates`, reading the baseline report if one is named."""
-    rows: Sequence[Mapping[str, Any]] | None = None
-    if baseline is not None:
-        from .report.json_report import read_report
-
-        rows = tuple(read_report(Path(baseline))["rows"])
-    return Gates(
-        require=require,
-        max_cv=max_cv,
-        min_ad_compliance=min_ad_compliance,
-        min_dp_compliance=min_dp_compliance,
-        max_ad_mean=max_ad_mean,
-        max_drop=max_drop,
-        baseline=rows,
-    )
+    return diagnose_rows(x, info, protocol, options, gates)
 
 
 def audit_models(
     refs: Sequence[str],
     *,
-    data: str = "coco-val2017",
-    data_options: Mapping[str, Any] | None = None,
-    tower: str = "all",
-    n: int | None = None,
-    seed: int = 0,
-    view: str = "l2",
-    device: str = "auto",
-    precision: str = "auto",
-    batch_size: int | None = None,
-    workers: int | None = None,
-    zoo: str | Path | None = None,
-    cache_dir: str | Path | None = None,
-    use_cache: bool = True,
-    strict: bool = False,
+    data: DataOptions = DataOptions(),
+    protocol: Protocol = Protocol(),
+    compute: Compute = Compute(),
+    options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
-    per_coordinate: bool = False,
-    keep_arrays: bool = False,
-    detail: bool = False,
-    bootstrap: int = 0,
-    verdict_mode: str = "coordinates",
-    progress: bool = True,
     console: Any = None,
 ) -> list[Row]:
     """``infogauss audit`` / ``compare``: zoo -> data source -> extraction (cached) ->
     diagnostics -> verdict, one :class:`Row` per model x tower x view, in the order given.
+    ``console``: where progress goes (None: quiet).
 
     Bad usage (unknown model, bad data spec, a tower the data cannot feed) raises
     :class:`BadInputError` before any model is built. A model that fails to load or run gives
     an error row, and the others still run.
     """
-    from .extract import extract_model, resolve_towers
-    from .sources import data_section, parse_data_spec
-    from .store import EmbeddingCache
+    from .extract import resolve_towers
+    from .sources import parse_data_spec
     from .zoo import load_zoo
 
-    registry = load_zoo(zoo)
+    registry = load_zoo(compute.zoo)
     entries = [registry.resolve(ref) for ref in refs]
-    source = parse_data_spec(data, **(data_options or {}))
-    plan = [(entry, resolve_towers(entry.towers, source, tower)) for entry in entries]
-    cache = EmbeddingCache(cache_dir) if use_cache else None
+    source = parse_data_spec(data.data, console=console, **data.source_options())
+    plan = [(entry, resolve_towers(entry.towers, source, data.tower)) for entry in entries]
+    cache = compute.cache()
     rows: list[Row] = []
     for entry, towers in plan:  # all towers of a model first: paired metrics need both
-        done: dict[str, tuple[dict[str, Any], Any]] = {}
-        for t in towers:
-            info = {
-                "model": entry.ref,
-                "tower": t,
-                "objective": entry.objective if entry.pretrained else "random-init",
-                "backend": entry.backend,
-            }
-            try:
-                ex = extract_model(
-                    entry,
-                    source,
-                    t,
-                    n=n,
-                    seed=seed,
-                    device=device,
-                    precision=precision,
-                    batch_size=batch_size,
-                    workers=workers,
-                    cache=cache,
-                    strict=strict,
-                    progress=progress,
-                    console=console,
-                )
-            except RunError as exc:  # this model failed to load or run; the others still run
-                done[t] = (info, exc)
-                continue
-            done[t] = (info, ex)
-        paired = paired_metrics(source, done) if detail else {}
-        for info, ex in done.values():
-            if isinstance(ex, RunError):
-                rows.append(Row(**info, data={"source": source.name}, error=str(ex)))
-                continue
-            rows += diagnose_rows(
-                ex.embeddings,
-                **info,
-                view=view,
-                n=n,
-                seed=seed,
-                gates=gates,
-                per_coordinate=per_coordinate,
-                keep_arrays=keep_arrays,
-                detail=detail,
-                bootstrap=bootstrap,
-                verdict_mode=verdict_mode,
-                extra_metrics=paired,
-                data=data_section(source, info["tower"], ex),
-                protocol={"precision": ex.precision, "device": ex.device},
-                timing={
-                    "extract_s": round(ex.extract_s, 3),
-                    "items_per_s": round(ex.items_per_s, 2),
-                    "from_cache": round(ex.from_cache, 3),
-                },
-            )
+        done = {
+            t: extract_tower(entry, source, t, protocol, compute, cache, data, console)
+            for t in towers
+        }
+        paired = paired_metrics(source, done) if options.detail else {}
+        for t, ex in done.items():
+            rows += _model_rows(entry, source, t, ex, paired, protocol, options, gates)
     return rows
 
 
-def paired_metrics(source: Any, done: Mapping[str, tuple[Any, Any]]) -> dict[str, Any]:
+def extract_tower(
+    entry: Any,
+    source: Any,
+    tower: str,
+    protocol: Protocol,
+    compute: Compute,
+    cache: Any,
+    data: DataOptions,
+    console: Any,
+) -> Any:
+    """The extraction of one tower, or the :class:`RunError` that stopped it (the other
+    models still run)."""
+    from .extract import extract_model
+
+    try:
+        return extract_model(
+            entry,
+            source,
+            tower,
+            protocol,
+            compute,
+            cache=cache,
+            console=console,
+            strict=data.strict,
+        )
+    except RunError as exc:
+        return exc
+
+
+def _model_rows(
+    entry: Any,
+    source: Any,
+    tower: str,
+    ex: Any,
+    paired: Mapping[str, Any],
+    protocol: Protocol,
+    options: DiagnoseOptions,
+    gates: Gates,
+) -> list[Row]:
+    """The rows of one extracted tower (an error row when its extraction failed)."""
+    from .sources import data_section
+
+    objective = entry.objective if entry.pretrained else "random-init"
+    who = {"model": entry.ref, "tower": tower, "objective": objective, "backend": entry.backend}
+    if isinstance(ex, RunError):
+        return [Row(**who, data={"source": source.name}, error=str(ex))]
+    info = RowInfo(
+        **who,
+        data=data_section(source, tower, ex),
+        protocol={"precision": ex.precision, "device": ex.device},
+        timing={
+            "extract_s": round(ex.extract_s, 3),
+            "items_per_s": round(ex.items_per_s, 2),
+            "from_cache": round(ex.from_cache, 3),
+        },
+        extra_metrics=paired,
+    )
+    return diagnose_rows(ex.embeddings, info, protocol, options, gates)
+
+
+def paired_metrics(source: Any, done: Mapping[str, Any]) -> dict[str, Any]:
     """``paired_alignment``, ``modality_gap`` and ``paired_n`` between the image and text
     extractions of one model when the source pairs them (text items carry ``pair`` = the id
     of their image); {} when it does not, or no extracted pair survives subsampling."""
     from .diagnostics.paired import pair_indices, paired_stats
 
-    img, txt = done.get("image"), done.get("text")
-    if img is None or txt is None or isinstance(img[1], Exception):
-        return {}
-    if isinstance(txt[1], Exception):
+    ex_i, ex_t = done.get("image"), done.get("text")
+    if ex_i is None or ex_t is None or isinstance(ex_i, Exception) or isinstance(ex_t, Exception):
         return {}
     pair_of = {it.id: it.pair for it in source.items("text")}
-    ex_i, ex_t = img[1], txt[1]
     ia, ib = pair_indices(ex_i.ids, [pair_of.get(i) for i in ex_t.ids])
     if ia.size == 0 or ex_i.embeddings.shape[1] != ex_t.embeddings.shape[1]:
         return {}

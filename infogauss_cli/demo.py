@@ -34,20 +34,21 @@ def demo_rows(
     """The demo's rows: synthetic (quick preset), then each of :data:`MODEL_ROWS` on its
     data (a model that cannot load gives an error row; the others still run)."""
     from .audit import audit_models
+    from .options import DataOptions, DiagnoseOptions
     from .synthetic.experiment import preset, synthetic_rows
 
+    options = DiagnoseOptions(keep_arrays=keep_arrays)
     cfg = preset("quick", settings=SYNTHETIC_SETTINGS)
-    rows = synthetic_rows(cfg, keep_arrays=keep_arrays, progress=progress)
+    rows = synthetic_rows(cfg, options=options, progress=progress)
     for refs, data in MODEL_ROWS if models else ():
         if progress:
             progress(f"{' vs '.join(refs)} on {data}")
         try:
             rows += audit_models(
                 refs,
-                data=data,
-                keep_arrays=keep_arrays,
-                progress=progress is not None,
-                console=console,
+                data=DataOptions(data=data),
+                options=options,
+                console=console if progress is not None else None,
             )
         except BadInputError as exc:  # e.g. scikit-image missing: the other rows still count
             rows += [Row(model=ref, data={"source": data}, error=str(exc)) for ref in refs]

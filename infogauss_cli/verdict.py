@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import BadInputError
+from .options import VERDICT_MODES
 
 AD_CRITICAL = 0.752
 DP_ALPHA = 0.05
@@ -38,9 +40,6 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return {"gaussian": self.gaussian, "reasons": list(self.reasons)}
-
-
-VERDICT_MODES = ("coordinates", "projections")
 
 
 def judge(metrics: Mapping[str, Any], rule: Rule = Rule(), mode: str = "coordinates") -> Verdict:
@@ -119,6 +118,37 @@ class GateResult:
         if self.note:
             out["note"] = self.note
         return out
+
+
+def gates_from_options(
+    *,
+    require: str | None = None,
+    max_cv: float | None = None,
+    min_ad_compliance: float | None = None,
+    min_dp_compliance: float | None = None,
+    max_ad_mean: float | None = None,
+    baseline: str | Path | None = None,
+    max_drop: float | None = None,
+) -> Gates:
+    """Build :class:`Gates` from the gate options (names as on the command line), reading the
+    baseline report if one is named."""
+    rows: Sequence[Mapping[str, Any]] | None = None
+    if baseline is not None:
+        from .report.json_report import read_report
+
+        rows = tuple(read_report(Path(baseline))["rows"])
+    return Gates(
+        require=require,
+        max_cv=max_cv,
+        min_ad_compliance=min_ad_compliance,
+        min_dp_compliance=min_dp_compliance,
+        max_ad_mean=max_ad_mean,
+        max_drop=max_drop,
+        baseline=rows,
+    )
+
+
+GATE_OPTIONS = tuple(gates_from_options.__kwdefaults__)
 
 
 def _bound(name: str, value: float | None, threshold: float, upper: bool) -> GateResult:

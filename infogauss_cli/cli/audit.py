@@ -65,52 +65,21 @@ def audit_cmd(
 
       [bold]infogauss compare resnet34 dino --n 2000 --html report.html[/]
     """
+    params = locals()
     from rich.console import Console
 
-    from ..audit import audit_models, gates_from_options
+    from ..audit import audit_models
+    from ..options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
 
-    if captions not in ("first", "all"):
-        raise typer.BadParameter("must be first or all", param_hint="--captions")
-    gates = gates_from_options(
-        require=require.value if require else None,
-        max_cv=max_cv,
-        min_ad_compliance=min_ad_compliance,
-        min_dp_compliance=min_dp_compliance,
-        max_ad_mean=max_ad_mean,
-        baseline=baseline,
-        max_drop=max_drop,
-    )
+    out = o.from_params(Outputs, params)
     console = Console(stderr=True)
     rows = audit_models(
         models,
-        data=data,
-        data_options={
-            "captions": captions,
-            "text_field": text_field,
-            "streaming": streaming,
-            "strict": strict,
-            "download": download,
-            "console": console,
-        },
-        tower=tower.value,
-        n=n,
-        seed=seed,
-        view=view.value,
-        device=device,
-        precision=precision.value,
-        batch_size=batch_size,
-        workers=workers,
-        zoo=zoo,
-        cache_dir=cache_dir,
-        use_cache=not no_cache,
-        strict=strict,
-        gates=gates,
-        per_coordinate=per_coordinate,
-        keep_arrays=bool(html or plots),
-        detail=detail,
-        bootstrap=bootstrap,
-        verdict_mode=verdict.value,
-        progress=not quiet,
+        data=o.from_params(DataOptions, params),
+        protocol=o.from_params(Protocol, params),
+        compute=o.from_params(Compute, params, use_cache=not no_cache),
+        options=o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays),
+        gates=o.gates(params),
         console=None if quiet else console,
     )
-    emit(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)
+    emit(rows, out)

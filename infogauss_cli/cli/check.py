@@ -52,35 +52,21 @@ def check_cmd(
 
     Example: [bold]infogauss check emb.npy --require gaussian --json -[/]
     """
-    from ..audit import check_file, gates_from_options
+    params = locals()
+    from ..audit import check_file
+    from ..options import DiagnoseOptions, Outputs, Protocol
 
-    gates = gates_from_options(
-        require=require.value if require else None,
-        max_cv=max_cv,
-        min_ad_compliance=min_ad_compliance,
-        min_dp_compliance=min_dp_compliance,
-        max_ad_mean=max_ad_mean,
-        baseline=baseline,
-        max_drop=max_drop,
-    )
     if name is not None and len(files) > 1:
         raise typer.BadParameter("--name labels a single FILE", param_hint="--name")
+    out = o.from_params(Outputs, params)
+    protocol = o.from_params(Protocol, params)
+    options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
+    gates = o.gates(params)
     rows = [
         row
         for file in files
         for row in check_file(
-            file,
-            key=key,
-            name=name,
-            view=view.value,
-            n=n,
-            seed=seed,
-            gates=gates,
-            per_coordinate=per_coordinate,
-            keep_arrays=bool(html or plots),
-            detail=detail,
-            bootstrap=bootstrap,
-            verdict_mode=verdict.value,
+            file, key=key, name=name, protocol=protocol, options=options, gates=gates
         )
     ]
-    emit(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)
+    emit(rows, out)

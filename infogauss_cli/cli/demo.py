@@ -49,15 +49,16 @@ def demo_cmd(
     from rich.console import Console
 
     from ..demo import GPU_COMMAND, demo_rows
-    from .synthetic import paper_comparison
+    from ..options import Outputs
+    from ..synthetic.paper import publish_comparison
 
     console = Console(stderr=True)
     progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
     rows = demo_rows(models=models, keep_arrays=True, progress=progress, console=console)
     out.mkdir(parents=True, exist_ok=True)
     html, report = out / "report.html", out / "report.json"
-    code = publish(rows, json_out=json_out or str(report), html=html, quiet=quiet)
-    paper_comparison(rows, json_out=json_out, markdown=None, html=html, quiet=quiet)
+    code = publish(rows, Outputs(json_out=json_out or str(report), html=html, quiet=quiet))
+    publish_comparison(rows, Outputs(html=html), None if quiet else terminal(json_out))
     if not quiet:
         where = terminal(json_out)
         json_file = "" if json_out == "-" else f" and {json_out or report}"

@@ -5,11 +5,17 @@ Only typer and the standard library are imported here: `infogauss --help` must s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from ..options import PRECISIONS, TOWER_CHOICES, VERDICT_MODES, VIEW_CHOICES, from_params, pick
+
+if TYPE_CHECKING:
+    from ..verdict import Gates
 
 DATA_HELP = (
     "Data to embed: coco-val2017 (default), coco:ANNOTATIONS.json[:IMAGES_DIR], images:DIR, "
@@ -17,28 +23,15 @@ DATA_HELP = (
 )
 
 
-class Tower(str, Enum):
-    image = "image"
-    text = "text"
-    all = "all"
+def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A str Enum for typer from a vocabulary of the library (defined once there)."""
+    return Enum(name, {v.replace("-", "_"): v for v in values}, type=str)  # type: ignore[return-value]
 
 
-class View(str, Enum):
-    l2 = "l2"
-    raw = "raw"
-    both = "both"
-
-
-class Precision(str, Enum):
-    auto = "auto"
-    fp32 = "fp32"
-    bf16 = "bf16"
-    fp16 = "fp16"
-
-
-class VerdictMode(str, Enum):
-    coordinates = "coordinates"
-    projections = "projections"
+Tower = _choices("Tower", TOWER_CHOICES)
+View = _choices("View", VIEW_CHOICES)
+Precision = _choices("Precision", PRECISIONS)
+VerdictMode = _choices("VerdictMode", VERDICT_MODES)
 
 
 class Requirement(str, Enum):
@@ -285,3 +278,15 @@ DownloadOpt = Annotated[
         "--download", help="Fetch MS-COCO val2017 if it is missing.", rich_help_panel="Data"
     ),
 ]
+
+
+# ---- from options to the library's option objects ----------------------------------------------
+def gates(params: Mapping[str, Any]) -> Gates:
+    """The :class:`~infogauss_cli.verdict.Gates` asked for by a command's gate options
+    (``params``: the command's ``locals()``)."""
+    from ..verdict import GATE_OPTIONS, gates_from_options
+
+    return gates_from_options(**pick(params, GATE_OPTIONS))
+
+
+__all__ = ["from_params", "gates"]

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from ..options import Outputs
 from ..report.model import Report, Row
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-def emit(
-    rows: Sequence[Row],
-    *,
-    json_out: str | None = None,
-    markdown: Path | None = None,
-    html: Path | None = None,
-    plots: Path | None = None,
-    quiet: bool = False,
-) -> None:
+def emit(rows: Sequence[Row], out: Outputs) -> None:
     """:func:`publish`, then exit with the report's code."""
-    raise typer.Exit(
-        publish(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)
-    )
+    raise typer.Exit(publish(rows, out))
 
 
 def terminal(json_out: str | None = None) -> Console:
@@ -38,15 +28,7 @@ def terminal(json_out: str | None = None) -> Console:
     return console if console.is_terminal else Console(stderr=json_out == "-", width=160)
 
 
-def publish(
-    rows: Sequence[Row],
-    *,
-    json_out: str | None = None,
-    markdown: Path | None = None,
-    html: Path | None = None,
-    plots: Path | None = None,
-    quiet: bool = False,
-) -> int:
+def publish(rows: Sequence[Row], out: Outputs) -> int:
     """Table on the terminal, the files asked for; returns the report's exit code."""
     import sys
 
@@ -55,18 +37,18 @@ def publish(
     from ..report.table import print_report
 
     report = Report(tuple(rows))
-    if not quiet:
-        print_report(report.rows, terminal(json_out))
-    if json_out:
-        write_json(report, json_out)
-    if markdown:
-        write_text_atomic(markdown, render_markdown(report.rows))
-    if html:
+    if not out.quiet:
+        print_report(report.rows, terminal(out.json_out))
+    if out.json_out:
+        write_json(report, out.json_out)
+    if out.markdown:
+        write_text_atomic(out.markdown, render_markdown(report.rows))
+    if out.html:
         from ..report.html import write_html
 
-        write_html(report.rows, html, command=["infogauss", *sys.argv[1:]])
-    if plots:
+        write_html(report.rows, out.html, command=["infogauss", *sys.argv[1:]])
+    if out.plots:
         from ..report.plots import write_plots
 
-        write_plots(report.rows, plots)
+        write_plots(report.rows, out.plots)
     return report.exit_code

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from . import options as o
 from .errors import handle_errors
 from .output import emit, publish, terminal
-
-if TYPE_CHECKING:
-    from ..report.model import Row
 
 _P = "Experiment"
 
@@ -161,6 +157,16 @@ def synthetic_cmd(
             rich_help_panel="Sweep",
         ),
     ] = None,
+    save_checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-checkpoints",
+            metavar="DIR",
+            help="Write each encoder at the evaluated epochs (0 included) to "
+            "DIR/RUN/epoch-EEEE.safetensors + .json; `infogauss track DIR` reads them back.",
+            rich_help_panel=_P,
+        ),
+    ] = None,
     json_out: o.JsonOpt = None,
     markdown: o.MarkdownOpt = None,
     html: o.HtmlOpt = None,
@@ -186,10 +192,14 @@ def synthetic_cmd(
       [bold]infogauss synthetic --quick --json r.json --html r.html[/]
 
       [bold]infogauss synthetic --sweep --quick --plots plots/[/]
+
+      [bold]infogauss synthetic --quick --eval-epochs 5,10,20 --save-checkpoints ckpt/[/]
+      then [bold]infogauss track ckpt/[/]
     """
+    params = locals()
     from rich.console import Console
 
-    from ..audit import gates_from_options
+    from ..options import DiagnoseOptions, Outputs
     from ..synthetic.experiment import preset, synthetic_rows
 
     console = Console(stderr=True)
@@ -214,53 +224,28 @@ def synthetic_cmd(
         view=view.value,
         seed=seed,
     )
-    gates = gates_from_options(
-        require=require.value if require else None,
-        max_cv=max_cv,
-        min_ad_compliance=min_ad_compliance,
-        min_dp_compliance=min_dp_compliance,
-        max_ad_mean=max_ad_mean,
-        baseline=baseline,
-        max_drop=max_drop,
-    )
+    out = o.from_params(Outputs, params)
+    options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
+    gates = o.gates(params)
     progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
-    diagnose = {
-        "per_coordinate": per_coordinate,
-        "keep_arrays": bool(html or plots),
-        "detail": detail,
-        "bootstrap": bootstrap,
-        "verdict_mode": verdict.value,
-    }
+    if sweep and save_checkpoints is not None:
+        raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")
     if sweep:
         from ..synthetic.sweep import SWEEP_D, SWEEP_N, sweep_rows, write_sweep_plot
 
         ds = _ints(sweep_d, "--sweep-d") or SWEEP_D
         ns = _ints(sweep_n, "--sweep-n") or SWEEP_N
-        rows = sweep_rows(cfg, ds, ns, gates=gates, progress=progress, **diagnose)
+        rows = sweep_rows(cfg, ds, ns, options=options, gates=gates, progress=progress)
         if plots:
             write_sweep_plot(rows, cfg, plots)
-        emit(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)
-        return
-    rows = synthetic_rows(cfg, gates=gates, progress=progress, **diagnose)
-    code = publish(rows, json_out=json_out, markdown=markdown, html=html, plots=plots, quiet=quiet)
-    paper_comparison(rows, json_out=json_out, markdown=markdown, html=html, quiet=quiet)
+        emit(rows, out)
+    from ..synthetic.paper import publish_comparison
+
+    rows = synthetic_rows(
+        cfg, options=options, gates=gates, progress=progress, save_dir=save_checkpoints
+    )
+    code = publish(rows, out)
+    publish_comparison(rows, out, None if quiet else terminal(json_out))
     if not quiet:
         terminal(json_out).print(f"[dim]{cfg.describe()}[/]", highlight=False)
     raise typer.Exit(code)
-
-
-def paper_comparison(
-    rows: Sequence[Row],
-    *,
-    json_out: str | None,
-    markdown: Path | None,
-    html: Path | None,
-    quiet: bool,
-) -> None:
-    """After :func:`publish`: the paper-vs-infogauss table on the terminal and in the files."""
-    from ..synthetic.paper import append_comparison, render_comparison
-
-    table = render_comparison(rows)
-    if table is not None and not quiet:
-        terminal(json_out).print(table)
-    append_comparison(rows, markdown=markdown, html=html)

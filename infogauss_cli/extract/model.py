@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInputError
+from ..options import Compute, DataOptions, Protocol
 from ..sources.base import Item, item_count, item_loader
 from .engine import extract
 from .result import Extraction
@@ -78,44 +79,40 @@ def extract_model(
     entry: Any,
     source: Any,
     tower: str,
+    protocol: Protocol = Protocol(),
+    compute: Compute = Compute(),
     *,
-    n: int | None = None,
-    seed: int = 0,
-    device: str = "auto",
-    precision: str = "auto",
-    batch_size: int | None = None,
-    workers: int | None = None,
     cache: EmbeddingCache | str | os.PathLike[str] | None = None,
-    progress: bool = True,
     console: Console | None = None,
     strict: bool = False,
 ) -> Extraction:
-    """Build ``entry``'s encoder for ``tower`` and embed ``source`` (optionally a seeded
-    subset of ``n`` items) through :func:`extract` (``strict``: unreadable items are an error)."""
+    """Build ``entry``'s encoder for ``tower`` and embed ``source`` (a seeded subset of
+    ``protocol.n`` items when given) through :func:`extract`. ``console``: where progress
+    goes (None: quiet); ``strict``: unreadable items are an error."""
     from ..backends import build_encoder
 
-    dev = resolve_device(device)  # fail on bad options before building a model
-    resolve_precision(precision, dev)
+    dev = resolve_device(compute.device)  # fail on bad options before building a model
+    resolve_precision(compute.precision, dev)
     all_items = source.items(tower)
     total = item_count(all_items)
     if total is None:  # a stream of unknown length: read its item descriptors once
         all_items = list(all_items)
         total = len(all_items)
-    items = select_items(all_items, n, seed)
+    items = select_items(all_items, protocol.n, protocol.seed)
     fingerprint = source.fingerprint(tower)
     if len(items) != total:
-        fingerprint = f"{fingerprint}:subset:{n}:{seed}"
+        fingerprint = f"{fingerprint}:subset:{protocol.n}:{protocol.seed}"
     encoder = build_encoder(entry, tower)
     return extract(
         encoder,
         items,
         device=dev,
-        precision=precision,
-        batch_size=batch_size,
-        workers=workers,
+        precision=compute.precision,
+        batch_size=compute.batch_size,
+        workers=compute.workers,
         cache=cache,
         data_fingerprint=fingerprint,
-        progress=progress,
+        progress=console is not None,
         console=console,
         strict=strict,
         loader=item_loader(source, tower),
@@ -137,45 +134,43 @@ class ExtractedFile:
 def extract_to_file(
     model: str,
     out: str | os.PathLike[str],
-    *,
-    data: str = "coco-val2017",
-    tower: str = "all",
-    data_options: dict[str, Any] | None = None,
-    zoo: str | os.PathLike[str] | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    use_cache: bool = True,
+    data: DataOptions = DataOptions(),
+    protocol: Protocol = Protocol(),
+    compute: Compute = Compute(),
     console: Console | None = None,
-    **compute: Any,
 ) -> ExtractedFile:
-    """``infogauss extract``: resolve ``model`` in the zoo, parse ``data`` (``data_options``:
-    keyword arguments of :func:`~infogauss_cli.sources.parse_data_spec`), embed the one tower
-    the data feeds (or ``tower``) and write ``out`` (.npy + ids sidecar, or .safetensors) with
-    its metadata. ``compute``: ``n``, ``seed``, ``device``, ``precision``, ``batch_size``,
-    ``workers``, ``progress``, ``strict`` of :func:`extract_model`. The output path is checked
-    before any model is built."""
+    """``infogauss extract``: resolve ``model`` in the zoo, parse the data, embed the one tower
+    the data feeds (or ``data.tower``) and write ``out`` (.npy + ids sidecar, or .safetensors)
+    with its metadata. The output path is checked before any model is built."""
     from .. import __version__
     from ..sources import ignored_counts, parse_data_spec
-    from ..store import EmbeddingCache, check_output_path, save_embeddings
+    from ..store import check_output_path, save_embeddings
     from ..zoo import load_zoo
 
     path = check_output_path(out)
-    entry = load_zoo(zoo).resolve(model)
-    options = dict(data_options or {})
-    options.setdefault("strict", compute.get("strict", False))
-    source = parse_data_spec(data, console=console, **options)
-    towers = resolve_towers(list(entry.towers), source, tower)
+    entry = load_zoo(compute.zoo).resolve(model)
+    source = parse_data_spec(data.data, console=console, **data.source_options())
+    towers = resolve_towers(list(entry.towers), source, data.tower)
     if len(towers) > 1:
         raise BadInputError(
-            f"{data} feeds the {' and '.join(towers)} towers and extract writes one tower per "
-            "file: pass --tower " + " or --tower ".join(towers)
+            f"{data.data} feeds the {' and '.join(towers)} towers and extract writes one tower "
+            "per file: pass --tower " + " or --tower ".join(towers)
         )
-    cache = EmbeddingCache(cache_dir) if use_cache else None
-    result = extract_model(entry, source, towers[0], cache=cache, console=console, **compute)
+    result = extract_model(
+        entry,
+        source,
+        towers[0],
+        protocol,
+        compute,
+        cache=compute.cache(),
+        console=console,
+        strict=data.strict,
+    )
     ignored = ignored_counts(source, result.tower)
     meta = {
         "model": entry.ref,
         "tower": result.tower,
-        "data": data,
+        "data": data.data,
         "n": result.n,
         "dim": result.dim,
         "skipped": [list(s) for s in result.skipped],

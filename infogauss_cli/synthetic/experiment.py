@@ -12,10 +12,12 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..options import DiagnoseOptions, Protocol
 from ..report.model import Row
 from ..verdict import Gates
 from . import data as data_mod
@@ -98,9 +100,12 @@ def train_run(
     *,
     initial: bool = True,
     progress: Progress | None = None,
+    save_dir: str | Path | None = None,
 ) -> list[Snapshot]:
     """Build the seeded encoder of ``run``, train it and evaluate it at
-    :meth:`SyntheticConfig.epochs_evaluated` (without epoch 0 unless ``initial``)."""
+    :meth:`SyntheticConfig.epochs_evaluated` (without epoch 0 unless ``initial``); with
+    ``save_dir``, write the encoder at every evaluated epoch, 0 included
+    (:mod:`.checkpoints`)."""
     import torch
 
     from .model import build_encoder
@@ -116,17 +121,28 @@ def train_run(
 
     def on_eval(epoch: int) -> None:
         clock["train"] += time.perf_counter() - clock["since"]
-        snaps.append(evaluate(encoder, run, epoch, ho, cfg, clock["train"]))
+        if save_dir is not None:
+            from .checkpoints import save_checkpoint
+
+            save_checkpoint(encoder, run, epoch, cfg, Path(save_dir), clock["train"])
+        if epoch in epochs:
+            snaps.append(evaluate(encoder, run, epoch, ho, cfg, clock["train"]))
         if progress:
             progress(f"{row_name(run, epoch)}: {clock['train']:.1f} s training")
         clock["since"] = time.perf_counter()
 
-    train(encoder, pop, cfg.train_config(run), rng, eval_at=epochs, on_eval=on_eval)
+    eval_at = cfg.epochs_evaluated() if save_dir is not None else epochs
+    train(encoder, pop, cfg.train_config(run), rng, eval_at=eval_at, on_eval=on_eval)
     return snaps
 
 
-def run_experiment(cfg: SyntheticConfig, progress: Progress | None = None) -> list[Snapshot]:
-    """Every run of ``cfg`` in order; epoch 0 once per (input, encoder)."""
+def run_experiment(
+    cfg: SyntheticConfig,
+    progress: Progress | None = None,
+    save_dir: str | Path | None = None,
+) -> list[Snapshot]:
+    """Every run of ``cfg`` in order; epoch 0 once per (input, encoder) (but saved, with
+    ``save_dir``, for every run)."""
     pops: dict[str, tuple[Population, HeldOut]] = {}
     seen: set[tuple[str, str]] = set()
     out: list[Snapshot] = []
@@ -136,7 +152,9 @@ def run_experiment(cfg: SyntheticConfig, progress: Progress | None = None) -> li
             pops[run.data] = (pop, held_out(pop, cfg))
         first = (run.data, run.encoder) not in seen
         seen.add((run.data, run.encoder))
-        out += train_run(run, cfg, *pops[run.data], initial=first, progress=progress)
+        out += train_run(
+            run, cfg, *pops[run.data], initial=first, progress=progress, save_dir=save_dir
+        )
     return out
 
 
@@ -217,43 +235,31 @@ def snapshot_rows(
     snaps: Sequence[Snapshot],
     cfg: SyntheticConfig,
     *,
+    options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
-    per_coordinate: bool = False,
-    keep_arrays: bool = False,
     reference: bool = True,
-    detail: bool = False,
-    bootstrap: int = 0,
-    verdict_mode: str = "coordinates",
 ) -> list[Row]:
     """Diagnose every snapshot (the same diagnostics, views and report as ``audit``);
     ``reference``: attach the paper's line (``data["paper"]``) where one corresponds."""
-    from ..audit import diagnose_rows
+    from ..audit import RowInfo, diagnose_rows
 
+    protocol = Protocol(view=cfg.view, seed=cfg.seed)
     rows: list[Row] = []
     for s in snaps:
-        extra = {
-            "uniformity": s.uniformity,
-            "uniformity_ideal": s.uniformity_ideal,
-            "alignment": s.alignment,
-        }
-        for row in diagnose_rows(
-            s.embeddings,
+        info = RowInfo(
             model=row_name(s.run, s.epoch),
-            view=cfg.view,
-            seed=cfg.seed,
-            gates=gates,
-            per_coordinate=per_coordinate,
             objective="random-init" if s.epoch == 0 else s.run.objective,
             backend="torch",
             data=_data_section(s.run, s.epoch, cfg, reference),
             protocol=_protocol(s.run, s.epoch, cfg),
             timing={"train_s": s.train_s},
-            keep_arrays=keep_arrays,
-            detail=detail,
-            bootstrap=bootstrap,
-            verdict_mode=verdict_mode,
-            extra_metrics=extra,
-        ):
+            extra_metrics={
+                "uniformity": s.uniformity,
+                "uniformity_ideal": s.uniformity_ideal,
+                "alignment": s.alignment,
+            },
+        )
+        for row in diagnose_rows(s.embeddings, info, protocol, options, gates):
             rows.append(
                 dataclasses.replace(row, null={**row.null, "uniformity": s.uniformity_ideal})
             )
@@ -263,11 +269,12 @@ def snapshot_rows(
 def synthetic_rows(
     cfg: SyntheticConfig,
     *,
+    options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
     progress: Progress | None = None,
-    **diagnose: Any,
+    save_dir: str | Path | None = None,
 ) -> list[Row]:
-    """``infogauss synthetic``: train, evaluate and diagnose; one row per snapshot and view
-    (``diagnose``: the options of :func:`snapshot_rows`: per_coordinate, keep_arrays, detail,
-    bootstrap, verdict_mode)."""
-    return snapshot_rows(run_experiment(cfg, progress), cfg, gates=gates, **diagnose)
+    """``infogauss synthetic``: train, evaluate and diagnose; one row per snapshot and view;
+    ``save_dir``: also write the encoders (``--save-checkpoints``, :mod:`.checkpoints`)."""
+    snaps = run_experiment(cfg, progress, save_dir)
+    return snapshot_rows(snaps, cfg, options=options, gates=gates)

@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..options import Outputs
 from ..report.cells import COLUMNS
 from ..report.model import Row
 
@@ -154,3 +155,12 @@ def append_comparison(
         path = Path(html)
         text = path.read_text(encoding="utf-8")
         write_text_atomic(path, insert_html_section(text, comparison_html(rows)))
+
+
+def publish_comparison(rows: Sequence[Row], out: Outputs, console: Any = None) -> None:
+    """After the report is published: the paper-vs-infogauss table on ``console`` (None:
+    quiet) and appended to the Markdown and HTML files of ``out``."""
+    table = render_comparison(rows)
+    if table is not None and console is not None:
+        console.print(table)
+    append_comparison(rows, markdown=out.markdown, html=out.html)

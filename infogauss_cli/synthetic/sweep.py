@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..options import DiagnoseOptions
 from ..report.model import Row
 from ..verdict import Gates
 from .data import LABELS, population
@@ -33,13 +34,12 @@ def sweep_rows(
     ds: Sequence[int] = SWEEP_D,
     ns: Sequence[int] = SWEEP_N,
     *,
+    options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
     progress: Progress | None = None,
-    **diagnose: Any,
 ) -> list[Row]:
     """One row per InfoNCE run of ``cfg``'s settings (the supervised one is left out) and
-    (d, N) point, named ``... E100 d=64 N=256`` (``diagnose``: as for
-    :func:`~.experiment.snapshot_rows`)."""
+    (d, N) point, named ``... E100 d=64 N=256``."""
     runs = [r for r in cfg.runs() if r.objective == "infonce"]
     if not runs:
         from ..errors import BadInputError
@@ -52,7 +52,7 @@ def sweep_rows(
             c = dataclasses.replace(cfg, d=d, batch_size=n, eval_epochs=())
             ho = held_out(pop, c)
             snaps = train_run(run, c, pop, ho, initial=False, progress=progress)
-            for row in snapshot_rows(snaps, c, gates=gates, reference=False, **diagnose):
+            for row in snapshot_rows(snaps, c, options=options, gates=gates, reference=False):
                 rows.append(dataclasses.replace(row, model=f"{row.model} d={d} N={n}"))
     return rows
 

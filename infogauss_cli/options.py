@@ -1,0 +1,153 @@
+"""Option objects of the library: what a command asks for, grouped by the layer that uses it.
+
+Each vocabulary (views, towers, precisions, verdict modes) is defined once here, next to the
+objects that carry it; the CLI builds these objects from its options (field names are the
+option names, see :func:`from_params`) and hands them down, so library functions take a few
+arguments instead of dozens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args
+
+from .errors import BadInputError
+
+ViewName = Literal["l2", "raw", "both"]
+TowerName = Literal["image", "text", "all"]
+PrecisionName = Literal["auto", "fp32", "bf16", "fp16"]
+VerdictModeName = Literal["coordinates", "projections"]
+
+VIEW_CHOICES: tuple[str, ...] = get_args(ViewName)
+TOWER_CHOICES: tuple[str, ...] = get_args(TowerName)
+PRECISIONS: tuple[str, ...] = get_args(PrecisionName)
+VERDICT_MODES: tuple[str, ...] = get_args(VerdictModeName)
+VIEWS: dict[str, tuple[str, ...]] = {"l2": ("l2",), "raw": ("raw",), "both": ("l2", "raw")}
+
+
+def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    """``value`` if it is one of ``choices``, else :class:`BadInputError` naming them."""
+    if value not in choices:
+        raise BadInputError(f"unknown {what} {value!r}; expected one of {', '.join(choices)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What is measured: sample size (None: all rows), subsampling seed, view(s)."""
+
+    n: int | None = None
+    seed: int = 0
+    view: ViewName = "l2"
+
+    def __post_init__(self) -> None:
+        check_choice(self.view, VIEW_CHOICES, "view")
+        if self.n is not None and self.n < 20:
+            raise BadInputError(f"--n must be at least 20, got {self.n}")
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """``l2``/``raw``/``both`` -> the views to run."""
+        return VIEWS[self.view]
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Which data, and how a source reads it (``data`` is a spec of docs/data.md)."""
+
+    data: str = "coco-val2017"
+    tower: TowerName = "all"
+    captions: str = "first"
+    text_field: str | None = None
+    streaming: bool = False
+    strict: bool = False
+    download: bool = False
+
+    def __post_init__(self) -> None:
+        check_choice(self.tower, TOWER_CHOICES, "tower")
+        check_choice(self.captions, ("first", "all"), "--captions value")
+
+    def source_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`~infogauss_cli.sources.parse_data_spec`."""
+        return {
+            "captions": self.captions,
+            "text_field": self.text_field,
+            "streaming": self.streaming,
+            "strict": self.strict,
+            "download": self.download,
+        }
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Where and how embeddings are computed, and the embedding cache."""
+
+    device: str = "auto"
+    precision: PrecisionName = "auto"
+    batch_size: int | None = None
+    workers: int | None = None
+    cache_dir: str | Path | None = None
+    use_cache: bool = True
+    zoo: str | Path | None = None
+
+    def __post_init__(self) -> None:
+        check_choice(self.precision, PRECISIONS, "precision")
+
+    def cache(self) -> Any:
+        """The :class:`~infogauss_cli.store.EmbeddingCache`, or None with ``use_cache=False``."""
+        if not self.use_cache:
+            return None
+        from .store import EmbeddingCache
+
+        return EmbeddingCache(self.cache_dir)
+
+
+@dataclass(frozen=True)
+class DiagnoseOptions:
+    """How rows are diagnosed and judged beyond the protocol (docs/diagnostics.md)."""
+
+    detail: bool = False
+    bootstrap: int = 0
+    verdict: VerdictModeName = "coordinates"
+    per_coordinate: bool = False
+    keep_arrays: bool = False  # what the HTML report and plots need
+
+    def __post_init__(self) -> None:
+        check_choice(self.verdict, VERDICT_MODES, "verdict mode")
+        if self.bootstrap < 0:
+            raise BadInputError(f"--bootstrap must be >= 0, got {self.bootstrap}")
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where the report goes: the terminal table and the files asked for."""
+
+    json_out: str | None = None
+    markdown: Path | None = None
+    html: Path | None = None
+    plots: Path | None = None
+    quiet: bool = False
+
+    @property
+    def needs_arrays(self) -> bool:
+        """The HTML report and the plots draw per-coordinate arrays."""
+        return bool(self.html or self.plots)
+
+
+T = TypeVar("T")
+
+
+def pick(params: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """The ``names`` present in a command's parameters, enums as their values."""
+    values = {k: params[k] for k in names if k in params}
+    return {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
+
+
+def from_params(cls: type[T], params: Mapping[str, Any], **overrides: Any) -> T:
+    """Build an option object from a command's parameters (``locals()`` of a typer command):
+    fields are picked by name, enums become their values, ``overrides`` win."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    return cls(**{**pick(params, names), **overrides})
