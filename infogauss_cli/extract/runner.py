@@ -20,8 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import BadInputError, RunError
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+from ..options import PRECISIONS
 
 
 def resolve_device(device: str = "auto") -> str:
