@@ -238,7 +238,7 @@ def audit_models(
     rows: list[Row] = []
     for entry, towers in plan:  # all towers of a model first: paired metrics need both
         done = {
-            t: _extract_tower(entry, source, t, protocol, compute, cache, data.strict, console)
+            t: extract_tower(entry, source, t, protocol, compute, cache, data, console)
             for t in towers
         }
         paired = paired_metrics(source, done) if options.detail else {}
@@ -247,14 +247,14 @@ def audit_models(
     return rows
 
 
-def _extract_tower(
+def extract_tower(
     entry: Any,
     source: Any,
     tower: str,
     protocol: Protocol,
     compute: Compute,
     cache: Any,
-    strict: bool,
+    data: DataOptions,
     console: Any,
 ) -> Any:
     """The extraction of one tower, or the :class:`RunError` that stopped it (the other
@@ -266,16 +266,11 @@ def _extract_tower(
             entry,
             source,
             tower,
-            n=protocol.n,
-            seed=protocol.seed,
-            device=compute.device,
-            precision=compute.precision,
-            batch_size=compute.batch_size,
-            workers=compute.workers,
+            protocol,
+            compute,
             cache=cache,
-            strict=strict,
-            progress=console is not None,
             console=console,
+            strict=data.strict,
         )
     except RunError as exc:
         return exc

@@ -24,3 +24,17 @@ class RunError(InfogaussError, RuntimeError):
     interrupted (exit 3)."""
 
     exit_code = 3
+
+
+def first_line(exc: BaseException, default: str | None = None) -> str:
+    """The first line of ``str(exc)``; ``default`` (the exception's type name if None) when the
+    message is empty."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else (type(exc).__name__ if default is None else default)
+
+
+def more_names(names: object, limit: int = 5) -> str:
+    """``a, b, c and 4 more`` for messages: the first ``limit`` of ``names``."""
+    names = [str(n) for n in names]  # type: ignore[attr-defined]
+    text = ", ".join(names[:limit])
+    return text + (f" and {len(names) - limit} more" if len(names) > limit else "")

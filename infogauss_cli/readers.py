@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadInputError
+from .errors import BadInputError, first_line
 
 SUPPORTED = ".npy, .npz, .safetensors, .pt, .pth, .csv, .tsv, .parquet"
 
@@ -40,12 +40,7 @@ def read_matrix(path: str | Path, key: str | None = None) -> np.ndarray:
     except BadInputError:
         raise
     except Exception as exc:  # any reader failure means the file is not what it claims
-        raise BadInputError(f"cannot read {path}: {_first_line(exc)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+        raise BadInputError(f"cannot read {path}: {first_line(exc)}") from None
 
 
 def _choose(names: list[str], key: str | None, path: Path) -> str:
@@ -98,7 +93,7 @@ def _torch(path: Path, key: str | None) -> np.ndarray:
     except pickle.UnpicklingError as exc:
         raise BadInputError(
             f"{path.name}: not a plain tensor file (loading is restricted to tensors for safety, "
-            f"weights_only=True): {_first_line(exc)}"
+            f"weights_only=True): {first_line(exc)}"
         ) from None
     if isinstance(obj, Mapping):
         arrays = {str(k): v for k, v in obj.items() if isinstance(v, (torch.Tensor, np.ndarray))}
@@ -120,7 +115,7 @@ def _delimited(delimiter: str) -> Callable[[Path, str | None], np.ndarray]:
         try:
             return np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=2, dtype=np.float64)
         except ValueError as exc:
-            raise BadInputError(f"{path.name}: not a numeric table: {_first_line(exc)}") from None
+            raise BadInputError(f"{path.name}: not a numeric table: {first_line(exc)}") from None
 
     return read
 

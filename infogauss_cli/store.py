@@ -30,13 +30,13 @@ import io
 import json
 import os
 import re
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import BadInputError
+from .atomic import atomic_write_bytes
+from .errors import BadInputError, first_line
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -72,33 +72,6 @@ def ids_digest(ids: Iterable[str]) -> str:
         h.update(i.encode())
         h.update(b"\0")
     return h.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":  # pragma: no cover
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
@@ -340,5 +313,4 @@ def load_embeddings(path: str | Path) -> SavedEmbeddings:
         ids = tuple(json.loads(header["ids"])) if "ids" in header else None
         return SavedEmbeddings(arr, ids, json.loads(header.get("meta", "{}")))
     except Exception as exc:  # safetensors raises its own error type; any failure = unreadable
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise BadInputError(f"{path}: cannot read embeddings ({first})") from None
+        raise BadInputError(f"{path}: cannot read embeddings ({first_line(exc)})") from None

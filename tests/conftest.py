@@ -29,3 +29,39 @@ def rng():
     import numpy as np
 
     return np.random.default_rng(12345)
+
+
+# ---- the CLI with a fake zoo: tiny offline encoders instead of real models --------------------
+FAKE_TOWERS = {"tiny-cnn": ["image"], "tiny-clip": ["image", "text"]}
+
+
+class FakeZoo:
+    """``tiny-cnn`` (image) and ``tiny-clip`` (image + text); anything else is unknown."""
+
+    def resolve(self, model):
+        import types
+
+        from infogauss_cli.errors import BadInputError
+
+        if model not in FAKE_TOWERS:
+            raise BadInputError(f"unknown model {model!r}")
+        return types.SimpleNamespace(id=model, ref=model, towers=FAKE_TOWERS[model])
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    """The zoo and ``build_encoder`` replaced: :class:`FakeZoo` entries build the tiny encoders
+    of tests/test_extract.py. Returns the list of (model, tower) built, in order."""
+    import infogauss_cli.backends as backends
+    import infogauss_cli.zoo as zoo
+    from tests.test_extract import make_image_encoder, make_text_encoder
+
+    built = []
+
+    def build_encoder(entry, tower):
+        built.append((entry.id, tower))
+        return make_image_encoder() if tower == "image" else make_text_encoder()
+
+    monkeypatch.setattr(zoo, "load_zoo", lambda path=None: FakeZoo())
+    monkeypatch.setattr(backends, "build_encoder", build_encoder)
+    return built

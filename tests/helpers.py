@@ -13,3 +13,12 @@ def gaussian(n: int = 2000, d: int = 64, seed: int = 0) -> np.ndarray:
 def relu(n: int = 2000, d: int = 64, seed: int = 0) -> np.ndarray:
     """Post-ReLU features: non-negative, skewed, clearly non-Gaussian."""
     return np.maximum(gaussian(n, d, seed), 0.0) + 1e-3
+
+
+def invoke(*args):
+    """Run the CLI in-process: ``invoke("audit", "clip", "--n", 10)`` -> click's Result."""
+    from typer.testing import CliRunner
+
+    from infogauss_cli.cli.main import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from infogauss_cli.cli.main import app
 from tests.coco_fixture import make_coco
+from tests.helpers import invoke
 
 pytestmark = pytest.mark.slow
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +24,8 @@ def coco(tmp_path_factory):
 def compared(coco, tmp_path_factory):
     """One compare run shared by several tests: all report files at once."""
     out = tmp_path_factory.mktemp("out")
-    r = runner.invoke(
-        app,
-        [
+    r = invoke(
+        *[
             "compare",
             "minilm-l6",
             "effnet-lite0",
@@ -46,10 +43,6 @@ def compared(coco, tmp_path_factory):
         ],
     )
     return r, out
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def test_compare_table_rows_in_order(compared):

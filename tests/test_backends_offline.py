@@ -60,7 +60,7 @@ def test_hf_hub_offline_fails_at_once_with_one_message(empty_hf_cache, model, to
 
 
 def test_minilm_without_its_package_falls_back_to_the_hub_and_says_so(empty_hf_cache, monkeypatch):
-    import infogauss_cli.zoo as zoo_mod
+    import infogauss_cli.zoo.weights as zoo_mod
 
     monkeypatch.setattr(zoo_mod, "package_path", lambda spec: None)
     with pytest.raises(RunError) as info:

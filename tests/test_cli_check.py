@@ -8,12 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from infogauss_cli.cli.main import app
-from tests.helpers import gaussian, relu
-
-runner = CliRunner()
+from tests.helpers import gaussian, invoke, relu
 
 
 @pytest.fixture
@@ -21,10 +17,6 @@ def files(tmp_path):
     np.save(tmp_path / "gauss.npy", gaussian())
     np.save(tmp_path / "relu.npy", relu())
     return tmp_path
-
-
-def invoke(*args: str):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def test_table_and_default_exit_zero(files):

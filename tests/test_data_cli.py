@@ -6,41 +6,16 @@ from __future__ import annotations
 
 import importlib
 import json
-import sys
-import types
 
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from infogauss_cli.cli import data as data_cli
-from infogauss_cli.cli.extract import extract_cmd
 from infogauss_cli.errors import BadInputError
 from infogauss_cli.store import load_embeddings
 from tests.coco_fixture import file_name, image_ids, make_coco
+from tests.helpers import invoke
 from tests.range_server import closed_port
 from tests.test_fetch import archives, manifest_for, served  # noqa: F401 (archives: a fixture)
-
-runner = CliRunner()
-
-
-def _app() -> typer.Typer:
-    """The real app where it registers `data` and `extract`, else a throwaway one."""
-    from infogauss_cli.cli.main import app
-
-    groups = {g.name for g in app.registered_groups}
-    commands = {c.name for c in app.registered_commands}
-    if "data" in groups and "extract" in commands:
-        return app
-    throwaway = typer.Typer()
-    throwaway.add_typer(data_cli.app, name="data")
-    throwaway.command("extract")(extract_cmd)
-    return throwaway
-
-
-def invoke(*args):
-    return runner.invoke(_app(), [str(a) for a in args])
 
 
 @pytest.fixture(autouse=True)
@@ -118,40 +93,6 @@ def test_data_fetch_errors_exit_codes(archives, test_manifest, monkeypatch):  # 
 
 
 # ---- extract on COCO-format data (tiny encoders) ------------------------------------------------
-@pytest.fixture
-def fakes(monkeypatch):
-    from tests.test_extract import make_image_encoder, make_text_encoder
-
-    built = []
-    entries = {
-        "tiny-cnn": types.SimpleNamespace(id="tiny-cnn", ref="tiny-cnn", towers=["image"]),
-        "tiny-clip": types.SimpleNamespace(
-            id="tiny-clip", ref="tiny-clip", towers=["image", "text"]
-        ),
-    }
-
-    class FakeZoo:
-        def resolve(self, model):
-            if model not in entries:
-                raise BadInputError(f"unknown model {model!r}")
-            return entries[model]
-
-    def build_encoder(entry, tower):
-        built.append((entry.id, tower))
-        return make_image_encoder() if tower == "image" else make_text_encoder()
-
-    try:
-        zoo = importlib.import_module("infogauss_cli.zoo")
-    except ImportError:
-        zoo = types.ModuleType("infogauss_cli.zoo")
-        monkeypatch.setitem(sys.modules, "infogauss_cli.zoo", zoo)
-    monkeypatch.setattr(zoo, "load_zoo", lambda path=None: FakeZoo(), raising=False)
-    import infogauss_cli.backends as backends
-
-    monkeypatch.setattr(backends, "build_encoder", build_encoder, raising=False)
-    return built
-
-
 @pytest.fixture(scope="module")
 def coco(tmp_path_factory):
     return make_coco(tmp_path_factory.mktemp("coco"), n_images=6, captions_per_image=5)
@@ -222,7 +163,7 @@ def _real(model: str, package: str):
         zoo = importlib.import_module("infogauss_cli.zoo")
         backends = importlib.import_module("infogauss_cli.backends")
         entry = zoo.load_zoo(None).resolve(model)
-        backends.backend_module(entry.backend)
+        backends.get_backend(entry.backend)
     except (ImportError, AttributeError, BadInputError) as exc:
         pytest.skip(f"zoo/backends not ready for {model} ({exc})")
     pytest.importorskip(package)
@@ -238,16 +179,9 @@ def _real(model: str, package: str):
 )
 def test_extract_real_weights_on_coco_fixture(coco, tmp_path, model, package, tower, rows, dim):
     _real(model, package)
-    from infogauss_cli.cli.main import app
-
-    if "extract" not in {c.name for c in app.registered_commands}:
-        pytest.skip("`extract` is not registered yet")
     out = tmp_path / "e.npy"
     spec = f"coco:{coco.ann_path}:{coco.images_dir}"
-    r = runner.invoke(
-        app,
-        ["extract", model, "--data", spec, "--tower", tower, "--out", str(out), "--no-cache"],
-    )
+    r = invoke("extract", model, "--data", spec, "--tower", tower, "--out", out, "--no-cache")
     assert r.exit_code == 0, r.output
     saved = load_embeddings(out)
     assert saved.embeddings.shape == (rows, dim) and np.isfinite(saved.embeddings).all()

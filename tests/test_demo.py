@@ -6,14 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from infogauss_cli.cli.main import app
 from infogauss_cli.errors import BadInputError
 from infogauss_cli.sources import parse_data_spec
 from infogauss_cli.sources.builtin import MAX_CHARS, MIN_CHARS
-
-runner = CliRunner()
+from tests.helpers import invoke
 
 
 def test_pydoc_topics_are_unique_prose_sentences():
@@ -48,7 +45,7 @@ def test_skimage_samples_decode_to_rgb():
 
 def test_demo_synthetic_only(tmp_path):
     out = tmp_path / "demo"
-    r = runner.invoke(app, ["demo", "--no-models", "--out", str(out)])
+    r = invoke("demo", "--no-models", "--out", out)
     assert r.exit_code == 0, r.output
     rows = json.loads((out / "report.json").read_text())["rows"]
     assert [row["model"] for row in rows] == [
@@ -66,7 +63,7 @@ def test_demo_synthetic_only(tmp_path):
 def test_demo_end_to_end_offline(tmp_path):
     """The README's main job: synthetic rows and the real packaged models, no network."""
     out = tmp_path / "demo"
-    r = runner.invoke(app, ["demo", "--out", str(out)])
+    r = invoke("demo", "--out", out)
     assert r.exit_code == 0, r.output
     rows = json.loads((out / "report.json").read_text())["rows"]
     by_model = {row["model"]: row for row in rows}
@@ -99,7 +96,7 @@ def test_demo_keeps_going_when_a_data_source_is_missing(monkeypatch, tmp_path):
     monkeypatch.setattr(
         demo, "MODEL_ROWS", ((("effnet-lite0", "effnet-lite0@random"), "skimage-samples"),)
     )
-    r = runner.invoke(app, ["demo", "--out", str(tmp_path)])
+    r = invoke("demo", "--out", tmp_path)
     assert r.exit_code == 3, r.output
     rows = json.loads((tmp_path / "report.json").read_text())["rows"]
     assert [r["model"] for r in rows][1:] == [

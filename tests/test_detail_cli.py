@@ -7,11 +7,8 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from infogauss_cli.cli.main import app
-
-runner = CliRunner()
+from tests.helpers import invoke
 
 DETAIL_KEYS = (
     "proj_ad_compliance",
@@ -35,10 +32,6 @@ DETAIL_KEYS = (
     "ad_compliance_null_p",
     "dp_compliance_null_p",
 )
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def test_check_detail_prints_and_reports_everything(tmp_path):

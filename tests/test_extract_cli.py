@@ -3,69 +3,12 @@ replaced by fakes that build tiny offline encoders (the real ones are tested on 
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
 
-from infogauss_cli.cli.extract import extract_cmd
-from infogauss_cli.errors import BadInputError
 from infogauss_cli.store import load_embeddings
-from tests.test_extract import make_image_encoder, make_text_encoder, write_images
-
-runner = CliRunner()
-
-
-def _app() -> typer.Typer:
-    """The real app if it registers `extract`, else a throwaway one with the same command."""
-    from infogauss_cli.cli.main import app
-
-    names = {c.name for c in app.registered_commands}
-    if "extract" in names:
-        return app
-    throwaway = typer.Typer()
-    throwaway.command("extract")(extract_cmd)
-    throwaway.command("noop", hidden=True)(lambda: None)  # keep `extract` a subcommand
-    return throwaway
-
-
-class FakeZoo:
-    def __init__(self) -> None:
-        self.entries = {
-            "tiny-cnn": types.SimpleNamespace(id="tiny-cnn", ref="tiny-cnn", towers=["image"]),
-            "tiny-clip": types.SimpleNamespace(
-                id="tiny-clip", ref="tiny-clip", towers=["image", "text"]
-            ),
-        }
-
-    def resolve(self, model):
-        if model not in self.entries:
-            raise BadInputError(f"unknown model {model!r}")
-        return self.entries[model]
-
-
-@pytest.fixture
-def fakes(monkeypatch):
-    built = []
-
-    def build_encoder(entry, tower):
-        built.append((entry.id, tower))
-        return make_image_encoder() if tower == "image" else make_text_encoder()
-
-    try:
-        zoo = importlib.import_module("infogauss_cli.zoo")
-    except ImportError:
-        zoo = types.ModuleType("infogauss_cli.zoo")
-        monkeypatch.setitem(sys.modules, "infogauss_cli.zoo", zoo)
-    monkeypatch.setattr(zoo, "load_zoo", lambda path=None: FakeZoo(), raising=False)
-    import infogauss_cli.backends as backends
-
-    monkeypatch.setattr(backends, "build_encoder", build_encoder, raising=False)
-    return built
+from tests.helpers import invoke as run_cli
+from tests.test_extract import write_images
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +21,7 @@ def data(tmp_path_factory):
 
 
 def invoke(*args):
-    return runner.invoke(_app(), ["extract", *[str(a) for a in args]])
+    return run_cli("extract", *args)
 
 
 def test_extract_npy_quiet(fakes, data, tmp_path):

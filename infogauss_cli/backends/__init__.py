@@ -1,36 +1,37 @@
 """Backends turn a zoo entry and a tower into an :class:`~.base.Encoder`.
 
-One module per library (timm, open_clip, transformers), imported only when an entry of that
-backend is built, so ``import infogauss_cli.backends`` stays cheap.
+One module per library (timm, open_clip, transformers), each defining a
+:class:`~.registry.Backend`, and one registration line below. The modules import their library
+only when an entry is built, so ``import infogauss_cli.backends`` stays cheap. The contract is
+in :class:`~.registry.Backend`; docs/zoo.md shows adding a backend.
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import TYPE_CHECKING
 
-from ..errors import BadInputError, InfogaussError, RunError
+from ..errors import BadInputError, InfogaussError, RunError, first_line
+from .registry import Backend, BackendSpec, backend_names, get_backend, register_backend
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..zoo import ZooEntry
     from .base import Encoder
     from .common import WeightsStatus
 
-_MODULES = {"timm": "timm", "open_clip": "open_clip", "transformers": "hf"}
+register_backend("infogauss_cli.backends.timm:BACKEND", name="timm")
+register_backend("infogauss_cli.backends.open_clip:BACKEND", name="open_clip")
+register_backend("infogauss_cli.backends.hf:BACKEND", name="transformers")
 
-__all__ = ["backend_module", "build_encoder", "check_entry", "weights_status"]
-
-
-def backend_module(backend: str) -> ModuleType:
-    """The module that builds entries of ``backend`` (imported on first use)."""
-    try:
-        name = _MODULES[backend]
-    except KeyError:
-        raise BadInputError(
-            f"unknown backend {backend!r} (use one of {', '.join(_MODULES)})"
-        ) from None
-    return importlib.import_module(f"{__name__}.{name}")
+__all__ = [
+    "Backend",
+    "BackendSpec",
+    "backend_names",
+    "build_encoder",
+    "check_entry",
+    "get_backend",
+    "register_backend",
+    "weights_status",
+]
 
 
 def build_encoder(entry: ZooEntry, tower: str) -> Encoder:
@@ -40,22 +41,21 @@ def build_encoder(entry: ZooEntry, tower: str) -> Encoder:
     network for their weights."""
     if tower not in entry.towers:
         raise BadInputError(f"{entry.ref} has no {tower} tower (it has: {', '.join(entry.towers)})")
-    module = backend_module(entry.backend)
+    backend = get_backend(entry.backend)
     try:
-        return module.build(entry, tower)
+        return backend.build(entry, tower)
     except InfogaussError:
         raise
     except (RuntimeError, OSError, ValueError, KeyError) as exc:  # e.g. weights that do not fit
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise RunError(
             f"cannot load {entry.ref} ({entry.backend} {entry.source.name}): "
-            f"{type(exc).__name__}: {first[:500]}"
+            f"{type(exc).__name__}: {first_line(exc, '')[:500]}"
         ) from exc
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
     """Where ``entry``'s weights come from and whether they are on this machine (no network)."""
-    return backend_module(entry.backend).weights_status(entry)
+    return get_backend(entry.backend).weights_status(entry)
 
 
 def check_entry(entry: ZooEntry) -> None:
@@ -63,5 +63,5 @@ def check_entry(entry: ZooEntry) -> None:
     no network and no model built; a problem is a :class:`BadInputError`."""
     from ..zoo import weights_location
 
-    backend_module(entry.backend).check(entry)
+    get_backend(entry.backend).check(entry)
     weights_location(entry)

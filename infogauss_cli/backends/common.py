@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from ..zoo import ZooEntry
+    from .base import Encoder
 
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
 
@@ -178,3 +179,28 @@ def base_fingerprint(entry: ZooEntry, tower: str, weights: str, **extra: Any) ->
         fp["init_seed"] = str(entry.init_seed)
     fp.update({k: str(v) for k, v in extra.items()})
     return fp
+
+
+def image_encoder(
+    entry: ZooEntry,
+    dim: int,
+    module: Any,
+    transform: Callable[[Any], Any],
+    forward: Callable[[Any, dict[str, Any]], Any],
+    fingerprint: dict[str, str],
+    channels_last: bool = False,
+) -> Encoder:
+    """The image tower's :class:`~.base.Encoder`: ``transform`` per RGB image, stacked pixels."""
+    from .base import Encoder
+
+    return Encoder(
+        model_id=entry.ref,
+        tower="image",
+        dim=dim,
+        module=module,
+        prepare=ImagePrepare(transform),
+        collate=stack_images,
+        forward=forward,
+        fingerprint=fingerprint,
+        channels_last=channels_last,
+    )

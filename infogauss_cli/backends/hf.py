@@ -20,18 +20,18 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
 
 from ..errors import BadInputError, RunError
-from ..zoo import PKG_PREFIX, ZooEntry, package_path, weights_location
+from ..zoo import PKG_PREFIX, SourceSchema, ZooEntry, package_path, weights_location
 from . import hub
 from .base import Encoder
 from .common import (
-    ImagePrepare,
     WeightsStatus,
     base_fingerprint,
     check_dim,
-    check_vocab,
     finish,
     library_versions,
     path_identity,
@@ -39,23 +39,22 @@ from .common import (
     seeded,
     stack_images,
 )
+from .hf_inputs import (
+    AUX_PATTERNS,
+    build_image_prepare,
+    build_text_collate,
+    forward_clip_image,
+    forward_clip_text,
+    forward_cls,
+    forward_mean,
+)
+from .registry import BackendSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 MODEL_WEIGHTS = (
     "model.safetensors|model.safetensors.index.json|pytorch_model.bin|pytorch_model.bin.index.json"
-)
-AUX_PATTERNS = (
-    "config.json",
-    "preprocessor_config.json",
-    "tokenizer*",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "vocab*",
-    "merges.txt",
-    "spiece.model",
-    "sentencepiece*",
 )
 SAFETENSORS_PATTERNS = (
     *AUX_PATTERNS,
@@ -69,93 +68,22 @@ BIN_PATTERNS = (
     "pytorch_model.bin.index.json",
     "pytorch_model-*.bin",
 )
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "vocab.txt",
-    "vocab.json",
-    "spiece.model",
-)
-MAX_TEXT_TOKENS = 512
 
 
-# ---- forward functions (module level) ----------------------------------------------------------
-def _features(out: Any) -> torch.Tensor:
-    """get_*_features: a tensor (transformers 4) or an output object (5: pooler_output)."""
-    import torch
+# ---- the zoo's source: block --------------------------------------------------------------
+class TransformersSource(SourceSchema):
+    """A Hugging Face transformers model: ``name`` is the hub repo id."""
 
-    if isinstance(out, torch.Tensor):
-        return out
-    for name in ("pooler_output", "image_embeds", "text_embeds"):
-        value = getattr(out, name, None)
-        if value is not None:
-            return value
-    raise TypeError(f"unexpected output {type(out).__name__} from get_*_features")
-
-
-def forward_clip_image(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    return _features(module.get_image_features(pixel_values=batch["pixel_values"]))
-
-
-def forward_clip_text(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    return _features(
-        module.get_text_features(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-        )
-    )
-
-
-def forward_mean(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    hidden = module(**batch).last_hidden_state.float()
-    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-
-
-def forward_cls(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    return module(**batch).last_hidden_state[:, 0]
-
-
-# ---- text collate ------------------------------------------------------------------------------
-class TextCollate:
-    """Captions -> input_ids / attention_mask (/ token_type_ids) with a HF tokenizer."""
-
-    def __init__(self, tokenizer: Any, max_length: int, padding: bool | str = True) -> None:
-        self.tokenizer, self.max_length, self.padding = tokenizer, max_length, padding
-
-    def __call__(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        enc = self.tokenizer(
-            list(texts),
-            padding=self.padding,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="pt",
-        )
-        return dict(enc)
-
-
-class OpenClipTextCollate:
-    """CLIP's BPE from open_clip (same vocabulary as openai/clip-*): the offline tokenizer of a
-    transformers CLIP random twin when no tokenizer files are at hand."""
-
-    def __init__(self, context_length: int) -> None:
-        import open_clip
-
-        self.context_length = context_length
-        self.tokenizer = open_clip.get_tokenizer("ViT-L-14", context_length=context_length)
-
-    def __call__(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        ids = self.tokenizer(list(texts), context_length=self.context_length)
-        return {"input_ids": ids, "attention_mask": (ids != 0).long()}
-
-
-class HFImagePrepare:
-    """RGB PIL image -> pixel tensor with a transformers image processor."""
-
-    def __init__(self, processor: Any) -> None:
-        self.processor = processor
-
-    def __call__(self, image: Any) -> torch.Tensor:
-        return self.processor(images=image, return_tensors="pt")["pixel_values"][0]
+    pooling: Literal["clip", "mean", "cls"]
+    """``clip``: get_image_features / get_text_features (projected); ``mean``: masked mean of
+    the last hidden state (sentence encoders); ``cls``: last_hidden_state[:, 0]."""
+    model_type: str | None = None
+    """transformers model type (``clip``, ``bert``, ...) for building offline from ``config``."""
+    config: dict[str, Any] = Field(default_factory=dict)
+    """Config arguments used to build the architecture when no config.json is at hand (the
+    random-init twin offline); must match the real checkpoint's architecture."""
+    max_length: int | None = Field(default=None, gt=0)
+    """Text: tokens per caption (longer ones are truncated); default: the model's maximum."""
 
 
 # ---- where the files are -----------------------------------------------------------------------
@@ -275,78 +203,12 @@ def build_model(entry: ZooEntry, folder: Path | None, config: Any) -> torch.nn.M
     return finish(model)
 
 
-def _text_config(config: Any) -> Any:
-    return getattr(config, "text_config", None) or config
-
-
 def _output_dim(entry: ZooEntry, model: torch.nn.Module, tower: str) -> int:
     config = model.config
     if entry.source.pooling == "clip":
         return int(config.projection_dim)
     sub = getattr(config, f"{'vision' if tower == 'image' else 'text'}_config", None) or config
     return int(sub.hidden_size)
-
-
-def _has_tokenizer(folder: Path | None) -> bool:
-    return folder is not None and any((folder / n).is_file() for n in TOKENIZER_FILES)
-
-
-def build_text_collate(entry: ZooEntry, folder: Path | None, config: Any) -> tuple[Any, str]:
-    """(collate, tokenizer identity)."""
-    from transformers import AutoTokenizer
-
-    src = entry.source
-    config = _text_config(config)
-    limit = min(int(getattr(config, "max_position_embeddings", MAX_TEXT_TOKENS)), MAX_TEXT_TOKENS)
-    clip = src.pooling == "clip"
-    if not _has_tokenizer(folder):
-        if clip and not entry.pretrained:
-            length = src.max_length or limit
-            return OpenClipTextCollate(length), f"open_clip-bpe:{length}"
-        folder = hub.hub_snapshot(
-            entry.ref,
-            src.name,
-            AUX_PATTERNS,
-            required=["tokenizer.json|tokenizer_config.json|vocab.txt|vocab.json"],
-            what=f"the tokenizer files of {src.name} from the Hugging Face hub",
-        )
-    with hub.translate_hub_errors(entry.ref, f"the tokenizer of {src.name}"):
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-    check_vocab(entry.ref, src.name, len(tokenizer))
-    model_max = getattr(tokenizer, "model_max_length", None) or limit
-    length = src.max_length or min(int(model_max), limit)
-    # CLIP: fixed length, so a caption's embedding never depends on its batch mates
-    padding: bool | str = "max_length" if clip else True
-    ident = f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{padding}"
-    return TextCollate(tokenizer, length, padding), ident
-
-
-def build_image_prepare(entry: ZooEntry, folder: Path | None, config: Any) -> tuple[Any, str]:
-    """(prepare, processor identity)."""
-    if folder is not None and (folder / "preprocessor_config.json").is_file():
-        from transformers import AutoImageProcessor
-
-        processor = AutoImageProcessor.from_pretrained(folder)
-    else:
-        vision = getattr(config, "vision_config", None) or config
-        size = int(getattr(vision, "image_size", 224))
-        model_type = config.model_type
-        if model_type == "clip":
-            from transformers import CLIPImageProcessor
-
-            processor = CLIPImageProcessor(
-                size={"shortest_edge": size}, crop_size={"height": size, "width": size}
-            )
-        elif model_type in ("vit", "dino", "deit"):
-            from transformers import ViTImageProcessor
-
-            processor = ViTImageProcessor(size={"height": size, "width": size})
-        else:
-            raise BadInputError(
-                f"{entry.ref}: no preprocessor_config.json for {entry.source.name}; put one in the "
-                "weights folder"
-            )
-    return ImagePrepare(HFImagePrepare(processor)), processor.to_json_string()
 
 
 def build(entry: ZooEntry, tower: str) -> Encoder:
@@ -401,3 +263,6 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
             entry.ref, name, BIN_PATTERNS, required=["config.json", MODEL_WEIGHTS], download=False
         )
     return WeightsStatus.hub(entry, f"hf://{name}", folder)
+
+
+BACKEND = BackendSpec("transformers", TransformersSource, build, check, weights_status)

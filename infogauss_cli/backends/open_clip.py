@@ -14,23 +14,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInputError
-from ..zoo import PKG_PREFIX, ZooEntry, package_path, weights_location
+from ..zoo import PKG_PREFIX, SourceSchema, ZooEntry, package_path, weights_location
 from . import hub
 from .base import Encoder
 from .common import (
-    ImagePrepare,
     WeightsStatus,
     base_fingerprint,
     check_dim,
     check_vocab,
     finish,
+    image_encoder,
     library_versions,
     path_identity,
     prepare_text,
     seeded,
-    stack_images,
     weights_file,
 )
+from .registry import BackendSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -46,6 +46,14 @@ TOKENIZER_PATTERNS = (
     "merges.txt",
 )
 TOKENIZER_REQUIRED = "tokenizer.json|tokenizer_config.json|spiece.model"
+
+
+# ---- the zoo's source: block --------------------------------------------------------------
+class OpenClipSource(SourceSchema):
+    """An open_clip model: ``name`` is an open_clip architecture (``ViT-L-14-quickgelu``),
+    ``pretrained`` its weights tag (``openai``); the tag also sets the preprocessing."""
+
+    pretrained: str | None = None
 
 
 def forward_image(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -240,17 +248,8 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     versions = library_versions("open_clip_torch")
     if tower == "image":
         fp = base_fingerprint(entry, tower, identity, transform=repr(transform), **versions)
-        return Encoder(
-            model_id=entry.ref,
-            tower="image",
-            dim=dim,
-            module=model,
-            prepare=ImagePrepare(transform),
-            collate=stack_images,
-            forward=forward_image,
-            fingerprint=fp,
-            channels_last=type(getattr(model, "visual", None)).__name__ == "ModifiedResNet",
-        )
+        cnn = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
+        return image_encoder(entry, dim, model, transform, forward_image, fp, channels_last=cnn)
     fingerprint = base_fingerprint(entry, tower, identity, tokenizer=tok_id, **versions)
     return Encoder(
         model_id=entry.ref,
@@ -296,3 +295,6 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
                 "; ".join(filter(None, [status.detail, note])),
             )
     return status
+
+
+BACKEND = BackendSpec("open_clip", OpenClipSource, build, check, weights_status)

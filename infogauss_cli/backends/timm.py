@@ -14,29 +14,48 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
 
 from ..errors import BadInputError, RunError
-from ..zoo import ZooEntry, weights_location
+from ..zoo import SourceSchema, ZooEntry, weights_location
 from . import hub
 from .base import Encoder
 from .common import (
-    ImagePrepare,
     WeightsStatus,
     base_fingerprint,
     check_dim,
     finish,
+    image_encoder,
     library_versions,
     path_identity,
     seeded,
-    stack_images,
     weights_file,
 )
+from .registry import BackendSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 HUB_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+# ---- the zoo's source: block --------------------------------------------------------------
+class TimmSource(SourceSchema):
+    """A timm model: ``name`` is a timm name with its pretrained tag (``resnet34.tv_in1k``)."""
+
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra ``timm.create_model`` arguments (e.g. ``img_size: 224``)."""
+    checkpoint_format: Literal["timm", "efficientnet_pytorch"] = "timm"
+    """Key layout of a local ``weights`` file: timm's own, or lukemelas' EfficientNet-PyTorch
+    (``_conv_stem``, ``_blocks.N``), remapped to timm's EfficientNet on load."""
+    input_size: int | None = Field(default=None, gt=0)
+    """Square input side, overriding timm's data config (ViTs: set model_kwargs.img_size too)."""
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+    crop_pct: float | None = Field(default=None, gt=0, le=1)
+    interpolation: Literal["bilinear", "bicubic", "nearest"] | None = None
 
 
 def forward(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -239,17 +258,8 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         model_kwargs=json.dumps(entry.source.model_kwargs, sort_keys=True),
         **library_versions("timm"),
     )
-    return Encoder(
-        model_id=entry.ref,
-        tower="image",
-        dim=dim,
-        module=model,
-        prepare=ImagePrepare(transform),
-        collate=stack_images,
-        forward=forward,
-        fingerprint=fingerprint,
-        channels_last=not hasattr(model, "patch_embed"),  # CNNs; ViTs gain nothing
-    )
+    cnn = not hasattr(model, "patch_embed")  # channels-last helps CNNs; ViTs gain nothing
+    return image_encoder(entry, dim, model, transform, forward, fingerprint, channels_last=cnn)
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
@@ -263,3 +273,6 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
         return WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
     url = getattr(cfg, "url", None) or "-"
     return WeightsStatus("hub", url, False, "downloaded by timm on first use")
+
+
+BACKEND = BackendSpec("timm", TimmSource, build, check, weights_status, towers=("image",))

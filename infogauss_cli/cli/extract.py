@@ -51,72 +51,30 @@ def extract_cmd(
 
     Example: [bold]infogauss extract effnet-lite0 --data images:photos/ --out e.npy[/]
     """
+    params = locals()
     from rich.console import Console
 
-    from .. import __version__
-    from ..errors import BadInputError
-    from ..extract import SKIPPED_SHOWN, extract_model, resolve_towers
-    from ..sources import ignored_counts, parse_data_spec
-    from ..store import EmbeddingCache, check_output_path, save_embeddings
-    from ..zoo import load_zoo
+    from ..extract import SKIPPED_SHOWN, extract_to_file
+    from ..options import Compute, DataOptions, Protocol
 
-    out = check_output_path(out)  # exit 2 before any model is built
-    entry = load_zoo(zoo).resolve(model)
-    err = None if quiet else Console(stderr=True)
-    source = parse_data_spec(
-        data,
-        captions=captions,
-        text_field=text_field,
-        streaming=streaming,
-        strict=strict,
-        download=download,
-        console=err,
+    written = extract_to_file(
+        model,
+        out,
+        o.from_params(DataOptions, params),
+        o.from_params(Protocol, params),
+        o.from_params(Compute, params, use_cache=not no_cache),
+        console=None if quiet else Console(stderr=True),
     )
-    towers = resolve_towers(list(entry.towers), source, tower.value)
-    if len(towers) > 1:
-        raise BadInputError(
-            f"{data} feeds the {' and '.join(towers)} towers and extract writes one tower per "
-            "file: pass --tower " + " or --tower ".join(towers)
-        )
-    result = extract_model(
-        entry,
-        source,
-        towers[0],
-        n=n,
-        seed=seed,
-        device=device,
-        precision=precision.value,
-        batch_size=batch_size,
-        workers=workers,
-        cache=None if no_cache else EmbeddingCache(cache_dir),
-        progress=not quiet,
-        console=err,
-        strict=strict,
-    )
-    ignored = ignored_counts(source, result.tower)
-    meta = {
-        "model": entry.ref,
-        "tower": result.tower,
-        "data": data,
-        "n": result.n,
-        "dim": result.dim,
-        "skipped": [list(s) for s in result.skipped],
-        "ignored": ignored,
-        "device": result.device,
-        "precision": result.precision,
-        "batch_size": result.batch_size,
-        "tool": {"name": "infogauss", "version": __version__},
-    }
-    written = save_embeddings(out, result.embeddings, result.ids, meta)
     if quiet:
         return
-    files = " + ".join(str(p) for p in written)
+    result = written.extraction
+    files = " + ".join(str(p) for p in written.files)
     typer.echo(
-        f"wrote {files}: {result.n} x {result.dim} float32 ({entry.ref}, {result.tower} tower), "
-        f"{result.items_per_s:,.1f} items/s on {result.device} {result.precision}"
+        f"wrote {files}: {result.n} x {result.dim} float32 ({written.model}, {result.tower} "
+        f"tower), {result.items_per_s:,.1f} items/s on {result.device} {result.precision}"
         + (f", {result.from_cache:.0%} from cache" if result.from_cache else "")
     )
-    for what, count in ignored.items():
+    for what, count in written.ignored.items():
         typer.echo(f"ignored {count} {what}(s)")
     if result.skipped:
         shown = ", ".join(f"{i} ({r})" for i, r in result.skipped[:SKIPPED_SHOWN])

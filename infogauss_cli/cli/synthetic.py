@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -156,6 +157,16 @@ def synthetic_cmd(
             rich_help_panel="Sweep",
         ),
     ] = None,
+    save_checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-checkpoints",
+            metavar="DIR",
+            help="Write each encoder at the evaluated epochs (0 included) to "
+            "DIR/RUN/epoch-EEEE.safetensors + .json; `infogauss track DIR` reads them back.",
+            rich_help_panel=_P,
+        ),
+    ] = None,
     json_out: o.JsonOpt = None,
     markdown: o.MarkdownOpt = None,
     html: o.HtmlOpt = None,
@@ -181,6 +192,9 @@ def synthetic_cmd(
       [bold]infogauss synthetic --quick --json r.json --html r.html[/]
 
       [bold]infogauss synthetic --sweep --quick --plots plots/[/]
+
+      [bold]infogauss synthetic --quick --eval-epochs 5,10,20 --save-checkpoints ckpt/[/]
+      then [bold]infogauss track ckpt/[/]
     """
     params = locals()
     from rich.console import Console
@@ -214,6 +228,8 @@ def synthetic_cmd(
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = o.gates(params)
     progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
+    if sweep and save_checkpoints is not None:
+        raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")
     if sweep:
         from ..synthetic.sweep import SWEEP_D, SWEEP_N, sweep_rows, write_sweep_plot
 
@@ -225,7 +241,9 @@ def synthetic_cmd(
         emit(rows, out)
     from ..synthetic.paper import publish_comparison
 
-    rows = synthetic_rows(cfg, options=options, gates=gates, progress=progress)
+    rows = synthetic_rows(
+        cfg, options=options, gates=gates, progress=progress, save_dir=save_checkpoints
+    )
     code = publish(rows, out)
     publish_comparison(rows, out, None if quiet else terminal(json_out))
     if not quiet:

@@ -47,6 +47,7 @@ class Row:
     # norms (n,) raw row norms, columns (n, k) a few coordinates of the tested view,
     # column_index (k,) which coordinates those are.
     arrays: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    step: int | None = None  # training step of the checkpoint (``infogauss track``)
 
     @property
     def gates_passed(self) -> bool:
@@ -71,6 +72,8 @@ class Row:
             out["per_coordinate"] = dict(self.per_coordinate)
         if self.error is not None:
             out["error"] = self.error
+        if self.step is not None:
+            out["step"] = self.step
         return clean(out)
 
 

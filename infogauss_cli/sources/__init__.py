@@ -1,6 +1,6 @@
-"""Data sources: each turns a ``--data`` spec into a list of :class:`Item` for one tower.
+"""Data sources: each turns a ``--data`` spec into the items of one tower.
 
-Spec forms (:func:`parse_data_spec`):
+Spec forms (registered below, one line each; :mod:`.registry` explains how to add one):
 
 - ``coco-val2017``: MS-COCO val2017 under the data dir (``$INFOGAUSS_DATA`` or the user cache
   dir), as written by ``infogauss data fetch coco-val2017`` (or fetched with ``download``);
@@ -18,12 +18,11 @@ imported only when their source is used.
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadInputError
-from .base import Item, Source, ignored_counts
+from .base import Item, ItemLoadError, Source, ignored_counts, item_loader
+from .coco import split_coco_spec
+from .registry import SourceOptions, build_source, register_source, supported_forms
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -31,41 +30,30 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "SUPPORTED_SPECS",
     "Item",
+    "ItemLoadError",
     "Source",
+    "SourceOptions",
     "data_section",
     "ignored_counts",
+    "item_loader",
     "parse_data_spec",
+    "register_source",
     "split_coco_spec",
+    "supported_forms",
 ]
 
-SUPPORTED_SPECS = (
-    "coco-val2017",
-    "coco:ANNOTATIONS.json[:IMAGES_DIR]",
-    "images:DIR",
-    "text:FILE",
-    "hf:DATASET[:SPLIT][#COLUMN]",
-    "pydoc-topics",
-    "skimage-samples",
+register_source("coco-val2017", "coco-val2017", f"{__name__}.coco:val2017_from_spec", exact=True)
+register_source("coco", "coco:ANNOTATIONS.json[:IMAGES_DIR]", f"{__name__}.coco:from_spec")
+register_source("images", "images:DIR", f"{__name__}.images:from_spec")
+register_source("text", "text:FILE", f"{__name__}.text:from_spec")
+register_source("hf", "hf:DATASET[:SPLIT][#COLUMN]", f"{__name__}.hf:from_spec")
+register_source("pydoc-topics", "pydoc-topics", f"{__name__}.builtin:pydoc_topics", exact=True)
+register_source(
+    "skimage-samples", "skimage-samples", f"{__name__}.builtin:skimage_samples", exact=True
 )
-_KINDS = {
-    "coco": "coco:ANNOTATIONS.json[:IMAGES_DIR]",
-    "images": "images:DIR",
-    "text": "text:FILE",
-    "hf": "hf:DATASET[:SPLIT][#COLUMN]",
-}
 
-
-def split_coco_spec(rest: str) -> tuple[str, str | None]:
-    """``ANN.json[:IMAGES_DIR]`` -> (annotations, images dir or None). The annotation path ends
-    at a ``.json`` followed by ``:`` or the end; an existing file wins when there are several."""
-    ends = [m.end() for m in re.finditer(r"\.json(?=:|$)", rest, re.IGNORECASE)]
-    if not ends:
-        raise BadInputError(
-            f"--data coco:{rest}: name a .json annotation file (coco:ANNOTATIONS.json[:IMAGES_DIR])"
-        )
-    end = next((e for e in ends if Path(rest[:e]).expanduser().is_file()), ends[0])
-    images = rest[end + 1 :].strip() or None
-    return rest[:end], images
+#: The built-in forms (``supported_forms()`` adds what was registered since).
+SUPPORTED_SPECS = supported_forms()
 
 
 def parse_data_spec(
@@ -79,57 +67,22 @@ def parse_data_spec(
     data_dir: str | os.PathLike[str] | None = None,
     console: Console | None = None,
 ) -> Source:
-    """A ``--data`` spec -> a :class:`Source` (forms in the module docstring).
+    """A ``--data`` spec -> a :class:`Source` (forms in the module docstring and the registry).
 
-    ``captions`` (first|all) applies to COCO and list-of-captions columns; ``text_field`` to
-    .jsonl/.csv files and hf: text columns; ``streaming`` to hf:; ``strict`` makes empty texts
-    an error; ``download`` fetches COCO val2017 into ``data_dir`` when it is missing (progress on
-    ``console``). Anything malformed or missing -> BadInputError (exit 2).
+    The keywords are the fields of :class:`SourceOptions`. Anything malformed or missing ->
+    BadInputError (exit 2).
     """
-    forms = ", ".join(SUPPORTED_SPECS)
-    text = (spec or "").strip()
-    if text.lower() == "coco-val2017":
-        from .coco import coco_val2017
-
-        return coco_val2017(
-            data_dir, captions=captions, strict=strict, download=download, console=console
-        )
-    from .builtin import BUILTIN
-
-    if text.lower() in BUILTIN:
-        return BUILTIN[text.lower()]()
-    kind, sep, rest = text.partition(":")
-    kind = kind.strip().lower()
-    if not sep or kind not in _KINDS:
-        raise BadInputError(f"--data {spec!r} is not supported; supported forms: {forms}")
-    if not rest.strip():
-        raise BadInputError(f"--data {spec!r}: missing what follows '{kind}:' ({_KINDS[kind]})")
-    if kind == "coco":
-        from .coco import CocoSource
-
-        annotations, images = split_coco_spec(rest)
-        return CocoSource(annotations, images, captions=captions, strict=strict, name=text)
-    if kind == "images":
-        from .images import ImageFolderSource
-
-        return ImageFolderSource(rest)
-    if kind == "text":
-        from .text import TextFileSource
-
-        return TextFileSource(rest, text_field=text_field, strict=strict)
-    from .hf import HFSource, parse_hf_spec
-
-    dataset, split, column = parse_hf_spec(rest)
-    return HFSource(
-        dataset,
-        split,
-        column,
-        text_field=text_field,
+    options = SourceOptions(
         captions=captions,
+        text_field=text_field,
         streaming=streaming,
         strict=strict,
-        name=text,
+        download=download,
+        data_dir=data_dir,
+        console=console,
+        spec=(spec or "").strip(),
     )
+    return build_source(spec, options)
 
 
 def data_section(source: Any, tower: str, extraction: Any, shown: int = 10) -> dict[str, Any]:

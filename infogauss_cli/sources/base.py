@@ -1,23 +1,28 @@
-"""What every data source yields: a list of items with stable ids, for one tower.
+"""What every data source yields: items with stable ids, for one tower.
 
 A source (the :class:`Source` protocol) has ``name`` (the spec, for messages), ``towers`` (the
-towers it can feed), ``items(tower) -> list[Item]`` and ``fingerprint(tower) -> str`` (changes
-whenever the items or their content change; the embedding cache keys on it). Asking for a tower
-it cannot feed raises :class:`~infogauss_cli.errors.BadInputError`.
+towers it can feed), ``items(tower)`` and ``fingerprint(tower) -> str`` (changes whenever the
+items or their content change; the embedding cache keys on it). ``items`` returns a list, or
+streams: any iterable of :class:`Item` (a generator; give it ``__len__`` when the count is known,
+so that a seeded subset is drawn in one pass). Asking for a tower it cannot feed raises
+:class:`~infogauss_cli.errors.BadInputError`.
 
-Optionally ``ignored(tower) -> dict[str, int]``: what the source left out on purpose, counted by
-kind (``{"empty caption": 3}``); read it with :func:`ignored_counts`.
+Optionally ``loader(tower) -> Callable[[Item], Any]``: what turns an item into the encoder's
+raw input (an RGB PIL image, a str), run in the DataLoader workers (so it must pickle), raising
+:class:`ItemLoadError` for an unreadable item; default :func:`default_loader`. And
+``ignored(tower) -> dict[str, int]``: what the source left out on purpose, counted by kind
+(``{"empty caption": 3}``); read it with :func:`ignored_counts`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import BadInputError
+from ..errors import BadInputError, more_names
 
 
 @dataclass(frozen=True)
@@ -42,9 +47,54 @@ class Source(Protocol):
     name: str
     towers: tuple[str, ...]
 
-    def items(self, tower: str) -> list[Item]: ...
+    def items(self, tower: str) -> Sequence[Item] | Iterable[Item]: ...
 
     def fingerprint(self, tower: str) -> str: ...
+
+
+class ItemLoadError(Exception):
+    """One item could not be loaded; the extractor skips it and names it (``reason``)."""
+
+    def __init__(self, item_id: str, reason: str) -> None:
+        super().__init__(item_id, reason)
+        self.item_id = item_id
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.reason}"
+
+
+def load_text(item: Item) -> str:
+    """The default text loader: the item's text."""
+    if item.text is None:
+        raise ItemLoadError(item.id, "no text")
+    return item.text
+
+
+def default_loader(tower: str) -> Callable[[Item], Any]:
+    """The loader of sources that name none: ``text`` -> :func:`load_text`, ``image`` -> the
+    image decoder of :mod:`.images` (path, encoded bytes or in-memory image -> RGB PIL image)."""
+    if tower == "text":
+        return load_text
+    from .images import load_image
+
+    return load_image
+
+
+def item_loader(source: Any, tower: str) -> Callable[[Item], Any]:
+    """What turns one of ``source``'s items into the encoder's raw input for ``tower``: the
+    source's own ``loader(tower)`` if it has one, else :func:`default_loader`. It runs inside
+    DataLoader workers (so it must pickle) and raises :class:`ItemLoadError` for a bad item."""
+    fn = getattr(source, "loader", None)
+    return fn(tower) if fn is not None else default_loader(tower)
+
+
+def item_count(items: Iterable[Item]) -> int | None:
+    """How many items a list or a stream holds, when it knows (``len``), else None."""
+    try:
+        return len(items)  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
 
 CAPTIONS_MODES = ("first", "all")
@@ -107,6 +157,4 @@ def fingerprint_items(tag: str, items: Iterable[Item]) -> str:
 
 def shown(names: Iterable[str], limit: int = 5) -> str:
     """``a, b, c and 4 more`` for messages."""
-    names = list(names)
-    text = ", ".join(names[:limit])
-    return text + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    return more_names(names, limit)

@@ -15,9 +15,13 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import BadInputError
 from .base import Item, check_tower, fingerprint_items
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .registry import SourceOptions
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
@@ -106,3 +110,11 @@ class SkimageSamplesSource(_Builtin):
 
 
 BUILTIN = {"pydoc-topics": PydocTopicsSource, "skimage-samples": SkimageSamplesSource}
+
+
+def pydoc_topics(rest: str, options: SourceOptions) -> PydocTopicsSource:
+    return PydocTopicsSource()
+
+
+def skimage_samples(rest: str, options: SourceOptions) -> SkimageSamplesSource:
+    return SkimageSamplesSource()

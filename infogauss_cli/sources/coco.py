@@ -38,6 +38,8 @@ from .base import Item, check_captions_mode, check_tower, fingerprint_items, sho
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
+    from .registry import SourceOptions
+
 COCO_VAL2017_NAME = "coco-val2017"
 COCO_VAL2017_CAPTIONS = "annotations/captions_val2017.json"
 COCO_VAL2017_IMAGES = "val2017"
@@ -254,4 +256,36 @@ def coco_val2017(
         strict=strict,
         name=COCO_VAL2017_NAME,
         missing_hint="run `infogauss data fetch coco-val2017 --force` to restore them",
+    )
+
+
+def split_coco_spec(rest: str) -> tuple[str, str | None]:
+    """``ANN.json[:IMAGES_DIR]`` -> (annotations, images dir or None). The annotation path ends
+    at a ``.json`` followed by ``:`` or the end; an existing file wins when there are several."""
+    ends = [m.end() for m in re.finditer(r"\.json(?=:|$)", rest, re.IGNORECASE)]
+    if not ends:
+        raise BadInputError(
+            f"--data coco:{rest}: name a .json annotation file (coco:ANNOTATIONS.json[:IMAGES_DIR])"
+        )
+    end = next((e for e in ends if Path(rest[:e]).expanduser().is_file()), ends[0])
+    images = rest[end + 1 :].strip() or None
+    return rest[:end], images
+
+
+def from_spec(rest: str, options: SourceOptions) -> CocoSource:
+    """``coco:ANNOTATIONS.json[:IMAGES_DIR]``."""
+    annotations, images = split_coco_spec(rest)
+    return CocoSource(
+        annotations, images, captions=options.captions, strict=options.strict, name=options.spec
+    )
+
+
+def val2017_from_spec(rest: str, options: SourceOptions) -> CocoSource:
+    """``coco-val2017``."""
+    return coco_val2017(
+        options.data_dir,
+        captions=options.captions,
+        strict=options.strict,
+        download=options.download,
+        console=options.console,
     )

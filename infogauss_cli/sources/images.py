@@ -13,24 +13,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import BadInputError
-from .base import Item, check_tower
+from .base import Item, ItemLoadError, check_tower
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
+    from .registry import SourceOptions
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 
 
-class ImageLoadError(Exception):
-    """One item could not be decoded (zero bytes, truncated, not an image, missing)."""
-
-    def __init__(self, item_id: str, reason: str) -> None:
-        super().__init__(item_id, reason)
-        self.item_id = item_id
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return f"{self.item_id}: {self.reason}"
+class ImageLoadError(ItemLoadError):
+    """One image could not be decoded (zero bytes, truncated, not an image, missing)."""
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -157,3 +151,8 @@ class ImageFolderSource:
 
     def __repr__(self) -> str:
         return f"ImageFolderSource({str(self.root)!r})"
+
+
+def from_spec(rest: str, options: SourceOptions) -> ImageFolderSource:
+    """``images:DIR``."""
+    return ImageFolderSource(rest)

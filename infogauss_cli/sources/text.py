@@ -18,9 +18,13 @@ import hashlib
 import io
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import BadInputError
 from .base import Item, check_tower
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .registry import SourceOptions
 
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 CSV_SUFFIXES = frozenset({".csv", ".tsv"})
@@ -213,3 +217,8 @@ class TextFileSource:
 
     def __repr__(self) -> str:
         return f"TextFileSource({str(self.path)!r})"
+
+
+def from_spec(rest: str, options: SourceOptions) -> TextFileSource:
+    """``text:FILE``."""
+    return TextFileSource(rest, text_field=options.text_field, strict=options.strict)

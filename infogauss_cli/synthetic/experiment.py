@@ -12,153 +12,24 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import BadInputError
 from ..options import DiagnoseOptions, Protocol
 from ..report.model import Row
 from ..verdict import Gates
 from . import data as data_mod
 from .augment import augment
-from .data import DataSpec, Population, population
+from .config import PRESETS, SETTINGS, Run, SyntheticConfig, preset  # noqa: F401 (re-exported)
+from .data import Population, population
 from .model import ENCODERS
 from .model import LABELS as ENCODER_LABELS
 from .paper import PAPER
-from .train import TrainConfig
 
 Progress = Callable[[str], None]
 UNIFORMITY_ROWS = 2000  # rows of the held-out set used for the uniformity (all pairs)
-
-
-@dataclass(frozen=True)
-class Run:
-    """One trained encoder: input kind, encoder kind, objective."""
-
-    data: str
-    encoder: str
-    objective: str = "infonce"
-
-
-# A "setting" is a block of the paper's table. "supervised" is the objective contrast (the part
-# the paper's CIFAR-10 ResNet-18 pair plays): the encoder, initialisation and data of "gmm",
-# trained with a cross-entropy classifier on the mixture components instead of InfoNCE.
-SETTINGS: dict[str, tuple[Run, ...]] = {
-    "laplace": (Run("laplace", "linear"),),
-    "gmm": (Run("gmm", "linear"),),
-    "binary": (Run("binary", "linear"),),
-    "supervised": (Run("gmm", "linear", "supervised"),),
-}
-
-
-@dataclass(frozen=True)
-class SyntheticConfig:
-    """Everything that defines a synthetic experiment (defaults: the ``default`` preset).
-
-    ``d``: embedding dimension; ``batch_size``: the paper's N; ``eval_epochs``: epochs
-    evaluated besides 0 and the last; ``n_eval``: fresh held-out rows the diagnostics see;
-    ``noise``/``bit_noise``: augmentation of continuous / binary inputs; ``input_dim``: D of
-    the continuous inputs, ``bits``/``density``: D and P(1) of the binary ones;
-    ``components``/``separation``: the Gaussian mixture; ``hidden``: MLP width; ``encoder``
-    overrides the encoder of every run."""
-
-    preset: str = "default"
-    settings: tuple[str, ...] = ("laplace", "gmm", "binary", "supervised")
-    encoder: str | None = None
-    d: int = 256
-    batch_size: int = 256
-    temperature: float = 0.1
-    epochs: int = 100
-    eval_epochs: tuple[int, ...] = ()
-    steps_per_epoch: int = 16
-    lr: float = 1e-2
-    noise: float = 0.5
-    bit_noise: float = 0.5
-    reg: float = 0.0
-    n_eval: int = 5000
-    input_dim: int = 256
-    bits: int = 1024
-    density: float = 0.01
-    components: int = 8
-    separation: float = 3.0
-    hidden: int = 256
-    view: str = "l2"
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        unknown = [s for s in self.settings if s not in SETTINGS]
-        if unknown or not self.settings:
-            raise BadInputError(
-                f"unknown setting(s) {', '.join(unknown) or '(none)'}; "
-                f"choose from {', '.join(SETTINGS)}"
-            )
-        if self.encoder is not None and self.encoder not in ENCODERS:
-            raise BadInputError(f"unknown encoder {self.encoder!r}; expected one of {ENCODERS}")
-        if self.d < 2 or self.n_eval < 20:
-            raise BadInputError(f"need d >= 2 and n >= 20 (got d={self.d}, n={self.n_eval})")
-        bad = [e for e in self.eval_epochs if not 0 <= e <= self.epochs]
-        if bad:
-            raise BadInputError(f"evaluation epochs {bad} are outside 0..{self.epochs}")
-        self.train_config(Run("gmm", "linear"))  # validates the training options
-
-    def runs(self) -> tuple[Run, ...]:
-        out: list[Run] = []
-        for name in self.settings:
-            for r in SETTINGS[name]:
-                r = dataclasses.replace(r, encoder=self.encoder or r.encoder)
-                if r not in out:
-                    out.append(r)
-        return tuple(out)
-
-    def data_spec(self, kind: str) -> DataSpec:
-        dim = self.bits if kind == "binary" else self.input_dim
-        return DataSpec(kind, dim, self.components, self.separation, self.density)
-
-    def noise_for(self, kind: str) -> float:
-        return self.bit_noise if kind == "binary" else self.noise
-
-    def train_config(self, run: Run) -> TrainConfig:
-        return TrainConfig(
-            objective=run.objective,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            steps_per_epoch=self.steps_per_epoch,
-            lr=self.lr,
-            temperature=self.temperature,
-            noise=self.noise_for(run.data),
-            reg=self.reg,
-        )
-
-    def epochs_evaluated(self) -> tuple[int, ...]:
-        return tuple(sorted({0, self.epochs, *self.eval_epochs}))
-
-    def describe(self) -> str:
-        """One line with the settings a reader needs to compare runs."""
-        reg = f", norm regulariser {self.reg}" if self.reg else ""
-        return (
-            f"{self.preset} preset: d={self.d}, N={self.batch_size}, temperature "
-            f"{self.temperature}, {self.epochs} epochs x {self.steps_per_epoch} Adam steps (lr "
-            f"{self.lr}, cosine){reg}; noise {self.noise} (continuous), bit dropout "
-            f"{self.bit_noise} (binary); n={self.n_eval:,} fresh held-out rows, {self.view} "
-            f"view, seed {self.seed}"
-        )
-
-
-PRESETS: dict[str, SyntheticConfig] = {
-    "default": SyntheticConfig(),
-    # seconds, not minutes: smaller d, fewer epochs, fewer held-out rows
-    "quick": SyntheticConfig(preset="quick", d=128, epochs=30, n_eval=2000),
-}
-
-
-def preset(name: str = "default", **overrides: Any) -> SyntheticConfig:
-    """A preset with the given fields replaced (``None`` values are ignored)."""
-    if name not in PRESETS:
-        raise BadInputError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
-    return dataclasses.replace(
-        PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}
-    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -229,9 +100,12 @@ def train_run(
     *,
     initial: bool = True,
     progress: Progress | None = None,
+    save_dir: str | Path | None = None,
 ) -> list[Snapshot]:
     """Build the seeded encoder of ``run``, train it and evaluate it at
-    :meth:`SyntheticConfig.epochs_evaluated` (without epoch 0 unless ``initial``)."""
+    :meth:`SyntheticConfig.epochs_evaluated` (without epoch 0 unless ``initial``); with
+    ``save_dir``, write the encoder at every evaluated epoch, 0 included
+    (:mod:`.checkpoints`)."""
     import torch
 
     from .model import build_encoder
@@ -247,17 +121,28 @@ def train_run(
 
     def on_eval(epoch: int) -> None:
         clock["train"] += time.perf_counter() - clock["since"]
-        snaps.append(evaluate(encoder, run, epoch, ho, cfg, clock["train"]))
+        if save_dir is not None:
+            from .checkpoints import save_checkpoint
+
+            save_checkpoint(encoder, run, epoch, cfg, Path(save_dir), clock["train"])
+        if epoch in epochs:
+            snaps.append(evaluate(encoder, run, epoch, ho, cfg, clock["train"]))
         if progress:
             progress(f"{row_name(run, epoch)}: {clock['train']:.1f} s training")
         clock["since"] = time.perf_counter()
 
-    train(encoder, pop, cfg.train_config(run), rng, eval_at=epochs, on_eval=on_eval)
+    eval_at = cfg.epochs_evaluated() if save_dir is not None else epochs
+    train(encoder, pop, cfg.train_config(run), rng, eval_at=eval_at, on_eval=on_eval)
     return snaps
 
 
-def run_experiment(cfg: SyntheticConfig, progress: Progress | None = None) -> list[Snapshot]:
-    """Every run of ``cfg`` in order; epoch 0 once per (input, encoder)."""
+def run_experiment(
+    cfg: SyntheticConfig,
+    progress: Progress | None = None,
+    save_dir: str | Path | None = None,
+) -> list[Snapshot]:
+    """Every run of ``cfg`` in order; epoch 0 once per (input, encoder) (but saved, with
+    ``save_dir``, for every run)."""
     pops: dict[str, tuple[Population, HeldOut]] = {}
     seen: set[tuple[str, str]] = set()
     out: list[Snapshot] = []
@@ -267,7 +152,9 @@ def run_experiment(cfg: SyntheticConfig, progress: Progress | None = None) -> li
             pops[run.data] = (pop, held_out(pop, cfg))
         first = (run.data, run.encoder) not in seen
         seen.add((run.data, run.encoder))
-        out += train_run(run, cfg, *pops[run.data], initial=first, progress=progress)
+        out += train_run(
+            run, cfg, *pops[run.data], initial=first, progress=progress, save_dir=save_dir
+        )
     return out
 
 
@@ -385,6 +272,9 @@ def synthetic_rows(
     options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
     progress: Progress | None = None,
+    save_dir: str | Path | None = None,
 ) -> list[Row]:
-    """``infogauss synthetic``: train, evaluate and diagnose; one row per snapshot and view."""
-    return snapshot_rows(run_experiment(cfg, progress), cfg, options=options, gates=gates)
+    """``infogauss synthetic``: train, evaluate and diagnose; one row per snapshot and view;
+    ``save_dir``: also write the encoders (``--save-checkpoints``, :mod:`.checkpoints`)."""
+    snaps = run_experiment(cfg, progress, save_dir)
+    return snapshot_rows(snaps, cfg, options=options, gates=gates)

@@ -128,9 +128,9 @@ def _draw(rows: Sequence[Row], cfg: SyntheticConfig) -> Any:
 
 def write_sweep_plot(rows: Sequence[Row], cfg: SyntheticConfig, out_dir: str | Path) -> Path:
     """``sweep.png`` in ``out_dir``: AD/DP compliance and norm CV against d and against N."""
-    from ..report.plots import _Spec, _write
+    from ..report.plots import PlotSpec, write_figures
 
-    spec = _Spec(
+    spec = PlotSpec(
         filename=SWEEP_FILE,
         kind="sweep",
         row=None,
@@ -140,7 +140,7 @@ def write_sweep_plot(rows: Sequence[Row], cfg: SyntheticConfig, out_dir: str | P
         draw=_draw(rows, cfg),
         width=11.0,
     )
-    return _write(Path(out_dir), [spec])[0]
+    return write_figures(out_dir, [spec])[0]
 
 
 __all__ = ["SWEEP_D", "SWEEP_N", "sweep_points", "sweep_rows", "write_sweep_plot"]

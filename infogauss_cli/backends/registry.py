@@ -1,0 +1,113 @@
+"""The backend registry: the ``backend:`` names of the zoo and what builds them.
+
+A backend is one module that defines a :class:`Backend` (usually a :class:`BackendSpec` over
+its module-level functions) and one registration line: :func:`register_backend` with the
+object, or with ``"module:attribute"`` to import it on first use. Installed packages can also
+register through the entry point group ``infogauss.backends`` (``name = "module:attribute"``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from ..errors import BadInputError
+from ..plugins import entry_point_specs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..zoo import SourceSchema, ZooEntry
+    from .base import Encoder
+    from .common import WeightsStatus
+
+ENTRY_POINT_GROUP = "infogauss.backends"
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What a backend provides; the contract every backend module keeps.
+
+    - ``name``: the zoo's ``backend:`` value (``timm``).
+    - ``source_schema``: a :class:`~infogauss_cli.zoo.SourceSchema` subclass, the entry's
+      ``source:`` block (``name``, ``weights``, ``hub_fallback`` plus the backend's own keys;
+      ``extra="forbid"``). The zoo's entry union is made from these.
+    - ``towers``: the towers its entries may have (``("image",)``), or None for any.
+    - ``build(entry, tower) -> Encoder``: the tower's module in eval mode on CPU in float32,
+      its picklable ``prepare`` and ``collate`` and its ``forward`` (see
+      :class:`~infogauss_cli.backends.base.Encoder`); ``dim`` must equal ``entry.dim``. Hub
+      weights come from the local cache or a download that fails fast offline; a missing file
+      or an offline hub is a :class:`~infogauss_cli.errors.RunError` naming the model and the
+      file; a bad entry a :class:`~infogauss_cli.errors.BadInputError`.
+    - ``check(entry)``: the entry's names exist in the installed library, with no network and
+      no model built (``zoo validate``); a problem is a BadInputError.
+    - ``weights_status(entry) -> WeightsStatus``: where the weights come from and whether they
+      are on this machine, with no network.
+
+    Heavy libraries are imported inside ``build`` / ``check`` / ``weights_status``, never at
+    module level: the zoo imports every registered backend module to read its schema.
+    """
+
+    name: str
+    source_schema: type[SourceSchema]
+    towers: tuple[str, ...] | None
+
+    def build(self, entry: ZooEntry, tower: str) -> Encoder: ...
+
+    def check(self, entry: ZooEntry) -> None: ...
+
+    def weights_status(self, entry: ZooEntry) -> WeightsStatus: ...
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """A :class:`Backend` made of plain functions (how the built-in backends register)."""
+
+    name: str
+    source_schema: type[SourceSchema]
+    build: Callable[[ZooEntry, str], Encoder]
+    check: Callable[[ZooEntry], None]
+    weights_status: Callable[[ZooEntry], WeightsStatus]
+    towers: tuple[str, ...] | None = None
+
+
+_REGISTRY: dict[str, Backend | str] = {}
+
+
+def register_backend(backend: Backend | str, *, name: str | None = None) -> None:
+    """Register ``backend`` (an object, or ``"module:attribute"`` imported on first use, which
+    needs ``name``). A later registration of the same name replaces the earlier one."""
+    if isinstance(backend, str):
+        if not name:
+            raise ValueError("register_backend('module:attribute') needs name=")
+        _REGISTRY[name] = backend
+    else:
+        _REGISTRY[name or backend.name] = backend
+
+
+def unregister_backend(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def _load_entry_points() -> None:
+    for name, value in entry_point_specs(ENTRY_POINT_GROUP):
+        _REGISTRY.setdefault(name, value)
+
+
+def backend_names() -> tuple[str, ...]:
+    """The registered backend names, in registration order."""
+    _load_entry_points()
+    return tuple(_REGISTRY)
+
+
+def get_backend(name: str) -> Backend:
+    """The backend registered as ``name`` (imported on first use)."""
+    _load_entry_points()
+    found = _REGISTRY.get(name)
+    if found is None:
+        raise BadInputError(f"unknown backend {name!r} (use one of {', '.join(_REGISTRY)})")
+    if isinstance(found, str):
+        module, _, attr = found.partition(":")
+        found = getattr(importlib.import_module(module), attr or "BACKEND")
+        _REGISTRY[name] = found
+    return found

@@ -1,0 +1,166 @@
+"""`infogauss track`: the same data and protocol over a sequence of checkpoints."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import options as o
+from .errors import handle_errors
+from .output import publish
+
+_T = "Checkpoints"
+
+
+class Trend(str, Enum):
+    up = "up"
+    down = "down"
+    flat = "flat"
+
+
+def _steps(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            "expected comma-separated integers", param_hint="--steps"
+        ) from None
+
+
+@handle_errors
+def track_cmd(
+    targets: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="TARGET...",
+            help="A folder (or .json files) of `synthetic --save-checkpoints`; or one zoo entry "
+            "with --weights; or several zoo refs, one per checkpoint.",
+            show_default=False,
+        ),
+    ],
+    weights: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--weights",
+            metavar="GLOB",
+            help="Weights files of the one zoo entry, one per checkpoint (a quoted glob such "
+            "as 'ckpt/step-*.safetensors'; repeatable).",
+            rich_help_panel=_T,
+        ),
+    ] = None,
+    steps: Annotated[
+        str | None,
+        typer.Option(
+            "--steps",
+            metavar="LIST",
+            help="Steps of the checkpoints in the order given (default: parsed from the names: "
+            "the number after step/epoch/checkpoint, else the last number).",
+            rich_help_panel=_T,
+        ),
+    ] = None,
+    require_trend: Annotated[
+        Trend | None,
+        typer.Option(
+            "--require-trend",
+            help="Gate on the first-to-last change of AD and DP compliance: up/down = beyond "
+            "the width of the null's 95% band, flat = within it (see docs/training.md).",
+            rich_help_panel="Gates",
+        ),
+    ] = None,
+    data: o.DataOpt = "coco-val2017",
+    tower: o.TowerOpt = o.Tower.all,
+    n: o.NOpt = None,
+    seed: o.SeedOpt = 0,
+    view: Annotated[
+        o.View | None,
+        typer.Option(
+            "--view",
+            help="l2, raw or both (default l2; synthetic checkpoints: the view they were saved "
+            "with).",
+            rich_help_panel="Protocol",
+        ),
+    ] = None,
+    verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
+    device: o.DeviceOpt = "auto",
+    precision: o.PrecisionOpt = o.Precision.auto,
+    batch_size: o.BatchSizeOpt = None,
+    workers: o.WorkersOpt = None,
+    zoo: o.ZooOpt = None,
+    cache_dir: o.CacheDirOpt = None,
+    no_cache: o.NoCacheOpt = False,
+    json_out: o.JsonOpt = None,
+    markdown: o.MarkdownOpt = None,
+    html: o.HtmlOpt = None,
+    plots: o.PlotsOpt = None,
+    quiet: o.QuietOpt = False,
+    require: o.RequireOpt = None,
+    max_cv: o.MaxCvOpt = None,
+    min_ad_compliance: o.MinAdOpt = None,
+    min_dp_compliance: o.MinDpOpt = None,
+    max_ad_mean: o.MaxAdMeanOpt = None,
+) -> None:
+    """Diagnose every checkpoint of a training run on the same data: one row per checkpoint
+    (JSON rows carry `step`), a trajectory plot (--plots DIR/trajectory.png, and in --html).
+    Threshold gates apply to the last checkpoint; --require-trend to the change over the run.
+
+    Examples:
+
+      [bold]infogauss synthetic --quick --eval-epochs 5,10,20 --save-checkpoints ckpt/[/]
+      then [bold]infogauss track ckpt/ --html track.html[/]
+
+      [bold]infogauss track my-encoder --weights 'runs/step-*.safetensors' --data text:s.txt[/]
+    """
+    params = locals()
+    from rich.console import Console
+
+    from ..options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
+    from ..synthetic.checkpoints import is_synthetic
+    from ..track import track_synthetic, track_zoo, zoo_checkpoints
+
+    console = Console(stderr=True)
+    out = o.from_params(Outputs, params)
+    options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
+    gates = o.gates(params)
+    trend = require_trend.value if require_trend else None
+    if all(Path(t).exists() and is_synthetic(t) for t in targets):
+        if weights or steps:
+            raise typer.BadParameter(
+                "synthetic checkpoints carry their steps: no --weights or --steps"
+            )
+        progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
+        result = track_synthetic(
+            targets,
+            view=view.value if view else None,
+            n=n,
+            options=options,
+            gates=gates,
+            trend=trend,
+            progress=progress,
+        )
+    else:
+        checkpoints = zoo_checkpoints(targets, weights=weights or (), steps=_steps(steps), zoo=zoo)
+        result = track_zoo(
+            checkpoints,
+            data=o.from_params(DataOptions, params),
+            protocol=o.from_params(Protocol, params, view=view.value if view else "l2"),
+            compute=o.from_params(Compute, params, use_cache=not no_cache),
+            options=options,
+            gates=gates,
+            trend=trend,
+            console=None if quiet else console,
+        )
+    code = publish(result.rows, out)
+    drawable = [s for s in result.series if any(r.error is None for r in s.rows)]
+    if drawable and (html or plots):
+        from ..report.trajectory import append_trajectory, write_trajectory_plot
+
+        if plots:
+            write_trajectory_plot(drawable, plots)
+        if html:
+            append_trajectory(drawable, html)
+    raise typer.Exit(code)

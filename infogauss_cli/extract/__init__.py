@@ -1,0 +1,42 @@
+"""Encoder x items -> float32 embeddings: plan, cache, load, run, assemble.
+
+- :mod:`.plan`: items -> fixed cache chunks and their batches; which chunks a process owns;
+- :mod:`.loader`: the DataLoader (workers load with the source's item loader, prepare, collate);
+- :mod:`.runner`: device, precision, autocast, OOM back-off, the encoder call;
+- :mod:`.writer`: batch outputs -> complete chunks -> the cache;
+- :mod:`.engine`: :func:`extract` (plan -> cached chunks -> run the rest -> assemble);
+- :mod:`.model`: zoo entry x source -> :func:`extract_model`, :func:`extract_to_file`.
+
+Importing this package is cheap: torch is imported when an extraction runs.
+"""
+
+from __future__ import annotations
+
+from .engine import extract
+from .loader import default_workers
+from .model import ExtractedFile, extract_model, extract_to_file, resolve_towers, select_items
+from .plan import DEFAULT_CHUNK_ITEMS, Plan, chunk_size_for, make_plan, owned_chunks
+from .result import SKIPPED_SHOWN, Extraction, skipped_text
+from .runner import PRECISIONS, default_batch_size, resolve_device, resolve_precision
+
+__all__ = [
+    "DEFAULT_CHUNK_ITEMS",
+    "PRECISIONS",
+    "SKIPPED_SHOWN",
+    "ExtractedFile",
+    "Extraction",
+    "Plan",
+    "chunk_size_for",
+    "default_batch_size",
+    "default_workers",
+    "extract",
+    "extract_model",
+    "extract_to_file",
+    "make_plan",
+    "owned_chunks",
+    "resolve_device",
+    "resolve_precision",
+    "resolve_towers",
+    "select_items",
+    "skipped_text",
+]

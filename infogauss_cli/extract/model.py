@@ -1,0 +1,184 @@
+"""Zoo entry x data source -> extraction: what the commands call.
+
+:func:`extract_model` builds one tower of a zoo entry and embeds a source (optionally a seeded
+subset); :func:`extract_to_file` is ``infogauss extract`` as a library call (zoo, data spec,
+tower planning, metadata, the output file).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BadInputError
+from ..options import Compute, DataOptions, Protocol
+from ..sources.base import Item, item_count, item_loader
+from .engine import extract
+from .result import Extraction
+from .runner import resolve_device, resolve_precision
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
+
+    from ..store import EmbeddingCache
+
+
+def select_items(
+    items: Sequence[Item] | Iterable[Item], n: int | None, seed: int = 0
+) -> list[Item]:
+    """A seeded random subset of ``n`` items, kept in their original order (all if ``n`` is
+    None or not smaller than the list). A stream with a known length is read once, keeping only
+    the chosen items; one without is read into a list first."""
+    if n is not None and n < 1:
+        raise BadInputError(f"--n {n}: must be at least 1")
+    count = item_count(items)
+    if count is None:
+        items = list(items)
+        count = len(items)
+    if n is None or n >= count:
+        return list(items)
+    import numpy as np
+
+    keep = np.sort(np.random.default_rng(seed).choice(count, size=n, replace=False))
+    if isinstance(items, Sequence):
+        return [items[int(i)] for i in keep]
+    wanted = set(keep.tolist())
+    return [item for i, item in enumerate(items) if i in wanted]
+
+
+def resolve_towers(model_towers: Sequence[str], source: Any, tower: str = "all") -> list[str]:
+    """The towers to embed: ``tower`` if both the model and the data have it; for ``all``,
+    every tower of the model the data can feed."""
+    tower = getattr(tower, "value", tower)
+    data_towers = tuple(getattr(source, "towers", ()))
+    name = getattr(source, "name", "the data")
+    if tower == "all":
+        towers = [t for t in model_towers if t in data_towers]
+        if not towers:
+            raise BadInputError(
+                f"the model has towers {', '.join(model_towers)} but {name} feeds "
+                f"{', '.join(data_towers) or 'none'}"
+            )
+        return towers
+    if tower not in model_towers:
+        raise BadInputError(
+            f"the model has no {tower} tower (it has {', '.join(model_towers)}); "
+            "choose another --tower"
+        )
+    if tower not in data_towers:
+        raise BadInputError(
+            f"{name} cannot feed the {tower} tower (it feeds {', '.join(data_towers)})"
+        )
+    return [tower]
+
+
+def extract_model(
+    entry: Any,
+    source: Any,
+    tower: str,
+    protocol: Protocol = Protocol(),
+    compute: Compute = Compute(),
+    *,
+    cache: EmbeddingCache | str | os.PathLike[str] | None = None,
+    console: Console | None = None,
+    strict: bool = False,
+) -> Extraction:
+    """Build ``entry``'s encoder for ``tower`` and embed ``source`` (a seeded subset of
+    ``protocol.n`` items when given) through :func:`extract`. ``console``: where progress
+    goes (None: quiet); ``strict``: unreadable items are an error."""
+    from ..backends import build_encoder
+
+    dev = resolve_device(compute.device)  # fail on bad options before building a model
+    resolve_precision(compute.precision, dev)
+    all_items = source.items(tower)
+    total = item_count(all_items)
+    if total is None:  # a stream of unknown length: read its item descriptors once
+        all_items = list(all_items)
+        total = len(all_items)
+    items = select_items(all_items, protocol.n, protocol.seed)
+    fingerprint = source.fingerprint(tower)
+    if len(items) != total:
+        fingerprint = f"{fingerprint}:subset:{protocol.n}:{protocol.seed}"
+    encoder = build_encoder(entry, tower)
+    return extract(
+        encoder,
+        items,
+        device=dev,
+        precision=compute.precision,
+        batch_size=compute.batch_size,
+        workers=compute.workers,
+        cache=cache,
+        data_fingerprint=fingerprint,
+        progress=console is not None,
+        console=console,
+        strict=strict,
+        loader=item_loader(source, tower),
+    )
+
+
+@dataclass(frozen=True)
+class ExtractedFile:
+    """What :func:`extract_to_file` wrote: the files, the extraction, the metadata stored with
+    it and what the source ignored on purpose (counts by kind)."""
+
+    files: tuple[Path, ...]
+    extraction: Extraction
+    meta: dict[str, Any]
+    ignored: dict[str, int]
+    model: str
+
+
+def extract_to_file(
+    model: str,
+    out: str | os.PathLike[str],
+    data: DataOptions = DataOptions(),
+    protocol: Protocol = Protocol(),
+    compute: Compute = Compute(),
+    console: Console | None = None,
+) -> ExtractedFile:
+    """``infogauss extract``: resolve ``model`` in the zoo, parse the data, embed the one tower
+    the data feeds (or ``data.tower``) and write ``out`` (.npy + ids sidecar, or .safetensors)
+    with its metadata. The output path is checked before any model is built."""
+    from .. import __version__
+    from ..sources import ignored_counts, parse_data_spec
+    from ..store import check_output_path, save_embeddings
+    from ..zoo import load_zoo
+
+    path = check_output_path(out)
+    entry = load_zoo(compute.zoo).resolve(model)
+    source = parse_data_spec(data.data, console=console, **data.source_options())
+    towers = resolve_towers(list(entry.towers), source, data.tower)
+    if len(towers) > 1:
+        raise BadInputError(
+            f"{data.data} feeds the {' and '.join(towers)} towers and extract writes one tower "
+            "per file: pass --tower " + " or --tower ".join(towers)
+        )
+    result = extract_model(
+        entry,
+        source,
+        towers[0],
+        protocol,
+        compute,
+        cache=compute.cache(),
+        console=console,
+        strict=data.strict,
+    )
+    ignored = ignored_counts(source, result.tower)
+    meta = {
+        "model": entry.ref,
+        "tower": result.tower,
+        "data": data.data,
+        "n": result.n,
+        "dim": result.dim,
+        "skipped": [list(s) for s in result.skipped],
+        "ignored": ignored,
+        "device": result.device,
+        "precision": result.precision,
+        "batch_size": result.batch_size,
+        "tool": {"name": "infogauss", "version": __version__},
+    }
+    written = save_embeddings(path, result.embeddings, result.ids, meta)
+    return ExtractedFile(tuple(written), result, meta, ignored, entry.ref)

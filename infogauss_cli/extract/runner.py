@@ -1,0 +1,173 @@
+"""Device, precision and the forward pass: one collated batch -> float32 rows on the device.
+
+Precision: ``auto`` is bf16 autocast on CUDA (fp16 where the GPU has no bf16) and fp32 on CPU.
+``bf16`` on CPU casts a copy of the weights to bfloat16 instead of using autocast: CPU autocast
+is pathological for ``nn.MultiheadAttention`` (open_clip ViT-B/16 image, 2 cores: fp32 290
+ms/img, autocast 857, weights cast 106; resnet34 55 / 24 / 23). ``fp16`` on CPU is refused.
+Encoders flagged ``channels_last`` run channels-last on CPU too (efficientnet_lite0: 12 vs 21
+ms/img). On CUDA out of memory the batch is halved (down to 1) and the run goes on.
+
+The runner only calls ``encoder.forward(encoder.module, batch)``: it moves the module with
+``.eval()`` / ``.to()`` when the module has them, so a module that is not a ``torch.nn.Module``
+(an ONNX session wrapper) works if its forward returns a 2-D tensor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import BadInputError, RunError
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` -> ``cuda:0`` if CUDA is available else ``cpu``; ``cuda`` -> ``cuda:0``;
+    ``cuda:I`` checked against the GPUs present. Returns the canonical name."""
+    import torch
+
+    d = (device or "auto").strip().lower()
+    if d == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if d == "cpu":
+        return "cpu"
+    if d == "cuda" or d.startswith("cuda:"):
+        index_text = d.partition(":")[2] or "0"
+        if not index_text.isdigit():
+            raise BadInputError(f"--device {device!r}: expected cuda or cuda:I (I a GPU number)")
+        if not torch.cuda.is_available():
+            raise BadInputError(
+                f"--device {device}: no CUDA device is available here; use --device cpu"
+            )
+        index, count = int(index_text), torch.cuda.device_count()
+        if index >= count:
+            raise BadInputError(f"--device {device}: only {count} CUDA device(s) (cuda:0..)")
+        return f"cuda:{index}"
+    raise BadInputError(f"--device {device!r}: unknown device; use auto, cpu, cuda or cuda:I")
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """``auto`` -> bf16 on CUDA (fp16 without bf16 support), fp32 on CPU. fp16 on CPU is an
+    error. Returns one of fp32, bf16, fp16."""
+    p = (getattr(precision, "value", precision) or "auto").strip().lower()
+    if p not in PRECISIONS:
+        raise BadInputError(f"--precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    cuda = device.startswith("cuda")
+    if p == "auto":
+        if not cuda:
+            return "fp32"
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if p == "fp16" and not cuda:
+        raise BadInputError("--precision fp16 needs CUDA; on CPU use fp32 (default) or bf16")
+    return p
+
+
+def default_batch_size(device: str, tower: str) -> int:
+    cuda = device.startswith("cuda")
+    if tower == "text":
+        return 512 if cuda else 64
+    return 256 if cuda else 16
+
+
+def slice_batch(batch: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
+    """Rows [start, stop) of every batch-first tensor in a collated batch."""
+    return {k: (v[start:stop] if hasattr(v, "shape") else v) for k, v in batch.items()}
+
+
+def _place(module: Any, device: str, cast: Any, channels_last: bool) -> Any:
+    """The module in eval mode on ``device`` (a bf16 copy when ``cast``), channels-last if
+    asked; modules without those methods pass through."""
+    import torch
+
+    if hasattr(module, "eval"):
+        module = module.eval()
+    if cast is not None:  # weights cast on a copy (the caller's module keeps its fp32 weights)
+        module = copy.deepcopy(module).to(cast)
+    if hasattr(module, "to"):
+        module = module.to(device)
+        if channels_last:
+            module = module.to(memory_format=torch.channels_last)
+    return module
+
+
+class Runner:
+    """Moves batches to the device and runs the forward pass, halving the batch on CUDA OOM.
+    ``batch_size`` is the current (possibly backed-off) size."""
+
+    def __init__(
+        self, encoder: Any, device: str, precision: str, batch_size: int, say: Callable
+    ) -> None:
+        import torch
+
+        self.torch, self.device, self.precision, self.say = torch, device, precision, say
+        self.cuda = device.startswith("cuda")
+        self.batch_size = batch_size
+        self.dim, self.model_id = encoder.dim, encoder.model_id
+        self.cast = torch.bfloat16 if precision == "bf16" and not self.cuda else None
+        self.channels_last = bool(encoder.channels_last)
+        self.module = _place(encoder.module, device, self.cast, self.channels_last)
+        self.forward = encoder.forward
+
+    def autocast(self) -> Any:
+        if self.cuda and self.precision in ("bf16", "fp16"):
+            dtype = self.torch.bfloat16 if self.precision == "bf16" else self.torch.float16
+            return self.torch.autocast("cuda", dtype=dtype)
+        return contextlib.nullcontext()
+
+    def to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
+        torch = self.torch
+        out = {}
+        for name, t in batch.items():
+            if isinstance(t, torch.Tensor):
+                t = t.to(self.device, non_blocking=self.cuda)
+                if self.cast is not None and t.is_floating_point():
+                    t = t.to(self.cast)
+                if self.channels_last and t.ndim == 4:
+                    t = t.contiguous(memory_format=torch.channels_last)
+            out[name] = t
+        return out
+
+    def _back_off(self, b: int) -> None:
+        if self.cuda:
+            self.torch.cuda.empty_cache()
+        if b == 1:
+            raise RunError(
+                f"{self.model_id}: CUDA out of memory even with batch size 1 on "
+                f"{self.device}; free GPU memory (other processes?) or use another device"
+            ) from None
+        self.batch_size = max(1, b // 2)
+        self.say(f"CUDA out of memory at batch size {b}; backing off to {self.batch_size}")
+
+    def _check(self, out: Any, rows: int) -> None:
+        if out.ndim != 2 or out.shape[0] != rows or out.shape[1] != self.dim:
+            raise RunError(
+                f"{self.model_id}: the encoder returned shape {tuple(out.shape)} for "
+                f"{rows} items; expected ({rows}, {self.dim})"
+            )
+
+    def __call__(self, batch: dict[str, Any], rows: int) -> Any:
+        """Embeddings (rows, dim) for a collated batch, still on the device (float32)."""
+        torch = self.torch
+        batch = self.to_device(batch)
+        parts, start = [], 0
+        while start < rows:
+            b = self.batch_size
+            sub = batch if (start == 0 and b >= rows) else slice_batch(batch, start, start + b)
+            try:
+                with self.autocast():
+                    out = self.forward(self.module, sub)
+            except torch.cuda.OutOfMemoryError:
+                del sub
+                self._back_off(b)
+                continue
+            n_rows = min(b, rows - start)
+            self._check(out, n_rows)
+            # a copy: a view (a CLS slice) would keep the whole hidden state alive
+            parts.append(out.to(torch.float32, copy=True))
+            start += n_rows
+        return parts[0] if len(parts) == 1 else torch.cat(parts)

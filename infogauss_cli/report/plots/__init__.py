@@ -1,0 +1,81 @@
+"""Diagnostic plots (PNG): per row a QQ plot, the A*^2 and p-value histograms and the raw
+norms; across rows a bar chart of AD/DP compliance.
+
+matplotlib is imported inside the functions, and only its object API is used (``Figure``,
+no pyplot): no GUI backend is ever selected, no global figure list grows, and nothing leaks
+between calls. The same code renders to files (``write_plots``) and to bytes for the HTML
+report (``figure_pngs``).
+
+Modules: :mod:`.figure` (the spec, style, rendering and writing: the public plotting API),
+:mod:`.rows` (per-row plots), :mod:`.compare` (the comparison chart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ...errors import BadInputError
+from ..model import Row
+from .compare import COMPARE_FILE, comparable, compare_spec
+from .figure import DPI, PlotImage, PlotSpec, render, row_stem, slug, write_figures
+from .rows import DETAIL_KINDS, KINDS, row_specs
+
+__all__ = [
+    "COMPARE_FILE",
+    "DETAIL_KINDS",
+    "DPI",
+    "KINDS",
+    "PlotImage",
+    "PlotSpec",
+    "figure_pngs",
+    "render",
+    "row_stem",
+    "slug",
+    "write_compare_plot",
+    "write_figures",
+    "write_plots",
+    "write_row_plots",
+]
+
+
+def _specs(rows: Sequence[Row], compare: bool) -> list[PlotSpec]:
+    out: list[PlotSpec] = []
+    if compare and comparable(rows):
+        out.append(compare_spec(rows))
+    seen: dict[str, int] = {}
+    for i, r in enumerate(rows):
+        stem = row_stem(r)
+        seen[stem] = seen.get(stem, 0) + 1
+        if seen[stem] > 1:  # the same model/tower/view twice: keep names unique and stable
+            stem = f"{stem}-{seen[stem]}"
+        out.extend(row_specs(r, stem, i))
+    return out
+
+
+def figure_pngs(rows: Sequence[Row], *, compare: bool = True) -> list[PlotImage]:
+    """Every plot as PNG bytes, not written anywhere (the HTML report embeds these).
+
+    The comparison chart comes first (when ``compare`` and a row has compliances), then
+    each row's plots in :data:`KINDS` order; rows with an error or no arrays give none.
+    """
+    return [render(s) for s in _specs(rows, compare)]
+
+
+def write_row_plots(row: Row, out_dir: str | Path) -> list[Path]:
+    """``{stem}-qq.png``, ``-ad.png``, ``-dp.png``, ``-norms.png`` for one row (those its
+    arrays allow; none for an error row); ``stem`` is :func:`row_stem`."""
+    return write_figures(out_dir, row_specs(row, row_stem(row), None))
+
+
+def write_compare_plot(rows: Sequence[Row], out_dir: str | Path) -> Path:
+    """``compare.png``: AD and DP compliance per row, with the 0.95 null line (and band)."""
+    if not rows:
+        raise BadInputError("no rows to compare")
+    return write_figures(out_dir, [compare_spec(rows)])[0]
+
+
+def write_plots(rows: Sequence[Row], out_dir: str | Path, *, compare: bool = True) -> list[Path]:
+    """All plots into ``out_dir`` (created if needed); returns the paths written, in the
+    order of :func:`figure_pngs`."""
+    return write_figures(out_dir, _specs(rows, compare))

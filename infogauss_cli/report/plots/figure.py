@@ -1,0 +1,128 @@
+"""What every plot shares: the figure spec, the style, rendering to PNG and writing files.
+
+The public plotting API: make a :class:`PlotSpec` (a file name, a title, alt text and a
+``draw(fig)`` that fills a matplotlib ``Figure``), then :func:`render` it to bytes or
+:func:`write_figures` into a folder. The row plots, the comparison chart and the synthetic sweep
+all go through it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...atomic import atomic_write_bytes
+from ...errors import BadInputError
+from ..cells import row_label
+from ..model import Row
+
+DPI = 110
+AD_COLOR, DP_COLOR = "#4c72b0", "#dd8452"
+FAIL, NULL = "#cf222e", "#57606a"
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "savefig.dpi": DPI,
+}
+
+
+@dataclass(frozen=True)
+class PlotImage:
+    """One rendered plot: its stable file name, what it shows, and the PNG bytes."""
+
+    filename: str
+    kind: str  # qq | ad | dp | norms | compare
+    row: int | None  # index into the rows given; None for the comparison chart
+    title: str
+    alt: str
+    png: bytes
+
+
+@dataclass(frozen=True)
+class PlotSpec:
+    """One plot to render: ``draw(fig)`` fills a matplotlib ``Figure`` of ``width`` inches."""
+
+    filename: str
+    kind: str
+    row: int | None
+    title: str
+    alt: str
+    draw: Callable[[Any], None]
+    width: float = 6.4  # inches
+
+
+def slug(text: str) -> str:
+    """Lowercase, ``[a-z0-9._-]`` only, no leading dots or dashes: safe as a file name part."""
+    out = re.sub(r"[^a-z0-9._-]+", "-", str(text).lower())
+    out = re.sub(r"-{2,}", "-", out).strip("-.")
+    return out or "row"
+
+
+def row_stem(row: Row) -> str:
+    """``{slug(model)}-{tower}-{view}``; missing parts are left out."""
+    parts = (row.model, row.tower, row.protocol.get("view"))
+    return "-".join(slug(p) for p in parts if p)
+
+
+def _size(row: Row) -> str:
+    p = row.protocol
+    if "n" in p and "d" in p:
+        return f"n={p['n']:,}, d={p['d']:,}"
+    return ""
+
+
+def heading(row: Row, what: str) -> str:
+    size = _size(row)
+    return f"{row_label(row)}" + (f"  ·  {size}" if size else "") + f"\n{what}"
+
+
+def null_band(null: Any, key: str) -> tuple[float, float] | None:
+    """The ``[low, high]`` null band stored under ``key``, or None."""
+    band = (null or {}).get(key)
+    if band and len(band) == 2 and all(b is not None for b in band):
+        return float(band[0]), float(band[1])
+    return None
+
+
+def render(spec: PlotSpec) -> PlotImage:
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(spec.width, 4.3), dpi=DPI, layout="constrained")
+        spec.draw(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    fig.clear()
+    return PlotImage(spec.filename, spec.kind, spec.row, spec.title, spec.alt, buf.getvalue())
+
+
+def write_figures(out_dir: str | Path, specs: Sequence[PlotSpec]) -> list[Path]:
+    """Render ``specs`` one at a time (memory stays flat) and write each atomically into
+    ``out_dir`` (created if needed); returns the paths. I/O problems are a BadInputError."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(f"cannot create the plots folder {out_dir}: {exc}") from None
+    paths = []
+    for spec in specs:
+        path = out_dir / spec.filename
+        try:
+            atomic_write_bytes(path, render(spec).png)
+        except OSError as exc:
+            raise BadInputError(f"cannot write the plot {path}: {exc}") from None
+        paths.append(path)
+    return paths

@@ -1,0 +1,248 @@
+"""Zoo files -> validated :class:`Zoo`: finding, reading, validating, error messages.
+
+Zoo files are found in this order: an explicit path (``--zoo``), ``$INFOGAUSS_ZOO``, the copy
+shipped inside the package. ``Zoo.resolve`` accepts an id or an alias (any case) and the suffix
+``@random`` (``@random:SEED``) for the seeded random-init twin of an entry. The entry schema is
+a union with one class per registered backend (:mod:`infogauss_cli.backends.registry`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, Field, ValidationError, create_model
+
+from ..errors import BadInputError
+from .schema import RANDOM_SUFFIX, SCHEMA_VERSION, ZooEntry, _Strict
+
+ENV_VAR = "INFOGAUSS_ZOO"
+
+_ENTRY_CLASSES: dict[tuple[str, type], type[ZooEntry]] = {}
+_UNIONS: dict[tuple[str, ...], tuple[Any, type[BaseModel]]] = {}
+
+
+def entry_class(backend: str) -> type[ZooEntry]:
+    """The entry class of a registered backend: :class:`ZooEntry` with ``backend`` fixed to
+    its name and ``source`` to its schema (one class per backend and schema, cached)."""
+    from ..backends.registry import get_backend
+
+    spec = get_backend(backend)
+    key = (spec.name, spec.source_schema)
+    if key not in _ENTRY_CLASSES:
+        camel = "".join(p.capitalize() for p in spec.name.replace("-", "_").split("_"))
+        namespace = {
+            "__annotations__": {"backend": Literal[spec.name], "source": spec.source_schema},
+            "__module__": __name__,
+            "__doc__": f"A zoo entry of the {spec.name} backend.",
+            "allowed_towers": spec.towers,
+            "backend_name": spec.name,
+        }
+        _ENTRY_CLASSES[key] = type(f"{camel}Entry", (ZooEntry,), namespace)  # type: ignore[assignment]
+    return _ENTRY_CLASSES[key]
+
+
+def _schemas() -> tuple[Any, type[BaseModel]]:
+    """(entry union type, zoo file model) for the backends registered now."""
+    from ..backends.registry import backend_names
+
+    names = backend_names()
+    if names not in _UNIONS:
+        classes = tuple(entry_class(n) for n in names)
+        union = classes[0] if len(classes) == 1 else Union[classes]  # noqa: UP007
+        any_entry = Annotated[union, Field(discriminator="backend")]
+        zoo_file = create_model(
+            "ZooFile",
+            __base__=_Strict,
+            schema_version=(Literal[1], ...),
+            models=(list[any_entry], ...),
+        )
+        _UNIONS[names] = (any_entry, zoo_file)
+    return _UNIONS[names]
+
+
+def parse_entry(
+    data: dict[str, Any], *, base_dir: str | os.PathLike[str] | None = None
+) -> ZooEntry:
+    """One entry from a dict (the schema its ``backend`` selects); errors as in a zoo file."""
+    from pydantic import TypeAdapter
+
+    try:
+        return TypeAdapter(_schemas()[0]).validate_python(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise BadInputError(format_errors("entry", _error_lines(exc))) from None
+
+
+@dataclass(frozen=True)
+class Zoo:
+    """A validated zoo file. ``entries`` in file order; ``path`` is where it was read from."""
+
+    entries: tuple[ZooEntry, ...]
+    path: str
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(e.id for e in self.entries)
+
+    def get(self, name: str) -> ZooEntry | None:
+        """The entry with this id or alias (case-insensitive), or None. No suffixes."""
+        key = name.strip().lower()
+        for e in self.entries:
+            if key in (n.lower() for n in e.names):
+                return e
+        return None
+
+    def resolve(self, ref: str) -> ZooEntry:
+        """An id or alias (any case), optionally with ``@random`` or ``@random:SEED`` (the
+        seeded random-init twin). Unknown names raise :class:`BadInputError` with
+        suggestions."""
+        name, sep, suffix = ref.strip().partition("@")
+        seed: int | None = None
+        if sep:
+            kind, _, seed_text = suffix.partition(":")
+            if kind.lower() != RANDOM_SUFFIX or (seed_text and not seed_text.isdigit()):
+                raise BadInputError(
+                    f"{ref!r}: unknown suffix '@{suffix}'; use MODEL@random or MODEL@random:SEED"
+                )
+            seed = int(seed_text) if seed_text else None
+        entry = self.get(name)
+        if entry is None:
+            raise BadInputError(self._unknown(name))
+        return entry.random_twin(seed) if sep else entry
+
+    def _unknown(self, name: str) -> str:
+        names = [n for e in self.entries for n in e.names]
+        lowered = {n.lower(): n for n in names}
+        close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(lowered[c] for c in close)}?" if close else ""
+        return (
+            f"unknown model {name!r}{hint} (`infogauss zoo list` shows the {len(self.entries)} "
+            f"models of {self.path})"
+        )
+
+
+def default_zoo_path() -> Path:
+    """The zoo shipped inside the package."""
+    from importlib.resources import files
+
+    return Path(str(files("infogauss_cli") / "model_zoo.yaml"))
+
+
+def find_zoo(path: str | os.PathLike[str] | None = None) -> Path:
+    """Explicit path, else ``$INFOGAUSS_ZOO``, else the packaged zoo."""
+    if path is not None and str(path) != "":
+        return Path(path).expanduser()
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    return default_zoo_path()
+
+
+def load_zoo(path: str | os.PathLike[str] | None = None) -> Zoo:
+    """Read and validate a zoo file (see :func:`find_zoo` for which one)."""
+    import yaml
+
+    zoo_path = find_zoo(path)
+    if not zoo_path.is_file():
+        where = f" (from ${ENV_VAR})" if path is None and os.environ.get(ENV_VAR) else ""
+        raise BadInputError(f"zoo file {zoo_path}{where} not found")
+    try:
+        text = zoo_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInputError(f"cannot read zoo file {zoo_path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise BadInputError(f"zoo file {zoo_path}{where}: not valid YAML ({problem})") from None
+    return parse_zoo(data, base_dir=zoo_path.resolve().parent, origin=str(zoo_path))
+
+
+def parse_zoo(
+    data: Any, *, base_dir: str | os.PathLike[str] | None = None, origin: str = "data"
+) -> Zoo:
+    """Validate already-parsed zoo data (a dict with ``schema_version`` and ``models``)."""
+    if not isinstance(data, dict):
+        raise BadInputError(
+            f"{origin}: expected a mapping with 'schema_version: {SCHEMA_VERSION}' and 'models: "
+            f"[...]', got {type(data).__name__}"
+        )
+    try:
+        parsed = _schemas()[1].model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise BadInputError(format_errors(origin, _error_lines(exc))) from None
+    problems = _duplicates(parsed.models)
+    if problems:
+        raise BadInputError(format_errors(origin, problems))
+    return Zoo(entries=tuple(parsed.models), path=origin)
+
+
+def format_errors(origin: str, lines: list[str]) -> str:
+    head = f"invalid zoo {origin}: {len(lines)} error{'s' if len(lines) != 1 else ''}"
+    return "\n".join([head, *(f"  {line}" for line in lines)])
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for i, key in enumerate(loc):
+        if isinstance(key, int):
+            parts.append(f"[{key}]")
+        elif i > 0 and isinstance(loc[i - 1], int) and key in _backends():
+            continue  # the discriminated-union tag pydantic inserts
+        else:
+            parts.append(("." if parts else "") + str(key))
+    return "".join(parts) or "(top level)"
+
+
+def _error_lines(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc, kind, msg = tuple(err["loc"]), err["type"], err["msg"]
+        if kind == "union_tag_invalid":
+            loc, msg = (
+                (*loc, "backend"),
+                (f"unknown backend {err['ctx']['tag']!r} (use one of {', '.join(_backends())})"),
+            )
+        elif kind == "union_tag_not_found":
+            loc, msg = (*loc, "backend"), f"field required (one of {', '.join(_backends())})"
+        elif kind == "extra_forbidden":
+            msg = "unknown key (not allowed here; check the spelling)"
+        elif kind == "missing":
+            msg = "field required"
+        elif kind == "literal_error":
+            msg = f"got {err.get('input')!r}; {msg[:1].lower()}{msg[1:]}"
+        elif kind.startswith("value_error"):
+            msg = msg.removeprefix("Value error, ")
+        lines.append(f"{_loc(loc)}: {msg}")
+    return lines
+
+
+def _duplicates(entries: list[ZooEntry]) -> list[str]:
+    seen: dict[str, str] = {}
+    problems = []
+    for i, entry in enumerate(entries):
+        for j, name in enumerate(entry.names):
+            field = f"models[{i}].id" if j == 0 else f"models[{i}].aliases[{j - 1}]"
+            key = name.lower()
+            if key in seen:
+                problems.append(f"{field}: {name!r} is already used by {seen[key]}")
+            else:
+                seen[key] = field
+    return problems
+
+
+def _backends() -> tuple[str, ...]:
+    from ..backends.registry import backend_names
+
+    return backend_names()
