@@ -131,7 +131,10 @@ def torchrun_env() -> tuple[int, int, int] | None:
 
 def is_main() -> bool:
     """Rank 0 (or no torchrun at all): the process that prints."""
-    env = torchrun_env()
+    try:
+        env = torchrun_env()
+    except BadInputError:  # reported where the roles are read
+        return True
     return env is None or env[0] == 0
 
 

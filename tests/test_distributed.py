@@ -5,7 +5,6 @@ neither the batch size nor install paths (issue 16)."""
 from __future__ import annotations
 
 import io
-import json
 import shutil
 
 import numpy as np
