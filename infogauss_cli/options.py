@@ -104,6 +104,14 @@ class Compute:
 
         return EmbeddingCache(self.cache_dir)
 
+    def preflight(self) -> None:
+        """The cache folder (when used) can be written: else an exit-2/3 error naming the
+        folder and the fix (``--cache-dir``, ``--no-cache``), before any work."""
+        if self.use_cache:
+            from .preflight import preflight_cache
+
+            preflight_cache(self.cache_dir)
+
 
 @dataclass(frozen=True)
 class DiagnoseOptions:
@@ -135,6 +143,15 @@ class Outputs:
     def needs_arrays(self) -> bool:
         """The HTML report and the plots draw per-coordinate arrays."""
         return bool(self.html or self.plots)
+
+    def preflight(self) -> None:
+        """Every file and folder asked for can be written (checked before any work)."""
+        from .preflight import preflight_outputs
+
+        preflight_outputs(
+            files=[("--json", self.json_out), ("--markdown", self.markdown), ("--html", self.html)],
+            folders=[("--plots", self.plots)],
+        )
 
 
 T = TypeVar("T")

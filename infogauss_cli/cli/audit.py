@@ -72,12 +72,15 @@ def audit_cmd(
     from ..options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
 
     out = o.from_params(Outputs, params)
+    compute = o.from_params(Compute, params, use_cache=not no_cache)
+    out.preflight()  # every output writable before any model loads
+    compute.preflight()
     console = Console(stderr=True)
     rows = audit_models(
         models,
         data=o.from_params(DataOptions, params),
         protocol=o.from_params(Protocol, params),
-        compute=o.from_params(Compute, params, use_cache=not no_cache),
+        compute=compute,
         options=o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays),
         gates=o.gates(params),
         console=None if quiet else console,

@@ -52,6 +52,9 @@ def demo_cmd(
     from ..options import Outputs
     from ..synthetic.paper import publish_comparison
 
+    from ..preflight import preflight_outputs
+
+    preflight_outputs(files=[("--json", json_out)], folders=[("--out", out)])
     console = Console(stderr=True)
     progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
     rows = demo_rows(models=models, keep_arrays=True, progress=progress, console=console)

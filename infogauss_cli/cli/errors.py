@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import typer
 
 from ..errors import InfogaussError
+from ..safe_text import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,7 +23,7 @@ def set_debug(value: bool) -> None:
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print ``error: message`` on stderr and return the Exit to raise."""
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {printable(message)}", err=True)
     return typer.Exit(code)
 
 
@@ -40,6 +41,13 @@ def handle_errors(func: F) -> F:
             if _state["debug"]:
                 raise
             raise fail(str(exc), exc.exit_code) from None
+        except OSError as exc:  # a file-system failure nobody named: still path + fix
+            if _state["debug"]:
+                raise
+            from ..errors import io_failure
+
+            failure = io_failure(exc, operation="access")
+            raise fail(str(failure), failure.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 3) from None
         except Exception as exc:
@@ -47,7 +55,8 @@ def handle_errors(func: F) -> F:
                 raise
             name = type(exc).__name__
             print(
-                f"error: unexpected {name}: {exc} (rerun with --debug for the traceback)",
+                f"error: unexpected {name}: {printable(exc)} (rerun with --debug for the "
+                "traceback)",
                 file=sys.stderr,
             )
             raise typer.Exit(3) from None

@@ -57,12 +57,13 @@ def extract_cmd(
     from ..extract import SKIPPED_SHOWN, extract_to_file
     from ..options import Compute, DataOptions, Protocol
 
+    compute = o.from_params(Compute, params, use_cache=not no_cache)
     written = extract_to_file(
         model,
         out,
         o.from_params(DataOptions, params),
         o.from_params(Protocol, params),
-        o.from_params(Compute, params, use_cache=not no_cache),
+        compute,
         console=None if quiet else Console(stderr=True),
     )
     if quiet:

@@ -225,6 +225,7 @@ def synthetic_cmd(
         seed=seed,
     )
     out = o.from_params(Outputs, params)
+    out.preflight()
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = o.gates(params)
     progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))

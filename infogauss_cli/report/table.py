@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
+from ..safe_text import markup_safe
 from .cells import NUMERIC, detail_cells, gate_lines, has_detail, table_cells
 from .model import Row
 
@@ -24,12 +25,12 @@ def render_table(
         )
     verdict_col = header.index("Gaussian?")
     for i, (cells, row) in enumerate(zip(body, rows, strict=True)):
-        colored = list(cells)
+        colored = [markup_safe(c) for c in cells]
         mark = colored[verdict_col]
         colored[verdict_col] = {"✓": "[green]✓[/]", "✗": "[red]✗[/]"}.get(mark, mark)
         table.add_row(*colored, style="red" if row.error else None, end_section=i == len(body) - 1)
     for cells in nulls:
-        table.add_row(*cells, style="dim")
+        table.add_row(*(markup_safe(c) for c in cells), style="dim")
     return table
 
 
@@ -38,9 +39,9 @@ def render_detail_table(rows: Sequence[Row], title: str = "detail") -> Table:
     header, body = detail_cells(rows)
     table = Table(title=title, title_justify="left", header_style="bold")
     for i, name in enumerate(header):
-        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=i < 2)
+        table.add_column(markup_safe(name), justify="left" if i == 0 else "right", no_wrap=i < 2)
     for cells in body:
-        table.add_row(*cells)
+        table.add_row(*(markup_safe(c) for c in cells))
     return table
 
 
@@ -56,10 +57,10 @@ def print_report(rows: Sequence[Row], console: Console | None = None) -> None:
         )
     for r in rows:
         if r.error:
-            console.print(f"[red]✗ {r.model}: {r.error}[/]")
+            console.print(f"[red]✗ {markup_safe(r.model)}: {markup_safe(r.error)}[/]")
         skipped = r.data.get("skipped") if r.data else None
         if skipped:
-            console.print(f"[yellow]! {r.model}: {skipped} item(s) skipped[/]")
+            console.print(f"[yellow]! {markup_safe(r.model)}: {skipped} item(s) skipped[/]")
     for passed, text in gate_lines(rows):
         mark = "[green]✓ pass[/]" if passed else "[red]✗ FAIL[/]"
-        console.print(f"{mark}  {text}")
+        console.print(f"{mark}  {markup_safe(text)}")
