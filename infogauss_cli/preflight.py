@@ -36,7 +36,10 @@ def _probe_folder(folder: Path, option: str, what: str, fix: str, user_path: boo
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise io_failure(exc, folder, f"write {what} ({option}) in", fix=fix, user_path=user_path)
+        failure = io_failure(
+            exc, folder, f"write {what} ({option}) in", fix=fix, user_path=user_path
+        )
+        raise failure from None
     with contextlib.suppress(OSError):
         if shutil.disk_usage(folder).free < MIN_FREE_BYTES:
             raise io_failure(
@@ -53,16 +56,17 @@ def check_file_target(
     fix = fix or f"pass another {option} path"
     if path.is_dir():
         raise IOFailure(
-            path, f"write {option} to", "it is a folder, not a file",
-            f"give a file name, e.g. {path / ('report' + _suffix(option))}", 2,
+            path,
+            f"write {option} to",
+            "it is a folder, not a file",
+            f"give a file name, e.g. {path / ('report' + _suffix(option))}",
+            2,
         )
     if path.exists() and not path.is_file():
         raise IOFailure(path, f"write {option} to", "it is not a regular file", fix, 2)
     base = _nearest_existing(path.parent)
     if not base.is_dir():
-        raise IOFailure(
-            path, f"write {option} to", f"{base} is a file, not a folder", fix, 2
-        )
+        raise IOFailure(path, f"write {option} to", f"{base} is a file, not a folder", fix, 2)
     _probe_folder(base, option, "the file", fix, user_path)
     return path
 

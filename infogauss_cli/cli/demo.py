@@ -50,9 +50,8 @@ def demo_cmd(
 
     from ..demo import GPU_COMMAND, demo_rows
     from ..options import Outputs
-    from ..synthetic.paper import publish_comparison
-
     from ..preflight import preflight_outputs
+    from ..synthetic.paper import publish_comparison
 
     preflight_outputs(files=[("--json", json_out)], folders=[("--out", out)])
     console = Console(stderr=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import typer
@@ -27,6 +29,20 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+@contextlib.contextmanager
+def library_warnings_silenced() -> Iterator[None]:
+    """Warnings raised inside libraries (numpy RuntimeWarnings, torch UserWarnings on legacy
+    pickles, deprecations) are not shown: what matters reaches the user as the tool's own
+    error or note. The tool's own warnings, and everything with ``--debug``, still show."""
+    if _state["debug"]:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore")
+        warnings.filterwarnings("default", module=r"infogauss_cli(\.|$)")
+        yield
+
+
 def handle_errors(func: F) -> F:
     """Decorator for commands: InfogaussError -> its exit code (2 or 3), Ctrl-C -> 3,
     anything unexpected -> 3; a traceback only with ``--debug``."""
@@ -34,7 +50,8 @@ def handle_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with library_warnings_silenced():
+                return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.BadParameter):
             raise  # typer reports these itself (usage errors exit 2)
         except InfogaussError as exc:

@@ -162,7 +162,9 @@ def extract(
     def say(message: str) -> None:
         notes.append(message)
         if console is not None:
-            console.print(f"[yellow]{message}[/yellow]", highlight=False)
+            from ..safe_text import markup_safe
+
+            console.print(f"[yellow]{markup_safe(message)}[/yellow]", highlight=False)
 
     entry = None
     done: dict[int, Chunk] = {}

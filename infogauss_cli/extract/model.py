@@ -143,11 +143,10 @@ def extract_to_file(
     the data feeds (or ``data.tower``) and write ``out`` (.npy + ids sidecar, or .safetensors)
     with its metadata. The output path is checked before any model is built."""
     from .. import __version__
-    from ..sources import ignored_counts, parse_data_spec
-    from ..store import check_output_path, save_embeddings
-    from ..zoo import load_zoo
-
     from ..preflight import check_file_target
+    from ..sources import ignored_counts, parse_data_spec
+    from ..store import check_output_path
+    from ..zoo import load_zoo
 
     path = check_output_path(out)
     check_file_target(path, "--out")  # before any model is built or item read
