@@ -29,22 +29,33 @@ def _nearest_existing(path: Path) -> Path:
     return current
 
 
-def _probe_folder(folder: Path, option: str, what: str, fix: str, user_path: bool) -> None:
-    """Create and remove a probe file in existing ``folder``; check free space."""
+def _probe_folder(folder: Path, target: Path, option: str, fix: str, user_path: bool) -> None:
+    """Create and remove a probe file in the existing ``folder`` (where ``target`` will be
+    written); check free space there."""
     try:
         fd, probe = tempfile.mkstemp(prefix=".infogauss-probe-", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        failure = io_failure(
-            exc, folder, f"write {what} ({option}) in", fix=fix, user_path=user_path
-        )
-        raise failure from None
+        failure = io_failure(exc, target, f"write {option}", fix=fix, user_path=user_path)
+        raise _where(failure, folder, target) from None
     with contextlib.suppress(OSError):
         if shutil.disk_usage(folder).free < MIN_FREE_BYTES:
-            raise io_failure(
-                OSError(errno.ENOSPC, "no space"), folder, f"write {what} ({option}) in"
-            )
+            failure = io_failure(OSError(errno.ENOSPC, "no space"), target, f"write {option}")
+            raise _where(failure, folder, target)
+
+
+def _where(failure: IOFailure, folder: Path, target: Path) -> IOFailure:
+    """Say which folder failed when it is not the target itself."""
+    if folder == target:
+        return failure
+    return IOFailure(
+        failure.path,
+        failure.operation,
+        f"{failure.problem} in {folder}",
+        failure.fix,
+        failure.exit_code,
+    )
 
 
 def check_file_target(
@@ -67,7 +78,7 @@ def check_file_target(
     base = _nearest_existing(path.parent)
     if not base.is_dir():
         raise IOFailure(path, f"write {option} to", f"{base} is a file, not a folder", fix, 2)
-    _probe_folder(base, option, "the file", fix, user_path)
+    _probe_folder(base, path, option, fix, user_path)
     return path
 
 
@@ -82,7 +93,7 @@ def check_folder_target(
     base = _nearest_existing(path)
     if not base.is_dir():
         raise IOFailure(path, f"use {option}", f"{base} is a file, not a folder", fix, 2)
-    _probe_folder(base, option, "files", fix, user_path)
+    _probe_folder(base, path, option, fix, user_path)
     return path
 
 
@@ -131,7 +142,7 @@ def rescue_path(intended: Path, cache_dir: str | os.PathLike[str] | None = None)
         folder = root / "rescued" if root == roots[0] else root
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            _probe_folder(folder, "rescue", "files", "", False)
+            _probe_folder(folder, folder, "rescue", "", False)
         except (OSError, IOFailure):
             continue
         return folder / intended.name

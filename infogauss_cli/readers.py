@@ -82,7 +82,7 @@ def _npy(path: Path, key: str | None) -> np.ndarray:
         magic = fh.read(6)
     if magic != b"\x93NUMPY":
         raise BadInputError(
-            f"{path.name}: not a .npy file (it does not start with the NumPy header); "
+            f"cannot read {path.name}: not a .npy file (no NumPy header at its start); "
             "save it with numpy.save"
         )
     try:
@@ -90,8 +90,8 @@ def _npy(path: Path, key: str | None) -> np.ndarray:
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "pickled" in str(exc):
             raise BadInputError(
-                f"{path.name}: holds Python objects (dtype object), not numbers; it is not "
-                "loaded (unpickling runs code): save a numeric array"
+                f"cannot read {path.name}: it holds Python objects (dtype object), not "
+                "numbers, and unpickling would run code: save a numeric array"
             ) from None
         raise
 
@@ -99,7 +99,7 @@ def _npy(path: Path, key: str | None) -> np.ndarray:
 def _npz(path: Path, key: str | None) -> np.ndarray:
     with path.open("rb") as fh:
         if fh.read(4) != b"PK\x03\x04":
-            raise BadInputError(f"{path.name}: not a .npz file (not a zip archive)")
+            raise BadInputError(f"cannot read {path.name}: not a .npz file (not a zip archive)")
     with np.load(path, allow_pickle=False) as npz:
         return npz[_choose(list(npz.files), key, path)]
 
