@@ -43,8 +43,8 @@ def package_path(spec: str) -> Path | None:
         return None
     if not rel:
         return base
-    target = (base / rel).resolve()
-    if not target.is_relative_to(base.resolve()):
+    target = base / rel
+    if not target.resolve().is_relative_to(base.resolve()):
         raise BadInputError(
             f"{spec}: the path leaves the package folder of {module!r} ({base}); a pkg: path "
             "must name a file inside its package (use a plain path for other files)"
