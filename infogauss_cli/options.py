@@ -47,6 +47,8 @@ class Protocol:
         check_choice(self.view, VIEW_CHOICES, "view")
         if self.n is not None and self.n < 20:
             raise BadInputError(f"--n must be at least 20, got {self.n}")
+        if not 0 <= self.seed <= 2**32 - 1:
+            raise BadInputError(f"--seed must be between 0 and 4294967295, got {self.seed}")
 
     @property
     def views(self) -> tuple[str, ...]:

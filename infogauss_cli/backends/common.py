@@ -160,12 +160,37 @@ def check_checkpoint(file: Path, model: str) -> Path:
         return file
     if len(head) >= 9:
         header_len = int.from_bytes(head[:8], "little")
-        if head[8:9] == b"{" and 8 + header_len <= size:  # safetensors
+        if head[8:9] == b"{" and 8 + header_len <= size:  # safetensors: check the sizes too
+            _check_safetensors(file, header_len, size, model)
             return file
     raise BadInputError(
         f"{model}: weights {file} is not a checkpoint of a known format ({size} bytes; "
         f"accepted: {CHECKPOINT_FORMATS}); point `weights` at a real weights file"
     )
+
+
+def _check_safetensors(file: Path, header_len: int, size: int, model: str) -> None:
+    """The tensors the header lists end exactly at the end of the file (a truncated or
+    padded file fails here, not deep inside the library)."""
+    import json
+
+    try:
+        with open(file, "rb") as fh:
+            fh.seek(8)
+            header = json.loads(fh.read(header_len))
+        end = max(
+            (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
+            default=0,
+        )
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        raise BadInputError(
+            f"{model}: weights {file} has a damaged safetensors header; download it again"
+        ) from None
+    if 8 + header_len + end != size:
+        raise BadInputError(
+            f"{model}: weights {file} is truncated or damaged ({size} bytes, its header "
+            f"describes {8 + header_len + end}); download it again"
+        )
 
 
 def path_identity(path: Path) -> str:

@@ -123,7 +123,11 @@ def synthetic_cmd(
     seed: Annotated[
         int,
         typer.Option(
-            "--seed", help="Seed of data, initialisation and training.", rich_help_panel="Protocol"
+            "--seed",
+            min=0,
+            max=o.MAX_SEED,
+            help="Seed of data, initialisation and training.",
+            rich_help_panel="Protocol",
         ),
     ] = 0,
     view: o.ViewOpt = o.View.l2,

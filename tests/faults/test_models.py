@@ -67,6 +67,10 @@ def test_real_checkpoint_formats_pass(tmp_path):
     torch.save(t, tmp_path / "c.pth", _use_new_zipfile_serialization=False)
     for name in ("a.safetensors", "b.pt", "c.pth"):
         assert check_checkpoint(tmp_path / name, "m") == tmp_path / name
+    good = (tmp_path / "a.safetensors").read_bytes()
+    (tmp_path / "t.safetensors").write_bytes(good[:-3])
+    with pytest.raises(BadInputError, match="truncated or damaged"):
+        check_checkpoint(tmp_path / "t.safetensors", "m")
 
 
 @pytest.mark.slow
@@ -75,8 +79,15 @@ def test_cli_text_file_as_weights_exits_2(tmp_path):
     weights.write_text("these are not weights\n")
     write_images(tmp_path / "imgs", 3)
     r = invoke(
-        "extract", "m", "--zoo", zoo_file(tmp_path, str(weights)), "--data",
-        f"images:{tmp_path / 'imgs'}", "--out", tmp_path / "x.npy", "--no-cache",
+        "extract",
+        "m",
+        "--zoo",
+        zoo_file(tmp_path, str(weights)),
+        "--data",
+        f"images:{tmp_path / 'imgs'}",
+        "--out",
+        tmp_path / "x.npy",
+        "--no-cache",
     )
     assert r.exit_code == 2, r.output
     line = one_error_line(r.output)
@@ -168,7 +179,11 @@ def _run(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProc
     start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "infogauss_cli", *args],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
     )
     return proc, time.monotonic() - start
 
@@ -176,8 +191,15 @@ def _run(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProc
 @pytest.mark.slow
 def test_hf_source_fails_fast_with_one_message(tmp_path):
     proc, elapsed = _run(
-        ["extract", "minilm-l6", "--data", "hf:user/dataset", "--no-cache",
-         "--out", str(tmp_path / "x.npy")],
+        [
+            "extract",
+            "minilm-l6",
+            "--data",
+            "hf:user/dataset",
+            "--no-cache",
+            "--out",
+            str(tmp_path / "x.npy"),
+        ],
         _offline_env(tmp_path),
     )
     assert proc.returncode == 2, proc.stderr
@@ -190,8 +212,15 @@ def test_hf_source_fails_fast_with_one_message(tmp_path):
 def test_hub_weights_fail_fast_with_one_message(tmp_path):
     write_images(tmp_path / "imgs", 2)
     proc, elapsed = _run(
-        ["extract", "resnet34", "--data", f"images:{tmp_path / 'imgs'}", "--no-cache",
-         "--out", str(tmp_path / "x.npy")],
+        [
+            "extract",
+            "resnet34",
+            "--data",
+            f"images:{tmp_path / 'imgs'}",
+            "--no-cache",
+            "--out",
+            str(tmp_path / "x.npy"),
+        ],
         _offline_env(tmp_path),
     )
     assert proc.returncode == 3, proc.stderr

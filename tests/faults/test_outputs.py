@@ -61,7 +61,7 @@ def test_machine_paths_exit_3_even_when_fixable():
 
 # ---- preflight ---------------------------------------------------------------------------------
 def test_folder_where_a_file_is_meant_and_the_reverse(tmp_path, matrix):
-    with pytest.raises(IOFailure, match="is a folder, not a file.*report.json") as info:
+    with pytest.raises(IOFailure, match=r"is a folder, not a file.*report\.json") as info:
         check_file_target(tmp_path, "--json")
     assert info.value.exit_code == 2
     with pytest.raises(IOFailure, match="is a file, not a folder"):
@@ -102,8 +102,13 @@ def test_check_json_to_a_folder(tmp_path, matrix):
 def test_extract_readonly_out_fails_before_the_model(fakes, imgs, readonly_dir):
     start = time.monotonic()
     r = invoke(
-        "extract", "tiny-cnn", "--data", f"images:{imgs}", "--no-cache",
-        "--out", readonly_dir / "x.npy",
+        "extract",
+        "tiny-cnn",
+        "--data",
+        f"images:{imgs}",
+        "--no-cache",
+        "--out",
+        readonly_dir / "x.npy",
     )
     assert r.exit_code == 2, r.output
     assert "cannot write --out" in one_error_line(r.output)
@@ -113,8 +118,14 @@ def test_extract_readonly_out_fails_before_the_model(fakes, imgs, readonly_dir):
 
 def test_readonly_cache_dir_says_no_cache(fakes, imgs, readonly_dir, tmp_path):
     r = invoke(
-        "extract", "tiny-cnn", "--data", f"images:{imgs}", "--cache-dir", readonly_dir / "c",
-        "--out", tmp_path / "x.npy",
+        "extract",
+        "tiny-cnn",
+        "--data",
+        f"images:{imgs}",
+        "--cache-dir",
+        readonly_dir / "c",
+        "--out",
+        tmp_path / "x.npy",
     )
     assert r.exit_code == 2, r.output
     line = one_error_line(r.output)
@@ -143,8 +154,15 @@ def test_extract_no_cache_rescues_the_array(fakes, imgs, tmp_path, monkeypatch):
     monkeypatch.setattr(store, "atomic_write_bytes", fail_on_out)
     cache = tmp_path / "cache"
     r = invoke(
-        "extract", "tiny-cnn", "--data", f"images:{imgs}", "--no-cache", "--cache-dir", cache,
-        "--out", out,
+        "extract",
+        "tiny-cnn",
+        "--data",
+        f"images:{imgs}",
+        "--no-cache",
+        "--cache-dir",
+        cache,
+        "--out",
+        out,
     )
     assert r.exit_code == 3, r.output
     line = one_error_line(r.output)
