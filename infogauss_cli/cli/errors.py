@@ -29,7 +29,6 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-<<<<<<< HEAD
 @contextlib.contextmanager
 def library_warnings_silenced() -> Iterator[None]:
     """Warnings raised inside libraries (numpy RuntimeWarnings, torch UserWarnings on legacy
@@ -42,13 +41,13 @@ def library_warnings_silenced() -> Iterator[None]:
         warnings.filterwarnings("ignore")
         warnings.filterwarnings("default", module=r"infogauss_cli(\.|$)")
         yield
-=======
+
+
 def _quiet(kwargs: dict[str, Any]) -> bool:
     """``--quiet`` as a parameter, or on an options object passed as one."""
     flags = [v for k, v in kwargs.items() if k == "quiet"]
     flags += [getattr(v, "quiet", False) for v in kwargs.values()]
     return any(f is True for f in flags)
->>>>>>> main
 
 
 def handle_errors(func: F) -> F:
@@ -60,11 +59,7 @@ def handle_errors(func: F) -> F:
         from ..progress import bars
 
         try:
-<<<<<<< HEAD
-            with library_warnings_silenced():
-=======
-            with bars(enabled=not _quiet(kwargs)):
->>>>>>> main
+            with library_warnings_silenced(), bars(enabled=not _quiet(kwargs)):
                 return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.BadParameter):
             raise  # typer reports these itself (usage errors exit 2)
