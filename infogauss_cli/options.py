@@ -49,6 +49,8 @@ class Protocol:
         check_choice(self.view, VIEW_CHOICES, "view")
         if self.n is not None and self.n < 20:
             raise BadInputError(f"--n must be at least 20, got {self.n}")
+        if not 0 <= self.seed <= 2**32 - 1:
+            raise BadInputError(f"--seed must be between 0 and 4294967295, got {self.seed}")
 
     @property
     def views(self) -> tuple[str, ...]:
@@ -112,6 +114,14 @@ class Compute:
 
         return EmbeddingCache(self.cache_dir)
 
+    def preflight(self) -> None:
+        """The cache folder (when used) can be written: else an exit-2/3 error naming the
+        folder and the fix (``--cache-dir``, ``--no-cache``), before any work."""
+        if self.use_cache:
+            from .preflight import preflight_cache
+
+            preflight_cache(self.cache_dir)
+
 
 @dataclass(frozen=True)
 class DiagnoseOptions:
@@ -155,6 +165,15 @@ class Outputs:
     def needs_arrays(self) -> bool:
         """The HTML report and the plots draw per-coordinate arrays."""
         return bool(self.html or self.plots)
+
+    def preflight(self) -> None:
+        """Every file and folder asked for can be written (checked before any work)."""
+        from .preflight import preflight_outputs
+
+        preflight_outputs(
+            files=[("--json", self.json_out), ("--markdown", self.markdown), ("--html", self.html)],
+            folders=[("--plots", self.plots)],
+        )
 
 
 T = TypeVar("T")

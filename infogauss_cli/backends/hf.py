@@ -31,6 +31,7 @@ from .base import Encoder
 from .common import (
     WeightsStatus,
     base_fingerprint,
+    check_checkpoint,
     check_dim,
     finish,
     library_versions,
@@ -102,6 +103,9 @@ def _check_folder(entry: ZooEntry, folder: Path) -> Path:
             f"{entry.id}: transformers weights must be a folder with config.json (as written by "
             f"save_pretrained); {folder} is not"
         )
+    for name in ("model.safetensors", "pytorch_model.bin"):  # garbage here fails deep inside
+        if (folder / name).is_file():
+            check_checkpoint(folder / name, entry.id)
     return folder
 
 

@@ -78,6 +78,8 @@ def audit_cmd(
 
     out = o.from_params(Outputs, params)
     compute = o.from_params(Compute, params, use_cache=not no_cache)
+    out.preflight()  # every output writable before any model loads
+    compute.preflight()
     share = current_shard(compute.shard)
     console = Console(stderr=True)
     rows = audit_models(

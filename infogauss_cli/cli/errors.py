@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import typer
 
 from ..errors import InfogaussError
+from ..safe_text import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,8 +25,22 @@ def set_debug(value: bool) -> None:
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print ``error: message`` on stderr and return the Exit to raise."""
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {printable(message)}", err=True)
     return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def library_warnings_silenced() -> Iterator[None]:
+    """Warnings raised inside libraries (numpy RuntimeWarnings, torch UserWarnings on legacy
+    pickles, deprecations) are not shown: what matters reaches the user as the tool's own
+    error or note. The tool's own warnings, and everything with ``--debug``, still show."""
+    if _state["debug"]:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore")
+        warnings.filterwarnings("default", module=r"infogauss_cli(\.|$)")
+        yield
 
 
 def _quiet(kwargs: dict[str, Any]) -> bool:
@@ -45,7 +62,8 @@ def handle_errors(func: F) -> F:
 
         result, code, message = None, 0, ""
         try:
-            with bars(enabled=not _quiet(kwargs) and is_main()):  # torchrun: rank 0 only
+            # torchrun: progress on rank 0 only
+            with library_warnings_silenced(), bars(enabled=not _quiet(kwargs) and is_main()):
                 result = func(*args, **kwargs)
         except (typer.Abort, typer.BadParameter):
             raise  # typer reports these itself (usage errors exit 2)
@@ -57,6 +75,13 @@ def handle_errors(func: F) -> F:
             if _state["debug"]:
                 raise
             code, message = exc.exit_code, str(exc)
+        except OSError as exc:  # a file-system failure nobody named: still path + fix
+            if _state["debug"]:
+                raise
+            from ..errors import io_failure
+
+            failure = io_failure(exc, operation="access")
+            code, message = failure.exit_code, str(failure)
         except KeyboardInterrupt:
             code, message = 3, "interrupted"
         except Exception as exc:
@@ -64,10 +89,10 @@ def handle_errors(func: F) -> F:
                 raise
             name = type(exc).__name__
             code = 3
-            message = f"unexpected {name}: {exc} (rerun with --debug for the traceback)"
+            message = f"unexpected {name}: {printable(exc)} (rerun with --debug for the traceback)"
         code, speak = finish(code, message)
         if message and speak:
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {printable(message)}", file=sys.stderr)
         if code:
             raise typer.Exit(code)
         return result

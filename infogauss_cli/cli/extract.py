@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..safe_text import printable
 from . import options as o
 from .errors import handle_errors
 
@@ -74,9 +75,9 @@ def extract_cmd(
         return
     result = written.extraction
     if isinstance(result, ShardWork):
-        typer.echo(o.SHARD_DONE.format(shard=share.label) + f", then writes {out}")
+        typer.echo(o.SHARD_DONE.format(shard=share.label) + f", then writes {printable(out)}")
         return
-    files = " + ".join(str(p) for p in written.files)
+    files = " + ".join(printable(p) for p in written.files)
     typer.echo(
         f"wrote {files}: {result.n} x {result.dim} float32 ({written.model}, {result.tower} "
         f"tower), {result.items_per_s:,.1f} items/s on {result.device} {result.precision}"
@@ -85,7 +86,8 @@ def extract_cmd(
     for what, count in written.ignored.items():
         typer.echo(f"ignored {count} {what}(s)")
     if result.skipped:
-        shown = ", ".join(f"{i} ({r})" for i, r in result.skipped[:SKIPPED_SHOWN])
+        first = result.skipped[:SKIPPED_SHOWN]
+        shown = ", ".join(f"{printable(i)} ({printable(r)})" for i, r in first)
         more = len(result.skipped) - SKIPPED_SHOWN
         typer.echo(
             f"skipped {len(result.skipped)} unreadable item(s): {shown}"

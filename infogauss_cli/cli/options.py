@@ -25,6 +25,9 @@ from ..options import (
 if TYPE_CHECKING:
     from ..verdict import Gates
 
+MAX_SEED = 2**32 - 1  # numpy and torch generators alike
+MAX_BOOTSTRAP = 100_000  # each resample costs about one diagnosis
+
 DATA_HELP = (
     "Data to embed: coco-val2017 (default), coco:ANNOTATIONS.json[:IMAGES_DIR], images:DIR, "
     "text:FILE, hf:DATASET[:SPLIT]\\[#COLUMN]."
@@ -63,7 +66,14 @@ NOpt = Annotated[
     ),
 ]
 SeedOpt = Annotated[
-    int, typer.Option("--seed", help="Seed for subsampling.", rich_help_panel="Protocol")
+    int,
+    typer.Option(
+        "--seed",
+        min=0,
+        max=MAX_SEED,
+        help="Seed for subsampling (0 to 4294967295).",
+        rich_help_panel="Protocol",
+    ),
 ]
 ViewOpt = Annotated[
     View,
@@ -149,6 +159,7 @@ BootstrapOpt = Annotated[
         "--bootstrap",
         metavar="B",
         min=0,
+        max=MAX_BOOTSTRAP,
         help="With --detail: bootstrap CIs of the compliances from B row resamples (0: off; "
         "each costs about one diagnosis).",
         rich_help_panel="Protocol",

@@ -124,6 +124,9 @@ def track_cmd(
 
     console = Console(stderr=True)
     out = o.from_params(Outputs, params)
+    out.preflight()
+    if not no_cache:
+        o.from_params(Compute, params).preflight()
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = o.gates(params)
     trend = require_trend.value if require_trend else None

@@ -225,7 +225,9 @@ def extract(
     def say(message: str) -> None:
         notes.append(message)
         if console is not None:
-            console.print(f"[yellow]{message}[/yellow]", highlight=False)
+            from ..safe_text import markup_safe
+
+            console.print(f"[yellow]{markup_safe(message)}[/yellow]", highlight=False)
 
     if shard.synced:
         share, n_cached = _meet(encoder, items, kw, say)

@@ -159,11 +159,18 @@ def extract_to_file(
     does not assemble (``--shard K/N``, torchrun ranks but 0) writes no file: ``files`` is
     empty and ``extraction`` is its :class:`~.engine.ShardWork`."""
     from .. import __version__
+    from ..preflight import check_file_target
     from ..sources import ignored_counts, parse_data_spec
-    from ..store import check_output_path, save_embeddings
+    from ..store import check_output_path
     from ..zoo import load_zoo
 
     path = check_output_path(out)
+    check_file_target(path, "--out")  # before any model is built or item read
+    if path.suffix.lower() == ".npy":
+        from ..store import ids_sidecar
+
+        check_file_target(ids_sidecar(path), "--out (its .ids.json sidecar)")
+    compute.preflight()
     entry = load_zoo(compute.zoo).resolve(model)
     source = parse_data_spec(data.data, console=console, **data.source_options())
     towers = resolve_towers(list(entry.towers), source, data.tower)
@@ -198,5 +205,38 @@ def extract_to_file(
         "batch_size": result.batch_size,
         "tool": {"name": "infogauss", "version": __version__},
     }
-    written = save_embeddings(path, result.embeddings, result.ids, meta)
+    written = _save_or_rescue(path, result, meta, compute)
     return ExtractedFile(tuple(written), result, meta, ignored, entry.ref)
+
+
+def _save_or_rescue(
+    path: Path, result: Extraction, meta: dict[str, Any], compute: Compute
+) -> list[Path]:
+    """Write the output; when that fails at the end (disk full, a path gone read-only), keep
+    the embeddings: they are in the cache (say how to rerun), or written to a rescue path that
+    the error names."""
+    from ..errors import io_failure
+    from ..preflight import rescue_path
+    from ..store import save_embeddings
+
+    try:
+        return save_embeddings(path, result.embeddings, result.ids, meta)
+    except OSError as exc:
+        if compute.use_cache:
+            fix = (
+                "the embeddings are kept in the cache: free space or choose another --out and "
+                "rerun the same command (it reads them back without recomputing)"
+            )
+            raise io_failure(exc, path, "write --out", fix=fix) from None
+        rescue = rescue_path(path, compute.cache_dir)
+        if rescue is not None:
+            try:
+                save_embeddings(rescue, result.embeddings, result.ids, meta)
+            except OSError:
+                rescue = None
+        fix = (
+            f"the embeddings were written to {rescue} instead"
+            if rescue is not None
+            else "no other writable place was found; free space and rerun"
+        )
+        raise io_failure(exc, path, "write --out", fix=fix) from None
