@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,6 +38,7 @@ def extract_cmd(
     download: o.DownloadOpt = False,
     n: o.NOpt = None,
     seed: o.SeedOpt = 0,
+    layers: o.LayersOpt = None,
     device: o.DeviceOpt = "auto",
     precision: o.PrecisionOpt = o.Precision.auto,
     batch_size: o.BatchSizeOpt = None,
@@ -54,19 +55,32 @@ def extract_cmd(
     params = locals()
     from rich.console import Console
 
-    from ..extract import SKIPPED_SHOWN, extract_to_file
+    from ..extract import extract_to_file
     from ..options import Compute, DataOptions, Protocol
 
-    written = extract_to_file(
+    args = (
         model,
         out,
         o.from_params(DataOptions, params),
         o.from_params(Protocol, params),
         o.from_params(Compute, params, use_cache=not no_cache),
-        console=None if quiet else Console(stderr=True),
     )
-    if quiet:
+    console = None if quiet else Console(stderr=True)
+    if layers:
+        from ..depth import layers_to_files
+
+        for written in layers_to_files(*args, console=console):
+            if not quiet:
+                _say(written)
         return
+    written = extract_to_file(*args, console=console)
+    if not quiet:
+        _say(written)
+
+
+def _say(written: Any) -> None:
+    """What was written, on stdout."""
+    from ..extract import SKIPPED_SHOWN
     result = written.extraction
     files = " + ".join(str(p) for p in written.files)
     typer.echo(

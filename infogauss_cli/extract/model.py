@@ -85,10 +85,12 @@ def extract_model(
     cache: EmbeddingCache | str | os.PathLike[str] | None = None,
     console: Console | None = None,
     strict: bool = False,
+    encoder: Any = None,
 ) -> Extraction:
     """Build ``entry``'s encoder for ``tower`` and embed ``source`` (a seeded subset of
     ``protocol.n`` items when given) through :func:`extract`. ``console``: where progress
-    goes (None: quiet); ``strict``: unreadable items are an error."""
+    goes (None: quiet); ``strict``: unreadable items are an error; ``encoder``: one already
+    built for this entry and tower (e.g. one layer of a depth profile) instead of building."""
     from ..backends import build_encoder
 
     dev = resolve_device(compute.device)  # fail on bad options before building a model
@@ -102,7 +104,7 @@ def extract_model(
     fingerprint = source.fingerprint(tower)
     if len(items) != total:
         fingerprint = f"{fingerprint}:subset:{protocol.n}:{protocol.seed}"
-    encoder = build_encoder(entry, tower)
+    encoder = encoder or build_encoder(entry, tower)
     return extract(
         encoder,
         items,
