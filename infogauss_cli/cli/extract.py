@@ -81,6 +81,7 @@ def extract_cmd(
 def _say(written: Any) -> None:
     """What was written, on stdout."""
     from ..extract import SKIPPED_SHOWN
+
     result = written.extraction
     files = " + ".join(str(p) for p in written.files)
     typer.echo(
