@@ -120,3 +120,85 @@ def test_extract_layers_writes_one_file_per_layer(tmp_path):
     first, last = np.load(tmp_path / "e.L0.npy"), np.load(tmp_path / "e.L6.npy")
     assert first.shape == last.shape == (30, 384)
     assert not np.allclose(first, last)
+
+
+# ---- each backend: the last layer, pooled like the final embedding, is the final embedding ---
+def _last_equals_final(encoder, batch):
+    import torch
+
+    with torch.inference_mode():
+        final = encoder.forward(encoder.module, batch)
+        outs = encoder.layers.forward(encoder.module, batch)
+    assert len(outs) == len(encoder.layers.names)
+    assert [o.shape[-1] for o in outs] == list(encoder.layers.dims)
+    torch.testing.assert_close(outs[-1], final, rtol=0, atol=1e-5)
+    return outs
+
+
+def test_timm_stages_pooled_like_the_final_embedding():
+    import torch
+
+    from infogauss_cli.backends import build_encoder
+    from infogauss_cli.zoo import load_zoo
+
+    enc = build_encoder(load_zoo().resolve("resnet34@random"), "image")
+    batch = {"pixel_values": torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))}
+    _last_equals_final(enc, batch)
+    assert enc.layers.names == ("L1", "L2", "L3", "L4", "L5")  # stem + 4 stages
+    assert enc.layers.dims == (64, 64, 128, 256, 512)
+
+
+TINY_CLIP = {
+    "id": "tiny-hf-clip",
+    "backend": "transformers",
+    "source": {
+        "name": "tiny/clip",
+        "pooling": "clip",
+        "model_type": "clip",
+        "config": {
+            "projection_dim": 16,
+            "text_config": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+                            "intermediate_size": 37, "vocab_size": 49408},
+            "vision_config": {"hidden_size": 32, "num_hidden_layers": 3, "num_attention_heads": 2,
+                              "intermediate_size": 37, "image_size": 32, "patch_size": 8},
+        },
+    },
+    "towers": ["image", "text"],
+    "objective": "infonce",
+    "embedding": "test",
+    "dim": 16,
+    "pretrained": False,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("tower", ["image", "text"])
+def test_transformers_clip_head_on_every_hidden_state(tower):
+    import torch
+
+    from infogauss_cli.backends import build_encoder
+    from infogauss_cli.zoo import parse_entry
+
+    enc = build_encoder(parse_entry(TINY_CLIP), tower)
+    if tower == "image":
+        batch = {"pixel_values": torch.randn(2, 3, 32, 32)}
+    else:
+        batch = enc.collate(["a photo of a cat", "two dogs playing in the snow"])
+    outs = _last_equals_final(enc, batch)
+    assert len(outs) == (4 if tower == "image" else 3)  # embeddings + blocks
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tower", ["image", "text"])
+def test_open_clip_blocks_through_the_towers_head(tower):
+    import torch
+
+    from infogauss_cli.backends import build_encoder
+    from infogauss_cli.zoo import load_zoo
+
+    enc = build_encoder(load_zoo().resolve("clip-vit-b32@random"), tower)
+    if tower == "image":
+        batch = {"pixel_values": torch.randn(2, 3, 224, 224)}
+    else:
+        batch = enc.collate(["a photo of a cat", "two dogs playing in the snow"])
+    outs = _last_equals_final(enc, batch)
+    assert len(outs) == 13  # L0 (embeddings) + 12 blocks
