@@ -116,3 +116,17 @@ def test_audit_minilm_st_offline_records_normalize(tmp_path):
     assert st_row["metrics"]["norm_cv"] > 0.05  # before Normalize: norms vary
     for key in ("norm_cv", "ad_compliance", "dp_compliance"):
         assert st_row["metrics"][key] == pytest.approx(hf_row["metrics"][key], abs=1e-4)
+
+
+def test_st_layers_equal_the_transformers_backend_layers(st_encoder):
+    import torch
+
+    from infogauss_cli.backends import build_encoder
+
+    hf = build_encoder(load_zoo().resolve("minilm-l6"), "text")
+    with torch.inference_mode():
+        a = st_encoder.layers.forward(st_encoder.module, st_encoder.collate(TEXTS))
+        b = hf.layers.forward(hf.module, hf.collate(TEXTS))
+    assert len(a) == len(b) == 7
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x.numpy(), y.numpy(), atol=1e-5, rtol=0)
