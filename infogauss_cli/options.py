@@ -39,14 +39,21 @@ def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
 
 @dataclass(frozen=True)
 class Protocol:
-    """What is measured: sample size (None: all rows), subsampling seed, view(s)."""
+    """What is measured: sample size (None: all rows), subsampling seed, view(s), and the
+    layers of a depth profile (``all`` or a list such as ``0,3,6``; None: the final
+    embedding only)."""
 
     n: int | None = None
     seed: int = 0
     view: ViewName = "l2"
+    layers: str | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.view, VIEW_CHOICES, "view")
+        if self.layers is not None:
+            from .backends.layers import parse_layers
+
+            parse_layers(self.layers)
         if self.n is not None and self.n < 20:
             raise BadInputError(f"--n must be at least 20, got {self.n}")
         if not 0 <= self.seed <= 2**32 - 1:

@@ -239,7 +239,7 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     fingerprint = base_fingerprint(
         entry, tower, identity, pooling=pooling, preprocess=proc_id, config=config_id, **versions
     )
-    return Encoder(
+    encoder = Encoder(
         model_id=entry.ref,
         tower=tower,  # type: ignore[arg-type]
         dim=dim,
@@ -249,6 +249,11 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         forward=forward,
         fingerprint=fingerprint,
     )
+    from .hf_layers import attach_layers
+
+    sub = getattr(model.config, f"{'vision' if tower == 'image' else 'text'}_config", None)
+    blocks = getattr(sub or model.config, "num_hidden_layers", None)
+    return attach_layers(encoder, pooling, tower, int(blocks)) if blocks else encoder
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:

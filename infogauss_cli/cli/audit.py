@@ -30,6 +30,7 @@ def audit_cmd(
     download: o.DownloadOpt = False,
     n: o.NOpt = None,
     seed: o.SeedOpt = 0,
+    layers: o.LayersOpt = None,
     view: o.ViewOpt = o.View.l2,
     detail: o.DetailOpt = False,
     bootstrap: o.BootstrapOpt = 0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -39,6 +39,7 @@ def extract_cmd(
     download: o.DownloadOpt = False,
     n: o.NOpt = None,
     seed: o.SeedOpt = 0,
+    layers: o.LayersOpt = None,
     device: o.DeviceOpt = "auto",
     precision: o.PrecisionOpt = o.Precision.auto,
     batch_size: o.BatchSizeOpt = None,
@@ -57,25 +58,32 @@ def extract_cmd(
     from rich.console import Console
 
     from ..distributed import current_shard
-    from ..extract import SKIPPED_SHOWN, ShardWork, extract_to_file
+    from ..extract import extract_to_file
     from ..options import Compute, DataOptions, Protocol
 
     compute = o.from_params(Compute, params, use_cache=not no_cache)
     share = current_shard(compute.shard)
     quiet = quiet or (share.synced and not share.assembles)  # rank 0 speaks
-    written = extract_to_file(
-        model,
-        out,
-        o.from_params(DataOptions, params),
-        o.from_params(Protocol, params),
-        compute,
-        console=None if quiet else Console(stderr=True),
-    )
-    if quiet:
-        return
+    args = (model, out, o.from_params(DataOptions, params), o.from_params(Protocol, params))
+    console = None if quiet else Console(stderr=True)
+    if layers:
+        from ..depth import layers_to_files
+
+        results: Any = layers_to_files(*args, compute, console=console)
+    else:
+        results = (extract_to_file(*args, compute, console=console),)
+    for written in results:
+        if not quiet:
+            _say(written, share.label, out)
+
+
+def _say(written: Any, shard: str, out: Any) -> None:
+    """What was written, on stdout."""
+    from ..extract import SKIPPED_SHOWN, ShardWork
+
     result = written.extraction
     if isinstance(result, ShardWork):
-        typer.echo(o.SHARD_DONE.format(shard=share.label) + f", then writes {printable(out)}")
+        typer.echo(o.SHARD_DONE.format(shard=shard) + f", then writes {printable(out)}")
         return
     files = " + ".join(printable(p) for p in written.files)
     typer.echo(

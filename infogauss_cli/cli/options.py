@@ -84,6 +84,17 @@ ViewOpt = Annotated[
         rich_help_panel="Protocol",
     ),
 ]
+LayersOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--layers",
+        metavar="all|LIST",
+        help="Depth profile: one row per layer (all, or e.g. 0,3,6 or 2-4 or -1; L0 is the "
+        "embedding output where the model has one), pooled like the final embedding; a depth "
+        "plot with --html/--plots. See docs/training.md.",
+        rich_help_panel="Protocol",
+    ),
+]
 DeviceOpt = Annotated[
     str,
     typer.Option("--device", help="auto, cpu, cuda or cuda:I.", rich_help_panel="Compute"),

@@ -85,10 +85,12 @@ def extract_model(
     cache: EmbeddingCache | str | os.PathLike[str] | None = None,
     console: Console | None = None,
     strict: bool = False,
+    encoder: Any = None,
 ) -> Extraction | ShardWork:
     """Build ``entry``'s encoder for ``tower`` and embed ``source`` (a seeded subset of
     ``protocol.n`` items when given) through :func:`extract`. ``console``: where progress
-    goes (None: quiet); ``strict``: unreadable items are an error.
+    goes (None: quiet); ``strict``: unreadable items are an error; ``encoder``: one already
+    built for this entry and tower (e.g. one layer of a depth profile) instead of building.
 
     Several processes (``compute.shard``, or torchrun's environment): returns a
     :class:`~.engine.ShardWork` on every process but the one that assembles; under torchrun the
@@ -112,9 +114,9 @@ def extract_model(
     if shard.synced and cache is not None:
         root = cache.root if hasattr(cache, "root") else cache
         check_shared_folder(Path(root), shard)
-    if shard.synced:
+    if encoder is None and shard.synced:
         encoder = agree("build", lambda: build_encoder(entry, tower))
-    else:
+    elif encoder is None:
         encoder = build_encoder(entry, tower)
     return extract(
         encoder,
