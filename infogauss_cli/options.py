@@ -79,7 +79,7 @@ class DataOptions:
 
     def __post_init__(self) -> None:
         check_choice(self.tower, TOWER_CHOICES, "tower")
-        check_choice(self.captions, ("first", "all"), "--captions value")
+        check_choice(self.captions, ("first", "all"), "--captions")
 
     def source_options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~infogauss_cli.sources.parse_data_spec`."""
