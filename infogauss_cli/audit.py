@@ -235,10 +235,8 @@ def audit_models(
     """
     from .extract import ShardWork, resolve_towers
     from .sources import parse_data_spec
-    from .zoo import load_zoo
 
-    registry = load_zoo(compute.zoo)
-    entries = [registry.resolve(ref) for ref in refs]
+    entries = compute.resolve(list(refs))
     source = parse_data_spec(data.data, console=console, **data.source_options())
     plan = [(entry, resolve_towers(entry.towers, source, data.tower)) for entry in entries]
     cache = compute.cache()
@@ -338,6 +336,8 @@ def _model_rows(
     extra: dict[str, Any] = {"layer": layer} if layer else {}
     if isinstance(getattr(entry.source, "normalize", None), bool):  # sentence-transformers
         extra["normalize"] = entry.source.normalize
+    if entry.source.revision is not None and entry.source.weights is None:
+        extra["revision"] = entry.source.revision
     info = RowInfo(
         **who,
         data=data_section(source, tower, ex),

@@ -96,10 +96,9 @@ def layers_to_files(
     from .extract.model import ExtractedFile
     from .sources import ignored_counts, parse_data_spec
     from .store import check_output_path, save_embeddings
-    from .zoo import load_zoo
 
     check_output_path(out)
-    entry = load_zoo(compute.zoo).resolve(model)
+    (entry,) = compute.resolve([model])
     source = parse_data_spec(data.data, console=console, **data.source_options())
     towers = resolve_towers(list(entry.towers), source, data.tower)
     if len(towers) > 1:

@@ -105,6 +105,7 @@ class Compute:
     use_cache: bool = True
     zoo: str | Path | None = None
     shard: str | None = None
+    revision: str | None = None  # overrides the zoo entry's hub revision (one model only)
 
     def __post_init__(self) -> None:
         check_choice(self.precision, PRECISIONS, "precision")
@@ -112,6 +113,13 @@ class Compute:
             from .distributed import parse_shard
 
             parse_shard(self.shard)
+
+    def resolve(self, refs: list[str]) -> list[Any]:
+        """The zoo entries ``refs`` name in ``zoo``, with ``revision`` applied."""
+        from .zoo import load_zoo, with_revision
+
+        registry = load_zoo(self.zoo)
+        return with_revision([registry.resolve(r) for r in refs], self.revision)
 
     def cache(self) -> Any:
         """The :class:`~infogauss_cli.store.EmbeddingCache`, or None with ``use_cache=False``."""

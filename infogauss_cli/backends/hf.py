@@ -118,7 +118,12 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
         folder = _local_folder(entry)
         if folder is None:
             folder = hub.hub_snapshot(
-                entry.ref, name, AUX_PATTERNS, required=["config.json"], download=False
+                entry.ref,
+                name,
+                AUX_PATTERNS,
+                required=["config.json"],
+                download=False,
+                revision=entry.source.revision,
             )
         return folder, f"random:{entry.init_seed}"
     if loc.kind in ("local", "package"):
@@ -127,7 +132,14 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
         return folder, path_identity(folder)
     what = f"the weights of {name} (config.json, model.safetensors) from the Hugging Face hub"
     complete = ["config.json", MODEL_WEIGHTS]
-    folder = hub.hub_snapshot(entry.ref, name, AUX_PATTERNS, required=complete, download=False)
+    folder = hub.hub_snapshot(
+        entry.ref,
+        name,
+        AUX_PATTERNS,
+        required=complete,
+        download=False,
+        revision=entry.source.revision,
+    )
     if folder is None:  # not cached: download, safetensors first
         folder = hub.hub_snapshot(
             entry.ref,
@@ -136,12 +148,20 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
             required=["config.json"],
             what=what,
             local_first=False,
+            revision=entry.source.revision,
         )
     assert folder is not None
     if not any((folder / n).exists() for n in MODEL_WEIGHTS.split("|")):
-        folder = hub.hub_snapshot(entry.ref, name, BIN_PATTERNS, required=complete, what=what)
+        folder = hub.hub_snapshot(
+            entry.ref,
+            name,
+            BIN_PATTERNS,
+            required=complete,
+            what=what,
+            revision=entry.source.revision,
+        )
         assert folder is not None
-    return folder, f"hf:{name}@{hub.snapshot_revision(folder)}"
+    return folder, hub.hub_identity(name, folder, entry.source.revision)
 
 
 # ---- building ----------------------------------------------------------------------------------
@@ -266,10 +286,16 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
         SAFETENSORS_PATTERNS,
         required=["config.json", MODEL_WEIGHTS],
         download=False,
+        revision=entry.source.revision,
     )
     if folder is None:
         folder = hub.hub_snapshot(
-            entry.ref, name, BIN_PATTERNS, required=["config.json", MODEL_WEIGHTS], download=False
+            entry.ref,
+            name,
+            BIN_PATTERNS,
+            required=["config.json", MODEL_WEIGHTS],
+            download=False,
+            revision=entry.source.revision,
         )
     return WeightsStatus.hub(entry, f"hf://{name}", folder)
 

@@ -196,6 +196,12 @@ def snapshot_revision(path: Path) -> str | None:
     return None
 
 
+def hub_identity(repo_id: str, path: Path, requested: str | None = None) -> str:
+    """``hf:REPO@COMMIT``, the weights identity of a hub file or folder in the embedding
+    cache key: the commit the cache holds it at, else the revision asked for."""
+    return f"hf:{repo_id}@{snapshot_revision(path) or requested}"
+
+
 # ---- translating library errors ---------------------------------------------------------------
 _OFFLINE_NAMES = {
     "LocalEntryNotFoundError",

@@ -133,8 +133,8 @@ def _checkpoint(entry: ZooEntry, tag_cfg: dict[str, Any]) -> tuple[str | None, s
     location = _hub_location(tag_cfg)
     if location is not None:
         repo, names = location
-        file = hub.hub_file(entry.ref, repo, names)
-        return str(file), f"hf:{repo}@{hub.snapshot_revision(file)}:{file.name}"
+        file = hub.hub_file(entry.ref, repo, names, entry.source.revision)
+        return str(file), f"{hub.hub_identity(repo, file, entry.source.revision)}:{file.name}"
     url = tag_cfg.get("url", "")
     reason = hub.hub_unavailable_reason(url)
     if reason is not None:
@@ -277,7 +277,14 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
             status = WeightsStatus("hub", url, False, "downloaded by open_clip on first use")
         else:
             repo, names = location
-            cached = next((p for n in names if (p := hub.cached_file(repo, n)) is not None), None)
+            cached = next(
+                (
+                    p
+                    for n in names
+                    if (p := hub.cached_file(repo, n, entry.source.revision)) is not None
+                ),
+                None,
+            )
             status = WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
     if "text" in entry.towers:
         import open_clip

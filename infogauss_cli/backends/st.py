@@ -55,8 +55,6 @@ NORMALIZE = "Normalize"
 class SentenceTransformersSource(SourceSchema):
     """A sentence-transformers model: ``name`` is its hub id (or any label with ``weights``)."""
 
-    revision: str | None = None
-    """Hub revision (branch, tag or commit) of ``name``; default: the main branch."""
     normalize: bool = True
     """False: leave out the model's final Normalize module (audit before it)."""
     max_length: int | None = Field(default=None, gt=0)
@@ -97,7 +95,7 @@ def model_folder(entry: ZooEntry) -> tuple[Path, str]:
         revision=src.revision,
     )
     assert folder is not None
-    ident = f"hf:{src.name}@{hub.snapshot_revision(folder)}"
+    ident = hub.hub_identity(src.name, folder, src.revision)
     return folder, ident if entry.pretrained else f"random:{entry.init_seed}"
 
 

@@ -45,6 +45,7 @@ def extract_cmd(
     batch_size: o.BatchSizeOpt = None,
     workers: o.WorkersOpt = None,
     zoo: o.ZooOpt = None,
+    revision: o.RevisionOpt = None,
     cache_dir: o.CacheDirOpt = None,
     no_cache: o.NoCacheOpt = False,
     shard: o.ShardOpt = None,

@@ -125,6 +125,17 @@ ZooOpt = Annotated[
         rich_help_panel="Model",
     ),
 ]
+RevisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--revision",
+        metavar="REV",
+        help="Hub revision (branch, tag or commit hash) of the model's weights; overrides the "
+        "zoo entry's revision. One model only (pin several in the zoo file).",
+        show_default=False,
+        rich_help_panel="Model",
+    ),
+]
 CacheDirOpt = Annotated[
     Path | None,
     typer.Option(

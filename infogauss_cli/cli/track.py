@@ -92,6 +92,7 @@ def track_cmd(
     batch_size: o.BatchSizeOpt = None,
     workers: o.WorkersOpt = None,
     zoo: o.ZooOpt = None,
+    revision: o.RevisionOpt = None,
     cache_dir: o.CacheDirOpt = None,
     no_cache: o.NoCacheOpt = False,
     json_out: o.JsonOpt = None,
@@ -134,6 +135,9 @@ def track_cmd(
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = o.gates(params)
     trend = require_trend.value if require_trend else None
+    local = all(Path(t).exists() for t in targets)
+    if revision is not None and local:
+        raise typer.BadParameter("--revision pins a zoo model's hub weights, not local checkpoints")
     if all(Path(t).exists() and is_synthetic(t) for t in targets):
         if weights or steps:
             raise typer.BadParameter(
@@ -154,7 +158,7 @@ def track_cmd(
             checkpoints = folder_checkpoints(targets[0], _steps(steps))
         else:
             checkpoints = zoo_checkpoints(
-                targets, weights=weights or (), steps=_steps(steps), zoo=zoo
+                targets, weights=weights or (), steps=_steps(steps), zoo=zoo, revision=revision
             )
         result = track_zoo(
             checkpoints,

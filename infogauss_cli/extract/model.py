@@ -164,7 +164,6 @@ def extract_to_file(
     from ..preflight import check_file_target
     from ..sources import ignored_counts, parse_data_spec
     from ..store import check_output_path
-    from ..zoo import load_zoo
 
     path = check_output_path(out)
     check_file_target(path, "--out")  # before any model is built or item read
@@ -173,7 +172,7 @@ def extract_to_file(
 
         check_file_target(ids_sidecar(path), "--out (its .ids.json sidecar)")
     compute.preflight()
-    entry = load_zoo(compute.zoo).resolve(model)
+    (entry,) = compute.resolve([model])
     source = parse_data_spec(data.data, console=console, **data.source_options())
     towers = resolve_towers(list(entry.towers), source, data.tower)
     if len(towers) > 1:

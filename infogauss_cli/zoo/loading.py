@@ -138,6 +138,31 @@ class Zoo:
         )
 
 
+def with_revision(entries: list[ZooEntry], revision: str | None) -> list[ZooEntry]:
+    """``entries`` with ``--revision`` applied (it overrides the entry's ``source.revision``).
+    Refused with several models (one revision cannot pin several repos: put ``revision:`` in
+    each zoo entry) and with local weights (nothing is fetched from the hub)."""
+    if revision is None:
+        return list(entries)
+    revision = revision.strip()
+    if not revision or any(c.isspace() for c in revision):
+        raise BadInputError(f"--revision must be a branch, tag or commit hash, got {revision!r}")
+    if len(entries) != 1:
+        names = ", ".join(e.ref for e in entries)
+        raise BadInputError(
+            f"--revision pins one hub model, got {len(entries)} ({names}); put `revision:` in "
+            "each zoo entry's source instead (docs/zoo.md)"
+        )
+    entry = entries[0]
+    if entry.source.weights is not None and not entry.source.hub_fallback:
+        raise BadInputError(
+            f"--revision pins hub weights, but {entry.ref} loads local weights "
+            f"({entry.source.weights}); drop --revision or the entry's weights"
+        )
+    source = entry.source.model_copy(update={"revision": revision})
+    return [entry.model_copy(update={"source": source})]
+
+
 def default_zoo_path() -> Path:
     """The zoo shipped inside the package."""
     from importlib.resources import files

@@ -70,6 +70,9 @@ class SourceSchema(_Strict):
     hub_fallback: bool = False
     """When ``weights`` cannot be found (package not installed, path missing), load ``name``'s
     hub weights instead of failing."""
+    revision: str | None = Field(default=None, min_length=1, pattern=r"^\S+$")
+    """Hub revision (branch, tag or commit hash) of the weights fetched from the Hugging Face
+    hub; default: the main branch. ``--revision`` overrides it."""
 
     _check_weights = field_validator("weights")(_resolve_weights)
 
