@@ -40,7 +40,7 @@ def main(
 
 
 def _register() -> None:
-    from . import audit, check, data, demo, extract, synthetic, track, zoo
+    from . import audit, check, data, demo, extract, schema, synthetic, track, zoo
 
     app.add_typer(zoo.app, name="zoo", help="The model zoo: list, show, validate.")
     app.add_typer(data.app, name="data", help="Datasets: fetch MS-COCO val2017, show what is here.")
@@ -55,6 +55,7 @@ def _register() -> None:
     app.command("synthetic")(synthetic.synthetic_cmd)
     app.command("demo")(demo.demo_cmd)
     app.command("track")(track.track_cmd)
+    app.command("schema")(schema.schema_cmd)
 
 
 _register()
