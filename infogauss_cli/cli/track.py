@@ -87,6 +87,8 @@ def track_cmd(
         ),
     ] = None,
     verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
+    rule: o.RuleOpt = o.RuleName.calibrated,
+    alpha: o.AlphaOpt = 0.05,
     device: o.DeviceOpt = "auto",
     precision: o.PrecisionOpt = o.Precision.auto,
     batch_size: o.BatchSizeOpt = None,
@@ -105,6 +107,7 @@ def track_cmd(
     min_ad_compliance: o.MinAdOpt = None,
     min_dp_compliance: o.MinDpOpt = None,
     max_ad_mean: o.MaxAdMeanOpt = None,
+    max_effect: o.MaxEffectOpt = None,
 ) -> None:
     """Diagnose every checkpoint of a training run on the same data: one row per checkpoint
     (JSON rows carry `step`), a trajectory plot (--plots DIR/trajectory.png, and in --html).

@@ -28,6 +28,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -152,67 +153,21 @@ def column_tests(
         xs.sort(axis=1)  # in the input dtype: exact, and float32 sorts 2x faster
         if xs is not y:
             np.copyto(y, xs)
-        scale = np.maximum(np.abs(y[:, 0]), np.abs(y[:, -1]))
-        # scale every column by a power of two (exact) so that squares neither overflow
-        # (values near 1e300) nor underflow (near 1e-300): same results at any scale
-        p2 = np.ldexp(1.0, -np.frexp(np.where(scale > 0, scale, 1.0))[1])
-        y *= p2[:, None]
-        scale *= p2
-        y -= y.mean(axis=1, keepdims=True)  # centred
-        np.multiply(y, y, out=t)
-        ss = t.sum(axis=1)  # pairwise summation, as np.std
-        s = np.sqrt(ss / (n - 1))
-        std[j0:j1] = s / p2
-        const = s <= CONSTANT_RTOL * scale
+        s, ss, std[j0:j1], const = _standardise(y, t)
         constant[j0:j1] = const
-        s[const] = 1.0
-        y /= s[:, None]  # z, sorted ascending
         if dp:  # biased moments of z (scale-free skewness and kurtosis)
-            t /= (s * s)[:, None]  # z^2
-            m2 = ss / (s * s) / fn
-            m3 = np.einsum("ij,ij->i", t, y) / fn
-            m4 = np.einsum("ij,ij->i", t, t) / fn
-            g1[j0:j1] = m3 / m2**1.5
-            b2[j0:j1] = m4 / (m2 * m2)
+            g1[j0:j1], b2[j0:j1] = _skew_kurt(y, t, s, ss)
         if ad:
             np.subtract(y, qn, out=la)  # QQ deviations (la is free until the log below)
             np.abs(la, out=la)
             w1[j0:j1] = la.mean(axis=1)
-            p = t
-            np.abs(y, out=p)
-            np.negative(p, out=p)
-            special.ndtr(p, out=p)  # p = Phi(-|z|) <= 1/2
-            np.log(p, out=la)  # log Phi(-|z|), the small tail
-            # |z| > 19: ndtr heads for underflow; use log_ndtr (z is sorted: look at the ends)
-            for r in np.flatnonzero((y[:, 0] < -_TAIL_Z) | (y[:, -1] > _TAIL_Z)):
-                far = np.abs(y[r]) > _TAIL_Z
-                la[r, far] = special.log_ndtr(-np.abs(y[r, far]))
-            np.negative(p, out=p)
-            lb = np.log1p(p, out=p)  # log Phi(|z|)
-            # sum_i c_i log Phi(z_i) + (2N - c_i) log Phi(-z_i). Sorted: z < 0 for the first k,
-            # where log Phi(z) = la, else lb. All terms are <= 0: no cancellation, and numpy's
-            # pairwise sums keep the total within ~1 ulp of N^2, like scipy.
-            for r in range(j1 - j0):
-                k = int(np.searchsorted(y[r], 0.0))
-                la[r, :k] *= c[:k]
-                la[r, k:] *= cc[k:]
-                lb[r, :k] *= cc[:k]
-                lb[r, k:] *= c[k:]
-            total = la.sum(axis=1) + lb.sum(axis=1)
-            a2star[j0:j1] = (-fn - total / fn) * corr
+            a2star[j0:j1] = _a2star(y, t, la, c, cc) * corr
 
     nworkers = workers or default_workers()
     bsize = int(np.clip(_BLOCK_BYTES // (8 * n), _MIN_BLOCK, _MAX_BLOCK))
     bsize = max(1, min(bsize, -(-d // (4 * nworkers))))
     spans = [(j, min(j + bsize, d)) for j in range(0, d, bsize)]
-    nworkers = min(nworkers, len(spans))
-    if nworkers <= 1 or n * d < _SERIAL_BELOW:
-        for j0, j1 in spans:
-            block(j0, j1)
-    else:
-        with ThreadPoolExecutor(nworkers) as ex:
-            for f in [ex.submit(block, j0, j1) for j0, j1 in spans]:
-                f.result()
+    _run_blocks(block, spans, min(nworkers, len(spans)) if n * d >= _SERIAL_BELOW else 1)
 
     k2 = pvalue = None
     if dp:
@@ -232,6 +187,81 @@ def normal_scores(n: int) -> np.ndarray:
     q = special.ndtri((np.arange(n) + 0.5) / n)
     q.setflags(write=False)
     return q
+
+
+def _run_blocks(block: Any, spans: list[tuple[int, int]], nworkers: int) -> None:
+    """``block(j0, j1)`` for every span, in ``nworkers`` threads (serially for 1)."""
+    if nworkers <= 1:
+        for j0, j1 in spans:
+            block(j0, j1)
+        return
+    with ThreadPoolExecutor(nworkers) as ex:
+        for f in [ex.submit(block, j0, j1) for j0, j1 in spans]:
+            f.result()
+
+
+def _standardise(y: np.ndarray, sq: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Standardise every row of sorted ``y`` (B, N) in place (mean 0, std 1 with ddof=1);
+    ``sq`` receives the squared centred values. Returns (std, sum of squares) in scaled units,
+    the std in the input's units, and the constant rows (their std is set to 1)."""
+    scale = np.maximum(np.abs(y[:, 0]), np.abs(y[:, -1]))
+    # scale every row by a power of two (exact) so that squares neither overflow (values
+    # near 1e300) nor underflow (near 1e-300): the same results at any scale
+    p2 = np.ldexp(1.0, -np.frexp(np.where(scale > 0, scale, 1.0))[1])
+    y *= p2[:, None]
+    scale *= p2
+    y -= y.mean(axis=1, keepdims=True)  # centred
+    np.multiply(y, y, out=sq)
+    ss = sq.sum(axis=1)  # pairwise summation, as np.std
+    s = np.sqrt(ss / (y.shape[1] - 1))
+    std = s / p2
+    const = s <= CONSTANT_RTOL * scale
+    s[const] = 1.0
+    y /= s[:, None]  # z, sorted ascending
+    return s, ss, std, const
+
+
+def _skew_kurt(
+    z: np.ndarray, sq: np.ndarray, s: np.ndarray, ss: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Biased skewness g1 and kurtosis b2 of every row of standardised ``z`` (B, N); ``sq``
+    holds the squared centred values (turned into z^2 in place), ``s``/``ss`` the std and
+    sum of squares of each row."""
+    fn = float(z.shape[1])
+    sq /= (s * s)[:, None]  # z^2
+    m2 = ss / (s * s) / fn
+    m3 = np.einsum("ij,ij->i", sq, z) / fn
+    m4 = np.einsum("ij,ij->i", sq, sq) / fn
+    return m3 / m2**1.5, m4 / (m2 * m2)
+
+
+def _a2star(
+    y: np.ndarray, p: np.ndarray, la: np.ndarray, c: np.ndarray, cc: np.ndarray
+) -> np.ndarray:
+    """Unmodified A^2 of every row of sorted standardised values ``y`` (B, N); ``p`` and
+    ``la`` are work arrays of the same shape, ``c``/``cc`` the weights 2i-1 and 2N-(2i-1)."""
+    fn = float(y.shape[1])
+    np.abs(y, out=p)
+    np.negative(p, out=p)
+    special.ndtr(p, out=p)  # p = Phi(-|z|) <= 1/2
+    np.log(p, out=la)  # log Phi(-|z|), the small tail
+    # |z| > 19: ndtr heads for underflow; use log_ndtr (z is sorted: look at the ends)
+    for r in np.flatnonzero((y[:, 0] < -_TAIL_Z) | (y[:, -1] > _TAIL_Z)):
+        far = np.abs(y[r]) > _TAIL_Z
+        la[r, far] = special.log_ndtr(-np.abs(y[r, far]))
+    np.negative(p, out=p)
+    lb = np.log1p(p, out=p)  # log Phi(|z|)
+    # sum_i c_i log Phi(z_i) + (2N - c_i) log Phi(-z_i). Sorted: z < 0 for the first k,
+    # where log Phi(z) = la, else lb. All terms are <= 0: no cancellation, and numpy's
+    # pairwise sums keep the total within ~1 ulp of N^2, like scipy.
+    for r in range(y.shape[0]):
+        k = int(np.searchsorted(y[r], 0.0))
+        la[r, :k] *= c[:k]
+        la[r, k:] *= cc[k:]
+        lb[r, :k] *= cc[:k]
+        lb[r, k:] *= c[k:]
+    total = la.sum(axis=1) + lb.sum(axis=1)
+    return -fn - total / fn
 
 
 def _k2(g1: np.ndarray, b2: np.ndarray, n: int) -> np.ndarray:
