@@ -21,6 +21,12 @@ def printable(text: object) -> str:
     return _CONTROL.sub(escape, str(text))
 
 
+def printable_lines(text: object) -> str:
+    """:func:`printable` line by line: the message's own line breaks stay (a multi-line error
+    such as the zoo validator's list), every other control character is escaped."""
+    return "\n".join(printable(line) for line in str(text).split("\n"))
+
+
 def markup_safe(text: object) -> str:
     """For rich: :func:`printable`, then rich markup escaped (shown as typed)."""
     from rich.markup import escape

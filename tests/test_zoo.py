@@ -162,6 +162,8 @@ def test_a_wrong_backend_hides_no_other_error(cli, tmp_path):
         "models[2].id",
     ):
         assert needle in r.output
+    # one error per line on the terminal, not one line with escaped line breaks
+    assert "\\n" not in r.output and len(r.output.strip().splitlines()) == 8
 
 
 def test_top_level_keys_are_checked():

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import typer
 
 from ..errors import InfogaussError
-from ..safe_text import printable
+from ..safe_text import printable, printable_lines
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,12 +21,6 @@ _state = {"debug": False}
 
 def set_debug(value: bool) -> None:
     _state["debug"] = value
-
-
-def fail(message: str, code: int) -> typer.Exit:
-    """Print ``error: message`` on stderr and return the Exit to raise."""
-    typer.echo(f"error: {printable(message)}", err=True)
-    return typer.Exit(code)
 
 
 @contextlib.contextmanager
@@ -92,7 +86,7 @@ def handle_errors(func: F) -> F:
             message = f"unexpected {name}: {printable(exc)} (rerun with --debug for the traceback)"
         code, speak = finish(code, message)
         if message and speak:
-            print(f"error: {printable(message)}", file=sys.stderr)
+            print(f"error: {printable_lines(message)}", file=sys.stderr)
         if code:
             raise typer.Exit(code)
         return result
