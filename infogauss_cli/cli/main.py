@@ -8,9 +8,11 @@ import typer
 
 from .. import __version__
 from .errors import set_debug
+from .lazy import LazyGroup
 
 app = typer.Typer(
     name="infogauss",
+    cls=LazyGroup,  # commands imported only when they run (start-up: benchmarks/startup.py)
     help="Are your embeddings Gaussian? Diagnostics from 'InfoNCE Induces Gaussian "
     "Distribution' (ICLR 2026): norm CV, per-coordinate Anderson-Darling and "
     "D'Agostino-Pearson tests, with verdicts and CI gates.",
@@ -37,27 +39,6 @@ def main(
 ) -> None:
     """infogauss: audit embeddings for Gaussianity."""
     set_debug(debug)
-
-
-def _register() -> None:
-    from . import audit, check, data, demo, extract, synthetic, track, zoo
-
-    app.add_typer(zoo.app, name="zoo", help="The model zoo: list, show, validate.")
-    app.add_typer(data.app, name="data", help="Datasets: fetch MS-COCO val2017, show what is here.")
-    app.command("extract")(extract.extract_cmd)
-    app.command("audit")(audit.audit_cmd)
-    app.command(
-        "compare",
-        help="Audit several models into one table (same options as audit). Example: "
-        "[bold]infogauss compare resnet34 dino --json r.json[/]",
-    )(audit.audit_cmd)
-    app.command("check")(check.check_cmd)
-    app.command("synthetic")(synthetic.synthetic_cmd)
-    app.command("demo")(demo.demo_cmd)
-    app.command("track")(track.track_cmd)
-
-
-_register()
 
 
 def run() -> None:
