@@ -52,8 +52,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "check": LazyCommand(
         "check",
         "check_cmd",
-        "Audit embedding matrices stored in files (.npy .npz .safetensors .pt .csv .tsv "
-        ".parquet).",
+        "Audit embedding matrices stored in files (.npy .npz .safetensors .pt .csv .tsv .parquet).",
     ),
     "synthetic": LazyCommand(
         "synthetic",
