@@ -138,6 +138,18 @@ def take_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return out
 
 
+def read_columns(x: np.ndarray, j0: int, j1: int) -> np.ndarray:
+    """``x[:, j0:j1]`` as a new float64 array, read in row blocks (pages released on a
+    memory map)."""
+    rows = MappedRows(x)
+    out = np.empty((x.shape[0], j1 - j0))
+    step = row_step(int(x.shape[1]) * x.dtype.itemsize)
+    for i in range(0, x.shape[0], step):
+        out[i : i + step] = x[i : i + step, j0:j1]
+        rows.release(i, i + step)
+    return out
+
+
 __all__ = [
     "MIN_BUDGET",
     "MappedRows",
@@ -145,6 +157,7 @@ __all__ = [
     "is_mapped",
     "parse_size",
     "physical_memory",
+    "read_columns",
     "resolve_budget",
     "row_step",
     "take_rows",
