@@ -76,8 +76,9 @@ class MappedRows:
         self._offset = 0
         self._stride = int(a.strides[0]) if a.ndim else 0
         mm = _read_only_mmap(a)
-        if mm is None or self._stride <= 0 or not hasattr(mm, "madvise"):
-            return
+        row_contiguous = a.ndim >= 1 and (a.ndim == 1 or a.strides[-1] == a.dtype.itemsize)
+        if mm is None or self._stride <= 0 or not row_contiguous or not hasattr(mm, "madvise"):
+            return  # (column-major files are read as they are: their pages stay resident)
         base = np.frombuffer(mm, dtype=np.uint8)
         self._offset = int(a.__array_interface__["data"][0] - base.__array_interface__["data"][0])
         self._size = len(mm)
