@@ -21,7 +21,7 @@ from ..store import CacheEntry, Chunk, EmbeddingCache, ids_digest
 from .loader import default_workers, make_loader
 from .plan import DEFAULT_CHUNK_ITEMS, Plan, check_items, make_plan, owned_chunks
 from .progress import make_progress
-from .result import Extraction, assemble, raise_if_skipped
+from .result import ASSEMBLED, Extraction, assemble, raise_if_skipped
 from .runner import Runner, default_batch_size, resolve_device, resolve_precision
 from .writer import ChunkWriter
 
@@ -183,7 +183,9 @@ def extract(
         bar = make_progress(console, progress, f"{encoder.model_id} {tower}")
         writer = ChunkWriter(plan, batches, entry, done, encoder.dim)
         run_chunks(runner, data_loader, writer, bar, completed=n_cached, strict=strict)
-    emb, kept_ids, skipped = assemble(plan, done, say)
+    # the assembled matrix: a memory-mapped file next to the entry's folder, not a concatenation
+    assembled = entry.path.with_name(entry.path.name + ASSEMBLED) if entry is not None else None
+    emb, kept_ids, skipped = assemble(plan, done, say, assembled)
     elapsed = time.perf_counter() - t0
     return Extraction(
         embeddings=emb,
