@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 
 from .errors import RunError
 from .options import Compute, DataOptions, DiagnoseOptions, Protocol
+from .progress import steps
 from .report.model import Row
 from .verdict import Gates, evaluate_gates, judge, row_warnings
 
@@ -121,7 +123,11 @@ def _view_row(
         from .diagnostics.detail import calibration_detail, detail_metrics, detail_null
 
         tested = apply_view(shared.sub, view) if options.bootstrap > 0 else None
-        calib = calibration_detail(diag, tested, bootstrap=options.bootstrap, seed=protocol.seed)
+        label = f"bootstrap: {options.bootstrap} resamples of the rows ({view})"
+        with steps(label) if options.bootstrap else nullcontext():  # spinner, elapsed time
+            calib = calibration_detail(
+                diag, tested, bootstrap=options.bootstrap, seed=protocol.seed
+            )
         metrics |= detail_metrics(shared.sphere, calib)
         null |= detail_null(shared.sphere, options.alpha)
     metrics |= dict(shared.proj_metrics) | dict(info.extra_metrics)

@@ -37,8 +37,8 @@ def demo_cmd(
     """Run the paper's comparison offline: synthetic encoders at initialisation, after InfoNCE
     training and after supervised training, and real packaged weights (contrastive MiniLM,
     supervised EfficientNet-Lite0, and their random-init twins) on real text and images that
-    ship with Python and scikit-image. About two minutes on 2 CPU cores; writes
-    DIR/report.html and DIR/report.json.
+    ship with Python and scikit-image (measured wall time: docs/synthetic.md, "The demo");
+    writes DIR/report.html and DIR/report.json.
 
     Examples:
 

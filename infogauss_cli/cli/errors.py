@@ -26,14 +26,24 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _quiet(kwargs: dict[str, Any]) -> bool:
+    """``--quiet`` as a parameter, or on an options object passed as one."""
+    flags = [v for k, v in kwargs.items() if k == "quiet"]
+    flags += [getattr(v, "quiet", False) for v in kwargs.values()]
+    return any(f is True for f in flags)
+
+
 def handle_errors(func: F) -> F:
     """Decorator for commands: InfogaussError -> its exit code (2 or 3), Ctrl-C -> 3,
     anything unexpected -> 3; a traceback only with ``--debug``."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..progress import bars
+
         try:
-            return func(*args, **kwargs)
+            with bars(enabled=not _quiet(kwargs)):
+                return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.BadParameter):
             raise  # typer reports these itself (usage errors exit 2)
         except InfogaussError as exc:

@@ -64,13 +64,18 @@ COMMANDS: dict[str, LazyCommand] = {
         "demo",
         "demo_cmd",
         "Run the paper's comparison offline: synthetic encoders and real packaged weights on "
-        "real text and images (about two minutes on 2 CPU cores).",
+        "real text and images.",
     ),
     "track": LazyCommand(
         "track",
         "track_cmd",
         "Diagnose every checkpoint of a training run on the same data: one row per "
         "checkpoint, and a trajectory plot.",
+    ),
+    "schema": LazyCommand(
+        "schema",
+        "schema_cmd",
+        "Print the JSON Schema (2020-12) that every [bold]--json[/] report validates against.",
     ),
     "zoo": LazyCommand("zoo", "app", "The model zoo: list, show, validate.", group=True),
     "data": LazyCommand(

@@ -21,11 +21,15 @@ def emit(rows: Sequence[Row], out: Outputs) -> None:
 
 def terminal(json_out: str | None = None) -> Console:
     """The console for tables: stderr when the JSON goes to stdout; 160 columns when piped or
-    captured (not squeezed into 80)."""
+    captured (not squeezed into 80) unless ``$COLUMNS`` says otherwise."""
+    import os
+
     from rich.console import Console
 
     console = Console(stderr=json_out == "-")
-    return console if console.is_terminal else Console(stderr=json_out == "-", width=160)
+    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return console
+    return Console(stderr=json_out == "-", width=160)
 
 
 def publish(rows: Sequence[Row], out: Outputs) -> int:
@@ -36,7 +40,7 @@ def publish(rows: Sequence[Row], out: Outputs) -> int:
     from ..report.markdown import render_markdown
     from ..report.table import print_report
 
-    report = Report(tuple(rows))
+    report = Report(tuple(rows), command=("infogauss", *sys.argv[1:]))
     if not out.quiet:
         print_report(report.rows, terminal(out.json_out))
     if out.json_out:
@@ -46,7 +50,7 @@ def publish(rows: Sequence[Row], out: Outputs) -> int:
     if out.html:
         from ..report.html import write_html
 
-        write_html(report.rows, out.html, command=["infogauss", *sys.argv[1:]])
+        write_html(report.rows, out.html, command=report.command)
     if out.plots:
         from ..report.plots import write_plots
 

@@ -187,7 +187,7 @@ def synthetic_cmd(
 
     Examples:
 
-      [bold]infogauss synthetic[/]  (the default preset, about a minute on 2 CPU cores)
+      [bold]infogauss synthetic[/]  (the default preset)
 
       [bold]infogauss synthetic --quick --json r.json --html r.html[/]
 

@@ -59,7 +59,9 @@ def figure_pngs(rows: Sequence[Row], *, compare: bool = True) -> list[PlotImage]
     The comparison chart comes first (when ``compare`` and a row has compliances), then
     each row's plots in :data:`KINDS` order; rows with an error or no arrays give none.
     """
-    return [render(s) for s in _specs(rows, compare)]
+    from ...progress import track
+
+    return [render(s) for s in track(_specs(rows, compare), "report: plots")]
 
 
 def write_row_plots(row: Row, out_dir: str | Path) -> list[Path]:
