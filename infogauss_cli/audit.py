@@ -248,9 +248,10 @@ def audit_models(
 
     Bad usage (unknown model, bad data spec, a tower the data cannot feed) raises
     :class:`BadInputError` before any model is built. A model that fails to load or run gives
-    an error row, and the others still run.
+    an error row, and the others still run. A process that only computes its share of the
+    cache (``compute.shard``, torchrun ranks but 0) returns no rows.
     """
-    from .extract import resolve_towers
+    from .extract import ShardWork, resolve_towers
     from .sources import parse_data_spec
     from .zoo import load_zoo
 
@@ -261,13 +262,45 @@ def audit_models(
     cache = compute.cache()
     rows: list[Row] = []
     for entry, towers in plan:  # all towers of a model first: paired metrics need both
+        if protocol.layers:  # a depth profile: one row per layer (no paired metrics)
+            rows += _layer_rows(
+                entry, source, towers, protocol, compute, data, options, gates, console
+            )
+            continue
         done = {
             t: extract_tower(entry, source, t, protocol, compute, cache, data, console)
             for t in towers
         }
+        if any(isinstance(ex, ShardWork) for ex in done.values()):
+            continue  # this process computed its share; another one assembles and reports
         paired = paired_metrics(source, done) if options.detail else {}
         for t, ex in done.items():
             rows += _model_rows(entry, source, t, ex, paired, protocol, options, gates)
+    return rows
+
+
+def _layer_rows(
+    entry: Any,
+    source: Any,
+    towers: Sequence[str],
+    protocol: Protocol,
+    compute: Compute,
+    data: DataOptions,
+    options: DiagnoseOptions,
+    gates: Gates,
+    console: Any = None,
+) -> list[Row]:
+    """``--layers``: the rows of every selected layer of each tower (:mod:`.depth`)."""
+    from .depth import extract_layers
+
+    rows: list[Row] = []
+    cache = compute.cache()
+    for t in towers:
+        found = extract_layers(
+            entry, source, t, protocol, compute, cache=cache, console=console, strict=data.strict
+        )
+        for name, ex in found:
+            rows += _model_rows(entry, source, t, ex, {}, protocol, options, gates, layer=name)
     return rows
 
 
@@ -309,18 +342,24 @@ def _model_rows(
     protocol: Protocol,
     options: DiagnoseOptions,
     gates: Gates,
+    layer: str | None = None,
 ) -> list[Row]:
-    """The rows of one extracted tower (an error row when its extraction failed)."""
+    """The rows of one extracted tower, or of one ``layer`` of it (an error row when its
+    extraction failed)."""
     from .sources import data_section
 
     objective = entry.objective if entry.pretrained else "random-init"
-    who = {"model": entry.ref, "tower": tower, "objective": objective, "backend": entry.backend}
+    model = f"{entry.ref} {layer}" if layer else entry.ref
+    who = {"model": model, "tower": tower, "objective": objective, "backend": entry.backend}
     if isinstance(ex, RunError):
         return [Row(**who, data={"source": source.name}, error=str(ex))]
+    extra: dict[str, Any] = {"layer": layer} if layer else {}
+    if isinstance(getattr(entry.source, "normalize", None), bool):  # sentence-transformers
+        extra["normalize"] = entry.source.normalize
     info = RowInfo(
         **who,
         data=data_section(source, tower, ex),
-        protocol={"precision": ex.precision, "device": ex.device},
+        protocol={"precision": ex.precision, "device": ex.device, **extra},
         timing={
             "extract_s": round(ex.extract_s, 3),
             "items_per_s": round(ex.items_per_s, 2),

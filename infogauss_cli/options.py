@@ -39,16 +39,25 @@ def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
 
 @dataclass(frozen=True)
 class Protocol:
-    """What is measured: sample size (None: all rows), subsampling seed, view(s)."""
+    """What is measured: sample size (None: all rows), subsampling seed, view(s), and the
+    layers of a depth profile (``all`` or a list such as ``0,3,6``; None: the final
+    embedding only)."""
 
     n: int | None = None
     seed: int = 0
     view: ViewName = "l2"
+    layers: str | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.view, VIEW_CHOICES, "view")
+        if self.layers is not None:
+            from .backends.layers import parse_layers
+
+            parse_layers(self.layers)
         if self.n is not None and self.n < 20:
             raise BadInputError(f"--n must be at least 20, got {self.n}")
+        if not 0 <= self.seed <= 2**32 - 1:
+            raise BadInputError(f"--seed must be between 0 and 4294967295, got {self.seed}")
 
     @property
     def views(self) -> tuple[str, ...]:
@@ -70,7 +79,7 @@ class DataOptions:
 
     def __post_init__(self) -> None:
         check_choice(self.tower, TOWER_CHOICES, "tower")
-        check_choice(self.captions, ("first", "all"), "--captions value")
+        check_choice(self.captions, ("first", "all"), "--captions")
 
     def source_options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~infogauss_cli.sources.parse_data_spec`."""
@@ -85,7 +94,8 @@ class DataOptions:
 
 @dataclass(frozen=True)
 class Compute:
-    """Where and how embeddings are computed, and the embedding cache."""
+    """Where and how embeddings are computed, and the embedding cache. ``shard``: ``"K/N"``
+    computes only piece K of N into the cache and stops (job arrays; docs/scale.md)."""
 
     device: str = "auto"
     precision: PrecisionName = "auto"
@@ -94,9 +104,14 @@ class Compute:
     cache_dir: str | Path | None = None
     use_cache: bool = True
     zoo: str | Path | None = None
+    shard: str | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.precision, PRECISIONS, "precision")
+        if self.shard is not None:
+            from .distributed import parse_shard
+
+            parse_shard(self.shard)
 
     def cache(self) -> Any:
         """The :class:`~infogauss_cli.store.EmbeddingCache`, or None with ``use_cache=False``."""
@@ -105,6 +120,14 @@ class Compute:
         from .store import EmbeddingCache
 
         return EmbeddingCache(self.cache_dir)
+
+    def preflight(self) -> None:
+        """The cache folder (when used) can be written: else an exit-2/3 error naming the
+        folder and the fix (``--cache-dir``, ``--no-cache``), before any work."""
+        if self.use_cache:
+            from .preflight import preflight_cache
+
+            preflight_cache(self.cache_dir)
 
 
 @dataclass(frozen=True)
@@ -167,6 +190,15 @@ class Outputs:
     def needs_arrays(self) -> bool:
         """The HTML report and the plots draw per-coordinate arrays."""
         return bool(self.html or self.plots)
+
+    def preflight(self) -> None:
+        """Every file and folder asked for can be written (checked before any work)."""
+        from .preflight import preflight_outputs
+
+        preflight_outputs(
+            files=[("--json", self.json_out), ("--markdown", self.markdown), ("--html", self.html)],
+            folders=[("--plots", self.plots)],
+        )
 
 
 T = TypeVar("T")

@@ -31,6 +31,10 @@ def read_matrix(path: str | Path, key: str | None = None) -> np.ndarray:
         raise BadInputError(f"file not found: {path}")
     if path.is_dir():
         raise BadInputError(f"{path} is a folder, not a file")
+    if not path.is_file():
+        raise BadInputError(
+            f"{path} is not a regular file (it is a {_kind(path)}); save the matrix to a file first"
+        )
     if path.stat().st_size == 0:
         raise BadInputError(f"{path} is empty (0 bytes)")
     if key is not None and suffix in (".npy", ".csv", ".tsv", ".parquet"):
@@ -41,6 +45,21 @@ def read_matrix(path: str | Path, key: str | None = None) -> np.ndarray:
         raise
     except Exception as exc:  # any reader failure means the file is not what it claims
         raise BadInputError(f"cannot read {path}: {first_line(exc)}") from None
+
+
+def _kind(path: Path) -> str:
+    import stat
+
+    mode = path.stat().st_mode
+    for test, name in (
+        (stat.S_ISFIFO, "FIFO (named pipe)"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if test(mode):
+            return name
+    return "special file"
 
 
 def _choose(names: list[str], key: str | None, path: Path) -> str:
@@ -59,12 +78,30 @@ def _choose(names: list[str], key: str | None, path: Path) -> str:
 
 
 def _npy(path: Path, key: str | None) -> np.ndarray:
-    # memory-mapped: pages are read when the diagnostics reach them, and handed back after
-    # (diagnostics/blocks.py), so a matrix larger than memory can be checked
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+    with path.open("rb") as fh:
+        magic = fh.read(6)
+    if magic != b"\x93NUMPY":
+        raise BadInputError(
+            f"cannot read {path.name}: not a .npy file (no NumPy header at its start); "
+            "save it with numpy.save"
+        )
+    try:
+        # memory-mapped: pages are read when the diagnostics reach them, and handed back
+        # after (diagnostics/blocks.py), so a matrix larger than memory can be checked
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "pickled" in str(exc) or "object" in str(exc):
+            raise BadInputError(
+                f"cannot read {path.name}: it holds Python objects (dtype object), not "
+                "numbers, and unpickling would run code: save a numeric array"
+            ) from None
+        raise
 
 
 def _npz(path: Path, key: str | None) -> np.ndarray:
+    with path.open("rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            raise BadInputError(f"cannot read {path.name}: not a .npz file (not a zip archive)")
     with np.load(path, allow_pickle=False) as npz:
         return npz[_choose(list(npz.files), key, path)]
 
@@ -179,7 +216,15 @@ def _parquet(path: Path, key: str | None) -> np.ndarray:
         pa.types.is_list(table.schema.field(0).type)
         or pa.types.is_fixed_size_list(table.schema.field(0).type)
     ):  # one embedding vector per row
-        return np.asarray(table.column(0).to_pylist(), dtype=np.float64)
+        values = table.column(0).to_pylist()
+        lengths = sorted({len(v) if v is not None else 0 for v in values})
+        if len(lengths) > 1:
+            raise BadInputError(
+                f"{path.name}: the vectors in column {table.schema.field(0).name!r} have "
+                f"different lengths ({', '.join(map(str, lengths[:5]))}); every row needs the "
+                "same dimension"
+            )
+        return np.asarray(values, dtype=np.float64)
     bad = [
         f.name
         for f in table.schema

@@ -3,9 +3,12 @@
 Cache layout (one folder per entry, one entry per everything that changes the embeddings)::
 
     CACHE_DIR/<model>-<tower>-<key[:24]>/
-        meta.json            what the key was made of (format, encoder fingerprint, tower,
-                             data fingerprint, n items, precision, device type, batch and
-                             chunk size) plus the full key
+        meta.json            what the key was made of (format, encoder fingerprint with the
+                             weights' content hash or hub revision, tower, data fingerprint,
+                             n items, precision, device type, chunk size) plus the full key:
+                             no batch size, no number of processes, no install path, so runs
+                             with other batch sizes, other splits or from other virtual
+                             environments share the entry
         chunk-000000.npy     float32 (rows, dim): the kept items of items[0:C]
         chunk-000000.json    sidecar: key, index, start, stop, rows, dim, dtype, sha256 of the
                              .npy bytes, sha256 of the chunk's item ids, skipped items
@@ -16,7 +19,10 @@ Cache layout (one folder per entry, one entry per everything that changes the em
                              (:func:`assemble_to_file`)
 
 Every file is written atomically (temporary file in the same folder, fsync, ``os.replace``);
-the sidecar is written after its ``.npy``, so a chunk counts only once both are complete. On
+the sidecar is written after its ``.npy``, so a chunk counts only once both are complete.
+Several processes (torchrun ranks, ``--shard`` pieces, on one node or several sharing the
+folder) write disjoint chunks of one entry; a temporary file is removed as stale only when its
+writer is gone and it is over an hour old (its writer may live on another node). On
 read, every chunk is verified (sidecar fields, sha256 of the bytes, dtype, shape, ids); anything
 that does not verify is reported and recomputed, never used. Embeddings are stored raw (before
 any normalisation).
@@ -34,6 +40,7 @@ import io
 import json
 import os
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +53,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
 
-CACHE_FORMAT = 1  # bump when the chunk layout or the extraction math changes
+CACHE_FORMAT = 2  # bump when the chunk layout or the extraction math changes
+STALE_TMP_S = 3600  # a temporary file this old whose writer is gone is removed
 EMBEDDINGS_SCHEMA = "infogauss.embeddings/v1"
 OUTPUT_SUFFIXES = (".npy", ".safetensors")
 
@@ -90,6 +98,57 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:48] or "model"
 
 
+# ---- content identity of weights ---------------------------------------------------------------
+HASH_MEMO = ".weights-sha256.json"  # in the default cache folder: (path, size, mtime) -> sha256
+_memo: dict[str, str] = {}
+
+
+def _memo_file() -> Path:
+    return default_cache_dir() / HASH_MEMO
+
+
+def _file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, memoised by (path, size, mtime, inode) in memory and in the
+    default cache folder, so gigabytes are hashed once, not on every run."""
+    st = path.stat()
+    key = f"{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+    if key in _memo:
+        return _memo[key]
+    memo_path = _memo_file()
+    try:
+        stored = json.loads(memo_path.read_text())
+    except (OSError, ValueError):
+        stored = {}
+    if not isinstance(stored, dict):
+        stored = {}
+    digest = stored.get(key)
+    if not isinstance(digest, str):
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        digest = h.hexdigest()
+        stored[key] = digest
+        with contextlib.suppress(OSError):  # a read-only cache only costs the hashing again
+            atomic_write_bytes(memo_path, json.dumps(stored).encode(), parents=True)
+    _memo[key] = digest
+    return digest
+
+
+def content_digest(path: str | Path) -> str:
+    """sha256 of a weights file's bytes, or of a folder's files (relative names and each
+    file's sha256, sorted): the same weights give the same digest wherever they are installed
+    (another virtual environment, another copy), other weights another one."""
+    path = Path(path).resolve()
+    if path.is_file():
+        return _file_sha256(path)
+    h = hashlib.sha256(b"infogauss.folder/v1\n")
+    for p in sorted(path.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts:
+            h.update(f"{p.relative_to(path).as_posix()}\0{_file_sha256(p)}\n".encode())
+    return h.hexdigest()
+
+
 # ---- the cache ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Chunk:
@@ -131,11 +190,13 @@ class CacheEntry:
             current = None
         if current != json.loads(_canonical(meta)):
             atomic_write_bytes(self.meta_path, json.dumps(meta, indent=1, default=str).encode())
+        now = time.time()
         for tmp in self.path.glob(".*.tmp"):
             m = re.match(r"^\..+\.(\d+)\.[0-9a-f]+\.tmp$", tmp.name)
             if m and not _pid_alive(int(m.group(1))):
                 with contextlib.suppress(OSError):
-                    tmp.unlink()
+                    if now - tmp.stat().st_mtime > STALE_TMP_S:
+                        tmp.unlink()
         return self
 
     def read_chunk(

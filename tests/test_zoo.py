@@ -349,7 +349,7 @@ def test_cli_show_unknown_model_exits_2(cli):
 
 def test_cli_validate(cli, tmp_path):
     r = cli("validate")
-    assert r.exit_code == 0 and r.output.startswith("OK: 14 models")
+    assert r.exit_code == 0 and r.output.startswith("OK: 15 models")
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(zoo_of(entry(source={}), entry(id="m2", backend="x"))))
     r = cli("validate", str(bad))

@@ -31,6 +31,7 @@ from .base import Encoder
 from .common import (
     WeightsStatus,
     base_fingerprint,
+    check_checkpoint,
     check_dim,
     finish,
     library_versions,
@@ -102,6 +103,9 @@ def _check_folder(entry: ZooEntry, folder: Path) -> Path:
             f"{entry.id}: transformers weights must be a folder with config.json (as written by "
             f"save_pretrained); {folder} is not"
         )
+    for name in ("model.safetensors", "pytorch_model.bin"):  # garbage here fails deep inside
+        if (folder / name).is_file():
+            check_checkpoint(folder / name, entry.id)
     return folder
 
 
@@ -235,7 +239,7 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     fingerprint = base_fingerprint(
         entry, tower, identity, pooling=pooling, preprocess=proc_id, config=config_id, **versions
     )
-    return Encoder(
+    encoder = Encoder(
         model_id=entry.ref,
         tower=tower,  # type: ignore[arg-type]
         dim=dim,
@@ -245,6 +249,11 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         forward=forward,
         fingerprint=fingerprint,
     )
+    from .hf_layers import attach_layers
+
+    sub = getattr(model.config, f"{'vision' if tower == 'image' else 'text'}_config", None)
+    blocks = getattr(sub or model.config, "num_hidden_layers", None)
+    return attach_layers(encoder, pooling, tower, int(blocks)) if blocks else encoder
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:

@@ -239,6 +239,8 @@ def _output_dim(model: torch.nn.Module, model_cfg: dict[str, Any]) -> int:
 
 
 def build(entry: ZooEntry, tower: str) -> Encoder:
+    from .hook_layers import attach_open_clip
+
     model_cfg, _ = _configs(entry)
     if tower == "text":  # first: a missing tokenizer fails before minutes of model building
         tokenizer, tok_id = build_tokenizer(entry)
@@ -249,9 +251,10 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     if tower == "image":
         fp = base_fingerprint(entry, tower, identity, transform=repr(transform), **versions)
         cnn = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
-        return image_encoder(entry, dim, model, transform, forward_image, fp, channels_last=cnn)
+        enc = image_encoder(entry, dim, model, transform, forward_image, fp, channels_last=cnn)
+        return attach_open_clip(enc, tower)
     fingerprint = base_fingerprint(entry, tower, identity, tokenizer=tok_id, **versions)
-    return Encoder(
+    enc = Encoder(
         model_id=entry.ref,
         tower="text",
         dim=dim,
@@ -261,6 +264,7 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         forward=forward_text,
         fingerprint=fingerprint,
     )
+    return attach_open_clip(enc, tower)
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:

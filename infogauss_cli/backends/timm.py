@@ -259,7 +259,10 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         **library_versions("timm"),
     )
     cnn = not hasattr(model, "patch_embed")  # channels-last helps CNNs; ViTs gain nothing
-    return image_encoder(entry, dim, model, transform, forward, fingerprint, channels_last=cnn)
+    from .hook_layers import attach_timm
+
+    enc = image_encoder(entry, dim, model, transform, forward, fingerprint, channels_last=cnn)
+    return attach_timm(enc)
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:

@@ -50,8 +50,10 @@ def demo_cmd(
 
     from ..demo import GPU_COMMAND, demo_rows
     from ..options import Outputs
+    from ..preflight import preflight_outputs
     from ..synthetic.paper import publish_comparison
 
+    preflight_outputs(files=[("--json", json_out)], folders=[("--out", out)])
     console = Console(stderr=True)
     progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
     rows = demo_rows(models=models, keep_arrays=True, progress=progress, console=console)

@@ -25,6 +25,9 @@ from ..options import (
 if TYPE_CHECKING:
     from ..verdict import Gates
 
+MAX_SEED = 2**32 - 1  # numpy and torch generators alike
+MAX_BOOTSTRAP = 100_000  # each resample costs about one diagnosis
+
 DATA_HELP = (
     "Data to embed: coco-val2017 (default), coco:ANNOTATIONS.json[:IMAGES_DIR], images:DIR, "
     "text:FILE, hf:DATASET[:SPLIT]\\[#COLUMN]."
@@ -63,7 +66,14 @@ NOpt = Annotated[
     ),
 ]
 SeedOpt = Annotated[
-    int, typer.Option("--seed", help="Seed for subsampling.", rich_help_panel="Protocol")
+    int,
+    typer.Option(
+        "--seed",
+        min=0,
+        max=MAX_SEED,
+        help="Seed for subsampling (0 to 4294967295).",
+        rich_help_panel="Protocol",
+    ),
 ]
 ViewOpt = Annotated[
     View,
@@ -71,6 +81,17 @@ ViewOpt = Annotated[
         "--view",
         help="Embedding the per-coordinate tests see: l2-normalised rows, raw, or both. "
         "Norm CV is always on raw.",
+        rich_help_panel="Protocol",
+    ),
+]
+LayersOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--layers",
+        metavar="all|LIST",
+        help="Depth profile: one row per layer (all, or e.g. 0,3,6 or 2-4 or -1; L0 is the "
+        "embedding output where the model has one), pooled like the final embedding; a depth "
+        "plot with --html/--plots. See docs/training.md.",
         rich_help_panel="Protocol",
     ),
 ]
@@ -116,6 +137,22 @@ NoCacheOpt = Annotated[
     bool,
     typer.Option("--no-cache", help="Neither read nor write the cache.", rich_help_panel="Compute"),
 ]
+SHARD_DONE = (
+    "{shard}: done; when every shard has run, the same command without --shard assembles the "
+    "cache (and computes whatever is missing)"
+)
+ShardOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="K/N",
+        help="Compute only piece K of N of the embeddings into the cache and stop (job arrays); "
+        "a later run without --shard assembles and computes what is missing. Under torchrun the "
+        "ranks split the work themselves (docs/scale.md).",
+        show_default=False,
+        rich_help_panel="Compute",
+    ),
+]
 
 # ---- detail ------------------------------------------------------------------------------------
 DetailOpt = Annotated[
@@ -133,6 +170,7 @@ BootstrapOpt = Annotated[
         "--bootstrap",
         metavar="B",
         min=0,
+        max=MAX_BOOTSTRAP,
         help="With --detail: bootstrap CIs of the compliances from B row resamples (0: off; "
         "each costs about one diagnosis).",
         rich_help_panel="Protocol",

@@ -123,7 +123,11 @@ def synthetic_cmd(
     seed: Annotated[
         int,
         typer.Option(
-            "--seed", help="Seed of data, initialisation and training.", rich_help_panel="Protocol"
+            "--seed",
+            min=0,
+            max=o.MAX_SEED,
+            help="Seed of data, initialisation and training.",
+            rich_help_panel="Protocol",
         ),
     ] = 0,
     view: o.ViewOpt = o.View.l2,
@@ -225,6 +229,7 @@ def synthetic_cmd(
         seed=seed,
     )
     out = o.from_params(Outputs, params)
+    out.preflight()
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = o.gates(params)
     progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))

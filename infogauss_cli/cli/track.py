@@ -38,8 +38,9 @@ def track_cmd(
         list[str],
         typer.Argument(
             metavar="TARGET...",
-            help="A folder (or .json files) of `synthetic --save-checkpoints`; or one zoo entry "
-            "with --weights; or several zoo refs, one per checkpoint.",
+            help="A folder (or .json files) of `synthetic --save-checkpoints`; or a training run's "
+            "folder of sentence-transformers / Hugging Face checkpoints (checkpoint-N/); or one "
+            "zoo entry with --weights; or several zoo refs, one per checkpoint.",
             show_default=False,
         ),
     ],
@@ -114,6 +115,8 @@ def track_cmd(
       then [bold]infogauss track ckpt/ --html track.html[/]
 
       [bold]infogauss track my-encoder --weights 'runs/step-*.safetensors' --data text:s.txt[/]
+
+      [bold]infogauss track runs/st-finetune/ --data text:s.txt --require-trend up[/]
     """
     params = locals()
     from rich.console import Console
@@ -121,9 +124,13 @@ def track_cmd(
     from ..options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
     from ..synthetic.checkpoints import is_synthetic
     from ..track import track_synthetic, track_zoo, zoo_checkpoints
+    from ..track_folders import folder_checkpoints, is_checkpoint_folder
 
     console = Console(stderr=True)
     out = o.from_params(Outputs, params)
+    out.preflight()
+    if not no_cache:
+        o.from_params(Compute, params).preflight()
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = o.gates(params)
     trend = require_trend.value if require_trend else None
@@ -143,7 +150,12 @@ def track_cmd(
             progress=progress,
         )
     else:
-        checkpoints = zoo_checkpoints(targets, weights=weights or (), steps=_steps(steps), zoo=zoo)
+        if len(targets) == 1 and not weights and is_checkpoint_folder(targets[0]):
+            checkpoints = folder_checkpoints(targets[0], _steps(steps))
+        else:
+            checkpoints = zoo_checkpoints(
+                targets, weights=weights or (), steps=_steps(steps), zoo=zoo
+            )
         result = track_zoo(
             checkpoints,
             data=o.from_params(DataOptions, params),

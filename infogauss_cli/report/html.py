@@ -101,6 +101,9 @@ footer { margin-top: 32px; color: var(--dim); font-size: 12px; }
 """
 
 _CAPTIONS = {
+    "depth": "One line per model, tower and view: compliance (AD solid, DP dashed), effect "
+    "size and norm CV against the layer (0 = the embedding output). The dotted line is the "
+    "iid-Gaussian 95%.",
     "compare": "Share of coordinates that pass each test. iid Gaussian coordinates sit at 95% "
     "(dashed line; shaded: the null's spread at the same n and d).",
     "qq": "Standardised coordinates against normal quantiles: on the line is Gaussian; an S "

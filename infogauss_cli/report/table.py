@@ -20,12 +20,12 @@ from collections.abc import Sequence
 
 from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
-from rich.markup import escape
 from rich.measure import Measurement
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from ..safe_text import markup_safe as escape  # markup and control characters
 from .cells import NUMERIC, detail_cells, gate_lines, has_detail, table_cells, warning_lines
 from .model import Row
 
@@ -162,10 +162,10 @@ def render_detail_table(rows: Sequence[Row], title: str = "detail") -> Table:
     table = Table(title=title, title_justify="left", header_style="bold")
     for i, name in enumerate(header):
         table.add_column(  # row labels fold onto more lines rather than end in "…"
-            name, justify="left" if i == 0 else "right", no_wrap=i < 2, overflow="fold"
+            escape(name), justify="left" if i == 0 else "right", no_wrap=i < 2, overflow="fold"
         )
     for cells in body:
-        table.add_row(*cells)
+        table.add_row(*(escape(c) for c in cells))
     return table
 
 

@@ -76,6 +76,9 @@ def parse_entry(
         raise BadInputError(format_errors("entry", _error_lines(exc))) from None
 
 
+MAX_SEED = 2**32 - 1  # seeds of numpy and torch generators alike
+
+
 @dataclass(frozen=True)
 class Zoo:
     """A validated zoo file. ``entries`` in file order; ``path`` is where it was read from."""
@@ -114,6 +117,11 @@ class Zoo:
                     f"{ref!r}: unknown suffix '@{suffix}'; use MODEL@random or MODEL@random:SEED"
                 )
             seed = int(seed_text) if seed_text else None
+            if seed is not None and seed > MAX_SEED:
+                raise BadInputError(
+                    f"{ref!r}: the @random seed must be between 0 and {MAX_SEED} (2^32-1), "
+                    f"got {seed_text}"
+                )
         entry = self.get(name)
         if entry is None:
             raise BadInputError(self._unknown(name))

@@ -94,7 +94,7 @@ class ZooEntry(_Strict):
     """The seed table row this entry reproduces: one name, or one per tower."""
     pretrained: bool = True
     """False: the real architecture with seeded random weights (the paper's "initial" rows)."""
-    init_seed: int = Field(default=0, ge=0)
+    init_seed: int = Field(default=0, ge=0, le=2**32 - 1)
     notes: str | None = None
 
     @field_validator("towers")
