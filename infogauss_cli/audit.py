@@ -54,37 +54,43 @@ class _Shared:
 def _shared(x: Any, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
     """Subsample once, and run what does not depend on the view (sphere-level detail, or
     the projection compliances the projections verdict reads)."""
-    from .diagnostics import subsample, validate_matrix
+    from .diagnostics import subsample
 
     projections = options.verdict == "projections"
     if not (options.detail or projections or options.keep_arrays):
         return _Shared()
-    sub = subsample(validate_matrix(x), protocol.n, protocol.seed)[0]
+    sub = subsample(x, protocol.n, protocol.seed)[0]
     if not (options.detail or projections):
         return _Shared(sub=sub)
     from .diagnostics.detail import projection_metrics, projection_null, sphere_detail
     from .diagnostics.projections import projection_tests
 
     t0 = time.perf_counter()
+    budget = options.memory_budget
     if options.detail:
-        return _Shared(sub, sphere_detail(sub, seed=protocol.seed), {}, time.perf_counter() - t0)
-    tests = projection_tests(sub, seed=protocol.seed)
+        sphere = sphere_detail(sub, seed=protocol.seed, budget=budget)  # type: ignore[arg-type]
+        return _Shared(sub, sphere, {}, time.perf_counter() - t0)
+    tests = projection_tests(sub, seed=protocol.seed, budget=budget)  # type: ignore[arg-type]
     proj = projection_metrics(tests)
     null = projection_null(tests, options.alpha)
     return _Shared(sub, None, proj, time.perf_counter() - t0, null)
 
 
 def _plot_arrays(diag: Any, shared: _Shared, view: str) -> dict[str, Any]:
-    """What the plots draw (see :attr:`Row.arrays`)."""
-    from .diagnostics import apply_view
+    """What the plots draw (see :attr:`Row.arrays`): the first columns of the view, read in
+    row blocks (no float64 copy of the matrix)."""
+    from .diagnostics.blocks import read_columns
 
-    sub64 = np.asarray(shared.sub, dtype=np.float64)
     k = min(PLOT_COLUMNS, diag.d)
+    norms = diag.norms.norms  # raw row norms of the tested rows
+    columns = read_columns(shared.sub, 0, k)
+    if view == "l2":
+        columns /= norms[:, None]
     arrays = {
         "ad_statistic": diag.ad.statistic,
         "dp_pvalue": diag.dp.pvalue,
-        "norms": np.linalg.norm(sub64, axis=1),
-        "columns": apply_view(sub64, view)[:, :k],
+        "norms": norms,
+        "columns": columns,
         "column_index": np.arange(k),
     }
     if shared.sphere is not None:
@@ -109,7 +115,9 @@ def _view_row(
     from .diagnostics import apply_view, diagnose
 
     t0 = time.perf_counter()
-    diag = diagnose(x, view=view, n=protocol.n, seed=protocol.seed)
+    diag = diagnose(
+        x, view=view, n=protocol.n, seed=protocol.seed, budget=options.memory_budget, checked=True
+    )
     metrics, null = diag.metrics(), diag.null_dict(options.alpha)
     if shared.sphere is not None:
         from .diagnostics.detail import calibration_detail, detail_metrics, detail_null
@@ -179,8 +187,18 @@ def diagnose_rows(
     adds the rotation-invariant, sphere-level and calibrated diagnostics (docs/diagnostics.md)
     to ``metrics`` and ``null``; ``options.bootstrap`` B > 0 adds bootstrap CIs of the
     compliances (with ``detail``); ``options.verdict="projections"`` judges on the
-    random-projection compliances (computed even without ``detail``).
+    random-projection compliances (computed even without ``detail``);
+    ``options.memory_budget`` bounds the working memory (``x`` may be memory-mapped).
     """
+    from .diagnostics import validate_matrix
+
+    return _checked_rows(validate_matrix(x), info, protocol, options, gates)
+
+
+def _checked_rows(
+    x: Any, info: RowInfo, protocol: Protocol, options: DiagnoseOptions, gates: Gates
+) -> list[Row]:
+    """:func:`diagnose_rows` of a matrix already through ``validate_matrix``."""
     from .refstore import use_disk_store
 
     use_disk_store()  # simulated references are kept on disk between runs
@@ -211,7 +229,7 @@ def check_file(
         protocol={"precision": str(np.asarray(x).dtype), "device": None},
         timing={"load_s": round(time.perf_counter() - t0, 4)},
     )
-    return diagnose_rows(x, info, protocol, options, gates)
+    return _checked_rows(x, info, protocol, options, gates)
 
 
 def audit_models(

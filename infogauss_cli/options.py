@@ -149,9 +149,14 @@ class DiagnoseOptions:
     alpha: float = 0.05  # false-alarm rate of the calibrated rule on the reference
     per_coordinate: bool = False
     keep_arrays: bool = False  # what the HTML report and plots need
+    # bytes of working memory of the diagnostics (None: from the machine's RAM, see
+    # diagnostics/blocks.py); a size string such as "512M" or "2G" is parsed
+    memory_budget: int | str | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.verdict, VERDICT_MODES, "verdict mode")
+        if isinstance(self.memory_budget, str):
+            object.__setattr__(self, "memory_budget", parse_memory_budget(self.memory_budget))
         check_choice(self.rule, RULES, "rule")
         if not 0.0 < self.alpha < 1.0:
             raise BadInputError(f"--alpha must be between 0 and 1 (exclusive), got {self.alpha}")
@@ -164,6 +169,19 @@ class DiagnoseOptions:
         from .verdict import Rule
 
         return Rule(name=self.rule, alpha=self.alpha)
+
+
+def parse_memory_budget(text: str) -> int:
+    """``--memory-budget`` ("512M", "2G", "1.5GiB", bytes) -> bytes, or BadInputError."""
+    from .diagnostics.blocks import MIN_BUDGET, parse_size
+
+    try:
+        size = parse_size(text)
+    except ValueError as exc:
+        raise BadInputError(f"--memory-budget: {exc}") from None
+    if size < MIN_BUDGET:
+        raise BadInputError(f"--memory-budget {text}: at least {MIN_BUDGET >> 20}M, please")
+    return size
 
 
 @dataclass(frozen=True)

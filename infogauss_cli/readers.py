@@ -86,9 +86,11 @@ def _npy(path: Path, key: str | None) -> np.ndarray:
             "save it with numpy.save"
         )
     try:
-        return np.load(path, allow_pickle=False)
+        # memory-mapped: pages are read when the diagnostics reach them, and handed back
+        # after (diagnostics/blocks.py), so a matrix larger than memory can be checked
+        return np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
-        if "allow_pickle" in str(exc) or "pickled" in str(exc):
+        if "allow_pickle" in str(exc) or "pickled" in str(exc) or "object" in str(exc):
             raise BadInputError(
                 f"cannot read {path.name}: it holds Python objects (dtype object), not "
                 "numbers, and unpickling would run code: save a numeric array"
@@ -104,11 +106,48 @@ def _npz(path: Path, key: str | None) -> np.ndarray:
         return npz[_choose(list(npz.files), key, path)]
 
 
-def _safetensors(path: Path, key: str | None) -> np.ndarray:
-    from safetensors import safe_open
+# safetensors dtypes numpy reads as they are (little-endian); others (BF16...) go through torch
+_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4"}
+_ST_DTYPES |= {"I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?"}
 
-    with safe_open(str(path), framework="pt") as fh:
-        return _tensor_to_numpy(fh.get_tensor(_choose(list(fh.keys()), key, path)))
+
+def _safetensors(path: Path, key: str | None) -> np.ndarray:
+    """Lazily: the tensor is memory-mapped from the file (its header gives dtype, shape and
+    byte range); BF16 and other dtypes numpy lacks are loaded through safetensors + torch."""
+    header, data_start = _safetensors_header(path)
+    name = _choose(sorted(k for k in header if k != "__metadata__"), key, path)
+    info = header[name]
+    dtype = _ST_DTYPES.get(str(info.get("dtype")))
+    if dtype is None:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as fh:
+            return _tensor_to_numpy(fh.get_tensor(name))
+    shape = tuple(int(s) for s in info["shape"])
+    begin, end = (int(b) for b in info["data_offsets"])
+    if end - begin != int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize:
+        raise BadInputError(f"{path.name}: tensor {name!r} has a wrong byte range for its shape")
+    if end == begin:
+        return np.empty(shape, dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=data_start + begin, shape=shape)
+
+
+def _safetensors_header(path: Path) -> tuple[dict[str, Any], int]:
+    """The JSON header of a .safetensors file and where its data start."""
+    import json
+    import struct
+
+    with path.open("rb") as fh:
+        raw = fh.read(8)
+        if len(raw) < 8:
+            raise BadInputError(f"cannot read {path}: not a safetensors file (too short)")
+        (size,) = struct.unpack("<Q", raw)
+        if size > min(100 << 20, path.stat().st_size - 8):
+            raise BadInputError(f"cannot read {path}: not a safetensors file (bad header size)")
+        header = json.loads(fh.read(size))
+    if not isinstance(header, dict):
+        raise BadInputError(f"cannot read {path}: not a safetensors file (bad header)")
+    return header, 8 + size
 
 
 def _tensor_to_numpy(tensor: Any) -> np.ndarray:

@@ -13,6 +13,10 @@ Cache layout (one folder per entry, one entry per everything that changes the em
         chunk-000000.json    sidecar: key, index, start, stop, rows, dim, dtype, sha256 of the
                              .npy bytes, sha256 of the chunk's item ids, skipped items
         ...
+    CACHE_DIR/<model>-<tower>-<key[:24]>.assembled.npy
+                             the verified chunks in item order (kept items), rewritten by each
+                             run that assembles them and read memory-mapped
+                             (:func:`assemble_to_file`)
 
 Every file is written atomically (temporary file in the same folder, fsync, ``os.replace``);
 the sidecar is written after its ``.npy``, so a chunk counts only once both are complete.
@@ -287,6 +291,41 @@ class EmbeddingCache:
 
     def __repr__(self) -> str:
         return f"EmbeddingCache({str(self.root)!r})"
+
+
+def assemble_to_file(
+    path: str | Path, blocks: Iterable[np.ndarray], rows: int, dim: int
+) -> np.ndarray:
+    """Write float32 row ``blocks`` (in order, ``rows`` x ``dim`` in all) to the ``.npy`` at
+    ``path`` (a temporary file in the same folder, then ``os.replace``: readers never see a
+    partial file) and return it memory-mapped read-only: the assembled matrix of a cache
+    entry without a concatenation in RAM (the diagnostics read it block by block)."""
+    import tempfile
+
+    import numpy as np
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            header = {"descr": "<f4", "fortran_order": False, "shape": (rows, dim)}
+            np.lib.format.write_array_header_1_0(fh, header)
+            written = 0
+            for block in blocks:
+                block = np.ascontiguousarray(block, dtype="<f4")
+                if block.ndim != 2 or block.shape[1] != dim:
+                    raise ValueError(f"block of shape {block.shape}, expected (*, {dim})")
+                block.tofile(fh)
+                written += block.shape[0]
+            if written != rows:
+                raise ValueError(f"{written} rows written, {rows} expected")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
 # ---- output files ------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ def audit_cmd(
     view: o.ViewOpt = o.View.l2,
     detail: o.DetailOpt = False,
     bootstrap: o.BootstrapOpt = 0,
+    memory_budget: o.MemoryBudgetOpt = None,
     verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
     rule: o.RuleOpt = o.RuleName.calibrated,
     alpha: o.AlphaOpt = 0.05,

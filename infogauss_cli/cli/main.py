@@ -7,15 +7,16 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from .. import __version__
 from .errors import set_debug
+from .lazy import LazyGroup
 
 
-class OneLineErrors(TyperGroup):
+class OneLineErrors(LazyGroup):
     """The root group: a usage error is one ``error: ...`` line on stderr with exit 2
-    (docs/exit-codes.md), not typer's framed box. Uses typer's vendored click only."""
+    (docs/exit-codes.md), not typer's framed box. Uses typer's vendored click only. Its
+    commands are imported only when they run (:class:`~.lazy.LazyGroup`)."""
 
     def main(  # type: ignore[override]
         self,
@@ -80,28 +81,6 @@ def main(
 ) -> None:
     """infogauss: audit embeddings for Gaussianity."""
     set_debug(debug)
-
-
-def _register() -> None:
-    from . import audit, check, data, demo, extract, schema, synthetic, track, zoo
-
-    app.add_typer(zoo.app, name="zoo", help="The model zoo: list, show, validate.")
-    app.add_typer(data.app, name="data", help="Datasets: fetch MS-COCO val2017, show what is here.")
-    app.command("extract")(extract.extract_cmd)
-    app.command("audit")(audit.audit_cmd)
-    app.command(
-        "compare",
-        help="Audit several models into one table (same options as audit). Example: "
-        "[bold]infogauss compare resnet34 dino --json r.json[/]",
-    )(audit.audit_cmd)
-    app.command("check")(check.check_cmd)
-    app.command("synthetic")(synthetic.synthetic_cmd)
-    app.command("demo")(demo.demo_cmd)
-    app.command("track")(track.track_cmd)
-    app.command("schema")(schema.schema_cmd)
-
-
-_register()
 
 
 def run() -> None:

@@ -187,6 +187,18 @@ BootstrapOpt = Annotated[
         rich_help_panel="Protocol",
     ),
 ]
+MemoryBudgetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-budget",
+        metavar="SIZE",
+        help="Working memory of the diagnostics beyond the matrix (e.g. 512M, 2G); default: "
+        "1/32 of the RAM, within 256M..8G. Files are memory-mapped and read in blocks, so a "
+        "matrix larger than memory can be checked (docs/scale.md).",
+        show_default=False,
+        rich_help_panel="Compute",
+    ),
+]
 VerdictModeOpt = Annotated[
     VerdictMode,
     typer.Option(

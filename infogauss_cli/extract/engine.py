@@ -33,7 +33,7 @@ from ..store import CacheEntry, Chunk, EmbeddingCache, ids_digest
 from .loader import default_workers, make_loader
 from .plan import Plan, check_items, chunk_owners, make_plan, owned_chunks
 from .progress import make_progress
-from .result import Extraction, assemble, raise_if_skipped
+from .result import ASSEMBLED, Extraction, assemble, raise_if_skipped
 from .runner import Runner, default_batch_size, resolve_device, resolve_precision
 from .writer import ChunkWriter
 
@@ -252,7 +252,9 @@ def extract(
         if console is not None:
             console.print(work.summary(), highlight=False)
         return work
-    emb, kept_ids, skipped = assemble(plan, share.done, say)
+    # the assembled matrix: a memory-mapped file next to the entry's folder, not a concatenation
+    assembled = entry.path.with_name(entry.path.name + ASSEMBLED) if entry is not None else None
+    emb, kept_ids, skipped = assemble(plan, share.done, say, assembled)
     elapsed = time.perf_counter() - t0
     runner = share.runner
     return Extraction(
