@@ -91,27 +91,21 @@ def layers_to_files(
 ) -> list[Any]:
     """``infogauss extract --layers``: like :func:`~infogauss_cli.extract.extract_to_file`,
     one file per layer (:func:`layer_path`); a layer that fails raises its RunError."""
-    from . import __version__
-    from .extract import resolve_towers
-    from .extract.model import ExtractedFile
-    from .sources import ignored_counts, parse_data_spec
-    from .store import check_output_path, save_embeddings
+    from .extract.model import (
+        ExtractedFile,
+        check_out_path,
+        file_meta,
+        file_tower,
+        save_or_rescue,
+    )
+    from .sources import ignored_counts
 
-    check_output_path(out)
-    (entry,) = compute.resolve([model])
-    source = parse_data_spec(data.data, console=console, **data.source_options())
-    towers = resolve_towers(list(entry.towers), source, data.tower)
-    if len(towers) > 1:
-        from .errors import BadInputError
-
-        raise BadInputError(
-            f"{data.data} feeds the {' and '.join(towers)} towers and extract writes one tower "
-            "per file: pass --tower " + " or --tower ".join(towers)
-        )
+    check_out_path(out)
+    entry, source, tower = file_tower(model, data, compute, console)
     found = extract_layers(
         entry,
         source,
-        towers[0],
+        tower,
         protocol,
         compute,
         cache=compute.cache(),
@@ -122,21 +116,9 @@ def layers_to_files(
     for name, ex in found:
         if isinstance(ex, Exception):
             raise ex
-        path = check_output_path(layer_path(out, str(name)))
-        meta = {
-            "model": entry.ref,
-            "layer": name,
-            "tower": ex.tower,
-            "data": data.data,
-            "n": ex.n,
-            "dim": ex.dim,
-            "skipped": [list(s) for s in ex.skipped],
-            "device": ex.device,
-            "precision": ex.precision,
-            "batch_size": ex.batch_size,
-            "tool": {"name": "infogauss", "version": __version__},
-        }
-        files = save_embeddings(path, ex.embeddings, ex.ids, meta)
+        path = check_out_path(layer_path(out, str(name)))
+        meta = file_meta(entry.ref, ex, data.data, layer=name)
+        files = save_or_rescue(path, ex, meta, compute)
         ignored = ignored_counts(source, ex.tower)
         written.append(ExtractedFile(tuple(files), ex, meta, ignored, f"{entry.ref} {name}"))
     return written

@@ -160,30 +160,14 @@ def extract_to_file(
     with its metadata. The output path is checked before any model is built. A process that
     does not assemble (``--shard K/N``, torchrun ranks but 0) writes no file: ``files`` is
     empty and ``extraction`` is its :class:`~.engine.ShardWork`."""
-    from .. import __version__
-    from ..preflight import check_file_target
-    from ..sources import ignored_counts, parse_data_spec
-    from ..store import check_output_path
+    from ..sources import ignored_counts
 
-    path = check_output_path(out)
-    check_file_target(path, "--out")  # before any model is built or item read
-    if path.suffix.lower() == ".npy":
-        from ..store import ids_sidecar
-
-        check_file_target(ids_sidecar(path), "--out (its .ids.json sidecar)")
-    compute.preflight()
-    (entry,) = compute.resolve([model])
-    source = parse_data_spec(data.data, console=console, **data.source_options())
-    towers = resolve_towers(list(entry.towers), source, data.tower)
-    if len(towers) > 1:
-        raise BadInputError(
-            f"{data.data} feeds the {' and '.join(towers)} towers and extract writes one tower "
-            "per file: pass --tower " + " or --tower ".join(towers)
-        )
+    path = check_out_path(out)
+    entry, source, tower = file_tower(model, data, compute, console)
     result = extract_model(
         entry,
         source,
-        towers[0],
+        tower,
         protocol,
         compute,
         cache=compute.cache(),
@@ -193,24 +177,63 @@ def extract_to_file(
     ignored = ignored_counts(source, result.tower)
     if isinstance(result, ShardWork):
         return ExtractedFile((), result, {}, ignored, entry.ref)
-    meta = {
-        "model": entry.ref,
+    meta = file_meta(entry.ref, result, data.data, ignored=ignored)
+    written = save_or_rescue(path, result, meta, compute)
+    return ExtractedFile(tuple(written), result, meta, ignored, entry.ref)
+
+
+def check_out_path(out: str | os.PathLike[str], flag: str = "--out") -> Path:
+    """The output file of ``extract``, checked writable (with its .ids.json sidecar for .npy)
+    before any model is built or item read."""
+    from ..preflight import check_file_target
+    from ..store import check_output_path, ids_sidecar
+
+    path = check_output_path(out)
+    check_file_target(path, flag)
+    if path.suffix.lower() == ".npy":
+        check_file_target(ids_sidecar(path), f"{flag} (its .ids.json sidecar)")
+    return path
+
+
+def file_tower(
+    model: str, data: DataOptions, compute: Compute, console: Console | None
+) -> tuple[Any, Any, str]:
+    """The zoo entry, the source and the one tower ``extract`` writes (several towers the data
+    feeds and no ``--tower``: a usage error naming them)."""
+    from ..sources import parse_data_spec
+
+    compute.preflight()
+    (entry,) = compute.resolve([model])
+    source = parse_data_spec(data.data, console=console, **data.source_options())
+    towers = resolve_towers(list(entry.towers), source, data.tower)
+    if len(towers) > 1:
+        raise BadInputError(
+            f"{data.data} feeds the {' and '.join(towers)} towers and extract writes one tower "
+            "per file: pass --tower " + " or --tower ".join(towers)
+        )
+    return entry, source, towers[0]
+
+
+def file_meta(model: str, result: Extraction, data: str, **extra: Any) -> dict[str, Any]:
+    """The metadata stored with an extracted file (``extra``: e.g. ``layer``, ``ignored``)."""
+    from .. import __version__
+
+    return {
+        "model": model,
+        **extra,
         "tower": result.tower,
-        "data": data.data,
+        "data": data,
         "n": result.n,
         "dim": result.dim,
         "skipped": [list(s) for s in result.skipped],
-        "ignored": ignored,
         "device": result.device,
         "precision": result.precision,
         "batch_size": result.batch_size,
         "tool": {"name": "infogauss", "version": __version__},
     }
-    written = _save_or_rescue(path, result, meta, compute)
-    return ExtractedFile(tuple(written), result, meta, ignored, entry.ref)
 
 
-def _save_or_rescue(
+def save_or_rescue(
     path: Path, result: Extraction, meta: dict[str, Any], compute: Compute
 ) -> list[Path]:
     """Write the output; when that fails at the end (disk full, a path gone read-only), keep
