@@ -10,6 +10,7 @@ The caller's module is put in eval mode and moved to the device in place.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BadInputError, RunError
 from ..sources.base import Item, default_loader, fingerprint_items
 from ..store import CacheEntry, Chunk, EmbeddingCache, ids_digest
-from .loader import default_workers, make_loader
+from .loader import TEXT_CHUNK_ITEMS, bucket_batches, default_workers, make_loader, text_lengths
 from .plan import DEFAULT_CHUNK_ITEMS, Plan, check_items, make_plan, owned_chunks
 from .progress import make_progress
 from .result import Extraction, assemble, raise_if_skipped
@@ -98,11 +99,11 @@ def run_chunks(
                 out = runner(batch, len(kept)) if kept else None
                 writer.add(indices, skipped, out, runner.batch_size)
                 bar.advance(task, len(indices))
-            writer.flush()
+            writer.close()
     except KeyboardInterrupt:
         if writer.entry is None:
             raise RunError("interrupted (the cache was off, nothing was kept)") from None
-        writer.flush()  # complete chunks not yet written: keep them
+        writer.close()  # complete chunks not yet written: keep them
         cached = sum(ch.stop - ch.start for ch in writer.done.values())
         raise RunError(
             f"interrupted; rerun the same command to resume ({cached} of {writer.plan.n} items "
@@ -110,6 +111,9 @@ def run_chunks(
         ) from None
     finally:
         del it
+        if writer.thread is not None:  # an error above: stop the writer thread anyway
+            with contextlib.suppress(BaseException):
+                writer.close()
         torch.backends.cudnn.benchmark = cudnn_benchmark
 
 
@@ -130,11 +134,14 @@ def extract(
     workers: int | None = None,
     cache: EmbeddingCache | str | os.PathLike[str] | None = None,
     data_fingerprint: str | None = None,
-    chunk_items: int = DEFAULT_CHUNK_ITEMS,
+    chunk_items: int | None = None,
     progress: bool = True,
     console: Console | None = None,
     strict: bool = False,
     loader: Callable[[Item], Any] | None = None,
+    bucket: bool = True,
+    compile: bool = False,
+    decode: str = "cpu",
 ) -> Extraction:
     """Embed ``items`` (a list or a stream) with ``encoder``; return raw float32 embeddings of
     the readable items.
@@ -145,7 +152,10 @@ def extract(
     (default: :func:`~infogauss_cli.sources.base.default_loader`). Messages (back-off, corrupt
     chunks) go to ``console`` and into ``Extraction.notes``; the progress bar shows only when
     ``progress`` and the console is a terminal. With ``strict``, an unreadable item is a
-    BadInputError naming it (as soon as it is met) instead of being skipped.
+    BadInputError naming it (as soon as it is met) instead of being skipped. ``chunk_items``:
+    items per cache chunk (default 256 for images, 2048 for text). ``bucket``: text batches
+    sorted by length within each chunk (results in the items' order). ``compile``:
+    ``torch.compile`` the module. ``decode``: ``gpu`` decodes JPEG files on the CUDA device.
     """
     t0 = time.perf_counter()
     tower = encoder.tower
@@ -154,6 +164,8 @@ def extract(
     dev = resolve_device(device)
     prec = resolve_precision(precision, dev)
     _check_sizes(batch_size, workers)
+    if chunk_items is None:
+        chunk_items = TEXT_CHUNK_ITEMS if tower == "text" else DEFAULT_CHUNK_ITEMS
     plan = make_plan(
         [it.id for it in items], batch_size or default_batch_size(dev, tower), chunk_items
     )
@@ -176,12 +188,16 @@ def extract(
     todo = [c for c in owned_chunks(plan) if c not in done]
     nw, runner = 0, None
     if todo:
-        batches = plan.batches(todo)
+        bucketed = bucket and tower == "text"
+        batches = bucket_batches(plan, todo, text_lengths(items)) if bucketed else plan.batches(todo)
         nw = min(default_workers(dev, tower) if workers is None else workers, len(batches))
-        runner = Runner(encoder, dev, prec, plan.batch_size, say)
-        data_loader = make_loader(items, encoder, loader or default_loader(tower), batches, nw, dev)
+        pipe = make_loader(items, encoder, loader or default_loader(tower), batches, nw, dev, decode)
+        for note in pipe.notes:
+            say(note)
+        runner = Runner(encoder, dev, prec, plan.batch_size, say, pipe.device_prep, compile)
         bar = make_progress(console, progress, f"{encoder.model_id} {tower}")
-        writer = ChunkWriter(plan, batches, entry, done, encoder.dim)
+        writer = ChunkWriter(plan, batches, entry, done, encoder.dim, device=dev)
+        data_loader = pipe.loader
         run_chunks(runner, data_loader, writer, bar, completed=n_cached, strict=strict)
     emb, kept_ids, skipped = assemble(plan, done, say)
     elapsed = time.perf_counter() - t0
