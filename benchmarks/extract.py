@@ -337,6 +337,8 @@ def run_gpu(args) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--gpu", action="store_true", help="all paper architectures on CUDA, bf16")
+    p.add_argument("--text", action="store_true", help="text: length buckets vs plain loops")
+    p.add_argument("--text-model", default="minilm-l6", help="zoo id for --text")
     p.add_argument("--model", default="efficientnet_lite0", help="timm name (CPU mode)")
     p.add_argument("--n", type=int, default=None, help="images (CPU 256, GPU 5000)")
     p.add_argument("--batch-size", type=int, default=None, help="CPU 16, GPU 256")
@@ -348,6 +350,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gpu-dry-run", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--json", default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)
+    if args.text:
+        from extract_text import run_text
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        result = run_text(args)
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=1))
+        return 0
     args.n = args.n or (5000 if args.gpu else 256)
     args.batch_size = args.batch_size or (256 if args.gpu else 16)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

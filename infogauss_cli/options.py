@@ -19,11 +19,13 @@ from .errors import BadInputError
 ViewName = Literal["l2", "raw", "both"]
 TowerName = Literal["image", "text", "all"]
 PrecisionName = Literal["auto", "fp32", "bf16", "fp16"]
+DecodeName = Literal["cpu", "gpu"]
 VerdictModeName = Literal["coordinates", "projections"]
 
 VIEW_CHOICES: tuple[str, ...] = get_args(ViewName)
 TOWER_CHOICES: tuple[str, ...] = get_args(TowerName)
 PRECISIONS: tuple[str, ...] = get_args(PrecisionName)
+DECODES: tuple[str, ...] = get_args(DecodeName)
 VERDICT_MODES: tuple[str, ...] = get_args(VerdictModeName)
 VIEWS: dict[str, tuple[str, ...]] = {"l2": ("l2",), "raw": ("raw",), "both": ("l2", "raw")}
 
@@ -92,9 +94,12 @@ class Compute:
     cache_dir: str | Path | None = None
     use_cache: bool = True
     zoo: str | Path | None = None
+    decode: DecodeName = "cpu"
+    compile: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.precision, PRECISIONS, "precision")
+        check_choice(self.decode, DECODES, "--decode value")
 
     def cache(self) -> Any:
         """The :class:`~infogauss_cli.store.EmbeddingCache`, or None with ``use_cache=False``."""

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..options import PRECISIONS, TOWER_CHOICES, VERDICT_MODES, VIEW_CHOICES, from_params, pick
+from ..options import (
+    DECODES,
+    PRECISIONS,
+    TOWER_CHOICES,
+    VERDICT_MODES,
+    VIEW_CHOICES,
+    from_params,
+    pick,
+)
 
 if TYPE_CHECKING:
     from ..verdict import Gates
@@ -31,6 +39,7 @@ def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
 Tower = _choices("Tower", TOWER_CHOICES)
 View = _choices("View", VIEW_CHOICES)
 Precision = _choices("Precision", PRECISIONS)
+Decode = _choices("Decode", DECODES)
 VerdictMode = _choices("VerdictMode", VERDICT_MODES)
 
 
@@ -85,6 +94,23 @@ WorkersOpt = Annotated[
     int | None,
     typer.Option(
         "--workers", min=0, help="Data-loading worker processes.", rich_help_panel="Compute"
+    ),
+]
+DecodeOpt = Annotated[
+    Decode,
+    typer.Option(
+        "--decode",
+        help="Where JPEG files are decoded: cpu (PIL, in the workers) or gpu (on the CUDA "
+        "device; other formats still use PIL).",
+        rich_help_panel="Compute",
+    ),
+]
+CompileOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compile",
+        help="torch.compile the model first (slow start, faster on long GPU runs).",
+        rich_help_panel="Compute",
     ),
 ]
 ZooOpt = Annotated[

@@ -189,9 +189,13 @@ def extract(
     nw, runner = 0, None
     if todo:
         bucketed = bucket and tower == "text"
-        batches = bucket_batches(plan, todo, text_lengths(items)) if bucketed else plan.batches(todo)
+        batches = (
+            bucket_batches(plan, todo, text_lengths(items)) if bucketed else plan.batches(todo)
+        )
         nw = min(default_workers(dev, tower) if workers is None else workers, len(batches))
-        pipe = make_loader(items, encoder, loader or default_loader(tower), batches, nw, dev, decode)
+        pipe = make_loader(
+            items, encoder, loader or default_loader(tower), batches, nw, dev, decode
+        )
         for note in pipe.notes:
             say(note)
         runner = Runner(encoder, dev, prec, plan.batch_size, say, pipe.device_prep, compile)

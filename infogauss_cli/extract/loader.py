@@ -11,7 +11,6 @@ from typing import Any
 
 from ..sources.base import Item, ItemLoadError
 
-
 TEXT_CHUNK_ITEMS = 2048  # text chunks: wide enough for length buckets, still small (6 MB at 768-d)
 
 
@@ -153,9 +152,14 @@ class DevicePrep:
         return batch
 
     def _decode(self, jpegs: list[Any], order: list[int], pixels: Any, device: str) -> Any:
+        import warnings
+
         import torch
-        from torchvision.io import ImageReadMode, decode_jpeg
         from torchvision.transforms.v2 import functional as F
+
+        with warnings.catch_warnings():  # torchvision >= 0.29: "decoding moves to torchcodec"
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from torchvision.io import ImageReadMode, decode_jpeg
 
         resize, crop = self.gpu_decode  # type: ignore[misc]
         dev = device if device.startswith("cuda") else "cpu"

@@ -100,9 +100,7 @@ class ChunkWriter:
         self._raise()
         c = self.plan.chunk_of(indices[0])
         start = self.plan.bounds(c)[0]
-        state = self.pending.setdefault(
-            c, {"out": [], "kept": [], "skipped": [], "bs": batch_size}
-        )
+        state = self.pending.setdefault(c, {"out": [], "kept": [], "skipped": [], "bs": batch_size})
         ids = self.plan.ids
         state["skipped"] += [(i - start, ids[i], reason) for i, reason in skipped]
         if out is not None:
@@ -163,7 +161,7 @@ class ChunkWriter:
                     return
                 if self.error is None:  # after a failure, drain without writing
                     self._write(*job)
-            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            except BaseException as exc:  # handed to the main thread
                 self.error = exc
             finally:
                 self.queue.task_done()
