@@ -87,7 +87,8 @@ def run_text(args: Any) -> dict:
     padded = sum(max(ntok[b : b + bs]) * len(ntok[b : b + bs]) for b in range(0, n, bs))
     print(
         f"{args.text_model} text, fp32, batch {bs}; {n} pydoc sentences "
-        f"({np.mean(ntok):.1f} tokens on average, {1 - sum(ntok) / padded:.0%} of unsorted batch tokens are padding); torch "
+        f"({np.mean(ntok):.1f} tokens on average, {1 - sum(ntok) / padded:.0%} of unsorted "
+        "batch tokens are padding); torch "
         f"{torch.__version__}, {torch.get_num_threads()} threads"
     )
     items = [Item(id=f"s{i}", text=t) for i, t in enumerate(texts)]
