@@ -6,6 +6,8 @@ is pathological for ``nn.MultiheadAttention`` (open_clip ViT-B/16 image, 2 cores
 ms/img, autocast 857, weights cast 106; resnet34 55 / 24 / 23). ``fp16`` on CPU is refused.
 Encoders flagged ``channels_last`` run channels-last on CPU too (efficientnet_lite0: 12 vs 21
 ms/img). On CUDA out of memory the batch is halved (down to 1) and the run goes on.
+``compile``: ``torch.compile`` (backend ``$INFOGAUSS_COMPILE_BACKEND``, default inductor; the
+benchmarks' CPU dry run uses ``eager``: inductor took 151 s on a tiny model on 2 CPU cores).
 
 The runner only calls ``encoder.forward(encoder.module, batch)``: it moves the module with
 ``.eval()`` / ``.to()`` when the module has them, so a module that is not a ``torch.nn.Module``
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -137,7 +140,8 @@ class Runner:
         if compile:
             if not callable(getattr(self.module, "forward", None)):
                 raise BadInputError(f"--compile: {self.model_id} is not a torch module")
-            self.module = torch.compile(self.module)
+            backend = os.environ.get("INFOGAUSS_COMPILE_BACKEND", "inductor")
+            self.module = torch.compile(self.module, backend=backend)
         self.forward = encoder.forward
 
     def autocast(self) -> Any:
