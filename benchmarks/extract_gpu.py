@@ -5,8 +5,9 @@ Models (random weights): resnet34, densenet121 and a ViT-L/14 image tower (open_
 ``ViT-L-14-quickgelu``), bf16, on synthetic COCO-sized JPEGs. For each model and batch size:
 forward-only (pre-made tensors on the GPU), then ``extract()`` with ``--decode cpu`` and ``gpu``;
 ``--compile`` once per model at the largest batch size (after a one-batch warm-up that pays the
-compilation, so the figure is the steady state; use ``--n`` a multiple of the batch sizes). Prints items/s, mean GPU utilisation
-(``nvidia-smi`` sampled every 200 ms) and pipeline / forward-only.
+compilation, so the figure is the steady state; use ``--n`` a multiple of the batch sizes).
+Prints items/s, mean GPU utilisation (``nvidia-smi`` sampled every 200 ms) and pipeline /
+forward-only.
 
 ``--gpu-dry-run`` runs the same code on CPU with tiny stand-in models (timm ``test_resnet`` /
 ``test_vit``), a handful of images, ``torch.compile(backend="eager")`` and no utilisation.
@@ -42,7 +43,8 @@ class GpuUtil:
         self._stop = threading.Event()
 
     def _run(self) -> None:
-        cmd = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits", "-i", "0"]  # fmt: skip
+        query = "--query-gpu=utilization.gpu"
+        cmd = ["nvidia-smi", query, "--format=csv,noheader,nounits", "-i", "0"]
         while not self._stop.is_set():
             try:
                 out = subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout
@@ -144,7 +146,7 @@ def run_gpu(args: Any, make_jpegs: Any, build_encoder: Any, forward_only: Any) -
                     "pipeline": rate,
                     "gpu_util": util.mean,
                     "notes": list(res.notes),
-                }  # fmt: skip
+                }
             )
         del enc
         if not dry:
