@@ -32,6 +32,7 @@ if [ "$DRY" = 1 ]; then
   "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu.py 2>&1 | tee "$OUT/gpu_pytest.txt"
   echo "== dry run on CPU: extraction benchmark, tiny stand-ins =="
   "$PY" benchmarks/extract.py --gpu-dry-run --n 8 --batch-sizes 4,8 --dir "$JPEGS" \
+    --models "${MODELS:-resnet34,vit-l14}" \
     --json "$OUT/gpu_bench.json" 2>&1 | tee "$OUT/gpu_bench.txt"
 else
   "$PY" - <<'PYEOF'
