@@ -191,3 +191,14 @@ def test_device_scaled_defaults():
     assert default_batch_size("cuda:0", "image", memory_gb=141) == 1024
     assert default_batch_size("cuda:0", "text", memory_gb=141) == 2048
     assert default_batch_size("cpu", "image", memory_gb=141) == 16
+
+
+def test_gpu_decode_has_its_own_cache_entry(tmp_path):
+    from infogauss_cli.extract import extract
+
+    write_images(tmp_path / "imgs", 4)
+    items = image_items(tmp_path / "imgs")
+    kw = {"batch_size": 4, "workers": 0, "progress": False, "cache": tmp_path / "c"}
+    a = extract(make_image_encoder(), items, **kw)
+    b = extract(make_image_encoder(), items, decode="gpu", **kw)
+    assert a.from_cache == 0 and b.from_cache == 0 and a.cache_path != b.cache_path

@@ -77,7 +77,9 @@ def test_cuda_async_pipeline_matches_cpu(items, tmp_path, decode):
     assert gpu.ids == ref.ids and not gpu.notes
     cos = np.sum(_unit(gpu.embeddings) * _unit(ref.embeddings), axis=1)
     assert cos.min() > (0.9999 if decode == "cpu" else 0.98), cos.min()
-    again = extract(make_image_encoder(), items, cache=tmp_path, progress=False, **kw)
+    again = extract(
+        make_image_encoder(), items, cache=tmp_path, progress=False, decode=decode, **kw
+    )
     assert again.from_cache == 1.0 and np.array_equal(again.embeddings, gpu.embeddings)
 
 

@@ -39,6 +39,7 @@ def _open_cache(
     data: str,
     precision: str,
     device: str,
+    decode: str = "cpu",
 ) -> CacheEntry:
     store = cache if isinstance(cache, EmbeddingCache) else EmbeddingCache(cache)
     parts = {
@@ -54,6 +55,8 @@ def _open_cache(
         "batch_size": plan.batch_size,
         "chunk_size": plan.chunk_size,
     }
+    if decode != "cpu" and encoder.tower == "image":  # decoded on the device: other pixels
+        parts["decode"] = decode
     return store.entry(parts, label=f"{encoder.model_id}-{encoder.tower}").open()
 
 
@@ -180,7 +183,7 @@ def extract(
     done: dict[int, Chunk] = {}
     if cache is not None:
         data = data_fingerprint or fingerprint_items("items", items)
-        entry = _open_cache(cache, encoder, plan, data, prec, dev)
+        entry = _open_cache(cache, encoder, plan, data, prec, dev, decode)
         done = read_cached(entry, plan, encoder.dim, say)
     if strict:
         raise_if_skipped([(i, r) for ch in done.values() for _, i, r in ch.skipped])
