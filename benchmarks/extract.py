@@ -291,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gpu", action="store_true", help="all paper architectures on CUDA, bf16")
     p.add_argument("--text", action="store_true", help="text: length buckets vs plain loops")
     p.add_argument("--text-model", default="minilm-l6", help="zoo id for --text")
+    p.add_argument(
+        "--skip-plain-unsorted", action="store_true", help="--text: skip the slowest loop"
+    )
     p.add_argument("--model", default="efficientnet_lite0", help="timm name (CPU mode)")
     p.add_argument("--n", type=int, default=None, help="images (CPU 256, GPU 5000)")
     p.add_argument("--batch-size", type=int, default=None, help="CPU 16, GPU 256")

@@ -98,7 +98,11 @@ def run_text(args: Any) -> dict:
     embs: dict[str, Any] = {}
     for _ in range(args.rounds):
         for key, fn in (
-            ("plain, unsorted", lambda: plain_loop(enc, texts, bs, False)),
+            *(
+                [("plain, unsorted", lambda: plain_loop(enc, texts, bs, False))]
+                if not args.skip_plain_unsorted
+                else []
+            ),
             ("plain, sorted by length", lambda: plain_loop(enc, texts, bs, True)),
             ("extract(), unsorted (bucket=False)", lambda: _ext(extract, enc, items, kw, False)),
             ("extract(), length buckets (default)", lambda: _ext(extract, enc, items, kw, True)),
