@@ -17,7 +17,7 @@ import numpy as np
 from .errors import RunError
 from .options import Compute, DataOptions, DiagnoseOptions, Protocol
 from .report.model import Row
-from .verdict import Gates, evaluate_gates, judge
+from .verdict import Gates, evaluate_gates, judge, row_warnings
 
 PLOT_COLUMNS = 6  # coordinates kept for the QQ plots
 
@@ -46,6 +46,7 @@ class _Shared:
     sphere: Any = None
     proj_metrics: Mapping[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    proj_null: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _shared(x: Any, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
@@ -59,14 +60,16 @@ def _shared(x: Any, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
     sub = subsample(validate_matrix(x), protocol.n, protocol.seed)[0]
     if not (options.detail or projections):
         return _Shared(sub=sub)
-    from .diagnostics.detail import projection_metrics, sphere_detail
+    from .diagnostics.detail import projection_metrics, projection_null, sphere_detail
     from .diagnostics.projections import projection_tests
 
     t0 = time.perf_counter()
     if options.detail:
         return _Shared(sub, sphere_detail(sub, seed=protocol.seed), {}, time.perf_counter() - t0)
-    proj = projection_metrics(projection_tests(sub, seed=protocol.seed))
-    return _Shared(sub, None, proj, time.perf_counter() - t0)
+    tests = projection_tests(sub, seed=protocol.seed)
+    proj = projection_metrics(tests)
+    null = projection_null(tests, options.alpha)
+    return _Shared(sub, None, proj, time.perf_counter() - t0, null)
 
 
 def _plot_arrays(diag: Any, shared: _Shared, view: str) -> dict[str, Any]:
@@ -105,17 +108,20 @@ def _view_row(
 
     t0 = time.perf_counter()
     diag = diagnose(x, view=view, n=protocol.n, seed=protocol.seed)
-    metrics, null = diag.metrics(), diag.null_dict()
+    metrics, null = diag.metrics(), diag.null_dict(options.alpha)
     if shared.sphere is not None:
         from .diagnostics.detail import calibration_detail, detail_metrics, detail_null
 
         tested = apply_view(shared.sub, view) if options.bootstrap > 0 else None
         calib = calibration_detail(diag, tested, bootstrap=options.bootstrap, seed=protocol.seed)
         metrics |= detail_metrics(shared.sphere, calib)
-        null |= detail_null(shared.sphere)
+        null |= detail_null(shared.sphere, options.alpha)
     metrics |= dict(shared.proj_metrics) | dict(info.extra_metrics)
+    null |= dict(shared.proj_null)
     elapsed = time.perf_counter() - t0 + shared.seconds
-    verdict = judge(metrics, mode=options.verdict)
+    verdict = judge(metrics, options.verdict_rule, options.verdict, null)
+    warnings = row_warnings(metrics, null, verdict, diag.n, options.verdict)
+    warnings += _dead_warning(diag.dead_columns, diag.d)
     row_protocol = {"n": diag.n, "d": diag.d, "seed": protocol.seed, "view": view}
     row_protocol |= dict(info.protocol)
     if options.verdict != "coordinates":
@@ -136,7 +142,22 @@ def _view_row(
         timing={**info.timing, "diagnose_s": round(elapsed, 4)},
         per_coordinate=per_coordinate if options.per_coordinate else None,
         arrays=_plot_arrays(diag, shared, view) if options.keep_arrays else None,
+        warnings=tuple(warnings),
     )
+
+
+def _dead_warning(dead: Sequence[int], d: int) -> list[str]:
+    """The footer line naming the dead coordinates (left out of the compliances)."""
+    if not dead:
+        return []
+    if len(dead) == d:
+        return ["every coordinate is dead (no spread): nothing to test, the compliances are 0"]
+    shown = ", ".join(str(i) for i in dead[:8])
+    more = f", ... ({len(dead)} in all)" if len(dead) > 8 else ""
+    return [
+        "dead coordinate(s) left out of the compliances (std < 1e-6 x the median "
+        f"coordinate's): {shown}{more}"
+    ]
 
 
 def diagnose_rows(
@@ -154,6 +175,9 @@ def diagnose_rows(
     compliances (with ``detail``); ``options.verdict="projections"`` judges on the
     random-projection compliances (computed even without ``detail``).
     """
+    from .refstore import use_disk_store
+
+    use_disk_store()  # simulated references are kept on disk between runs
     shared = _shared(x, protocol, options)
     return [_view_row(x, v, info, protocol, options, gates, shared) for v in protocol.views]
 

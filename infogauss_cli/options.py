@@ -21,12 +21,14 @@ TowerName = Literal["image", "text", "all"]
 PrecisionName = Literal["auto", "fp32", "bf16", "fp16"]
 DecodeName = Literal["cpu", "gpu"]
 VerdictModeName = Literal["coordinates", "projections"]
+RuleName = Literal["calibrated", "paper"]
 
 VIEW_CHOICES: tuple[str, ...] = get_args(ViewName)
 TOWER_CHOICES: tuple[str, ...] = get_args(TowerName)
 PRECISIONS: tuple[str, ...] = get_args(PrecisionName)
 DECODES: tuple[str, ...] = get_args(DecodeName)
 VERDICT_MODES: tuple[str, ...] = get_args(VerdictModeName)
+RULES: tuple[str, ...] = get_args(RuleName)
 VIEWS: dict[str, tuple[str, ...]] = {"l2": ("l2",), "raw": ("raw",), "both": ("l2", "raw")}
 
 
@@ -117,13 +119,25 @@ class DiagnoseOptions:
     detail: bool = False
     bootstrap: int = 0
     verdict: VerdictModeName = "coordinates"
+    rule: RuleName = "calibrated"  # calibrated against the view's reference, or the paper's 90%
+    alpha: float = 0.05  # false-alarm rate of the calibrated rule on the reference
     per_coordinate: bool = False
     keep_arrays: bool = False  # what the HTML report and plots need
 
     def __post_init__(self) -> None:
         check_choice(self.verdict, VERDICT_MODES, "verdict mode")
+        check_choice(self.rule, RULES, "rule")
+        if not 0.0 < self.alpha < 1.0:
+            raise BadInputError(f"--alpha must be between 0 and 1 (exclusive), got {self.alpha}")
         if self.bootstrap < 0:
             raise BadInputError(f"--bootstrap must be >= 0, got {self.bootstrap}")
+
+    @property
+    def verdict_rule(self) -> Any:
+        """The :class:`~infogauss_cli.verdict.Rule` of ``rule`` and ``alpha``."""
+        from .verdict import Rule
+
+        return Rule(name=self.rule, alpha=self.alpha)
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ def test_compare_table_rows_in_order(compared):
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("│")]
     models = [ln.split("│")[1].strip() for ln in lines]
     assert models[:3] == ["minilm-l6", "effnet-lite0", "minilm-l6@random"]
-    assert models[3] == "null: iid Gaussian"  # one null row per (n, d)
+    assert models[3] == "ideal: uniform sphere"  # one reference row per (n, d, view): l2 here
     assert "1 item(s) skipped" in r.stdout  # the truncated JPEG
 
 

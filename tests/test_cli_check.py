@@ -24,7 +24,7 @@ def test_table_and_default_exit_zero(files):
     assert r.exit_code == 0, r.output
     for column in ("CV ↓", "AD Mean", "(<0.752)", "DP Mean", "(>0.05)", "Compliance", "Gaussian?"):
         assert column in r.stdout
-    assert "null: iid Gaussian" in r.stdout
+    assert "ideal: uniform sphere" in r.stdout  # the l2 view's reference (issue 11)
     assert "✓" in r.stdout
 
 

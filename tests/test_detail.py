@@ -267,7 +267,8 @@ def test_paired_metrics_of_two_towers():
 # ---- the whole suite ------------------------------------------------------------------------
 def test_detail_metrics_keys_and_projection_verdict():
     x = np.random.default_rng(20).standard_normal((400, 64)).astype(np.float32)
-    m = detail(x, n=300, bootstrap=2).metrics()
+    det = detail(x, n=300, bootstrap=2)
+    m = det.metrics()
     for key in (
         "proj_ad_compliance",
         "proj_dp_compliance",
@@ -290,6 +291,14 @@ def test_detail_metrics_keys_and_projection_verdict():
     ):
         assert key in m, key
     assert m["proj_k"] == 256 and len(m["ad_compliance_ci"]) == 2
-    v = judge(m | {"ad_compliance": 0.1, "dp_compliance": 0.1}, Rule(), "projections")
+    v = judge(m | {"ad_compliance": 0.1, "dp_compliance": 0.1}, Rule(name="paper"), "projections")
     assert v.gaussian is (m["proj_ad_compliance"] >= 0.9 and m["proj_dp_compliance"] >= 0.9)
     assert "projection AD compliance" in v.reasons[0]
+    # the calibrated rule reads the sphere's minimums over the projections (issue 11)
+    null = det.null_dict()
+    v = judge(m | {"ad_compliance": 0.1, "dp_compliance": 0.1}, Rule(), "projections", null)
+    assert v.gaussian is (
+        m["proj_ad_compliance"] >= null["proj_ad_compliance_min"]
+        and m["proj_dp_compliance"] >= null["proj_dp_compliance_min"]
+    )
+    assert v.gaussian and v.rule == "calibrated" and "projection AD compliance" in v.reasons[0]

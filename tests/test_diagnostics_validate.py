@@ -146,17 +146,29 @@ def test_diagnose_protocol_and_metrics() -> None:
         "ad_compliance",
         "dp_mean_p",
         "dp_compliance",
+        "effect_size",
         "n_constant_columns",
+        "n_dead_columns",
     }
-    assert all(type(v) is float for k, v in m.items() if k != "n_constant_columns")
-    assert type(m["n_constant_columns"]) is int
+    counts = ("n_constant_columns", "n_dead_columns")
+    assert all(type(v) is float for k, v in m.items() if k not in counts)
+    assert type(m["n_constant_columns"]) is int and type(m["n_dead_columns"]) is int
     assert set(diag.null_dict()) == {
+        "reference",
+        "alpha",
+        "trials",
         "ad_compliance",
         "dp_compliance",
         "ad_mean",
         "dp_mean_p",
         "ad_compliance_band",
         "dp_compliance_band",
+        "ad_compliance_min",
+        "dp_compliance_min",
+        "effect_size",
+        "effect_size_sd",
+        "power_relevant",
+        "power_relevant_paper",
     }
     null = diag.null_dict()
     assert all(
@@ -180,7 +192,9 @@ def test_constant_columns_reported_not_crash_not_pass() -> None:
     assert raw.constant_columns == (3, 7)
     assert raw.metrics()["n_constant_columns"] == 2
     assert np.isnan(raw.ad.statistic[[3, 7]]).all()
-    assert raw.ad.compliance <= 0.8 and raw.dp.compliance <= 0.8
+    # issue 11: constant (dead) coordinates are left out of the compliances, not failures
+    assert raw.dead_columns == (3, 7) and raw.metrics()["n_dead_columns"] == 2
+    assert raw.ad.compliance == np.mean(np.delete(raw.ad.statistic, [3, 7]) < 0.752)
     # l2 view: a constant non-zero raw coordinate varies with the row norm; zeros stay constant
     assert diagnose(x, view="l2").constant_columns == (7,)
     # everything constant: no means (None, never NaN), compliance 0

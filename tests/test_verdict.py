@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infogauss_cli.errors import BadInputError
-from infogauss_cli.verdict import Gates, Rule, evaluate_gates, judge
+from infogauss_cli.verdict import PAPER, Gates, Rule, evaluate_gates, judge
 
 GOOD = {
     "norm_cv": 0.09,
@@ -31,30 +31,30 @@ def row(metrics, model="m", tower="image", view="l2"):
 
 def test_paper_rows_get_the_paper_verdicts():
     # CIFAR-10 contrastive vs supervised rows of the paper's Table 1
-    assert judge(GOOD).gaussian is True
-    assert judge(BAD).gaussian is False
+    assert judge(GOOD, PAPER).gaussian is True
+    assert judge(BAD, PAPER).gaussian is False
     # DenseNet: DP compliance 49% -> not Gaussian even with a decent AD
-    assert judge({**GOOD, "dp_compliance": 0.49}).gaussian is False
+    assert judge({**GOOD, "dp_compliance": 0.49}, PAPER).gaussian is False
 
 
 def test_threshold_is_inclusive_and_configurable():
     edge = {**GOOD, "ad_compliance": 0.90, "dp_compliance": 0.90}
-    assert judge(edge).gaussian is True
-    assert judge({**edge, "dp_compliance": 0.8999}).gaussian is False
-    assert judge(edge, Rule(min_ad_compliance=0.95)).gaussian is False
+    assert judge(edge, PAPER).gaussian is True
+    assert judge({**edge, "dp_compliance": 0.8999}, PAPER).gaussian is False
+    assert judge(edge, Rule(name="paper", min_ad_compliance=0.95)).gaussian is False
 
 
 def test_reasons_explain_both_tests_and_constant_columns():
-    v = judge({**BAD, "n_constant_columns": 3})
+    v = judge({**BAD, "n_constant_columns": 3}, PAPER)
     text = " ".join(v.reasons)
     assert "AD compliance 6.2% < 90%" in text and "DP compliance 3.9% < 90%" in text
     assert "3 constant coordinate(s)" in text
 
 
 def test_require_gate():
-    (g,) = evaluate_gates(row(BAD), judge(BAD), Gates(require="gaussian"))
+    (g,) = evaluate_gates(row(BAD), judge(BAD, PAPER), Gates(require="gaussian"))
     assert (g.name, g.value, g.passed) == ("require", "non-gaussian", False)
-    (g,) = evaluate_gates(row(BAD), judge(BAD), Gates(require="non-gaussian"))
+    (g,) = evaluate_gates(row(BAD), judge(BAD, PAPER), Gates(require="non-gaussian"))
     assert g.passed
     with pytest.raises(BadInputError):
         Gates(require="maybe")
@@ -70,14 +70,14 @@ def test_require_gate():
     ],
 )
 def test_threshold_gates(gates, name, good_passes, bad_passes):
-    (g,) = evaluate_gates(row(GOOD), judge(GOOD), gates)
+    (g,) = evaluate_gates(row(GOOD), judge(GOOD, PAPER), gates)
     assert g.name == name and g.passed is good_passes
-    (g,) = evaluate_gates(row(BAD), judge(BAD), gates)
+    (g,) = evaluate_gates(row(BAD), judge(BAD, PAPER), gates)
     assert g.passed is bad_passes
 
 
 def test_gate_on_undefined_metric_fails_with_note():
-    (g,) = evaluate_gates(row({**GOOD, "norm_cv": None}), judge(GOOD), Gates(max_cv=0.1))
+    (g,) = evaluate_gates(row({**GOOD, "norm_cv": None}), judge(GOOD, PAPER), Gates(max_cv=0.1))
     assert g.passed is False and "undefined" in g.note
 
 
@@ -85,13 +85,13 @@ def test_baseline_gates_match_model_tower_view():
     base = (row(GOOD), row(BAD, tower="text"))
     worse = {**GOOD, "ad_compliance": 0.90}
     gates = Gates(baseline=base, max_drop=0.05)
-    ad, dp = evaluate_gates(row(worse), judge(worse), gates)
+    ad, dp = evaluate_gates(row(worse), judge(worse, PAPER), gates)
     assert ad.name == "max-drop:ad_compliance" and ad.passed is False
     assert ad.value == pytest.approx(0.061)
     assert dp.passed is True and dp.value == 0
     # the text row's baseline is BAD, so GOOD is an improvement
-    assert all(g.passed for g in evaluate_gates(row(GOOD, tower="text"), judge(GOOD), gates))
-    (missing,) = evaluate_gates(row(GOOD, view="raw"), judge(GOOD), gates)
+    assert all(g.passed for g in evaluate_gates(row(GOOD, tower="text"), judge(GOOD, PAPER), gates))
+    (missing,) = evaluate_gates(row(GOOD, view="raw"), judge(GOOD, PAPER), gates)
     assert missing.passed is False and "no row" in missing.note
 
 

@@ -34,6 +34,8 @@ def audit_cmd(
     detail: o.DetailOpt = False,
     bootstrap: o.BootstrapOpt = 0,
     verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
+    rule: o.RuleOpt = o.RuleName.calibrated,
+    alpha: o.AlphaOpt = 0.05,
     device: o.DeviceOpt = "auto",
     precision: o.PrecisionOpt = o.Precision.auto,
     batch_size: o.BatchSizeOpt = None,
@@ -54,6 +56,7 @@ def audit_cmd(
     min_ad_compliance: o.MinAdOpt = None,
     min_dp_compliance: o.MinDpOpt = None,
     max_ad_mean: o.MaxAdMeanOpt = None,
+    max_effect: o.MaxEffectOpt = None,
     baseline: o.BaselineOpt = None,
     max_drop: o.MaxDropOpt = None,
 ) -> None:

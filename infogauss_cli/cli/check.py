@@ -34,6 +34,8 @@ def check_cmd(
     detail: o.DetailOpt = False,
     bootstrap: o.BootstrapOpt = 0,
     verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
+    rule: o.RuleOpt = o.RuleName.calibrated,
+    alpha: o.AlphaOpt = 0.05,
     json_out: o.JsonOpt = None,
     markdown: o.MarkdownOpt = None,
     html: o.HtmlOpt = None,
@@ -45,6 +47,7 @@ def check_cmd(
     min_ad_compliance: o.MinAdOpt = None,
     min_dp_compliance: o.MinDpOpt = None,
     max_ad_mean: o.MaxAdMeanOpt = None,
+    max_effect: o.MaxEffectOpt = None,
     baseline: o.BaselineOpt = None,
     max_drop: o.MaxDropOpt = None,
 ) -> None:

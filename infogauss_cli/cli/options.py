@@ -15,6 +15,7 @@ import typer
 from ..options import (
     DECODES,
     PRECISIONS,
+    RULES,
     TOWER_CHOICES,
     VERDICT_MODES,
     VIEW_CHOICES,
@@ -41,6 +42,7 @@ View = _choices("View", VIEW_CHOICES)
 Precision = _choices("Precision", PRECISIONS)
 Decode = _choices("Decode", DECODES)
 VerdictMode = _choices("VerdictMode", VERDICT_MODES)
+RuleName = _choices("RuleName", RULES)
 
 
 class Requirement(str, Enum):
@@ -165,6 +167,27 @@ VerdictModeOpt = Annotated[
     ),
 ]
 
+RuleOpt = Annotated[
+    RuleName,
+    typer.Option(
+        "--rule",
+        help="Verdict rule: calibrated (false-alarm rate <= --alpha against the reference of "
+        "the view at this n and d) or paper (both compliances >= 90%). Both calls are in the "
+        "JSON.",
+        rich_help_panel="Protocol",
+    ),
+]
+AlphaOpt = Annotated[
+    float,
+    typer.Option(
+        "--alpha",
+        min=0.0001,
+        max=0.5,
+        help="False-alarm rate of the calibrated verdict on the reference (alpha/2 per test).",
+        rich_help_panel="Protocol",
+    ),
+]
+
 # ---- output ------------------------------------------------------------------------------------
 JsonOpt = Annotated[
     str | None,
@@ -243,6 +266,16 @@ MaxAdMeanOpt = Annotated[
     float | None,
     typer.Option(
         "--max-ad-mean", min=0.0, help="Fail if mean A*^2 exceeds X.", rich_help_panel="Gates"
+    ),
+]
+MaxEffectOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-effect",
+        min=0.0,
+        help="Fail if the effect size (mean QQ distance of a coordinate to N(0,1), in SDs) "
+        "exceeds X.",
+        rich_help_panel="Gates",
     ),
 ]
 BaselineOpt = Annotated[

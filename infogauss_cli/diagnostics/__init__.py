@@ -6,6 +6,8 @@
   equal to scipy.stats.anderson / normaltest (float64) to ~1e-11.
 - :func:`norm_stats`: coefficient of variation of the raw row norms.
 - :func:`null_expectation`: what iid Gaussian coordinates give at this n and d.
+- :func:`reference` -> :class:`Reference`: the reference of a view (raw: iid Gaussian; l2: the
+  uniform sphere, simulated), its pass rates, effect size and the calibrated minimums.
 - :func:`validate_matrix`, :func:`apply_view`, :func:`subsample`: input handling.
 - :func:`detail` -> :class:`Detail` (``--detail``): random projections (:func:`projection_tests`),
   sphere uniformity and isotropy (``sphere``), Mardia (``mardia``), calibration, paired towers.
@@ -26,6 +28,7 @@ from .normality import (
 from .norms import NormStats, norm_stats
 from .null import NullExpectation, null_expectation
 from .projections import ProjectionTests, projection_tests
+from .reference import Reference, reference
 from .validate import MIN_ROWS, InvalidEmbeddingsError, apply_view, subsample, validate_matrix
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "NormStats",
     "NullExpectation",
     "ProjectionTests",
+    "Reference",
     "anderson_darling",
     "apply_view",
     "dagostino_pearson",
@@ -48,6 +52,7 @@ __all__ = [
     "norm_stats",
     "null_expectation",
     "projection_tests",
+    "reference",
     "subsample",
     "validate_matrix",
 ]

@@ -4,8 +4,9 @@ Two parts, so that ``--view both`` computes the view-independent part once:
 
 - :func:`sphere_detail` (on the L2-normalised rows, whatever the view): random-projection
   tests, Wang-Isola uniformity, Rayleigh, Bingham and the spectrum, Mardia on a k-dim projection.
-- :func:`calibration_detail` (on the tested view of one :class:`~.diagnose.Diagnosis`): binomial
-  null p-values of the compliances, Benjamini-Hochberg count, KS of the DP p-values, bootstrap CIs.
+- :func:`calibration_detail` (on the tested view of one :class:`~.diagnose.Diagnosis`): null
+  p-values of the compliances against the view's reference, Benjamini-Hochberg count and KS of
+  the DP p-values calibrated by Monte Carlo at this n (and d), bootstrap CIs.
 
 :func:`detail` runs both on a matrix (subsampled like :func:`~.diagnose.diagnose`);
 :func:`detail_metrics` / :func:`detail_null` flatten them into the report's ``metrics`` / ``null``.
@@ -24,10 +25,9 @@ from .calibration import (
     BootstrapCI,
     bh_rejected,
     bootstrap_compliance,
-    compliance_null_p,
     ks_uniform,
 )
-from .diagnose import Diagnosis, diagnose
+from .diagnose import Diagnosis, diagnose, reference_dict
 from .mardia import (
     DEFAULT_MARDIA_DIM,
     DEFAULT_MARDIA_REPS,
@@ -36,6 +36,7 @@ from .mardia import (
     mardia,
 )
 from .projections import DEFAULT_PROJECTIONS, ProjectionTests, projection_tests
+from .reference import Reference, reference
 from .sphere import (
     DEFAULT_UNIFORMITY_ROWS,
     Rayleigh,
@@ -129,19 +130,26 @@ def calibration_detail(
     q: float = FDR_Q,
     workers: int | None = None,
 ) -> CalibrationDetail:
-    """Calibration of ``diag``'s compliances; ``tested`` (the matrix its tests saw) is needed
-    only for the bootstrap (``bootstrap`` resamples; 0 = off)."""
-    null = diag.null
-    ks_d, ks_p = ks_uniform(diag.dp.pvalue)
+    """Calibration of ``diag``'s compliances against the reference of its view (live
+    coordinates only); ``tested`` (the matrix its tests saw) is needed only for the bootstrap
+    (``bootstrap`` resamples; 0 = off). The DP p-values are first calibrated to the
+    reference's own simulated p-value distribution at this n (and d): P_ref(P <= p), U(0, 1)
+    under the reference, then counted by Benjamini-Hochberg and tested for uniformity (KS)."""
+    ref = diag.reference
+    live = np.ones(diag.d, bool)
+    live[list(diag.dead_columns)] = False
+    cal = ref.calibrate_p(diag.dp.pvalue[live])
+    ks_d, ks_p = ks_uniform(cal)
     boot = None
     if bootstrap > 0:
         if tested is None:
             raise ValueError("the bootstrap needs the tested matrix")
         boot = bootstrap_compliance(tested, bootstrap, seed=seed, workers=workers)
+    d = diag.d_live
     return CalibrationDetail(
-        ad_null_p=compliance_null_p(diag.ad.compliance, diag.d, null.ad_compliance),
-        dp_null_p=compliance_null_p(diag.dp.compliance, diag.d, null.dp_compliance),
-        bh_rejected=bh_rejected(diag.dp.pvalue, q),
+        ad_null_p=compliance_ref_p(ref, "ad", diag.ad.compliance, d),
+        dp_null_p=compliance_ref_p(ref, "dp", diag.dp.compliance, d),
+        bh_rejected=bh_rejected(cal, q),
         bh_q=q,
         ks_statistic=ks_d,
         ks_p=ks_p,
@@ -149,8 +157,24 @@ def calibration_detail(
     )
 
 
+def compliance_ref_p(ref: Reference, which: str, compliance: float, trials: int) -> float:
+    """Two-sided p-value of a compliance over ``trials`` coordinates under the reference
+    (beta-binomial count: the Monte Carlo uncertainty of the rate included): twice the smaller
+    tail, capped at 1."""
+    if compliance is None or not math.isfinite(compliance) or trials < 1:
+        return float("nan")
+    k = round(compliance * trials)
+    cdf = ref.count_cdf(which, trials)
+    lower = float(cdf[k])
+    upper = 1.0 - (float(cdf[k - 1]) if k >= 1 else 0.0)
+    return min(1.0, 2.0 * min(lower, upper))
+
+
 def projection_metrics(p: ProjectionTests) -> dict[str, Any]:
-    """The projection keys of ``metrics`` (also used by the projections verdict alone)."""
+    """The projection keys of ``metrics`` (also used by the projections verdict alone); the
+    compliances' null p-values are against the uniform sphere at (n, d) over K projections."""
+    ref = reference(p.n, p.d, "l2")
+    t = projection_trials(p)
     return {
         "proj_k": p.k,
         "proj_ad_compliance": _num(p.ad.compliance),
@@ -159,13 +183,23 @@ def projection_metrics(p: ProjectionTests) -> dict[str, Any]:
         "proj_dp_mean_p": _num(p.dp.mean_p),
         "proj_var_compliance": _num(p.var_compliance),
         "proj_var_p": _num(p.var_p),
-        "proj_ad_compliance_null_p": _num(
-            compliance_null_p(p.ad.compliance, p.k, p.null.ad_compliance)
-        ),
-        "proj_dp_compliance_null_p": _num(
-            compliance_null_p(p.dp.compliance, p.k, p.null.dp_compliance)
-        ),
+        "proj_ad_compliance_null_p": _num(compliance_ref_p(ref, "ad", p.ad.compliance, t)),
+        "proj_dp_compliance_null_p": _num(compliance_ref_p(ref, "dp", p.dp.compliance, t)),
     }
+
+
+def projection_trials(p: ProjectionTests) -> int:
+    """Independent trials behind the K projection compliances: min(K, d). Blocks beyond the
+    first re-read the same rows, so their passes are not new evidence; counting d trials
+    gives a wider (conservative) reference spread than K would."""
+    return min(p.k, p.d)
+
+
+def projection_null(p: ProjectionTests, alpha: float = 0.05) -> dict[str, Any]:
+    """``null.proj_*``: the uniform sphere at (n, d) over min(K, d) independent projections,
+    with the calibrated minimum compliances (for ``--verdict projections``)."""
+    out = reference_dict(reference(p.n, p.d, "l2"), projection_trials(p), alpha, prefix="proj_")
+    return {k: v for k, v in out.items() if not k.startswith("proj_effect")}
 
 
 def detail_metrics(s: SphereDetail, c: CalibrationDetail | None = None) -> dict[str, Any]:
@@ -212,15 +246,11 @@ def detail_metrics(s: SphereDetail, c: CalibrationDetail | None = None) -> dict[
     return out
 
 
-def detail_null(s: SphereDetail) -> dict[str, Any]:
+def detail_null(s: SphereDetail, alpha: float = 0.05) -> dict[str, Any]:
     """Extra ``null`` keys: what the detail metrics are under uniformity on the sphere."""
     p, d, n = s.projections, s.projections.d, s.projections.n
     return {
-        "proj_ad_compliance": _num(p.null.ad_compliance),
-        "proj_dp_compliance": _num(p.null.dp_compliance),
-        "proj_ad_compliance_band": [_num(b) for b in p.null.ad_compliance_band],
-        "proj_dp_compliance_band": [_num(b) for b in p.null.dp_compliance_band],
-        "proj_ad_mean": _num(p.null.ad_mean),
+        **projection_null(p, alpha),
         "uniformity": _num(s.uniformity.ideal),
         "mean_norm": _num(math.sqrt(1.0 / n)),
         "effective_rank": float(d),
@@ -257,9 +287,11 @@ __all__ = [
     "Detail",
     "SphereDetail",
     "calibration_detail",
+    "compliance_ref_p",
     "detail",
     "detail_metrics",
     "detail_null",
     "projection_metrics",
+    "projection_null",
     "sphere_detail",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ from ..errors import BadInputError
 from .normality import ADResult, DPResult, ad_result, column_tests, dp_result
 from .norms import NormStats, stats_from_norms
 from .null import NullExpectation, null_expectation
+from .reference import LABELS, Reference, reference
 from .validate import (
     MIN_ROWS,
     VIEWS,
@@ -30,14 +32,21 @@ def _num(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
+DEAD_RTOL = 1e-6  # a coordinate is dead when its std < DEAD_RTOL x the median column std
+
+
 @dataclass(frozen=True, eq=False)
 class Diagnosis:
     """All diagnostics of one (sub)sampled embedding matrix under one view.
 
     ``n``/``d``: the shape actually tested; ``n_rows_input``: rows before subsampling;
-    ``norms``: on the raw rows (of the subsample) whatever the view; ``ad``/``dp``: on the view;
-    ``null``: what iid Gaussian coordinates give at this n and d; ``constant_columns``: indices
-    of coordinates with no spread in the view (they fail both tests and are left out of means).
+    ``norms``: on the raw rows (of the subsample) whatever the view; ``ad``/``dp``: on the view,
+    summaries over the live coordinates; ``null``: what iid Gaussian coordinates give at this n
+    and d; ``reference``: the reference of the view (iid Gaussian for raw, the uniform sphere for
+    l2) at this n and the live d; ``constant_columns``: coordinates with no spread in the view;
+    ``dead_columns``: coordinates with negligible spread (std < 1e-6 x the median column std;
+    constant ones included), left out of the compliances, the means and the effect size;
+    ``effect``: the per-coordinate QQ distance to N(0, 1) (``metrics.effect_size`` is its mean).
     """
 
     n: int
@@ -51,6 +60,26 @@ class Diagnosis:
     constant_columns: tuple[int, ...]
     n_rows_input: int
     row_indices: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
+    dead_columns: tuple[int, ...] = ()
+    effect: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+
+    @functools.cached_property
+    def reference(self) -> Reference:
+        """The reference of the view at this n and the live d (simulated on first use, then
+        cached: see :mod:`.reference`)."""
+        return reference(self.n, max(self.d_live, 1), self.view)
+
+    @property
+    def d_live(self) -> int:
+        return self.d - len(self.dead_columns)
+
+    @property
+    def effect_size(self) -> float:
+        if not self.dead_columns:
+            return _nanmean(self.effect)
+        live = np.ones(self.d, bool)
+        live[list(self.dead_columns)] = False
+        return _nanmean(self.effect[live])
 
     def metrics(self) -> dict[str, Any]:
         """The report's ``metrics``: plain Python numbers, None where undefined."""
@@ -61,19 +90,45 @@ class Diagnosis:
             "ad_compliance": _num(self.ad.compliance),
             "dp_mean_p": _num(self.dp.mean_p),
             "dp_compliance": _num(self.dp.compliance),
+            "effect_size": _num(self.effect_size),
             "n_constant_columns": len(self.constant_columns),
+            "n_dead_columns": len(self.dead_columns),
         }
 
-    def null_dict(self) -> dict[str, Any]:
-        """The report's ``null``: the same summaries for iid Gaussian coordinates."""
-        return {
-            "ad_compliance": _num(self.null.ad_compliance),
-            "dp_compliance": _num(self.null.dp_compliance),
-            "ad_mean": _num(self.null.ad_mean),
-            "dp_mean_p": _num(self.null.dp_mean_p),
-            "ad_compliance_band": [_num(b) for b in self.null.ad_compliance_band],
-            "dp_compliance_band": [_num(b) for b in self.null.dp_compliance_band],
-        }
+    def null_dict(self, alpha: float = 0.05) -> dict[str, Any]:
+        """The report's ``null``: the same summaries under the reference of the row's view
+        (``reference`` says which), over the live coordinates, with the calibrated rule's
+        minimum compliances at false-alarm rate ``alpha`` (alpha/2 per test)."""
+        # nothing alive: every coordinate counts (and fails), as in the compliances
+        return reference_dict(self.reference, self.d_live or self.d, alpha)
+
+
+def _nanmean(a: np.ndarray) -> float:
+    ok = a[np.isfinite(a)]
+    return float(ok.mean()) if ok.size else float("nan")
+
+
+def reference_dict(ref: Reference, trials: int, alpha: float, prefix: str = "") -> dict[str, Any]:
+    """``null`` keys of one reference over ``trials`` coordinates (or projections)."""
+    ad_min = ref.threshold("ad", trials, alpha / 2)
+    dp_min = ref.threshold("dp", trials, alpha / 2)
+    out = {
+        "ad_compliance": _num(ref.ad_rate),
+        "dp_compliance": _num(ref.dp_rate),
+        "ad_mean": _num(ref.ad_mean),
+        "dp_mean_p": _num(ref.dp_mean_p),
+        "ad_compliance_band": [_num(b) for b in ref.band("ad", trials)],
+        "dp_compliance_band": [_num(b) for b in ref.band("dp", trials)],
+        "ad_compliance_min": _num(ad_min),
+        "dp_compliance_min": _num(dp_min),
+        "effect_size": _num(ref.effect),
+        "effect_size_sd": _num(ref.effect_sd),
+        "power_relevant": _num(ref.power(ad_min, dp_min, trials)) if trials else None,
+        "power_relevant_paper": _num(ref.power(0.9, 0.9, trials)) if trials else None,
+    }
+    if prefix:
+        return {prefix + k: v for k, v in out.items()}
+    return {"reference": LABELS[ref.view], "alpha": alpha, "trials": trials, **out}
 
 
 def diagnose(
@@ -86,7 +141,8 @@ def diagnose(
 ) -> Diagnosis:
     """Validate ``x`` (n, d), subsample ``n`` rows (seeded, without replacement), take the norm
     statistics of the raw rows, then run Anderson-Darling and D'Agostino-Pearson on every
-    coordinate of the ``view`` (``l2``: unit-norm rows; ``raw``: as given).
+    coordinate of the ``view`` (``l2``: unit-norm rows; ``raw``: as given). The reference of
+    the view (``Diagnosis.reference``) is simulated when first asked for, then cached.
 
     Raises :class:`InvalidEmbeddingsError` / ``BadInputError`` for bad input or options.
     """
@@ -104,19 +160,33 @@ def diagnose(
     res = column_tests(tested, workers=workers)
     nn, d = tested.shape
     idx.setflags(write=False)
+    dead = dead_mask(res.std, res.constant)
+    live = ~dead
+    d_live = int(live.sum())
+    if d_live == 0:  # nothing alive: every coordinate counts, and fails
+        live = None
     return Diagnosis(
         n=nn,
         d=d,
         view=view,
         seed=seed,
-        ad=ad_result(res.a2star),
-        dp=dp_result(res.k2, res.pvalue),
+        ad=ad_result(res.a2star, live),
+        dp=dp_result(res.k2, res.pvalue, live),
         norms=stats_from_norms(norms),
         null=null_expectation(nn, d),
         constant_columns=tuple(int(i) for i in np.flatnonzero(res.constant)),
         n_rows_input=rows,
         row_indices=idx,
+        dead_columns=tuple(int(i) for i in np.flatnonzero(dead)),
+        effect=res.w1,
     )
+
+
+def dead_mask(std: np.ndarray, constant: np.ndarray) -> np.ndarray:
+    """Dead coordinates: constant, or std < 1e-6 x the median column std (a coordinate at
+    1e-32 in a matrix at 0.2 is numerical noise, not a failing coordinate)."""
+    med = float(np.median(std)) if std.size else 0.0
+    return constant | (std < DEAD_RTOL * med)
 
 
 __all__ = ["Diagnosis", "InvalidEmbeddingsError", "diagnose"]

@@ -1,5 +1,9 @@
 """Mardia's multivariate skewness and kurtosis, calibrated by Monte Carlo at the same n and k.
 
+The reference is the row's own: a k-dim projection of points uniform on S^(d-1) (what the L2
+rows of iid Gaussian data are), whose kurtosis sits about 2k(k+2)/(d+2) below the Gaussian
+value; with ``d=None`` the reference is a Gaussian sample.
+
 b1 = (1/n^2) sum_ij (z_i' S^-1 z_j)^3 and b2 = (1/n) sum_i (z_i' S^-1 z_i)^2 with z centred and
 S the biased (1/n) covariance (Mardia 1970). Both are affine invariant, so their null
 distribution at (n, k) is that of any Gaussian sample, simulated here from N(0, I_k) with a fixed
@@ -73,14 +77,25 @@ def mardia_statistics(z: np.ndarray) -> tuple[float, float]:
 
 @functools.lru_cache(maxsize=32)
 def mardia_null(
-    n: int, k: int, reps: int = DEFAULT_MARDIA_REPS, seed: int = _NULL_SEED
+    n: int,
+    k: int,
+    reps: int = DEFAULT_MARDIA_REPS,
+    seed: int = _NULL_SEED,
+    d: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Simulated null (b1, b2) arrays for Gaussian samples of n rows in k dims (cached)."""
-    rng = np.random.default_rng([seed, n, k])
+    """Simulated null (b1, b2) arrays for samples of n rows in k dims (cached): Gaussian
+    (``d=None``), or the first k coordinates of points uniform on S^(d-1) (d >= k)."""
+    rng = np.random.default_rng([seed, n, k] + ([] if d is None else [d]))
     step = max(1, (16 << 20) // (8 * n * k * k))  # ~16 MB of work per batch
-    parts = [
-        mardia_batch(rng.standard_normal((min(step, reps - i), n, k))) for i in range(0, reps, step)
-    ]
+
+    def draw(r: int) -> np.ndarray:
+        g = rng.standard_normal((r, n, k))
+        if d is None:
+            return g
+        rest = 2.0 * rng.standard_gamma((d - k) / 2.0, (r, n, 1)) if d > k else 0.0
+        return g / np.sqrt(np.einsum("rnk,rnk->rn", g, g)[..., None] + rest)
+
+    parts = [mardia_batch(draw(min(step, reps - i))) for i in range(0, reps, step)]
     b1 = np.concatenate([p[0] for p in parts])
     b2 = np.concatenate([p[1] for p in parts])
     b1.setflags(write=False)
@@ -88,12 +103,15 @@ def mardia_null(
     return b1, b2
 
 
-def mardia_test(z: np.ndarray, *, reps: int = DEFAULT_MARDIA_REPS) -> MardiaResult:
-    """Mardia's tests on an (n, k) sample (n > k + 1), MC-calibrated at the same n and k."""
+def mardia_test(
+    z: np.ndarray, *, reps: int = DEFAULT_MARDIA_REPS, sphere_d: int | None = None
+) -> MardiaResult:
+    """Mardia's tests on an (n, k) sample (n > k + 1), MC-calibrated at the same n and k
+    against Gaussian samples, or (``sphere_d``) k-dim projections of the sphere S^(d-1)."""
     z = np.asarray(z, dtype=np.float64)
     n, k = z.shape
     b1, b2 = mardia_statistics(z)
-    null1, null2 = mardia_null(n, k, reps)
+    null1, null2 = mardia_null(n, k, reps, d=sphere_d)
     skew_p = (1 + int(np.sum(null1 >= b1))) / (reps + 1)
     med = float(np.median(null2))
     kurt_p = (1 + int(np.sum(np.abs(null2 - med) >= abs(b2 - med)))) / (reps + 1)
@@ -122,7 +140,9 @@ def mardia(
     normalise: bool = True,
 ) -> MardiaResult:
     """Mardia on a seeded random k-dim projection (all d if d <= k) of the L2-normalised rows
-    of ``x`` (``normalise=False``: as given), using at most ``max_rows`` rows (seeded)."""
+    of ``x`` (``normalise=False``: as given), using at most ``max_rows`` rows (seeded).
+    Calibrated against the same projection of the uniform sphere (normalised rows) or of a
+    Gaussian sample (``normalise=False``)."""
     x = np.asarray(x)
     n, d = x.shape
     if max_rows is not None and n > max_rows:
@@ -130,7 +150,7 @@ def mardia(
         x = x[idx]
     u = l2_normalise(x) if normalise else np.asarray(x, dtype=np.float64)
     z = u if d <= k else u.astype(np.float64) @ random_directions(d, k, seed + 1)
-    return mardia_test(z, reps=reps)
+    return mardia_test(z, reps=reps, sphere_d=d if normalise else None)
 
 
 __all__ = [

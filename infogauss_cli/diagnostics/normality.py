@@ -23,6 +23,7 @@ float64 to about 1e-11 relative; see tests/test_diagnostics.py and benchmarks/st
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -83,6 +84,8 @@ class ColumnTests:
     k2: np.ndarray | None
     pvalue: np.ndarray | None
     constant: np.ndarray  # bool
+    std: np.ndarray | None = None  # column std (ddof=1), in the input's units
+    w1: np.ndarray | None = None  # mean |z_(i) - q_i|: QQ distance to N(0, 1) (with ``ad``)
 
 
 def default_workers() -> int:
@@ -115,11 +118,14 @@ def column_tests(
     g1 = np.empty(d) if dp else None
     b2 = np.empty(d) if dp else None
     constant = np.empty(d, dtype=bool)
+    std = np.empty(d)
+    w1 = np.empty(d) if ad else None
     fn = float(n)
     if ad:  # weights c_i = 2i - 1 and 2N - c_i, i = 1..N
         c = np.arange(1.0, 2.0 * n, 2.0)
         cc = 2.0 * fn - c
         corr = 1.0 + 0.75 / fn + 2.25 / (fn * fn)
+        qn = normal_scores(n)
 
     local = threading.local()  # per-thread work arrays, reused across blocks: fresh large
     # arrays would be page-faulted and zeroed by the kernel for every block
@@ -147,10 +153,16 @@ def column_tests(
         if xs is not y:
             np.copyto(y, xs)
         scale = np.maximum(np.abs(y[:, 0]), np.abs(y[:, -1]))
+        # scale every column by a power of two (exact) so that squares neither overflow
+        # (values near 1e300) nor underflow (near 1e-300): same results at any scale
+        p2 = np.ldexp(1.0, -np.frexp(np.where(scale > 0, scale, 1.0))[1])
+        y *= p2[:, None]
+        scale *= p2
         y -= y.mean(axis=1, keepdims=True)  # centred
         np.multiply(y, y, out=t)
         ss = t.sum(axis=1)  # pairwise summation, as np.std
         s = np.sqrt(ss / (n - 1))
+        std[j0:j1] = s / p2
         const = s <= CONSTANT_RTOL * scale
         constant[j0:j1] = const
         s[const] = 1.0
@@ -163,6 +175,9 @@ def column_tests(
             g1[j0:j1] = m3 / m2**1.5
             b2[j0:j1] = m4 / (m2 * m2)
         if ad:
+            np.subtract(y, qn, out=la)  # QQ deviations (la is free until the log below)
+            np.abs(la, out=la)
+            w1[j0:j1] = la.mean(axis=1)
             p = t
             np.abs(y, out=p)
             np.negative(p, out=p)
@@ -207,7 +222,16 @@ def column_tests(
         pvalue[constant] = np.nan
     if ad:
         a2star[constant] = np.nan
-    return ColumnTests(a2star=a2star, k2=k2, pvalue=pvalue, constant=constant)
+        w1[constant] = np.nan
+    return ColumnTests(a2star=a2star, k2=k2, pvalue=pvalue, constant=constant, std=std, w1=w1)
+
+
+@functools.lru_cache(maxsize=16)
+def normal_scores(n: int) -> np.ndarray:
+    """Normal quantiles q_i = Phi^-1((i - 1/2) / n), i = 1..n (read-only, cached)."""
+    q = special.ndtri((np.arange(n) + 0.5) / n)
+    q.setflags(write=False)
+    return q
 
 
 def _k2(g1: np.ndarray, b2: np.ndarray, n: int) -> np.ndarray:
@@ -268,18 +292,21 @@ def _columns(x: object, axis: int, min_rows: int, what: str) -> tuple[np.ndarray
     return a, out_shape
 
 
-def ad_result(a2star: np.ndarray) -> ADResult:
-    """Summaries of per-column A*^2 (NaN = constant column)."""
-    d = a2star.size
-    comp = float(np.count_nonzero(a2star < AD_CRITICAL_5PCT) / d) if d else float("nan")
-    return ADResult(_readonly(a2star), _nanmean(a2star), comp)
+def ad_result(a2star: np.ndarray, live: np.ndarray | None = None) -> ADResult:
+    """Summaries of per-column A*^2 (NaN = constant column) over the ``live`` columns (all by
+    default; the others are left out of the mean and of the compliance)."""
+    a = a2star if live is None else a2star[live]
+    d = a.size
+    comp = float(np.count_nonzero(a < AD_CRITICAL_5PCT) / d) if d else float("nan")
+    return ADResult(_readonly(a2star), _nanmean(a), comp)
 
 
-def dp_result(k2: np.ndarray, pvalue: np.ndarray) -> DPResult:
-    """Summaries of per-column K^2 and p (NaN = constant column)."""
-    d = pvalue.size
-    comp = float(np.count_nonzero(pvalue > DP_ALPHA) / d) if d else float("nan")
-    return DPResult(_readonly(k2), _readonly(pvalue), _nanmean(pvalue), comp)
+def dp_result(k2: np.ndarray, pvalue: np.ndarray, live: np.ndarray | None = None) -> DPResult:
+    """Summaries of per-column K^2 and p (NaN = constant column) over the ``live`` columns."""
+    p = pvalue if live is None else pvalue[live]
+    d = p.size
+    comp = float(np.count_nonzero(p > DP_ALPHA) / d) if d else float("nan")
+    return DPResult(_readonly(k2), _readonly(pvalue), _nanmean(p), comp)
 
 
 def anderson_darling(x: object, axis: int = 0, *, workers: int | None = None) -> ADResult:

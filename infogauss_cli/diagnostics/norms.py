@@ -30,10 +30,13 @@ def stats_from_norms(norms: np.ndarray) -> NormStats:
     nan = float("nan")
     if norms.size == 0:
         return NormStats(nan, nan, nan, nan, nan, norms)
-    mean = float(norms.mean())
-    std = float(norms.std(ddof=1)) if norms.size > 1 else nan
-    cv = std / mean if mean > 0 else nan
-    return NormStats(cv, mean, std, float(norms.min()), float(norms.max()), norms)
+    top = float(norms.max())
+    e = int(np.frexp(top)[1]) if np.isfinite(top) and top > 0 else 0
+    scaled = np.ldexp(norms, -e)  # exact: mean and std neither overflow nor underflow
+    mean = float(np.ldexp(scaled.mean(), e))
+    std = float(np.ldexp(scaled.std(ddof=1), e)) if norms.size > 1 else nan
+    cv = float(scaled.std(ddof=1) / scaled.mean()) if norms.size > 1 and mean > 0 else nan
+    return NormStats(cv, mean, std, float(norms.min()), top, norms)
 
 
 def norm_stats(x: object) -> NormStats:

@@ -11,12 +11,21 @@ rotating the directions).
 
 On top of the shape tests (which standardise each projection), the *scale* test checks the
 variance the theorem predicts: under uniformity the second moment v = mean(sqrt(d) <q, u>)^2 has
-mean 1 and variance (2d - 4) / ((d + 2) n) exactly, so z = (v - 1) / se flags anisotropy and a
-mean offset that the standardised shape tests cannot see.
+mean 1 and variance (2d - 2) / ((d + 2) n) exactly, so z = (v - 1) / se flags anisotropy and a
+mean offset that the standardised shape tests cannot see. ``var_p`` sums z^2 over the first
+orthonormal block of min(d, K) directions (further blocks are functions of the same scatter
+matrix, so they add no independent information); the squares of orthogonal projections
+correlate by -1/(d - 1) (a full block sums to d exactly), and at small n the z are skewed, so
+the sum is referred to a scaled chi-square matched to its exact mean and variance under
+uniformity (sphere moments: E prod u_i^(2k_i) = prod (2k_i - 1)!! / (d (d+2) ...)).
+
+The shape tests' reference is the uniform sphere itself (a projection of a uniform point is
+distributed as one coordinate, kurtosis -6/(d + 2)): :func:`~.reference.reference` at (n, d).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,10 +45,10 @@ class ProjectionTests:
     """AD and DP on ``k`` random projections of the L2-normalised rows (scaled by sqrt(d)).
 
     ``var_compliance``: share of projections whose second moment is within 1.96 standard errors
-    of 1 (the uniform-sphere value); ``var_p``: chi-square(k) p-value of the sum of their squared
-    z-scores (projections are nearly independent under uniformity: their squares correlate by
-    -2/(d+2)). ``null``: iid-Gaussian expectations for k columns at this n; ``columns``: the first
-    few projections (for QQ plots)."""
+    of 1 (the uniform-sphere value); ``var_p``: p-value of the sum of their squared z-scores
+    against its exact mean and variance under uniformity (scaled chi-square). ``null``:
+    iid-Gaussian expectations for k columns at this n (the shape tests' calibrated reference is
+    the sphere, :func:`~.reference.reference`); ``columns``: the first few projections."""
 
     k: int
     n: int
@@ -92,9 +101,10 @@ def projection_tests(
     p *= np.sqrt(d)
     res = column_tests(p, workers=workers)
     v = np.einsum("ij,ij->j", p, p) / n  # second moment about 0: 1 under uniformity
-    se = np.sqrt(max(2.0 * d - 4.0, 1e-12) / ((d + 2.0) * n)) if d > 2 else np.nan
+    se = np.sqrt((2.0 * d - 2.0) / ((d + 2.0) * n)) if d > 1 else np.nan
     z = (v - 1.0) / se
     kk = q.shape[1]
+    block = min(d, kk)  # the first orthonormal block: further blocks re-read the same scatter
     return ProjectionTests(
         k=kk,
         n=n,
@@ -104,10 +114,53 @@ def projection_tests(
         dp=dp_result(res.k2, res.pvalue),
         var_z=z,
         var_compliance=float(np.mean(np.abs(z) < SCALE_Z)),
-        var_p=float(special.chdtrc(kk, float(np.sum(z * z)))),
+        var_p=scale_test_p(float(np.sum(z[:block] ** 2)), n, d, block),
         null=null_expectation(n, kk),
         columns=p[:, :QQ_COLUMNS].copy(),
     )
+
+
+def _sphere_moment(d: int, *ks: int) -> float:
+    """E prod_i u_i^(2 k_i) for u uniform on S^(d-1)."""
+    num = 1.0
+    for k in ks:
+        num *= math.prod(range(1, 2 * k, 2))  # (2k - 1)!!
+    den = math.prod(d + 2 * j for j in range(sum(ks)))
+    return num / den
+
+
+def scale_moments(n: int, d: int, k: int) -> tuple[float, float]:
+    """Exact mean and variance of sum z^2 over k <= d orthonormal projections under uniformity
+    on S^(d-1), n rows (k > d: independent blocks of d, as if on independent data)."""
+    e = lambda *ks: _sphere_moment(d, *ks)  # noqa: E731
+    sig2 = (2.0 * d - 2.0) / (d + 2.0)  # Var(d u^2)
+    cov = d * d * e(1, 1) - 1.0  # Cov(d u_a^2, d u_b^2) = -sig2 / (d - 1)
+    # w = d u^2 - 1: fourth moments
+    w4 = d**4 * e(4) - 4 * d**3 * e(3) + 6 * d**2 * e(2) - 4 * d * e(1) + 1
+    w22 = d**4 * e(2, 2) - 4 * d**3 * e(2, 1) + d**2 * (2 * e(2) + 4 * e(1, 1)) - 4 * d * e(1) + 1
+    nn = float(n)
+    m4 = w4 / nn**3 + (nn - 1) / nn**3 * 3 * sig2**2  # E (v_a - 1)^4
+    m22 = w22 / nn**3 + (nn - 1) / nn**3 * (sig2**2 + 2 * cov**2)  # E (v_a-1)^2 (v_b-1)^2
+    scale = (nn / sig2) ** 2
+    var = 0.0
+    left = k
+    while left > 0:
+        m = min(d, left)
+        et2 = scale * (m * m4 + m * (m - 1) * m22)
+        var += et2 - m * m
+        left -= m
+    return float(k), var
+
+
+def scale_test_p(t: float, n: int, d: int, k: int) -> float:
+    """P(T >= t) for T = sum z^2 under uniformity: c chi2(nu) matched to T's exact mean and
+    variance (Satterthwaite)."""
+    if d < 2 or not math.isfinite(t):
+        return float("nan")
+    mean, var = scale_moments(n, d, k)
+    c = var / (2.0 * mean)
+    nu = 2.0 * mean * mean / var
+    return float(special.chdtrc(nu, t / c))
 
 
 __all__ = ["DEFAULT_PROJECTIONS", "ProjectionTests", "projection_tests", "random_directions"]

@@ -93,7 +93,17 @@ def row_norms(x: np.ndarray) -> np.ndarray:
     step = max(1, _CHUNK_ELEMS // max(d, 1))
     for i in range(0, n, step):
         c = x[i : i + step].astype(np.float64, copy=False)
-        out[i : i + step] = np.sqrt(np.einsum("ij,ij->i", c, c))
+        with np.errstate(over="ignore"):
+            out[i : i + step] = np.sqrt(np.einsum("ij,ij->i", c, c))
+    # squares overflow near 1e154 and underflow near 1e-154: redo those rows scaled by a power
+    # of two (exact), so that the norms are right at any finite scale
+    redo = np.flatnonzero(~np.isfinite(out) | (out < 1e-140))
+    for i in redo:
+        c = x[i].astype(np.float64)
+        m = float(np.max(np.abs(c)))
+        e = int(np.frexp(m)[1])
+        c = np.ldexp(c, -e)
+        out[i] = np.ldexp(float(np.sqrt(c @ c)), e)
     return out
 
 

@@ -63,7 +63,8 @@ def row_cells(row: Row) -> list[str]:
 
 
 def null_cells(n: int, d: int, null: dict[str, Any]) -> list[str]:
-    """The null expectation (iid Gaussian coordinates at the same n and d)."""
+    """The reference of the row's view at the same n and d (``null.reference``: iid Gaussian
+    coordinates for raw, the uniform sphere for l2)."""
     band = null.get("ad_compliance_band")
     ad = _pct(null.get("ad_compliance"))
     dp = _pct(null.get("dp_compliance"))
@@ -73,7 +74,7 @@ def null_cells(n: int, d: int, null: dict[str, Any]) -> list[str]:
     if band:
         dp += f" [{100 * band[0]:.0f}–{100 * band[1]:.0f}]"
     return [
-        "null: iid Gaussian",
+        str(null.get("reference") or "null: iid Gaussian"),
         "",
         "",
         f"{n:,} × {d:,}",
@@ -90,11 +91,12 @@ def null_cells(n: int, d: int, null: dict[str, Any]) -> list[str]:
 def table_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]], list[list[str]]]:
     """Header, body rows and null rows; columns that are empty in every row are dropped."""
     body = [row_cells(r) for r in rows]
-    seen: dict[tuple[int, int], list[str]] = {}
+    seen: dict[tuple[int, int, Any], list[str]] = {}
     for r in rows:
         p = r.protocol
-        if r.null and "n" in p and "d" in p and (p["n"], p["d"]) not in seen:
-            seen[(p["n"], p["d"])] = null_cells(p["n"], p["d"], dict(r.null))
+        key = (p.get("n"), p.get("d"), r.null.get("reference") if r.null else None)
+        if r.null and "n" in p and "d" in p and key not in seen:
+            seen[key] = null_cells(p["n"], p["d"], dict(r.null))
     nulls = list(seen.values())
     keep = [
         i
@@ -110,6 +112,11 @@ def row_label(row: Row) -> str:
     """``model [tower] (view)``: how gate lines, plots and the HTML name a row."""
     label = row.model + (f" [{row.tower}]" if row.tower else "")
     return label + (f" ({row.protocol['view']})" if row.protocol.get("view") else "")
+
+
+def warning_lines(rows: Sequence[Row]) -> list[str]:
+    """One line per row warning (call driven by n, dead coordinates), labelled by row."""
+    return [f"{row_label(r)}: {w}" for r in rows for w in r.warnings]
 
 
 def gate_lines(rows: Sequence[Row]) -> list[tuple[bool, str]]:

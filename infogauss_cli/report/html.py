@@ -111,10 +111,12 @@ the n items. <b>AD</b>: the modified Anderson-Darling statistic A*²; a coordina
 A*² &lt; 0.752, the 5% critical value. <b>DP</b>: the D'Agostino-Pearson test of skew and
 kurtosis; a coordinate passes when p &gt; 0.05. <b>Compliance</b> is the share of coordinates
 that pass. <b>CV</b> is the coefficient of variation of the raw norms (std/mean).</p>
-<p>The <i>null</i> row is what iid Gaussian coordinates give at the same n and d: about 95% pass
-each test by construction. Compliance near 95% is the ideal; far above it is not "more
-Gaussian" (it usually means too few items for the tests to see a departure). By default a row
-is called Gaussian when both compliances are at least 90%; hover a ✓/✗ for its reasons.</p>
+<p>The reference rows are what the reference of each view gives at the same n and d: iid
+Gaussian coordinates for the raw view (about 95% pass each test by construction), points uniform
+on the sphere for the l2 view (InfoNCE's ideal, whose coordinates pass less often at small d).
+Compliance far above the reference is not "more Gaussian". By default a row is called Gaussian
+unless a compliance is significantly below its reference (false-alarm rate 5%; --rule paper:
+both compliances at least 90%); hover a ✓/✗ for its reasons.</p>
 """
 
 _PROTOCOL = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .cells import NUMERIC, detail_cells, gate_lines, has_detail, table_cells
+from .cells import NUMERIC, detail_cells, gate_lines, has_detail, table_cells, warning_lines
 from .model import Row
 
 
@@ -26,6 +26,10 @@ def render_markdown(rows: Sequence[Row]) -> str:
         lines.append("| " + " | ".join(_escape(h) for h in dh) + " |")
         lines.append("| :--- | ---: |" + " ---: |" * (len(dh) - 2))
         lines += ["| " + " | ".join(_escape(c) for c in cells) + " |" for cells in db]
+    warnings = warning_lines(rows)
+    if warnings:
+        lines.append("")
+        lines += [f"- ⚠️ {_escape(text)}" for text in warnings]
     gates = gate_lines(rows)
     if gates:
         lines.append("")
@@ -36,7 +40,8 @@ def render_markdown(rows: Sequence[Row]) -> str:
     lines += [
         "",
         "AD: modified Anderson-Darling A*² per coordinate (compliance: A*² < 0.752); "
-        "DP: D'Agostino-Pearson (compliance: p > 0.05); the null row is what iid Gaussian "
-        "coordinates give at the same n and d.",
+        "DP: D'Agostino-Pearson (compliance: p > 0.05); the reference rows are what the "
+        "reference of each view gives at the same n and d (raw: iid Gaussian coordinates; l2: "
+        "points uniform on the sphere).",
     ]
     return "\n".join(lines) + "\n"

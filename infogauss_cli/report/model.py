@@ -42,6 +42,7 @@ class Row:
     timing: Mapping[str, Any] = field(default_factory=dict)
     per_coordinate: Mapping[str, Any] | None = None
     error: str | None = None  # the row could not be computed (e.g. model failed to load)
+    warnings: tuple[str, ...] = ()  # when the call is driven by n, dead coordinates, ...
     # In-memory arrays for plots, never serialised: ad_statistic (d,), dp_pvalue (d,),
     # norms (n,) raw row norms, columns (n, k) a few coordinates of the tested view,
     # column_index (k,) which coordinates those are.
@@ -64,6 +65,7 @@ class Row:
             "null": dict(self.null),
             "verdict": self.verdict.to_dict() if self.verdict else None,
             "gates": [g.to_dict() for g in self.gates],
+            "warnings": list(self.warnings),
             "timing": dict(self.timing),
         }
         if self.per_coordinate is not None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from .cells import NUMERIC, detail_cells, gate_lines, has_detail, table_cells
+from .cells import NUMERIC, detail_cells, gate_lines, has_detail, table_cells, warning_lines
 from .model import Row
 
 
@@ -60,6 +60,8 @@ def print_report(rows: Sequence[Row], console: Console | None = None) -> None:
         skipped = r.data.get("skipped") if r.data else None
         if skipped:
             console.print(f"[yellow]! {r.model}: {skipped} item(s) skipped[/]")
+    for text in warning_lines(rows):
+        console.print(f"[yellow]! {text}[/]")
     for passed, text in gate_lines(rows):
         mark = "[green]✓ pass[/]" if passed else "[red]✗ FAIL[/]"
         console.print(f"{mark}  {text}")
