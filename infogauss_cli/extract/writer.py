@@ -33,6 +33,7 @@ class HostCopy:
 
         self.torch = torch
         self.cuda = device.startswith("cuda")
+        self.device = device
         self.stream = torch.cuda.Stream(device) if self.cuda else None
 
     def start(self, tensors: list[Any]) -> tuple[list[Any], Any]:
@@ -41,7 +42,7 @@ class HostCopy:
         if not self.cuda:
             return [t.detach().cpu() for t in tensors], None
         side = self.stream
-        side.wait_stream(torch.cuda.current_stream())  # the forward that made them is done
+        side.wait_stream(torch.cuda.current_stream(self.device))  # after the forward pass
         out = []
         with torch.cuda.stream(side):
             for t in tensors:
