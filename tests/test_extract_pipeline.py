@@ -202,3 +202,13 @@ def test_gpu_decode_has_its_own_cache_entry(tmp_path):
     a = extract(make_image_encoder(), items, **kw)
     b = extract(make_image_encoder(), items, decode="gpu", **kw)
     assert a.from_cache == 0 and b.from_cache == 0 and a.cache_path != b.cache_path
+
+
+def test_compute_options_carry_decode_and_compile():
+    from infogauss_cli.errors import BadInputError
+    from infogauss_cli.options import Compute, from_params
+
+    c = from_params(Compute, {"decode": "gpu", "compile": True, "workers": 3})
+    assert (c.decode, c.compile, c.workers) == ("gpu", True, 3)
+    with pytest.raises(BadInputError, match="decode"):
+        Compute(decode="tpu")  # type: ignore[arg-type]
