@@ -20,6 +20,7 @@ is below 0.05 (its size; about 5% when calibrated), for the raw and the l2 view.
     python benchmarks/calibration.py            # full grids (minutes on 2 cores)
     python benchmarks/calibration.py --quick    # small grids, seconds
     python benchmarks/calibration.py --seeds 40 --part verdict
+    python benchmarks/calibration.py --part verdict --sizes 20000x256 --data reference --seeds 100
 """
 
 from __future__ import annotations
@@ -169,6 +170,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, default=None, help="seeds per verdict cell (default 20)")
     ap.add_argument("--detail-seeds", type=int, default=None, help="seeds per detail cell (200)")
     ap.add_argument("--part", choices=("all", "verdict", "detail", "cost"), default="all")
+    ap.add_argument("--sizes", help="verdict grid as NxD,NxD (default: the full grid)")
+    ap.add_argument("--data", help="distributions, comma-separated (default: all)")
     args = ap.parse_args(argv)
     if args.quick:
         grid = [(n, d) for n in (100, 1000) for d in (8, 64)]
@@ -178,11 +181,14 @@ def main(argv: list[str] | None = None) -> None:
         grid = [(n, d) for n in N_GRID for d in D_GRID]
         dgrid = [(n, d) for n in DETAIL_N for d in DETAIL_D]
         seeds, dseeds = args.seeds or 20, args.detail_seeds or 200
+    if args.sizes:
+        grid = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    dists = args.data.split(",") if args.data else list(DISTRIBUTIONS)
     t0 = time.perf_counter()
     if args.part == "cost":
         reference_cost([(100, 64), (1000, 64), (5000, 768), (20000, 1024)])
     if args.part in ("all", "verdict"):
-        print_verdicts(verdict_rates(grid, seeds, list(DISTRIBUTIONS)), seeds)
+        print_verdicts(verdict_rates(grid, seeds, dists), seeds)
     if args.part in ("all", "detail"):
         print_sizes(detail_sizes(dgrid, dseeds), dseeds)
     print(f"\n({time.perf_counter() - t0:.0f} s)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 
 from .errors import RunError
 from .options import Compute, DataOptions, DiagnoseOptions, Protocol
+from .progress import steps
 from .report.model import Row
 from .verdict import Gates, evaluate_gates, judge, row_warnings
 
@@ -52,37 +54,43 @@ class _Shared:
 def _shared(x: Any, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
     """Subsample once, and run what does not depend on the view (sphere-level detail, or
     the projection compliances the projections verdict reads)."""
-    from .diagnostics import subsample, validate_matrix
+    from .diagnostics import subsample
 
     projections = options.verdict == "projections"
     if not (options.detail or projections or options.keep_arrays):
         return _Shared()
-    sub = subsample(validate_matrix(x), protocol.n, protocol.seed)[0]
+    sub = subsample(x, protocol.n, protocol.seed)[0]
     if not (options.detail or projections):
         return _Shared(sub=sub)
     from .diagnostics.detail import projection_metrics, projection_null, sphere_detail
     from .diagnostics.projections import projection_tests
 
     t0 = time.perf_counter()
+    budget = options.memory_budget
     if options.detail:
-        return _Shared(sub, sphere_detail(sub, seed=protocol.seed), {}, time.perf_counter() - t0)
-    tests = projection_tests(sub, seed=protocol.seed)
+        sphere = sphere_detail(sub, seed=protocol.seed, budget=budget)  # type: ignore[arg-type]
+        return _Shared(sub, sphere, {}, time.perf_counter() - t0)
+    tests = projection_tests(sub, seed=protocol.seed, budget=budget)  # type: ignore[arg-type]
     proj = projection_metrics(tests)
     null = projection_null(tests, options.alpha)
     return _Shared(sub, None, proj, time.perf_counter() - t0, null)
 
 
 def _plot_arrays(diag: Any, shared: _Shared, view: str) -> dict[str, Any]:
-    """What the plots draw (see :attr:`Row.arrays`)."""
-    from .diagnostics import apply_view
+    """What the plots draw (see :attr:`Row.arrays`): the first columns of the view, read in
+    row blocks (no float64 copy of the matrix)."""
+    from .diagnostics.blocks import read_columns
 
-    sub64 = np.asarray(shared.sub, dtype=np.float64)
     k = min(PLOT_COLUMNS, diag.d)
+    norms = diag.norms.norms  # raw row norms of the tested rows
+    columns = read_columns(shared.sub, 0, k)
+    if view == "l2":
+        columns /= norms[:, None]
     arrays = {
         "ad_statistic": diag.ad.statistic,
         "dp_pvalue": diag.dp.pvalue,
-        "norms": np.linalg.norm(sub64, axis=1),
-        "columns": apply_view(sub64, view)[:, :k],
+        "norms": norms,
+        "columns": columns,
         "column_index": np.arange(k),
     }
     if shared.sphere is not None:
@@ -107,13 +115,19 @@ def _view_row(
     from .diagnostics import apply_view, diagnose
 
     t0 = time.perf_counter()
-    diag = diagnose(x, view=view, n=protocol.n, seed=protocol.seed)
+    diag = diagnose(
+        x, view=view, n=protocol.n, seed=protocol.seed, budget=options.memory_budget, checked=True
+    )
     metrics, null = diag.metrics(), diag.null_dict(options.alpha)
     if shared.sphere is not None:
         from .diagnostics.detail import calibration_detail, detail_metrics, detail_null
 
         tested = apply_view(shared.sub, view) if options.bootstrap > 0 else None
-        calib = calibration_detail(diag, tested, bootstrap=options.bootstrap, seed=protocol.seed)
+        label = f"bootstrap: {options.bootstrap} resamples of the rows ({view})"
+        with steps(label) if options.bootstrap else nullcontext():  # spinner, elapsed time
+            calib = calibration_detail(
+                diag, tested, bootstrap=options.bootstrap, seed=protocol.seed
+            )
         metrics |= detail_metrics(shared.sphere, calib)
         null |= detail_null(shared.sphere, options.alpha)
     metrics |= dict(shared.proj_metrics) | dict(info.extra_metrics)
@@ -173,8 +187,18 @@ def diagnose_rows(
     adds the rotation-invariant, sphere-level and calibrated diagnostics (docs/diagnostics.md)
     to ``metrics`` and ``null``; ``options.bootstrap`` B > 0 adds bootstrap CIs of the
     compliances (with ``detail``); ``options.verdict="projections"`` judges on the
-    random-projection compliances (computed even without ``detail``).
+    random-projection compliances (computed even without ``detail``);
+    ``options.memory_budget`` bounds the working memory (``x`` may be memory-mapped).
     """
+    from .diagnostics import validate_matrix
+
+    return _checked_rows(validate_matrix(x), info, protocol, options, gates)
+
+
+def _checked_rows(
+    x: Any, info: RowInfo, protocol: Protocol, options: DiagnoseOptions, gates: Gates
+) -> list[Row]:
+    """:func:`diagnose_rows` of a matrix already through ``validate_matrix``."""
     from .refstore import use_disk_store
 
     use_disk_store()  # simulated references are kept on disk between runs
@@ -205,7 +229,7 @@ def check_file(
         protocol={"precision": str(np.asarray(x).dtype), "device": None},
         timing={"load_s": round(time.perf_counter() - t0, 4)},
     )
-    return diagnose_rows(x, info, protocol, options, gates)
+    return _checked_rows(x, info, protocol, options, gates)
 
 
 def audit_models(
@@ -224,26 +248,57 @@ def audit_models(
 
     Bad usage (unknown model, bad data spec, a tower the data cannot feed) raises
     :class:`BadInputError` before any model is built. A model that fails to load or run gives
-    an error row, and the others still run.
+    an error row, and the others still run. A process that only computes its share of the
+    cache (``compute.shard``, torchrun ranks but 0) returns no rows.
     """
-    from .extract import resolve_towers
+    from .extract import ShardWork, resolve_towers
     from .sources import parse_data_spec
-    from .zoo import load_zoo
 
-    registry = load_zoo(compute.zoo)
-    entries = [registry.resolve(ref) for ref in refs]
+    entries = compute.resolve(list(refs))
     source = parse_data_spec(data.data, console=console, **data.source_options())
     plan = [(entry, resolve_towers(entry.towers, source, data.tower)) for entry in entries]
     cache = compute.cache()
     rows: list[Row] = []
     for entry, towers in plan:  # all towers of a model first: paired metrics need both
+        if protocol.layers:  # a depth profile: one row per layer (no paired metrics)
+            rows += _layer_rows(
+                entry, source, towers, protocol, compute, data, options, gates, console
+            )
+            continue
         done = {
             t: extract_tower(entry, source, t, protocol, compute, cache, data, console)
             for t in towers
         }
+        if any(isinstance(ex, ShardWork) for ex in done.values()):
+            continue  # this process computed its share; another one assembles and reports
         paired = paired_metrics(source, done) if options.detail else {}
         for t, ex in done.items():
             rows += _model_rows(entry, source, t, ex, paired, protocol, options, gates)
+    return rows
+
+
+def _layer_rows(
+    entry: Any,
+    source: Any,
+    towers: Sequence[str],
+    protocol: Protocol,
+    compute: Compute,
+    data: DataOptions,
+    options: DiagnoseOptions,
+    gates: Gates,
+    console: Any = None,
+) -> list[Row]:
+    """``--layers``: the rows of every selected layer of each tower (:mod:`.depth`)."""
+    from .depth import extract_layers
+
+    rows: list[Row] = []
+    cache = compute.cache()
+    for t in towers:
+        found = extract_layers(
+            entry, source, t, protocol, compute, cache=cache, console=console, strict=data.strict
+        )
+        for name, ex in found:
+            rows += _model_rows(entry, source, t, ex, {}, protocol, options, gates, layer=name)
     return rows
 
 
@@ -285,18 +340,26 @@ def _model_rows(
     protocol: Protocol,
     options: DiagnoseOptions,
     gates: Gates,
+    layer: str | None = None,
 ) -> list[Row]:
-    """The rows of one extracted tower (an error row when its extraction failed)."""
+    """The rows of one extracted tower, or of one ``layer`` of it (an error row when its
+    extraction failed)."""
     from .sources import data_section
 
     objective = entry.objective if entry.pretrained else "random-init"
-    who = {"model": entry.ref, "tower": tower, "objective": objective, "backend": entry.backend}
+    model = f"{entry.ref} {layer}" if layer else entry.ref
+    who = {"model": model, "tower": tower, "objective": objective, "backend": entry.backend}
     if isinstance(ex, RunError):
         return [Row(**who, data={"source": source.name}, error=str(ex))]
+    extra: dict[str, Any] = {"layer": layer} if layer else {}
+    if isinstance(getattr(entry.source, "normalize", None), bool):  # sentence-transformers
+        extra["normalize"] = entry.source.normalize
+    if entry.source.revision is not None and entry.source.weights is None:
+        extra["revision"] = entry.source.revision
     info = RowInfo(
         **who,
         data=data_section(source, tower, ex),
-        protocol={"precision": ex.precision, "device": ex.device},
+        protocol={"precision": ex.precision, "device": ex.device, **extra},
         timing={
             "extract_s": round(ex.extract_s, 3),
             "items_per_s": round(ex.items_per_s, 2),

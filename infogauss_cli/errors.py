@@ -38,3 +38,60 @@ def more_names(names: object, limit: int = 5) -> str:
     names = [str(n) for n in names]  # type: ignore[attr-defined]
     text = ", ".join(names[:limit])
     return text + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+class IOFailure(InfogaussError):
+    """A file-system operation failed: names the path, the operation and the fix. Exit 2 when
+    the user can fix it by choosing another path (read-only, permission, a folder where a file
+    is meant), 3 when the machine failed (disk full, I/O error)."""
+
+    def __init__(self, path: object, operation: str, problem: str, fix: str, exit_code: int):
+        self.path = str(path)
+        self.operation = operation
+        self.problem = problem
+        self.fix = fix
+        self.exit_code = exit_code
+        super().__init__(f"cannot {operation} {self.path}: {problem}; {fix}")
+
+
+# errno names -> (problem, exit code when the user named the path); machine failures are 3
+_USER_FIXABLE = {
+    "EROFS": "read-only file system",
+    "EACCES": "permission denied",
+    "EPERM": "operation not permitted",
+    "EISDIR": "it is a folder, not a file",
+    "ENOTDIR": "a part of the path is a file, not a folder",
+    "ENOENT": "no such file or folder",
+    "ENAMETOOLONG": "the name is too long",
+    "EEXIST": "it already exists",
+}
+_MACHINE = {"ENOSPC": "no space left on the device", "EDQUOT": "disk quota exceeded"}
+
+
+def io_failure(
+    exc: OSError,
+    path: object = None,
+    operation: str = "write",
+    *,
+    fix: str | None = None,
+    user_path: bool = True,
+) -> IOFailure:
+    """Turn an :class:`OSError` into an :class:`IOFailure` (``path`` defaults to the one the
+    error names; ``fix`` to advice matching the errno)."""
+    import errno as _errno
+
+    name = _errno.errorcode.get(exc.errno or 0, "")
+    target = path if path is not None else (exc.filename or "(unknown path)")
+    if name in _MACHINE:
+        problem = _MACHINE[name]
+        code = 3
+        fix = fix or "free space on that disk, or choose a path on another disk"
+    elif name in _USER_FIXABLE:
+        problem = _USER_FIXABLE[name]
+        code = 2 if user_path else 3
+        fix = fix or "choose a writable path"
+    else:
+        problem = exc.strerror or type(exc).__name__
+        code = 3
+        fix = fix or "check the disk and the path, then rerun"
+    return IOFailure(target, operation, problem, fix, code)

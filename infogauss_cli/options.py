@@ -41,16 +41,25 @@ def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
 
 @dataclass(frozen=True)
 class Protocol:
-    """What is measured: sample size (None: all rows), subsampling seed, view(s)."""
+    """What is measured: sample size (None: all rows), subsampling seed, view(s), and the
+    layers of a depth profile (``all`` or a list such as ``0,3,6``; None: the final
+    embedding only)."""
 
     n: int | None = None
     seed: int = 0
     view: ViewName = "l2"
+    layers: str | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.view, VIEW_CHOICES, "view")
+        if self.layers is not None:
+            from .backends.layers import parse_layers
+
+            parse_layers(self.layers)
         if self.n is not None and self.n < 20:
             raise BadInputError(f"--n must be at least 20, got {self.n}")
+        if not 0 <= self.seed <= 2**32 - 1:
+            raise BadInputError(f"--seed must be between 0 and 4294967295, got {self.seed}")
 
     @property
     def views(self) -> tuple[str, ...]:
@@ -72,7 +81,7 @@ class DataOptions:
 
     def __post_init__(self) -> None:
         check_choice(self.tower, TOWER_CHOICES, "tower")
-        check_choice(self.captions, ("first", "all"), "--captions value")
+        check_choice(self.captions, ("first", "all"), "--captions")
 
     def source_options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~infogauss_cli.sources.parse_data_spec`."""
@@ -87,7 +96,8 @@ class DataOptions:
 
 @dataclass(frozen=True)
 class Compute:
-    """Where and how embeddings are computed, and the embedding cache."""
+    """Where and how embeddings are computed, and the embedding cache. ``shard``: ``"K/N"``
+    computes only piece K of N into the cache and stops (job arrays; docs/scale.md)."""
 
     device: str = "auto"
     precision: PrecisionName = "auto"
@@ -96,12 +106,25 @@ class Compute:
     cache_dir: str | Path | None = None
     use_cache: bool = True
     zoo: str | Path | None = None
+    shard: str | None = None
+    revision: str | None = None  # overrides the zoo entry's hub revision (one model only)
     decode: DecodeName = "cpu"
     compile: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.precision, PRECISIONS, "precision")
         check_choice(self.decode, DECODES, "--decode value")
+        if self.shard is not None:
+            from .distributed import parse_shard
+
+            parse_shard(self.shard)
+
+    def resolve(self, refs: list[str]) -> list[Any]:
+        """The zoo entries ``refs`` name in ``zoo``, with ``revision`` applied."""
+        from .zoo import load_zoo, with_revision
+
+        registry = load_zoo(self.zoo)
+        return with_revision([registry.resolve(r) for r in refs], self.revision)
 
     def cache(self) -> Any:
         """The :class:`~infogauss_cli.store.EmbeddingCache`, or None with ``use_cache=False``."""
@@ -110,6 +133,14 @@ class Compute:
         from .store import EmbeddingCache
 
         return EmbeddingCache(self.cache_dir)
+
+    def preflight(self) -> None:
+        """The cache folder (when used) can be written: else an exit-2/3 error naming the
+        folder and the fix (``--cache-dir``, ``--no-cache``), before any work."""
+        if self.use_cache:
+            from .preflight import preflight_cache
+
+            preflight_cache(self.cache_dir)
 
 
 @dataclass(frozen=True)
@@ -123,9 +154,14 @@ class DiagnoseOptions:
     alpha: float = 0.05  # false-alarm rate of the calibrated rule on the reference
     per_coordinate: bool = False
     keep_arrays: bool = False  # what the HTML report and plots need
+    # bytes of working memory of the diagnostics (None: from the machine's RAM, see
+    # diagnostics/blocks.py); a size string such as "512M" or "2G" is parsed
+    memory_budget: int | str | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.verdict, VERDICT_MODES, "verdict mode")
+        if isinstance(self.memory_budget, str):
+            object.__setattr__(self, "memory_budget", parse_memory_budget(self.memory_budget))
         check_choice(self.rule, RULES, "rule")
         if not 0.0 < self.alpha < 1.0:
             raise BadInputError(f"--alpha must be between 0 and 1 (exclusive), got {self.alpha}")
@@ -138,6 +174,19 @@ class DiagnoseOptions:
         from .verdict import Rule
 
         return Rule(name=self.rule, alpha=self.alpha)
+
+
+def parse_memory_budget(text: str) -> int:
+    """``--memory-budget`` ("512M", "2G", "1.5GiB", bytes) -> bytes, or BadInputError."""
+    from .diagnostics.blocks import MIN_BUDGET, parse_size
+
+    try:
+        size = parse_size(text)
+    except ValueError as exc:
+        raise BadInputError(f"--memory-budget: {exc}") from None
+    if size < MIN_BUDGET:
+        raise BadInputError(f"--memory-budget {text}: at least {MIN_BUDGET >> 20}M, please")
+    return size
 
 
 @dataclass(frozen=True)
@@ -154,6 +203,15 @@ class Outputs:
     def needs_arrays(self) -> bool:
         """The HTML report and the plots draw per-coordinate arrays."""
         return bool(self.html or self.plots)
+
+    def preflight(self) -> None:
+        """Every file and folder asked for can be written (checked before any work)."""
+        from .preflight import preflight_outputs
+
+        preflight_outputs(
+            files=[("--json", self.json_out), ("--markdown", self.markdown), ("--html", self.html)],
+            folders=[("--plots", self.plots)],
+        )
 
 
 T = TypeVar("T")

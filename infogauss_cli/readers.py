@@ -31,6 +31,10 @@ def read_matrix(path: str | Path, key: str | None = None) -> np.ndarray:
         raise BadInputError(f"file not found: {path}")
     if path.is_dir():
         raise BadInputError(f"{path} is a folder, not a file")
+    if not path.is_file():
+        raise BadInputError(
+            f"{path} is not a regular file (it is a {_kind(path)}); save the matrix to a file first"
+        )
     if path.stat().st_size == 0:
         raise BadInputError(f"{path} is empty (0 bytes)")
     if key is not None and suffix in (".npy", ".csv", ".tsv", ".parquet"):
@@ -41,6 +45,21 @@ def read_matrix(path: str | Path, key: str | None = None) -> np.ndarray:
         raise
     except Exception as exc:  # any reader failure means the file is not what it claims
         raise BadInputError(f"cannot read {path}: {first_line(exc)}") from None
+
+
+def _kind(path: Path) -> str:
+    import stat
+
+    mode = path.stat().st_mode
+    for test, name in (
+        (stat.S_ISFIFO, "FIFO (named pipe)"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if test(mode):
+            return name
+    return "special file"
 
 
 def _choose(names: list[str], key: str | None, path: Path) -> str:
@@ -59,19 +78,76 @@ def _choose(names: list[str], key: str | None, path: Path) -> str:
 
 
 def _npy(path: Path, key: str | None) -> np.ndarray:
-    return np.load(path, allow_pickle=False)
+    with path.open("rb") as fh:
+        magic = fh.read(6)
+    if magic != b"\x93NUMPY":
+        raise BadInputError(
+            f"cannot read {path.name}: not a .npy file (no NumPy header at its start); "
+            "save it with numpy.save"
+        )
+    try:
+        # memory-mapped: pages are read when the diagnostics reach them, and handed back
+        # after (diagnostics/blocks.py), so a matrix larger than memory can be checked
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "pickled" in str(exc) or "object" in str(exc):
+            raise BadInputError(
+                f"cannot read {path.name}: it holds Python objects (dtype object), not "
+                "numbers, and unpickling would run code: save a numeric array"
+            ) from None
+        raise
 
 
 def _npz(path: Path, key: str | None) -> np.ndarray:
+    with path.open("rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            raise BadInputError(f"cannot read {path.name}: not a .npz file (not a zip archive)")
     with np.load(path, allow_pickle=False) as npz:
         return npz[_choose(list(npz.files), key, path)]
 
 
-def _safetensors(path: Path, key: str | None) -> np.ndarray:
-    from safetensors import safe_open
+# safetensors dtypes numpy reads as they are (little-endian); others (BF16...) go through torch
+_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4"}
+_ST_DTYPES |= {"I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?"}
 
-    with safe_open(str(path), framework="pt") as fh:
-        return _tensor_to_numpy(fh.get_tensor(_choose(list(fh.keys()), key, path)))
+
+def _safetensors(path: Path, key: str | None) -> np.ndarray:
+    """Lazily: the tensor is memory-mapped from the file (its header gives dtype, shape and
+    byte range); BF16 and other dtypes numpy lacks are loaded through safetensors + torch."""
+    header, data_start = _safetensors_header(path)
+    name = _choose(sorted(k for k in header if k != "__metadata__"), key, path)
+    info = header[name]
+    dtype = _ST_DTYPES.get(str(info.get("dtype")))
+    if dtype is None:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as fh:
+            return _tensor_to_numpy(fh.get_tensor(name))
+    shape = tuple(int(s) for s in info["shape"])
+    begin, end = (int(b) for b in info["data_offsets"])
+    if end - begin != int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize:
+        raise BadInputError(f"{path.name}: tensor {name!r} has a wrong byte range for its shape")
+    if end == begin:
+        return np.empty(shape, dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=data_start + begin, shape=shape)
+
+
+def _safetensors_header(path: Path) -> tuple[dict[str, Any], int]:
+    """The JSON header of a .safetensors file and where its data start."""
+    import json
+    import struct
+
+    with path.open("rb") as fh:
+        raw = fh.read(8)
+        if len(raw) < 8:
+            raise BadInputError(f"cannot read {path}: not a safetensors file (too short)")
+        (size,) = struct.unpack("<Q", raw)
+        if size > min(100 << 20, path.stat().st_size - 8):
+            raise BadInputError(f"cannot read {path}: not a safetensors file (bad header size)")
+        header = json.loads(fh.read(size))
+    if not isinstance(header, dict):
+        raise BadInputError(f"cannot read {path}: not a safetensors file (bad header)")
+    return header, 8 + size
 
 
 def _tensor_to_numpy(tensor: Any) -> np.ndarray:
@@ -140,7 +216,15 @@ def _parquet(path: Path, key: str | None) -> np.ndarray:
         pa.types.is_list(table.schema.field(0).type)
         or pa.types.is_fixed_size_list(table.schema.field(0).type)
     ):  # one embedding vector per row
-        return np.asarray(table.column(0).to_pylist(), dtype=np.float64)
+        values = table.column(0).to_pylist()
+        lengths = sorted({len(v) if v is not None else 0 for v in values})
+        if len(lengths) > 1:
+            raise BadInputError(
+                f"{path.name}: the vectors in column {table.schema.field(0).name!r} have "
+                f"different lengths ({', '.join(map(str, lengths[:5]))}); every row needs the "
+                "same dimension"
+            )
+        return np.asarray(values, dtype=np.float64)
     bad = [
         f.name
         for f in table.schema

@@ -3,16 +3,26 @@
 Cache layout (one folder per entry, one entry per everything that changes the embeddings)::
 
     CACHE_DIR/<model>-<tower>-<key[:24]>/
-        meta.json            what the key was made of (format, encoder fingerprint, tower,
-                             data fingerprint, n items, precision, device type, batch and
-                             chunk size) plus the full key
+        meta.json            what the key was made of (format, encoder fingerprint with the
+                             weights' content hash or hub revision, tower, data fingerprint,
+                             n items, precision, device type, chunk size) plus the full key:
+                             no batch size, no number of processes, no install path, so runs
+                             with other batch sizes, other splits or from other virtual
+                             environments share the entry
         chunk-000000.npy     float32 (rows, dim): the kept items of items[0:C]
         chunk-000000.json    sidecar: key, index, start, stop, rows, dim, dtype, sha256 of the
                              .npy bytes, sha256 of the chunk's item ids, skipped items
         ...
+    CACHE_DIR/<model>-<tower>-<key[:24]>.assembled.npy
+                             the verified chunks in item order (kept items), rewritten by each
+                             run that assembles them and read memory-mapped
+                             (:func:`assemble_to_file`)
 
 Every file is written atomically (temporary file in the same folder, fsync, ``os.replace``);
-the sidecar is written after its ``.npy``, so a chunk counts only once both are complete. On
+the sidecar is written after its ``.npy``, so a chunk counts only once both are complete.
+Several processes (torchrun ranks, ``--shard`` pieces, on one node or several sharing the
+folder) write disjoint chunks of one entry; a temporary file is removed as stale only when its
+writer is gone and it is over an hour old (its writer may live on another node). On
 read, every chunk is verified (sidecar fields, sha256 of the bytes, dtype, shape, ids); anything
 that does not verify is reported and recomputed, never used. Embeddings are stored raw (before
 any normalisation).
@@ -30,6 +40,7 @@ import io
 import json
 import os
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +53,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
 
-CACHE_FORMAT = 1  # bump when the chunk layout or the extraction math changes
+CACHE_FORMAT = 2  # bump when the chunk layout or the extraction math changes
+STALE_TMP_S = 3600  # a temporary file this old whose writer is gone is removed
 EMBEDDINGS_SCHEMA = "infogauss.embeddings/v1"
 OUTPUT_SUFFIXES = (".npy", ".safetensors")
 
@@ -86,6 +98,57 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:48] or "model"
 
 
+# ---- content identity of weights ---------------------------------------------------------------
+HASH_MEMO = ".weights-sha256.json"  # in the default cache folder: (path, size, mtime) -> sha256
+_memo: dict[str, str] = {}
+
+
+def _memo_file() -> Path:
+    return default_cache_dir() / HASH_MEMO
+
+
+def _file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, memoised by (path, size, mtime, inode) in memory and in the
+    default cache folder, so gigabytes are hashed once, not on every run."""
+    st = path.stat()
+    key = f"{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+    if key in _memo:
+        return _memo[key]
+    memo_path = _memo_file()
+    try:
+        stored = json.loads(memo_path.read_text())
+    except (OSError, ValueError):
+        stored = {}
+    if not isinstance(stored, dict):
+        stored = {}
+    digest = stored.get(key)
+    if not isinstance(digest, str):
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        digest = h.hexdigest()
+        stored[key] = digest
+        with contextlib.suppress(OSError):  # a read-only cache only costs the hashing again
+            atomic_write_bytes(memo_path, json.dumps(stored).encode(), parents=True)
+    _memo[key] = digest
+    return digest
+
+
+def content_digest(path: str | Path) -> str:
+    """sha256 of a weights file's bytes, or of a folder's files (relative names and each
+    file's sha256, sorted): the same weights give the same digest wherever they are installed
+    (another virtual environment, another copy), other weights another one."""
+    path = Path(path).resolve()
+    if path.is_file():
+        return _file_sha256(path)
+    h = hashlib.sha256(b"infogauss.folder/v1\n")
+    for p in sorted(path.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts:
+            h.update(f"{p.relative_to(path).as_posix()}\0{_file_sha256(p)}\n".encode())
+    return h.hexdigest()
+
+
 # ---- the cache ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Chunk:
@@ -127,11 +190,13 @@ class CacheEntry:
             current = None
         if current != json.loads(_canonical(meta)):
             atomic_write_bytes(self.meta_path, json.dumps(meta, indent=1, default=str).encode())
+        now = time.time()
         for tmp in self.path.glob(".*.tmp"):
             m = re.match(r"^\..+\.(\d+)\.[0-9a-f]+\.tmp$", tmp.name)
             if m and not _pid_alive(int(m.group(1))):
                 with contextlib.suppress(OSError):
-                    tmp.unlink()
+                    if now - tmp.stat().st_mtime > STALE_TMP_S:
+                        tmp.unlink()
         return self
 
     def read_chunk(
@@ -226,6 +291,41 @@ class EmbeddingCache:
 
     def __repr__(self) -> str:
         return f"EmbeddingCache({str(self.root)!r})"
+
+
+def assemble_to_file(
+    path: str | Path, blocks: Iterable[np.ndarray], rows: int, dim: int
+) -> np.ndarray:
+    """Write float32 row ``blocks`` (in order, ``rows`` x ``dim`` in all) to the ``.npy`` at
+    ``path`` (a temporary file in the same folder, then ``os.replace``: readers never see a
+    partial file) and return it memory-mapped read-only: the assembled matrix of a cache
+    entry without a concatenation in RAM (the diagnostics read it block by block)."""
+    import tempfile
+
+    import numpy as np
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            header = {"descr": "<f4", "fortran_order": False, "shape": (rows, dim)}
+            np.lib.format.write_array_header_1_0(fh, header)
+            written = 0
+            for block in blocks:
+                block = np.ascontiguousarray(block, dtype="<f4")
+                if block.ndim != 2 or block.shape[1] != dim:
+                    raise ValueError(f"block of shape {block.shape}, expected (*, {dim})")
+                block.tofile(fh)
+                written += block.shape[0]
+            if written != rows:
+                raise ValueError(f"{written} rows written, {rows} expected")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
 # ---- output files ------------------------------------------------------------------------------

@@ -254,12 +254,15 @@ def zoo_checkpoints(
     weights: Sequence[str] = (),
     steps: Sequence[int] | None = None,
     zoo: str | Path | None = None,
+    revision: str | None = None,
 ) -> list[tuple[int, Any, str]]:
     """``(step, entry, label)`` in step order: one entry with each weights file of
     ``weights`` (globs), or the entries ``refs`` names."""
-    from .zoo import load_zoo
+    from .zoo import load_zoo, with_revision
 
     registry = load_zoo(zoo)
+    if weights and revision is not None:
+        raise BadInputError("--revision pins hub weights; --weights loads local files: use one")
     if weights:
         if len(refs) != 1:
             raise BadInputError(
@@ -272,7 +275,7 @@ def zoo_checkpoints(
         names = [str(f) for f in files]
         labels = [f"{base.id} @ {f.name}" for f in files]
     else:
-        entries = [registry.resolve(r) for r in refs]
+        entries = with_revision([registry.resolve(r) for r in refs], revision)
         names, labels = list(refs), [e.ref for e in entries]
     # zoo ids hold digits that are no steps (resnet34): only step-NNN style names count there
     order = order_by_step(names, steps, named_only=not weights)

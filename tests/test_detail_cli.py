@@ -57,7 +57,7 @@ def test_check_detail_prints_and_reports_everything(tmp_path):
     )
     assert "verdict" not in row["protocol"]
     assert "**Detail**" in md.read_text() and "Proj. AD compliance" in md.read_text()
-    assert "<h2>Detail</h2>" in html.read_text()
+    assert '<h2 id="detail">Detail</h2>' in html.read_text()
     names = sorted(p.name for p in (tmp_path / "plots").iterdir())
     for kind in ("spectrum", "projqq", "calibration"):
         assert f"e.npy-l2-{kind}.png" in names

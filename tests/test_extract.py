@@ -195,16 +195,22 @@ def test_resolve_precision(monkeypatch):
 
 
 def test_defaults_and_chunking():
-    from infogauss_cli.extract import chunk_size_for, default_batch_size, default_workers
+    from infogauss_cli.extract import (
+        default_batch_size,
+        default_chunk_items,
+        default_workers,
+        make_plan,
+    )
 
     assert default_batch_size("cpu", "image") == 16
     assert default_batch_size("cuda:0", "image") == 256
     assert default_workers("cpu", "text") == 0
     assert default_workers("cuda:0", "image") >= 1
-    assert chunk_size_for(32) == 256
-    assert chunk_size_for(24) == 264  # a multiple of the batch size, at least 256 items
-    assert chunk_size_for(1000) == 1000
-    assert chunk_size_for(4, 10) == 12
+    # chunks do not depend on the batch size (the cache key holds no batch size)
+    assert default_chunk_items() == 512
+    ids = [str(k) for k in range(1000)]
+    assert {make_plan(ids, bs).chunk_size for bs in (1, 24, 32, 1000)} == {512}
+    assert make_plan(ids, 4, 10).chunk_size == 10
 
 
 # ---- extraction --------------------------------------------------------------------------------

@@ -271,6 +271,30 @@ def test_html_without_plots_or_arrays_and_with_only_an_error():
     assert "<img" not in html and "broken-model" in html and "exit code 3" in html
 
 
+def test_html_toc_timing_and_wide_chart(rows, report):
+    """Issue 16: a table of contents that links every section and each row's plots, timing
+    in its own table of numbers that do not wrap, the summary chart at the content width."""
+    import re
+
+    html = report.read_text()
+    toc = re.search(r'<nav class="toc">(.*?)</nav>', html, re.S).group(1)
+    targets = re.findall(r'href="#([^"]+)"', toc)
+    for ident in ("results", "gates", "errors", "protocol", "timing", "plots", "plots-1"):
+        assert ident in targets, ident
+    for ident in targets:
+        assert f'id="{ident}"' in html, ident
+    assert html.index('<nav class="toc">') < html.index('id="results"')
+    timing = re.search(r'<table class="protocol timing">(.*?)</table>', html, re.S).group(1)
+    assert "extract (s)" in timing and "items/s" in timing and "train (s)" not in timing
+    assert timing.count('<td class="num">1.50</td>') == 4  # every row with timing
+    assert "td.num { white-space: nowrap; }" in html  # numbers never wrap
+    assert '<figure class="wide">' in html and "figure.wide { width: 100%" in html
+    from infogauss_cli.report.plots.compare import COMPARE_WIDTH
+    from infogauss_cli.report.plots.figure import DPI
+
+    assert 1000 <= COMPARE_WIDTH * DPI <= 1200  # about the content width: drawn at 1:1
+
+
 def _load_screenshot_tool():
     spec = importlib.util.spec_from_file_location(
         "screenshot_html", REPO / "docs" / "tools" / "screenshot_html.py"
@@ -280,6 +304,7 @@ def _load_screenshot_tool():
     return module
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)"
 )
@@ -295,3 +320,16 @@ def test_html_renders_in_headless_chromium(report, tmp_path):
     assert ((g > 100) & (r < 80) & (b < 110) & (g - r > 50)).sum() > 20  # green ✓ / pass
     assert ((r > 170) & (g < 90) & (b < 90)).sum() > 20  # red ✗ / FAIL / error
     assert tool.main([str(report), str(tmp_path / "missing" / "x.png"), "--chromium", "/nope"]) == 1
+    # The page down to the summary chart: the chart spans the content width (its bars reach
+    # past 60% of the page; in the old half-width card they stopped near 45%).
+    tall = tool.screenshot(report, tmp_path / "tall.png", width=1280, height=3200)
+    with Image.open(tall) as im:
+        px = np.asarray(im.convert("RGB")).astype(int)
+    ad_blue = (
+        (abs(px[..., 0] - 0x4C) < 12)
+        & (abs(px[..., 1] - 0x72) < 12)
+        & (abs(px[..., 2] - 0xB0) < 12)
+    )
+    top = np.flatnonzero(ad_blue.any(axis=1))[0]  # the summary chart comes first
+    cols = np.flatnonzero(ad_blue[top : top + 300].any(axis=0))
+    assert cols.size and cols.max() > 0.6 * 1280, cols

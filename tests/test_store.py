@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -54,8 +55,9 @@ def test_cache_round_trip_is_bit_identical(setup, tmp_path):
     ]
     meta = json.loads((entry / "meta.json").read_text())
     parts = meta["parts"]
-    for key in ("encoder", "tower", "data", "precision", "device_type", "batch_size", "format"):
+    for key in ("encoder", "tower", "data", "precision", "device_type", "format"):
         assert key in parts
+    assert "batch_size" not in parts  # issue 16: another batch size hits the same entry
     assert parts["chunk_size"] == 8 and parts["device_type"] == "cpu"
     side = json.loads((entry / "chunk-000002.json").read_text())
     assert side["start"] == 16 and side["stop"] == 20 and side["rows"] == 4
@@ -121,10 +123,12 @@ def test_chunk_without_sidecar_is_recomputed_quietly(setup, tmp_path):
 def test_key_changes_with_what_changes_the_embeddings(setup, tmp_path):
     enc, items, _ = setup
     extract(enc, items, cache=tmp_path, **KW)
-    extract(enc, items, cache=tmp_path, **{**KW, "batch_size": 2})
+    other_bs = extract(enc, items, cache=tmp_path, **{**KW, "batch_size": 2})
+    assert other_bs.from_cache == 1.0  # the batch size is not part of the key (issue 16)
     extract(enc, items, cache=tmp_path, precision="bf16", **KW)
     extract(enc, items[:10], cache=tmp_path, **KW)
     extract(enc, items, cache=tmp_path, data_fingerprint="other-data", **KW)
+    extract(enc, items, cache=tmp_path, **{**KW, "chunk_items": 5})
     enc2 = make_image_encoder()
     enc2.fingerprint = {**enc.fingerprint, "weights": "other"}
     extract(enc2, items, cache=tmp_path, **KW)
@@ -151,10 +155,14 @@ def test_atomic_write_and_stale_tmp_cleanup(tmp_path):
     entry.path.mkdir()
     stale = entry.path / ".chunk-000000.npy.999999999.abcdef12.tmp"  # a writer that is gone
     live = entry.path / f".chunk-000001.npy.{os.getpid()}.abcdef12.tmp"
-    stale.write_bytes(b"x")
-    live.write_bytes(b"x")
+    # a fresh file of a pid unknown here may be a writer on another node sharing the folder
+    remote = entry.path / ".chunk-000002.npy.999999998.abcdef12.tmp"
+    for f in (stale, live, remote):
+        f.write_bytes(b"x")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
     entry.open()
-    assert not stale.exists() and live.exists()
+    assert not stale.exists() and live.exists() and remote.exists()
     assert entry.path.name.startswith("m-image-")
 
 

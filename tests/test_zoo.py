@@ -134,6 +134,38 @@ def test_every_error_is_listed_with_its_field_path():
     assert len(lines) == 8
 
 
+def test_a_wrong_backend_hides_no_other_error(cli, tmp_path):
+    """Issue 16 item 5: one pass lists every error, whatever the entry's backend says."""
+    data = zoo_of(
+        {**entry(id="a", backend="timmm", aliases=["bad alias"]), "dim": -1},
+        {k: v for k, v in entry(id="b").items() if k != "objective"},  # a field missing
+        {k: v for k, v in entry(id="A", towers=[]).items() if k != "backend"},
+    )
+    lines = errors_of(data)
+    text = "\n".join(lines)
+    assert "models[0].backend: unknown backend 'timmm'" in text
+    assert "models[0].aliases[0]: 'bad alias': use letters" in text
+    assert "models[0].dim:" in text
+    assert "models[1].objective: field required" in text
+    assert "models[2].backend: field required" in text
+    assert "models[2].towers:" in text
+    assert "models[2].id: 'A' is already used by models[0].id" in text
+    assert len(lines) == 7
+    f = tmp_path / "zoo.yaml"
+    f.write_text(yaml.safe_dump(data))
+    r = cli("validate", str(f))
+    assert r.exit_code == 2
+    for needle in (
+        "models[0].backend",
+        "models[0].aliases[0]",
+        "models[1].objective",
+        "models[2].id",
+    ):
+        assert needle in r.output
+    # one error per line on the terminal, not one line with escaped line breaks
+    assert "\\n" not in r.output and len(r.output.strip().splitlines()) == 8
+
+
 def test_top_level_keys_are_checked():
     lines = errors_of({"schema_version": 2, "models": [], "modles": []})
     assert any(line.startswith("schema_version:") for line in lines)
@@ -349,7 +381,7 @@ def test_cli_show_unknown_model_exits_2(cli):
 
 def test_cli_validate(cli, tmp_path):
     r = cli("validate")
-    assert r.exit_code == 0 and r.output.startswith("OK: 14 models")
+    assert r.exit_code == 0 and r.output.startswith("OK: 15 models")
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(zoo_of(entry(source={}), entry(id="m2", backend="x"))))
     r = cli("validate", str(bad))

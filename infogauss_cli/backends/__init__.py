@@ -1,6 +1,6 @@
 """Backends turn a zoo entry and a tower into an :class:`~.base.Encoder`.
 
-One module per library (timm, open_clip, transformers), each defining a
+One module per library (timm, open_clip, transformers, sentence-transformers), each defining a
 :class:`~.registry.Backend`, and one registration line below. The modules import their library
 only when an entry is built, so ``import infogauss_cli.backends`` stays cheap. The contract is
 in :class:`~.registry.Backend`; docs/zoo.md shows adding a backend.
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 register_backend("infogauss_cli.backends.timm:BACKEND", name="timm")
 register_backend("infogauss_cli.backends.open_clip:BACKEND", name="open_clip")
 register_backend("infogauss_cli.backends.hf:BACKEND", name="transformers")
+register_backend("infogauss_cli.backends.st:BACKEND", name="sentence-transformers")
 
 __all__ = [
     "Backend",

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from .layers import LayerSet
+
 Tower = Literal["image", "text"]
 
 
@@ -40,3 +42,4 @@ class Encoder:
     forward: Callable[[torch.nn.Module, dict[str, torch.Tensor]], torch.Tensor]
     fingerprint: dict[str, str] = field(default_factory=dict)
     channels_last: bool = False  # CNNs: faster in channels_last memory format (CPU and CUDA)
+    layers: LayerSet | None = None  # per-layer outputs for ``--layers`` (see .layers)

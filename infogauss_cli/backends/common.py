@@ -4,7 +4,6 @@ identities for the cache key, and the dimension check."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,13 +124,18 @@ def weights_file(path: Path, preferred: Sequence[str], model: str) -> Path:
     """A weights file: ``path`` itself, or inside a folder the first of ``preferred`` names,
     else its only weights file."""
     if path.is_file():
-        return path
+        return check_checkpoint(path, model)
+    if not path.is_dir():
+        raise BadInputError(
+            f"{model}: weights {path} is not a regular file or folder; point `weights` at a "
+            f"checkpoint ({CHECKPOINT_FORMATS})"
+        )
     for name in preferred:
         if (path / name).is_file():
-            return path / name
+            return check_checkpoint(path / name, model)
     found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
     if len(found) == 1:
-        return found[0]
+        return check_checkpoint(found[0], model)
     what = "several weights files" if found else "no weights file"
     raise BadInputError(
         f"{model}: {path} has {what} (expected one of {', '.join(preferred)} or a single "
@@ -139,19 +143,64 @@ def weights_file(path: Path, preferred: Sequence[str], model: str) -> Path:
     )
 
 
+CHECKPOINT_FORMATS = "safetensors, or a PyTorch .pt/.pth/.bin file (zip or pickle)"
+
+
+def check_checkpoint(file: Path, model: str) -> Path:
+    """``file`` if its first bytes are those of a checkpoint format the backends read
+    (safetensors, torch zip, torch pickle), else a :class:`BadInputError` naming the formats."""
+    try:
+        with open(file, "rb") as fh:
+            head = fh.read(16)
+        size = file.stat().st_size
+    except OSError as exc:
+        raise BadInputError(f"{model}: cannot read weights {file}: {exc.strerror}") from None
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch zip / pickle
+        return file
+    if len(head) >= 9:
+        header_len = int.from_bytes(head[:8], "little")
+        if head[8:9] == b"{" and 8 + header_len <= size:  # safetensors: check the sizes too
+            _check_safetensors(file, header_len, size, model)
+            return file
+    raise BadInputError(
+        f"{model}: weights {file} is not a checkpoint of a known format ({size} bytes; "
+        f"accepted: {CHECKPOINT_FORMATS}); point `weights` at a real weights file"
+    )
+
+
+def _check_safetensors(file: Path, header_len: int, size: int, model: str) -> None:
+    """The tensors the header lists end exactly at the end of the file (a truncated or
+    padded file fails here, not deep inside the library)."""
+    import json
+
+    try:
+        with open(file, "rb") as fh:
+            fh.seek(8)
+            header = json.loads(fh.read(header_len))
+        end = max(
+            (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
+            default=0,
+        )
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        raise BadInputError(
+            f"{model}: weights {file} has a damaged safetensors header; download it again"
+        ) from None
+    if 8 + header_len + end != size:
+        raise BadInputError(
+            f"{model}: weights {file} is truncated or damaged ({size} bytes, its header "
+            f"describes {8 + header_len + end}); download it again"
+        )
+
+
 def path_identity(path: Path) -> str:
-    """Identity of local weights for the cache key: path, sizes and modification times (not a
-    content hash: hashing gigabytes on every run would cost seconds)."""
-    path = Path(path).resolve()
-    if path.is_file():
-        st = path.stat()
-        return f"file:{path}:{st.st_size}:{st.st_mtime_ns}"
-    digest = hashlib.sha256()
-    for p in sorted(path.rglob("*")):
-        if p.is_file():
-            st = p.stat()
-            digest.update(f"{p.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    return f"dir:{path}:{digest.hexdigest()[:16]}"
+    """Identity of local weights for the cache key: the sha256 of the bytes (of every file, for
+    a folder), not the path, so the same weights installed elsewhere (another virtual
+    environment) hit the same cache entry. Hashed once per (path, size, mtime), then memoised
+    (:func:`~infogauss_cli.store.content_digest`)."""
+    from ..store import content_digest
+
+    kind = "file" if Path(path).is_file() else "dir"
+    return f"{kind}:sha256:{content_digest(path)}"
 
 
 def library_versions(*names: str) -> dict[str, str]:

@@ -31,6 +31,7 @@ from .base import Encoder
 from .common import (
     WeightsStatus,
     base_fingerprint,
+    check_checkpoint,
     check_dim,
     finish,
     library_versions,
@@ -102,6 +103,9 @@ def _check_folder(entry: ZooEntry, folder: Path) -> Path:
             f"{entry.id}: transformers weights must be a folder with config.json (as written by "
             f"save_pretrained); {folder} is not"
         )
+    for name in ("model.safetensors", "pytorch_model.bin"):  # garbage here fails deep inside
+        if (folder / name).is_file():
+            check_checkpoint(folder / name, entry.id)
     return folder
 
 
@@ -114,7 +118,12 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
         folder = _local_folder(entry)
         if folder is None:
             folder = hub.hub_snapshot(
-                entry.ref, name, AUX_PATTERNS, required=["config.json"], download=False
+                entry.ref,
+                name,
+                AUX_PATTERNS,
+                required=["config.json"],
+                download=False,
+                revision=entry.source.revision,
             )
         return folder, f"random:{entry.init_seed}"
     if loc.kind in ("local", "package"):
@@ -123,7 +132,14 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
         return folder, path_identity(folder)
     what = f"the weights of {name} (config.json, model.safetensors) from the Hugging Face hub"
     complete = ["config.json", MODEL_WEIGHTS]
-    folder = hub.hub_snapshot(entry.ref, name, AUX_PATTERNS, required=complete, download=False)
+    folder = hub.hub_snapshot(
+        entry.ref,
+        name,
+        AUX_PATTERNS,
+        required=complete,
+        download=False,
+        revision=entry.source.revision,
+    )
     if folder is None:  # not cached: download, safetensors first
         folder = hub.hub_snapshot(
             entry.ref,
@@ -132,12 +148,20 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
             required=["config.json"],
             what=what,
             local_first=False,
+            revision=entry.source.revision,
         )
     assert folder is not None
     if not any((folder / n).exists() for n in MODEL_WEIGHTS.split("|")):
-        folder = hub.hub_snapshot(entry.ref, name, BIN_PATTERNS, required=complete, what=what)
+        folder = hub.hub_snapshot(
+            entry.ref,
+            name,
+            BIN_PATTERNS,
+            required=complete,
+            what=what,
+            revision=entry.source.revision,
+        )
         assert folder is not None
-    return folder, f"hf:{name}@{hub.snapshot_revision(folder)}"
+    return folder, hub.hub_identity(name, folder, entry.source.revision)
 
 
 # ---- building ----------------------------------------------------------------------------------
@@ -235,7 +259,7 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     fingerprint = base_fingerprint(
         entry, tower, identity, pooling=pooling, preprocess=proc_id, config=config_id, **versions
     )
-    return Encoder(
+    encoder = Encoder(
         model_id=entry.ref,
         tower=tower,  # type: ignore[arg-type]
         dim=dim,
@@ -245,6 +269,11 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         forward=forward,
         fingerprint=fingerprint,
     )
+    from .hf_layers import attach_layers
+
+    sub = getattr(model.config, f"{'vision' if tower == 'image' else 'text'}_config", None)
+    blocks = getattr(sub or model.config, "num_hidden_layers", None)
+    return attach_layers(encoder, pooling, tower, int(blocks)) if blocks else encoder
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
@@ -257,10 +286,16 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
         SAFETENSORS_PATTERNS,
         required=["config.json", MODEL_WEIGHTS],
         download=False,
+        revision=entry.source.revision,
     )
     if folder is None:
         folder = hub.hub_snapshot(
-            entry.ref, name, BIN_PATTERNS, required=["config.json", MODEL_WEIGHTS], download=False
+            entry.ref,
+            name,
+            BIN_PATTERNS,
+            required=["config.json", MODEL_WEIGHTS],
+            download=False,
+            revision=entry.source.revision,
         )
     return WeightsStatus.hub(entry, f"hf://{name}", folder)
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -64,19 +62,12 @@ def offline_reason() -> str:
 
 
 def probe(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
-    """None if ``url``'s server answers at all within ``timeout`` s (any HTTP status counts),
-    else why not. Honours the proxy environment variables, like the libraries do."""
-    request = urllib.request.Request(url, method="HEAD")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout):
-            return None
-    except urllib.error.HTTPError:
-        return None  # the server answered
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        return str(getattr(reason, "strerror", None) or reason)
-    except (TimeoutError, OSError) as exc:
-        return str(getattr(exc, "strerror", None) or exc or type(exc).__name__)
+    """None if ``url``'s server (or the proxy from the environment) accepts a connection within
+    ``timeout`` s, name lookup included (a lookup alone can block 20-50 s offline), else why
+    not."""
+    from ..netcheck import unreachable_reason
+
+    return unreachable_reason(url, timeout)
 
 
 def hub_unavailable_reason(url: str | None = None) -> str | None:
@@ -203,6 +194,12 @@ def snapshot_revision(path: Path) -> str | None:
         if i + 1 < len(parts):
             return parts[i + 1]
     return None
+
+
+def hub_identity(repo_id: str, path: Path, requested: str | None = None) -> str:
+    """``hf:REPO@COMMIT``, the weights identity of a hub file or folder in the embedding
+    cache key: the commit the cache holds it at, else the revision asked for."""
+    return f"hf:{repo_id}@{snapshot_revision(path) or requested}"
 
 
 # ---- translating library errors ---------------------------------------------------------------

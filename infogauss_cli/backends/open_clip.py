@@ -133,8 +133,8 @@ def _checkpoint(entry: ZooEntry, tag_cfg: dict[str, Any]) -> tuple[str | None, s
     location = _hub_location(tag_cfg)
     if location is not None:
         repo, names = location
-        file = hub.hub_file(entry.ref, repo, names)
-        return str(file), f"hf:{repo}@{hub.snapshot_revision(file)}:{file.name}"
+        file = hub.hub_file(entry.ref, repo, names, entry.source.revision)
+        return str(file), f"{hub.hub_identity(repo, file, entry.source.revision)}:{file.name}"
     url = tag_cfg.get("url", "")
     reason = hub.hub_unavailable_reason(url)
     if reason is not None:
@@ -239,6 +239,8 @@ def _output_dim(model: torch.nn.Module, model_cfg: dict[str, Any]) -> int:
 
 
 def build(entry: ZooEntry, tower: str) -> Encoder:
+    from .hook_layers import attach_open_clip
+
     model_cfg, _ = _configs(entry)
     if tower == "text":  # first: a missing tokenizer fails before minutes of model building
         tokenizer, tok_id = build_tokenizer(entry)
@@ -249,9 +251,10 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     if tower == "image":
         fp = base_fingerprint(entry, tower, identity, transform=repr(transform), **versions)
         cnn = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
-        return image_encoder(entry, dim, model, transform, forward_image, fp, channels_last=cnn)
+        enc = image_encoder(entry, dim, model, transform, forward_image, fp, channels_last=cnn)
+        return attach_open_clip(enc, tower)
     fingerprint = base_fingerprint(entry, tower, identity, tokenizer=tok_id, **versions)
-    return Encoder(
+    enc = Encoder(
         model_id=entry.ref,
         tower="text",
         dim=dim,
@@ -261,6 +264,7 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         forward=forward_text,
         fingerprint=fingerprint,
     )
+    return attach_open_clip(enc, tower)
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
@@ -273,7 +277,14 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
             status = WeightsStatus("hub", url, False, "downloaded by open_clip on first use")
         else:
             repo, names = location
-            cached = next((p for n in names if (p := hub.cached_file(repo, n)) is not None), None)
+            cached = next(
+                (
+                    p
+                    for n in names
+                    if (p := hub.cached_file(repo, n, entry.source.revision)) is not None
+                ),
+                None,
+            )
             status = WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
     if "text" in entry.towers:
         import open_clip

@@ -218,8 +218,8 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, str]:
             return finish(model), identity
         overlay = {"file": str(file), "source": ""}
     elif cfg is not None and getattr(cfg, "hf_hub_id", None):
-        file = hub.hub_file(entry.ref, cfg.hf_hub_id, _hub_candidates(cfg))
-        identity = f"hf:{cfg.hf_hub_id}@{hub.snapshot_revision(file)}:{file.name}"
+        file = hub.hub_file(entry.ref, cfg.hf_hub_id, _hub_candidates(cfg), entry.source.revision)
+        identity = f"{hub.hub_identity(cfg.hf_hub_id, file, entry.source.revision)}:{file.name}"
         overlay = {"file": str(file), "source": ""}
     elif cfg is not None and getattr(cfg, "url", None):
         reason = hub.hub_unavailable_reason(cfg.url)
@@ -259,7 +259,10 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         **library_versions("timm"),
     )
     cnn = not hasattr(model, "patch_embed")  # channels-last helps CNNs; ViTs gain nothing
-    return image_encoder(entry, dim, model, transform, forward, fingerprint, channels_last=cnn)
+    from .hook_layers import attach_timm
+
+    enc = image_encoder(entry, dim, model, transform, forward, fingerprint, channels_last=cnn)
+    return attach_timm(enc)
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
@@ -269,7 +272,14 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
     repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
     if repo:
         names = _hub_candidates(cfg)
-        cached = next((p for n in names if (p := hub.cached_file(repo, n)) is not None), None)
+        cached = next(
+            (
+                p
+                for n in names
+                if (p := hub.cached_file(repo, n, entry.source.revision)) is not None
+            ),
+            None,
+        )
         return WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
     url = getattr(cfg, "url", None) or "-"
     return WeightsStatus("hub", url, False, "downloaded by timm on first use")

@@ -30,9 +30,11 @@ def audit_cmd(
     download: o.DownloadOpt = False,
     n: o.NOpt = None,
     seed: o.SeedOpt = 0,
+    layers: o.LayersOpt = None,
     view: o.ViewOpt = o.View.l2,
     detail: o.DetailOpt = False,
     bootstrap: o.BootstrapOpt = 0,
+    memory_budget: o.MemoryBudgetOpt = None,
     verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
     rule: o.RuleOpt = o.RuleName.calibrated,
     alpha: o.AlphaOpt = 0.05,
@@ -43,8 +45,10 @@ def audit_cmd(
     decode: o.DecodeOpt = o.Decode.cpu,  # type: ignore[attr-defined]
     compile: o.CompileOpt = False,
     zoo: o.ZooOpt = None,
+    revision: o.RevisionOpt = None,
     cache_dir: o.CacheDirOpt = None,
     no_cache: o.NoCacheOpt = False,
+    shard: o.ShardOpt = None,
     json_out: o.JsonOpt = None,
     markdown: o.MarkdownOpt = None,
     html: o.HtmlOpt = None,
@@ -74,17 +78,28 @@ def audit_cmd(
     from rich.console import Console
 
     from ..audit import audit_models
+    from ..distributed import current_shard
     from ..options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
 
     out = o.from_params(Outputs, params)
+    compute = o.from_params(Compute, params, use_cache=not no_cache)
+    out.preflight()  # every output writable before any model loads
+    compute.preflight()
+    share = current_shard(compute.shard)
     console = Console(stderr=True)
     rows = audit_models(
         models,
         data=o.from_params(DataOptions, params),
         protocol=o.from_params(Protocol, params),
-        compute=o.from_params(Compute, params, use_cache=not no_cache),
+        compute=compute,
         options=o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays),
         gates=o.gates(params),
-        console=None if quiet else console,
+        console=None if quiet or not (share.assembles or share.mode == "job") else console,
     )
+    if share.synced and not share.assembles:
+        raise typer.Exit(0)  # rank 0 reports; the ranks agree on its exit code
+    if share.mode == "job" and not rows:
+        if not quiet:
+            console.print(o.SHARD_DONE.format(shard=share.label), highlight=False)
+        raise typer.Exit(0)
     emit(rows, out)

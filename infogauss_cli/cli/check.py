@@ -33,6 +33,7 @@ def check_cmd(
     view: o.ViewOpt = o.View.l2,
     detail: o.DetailOpt = False,
     bootstrap: o.BootstrapOpt = 0,
+    memory_budget: o.MemoryBudgetOpt = None,
     verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
     rule: o.RuleOpt = o.RuleName.calibrated,
     alpha: o.AlphaOpt = 0.05,
@@ -62,6 +63,7 @@ def check_cmd(
     if name is not None and len(files) > 1:
         raise typer.BadParameter("--name labels a single FILE", param_hint="--name")
     out = o.from_params(Outputs, params)
+    out.preflight()  # every output writable before any file is read
     protocol = o.from_params(Protocol, params)
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = o.gates(params)

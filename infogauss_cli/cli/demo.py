@@ -37,8 +37,8 @@ def demo_cmd(
     """Run the paper's comparison offline: synthetic encoders at initialisation, after InfoNCE
     training and after supervised training, and real packaged weights (contrastive MiniLM,
     supervised EfficientNet-Lite0, and their random-init twins) on real text and images that
-    ship with Python and scikit-image. About two minutes on 2 CPU cores; writes
-    DIR/report.html and DIR/report.json.
+    ship with Python and scikit-image (measured wall time: docs/synthetic.md, "The demo");
+    writes DIR/report.html and DIR/report.json.
 
     Examples:
 
@@ -50,8 +50,10 @@ def demo_cmd(
 
     from ..demo import GPU_COMMAND, demo_rows
     from ..options import Outputs
+    from ..preflight import preflight_outputs
     from ..synthetic.paper import publish_comparison
 
+    preflight_outputs(files=[("--json", json_out)], folders=[("--out", out)])
     console = Console(stderr=True)
     progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
     rows = demo_rows(models=models, keep_arrays=True, progress=progress, console=console)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import typer
 
 from ..errors import InfogaussError
+from ..safe_text import printable, printable_lines
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -20,36 +23,72 @@ def set_debug(value: bool) -> None:
     _state["debug"] = value
 
 
-def fail(message: str, code: int) -> typer.Exit:
-    """Print ``error: message`` on stderr and return the Exit to raise."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+@contextlib.contextmanager
+def library_warnings_silenced() -> Iterator[None]:
+    """Warnings raised inside libraries (numpy RuntimeWarnings, torch UserWarnings on legacy
+    pickles, deprecations) are not shown: what matters reaches the user as the tool's own
+    error or note. The tool's own warnings, and everything with ``--debug``, still show."""
+    if _state["debug"]:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore")
+        warnings.filterwarnings("default", module=r"infogauss_cli(\.|$)")
+        yield
+
+
+def _quiet(kwargs: dict[str, Any]) -> bool:
+    """``--quiet`` as a parameter, or on an options object passed as one."""
+    flags = [v for k, v in kwargs.items() if k == "quiet"]
+    flags += [getattr(v, "quiet", False) for v in kwargs.values()]
+    return any(f is True for f in flags)
 
 
 def handle_errors(func: F) -> F:
     """Decorator for commands: InfogaussError -> its exit code (2 or 3), Ctrl-C -> 3,
-    anything unexpected -> 3; a traceback only with ``--debug``."""
+    anything unexpected -> 3; a traceback only with ``--debug``. Under torchrun the ranks agree
+    on one exit code and only rank 0 (or a rank with an error of its own) prints the error."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..distributed import Stopped, finish, is_main
+        from ..progress import bars
+
+        result, code, message = None, 0, ""
         try:
-            return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, typer.BadParameter):
+            # torchrun: progress on rank 0 only
+            with library_warnings_silenced(), bars(enabled=not _quiet(kwargs) and is_main()):
+                result = func(*args, **kwargs)
+        except (typer.Abort, typer.BadParameter):
             raise  # typer reports these itself (usage errors exit 2)
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except Stopped as stop:  # another rank ended the command: leave with its code
+            raise typer.Exit(stop.code) from None
         except InfogaussError as exc:
             if _state["debug"]:
                 raise
-            raise fail(str(exc), exc.exit_code) from None
+            code, message = exc.exit_code, str(exc)
+        except OSError as exc:  # a file-system failure nobody named: still path + fix
+            if _state["debug"]:
+                raise
+            from ..errors import io_failure
+
+            failure = io_failure(exc, operation="access")
+            code, message = failure.exit_code, str(failure)
         except KeyboardInterrupt:
-            raise fail("interrupted", 3) from None
+            code, message = 3, "interrupted"
         except Exception as exc:
             if _state["debug"]:
                 raise
             name = type(exc).__name__
-            print(
-                f"error: unexpected {name}: {exc} (rerun with --debug for the traceback)",
-                file=sys.stderr,
-            )
-            raise typer.Exit(3) from None
+            code = 3
+            message = f"unexpected {name}: {printable(exc)} (rerun with --debug for the traceback)"
+        code, speak = finish(code, message)
+        if message and speak:
+            print(f"error: {printable_lines(message)}", file=sys.stderr)
+        if code:
+            raise typer.Exit(code)
+        return result
 
     return wrapper  # type: ignore[return-value]

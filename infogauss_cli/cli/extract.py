@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from ..safe_text import printable
 from . import options as o
 from .errors import handle_errors
 
@@ -38,6 +39,7 @@ def extract_cmd(
     download: o.DownloadOpt = False,
     n: o.NOpt = None,
     seed: o.SeedOpt = 0,
+    layers: o.LayersOpt = None,
     device: o.DeviceOpt = "auto",
     precision: o.PrecisionOpt = o.Precision.auto,
     batch_size: o.BatchSizeOpt = None,
@@ -45,8 +47,10 @@ def extract_cmd(
     decode: o.DecodeOpt = o.Decode.cpu,  # type: ignore[attr-defined]
     compile: o.CompileOpt = False,
     zoo: o.ZooOpt = None,
+    revision: o.RevisionOpt = None,
     cache_dir: o.CacheDirOpt = None,
     no_cache: o.NoCacheOpt = False,
+    shard: o.ShardOpt = None,
     quiet: o.QuietOpt = False,
 ) -> None:
     """Embed a dataset with one tower of a model and write the raw embeddings to a file.
@@ -56,21 +60,35 @@ def extract_cmd(
     params = locals()
     from rich.console import Console
 
-    from ..extract import SKIPPED_SHOWN, extract_to_file
+    from ..distributed import current_shard
+    from ..extract import extract_to_file
     from ..options import Compute, DataOptions, Protocol
 
-    written = extract_to_file(
-        model,
-        out,
-        o.from_params(DataOptions, params),
-        o.from_params(Protocol, params),
-        o.from_params(Compute, params, use_cache=not no_cache),
-        console=None if quiet else Console(stderr=True),
-    )
-    if quiet:
-        return
+    compute = o.from_params(Compute, params, use_cache=not no_cache)
+    share = current_shard(compute.shard)
+    quiet = quiet or (share.synced and not share.assembles)  # rank 0 speaks
+    args = (model, out, o.from_params(DataOptions, params), o.from_params(Protocol, params))
+    console = None if quiet else Console(stderr=True)
+    if layers:
+        from ..depth import layers_to_files
+
+        results: Any = layers_to_files(*args, compute, console=console)
+    else:
+        results = (extract_to_file(*args, compute, console=console),)
+    for written in results:
+        if not quiet:
+            _say(written, share.label, out)
+
+
+def _say(written: Any, shard: str, out: Any) -> None:
+    """What was written, on stdout."""
+    from ..extract import SKIPPED_SHOWN, ShardWork
+
     result = written.extraction
-    files = " + ".join(str(p) for p in written.files)
+    if isinstance(result, ShardWork):
+        typer.echo(o.SHARD_DONE.format(shard=shard) + f", then writes {printable(out)}")
+        return
+    files = " + ".join(printable(p) for p in written.files)
     typer.echo(
         f"wrote {files}: {result.n} x {result.dim} float32 ({written.model}, {result.tower} "
         f"tower), {result.items_per_s:,.1f} items/s on {result.device} {result.precision}"
@@ -79,7 +97,8 @@ def extract_cmd(
     for what, count in written.ignored.items():
         typer.echo(f"ignored {count} {what}(s)")
     if result.skipped:
-        shown = ", ".join(f"{i} ({r})" for i, r in result.skipped[:SKIPPED_SHOWN])
+        first = result.skipped[:SKIPPED_SHOWN]
+        shown = ", ".join(f"{printable(i)} ({printable(r)})" for i, r in first)
         more = len(result.skipped) - SKIPPED_SHOWN
         typer.echo(
             f"skipped {len(result.skipped)} unreadable item(s): {shown}"

@@ -2,14 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
 
 from .. import __version__
 from .errors import set_debug
+from .lazy import LazyGroup
+
+
+class OneLineErrors(LazyGroup):
+    """The root group: a usage error is one ``error: ...`` line on stderr with exit 2
+    (docs/exit-codes.md), not typer's framed box. Uses typer's vendored click only. Its
+    commands are imported only when they run (:class:`~.lazy.LazyGroup`)."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+        from typer.exceptions import Abort
+
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as exc:  # bare `infogauss zoo`: the help, as typer shows it
+            from typer import rich_utils
+
+            rich_utils.rich_format_error(exc)
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            from ..safe_text import printable
+
+            message = " ".join(exc.format_message().split())
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            typer.echo(f"error: {printable(message)}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except Abort:
+            typer.echo("error: aborted", err=True)
+            sys.exit(3)
+        sys.exit(rv if isinstance(rv, int) and not isinstance(rv, bool) else 0)
+
 
 app = typer.Typer(
+    cls=OneLineErrors,
     name="infogauss",
     help="Are your embeddings Gaussian? Diagnostics from 'InfoNCE Induces Gaussian "
     "Distribution' (ICLR 2026): norm CV, per-coordinate Anderson-Darling and "
@@ -37,27 +81,6 @@ def main(
 ) -> None:
     """infogauss: audit embeddings for Gaussianity."""
     set_debug(debug)
-
-
-def _register() -> None:
-    from . import audit, check, data, demo, extract, synthetic, track, zoo
-
-    app.add_typer(zoo.app, name="zoo", help="The model zoo: list, show, validate.")
-    app.add_typer(data.app, name="data", help="Datasets: fetch MS-COCO val2017, show what is here.")
-    app.command("extract")(extract.extract_cmd)
-    app.command("audit")(audit.audit_cmd)
-    app.command(
-        "compare",
-        help="Audit several models into one table (same options as audit). Example: "
-        "[bold]infogauss compare resnet34 dino --json r.json[/]",
-    )(audit.audit_cmd)
-    app.command("check")(check.check_cmd)
-    app.command("synthetic")(synthetic.synthetic_cmd)
-    app.command("demo")(demo.demo_cmd)
-    app.command("track")(track.track_cmd)
-
-
-_register()
 
 
 def run() -> None:

@@ -26,6 +26,9 @@ from ..options import (
 if TYPE_CHECKING:
     from ..verdict import Gates
 
+MAX_SEED = 2**32 - 1  # numpy and torch generators alike
+MAX_BOOTSTRAP = 100_000  # each resample costs about one diagnosis
+
 DATA_HELP = (
     "Data to embed: coco-val2017 (default), coco:ANNOTATIONS.json[:IMAGES_DIR], images:DIR, "
     "text:FILE, hf:DATASET[:SPLIT]\\[#COLUMN]."
@@ -65,7 +68,14 @@ NOpt = Annotated[
     ),
 ]
 SeedOpt = Annotated[
-    int, typer.Option("--seed", help="Seed for subsampling.", rich_help_panel="Protocol")
+    int,
+    typer.Option(
+        "--seed",
+        min=0,
+        max=MAX_SEED,
+        help="Seed for subsampling (0 to 4294967295).",
+        rich_help_panel="Protocol",
+    ),
 ]
 ViewOpt = Annotated[
     View,
@@ -73,6 +83,17 @@ ViewOpt = Annotated[
         "--view",
         help="Embedding the per-coordinate tests see: l2-normalised rows, raw, or both. "
         "Norm CV is always on raw.",
+        rich_help_panel="Protocol",
+    ),
+]
+LayersOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--layers",
+        metavar="all|LIST",
+        help="Depth profile: one row per layer (all, or e.g. 0,3,6 or 2-4 or -1; L0 is the "
+        "embedding output where the model has one), pooled like the final embedding; a depth "
+        "plot with --html/--plots. See docs/training.md.",
         rich_help_panel="Protocol",
     ),
 ]
@@ -123,6 +144,17 @@ ZooOpt = Annotated[
         rich_help_panel="Model",
     ),
 ]
+RevisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--revision",
+        metavar="REV",
+        help="Hub revision (branch, tag or commit hash) of the model's weights; overrides the "
+        "zoo entry's revision. One model only (pin several in the zoo file).",
+        show_default=False,
+        rich_help_panel="Model",
+    ),
+]
 CacheDirOpt = Annotated[
     Path | None,
     typer.Option(
@@ -134,6 +166,22 @@ CacheDirOpt = Annotated[
 NoCacheOpt = Annotated[
     bool,
     typer.Option("--no-cache", help="Neither read nor write the cache.", rich_help_panel="Compute"),
+]
+SHARD_DONE = (
+    "{shard}: done; when every shard has run, the same command without --shard assembles the "
+    "cache (and computes whatever is missing)"
+)
+ShardOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="K/N",
+        help="Compute only piece K of N of the embeddings into the cache and stop (job arrays); "
+        "a later run without --shard assembles and computes what is missing. Under torchrun the "
+        "ranks split the work themselves (docs/scale.md).",
+        show_default=False,
+        rich_help_panel="Compute",
+    ),
 ]
 
 # ---- detail ------------------------------------------------------------------------------------
@@ -152,9 +200,22 @@ BootstrapOpt = Annotated[
         "--bootstrap",
         metavar="B",
         min=0,
+        max=MAX_BOOTSTRAP,
         help="With --detail: bootstrap CIs of the compliances from B row resamples (0: off; "
         "each costs about one diagnosis).",
         rich_help_panel="Protocol",
+    ),
+]
+MemoryBudgetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-budget",
+        metavar="SIZE",
+        help="Working memory of the diagnostics beyond the matrix (e.g. 512M, 2G); default: "
+        "1/32 of the RAM, within 256M..8G. Files are memory-mapped and read in blocks, so a "
+        "matrix larger than memory can be checked (docs/scale.md).",
+        show_default=False,
+        rich_help_panel="Compute",
     ),
 ]
 VerdictModeOpt = Annotated[

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -21,11 +22,15 @@ def emit(rows: Sequence[Row], out: Outputs) -> None:
 
 def terminal(json_out: str | None = None) -> Console:
     """The console for tables: stderr when the JSON goes to stdout; 160 columns when piped or
-    captured (not squeezed into 80)."""
+    captured (not squeezed into 80) unless ``$COLUMNS`` says otherwise."""
+    import os
+
     from rich.console import Console
 
     console = Console(stderr=json_out == "-")
-    return console if console.is_terminal else Console(stderr=json_out == "-", width=160)
+    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return console
+    return Console(stderr=json_out == "-", width=160)
 
 
 def publish(rows: Sequence[Row], out: Outputs) -> int:
@@ -36,19 +41,49 @@ def publish(rows: Sequence[Row], out: Outputs) -> int:
     from ..report.markdown import render_markdown
     from ..report.table import print_report
 
-    report = Report(tuple(rows))
+    report = Report(tuple(rows), command=("infogauss", *sys.argv[1:]))
     if not out.quiet:
         print_report(report.rows, terminal(out.json_out))
     if out.json_out:
-        write_json(report, out.json_out)
+        if out.json_out == "-":
+            write_json(report, out.json_out)
+        else:
+            keep_on_failure("--json", out.json_out, lambda p: write_json(report, str(p)))
     if out.markdown:
-        write_text_atomic(out.markdown, render_markdown(report.rows))
+        text = render_markdown(report.rows)
+        keep_on_failure("--markdown", out.markdown, lambda p: write_text_atomic(p, text))
     if out.html:
         from ..report.html import write_html
 
-        write_html(report.rows, out.html, command=["infogauss", *sys.argv[1:]])
+        command = report.command
+        keep_on_failure("--html", out.html, lambda p: write_html(report.rows, p, command=command))
     if out.plots:
         from ..report.plots import write_plots
 
-        write_plots(report.rows, out.plots)
+        keep_on_failure("--plots", out.plots, lambda p: write_plots(report.rows, p))
     return report.exit_code
+
+
+def keep_on_failure(option: str, path: str | Path, write: Callable[[Path], object]) -> None:
+    """``write(path)``; when that fails (disk full, a path gone read-only after the preflight)
+    write to a rescue place instead and raise the I/O error naming both."""
+    from ..errors import io_failure
+    from ..preflight import rescue_path
+
+    try:
+        write(Path(path))
+        return
+    except OSError as exc:
+        failure = exc
+    rescue = rescue_path(Path(path))
+    if rescue is not None:
+        try:
+            write(rescue)
+        except OSError:
+            rescue = None
+    fix = (
+        f"the output was written to {rescue} instead"
+        if rescue is not None
+        else "no other writable place was found: free space and rerun"
+    )
+    raise io_failure(failure, path, f"write {option} to", fix=fix) from None

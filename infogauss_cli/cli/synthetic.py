@@ -123,13 +123,19 @@ def synthetic_cmd(
     seed: Annotated[
         int,
         typer.Option(
-            "--seed", help="Seed of data, initialisation and training.", rich_help_panel="Protocol"
+            "--seed",
+            min=0,
+            max=o.MAX_SEED,
+            help="Seed of data, initialisation and training.",
+            rich_help_panel="Protocol",
         ),
     ] = 0,
     view: o.ViewOpt = o.View.l2,
     detail: o.DetailOpt = False,
     bootstrap: o.BootstrapOpt = 0,
     verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
+    rule: o.RuleOpt = o.RuleName.calibrated,
+    alpha: o.AlphaOpt = 0.05,
     sweep: Annotated[
         bool,
         typer.Option(
@@ -178,6 +184,7 @@ def synthetic_cmd(
     min_ad_compliance: o.MinAdOpt = None,
     min_dp_compliance: o.MinDpOpt = None,
     max_ad_mean: o.MaxAdMeanOpt = None,
+    max_effect: o.MaxEffectOpt = None,
     baseline: o.BaselineOpt = None,
     max_drop: o.MaxDropOpt = None,
 ) -> None:
@@ -187,7 +194,7 @@ def synthetic_cmd(
 
     Examples:
 
-      [bold]infogauss synthetic[/]  (the default preset, about a minute on 2 CPU cores)
+      [bold]infogauss synthetic[/]  (the default preset)
 
       [bold]infogauss synthetic --quick --json r.json --html r.html[/]
 
@@ -225,6 +232,7 @@ def synthetic_cmd(
         seed=seed,
     )
     out = o.from_params(Outputs, params)
+    out.preflight()
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = o.gates(params)
     progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))

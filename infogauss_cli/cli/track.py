@@ -38,8 +38,9 @@ def track_cmd(
         list[str],
         typer.Argument(
             metavar="TARGET...",
-            help="A folder (or .json files) of `synthetic --save-checkpoints`; or one zoo entry "
-            "with --weights; or several zoo refs, one per checkpoint.",
+            help="A folder (or .json files) of `synthetic --save-checkpoints`; or a training run's "
+            "folder of sentence-transformers / Hugging Face checkpoints (checkpoint-N/); or one "
+            "zoo entry with --weights; or several zoo refs, one per checkpoint.",
             show_default=False,
         ),
     ],
@@ -86,6 +87,8 @@ def track_cmd(
         ),
     ] = None,
     verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
+    rule: o.RuleOpt = o.RuleName.calibrated,
+    alpha: o.AlphaOpt = 0.05,
     device: o.DeviceOpt = "auto",
     precision: o.PrecisionOpt = o.Precision.auto,
     batch_size: o.BatchSizeOpt = None,
@@ -93,6 +96,7 @@ def track_cmd(
     decode: o.DecodeOpt = o.Decode.cpu,  # type: ignore[attr-defined]
     compile: o.CompileOpt = False,
     zoo: o.ZooOpt = None,
+    revision: o.RevisionOpt = None,
     cache_dir: o.CacheDirOpt = None,
     no_cache: o.NoCacheOpt = False,
     json_out: o.JsonOpt = None,
@@ -105,6 +109,7 @@ def track_cmd(
     min_ad_compliance: o.MinAdOpt = None,
     min_dp_compliance: o.MinDpOpt = None,
     max_ad_mean: o.MaxAdMeanOpt = None,
+    max_effect: o.MaxEffectOpt = None,
 ) -> None:
     """Diagnose every checkpoint of a training run on the same data: one row per checkpoint
     (JSON rows carry `step`), a trajectory plot (--plots DIR/trajectory.png, and in --html).
@@ -116,6 +121,8 @@ def track_cmd(
       then [bold]infogauss track ckpt/ --html track.html[/]
 
       [bold]infogauss track my-encoder --weights 'runs/step-*.safetensors' --data text:s.txt[/]
+
+      [bold]infogauss track runs/st-finetune/ --data text:s.txt --require-trend up[/]
     """
     params = locals()
     from rich.console import Console
@@ -123,12 +130,19 @@ def track_cmd(
     from ..options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
     from ..synthetic.checkpoints import is_synthetic
     from ..track import track_synthetic, track_zoo, zoo_checkpoints
+    from ..track_folders import folder_checkpoints, is_checkpoint_folder
 
     console = Console(stderr=True)
     out = o.from_params(Outputs, params)
+    out.preflight()
+    if not no_cache:
+        o.from_params(Compute, params).preflight()
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = o.gates(params)
     trend = require_trend.value if require_trend else None
+    local = all(Path(t).exists() for t in targets)
+    if revision is not None and local:
+        raise typer.BadParameter("--revision pins a zoo model's hub weights, not local checkpoints")
     if all(Path(t).exists() and is_synthetic(t) for t in targets):
         if weights or steps:
             raise typer.BadParameter(
@@ -145,7 +159,12 @@ def track_cmd(
             progress=progress,
         )
     else:
-        checkpoints = zoo_checkpoints(targets, weights=weights or (), steps=_steps(steps), zoo=zoo)
+        if len(targets) == 1 and not weights and is_checkpoint_folder(targets[0]):
+            checkpoints = folder_checkpoints(targets[0], _steps(steps))
+        else:
+            checkpoints = zoo_checkpoints(
+                targets, weights=weights or (), steps=_steps(steps), zoo=zoo, revision=revision
+            )
         result = track_zoo(
             checkpoints,
             data=o.from_params(DataOptions, params),

@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 
 from .normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
 
@@ -45,6 +44,8 @@ def compliance_null_p(compliance: float, d: int, p0: float) -> float:
     if not np.isfinite(compliance) or d < 1:
         return float("nan")
     k = round(compliance * d)
+    from scipy import stats  # heavy (about 1 s): only where used
+
     return float(stats.binomtest(k, d, min(max(p0, 0.0), 1.0)).pvalue)
 
 
@@ -66,6 +67,8 @@ def ks_uniform(pvalues: np.ndarray) -> tuple[float, float]:
     p = p[np.isfinite(p)]
     if p.size == 0:
         return float("nan"), float("nan")
+    from scipy import stats
+
     res = stats.kstest(p, "uniform")
     return float(res.statistic), float(res.pvalue)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .blocks import take_rows
 from .calibration import (
     FDR_Q,
     BootstrapCI,
@@ -42,11 +43,20 @@ from .sphere import (
     Rayleigh,
     Scatter,
     Uniformity,
-    rayleigh,
-    scatter,
+    rayleigh_from_mean,
+    scatter_from_moments,
+    sphere_moments,
     uniformity,
 )
-from .validate import View, apply_view, l2_normalise, subsample, validate_matrix
+from .validate import (
+    View,
+    apply_view,
+    check_nonzero,
+    l2_normalise,
+    row_norms,
+    subsample,
+    validate_matrix,
+)
 
 
 def _num(v: Any) -> float | None:
@@ -104,21 +114,49 @@ def sphere_detail(
     mardia_rows: int | None = DEFAULT_MARDIA_ROWS,
     mardia_reps: int = DEFAULT_MARDIA_REPS,
     workers: int | None = None,
+    budget: int | None = None,
 ) -> SphereDetail:
     """The view-independent detail of a finite (n, d) matrix (rows used as given: subsample
-    first). Mardia is skipped (None) when there are too few rows for its dimension."""
-    u = l2_normalise(np.asarray(x))
-    n, d = u.shape
+    first). Mardia is skipped (None) when there are too few rows for its dimension.
+
+    Memory: no normalised copy of the matrix. The row norms, the mean and scatter (Rayleigh,
+    Bingham, spectrum) and the projections are made in row blocks (``x`` may be
+    memory-mapped; the projections within ``budget``, see :func:`projection_tests`);
+    uniformity and Mardia read only their seeded subsamples of rows (2,000 and 1,000 rows by
+    default, as before)."""
+    x = np.asarray(x)
+    n, d = x.shape
+    norms = row_norms(x)
+    check_nonzero(norms)
     md = None
     if n > 2 * min(mardia_dim, d) + 2 and mardia_reps > 0:
-        md = mardia(u, k=mardia_dim, max_rows=mardia_rows, reps=mardia_reps, seed=seed)
+        u_m = _unit_rows(x, norms, mardia_rows, [seed, 0x3A7])
+        md = mardia(u_m, k=mardia_dim, max_rows=None, reps=mardia_reps, seed=seed)
+    mean, scatter_t = sphere_moments(x, norms)
+    tests = projection_tests(
+        x, k=projections, seed=seed, workers=workers, budget=budget, norms=norms
+    )
     return SphereDetail(
-        projections=projection_tests(u, k=projections, seed=seed, normalise=False, workers=workers),
-        uniformity=uniformity(u, max_rows=uniformity_rows, seed=seed),
-        rayleigh=rayleigh(u),
-        scatter=scatter(u),
+        projections=tests,
+        uniformity=uniformity(
+            _unit_rows(x, norms, uniformity_rows, [seed, 0x5F3]), max_rows=None, seed=seed
+        ),
+        rayleigh=rayleigh_from_mean(mean, n),
+        scatter=scatter_from_moments(scatter_t, mean, n),
         mardia=md,
     )
+
+
+def _unit_rows(
+    x: np.ndarray, norms: np.ndarray, max_rows: int | None, seed: list[int]
+) -> np.ndarray:
+    """The L2-normalised rows of the seeded subsample of at most ``max_rows`` rows that
+    :func:`~.sphere.uniformity` and :func:`~.mardia.mardia` draw (``seed``: their stream)."""
+    n = x.shape[0]
+    if max_rows is None or n <= max_rows:
+        return l2_normalise(x, norms)
+    idx = np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
+    return l2_normalise(take_rows(x, idx), norms[idx])
 
 
 def calibration_detail(

@@ -19,7 +19,7 @@ from .validate import (
     VIEWS,
     InvalidEmbeddingsError,
     View,
-    l2_normalise,
+    check_nonzero,
     row_norms,
     subsample,
     validate_matrix,
@@ -138,11 +138,19 @@ def diagnose(
     n: int | None = None,
     seed: int = 0,
     workers: int | None = None,
+    budget: int | None = None,
+    checked: bool = False,
 ) -> Diagnosis:
     """Validate ``x`` (n, d), subsample ``n`` rows (seeded, without replacement), take the norm
     statistics of the raw rows, then run Anderson-Darling and D'Agostino-Pearson on every
     coordinate of the ``view`` (``l2``: unit-norm rows; ``raw``: as given). The reference of
     the view (``Diagnosis.reference``) is simulated when first asked for, then cached.
+
+    Memory: the l2 view is computed block by block from the row norms (no normalised copy);
+    ``budget`` bounds the working set in bytes (default from the machine's RAM, see
+    :mod:`.blocks`); ``x`` may be memory-mapped (``np.load(path, mmap_mode="r")``): it is read
+    in passes, with a bounded resident set. ``checked=True``: ``x`` has already been through
+    :func:`validate_matrix` (its one finite check is not repeated).
 
     Raises :class:`InvalidEmbeddingsError` / ``BadInputError`` for bad input or options.
     """
@@ -152,13 +160,15 @@ def diagnose(
         raise BadInputError(
             f"sample size n={n} is too small: the D'Agostino-Pearson test needs n >= {MIN_ROWS}"
         )
-    a = validate_matrix(x)
+    a = x if checked else validate_matrix(x)
     rows = a.shape[0]
-    sub, idx = subsample(a, n, seed)
+    sub, idx = subsample(a, n, seed)  # type: ignore[arg-type]
     norms = row_norms(sub)
-    tested = l2_normalise(sub, norms) if view == "l2" else sub
-    res = column_tests(tested, workers=workers)
-    nn, d = tested.shape
+    if view == "l2":
+        check_nonzero(norms)
+    divide_by = norms if view == "l2" else None
+    res = column_tests(sub, workers=workers, divide_by=divide_by, budget=budget)
+    nn, d = sub.shape
     idx.setflags(write=False)
     dead = dead_mask(res.std, res.constant)
     live = ~dead

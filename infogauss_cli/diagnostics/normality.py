@@ -14,24 +14,21 @@ and float32 sorts 2x faster), upcast to float64, standardise (mean, std with ddo
   -N - S/N; we stay within ~1 ulp of N there, like scipy (~1e-11 relative at N = 25,000).
 - DP: K^2 = Z_skew^2 + Z_kurt^2 from the biased sample skewness and kurtosis, with the
   transforms of scipy.stats.skewtest/kurtosistest reproduced line by line (one deliberate
-  difference, see :func:`_k2`); p = chi2(2).sf(K^2).
+  difference, see :func:`k2_statistic`); p = chi2(2).sf(K^2).
 
-Blocks run in threads (numpy's sort and scipy.special's ufuncs release the GIL), each reusing
-its own work arrays. Results equal scipy.stats.anderson (A^2) and scipy.stats.normaltest on
-float64 to about 1e-11 relative; see tests/test_diagnostics.py and benchmarks/stats.py.
+The pass itself (blocks of columns in threads, passes within a memory budget, the l2 view
+computed per block, memory-mapped input) is :mod:`.columns`. Results equal
+scipy.stats.anderson (A^2) and scipy.stats.normaltest on float64 to about 1e-11 relative;
+see tests/test_diagnostics.py and benchmarks/stats.py.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
+from .columns import ColumnTests, column_tests, default_workers, normal_scores
 from .validate import InvalidEmbeddingsError, check_finite, check_numeric
 
 AD_CRITICAL_5PCT = 0.752
@@ -40,16 +37,6 @@ AD_CRITICAL_5PCT = 0.752
 DP_ALPHA = 0.05
 MIN_ROWS_DP = 20
 MIN_ROWS_AD = 3
-
-# A column is constant when std <= CONSTANT_RTOL * max|x| (scale-free; std == 0 included).
-CONSTANT_RTOL = 1e-12
-
-# Blocks of columns: ~8 MB of float64 each, 8..128 columns, at least 4 blocks per worker.
-_BLOCK_BYTES = 8 << 20
-_MIN_BLOCK, _MAX_BLOCK = 8, 128
-_TILE_ROWS = 512  # rows per tile of the transpose
-_TAIL_Z = 19.0  # beyond, log Phi(-|z|) comes from log_ndtr instead of log(ndtr)
-_SERIAL_BELOW = 1 << 18  # elements: below this, threads cost more than they save
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,26 +63,6 @@ class DPResult:
     alpha: float = DP_ALPHA
 
 
-@dataclass(frozen=True, eq=False)
-class ColumnTests:
-    """Raw per-column output of :func:`column_tests` (float64, shape (d,))."""
-
-    a2star: np.ndarray | None
-    k2: np.ndarray | None
-    pvalue: np.ndarray | None
-    constant: np.ndarray  # bool
-    std: np.ndarray | None = None  # column std (ddof=1), in the input's units
-    w1: np.ndarray | None = None  # mean |z_(i) - q_i|: QQ distance to N(0, 1) (with ``ad``)
-
-
-def default_workers() -> int:
-    """CPUs this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def _readonly(a: np.ndarray) -> np.ndarray:
     a.setflags(write=False)
     return a
@@ -106,135 +73,7 @@ def _nanmean(a: np.ndarray) -> float:
     return float(ok.mean()) if ok.size else float("nan")
 
 
-# ---- the shared pass ---------------------------------------------------------------------------
-def column_tests(
-    x: np.ndarray, *, ad: bool = True, dp: bool = True, workers: int | None = None
-) -> ColumnTests:
-    """AD and/or DP statistics of every column of a finite real (n, d) matrix (no validation)."""
-    n, d = x.shape
-    if x.dtype not in (np.float16, np.float32, np.float64):
-        x = x.astype(np.float64)
-    a2star = np.empty(d) if ad else None
-    g1 = np.empty(d) if dp else None
-    b2 = np.empty(d) if dp else None
-    constant = np.empty(d, dtype=bool)
-    std = np.empty(d)
-    w1 = np.empty(d) if ad else None
-    fn = float(n)
-    if ad:  # weights c_i = 2i - 1 and 2N - c_i, i = 1..N
-        c = np.arange(1.0, 2.0 * n, 2.0)
-        cc = 2.0 * fn - c
-        corr = 1.0 + 0.75 / fn + 2.25 / (fn * fn)
-        qn = normal_scores(n)
-
-    local = threading.local()  # per-thread work arrays, reused across blocks: fresh large
-    # arrays would be page-faulted and zeroed by the kernel for every block
-
-    def buffers(b: int) -> tuple[np.ndarray, ...]:
-        if not hasattr(local, "bufs"):
-            native = np.empty((bsize, n), x.dtype) if x.dtype != np.float64 else None
-            tile = np.empty((_TILE_ROWS, bsize), x.dtype)
-            f64 = [np.empty((bsize, n)) for _ in range(3)]
-            local.bufs = (tile, f64[0] if native is None else native, *f64)
-        tile, native, y, t, la = local.bufs
-        return tile[:, :b], native[:b], y[:b], t[:b], la[:b]
-
-    def block(j0: int, j1: int) -> None:
-        with np.errstate(all="ignore"):  # thread-local: constant columns are overwritten below
-            _block(j0, j1)
-
-    def _block(j0: int, j1: int) -> None:
-        tile, xs, y, t, la = buffers(j1 - j0)
-        for i in range(0, n, _TILE_ROWS):  # transpose to (B, n) through a small contiguous tile:
-            m = min(_TILE_ROWS, n - i)  # 2x faster than numpy's strided copy, 4x than x.T copy
-            np.copyto(tile[:m], x[i : i + m, j0:j1])
-            xs[:, i : i + m] = tile[:m].T
-        xs.sort(axis=1)  # in the input dtype: exact, and float32 sorts 2x faster
-        if xs is not y:
-            np.copyto(y, xs)
-        scale = np.maximum(np.abs(y[:, 0]), np.abs(y[:, -1]))
-        # scale every column by a power of two (exact) so that squares neither overflow
-        # (values near 1e300) nor underflow (near 1e-300): same results at any scale
-        p2 = np.ldexp(1.0, -np.frexp(np.where(scale > 0, scale, 1.0))[1])
-        y *= p2[:, None]
-        scale *= p2
-        y -= y.mean(axis=1, keepdims=True)  # centred
-        np.multiply(y, y, out=t)
-        ss = t.sum(axis=1)  # pairwise summation, as np.std
-        s = np.sqrt(ss / (n - 1))
-        std[j0:j1] = s / p2
-        const = s <= CONSTANT_RTOL * scale
-        constant[j0:j1] = const
-        s[const] = 1.0
-        y /= s[:, None]  # z, sorted ascending
-        if dp:  # biased moments of z (scale-free skewness and kurtosis)
-            t /= (s * s)[:, None]  # z^2
-            m2 = ss / (s * s) / fn
-            m3 = np.einsum("ij,ij->i", t, y) / fn
-            m4 = np.einsum("ij,ij->i", t, t) / fn
-            g1[j0:j1] = m3 / m2**1.5
-            b2[j0:j1] = m4 / (m2 * m2)
-        if ad:
-            np.subtract(y, qn, out=la)  # QQ deviations (la is free until the log below)
-            np.abs(la, out=la)
-            w1[j0:j1] = la.mean(axis=1)
-            p = t
-            np.abs(y, out=p)
-            np.negative(p, out=p)
-            special.ndtr(p, out=p)  # p = Phi(-|z|) <= 1/2
-            np.log(p, out=la)  # log Phi(-|z|), the small tail
-            # |z| > 19: ndtr heads for underflow; use log_ndtr (z is sorted: look at the ends)
-            for r in np.flatnonzero((y[:, 0] < -_TAIL_Z) | (y[:, -1] > _TAIL_Z)):
-                far = np.abs(y[r]) > _TAIL_Z
-                la[r, far] = special.log_ndtr(-np.abs(y[r, far]))
-            np.negative(p, out=p)
-            lb = np.log1p(p, out=p)  # log Phi(|z|)
-            # sum_i c_i log Phi(z_i) + (2N - c_i) log Phi(-z_i). Sorted: z < 0 for the first k,
-            # where log Phi(z) = la, else lb. All terms are <= 0: no cancellation, and numpy's
-            # pairwise sums keep the total within ~1 ulp of N^2, like scipy.
-            for r in range(j1 - j0):
-                k = int(np.searchsorted(y[r], 0.0))
-                la[r, :k] *= c[:k]
-                la[r, k:] *= cc[k:]
-                lb[r, :k] *= cc[:k]
-                lb[r, k:] *= c[k:]
-            total = la.sum(axis=1) + lb.sum(axis=1)
-            a2star[j0:j1] = (-fn - total / fn) * corr
-
-    nworkers = workers or default_workers()
-    bsize = int(np.clip(_BLOCK_BYTES // (8 * n), _MIN_BLOCK, _MAX_BLOCK))
-    bsize = max(1, min(bsize, -(-d // (4 * nworkers))))
-    spans = [(j, min(j + bsize, d)) for j in range(0, d, bsize)]
-    nworkers = min(nworkers, len(spans))
-    if nworkers <= 1 or n * d < _SERIAL_BELOW:
-        for j0, j1 in spans:
-            block(j0, j1)
-    else:
-        with ThreadPoolExecutor(nworkers) as ex:
-            for f in [ex.submit(block, j0, j1) for j0, j1 in spans]:
-                f.result()
-
-    k2 = pvalue = None
-    if dp:
-        k2 = _k2(g1, b2, n)
-        pvalue = special.chdtrc(2.0, k2)
-        k2[constant] = np.nan
-        pvalue[constant] = np.nan
-    if ad:
-        a2star[constant] = np.nan
-        w1[constant] = np.nan
-    return ColumnTests(a2star=a2star, k2=k2, pvalue=pvalue, constant=constant, std=std, w1=w1)
-
-
-@functools.lru_cache(maxsize=16)
-def normal_scores(n: int) -> np.ndarray:
-    """Normal quantiles q_i = Phi^-1((i - 1/2) / n), i = 1..n (read-only, cached)."""
-    q = special.ndtri((np.arange(n) + 0.5) / n)
-    q.setflags(write=False)
-    return q
-
-
-def _k2(g1: np.ndarray, b2: np.ndarray, n: int) -> np.ndarray:
+def k2_statistic(g1: np.ndarray, b2: np.ndarray, n: int) -> np.ndarray:
     """K^2 from biased skewness g1 and kurtosis b2, as scipy.stats.skewtest/kurtosistest.
 
     One difference: scipy's skewtest replaces y == 0 by 1, so a sample skewness of exactly 0
@@ -341,3 +180,20 @@ def dagostino_pearson(x: object, axis: int = 0, *, workers: int | None = None) -
 
 def _reshape_ad(res: ADResult, shape: tuple[int, ...]) -> ADResult:
     return ADResult(_readonly(res.statistic.reshape(shape)), res.mean, res.compliance)
+
+
+__all__ = [
+    "AD_CRITICAL_5PCT",
+    "DP_ALPHA",
+    "ADResult",
+    "ColumnTests",
+    "DPResult",
+    "ad_result",
+    "anderson_darling",
+    "column_tests",
+    "dagostino_pearson",
+    "default_workers",
+    "dp_result",
+    "k2_statistic",
+    "normal_scores",
+]

@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
+from .blocks import MappedRows, resolve_budget, row_step
 from .normality import ADResult, DPResult, ad_result, column_tests, dp_result
 from .null import NullExpectation, null_expectation
-from .validate import l2_normalise
+from .validate import check_nonzero, l2_normalise, row_norms
 
 DEFAULT_PROJECTIONS = 256
 SCALE_Z = 1.959963984540054  # two-sided 5%
@@ -87,37 +88,74 @@ def projection_tests(
     directions: np.ndarray | None = None,
     normalise: bool = True,
     workers: int | None = None,
+    budget: int | None = None,
+    norms: np.ndarray | None = None,
 ) -> ProjectionTests:
     """Project the (L2-normalised, unless ``normalise=False``) rows of a finite (n, d) matrix
     on ``k`` random orthonormal directions (or the given (d, k) ``directions``), scale by
-    sqrt(d), and test every projection (AD, DP, and the unit-variance scale test)."""
+    sqrt(d), and test every projection (AD, DP, and the unit-variance scale test).
+
+    Memory: the rows are projected in row blocks (normalised per block from ``norms``, the
+    raw row norms, computed if not given); the (n, k) float64 projections are made in blocks
+    of directions that fit half the ``budget`` (one pass over ``x`` per block; ``x`` may be
+    memory-mapped), the tests of each block taking the other half."""
     x = np.asarray(x)
     n, d = x.shape
-    u = l2_normalise(x) if normalise else x
+    if normalise:
+        norms = row_norms(x) if norms is None else norms
+        check_nonzero(norms)
+    divide_by = norms if normalise else None
     q = random_directions(d, k, seed) if directions is None else np.asarray(directions, float)
     if q.shape[0] != d:
         raise ValueError(f"directions have {q.shape[0]} rows, the data {d} columns")
-    p = u.astype(np.float64, copy=False) @ q
-    p *= np.sqrt(d)
-    res = column_tests(p, workers=workers)
-    v = np.einsum("ij,ij->j", p, p) / n  # second moment about 0: 1 under uniformity
-    se = np.sqrt((2.0 * d - 2.0) / ((d + 2.0) * n)) if d > 1 else np.nan
-    z = (v - 1.0) / se
     kk = q.shape[1]
+    half = resolve_budget(budget) // 2
+    kb = int(min(kk, max(1, half // (8 * n))))
+    parts, v, columns = [], np.empty(kk), np.empty((n, 0))
+    for k0 in range(0, kk, kb):
+        p = project_rows(x, q[:, k0 : k0 + kb], divide_by)
+        p *= np.sqrt(d)
+        parts.append(column_tests(p, workers=workers, budget=half))
+        v[k0 : k0 + p.shape[1]] = np.einsum("ij,ij->j", p, p) / n  # second moment about 0
+        if k0 == 0:
+            columns = p[:, :QQ_COLUMNS].copy()
+        del p
+    a2star, k2, pvalue = (np.concatenate([getattr(r, f) for r in parts]) for f in FIELDS)
+    se = np.sqrt((2.0 * d - 2.0) / ((d + 2.0) * n)) if d > 1 else np.nan
+    z = (v - 1.0) / se  # 1 under uniformity
     block = min(d, kk)  # the first orthonormal block: further blocks re-read the same scatter
     return ProjectionTests(
         k=kk,
         n=n,
         d=d,
         seed=seed,
-        ad=ad_result(res.a2star),
-        dp=dp_result(res.k2, res.pvalue),
+        ad=ad_result(a2star),
+        dp=dp_result(k2, pvalue),
         var_z=z,
         var_compliance=float(np.mean(np.abs(z) < SCALE_Z)),
         var_p=scale_test_p(float(np.sum(z[:block] ** 2)), n, d, block),
         null=null_expectation(n, kk),
-        columns=p[:, :QQ_COLUMNS].copy(),
+        columns=columns,
     )
+
+
+FIELDS = ("a2star", "k2", "pvalue")
+
+
+def project_rows(x: np.ndarray, q: np.ndarray, divide_by: np.ndarray | None = None) -> np.ndarray:
+    """(n, k) float64 ``u @ q`` with u = the rows of ``x`` (divided by ``divide_by``, as
+    :func:`~.validate.l2_normalise` does), in row blocks (pages released on a memory map)."""
+    n, d = x.shape
+    out = np.empty((n, q.shape[1]))
+    rows = MappedRows(x)
+    step = row_step(8 * d)
+    for i in range(0, n, step):
+        u = x[i : i + step]
+        if divide_by is not None:
+            u = l2_normalise(u, divide_by[i : i + step])
+        np.matmul(u.astype(np.float64, copy=False), q, out=out[i : i + step])
+        rows.release(i, i + step)
+    return out
 
 
 def _sphere_moment(d: int, *ks: int) -> float:
@@ -163,4 +201,10 @@ def scale_test_p(t: float, n: int, d: int, k: int) -> float:
     return float(special.chdtrc(nu, t / c))
 
 
-__all__ = ["DEFAULT_PROJECTIONS", "ProjectionTests", "projection_tests", "random_directions"]
+__all__ = [
+    "DEFAULT_PROJECTIONS",
+    "ProjectionTests",
+    "project_rows",
+    "projection_tests",
+    "random_directions",
+]

@@ -121,8 +121,13 @@ def uniformity(
 
 def rayleigh(u: np.ndarray) -> Rayleigh:
     """Rayleigh test of uniformity on S^(d-1): n d ||mean u||^2 ~ chi2_d."""
-    n, d = u.shape
-    m = np.asarray(u, dtype=np.float64).mean(axis=0)
+    n = u.shape[0]
+    return rayleigh_from_mean(np.asarray(u, dtype=np.float64).mean(axis=0), n)
+
+
+def rayleigh_from_mean(m: np.ndarray, n: int) -> Rayleigh:
+    """:func:`rayleigh` from the mean ``m`` (d,) of n unit rows."""
+    d = m.shape[0]
     r2 = float(m @ m)
     stat = n * d * r2
     return Rayleigh(math.sqrt(r2), stat, float(special.chdtrc(d, stat)))
@@ -130,15 +135,21 @@ def rayleigh(u: np.ndarray) -> Rayleigh:
 
 def scatter(u: np.ndarray) -> Scatter:
     """Bingham's test of the scatter matrix against I/d, and the centred spectrum."""
-    n, d = u.shape
+    n = u.shape[0]
     a = np.asarray(u, dtype=np.float64)
     t = a.T @ a
     t /= n
+    return scatter_from_moments(t, a.mean(axis=0), n)
+
+
+def scatter_from_moments(t: np.ndarray, m: np.ndarray, n: int) -> Scatter:
+    """:func:`scatter` from the scatter matrix ``t`` = (1/n) sum u u^T (d, d; overwritten)
+    and the mean ``m`` of n unit rows."""
+    d = m.shape[0]
     tr2 = float(np.einsum("ij,ij->", t, t))
     df = (d - 1) * (d + 2) / 2.0
     stat = n * d * (d + 2) / 2.0 * (tr2 - 1.0 / d)
     p = float(special.chdtrc(df, stat)) if d > 1 else float("nan")
-    m = a.mean(axis=0)
     t -= np.outer(m, m)  # centred covariance (biased, /n)
     lam = np.clip(np.linalg.eigvalsh(t)[::-1], 0.0, None)
     total = float(lam.sum())
@@ -154,12 +165,36 @@ def scatter(u: np.ndarray) -> Scatter:
     return Scatter(stat, df, p, erank, pr, cond, float(lam[0] / total), lam)
 
 
+def sphere_moments(
+    x: np.ndarray, norms: np.ndarray, block_bytes: int = 8 << 20
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mean of u (d,), scatter (1/n) sum u u^T (d, d)) of the unit rows u = x / norms, in one
+    pass over row blocks (float64; pages released on a memory map)."""
+    from .blocks import MappedRows, row_step
+    from .validate import l2_normalise
+
+    n, d = x.shape
+    total, t = np.zeros(d), np.zeros((d, d))
+    rows = MappedRows(x)
+    step = row_step(8 * d, block_bytes)
+    for i in range(0, n, step):
+        a = l2_normalise(x[i : i + step], norms[i : i + step]).astype(np.float64, copy=False)
+        total += a.sum(axis=0)
+        t += a.T @ a
+        rows.release(i, i + step)
+    t /= n
+    return total / n, t
+
+
 __all__ = [
     "Rayleigh",
     "Scatter",
     "Uniformity",
     "rayleigh",
+    "rayleigh_from_mean",
     "scatter",
+    "scatter_from_moments",
+    "sphere_moments",
     "uniformity",
     "uniformity_ideal",
 ]

@@ -7,6 +7,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import BadInputError
+from .blocks import MappedRows, row_step, take_rows
 
 MIN_ROWS = 20  # the D'Agostino-Pearson test (scipy's kurtosistest) needs n >= 20
 View = Literal["l2", "raw"]
@@ -38,13 +39,35 @@ def check_numeric(a: np.ndarray) -> np.ndarray:
 
 
 def check_finite(a: np.ndarray) -> None:
-    """Raise naming how many NaN and Inf values there are and where the first ones sit."""
-    finite = np.isfinite(a)
-    if finite.all():
+    """Raise naming how many NaN and Inf values there are and where the first ones sit.
+
+    One pass over blocks of rows (no full-size mask; a memory-mapped matrix keeps a bounded
+    resident set); the count and the positions are found only when something is wrong."""
+    if a.ndim < 2:
+        if not np.isfinite(a).all():
+            _raise_non_finite(a, np.arange(0))
         return
-    n_nan = int(np.count_nonzero(np.isnan(a)))
-    n_inf = int(a.size - n_nan - np.count_nonzero(finite))
+    rows = MappedRows(a)
+    step = row_step(int(np.prod(a.shape[1:], dtype=np.int64)) * a.dtype.itemsize)
+    bad: list[np.ndarray] = []
+    for i in range(0, a.shape[0], step):
+        block = a[i : i + step]
+        if not np.isfinite(block).all():
+            bad.append(i + np.flatnonzero(~np.isfinite(block.reshape(block.shape[0], -1)).all(1)))
+        rows.release(i, i + step)
+    if bad:
+        _raise_non_finite(a, np.concatenate(bad))
+
+
+def _raise_non_finite(a: np.ndarray, bad_rows: np.ndarray) -> None:
+    """The error of :func:`check_finite`, counted over the rows that hold non-finite values."""
+    part = a[bad_rows] if a.ndim >= 2 else a
+    finite = np.isfinite(part)
+    n_nan = int(np.count_nonzero(np.isnan(part)))
+    n_inf = int(part.size - n_nan - np.count_nonzero(finite))
     bad = np.argwhere(~finite)
+    if a.ndim >= 2:
+        bad[:, 0] = bad_rows[bad[:, 0]]
     where = ", ".join(str(tuple(int(i) for i in p)) for p in bad[:5])
     more = ", ..." if len(bad) > 5 else ""
     raise InvalidEmbeddingsError(
@@ -91,10 +114,12 @@ def row_norms(x: np.ndarray) -> np.ndarray:
     n, d = x.shape
     out = np.empty(n)
     step = max(1, _CHUNK_ELEMS // max(d, 1))
+    rows = MappedRows(x)
     for i in range(0, n, step):
         c = x[i : i + step].astype(np.float64, copy=False)
         with np.errstate(over="ignore"):
             out[i : i + step] = np.sqrt(np.einsum("ij,ij->i", c, c))
+        rows.release(i, i + step)
     # squares overflow near 1e154 and underflow near 1e-154: redo those rows scaled by a power
     # of two (exact), so that the norms are right at any finite scale
     redo = np.flatnonzero(~np.isfinite(out) | (out < 1e-140))
@@ -107,7 +132,8 @@ def row_norms(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _view_dtype(dtype: np.dtype) -> type:
+def view_dtype(dtype: np.dtype) -> type:
+    """The dtype of the l2 view: float32 for float32/float16 input, float64 otherwise."""
     return np.float32 if dtype in (np.float32, np.float16) else np.float64
 
 
@@ -117,18 +143,23 @@ def l2_normalise(x: np.ndarray, norms: np.ndarray | None = None) -> np.ndarray:
     Raises :class:`InvalidEmbeddingsError` naming the zero rows.
     """
     norms = row_norms(x) if norms is None else norms
-    zero = np.flatnonzero(norms == 0)
-    if zero.size:
-        first = ", ".join(str(int(i)) for i in zero[:5]) + (", ..." if zero.size > 5 else "")
-        raise InvalidEmbeddingsError(
-            f"{zero.size} of {x.shape[0]} rows are all zeros (rows {first}): the l2 view cannot "
-            "normalise them; drop them or use the raw view"
-        )
-    out = np.empty(x.shape, dtype=_view_dtype(x.dtype))
+    check_nonzero(norms)
+    out = np.empty(x.shape, dtype=view_dtype(x.dtype))
     step = max(1, _CHUNK_ELEMS // max(x.shape[1], 1))
     for i in range(0, x.shape[0], step):
         np.divide(x[i : i + step], norms[i : i + step, None], out=out[i : i + step])
     return out
+
+
+def check_nonzero(norms: np.ndarray) -> None:
+    """Raise naming the all-zero rows (the l2 view cannot normalise them)."""
+    zero = np.flatnonzero(norms == 0)
+    if zero.size:
+        first = ", ".join(str(int(i)) for i in zero[:5]) + (", ..." if zero.size > 5 else "")
+        raise InvalidEmbeddingsError(
+            f"{zero.size} of {norms.shape[0]} rows are all zeros (rows {first}): the l2 view "
+            "cannot normalise them; drop them or use the raw view"
+        )
 
 
 def apply_view(x: np.ndarray, view: View) -> np.ndarray:
@@ -154,4 +185,4 @@ def subsample(x: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.n
         raise BadInputError(f"sample size n must be positive, got {n}")
     idx = np.random.default_rng(seed).choice(rows, size=int(n), replace=False, shuffle=False)
     idx.sort()
-    return x[idx], idx
+    return take_rows(x, idx), idx

@@ -1,6 +1,7 @@
 """Encoder x items -> float32 embeddings: plan, cache, load, run, assemble.
 
-- :mod:`.plan`: items -> fixed cache chunks and their batches; which chunks a process owns;
+- :mod:`.plan`: items -> fixed cache chunks and their batches; which chunks a process owns
+  (torchrun ranks and ``--shard K/N`` pieces, :mod:`infogauss_cli.distributed`);
 - :mod:`.loader`: the DataLoader (workers load with the source's item loader, prepare, collate);
 - :mod:`.runner`: device, precision, autocast, OOM back-off, the encoder call;
 - :mod:`.writer`: batch outputs -> complete chunks -> the cache;
@@ -12,10 +13,17 @@ Importing this package is cheap: torch is imported when an extraction runs.
 
 from __future__ import annotations
 
-from .engine import extract
+from .engine import ShardWork, extract
 from .loader import default_workers
 from .model import ExtractedFile, extract_model, extract_to_file, resolve_towers, select_items
-from .plan import DEFAULT_CHUNK_ITEMS, Plan, chunk_size_for, make_plan, owned_chunks
+from .plan import (
+    DEFAULT_CHUNK_ITEMS,
+    Plan,
+    chunk_owners,
+    default_chunk_items,
+    make_plan,
+    owned_chunks,
+)
 from .result import SKIPPED_SHOWN, Extraction, skipped_text
 from .runner import PRECISIONS, default_batch_size, resolve_device, resolve_precision
 
@@ -26,8 +34,10 @@ __all__ = [
     "ExtractedFile",
     "Extraction",
     "Plan",
-    "chunk_size_for",
+    "ShardWork",
+    "chunk_owners",
     "default_batch_size",
+    "default_chunk_items",
     "default_workers",
     "extract",
     "extract_model",

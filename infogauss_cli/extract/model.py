@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BadInputError
 from ..options import Compute, DataOptions, Protocol
 from ..sources.base import Item, item_count, item_loader
-from .engine import extract
+from .engine import ShardWork, extract
 from .result import Extraction
 from .runner import resolve_device, resolve_precision
 
@@ -85,13 +85,22 @@ def extract_model(
     cache: EmbeddingCache | str | os.PathLike[str] | None = None,
     console: Console | None = None,
     strict: bool = False,
-) -> Extraction:
+    encoder: Any = None,
+) -> Extraction | ShardWork:
     """Build ``entry``'s encoder for ``tower`` and embed ``source`` (a seeded subset of
     ``protocol.n`` items when given) through :func:`extract`. ``console``: where progress
-    goes (None: quiet); ``strict``: unreadable items are an error."""
-    from ..backends import build_encoder
+    goes (None: quiet); ``strict``: unreadable items are an error; ``encoder``: one already
+    built for this entry and tower (e.g. one layer of a depth profile) instead of building.
 
-    dev = resolve_device(compute.device)  # fail on bad options before building a model
+    Several processes (``compute.shard``, or torchrun's environment): returns a
+    :class:`~.engine.ShardWork` on every process but the one that assembles; under torchrun the
+    ranks check once that they share the cache folder, and a model that fails to build on
+    any rank fails on every rank."""
+    from ..backends import build_encoder
+    from ..distributed import agree, check_shared_folder, current_shard
+
+    shard = current_shard(compute.shard)
+    dev = resolve_device(shard.device(compute.device))  # bad options fail before any model
     resolve_precision(compute.precision, dev)
     all_items = source.items(tower)
     total = item_count(all_items)
@@ -102,7 +111,13 @@ def extract_model(
     fingerprint = source.fingerprint(tower)
     if len(items) != total:
         fingerprint = f"{fingerprint}:subset:{protocol.n}:{protocol.seed}"
-    encoder = build_encoder(entry, tower)
+    if shard.synced and cache is not None:
+        root = cache.root if hasattr(cache, "root") else cache
+        check_shared_folder(Path(root), shard)
+    if encoder is None and shard.synced:
+        encoder = agree("build", lambda: build_encoder(entry, tower))
+    elif encoder is None:
+        encoder = build_encoder(entry, tower)
     return extract(
         encoder,
         items,
@@ -118,6 +133,7 @@ def extract_model(
         console=console,
         strict=strict,
         loader=item_loader(source, tower),
+        shard=shard,
     )
 
 
@@ -127,7 +143,7 @@ class ExtractedFile:
     it and what the source ignored on purpose (counts by kind)."""
 
     files: tuple[Path, ...]
-    extraction: Extraction
+    extraction: Extraction | ShardWork
     meta: dict[str, Any]
     ignored: dict[str, int]
     model: str
@@ -143,14 +159,22 @@ def extract_to_file(
 ) -> ExtractedFile:
     """``infogauss extract``: resolve ``model`` in the zoo, parse the data, embed the one tower
     the data feeds (or ``data.tower``) and write ``out`` (.npy + ids sidecar, or .safetensors)
-    with its metadata. The output path is checked before any model is built."""
+    with its metadata. The output path is checked before any model is built. A process that
+    does not assemble (``--shard K/N``, torchrun ranks but 0) writes no file: ``files`` is
+    empty and ``extraction`` is its :class:`~.engine.ShardWork`."""
     from .. import __version__
+    from ..preflight import check_file_target
     from ..sources import ignored_counts, parse_data_spec
-    from ..store import check_output_path, save_embeddings
-    from ..zoo import load_zoo
+    from ..store import check_output_path
 
     path = check_output_path(out)
-    entry = load_zoo(compute.zoo).resolve(model)
+    check_file_target(path, "--out")  # before any model is built or item read
+    if path.suffix.lower() == ".npy":
+        from ..store import ids_sidecar
+
+        check_file_target(ids_sidecar(path), "--out (its .ids.json sidecar)")
+    compute.preflight()
+    (entry,) = compute.resolve([model])
     source = parse_data_spec(data.data, console=console, **data.source_options())
     towers = resolve_towers(list(entry.towers), source, data.tower)
     if len(towers) > 1:
@@ -169,6 +193,8 @@ def extract_to_file(
         strict=data.strict,
     )
     ignored = ignored_counts(source, result.tower)
+    if isinstance(result, ShardWork):
+        return ExtractedFile((), result, {}, ignored, entry.ref)
     meta = {
         "model": entry.ref,
         "tower": result.tower,
@@ -182,5 +208,38 @@ def extract_to_file(
         "batch_size": result.batch_size,
         "tool": {"name": "infogauss", "version": __version__},
     }
-    written = save_embeddings(path, result.embeddings, result.ids, meta)
+    written = _save_or_rescue(path, result, meta, compute)
     return ExtractedFile(tuple(written), result, meta, ignored, entry.ref)
+
+
+def _save_or_rescue(
+    path: Path, result: Extraction, meta: dict[str, Any], compute: Compute
+) -> list[Path]:
+    """Write the output; when that fails at the end (disk full, a path gone read-only), keep
+    the embeddings: they are in the cache (say how to rerun), or written to a rescue path that
+    the error names."""
+    from ..errors import io_failure
+    from ..preflight import rescue_path
+    from ..store import save_embeddings
+
+    try:
+        return save_embeddings(path, result.embeddings, result.ids, meta)
+    except OSError as exc:
+        if compute.use_cache:
+            fix = (
+                "the embeddings are kept in the cache: free space or choose another --out and "
+                "rerun the same command (it reads them back without recomputing)"
+            )
+            raise io_failure(exc, path, "write --out", fix=fix) from None
+        rescue = rescue_path(path, compute.cache_dir)
+        if rescue is not None:
+            try:
+                save_embeddings(rescue, result.embeddings, result.ids, meta)
+            except OSError:
+                rescue = None
+        fix = (
+            f"the embeddings were written to {rescue} instead"
+            if rescue is not None
+            else "no other writable place was found; free space and rerun"
+        )
+        raise io_failure(exc, path, "write --out", fix=fix) from None

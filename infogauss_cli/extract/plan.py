@@ -1,35 +1,47 @@
-"""Items -> fixed chunks of the cache, their batches, and which chunks this process owns.
+"""Items -> fixed chunks of the cache, their batches, and which chunks a process owns.
 
-Determinism: the item list is cut into chunks of ``chunk_size`` items (the smallest multiple of
-the batch size >= ``chunk_items``) and every chunk into batches of ``batch_size`` consecutive
-items, so which items share a batch depends only on (item list, batch size), never on what was
-cached before, where a run was interrupted, or how many processes share the work.
+Determinism: the item list is cut into chunks of ``chunk_size`` items (``chunk_items``, default
+:func:`default_chunk_items`: 512, or ``$INFOGAUSS_CHUNK_ITEMS``) and every chunk into batches
+of at most ``batch_size`` consecutive items (a batch never spans two chunks; the last batch of a
+chunk may be smaller). The chunks depend only on the item list and the chunk size, never on the
+batch size, the number of processes, what was cached before or where a run was interrupted, so
+the cache key holds neither the batch size nor the world size, and a run resumed with another
+batch size or another number of processes reuses every finished chunk. Which items share a
+batch depends only on (item list, chunk size, batch size): the same for every split.
 
 The seam for sharding: :func:`owned_chunks` says which chunks process ``rank`` of ``world``
-computes (round robin); every process reads every chunk from the shared cache when it
-assembles, so any split of the chunks gives the same matrix.
+computes (disjoint, covering, balanced by item count, never padded); every chunk is read from
+the shared cache when the result is assembled, so any split gives the same matrix.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..errors import BadInputError
 from ..sources.base import Item
 
-DEFAULT_CHUNK_ITEMS = 256
+DEFAULT_CHUNK_ITEMS = 512
+CHUNK_ENV = "INFOGAUSS_CHUNK_ITEMS"
 
 
-def chunk_size_for(batch_size: int, chunk_items: int = DEFAULT_CHUNK_ITEMS) -> int:
-    """The smallest multiple of ``batch_size`` that holds at least ``chunk_items`` items."""
-    return batch_size * max(1, math.ceil(chunk_items / batch_size))
+def default_chunk_items() -> int:
+    """``$INFOGAUSS_CHUNK_ITEMS`` if set (a positive integer), else 512."""
+    text = os.environ.get(CHUNK_ENV, "").strip()
+    if not text:
+        return DEFAULT_CHUNK_ITEMS
+    if not text.isdigit() or int(text) < 1:
+        raise BadInputError(f"{CHUNK_ENV}={text!r}: expected a positive number of items")
+    return int(text)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """``n`` items with ids ``ids`` in chunks of ``chunk_size``, batches of ``batch_size``."""
+    """``n`` items with ids ``ids`` in chunks of ``chunk_size``, batches of at most
+    ``batch_size`` inside each chunk."""
 
     ids: tuple[str, ...]
     batch_size: int
@@ -63,15 +75,39 @@ class Plan:
         return out
 
 
-def make_plan(ids: Sequence[str], batch_size: int, chunk_items: int = DEFAULT_CHUNK_ITEMS) -> Plan:
-    return Plan(tuple(ids), batch_size, chunk_size_for(batch_size, chunk_items))
+def make_plan(ids: Sequence[str], batch_size: int, chunk_items: int | None = None) -> Plan:
+    """Chunks of ``chunk_items`` items (default :func:`default_chunk_items`), batches of at
+    most ``batch_size`` items inside them."""
+    if batch_size < 1:
+        raise BadInputError(f"--batch-size {batch_size}: must be at least 1")
+    size = default_chunk_items() if chunk_items is None else chunk_items
+    if size < 1:
+        raise BadInputError(f"chunk size {size}: must be at least 1 item")
+    return Plan(tuple(ids), batch_size, size)
+
+
+def chunk_owners(plan: Plan, world: int = 1) -> list[int]:
+    """The rank that computes each chunk: chunks in order of decreasing item count (stable) go
+    to the rank with the fewest items so far (ties: the lowest rank). Deterministic; equal
+    chunks are dealt round robin; no chunk is given twice and none is invented (no padding)."""
+    if world < 1:
+        raise BadInputError(f"world size {world}: must be at least 1")
+    load = [0] * world
+    owner = [0] * plan.n_chunks
+    sizes = [plan.bounds(c)[1] - plan.bounds(c)[0] for c in range(plan.n_chunks)]
+    for c in sorted(range(plan.n_chunks), key=lambda c: -sizes[c]):
+        rank = min(range(world), key=lambda r: (load[r], r))
+        owner[c] = rank
+        load[rank] += sizes[c]
+    return owner
 
 
 def owned_chunks(plan: Plan, rank: int = 0, world: int = 1) -> list[int]:
-    """The chunks process ``rank`` of ``world`` computes: every ``world``-th one from ``rank``."""
+    """The chunks process ``rank`` (0-based) of ``world`` computes, in order (see
+    :func:`chunk_owners`): disjoint across ranks, together every chunk exactly once."""
     if world < 1 or not 0 <= rank < world:
         raise BadInputError(f"shard {rank + 1}/{world}: need 1 <= K <= N")
-    return list(range(rank, plan.n_chunks, world))
+    return [c for c, r in enumerate(chunk_owners(plan, world)) if r == rank]
 
 
 def check_items(items: Sequence[Item], tower: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import BadInputError, RunError, more_names
@@ -15,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .plan import Plan
 
 SKIPPED_SHOWN = 5  # how many skipped items messages name
+ASSEMBLED = ".assembled.npy"  # suffix of <entry folder>: its embeddings in item order (mmap)
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,15 @@ def raise_if_skipped(skipped: Sequence[tuple[str, str]]) -> None:
 
 
 def assemble(
-    plan: Plan, done: Mapping[int, Chunk], say: Callable[[str], None]
+    plan: Plan,
+    done: Mapping[int, Chunk],
+    say: Callable[[str], None],
+    out: str | Path | None = None,
 ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
     """(embeddings, kept ids, skipped (id, reason)) from every chunk of ``plan``, in item
-    order. None readable is a RunError; non-finite rows are reported through ``say``."""
+    order. None readable is a RunError; non-finite rows are reported through ``say``.
+    ``out``: the embeddings are written there (``.npy``) and returned memory-mapped
+    (:func:`~infogauss_cli.store.assemble_to_file`), not concatenated in RAM."""
     import numpy as np
 
     embs, kept_ids, skipped_all = [], [], []
@@ -79,8 +86,13 @@ def assemble(
     if not kept_ids:
         first = skipped_all[0] if skipped_all else ("?", "?")
         raise RunError(f"none of the {plan.n} items could be read (first: {first[0]}: {first[1]})")
-    emb = np.ascontiguousarray(np.concatenate(embs), dtype=np.float32)
-    bad_rows = int((~np.isfinite(emb)).any(axis=1).sum())
+    bad_rows = sum(int((~np.isfinite(e)).any(axis=1).sum()) for e in embs)
+    if out is not None:
+        from ..store import assemble_to_file
+
+        emb = assemble_to_file(out, embs, len(kept_ids), embs[0].shape[1])
+    else:
+        emb = np.ascontiguousarray(np.concatenate(embs), dtype=np.float32)
     if bad_rows:
         say(f"{bad_rows} embedding rows contain NaN or inf (try --precision fp32)")
     return emb, kept_ids, skipped_all

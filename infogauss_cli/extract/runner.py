@@ -23,8 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import BadInputError, RunError
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+from ..options import PRECISIONS
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -104,9 +103,9 @@ def _place(module: Any, device: str, cast: Any, channels_last: bool) -> Any:
 
     if hasattr(module, "eval"):
         module = module.eval()
-    if cast is not None:  # weights cast on a copy (the caller's module keeps its fp32 weights)
-        module = copy.deepcopy(module).to(cast)
     if hasattr(module, "to"):
+        if cast is not None:  # weights cast on a copy (the caller's module keeps fp32 weights)
+            module = copy.deepcopy(module).to(cast)
         module = module.to(device)
         if channels_last:
             module = module.to(memory_format=torch.channels_last)
@@ -133,7 +132,8 @@ class Runner:
         self.cuda = device.startswith("cuda")
         self.batch_size = batch_size
         self.dim, self.model_id = encoder.dim, encoder.model_id
-        self.cast = torch.bfloat16 if precision == "bf16" and not self.cuda else None
+        castable = precision == "bf16" and not self.cuda and hasattr(encoder.module, "to")
+        self.cast = torch.bfloat16 if castable else None
         self.channels_last = bool(encoder.channels_last)
         self.module = _place(encoder.module, device, self.cast, self.channels_last)
         self.device_prep = device_prep

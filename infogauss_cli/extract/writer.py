@@ -181,5 +181,14 @@ class ChunkWriter:
         skipped = tuple(sorted(state["skipped"]))
         chunk = Chunk(c, start, stop, np.ascontiguousarray(arr), skipped, state["bs"])
         if self.entry is not None:
-            self.entry.write_chunk(chunk, self.plan.ids[start:stop])
+            try:
+                self.entry.write_chunk(chunk, self.plan.ids[start:stop])
+            except OSError as exc:
+                from ..errors import io_failure
+
+                fix = (
+                    f"the {len(self.done)} chunk(s) written so far are kept: free space and "
+                    "rerun to resume, or pass --cache-dir DIR elsewhere, or --no-cache"
+                )
+                raise io_failure(exc, self.entry.path, "write a cache chunk in", fix=fix) from None
         self.done[c] = chunk

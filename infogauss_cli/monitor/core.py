@@ -178,7 +178,8 @@ class GaussianityMonitor:
         n = None if self.n is None or self.n >= x.shape[0] else self.n
         diag = diagnose(x, view=self.view, n=n, seed=self.seed)  # type: ignore[arg-type]
         metrics = diag.metrics()
-        metrics["gaussian"] = judge(metrics).gaussian
+        # calibrated against the view's reference (simulated on the first call, then cached)
+        metrics["gaussian"] = judge(metrics, null=diag.null_dict()).gaussian
         if self.uniformity:
             from ..diagnostics.sphere import uniformity
 

@@ -8,6 +8,7 @@ is escaped.
 from __future__ import annotations
 
 import base64
+import re
 import shlex
 from collections.abc import Sequence
 from datetime import datetime
@@ -74,6 +75,7 @@ ul.gates li, ul.errors li { padding: 4px 0; }
   margin: 14px 0 0; color: #393f46; font-size: 13px; }
 .note p { margin: 0 0 6px; } .note p:last-child { margin: 0; }
 table.protocol td, table.protocol th { font-size: 13px; }
+table.timing { width: auto; min-width: 50%; }
 td.src { word-break: break-all; min-width: 160px; }
 .warn { color: #9a6700; font-weight: 600; }
 .plots { display: grid; gap: 14px;
@@ -81,14 +83,27 @@ td.src { word-break: break-all; min-width: 160px; }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 8px;
   background: #fff; break-inside: avoid; }
 figure img { display: block; width: 100%; height: auto; }
-figure.wide { max-width: 760px; margin-bottom: 14px; }
+figure.wide { width: 100%; margin-bottom: 14px; }
+figure.wide img { max-width: 100%; width: auto; margin: 0 auto; }
+nav.toc { margin: 16px 0 0; padding: 8px 12px; background: var(--zebra); border-radius: 6px;
+  font-size: 13px; }
+nav.toc b { margin-right: 6px; }
+nav.toc a { color: #0969da; text-decoration: none; margin-right: 14px; white-space: nowrap; }
+nav.toc a:hover { text-decoration: underline; }
+nav.toc ul { display: inline; list-style: none; margin: 0; padding: 0; }
+nav.toc li { display: inline; }
+nav.toc li.sub a { color: var(--dim); margin-right: 10px; }
 figcaption { color: var(--dim); font-size: 12.5px; margin-top: 4px; }
 footer { margin-top: 32px; color: var(--dim); font-size: 12px; }
-@media print { main { max-width: none; padding: 0; } .plots { display: block; }
+@media print { nav.toc { display: none; } main { max-width: none; padding: 0; }
+  .plots { display: block; }
   figure { margin-bottom: 12px; } }
 """
 
 _CAPTIONS = {
+    "depth": "One line per model, tower and view: compliance (AD solid, DP dashed), effect "
+    "size and norm CV against the layer (0 = the embedding output). The dotted line is the "
+    "iid-Gaussian 95%.",
     "compare": "Share of coordinates that pass each test. iid Gaussian coordinates sit at 95% "
     "(dashed line; shaded: the null's spread at the same n and d).",
     "qq": "Standardised coordinates against normal quantiles: on the line is Gaussian; an S "
@@ -131,7 +146,13 @@ _PROTOCOL = (
     ("View", ""),
     ("Precision", ""),
     ("Device", ""),
-    ("Timing", ""),
+)
+_TIMING = (  # (timing key, column header); a column only when some row has it
+    ("load_s", "load (s)"),
+    ("train_s", "train (s)"),
+    ("extract_s", "extract (s)"),
+    ("diagnose_s", "diagnose (s)"),
+    ("items_per_s", "items/s"),
 )
 
 
@@ -145,21 +166,30 @@ def _count(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _timing(t: Any) -> str:
-    parts = []
-    steps = (
-        ("load_s", "load"),
-        ("train_s", "train"),
-        ("extract_s", "extract"),
-        ("diagnose_s", "diagnose"),
-    )
-    for key, name in steps:
-        if t.get(key) is not None:
-            value = t[key]
-            parts.append(f"{name} {value:.2f} s" if isinstance(value, (int, float)) else name)
-    if t.get("items_per_s"):
-        parts.append(f"{t['items_per_s']:,.0f} items/s")
-    return " · ".join(parts) or "–"
+def _timings(rows: Sequence[Row]) -> str:
+    """Seconds per step, one column per step that some row has: numbers that never wrap."""
+    keys = [(k, h) for k, h in _TIMING if any(r.timing.get(k) is not None for r in rows)]
+    if not keys:
+        return ""
+    out = ['<h2 id="timing">Timing</h2><div class="scroll"><table class="protocol timing">']
+    out.append('<thead><tr><th class="model">Row</th>')
+    out += [f'<th class="num">{_e(h)}</th>' for _, h in keys]
+    out.append("</tr></thead><tbody>")
+    for r in rows:
+        out.append(f'<tr><td class="model">{_e(_label(r))}</td>')
+        for k, _ in keys:
+            v = r.timing.get(k)
+            text = (
+                "–"
+                if not isinstance(v, (int, float))
+                else f"{v:,.0f}"
+                if k == "items_per_s"
+                else f"{v:.2f}"
+            )
+            out.append(f'<td class="num">{text}</td>')
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
 
 
 def _status(rows: Sequence[Row]) -> str:
@@ -218,7 +248,7 @@ def _detail(rows: Sequence[Row]) -> str:
     if not has_detail(rows):
         return ""
     header, body = detail_cells(rows)
-    out = ['<h2>Detail</h2><div class="scroll"><table class="results"><thead><tr>']
+    out = ['<h2 id="detail">Detail</h2><div class="scroll"><table class="results"><thead><tr>']
     out += [f'<th class="{"" if i == 0 else "num"}">{_e(h)}</th>' for i, h in enumerate(header)]
     out.append("</tr></thead><tbody>")
     for cells in body:
@@ -238,7 +268,7 @@ def _gates(rows: Sequence[Row]) -> str:
         f"{_e(text)}</li>"
         for ok, text in lines
     ]
-    return '<h2>Gates</h2><ul class="gates">' + "".join(items) + "</ul>"
+    return '<h2 id="gates">Gates</h2><ul class="gates">' + "".join(items) + "</ul>"
 
 
 def _errors(rows: Sequence[Row]) -> str:
@@ -247,11 +277,13 @@ def _errors(rows: Sequence[Row]) -> str:
         for r in rows
         if r.error
     ]
-    return '<h2>Errors</h2><ul class="errors">' + "".join(items) + "</ul>" if items else ""
+    return (
+        '<h2 id="errors">Errors</h2><ul class="errors">' + "".join(items) + "</ul>" if items else ""
+    )
 
 
 def _protocol(rows: Sequence[Row]) -> str:
-    out = ['<h2>Protocol</h2><div class="scroll"><table class="protocol"><thead><tr>']
+    out = ['<h2 id="protocol">Protocol</h2><div class="scroll"><table class="protocol"><thead><tr>']
     out += [f'<th class="{c}">{_e(name)}</th>' for name, c in _PROTOCOL]
     out.append("</tr></thead><tbody>")
     for r in rows:
@@ -272,7 +304,6 @@ def _protocol(rows: Sequence[Row]) -> str:
             _e(p.get("view") or "–"),
             _e(p.get("precision") or "–"),
             _e(p.get("device") or "–"),
-            _e(_timing(r.timing)),
         ]
         out.append("<tr>")
         out += [f'<td class="{c}">{x}</td>' for (_, c), x in zip(_PROTOCOL, cells, strict=True)]
@@ -314,15 +345,27 @@ def _plots(rows: Sequence[Row]) -> str:
     images = figure_pngs(rows)
     if not images:
         return ""
-    out = ["<h2>Plots</h2>"]
+    out = ['<h2 id="plots">Plots</h2>']
     out += [_figure(img, wide=True) for img in images if img.row is None]
     for i, r in enumerate(rows):
         mine = [img for img in images if img.row == i]
         if mine:
-            out.append(f'<h3>{_e(_label(r))}</h3><div class="plots">')
+            out.append(f'<h3 id="plots-{i + 1}">{_e(_label(r))}</h3><div class="plots">')
             out += [_figure(img) for img in mine]
             out.append("</div>")
     return "".join(out)
+
+
+_HEADING = re.compile(r'<h([23]) id="([^"]+)">(.*?)</h\1>')
+
+
+def _toc(body: str) -> str:
+    """Links to every section (h2) and each row's plots (h3) of the rendered body."""
+    items = [
+        f'<li class="{"sub" if level == "3" else ""}"><a href="#{ident}">{text}</a></li>'
+        for level, ident, text in _HEADING.findall(body)
+    ]
+    return '<nav class="toc"><b>Contents</b><ul>' + "".join(items) + "</ul></nav>"
 
 
 def render_html(
@@ -347,6 +390,17 @@ def render_html(
     meta = f"infogauss {_e(__version__)} · {_e(when)}"
     if command:
         meta += f" · <code>{_e(command)}</code>"
+    body = [
+        '<h2 id="results">Results</h2>',
+        _results(rows),
+        f'<div class="note">{_NOTE}</div>',
+        _detail(rows),
+        _gates(rows),
+        _errors(rows),
+        _protocol(rows),
+        _timings(rows),
+        _plots(rows) if plots else "",
+    ]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -355,14 +409,8 @@ def render_html(
         f"<title>{_e(title)}</title><style>{_CSS}</style></head>",
         "<body><main>",
         f'<header><h1>{_e(title)}</h1><p class="meta">{meta}</p>{_status(rows)}</header>',
-        "<h2>Results</h2>",
-        _results(rows),
-        f'<div class="note">{_NOTE}</div>',
-        _detail(rows),
-        _gates(rows),
-        _errors(rows),
-        _protocol(rows),
-        _plots(rows) if plots else "",
+        _toc("".join(body)),
+        *body,
         f"<footer>Generated by infogauss {_e(__version__)}. Diagnostics after "
         '"InfoNCE Induces Gaussian Distribution" (ICLR 2026).</footer>',
         "</main></body></html>",

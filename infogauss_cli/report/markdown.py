@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..safe_text import md_cell
 from .cells import NUMERIC, detail_cells, gate_lines, has_detail, table_cells, warning_lines
 from .model import Row
 
 
 def _escape(cell: str) -> str:
-    return cell.replace("|", "\\|")
+    return md_cell(cell)
 
 
 def render_markdown(rows: Sequence[Row]) -> str:
@@ -34,7 +35,7 @@ def render_markdown(rows: Sequence[Row]) -> str:
     if gates:
         lines.append("")
         lines += [f"- {'✅' if ok else '❌'} {_escape(text)}" for ok, text in gates]
-    errors = [f"- ❌ {r.model}: {r.error}" for r in rows if r.error]
+    errors = [f"- ❌ {_escape(r.model)}: {_escape(r.error)}" for r in rows if r.error]
     if errors:
         lines += ["", *errors]
     lines += [

@@ -77,9 +77,47 @@ class Row:
         return clean(out)
 
 
+def utc_now() -> str:
+    """UTC time in ISO 8601 with a ``Z`` suffix, to the second."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def environment(rows: tuple[Row, ...] = ()) -> dict[str, Any]:
+    """Python, platform, numpy/scipy/torch versions (torch only if already imported or
+    installed; never imported here) and the device the rows ran on."""
+    import platform
+    import sys
+    from importlib import metadata
+
+    def version(name: str) -> str | None:
+        module = sys.modules.get(name)
+        if module is not None and isinstance(getattr(module, "__version__", None), str):
+            return module.__version__.split("+")[0] if name == "torch" else module.__version__
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    devices = sorted({str(r.protocol["device"]) for r in rows if r.protocol.get("device")})
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "numpy": version("numpy"),
+        "scipy": version("scipy"),
+        "torch": version("torch"),
+        "device": ", ".join(devices) or "cpu",
+    }
+
+
 @dataclass(frozen=True)
 class Report:
+    """The rows, and how they were made (``command``: argv; empty when not run from the CLI)."""
+
     rows: tuple[Row, ...]
+    command: tuple[str, ...] = ()
+    created: str = field(default_factory=utc_now)
 
     @property
     def exit_code(self) -> int:
@@ -91,8 +129,15 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         from .. import __version__
 
+        code = self.exit_code
         return {
             "schema": SCHEMA,
             "tool": {"name": "infogauss", "version": __version__},
+            "created": self.created,
+            "command": list(self.command),
+            "infogauss_version": __version__,
+            "environment": environment(self.rows),
+            "exit_code": code,
+            "passed": code == 0,
             "rows": [r.to_dict() for r in self.rows],
         }

@@ -45,6 +45,23 @@ def quiet() -> Iterator[None]:
             enable()
 
 
+@contextlib.contextmanager
+def forced_offline(on: bool) -> Iterator[None]:
+    """With ``on``: the datasets and hub libraries in offline mode (cache only, no retries)."""
+    if not on:
+        yield
+        return
+    import datasets.config
+    import huggingface_hub.constants
+
+    saved = (datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE)
+    datasets.config.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE = saved
+
+
 def _truthy(var: str) -> bool:
     return os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -116,11 +133,20 @@ class HFLoader:
         import datasets
 
         split = self.split or default_split
+        why = None
+        if hub and not self._offline_flags():
+            from ..backends.hub import endpoint
+            from ..netcheck import unreachable_reason
+
+            why = unreachable_reason(endpoint())  # bounded: the library retries ~30 s
         try:
-            loaded = datasets.load_dataset(
-                path, split=split, streaming=self.streaming, cache_dir=self.cache_dir, **kw
-            )
+            with forced_offline(why is not None):
+                loaded = datasets.load_dataset(
+                    path, split=split, streaming=self.streaming, cache_dir=self.cache_dir, **kw
+                )
         except Exception as exc:
+            if why is not None:
+                raise self._unreachable_error(why) from None
             raise self._error(exc, hub=hub) from None
         return self._pick_split(loaded)
 
@@ -152,6 +178,19 @@ class HFLoader:
         if rows is not None:
             loaded = loaded.select(range(len(loaded))[rows])
         return loaded
+
+    @staticmethod
+    def _offline_flags() -> list[str]:
+        return [v for v in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE") if _truthy(v)]
+
+    def _unreachable_error(self, why: str) -> BadInputError:
+        return BadInputError(
+            f"{self.name}: cannot reach the Hugging Face Hub ({why}) and the dataset is not in "
+            "the local datasets cache. On a machine with network run "
+            f"datasets.load_dataset({self.dataset!r}).save_to_disk(DIR), copy DIR here and use "
+            "--data hf:DIR (local parquet files work too); HF_DATASETS_OFFLINE=1 makes this "
+            "fail at once"
+        )
 
     def _error(self, exc: BaseException, hub: bool = False) -> BadInputError:
         chain, e = [], exc

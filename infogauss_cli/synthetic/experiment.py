@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..options import DiagnoseOptions, Protocol
+from ..progress import steps
 from ..report.model import Row
 from ..verdict import Gates
 from . import data as data_mod
@@ -132,7 +133,10 @@ def train_run(
         clock["since"] = time.perf_counter()
 
     eval_at = cfg.epochs_evaluated() if save_dir is not None else epochs
-    train(encoder, pop, cfg.train_config(run), rng, eval_at=eval_at, on_eval=on_eval)
+    tc = cfg.train_config(run)
+    label = f"train {row_name(run, tc.epochs).rsplit(' E', 1)[0]}: {tc.epochs} epochs"
+    with steps(label, tc.epochs * tc.steps_per_epoch) as advance:
+        train(encoder, pop, tc, rng, eval_at=eval_at, on_eval=on_eval, on_step=advance)
     return snaps
 
 

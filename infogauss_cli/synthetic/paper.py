@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from html import escape
@@ -113,7 +114,8 @@ def comparison_html(rows: Sequence[Row]) -> str:
     if not body:
         return ""
     cls = ["model"] + ["num"] * (len(HEADER) - 1)
-    out = ['<h2>infogauss next to the paper</h2><div class="scroll"><table class="results">']
+    out = ['<h2 id="paper">infogauss next to the paper</h2>']
+    out.append('<div class="scroll"><table class="results">')
     out.append("<thead><tr>")
     out += [f'<th class="{c}">{escape(h)}</th>' for c, h in zip(cls, HEADER, strict=True)]
     out.append("</tr></thead><tbody>")
@@ -130,10 +132,17 @@ def comparison_html(rows: Sequence[Row]) -> str:
 
 def insert_html_section(document: str, section: str) -> str:
     """``section`` placed after the results (before the first later section of
-    :func:`~infogauss_cli.report.html.render_html`'s page), or before ``</main>``."""
+    :func:`~infogauss_cli.report.html.render_html`'s page), or before ``</main>``; its heading
+    joins the table of contents after Results."""
     if not section:
         return document
-    for marker in ("<h2>Detail</h2>", "<h2>Gates</h2>", "<h2>Errors</h2>", "<h2>Protocol</h2>"):
+    heading = re.match(r'<h2 id="([^"]+)">(.*?)</h2>', section)
+    results = '<a href="#results">Results</a></li>'
+    if heading and results in document:
+        link = f'<li><a href="#{heading[1]}">{heading[2]}</a></li>'
+        document = document.replace(results, results + link, 1)
+    for name in ("detail", "gates", "errors", "protocol"):
+        marker = f'<h2 id="{name}">'
         i = document.find(marker)
         if i >= 0:
             return document[:i] + section + "\n" + document[i:]

@@ -85,10 +85,12 @@ def train(
     *,
     eval_at: Collection[int] = (),
     on_eval: Callable[[int], None] | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> None:
     """Train ``encoder`` in place (data, augmentations and nothing else from ``rng``; seed
     torch before building the encoder). ``on_eval(epoch)`` is called, with the encoder in
-    eval mode, after each epoch listed in ``eval_at`` (0: before training)."""
+    eval mode, after each epoch listed in ``eval_at`` (0: before training); ``on_step()``
+    after every optimiser step (progress)."""
     import torch
 
     spec = pop.spec
@@ -132,6 +134,8 @@ def train(
             loss.backward()
             opt.step()
             step += 1
+            if on_step:
+                on_step()
             for group in opt.param_groups:  # cosine schedule, lr -> 0 at the last step
                 group["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / total))
         if on_eval and epoch in eval_at:

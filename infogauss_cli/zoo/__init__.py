@@ -25,6 +25,7 @@ from .loading import (
     load_zoo,
     parse_entry,
     parse_zoo,
+    with_revision,
 )
 from .schema import (
     OBJECTIVES,
@@ -61,6 +62,7 @@ __all__ = [
     "parse_entry",
     "parse_zoo",
     "weights_location",
+    "with_revision",
 ]
 
 _ENTRY_NAMES = {

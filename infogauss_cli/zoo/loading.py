@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ..errors import BadInputError
-from .schema import RANDOM_SUFFIX, SCHEMA_VERSION, ZooEntry, _Strict
+from .schema import RANDOM_SUFFIX, SCHEMA_VERSION, SourceSchema, ZooEntry, _Strict
 
 ENV_VAR = "INFOGAUSS_ZOO"
 
@@ -73,7 +73,10 @@ def parse_entry(
     try:
         return TypeAdapter(_schemas()[0]).validate_python(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        raise BadInputError(format_errors("entry", _error_lines(exc))) from None
+        raise BadInputError(format_errors("entry", _error_lines(exc, data, base_dir))) from None
+
+
+MAX_SEED = 2**32 - 1  # seeds of numpy and torch generators alike
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,11 @@ class Zoo:
                     f"{ref!r}: unknown suffix '@{suffix}'; use MODEL@random or MODEL@random:SEED"
                 )
             seed = int(seed_text) if seed_text else None
+            if seed is not None and seed > MAX_SEED:
+                raise BadInputError(
+                    f"{ref!r}: the @random seed must be between 0 and {MAX_SEED} (2^32-1), "
+                    f"got {seed_text}"
+                )
         entry = self.get(name)
         if entry is None:
             raise BadInputError(self._unknown(name))
@@ -128,6 +136,31 @@ class Zoo:
             f"unknown model {name!r}{hint} (`infogauss zoo list` shows the {len(self.entries)} "
             f"models of {self.path})"
         )
+
+
+def with_revision(entries: list[ZooEntry], revision: str | None) -> list[ZooEntry]:
+    """``entries`` with ``--revision`` applied (it overrides the entry's ``source.revision``).
+    Refused with several models (one revision cannot pin several repos: put ``revision:`` in
+    each zoo entry) and with local weights (nothing is fetched from the hub)."""
+    if revision is None:
+        return list(entries)
+    revision = revision.strip()
+    if not revision or any(c.isspace() for c in revision):
+        raise BadInputError(f"--revision must be a branch, tag or commit hash, got {revision!r}")
+    if len(entries) != 1:
+        names = ", ".join(e.ref for e in entries)
+        raise BadInputError(
+            f"--revision pins one hub model, got {len(entries)} ({names}); put `revision:` in "
+            "each zoo entry's source instead (docs/zoo.md)"
+        )
+    entry = entries[0]
+    if entry.source.weights is not None and not entry.source.hub_fallback:
+        raise BadInputError(
+            f"--revision pins hub weights, but {entry.ref} loads local weights "
+            f"({entry.source.weights}); drop --revision or the entry's weights"
+        )
+    source = entry.source.model_copy(update={"revision": revision})
+    return [entry.model_copy(update={"source": source})]
 
 
 def default_zoo_path() -> Path:
@@ -181,7 +214,9 @@ def parse_zoo(
     try:
         parsed = _schemas()[1].model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        raise BadInputError(format_errors(origin, _error_lines(exc))) from None
+        lines = _error_lines(exc, data, base_dir)
+        lines += _duplicates_raw(data.get("models"))
+        raise BadInputError(format_errors(origin, lines)) from None
     problems = _duplicates(parsed.models)
     if problems:
         raise BadInputError(format_errors(origin, problems))
@@ -205,10 +240,42 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return "".join(parts) or "(top level)"
 
 
-def _error_lines(exc: ValidationError) -> list[str]:
+class _AnySource(SourceSchema):
+    """A ``source:`` of an unknown backend: only the common keys are checked."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class _AnyEntry(ZooEntry):
+    """An entry whose backend is unknown or missing: every other field is still checked."""
+
+    backend: str = ""
+    source: _AnySource
+
+
+def _untagged_errors(item: Any, loc: tuple[Any, ...], base_dir: Any) -> list[str]:
+    """The errors of an entry besides its bad ``backend`` (which hides them in the union)."""
+    if not isinstance(item, dict):
+        return []
+    try:
+        _AnyEntry.model_validate(item, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        return _error_lines(exc, prefix=loc)
+    return []
+
+
+def _error_lines(
+    exc: ValidationError,
+    data: Any = None,
+    base_dir: Any = None,
+    prefix: tuple[Any, ...] = (),
+) -> list[str]:
     lines = []
     for err in exc.errors(include_url=False):
-        loc, kind, msg = tuple(err["loc"]), err["type"], err["msg"]
+        loc, kind, msg = (*prefix, *err["loc"]), err["type"], err["msg"]
+        extra = (
+            _untagged_errors(_at(data, loc), loc, base_dir) if kind.startswith("union_tag") else []
+        )
         if kind == "union_tag_invalid":
             loc, msg = (
                 (*loc, "backend"),
@@ -225,7 +292,39 @@ def _error_lines(exc: ValidationError) -> list[str]:
         elif kind.startswith("value_error"):
             msg = msg.removeprefix("Value error, ")
         lines.append(f"{_loc(loc)}: {msg}")
+        lines.extend(extra)
     return lines
+
+
+def _at(data: Any, loc: tuple[Any, ...]) -> Any:
+    """The item of raw ``data`` at a pydantic location, or None."""
+    for key in loc:
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _duplicates_raw(models: Any) -> list[str]:
+    """Duplicate ids/aliases among the raw entries (reported alongside schema errors)."""
+    if not isinstance(models, list):
+        return []
+    seen: dict[str, str] = {}
+    problems = []
+    for i, item in enumerate(models):
+        if not isinstance(item, dict):
+            continue
+        aliases = item.get("aliases") if isinstance(item.get("aliases"), list) else []
+        for j, name in enumerate([item.get("id"), *aliases]):
+            if not isinstance(name, str):
+                continue
+            field = f"models[{i}].id" if j == 0 else f"models[{i}].aliases[{j - 1}]"
+            if name.lower() in seen:
+                problems.append(f"{field}: {name!r} is already used by {seen[name.lower()]}")
+            else:
+                seen[name.lower()] = field
+    return problems
 
 
 def _duplicates(entries: list[ZooEntry]) -> list[str]:

@@ -70,6 +70,9 @@ class SourceSchema(_Strict):
     hub_fallback: bool = False
     """When ``weights`` cannot be found (package not installed, path missing), load ``name``'s
     hub weights instead of failing."""
+    revision: str | None = Field(default=None, min_length=1, pattern=r"^\S+$")
+    """Hub revision (branch, tag or commit hash) of the weights fetched from the Hugging Face
+    hub; default: the main branch. ``--revision`` overrides it."""
 
     _check_weights = field_validator("weights")(_resolve_weights)
 
@@ -94,7 +97,7 @@ class ZooEntry(_Strict):
     """The seed table row this entry reproduces: one name, or one per tower."""
     pretrained: bool = True
     """False: the real architecture with seeded random weights (the paper's "initial" rows)."""
-    init_seed: int = Field(default=0, ge=0)
+    init_seed: int = Field(default=0, ge=0, le=2**32 - 1)
     notes: str | None = None
 
     @field_validator("towers")

@@ -41,7 +41,15 @@ def package_path(spec: str) -> Path | None:
         base = Path(found.origin).parent
     else:  # pragma: no cover - namespace oddities
         return None
-    return base / rel if rel else base
+    if not rel:
+        return base
+    target = base / rel
+    if not target.resolve().is_relative_to(base.resolve()):
+        raise BadInputError(
+            f"{spec}: the path leaves the package folder of {module!r} ({base}); a pkg: path "
+            "must name a file inside its package (use a plain path for other files)"
+        )
+    return target
 
 
 def weights_location(entry: ZooEntry) -> WeightsLocation:

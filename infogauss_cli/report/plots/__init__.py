@@ -7,7 +7,8 @@ between calls. The same code renders to files (``write_plots``) and to bytes for
 report (``figure_pngs``).
 
 Modules: :mod:`.figure` (the spec, style, rendering and writing: the public plotting API),
-:mod:`.rows` (per-row plots), :mod:`.compare` (the comparison chart).
+:mod:`.rows` (per-row plots), :mod:`.compare` (the comparison chart), :mod:`.depth` (the
+depth plot of ``--layers``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from pathlib import Path
 from ...errors import BadInputError
 from ..model import Row
 from .compare import COMPARE_FILE, comparable, compare_spec
+from .depth import DEPTH_FILE, depth_spec, has_depth
 from .figure import DPI, PlotImage, PlotSpec, render, row_stem, slug, write_figures
 from .rows import DETAIL_KINDS, KINDS, row_specs
 
 __all__ = [
     "COMPARE_FILE",
+    "DEPTH_FILE",
     "DETAIL_KINDS",
     "DPI",
     "KINDS",
@@ -43,6 +46,8 @@ def _specs(rows: Sequence[Row], compare: bool) -> list[PlotSpec]:
     out: list[PlotSpec] = []
     if compare and comparable(rows):
         out.append(compare_spec(rows))
+    if has_depth(rows):  # --layers: metrics against the layer
+        out.append(depth_spec(rows))
     seen: dict[str, int] = {}
     for i, r in enumerate(rows):
         stem = row_stem(r)
@@ -59,7 +64,9 @@ def figure_pngs(rows: Sequence[Row], *, compare: bool = True) -> list[PlotImage]
     The comparison chart comes first (when ``compare`` and a row has compliances), then
     each row's plots in :data:`KINDS` order; rows with an error or no arrays give none.
     """
-    return [render(s) for s in _specs(rows, compare)]
+    from ...progress import track
+
+    return [render(s) for s in track(_specs(rows, compare), "report: plots")]
 
 
 def write_row_plots(row: Row, out_dir: str | Path) -> list[Path]:

@@ -11,6 +11,10 @@ from ..cells import row_label
 from ..model import Row
 from .figure import AD_COLOR, DP_COLOR, FAIL, NULL, PlotSpec, null_band
 
+# The comparison chart spans the HTML report's content width (about 1,170 px at the figures'
+# 110 dpi) at 1:1, so its 9 pt labels stay 9 pt on screen, whatever the number of rows.
+COMPARE_WIDTH = 10.6  # inches
+
 COMPARE_FILE = "compare.png"
 
 
@@ -53,7 +57,7 @@ def _draw_compare(rows: Sequence[Row]) -> Callable[[Any], None]:
                 ax.text(i + off, top + 0.012, f"{value:.0%}", ha="center", va="bottom", fontsize=8)
         ax.axhline(0.95, color=NULL, ls="--", lw=1.2, zorder=4)
         ax.set_xticks(range(len(rows)))
-        ax.set_xticklabels([_tick(r) for r in rows], rotation=30 if len(rows) > 8 else 0)
+        ax.set_xticklabels([_tick(r) for r in rows], rotation=30 if len(rows) > 6 else 0)
         ax.set_xlim(-0.6, len(rows) - 0.4)
         ax.set_ylim(0, 1.1)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -83,7 +87,7 @@ def compare_spec(rows: Sequence[Row]) -> PlotSpec:
         + ", ".join(row_label(r) for r in rows)
         + ") with the 95% null line",
         draw=_draw_compare(rows),
-        width=min(max(6.4, 1.6 * len(rows) + 1.6), 18.0),
+        width=COMPARE_WIDTH,
     )
 
 

@@ -117,8 +117,10 @@ def write_figures(out_dir: str | Path, specs: Sequence[PlotSpec]) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BadInputError(f"cannot create the plots folder {out_dir}: {exc}") from None
+    from ...progress import track
+
     paths = []
-    for spec in specs:
+    for spec in track(specs, f"plots: {out_dir}"):
         path = out_dir / spec.filename
         try:
             atomic_write_bytes(path, render(spec).png)

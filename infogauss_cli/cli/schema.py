@@ -1,0 +1,15 @@
+"""`infogauss schema`: print the JSON Schema of the report (docs/report.md)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def schema_cmd() -> None:
+    """Print the JSON Schema (2020-12) that every [bold]--json[/] report validates against.
+
+    Example: [bold]infogauss schema > report.v1.json[/]
+    """
+    from ..report.schema import schema_text
+
+    typer.echo(schema_text(), nl=False)

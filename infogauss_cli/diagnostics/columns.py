@@ -1,0 +1,314 @@
+"""The shared pass of the per-coordinate tests over blocks of columns, in a bounded working set.
+
+The columns are taken in *passes* (as many columns as the memory budget allows; one pass for
+an in-memory matrix of ordinary size). A pass first gathers its columns transposed, in the
+input's own dtype (threads split the rows; through a small contiguous tile: 2x faster than
+numpy's strided copy, 4x than ``x.T`` copy), dividing each row by ``divide_by`` on the way when
+the l2 view is asked for (the view computed block by block from the row norms: no normalised
+copy of the matrix). On a memory-mapped matrix the pages of the rows just read are handed
+back (:class:`~.blocks.MappedRows`), so a file larger than memory keeps a bounded RSS. Then
+the pass's blocks of columns run in threads (numpy's sort and scipy.special's ufuncs release
+the GIL), each on its own float64 work arrays. Per column: sort in the input dtype (exact:
+conversion to float64 is monotone, and float32 sorts 2x faster), upcast, standardise (mean,
+std with ddof=1), then the AD and DP statistics of :mod:`.normality`. How the columns are cut
+into passes and blocks changes no result: every statistic is computed per column.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from .blocks import MappedRows, resolve_budget
+
+# A column is constant when std <= CONSTANT_RTOL * max|x| (scale-free; std == 0 included).
+CONSTANT_RTOL = 1e-12
+
+# Blocks of columns: ~8 MB of float64 each, 8..128 columns, at least 4 blocks per worker
+# (fewer columns when the budget is tight).
+_BLOCK_BYTES = 8 << 20
+_MIN_BLOCK, _MAX_BLOCK = 8, 128
+_TILE_BYTES = 1 << 20  # the transpose's tile
+_TILE_ROWS = 512
+_TAIL_Z = 19.0  # beyond, log Phi(-|z|) comes from log_ndtr instead of log(ndtr)
+_SERIAL_BELOW = 1 << 18  # elements: below this, threads cost more than they save
+_WORK_ARRAYS = 3  # float64 (B, n) work arrays per thread
+_BLOCKS_PER_PASS = 4  # per worker, for an in-memory matrix (nothing to save by larger passes)
+_FLOATS = (np.float16, np.float32, np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnTests:
+    """Raw per-column output of :func:`column_tests` (float64, shape (d,))."""
+
+    a2star: np.ndarray | None
+    k2: np.ndarray | None
+    pvalue: np.ndarray | None
+    constant: np.ndarray  # bool
+    std: np.ndarray | None = None  # column std (ddof=1), in the input's units
+    w1: np.ndarray | None = None  # mean |z_(i) - q_i|: QQ distance to N(0, 1) (with ``ad``)
+
+
+def default_workers() -> int:
+    """CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@functools.lru_cache(maxsize=16)
+def normal_scores(n: int) -> np.ndarray:
+    """Normal quantiles q_i = Phi^-1((i - 1/2) / n), i = 1..n (read-only, cached)."""
+    q = special.ndtri((np.arange(n) + 0.5) / n)
+    q.setflags(write=False)
+    return q
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the columns are cut: passes of ``cols`` columns, blocks of ``bsize`` columns,
+    ``workers`` threads."""
+
+    cols: int
+    bsize: int
+    workers: int
+
+    @classmethod
+    def plan(
+        cls, n: int, d: int, itemsize: int, workers: int | None, budget: int | None, mapped: bool
+    ) -> Layout:
+        """Blocks as large as the budget allows for the threads' float64 work arrays (half
+        the budget at most); passes fill what is left (all of it for a memory-mapped matrix,
+        a few blocks per worker in memory)."""
+        budget = resolve_budget(budget)
+        nw = workers or default_workers()
+        bsize = int(np.clip(_BLOCK_BYTES // (8 * n), _MIN_BLOCK, _MAX_BLOCK))
+        bsize = max(1, min(bsize, -(-d // (4 * nw))))
+        work = _WORK_ARRAYS * 8 * n  # bytes per column in a thread
+        bsize = max(1, min(bsize, budget // 2 // (nw * work)))
+        nw = max(1, min(nw, budget // 2 // (bsize * work), -(-d // bsize)))
+        left = budget - nw * bsize * work
+        cols = max(nw * bsize, left // max(n * itemsize, 1))
+        if not mapped:
+            cols = min(cols, max(nw * bsize * _BLOCKS_PER_PASS, nw * bsize))
+        cols = min(d, max(bsize, cols // bsize * bsize))
+        return cls(cols=cols, bsize=bsize, workers=nw)
+
+
+@contextmanager
+def _runner(workers: int, serial: bool) -> Iterator[Callable[..., None]]:
+    """``run(fn, spans)``: ``fn(a, b)`` for every span, in threads unless ``serial``."""
+    if serial or workers <= 1:
+        yield lambda fn, spans: [fn(a, b) for a, b in spans]
+        return
+    with ThreadPoolExecutor(workers) as ex:
+
+        def run(fn: Callable[[int, int], None], spans: list[tuple[int, int]]) -> None:
+            for f in [ex.submit(fn, a, b) for a, b in spans]:
+                f.result()
+
+        yield run
+
+
+def _spans(start: int, stop: int, step: int) -> list[tuple[int, int]]:
+    return [(j, min(j + step, stop)) for j in range(start, stop, step)]
+
+
+class _Columns:
+    """The per-column outputs and the per-block statistics that fill them."""
+
+    def __init__(self, n: int, d: int, ad: bool, dp: bool) -> None:
+        self.n, self.ad, self.dp = n, ad, dp
+        self.a2star = np.empty(d) if ad else None
+        self.g1 = np.empty(d) if dp else None
+        self.b2 = np.empty(d) if dp else None
+        self.constant = np.empty(d, dtype=bool)
+        self.std = np.empty(d)
+        self.w1 = np.empty(d) if ad else None
+        fn = float(n)
+        if ad:  # weights c_i = 2i - 1 and 2N - c_i, i = 1..N
+            self.c = np.arange(1.0, 2.0 * n, 2.0)
+            self.cc = 2.0 * fn - self.c
+            self.corr = 1.0 + 0.75 / fn + 2.25 / (fn * fn)
+            self.qn = normal_scores(n)
+        self._local = threading.local()  # per-thread work arrays, reused across blocks: fresh
+        # large arrays would be page-faulted and zeroed by the kernel for every block
+
+    def _work(self, b: int, bsize: int) -> tuple[np.ndarray, ...]:
+        if getattr(self._local, "bsize", None) != bsize:
+            self._local.bufs = [np.empty((bsize, self.n)) for _ in range(_WORK_ARRAYS)]
+            self._local.bsize = bsize
+        return tuple(buf[:b] for buf in self._local.bufs)
+
+    def block(self, xs: np.ndarray, j0: int, j1: int, bsize: int) -> None:
+        """Statistics of columns ``j0:j1`` from their transposed values ``xs`` (B, n),
+        which are sorted in place."""
+        with np.errstate(all="ignore"):  # thread-local: constant columns are overwritten later
+            y0, t, la = self._work(j1 - j0, bsize)
+            xs.sort(axis=1)  # in the input dtype: exact, and float32 sorts 2x faster
+            if xs.dtype == np.float64:
+                y = xs
+            else:
+                y = y0
+                np.copyto(y, xs)
+            s, ss = self._standardise(y, t, j0, j1)
+            if self.dp:
+                self._moments(y, t, s, ss, j0, j1)
+            if self.ad:
+                self._anderson(y, t, la, j0, j1)
+
+    def _standardise(
+        self, y: np.ndarray, t: np.ndarray, j0: int, j1: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Centre and scale ``y`` in place to z (sorted ascending); ``t`` = centred squares."""
+        n = self.n
+        scale = np.maximum(np.abs(y[:, 0]), np.abs(y[:, -1]))
+        # scale every column by a power of two (exact) so that squares neither overflow
+        # (values near 1e300) nor underflow (near 1e-300): same results at any scale
+        p2 = np.ldexp(1.0, -np.frexp(np.where(scale > 0, scale, 1.0))[1])
+        y *= p2[:, None]
+        scale *= p2
+        y -= y.mean(axis=1, keepdims=True)  # centred
+        np.multiply(y, y, out=t)
+        ss = t.sum(axis=1)  # pairwise summation, as np.std
+        s = np.sqrt(ss / (n - 1))
+        self.std[j0:j1] = s / p2
+        const = s <= CONSTANT_RTOL * scale
+        self.constant[j0:j1] = const
+        s[const] = 1.0
+        y /= s[:, None]  # z, sorted ascending
+        return s, ss
+
+    def _moments(
+        self, y: np.ndarray, t: np.ndarray, s: np.ndarray, ss: np.ndarray, j0: int, j1: int
+    ) -> None:
+        """Biased skewness and kurtosis of z (scale-free)."""
+        fn = float(self.n)
+        t /= (s * s)[:, None]  # z^2
+        m2 = ss / (s * s) / fn
+        m3 = np.einsum("ij,ij->i", t, y) / fn
+        m4 = np.einsum("ij,ij->i", t, t) / fn
+        self.g1[j0:j1] = m3 / m2**1.5  # type: ignore[index]
+        self.b2[j0:j1] = m4 / (m2 * m2)  # type: ignore[index]
+
+    def _anderson(self, y: np.ndarray, p: np.ndarray, la: np.ndarray, j0: int, j1: int) -> None:
+        """Modified A*^2 and the QQ distance of sorted z ``y`` (``p``, ``la``: work arrays)."""
+        fn = float(self.n)
+        c, cc = self.c, self.cc
+        np.subtract(y, self.qn, out=la)  # QQ deviations (la is free until the log below)
+        np.abs(la, out=la)
+        self.w1[j0:j1] = la.mean(axis=1)  # type: ignore[index]
+        np.abs(y, out=p)
+        np.negative(p, out=p)
+        special.ndtr(p, out=p)  # p = Phi(-|z|) <= 1/2
+        np.log(p, out=la)  # log Phi(-|z|), the small tail
+        # |z| > 19: ndtr heads for underflow; use log_ndtr (z is sorted: look at the ends)
+        for r in np.flatnonzero((y[:, 0] < -_TAIL_Z) | (y[:, -1] > _TAIL_Z)):
+            far = np.abs(y[r]) > _TAIL_Z
+            la[r, far] = special.log_ndtr(-np.abs(y[r, far]))
+        np.negative(p, out=p)
+        lb = np.log1p(p, out=p)  # log Phi(|z|)
+        # sum_i c_i log Phi(z_i) + (2N - c_i) log Phi(-z_i). Sorted: z < 0 for the first k,
+        # where log Phi(z) = la, else lb. All terms are <= 0: no cancellation, and numpy's
+        # pairwise sums keep the total within ~1 ulp of N^2, like scipy.
+        for r in range(j1 - j0):
+            k = int(np.searchsorted(y[r], 0.0))
+            la[r, :k] *= c[:k]
+            la[r, k:] *= cc[k:]
+            lb[r, :k] *= cc[:k]
+            lb[r, k:] *= c[k:]
+        total = la.sum(axis=1) + lb.sum(axis=1)
+        self.a2star[j0:j1] = (-fn - total / fn) * self.corr  # type: ignore[index]
+
+
+class _Gather:
+    """Columns ``p0:p1`` of ``x`` transposed into a reused (cols, n) buffer, rows divided by
+    ``divide_by`` if given; memory-mapped pages released as rows are done."""
+
+    def __init__(
+        self, x: np.ndarray, divide_by: np.ndarray | None, dtype: np.dtype, cols: int
+    ) -> None:
+        self.x, self.divide_by, self.dtype = x, divide_by, dtype
+        n = x.shape[0]
+        self.buf = np.empty((cols, n), dtype)
+        self.rows = MappedRows(x)
+        self.tile_rows = int(np.clip(_TILE_BYTES // (cols * dtype.itemsize), 16, _TILE_ROWS))
+        self._local = threading.local()
+
+    def rows_of(self, p0: int, p1: int, i0: int, i1: int) -> None:
+        """Rows ``i0:i1`` of columns ``p0:p1`` into the buffer."""
+        b = p1 - p0
+        tile = getattr(self._local, "tile", None)
+        if tile is None:
+            tile = self._local.tile = np.empty((self.tile_rows, self.buf.shape[0]), self.dtype)
+        xs = self.buf[:b]
+        for i in range(i0, i1, self.tile_rows):
+            m = min(self.tile_rows, i1 - i)
+            part = self.x[i : i + m, p0:p1]
+            if self.divide_by is None:
+                np.copyto(tile[:m, :b], part)
+            else:  # as l2_normalise: divided in float64, rounded once to the view's dtype
+                np.divide(part, self.divide_by[i : i + m, None], out=tile[:m, :b])
+            xs[:, i : i + m] = tile[:m, :b].T
+            self.rows.release(i, i + m)
+
+
+def _block(out: _Columns, buf: np.ndarray, p0: int, bsize: int, j0: int, j1: int) -> None:
+    out.block(buf[j0 - p0 : j1 - p0], j0, j1, bsize)
+
+
+def column_tests(
+    x: np.ndarray,
+    *,
+    ad: bool = True,
+    dp: bool = True,
+    workers: int | None = None,
+    divide_by: np.ndarray | None = None,
+    budget: int | None = None,
+) -> ColumnTests:
+    """AD and/or DP statistics of every column of a finite real (n, d) matrix (no validation).
+
+    ``divide_by``: per-row divisors (the row norms): the columns of ``x / divide_by[:, None]``
+    are tested, computed block by block (equal to testing ``l2_normalise(x, divide_by)``).
+    ``budget``: bytes of working memory (default :func:`~.blocks.default_budget`); ``x`` may be
+    memory-mapped (read in passes over its rows, its pages released as they are done)."""
+    from .normality import k2_statistic  # the DP transforms live with the tests
+    from .validate import view_dtype
+
+    n, d = x.shape
+    if x.dtype not in _FLOATS:
+        x = x.astype(np.float64)
+    dtype = np.dtype(x.dtype if divide_by is None else view_dtype(x.dtype))
+    out = _Columns(n, d, ad, dp)
+    layout = Layout.plan(n, d, dtype.itemsize, workers, budget, MappedRows(x).mapped)
+    gather = _Gather(x, divide_by, dtype, layout.cols)
+    row_step = -(-n // layout.workers)
+    with _runner(layout.workers, n * d < _SERIAL_BELOW) as run:
+        for p0, p1 in _spans(0, d, layout.cols):
+            run(functools.partial(gather.rows_of, p0, p1), _spans(0, n, row_step))
+            run(
+                functools.partial(_block, out, gather.buf, p0, layout.bsize),
+                _spans(p0, p1, layout.bsize),
+            )
+    k2 = pvalue = None
+    if dp:
+        k2 = k2_statistic(out.g1, out.b2, n)  # type: ignore[arg-type]
+        pvalue = special.chdtrc(2.0, k2)
+        k2[out.constant] = np.nan
+        pvalue[out.constant] = np.nan
+    if ad:
+        out.a2star[out.constant] = np.nan  # type: ignore[index]
+        out.w1[out.constant] = np.nan  # type: ignore[index]
+    return ColumnTests(out.a2star, k2, pvalue, out.constant, out.std, out.w1)
+
+
+__all__ = ["ColumnTests", "Layout", "column_tests", "default_workers", "normal_scores"]

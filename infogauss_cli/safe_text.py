@@ -1,0 +1,40 @@
+"""Show user-supplied text (file names, ``--name``, model names, data) safely.
+
+Control characters (ESC/OSC sequences, newlines, DEL, C1 codes, bidi overrides) are shown
+escaped (``\\x1b``), never sent to the terminal; rich markup in names (``[bold red]x``) is
+shown literally; Markdown cells escape ``|`` and HTML.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``, ``\\n``)."""
+
+    def escape(m: re.Match[str]) -> str:
+        return m.group().encode("unicode_escape").decode("ascii")
+
+    return _CONTROL.sub(escape, str(text))
+
+
+def printable_lines(text: object) -> str:
+    """:func:`printable` line by line: the message's own line breaks stay (a multi-line error
+    such as the zoo validator's list), every other control character is escaped."""
+    return "\n".join(printable(line) for line in str(text).split("\n"))
+
+
+def markup_safe(text: object) -> str:
+    """For rich: :func:`printable`, then rich markup escaped (shown as typed)."""
+    from rich.markup import escape
+
+    return escape(printable(text))
+
+
+def md_cell(text: object) -> str:
+    """For a Markdown table cell or list item: printable, HTML and ``|`` escaped."""
+    out = printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return out.replace("|", "\\|")

@@ -1,0 +1,48 @@
+"""Fixtures of the fault suite: tiny tmpfs mounts (read-only, or nearly full) where allowed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+
+def _mount(path: Path, options: str) -> str | None:
+    """Mount a tmpfs at ``path``; None if done, else why not (not root, no mount)."""
+    if os.name != "posix" or os.geteuid() != 0:
+        return "mounting a tmpfs needs root"
+    path.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return None if proc.returncode == 0 else f"mount failed: {proc.stderr.strip()}"
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """``make(options)`` -> a fresh tmpfs folder with those mount options (e.g. ``ro``,
+    ``size=2m``); skipped with the reason where mounting is not allowed. Unmounted after."""
+    mounted: list[Path] = []
+
+    def make(options: str) -> Path:
+        where = tmp_path / f"mnt-{uuid.uuid4().hex[:6]}"
+        why = _mount(where, options)
+        if why is not None:
+            pytest.skip(f"no tmpfs: {why}")
+        mounted.append(where)
+        return where
+
+    yield make
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def readonly_dir(tmpfs):
+    return tmpfs("ro,size=64k")
