@@ -10,12 +10,15 @@ synthetic COCO-sized JPEGs:
 
 Target: pipeline >= 0.85 x forward-only.
 
-GPU mode (``--gpu``): every paper architecture (random weights) through the pipeline at bf16 with
-worker processes, next to forward-only on the GPU and the H200 compute bound of FACTS.md.
+GPU mode (``--gpu``, :mod:`extract_gpu`): resnet34, densenet121 and a ViT-L/14 image tower
+(random weights) through the pipeline at bf16, per batch size, ``--decode cpu/gpu`` and
+``--compile``, next to forward-only on the GPU, with the GPU's utilisation.
+Text mode (``--text``, :mod:`extract_text`): length buckets against plain transformers loops.
 
     python benchmarks/extract.py                     # CPU, efficientnet_lite0
     python benchmarks/extract.py --model resnet34 --n 128
-    python benchmarks/extract.py --gpu --n 5000      # on a CUDA machine
+    python benchmarks/extract.py --gpu --n 5000      # on a CUDA machine (benchmarks/gpu.sh)
+    python benchmarks/extract.py --text              # minilm-l6, 5,000 pydoc sentences
 """
 
 from __future__ import annotations
@@ -34,15 +37,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 COCO_SIZES = [(640, 480), (480, 640), (640, 427), (500, 375), (640, 512), (427, 640)]
-
-# name -> (builder kind, library name, H200 compute bound img/s at 790 TFLOP/s, FACTS.md)
-GPU_MODELS = {
-    "resnet34": ("timm", "resnet34", 107_600),
-    "densenet121": ("timm", "densenet121", 137_600),
-    "dino-vitb16": ("timm", "vit_base_patch16_224", 22_470),
-    "dino-vitb8": ("timm", "vit_base_patch8_224", 5_050),
-    "clip-vit-l14-image": ("open_clip", "ViT-L-14-quickgelu", 4_876),
-}
 
 
 # ---- synthetic data ----------------------------------------------------------------------------
@@ -287,71 +281,44 @@ def run_cpu(args) -> dict:
 
 
 def run_gpu(args) -> dict:
-    import torch
+    from extract_gpu import run_gpu as run
 
-    dry = args.gpu_dry_run  # the same code path on CPU (fp32), to check it without a GPU
-    if not dry and not torch.cuda.is_available():
-        print(
-            "error: no CUDA device: --gpu needs an NVIDIA GPU visible to torch "
-            f"(torch {torch.__version__}, torch.cuda.is_available() is False); "
-            "run without --gpu for the CPU benchmark",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
-    device, precision = ("cpu", "fp32") if dry else ("cuda:0", "bf16")
-    folder = Path(args.dir or tempfile.mkdtemp(prefix="infogauss-bench-gpu-"))
-    t = time.perf_counter()
-    paths = make_jpegs(folder, args.n)
-    where = "CPU dry run" if dry else torch.cuda.get_device_name(0)
-    print(
-        f"{where}; {len(paths)} synthetic COCO-sized JPEGs ({time.perf_counter() - t:.1f} s to "
-        f"make); {precision}, batch {args.batch_size}, workers "
-        f"{args.gpu_workers if args.gpu_workers is not None else 'default'}, "
-        f"{os.cpu_count()} cpus; random weights; torch {torch.__version__}"
-    )
-    models = args.models.split(",") if args.models else list(GPU_MODELS)
-    header = (
-        f"{'model':<22} {'forward img/s':>14} {'pipeline img/s':>15} {'pipe/fwd':>9} "
-        f"{'H200 bound':>11} {'pipe/bound':>11}"
-    )
-    print("\n" + header + "\n" + "-" * len(header), flush=True)
-    out = []
-    for name in models:
-        kind, lib, bound = GPU_MODELS[name]
-        enc = build_encoder(kind, lib)
-        n_fwd = args.n if dry else max(args.n, 8 * args.batch_size)
-        fwd = forward_only(enc, n_fwd, args.batch_size, device, precision)
-        pipe = pipeline(enc, paths, args.batch_size, args.gpu_workers, device, precision)
-        print(
-            f"{name:<22} {fwd.rate:>14,.0f} {pipe.rate:>15,.0f} {pipe.rate / fwd.rate:>9.2f} "
-            f"{bound:>11,} {pipe.rate / bound:>11.1%}",
-            flush=True,
-        )
-        out.append({"model": name, "forward": fwd.rate, "pipeline": pipe.rate, "bound": bound})
-        del enc
-        if not dry:
-            torch.cuda.empty_cache()
-    return {"mode": "gpu", "device": where, "results": out}
+    return run(args, make_jpegs, build_encoder, forward_only)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--gpu", action="store_true", help="all paper architectures on CUDA, bf16")
+    p.add_argument("--text", action="store_true", help="text: length buckets vs plain loops")
+    p.add_argument("--text-model", default="minilm-l6", help="zoo id for --text")
+    p.add_argument(
+        "--skip-plain-unsorted", action="store_true", help="--text: skip the slowest loop"
+    )
     p.add_argument("--model", default="efficientnet_lite0", help="timm name (CPU mode)")
     p.add_argument("--n", type=int, default=None, help="images (CPU 256, GPU 5000)")
     p.add_argument("--batch-size", type=int, default=None, help="CPU 16, GPU 256")
     p.add_argument("--workers", default=None, help="CPU: worker counts to try, e.g. 0,1,2")
-    p.add_argument("--gpu-workers", type=int, default=None, help="GPU: default min(8, cpus)")
-    p.add_argument("--models", default=None, help=f"GPU: subset of {','.join(GPU_MODELS)}")
+    p.add_argument("--gpu-workers", type=int, default=None, help="GPU: default cpus - 1")
+    p.add_argument("--models", default=None, help="GPU: subset of resnet34,densenet121,vit-l14")
+    p.add_argument("--batch-sizes", default="256,1024", help="GPU: batch sizes to try")
     p.add_argument("--rounds", type=int, default=3, help="CPU: interleaved repetitions")
     p.add_argument("--dir", default=None, help="folder for the JPEGs (kept; reused if there)")
-    p.add_argument("--gpu-dry-run", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--gpu-dry-run", action="store_true", help="--gpu's code on CPU, tiny models")
     p.add_argument("--json", default=None, help="also write the figures as JSON")
     args = p.parse_args(argv)
-    args.n = args.n or (5000 if args.gpu else 256)
-    args.batch_size = args.batch_size or (256 if args.gpu else 16)
+    if args.text:
+        from extract_text import run_text
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        result = run_text(args)
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=1))
+        return 0
+    gpu = args.gpu or args.gpu_dry_run
+    args.n = args.n or (5000 if args.gpu else 8 if gpu else 256)
+    args.batch_size = args.batch_size or (256 if gpu else 16)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    result = run_gpu(args) if args.gpu or args.gpu_dry_run else run_cpu(args)
+    result = run_gpu(args) if gpu else run_cpu(args)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     return 0

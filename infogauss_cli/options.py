@@ -19,12 +19,14 @@ from .errors import BadInputError
 ViewName = Literal["l2", "raw", "both"]
 TowerName = Literal["image", "text", "all"]
 PrecisionName = Literal["auto", "fp32", "bf16", "fp16"]
+DecodeName = Literal["cpu", "gpu"]
 VerdictModeName = Literal["coordinates", "projections"]
 RuleName = Literal["calibrated", "paper"]
 
 VIEW_CHOICES: tuple[str, ...] = get_args(ViewName)
 TOWER_CHOICES: tuple[str, ...] = get_args(TowerName)
 PRECISIONS: tuple[str, ...] = get_args(PrecisionName)
+DECODES: tuple[str, ...] = get_args(DecodeName)
 VERDICT_MODES: tuple[str, ...] = get_args(VerdictModeName)
 RULES: tuple[str, ...] = get_args(RuleName)
 VIEWS: dict[str, tuple[str, ...]] = {"l2": ("l2",), "raw": ("raw",), "both": ("l2", "raw")}
@@ -106,9 +108,12 @@ class Compute:
     zoo: str | Path | None = None
     shard: str | None = None
     revision: str | None = None  # overrides the zoo entry's hub revision (one model only)
+    decode: DecodeName = "cpu"
+    compile: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.precision, PRECISIONS, "precision")
+        check_choice(self.decode, DECODES, "--decode value")
         if self.shard is not None:
             from .distributed import parse_shard
 

@@ -62,3 +62,38 @@ def test_cuda_cache_resumes_bit_identical(items, tmp_path):
     again = extract(make_image_encoder(), items, cache=tmp_path, progress=False, **kw)
     assert again.from_cache == 1.0
     assert np.array_equal(first.embeddings, again.embeddings)
+
+
+@pytest.mark.parametrize("decode", ["cpu", "gpu"])
+def test_cuda_async_pipeline_matches_cpu(items, tmp_path, decode):
+    """uint8 to the device, pinned side-stream copies, the writer thread, nvjpeg decoding."""
+    from infogauss_cli.extract import extract
+
+    ref = extract(make_image_encoder(), items, device="cpu", precision="fp32", progress=False)
+    kw = {"device": "cuda", "precision": "fp32", "batch_size": 8, "chunk_items": 16}
+    gpu = extract(
+        make_image_encoder(), items, cache=tmp_path, progress=False, decode=decode, workers=2, **kw
+    )
+    assert gpu.ids == ref.ids and not gpu.notes
+    cos = np.sum(_unit(gpu.embeddings) * _unit(ref.embeddings), axis=1)
+    assert cos.min() > (0.9999 if decode == "cpu" else 0.98), cos.min()
+    again = extract(
+        make_image_encoder(), items, cache=tmp_path, progress=False, decode=decode, **kw
+    )
+    assert again.from_cache == 1.0 and np.array_equal(again.embeddings, gpu.embeddings)
+
+
+def test_cuda_compile_matches_eager(items):
+    from infogauss_cli.extract import extract
+
+    kw = {"device": "cuda", "precision": "fp32", "batch_size": 16, "progress": False}
+    eager = extract(make_image_encoder(), items, **kw)
+    comp = extract(make_image_encoder(), items, compile=True, **kw)
+    cos = np.sum(_unit(comp.embeddings) * _unit(eager.embeddings), axis=1)
+    assert cos.min() > 0.999, cos.min()
+
+
+def test_cuda_default_batch_scales_with_memory():
+    from infogauss_cli.extract.runner import default_batch_size
+
+    assert default_batch_size("cuda:0", "image") >= 256

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..options import (
+    DECODES,
     PRECISIONS,
     RULES,
     TOWER_CHOICES,
@@ -42,6 +43,7 @@ def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
 Tower = _choices("Tower", TOWER_CHOICES)
 View = _choices("View", VIEW_CHOICES)
 Precision = _choices("Precision", PRECISIONS)
+Decode = _choices("Decode", DECODES)
 VerdictMode = _choices("VerdictMode", VERDICT_MODES)
 RuleName = _choices("RuleName", RULES)
 
@@ -115,6 +117,23 @@ WorkersOpt = Annotated[
     int | None,
     typer.Option(
         "--workers", min=0, help="Data-loading worker processes.", rich_help_panel="Compute"
+    ),
+]
+DecodeOpt = Annotated[
+    Decode,
+    typer.Option(
+        "--decode",
+        help="Where JPEG files are decoded: cpu (PIL, in the workers) or gpu (on the CUDA "
+        "device; other formats still use PIL).",
+        rich_help_panel="Compute",
+    ),
+]
+CompileOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compile",
+        help="torch.compile the model first (slow start, faster on long GPU runs).",
+        rich_help_panel="Compute",
     ),
 ]
 ZooOpt = Annotated[

@@ -93,6 +93,8 @@ def track_cmd(
     precision: o.PrecisionOpt = o.Precision.auto,
     batch_size: o.BatchSizeOpt = None,
     workers: o.WorkersOpt = None,
+    decode: o.DecodeOpt = o.Decode.cpu,  # type: ignore[attr-defined]
+    compile: o.CompileOpt = False,
     zoo: o.ZooOpt = None,
     revision: o.RevisionOpt = None,
     cache_dir: o.CacheDirOpt = None,

@@ -20,6 +20,7 @@ in place.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -30,7 +31,7 @@ from ..distributed import Shard, exchange, raise_first_failure, wait_for
 from ..errors import BadInputError, InfogaussError, RunError
 from ..sources.base import Item, default_loader, fingerprint_items
 from ..store import CacheEntry, Chunk, EmbeddingCache, ids_digest
-from .loader import default_workers, make_loader
+from .loader import TEXT_CHUNK_ITEMS, bucket_batches, default_workers, make_loader, text_lengths
 from .plan import Plan, check_items, chunk_owners, make_plan, owned_chunks
 from .progress import make_progress
 from .result import ASSEMBLED, Extraction, assemble, raise_if_skipped
@@ -50,6 +51,7 @@ def _open_cache(
     data: str,
     precision: str,
     device: str,
+    decode: str = "cpu",
 ) -> CacheEntry:
     store = cache if isinstance(cache, EmbeddingCache) else EmbeddingCache(cache)
     parts = {
@@ -64,6 +66,8 @@ def _open_cache(
         "device_type": "cuda" if device.startswith("cuda") else "cpu",
         "chunk_size": plan.chunk_size,
     }
+    if decode != "cpu" and encoder.tower == "image":  # decoded on the device: other pixels
+        parts["decode"] = decode
     return store.entry(parts, label=f"{encoder.model_id}-{encoder.tower}").open()
 
 
@@ -116,11 +120,11 @@ def run_chunks(
                 out = runner(batch, len(kept)) if kept else None
                 writer.add(indices, skipped, out, runner.batch_size)
                 bar.advance(task, len(indices))
-            writer.flush()
+            writer.close()
     except KeyboardInterrupt:
         if writer.entry is None:
             raise RunError("interrupted (the cache was off, nothing was kept)") from None
-        writer.flush()  # complete chunks not yet written: keep them
+        writer.close()  # complete chunks not yet written: keep them
         cached = sum(ch.stop - ch.start for ch in writer.done.values())
         raise RunError(
             f"interrupted; rerun the same command to resume ({cached} of {writer.plan.n} items "
@@ -128,6 +132,9 @@ def run_chunks(
         ) from None
     finally:
         del it
+        if writer.thread is not None:  # an error above: stop the writer thread anyway
+            with contextlib.suppress(BaseException):
+                writer.close()
         torch.backends.cudnn.benchmark = cudnn_benchmark
 
 
@@ -203,6 +210,9 @@ def extract(
     strict: bool = False,
     loader: Callable[[Item], Any] | None = None,
     shard: Shard = Shard(),
+    bucket: bool = True,
+    compile: bool = False,
+    decode: str = "cpu",
 ) -> Any:
     """Embed ``items`` (a list or a stream) with ``encoder``; return the raw float32 embeddings
     of the readable items (an :class:`Extraction`), or this process's :class:`ShardWork` when
@@ -217,6 +227,9 @@ def extract(
     when ``progress`` and the console is a terminal. With ``strict``, an unreadable item is a
     BadInputError naming it (as soon as it is met) instead of being skipped. ``shard``: this
     process's share (:class:`~infogauss_cli.distributed.Shard`; default: all of it).
+    ``bucket``: text batches sorted by length within each chunk (text chunks default to 2,048
+    items; results in the items' order). ``compile``: ``torch.compile`` the module.
+    ``decode``: ``gpu`` decodes JPEG files on the CUDA device (docs/performance.md).
     """
     t0 = time.perf_counter()
     kw = dict(locals())
@@ -309,7 +322,10 @@ def _run_share(
     prec = resolve_precision(kw["precision"], dev)
     _check_sizes(kw["batch_size"], kw["workers"])
     bs = kw["batch_size"] or default_batch_size(dev, tower)
-    plan = make_plan([it.id for it in items], bs, kw["chunk_items"])
+    chunk_items = kw["chunk_items"]
+    if chunk_items is None and tower == "text" and not os.environ.get("INFOGAUSS_CHUNK_ITEMS"):
+        chunk_items = TEXT_CHUNK_ITEMS  # wide enough for length buckets
+    plan = make_plan([it.id for it in items], bs, chunk_items)
     if kw["cache"] is None and shard.mode != "single":
         how = "--shard" if shard.mode == "job" else "torchrun"
         raise BadInputError(
@@ -319,7 +335,7 @@ def _run_share(
     entry, done = None, {}
     if kw["cache"] is not None:
         data = kw["data_fingerprint"] or fingerprint_items("items", items)
-        entry = _open_cache(kw["cache"], encoder, plan, data, prec, dev)
+        entry = _open_cache(kw["cache"], encoder, plan, data, prec, dev, kw["decode"])
         done = read_cached(entry, plan, encoder.dim, say, mine)
     if kw["strict"]:
         raise_if_skipped([(i, r) for ch in done.values() for _, i, r in ch.skipped])
@@ -327,16 +343,22 @@ def _run_share(
     todo = [c for c in mine if c not in done]
     if not todo:
         return share
-    batches = plan.batches(todo)
+    if kw["bucket"] and tower == "text":
+        batches = bucket_batches(plan, todo, text_lengths(items))
+    else:
+        batches = plan.batches(todo)
     workers = kw["workers"]
     share.workers = min(default_workers(dev, tower) if workers is None else workers, len(batches))
-    share.runner = Runner(encoder, dev, prec, plan.batch_size, say)
     load = kw["loader"] or default_loader(tower)
-    data_loader = make_loader(items, encoder, load, batches, share.workers, dev)
+    pipe = make_loader(items, encoder, load, batches, share.workers, dev, kw["decode"])
+    for note in pipe.notes:
+        say(note)
+    share.runner = Runner(encoder, dev, prec, plan.batch_size, say, pipe.device_prep, kw["compile"])
+    data_loader = pipe.loader
     label = f"{encoder.model_id} {tower}"
     label += f" ({shard.label})" if shard.mode != "single" else ""
     bar = make_progress(console, kw["progress"], label)
-    writer = ChunkWriter(plan, batches, entry, done, encoder.dim)
+    writer = ChunkWriter(plan, batches, entry, done, encoder.dim, device=dev)
     run_chunks(
         share.runner,
         data_loader,

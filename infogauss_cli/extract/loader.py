@@ -11,15 +11,69 @@ from typing import Any
 
 from ..sources.base import Item, ItemLoadError
 
+TEXT_CHUNK_ITEMS = 2048  # text chunks: wide enough for length buckets, still small (6 MB at 768-d)
+
+
+def bucket_batches(plan: Any, chunks: Sequence[int], lengths: Sequence[int]) -> list[list[int]]:
+    """Length-bucketed batches: the items of each chunk sorted by ``lengths`` (stable), cut into
+    batches of ``plan.batch_size``; a batch never spans chunks, and which items share a batch
+    depends only on the chunk's items, so a resumed run batches the same way. The writer
+    restores the items' order."""
+    out = []
+    for c in chunks:
+        start, stop = plan.bounds(c)
+        order = sorted(range(start, stop), key=lambda i: lengths[i])
+        out += [order[b : b + plan.batch_size] for b in range(0, len(order), plan.batch_size)]
+    return out
+
+
+def text_lengths(items: Sequence[Item]) -> list[int]:
+    """A cheap proxy for token length: characters of the text (whitespace-trimmed)."""
+    return [len(str(it.text).strip()) for it in items]
+
+
+def split_normalize(prepare: Any) -> tuple[Any, tuple[list[float], list[float]]] | None:
+    """A torchvision ``Compose`` ending in ToTensor + Normalize -> (the same transforms ending in
+    ``PILToTensor`` (uint8 CHW), (mean, std)): the workers ship uint8 (4x smaller than float32)
+    and the runner normalises on the device. None for any other ``prepare``."""
+    steps = getattr(prepare, "transforms", None)
+    if not isinstance(steps, list) or len(steps) < 2:
+        return None
+    to_tensor, norm = steps[-2], steps[-1]
+    if type(to_tensor).__name__ not in ("ToTensor", "MaybeToTensor"):
+        return None
+    if type(norm).__name__ not in ("Normalize", "MaybeNormalize"):
+        return None
+    mean, std = getattr(norm, "mean", None), getattr(norm, "std", None)
+    if mean is None or std is None or getattr(norm, "inplace", False):
+        return None
+    from torchvision import transforms
+
+    mean_l = [float(v) for v in (mean.tolist() if hasattr(mean, "tolist") else mean)]
+    std_l = [float(v) for v in (std.tolist() if hasattr(std, "tolist") else std)]
+    return transforms.Compose([*steps[:-2], ToUint8()]), (mean_l, std_l)
+
+
+class ToUint8:
+    """PIL image -> uint8 CHW tensor (what ToTensor makes, before its /255)."""
+
+    def __call__(self, img: Any) -> Any:
+        from torchvision.transforms.functional import pil_to_tensor
+
+        if img.mode != "RGB":
+            img = img.convert("RGB")
+        return pil_to_tensor(img)
+
 
 def default_workers(device: str, tower: str) -> int:
-    """CUDA: ``min(8, cpus)`` decoding processes. CPU: images get ``cpus // 4`` workers, at
+    """CUDA: every core but one decodes (at most 32; an H200 eats a few thousand small images
+    a second, more than 8 PIL processes make). CPU: images get ``cpus // 4`` workers, at
     least 1 and at most 4 (the forward pass uses every core; on 2 cores 0, 1 and 2 workers were
     within noise of each other, see benchmarks/extract.py, and one worker lets decoding overlap
     the forward pass where there are spare cores); text none (tokenising is cheap)."""
     cpus = os.cpu_count() or 1
     if device.startswith("cuda"):
-        return min(8, cpus)
+        return max(1, min(32, cpus - 1))
     if tower == "text" or cpus < 2:
         return 0
     return max(1, min(4, cpus // 4))
@@ -70,6 +124,183 @@ class Collate:
         return indices, [i for i, _ in kept], batch, skipped
 
 
+class DevicePrep:
+    """On the device: uint8 pixels -> float, normalised (``(x / 255 - mean) / std``, the same
+    arithmetic as ToTensor + Normalize); with ``gpu_decode`` (resize, crop) JPEG bytes are first
+    decoded there (``torchvision.io.decode_jpeg``) and resized and cropped like the CPU path."""
+
+    def __init__(
+        self,
+        key: str,
+        mean: list[float],
+        std: list[float],
+        gpu_decode: tuple[Any, Any] | None = None,
+    ) -> None:
+        self.key, self.mean, self.std, self.gpu_decode = key, mean, std, gpu_decode
+
+    def __call__(self, batch: dict[str, Any], device: str) -> dict[str, Any]:
+        import torch
+
+        batch = dict(batch)
+        pixels = batch.get(self.key)
+        if "jpeg" in batch:
+            pixels = self._decode(batch.pop("jpeg"), batch.pop("order"), pixels, device)
+        x = pixels.to(device, non_blocking=device.startswith("cuda")).float().div_(255)
+        mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
+        batch[self.key] = x.sub_(mean).div_(std)
+        return batch
+
+    def _decode(self, jpegs: list[Any], order: list[int], pixels: Any, device: str) -> Any:
+        import warnings
+
+        import torch
+        from torchvision.transforms.v2 import functional as F
+
+        with warnings.catch_warnings():  # torchvision >= 0.29: "decoding moves to torchcodec"
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from torchvision.io import ImageReadMode, decode_jpeg
+
+        resize, crop = self.gpu_decode  # type: ignore[misc]
+        dev = device if device.startswith("cuda") else "cpu"
+        decoded = decode_jpeg(jpegs, mode=ImageReadMode.RGB, device=dev) if jpegs else []
+        done = [F.center_crop(F.resize(im, **resize), crop) for im in decoded]
+        rest = list(pixels.to(dev)) if pixels is not None else []
+        both = done + rest  # order: positions of the jpegs, then of the rest
+        out = [None] * len(both)
+        for pos, img in zip(order, both, strict=True):
+            out[pos] = img
+        return torch.stack(out)
+
+
+def gpu_decode_params(prepare_steps: list[Any]) -> tuple[dict[str, Any], Any] | None:
+    """(resize kwargs, crop size) when the CPU transforms are exactly Resize -> CenterCrop
+    (-> an RGB conversion), else None (the GPU decode needs to repeat them)."""
+    names = [type(t).__name__ for t in prepare_steps]
+    if len(names) < 2 or names[0] != "Resize" or names[1] != "CenterCrop":
+        return None
+    if any(n not in ("function", "ToUint8", "MaybeToTensor") for n in names[2:]):
+        return None
+    r, c = prepare_steps[0], prepare_steps[1]
+    kw = {"size": r.size, "interpolation": r.interpolation, "antialias": True}
+    if getattr(r, "max_size", None) is not None:
+        kw["max_size"] = r.max_size
+    return kw, c.size
+
+
+def load_jpeg_or(load: Callable[[Item], Any]) -> Callable[[Item], Any]:
+    """An item loader that returns the raw bytes of a JPEG file (decoded later on the GPU) and
+    otherwise calls ``load``."""
+    return JpegOr(load)
+
+
+class JpegOr:
+    def __init__(self, load: Callable[[Item], Any]) -> None:
+        self.load = load
+
+    def __call__(self, item: Item) -> Any:
+        path = item.path
+        if item.image is None and path and path.lower().endswith((".jpg", ".jpeg")):
+            try:
+                with open(path, "rb") as f:
+                    head = f.read()
+            except OSError:
+                return self.load(item)  # the PIL loader names the problem
+            if head[:3] == b"\xff\xd8\xff":
+                return RawJpeg(head)
+        return self.load(item)
+
+
+class RawJpeg:
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class PrepareOr:
+    """Raw JPEG bytes pass through; anything else goes through ``prepare``."""
+
+    def __init__(self, prepare: Callable[[Any], Any]) -> None:
+        self.prepare = prepare
+
+    def __call__(self, raw: Any) -> Any:
+        if isinstance(raw, RawJpeg):
+            import torch
+
+            return torch.frombuffer(bytearray(raw.data), dtype=torch.uint8)
+        return self.prepare(raw)
+
+
+class JpegCollate:
+    """Collate a mix of JPEG byte tensors (1-D) and prepared uint8 images (3-D) into the
+    encoder's batch ``key``."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __call__(self, xs: list[Any]) -> dict[str, Any]:
+        import torch
+
+        jpeg = [(i, x) for i, x in enumerate(xs) if x.ndim == 1]
+        rest = [(i, x) for i, x in enumerate(xs) if x.ndim != 1]
+        batch: dict[str, Any] = {
+            "jpeg": [x for _, x in jpeg],
+            "order": [i for i, _ in jpeg] + [i for i, _ in rest],
+        }
+        batch[self.key] = torch.stack([x for _, x in rest]) if rest else None
+        return batch
+
+
+def pixel_key(collate: Callable[[list[Any]], dict[str, Any]]) -> str:
+    """The batch key the encoder's collate puts the stacked images under."""
+    import torch
+
+    probe = collate([torch.zeros((3, 2, 2), dtype=torch.uint8)])
+    keys = [k for k, v in probe.items() if isinstance(v, torch.Tensor) and v.ndim == 4]
+    if len(keys) != 1:
+        raise ValueError("the encoder's collate does not return one (B, C, H, W) tensor")
+    return keys[0]
+
+
+class Pipeline:
+    """The DataLoader and what the runner does on the device before the forward pass."""
+
+    def __init__(self, loader: Any, device_prep: DevicePrep | None, notes: list[str]) -> None:
+        self.loader, self.device_prep, self.notes = loader, device_prep, notes
+
+
+def _device_side(encoder: Any, load: Callable[[Item], Any], decode: str) -> tuple[Any, ...]:
+    """(load, prepare, collate, DevicePrep or None, notes): what moves to the device."""
+    prepare, collate, notes = encoder.prepare, encoder.collate, []
+    split = split_normalize(prepare) if encoder.tower == "image" else None
+    try:
+        key = pixel_key(collate) if split is not None else ""
+    except Exception:  # an encoder with its own batch layout: keep its float path
+        split = None
+    if split is None:
+        if decode == "gpu":
+            notes.append("--decode gpu: the model's inputs are not standard images; using PIL")
+        return load, prepare, collate, None, notes
+    prepare, (mean, std) = split
+    gpu = gpu_decode_params(prepare.transforms) if decode == "gpu" else None
+    if decode == "gpu" and gpu is None:
+        notes.append("--decode gpu: the transforms are not Resize + CenterCrop; using PIL")
+    if gpu is not None:
+        load, prepare, collate = load_jpeg_or(load), PrepareOr(prepare), JpegCollate(key)
+    return load, prepare, collate, DevicePrep(key, mean, std, gpu), notes
+
+
+def lower_priority(_worker_id: int) -> None:
+    """CPU workers run at nice +5: on a machine whose cores the forward pass already uses
+    (torch threads = cores), decoding then takes the time the forward pass leaves idle instead
+    of preempting it."""
+    import contextlib
+
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(5)
+
+
 def make_loader(
     items: Sequence[Item],
     encoder: Any,
@@ -77,17 +308,24 @@ def make_loader(
     batches: list[list[int]],
     workers: int,
     device: str,
-) -> Any:
-    """A DataLoader over ``batches`` (lists of item indices) yielding :class:`Collate` tuples."""
+    decode: str = "cpu",
+) -> Pipeline:
+    """A DataLoader over ``batches`` (lists of item indices) yielding :class:`Collate` tuples.
+    Images whose ``prepare`` ends in ToTensor + Normalize travel as uint8 and are normalised on
+    the device; with ``decode="gpu"`` JPEG files are decoded on the device too (others: PIL)."""
     import torch
 
     cuda = device.startswith("cuda")
+    load, prepare, collate, prep, notes = _device_side(encoder, load, decode)
     extra: dict[str, Any] = {"prefetch_factor": 4 if cuda else 2} if workers > 0 else {}
-    return torch.utils.data.DataLoader(
-        ItemDataset(items, load, encoder.prepare),
+    if workers > 0 and not cuda:  # decoding fills the cores the forward pass leaves idle
+        extra["worker_init_fn"] = lower_priority
+    loader = torch.utils.data.DataLoader(
+        ItemDataset(items, load, prepare),
         batch_sampler=batches,
         num_workers=workers,
-        collate_fn=Collate(encoder.collate),
+        collate_fn=Collate(collate),
         pin_memory=cuda,
         **extra,
     )
+    return Pipeline(loader, prep, notes)

@@ -126,6 +126,8 @@ def extract_model(
         batch_size=compute.batch_size,
         workers=compute.workers,
         cache=cache,
+        decode=compute.decode,
+        compile=compute.compile,
         data_fingerprint=fingerprint,
         progress=console is not None,
         console=console,

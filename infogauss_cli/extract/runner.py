@@ -6,6 +6,8 @@ is pathological for ``nn.MultiheadAttention`` (open_clip ViT-B/16 image, 2 cores
 ms/img, autocast 857, weights cast 106; resnet34 55 / 24 / 23). ``fp16`` on CPU is refused.
 Encoders flagged ``channels_last`` run channels-last on CPU too (efficientnet_lite0: 12 vs 21
 ms/img). On CUDA out of memory the batch is halved (down to 1) and the run goes on.
+``compile``: ``torch.compile`` (backend ``$INFOGAUSS_COMPILE_BACKEND``, default inductor; the
+benchmarks' CPU dry run uses ``eager``: inductor took 151 s on a tiny model on 2 CPU cores).
 
 The runner only calls ``encoder.forward(encoder.module, batch)``: it moves the module with
 ``.eval()`` / ``.to()`` when the module has them, so a module that is not a ``torch.nn.Module``
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -66,11 +69,26 @@ def resolve_precision(precision: str, device: str) -> str:
     return p
 
 
-def default_batch_size(device: str, tower: str) -> int:
+def default_batch_size(device: str, tower: str, memory_gb: float | None = None) -> int:
+    """CPU: 16 images / 64 texts. CUDA: scaled with the device's memory (256 images / 512
+    texts up to 40 GB, twice that above, four times from 120 GB: an H200 gets 1024 / 2048);
+    a batch that does not fit is split in halves (:class:`Runner`). ``memory_gb``: the
+    device's memory (default: asked of the device, 0 where none is present)."""
     cuda = device.startswith("cuda")
-    if tower == "text":
-        return 512 if cuda else 64
-    return 256 if cuda else 16
+    base = 64 if tower == "text" else 16
+    if not cuda:
+        return base
+    gb = memory_gb if memory_gb is not None else _device_memory_gb(device)
+    scale = 4 if gb >= 120 else 2 if gb >= 40 else 1
+    return (512 if tower == "text" else 256) * scale
+
+
+def _device_memory_gb(device: str) -> float:
+    import torch
+
+    if not torch.cuda.is_available():
+        return 0.0
+    return torch.cuda.get_device_properties(device).total_memory / 2**30
 
 
 def slice_batch(batch: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
@@ -99,7 +117,14 @@ class Runner:
     ``batch_size`` is the current (possibly backed-off) size."""
 
     def __init__(
-        self, encoder: Any, device: str, precision: str, batch_size: int, say: Callable
+        self,
+        encoder: Any,
+        device: str,
+        precision: str,
+        batch_size: int,
+        say: Callable,
+        device_prep: Callable | None = None,
+        compile: bool = False,
     ) -> None:
         import torch
 
@@ -111,6 +136,12 @@ class Runner:
         self.cast = torch.bfloat16 if castable else None
         self.channels_last = bool(encoder.channels_last)
         self.module = _place(encoder.module, device, self.cast, self.channels_last)
+        self.device_prep = device_prep
+        if compile:
+            if not callable(getattr(self.module, "forward", None)):
+                raise BadInputError(f"--compile: {self.model_id} is not a torch module")
+            backend = os.environ.get("INFOGAUSS_COMPILE_BACKEND", "inductor")
+            self.module = torch.compile(self.module, backend=backend)
         self.forward = encoder.forward
 
     def autocast(self) -> Any:
@@ -121,6 +152,8 @@ class Runner:
 
     def to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
         torch = self.torch
+        if self.device_prep is not None:  # uint8 images: normalised on the device
+            batch = self.device_prep(batch, self.device)
         out = {}
         for name, t in batch.items():
             if isinstance(t, torch.Tensor):

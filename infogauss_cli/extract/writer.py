@@ -1,23 +1,64 @@
-"""Batch outputs -> complete chunks -> the cache.
+"""Batch outputs -> complete chunks -> the cache, on a writer thread.
 
-Outputs stay on the device until their chunk is complete and the next batch has been launched;
-then the chunk is copied back, written to the cache entry (atomically, see :mod:`..store`) and
-kept for assembly. :meth:`ChunkWriter.flush` is the one place a chunk is written: the seam for a
-writer thread.
+Outputs stay on the device until their chunk is complete and the next batch has been launched.
+Then the chunk's rows are copied to the host (on CUDA: into pinned buffers on a side stream, so
+the copy overlaps the next forward pass) and handed, through a bounded queue, to a writer thread
+that waits for the copy, restores the items' order (length-bucketed text batches run out of
+order), hashes and writes the chunk (atomically, see :mod:`..store`) and keeps it for assembly.
+The queue bound (``queue_size`` chunks) keeps host memory bounded when the disk is slower than
+the device. A crash leaves only complete, verified chunks (each write is atomic); an error on
+the writer thread is raised on the main thread at the next :meth:`ChunkWriter.add`,
+:meth:`~ChunkWriter.flush` or :meth:`~ChunkWriter.close`.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 from ..store import CacheEntry, Chunk
 from .plan import Plan
 
+_STOP = object()
+
+
+class HostCopy:
+    """Device tensors -> host tensors; on CUDA asynchronous, into pinned memory on a side
+    stream (``wait()`` blocks until the copy landed); elsewhere the tensors as they are."""
+
+    def __init__(self, device: str) -> None:
+        import torch
+
+        self.torch = torch
+        self.cuda = device.startswith("cuda")
+        self.device = device
+        self.stream = torch.cuda.Stream(device) if self.cuda else None
+
+    def start(self, tensors: list[Any]) -> tuple[list[Any], Any]:
+        """(host tensors, event or None)."""
+        torch = self.torch
+        if not self.cuda:
+            return [t.detach().cpu() for t in tensors], None
+        side = self.stream
+        side.wait_stream(torch.cuda.current_stream(self.device))  # after the forward pass
+        out = []
+        with torch.cuda.stream(side):
+            for t in tensors:
+                host = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
+                host.copy_(t, non_blocking=True)
+                t.record_stream(side)  # the allocator keeps t until the copy is over
+                out.append(host)
+            event = torch.cuda.Event()
+            event.record(side)
+        return out, event
+
 
 class ChunkWriter:
     """Collects the outputs of ``batches`` (item-index lists, as the loader yields them) per
-    chunk; ``done`` (chunk -> :class:`Chunk`) receives every chunk written."""
+    chunk; ``done`` (chunk -> :class:`Chunk`) receives every chunk written. With ``thread``
+    chunks are written on a writer thread (at most ``queue_size`` waiting)."""
 
     def __init__(
         self,
@@ -26,6 +67,10 @@ class ChunkWriter:
         entry: CacheEntry | None,
         done: dict[int, Chunk],
         dim: int,
+        *,
+        device: str = "cpu",
+        thread: bool = True,
+        queue_size: int = 4,
     ) -> None:
         self.plan, self.entry, self.done, self.dim = plan, entry, done, dim
         self.left: dict[int, int] = {}
@@ -34,6 +79,14 @@ class ChunkWriter:
             self.left[c] = self.left.get(c, 0) + 1
         self.pending: dict[int, dict[str, Any]] = {}
         self.finished: list[int] = []  # chunks whose last batch was launched, not yet written
+        self.copy = HostCopy(device)
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[Any] | None = None
+        self.thread: threading.Thread | None = None
+        if thread:
+            self.queue = queue.Queue(maxsize=max(1, queue_size))
+            self.thread = threading.Thread(target=self._loop, name="chunk-writer", daemon=True)
+            self.thread.start()
 
     def add(
         self,
@@ -43,33 +96,90 @@ class ChunkWriter:
         batch_size: int,
     ) -> None:
         """One batch: its item ``indices``, ``skipped`` (index, reason), ``out`` (device rows of
-        the kept items, or None) and the batch size it ran at. Writes chunks finished before."""
+        the kept items in ``indices`` order, or None) and the batch size it ran at. Writes
+        chunks finished before."""
+        self._raise()
         c = self.plan.chunk_of(indices[0])
         start = self.plan.bounds(c)[0]
-        state = self.pending.setdefault(c, {"out": [], "skipped": [], "bs": batch_size})
+        state = self.pending.setdefault(c, {"out": [], "kept": [], "skipped": [], "bs": batch_size})
         ids = self.plan.ids
         state["skipped"] += [(i - start, ids[i], reason) for i, reason in skipped]
         if out is not None:
+            gone = {i for i, _ in skipped}
+            state["kept"] += [i for i in indices if i not in gone]
             state["out"].append(out)
         state["bs"] = min(state["bs"], batch_size)
-        self.flush()  # now that this batch's work is queued
+        self._submit_finished()  # now that this batch's work is queued
         self.left[c] -= 1
         if self.left[c] == 0:
             self.finished.append(c)
 
-    def flush(self) -> None:
-        """Write every finished chunk."""
+    def _submit_finished(self) -> None:
         while self.finished:
-            self._write(self.finished.pop(0))
+            c = self.finished.pop(0)
+            state = self.pending.pop(c)
+            host, event = self.copy.start(state.pop("out"))
+            job = (c, state, host, event)
+            if self.queue is None:
+                self._write(*job)
+            else:
+                while True:  # a bounded wait, so a dead writer thread cannot hang us
+                    self._raise()
+                    try:
+                        self.queue.put(job, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
 
-    def _write(self, c: int) -> None:
+    def flush(self) -> None:
+        """Write every finished chunk and wait until the writer thread has written them."""
+        self._submit_finished()
+        if self.queue is not None:
+            self.queue.join()
+        self._raise()
+
+    def close(self) -> None:
+        """Flush, then stop the writer thread."""
+        try:
+            self.flush()
+        finally:
+            if self.thread is not None and self.thread.is_alive():
+                self.queue.put(_STOP)  # type: ignore[union-attr]
+                self.thread.join()
+            self.thread = None
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def _loop(self) -> None:
+        assert self.queue is not None
+        while True:
+            job = self.queue.get()
+            try:
+                if job is _STOP:
+                    return
+                if self.error is None:  # after a failure, drain without writing
+                    self._write(*job)
+            except BaseException as exc:  # handed to the main thread
+                self.error = exc
+            finally:
+                self.queue.task_done()
+
+    def _write(self, c: int, state: dict[str, Any], host: list[Any], event: Any) -> None:
         import numpy as np
 
-        state = self.pending.pop(c)
+        if event is not None:
+            event.synchronize()
         start, stop = self.plan.bounds(c)
-        parts = [t.cpu().numpy() for t in state["out"]]
+        parts = [t.numpy() for t in host]
         arr = np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
-        chunk = Chunk(c, start, stop, arr, tuple(state["skipped"]), state["bs"])
+        kept = np.asarray(state["kept"], dtype=np.int64)
+        if kept.size > 1 and np.any(np.diff(kept) < 0):  # bucketed: back to the items' order
+            arr = arr[np.argsort(kept, kind="stable")]
+        skipped = tuple(sorted(state["skipped"]))
+        chunk = Chunk(c, start, stop, np.ascontiguousarray(arr), skipped, state["bs"])
         if self.entry is not None:
             try:
                 self.entry.write_chunk(chunk, self.plan.ids[start:stop])
