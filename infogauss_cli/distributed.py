@@ -250,6 +250,25 @@ def _close(dist: Any) -> None:
         dist.destroy_process_group()
 
 
+def use_hard_exit() -> None:
+    """Called by the command-line entry point: after the ranks agree on the exit code, the
+    process ends through :func:`leave` instead of tearing the process group down. Destroying a
+    gloo group while a peer rank is already exiting can abort the process ("terminate called
+    without an active exception", exit -6) instead of returning the agreed code."""
+    _state["hard_exit"] = True
+
+
+def leave(code: int) -> None:
+    """End this rank now with ``code`` (output flushed, no interpreter teardown) if it took
+    part in an agreement under :func:`use_hard_exit`; otherwise return."""
+    if _state.get("leave"):
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 def finish(code: int, message: str = "") -> tuple[int, bool]:
     """End of a command: under torchrun, agree with the other ranks on the exit code; returns
     (code, whether this rank prints its own ``message``: rank 0 always, another rank when its
@@ -266,7 +285,10 @@ def finish(code: int, message: str = "") -> tuple[int, bool]:
         messages = exchange(FINAL, code, message)
     except Exception:  # no group could be formed: each rank speaks for itself
         return code, True
-    _close(dist)
+    if _state.get("hard_exit"):
+        _state["leave"] = True  # the entry point ends the process: see leave()
+    else:
+        _close(dist)
     rank, first = env[0], messages[0]
     said = first.message if first.tag == FINAL else ""  # what rank 0 prints
     speaks = rank == 0 or said not in (message, f"rank {rank}: {message}")

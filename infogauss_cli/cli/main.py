@@ -84,5 +84,19 @@ def main(
 
 
 def run() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (and ``python -m infogauss_cli``, which torchrun runs)."""
+    import os
+
+    torchrun = "LOCAL_RANK" in os.environ  # import distributed only there: start-up time
+    if torchrun:
+        from ..distributed import use_hard_exit
+
+        use_hard_exit()
+    try:
+        app()
+    except SystemExit as exc:
+        if torchrun:
+            from ..distributed import leave
+
+            leave(exc.code if isinstance(exc.code, int) else 1)
+        raise
