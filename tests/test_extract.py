@@ -223,7 +223,8 @@ def test_extract_matches_manual_forward(image_encoder, images):
     from infogauss_cli.extract import extract
 
     items = image_items(images)
-    res = extract(image_encoder, items, batch_size=8, workers=0, progress=False)
+    # decode="exact": the model's transforms step by step, as the manual loop below
+    res = extract(image_encoder, items, batch_size=8, workers=0, progress=False, decode="exact")
     assert res.embeddings.dtype == np.float32
     assert res.embeddings.shape == (20, image_encoder.dim)
     assert res.ids == tuple(it.id for it in items)

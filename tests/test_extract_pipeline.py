@@ -139,7 +139,7 @@ def test_extract_uint8_and_gpu_decode_paths_match_pil(tmp_path):
     items = image_items(tmp_path / "imgs")
     kw = {"batch_size": 4, "workers": 0, "progress": False, "device": "cpu"}
     enc = make_image_encoder()
-    ref = extract(enc, items, **kw).embeddings
+    ref = extract(enc, items, decode="exact", **kw).embeddings  # the model's transforms as given
     enc2 = make_image_encoder()
     import torch  # the float path, by hand: the same model on the float prepare's outputs
 

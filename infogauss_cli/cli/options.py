@@ -123,8 +123,9 @@ DecodeOpt = Annotated[
     Decode,
     typer.Option(
         "--decode",
-        help="Where JPEG files are decoded: cpu (PIL, in the workers) or gpu (on the CUDA "
-        "device; other formats still use PIL).",
+        help="How images are decoded: cpu (PIL in the workers; Resize + CenterCrop as one "
+        "resize, large JPEGs decoded at a reduced size), exact (PIL, the model's transforms "
+        "step by step) or gpu (JPEG on the CUDA device; other formats still use PIL).",
         rich_help_panel="Compute",
     ),
 ]

@@ -31,7 +31,14 @@ from ..distributed import Shard, exchange, raise_first_failure, wait_for
 from ..errors import BadInputError, InfogaussError, RunError
 from ..sources.base import Item, default_loader, fingerprint_items
 from ..store import CacheEntry, Chunk, EmbeddingCache, ids_digest
-from .loader import TEXT_CHUNK_ITEMS, bucket_batches, default_workers, make_loader, text_lengths
+from .loader import (
+    TEXT_CHUNK_ITEMS,
+    bucket_batches,
+    decode_key,
+    default_workers,
+    make_loader,
+    text_lengths,
+)
 from .plan import Plan, check_items, chunk_owners, make_plan, owned_chunks
 from .progress import make_progress
 from .result import ASSEMBLED, Extraction, assemble, raise_if_skipped
@@ -66,8 +73,8 @@ def _open_cache(
         "device_type": "cuda" if device.startswith("cuda") else "cpu",
         "chunk_size": plan.chunk_size,
     }
-    if decode != "cpu" and encoder.tower == "image":  # decoded on the device: other pixels
-        parts["decode"] = decode
+    if decode_key(encoder, decode):  # fused resize, JPEG draft or GPU decode: other pixels
+        parts["decode"] = decode_key(encoder, decode)
     return store.entry(parts, label=f"{encoder.model_id}-{encoder.tower}").open()
 
 
@@ -229,7 +236,9 @@ def extract(
     process's share (:class:`~infogauss_cli.distributed.Shard`; default: all of it).
     ``bucket``: text batches sorted by length within each chunk (text chunks default to 2,048
     items; results in the items' order). ``compile``: ``torch.compile`` the module.
-    ``decode``: ``gpu`` decodes JPEG files on the CUDA device (docs/performance.md).
+    ``decode``: ``cpu`` (PIL; Resize + CenterCrop fused, large JPEGs drafted), ``exact`` (the
+    model's transforms step by step) or ``gpu`` (JPEG files on the CUDA device); see
+    docs/performance.md.
     """
     t0 = time.perf_counter()
     kw = dict(locals())

@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .registry import SourceOptions
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+DRAFT_MARGIN = 2  # a drafted JPEG keeps its shorter side >= this x the size asked for
+DRAFT_INFO = "infogauss.draft"  # img.info key: (full width, full height, DCT scale) of a draft
 
 
 class ImageLoadError(ItemLoadError):
@@ -50,9 +52,34 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def load_image(item: Item) -> Image.Image:
+def draft_scale(width: int, height: int, min_side: int) -> int:
+    """The JPEG decoder's DCT scale (1, 2, 4 or 8) for an image that will be resized so that
+    its shorter side is ``min_side``: the largest that keeps the decoded shorter side at least
+    ``DRAFT_MARGIN x min_side``, so the resize that follows still reduces by 2x or more and
+    its antialiasing filter, not the DCT scaling, shapes the pixels."""
+    short = min(width, height)
+    for k in (8, 4, 2):
+        if short // k >= DRAFT_MARGIN * min_side:
+            return k
+    return 1
+
+
+def _draft(img: Image.Image, min_side: int | None) -> None:
+    """Ask a JPEG's decoder for a reduced size (:func:`draft_scale`) before it decodes; note the
+    full size and the scale in ``img.info[DRAFT_INFO]`` for the resize that follows."""
+    if not min_side or img.format != "JPEG":
+        return
+    w, h = img.size
+    k = draft_scale(w, h, min_side)
+    if k > 1 and img.draft(None, (w // k, h // k)) is not None:
+        img.info[DRAFT_INFO] = (w, h, round(w / img.size[0]) if img.size[0] else 1)
+
+
+def load_image(item: Item, draft: int | None = None) -> Image.Image:
     """Decode ``item`` (a file path, encoded bytes or an in-memory image/array) to an RGB
-    ``PIL.Image``.
+    ``PIL.Image``. ``draft``: the shorter side the image will be resized to; a large JPEG is
+    then decoded at 1/2, 1/4 or 1/8 of its size where that keeps at least twice it
+    (:func:`draft_scale`); None decodes every pixel.
 
     Raises :class:`ImageLoadError` for anything that is not a decodable image, so one bad file
     is skipped and named rather than ending the run.
@@ -66,6 +93,7 @@ def load_image(item: Item) -> Image.Image:
                 if not len(img):
                     raise ImageLoadError(item.id, "empty file (0 bytes)")
                 with Image.open(io.BytesIO(img)) as opened:
+                    _draft(opened, draft)
                     opened.load()
                     return _to_rgb(opened)
             if not isinstance(img, Image.Image):
@@ -77,6 +105,7 @@ def load_image(item: Item) -> Image.Image:
         if item.path is None:
             raise ImageLoadError(item.id, "item has neither a path nor an image")
         with Image.open(item.path) as img:
+            _draft(img, draft)
             img.load()  # decode now: a truncated file fails here, not later in a transform
             return _to_rgb(img)
     except ImageLoadError:
