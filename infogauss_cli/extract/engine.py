@@ -24,7 +24,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..distributed import Shard, exchange, raise_first_failure, wait_for
@@ -42,7 +42,13 @@ from .loader import (
 from .plan import Plan, check_items, chunk_owners, make_plan, owned_chunks
 from .progress import make_progress
 from .result import ASSEMBLED, Extraction, assemble, raise_if_skipped
-from .runner import Runner, default_batch_size, resolve_device, resolve_precision
+from .runner import (
+    Runner,
+    default_batch_size,
+    probe_ceiling,
+    resolve_device,
+    resolve_precision,
+)
 from .writer import ChunkWriter
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -335,6 +341,10 @@ def _run_share(
     if chunk_items is None and tower == "text" and not os.environ.get("INFOGAUSS_CHUNK_ITEMS"):
         chunk_items = TEXT_CHUNK_ITEMS  # wide enough for length buckets
     plan = make_plan([it.id for it in items], bs, chunk_items)
+    probe = None  # CUDA, no --batch-size: loader batches at the probe's ceiling, runner from bs
+    if kw["batch_size"] is None and dev.startswith("cuda"):
+        probe = probe_ceiling(bs, plan.chunk_size)
+        plan = replace(plan, batch_size=probe)
     if kw["cache"] is None and shard.mode != "single":
         how = "--shard" if shard.mode == "job" else "torchrun"
         raise BadInputError(
@@ -362,7 +372,9 @@ def _run_share(
     pipe = make_loader(items, encoder, load, batches, share.workers, dev, kw["decode"])
     for note in pipe.notes:
         say(note)
-    share.runner = Runner(encoder, dev, prec, plan.batch_size, say, pipe.device_prep, kw["compile"])
+    share.runner = Runner(
+        encoder, dev, prec, bs, say, pipe.device_prep, kw["compile"], probe_max=probe
+    )
     data_loader = pipe.loader
     label = f"{encoder.model_id} {tower}"
     label += f" ({shard.label})" if shard.mode != "single" else ""

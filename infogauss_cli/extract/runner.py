@@ -5,7 +5,10 @@ Precision: ``auto`` is bf16 autocast on CUDA (fp16 where the GPU has no bf16) an
 is pathological for ``nn.MultiheadAttention`` (open_clip ViT-B/16 image, 2 cores: fp32 290
 ms/img, autocast 857, weights cast 106; resnet34 55 / 24 / 23). ``fp16`` on CPU is refused.
 Encoders flagged ``channels_last`` run channels-last on CPU too (efficientnet_lite0: 12 vs 21
-ms/img). On CUDA out of memory the batch is halved (down to 1) and the run goes on.
+ms/img). On CUDA without ``--batch-size`` the batch size is probed upward once from the
+default (:class:`Runner`: doubling up to 4x, never past a cache chunk, kept while the peak memory
+stays under 90% of the device); on CUDA out of memory the batch is halved (down to 1) and the
+run goes on.
 ``compile``: ``torch.compile`` (backend ``$INFOGAUSS_COMPILE_BACKEND``, default inductor; the
 benchmarks' CPU dry run uses ``eager``: inductor took 151 s on a tiny model on 2 CPU cores).
 
@@ -72,6 +75,7 @@ def resolve_precision(precision: str, device: str) -> str:
 def default_batch_size(device: str, tower: str, memory_gb: float | None = None) -> int:
     """CPU: 16 images / 64 texts. CUDA: scaled with the device's memory (256 images / 512
     texts up to 40 GB, twice that above, four times from 120 GB: an H200 gets 1024 / 2048);
+    without ``--batch-size`` the runner then probes upward from it (:func:`probe_ceiling`);
     a batch that does not fit is split in halves (:class:`Runner`). ``memory_gb``: the
     device's memory (default: asked of the device, 0 where none is present)."""
     cuda = device.startswith("cuda")
@@ -81,6 +85,27 @@ def default_batch_size(device: str, tower: str, memory_gb: float | None = None) 
     gb = memory_gb if memory_gb is not None else _device_memory_gb(device)
     scale = 4 if gb >= 120 else 2 if gb >= 40 else 1
     return (512 if tower == "text" else 256) * scale
+
+
+PROBE_FACTOR = 4  # the upward probe tries up to this many times the default batch size
+PROBE_HEADROOM = 0.9  # a probed size is kept if the forward's peak stays under this fraction
+
+
+def probe_ceiling(default: int, chunk_items: int) -> int:
+    """The largest batch size the upward probe may reach: ``PROBE_FACTOR`` x the default,
+    never past a cache chunk (a batch never spans chunks)."""
+    return max(default, min(PROBE_FACTOR * default, chunk_items))
+
+
+def peak_memory_fraction(device: str) -> float:
+    """The peak of memory reserved by this process on ``device`` since the last reset, as a
+    fraction of the device's total (CUDA; 0 elsewhere)."""
+    import torch
+
+    if not device.startswith("cuda") or not torch.cuda.is_available():
+        return 0.0
+    total = torch.cuda.get_device_properties(device).total_memory
+    return torch.cuda.max_memory_reserved(device) / total if total else 0.0
 
 
 def _device_memory_gb(device: str) -> float:
@@ -114,7 +139,16 @@ def _place(module: Any, device: str, cast: Any, channels_last: bool) -> Any:
 
 class Runner:
     """Moves batches to the device and runs the forward pass, halving the batch on CUDA OOM.
-    ``batch_size`` is the current (possibly backed-off) size."""
+    ``batch_size`` is the current (possibly probed or backed-off) size.
+
+    ``probe_max``: probe upward once (on CUDA when no batch size was given; the loader's
+    batches are then ``probe_max`` items): while the loader's batch has the rows, the next
+    sub-batch is tried at twice the size, up to ``probe_max``; the size is kept when it fits
+    with the forward's peak memory under ``PROBE_HEADROOM`` of the device (``memory``: a
+    function of the device giving that fraction, :func:`peak_memory_fraction`); the first
+    out-of-memory error or a peak over the headroom ends the probe at the size before. Later
+    out-of-memory errors halve the size as before. The rows computed while probing are kept:
+    results never depend on the probe beyond the last bits that batch composition changes."""
 
     def __init__(
         self,
@@ -125,12 +159,16 @@ class Runner:
         say: Callable,
         device_prep: Callable | None = None,
         compile: bool = False,
+        probe_max: int | None = None,
+        memory: Callable[[str], float] = peak_memory_fraction,
     ) -> None:
         import torch
 
         self.torch, self.device, self.precision, self.say = torch, device, precision, say
         self.cuda = device.startswith("cuda")
         self.batch_size = batch_size
+        self.probe_max = probe_max if probe_max and probe_max > batch_size else None
+        self.memory = memory
         self.dim, self.model_id = encoder.dim, encoder.model_id
         castable = precision == "bf16" and not self.cuda and hasattr(encoder.module, "to")
         self.cast = torch.bfloat16 if castable else None
@@ -183,21 +221,52 @@ class Runner:
                 f"{rows} items; expected ({rows}, {self.dim})"
             )
 
+    def _probe_size(self, left: int) -> int | None:
+        """The size to try next while probing (twice the current, at most ``probe_max``), or
+        None: not probing, or fewer rows ``left`` in this batch."""
+        if self.probe_max is None:
+            return None
+        b = min(2 * self.batch_size, self.probe_max)
+        return b if left >= b else None
+
+    def _probed(self, b: int, fitted: bool) -> None:
+        """After a probing forward at ``b``: keep it if it ``fitted`` under the headroom, and
+        stop probing when it did not or when ``probe_max`` is reached."""
+        peak = self.memory(self.device) if fitted else 1.0
+        if fitted and peak < PROBE_HEADROOM:
+            self.batch_size = b
+            if b >= (self.probe_max or 0):
+                self.probe_max = None
+            return
+        self.probe_max = None
+        why = "out of memory" if not fitted else f"peak memory {peak:.0%} of the device"
+        self.say(f"batch size probe: {b} ({why}); keeping {self.batch_size}")
+
     def __call__(self, batch: dict[str, Any], rows: int) -> Any:
         """Embeddings (rows, dim) for a collated batch, still on the device (float32)."""
         torch = self.torch
         batch = self.to_device(batch)
         parts, start = [], 0
         while start < rows:
-            b = self.batch_size
+            probe = self._probe_size(rows - start)
+            b = probe or self.batch_size
             sub = batch if (start == 0 and b >= rows) else slice_batch(batch, start, start + b)
+            if probe and self.cuda:
+                torch.cuda.reset_peak_memory_stats(self.device)
             try:
                 with self.autocast():
                     out = self.forward(self.module, sub)
             except torch.cuda.OutOfMemoryError:
                 del sub
-                self._back_off(b)
+                if probe:
+                    if self.cuda:
+                        torch.cuda.empty_cache()
+                    self._probed(b, fitted=False)
+                else:
+                    self._back_off(b)
                 continue
+            if probe:
+                self._probed(b, fitted=True)
             n_rows = min(b, rows - start)
             self._check(out, n_rows)
             # a copy: a view (a CLS slice) would keep the whole hidden state alive
