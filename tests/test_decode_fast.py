@@ -43,7 +43,7 @@ def _steps(size, crop, interpolation="bicubic"):
     ],
 )
 def test_resize_crop_matches_the_two_steps(w, h, size, crop, interp):
-    from infogauss_cli.extract.loader import ResizeCrop, fuse_resize_crop
+    from infogauss_cli.extract.cpu_decode import ResizeCrop, fuse_resize_crop
 
     img = _photo(w, h)
     exact = _steps(size, crop, interp)
@@ -57,7 +57,7 @@ def test_resize_crop_matches_the_two_steps(w, h, size, crop, interp):
 
 
 def test_resize_crop_pads_like_center_crop():
-    from infogauss_cli.extract.loader import fuse_resize_crop
+    from infogauss_cli.extract.cpu_decode import fuse_resize_crop
 
     exact = _steps(20, (24, 30))  # the crop is larger than the resized image: padding
     fused, _ = fuse_resize_crop(exact)
@@ -68,7 +68,7 @@ def test_resize_crop_pads_like_center_crop():
 def test_fuse_only_resize_then_center_crop():
     from torchvision import transforms as T
 
-    from infogauss_cli.extract.loader import fuse_resize_crop
+    from infogauss_cli.extract.cpu_decode import fuse_resize_crop
 
     assert fuse_resize_crop(str) is None
     assert fuse_resize_crop(T.Compose([T.CenterCrop(8), T.Resize(8)])) is None
@@ -115,7 +115,7 @@ def test_load_image_drafts_large_jpegs_only(tmp_path):
 
 
 def test_drafted_jpeg_resizes_like_the_full_decode(tmp_path):
-    from infogauss_cli.extract.loader import fuse_resize_crop
+    from infogauss_cli.extract.cpu_decode import fuse_resize_crop
     from infogauss_cli.sources.images import load_image
 
     p = tmp_path / "big.jpg"
@@ -153,7 +153,7 @@ def test_default_decode_agrees_with_exact_and_has_its_own_cache_entry(tmp_path):
 
 
 def test_decode_key():
-    from infogauss_cli.extract.loader import decode_key
+    from infogauss_cli.extract.cpu_decode import decode_key
     from tests.test_extract import make_text_encoder
 
     enc = make_image_encoder()

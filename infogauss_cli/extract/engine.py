@@ -31,14 +31,8 @@ from ..distributed import Shard, exchange, raise_first_failure, wait_for
 from ..errors import BadInputError, InfogaussError, RunError
 from ..sources.base import Item, default_loader, fingerprint_items
 from ..store import CacheEntry, Chunk, EmbeddingCache, ids_digest
-from .loader import (
-    TEXT_CHUNK_ITEMS,
-    bucket_batches,
-    decode_key,
-    default_workers,
-    make_loader,
-    text_lengths,
-)
+from .cpu_decode import decode_key
+from .loader import TEXT_CHUNK_ITEMS, bucket_batches, default_workers, make_loader, text_lengths
 from .plan import Plan, check_items, chunk_owners, make_plan, owned_chunks
 from .progress import make_progress
 from .result import ASSEMBLED, Extraction, assemble, raise_if_skipped
@@ -369,7 +363,8 @@ def _run_share(
     workers = kw["workers"]
     share.workers = min(default_workers(dev, tower) if workers is None else workers, len(batches))
     load = kw["loader"] or default_loader(tower)
-    pipe = make_loader(items, encoder, load, batches, share.workers, dev, kw["decode"])
+    calibrate = workers is None and tower == "image" and not dev.startswith("cuda")
+    pipe = make_loader(items, encoder, load, batches, share.workers, dev, kw["decode"], calibrate)
     for note in pipe.notes:
         say(note)
     share.runner = Runner(
@@ -389,6 +384,7 @@ def _run_share(
         strict=kw["strict"],
         total=_items_in(plan, mine),
     )
+    share.workers = pipe.workers(share.workers)  # CPU images: chosen after the first batch
     return share
 
 

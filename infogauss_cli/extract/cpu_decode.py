@@ -1,0 +1,118 @@
+"""``--decode cpu``: cheaper PIL decoding for transforms that start with Resize + CenterCrop.
+
+Two things, both in the DataLoader workers: Resize + CenterCrop become one PIL resize of the
+crop's source box (:class:`ResizeCrop`: only the kept pixels are computed), and a large JPEG is
+decoded by the JPEG decoder at 1/2, 1/4 or 1/8 of its size where the decoded shorter side still
+holds twice what the resize keeps (:func:`~infogauss_cli.sources.images.draft_scale`). Pixels
+differ from the step-by-step transforms by a few levels (benchmarks/decode.py measures the
+embeddings: cosine > 0.9998), so the cache key says ``decode: fast`` (:func:`decode_key`);
+``--decode exact`` keeps the model's transforms step by step and the old key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..sources.base import Item
+
+
+class ResizeCrop:
+    """torchvision ``Resize(size)`` then ``CenterCrop(crop)`` on a PIL image as one PIL resize of
+    the crop's source box: only the kept pixels are computed (efficientnet_lite0's 256 -> 224 on
+    a 640 x 480 JPEG: 1.8 instead of 3.0 ms). The same filter and geometry as the two steps; PIL
+    takes the box in single precision, so a few pixels differ by 1-3 levels of 255
+    (benchmarks/decode.py measures the effect on embeddings). A JPEG drafted by the loader
+    (``img.info[DRAFT_INFO]``) is cut with the full image's geometry, scaled to the draft.
+    ``size``: an int (shorter side) or (h, w); ``crop``: (h, w)."""
+
+    def __init__(self, size: int | tuple[int, int], crop: tuple[int, int], resample: int) -> None:
+        self.size, self.crop, self.resample = size, crop, resample
+
+    def out_size(self, w: int, h: int) -> tuple[int, int]:
+        """(width, height) after the Resize, as torchvision computes it."""
+        if not isinstance(self.size, int):
+            return self.size[1], self.size[0]
+        s = self.size
+        return (s, int(s * h / w)) if w <= h else (int(s * w / h), s)
+
+    def __call__(self, img: Any) -> Any:
+        from ..sources.images import DRAFT_INFO
+
+        w, h, k = img.info.get(DRAFT_INFO, (*img.size, 1))
+        ow, oh = self.out_size(w, h)
+        ch, cw = self.crop
+        if cw > ow or ch > oh:  # the crop pads: the two steps as they are
+            from torchvision.transforms import functional as F
+
+            img = img.resize((ow, oh), self.resample)
+            return F.center_crop(img, [ch, cw])
+        top, left = round((oh - ch) / 2.0), round((ow - cw) / 2.0)
+        sx, sy = w / ow / k, h / oh / k  # output pixel -> (drafted) source pixel
+        box = (left * sx, top * sy, (left + cw) * sx, (top + ch) * sy)
+        return img.resize((cw, ch), self.resample, box=box)
+
+    def __repr__(self) -> str:
+        return f"ResizeCrop(size={self.size}, crop={self.crop}, resample={self.resample})"
+
+
+def fuse_resize_crop(prepare: Any) -> tuple[Any, int] | None:
+    """A torchvision ``Compose`` that starts with Resize (PIL-resampled, no ``max_size``) then
+    CenterCrop -> (the same Compose with :class:`ResizeCrop` in their place, the shorter side
+    the image is resized to, for the JPEG draft). None for anything else."""
+    steps = getattr(prepare, "transforms", None)
+    if not isinstance(steps, list) or len(steps) < 2:
+        return None
+    r, c = steps[0], steps[1]
+    if type(r).__name__ != "Resize" or type(c).__name__ != "CenterCrop":
+        return None
+    if getattr(r, "max_size", None) is not None or getattr(r, "antialias", True) is False:
+        return None
+    from torchvision.transforms import functional as F
+
+    resample = F.pil_modes_mapping.get(r.interpolation)
+    size = [r.size] if isinstance(r.size, int) else list(r.size)
+    crop = list(c.size) if not isinstance(c.size, int) else [c.size]
+    if resample is None or len(size) not in (1, 2) or len(crop) not in (1, 2):
+        return None
+    crop_hw = (int(crop[0]), int(crop[-1]))
+    fused_size: int | tuple[int, int] = int(size[0]) if len(size) == 1 else (size[0], size[1])
+    min_side = int(size[0]) if len(size) == 1 else max(size)
+    fused = type(prepare)([ResizeCrop(fused_size, crop_hw, resample), *steps[2:]])
+    return fused, min_side
+
+
+class DraftLoad:
+    """:func:`~infogauss_cli.sources.images.load_image` with a JPEG draft for images that will
+    be resized to ``min_side`` (picklable, for the workers)."""
+
+    def __init__(self, min_side: int) -> None:
+        self.min_side = min_side
+
+    def __call__(self, item: Item) -> Any:
+        from ..sources.images import load_image
+
+        return load_image(item, draft=self.min_side)
+
+
+def fast_cpu_decode(load: Callable[[Item], Any], prepare: Any) -> tuple[Any, Any] | None:
+    """``--decode cpu``: (load, prepare) with Resize + CenterCrop fused (:class:`ResizeCrop`)
+    and, when ``load`` is the default image decoder, large JPEGs drafted; None when the
+    transforms do not start with Resize + CenterCrop (then nothing changes)."""
+    fused = fuse_resize_crop(prepare)
+    if fused is None:
+        return None
+    from ..sources.images import load_image
+
+    prepare, min_side = fused
+    return (DraftLoad(min_side) if load is load_image else load), prepare
+
+
+def decode_key(encoder: Any, decode: str) -> str | None:
+    """The cache key's ``decode`` part: None where the pixels are the model's own transforms'
+    (``exact``, text, transforms that cannot be fused), else ``gpu`` or ``fast``."""
+    if encoder.tower != "image" or decode == "exact":
+        return None
+    if decode == "cpu":
+        return "fast" if fuse_resize_crop(encoder.prepare) is not None else None
+    return decode
