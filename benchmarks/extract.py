@@ -164,7 +164,15 @@ def forward_only(enc, n: int, batch_size: int, device: str, precision: str) -> R
     return Row("forward only (pre-made tensors)", batches * batch_size, elapsed)
 
 
-def pipeline(enc, paths, batch_size: int, workers: int | None, device: str, precision: str):
+def pipeline(
+    enc,
+    paths,
+    batch_size: int,
+    workers: int | None,
+    device: str,
+    precision: str,
+    decode: str = "cpu",
+):
     from infogauss_cli.extract import extract
     from infogauss_cli.sources.base import Item
 
@@ -178,6 +186,7 @@ def pipeline(enc, paths, batch_size: int, workers: int | None, device: str, prec
         workers=workers,
         cache=None,
         progress=False,
+        decode=decode,
     )
     assert res.embeddings.shape == (len(paths), enc.dim) and not res.skipped
     return Row(f"pipeline extract(), workers={res.workers}", len(paths), res.extract_s)
@@ -197,13 +206,19 @@ def naive(enc, paths) -> Row:
     return Row("naive per-image loop", len(paths), time.perf_counter() - t)
 
 
-def decode_only(enc, paths) -> Row:
-    from PIL import Image
+def decode_only(enc, paths, decode: str = "cpu") -> Row:
+    """Load + prepare as the workers do (``decode``: cpu = fused resize + JPEG draft)."""
+    from infogauss_cli.extract.loader import _device_side
+    from infogauss_cli.sources.base import Item
+    from infogauss_cli.sources.images import load_image
 
+    load, prepare, *_ = _device_side(enc, load_image, decode)
+    items = [Item(id=p.name, path=str(p)) for p in paths]
     t = time.perf_counter()
-    for p in paths:
-        enc.prepare(Image.open(p).convert("RGB"))
-    return Row("decode + transform only (1 process)", len(paths), time.perf_counter() - t)
+    for it in items:
+        prepare(load(it))
+    elapsed = time.perf_counter() - t
+    return Row(f"decode + transform only, 1 process ({decode})", len(paths), elapsed)
 
 
 def print_table(title: str, rows: list[Row], ref: Row) -> None:
@@ -232,24 +247,25 @@ def run_cpu(args) -> dict:
         f"{time.perf_counter() - t:.1f} s to make) in {folder}; torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, {os.cpu_count()} cpus"
     )
-    from infogauss_cli.extract import default_workers
-
-    workers = [int(w) for w in args.workers.split(",")] if args.workers else [0, 1, 2]
-    default_w = default_workers("cpu", "image")
+    # "auto": no --workers, the count the engine chooses from the first batch's rates
+    names = args.workers.split(",") if args.workers else ["auto", "0", "1", "2"]
+    workers = [None if w == "auto" else int(w) for w in names]
     # the machine's speed drifts (shared VM): interleave the measurements over several rounds
     # and report the median rate of each
     runs: dict[str, list[Row]] = {}
+    chosen: list[int] = []
     forward_only(enc, args.batch_size * 2, args.batch_size, "cpu", "fp32")  # warm-up
     for _ in range(args.rounds):
         runs.setdefault("forward", []).append(
             forward_only(enc, len(paths), args.batch_size, "cpu", "fp32")
         )
         for w in workers:
-            runs.setdefault(f"w{w}", []).append(
-                pipeline(enc, paths, args.batch_size, w, "cpu", "fp32")
-            )
+            row = pipeline(enc, paths, args.batch_size, w, "cpu", "fp32", args.decode)
+            runs.setdefault(f"w{w}", []).append(row)
+            if w is None:
+                chosen.append(int(row.name.rpartition("=")[2]))
     few = paths[: max(16, len(paths) // 4)]
-    runs["decode"] = [decode_only(enc, few)]
+    runs["decode"] = [decode_only(enc, few, args.decode)]
     runs["naive"] = [naive(enc, few)]
 
     def median(key: str, name: str) -> Row:
@@ -261,10 +277,9 @@ def run_cpu(args) -> dict:
     ref = median("forward", "forward only (pre-made tensors)")
     rows = [ref]
     for w in workers:
-        rows.append(
-            median(f"w{w}", f"pipeline, workers={w}" + (" (default)" if w == default_w else ""))
-        )
-    rows.append(median("decode", "decode + transform only, 1 process"))
+        label = f"pipeline, workers={w}" if w is not None else f"pipeline, auto (chose {chosen})"
+        rows.append(median(f"w{w}", label))
+    rows.append(median("decode", f"decode + transform only, 1 process ({args.decode})"))
     rows.append(median("naive", "naive per-image loop"))
     print_table(f"items/s, median of {args.rounds} interleaved rounds", rows, ref)
     best = max(rows[1 : 1 + len(workers)], key=lambda r: r.rate)
@@ -273,6 +288,9 @@ def run_cpu(args) -> dict:
         f"\nbest: {best.name}: {ratio:.2f} x forward-only "
         f"({'meets' if ratio >= 0.85 else 'misses'} the 0.85 target)"
     )
+    if None in workers:
+        auto = rows[1 + workers.index(None)].rate / ref.rate
+        print(f"default (auto workers, --decode {args.decode}): {auto:.2f} x forward-only")
     return {
         "mode": "cpu",
         "model": args.model,
@@ -297,10 +315,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="efficientnet_lite0", help="timm name (CPU mode)")
     p.add_argument("--n", type=int, default=None, help="images (CPU 256, GPU 5000)")
     p.add_argument("--batch-size", type=int, default=None, help="CPU 16, GPU 256")
-    p.add_argument("--workers", default=None, help="CPU: worker counts to try, e.g. 0,1,2")
+    p.add_argument("--workers", default=None, help="CPU: worker counts, e.g. auto,0,1,2")
+    p.add_argument("--decode", default="cpu", help="CPU: cpu (default: fused, drafted) or exact")
     p.add_argument("--gpu-workers", type=int, default=None, help="GPU: default cpus - 1")
     p.add_argument("--models", default=None, help="GPU: subset of resnet34,densenet121,vit-l14")
-    p.add_argument("--batch-sizes", default="256,1024", help="GPU: batch sizes to try")
+    p.add_argument(
+        "--batch-sizes", default="auto,256,1024", help="GPU: batch sizes (auto: probed)"
+    )
     p.add_argument("--rounds", type=int, default=3, help="CPU: interleaved repetitions")
     p.add_argument("--dir", default=None, help="folder for the JPEGs (kept; reused if there)")
     p.add_argument("--gpu-dry-run", action="store_true", help="--gpu's code on CPU, tiny models")

@@ -3,7 +3,8 @@ size, decoder and compile setting, with the GPU's utilisation sampled during eac
 
 Models (random weights): resnet34, densenet121 and a ViT-L/14 image tower (open_clip
 ``ViT-L-14-quickgelu``), bf16, on synthetic COCO-sized JPEGs. For each model and batch size:
-forward-only (pre-made tensors on the GPU), then ``extract()`` with ``--decode cpu`` and ``gpu``;
+forward-only (pre-made tensors on the GPU), then ``extract()`` with ``--decode cpu`` and ``gpu``
+(batch size ``auto``: none given, so the runner probes upward; printed as ``a<size>``);
 ``--compile`` once per model at the largest batch size (after a one-batch warm-up that pays the
 compilation, so the figure is the steady state; use ``--n`` a multiple of the batch sizes).
 Prints items/s, mean GPU utilisation (``nvidia-smi`` sampled every 200 ms) and pipeline /
@@ -91,7 +92,9 @@ def run_gpu(args: Any, make_jpegs: Any, build_encoder: Any, forward_only: Any) -
     t = time.perf_counter()
     paths = make_jpegs(folder, args.n)
     items = [Item(id=p.name, path=str(p)) for p in paths]
-    sizes = [int(b) for b in args.batch_sizes.split(",")]
+    # "auto": no batch size given: the runner probes upward from the default (CUDA only)
+    sizes = [None if b == "auto" else int(b) for b in args.batch_sizes.split(",")]
+    fixed = [b for b in sizes if b is not None] or [args.batch_size]
     where = "CPU dry run (tiny stand-in models)" if dry else torch.cuda.get_device_name(0)
     print(
         f"{where}; {len(paths)} synthetic COCO-sized JPEGs ({time.perf_counter() - t:.1f} s to "
@@ -112,11 +115,17 @@ def run_gpu(args: Any, make_jpegs: Any, build_encoder: Any, forward_only: Any) -
         label = f"{stand_in}*" if dry else name  # *: a stand-in for the named model
         enc = build_encoder("timm" if dry else kind, stand_in if dry else lib)
         fwd = {}
-        for bs in sizes:
-            n_fwd = len(paths) if dry else max(len(paths), 8 * bs)
-            fwd[bs] = forward_only(enc, n_fwd, bs, device, precision).rate
+
+        def forward_rate(bs: int, enc: Any = enc, fwd: dict = fwd) -> float:
+            if bs not in fwd:
+                n_fwd = len(paths) if dry else max(len(paths), 8 * bs)
+                fwd[bs] = forward_only(enc, n_fwd, bs, device, precision).rate
+            return fwd[bs]
+
+        for bs in fixed:
+            forward_rate(bs)
         runs = [(bs, dec, False) for bs in sizes for dec in ("cpu", "gpu")]
-        runs.append((max(sizes), "gpu", True))
+        runs.append((max(fixed), "gpu", True))
         for bs, dec, comp in runs:
             if comp:  # compile once on one batch: the measured run reuses the compiled code
                 extract(
@@ -131,15 +140,18 @@ def run_gpu(args: Any, make_jpegs: Any, build_encoder: Any, forward_only: Any) -
             assert res.embeddings.shape == (len(paths), enc.dim) and not res.skipped
             rate = res.items_per_s
             u = f"{util.mean:.0f}%" if util.mean is not None else "n/a"
+            shown = str(bs) if bs is not None else f"a{res.batch_size}"  # a: probed size
+            bs = bs if bs is not None else res.batch_size
             print(
-                f"{label:<12} {bs:>5} {dec:>6} {'yes' if comp else 'no':>7} {fwd[bs]:>10,.0f} "
-                f"{rate:>11,.0f} {u:>8} {rate / fwd[bs]:>8.2f}",
+                f"{label:<12} {shown:>5} {dec:>6} {'yes' if comp else 'no':>7} "
+                f"{forward_rate(bs):>10,.0f} {rate:>11,.0f} {u:>8} {rate / fwd[bs]:>8.2f}",
                 flush=True,
             )
             rows.append(
                 {
                     "model": name,
                     "batch_size": bs,
+                    "batch_size_probed": shown.startswith("a"),
                     "decode": dec,
                     "compile": comp,
                     "forward": fwd[bs],

@@ -3,7 +3,7 @@
 # (pip install -e '.[test]'; this script installs nothing), runs
 #   1. pytest -m gpu                       (CUDA extraction tests; they fail, not skip, here)
 #   2. benchmarks/extract.py --gpu         (resnet34 / densenet121 / ViT-L/14, random weights,
-#      batch sizes 256 and 1024, --decode cpu and gpu, --compile at the largest batch size,
+#      batch sizes auto (probed), 256 and 1024, --decode cpu and gpu, --compile at the largest batch size,
 #      on 2,048 generated COCO-sized JPEGs: items/s, GPU utilisation, pipeline / forward-only)
 # and writes gpu_pytest.txt, gpu_bench.txt and gpu_bench.json under $OUT (default ./gpu-out).
 # Budget: under 8 minutes on one H200 (the benchmark stops itself at 7 minutes).
@@ -31,7 +31,7 @@ if [ "$DRY" = 1 ]; then
   echo "== dry run on CPU: pytest -m gpu (collected, skipped without CUDA) =="
   "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu.py 2>&1 | tee "$OUT/gpu_pytest.txt"
   echo "== dry run on CPU: extraction benchmark, tiny stand-ins =="
-  "$PY" benchmarks/extract.py --gpu-dry-run --n 8 --batch-sizes 4,8 --dir "$JPEGS" \
+  "$PY" benchmarks/extract.py --gpu-dry-run --n 8 --batch-sizes auto,4,8 --dir "$JPEGS" \
     --models "${MODELS:-resnet34,vit-l14}" \
     --json "$OUT/gpu_bench.json" 2>&1 | tee "$OUT/gpu_bench.txt"
 else
@@ -48,7 +48,7 @@ PYEOF
   rc_tests=${PIPESTATUS[0]}
   set -e
   echo "== extraction benchmark =="
-  timeout 420 "$PY" benchmarks/extract.py --gpu --n "${N:-2048}" --batch-sizes 256,1024 \
+  timeout 420 "$PY" benchmarks/extract.py --gpu --n "${N:-2048}" --batch-sizes auto,256,1024 \
     --dir "$JPEGS" --json "$OUT/gpu_bench.json" 2>&1 | tee "$OUT/gpu_bench.txt" || true
   [ "${rc_tests:-0}" = 0 ] || echo "gpu.sh: pytest -m gpu FAILED (exit $rc_tests)"
 fi

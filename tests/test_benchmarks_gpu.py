@@ -35,7 +35,10 @@ def test_gpu_sh_dry_run(tmp_path):
     rows = json.loads((out / "gpu_bench.json").read_text())["rows"]
     combos = {(r["batch_size"], r["decode"], r["compile"]) for r in rows}
     assert combos == {(4, "cpu", False), (4, "gpu", False), (8, "cpu", False),
-                      (8, "gpu", False), (8, "gpu", True)}  # fmt: skip
+                      (8, "gpu", False), (8, "gpu", True),
+                      (16, "cpu", False), (16, "gpu", False)}  # fmt: skip
+    # "auto" (no batch size: on CPU the default 16, no probe)
+    assert {r["batch_size"] for r in rows if r["batch_size_probed"]} == {16}
     assert all(r["pipeline"] > 0 and r["gpu_util"] is None and not r["notes"] for r in rows)
 
 
