@@ -161,3 +161,27 @@ def test_decode_key():
     assert decode_key(enc, "exact") is None  # the key of caches made before the fused path
     assert decode_key(enc, "gpu") == "gpu"
     assert decode_key(make_text_encoder(), "cpu") is None
+
+
+def test_backend_wrapped_transforms_are_split_and_fused():
+    """The zoo backends wrap their transforms in ``ImagePrepare`` (RGB conversion first): the
+    uint8 split and the fused resize see through it and keep the wrapper."""
+    from torchvision import transforms as T
+
+    from infogauss_cli.backends.common import ImagePrepare
+    from infogauss_cli.extract.cpu_decode import ResizeCrop, fuse_resize_crop
+    from infogauss_cli.extract.loader import split_normalize
+
+    inner = T.Compose(
+        [T.Resize(36), T.CenterCrop(32), T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)]
+    )
+    wrapped = ImagePrepare(inner)
+    split, (mean, _std) = split_normalize(wrapped)
+    assert isinstance(split, ImagePrepare) and mean == [0.5] * 3
+    fused, side = fuse_resize_crop(split)
+    assert isinstance(fused, ImagePrepare) and side == 36
+    assert isinstance(fused.transform.transforms[0], ResizeCrop)
+    gray = _photo(60, 50).convert("L")  # the wrapper still converts to RGB first
+    want = (wrapped(gray) * 0.5 + 0.5) * 255
+    got = fused(gray).float()
+    assert got.shape == (3, 32, 32) and (want - got).abs().max() <= 1.01

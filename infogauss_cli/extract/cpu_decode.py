@@ -62,8 +62,12 @@ class ResizeCrop:
 
 def fuse_resize_crop(prepare: Any) -> tuple[Any, int] | None:
     """A torchvision ``Compose`` that starts with Resize (PIL-resampled, no ``max_size``) then
-    CenterCrop -> (the same Compose with :class:`ResizeCrop` in their place, the shorter side
-    the image is resized to, for the JPEG draft). None for anything else."""
+    CenterCrop (bare or inside the backends' ``ImagePrepare``) -> (the same, wrapped the same
+    way, with :class:`ResizeCrop` in their place; the shorter side the image is resized to, for
+    the JPEG draft). None for anything else."""
+    from .loader import unwrap_prepare
+
+    prepare, wrap = unwrap_prepare(prepare)
     steps = getattr(prepare, "transforms", None)
     if not isinstance(steps, list) or len(steps) < 2:
         return None
@@ -83,7 +87,7 @@ def fuse_resize_crop(prepare: Any) -> tuple[Any, int] | None:
     fused_size: int | tuple[int, int] = int(size[0]) if len(size) == 1 else (size[0], size[1])
     min_side = int(size[0]) if len(size) == 1 else max(size)
     fused = type(prepare)([ResizeCrop(fused_size, crop_hw, resample), *steps[2:]])
-    return fused, min_side
+    return wrap(fused), min_side
 
 
 class DraftLoad:

@@ -34,10 +34,25 @@ def text_lengths(items: Sequence[Item]) -> list[int]:
     return [len(str(it.text).strip()) for it in items]
 
 
+def unwrap_prepare(prepare: Any) -> tuple[Any, Callable[[Any], Any]]:
+    """(the transform inside the backends' RGB-converting ``ImagePrepare`` wrapper, a function
+    that wraps a replacement the same way); any other ``prepare``: (itself, identity)."""
+    inner = getattr(prepare, "transform", None)
+    if type(prepare).__name__ == "ImagePrepare" and inner is not None:
+        return inner, type(prepare)
+    return prepare, _same
+
+
+def _same(x: Any) -> Any:
+    return x
+
+
 def split_normalize(prepare: Any) -> tuple[Any, tuple[list[float], list[float]]] | None:
-    """A torchvision ``Compose`` ending in ToTensor + Normalize -> (the same transforms ending in
-    ``PILToTensor`` (uint8 CHW), (mean, std)): the workers ship uint8 (4x smaller than float32)
-    and the runner normalises on the device. None for any other ``prepare``."""
+    """A torchvision ``Compose`` ending in ToTensor + Normalize (bare or inside the backends'
+    ``ImagePrepare``) -> (the same transforms ending in ``PILToTensor`` (uint8 CHW), wrapped
+    the same way, (mean, std)): the workers ship uint8 (4x smaller than float32) and the runner
+    normalises on the device. None for any other ``prepare``."""
+    prepare, wrap = unwrap_prepare(prepare)
     steps = getattr(prepare, "transforms", None)
     if not isinstance(steps, list) or len(steps) < 2:
         return None
@@ -53,7 +68,7 @@ def split_normalize(prepare: Any) -> tuple[Any, tuple[list[float], list[float]]]
 
     mean_l = [float(v) for v in (mean.tolist() if hasattr(mean, "tolist") else mean)]
     std_l = [float(v) for v in (std.tolist() if hasattr(std, "tolist") else std)]
-    return transforms.Compose([*steps[:-2], ToUint8()]), (mean_l, std_l)
+    return wrap(transforms.Compose([*steps[:-2], ToUint8()])), (mean_l, std_l)
 
 
 class ToUint8:
@@ -292,7 +307,7 @@ def _device_side(encoder: Any, load: Callable[[Item], Any], decode: str) -> tupl
     prepare, (mean, std) = split
     if decode == "cpu":
         load, prepare = fast_cpu_decode(load, prepare) or (load, prepare)
-    gpu = gpu_decode_params(prepare.transforms) if decode == "gpu" else None
+    gpu = gpu_decode_params(unwrap_prepare(prepare)[0].transforms) if decode == "gpu" else None
     if decode == "gpu" and gpu is None:
         notes.append("--decode gpu: the transforms are not Resize + CenterCrop; using PIL")
     if gpu is not None:
