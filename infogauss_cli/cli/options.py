@@ -123,9 +123,9 @@ DecodeOpt = Annotated[
     Decode,
     typer.Option(
         "--decode",
-        help="How images are decoded: cpu (PIL in the workers; Resize + CenterCrop as one "
-        "resize, large JPEGs decoded at a reduced size), exact (PIL, the model's transforms "
-        "step by step) or gpu (JPEG on the CUDA device; other formats still use PIL).",
+        help="How images are decoded: cpu (PIL in the workers, Resize + CenterCrop fused), "
+        "exact (PIL, the model's transforms step by step), fast (cpu, and large JPEGs decoded "
+        "at a reduced size: slightly different pixels) or gpu (JPEG on the CUDA device).",
         rich_help_panel="Compute",
     ),
 ]

@@ -1,12 +1,14 @@
 """``--decode cpu``: cheaper PIL decoding for transforms that start with Resize + CenterCrop.
 
-Two things, both in the DataLoader workers: Resize + CenterCrop become one PIL resize of the
-crop's source box (:class:`ResizeCrop`: only the kept pixels are computed), and a large JPEG is
-decoded by the JPEG decoder at 1/2, 1/4 or 1/8 of its size where the decoded shorter side still
-holds twice what the resize keeps (:func:`~infogauss_cli.sources.images.draft_scale`). Pixels
-differ from the step-by-step transforms by a few levels (benchmarks/decode.py measures the
-embeddings: cosine > 0.9998), so the cache key says ``decode: fast`` (:func:`decode_key`);
-``--decode exact`` keeps the model's transforms step by step and the old key.
+In the DataLoader workers, Resize + CenterCrop become one PIL resize per axis of the crop's
+source box (:class:`ResizeCrop`: only the kept pixels are computed; a few pixels in 100,000
+differ by one level, embeddings agree to cosine 1.000000 in benchmarks/decode.py): cache key
+part ``decode: fused``. ``--decode fast`` also decodes a large JPEG at 1/2, 1/4 or 1/8 of its
+size where the decoded shorter side still holds twice what the resize keeps
+(:func:`~infogauss_cli.sources.images.draft_scale`): 2.4x faster on 12-megapixel-class files
+but further from the model's transforms (real effnet-lite0 weights, 128 large JPEGs: cosine
+0.998), so it is opt-in, key part ``decode: fast``. ``--decode exact`` keeps the model's
+transforms step by step and the key of older caches (:func:`decode_key`).
 """
 
 from __future__ import annotations
@@ -103,24 +105,29 @@ class DraftLoad:
         return load_image(item, draft=self.min_side)
 
 
-def fast_cpu_decode(load: Callable[[Item], Any], prepare: Any) -> tuple[Any, Any] | None:
-    """``--decode cpu``: (load, prepare) with Resize + CenterCrop fused (:class:`ResizeCrop`)
-    and, when ``load`` is the default image decoder, large JPEGs drafted; None when the
-    transforms do not start with Resize + CenterCrop (then nothing changes)."""
+def fast_cpu_decode(
+    load: Callable[[Item], Any], prepare: Any, draft: bool = False
+) -> tuple[Any, Any] | None:
+    """``--decode cpu``: (load, prepare) with Resize + CenterCrop fused (:class:`ResizeCrop`);
+    ``draft`` (``--decode fast``): and, when ``load`` is the default image decoder, large JPEGs
+    drafted. None when the transforms do not start with Resize + CenterCrop (nothing
+    changes)."""
     fused = fuse_resize_crop(prepare)
     if fused is None:
         return None
     from ..sources.images import load_image
 
     prepare, min_side = fused
-    return (DraftLoad(min_side) if load is load_image else load), prepare
+    return (DraftLoad(min_side) if draft and load is load_image else load), prepare
 
 
 def decode_key(encoder: Any, decode: str) -> str | None:
     """The cache key's ``decode`` part: None where the pixels are the model's own transforms'
-    (``exact``, text, transforms that cannot be fused), else ``gpu`` or ``fast``."""
+    (``exact``, text, transforms that cannot be fused), else ``fused`` (``cpu``), ``fast`` or
+    ``gpu``."""
     if encoder.tower != "image" or decode == "exact":
         return None
-    if decode == "cpu":
-        return "fast" if fuse_resize_crop(encoder.prepare) is not None else None
+    if decode in ("cpu", "fast"):
+        fused = fuse_resize_crop(encoder.prepare) is not None
+        return ("fused" if decode == "cpu" else "fast") if fused else None
     return decode

@@ -73,7 +73,7 @@ def _open_cache(
         "device_type": "cuda" if device.startswith("cuda") else "cpu",
         "chunk_size": plan.chunk_size,
     }
-    if decode_key(encoder, decode):  # fused resize, JPEG draft or GPU decode: other pixels
+    if decode_key(encoder, decode):  # fused resize, JPEG draft, GPU decode: other pixels
         parts["decode"] = decode_key(encoder, decode)
     return store.entry(parts, label=f"{encoder.model_id}-{encoder.tower}").open()
 
@@ -236,9 +236,9 @@ def extract(
     process's share (:class:`~infogauss_cli.distributed.Shard`; default: all of it).
     ``bucket``: text batches sorted by length within each chunk (text chunks default to 2,048
     items; results in the items' order). ``compile``: ``torch.compile`` the module.
-    ``decode``: ``cpu`` (PIL; Resize + CenterCrop fused, large JPEGs drafted), ``exact`` (the
-    model's transforms step by step) or ``gpu`` (JPEG files on the CUDA device); see
-    docs/performance.md.
+    ``decode``: ``cpu`` (PIL; Resize + CenterCrop fused), ``exact`` (the model's transforms step
+    by step), ``fast`` (``cpu`` and large JPEGs drafted) or ``gpu`` (JPEG files on the CUDA
+    device); see docs/performance.md.
     """
     t0 = time.perf_counter()
     kw = dict(locals())

@@ -301,12 +301,12 @@ def _device_side(encoder: Any, load: Callable[[Item], Any], decode: str) -> tupl
     if split is None:
         if decode == "gpu":
             notes.append("--decode gpu: the model's inputs are not standard images; using PIL")
-        if decode == "cpu" and encoder.tower == "image":
-            load, prepare = fast_cpu_decode(load, prepare) or (load, prepare)
+        if decode in ("cpu", "fast") and encoder.tower == "image":
+            load, prepare = fast_cpu_decode(load, prepare, decode == "fast") or (load, prepare)
         return load, prepare, collate, None, notes
     prepare, (mean, std) = split
-    if decode == "cpu":
-        load, prepare = fast_cpu_decode(load, prepare) or (load, prepare)
+    if decode in ("cpu", "fast"):
+        load, prepare = fast_cpu_decode(load, prepare, decode == "fast") or (load, prepare)
     gpu = gpu_decode_params(unwrap_prepare(prepare)[0].transforms) if decode == "gpu" else None
     if decode == "gpu" and gpu is None:
         notes.append("--decode gpu: the transforms are not Resize + CenterCrop; using PIL")
