@@ -154,3 +154,66 @@ def test_a_subset_of_a_stream_of_unknown_length():
             counts[int(item.id[1:])] += 1
     p = 10 / 60
     assert np.abs(counts / 600 - p).max() < 3 * np.sqrt(p * (1 - p) / 600) + 0.01
+
+
+@pytest.fixture
+def hf_parquet(tmp_path, monkeypatch):
+    """A local parquet dataset of 30 captions (row 4 empty), read offline."""
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
+    rows = [f"caption number {i} {'x ' * (i % 4)}" if i != 4 else "" for i in range(30)]
+    (tmp_path / "pq").mkdir()
+    datasets.Dataset.from_dict({"caption": rows}).to_parquet(str(tmp_path / "pq" / "a.parquet"))
+    return f"hf:{tmp_path / 'pq' / '*.parquet'}"
+
+
+def test_hf_streaming_yields_lazily_and_embeds_like_the_list(hf_parquet, tmp_path):
+    from collections.abc import Sequence
+
+    from infogauss_cli.sources import ignored_counts, parse_data_spec
+
+    plain = parse_data_spec(hf_parquet)
+    streamed = parse_data_spec(hf_parquet, streaming=True)
+    stream = streamed.items("text")
+    assert not isinstance(stream, Sequence) and not hasattr(stream, "__len__")
+    it = iter(stream)
+    assert next(it).id == "row:0"  # read as it is asked for, not built first
+    assert [i.id for i in stream] == [i.id for i in plain.items("text")]  # a second pass
+    assert ignored_counts(streamed, "text") == ignored_counts(plain, "text") == {"empty text": 1}
+    ref = extract(_encoder(), plain.items("text"), OPTS, **KW)
+    fp = streamed.fingerprint("text")
+    res = extract(_encoder(), stream, OPTS, cache=tmp_path / "c", data_fingerprint=fp, **KW)
+    assert res.ids == ref.ids and np.array_equal(res.embeddings, ref.embeddings)
+    strict = parse_data_spec(hf_parquet, streaming=True, strict=True).items("text")
+    with pytest.raises(BadInputError, match=r"row:4 with an empty text \(--strict\)"):
+        list(strict)
+
+
+def test_extract_model_keeps_a_stream_a_stream(monkeypatch):
+    """--n with a stream of known length: the list's seeded subset; without --n: the stream
+    itself reaches the engine (no list built)."""
+    from infogauss_cli.extract import model
+    from infogauss_cli.options import Protocol
+
+    class Source:
+        name, towers = "toy", ("text",)
+
+        def items(self, tower):
+            return _stream()
+
+        def fingerprint(self, tower):
+            return "toy"
+
+    seen = {}
+
+    def fake_extract(encoder, items, options, **kw):
+        seen["items"], seen["fp"], seen["options"] = items, kw["data_fingerprint"], options
+        return "done"
+
+    monkeypatch.setattr(model, "extract", fake_extract)
+    enc = _encoder()
+    assert model.extract_model(None, Source(), "text", encoder=enc) == "done"
+    assert not isinstance(seen["items"], list) and seen["fp"] == "toy"
+    assert seen["options"] == EngineOptions(device="cpu")
+    model.extract_model(None, Source(), "text", Protocol(n=20, seed=1), encoder=enc)
+    assert len(seen["items"]) == 20 and seen["fp"] == "toy:subset:20:1"
