@@ -5,6 +5,7 @@ sharding, and the seeded subset of a stream of unknown length."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -59,6 +60,8 @@ def ref():
 def test_a_stream_equals_the_list_bit_for_bit(ref, tmp_path):
     res = extract(_encoder(), _stream(), OPTS, **KW)
     assert res.ids == ref.ids and np.array_equal(res.embeddings, ref.embeddings)
+    two = extract(_encoder(), _stream(), replace(OPTS, workers=2), **KW)  # items sent along
+    assert two.workers == 2 and np.array_equal(two.embeddings, ref.embeddings)
     cached = extract(_encoder(), _stream(), OPTS, cache=tmp_path, data_fingerprint="s", **KW)
     assert cached.from_cache == 0 and np.array_equal(cached.embeddings, ref.embeddings)
     count = Counting()
