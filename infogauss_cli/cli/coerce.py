@@ -7,7 +7,7 @@ typer and rich together (benchmarks/startup.py). For the plain annotations the c
 does the conversion typer's adapters do, with the same leaf functions (``coerce_cli_choice``,
 ``coerce_cli_path``). Any value it does not convert with certainty (another annotation, a
 parser, a value out of range, a malformed number...) goes to typer's own adapter, so errors and
-edge cases read exactly as typer writes them. tests/test_startup.py checks both paths agree.
+edge cases read exactly as typer writes them. tests/test_cli_startup.py checks both paths agree.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""The CLI's light value conversion (infogauss_cli/cli/coerce.py) gives what typer's pydantic
-adapters give: the same value, or the same error, for every option of every command."""
+"""Start-up helpers of the CLI. The light value conversion (infogauss_cli/cli/coerce.py) gives
+what typer's pydantic adapters give: the same value, or the same error, for every option of
+every command. The help formatter's stand-ins (cli/lighthelp.py) act as the real classes.
+(What a start-up imports is checked in tests/test_memory.py.)"""
 
 from __future__ import annotations
 
@@ -99,3 +101,36 @@ def test_bad_values_still_read_as_typer_writes_them(tmp_path, args, message):
     np.save(tmp_path / "x.npy", np.zeros((30, 4), np.float32))
     r = invoke("check", tmp_path / "x.npy", *args)
     assert r.exit_code == 2 and message in r.output
+
+
+def test_stand_ins_act_as_the_real_classes():
+    from rich.markdown import Markdown
+    from rich.traceback import Traceback
+
+    from infogauss_cli.cli.lighthelp import stand_in
+
+    md = stand_in("rich.markdown", "Markdown")("# title")
+    assert isinstance(md, Markdown)
+    try:
+        raise ValueError("x")
+    except ValueError as exc:
+        tb = stand_in("rich.traceback", "Traceback").from_exception(type(exc), exc, None)
+    assert isinstance(tb, Traceback)
+
+
+def test_help_renders_with_stand_ins_and_leaves_the_real_modules_importable():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from typer.testing import CliRunner; "
+        "from infogauss_cli.cli.main import app; "
+        "out = CliRunner().invoke(app, ['check', '--help']).output; "
+        "from typer import rich_utils; "
+        "assert 'markdown_it' not in sys.modules and 'pygments' not in sys.modules; "
+        "import rich.markdown; assert rich_utils.Markdown is not rich.markdown.Markdown; "
+        "assert hasattr(rich.markdown, 'MarkdownContext'); "
+        "print('--memory-budget' in out, 'Usage' in out)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == ["True", "True"], r.stdout + r.stderr
