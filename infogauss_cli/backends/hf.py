@@ -39,6 +39,7 @@ from .common import (
     prepare_text,
     seeded,
     stack_images,
+    tower_encoder,
 )
 from .hf_inputs import (
     AUX_PATTERNS,
@@ -259,16 +260,8 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     fingerprint = base_fingerprint(
         entry, tower, identity, pooling=pooling, preprocess=proc_id, config=config_id, **versions
     )
-    encoder = Encoder(
-        model_id=entry.ref,
-        tower=tower,  # type: ignore[arg-type]
-        dim=dim,
-        module=model,
-        prepare=prepare,
-        collate=collate,
-        forward=forward,
-        fingerprint=fingerprint,
-    )
+    steps = (prepare, collate, forward)
+    encoder = tower_encoder(entry, tower, dim, model, steps, fingerprint)
     from .hf_layers import attach_layers
 
     sub = getattr(model.config, f"{'vision' if tower == 'image' else 'text'}_config", None)
