@@ -4,6 +4,30 @@ from __future__ import annotations
 
 import numpy as np
 
+# the metrics every --detail row carries (diagnostics/detail.py)
+DETAIL_KEYS = (
+    "proj_ad_compliance",
+    "proj_dp_compliance",
+    "proj_ad_mean",
+    "proj_var_compliance",
+    "uniformity",
+    "uniformity_ideal",
+    "uniformity_z",
+    "rayleigh_p",
+    "bingham_p",
+    "effective_rank",
+    "participation_ratio",
+    "condition_number",
+    "top_pc_share",
+    "mean_norm",
+    "bh_rejected",
+    "ks_p_uniform",
+    "mardia_skew_p",
+    "mardia_kurt_p",
+    "ad_compliance_null_p",
+    "dp_compliance_null_p",
+)
+
 
 def gaussian(n: int = 2000, d: int = 64, seed: int = 0) -> np.ndarray:
     """iid N(0, 1): Gaussian under both views at moderate d."""
