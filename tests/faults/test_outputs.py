@@ -140,7 +140,9 @@ def test_nearly_full_disk_fails_first(tmpfs, matrix):
 
 
 # ---- the final write fails: nothing computed is lost ------------------------------------------
-def test_extract_no_cache_rescues_the_array(fakes, imgs, tmp_path, monkeypatch):
+@pytest.fixture
+def out_disk_full(tmp_path, monkeypatch):
+    """Writes into ``tmp_path/out`` fail with ENOSPC; yields (``out/x.npy``, the real writer)."""
     import infogauss_cli.store as store
 
     real = store.atomic_write_bytes
@@ -152,6 +154,13 @@ def test_extract_no_cache_rescues_the_array(fakes, imgs, tmp_path, monkeypatch):
         return real(path, data, parents=parents)
 
     monkeypatch.setattr(store, "atomic_write_bytes", fail_on_out)
+    return out, real
+
+
+def test_extract_no_cache_rescues_the_array(fakes, imgs, tmp_path, monkeypatch, out_disk_full):
+    import infogauss_cli.store as store
+
+    out, real = out_disk_full
     cache = tmp_path / "cache"
     r = invoke(
         "extract",
@@ -174,18 +183,8 @@ def test_extract_no_cache_rescues_the_array(fakes, imgs, tmp_path, monkeypatch):
     assert saved.embeddings.shape == (6, 96)
 
 
-def test_extract_with_cache_says_the_cache_has_it(fakes, imgs, tmp_path, monkeypatch):
-    import infogauss_cli.store as store
-
-    real = store.atomic_write_bytes
-    out = tmp_path / "out" / "x.npy"
-
-    def fail_on_out(path, data, parents=False):
-        if str(path).startswith(str(out.parent)):
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real(path, data, parents=parents)
-
-    monkeypatch.setattr(store, "atomic_write_bytes", fail_on_out)
+def test_extract_with_cache_says_the_cache_has_it(fakes, imgs, tmp_path, out_disk_full):
+    out, _ = out_disk_full
     args = ("extract", "tiny-cnn", "--data", f"images:{imgs}", "--cache-dir", tmp_path / "c")
     r = invoke(*args, "--out", out)
     assert r.exit_code == 3 and "kept in the cache" in one_error_line(r.output)
