@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 
 # the metrics every --detail row carries (diagnostics/detail.py)
@@ -37,6 +40,13 @@ def gaussian(n: int = 2000, d: int = 64, seed: int = 0) -> np.ndarray:
 def relu(n: int = 2000, d: int = 64, seed: int = 0) -> np.ndarray:
     """Post-ReLU features: non-negative, skewed, clearly non-Gaussian."""
     return np.maximum(gaussian(n, d, seed), 0.0) + 1e-3
+
+
+def run_cli(*args, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    """``python -m infogauss_cli ARGS`` as a real process, its text output captured;
+    ``kwargs`` (``cwd``, ``env``...) go to :func:`subprocess.run`."""
+    cmd = [sys.executable, "-m", "infogauss_cli", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
 def invoke(*args):

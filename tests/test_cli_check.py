@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers import gaussian, invoke, relu
+from tests.helpers import gaussian, invoke, relu, run_cli
 
 
 @pytest.fixture
@@ -245,12 +245,7 @@ def test_console_script_and_module_entry_points(files):
     )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["rows"][0]["verdict"]["gaussian"] is True
-    r = subprocess.run(
-        [sys.executable, "-m", "infogauss_cli", "--version"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = run_cli("--version", timeout=60)
     assert r.returncode == 0 and r.stdout.startswith("infogauss ")
 
 
