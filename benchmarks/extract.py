@@ -173,21 +173,14 @@ def pipeline(
     precision: str,
     decode: str = "cpu",
 ):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract import EngineOptions, extract
     from infogauss_cli.sources.base import Item
 
     items = [Item(id=p.name, path=str(p)) for p in paths]
-    res = extract(
-        enc,
-        items,
-        device=device,
-        precision=precision,
-        batch_size=batch_size,
-        workers=workers,
-        cache=None,
-        progress=False,
-        decode=decode,
+    opts = EngineOptions(
+        device=device, precision=precision, batch_size=batch_size, workers=workers, decode=decode
     )
+    res = extract(enc, items, opts, cache=None, progress=False)
     assert res.embeddings.shape == (len(paths), enc.dim) and not res.skipped
     return Row(f"pipeline extract(), workers={res.workers}", len(paths), res.extract_s)
 
@@ -319,9 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--decode", default="cpu", help="CPU: cpu (default: fused, drafted) or exact")
     p.add_argument("--gpu-workers", type=int, default=None, help="GPU: default cpus - 1")
     p.add_argument("--models", default=None, help="GPU: subset of resnet34,densenet121,vit-l14")
-    p.add_argument(
-        "--batch-sizes", default="auto,256,1024", help="GPU: batch sizes (auto: probed)"
-    )
+    p.add_argument("--batch-sizes", default="auto,256,1024", help="GPU: batch sizes (auto: probed)")
     p.add_argument("--rounds", type=int, default=3, help="CPU: interleaved repetitions")
     p.add_argument("--dir", default=None, help="folder for the JPEGs (kept; reused if there)")
     p.add_argument("--gpu-dry-run", action="store_true", help="--gpu's code on CPU, tiny models")

@@ -18,24 +18,17 @@ import numpy as np
 from .errors import RunError
 from .options import Compute, DataOptions, DiagnoseOptions, Protocol
 from .progress import steps
-from .report.model import Row
+from .report.model import Row, RowSource
 from .verdict import Gates, evaluate_gates, judge, row_warnings
 
 PLOT_COLUMNS = 6  # coordinates kept for the QQ plots
 
 
 @dataclass(frozen=True)
-class RowInfo:
-    """What a matrix is (model, tower, objective, backend) and how it was obtained (data,
-    protocol entries beyond n/d/seed/view, timing); ``extra_metrics`` join every row's
-    metrics (e.g. ``paired_alignment``)."""
+class RowInfo(RowSource):
+    """What a matrix is and how it was obtained (``protocol``: entries beyond n/d/seed/view),
+    with its ``timing``; ``extra_metrics`` join every row's metrics (e.g. ``paired_alignment``)."""
 
-    model: str
-    tower: str | None = None
-    objective: str | None = None
-    backend: str | None = None
-    data: Mapping[str, Any] = field(default_factory=dict)
-    protocol: Mapping[str, Any] = field(default_factory=dict)
     timing: Mapping[str, Any] = field(default_factory=dict)
     extra_metrics: Mapping[str, Any] = field(default_factory=dict)
 
@@ -294,9 +287,7 @@ def _layer_rows(
     rows: list[Row] = []
     cache = compute.cache()
     for t in towers:
-        found = extract_layers(
-            entry, source, t, protocol, compute, cache=cache, console=console, strict=data.strict
-        )
+        found = extract_layers(entry, source, t, protocol, compute, cache, data, console)
         for name, ex in found:
             rows += _model_rows(entry, source, t, ex, {}, protocol, options, gates, layer=name)
     return rows
@@ -311,9 +302,11 @@ def extract_tower(
     cache: Any,
     data: DataOptions,
     console: Any,
+    encoder: Any = None,
 ) -> Any:
-    """The extraction of one tower, or the :class:`RunError` that stopped it (the other
-    models still run)."""
+    """The extraction of one tower (with ``encoder``: that one, e.g. one layer of a depth
+    profile, instead of building the entry's), or the :class:`RunError` that stopped it (the
+    other models still run)."""
     from .extract import extract_model
 
     try:
@@ -326,6 +319,7 @@ def extract_tower(
             cache=cache,
             console=console,
             strict=data.strict,
+            encoder=encoder,
         )
     except RunError as exc:
         return exc

@@ -4,6 +4,8 @@ and large JPEGs drafted (decoded at 1/2, 1/4 or 1/8 by the JPEG decoder); both a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -142,11 +144,13 @@ def test_default_decode_agrees_with_exact_and_has_its_own_cache_entry(tmp_path):
     for i in range(3):  # and a few large JPEGs, which are drafted
         Image.Image.save(_photo(640, 480, seed=i), tmp_path / "imgs" / f"zbig{i}.jpg", quality=90)
     items = image_items(tmp_path / "imgs")
-    kw = {"batch_size": 4, "workers": 0, "progress": False, "device": "cpu"}
-    cache = tmp_path / "c"
-    fused = extract(make_image_encoder(), items, cache=cache, **kw)  # --decode cpu
-    exact = extract(make_image_encoder(), items, decode="exact", cache=cache, **kw)
-    fast = extract(make_image_encoder(), items, decode="fast", cache=cache, **kw)
+    from infogauss_cli.extract import EngineOptions
+
+    kw = {"progress": False, "cache": tmp_path / "c"}
+    o = EngineOptions(batch_size=4, workers=0, device="cpu")
+    fused = extract(make_image_encoder(), items, o, **kw)  # --decode cpu
+    exact = extract(make_image_encoder(), items, replace(o, decode="exact"), **kw)
+    fast = extract(make_image_encoder(), items, replace(o, decode="fast"), **kw)
     assert fused.ids == exact.ids == fast.ids and not fused.skipped and not fast.skipped
     assert fused.from_cache == exact.from_cache == fast.from_cache == 0
     assert len({fused.cache_path, exact.cache_path, fast.cache_path}) == 3
@@ -155,7 +159,7 @@ def test_default_decode_agrees_with_exact_and_has_its_own_cache_entry(tmp_path):
     # the small images are not drafted: there fast is the fused path
     np.testing.assert_array_equal(fast.embeddings[:12], fused.embeddings[:12])
     assert not np.array_equal(fast.embeddings[12:], fused.embeddings[12:])  # drafted
-    again = extract(make_image_encoder(), items, cache=cache, **kw)
+    again = extract(make_image_encoder(), items, o, **kw)
     assert again.from_cache == 1.0
 
 

@@ -73,14 +73,19 @@ def test_calibrated_loader_one_batch_has_no_second_loader():
 
 
 def test_engine_calibrates_cpu_image_workers(tmp_path):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract import EngineOptions, extract
     from tests.test_extract import image_items, make_image_encoder, write_images
 
     write_images(tmp_path / "imgs", 12)
     items = image_items(tmp_path / "imgs")
-    kw = {"batch_size": 4, "progress": False, "device": "cpu"}
-    auto = extract(make_image_encoder(), items, **kw)
-    fixed = extract(make_image_encoder(), items, workers=0, **kw)
+    o = EngineOptions(batch_size=4, device="cpu")
+    auto = extract(make_image_encoder(), items, o, progress=False)
+    fixed = extract(
+        make_image_encoder(),
+        items,
+        EngineOptions(device="cpu", batch_size=4, workers=0),
+        progress=False,
+    )
     assert auto.workers in (0, 1) and fixed.workers == 0
     assert auto.ids == fixed.ids
     import numpy as np
