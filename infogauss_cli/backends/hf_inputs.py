@@ -90,6 +90,12 @@ class TextCollate:
         )
         return dict(enc)
 
+    def token_lengths(self, texts: list[str]) -> list[int]:
+        """Tokens per text after truncation (what a batch pads to without ``max_length``
+        padding), without padding or tensors: the length-bucketing key."""
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        return [len(x) for x in ids["input_ids"]]
+
 
 class HFImagePrepare:
     """RGB PIL image -> pixel tensor with a transformers image processor."""

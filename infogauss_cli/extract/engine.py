@@ -344,7 +344,8 @@ def _run_share(
     if not todo:
         return share
     if kw["bucket"] and tower == "text":
-        batches = bucket_batches(plan, todo, text_lengths(items))
+        todo_items = (i for c in todo for i in range(*plan.bounds(c)))
+        batches = bucket_batches(plan, todo, text_lengths(items, encoder.collate, todo_items))
     else:
         batches = plan.batches(todo)
     workers = kw["workers"]
