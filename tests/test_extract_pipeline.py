@@ -53,6 +53,8 @@ def test_text_lengths_count_the_collates_tokens_not_characters():
             return [len(t) % 3 for t in texts]
 
     assert text_lengths(items, Counter()) == {i: len(t) % 3 for i, t in enumerate(texts)}
+    Counter.token_lengths = lambda self, texts: None  # fixed-length batches: characters
+    assert text_lengths(items, Counter()) == text_lengths(items)
 
     def broken(texts):
         raise ValueError("odd tokenizer")
@@ -75,6 +77,7 @@ def test_hf_and_st_token_lengths_match_the_attention_masks():
         mask = collate(texts)["attention_mask"]
         assert collate.token_lengths(texts) == mask.sum(1).tolist()
         assert max(collate.token_lengths(texts)) == 32  # truncated like the batch
+    assert TextCollate(tok, 32, "max_length").token_lengths(texts) is None  # fixed length
 
 
 def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch):

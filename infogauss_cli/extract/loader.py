@@ -39,10 +39,11 @@ def text_lengths(
 ) -> dict[int, int]:
     """Item index -> token count (of ``indices``, default every item), as the encoder's own
     ``collate`` tokenises it (:func:`_token_counts`), which is what a batch pads to;
-    characters (whitespace-trimmed) where there is no collate, it has no attention mask or it
-    fails. Characters are a poor proxy: on pydoc sentences, batches sorted by characters
-    computed 1.6x the tokens of batches sorted by tokens (code and symbols tokenise densely).
-    A text's count depends on that text only, so batches stay a function of the chunk."""
+    characters (whitespace-trimmed) where there is no collate, it pads to a fixed length, it
+    has no attention mask or it fails. Characters are a poor proxy: on pydoc sentences,
+    batches sorted by characters computed 1.6x the tokens of batches sorted by tokens (code
+    and symbols tokenise densely). A text's count depends on that text only, so batches stay
+    a function of the chunk."""
     idx = list(range(len(items)) if indices is None else indices)
     out: dict[int, int] = {}
     for g in range(0, len(idx), LENGTH_GROUP):
@@ -57,12 +58,13 @@ def text_lengths(
 
 def _token_counts(collate: Callable[[list[str]], Any], texts: list[str]) -> list[int] | None:
     """Tokens per text: the collate's own ``token_lengths(texts)`` where it has one (a
-    tokenizer call without padding or tensors), else the sum of ``collate(texts)``'s
-    ``attention_mask``; None where neither works."""
+    tokenizer call without padding or tensors; None from it: fixed-length batches, nothing to
+    gain), else the sum of ``collate(texts)``'s ``attention_mask``; None where neither works."""
     try:
         counter = getattr(collate, "token_lengths", None)
         if callable(counter):
-            counts = [int(v) for v in counter(texts)]
+            got = counter(texts)
+            counts = [int(v) for v in got] if got is not None else []
             return counts if len(counts) == len(texts) else None
         batch = collate(texts)
         mask = batch.get("attention_mask") if isinstance(batch, dict) else None
