@@ -34,33 +34,40 @@ def test_bucket_batches_sort_within_chunks_and_cover_every_item():
         assert [lengths[i] for i in flat] == sorted(lengths[i] for i in flat)
 
 
+class CountingTokenizer:
+    """hash_tokenize with the ``token_lengths`` a text collate may offer for length buckets."""
+
+    def __call__(self, texts):
+        from tests.test_extract import hash_tokenize
+
+        return hash_tokenize(texts)
+
+    def token_lengths(self, texts):
+        return self(texts)["attention_mask"].sum(1).tolist()
+
+
 def test_text_lengths_count_the_collates_tokens_not_characters():
     from infogauss_cli.extract.loader import text_lengths
     from tests.test_extract import hash_tokenize
 
     texts = ["a b c d e f", "supercalifragilistic", "x", "  spaced   words  "]
     items = [Item(id=f"t{i}", text=t) for i, t in enumerate(texts)]
-    assert text_lengths(items, hash_tokenize) == {0: 6, 1: 1, 2: 1, 3: 2}  # attention masks
+    assert text_lengths(items, CountingTokenizer()) == {0: 6, 1: 1, 2: 1, 3: 2}
     assert text_lengths(items) == {0: 11, 1: 20, 2: 1, 3: 14}  # no collate: characters
+    assert text_lengths(items, hash_tokenize) == text_lengths(items)  # no token_lengths
     # only the items asked for, each counted on its own (a resumed chunk batches the same way)
-    assert text_lengths(items, hash_tokenize, [3, 1]) == {3: 2, 1: 1}
+    assert text_lengths(items, CountingTokenizer(), [3, 1]) == {3: 2, 1: 1}
 
-    class Counter:  # a collate's own token_lengths wins over calling it
-        def __call__(self, texts):
-            raise AssertionError("not called")
-
+    class Fixed(CountingTokenizer):  # fixed-length batches: characters, nothing to gain
         def token_lengths(self, texts):
-            return [len(t) % 3 for t in texts]
+            return None
 
-    assert text_lengths(items, Counter()) == {i: len(t) % 3 for i, t in enumerate(texts)}
-    Counter.token_lengths = lambda self, texts: None  # fixed-length batches: characters
-    assert text_lengths(items, Counter()) == text_lengths(items)
+    class Broken(CountingTokenizer):
+        def token_lengths(self, texts):
+            raise ValueError("odd tokenizer")
 
-    def broken(texts):
-        raise ValueError("odd tokenizer")
-
-    assert text_lengths(items, broken) == text_lengths(items)  # falls back to characters
-    assert text_lengths(items, lambda texts: {"input_ids": None}) == text_lengths(items)
+    assert text_lengths(items, Fixed()) == text_lengths(items)
+    assert text_lengths(items, Broken()) == text_lengths(items)  # falls back to characters
 
 
 def test_hf_and_st_token_lengths_match_the_attention_masks():
@@ -93,9 +100,12 @@ def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch):
 
     monkeypatch.setattr(engine, "bucket_batches", spy)
     kw = {"batch_size": 4, "workers": 0, "progress": False, "chunk_items": 16}
-    extract(make_text_encoder(), _texts(), **kw)
+    enc = make_text_encoder()
+    enc.collate = CountingTokenizer()
+    extract(enc, _texts(), **kw)
     tokens = hash_tokenize(SENTENCES)["attention_mask"].sum(1).tolist()
     assert seen == [dict(enumerate(tokens))]
+    assert tokens != [len(s) for s in SENTENCES]  # not the character proxy
 
 
 def test_bucketed_text_equals_unsorted_in_the_items_order(tmp_path):

@@ -29,21 +29,21 @@ def bucket_batches(
     return out
 
 
-LENGTH_GROUP = 256  # texts tokenised per collate call when measuring lengths
+LENGTH_GROUP = 256  # texts per token_lengths call
 
 
 def text_lengths(
     items: Sequence[Item],
-    collate: Callable[[list[str]], Any] | None = None,
+    collate: Any = None,
     indices: Iterable[int] | None = None,
 ) -> dict[int, int]:
-    """Item index -> token count (of ``indices``, default every item), as the encoder's own
-    ``collate`` tokenises it (:func:`_token_counts`), which is what a batch pads to;
-    characters (whitespace-trimmed) where there is no collate, it pads to a fixed length, it
-    has no attention mask or it fails. Characters are a poor proxy: on pydoc sentences,
-    batches sorted by characters computed 1.6x the tokens of batches sorted by tokens (code
-    and symbols tokenise densely). A text's count depends on that text only, so batches stay
-    a function of the chunk."""
+    """Item index -> token count (of ``indices``, default every item) from the encoder's
+    ``collate.token_lengths(texts)`` (the built-in transformers and sentence-transformers
+    collates have one; a plugin's text collate may add one), which is what a batch pads to;
+    characters (whitespace-trimmed) where there is none, it pads to a fixed length or it fails.
+    Characters are a poor proxy: on pydoc sentences, batches sorted by characters computed 1.6x
+    the tokens of batches sorted by tokens (code and symbols tokenise densely). A text's count
+    depends on that text only, so batches stay a function of the chunk."""
     idx = list(range(len(items)) if indices is None else indices)
     out: dict[int, int] = {}
     for g in range(0, len(idx), LENGTH_GROUP):
@@ -56,23 +56,20 @@ def text_lengths(
     return out
 
 
-def _token_counts(collate: Callable[[list[str]], Any], texts: list[str]) -> list[int] | None:
-    """Tokens per text: the collate's own ``token_lengths(texts)`` where it has one (a
-    tokenizer call without padding or tensors; None from it: fixed-length batches, nothing to
-    gain), else the sum of ``collate(texts)``'s ``attention_mask``; None where neither works."""
+def _token_counts(collate: Any, texts: list[str]) -> list[int] | None:
+    """Tokens per text from the collate's own ``token_lengths(texts)`` (a tokenizer call
+    without padding or tensors); None where it has none, returns None (fixed-length batches,
+    nothing to gain) or fails. The collate itself is not called: tokenising happens a batch at
+    a time, in the loader."""
+    counter = getattr(collate, "token_lengths", None)
+    if not callable(counter):
+        return None
     try:
-        counter = getattr(collate, "token_lengths", None)
-        if callable(counter):
-            got = counter(texts)
-            counts = [int(v) for v in got] if got is not None else []
-            return counts if len(counts) == len(texts) else None
-        batch = collate(texts)
-        mask = batch.get("attention_mask") if isinstance(batch, dict) else None
-        if mask is None or getattr(mask, "ndim", 0) != 2 or mask.shape[0] != len(texts):
-            return None
-        return [int(v) for v in mask.sum(1).tolist()]
+        got = counter(texts)
+        counts = [int(v) for v in got] if got is not None else []
     except Exception:  # an odd tokenizer: the character proxy still sorts
         return None
+    return counts if len(counts) == len(texts) else None
 
 
 def split_normalize(prepare: Any) -> tuple[Any, tuple[list[float], list[float]]] | None:
