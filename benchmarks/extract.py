@@ -165,20 +165,12 @@ def forward_only(enc, n: int, batch_size: int, device: str, precision: str) -> R
 
 
 def pipeline(enc, paths, batch_size: int, workers: int | None, device: str, precision: str):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract import EngineOptions, extract
     from infogauss_cli.sources.base import Item
 
     items = [Item(id=p.name, path=str(p)) for p in paths]
-    res = extract(
-        enc,
-        items,
-        device=device,
-        precision=precision,
-        batch_size=batch_size,
-        workers=workers,
-        cache=None,
-        progress=False,
-    )
+    opts = EngineOptions(device=device, precision=precision, batch_size=batch_size, workers=workers)
+    res = extract(enc, items, opts, cache=None, progress=False)
     assert res.embeddings.shape == (len(paths), enc.dim) and not res.skipped
     return Row(f"pipeline extract(), workers={res.workers}", len(paths), res.extract_s)
 

@@ -72,7 +72,7 @@ class GpuUtil:
 def run_gpu(args: Any, make_jpegs: Any, build_encoder: Any, forward_only: Any) -> dict:
     import torch
 
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract import EngineOptions, extract
     from infogauss_cli.sources.base import Item
 
     dry = args.gpu_dry_run
@@ -120,13 +120,13 @@ def run_gpu(args: Any, make_jpegs: Any, build_encoder: Any, forward_only: Any) -
         for bs, dec, comp in runs:
             if comp:  # compile once on one batch: the measured run reuses the compiled code
                 extract(
-                    enc, items[:bs], device=device, precision=precision, batch_size=bs,
-                    workers=0, cache=None, progress=False, decode=dec, compile=True,
+                    enc, items[:bs], EngineOptions(device=device, precision=precision,
+                    batch_size=bs, workers=0, decode=dec, compile=True), cache=None, progress=False,
                 )  # fmt: skip
             with GpuUtil(not dry) as util:
                 res = extract(
-                    enc, items, device=device, precision=precision, batch_size=bs,
-                    workers=args.gpu_workers, cache=None, progress=False, decode=dec, compile=comp,
+                    enc, items, EngineOptions(device=device, precision=precision, batch_size=bs,
+                    workers=args.gpu_workers, decode=dec, compile=comp), cache=None, progress=False,
                 )  # fmt: skip
             assert res.embeddings.shape == (len(paths), enc.dim) and not res.skipped
             rate = res.items_per_s

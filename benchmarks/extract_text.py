@@ -98,7 +98,7 @@ def run_text(args: Any) -> dict:
     import torch
 
     from infogauss_cli.backends import build_encoder
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract import EngineOptions, extract
     from infogauss_cli.extract.loader import text_lengths
     from infogauss_cli.sources.base import Item
     from infogauss_cli.zoo import load_zoo
@@ -115,7 +115,8 @@ def run_text(args: Any) -> dict:
         f"{torch.__version__}, {torch.get_num_threads()} threads\n"
         f"padding (of the tokens computed): {padding(ntok, bs, items)}"
     )
-    kw = {"device": "cpu", "precision": "fp32", "batch_size": bs, "cache": None, "progress": False}
+    kw = {"options": EngineOptions(device="cpu", precision="fp32", batch_size=bs), "cache": None,
+          "progress": False}  # fmt: skip
     plain_loop(enc, texts[: 2 * bs], bs, sort=False)  # warm-up
     runs: dict[str, list[float]] = {}
     embs: dict[str, Any] = {}
@@ -154,5 +155,7 @@ def run_text(args: Any) -> dict:
 
 
 def _ext(extract: Any, enc: Any, items: list, kw: dict, bucket: bool) -> tuple[float, Any]:
-    res = extract(enc, items, bucket=bucket, **kw)
+    from dataclasses import replace
+
+    res = extract(enc, items, **{**kw, "options": replace(kw["options"], bucket=bucket)})
     return res.extract_s, res.embeddings

@@ -294,9 +294,7 @@ def _layer_rows(
     rows: list[Row] = []
     cache = compute.cache()
     for t in towers:
-        found = extract_layers(
-            entry, source, t, protocol, compute, cache=cache, console=console, strict=data.strict
-        )
+        found = extract_layers(entry, source, t, protocol, compute, cache, data, console)
         for name, ex in found:
             rows += _model_rows(entry, source, t, ex, {}, protocol, options, gates, layer=name)
     return rows
@@ -311,9 +309,11 @@ def extract_tower(
     cache: Any,
     data: DataOptions,
     console: Any,
+    encoder: Any = None,
 ) -> Any:
-    """The extraction of one tower, or the :class:`RunError` that stopped it (the other
-    models still run)."""
+    """The extraction of one tower (with ``encoder``: that one, e.g. one layer of a depth
+    profile, instead of building the entry's), or the :class:`RunError` that stopped it (the
+    other models still run)."""
     from .extract import extract_model
 
     try:
@@ -326,6 +326,7 @@ def extract_tower(
             cache=cache,
             console=console,
             strict=data.strict,
+            encoder=encoder,
         )
     except RunError as exc:
         return exc

@@ -34,16 +34,16 @@ def extract_layers(
     tower: str,
     protocol: Protocol,
     compute: Compute,
-    *,
-    cache: Any = None,
+    cache: Any,
+    data: Any,
     console: Any = None,
-    strict: bool = False,
 ) -> Layered:
-    """``(layer name, Extraction or RunError)`` for each layer ``protocol.layers`` selects;
-    ``[(None, RunError)]`` when the model itself cannot be built."""
+    """``(layer name, Extraction or RunError)`` for each layer ``protocol.layers`` selects
+    (:func:`~infogauss_cli.audit.extract_tower` per layer encoder); ``[(None, RunError)]`` when
+    the model itself cannot be built."""
+    from .audit import extract_tower
     from .backends import build_encoder
     from .backends.layers import layer_encoders, parse_layers
-    from .extract import extract_model
 
     spec = parse_layers(protocol.layers)
     assert spec is not None
@@ -54,19 +54,7 @@ def extract_layers(
     out: Layered = []
     for _, name, enc in layer_encoders(base, spec, entry.ref):
         try:
-            ex: Any = extract_model(
-                entry,
-                source,
-                tower,
-                protocol,
-                compute,
-                cache=cache,
-                console=console,
-                strict=strict,
-                encoder=enc,
-            )
-        except RunError as exc:
-            ex = exc
+            ex = extract_tower(entry, source, tower, protocol, compute, cache, data, console, enc)
         finally:
             enc.forward.done()
         out.append((name, ex))
@@ -91,27 +79,12 @@ def layers_to_files(
 ) -> list[Any]:
     """``infogauss extract --layers``: like :func:`~infogauss_cli.extract.extract_to_file`,
     one file per layer (:func:`layer_path`); a layer that fails raises its RunError."""
-    from .extract.model import (
-        ExtractedFile,
-        check_out_path,
-        file_meta,
-        file_tower,
-        save_or_rescue,
-    )
+    from .extract.model import ExtractedFile, check_out_path, file_meta, file_tower
+    from .extract.model import save_or_rescue
     from .sources import ignored_counts
 
-    check_out_path(out)
-    entry, source, tower = file_tower(model, data, compute, console)
-    found = extract_layers(
-        entry,
-        source,
-        tower,
-        protocol,
-        compute,
-        cache=compute.cache(),
-        console=console,
-        strict=data.strict,
-    )
+    _, entry, source, tower = file_tower(model, data, compute, console, out)
+    found = extract_layers(entry, source, tower, protocol, compute, compute.cache(), data, console)
     written = []
     for name, ex in found:
         if isinstance(ex, Exception):

@@ -119,6 +119,21 @@ class Compute:
 
             parse_shard(self.shard)
 
+    def engine(self, device: str | None = None, strict: bool = False) -> Any:
+        """The :class:`~infogauss_cli.extract.options.EngineOptions` of these options
+        (``device``: one already resolved for this process, e.g. a torchrun rank's GPU)."""
+        from .extract.options import EngineOptions
+
+        return EngineOptions(
+            device=self.device if device is None else device,
+            precision=self.precision,
+            batch_size=self.batch_size,
+            workers=self.workers,
+            compile=self.compile,
+            decode=self.decode,
+            strict=strict,
+        )
+
     def resolve(self, refs: list[str]) -> list[Any]:
         """The zoo entries ``refs`` name in ``zoo``, with ``revision`` applied."""
         from .zoo import load_zoo, with_revision

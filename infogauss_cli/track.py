@@ -297,7 +297,7 @@ def track_zoo(
     data and items, like ``audit``; ``console``: where progress goes (None: quiet). A
     checkpoint that fails to load gives an error row; the others still run."""
     from .audit import RowInfo, diagnose_rows
-    from .audit import extract_tower as extract  # the same extraction as audit
+    from .audit import extract_tower  # the same extraction as audit
     from .extract import resolve_towers
     from .sources import data_section, parse_data_spec
 
@@ -310,7 +310,7 @@ def track_zoo(
         for t in resolve_towers(entry.towers, source, data.tower):
             who = {"model": label, "tower": t, "objective": entry.objective}
             who["backend"] = entry.backend
-            ex = extract(entry, source, t, protocol, compute, cache, data, console)
+            ex = extract_tower(entry, source, t, protocol, compute, cache, data, console)
             if isinstance(ex, RunError):
                 err = Row(**who, data={"source": source.name}, error=str(ex), step=step)
                 for v in protocol.views:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import importlib
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from infogauss_cli.errors import BadInputError
+from infogauss_cli.extract import EngineOptions
 from infogauss_cli.store import load_embeddings
 from tests.coco_fixture import file_name, image_ids, make_coco
 from tests.helpers import invoke
@@ -196,11 +198,12 @@ def test_engine_strict_also_sees_skipped_items_in_the_cache(coco, tmp_path):
 
     enc = make_image_encoder()
     items = CocoSource(coco.ann_path).items("image")
-    kw = {"batch_size": 4, "workers": 0, "progress": False, "cache": tmp_path / "cache"}
-    first = extract(enc, items, **kw)
+    opts = EngineOptions(batch_size=4, workers=0)
+    kw = {"progress": False, "cache": tmp_path / "cache"}
+    first = extract(enc, items, opts, **kw)
     bad = f"coco:{image_ids(6)[-1]}"
     assert first.skipped == ((bad, "truncated image"),) and first.n == 5
     with pytest.raises(BadInputError, match=f"with --strict: {bad} \\(truncated image\\)"):
-        extract(enc, items, strict=True, **kw)  # every chunk comes from the cache
+        extract(enc, items, replace(opts, strict=True), **kw)  # every chunk comes from the cache
     with pytest.raises(BadInputError, match="with --strict"):
-        extract(enc, items, strict=True, **{**kw, "cache": None})
+        extract(enc, items, replace(opts, strict=True), **{**kw, "cache": None})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -20,14 +21,15 @@ from infogauss_cli.distributed import (
     parse_shard,
 )
 from infogauss_cli.errors import BadInputError
-from infogauss_cli.extract import ShardWork, extract, make_plan, owned_chunks
+from infogauss_cli.extract import EngineOptions, ShardWork, extract, make_plan, owned_chunks
 from infogauss_cli.options import Compute
 from infogauss_cli.sources.base import Item
 from tests.helpers import invoke
 from tests.test_backends import bert_entry, tiny_bert_folder  # noqa: F401 (a fixture)
 from tests.test_extract import make_text_encoder
 
-KW = {"batch_size": 4, "workers": 0, "progress": False, "chunk_items": 8}
+OPTS = EngineOptions(batch_size=4, workers=0, chunk_items=8)
+KW = {"progress": False}
 TORCHRUN_ENV = ("WORLD_SIZE", "RANK", "LOCAL_RANK")
 
 
@@ -43,7 +45,7 @@ def text_setup():
     items = [
         Item(f"s{k:03d}", text=f"sentence number {k} says {'word ' * (k % 7)}") for k in range(61)
     ]
-    ref = extract(enc, items, **KW)  # no cache, one process
+    ref = extract(enc, items, OPTS, **KW)  # no cache, one process
     return enc, items, ref
 
 
@@ -96,29 +98,30 @@ def test_shards_then_a_plain_run_equal_one_process_and_recompute_nothing(
     from rich.console import Console
 
     works = [
-        extract(enc, items, cache=tmp_path, shard=Shard(k, 3, 0, "job"), **KW) for k in range(3)
+        extract(enc, items, OPTS, cache=tmp_path, shard=Shard(k, 3, 0, "job"), **KW)
+        for k in range(3)
     ]
     assert all(isinstance(w, ShardWork) for w in works)
     plan = make_plan([it.id for it in items], 4, 8)  # 61 items: 8 chunks, not divisible by 3
     assert [w.chunks for w in works] == [tuple(owned_chunks(plan, k, 3)) for k in range(3)]
     assert sum(w.items for w in works) == 61 and all(w.computed == len(w.chunks) for w in works)
-    again = extract(enc, items, cache=tmp_path, shard=Shard(1, 3, 0, "job"), **KW)
+    again = extract(enc, items, OPTS, cache=tmp_path, shard=Shard(1, 3, 0, "job"), **KW)
     assert again.computed == 0 and again.cached == len(again.chunks)  # a rerun piece is free
-    full = extract(enc, items, cache=tmp_path, console=Console(file=out), **KW)
+    full = extract(enc, items, OPTS, cache=tmp_path, console=Console(file=out), **KW)
     assert full.from_cache == 1.0  # nothing recomputed
     assert np.array_equal(full.embeddings, ref.embeddings) and full.ids == ref.ids
     assert len(set(full.ids)) == 61  # no padded duplicates
     # another split and another batch size reuse the same chunks
     other = extract(
-        enc, items, cache=tmp_path, shard=Shard(0, 2, 0, "job"), **{**KW, "batch_size": 3}
+        enc, items, replace(OPTS, batch_size=3), cache=tmp_path, shard=Shard(0, 2, 0, "job"), **KW
     )
     assert other.computed == 0
 
 
 def test_a_plain_run_computes_what_the_shards_left(text_setup, tmp_path, no_torchrun):
     enc, items, ref = text_setup
-    first = extract(enc, items, cache=tmp_path, shard=Shard(0, 2, 0, "job"), **KW)
-    full = extract(enc, items, cache=tmp_path, **KW)
+    first = extract(enc, items, OPTS, cache=tmp_path, shard=Shard(0, 2, 0, "job"), **KW)
+    full = extract(enc, items, OPTS, cache=tmp_path, **KW)
     assert full.from_cache == pytest.approx(first.items / 61)
     assert np.array_equal(full.embeddings, ref.embeddings)
 
@@ -126,7 +129,7 @@ def test_a_plain_run_computes_what_the_shards_left(text_setup, tmp_path, no_torc
 def test_shards_need_the_cache(text_setup, no_torchrun):
     enc, items, _ = text_setup
     with pytest.raises(BadInputError, match="--shard needs the embedding cache"):
-        extract(enc, items, shard=Shard(0, 2, 0, "job"), **KW)
+        extract(enc, items, OPTS, shard=Shard(0, 2, 0, "job"), **KW)
 
 
 def test_shard_option_on_the_cli(fakes, tmp_path, no_torchrun):
@@ -179,7 +182,9 @@ def test_same_model_from_two_installs_hits_the_cache(tiny_bert_folder, tmp_path,
 
     def run(folder, batch_size):
         enc = build_encoder(bert_entry(folder), "text")
-        return extract(enc, items, cache=tmp_path / "cache", **{**KW, "batch_size": batch_size})
+        return extract(
+            enc, items, replace(OPTS, batch_size=batch_size), cache=tmp_path / "cache", **KW
+        )
 
     first = run(tiny_bert_folder, 4)
     second = run(other, 8)

@@ -13,6 +13,7 @@ import pytest
 
 from infogauss_cli.backends.base import Encoder
 from infogauss_cli.errors import BadInputError, RunError
+from infogauss_cli.extract import EngineOptions
 from infogauss_cli.sources.base import Item
 
 # ---- helpers shared by the extraction tests ----------------------------------------------------
@@ -94,6 +95,13 @@ def make_text_encoder():
         forward=mean_pool_forward,
         fingerprint={"backend": "test", "model": "tiny-bert"},
     )
+
+
+def image_folder(tmp_path_factory, n: int, seed: int) -> Path:
+    """A temporary folder of ``n`` images (:func:`write_images`), for module fixtures."""
+    folder = tmp_path_factory.mktemp(f"imgs{n}")
+    write_images(folder, n, seed=seed)
+    return folder
 
 
 def write_images(folder: Path, n: int = 20, seed: int = 0, size=(48, 64)) -> list[Path]:
@@ -223,7 +231,7 @@ def test_extract_matches_manual_forward(image_encoder, images):
     from infogauss_cli.extract import extract
 
     items = image_items(images)
-    res = extract(image_encoder, items, batch_size=8, workers=0, progress=False)
+    res = extract(image_encoder, items, EngineOptions(batch_size=8, workers=0), progress=False)
     assert res.embeddings.dtype == np.float32
     assert res.embeddings.shape == (20, image_encoder.dim)
     assert res.ids == tuple(it.id for it in items)
@@ -244,8 +252,8 @@ def test_workers_do_not_change_bits(image_encoder, images):
     from infogauss_cli.extract import extract
 
     items = image_items(images)
-    a = extract(image_encoder, items, batch_size=4, workers=0, progress=False)
-    b = extract(image_encoder, items, batch_size=4, workers=2, progress=False)
+    a = extract(image_encoder, items, EngineOptions(batch_size=4, workers=0), progress=False)
+    b = extract(image_encoder, items, EngineOptions(batch_size=4, workers=2), progress=False)
     assert b.workers == 2
     assert np.array_equal(a.embeddings, b.embeddings)
 
@@ -259,7 +267,7 @@ def test_corrupt_images_are_skipped_and_named(image_encoder, tmp_path):
     (tmp_path / "truncated.jpg").write_bytes(good[: len(good) // 2])
     (tmp_path / "notimage.png").write_bytes(b"this is not a png at all" * 10)
     items = image_items(tmp_path)
-    res = extract(image_encoder, items, batch_size=4, workers=1, progress=False)
+    res = extract(image_encoder, items, EngineOptions(batch_size=4, workers=1), progress=False)
     assert res.embeddings.shape == (6, image_encoder.dim)
     assert all(i.startswith("img") for i in res.ids)
     reasons = dict(res.skipped)
@@ -275,7 +283,7 @@ def test_all_items_unreadable_is_a_run_error(image_encoder, tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"")
     (tmp_path / "b.jpg").write_bytes(b"xx")
     with pytest.raises(RunError, match="none of the 2 items"):
-        extract(image_encoder, image_items(tmp_path), workers=0, progress=False)
+        extract(image_encoder, image_items(tmp_path), EngineOptions(workers=0), progress=False)
 
 
 def test_bad_item_lists(image_encoder):
@@ -289,9 +297,16 @@ def test_bad_item_lists(image_encoder):
     with pytest.raises(BadInputError, match="needs images"):
         extract(image_encoder, [Item("a", text="hello")], progress=False)
     with pytest.raises(BadInputError, match="batch-size"):
-        extract(image_encoder, [Item("a", path="x.jpg")], batch_size=0, progress=False)
+        extract(
+            image_encoder, [Item("a", path="x.jpg")], EngineOptions(batch_size=0), progress=False
+        )
     with pytest.raises(BadInputError, match="fp16"):
-        extract(image_encoder, [Item("a", path="x.jpg")], precision="fp16", progress=False)
+        extract(
+            image_encoder,
+            [Item("a", path="x.jpg")],
+            EngineOptions(precision="fp16"),
+            progress=False,
+        )
 
 
 def test_wrong_output_shape_is_a_run_error(images):
@@ -300,7 +315,9 @@ def test_wrong_output_shape_is_a_run_error(images):
     enc = make_image_encoder()
     enc.dim = 7
     with pytest.raises(RunError, match=r"expected \(4, 7\)"):
-        extract(enc, image_items(images)[:4], batch_size=4, workers=0, progress=False)
+        extract(
+            enc, image_items(images)[:4], EngineOptions(batch_size=4, workers=0), progress=False
+        )
 
 
 def test_oom_backs_off_by_halving(images):
@@ -309,14 +326,15 @@ def test_oom_backs_off_by_halving(images):
     from infogauss_cli.extract import extract
 
     items = image_items(images)
-    ref = extract(make_image_encoder(), items, batch_size=2, workers=0, progress=False)
+    ref = extract(
+        make_image_encoder(), items, EngineOptions(batch_size=2, workers=0), progress=False
+    )
     fwd = OOMForward(limit=3)
     out = io.StringIO()
     res = extract(
         make_image_encoder(forward=fwd),
         items,
-        batch_size=8,
-        workers=0,
+        EngineOptions(batch_size=8, workers=0),
         progress=False,
         console=Console(file=out, width=200),
     )
@@ -336,7 +354,9 @@ def test_oom_at_batch_size_one_is_a_run_error(images):
 
     enc = make_image_encoder(forward=OOMForward(limit=0))
     with pytest.raises(RunError, match="out of memory even with batch size 1"):
-        extract(enc, image_items(images)[:4], batch_size=4, workers=0, progress=False)
+        extract(
+            enc, image_items(images)[:4], EngineOptions(batch_size=4, workers=0), progress=False
+        )
 
 
 def test_bf16_on_cpu_casts_a_copy_of_the_weights(images):
@@ -346,8 +366,10 @@ def test_bf16_on_cpu_casts_a_copy_of_the_weights(images):
 
     enc = make_image_encoder()
     items = image_items(images)[:8]
-    ref = extract(enc, items, batch_size=8, workers=0, progress=False)
-    res = extract(enc, items, batch_size=8, workers=0, precision="bf16", progress=False)
+    ref = extract(enc, items, EngineOptions(batch_size=8, workers=0), progress=False)
+    res = extract(
+        enc, items, EngineOptions(batch_size=8, workers=0, precision="bf16"), progress=False
+    )
     assert res.precision == "bf16" and res.embeddings.dtype == np.float32
     assert all(p.dtype == torch.float32 for p in enc.module.parameters())  # caller's untouched
     rel = np.linalg.norm(res.embeddings - ref.embeddings) / np.linalg.norm(ref.embeddings)
@@ -369,7 +391,7 @@ def test_text_tower_tokenises_in_batches(tmp_path):
         return hash_tokenize(texts)
 
     enc.collate = collate
-    res = extract(enc, src.items("text"), batch_size=4, workers=0, progress=False)
+    res = extract(enc, src.items("text"), EngineOptions(batch_size=4, workers=0), progress=False)
     assert src.empty_lines == 2
     assert res.embeddings.shape == (10, 32)
     assert res.ids[:6] == ("line:1", "line:2", "line:3", "line:4", "line:5", "line:8")
@@ -387,8 +409,7 @@ def test_progress_bar_only_when_asked_and_on_a_terminal(image_encoder, images):
     extract(
         image_encoder,
         items,
-        batch_size=4,
-        workers=0,
+        EngineOptions(batch_size=4, workers=0),
         progress=True,
         console=Console(file=on, force_terminal=True, width=150),
     )
@@ -397,7 +418,7 @@ def test_progress_bar_only_when_asked_and_on_a_terminal(image_encoder, images):
         {"progress": False, "console": Console(file=(off := io.StringIO()), force_terminal=True)},
         {"progress": True, "console": Console(file=(off2 := io.StringIO()))},  # not a TTY
     ):
-        extract(image_encoder, items, batch_size=4, workers=0, **kwargs)
+        extract(image_encoder, items, EngineOptions(batch_size=4, workers=0), **kwargs)
     assert off.getvalue() == "" and off2.getvalue() == ""
 
 
@@ -413,12 +434,13 @@ def test_keyboard_interrupt_keeps_cache_and_resumes(images, tmp_path):
             raise KeyboardInterrupt
         return module(batch["pixels"])
 
-    kw = {"batch_size": 4, "workers": 0, "progress": False, "chunk_items": 8}
+    opts = EngineOptions(batch_size=4, workers=0, chunk_items=8)
+    kw = {"progress": False}
     with pytest.raises(RunError, match=r"interrupted; rerun the same command to resume \(8 of 20"):
-        extract(make_image_encoder(forward=flaky), items, cache=tmp_path / "c", **kw)
-    res = extract(make_image_encoder(), items, cache=tmp_path / "c", **kw)
+        extract(make_image_encoder(forward=flaky), items, opts, cache=tmp_path / "c", **kw)
+    res = extract(make_image_encoder(), items, opts, cache=tmp_path / "c", **kw)
     assert res.from_cache == pytest.approx(8 / 20)
-    ref = extract(make_image_encoder(), items, **kw)
+    ref = extract(make_image_encoder(), items, opts, **kw)
     assert np.array_equal(res.embeddings, ref.embeddings) and res.ids == ref.ids
 
 

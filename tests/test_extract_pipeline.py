@@ -4,9 +4,12 @@ on the device (exercised with torchvision's CPU decoder) and the device-scaled d
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from infogauss_cli.extract import EngineOptions
 from infogauss_cli.sources.base import Item
 from tests.test_extract import image_items, make_image_encoder, make_text_encoder, write_images
 
@@ -87,8 +90,10 @@ def test_hf_and_st_token_lengths_match_the_attention_masks():
     assert TextCollate(tok, 32, "max_length").token_lengths(texts) is None  # fixed length
 
 
-def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch):
+@pytest.mark.parametrize("stream", [False, True])
+def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch, stream):
     from infogauss_cli.extract import engine, extract
+    from infogauss_cli.extract import stream as streaming
     from tests.test_extract import hash_tokenize
 
     seen: list = []
@@ -99,10 +104,11 @@ def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch):
         return real(plan, chunks, lengths)
 
     monkeypatch.setattr(engine, "bucket_batches", spy)
-    kw = {"batch_size": 4, "workers": 0, "progress": False, "chunk_items": 16}
+    monkeypatch.setattr(streaming, "bucket_batches", spy)
     enc = make_text_encoder()
     enc.collate = CountingTokenizer()
-    extract(enc, _texts(), **kw)
+    items = iter(_texts()) if stream else _texts()
+    extract(enc, items, EngineOptions(batch_size=4, workers=0, chunk_items=40), progress=False)
     tokens = hash_tokenize(SENTENCES)["attention_mask"].sum(1).tolist()
     assert seen == [dict(enumerate(tokens))]
     assert tokens != [len(s) for s in SENTENCES]  # not the character proxy
@@ -111,14 +117,15 @@ def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch):
 def test_bucketed_text_equals_unsorted_in_the_items_order(tmp_path):
     from infogauss_cli.extract import extract
 
-    kw = {"batch_size": 4, "workers": 0, "progress": False, "chunk_items": 16}
+    opts = EngineOptions(batch_size=4, workers=0, chunk_items=16)
+    kw = {"progress": False}
     enc = make_text_encoder()
-    plain = extract(enc, _texts(), bucket=False, **kw)
-    bucketed = extract(enc, _texts(), cache=tmp_path / "c", **kw)
+    plain = extract(enc, _texts(), replace(opts, bucket=False), **kw)
+    bucketed = extract(enc, _texts(), opts, cache=tmp_path / "c", **kw)
     assert bucketed.ids == plain.ids == tuple(f"t{i}" for i in range(40))
     np.testing.assert_allclose(bucketed.embeddings, plain.embeddings, rtol=1e-5, atol=1e-5)
     # from the cache (chunks written in the items' order): the same again
-    again = extract(enc, _texts(), cache=tmp_path / "c", **kw)
+    again = extract(enc, _texts(), opts, cache=tmp_path / "c", **kw)
     assert again.from_cache == 1.0
     np.testing.assert_array_equal(again.embeddings, bucketed.embeddings)
 
@@ -211,9 +218,10 @@ def test_extract_uint8_and_gpu_decode_paths_match_pil(tmp_path):
 
     write_images(tmp_path / "imgs", 10, size=(60, 80))
     items = image_items(tmp_path / "imgs")
-    kw = {"batch_size": 4, "workers": 0, "progress": False, "device": "cpu"}
+    opts = EngineOptions(batch_size=4, workers=0, device="cpu")
+    kw = {"progress": False}
     enc = make_image_encoder()
-    ref = extract(enc, items, **kw).embeddings
+    ref = extract(enc, items, opts, **kw).embeddings
     enc2 = make_image_encoder()
     import torch  # the float path, by hand: the same model on the float prepare's outputs
 
@@ -225,7 +233,8 @@ def test_extract_uint8_and_gpu_decode_paths_match_pil(tmp_path):
             ]
         ).numpy()
     np.testing.assert_allclose(ref, manual, rtol=1e-4, atol=1e-4)
-    dec = extract(make_image_encoder(), items, decode="gpu", **kw)  # decode_jpeg on CPU here
+    gpu_opts = replace(opts, decode="gpu")
+    dec = extract(make_image_encoder(), items, gpu_opts, **kw)  # decode_jpeg on CPU here
     assert not dec.notes and not dec.skipped
     cos = (
         (dec.embeddings * ref).sum(1)
@@ -250,12 +259,13 @@ def test_gpu_decode_falls_back_for_text_and_non_jpeg(tmp_path):
     write_images(folder, 3)
     Image.new("RGB", (40, 30), (200, 10, 10)).save(folder / "z.png")
     items = image_items(folder)
-    kw = {"batch_size": 4, "workers": 0, "progress": False, "device": "cpu"}
-    res = extract(make_image_encoder(), items, decode="gpu", **kw)
-    ref = extract(make_image_encoder(), items, **kw)
+    opts = EngineOptions(batch_size=4, workers=0, device="cpu")
+    kw = {"progress": False}
+    res = extract(make_image_encoder(), items, replace(opts, decode="gpu"), **kw)
+    ref = extract(make_image_encoder(), items, opts, **kw)
     assert res.ids == ref.ids and res.embeddings.shape == ref.embeddings.shape
     np.testing.assert_allclose(res.embeddings[-1], ref.embeddings[-1], rtol=1e-4, atol=1e-4)
-    text = extract(make_text_encoder(), _texts()[:5], decode="gpu", **kw)
+    text = extract(make_text_encoder(), _texts()[:5], replace(opts, decode="gpu"), **kw)
     assert any("--decode gpu" in n for n in text.notes)
 
 
@@ -274,9 +284,10 @@ def test_gpu_decode_has_its_own_cache_entry(tmp_path):
 
     write_images(tmp_path / "imgs", 4)
     items = image_items(tmp_path / "imgs")
-    kw = {"batch_size": 4, "workers": 0, "progress": False, "cache": tmp_path / "c"}
-    a = extract(make_image_encoder(), items, **kw)
-    b = extract(make_image_encoder(), items, decode="gpu", **kw)
+    opts = EngineOptions(batch_size=4, workers=0)
+    kw = {"progress": False, "cache": tmp_path / "c"}
+    a = extract(make_image_encoder(), items, opts, **kw)
+    b = extract(make_image_encoder(), items, replace(opts, decode="gpu"), **kw)
     assert a.from_cache == 0 and b.from_cache == 0 and a.cache_path != b.cache_path
 
 

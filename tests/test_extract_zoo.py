@@ -8,7 +8,7 @@ import importlib
 import numpy as np
 import pytest
 
-from infogauss_cli.extract import extract
+from infogauss_cli.extract import EngineOptions, extract
 from tests.test_extract import image_items, write_images
 
 
@@ -31,11 +31,12 @@ def test_effnet_lite0_through_zoo_backend_and_cache(tmp_path):
     enc = backends.build_encoder(entry, "image")
     write_images(tmp_path / "imgs", 6, size=(120, 160))
     items = image_items(tmp_path / "imgs")
-    kw = {"batch_size": 4, "workers": 1, "progress": False}
-    first = extract(enc, items, cache=tmp_path / "cache", **kw)
+    opts = EngineOptions(batch_size=4, workers=1)
+    kw = {"progress": False}
+    first = extract(enc, items, opts, cache=tmp_path / "cache", **kw)
     assert first.embeddings.shape == (6, 1280) and first.embeddings.dtype == np.float32
     assert (first.embeddings >= 0).all()  # pooled after ReLU6
-    again = extract(enc, items, cache=tmp_path / "cache", **kw)
+    again = extract(enc, items, opts, cache=tmp_path / "cache", **kw)
     assert again.from_cache == 1.0 and np.array_equal(again.embeddings, first.embeddings)
 
 

@@ -5,9 +5,12 @@ Run on a machine with a GPU: ``pytest -m gpu``. The CPU fp32 extraction is the r
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from infogauss_cli.extract import EngineOptions
 from tests.test_extract import image_items, make_image_encoder, write_images
 
 
@@ -36,8 +39,12 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def test_auto_is_cuda_bf16_and_matches_cpu_fp32(items):
     from infogauss_cli.extract import extract
 
-    ref = extract(make_image_encoder(), items, device="cpu", precision="fp32", progress=False)
-    gpu = extract(make_image_encoder(), items, device="auto", precision="auto", progress=False)
+    ref = extract(
+        make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"), progress=False
+    )
+    gpu = extract(
+        make_image_encoder(), items, EngineOptions(device="auto", precision="auto"), progress=False
+    )
     assert gpu.device.startswith("cuda") and gpu.precision == "bf16"
     assert gpu.embeddings.dtype == np.float32 and gpu.ids == ref.ids
     cos = np.sum(_unit(gpu.embeddings) * _unit(ref.embeddings), axis=1)
@@ -48,8 +55,15 @@ def test_auto_is_cuda_bf16_and_matches_cpu_fp32(items):
 def test_cuda_precisions_match_cpu(items, precision):
     from infogauss_cli.extract import extract
 
-    ref = extract(make_image_encoder(), items, device="cpu", precision="fp32", progress=False)
-    gpu = extract(make_image_encoder(), items, device="cuda", precision=precision, progress=False)
+    ref = extract(
+        make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"), progress=False
+    )
+    gpu = extract(
+        make_image_encoder(),
+        items,
+        EngineOptions(device="cuda", precision=precision),
+        progress=False,
+    )
     cos = np.sum(_unit(gpu.embeddings) * _unit(ref.embeddings), axis=1)
     assert cos.min() > (0.9999 if precision == "fp32" else 0.995), cos.min()
 
@@ -57,9 +71,10 @@ def test_cuda_precisions_match_cpu(items, precision):
 def test_cuda_cache_resumes_bit_identical(items, tmp_path):
     from infogauss_cli.extract import extract
 
-    kw = {"device": "cuda", "precision": "bf16", "batch_size": 8, "chunk_items": 16}
-    first = extract(make_image_encoder(), items, cache=tmp_path, progress=False, **kw)
-    again = extract(make_image_encoder(), items, cache=tmp_path, progress=False, **kw)
+    opts = EngineOptions(device="cuda", precision="bf16", batch_size=8, chunk_items=16)
+    kw = {}
+    first = extract(make_image_encoder(), items, opts, cache=tmp_path, progress=False, **kw)
+    again = extract(make_image_encoder(), items, opts, cache=tmp_path, progress=False, **kw)
     assert again.from_cache == 1.0
     assert np.array_equal(first.embeddings, again.embeddings)
 
@@ -69,16 +84,29 @@ def test_cuda_async_pipeline_matches_cpu(items, tmp_path, decode):
     """uint8 to the device, pinned side-stream copies, the writer thread, nvjpeg decoding."""
     from infogauss_cli.extract import extract
 
-    ref = extract(make_image_encoder(), items, device="cpu", precision="fp32", progress=False)
-    kw = {"device": "cuda", "precision": "fp32", "batch_size": 8, "chunk_items": 16}
+    ref = extract(
+        make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"), progress=False
+    )
+    opts = EngineOptions(device="cuda", precision="fp32", batch_size=8, chunk_items=16)
+    kw = {}
     gpu = extract(
-        make_image_encoder(), items, cache=tmp_path, progress=False, decode=decode, workers=2, **kw
+        make_image_encoder(),
+        items,
+        replace(opts, decode=decode, workers=2),
+        cache=tmp_path,
+        progress=False,
+        **kw,
     )
     assert gpu.ids == ref.ids and not gpu.notes
     cos = np.sum(_unit(gpu.embeddings) * _unit(ref.embeddings), axis=1)
     assert cos.min() > (0.9999 if decode == "cpu" else 0.98), cos.min()
     again = extract(
-        make_image_encoder(), items, cache=tmp_path, progress=False, decode=decode, **kw
+        make_image_encoder(),
+        items,
+        replace(opts, decode=decode),
+        cache=tmp_path,
+        progress=False,
+        **kw,
     )
     assert again.from_cache == 1.0 and np.array_equal(again.embeddings, gpu.embeddings)
 
@@ -86,9 +114,10 @@ def test_cuda_async_pipeline_matches_cpu(items, tmp_path, decode):
 def test_cuda_compile_matches_eager(items):
     from infogauss_cli.extract import extract
 
-    kw = {"device": "cuda", "precision": "fp32", "batch_size": 16, "progress": False}
-    eager = extract(make_image_encoder(), items, **kw)
-    comp = extract(make_image_encoder(), items, compile=True, **kw)
+    opts = EngineOptions(device="cuda", precision="fp32", batch_size=16)
+    kw = {"progress": False}
+    eager = extract(make_image_encoder(), items, opts, **kw)
+    comp = extract(make_image_encoder(), items, replace(opts, compile=True), **kw)
     cos = np.sum(_unit(comp.embeddings) * _unit(eager.embeddings), axis=1)
     assert cos.min() > 0.999, cos.min()
 

@@ -6,12 +6,13 @@ import io
 import json
 import os
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from infogauss_cli.errors import BadInputError
-from infogauss_cli.extract import extract
+from infogauss_cli.extract import EngineOptions, extract
 from infogauss_cli.store import (
     EmbeddingCache,
     atomic_write_bytes,
@@ -21,7 +22,8 @@ from infogauss_cli.store import (
 )
 from tests.test_extract import image_items, make_image_encoder, write_images
 
-KW = {"batch_size": 4, "workers": 0, "progress": False, "chunk_items": 8}  # chunks of 8 items
+OPTS = EngineOptions(batch_size=4, workers=0, chunk_items=8)
+KW = {"progress": False}  # chunks of 8 items
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def setup(tmp_path_factory):
     write_images(folder, 20)
     enc = make_image_encoder()
     items = image_items(folder)
-    ref = extract(enc, items, **KW)  # no cache
+    ref = extract(enc, items, OPTS, **KW)  # no cache
     return enc, items, ref
 
 
@@ -41,7 +43,7 @@ def _entry_dir(cache_root):
 
 def test_cache_round_trip_is_bit_identical(setup, tmp_path):
     enc, items, ref = setup
-    first = extract(enc, items, cache=tmp_path, **KW)
+    first = extract(enc, items, OPTS, cache=tmp_path, **KW)
     assert first.from_cache == 0 and first.cache_path is not None
     entry = _entry_dir(tmp_path)
     assert sorted(p.name for p in entry.iterdir()) == [
@@ -62,7 +64,7 @@ def test_cache_round_trip_is_bit_identical(setup, tmp_path):
     side = json.loads((entry / "chunk-000002.json").read_text())
     assert side["start"] == 16 and side["stop"] == 20 and side["rows"] == 4
     assert side["sha256"] and side["dtype"] == "float32"
-    again = extract(enc, items, cache=tmp_path, **KW)
+    again = extract(enc, items, OPTS, cache=tmp_path, **KW)
     assert again.from_cache == 1.0 and again.notes == ()
     for res in (first, again):
         assert np.array_equal(res.embeddings, ref.embeddings) and res.ids == ref.ids
@@ -76,7 +78,7 @@ def test_corrupt_chunk_is_detected_and_recomputed(setup, tmp_path, damage):
     from rich.console import Console
 
     enc, items, ref = setup
-    extract(enc, items, cache=tmp_path, **KW)
+    extract(enc, items, OPTS, cache=tmp_path, **KW)
     entry = _entry_dir(tmp_path)
     npy, side = entry / "chunk-000001.npy", entry / "chunk-000001.json"
     data = bytearray(npy.read_bytes())
@@ -102,36 +104,36 @@ def test_corrupt_chunk_is_detected_and_recomputed(setup, tmp_path, damage):
         info["key"] = "0" * 64
         side.write_text(json.dumps(info))
     out = io.StringIO()
-    res = extract(enc, items, cache=tmp_path, console=Console(file=out, width=200), **KW)
+    res = extract(enc, items, OPTS, cache=tmp_path, console=Console(file=out, width=200), **KW)
     assert res.from_cache == pytest.approx(12 / 20)  # chunks 0 and 2 reused
     assert np.array_equal(res.embeddings, ref.embeddings)
     assert "cache chunk 1 is corrupt" in out.getvalue()
     assert any("chunk 1" in n for n in res.notes)
-    fixed = extract(enc, items, cache=tmp_path, **KW)  # and the chunk was rewritten
+    fixed = extract(enc, items, OPTS, cache=tmp_path, **KW)  # and the chunk was rewritten
     assert fixed.from_cache == 1.0 and np.array_equal(fixed.embeddings, ref.embeddings)
 
 
 def test_chunk_without_sidecar_is_recomputed_quietly(setup, tmp_path):
     enc, items, ref = setup
-    extract(enc, items, cache=tmp_path, **KW)
+    extract(enc, items, OPTS, cache=tmp_path, **KW)
     (_entry_dir(tmp_path) / "chunk-000000.json").unlink()  # as if killed between the two writes
-    res = extract(enc, items, cache=tmp_path, **KW)
+    res = extract(enc, items, OPTS, cache=tmp_path, **KW)
     assert res.from_cache == pytest.approx(12 / 20) and res.notes == ()
     assert np.array_equal(res.embeddings, ref.embeddings)
 
 
 def test_key_changes_with_what_changes_the_embeddings(setup, tmp_path):
     enc, items, _ = setup
-    extract(enc, items, cache=tmp_path, **KW)
-    other_bs = extract(enc, items, cache=tmp_path, **{**KW, "batch_size": 2})
+    extract(enc, items, OPTS, cache=tmp_path, **KW)
+    other_bs = extract(enc, items, replace(OPTS, batch_size=2), cache=tmp_path, **KW)
     assert other_bs.from_cache == 1.0  # the batch size is not part of the key (issue 16)
-    extract(enc, items, cache=tmp_path, precision="bf16", **KW)
-    extract(enc, items[:10], cache=tmp_path, **KW)
-    extract(enc, items, cache=tmp_path, data_fingerprint="other-data", **KW)
-    extract(enc, items, cache=tmp_path, **{**KW, "chunk_items": 5})
+    extract(enc, items, replace(OPTS, precision="bf16"), cache=tmp_path, **KW)
+    extract(enc, items[:10], OPTS, cache=tmp_path, **KW)
+    extract(enc, items, OPTS, cache=tmp_path, data_fingerprint="other-data", **KW)
+    extract(enc, items, replace(OPTS, chunk_items=5), cache=tmp_path, **KW)
     enc2 = make_image_encoder()
     enc2.fingerprint = {**enc.fingerprint, "weights": "other"}
-    extract(enc2, items, cache=tmp_path, **KW)
+    extract(enc2, items, OPTS, cache=tmp_path, **KW)
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 6
 
 
@@ -140,8 +142,8 @@ def test_skipped_items_are_cached(tmp_path):
     write_images(folder, 5)
     (folder / "bad.jpg").write_bytes(b"")
     enc = make_image_encoder()
-    a = extract(enc, image_items(folder), cache=tmp_path / "c", **KW)
-    b = extract(enc, image_items(folder), cache=tmp_path / "c", **KW)
+    a = extract(enc, image_items(folder), OPTS, cache=tmp_path / "c", **KW)
+    b = extract(enc, image_items(folder), OPTS, cache=tmp_path / "c", **KW)
     assert b.from_cache == 1.0
     assert a.skipped == b.skipped == (("bad.jpg", "empty file (0 bytes)"),)
     assert a.ids == b.ids and np.array_equal(a.embeddings, b.embeddings)

@@ -5,7 +5,9 @@
 - :mod:`.loader`: the DataLoader (workers load with the source's item loader, prepare, collate);
 - :mod:`.runner`: device, precision, autocast, OOM back-off, the encoder call;
 - :mod:`.writer`: batch outputs -> complete chunks -> the cache;
+- :mod:`.options`: :class:`EngineOptions` (how to compute: device, precision, batch size...);
 - :mod:`.engine`: :func:`extract` (plan -> cached chunks -> run the rest -> assemble);
+- :mod:`.stream`: a stream of items, chunk by chunk (bounded memory);
 - :mod:`.model`: zoo entry x source -> :func:`extract_model`, :func:`extract_to_file`.
 
 Importing this package is cheap: torch is imported when an extraction runs.
@@ -16,6 +18,7 @@ from __future__ import annotations
 from .engine import ShardWork, extract
 from .loader import default_workers
 from .model import ExtractedFile, extract_model, extract_to_file, resolve_towers, select_items
+from .options import EngineOptions
 from .plan import (
     DEFAULT_CHUNK_ITEMS,
     Plan,
@@ -31,6 +34,7 @@ __all__ = [
     "DEFAULT_CHUNK_ITEMS",
     "PRECISIONS",
     "SKIPPED_SHOWN",
+    "EngineOptions",
     "ExtractedFile",
     "Extraction",
     "Plan",

@@ -11,6 +11,12 @@ not bit-deterministic anyway); chunks computed at another batch size may differ 
 the last bits (each chunk's sidecar records its batch size). Completed chunks are reused and
 verified; a corrupt chunk is recomputed. Ctrl-C keeps every complete chunk.
 
+A stream (any iterable that is not a sequence: a generator, a source that yields) is consumed
+chunk by chunk (:mod:`.stream`): read ``chunk_items`` items, look the chunk up in the cache,
+compute it if missing, write it, drop the items, read the next; its cache entry is keyed on the
+data fingerprint with a ``stream`` marker instead of the item ids (each chunk's sidecar still
+holds its ids' digest, so a chunk is reused only for the same ids).
+
 Several processes (:mod:`infogauss_cli.distributed`): each computes the chunks
 :func:`~.plan.owned_chunks` gives it; under torchrun the ranks then meet and rank 0 assembles
 from the shared cache (the others return a :class:`ShardWork`); a ``--shard K/N`` piece returns
@@ -20,7 +26,6 @@ in place.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -30,12 +35,14 @@ from typing import TYPE_CHECKING, Any
 from ..distributed import Shard, exchange, raise_first_failure, wait_for
 from ..errors import BadInputError, InfogaussError, RunError
 from ..sources.base import Item, default_loader, fingerprint_items
-from ..store import CacheEntry, Chunk, EmbeddingCache, ids_digest
-from .loader import TEXT_CHUNK_ITEMS, bucket_batches, default_workers, make_loader, text_lengths
+from ..store import CacheEntry, Chunk, EmbeddingCache
+from .job import Job, Share, as_cache, chunk_size_of, feed, inference, read_cached
+from .loader import bucket_batches, default_workers, make_loader, text_lengths
+from .options import EngineOptions
 from .plan import Plan, check_items, chunk_owners, make_plan, owned_chunks
 from .progress import make_progress
 from .result import ASSEMBLED, Extraction, assemble, raise_if_skipped
-from .runner import Runner, default_batch_size, resolve_device, resolve_precision
+from .runner import Runner
 from .writer import ChunkWriter
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,52 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..backends.base import Encoder
 
-
-def _open_cache(
-    cache: EmbeddingCache | str | os.PathLike[str],
-    encoder: Encoder,
-    plan: Plan,
-    data: str,
-    precision: str,
-    device: str,
-    decode: str = "cpu",
-) -> CacheEntry:
-    store = cache if isinstance(cache, EmbeddingCache) else EmbeddingCache(cache)
-    parts = {
-        "model_id": encoder.model_id,
-        "encoder": dict(encoder.fingerprint),
-        "tower": encoder.tower,
-        "dim": encoder.dim,
-        "data": data,
-        "n_items": plan.n,
-        "ids": ids_digest(plan.ids),
-        "precision": precision,
-        "device_type": "cuda" if device.startswith("cuda") else "cpu",
-        "chunk_size": plan.chunk_size,
-    }
-    if decode != "cpu" and encoder.tower == "image":  # decoded on the device: other pixels
-        parts["decode"] = decode
-    return store.entry(parts, label=f"{encoder.model_id}-{encoder.tower}").open()
-
-
-def read_cached(
-    entry: CacheEntry,
-    plan: Plan,
-    dim: int,
-    say: Callable[[str], None],
-    chunks: Iterable[int] | None = None,
-) -> dict[int, Chunk]:
-    """The verified chunks (of ``chunks``, default all) already in the cache; a corrupt one is
-    named and left to recompute."""
-    done: dict[int, Chunk] = {}
-    for c in range(plan.n_chunks) if chunks is None else chunks:
-        start, stop = plan.bounds(c)
-        chunk, problem = entry.read_chunk(c, start, stop, plan.ids[start:stop], dim)
-        if chunk is not None:
-            done[c] = chunk
-        elif problem is not None:
-            say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
-    return done
+__all__ = ["EngineOptions", "ShardWork", "extract", "read_cached", "read_the_rest", "run_chunks"]
 
 
 def run_chunks(
@@ -104,45 +66,18 @@ def run_chunks(
     """Feed every loader batch through ``runner`` into ``writer`` (``completed``: items already
     cached, of ``total`` (default: all items) for the bar); on Ctrl-C keep the complete chunks
     and raise a RunError."""
-    import torch
-
-    ids = writer.plan.ids
-    it = iter(loader)
-    cudnn_benchmark = torch.backends.cudnn.benchmark
-    if runner.cuda:
-        torch.backends.cudnn.benchmark = True  # fixed input sizes: pick the fastest convs
     try:
-        with torch.inference_mode(), bar:
+        with inference(runner.cuda), bar:
             task = bar.add_task(bar.label, total=total or writer.plan.n, completed=completed)
-            for indices, kept, batch, skipped in it:
-                if strict:
-                    raise_if_skipped([(ids[i], reason) for i, reason in skipped])
-                out = runner(batch, len(kept)) if kept else None
-                writer.add(indices, skipped, out, runner.batch_size)
-                bar.advance(task, len(indices))
-            writer.close()
+            feed(runner, loader, writer, lambda k: bar.advance(task, k), strict)
     except KeyboardInterrupt:
         if writer.entry is None:
             raise RunError("interrupted (the cache was off, nothing was kept)") from None
-        writer.close()  # complete chunks not yet written: keep them
         cached = sum(ch.stop - ch.start for ch in writer.done.values())
         raise RunError(
             f"interrupted; rerun the same command to resume ({cached} of {writer.plan.n} items "
             "cached)"
         ) from None
-    finally:
-        del it
-        if writer.thread is not None:  # an error above: stop the writer thread anyway
-            with contextlib.suppress(BaseException):
-                writer.close()
-        torch.backends.cudnn.benchmark = cudnn_benchmark
-
-
-def _check_sizes(batch_size: int | None, workers: int | None) -> None:
-    if batch_size is not None and batch_size < 1:
-        raise BadInputError(f"--batch-size {batch_size}: must be at least 1")
-    if workers is not None and workers < 0:
-        raise BadInputError(f"--workers {workers}: must be 0 or more")
 
 
 def _items_in(plan: Plan, chunks: Iterable[int]) -> int:
@@ -179,73 +114,39 @@ class ShardWork:
         )
 
 
-@dataclass
-class _Share:
-    """One process's share, done: the plan, the cache entry, the chunks at hand."""
-
-    plan: Plan
-    entry: CacheEntry | None
-    done: dict[int, Chunk]
-    mine: list[int]
-    cached: list[int]  # chunks of ``mine`` found in the cache
-    device: str
-    precision: str
-    runner: Runner | None = None
-    workers: int = 0
-
-
 def extract(
     encoder: Encoder,
     items: Sequence[Item] | Iterable[Item],
+    options: EngineOptions = EngineOptions(),
     *,
-    device: str = "auto",
-    precision: str = "auto",
-    batch_size: int | None = None,
-    workers: int | None = None,
     cache: EmbeddingCache | str | os.PathLike[str] | None = None,
     data_fingerprint: str | None = None,
-    chunk_items: int | None = None,
-    progress: bool = True,
-    console: Console | None = None,
-    strict: bool = False,
     loader: Callable[[Item], Any] | None = None,
     shard: Shard = Shard(),
-    bucket: bool = True,
-    compile: bool = False,
-    decode: str = "cpu",
-) -> Any:
-    """Embed ``items`` (a list or a stream) with ``encoder``; return the raw float32 embeddings
-    of the readable items (an :class:`Extraction`), or this process's :class:`ShardWork` when
-    ``shard`` says that another process assembles.
+    console: Console | None = None,
+    progress: bool = True,
+) -> Extraction | ShardWork:
+    """Embed ``items`` (a list, or a stream read chunk by chunk) with ``encoder``; return the raw
+    float32 embeddings of the readable items (an :class:`Extraction`), or this process's
+    :class:`ShardWork` when ``shard`` says that another process assembles.
 
-    ``cache``: an :class:`EmbeddingCache` or a cache folder (None: no cache; several processes
-    need one). The data part of the cache key is ``data_fingerprint`` (default: a fingerprint of
-    the item ids and their content/file stats). ``chunk_items``: items per cache chunk (default
-    :func:`~.plan.default_chunk_items`). ``loader`` turns an item into the encoder's raw input
-    in the workers (default: :func:`~infogauss_cli.sources.base.default_loader`). Messages
-    (back-off, corrupt chunks) go to ``console`` and into ``notes``; the progress bar shows only
-    when ``progress`` and the console is a terminal. With ``strict``, an unreadable item is a
-    BadInputError naming it (as soon as it is met) instead of being skipped. ``shard``: this
-    process's share (:class:`~infogauss_cli.distributed.Shard`; default: all of it).
-    ``bucket``: text batches sorted by length within each chunk (text chunks default to 2,048
-    items; results in the items' order). ``compile``: ``torch.compile`` the module.
-    ``decode``: ``gpu`` decodes JPEG files on the CUDA device (docs/performance.md).
+    ``options``: how to compute (:class:`~.options.EngineOptions`: device, precision, batch
+    size, workers, chunk size, buckets, compile, decode, strict). ``cache``: an
+    :class:`EmbeddingCache` or a cache folder (None: no cache; several processes need one). The
+    data part of the cache key is ``data_fingerprint`` (default: a fingerprint of the item ids
+    and their content/file stats; a cached stream needs one, as it is read only once).
+    ``loader`` turns an item into the encoder's raw input in the workers (default:
+    :func:`~infogauss_cli.sources.base.default_loader`). Messages (back-off, corrupt chunks) go
+    to ``console`` and into ``notes``; the progress bar shows only when ``progress`` and the
+    console is a terminal. ``shard``: this process's share
+    (:class:`~infogauss_cli.distributed.Shard`; default: all of it).
     """
     t0 = time.perf_counter()
-    kw = dict(locals())
-    notes: list[str] = []
-
-    def say(message: str) -> None:
-        notes.append(message)
-        if console is not None:
-            from ..safe_text import markup_safe
-
-            console.print(f"[yellow]{markup_safe(message)}[/yellow]", highlight=False)
-
+    job = Job(encoder, options, as_cache(cache), data_fingerprint, loader, shard, console, progress)
     if shard.synced:
-        share, n_cached = _meet(encoder, items, kw, say)
+        share, n_cached = _meet(job, items)
     else:
-        share = _run_share(encoder, items, kw, say)
+        share = _run_share(job, items)
         n_cached = _items_in(share.plan, share.cached)
     plan, entry = share.plan, share.entry
     where = str(entry.path) if entry is not None else None
@@ -260,14 +161,14 @@ def extract(
             total_chunks=plan.n_chunks,
             extract_s=time.perf_counter() - t0,
             cache_path=where,
-            notes=tuple(notes),
+            notes=tuple(job.notes),
         )
         if console is not None:
             console.print(work.summary(), highlight=False)
         return work
     # the assembled matrix: a memory-mapped file next to the entry's folder, not a concatenation
     assembled = entry.path.with_name(entry.path.name + ASSEMBLED) if entry is not None else None
-    emb, kept_ids, skipped = assemble(plan, share.done, say, assembled)
+    emb, kept_ids, skipped = assemble(plan, share.done, job.say, assembled)
     elapsed = time.perf_counter() - t0
     runner = share.runner
     return Extraction(
@@ -284,18 +185,16 @@ def extract(
         items_per_s=plan.n / elapsed if elapsed > 0 else float("inf"),
         from_cache=n_cached / plan.n,
         cache_path=where,
-        notes=tuple(notes),
+        notes=tuple(job.notes),
     )
 
 
-def _meet(
-    encoder: Encoder, items: Any, kw: dict[str, Any], say: Callable[[str], None]
-) -> tuple[_Share, int]:
+def _meet(job: Job, items: Any) -> tuple[Share, int]:
     """Under torchrun: this rank's share, then the meeting (a failure on any rank is an error
     on every rank); rank 0 then reads every other chunk. Returns (share, items that every rank
     together found in the cache)."""
     try:
-        share, error = _run_share(encoder, items, kw, say), None
+        share, error = _run_share(job, items), None
     except (Exception, KeyboardInterrupt) as exc:
         share, error = None, exc
     code = (error.exit_code if isinstance(error, InfogaussError) else 3) if error else 0
@@ -305,68 +204,59 @@ def _meet(
         raise error
     raise_first_failure(messages)
     assert share is not None and share.entry is not None
-    if kw["shard"].assembles:
-        read_the_rest(share.entry, share.plan, encoder.dim, share.done, kw["shard"])
+    if job.shard.assembles:
+        read_the_rest(share.entry, share.plan, job.encoder.dim, share.done, job.shard)
     return share, sum(int(m.data or 0) for m in messages)
 
 
-def _run_share(
-    encoder: Encoder, items: Any, kw: dict[str, Any], say: Callable[[str], None]
-) -> _Share:
-    """This process's share: plan, open the cache, read its cached chunks, compute the rest
-    (``kw``: :func:`extract`'s arguments)."""
-    tower, shard, console = encoder.tower, kw["shard"], kw["console"]
-    items = items if isinstance(items, Sequence) else list(items)
+def _run_share(job: Job, items: Any) -> Share:
+    """This process's share: plan, open the cache, read its cached chunks, compute the rest. A
+    stream goes to :func:`.stream.run_stream`, chunk by chunk."""
+    if not isinstance(items, Sequence):
+        from .stream import run_stream
+
+        return run_stream(job, items)
+    encoder, shard, options = job.encoder, job.shard, job.options
+    tower = encoder.tower
     check_items(items, tower)
-    dev = resolve_device(kw["device"])
-    prec = resolve_precision(kw["precision"], dev)
-    _check_sizes(kw["batch_size"], kw["workers"])
-    bs = kw["batch_size"] or default_batch_size(dev, tower)
-    chunk_items = kw["chunk_items"]
-    if chunk_items is None and tower == "text" and not os.environ.get("INFOGAUSS_CHUNK_ITEMS"):
-        chunk_items = TEXT_CHUNK_ITEMS  # wide enough for length buckets
+    dev, prec, bs, chunk_items = job.settings()
     plan = make_plan([it.id for it in items], bs, chunk_items)
-    if kw["cache"] is None and shard.mode != "single":
-        how = "--shard" if shard.mode == "job" else "torchrun"
-        raise BadInputError(
-            f"{how} needs the embedding cache: it is where the pieces meet; drop --no-cache"
-        )
+    job.check_shared()
     mine = owned_chunks(plan, shard.rank, shard.world)
     entry, done = None, {}
-    if kw["cache"] is not None:
-        data = kw["data_fingerprint"] or fingerprint_items("items", items)
-        entry = _open_cache(kw["cache"], encoder, plan, data, prec, dev, kw["decode"])
-        done = read_cached(entry, plan, encoder.dim, say, mine)
-    if kw["strict"]:
+    if job.cache is not None:
+        data = job.data_fingerprint or fingerprint_items("items", items)
+        entry = job.open_cache(plan, data, prec, dev, chunk_size_of(chunk_items))
+        done = read_cached(entry, plan, encoder.dim, job.say, mine)
+    if options.strict:
         raise_if_skipped([(i, r) for ch in done.values() for _, i, r in ch.skipped])
-    share = _Share(plan, entry, done, mine, sorted(done), dev, prec)
+    share = Share(plan, entry, done, mine, sorted(done), dev, prec)
     todo = [c for c in mine if c not in done]
     if not todo:
         return share
-    if kw["bucket"] and tower == "text":
+    if options.bucket and tower == "text":
         todo_items = (i for c in todo for i in range(*plan.bounds(c)))
         batches = bucket_batches(plan, todo, text_lengths(items, encoder.collate, todo_items))
     else:
         batches = plan.batches(todo)
-    workers = kw["workers"]
-    share.workers = min(default_workers(dev, tower) if workers is None else workers, len(batches))
-    load = kw["loader"] or default_loader(tower)
-    pipe = make_loader(items, encoder, load, batches, share.workers, dev, kw["decode"])
+    workers = default_workers(dev, tower) if options.workers is None else options.workers
+    share.workers = min(workers, len(batches))
+    load = job.loader or default_loader(tower)
+    pipe = make_loader(items, encoder, load, batches, share.workers, dev, options.decode)
     for note in pipe.notes:
-        say(note)
-    share.runner = Runner(encoder, dev, prec, plan.batch_size, say, pipe.device_prep, kw["compile"])
-    data_loader = pipe.loader
-    label = f"{encoder.model_id} {tower}"
-    label += f" ({shard.label})" if shard.mode != "single" else ""
-    bar = make_progress(console, kw["progress"], label)
+        job.say(note)
+    share.runner = Runner(
+        encoder, dev, prec, plan.batch_size, job.say, pipe.device_prep, options.compile
+    )
+    bar = make_progress(job.console, job.progress, job.label)
     writer = ChunkWriter(plan, batches, entry, done, encoder.dim, device=dev)
     run_chunks(
         share.runner,
-        data_loader,
+        pipe.loader,
         writer,
         bar,
         completed=_items_in(plan, share.cached),
-        strict=kw["strict"],
+        strict=options.strict,
         total=_items_in(plan, mine),
     )
     return share

@@ -28,25 +28,43 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def select_items(
     items: Sequence[Item] | Iterable[Item], n: int | None, seed: int = 0
-) -> list[Item]:
-    """A seeded random subset of ``n`` items, kept in their original order (all if ``n`` is
-    None or not smaller than the list). A stream with a known length is read once, keeping only
-    the chosen items; one without is read into a list first."""
+) -> Sequence[Item] | Iterable[Item]:
+    """A seeded random subset of ``n`` items, kept in their original order; all of them (the
+    list or the stream as given, not read) if ``n`` is None or not smaller than the count. A
+    stream with a known length draws the same subset as its list, reading it once and keeping
+    only the chosen items; a stream of unknown length draws a seeded uniform subset by
+    reservoir sampling (one pass, ``n`` items in memory; not the list's subset)."""
     if n is not None and n < 1:
         raise BadInputError(f"--n {n}: must be at least 1")
     count = item_count(items)
-    if count is None:
-        items = list(items)
-        count = len(items)
-    if n is None or n >= count:
-        return list(items)
+    if n is None or (count is not None and n >= count):
+        return items
     import numpy as np
 
+    if count is None:
+        return reservoir(items, n, seed)
     keep = np.sort(np.random.default_rng(seed).choice(count, size=n, replace=False))
     if isinstance(items, Sequence):
         return [items[int(i)] for i in keep]
     wanted = set(keep.tolist())
     return [item for i, item in enumerate(items) if i in wanted]
+
+
+def reservoir(items: Iterable[Item], n: int, seed: int) -> list[Item]:
+    """A seeded uniform subset of ``n`` items of a stream of unknown length (Algorithm R), in
+    stream order; all of them when the stream holds ``n`` or fewer."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    kept: list[tuple[int, Item]] = []
+    for i, item in enumerate(items):
+        if i < n:
+            kept.append((i, item))
+            continue
+        j = int(rng.integers(0, i + 1))
+        if j < n:
+            kept[j] = (i, item)
+    return [item for _, item in sorted(kept, key=lambda p: p[0])]
 
 
 def resolve_towers(model_towers: Sequence[str], source: Any, tower: str = "all") -> list[str]:
@@ -103,13 +121,9 @@ def extract_model(
     dev = resolve_device(shard.device(compute.device))  # bad options fail before any model
     resolve_precision(compute.precision, dev)
     all_items = source.items(tower)
-    total = item_count(all_items)
-    if total is None:  # a stream of unknown length: read its item descriptors once
-        all_items = list(all_items)
-        total = len(all_items)
-    items = select_items(all_items, protocol.n, protocol.seed)
+    items = select_items(all_items, protocol.n, protocol.seed)  # a stream stays a stream
     fingerprint = source.fingerprint(tower)
-    if len(items) != total:
+    if items is not all_items:
         fingerprint = f"{fingerprint}:subset:{protocol.n}:{protocol.seed}"
     if shard.synced and cache is not None:
         root = cache.root if hasattr(cache, "root") else cache
@@ -121,19 +135,13 @@ def extract_model(
     return extract(
         encoder,
         items,
-        device=dev,
-        precision=compute.precision,
-        batch_size=compute.batch_size,
-        workers=compute.workers,
+        compute.engine(dev, strict),
         cache=cache,
-        decode=compute.decode,
-        compile=compute.compile,
         data_fingerprint=fingerprint,
-        progress=console is not None,
-        console=console,
-        strict=strict,
         loader=item_loader(source, tower),
         shard=shard,
+        console=console,
+        progress=console is not None,
     )
 
 
@@ -164,17 +172,11 @@ def extract_to_file(
     empty and ``extraction`` is its :class:`~.engine.ShardWork`."""
     from ..sources import ignored_counts
 
-    path = check_out_path(out)
-    entry, source, tower = file_tower(model, data, compute, console)
+    path, entry, source, tower = file_tower(model, data, compute, console, out)
+    assert path is not None
+    cache = compute.cache()
     result = extract_model(
-        entry,
-        source,
-        tower,
-        protocol,
-        compute,
-        cache=compute.cache(),
-        console=console,
-        strict=data.strict,
+        entry, source, tower, protocol, compute, cache=cache, console=console, strict=data.strict
     )
     ignored = ignored_counts(source, result.tower)
     if isinstance(result, ShardWork):
@@ -198,12 +200,18 @@ def check_out_path(out: str | os.PathLike[str], flag: str = "--out") -> Path:
 
 
 def file_tower(
-    model: str, data: DataOptions, compute: Compute, console: Console | None
-) -> tuple[Any, Any, str]:
-    """The zoo entry, the source and the one tower ``extract`` writes (several towers the data
-    feeds and no ``--tower``: a usage error naming them)."""
+    model: str,
+    data: DataOptions,
+    compute: Compute,
+    console: Console | None,
+    out: str | os.PathLike[str] | None = None,
+) -> tuple[Path | None, Any, Any, str]:
+    """(the output path ``out`` checked writable (None without one), the zoo entry, the source,
+    the one tower ``extract`` writes); several towers the data feeds and no ``--tower``: a
+    usage error naming them."""
     from ..sources import parse_data_spec
 
+    path = check_out_path(out) if out is not None else None
     compute.preflight()
     (entry,) = compute.resolve([model])
     source = parse_data_spec(data.data, console=console, **data.source_options())
@@ -213,7 +221,7 @@ def file_tower(
             f"{data.data} feeds the {' and '.join(towers)} towers and extract writes one tower "
             "per file: pass --tower " + " or --tower ".join(towers)
         )
-    return entry, source, towers[0]
+    return path, entry, source, towers[0]
 
 
 def file_meta(model: str, result: Extraction, data: str, **extra: Any) -> dict[str, Any]:

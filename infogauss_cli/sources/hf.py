@@ -14,9 +14,11 @@ one named caption/captions/text/sentence/...). Ids are ``row:I`` (the row's inde
 ``row:I:J`` for the J-th caption of a list; a text item's ``pair`` is the row's image item.
 Rows without an image or with an empty text are left out and counted (errors with ``strict``).
 
-``streaming=True`` reads the rows without writing an Arrow copy to the datasets cache first
-(images are kept as encoded bytes in memory either way). Offline, a Hub id that is not cached
-gives one message saying what to do.
+``streaming=True`` reads the rows without writing an Arrow copy to the datasets cache first, and
+``items`` is then a stream read anew at each pass (no list of rows: the engine embeds it chunk by
+chunk, holding one chunk of encoded images at a time; ``fingerprint`` reads it once more,
+hashing as it goes); ``--strict`` then stops at the first row left out. Offline, a Hub id that
+is not cached gives one message saying what to do.
 """
 
 from __future__ import annotations
@@ -191,64 +193,76 @@ class HFSource:
         except Exception as exc:
             raise self._error(exc) from None
 
-    def _image_items(self, column: str) -> list[Item]:
-        items, missing = [], []
+    def _image_items(self, column: str, missing: list[str]) -> Iterator[Item]:
         for i, value in self._rows(column, image=True):
             item = _image_item(f"row:{i}", value)
             if item is None:
-                missing.append(f"row:{i}")
+                self._left_out(missing, f"row:{i}", "without an image")
             else:
-                items.append(item)
-        if missing and self.strict:
-            raise BadInputError(
-                f"{self.name}: {len(missing)} row(s) without an image: {shown(missing)} (--strict)"
-            )
-        self._ignored["image"] = {"missing image": len(missing)}
-        return items
+                yield item
 
-    def _text_items(self, column: str) -> list[Item]:
+    def _text_items(self, column: str, empty: list[str]) -> Iterator[Item]:
         pair_col = None
         images = self._columns_of("image")
         if len(images) == 1 and self.column is None:
             pair_col = images[0]
-        items, empty = [], []
         for i, value in self._rows(column):
             pair = f"row:{i}" if pair_col else None
             if isinstance(value, list):
                 for j, v in enumerate(value):
                     text = v.strip() if isinstance(v, str) else ""
                     if not text:
-                        empty.append(f"row:{i}:{j}")
+                        self._left_out(empty, f"row:{i}:{j}", "with an empty text")
                         continue
-                    items.append(Item(id=f"row:{i}:{j}", text=text, pair=pair))
+                    yield Item(id=f"row:{i}:{j}", text=text, pair=pair)
                     if self.captions == "first":
                         break
                 if not value:
-                    empty.append(f"row:{i}")
+                    self._left_out(empty, f"row:{i}", "with an empty text")
             else:
                 text = value.strip() if isinstance(value, str) else ""
                 if text:
-                    items.append(Item(id=f"row:{i}", text=text, pair=pair))
+                    yield Item(id=f"row:{i}", text=text, pair=pair)
                 else:
-                    empty.append(f"row:{i}")
-        if empty and self.strict:
-            raise BadInputError(
-                f"{self.name}: {len(empty)} empty text(s): {shown(empty)} (--strict)"
-            )
-        self._ignored["text"] = {"empty text": len(empty)}
-        return items
+                    self._left_out(empty, f"row:{i}", "with an empty text")
 
-    def items(self, tower: str) -> list[Item]:
+    def _left_out(self, names: list[str], name: str, why: str) -> None:
+        """Count a row left out; streamed with ``strict``, an error as soon as it is met."""
+        if self.streaming and self.strict:
+            raise BadInputError(f"{self.name}: {name} {why} (--strict)")
+        names.append(name)
+
+    def iter_items(self, tower: str) -> Iterator[Item]:
+        """The items of ``tower``, read from the dataset as they are yielded; what was left
+        out is counted when the rows end (``strict``: an error)."""
         column = self.column_for(tower)
+        left: list[str] = []
+        image = tower == "image"
+        found = 0
+        for item in self._image_items(column, left) if image else self._text_items(column, left):
+            found += 1
+            yield item
+        kind = "missing image" if image else "empty text"
+        if left and self.strict:
+            what = "row(s) without an image" if image else "empty text(s)"
+            raise BadInputError(f"{self.name}: {len(left)} {what}: {shown(left)} (--strict)")
+        self._ignored[tower] = {kind: len(left)}
+        if not found:
+            raise BadInputError(f"{self.name}: no {tower}s in column {column!r}")
+
+    def items(self, tower: str) -> list[Item] | _Stream:
+        """A list; with ``streaming``, a stream read anew at each pass (nothing kept)."""
+        if self.streaming:
+            self.column_for(tower)  # a tower it cannot feed: an error now
+            return _Stream(self, tower)
         if tower not in self._items:
-            items = self._image_items(column) if tower == "image" else self._text_items(column)
-            if not items:
-                raise BadInputError(f"{self.name}: no {tower}s in column {column!r}")
-            self._items[tower] = items
+            self._items[tower] = list(self.iter_items(tower))
         return list(self._items[tower])
 
     def ignored(self, tower: str) -> dict[str, int]:
-        self.items(tower)
+        if tower not in self._ignored:  # a stream not read to its end yet: count now
+            for _ in self.iter_items(tower):
+                pass
         return dict(self._ignored.get(tower, {}))
 
     def fingerprint(self, tower: str) -> str:
@@ -259,6 +273,16 @@ class HFSource:
 
     def __repr__(self) -> str:
         return f"HFSource({self.dataset!r}, split={self.split!r}, column={self.column!r})"
+
+
+class _Stream:
+    """The items of one tower of a streamed dataset (no length: rows may be left out)."""
+
+    def __init__(self, source: HFSource, tower: str) -> None:
+        self.source, self.tower = source, tower
+
+    def __iter__(self) -> Iterator[Item]:
+        return self.source.iter_items(self.tower)
 
 
 def _image_item(item_id: str, value: Any) -> Item | None:

@@ -6,20 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from infogauss_cli.extract import extract
+from infogauss_cli.extract import EngineOptions, extract
 from infogauss_cli.store import load_embeddings
 from tests.helpers import invoke
-from tests.test_extract import image_items, make_image_encoder, write_images
+from tests.test_extract import image_folder, image_items, make_image_encoder
 from tests.test_extract_resume import _start
 
-KW = {"batch_size": 4, "workers": 0, "chunk_items": 8, "progress": False}
+OPTS = EngineOptions(batch_size=4, workers=0, chunk_items=8)
+KW = {"progress": False}
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    f = tmp_path_factory.mktemp("imgs16")
-    write_images(f, 16, seed=5)
-    return f
+    return image_folder(tmp_path_factory, 16, 5)
 
 
 @pytest.mark.slow
@@ -31,8 +30,8 @@ def test_two_writers_on_one_cache_entry(folder, tmp_path):
         assert proc.returncode == 0, err
         assert "finished" in out
     assert not list(cache.glob("*/.*.tmp"))  # no temporary file left behind
-    reread = extract(make_image_encoder(), image_items(folder), cache=cache, **KW)
-    fresh = extract(make_image_encoder(), image_items(folder), **KW)
+    reread = extract(make_image_encoder(), image_items(folder), OPTS, cache=cache, **KW)
+    fresh = extract(make_image_encoder(), image_items(folder), OPTS, **KW)
     assert reread.from_cache == 1.0 and reread.notes == ()  # every chunk verifies
     assert np.array_equal(reread.embeddings, fresh.embeddings)
 

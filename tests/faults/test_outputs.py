@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from infogauss_cli.errors import IOFailure, io_failure
+from infogauss_cli.extract import EngineOptions
 from infogauss_cli.preflight import check_file_target, check_folder_target, preflight_outputs
 from tests.helpers import gaussian, invoke
 from tests.test_extract import write_images
@@ -228,12 +229,13 @@ def test_cache_chunk_write_failure_keeps_what_is_done(imgs, tmp_path, monkeypatc
         return real(self, chunk, ids)
 
     monkeypatch.setattr(CacheEntry, "write_chunk", second_fails)
-    kw = {"batch_size": 2, "workers": 0, "progress": False, "chunk_items": 2}
+    opts = EngineOptions(batch_size=2, workers=0, chunk_items=2)
+    kw = {"progress": False}
     with pytest.raises(IOFailure) as info:
-        extract(make_image_encoder(), image_items(imgs), cache=tmp_path / "c", **kw)
+        extract(make_image_encoder(), image_items(imgs), opts, cache=tmp_path / "c", **kw)
     text = str(info.value)
     assert info.value.exit_code == 3 and "no space left" in text
     assert "cannot write a cache chunk in" in text and "rerun to resume" in text
     monkeypatch.setattr(CacheEntry, "write_chunk", real)
-    again = extract(make_image_encoder(), image_items(imgs), cache=tmp_path / "c", **kw)
+    again = extract(make_image_encoder(), image_items(imgs), opts, cache=tmp_path / "c", **kw)
     assert again.from_cache == pytest.approx(2 / 6)  # the chunk written before was kept
