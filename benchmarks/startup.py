@@ -11,6 +11,11 @@ the reference cache for the small file's shape):
 Printed: min and median wall seconds of each, and the two ratios (of the medians and of the
 minimums; on a shared machine the minimum is the steadier figure).
 
+Bytecode: every command reads compiled bytecode, kept in a temporary ``PYTHONPYCACHEPREFIX``
+filled by the warm-up round, as after ``pip install`` (which compiles the package), even where
+the environment sets ``PYTHONDONTWRITEBYTECODE`` (then a source checkout is compiled anew by
+every process, the libraries of the floors are not). ``--no-bytecode-cache`` measures that.
+
     python benchmarks/startup.py              # 9 rounds
     python benchmarks/startup.py --rounds 21
 """
@@ -53,6 +58,11 @@ def _time(cmd: list[str], env: dict[str, str]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="keep the environment's PYTHONDONTWRITEBYTECODE (source compiled by every process)",
+    )
     args = ap.parse_args()
     import numpy as np
 
@@ -65,6 +75,9 @@ def main() -> None:
             "INFOGAUSS_CACHE": str(Path(tmp) / "cache"),
             "HF_HUB_OFFLINE": "1",
         }
+        if not args.no_bytecode_cache:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         cmds = _commands(small)
         for cmd in cmds.values():  # warm-up: disk caches, the small file's reference
             _time(cmd, env)
@@ -72,7 +85,11 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, cmd in cmds.items():
                 times[name].append(_time(cmd, env))
-    print(f"whole-process wall seconds, {args.rounds} interleaved rounds ({os.cpu_count()} CPUs)")
+    cache = "source compiled per process" if args.no_bytecode_cache else "bytecode cached"
+    print(
+        f"whole-process wall seconds, {args.rounds} interleaved rounds "
+        f"({os.cpu_count()} CPUs, {cache})"
+    )
     print(f"{'command':34s} {'min':>7s} {'median':>7s}")
     for name, ts in times.items():
         print(f"{name:34s} {min(ts):7.3f} {statistics.median(ts):7.3f}")

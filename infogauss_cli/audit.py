@@ -18,24 +18,17 @@ import numpy as np
 from .errors import RunError
 from .options import Compute, DataOptions, DiagnoseOptions, Protocol
 from .progress import steps
-from .report.model import Row
+from .report.model import Row, RowSource
 from .verdict import Gates, evaluate_gates, judge, row_warnings
 
 PLOT_COLUMNS = 6  # coordinates kept for the QQ plots
 
 
 @dataclass(frozen=True)
-class RowInfo:
-    """What a matrix is (model, tower, objective, backend) and how it was obtained (data,
-    protocol entries beyond n/d/seed/view, timing); ``extra_metrics`` join every row's
-    metrics (e.g. ``paired_alignment``)."""
+class RowInfo(RowSource):
+    """What a matrix is and how it was obtained (``protocol``: entries beyond n/d/seed/view),
+    with its ``timing``; ``extra_metrics`` join every row's metrics (e.g. ``paired_alignment``)."""
 
-    model: str
-    tower: str | None = None
-    objective: str | None = None
-    backend: str | None = None
-    data: Mapping[str, Any] = field(default_factory=dict)
-    protocol: Mapping[str, Any] = field(default_factory=dict)
     timing: Mapping[str, Any] = field(default_factory=dict)
     extra_metrics: Mapping[str, Any] = field(default_factory=dict)
 

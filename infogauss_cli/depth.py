@@ -79,8 +79,7 @@ def layers_to_files(
 ) -> list[Any]:
     """``infogauss extract --layers``: like :func:`~infogauss_cli.extract.extract_to_file`,
     one file per layer (:func:`layer_path`); a layer that fails raises its RunError."""
-    from .extract.model import ExtractedFile, check_out_path, file_meta, file_tower
-    from .extract.model import save_or_rescue
+    from .extract.model import ExtractedFile, check_out_path, file_meta, file_tower, save_or_rescue
     from .sources import ignored_counts
 
     _, entry, source, tower = file_tower(model, data, compute, console, out)

@@ -221,6 +221,8 @@ class Outputs:
 
     def preflight(self) -> None:
         """Every file and folder asked for can be written (checked before any work)."""
+        if not (self.json_out or self.markdown or self.html or self.plots):
+            return  # nothing to check (and nothing to import: start-up time)
         from .preflight import preflight_outputs
 
         preflight_outputs(

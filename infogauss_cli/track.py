@@ -296,8 +296,11 @@ def track_zoo(
     """Extract (cached) and diagnose every checkpoint of :func:`zoo_checkpoints` on the same
     data and items, like ``audit``; ``console``: where progress goes (None: quiet). A
     checkpoint that fails to load gives an error row; the others still run."""
-    from .audit import RowInfo, diagnose_rows
-    from .audit import extract_tower  # the same extraction as audit
+    from .audit import (
+        RowInfo,
+        diagnose_rows,
+        extract_tower,  # the same extraction as audit
+    )
     from .extract import resolve_towers
     from .sources import data_section, parse_data_spec
 

@@ -265,21 +265,13 @@ def gates_from_options(
 ) -> Gates:
     """Build :class:`Gates` from the gate options (names as on the command line), reading the
     baseline report if one is named."""
+    given = {k: v for k, v in locals().items() if k != "baseline"}  # the keywords, as given
     rows: Sequence[Mapping[str, Any]] | None = None
     if baseline is not None:
         from .report.json_report import read_report
 
         rows = tuple(read_report(Path(baseline))["rows"])
-    return Gates(
-        require=require,
-        max_cv=max_cv,
-        min_ad_compliance=min_ad_compliance,
-        min_dp_compliance=min_dp_compliance,
-        max_ad_mean=max_ad_mean,
-        max_effect=max_effect,
-        max_drop=max_drop,
-        baseline=rows,
-    )
+    return Gates(**given, baseline=rows)
 
 
 GATE_OPTIONS = tuple(gates_from_options.__kwdefaults__)

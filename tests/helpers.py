@@ -2,7 +2,34 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
+
+# the metrics every --detail row carries (diagnostics/detail.py)
+DETAIL_KEYS = (
+    "proj_ad_compliance",
+    "proj_dp_compliance",
+    "proj_ad_mean",
+    "proj_var_compliance",
+    "uniformity",
+    "uniformity_ideal",
+    "uniformity_z",
+    "rayleigh_p",
+    "bingham_p",
+    "effective_rank",
+    "participation_ratio",
+    "condition_number",
+    "top_pc_share",
+    "mean_norm",
+    "bh_rejected",
+    "ks_p_uniform",
+    "mardia_skew_p",
+    "mardia_kurt_p",
+    "ad_compliance_null_p",
+    "dp_compliance_null_p",
+)
 
 
 def gaussian(n: int = 2000, d: int = 64, seed: int = 0) -> np.ndarray:
@@ -13,6 +40,13 @@ def gaussian(n: int = 2000, d: int = 64, seed: int = 0) -> np.ndarray:
 def relu(n: int = 2000, d: int = 64, seed: int = 0) -> np.ndarray:
     """Post-ReLU features: non-negative, skewed, clearly non-Gaussian."""
     return np.maximum(gaussian(n, d, seed), 0.0) + 1e-3
+
+
+def run_cli(*args, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    """``python -m infogauss_cli ARGS`` as a real process, its text output captured;
+    ``kwargs`` (``cwd``, ``env``...) go to :func:`subprocess.run`."""
+    cmd = [sys.executable, "-m", "infogauss_cli", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
 def invoke(*args):

@@ -141,26 +141,16 @@ def test_audit_uses_the_cache_and_gates(coco, tmp_path):
 
 def test_audit_baseline_pass_and_fail(coco, tmp_path):
     base = tmp_path / "base.json"
-    assert invoke("audit", "minilm-l6", "--data", coco, "--json", base, "-q").exit_code == 0
-    same = invoke("audit", "minilm-l6", "--data", coco, "--baseline", base, "--max-drop", "0", "-q")
+    audit = ("audit", "minilm-l6", "--data", coco)
+    assert invoke(*audit, "--json", base, "-q").exit_code == 0
+    same = invoke(*audit, "--baseline", base, "--max-drop", "0", "-q")
     assert same.exit_code == 0, same.output
     # the baseline row's compliance is set to 1.0: the same model now "dropped"
     report = json.loads(base.read_text())
     report["rows"][0]["metrics"]["ad_compliance"] = 1.0
     report["rows"][0]["metrics"]["dp_compliance"] = 1.0
     base.write_text(json.dumps(report))
-    worse = invoke(
-        "audit",
-        "minilm-l6",
-        "--data",
-        coco,
-        "--baseline",
-        base,
-        "--max-drop",
-        "0.01",
-        "--json",
-        "-",
-    )
+    worse = invoke(*audit, "--baseline", base, "--max-drop", "0.01", "--json", "-")
     assert worse.exit_code == 1
     gates = json.loads(worse.stdout)["rows"][0]["gates"]
     assert [g["name"] for g in gates] == ["max-drop:ad_compliance", "max-drop:dp_compliance"]

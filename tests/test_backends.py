@@ -63,6 +63,14 @@ def images():
 
 
 TEXTS = ["a cat sitting on a mat", "two dogs play in the snow", "a red car"]
+# a tiny CLIP for transformers (random weights): its text and vision towers
+TINY_CLIP_TEXT = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_attention_heads": 2,
+    "num_hidden_layers": 1,
+}
+TINY_CLIP_VISION = {**TINY_CLIP_TEXT, "image_size": 32, "patch_size": 16}
 
 
 @pytest.fixture
@@ -449,20 +457,8 @@ def test_transformers_offline_config_when_nothing_is_local(hf_cache):
         "model_type": "clip",
         "config": {
             "projection_dim": 16,
-            "text_config": {
-                "hidden_size": 32,
-                "intermediate_size": 64,
-                "num_attention_heads": 2,
-                "num_hidden_layers": 1,
-            },
-            "vision_config": {
-                "hidden_size": 32,
-                "intermediate_size": 64,
-                "num_attention_heads": 2,
-                "num_hidden_layers": 1,
-                "image_size": 32,
-                "patch_size": 16,
-            },
+            "text_config": TINY_CLIP_TEXT,
+            "vision_config": TINY_CLIP_VISION,
         },
     }
     entry = make_entry("transformers", src, towers=["image", "text"], dim=16, pretrained=False)
@@ -497,20 +493,8 @@ def test_transformers_clip_round_trip_with_saved_processor(tmp_path):
 
     cfg = CLIPConfig(
         projection_dim=16,
-        text_config={
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_attention_heads": 2,
-            "num_hidden_layers": 1,
-        },
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_attention_heads": 2,
-            "num_hidden_layers": 1,
-            "image_size": 32,
-            "patch_size": 16,
-        },
+        text_config=TINY_CLIP_TEXT,
+        vision_config=TINY_CLIP_VISION,
     )
     with torch.random.fork_rng():
         torch.manual_seed(0)

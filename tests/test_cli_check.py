@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers import gaussian, invoke, relu
+from tests.helpers import gaussian, invoke, relu, run_cli
 
 
 @pytest.fixture
@@ -132,29 +132,15 @@ def test_subsample_n_and_seed(files):
 def test_baseline_pass_and_fail(files):
     base = files / "base.json"
     assert invoke("check", files / "gauss.npy", "--json", base, "--name", "m", "-q").exit_code == 0
-    same = invoke(
-        "check", files / "gauss.npy", "--name", "m", "--baseline", base, "--max-drop", "0.02"
-    )
+    gate = ("--baseline", base, "--max-drop", "0.02")
+    same = invoke("check", files / "gauss.npy", "--name", "m", *gate)
     assert same.exit_code == 0, same.output
-    worse = invoke(
-        "check",
-        files / "relu.npy",
-        "--name",
-        "m",
-        "--baseline",
-        base,
-        "--max-drop",
-        "0.02",
-        "--json",
-        "-",
-    )
+    worse = invoke("check", files / "relu.npy", "--name", "m", *gate, "--json", "-")
     assert worse.exit_code == 1
     gates = json.loads(worse.stdout)["rows"][0]["gates"]
     assert {g["name"] for g in gates} == {"max-drop:ad_compliance", "max-drop:dp_compliance"}
     assert not any(g["passed"] for g in gates)
-    other = invoke(
-        "check", files / "gauss.npy", "--name", "other", "--baseline", base, "--max-drop", "0.02"
-    )
+    other = invoke("check", files / "gauss.npy", "--name", "other", *gate)
     assert other.exit_code == 1 and "no row for this model" in other.stdout
 
 
@@ -245,12 +231,7 @@ def test_console_script_and_module_entry_points(files):
     )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["rows"][0]["verdict"]["gaussian"] is True
-    r = subprocess.run(
-        [sys.executable, "-m", "infogauss_cli", "--version"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = run_cli("--version", timeout=60)
     assert r.returncode == 0 and r.stdout.startswith("infogauss ")
 
 

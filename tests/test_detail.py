@@ -27,6 +27,7 @@ from infogauss_cli.diagnostics.paired import pair_indices, paired_stats
 from infogauss_cli.diagnostics.projections import projection_tests, random_directions
 from infogauss_cli.diagnostics.sphere import rayleigh, scatter, uniformity, uniformity_ideal
 from infogauss_cli.verdict import Rule, judge
+from tests.helpers import DETAIL_KEYS
 
 
 def sphere(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -269,26 +270,7 @@ def test_detail_metrics_keys_and_projection_verdict():
     x = np.random.default_rng(20).standard_normal((400, 64)).astype(np.float32)
     det = detail(x, n=300, bootstrap=2)
     m = det.metrics()
-    for key in (
-        "proj_ad_compliance",
-        "proj_dp_compliance",
-        "proj_ad_mean",
-        "uniformity",
-        "uniformity_ideal",
-        "rayleigh_p",
-        "bingham_p",
-        "effective_rank",
-        "participation_ratio",
-        "condition_number",
-        "top_pc_share",
-        "mean_norm",
-        "bh_rejected",
-        "ks_p_uniform",
-        "mardia_skew_p",
-        "mardia_kurt_p",
-        "ad_compliance_ci",
-        "dp_compliance_ci",
-    ):
+    for key in (*DETAIL_KEYS, "ad_compliance_ci", "dp_compliance_ci"):
         assert key in m, key
     assert m["proj_k"] == 256 and len(m["ad_compliance_ci"]) == 2
     v = judge(m | {"ad_compliance": 0.1, "dp_compliance": 0.1}, Rule(name="paper"), "projections")

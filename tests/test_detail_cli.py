@@ -8,30 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.helpers import invoke
-
-DETAIL_KEYS = (
-    "proj_ad_compliance",
-    "proj_dp_compliance",
-    "proj_ad_mean",
-    "proj_var_compliance",
-    "uniformity",
-    "uniformity_ideal",
-    "uniformity_z",
-    "rayleigh_p",
-    "bingham_p",
-    "effective_rank",
-    "participation_ratio",
-    "condition_number",
-    "top_pc_share",
-    "mean_norm",
-    "bh_rejected",
-    "ks_p_uniform",
-    "mardia_skew_p",
-    "mardia_kurt_p",
-    "ad_compliance_null_p",
-    "dp_compliance_null_p",
-)
+from tests.helpers import DETAIL_KEYS, invoke
 
 
 def test_check_detail_prints_and_reports_everything(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from datetime import datetime, timezone
 
@@ -16,7 +15,7 @@ from infogauss_cli import __version__
 from infogauss_cli.cli.main import app
 from infogauss_cli.report.model import Report, Row
 from infogauss_cli.report.schema import report_schema, schema_text, validate_report
-from tests.helpers import gaussian, relu
+from tests.helpers import gaussian, relu, run_cli
 
 runner = CliRunner()
 
@@ -52,13 +51,7 @@ def test_failed_gate_and_subprocess_argv(tmp_path):
     """A real process: argv recorded as typed, exit code and `passed` agree with the process."""
     np.save(tmp_path / "relu.npy", relu(400, 16))
     cmd = ["check", "relu.npy", "--require", "gaussian", "--json", "r.json", "-q"]
-    r = subprocess.run(
-        [sys.executable, "-m", "infogauss_cli", *cmd],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = run_cli(*cmd, cwd=tmp_path)
     assert r.returncode == 1, r.stderr
     doc = json.loads((tmp_path / "r.json").read_text())
     validate_report(doc)

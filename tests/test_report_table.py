@@ -16,7 +16,7 @@ from infogauss_cli.cli.main import app
 from infogauss_cli.report.model import Row
 from infogauss_cli.report.table import print_report
 from infogauss_cli.verdict import Verdict
-from tests.helpers import gaussian, relu
+from tests.helpers import gaussian, relu, run_cli
 
 METRICS = dict(norm_cv=0.0912, ad_mean=0.43, ad_compliance=0.961, dp_mean_p=0.39, dp_compliance=0.9)
 NULL = dict(
@@ -105,14 +105,7 @@ def test_check_honours_columns(files, width):
 
 def test_check_columns_80_subprocess(files):
     env = {**os.environ, "COLUMNS": "80"}
-    r = subprocess.run(
-        [sys.executable, "-m", "infogauss_cli", "check", "a.npy", "b.npy"],
-        cwd=files,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = run_cli("check", "a.npy", "b.npy", cwd=files, env=env)
     assert r.returncode == 0, r.stderr
     _assert_visible(r.stdout, 80, [("a.npy", "✓"), ("b.npy", "✗")])
 

@@ -230,6 +230,33 @@ def base_fingerprint(entry: ZooEntry, tower: str, weights: str, **extra: Any) ->
     return fp
 
 
+def tower_encoder(
+    entry: ZooEntry,
+    tower: str,
+    dim: int,
+    module: Any,
+    steps: tuple[Callable[[Any], Any], Callable[[list[Any]], Any], Callable[..., Any]],
+    fingerprint: dict[str, str],
+    **extra: Any,
+) -> Encoder:
+    """The :class:`~.base.Encoder` of one tower of a zoo entry; ``steps``: its ``prepare``,
+    ``collate`` and ``forward``; ``extra``: the other fields of the encoder."""
+    from .base import Encoder
+
+    prepare, collate, forward = steps
+    return Encoder(
+        model_id=entry.ref,
+        tower=tower,  # type: ignore[arg-type]
+        dim=dim,
+        module=module,
+        prepare=prepare,
+        collate=collate,
+        forward=forward,
+        fingerprint=fingerprint,
+        **extra,
+    )
+
+
 def image_encoder(
     entry: ZooEntry,
     dim: int,
@@ -240,16 +267,19 @@ def image_encoder(
     channels_last: bool = False,
 ) -> Encoder:
     """The image tower's :class:`~.base.Encoder`: ``transform`` per RGB image, stacked pixels."""
-    from .base import Encoder
-
-    return Encoder(
-        model_id=entry.ref,
-        tower="image",
-        dim=dim,
-        module=module,
-        prepare=ImagePrepare(transform),
-        collate=stack_images,
-        forward=forward,
-        fingerprint=fingerprint,
-        channels_last=channels_last,
+    steps = (ImagePrepare(transform), stack_images, forward)
+    return tower_encoder(
+        entry, "image", dim, module, steps, fingerprint, channels_last=channels_last
     )
+
+
+def text_encoder(
+    entry: ZooEntry,
+    dim: int,
+    module: Any,
+    collate: Callable[[list[Any]], Any],
+    forward: Callable[[Any, dict[str, Any]], Any],
+    fingerprint: dict[str, str],
+) -> Encoder:
+    """The text tower's :class:`~.base.Encoder`: strings, tokenised a batch at a time."""
+    return tower_encoder(entry, "text", dim, module, (prepare_text, collate, forward), fingerprint)

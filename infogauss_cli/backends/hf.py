@@ -39,6 +39,7 @@ from .common import (
     prepare_text,
     seeded,
     stack_images,
+    tower_encoder,
 )
 from .hf_inputs import (
     AUX_PATTERNS,
@@ -109,6 +110,12 @@ def _check_folder(entry: ZooEntry, folder: Path) -> Path:
     return folder
 
 
+def _snapshot(entry: ZooEntry, patterns: Any, **kwargs: Any) -> Path | None:
+    """:func:`~.hub.hub_snapshot` of the entry's hub repository at its revision."""
+    name, revision = entry.source.name, entry.source.revision
+    return hub.hub_snapshot(entry.ref, name, patterns, revision=revision, **kwargs)
+
+
 def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
     """(folder with config/weights/tokenizer, weights identity). Random twins: a local or cached
     folder if there is one (for config and tokenizer), never a download."""
@@ -117,14 +124,7 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
     if loc.kind == "random":
         folder = _local_folder(entry)
         if folder is None:
-            folder = hub.hub_snapshot(
-                entry.ref,
-                name,
-                AUX_PATTERNS,
-                required=["config.json"],
-                download=False,
-                revision=entry.source.revision,
-            )
+            folder = _snapshot(entry, AUX_PATTERNS, required=["config.json"], download=False)
         return folder, f"random:{entry.init_seed}"
     if loc.kind in ("local", "package"):
         assert loc.path is not None
@@ -132,34 +132,14 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
         return folder, path_identity(folder)
     what = f"the weights of {name} (config.json, model.safetensors) from the Hugging Face hub"
     complete = ["config.json", MODEL_WEIGHTS]
-    folder = hub.hub_snapshot(
-        entry.ref,
-        name,
-        AUX_PATTERNS,
-        required=complete,
-        download=False,
-        revision=entry.source.revision,
-    )
+    folder = _snapshot(entry, AUX_PATTERNS, required=complete, download=False)
     if folder is None:  # not cached: download, safetensors first
-        folder = hub.hub_snapshot(
-            entry.ref,
-            name,
-            SAFETENSORS_PATTERNS,
-            required=["config.json"],
-            what=what,
-            local_first=False,
-            revision=entry.source.revision,
+        folder = _snapshot(
+            entry, SAFETENSORS_PATTERNS, required=["config.json"], what=what, local_first=False
         )
     assert folder is not None
     if not any((folder / n).exists() for n in MODEL_WEIGHTS.split("|")):
-        folder = hub.hub_snapshot(
-            entry.ref,
-            name,
-            BIN_PATTERNS,
-            required=complete,
-            what=what,
-            revision=entry.source.revision,
-        )
+        folder = _snapshot(entry, BIN_PATTERNS, required=complete, what=what)
         assert folder is not None
     return folder, hub.hub_identity(name, folder, entry.source.revision)
 
@@ -259,16 +239,8 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     fingerprint = base_fingerprint(
         entry, tower, identity, pooling=pooling, preprocess=proc_id, config=config_id, **versions
     )
-    encoder = Encoder(
-        model_id=entry.ref,
-        tower=tower,  # type: ignore[arg-type]
-        dim=dim,
-        module=model,
-        prepare=prepare,
-        collate=collate,
-        forward=forward,
-        fingerprint=fingerprint,
-    )
+    steps = (prepare, collate, forward)
+    encoder = tower_encoder(entry, tower, dim, model, steps, fingerprint)
     from .hf_layers import attach_layers
 
     sub = getattr(model.config, f"{'vision' if tower == 'image' else 'text'}_config", None)
@@ -280,23 +252,10 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
     if status := WeightsStatus.offline(entry):
         return status
     name = entry.source.name
-    folder = hub.hub_snapshot(
-        entry.ref,
-        name,
-        SAFETENSORS_PATTERNS,
-        required=["config.json", MODEL_WEIGHTS],
-        download=False,
-        revision=entry.source.revision,
-    )
+    complete = ["config.json", MODEL_WEIGHTS]
+    folder = _snapshot(entry, SAFETENSORS_PATTERNS, required=complete, download=False)
     if folder is None:
-        folder = hub.hub_snapshot(
-            entry.ref,
-            name,
-            BIN_PATTERNS,
-            required=["config.json", MODEL_WEIGHTS],
-            download=False,
-            revision=entry.source.revision,
-        )
+        folder = _snapshot(entry, BIN_PATTERNS, required=complete, download=False)
     return WeightsStatus.hub(entry, f"hf://{name}", folder)
 
 

@@ -26,8 +26,8 @@ from .common import (
     image_encoder,
     library_versions,
     path_identity,
-    prepare_text,
     seeded,
+    text_encoder,
     weights_file,
 )
 from .registry import BackendSpec
@@ -259,16 +259,7 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         enc = image_encoder(entry, dim, model, transform, forward_image, fp, channels_last=cnn)
         return attach_open_clip(enc, tower)
     fingerprint = base_fingerprint(entry, tower, identity, tokenizer=tok_id, **versions)
-    enc = Encoder(
-        model_id=entry.ref,
-        tower="text",
-        dim=dim,
-        module=model,
-        prepare=prepare_text,
-        collate=TextCollate(tokenizer),
-        forward=forward_text,
-        fingerprint=fingerprint,
-    )
+    enc = text_encoder(entry, dim, model, TextCollate(tokenizer), forward_text, fingerprint)
     return attach_open_clip(enc, tower)
 
 

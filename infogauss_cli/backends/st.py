@@ -32,8 +32,8 @@ from .common import (
     finish,
     library_versions,
     path_identity,
-    prepare_text,
     seeded,
+    text_encoder,
 )
 from .registry import BackendSpec
 
@@ -208,15 +208,8 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         tokenizer=f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{lower}",
         **library_versions("transformers", "sentence-transformers"),
     )
-    enc = Encoder(
-        model_id=entry.ref,
-        tower="text",
-        dim=dim,
-        module=module,
-        prepare=prepare_text,
-        collate=STCollate(tokenizer, length, lower),
-        forward=forward_st,
-        fingerprint=fingerprint,
+    enc = text_encoder(
+        entry, dim, module, STCollate(tokenizer, length, lower), forward_st, fingerprint
     )
     from .st_layers import attach_layers
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -44,6 +45,18 @@ def _quiet(kwargs: dict[str, Any]) -> bool:
     return any(f is True for f in flags)
 
 
+class _Never(BaseException):
+    """Stands for :class:`~infogauss_cli.distributed.Stopped` in a process alone."""
+
+
+def _alone(code: int, message: str = "") -> tuple[int, bool]:
+    return code, True  # what distributed.finish returns without torchrun
+
+
+def _true() -> bool:
+    return True
+
+
 def handle_errors(func: F) -> F:
     """Decorator for commands: InfogaussError -> its exit code (2 or 3), Ctrl-C -> 3,
     anything unexpected -> 3; a traceback only with ``--debug``. Under torchrun the ranks agree
@@ -51,8 +64,12 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ..distributed import Stopped, finish, is_main
         from ..progress import bars
+
+        if "WORLD_SIZE" in os.environ:  # torchrun: the ranks agree (start-up: import it only then)
+            from ..distributed import Stopped, finish, is_main
+        else:
+            Stopped, finish, is_main = _Never, _alone, _true
 
         result, code, message = None, 0, ""
         try:

@@ -85,15 +85,19 @@ COMMANDS: dict[str, LazyCommand] = {
 
 
 def load_command(name: str, spec: LazyCommand, markup: Any) -> Any:
-    """Import the command's module and build its click command."""
+    """Import the command's module and build its click command (values converted by
+    :mod:`.coerce`, without pydantic where it can)."""
+    from .coerce import lighten
+
     obj = getattr(importlib.import_module(f"infogauss_cli.cli.{spec.module}"), spec.attr)
     if spec.group:
         group = get_group(obj)
         group.name = name
         group.help = group.help or spec.help
-        return group
+        return lighten(group)
     info = CommandInfo(name=name, callback=obj, help=spec.help if spec.full_help else None)
-    return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=markup)
+    cmd = get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=markup)
+    return lighten(cmd)
 
 
 class LazyGroup(TyperGroup):
@@ -118,6 +122,12 @@ class LazyGroup(TyperGroup):
         cmd = load_command(cmd_name, spec, self.rich_markup_mode)
         self._loaded[cmd_name] = cmd
         return cmd
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        from .coerce import lighten
+
+        lighten(self)  # the group's own options (typer adds the completion ones late)
+        return super().parse_args(ctx, args)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         self._listing = True

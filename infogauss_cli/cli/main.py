@@ -9,8 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from .. import __version__
+from . import lighthelp
 from .errors import set_debug
 from .lazy import LazyGroup
+
+lighthelp.install()  # --help without rich.markdown / rich.traceback (start-up time)
 
 
 class OneLineErrors(LazyGroup):

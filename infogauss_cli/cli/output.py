@@ -37,19 +37,22 @@ def publish(rows: Sequence[Row], out: Outputs) -> int:
     """Table on the terminal, the files asked for; returns the report's exit code."""
     import sys
 
-    from ..report.json_report import write_json, write_text_atomic
-    from ..report.markdown import render_markdown
-    from ..report.table import print_report
-
     report = Report(tuple(rows), command=("infogauss", *sys.argv[1:]))
     if not out.quiet:
+        from ..report.table import print_report
+
         print_report(report.rows, terminal(out.json_out))
     if out.json_out:
+        from ..report.json_report import write_json
+
         if out.json_out == "-":
             write_json(report, out.json_out)
         else:
             keep_on_failure("--json", out.json_out, lambda p: write_json(report, str(p)))
     if out.markdown:
+        from ..report.json_report import write_text_atomic
+        from ..report.markdown import render_markdown
+
         text = render_markdown(report.rows)
         keep_on_failure("--markdown", out.markdown, lambda p: write_text_atomic(p, text))
     if out.html:

@@ -15,7 +15,10 @@
 
 from __future__ import annotations
 
-from .detail import Detail, detail
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
 from .diagnose import Diagnosis, diagnose
 from .normality import (
     AD_CRITICAL_5PCT,
@@ -27,9 +30,43 @@ from .normality import (
 )
 from .norms import NormStats, norm_stats
 from .null import NullExpectation, null_expectation
-from .projections import ProjectionTests, projection_tests
 from .reference import Reference, reference
 from .validate import MIN_ROWS, InvalidEmbeddingsError, apply_view, subsample, validate_matrix
+
+if TYPE_CHECKING:
+    from .detail import Detail, detail
+    from .projections import ProjectionTests, projection_tests
+
+# imported on first use: a plain check (no --detail) needs none of them (start-up time)
+_LAZY = {
+    "Detail": "detail",
+    "detail": "detail",
+    "ProjectionTests": "projections",
+    "projection_tests": "projections",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+class _Package(ModuleType):
+    """``diagnostics.detail`` stays the function when the submodule of that name is imported
+    later (the import system would bind the module to the package's attribute)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "AD_CRITICAL_5PCT",

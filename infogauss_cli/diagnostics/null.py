@@ -1,52 +1,33 @@
 """What iid Gaussian coordinates give: the null expectation the measured numbers are read against.
 
-The table below was made once by :func:`_simulate_null_table` (seed and sizes in its docstring)
-and is interpolated linearly in log n (clamped outside the grid). The compliance bands are the
-central 95% range of a Binomial(d, p) share, i.e. what d *independent* null coordinates give;
-real embeddings have correlated coordinates, which widens the true spread.
+The table (``null_table.tsv`` beside this module) was made once by :func:`_simulate_null_table`
+(seed and sizes in its docstring) and is interpolated linearly in log n (clamped outside the
+grid). The compliance bands are the central 95% range of a Binomial(d, p) share, i.e. what d
+*independent* null coordinates give; real embeddings have correlated coordinates, which widens
+the true spread.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
 
-# Monte-Carlo table made by _simulate_null_table() with its defaults (seed 20260101; 1,000,000
-# N(0, 1) float64 columns per n up to 1,000 and 200,000 above; 425 s on 2 cores); regenerate with
-# `python -m infogauss_cli.diagnostics.null`. Columns: n, columns simulated, mean A*^2, its SE,
-# sd A*^2, AD compliance (A*^2 < 0.752), its SE, DP compliance (p > 0.05), its SE, mean DP p,
-# its SE, sd DP p. (D'Agostino-Pearson is anti-conservative for small n: 94.3% at n = 20.)
-# fmt: off
-_NULL_TABLE: tuple[tuple[float, ...], ...] = (
-    #  n,     cols,    A*2 mean,  SE,     A*2 sd,   AD comp,  SE,
-    #                  DP comp,   SE,     p mean,   SE,       p sd
-    (   20, 1000000, 0.387002, 0.000189, 0.189142, 0.949810, 0.000218,
-                     0.943574, 0.000231, 0.519393, 0.000282, 0.282290),
-    (   30, 1000000, 0.385685, 0.000190, 0.189690, 0.950033, 0.000218,
-                     0.943101, 0.000232, 0.514747, 0.000285, 0.284645),
-    (   50, 1000000, 0.385226, 0.000190, 0.189610, 0.949955, 0.000218,
-                     0.942938, 0.000232, 0.509677, 0.000287, 0.286643),
-    (  100, 1000000, 0.384500, 0.000190, 0.189784, 0.950248, 0.000217,
-                     0.944881, 0.000228, 0.506947, 0.000288, 0.288036),
-    (  200, 1000000, 0.384829, 0.000190, 0.190190, 0.950102, 0.000218,
-                     0.946373, 0.000225, 0.504793, 0.000289, 0.288736),
-    (  500, 1000000, 0.384402, 0.000190, 0.190123, 0.949904, 0.000218,
-                     0.948205, 0.000222, 0.503484, 0.000289, 0.288782),
-    ( 1000, 1000000, 0.384545, 0.000191, 0.190610, 0.949751, 0.000218,
-                     0.948539, 0.000221, 0.501810, 0.000289, 0.288930),
-    ( 2000,  200000, 0.384364, 0.000424, 0.189613, 0.950930, 0.000483,
-                     0.949955, 0.000488, 0.501736, 0.000645, 0.288564),
-    ( 5000,  200000, 0.385172, 0.000426, 0.190435, 0.949795, 0.000488,
-                     0.950145, 0.000487, 0.499921, 0.000645, 0.288403),
-    (10000,  200000, 0.384842, 0.000426, 0.190588, 0.949610, 0.000489,
-                     0.950335, 0.000486, 0.500025, 0.000646, 0.288706),
-    (25000,  200000, 0.383656, 0.000423, 0.189123, 0.950895, 0.000483,
-                     0.950060, 0.000487, 0.500613, 0.000646, 0.288749),
-)
-# fmt: on
+TABLE_FILE = Path(__file__).with_name("null_table.tsv")  # how it was made: its header
+
+
+def _load_table(path: Path = TABLE_FILE) -> tuple[tuple[float, ...], ...]:
+    """Rows of the Monte-Carlo null table (columns: see the file's header)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows = [line.split("\t") for line in lines if line and not line.startswith("#")]
+    return tuple(tuple(float(v) for v in row) for row in rows[1:])  # rows[0]: column names
+
+
+_NULL_TABLE = _load_table()
 
 SIM_SEED = 20260101
 
@@ -82,18 +63,20 @@ def _share_band(d: int, p: float) -> tuple[float, float]:
     return (_binom_ppf(0.025, d, p) / d, _binom_ppf(0.975, d, p) / d)
 
 
+def table_row(n: int) -> tuple[float, ...]:
+    """The null table's row at n rows: interpolated linearly in log n, clamped to the grid."""
+    t = np.asarray(_NULL_TABLE, dtype=np.float64)
+    logn = np.log(t[:, 0])
+    return tuple(float(np.interp(math.log(n), logn, t[:, col])) for col in range(t.shape[1]))
+
+
 def null_expectation(n: int, d: int) -> NullExpectation:
     """Null expectation of the diagnostics for n rows and d coordinates (n >= 20, d >= 1)."""
     if n < 1 or d < 1:
         raise ValueError(f"need n >= 1 and d >= 1, got n={n}, d={d}")
-    t = np.asarray(_NULL_TABLE, dtype=np.float64)
-    logn = np.log(t[:, 0])
-
-    def at(col: int) -> float:
-        return float(np.interp(np.log(n), logn, t[:, col]))
-
-    ad_mean, ad_sd, ad_comp = at(2), at(4), at(5)
-    dp_comp, dp_mean, dp_sd = at(7), at(9), at(11)
+    row = table_row(n)
+    ad_mean, ad_sd, ad_comp = row[2], row[4], row[5]
+    dp_comp, dp_mean, dp_sd = row[7], row[9], row[11]
     z = 1.959963984540054 / float(np.sqrt(d))
     return NullExpectation(
         ad_compliance=ad_comp,
@@ -156,10 +139,13 @@ def _simulate_null_table(
 
 
 if __name__ == "__main__":  # pragma: no cover - regenerates the table (a few minutes)
+    import sys
     import time
 
     t0 = time.perf_counter()
-    for n, m, *v in _simulate_null_table():
-        print(f"    ({int(n):>5}, {int(m):>7}, " + ", ".join(f"{x:.6f}" for x in v[:5]) + ",")
-        print(" " * 21 + ", ".join(f"{x:.6f}" for x in v[5:]) + "),")
-    print(f"# {time.perf_counter() - t0:.0f} s")
+    rows = _simulate_null_table()
+    header = TABLE_FILE.read_text(encoding="utf-8").splitlines()[:8]
+    print("\n".join(header))  # the comments and the column names
+    for n, m, *v in rows:
+        print("\t".join([str(int(n)), str(int(m)), *(f"{x:.6f}" for x in v)]))
+    print(f"# {time.perf_counter() - t0:.0f} s", file=sys.stderr)

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
-from .null import _NULL_TABLE
+from .null import table_row
 
 REFERENCE_SEED = 20261129
 REFERENCE_FORMAT = 1  # bump when the simulation changes: old cache entries are then ignored
@@ -77,21 +77,16 @@ def default_columns(n: int) -> int:
 
 def _table(n: int) -> dict[str, float]:
     """The null table (iid Gaussian) interpolated in log n, with its Monte Carlo SEs."""
-    t = np.asarray(_NULL_TABLE, dtype=np.float64)
-    logn = np.log(t[:, 0])
-
-    def at(col: int) -> float:
-        return float(np.interp(math.log(n), logn, t[:, col]))
-
+    row = table_row(n)
     return {
-        "ad_mean": at(2),
-        "ad_sd": at(4),
-        "ad_rate": at(5),
-        "ad_rate_se": at(6),
-        "dp_rate": at(7),
-        "dp_rate_se": at(8),
-        "dp_mean_p": at(9),
-        "dp_sd": at(11),
+        "ad_mean": row[2],
+        "ad_sd": row[4],
+        "ad_rate": row[5],
+        "ad_rate_se": row[6],
+        "dp_rate": row[7],
+        "dp_rate_se": row[8],
+        "dp_mean_p": row[9],
+        "dp_sd": row[11],
     }
 
 

@@ -26,8 +26,9 @@ def clean(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class Row:
-    """One audited embedding: what was measured, how, and what it means."""
+class RowSource:
+    """What an embedding matrix is (model, tower, training objective, backend) and how it was
+    obtained (data, protocol): the first fields of a :class:`Row`."""
 
     model: str
     tower: str | None = None
@@ -35,6 +36,12 @@ class Row:
     backend: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     protocol: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Row(RowSource):
+    """One audited embedding: what was measured, how, and what it means."""
+
     metrics: Mapping[str, Any] = field(default_factory=dict)
     null: Mapping[str, Any] = field(default_factory=dict)
     verdict: Verdict | None = None

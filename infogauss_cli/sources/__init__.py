@@ -72,17 +72,8 @@ def parse_data_spec(
     The keywords are the fields of :class:`SourceOptions`. Anything malformed or missing ->
     BadInputError (exit 2).
     """
-    options = SourceOptions(
-        captions=captions,
-        text_field=text_field,
-        streaming=streaming,
-        strict=strict,
-        download=download,
-        data_dir=data_dir,
-        console=console,
-        spec=(spec or "").strip(),
-    )
-    return build_source(spec, options)
+    fields = {k: v for k, v in locals().items() if k != "spec"}  # the keywords, as given
+    return build_source(spec, SourceOptions(spec=(spec or "").strip(), **fields))
 
 
 def data_section(source: Any, tower: str, extraction: Any, shown: int = 10) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import yaml
 
 from infogauss_cli.errors import BadInputError
 from tests.faults.test_outputs import one_error_line
-from tests.helpers import invoke
+from tests.helpers import invoke, run_cli
 from tests.test_extract import write_images
 
 REPO = Path(__file__).resolve().parents[2]
@@ -177,31 +176,18 @@ def _offline_env(tmp_path: Path) -> dict[str, str]:
 
 def _run(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
     start = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "infogauss_cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    proc = run_cli(*args, env=env, timeout=300)
     return proc, time.monotonic() - start
+
+
+def _extract_offline(model: str, data: str, tmp_path) -> tuple[subprocess.CompletedProcess, float]:
+    args = ["extract", model, "--data", data, "--no-cache", "--out", str(tmp_path / "x.npy")]
+    return _run(args, _offline_env(tmp_path))
 
 
 @pytest.mark.slow
 def test_hf_source_fails_fast_with_one_message(tmp_path):
-    proc, elapsed = _run(
-        [
-            "extract",
-            "minilm-l6",
-            "--data",
-            "hf:user/dataset",
-            "--no-cache",
-            "--out",
-            str(tmp_path / "x.npy"),
-        ],
-        _offline_env(tmp_path),
-    )
+    proc, elapsed = _extract_offline("minilm-l6", "hf:user/dataset", tmp_path)
     assert proc.returncode == 2, proc.stderr
     line = one_error_line(proc.stderr)
     assert "cannot reach the Hugging Face Hub" in line and "hf:DIR" in line
@@ -211,18 +197,7 @@ def test_hf_source_fails_fast_with_one_message(tmp_path):
 @pytest.mark.slow
 def test_hub_weights_fail_fast_with_one_message(tmp_path):
     write_images(tmp_path / "imgs", 2)
-    proc, elapsed = _run(
-        [
-            "extract",
-            "resnet34",
-            "--data",
-            f"images:{tmp_path / 'imgs'}",
-            "--no-cache",
-            "--out",
-            str(tmp_path / "x.npy"),
-        ],
-        _offline_env(tmp_path),
-    )
+    proc, elapsed = _extract_offline("resnet34", f"images:{tmp_path / 'imgs'}", tmp_path)
     assert proc.returncode == 3, proc.stderr
     line = one_error_line(proc.stderr)
     assert "cannot load resnet34" in line and "unreachable" in line

@@ -100,17 +100,14 @@ def test_check_json_to_a_folder(tmp_path, matrix):
     assert "it is a folder, not a file" in one_error_line(r.output)
 
 
+def _extract(imgs, *args):
+    """``infogauss extract tiny-cnn --data images:IMGS ARGS`` (the fake zoo's model)."""
+    return invoke("extract", "tiny-cnn", "--data", f"images:{imgs}", *args)
+
+
 def test_extract_readonly_out_fails_before_the_model(fakes, imgs, readonly_dir):
     start = time.monotonic()
-    r = invoke(
-        "extract",
-        "tiny-cnn",
-        "--data",
-        f"images:{imgs}",
-        "--no-cache",
-        "--out",
-        readonly_dir / "x.npy",
-    )
+    r = _extract(imgs, "--no-cache", "--out", readonly_dir / "x.npy")
     assert r.exit_code == 2, r.output
     assert "cannot write --out" in one_error_line(r.output)
     assert fakes == []  # no model built
@@ -118,16 +115,7 @@ def test_extract_readonly_out_fails_before_the_model(fakes, imgs, readonly_dir):
 
 
 def test_readonly_cache_dir_says_no_cache(fakes, imgs, readonly_dir, tmp_path):
-    r = invoke(
-        "extract",
-        "tiny-cnn",
-        "--data",
-        f"images:{imgs}",
-        "--cache-dir",
-        readonly_dir / "c",
-        "--out",
-        tmp_path / "x.npy",
-    )
+    r = _extract(imgs, "--cache-dir", readonly_dir / "c", "--out", tmp_path / "x.npy")
     assert r.exit_code == 2, r.output
     line = one_error_line(r.output)
     assert "--cache-dir" in line and "--no-cache" in line and fakes == []
@@ -141,7 +129,9 @@ def test_nearly_full_disk_fails_first(tmpfs, matrix):
 
 
 # ---- the final write fails: nothing computed is lost ------------------------------------------
-def test_extract_no_cache_rescues_the_array(fakes, imgs, tmp_path, monkeypatch):
+@pytest.fixture
+def out_disk_full(tmp_path, monkeypatch):
+    """Writes into ``tmp_path/out`` fail with ENOSPC; yields (``out/x.npy``, the real writer)."""
     import infogauss_cli.store as store
 
     real = store.atomic_write_bytes
@@ -153,18 +143,15 @@ def test_extract_no_cache_rescues_the_array(fakes, imgs, tmp_path, monkeypatch):
         return real(path, data, parents=parents)
 
     monkeypatch.setattr(store, "atomic_write_bytes", fail_on_out)
+    return out, real
+
+
+def test_extract_no_cache_rescues_the_array(fakes, imgs, tmp_path, monkeypatch, out_disk_full):
+    import infogauss_cli.store as store
+
+    out, real = out_disk_full
     cache = tmp_path / "cache"
-    r = invoke(
-        "extract",
-        "tiny-cnn",
-        "--data",
-        f"images:{imgs}",
-        "--no-cache",
-        "--cache-dir",
-        cache,
-        "--out",
-        out,
-    )
+    r = _extract(imgs, "--no-cache", "--cache-dir", cache, "--out", out)
     assert r.exit_code == 3, r.output
     line = one_error_line(r.output)
     assert f"cannot write --out {out}: no space left" in line
@@ -175,22 +162,11 @@ def test_extract_no_cache_rescues_the_array(fakes, imgs, tmp_path, monkeypatch):
     assert saved.embeddings.shape == (6, 96)
 
 
-def test_extract_with_cache_says_the_cache_has_it(fakes, imgs, tmp_path, monkeypatch):
-    import infogauss_cli.store as store
-
-    real = store.atomic_write_bytes
-    out = tmp_path / "out" / "x.npy"
-
-    def fail_on_out(path, data, parents=False):
-        if str(path).startswith(str(out.parent)):
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real(path, data, parents=parents)
-
-    monkeypatch.setattr(store, "atomic_write_bytes", fail_on_out)
-    args = ("extract", "tiny-cnn", "--data", f"images:{imgs}", "--cache-dir", tmp_path / "c")
-    r = invoke(*args, "--out", out)
+def test_extract_with_cache_says_the_cache_has_it(fakes, imgs, tmp_path, out_disk_full):
+    out, _ = out_disk_full
+    r = _extract(imgs, "--cache-dir", tmp_path / "c", "--out", out)
     assert r.exit_code == 3 and "kept in the cache" in one_error_line(r.output)
-    r = invoke(*args, "--out", tmp_path / "y.npy")
+    r = _extract(imgs, "--cache-dir", tmp_path / "c", "--out", tmp_path / "y.npy")
     assert r.exit_code == 0 and "100% from cache" in r.output
 
 

@@ -1,0 +1,136 @@
+"""Start-up helpers of the CLI. The light value conversion (infogauss_cli/cli/coerce.py) gives
+what typer's pydantic adapters give: the same value, or the same error, for every option of
+every command. The help formatter's stand-ins (cli/lighthelp.py) act as the real classes.
+(What a start-up imports is checked in tests/test_memory.py.)"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+import pytest
+from typer._click import Context
+from typer._coercion import build_runtime_param
+
+from infogauss_cli.cli.coerce import LightRuntimeParam
+from infogauss_cli.cli.lazy import COMMANDS, load_command
+
+SAMPLES: dict[Any, list[Any]] = {
+    int: ["0", "7", "-3", "+5", "007", " 5", "5.0", "1_000", "abc", "", "20", "19", 12, True],
+    float: ["0.05", "1e-3", ".5", "5.", "inf", "nan", " 1", "1_0", "x", "0", "1", "2", 3, 0.5],
+    str: ["abc", "", "a b", "-"],
+    bool: [True, False, "true", "0"],
+    Path: ["a/b", "", "-", "~", ".", Path("x")],
+}
+
+
+def _commands():
+    def walk(cmd):
+        yield cmd
+        for sub in getattr(cmd, "commands", {}).values():
+            yield from walk(sub)
+
+    for name, spec in COMMANDS.items():
+        yield from walk(load_command(name, spec, "rich"))
+
+
+def _samples(annotation: Any) -> list[Any]:
+    if get_origin(annotation) is list:
+        (item,) = get_args(annotation)
+        return [[v] for v in _samples(item)[:4]] + [_samples(item)[:3], "single"]
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        values = [m.value for m in annotation]
+        return [*annotation, *values, values[0].upper(), "bogus", ""]
+    return SAMPLES.get(annotation, ["abc", "1"])
+
+
+def _outcome(runtime: Any, value: Any, param: Any, ctx: Any) -> Any:
+    try:
+        return ("ok", runtime.coerce(value, param=param, ctx=ctx))
+    except Exception as exc:  # the error typer would show
+        return ("error", type(exc).__name__, str(exc))
+
+
+def _fast(desc: Any, value: Any, param: Any, ctx: Any) -> bool:
+    try:
+        LightRuntimeParam(desc).fast(value, param, ctx)
+    except Exception:
+        return False
+    return True
+
+
+def test_every_option_converts_as_typer_does():
+    checked = fast = 0
+    for cmd in _commands():
+        ctx = Context(cmd)
+        for param in cmd.params:
+            desc = param.type_descriptor
+            for value in [param.default, None, *_samples(desc.annotation)]:
+                real = _outcome(build_runtime_param(desc), value, param, ctx)
+                light = _outcome(LightRuntimeParam(desc), value, param, ctx)
+                assert light == real, (cmd.name, param.name, value)
+                checked += 1
+                fast += value is not None and _fast(desc, value, param, ctx)
+    assert checked > 500 and fast > checked / 3  # most plain values skip pydantic
+
+
+def test_light_conversion_is_what_the_commands_use():
+    from infogauss_cli.cli.coerce import lighten
+
+    cmd = load_command("check", COMMANDS["check"], "rich")
+    assert all(isinstance(p._runtime_param, LightRuntimeParam) for p in cmd.params)
+    assert lighten(cmd) is cmd  # idempotent
+    option = cmd.get_help_option(Context(cmd))
+    assert isinstance(option._runtime_param, LightRuntimeParam)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seed", "-1"], "--seed"),  # out of range: typer's own wording
+        (["--alpha", "abc"], "--alpha"),
+        (["--view", "bogus"], "--view"),
+    ],
+)
+def test_bad_values_still_read_as_typer_writes_them(tmp_path, args, message):
+    import numpy as np
+
+    from tests.helpers import invoke
+
+    np.save(tmp_path / "x.npy", np.zeros((30, 4), np.float32))
+    r = invoke("check", tmp_path / "x.npy", *args)
+    assert r.exit_code == 2 and message in r.output
+
+
+def test_stand_ins_act_as_the_real_classes():
+    from rich.markdown import Markdown
+    from rich.traceback import Traceback
+
+    from infogauss_cli.cli.lighthelp import stand_in
+
+    md = stand_in("rich.markdown", "Markdown")("# title")
+    assert isinstance(md, Markdown)
+    try:
+        raise ValueError("x")
+    except ValueError as exc:
+        tb = stand_in("rich.traceback", "Traceback").from_exception(type(exc), exc, None)
+    assert isinstance(tb, Traceback)
+
+
+def test_help_renders_with_stand_ins_and_leaves_the_real_modules_importable():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from typer.testing import CliRunner; "
+        "from infogauss_cli.cli.main import app; "
+        "out = CliRunner().invoke(app, ['check', '--help']).output; "
+        "from typer import rich_utils; "
+        "assert 'markdown_it' not in sys.modules and 'pygments' not in sys.modules; "
+        "import rich.markdown; assert rich_utils.Markdown is not rich.markdown.Markdown; "
+        "assert hasattr(rich.markdown, 'MarkdownContext'); "
+        "print('--memory-budget' in out, 'Usage' in out)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == ["True", "True"], r.stdout + r.stderr
