@@ -72,26 +72,49 @@ def plain_loop(enc: Any, texts: list[str], batch_size: int, sort: bool) -> tuple
     return time.perf_counter() - t, out
 
 
+def padding(ntok: list[int], bs: int, items: list) -> str:
+    """The share of padding in the batches of the unsorted loop, the sorted loop and
+    ``extract()``'s length buckets (sorted by token count within each text chunk)."""
+    from infogauss_cli.extract.loader import TEXT_CHUNK_ITEMS, bucket_batches
+    from infogauss_cli.extract.plan import make_plan
+
+    def share(batches: list[list[int]]) -> str:
+        padded = sum(max(ntok[i] for i in b) * len(b) for b in batches)
+        return f"{1 - sum(ntok) / padded:.0%}"
+
+    n = len(ntok)
+    unsorted = [list(range(b, min(n, b + bs))) for b in range(0, n, bs)]
+    order = sorted(range(n), key=lambda i: ntok[i])
+    plan = make_plan([it.id for it in items], bs, TEXT_CHUNK_ITEMS)
+    chunks = range(plan.n_chunks)
+    buckets = bucket_batches(plan, chunks, dict(enumerate(ntok)))
+    return (
+        f"unsorted {share(unsorted)}, sorted {share([order[b : b + bs] for b in range(0, n, bs)])}"
+        f", length buckets {share(buckets)} ({plan.n_chunks} chunks of up to {TEXT_CHUNK_ITEMS})"
+    )
+
+
 def run_text(args: Any) -> dict:
     import torch
 
     from infogauss_cli.backends import build_encoder
     from infogauss_cli.extract import EngineOptions, extract
+    from infogauss_cli.extract.loader import text_lengths
     from infogauss_cli.sources.base import Item
     from infogauss_cli.zoo import load_zoo
 
     n, bs = args.n or 5000, args.batch_size or 64
     texts = pydoc_sentences(n)
     enc = build_encoder(load_zoo().resolve(args.text_model), "text")
-    ntok = [len(x) for x in enc.collate.tokenizer(texts, truncation=True)["input_ids"]]
-    padded = sum(max(ntok[b : b + bs]) * len(ntok[b : b + bs]) for b in range(0, n, bs))
+    items = [Item(id=f"s{i}", text=t) for i, t in enumerate(texts)]
+    counts = text_lengths(items, enc.collate)  # tokens after truncation, what a batch holds
+    ntok = [counts[i] for i in range(n)]
     print(
         f"{args.text_model} text, fp32, batch {bs}; {n} pydoc sentences "
-        f"({np.mean(ntok):.1f} tokens on average, {1 - sum(ntok) / padded:.0%} of unsorted "
-        "batch tokens are padding); torch "
-        f"{torch.__version__}, {torch.get_num_threads()} threads"
+        f"({np.mean(ntok):.1f} tokens on average); torch "
+        f"{torch.__version__}, {torch.get_num_threads()} threads\n"
+        f"padding (of the tokens computed): {padding(ntok, bs, items)}"
     )
-    items = [Item(id=f"s{i}", text=t) for i, t in enumerate(texts)]
     kw = {"options": EngineOptions(device="cpu", precision="fp32", batch_size=bs), "cache": None,
           "progress": False}  # fmt: skip
     plain_loop(enc, texts[: 2 * bs], bs, sort=False)  # warm-up

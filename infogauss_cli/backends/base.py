@@ -26,6 +26,9 @@ class Encoder:
       an RGB ``PIL.Image`` -> ``Tensor(C, H, W)`` for image towers, ``str`` -> ``str`` for text.
     - ``collate`` turns a list of prepared items into a dict of batch-first CPU tensors (stacked
       pixels, or tokenised text); the extractor slices them on dim 0 when it backs off on OOM.
+      A text collate may have ``token_lengths(texts)`` (tokens per text, no padding): length
+      buckets sort by it (:func:`~infogauss_cli.extract.loader.text_lengths`), else by
+      characters.
     - ``forward(module, batch)`` gets the batch already on the module's device and returns the raw
       (unnormalised) embeddings, shape ``(B, dim)``, in whatever dtype autocast produced; the
       extractor casts to float32.

@@ -90,6 +90,14 @@ class TextCollate:
         )
         return dict(enc)
 
+    def token_lengths(self, texts: list[str]) -> list[int] | None:
+        """Tokens per text after truncation, without padding or tensors: the length-bucketing
+        key. None with ``max_length`` padding (CLIP): every batch has the same length."""
+        if self.padding == "max_length":
+            return None
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        return [len(x) for x in ids["input_ids"]]
+
 
 class HFImagePrepare:
     """RGB PIL image -> pixel tensor with a transformers image processor."""

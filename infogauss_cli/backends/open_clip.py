@@ -73,6 +73,11 @@ class TextCollate:
     def __call__(self, texts: list[str]) -> dict[str, torch.Tensor]:
         return {"input_ids": self.tokenizer(list(texts))}
 
+    def token_lengths(self, texts: list[str]) -> None:
+        """None: every caption is padded to the context length, so length buckets gain
+        nothing (and need no tokenising)."""
+        return None
+
 
 def _configs(entry: ZooEntry) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model config, pretrained-tag config) of the entry, checked."""

@@ -125,6 +125,12 @@ class STCollate:
         )
         return dict(enc)
 
+    def token_lengths(self, texts: list[str]) -> list[int]:
+        """Tokens per text after truncation, without padding or tensors (the bucketing key)."""
+        texts = [t.strip().lower() if self.lower else t.strip() for t in texts]
+        ids = self.tokenizer(texts, truncation="longest_first", max_length=self.max_length)
+        return [len(x) for x in ids["input_ids"]]
+
 
 def forward_st(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Run the kept modules (transformer, pooling, ...) and take ``sentence_embedding``."""

@@ -239,7 +239,8 @@ def _run_share(job: Job, items: Any) -> Share:
     if not todo:
         return share
     if options.bucket and tower == "text":
-        batches = bucket_batches(plan, todo, text_lengths(items))
+        todo_items = (i for c in todo for i in range(*plan.bounds(c)))
+        batches = bucket_batches(plan, todo, text_lengths(items, encoder.collate, todo_items))
     else:
         batches = plan.batches(todo)
     workers = default_workers(dev, tower) if options.workers is None else options.workers

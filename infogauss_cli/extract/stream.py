@@ -174,7 +174,7 @@ class _Stream:
                 job.say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
         local = make_plan(ids, self.batch_size, self.size)  # one chunk
         if self.job.options.bucket and job.encoder.tower == "text":
-            batches = bucket_batches(local, [0], text_lengths(chunk))
+            batches = bucket_batches(local, [0], text_lengths(chunk, job.encoder.collate))
         else:
             batches = local.batches([0])
         self.todo[c] = _Todo(start, ids, batches)
