@@ -11,12 +11,13 @@ from infogauss_cli.extract.workers import CalibratedLoader, workers_for_rates
 @pytest.mark.parametrize(
     ("decode_s", "forward_s", "cpus", "want"),
     [
-        (0.004, 0.018, 2, 1),  # efficientnet_lite0 on 2 cores: decode 22% of the forward
-        (0.004, 0.986, 2, 0),  # ViT-L/14 on CPU: decode 0.4%: serial
+        (0.004, 0.018, 4, 1),  # efficientnet_lite0 on 4 cores: decode 22% of the forward
+        (0.004, 0.018, 2, 0),  # ... on 2 cores: no spare core, serial
+        (0.004, 0.986, 4, 0),  # ViT-L/14 on CPU: decode 0.4%: serial
         (0.004, 0.018, 1, 0),  # one core: nothing to overlap
         (0.004, 0.003, 16, 2),  # a fast model on 16 cores: 1.33 x 1.5 -> 2
         (0.010, 0.001, 16, 8),  # decode-bound: at most half the cores
-        (0.010, 0.001, 2, 1),  # 2 cores: 0 or 1
+        (0.010, 0.001, 4, 2),  # 4 cores: at most 2
         (0.0, 0.01, 8, 0),
         (0.01, 0.0, 8, 0),
     ],
@@ -54,7 +55,7 @@ def test_calibrated_loader_times_the_first_batch(forward_s, want):
     clock = FakeClock()
     made, make = _fake_loader(clock, decode_s=0.004)
     batches = [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
-    loader = CalibratedLoader(make, batches, cpus=2, clock=clock)
+    loader = CalibratedLoader(make, batches, cpus=4, clock=clock)
     seen = []
     for b in loader:
         seen.append(b)

@@ -18,8 +18,10 @@ def workers_for_rates(decode_s: float, forward_s: float, cpus: int) -> int:
     None when decoding costs under ``MIN_DECODE_SHARE`` of the forward pass (serial decoding
     then costs under 5%, and a worker process would take cores from the forward pass); else
     enough to keep pace (``decode_s / forward_s`` processes, with ``WORKER_HEADROOM``), at
-    least 1 and at most half the cores (on 2 cores: 0 or 1)."""
-    if cpus < 2 or forward_s <= 0 or decode_s <= 0:
+    least 1 and at most half the cores. Under 3 cores, none: the two-thread forward pass uses
+    both cores, and on an idle 2-core machine a worker lost to serial decoding in 2 of 3
+    comparisons (docs/performance.md)."""
+    if cpus < 3 or forward_s <= 0 or decode_s <= 0:
         return 0
     need = decode_s / forward_s
     if need < MIN_DECODE_SHARE:
