@@ -19,8 +19,8 @@ def workers_for_rates(decode_s: float, forward_s: float, cpus: int) -> int:
     then costs under 5%, and a worker process would take cores from the forward pass); else
     enough to keep pace (``decode_s / forward_s`` processes, with ``WORKER_HEADROOM``), at
     least 1 and at most half the cores. Under 3 cores, none: the two-thread forward pass uses
-    both cores, and on an idle 2-core machine a worker lost to serial decoding in 2 of 3
-    comparisons (docs/performance.md)."""
+    both cores, so a worker cannot overlap it (on an idle 2-core machine one worker was within
+    noise of serial decoding, docs/performance.md), and one process less is simpler."""
     if cpus < 3 or forward_s <= 0 or decode_s <= 0:
         return 0
     need = decode_s / forward_s
