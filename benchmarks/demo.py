@@ -2,6 +2,7 @@
 
     python benchmarks/demo.py            # one run, report in a temporary folder
     python benchmarks/demo.py --repeat 2
+    python benchmarks/demo.py --keep demo-out   # keep the report to compare with the docs
 
 Prints one line per run and the machine (CPU count and model, Python, torch); run it on a quiet
 machine, since the demo is CPU bound (synthetic training and two small real models).
@@ -41,11 +42,13 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--keep", default=None, help="write the demo's report here (kept)")
     args = parser.parse_args(argv)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     print(f"machine: {machine()}")
     for i in range(args.repeat):
-        with tempfile.TemporaryDirectory() as out:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = args.keep or tmp
             cmd = [sys.executable, "-m", "infogauss_cli", "demo", "--out", out, "--quiet"]
             t0 = time.perf_counter()
             code = subprocess.run(cmd, env=env).returncode
