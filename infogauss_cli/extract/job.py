@@ -100,8 +100,9 @@ class Job:
                 "chunk_size": chunk_size,
             }
         )
-        if decode_key(enc, self.options.decode):  # fused resize, draft, GPU decode: other pixels
-            parts["decode"] = decode_key(enc, self.options.decode)
+        decode = decode_key(enc, self.options.decode)
+        if decode:  # fused resize, draft, GPU decode: other pixels
+            parts["decode"] = decode
         return self.cache.entry(parts, label=f"{enc.model_id}-{enc.tower}").open()
 
 
