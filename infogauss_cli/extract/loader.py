@@ -333,6 +333,8 @@ class Pipeline:
 def _device_side(encoder: Any, load: Callable[[Item], Any], decode: str) -> tuple[Any, ...]:
     """(load, prepare, collate, DevicePrep or None, notes): what moves to the device."""
     prepare, collate, notes = encoder.prepare, encoder.collate, []
+    if decode in ("cpu", "fast") and encoder.tower == "image":  # Resize + CenterCrop fused
+        load, prepare = fast_cpu_decode(load, prepare, decode == "fast") or (load, prepare)
     split = split_normalize(prepare) if encoder.tower == "image" else None
     try:
         key = pixel_key(collate) if split is not None else ""
@@ -341,12 +343,8 @@ def _device_side(encoder: Any, load: Callable[[Item], Any], decode: str) -> tupl
     if split is None:
         if decode == "gpu":
             notes.append("--decode gpu: the model's inputs are not standard images; using PIL")
-        if decode in ("cpu", "fast") and encoder.tower == "image":
-            load, prepare = fast_cpu_decode(load, prepare, decode == "fast") or (load, prepare)
         return load, prepare, collate, None, notes
     prepare, (mean, std) = split
-    if decode in ("cpu", "fast"):
-        load, prepare = fast_cpu_decode(load, prepare, decode == "fast") or (load, prepare)
     gpu = gpu_decode_params(unwrap_prepare(prepare)[0].transforms) if decode == "gpu" else None
     if decode == "gpu" and gpu is None:
         notes.append("--decode gpu: the transforms are not Resize + CenterCrop; using PIL")
