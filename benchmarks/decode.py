@@ -1,5 +1,6 @@
-"""The CPU image decode: ``--decode cpu`` (Resize + CenterCrop fused into one PIL resize per
-axis) and ``--decode fast`` (that, and large JPEGs drafted) against ``--decode exact`` (the
+"""The CPU image decode: ``--decode cpu`` (JPEGs decoded to tensors by torchvision, Resize +
+CenterCrop by torch's antialiased uint8 kernel; for other transforms one PIL resize per axis)
+and ``--decode fast`` (PIL fused, and large JPEGs drafted) against ``--decode exact`` (the
 model's transforms step by step).
 
 Two things, on synthetic COCO-sized JPEGs (``benchmarks/extract.py``'s) and on large ones

@@ -99,10 +99,12 @@ def run_text(args: Any) -> dict:
 
     from infogauss_cli.backends import build_encoder
     from infogauss_cli.extract import EngineOptions, extract
+    from infogauss_cli.extract.cpu_memory import keep_freed_memory
     from infogauss_cli.extract.loader import text_lengths
     from infogauss_cli.sources.base import Item
     from infogauss_cli.zoo import load_zoo
 
+    keep_freed_memory()  # as the engine does on CPU: the plain loops get it too, from the start
     n, bs = args.n or 5000, args.batch_size or 64
     texts = pydoc_sentences(n)
     enc = build_encoder(load_zoo().resolve(args.text_model), "text")

@@ -156,9 +156,8 @@ def test_default_decode_agrees_with_exact_and_has_its_own_cache_entry(tmp_path):
     assert len({fused.cache_path, exact.cache_path, fast.cache_path}) == 3
     assert _cos(fused.embeddings, exact.embeddings).min() > 0.9999
     assert _cos(fast.embeddings, exact.embeddings).min() > 0.99
-    # the small images are not drafted: there fast is the fused path
-    np.testing.assert_array_equal(fast.embeddings[:12], fused.embeddings[:12])
-    assert not np.array_equal(fast.embeddings[12:], fused.embeddings[12:])  # drafted
+    # the small images are not drafted: there fast is the fused PIL path
+    assert _cos(fast.embeddings[:12], exact.embeddings[:12]).min() > 0.9999
     again = extract(make_image_encoder(), items, o, **kw)
     assert again.from_cache == 1.0
 
@@ -168,7 +167,7 @@ def test_decode_key():
     from tests.test_extract import make_text_encoder
 
     enc = make_image_encoder()
-    assert decode_key(enc, "cpu") == "fused"
+    assert decode_key(enc, "cpu") == "tensor"
     assert decode_key(enc, "fast") == "fast"
     assert decode_key(enc, "exact") is None  # the key of caches made before the fused path
     assert decode_key(enc, "gpu") == "gpu"

@@ -1,14 +1,19 @@
-"""``--decode cpu``: cheaper PIL decoding for transforms that start with Resize + CenterCrop.
+"""``--decode cpu``: cheaper decoding for transforms that start with Resize + CenterCrop.
 
-In the DataLoader workers, Resize + CenterCrop become one PIL resize per axis of the crop's
-source box (:class:`ResizeCrop`: only the kept pixels are computed; a few pixels in 100,000
-differ by one level, embeddings agree to cosine 1.000000 in benchmarks/decode.py): cache key
-part ``decode: fused``. ``--decode fast`` also decodes a large JPEG at 1/2, 1/4 or 1/8 of its
-size where the decoded shorter side still holds twice what the resize keeps
-(:func:`~infogauss_cli.sources.images.draft_scale`): 2.4x faster on 12-megapixel-class files
-but further from the model's transforms (real effnet-lite0 weights, 128 large JPEGs: cosine
-0.998), so it is opt-in, key part ``decode: fast``. ``--decode exact`` keeps the model's
-transforms step by step and the key of older caches (:func:`decode_key`).
+Where the transforms are exactly Resize (bilinear or bicubic) + CenterCrop + ToTensor +
+Normalize (timm's and open_clip's eval transforms), JPEG files are decoded by torchvision's
+libjpeg-turbo decoder straight into a uint8 tensor (the same pixels as PIL's, tested) and
+resized by torch's antialiased uint8 kernel (:class:`TensorResizeCrop`: PIL's filter, within
+one level of 255 of PIL's result in about 1% of the pixels; 4x faster than PIL's resize): cache
+key part ``decode: tensor``. Other transforms that start with Resize + CenterCrop get one PIL
+resize per axis of the crop's source box (:class:`ResizeCrop`: only the kept pixels are
+computed; a few pixels in 100,000 differ by one level, embeddings agree to cosine 1.000000 in
+benchmarks/decode.py): key part ``decode: fused``. ``--decode fast`` (PIL, fused) also decodes
+a large JPEG at 1/2, 1/4 or 1/8 of its size where the decoded shorter side still holds twice
+what the resize keeps (:func:`~infogauss_cli.sources.images.draft_scale`): 2.4x faster on
+12-megapixel-class files but further from the model's transforms (real effnet-lite0 weights,
+128 large JPEGs: cosine 0.998), so it is opt-in, key part ``decode: fast``. ``--decode exact``
+keeps the model's transforms step by step and the key of older caches (:func:`decode_key`).
 """
 
 from __future__ import annotations
@@ -121,12 +126,96 @@ def fast_cpu_decode(
     return (DraftLoad(min_side) if draft and load is load_image else load), prepare
 
 
+TENSOR_FILTERS = ("bilinear", "bicubic")  # torch's antialiased uint8 kernel has PIL's filters
+
+
+def tensor_resize_params(steps: list[Any]) -> tuple[dict[str, Any], Any] | None:
+    """(resize kwargs, crop size) for :class:`TensorResizeCrop` when ``steps`` (the transforms
+    after :func:`~.loader.split_normalize`) are exactly Resize (bilinear or bicubic) ->
+    CenterCrop (-> open_clip's RGB conversion) -> ToUint8; else None."""
+    from .loader import gpu_decode_params
+
+    params = gpu_decode_params(steps)
+    if params is None or getattr(steps[0].interpolation, "value", None) not in TENSOR_FILTERS:
+        return None
+    return params
+
+
+class TensorResizeCrop:
+    """A uint8 CHW tensor (a JPEG decoded by :class:`JpegTensorOr`) or a PIL image -> the
+    model's Resize + CenterCrop with torch's antialiased uint8 kernel -> uint8 CHW."""
+
+    def __init__(self, resize: dict[str, Any], crop: Any) -> None:
+        self.resize, self.crop = resize, crop
+
+    def __call__(self, img: Any) -> Any:
+        import torch
+        from torchvision.transforms.v2 import functional as F
+
+        if not isinstance(img, torch.Tensor):
+            img = F.pil_to_tensor(img if img.mode == "RGB" else img.convert("RGB"))
+        return F.center_crop(F.resize(img, **self.resize), self.crop)
+
+    def __repr__(self) -> str:
+        return f"TensorResizeCrop(resize={self.resize}, crop={self.crop})"
+
+
+class JpegTensorOr:
+    """The default image loader, with complete JPEG files (a path or encoded bytes that start
+    with the JPEG start marker and end with its end marker) decoded by torchvision straight to a
+    uint8 RGB tensor; anything else, or a JPEG torchvision rejects, goes to ``load`` (PIL, which
+    names the problem of a broken file)."""
+
+    def __init__(self, load: Callable[[Item], Any]) -> None:
+        self.load = load
+
+    def __call__(self, item: Item) -> Any:
+        from ..sources.images import jpeg_bytes
+
+        data = jpeg_bytes(item)
+        if data is None or not data.rstrip(b"\0\r\n ").endswith(b"\xff\xd9"):
+            return self.load(item)  # not a JPEG, or truncated: PIL's path and messages
+        import torch
+
+        from .loader import torchvision_io
+
+        io = torchvision_io()
+        try:
+            buf = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+            return io.decode_jpeg(buf, mode=io.ImageReadMode.RGB)
+        except RuntimeError:
+            return self.load(item)
+
+
+def tensor_path(encoder: Any, decode: str) -> tuple[TensorResizeCrop, Any, Any] | None:
+    """``--decode cpu`` for an image tower whose transforms are exactly Resize (bilinear or
+    bicubic) + CenterCrop + ToTensor + Normalize and whose collate stacks one pixel tensor:
+    (:class:`TensorResizeCrop`, the batch's pixel key, (mean, std)); else None."""
+    from .loader import pixel_key, split_normalize, unwrap_prepare
+
+    if decode != "cpu" or encoder.tower != "image":
+        return None
+    split = split_normalize(encoder.prepare)
+    if split is None:
+        return None
+    params = tensor_resize_params(unwrap_prepare(split[0])[0].transforms)
+    if params is None:
+        return None
+    try:
+        key = pixel_key(encoder.collate)
+    except Exception:  # an encoder with its own batch layout
+        return None
+    return TensorResizeCrop(*params), key, split[1]
+
+
 def decode_key(encoder: Any, decode: str) -> str | None:
     """The cache key's ``decode`` part: None where the pixels are the model's own transforms'
-    (``exact``, text, transforms that cannot be fused), else ``fused`` (``cpu``), ``fast`` or
-    ``gpu``."""
+    (``exact``, text, transforms that cannot be fused), else ``tensor`` or ``fused``
+    (``cpu``), ``fast`` or ``gpu``."""
     if encoder.tower != "image" or decode == "exact":
         return None
+    if tensor_path(encoder, decode) is not None:
+        return "tensor"
     if decode in ("cpu", "fast"):
         fused = fuse_resize_crop(encoder.prepare) is not None
         return ("fused" if decode == "cpu" else "fast") if fused else None

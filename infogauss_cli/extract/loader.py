@@ -5,13 +5,14 @@ Pinned memory on CUDA."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..sources.base import Item, ItemLoadError
-from .cpu_decode import fast_cpu_decode
-from .workers import CalibratedLoader
+from .cpu_decode import JpegTensorOr, fast_cpu_decode, tensor_path
+from .workers import CalibratedLoader, ThreadedBatches, loading_threads
 
 TEXT_CHUNK_ITEMS = 2048  # text chunks: wide enough for length buckets, still small (6 MB at 768-d)
 
@@ -206,18 +207,13 @@ class DevicePrep:
         return batch
 
     def _decode(self, jpegs: list[Any], order: list[int], pixels: Any, device: str) -> Any:
-        import warnings
-
         import torch
         from torchvision.transforms.v2 import functional as F
 
-        with warnings.catch_warnings():  # torchvision >= 0.29: "decoding moves to torchcodec"
-            warnings.simplefilter("ignore", DeprecationWarning)
-            from torchvision.io import ImageReadMode, decode_jpeg
-
+        io = torchvision_io()
         resize, crop = self.gpu_decode  # type: ignore[misc]
         dev = device if device.startswith("cuda") else "cpu"
-        decoded = decode_jpeg(jpegs, mode=ImageReadMode.RGB, device=dev) if jpegs else []
+        decoded = io.decode_jpeg(jpegs, mode=io.ImageReadMode.RGB, device=dev) if jpegs else []
         done = [F.center_crop(F.resize(im, **resize), crop) for im in decoded]
         rest = list(pixels.to(dev)) if pixels is not None else []
         both = done + rest  # order: positions of the jpegs, then of the rest
@@ -227,15 +223,39 @@ class DevicePrep:
         return torch.stack(out)
 
 
-def gpu_decode_params(prepare_steps: list[Any]) -> tuple[dict[str, Any], Any] | None:
+TORCHVISION_IO_DEPRECATION = "The image decoding and encoding capabilities of TorchVision"
+
+
+@functools.cache
+def torchvision_io() -> Any:
+    """``torchvision.io`` (decode_jpeg, ImageReadMode), without its warning on every call that
+    decoding moves to torchcodec (torchvision >= 0.29; a filter on that message, once per
+    process)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", TORCHVISION_IO_DEPRECATION, DeprecationWarning)
+    import torchvision.io
+
+    return torchvision.io
+
+
+def _to_rgb_step(step: Any) -> bool:
+    """open_clip's conversion to RGB (``_convert_to_rgb``, or ``MaybeConvertMode("RGB")``)."""
+    if type(step).__name__ == "MaybeConvertMode":
+        return getattr(step, "mode", None) == "RGB"
+    return getattr(step, "__name__", None) == "_convert_to_rgb"
+
+
+def gpu_decode_params(steps: list[Any]) -> tuple[dict[str, Any], Any] | None:
     """(resize kwargs, crop size) when the CPU transforms are exactly Resize -> CenterCrop
-    (-> an RGB conversion), else None (the GPU decode needs to repeat them)."""
-    names = [type(t).__name__ for t in prepare_steps]
+    (-> open_clip's RGB conversion) -> ToUint8, else None (decoding to a tensor needs to
+    repeat them)."""
+    names = [type(t).__name__ for t in steps]
     if len(names) < 2 or names[0] != "Resize" or names[1] != "CenterCrop":
         return None
-    if any(n not in ("function", "ToUint8", "MaybeToTensor") for n in names[2:]):
+    if not all(type(t).__name__ == "ToUint8" or _to_rgb_step(t) for t in steps[2:]):
         return None
-    r, c = prepare_steps[0], prepare_steps[1]
+    r, c = steps[0], steps[1]
     kw = {"size": r.size, "interpolation": r.interpolation, "antialias": True}
     if getattr(r, "max_size", None) is not None:
         kw["max_size"] = r.max_size
@@ -253,16 +273,10 @@ class JpegOr:
         self.load = load
 
     def __call__(self, item: Item) -> Any:
-        path = item.path
-        if item.image is None and path and path.lower().endswith((".jpg", ".jpeg")):
-            try:
-                with open(path, "rb") as f:
-                    head = f.read()
-            except OSError:
-                return self.load(item)  # the PIL loader names the problem
-            if head[:3] == b"\xff\xd8\xff":
-                return RawJpeg(head)
-        return self.load(item)
+        from ..sources.images import jpeg_bytes
+
+        data = jpeg_bytes(item) if item.image is None else None
+        return self.load(item) if data is None else RawJpeg(data)
 
 
 class RawJpeg:
@@ -333,6 +347,13 @@ class Pipeline:
 def _device_side(encoder: Any, load: Callable[[Item], Any], decode: str) -> tuple[Any, ...]:
     """(load, prepare, collate, DevicePrep or None, notes): what moves to the device."""
     prepare, collate, notes = encoder.prepare, encoder.collate, []
+    tensor = tensor_path(encoder, decode)
+    if tensor is not None:  # JPEGs decoded to tensors, resized by torch's uint8 kernel
+        from ..sources.images import load_image
+
+        resize_crop, key, (mean, std) = tensor
+        load = JpegTensorOr(load) if load is load_image else load
+        return load, resize_crop, collate, DevicePrep(key, mean, std), notes
     if decode in ("cpu", "fast") and encoder.tower == "image":  # Resize + CenterCrop fused
         load, prepare = fast_cpu_decode(load, prepare, decode == "fast") or (load, prepare)
     split = split_normalize(prepare) if encoder.tower == "image" else None
@@ -380,21 +401,25 @@ def make_loader(
     (:class:`CalibratedLoader`)."""
     load, prepare, collate, prep, notes = _device_side(encoder, load, decode)
     dataset = ItemDataset(items, load, prepare)
-    make = _LoaderMaker(dataset, Collate(collate), device.startswith("cuda"))
+    threads = loading_threads(device, encoder.tower)
+    make = _LoaderMaker(dataset, Collate(collate), device.startswith("cuda"), threads)
     if calibrate and len(batches) > 1:
         return Pipeline(CalibratedLoader(make, batches), prep, notes)
     return Pipeline(make(batches, workers), prep, notes)
 
 
 class _LoaderMaker:
-    """``(batches, workers) -> DataLoader`` over one dataset and collate."""
+    """``(batches, workers) -> DataLoader`` over one dataset and collate (no workers and more
+    than one loading thread: :class:`ThreadedBatches`)."""
 
-    def __init__(self, dataset: ItemDataset, collate: Collate, cuda: bool) -> None:
-        self.dataset, self.collate, self.cuda = dataset, collate, cuda
+    def __init__(self, dataset: ItemDataset, collate: Collate, cuda: bool, threads: int) -> None:
+        self.dataset, self.collate, self.cuda, self.threads = dataset, collate, cuda, threads
 
     def __call__(self, batches: list[list[int]], workers: int) -> Any:
         import torch
 
+        if workers == 0 and self.threads > 1:
+            return ThreadedBatches(self.dataset, self.collate, batches, self.threads)
         cuda = self.cuda
         extra: dict[str, Any] = {"prefetch_factor": 4 if cuda else 2} if workers > 0 else {}
         if workers > 0 and not cuda:  # decoding fills the cores the forward pass leaves idle

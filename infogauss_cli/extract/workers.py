@@ -1,11 +1,12 @@
-"""How many DataLoader worker processes decode CPU images: chosen from measured rates."""
+"""Who decodes CPU images: DataLoader worker processes, as many as the measured rates call for,
+or threads of this process between two forward passes (:class:`ThreadedBatches`)."""
 
 from __future__ import annotations
 
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 MIN_DECODE_SHARE = 0.05  # decoding under 5% of the forward pass: no worker process for it
@@ -19,8 +20,8 @@ def workers_for_rates(decode_s: float, forward_s: float, cpus: int) -> int:
     then costs under 5%, and a worker process would take cores from the forward pass); else
     enough to keep pace (``decode_s / forward_s`` processes, with ``WORKER_HEADROOM``), at
     least 1 and at most half the cores. Under 3 cores, none: the two-thread forward pass uses
-    both cores, so a worker cannot overlap it (on an idle 2-core machine one worker was within
-    noise of serial decoding, docs/performance.md), and one process less is simpler."""
+    both cores, so a worker cannot overlap it; the batches are then loaded on threads between
+    forward passes (:class:`ThreadedBatches`; docs/performance.md)."""
     if cpus < 3 or forward_s <= 0 or decode_s <= 0:
         return 0
     need = decode_s / forward_s
@@ -50,11 +51,58 @@ class CalibratedLoader:
     def __iter__(self) -> Any:
         first, rest = self.batches[:1], self.batches[1:]
         t0 = self.clock()
-        out = next(iter(self.make(first, 0)))
+        loader = self.make(first, 0)
+        out = next(iter(loader))
         t1 = self.clock()
         yield out
         n = max(1, len(first[0]))
-        self.rates = ((t1 - t0) / n, (self.clock() - t1) / n)
+        load_s = getattr(loader, "load_s", None)  # threads: their summed time, one process's
+        self.rates = ((t1 - t0 if load_s is None else load_s) / n, (self.clock() - t1) / n)
         self.workers = min(workers_for_rates(*self.rates, self.cpus), len(rest))
         if rest:
             yield from self.make(rest, self.workers)
+
+
+def loading_threads(device: str, tower: str) -> int:
+    """Threads that load a CPU image batch in this process when there are no worker processes:
+    as many as torch's (the cores the forward pass uses; at most 8). The JPEG decoders and the
+    resize kernels (torchvision's, PIL's) release the GIL, so a batch is decoded on every core
+    in the pause between two forward passes instead of on one (2 cores: 1.7-2.2x faster
+    loading; docs/performance.md). One for text (tokenising happens in the collate) and on
+    CUDA (worker processes load there)."""
+    if tower != "image" or device.startswith("cuda"):
+        return 1
+    import torch
+
+    return max(1, min(8, torch.get_num_threads()))
+
+
+class ThreadedBatches:
+    """``batches`` (lists of ``dataset`` indices) -> collated batches, each batch's items loaded by
+    a pool of ``threads`` threads (in order; the next batch is not started until this one is
+    taken, so loading never competes with the forward pass for the cores). ``load_s``: the
+    loading time summed over the items so far (what one thread would have taken)."""
+
+    def __init__(
+        self,
+        dataset: Any,
+        collate: Callable[[list[Any]], Any],
+        batches: Iterable[list[int]],
+        threads: int,
+    ) -> None:
+        self.dataset, self.collate, self.batches, self.threads = dataset, collate, batches, threads
+        self.load_s = 0.0
+
+    def _load(self, index: int) -> tuple[Any, float]:
+        t = time.perf_counter()
+        sample = self.dataset[index]
+        return sample, time.perf_counter() - t
+
+    def __iter__(self) -> Iterator[Any]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="infogauss-load") as pool:
+            for batch in self.batches:
+                loaded = list(pool.map(self._load, batch))
+                self.load_s += sum(dt for _, dt in loaded)
+                yield self.collate([sample for sample, _ in loaded])

@@ -52,6 +52,22 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def jpeg_bytes(item: Item) -> bytes | None:
+    """The encoded bytes of an item that is a JPEG file (a ``.jpg``/``.jpeg`` path, or encoded
+    bytes in ``item.image``) starting with the JPEG start marker; None otherwise (or when the
+    file cannot be read: the PIL loader then names the problem)."""
+    data = item.image
+    if data is None and item.path and item.path.lower().endswith((".jpg", ".jpeg")):
+        try:
+            with open(item.path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+    if isinstance(data, (bytes, bytearray, memoryview)) and bytes(data[:3]) == b"\xff\xd8\xff":
+        return bytes(data)
+    return None
+
+
 def draft_scale(width: int, height: int, min_side: int) -> int:
     """The JPEG decoder's DCT scale (1, 2, 4 or 8) for an image that will be resized so that
     its shorter side is ``min_side``: the largest that keeps the decoded shorter side at least

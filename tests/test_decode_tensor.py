@@ -1,0 +1,197 @@
+"""``--decode cpu``'s tensor path (issue 13, item 3): JPEGs decoded by torchvision straight to
+uint8 tensors (the same pixels as PIL's), Resize + CenterCrop by torch's antialiased uint8
+kernel (within one level of PIL's), and a CPU image batch loaded on threads between two forward
+passes (:class:`ThreadedBatches`)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from infogauss_cli.sources.base import Item
+from tests.test_decode_fast import _cos, _photo, _steps
+from tests.test_extract import image_items, make_image_encoder, write_images
+
+pytest.importorskip("torchvision")
+
+
+def _pil_pixels(item: Item) -> np.ndarray:
+    from infogauss_cli.sources.images import load_image
+
+    return np.asarray(load_image(item)).transpose(2, 0, 1)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
+def test_jpeg_decoded_to_a_tensor_has_pils_pixels(tmp_path, mode):
+    import torch
+
+    from infogauss_cli.extract.cpu_decode import JpegTensorOr
+    from infogauss_cli.sources.images import load_image
+
+    p = tmp_path / "a.jpg"
+    _photo(320, 240).convert(mode).save(p, quality=90)
+    load = JpegTensorOr(load_image)
+    for item in (Item(id="path", path=str(p)), Item(id="bytes", image=p.read_bytes())):
+        x = load(item)
+        assert isinstance(x, torch.Tensor), "decoded by torchvision, not PIL"
+        assert tuple(x.shape) == (3, 240, 320)
+        np.testing.assert_array_equal(x.numpy(), _pil_pixels(item))
+
+
+def test_broken_and_other_files_take_the_pil_path(tmp_path):
+    from infogauss_cli.extract.cpu_decode import JpegTensorOr
+    from infogauss_cli.sources.images import ImageLoadError, load_image
+
+    good = tmp_path / "a.jpg"
+    _photo(200, 150).save(good, quality=90)
+    data = good.read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])  # no end marker: truncated
+    (tmp_path / "junk.jpg").write_bytes(data[:3] + b"\x00" * 500 + b"\xff\xd9")  # torchvision fails
+    _photo(200, 150).save(tmp_path / "b.png")
+    load = JpegTensorOr(load_image)
+    for name in ("cut.jpg", "junk.jpg"):
+        with pytest.raises(ImageLoadError):  # PIL's error, the item skipped and named
+            load(Item(id=name, path=str(tmp_path / name)))
+    png = load(Item(id="b", path=str(tmp_path / "b.png")))
+    assert png.mode == "RGB"  # a PIL image: TensorResizeCrop converts it
+    with pytest.raises(ImageLoadError, match="file not found"):
+        load(Item(id="gone", path=str(tmp_path / "gone.jpg")))
+
+
+@pytest.mark.parametrize(
+    ("w", "h", "size", "crop", "interp"),
+    [
+        (640, 480, 256, 224, "bicubic"),  # timm's efficientnet / resnet eval transform
+        (427, 640, 224, 224, "bicubic"),  # open_clip's
+        (500, 375, 232, 224, "bilinear"),
+        (640, 512, (240, 300), (224, 256), "bicubic"),
+    ],
+)
+def test_tensor_resize_crop_is_within_one_level_of_pil(tmp_path, w, h, size, crop, interp):
+    from infogauss_cli.extract.cpu_decode import JpegTensorOr, TensorResizeCrop
+    from infogauss_cli.extract.loader import ToUint8, gpu_decode_params
+    from infogauss_cli.sources.images import load_image
+
+    p = tmp_path / "a.jpg"
+    _photo(w, h).save(p, quality=90)
+    exact = _steps(size, crop, interp)
+    item = Item(id="a", path=str(p))
+    want = exact(load_image(item)).numpy().astype(int)
+    step = TensorResizeCrop(*gpu_decode_params([*exact.transforms[:2], ToUint8()]))
+    got = step(JpegTensorOr(load_image)(item))
+    assert got.dtype.is_floating_point is False and got.shape == want.shape
+    diff = np.abs(got.numpy().astype(int) - want)
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.03
+    np.testing.assert_array_equal(step(load_image(item)).numpy(), got.numpy())  # PIL input
+
+
+def test_which_transforms_take_the_tensor_path():
+    import timm
+    from torchvision import transforms as T
+
+    from infogauss_cli.extract.cpu_decode import decode_key, tensor_path
+
+    enc = make_image_encoder()
+    assert tensor_path(enc, "cpu") is not None and decode_key(enc, "cpu") == "tensor"
+    assert tensor_path(enc, "exact") is None and tensor_path(enc, "fast") is None
+    open_clip = pytest.importorskip("open_clip")
+    oc = replace(enc, prepare=open_clip.image_transform(224, is_train=False))
+    assert decode_key(oc, "cpu") == "tensor"
+    cfg = timm.data.resolve_data_config({"input_size": (3, 32, 32), "interpolation": "lanczos"})
+    lanczos = replace(enc, prepare=timm.data.create_transform(**cfg))
+    assert tensor_path(lanczos, "cpu") is None and decode_key(lanczos, "cpu") == "fused"
+    steps = enc.prepare.transforms
+    gray = replace(enc, prepare=T.Compose([*steps[:2], T.Grayscale(3), *steps[2:]]))
+    assert tensor_path(gray, "cpu") is None  # a step the tensor path would skip
+
+
+def test_threaded_batches_keep_order_and_use_threads():
+    from infogauss_cli.extract.workers import ThreadedBatches
+
+    names: set[str] = set()
+    barrier = threading.Barrier(2, timeout=10)
+
+    class Data:
+        def __getitem__(self, i):
+            names.add(threading.current_thread().name)
+            if i < 2:
+                barrier.wait()  # the first two items load at the same time, or this fails
+            return i * 10
+
+    batches = [[0, 1, 2], [3, 4], [5]]
+    loader = ThreadedBatches(Data(), list, batches, threads=2)
+    assert list(loader) == [[0, 10, 20], [30, 40], [50]]
+    assert len(names) == 2 and all(n.startswith("infogauss-load") for n in names)
+    assert loader.load_s > 0
+
+
+def test_threaded_batches_stop_when_the_consumer_does():
+    from infogauss_cli.extract.workers import ThreadedBatches
+
+    seen: list[int] = []
+
+    class Data:
+        def __getitem__(self, i):
+            seen.append(i)
+            return i
+
+    it = iter(ThreadedBatches(Data(), list, [[0, 1], [2, 3], [4, 5]], threads=2))
+    assert next(it) == [0, 1]
+    it.close()  # Ctrl-C in the forward pass: the pool shuts down, nothing more is loaded
+    assert sorted(seen) == [0, 1]
+    assert not [t for t in threading.enumerate() if t.name.startswith("infogauss-load")]
+
+
+def test_calibration_counts_the_threads_time_not_the_wall_time():
+    from infogauss_cli.extract.workers import CalibratedLoader
+    from tests.test_workers_rule import FakeClock
+
+    clock = FakeClock()
+
+    class Threaded(list):
+        load_s = 0.0
+
+    def make(batches, workers):
+        out = Threaded(batches)
+        if workers == 0:
+            out.load_s = 0.016  # 4 items x 4 ms on the threads ...
+            clock.t += 0.008  # ... in 8 ms of wall time (2 threads)
+        return out
+
+    loader = CalibratedLoader(make, [[0, 1, 2, 3], [4, 5]], cpus=4, clock=clock)
+    for b in loader:
+        clock.t += 0.018 * len(b)
+    assert loader.rates == pytest.approx((0.004, 0.018))  # one process's decode rate
+
+
+def test_loading_threads(monkeypatch):
+    import torch
+
+    from infogauss_cli.extract.workers import loading_threads
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 12)
+    assert loading_threads("cpu", "image") == 8
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert loading_threads("cpu", "image") == 2
+    assert loading_threads("cpu", "text") == 1 and loading_threads("cuda:0", "image") == 1
+
+
+def test_threads_and_worker_processes_give_the_same_bits(tmp_path):
+    from infogauss_cli.extract import EngineOptions, extract
+
+    write_images(tmp_path / "imgs", 10, size=(60, 80))
+    _photo(640, 480).convert("L").save(tmp_path / "imgs" / "gray.jpg")
+    _photo(64, 48).save(tmp_path / "imgs" / "p.png")
+    (tmp_path / "imgs" / "z.jpg").write_bytes(b"\xff\xd8\xff broken")
+    items = image_items(tmp_path / "imgs")
+    o = EngineOptions(batch_size=4, device="cpu", workers=0)
+    threads = extract(make_image_encoder(), items, o, progress=False)
+    procs = extract(make_image_encoder(), items, replace(o, workers=1), progress=False)
+    exact = extract(make_image_encoder(), items, replace(o, decode="exact"), progress=False)
+    assert threads.ids == procs.ids == exact.ids and len(threads.ids) == 12
+    assert [s[0] for s in threads.skipped] == ["z.jpg"] == [s[0] for s in exact.skipped]
+    np.testing.assert_array_equal(threads.embeddings, procs.embeddings)
+    assert _cos(threads.embeddings, exact.embeddings).min() > 0.9999
