@@ -38,6 +38,7 @@ def _fake_loader(clock: FakeClock, decode_s: float):
     made: list[tuple[int, int]] = []
 
     def make(batches, workers):
+        batches = list(batches)
         made.append((len(batches), workers))
 
         def gen():
@@ -92,3 +93,32 @@ def test_engine_calibrates_cpu_image_workers(tmp_path):
     import numpy as np
 
     np.testing.assert_array_equal(auto.embeddings, fixed.embeddings)  # workers change no bits
+
+
+def test_calibrated_loader_over_a_stream_of_batches():
+    clock = FakeClock()
+    made, make = _fake_loader(clock, decode_s=0.004)
+    batches = [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    loader = CalibratedLoader(make, iter(batches), cpus=16, clock=clock)  # no length
+    seen = []
+    for b in loader:
+        seen.append(b)
+        clock.t += 0.003 * len(b)
+    assert seen == batches and made == [(1, 0), (2, 2)]  # 0.004 / 0.003 x 1.5 -> 2 workers
+
+
+def test_engine_calibrates_the_workers_of_a_stream_of_images(tmp_path, monkeypatch):
+    import numpy as np
+
+    from infogauss_cli.extract import EngineOptions, extract
+    from tests.test_extract import image_items, make_image_encoder, write_images
+
+    write_images(tmp_path / "imgs", 12)
+    items = image_items(tmp_path / "imgs")
+    monkeypatch.setattr("infogauss_cli.extract.workers.workers_for_rates", lambda *a: 1)
+    o = EngineOptions(batch_size=4, device="cpu", chunk_items=8)
+    stream = extract(make_image_encoder(), iter(items), o, progress=False)
+    listed = extract(make_image_encoder(), items, o, progress=False)
+    assert stream.workers == listed.workers == 1  # the rule's choice, for a stream too
+    assert stream.ids == listed.ids
+    np.testing.assert_array_equal(stream.embeddings, listed.embeddings)

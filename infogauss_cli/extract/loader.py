@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from typing import Any
 
 from ..sources.base import Item, ItemLoadError
@@ -388,7 +388,7 @@ def make_loader(
     items: Sequence[Item],
     encoder: Any,
     load: Callable[[Item], Any],
-    batches: list[list[int]],
+    batches: Iterable[list[Any]],
     workers: int,
     device: str,
     decode: str = "cpu",
@@ -397,13 +397,13 @@ def make_loader(
     """A DataLoader over ``batches`` (lists of item indices) yielding :class:`Collate` tuples.
     Images whose ``prepare`` ends in ToTensor + Normalize travel as uint8 and are normalised on
     the device; with ``decode="gpu"`` JPEG files are decoded on the device too (others: PIL).
-    ``calibrate``: ``workers`` is ignored and chosen after the first batch
-    (:class:`CalibratedLoader`)."""
+    ``batches``: a list, or a stream's batches as they are read. ``calibrate``: ``workers`` is
+    ignored and chosen after the first batch (:class:`CalibratedLoader`)."""
     load, prepare, collate, prep, notes = _device_side(encoder, load, decode)
     dataset = ItemDataset(items, load, prepare)
     threads = loading_threads(device, encoder.tower)
     make = _LoaderMaker(dataset, Collate(collate), device.startswith("cuda"), threads)
-    if calibrate and len(batches) > 1:
+    if calibrate and (len(batches) > 1 if isinstance(batches, Sized) else True):
         return Pipeline(CalibratedLoader(make, batches), prep, notes)
     return Pipeline(make(batches, workers), prep, notes)
 
@@ -415,7 +415,7 @@ class _LoaderMaker:
     def __init__(self, dataset: ItemDataset, collate: Collate, cuda: bool, threads: int) -> None:
         self.dataset, self.collate, self.cuda, self.threads = dataset, collate, cuda, threads
 
-    def __call__(self, batches: list[list[int]], workers: int) -> Any:
+    def __call__(self, batches: Iterable[list[Any]], workers: int) -> Any:
         import torch
 
         if workers == 0 and self.threads > 1:

@@ -240,6 +240,7 @@ def run_stream(job: Job, items: Iterable[Item]) -> Share:
     enc, options = job.encoder, job.options
     workers = default_workers(dev, enc.tower) if options.workers is None else options.workers
     load = job.loader or default_loader(enc.tower)
+    calibrate = options.workers is None and enc.tower == "image" and not dev.startswith("cuda")
     pipe = make_loader(
         CarriedItems(),
         enc,
@@ -247,7 +248,8 @@ def run_stream(job: Job, items: Iterable[Item]) -> Share:
         state.sampler(items),
         workers,
         dev,
-        options.decode,  # type: ignore[arg-type]
+        options.decode,
+        calibrate,
     )
     for note in pipe.notes:
         job.say(note)
@@ -270,6 +272,7 @@ def run_stream(job: Job, items: Iterable[Item]) -> Share:
     if state.entry is not None and job.shard.rank == 0:
         record_stream(state.entry, plan, job.say)
     computed = bool(set(state.mine) - set(state.cached))
+    workers = pipe.workers(workers)  # CPU images: chosen after the first batch
     return Share(
         plan, state.entry, state.done, state.mine, state.cached, dev, prec,
         runner if computed else None, workers if computed else 0,

@@ -3,10 +3,11 @@ or threads of this process between two forward passes (:class:`ThreadedBatches`)
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from typing import Any
 
 MIN_DECODE_SHARE = 0.05  # decoding under 5% of the forward pass: no worker process for it
@@ -38,8 +39,8 @@ class CalibratedLoader:
 
     def __init__(
         self,
-        make: Callable[[list[list[int]], int], Any],
-        batches: list[list[int]],
+        make: Callable[[Iterable[Any], int], Any],
+        batches: Iterable[Any],
         cpus: int | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
@@ -49,18 +50,26 @@ class CalibratedLoader:
         self.rates: tuple[float, float] | None = None
 
     def __iter__(self) -> Any:
-        first, rest = self.batches[:1], self.batches[1:]
+        batches = iter(self.batches)  # a list, or a stream's batches as they are read
         t0 = self.clock()
-        loader = self.make(first, 0)
+        first = next(batches, None)
+        if first is None:
+            return
+        loader = self.make([first], 0)
         out = next(iter(loader))
         t1 = self.clock()
         yield out
-        n = max(1, len(first[0]))
+        n = max(1, len(first))
         load_s = getattr(loader, "load_s", None)  # threads: their summed time, one process's
         self.rates = ((t1 - t0 if load_s is None else load_s) / n, (self.clock() - t1) / n)
-        self.workers = min(workers_for_rates(*self.rates, self.cpus), len(rest))
-        if rest:
-            yield from self.make(rest, self.workers)
+        second = next(batches, None)
+        if second is None:
+            self.workers = 0
+            return
+        self.workers = workers_for_rates(*self.rates, self.cpus)
+        if isinstance(self.batches, Sized):
+            self.workers = min(self.workers, len(self.batches) - 1)
+        yield from self.make(itertools.chain([second], batches), self.workers)
 
 
 def loading_threads(device: str, tower: str) -> int:
