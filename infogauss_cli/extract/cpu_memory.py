@@ -6,7 +6,7 @@ its activations in again, page by page: efficientnet_lite0 at batch 16 on a 2-co
 took 55,000 page faults and a quarter of its CPU time in the kernel per batch.
 :func:`keep_freed_memory` sets ``M_MMAP_MAX = 0`` (every allocation from the heap) and
 ``M_TRIM_THRESHOLD`` to 1 GiB (freed memory is kept for the next batch instead of returned to
-the kernel): the same forward pass ran 1.4-1.5x faster, with the same peak memory
+the kernel): the same forward pass ran 1.4-1.8x faster, with the same peak memory
 (docs/performance.md). The memory stays with the process for its later allocations. PyTorch's
 CPU tuning guide gets the same from jemalloc or tcmalloc with ``LD_PRELOAD``; this needs no
 preload. Applied once per process by CPU runs of the engine; ``INFOGAUSS_MALLOC_TUNING=0``
