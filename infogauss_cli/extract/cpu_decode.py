@@ -183,7 +183,7 @@ class JpegTensorOr:
         try:
             buf = torch.frombuffer(bytearray(data), dtype=torch.uint8)
             return io.decode_jpeg(buf, mode=io.ImageReadMode.RGB)
-        except RuntimeError:
+        except (RuntimeError, ValueError, AttributeError):  # rejected, or no decode_jpeg
             return self.load(item)
 
 
