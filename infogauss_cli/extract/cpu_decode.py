@@ -142,8 +142,9 @@ def tensor_resize_params(steps: list[Any]) -> tuple[dict[str, Any], Any] | None:
 
 
 class TensorResizeCrop:
-    """A uint8 CHW tensor (a JPEG decoded by :class:`JpegTensorOr`) or a PIL image -> the
-    model's Resize + CenterCrop with torch's antialiased uint8 kernel -> uint8 CHW."""
+    """A uint8 CHW tensor (a JPEG decoded by :class:`JpegTensorOr`, or on the GPU by
+    ``--decode gpu``) or a PIL image -> the model's Resize + CenterCrop with torch's
+    antialiased uint8 kernel -> uint8 CHW, on the tensor's device."""
 
     def __init__(self, resize: dict[str, Any], crop: Any) -> None:
         self.resize, self.crop = resize, crop

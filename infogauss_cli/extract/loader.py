@@ -208,13 +208,14 @@ class DevicePrep:
 
     def _decode(self, jpegs: list[Any], order: list[int], pixels: Any, device: str) -> Any:
         import torch
-        from torchvision.transforms.v2 import functional as F
+
+        from .cpu_decode import TensorResizeCrop
 
         io = torchvision_io()
-        resize, crop = self.gpu_decode  # type: ignore[misc]
+        resize_crop = TensorResizeCrop(*self.gpu_decode)  # type: ignore[misc]
         dev = device if device.startswith("cuda") else "cpu"
         decoded = io.decode_jpeg(jpegs, mode=io.ImageReadMode.RGB, device=dev) if jpegs else []
-        done = [F.center_crop(F.resize(im, **resize), crop) for im in decoded]
+        done = [resize_crop(im) for im in decoded]
         rest = list(pixels.to(dev)) if pixels is not None else []
         both = done + rest  # order: positions of the jpegs, then of the rest
         out = [None] * len(both)
