@@ -17,6 +17,7 @@ Text mode (``--text``, :mod:`extract_text`): length buckets against plain transf
 
     python benchmarks/extract.py                     # CPU, efficientnet_lite0
     python benchmarks/extract.py --model resnet34 --n 128
+    python benchmarks/extract.py --workers 0 --load-groups 16,64,128   # loading per pause
     python benchmarks/extract.py --gpu --n 5000      # on a CUDA machine (benchmarks/gpu.sh)
     python benchmarks/extract.py --text              # minilm-l6, 5,000 pydoc sentences
 """
@@ -214,6 +215,63 @@ def decode_only(enc, paths, decode: str = "cpu") -> Row:
     return Row(f"decode + transform only, 1 process ({decode})", len(paths), elapsed)
 
 
+def loading_pauses(enc, paths, batch_size: int, group_items: int, forward: bool = True) -> Row:
+    """The engine's loading threads (``ThreadedBatches``, ``--decode cpu``) over ``paths`` in
+    batches of ``batch_size``, ``group_items`` items per pause, with the model's forward pass
+    on a pre-made batch after each batch as in the pipeline (``forward``): the time spent
+    waiting for batches."""
+    import torch
+
+    from infogauss_cli.extract.loader import Collate, ItemDataset, _device_side
+    from infogauss_cli.extract.workers import ThreadedBatches, loading_threads
+    from infogauss_cli.sources.base import Item
+    from infogauss_cli.sources.images import load_image
+
+    load, prepare, collate, *_ = _device_side(enc, load_image, "cpu")
+    items = [Item(id=p.name, path=str(p)) for p in paths]
+    batches = [
+        list(range(i, min(i + batch_size, len(items)))) for i in range(0, len(items), batch_size)
+    ]
+    loader = ThreadedBatches(
+        ItemDataset(items, load, prepare),
+        Collate(collate),
+        batches,
+        loading_threads("cpu", "image"),
+        group_items=group_items,
+    )
+    module = enc.module.eval().to(memory_format=torch.channels_last)
+    x = torch.randn(batch_size, 3, 224, 224).contiguous(memory_format=torch.channels_last)
+    waited, it = 0.0, iter(loader)
+    with torch.inference_mode():
+        while True:
+            t = time.perf_counter()
+            batch = next(it, None)
+            waited += time.perf_counter() - t
+            if batch is None:
+                break
+            if forward:
+                enc.forward(module, {"pixels": x})
+    after = "after each forward pass" if forward else "no forward pass"
+    return Row(f"loading, {group_items} items per pause, {after}", len(items), waited)
+
+
+def print_loading(args, enc, paths) -> None:
+    """``--load-groups``: the loading threads' time per image by items per pause."""
+    sizes = [int(g) for g in args.load_groups.split(",")]
+    runs: dict[tuple[int, bool], list[Row]] = {}
+    for _ in range(args.rounds):
+        for g in sizes:
+            runs.setdefault((g, True), []).append(loading_pauses(enc, paths, args.batch_size, g))
+        g = max(sizes)
+        runs.setdefault((g, False), []).append(
+            loading_pauses(enc, paths, args.batch_size, g, False)
+        )
+    print(f"\nloading threads, ms per image (median and range of {args.rounds} rounds)")
+    for rows in runs.values():
+        ms = sorted(r.seconds / r.items * 1000 for r in rows)
+        print(f"{rows[0].name:<58} {ms[len(ms) // 2]:>6.2f}  ({ms[0]:.2f}-{ms[-1]:.2f})")
+
+
 def print_table(title: str, rows: list[Row], ref: Row) -> None:
     print(f"\n{title}")
     header = f"{'what':<40} {'items':>6} {'s':>8} {'items/s':>9} {'x forward':>10}"
@@ -301,6 +359,8 @@ def run_cpu(args) -> dict:
             f"default (auto workers, --decode {args.decode}): {auto.rate / ref.rate:.2f} x "
             f"forward-only ({auto.note.split(',')[0]})"
         )
+    if args.load_groups:
+        print_loading(args, enc, paths)
     return {
         "mode": "cpu",
         "model": args.model,
@@ -327,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=None, help="CPU 16, GPU 256")
     p.add_argument("--workers", default=None, help="CPU: worker counts, e.g. auto,0,1,2")
     p.add_argument("--decode", default="cpu", help="CPU: cpu (default), exact or fast")
+    p.add_argument(
+        "--load-groups", default=None, help="CPU: also time loading at these items per pause"
+    )
     p.add_argument("--gpu-workers", type=int, default=None, help="GPU: default cpus - 1")
     p.add_argument("--models", default=None, help="GPU: subset of resnet34,densenet121,vit-l14")
     p.add_argument("--batch-sizes", default="auto,256,1024", help="GPU: batch sizes (auto: probed)")

@@ -138,11 +138,39 @@ def test_threaded_batches_stop_when_the_consumer_does():
             seen.append(i)
             return i
 
-    it = iter(ThreadedBatches(Data(), list, [[0, 1], [2, 3], [4, 5]], threads=2))
-    assert next(it) == [0, 1]
+    batches = [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
+    it = iter(ThreadedBatches(Data(), list, batches, threads=2, group_items=4))
+    assert next(it) == [0, 1] and sorted(seen) == [0, 1]  # the first batch alone
+    assert next(it) == [2, 3] and sorted(seen) == [0, 1, 2, 3, 4, 5]  # a group of two batches
+    assert next(it) == [4, 5] and sorted(seen) == list(range(6))  # taken from the group
     it.close()  # Ctrl-C in the forward pass: the pool shuts down, nothing more is loaded
-    assert sorted(seen) == [0, 1]
+    assert sorted(seen) == list(range(6))
     assert not [t for t in threading.enumerate() if t.name.startswith("infogauss-load")]
+
+
+def test_threaded_batches_bound_a_group_by_its_inputs_bytes():
+    import numpy as np
+
+    from infogauss_cli.extract.workers import ThreadedBatches, nbytes
+
+    sizes: list[int] = []
+
+    class Data:
+        def __getitem__(self, i):
+            return {"pixels": np.zeros(1000, np.uint8), "ids": (np.zeros(24, np.int64), "x")}
+
+    def collate(samples):
+        sizes.append(len(samples))
+        return samples
+
+    assert nbytes(Data()[0]) == 1192 and nbytes("text") == 0
+    batches = [[i, i + 1] for i in range(0, 20, 2)]
+    loader = ThreadedBatches(Data(), collate, batches, threads=2, group_items=8, group_bytes=5000)
+    assert len(list(loader)) == 10 and sizes == [2] * 10  # whole batches, in order
+    groups = ThreadedBatches(Data(), list, batches, threads=2, group_items=8, group_bytes=5000)
+    it = iter(groups)
+    next(it)
+    assert groups.group_items == 4  # 5000 bytes of 1192-byte inputs: 4 items (8 without)
 
 
 def test_calibration_counts_the_threads_time_not_the_wall_time():

@@ -116,9 +116,34 @@ def test_engine_calibrates_the_workers_of_a_stream_of_images(tmp_path, monkeypat
     write_images(tmp_path / "imgs", 12)
     items = image_items(tmp_path / "imgs")
     monkeypatch.setattr("infogauss_cli.extract.workers.workers_for_rates", lambda *a: 1)
+    monkeypatch.setattr("os.cpu_count", lambda: 4)  # under 3 cores nothing is calibrated
     o = EngineOptions(batch_size=4, device="cpu", chunk_items=8)
     stream = extract(make_image_encoder(), iter(items), o, progress=False)
     listed = extract(make_image_encoder(), items, o, progress=False)
     assert stream.workers == listed.workers == 1  # the rule's choice, for a stream too
     assert stream.ids == listed.ids
     np.testing.assert_array_equal(stream.embeddings, listed.embeddings)
+
+
+def test_under_three_cores_nothing_is_measured():
+    made = []
+
+    def make(batches, workers):
+        made.append((list(batches), workers))
+        return made[-1][0]
+
+    batches = [[0, 1], [2, 3], [4]]
+    loader = CalibratedLoader(make, batches, cpus=2, clock=FakeClock())
+    assert list(loader) == batches
+    assert made == [(batches, 0)]  # one loader over every batch
+    assert loader.workers == 0 and loader.rates is None
+
+
+def test_load_groups_hold_whole_batches():
+    from infogauss_cli.extract.workers import load_groups
+
+    batches = [[0, 1, 2], [3, 4], [5], [6, 7, 8, 9], [10]]
+    groups = list(load_groups(batches, lambda: 4))
+    assert groups == [[[0, 1, 2], [3, 4]], [[5], [6, 7, 8, 9]], [[10]]]
+    assert list(load_groups(iter(batches), lambda: 0)) == [[b] for b in batches]
+    assert list(load_groups([], lambda: 4)) == []

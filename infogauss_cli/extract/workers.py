@@ -12,6 +12,7 @@ from typing import Any
 
 MIN_DECODE_SHARE = 0.05  # decoding under 5% of the forward pass: no worker process for it
 WORKER_HEADROOM = 1.5  # workers at nice +5 get part of a core while the forward pass runs
+MIN_WORKER_CPUS = 3  # fewer cores: no worker processes, whatever the rates
 
 
 def workers_for_rates(decode_s: float, forward_s: float, cpus: int) -> int:
@@ -23,7 +24,7 @@ def workers_for_rates(decode_s: float, forward_s: float, cpus: int) -> int:
     least 1 and at most half the cores. Under 3 cores, none: the two-thread forward pass uses
     both cores, so a worker cannot overlap it; the batches are then loaded on threads between
     forward passes (:class:`ThreadedBatches`; docs/performance.md)."""
-    if cpus < 3 or forward_s <= 0 or decode_s <= 0:
+    if cpus < MIN_WORKER_CPUS or forward_s <= 0 or decode_s <= 0:
         return 0
     need = decode_s / forward_s
     if need < MIN_DECODE_SHARE:
@@ -34,8 +35,9 @@ def workers_for_rates(decode_s: float, forward_s: float, cpus: int) -> int:
 class CalibratedLoader:
     """CPU images with no ``--workers``: the first batch is loaded in this process, timed, and
     the time until the next batch is asked for (the forward pass) too; the worker count for the
-    other batches then comes from :func:`workers_for_rates`. ``workers`` is the count chosen
-    (None before the first batch is done)."""
+    other batches then comes from :func:`workers_for_rates`. Under ``MIN_WORKER_CPUS`` cores
+    the rule's answer is none whatever the rates, so nothing is measured: one loader takes every
+    batch. ``workers`` is the count chosen (None before the first batch is done)."""
 
     def __init__(
         self,
@@ -50,6 +52,10 @@ class CalibratedLoader:
         self.rates: tuple[float, float] | None = None
 
     def __iter__(self) -> Any:
+        if self.cpus < MIN_WORKER_CPUS:
+            self.workers = 0
+            yield from self.make(self.batches, 0)
+            return
         batches = iter(self.batches)  # a list, or a stream's batches as they are read
         t0 = self.clock()
         first = next(batches, None)
@@ -86,11 +92,46 @@ def loading_threads(device: str, tower: str) -> int:
     return max(1, min(8, torch.get_num_threads()))
 
 
+LOAD_GROUP_ITEMS = 128  # items the loading threads load in one pause between forward passes
+LOAD_GROUP_BYTES = 64 * 2**20  # ... and at most about this much of prepared inputs
+
+
+def load_groups(
+    batches: Iterable[list[int]], items: Callable[[], int]
+) -> Iterator[list[list[int]]]:
+    """``batches`` in consecutive groups of whole batches holding at least ``items()`` items
+    (asked before each group; the last group may hold fewer); a stream's batches are read one
+    group ahead, no more."""
+    group: list[list[int]] = []
+    for batch in batches:
+        group.append(batch)
+        if sum(map(len, group)) >= items():
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def nbytes(sample: Any) -> int:
+    """The bytes of the arrays in a prepared input (a tensor, an array, or a dict, list or tuple
+    of them); 0 for anything else."""
+    if isinstance(sample, dict):
+        return sum(nbytes(v) for v in sample.values())
+    if isinstance(sample, (list, tuple)):
+        return sum(nbytes(v) for v in sample)
+    size = getattr(sample, "nbytes", 0)
+    return size if isinstance(size, int) else 0
+
+
 class ThreadedBatches:
-    """``batches`` (lists of ``dataset`` indices) -> collated batches, each batch's items loaded by
-    a pool of ``threads`` threads (in order; the next batch is not started until this one is
-    taken, so loading never competes with the forward pass for the cores). ``load_s``: the
-    loading time summed over the items so far (what one thread would have taken)."""
+    """``batches`` (lists of ``dataset`` indices) -> collated batches, in order, their items
+    loaded by a pool of ``threads`` threads. Items are loaded ``group_items`` at a time (whole
+    batches, :func:`load_groups`): the next group is not started until the batches of this one
+    are taken, so loading never competes with the forward pass for the cores, and each pause
+    between forward passes pays once for what it costs to start (the forward pass's threads
+    still spinning, cold caches, the pool's last straggler). The first group is the first batch
+    alone; the largest input of a group bounds the next to ``group_bytes`` (at least a batch).
+    ``load_s``: the loading time summed over the items so far (what one thread would take)."""
 
     def __init__(
         self,
@@ -98,8 +139,12 @@ class ThreadedBatches:
         collate: Callable[[list[Any]], Any],
         batches: Iterable[list[int]],
         threads: int,
+        group_items: int = LOAD_GROUP_ITEMS,
+        group_bytes: int = LOAD_GROUP_BYTES,
     ) -> None:
         self.dataset, self.collate, self.batches, self.threads = dataset, collate, batches, threads
+        self.max_items, self.group_bytes = group_items, group_bytes
+        self.group_items = 1  # the first batch alone
         self.load_s = 0.0
 
     def _load(self, index: int) -> tuple[Any, float]:
@@ -111,7 +156,14 @@ class ThreadedBatches:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(self.threads, thread_name_prefix="infogauss-load") as pool:
-            for batch in self.batches:
-                loaded = list(pool.map(self._load, batch))
+            for group in load_groups(self.batches, lambda: self.group_items):
+                loaded = list(pool.map(self._load, [i for batch in group for i in batch]))
                 self.load_s += sum(dt for _, dt in loaded)
-                yield self.collate([sample for sample, _ in loaded])
+                largest = max((nbytes(sample) for sample, _ in loaded), default=0)
+                cap = self.group_bytes // largest if largest else self.max_items
+                self.group_items = min(self.max_items, cap)  # the next group's
+                start = 0
+                for batch in group:
+                    samples = [sample for sample, _ in loaded[start : start + len(batch)]]
+                    start += len(batch)
+                    yield self.collate(samples)
