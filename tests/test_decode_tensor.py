@@ -6,6 +6,7 @@ passes (:class:`ThreadedBatches`)."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -145,6 +146,28 @@ def test_threaded_batches_stop_when_the_consumer_does():
     assert next(it) == [4, 5] and sorted(seen) == list(range(6))  # taken from the group
     it.close()  # Ctrl-C in the forward pass: the pool shuts down, nothing more is loaded
     assert sorted(seen) == list(range(6))
+    assert not [t for t in threading.enumerate() if t.name.startswith("infogauss-load")]
+
+
+def test_threaded_batches_drop_the_rest_of_a_group_on_an_error():
+    from infogauss_cli.extract.workers import ThreadedBatches
+
+    seen: list[int] = []
+
+    class Data:
+        def __getitem__(self, i):
+            if i == 0:
+                raise KeyboardInterrupt  # Ctrl-C while the group loads
+            time.sleep(0.3)  # item 1 is loading when the error reaches the consumer
+            seen.append(i)
+            return i
+
+    loader = ThreadedBatches(Data(), list, [[9], [0, 1], [2, 3], [4, 5]], threads=1)
+    it = iter(loader)
+    assert next(it) == [9]
+    with pytest.raises(KeyboardInterrupt):
+        next(it)
+    assert set(seen) <= {9, 1}  # items 2-5 of the group were never started
     assert not [t for t in threading.enumerate() if t.name.startswith("infogauss-load")]
 
 

@@ -157,6 +157,7 @@ class ThreadedBatches:
 
         with ThreadPoolExecutor(self.threads, thread_name_prefix="infogauss-load") as pool:
             for group in load_groups(self.batches, lambda: self.group_items):
+                # an error or Ctrl-C while a group loads: map cancels the items not yet started
                 loaded = list(pool.map(self._load, [i for batch in group for i in batch]))
                 self.load_s += sum(dt for _, dt in loaded)
                 largest = max((nbytes(sample) for sample, _ in loaded), default=0)
