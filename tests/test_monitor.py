@@ -160,6 +160,8 @@ def test_hf_trainer_callback_logs_through_trainer(tmp_path) -> None:
 
 # ---- Lightning ----------------------------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:The number of training batches")  # our interval
+@pytest.mark.filterwarnings("ignore:`isinstance\\(treespec, LeafSpec\\)` is deprecated")
 def test_lightning_callback_logs_to_the_trainers_logger(tmp_path) -> None:
     L = pytest.importorskip("lightning.pytorch")
     from lightning.pytorch.loggers import Logger
