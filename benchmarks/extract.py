@@ -221,6 +221,7 @@ def loading_pauses(enc, paths, batch_size: int, group_items: int, forward: bool 
     on a pre-made batch after each batch as in the pipeline (``forward``): the time spent
     waiting for batches."""
     import torch
+    from PIL import Image
 
     from infogauss_cli.extract.loader import Collate, ItemDataset, _device_side
     from infogauss_cli.extract.workers import ThreadedBatches, loading_threads
@@ -240,7 +241,8 @@ def loading_pauses(enc, paths, batch_size: int, group_items: int, forward: bool 
         group_items=group_items,
     )
     module = enc.module.eval().to(memory_format=torch.channels_last)
-    x = torch.randn(batch_size, 3, 224, 224).contiguous(memory_format=torch.channels_last)
+    shape = enc.prepare(Image.new("RGB", (640, 480))).shape
+    x = torch.randn(batch_size, *shape).contiguous(memory_format=torch.channels_last)
     waited, it = 0.0, iter(loader)
     with torch.inference_mode():
         while True:
