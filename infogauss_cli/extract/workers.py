@@ -103,11 +103,13 @@ def load_groups(
     (asked before each group; the last group may hold fewer); a stream's batches are read one
     group ahead, no more."""
     group: list[list[int]] = []
+    held = 0
     for batch in batches:
         group.append(batch)
-        if sum(map(len, group)) >= items():
+        held += len(batch)
+        if held >= items():
             yield group
-            group = []
+            group, held = [], 0
     if group:
         yield group
 
