@@ -8,7 +8,9 @@ synthetic COCO-sized JPEGs:
   count in ``--workers`` (the CPU default is chosen from this),
 - naive: open, transform, forward one image at a time.
 
-Target: pipeline >= 0.85 x forward-only.
+Target: pipeline >= 0.85 x forward-only. Each round also times the engine's loading threads
+over the JPEGs with no forward pass, for the serial ceiling: what a pipeline that loads between
+forward passes can reach at most (on 2 cores the forward pass uses both, so nothing overlaps).
 
 GPU mode (``--gpu``, :mod:`extract_gpu`): resnet34, densenet121 and a ViT-L/14 image tower
 (random weights) through the pipeline at bf16, per batch size, ``--decode cpu/gpu`` and
@@ -290,6 +292,7 @@ def run_cpu(args) -> dict:
     import torch
 
     from infogauss_cli.extract.cpu_memory import keep_freed_memory
+    from infogauss_cli.extract.workers import LOAD_GROUP_ITEMS
 
     # what the engine does on CPU, done first, so that forward-only runs as fast as it can:
     # without it every forward pass faults its activations in anew (INFOGAUSS_MALLOC_TUNING=0
@@ -324,6 +327,9 @@ def run_cpu(args) -> dict:
             runs.setdefault(f"w{w}", []).append(row)
             if w is None:
                 chosen.append(int(row.name.rpartition("=")[2]))
+        runs.setdefault("load", []).append(
+            loading_pauses(enc, paths, args.batch_size, LOAD_GROUP_ITEMS, forward=False)
+        )
     few = paths[: max(16, len(paths) // 4)]
     runs["decode"] = [decode_only(enc, few, args.decode)]
     runs["naive"] = [naive(enc, few)]
@@ -343,7 +349,8 @@ def run_cpu(args) -> dict:
     ref = median("forward", "forward only (pre-made tensors)")
     rows = [ref]
     for w in workers:
-        label = f"pipeline, workers={w}" if w is not None else f"pipeline, auto (chose {chosen})"
+        picks = "/".join(str(c) for c in sorted(set(chosen)))
+        label = f"pipeline, workers={w}" if w is not None else f"pipeline, auto (chose {picks})"
         row = median(f"w{w}", label)
         rows.append(replace(row, note=f"{paired(f'w{w}')}, {row.note}".rstrip(", ")))
     rows.append(median("decode", f"decode + transform only, 1 process ({args.decode})"))
@@ -361,13 +368,44 @@ def run_cpu(args) -> dict:
             f"default (auto workers, --decode {args.decode}): {auto.rate / ref.rate:.2f} x "
             f"forward-only ({auto.note.split(',')[0]})"
         )
+    key = None if None in workers else workers[0]  # the default if measured
+    ceiling = serial_ceiling(runs["forward"], runs["load"], runs[f"w{key}"])
+    print(
+        f"serial ceiling: {ceiling['ratio']:.2f} x forward-only (forward-only, then the "
+        f"engine's loading threads over the same JPEGs with no forward pass, "
+        f"{ceiling['load_ms']:.2f} ms per image, nothing overlapped); "
+        f"{'the default' if key is None else f'workers={key}'} reaches "
+        f"{ceiling['reached']:.2f} of it (paired)"
+    )
     if args.load_groups:
         print_loading(args, enc, paths)
     return {
         "mode": "cpu",
         "model": args.model,
         "rows": [asdict(r) | {"rate": r.rate} for r in rows],
+        "serial_ceiling": ceiling,
     }
+
+
+def serial_ceiling(forward: list[Row], load: list[Row], pipe: list[Row]) -> dict[str, float]:
+    """The most a pipeline that loads between forward passes can reach (2 cores: the forward
+    pass uses both, so loading cannot overlap it): per round, 1 / (1 + forward rate x loading
+    seconds per item), with the loading threads' time over the same JPEGs and no forward pass.
+    Medians over rounds: ``ratio`` (the ceiling), ``load_ms`` (per item) and ``reached`` (each
+    round's pipeline / forward-only ratio over its ceiling). With spare cores worker
+    processes overlap the forward pass, so a pipeline can pass this ceiling there."""
+
+    def median(xs: list[float]) -> float:
+        return sorted(xs)[len(xs) // 2]
+
+    ceil, load_ms, reached = [], [], []
+    for f, ld, p in zip(forward, load, pipe, strict=True):
+        per_item = ld.seconds / ld.items
+        c = 1 / (1 + f.rate * per_item)
+        ceil.append(c)
+        load_ms.append(per_item * 1000)
+        reached.append(p.rate / f.rate / c)
+    return {"ratio": median(ceil), "load_ms": median(load_ms), "reached": median(reached)}
 
 
 def run_gpu(args) -> dict:

@@ -37,7 +37,7 @@ from ..errors import BadInputError, InfogaussError, RunError
 from ..sources.base import Item, default_loader, fingerprint_items
 from ..store import CacheEntry, Chunk, EmbeddingCache
 from .job import Job, Share, as_cache, chunk_size_of, feed, inference, read_cached
-from .loader import bucket_batches, default_workers, make_loader, text_lengths
+from .loader import bucket_batches, loader_workers, make_loader, text_lengths
 from .options import EngineOptions
 from .plan import Plan, check_items, chunk_owners, make_plan, owned_chunks
 from .progress import make_progress
@@ -243,10 +243,9 @@ def _run_share(job: Job, items: Any) -> Share:
         batches = bucket_batches(plan, todo, text_lengths(items, encoder.collate, todo_items))
     else:
         batches = plan.batches(todo)
-    workers = default_workers(dev, tower) if options.workers is None else options.workers
+    workers, calibrate = loader_workers(options.workers, dev, tower)
     share.workers = min(workers, len(batches))
     load = job.loader or default_loader(tower)
-    calibrate = options.workers is None and tower == "image" and not dev.startswith("cuda")
     pipe = make_loader(items, encoder, load, batches, share.workers, dev, options.decode, calibrate)
     for note in pipe.notes:
         job.say(note)

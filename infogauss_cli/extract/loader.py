@@ -134,6 +134,15 @@ def default_workers(device: str, tower: str) -> int:
     return 0
 
 
+def loader_workers(requested: int | None, device: str, tower: str) -> tuple[int, bool]:
+    """(worker processes, calibrate): ``--workers`` as given, else :func:`default_workers`,
+    and for CPU images the count chosen after the first batch instead (``calibrate``, see
+    :func:`make_loader`)."""
+    if requested is not None:
+        return requested, False
+    return default_workers(device, tower), tower == "image" and not device.startswith("cuda")
+
+
 class Skip:
     """Marker for an item that could not be loaded or prepared."""
 

@@ -33,7 +33,7 @@ from ..errors import BadInputError, RunError
 from ..sources.base import Item, default_loader, item_count
 from ..store import CacheEntry, Chunk, ids_digest
 from .job import Job, Share, chunk_size_of, inference
-from .loader import bucket_batches, default_workers, make_loader, text_lengths
+from .loader import bucket_batches, loader_workers, make_loader, text_lengths
 from .plan import Plan, check_items, make_plan
 from .progress import make_progress
 from .result import raise_if_skipped
@@ -238,9 +238,8 @@ def run_stream(job: Job, items: Iterable[Item]) -> Share:
             )
         state.entry = job.open_cache(None, job.data_fingerprint, prec, dev, size)
     enc, options = job.encoder, job.options
-    workers = default_workers(dev, enc.tower) if options.workers is None else options.workers
+    workers, calibrate = loader_workers(options.workers, dev, enc.tower)
     load = job.loader or default_loader(enc.tower)
-    calibrate = options.workers is None and enc.tower == "image" and not dev.startswith("cuda")
     pipe = make_loader(
         CarriedItems(),
         enc,
