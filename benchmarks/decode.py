@@ -1,4 +1,4 @@
-"""The CPU image decode: ``--decode cpu`` (JPEGs decoded to tensors by torchvision, Resize +
+"""The CPU image decode: ``--decode cpu`` (JPEGs decoded to tensors by simplejpeg, Resize +
 CenterCrop by torch's antialiased uint8 kernel; for other transforms one PIL resize per axis)
 and ``--decode fast`` (PIL fused, and large JPEGs drafted) against ``--decode exact`` (the
 model's transforms step by step).
@@ -15,6 +15,12 @@ Two things, on synthetic COCO-sized JPEGs (``benchmarks/extract.py``'s) and on l
     python benchmarks/decode.py                      # 256 COCO-sized + 32 large JPEGs
     python benchmarks/decode.py --large 128 --models effnet-lite0 --modes fast
     python benchmarks/decode.py --n 1000 --models effnet-lite0
+    python benchmarks/decode.py --decoders --rounds 7   # the JPEG decoders side by side
+
+``--decoders``: the JPEG decoders alone on the COCO-sized JPEGs (the files' bytes in memory, RGB
+out), ms per image on one thread and on the engine's loading threads, medians of interleaved
+rounds: PIL (``Image.open`` + ``convert``), torchvision's ``decode_jpeg`` and simplejpeg (the
+default's), each checked to give PIL's pixels.
 """
 
 from __future__ import annotations
@@ -109,6 +115,77 @@ def agreement(enc, paths: list[Path], mode: str = "cpu") -> dict[str, float]:
     return row
 
 
+def jpeg_decoders() -> dict[str, object]:
+    """name -> (JPEG bytes -> HWC uint8 array in RGB)."""
+    import io
+
+    import simplejpeg
+    import torch
+    from PIL import Image
+
+    from infogauss_cli.extract.loader import torchvision_io
+
+    tv = torchvision_io()
+
+    def pil(data: bytes) -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+    def torchvision(data: bytes) -> np.ndarray:
+        buf = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+        return tv.decode_jpeg(buf, mode=tv.ImageReadMode.RGB).permute(1, 2, 0).numpy()
+
+    def simple(data: bytes) -> np.ndarray:
+        return simplejpeg.decode_jpeg(data, colorspace="RGB")
+
+    return {"PIL": pil, "torchvision decode_jpeg": torchvision, "simplejpeg": simple}
+
+
+def decoders(paths: list[Path], rounds: int) -> dict[str, dict[str, float]]:
+    """``--decoders``: ms per image of each JPEG decoder, on one thread and on the loading
+    threads (:func:`~infogauss_cli.extract.workers.loading_threads`), medians of ``rounds``
+    interleaved rounds; each decoder's pixels checked against PIL's first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from infogauss_cli.extract.workers import loading_threads
+
+    datas = [p.read_bytes() for p in paths]
+    fns = jpeg_decoders()
+    want = [fns["PIL"](d) for d in datas]
+    for name, fn in fns.items():
+        same = sum(np.array_equal(fn(d), w) for d, w in zip(datas, want, strict=True))
+        assert same == len(datas), f"{name}: {len(datas) - same} images differ from PIL's"
+    threads = loading_threads("cpu", "image")
+    times: dict[tuple[str, int], list[float]] = {}
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                for k in (1, threads):
+                    t = time.perf_counter()
+                    if k == 1:
+                        for d in datas:
+                            fn(d)
+                    else:
+                        list(pool.map(fn, datas))
+                    times.setdefault((name, k), []).append(time.perf_counter() - t)
+    out: dict[str, dict[str, float]] = {}
+    for (name, k), ts in times.items():
+        ms = sorted(ts)[len(ts) // 2] / len(datas) * 1000
+        out.setdefault(name, {})[f"{k} thread{'s' if k > 1 else ''}"] = ms
+    return out
+
+
+def print_decoders(paths: list[Path], rounds: int) -> None:
+    res = decoders(paths, rounds)
+    cols = list(next(iter(res.values())))
+    print(f"\nJPEG decode only, ms per image, median of {rounds} interleaved rounds "
+          f"(every decoder gave PIL's pixels for all {len(paths)} files)")  # fmt: skip
+    print(f"{'decoder':<26}" + "".join(f"{c:>12}" for c in cols) + f"{'time / simplejpeg':>19}")
+    ref = res["simplejpeg"][cols[-1]]
+    for name, row in res.items():
+        ratio = row[cols[-1]] / ref
+        print(f"{name:<26}" + "".join(f"{row[c]:>12.2f}" for c in cols) + f"{ratio:>18.2f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--n", type=int, default=256, help="COCO-sized JPEGs")
@@ -117,12 +194,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=3, help="speed: best of this many passes")
     p.add_argument("--modes", default="cpu,fast", help="decode modes to compare with exact")
     p.add_argument("--dir", default=None, help="folder for the JPEGs (kept; reused if there)")
+    p.add_argument("--decoders", action="store_true", help="only the JPEG decoders, compared")
+    p.add_argument("--rounds", type=int, default=7, help="--decoders: interleaved rounds")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
     folder = Path(args.dir or tempfile.mkdtemp(prefix="infogauss-decode-"))
     coco = make_jpegs(folder, args.n)
+    if args.decoders:
+        print(f"{len(coco)} COCO-sized JPEGs in {folder}; {os.cpu_count()} cpus")
+        print_decoders(coco, args.rounds)
+        return 0
     large = make_large(coco, folder / "large", args.large) if args.large else []
     print(
         f"{len(coco)} COCO-sized and {len(large)} large JPEGs in {folder}; torch "

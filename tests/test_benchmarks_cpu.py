@@ -52,3 +52,17 @@ def test_serial_ceiling_is_forward_over_forward_plus_loading(monkeypatch):
     c = serial_ceiling(forward, load, pipe)
     assert c["ratio"] == pytest.approx(0.8) and c["load_ms"] == pytest.approx(2.5)
     assert c["reached"] == pytest.approx(1.0)  # the median of 1.0, 0.75, 1.0
+
+
+@pytest.mark.slow
+def test_decoders_benchmark_compares_the_jpeg_decoders(tmp_path):
+    args = ["--decoders", "--n", "8", "--rounds", "1", "--dir", str(tmp_path / "jpegs")]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "decode.py"), *args],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "every decoder gave PIL's pixels for all 8 files" in proc.stdout
+    for name in ("PIL", "torchvision decode_jpeg", "simplejpeg"):
+        assert f"\n{name} " in proc.stdout

@@ -1,4 +1,4 @@
-"""``--decode cpu``'s tensor path (issue 13, item 3): JPEGs decoded by torchvision straight to
+"""``--decode cpu``'s tensor path (issue 13, item 3): JPEGs decoded by simplejpeg straight to
 uint8 tensors (the same pixels as PIL's), Resize + CenterCrop by torch's antialiased uint8
 kernel (within one level of PIL's), and a CPU image batch loaded on threads between two forward
 passes (:class:`ThreadedBatches`)."""
@@ -25,21 +25,45 @@ def _pil_pixels(item: Item) -> np.ndarray:
     return np.asarray(load_image(item)).transpose(2, 0, 1)
 
 
-@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
-def test_jpeg_decoded_to_a_tensor_has_pils_pixels(tmp_path, mode):
+@pytest.mark.parametrize(
+    ("mode", "progressive"), [("RGB", False), ("RGB", True), ("L", False), ("CMYK", False)]
+)
+def test_jpeg_decoded_to_a_tensor_has_pils_pixels(tmp_path, mode, progressive):
     import torch
 
     from infogauss_cli.extract.cpu_decode import JpegTensorOr
     from infogauss_cli.sources.images import load_image
 
     p = tmp_path / "a.jpg"
-    _photo(320, 240).convert(mode).save(p, quality=90)
+    _photo(320, 240).convert(mode).save(p, quality=90, progressive=progressive)
     load = JpegTensorOr(load_image)
     for item in (Item(id="path", path=str(p)), Item(id="bytes", image=p.read_bytes())):
         x = load(item)
-        assert isinstance(x, torch.Tensor), "decoded by torchvision, not PIL"
+        if mode == "CMYK":  # simplejpeg's CMYK is not PIL's RGB: PIL decodes it
+            assert x.mode == "RGB"
+            x = torch.from_numpy(np.array(x).transpose(2, 0, 1))
+        else:
+            assert isinstance(x, torch.Tensor), "decoded by simplejpeg, not PIL"
+            assert x.stride() == (1, 320 * 3, 3)  # CHW over the decoder's HWC array
         assert tuple(x.shape) == (3, 240, 320)
         np.testing.assert_array_equal(x.numpy(), _pil_pixels(item))
+
+
+def test_jpeg_with_a_recoverable_error_takes_the_pil_path(tmp_path):
+    """A JPEG whose entropy-coded data stops early but that still ends with the end marker:
+    libjpeg-turbo warns; simplejpeg (strict) raises, and the item is PIL's to decode (as the
+    exact path does)."""
+    from infogauss_cli.extract.cpu_decode import JpegTensorOr
+    from infogauss_cli.sources.images import load_image
+
+    p = tmp_path / "a.jpg"
+    _photo(320, 240).save(p, quality=90)
+    data = p.read_bytes()
+    (tmp_path / "short.jpg").write_bytes(data[: len(data) // 2] + b"\xff\xd9")
+    item = Item(id="short", path=str(tmp_path / "short.jpg"))
+    got = JpegTensorOr(load_image)(item)
+    assert got.mode == "RGB", "PIL's image, not simplejpeg's tensor"
+    np.testing.assert_array_equal(np.asarray(got).transpose(2, 0, 1), _pil_pixels(item))
 
 
 def test_broken_and_other_files_take_the_pil_path(tmp_path):
@@ -50,7 +74,7 @@ def test_broken_and_other_files_take_the_pil_path(tmp_path):
     _photo(200, 150).save(good, quality=90)
     data = good.read_bytes()
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])  # no end marker: truncated
-    (tmp_path / "junk.jpg").write_bytes(data[:3] + b"\x00" * 500 + b"\xff\xd9")  # torchvision fails
+    (tmp_path / "junk.jpg").write_bytes(data[:3] + b"\x00" * 500 + b"\xff\xd9")  # rejected
     _photo(200, 150).save(tmp_path / "b.png")
     load = JpegTensorOr(load_image)
     for name in ("cut.jpg", "junk.jpg"):
