@@ -83,8 +83,8 @@ def loading_threads(device: str, tower: str) -> int:
     as many as torch's (the cores the forward pass uses; at most 8). The JPEG decoders
     (simplejpeg's, PIL's) and the resize kernels (torch's, PIL's) release the GIL, so a batch
     is decoded on every core in the pause between two forward passes instead of on one (2
-    cores: 1.7-2.2x faster loading; docs/performance.md). One for text (tokenising happens in the collate) and on
-    CUDA (worker processes load there)."""
+    cores: 1.7-2.2x faster loading; docs/performance.md). One for text (tokenising happens in
+    the collate) and on CUDA (worker processes load there)."""
     if tower != "image" or device.startswith("cuda"):
         return 1
     import torch
