@@ -85,6 +85,7 @@ def _npy(path: Path, key: str | None) -> np.ndarray:
             f"cannot read {path.name}: not a .npy file (no NumPy header at its start); "
             "save it with numpy.save"
         )
+    _check_npy_size(path, _npy_header(path))
     try:
         # memory-mapped: pages are read when the diagnostics reach them, and handed back
         # after (diagnostics/blocks.py), so a matrix larger than memory can be checked
@@ -96,6 +97,45 @@ def _npy(path: Path, key: str | None) -> np.ndarray:
                 "numbers, and unpickling would run code: save a numeric array"
             ) from None
         raise
+
+
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and data offset from a .npy header; a damaged header is a clear error."""
+    from numpy.lib import format as npy_format
+
+    try:
+        with path.open("rb") as fh:
+            version = npy_format.read_magic(fh)
+            read = (
+                npy_format.read_array_header_1_0
+                if version == (1, 0)
+                else npy_format.read_array_header_2_0
+            )
+            shape, _, dtype = read(fh)
+            return tuple(shape), dtype, fh.tell()
+    except Exception:  # numpy raises ValueError, SyntaxError, KeyError... for a bad header
+        raise BadInputError(
+            f"cannot read {path.name}: its .npy header is damaged (no valid shape and dtype); "
+            "save the array again with numpy.save"
+        ) from None
+
+
+def _check_npy_size(path: Path, header: tuple[tuple[int, ...], np.dtype, int]) -> None:
+    """Refuse a .npy file holding fewer data bytes than its header declares (truncated)."""
+    shape, dtype, offset = header
+    if dtype.hasobject:
+        return  # refused with its own message by np.load
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    have = path.stat().st_size - offset
+    if have < need:
+        raise BadInputError(_truncated(path, need, have))
+
+
+def _truncated(path: Path, need: int, have: int) -> str:
+    return (
+        f"cannot read {path.name}: the file is truncated (its header declares {need:,} bytes "
+        f"of data, it holds {max(have, 0):,}); copy or save it again"
+    )
 
 
 def _npz(path: Path, key: str | None) -> np.ndarray:
@@ -117,19 +157,36 @@ def _safetensors(path: Path, key: str | None) -> np.ndarray:
     header, data_start = _safetensors_header(path)
     name = _choose(sorted(k for k in header if k != "__metadata__"), key, path)
     info = header[name]
+    shape, begin, end = _tensor_extent(path, name, info)
     dtype = _ST_DTYPES.get(str(info.get("dtype")))
     if dtype is None:
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as fh:
             return _tensor_to_numpy(fh.get_tensor(name))
-    shape = tuple(int(s) for s in info["shape"])
-    begin, end = (int(b) for b in info["data_offsets"])
-    if end - begin != int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize:
+    if end - begin != int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize:
         raise BadInputError(f"{path.name}: tensor {name!r} has a wrong byte range for its shape")
+    if data_start + end > path.stat().st_size:
+        raise BadInputError(_truncated(path, end, path.stat().st_size - data_start))
     if end == begin:
         return np.empty(shape, dtype)
     return np.memmap(path, dtype=dtype, mode="r", offset=data_start + begin, shape=shape)
+
+
+def _tensor_extent(path: Path, name: str, info: Any) -> tuple[tuple[int, ...], int, int]:
+    """Shape and data byte range of one safetensors header entry, validated: non-negative
+    sizes, ``0 <= begin <= end`` (a negative offset would read the header as data)."""
+    try:
+        shape = tuple(int(s) for s in info["shape"])
+        begin, end = (int(b) for b in info["data_offsets"])
+    except (KeyError, TypeError, ValueError):  # a missing key, or not a mapping / list
+        shape, begin, end = (-1,), -1, -1
+    if any(s < 0 for s in shape) or not 0 <= begin <= end:
+        raise BadInputError(
+            f"cannot read {path.name}: not a valid safetensors file (tensor {name!r} has a "
+            "bad shape or byte range in the header)"
+        )
+    return shape, begin, end
 
 
 def _safetensors_header(path: Path) -> tuple[dict[str, Any], int]:
@@ -185,11 +242,16 @@ def _torch(path: Path, key: str | None) -> np.ndarray:
 
 def _delimited(delimiter: str) -> Callable[[Path, str | None], np.ndarray]:
     def read(path: Path, key: str | None) -> np.ndarray:
-        with path.open(encoding="utf-8", errors="replace") as fh:
-            first = fh.readline()
-        skip = 0 if _numeric_line(first, delimiter) else 1  # a header row
+        # utf-8-sig: a byte-order mark (Excel's CSV export) must not make row 1 look like a header
+        with path.open(encoding="utf-8-sig", errors="replace") as fh:
+            lines = [line for line in fh if line.strip()]
+        if not lines:
+            raise BadInputError(f"{path.name}: holds no rows of numbers (only blank lines)")
+        skip = 0 if _numeric_line(lines[0], delimiter) else 1  # a header row
+        if len(lines) <= skip:
+            raise BadInputError(f"{path.name}: holds a header row and no rows of numbers")
         try:
-            return np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=2, dtype=np.float64)
+            return np.loadtxt(lines[skip:], delimiter=delimiter, ndmin=2, dtype=np.float64)
         except ValueError as exc:
             raise BadInputError(f"{path.name}: not a numeric table: {first_line(exc)}") from None
 
@@ -211,7 +273,17 @@ def _parquet(path: Path, key: str | None) -> np.ndarray:
         raise BadInputError("reading .parquet needs pyarrow: pip install pyarrow") from None
     import pyarrow as pa
 
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise BadInputError(
+            f"cannot read {path.name}: not a valid Parquet file (truncated or damaged: "
+            f"{first_line(exc)})"
+        ) from None
+    if table.num_columns == 0 or table.num_rows == 0:
+        raise BadInputError(
+            f"{path.name}: holds no data ({table.num_rows} rows, {table.num_columns} columns)"
+        )
     if table.num_columns == 1 and (
         pa.types.is_list(table.schema.field(0).type)
         or pa.types.is_fixed_size_list(table.schema.field(0).type)
