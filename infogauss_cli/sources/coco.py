@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInputError
+from ..safe_paths import stays_inside
 from .base import Item, check_captions_mode, check_tower, fingerprint_items, shown
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -111,6 +112,7 @@ class CocoSource:
         bad = next((im for im in listed if not isinstance(im, dict) or "file_name" not in im), None)
         if bad is not None:
             raise BadInputError(f"{self.name}: an image entry has no file_name ({str(bad)[:80]})")
+        _refuse_escaping_names(self.name, listed)
         if len(self.coco.imgs) != len(listed):
             raise BadInputError(f"{self.name}: image ids are not unique in {self.annotations.name}")
         self.image_ids = sorted(self.coco.imgs, key=_sort_key)
@@ -270,6 +272,17 @@ def split_coco_spec(rest: str) -> tuple[str, str | None]:
     end = next((e for e in ends if Path(rest[:e]).expanduser().is_file()), ends[0])
     images = rest[end + 1 :].strip() or None
     return rest[:end], images
+
+
+def _refuse_escaping_names(name: str, listed: list[dict[str, Any]]) -> None:
+    """A ``file_name`` that leaves the images folder (``../x.jpg``, ``/etc/x``) is refused:
+    an annotations file must not make infogauss read and embed files elsewhere."""
+    bad = [str(im["file_name"]) for im in listed if not stays_inside(str(im["file_name"]))]
+    if bad:
+        raise BadInputError(
+            f"{name}: {len(bad)} file_name(s) leave the images folder (first: "
+            f"{shown(bad, 3)}); file names must be relative paths inside it, without '..'"
+        )
 
 
 def from_spec(rest: str, options: SourceOptions) -> CocoSource:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError
+from ..safe_paths import stays_inside
 
 FORMAT = "infogauss.synthetic-checkpoint/v1"
 
@@ -84,13 +85,13 @@ def read_checkpoint(path: Path) -> SyntheticCheckpoint:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise BadInputError(f"{path}: not a synthetic checkpoint (expected format {FORMAT!r})")
     try:
+        weights = Path(path).parent / _weights_name(path, meta["weights"])
         fields = {f.name for f in dataclasses.fields(SyntheticConfig)}
         raw = {k: v for k, v in meta["config"].items() if k in fields}
         for key in ("settings", "eval_epochs"):
             raw[key] = tuple(raw.get(key, ()))
         cfg = SyntheticConfig(**raw)
         run = Run(**meta["run"])
-        weights = Path(path).parent / meta["weights"]
         out = SyntheticCheckpoint(
             Path(path),
             weights,
@@ -105,6 +106,16 @@ def read_checkpoint(path: Path) -> SyntheticCheckpoint:
     if not weights.is_file():
         raise BadInputError(f"{path}: its weights file {weights} is missing")
     return out
+
+
+def _weights_name(path: Path, name: object) -> str:
+    """The sidecar's ``weights`` entry, refused unless it names a file in the sidecar's folder."""
+    if not isinstance(name, str) or not stays_inside(name):
+        raise BadInputError(
+            f"{path}: its weights entry {name!r} leaves the checkpoint's folder; it must name a "
+            "file beside the .json (e.g. epoch-0030.safetensors)"
+        )
+    return name
 
 
 def is_synthetic(path: str | Path) -> bool:

@@ -17,7 +17,15 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ..errors import BadInputError
-from .schema import RANDOM_SUFFIX, SCHEMA_VERSION, SourceSchema, ZooEntry, _Strict
+from .schema import (
+    RANDOM_SUFFIX,
+    SCHEMA_VERSION,
+    SourceSchema,
+    ZooEntry,
+    _Strict,
+    check_revision,
+)
+from .weights import weights_location
 
 ENV_VAR = "INFOGAUSS_ZOO"
 
@@ -144,9 +152,10 @@ def with_revision(entries: list[ZooEntry], revision: str | None) -> list[ZooEntr
     each zoo entry) and with local weights (nothing is fetched from the hub)."""
     if revision is None:
         return list(entries)
-    revision = revision.strip()
-    if not revision or any(c.isspace() for c in revision):
-        raise BadInputError(f"--revision must be a branch, tag or commit hash, got {revision!r}")
+    try:
+        revision = check_revision(revision.strip())
+    except ValueError as exc:
+        raise BadInputError(f"--revision: {exc}") from None
     if len(entries) != 1:
         names = ", ".join(e.ref for e in entries)
         raise BadInputError(
@@ -154,7 +163,7 @@ def with_revision(entries: list[ZooEntry], revision: str | None) -> list[ZooEntr
             "each zoo entry's source instead (docs/zoo.md)"
         )
     entry = entries[0]
-    if entry.source.weights is not None and not entry.source.hub_fallback:
+    if weights_location(entry).kind in ("local", "package"):
         raise BadInputError(
             f"--revision pins hub weights, but {entry.ref} loads local weights "
             f"({entry.source.weights}); drop --revision or the entry's weights"

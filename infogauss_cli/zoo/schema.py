@@ -36,6 +36,21 @@ def _check_name(value: str) -> str:
 
 Name = Annotated[str, AfterValidator(_check_name)]
 
+#: A hub revision: a branch, tag or commit hash (one segment: letters, digits, ``. _ -``), or a
+#: pull-request ref ``refs/pr/N``. No other ``/``, and no ``..``: the hub client makes folders
+#: named after the revision in its cache, so a revision must never be a path.
+_REVISION_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,254}|refs/pr/[0-9]{1,9})$")
+
+
+def check_revision(value: str) -> str:
+    """``value`` if it is a valid hub revision (see ``_REVISION_RE``), else ValueError."""
+    if not _REVISION_RE.match(value) or ".." in value:
+        raise ValueError(
+            f"{value!r} is not a branch, tag or commit hash (letters, digits and . _ -, no "
+            "'/' or '..'; or refs/pr/N)"
+        )
+    return value
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -70,7 +85,7 @@ class SourceSchema(_Strict):
     hub_fallback: bool = False
     """When ``weights`` cannot be found (package not installed, path missing), load ``name``'s
     hub weights instead of failing."""
-    revision: str | None = Field(default=None, min_length=1, pattern=r"^\S+$")
+    revision: Annotated[str, AfterValidator(check_revision)] | None = None
     """Hub revision (branch, tag or commit hash) of the weights fetched from the Hugging Face
     hub; default: the main branch. ``--revision`` overrides it."""
 
