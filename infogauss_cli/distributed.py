@@ -99,14 +99,20 @@ class Shard:
         return f"cuda:{self.local_rank}"
 
 
+#: The most pieces ``--shard K/N`` may cut a run into (N); more is surely a typo.
+MAX_SHARDS = 1_000_000
+
+
 def parse_shard(text: str) -> tuple[int, int]:
-    """``"K/N"`` -> (K, N), 1 <= K <= N; else :class:`BadInputError`."""
+    """``"K/N"`` -> (K, N), 1 <= K <= N <= :data:`MAX_SHARDS`; else :class:`BadInputError`."""
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
     if m is None:
         raise BadInputError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. --shard 1/4")
     k, n = int(m.group(1)), int(m.group(2))
     if n < 1 or not 1 <= k <= n:
         raise BadInputError(f"--shard {text}: need 1 <= K <= N")
+    if n > MAX_SHARDS:
+        raise BadInputError(f"--shard {text}: N can be at most {MAX_SHARDS:,}")
     return k, n
 
 

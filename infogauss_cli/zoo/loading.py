@@ -201,6 +201,12 @@ def load_zoo(path: str | os.PathLike[str] | None = None) -> Zoo:
         text = zoo_path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInputError(f"cannot read zoo file {zoo_path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise BadInputError(
+            f"zoo file {zoo_path} line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+            "save it as UTF-8"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
