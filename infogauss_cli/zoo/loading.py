@@ -202,10 +202,9 @@ def load_zoo(path: str | os.PathLike[str] | None = None) -> Zoo:
     except OSError as exc:
         raise BadInputError(f"cannot read zoo file {zoo_path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        line = exc.object[: exc.start].count(b"\n") + 1
+        line, byte = exc.object[: exc.start].count(b"\n") + 1, exc.object[exc.start]
         raise BadInputError(
-            f"zoo file {zoo_path} line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
-            "save it as UTF-8"
+            f"zoo file {zoo_path} line {line}: not UTF-8 text (byte 0x{byte:02x}); save it as UTF-8"
         ) from None
     try:
         data = yaml.safe_load(text)
