@@ -176,7 +176,7 @@ class JpegTensorOr:
         self.load = load
 
     def __call__(self, item: Item) -> Any:
-        from ..sources.images import jpeg_bytes
+        from ..sources.images import check_declared_size, jpeg_bytes
 
         data = jpeg_bytes(item)
         if data is None or not data.rstrip(b"\0\r\n ").endswith(b"\xff\xd9"):
@@ -185,8 +185,13 @@ class JpegTensorOr:
         import torch
 
         try:
-            if simplejpeg.decode_jpeg_header(data)[2] not in JPEG_SPACES:
-                return self.load(item)
+            height, width, space, _ = simplejpeg.decode_jpeg_header(data)
+        except ValueError:  # rejected or corrupt: PIL's path and messages
+            return self.load(item)
+        check_declared_size(item.id, width, height)  # before a single pixel is decoded
+        if space not in JPEG_SPACES:
+            return self.load(item)
+        try:
             rgb = simplejpeg.decode_jpeg(data, colorspace="RGB")  # strict: warnings raise
         except ValueError:  # rejected or corrupt: PIL's path and messages
             return self.load(item)

@@ -283,9 +283,9 @@ class JpegOr:
         self.load = load
 
     def __call__(self, item: Item) -> Any:
-        from ..sources.images import jpeg_bytes
+        from ..sources.images import checked_jpeg_bytes  # a bomb never reaches the GPU decoder
 
-        data = jpeg_bytes(item) if item.image is None else None
+        data = checked_jpeg_bytes(item) if item.image is None else None
         return self.load(item) if data is None else RawJpeg(data)
 
 

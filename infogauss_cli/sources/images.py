@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 DRAFT_MARGIN = 2  # a drafted JPEG keeps its shorter side >= this x the size asked for
 DRAFT_INFO = "infogauss.draft"  # img.info key: (full width, full height, DCT scale) of a draft
+#: The most pixels an image file may declare in its header (100 megapixels, 300 MB as RGB);
+#: checked before decoding, so a tiny file claiming 30,000 x 30,000 pixels is never decoded.
+MAX_PIXELS = 100_000_000
 
 
 class ImageLoadError(ItemLoadError):
@@ -68,6 +71,39 @@ def jpeg_bytes(item: Item) -> bytes | None:
     return None
 
 
+def check_declared_size(item_id: str, width: int, height: int) -> None:
+    """Refuse (:class:`ImageLoadError`, the item is skipped) an image whose header declares more
+    than :data:`MAX_PIXELS` pixels, before any pixel is decoded (a decompression bomb)."""
+    if width * height > MAX_PIXELS:
+        raise ImageLoadError(
+            item_id,
+            f"image too large: its header declares {width:,} x {height:,} pixels, over the "
+            f"limit of {MAX_PIXELS:,} (a decompression bomb?); not decoded",
+        )
+
+
+def checked_jpeg_bytes(item: Item) -> bytes | None:
+    """:func:`jpeg_bytes`, after :func:`check_jpeg_header` (for decoders that take bytes)."""
+    data = jpeg_bytes(item)
+    if data is not None:
+        check_jpeg_header(item.id, data)
+    return data
+
+
+def check_jpeg_header(item_id: str, data: bytes) -> None:
+    """:func:`check_declared_size` for encoded JPEG bytes: PIL reads only the header."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+    except Image.DecompressionBombError:
+        width, height = MAX_PIXELS, 2  # over any limit PIL itself refuses at
+    except Exception:  # not decodable: the decoder that follows names the problem
+        return
+    check_declared_size(item_id, width, height)
+
+
 def draft_scale(width: int, height: int, min_side: int) -> int:
     """The JPEG decoder's DCT scale (1, 2, 4 or 8) for an image that will be resized so that
     its shorter side is ``min_side``: the largest that keeps the decoded shorter side at least
@@ -109,6 +145,7 @@ def load_image(item: Item, draft: int | None = None) -> Image.Image:
                 if not len(img):
                     raise ImageLoadError(item.id, "empty file (0 bytes)")
                 with Image.open(io.BytesIO(img)) as opened:
+                    check_declared_size(item.id, *opened.size)
                     _draft(opened, draft)
                     opened.load()
                     return _to_rgb(opened)
@@ -121,6 +158,7 @@ def load_image(item: Item, draft: int | None = None) -> Image.Image:
         if item.path is None:
             raise ImageLoadError(item.id, "item has neither a path nor an image")
         with Image.open(item.path) as img:
+            check_declared_size(item.id, *img.size)
             _draft(img, draft)
             img.load()  # decode now: a truncated file fails here, not later in a transform
             return _to_rgb(img)
@@ -132,8 +170,10 @@ def load_image(item: Item, draft: int | None = None) -> Image.Image:
         size = _size(item.path)
         reason = "empty file (0 bytes)" if size == 0 else "not a readable image"
         raise ImageLoadError(item.id, reason) from None
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(item.id, f"image too large ({exc})") from None
+    except Image.DecompressionBombError:
+        raise ImageLoadError(
+            item.id, f"image too large: over the limit of {MAX_PIXELS:,} pixels; not decoded"
+        ) from None
     except (OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
         msg = str(exc) or type(exc).__name__
         if "truncated" in msg.lower():
