@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,6 +67,6 @@ def test_encoded_bytes_in_memory_are_checked(bomb, monkeypatch):
     from PIL import ImageFile
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", _never)
-    item = Item(id="row 3", image=open(bomb.path, "rb").read())
+    item = Item(id="row 3", image=Path(bomb.path).read_bytes())
     with pytest.raises(ImageLoadError, match="image too large"):
         load_image(item)
