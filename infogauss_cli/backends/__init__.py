@@ -8,9 +8,11 @@ in :class:`~.registry.Backend`; docs/zoo.md shows adding a backend.
 
 from __future__ import annotations
 
+import pickle
 from typing import TYPE_CHECKING
 
 from ..errors import BadInputError, InfogaussError, RunError, first_line
+from .load_errors import weights_load_error
 from .registry import Backend, BackendSpec, backend_names, get_backend, register_backend
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,11 +49,24 @@ def build_encoder(entry: ZooEntry, tower: str) -> Encoder:
         return backend.build(entry, tower)
     except InfogaussError:
         raise
-    except (RuntimeError, OSError, ValueError, KeyError) as exc:  # e.g. weights that do not fit
+    except (RuntimeError, OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as exc:
+        known = weights_load_error(exc, entry.ref, _weights_path(entry))
+        if known is not None:
+            raise known from None
         raise RunError(
             f"cannot load {entry.ref} ({entry.backend} {entry.source.name}): "
             f"{type(exc).__name__}: {first_line(exc, '')[:500]}"
         ) from exc
+
+
+def _weights_path(entry: ZooEntry) -> object:
+    """The local weights path of ``entry`` for messages, or None (hub, random, unknown)."""
+    from ..zoo import weights_location
+
+    try:
+        return weights_location(entry).path
+    except InfogaussError:
+        return None
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
