@@ -14,6 +14,7 @@ import typer
 
 from ..errors import InfogaussError
 from ..safe_text import printable, printable_lines
+from .signals import INTERRUPTED, interrupted_message, stopping_signals
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,10 +72,14 @@ def handle_errors(func: F) -> F:
         else:
             Stopped, finish, is_main = _Never, _alone, _true
 
-        result, code, message = None, 0, ""
+        result, code, message, signals = None, 0, "", None
         try:
             # torchrun: progress on rank 0 only
-            with library_warnings_silenced(), bars(enabled=not _quiet(kwargs) and is_main()):
+            with (
+                library_warnings_silenced(),
+                stopping_signals() as signals,
+                bars(enabled=not _quiet(kwargs) and is_main()),
+            ):
                 result = func(*args, **kwargs)
         except (typer.Abort, typer.BadParameter):
             raise  # typer reports these itself (usage errors exit 2)
@@ -94,13 +99,14 @@ def handle_errors(func: F) -> F:
             failure = io_failure(exc, operation="access")
             code, message = failure.exit_code, str(failure)
         except KeyboardInterrupt:
-            code, message = 3, "interrupted"
+            code, message = 3, INTERRUPTED
         except Exception as exc:
             if _state["debug"]:
                 raise
             name = type(exc).__name__
             code = 3
             message = f"unexpected {name}: {printable(exc)} (rerun with --debug for the traceback)"
+        message = interrupted_message(message, signals)
         code, speak = finish(code, message)
         if message and speak:
             print(f"error: {printable_lines(message)}", file=sys.stderr)
