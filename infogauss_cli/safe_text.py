@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# control characters, bidi overrides, and lone surrogates (the undecodable bytes of a non-UTF-8
+# file name, os.fsdecode's \udcXX): all shown as escapes, never written raw
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def printable(text: object) -> str:
@@ -22,9 +24,14 @@ def printable(text: object) -> str:
 
 
 def printable_lines(text: object) -> str:
-    """:func:`printable` line by line: the message's own line breaks stay (a multi-line error
-    such as the zoo validator's list), every other control character is escaped."""
-    return "\n".join(printable(line) for line in str(text).split("\n"))
+    """:func:`printable` line by line: a line break followed by an indented line stays (a
+    multi-line error such as the zoo validator's list); any other line break (one inside a file
+    name, which could forge an ``error:`` line) and every other control character is escaped."""
+    lines = str(text).split("\n")
+    out = printable(lines[0])
+    for line in lines[1:]:
+        out += ("\n" if line.startswith("  ") else "\\n") + printable(line)
+    return out
 
 
 def markup_safe(text: object) -> str:
