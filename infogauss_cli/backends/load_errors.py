@@ -1,5 +1,5 @@
 """Name what is wrong with a weights file when a library fails to load it: a pickle that holds
-more than tensors (refused: never loaded with ``weights_only=False``), or a truncated file."""
+more than tensors (refused: never loaded with weights_only off), or a truncated file."""
 
 from __future__ import annotations
 
