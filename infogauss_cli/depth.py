@@ -9,6 +9,7 @@ protocol.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .errors import RunError
@@ -37,10 +38,12 @@ def extract_layers(
     cache: Any,
     data: Any,
     console: Any = None,
+    before: Callable[[list[str]], None] | None = None,
 ) -> Layered:
     """``(layer name, Extraction or RunError)`` for each layer ``protocol.layers`` selects
     (:func:`~infogauss_cli.audit.extract_tower` per layer encoder); ``[(None, RunError)]`` when
-    the model itself cannot be built."""
+    the model itself cannot be built. ``before(names)`` runs once the layer names are known,
+    before any extraction (e.g. to check the files they will be written to)."""
     from .audit import extract_tower
     from .backends import build_encoder
     from .backends.layers import layer_encoders, parse_layers
@@ -51,8 +54,11 @@ def extract_layers(
         base = build_encoder(entry, tower)
     except RunError as exc:
         return [(None, exc)]
+    encoders = layer_encoders(base, spec, entry.ref)
+    if before is not None:
+        before([name for _, name, _ in encoders])
     out: Layered = []
-    for _, name, enc in layer_encoders(base, spec, entry.ref):
+    for _, name, enc in encoders:
         try:
             ex = extract_tower(entry, source, tower, protocol, compute, cache, data, console, enc)
         finally:
@@ -78,19 +84,32 @@ def layers_to_files(
     console: Any = None,
 ) -> list[Any]:
     """``infogauss extract --layers``: like :func:`~infogauss_cli.extract.extract_to_file`,
-    one file per layer (:func:`layer_path`); a layer that fails raises its RunError."""
-    from .extract.model import ExtractedFile, check_out_path, file_meta, file_tower, save_or_rescue
-    from .sources import ignored_counts
+    one file per layer (:func:`layer_path`), each checked before any layer is extracted; a
+    layer that fails raises its RunError."""
+    from .extract.model import check_out_files, file_tower
 
     _, entry, source, tower = file_tower(model, data, compute, console, out)
-    found = extract_layers(entry, source, tower, protocol, compute, compute.cache(), data, console)
-    written = []
-    for name, ex in found:
-        if isinstance(ex, Exception):
-            raise ex
-        path = check_out_path(layer_path(out, str(name)))
-        meta = file_meta(entry.ref, ex, data.data, layer=name)
-        files = save_or_rescue(path, ex, meta, compute)
-        ignored = ignored_counts(source, ex.tower)
-        written.append(ExtractedFile(tuple(files), ex, meta, ignored, f"{entry.ref} {name}"))
-    return written
+
+    def check_layer_files(names: list[str]) -> None:
+        check_out_files([layer_path(out, name) for name in names], data, compute)
+
+    found = extract_layers(
+        entry, source, tower, protocol, compute, compute.cache(), data, console, check_layer_files
+    )
+    return [_layer_file(entry, source, data, compute, name, ex, out) for name, ex in found]
+
+
+def _layer_file(
+    entry: Any, source: Any, data: Any, compute: Compute, name: str | None, ex: Any, out: Any
+) -> Any:
+    """Write one layer's extraction to its file (or raise the RunError that stopped it)."""
+    from .extract.model import ExtractedFile, file_meta, save_or_rescue
+    from .sources import ignored_counts
+
+    if isinstance(ex, Exception):
+        raise ex
+    path = layer_path(out, str(name))
+    meta = file_meta(entry.ref, ex, data.data, layer=name)
+    files = save_or_rescue(path, ex, meta, compute)
+    ignored = ignored_counts(source, ex.tower)
+    return ExtractedFile(tuple(files), ex, meta, ignored, f"{entry.ref} {name}")

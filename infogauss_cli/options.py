@@ -219,16 +219,33 @@ class Outputs:
         """The HTML report and the plots draw per-coordinate arrays."""
         return bool(self.html or self.plots)
 
-    def preflight(self) -> None:
-        """Every file and folder asked for can be written (checked before any work)."""
-        if not (self.json_out or self.markdown or self.html or self.plots):
+    @property
+    def to_stdout(self) -> bool:
+        """A report goes to standard output (``-``): the table goes to stderr then."""
+        from .atomic import is_stdout
+
+        return any(is_stdout(path) for _, path in self.files())
+
+    def files(self) -> list[tuple[str, str | Path | None]]:
+        """``(option, path)`` of the report files (None: not asked for)."""
+        return [("--json", self.json_out), ("--markdown", self.markdown), ("--html", self.html)]
+
+    def preflight(
+        self,
+        inputs: Iterable[tuple[str, str | Path | None]] = (),
+        folders: Iterable[tuple[str, str | Path | None]] = (),
+    ) -> None:
+        """Every file and folder asked for (with the command's other output ``folders``) can
+        be written, and none is one of ``inputs`` or another output (checked before any
+        work)."""
+        folders = [("--plots", self.plots), *folders]
+        if not any(path for _, path in [*self.files(), *folders]):
             return  # nothing to check (and nothing to import: start-up time)
+        from .collisions import check_distinct
         from .preflight import preflight_outputs
 
-        preflight_outputs(
-            files=[("--json", self.json_out), ("--markdown", self.markdown), ("--html", self.html)],
-            folders=[("--plots", self.plots)],
-        )
+        check_distinct(self.files(), inputs, folders)
+        preflight_outputs(files=self.files(), folders=folders)
 
 
 T = TypeVar("T")

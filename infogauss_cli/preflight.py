@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from .atomic import is_stdout, is_stream
 from .errors import IOFailure, io_failure
 
 MIN_FREE_BYTES = 1 << 20  # less than this free where an output goes: fail now, not at the end
@@ -73,6 +74,8 @@ def check_file_target(
             f"give a file name, e.g. {path / ('report' + _suffix(option))}",
             2,
         )
+    if is_stream(path):
+        return path  # a device or FIFO: written directly, nothing to create
     if path.exists() and not path.is_file():
         raise IOFailure(path, f"write {option} to", "it is not a regular file", fix, 2)
     base = _nearest_existing(path.parent)
@@ -108,9 +111,9 @@ def preflight_outputs(
     folders: Iterable[tuple[str, str | os.PathLike[str] | None]] = (),
 ) -> None:
     """Check each ``(option, path)`` of ``files`` (written as files) and ``folders`` (folders
-    written into); None and ``-`` (stdout) are skipped."""
+    written into); None and stdout (``-``, ``/dev/stdout``) are skipped."""
     for option, path in files:
-        if path is not None and str(path) != "-":
+        if path is not None and not is_stdout(path):
             check_file_target(path, option)
     for option, path in folders:
         if path is not None:
@@ -121,14 +124,21 @@ def preflight_cache(cache_dir: str | os.PathLike[str] | None) -> None:
     """The embedding cache folder (``--cache-dir``, else the default) can be written."""
     from .store import default_cache_dir
 
-    user = cache_dir is not None
-    folder = Path(cache_dir).expanduser() if user else default_cache_dir()
+    named = cache_dir is not None or bool(os.environ.get("INFOGAUSS_CACHE"))
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     check_folder_target(
         folder,
-        "--cache-dir" if user else "the embedding cache",
+        "--cache-dir" if cache_dir is not None else _cache_label(),
         fix="pass --cache-dir DIR on a writable disk, or --no-cache",
-        user_path=user,
+        user_path=named,  # a folder the user named (option or variable): exit 2
     )
+
+
+def _cache_label() -> str:
+    """How the default cache folder is named in messages."""
+    if os.environ.get("INFOGAUSS_CACHE"):
+        return "--cache-dir (INFOGAUSS_CACHE)"
+    return "the embedding cache"
 
 
 def rescue_path(intended: Path, cache_dir: str | os.PathLike[str] | None = None) -> Path | None:

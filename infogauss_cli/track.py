@@ -217,14 +217,17 @@ def track_synthetic(
 ) -> TrackResult:
     """Rows for every checkpoint under ``paths``, evaluated with the synthetic protocol of
     its saved settings (``view``, ``n``: override the saved view and number of held-out
-    rows); ``trend``: add :func:`trend_gate` for up/down/flat to each run's last row."""
+    rows); ``trend``: add :func:`trend_gate` for up/down/flat to each run's last row. A
+    checkpoint that cannot be read gives an error row; the others still run."""
+    from .options import VIEWS
     from .synthetic.checkpoints import find_checkpoints, load_encoder
     from .synthetic.data import population
     from .synthetic.experiment import evaluate, held_out, row_name, snapshot_rows
 
     series: dict[Any, list[Row]] = {}
     cache: dict[Any, Any] = {}
-    for ck in find_checkpoints(list(paths)):
+    unreadable: list[tuple[Path, str]] = []
+    for ck in find_checkpoints(list(paths), unreadable):
         cfg = dataclasses.replace(
             ck.config, view=view or ck.config.view, n_eval=n or ck.config.n_eval
         )
@@ -232,9 +235,16 @@ def track_synthetic(
         if key not in cache:
             pop = population(cfg.data_spec(ck.run.data), cfg.seed)
             cache[key] = held_out(pop, cfg)
-        snap = evaluate(load_encoder(ck), ck.run, ck.epoch, cache[key], cfg, ck.train_s)
         # the run's name at every epoch (row_name drops "supervised" at epoch 0)
         name = re.sub(r" E[0-9]+$", "", row_name(ck.run, 1))
+        try:
+            encoder = load_encoder(ck)
+        except BadInputError as exc:
+            for v in VIEWS[cfg.view]:
+                row = Row(model=f"{name} E{ck.epoch}", error=str(exc), step=ck.step)
+                series.setdefault((ck.run, cfg, v), []).append(row)
+            continue
+        snap = evaluate(encoder, ck.run, ck.epoch, cache[key], cfg, ck.train_s)
         for r in snapshot_rows([snap], cfg, options=options):
             row = dataclasses.replace(r, model=f"{name} E{ck.epoch}", step=ck.step)
             series.setdefault((ck.run, cfg, r.protocol["view"]), []).append(row)
@@ -244,6 +254,7 @@ def track_synthetic(
         Series(f"{rows[0].model.rsplit(' E', 1)[0]} ({v})", tuple(rows))
         for (_, _, v), rows in series.items()
     ]
+    found += [Series(str(p), (Row(model=str(p), error=why),)) for p, why in unreadable]
     return apply_gates(found, gates, trend)
 
 
@@ -295,7 +306,8 @@ def track_zoo(
 ) -> TrackResult:
     """Extract (cached) and diagnose every checkpoint of :func:`zoo_checkpoints` on the same
     data and items, like ``audit``; ``console``: where progress goes (None: quiet). A
-    checkpoint that fails to load gives an error row; the others still run."""
+    checkpoint that fails to load (or whose weights are no checkpoint) gives an error row;
+    the others still run."""
     from .audit import (
         RowInfo,
         diagnose_rows,
@@ -313,8 +325,11 @@ def track_zoo(
         for t in resolve_towers(entry.towers, source, data.tower):
             who = {"model": label, "tower": t, "objective": entry.objective}
             who["backend"] = entry.backend
-            ex = extract_tower(entry, source, t, protocol, compute, cache, data, console)
-            if isinstance(ex, RunError):
+            try:
+                ex = extract_tower(entry, source, t, protocol, compute, cache, data, console)
+            except BadInputError as exc:  # weights that are no checkpoint: this one only
+                ex = exc
+            if isinstance(ex, (RunError, BadInputError)):
                 err = Row(**who, data={"source": source.name}, error=str(ex), step=step)
                 for v in protocol.views:
                     series.setdefault((t, v), []).append(err)

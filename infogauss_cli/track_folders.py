@@ -97,3 +97,19 @@ def folder_checkpoints(
         entries.append(parse_entry(spec))
     order = order_by_step([d.name for d in dirs], steps)
     return [(step, entries[i], f"{run} @ {dirs[i].name}") for step, i in order]
+
+
+def read_files(target: str | Path) -> list[Path]:
+    """The files ``track`` reads from ``target``: the file itself, or under a folder the
+    synthetic checkpoints (``epoch-*``) and every file of its checkpoint subfolders."""
+    root = Path(target).expanduser()
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        return []
+    found = [p for p in root.rglob("epoch-*.*") if p.suffix in (".json", ".safetensors")]
+    for folder in [root, *checkpoint_dirs(root)]:
+        if folder == root and not (root / "config.json").is_file():
+            continue
+        found += [p for p in folder.rglob("*") if p.is_file()]
+    return found

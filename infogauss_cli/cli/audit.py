@@ -83,7 +83,10 @@ def audit_cmd(
 
     out = o.from_params(Outputs, params)
     compute = o.from_params(Compute, params, use_cache=not no_cache)
-    out.preflight()  # every output writable before any model loads
+    from ..collisions import data_inputs
+
+    inputs = [*data_inputs(data), ("--zoo", zoo), ("--baseline", baseline)]
+    out.preflight(inputs)  # every output writable, and no input, before any model loads
     compute.preflight()
     share = current_shard(compute.shard)
     console = Console(stderr=True)

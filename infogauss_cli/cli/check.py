@@ -63,7 +63,8 @@ def check_cmd(
     if name is not None and len(files) > 1:
         raise typer.BadParameter("--name labels a single FILE", param_hint="--name")
     out = o.from_params(Outputs, params)
-    out.preflight()  # every output writable before any file is read
+    inputs = [*(("FILE", f) for f in files), ("--baseline", baseline)]
+    out.preflight(inputs)  # every output writable, and no input, before any file is read
     protocol = o.from_params(Protocol, params)
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = o.gates(params)

@@ -135,12 +135,13 @@ def info_cmd(
         }
         typer.echo(json.dumps(doc, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from .console import stdout_console
+
+    console = stdout_console()
     if not console.is_terminal:  # piped or captured: do not wrap paths at 80 columns
-        console = Console(width=160)
+        console = stdout_console(width=160)
     console.print(f"data dir: [bold]{folder}[/] ({origin})", highlight=False)
     for s in statuses:
         table = Table(title=s.name, title_justify="left", show_header=False)

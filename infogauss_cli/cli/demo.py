@@ -50,19 +50,19 @@ def demo_cmd(
 
     from ..demo import GPU_COMMAND, demo_rows
     from ..options import Outputs
-    from ..preflight import preflight_outputs
-    from ..synthetic.paper import publish_comparison
+    from ..synthetic.paper import comparison_sections, publish_comparison
 
-    preflight_outputs(files=[("--json", json_out)], folders=[("--out", out)])
+    html, report = out / "report.html", out / "report.json"
+    outputs = Outputs(json_out=json_out or str(report), html=html, quiet=quiet)
+    outputs.preflight(folders=[("--out", out)])
     console = Console(stderr=True)
     progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
     rows = demo_rows(models=models, keep_arrays=True, progress=progress, console=console)
     out.mkdir(parents=True, exist_ok=True)
-    html, report = out / "report.html", out / "report.json"
-    code = publish(rows, Outputs(json_out=json_out or str(report), html=html, quiet=quiet))
-    publish_comparison(rows, Outputs(html=html), None if quiet else terminal(json_out))
+    code = publish(rows, outputs, **comparison_sections(rows))
+    publish_comparison(rows, None if quiet else terminal(outputs.to_stdout))
     if not quiet:
-        where = terminal(json_out)
+        where = terminal(outputs.to_stdout)
         json_file = "" if json_out == "-" else f" and {json_out or report}"
         where.print(f"Report: [bold]{html}[/]{json_file}")
         where.print(f"The real thing, MS-COCO on a GPU machine: [bold]{GPU_COMMAND}[/]")

@@ -58,10 +58,33 @@ def _true() -> bool:
     return True
 
 
+def _outcome(exc: BaseException) -> tuple[int, str]:
+    """The exit code and the one-line message of an error that ended a command (re-raised
+    with ``--debug``)."""
+    if isinstance(exc, BrokenPipeError):  # stdout closed early (`| head`): end quietly
+        from .console import closed_stdout
+
+        return closed_stdout(), ""
+    if isinstance(exc, KeyboardInterrupt):
+        return 3, INTERRUPTED
+    if _state["debug"]:
+        raise exc
+    if isinstance(exc, InfogaussError):
+        return exc.exit_code, str(exc)
+    if isinstance(exc, OSError):  # a file-system failure nobody named: still path + fix
+        from ..errors import io_failure
+
+        failure = io_failure(exc, operation="access")
+        return failure.exit_code, str(failure)
+    name = type(exc).__name__
+    return 3, f"unexpected {name}: {printable(exc)} (rerun with --debug for the traceback)"
+
+
 def handle_errors(func: F) -> F:
-    """Decorator for commands: InfogaussError -> its exit code (2 or 3), Ctrl-C -> 3,
-    anything unexpected -> 3; a traceback only with ``--debug``. Under torchrun the ranks agree
-    on one exit code and only rank 0 (or a rank with an error of its own) prints the error."""
+    """Decorator for commands: InfogaussError -> its exit code (2 or 3), Ctrl-C -> 3, stdout
+    closed (``| head``) -> 141 quietly, anything unexpected -> 3; a traceback only with
+    ``--debug``. Under torchrun the ranks agree on one exit code and only rank 0 (or a rank
+    with an error of its own) prints the error."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -87,25 +110,8 @@ def handle_errors(func: F) -> F:
             code = exc.exit_code
         except Stopped as stop:  # another rank ended the command: leave with its code
             raise typer.Exit(stop.code) from None
-        except InfogaussError as exc:
-            if _state["debug"]:
-                raise
-            code, message = exc.exit_code, str(exc)
-        except OSError as exc:  # a file-system failure nobody named: still path + fix
-            if _state["debug"]:
-                raise
-            from ..errors import io_failure
-
-            failure = io_failure(exc, operation="access")
-            code, message = failure.exit_code, str(failure)
-        except KeyboardInterrupt:
-            code, message = 3, INTERRUPTED
-        except Exception as exc:
-            if _state["debug"]:
-                raise
-            name = type(exc).__name__
-            code = 3
-            message = f"unexpected {name}: {printable(exc)} (rerun with --debug for the traceback)"
+        except (Exception, KeyboardInterrupt) as exc:
+            code, message = _outcome(exc)
         message = interrupted_message(message, signals)
         code, speak = finish(code, message)
         if message and speak:

@@ -97,6 +97,10 @@ def run() -> None:
         use_hard_exit()
     try:
         app()
+    except BrokenPipeError:  # stdout closed early outside a command (help, --version)
+        from .console import closed_stdout
+
+        sys.exit(closed_stdout())
     except SystemExit as exc:
         if torchrun:
             from ..distributed import leave

@@ -20,51 +20,78 @@ def emit(rows: Sequence[Row], out: Outputs) -> None:
     raise typer.Exit(publish(rows, out))
 
 
-def terminal(json_out: str | None = None) -> Console:
-    """The console for tables: stderr when the JSON goes to stdout; 160 columns when piped or
-    captured (not squeezed into 80) unless ``$COLUMNS`` says otherwise."""
+def terminal(to_stderr: bool = False) -> Console:
+    """The console for tables: stderr when a report goes to stdout; 160 columns when piped
+    or captured (not squeezed into 80) unless ``$COLUMNS`` says otherwise."""
     import os
 
-    from rich.console import Console
+    from .console import stdout_console
 
-    console = Console(stderr=json_out == "-")
+    console = stdout_console(stderr=to_stderr)
     if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
         return console
-    return Console(stderr=json_out == "-", width=160)
+    return stdout_console(stderr=to_stderr, width=160)
 
 
-def publish(rows: Sequence[Row], out: Outputs) -> int:
-    """Table on the terminal, the files asked for; returns the report's exit code."""
+def publish(
+    rows: Sequence[Row],
+    out: Outputs,
+    *,
+    markdown_tail: str = "",
+    html_sections: Sequence[str] = (),
+) -> int:
+    """Table on the terminal, the files asked for (``markdown_tail`` appended to the Markdown,
+    ``html_sections`` placed in the HTML); returns the report's exit code."""
     import sys
 
+    from .console import stdout_named
+
     report = Report(tuple(rows), command=("infogauss", *sys.argv[1:]))
-    if not out.quiet:
-        from ..report.table import print_report
+    with stdout_named():
+        if not out.quiet:
+            from ..report.table import print_report
 
-        print_report(report.rows, terminal(out.json_out))
-    if out.json_out:
-        from ..report.json_report import write_json
+            print_report(report.rows, terminal(out.to_stdout))
+        if out.json_out:
+            from ..report.json_report import dumps
 
-        if out.json_out == "-":
-            write_json(report, out.json_out)
-        else:
-            keep_on_failure("--json", out.json_out, lambda p: write_json(report, str(p)))
-    if out.markdown:
-        from ..report.json_report import write_text_atomic
-        from ..report.markdown import render_markdown
+            write_report("--json", out.json_out, dumps(report) + "\n")
+        if out.markdown:
+            from ..report.markdown import render_markdown
 
-        text = render_markdown(report.rows)
-        keep_on_failure("--markdown", out.markdown, lambda p: write_text_atomic(p, text))
-    if out.html:
-        from ..report.html import write_html
-
-        command = report.command
-        keep_on_failure("--html", out.html, lambda p: write_html(report.rows, p, command=command))
+            write_report("--markdown", out.markdown, render_markdown(report.rows) + markdown_tail)
+        if out.html:
+            write_report("--html", out.html, _html(report, html_sections))
     if out.plots:
         from ..report.plots import write_plots
 
         keep_on_failure("--plots", out.plots, lambda p: write_plots(report.rows, p))
     return report.exit_code
+
+
+def _html(report: Report, sections: Sequence[str]) -> str:
+    """The HTML page of ``report`` with ``sections`` placed after the results."""
+    from ..report.html import render_html
+    from ..synthetic.paper import insert_html_section
+
+    page = render_html(report.rows, command=report.command)
+    for section in sections:
+        page = insert_html_section(page, section)
+    return page
+
+
+def write_report(option: str, target: str | Path, text: str) -> None:
+    """``text`` to stdout (``-``, ``/dev/stdout``) or to the file ``target`` (atomically,
+    kept elsewhere when that fails)."""
+    from ..atomic import atomic_write_text, is_stdout
+
+    if is_stdout(target):
+        import sys
+
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    keep_on_failure(option, target, lambda p: atomic_write_text(p, text))
 
 
 def keep_on_failure(option: str, path: str | Path, write: Callable[[Path], object]) -> None:

@@ -232,7 +232,7 @@ def synthetic_cmd(
         seed=seed,
     )
     out = o.from_params(Outputs, params)
-    out.preflight()
+    out.preflight([("--baseline", baseline)], [("--save-checkpoints", save_checkpoints)])
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = o.gates(params)
     progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
@@ -247,13 +247,15 @@ def synthetic_cmd(
         if plots:
             write_sweep_plot(rows, cfg, plots)
         emit(rows, out)
-    from ..synthetic.paper import publish_comparison
+    from ..synthetic.checkpoints import as_saver
+    from ..synthetic.paper import comparison_sections, publish_comparison
 
-    rows = synthetic_rows(
-        cfg, options=options, gates=gates, progress=progress, save_dir=save_checkpoints
-    )
-    code = publish(rows, out)
-    publish_comparison(rows, out, None if quiet else terminal(json_out))
+    saver = as_saver(save_checkpoints)
+    rows = synthetic_rows(cfg, options=options, gates=gates, progress=progress, save_dir=saver)
+    code = publish(rows, out, **comparison_sections(rows))
+    publish_comparison(rows, None if quiet else terminal(out.to_stdout))
     if not quiet:
-        terminal(json_out).print(f"[dim]{cfg.describe()}[/]", highlight=False)
+        terminal(out.to_stdout).print(f"[dim]{cfg.describe()}[/]", highlight=False)
+    if saver is not None:
+        saver.raise_failure()  # the report is out: now say what was not saved (exit 3)
     raise typer.Exit(code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -134,7 +135,7 @@ def track_cmd(
 
     console = Console(stderr=True)
     out = o.from_params(Outputs, params)
-    out.preflight()
+    out.preflight(_inputs(targets, weights or (), zoo))
     if not no_cache:
         o.from_params(Compute, params).preflight()
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
@@ -175,13 +176,28 @@ def track_cmd(
             trend=trend,
             console=None if quiet else console,
         )
-    code = publish(result.rows, out)
     drawable = [s for s in result.series if any(r.error is None for r in s.rows)]
-    if drawable and (html or plots):
-        from ..report.trajectory import append_trajectory, write_trajectory_plot
+    sections = []
+    if drawable and html:
+        from ..report.trajectory import trajectory_html
 
-        if plots:
-            write_trajectory_plot(drawable, plots)
-        if html:
-            append_trajectory(drawable, html)
+        sections.append(trajectory_html(drawable))
+    code = publish(result.rows, out, html_sections=sections)
+    if drawable and plots:
+        from ..report.trajectory import write_trajectory_plot
+
+        write_trajectory_plot(drawable, plots)
     raise typer.Exit(code)
+
+
+def _inputs(targets: list[str], weights: Sequence[str], zoo: object) -> list[tuple[str, object]]:
+    """What ``track`` reads (checkpoints, weights files, the zoo): no output may be one."""
+    import glob
+
+    from ..track_folders import read_files
+
+    found: list[tuple[str, object]] = [("--zoo", zoo)]
+    found += [("TARGET", f) for t in targets for f in read_files(t)]
+    patterns = [p for w in weights for p in (glob.glob(w) if glob.has_magic(w) else [w])]
+    found += [("--weights", f) for w in patterns for f in read_files(w)]
+    return found

@@ -58,9 +58,10 @@ def list_cmd(
         typer.echo(json.dumps({"zoo": z.path, "models": models}, indent=2))
         return
     from rich import box
-    from rich.console import Console
 
-    console = Console()
+    from .console import stdout_console
+
+    console = stdout_console()
     wide = console.width >= 96  # else the paper row becomes a mark, to fit 80 columns
     table = _list_table(z.entries, wide, box.SIMPLE_HEAD)
     table.title = f"{len(z)} models · {z.path}"
@@ -152,9 +153,10 @@ def show_cmd(
         data = {**_entry_dict(entry), "ref": entry.ref, "zoo": z.path, "weights_status": weights}
         typer.echo(json.dumps(data, indent=2))
         return
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+
+    from .console import stdout_console
 
     src = entry.source.model_dump(mode="json", exclude_defaults=True)
     table = Table.grid(padding=(0, 2))
@@ -181,7 +183,7 @@ def show_cmd(
     ]
     for key, value in rows:
         table.add_row(key, value if key == "available" else escape(str(value)))
-    Console().print(table)
+    stdout_console().print(table)
 
 
 @app.command("validate")

@@ -190,13 +190,36 @@ def check_out_path(out: str | os.PathLike[str], flag: str = "--out") -> Path:
     """The output file of ``extract``, checked writable (with its .ids.json sidecar for .npy)
     before any model is built or item read."""
     from ..preflight import check_file_target
+
+    path, sidecar = _out_files(out)
+    check_file_target(path, flag)
+    if sidecar is not None:
+        check_file_target(sidecar, f"{flag} (its .ids.json sidecar)")
+    return path
+
+
+def _out_files(out: str | os.PathLike[str]) -> tuple[Path, Path | None]:
+    """The file ``out`` and its .ids.json sidecar (None for .safetensors)."""
     from ..store import check_output_path, ids_sidecar
 
     path = check_output_path(out)
-    check_file_target(path, flag)
-    if path.suffix.lower() == ".npy":
-        check_file_target(ids_sidecar(path), f"{flag} (its .ids.json sidecar)")
-    return path
+    return path, ids_sidecar(path) if path.suffix.lower() == ".npy" else None
+
+
+def check_out_files(
+    outs: Sequence[str | os.PathLike[str]], data: DataOptions, compute: Compute
+) -> None:
+    """Each of ``outs`` (one per layer, or the one ``--out``) writable, and neither an input
+    (the ``--data`` file, the zoo) nor another output: checked before any item is read."""
+    from ..collisions import check_distinct, data_inputs
+
+    named: list[tuple[str, Path | None]] = []
+    for out in outs:
+        path, sidecar = _out_files(out)
+        check_out_path(path)
+        named += [("--out", path), ("--out (its .ids.json sidecar)", sidecar)]
+    inputs = [*data_inputs(data.data), ("--zoo", compute.zoo)]
+    check_distinct(named, inputs)
 
 
 def file_tower(
@@ -211,7 +234,10 @@ def file_tower(
     usage error naming them."""
     from ..sources import parse_data_spec
 
-    path = check_out_path(out) if out is not None else None
+    path = None
+    if out is not None:
+        check_out_files([out], data, compute)
+        path = _out_files(out)[0]
     compute.preflight()
     (entry,) = compute.resolve([model])
     source = parse_data_spec(data.data, console=console, **data.source_options())

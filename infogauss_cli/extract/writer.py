@@ -13,11 +13,14 @@ the writer thread is raised on the main thread at the next :meth:`ChunkWriter.ad
 
 from __future__ import annotations
 
+import errno
 import queue
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from ..errors import IOFailure
 from ..store import CacheEntry, Chunk
 from .plan import Plan
 
@@ -184,11 +187,24 @@ class ChunkWriter:
             try:
                 self.entry.write_chunk(chunk, self.plan.ids[start:stop])
             except OSError as exc:
-                from ..errors import io_failure
-
-                fix = (
-                    f"the {len(self.done)} chunk(s) written so far are kept: free space and "
-                    "rerun to resume, or pass --cache-dir DIR elsewhere, or --no-cache"
-                )
-                raise io_failure(exc, self.entry.path, "write a cache chunk in", fix=fix) from None
+                raise chunk_write_failure(exc, self.entry.path, len(self.done)) from None
         self.done[c] = chunk
+
+
+def chunk_write_failure(exc: OSError, folder: Path, kept: int) -> IOFailure:
+    """The error of a cache chunk that could not be written to the entry ``folder`` (``kept``
+    chunks written before it): free space when the disk is full, else what is wrong with the
+    chunk's file."""
+    from ..errors import io_failure
+
+    elsewhere = "or pass --cache-dir DIR elsewhere, or --no-cache"
+    done = f"the {kept} chunk(s) written so far are kept"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = f"{done}: free space and rerun to resume, {elsewhere}"
+        return io_failure(exc, folder, "write a cache chunk in", fix=fix)
+    path = exc.filename2 or exc.filename or folder  # a rename names its target second
+    if exc.errno == errno.EISDIR:
+        fix = f"remove that folder (a chunk file belongs there) and rerun to resume, {elsewhere}"
+    else:
+        fix = f"{done}; check that path and rerun to resume, {elsewhere}"
+    return io_failure(exc, path, "write the cache chunk", fix=fix)

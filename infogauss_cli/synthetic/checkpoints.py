@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,47 @@ def save_checkpoint(
     path = folder / f"{stem}.json"
     atomic_write_bytes(path, json.dumps(meta, indent=1).encode())
     return path
+
+
+@dataclass
+class CheckpointSaver:
+    """Saves checkpoints into ``root`` until a write fails (a full disk): then saves no more
+    and keeps the failure, so training and evaluation go on and the report is still written;
+    :meth:`raise_failure` reports it at the end."""
+
+    root: Path
+    saved: list[Path] = field(default_factory=list)
+    failure: OSError | None = None
+
+    def save(self, encoder: Any, run: Any, epoch: int, cfg: Any, train_s: float) -> None:
+        """:func:`save_checkpoint`, unless a write failed before."""
+        if self.failure is not None:
+            return
+        try:
+            self.saved.append(save_checkpoint(encoder, run, epoch, cfg, self.root, train_s))
+        except OSError as exc:
+            self.failure = exc
+
+    def raise_failure(self) -> None:
+        """The write that failed, as an :class:`~infogauss_cli.errors.IOFailure` saying what
+        was kept; nothing when every checkpoint was saved."""
+        if self.failure is None:
+            return
+        from ..errors import io_failure
+
+        fix = (
+            f"the {len(self.saved)} checkpoint(s) saved before it are kept in {self.root}, and "
+            "the report was written; free space (or choose another --save-checkpoints folder) "
+            "and rerun to save them all"
+        )
+        raise io_failure(self.failure, operation="write --save-checkpoints", fix=fix)
+
+
+def as_saver(save_dir: str | Path | CheckpointSaver | None) -> CheckpointSaver | None:
+    """A :class:`CheckpointSaver` for ``save_dir`` (one given is used as is)."""
+    if save_dir is None or isinstance(save_dir, CheckpointSaver):
+        return save_dir
+    return CheckpointSaver(Path(save_dir))
 
 
 @dataclass(frozen=True)
@@ -130,15 +171,24 @@ def _sidecars(folder: Path) -> list[Path]:
     return sorted(q for q in folder.rglob("epoch-*.json") if q.is_file())
 
 
-def find_checkpoints(paths: list[str | Path]) -> list[SyntheticCheckpoint]:
+def find_checkpoints(
+    paths: list[str | Path], unreadable: list[tuple[Path, str]] | None = None
+) -> list[SyntheticCheckpoint]:
     """Every checkpoint under ``paths`` (sidecar files or folders), grouped by run in the order
-    met and by step within a run."""
+    met and by step within a run. A sidecar that cannot be read raises, or with
+    ``unreadable`` is added there as ``(path, message)`` and left out."""
     found: list[SyntheticCheckpoint] = []
     for p in map(Path, paths):
         files = [p] if p.is_file() else _sidecars(p) if p.is_dir() else None
         if not files:
             raise BadInputError(f"{p}: no synthetic checkpoints (epoch-*.json) found")
-        found += [read_checkpoint(f) for f in files]
+        for f in files:
+            try:
+                found.append(read_checkpoint(f))
+            except BadInputError as exc:
+                if unreadable is None:
+                    raise
+                unreadable.append((f, str(exc)))
     order: dict[Any, int] = {}
     for c in found:
         order.setdefault((c.run, c.config), len(order))
@@ -148,6 +198,7 @@ def find_checkpoints(paths: list[str | Path]) -> list[SyntheticCheckpoint]:
 
 def load_encoder(ck: SyntheticCheckpoint) -> Any:
     """The encoder of a checkpoint, weights loaded, in eval mode."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     from .model import build_encoder
@@ -157,6 +208,8 @@ def load_encoder(ck: SyntheticCheckpoint) -> Any:
     encoder = build_encoder(ck.run.encoder, dim, cfg.d, hidden=cfg.hidden)
     try:
         encoder.load_state_dict(load_file(str(ck.weights)))
+    except SafetensorError as exc:  # truncated or not safetensors at all
+        raise BadInputError(f"{ck.weights}: unreadable weights ({exc})") from None
     except (RuntimeError, OSError) as exc:
         raise BadInputError(f"{ck.weights}: weights do not fit the encoder ({exc})") from None
     return encoder.eval()

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from .data import Population, population
 from .model import ENCODERS
 from .model import LABELS as ENCODER_LABELS
 from .paper import PAPER
+
+if TYPE_CHECKING:
+    from .checkpoints import CheckpointSaver
 
 Progress = Callable[[str], None]
 UNIFORMITY_ROWS = 2000  # rows of the held-out set used for the uniformity (all pairs)
@@ -101,14 +104,17 @@ def train_run(
     *,
     initial: bool = True,
     progress: Progress | None = None,
-    save_dir: str | Path | None = None,
+    save_dir: str | Path | CheckpointSaver | None = None,
 ) -> list[Snapshot]:
     """Build the seeded encoder of ``run``, train it and evaluate it at
     :meth:`SyntheticConfig.epochs_evaluated` (without epoch 0 unless ``initial``); with
-    ``save_dir``, write the encoder at every evaluated epoch, 0 included
-    (:mod:`.checkpoints`)."""
+    ``save_dir`` (a folder or a :class:`~.checkpoints.CheckpointSaver`), write the encoder at
+    every evaluated epoch, 0 included (a failed write stops the saving, not the run)."""
     import torch
 
+    from .checkpoints import as_saver
+
+    saver = as_saver(save_dir)
     from .model import build_encoder
     from .train import train
 
@@ -122,17 +128,15 @@ def train_run(
 
     def on_eval(epoch: int) -> None:
         clock["train"] += time.perf_counter() - clock["since"]
-        if save_dir is not None:
-            from .checkpoints import save_checkpoint
-
-            save_checkpoint(encoder, run, epoch, cfg, Path(save_dir), clock["train"])
+        if saver is not None:
+            saver.save(encoder, run, epoch, cfg, clock["train"])
         if epoch in epochs:
             snaps.append(evaluate(encoder, run, epoch, ho, cfg, clock["train"]))
         if progress:
             progress(f"{row_name(run, epoch)}: {clock['train']:.1f} s training")
         clock["since"] = time.perf_counter()
 
-    eval_at = cfg.epochs_evaluated() if save_dir is not None else epochs
+    eval_at = cfg.epochs_evaluated() if saver is not None else epochs
     tc = cfg.train_config(run)
     label = f"train {row_name(run, tc.epochs).rsplit(' E', 1)[0]}: {tc.epochs} epochs"
     with steps(label, tc.epochs * tc.steps_per_epoch) as advance:
@@ -143,10 +147,14 @@ def train_run(
 def run_experiment(
     cfg: SyntheticConfig,
     progress: Progress | None = None,
-    save_dir: str | Path | None = None,
+    save_dir: str | Path | CheckpointSaver | None = None,
 ) -> list[Snapshot]:
     """Every run of ``cfg`` in order; epoch 0 once per (input, encoder) (but saved, with
-    ``save_dir``, for every run)."""
+    ``save_dir``, for every run). A folder whose write failed raises that failure at the end;
+    a :class:`~.checkpoints.CheckpointSaver` keeps it for the caller."""
+    from .checkpoints import as_saver
+
+    saver = as_saver(save_dir)
     pops: dict[str, tuple[Population, HeldOut]] = {}
     seen: set[tuple[str, str]] = set()
     out: list[Snapshot] = []
@@ -157,8 +165,10 @@ def run_experiment(
         first = (run.data, run.encoder) not in seen
         seen.add((run.data, run.encoder))
         out += train_run(
-            run, cfg, *pops[run.data], initial=first, progress=progress, save_dir=save_dir
+            run, cfg, *pops[run.data], initial=first, progress=progress, save_dir=saver
         )
+    if saver is not None and saver is not save_dir:
+        saver.raise_failure()
     return out
 
 
@@ -276,7 +286,7 @@ def synthetic_rows(
     options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
     progress: Progress | None = None,
-    save_dir: str | Path | None = None,
+    save_dir: str | Path | CheckpointSaver | None = None,
 ) -> list[Row]:
     """``infogauss synthetic``: train, evaluate and diagnose; one row per snapshot and view;
     ``save_dir``: also write the encoders (``--save-checkpoints``, :mod:`.checkpoints`)."""

@@ -10,7 +10,6 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from ..options import Outputs
 from ..report.cells import COLUMNS
 from ..report.model import Row
 
@@ -166,10 +165,19 @@ def append_comparison(
         write_text_atomic(path, insert_html_section(text, comparison_html(rows)))
 
 
-def publish_comparison(rows: Sequence[Row], out: Outputs, console: Any = None) -> None:
-    """After the report is published: the paper-vs-infogauss table on ``console`` (None:
-    quiet) and appended to the Markdown and HTML files of ``out``."""
+def comparison_sections(rows: Sequence[Row]) -> dict[str, Any]:
+    """The comparison as ``publish``'s ``markdown_tail`` and ``html_sections``."""
+    markdown = comparison_markdown(rows)
+    html = comparison_html(rows)
+    return {
+        "markdown_tail": "\n" + markdown if markdown else "",
+        "html_sections": [html] if html else [],
+    }
+
+
+def publish_comparison(rows: Sequence[Row], console: Any = None) -> None:
+    """The paper-vs-infogauss table on ``console`` (None: quiet); the report files get it
+    through :func:`comparison_sections`."""
     table = render_comparison(rows)
     if table is not None and console is not None:
         console.print(table)
-    append_comparison(rows, markdown=out.markdown, html=out.html)

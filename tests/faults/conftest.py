@@ -7,7 +7,10 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from tests.helpers import gaussian
 
 
 def _mount(path: Path, options: str) -> str | None:
@@ -46,3 +49,21 @@ def tmpfs(tmp_path):
 @pytest.fixture
 def readonly_dir(tmpfs):
     return tmpfs("ro,size=64k")
+
+
+@pytest.fixture
+def matrix(tmp_path):
+    """A 200 x 16 Gaussian matrix in ``g.npy``."""
+    path = tmp_path / "g.npy"
+    np.save(path, gaussian(200, 16))
+    return path
+
+
+@pytest.fixture(scope="module")
+def imgs(tmp_path_factory):
+    """A folder of six small images."""
+    from tests.test_extract import write_images
+
+    folder = tmp_path_factory.mktemp("imgs")
+    write_images(folder, 6)
+    return folder

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import errno
 import time
+from pathlib import Path
 
-import numpy as np
 import pytest
 
 from infogauss_cli.errors import IOFailure, io_failure
 from infogauss_cli.extract import EngineOptions
 from infogauss_cli.preflight import check_file_target, check_folder_target, preflight_outputs
-from tests.helpers import gaussian, invoke
-from tests.test_extract import write_images
+from tests.helpers import invoke
 
 
 def one_error_line(output: str) -> str:
@@ -21,20 +20,6 @@ def one_error_line(output: str) -> str:
     assert lines[0].startswith("error: ") and "Traceback" not in output, output
     assert "unexpected" not in lines[0], output
     return lines[0]
-
-
-@pytest.fixture
-def matrix(tmp_path):
-    path = tmp_path / "g.npy"
-    np.save(path, gaussian(200, 16))
-    return path
-
-
-@pytest.fixture(scope="module")
-def imgs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("imgs")
-    write_images(folder, 6)
-    return folder
 
 
 # ---- the error type ----------------------------------------------------------------------------
@@ -78,9 +63,15 @@ def test_missing_folders_are_fine_and_not_created(tmp_path):
     preflight_outputs(files=[("--json", "-")])  # stdout: nothing to check
 
 
-def test_a_device_is_not_a_report_file():
+def test_a_device_is_a_stream_a_socket_is_refused(tmp_path):
+    import socket
+
+    assert check_file_target("/dev/null", "--json") == Path("/dev/null")  # written directly
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "s"))
     with pytest.raises(IOFailure, match="not a regular file"):
-        check_file_target("/dev/null", "--json")
+        check_file_target(tmp_path / "s", "--json")
+    sock.close()
 
 
 def test_readonly_outputs_fail_before_reading(readonly_dir, matrix):
