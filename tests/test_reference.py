@@ -19,7 +19,7 @@ from infogauss_cli.diagnostics.projections import projection_tests, scale_moment
 from infogauss_cli.diagnostics.reference import reference, simulate
 from infogauss_cli.diagnostics.validate import l2_normalise
 from infogauss_cli.options import DiagnoseOptions, Protocol
-from infogauss_cli.refstore import DiskReferenceStore
+from infogauss_cli.refstore import DiskReferenceStore, ReferenceCacheWarning
 from infogauss_cli.verdict import Rule, judge
 
 
@@ -101,7 +101,8 @@ def test_disk_store_round_trip_and_corrupt_entries(tmp_path) -> None:
     got = store.get("v1-raw-n20-d0-s1-m3")
     assert got is not None and np.array_equal(got["a2"], arrays["a2"])
     (tmp_path / "v1-raw-n20-d0-s1-m3.npz").write_bytes(b"not a zip")
-    assert store.get("v1-raw-n20-d0-s1-m3") is None  # ignored...
+    with pytest.warns(ReferenceCacheWarning, match="unreadable"):
+        assert store.get("v1-raw-n20-d0-s1-m3") is None  # ignored, with one note...
     assert not (tmp_path / "v1-raw-n20-d0-s1-m3.npz").exists()  # ...and removed
     assert not list(tmp_path.glob(".*.tmp"))
 

@@ -4,12 +4,16 @@ All functions take L2-normalised rows u (n, d) (see :func:`~.validate.l2_normali
 
 - :func:`uniformity`: Wang & Isola (2020) uniformity log E exp(-t ||u - v||^2), t = 2, over the
   distinct pairs of (up to ``max_rows``) rows, with its exact value under uniformity and a z-score.
-- :func:`rayleigh`: mean resultant length R = ||mean u|| and the Rayleigh test n d R^2 ~ chi2_d
-  (Mardia & Jupp 2000, 10.4.1; exact mean, valid at any d for large n).
+- :func:`rayleigh`: mean resultant length R = ||mean u|| and the Rayleigh test: n d R^2 has
+  mean d and variance 2d (n-1)/n exactly (Mardia & Jupp 2000, 10.4.1, chi2_d for large n).
 - :func:`scatter`: the scatter matrix T = (1/n) sum u u^T against I/d (Bingham 1974 test,
-  n d (d+2)/2 (tr T^2 - 1/d) ~ chi2 with (d-1)(d+2)/2 dof) and the spectrum of the *centred*
-  covariance T - m m^T: effective rank (RankMe, Garrido et al. 2023), participation ratio,
-  condition number and the share of the top component.
+  n d (d+2)/2 (tr T^2 - 1/d): mean f = (d-1)(d+2)/2, variance 2f (n-1)/n exactly) and the
+  spectrum of the *centred* covariance T - m m^T: effective rank (RankMe, Garrido et al. 2023),
+  participation ratio, condition number and the share of the top component.
+
+Both tests refer their statistic to the scaled chi-square c chi2(nu) with its exact mean and
+variance, c = (n-1)/n, nu = dof n/(n-1) (the plain chi2 with 2 dof more variance is too wide
+at small n).
 """
 
 from __future__ import annotations
@@ -120,7 +124,7 @@ def uniformity(
 
 
 def rayleigh(u: np.ndarray) -> Rayleigh:
-    """Rayleigh test of uniformity on S^(d-1): n d ||mean u||^2 ~ chi2_d."""
+    """Rayleigh test of uniformity on S^(d-1): n d ||mean u||^2 ~ chi2_d (scaled, see above)."""
     n = u.shape[0]
     return rayleigh_from_mean(np.asarray(u, dtype=np.float64).mean(axis=0), n)
 
@@ -130,7 +134,15 @@ def rayleigh_from_mean(m: np.ndarray, n: int) -> Rayleigh:
     d = m.shape[0]
     r2 = float(m @ m)
     stat = n * d * r2
-    return Rayleigh(math.sqrt(r2), stat, float(special.chdtrc(d, stat)))
+    return Rayleigh(math.sqrt(r2), stat, exact_chi2_p(stat, d, n))
+
+
+def exact_chi2_p(stat: float, dof: float, n: int) -> float:
+    """P(T >= stat) for T of mean ``dof`` and variance 2 dof (n-1)/n: c chi2(nu) matched."""
+    if n < 2:
+        return float(special.chdtrc(dof, stat))
+    c = (n - 1) / n
+    return float(special.chdtrc(dof / c, stat / c))
 
 
 def scatter(u: np.ndarray) -> Scatter:
@@ -149,7 +161,7 @@ def scatter_from_moments(t: np.ndarray, m: np.ndarray, n: int) -> Scatter:
     tr2 = float(np.einsum("ij,ij->", t, t))
     df = (d - 1) * (d + 2) / 2.0
     stat = n * d * (d + 2) / 2.0 * (tr2 - 1.0 / d)
-    p = float(special.chdtrc(df, stat)) if d > 1 else float("nan")
+    p = exact_chi2_p(stat, df, n) if d > 1 else float("nan")
     t -= np.outer(m, m)  # centred covariance (biased, /n)
     lam = np.clip(np.linalg.eigvalsh(t)[::-1], 0.0, None)
     total = float(lam.sum())

@@ -1,0 +1,210 @@
+"""Simulated references: the columns of a view's reference at (n, d), summarised and memoised.
+
+:func:`simulate` draws ``columns`` reference columns (``raw``: iid N(0, 1); ``l2``: one sphere
+coordinate u1 = g1 / sqrt(g1^2 + chi2_(d-1)) with g1 kept as a control variate) and runs the
+diagnostics' own tests on them; :func:`summarise` turns them into the reference's numbers;
+:func:`simulated` memoises them in memory and, through :func:`set_store`, on disk (an entry
+whose arrays are not those of a simulation is not used: one warning, then simulated again).
+The table of :mod:`.reftable` is made from the same functions.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Protocol
+
+import numpy as np
+
+from .normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
+from .null import table_row
+
+REFERENCE_SEED = 20261129
+REFERENCE_FORMAT = 1  # bump when the simulation changes: old cache entries are then ignored
+VIEWS = ("raw", "l2")
+_BUDGET = 24_000_000  # simulated values per reference (columns x n), about 2-4 s on 2 cores
+_MIN_COLUMNS, _MAX_COLUMNS = 600, 20_000
+_BATCH = 1 << 23  # values per simulated batch (32 MB of float32)
+ALT_DF = 10  # the relevant departure: Student t with 10 degrees of freedom (effect size 0.044)
+ALT_SHARE = 4  # it is simulated on 1/4 of the columns
+
+
+class ReferenceStore(Protocol):
+    """Where simulated references are kept between runs (see ``infogauss_cli.refstore``)."""
+
+    def get(self, key: str) -> dict[str, np.ndarray] | None: ...
+
+    def put(self, key: str, arrays: dict[str, np.ndarray]) -> None: ...
+
+
+_STORE: ReferenceStore | None = None
+_MEMO: dict[str, dict[str, np.ndarray]] = {}
+
+
+def set_store(store: ReferenceStore | None) -> ReferenceStore | None:
+    """Use ``store`` for simulated references (None: memory only); returns the previous one."""
+    global _STORE
+    old, _STORE = _STORE, store
+    return old
+
+
+def get_store() -> ReferenceStore | None:
+    """The store in use (None: memory only)."""
+    return _STORE
+
+
+def default_columns(n: int) -> int:
+    """Simulated columns for a reference at n rows: a budget of values, within bounds."""
+    return int(np.clip(_BUDGET // max(n, 1), _MIN_COLUMNS, _MAX_COLUMNS))
+
+
+def _table(n: int) -> dict[str, float]:
+    """The null table (iid Gaussian) interpolated in log n, with its Monte Carlo SEs."""
+    row = table_row(n)
+    return {
+        "ad_mean": row[2],
+        "ad_sd": row[4],
+        "ad_rate": row[5],
+        "ad_rate_se": row[6],
+        "dp_rate": row[7],
+        "dp_rate_se": row[8],
+        "dp_mean_p": row[9],
+        "dp_sd": row[11],
+    }
+
+
+def _sphere_dim(d: int) -> int:
+    return max(int(d), 1)
+
+
+def simulate(
+    n: int, d: int, view: str, columns: int, seed: int = REFERENCE_SEED, alt: bool = True
+) -> dict:
+    """Simulate ``columns`` reference columns of n rows (float32, as embeddings usually are)
+    and run the diagnostics' own tests on them. Returns per-column arrays: ``a2``, ``p``, ``w1``
+    of the reference columns, for ``l2`` ``a2_g``, ``p_g``, ``w1_g`` of the Gaussian controls,
+    and (``alt``) ``a2_alt``, ``p_alt`` of Student-t10 columns on a quarter of them."""
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}")
+    rng = np.random.default_rng([seed, n, d if view == "l2" else 0, 1 if view == "l2" else 0])
+    per = max(1, _BATCH // n)
+    out: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("a2", "p", "w1", "a2_g", "p_g", "w1_g", "a2_alt", "p_alt")
+    }
+    done = 0
+    while done < columns:
+        m = min(per, columns - done)
+        if alt and done < columns // ALT_SHARE:  # the relevant departure, for the power statement
+            alt = column_tests(rng.standard_t(ALT_DF, (n, min(m, columns // ALT_SHARE - done))))
+            out["a2_alt"].append(alt.a2star)
+            out["p_alt"].append(alt.pvalue)
+        g = rng.standard_normal((n, m), dtype=np.float32)
+        if view == "l2":
+            k = _sphere_dim(d) - 1
+            x = 2.0 * rng.standard_gamma(k / 2.0, (n, m), dtype=np.float32) if k else 0.0
+            u = g / np.sqrt(g * g + x)
+            res_g = column_tests(g, ad=True, dp=True)
+            out["a2_g"].append(res_g.a2star)
+            out["p_g"].append(res_g.pvalue)
+            out["w1_g"].append(res_g.w1)
+            del x
+            g = u
+        res = column_tests(g, ad=True, dp=True)
+        out["a2"].append(res.a2star)
+        out["p"].append(res.pvalue)
+        out["w1"].append(res.w1)
+        done += m
+    return {k: np.concatenate(v) for k, v in out.items() if v}
+
+
+def _key(n: int, d: int, view: str, seed: int, columns: int) -> str:
+    dd = d if view == "l2" else 0  # the raw reference does not depend on d
+    return f"v{REFERENCE_FORMAT}-{view}-n{n}-d{dd}-s{seed}-m{columns}"
+
+
+def simulated(n: int, d: int, view: str, seed: int = REFERENCE_SEED, columns: int | None = None):
+    """:func:`simulate`, memoised in memory and in the store set by :func:`set_store`."""
+    columns = columns or default_columns(n)
+    key = _key(n, d, view, seed, columns)
+    hit = _MEMO.get(key)
+    if hit is None and _STORE is not None:
+        hit = _STORE.get(key)
+        if hit is not None and not _valid(hit, view, columns):
+            msg = f"cached reference {key} has wrong arrays: not used, recomputed"
+            warnings.warn(msg, stacklevel=2)
+            hit = None
+    if hit is None:
+        hit = simulate(n, d, view, columns, seed)
+        if _STORE is not None:
+            _STORE.put(key, hit)
+    if len(_MEMO) > 64:
+        _MEMO.pop(next(iter(_MEMO)))
+    _MEMO[key] = hit
+    return hit
+
+
+def _valid(arrays: dict[str, np.ndarray], view: str, columns: int) -> bool:
+    """The arrays a simulation of ``columns`` columns gives, with values in their ranges."""
+    need = ("a2", "p", "w1") + (("a2_g", "p_g") if view == "l2" else ())
+    alt = ("a2_alt", "p_alt")
+    if not all(k in arrays and np.shape(arrays[k]) == (columns,) for k in need) or not all(
+        np.shape(arrays.get(k)) == (columns // ALT_SHARE,) for k in alt
+    ):
+        return False
+    with np.errstate(invalid="ignore"):
+        return all(
+            not np.any(arrays[k] < 0) and not (k.startswith("p") and np.any(arrays[k] > 1))
+            for k in (*need, *alt)
+        )
+
+
+def _mean_se(x: np.ndarray) -> tuple[float, float]:
+    x = x[np.isfinite(x)] if x.dtype.kind == "f" else x
+    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+
+
+def summarise(sim: dict[str, np.ndarray], n: int, view: str) -> dict[str, float]:
+    """The :data:`~.reftable.FIELDS` of a reference from its simulated columns (rates and
+    means of the sphere through the Gaussian control variate and the null table)."""
+    t = _table(n)
+    ad_pass = sim["a2"] < AD_CRITICAL_5PCT
+    dp_pass = sim["p"] > DP_ALPHA
+    w1 = sim["w1"]
+    fields: dict[str, float] = {
+        "ad_sd": float(np.std(sim["a2"], ddof=1)),
+        "dp_sd": float(np.std(sim["p"], ddof=1)),
+        "effect": float(np.mean(w1)),
+        "effect_sd": float(np.std(w1, ddof=1)),
+    }
+    if "a2_alt" in sim:
+        fields["alt_ad_rate"] = float(np.mean(sim["a2_alt"] < AD_CRITICAL_5PCT))
+        fields["alt_dp_rate"] = float(np.mean(sim["p_alt"] > DP_ALPHA))
+    if view == "raw":
+        fields |= {k: t[k] for k in ("ad_rate", "ad_rate_se", "dp_rate", "dp_rate_se")}
+        fields |= {"ad_mean": t["ad_mean"], "dp_mean_p": t["dp_mean_p"], "ad_sd": t["ad_sd"]}
+        fields["dp_sd"] = t["dp_sd"]
+        return fields
+    # control variate: the Gaussian columns' rates are known precisely from the table
+    for which, own, ctl in (
+        ("ad", ad_pass, sim["a2_g"] < AD_CRITICAL_5PCT),
+        ("dp", dp_pass, sim["p_g"] > DP_ALPHA),
+    ):
+        diff, se = _mean_se(own.astype(np.float64) - ctl)
+        rate = min(max(t[f"{which}_rate"] + diff, 0.0), 1.0)
+        fields[f"{which}_rate"] = rate
+        fields[f"{which}_rate_se"] = math.hypot(se, t[f"{which}_rate_se"])
+    fields["ad_mean"] = t["ad_mean"] + _mean_se(sim["a2"] - sim["a2_g"])[0]
+    fields["dp_mean_p"] = t["dp_mean_p"] + _mean_se(sim["p"] - sim["p_g"])[0]
+    return fields
+
+
+__all__ = [
+    "REFERENCE_SEED",
+    "ReferenceStore",
+    "default_columns",
+    "get_store",
+    "set_store",
+    "simulate",
+    "simulated",
+    "summarise",
+]

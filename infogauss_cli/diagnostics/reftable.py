@@ -1,0 +1,186 @@
+"""The reference table: what :func:`~.reference.reference` needs, tabulated in advance.
+
+``reference_table.tsv`` beside this module (made by :mod:`.reftable_build`; seeds, sizes and the
+command in its header) holds one row per simulated cell:
+
+- ``raw`` rows (d = 0): iid N(0, 1) columns at n = 20 ... 10^7. Rates, mean A*^2 and mean p are
+  copied from the high-precision null table (:mod:`.null`, constant beyond n = 25,000); the
+  effect size (QQ distance ``w1``), the Student-t10 pass rates and the DP p-value quantiles are
+  simulated (quantiles beyond n = 25,000 are those of 25,000: the DP p-value is then U(0, 1)).
+- ``l2`` rows: one sphere coordinate u1 = g1 / sqrt(g1^2 + chi2_(d-1)) for n = 20 ... 5,000 and
+  integer d = 2 ... 8,192, chosen so that s = (6 / (d + 2)) / sqrt(24 / n) (the coordinate's
+  excess kurtosis over the kurtosis test's SE) is finely spaced where the rates move (0.4 < s
+  < 8). Rates and means use the Gaussian control variate of :mod:`.reference`.
+
+Lookup. raw: linear in log n (clamped). l2: at the query's s on the two n rows around n (linear
+in log s within a row, clamped to the row's s range), then linear in log n. Beyond the last row
+(n > 5,000) the pass rates, means and p-value quantiles collapse onto s, so the last row is read
+at the same s; the effect size is stored as a ratio to :func:`gaussian_effect` (noise and the
+sphere's bias both shrink as 1/sqrt(n) at fixed s), so it is that ratio that is read there.
+Past the last row's largest s (d = 2 at n = 5,000, s = 21.6: every test rejects) the rates and
+p-values stay at that end, mean A*^2 grows as s^2, its SD and the effect ratio as s (the bias is
+linear in the kurtosis there); this holds for d >= :data:`MIN_EXTRAPOLATED_D` only, and other
+shapes (n < 20, d < 2, n > 10^7 or d > 8,192 for l2) are not in the table: :func:`lookup` gives
+None and the reference is simulated.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+TABLE_FILE = Path(__file__).with_name("reference_table.tsv")
+FIELDS = (
+    "ad_rate",
+    "ad_rate_se",
+    "dp_rate",
+    "dp_rate_se",
+    "ad_mean",
+    "ad_sd",
+    "dp_mean_p",
+    "dp_sd",
+    "effect",
+    "effect_sd",
+    "alt_ad_rate",
+    "alt_dp_rate",
+)
+LEVELS = np.array(
+    [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075]
+    + [round(0.1 + 0.05 * i, 2) for i in range(17)]
+    + [0.925, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999]
+)
+"""Probability levels of the stored DP p-value quantiles."""
+TABLE_SEED = 20260301  # the seed of the table's simulations (header of the file)
+HEAD = ("view", "n", "d", "s", "columns")
+N_MIN, N_MAX, D_MIN, D_MAX = 20, 10**7, 2, 8192
+MIN_EXTRAPOLATED_D = 8
+_F = {f: i for i, f in enumerate(FIELDS)}
+
+
+def sphere_s(n: float, d: float) -> float:
+    """s = excess kurtosis of one sphere coordinate, -6/(d+2), over the kurtosis SE sqrt(24/n)."""
+    return (6.0 / (d + 2.0)) / math.sqrt(24.0 / n)
+
+
+def _load(path: Path = TABLE_FILE) -> dict[str, object] | None:
+    """Raw rows (n, values) and l2 rows (per n: s, values) of the table; None if absent."""
+    if not path.is_file():
+        return None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows = [line.split("\t") for line in lines if line and not line.startswith("#")]
+    a = np.array([[float(v) for v in row] for row in rows[1:]])  # rows[0]: column names
+    h = len(HEAD)
+    raw = a[a[:, 0] == 0]
+    raw = raw[np.argsort(raw[:, 1])]
+    raw_vals = raw[:, h:].copy()
+    raw_logn = np.log(raw[:, 1])
+    geff = raw_vals[:, _F["effect"]]
+    sph: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
+    l2 = a[a[:, 0] == 1]
+    for n in np.unique(l2[:, 1]):
+        r = l2[l2[:, 1] == n]
+        r = r[np.argsort(r[:, 3])]
+        vals = r[:, h:].copy()
+        g = float(np.interp(math.log(n), raw_logn, geff))
+        vals[:, _F["effect"]] /= g  # effect and its SD as ratios to the Gaussian effect
+        vals[:, _F["effect_sd"]] /= g
+        sph.append((float(n), np.log(r[:, 3]), vals, r[:, 4]))
+    return {"raw_logn": raw_logn, "raw": raw_vals, "raw_cols": raw[:, 4], "l2": sph}
+
+
+_TABLE = _load()
+
+
+def _lerp_rows(x: np.ndarray, vals: np.ndarray, at: float) -> np.ndarray:
+    """Row of ``vals`` interpolated linearly at ``at`` in the sorted ``x`` (clamped)."""
+    if at <= x[0]:
+        return vals[0].copy()
+    if at >= x[-1]:
+        return vals[-1].copy()
+    j = int(np.searchsorted(x, at, side="right"))
+    w = (at - x[j - 1]) / (x[j] - x[j - 1])
+    return (1.0 - w) * vals[j - 1] + w * vals[j]
+
+
+def _raw_vals(n: float) -> np.ndarray:
+    t = _TABLE
+    assert t is not None
+    return _lerp_rows(t["raw_logn"], t["raw"], math.log(n))  # type: ignore[arg-type]
+
+
+def gaussian_effect(n: int) -> tuple[float, float]:
+    """Mean and SD of one iid-Gaussian column's QQ distance to N(0, 1) (``w1``) at n rows,
+    from the table (interpolated in log n, clamped to 20 ... 10^7)."""
+    if _TABLE is None:
+        raise FileNotFoundError(f"no reference table at {TABLE_FILE}")
+    v = _raw_vals(float(n))
+    return float(v[_F["effect"]]), float(v[_F["effect_sd"]])
+
+
+def _row_at(row: tuple, logs: float, s: float, extrapolate: bool) -> np.ndarray:
+    _, x, vals, _ = row
+    v = _lerp_rows(x, vals, logs)
+    if extrapolate and logs > x[-1]:
+        r = s / math.exp(x[-1])
+        v[_F["ad_mean"]] *= r * r
+        v[_F["ad_sd"]] *= r
+        v[_F["effect"]] *= r
+    return v
+
+
+def _sphere_vals(n: float, d: float) -> np.ndarray | None:
+    t = _TABLE
+    assert t is not None
+    rows = t["l2"]
+    s = sphere_s(n, d)
+    logs, logn = math.log(s), math.log(n)
+    ns = np.log([r[0] for r in rows])  # type: ignore[union-attr]
+    top = rows[-1]  # type: ignore[index]
+    if n >= top[0]:
+        if logs > top[1][-1] and d < MIN_EXTRAPOLATED_D:
+            return None
+        v = _row_at(top, logs, s, extrapolate=True)
+    else:
+        j = max(1, int(np.searchsorted(ns, logn, side="right")))
+        w = (logn - ns[j - 1]) / (ns[j] - ns[j - 1])
+        v = (1 - w) * _row_at(rows[j - 1], logs, s, False) + w * _row_at(rows[j], logs, s, False)
+    g = _raw_vals(n)
+    v[_F["effect"]] *= g[_F["effect"]]
+    v[_F["effect_sd"]] *= g[_F["effect"]]
+    v[_F["alt_ad_rate"]] = g[_F["alt_ad_rate"]]  # the relevant departure does not depend on d
+    v[_F["alt_dp_rate"]] = g[_F["alt_dp_rate"]]
+    return v
+
+
+def lookup(n: int, d: int, view: str) -> tuple[dict[str, float], np.ndarray] | None:
+    """(fields, DP p-value quantiles at :data:`LEVELS`) of the reference at (n, d, view), or
+    None where the table does not answer (see the module docstring)."""
+    if _TABLE is None or not N_MIN <= n <= N_MAX:
+        return None
+    if view == "raw":
+        v = _raw_vals(float(n))
+    elif view == "l2" and D_MIN <= d <= D_MAX:
+        v = _sphere_vals(float(n), float(d))
+        if v is None:
+            return None
+    else:
+        return None
+    nf = len(FIELDS)
+    q = np.clip(np.maximum.accumulate(v[nf:]), 0.0, 1.0)
+    return {f: float(v[i]) for i, f in enumerate(FIELDS)}, q
+
+
+def table_columns(n: int, view: str) -> int:
+    """Simulated columns behind the table's rows nearest n (the smallest, for the record)."""
+    t = _TABLE
+    if t is None:
+        return 0
+    if view == "raw":
+        return int(t["raw_cols"][np.argmin(np.abs(t["raw_logn"] - math.log(n)))])  # type: ignore
+    row = min(t["l2"], key=lambda r: abs(math.log(r[0] / n)))  # type: ignore[union-attr]
+    return int(np.min(row[3]))
+
+
+__all__ = ["FIELDS", "LEVELS", "TABLE_FILE", "TABLE_SEED", "gaussian_effect", "lookup", "sphere_s"]
