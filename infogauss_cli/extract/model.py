@@ -114,9 +114,11 @@ def extract_model(
     :class:`~.engine.ShardWork` on every process but the one that assembles; under torchrun the
     ranks check once that they share the cache folder, and a model that fails to build on
     any rank fails on every rank."""
-    from ..backends import build_encoder
+    from ..backends import build_encoder, fail_fast
     from ..distributed import agree, check_shared_folder, current_shard
 
+    if encoder is None:
+        fail_fast(entry)  # missing weights offline: before torch and the library are imported
     shard = current_shard(compute.shard)
     dev = resolve_device(shard.device(compute.device))  # bad options fail before any model
     resolve_precision(compute.precision, dev)
