@@ -95,6 +95,9 @@ def _gate_text(gate: GateResult) -> str:
     value = f"{gate.value:.4g}" if isinstance(gate.value, float) else gate.value
     if gate.name == "require":
         text = f"required {gate.threshold}, got {value}"
+    elif gate.name.startswith("max-drop:") and value is not None:
+        metric = gate.name.partition(":")[2]
+        text = f"{metric} dropped by {value} from the baseline, more than {gate.threshold}"
     else:
         text = f"got {value}, threshold {gate.threshold}"
     return f"{text}: {gate.note}" if gate.note else text

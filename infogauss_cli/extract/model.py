@@ -67,30 +67,37 @@ def reservoir(items: Iterable[Item], n: int, seed: int) -> list[Item]:
     return [item for _, item in sorted(kept, key=lambda p: p[0])]
 
 
-def resolve_towers(model_towers: Sequence[str], source: Any, tower: str = "all") -> list[str]:
+def resolve_towers(
+    model_towers: Sequence[str], source: Any, tower: str = "all", model: str | None = None
+) -> list[str]:
     """The towers to embed: ``tower`` if both the model and the data have it; for ``all``,
-    every tower of the model the data can feed."""
+    every tower of the model the data can feed. ``model`` names the model in the messages."""
     tower = getattr(tower, "value", tower)
     data_towers = tuple(getattr(source, "towers", ()))
-    name = getattr(source, "name", "the data")
+    data = f"data {getattr(source, 'name', '')}".rstrip()
+    who = f"model {model}" if model else "the model"
+    has = _towers_phrase(model_towers)
     if tower == "all":
         towers = [t for t in model_towers if t in data_towers]
         if not towers:
             raise BadInputError(
-                f"the model has towers {', '.join(model_towers)} but {name} feeds "
-                f"{', '.join(data_towers) or 'none'}"
+                f"{who} has {has}, but {data} gives {' and '.join(data_towers) or 'nothing'}"
             )
         return towers
     if tower not in model_towers:
-        raise BadInputError(
-            f"the model has no {tower} tower (it has {', '.join(model_towers)}); "
-            "choose another --tower"
-        )
+        raise BadInputError(f"{who} has no {tower} tower ({has}); choose another --tower")
     if tower not in data_towers:
         raise BadInputError(
-            f"{name} cannot feed the {tower} tower (it feeds {', '.join(data_towers)})"
+            f"{data} cannot feed the {tower} tower (it gives {' and '.join(data_towers)})"
         )
     return [tower]
+
+
+def _towers_phrase(towers: Sequence[str]) -> str:
+    """``only the image tower`` / ``the image and text towers``."""
+    if len(towers) == 1:
+        return f"only the {towers[0]} tower"
+    return f"the {' and '.join(towers)} towers"
 
 
 def extract_model(
@@ -217,7 +224,7 @@ def file_tower(
     compute.preflight()
     (entry,) = compute.resolve([model])
     source = parse_data_spec(data.data, console=console, **data.source_options())
-    towers = resolve_towers(list(entry.towers), source, data.tower)
+    towers = resolve_towers(list(entry.towers), source, data.tower, entry.ref)
     if len(towers) > 1:
         raise BadInputError(
             f"{data.data} feeds the {' and '.join(towers)} towers and extract writes one tower "
