@@ -75,7 +75,10 @@ def fail_fast(entry: ZooEntry) -> None:
     hub weights that are not cached while the hub cannot be reached a :class:`RunError` (the
     message of :func:`.hub.offline_error`). Silent when the backend cannot tell without its
     library (no ``quick_status``) or the weights may download."""
-    quick = getattr(get_backend(entry.backend), "quick_status", None)
+    name = getattr(entry, "backend", None)
+    if name not in backend_names():  # a stand-in entry, or a backend build will name as unknown
+        return
+    quick = getattr(get_backend(name), "quick_status", None)
     status = quick(entry) if quick is not None else None
     if status is None or status.available or status.kind != "hub":
         return
