@@ -121,7 +121,7 @@ def extract_model(
     :class:`~.engine.ShardWork` on every process but the one that assembles; under torchrun the
     ranks check once that they share the cache folder, and a model that fails to build on
     any rank fails on every rank."""
-    from ..backends import build_encoder, fail_fast
+    from ..backends import fail_fast
     from ..distributed import agree, check_shared_folder, current_shard
 
     if encoder is None:
@@ -138,9 +138,9 @@ def extract_model(
         root = cache.root if hasattr(cache, "root") else cache
         check_shared_folder(Path(root), shard)
     if encoder is None and shard.synced:
-        encoder = agree("build", lambda: build_encoder(entry, tower))
+        encoder = agree("build", lambda: build_shown(entry, tower))
     elif encoder is None:
-        encoder = build_encoder(entry, tower)
+        encoder = build_shown(entry, tower)
     return extract(
         encoder,
         items,
@@ -152,6 +152,16 @@ def extract_model(
         console=console,
         progress=console is not None,
     )
+
+
+def build_shown(entry: Any, tower: str) -> Any:
+    """:func:`~infogauss_cli.backends.build_encoder` under a spinner ``loading MODEL weights``
+    (imports and weights take seconds to a minute; shown by the CLI's progress bars)."""
+    from ..backends import build_encoder
+    from ..progress import steps
+
+    with steps(f"loading {entry.ref} weights ({tower} tower)"):
+        return build_encoder(entry, tower)
 
 
 @dataclass(frozen=True)
