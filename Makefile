@@ -9,8 +9,9 @@ export HF_DATASETS_OFFLINE ?= 1
 .PHONY: install demo test lint bench
 
 $(BIN)/.installed: pyproject.toml
+	@echo "make: creating $(VENV) and installing infogauss with torch, timm, open_clip, transformers (about 2-4 minutes, 6 GB; once)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[offline,test]'
+	$(BIN)/pip install --progress-bar on --disable-pip-version-check -e '.[offline,test]'
 	touch $@
 
 install: $(BIN)/.installed

@@ -249,7 +249,9 @@ def audit_models(
 
     entries = compute.resolve(list(refs))
     source = parse_data_spec(data.data, console=console, **data.source_options())
-    plan = [(entry, resolve_towers(entry.towers, source, data.tower)) for entry in entries]
+    plan = [
+        (entry, resolve_towers(entry.towers, source, data.tower, entry.ref)) for entry in entries
+    ]
     cache = compute.cache()
     rows: list[Row] = []
     for entry, towers in plan:  # all towers of a model first: paired metrics need both

@@ -196,9 +196,15 @@ class Message:
 def exchange(tag: str, code: int = 0, message: str = "", data: Any = None) -> list[Message]:
     """Every rank's :class:`Message` for this meeting, in rank order. Inside a step, a final
     message from another rank (it has left) raises :class:`Stopped` with the agreed code."""
-    dist = _group()
-    out: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(out, Message(tag, code, message, data))
+    try:
+        dist = _group()
+        out: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(out, Message(tag, code, message, data))
+    except RunError:
+        raise
+    except Exception as exc:  # a rank stuck past the timeout, or gone
+        _state["lost"] = True
+        raise RunError(lost_meeting(tag, exc)) from exc
     if tag != FINAL and any(m.tag == FINAL for m in out):
         _state["finished"] = True
         _close(dist)
@@ -207,6 +213,18 @@ def exchange(tag: str, code: int = 0, message: str = "", data: Any = None) -> li
         tags = ", ".join(f"rank {r}: {m.tag}" for r, m in enumerate(out))
         raise RunError(f"the ranks lost step ({tags}); rerun to resume from the cache")
     return out
+
+
+def lost_meeting(tag: str, exc: BaseException) -> str:
+    """The message of a meeting that failed: the timeout that ran out, or the lost contact."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    if "timeout" in text or "timed out" in text:
+        seconds = _env_int(TIMEOUT_ENV, 6 * 3600)
+        return (
+            f"the ranks did not all reach step {tag!r} within {seconds} s ({TIMEOUT_ENV}): a "
+            "rank is stuck or stopped; rerun to resume from the cache"
+        )
+    return f"the ranks lost contact at step {tag!r} ({type(exc).__name__}); rerun to resume"
 
 
 def _code_of(exc: BaseException) -> int:
@@ -278,7 +296,8 @@ def leave(code: int) -> None:
 def finish(code: int, message: str = "") -> tuple[int, bool]:
     """End of a command: under torchrun, agree with the other ranks on the exit code; returns
     (code, whether this rank prints its own ``message``: rank 0 always, another rank when its
-    message is not rank 0's)."""
+    message is not rank 0's; when the ranks cannot meet, not a lost meeting or a SIGTERM that
+    every rank got)."""
     try:
         env = torchrun_env() if not _state["finished"] else None
     except BadInputError:
@@ -286,11 +305,12 @@ def finish(code: int, message: str = "") -> tuple[int, bool]:
     if env is None:
         return code, True
     _state["finished"] = True
+    echo = _state.get("lost") or message.startswith("terminated (SIGTERM)")  # not its own error
     try:
         dist = _group()
         messages = exchange(FINAL, code, message)
-    except Exception:  # no group could be formed: each rank speaks for itself
-        return code, True
+    except Exception:  # no meeting: rank 0 speaks, another rank only for an error of its own
+        return code, env[0] == 0 or not echo
     if _state.get("hard_exit"):
         _state["leave"] = True  # the entry point ends the process: see leave()
     else:

@@ -88,6 +88,15 @@ def bars(console: Console | None = None, *, enabled: bool = True) -> Iterator[No
         _ACTIVE.reset(token)
 
 
+def note(text: str, console: Console) -> None:
+    """Print ``text`` (rich markup) above the bars while they show, through their own console
+    (a line printed on another console leaves a frozen copy of the bar behind), else on
+    ``console``."""
+    active = _ACTIVE.get()
+    target = active.progress.console if active is not None and active.open else console
+    target.print(text, highlight=False)
+
+
 @contextmanager
 def steps(label: str, total: int | None = None) -> Iterator[Advance]:
     """A long step of ``total`` units (None: unknown, a spinner); yields ``advance(n=1)``."""

@@ -322,7 +322,7 @@ def track_zoo(
     cache = compute.cache()
     series: dict[tuple[str, str], list[Row]] = {}
     for step, entry, label in checkpoints:
-        for t in resolve_towers(entry.towers, source, data.tower):
+        for t in resolve_towers(entry.towers, source, data.tower, entry.ref):
             who = {"model": label, "tower": t, "objective": entry.objective}
             who["backend"] = entry.backend
             try:

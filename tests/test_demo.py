@@ -105,3 +105,14 @@ def test_demo_keeps_going_when_a_data_source_is_missing(monkeypatch, tmp_path):
         "effnet-lite0@random",
     ]
     assert "scikit-image" in rows[-1]["error"] and "Synthetic Binary" in r.output
+
+
+def test_make_install_says_what_it_does():
+    """`make demo` spent minutes in a silent `pip --quiet`: the recipe announces the install
+    and leaves pip's progress on."""
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    recipe = makefile.split("$(BIN)/.installed: pyproject.toml", 1)[1].split("\n\n", 1)[0]
+    assert "--quiet" not in recipe and "-q " not in recipe
+    assert "@echo" in recipe and "minutes" in recipe

@@ -466,9 +466,22 @@ def test_select_items_and_resolve_towers(tmp_path):
     src = ImageFolderSource(tmp_path)
     assert resolve_towers(["image", "text"], src, "all") == ["image"]
     assert resolve_towers(["image"], src, "image") == ["image"]
-    with pytest.raises(BadInputError, match="feeds"):
+    with pytest.raises(BadInputError, match="gives"):
         resolve_towers(["text"], src, "all")
     with pytest.raises(BadInputError, match="no text tower"):
         resolve_towers(["image"], src, "text")
     with pytest.raises(BadInputError, match="cannot feed the text"):
         resolve_towers(["image", "text"], src, "text")
+
+
+def test_tower_mismatch_names_the_model_and_the_data(tmp_path):
+    from infogauss_cli.extract import resolve_towers
+    from infogauss_cli.sources.images import ImageFolderSource
+
+    write_images(tmp_path, 1)
+    src = ImageFolderSource(tmp_path)
+    with pytest.raises(BadInputError) as info:
+        resolve_towers(["text"], src, "all", "minilm-l6")
+    assert str(info.value) == (
+        f"model minilm-l6 has only the text tower, but data {src.name} gives image"
+    )

@@ -62,3 +62,32 @@ def test_quiet_detection():
 
     assert _quiet({"quiet": True}) and _quiet({"out": Opts()})
     assert not _quiet({"quiet": False, "n": 3})
+
+
+def test_a_note_during_a_step_prints_through_the_bars_console():
+    """A line printed on another console while a bar shows left a frozen "0/480" bar behind
+    (``synthetic``); :func:`progress.note` prints through the bars' own console."""
+    bars_console, other = _terminal(), Console(file=io.StringIO(), record=True)
+    with progress.bars(bars_console), progress.steps("train", 480):
+        progress.note("run A E0: 0.0 s training", other)
+    assert "run A E0" in bars_console.export_text()
+    assert other.export_text() == ""
+    progress.note("after the bars", other)
+    assert "after the bars" in other.export_text()
+
+
+def test_building_a_model_shows_a_loading_spinner(monkeypatch):
+    import infogauss_cli.backends as backends
+    from infogauss_cli.extract.model import build_shown
+
+    seen = []
+
+    def build(entry, tower):
+        seen.extend(t.description for t in progress._ACTIVE.get().progress.tasks)
+        return "encoder"
+
+    monkeypatch.setattr(backends, "build_encoder", build)
+    entry = type("Entry", (), {"ref": "resnet34"})()
+    with progress.bars(_terminal()):
+        assert build_shown(entry, "image") == "encoder"
+    assert seen == ["loading resnet34 weights (image tower)"]

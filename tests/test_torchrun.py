@@ -227,3 +227,38 @@ def test_a_failure_on_one_rank_is_every_ranks(scenario, said):
         ("1", str(code)),
     ]
     assert r.stderr.count("error: ") == 1 and said in r.stderr, r.stderr[-3000:]
+
+
+def test_a_meeting_timeout_is_said_once_by_rank_0():
+    r = torchrun(
+        "slow-rank",
+        script=str(ROOT / "tests" / "torchrun_entry.py"),
+        INFOGAUSS_DIST_TIMEOUT="3",
+        INFOGAUSS_TEST_SLEEP="8",
+    )
+    assert r.returncode != 0
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, r.stderr[-3000:]
+    assert "within 3 s (INFOGAUSS_DIST_TIMEOUT)" in errors[0] and "unexpected" not in errors[0]
+    assert ("0", "3") in re.findall(r"rank=(\d) code=(\d)", r.stdout)
+
+
+def test_the_documented_form_passes_options_torchrun_would_take(tmp_path):
+    """docs/scale.md: ``torchrun ... -m infogauss_cli -- audit ... --n 400``; without ``--``
+    torchrun reads ``--n`` as an ambiguous option of its own."""
+    matrix = tmp_path / "g.npy"
+    np.save(matrix, np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32))
+    launch = torchrun_cmd()[: -len(["-m", "infogauss_cli"])]
+    bare = subprocess.run(
+        [*launch, "-m", "infogauss_cli", "check", str(matrix), "--n", "200"],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert "ambiguous option: --n" in bare.stderr
+    report = tmp_path / "r.json"
+    r = torchrun("--", "check", matrix, "--n", "200", "--json", report)
+    assert r.returncode == 0, r.stderr[-3000:]
+    (row,) = json.loads(report.read_text())["rows"]
+    assert row["protocol"]["n"] == 200

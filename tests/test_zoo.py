@@ -418,3 +418,22 @@ def test_zoo_type():
     z = parse_zoo(zoo_of(entry(), entry(id="n")))
     assert isinstance(z, Zoo) and len(z) == 2 and [e.id for e in z] == ["m", "n"]
     assert z.get("N").id == "n" and z.get("x") is None
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 130])
+def test_list_never_wraps_an_id(width):
+    """At any width a whole id is on one line (``hf-clip-vit-l14`` once split as ``...l1`` /
+    ``4``); other columns fold instead."""
+    from rich import box
+    from rich.console import Console
+
+    from infogauss_cli.cli.zoo import _list_table
+    from infogauss_cli.zoo import load_zoo
+
+    entries = load_zoo().entries
+    console = Console(width=width, record=True, color_system=None)
+    console.print(_list_table(entries, width >= 120, box.SIMPLE_HEAD))
+    lines = console.export_text().splitlines()
+    for e in entries:
+        firsts = {line.split()[0].rstrip("*") for line in lines if line.strip()}
+        assert e.ref in firsts, (e.ref, width)

@@ -2,8 +2,9 @@
 
 ``torchrun ... tests/torchrun_entry.py own-cache ARGS...``: the infogauss CLI with a cache
 folder of its own per rank (``$INFOGAUSS_CACHE/rankR``), as on nodes that do not share one.
-``torchrun ... tests/torchrun_entry.py step-failure|early-exit``: the ranks' meeting protocol
-with a failure on rank 1 inside a step, or before any step.
+``torchrun ... tests/torchrun_entry.py step-failure|early-exit|slow-rank``: the ranks' meeting
+protocol with a failure on rank 1 inside a step, before any step, or rank 1 slower than
+``INFOGAUSS_DIST_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def _scenario(name: str) -> int:
         def step() -> int:
             if name == "step-failure" and rank == 1:
                 raise RunError("boom on rank 1")
+            if name == "slow-rank" and rank == 1:
+                import time
+
+                time.sleep(float(os.environ.get("INFOGAUSS_TEST_SLEEP", "8")))
             return rank
 
         agree("step-1", step)

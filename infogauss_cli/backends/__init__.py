@@ -31,6 +31,7 @@ __all__ = [
     "backend_names",
     "build_encoder",
     "check_entry",
+    "fail_fast",
     "get_backend",
     "register_backend",
     "weights_status",
@@ -67,6 +68,25 @@ def _weights_path(entry: ZooEntry) -> object:
         return weights_location(entry).path
     except InfogaussError:
         return None
+
+
+def fail_fast(entry: ZooEntry) -> None:
+    """Before any heavy import: local weights that are missing are a :class:`BadInputError`,
+    hub weights that are not cached while the hub cannot be reached a :class:`RunError` (the
+    message of :func:`.hub.offline_error`). Silent when the backend cannot tell without its
+    library (no ``quick_status``) or the weights may download."""
+    name = getattr(entry, "backend", None)
+    if name not in backend_names():  # a stand-in entry, or a backend build will name as unknown
+        return
+    quick = getattr(get_backend(name), "quick_status", None)
+    status = quick(entry) if quick is not None else None
+    if status is None or status.available or status.kind != "hub":
+        return
+    from . import hub
+
+    reason = hub.hub_unavailable_reason()
+    if reason is not None:
+        raise hub.offline_error(entry.ref, f"the weights {status.location}", reason)
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:

@@ -259,4 +259,6 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
     return WeightsStatus.hub(entry, f"hf://{name}", folder)
 
 
-BACKEND = BackendSpec("transformers", TransformersSource, build, check, weights_status)
+BACKEND = BackendSpec(
+    "transformers", TransformersSource, build, check, weights_status, quick_status=weights_status
+)

@@ -44,6 +44,10 @@ class Backend(Protocol):
     - ``weights_status(entry) -> WeightsStatus``: where the weights come from and whether they
       are on this machine, with no network.
 
+    - ``quick_status(entry) -> WeightsStatus | None`` (optional): the weights status without
+      importing the heavy library, None when only the library can tell; a missing hub weight
+      offline then fails before torch is imported (:func:`~infogauss_cli.backends.fail_fast`).
+
     Heavy libraries are imported inside ``build`` / ``check`` / ``weights_status``, never at
     module level: the zoo imports every registered backend module to read its schema.
     """
@@ -69,6 +73,7 @@ class BackendSpec:
     check: Callable[[ZooEntry], None]
     weights_status: Callable[[ZooEntry], WeightsStatus]
     towers: tuple[str, ...] | None = None
+    quick_status: Callable[[ZooEntry], WeightsStatus | None] | None = None
 
 
 _REGISTRY: dict[str, Backend | str] = {}

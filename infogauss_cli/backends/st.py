@@ -241,5 +241,11 @@ def protocol_extra(entry: ZooEntry) -> dict[str, Any]:
 
 
 BACKEND = BackendSpec(
-    "sentence-transformers", SentenceTransformersSource, build, check, weights_status, ("text",)
+    "sentence-transformers",
+    SentenceTransformersSource,
+    build,
+    check,
+    weights_status,
+    ("text",),
+    quick_status=weights_status,
 )

@@ -265,24 +265,40 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     return attach_timm(enc)
 
 
-def weights_status(entry: ZooEntry) -> WeightsStatus:
+def hub_repo(name: str) -> str | None:
+    """The hub repo of a tagged timm name without importing timm: ``timm/NAME.TAG`` (timm's
+    convention for its pretrained tags); None for a bare name (timm picks its default tag)."""
+    return f"timm/{name}" if "." in name else None
+
+
+def quick_status(entry: ZooEntry) -> WeightsStatus | None:
+    """:func:`weights_status` without importing timm; None when only timm can tell (a bare
+    name)."""
     if status := WeightsStatus.offline(entry):
+        return status
+    repo = hub_repo(entry.source.name)
+    if repo is None:
+        return None
+    return _hub_status(entry, repo, HUB_FILES)
+
+
+def _hub_status(entry: ZooEntry, repo: str, names: tuple[str, ...]) -> WeightsStatus:
+    revision = entry.source.revision
+    cached = next((p for n in names if (p := hub.cached_file(repo, n, revision))), None)
+    return WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
+
+
+def weights_status(entry: ZooEntry) -> WeightsStatus:
+    if status := quick_status(entry):
         return status
     cfg = _pretrained_cfg(entry)
     repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
     if repo:
-        names = _hub_candidates(cfg)
-        cached = next(
-            (
-                p
-                for n in names
-                if (p := hub.cached_file(repo, n, entry.source.revision)) is not None
-            ),
-            None,
-        )
-        return WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
+        return _hub_status(entry, repo, _hub_candidates(cfg))
     url = getattr(cfg, "url", None) or "-"
     return WeightsStatus("hub", url, False, "downloaded by timm on first use")
 
 
-BACKEND = BackendSpec("timm", TimmSource, build, check, weights_status, towers=("image",))
+BACKEND = BackendSpec(
+    "timm", TimmSource, build, check, weights_status, towers=("image",), quick_status=quick_status
+)

@@ -76,6 +76,7 @@ def fetch_cmd(
     from rich.console import Console
 
     from ..fetch import MANIFESTS, fetch
+    from ..safe_text import printable
 
     manifest = MANIFESTS[dataset.value]
     folder, _ = _where(data_dir)
@@ -92,14 +93,17 @@ def fetch_cmd(
     if quiet:
         return
     if result.already_present:
-        typer.echo(f"{manifest.name} is already complete in {result.root} (--force fetches again)")
+        typer.echo(
+            f"{manifest.name} is already complete in {printable(result.root)} "
+            "(--force fetches again)"
+        )
         return
     typer.echo(
-        f"{manifest.name} is ready in {result.root}: {result.files} files extracted, "
+        f"{manifest.name} is ready in {printable(result.root)}: {result.files} files extracted, "
         f"{result.downloaded_bytes / 1e6:,.1f} MB downloaded in {result.elapsed_s:,.1f} s"
     )
     if data_dir is not None and os.environ.get("INFOGAUSS_DATA") != str(folder):
-        typer.echo(f"use it with: export INFOGAUSS_DATA={folder}")
+        typer.echo(f"use it with: export INFOGAUSS_DATA={printable(folder)}")
 
 
 @app.command("info")
@@ -137,12 +141,15 @@ def info_cmd(
         return
     from rich.table import Table
 
+    from ..safe_text import markup_safe
     from .console import stdout_console
 
     console = stdout_console()
     if not console.is_terminal:  # piped or captured: do not wrap paths at 80 columns
         console = stdout_console(width=160)
-    console.print(f"data dir: [bold]{folder}[/] ({origin})", highlight=False)
+    console.print(
+        f"data dir: [bold]{markup_safe(folder)}[/] ({markup_safe(origin)})", highlight=False
+    )
     for s in statuses:
         table = Table(title=s.name, title_justify="left", show_header=False)
         table.add_column("what", style="bold")
@@ -154,15 +161,16 @@ def info_cmd(
         else:
             status = f"[dim]absent[/]: run infogauss data fetch {s.name}"
         table.add_row("status", status)
-        table.add_row("folder", str(s.root))
+        table.add_row("folder", markup_safe(s.root))
         for pattern, count in s.members.items():
             many = any(ch in pattern for ch in "*?[")
             table.add_row(
-                pattern, f"{count} files" if many else ("present" if count else "missing")
+                markup_safe(pattern),
+                f"{count} files" if many else ("present" if count else "missing"),
             )
         marker = s.root / f".{s.name}.complete.json"
-        table.add_row("marker", str(marker) if s.complete else "none")
+        table.add_row("marker", markup_safe(marker) if s.complete else "none")
         for d in s.downloads:
             state = "partial download" if d.partial else "archive"
-            table.add_row(state, f"{d.path} ({d.bytes / 1e6:,.1f} MB)")
+            table.add_row(state, f"{markup_safe(d.path)} ({d.bytes / 1e6:,.1f} MB)")
         console.print(table)

@@ -28,15 +28,32 @@ def set_debug(value: bool) -> None:
 @contextlib.contextmanager
 def library_warnings_silenced() -> Iterator[None]:
     """Warnings raised inside libraries (numpy RuntimeWarnings, torch UserWarnings on legacy
-    pickles, deprecations) are not shown: what matters reaches the user as the tool's own
-    error or note. The tool's own warnings, and everything with ``--debug``, still show."""
-    if _state["debug"]:
-        yield
-        return
+    pickles, deprecations, matplotlib's missing glyphs for the control characters of a name) are
+    not shown: what matters reaches the user as the tool's own error or note. The tool's own
+    warnings, and everything with ``--debug``, still show, with control characters escaped."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore")
-        warnings.filterwarnings("default", module=r"infogauss_cli(\.|$)")
+        warnings.showwarning = show_escaped
+        if not _state["debug"]:
+            warnings.filterwarnings("ignore")
+            warnings.filterwarnings("default", module=r"infogauss_cli(\.|$)")
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
         yield
+
+
+def show_escaped(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """:func:`warnings.showwarning` that never sends a control character (an ESC in a file name
+    the warning quotes) to the terminal."""
+    text = warnings.formatwarning(printable(message), category, filename, lineno, line)
+    out = file if file is not None else sys.stderr
+    with contextlib.suppress(OSError, ValueError):  # stderr gone: nothing to show it on
+        out.write("\n".join(printable(part) for part in text.rstrip("\n").split("\n")) + "\n")
 
 
 def _quiet(kwargs: dict[str, Any]) -> bool:

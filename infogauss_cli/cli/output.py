@@ -14,6 +14,8 @@ from ..report.model import Report, Row
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..verdict import GateResult
+
 
 def emit(rows: Sequence[Row], out: Outputs) -> None:
     """:func:`publish`, then exit with the report's code."""
@@ -48,7 +50,10 @@ def publish(
 
     report = Report(tuple(rows), command=("infogauss", *sys.argv[1:]))
     with stdout_named():
-        if not out.quiet:
+        if out.quiet:
+            for line in failure_lines(report.rows):
+                print(line, file=sys.stderr)
+        else:
             from ..report.table import print_report
 
             print_report(report.rows, terminal(out.to_stdout))
@@ -92,6 +97,35 @@ def write_report(option: str, target: str | Path, text: str) -> None:
         sys.stdout.flush()
         return
     keep_on_failure(option, target, lambda p: atomic_write_text(p, text))
+def failure_lines(rows: Sequence[Row]) -> list[str]:
+    """What ``--quiet`` still says: one line per row that failed to run (``error: ...``) and
+    one per failed gate (``infogauss: gate NAME failed for MODEL/TOWER: ...``)."""
+    from ..safe_text import printable
+
+    lines = []
+    for row in rows:
+        who = printable(row.model + (f"/{row.tower}" if row.tower else ""))
+        if row.error:
+            lines.append(f"error: {who}: {printable(row.error)}")
+        view = row.protocol.get("view")
+        where = f"{who} ({view})" if view else who
+        for gate in row.gates:
+            if not gate.passed:
+                lines.append(f"infogauss: gate {gate.name} failed for {where}: {_gate_text(gate)}")
+    return lines
+
+
+def _gate_text(gate: GateResult) -> str:
+    """``required X, got Y`` or ``got VALUE, threshold T``, and the gate's note."""
+    value = f"{gate.value:.4g}" if isinstance(gate.value, float) else gate.value
+    if gate.name == "require":
+        text = f"required {gate.threshold}, got {value}"
+    elif gate.name.startswith("max-drop:") and value is not None:
+        metric = gate.name.partition(":")[2]
+        text = f"{metric} dropped by {value} from the baseline, more than {gate.threshold}"
+    else:
+        text = f"got {value}, threshold {gate.threshold}"
+    return f"{text}: {gate.note}" if gate.note else text
 
 
 def keep_on_failure(option: str, path: str | Path, write: Callable[[Path], object]) -> None:

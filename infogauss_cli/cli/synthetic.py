@@ -205,8 +205,10 @@ def synthetic_cmd(
     """
     params = locals()
     from rich.console import Console
+    from rich.markup import escape
 
     from ..options import DiagnoseOptions, Outputs
+    from ..progress import note
     from ..synthetic.experiment import preset, synthetic_rows
 
     console = Console(stderr=True)
@@ -235,7 +237,7 @@ def synthetic_cmd(
     out.preflight([("--baseline", baseline)], [("--save-checkpoints", save_checkpoints)])
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = o.gates(params)
-    progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
+    progress = None if quiet else (lambda msg: note(f"[dim]{escape(msg)}[/]", console))
     if sweep and save_checkpoints is not None:
         raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")
     if sweep:

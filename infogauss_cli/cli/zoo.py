@@ -62,7 +62,7 @@ def list_cmd(
     from .console import stdout_console
 
     console = stdout_console()
-    wide = console.width >= 96  # else the paper row becomes a mark, to fit 80 columns
+    wide = console.width >= 120  # else the paper row becomes a mark, to fit 80 columns
     table = _list_table(z.entries, wide, box.SIMPLE_HEAD)
     table.title = f"{len(z)} models · {z.path}"
     console.print(table)
@@ -76,7 +76,8 @@ def list_cmd(
 
 def _list_table(entries: Any, wide: bool, box: Any) -> Any:
     """Wide: one column each plus the paper row. Narrow (80 columns): aliases under the id and
-    a * for the paper's models."""
+    a * for the paper's models. An id never wraps: its column is as wide as the longest id (and
+    its mark); the other columns fold."""
     from rich.table import Table
 
     table = Table(title_justify="left", title_style="dim", box=box, pad_edge=False)
@@ -84,13 +85,15 @@ def _list_table(entries: Any, wide: bool, box: Any) -> Any:
         cols = ["id", "aliases", "backend", "towers", "objective", "dim", "paper row"]
     else:
         cols = ["id / aliases", "backend", "towers", "objective", "dim"]
+    id_width = max((len(e.ref) + 1 for e in entries), default=2)
     for col in cols:
-        wrap = col in ("aliases", "paper row", "id / aliases")
+        first = col in ("id", "id / aliases")
         table.add_column(
             col,
             justify="right" if col == "dim" else "left",
-            no_wrap=not wrap,
-            overflow="fold" if wrap else "ellipsis",
+            no_wrap=col in ("id", "dim"),
+            overflow="fold",
+            min_width=id_width if first else None,
         )
     for e in entries:
         rest = [e.backend, "+".join(e.towers), e.objective, str(e.dim)]

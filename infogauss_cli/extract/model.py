@@ -67,30 +67,37 @@ def reservoir(items: Iterable[Item], n: int, seed: int) -> list[Item]:
     return [item for _, item in sorted(kept, key=lambda p: p[0])]
 
 
-def resolve_towers(model_towers: Sequence[str], source: Any, tower: str = "all") -> list[str]:
+def resolve_towers(
+    model_towers: Sequence[str], source: Any, tower: str = "all", model: str | None = None
+) -> list[str]:
     """The towers to embed: ``tower`` if both the model and the data have it; for ``all``,
-    every tower of the model the data can feed."""
+    every tower of the model the data can feed. ``model`` names the model in the messages."""
     tower = getattr(tower, "value", tower)
     data_towers = tuple(getattr(source, "towers", ()))
-    name = getattr(source, "name", "the data")
+    data = f"data {getattr(source, 'name', '')}".rstrip()
+    who = f"model {model}" if model else "the model"
+    has = _towers_phrase(model_towers)
     if tower == "all":
         towers = [t for t in model_towers if t in data_towers]
         if not towers:
             raise BadInputError(
-                f"the model has towers {', '.join(model_towers)} but {name} feeds "
-                f"{', '.join(data_towers) or 'none'}"
+                f"{who} has {has}, but {data} gives {' and '.join(data_towers) or 'nothing'}"
             )
         return towers
     if tower not in model_towers:
-        raise BadInputError(
-            f"the model has no {tower} tower (it has {', '.join(model_towers)}); "
-            "choose another --tower"
-        )
+        raise BadInputError(f"{who} has no {tower} tower ({has}); choose another --tower")
     if tower not in data_towers:
         raise BadInputError(
-            f"{name} cannot feed the {tower} tower (it feeds {', '.join(data_towers)})"
+            f"{data} cannot feed the {tower} tower (it gives {' and '.join(data_towers)})"
         )
     return [tower]
+
+
+def _towers_phrase(towers: Sequence[str]) -> str:
+    """``only the image tower`` / ``the image and text towers``."""
+    if len(towers) == 1:
+        return f"only the {towers[0]} tower"
+    return f"the {' and '.join(towers)} towers"
 
 
 def extract_model(
@@ -114,9 +121,11 @@ def extract_model(
     :class:`~.engine.ShardWork` on every process but the one that assembles; under torchrun the
     ranks check once that they share the cache folder, and a model that fails to build on
     any rank fails on every rank."""
-    from ..backends import build_encoder
+    from ..backends import fail_fast
     from ..distributed import agree, check_shared_folder, current_shard
 
+    if encoder is None:
+        fail_fast(entry)  # missing weights offline: before torch and the library are imported
     shard = current_shard(compute.shard)
     dev = resolve_device(shard.device(compute.device))  # bad options fail before any model
     resolve_precision(compute.precision, dev)
@@ -129,9 +138,9 @@ def extract_model(
         root = cache.root if hasattr(cache, "root") else cache
         check_shared_folder(Path(root), shard)
     if encoder is None and shard.synced:
-        encoder = agree("build", lambda: build_encoder(entry, tower))
+        encoder = agree("build", lambda: build_shown(entry, tower))
     elif encoder is None:
-        encoder = build_encoder(entry, tower)
+        encoder = build_shown(entry, tower)
     return extract(
         encoder,
         items,
@@ -143,6 +152,16 @@ def extract_model(
         console=console,
         progress=console is not None,
     )
+
+
+def build_shown(entry: Any, tower: str) -> Any:
+    """:func:`~infogauss_cli.backends.build_encoder` under a spinner ``loading MODEL weights``
+    (imports and weights take seconds to a minute; shown by the CLI's progress bars)."""
+    from ..backends import build_encoder
+    from ..progress import steps
+
+    with steps(f"loading {entry.ref} weights ({tower} tower)"):
+        return build_encoder(entry, tower)
 
 
 @dataclass(frozen=True)
@@ -241,7 +260,7 @@ def file_tower(
     compute.preflight()
     (entry,) = compute.resolve([model])
     source = parse_data_spec(data.data, console=console, **data.source_options())
-    towers = resolve_towers(list(entry.towers), source, data.tower)
+    towers = resolve_towers(list(entry.towers), source, data.tower, entry.ref)
     if len(towers) > 1:
         raise BadInputError(
             f"{data.data} feeds the {' and '.join(towers)} towers and extract writes one tower "
