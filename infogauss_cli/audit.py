@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from .errors import RunError
+from .gates import Gates, evaluate_gates
 from .options import Compute, DataOptions, DiagnoseOptions, Protocol
 from .progress import steps
 from .report.model import Row, RowSource
-from .verdict import Gates, evaluate_gates, judge, row_warnings
+from .verdict import judge
 
 PLOT_COLUMNS = 6  # coordinates kept for the QQ plots
 
@@ -35,13 +36,38 @@ class RowInfo(RowSource):
 
 @dataclass(frozen=True)
 class _Shared:
-    """What the views of one matrix share: the tested rows and the view-free detail."""
+    """What the views of one matrix share: the tested rows, the view-free detail, the joint
+    tests' rows and the sphere call's metrics."""
 
     sub: Any = None
     sphere: Any = None
     proj_metrics: Mapping[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     proj_null: Mapping[str, Any] = field(default_factory=dict)
+    joint: Any = None
+    sphere_metrics: Mapping[str, Any] = field(default_factory=dict)
+    sphere_null: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _joint(x: Any, protocol: Protocol, options: DiagnoseOptions, shared: _Shared) -> _Shared:
+    """The rows of the joint tests, and the sphere tests on them (once per matrix)."""
+    from dataclasses import replace
+
+    from .diagnostics.gaussian import joint_sample
+    from .diagnostics.uniform import sphere_metrics, sphere_tests
+
+    t0 = time.perf_counter()
+    joint = joint_sample(x, protocol.n, protocol.seed)
+    metrics, null = sphere_metrics(sphere_tests(joint, alpha=options.alpha))
+    seconds = shared.seconds + time.perf_counter() - t0
+    return replace(shared, joint=joint, sphere_metrics=metrics, sphere_null=null, seconds=seconds)
+
+
+def _gaussian(view: str, shared: _Shared, protocol: Protocol) -> tuple[dict, dict]:
+    """The decorrelated tests' metrics and null of ``view`` on the joint rows."""
+    from .diagnostics.gaussian import gaussian_metrics, gaussian_tests
+
+    return gaussian_metrics(gaussian_tests(shared.joint, view, seed=protocol.seed))
 
 
 def _shared(x: Any, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
@@ -125,15 +151,19 @@ def _view_row(
         null |= detail_null(shared.sphere, options.alpha)
     metrics |= dict(shared.proj_metrics) | dict(info.extra_metrics)
     null |= dict(shared.proj_null)
+    asked = protocol.verdict_view(view)
+    joint_metrics, joint_null = _gaussian(asked, shared, protocol)
+    metrics |= joint_metrics | dict(shared.sphere_metrics)
+    null |= joint_null | dict(shared.sphere_null)
     elapsed = time.perf_counter() - t0 + shared.seconds
-    verdict = judge(metrics, options.verdict_rule, options.verdict, null)
-    warnings = row_warnings(metrics, null, verdict, diag.n, options.verdict)
-    warnings += _dead_warning(diag.dead_columns, diag.d)
+    verdict = judge(metrics, options.verdict_rule, options.verdict, null, view=asked)
+    warnings = _dead_warning(diag.dead_columns, diag.d)
     row_protocol = {"n": diag.n, "d": diag.d, "seed": protocol.seed, "view": view}
     row_protocol |= dict(info.protocol)
     if options.verdict != "coordinates":
         row_protocol["verdict"] = options.verdict
     key = {"model": info.model, "tower": info.tower, "protocol": row_protocol, "metrics": metrics}
+    key["data"] = dict(info.data)
     per_coordinate = {"ad_statistic": diag.ad.statistic, "dp_pvalue": diag.dp.pvalue}
     return Row(
         model=info.model,
@@ -195,7 +225,7 @@ def _checked_rows(
     from .refstore import use_disk_store
 
     use_disk_store()  # simulated references are kept on disk between runs
-    shared = _shared(x, protocol, options)
+    shared = _joint(x, protocol, options, _shared(x, protocol, options))
     return [_view_row(x, v, info, protocol, options, gates, shared) for v in protocol.views]
 
 

@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar, get_args
 
 from .errors import BadInputError
 
-ViewName = Literal["l2", "raw", "both"]
+ViewName = Literal["auto", "l2", "raw", "both"]
 TowerName = Literal["image", "text", "all"]
 PrecisionName = Literal["auto", "fp32", "bf16", "fp16"]
 DecodeName = Literal["cpu", "exact", "fast", "gpu"]
@@ -29,7 +29,12 @@ PRECISIONS: tuple[str, ...] = get_args(PrecisionName)
 DECODES: tuple[str, ...] = get_args(DecodeName)
 VERDICT_MODES: tuple[str, ...] = get_args(VerdictModeName)
 RULES: tuple[str, ...] = get_args(RuleName)
-VIEWS: dict[str, tuple[str, ...]] = {"l2": ("l2",), "raw": ("raw",), "both": ("l2", "raw")}
+VIEWS: dict[str, tuple[str, ...]] = {
+    "auto": ("l2",),
+    "l2": ("l2",),
+    "raw": ("raw",),
+    "both": ("l2", "raw"),
+}
 
 
 def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
@@ -47,7 +52,7 @@ class Protocol:
 
     n: int | None = None
     seed: int = 0
-    view: ViewName = "l2"
+    view: ViewName = "auto"
     layers: str | None = None
 
     def __post_init__(self) -> None:
@@ -63,8 +68,13 @@ class Protocol:
 
     @property
     def views(self) -> tuple[str, ...]:
-        """``l2``/``raw``/``both`` -> the views to run."""
+        """``auto``/``l2``/``raw``/``both`` -> the views whose paper columns are shown."""
         return VIEWS[self.view]
+
+    def verdict_view(self, view: str) -> str:
+        """The view "Gaussian?" is asked of on a row of ``view``: the embeddings as given
+        (``raw``) by default (``auto``), else the row's own view."""
+        return "raw" if self.view == "auto" else view
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from .errors import BadInputError, RunError
+from .gates import GateResult, Gates
 from .options import Compute, DataOptions, DiagnoseOptions, Protocol
 from .report.model import Row
-from .verdict import GateResult, Gates
 
 DIRECTIONS = ("up", "down", "flat")
 TREND_METRICS = ("ad_compliance", "dp_compliance")
@@ -182,7 +182,7 @@ def apply_gates(
     metrics: Sequence[str] = TREND_METRICS,
 ) -> TrackResult:
     """Keep the threshold gates on each series' last row only and add the trend gates there."""
-    from .verdict import evaluate_gates
+    from .gates import evaluate_gates
 
     out = []
     for s in series:

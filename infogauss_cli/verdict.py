@@ -1,27 +1,30 @@
-"""Metrics + thresholds -> a verdict, and the CI gates of DESIGN.md.
+"""Metrics + p-values -> the calls of a row, and the CI gates of DESIGN.md. No I/O.
 
-Two rules (docs/diagnostics.md):
+Three questions, each answered where it is named (docs/diagnostics.md):
 
-- ``calibrated`` (default): a significance call against the reference of the row's view (iid
-  Gaussian coordinates for ``raw``, the uniform sphere for ``l2``) at the same n and d. Each
-  compliance is compared with the lower ``alpha / 2`` quantile of its distribution under the
-  reference (Bonferroni over the two tests), so the reference itself is called non-Gaussian in
-  at most ``alpha`` of samples, at every n >= 20 and d >= 2. The minimum compliances come with
-  the row (``null.ad_compliance_min``/``dp_compliance_min``, computed by the diagnostics).
-- ``paper``: the paper's fixed rule, both compliances >= 0.90, kept to compare with its table.
+- *Gaussian?* (``Verdict.call``): is the view consistent with a multivariate Gaussian of any
+  mean and covariance? The diagnostics' decorrelated tests (:mod:`~.diagnostics.gaussian`:
+  per-coordinate pass counts, the worst coordinate, the radial test in the raw view,
+  Henze-Zirkler) each have an exact or tabulated null whatever the covariance; they are
+  combined by Bonferroni at false-alarm rate ``alpha``. Four calls: ``gaussian`` (✓, nothing
+  detected), ``practically-gaussian`` (≈, detected, but every detected departure is below its
+  relevance line), ``non-gaussian`` (✗), ``inconclusive`` (?, nothing detected but the tests
+  would catch the relevant departure, iid Student t10 decorrelated coordinates, less than half
+  of the time at this n and d).
+- *Uniform on the sphere?* (``Verdict.sphere``): Rayleigh and Bingham on the L2 rows
+  (:mod:`~.diagnostics.uniform`), Bonferroni; ``uniform``, ``non-uniform`` or ``inconclusive``.
+- *How far?*: ``metrics.effect_excess`` (the mean QQ distance of the view's coordinates above
+  an iid Gaussian coordinate's at the same n), gated by ``--max-effect``.
 
-Both calls are reported; ``verdict.gaussian`` is the chosen rule's. A calibrated call answers
-"is the departure detectable at this n", not "is it large": ``metrics.effect_size`` (mean QQ
-distance of a coordinate to N(0, 1), in standard deviations) says how large, and
-:func:`row_warnings` says when the call is driven by n. Norm CV is reported and can be gated on
-(``--max-cv``) but is not part of the verdict: it depends on d and is 0 after L2 normalisation.
+``--rule paper`` judges the paper's own columns by the thresholds it prints (mean A*^2 < 0.752,
+mean DP p > 0.05); the other reading of the paper (both compliances >= 90%) is reported beside
+it as ``paper-compliance``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .errors import BadInputError
@@ -30,14 +33,31 @@ from .options import RULES, VERDICT_MODES
 AD_CRITICAL = 0.752
 DP_ALPHA = 0.05
 DEFAULT_ALPHA = 0.05
-RELEVANT_EFFECT = 0.04  # as diagnostics.reference.RELEVANT_EFFECT (a Student t10 is 0.044)
-WEAK_POWER = 0.5  # a pass is weak evidence when a relevant departure is caught less often
+RELEVANT_EFFECT = 0.04  # QQ distance above the null's: a Student t10 coordinate is 0.044
+RELEVANT_KURTOSIS = 0.9  # implied excess kurtosis of the radial spread: a Student t10 is 1
+WEAK_POWER = 0.5  # below this power against the relevant departure, "nothing found" is "?"
+CALLS = ("gaussian", "practically-gaussian", "non-gaussian", "inconclusive")
+SYMBOLS = {"gaussian": "✓", "practically-gaussian": "≈", "non-gaussian": "✗", "inconclusive": "?"}
+SPHERE_CALLS = ("uniform", "non-uniform", "inconclusive")
+# metric key of each decorrelated test's p-value, and what it looks at
+TESTS = {
+    "ad_count": ("decorrelated_ad_count_p", "share of decorrelated coordinates with A*^2 < 0.752"),
+    "dp_count": ("decorrelated_dp_count_p", "share of decorrelated coordinates with DP p > 0.05"),
+    "worst_coordinate": ("worst_coordinate_p", "the decorrelated coordinate with the largest A*^2"),
+    "radial": ("radial_p", "spread of the squared Mahalanobis distances (Mardia's b2)"),
+    "henze_zirkler": ("henze_zirkler_p", "Henze-Zirkler on the top principal coordinates"),
+}
+SPHERE_TESTS = {
+    "rayleigh": ("sphere_rayleigh_p", "mean direction (Rayleigh)"),
+    "bingham": ("sphere_bingham_p", "scatter against I/d (Bingham)"),
+}
 
 
 @dataclass(frozen=True)
 class Rule:
-    """Which rule calls a row Gaussian: ``calibrated`` at false-alarm rate ``alpha`` against
-    the reference of the view, or ``paper`` (both compliances >= the two minimums)."""
+    """``calibrated`` (default: the decorrelated tests at false-alarm rate ``alpha``) or
+    ``paper`` (mean A*^2 < 0.752 and mean DP p > 0.05); the paper's compliance reading uses
+    the two minimum compliances."""
 
     name: str = "calibrated"
     alpha: float = DEFAULT_ALPHA
@@ -55,25 +75,72 @@ PAPER = Rule(name="paper")
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """The chosen rule's call (``gaussian``, ``reasons``), and the other rule's (``other``)."""
+class TestCall:
+    """One test of a call: its p-value, the level it is judged at, and whether it rejected;
+    ``effect``: the size of what it saw (None where the test has no effect scale)."""
 
-    gaussian: bool
+    name: str
+    pvalue: float | None
+    level: float
+    rejected: bool
+    effect: float | None = None
+    relevant: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"name": self.name, "pvalue": self.pvalue, "level": self.level}
+        out |= {"rejected": self.rejected, "effect": self.effect, "relevant": self.relevant}
+        return out
+
+
+@dataclass(frozen=True)
+class SphereCall:
+    """``uniform`` / ``non-uniform`` / ``inconclusive`` on the L2 rows, with its tests."""
+
+    call: str
+    reasons: tuple[str, ...]
+    tests: tuple[TestCall, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        tests = [t.to_dict() for t in self.tests]
+        return {"call": self.call, "reasons": list(self.reasons), "tests": tests}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A row's call on "Gaussian?" (``call``, ``reasons``, ``tests``) under ``rule``, asked of
+    ``view``; the sphere call; ``other``: the other rule's call (or the paper's other reading)."""
+
+    call: str
     reasons: tuple[str, ...]
     rule: str = "paper"
     alpha: float | None = None
+    view: str | None = None
+    tests: tuple[TestCall, ...] = ()
+    sphere: SphereCall | None = None
     other: Verdict | None = field(default=None, compare=False)
 
+    @property
+    def gaussian(self) -> bool:
+        """True for ✓ and ≈."""
+        return self.call in ("gaussian", "practically-gaussian")
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self.call]
+
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"gaussian": self.gaussian, "rule": self.rule}
+        out: dict[str, Any] = {"call": self.call, "gaussian": self.gaussian, "rule": self.rule}
         if self.alpha is not None:
             out["alpha"] = self.alpha
+        if self.view is not None:
+            out["view"] = self.view
         out["reasons"] = list(self.reasons)
+        if self.tests:
+            out["tests"] = [t.to_dict() for t in self.tests]
+        if self.sphere is not None:
+            out["sphere"] = self.sphere.to_dict()
         if self.other is not None:
-            o = self.other
-            out[o.rule] = {"gaussian": o.gaussian, "reasons": list(o.reasons)}
-            if o.alpha is not None:
-                out[o.rule]["alpha"] = o.alpha
+            out[self.other.rule] = self.other.to_dict()
         return out
 
 
@@ -82,86 +149,154 @@ def judge(
     rule: Rule = Rule(),
     mode: str = "coordinates",
     null: Mapping[str, Any] | None = None,
+    view: str | None = None,
 ) -> Verdict:
-    """The Gaussian / not-Gaussian call from a row's metrics (and its ``null``: the reference
-    of its view, which the calibrated rule needs), with the other rule's call beside it.
-
-    ``mode="coordinates"`` (default) reads the per-coordinate compliances; ``"projections"``
-    reads ``proj_ad_compliance``/``proj_dp_compliance`` (random projections of the L2 rows,
-    rotation invariant), against the sphere's minimums ``null.proj_*_compliance_min``."""
+    """The calls of one row from its metrics (and ``null``: powers against the relevant
+    departures), with the other rule's call beside the chosen one. ``mode`` is kept for
+    ``--verdict projections``: the decorrelated tests are rotation invariant either way."""
     if mode not in VERDICT_MODES:
         raise BadInputError(f"unknown verdict mode {mode!r}; expected one of {VERDICT_MODES}")
-    paper = _judge_paper(metrics, rule, mode)
-    cal = _judge_calibrated(metrics, rule, mode, null or {})
-    if rule.name == "paper":
-        return paper if cal is None else _with_other(paper, cal)
-    if cal is None:
-        raise BadInputError(
-            "the calibrated rule needs the reference's minimum compliances (the row's null); "
-            "use Rule(name='paper') for metrics alone"
-        )
-    return _with_other(cal, paper)
+    null = null or {}
+    sphere = judge_sphere(metrics, null, rule.alpha)
+    paper = _judge_paper(metrics, rule, view, sphere)
+    if rule.name == "paper" or "decorrelated_k" not in metrics:
+        if rule.name != "paper":
+            raise BadInputError(
+                "the calibrated rule needs the decorrelated tests (metrics from "
+                "diagnostics.gaussian_tests); use Rule(name='paper') for the paper's columns alone"
+            )
+        return paper
+    cal = _judge_calibrated(metrics, null, rule.alpha, view, sphere)
+    return Verdict(cal.call, cal.reasons, cal.rule, cal.alpha, view, cal.tests, sphere, paper)
 
 
-def _with_other(main: Verdict, other: Verdict) -> Verdict:
-    return Verdict(main.gaussian, main.reasons, main.rule, main.alpha, other)
-
-
-def _prefix(mode: str) -> tuple[str, str, str]:
-    proj = mode == "projections"
-    return ("proj_", "random projections", "projection ") if proj else ("", "coordinates", "")
-
-
-def _judge_paper(metrics: Mapping[str, Any], rule: Rule, mode: str) -> Verdict:
-    prefix, unit, what = _prefix(mode)
-    ad, dp = metrics[f"{prefix}ad_compliance"], metrics[f"{prefix}dp_compliance"]
-    checks = [
-        (ad, rule.min_ad_compliance, f"{what}AD compliance", f"{unit} with A*^2 < {AD_CRITICAL}"),
-        (dp, rule.min_dp_compliance, f"{what}DP compliance", f"{unit} with p > {DP_ALPHA}"),
+def _judge_paper(
+    metrics: Mapping[str, Any], rule: Rule, view: str | None, sphere: SphereCall | None
+) -> Verdict:
+    """The paper's printed thresholds on the means; its compliance reading as ``other``."""
+    ad, dp = metrics.get("ad_mean"), metrics.get("dp_mean_p")
+    ok_ad = ad is not None and ad < AD_CRITICAL
+    ok_dp = dp is not None and dp > DP_ALPHA
+    reasons = [
+        f"AD mean {_num(ad)} {'<' if ok_ad else '>='} {AD_CRITICAL} (the paper's threshold)",
+        f"DP mean p {_num(dp)} {'>' if ok_dp else '<='} {DP_ALPHA} (the paper's threshold)",
     ]
-    reasons = []
-    oks = []
-    for value, threshold, label, desc in checks:
+    _dead_reason(metrics, reasons)
+    call = "gaussian" if ok_ad and ok_dp else "non-gaussian"
+    other = _judge_paper_compliance(metrics, rule)
+    return Verdict(call, tuple(reasons), "paper", None, view, (), sphere, other)
+
+
+def _judge_paper_compliance(metrics: Mapping[str, Any], rule: Rule) -> Verdict:
+    """The other reading of the paper: both compliances >= 90%."""
+    reasons, oks = [], []
+    for which, threshold, desc in (
+        ("ad", rule.min_ad_compliance, f"A*^2 < {AD_CRITICAL}"),
+        ("dp", rule.min_dp_compliance, f"p > {DP_ALPHA}"),
+    ):
+        value = metrics.get(f"{which}_compliance")
         ok = value is not None and value >= threshold
         oks.append(ok)
         reasons.append(
-            f"{label} {_pct(value)} {'>=' if ok else '<'} {threshold:.0%} "
-            f"({desc}; iid Gaussian: 95%)"
+            f"{which.upper()} compliance {_pct(value)} {'>=' if ok else '<'} {threshold:.0%} "
+            f"(coordinates with {desc}; iid Gaussian: 95%)"
         )
-    _dead_reason(metrics, mode, reasons)
-    return Verdict(gaussian=all(oks), reasons=tuple(reasons), rule="paper")
+    _dead_reason(metrics, reasons)
+    call = "gaussian" if all(oks) else "non-gaussian"
+    return Verdict(call, tuple(reasons), "paper-compliance")
 
 
 def _judge_calibrated(
-    metrics: Mapping[str, Any], rule: Rule, mode: str, null: Mapping[str, Any]
-) -> Verdict | None:
-    prefix, unit, what = _prefix(mode)
-    mins = null.get(f"{prefix}ad_compliance_min"), null.get(f"{prefix}dp_compliance_min")
-    if any(m is None for m in mins):
+    metrics: Mapping[str, Any],
+    null: Mapping[str, Any],
+    alpha: float,
+    view: str | None,
+    sphere: SphereCall | None,
+) -> Verdict:
+    if not metrics.get("decorrelated_k"):
+        reason = "collapsed: the rows have no spread (every row is the same), nothing is Gaussian"
+        return Verdict("non-gaussian", (reason,), "calibrated", alpha, view)
+    present = {k: v for k, v in TESTS.items() if k != "radial" or metrics.get(v[0]) is not None}
+    level = alpha / len(present)
+    tests = tuple(_test_call(name, metrics, level) for name in present)
+    rejected = sorted((t for t in tests if t.rejected), key=lambda t: (not t.relevant, t.pvalue))
+    where = "its decorrelated coordinates" if view != "l2" else "its normalised rows' coordinates"
+    reasons = [_scope(metrics, view)]
+    if not rejected:
+        power = null.get("gaussian_power_relevant")
+        if power is not None and power < WEAK_POWER:
+            call = "inconclusive"
+            more = null.get("gaussian_n_for_power")
+            hint = f"; about n = {more:,} rows would settle it" if more else ""
+            reasons.append(
+                f"no departure found, but a relevant one (Student t10 coordinates) would be "
+                f"caught only {power:.0%} of the time at this n{hint}"
+            )
+        else:
+            call = "gaussian"
+            reasons.append(f"no departure found in {where} (each test at {level:.3g})")
+    else:
+        call = "non-gaussian" if any(t.relevant for t in rejected) else "practically-gaussian"
+        for t in rejected:
+            size = "" if t.effect is None else f", effect {t.effect:+.3f}"
+            small = "" if t.relevant else " (below the relevance line)"
+            reasons.append(f"{TESTS[t.name][1]}: p = {t.pvalue:.2g} < {level:.3g}{size}{small}")
+    return Verdict(call, tuple(reasons), "calibrated", alpha, view, tests)
+
+
+def _scope(metrics: Mapping[str, Any], view: str | None) -> str:
+    k, rank, d = metrics.get("decorrelated_k"), metrics.get("decorrelated_rank"), metrics.get("d")
+    rows = metrics.get("decorrelated_rows")
+    what = "L2-normalised rows" if view == "l2" else "embeddings as given"
+    text = f"tested: {what}, {k} decorrelated coordinates of {rows:,} rows" if rows else what
+    if rank is not None and d is not None and rank < d:
+        text += f" (covariance rank {rank} of {d})"
+    return text
+
+
+def _test_call(name: str, metrics: Mapping[str, Any], level: float) -> TestCall:
+    p = metrics.get(TESTS[name][0])
+    rejected = p is not None and p < level
+    effect, relevant = None, True
+    if name in ("ad_count", "dp_count"):
+        effect = metrics.get("decorrelated_effect_excess")
+    elif name == "worst_coordinate":
+        effect = metrics.get("worst_coordinate_effect_excess")
+    elif name == "radial":
+        effect = metrics.get("radial_kurtosis")
+    if effect is not None:
+        line = RELEVANT_KURTOSIS if name == "radial" else RELEVANT_EFFECT
+        relevant = abs(effect) >= line
+    return TestCall(name, p, level, rejected, effect, relevant)
+
+
+def judge_sphere(
+    metrics: Mapping[str, Any], null: Mapping[str, Any], alpha: float
+) -> SphereCall | None:
+    """The sphere call from Rayleigh and Bingham (Bonferroni), None if they were not run."""
+    present = {k: v for k, v in SPHERE_TESTS.items() if metrics.get(v[0]) is not None}
+    if not present:
         return None
-    label = "the uniform sphere" if prefix else str(null.get("reference", "the reference"))
-    label = "the " + label.split(": ")[-1] if ": " in label else label
-    half = rule.alpha / 2
-    reasons = []
-    oks = []
-    for which, cmin in zip(("ad", "dp"), mins, strict=True):
-        value = metrics[f"{prefix}{which}_compliance"]
-        expected = null.get(f"{prefix}{which}_compliance")
-        ok = value is not None and value >= cmin - 1e-12
-        oks.append(ok)
-        exp = f", expected {_pct(expected)}" if expected is not None else ""
-        reasons.append(
-            f"{what}{which.upper()} compliance {_pct(value)} {'>=' if ok else '<'} "
-            f"{_pct(cmin)} (the {half:.1%} lower quantile of the {unit}' compliance under "
-            f"{label}{exp})"
+    level = alpha / len(present)
+    tests = tuple(
+        TestCall(k, metrics[key], level, metrics[key] < level) for k, (key, _) in present.items()
+    )
+    rejected = [t for t in tests if t.rejected]
+    if rejected:
+        reasons = [f"{SPHERE_TESTS[t.name][1]}: p = {t.pvalue:.2g} < {level:.3g}" for t in rejected]
+        return SphereCall("non-uniform", tuple(reasons), tests)
+    power = null.get("sphere_power_relevant")
+    if power is not None and power < WEAK_POWER:
+        reason = (
+            f"no departure found, but a relevant anisotropy (variances 1 and 2) would be caught "
+            f"only {power:.0%} of the time at this n"
         )
-    _dead_reason(metrics, mode, reasons)
-    return Verdict(gaussian=all(oks), reasons=tuple(reasons), rule="calibrated", alpha=rule.alpha)
+        return SphereCall("inconclusive", (reason,), tests)
+    reason = f"mean direction and scatter as the uniform sphere's (each test at {level:.3g})"
+    return SphereCall("uniform", (reason,), tests)
 
 
-def _dead_reason(metrics: Mapping[str, Any], mode: str, reasons: list[str]) -> None:
-    if mode == "projections":
-        return
+def _dead_reason(metrics: Mapping[str, Any], reasons: list[str]) -> None:
     if metrics.get("n_dead_columns"):
         reasons.append(
             f"{metrics['n_dead_columns']} dead coordinate(s) (no spread) left out of the "
@@ -175,169 +310,5 @@ def _pct(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.1%}"
 
 
-def row_warnings(
-    metrics: Mapping[str, Any],
-    null: Mapping[str, Any],
-    verdict: Verdict,
-    n: int,
-    mode: str = "coordinates",
-) -> list[str]:
-    """When the call is driven by n rather than by the size of the departure:
-
-    - a ✗ whose effect size is below the relevant size (0.04, a Student t10 is 0.044): the
-      departure is detectable at this n but small, and within the reference's spread at a
-      smaller n (the reference's effect size falls about as 1/sqrt(n));
-    - a ✓ at an n (and d) where a relevant departure (iid Student t10 coordinates) would fail
-      the same rule less than half of the time (``null.power_relevant``)."""
-    out: list[str] = []
-    if mode != "coordinates":
-        return out
-    es, ref = metrics.get("effect_size"), null.get("effect_size")
-    if not verdict.gaussian and es is not None and es < RELEVANT_EFFECT:
-        smaller = ""
-        if ref is not None and es > ref > 0:
-            n_small = int(n * (ref / es) ** 2)
-            smaller = f"; at n ≲ {n_small:,} it is within the reference's spread"
-        out.append(
-            f"✗ driven by n: effect size {es:.3f} is small (< {RELEVANT_EFFECT}, a t10 is "
-            f"0.044): detectable at n = {n:,}, not far from Gaussian{smaller}"
-        )
-    key = "power_relevant" if verdict.rule == "calibrated" else "power_relevant_paper"
-    power = null.get(key)
-    if verdict.gaussian and power is not None and power < WEAK_POWER:
-        out.append(
-            f"✓ is weak evidence at n = {n:,}: a relevant departure (Student t10 "
-            f"coordinates, effect size 0.044) would be caught only {power:.0%} of the time"
-        )
-    return out
-
-
-@dataclass(frozen=True)
-class Gates:
-    """The gates asked for on the command line; None means not asked."""
-
-    require: str | None = None  # "gaussian" | "non-gaussian"
-    max_cv: float | None = None
-    min_ad_compliance: float | None = None
-    min_dp_compliance: float | None = None
-    max_ad_mean: float | None = None
-    max_effect: float | None = None
-    max_drop: float | None = None
-    baseline: tuple[Mapping[str, Any], ...] | None = None  # rows of an earlier report
-
-    def __post_init__(self) -> None:
-        if self.require not in (None, "gaussian", "non-gaussian"):
-            raise BadInputError(f"--require must be gaussian or non-gaussian, got {self.require}")
-        if (self.baseline is None) != (self.max_drop is None):
-            raise BadInputError("--baseline and --max-drop go together: give both or neither")
-
-
-@dataclass(frozen=True)
-class GateResult:
-    name: str
-    threshold: float | str
-    value: float | str | None
-    passed: bool
-    note: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "name": self.name,
-            "threshold": self.threshold,
-            "value": self.value,
-            "passed": self.passed,
-        }
-        if self.note:
-            out["note"] = self.note
-        return out
-
-
-def gates_from_options(
-    *,
-    require: str | None = None,
-    max_cv: float | None = None,
-    min_ad_compliance: float | None = None,
-    min_dp_compliance: float | None = None,
-    max_ad_mean: float | None = None,
-    max_effect: float | None = None,
-    baseline: str | Path | None = None,
-    max_drop: float | None = None,
-) -> Gates:
-    """Build :class:`Gates` from the gate options (names as on the command line), reading the
-    baseline report if one is named."""
-    given = {k: v for k, v in locals().items() if k != "baseline"}  # the keywords, as given
-    rows: Sequence[Mapping[str, Any]] | None = None
-    if baseline is not None:
-        from .report.json_report import read_report
-
-        rows = tuple(read_report(Path(baseline))["rows"])
-    return Gates(**given, baseline=rows)
-
-
-GATE_OPTIONS = tuple(gates_from_options.__kwdefaults__)
-
-
-def _bound(name: str, value: float | None, threshold: float, upper: bool) -> GateResult:
-    if value is None:
-        return GateResult(name, threshold, None, False, "metric undefined for this row")
-    passed = value <= threshold if upper else value >= threshold
-    return GateResult(name, threshold, value, passed)
-
-
-def _same_row(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    keys = (("model",), ("tower",), ("protocol", "view"))
-
-    def get(row: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-        for key in path:
-            row = row.get(key) or {}
-        return row or None
-
-    return all(get(a, k) == get(b, k) for k in keys)
-
-
-def evaluate_gates(row: Mapping[str, Any], verdict: Verdict, gates: Gates) -> list[GateResult]:
-    """Evaluate every gate asked for against one report row (``model``, ``tower``,
-    ``protocol.view`` and ``metrics`` are read)."""
-    m = row["metrics"]
-    out: list[GateResult] = []
-    if gates.require is not None:
-        got = "gaussian" if verdict.gaussian else "non-gaussian"
-        out.append(GateResult("require", gates.require, got, got == gates.require))
-    if gates.max_cv is not None:
-        out.append(_bound("max-cv", m.get("norm_cv"), gates.max_cv, upper=True))
-    if gates.min_ad_compliance is not None:
-        out.append(
-            _bound("min-ad-compliance", m["ad_compliance"], gates.min_ad_compliance, upper=False)
-        )
-    if gates.min_dp_compliance is not None:
-        out.append(
-            _bound("min-dp-compliance", m["dp_compliance"], gates.min_dp_compliance, upper=False)
-        )
-    if gates.max_ad_mean is not None:
-        out.append(_bound("max-ad-mean", m.get("ad_mean"), gates.max_ad_mean, upper=True))
-    if gates.max_effect is not None:
-        out.append(_bound("max-effect", m.get("effect_size"), gates.max_effect, upper=True))
-    if gates.baseline is not None and gates.max_drop is not None:
-        out.extend(_baseline_gates(row, gates.baseline, gates.max_drop))
-    return out
-
-
-def _baseline_gates(
-    row: Mapping[str, Any], baseline: Sequence[Mapping[str, Any]], max_drop: float
-) -> list[GateResult]:
-    match = next((b for b in baseline if _same_row(row, b)), None)
-    if match is None:
-        return [
-            GateResult(
-                "max-drop",
-                max_drop,
-                None,
-                False,
-                "no row for this model, tower and view in the baseline report",
-            )
-        ]
-    out = []
-    for key in ("ad_compliance", "dp_compliance"):
-        drop = match["metrics"][key] - row["metrics"][key]
-        out.append(GateResult(f"max-drop:{key}", max_drop, round(drop, 6), drop <= max_drop))
-    return out
+def _num(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.3g}"

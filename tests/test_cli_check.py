@@ -72,9 +72,16 @@ def test_json_stdout_is_the_v1_report(files):
     assert 0 <= m["ad_compliance"] <= 1 and 0 <= m["dp_compliance"] <= 1
     assert set(row["null"]) >= {"ad_compliance", "dp_compliance", "ad_mean", "dp_mean_p"}
     assert row["verdict"]["gaussian"] is False and row["verdict"]["reasons"]
-    assert row["gates"] == [
-        {"name": "require", "threshold": "gaussian", "value": "non-gaussian", "passed": False}
-    ]
+    assert row["verdict"]["call"] == "non-gaussian" and row["verdict"]["view"] == "raw"
+    assert row["verdict"]["sphere"]["call"] in ("uniform", "non-uniform", "inconclusive")
+    (gate,) = row["gates"]
+    assert gate.pop("note").startswith("✗ non-gaussian")
+    assert gate == {
+        "name": "require",
+        "threshold": "gaussian",
+        "value": "non-gaussian",
+        "passed": False,
+    }
 
 
 def test_json_file_per_coordinate_markdown_and_both_views(files):

@@ -26,7 +26,6 @@ from infogauss_cli.diagnostics.mardia import mardia, mardia_statistics, mardia_t
 from infogauss_cli.diagnostics.paired import pair_indices, paired_stats
 from infogauss_cli.diagnostics.projections import projection_tests, random_directions
 from infogauss_cli.diagnostics.sphere import rayleigh, scatter, uniformity, uniformity_ideal
-from infogauss_cli.verdict import Rule, judge
 from tests.helpers import DETAIL_KEYS
 
 
@@ -266,21 +265,12 @@ def test_paired_metrics_of_two_towers():
 
 
 # ---- the whole suite ------------------------------------------------------------------------
-def test_detail_metrics_keys_and_projection_verdict():
+def test_detail_metrics_keys():
     x = np.random.default_rng(20).standard_normal((400, 64)).astype(np.float32)
     det = detail(x, n=300, bootstrap=2)
     m = det.metrics()
     for key in (*DETAIL_KEYS, "ad_compliance_ci", "dp_compliance_ci"):
         assert key in m, key
     assert m["proj_k"] == 256 and len(m["ad_compliance_ci"]) == 2
-    v = judge(m | {"ad_compliance": 0.1, "dp_compliance": 0.1}, Rule(name="paper"), "projections")
-    assert v.gaussian is (m["proj_ad_compliance"] >= 0.9 and m["proj_dp_compliance"] >= 0.9)
-    assert "projection AD compliance" in v.reasons[0]
-    # the calibrated rule reads the sphere's minimums over the projections (issue 11)
     null = det.null_dict()
-    v = judge(m | {"ad_compliance": 0.1, "dp_compliance": 0.1}, Rule(), "projections", null)
-    assert v.gaussian is (
-        m["proj_ad_compliance"] >= null["proj_ad_compliance_min"]
-        and m["proj_dp_compliance"] >= null["proj_dp_compliance_min"]
-    )
-    assert v.gaussian and v.rule == "calibrated" and "projection AD compliance" in v.reasons[0]
+    assert 0 < null["proj_ad_compliance_min"] <= 1

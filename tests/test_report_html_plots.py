@@ -30,7 +30,8 @@ from infogauss_cli.report.plots import (
     write_plots,
     write_row_plots,
 )
-from infogauss_cli.verdict import GateResult, Verdict
+from infogauss_cli.gates import GateResult
+from infogauss_cli.verdict import Verdict
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -81,7 +82,7 @@ def make_row(
         protocol={"n": n, "d": d, "seed": seed, "view": view, "precision": "fp32", "device": "cpu"},
         metrics=metrics,
         null=NULL,
-        verdict=Verdict(gaussian, ("reason one", "reason two")),
+        verdict=Verdict("gaussian" if gaussian else "non-gaussian", ("reason one", "reason two")),
         gates=gates,
         timing={"extract_s": 1.5, "diagnose_s": 0.25, "items_per_s": 266.7},
         arrays=(

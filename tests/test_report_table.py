@@ -44,7 +44,7 @@ def _rows() -> list[Row]:
             protocol=dict(n=5000, d=768, view=v),
             metrics=METRICS,
             null=NULL,
-            verdict=Verdict(g, ()),
+            verdict=Verdict("gaussian" if g else "non-gaussian", ()),
         )
         for m, t, o, v, g in SPECS
     ]

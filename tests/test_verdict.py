@@ -1,11 +1,12 @@
-"""The default verdict rule and every gate, on hand-made metrics."""
+"""The calls (✓ ≈ ✗ ?, the sphere call, the paper's rule) and every gate, on hand-made metrics."""
 
 from __future__ import annotations
 
 import pytest
 
 from infogauss_cli.errors import BadInputError
-from infogauss_cli.verdict import PAPER, Gates, Rule, evaluate_gates, judge
+from infogauss_cli.gates import Gates, evaluate_gates
+from infogauss_cli.verdict import PAPER, Rule, judge
 
 GOOD = {
     "norm_cv": 0.09,
@@ -14,6 +15,7 @@ GOOD = {
     "dp_mean_p": 0.39,
     "dp_compliance": 0.945,
     "n_constant_columns": 0,
+    "effect_excess": 0.001,
 }
 BAD = {
     "norm_cv": 0.5,
@@ -22,42 +24,158 @@ BAD = {
     "dp_mean_p": 0.041,
     "dp_compliance": 0.039,
     "n_constant_columns": 0,
+    "effect_excess": 0.2,
 }
+# the decorrelated tests of a Gaussian row: nothing rejected
+TESTS_OK = {
+    "decorrelated_rows": 5000,
+    "decorrelated_d": 64,
+    "decorrelated_rank": 64,
+    "decorrelated_k": 64,
+    "decorrelated_ad_count_p": 0.4,
+    "decorrelated_dp_count_p": 0.6,
+    "decorrelated_effect_excess": 0.001,
+    "worst_coordinate_p": 0.3,
+    "worst_coordinate_effect_excess": 0.02,
+    "radial_p": 0.5,
+    "radial_kurtosis": 0.01,
+    "henze_zirkler_p": 0.7,
+    "sphere_rayleigh_p": 0.3,
+    "sphere_bingham_p": 0.4,
+}
+POWERFUL = {"gaussian_power_relevant": 1.0, "sphere_power_relevant": 1.0}
 
 
-def row(metrics, model="m", tower="image", view="l2"):
-    return {"model": model, "tower": tower, "protocol": {"view": view}, "metrics": metrics}
+def row(metrics, model="m", tower="image", view="l2", **protocol):
+    return {
+        "model": model,
+        "tower": tower,
+        "data": {"source": "coco-val2017"},
+        "protocol": {"view": view, **protocol},
+        "metrics": metrics,
+    }
 
 
-def test_paper_rows_get_the_paper_verdicts():
-    # CIFAR-10 contrastive vs supervised rows of the paper's Table 1
-    assert judge(GOOD, PAPER).gaussian is True
-    assert judge(BAD, PAPER).gaussian is False
-    # DenseNet: DP compliance 49% -> not Gaussian even with a decent AD
-    assert judge({**GOOD, "dp_compliance": 0.49}, PAPER).gaussian is False
+def call(metrics, null=POWERFUL, **kw):
+    return judge({**GOOD, **TESTS_OK, **metrics}, null=null, view="raw", **kw)
 
 
-def test_threshold_is_inclusive_and_configurable():
-    edge = {**GOOD, "ad_compliance": 0.90, "dp_compliance": 0.90}
-    assert judge(edge, PAPER).gaussian is True
-    assert judge({**edge, "dp_compliance": 0.8999}, PAPER).gaussian is False
-    assert judge(edge, Rule(name="paper", min_ad_compliance=0.95)).gaussian is False
+def test_nothing_rejected_is_gaussian():
+    v = call({})
+    assert (v.call, v.symbol, v.gaussian, v.view) == ("gaussian", "✓", True, "raw")
+    assert v.sphere.call == "uniform"
+    assert {t.name for t in v.tests} == {
+        "ad_count",
+        "dp_count",
+        "worst_coordinate",
+        "radial",
+        "henze_zirkler",
+    }
+    assert all(t.level == pytest.approx(0.01) for t in v.tests)  # Bonferroni over five
 
 
-def test_reasons_explain_both_tests_and_constant_columns():
+def test_small_detected_departure_is_practically_gaussian():
+    v = call({"decorrelated_dp_count_p": 1e-6, "decorrelated_effect_excess": 0.01})
+    assert (v.call, v.symbol, v.gaussian) == ("practically-gaussian", "≈", True)
+    assert "below the relevance line" in " ".join(v.reasons)
+    v = call({"radial_p": 1e-9, "radial_kurtosis": 0.3})
+    assert v.call == "practically-gaussian"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"decorrelated_ad_count_p": 1e-6, "decorrelated_effect_excess": 0.05},
+        {"worst_coordinate_p": 1e-6, "worst_coordinate_effect_excess": 0.2},
+        {"radial_p": 1e-9, "radial_kurtosis": 1.5},
+        {"radial_p": 1e-9, "radial_kurtosis": -2.0},  # too little radial spread (binary rows)
+        {"henze_zirkler_p": 1e-4},  # no effect scale: a detection is always relevant
+    ],
+)
+def test_relevant_departure_is_not_gaussian(change):
+    v = call(change)
+    assert (v.call, v.symbol, v.gaussian) == ("non-gaussian", "✗", False)
+
+
+def test_nothing_found_with_little_power_is_inconclusive():
+    null = {**POWERFUL, "gaussian_power_relevant": 0.3, "gaussian_n_for_power": 420}
+    v = call({}, null=null)
+    assert (v.call, v.symbol, v.gaussian) == ("inconclusive", "?", False)
+    assert "30%" in v.reasons[-1] and "n = 420" in v.reasons[-1]
+    # evidence found is evidence, whatever the power
+    assert call({"henze_zirkler_p": 1e-5}, null=null).call == "non-gaussian"
+
+
+def test_collapsed_rows_are_not_gaussian():
+    v = call({"decorrelated_k": 0, "decorrelated_rank": 0})
+    assert v.call == "non-gaussian" and "collapsed" in v.reasons[0]
+
+
+def test_l2_view_has_no_radial_test():
+    metrics = {k: v for k, v in {**GOOD, **TESTS_OK}.items() if not k.startswith("radial")}
+    v = judge(metrics, null=POWERFUL, view="l2")
+    assert "radial" not in {t.name for t in v.tests}
+    assert v.tests[0].level == pytest.approx(0.0125)
+
+
+def test_sphere_call():
+    assert call({"sphere_bingham_p": 1e-5}).sphere.call == "non-uniform"
+    weak = {**POWERFUL, "sphere_power_relevant": 0.2}
+    assert call({}, null=weak).sphere.call == "inconclusive"
+
+
+def test_paper_rule_reads_the_printed_thresholds_on_the_means():
+    assert judge(GOOD, PAPER).call == "gaussian"
+    assert judge(BAD, PAPER).call == "non-gaussian"
+    # AD mean 0.5 < 0.752 and DP mean 0.2 > 0.05, though 80% compliance < 90%
+    mid = {**GOOD, "ad_mean": 0.5, "dp_mean_p": 0.2, "ad_compliance": 0.8}
+    v = judge(mid, PAPER)
+    assert v.call == "gaussian" and v.other.rule == "paper-compliance"
+    assert v.other.call == "non-gaussian"
+    assert "AD compliance 80.0% < 90%" in " ".join(v.other.reasons)
+    d = v.to_dict()
+    assert d["rule"] == "paper" and d["paper-compliance"]["gaussian"] is False
+
+
+def test_calibrated_carries_the_paper_call_and_json_fields():
+    d = call({}).to_dict()
+    assert d["call"] == "gaussian" and d["gaussian"] is True and d["view"] == "raw"
+    assert d["sphere"]["call"] == "uniform" and len(d["tests"]) == 5
+    assert d["paper"]["call"] == "gaussian"
+    with pytest.raises(BadInputError, match="decorrelated"):
+        judge(GOOD)  # the calibrated rule needs the decorrelated tests
+
+
+def test_reasons_name_dead_coordinates_in_the_paper_rule():
     v = judge({**BAD, "n_constant_columns": 3}, PAPER)
-    text = " ".join(v.reasons)
-    assert "AD compliance 6.2% < 90%" in text and "DP compliance 3.9% < 90%" in text
-    assert "3 constant coordinate(s)" in text
+    assert "3 constant coordinate(s)" in " ".join(v.reasons)
 
 
 def test_require_gate():
-    (g,) = evaluate_gates(row(BAD), judge(BAD, PAPER), Gates(require="gaussian"))
+    bad = call({"henze_zirkler_p": 1e-5})
+    (g,) = evaluate_gates(row(BAD), bad, Gates(require="gaussian"))
     assert (g.name, g.value, g.passed) == ("require", "non-gaussian", False)
-    (g,) = evaluate_gates(row(BAD), judge(BAD, PAPER), Gates(require="non-gaussian"))
+    assert g.note.startswith("✗ non-gaussian")
+    (g,) = evaluate_gates(row(BAD), bad, Gates(require="non-gaussian"))
     assert g.passed
+    near = call({"decorrelated_dp_count_p": 1e-6, "decorrelated_effect_excess": 0.01})
+    (g,) = evaluate_gates(row(GOOD), near, Gates(require="gaussian"))
+    assert g.passed and g.value == "practically-gaussian"
+    null = {**POWERFUL, "gaussian_power_relevant": 0.3, "gaussian_n_for_power": 420}
+    (g,) = evaluate_gates(row(GOOD), call({}, null=null), Gates(require="gaussian"))
+    assert not g.passed and "n = 420" in g.note
     with pytest.raises(BadInputError):
         Gates(require="maybe")
+    with pytest.raises(BadInputError, match="contradict"):
+        Gates(require=("gaussian", "non-gaussian"))
+
+
+def test_require_sphere_gate():
+    gates = Gates(require=("gaussian", "sphere"))
+    assert [g.passed for g in evaluate_gates(row(GOOD), call({}), gates)] == [True, True]
+    aniso = call({"sphere_bingham_p": 1e-9})
+    g = evaluate_gates(row(GOOD), aniso, gates)[1]
+    assert (g.value, g.passed) == ("non-uniform", False)
 
 
 @pytest.mark.parametrize(
@@ -67,6 +185,7 @@ def test_require_gate():
         (Gates(min_ad_compliance=0.9), "min-ad-compliance", True, False),
         (Gates(min_dp_compliance=0.9), "min-dp-compliance", True, False),
         (Gates(max_ad_mean=0.752), "max-ad-mean", True, False),
+        (Gates(max_effect=0.04), "max-effect", True, False),  # on the excess effect size
     ],
 )
 def test_threshold_gates(gates, name, good_passes, bad_passes):
@@ -95,8 +214,27 @@ def test_baseline_gates_match_model_tower_view():
     assert missing.passed is False and "no row" in missing.note
 
 
+def test_baseline_of_an_unlike_run_is_noted_or_refused():
+    gates = Gates(baseline=(row(GOOD, n=5000),), max_drop=0.05)
+    ad, _ = evaluate_gates(row(GOOD, n=200), judge(GOOD, PAPER), gates)
+    assert ad.passed and "n 5000 in the baseline, 200 here" in ad.note
+    other_data = {**row(GOOD), "data": {"source": "images:/tmp/x"}}
+    with pytest.raises(BadInputError, match="data.source"):
+        evaluate_gates(other_data, judge(GOOD, PAPER), gates)
+    other_rev = row(GOOD, n=5000, revision="abc123")
+    with pytest.raises(BadInputError, match="protocol.revision"):
+        evaluate_gates(other_rev, judge(GOOD, PAPER), gates)
+
+
 def test_baseline_needs_max_drop():
     with pytest.raises(BadInputError, match="go together"):
         Gates(baseline=(row(GOOD),))
     with pytest.raises(BadInputError, match="go together"):
         Gates(max_drop=0.1)
+
+
+def test_rule_validation():
+    with pytest.raises(BadInputError):
+        Rule(name="strict")
+    with pytest.raises(BadInputError):
+        Rule(alpha=1.5)

@@ -31,7 +31,7 @@ def audit_cmd(
     n: o.NOpt = None,
     seed: o.SeedOpt = 0,
     layers: o.LayersOpt = None,
-    view: o.ViewOpt = o.View.l2,
+    view: o.ViewOpt = o.View.auto,
     detail: o.DetailOpt = False,
     bootstrap: o.BootstrapOpt = 0,
     memory_budget: o.MemoryBudgetOpt = None,

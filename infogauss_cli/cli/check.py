@@ -30,7 +30,7 @@ def check_cmd(
     ] = None,
     n: o.NOpt = None,
     seed: o.SeedOpt = 0,
-    view: o.ViewOpt = o.View.l2,
+    view: o.ViewOpt = o.View.auto,
     detail: o.DetailOpt = False,
     bootstrap: o.BootstrapOpt = 0,
     memory_budget: o.MemoryBudgetOpt = None,

@@ -24,7 +24,7 @@ from ..options import (
 )
 
 if TYPE_CHECKING:
-    from ..verdict import Gates
+    from ..gates import Gates
 
 MAX_SEED = 2**32 - 1  # numpy and torch generators alike
 MAX_BOOTSTRAP = 100_000  # each resample costs about one diagnosis
@@ -51,6 +51,7 @@ RuleName = _choices("RuleName", RULES)
 class Requirement(str, Enum):
     gaussian = "gaussian"
     non_gaussian = "non-gaussian"
+    sphere = "sphere"
 
 
 # ---- data / model ------------------------------------------------------------------------------
@@ -81,8 +82,10 @@ ViewOpt = Annotated[
     View,
     typer.Option(
         "--view",
-        help="Embedding the per-coordinate tests see: l2-normalised rows, raw, or both. "
-        "Norm CV is always on raw.",
+        help="Which embedding the paper's per-coordinate columns and the Gaussian? call see: "
+        "auto (default: the columns on the l2-normalised rows as in the paper, the call on the "
+        "embeddings as given), l2, raw, or both (one row each). Norm CV is always on raw; the "
+        "sphere call always on the l2 rows.",
         rich_help_panel="Protocol",
     ),
 ]
@@ -296,9 +299,12 @@ QuietOpt = Annotated[
 
 # ---- gates -------------------------------------------------------------------------------------
 RequireOpt = Annotated[
-    Requirement | None,
+    list[Requirement] | None,
     typer.Option(
-        "--require", help="Fail (exit 1) unless the verdict is this.", rich_help_panel="Gates"
+        "--require",
+        help="Fail (exit 1) unless the call is this: gaussian (✓ or ≈), non-gaussian (✗), "
+        "sphere (uniform on the sphere). Repeat to require gaussian and sphere.",
+        rich_help_panel="Gates",
     ),
 ]
 MaxCvOpt = Annotated[
@@ -404,11 +410,20 @@ DownloadOpt = Annotated[
 
 # ---- from options to the library's option objects ----------------------------------------------
 def gates(params: Mapping[str, Any]) -> Gates:
-    """The :class:`~infogauss_cli.verdict.Gates` asked for by a command's gate options
-    (``params``: the command's ``locals()``)."""
-    from ..verdict import GATE_OPTIONS, gates_from_options
+    """The :class:`~infogauss_cli.gates.Gates` asked for by a command's gate options
+    (``params``: the command's ``locals()``), with the ``--baseline`` report's rows."""
+    from ..gates import GATE_OPTIONS, Gates
 
-    return gates_from_options(**pick(params, GATE_OPTIONS))
+    given = pick(params, GATE_OPTIONS)
+    given["require"] = tuple(getattr(r, "value", r) for r in given.get("require") or ())
+    baseline = params.get("baseline")
+    if baseline is not None:
+        from pathlib import Path
+
+        from ..report.json_report import read_report
+
+        given["baseline"] = tuple(read_report(Path(baseline))["rows"])
+    return Gates(**given)
 
 
 __all__ = ["from_params", "gates"]

@@ -14,7 +14,7 @@ from ..report.model import Report, Row
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..verdict import GateResult
+    from ..gates import GateResult
 
 
 def emit(rows: Sequence[Row], out: Outputs) -> None:

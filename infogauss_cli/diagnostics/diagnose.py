@@ -81,8 +81,24 @@ class Diagnosis:
         live[list(self.dead_columns)] = False
         return _nanmean(self.effect[live])
 
+    def effect_excess(self) -> tuple[float, float, float]:
+        """The effect size above an iid Gaussian coordinate's at this n (its noise floor),
+        with a 95% interval over the live coordinates (too narrow where they correlate)."""
+        null = reference(self.n, 1, "raw").effect
+        live = self.effect[np.isfinite(self.effect)]
+        if self.dead_columns and self.d_live:
+            keep = np.ones(self.d, bool)
+            keep[list(self.dead_columns)] = False
+            live = self.effect[keep & np.isfinite(self.effect)]
+        if not live.size:
+            return float("nan"), float("nan"), float("nan")
+        excess = float(live.mean()) - null
+        half = 1.96 * float(live.std(ddof=1)) / math.sqrt(live.size) if live.size > 1 else 0.0
+        return excess, excess - half, excess + half
+
     def metrics(self) -> dict[str, Any]:
         """The report's ``metrics``: plain Python numbers, None where undefined."""
+        excess, lo, hi = self.effect_excess()
         return {
             "norm_cv": _num(self.norms.cv),
             "norm_mean": _num(self.norms.mean),
@@ -91,6 +107,8 @@ class Diagnosis:
             "dp_mean_p": _num(self.dp.mean_p),
             "dp_compliance": _num(self.dp.compliance),
             "effect_size": _num(self.effect_size),
+            "effect_excess": _num(excess),
+            "effect_excess_interval": [_num(lo), _num(hi)],
             "n_constant_columns": len(self.constant_columns),
             "n_dead_columns": len(self.dead_columns),
         }
@@ -115,8 +133,8 @@ def reference_dict(ref: Reference, trials: int, alpha: float, prefix: str = "") 
     out = {
         "ad_compliance": _num(ref.ad_rate),
         "dp_compliance": _num(ref.dp_rate),
-        "ad_mean": _num(ref.ad_mean),
-        "dp_mean_p": _num(ref.dp_mean_p),
+        "ad_mean": _num(max(ref.ad_mean, 0.0)),
+        "dp_mean_p": _num(min(max(ref.dp_mean_p, 0.0), 1.0)),
         "ad_compliance_band": [_num(b) for b in ref.band("ad", trials)],
         "dp_compliance_band": [_num(b) for b in ref.band("dp", trials)],
         "ad_compliance_min": _num(ad_min),

@@ -102,7 +102,8 @@ def simulate(
         if view == "l2":
             k = _sphere_dim(d) - 1
             x = 2.0 * rng.standard_gamma(k / 2.0, (n, m), dtype=np.float32) if k else 0.0
-            u = g / np.sqrt(g * g + x)
+            # d = 1: the sphere is {-1, 1} (a draw of exactly 0 has no sign to divide out)
+            u = g / np.sqrt(g * g + x) if k else np.where(g < 0, -1.0, 1.0).astype(np.float32)
             res_g = column_tests(g, ad=True, dp=True)
             out["a2_g"].append(res_g.a2star)
             out["p_g"].append(res_g.pvalue)

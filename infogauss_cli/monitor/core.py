@@ -26,8 +26,9 @@ UNIFORMITY_ROWS = 1000  # rows of the all-pairs uniformity (O(rows^2 d))
 
 @dataclass(frozen=True)
 class MonitorResult:
-    """One measurement: ``step``; ``metrics`` (plain floats: the report's metrics, the
-    verdict as ``gaussian`` 1/0, ``uniformity`` and its ideal when asked for); ``embed_s`` /
+    """One measurement: ``step``; ``metrics`` (plain floats: the report's metrics and the
+    decorrelated tests', the verdict as ``gaussian`` 1/0 (✓ or ≈) and ``gaussian_call`` (0 ✓,
+    1 ≈, 2 ✗, 3 ?), ``uniformity`` and its ideal when asked for); ``embed_s`` /
     ``diagnose_s``: seconds spent embedding the probe and running the diagnostics."""
 
     step: int
@@ -170,7 +171,8 @@ class GaussianityMonitor:
     def measure(self, model: Any, step: int) -> MonitorResult:
         """Embed, diagnose, keep in ``history`` and send to the loggers (whatever the step)."""
         from ..diagnostics import diagnose
-        from ..verdict import judge
+        from ..diagnostics.gaussian import gaussian_metrics, gaussian_tests, joint_sample
+        from ..verdict import CALLS, judge
 
         t0 = time.perf_counter()
         x = self.embed_probe(model)
@@ -178,8 +180,12 @@ class GaussianityMonitor:
         n = None if self.n is None or self.n >= x.shape[0] else self.n
         diag = diagnose(x, view=self.view, n=n, seed=self.seed)  # type: ignore[arg-type]
         metrics = diag.metrics()
-        # calibrated against the view's reference (simulated on the first call, then cached)
-        metrics["gaussian"] = judge(metrics, null=diag.null_dict()).gaussian
+        joint = joint_sample(x, n, self.seed)
+        gauss_metrics, null = gaussian_metrics(gaussian_tests(joint, self.view, seed=self.seed))
+        metrics |= gauss_metrics
+        verdict = judge(metrics, null=null, view=self.view)
+        metrics["gaussian"] = verdict.gaussian
+        metrics["gaussian_call"] = CALLS.index(verdict.call)
         if self.uniformity:
             from ..diagnostics.sphere import uniformity
 

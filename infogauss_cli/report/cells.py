@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..verdict import Verdict
 from .model import Row
 
 COLUMNS = (
@@ -19,9 +20,17 @@ COLUMNS = (
     "AD Compliance",
     "DP Mean (>0.05)",
     "DP Compliance",
+    "Sphere?",
     "Gaussian?",
 )
 NUMERIC = frozenset(COLUMNS[5:10])
+SPHERE_SYMBOLS = {"uniform": "✓", "non-uniform": "✗", "inconclusive": "?"}
+CALL_WORDS = {
+    "gaussian": "Gaussian",
+    "practically-gaussian": "practically Gaussian",
+    "non-gaussian": "not Gaussian",
+    "inconclusive": "inconclusive",
+}
 
 
 def _num(value: Any, fmt: str) -> str:
@@ -34,22 +43,32 @@ def _pct(value: Any) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
-def metric_cells(m: Mapping[str, Any], gaussian: bool | None) -> list[str]:
-    """CV, AD mean, AD compliance, DP mean, DP compliance, Gaussian? as the table prints them."""
+def metric_cells(m: Mapping[str, Any], sphere: str = "–", gaussian: str = "–") -> list[str]:
+    """CV, AD mean, AD compliance, DP mean, DP compliance, then the Sphere? and Gaussian?
+    symbols as given, as the table prints them."""
     return [
         _num(m.get("norm_cv"), ".3f"),
         _num(m.get("ad_mean"), ".2f"),
         _pct(m.get("ad_compliance")),
         _num(m.get("dp_mean_p"), ".3f"),
         _pct(m.get("dp_compliance")),
-        "–" if gaussian is None else "✓" if gaussian else "✗",
+        sphere,
+        gaussian,
     ]
+
+
+def call_symbols(verdict: Verdict | None) -> tuple[str, str]:
+    """(Sphere?, Gaussian?) symbols of a verdict: ✓ ≈ ✗ ?, or – where not judged."""
+    if verdict is None:
+        return "–", "–"
+    sphere = SPHERE_SYMBOLS[verdict.sphere.call] if verdict.sphere else "–"
+    return sphere, verdict.symbol
 
 
 def row_cells(row: Row) -> list[str]:
     p = row.protocol
     size = f"{p['n']:,} × {p['d']:,}" if "n" in p and "d" in p else "–"
-    cells = metric_cells(row.metrics, row.verdict.gaussian if row.verdict else None)
+    cells = metric_cells(row.metrics, *call_symbols(row.verdict))
     if row.error:
         cells[-1] = "error"
     return [
@@ -85,6 +104,7 @@ def null_cells(n: int, d: int, null: dict[str, Any]) -> list[str]:
         _num(null.get("dp_mean_p"), ".3f"),
         dp,
         "✓",
+        "✓" if "Gaussian" in str(null.get("reference") or "Gaussian") else "–",
     ]
 
 
@@ -119,6 +139,28 @@ def warning_lines(rows: Sequence[Row]) -> list[str]:
     return [f"{row_label(r)}: {w}" for r in rows for w in r.warnings]
 
 
+def call_lines(rows: Sequence[Row]) -> list[str]:
+    """One line per row naming the three questions: Gaussian? (and which view it asked),
+    uniform on the sphere?, how far (the effect size above the null's), with the deciding
+    reason."""
+    out = []
+    for r in rows:
+        v = r.verdict
+        if v is None or r.error:
+            continue
+        view = f" ({v.view})" if v.view else ""
+        text = f"{row_label(r)}: Gaussian?{view} {v.symbol} {CALL_WORDS[v.call]}"
+        if v.call != "gaussian" and v.reasons:
+            text += f" ({v.reasons[min(1, len(v.reasons) - 1)]})"
+        if v.sphere is not None:
+            text += f"; sphere? {SPHERE_SYMBOLS[v.sphere.call]} {v.sphere.call}"
+        excess = r.metrics.get("effect_excess")
+        if excess is not None:
+            text += f"; how far: effect {excess:+.3f} above the null"
+        out.append(text)
+    return out
+
+
 def gate_lines(rows: Sequence[Row]) -> list[tuple[bool, str]]:
     """One (passed, text) per gate result, labelled by row when there are several rows."""
     out = []
@@ -128,6 +170,9 @@ def gate_lines(rows: Sequence[Row]) -> list[tuple[bool, str]]:
             value = g.value if not isinstance(g.value, float) else f"{g.value:.4g}"
             if g.name == "require":
                 text = f"{label}: require {g.threshold}: got {value}"
+            elif g.name.startswith("max-drop:") and g.value is not None:
+                metric = g.name.partition(":")[2]
+                text = f"{label}: {metric} dropped by {value} from the baseline (max {g.threshold})"
             else:
                 text = f"{label}: {g.name} = {value} (threshold {g.threshold})"
             if g.note:

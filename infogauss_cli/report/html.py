@@ -61,7 +61,8 @@ td.model { font-weight: 600; white-space: nowrap; }
 tr.null td { color: var(--dim); font-style: italic; background: #fff; }
 tr.null:first-of-type td, tr.first-null td { border-top: 2px solid var(--line); }
 tr.error td { background: var(--fail-bg); }
-.yes, .no, .err { font-size: 16px; line-height: 1; }
+.yes, .no, .err, .maybe { font-size: 16px; line-height: 1; }
+.maybe { color: #b58900; font-weight: 700; }
 .yes { color: var(--pass); font-weight: 700; }
 .no { color: var(--fail); font-weight: 700; }
 .err { color: var(--fail); font-weight: 600; font-size: 13px; }
@@ -210,12 +211,12 @@ def _status(rows: Sequence[Row]) -> str:
 
 def _results(rows: Sequence[Row]) -> str:
     header, body, nulls = table_cells(rows)
-    verdict = header.index("Gaussian?")
+    verdict, sphere = header.index("Gaussian?"), header.index("Sphere?")
 
     def cls(i: int, name: str) -> str:
         if name in NUMERIC or name == "n × d":
             return "num"
-        if i == verdict:
+        if i in (verdict, sphere):
             return "mark"
         return "model" if i == 0 else ""
 
@@ -227,9 +228,9 @@ def _results(rows: Sequence[Row]) -> str:
         out.append('<tr class="error">' if row.error else "<tr>")
         for i, (c, cell) in enumerate(zip(classes, cells, strict=True)):
             text = _e(cell)
-            if i == verdict:
-                tip = "; ".join(row.verdict.reasons) if row.verdict else row.error or ""
-                kind = {"✓": "yes", "✗": "no", "error": "err"}.get(cell)
+            if i in (verdict, sphere):
+                tip = _call_tip(row, i == sphere)
+                kind = {"✓": "yes", "≈": "yes", "✗": "no", "?": "maybe", "error": "err"}.get(cell)
                 span = f'<span class="{kind}">{text}</span>' if kind else text
                 out.append(f'<td class="{c}" title="{_e(tip)}">{span}</td>')
             else:
@@ -242,6 +243,16 @@ def _results(rows: Sequence[Row]) -> str:
         out.append("</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
+
+
+def _call_tip(row: Row, sphere: bool) -> str:
+    """The reasons behind a Gaussian? (or Sphere?) cell, for its tooltip."""
+    v = row.verdict
+    if v is None:
+        return row.error or ""
+    if sphere:
+        return "; ".join(v.sphere.reasons) if v.sphere else ""
+    return "; ".join(v.reasons)
 
 
 def _detail(rows: Sequence[Row]) -> str:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..safe_text import md_cell
-from .cells import NUMERIC, detail_cells, gate_lines, has_detail, table_cells, warning_lines
+from .cells import (
+    NUMERIC,
+    call_lines,
+    detail_cells,
+    gate_lines,
+    has_detail,
+    table_cells,
+    warning_lines,
+)
 from .model import Row
 
 
@@ -27,6 +35,10 @@ def render_markdown(rows: Sequence[Row]) -> str:
         lines.append("| " + " | ".join(_escape(h) for h in dh) + " |")
         lines.append("| :--- | ---: |" + " ---: |" * (len(dh) - 2))
         lines += ["| " + " | ".join(_escape(c) for c in cells) + " |" for cells in db]
+    calls = call_lines(rows)
+    if calls:
+        lines.append("")
+        lines += [f"- {_escape(text)}" for text in calls]
     warnings = warning_lines(rows)
     if warnings:
         lines.append("")
@@ -43,6 +55,8 @@ def render_markdown(rows: Sequence[Row]) -> str:
         "AD: modified Anderson-Darling A*² per coordinate (compliance: A*² < 0.752); "
         "DP: D'Agostino-Pearson (compliance: p > 0.05); the reference rows are what the "
         "reference of each view gives at the same n and d (raw: iid Gaussian coordinates; l2: "
-        "points uniform on the sphere).",
+        "points uniform on the sphere). Gaussian?: ✓ no departure from a multivariate Gaussian "
+        "of any covariance, ≈ departures too small to matter, ✗ not Gaussian, ? too little data "
+        "to tell; Sphere?: uniform on the sphere (docs/diagnostics.md).",
     ]
     return "\n".join(lines) + "\n"

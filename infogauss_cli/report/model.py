@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..verdict import GateResult, Verdict
+from ..gates import GateResult
+from ..verdict import Verdict
 
 SCHEMA = "infogauss.report/v1"
 

@@ -26,7 +26,15 @@ from rich.table import Table
 from rich.text import Text
 
 from ..safe_text import markup_safe as escape  # markup and control characters
-from .cells import NUMERIC, detail_cells, gate_lines, has_detail, table_cells, warning_lines
+from .cells import (
+    NUMERIC,
+    call_lines,
+    detail_cells,
+    gate_lines,
+    has_detail,
+    table_cells,
+    warning_lines,
+)
 from .model import Row
 
 TITLE = "infogauss: are the embeddings Gaussian?"
@@ -37,10 +45,17 @@ SHORT = {
     "AD Compliance": "AD ok",
     "DP Mean (>0.05)": "DP mean",
     "DP Compliance": "DP ok",
+    "Sphere?": "Sph?",
     "Gaussian?": "Gauss?",
 }
 SHORT_NOTE = "AD ok / DP ok: share of coordinates with A*² < 0.752 / p > 0.05 (iid Gaussian: 95%)"
-_MARKS = {"✓": "[green]✓[/]", "✗": "[red]✗[/]", "error": "[red]error[/]"}
+_MARKS = {
+    "✓": "[green]✓[/]",
+    "≈": "[green]≈[/]",
+    "✗": "[red]✗[/]",
+    "?": "[yellow]?[/]",
+    "error": "[red]error[/]",
+}
 
 
 def _long_header(name: str) -> str:
@@ -104,7 +119,7 @@ def render_table(
     if short:
         table.caption, table.caption_justify = SHORT_NOTE, "left"
     for i, (cells, row) in enumerate(zip(body, rows, strict=True)):
-        colored = [*cells[:-1], _MARKS.get(cells[-1], cells[-1])]
+        colored = [*cells[:-2], *(_MARKS.get(c, c) for c in cells[-2:])]
         table.add_row(*colored, style="red" if row.error else None, end_section=i == len(body) - 1)
     for cells in nulls:
         table.add_row(*cells, style="dim")
@@ -127,8 +142,13 @@ def stacked(rows: Sequence[Row], title: str = TITLE) -> Group:
         return Padding(Columns(items, padding=(0, 3)), (0, 0, 0, 4))
 
     for cells in body:
-        mark = {"✓": "✓ Gaussian", "✗": "✗ not Gaussian"}.get(cells[-1], cells[-1])
-        color = "green" if cells[-1] == "✓" else "red"
+        mark = {
+            "✓": "✓ Gaussian",
+            "≈": "≈ practically Gaussian",
+            "✗": "✗ not Gaussian",
+            "?": "? inconclusive",
+        }.get(cells[-1], cells[-1])
+        color = {"✓": "green", "≈": "green", "?": "yellow"}.get(cells[-1], "red")
         label = Text.from_markup(cells[0].replace("\n", "  "), style="bold")
         parts += [Text.assemble((mark, f"bold {color}"), "  ", label), numbers(cells)]
     for cells in nulls:
@@ -185,6 +205,8 @@ def print_report(rows: Sequence[Row], console: Console | None = None) -> None:
         skipped = r.data.get("skipped") if r.data else None
         if skipped:
             console.print(f"[yellow]! {escape(r.model)}: {skipped} item(s) skipped[/]")
+    for text in call_lines(rows):
+        console.print(escape(text))
     for text in warning_lines(rows):
         console.print(f"[yellow]! {escape(text)}[/]")
     for passed, text in gate_lines(rows):

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..gates import Gates
 from ..options import DiagnoseOptions, Protocol
 from ..progress import steps
 from ..report.model import Row
-from ..verdict import Gates
 from . import data as data_mod
 from .augment import augment
 from .config import PRESETS, SETTINGS, Run, SyntheticConfig, preset  # noqa: F401 (re-exported)

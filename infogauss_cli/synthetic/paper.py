@@ -60,16 +60,16 @@ NOTE = (
 
 def comparison_cells(rows: Sequence[Row]) -> list[tuple[list[str], list[str]]]:
     """For each row that carries ``data["paper"]``: (our cells, the paper's cells)."""
-    from ..report.cells import metric_cells, row_label
+    from ..report.cells import call_symbols, metric_cells, row_label
 
     body = []
     for r in rows:
         paper = (r.data or {}).get("paper")
         if not paper or r.error:
             continue
-        mine = [row_label(r), *metric_cells(r.metrics, r.verdict.gaussian if r.verdict else None)]
+        mine = [row_label(r), *metric_cells(r.metrics, *call_symbols(r.verdict))]
         setting = "  paper: " + paper["setting"] + (" *" if paper.get("analogue") else "")
-        body.append((mine, [setting, *metric_cells(paper, paper["gaussian"])]))
+        body.append((mine, [setting, *metric_cells(paper, "–", "✓" if paper["gaussian"] else "✗")]))
     return body
 
 

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..gates import Gates
 from ..options import DiagnoseOptions
 from ..report.model import Row
-from ..verdict import Gates
 from .data import LABELS, population
 from .experiment import Progress, SyntheticConfig, held_out, snapshot_rows, train_run
 
