@@ -37,11 +37,12 @@ def _columns(n: int, budget: int) -> int:
 
 
 def sphere_dims(n: int) -> list[int]:
-    """The integer d of the l2 cells at n rows: log-spaced s, fine where the rates move."""
+    """The integer d of the l2 cells at n rows: log-spaced s, fine where the rates move, and
+    every d up to 16 (small d do not collapse onto s)."""
     edges = [(0.01, 0.4, 0.3), (0.4, 8.0, 0.08), (8.0, 200.0, 0.3)]
     logs = np.concatenate([np.arange(math.log(a), math.log(b), h) for a, b, h in edges])
     d = np.rint(6.0 * math.sqrt(n / 24.0) / np.exp(logs) - 2.0)
-    return sorted({int(v) for v in np.clip(d, 2, 8192)} | {2, 8192})
+    return sorted({int(v) for v in np.clip(d, 2, 8192)} | set(range(2, 17)) | {8192})
 
 
 def _quantiles(p: np.ndarray) -> np.ndarray:
