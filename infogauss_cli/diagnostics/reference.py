@@ -39,7 +39,7 @@ from .refsim import (
     simulated,
     summarise,
 )
-from .reftable import LEVELS, TABLE_SEED, lookup, table_columns
+from .reftable import LEVELS, TABLE_SEED, gaussian_effect, lookup, table_columns
 
 LABELS = {"raw": "null: iid Gaussian", "l2": "ideal: uniform sphere"}
 RELEVANT_EFFECT = 0.04  # effect sizes from here on are "far from Gaussian" (docs/diagnostics.md)
@@ -241,6 +241,7 @@ __all__ = [
     "Reference",
     "ReferenceStore",
     "default_columns",
+    "gaussian_effect",
     "get_store",
     "reference",
     "set_store",
