@@ -52,9 +52,10 @@ def baseline(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 def detail_entry(x: np.ndarray, repeat: int, workers: int | None) -> float:
     """Time the full --detail suite (cold, then best of ``repeat``) and print it."""
     from infogauss_cli.diagnostics.detail import detail
-    from infogauss_cli.diagnostics.mardia import mardia_null
+    from infogauss_cli.diagnostics.mardia import mardia_null, null_moments
 
     mardia_null.cache_clear()
+    null_moments.cache_clear()
     t0 = time.perf_counter()
     detail(x, workers=workers)
     cold = time.perf_counter() - t0

@@ -96,7 +96,7 @@ class DiskReferenceStore:
         if not f.is_file():
             return None
         try:
-            with np.load(f, allow_pickle=False) as z:
+            with open(f, "rb") as fh, np.load(fh, allow_pickle=False) as z:
                 got = {k: np.array(z[k]) for k in z.files}
         except Exception:  # corrupt or truncated: drop it, simulate again
             reject(f, "unreadable (truncated or corrupt)")

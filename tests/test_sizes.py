@@ -56,9 +56,9 @@ def sizes(n: int, d: int, reps: int, projections: int = 256) -> dict[str, float]
     return {k: v / reps for k, v in rej.items()}
 
 
-def limit(reps: int) -> float:
-    """Nominal size plus 2.5 Monte Carlo SEs."""
-    return LEVEL + 2.5 * math.sqrt(LEVEL * (1 - LEVEL) / reps)
+def limit(reps: int, z: float = 2.5) -> float:
+    """Nominal size plus ``z`` Monte Carlo SEs."""
+    return LEVEL + z * math.sqrt(LEVEL * (1 - LEVEL) / reps)
 
 
 @pytest.mark.parametrize(("n", "d"), [(30, 8), (100, 16)])
@@ -66,7 +66,9 @@ def test_detail_p_values_keep_their_size(n: int, d: int) -> None:
     reps = 200
     got = sizes(n, d, reps, projections=64)
     assert len(got) == len(SPHERE_KEYS) + 7
-    bad = {k: v for k, v in got.items() if v > limit(reps)}
+    # 14 p-values x 2 shapes: 3.1 SEs keeps the chance of a false failure near 5% in all
+    # (the count p-values sit on a discrete boundary: 100 x 16 dp:l2 is 5.8% in 4,000 seeds)
+    bad = {k: v for k, v in got.items() if v > limit(reps, z=3.1)}
     assert not bad, (n, d, got)
     # the projection compliances can reject at all (they never did: the trials were wrong)
     assert max(got["proj_ad_compliance_null_p"], got["proj_dp_compliance_null_p"]) > 0

@@ -7,7 +7,8 @@
 - :func:`norm_stats`: coefficient of variation of the raw row norms.
 - :func:`null_expectation`: what iid Gaussian coordinates give at this n and d.
 - :func:`reference` -> :class:`Reference`: the reference of a view (raw: iid Gaussian; l2: the
-  uniform sphere, simulated), its pass rates, effect size and the calibrated minimums.
+  uniform sphere; from the precomputed table of ``reftable``), its pass rates, effect size
+  and the calibrated minimums; :func:`gaussian_effect`: the iid-Gaussian QQ distance at n.
 - :func:`validate_matrix`, :func:`apply_view`, :func:`subsample`: input handling.
 - :func:`detail` -> :class:`Detail` (``--detail``): random projections (:func:`projection_tests`),
   sphere uniformity and isotropy (``sphere``), Mardia (``mardia``), calibration, paired towers.
@@ -31,6 +32,7 @@ from .normality import (
 from .norms import NormStats, norm_stats
 from .null import NullExpectation, null_expectation
 from .reference import Reference, reference
+from .reftable import gaussian_effect
 from .validate import MIN_ROWS, InvalidEmbeddingsError, apply_view, subsample, validate_matrix
 
 if TYPE_CHECKING:
@@ -86,6 +88,7 @@ __all__ = [
     "dagostino_pearson",
     "detail",
     "diagnose",
+    "gaussian_effect",
     "norm_stats",
     "null_expectation",
     "projection_tests",

@@ -196,18 +196,16 @@ def calibration_detail(
 
 
 def compliance_ref_p(ref: Reference, which: str, compliance: float, trials: int) -> float:
-    """Two-sided mid-p-value of a compliance over ``trials`` coordinates under the reference
-    (beta-binomial count: the Monte Carlo uncertainty of the rate included): twice the smaller
-    tail counting half the observed count's probability, capped at 1. The plain p of a count
-    over a few trials is far below its nominal size (never < 0.05 at 8 trials of rate 0.95);
-    the mid-p is U(0, 1) in mean and close to its size."""
+    """Two-sided p-value of a compliance over ``trials`` coordinates under the reference
+    (beta-binomial count: the Monte Carlo uncertainty of the rate included): the probability
+    of every count no more likely than the observed one (Sterne's exact test, as
+    scipy.stats.binomtest). Doubling the smaller tail made a few trials far too conservative
+    (never below 0.05 with 8 trials of rate 0.95); the mid-p overshot (7.6% at 64)."""
     if compliance is None or not math.isfinite(compliance) or trials < 1:
         return float("nan")
     k = round(compliance * trials)
-    cdf = ref.count_cdf(which, trials)
-    below = float(cdf[k - 1]) if k >= 1 else 0.0
-    half = 0.5 * (float(cdf[k]) - below)
-    return min(1.0, 2.0 * min(below + half, 1.0 - float(cdf[k]) + half))
+    pmf = np.diff(ref.count_cdf(which, trials), prepend=0.0)
+    return min(1.0, float(np.sum(pmf[pmf <= pmf[k] * (1 + 1e-7)])))
 
 
 def projection_metrics(p: ProjectionTests) -> dict[str, Any]:

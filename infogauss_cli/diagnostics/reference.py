@@ -39,7 +39,7 @@ from .refsim import (
     simulated,
     summarise,
 )
-from .reftable import LEVELS, TABLE_SEED, lookup, table_columns
+from .reftable import LEVELS, TABLE_SEED, gaussian_effect, lookup, table_columns
 
 LABELS = {"raw": "null: iid Gaussian", "l2": "ideal: uniform sphere"}
 RELEVANT_EFFECT = 0.04  # effect sizes from here on are "far from Gaussian" (docs/diagnostics.md)
@@ -145,21 +145,28 @@ class Reference:
 
     def calibrate_p(self, pvalues: np.ndarray) -> np.ndarray:
         """P_ref(P <= p) for each DP p-value: U(0, 1) under the reference (Monte Carlo
-        p-values, (1 + #{ref <= p}) / (1 + m), or linear between the stored quantiles, through
-        (0, 0) and (1, 1)); NaN stays NaN."""
+        p-values, (1 + #{ref <= p}) / (1 + m), or from the stored quantiles); NaN stays NaN."""
         p = np.asarray(pvalues, dtype=np.float64)
         if self.dp_levels is not None:
-            xs = np.concatenate([[0.0], self.dp_pvalues, [1.0]])
-            ys = np.concatenate([[0.0], self.dp_levels, [1.0]])
-            j = np.clip(np.searchsorted(xs, np.nan_to_num(p), side="right"), 1, xs.size - 1)
-            x0, x1, y0, y1 = xs[j - 1], xs[j], ys[j - 1], ys[j]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out = np.where(x1 > x0, y0 + (y1 - y0) * (p - x0) / (x1 - x0), y1)
-            return np.where(np.isnan(p), np.nan, np.clip(out, 0.0, 1.0))
+            return np.where(
+                np.isnan(p), np.nan, _from_quantiles(p, self.dp_pvalues, self.dp_levels)
+            )
         out = (1.0 + np.searchsorted(self.dp_pvalues, p, side="right")) / (
             1.0 + self.dp_pvalues.size
         )
         return np.where(np.isnan(p), np.nan, np.minimum(out, 1.0))
+
+
+def _from_quantiles(p: np.ndarray, q: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """P(P <= p) from quantiles ``q`` at ``levels``: linear in log p between them, linear in p
+    below the first (through 0) and above the last (through (1, 1))."""
+    lq = np.log(np.maximum(q, 1e-300))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mid = np.interp(np.log(np.maximum(p, 1e-300)), lq, levels)
+        low = levels[0] * p / max(q[0], 1e-300)
+        high = levels[-1] + (1 - levels[-1]) * (p - q[-1]) / max(1 - q[-1], 1e-12)
+    out = np.where(p < q[0], low, np.where(p > q[-1], high, mid))
+    return np.clip(np.nan_to_num(out), 0.0, 1.0)
 
 
 def reference(
@@ -234,6 +241,7 @@ __all__ = [
     "Reference",
     "ReferenceStore",
     "default_columns",
+    "gaussian_effect",
     "get_store",
     "reference",
     "set_store",

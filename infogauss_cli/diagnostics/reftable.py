@@ -7,25 +7,31 @@ command in its header) holds one row per simulated cell:
   copied from the high-precision null table (:mod:`.null`, constant beyond n = 25,000); the
   effect size (QQ distance ``w1``), the Student-t10 pass rates and the DP p-value quantiles are
   simulated (quantiles beyond n = 25,000 are those of 25,000: the DP p-value is then U(0, 1)).
-- ``l2`` rows: one sphere coordinate u1 = g1 / sqrt(g1^2 + chi2_(d-1)) for n = 20 ... 5,000 and
-  integer d = 2 ... 8,192, chosen so that s = (6 / (d + 2)) / sqrt(24 / n) (the coordinate's
-  excess kurtosis over the kurtosis test's SE) is finely spaced where the rates move (0.4 < s
-  < 8). Rates and means use the Gaussian control variate of :mod:`.reference`.
+- ``l2`` rows: one sphere coordinate u1 = g1 / sqrt(g1^2 + chi2_(d-1)) on 21 rows n = 20 ...
+  5,000 and integer d = 2 ... 8,192, chosen so that s = (6 / (d + 2)) / sqrt(24 / n) (the
+  coordinate's excess kurtosis over the kurtosis test's SE) steps by 8% where the rates move
+  (0.4 < s < 8) and by 35% elsewhere. Rates and means use the Gaussian control variate of
+  :mod:`.refsim`, the effect size too (table's Gaussian effect + mean(w1(u) - w1(g))).
 
-Lookup. raw: linear in log n (clamped). l2: at the query's s on the two n rows around n (linear
-in log s within a row, clamped to the row's s range), then linear in log n. Beyond the last row
-(n > 5,000) the pass rates, means and p-value quantiles collapse onto s, so the last row is read
-at the same s; the effect size is stored as a ratio to :func:`gaussian_effect` (noise and the
-sphere's bias both shrink as 1/sqrt(n) at fixed s), so it is that ratio that is read there.
-Past the last row's largest s (d = 2 at n = 5,000, s = 21.6: every test rejects) the rates and
-p-values stay at that end, mean A*^2 grows as s^2, its SD and the effect ratio as s (the bias is
-linear in the kurtosis there); this holds for d >= :data:`MIN_EXTRAPOLATED_D` only, and other
-shapes (n < 20, d < 2, n > 10^7 or d > 8,192 for l2) are not in the table: :func:`lookup` gives
-None and the reference is simulated.
+Lookup, on the scales where the values are nearly linear: pass rates as logits, p-value
+quantiles as log p, the Gaussian effect size as sqrt(n) times it, the sphere's as its ratio to
+the Gaussian one at the same n. raw: linear in log n (clamped). l2: each of the two n rows
+around n is read at the query's s (linear in log s), then the two are combined linearly in
+log n; a row is read at the query's d instead where d <= :data:`FIXED_D` (small d do not
+collapse onto s: fixed d is 3x more accurate there) or where it cannot reach that s with
+d >= 2. Beyond the last row (n > 5,000) the pass rates, means and quantiles collapse onto s, so
+the last row is read at the same s. Past its largest s (d = 2 at n = 5,000, s = 21.6:
+every test rejects) rates and quantiles stay at that end, mean A*^2 grows as s^2 and its SD as
+s (the linear-kurtosis regime; rough for d < 8). The effect size beyond the last row is
+sqrt(D^2 + noise^2): D = :func:`sphere_bias`, the population QQ distance of the coordinate
+(quadrature), and the noise that of the last row at the same d, scaled as the Gaussian effect
+from 5,000 to n. Other shapes (n < 20, d < 2, n > 10^7, d > 8,192 for l2) are not in the
+table: :func:`lookup` gives None and the reference is simulated.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -55,8 +61,27 @@ LEVELS = np.array(
 TABLE_SEED = 20260301  # the seed of the table's simulations (header of the file)
 HEAD = ("view", "n", "d", "s", "columns")
 N_MIN, N_MAX, D_MIN, D_MAX = 20, 10**7, 2, 8192
-MIN_EXTRAPOLATED_D = 8
+FIXED_D = 8  # up to this d, rows are read at the query's d (s does not collapse them)
 _F = {f: i for i, f in enumerate(FIELDS)}
+_RATES = [_F[f] for f in ("ad_rate", "dp_rate", "alt_ad_rate", "alt_dp_rate")]
+_EPS = 1e-6  # rates are interpolated as logits, clipped to [_EPS, 1 - _EPS]
+
+
+_TINY = 1e-300  # p-value quantiles are interpolated as log p (they span hundreds of decades)
+
+
+def _logit(vals: np.ndarray) -> np.ndarray:
+    """Rates to logits and p-value quantiles to logs, in place (the interpolated scales)."""
+    r = np.clip(vals[:, _RATES], _EPS, 1 - _EPS)
+    vals[:, _RATES] = np.log(r / (1 - r))
+    vals[:, len(FIELDS) :] = np.log(np.clip(vals[:, len(FIELDS) :], _TINY, 1.0))
+    return vals
+
+
+def _expit(v: np.ndarray) -> np.ndarray:
+    v[_RATES] = 1.0 / (1.0 + np.exp(-v[_RATES]))
+    v[len(FIELDS) :] = np.exp(v[len(FIELDS) :])
+    return v
 
 
 def sphere_s(n: float, d: float) -> float:
@@ -76,7 +101,9 @@ def _load(path: Path = TABLE_FILE) -> dict[str, object] | None:
     raw = raw[np.argsort(raw[:, 1])]
     raw_vals = raw[:, h:].copy()
     raw_logn = np.log(raw[:, 1])
-    geff = raw_vals[:, _F["effect"]]
+    geff = raw_vals[:, _F["effect"]].copy()
+    for f in ("effect", "effect_sd"):  # ~ 1/sqrt(n): interpolated as sqrt(n) times it
+        raw_vals[:, _F[f]] *= np.sqrt(raw[:, 1])
     sph: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
     l2 = a[a[:, 0] == 1]
     for n in np.unique(l2[:, 1]):
@@ -86,11 +113,14 @@ def _load(path: Path = TABLE_FILE) -> dict[str, object] | None:
         g = float(np.interp(math.log(n), raw_logn, geff))
         vals[:, _F["effect"]] /= g  # effect and its SD as ratios to the Gaussian effect
         vals[:, _F["effect_sd"]] /= g
-        sph.append((float(n), np.log(r[:, 3]), vals, r[:, 4]))
-    return {"raw_logn": raw_logn, "raw": raw_vals, "raw_cols": raw[:, 4], "l2": sph}
+        sph.append((float(n), np.log(r[:, 3]), _logit(vals), r[:, 4]))
+    return {"raw_logn": raw_logn, "raw": _logit(raw_vals), "raw_cols": raw[:, 4], "l2": sph}
 
 
-_TABLE = _load()
+@functools.cache
+def _table() -> dict[str, object] | None:
+    """The table, read on first use (a few milliseconds)."""
+    return _load()
 
 
 def _lerp_rows(x: np.ndarray, vals: np.ndarray, at: float) -> np.ndarray:
@@ -105,15 +135,17 @@ def _lerp_rows(x: np.ndarray, vals: np.ndarray, at: float) -> np.ndarray:
 
 
 def _raw_vals(n: float) -> np.ndarray:
-    t = _TABLE
+    t = _table()
     assert t is not None
-    return _lerp_rows(t["raw_logn"], t["raw"], math.log(n))  # type: ignore[arg-type]
+    v = _lerp_rows(t["raw_logn"], t["raw"], math.log(n))  # type: ignore[arg-type]
+    v[[_F["effect"], _F["effect_sd"]]] /= math.sqrt(n)
+    return v
 
 
 def gaussian_effect(n: int) -> tuple[float, float]:
     """Mean and SD of one iid-Gaussian column's QQ distance to N(0, 1) (``w1``) at n rows,
     from the table (interpolated in log n, clamped to 20 ... 10^7)."""
-    if _TABLE is None:
+    if _table() is None:
         raise FileNotFoundError(f"no reference table at {TABLE_FILE}")
     v = _raw_vals(float(n))
     return float(v[_F["effect"]]), float(v[_F["effect_sd"]])
@@ -130,23 +162,49 @@ def _row_at(row: tuple, logs: float, s: float, extrapolate: bool) -> np.ndarray:
     return v
 
 
-def _sphere_vals(n: float, d: float) -> np.ndarray | None:
-    t = _TABLE
+def _at(row: tuple, logs: float, d: float) -> float:
+    """Where to read a row (log s): at the query's s, or at its d for small d and where that s
+    is past the row's end (a row of fewer rows than the query cannot reach it with d >= 2)."""
+    return logs if logs <= row[1][-1] and d > FIXED_D else math.log(sphere_s(row[0], d))
+
+
+@functools.lru_cache(maxsize=256)
+def sphere_bias(d: int, points: int = 4000) -> float:
+    """Population QQ distance of one standardised sphere coordinate sqrt(d) u1 to N(0, 1):
+    the integral over p of |Q(p) - Phi^-1(p)|, u1^2 ~ Beta(1/2, (d-1)/2) (midpoint rule)."""
+    from scipy import special
+
+    p = 0.5 + (np.arange(points) + 0.5) / (2 * points)  # the upper half; Q is symmetric
+    q = np.sqrt(d * special.betaincinv(0.5, (d - 1) / 2.0, 2 * p - 1))
+    return float(np.mean(np.abs(q - special.ndtri(p))))
+
+
+def _sphere_vals(n: float, d: float) -> np.ndarray:
+    t = _table()
     assert t is not None
     rows = t["l2"]
     s = sphere_s(n, d)
     logs, logn = math.log(s), math.log(n)
     ns = np.log([r[0] for r in rows])  # type: ignore[union-attr]
     top = rows[-1]  # type: ignore[index]
+    g = _raw_vals(n)
     if n >= top[0]:
-        if logs > top[1][-1] and d < MIN_EXTRAPOLATED_D:
-            return None
         v = _row_at(top, logs, s, extrapolate=True)
+        # the effect: bias D(d) and sampling noise, the noise read at the last row's n and d
+        at_d = _row_at(top, math.log(sphere_s(top[0], d)), s, False)
+        g_top = _raw_vals(top[0])[_F["effect"]]
+        bias = sphere_bias(round(d))
+        noise2 = max((at_d[_F["effect"]] * g_top) ** 2 - bias * bias, 0.0)
+        effect = math.sqrt(bias * bias + noise2 * (g[_F["effect"]] / g_top) ** 2)
+        v[_F["effect"]] = effect / g[_F["effect"]]
+        v[_F["effect_sd"]] = at_d[_F["effect_sd"]]
     else:
         j = max(1, int(np.searchsorted(ns, logn, side="right")))
         w = (logn - ns[j - 1]) / (ns[j] - ns[j - 1])
-        v = (1 - w) * _row_at(rows[j - 1], logs, s, False) + w * _row_at(rows[j], logs, s, False)
-    g = _raw_vals(n)
+        a, b = rows[j - 1], rows[j]  # type: ignore[index]
+        v = (1 - w) * _row_at(a, _at(a, logs, d), s, False) + w * _row_at(
+            b, _at(b, logs, d), s, False
+        )
     v[_F["effect"]] *= g[_F["effect"]]
     v[_F["effect_sd"]] *= g[_F["effect"]]
     v[_F["alt_ad_rate"]] = g[_F["alt_ad_rate"]]  # the relevant departure does not depend on d
@@ -157,16 +215,15 @@ def _sphere_vals(n: float, d: float) -> np.ndarray | None:
 def lookup(n: int, d: int, view: str) -> tuple[dict[str, float], np.ndarray] | None:
     """(fields, DP p-value quantiles at :data:`LEVELS`) of the reference at (n, d, view), or
     None where the table does not answer (see the module docstring)."""
-    if _TABLE is None or not N_MIN <= n <= N_MAX:
+    if _table() is None or not N_MIN <= n <= N_MAX:
         return None
     if view == "raw":
         v = _raw_vals(float(n))
     elif view == "l2" and D_MIN <= d <= D_MAX:
         v = _sphere_vals(float(n), float(d))
-        if v is None:
-            return None
     else:
         return None
+    v = _expit(v)
     nf = len(FIELDS)
     q = np.clip(np.maximum.accumulate(v[nf:]), 0.0, 1.0)
     return {f: float(v[i]) for i, f in enumerate(FIELDS)}, q
@@ -174,7 +231,7 @@ def lookup(n: int, d: int, view: str) -> tuple[dict[str, float], np.ndarray] | N
 
 def table_columns(n: int, view: str) -> int:
     """Simulated columns behind the table's rows nearest n (the smallest, for the record)."""
-    t = _TABLE
+    t = _table()
     if t is None:
         return 0
     if view == "raw":

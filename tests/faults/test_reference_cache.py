@@ -147,3 +147,33 @@ def test_corrupt_entry_in_a_read_only_folder(tmp_path, tmpfs) -> None:
         refsim._MEMO.clear()
         if os.geteuid() != 0:
             folder.chmod(0o755)
+
+
+def test_check_with_a_corrupt_entry_in_a_read_only_cache(tmp_path, tmpfs, monkeypatch) -> None:
+    """Through the CLI: d > 8,192 is outside the table, so the l2 reference is simulated and
+    looked up in the (read-only, corrupt) cache: one note, exit 0 (it used to exit 2)."""
+    from infogauss_cli.diagnostics.refsim import default_columns
+    from tests.helpers import invoke
+
+    n, d = 30, 8200
+    key = refsim._key(n, d, "l2", refsim.REFERENCE_SEED, default_columns(n))
+
+    def fill(folder) -> None:
+        (folder / f"{key}.npz").write_bytes(b"PK\x03\x04 truncated")
+
+    folder = _read_only_folder(tmp_path, tmpfs, fill)
+    data = tmp_path / "x.npy"
+    np.save(data, np.random.default_rng(1).standard_normal((n, d)).astype(np.float32))
+    monkeypatch.setenv("INFOGAUSS_REFERENCES", str(folder))
+    old = set_store(None)
+    refsim._MEMO.clear()
+    try:
+        with pytest.warns(ReferenceCacheWarning, match="unreadable") as notes:
+            r = invoke("check", data, "--view", "l2")
+    finally:
+        set_store(old)
+        refsim._MEMO.clear()
+        if os.geteuid() != 0:
+            folder.chmod(0o755)
+    assert r.exit_code == 0, r.output
+    assert len([w for w in notes if "cached reference" in str(w.message)]) == 1
