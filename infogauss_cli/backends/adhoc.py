@@ -5,8 +5,9 @@
 schema as a zoo file's entries (context ``on_the_fly``: the id is the reference itself, ``dim``
 comes from the built model). ``@random`` / ``@random:SEED`` ask for the seeded random-init twin,
 as for zoo entries. :func:`resolve_models` resolves what a command was given: prefixed
-references here, anything else in the zoo. No heavy import: a local ``config.json`` is read as
-JSON.
+references here, anything else in the zoo. No heavy import: ``hf:`` reads the model's
+``config.json`` as JSON (from the folder, the hub cache, or a download that fails fast offline)
+to choose its towers and pooling.
 """
 
 from __future__ import annotations
@@ -162,8 +163,7 @@ def _hf(rest: str, ref: str, pretrained: bool) -> dict[str, Any]:
         config = _read_config(path)
     else:
         source = {"name": rest}
-        cached = hub.cached_file(rest, "config.json")
-        config = _read_config(cached) if cached is not None else {}
+        config = _read_config(hub.hub_file(ref, rest, ["config.json"]))  # fails fast offline
     towers, pooling = hf_layout(config)
     source["pooling"] = pooling
     return {"source": source, "towers": towers, "embedding": HF_EMBEDDINGS[pooling]}
@@ -171,8 +171,8 @@ def _hf(rest: str, ref: str, pretrained: bool) -> dict[str, Any]:
 
 def hf_layout(config: dict[str, Any]) -> tuple[list[str], str]:
     """(towers, pooling) of a transformers model from its config.json: CLIP (both towers,
-    projected features), a vision model (image, CLS token), else a text encoder (mean pooling;
-    also when no config is at hand)."""
+    projected features), a vision model (image, CLS token), else a text encoder (mean
+    pooling)."""
     if config.get("model_type") == "clip":
         return ["image", "text"], "clip"
     vision = "num_channels" in config and "vocab_size" not in config
