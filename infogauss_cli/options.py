@@ -140,7 +140,9 @@ class Compute:
         ``st:`` references made on the fly with ``objective``; ``revision`` applied."""
         from .backends.adhoc import resolve_models
 
-        return resolve_models(refs, zoo=self.zoo, revision=self.revision, objective=self.objective)
+        return resolve_models(
+            refs, zoo_path=self.zoo, revision=self.revision, objective=self.objective
+        )
 
     def cache(self) -> Any:
         """The :class:`~infogauss_cli.store.EmbeddingCache`, or None with ``use_cache=False``."""

@@ -281,13 +281,13 @@ def zoo_checkpoints(
                 f"--weights needs exactly one zoo entry, got {len(refs)} ({', '.join(refs)}); "
                 "quote the glob so the shell does not expand it"
             )
-        (base,) = resolve_models(refs, zoo=zoo, objective=objective)
+        (base,) = resolve_models(refs, zoo_path=zoo, objective=objective)
         files = expand_weights(weights)
         entries = [with_weights(base, f) for f in files]
         names = [str(f) for f in files]
         labels = [f"{base.id} @ {f.name}" for f in files]
     else:
-        entries = resolve_models(refs, zoo=zoo, revision=revision, objective=objective)
+        entries = resolve_models(refs, zoo_path=zoo, revision=revision, objective=objective)
         names, labels = list(refs), [e.ref for e in entries]
     # zoo ids hold digits that are no steps (resnet34): only step-NNN style names count there
     order = order_by_step(names, steps, named_only=not weights)

@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import zoo
 from ..errors import BadInputError
 from ..zoo import (
     ON_THE_FLY_PREFIXES,
     ZooEntry,
-    load_zoo,
     on_the_fly_prefix,
     parse_entry,
     split_random,
@@ -50,19 +50,19 @@ def is_on_the_fly(ref: str) -> bool:
 def resolve_models(
     refs: Sequence[str],
     *,
-    zoo: str | os.PathLike[str] | None = None,
+    zoo_path: str | os.PathLike[str] | None = None,
     revision: str | None = None,
     objective: str | None = None,
 ) -> list[ZooEntry]:
     """The entries ``refs`` name: prefixed references made on the fly (``objective``, default
-    ``other``), the others from the zoo file ``zoo``; ``revision`` as ``--revision``."""
+    ``other``), the others from the zoo file ``zoo_path``; ``revision`` as ``--revision``."""
     flags = [is_on_the_fly(r) for r in refs]
     if objective is not None and not any(flags):
         raise BadInputError(
             f"--objective {objective}: only for models named hf:ID, timm:NAME, open_clip:NAME "
             "or st:ID; a zoo entry records its own objective (edit it in your zoo file)"
         )
-    registry = None if all(flags) else load_zoo(zoo)
+    registry = None if all(flags) else zoo.load_zoo(zoo_path)  # looked up late: tests stand in
     entries = [
         on_the_fly_entry(r, objective) if flag else registry.resolve(r)  # type: ignore[union-attr]
         for r, flag in zip(refs, flags, strict=True)

@@ -130,7 +130,7 @@ def show_cmd(
     from ..errors import InfogaussError
     from ..zoo import find_zoo
 
-    (entry,) = resolve_models([model], zoo=zoo, objective=objective)
+    (entry,) = resolve_models([model], zoo_path=zoo, objective=objective)
     where = f"none (made on the fly from {model})" if is_on_the_fly(model) else str(find_zoo(zoo))
     if as_yaml:
         _print_yaml(entry, is_on_the_fly(model))
