@@ -118,6 +118,7 @@ class Compute:
     zoo: str | Path | None = None
     shard: str | None = None
     revision: str | None = None  # overrides the zoo entry's hub revision (one model only)
+    objective: str | None = None  # of models named hf:ID, timm:NAME, ... (default: other)
     decode: DecodeName = "cpu"
     compile: bool = False
 
@@ -145,11 +146,13 @@ class Compute:
         )
 
     def resolve(self, refs: list[str]) -> list[Any]:
-        """The zoo entries ``refs`` name in ``zoo``, with ``revision`` applied."""
-        from .zoo import load_zoo, with_revision
+        """The entries ``refs`` name: zoo ids in ``zoo``, ``hf:``/``timm:``/``open_clip:``/
+        ``st:`` references made on the fly with ``objective``; ``revision`` applied."""
+        from .backends.adhoc import resolve_models
 
-        registry = load_zoo(self.zoo)
-        return with_revision([registry.resolve(r) for r in refs], self.revision)
+        return resolve_models(
+            refs, zoo_path=self.zoo, revision=self.revision, objective=self.objective
+        )
 
     def cache(self) -> Any:
         """The :class:`~infogauss_cli.store.EmbeddingCache`, or None with ``use_cache=False``."""

@@ -266,12 +266,13 @@ def zoo_checkpoints(
     steps: Sequence[int] | None = None,
     zoo: str | Path | None = None,
     revision: str | None = None,
+    objective: str | None = None,
 ) -> list[tuple[int, Any, str]]:
     """``(step, entry, label)`` in step order: one entry with each weights file of
-    ``weights`` (globs), or the entries ``refs`` names."""
-    from .zoo import load_zoo, with_revision
+    ``weights`` (globs), or the entries ``refs`` names (zoo ids, or ``hf:ID``-style references
+    made on the fly with ``objective``)."""
+    from .backends.adhoc import resolve_models
 
-    registry = load_zoo(zoo)
     if weights and revision is not None:
         raise BadInputError("--revision pins hub weights; --weights loads local files: use one")
     if weights:
@@ -280,13 +281,13 @@ def zoo_checkpoints(
                 f"--weights needs exactly one zoo entry, got {len(refs)} ({', '.join(refs)}); "
                 "quote the glob so the shell does not expand it"
             )
-        base = registry.resolve(refs[0])
+        (base,) = resolve_models(refs, zoo_path=zoo, objective=objective)
         files = expand_weights(weights)
         entries = [with_weights(base, f) for f in files]
         names = [str(f) for f in files]
         labels = [f"{base.id} @ {f.name}" for f in files]
     else:
-        entries = with_revision([registry.resolve(r) for r in refs], revision)
+        entries = resolve_models(refs, zoo_path=zoo, revision=revision, objective=objective)
         names, labels = list(refs), [e.ref for e in entries]
     # zoo ids hold digits that are no steps (resnet34): only step-NNN style names count there
     order = order_by_step(names, steps, named_only=not weights)

@@ -101,7 +101,9 @@ def finish(module: torch.nn.Module) -> torch.nn.Module:
 
 
 def check_dim(entry: ZooEntry, tower: str, actual: int) -> None:
-    if int(actual) != entry.dim:
+    """The built tower gives ``entry.dim``-d embeddings; an entry made on the fly (``dim``
+    None) takes whatever the model gives (the encoder's ``dim``)."""
+    if entry.dim is not None and int(actual) != entry.dim:
         raise BadInputError(
             f"{entry.ref}: the zoo entry says dim {entry.dim} but the {tower} tower of "
             f"{entry.source.name} gives {int(actual)}-d embeddings; fix `dim` in the zoo entry"

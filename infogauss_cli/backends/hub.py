@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..errors import RunError
+from ..zoo.schema import on_the_fly_prefix
 
 PROBE_TIMEOUT_S = 3.0
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -85,11 +86,17 @@ def hub_unavailable_reason(url: str | None = None) -> str | None:
 def offline_error(model: str, what: str, reason: str) -> RunError:
     """The one message for 'this model needs hub files that cannot be had'."""
     model_id = model.partition("@")[0]
+    head = f"cannot load {model}: it needs {what}, which is not in the local cache, and {reason}"
+    prefix = on_the_fly_prefix(model)
+    if prefix is not None:  # a model named without a zoo entry: name the local copy the same way
+        return RunError(
+            f"{head}. Fetch it once on a connected machine, or use a local copy: "
+            f"{prefix}:PATH (a folder copied from the hub repo)"
+        )
     return RunError(
-        f"cannot load {model}: it needs {what}, which is not in the local cache, and {reason}. "
-        "Fetch it once on a connected machine, or use a local copy: put `weights: PATH` (a "
-        "weights file, or a folder copied from the hub repo) in the entry's source in your own "
-        f"zoo file and pass --zoo FILE or set INFOGAUSS_ZOO (`infogauss zoo show {model_id} "
+        f"{head}. Fetch it once on a connected machine, or use a local copy: put `weights: PATH` "
+        "(a weights file, or a folder copied from the hub repo) in the entry's source in your "
+        f"own zoo file and pass --zoo FILE or set INFOGAUSS_ZOO (`infogauss zoo show {model_id} "
         "--yaml > my_zoo.yaml` writes the entry to start from)"
     )
 

@@ -35,7 +35,7 @@ class Backend(Protocol):
     - ``towers``: the towers its entries may have (``("image",)``), or None for any.
     - ``build(entry, tower) -> Encoder``: the tower's module in eval mode on CPU in float32,
       its picklable ``prepare`` and ``collate`` and its ``forward`` (see
-      :class:`~infogauss_cli.backends.base.Encoder`); ``dim`` must equal ``entry.dim``. Hub
+      :class:`~infogauss_cli.backends.base.Encoder`); ``dim`` must equal ``entry.dim`` when set. Hub
       weights come from the local cache or a download that fails fast offline; a missing file
       or an offline hub is a :class:`~infogauss_cli.errors.RunError` naming the model and the
       file; a bad entry a :class:`~infogauss_cli.errors.BadInputError`.

@@ -17,7 +17,7 @@ def audit_cmd(
         list[str],
         typer.Argument(
             metavar="MODEL...",
-            help="Zoo ids or aliases; MODEL@random for the random-init twin.",
+            help=o.MODEL_HELP,
             show_default=False,
         ),
     ],
@@ -46,6 +46,7 @@ def audit_cmd(
     compile: o.CompileOpt = False,
     zoo: o.ZooOpt = None,
     revision: o.RevisionOpt = None,
+    objective: o.ObjectiveOpt = None,
     cache_dir: o.CacheDirOpt = None,
     no_cache: o.NoCacheOpt = False,
     shard: o.ShardOpt = None,
@@ -73,6 +74,8 @@ def audit_cmd(
       [bold]infogauss audit clip-vit-l14[/]
 
       [bold]infogauss compare resnet34 dino --n 2000 --html report.html[/]
+
+      [bold]infogauss audit st:sentence-transformers/all-MiniLM-L6-v2 --data text:s.txt[/]
     """
     params = locals()
     from rich.console import Console

@@ -26,9 +26,7 @@ OutOpt = Annotated[
 
 @handle_errors
 def extract_cmd(
-    model: Annotated[
-        str, typer.Argument(help="Model id or alias from the zoo.", show_default=False)
-    ],
+    model: Annotated[str, typer.Argument(help=o.MODEL_HELP, show_default=False)],
     out: OutOpt,
     data: o.DataOpt = "coco-val2017",
     tower: o.TowerOpt = o.Tower.all,
@@ -48,6 +46,7 @@ def extract_cmd(
     compile: o.CompileOpt = False,
     zoo: o.ZooOpt = None,
     revision: o.RevisionOpt = None,
+    objective: o.ObjectiveOpt = None,
     cache_dir: o.CacheDirOpt = None,
     no_cache: o.NoCacheOpt = False,
     shard: o.ShardOpt = None,

@@ -22,6 +22,10 @@ from ..options import (
     from_params,
     pick,
 )
+from .model_options import MODEL_HELP as MODEL_HELP
+from .model_options import ObjectiveOpt as ObjectiveOpt
+from .model_options import RevisionOpt as RevisionOpt
+from .model_options import ZooOpt as ZooOpt
 
 if TYPE_CHECKING:
     from ..gates import Gates
@@ -139,25 +143,6 @@ CompileOpt = Annotated[
         "--compile",
         help="torch.compile the model first (slow start, faster on long GPU runs).",
         rich_help_panel="Compute",
-    ),
-]
-ZooOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--zoo",
-        help="Model zoo YAML (default: $INFOGAUSS_ZOO, then the packaged zoo).",
-        rich_help_panel="Model",
-    ),
-]
-RevisionOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--revision",
-        metavar="REV",
-        help="Hub revision (branch, tag or commit hash) of the model's weights; overrides the "
-        "zoo entry's revision. One model only (pin several in the zoo file).",
-        show_default=False,
-        rich_help_panel="Model",
     ),
 ]
 CacheDirOpt = Annotated[

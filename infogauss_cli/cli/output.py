@@ -97,6 +97,8 @@ def write_report(option: str, target: str | Path, text: str) -> None:
         sys.stdout.flush()
         return
     keep_on_failure(option, target, lambda p: atomic_write_text(p, text))
+
+
 def failure_lines(rows: Sequence[Row]) -> list[str]:
     """What ``--quiet`` still says: one line per row that failed to run (``error: ...``) and
     one per failed gate (``infogauss: gate NAME failed for MODEL/TOWER: ...``)."""

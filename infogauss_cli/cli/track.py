@@ -41,7 +41,8 @@ def track_cmd(
             metavar="TARGET...",
             help="A folder (or .json files) of `synthetic --save-checkpoints`; or a training run's "
             "folder of sentence-transformers / Hugging Face checkpoints (checkpoint-N/); or one "
-            "zoo entry with --weights; or several zoo refs, one per checkpoint.",
+            "zoo entry with --weights; or several zoo refs, one per checkpoint (zoo ids, or "
+            "hf:ID, timm:NAME, open_clip:NAME[:PRETRAINED], st:ID).",
             show_default=False,
         ),
     ],
@@ -98,6 +99,7 @@ def track_cmd(
     compile: o.CompileOpt = False,
     zoo: o.ZooOpt = None,
     revision: o.RevisionOpt = None,
+    objective: o.ObjectiveOpt = None,
     cache_dir: o.CacheDirOpt = None,
     no_cache: o.NoCacheOpt = False,
     json_out: o.JsonOpt = None,
@@ -164,7 +166,12 @@ def track_cmd(
             checkpoints = folder_checkpoints(targets[0], _steps(steps))
         else:
             checkpoints = zoo_checkpoints(
-                targets, weights=weights or (), steps=_steps(steps), zoo=zoo, revision=revision
+                targets,
+                weights=weights or (),
+                steps=_steps(steps),
+                zoo=zoo,
+                revision=revision,
+                objective=objective,
             )
         result = track_zoo(
             checkpoints,

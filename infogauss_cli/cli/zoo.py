@@ -109,9 +109,7 @@ def _list_table(entries: Any, wide: bool, box: Any) -> Any:
 @app.command("show")
 @handle_errors
 def show_cmd(
-    model: Annotated[
-        str, typer.Argument(help="Model id or alias (MODEL@random for the random-init twin).")
-    ],
+    model: Annotated[str, typer.Argument(help=o.MODEL_HELP)],
     as_yaml: Annotated[
         bool,
         typer.Option(
@@ -122,21 +120,20 @@ def show_cmd(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the entry as JSON.")] = False,
     zoo: o.ZooOpt = None,
+    objective: o.ObjectiveOpt = None,
 ) -> None:
     """Show one model: its source, embedding, and where its weights come from.
 
-    Example: [bold]infogauss zoo show clip[/]
+    Examples: [bold]infogauss zoo show clip[/], [bold]infogauss zoo show timm:resnet34.tv_in1k[/]
     """
+    from ..backends.adhoc import is_on_the_fly, resolve_models
     from ..errors import InfogaussError
-    from ..zoo import SCHEMA_VERSION, load_zoo
+    from ..zoo import find_zoo
 
-    z = load_zoo(zoo)
-    entry = z.resolve(model)
+    (entry,) = resolve_models([model], zoo_path=zoo, objective=objective)
+    where = f"none (made on the fly from {model})" if is_on_the_fly(model) else str(find_zoo(zoo))
     if as_yaml:
-        import yaml
-
-        doc = {"schema_version": SCHEMA_VERSION, "models": [_entry_dict(entry, compact=True)]}
-        typer.echo(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100), nl=False)
+        _print_yaml(entry, is_on_the_fly(model))
         return
     from ..backends import weights_status
 
@@ -153,7 +150,7 @@ def show_cmd(
     if as_json:
         import json
 
-        data = {**_entry_dict(entry), "ref": entry.ref, "zoo": z.path, "weights_status": weights}
+        data = {**_entry_dict(entry), "ref": entry.ref, "zoo": where, "weights_status": weights}
         typer.echo(json.dumps(data, indent=2))
         return
     from rich.markup import escape
@@ -172,7 +169,10 @@ def show_cmd(
         ("source", ", ".join(f"{k}={v}" for k, v in src.items())),
         ("towers", ", ".join(entry.towers)),
         ("objective", entry.objective),
-        ("embedding", f"{entry.dim}-d: {entry.embedding}"),
+        (
+            "embedding",
+            f"{f'{entry.dim}-d' if entry.dim else 'dim from the built model'}: {entry.embedding}",
+        ),
         ("paper row", _paper_row(entry) or "-"),
         ("init", "pretrained weights" if entry.pretrained else f"random, seed {entry.init_seed}"),
         ("weights", f"{weights['kind']}: {weights['location']}"),
@@ -182,11 +182,33 @@ def show_cmd(
             + (f" ({escape(str(weights['detail']))})" if weights["detail"] else ""),
         ),
         ("notes", entry.notes or "-"),
-        ("zoo", z.path),
+        ("zoo", where),
     ]
     for key, value in rows:
         table.add_row(key, value if key == "available" else escape(str(value)))
     stdout_console().print(table)
+
+
+def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
+    """The entry as a one-model zoo file; one made on the fly gets a zoo id and ``dim: null``
+    (a note on stderr says to fill it in)."""
+    import yaml
+
+    from ..zoo import SCHEMA_VERSION
+
+    data = _entry_dict(entry, compact=True)
+    if on_the_fly:
+        from ..backends.adhoc import zoo_file_id
+
+        data.pop("notes", None)
+        data = {**data, "id": zoo_file_id(entry), "dim": None}
+        typer.echo(
+            "note: set `dim` to the embedding size (`infogauss extract` prints it) before using "
+            "this entry in a zoo file",
+            err=True,
+        )
+    doc = {"schema_version": SCHEMA_VERSION, "models": [data]}
+    typer.echo(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100), nl=False)
 
 
 @app.command("validate")

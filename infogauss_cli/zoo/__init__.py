@@ -17,6 +17,7 @@ from typing import Any
 
 from .loading import (
     ENV_VAR,
+    ON_THE_FLY_HINT,
     Zoo,
     default_zoo_path,
     entry_class,
@@ -25,10 +26,13 @@ from .loading import (
     load_zoo,
     parse_entry,
     parse_zoo,
+    split_random,
     with_revision,
 )
 from .schema import (
     OBJECTIVES,
+    ON_THE_FLY,
+    ON_THE_FLY_PREFIXES,
     PKG_PREFIX,
     RANDOM_SUFFIX,
     SCHEMA_VERSION,
@@ -37,12 +41,16 @@ from .schema import (
     SourceSchema,
     TowerName,
     ZooEntry,
+    on_the_fly_prefix,
 )
 from .weights import WeightsLocation, package_path, weights_location
 
 __all__ = [
     "ENV_VAR",
     "OBJECTIVES",
+    "ON_THE_FLY",
+    "ON_THE_FLY_HINT",
+    "ON_THE_FLY_PREFIXES",
     "PKG_PREFIX",
     "RANDOM_SUFFIX",
     "SCHEMA_VERSION",
@@ -58,9 +66,11 @@ __all__ = [
     "find_zoo",
     "format_errors",
     "load_zoo",
+    "on_the_fly_prefix",
     "package_path",
     "parse_entry",
     "parse_zoo",
+    "split_random",
     "weights_location",
     "with_revision",
 ]

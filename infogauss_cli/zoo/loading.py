@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ..errors import BadInputError
 from .schema import (
+    ON_THE_FLY,
     RANDOM_SUFFIX,
     SCHEMA_VERSION,
     SourceSchema,
@@ -73,15 +74,22 @@ def _schemas() -> tuple[Any, type[BaseModel]]:
 
 
 def parse_entry(
-    data: dict[str, Any], *, base_dir: str | os.PathLike[str] | None = None
+    data: dict[str, Any],
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    on_the_fly: bool = False,
+    origin: str = "entry",
 ) -> ZooEntry:
-    """One entry from a dict (the schema its ``backend`` selects); errors as in a zoo file."""
+    """One entry from a dict (the schema its ``backend`` selects); errors as in a zoo file.
+    ``on_the_fly``: an entry made from a prefixed id (its ``id`` is that id, ``dim`` may be
+    None)."""
     from pydantic import TypeAdapter
 
+    context = {"base_dir": base_dir, ON_THE_FLY: on_the_fly}
     try:
-        return TypeAdapter(_schemas()[0]).validate_python(data, context={"base_dir": base_dir})
+        return TypeAdapter(_schemas()[0]).validate_python(data, context=context)
     except ValidationError as exc:
-        raise BadInputError(format_errors("entry", _error_lines(exc, data, base_dir))) from None
+        raise BadInputError(format_errors(origin, _error_lines(exc, data, base_dir))) from None
 
 
 MAX_SEED = 2**32 - 1  # seeds of numpy and torch generators alike
@@ -116,24 +124,11 @@ class Zoo:
         """An id or alias (any case), optionally with ``@random`` or ``@random:SEED`` (the
         seeded random-init twin). Unknown names raise :class:`BadInputError` with
         suggestions."""
-        name, sep, suffix = ref.strip().partition("@")
-        seed: int | None = None
-        if sep:
-            kind, _, seed_text = suffix.partition(":")
-            if kind.lower() != RANDOM_SUFFIX or (seed_text and not seed_text.isdigit()):
-                raise BadInputError(
-                    f"{ref!r}: unknown suffix '@{suffix}'; use MODEL@random or MODEL@random:SEED"
-                )
-            seed = int(seed_text) if seed_text else None
-            if seed is not None and seed > MAX_SEED:
-                raise BadInputError(
-                    f"{ref!r}: the @random seed must be between 0 and {MAX_SEED} (2^32-1), "
-                    f"got {seed_text}"
-                )
+        name, random, seed = split_random(ref)
         entry = self.get(name)
         if entry is None:
             raise BadInputError(self._unknown(name))
-        return entry.random_twin(seed) if sep else entry
+        return entry.random_twin(seed) if random else entry
 
     def _unknown(self, name: str) -> str:
         names = [n for e in self.entries for n in e.names]
@@ -142,8 +137,38 @@ class Zoo:
         hint = f"; did you mean {', '.join(lowered[c] for c in close)}?" if close else ""
         return (
             f"unknown model {name!r}{hint} (`infogauss zoo list` shows the {len(self.entries)} "
-            f"models of {self.path})"
+            f"models of {self.path}; {ON_THE_FLY_HINT})"
         )
+
+
+#: How to name a model that has no zoo entry (the prefixes of :mod:`infogauss_cli.backends.adhoc`).
+ON_THE_FLY_HINT = (
+    "use hf:ID, timm:NAME, open_clip:NAME or st:ID to audit a hub or local model without a zoo "
+    "entry"
+)
+
+
+def split_random(ref: str, *, strict: bool = True) -> tuple[str, bool, int | None]:
+    """``MODEL@random[:SEED]`` -> ``(MODEL, True, SEED or None)``; ``MODEL`` -> ``(MODEL, False,
+    None)``. ``strict``: any other ``@`` suffix is an error; else it stays in the name (a local
+    path may hold ``@``)."""
+    text = ref.strip()
+    name, sep, suffix = text.rpartition("@")
+    if not sep:
+        return text, False, None
+    kind, _, seed_text = suffix.partition(":")
+    if kind.lower() != RANDOM_SUFFIX and not strict:
+        return text, False, None
+    if kind.lower() != RANDOM_SUFFIX or (seed_text and not seed_text.isdigit()):
+        raise BadInputError(
+            f"{ref!r}: unknown suffix '@{suffix}'; use MODEL@random or MODEL@random:SEED"
+        )
+    seed = int(seed_text) if seed_text else None
+    if seed is not None and seed > MAX_SEED:
+        raise BadInputError(
+            f"{ref!r}: the @random seed must be between 0 and {MAX_SEED} (2^32-1), got {seed_text}"
+        )
+    return name, True, seed
 
 
 def with_revision(entries: list[ZooEntry], revision: str | None) -> list[ZooEntry]:

@@ -17,6 +17,23 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 SCHEMA_VERSION = 1
 PKG_PREFIX = "pkg:"
 RANDOM_SUFFIX = "random"
+#: Validation context key of entries made on the fly from a prefixed id (their ``dim`` may be
+#: None until the model is built).
+ON_THE_FLY = "on_the_fly"
+#: Prefixes of model references without a zoo entry -> their backend (docs/zoo.md).
+ON_THE_FLY_PREFIXES = {
+    "hf": "transformers",
+    "timm": "timm",
+    "open_clip": "open_clip",
+    "st": "sentence-transformers",
+}
+
+
+def on_the_fly_prefix(ref: str) -> str | None:
+    """The prefix of ``hf:ID``, ``timm:NAME``, ``open_clip:NAME`` or ``st:ID``, else None."""
+    prefix, sep, _ = ref.strip().partition(":")
+    return prefix if sep and prefix in ON_THE_FLY_PREFIXES else None
+
 
 #: Training objectives, as the paper's argument needs them: ``infonce`` (contrastive,
 #: softmax over negatives: CLIP, SimCLR, sentence-transformers), ``sigmoid`` (pairwise sigmoid
@@ -99,7 +116,7 @@ class ZooEntry(_Strict):
     allowed_towers: ClassVar[tuple[str, ...] | None] = None
     backend_name: ClassVar[str] = ""
 
-    id: Name
+    id: str
     aliases: tuple[Name, ...] = ()
     backend: str
     source: SourceSchema
@@ -107,7 +124,10 @@ class ZooEntry(_Strict):
     objective: Objective
     embedding: str = Field(min_length=1)
     """What is taken, in words a user understands."""
-    dim: int = Field(gt=0)
+    dim: int | None = Field(gt=0)
+    """Embedding size, checked when the model is built. None only for entries made on the fly
+    from ``hf:``/``timm:``/``open_clip:``/``st:`` ids (validation context ``on_the_fly``): the
+    built model gives it."""
     paper_row: str | dict[TowerName, str] | None = None
     """The seed table row this entry reproduces: one name, or one per tower."""
     pretrained: bool = True
@@ -126,6 +146,22 @@ class ZooEntry(_Strict):
             raise ValueError(
                 f"{cls.backend_name} models have {count}: use towers: [{', '.join(allowed)}]"
             )
+        return v
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, v: str, info: ValidationInfo) -> str:
+        if (info.context or {}).get(ON_THE_FLY):  # the prefixed ref itself, e.g. hf:org/name
+            if not v.strip() or not v.isprintable():
+                raise ValueError(f"{v!r}: expected a printable model reference")
+            return v
+        return _check_name(v)
+
+    @field_validator("dim")
+    @classmethod
+    def _check_dim(cls, v: int | None, info: ValidationInfo) -> int | None:
+        if v is None and not (info.context or {}).get(ON_THE_FLY):
+            raise ValueError("must be the embedding size (a positive integer)")
         return v
 
     @property

@@ -201,4 +201,4 @@ def test_hub_weights_fail_fast_with_one_message(tmp_path):
     assert proc.returncode == 3, proc.stderr
     line = one_error_line(proc.stderr)
     assert "cannot load resnet34" in line and "unreachable" in line
-    assert elapsed < 240  # importing timm dominates; the check's own time is tested above
+    assert elapsed < 30  # fails before timm is imported (under 1 s measured); generous for load
