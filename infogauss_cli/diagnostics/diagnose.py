@@ -84,7 +84,7 @@ class Diagnosis:
     def effect_excess(self) -> tuple[float, float, float]:
         """The effect size above an iid Gaussian coordinate's at this n (its noise floor),
         with a 95% interval over the live coordinates (too narrow where they correlate)."""
-        null = reference(self.n, 1, "raw").effect
+        null = gaussian_effect(self.n)[0]
         live = self.effect[np.isfinite(self.effect)]
         if self.dead_columns and self.d_live:
             keep = np.ones(self.d, bool)

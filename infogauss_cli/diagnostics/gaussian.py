@@ -37,7 +37,7 @@ from .henze_zirkler import MAX_ROWS as HZ_ROWS
 from .henze_zirkler import hz_test
 from .normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
 from .null import table_row
-from .reference import reference
+from .reference import gaussian_effect, reference
 from .validate import l2_normalise
 
 MAX_ROWS = 20_000
@@ -197,7 +197,7 @@ def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> Gaussi
     m, d = a.shape
     z, rank = decorrelate(a)
     k = z.shape[1]
-    null_effect = reference(m, 1, "raw").effect
+    null_effect = gaussian_effect(m)[0]
     if k == 0:
         nan = float("nan")
         return GaussianTests(view, m, d, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, -1, nan, nan, 0, 0,
