@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInputError
 from ..options import Compute, DataOptions, Protocol
 from ..sources.base import Item, item_count, item_loader
+from .cached import cached_extraction, data_fingerprint, recipe_base, remember, subset_data
 from .engine import ShardWork, extract
+from .job import as_cache
+from .plan import subset_indices
 from .result import Extraction
 from .runner import resolve_device, resolve_precision
 
@@ -39,14 +42,13 @@ def select_items(
     count = item_count(items)
     if n is None or (count is not None and n >= count):
         return items
-    import numpy as np
-
     if count is None:
         return reservoir(items, n, seed)
-    keep = np.sort(np.random.default_rng(seed).choice(count, size=n, replace=False))
+    keep = subset_indices(count, n, seed)
+    assert keep is not None
     if isinstance(items, Sequence):
-        return [items[int(i)] for i in keep]
-    wanted = set(keep.tolist())
+        return [items[i] for i in keep]
+    wanted = set(keep)
     return [item for i, item in enumerate(items) if i in wanted]
 
 
@@ -118,31 +120,44 @@ def extract_model(
     from ..distributed import agree, check_shared_folder, current_shard
 
     shard = current_shard(compute.shard)
+    store = as_cache(cache)
+    if encoder is None and shard.mode == "single" and store is not None:
+        found = cached_extraction(entry, source, tower, protocol, compute, store, strict)
+        if found is not None:  # every chunk cached: no model built, torch not imported
+            return found
     dev = resolve_device(shard.device(compute.device))  # bad options fail before any model
     resolve_precision(compute.precision, dev)
     all_items = source.items(tower)
     items = select_items(all_items, protocol.n, protocol.seed)  # a stream stays a stream
     fingerprint = source.fingerprint(tower)
     if items is not all_items:
-        fingerprint = f"{fingerprint}:subset:{protocol.n}:{protocol.seed}"
-    if shard.synced and cache is not None:
-        root = cache.root if hasattr(cache, "root") else cache
-        check_shared_folder(Path(root), shard)
+        fingerprint = subset_data(fingerprint, protocol.n, protocol.seed)
+    if shard.synced and store is not None:
+        check_shared_folder(store.root, shard)
+    built = encoder is None
     if encoder is None and shard.synced:
         encoder = agree("build", lambda: build_encoder(entry, tower))
     elif encoder is None:
         encoder = build_encoder(entry, tower)
-    return extract(
+    result = extract(
         encoder,
         items,
         compute.engine(dev, strict),
-        cache=cache,
+        cache=store,
         data_fingerprint=fingerprint,
         loader=item_loader(source, tower),
         shard=shard,
         console=console,
         progress=console is not None,
     )
+    if built and store is not None and result.cache_path and isinstance(items, Sequence):
+        base = recipe_base(entry, tower, compute, dev)
+        if base is not None:
+            remember(store, base.key(fingerprint, [it.id for it in items]), result.cache_path)
+    if isinstance(result, ShardWork):
+        return result
+    weights = encoder.fingerprint.get("weights") if encoder.fingerprint else None
+    return replace(result, weights=weights, data_fingerprint=data_fingerprint(fingerprint))
 
 
 @dataclass(frozen=True)
