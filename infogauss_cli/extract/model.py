@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..cache_admin import describe
 from ..errors import BadInputError
 from ..options import Compute, DataOptions, Protocol
 from ..sources.base import Item, item_count, item_loader
@@ -150,10 +151,14 @@ def extract_model(
         console=console,
         progress=console is not None,
     )
-    if built and store is not None and result.cache_path and isinstance(items, Sequence):
-        base = recipe_base(entry, tower, compute, dev)
-        if base is not None:
-            remember(store, base.key(fingerprint, [it.id for it in items]), result.cache_path)
+    if store is not None and result.cache_path:
+        subset = {"n": protocol.n, "seed": protocol.seed} if items is not all_items else None
+        name = getattr(source, "name", str(source))
+        describe(result.cache_path, {"model": entry.ref, "source": name, "subset": subset})
+        base = recipe_base(entry, tower, compute, dev) if built else None
+        if base is not None and isinstance(items, Sequence):
+            recipe = base.key(fingerprint, [it.id for it in items])
+            remember(store, recipe, result.cache_path)
     if isinstance(result, ShardWork):
         return result
     weights = encoder.fingerprint.get("weights") if encoder.fingerprint else None
