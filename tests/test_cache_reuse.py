@@ -87,3 +87,36 @@ def test_no_lasting_assembled_copy(tiny, tmp_path):
     audit(tiny, tmp_path)
     assert not list(tmp_path.rglob("*.assembled.npy"))
     assert not list(tmp_path.rglob(".matrix.*"))
+
+
+def test_provenance_in_the_report(tiny, tmp_path):
+    import hashlib
+    from importlib.metadata import version
+
+    from infogauss_cli.report.schema import validate_report
+
+    weights = hashlib.sha256((tiny / "w.safetensors").read_bytes()).hexdigest()
+    first, _ = audit(tiny, tmp_path)
+    again, _ = audit(tiny, tmp_path)
+    sub, _ = audit(tiny, tmp_path, "--n", 25)
+    for report in (first, again, sub):
+        validate_report(report)
+        prov = report["rows"][0]["provenance"]
+        assert prov["weights_sha256"] == weights and prov["weights"].startswith("file:sha256:")
+        assert len(prov["data_fingerprint"]) == 64
+        env = report["environment"]
+        assert env["timm"] == version("timm") and env["transformers"] == version("transformers")
+        assert "open_clip_torch" in env and "sentence-transformers" in env and "datasets" in env
+    fingerprint = first["rows"][0]["provenance"]["data_fingerprint"]
+    assert again["rows"][0]["provenance"]["data_fingerprint"] == fingerprint  # cached = computed
+    assert sub["rows"][0]["provenance"]["data_fingerprint"] != fingerprint  # another subset
+
+
+def test_weights_sha256_only_for_local_weights():
+    from infogauss_cli.weights_digest import identity_sha256
+
+    hex64 = "ab" * 32
+    assert identity_sha256(f"file:sha256:{hex64}") == hex64
+    assert identity_sha256(f"dir:sha256:{hex64}:ctx77") == hex64
+    assert identity_sha256("random:0") is None and identity_sha256("hf:org/m@abc:w.bin") is None
+    assert identity_sha256(None) is None
