@@ -120,3 +120,18 @@ def test_weights_sha256_only_for_local_weights():
     assert identity_sha256(f"dir:sha256:{hex64}:ctx77") == hex64
     assert identity_sha256("random:0") is None and identity_sha256("hf:org/m@abc:w.bin") is None
     assert identity_sha256(None) is None
+
+
+def test_smaller_n_reuses_the_full_entry_when_the_model_is_built(tiny, tmp_path):
+    """No recipe (hub weights, or a cache written by an older version): the model is built,
+    and a smaller --n is still gathered from the full run's chunks."""
+    import shutil
+
+    first, _ = audit(tiny, tmp_path)
+    shutil.rmtree(tmp_path / ".recipes")
+    sub, heavy = audit(tiny, tmp_path, "--n", 25)
+    assert "torch" in heavy and sub["rows"][0]["timing"]["from_cache"] == 1.0
+    assert sub["rows"][0]["protocol"]["n"] == 25
+    assert len(list(tmp_path.glob("*/meta.json"))) == 1  # no entry of its own
+    prov = sub["rows"][0]["provenance"]
+    assert prov["weights_sha256"] == first["rows"][0]["provenance"]["weights_sha256"]

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 from ..atomic import atomic_write_bytes
 from ..errors import BadInputError
 from ..store import CACHE_FORMAT, CacheEntry, Chunk, EmbeddingCache, ids_digest, sha256_hex
-from .job import chunk_items_for, chunk_size_of, read_cached
-from .plan import Plan, subset_indices
+from .job import Job, chunk_items_for, chunk_size_of, read_cached
+from .plan import Plan, make_plan, subset_indices
 from .result import Extraction, assemble, raise_if_skipped
 from .runner import device_without_torch, resolve_device, resolve_precision
 
@@ -210,6 +210,75 @@ def read_entry(
     return gather(plan, done, pick)
 
 
+def subset_of_full_entry(
+    encoder: Any,
+    items: Sequence[Any],
+    pick: Sequence[int],
+    fingerprint: str,
+    options: Any,
+    cache: EmbeddingCache,
+) -> tuple[tuple[np.ndarray, list[str], list[tuple[str, str]]], CacheEntry] | None:
+    """With the model built (any weights, hub ones too): the rows of the subset ``pick`` of
+    ``items`` gathered from the entry of all ``items`` (``fingerprint``: the whole data's),
+    and that entry; None unless every chunk holding a chosen item is there."""
+    job = Job(encoder, options, cache)
+    device, precision, batch_size, chunk_items = job.settings()
+    plan = make_plan([it.id for it in items], batch_size, chunk_items)
+    size = chunk_size_of(chunk_items)
+    entry = job.cache_entry(plan, fingerprint, precision, device, size)
+    if not entry.meta_path.exists():
+        return None
+    got = read_entry(entry, plan.ids, pick, job.notes)
+    return (got, entry) if got is not None else None
+
+
+@dataclass(frozen=True)
+class Where:
+    """Which extraction a cached matrix is: model, tower, device, precision, cache folder."""
+
+    model_id: str
+    tower: str
+    device: str
+    precision: str
+    cache_path: str
+
+
+def as_extraction(
+    got: tuple[np.ndarray, list[str], list[tuple[str, str]]],
+    where: Where,
+    t0: float,
+    *,
+    strict: bool,
+    notes: Sequence[str],
+    weights: str | None,
+    data: str,
+) -> Extraction:
+    """The :class:`Extraction` of a matrix read from the cache (``got``: rows, kept ids,
+    skipped) since ``t0``; ``--strict``: skipped items are an error."""
+    emb, kept, skipped = got
+    if strict:
+        raise_if_skipped(skipped)
+    elapsed = time.perf_counter() - t0
+    return Extraction(
+        embeddings=emb,
+        ids=tuple(kept),
+        skipped=tuple(skipped),
+        model_id=where.model_id,
+        tower=where.tower,
+        device=where.device,
+        precision=where.precision,
+        batch_size=0,
+        workers=0,
+        extract_s=elapsed,
+        items_per_s=(len(kept) + len(skipped)) / elapsed if elapsed > 0 else float("inf"),
+        from_cache=1.0,
+        cache_path=where.cache_path,
+        notes=tuple(notes),
+        weights=weights or None,
+        data_fingerprint=data_fingerprint(data),
+    )
+
+
 # ---- the fast path -----------------------------------------------------------------------------
 def cached_extraction(
     entry: Any,
@@ -241,26 +310,13 @@ def cached_extraction(
         got = read_entry(found, key_ids, key_pick, notes) if found is not None else None
         if found is None or got is None:
             continue
-        emb, kept, skipped = got
-        if strict:
-            raise_if_skipped(skipped)
-        elapsed = time.perf_counter() - t0
-        return Extraction(
-            embeddings=emb,
-            ids=tuple(kept),
-            skipped=tuple(skipped),
-            model_id=entry.ref,
-            tower=tower,
-            device=device,
-            precision=str(base.parts["precision"]),
-            batch_size=0,
-            workers=0,
-            extract_s=elapsed,
-            items_per_s=(len(kept) + len(skipped)) / elapsed if elapsed > 0 else float("inf"),
-            from_cache=1.0,
-            cache_path=str(found.path),
-            notes=tuple(notes),
-            weights=str(found.parts.get("encoder", {}).get("weights") or "") or None,
-            data_fingerprint=data_fingerprint(data),
+        return as_extraction(
+            got,
+            Where(entry.ref, tower, device, str(base.parts["precision"]), str(found.path)),
+            t0,
+            strict=strict,
+            notes=notes,
+            weights=found.parts.get("encoder", {}).get("weights"),
+            data=data,
         )
     return None

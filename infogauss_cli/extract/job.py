@@ -75,6 +75,12 @@ class Job:
     def open_cache(
         self, plan: Plan | None, data: str, precision: str, device: str, chunk_size: int
     ) -> CacheEntry:
+        """The cache entry (:meth:`cache_entry`), its folder created."""
+        return self.cache_entry(plan, data, precision, device, chunk_size).open()
+
+    def cache_entry(
+        self, plan: Plan | None, data: str, precision: str, device: str, chunk_size: int
+    ) -> CacheEntry:
         """The cache entry: keyed on the item ids (``plan``) for a list, on the data
         fingerprint alone with a ``stream`` marker for a stream (``plan`` None)."""
         assert self.cache is not None
@@ -100,7 +106,7 @@ class Job:
         decode = decode_key(enc, self.options.decode)
         if decode:  # tensor or fused resize, draft, GPU decode: other pixels
             parts["decode"] = decode
-        return self.cache.entry(parts, label=f"{enc.model_id}-{enc.tower}").open()
+        return self.cache.entry(parts, label=f"{enc.model_id}-{enc.tower}")
 
 
 @dataclass

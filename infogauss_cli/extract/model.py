@@ -8,6 +8,7 @@ tower planning, metadata, the output file).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +18,16 @@ from ..cache_admin import describe
 from ..errors import BadInputError
 from ..options import Compute, DataOptions, Protocol
 from ..sources.base import Item, item_count, item_loader
-from .cached import cached_extraction, data_fingerprint, recipe_base, remember, subset_data
+from .cached import (
+    Where,
+    as_extraction,
+    cached_extraction,
+    data_fingerprint,
+    recipe_base,
+    remember,
+    subset_data,
+    subset_of_full_entry,
+)
 from .engine import ShardWork, extract
 from .job import as_cache
 from .plan import subset_indices
@@ -140,6 +150,10 @@ def extract_model(
         encoder = agree("build", lambda: build_encoder(entry, tower))
     elif encoder is None:
         encoder = build_encoder(entry, tower)
+    if items is not all_items and shard.mode == "single" and store is not None:
+        found = subset_from_cache(encoder, source, tower, protocol, compute, store, strict)
+        if found is not None:  # a smaller --n of a cached run: gathered, nothing computed
+            return found
     result = extract(
         encoder,
         items,
@@ -159,10 +173,45 @@ def extract_model(
         if base is not None and isinstance(items, Sequence):
             recipe = base.key(fingerprint, [it.id for it in items])
             remember(store, recipe, result.cache_path)
-    if isinstance(result, ShardWork):
+    if not isinstance(result, Extraction):  # a ShardWork
         return result
     weights = encoder.fingerprint.get("weights") if encoder.fingerprint else None
     return replace(result, weights=weights, data_fingerprint=data_fingerprint(fingerprint))
+
+
+def subset_from_cache(
+    encoder: Any,
+    source: Any,
+    tower: str,
+    protocol: Protocol,
+    compute: Compute,
+    store: EmbeddingCache,
+    strict: bool,
+) -> Extraction | None:
+    """The seeded subset ``protocol.n`` gathered from the cached entry of all the items, with
+    the model built (weights that have no recipe, e.g. from the hub); None unless every chunk
+    it needs is there."""
+    t0 = time.perf_counter()
+    items = source.items(tower)
+    if not isinstance(items, Sequence):
+        return None
+    pick = subset_indices(len(items), protocol.n, protocol.seed)
+    assert pick is not None
+    fingerprint = source.fingerprint(tower)
+    options = compute.engine(resolve_device(compute.device), strict)
+    found = subset_of_full_entry(encoder, items, pick, fingerprint, options, store)
+    if found is None:
+        return None
+    device, precision = options.device, resolve_precision(compute.precision, options.device)
+    return as_extraction(
+        found[0],
+        Where(encoder.model_id, tower, device, precision, str(found[1].path)),
+        t0,
+        strict=strict,
+        notes=(),
+        weights=(encoder.fingerprint or {}).get("weights"),
+        data=subset_data(fingerprint, protocol.n, protocol.seed),
+    )
 
 
 @dataclass(frozen=True)
