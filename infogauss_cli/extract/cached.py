@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from ..atomic import atomic_write_bytes
 from ..errors import BadInputError
 from ..store import CACHE_FORMAT, CacheEntry, Chunk, EmbeddingCache, ids_digest, sha256_hex
+from ..weights_digest import content_digest
 from .job import Job, chunk_items_for, chunk_size_of, read_cached
 from .plan import Plan, make_plan, subset_indices
 from .result import Extraction, assemble, raise_if_skipped
@@ -73,8 +74,7 @@ def weights_recipe(entry: Any) -> str | None:
     """The weights part of a recipe: ``random:SEED``, or the sha256 of the local or packaged
     weights; None for hub weights or weights that cannot be found (the ordinary path names the
     problem)."""
-    from ..weights_digest import content_digest
-    from ..zoo.weights import weights_location
+    from ..zoo.weights import weights_location  # the zoo (pydantic) only when asked
 
     try:
         loc = weights_location(entry)
