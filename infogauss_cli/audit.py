@@ -172,6 +172,7 @@ def _view_row(
         backend=info.backend,
         data=dict(info.data),
         protocol=row_protocol,
+        provenance=info.provenance,
         metrics=metrics,
         null=null,
         verdict=verdict,
@@ -386,6 +387,7 @@ def _model_rows(
         **who,
         data=data_section(source, tower, ex),
         protocol={"precision": ex.precision, "device": ex.device, **extra},
+        provenance=provenance(ex),
         timing={
             "extract_s": round(ex.extract_s, 3),
             "items_per_s": round(ex.items_per_s, 2),
@@ -394,6 +396,18 @@ def _model_rows(
         extra_metrics=paired,
     )
     return diagnose_rows(ex.embeddings, info, protocol, options, gates)
+
+
+def provenance(ex: Any) -> dict[str, Any]:
+    """A row's ``provenance``: the weights' sha256 and identity, the data fingerprint."""
+    from .weights_digest import identity_sha256
+
+    weights = getattr(ex, "weights", None)
+    return {
+        "weights_sha256": identity_sha256(weights),
+        "weights": weights,
+        "data_fingerprint": getattr(ex, "data_fingerprint", None),
+    }
 
 
 def paired_metrics(source: Any, done: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,10 +13,14 @@ Cache layout (one folder per entry, one entry per everything that changes the em
         chunk-000000.json    sidecar: key, index, start, stop, rows, dim, dtype, sha256 of the
                              .npy bytes, sha256 of the chunk's item ids, skipped items
         ...
-    CACHE_DIR/<model>-<tower>-<key[:24]>.assembled.npy
-                             the verified chunks in item order (kept items), rewritten by each
-                             run that assembles them and read memory-mapped
-                             (:func:`assemble_to_file`)
+    CACHE_DIR/.recipes/<recipe[:40]>.json
+                             which entry a recipe made (the recipe: the model's zoo entry,
+                             its weights' content hash, library versions and the options,
+                             known before any model is built; :mod:`.extract.cached`)
+
+The matrix of a run is read from the chunks (concatenated in RAM, or for a matrix larger than
+RAM/8 assembled into a scratch file that is memory-mapped and unlinked at once): nothing beside
+the chunks stays on disk.
 
 Every file is written atomically (temporary file in the same folder, fsync, ``os.replace``);
 the sidecar is written after its ``.npy``, so a chunk counts only once both are complete.
@@ -98,57 +102,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:48] or "model"
 
 
-# ---- content identity of weights ---------------------------------------------------------------
-HASH_MEMO = ".weights-sha256.json"  # in the default cache folder: (path, size, mtime) -> sha256
-_memo: dict[str, str] = {}
-
-
-def _memo_file() -> Path:
-    return default_cache_dir() / HASH_MEMO
-
-
-def _file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, memoised by (path, size, mtime, inode) in memory and in the
-    default cache folder, so gigabytes are hashed once, not on every run."""
-    st = path.stat()
-    key = f"{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
-    if key in _memo:
-        return _memo[key]
-    memo_path = _memo_file()
-    try:
-        stored = json.loads(memo_path.read_text())
-    except (OSError, ValueError):
-        stored = {}
-    if not isinstance(stored, dict):
-        stored = {}
-    digest = stored.get(key)
-    if not isinstance(digest, str):
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-        digest = h.hexdigest()
-        stored[key] = digest
-        with contextlib.suppress(OSError):  # a read-only cache only costs the hashing again
-            atomic_write_bytes(memo_path, json.dumps(stored).encode(), parents=True)
-    _memo[key] = digest
-    return digest
-
-
-def content_digest(path: str | Path) -> str:
-    """sha256 of a weights file's bytes, or of a folder's files (relative names and each
-    file's sha256, sorted): the same weights give the same digest wherever they are installed
-    (another virtual environment, another copy), other weights another one."""
-    path = Path(path).resolve()
-    if path.is_file():
-        return _file_sha256(path)
-    h = hashlib.sha256(b"infogauss.folder/v1\n")
-    for p in sorted(path.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts:
-            h.update(f"{p.relative_to(path).as_posix()}\0{_file_sha256(p)}\n".encode())
-    return h.hexdigest()
-
-
 # ---- the cache ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Chunk:
@@ -197,7 +150,33 @@ class CacheEntry:
                 with contextlib.suppress(OSError):
                     if now - tmp.stat().st_mtime > STALE_TMP_S:
                         tmp.unlink()
+        for scratch in self.path.glob(".matrix.*.npy"):  # left by a killed run
+            with contextlib.suppress(OSError):
+                if now - scratch.stat().st_mtime > STALE_TMP_S:
+                    scratch.unlink()
+        self.touch()
         return self
+
+    def touch(self) -> None:
+        """Mark the entry as used now (``meta.json``'s modification time: the age that
+        ``infogauss cache list`` shows and ``cache prune --older-than`` reads)."""
+        with contextlib.suppress(OSError):
+            os.utime(self.meta_path)
+
+    @classmethod
+    def from_folder(cls, path: Path) -> CacheEntry | None:
+        """The entry in folder ``path`` as its ``meta.json`` describes it (None: no entry of
+        this cache format there)."""
+        try:
+            meta = json.loads((path / "meta.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT:
+            return None
+        key, parts = meta.get("key"), meta.get("parts")
+        if not isinstance(key, str) or not isinstance(parts, dict):
+            return None
+        return cls(path, key, parts)
 
     def read_chunk(
         self, index: int, start: int, stop: int, ids: Sequence[str], dim: int

@@ -198,8 +198,8 @@ def path_identity(path: Path) -> str:
     """Identity of local weights for the cache key: the sha256 of the bytes (of every file, for
     a folder), not the path, so the same weights installed elsewhere (another virtual
     environment) hit the same cache entry. Hashed once per (path, size, mtime), then memoised
-    (:func:`~infogauss_cli.store.content_digest`)."""
-    from ..store import content_digest
+    (:func:`~infogauss_cli.weights_digest.content_digest`)."""
+    from ..weights_digest import content_digest
 
     kind = "file" if Path(path).is_file() else "dir"
     return f"{kind}:sha256:{content_digest(path)}"

@@ -81,6 +81,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "data": LazyCommand(
         "data", "app", "Datasets: fetch MS-COCO val2017, show what is here.", group=True
     ),
+    "cache": LazyCommand("cache", "app", "The embedding cache: list, prune, verify.", group=True),
 }
 
 

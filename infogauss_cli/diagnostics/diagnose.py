@@ -13,7 +13,7 @@ from ..errors import BadInputError
 from .normality import ADResult, DPResult, ad_result, column_tests, dp_result
 from .norms import NormStats, stats_from_norms
 from .null import NullExpectation, null_expectation
-from .reference import LABELS, Reference, reference
+from .reference import LABELS, Reference, gaussian_effect, reference
 from .validate import (
     MIN_ROWS,
     VIEWS,

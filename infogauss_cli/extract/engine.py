@@ -166,9 +166,11 @@ def extract(
         if console is not None:
             console.print(work.summary(), highlight=False)
         return work
-    # the assembled matrix: a memory-mapped file next to the entry's folder, not a concatenation
-    assembled = entry.path.with_name(entry.path.name + ASSEMBLED) if entry is not None else None
-    emb, kept_ids, skipped = assemble(plan, share.done, job.say, assembled)
+    scratch = None
+    if entry is not None:  # an older version's assembled copy doubled the entry on disk
+        entry.path.with_name(entry.path.name + ASSEMBLED).unlink(missing_ok=True)
+        scratch = entry.path
+    emb, kept_ids, skipped = assemble(plan, share.done, job.say, scratch)
     elapsed = time.perf_counter() - t0
     runner = share.runner
     return Extraction(

@@ -62,10 +62,7 @@ class Job:
         dev = resolve_device(o.device)
         prec = resolve_precision(o.precision, dev)
         bs = o.batch_size or default_batch_size(dev, tower)
-        chunk_items = o.chunk_items
-        if chunk_items is None and tower == "text" and not os.environ.get(CHUNK_ENV):
-            chunk_items = TEXT_CHUNK_ITEMS  # wide enough for length buckets
-        return dev, prec, bs, chunk_items
+        return dev, prec, bs, chunk_items_for(o.chunk_items, tower)
 
     def check_shared(self) -> None:
         """Several processes meet in the cache: it must be on."""
@@ -76,6 +73,12 @@ class Job:
             )
 
     def open_cache(
+        self, plan: Plan | None, data: str, precision: str, device: str, chunk_size: int
+    ) -> CacheEntry:
+        """The cache entry (:meth:`cache_entry`), its folder created."""
+        return self.cache_entry(plan, data, precision, device, chunk_size).open()
+
+    def cache_entry(
         self, plan: Plan | None, data: str, precision: str, device: str, chunk_size: int
     ) -> CacheEntry:
         """The cache entry: keyed on the item ids (``plan``) for a list, on the data
@@ -103,7 +106,7 @@ class Job:
         decode = decode_key(enc, self.options.decode)
         if decode:  # tensor or fused resize, draft, GPU decode: other pixels
             parts["decode"] = decode
-        return self.cache.entry(parts, label=f"{enc.model_id}-{enc.tower}").open()
+        return self.cache.entry(parts, label=f"{enc.model_id}-{enc.tower}")
 
 
 @dataclass
@@ -187,6 +190,14 @@ def inference(runner_cuda: bool) -> Any:
             yield
     finally:
         torch.backends.cudnn.benchmark = cudnn_benchmark
+
+
+def chunk_items_for(chunk_items: int | None, tower: str) -> int | None:
+    """The chunk size asked for (None: the default), text chunks wider by default (length
+    buckets)."""
+    if chunk_items is None and tower == "text" and not os.environ.get(CHUNK_ENV):
+        return TEXT_CHUNK_ITEMS
+    return chunk_items
 
 
 def chunk_size_of(chunk_items: int | None) -> int:

@@ -8,15 +8,29 @@ tower planning, metadata, the output file).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..cache_admin import describe
 from ..errors import BadInputError
 from ..options import Compute, DataOptions, Protocol
 from ..sources.base import Item, item_count, item_loader
+from .cached import (
+    Where,
+    as_extraction,
+    cached_extraction,
+    data_fingerprint,
+    recipe_base,
+    remember,
+    subset_data,
+    subset_of_full_entry,
+)
 from .engine import ShardWork, extract
+from .job import as_cache
+from .plan import subset_indices
 from .result import Extraction
 from .runner import resolve_device, resolve_precision
 
@@ -39,14 +53,13 @@ def select_items(
     count = item_count(items)
     if n is None or (count is not None and n >= count):
         return items
-    import numpy as np
-
     if count is None:
         return reservoir(items, n, seed)
-    keep = np.sort(np.random.default_rng(seed).choice(count, size=n, replace=False))
+    keep = subset_indices(count, n, seed)
+    assert keep is not None
     if isinstance(items, Sequence):
-        return [items[int(i)] for i in keep]
-    wanted = set(keep.tolist())
+        return [items[i] for i in keep]
+    wanted = set(keep)
     return [item for i, item in enumerate(items) if i in wanted]
 
 
@@ -127,30 +140,86 @@ def extract_model(
     if encoder is None:
         fail_fast(entry)  # missing weights offline: before torch and the library are imported
     shard = current_shard(compute.shard)
+    store = as_cache(cache)
+    if encoder is None and shard.mode == "single" and store is not None:
+        found = cached_extraction(entry, source, tower, protocol, compute, store, strict)
+        if found is not None:  # every chunk cached: no model built, torch not imported
+            return found
     dev = resolve_device(shard.device(compute.device))  # bad options fail before any model
     resolve_precision(compute.precision, dev)
     all_items = source.items(tower)
     items = select_items(all_items, protocol.n, protocol.seed)  # a stream stays a stream
     fingerprint = source.fingerprint(tower)
     if items is not all_items:
-        fingerprint = f"{fingerprint}:subset:{protocol.n}:{protocol.seed}"
-    if shard.synced and cache is not None:
-        root = cache.root if hasattr(cache, "root") else cache
-        check_shared_folder(Path(root), shard)
+        fingerprint = subset_data(fingerprint, protocol.n, protocol.seed)
+    if shard.synced and store is not None:
+        check_shared_folder(store.root, shard)
+    built = encoder is None
     if encoder is None and shard.synced:
         encoder = agree("build", lambda: build_shown(entry, tower))
     elif encoder is None:
         encoder = build_shown(entry, tower)
-    return extract(
+    if items is not all_items and shard.mode == "single" and store is not None:
+        found = subset_from_cache(encoder, source, tower, protocol, compute, store, strict)
+        if found is not None:  # a smaller --n of a cached run: gathered, nothing computed
+            return found
+    result = extract(
         encoder,
         items,
         compute.engine(dev, strict),
-        cache=cache,
+        cache=store,
         data_fingerprint=fingerprint,
         loader=item_loader(source, tower),
         shard=shard,
         console=console,
         progress=console is not None,
+    )
+    if store is not None and result.cache_path:
+        subset = {"n": protocol.n, "seed": protocol.seed} if items is not all_items else None
+        name = getattr(source, "name", str(source))
+        describe(result.cache_path, {"model": entry.ref, "source": name, "subset": subset})
+        base = recipe_base(entry, tower, compute, dev) if built else None
+        if base is not None and isinstance(items, Sequence):
+            recipe = base.key(fingerprint, [it.id for it in items])
+            remember(store, recipe, result.cache_path)
+    if not isinstance(result, Extraction):  # a ShardWork
+        return result
+    weights = encoder.fingerprint.get("weights") if encoder.fingerprint else None
+    return replace(result, weights=weights, data_fingerprint=data_fingerprint(fingerprint))
+
+
+def subset_from_cache(
+    encoder: Any,
+    source: Any,
+    tower: str,
+    protocol: Protocol,
+    compute: Compute,
+    store: EmbeddingCache,
+    strict: bool,
+) -> Extraction | None:
+    """The seeded subset ``protocol.n`` gathered from the cached entry of all the items, with
+    the model built (weights that have no recipe, e.g. from the hub); None unless every chunk
+    it needs is there."""
+    t0 = time.perf_counter()
+    items = source.items(tower)
+    if not isinstance(items, Sequence):
+        return None
+    pick = subset_indices(len(items), protocol.n, protocol.seed)
+    assert pick is not None
+    fingerprint = source.fingerprint(tower)
+    options = compute.engine(resolve_device(compute.device), strict)
+    found = subset_of_full_entry(encoder, items, pick, fingerprint, options, store)
+    if found is None:
+        return None
+    device, precision = options.device, resolve_precision(compute.precision, options.device)
+    return as_extraction(
+        found[0],
+        Where(encoder.model_id, tower, device, precision, str(found[1].path)),
+        t0,
+        strict=strict,
+        notes=(),
+        weights=(encoder.fingerprint or {}).get("weights"),
+        data=subset_data(fingerprint, protocol.n, protocol.seed),
     )
 
 

@@ -127,3 +127,14 @@ def check_items(items: Sequence[Item], tower: str) -> None:
         if it.id in seen:
             raise BadInputError(f"duplicate item id {it.id!r}; ids must be unique")
         seen.add(it.id)
+
+
+def subset_indices(count: int, n: int | None, seed: int = 0) -> list[int] | None:
+    """The sorted positions of the seeded subset of ``n`` of ``count`` items
+    (:func:`select_items`), or None for all of them."""
+    if n is None or n >= count:
+        return None
+    import numpy as np
+
+    keep = np.sort(np.random.default_rng(seed).choice(count, size=n, replace=False))
+    return [int(i) for i in keep]

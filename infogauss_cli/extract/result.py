@@ -16,7 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .plan import Plan
 
 SKIPPED_SHOWN = 5  # how many skipped items messages name
-ASSEMBLED = ".assembled.npy"  # suffix of <entry folder>: its embeddings in item order (mmap)
+ASSEMBLED = ".assembled.npy"  # suffix of an older version's assembled file, removed on sight
+RAM_SHARE = 8  # a matrix up to 1/8 of the machine's RAM is concatenated in memory
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Extraction:
     from_cache: float
     cache_path: str | None = None
     notes: tuple[str, ...] = ()
+    weights: str | None = None  # the weights identity of the cache key (``file:sha256:...``)
+    data_fingerprint: str | None = None  # sha256 of the data part of the cache key
 
     @property
     def n(self) -> int:
@@ -67,12 +70,13 @@ def assemble(
     plan: Plan,
     done: Mapping[int, Chunk],
     say: Callable[[str], None],
-    out: str | Path | None = None,
+    scratch: str | Path | None = None,
 ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
     """(embeddings, kept ids, skipped (id, reason)) from every chunk of ``plan``, in item
     order. None readable is a RunError; non-finite rows are reported through ``say``.
-    ``out``: the embeddings are written there (``.npy``) and returned memory-mapped
-    (:func:`~infogauss_cli.store.assemble_to_file`), not concatenated in RAM."""
+    ``scratch``: a folder where a matrix too large for RAM (:func:`fits_in_ram`) is assembled
+    into a file that is memory-mapped and then unlinked (:func:`mapped_scratch`): no second
+    copy of the cache stays on disk."""
     import numpy as np
 
     embs, kept_ids, skipped_all = [], [], []
@@ -87,12 +91,41 @@ def assemble(
         first = skipped_all[0] if skipped_all else ("?", "?")
         raise RunError(f"none of the {plan.n} items could be read (first: {first[0]}: {first[1]})")
     bad_rows = sum(int((~np.isfinite(e)).any(axis=1).sum()) for e in embs)
-    if out is not None:
-        from ..store import assemble_to_file
-
-        emb = assemble_to_file(out, embs, len(kept_ids), embs[0].shape[1])
+    rows, dim = len(kept_ids), embs[0].shape[1]
+    if scratch is not None and not fits_in_ram(rows * dim * 4):
+        emb = mapped_scratch(Path(scratch), embs, rows, dim)
     else:
         emb = np.ascontiguousarray(np.concatenate(embs), dtype=np.float32)
     if bad_rows:
         say(f"{bad_rows} embedding rows contain NaN or inf (try --precision fp32)")
     return emb, kept_ids, skipped_all
+
+
+def fits_in_ram(nbytes: int) -> bool:
+    """A matrix of ``nbytes`` is concatenated in memory when it is at most 1/RAM_SHARE of the
+    machine's RAM (unknown RAM: yes)."""
+    import os
+
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return True
+    return nbytes <= ram // RAM_SHARE
+
+
+def mapped_scratch(folder: Path, blocks: Sequence[np.ndarray], rows: int, dim: int) -> np.ndarray:
+    """``blocks`` written in order to a temporary ``.npy`` in ``folder``, returned memory-mapped
+    and the file unlinked at once (POSIX keeps a mapped file's pages until the map is dropped),
+    so the matrix costs no lasting disk space beside the cache."""
+    import os
+    import tempfile
+
+    from ..store import assemble_to_file
+
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".matrix.", suffix=".npy")
+    os.close(fd)
+    try:
+        return assemble_to_file(name, blocks, rows, dim)
+    finally:
+        if os.name == "posix":
+            Path(name).unlink(missing_ok=True)

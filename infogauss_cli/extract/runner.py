@@ -29,6 +29,18 @@ from ..errors import BadInputError, RunError
 from ..options import PRECISIONS
 from .cpu_memory import keep_freed_memory
 
+GPU_DEVICE_NODES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
+
+
+def device_without_torch(device: str = "auto") -> str | None:
+    """What :func:`resolve_device` gives, where that is known without importing torch:
+    ``cpu`` for ``cpu``, and for ``auto`` on a machine with no GPU device node (no NVIDIA,
+    ROCm or WSL GPU driver: torch could not see a GPU either); else None."""
+    d = (device or "auto").strip().lower()
+    if d == "cpu" or (d == "auto" and not any(map(os.path.exists, GPU_DEVICE_NODES))):
+        return "cpu"
+    return None
+
 
 def resolve_device(device: str = "auto") -> str:
     """``auto`` -> ``cuda:0`` if CUDA is available else ``cpu``; ``cuda`` -> ``cuda:0``;

@@ -11,6 +11,7 @@ from ..gates import GateResult
 from ..verdict import Verdict
 
 SCHEMA = "infogauss.report/v1"
+MODEL_LIBRARIES = ("timm", "transformers", "open_clip_torch", "sentence-transformers", "datasets")
 
 
 def clean(value: Any) -> Any:
@@ -37,6 +38,7 @@ class RowSource:
     backend: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     protocol: Mapping[str, Any] = field(default_factory=dict)
+    provenance: Mapping[str, Any] | None = None  # weights_sha256, weights, data_fingerprint
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class Row(RowSource):
             "warnings": list(self.warnings),
             "timing": dict(self.timing),
         }
+        if self.provenance is not None:
+            out["provenance"] = dict(self.provenance)
         if self.per_coordinate is not None:
             out["per_coordinate"] = dict(self.per_coordinate)
         if self.error is not None:
@@ -92,9 +96,20 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def installed(name: str) -> str | None:
+    """The installed version of distribution ``name`` (package metadata, never imported)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def environment(rows: tuple[Row, ...] = ()) -> dict[str, Any]:
     """Python, platform, numpy/scipy/torch versions (torch only if already imported or
-    installed; never imported here) and the device the rows ran on."""
+    installed; never imported here), the model libraries' versions (package metadata) and the
+    device the rows ran on."""
     import platform
     import sys
     from importlib import metadata
@@ -115,6 +130,7 @@ def environment(rows: tuple[Row, ...] = ()) -> dict[str, Any]:
         "numpy": version("numpy"),
         "scipy": version("scipy"),
         "torch": version("torch"),
+        **{name: installed(name) for name in MODEL_LIBRARIES},
         "device": ", ".join(devices) or "cpu",
     }
 

@@ -1,0 +1,132 @@
+"""`infogauss cache list | prune | verify`: the embedding cache (thin wrappers over
+:mod:`infogauss_cli.cache_admin`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import options as o
+from .errors import handle_errors
+
+app = typer.Typer(
+    name="cache",
+    help="The embedding cache: list entries, prune old ones, verify every chunk.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the entries as JSON on stdout.")]
+
+
+def _root(cache_dir: Path | None) -> Path:
+    from ..store import default_cache_dir
+
+    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+
+
+def human_size(n: int) -> str:
+    """``1.2 GB``, ``340 kB``, ``12 B`` (powers of 1000)."""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def human_age(seconds: float) -> str:
+    """``3d``, ``5h``, ``12m``, ``40s``."""
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length:
+            return f"{seconds / length:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+@app.command("list")
+@handle_errors
+def list_cmd(as_json: JsonOpt = False, cache_dir: o.CacheDirOpt = None) -> None:
+    """List the cache entries: model, tower, data, items, size, age (since last use).
+
+    Example: [bold]infogauss cache list --json | jq '.entries[] | select(.age_s > 2592000)'[/]
+    """
+    from ..cache_admin import list_entries
+
+    root = _root(cache_dir)
+    infos = list_entries(root)
+    if as_json:
+        entries = [i.to_dict() for i in infos]
+        total = sum(i.size_bytes for i in infos)
+        typer.echo(json.dumps({"cache": str(root), "entries": entries, "size_bytes": total}))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(infos)} entries · {root}", title_justify="left", pad_edge=False)
+    for col in ("model", "tower", "data", "items", "size", "age"):
+        right = col in ("items", "size", "age")
+        table.add_column(col, justify="right" if right else "left", overflow="fold")
+    for i in infos:
+        items = "stream" if i.items is None else str(i.items)
+        size, age = human_size(i.size_bytes), human_age(i.age_s())
+        table.add_row(i.model, i.tower, i.data, items, size, age)
+    Console().print(table)
+
+
+@app.command("prune")
+@handle_errors
+def prune_cmd(
+    older_than: Annotated[
+        str | None,
+        typer.Option("--older-than", help="Entries not used for this long: 30d, 12h, 2w."),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", help="Entries of this model (zoo id as in `cache list`)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be removed; remove nothing.")
+    ] = False,
+    cache_dir: o.CacheDirOpt = None,
+) -> None:
+    """Remove cache entries by age and/or model (both: both must hold). Asks nothing; prints
+    what it removed.
+
+    Example: [bold]infogauss cache prune --older-than 30d --dry-run[/]
+    """
+    from ..cache_admin import list_entries, parse_age, remove_entry, select_entries
+    from ..errors import BadInputError
+
+    if older_than is None and not model:
+        raise BadInputError("cache prune needs --older-than AGE and/or --model ID")
+    age = parse_age(older_than) if older_than is not None else None
+    root = _root(cache_dir)
+    chosen = select_entries(list_entries(root), age, tuple(model or ()))
+    verb = "would remove" if dry_run else "removed"
+    for info in chosen:
+        if not dry_run:
+            remove_entry(root, info)
+        line = f"{verb} {info.path.name} ({info.model} {info.tower}, {info.data}, "
+        typer.echo(line + f"{human_size(info.size_bytes)}, unused {human_age(info.age_s())})")
+    freed = human_size(sum(i.size_bytes for i in chosen))
+    typer.echo(f"{verb} {len(chosen)} entr{'y' if len(chosen) == 1 else 'ies'}, {freed}")
+
+
+@app.command("verify")
+@handle_errors
+def verify_cmd(cache_dir: o.CacheDirOpt = None) -> None:
+    """Check every chunk's checksum, dtype and shape; exit 1 naming each bad chunk (a bad
+    chunk is recomputed by the next run that needs it)."""
+    from ..cache_admin import cache_entries, verify_entry
+
+    entries = cache_entries(_root(cache_dir))
+    bad = [(path, why) for e in entries for path, why in verify_entry(e)]
+    chunks = sum(len(list(e.path.glob("chunk-*.json"))) for e in entries)
+    for path, why in bad:
+        typer.echo(f"bad chunk {path}: {why}", err=True)
+    typer.echo(f"{len(entries)} entries, {chunks} chunks, {len(bad)} bad")
+    if bad:
+        raise typer.Exit(1)
