@@ -1,7 +1,7 @@
 """Calibration of the verdict and of the detail p-values, over seeds (issue 11's evidence).
 
 Part 1, the verdict. For every (n, d) of the grid, every distribution and every view, S seeded
-matrices go through the library's own path (``infogauss_cli.audit.diagnose_rows``, the CLI's
+matrices go through the library's own path (``infogauss_cli.matrix_rows.diagnose_rows``, the CLI's
 default settings) and the share of seeds called Gaussian (✓) is printed for the default
 (calibrated, alpha = 0.05) and the paper rule (both compliances >= 90%):
 
@@ -69,7 +69,7 @@ def verdict_rates(
     grid: list[tuple[int, int]], seeds: int, dists: list[str]
 ) -> list[tuple[str, int, int, str, float, float]]:
     """(distribution, n, d, view, calibrated ✓ rate, paper ✓ rate) for every cell."""
-    from infogauss_cli.audit import RowInfo, diagnose_rows
+    from infogauss_cli.matrix_rows import RowInfo, diagnose_rows
     from infogauss_cli.options import Protocol
 
     out = []

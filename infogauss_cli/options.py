@@ -196,13 +196,6 @@ class DiagnoseOptions:
         if self.bootstrap < 0:
             raise BadInputError(f"--bootstrap must be >= 0, got {self.bootstrap}")
 
-    @property
-    def verdict_rule(self) -> Any:
-        """The :class:`~infogauss_cli.verdict.Rule` of ``rule`` and ``alpha``."""
-        from .verdict import Rule
-
-        return Rule(name=self.rule, alpha=self.alpha)
-
 
 def parse_memory_budget(text: str) -> int:
     """``--memory-budget`` ("512M", "2G", "1.5GiB", bytes) -> bytes, or BadInputError."""

@@ -309,12 +309,9 @@ def track_zoo(
     data and items, like ``audit``; ``console``: where progress goes (None: quiet). A
     checkpoint that fails to load (or whose weights are no checkpoint) gives an error row;
     the others still run."""
-    from .audit import (
-        RowInfo,
-        diagnose_rows,
-        extract_tower,  # the same extraction as audit
-    )
+    from .audit import extract_tower  # the same extraction as audit
     from .extract import resolve_towers
+    from .matrix_rows import RowInfo, diagnose_rows
     from .sources import data_section, parse_data_spec
 
     source = parse_data_spec(data.data, console=console, **data.source_options())

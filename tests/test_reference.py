@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from infogauss_cli.audit import RowInfo, diagnose_rows
 from infogauss_cli.diagnostics import diagnose
 from infogauss_cli.diagnostics.detail import calibration_detail
 from infogauss_cli.diagnostics.mardia import mardia
@@ -18,6 +17,7 @@ from infogauss_cli.diagnostics.normality import column_tests
 from infogauss_cli.diagnostics.projections import projection_tests, scale_moments
 from infogauss_cli.diagnostics.reference import reference, simulate
 from infogauss_cli.diagnostics.validate import l2_normalise
+from infogauss_cli.matrix_rows import RowInfo, diagnose_rows
 from infogauss_cli.options import DiagnoseOptions, Protocol
 from infogauss_cli.refstore import DiskReferenceStore, ReferenceCacheWarning
 from infogauss_cli.verdict import Rule

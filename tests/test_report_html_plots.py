@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from infogauss_cli.errors import BadInputError
+from infogauss_cli.gates import GateResult
 from infogauss_cli.report.cells import table_cells
 from infogauss_cli.report.html import render_html, write_html
 from infogauss_cli.report.model import Row
@@ -30,7 +31,6 @@ from infogauss_cli.report.plots import (
     write_plots,
     write_row_plots,
 )
-from infogauss_cli.gates import GateResult
 from infogauss_cli.verdict import Verdict
 
 Image = pytest.importorskip("PIL.Image")

@@ -255,7 +255,7 @@ def snapshot_rows(
 ) -> list[Row]:
     """Diagnose every snapshot (the same diagnostics, views and report as ``audit``);
     ``reference``: attach the paper's line (``data["paper"]``) where one corresponds."""
-    from ..audit import RowInfo, diagnose_rows
+    from ..matrix_rows import RowInfo, diagnose_rows
 
     protocol = Protocol(view=cfg.view, seed=cfg.seed)
     rows: list[Row] = []
