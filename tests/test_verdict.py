@@ -219,10 +219,10 @@ def test_baseline_of_an_unlike_run_is_noted_or_refused():
     ad, _ = evaluate_gates(row(GOOD, n=200), judge(GOOD, PAPER), gates)
     assert ad.passed and "n 5000 in the baseline, 200 here" in ad.note
     other_data = {**row(GOOD), "data": {"source": "images:/tmp/x"}}
-    with pytest.raises(BadInputError, match="data.source"):
+    with pytest.raises(BadInputError, match=r"data\.source"):
         evaluate_gates(other_data, judge(GOOD, PAPER), gates)
     other_rev = row(GOOD, n=5000, revision="abc123")
-    with pytest.raises(BadInputError, match="protocol.revision"):
+    with pytest.raises(BadInputError, match=r"protocol\.revision"):
         evaluate_gates(other_rev, judge(GOOD, PAPER), gates)
 
 
