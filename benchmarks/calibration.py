@@ -1,26 +1,30 @@
-"""Calibration of the verdict and of the detail p-values, over seeds (issue 11's evidence).
+"""Calibration of the calls and of the detail p-values, over seeds.
 
-Part 1, the verdict. For every (n, d) of the grid, every distribution and every view, S seeded
-matrices go through the library's own path (``infogauss_cli.matrix_rows.diagnose_rows``, the CLI's
-default settings) and the share of seeds called Gaussian (✓) is printed for the default
-(calibrated, alpha = 0.05) and the paper rule (both compliances >= 90%):
+Part 1 (``--part calls``), the calls. For every (n, d) of the grid and every distribution, S
+seeded matrices go through the calls' own path (the joint rows, the decorrelated tests of the
+raw and the l2 view, the sphere tests, ``verdict.judge`` at the default alpha = 0.05) and the
+share of seeds given each call is printed: ✓ gaussian, ≈ practically Gaussian, ✗ not, ?
+inconclusive, and the sphere call (uniform share). Distributions (docs/diagnostics.md):
 
-- ``reference``: iid N(0, 1) coordinates; their l2 view is exactly uniform on the sphere, so
-  this is the reference of both views (✓ rate should be >= 95% for the calibrated rule);
-- ``t10``, ``t5``: iid Student t with 10 / 5 degrees of freedom (mild / clear departures);
-- ``mixture``: iid 50/50 mixture of N(-1, 1) and N(+1, 1) (bimodal, effect size 0.05).
+- Gaussians: ``iid``; ``factor`` (one common factor, loadings of sd 0.5 to 3); ``wishart``
+  (covariance A A^T, A with iid N(0, 1/d) entries); ``power`` (variances 1/j);
+- ``sphere``: rows uniform on the sphere (normalised iid Gaussian rows);
+- departures: ``t5``, ``t10`` (iid Student t coordinates), ``mvt5`` (multivariate Student t5:
+  heavy tails in every direction), ``copula`` (a t5 copula with exact N(0, 1) marginals),
+  ``laplace`` (iid), ``mixture`` (two clusters 3 sd apart along a random direction), ``relu``
+  (max(0, g)), ``binary`` (iid 0/1), ``onehot``.
 
-Part 3 (``--part cost``): the time to simulate one reference (cold, nothing cached) per view
-at a few (n, d), the cost a first audit of a new shape pays once.
+The effect excess of the Gaussians (mean over seeds, raw view) is printed beside them.
 
-Part 2, the detail p-values. For every (n, d) of the detail grid, S seeded iid Gaussian
-matrices (their L2 rows uniform on the sphere): the share of seeds in which each detail p-value
-is below 0.05 (its size; about 5% when calibrated), for the raw and the l2 view.
+Part 2 (``--part detail``), the detail p-values. For every (n, d) of the detail grid, S seeded
+iid Gaussian matrices (their L2 rows uniform on the sphere): the share of seeds in which each
+detail p-value is below 0.05 (its size; about 5% when calibrated), for the raw and the l2 view.
 
-    python benchmarks/calibration.py            # full grids (minutes on 2 cores)
-    python benchmarks/calibration.py --quick    # small grids, seconds
-    python benchmarks/calibration.py --seeds 40 --part verdict
-    python benchmarks/calibration.py --part verdict --sizes 20000x256 --data reference --seeds 100
+Part 3 (``--part cost``): the time to simulate one reference (cold, nothing cached) per view.
+
+    python benchmarks/calibration.py --part calls                # full grid (hours on 2 cores)
+    python benchmarks/calibration.py --part calls --quick        # small grid, a minute
+    python benchmarks/calibration.py --part calls --sizes 5000x16 --data mvt5,copula --seeds 20
 """
 
 from __future__ import annotations
@@ -35,8 +39,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-N_GRID = (100, 1000, 5000, 20000)
-D_GRID = (8, 64, 256, 1024)
+N_GRID = (200, 1000, 5000, 20000)
+D_GRID = (4, 16, 64, 256, 1024)
 DETAIL_N = (30, 100, 2000)
 DETAIL_D = (4, 8, 16, 64)
 P_KEYS = (
@@ -51,45 +55,117 @@ P_KEYS = (
     "dp_compliance_null_p",
     "ks_p_uniform",
 )
+GAUSSIANS = ("iid", "factor", "wishart", "power")
+Gen = Callable[[np.random.Generator, int, int], np.ndarray]
 
 
-def _mixture(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    return rng.standard_normal(shape) + np.where(rng.random(shape) < 0.5, -1.0, 1.0)
+def _factor(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    loadings = rng.normal(0.0, rng.uniform(0.5, 3.0), d)
+    return rng.standard_normal((n, d)) + rng.standard_normal((n, 1)) * loadings
 
 
-DISTRIBUTIONS: dict[str, Callable[[np.random.Generator, tuple[int, int]], np.ndarray]] = {
-    "reference": lambda rng, s: rng.standard_normal(s, dtype=np.float32),
-    "t10": lambda rng, s: rng.standard_t(10, s),
-    "t5": lambda rng, s: rng.standard_t(5, s),
+def _mvt(rng: np.random.Generator, n: int, d: int, df: int = 5) -> np.ndarray:
+    return rng.standard_normal((n, d)) / np.sqrt(rng.chisquare(df, (n, 1)) / df)
+
+
+def _copula(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    from scipy import special, stats
+
+    return special.ndtri(stats.t.cdf(_mvt(rng, n, d), 5))
+
+
+def _mixture(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    q = rng.standard_normal(d)
+    q /= np.linalg.norm(q)
+    side = np.where(rng.random((n, 1)) < 0.5, -1.5, 1.5)
+    return rng.standard_normal((n, d)) + side * q
+
+
+def _onehot(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    x = np.zeros((n, d))
+    x[np.arange(n), rng.integers(0, d, n)] = 1.0
+    return x
+
+
+def _sphere(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    g = rng.standard_normal((n, d))
+    return g / np.linalg.norm(g, axis=1, keepdims=True)
+
+
+DISTRIBUTIONS: dict[str, Gen] = {
+    "iid": lambda rng, n, d: rng.standard_normal((n, d)),
+    "factor": _factor,
+    "wishart": lambda rng, n, d: rng.standard_normal((n, d)) @ rng.normal(0, d**-0.5, (d, d)),
+    "power": lambda rng, n, d: rng.standard_normal((n, d)) / np.sqrt(np.arange(1, d + 1)),
+    "sphere": _sphere,
+    "t5": lambda rng, n, d: rng.standard_t(5, (n, d)),
+    "t10": lambda rng, n, d: rng.standard_t(10, (n, d)),
+    "mvt5": _mvt,
+    "copula": _copula,
+    "laplace": lambda rng, n, d: rng.laplace(size=(n, d)),
     "mixture": _mixture,
+    "relu": lambda rng, n, d: np.maximum(rng.standard_normal((n, d)), 0.0),
+    "binary": lambda rng, n, d: (rng.random((n, d)) < 0.5).astype(np.float64),
+    "onehot": _onehot,
 }
+CALL_KEYS = ("gaussian", "practically-gaussian", "non-gaussian", "inconclusive")
 
 
-def verdict_rates(
-    grid: list[tuple[int, int]], seeds: int, dists: list[str]
-) -> list[tuple[str, int, int, str, float, float]]:
-    """(distribution, n, d, view, calibrated ✓ rate, paper ✓ rate) for every cell."""
-    from infogauss_cli.matrix_rows import RowInfo, diagnose_rows
-    from infogauss_cli.options import Protocol
+def calls_of(x: np.ndarray, seed: int) -> dict[str, str | float]:
+    """The raw and l2 calls, the sphere call and the raw effect excess of one matrix."""
+    from infogauss_cli.diagnostics import InvalidEmbeddingsError, diagnose
+    from infogauss_cli.diagnostics.gaussian import gaussian_metrics, gaussian_tests, joint_sample
+    from infogauss_cli.diagnostics.uniform import sphere_metrics, sphere_tests
+    from infogauss_cli.verdict import judge
 
+    joint = joint_sample(x, None, seed)
+    s_metrics, s_null = sphere_metrics(sphere_tests(joint))
+    out: dict[str, str | float] = {}
+    for view in ("raw", "l2"):
+        try:
+            metrics, null = gaussian_metrics(gaussian_tests(joint, view, seed=seed))
+        except InvalidEmbeddingsError:  # rows of zeros have no l2 view (ReLU at small d)
+            out[view] = "–"
+            continue
+        v = judge(metrics | s_metrics, null=null | s_null, view=view)
+        out[view] = v.call
+        out["sphere"] = v.sphere.call if v.sphere else "–"
+    out["excess"] = diagnose(x, view="raw", seed=seed).effect_excess()[0]
+    return out
+
+
+def call_rates(grid: list[tuple[int, int]], seeds: int, dists: list[str]) -> list[dict]:
+    """One dict per (distribution, n, d): the share of each call per view, sphere and excess."""
     out = []
     for name in dists:
         gen = DISTRIBUTIONS[name]
         for n, d in grid:
-            calls: dict[str, list[tuple[bool, bool]]] = {"raw": [], "l2": []}
             t0 = time.perf_counter()
-            for s in range(seeds):
-                rng = np.random.default_rng([20261129, n, d, s, len(name)])
-                x = np.asarray(gen(rng, (n, d)), dtype=np.float32)
-                for row in diagnose_rows(x, RowInfo(model=name), Protocol(view="both", seed=s)):
-                    v = row.verdict
-                    calls[row.protocol["view"]].append((v.gaussian, v.other.gaussian))
+            got = [
+                calls_of(gen(np.random.default_rng([20261207, n, d, s, len(name)]), n, d), s)
+                for s in range(seeds)
+            ]
+            cell: dict = {"data": name, "n": n, "d": d}
             for view in ("raw", "l2"):
-                c = np.asarray(calls[view])
-                out.append((name, n, d, view, float(c[:, 0].mean()), float(c[:, 1].mean())))
-            dt = time.perf_counter() - t0
-            print(f"  {name} {n}x{d}: {dt:.1f} s", file=sys.stderr)
+                cell[view] = {k: float(np.mean([g[view] == k for g in got])) for k in CALL_KEYS}
+            cell["uniform"] = float(np.mean([g["sphere"] == "uniform" for g in got]))
+            cell["excess"] = float(np.mean([g["excess"] for g in got]))
+            out.append(cell)
+            print(f"  {name} {n}x{d}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return out
+
+
+def print_calls(cells: list[dict], seeds: int) -> None:
+    print(f"\n### Calls over {seeds} seeds: ✓ / ≈ / ✗ / ? shares (raw view, then l2), sphere\n")
+    print("| data | n | d | raw ✓/≈/✗/? | l2 ✓/≈/✗/? | sphere uniform | effect excess |")
+    print("(l2 shares short of 100: rows of zeros, which have no l2 view)\n")
+    print("|---|---|---|---|---|---|---|")
+    for c in cells:
+        shares = ["/".join(f"{100 * c[v][k]:.0f}" for k in CALL_KEYS) for v in ("raw", "l2")]
+        print(
+            f"| {c['data']} | {c['n']:,} | {c['d']:,} | {shares[0]} | {shares[1]} | "
+            f"{100 * c['uniform']:.0f}% | {c['excess']:+.4f} |"
+        )
 
 
 def detail_sizes(grid: list[tuple[int, int]], seeds: int) -> list[tuple[int, int, str, dict]]:
@@ -131,29 +207,6 @@ def reference_cost(shapes: list[tuple[int, int]]) -> None:
         print(f"| {n:,} | {d:,} | {default_columns(n):,} | {times[0]:.1f} s | {times[1]:.1f} s |")
 
 
-def print_verdicts(rows: list[tuple[str, int, int, str, float, float]], seeds: int) -> None:
-    print(f"\n### ✓ rate over {seeds} seeds (calibrated default / paper rule)\n")
-    ns = sorted({r[1] for r in rows})
-    print("| data | view | d | " + " | ".join(f"n = {n:,}" for n in ns) + " |")
-    print("|---|---|---|" + "---|" * len(ns))
-    keys = sorted(
-        {(r[0], r[3], r[2]) for r in rows},
-        key=lambda k: (list(DISTRIBUTIONS).index(k[0]), k[1], k[2]),
-    )
-    for name, view, d in keys:
-        cells = []
-        for n in ns:
-            hit = [r for r in rows if r[:4] == (name, n, d, view)]
-            cells.append(f"{hit[0][4]:.0%} / {hit[0][5]:.0%}" if hit else "–")
-        label = (
-            "reference"
-            if name != "reference"
-            else ("iid Gaussian" if view == "raw" else "uniform sphere")
-        )
-        label = name if name != "reference" else f"**{label}**"
-        print(f"| {label} | {view} | {d:,} | " + " | ".join(cells) + " |")
-
-
 def print_sizes(rows: list[tuple[int, int, str, dict]], seeds: int) -> None:
     print(f"\n### Size of the detail p-values under the reference (share < 0.05, {seeds} seeds)\n")
     keys = [k for k in P_KEYS if any(k in r[3] for r in rows)]
@@ -167,14 +220,14 @@ def print_sizes(rows: list[tuple[int, int, str, dict]], seeds: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small grids and few seeds")
-    ap.add_argument("--seeds", type=int, default=None, help="seeds per verdict cell (default 20)")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds per call cell (default 20)")
     ap.add_argument("--detail-seeds", type=int, default=None, help="seeds per detail cell (200)")
-    ap.add_argument("--part", choices=("all", "verdict", "detail", "cost"), default="all")
+    ap.add_argument("--part", choices=("all", "calls", "detail", "cost"), default="all")
     ap.add_argument("--sizes", help="verdict grid as NxD,NxD (default: the full grid)")
     ap.add_argument("--data", help="distributions, comma-separated (default: all)")
     args = ap.parse_args(argv)
     if args.quick:
-        grid = [(n, d) for n in (100, 1000) for d in (8, 64)]
+        grid = [(n, d) for n in (200, 1000) for d in (4, 64)]
         dgrid = [(n, d) for n in (30, 100) for d in (4, 16)]
         seeds, dseeds = args.seeds or 4, args.detail_seeds or 20
     else:
@@ -187,8 +240,8 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     if args.part == "cost":
         reference_cost([(100, 64), (1000, 64), (5000, 768), (20000, 1024)])
-    if args.part in ("all", "verdict"):
-        print_verdicts(verdict_rates(grid, seeds, dists), seeds)
+    if args.part in ("all", "calls"):
+        print_calls(call_rates(grid, seeds, dists), seeds)
     if args.part in ("all", "detail"):
         print_sizes(detail_sizes(dgrid, dseeds), dseeds)
     print(f"\n({time.perf_counter() - t0:.0f} s)")

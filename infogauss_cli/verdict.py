@@ -4,7 +4,8 @@ Three questions, each answered where it is named (docs/diagnostics.md):
 
 - *Gaussian?* (``Verdict.call``): is the view consistent with a multivariate Gaussian of any
   mean and covariance? The diagnostics' decorrelated tests (:mod:`~.diagnostics.gaussian`:
-  per-coordinate pass counts, the worst coordinate, the radial test in the raw view,
+  per-coordinate pass counts, the worst coordinate, the worst of the view's own coordinates,
+  the radial test in the raw view,
   Henze-Zirkler) each have an exact or tabulated null whatever the covariance; they are
   combined by Bonferroni at false-alarm rate ``alpha``. Four calls: ``gaussian`` (✓, nothing
   detected), ``practically-gaussian`` (≈, detected, but every detected departure is below its
@@ -44,6 +45,10 @@ TESTS = {
     "ad_count": ("decorrelated_ad_count_p", "share of decorrelated coordinates with A*^2 < 0.752"),
     "dp_count": ("decorrelated_dp_count_p", "share of decorrelated coordinates with DP p > 0.05"),
     "worst_coordinate": ("worst_coordinate_p", "the decorrelated coordinate with the largest A*^2"),
+    "worst_given_coordinate": (
+        "worst_given_coordinate_p",
+        "the coordinate (as given) with the largest A*^2",
+    ),
     "radial": ("radial_p", "spread of the squared Mahalanobis distances (Mardia's b2)"),
     "henze_zirkler": ("henze_zirkler_p", "Henze-Zirkler on the top principal coordinates"),
 }
@@ -260,8 +265,8 @@ def _test_call(name: str, metrics: Mapping[str, Any], level: float) -> TestCall:
     effect, relevant = None, True
     if name in ("ad_count", "dp_count"):
         effect = metrics.get("decorrelated_effect_excess")
-    elif name == "worst_coordinate":
-        effect = metrics.get("worst_coordinate_effect_excess")
+    elif name.startswith("worst"):
+        effect = metrics.get(f"{name}_effect_excess")
     elif name == "radial":
         effect = metrics.get("radial_kurtosis")
     if effect is not None:

@@ -19,8 +19,9 @@ Sigma is. Hence, at every mean and covariance (anisotropic, correlated, rank def
   is affine invariant, so its null is that of N(0, I) at those (n, k).
 
 The ``l2`` view tests the L2-normalised rows the same way but without the radial test (the rows
-lie on the sphere by construction). Five p-values (four in ``l2``) are judged together by
-Bonferroni in :mod:`infogauss_cli.verdict`.
+lie on the sphere by construction). The worst of the view's own coordinates is tested too:
+each is exactly Gaussian under any Gaussian, so its Bonferroni p holds under any correlation.
+Six p-values (five in ``l2``) are judged together by Bonferroni in :mod:`infogauss_cli.verdict`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .blocks import take_rows
+from .diagnose import dead_mask
 from .henze_zirkler import MAX_DIM as HZ_DIM
 from .henze_zirkler import MAX_ROWS as HZ_ROWS
 from .henze_zirkler import hz_test
@@ -58,7 +60,10 @@ class GaussianTests:
     whitened rows against its exact moments (raw view only); ``hz``/``hz_p``: Henze-Zirkler on
     the top ``hz_k`` coordinates of ``hz_rows`` rows; ``effect``: mean QQ distance of the
     decorrelated coordinates to N(0, 1), ``effect_null``: its value under the null at m rows;
-    ``worst_effect``: the QQ distance of the coordinate behind ``worst_p``;
+    ``worst_effect``: the QQ distance of the coordinate behind ``worst_p``; ``given_*``: the
+    same worst-coordinate test over the view's own coordinates (each is exactly Gaussian under
+    any Gaussian, so the Bonferroni p is valid whatever their correlation), which sees what
+    mixing into principal coordinates averages away (ReLU, binary, one-hot coordinates);
     ``radial_kurtosis``: (b2 - E b2) / k, the mean excess kurtosis of the coordinates that the
     radial spread implies (a Student t10 gives 1)."""
 
@@ -80,6 +85,9 @@ class GaussianTests:
     effect: float
     effect_null: float
     worst_effect: float
+    given_p: float = 1.0
+    given_coordinate: int = -1
+    given_effect: float = float("nan")
     radial_b2: float | None = None
     radial_z: float | None = None
     radial_p: float | None = None
@@ -100,6 +108,7 @@ class GaussianTests:
             "ad_count": self.ad_count_p,
             "dp_count": self.dp_count_p,
             "worst_coordinate": self.worst_p,
+            "worst_given_coordinate": self.given_p,
             "henze_zirkler": self.hz_p,
         }
         if self.radial_p is not None:
@@ -208,6 +217,10 @@ def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> Gaussi
     dp_pass = int(np.count_nonzero(res.pvalue > DP_ALPHA))
     each = ad_pvalue(res.a2star)
     worst = int(np.argmin(each))
+    given = column_tests(a, dp=False)
+    live = np.flatnonzero(~dead_mask(given.std, given.constant))
+    given_each = ad_pvalue(given.a2star[live])
+    given_worst = int(live[np.argmin(given_each)]) if live.size else -1
     rng = np.random.default_rng([seed, 0x42A])
     hz_rows = min(m, HZ_ROWS)
     pick = np.sort(rng.choice(m, hz_rows, replace=False)) if hz_rows < m else slice(None)
@@ -233,6 +246,9 @@ def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> Gaussi
         effect=float(np.mean(res.w1)),
         effect_null=null_effect,
         worst_effect=float(res.w1[worst]),
+        given_p=float(min(1.0, live.size * given_each.min())) if live.size else 1.0,
+        given_coordinate=given_worst,
+        given_effect=float(given.w1[given_worst]) if live.size else float("nan"),
         radial_b2=radial[0],
         radial_z=radial[1],
         radial_p=radial[2],
@@ -247,7 +263,7 @@ def relevant_power(m: int, k: int, view: str, alpha: float = 0.05) -> float:
     """A lower bound on the chance that iid Student t10 decorrelated coordinates (the relevant
     departure) are called non-Gaussian: the larger of the pass-count tests' binomial power and,
     in the raw view, the radial test's (normal approximation with the t10 moments of b2)."""
-    tests = 5 if view == "raw" else 4
+    tests = 6 if view == "raw" else 5
     level = alpha / tests
     ref = reference(m, 1, "raw")
     row = table_row(m)
@@ -325,6 +341,9 @@ def gaussian_metrics(g: GaussianTests) -> tuple[dict[str, float | int | None], d
             "worst_coordinate": g.worst_coordinate,
             "worst_coordinate_p": g.worst_p,
             "worst_coordinate_effect_excess": g.worst_effect - g.effect_null,
+            "worst_given_coordinate": g.given_coordinate,
+            "worst_given_coordinate_p": g.given_p,
+            "worst_given_coordinate_effect_excess": g.given_effect - g.effect_null,
             "henze_zirkler": g.hz,
             "henze_zirkler_p": g.hz_p,
             "henze_zirkler_dim": g.hz_k,
