@@ -113,7 +113,7 @@ CALL_KEYS = ("gaussian", "practically-gaussian", "non-gaussian", "inconclusive")
 
 def calls_of(x: np.ndarray, seed: int) -> dict[str, str | float]:
     """The raw and l2 calls, the sphere call and the raw effect excess of one matrix."""
-    from infogauss_cli.diagnostics import InvalidEmbeddingsError, diagnose
+    from infogauss_cli.diagnostics import InvalidEmbeddingsError
     from infogauss_cli.diagnostics.gaussian import gaussian_metrics, gaussian_tests, joint_sample
     from infogauss_cli.diagnostics.uniform import sphere_metrics, sphere_tests
     from infogauss_cli.verdict import judge
@@ -130,7 +130,8 @@ def calls_of(x: np.ndarray, seed: int) -> dict[str, str | float]:
         v = judge(metrics | s_metrics, null=null | s_null, view=view)
         out[view] = v.call
         out["sphere"] = v.sphere.call if v.sphere else "–"
-    out["excess"] = diagnose(x, view="raw", seed=seed).effect_excess()[0]
+        if view == "raw":
+            out["excess"] = metrics["effect_excess"]
     return out
 
 

@@ -58,11 +58,11 @@ def _joint(x: Any, protocol: Protocol, options: DiagnoseOptions, shared: _Shared
     return replace(shared, joint=joint, sphere_metrics=metrics, sphere_null=null, seconds=seconds)
 
 
-def _gaussian(view: str, shared: _Shared, protocol: Protocol) -> tuple[dict, dict]:
+def _gaussian(view: str, shared: _Shared, protocol: Protocol, alpha: float) -> tuple[dict, dict]:
     """The decorrelated tests' metrics and null of ``view`` on the joint rows."""
     from .diagnostics.gaussian import gaussian_metrics, gaussian_tests
 
-    return gaussian_metrics(gaussian_tests(shared.joint, view, seed=protocol.seed))
+    return gaussian_metrics(gaussian_tests(shared.joint, view, seed=protocol.seed), alpha)
 
 
 def _shared(x: Any, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
@@ -147,7 +147,7 @@ def _view_row(
     metrics |= dict(shared.proj_metrics) | dict(info.extra_metrics)
     null |= dict(shared.proj_null)
     asked = protocol.verdict_view(view)
-    joint_metrics, joint_null = _gaussian(asked, shared, protocol)
+    joint_metrics, joint_null = _gaussian(asked, shared, protocol, options.alpha)
     metrics |= joint_metrics | dict(shared.sphere_metrics)
     null |= joint_null | dict(shared.sphere_null)
     elapsed = time.perf_counter() - t0 + shared.seconds

@@ -163,7 +163,7 @@ def judge(
         raise BadInputError(f"unknown verdict mode {mode!r}; expected one of {VERDICT_MODES}")
     null = null or {}
     sphere = judge_sphere(metrics, null, rule.alpha)
-    paper = _judge_paper(metrics, rule, view, sphere)
+    paper = _judge_paper(metrics, rule, sphere)  # the row's own columns (protocol.view)
     if rule.name == "paper" or "decorrelated_k" not in metrics:
         if rule.name != "paper":
             raise BadInputError(
@@ -175,9 +175,7 @@ def judge(
     return Verdict(cal.call, cal.reasons, cal.rule, cal.alpha, view, cal.tests, sphere, paper)
 
 
-def _judge_paper(
-    metrics: Mapping[str, Any], rule: Rule, view: str | None, sphere: SphereCall | None
-) -> Verdict:
+def _judge_paper(metrics: Mapping[str, Any], rule: Rule, sphere: SphereCall | None) -> Verdict:
     """The paper's printed thresholds on the means; its compliance reading as ``other``."""
     ad, dp = metrics.get("ad_mean"), metrics.get("dp_mean_p")
     ok_ad = ad is not None and ad < AD_CRITICAL
@@ -189,7 +187,7 @@ def _judge_paper(
     _dead_reason(metrics, reasons)
     call = "gaussian" if ok_ad and ok_dp else "non-gaussian"
     other = _judge_paper_compliance(metrics, rule)
-    return Verdict(call, tuple(reasons), "paper", None, view, (), sphere, other)
+    return Verdict(call, tuple(reasons), "paper", None, None, (), sphere, other)
 
 
 def _judge_paper_compliance(metrics: Mapping[str, Any], rule: Rule) -> Verdict:

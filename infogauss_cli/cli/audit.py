@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from . import gate_options as g
 from . import options as o
 from .errors import handle_errors
 from .output import emit
@@ -56,14 +57,14 @@ def audit_cmd(
     plots: o.PlotsOpt = None,
     per_coordinate: o.PerCoordinateOpt = False,
     quiet: o.QuietOpt = False,
-    require: o.RequireOpt = None,
-    max_cv: o.MaxCvOpt = None,
-    min_ad_compliance: o.MinAdOpt = None,
-    min_dp_compliance: o.MinDpOpt = None,
-    max_ad_mean: o.MaxAdMeanOpt = None,
-    max_effect: o.MaxEffectOpt = None,
-    baseline: o.BaselineOpt = None,
-    max_drop: o.MaxDropOpt = None,
+    require: g.RequireOpt = None,
+    max_cv: g.MaxCvOpt = None,
+    min_ad_compliance: g.MinAdOpt = None,
+    min_dp_compliance: g.MinDpOpt = None,
+    max_ad_mean: g.MaxAdMeanOpt = None,
+    max_effect: g.MaxEffectOpt = None,
+    baseline: g.BaselineOpt = None,
+    max_drop: g.MaxDropOpt = None,
 ) -> None:
     """Embed the data with each model (cache reused), run the diagnostics, print the verdict.
 
@@ -99,7 +100,7 @@ def audit_cmd(
         protocol=o.from_params(Protocol, params),
         compute=compute,
         options=o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays),
-        gates=o.gates(params),
+        gates=g.gates(params),
         console=None if quiet or not (share.assembles or share.mode == "job") else console,
     )
     if share.synced and not share.assembles:

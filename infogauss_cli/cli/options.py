@@ -5,10 +5,9 @@ Only typer and the standard library are imported here: `infogauss --help` must s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -20,15 +19,11 @@ from ..options import (
     VERDICT_MODES,
     VIEW_CHOICES,
     from_params,
-    pick,
 )
 from .model_options import MODEL_HELP as MODEL_HELP
 from .model_options import ObjectiveOpt as ObjectiveOpt
 from .model_options import RevisionOpt as RevisionOpt
 from .model_options import ZooOpt as ZooOpt
-
-if TYPE_CHECKING:
-    from ..gates import Gates
 
 MAX_SEED = 2**32 - 1  # numpy and torch generators alike
 MAX_BOOTSTRAP = 100_000  # each resample costs about one diagnosis
@@ -50,12 +45,6 @@ Precision = _choices("Precision", PRECISIONS)
 Decode = _choices("Decode", DECODES)
 VerdictMode = _choices("VerdictMode", VERDICT_MODES)
 RuleName = _choices("RuleName", RULES)
-
-
-class Requirement(str, Enum):
-    gaussian = "gaussian"
-    non_gaussian = "non-gaussian"
-    sphere = "sphere"
 
 
 # ---- data / model ------------------------------------------------------------------------------
@@ -212,8 +201,8 @@ VerdictModeOpt = Annotated[
     VerdictMode,
     typer.Option(
         "--verdict",
-        help="What the Gaussian? verdict reads: per-coordinate compliances, or those of random "
-        "projections of the L2 rows (rotation invariant).",
+        help="Kept for compatibility: the Gaussian? call is rotation invariant either way; "
+        "projections also reports the random-projection compliances.",
         rich_help_panel="Protocol",
     ),
 ]
@@ -222,9 +211,9 @@ RuleOpt = Annotated[
     RuleName,
     typer.Option(
         "--rule",
-        help="Verdict rule: calibrated (false-alarm rate <= --alpha against the reference of "
-        "the view at this n and d) or paper (both compliances >= 90%). Both calls are in the "
-        "JSON.",
+        help="calibrated: Gaussian? against a multivariate Gaussian of any covariance "
+        "(✓ ≈ ✗ ?); paper: the paper's columns by its printed thresholds (mean A*² < 0.752, "
+        "mean DP p > 0.05). The paper's call is in the JSON either way.",
         rich_help_panel="Protocol",
     ),
 ]
@@ -234,7 +223,7 @@ AlphaOpt = Annotated[
         "--alpha",
         min=0.0001,
         max=0.5,
-        help="False-alarm rate of the calibrated verdict on the reference (alpha/2 per test).",
+        help="False-alarm rate of the Gaussian? and sphere calls (Bonferroni over their tests).",
         rich_help_panel="Protocol",
     ),
 ]
@@ -282,76 +271,6 @@ QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="No table, no progress.", rich_help_panel="Output")
 ]
 
-# ---- gates -------------------------------------------------------------------------------------
-RequireOpt = Annotated[
-    list[Requirement] | None,
-    typer.Option(
-        "--require",
-        help="Fail (exit 1) unless the call is this: gaussian (✓ or ≈), non-gaussian (✗), "
-        "sphere (uniform on the sphere). Repeat to require gaussian and sphere.",
-        rich_help_panel="Gates",
-    ),
-]
-MaxCvOpt = Annotated[
-    float | None,
-    typer.Option("--max-cv", min=0.0, help="Fail if norm CV exceeds X.", rich_help_panel="Gates"),
-]
-MinAdOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--min-ad-compliance",
-        min=0.0,
-        max=1.0,
-        help="Fail if AD compliance (0..1) is below X.",
-        rich_help_panel="Gates",
-    ),
-]
-MinDpOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--min-dp-compliance",
-        min=0.0,
-        max=1.0,
-        help="Fail if DP compliance (0..1) is below X.",
-        rich_help_panel="Gates",
-    ),
-]
-MaxAdMeanOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--max-ad-mean", min=0.0, help="Fail if mean A*^2 exceeds X.", rich_help_panel="Gates"
-    ),
-]
-MaxEffectOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--max-effect",
-        min=0.0,
-        help="Fail if the effect size (mean QQ distance of a coordinate to N(0,1), in SDs) "
-        "exceeds X.",
-        rich_help_panel="Gates",
-    ),
-]
-BaselineOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--baseline",
-        metavar="REPORT.json",
-        help="Compare against an earlier JSON report (with --max-drop).",
-        rich_help_panel="Gates",
-    ),
-]
-MaxDropOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--max-drop",
-        min=0.0,
-        max=1.0,
-        help="Fail if a compliance drops by more than X vs --baseline.",
-        rich_help_panel="Gates",
-    ),
-]
-
 # ---- data source details -----------------------------------------------------------------------
 CaptionsOpt = Annotated[
     str,
@@ -394,21 +313,4 @@ DownloadOpt = Annotated[
 
 
 # ---- from options to the library's option objects ----------------------------------------------
-def gates(params: Mapping[str, Any]) -> Gates:
-    """The :class:`~infogauss_cli.gates.Gates` asked for by a command's gate options
-    (``params``: the command's ``locals()``), with the ``--baseline`` report's rows."""
-    from ..gates import GATE_OPTIONS, Gates
-
-    given = pick(params, GATE_OPTIONS)
-    given["require"] = tuple(getattr(r, "value", r) for r in given.get("require") or ())
-    baseline = params.get("baseline")
-    if baseline is not None:
-        from pathlib import Path
-
-        from ..report.json_report import read_report
-
-        given["baseline"] = tuple(read_report(Path(baseline))["rows"])
-    return Gates(**given)
-
-
-__all__ = ["from_params", "gates"]
+__all__ = ["from_params"]

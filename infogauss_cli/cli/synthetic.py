@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from . import gate_options as g
 from . import options as o
 from .errors import handle_errors
 from .output import emit, publish, terminal
@@ -179,14 +180,14 @@ def synthetic_cmd(
     plots: o.PlotsOpt = None,
     per_coordinate: o.PerCoordinateOpt = False,
     quiet: o.QuietOpt = False,
-    require: o.RequireOpt = None,
-    max_cv: o.MaxCvOpt = None,
-    min_ad_compliance: o.MinAdOpt = None,
-    min_dp_compliance: o.MinDpOpt = None,
-    max_ad_mean: o.MaxAdMeanOpt = None,
-    max_effect: o.MaxEffectOpt = None,
-    baseline: o.BaselineOpt = None,
-    max_drop: o.MaxDropOpt = None,
+    require: g.RequireOpt = None,
+    max_cv: g.MaxCvOpt = None,
+    min_ad_compliance: g.MinAdOpt = None,
+    min_dp_compliance: g.MinDpOpt = None,
+    max_ad_mean: g.MaxAdMeanOpt = None,
+    max_effect: g.MaxEffectOpt = None,
+    baseline: g.BaselineOpt = None,
+    max_drop: g.MaxDropOpt = None,
 ) -> None:
     """Train encoders on the paper's synthetic inputs (Laplace, Gaussian mixture, sparse binary)
     with InfoNCE (and a supervised contrast), and diagnose fresh held-out embeddings at epoch 0
@@ -236,7 +237,7 @@ def synthetic_cmd(
     out = o.from_params(Outputs, params)
     out.preflight([("--baseline", baseline)], [("--save-checkpoints", save_checkpoints)])
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
-    gates = o.gates(params)
+    gates = g.gates(params)
     progress = None if quiet else (lambda msg: note(f"[dim]{escape(msg)}[/]", console))
     if sweep and save_checkpoints is not None:
         raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from . import gate_options as g
 from . import options as o
 from .errors import handle_errors
 from .output import publish
@@ -107,12 +108,12 @@ def track_cmd(
     html: o.HtmlOpt = None,
     plots: o.PlotsOpt = None,
     quiet: o.QuietOpt = False,
-    require: o.RequireOpt = None,
-    max_cv: o.MaxCvOpt = None,
-    min_ad_compliance: o.MinAdOpt = None,
-    min_dp_compliance: o.MinDpOpt = None,
-    max_ad_mean: o.MaxAdMeanOpt = None,
-    max_effect: o.MaxEffectOpt = None,
+    require: g.RequireOpt = None,
+    max_cv: g.MaxCvOpt = None,
+    min_ad_compliance: g.MinAdOpt = None,
+    min_dp_compliance: g.MinDpOpt = None,
+    max_ad_mean: g.MaxAdMeanOpt = None,
+    max_effect: g.MaxEffectOpt = None,
 ) -> None:
     """Diagnose every checkpoint of a training run on the same data: one row per checkpoint
     (JSON rows carry `step`), a trajectory plot (--plots DIR/trajectory.png, and in --html).
@@ -141,7 +142,7 @@ def track_cmd(
     if not no_cache:
         o.from_params(Compute, params).preflight()
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
-    gates = o.gates(params)
+    gates = g.gates(params)
     trend = require_trend.value if require_trend else None
     local = all(Path(t).exists() for t in targets)
     if revision is not None and local:

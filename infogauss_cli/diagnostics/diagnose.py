@@ -13,7 +13,7 @@ from ..errors import BadInputError
 from .normality import ADResult, DPResult, ad_result, column_tests, dp_result
 from .norms import NormStats, stats_from_norms
 from .null import NullExpectation, null_expectation
-from .reference import LABELS, Reference, gaussian_effect, reference
+from .reference import LABELS, Reference, reference
 from .validate import (
     MIN_ROWS,
     VIEWS,
@@ -81,24 +81,8 @@ class Diagnosis:
         live[list(self.dead_columns)] = False
         return _nanmean(self.effect[live])
 
-    def effect_excess(self) -> tuple[float, float, float]:
-        """The effect size above an iid Gaussian coordinate's at this n (its noise floor),
-        with a 95% interval over the live coordinates (too narrow where they correlate)."""
-        null = gaussian_effect(self.n)[0]
-        live = self.effect[np.isfinite(self.effect)]
-        if self.dead_columns and self.d_live:
-            keep = np.ones(self.d, bool)
-            keep[list(self.dead_columns)] = False
-            live = self.effect[keep & np.isfinite(self.effect)]
-        if not live.size:
-            return float("nan"), float("nan"), float("nan")
-        excess = float(live.mean()) - null
-        half = 1.96 * float(live.std(ddof=1)) / math.sqrt(live.size) if live.size > 1 else 0.0
-        return excess, excess - half, excess + half
-
     def metrics(self) -> dict[str, Any]:
         """The report's ``metrics``: plain Python numbers, None where undefined."""
-        excess, lo, hi = self.effect_excess()
         return {
             "norm_cv": _num(self.norms.cv),
             "norm_mean": _num(self.norms.mean),
@@ -107,8 +91,6 @@ class Diagnosis:
             "dp_mean_p": _num(self.dp.mean_p),
             "dp_compliance": _num(self.dp.compliance),
             "effect_size": _num(self.effect_size),
-            "effect_excess": _num(excess),
-            "effect_excess_interval": [_num(lo), _num(hi)],
             "n_constant_columns": len(self.constant_columns),
             "n_dead_columns": len(self.dead_columns),
         }

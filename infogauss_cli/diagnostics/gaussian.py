@@ -37,9 +37,11 @@ from .diagnose import dead_mask
 from .henze_zirkler import MAX_DIM as HZ_DIM
 from .henze_zirkler import MAX_ROWS as HZ_ROWS
 from .henze_zirkler import hz_test
+from .mardia import gaussian_moments
 from .normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
 from .null import table_row
-from .reference import gaussian_effect, reference
+from .power import relevant_power, rows_for_power
+from .reference import gaussian_effect
 from .validate import l2_normalise
 
 MAX_ROWS = 20_000
@@ -88,11 +90,11 @@ class GaussianTests:
     given_p: float = 1.0
     given_coordinate: int = -1
     given_effect: float = float("nan")
+    given_w1: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     radial_b2: float | None = None
     radial_z: float | None = None
     radial_p: float | None = None
     radial_kurtosis: float | None = None
-    power_relevant: float = 1.0
     ad_statistic: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     dp_pvalue: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
 
@@ -163,16 +165,9 @@ def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:
     m, k = z.shape
     d2 = np.einsum("ij,ij->i", z, z) * (m / (m - 1))  # with the biased covariance
     b2 = float(np.mean(d2 * d2))
-    mean, var = b2_moments(m, k)
+    _, mean, var = gaussian_moments(m, k)
     zscore = (b2 - mean) / math.sqrt(var) if var > 0 else 0.0
     return b2, zscore, float(math.erfc(abs(zscore) / math.sqrt(2))), (b2 - mean) / k
-
-
-def b2_moments(m: int, k: int) -> tuple[float, float]:
-    """Exact mean and variance of Mardia's b2 for m Gaussian rows in k dimensions."""
-    mean = k * (k + 2) * (m - 1) / (m + 1)
-    var = 8 * k * (k + 2) * (m - 3) * (m - k - 1) * (m - k + 1)
-    return mean, max(var, 0) / ((m + 1) ** 2 * (m + 3) * (m + 5))
 
 
 def _binom_lower(count: int, trials: int, rate: float) -> float:
@@ -210,7 +205,7 @@ def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> Gaussi
     if k == 0:
         nan = float("nan")
         return GaussianTests(view, m, d, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, -1, nan, nan, 0, 0,
-                             nan, null_effect, nan, power_relevant=1.0)  # fmt: skip
+                             nan, null_effect, nan)  # fmt: skip
     res = column_tests(z)
     row = table_row(m)
     ad_pass = int(np.count_nonzero(res.a2star < AD_CRITICAL_5PCT))
@@ -249,83 +244,37 @@ def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> Gaussi
         given_p=float(min(1.0, live.size * given_each.min())) if live.size else 1.0,
         given_coordinate=given_worst,
         given_effect=float(given.w1[given_worst]) if live.size else float("nan"),
+        given_w1=given.w1[live],
         radial_b2=radial[0],
         radial_z=radial[1],
         radial_p=radial[2],
         radial_kurtosis=radial[3],
-        power_relevant=relevant_power(m, k, view),
         ad_statistic=res.a2star,
         dp_pvalue=res.pvalue,
     )
 
 
-def relevant_power(m: int, k: int, view: str, alpha: float = 0.05) -> float:
-    """A lower bound on the chance that iid Student t10 decorrelated coordinates (the relevant
-    departure) are called non-Gaussian: the larger of the pass-count tests' binomial power and,
-    in the raw view, the radial test's (normal approximation with the t10 moments of b2)."""
-    tests = 6 if view == "raw" else 5
-    level = alpha / tests
-    ref = reference(m, 1, "raw")
-    row = table_row(m)
-    power = 0.0
-    for null_rate, alt_rate in ((row[5], ref.alt_ad_rate), (row[7], ref.alt_dp_rate)):
-        cut = _count_cut(k, null_rate, level)
-        power = max(power, _binom_lower(cut, k, alt_rate) if cut >= 0 else 0.0)
-    if view == "raw":
-        power = max(power, _radial_power(m, k, level))
-    return power
+def effect_excess(w1: np.ndarray, null: float) -> tuple[float, float, float]:
+    """Mean QQ distance of the coordinates above an iid Gaussian coordinate's at the same m
+    (its noise floor, about 0.8 / sqrt(m)), with a 95% interval over the coordinates (too
+    narrow where they correlate)."""
+    w1 = w1[np.isfinite(w1)]
+    if not w1.size:
+        return float("nan"), float("nan"), float("nan")
+    excess = float(w1.mean()) - null
+    half = 1.96 * float(w1.std(ddof=1)) / math.sqrt(w1.size) if w1.size > 1 else 0.0
+    return excess, excess - half, excess + half
 
 
-def _count_cut(k: int, rate: float, level: float) -> int:
-    """Largest count c with P(Binomial(k, rate) <= c) <= level (-1 if none)."""
-    from scipy.special import bdtr
-
-    cdf = bdtr(np.arange(k + 1), k, rate)
-    ok = np.flatnonzero(cdf <= level)
-    return int(ok[-1]) if ok.size else -1
-
-
-def _t_moment(order: int, df: int = ALT_DF) -> float:
-    """E t^order of a unit-variance Student t (order even, < df)."""
-    r = order // 2
-    raw = (
-        df**r
-        * math.gamma(r + 0.5)
-        * math.gamma(df / 2 - r)
-        / (math.sqrt(math.pi) * math.gamma(df / 2))
-    )
-    return raw / (df / (df - 2)) ** r
-
-
-def _radial_power(m: int, k: int, level: float) -> float:
-    """Power of the two-sided b2 test at ``level`` against k iid unit-variance t10
-    coordinates: b2 shifts by k x their excess kurtosis; its sd is that of mean D^4."""
-    mu4, mu6, mu8 = _t_moment(4), _t_moment(6), _t_moment(8)
-    c2, c3 = mu4 - 1, mu6 - 3 * mu4 + 2
-    c4 = mu8 - 4 * mu6 + 6 * mu4 - 3
-    var_d4 = 4 * k**3 * c2 + k * c4 + 3 * k * (k - 1) * c2**2 - (k * c2) ** 2 + 4 * k**2 * c3
-    var0 = b2_moments(m, k)[1]
-    shift = k * (mu4 - 3)
-    from scipy.special import ndtr, ndtri
-
-    crit = float(ndtri(1 - level / 2)) * math.sqrt(var0)
-    return float(ndtr((shift - crit) / math.sqrt(var_d4 / m)))
-
-
-def rows_for_power(rank: int, view: str, start: int) -> int | None:
-    """The smallest n (from ``start``, growing by half) at which the relevant departure would
-    be caught at least half of the time (None beyond 10^7)."""
-    n = max(start, 20)
-    while n <= 10_000_000:
-        if relevant_power(n, min(rank, max((n - 1) // 2, 1)), view) >= 0.5:
-            return n
-        n = int(n * 1.5) + 1
-    return None
-
-
-def gaussian_metrics(g: GaussianTests) -> tuple[dict[str, float | int | None], dict[str, Any]]:
-    """The report's ``metrics`` and ``null`` entries of the decorrelated tests."""
-    metrics: dict[str, float | int | None] = {
+def gaussian_metrics(
+    g: GaussianTests, alpha: float = 0.05
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report's ``metrics`` and ``null`` entries of the decorrelated tests; ``effect_excess``
+    is that of the view's own coordinates the call looked at (the answer to "how far?")."""
+    excess, lo, hi = effect_excess(g.given_w1, g.effect_null)
+    metrics: dict[str, Any] = {
+        "effect_excess": excess if math.isfinite(excess) else None,
+        "effect_excess_interval": [lo, hi] if math.isfinite(excess) else None,
         "decorrelated_rows": g.m,
         "decorrelated_d": g.d,
         "decorrelated_rank": g.rank,
@@ -356,17 +305,18 @@ def gaussian_metrics(g: GaussianTests) -> tuple[dict[str, float | int | None], d
                 "radial_p": g.radial_p,
                 "radial_kurtosis": g.radial_kurtosis,
             }
-    null: dict[str, Any] = {"gaussian_power_relevant": g.power_relevant}
-    if g.power_relevant < 0.5 and not g.collapsed:
-        null["gaussian_n_for_power"] = rows_for_power(g.rank, g.view, g.m)
+    power = relevant_power(g.m, g.k, g.view, alpha) if not g.collapsed else 1.0
+    null: dict[str, Any] = {"gaussian_power_relevant": power}
+    if power < 0.5 and not g.collapsed:
+        null["gaussian_n_for_power"] = rows_for_power(g.rank, g.view, g.m, alpha)
     return metrics, null
 
 
 __all__ = [
     "GaussianTests",
     "ad_pvalue",
-    "b2_moments",
     "decorrelate",
+    "effect_excess",
     "gaussian_metrics",
     "gaussian_tests",
     "joint_sample",

@@ -28,8 +28,8 @@ UNIFORMITY_ROWS = 1000  # rows of the all-pairs uniformity (O(rows^2 d))
 class MonitorResult:
     """One measurement: ``step``; ``metrics`` (plain floats: the report's metrics and the
     decorrelated tests', the verdict as ``gaussian`` 1/0 (✓ or ≈) and ``gaussian_call`` (0 ✓,
-    1 ≈, 2 ✗, 3 ?), ``uniformity`` and its ideal when asked for); ``embed_s`` /
-    ``diagnose_s``: seconds spent embedding the probe and running the diagnostics."""
+    1 ≈, 2 ✗, 3 ?), ``sphere_uniform`` 1/0, ``uniformity`` and its ideal when asked for);
+    ``embed_s`` / ``diagnose_s``: seconds spent embedding the probe and running the diagnostics."""
 
     step: int
     metrics: dict[str, float]
@@ -172,6 +172,7 @@ class GaussianityMonitor:
         """Embed, diagnose, keep in ``history`` and send to the loggers (whatever the step)."""
         from ..diagnostics import diagnose
         from ..diagnostics.gaussian import gaussian_metrics, gaussian_tests, joint_sample
+        from ..diagnostics.uniform import sphere_metrics, sphere_tests
         from ..verdict import CALLS, judge
 
         t0 = time.perf_counter()
@@ -182,10 +183,13 @@ class GaussianityMonitor:
         metrics = diag.metrics()
         joint = joint_sample(x, n, self.seed)
         gauss_metrics, null = gaussian_metrics(gaussian_tests(joint, self.view, seed=self.seed))
-        metrics |= gauss_metrics
+        sphere, sphere_null = sphere_metrics(sphere_tests(joint))
+        metrics |= gauss_metrics | sphere
+        null |= sphere_null
         verdict = judge(metrics, null=null, view=self.view)
         metrics["gaussian"] = verdict.gaussian
         metrics["gaussian_call"] = CALLS.index(verdict.call)
+        metrics["sphere_uniform"] = verdict.sphere is not None and verdict.sphere.call == "uniform"
         if self.uniformity:
             from ..diagnostics.sphere import uniformity
 
