@@ -32,12 +32,7 @@ from .options import Compute, DataOptions, DiagnoseOptions, Protocol
 from .report.model import Row
 
 DIRECTIONS = ("up", "down", "flat")
-TREND_METRICS = (
-    "ad_compliance",
-    "dp_compliance",
-    "decorrelated_ad_compliance",  # what the Gaussian? call counts
-    "decorrelated_dp_compliance",
-)
+TREND_METRICS = ("ad_compliance", "dp_compliance")
 UNIFORMITY_ROWS = 2000
 # a step named as such wins over an epoch (``epoch=3-step=77`` is step 77)
 _NAMED = (
@@ -125,8 +120,6 @@ def _margin(row: Row, metric: str) -> float:
     if band and None not in band:
         return float(band[1] - band[0])
     d = int(row.protocol.get("d", 1))
-    if metric.startswith("decorrelated_"):  # a share of the k decorrelated coordinates
-        d = int(row.metrics.get("decorrelated_k") or d)
     return 2 * 1.96 * math.sqrt(0.95 * 0.05 / max(d, 1))
 
 

@@ -37,6 +37,8 @@ TESTS_OK = {
     "decorrelated_effect_excess": 0.001,
     "worst_coordinate_p": 0.3,
     "worst_coordinate_effect_excess": 0.02,
+    "worst_given_coordinate_p": 0.5,
+    "worst_given_coordinate_effect_excess": 0.01,
     "radial_p": 0.5,
     "radial_kurtosis": 0.01,
     "henze_zirkler_p": 0.7,
@@ -68,10 +70,11 @@ def test_nothing_rejected_is_gaussian():
         "ad_count",
         "dp_count",
         "worst_coordinate",
+        "worst_given_coordinate",
         "radial",
         "henze_zirkler",
     }
-    assert all(t.level == pytest.approx(0.01) for t in v.tests)  # Bonferroni over five
+    assert all(t.level == pytest.approx(0.05 / 6) for t in v.tests)  # Bonferroni over six
 
 
 def test_small_detected_departure_is_practically_gaussian():
@@ -87,6 +90,7 @@ def test_small_detected_departure_is_practically_gaussian():
     [
         {"decorrelated_ad_count_p": 1e-6, "decorrelated_effect_excess": 0.05},
         {"worst_coordinate_p": 1e-6, "worst_coordinate_effect_excess": 0.2},
+        {"worst_given_coordinate_p": 1e-9, "worst_given_coordinate_effect_excess": 0.3},
         {"radial_p": 1e-9, "radial_kurtosis": 1.5},
         {"radial_p": 1e-9, "radial_kurtosis": -2.0},  # too little radial spread (binary rows)
         {"henze_zirkler_p": 1e-4},  # no effect scale: a detection is always relevant
@@ -115,7 +119,7 @@ def test_l2_view_has_no_radial_test():
     metrics = {k: v for k, v in {**GOOD, **TESTS_OK}.items() if not k.startswith("radial")}
     v = judge(metrics, null=POWERFUL, view="l2")
     assert "radial" not in {t.name for t in v.tests}
-    assert v.tests[0].level == pytest.approx(0.0125)
+    assert v.tests[0].level == pytest.approx(0.01)
 
 
 def test_sphere_call():
@@ -140,7 +144,7 @@ def test_paper_rule_reads_the_printed_thresholds_on_the_means():
 def test_calibrated_carries_the_paper_call_and_json_fields():
     d = call({}).to_dict()
     assert d["call"] == "gaussian" and d["gaussian"] is True and d["view"] == "raw"
-    assert d["sphere"]["call"] == "uniform" and len(d["tests"]) == 5
+    assert d["sphere"]["call"] == "uniform" and len(d["tests"]) == 6
     assert d["paper"]["call"] == "gaussian"
     with pytest.raises(BadInputError, match="decorrelated"):
         judge(GOOD)  # the calibrated rule needs the decorrelated tests
