@@ -14,7 +14,8 @@ Sigma is. Hence, at every mean and covariance (anisotropic, correlated, rank def
   k/m up to 0.75, 300 seeds per shape), so the pass counts are tested against the binomial.
 - the squared whitened norms D_i^2: Mardia's b2 = mean D_i^4 (biased covariance) has the exact
   mean k(k+2)(m-1)/(m+1) and variance 8k(k+2)(m-3)(m-k-1)(m-k+1)/((m+1)^2 (m+3)(m+5)) (Mardia
-  1974); the radial test is its two-sided z.
+  1974); the radial test refers it, two-sided, to a Pearson type III with those moments and
+  the tabulated skewness (:mod:`.b2_skew`).
 - Henze-Zirkler (:mod:`.henze_zirkler`) on the top min(k, 5) coordinates of at most 1,000 rows
   is affine invariant, so its null is that of N(0, I) at those (n, k).
 
@@ -32,12 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from .b2_skew import b2_skew
 from .blocks import take_rows
 from .diagnose import dead_mask
 from .henze_zirkler import MAX_DIM as HZ_DIM
 from .henze_zirkler import MAX_ROWS as HZ_ROWS
 from .henze_zirkler import hz_test
-from .mardia import gaussian_moments
+from .mardia import gaussian_moments, pearson3_cdf
 from .normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
 from .null import table_row
 from .power import relevant_power, rows_for_power
@@ -161,13 +163,17 @@ def decorrelate(x: np.ndarray) -> tuple[np.ndarray, int]:
 
 def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:
     """(b2, z, two-sided p, implied excess kurtosis) of Mardia's b2 of whitened rows z (m, k)
-    with unit sample variance (divisor m - 1), against its exact mean and variance."""
+    with unit sample variance (divisor m - 1): the exact mean and variance, and the tabulated
+    skewness (:mod:`.b2_skew`) of a Pearson type III."""
     m, k = z.shape
     d2 = np.einsum("ij,ij->i", z, z) * (m / (m - 1))  # with the biased covariance
     b2 = float(np.mean(d2 * d2))
     _, mean, var = gaussian_moments(m, k)
-    zscore = (b2 - mean) / math.sqrt(var) if var > 0 else 0.0
-    return b2, zscore, float(math.erfc(abs(zscore) / math.sqrt(2))), (b2 - mean) / k
+    if var <= 0:
+        return b2, 0.0, 1.0, (b2 - mean) / k
+    f = pearson3_cdf(b2, mean, var, b2_skew(m, k))
+    p = min(1.0, 2.0 * min(f, 1.0 - f))
+    return b2, (b2 - mean) / math.sqrt(var), p, (b2 - mean) / k
 
 
 def _binom_lower(count: int, trials: int, rate: float) -> float:
