@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .sphere import rayleigh_from_mean, scatter_from_moments
+from .sphere import exact_chi2_p, rayleigh_from_mean
 from .validate import l2_normalise
 
 
@@ -57,16 +57,27 @@ def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> SphereTests:
         return SphereTests(m, d, nan, nan, nan, 0.0, int((~live).sum()))
     mean = u.mean(axis=0)
     ray = rayleigh_from_mean(mean, m)
-    sc = scatter_from_moments(u.T @ u / m, mean, m)
     return SphereTests(
         m=m,
         d=d,
         rayleigh_p=ray.pvalue,
-        bingham_p=sc.bingham_p,
+        bingham_p=bingham_p(u),
         mean_norm=ray.mean_norm,
         power_relevant=bingham_power(m, d, alpha / 2),
         zero_rows=int((~live).sum()),
     )
+
+
+def bingham_p(u: np.ndarray) -> float:
+    """Bingham's p of unit rows u (m, d): tr T^2 from the smaller of the Gram (m x m) and the
+    scatter (d x d) matrix, no spectrum (:func:`~.sphere.scatter` also gives the spectrum)."""
+    m, d = u.shape
+    if d < 2:
+        return float("nan")
+    gram = u @ u.T if m < d else u.T @ u
+    tr2 = float(np.einsum("ij,ij->", gram, gram)) / (m * m)
+    f = (d - 1) * (d + 2) / 2.0
+    return exact_chi2_p(m * d * (d + 2) / 2.0 * (tr2 - 1.0 / d), f, m)
 
 
 def bingham_power(m: int, d: int, level: float) -> float:
@@ -95,4 +106,4 @@ def sphere_metrics(t: SphereTests) -> tuple[dict[str, Any], dict[str, Any]]:
     return metrics, {"sphere_power_relevant": t.power_relevant}
 
 
-__all__ = ["SphereTests", "bingham_power", "sphere_metrics", "sphere_tests"]
+__all__ = ["SphereTests", "bingham_p", "bingham_power", "sphere_metrics", "sphere_tests"]
