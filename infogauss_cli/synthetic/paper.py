@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -71,26 +72,58 @@ def comparison_cells(rows: Sequence[Row]) -> list[tuple[list[str], list[str]]]:
     return body
 
 
-def render_comparison(rows: Sequence[Row]) -> Any:
-    """A rich Table, or None when no row carries a paper reference."""
-    from rich.table import Table
+ROOMY = 24  # the setting column's width below which the table drops its box
 
+
+def render_comparison(rows: Sequence[Row]) -> Any:
+    """A rich renderable laid out for the console's width, or None when no row carries a
+    paper reference: numbers never wrap or shrink; the setting column folds."""
     body = comparison_cells(rows)
-    if not body:
-        return None
-    table = Table(
-        title="infogauss next to the paper's table",
-        title_justify="left",
-        header_style="bold",
-        caption=NOTE,
-        caption_justify="left",
-    )
-    for i, name in enumerate(HEADER):
-        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
-    for mine, theirs in body:
-        table.add_row(*mine)
-        table.add_row(*theirs, style="dim", end_section=True)
-    return table
+    return _Comparison(body) if body else None
+
+
+class _Comparison:
+    """The comparison table: boxed when the setting column keeps :data:`ROOMY` characters,
+    else compact (no edges or padding, one space between columns)."""
+
+    def __init__(self, body: list[tuple[list[str], list[str]]]) -> None:
+        self.body = body
+        self.widths = [_number_width(body, i) for i in range(1, len(HEADER))]
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        boxed_overhead = 1 + 3 * len(HEADER)  # edges, separators, one space each side
+        yield self.table(compact=options.max_width - boxed_overhead - sum(self.widths) < ROOMY)
+
+    def table(self, *, compact: bool) -> Any:
+        from rich import box
+        from rich.table import Table
+
+        style: dict[str, Any] = (
+            {"box": box.SIMPLE_HEAD, "show_edge": False, "padding": (0, 0)} if compact else {}
+        )
+        table = Table(
+            title="infogauss next to the paper's table",
+            title_justify="left",
+            header_style="bold",
+            caption=NOTE,
+            caption_justify="left",
+            **style,
+        )
+        table.add_column(HEADER[0], overflow="fold", min_width=8)
+        for name, width in zip(HEADER[1:], self.widths, strict=True):
+            header = "\n".join(textwrap.wrap(name, width))
+            table.add_column(header, justify="right", no_wrap=True, width=width)
+        for mine, theirs in self.body:
+            table.add_row(*mine)
+            table.add_row(*theirs, style="dim", end_section=True)
+        return table
+
+
+def _number_width(body: list[tuple[list[str], list[str]]], i: int) -> int:
+    """Column ``i``'s width: its widest cell, and its header's longest word (the header wraps
+    between words)."""
+    cells = [len(cells[i]) for pair in body for cells in pair]
+    return max(*cells, *(len(word) for word in HEADER[i].split()))
 
 
 def comparison_markdown(rows: Sequence[Row]) -> str:
