@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+NO_CHROMIUM = "needs Chromium at /usr/bin/chromium (apt-get install chromium)"
 
 # the metrics every --detail row carries (diagnostics/detail.py)
 DETAIL_KEYS = (
@@ -56,3 +63,12 @@ def invoke(*args):
     from infogauss_cli.cli.main import app
 
     return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def screenshot_tool() -> ModuleType:
+    """docs/tools/screenshot_html.py (headless Chromium), loaded as a module."""
+    path = REPO / "docs" / "tools" / "screenshot_html.py"
+    spec = importlib.util.spec_from_file_location("screenshot_html", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -95,7 +95,8 @@ def test_track_cli_on_synthetic_checkpoints(saved, tmp_path):
     rows = json.loads(out.read_text())["rows"]
     assert [row["step"] for row in rows] == [0, 40, 120]
     assert (tmp_path / "p" / "trajectory.png").stat().st_size > 10_000
-    assert "<h2>Trajectory</h2>" in (tmp_path / "r.html").read_text()
+    page = (tmp_path / "r.html").read_text()  # the section has an anchor and is in the contents
+    assert '<h2 id="trajectory">Trajectory</h2>' in page and 'href="#trajectory"' in page
     r = invoke("track", str(root), "--require-trend", "up", "--quiet")
     assert r.exit_code == 1  # the supervised run does not rise
     r = invoke("track", str(root), "--require-trend", "down", "--quiet")

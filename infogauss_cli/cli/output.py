@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..gates import GateResult
+    from ..report.templating import Section
 
 
 def emit(rows: Sequence[Row], out: Outputs) -> None:
@@ -40,7 +41,7 @@ def publish(
     out: Outputs,
     *,
     markdown_tail: str = "",
-    html_sections: Sequence[str] = (),
+    html_sections: Sequence[Section] = (),
 ) -> int:
     """Table on the terminal, the files asked for (``markdown_tail`` appended to the Markdown,
     ``html_sections`` placed in the HTML); returns the report's exit code."""
@@ -74,15 +75,11 @@ def publish(
     return report.exit_code
 
 
-def _html(report: Report, sections: Sequence[str]) -> str:
+def _html(report: Report, sections: Sequence[Section]) -> str:
     """The HTML page of ``report`` with ``sections`` placed after the results."""
     from ..report.html import render_html
-    from ..synthetic.paper import insert_html_section
 
-    page = render_html(report.rows, command=report.command)
-    for section in sections:
-        page = insert_html_section(page, section)
-    return page
+    return render_html(report.rows, command=report.command, sections=sections)
 
 
 def write_report(option: str, target: str | Path, text: str) -> None:

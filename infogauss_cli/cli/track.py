@@ -187,9 +187,9 @@ def track_cmd(
     drawable = [s for s in result.series if any(r.error is None for r in s.rows)]
     sections = []
     if drawable and html:
-        from ..report.trajectory import trajectory_html
+        from ..report.trajectory import trajectory_section
 
-        sections.append(trajectory_html(drawable))
+        sections.append(trajectory_section(drawable))
     code = publish(result.rows, out, html_sections=sections)
     if drawable and plots:
         from ..report.trajectory import write_trajectory_plot

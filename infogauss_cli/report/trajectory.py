@@ -5,9 +5,7 @@ value for the uniform sphere). matplotlib is imported inside the functions."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -98,22 +96,12 @@ def write_trajectory_plot(series: Sequence[Any], out_dir: str | Path) -> Path:
     return write_figures(out_dir, [_spec(series)])[0]
 
 
-def trajectory_html(series: Sequence[Any]) -> str:
-    """An HTML section with the plot embedded."""
-    data = base64.b64encode(trajectory_png(series)).decode("ascii")
-    return (
-        '<h2>Trajectory</h2><figure class="wide">'
-        f'<img src="data:image/png;base64,{data}" alt="{escape(ALT)}">'
-        "<figcaption>One row of the table per checkpoint; the gates apply to the last "
-        "checkpoint of each line.</figcaption></figure>"
+def trajectory_section(series: Sequence[Any]) -> Any:
+    """The plot as an HTML report section (:class:`~.templating.Section`)."""
+    from .templating import Section, figure
+
+    caption = (
+        "One row of the table per checkpoint; the gates apply to the last checkpoint of each line."
     )
-
-
-def append_trajectory(series: Sequence[Any], html: str | Path) -> None:
-    """Insert the trajectory section into an HTML report already written."""
-    from ..synthetic.paper import insert_html_section
-    from .json_report import write_text_atomic
-
-    path = Path(html)
-    text = path.read_text(encoding="utf-8")
-    write_text_atomic(path, insert_html_section(text, trajectory_html(series)))
+    body = figure(trajectory_png(series), ALT, caption, wide=True)
+    return Section("trajectory", "Trajectory", body)

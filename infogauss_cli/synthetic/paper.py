@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from html import escape
-from pathlib import Path
 from typing import Any
 
 from ..report.cells import COLUMNS
 from ..report.model import Row
+from ..report.templating import Section
 
 
 @dataclass(frozen=True)
@@ -73,26 +72,58 @@ def comparison_cells(rows: Sequence[Row]) -> list[tuple[list[str], list[str]]]:
     return body
 
 
-def render_comparison(rows: Sequence[Row]) -> Any:
-    """A rich Table, or None when no row carries a paper reference."""
-    from rich.table import Table
+ROOMY = 24  # the setting column's width below which the table drops its box
 
+
+def render_comparison(rows: Sequence[Row]) -> Any:
+    """A rich renderable laid out for the console's width, or None when no row carries a
+    paper reference: numbers never wrap or shrink; the setting column folds."""
     body = comparison_cells(rows)
-    if not body:
-        return None
-    table = Table(
-        title="infogauss next to the paper's table",
-        title_justify="left",
-        header_style="bold",
-        caption=NOTE,
-        caption_justify="left",
-    )
-    for i, name in enumerate(HEADER):
-        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
-    for mine, theirs in body:
-        table.add_row(*mine)
-        table.add_row(*theirs, style="dim", end_section=True)
-    return table
+    return _Comparison(body) if body else None
+
+
+class _Comparison:
+    """The comparison table: boxed when the setting column keeps :data:`ROOMY` characters,
+    else compact (no edges or padding, one space between columns)."""
+
+    def __init__(self, body: list[tuple[list[str], list[str]]]) -> None:
+        self.body = body
+        self.widths = [_number_width(body, i) for i in range(1, len(HEADER))]
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        boxed_overhead = 1 + 3 * len(HEADER)  # edges, separators, one space each side
+        yield self.table(compact=options.max_width - boxed_overhead - sum(self.widths) < ROOMY)
+
+    def table(self, *, compact: bool) -> Any:
+        from rich import box
+        from rich.table import Table
+
+        style: dict[str, Any] = (
+            {"box": box.SIMPLE_HEAD, "show_edge": False, "padding": (0, 0)} if compact else {}
+        )
+        table = Table(
+            title="infogauss next to the paper's table",
+            title_justify="left",
+            header_style="bold",
+            caption=NOTE,
+            caption_justify="left",
+            **style,
+        )
+        table.add_column(HEADER[0], overflow="fold", min_width=8)
+        for name, width in zip(HEADER[1:], self.widths, strict=True):
+            header = "\n".join(textwrap.wrap(name, width))
+            table.add_column(header, justify="right", no_wrap=True, width=width)
+        for mine, theirs in self.body:
+            table.add_row(*mine)
+            table.add_row(*theirs, style="dim", end_section=True)
+        return table
+
+
+def _number_width(body: list[tuple[list[str], list[str]]], i: int) -> int:
+    """Column ``i``'s width: its widest cell, and its header's longest word (the header wraps
+    between words)."""
+    cells = [len(cells[i]) for pair in body for cells in pair]
+    return max(*cells, *(len(word) for word in HEADER[i].split()))
 
 
 def comparison_markdown(rows: Sequence[Row]) -> str:
@@ -108,70 +139,31 @@ def comparison_markdown(rows: Sequence[Row]) -> str:
     return "\n".join([*lines, "", NOTE]) + "\n"
 
 
-def comparison_html(rows: Sequence[Row]) -> str:
+def comparison_section(rows: Sequence[Row]) -> Section | None:
+    """The comparison as an HTML report section (None when no row carries a paper reference):
+    each of our rows, then the paper's line in grey italics."""
+    from ..report.templating import cell, table
+
     body = comparison_cells(rows)
     if not body:
-        return ""
-    cls = ["model"] + ["num"] * (len(HEADER) - 1)
-    out = ['<h2 id="paper">infogauss next to the paper</h2>']
-    out.append('<div class="scroll"><table class="results">')
-    out.append("<thead><tr>")
-    out += [f'<th class="{c}">{escape(h)}</th>' for c, h in zip(cls, HEADER, strict=True)]
-    out.append("</tr></thead><tbody>")
-    for mine, theirs in body:
-        for cells, style in ((mine, ""), (theirs, ' style="color:#57606a;font-style:italic"')):
-            out.append(f"<tr{style}>")
-            out += [
-                f'<td class="{c}">{escape(x.strip())}</td>' for c, x in zip(cls, cells, strict=True)
-            ]
-            out.append("</tr>")
-    out.append(f'</tbody></table></div><div class="note"><p>{escape(NOTE)}</p></div>')
-    return "".join(out)
-
-
-def insert_html_section(document: str, section: str) -> str:
-    """``section`` placed after the results (before the first later section of
-    :func:`~infogauss_cli.report.html.render_html`'s page), or before ``</main>``; its heading
-    joins the table of contents after Results."""
-    if not section:
-        return document
-    heading = re.match(r'<h2 id="([^"]+)">(.*?)</h2>', section)
-    results = '<a href="#results">Results</a></li>'
-    if heading and results in document:
-        link = f'<li><a href="#{heading[1]}">{heading[2]}</a></li>'
-        document = document.replace(results, results + link, 1)
-    for name in ("detail", "gates", "errors", "protocol"):
-        marker = f'<h2 id="{name}">'
-        i = document.find(marker)
-        if i >= 0:
-            return document[:i] + section + "\n" + document[i:]
-    i = document.rfind("</main>")
-    return document[:i] + section + "\n" + document[i:] if i >= 0 else document + section
-
-
-def append_comparison(
-    rows: Sequence[Row], *, markdown: str | Path | None = None, html: str | Path | None = None
-) -> None:
-    """Add the comparison to a Markdown and an HTML report already written from ``rows``."""
-    from ..report.json_report import write_text_atomic
-
-    if markdown and comparison_markdown(rows):
-        path = Path(markdown)
-        text = path.read_text(encoding="utf-8")
-        write_text_atomic(path, text + "\n" + comparison_markdown(rows))
-    if html and comparison_html(rows):
-        path = Path(html)
-        text = path.read_text(encoding="utf-8")
-        write_text_atomic(path, insert_html_section(text, comparison_html(rows)))
+        return None
+    classes = ["model"] + ["num"] * (len(HEADER) - 1)
+    lines = [
+        {"cls": cls, "cells": [cell(x.strip(), c) for c, x in zip(classes, cells, strict=True)]}
+        for mine, theirs in body
+        for cells, cls in ((mine, ""), (theirs, "paper-ref"))
+    ]
+    html = table(list(zip(HEADER, classes, strict=True)), lines, notes=[("", NOTE)])
+    return Section("paper", "infogauss next to the paper", html)
 
 
 def comparison_sections(rows: Sequence[Row]) -> dict[str, Any]:
     """The comparison as ``publish``'s ``markdown_tail`` and ``html_sections``."""
     markdown = comparison_markdown(rows)
-    html = comparison_html(rows)
+    section = comparison_section(rows)
     return {
         "markdown_tail": "\n" + markdown if markdown else "",
-        "html_sections": [html] if html else [],
+        "html_sections": [section] if section else [],
     }
 
 
