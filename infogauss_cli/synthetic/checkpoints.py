@@ -142,6 +142,8 @@ def read_checkpoint(path: Path) -> SyntheticCheckpoint:
             float(meta.get("train_s", 0.0)),
             cfg,
         )
+    except BadInputError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise BadInputError(f"{path}: malformed synthetic checkpoint ({exc})") from None
     if not weights.is_file():
