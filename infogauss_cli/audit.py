@@ -29,19 +29,27 @@ def check_file(
     options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
 ) -> list[Row]:
-    """``infogauss check``: audit an embedding matrix stored in a file."""
+    """``infogauss check``: audit an embedding matrix stored in a file; the rows'
+    ``provenance.data_fingerprint`` is the sha256 of the file's bytes."""
     from .diagnostics import validate_matrix
     from .readers import read_matrix
+    from .weights_digest import stream_sha256
 
     path = Path(path)
     t0 = time.perf_counter()
     x = validate_matrix(read_matrix(path, key))
+    t1 = time.perf_counter()
+    digest = stream_sha256(path)
     info = RowInfo(
         model=name or path.name + (f"[{key}]" if key else ""),
         backend="file",
         data={"source": f"file:{path}", "items": int(x.shape[0]), "skipped": 0},
         protocol={"precision": str(np.asarray(x).dtype), "device": None},
-        timing={"load_s": round(time.perf_counter() - t0, 4)},
+        provenance={"weights_sha256": None, "weights": None, "data_fingerprint": digest},
+        timing={
+            "load_s": round(t1 - t0, 4),
+            "fingerprint_s": round(time.perf_counter() - t1, 4),
+        },
     )
     return checked_rows(x, info, protocol, options, gates)
 

@@ -51,6 +51,13 @@ class Series:
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """A checkpoint whose entry could not be made (its config unreadable): an error row."""
+
+    error: str
+
+
+@dataclass(frozen=True)
 class TrackResult:
     series: tuple[Series, ...]
 
@@ -316,11 +323,14 @@ def track_zoo(
     from .sources import data_section, parse_data_spec
 
     source = parse_data_spec(data.data, console=console, **data.source_options())
-    ids = {c[1].id for c in checkpoints}
+    ids = {c[1].id for c in checkpoints if not isinstance(c[1], Unreadable)}
     base = next(iter(ids)) if len(ids) == 1 else "zoo refs"
     cache = compute.cache()
-    series: dict[tuple[str, str], list[Row]] = {}
+    series: dict[tuple[str | None, str], list[Row]] = {}
+    failed = [(step, label, e.error) for step, e, label in checkpoints if isinstance(e, Unreadable)]
     for step, entry, label in checkpoints:
+        if isinstance(entry, Unreadable):
+            continue
         for t in resolve_towers(entry.towers, source, data.tower, entry.ref):
             who = {"model": label, "tower": t, "objective": entry.objective}
             who["backend"] = entry.backend
@@ -344,8 +354,24 @@ def track_zoo(
                 null = {**r.null, "uniformity": r.metrics.get("uniformity_ideal")}
                 row = dataclasses.replace(r, step=step, null=null)
                 series.setdefault((t, r.protocol["view"]), []).append(row)
-    found = [Series(f"{base} {t} ({v})", tuple(rows)) for (t, v), rows in series.items()]
+    _add_failed(series, failed, protocol.views)
+    found = [Series(f"{base} {t or 'all'} ({v})", tuple(rows)) for (t, v), rows in series.items()]
     return apply_gates(found, gates, trend)
+
+
+def _add_failed(
+    series: dict[tuple[str | None, str], list[Row]],
+    failed: Sequence[tuple[int, str, str]],
+    views: Sequence[str],
+) -> None:
+    """Put an error row for each ``(step, label, error)`` in every series (every tower x view
+    the others gave; one per view when none did), keeping each series in step order."""
+    if not failed:
+        return
+    for t, v in list(series) or [(None, v) for v in views]:
+        rows = series.setdefault((t, v), [])
+        rows += [Row(model=label, tower=t, error=err, step=step) for step, label, err in failed]
+        rows.sort(key=lambda r: r.step or 0)
 
 
 def _uniformity(x: Any, n: int | None, seed: int) -> dict[str, float]:

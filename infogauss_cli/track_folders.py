@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadInputError
+from .synthetic.checkpoints import is_synthetic
+from .track import Unreadable, order_by_step
+from .zoo import parse_entry
 
 IMAGE_TYPES = ("vit", "dino", "deit", "dinov2", "beit")
 
@@ -34,8 +37,58 @@ def checkpoint_dirs(folder: str | Path) -> list[Path]:
     )
 
 
-def is_checkpoint_folder(path: str | Path) -> bool:
-    return bool(checkpoint_dirs(path))
+SYNTHETIC = "synthetic checkpoints (epoch-*.json from `infogauss synthetic --save-checkpoints`)"
+FOLDERS = "checkpoint-N/ subfolders holding modules.json or config.json (a training run's output)"
+
+
+def no_checkpoints(folder: str | Path) -> str:
+    """Why ``folder`` is no track target: what it lacks and what is expected."""
+    msg = f"{folder}: holds no checkpoints; expected {SYNTHETIC}, or {FOLDERS}"
+    if any((Path(folder) / name).is_file() for name in ("config.json", "modules.json")):
+        msg += (
+            "; it is itself a model folder: pass the run folder above it, or a zoo entry with "
+            f"--weights {folder}"
+        )
+    return msg
+
+
+def target_kind(target: str | Path) -> str | None:
+    """``"synthetic"``, ``"folders"`` (checkpoint subfolders) or None (no local checkpoints:
+    a zoo ref, or a file that is no sidecar) for one ``track`` target; a folder holding
+    neither or both kinds is a BadInputError."""
+    p = Path(target)
+    if not p.is_dir():
+        return "synthetic" if p.is_file() and is_synthetic(p) else None
+    synthetic, folders = is_synthetic(p), checkpoint_dirs(p)
+    if synthetic and folders:
+        names = ", ".join(f.name for f in folders[:3]) + (", ..." if len(folders) > 3 else "")
+        raise BadInputError(
+            f"{p}: holds two kinds of checkpoints, {SYNTHETIC} and checkpoint folders "
+            f"({names}); track them separately: give the synthetic runs' subfolders, and move "
+            "the checkpoint folders into a run folder of their own"
+        )
+    if not synthetic and not folders:
+        raise BadInputError(no_checkpoints(p))
+    return "synthetic" if synthetic else "folders"
+
+
+def targets_kind(targets: Sequence[str]) -> str | None:
+    """What ``track`` was given: ``"synthetic"`` (sidecars or their folders), ``"folders"``
+    (one training run's folder) or None (zoo refs); folders mixed with anything else, or
+    several run folders, are a BadInputError."""
+    kinds = [target_kind(t) for t in targets]
+    if "folders" in kinds and len(targets) > 1:
+        raise BadInputError(
+            "a training run's folder of checkpoint-N/ subfolders is tracked on its own: give "
+            f"one folder, not {len(targets)} targets ({', '.join(targets)})"
+        )
+    if "synthetic" in kinds and None in kinds:
+        other = targets[kinds.index(None)]
+        raise BadInputError(
+            f"{other}: not a synthetic checkpoint, given with synthetic checkpoints; "
+            "track synthetic checkpoints and zoo models separately"
+        )
+    return kinds[0] if kinds else None
 
 
 def _slug(text: str) -> str:
@@ -43,58 +96,74 @@ def _slug(text: str) -> str:
     return out if out[0].isalnum() else f"run{out}"
 
 
-def _hf_entry(folder: Path) -> dict[str, Any]:
+def _read_config(path: Path) -> dict[str, Any]:
+    """A checkpoint's JSON config as a dict; unreadable or not an object: BadInputError."""
     try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise BadInputError(f"{folder}/config.json: cannot read it ({exc})") from None
+        raise BadInputError(f"{path}: unreadable, not a JSON config ({exc})") from None
+    if not isinstance(config, dict):
+        raise BadInputError(f"{path}: unreadable, a JSON {type(config).__name__}, not an object")
+    return config
+
+
+def _width(path: Path, value: Any) -> int:
+    """The embedding width read from ``path``: a positive integer, else BadInputError."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise BadInputError(f"{path}: no embedding width in it (hidden_size/projection_dim {value!r})")
+
+
+def _hf_entry(folder: Path) -> dict[str, Any]:
+    config = _read_config(folder / "config.json")
     kind = str(config.get("model_type", ""))
     if kind == "clip":
-        pooling, towers, dim = "clip", ["image", "text"], config.get("projection_dim")
+        pooling, towers, key = "clip", ["image", "text"], "projection_dim"
     elif kind in IMAGE_TYPES:
-        pooling, towers, dim = "cls", ["image"], config.get("hidden_size")
+        pooling, towers, key = "cls", ["image"], "hidden_size"
     else:
-        pooling, towers, dim = "mean", ["text"], config.get("hidden_size")
-    if not dim:
-        raise BadInputError(f"{folder}/config.json: no hidden_size/projection_dim to read")
+        pooling, towers, key = "mean", ["text"], "hidden_size"
+    dim = _width(folder / "config.json", config.get(key))
     source = {"name": folder.name, "weights": str(folder.resolve()), "pooling": pooling}
-    return {"backend": "transformers", "source": source, "towers": towers, "dim": int(dim)}
+    return {"backend": "transformers", "source": source, "towers": towers, "dim": dim}
 
 
 def _st_entry(folder: Path) -> dict[str, Any]:
     source = {"name": folder.name, "weights": str(folder.resolve()), "normalize": False}
-    config = folder / "config.json"
-    dim = None
-    if config.is_file():
-        try:
-            dim = json.loads(config.read_text(encoding="utf-8")).get("hidden_size")
-        except (OSError, ValueError):
-            dim = None
+    where, dim = folder / "config.json", None
+    if where.is_file():
+        dim = _read_config(where).get("hidden_size")
     for dense in sorted(folder.glob("*_Dense/config.json")):  # a Dense module sets the width
-        dim = json.loads(dense.read_text(encoding="utf-8")).get("out_features", dim)
-    if not dim:
+        where, dim = dense, _read_config(dense).get("out_features", dim)
+    if dim is None and not where.is_file():
         raise BadInputError(f"{folder}: cannot tell the embedding width (no config.json)")
+    dim = _width(where, dim)
     return {"backend": "sentence-transformers", "source": source, "towers": ["text"], "dim": dim}
+
+
+def _entry(folder: Path, run: str) -> Any:
+    """The zoo entry of one checkpoint folder, or :class:`Unreadable` with the reason."""
+    try:
+        spec = _st_entry(folder) if (folder / "modules.json").is_file() else _hf_entry(folder)
+    except BadInputError as exc:
+        return Unreadable(str(exc))
+    spec |= {"id": run, "objective": "other", "embedding": f"{spec['backend']} checkpoint"}
+    try:
+        return parse_entry(spec)
+    except BadInputError as exc:
+        return Unreadable(f"{folder}: {exc}")
 
 
 def folder_checkpoints(
     folder: str | Path, steps: Sequence[int] | None = None
 ) -> list[tuple[int, Any, str]]:
-    """``(step, entry, label)`` in step order for the checkpoints in ``folder``."""
-    from .track import order_by_step
-    from .zoo import parse_entry
-
+    """``(step, entry, label)`` in step order for the checkpoints in ``folder``; a checkpoint
+    whose config cannot be read has an :class:`Unreadable` entry (an error row of its own)."""
     dirs = checkpoint_dirs(folder)
     if not dirs:
-        raise BadInputError(
-            f"{folder}: no checkpoint subfolders (with modules.json or config.json) in it"
-        )
+        raise BadInputError(no_checkpoints(folder))
     run = _slug(Path(folder).resolve().name)
-    entries = []
-    for d in dirs:
-        spec = _st_entry(d) if (d / "modules.json").is_file() else _hf_entry(d)
-        spec |= {"id": run, "objective": "other", "embedding": f"{spec['backend']} checkpoint"}
-        entries.append(parse_entry(spec))
+    entries = [_entry(d, run) for d in dirs]
     order = order_by_step([d.name for d in dirs], steps)
     return [(step, entries[i], f"{run} @ {dirs[i].name}") for step, i in order]
 

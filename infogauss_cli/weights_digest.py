@@ -30,7 +30,8 @@ def _read_memo(path: Path) -> dict[str, str]:
     return stored if isinstance(stored, dict) else {}
 
 
-def _hash_bytes(path: Path) -> str:
+def stream_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in 4 MiB blocks (``sha256sum FILE`` gives the same)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
@@ -62,7 +63,7 @@ def file_sha256(path: Path) -> str:
         return _memo[key]
     digest = _read_memo(memo_file()).get(key)
     if not isinstance(digest, str):
-        digest = _hash_bytes(path)
+        digest = stream_sha256(path)
         _remember(key, digest)
     _memo[key] = digest
     return digest

@@ -56,7 +56,7 @@ def test_folder_checkpoints_in_step_order_with_their_backends(run_dir):
 
 
 def test_a_folder_without_checkpoints_is_bad_input(tmp_path):
-    with pytest.raises(BadInputError, match="no checkpoint subfolders"):
+    with pytest.raises(BadInputError, match="holds no checkpoints"):
         folder_checkpoints(tmp_path)
 
 

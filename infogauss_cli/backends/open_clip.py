@@ -54,6 +54,11 @@ class OpenClipSource(SourceSchema):
     ``pretrained`` its weights tag (``openai``); the tag also sets the preprocessing."""
 
     pretrained: str | None = None
+    hub: str | None = None
+    """The hub repo of the tag's weights as open_clip's registry names it (``REPO/`` or
+    ``REPO/FILE``: ``open_clip.get_pretrained_cfg(name, tag)["hf_hub"]``). Optional; when set,
+    a missing hub weight fails before torch is imported (the registry needs torch), and it must
+    match the registry."""
 
 
 def forward_image(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -99,7 +104,18 @@ def _configs(entry: ZooEntry) -> tuple[dict[str, Any], dict[str, Any]]:
                 f"{entry.id}: open_clip has no pretrained tag {src.pretrained!r} for {src.name} "
                 f"(known: {', '.join(tags) or 'none'})"
             )
+    _check_hub(entry, tag_cfg)
     return model_cfg, tag_cfg
+
+
+def _check_hub(entry: ZooEntry, tag_cfg: dict[str, Any]) -> None:
+    """The entry's ``hub`` names the repo open_clip's registry gives for its tag."""
+    hub_id = entry.source.hub
+    if hub_id and _hub_location({"hf_hub": hub_id}) != _hub_location(tag_cfg):
+        raise BadInputError(
+            f"{entry.id}: source.hub {hub_id!r} is not where open_clip keeps "
+            f"{entry.source.name} / {entry.source.pretrained} ({tag_cfg.get('hf_hub') or 'a URL'})"
+        )
 
 
 def check(entry: ZooEntry) -> None:
@@ -263,6 +279,21 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     return attach_open_clip(enc, tower)
 
 
+def _cached_status(entry: ZooEntry, repo: str, names: tuple[str, ...]) -> WeightsStatus:
+    revision = entry.source.revision
+    cached = next((p for n in names if (p := hub.cached_file(repo, n, revision))), None)
+    return WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
+
+
+def quick_status(entry: ZooEntry) -> WeightsStatus | None:
+    """The weights' status without importing open_clip (and torch): local and random weights,
+    or the hub repo of ``source.hub``; None otherwise (only open_clip's registry can tell)."""
+    if status := WeightsStatus.offline(entry):
+        return status
+    location = _hub_location({"hf_hub": entry.source.hub or ""})
+    return _cached_status(entry, *location) if location and entry.source.pretrained else None
+
+
 def weights_status(entry: ZooEntry) -> WeightsStatus:
     status = WeightsStatus.offline(entry)
     if status is None:
@@ -272,16 +303,7 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
             url = tag_cfg.get("url", "-")
             status = WeightsStatus("hub", url, False, "downloaded by open_clip on first use")
         else:
-            repo, names = location
-            cached = next(
-                (
-                    p
-                    for n in names
-                    if (p := hub.cached_file(repo, n, entry.source.revision)) is not None
-                ),
-                None,
-            )
-            status = WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
+            status = _cached_status(entry, *location)
     if "text" in entry.towers:
         import open_clip
 
@@ -304,4 +326,6 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
     return status
 
 
-BACKEND = BackendSpec("open_clip", OpenClipSource, build, check, weights_status)
+BACKEND = BackendSpec(
+    "open_clip", OpenClipSource, build, check, weights_status, quick_status=quick_status
+)

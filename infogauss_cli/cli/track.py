@@ -132,9 +132,8 @@ def track_cmd(
     from rich.console import Console
 
     from ..options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
-    from ..synthetic.checkpoints import is_synthetic
     from ..track import track_synthetic, track_zoo, zoo_checkpoints
-    from ..track_folders import folder_checkpoints, is_checkpoint_folder
+    from ..track_folders import folder_checkpoints, targets_kind
 
     console = Console(stderr=True)
     out = o.from_params(Outputs, params)
@@ -147,7 +146,10 @@ def track_cmd(
     local = all(Path(t).exists() for t in targets)
     if revision is not None and local:
         raise typer.BadParameter("--revision pins a zoo model's hub weights, not local checkpoints")
-    if all(Path(t).exists() and is_synthetic(t) for t in targets):
+    kind = targets_kind(targets)
+    if kind == "folders" and weights:
+        raise typer.BadParameter("--weights goes with one zoo entry, not a run folder")
+    if kind == "synthetic":
         if weights or steps:
             raise typer.BadParameter(
                 "synthetic checkpoints carry their steps: no --weights or --steps"
@@ -163,7 +165,7 @@ def track_cmd(
             progress=progress,
         )
     else:
-        if len(targets) == 1 and not weights and is_checkpoint_folder(targets[0]):
+        if kind == "folders":
             checkpoints = folder_checkpoints(targets[0], _steps(steps))
         else:
             checkpoints = zoo_checkpoints(

@@ -128,11 +128,11 @@ def read_checkpoint(path: Path) -> SyntheticCheckpoint:
     try:
         weights = Path(path).parent / _weights_name(path, meta["weights"])
         fields = {f.name for f in dataclasses.fields(SyntheticConfig)}
-        raw = {k: v for k, v in meta["config"].items() if k in fields}
+        raw = {k: v for k, v in _section(path, meta, "config").items() if k in fields}
         for key in ("settings", "eval_epochs"):
             raw[key] = tuple(raw.get(key, ()))
         cfg = SyntheticConfig(**raw)
-        run = Run(**meta["run"])
+        run = Run(**_section(path, meta, "run"))
         out = SyntheticCheckpoint(
             Path(path),
             weights,
@@ -142,11 +142,24 @@ def read_checkpoint(path: Path) -> SyntheticCheckpoint:
             float(meta.get("train_s", 0.0)),
             cfg,
         )
+    except BadInputError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise BadInputError(f"{path}: malformed synthetic checkpoint ({exc})") from None
     if not weights.is_file():
         raise BadInputError(f"{path}: its weights file {weights} is missing")
     return out
+
+
+def _section(path: Path, meta: dict[str, Any], key: str) -> dict[str, Any]:
+    """The sidecar's ``key`` object; anything else (null, a list) is a malformed sidecar."""
+    value = meta.get(key)
+    if not isinstance(value, dict):
+        found = json.dumps(value)[:40] if key in meta else "missing"
+        raise BadInputError(
+            f"{path}: malformed synthetic checkpoint (its {key!r} is {found}; expected an object)"
+        )
+    return value
 
 
 def _weights_name(path: Path, name: object) -> str:

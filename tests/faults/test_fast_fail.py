@@ -29,17 +29,18 @@ def _run_importtime(
     return proc, time.monotonic() - start
 
 
+@pytest.mark.parametrize("model", ["resnet34", "clip-vit-b32"])
 @pytest.mark.parametrize("offline", [True, False])
-def test_missing_hub_weight_fails_before_heavy_imports(tmp_path, offline):
+def test_missing_hub_weight_fails_before_heavy_imports(tmp_path, offline, model):
     env = _offline_env(tmp_path)  # empty HF cache, the endpoint a closed loopback port
     if offline:
         env["HF_HUB_OFFLINE"] = "1"
-    args = ["audit", "resnet34", "--data", "skimage-samples", "--quiet"]
+    args = ["audit", model, "--data", "skimage-samples", "--quiet"]
     proc, elapsed = _run_importtime(args, env)
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert not _imported_heavy(proc.stderr)
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and "cannot load resnet34" in errors[0], errors
+    assert len(errors) == 1 and f"cannot load {model}" in errors[0], errors
     assert elapsed < 10  # about 0.6 s here; loose for a loaded 2-core machine
 
 
@@ -62,3 +63,20 @@ def test_timm_hub_repo_guess_matches_timm():
         cfg = timm.models.get_pretrained_cfg(name)
         if cfg is not None and cfg.hf_hub_id and hub_repo(name):
             assert hub_repo(name) == cfg.hf_hub_id, name
+
+
+def test_open_clip_hub_ids_match_open_clip():
+    """The packaged zoo's open_clip entries name the hub repo open_clip's registry gives; a
+    wrong one is refused."""
+    pytest.importorskip("open_clip")
+    from infogauss_cli.backends import check_entry
+    from infogauss_cli.errors import BadInputError
+    from infogauss_cli.zoo import load_zoo
+
+    entries = [e for e in load_zoo().entries if e.backend == "open_clip"]
+    assert entries and all(e.source.hub for e in entries)
+    for entry in entries:
+        check_entry(entry)
+    source = entries[0].source.model_copy(update={"hub": "timm/elsewhere/"})
+    with pytest.raises(BadInputError, match="not where open_clip keeps"):
+        check_entry(entries[0].model_copy(update={"source": source}))
