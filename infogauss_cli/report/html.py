@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from .cells import (
     NUMERIC,
+    call_lines,
     detail_cells,
     gate_lines,
     has_detail,
@@ -170,6 +171,12 @@ def _gates(rows: Sequence[Row]) -> Section | None:
     return _items("gates", "Gates", items)
 
 
+def _calls(rows: Sequence[Row]) -> Section | None:
+    """One line per row: Gaussian? (and of which view), uniform on the sphere?, how far."""
+    items = [{"badge": "call", "badge_cls": "ok", "text": t} for t in call_lines(rows)]
+    return _items("calls", "Calls", items)
+
+
 def _warnings(rows: Sequence[Row]) -> Section | None:
     items = [{"badge": "note", "badge_cls": "warn", "text": t} for t in warning_lines(rows)]
     return _items("warnings", "Warnings", items)
@@ -307,10 +314,11 @@ def _plots(rows: Sequence[Row]) -> Section | None:
 def report_sections(
     rows: Sequence[Row], extra: Sequence[Section] = (), *, plots: bool = True
 ) -> list[Section]:
-    """The page's sections in order: results, ``extra``, detail, gates, warnings, errors,
+    """The page's sections in order: results, calls, ``extra``, detail, gates, warnings, errors,
     protocol, provenance, timing, plots (those with something to show)."""
     parts = [
         _results(rows),
+        _calls(rows),
         *extra,
         _detail(rows),
         _gates(rows),
