@@ -248,7 +248,8 @@ def _judge_calibrated(
 
 
 def _scope(metrics: Mapping[str, Any], view: str | None) -> str:
-    k, rank, d = metrics.get("decorrelated_k"), metrics.get("decorrelated_rank"), metrics.get("d")
+    k, rank = metrics.get("decorrelated_k"), metrics.get("decorrelated_rank")
+    d = metrics.get("decorrelated_d")
     rows = metrics.get("decorrelated_rows")
     what = "L2-normalised rows" if view == "l2" else "embeddings as given"
     text = f"tested: {what}, {k} decorrelated coordinates of {rows:,} rows" if rows else what

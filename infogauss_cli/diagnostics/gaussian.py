@@ -97,8 +97,6 @@ class GaussianTests:
     radial_z: float | None = None
     radial_p: float | None = None
     radial_kurtosis: float | None = None
-    ad_statistic: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
-    dp_pvalue: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
 
     @property
     def collapsed(self) -> bool:
@@ -255,8 +253,6 @@ def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> Gaussi
         radial_z=radial[1],
         radial_p=radial[2],
         radial_kurtosis=radial[3],
-        ad_statistic=res.a2star,
-        dp_pvalue=res.pvalue,
     )
 
 
