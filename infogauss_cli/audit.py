@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import RunError
+from .extract.tower import extract_tower
 from .gates import Gates
 from .matrix_rows import RowInfo, checked_rows, diagnose_rows
 from .options import Compute, DataOptions, DiagnoseOptions, Protocol
@@ -122,38 +123,6 @@ def _layer_rows(
         for name, ex in found:
             rows += _model_rows(entry, source, t, ex, {}, protocol, options, gates, layer=name)
     return rows
-
-
-def extract_tower(
-    entry: Any,
-    source: Any,
-    tower: str,
-    protocol: Protocol,
-    compute: Compute,
-    cache: Any,
-    data: DataOptions,
-    console: Any,
-    encoder: Any = None,
-) -> Any:
-    """The extraction of one tower (with ``encoder``: that one, e.g. one layer of a depth
-    profile, instead of building the entry's), or the :class:`RunError` that stopped it (the
-    other models still run)."""
-    from .extract import extract_model
-
-    try:
-        return extract_model(
-            entry,
-            source,
-            tower,
-            protocol,
-            compute,
-            cache=cache,
-            console=console,
-            strict=data.strict,
-            encoder=encoder,
-        )
-    except RunError as exc:
-        return exc
 
 
 def _model_rows(

@@ -41,12 +41,13 @@ def extract_layers(
     before: Callable[[list[str]], None] | None = None,
 ) -> Layered:
     """``(layer name, Extraction or RunError)`` for each layer ``protocol.layers`` selects
-    (:func:`~infogauss_cli.audit.extract_tower` per layer encoder); ``[(None, RunError)]`` when
-    the model itself cannot be built. ``before(names)`` runs once the layer names are known,
-    before any extraction (e.g. to check the files they will be written to)."""
-    from .audit import extract_tower
+    (:func:`~infogauss_cli.extract.tower.extract_tower` per layer encoder);
+    ``[(None, RunError)]`` when the model itself cannot be built. ``before(names)`` runs once
+    the layer names are known, before any extraction (e.g. to check the files they will be
+    written to)."""
     from .backends import build_encoder
     from .backends.layers import layer_encoders, parse_layers
+    from .extract.tower import extract_tower
 
     spec = parse_layers(protocol.layers)
     assert spec is not None

@@ -317,8 +317,8 @@ def track_zoo(
     data and items, like ``audit``; ``console``: where progress goes (None: quiet). A
     checkpoint that fails to load (or whose weights are no checkpoint) gives an error row;
     the others still run."""
-    from .audit import extract_tower  # the same extraction as audit
     from .extract import resolve_towers
+    from .extract.tower import extract_tower  # the same extraction as audit
     from .matrix_rows import RowInfo, diagnose_rows
     from .sources import data_section, parse_data_spec
 

@@ -6,16 +6,26 @@ precision, batching and caching; the encoder only knows its model and its prepro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from .layers import LayerSet
-
 Tower = Literal["image", "text"]
+
+
+@dataclass(frozen=True)
+class LayerSet:
+    """What a backend knows about its layers: ``names`` (index = position in ``forward``'s
+    output), ``forward(module, batch) -> [Tensor(B, d_k)]`` for every layer, ``dims`` (d_k)
+    and ``pooling`` (how each layer is pooled, in words)."""
+
+    names: tuple[str, ...]
+    forward: Callable[[Any, dict[str, Any]], Sequence[Any]]
+    dims: tuple[int, ...]
+    pooling: str
 
 
 @dataclass
@@ -45,4 +55,4 @@ class Encoder:
     forward: Callable[[torch.nn.Module, dict[str, torch.Tensor]], torch.Tensor]
     fingerprint: dict[str, str] = field(default_factory=dict)
     channels_last: bool = False  # CNNs: faster in channels_last memory format (CPU and CUDA)
-    layers: LayerSet | None = None  # per-layer outputs for ``--layers`` (see .layers)
+    layers: LayerSet | None = None  # per-layer outputs for ``--layers`` (split by .layers)

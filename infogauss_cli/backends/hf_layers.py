@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from .layers import LayerSet
+from .base import LayerSet
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

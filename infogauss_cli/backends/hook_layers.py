@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .layers import LayerSet
+from .base import LayerSet
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -14,30 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInputError
+from .base import Encoder, LayerSet
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from .base import Encoder
-
 ALL = "all"
-
-
-@dataclass(frozen=True)
-class LayerSet:
-    """What a backend knows about its layers: ``names`` (index = position in ``forward``'s
-    output), ``forward(module, batch) -> [Tensor(B, d_k)]`` for every layer, ``dims`` (d_k)
-    and ``pooling`` (how each layer is pooled, in words)."""
-
-    names: tuple[str, ...]
-    forward: Callable[[Any, dict[str, Any]], Sequence[Any]]
-    dims: tuple[int, ...]
-    pooling: str
 
 
 def parse_layers(spec: str | None) -> str | tuple[int, ...] | None:

@@ -8,7 +8,8 @@
 - :mod:`.options`: :class:`EngineOptions` (how to compute: device, precision, batch size...);
 - :mod:`.engine`: :func:`extract` (plan -> cached chunks -> run the rest -> assemble);
 - :mod:`.stream`: a stream of items, chunk by chunk (bounded memory);
-- :mod:`.model`: zoo entry x source -> :func:`extract_model`, :func:`extract_to_file`.
+- :mod:`.model`: zoo entry x source -> :func:`extract_model`, :func:`extract_to_file`;
+- :mod:`.tower`: one tower's extraction, or the RunError that stopped it (audit, track, depth).
 
 Importing this package is cheap: torch is imported when an extraction runs.
 """

@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..distributed import Shard, exchange, raise_first_failure, wait_for
 from ..errors import BadInputError, InfogaussError, RunError
-from ..sources.base import Item, default_loader, fingerprint_items
+from ..sources.base import Item, fingerprint_items
+from ..sources.loaders import default_loader
 from ..store import CacheEntry, Chunk, EmbeddingCache
 from .job import Job, Share, as_cache, chunk_size_of, feed, inference, read_cached
 from .loader import bucket_batches, loader_workers, make_loader, text_lengths
@@ -136,7 +137,7 @@ def extract(
     data part of the cache key is ``data_fingerprint`` (default: a fingerprint of the item ids
     and their content/file stats; a cached stream needs one, as it is read only once).
     ``loader`` turns an item into the encoder's raw input in the workers (default:
-    :func:`~infogauss_cli.sources.base.default_loader`). Messages (back-off, corrupt chunks) go
+    :func:`~infogauss_cli.sources.loaders.default_loader`). Messages (back-off, corrupt chunks) go
     to ``console`` and into ``notes``; the progress bar shows only when ``progress`` and the
     console is a terminal. ``shard``: this process's share
     (:class:`~infogauss_cli.distributed.Shard`; default: all of it).

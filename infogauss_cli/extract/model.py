@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from ..cache_admin import describe
 from ..errors import BadInputError
 from ..options import Compute, DataOptions, Protocol
-from ..sources.base import Item, item_count, item_loader
+from ..sources.base import Item, item_count
+from ..sources.loaders import item_loader
 from .cached import (
     Where,
     as_extraction,

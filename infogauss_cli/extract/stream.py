@@ -30,7 +30,8 @@ from typing import Any
 
 from ..atomic import atomic_write_bytes
 from ..errors import BadInputError, RunError
-from ..sources.base import Item, default_loader, item_count
+from ..sources.base import Item, item_count
+from ..sources.loaders import default_loader
 from ..store import CacheEntry, Chunk, ids_digest
 from .job import Job, Share, chunk_size_of, inference
 from .loader import bucket_batches, loader_workers, make_loader, text_lengths

@@ -20,8 +20,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from .base import Item, ItemLoadError, Source, ignored_counts, item_loader
+from .base import Item, ItemLoadError, Source, ignored_counts
 from .coco import split_coco_spec
+from .loaders import item_loader
 from .registry import SourceOptions, build_source, register_source, supported_forms
 
 if TYPE_CHECKING:  # pragma: no cover

