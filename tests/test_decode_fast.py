@@ -181,7 +181,7 @@ def test_backend_wrapped_transforms_are_split_and_fused():
 
     from infogauss_cli.backends.common import ImagePrepare
     from infogauss_cli.extract.cpu_decode import ResizeCrop, fuse_resize_crop
-    from infogauss_cli.extract.loader import split_normalize
+    from infogauss_cli.extract.transforms import split_normalize
 
     inner = T.Compose(
         [T.Resize(36), T.CenterCrop(32), T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)]

@@ -97,7 +97,7 @@ def test_broken_and_other_files_take_the_pil_path(tmp_path):
 )
 def test_tensor_resize_crop_is_within_one_level_of_pil(tmp_path, w, h, size, crop, interp):
     from infogauss_cli.extract.cpu_decode import JpegTensorOr, TensorResizeCrop
-    from infogauss_cli.extract.loader import ToUint8, gpu_decode_params
+    from infogauss_cli.extract.transforms import ToUint8, gpu_decode_params
     from infogauss_cli.sources.images import load_image
 
     p = tmp_path / "a.jpg"

@@ -1,9 +1,10 @@
 """Backends turn a zoo entry and a tower into an :class:`~.base.Encoder`.
 
 One module per library (timm, open_clip, transformers, sentence-transformers), each defining a
-:class:`~.registry.Backend`, and one registration line below. The modules import their library
-only when an entry is built, so ``import infogauss_cli.backends`` stays cheap. The contract is
-in :class:`~.registry.Backend`; docs/zoo.md shows adding a backend.
+:class:`~.registry.Backend`, and one registration line in :mod:`infogauss_cli.zoo.registry`.
+The modules import their library only when an entry is built, so ``import
+infogauss_cli.backends`` stays cheap. The contract is in :class:`~.registry.Backend`;
+docs/zoo.md shows adding a backend.
 """
 
 from __future__ import annotations
@@ -16,14 +17,9 @@ from .load_errors import weights_load_error
 from .registry import Backend, BackendSpec, backend_names, get_backend, register_backend
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..zoo import ZooEntry
+    from ..zoo.schema import ZooEntry
     from .base import Encoder
     from .common import WeightsStatus
-
-register_backend("infogauss_cli.backends.timm:BACKEND", name="timm")
-register_backend("infogauss_cli.backends.open_clip:BACKEND", name="open_clip")
-register_backend("infogauss_cli.backends.hf:BACKEND", name="transformers")
-register_backend("infogauss_cli.backends.st:BACKEND", name="sentence-transformers")
 
 __all__ = [
     "Backend",
@@ -62,7 +58,7 @@ def build_encoder(entry: ZooEntry, tower: str) -> Encoder:
 
 def _weights_path(entry: ZooEntry) -> object:
     """The local weights path of ``entry`` for messages, or None (hub, random, unknown)."""
-    from ..zoo import weights_location
+    from ..zoo.weights import weights_location
 
     try:
         return weights_location(entry).path
@@ -97,7 +93,7 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
 def check_entry(entry: ZooEntry) -> None:
     """Check ``entry``'s names against the installed library and its local weights path, with
     no network and no model built; a problem is a :class:`BadInputError`."""
-    from ..zoo import weights_location
+    from ..zoo.weights import weights_location
 
     get_backend(entry.backend).check(entry)
     weights_location(entry)

@@ -14,7 +14,7 @@ from ..errors import BadInputError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from ..zoo import ZooEntry
+    from ..zoo.schema import ZooEntry
     from .base import Encoder
 
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
@@ -36,7 +36,7 @@ class WeightsStatus:
     @classmethod
     def offline(cls, entry: ZooEntry) -> WeightsStatus | None:
         """The status of random-init, local and packaged weights; None for hub weights."""
-        from ..zoo import weights_location
+        from ..zoo.weights import weights_location
 
         loc = weights_location(entry)
         if loc.kind == "random":
@@ -48,7 +48,7 @@ class WeightsStatus:
     @classmethod
     def hub(cls, entry: ZooEntry, where: str, cached: Any) -> WeightsStatus:
         """Hub weights at ``where``; ``cached``: the local copy, or None."""
-        from ..zoo import weights_location
+        from ..zoo.weights import weights_location
 
         detail = (
             f"cached at {cached}" if cached else "not in the local cache: downloads on first use"

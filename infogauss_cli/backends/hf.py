@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from ..errors import BadInputError, RunError
-from ..zoo import PKG_PREFIX, SourceSchema, ZooEntry, package_path, weights_location
+from ..zoo.schema import PKG_PREFIX, SourceSchema, ZooEntry
+from ..zoo.weights import package_path, weights_location
 from . import hub
 from .base import Encoder
 from .common import (

@@ -14,7 +14,7 @@ from .common import ImagePrepare, check_vocab
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from ..zoo import ZooEntry
+    from ..zoo.schema import ZooEntry
 
 AUX_PATTERNS = (
     "config.json",

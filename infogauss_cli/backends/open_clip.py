@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInputError
-from ..zoo import PKG_PREFIX, SourceSchema, ZooEntry, package_path, weights_location
+from ..zoo.schema import PKG_PREFIX, SourceSchema, ZooEntry
+from ..zoo.weights import package_path, weights_location
 from . import hub
 from .base import Encoder
 from .common import (

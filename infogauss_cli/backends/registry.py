@@ -4,24 +4,23 @@ A backend is one module that defines a :class:`Backend` (usually a :class:`Backe
 its module-level functions) and one registration line: :func:`register_backend` with the
 object, or with ``"module:attribute"`` to import it on first use. Installed packages can also
 register through the entry point group ``infogauss.backends`` (``name = "module:attribute"``).
+The table of names is the zoo's (:mod:`infogauss_cli.zoo.registry`, a leaf the zoo reads);
+this module adds what builds models: the :class:`Backend` contract.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from ..errors import BadInputError
-from ..plugins import entry_point_specs
+from ..zoo.registry import ENTRY_POINT_GROUP, backend_names, register_backend, unregister_backend
+from ..zoo.registry import get_backend as _get_backend
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..zoo import SourceSchema, ZooEntry
+    from ..zoo.schema import SourceSchema, ZooEntry
     from .base import Encoder
     from .common import WeightsStatus
-
-ENTRY_POINT_GROUP = "infogauss.backends"
 
 
 @runtime_checkable
@@ -76,43 +75,17 @@ class BackendSpec:
     quick_status: Callable[[ZooEntry], WeightsStatus | None] | None = None
 
 
-_REGISTRY: dict[str, Backend | str] = {}
-
-
-def register_backend(backend: Backend | str, *, name: str | None = None) -> None:
-    """Register ``backend`` (an object, or ``"module:attribute"`` imported on first use, which
-    needs ``name``). A later registration of the same name replaces the earlier one."""
-    if isinstance(backend, str):
-        if not name:
-            raise ValueError("register_backend('module:attribute') needs name=")
-        _REGISTRY[name] = backend
-    else:
-        _REGISTRY[name or backend.name] = backend
-
-
-def unregister_backend(name: str) -> None:
-    _REGISTRY.pop(name, None)
-
-
-def _load_entry_points() -> None:
-    for name, value in entry_point_specs(ENTRY_POINT_GROUP):
-        _REGISTRY.setdefault(name, value)
-
-
-def backend_names() -> tuple[str, ...]:
-    """The registered backend names, in registration order."""
-    _load_entry_points()
-    return tuple(_REGISTRY)
-
-
 def get_backend(name: str) -> Backend:
     """The backend registered as ``name`` (imported on first use)."""
-    _load_entry_points()
-    found = _REGISTRY.get(name)
-    if found is None:
-        raise BadInputError(f"unknown backend {name!r} (use one of {', '.join(_REGISTRY)})")
-    if isinstance(found, str):
-        module, _, attr = found.partition(":")
-        found = getattr(importlib.import_module(module), attr or "BACKEND")
-        _REGISTRY[name] = found
-    return found
+    return _get_backend(name)  # type: ignore[no-any-return]
+
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Backend",
+    "BackendSpec",
+    "backend_names",
+    "get_backend",
+    "register_backend",
+    "unregister_backend",
+]

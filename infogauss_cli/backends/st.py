@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from ..errors import BadInputError, RunError
-from ..zoo import SourceSchema, ZooEntry, weights_location
+from ..zoo.schema import SourceSchema, ZooEntry
+from ..zoo.weights import weights_location
 from . import hub
 from .base import Encoder
 from .common import (
@@ -100,7 +101,8 @@ def model_folder(entry: ZooEntry) -> tuple[Path, str]:
 
 
 def _local_path(entry: ZooEntry) -> Path | None:
-    from ..zoo import PKG_PREFIX, package_path
+    from ..zoo.schema import PKG_PREFIX
+    from ..zoo.weights import package_path
 
     weights = entry.source.weights
     if weights is None:

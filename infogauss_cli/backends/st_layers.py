@@ -17,7 +17,7 @@ from .base import LayerSet
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from ..zoo import ZooEntry
+    from ..zoo.schema import ZooEntry
     from .base import Encoder
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from ..errors import BadInputError, RunError
-from ..zoo import SourceSchema, ZooEntry, weights_location
+from ..zoo.schema import SourceSchema, ZooEntry
+from ..zoo.weights import weights_location
 from . import hub
 from .base import Encoder
 from .common import (

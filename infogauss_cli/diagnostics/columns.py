@@ -10,8 +10,9 @@ back (:class:`~.blocks.MappedRows`), so a file larger than memory keeps a bounde
 the pass's blocks of columns run in threads (numpy's sort and scipy.special's ufuncs release
 the GIL), each on its own float64 work arrays. Per column: sort in the input dtype (exact:
 conversion to float64 is monotone, and float32 sorts 2x faster), upcast, standardise (mean,
-std with ddof=1), then the AD and DP statistics of :mod:`.normality`. How the columns are cut
-into passes and blocks changes no result: every statistic is computed per column.
+std with ddof=1), then the AD and DP statistics of :mod:`.normality` (DP's transforms:
+:mod:`.dagostino`). How the columns are cut into passes and blocks changes no result: every
+statistic is computed per column.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import numpy as np
 from scipy import special
 
 from .blocks import MappedRows, resolve_budget
+from .dagostino import k2_statistic
+from .validate import view_dtype
 
 # A column is constant when std <= CONSTANT_RTOL * max|x| (scale-free; std == 0 included).
 CONSTANT_RTOL = 1e-12
@@ -281,9 +284,6 @@ def column_tests(
     are tested, computed block by block (equal to testing ``l2_normalise(x, divide_by)``).
     ``budget``: bytes of working memory (default :func:`~.blocks.default_budget`); ``x`` may be
     memory-mapped (read in passes over its rows, its pages released as they are done)."""
-    from .normality import k2_statistic  # the DP transforms live with the tests
-    from .validate import view_dtype
-
     n, d = x.shape
     if x.dtype not in _FLOATS:
         x = x.astype(np.float64)

@@ -14,7 +14,7 @@ and float32 sorts 2x faster), upcast to float64, standardise (mean, std with ddo
   -N - S/N; we stay within ~1 ulp of N there, like scipy (~1e-11 relative at N = 25,000).
 - DP: K^2 = Z_skew^2 + Z_kurt^2 from the biased sample skewness and kurtosis, with the
   transforms of scipy.stats.skewtest/kurtosistest reproduced line by line (one deliberate
-  difference, see :func:`k2_statistic`); p = chi2(2).sf(K^2).
+  difference, see :func:`~.dagostino.k2_statistic`); p = chi2(2).sf(K^2).
 
 The pass itself (blocks of columns in threads, passes within a memory budget, the l2 view
 computed per block, memory-mapped input) is :mod:`.columns`. Results equal
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .columns import ColumnTests, column_tests, default_workers, normal_scores
+from .dagostino import k2_statistic
 from .validate import InvalidEmbeddingsError, check_finite, check_numeric
 
 AD_CRITICAL_5PCT = 0.752
@@ -71,47 +72,6 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 def _nanmean(a: np.ndarray) -> float:
     ok = a[~np.isnan(a)]
     return float(ok.mean()) if ok.size else float("nan")
-
-
-def k2_statistic(g1: np.ndarray, b2: np.ndarray, n: int) -> np.ndarray:
-    """K^2 from biased skewness g1 and kurtosis b2, as scipy.stats.skewtest/kurtosistest.
-
-    One difference: scipy's skewtest replaces y == 0 by 1, so a sample skewness of exactly 0
-    (exactly symmetric discrete data) gives Z_skew ~ delta/alpha instead of 0; we keep Z = 0,
-    the continuous value (any y != 0, however small, agrees with scipy)."""
-    n = float(n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # skewtest
-        y = g1 * np.sqrt(((n + 1) * (n + 3)) / (6.0 * (n - 2)))
-        beta2 = (
-            3.0
-            * (n**2 + 27 * n - 70)
-            * (n + 1)
-            * (n + 3)
-            / ((n - 2.0) * (n + 5) * (n + 7) * (n + 9))
-        )
-        w2 = -1 + np.sqrt(2 * (beta2 - 1))
-        delta = 1 / np.sqrt(0.5 * np.log(w2))
-        alpha = np.sqrt(2.0 / (w2 - 1))
-        zs = delta * np.log(y / alpha + np.sqrt((y / alpha) ** 2 + 1))
-        # kurtosistest
-        e = 3.0 * (n - 1) / (n + 1)
-        varb2 = 24.0 * n * (n - 2) * (n - 3) / ((n + 1) * (n + 1.0) * (n + 3) * (n + 5))
-        xk = (b2 - e) / varb2**0.5
-        sqrtbeta1 = (
-            6.0
-            * (n * n - 5 * n + 2)
-            / ((n + 7) * (n + 9))
-            * ((6.0 * (n + 3) * (n + 5)) / (n * (n - 2) * (n - 3))) ** 0.5
-        )
-        a = 6.0 + 8.0 / sqrtbeta1 * (2.0 / sqrtbeta1 + (1 + 4.0 / (sqrtbeta1**2)) ** 0.5)
-        term1 = 1 - 2 / (9.0 * a)
-        denom = 1 + xk * (2 / (a - 4.0)) ** 0.5
-        term2 = np.sign(denom) * np.where(
-            denom == 0.0, np.nan, ((1 - 2.0 / a) / np.abs(denom)) ** (1 / 3)
-        )
-        zk = (term1 - term2) / (2 / (9.0 * a)) ** 0.5
-        return zs * zs + zk * zk
 
 
 # ---- public functions --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..sources.base import Item
+from .transforms import gpu_decode_params, pixel_key, split_normalize, unwrap_prepare
 
 
 class ResizeCrop:
@@ -72,8 +73,6 @@ def fuse_resize_crop(prepare: Any) -> tuple[Any, int] | None:
     CenterCrop (bare or inside the backends' ``ImagePrepare``) -> (the same, wrapped the same
     way, with :class:`ResizeCrop` in their place; the shorter side the image is resized to, for
     the JPEG draft). None for anything else."""
-    from .loader import unwrap_prepare
-
     prepare, wrap = unwrap_prepare(prepare)
     steps = getattr(prepare, "transforms", None)
     if not isinstance(steps, list) or len(steps) < 2:
@@ -131,10 +130,8 @@ TENSOR_FILTERS = ("bilinear", "bicubic")  # torch's antialiased uint8 kernel has
 
 def tensor_resize_params(steps: list[Any]) -> tuple[dict[str, Any], Any] | None:
     """(resize kwargs, crop size) for :class:`TensorResizeCrop` when ``steps`` (the transforms
-    after :func:`~.loader.split_normalize`) are exactly Resize (bilinear or bicubic) ->
+    after :func:`~.transforms.split_normalize`) are exactly Resize (bilinear or bicubic) ->
     CenterCrop (-> open_clip's RGB conversion) -> ToUint8; else None."""
-    from .loader import gpu_decode_params
-
     params = gpu_decode_params(steps)
     if params is None or getattr(steps[0].interpolation, "value", None) not in TENSOR_FILTERS:
         return None
@@ -202,8 +199,6 @@ def tensor_path(encoder: Any, decode: str) -> tuple[TensorResizeCrop, Any, Any] 
     """``--decode cpu`` for an image tower whose transforms are exactly Resize (bilinear or
     bicubic) + CenterCrop + ToTensor + Normalize and whose collate stacks one pixel tensor:
     (:class:`TensorResizeCrop`, the batch's pixel key, (mean, std)); else None."""
-    from .loader import pixel_key, split_normalize, unwrap_prepare
-
     if decode != "cpu" or encoder.tower != "image":
         return None
     split = split_normalize(encoder.prepare)

@@ -8,6 +8,8 @@ key. Only pydantic and yaml are imported here: the backends that build models li
 
 - :mod:`.schema`: the entry and source base schemas, objectives, towers;
 - :mod:`.weights`: where an entry's weights come from;
+- :mod:`.registry`: the table of backend names the zoo reads (a leaf that backends register
+  into; the built-ins as ``"module:attribute"``, imported on first use);
 - :mod:`.loading`: finding, reading and validating zoo files; the per-backend union.
 """
 

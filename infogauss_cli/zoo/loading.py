@@ -3,7 +3,7 @@
 Zoo files are found in this order: an explicit path (``--zoo``), ``$INFOGAUSS_ZOO``, the copy
 shipped inside the package. ``Zoo.resolve`` accepts an id or an alias (any case) and the suffix
 ``@random`` (``@random:SEED``) for the seeded random-init twin of an entry. The entry schema is
-a union with one class per registered backend (:mod:`infogauss_cli.backends.registry`).
+a union with one class per registered backend (:mod:`.registry`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ..errors import BadInputError
+from .registry import backend_names, get_backend
 from .schema import (
     ON_THE_FLY,
     RANDOM_SUFFIX,
@@ -37,8 +38,6 @@ _UNIONS: dict[tuple[str, ...], tuple[Any, type[BaseModel]]] = {}
 def entry_class(backend: str) -> type[ZooEntry]:
     """The entry class of a registered backend: :class:`ZooEntry` with ``backend`` fixed to
     its name and ``source`` to its schema (one class per backend and schema, cached)."""
-    from ..backends.registry import get_backend
-
     spec = get_backend(backend)
     key = (spec.name, spec.source_schema)
     if key not in _ENTRY_CLASSES:
@@ -56,8 +55,6 @@ def entry_class(backend: str) -> type[ZooEntry]:
 
 def _schemas() -> tuple[Any, type[BaseModel]]:
     """(entry union type, zoo file model) for the backends registered now."""
-    from ..backends.registry import backend_names
-
     names = backend_names()
     if names not in _UNIONS:
         classes = tuple(entry_class(n) for n in names)
@@ -272,7 +269,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
     for i, key in enumerate(loc):
         if isinstance(key, int):
             parts.append(f"[{key}]")
-        elif i > 0 and isinstance(loc[i - 1], int) and key in _backends():
+        elif i > 0 and isinstance(loc[i - 1], int) and key in backend_names():
             continue  # the discriminated-union tag pydantic inserts
         else:
             parts.append(("." if parts else "") + str(key))
@@ -316,12 +313,10 @@ def _error_lines(
             _untagged_errors(_at(data, loc), loc, base_dir) if kind.startswith("union_tag") else []
         )
         if kind == "union_tag_invalid":
-            loc, msg = (
-                (*loc, "backend"),
-                (f"unknown backend {err['ctx']['tag']!r} (use one of {', '.join(_backends())})"),
-            )
+            tag, names = err["ctx"]["tag"], ", ".join(backend_names())
+            loc, msg = (*loc, "backend"), f"unknown backend {tag!r} (use one of {names})"
         elif kind == "union_tag_not_found":
-            loc, msg = (*loc, "backend"), f"field required (one of {', '.join(_backends())})"
+            loc, msg = (*loc, "backend"), f"field required (one of {', '.join(backend_names())})"
         elif kind == "extra_forbidden":
             msg = "unknown key (not allowed here; check the spelling)"
         elif kind == "missing":
@@ -378,9 +373,3 @@ def _duplicates(entries: list[ZooEntry]) -> list[str]:
             else:
                 seen[key] = field
     return problems
-
-
-def _backends() -> tuple[str, ...]:
-    from ..backends.registry import backend_names
-
-    return backend_names()

@@ -1,7 +1,7 @@
 """The zoo's schema: what every entry has, and the base of every backend's ``source:`` schema.
 
 Each backend owns the schema of its ``source:`` block (a :class:`SourceSchema` subclass, see
-:mod:`infogauss_cli.backends.registry`); :mod:`.loading` builds the discriminated union of
+:mod:`.registry`); :mod:`.loading` builds the discriminated union of
 entries, one class per registered backend, chosen by the entry's ``backend`` key. Only pydantic
 is imported here.
 """
