@@ -1,7 +1,7 @@
 """Start-up helpers of the CLI. The light value conversion (infogauss_cli/cli/coerce.py) gives
 what typer's pydantic adapters give: the same value for every option of every command, or it
-leaves the value to typer. The help formatter's stand-ins
-(cli/lighthelp.py) act as the real classes. (What a start-up imports is checked in tests/test_memory.py.)"""
+leaves the value to typer. The help formatter's stand-ins (cli/lighthelp.py) act as the real
+classes. (What a start-up imports is checked in tests/test_memory.py.)"""
 
 from __future__ import annotations
 

@@ -4,8 +4,9 @@ classes.
 typer turns every option value, defaults included, into its type through a pydantic adapter:
 importing pydantic and building one adapter per option costs about as much as typer and rich
 together (benchmarks/startup.py). Each ``TyperOption`` / ``TyperArgument`` (typer's public
-classes) of a command gets click's public ``Parameter.process_value`` wrapped: the plain cases the commands use (str, bool, int, float with min/max, Path without
-checks, Enum/Literal choices given exactly, and lists of them) are converted here; any other value
+classes) of a command gets click's public ``Parameter.process_value`` wrapped: the plain cases
+the commands use (str, bool, int, float with min/max, Path without checks, Enum/Literal
+choices given exactly, and lists of them) are converted here; any other value
 (another annotation, a parser, a value out of range, a malformed number, a missing required
 value...) goes to typer's own ``process_value``, so errors read exactly as typer writes them.
 tests/test_cli_startup.py checks both paths agree for every option of every command.
