@@ -49,7 +49,6 @@ from .validate import l2_normalise
 MAX_ROWS = 20_000
 MAX_VALUES = 1 << 25  # rows x d held in float64 for the decomposition (256 MiB)
 RANK_RTOL = 1e-10  # eigenvalues below this share of the largest are no variance
-ALT_DF = 10  # the relevant departure: iid Student t10 decorrelated coordinates
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,10 +21,10 @@ import numpy as np
 from .mardia import gaussian_moments
 from .null import table_row
 from .reference import reference
+from .refsim import ALT_DF
 
 TABLE_FILE = Path(__file__).with_name("power_table.tsv")
 TABLE_MAX_ROWS = 500
-ALT_DF = 10
 M_GRID = (20, 30, 50, 75, 100, 150, 200, 300, 500)
 K_GRID = (1, 2, 4, 8, 16, 32, 64, 128)
 VIEWS = ("raw", "l2")
