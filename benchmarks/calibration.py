@@ -116,7 +116,7 @@ def calls_of(x: np.ndarray, seed: int) -> dict[str, str | float]:
     from infogauss_cli.diagnostics import InvalidEmbeddingsError, diagnose
     from infogauss_cli.diagnostics.gaussian import gaussian_metrics, gaussian_tests, joint_sample
     from infogauss_cli.diagnostics.uniform import sphere_metrics, sphere_tests
-    from infogauss_cli.verdict import PAPER, judge
+    from infogauss_cli.judge.verdict import PAPER, judge
 
     joint = joint_sample(x, None, seed)
     s_metrics, s_null = sphere_metrics(sphere_tests(joint))

@@ -61,8 +61,8 @@ def make_large(paths: list[Path], folder: Path, n: int) -> list[Path]:
 
 def encoder(name: str):
     if name == "effnet-lite0":  # the real packaged weights, through the zoo
-        from infogauss_cli.backends import build_encoder as build
-        from infogauss_cli.zoo import load_zoo
+        from infogauss_cli.models.backends import build_encoder as build
+        from infogauss_cli.models.zoo import load_zoo
 
         return build(load_zoo(None).resolve(name), "image")
     return build_encoder("open_clip" if name.startswith("ViT") else "timm", name)
@@ -70,8 +70,8 @@ def encoder(name: str):
 
 def speed(enc, paths: list[Path], reps: int, modes=("exact", "cpu")) -> dict[str, float]:
     """ms per image of load + prepare in this process, best of ``reps``, each decode mode."""
+    from infogauss_cli.data.sources.images import load_image
     from infogauss_cli.extract.loader import _device_side
-    from infogauss_cli.sources.images import load_image
 
     out = {}
     for mode in modes:
@@ -88,7 +88,7 @@ def speed(enc, paths: list[Path], reps: int, modes=("exact", "cpu")) -> dict[str
 
 
 def _item(p: Path):
-    from infogauss_cli.sources.base import Item
+    from infogauss_cli.data.sources.base import Item
 
     return Item(id=p.name, path=str(p))
 

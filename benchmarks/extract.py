@@ -99,7 +99,7 @@ def _forward_encode_image(module, batch):
 def build_encoder(kind: str, name: str):
     import torch
 
-    from infogauss_cli.backends.base import Encoder
+    from infogauss_cli.models.backends.base import Encoder
 
     torch.manual_seed(0)
     if kind == "timm":
@@ -176,8 +176,8 @@ def pipeline(
     precision: str,
     decode: str = "cpu",
 ):
+    from infogauss_cli.data.sources.base import Item
     from infogauss_cli.extract import EngineOptions, extract
-    from infogauss_cli.sources.base import Item
 
     items = [Item(id=p.name, path=str(p)) for p in paths]
     opts = EngineOptions(
@@ -204,9 +204,9 @@ def naive(enc, paths) -> Row:
 
 def decode_only(enc, paths, decode: str = "cpu") -> Row:
     """Load + prepare as the workers do, one item at a time in one thread (``decode`` mode)."""
+    from infogauss_cli.data.sources.base import Item
+    from infogauss_cli.data.sources.images import load_image
     from infogauss_cli.extract.loader import _device_side
-    from infogauss_cli.sources.base import Item
-    from infogauss_cli.sources.images import load_image
 
     load, prepare, *_ = _device_side(enc, load_image, decode)
     items = [Item(id=p.name, path=str(p)) for p in paths]
@@ -225,10 +225,10 @@ def loading_pauses(enc, paths, batch_size: int, group_items: int, forward: bool 
     import torch
     from PIL import Image
 
+    from infogauss_cli.data.sources.base import Item
+    from infogauss_cli.data.sources.images import load_image
     from infogauss_cli.extract.loader import Collate, ItemDataset, _device_side
     from infogauss_cli.extract.workers import ThreadedBatches, loading_threads
-    from infogauss_cli.sources.base import Item
-    from infogauss_cli.sources.images import load_image
 
     load, prepare, collate, *_ = _device_side(enc, load_image, "cpu")
     items = [Item(id=p.name, path=str(p)) for p in paths]

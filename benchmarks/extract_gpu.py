@@ -73,8 +73,8 @@ class GpuUtil:
 def run_gpu(args: Any, make_jpegs: Any, build_encoder: Any, forward_only: Any) -> dict:
     import torch
 
+    from infogauss_cli.data.sources.base import Item
     from infogauss_cli.extract import EngineOptions, extract
-    from infogauss_cli.sources.base import Item
 
     dry = args.gpu_dry_run
     if not dry and not torch.cuda.is_available():

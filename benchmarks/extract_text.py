@@ -97,12 +97,12 @@ def padding(ntok: list[int], bs: int, items: list) -> str:
 def run_text(args: Any) -> dict:
     import torch
 
-    from infogauss_cli.backends import build_encoder
+    from infogauss_cli.data.sources.base import Item
     from infogauss_cli.extract import EngineOptions, extract
     from infogauss_cli.extract.cpu_memory import keep_freed_memory
     from infogauss_cli.extract.loader import text_lengths
-    from infogauss_cli.sources.base import Item
-    from infogauss_cli.zoo import load_zoo
+    from infogauss_cli.models.backends import build_encoder
+    from infogauss_cli.models.zoo import load_zoo
 
     keep_freed_memory()  # as the engine does on CPU: the plain loops get it too, from the start
     n, bs = args.n or 5000, args.batch_size or 64

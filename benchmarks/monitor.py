@@ -33,7 +33,7 @@ def main() -> None:
 
     import torch
 
-    from infogauss_cli.monitor import GaussianityMonitor
+    from infogauss_cli.pipelines.monitor import GaussianityMonitor
 
     torch.manual_seed(0)
     model = torch.nn.Linear(args.d, args.d).train()

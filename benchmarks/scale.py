@@ -145,7 +145,7 @@ def run_check(path: Path, env: dict[str, str], extra: list[str]) -> tuple[float,
 _WARM = """
 import sys
 from infogauss_cli.diagnostics.reference import reference
-from infogauss_cli.refstore import use_disk_store
+from infogauss_cli.diagnostics.refstore import use_disk_store
 use_disk_store()
 n, d = int(sys.argv[1]), int(sys.argv[2])
 reference(n, d, "l2").threshold("ad", d, 0.025)

@@ -15,7 +15,7 @@ __all__ = ["__version__", "diagnose"]
 
 def __getattr__(name: str) -> Any:  # lazy: keep `import infogauss_cli` cheap
     if name == "diagnose":
-        from .diagnostics import diagnose
+        from infogauss_cli.diagnostics import diagnose
 
         return diagnose
     raise AttributeError(name)

@@ -1,3 +1,3 @@
-from .cli.main import run
+from infogauss_cli.cli.main import run
 
 run()

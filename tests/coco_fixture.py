@@ -105,7 +105,7 @@ def make_coco(
     ann_path = ann_dir / f"captions_{split}.json"
     ann_path.write_text(json.dumps(doc))
     if marker:
-        from infogauss_cli.fetch import COCO_VAL2017
+        from infogauss_cli.data.fetch import COCO_VAL2017
 
         (root / COCO_VAL2017.marker_name).write_text(
             json.dumps({"dataset": COCO_VAL2017.name, "completed_at": "test"})

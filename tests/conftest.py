@@ -60,7 +60,7 @@ class FakeZoo:
     def resolve(self, model):
         import types
 
-        from infogauss_cli.errors import BadInputError
+        from infogauss_cli.core.errors import BadInputError
 
         if model not in FAKE_TOWERS:
             raise BadInputError(f"unknown model {model!r}")
@@ -71,8 +71,8 @@ class FakeZoo:
 def fakes(monkeypatch):
     """The zoo and ``build_encoder`` replaced: :class:`FakeZoo` entries build the tiny encoders
     of tests/test_extract.py. Returns the list of (model, tower) built, in order."""
-    import infogauss_cli.backends as backends
-    import infogauss_cli.zoo as zoo
+    import infogauss_cli.models.backends as backends
+    import infogauss_cli.models.zoo as zoo
     from tests.test_extract import make_image_encoder, make_text_encoder
 
     built = []

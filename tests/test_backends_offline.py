@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from infogauss_cli.backends import build_encoder, hub
-from infogauss_cli.errors import RunError
-from infogauss_cli.zoo import load_zoo
+from infogauss_cli.core.errors import RunError
+from infogauss_cli.models.backends import build_encoder, hub
+from infogauss_cli.models.zoo import load_zoo
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = [  # (model, tower, what the message must name)
@@ -60,7 +60,7 @@ def test_hf_hub_offline_fails_at_once_with_one_message(empty_hf_cache, model, to
 
 
 def test_minilm_without_its_package_falls_back_to_the_hub_and_says_so(empty_hf_cache, monkeypatch):
-    import infogauss_cli.zoo.weights as zoo_mod
+    import infogauss_cli.models.weights as zoo_mod
 
     monkeypatch.setattr(zoo_mod, "package_path", lambda spec: None)
     with pytest.raises(RunError) as info:
@@ -77,9 +77,9 @@ def _closed_port() -> int:
 SNIPPET = """
 import importlib, json, sys, time
 import torch
-from infogauss_cli.zoo import load_zoo
-from infogauss_cli.backends import build_encoder
-from infogauss_cli.errors import RunError
+from infogauss_cli.models.zoo import load_zoo
+from infogauss_cli.models.backends import build_encoder
+from infogauss_cli.core.errors import RunError
 entry = load_zoo().resolve(sys.argv[1])
 # the clock measures the network failure, not importing the library
 importlib.import_module({"hf": "transformers"}.get(entry.backend, entry.backend))

@@ -15,9 +15,9 @@ import pytest
 import torch
 from PIL import Image
 
-from infogauss_cli.backends import build_encoder
-from infogauss_cli.errors import RunError
-from infogauss_cli.zoo import load_zoo
+from infogauss_cli.core.errors import RunError
+from infogauss_cli.models.backends import build_encoder
+from infogauss_cli.models.zoo import load_zoo
 
 PARAPHRASES = [
     ("A man is playing a guitar.", "Someone plays an acoustic guitar."),
@@ -85,8 +85,8 @@ def test_effnet_lite0_sees_a_cat_in_chelsea():
     import timm
     from skimage import data
 
-    from infogauss_cli.backends.timm import convert_efficientnet_pytorch
-    from infogauss_cli.zoo import weights_location
+    from infogauss_cli.models.backends.timm import convert_efficientnet_pytorch
+    from infogauss_cli.models.zoo import weights_location
 
     entry = load_zoo().resolve("effnet-lite0")
     enc = build_encoder(entry, "image")

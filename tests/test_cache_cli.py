@@ -20,7 +20,7 @@ OPTS = EngineOptions(batch_size=4, workers=0, chunk_items=8)
 @pytest.fixture
 def cache(tmp_path):
     """A cache with two entries (an image and a text encoder), the image one 40 days old."""
-    from infogauss_cli.sources.base import Item
+    from infogauss_cli.data.sources.base import Item
 
     write_images(tmp_path / "imgs", 12)
     root = tmp_path / "cache"
@@ -84,7 +84,7 @@ def test_verify_names_a_bad_chunk(cache):
 def test_weights_memo_keeps_concurrent_entries(tmp_path, monkeypatch):
     """Several threads hashing different files at once: every digest ends up in the memo
     (read-modify-write under the lock), and the memo stays valid JSON."""
-    from infogauss_cli import weights_digest
+    from infogauss_cli.models import digest as weights_digest
 
     monkeypatch.setenv("INFOGAUSS_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(weights_digest, "_memo", {})

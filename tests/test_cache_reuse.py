@@ -113,7 +113,7 @@ def test_provenance_in_the_report(tiny, tmp_path):
 
 
 def test_weights_sha256_only_for_local_weights():
-    from infogauss_cli.weights_digest import identity_sha256
+    from infogauss_cli.models.digest import identity_sha256
 
     hex64 = "ab" * 32
     assert identity_sha256(f"file:sha256:{hex64}") == hex64

@@ -11,9 +11,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from infogauss_cli.errors import BadInputError
+from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.extract import EngineOptions
-from infogauss_cli.store import load_embeddings
+from infogauss_cli.extract.store import load_embeddings
 from tests.coco_fixture import file_name, image_ids, make_coco
 from tests.helpers import invoke
 from tests.range_server import closed_port
@@ -27,7 +27,7 @@ def _data_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def test_manifest(archives, monkeypatch):  # noqa: F811
-    import infogauss_cli.fetch as fetch_mod
+    import infogauss_cli.data.fetch as fetch_mod
 
     manifest = manifest_for(archives)
     monkeypatch.setitem(fetch_mod.MANIFESTS, "coco-val2017", manifest)
@@ -64,8 +64,8 @@ def test_data_info_default_and_partial(archives, test_manifest, tmp_path):  # no
     assert r.exit_code == 0, r.output
     assert "$INFOGAUSS_DATA" in r.stdout and "absent" in r.stdout
     assert "infogauss data fetch coco-val2017" in r.stdout
-    from infogauss_cli.errors import RunError
-    from infogauss_cli.fetch import fetch
+    from infogauss_cli.core.errors import RunError
+    from infogauss_cli.data.fetch import fetch
 
     with served(archives) as server:
         server.drop_after["/zips/val2017.zip"] = 64
@@ -81,7 +81,7 @@ def test_data_fetch_errors_exit_codes(archives, test_manifest, monkeypatch):  # 
     r = invoke("data", "fetch", "coco-val2017", "--mirror", f"http://127.0.0.1:{closed_port()}/")
     assert r.exit_code == 3
     assert r.stderr.startswith("error: cannot reach 127.0.0.1") and r.stderr.count("\n") == 1
-    import infogauss_cli.fetch as fetch_mod
+    import infogauss_cli.data.fetch as fetch_mod
 
     bad = manifest_for(archives, val="f" * 32)
     monkeypatch.setitem(fetch_mod.MANIFESTS, "coco-val2017", bad)
@@ -147,7 +147,7 @@ def test_extract_default_data_says_what_to_run(fakes, tmp_path):
 def test_extract_download_fetches_coco_first(fakes, archives, test_manifest, tmp_path, monkeypatch):  # noqa: F811
     import dataclasses
 
-    import infogauss_cli.fetch as fetch_mod
+    import infogauss_cli.data.fetch as fetch_mod
 
     with served(archives) as server:
         local = dataclasses.replace(test_manifest, base_url=server.url)
@@ -162,8 +162,8 @@ def test_extract_download_fetches_coco_first(fakes, archives, test_manifest, tmp
 # ---- the real offline weights (once the zoo and backends exist) ---------------------------------
 def _real(model: str, package: str):
     try:
-        zoo = importlib.import_module("infogauss_cli.zoo")
-        backends = importlib.import_module("infogauss_cli.backends")
+        zoo = importlib.import_module("infogauss_cli.models.zoo")
+        backends = importlib.import_module("infogauss_cli.models.backends")
         entry = zoo.load_zoo(None).resolve(model)
         backends.get_backend(entry.backend)
     except (ImportError, AttributeError, BadInputError) as exc:
@@ -192,8 +192,8 @@ def test_extract_real_weights_on_coco_fixture(coco, tmp_path, model, package, to
 
 
 def test_engine_strict_also_sees_skipped_items_in_the_cache(coco, tmp_path):
+    from infogauss_cli.data.sources.coco import CocoSource
     from infogauss_cli.extract import extract
-    from infogauss_cli.sources.coco import CocoSource
     from tests.test_extract import make_image_encoder
 
     enc = make_image_encoder()

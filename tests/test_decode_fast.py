@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from infogauss_cli.sources.base import Item
+from infogauss_cli.data.sources.base import Item
 from tests.test_extract import image_items, make_image_encoder, write_images
 
 pytest.importorskip("torchvision")
@@ -92,7 +92,7 @@ def test_fuse_only_resize_then_center_crop():
     ],
 )
 def test_draft_scale_keeps_twice_the_target(w, h, side, k):
-    from infogauss_cli.sources.images import DRAFT_MARGIN, draft_scale
+    from infogauss_cli.data.sources.images import DRAFT_MARGIN, draft_scale
 
     assert draft_scale(w, h, side) == k
     assert min(w, h) // k >= DRAFT_MARGIN * side or k == 1
@@ -101,7 +101,7 @@ def test_draft_scale_keeps_twice_the_target(w, h, side, k):
 
 
 def test_load_image_drafts_large_jpegs_only(tmp_path):
-    from infogauss_cli.sources.images import DRAFT_INFO, load_image
+    from infogauss_cli.data.sources.images import DRAFT_INFO, load_image
 
     big, png = tmp_path / "big.jpg", tmp_path / "big.png"
     _photo(1200, 900).save(big, quality=90)
@@ -118,8 +118,8 @@ def test_load_image_drafts_large_jpegs_only(tmp_path):
 
 
 def test_drafted_jpeg_resizes_like_the_full_decode(tmp_path):
+    from infogauss_cli.data.sources.images import load_image
     from infogauss_cli.extract.cpu_decode import fuse_resize_crop
-    from infogauss_cli.sources.images import load_image
 
     p = tmp_path / "big.jpg"
     _photo(1800, 1350, seed=3).save(p, quality=95)
@@ -179,9 +179,9 @@ def test_backend_wrapped_transforms_are_split_and_fused():
     uint8 split and the fused resize see through it and keep the wrapper."""
     from torchvision import transforms as T
 
-    from infogauss_cli.backends.common import ImagePrepare
     from infogauss_cli.extract.cpu_decode import ResizeCrop, fuse_resize_crop
     from infogauss_cli.extract.transforms import split_normalize
+    from infogauss_cli.models.backends.common import ImagePrepare
 
     inner = T.Compose(
         [T.Resize(36), T.CenterCrop(32), T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)]

@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from infogauss_cli.sources.base import Item
+from infogauss_cli.data.sources.base import Item
 from tests.test_decode_fast import _cos, _photo, _steps
 from tests.test_extract import image_items, make_image_encoder, write_images
 
@@ -20,7 +20,7 @@ pytest.importorskip("torchvision")
 
 
 def _pil_pixels(item: Item) -> np.ndarray:
-    from infogauss_cli.sources.images import load_image
+    from infogauss_cli.data.sources.images import load_image
 
     return np.asarray(load_image(item)).transpose(2, 0, 1)
 
@@ -31,8 +31,8 @@ def _pil_pixels(item: Item) -> np.ndarray:
 def test_jpeg_decoded_to_a_tensor_has_pils_pixels(tmp_path, mode, progressive):
     import torch
 
+    from infogauss_cli.data.sources.images import load_image
     from infogauss_cli.extract.cpu_decode import JpegTensorOr
-    from infogauss_cli.sources.images import load_image
 
     p = tmp_path / "a.jpg"
     _photo(320, 240).convert(mode).save(p, quality=90, progressive=progressive)
@@ -53,8 +53,8 @@ def test_jpeg_with_a_recoverable_error_takes_the_pil_path(tmp_path):
     """A JPEG whose entropy-coded data stops early but that still ends with the end marker:
     libjpeg-turbo warns; simplejpeg (strict) raises, and the item is PIL's to decode (as the
     exact path does)."""
+    from infogauss_cli.data.sources.images import load_image
     from infogauss_cli.extract.cpu_decode import JpegTensorOr
-    from infogauss_cli.sources.images import load_image
 
     p = tmp_path / "a.jpg"
     _photo(320, 240).save(p, quality=90)
@@ -67,8 +67,8 @@ def test_jpeg_with_a_recoverable_error_takes_the_pil_path(tmp_path):
 
 
 def test_broken_and_other_files_take_the_pil_path(tmp_path):
+    from infogauss_cli.data.sources.images import ImageLoadError, load_image
     from infogauss_cli.extract.cpu_decode import JpegTensorOr
-    from infogauss_cli.sources.images import ImageLoadError, load_image
 
     good = tmp_path / "a.jpg"
     _photo(200, 150).save(good, quality=90)
@@ -96,9 +96,9 @@ def test_broken_and_other_files_take_the_pil_path(tmp_path):
     ],
 )
 def test_tensor_resize_crop_is_within_one_level_of_pil(tmp_path, w, h, size, crop, interp):
+    from infogauss_cli.data.sources.images import load_image
     from infogauss_cli.extract.cpu_decode import JpegTensorOr, TensorResizeCrop
     from infogauss_cli.extract.transforms import ToUint8, gpu_decode_params
-    from infogauss_cli.sources.images import load_image
 
     p = tmp_path / "a.jpg"
     _photo(w, h).save(p, quality=90)

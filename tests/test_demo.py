@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from infogauss_cli.errors import BadInputError
-from infogauss_cli.sources import parse_data_spec
-from infogauss_cli.sources.builtin import MAX_CHARS, MIN_CHARS
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.data.sources import parse_data_spec
+from infogauss_cli.data.sources.builtin import MAX_CHARS, MIN_CHARS
 from tests.helpers import invoke
 
 
@@ -27,7 +27,7 @@ def test_pydoc_topics_are_unique_prose_sentences():
 
 
 def test_skimage_samples_decode_to_rgb():
-    from infogauss_cli.sources.images import load_image
+    from infogauss_cli.data.sources.images import load_image
 
     src = parse_data_spec("skimage-samples")
     items = src.items("image")
@@ -85,8 +85,8 @@ def test_demo_end_to_end_offline(tmp_path):
 def test_demo_keeps_going_when_a_data_source_is_missing(monkeypatch, tmp_path):
     """Without the offline extra's scikit-image: error rows for that pair, exit 3, the rest
     of the table still printed and written."""
-    from infogauss_cli import demo
-    from infogauss_cli.sources import builtin
+    from infogauss_cli.data.sources import builtin
+    from infogauss_cli.pipelines import demo
 
     def no_skimage(self, tower):
         raise BadInputError("skimage-samples needs scikit-image: pip install 'infogauss[offline]'")

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from infogauss_cli.audit import paired_metrics
 from infogauss_cli.diagnostics import diagnose
 from infogauss_cli.diagnostics.calibration import (
     bh_rejected,
@@ -26,6 +25,7 @@ from infogauss_cli.diagnostics.mardia import mardia, mardia_statistics, mardia_t
 from infogauss_cli.diagnostics.paired import pair_indices, paired_stats
 from infogauss_cli.diagnostics.projections import projection_tests, random_directions
 from infogauss_cli.diagnostics.sphere import rayleigh, scatter, uniformity, uniformity_ideal
+from infogauss_cli.pipelines.audit import paired_metrics
 from tests.helpers import DETAIL_KEYS
 
 

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.diagnostics import (
     Diagnosis,
     InvalidEmbeddingsError,
@@ -16,7 +17,6 @@ from infogauss_cli.diagnostics import (
     subsample,
     validate_matrix,
 )
-from infogauss_cli.errors import BadInputError
 
 
 def _gauss(n: int = 50, d: int = 8, seed: int = 0) -> np.ndarray:

@@ -11,7 +11,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from infogauss_cli.distributed import (
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import Compute
+from infogauss_cli.data.sources.base import Item
+from infogauss_cli.extract import EngineOptions, ShardWork, extract, make_plan, owned_chunks
+from infogauss_cli.extract.distributed import (
     FINAL,
     Message,
     Shard,
@@ -20,10 +24,6 @@ from infogauss_cli.distributed import (
     is_main,
     parse_shard,
 )
-from infogauss_cli.errors import BadInputError
-from infogauss_cli.extract import EngineOptions, ShardWork, extract, make_plan, owned_chunks
-from infogauss_cli.options import Compute
-from infogauss_cli.sources.base import Item
 from tests.helpers import invoke
 from tests.test_backends import bert_entry, tiny_bert_folder  # noqa: F401 (a fixture)
 from tests.test_extract import make_text_encoder
@@ -156,7 +156,7 @@ def test_shard_option_on_the_cli(fakes, tmp_path, no_torchrun):
 
 # ---- the cache key (issue 16 item 4) ------------------------------------------------------------
 def test_same_weights_elsewhere_give_the_same_identity(tmp_path):
-    from infogauss_cli.backends.common import path_identity
+    from infogauss_cli.models.backends.common import path_identity
 
     a = tmp_path / "venv-a" / "model"
     a.mkdir(parents=True)
@@ -174,7 +174,7 @@ def test_same_weights_elsewhere_give_the_same_identity(tmp_path):
 def test_same_model_from_two_installs_hits_the_cache(tiny_bert_folder, tmp_path, no_torchrun):  # noqa: F811
     """The same weights in two folders (two virtual environments) and two batch sizes: the
     second run is served from the cache."""
-    from infogauss_cli.backends import build_encoder
+    from infogauss_cli.models.backends import build_encoder
 
     other = tmp_path / "other-venv" / "tiny-bert"
     shutil.copytree(tiny_bert_folder, other)

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from infogauss_cli.backends.base import Encoder
-from infogauss_cli.errors import BadInputError, RunError
+from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.data.sources.base import Item
 from infogauss_cli.extract import EngineOptions
-from infogauss_cli.sources.base import Item
+from infogauss_cli.models.backends.base import Encoder
 
 # ---- helpers shared by the extraction tests ----------------------------------------------------
 
@@ -123,7 +123,7 @@ def write_images(folder: Path, n: int = 20, seed: int = 0, size=(48, 64)) -> lis
 
 
 def image_items(folder: Path) -> list[Item]:
-    from infogauss_cli.sources.images import ImageFolderSource
+    from infogauss_cli.data.sources.images import ImageFolderSource
 
     return ImageFolderSource(folder).items("image")
 
@@ -386,8 +386,8 @@ def test_bf16_on_cpu_casts_a_copy_of_the_weights(images):
 
 
 def test_text_tower_tokenises_in_batches(tmp_path):
+    from infogauss_cli.data.sources.text import TextFileSource
     from infogauss_cli.extract import extract
-    from infogauss_cli.sources.text import TextFileSource
 
     lines = [f"caption number {i} about a cat on a mat" for i in range(10)]
     (tmp_path / "c.txt").write_text("\n".join(lines[:5]) + "\n\n  \n" + "\n".join(lines[5:]))
@@ -454,8 +454,8 @@ def test_keyboard_interrupt_keeps_cache_and_resumes(images, tmp_path):
 
 
 def test_select_items_and_resolve_towers(tmp_path):
+    from infogauss_cli.data.sources.images import ImageFolderSource
     from infogauss_cli.extract import resolve_towers, select_items
-    from infogauss_cli.sources.images import ImageFolderSource
 
     items = [Item(f"i{k}", path="x") for k in range(50)]
     sub = select_items(items, 10, seed=1)
@@ -475,8 +475,8 @@ def test_select_items_and_resolve_towers(tmp_path):
 
 
 def test_tower_mismatch_names_the_model_and_the_data(tmp_path):
+    from infogauss_cli.data.sources.images import ImageFolderSource
     from infogauss_cli.extract import resolve_towers
-    from infogauss_cli.sources.images import ImageFolderSource
 
     write_images(tmp_path, 1)
     src = ImageFolderSource(tmp_path)

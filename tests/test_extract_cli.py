@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from infogauss_cli.store import load_embeddings
+from infogauss_cli.extract.store import load_embeddings
 from tests.helpers import invoke as run_cli
 from tests.test_extract import write_images
 

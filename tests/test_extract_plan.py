@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from infogauss_cli.errors import BadInputError
+from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.extract import chunk_owners, default_chunk_items, make_plan, owned_chunks
 
 

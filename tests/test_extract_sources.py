@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from infogauss_cli.errors import BadInputError
-from infogauss_cli.sources import parse_data_spec
-from infogauss_cli.sources.base import Item
-from infogauss_cli.sources.images import ImageFolderSource, ImageLoadError, load_image
-from infogauss_cli.sources.text import TextFileSource
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.data.sources import parse_data_spec
+from infogauss_cli.data.sources.base import Item
+from infogauss_cli.data.sources.images import ImageFolderSource, ImageLoadError, load_image
+from infogauss_cli.data.sources.text import TextFileSource
 
 
 def _rgb(path, color=(10, 200, 30), size=(8, 6)):

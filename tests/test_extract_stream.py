@@ -10,10 +10,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from infogauss_cli.distributed import Shard
-from infogauss_cli.errors import BadInputError, RunError
+from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.data.sources.base import Item
 from infogauss_cli.extract import EngineOptions, ShardWork, extract, select_items
-from infogauss_cli.sources.base import Item
+from infogauss_cli.extract.distributed import Shard
 from tests.test_extract import make_text_encoder, mean_pool_forward
 
 N = 29  # 3.6 chunks of 8
@@ -173,7 +173,7 @@ def hf_parquet(tmp_path, monkeypatch):
 def test_hf_streaming_yields_lazily_and_embeds_like_the_list(hf_parquet, tmp_path):
     from collections.abc import Sequence
 
-    from infogauss_cli.sources import ignored_counts, parse_data_spec
+    from infogauss_cli.data.sources import ignored_counts, parse_data_spec
 
     plain = parse_data_spec(hf_parquet)
     streamed = parse_data_spec(hf_parquet, streaming=True)
@@ -195,8 +195,8 @@ def test_hf_streaming_yields_lazily_and_embeds_like_the_list(hf_parquet, tmp_pat
 def test_extract_model_keeps_a_stream_a_stream(monkeypatch):
     """--n with a stream of known length: the list's seeded subset; without --n: the stream
     itself reaches the engine (no list built)."""
+    from infogauss_cli.core.options import Protocol
     from infogauss_cli.extract import model
-    from infogauss_cli.options import Protocol
 
     class Source:
         name, towers = "toy", ("text",)

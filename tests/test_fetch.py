@@ -13,8 +13,8 @@ import zipfile
 
 import pytest
 
-from infogauss_cli.errors import BadInputError, RunError
-from infogauss_cli.fetch import (
+from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.data.fetch import (
     COCO_VAL2017,
     dataset_status,
     download,
@@ -22,7 +22,7 @@ from infogauss_cli.fetch import (
     is_complete,
     unsafe_reason,
 )
-from infogauss_cli.sources import parse_data_spec
+from infogauss_cli.data.sources import parse_data_spec
 from tests.coco_fixture import file_name, image_ids, make_coco
 from tests.range_server import RangeServer, closed_port
 

@@ -29,8 +29,8 @@ from infogauss_cli.diagnostics.mardia import gaussian_moments
 from infogauss_cli.diagnostics.power import relevant_power
 from infogauss_cli.diagnostics.reference import gaussian_effect
 from infogauss_cli.diagnostics.uniform import sphere_metrics, sphere_tests
+from infogauss_cli.judge.verdict import judge
 from infogauss_cli.report.schema import report_schema
-from infogauss_cli.verdict import judge
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from calibration import DISTRIBUTIONS, GAUSSIANS

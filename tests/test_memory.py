@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import infogauss_cli.diagnostics.blocks as blocks
+from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.diagnostics import diagnose, validate_matrix
 from infogauss_cli.diagnostics.columns import Layout, column_tests
 from infogauss_cli.diagnostics.validate import l2_normalise, row_norms
-from infogauss_cli.errors import BadInputError
 from tests.helpers import invoke
 
 
@@ -102,7 +102,7 @@ def test_finite_check_on_a_memory_map(tmp_path, rng):
 def test_readers_map_npy_and_safetensors(tmp_path, rng):
     from safetensors.numpy import save_file
 
-    from infogauss_cli.readers import read_matrix
+    from infogauss_cli.data.readers import read_matrix
 
     x = rng.standard_normal((40, 8)).astype(np.float32)
     np.save(tmp_path / "e.npy", x)
@@ -115,7 +115,7 @@ def test_readers_map_npy_and_safetensors(tmp_path, rng):
 
 
 def test_assembled_cache_file_is_memory_mapped(tmp_path, rng):
-    from infogauss_cli.store import assemble_to_file
+    from infogauss_cli.extract.store import assemble_to_file
 
     parts = [rng.standard_normal((r, 5)).astype(np.float32) for r in (3, 0, 7)]
     got = assemble_to_file(tmp_path / "a.npy", parts, 10, 5)
@@ -227,7 +227,7 @@ def test_check_imports_no_scipy_stats(tmp_path, rng):
         "from typer.testing import CliRunner; "
         f"r = CliRunner().invoke(app, ['check', {str(tmp_path / 'x.npy')!r}, '-q']); "
         "heavy = ('scipy.stats', 'torch', 'pydantic', 'yaml', 'markdown_it', 'pygments', "
-        "'infogauss_cli.diagnostics.detail', 'infogauss_cli.zoo'); "
+        "'infogauss_cli.diagnostics.detail', 'infogauss_cli.models.zoo'); "
         "print(r.exit_code, *[m for m in heavy if m in sys.modules])"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -9,10 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from infogauss_cli.core.errors import BadInputError  # noqa: E402
 from infogauss_cli.diagnostics import diagnose  # noqa: E402
-from infogauss_cli.errors import BadInputError  # noqa: E402
-from infogauss_cli.monitor import GaussianityMonitor  # noqa: E402
-from infogauss_cli.synthetic.train import infonce_loss  # noqa: E402
+from infogauss_cli.pipelines.monitor import GaussianityMonitor  # noqa: E402
+from infogauss_cli.pipelines.synthetic.train import infonce_loss  # noqa: E402
 
 IN, OUT, STEPS, EVERY = 32, 16, 30, 10
 
@@ -132,7 +132,7 @@ def test_hf_trainer_callback_logs_through_trainer(tmp_path) -> None:
     pytest.importorskip("accelerate")
     from transformers import Trainer, TrainingArguments
 
-    from infogauss_cli.monitor.hf import GaussianityCallback
+    from infogauss_cli.pipelines.monitor.hf import GaussianityCallback
 
     data = [{"x": row} for row in _probe(32 * STEPS)]
     args = TrainingArguments(
@@ -166,7 +166,7 @@ def test_lightning_callback_logs_to_the_trainers_logger(tmp_path) -> None:
     L = pytest.importorskip("lightning.pytorch")
     from lightning.pytorch.loggers import Logger
 
-    from infogauss_cli.monitor.lightning import GaussianityCallback
+    from infogauss_cli.pipelines.monitor.lightning import GaussianityCallback
 
     class Memory(Logger):
         def __init__(self) -> None:

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from infogauss_cli.backends.registry import unregister_backend
-from infogauss_cli.errors import BadInputError
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.data.sources.registry import unregister_source
 from infogauss_cli.extract import EngineOptions
-from infogauss_cli.sources.registry import unregister_source
+from infogauss_cli.models.backend import unregister_backend
 from tests import toy_plugins
 from tests.helpers import invoke
 
@@ -51,8 +51,8 @@ def test_audit_through_a_toy_backend_and_a_streaming_source(plugins, tmp_path):
 
 
 def test_a_streamed_subset_reads_the_stream_once(plugins):
+    from infogauss_cli.data.sources import parse_data_spec
     from infogauss_cli.extract import select_items
-    from infogauss_cli.sources import parse_data_spec
 
     stream = parse_data_spec("toy:50").items("text")
     chosen = select_items(stream, 10, seed=3)
@@ -63,7 +63,7 @@ def test_a_streamed_subset_reads_the_stream_once(plugins):
 
 
 def test_the_toy_entries_validate_against_the_registered_schema(plugins):
-    from infogauss_cli.zoo import load_zoo, parse_entry
+    from infogauss_cli.models.zoo import load_zoo, parse_entry
 
     entry = load_zoo(plugins).resolve("toy-text")
     assert isinstance(entry.source, toy_plugins.ToySource) and entry.source.scale == 0.5
@@ -81,14 +81,14 @@ def test_unregistered_they_are_unknown(tmp_path):
     zoo.write_text(ZOO)
     r = invoke("audit", "toy-text", "--zoo", zoo, "--data", "toy:10")
     assert r.exit_code == 2 and "unknown backend 'toy'" in r.output
-    from infogauss_cli.sources import parse_data_spec
+    from infogauss_cli.data.sources import parse_data_spec
 
     with pytest.raises(BadInputError, match="supported forms"):
         parse_data_spec("toy:10")
 
 
 def _shout(item):
-    from infogauss_cli.sources.base import ItemLoadError
+    from infogauss_cli.data.sources.base import ItemLoadError
 
     if item.id == "s3":
         raise ItemLoadError(item.id, "unreadable on purpose")
@@ -96,9 +96,9 @@ def _shout(item):
 
 
 def test_the_engine_takes_a_generator_and_the_sources_loader(plugins):
+    from infogauss_cli.data.sources.base import Item
     from infogauss_cli.extract import extract
-    from infogauss_cli.sources.base import Item
-    from infogauss_cli.zoo import load_zoo
+    from infogauss_cli.models.zoo import load_zoo
 
     encoder = toy_plugins.build(load_zoo(plugins).resolve("toy-text"), "text")
     items = [Item(id=f"s{i}", text=f"text {i}") for i in range(30)]
@@ -119,7 +119,7 @@ def test_the_engine_does_not_import_the_image_source():
 
     code = (
         "import sys, infogauss_cli.extract.engine, infogauss_cli.extract.loader; "
-        "print('infogauss_cli.sources.images' in sys.modules)"
+        "print('infogauss_cli.data.sources.images' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

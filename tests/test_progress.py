@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from infogauss_cli import progress
 from infogauss_cli.cli.errors import _quiet
+from infogauss_cli.cli.progress import RichChannel, Silent
+from infogauss_cli.core import progress
 
 
 def _terminal() -> Console:
@@ -25,7 +26,7 @@ def test_steps_are_silent_without_bars(capsys):
 
 def test_bars_show_nested_steps_on_a_terminal():
     console = _terminal()
-    with progress.bars(console), progress.steps("outer step", 2) as advance:
+    with progress.listening(RichChannel(console)), progress.steps("outer step", 2) as advance:
         assert list(progress.track(range(4), "inner items")) == [0, 1, 2, 3]
         advance(2)
     text = console.export_text()
@@ -34,18 +35,20 @@ def test_bars_show_nested_steps_on_a_terminal():
 
 def test_bars_off_when_not_a_terminal_or_disabled():
     plain = Console(file=io.StringIO(), force_terminal=False, record=True)
-    with progress.bars(plain), progress.steps("hidden", 1) as advance:
+    with progress.listening(RichChannel(plain)), progress.steps("hidden", 1) as advance:
         advance()
-    with progress.bars(_terminal(), enabled=False), progress.steps("hidden", 1) as advance:
+    quiet = _terminal()
+    with progress.listening(Silent()), progress.steps("hidden", 1) as advance:
         advance()
-    assert "hidden" not in plain.export_text()
+        progress.note("not shown")
+    assert "hidden" not in plain.export_text() and quiet.export_text() == ""
 
 
 @pytest.mark.slow  # imports torch
 def test_training_advances_once_per_step():
-    from infogauss_cli.synthetic.data import DataSpec, population
-    from infogauss_cli.synthetic.model import build_encoder
-    from infogauss_cli.synthetic.train import TrainConfig, train
+    from infogauss_cli.pipelines.synthetic.data import DataSpec, population
+    from infogauss_cli.pipelines.synthetic.model import build_encoder
+    from infogauss_cli.pipelines.synthetic.train import TrainConfig, train
 
     spec = DataSpec(kind="laplace", dim=8)
     pop = population(spec, seed=0)
@@ -67,17 +70,24 @@ def test_quiet_detection():
 def test_a_note_during_a_step_prints_through_the_bars_console():
     """A line printed on another console while a bar shows left a frozen "0/480" bar behind
     (``synthetic``); :func:`progress.note` prints through the bars' own console."""
-    bars_console, other = _terminal(), Console(file=io.StringIO(), record=True)
-    with progress.bars(bars_console), progress.steps("train", 480):
-        progress.note("run A E0: 0.0 s training", other)
-    assert "run A E0" in bars_console.export_text()
-    assert other.export_text() == ""
-    progress.note("after the bars", other)
-    assert "after the bars" in other.export_text()
+    console = _terminal()
+    channel = RichChannel(console)
+    with progress.listening(channel), progress.steps("train", 480):
+        assert channel.progress.console is console
+        progress.note("run A E0: 0.0 s training")
+    with progress.listening(channel):
+        progress.note("after the bars")
+    text = console.export_text()
+    assert "run A E0" in text and "after the bars" in text
+
+
+def test_a_note_without_a_channel_is_a_log_warning(caplog):
+    progress.note("[yellow]chunk 3 recomputed[/]")
+    assert [r.getMessage() for r in caplog.records] == ["chunk 3 recomputed"]
 
 
 def test_building_a_model_shows_a_loading_spinner(monkeypatch):
-    import infogauss_cli.backends as backends
+    import infogauss_cli.models.backends as backends
     from infogauss_cli.extract.model import build_shown
 
     seen = []
@@ -88,6 +98,6 @@ def test_building_a_model_shows_a_loading_spinner(monkeypatch):
 
     monkeypatch.setattr(backends, "build_encoder", build)
     entry = type("Entry", (), {"ref": "resnet34"})()
-    with progress.bars(_terminal()):
+    with progress.listening(RichChannel(_terminal())):
         assert build_shown(entry, "image") == "encoder"
     assert seen == ["loading resnet34 weights (image tower)"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from infogauss_cli.errors import BadInputError
-from infogauss_cli.readers import read_matrix
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.data.readers import read_matrix
 
 X = np.arange(60, dtype=np.float32).reshape(20, 3) / 7.0
 

@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from infogauss_cli.core.options import DiagnoseOptions, Protocol
 from infogauss_cli.diagnostics import diagnose
 from infogauss_cli.diagnostics.detail import calibration_detail
 from infogauss_cli.diagnostics.mardia import mardia
 from infogauss_cli.diagnostics.normality import column_tests
 from infogauss_cli.diagnostics.projections import projection_tests, scale_moments
 from infogauss_cli.diagnostics.reference import reference, simulate
+from infogauss_cli.diagnostics.refstore import DiskReferenceStore, ReferenceCacheWarning
 from infogauss_cli.diagnostics.validate import l2_normalise
-from infogauss_cli.matrix_rows import RowInfo, diagnose_rows
-from infogauss_cli.options import DiagnoseOptions, Protocol
-from infogauss_cli.refstore import DiskReferenceStore, ReferenceCacheWarning
-from infogauss_cli.verdict import Rule
+from infogauss_cli.judge.rows import RowInfo, diagnose_rows
+from infogauss_cli.judge.verdict import Rule
 
 
 def _rows(x: np.ndarray, view: str, **options: object) -> list:

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
+from infogauss_cli.judge.model import Row
 from infogauss_cli.report.html import render_html
-from infogauss_cli.report.model import Row
 from infogauss_cli.report.templating import Section, render
 from tests.helpers import CHROMIUM, NO_CHROMIUM, screenshot_tool
 

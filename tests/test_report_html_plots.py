@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from infogauss_cli.errors import BadInputError
-from infogauss_cli.gates import GateResult
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.judge.gates import GateResult
+from infogauss_cli.judge.model import Row
+from infogauss_cli.judge.verdict import Verdict
 from infogauss_cli.report.cells import table_cells
 from infogauss_cli.report.html import render_html, write_html
-from infogauss_cli.report.model import Row
 from infogauss_cli.report.plots import (
     COMPARE_FILE,
     KINDS,
@@ -30,7 +31,6 @@ from infogauss_cli.report.plots import (
     write_plots,
     write_row_plots,
 )
-from infogauss_cli.verdict import Verdict
 from tests.helpers import CHROMIUM, NO_CHROMIUM, REPO, screenshot_tool
 
 Image = pytest.importorskip("PIL.Image")
@@ -229,7 +229,7 @@ def test_modules_import_without_matplotlib_and_never_use_pyplot():
         "import sys, numpy as np\n"
         "import infogauss_cli.report.html, infogauss_cli.report.plots as P\n"
         "assert 'matplotlib' not in sys.modules\n"
-        "from infogauss_cli.report.model import Row\n"
+        "from infogauss_cli.judge.model import Row\n"
         "r = Row(model='m', protocol={'view': 'l2'}, arrays={'norms': np.ones(9) + np.arange(9)})\n"
         "assert [i.kind for i in P.figure_pngs([r])] == ['norms']\n"
         "assert 'matplotlib.pyplot' not in sys.modules\n"

@@ -13,9 +13,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from infogauss_cli.cli.main import app
-from infogauss_cli.report.model import Row
+from infogauss_cli.judge.model import Row
+from infogauss_cli.judge.verdict import Verdict
 from infogauss_cli.report.table import print_report
-from infogauss_cli.verdict import Verdict
 from tests.helpers import gaussian, relu, run_cli
 
 METRICS = dict(norm_cv=0.0912, ad_mean=0.43, ad_compliance=0.961, dp_mean_p=0.39, dp_compliance=0.9)

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from infogauss_cli.errors import BadInputError
-from infogauss_cli.sources import data_section, parse_data_spec, split_coco_spec
-from infogauss_cli.sources.coco import CocoSource
-from infogauss_cli.sources.images import ImageLoadError, load_image
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.data.sources import data_section, parse_data_spec, split_coco_spec
+from infogauss_cli.data.sources.coco import CocoSource
+from infogauss_cli.data.sources.images import ImageLoadError, load_image
 from tests.coco_fixture import file_name, image_ids, make_coco
 
 

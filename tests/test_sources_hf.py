@@ -7,10 +7,10 @@ import io
 
 import pytest
 
-from infogauss_cli.errors import BadInputError
-from infogauss_cli.sources import ignored_counts, parse_data_spec
-from infogauss_cli.sources.hf import HFSource, parse_hf_spec
-from infogauss_cli.sources.images import load_image
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.data.sources import ignored_counts, parse_data_spec
+from infogauss_cli.data.sources.hf import HFSource, parse_hf_spec
+from infogauss_cli.data.sources.images import load_image
 
 datasets = pytest.importorskip("datasets")
 

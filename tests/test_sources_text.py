@@ -8,11 +8,11 @@ import io
 import pytest
 from PIL import Image
 
-from infogauss_cli.errors import BadInputError
-from infogauss_cli.sources import ignored_counts, parse_data_spec
-from infogauss_cli.sources.base import Item, fingerprint_items
-from infogauss_cli.sources.images import ImageFolderSource, ImageLoadError, load_image
-from infogauss_cli.sources.text import TextFileSource
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.data.sources import ignored_counts, parse_data_spec
+from infogauss_cli.data.sources.base import Item, fingerprint_items
+from infogauss_cli.data.sources.images import ImageFolderSource, ImageLoadError, load_image
+from infogauss_cli.data.sources.text import TextFileSource
 
 
 def test_txt_unchanged(tmp_path):

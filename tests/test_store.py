@@ -11,9 +11,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from infogauss_cli.errors import BadInputError
+from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.extract import EngineOptions, extract
-from infogauss_cli.store import (
+from infogauss_cli.extract.store import (
     EmbeddingCache,
     atomic_write_bytes,
     default_cache_dir,
@@ -88,7 +88,7 @@ def test_corrupt_chunk_is_detected_and_recomputed(setup, tmp_path, damage):
     elif damage == "truncate":
         npy.write_bytes(bytes(data[: len(data) // 2]))
     elif damage == "wrong-shape":  # valid hash of a wrong array: shape check must catch it
-        from infogauss_cli.store import _npy_bytes, sha256_hex
+        from infogauss_cli.extract.store import _npy_bytes, sha256_hex
 
         raw = _npy_bytes(np.zeros((3, enc.dim), np.float32))
         npy.write_bytes(raw)
@@ -178,7 +178,7 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("suffix", [".npy", ".safetensors"])
 def test_outputs_round_trip(tmp_path, suffix):
-    from infogauss_cli.readers import read_matrix
+    from infogauss_cli.data.readers import read_matrix
 
     arr = np.random.default_rng(0).standard_normal((7, 5)).astype(np.float32)
     ids = [f"img/{i}.jpg" for i in range(7)]

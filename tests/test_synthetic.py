@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from infogauss_cli.errors import BadInputError
-from infogauss_cli.synthetic.augment import flip_bits
-from infogauss_cli.synthetic.data import DataSpec, population, sparse_bits
-from infogauss_cli.synthetic.experiment import preset, synthetic_rows
-from infogauss_cli.synthetic.paper import comparison_cells, comparison_markdown
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.pipelines.synthetic.augment import flip_bits
+from infogauss_cli.pipelines.synthetic.data import DataSpec, population, sparse_bits
+from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows
+from infogauss_cli.pipelines.synthetic.paper import comparison_cells, comparison_markdown
 from tests.helpers import invoke
 
 # Seconds, not minutes (d=64, 15 epochs of 8 steps, n=1500 held-out rows, l2 view): the sizes
@@ -63,7 +63,7 @@ def test_sparse_bits_keep_density_and_never_give_empty_rows():
 def test_infonce_loss_matches_an_independent_computation():
     import torch
 
-    from infogauss_cli.synthetic.train import infonce_loss, supervised_loss
+    from infogauss_cli.pipelines.synthetic.train import infonce_loss, supervised_loss
 
     rng = np.random.default_rng(3)
     a, b = rng.standard_normal((2, 12, 5))

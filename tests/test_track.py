@@ -15,11 +15,17 @@ import pytest
 from typer.testing import CliRunner
 
 from infogauss_cli.cli.main import app
-from infogauss_cli.errors import BadInputError
-from infogauss_cli.report.model import Row
-from infogauss_cli.synthetic.checkpoints import find_checkpoints
-from infogauss_cli.synthetic.experiment import preset, synthetic_rows
-from infogauss_cli.track import kendall, order_by_step, parse_step, track_synthetic, trend_gate
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.judge.model import Row
+from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints
+from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows
+from infogauss_cli.pipelines.track import (
+    kendall,
+    order_by_step,
+    parse_step,
+    track_synthetic,
+    trend_gate,
+)
 
 runner = CliRunner()
 # the sizes of tests/test_synthetic.py (seconds): d=64, 15 epochs of 8 steps, n=1500
@@ -275,8 +281,8 @@ def test_synthetic_cli_save_checkpoints_then_track(tmp_path):
 
 
 def test_trajectory_plot_panels_and_png(tmp_path):
+    from infogauss_cli.pipelines.track import Series
     from infogauss_cli.report.trajectory import _panels, write_trajectory_plot
-    from infogauss_cli.track import Series
 
     rows = [
         Row(model=f"m E{i}", step=10 * i, protocol={"view": "l2"},

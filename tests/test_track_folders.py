@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infogauss_cli.errors import BadInputError
-from infogauss_cli.track_folders import folder_checkpoints
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.pipelines.track_folders import folder_checkpoints
 from tests.helpers import invoke
 
 HF_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from infogauss_cli.errors import BadInputError
-from infogauss_cli.gates import Gates, evaluate_gates
-from infogauss_cli.verdict import PAPER, Rule, judge
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.judge.gates import Gates, evaluate_gates
+from infogauss_cli.judge.verdict import PAPER, Rule, judge
 
 GOOD = {
     "norm_cv": 0.09,

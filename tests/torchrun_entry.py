@@ -17,8 +17,8 @@ def _scenario(name: str) -> int:
     import typer
 
     from infogauss_cli.cli.errors import handle_errors
-    from infogauss_cli.distributed import agree
-    from infogauss_cli.errors import BadInputError, RunError
+    from infogauss_cli.core.errors import BadInputError, RunError
+    from infogauss_cli.extract.distributed import agree
 
     rank = int(os.environ["RANK"])
 

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from . import gate_options as g
-from . import options as o
-from .errors import handle_errors
-from .output import emit
+from infogauss_cli.cli import gate_options as g
+from infogauss_cli.cli import options as o
+from infogauss_cli.cli.errors import handle_errors
+from infogauss_cli.cli.output import emit
 
 
 @handle_errors
@@ -81,17 +81,18 @@ def audit_cmd(
     params = locals()
     from rich.console import Console
 
-    from ..audit import audit_models
-    from ..distributed import current_shard
-    from ..options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
+    from infogauss_cli.core.options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
+    from infogauss_cli.extract.distributed import current_shard
+    from infogauss_cli.extract.store import check_cache_writable
+    from infogauss_cli.pipelines.audit import audit_models
 
     out = o.from_params(Outputs, params)
     compute = o.from_params(Compute, params, use_cache=not no_cache)
-    from ..collisions import data_inputs
+    from infogauss_cli.core.collisions import data_inputs
 
     inputs = [*data_inputs(data), ("--zoo", zoo), ("--baseline", baseline)]
     out.preflight(inputs)  # every output writable, and no input, before any model loads
-    compute.preflight()
+    check_cache_writable(compute)
     share = current_shard(compute.shard)
     console = Console(stderr=True)
     rows = audit_models(

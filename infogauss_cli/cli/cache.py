@@ -1,5 +1,5 @@
 """`infogauss cache list | prune | verify`: the embedding cache (thin wrappers over
-:mod:`infogauss_cli.cache_admin`)."""
+:mod:`infogauss_cli.extract.cache_admin`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from . import options as o
-from .errors import handle_errors
+from infogauss_cli.cli import options as o
+from infogauss_cli.cli.errors import handle_errors
 
 app = typer.Typer(
     name="cache",
@@ -23,7 +23,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the entries as JSON
 
 
 def _root(cache_dir: Path | None) -> Path:
-    from ..store import default_cache_dir
+    from infogauss_cli.core.safe_paths import default_cache_dir
 
     return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
 
@@ -53,7 +53,7 @@ def list_cmd(as_json: JsonOpt = False, cache_dir: o.CacheDirOpt = None) -> None:
 
     Example: [bold]infogauss cache list --json | jq '.entries[] | select(.age_s > 2592000)'[/]
     """
-    from ..cache_admin import list_entries
+    from infogauss_cli.extract.cache_admin import list_entries
 
     root = _root(cache_dir)
     infos = list_entries(root)
@@ -97,8 +97,13 @@ def prune_cmd(
 
     Example: [bold]infogauss cache prune --older-than 30d --dry-run[/]
     """
-    from ..cache_admin import list_entries, parse_age, remove_entry, select_entries
-    from ..errors import BadInputError
+    from infogauss_cli.core.errors import BadInputError
+    from infogauss_cli.extract.cache_admin import (
+        list_entries,
+        parse_age,
+        remove_entry,
+        select_entries,
+    )
 
     if older_than is None and not model:
         raise BadInputError("cache prune needs --older-than AGE and/or --model ID")
@@ -120,7 +125,7 @@ def prune_cmd(
 def verify_cmd(cache_dir: o.CacheDirOpt = None) -> None:
     """Check every chunk's checksum, dtype and shape; exit 1 naming each bad chunk (a bad
     chunk is recomputed by the next run that needs it)."""
-    from ..cache_admin import cache_entries, verify_entry
+    from infogauss_cli.extract.cache_admin import cache_entries, verify_entry
 
     entries = cache_entries(_root(cache_dir))
     bad = [(path, why) for e in entries for path, why in verify_entry(e)]

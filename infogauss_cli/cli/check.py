@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from . import gate_options as g
-from . import options as o
-from .errors import handle_errors
-from .output import emit
+from infogauss_cli.cli import gate_options as g
+from infogauss_cli.cli import options as o
+from infogauss_cli.cli.errors import handle_errors
+from infogauss_cli.cli.output import emit
 
 
 @handle_errors
@@ -58,8 +58,8 @@ def check_cmd(
     Example: [bold]infogauss check emb.npy --require gaussian --json -[/]
     """
     params = locals()
-    from ..audit import check_file
-    from ..options import DiagnoseOptions, Outputs, Protocol
+    from infogauss_cli.core.options import DiagnoseOptions, Outputs, Protocol
+    from infogauss_cli.pipelines.audit import check_file
 
     if name is not None and len(files) > 1:
         raise typer.BadParameter("--name labels a single FILE", param_hint="--name")

@@ -4,7 +4,7 @@
 failed gate, so the consoles of this package raise :class:`BrokenPipeError` instead, and
 :func:`closed_stdout` ends the process with 141 (128 + SIGPIPE, what ``git`` and coreutils
 give), printing nothing. A write to stdout that fails otherwise (``> /dev/full``) is an
-:class:`~infogauss_cli.errors.IOFailure` that says stdout.
+:class:`~infogauss_cli.core.errors.IOFailure` that says stdout.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def stdout_named() -> Iterator[None]:
     except OSError as exc:
         if exc.filename is not None:
             raise
-        from ..errors import io_failure
+        from infogauss_cli.core.errors import io_failure
 
         fix = "free space where stdout goes, or redirect stdout elsewhere"
         failure = io_failure(exc, "stdout", "write to", fix=fix)

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from . import options as o
-from .errors import handle_errors
+from infogauss_cli.cli import options as o
+from infogauss_cli.cli.errors import handle_errors
 
 app = typer.Typer(
     help="Fetch MS-COCO val2017 (download, verify md5, extract) and show what data is present.",
@@ -37,7 +37,7 @@ DirOpt = Annotated[
 
 
 def _where(data_dir: Path | None) -> tuple[Path, str]:
-    from ..fetch import resolve_data_dir
+    from infogauss_cli.data.fetch import resolve_data_dir
 
     if data_dir is not None:
         return resolve_data_dir(data_dir), "--dir"
@@ -75,8 +75,8 @@ def fetch_cmd(
     """
     from rich.console import Console
 
-    from ..fetch import MANIFESTS, fetch
-    from ..safe_text import printable
+    from infogauss_cli.core.safe_text import printable
+    from infogauss_cli.data.fetch import MANIFESTS, fetch
 
     manifest = MANIFESTS[dataset.value]
     folder, _ = _where(data_dir)
@@ -113,7 +113,7 @@ def info_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Show where the data folder is and which datasets are present, complete or partial."""
-    from ..fetch import MANIFESTS, dataset_status
+    from infogauss_cli.data.fetch import MANIFESTS, dataset_status
 
     folder, origin = _where(data_dir)
     statuses = [dataset_status(m, folder) for m in MANIFESTS.values()]
@@ -141,8 +141,8 @@ def info_cmd(
         return
     from rich.table import Table
 
-    from ..safe_text import markup_safe
-    from .console import stdout_console
+    from infogauss_cli.cli.console import stdout_console
+    from infogauss_cli.core.safe_text import markup_safe
 
     console = stdout_console()
     if not console.is_terminal:  # piped or captured: do not wrap paths at 80 columns

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from . import options as o
-from .errors import handle_errors
-from .output import publish, terminal
+from infogauss_cli.cli import options as o
+from infogauss_cli.cli.errors import handle_errors
+from infogauss_cli.cli.output import publish, terminal
 
 
 @handle_errors
@@ -48,9 +48,9 @@ def demo_cmd(
     """
     from rich.console import Console
 
-    from ..demo import GPU_COMMAND, demo_rows
-    from ..options import Outputs
-    from ..synthetic.paper import comparison_sections, publish_comparison
+    from infogauss_cli.core.options import Outputs
+    from infogauss_cli.pipelines.demo import GPU_COMMAND, demo_rows
+    from infogauss_cli.pipelines.synthetic.paper import comparison_sections, publish_comparison
 
     html, report = out / "report.html", out / "report.json"
     outputs = Outputs(json_out=json_out or str(report), html=html, quiet=quiet)

@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 import typer
 
-from ..errors import InfogaussError
-from ..safe_text import printable, printable_lines
-from .signals import INTERRUPTED, interrupted_message, stopping_signals
+from infogauss_cli.cli.signals import INTERRUPTED, interrupted_message, stopping_signals
+from infogauss_cli.core.errors import InfogaussError
+from infogauss_cli.core.safe_text import printable, printable_lines
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,7 +64,7 @@ def _quiet(kwargs: dict[str, Any]) -> bool:
 
 
 class _Never(BaseException):
-    """Stands for :class:`~infogauss_cli.distributed.Stopped` in a process alone."""
+    """Stands for :class:`~infogauss_cli.extract.distributed.Stopped` in a process alone."""
 
 
 def _alone(code: int, message: str = "") -> tuple[int, bool]:
@@ -79,7 +79,7 @@ def _outcome(exc: BaseException) -> tuple[int, str]:
     """The exit code and the one-line message of an error that ended a command (re-raised
     with ``--debug``)."""
     if isinstance(exc, BrokenPipeError):  # stdout closed early (`| head`): end quietly
-        from .console import closed_stdout
+        from infogauss_cli.cli.console import closed_stdout
 
         return closed_stdout(), ""
     if isinstance(exc, KeyboardInterrupt):
@@ -89,7 +89,7 @@ def _outcome(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, InfogaussError):
         return exc.exit_code, str(exc)
     if isinstance(exc, OSError):  # a file-system failure nobody named: still path + fix
-        from ..errors import io_failure
+        from infogauss_cli.core.errors import io_failure
 
         failure = io_failure(exc, operation="access")
         return failure.exit_code, str(failure)
@@ -105,10 +105,10 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ..progress import bars
+        from infogauss_cli.cli.progress import channel
 
         if "WORLD_SIZE" in os.environ:  # torchrun: the ranks agree (start-up: import it only then)
-            from ..distributed import Stopped, finish, is_main
+            from infogauss_cli.extract.distributed import Stopped, finish, is_main
         else:
             Stopped, finish, is_main = _Never, _alone, _true
 
@@ -118,7 +118,7 @@ def handle_errors(func: F) -> F:
             with (
                 library_warnings_silenced(),
                 stopping_signals() as signals,
-                bars(enabled=not _quiet(kwargs) and is_main()),
+                channel(quiet=_quiet(kwargs) or not is_main()),
             ):
                 result = func(*args, **kwargs)
         except (typer.Abort, typer.BadParameter):

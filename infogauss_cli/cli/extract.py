@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ..safe_text import printable
-from . import options as o
-from .errors import handle_errors
+from infogauss_cli.cli import options as o
+from infogauss_cli.cli.errors import handle_errors
+from infogauss_cli.core.safe_text import printable
 
 OutOpt = Annotated[
     Path,
@@ -59,9 +59,9 @@ def extract_cmd(
     params = locals()
     from rich.console import Console
 
-    from ..distributed import current_shard
-    from ..extract import extract_to_file
-    from ..options import Compute, DataOptions, Protocol
+    from infogauss_cli.core.options import Compute, DataOptions, Protocol
+    from infogauss_cli.extract import extract_to_file
+    from infogauss_cli.extract.distributed import current_shard
 
     compute = o.from_params(Compute, params, use_cache=not no_cache)
     share = current_shard(compute.shard)
@@ -69,7 +69,7 @@ def extract_cmd(
     args = (model, out, o.from_params(DataOptions, params), o.from_params(Protocol, params))
     console = None if quiet else Console(stderr=True)
     if layers:
-        from ..depth import layers_to_files
+        from infogauss_cli.pipelines.layers import layers_to_files
 
         results: Any = layers_to_files(*args, compute, console=console)
     else:
@@ -81,7 +81,7 @@ def extract_cmd(
 
 def _say(written: Any, shard: str, out: Any) -> None:
     """What was written, on stdout."""
-    from ..extract import SKIPPED_SHOWN, ShardWork
+    from infogauss_cli.extract import SKIPPED_SHOWN, ShardWork
 
     result = written.extraction
     if isinstance(result, ShardWork):

@@ -1,4 +1,4 @@
-"""The gate options (shared ``Annotated`` aliases) and the :class:`~infogauss_cli.gates.Gates`
+"""The gate options (shared ``Annotated`` aliases) and the :class:`~infogauss_cli.judge.gates.Gates`
 they ask for, with the ``--baseline`` report read here (the library does no I/O for gates)."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..options import pick
+from infogauss_cli.core.options import pick
 
 if TYPE_CHECKING:
-    from ..gates import Gates
+    from infogauss_cli.judge.gates import Gates
 
 
 class Requirement(str, Enum):
@@ -94,15 +94,15 @@ MaxDropOpt = Annotated[
 
 
 def gates(params: Mapping[str, Any]) -> Gates:
-    """The :class:`~infogauss_cli.gates.Gates` asked for by a command's gate options
+    """The :class:`~infogauss_cli.judge.gates.Gates` asked for by a command's gate options
     (``params``: the command's ``locals()``), with the ``--baseline`` report's rows."""
-    from ..gates import GATE_OPTIONS, Gates
+    from infogauss_cli.judge.gates import GATE_OPTIONS, Gates
 
     given = pick(params, GATE_OPTIONS)
     given["require"] = tuple(getattr(r, "value", r) for r in given.get("require") or ())
     baseline = params.get("baseline")
     if baseline is not None:
-        from ..report.json_report import read_report
+        from infogauss_cli.report.json_report import read_report
 
         given["baseline"] = tuple(read_report(Path(baseline))["rows"])
     return Gates(**given)

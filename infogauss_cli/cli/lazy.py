@@ -88,7 +88,7 @@ COMMANDS: dict[str, LazyCommand] = {
 def load_command(name: str, spec: LazyCommand, markup: Any) -> Any:
     """Import the command's module and build its click command (values converted by
     :mod:`.coerce`, without pydantic where it can)."""
-    from .coerce import lighten
+    from infogauss_cli.cli.coerce import lighten
 
     obj = getattr(importlib.import_module(f"infogauss_cli.cli.{spec.module}"), spec.attr)
     if spec.group:
@@ -125,7 +125,7 @@ class LazyGroup(TyperGroup):
         return cmd
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        from .coerce import lighten
+        from infogauss_cli.cli.coerce import lighten
 
         lighten(self)  # the group's own options (typer adds the completion ones late)
         return super().parse_args(ctx, args)

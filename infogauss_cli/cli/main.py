@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from .. import __version__
-from . import lighthelp
-from .errors import set_debug
-from .lazy import LazyGroup
+from infogauss_cli import __version__
+from infogauss_cli.cli import lighthelp
+from infogauss_cli.cli.errors import set_debug
+from infogauss_cli.cli.lazy import LazyGroup
 
 lighthelp.install()  # --help without rich.markdown / rich.traceback (start-up time)
 
@@ -42,7 +42,7 @@ class OneLineErrors(LazyGroup):
             rich_utils.rich_format_error(exc)
             sys.exit(exc.exit_code)
         except ClickException as exc:
-            from ..safe_text import printable
+            from infogauss_cli.core.safe_text import printable
 
             message = " ".join(exc.format_message().split())
             ctx = getattr(exc, "ctx", None)
@@ -92,18 +92,18 @@ def run() -> None:
 
     torchrun = "LOCAL_RANK" in os.environ  # import distributed only there: start-up time
     if torchrun:
-        from ..distributed import use_hard_exit
+        from infogauss_cli.extract.distributed import use_hard_exit
 
         use_hard_exit()
     try:
         app()
     except BrokenPipeError:  # stdout closed early outside a command (help, --version)
-        from .console import closed_stdout
+        from infogauss_cli.cli.console import closed_stdout
 
         sys.exit(closed_stdout())
     except SystemExit as exc:
         if torchrun:
-            from ..distributed import leave
+            from infogauss_cli.extract.distributed import leave
 
             leave(exc.code if isinstance(exc.code, int) else 1)
         raise

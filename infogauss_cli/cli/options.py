@@ -11,7 +11,11 @@ from typing import Annotated
 
 import typer
 
-from ..options import (
+from infogauss_cli.cli.model_options import MODEL_HELP as MODEL_HELP
+from infogauss_cli.cli.model_options import ObjectiveOpt as ObjectiveOpt
+from infogauss_cli.cli.model_options import RevisionOpt as RevisionOpt
+from infogauss_cli.cli.model_options import ZooOpt as ZooOpt
+from infogauss_cli.core.options import (
     DECODES,
     PRECISIONS,
     RULES,
@@ -20,10 +24,6 @@ from ..options import (
     VIEW_CHOICES,
     from_params,
 )
-from .model_options import MODEL_HELP as MODEL_HELP
-from .model_options import ObjectiveOpt as ObjectiveOpt
-from .model_options import RevisionOpt as RevisionOpt
-from .model_options import ZooOpt as ZooOpt
 
 MAX_SEED = 2**32 - 1  # numpy and torch generators alike
 MAX_BOOTSTRAP = 100_000  # each resample costs about one diagnosis

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ..options import Outputs
-from ..report.model import Report, Row
+from infogauss_cli.core.options import Outputs
+from infogauss_cli.judge.model import Report, Row
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..gates import GateResult
-    from ..report.templating import Section
+    from infogauss_cli.judge.gates import GateResult
+    from infogauss_cli.report.templating import Section
 
 
 def emit(rows: Sequence[Row], out: Outputs) -> None:
@@ -28,7 +28,7 @@ def terminal(to_stderr: bool = False) -> Console:
     or captured (not squeezed into 80) unless ``$COLUMNS`` says otherwise."""
     import os
 
-    from .console import stdout_console
+    from infogauss_cli.cli.console import stdout_console
 
     console = stdout_console(stderr=to_stderr)
     if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
@@ -47,7 +47,7 @@ def publish(
     ``html_sections`` placed in the HTML); returns the report's exit code."""
     import sys
 
-    from .console import stdout_named
+    from infogauss_cli.cli.console import stdout_named
 
     report = Report(tuple(rows), command=("infogauss", *sys.argv[1:]))
     with stdout_named():
@@ -55,21 +55,21 @@ def publish(
             for line in failure_lines(report.rows):
                 print(line, file=sys.stderr)
         else:
-            from ..report.table import print_report
+            from infogauss_cli.report.table import print_report
 
             print_report(report.rows, terminal(out.to_stdout))
         if out.json_out:
-            from ..report.json_report import dumps
+            from infogauss_cli.report.json_report import dumps
 
             write_report("--json", out.json_out, dumps(report) + "\n")
         if out.markdown:
-            from ..report.markdown import render_markdown
+            from infogauss_cli.report.markdown import render_markdown
 
             write_report("--markdown", out.markdown, render_markdown(report.rows) + markdown_tail)
         if out.html:
             write_report("--html", out.html, _html(report, html_sections))
     if out.plots:
-        from ..report.plots import write_plots
+        from infogauss_cli.report.plots import write_plots
 
         keep_on_failure("--plots", out.plots, lambda p: write_plots(report.rows, p))
     return report.exit_code
@@ -77,7 +77,7 @@ def publish(
 
 def _html(report: Report, sections: Sequence[Section]) -> str:
     """The HTML page of ``report`` with ``sections`` placed after the results."""
-    from ..report.html import render_html
+    from infogauss_cli.report.html import render_html
 
     return render_html(report.rows, command=report.command, sections=sections)
 
@@ -85,7 +85,7 @@ def _html(report: Report, sections: Sequence[Section]) -> str:
 def write_report(option: str, target: str | Path, text: str) -> None:
     """``text`` to stdout (``-``, ``/dev/stdout``) or to the file ``target`` (atomically,
     kept elsewhere when that fails)."""
-    from ..atomic import atomic_write_text, is_stdout
+    from infogauss_cli.core.atomic import atomic_write_text, is_stdout
 
     if is_stdout(target):
         import sys
@@ -99,7 +99,7 @@ def write_report(option: str, target: str | Path, text: str) -> None:
 def failure_lines(rows: Sequence[Row]) -> list[str]:
     """What ``--quiet`` still says: one line per row that failed to run (``error: ...``) and
     one per failed gate (``infogauss: gate NAME failed for MODEL/TOWER: ...``)."""
-    from ..safe_text import printable
+    from infogauss_cli.core.safe_text import printable
 
     lines = []
     for row in rows:
@@ -130,8 +130,8 @@ def _gate_text(gate: GateResult) -> str:
 def keep_on_failure(option: str, path: str | Path, write: Callable[[Path], object]) -> None:
     """``write(path)``; when that fails (disk full, a path gone read-only after the preflight)
     write to a rescue place instead and raise the I/O error naming both."""
-    from ..errors import io_failure
-    from ..preflight import rescue_path
+    from infogauss_cli.core.errors import io_failure
+    from infogauss_cli.core.preflight import rescue_path
 
     try:
         write(Path(path))

@@ -10,6 +10,6 @@ def schema_cmd() -> None:
 
     Example: [bold]infogauss schema > report.v1.json[/]
     """
-    from ..report.schema import schema_text
+    from infogauss_cli.report.schema import schema_text
 
     typer.echo(schema_text(), nl=False)

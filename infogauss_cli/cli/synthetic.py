@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from . import gate_options as g
-from . import options as o
-from .errors import handle_errors
-from .output import emit, publish, terminal
+from infogauss_cli.cli import gate_options as g
+from infogauss_cli.cli import options as o
+from infogauss_cli.cli.errors import handle_errors
+from infogauss_cli.cli.output import emit, publish, terminal
 
 _P = "Experiment"
 
@@ -208,14 +208,14 @@ def synthetic_cmd(
     from rich.console import Console
     from rich.markup import escape
 
-    from ..options import DiagnoseOptions, Outputs
-    from ..progress import note
-    from ..synthetic.experiment import preset, synthetic_rows
+    from infogauss_cli.core.options import DiagnoseOptions, Outputs
+    from infogauss_cli.core.progress import note
+    from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows
 
     console = Console(stderr=True)
     chosen = tuple(s.strip() for s in settings.split(",") if s.strip()) if settings else None
     if sweep and chosen is None:
-        from ..synthetic.sweep import SWEEP_SETTINGS
+        from infogauss_cli.pipelines.synthetic.sweep import SWEEP_SETTINGS
 
         chosen = SWEEP_SETTINGS
     cfg = preset(
@@ -238,11 +238,16 @@ def synthetic_cmd(
     out.preflight([("--baseline", baseline)], [("--save-checkpoints", save_checkpoints)])
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = g.gates(params)
-    progress = None if quiet else (lambda msg: note(f"[dim]{escape(msg)}[/]", console))
+    progress = None if quiet else (lambda msg: note(f"[dim]{escape(msg)}[/]"))
     if sweep and save_checkpoints is not None:
         raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")
     if sweep:
-        from ..synthetic.sweep import SWEEP_D, SWEEP_N, sweep_rows, write_sweep_plot
+        from infogauss_cli.pipelines.synthetic.sweep import (
+            SWEEP_D,
+            SWEEP_N,
+            sweep_rows,
+            write_sweep_plot,
+        )
 
         ds = _ints(sweep_d, "--sweep-d") or SWEEP_D
         ns = _ints(sweep_n, "--sweep-n") or SWEEP_N
@@ -250,8 +255,8 @@ def synthetic_cmd(
         if plots:
             write_sweep_plot(rows, cfg, plots)
         emit(rows, out)
-    from ..synthetic.checkpoints import as_saver
-    from ..synthetic.paper import comparison_sections, publish_comparison
+    from infogauss_cli.pipelines.synthetic.checkpoints import as_saver
+    from infogauss_cli.pipelines.synthetic.paper import comparison_sections, publish_comparison
 
     saver = as_saver(save_checkpoints)
     rows = synthetic_rows(cfg, options=options, gates=gates, progress=progress, save_dir=saver)

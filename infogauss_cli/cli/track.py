@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 
-from . import gate_options as g
-from . import options as o
-from .errors import handle_errors
-from .output import publish
+from infogauss_cli.cli import gate_options as g
+from infogauss_cli.cli import options as o
+from infogauss_cli.cli.errors import handle_errors
+from infogauss_cli.cli.output import publish
 
 _T = "Checkpoints"
 
@@ -131,15 +131,16 @@ def track_cmd(
     params = locals()
     from rich.console import Console
 
-    from ..options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
-    from ..track import track_synthetic, track_zoo, zoo_checkpoints
-    from ..track_folders import folder_checkpoints, targets_kind
+    from infogauss_cli.core.options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
+    from infogauss_cli.extract.store import check_cache_writable
+    from infogauss_cli.pipelines.track import track_synthetic, track_zoo, zoo_checkpoints
+    from infogauss_cli.pipelines.track_folders import folder_checkpoints, targets_kind
 
     console = Console(stderr=True)
     out = o.from_params(Outputs, params)
     out.preflight(_inputs(targets, weights or (), zoo))
     if not no_cache:
-        o.from_params(Compute, params).preflight()
+        check_cache_writable(o.from_params(Compute, params))
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = g.gates(params)
     trend = require_trend.value if require_trend else None
@@ -189,12 +190,12 @@ def track_cmd(
     drawable = [s for s in result.series if any(r.error is None for r in s.rows)]
     sections = []
     if drawable and html:
-        from ..report.trajectory import trajectory_section
+        from infogauss_cli.report.trajectory import trajectory_section
 
         sections.append(trajectory_section(drawable))
     code = publish(result.rows, out, html_sections=sections)
     if drawable and plots:
-        from ..report.trajectory import write_trajectory_plot
+        from infogauss_cli.report.trajectory import write_trajectory_plot
 
         write_trajectory_plot(drawable, plots)
     raise typer.Exit(code)
@@ -204,7 +205,7 @@ def _inputs(targets: list[str], weights: Sequence[str], zoo: object) -> list[tup
     """What ``track`` reads (checkpoints, weights files, the zoo): no output may be one."""
     import glob
 
-    from ..track_folders import read_files
+    from infogauss_cli.pipelines.track_folders import read_files
 
     found: list[tuple[str, object]] = [("--zoo", zoo)]
     found += [("TARGET", f) for t in targets for f in read_files(t)]

@@ -1,5 +1,5 @@
 """`infogauss zoo list | show | validate`: the registered models (thin wrappers over
-:mod:`infogauss_cli.zoo` and :mod:`infogauss_cli.backends`)."""
+:mod:`infogauss_cli.models.zoo` and :mod:`infogauss_cli.models.backends`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from . import options as o
-from .errors import handle_errors
+from infogauss_cli.cli import options as o
+from infogauss_cli.cli.errors import handle_errors
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..zoo import ZooEntry
+    from infogauss_cli.models.zoo import ZooEntry
 
 app = typer.Typer(
     name="zoo",
@@ -48,7 +48,7 @@ def list_cmd(
 
     Example: [bold]infogauss zoo list --json | jq -r '.models[].id'[/]
     """
-    from ..zoo import load_zoo
+    from infogauss_cli.models.zoo import load_zoo
 
     z = load_zoo(zoo)
     if as_json:
@@ -59,7 +59,7 @@ def list_cmd(
         return
     from rich import box
 
-    from .console import stdout_console
+    from infogauss_cli.cli.console import stdout_console
 
     console = stdout_console()
     wide = console.width >= 120  # else the paper row becomes a mark, to fit 80 columns
@@ -126,16 +126,16 @@ def show_cmd(
 
     Examples: [bold]infogauss zoo show clip[/], [bold]infogauss zoo show timm:resnet34.tv_in1k[/]
     """
-    from ..backends.adhoc import is_on_the_fly, resolve_models
-    from ..errors import InfogaussError
-    from ..zoo import find_zoo
+    from infogauss_cli.core.errors import InfogaussError
+    from infogauss_cli.models.backends.adhoc import is_on_the_fly, resolve_models
+    from infogauss_cli.models.zoo import find_zoo
 
     (entry,) = resolve_models([model], zoo_path=zoo, objective=objective)
     where = f"none (made on the fly from {model})" if is_on_the_fly(model) else str(find_zoo(zoo))
     if as_yaml:
         _print_yaml(entry, is_on_the_fly(model))
         return
-    from ..backends import weights_status
+    from infogauss_cli.models.backends import weights_status
 
     try:
         status = weights_status(entry)
@@ -156,7 +156,7 @@ def show_cmd(
     from rich.markup import escape
     from rich.table import Table
 
-    from .console import stdout_console
+    from infogauss_cli.cli.console import stdout_console
 
     src = entry.source.model_dump(mode="json", exclude_defaults=True)
     table = Table.grid(padding=(0, 2))
@@ -194,11 +194,11 @@ def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
     (a note on stderr says to fill it in)."""
     import yaml
 
-    from ..zoo import SCHEMA_VERSION
+    from infogauss_cli.models.zoo import SCHEMA_VERSION
 
     data = _entry_dict(entry, compact=True)
     if on_the_fly:
-        from ..backends.adhoc import zoo_file_id
+        from infogauss_cli.models.backends.adhoc import zoo_file_id
 
         data.pop("notes", None)
         data = {**data, "id": zoo_file_id(entry), "dim": None}
@@ -231,9 +231,9 @@ def validate_cmd(
 
     Example: [bold]infogauss zoo validate my_zoo.yaml[/]
     """
-    from ..backends import check_entry
-    from ..errors import BadInputError
-    from ..zoo import format_errors, load_zoo
+    from infogauss_cli.core.errors import BadInputError
+    from infogauss_cli.models.backends import check_entry
+    from infogauss_cli.models.zoo import format_errors, load_zoo
 
     z = load_zoo(path)
     if deep:

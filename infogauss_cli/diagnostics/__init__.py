@@ -20,8 +20,8 @@ import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .diagnose import Diagnosis, diagnose
-from .normality import (
+from infogauss_cli.diagnostics.diagnose import Diagnosis, diagnose
+from infogauss_cli.diagnostics.normality import (
     AD_CRITICAL_5PCT,
     DP_ALPHA,
     ADResult,
@@ -29,15 +29,21 @@ from .normality import (
     anderson_darling,
     dagostino_pearson,
 )
-from .norms import NormStats, norm_stats
-from .null import NullExpectation, null_expectation
-from .reference import Reference, reference
-from .reftable import gaussian_effect
-from .validate import MIN_ROWS, InvalidEmbeddingsError, apply_view, subsample, validate_matrix
+from infogauss_cli.diagnostics.norms import NormStats, norm_stats
+from infogauss_cli.diagnostics.null import NullExpectation, null_expectation
+from infogauss_cli.diagnostics.reference import Reference, reference
+from infogauss_cli.diagnostics.reftable import gaussian_effect
+from infogauss_cli.diagnostics.validate import (
+    MIN_ROWS,
+    InvalidEmbeddingsError,
+    apply_view,
+    subsample,
+    validate_matrix,
+)
 
 if TYPE_CHECKING:
-    from .detail import Detail, detail
-    from .projections import ProjectionTests, projection_tests
+    from infogauss_cli.diagnostics.detail import Detail, detail
+    from infogauss_cli.diagnostics.projections import ProjectionTests, projection_tests
 
 # imported on first use: a plain check (no --detail) needs none of them (start-up time)
 _LAZY = {

@@ -16,18 +16,14 @@ from __future__ import annotations
 
 import mmap
 import os
-import re
 
 import numpy as np
 
-MIB = 1 << 20
-GIB = 1 << 30
-MIN_BUDGET = 64 * MIB
+from infogauss_cli.core.options import GIB, MIB, MIN_BUDGET, parse_size
+
 _DEFAULT_SHARE = 32  # the default budget is 1/32 of the physical memory...
 _DEFAULT_RANGE = (256 * MIB, 8 * GIB)  # ...within these bounds
 ROW_BLOCK_BYTES = 4 * MIB  # rows per block when a pass reads a matrix row by row
-
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": MIB, "g": GIB, "t": 1 << 40}
 
 
 def physical_memory() -> int | None:
@@ -43,16 +39,6 @@ def default_budget() -> int:
     ram = physical_memory()
     lo, hi = _DEFAULT_RANGE
     return lo if ram is None else int(min(max(ram // _DEFAULT_SHARE, lo), hi))
-
-
-def parse_size(text: str | int) -> int:
-    """``"512M"``, ``"1.5G"``, ``"1GiB"``, ``"800000000"`` -> bytes (ValueError if malformed)."""
-    if isinstance(text, int):
-        return text
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgtKMGT]?)(?:i?[bB])?\s*", str(text))
-    if not m:
-        raise ValueError(f"not a size: {text!r} (expected e.g. 512M, 2G or a number of bytes)")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
 def resolve_budget(budget: int | None) -> int:

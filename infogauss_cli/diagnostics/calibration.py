@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
+from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
 
 FDR_Q = 0.05
 

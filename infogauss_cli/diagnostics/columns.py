@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from .blocks import MappedRows, resolve_budget
-from .dagostino import k2_statistic
-from .validate import view_dtype
+from infogauss_cli.diagnostics.blocks import MappedRows, resolve_budget
+from infogauss_cli.diagnostics.dagostino import k2_statistic
+from infogauss_cli.diagnostics.validate import view_dtype
 
 # A column is constant when std <= CONSTANT_RTOL * max|x| (scale-free; std == 0 included).
 CONSTANT_RTOL = 1e-12

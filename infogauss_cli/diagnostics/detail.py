@@ -20,25 +20,29 @@ from typing import Any
 
 import numpy as np
 
-from .blocks import take_rows
-from .calibration import (
+from infogauss_cli.diagnostics.blocks import take_rows
+from infogauss_cli.diagnostics.calibration import (
     FDR_Q,
     BootstrapCI,
     bh_rejected,
     bootstrap_compliance,
     ks_uniform,
 )
-from .diagnose import Diagnosis, diagnose, reference_dict
-from .mardia import (
+from infogauss_cli.diagnostics.diagnose import Diagnosis, diagnose, reference_dict
+from infogauss_cli.diagnostics.mardia import (
     DEFAULT_MARDIA_DIM,
     DEFAULT_MARDIA_REPS,
     DEFAULT_MARDIA_ROWS,
     MardiaResult,
     mardia,
 )
-from .projections import DEFAULT_PROJECTIONS, ProjectionTests, projection_tests
-from .reference import Reference, reference
-from .sphere import (
+from infogauss_cli.diagnostics.projections import (
+    DEFAULT_PROJECTIONS,
+    ProjectionTests,
+    projection_tests,
+)
+from infogauss_cli.diagnostics.reference import Reference, reference
+from infogauss_cli.diagnostics.sphere import (
     DEFAULT_UNIFORMITY_ROWS,
     Rayleigh,
     Scatter,
@@ -48,7 +52,7 @@ from .sphere import (
     sphere_moments,
     uniformity,
 )
-from .validate import (
+from infogauss_cli.diagnostics.validate import (
     View,
     apply_view,
     check_nonzero,

@@ -9,12 +9,18 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BadInputError
-from .normality import ADResult, DPResult, ad_result, column_tests, dp_result
-from .norms import NormStats, stats_from_norms
-from .null import NullExpectation, null_expectation
-from .reference import LABELS, Reference, reference
-from .validate import (
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.diagnostics.normality import (
+    ADResult,
+    DPResult,
+    ad_result,
+    column_tests,
+    dp_result,
+)
+from infogauss_cli.diagnostics.norms import NormStats, stats_from_norms
+from infogauss_cli.diagnostics.null import NullExpectation, null_expectation
+from infogauss_cli.diagnostics.reference import LABELS, Reference, reference
+from infogauss_cli.diagnostics.validate import (
     MIN_ROWS,
     VIEWS,
     InvalidEmbeddingsError,

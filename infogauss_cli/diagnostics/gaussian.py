@@ -22,7 +22,8 @@ Sigma is. Hence, at every mean and covariance (anisotropic, correlated, rank def
 The ``l2`` view tests the L2-normalised rows the same way but without the radial test (the rows
 lie on the sphere by construction). The worst of the view's own coordinates is tested too:
 each is exactly Gaussian under any Gaussian, so its Bonferroni p holds under any correlation.
-Six p-values (five in ``l2``) are judged together by Bonferroni in :mod:`infogauss_cli.verdict`.
+Six p-values (five in ``l2``) are judged together by Bonferroni in
+:mod:`infogauss_cli.judge.verdict`.
 """
 
 from __future__ import annotations
@@ -33,18 +34,18 @@ from typing import Any
 
 import numpy as np
 
-from .b2_skew import b2_skew
-from .blocks import take_rows
-from .diagnose import dead_mask
-from .henze_zirkler import MAX_DIM as HZ_DIM
-from .henze_zirkler import MAX_ROWS as HZ_ROWS
-from .henze_zirkler import hz_test
-from .mardia import gaussian_moments, pearson3_cdf
-from .normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
-from .null import table_row
-from .power import relevant_power, rows_for_power
-from .reference import gaussian_effect
-from .validate import l2_normalise
+from infogauss_cli.diagnostics.b2_skew import b2_skew
+from infogauss_cli.diagnostics.blocks import take_rows
+from infogauss_cli.diagnostics.diagnose import dead_mask
+from infogauss_cli.diagnostics.henze_zirkler import MAX_DIM as HZ_DIM
+from infogauss_cli.diagnostics.henze_zirkler import MAX_ROWS as HZ_ROWS
+from infogauss_cli.diagnostics.henze_zirkler import hz_test
+from infogauss_cli.diagnostics.mardia import gaussian_moments, pearson3_cdf
+from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
+from infogauss_cli.diagnostics.null import table_row
+from infogauss_cli.diagnostics.power import relevant_power, rows_for_power
+from infogauss_cli.diagnostics.reference import gaussian_effect
+from infogauss_cli.diagnostics.validate import l2_normalise
 
 MAX_ROWS = 20_000
 MAX_VALUES = 1 << 25  # rows x d held in float64 for the decomposition (256 MiB)

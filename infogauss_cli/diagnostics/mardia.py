@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from .projections import random_directions
-from .validate import l2_normalise
+from infogauss_cli.diagnostics.projections import random_directions
+from infogauss_cli.diagnostics.validate import l2_normalise
 
 DEFAULT_MARDIA_DIM = 8
 DEFAULT_MARDIA_ROWS = 1000

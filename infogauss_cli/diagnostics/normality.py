@@ -28,9 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .columns import ColumnTests, column_tests, default_workers, normal_scores
-from .dagostino import k2_statistic
-from .validate import InvalidEmbeddingsError, check_finite, check_numeric
+from infogauss_cli.diagnostics.columns import (
+    ColumnTests,
+    column_tests,
+    default_workers,
+    normal_scores,
+)
+from infogauss_cli.diagnostics.dagostino import k2_statistic
+from infogauss_cli.diagnostics.validate import InvalidEmbeddingsError, check_finite, check_numeric
 
 AD_CRITICAL_5PCT = 0.752
 """5% critical value of the modified statistic A*^2 (case 3: mean and variance estimated)."""

@@ -6,7 +6,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .validate import InvalidEmbeddingsError, check_finite, check_numeric, row_norms
+from infogauss_cli.diagnostics.validate import (
+    InvalidEmbeddingsError,
+    check_finite,
+    check_numeric,
+    row_norms,
+)
 
 
 @dataclass(frozen=True, eq=False)

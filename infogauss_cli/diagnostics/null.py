@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
+from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
 
 TABLE_FILE = Path(__file__).with_name("null_table.tsv")  # how it was made: its header
 

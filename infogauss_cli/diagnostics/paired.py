@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validate import l2_normalise
+from infogauss_cli.diagnostics.validate import l2_normalise
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .mardia import gaussian_moments
-from .null import table_row
-from .reference import reference
-from .refsim import ALT_DF
+from infogauss_cli.diagnostics.mardia import gaussian_moments
+from infogauss_cli.diagnostics.null import table_row
+from infogauss_cli.diagnostics.reference import reference
+from infogauss_cli.diagnostics.refsim import ALT_DF
 
 TABLE_FILE = Path(__file__).with_name("power_table.tsv")
 TABLE_MAX_ROWS = 500

@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from .gaussian import gaussian_tests
-from .power import ALT_DF, K_GRID, M_GRID, relevant_power
+from infogauss_cli.diagnostics.gaussian import gaussian_tests
+from infogauss_cli.diagnostics.power import ALT_DF, K_GRID, M_GRID, relevant_power
 
 SEED = 20261208
 CHECK_SEED = 20261209

@@ -31,10 +31,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
-from .blocks import MappedRows, resolve_budget, row_step
-from .normality import ADResult, DPResult, ad_result, column_tests, dp_result
-from .null import NullExpectation, null_expectation
-from .validate import check_nonzero, l2_normalise, row_norms
+from infogauss_cli.diagnostics.blocks import MappedRows, resolve_budget, row_step
+from infogauss_cli.diagnostics.normality import (
+    ADResult,
+    DPResult,
+    ad_result,
+    column_tests,
+    dp_result,
+)
+from infogauss_cli.diagnostics.null import NullExpectation, null_expectation
+from infogauss_cli.diagnostics.validate import check_nonzero, l2_normalise, row_norms
 
 DEFAULT_PROJECTIONS = 256
 SCALE_Z = 1.959963984540054  # two-sided 5%

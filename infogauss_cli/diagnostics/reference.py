@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .refsim import (
+from infogauss_cli.diagnostics.refsim import (
     REFERENCE_SEED,
     ReferenceStore,
     default_columns,
@@ -39,7 +39,13 @@ from .refsim import (
     simulated,
     summarise,
 )
-from .reftable import LEVELS, TABLE_SEED, gaussian_effect, lookup, table_columns
+from infogauss_cli.diagnostics.reftable import (
+    LEVELS,
+    TABLE_SEED,
+    gaussian_effect,
+    lookup,
+    table_columns,
+)
 
 LABELS = {"raw": "null: iid Gaussian", "l2": "ideal: uniform sphere"}
 RELEVANT_EFFECT = 0.04  # effect sizes from here on are "far from Gaussian" (docs/diagnostics.md)

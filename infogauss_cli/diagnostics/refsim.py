@@ -16,8 +16,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
-from .null import table_row
+from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
+from infogauss_cli.diagnostics.null import table_row
 
 REFERENCE_SEED = 20261129
 REFERENCE_FORMAT = 1  # bump when the simulation changes: old cache entries are then ignored
@@ -30,7 +30,7 @@ ALT_SHARE = 4  # it is simulated on 1/4 of the columns
 
 
 class ReferenceStore(Protocol):
-    """Where simulated references are kept between runs (see ``infogauss_cli.refstore``)."""
+    """Where simulated references are kept between runs (``diagnostics.refstore``)."""
 
     def get(self, key: str) -> dict[str, np.ndarray] | None: ...
 

@@ -16,8 +16,16 @@ import time
 
 import numpy as np
 
-from .refsim import simulate, summarise
-from .reftable import FIELDS, HEAD, LEVELS, TABLE_FILE, TABLE_SEED, lookup, sphere_s
+from infogauss_cli.diagnostics.refsim import simulate, summarise
+from infogauss_cli.diagnostics.reftable import (
+    FIELDS,
+    HEAD,
+    LEVELS,
+    TABLE_FILE,
+    TABLE_SEED,
+    lookup,
+    sphere_s,
+)
 
 CHECK_SEED = 20260302
 RAW_N = (20, 30, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 25000, 100000, 1000000, 10000000)

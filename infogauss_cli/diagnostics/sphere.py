@@ -182,8 +182,8 @@ def sphere_moments(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(mean of u (d,), scatter (1/n) sum u u^T (d, d)) of the unit rows u = x / norms, in one
     pass over row blocks (float64; pages released on a memory map)."""
-    from .blocks import MappedRows, row_step
-    from .validate import l2_normalise
+    from infogauss_cli.diagnostics.blocks import MappedRows, row_step
+    from infogauss_cli.diagnostics.validate import l2_normalise
 
     n, d = x.shape
     total, t = np.zeros(d), np.zeros((d, d))

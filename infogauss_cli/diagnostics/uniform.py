@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .sphere import exact_chi2_p, rayleigh_from_mean
-from .validate import l2_normalise
+from infogauss_cli.diagnostics.sphere import exact_chi2_p, rayleigh_from_mean
+from infogauss_cli.diagnostics.validate import l2_normalise
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import BadInputError
-from .blocks import MappedRows, row_step, take_rows
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.diagnostics.blocks import MappedRows, row_step, take_rows
 
 MIN_ROWS = 20  # the D'Agostino-Pearson test (scipy's kurtosistest) needs n >= 20
 View = Literal["l2", "raw"]

@@ -1,7 +1,7 @@
 """Encoder x items -> float32 embeddings: plan, cache, load, run, assemble.
 
 - :mod:`.plan`: items -> fixed cache chunks and their batches; which chunks a process owns
-  (torchrun ranks and ``--shard K/N`` pieces, :mod:`infogauss_cli.distributed`);
+  (torchrun ranks and ``--shard K/N`` pieces, :mod:`infogauss_cli.extract.distributed`);
 - :mod:`.loader`: the DataLoader (workers load with the source's item loader, prepare, collate);
 - :mod:`.runner`: device, precision, autocast, OOM back-off, the encoder call;
 - :mod:`.writer`: batch outputs -> complete chunks -> the cache;
@@ -16,11 +16,17 @@ Importing this package is cheap: torch is imported when an extraction runs.
 
 from __future__ import annotations
 
-from .engine import ShardWork, extract
-from .loader import default_workers
-from .model import ExtractedFile, extract_model, extract_to_file, resolve_towers, select_items
-from .options import EngineOptions
-from .plan import (
+from infogauss_cli.extract.engine import ShardWork, extract
+from infogauss_cli.extract.loader import default_workers
+from infogauss_cli.extract.model import (
+    ExtractedFile,
+    extract_model,
+    extract_to_file,
+    resolve_towers,
+    select_items,
+)
+from infogauss_cli.extract.options import EngineOptions
+from infogauss_cli.extract.plan import (
     DEFAULT_CHUNK_ITEMS,
     Plan,
     chunk_owners,
@@ -28,8 +34,13 @@ from .plan import (
     make_plan,
     owned_chunks,
 )
-from .result import SKIPPED_SHOWN, Extraction, skipped_text
-from .runner import PRECISIONS, default_batch_size, resolve_device, resolve_precision
+from infogauss_cli.extract.result import SKIPPED_SHOWN, Extraction, skipped_text
+from infogauss_cli.extract.runner import (
+    PRECISIONS,
+    default_batch_size,
+    resolve_device,
+    resolve_precision,
+)
 
 __all__ = [
     "DEFAULT_CHUNK_ITEMS",

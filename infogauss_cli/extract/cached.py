@@ -26,19 +26,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..atomic import atomic_write_bytes
-from ..errors import BadInputError
-from ..store import CACHE_FORMAT, CacheEntry, Chunk, EmbeddingCache, ids_digest, sha256_hex
-from ..weights_digest import content_digest
-from .job import Job, chunk_items_for, chunk_size_of, read_cached
-from .plan import Plan, make_plan, subset_indices
-from .result import Extraction, assemble, raise_if_skipped
-from .runner import device_without_torch, resolve_device, resolve_precision
+from infogauss_cli.core.atomic import atomic_write_bytes
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.extract.job import Job, chunk_items_for, chunk_size_of, read_cached
+from infogauss_cli.extract.plan import Plan, make_plan, subset_indices
+from infogauss_cli.extract.result import Extraction, assemble, raise_if_skipped
+from infogauss_cli.extract.runner import device_without_torch, resolve_device, resolve_precision
+from infogauss_cli.extract.store import (
+    CACHE_FORMAT,
+    CacheEntry,
+    Chunk,
+    EmbeddingCache,
+    ids_digest,
+    sha256_hex,
+)
+from infogauss_cli.models.digest import content_digest
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from ..options import Compute, Protocol
+    from infogauss_cli.core.options import Compute, Protocol
 
 RECIPES = ".recipes"  # in the cache folder: recipe -> the entry it made
 BUILTIN_BACKENDS = ("timm", "open_clip", "transformers", "sentence-transformers")
@@ -74,7 +81,7 @@ def weights_recipe(entry: Any) -> str | None:
     """The weights part of a recipe: ``random:SEED``, or the sha256 of the local or packaged
     weights; None for hub weights or weights that cannot be found (the ordinary path names the
     problem)."""
-    from ..zoo.weights import weights_location  # the zoo (pydantic) only when asked
+    from infogauss_cli.models.weights import weights_location  # the zoo (pydantic) only when asked
 
     try:
         loc = weights_location(entry)
@@ -102,7 +109,7 @@ class RecipeBase:
 def recipe_base(entry: Any, tower: str, compute: Compute, device: str) -> RecipeBase | None:
     """The model part of a recipe, or None where it cannot be known without building the
     model (hub weights, plugin backends)."""
-    from .. import __version__
+    from infogauss_cli import __version__
 
     if getattr(entry, "backend", None) not in BUILTIN_BACKENDS:
         return None

@@ -10,7 +10,7 @@ resize per axis of the crop's source box (:class:`ResizeCrop`: only the kept pix
 computed; a few pixels in 100,000 differ by one level, embeddings agree to cosine 1.000000 in
 benchmarks/decode.py): key part ``decode: fused``. ``--decode fast`` (PIL, fused) also decodes
 a large JPEG at 1/2, 1/4 or 1/8 of its size where the decoded shorter side still holds twice
-what the resize keeps (:func:`~infogauss_cli.sources.images.draft_scale`): 2.4x faster on
+what the resize keeps (:func:`~infogauss_cli.data.sources.images.draft_scale`): 2.4x faster on
 12-megapixel-class files but further from the model's transforms (real effnet-lite0 weights,
 128 large JPEGs: cosine 0.998), so it is opt-in, key part ``decode: fast``. ``--decode exact``
 keeps the model's transforms step by step and the key of older caches (:func:`decode_key`).
@@ -21,8 +21,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..sources.base import Item
-from .transforms import gpu_decode_params, pixel_key, split_normalize, unwrap_prepare
+from infogauss_cli.data.sources.base import Item
+from infogauss_cli.extract.transforms import (
+    gpu_decode_params,
+    pixel_key,
+    split_normalize,
+    unwrap_prepare,
+)
 
 
 class ResizeCrop:
@@ -45,7 +50,7 @@ class ResizeCrop:
         return (s, int(s * h / w)) if w <= h else (int(s * w / h), s)
 
     def __call__(self, img: Any) -> Any:
-        from ..sources.images import DRAFT_INFO
+        from infogauss_cli.data.sources.images import DRAFT_INFO
 
         w, h, k = img.info.get(DRAFT_INFO, (*img.size, 1))
         ow, oh = self.out_size(w, h)
@@ -97,14 +102,14 @@ def fuse_resize_crop(prepare: Any) -> tuple[Any, int] | None:
 
 
 class DraftLoad:
-    """:func:`~infogauss_cli.sources.images.load_image` with a JPEG draft for images that will
+    """:func:`~infogauss_cli.data.sources.images.load_image` with a JPEG draft for images that will
     be resized to ``min_side`` (picklable, for the workers)."""
 
     def __init__(self, min_side: int) -> None:
         self.min_side = min_side
 
     def __call__(self, item: Item) -> Any:
-        from ..sources.images import load_image
+        from infogauss_cli.data.sources.images import load_image
 
         return load_image(item, draft=self.min_side)
 
@@ -119,7 +124,7 @@ def fast_cpu_decode(
     fused = fuse_resize_crop(prepare)
     if fused is None:
         return None
-    from ..sources.images import load_image
+    from infogauss_cli.data.sources.images import load_image
 
     prepare, min_side = fused
     return (DraftLoad(min_side) if draft and load is load_image else load), prepare
@@ -173,7 +178,7 @@ class JpegTensorOr:
         self.load = load
 
     def __call__(self, item: Item) -> Any:
-        from ..sources.images import check_declared_size, jpeg_bytes
+        from infogauss_cli.data.sources.images import check_declared_size, jpeg_bytes
 
         data = jpeg_bytes(item)
         if data is None or not data.rstrip(b"\0\r\n ").endswith(b"\xff\xd9"):

@@ -17,7 +17,7 @@ compute it if missing, write it, drop the items, read the next; its cache entry 
 data fingerprint with a ``stream`` marker instead of the item ids (each chunk's sidecar still
 holds its ids' digest, so a chunk is reused only for the same ids).
 
-Several processes (:mod:`infogauss_cli.distributed`): each computes the chunks
+Several processes (:mod:`infogauss_cli.extract.distributed`): each computes the chunks
 :func:`~.plan.owned_chunks` gives it; under torchrun the ranks then meet and rank 0 assembles
 from the shared cache (the others return a :class:`ShardWork`); a ``--shard K/N`` piece returns
 its :class:`ShardWork` at once. The caller's module is put in eval mode and moved to the device
@@ -32,24 +32,32 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from ..distributed import Shard, exchange, raise_first_failure, wait_for
-from ..errors import BadInputError, InfogaussError, RunError
-from ..sources.base import Item, fingerprint_items
-from ..sources.loaders import default_loader
-from ..store import CacheEntry, Chunk, EmbeddingCache
-from .job import Job, Share, as_cache, chunk_size_of, feed, inference, read_cached
-from .loader import bucket_batches, loader_workers, make_loader, text_lengths
-from .options import EngineOptions
-from .plan import Plan, check_items, chunk_owners, make_plan, owned_chunks
-from .progress import make_progress
-from .result import ASSEMBLED, Extraction, assemble, raise_if_skipped
-from .runner import Runner, probe_ceiling
-from .writer import ChunkWriter
+from infogauss_cli.core.errors import BadInputError, InfogaussError, RunError
+from infogauss_cli.data.sources.base import Item, fingerprint_items
+from infogauss_cli.data.sources.loaders import default_loader
+from infogauss_cli.extract.distributed import Shard, exchange, raise_first_failure, wait_for
+from infogauss_cli.extract.job import (
+    Job,
+    Share,
+    as_cache,
+    chunk_size_of,
+    feed,
+    inference,
+    read_cached,
+)
+from infogauss_cli.extract.loader import bucket_batches, loader_workers, make_loader, text_lengths
+from infogauss_cli.extract.options import EngineOptions
+from infogauss_cli.extract.plan import Plan, check_items, chunk_owners, make_plan, owned_chunks
+from infogauss_cli.extract.progress import make_progress
+from infogauss_cli.extract.result import ASSEMBLED, Extraction, assemble, raise_if_skipped
+from infogauss_cli.extract.runner import Runner, probe_ceiling
+from infogauss_cli.extract.store import CacheEntry, Chunk, EmbeddingCache
+from infogauss_cli.extract.writer import ChunkWriter
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
-    from ..backends.base import Encoder
+    from infogauss_cli.models.backends.base import Encoder
 
 __all__ = ["EngineOptions", "ShardWork", "extract", "read_cached", "read_the_rest", "run_chunks"]
 
@@ -128,19 +136,20 @@ def extract(
     progress: bool = True,
 ) -> Extraction | ShardWork:
     """Embed ``items`` (a list, or a stream read chunk by chunk) with ``encoder``; return the raw
-    float32 embeddings of the readable items (an :class:`Extraction`), or this process's
-    :class:`ShardWork` when ``shard`` says that another process assembles.
+        float32 embeddings of the readable items (an :class:`Extraction`), or this process's
+        :class:`ShardWork` when ``shard`` says that another process assembles.
 
-    ``options``: how to compute (:class:`~.options.EngineOptions`: device, precision, batch
-    size, workers, chunk size, buckets, compile, decode, strict). ``cache``: an
-    :class:`EmbeddingCache` or a cache folder (None: no cache; several processes need one). The
-    data part of the cache key is ``data_fingerprint`` (default: a fingerprint of the item ids
-    and their content/file stats; a cached stream needs one, as it is read only once).
-    ``loader`` turns an item into the encoder's raw input in the workers (default:
-    :func:`~infogauss_cli.sources.loaders.default_loader`). Messages (back-off, corrupt chunks) go
-    to ``console`` and into ``notes``; the progress bar shows only when ``progress`` and the
-    console is a terminal. ``shard``: this process's share
-    (:class:`~infogauss_cli.distributed.Shard`; default: all of it).
+        ``options``: how to compute (:class:`~.options.EngineOptions`: device, precision, batch
+        size, workers, chunk size, buckets, compile, decode, strict). ``cache``: an
+        :class:`EmbeddingCache` or a cache folder (None: no cache; several processes need one). The
+        data part of the cache key is ``data_fingerprint`` (default: a fingerprint of the item ids
+        and their content/file stats; a cached stream needs one, as it is read only once).
+        ``loader`` turns an item into the encoder's raw input in the workers (default:
+        :func:`~infogauss_cli.data.sources.loaders.default_loader`). Messages (back-off, corrupt
+    chunks) go
+        to ``console`` and into ``notes``; the progress bar shows only when ``progress`` and the
+        console is a terminal. ``shard``: this process's share
+        (:class:`~infogauss_cli.extract.distributed.Shard`; default: all of it).
     """
     t0 = time.perf_counter()
     job = Job(encoder, options, as_cache(cache), data_fingerprint, loader, shard, console, progress)
@@ -216,7 +225,7 @@ def _run_share(job: Job, items: Any) -> Share:
     """This process's share: plan, open the cache, read its cached chunks, compute the rest. A
     stream goes to :func:`.stream.run_stream`, chunk by chunk."""
     if not isinstance(items, Sequence):
-        from .stream import run_stream
+        from infogauss_cli.extract.stream import run_stream
 
         return run_stream(job, items)
     encoder, shard, options = job.encoder, job.shard, job.options
@@ -276,7 +285,7 @@ def read_the_rest(
     """Rank 0 after the meeting: read every chunk the other ranks wrote into ``done``, waiting
     a while for a network file system; a chunk that stays unreadable is a
     :class:`BadInputError` naming its ranks (the cache folder is not shared)."""
-    from ..distributed import SHARED_HINT
+    from infogauss_cli.extract.distributed import SHARED_HINT
 
     rest = [c for c in range(plan.n_chunks) if c not in done]
     wait_for([entry.chunk_paths(c)[1] for c in rest])

@@ -10,22 +10,27 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..distributed import Shard
-from ..errors import BadInputError
-from ..sources.base import Item
-from ..store import CacheEntry, Chunk, EmbeddingCache, ids_digest
-from .cpu_decode import decode_key
-from .loader import TEXT_CHUNK_ITEMS
-from .options import EngineOptions
-from .plan import CHUNK_ENV, Plan, default_chunk_items
-from .result import raise_if_skipped
-from .runner import Runner, default_batch_size, resolve_device, resolve_precision
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.data.sources.base import Item
+from infogauss_cli.extract.cpu_decode import decode_key
+from infogauss_cli.extract.distributed import Shard
+from infogauss_cli.extract.loader import TEXT_CHUNK_ITEMS
+from infogauss_cli.extract.options import EngineOptions
+from infogauss_cli.extract.plan import CHUNK_ENV, Plan, default_chunk_items
+from infogauss_cli.extract.result import raise_if_skipped
+from infogauss_cli.extract.runner import (
+    Runner,
+    default_batch_size,
+    resolve_device,
+    resolve_precision,
+)
+from infogauss_cli.extract.store import CacheEntry, Chunk, EmbeddingCache, ids_digest
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
-    from ..backends.base import Encoder
-    from .writer import ChunkWriter
+    from infogauss_cli.extract.writer import ChunkWriter
+    from infogauss_cli.models.backends.base import Encoder
 
 
 @dataclass
@@ -46,7 +51,7 @@ class Job:
     def say(self, message: str) -> None:
         self.notes.append(message)
         if self.console is not None:
-            from ..safe_text import markup_safe
+            from infogauss_cli.core.safe_text import markup_safe
 
             self.console.print(f"[yellow]{markup_safe(message)}[/yellow]", highlight=False)
 

@@ -10,10 +10,20 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from typing import Any
 
-from ..sources.base import Item, ItemLoadError
-from .cpu_decode import JpegTensorOr, TensorResizeCrop, fast_cpu_decode, tensor_path
-from .transforms import gpu_decode_params, pixel_key, split_normalize, unwrap_prepare
-from .workers import CalibratedLoader, ThreadedBatches, loading_threads
+from infogauss_cli.data.sources.base import Item, ItemLoadError
+from infogauss_cli.extract.cpu_decode import (
+    JpegTensorOr,
+    TensorResizeCrop,
+    fast_cpu_decode,
+    tensor_path,
+)
+from infogauss_cli.extract.transforms import (
+    gpu_decode_params,
+    pixel_key,
+    split_normalize,
+    unwrap_prepare,
+)
+from infogauss_cli.extract.workers import CalibratedLoader, ThreadedBatches, loading_threads
 
 TEXT_CHUNK_ITEMS = 2048  # text chunks: wide enough for length buckets, still small (6 MB at 768-d)
 
@@ -211,7 +221,9 @@ class JpegOr:
         self.load = load
 
     def __call__(self, item: Item) -> Any:
-        from ..sources.images import checked_jpeg_bytes  # a bomb never reaches the GPU decoder
+        from infogauss_cli.data.sources.images import (
+            checked_jpeg_bytes,  # a bomb never reaches the GPU decoder
+        )
 
         data = checked_jpeg_bytes(item) if item.image is None else None
         return self.load(item) if data is None else RawJpeg(data)
@@ -276,7 +288,7 @@ def _device_side(encoder: Any, load: Callable[[Item], Any], decode: str) -> tupl
     prepare, collate, notes = encoder.prepare, encoder.collate, []
     tensor = tensor_path(encoder, decode)
     if tensor is not None:  # JPEGs decoded to tensors, resized by torch's uint8 kernel
-        from ..sources.images import load_image
+        from infogauss_cli.data.sources.images import load_image
 
         resize_crop, key, (mean, std) = tensor
         load = JpegTensorOr(load) if load is load_image else load

@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cache_admin import describe
-from ..errors import BadInputError
-from ..options import Compute, DataOptions, Protocol
-from ..sources.base import Item, item_count
-from ..sources.loaders import item_loader
-from .cached import (
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import Compute, DataOptions, Protocol
+from infogauss_cli.data.sources.base import Item, item_count
+from infogauss_cli.data.sources.loaders import item_loader
+from infogauss_cli.extract.cache_admin import describe
+from infogauss_cli.extract.cached import (
     Where,
     as_extraction,
     cached_extraction,
@@ -29,16 +29,18 @@ from .cached import (
     subset_data,
     subset_of_full_entry,
 )
-from .engine import ShardWork, extract
-from .job import as_cache
-from .plan import subset_indices
-from .result import Extraction
-from .runner import resolve_device, resolve_precision
+from infogauss_cli.extract.engine import ShardWork, extract
+from infogauss_cli.extract.job import as_cache
+from infogauss_cli.extract.options import engine_options
+from infogauss_cli.extract.plan import subset_indices
+from infogauss_cli.extract.result import Extraction
+from infogauss_cli.extract.runner import resolve_device, resolve_precision
+from infogauss_cli.extract.store import check_cache_writable, open_cache
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
-    from ..store import EmbeddingCache
+    from infogauss_cli.extract.store import EmbeddingCache
 
 
 def select_items(
@@ -135,8 +137,8 @@ def extract_model(
     :class:`~.engine.ShardWork` on every process but the one that assembles; under torchrun the
     ranks check once that they share the cache folder, and a model that fails to build on
     any rank fails on every rank."""
-    from ..backends import fail_fast
-    from ..distributed import agree, check_shared_folder, current_shard
+    from infogauss_cli.extract.distributed import agree, check_shared_folder, current_shard
+    from infogauss_cli.models.backends import fail_fast
 
     if encoder is None:
         fail_fast(entry)  # missing weights offline: before torch and the library are imported
@@ -167,7 +169,7 @@ def extract_model(
     result = extract(
         encoder,
         items,
-        compute.engine(dev, strict),
+        engine_options(compute, dev, strict),
         cache=store,
         data_fingerprint=fingerprint,
         loader=item_loader(source, tower),
@@ -208,7 +210,7 @@ def subset_from_cache(
     pick = subset_indices(len(items), protocol.n, protocol.seed)
     assert pick is not None
     fingerprint = source.fingerprint(tower)
-    options = compute.engine(resolve_device(compute.device), strict)
+    options = engine_options(compute, resolve_device(compute.device), strict)
     found = subset_of_full_entry(encoder, items, pick, fingerprint, options, store)
     if found is None:
         return None
@@ -225,10 +227,11 @@ def subset_from_cache(
 
 
 def build_shown(entry: Any, tower: str) -> Any:
-    """:func:`~infogauss_cli.backends.build_encoder` under a spinner ``loading MODEL weights``
+    """:func:`~infogauss_cli.models.backends.build_encoder` under a spinner ``loading MODEL
+    weights``
     (imports and weights take seconds to a minute; shown by the CLI's progress bars)."""
-    from ..backends import build_encoder
-    from ..progress import steps
+    from infogauss_cli.core.progress import steps
+    from infogauss_cli.models.backends import build_encoder
 
     with steps(f"loading {entry.ref} weights ({tower} tower)"):
         return build_encoder(entry, tower)
@@ -259,11 +262,11 @@ def extract_to_file(
     with its metadata. The output path is checked before any model is built. A process that
     does not assemble (``--shard K/N``, torchrun ranks but 0) writes no file: ``files`` is
     empty and ``extraction`` is its :class:`~.engine.ShardWork`."""
-    from ..sources import ignored_counts
+    from infogauss_cli.data.sources import ignored_counts
 
     path, entry, source, tower = file_tower(model, data, compute, console, out)
     assert path is not None
-    cache = compute.cache()
+    cache = open_cache(compute)
     result = extract_model(
         entry, source, tower, protocol, compute, cache=cache, console=console, strict=data.strict
     )
@@ -278,7 +281,7 @@ def extract_to_file(
 def check_out_path(out: str | os.PathLike[str], flag: str = "--out") -> Path:
     """The output file of ``extract``, checked writable (with its .ids.json sidecar for .npy)
     before any model is built or item read."""
-    from ..preflight import check_file_target
+    from infogauss_cli.core.preflight import check_file_target
 
     path, sidecar = _out_files(out)
     check_file_target(path, flag)
@@ -289,7 +292,7 @@ def check_out_path(out: str | os.PathLike[str], flag: str = "--out") -> Path:
 
 def _out_files(out: str | os.PathLike[str]) -> tuple[Path, Path | None]:
     """The file ``out`` and its .ids.json sidecar (None for .safetensors)."""
-    from ..store import check_output_path, ids_sidecar
+    from infogauss_cli.extract.store import check_output_path, ids_sidecar
 
     path = check_output_path(out)
     return path, ids_sidecar(path) if path.suffix.lower() == ".npy" else None
@@ -300,7 +303,7 @@ def check_out_files(
 ) -> None:
     """Each of ``outs`` (one per layer, or the one ``--out``) writable, and neither an input
     (the ``--data`` file, the zoo) nor another output: checked before any item is read."""
-    from ..collisions import check_distinct, data_inputs
+    from infogauss_cli.core.collisions import check_distinct, data_inputs
 
     named: list[tuple[str, Path | None]] = []
     for out in outs:
@@ -321,14 +324,16 @@ def file_tower(
     """(the output path ``out`` checked writable (None without one), the zoo entry, the source,
     the one tower ``extract`` writes); several towers the data feeds and no ``--tower``: a
     usage error naming them."""
-    from ..sources import parse_data_spec
+    from infogauss_cli.data.sources import parse_data_spec
 
     path = None
     if out is not None:
         check_out_files([out], data, compute)
         path = _out_files(out)[0]
-    compute.preflight()
-    (entry,) = compute.resolve([model])
+    check_cache_writable(compute)
+    from infogauss_cli.models.backends.adhoc import resolve_refs  # pydantic: start-up
+
+    (entry,) = resolve_refs([model], compute)
     source = parse_data_spec(data.data, console=console, **data.source_options())
     towers = resolve_towers(list(entry.towers), source, data.tower, entry.ref)
     if len(towers) > 1:
@@ -341,7 +346,7 @@ def file_tower(
 
 def file_meta(model: str, result: Extraction, data: str, **extra: Any) -> dict[str, Any]:
     """The metadata stored with an extracted file (``extra``: e.g. ``layer``, ``ignored``)."""
-    from .. import __version__
+    from infogauss_cli import __version__
 
     return {
         "model": model,
@@ -364,9 +369,9 @@ def save_or_rescue(
     """Write the output; when that fails at the end (disk full, a path gone read-only), keep
     the embeddings: they are in the cache (say how to rerun), or written to a rescue path that
     the error names."""
-    from ..errors import io_failure
-    from ..preflight import rescue_path
-    from ..store import save_embeddings
+    from infogauss_cli.core.errors import io_failure
+    from infogauss_cli.core.preflight import rescue_path
+    from infogauss_cli.extract.store import save_embeddings
 
     try:
         return save_embeddings(path, result.embeddings, result.ids, meta)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import BadInputError
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import Compute
 
 
 @dataclass(frozen=True)
@@ -42,3 +43,19 @@ class EngineOptions:
             raise BadInputError(f"--workers {self.workers}: must be 0 or more")
         if self.chunk_items is not None and self.chunk_items < 1:
             raise BadInputError(f"chunk size {self.chunk_items}: must be at least 1 item")
+
+
+def engine_options(
+    compute: Compute, device: str | None = None, strict: bool = False
+) -> EngineOptions:
+    """The engine options of ``compute`` (``device``: one already resolved for this process,
+    e.g. a torchrun rank's GPU)."""
+    return EngineOptions(
+        device=compute.device if device is None else device,
+        precision=compute.precision,
+        batch_size=compute.batch_size,
+        workers=compute.workers,
+        compile=compute.compile,
+        decode=compute.decode,
+        strict=strict,
+    )

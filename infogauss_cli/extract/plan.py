@@ -21,8 +21,8 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..errors import BadInputError
-from ..sources.base import Item
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.data.sources.base import Item
 
 DEFAULT_CHUNK_ITEMS = 512
 CHUNK_ENV = "INFOGAUSS_CHUNK_ITEMS"

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import BadInputError, RunError, more_names
+from infogauss_cli.core.errors import BadInputError, RunError, more_names
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from ..store import Chunk
-    from .plan import Plan
+    from infogauss_cli.extract.plan import Plan
+    from infogauss_cli.extract.store import Chunk
 
 SKIPPED_SHOWN = 5  # how many skipped items messages name
 ASSEMBLED = ".assembled.npy"  # suffix of an older version's assembled file, removed on sight
@@ -120,7 +120,7 @@ def mapped_scratch(folder: Path, blocks: Sequence[np.ndarray], rows: int, dim: i
     import os
     import tempfile
 
-    from ..store import assemble_to_file
+    from infogauss_cli.extract.store import assemble_to_file
 
     fd, name = tempfile.mkstemp(dir=folder, prefix=".matrix.", suffix=".npy")
     os.close(fd)

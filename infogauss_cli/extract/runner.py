@@ -25,9 +25,9 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import BadInputError, RunError
-from ..options import PRECISIONS
-from .cpu_memory import keep_freed_memory
+from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.core.options import PRECISIONS
+from infogauss_cli.extract.cpu_memory import keep_freed_memory
 
 GPU_DEVICE_NODES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
 

@@ -28,18 +28,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..atomic import atomic_write_bytes
-from ..errors import BadInputError, RunError
-from ..sources.base import Item, item_count
-from ..sources.loaders import default_loader
-from ..store import CacheEntry, Chunk, ids_digest
-from .job import Job, Share, chunk_size_of, inference
-from .loader import bucket_batches, loader_workers, make_loader, text_lengths
-from .plan import Plan, check_items, make_plan
-from .progress import make_progress
-from .result import raise_if_skipped
-from .runner import Runner
-from .writer import ChunkWriter
+from infogauss_cli.core.atomic import atomic_write_bytes
+from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.data.sources.base import Item, item_count
+from infogauss_cli.data.sources.loaders import default_loader
+from infogauss_cli.extract.job import Job, Share, chunk_size_of, inference
+from infogauss_cli.extract.loader import bucket_batches, loader_workers, make_loader, text_lengths
+from infogauss_cli.extract.plan import Plan, check_items, make_plan
+from infogauss_cli.extract.progress import make_progress
+from infogauss_cli.extract.result import raise_if_skipped
+from infogauss_cli.extract.runner import Runner
+from infogauss_cli.extract.store import CacheEntry, Chunk, ids_digest
+from infogauss_cli.extract.writer import ChunkWriter
 
 MANIFEST = "stream.json"
 

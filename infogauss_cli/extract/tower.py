@@ -1,14 +1,14 @@
 """One tower's extraction as the pipelines run it: the extraction, or the RunError that
 stopped it (the other models and layers still run). ``audit``, ``track`` and depth profiles
-(:mod:`infogauss_cli.depth`) share it."""
+(:mod:`infogauss_cli.pipelines.layers`) share it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import RunError
-from ..options import Compute, DataOptions, Protocol
-from .model import extract_model
+from infogauss_cli.core.errors import RunError
+from infogauss_cli.core.options import Compute, DataOptions, Protocol
+from infogauss_cli.extract.model import extract_model
 
 
 def extract_tower(

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import IOFailure
-from ..store import CacheEntry, Chunk
-from .plan import Plan
+from infogauss_cli.core.errors import IOFailure
+from infogauss_cli.extract.plan import Plan
+from infogauss_cli.extract.store import CacheEntry, Chunk
 
 _STOP = object()
 
@@ -195,7 +195,7 @@ def chunk_write_failure(exc: OSError, folder: Path, kept: int) -> IOFailure:
     """The error of a cache chunk that could not be written to the entry ``folder`` (``kept``
     chunks written before it): free space when the disk is full, else what is wrong with the
     chunk's file."""
-    from ..errors import io_failure
+    from infogauss_cli.core.errors import io_failure
 
     elsewhere = "or pass --cache-dir DIR elsewhere, or --no-cache"
     done = f"the {kept} chunk(s) written so far are kept"

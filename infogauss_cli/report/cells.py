@@ -6,8 +6,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..verdict import Verdict
-from .model import Row
+from infogauss_cli.judge.model import Row
+from infogauss_cli.judge.verdict import Verdict
 
 COLUMNS = (
     "Model",

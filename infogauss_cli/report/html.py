@@ -16,7 +16,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from .cells import (
+from infogauss_cli.judge.model import Report, Row
+from infogauss_cli.report.cells import (
     NUMERIC,
     call_lines,
     detail_cells,
@@ -26,8 +27,7 @@ from .cells import (
     table_cells,
     warning_lines,
 )
-from .model import Report, Row
-from .templating import Section, cell, figure, render, table
+from infogauss_cli.report.templating import Section, cell, figure, render, table
 
 __all__ = ["DEFAULT_TITLE", "Section", "render_html", "write_html"]
 
@@ -292,7 +292,7 @@ def _provenance(rows: Sequence[Row]) -> Section | None:
 
 def _plots(rows: Sequence[Row]) -> Section | None:
     """The summary chart at the content width, then each row's plots under its own heading."""
-    from .plots import figure_pngs
+    from infogauss_cli.report.plots import figure_pngs
 
     images = figure_pngs(rows)
     if not images:
@@ -348,7 +348,7 @@ def render_html(
     plots of :func:`infogauss_cli.report.plots.figure_pngs` (needs matplotlib);
     ``sections``: more sections (the paper comparison, a trajectory), placed after Results.
     """
-    from .. import __version__
+    from infogauss_cli import __version__
 
     when = (created or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
     if command is not None and not isinstance(command, str):
@@ -367,7 +367,7 @@ def render_html(
 
 def write_html(rows: Sequence[Row], path: str | Path, **options: Any) -> Path:
     """Render with :func:`render_html` (same keyword options) and write atomically."""
-    from .json_report import write_text_atomic
+    from infogauss_cli.report.json_report import write_text_atomic
 
     path = Path(path)
     write_text_atomic(path, render_html(rows, **options))

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write_text as write_text_atomic
-from ..errors import BadInputError
-from .model import SCHEMA, Report
+from infogauss_cli.core.atomic import atomic_write_text as write_text_atomic
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.judge.model import SCHEMA, Report
 
 
 def dumps(report: Report) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..safe_text import md_cell
-from .cells import (
+from infogauss_cli.core.safe_text import md_cell
+from infogauss_cli.judge.model import Row
+from infogauss_cli.report.cells import (
     NUMERIC,
     call_lines,
     detail_cells,
@@ -14,7 +15,6 @@ from .cells import (
     table_cells,
     warning_lines,
 )
-from .model import Row
 
 
 def _escape(cell: str) -> str:

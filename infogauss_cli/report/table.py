@@ -25,8 +25,9 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ..safe_text import markup_safe as escape  # markup and control characters
-from .cells import (
+from infogauss_cli.core.safe_text import markup_safe as escape  # markup and control characters
+from infogauss_cli.judge.model import Row
+from infogauss_cli.report.cells import (
     NUMERIC,
     call_lines,
     detail_cells,
@@ -35,7 +36,6 @@ from .cells import (
     table_cells,
     warning_lines,
 )
-from .model import Row
 
 TITLE = "infogauss: are the embeddings Gaussian?"
 MERGE_ORDER = ("Objective", "Tower", "View")  # first to leave its column first

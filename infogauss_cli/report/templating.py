@@ -1,7 +1,7 @@
 """The HTML report's jinja2 templates (``templates/``, package data) and its sections.
 
 Autoescape is on and every value a template prints goes through
-:func:`~infogauss_cli.safe_text.printable` first, so user text (names, errors, commands)
+:func:`~infogauss_cli.core.safe_text.printable` first, so user text (names, errors, commands)
 reaches the page escaped, control characters included. Trusted fragments (a section's body,
 rendered from a template here) are :class:`~markupsafe.Markup` and are printed as they are.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from ..safe_text import printable
+from infogauss_cli.core.safe_text import printable
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def _draw(series: Sequence[Any]) -> Any:
 
 
 def _spec(series: Sequence[Any]) -> Any:
-    from .plots import PlotSpec
+    from infogauss_cli.report.plots import PlotSpec
 
     draw, k = _draw(series)
     return PlotSpec(
@@ -84,21 +84,21 @@ def _spec(series: Sequence[Any]) -> Any:
 
 def trajectory_png(series: Sequence[Any]) -> bytes:
     """The plot as PNG bytes."""
-    from .plots import render
+    from infogauss_cli.report.plots import render
 
     return render(_spec(series)).png
 
 
 def write_trajectory_plot(series: Sequence[Any], out_dir: str | Path) -> Path:
     """``trajectory.png`` in ``out_dir`` (created if needed)."""
-    from .plots import write_figures
+    from infogauss_cli.report.plots import write_figures
 
     return write_figures(out_dir, [_spec(series)])[0]
 
 
 def trajectory_section(series: Sequence[Any]) -> Any:
     """The plot as an HTML report section (:class:`~.templating.Section`)."""
-    from .templating import Section, figure
+    from infogauss_cli.report.templating import Section, figure
 
     caption = (
         "One row of the table per checkpoint; the gates apply to the last checkpoint of each line."

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from infogauss_cli.sources.base import Item
-from infogauss_cli.sources.images import ImageLoadError, load_image
+from infogauss_cli.data.sources.base import Item
+from infogauss_cli.data.sources.images import ImageLoadError, load_image
 
 
 def _bomb(width: int, height: int) -> bytes:

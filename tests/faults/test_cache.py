@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from infogauss_cli.extract import EngineOptions, extract
-from infogauss_cli.store import load_embeddings
+from infogauss_cli.extract.store import load_embeddings
 from tests.helpers import invoke
 from tests.test_extract import image_folder, image_items, make_image_encoder
 from tests.test_extract_resume import _start

@@ -76,7 +76,7 @@ def test_a_symlinked_output_is_written_through(matrix, tmp_path):
 
 
 def test_a_device_is_written_not_replaced(matrix, tmp_path):
-    from infogauss_cli.atomic import atomic_write_bytes
+    from infogauss_cli.core.atomic import atomic_write_bytes
 
     r = invoke("check", matrix, "--json", "/dev/null", "--html", "/dev/null", "-q")
     assert r.exit_code == 0, r.output
@@ -119,7 +119,7 @@ SYNTHETIC = ("synthetic", "--quick", "--settings", "binary", "--epochs", "2", "-
 
 
 def test_synthetic_full_disk_keeps_the_report(tmp_path, monkeypatch):
-    import infogauss_cli.synthetic.checkpoints as checkpoints
+    import infogauss_cli.pipelines.synthetic.checkpoints as checkpoints
 
     real, calls = checkpoints.save_checkpoint, []
 
@@ -167,7 +167,7 @@ def test_track_makes_a_bad_checkpoint_an_error_row(checkpoints, tmp_path, broken
 
 # ---- 4. messages that say what is wrong --------------------------------------------------------
 def test_a_chunk_replaced_by_a_folder_says_so(imgs, tmp_path):
-    from infogauss_cli.errors import IOFailure
+    from infogauss_cli.core.errors import IOFailure
     from infogauss_cli.extract import EngineOptions, extract
     from tests.test_extract import image_items, make_image_encoder
 

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from infogauss_cli.errors import BadInputError
-from infogauss_cli.safe_paths import stays_inside
-from infogauss_cli.sources import parse_data_spec
-from infogauss_cli.synthetic.checkpoints import FORMAT, read_checkpoint
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.safe_paths import stays_inside
+from infogauss_cli.data.sources import parse_data_spec
+from infogauss_cli.pipelines.synthetic.checkpoints import FORMAT, read_checkpoint
 from tests.coco_fixture import make_coco
 from tests.faults.test_outputs import one_error_line
 from tests.helpers import invoke
@@ -66,7 +66,7 @@ def test_revision_option_that_is_a_path_is_refused(tmp_path):
 
 
 def test_revision_refs_pr_is_accepted():
-    from infogauss_cli.zoo.schema import check_revision
+    from infogauss_cli.models.schema import check_revision
 
     assert check_revision("refs/pr/12") == "refs/pr/12"
     assert check_revision("v1.2") == "v1.2" and check_revision("a" * 40)

@@ -142,7 +142,7 @@ def test_control_characters_in_error_messages(tmp_path):
 
 
 def test_safe_text_helpers():
-    from infogauss_cli.safe_text import markup_safe, md_cell, printable
+    from infogauss_cli.core.safe_text import markup_safe, md_cell, printable
 
     assert printable("a\nb\x9b\u202e") == "a\\nb\\x9b\\u202e"
     assert markup_safe("[red]x") == "\\[red]x"

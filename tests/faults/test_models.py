@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infogauss_cli.errors import BadInputError
+from infogauss_cli.core.errors import BadInputError
 from tests.faults.test_outputs import one_error_line
 from tests.helpers import invoke, run_cli
 from tests.test_extract import write_images
@@ -45,7 +45,7 @@ def zoo_file(tmp_path: Path, weights: str) -> Path:
 # ---- weights validation ------------------------------------------------------------------------
 @pytest.mark.parametrize("content", [b"just some text\n", b"", b"\x00" * 64])
 def test_weights_that_are_not_a_checkpoint(tmp_path, content):
-    from infogauss_cli.backends.common import check_checkpoint
+    from infogauss_cli.models.backends.common import check_checkpoint
 
     path = tmp_path / "w.pth"
     path.write_bytes(content)
@@ -58,7 +58,7 @@ def test_real_checkpoint_formats_pass(tmp_path):
     torch = pytest.importorskip("torch")
     from safetensors.torch import save_file
 
-    from infogauss_cli.backends.common import check_checkpoint
+    from infogauss_cli.models.backends.common import check_checkpoint
 
     t = {"w": torch.zeros(2)}
     save_file(t, tmp_path / "a.safetensors")
@@ -94,7 +94,7 @@ def test_cli_text_file_as_weights_exits_2(tmp_path):
 
 
 def test_pkg_weights_stay_inside_their_package():
-    from infogauss_cli.zoo.weights import package_path
+    from infogauss_cli.models.weights import package_path
 
     assert package_path("pkg:email/mime") is not None
     for spec in ("pkg:email/../json/__init__.py", "pkg:email/../../../../etc/passwd"):
@@ -113,7 +113,7 @@ def test_random_seed_range_checked_at_parse_time():
 
 # ---- offline without the offline variables -----------------------------------------------------
 def test_probe_closed_port_and_unresolvable_name_are_fast():
-    from infogauss_cli.netcheck import unreachable_reason
+    from infogauss_cli.core.netcheck import unreachable_reason
 
     start = time.monotonic()
     assert unreachable_reason(f"http://127.0.0.1:{closed_port()}", 3) is not None
@@ -122,7 +122,7 @@ def test_probe_closed_port_and_unresolvable_name_are_fast():
 
 
 def test_a_hanging_name_lookup_is_bounded(monkeypatch):
-    from infogauss_cli import netcheck
+    from infogauss_cli.core import netcheck
 
     monkeypatch.setattr(netcheck.socket, "getaddrinfo", lambda *a, **k: time.sleep(30))
     start = time.monotonic()
@@ -132,8 +132,8 @@ def test_a_hanging_name_lookup_is_bounded(monkeypatch):
 
 
 def test_hub_file_fails_within_seconds_without_offline_flags(monkeypatch):
-    from infogauss_cli.backends import hub
-    from infogauss_cli.errors import RunError
+    from infogauss_cli.core.errors import RunError
+    from infogauss_cli.models.backends import hub
 
     monkeypatch.setattr(hub, "offline_flag", lambda: None)
     monkeypatch.setattr(hub, "endpoint", lambda: f"http://127.0.0.1:{closed_port()}")
@@ -147,8 +147,8 @@ def test_hub_file_fails_within_seconds_without_offline_flags(monkeypatch):
 
 def test_hf_dataset_fails_within_seconds_without_offline_flags(monkeypatch, tmp_path):
     pytest.importorskip("datasets")
-    from infogauss_cli.backends import hub
-    from infogauss_cli.sources.hf_load import HFLoader
+    from infogauss_cli.data.sources.hf_load import HFLoader
+    from infogauss_cli.models.backends import hub
 
     for var in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"):
         monkeypatch.delenv(var, raising=False)

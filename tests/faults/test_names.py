@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from infogauss_cli.safe_text import printable, printable_lines
+from infogauss_cli.core.safe_text import printable, printable_lines
 from tests.helpers import gaussian, run_cli
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from infogauss_cli.errors import IOFailure, io_failure
+from infogauss_cli.core.errors import IOFailure, io_failure
+from infogauss_cli.core.preflight import check_file_target, check_folder_target, preflight_outputs
 from infogauss_cli.extract import EngineOptions
-from infogauss_cli.preflight import check_file_target, check_folder_target, preflight_outputs
 from tests.helpers import invoke
 
 
@@ -123,7 +123,7 @@ def test_nearly_full_disk_fails_first(tmpfs, matrix):
 @pytest.fixture
 def out_disk_full(tmp_path, monkeypatch):
     """Writes into ``tmp_path/out`` fail with ENOSPC; yields (``out/x.npy``, the real writer)."""
-    import infogauss_cli.store as store
+    import infogauss_cli.extract.store as store
 
     real = store.atomic_write_bytes
     out = tmp_path / "out" / "x.npy"
@@ -138,7 +138,7 @@ def out_disk_full(tmp_path, monkeypatch):
 
 
 def test_extract_no_cache_rescues_the_array(fakes, imgs, tmp_path, monkeypatch, out_disk_full):
-    import infogauss_cli.store as store
+    import infogauss_cli.extract.store as store
 
     out, real = out_disk_full
     cache = tmp_path / "cache"
@@ -169,7 +169,7 @@ def test_report_rescued_on_a_real_full_disk(tmpfs, tmp_path, monkeypatch):
     big = b"x" * (3 << 20)
 
     def write(path):
-        from infogauss_cli.atomic import atomic_write_bytes
+        from infogauss_cli.core.atomic import atomic_write_bytes
 
         atomic_write_bytes(path, big, parents=True)
 
@@ -183,7 +183,7 @@ def test_report_rescued_on_a_real_full_disk(tmpfs, tmp_path, monkeypatch):
 
 def test_cache_chunk_write_failure_keeps_what_is_done(imgs, tmp_path, monkeypatch):
     from infogauss_cli.extract import extract
-    from infogauss_cli.store import CacheEntry
+    from infogauss_cli.extract.store import CacheEntry
     from tests.test_extract import image_items, make_image_encoder
 
     real = CacheEntry.write_chunk

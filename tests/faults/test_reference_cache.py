@@ -15,7 +15,7 @@ import pytest
 
 from infogauss_cli.diagnostics import refsim
 from infogauss_cli.diagnostics.reference import set_store, simulate, simulated
-from infogauss_cli.refstore import (
+from infogauss_cli.diagnostics.refstore import (
     STORE_FORMAT,
     DiskReferenceStore,
     ReferenceCacheWarning,

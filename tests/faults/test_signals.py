@@ -16,7 +16,7 @@ SCRIPT = textwrap.dedent(
     """
     import os, signal, sys, time
     from infogauss_cli.cli.errors import handle_errors
-    from infogauss_cli.errors import RunError
+    from infogauss_cli.core.errors import RunError
 
     @handle_errors
     def command(quiet=False):

@@ -16,12 +16,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ...errors import BadInputError
-from ..model import Row
-from .compare import COMPARE_FILE, comparable, compare_spec
-from .depth import DEPTH_FILE, depth_spec, has_depth
-from .figure import DPI, PlotImage, PlotSpec, render, row_stem, slug, write_figures
-from .rows import DETAIL_KINDS, KINDS, row_specs
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.judge.model import Row
+from infogauss_cli.report.plots.compare import COMPARE_FILE, comparable, compare_spec
+from infogauss_cli.report.plots.depth import DEPTH_FILE, depth_spec, has_depth
+from infogauss_cli.report.plots.figure import (
+    DPI,
+    PlotImage,
+    PlotSpec,
+    render,
+    row_stem,
+    slug,
+    write_figures,
+)
+from infogauss_cli.report.plots.rows import DETAIL_KINDS, KINDS, row_specs
 
 __all__ = [
     "COMPARE_FILE",
@@ -64,7 +72,7 @@ def figure_pngs(rows: Sequence[Row], *, compare: bool = True) -> list[PlotImage]
     The comparison chart comes first (when ``compare`` and a row has compliances), then
     each row's plots in :data:`KINDS` order; rows with an error or no arrays give none.
     """
-    from ...progress import track
+    from infogauss_cli.core.progress import track
 
     return [render(s) for s in track(_specs(rows, compare), "report: plots")]
 

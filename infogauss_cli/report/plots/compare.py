@@ -6,10 +6,10 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...verdict import AD_CRITICAL, DP_ALPHA
-from ..cells import row_label
-from ..model import Row
-from .figure import AD_COLOR, DP_COLOR, FAIL, NULL, PlotSpec, null_band
+from infogauss_cli.judge.model import Row
+from infogauss_cli.judge.verdict import AD_CRITICAL, DP_ALPHA
+from infogauss_cli.report.cells import row_label
+from infogauss_cli.report.plots.figure import AD_COLOR, DP_COLOR, FAIL, NULL, PlotSpec, null_band
 
 # The comparison chart spans the HTML report's content width (about 1,170 px at the figures'
 # 110 dpi) at 1:1, so its 9 pt labels stay 9 pt on screen, whatever the number of rows.

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..model import Row
-from .figure import NULL, PlotSpec
+from infogauss_cli.judge.model import Row
+from infogauss_cli.report.plots.figure import NULL, PlotSpec
 
 DEPTH_FILE = "depth.png"
 ALT = (
@@ -18,7 +18,7 @@ ALT = (
 
 
 def _layer(row: Row) -> int | None:
-    from ...depth import layer_index
+    from infogauss_cli.pipelines.layers import layer_index
 
     name = (row.protocol or {}).get("layer")
     return layer_index(name) if name is not None else None

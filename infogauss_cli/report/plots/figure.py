@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...atomic import atomic_write_bytes
-from ...errors import BadInputError
-from ..cells import row_label
-from ..model import Row
+from infogauss_cli.core.atomic import atomic_write_bytes
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.judge.model import Row
+from infogauss_cli.report.cells import row_label
 
 DPI = 110
 AD_COLOR, DP_COLOR = "#4c72b0", "#dd8452"
@@ -117,7 +117,7 @@ def write_figures(out_dir: str | Path, specs: Sequence[PlotSpec]) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BadInputError(f"cannot create the plots folder {out_dir}: {exc}") from None
-    from ...progress import track
+    from infogauss_cli.core.progress import track
 
     paths = []
     for spec in track(specs, f"plots: {out_dir}"):

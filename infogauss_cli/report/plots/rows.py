@@ -9,10 +9,18 @@ from typing import Any
 
 import numpy as np
 
-from ...verdict import AD_CRITICAL, DP_ALPHA
-from ..cells import row_label
-from ..model import Row
-from .figure import AD_COLOR, DP_COLOR, FAIL, NULL, PlotSpec, heading, null_band
+from infogauss_cli.judge.model import Row
+from infogauss_cli.judge.verdict import AD_CRITICAL, DP_ALPHA
+from infogauss_cli.report.cells import row_label
+from infogauss_cli.report.plots.figure import (
+    AD_COLOR,
+    DP_COLOR,
+    FAIL,
+    NULL,
+    PlotSpec,
+    heading,
+    null_band,
+)
 
 KINDS = ("qq", "ad", "dp", "norms")  # per-row plots, in this order
 DETAIL_KINDS = ("spectrum", "projqq", "calibration")  # after KINDS, with --detail only

@@ -1,0 +1,95 @@
+"""The CLI's renderer of the library's progress channel: rich bars and notes on stderr."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from rich.console import Console
+
+from infogauss_cli.core.progress import Advance, listening
+
+
+def _noop(*_: Any, **__: Any) -> None:
+    return None
+
+
+class Silent:
+    """``--quiet`` (and torchrun ranks but the first): no bars, no notes."""
+
+    def step(self, label: str, total: int | None, unit: str) -> Any:
+        return nullcontext(_noop)
+
+    def note(self, text: str) -> None:
+        return None
+
+
+class RichChannel:
+    """Notes on ``console``; bars when it is a terminal (one rich Progress shared by nested
+    steps, started with the first and stopped with the last)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress: Any = None
+        self.open = 0
+
+    def _bars(self) -> Any:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        return Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+
+    @contextmanager
+    def step(self, label: str, total: int | None, unit: str) -> Iterator[Advance]:
+        if not self.console.is_terminal:
+            yield _noop
+            return
+        if self.open == 0:
+            self.progress = self._bars()
+            self.progress.start()
+        self.open += 1
+        task = self.progress.add_task(label, total=total, rate="")
+
+        def advance(n: int = 1, **fields: Any) -> None:
+            self.progress.update(task, advance=n, **fields)
+            speed = self.progress.tasks[task].speed if unit else None
+            if speed:
+                self.progress.update(task, rate=f"{speed:,.1f} {unit}/s")
+
+        try:
+            yield advance
+        finally:
+            self.progress.remove_task(task)
+            self.open -= 1
+            if self.open == 0:
+                self.progress.stop()
+
+    def note(self, text: str) -> None:
+        # above the bars while they show: a line printed elsewhere leaves a frozen bar behind
+        target = self.progress.console if self.open else self.console
+        target.print(text, highlight=False)
+
+
+@contextmanager
+def channel(*, quiet: bool) -> Iterator[None]:
+    """Render the library's progress events for one command (stderr; nothing when quiet)."""
+    with listening(Silent() if quiet else RichChannel(Console(stderr=True))):
+        yield

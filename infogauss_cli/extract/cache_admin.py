@@ -1,0 +1,199 @@
+"""Looking after the embedding cache: list its entries, prune old ones, verify every chunk
+(``infogauss cache list | prune | verify``). Pure library: results as objects, no printing."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infogauss_cli.core.atomic import atomic_write_bytes
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.extract.store import CacheEntry, sha256_hex
+
+ABOUT = "about.json"  # in an entry folder: the data source's name and subset (not in the key)
+LEGACY_ASSEMBLED = ".assembled.npy"  # an older version's copy beside the entry folder
+RECIPES = ".recipes"
+AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """One cache entry as ``cache list`` shows it; ``last_used``: epoch seconds."""
+
+    path: Path
+    model: str
+    tower: str
+    data: str
+    items: int | None
+    chunks: int
+    size_bytes: int
+    last_used: float
+
+    def age_s(self, now: float | None = None) -> float:
+        return max(0.0, (time.time() if now is None else now) - self.last_used)
+
+    def to_dict(self, now: float | None = None) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "model": self.model,
+            "tower": self.tower,
+            "data": self.data,
+            "items": self.items,
+            "chunks": self.chunks,
+            "size_bytes": self.size_bytes,
+            "last_used": self.last_used,
+            "age_s": round(self.age_s(now), 1),
+        }
+
+
+def describe(entry_path: str | Path, about: dict[str, Any]) -> None:
+    """Record what an entry holds in words (``about.json``: data source, subset) for ``cache
+    list``; not part of the key. A read-only cache is left alone."""
+    path = Path(entry_path) / ABOUT
+    data = json.dumps(about, sort_keys=True).encode()
+    try:
+        if path.exists() and path.read_bytes() == data:
+            return
+        atomic_write_bytes(path, data)
+    except OSError:
+        pass
+
+
+def _read_about(path: Path) -> dict[str, Any]:
+    try:
+        about = json.loads((path / ABOUT).read_text())
+    except (OSError, ValueError):
+        return {}
+    return about if isinstance(about, dict) else {}
+
+
+def _data_label(entry: CacheEntry, about: dict[str, Any]) -> str:
+    source = about.get("source")
+    if not isinstance(source, str):
+        return f"sha256:{str(entry.parts.get('data', '?'))[:12]}"
+    subset = about.get("subset")
+    return f"{source} (--n {subset['n']}, seed {subset['seed']})" if subset else source
+
+
+def _files(path: Path) -> list[Path]:
+    files = [p for p in path.rglob("*") if p.is_file()]
+    legacy = path.with_name(path.name + LEGACY_ASSEMBLED)
+    return files + ([legacy] if legacy.is_file() else [])
+
+
+def entry_info(entry: CacheEntry) -> EntryInfo:
+    """What ``cache list`` shows of one entry."""
+    about = _read_about(entry.path)
+    files = _files(entry.path)
+    items = entry.parts.get("n_items")
+    return EntryInfo(
+        path=entry.path,
+        model=str(entry.parts.get("model_id", "?")),
+        tower=str(entry.parts.get("tower", "?")),
+        data=_data_label(entry, about),
+        items=items if isinstance(items, int) else None,
+        chunks=len(list(entry.path.glob("chunk-*.json"))),
+        size_bytes=sum(p.stat().st_size for p in files),
+        last_used=entry.meta_path.stat().st_mtime,
+    )
+
+
+def cache_entries(root: str | Path) -> list[CacheEntry]:
+    """Every entry of this cache format in ``root``, by folder name."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = (CacheEntry.from_folder(p) for p in sorted(root.iterdir()) if p.is_dir())
+    return [e for e in found if e is not None]
+
+
+def list_entries(root: str | Path) -> list[EntryInfo]:
+    return [entry_info(e) for e in cache_entries(root)]
+
+
+def parse_age(text: str) -> float:
+    """``30d``, ``12h``, ``90m``, ``2w``, ``45s`` (or a bare number of days) -> seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text or "")
+    if m is None:
+        raise BadInputError(
+            f"--older-than {text!r}: expected a number and a unit, e.g. 30d, 12h, 2w"
+        )
+    return float(m.group(1)) * AGE_UNITS[m.group(2) or "d"]
+
+
+def select_entries(
+    infos: Iterable[EntryInfo],
+    older_than_s: float | None = None,
+    models: Sequence[str] = (),
+    now: float | None = None,
+) -> list[EntryInfo]:
+    """The entries last used more than ``older_than_s`` ago and/or of one of ``models``
+    (both given: both must hold)."""
+    chosen = []
+    for info in infos:
+        if older_than_s is not None and info.age_s(now) <= older_than_s:
+            continue
+        if models and info.model not in models:
+            continue
+        chosen.append(info)
+    return chosen
+
+
+def remove_entry(root: str | Path, info: EntryInfo) -> None:
+    """Delete an entry's folder, an older version's assembled copy and the recipes that point
+    at it."""
+    shutil.rmtree(info.path, ignore_errors=True)
+    info.path.with_name(info.path.name + LEGACY_ASSEMBLED).unlink(missing_ok=True)
+    for recipe in (Path(root) / RECIPES).glob("*.json"):
+        try:
+            target = json.loads(recipe.read_text()).get("entry")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if target == info.path.name:
+            recipe.unlink(missing_ok=True)
+
+
+# ---- verify ------------------------------------------------------------------------------------
+def chunk_problem(entry: CacheEntry, sidecar: Path) -> str | None:
+    """What is wrong with one chunk (sidecar and data: key, sha256, dtype, shape), or None."""
+    import numpy as np
+
+    try:
+        info = json.loads(sidecar.read_text())
+        if not isinstance(info, dict):
+            raise ValueError("not an object")
+    except (OSError, ValueError) as exc:
+        return f"unreadable sidecar ({exc})"
+    if info.get("key") != entry.key:
+        return "sidecar of another cache key"
+    npy = sidecar.with_suffix(".npy")
+    try:
+        data = npy.read_bytes()
+    except OSError:
+        return "data file missing"
+    if sha256_hex(data) != info.get("sha256"):
+        return f"sha256 mismatch ({len(data)} bytes on disk)"
+    try:
+        arr = np.load(npy, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        return f"unreadable data ({exc})"
+    shape = (info.get("rows"), entry.parts.get("dim"))
+    if arr.dtype != np.float32 or arr.shape != shape or info.get("dim") != shape[1]:
+        return f"data is {arr.dtype}{arr.shape}, expected float32{shape}"
+    return None
+
+
+def verify_entry(entry: CacheEntry) -> list[tuple[Path, str]]:
+    """(chunk file, problem) for every chunk of ``entry`` that does not verify."""
+    bad = []
+    for sidecar in sorted(entry.path.glob("chunk-*.json")):
+        problem = chunk_problem(entry, sidecar)
+        if problem is not None:
+            bad.append((sidecar.with_suffix(".npy"), problem))
+    return bad

@@ -1,0 +1,363 @@
+"""Several processes, one extraction: ``torchrun`` ranks and ``--shard K/N`` job-array pieces.
+
+- **torchrun** (``WORLD_SIZE`` > 1 in the environment): every rank plans the same chunks, computes
+  its own share (:func:`~infogauss_cli.extract.plan.owned_chunks`) into the shared cache folder,
+  then the ranks meet; rank 0 assembles, diagnoses and reports, the others stay quiet, and all
+  exit with one code. The process group (gloo on CPU, gloo + nccl on GPU) is started lazily at
+  the first meeting, so commands that never meet never start it.
+- **job arrays** (``--shard K/N``): no torch.distributed at all; the piece computes its chunks and
+  exits; a later run without ``--shard`` assembles and computes whatever is missing.
+
+Every meeting is one :func:`exchange` (an ``all_gather_object`` of a small tagged message), so
+the ranks stay in step even when one fails: :func:`agree` runs a step on every rank and makes a
+failure anywhere an error everywhere; :func:`finish` (called once per command by the CLI) agrees
+on the exit code. A rank that finishes early (an error outside a step) sends its final message;
+ranks still inside a step receive it and stop with the same code (:class:`Stopped`).
+
+Environment: ``INFOGAUSS_DIST_TIMEOUT`` (seconds a rank waits for the others, default 6 h: rank 0
+diagnoses while the others wait), ``INFOGAUSS_SHARED_FS_WAIT`` (seconds to wait for files
+written on another node to show up, default 60).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from infogauss_cli.core.errors import BadInputError, InfogaussError, RunError, first_line
+from infogauss_cli.core.options import parse_shard
+
+T = TypeVar("T")
+FINAL = "final"
+TIMEOUT_ENV = "INFOGAUSS_DIST_TIMEOUT"
+FS_WAIT_ENV = "INFOGAUSS_SHARED_FS_WAIT"
+SHARED_HINT = (
+    "under torchrun every rank reads and writes one cache folder, so --cache-dir (or "
+    "$INFOGAUSS_CACHE) must be on a file system that every node mounts at the same path "
+    "(docs/scale.md)"
+)
+
+_state: dict[str, Any] = {"finished": False, "checked": set()}
+
+
+class Stopped(BaseException):
+    """Another rank ended its command (with ``code``) while this one was still inside a step:
+    leave quietly with the same code. A BaseException so that per-model error handling does
+    not swallow it."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Which part of the work this process does: ``rank`` (0-based) of ``world``.
+
+    ``mode``: ``single`` (one process does everything), ``torchrun`` (ranks of one
+    torch.distributed job, they meet and rank 0 reports), ``job`` (``--shard K/N``: compute the
+    piece and exit)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    mode: Literal["single", "torchrun", "job"] = "single"
+
+    @property
+    def synced(self) -> bool:
+        """The ranks meet (torchrun)."""
+        return self.mode == "torchrun"
+
+    @property
+    def assembles(self) -> bool:
+        """This process assembles the full matrix (and reports)."""
+        return self.mode == "single" or (self.mode == "torchrun" and self.rank == 0)
+
+    @property
+    def label(self) -> str:
+        if self.mode == "job":
+            return f"shard {self.rank + 1}/{self.world}"
+        return f"rank {self.rank} of {self.world}" if self.synced else "single process"
+
+    def device(self, device: str) -> str:
+        """Under torchrun, ``auto`` (when CUDA is present) and ``cuda`` mean
+        ``cuda:LOCAL_RANK``; anything else is kept as given."""
+        d = (device or "auto").strip().lower()
+        if not self.synced or d not in ("auto", "cuda"):
+            return device
+        import torch
+
+        if d == "auto" and not torch.cuda.is_available():
+            return "cpu"
+        return f"cuda:{self.local_rank}"
+
+
+#: The most pieces ``--shard K/N`` may cut a run into (N); more is surely a typo.
+
+
+def _env_int(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    try:
+        return int(text) if text else default
+    except ValueError:
+        raise BadInputError(f"${name}={text!r} is not an integer") from None
+
+
+def torchrun_env() -> tuple[int, int, int] | None:
+    """(rank, world size, local rank) when launched by torchrun with more than one process."""
+    world = _env_int("WORLD_SIZE", 1)
+    if world <= 1:
+        return None
+    rank, local = _env_int("RANK", 0), _env_int("LOCAL_RANK", 0)
+    if not 0 <= rank < world:
+        raise BadInputError(f"RANK={rank} is outside WORLD_SIZE={world}")
+    return rank, world, local
+
+
+def is_main() -> bool:
+    """Rank 0 (or no torchrun at all): the process that prints."""
+    try:
+        env = torchrun_env()
+    except BadInputError:  # reported where the roles are read
+        return True
+    return env is None or env[0] == 0
+
+
+def current_shard(shard: str | None = None) -> Shard:
+    """The :class:`Shard` of this process: ``--shard K/N`` if given, else torchrun's
+    environment, else a single process. The two together are an error."""
+    env = torchrun_env()
+    if shard:
+        k, n = parse_shard(shard)
+        if env is not None:
+            raise BadInputError(
+                f"--shard {shard} splits the work without torch.distributed; under torchrun "
+                f"(WORLD_SIZE={env[1]}) the ranks split it already: drop --shard"
+            )
+        return Shard(k - 1, n, 0, "job")
+    if env is None:
+        return Shard()
+    return Shard(env[0], env[1], env[2], "torchrun")
+
+
+# ---- the process group and its one primitive ---------------------------------------------------
+def _group() -> Any:
+    """torch.distributed, its default group started if needed (gloo; gloo + nccl with CUDA)."""
+    import datetime
+
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        env = torchrun_env()
+        if env is None:
+            raise RunError("internal: a rank meeting outside torchrun")
+        backend = "gloo"
+        if torch.cuda.is_available():
+            torch.cuda.set_device(env[2])
+            backend = "cpu:gloo,cuda:nccl"
+        timeout = datetime.timedelta(seconds=_env_int(TIMEOUT_ENV, 6 * 3600))
+        dist.init_process_group(backend, timeout=timeout)
+    return dist
+
+
+@dataclass(frozen=True)
+class Message:
+    """What one rank says at a meeting: the step's ``tag``, its exit ``code`` (0: fine) with a
+    ``message``, and small ``data``."""
+
+    tag: str
+    code: int = 0
+    message: str = ""
+    data: Any = None
+
+
+def exchange(tag: str, code: int = 0, message: str = "", data: Any = None) -> list[Message]:
+    """Every rank's :class:`Message` for this meeting, in rank order. Inside a step, a final
+    message from another rank (it has left) raises :class:`Stopped` with the agreed code."""
+    try:
+        dist = _group()
+        out: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(out, Message(tag, code, message, data))
+    except RunError:
+        raise
+    except Exception as exc:  # a rank stuck past the timeout, or gone
+        _state["lost"] = True
+        raise RunError(lost_meeting(tag, exc)) from exc
+    if tag != FINAL and any(m.tag == FINAL for m in out):
+        _state["finished"] = True
+        _close(dist)
+        raise Stopped(agreed_code(out))
+    if any(m.tag != tag for m in out):
+        tags = ", ".join(f"rank {r}: {m.tag}" for r, m in enumerate(out))
+        raise RunError(f"the ranks lost step ({tags}); rerun to resume from the cache")
+    return out
+
+
+def lost_meeting(tag: str, exc: BaseException) -> str:
+    """The message of a meeting that failed: the timeout that ran out, or the lost contact."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    if "timeout" in text or "timed out" in text:
+        seconds = _env_int(TIMEOUT_ENV, 6 * 3600)
+        return (
+            f"the ranks did not all reach step {tag!r} within {seconds} s ({TIMEOUT_ENV}): a "
+            "rank is stuck or stopped; rerun to resume from the cache"
+        )
+    return f"the ranks lost contact at step {tag!r} ({type(exc).__name__}); rerun to resume"
+
+
+def _code_of(exc: BaseException) -> int:
+    return exc.exit_code if isinstance(exc, InfogaussError) else 3
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, InfogaussError):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}: {first_line(exc)}"
+
+
+def raise_first_failure(messages: list[Message]) -> None:
+    """Raise the first failure among ``messages`` as this rank's error (exit 2 or 3)."""
+    for rank, m in enumerate(messages):
+        if m.code:
+            cls = BadInputError if m.code == 2 else RunError
+            raise cls(m.message if rank == 0 else f"rank {rank}: {m.message}")
+
+
+def agree(tag: str, step: Callable[[], T]) -> T:
+    """Run ``step`` on this rank, then meet: if it failed on any rank, every rank raises (its
+    own error, or the first other rank's, named)."""
+    try:
+        value, error = step(), None
+    except (Exception, KeyboardInterrupt) as exc:  # KeyboardInterrupt: engine makes RunError
+        value, error = None, exc
+    code = _code_of(error) if error is not None else 0
+    messages = exchange(tag, code, _describe(error) if error is not None else "")
+    if error is not None:
+        raise error
+    raise_first_failure(messages)
+    return value  # type: ignore[return-value]
+
+
+def agreed_code(messages: list[Message]) -> int:
+    """The exit code of the ranks that finished: rank 0's if it finished with an error, else
+    the largest."""
+    final = [(r, m.code) for r, m in enumerate(messages) if m.tag == FINAL]
+    if final and final[0][0] == 0 and final[0][1]:
+        return final[0][1]
+    return max((c for _, c in final), default=0)
+
+
+def _close(dist: Any) -> None:
+    with contextlib.suppress(Exception):  # shutting down anyway
+        dist.destroy_process_group()
+
+
+def use_hard_exit() -> None:
+    """Called by the command-line entry point: after the ranks agree on the exit code, the
+    process ends through :func:`leave` instead of tearing the process group down. Destroying a
+    gloo group while a peer rank is already exiting can abort the process ("terminate called
+    without an active exception", exit -6) instead of returning the agreed code."""
+    _state["hard_exit"] = True
+
+
+def leave(code: int) -> None:
+    """End this rank now with ``code`` (output flushed, no interpreter teardown) if it took
+    part in an agreement under :func:`use_hard_exit`; otherwise return."""
+    if _state.get("leave"):
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def finish(code: int, message: str = "") -> tuple[int, bool]:
+    """End of a command: under torchrun, agree with the other ranks on the exit code; returns
+    (code, whether this rank prints its own ``message``: rank 0 always, another rank when its
+    message is not rank 0's; when the ranks cannot meet, not a lost meeting or a SIGTERM that
+    every rank got)."""
+    try:
+        env = torchrun_env() if not _state["finished"] else None
+    except BadInputError:
+        env = None
+    if env is None:
+        return code, True
+    _state["finished"] = True
+    echo = _state.get("lost") or message.startswith("terminated (SIGTERM)")  # not its own error
+    try:
+        dist = _group()
+        messages = exchange(FINAL, code, message)
+    except Exception:  # no meeting: rank 0 speaks, another rank only for an error of its own
+        return code, env[0] == 0 or not echo
+    if _state.get("hard_exit"):
+        _state["leave"] = True  # the entry point ends the process: see leave()
+    else:
+        _close(dist)
+    rank, first = env[0], messages[0]
+    said = first.message if first.tag == FINAL else ""  # what rank 0 prints
+    speaks = rank == 0 or said not in (message, f"rank {rank}: {message}")
+    return agreed_code(messages), bool(message) and speaks
+
+
+# ---- the shared cache folder -------------------------------------------------------------------
+def wait_for(paths: list[Path], seconds: float | None = None) -> list[Path]:
+    """The ``paths`` still missing after waiting up to ``seconds`` (default
+    ``$INFOGAUSS_SHARED_FS_WAIT`` or 60) for files written on other nodes to appear (network
+    file systems cache directory entries for a while)."""
+    limit = float(_env_int(FS_WAIT_ENV, 60)) if seconds is None else seconds
+    deadline = time.monotonic() + limit
+    missing = [p for p in paths if not p.exists()]
+    delay = 0.05
+    while missing and time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(2.0, delay * 2)
+        missing = [p for p in missing if not p.exists()]
+    return missing
+
+
+def check_shared_folder(root: Path, shard: Shard) -> None:
+    """Under torchrun, once per folder: every rank writes a marker into ``root/.ranks`` and
+    checks that it sees every other rank's; a rank that cannot (a cache folder that is local
+    to each node) is a :class:`BadInputError` on every rank, naming the ranks and hosts."""
+    from infogauss_cli.core.atomic import atomic_write_bytes
+
+    key = str(root)
+    if not shard.synced or key in _state["checked"]:
+        return
+    host = socket.gethostname()
+    token = exchange("cache-token", data=uuid.uuid4().hex)[0].data
+    folder = root / ".ranks"
+    mine = folder / f"{token}.{shard.rank}"
+
+    def write() -> None:
+        try:
+            atomic_write_bytes(mine, host.encode(), parents=True)
+        except OSError as exc:
+            raise BadInputError(f"cannot write to the cache folder {root}: {exc}") from None
+
+    agree("cache-marker", write)
+    others = [folder / f"{token}.{r}" for r in range(shard.world) if r != shard.rank]
+    missing = wait_for(others)
+    gone = sorted(int(p.suffix[1:]) for p in missing)
+    seen = exchange("cache-seen", data=(host, gone, key))
+    mine.unlink(missing_ok=True)
+    problems = [(r, m.data) for r, m in enumerate(seen) if m.data[1]]
+    if problems:  # the same message on every rank: rank 0 alone prints it
+        rank, (where, gone, folder) = problems[0]
+        hosts = sorted({seen[g].data[0] for g in gone})
+        folders = sorted({m.data[2] for m in seen})
+        also = f" (the ranks use different folders: {', '.join(folders)})" if folders[1:] else ""
+        raise BadInputError(
+            f"rank {rank} on {where} cannot see the files of rank(s) "
+            f"{', '.join(map(str, gone))} (on {', '.join(hosts)}) in {folder}{also}: "
+            f"{SHARED_HINT}"
+        )
+    _state["checked"].add(key)

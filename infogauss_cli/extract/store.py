@@ -1,0 +1,400 @@
+"""Embeddings on disk: the resumable cache, and the ``.npy``/``.safetensors`` output files.
+
+Cache layout (one folder per entry, one entry per everything that changes the embeddings)::
+
+    CACHE_DIR/<model>-<tower>-<key[:24]>/
+        meta.json            what the key was made of (format, encoder fingerprint with the
+                             weights' content hash or hub revision, tower, data fingerprint,
+                             n items, precision, device type, chunk size) plus the full key:
+                             no batch size, no number of processes, no install path, so runs
+                             with other batch sizes, other splits or from other virtual
+                             environments share the entry
+        chunk-000000.npy     float32 (rows, dim): the kept items of items[0:C]
+        chunk-000000.json    sidecar: key, index, start, stop, rows, dim, dtype, sha256 of the
+                             .npy bytes, sha256 of the chunk's item ids, skipped items
+        ...
+    CACHE_DIR/.recipes/<recipe[:40]>.json
+                             which entry a recipe made (the recipe: the model's zoo entry,
+                             its weights' content hash, library versions and the options,
+                             known before any model is built; :mod:`.extract.cached`)
+
+The matrix of a run is read from the chunks (concatenated in RAM, or for a matrix larger than
+RAM/8 assembled into a scratch file that is memory-mapped and unlinked at once): nothing beside
+the chunks stays on disk.
+
+Every file is written atomically (temporary file in the same folder, fsync, ``os.replace``);
+the sidecar is written after its ``.npy``, so a chunk counts only once both are complete.
+Several processes (torchrun ranks, ``--shard`` pieces, on one node or several sharing the
+folder) write disjoint chunks of one entry; a temporary file is removed as stale only when its
+writer is gone and it is over an hour old (its writer may live on another node). On
+read, every chunk is verified (sidecar fields, sha256 of the bytes, dtype, shape, ids); anything
+that does not verify is reported and recomputed, never used. Embeddings are stored raw (before
+any normalisation).
+
+Output files (:func:`save_embeddings`): ``.npy`` holds the (n, dim) float32 matrix, with ids and
+metadata in a sidecar ``<stem>.ids.json`` next to it; ``.safetensors`` holds the matrix as tensor
+``embeddings`` and puts ids and metadata (JSON strings) in the header's ``__metadata__``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from infogauss_cli.core.atomic import atomic_write_bytes
+from infogauss_cli.core.errors import BadInputError, first_line
+from infogauss_cli.core.options import Compute
+from infogauss_cli.core.preflight import preflight_cache
+from infogauss_cli.core.safe_paths import default_cache_dir
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+
+CACHE_FORMAT = 2  # bump when the chunk layout or the extraction math changes
+STALE_TMP_S = 3600  # a temporary file this old whose writer is gone is removed
+EMBEDDINGS_SCHEMA = "infogauss.embeddings/v1"
+OUTPUT_SUFFIXES = (".npy", ".safetensors")
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def ids_digest(ids: Iterable[str]) -> str:
+    h = hashlib.sha256()
+    for i in ids:
+        h.update(i.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _npy_bytes(arr: np.ndarray) -> bytes:
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:48] or "model"
+
+
+# ---- the cache ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Chunk:
+    """Items ``[start, stop)`` of the item list: ``embeddings`` for the kept ones (in order),
+    ``skipped`` as (offset in the chunk, id, reason)."""
+
+    index: int
+    start: int
+    stop: int
+    embeddings: np.ndarray
+    skipped: tuple[tuple[int, str, str], ...] = ()
+    batch_size: int = 0
+
+
+@dataclass
+class CacheEntry:
+    """One cache entry: a folder of chunks for one fully specified extraction."""
+
+    path: Path
+    key: str
+    parts: dict[str, Any] = field(repr=False)
+
+    @property
+    def meta_path(self) -> Path:
+        return self.path / "meta.json"
+
+    def chunk_paths(self, index: int) -> tuple[Path, Path]:
+        stem = f"chunk-{index:06d}"
+        return self.path / f"{stem}.npy", self.path / f"{stem}.json"
+
+    def open(self) -> CacheEntry:
+        """Create the folder and meta.json (rewritten if missing or not this key's); remove
+        temporary files left by writers that no longer run."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        meta = {"format": CACHE_FORMAT, "key": self.key, "parts": self.parts}
+        try:
+            current = json.loads(self.meta_path.read_text())
+        except (OSError, ValueError):
+            current = None
+        if current != json.loads(_canonical(meta)):
+            atomic_write_bytes(self.meta_path, json.dumps(meta, indent=1, default=str).encode())
+        now = time.time()
+        for tmp in self.path.glob(".*.tmp"):
+            m = re.match(r"^\..+\.(\d+)\.[0-9a-f]+\.tmp$", tmp.name)
+            if m and not _pid_alive(int(m.group(1))):
+                with contextlib.suppress(OSError):
+                    if now - tmp.stat().st_mtime > STALE_TMP_S:
+                        tmp.unlink()
+        for scratch in self.path.glob(".matrix.*.npy"):  # left by a killed run
+            with contextlib.suppress(OSError):
+                if now - scratch.stat().st_mtime > STALE_TMP_S:
+                    scratch.unlink()
+        self.touch()
+        return self
+
+    def touch(self) -> None:
+        """Mark the entry as used now (``meta.json``'s modification time: the age that
+        ``infogauss cache list`` shows and ``cache prune --older-than`` reads)."""
+        with contextlib.suppress(OSError):
+            os.utime(self.meta_path)
+
+    @classmethod
+    def from_folder(cls, path: Path) -> CacheEntry | None:
+        """The entry in folder ``path`` as its ``meta.json`` describes it (None: no entry of
+        this cache format there)."""
+        try:
+            meta = json.loads((path / "meta.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT:
+            return None
+        key, parts = meta.get("key"), meta.get("parts")
+        if not isinstance(key, str) or not isinstance(parts, dict):
+            return None
+        return cls(path, key, parts)
+
+    def read_chunk(
+        self, index: int, start: int, stop: int, ids: Sequence[str], dim: int
+    ) -> tuple[Chunk | None, str | None]:
+        """Return ``(chunk, None)`` if chunk ``index`` is on disk and verifies, ``(None, None)``
+        if it was never (completely) written, ``(None, problem)`` if it is corrupt."""
+        import numpy as np
+
+        npy, side = self.chunk_paths(index)
+        if not side.exists():
+            return None, None  # never written, or killed between the .npy and its sidecar
+        try:
+            info = json.loads(side.read_text())
+            if not isinstance(info, dict):
+                raise ValueError("not an object")
+        except (OSError, ValueError) as exc:
+            return None, f"unreadable sidecar ({exc})"
+        expect = {"key": self.key, "index": index, "start": start, "stop": stop, "dim": dim}
+        for name, value in expect.items():
+            if info.get(name) != value:
+                return None, f"sidecar {name} is {info.get(name)!r}, expected {value!r}"
+        if info.get("ids_sha256") != ids_digest(ids):
+            return None, "item ids differ from the ones cached"
+        try:
+            data = npy.read_bytes()
+        except OSError:
+            return None, "data file missing"
+        if sha256_hex(data) != info.get("sha256"):
+            return None, f"sha256 mismatch ({len(data)} bytes on disk)"
+        try:
+            arr = np.load(io.BytesIO(data), allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            return None, f"unreadable data ({exc})"
+        try:
+            skipped = tuple((int(o), str(i), str(r)) for o, i, r in info.get("skipped", []))
+        except (TypeError, ValueError):
+            return None, "malformed skipped list"
+        rows = (stop - start) - len(skipped)
+        if arr.dtype != np.float32 or arr.shape != (rows, dim) or info.get("rows") != rows:
+            return None, f"data is {arr.dtype}{arr.shape}, expected float32({rows}, {dim})"
+        chunk = Chunk(index, start, stop, arr, skipped, int(info.get("batch_size", 0)))
+        return chunk, None
+
+    def write_chunk(self, chunk: Chunk, ids: Sequence[str]) -> None:
+        """Write the ``.npy`` then its sidecar, each atomically."""
+        import numpy as np
+
+        arr = np.ascontiguousarray(chunk.embeddings, dtype=np.float32)
+        data = _npy_bytes(arr)
+        npy, side = self.chunk_paths(chunk.index)
+        atomic_write_bytes(npy, data)
+        info = {
+            "key": self.key,
+            "index": chunk.index,
+            "start": chunk.start,
+            "stop": chunk.stop,
+            "rows": int(arr.shape[0]),
+            "dim": int(arr.shape[1]),
+            "dtype": "float32",
+            "sha256": sha256_hex(data),
+            "ids_sha256": ids_digest(ids),
+            "batch_size": chunk.batch_size,
+            "skipped": [list(s) for s in chunk.skipped],
+        }
+        atomic_write_bytes(side, json.dumps(info).encode())
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but not ours, or not supported
+        return True
+    return True
+
+
+class EmbeddingCache:
+    """A cache directory; :meth:`entry` names the folder for one set of key parts."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+
+    def entry(self, parts: Mapping[str, Any], *, label: str = "") -> CacheEntry:
+        parts = {"format": CACHE_FORMAT, **parts}
+        key = sha256_hex(_canonical(parts))
+        name = f"{_slug(label)}-{key[:24]}" if label else key[:24]
+        return CacheEntry(self.root / name, key, dict(parts))
+
+    def __repr__(self) -> str:
+        return f"EmbeddingCache({str(self.root)!r})"
+
+
+def assemble_to_file(
+    path: str | Path, blocks: Iterable[np.ndarray], rows: int, dim: int
+) -> np.ndarray:
+    """Write float32 row ``blocks`` (in order, ``rows`` x ``dim`` in all) to the ``.npy`` at
+    ``path`` (a temporary file in the same folder, then ``os.replace``: readers never see a
+    partial file) and return it memory-mapped read-only: the assembled matrix of a cache
+    entry without a concatenation in RAM (the diagnostics read it block by block)."""
+    import tempfile
+
+    import numpy as np
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            header = {"descr": "<f4", "fortran_order": False, "shape": (rows, dim)}
+            np.lib.format.write_array_header_1_0(fh, header)
+            written = 0
+            for block in blocks:
+                block = np.ascontiguousarray(block, dtype="<f4")
+                if block.ndim != 2 or block.shape[1] != dim:
+                    raise ValueError(f"block of shape {block.shape}, expected (*, {dim})")
+                block.tofile(fh)
+                written += block.shape[0]
+            if written != rows:
+                raise ValueError(f"{written} rows written, {rows} expected")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+# ---- output files ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SavedEmbeddings:
+    """What :func:`load_embeddings` returns."""
+
+    embeddings: np.ndarray
+    ids: tuple[str, ...] | None
+    meta: dict[str, Any]
+
+
+def ids_sidecar(path: str | Path) -> Path:
+    """``e.npy`` -> ``e.ids.json``."""
+    path = Path(path)
+    return path.with_name(path.stem + ".ids.json")
+
+
+def check_output_path(path: str | Path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise BadInputError(
+            f"--out {path}: unknown extension {path.suffix or '(none)'!r}; "
+            f"use {' or '.join(OUTPUT_SUFFIXES)}"
+        )
+    return path
+
+
+def save_embeddings(
+    path: str | Path,
+    embeddings: np.ndarray,
+    ids: Sequence[str],
+    meta: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """Write (n, dim) float32 ``embeddings`` with their ``ids`` and ``meta``; return the files
+    written. ``.npy``: matrix + ``<stem>.ids.json`` sidecar; ``.safetensors``: tensor
+    ``embeddings``, ids and meta as JSON strings in the header metadata."""
+    import numpy as np
+
+    path = check_output_path(path)
+    arr = np.ascontiguousarray(embeddings, dtype=np.float32)
+    if arr.ndim != 2:
+        raise BadInputError(f"embeddings must be 2-D (n, dim), got shape {arr.shape}")
+    ids = [str(i) for i in ids]
+    if len(ids) != arr.shape[0]:
+        raise BadInputError(f"{len(ids)} ids for {arr.shape[0]} rows")
+    meta = {"schema": EMBEDDINGS_SCHEMA, **dict(meta or {})}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".npy":
+        atomic_write_bytes(path, _npy_bytes(arr))
+        side = ids_sidecar(path)
+        atomic_write_bytes(side, json.dumps({"ids": ids, "meta": meta}, default=str).encode())
+        return [path, side]
+    from safetensors.numpy import save
+
+    header = {"ids": json.dumps(ids), "meta": json.dumps(meta, default=str)}
+    atomic_write_bytes(path, save({"embeddings": arr}, metadata=header))
+    return [path]
+
+
+def load_embeddings(path: str | Path) -> SavedEmbeddings:
+    """Read what :func:`save_embeddings` wrote (a bare ``.npy`` without sidecar gives
+    ``ids=None``)."""
+    import numpy as np
+
+    path = check_output_path(path)
+    if not path.is_file():
+        raise BadInputError(f"{path}: no such file")
+    try:
+        if path.suffix.lower() == ".npy":
+            arr = np.load(path, allow_pickle=False)
+            side = ids_sidecar(path)
+            if not side.exists():
+                return SavedEmbeddings(arr, None, {})
+            info = json.loads(side.read_text())
+            return SavedEmbeddings(arr, tuple(info["ids"]), dict(info.get("meta", {})))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="numpy") as f:
+            header = f.metadata() or {}
+            names = list(f.keys())
+            if "embeddings" not in names:
+                raise ValueError(f"no tensor named 'embeddings' (has {names})")
+            arr = f.get_tensor("embeddings")
+        ids = tuple(json.loads(header["ids"])) if "ids" in header else None
+        return SavedEmbeddings(arr, ids, json.loads(header.get("meta", "{}")))
+    except Exception as exc:  # safetensors raises its own error type; any failure = unreadable
+        raise BadInputError(f"{path}: cannot read embeddings ({first_line(exc)})") from None
+
+
+def open_cache(compute: Compute) -> EmbeddingCache | None:
+    """The embedding cache of ``compute`` (None with ``use_cache=False``)."""
+    return EmbeddingCache(compute.cache_dir) if compute.use_cache else None
+
+
+def check_cache_writable(compute: Compute) -> None:
+    """The cache folder (when used) can be written: else an exit-2/3 error naming the folder
+    and the fix (``--cache-dir``, ``--no-cache``), before any work."""
+    if compute.use_cache:
+        preflight_cache(compute.cache_dir)

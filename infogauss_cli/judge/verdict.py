@@ -1,0 +1,318 @@
+"""Metrics + p-values -> the calls of a row, and the CI gates of DESIGN.md. No I/O.
+
+Three questions, each answered where it is named (docs/diagnostics.md):
+
+- *Gaussian?* (``Verdict.call``): is the view consistent with a multivariate Gaussian of any
+  mean and covariance? The diagnostics' decorrelated tests (:mod:`~.diagnostics.gaussian`:
+  per-coordinate pass counts, the worst coordinate, the worst of the view's own coordinates,
+  the radial test in the raw view,
+  Henze-Zirkler) each have an exact or tabulated null whatever the covariance; they are
+  combined by Bonferroni at false-alarm rate ``alpha``. Four calls: ``gaussian`` (✓, nothing
+  detected), ``practically-gaussian`` (≈, detected, but every detected departure is below its
+  relevance line), ``non-gaussian`` (✗), ``inconclusive`` (?, nothing detected but the tests
+  would catch the relevant departure, iid Student t10 decorrelated coordinates, less than half
+  of the time at this n and d).
+- *Uniform on the sphere?* (``Verdict.sphere``): Rayleigh and Bingham on the L2 rows
+  (:mod:`~.diagnostics.uniform`), Bonferroni; ``uniform``, ``non-uniform`` or ``inconclusive``.
+- *How far?*: ``metrics.effect_excess`` (the mean QQ distance of the view's coordinates above
+  an iid Gaussian coordinate's at the same n), gated by ``--max-effect``.
+
+``--rule paper`` judges the paper's own columns by the thresholds it prints (mean A*^2 < 0.752,
+mean DP p > 0.05); the other reading of the paper (both compliances >= 90%) is reported beside
+it as ``paper-compliance``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import RULES, VERDICT_MODES
+
+AD_CRITICAL = 0.752
+DP_ALPHA = 0.05
+DEFAULT_ALPHA = 0.05
+RELEVANT_EFFECT = 0.04  # as diagnostics.reference (kept here: the judge imports no numpy)
+RELEVANT_KURTOSIS = 0.9  # implied excess kurtosis of the radial spread: a Student t10 is 1
+WEAK_POWER = 0.5  # below this power against the relevant departure, "nothing found" is "?"
+CALLS = ("gaussian", "practically-gaussian", "non-gaussian", "inconclusive")
+SYMBOLS = {"gaussian": "✓", "practically-gaussian": "≈", "non-gaussian": "✗", "inconclusive": "?"}
+SPHERE_CALLS = ("uniform", "non-uniform", "inconclusive")
+# metric key of each decorrelated test's p-value, and what it looks at
+TESTS = {
+    "ad_count": ("decorrelated_ad_count_p", "share of decorrelated coordinates with A*^2 < 0.752"),
+    "dp_count": ("decorrelated_dp_count_p", "share of decorrelated coordinates with DP p > 0.05"),
+    "worst_coordinate": ("worst_coordinate_p", "the decorrelated coordinate with the largest A*^2"),
+    "worst_given_coordinate": (
+        "worst_given_coordinate_p",
+        "the coordinate (as given) with the largest A*^2",
+    ),
+    "radial": ("radial_p", "spread of the squared Mahalanobis distances (Mardia's b2)"),
+    "henze_zirkler": ("henze_zirkler_p", "Henze-Zirkler on the top principal coordinates"),
+}
+SPHERE_TESTS = {
+    "rayleigh": ("sphere_rayleigh_p", "mean direction (Rayleigh)"),
+    "bingham": ("sphere_bingham_p", "scatter against I/d (Bingham)"),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``calibrated`` (default: the decorrelated tests at false-alarm rate ``alpha``) or
+    ``paper`` (mean A*^2 < 0.752 and mean DP p > 0.05); the paper's compliance reading uses
+    the two minimum compliances."""
+
+    name: str = "calibrated"
+    alpha: float = DEFAULT_ALPHA
+    min_ad_compliance: float = 0.90
+    min_dp_compliance: float = 0.90
+
+    def __post_init__(self) -> None:
+        if self.name not in RULES:
+            raise BadInputError(f"unknown rule {self.name!r}; expected one of {', '.join(RULES)}")
+        if not 0.0 < self.alpha < 1.0:
+            raise BadInputError(f"--alpha must be between 0 and 1 (exclusive), got {self.alpha}")
+
+
+PAPER = Rule(name="paper")
+
+
+@dataclass(frozen=True)
+class TestCall:
+    """One test of a call: its p-value, the level it is judged at, and whether it rejected;
+    ``effect``: the size of what it saw (None where the test has no effect scale)."""
+
+    name: str
+    pvalue: float | None
+    level: float
+    rejected: bool
+    effect: float | None = None
+    relevant: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"name": self.name, "pvalue": self.pvalue, "level": self.level}
+        out |= {"rejected": self.rejected, "effect": self.effect, "relevant": self.relevant}
+        return out
+
+
+@dataclass(frozen=True)
+class SphereCall:
+    """``uniform`` / ``non-uniform`` / ``inconclusive`` on the L2 rows, with its tests."""
+
+    call: str
+    reasons: tuple[str, ...]
+    tests: tuple[TestCall, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        tests = [t.to_dict() for t in self.tests]
+        return {"call": self.call, "reasons": list(self.reasons), "tests": tests}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A row's call on "Gaussian?" (``call``, ``reasons``, ``tests``) under ``rule``, asked of
+    ``view``; the sphere call; ``other``: the other rule's call (or the paper's other reading)."""
+
+    call: str
+    reasons: tuple[str, ...]
+    rule: str = "paper"
+    alpha: float | None = None
+    view: str | None = None
+    tests: tuple[TestCall, ...] = ()
+    sphere: SphereCall | None = None
+    other: Verdict | None = field(default=None, compare=False)
+
+    @property
+    def gaussian(self) -> bool:
+        """True for ✓ and ≈."""
+        return self.call in ("gaussian", "practically-gaussian")
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self.call]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"call": self.call, "gaussian": self.gaussian, "rule": self.rule}
+        if self.alpha is not None:
+            out["alpha"] = self.alpha
+        if self.view is not None:
+            out["view"] = self.view
+        out["reasons"] = list(self.reasons)
+        if self.tests:
+            out["tests"] = [t.to_dict() for t in self.tests]
+        if self.sphere is not None:
+            out["sphere"] = self.sphere.to_dict()
+        if self.other is not None:
+            out[self.other.rule] = self.other.to_dict()
+        return out
+
+
+def judge(
+    metrics: Mapping[str, Any],
+    rule: Rule = Rule(),
+    mode: str = "coordinates",
+    null: Mapping[str, Any] | None = None,
+    view: str | None = None,
+) -> Verdict:
+    """The calls of one row from its metrics (and ``null``: powers against the relevant
+    departures), with the other rule's call beside the chosen one. ``mode`` is kept for
+    ``--verdict projections``: the decorrelated tests are rotation invariant either way."""
+    if mode not in VERDICT_MODES:
+        raise BadInputError(f"unknown verdict mode {mode!r}; expected one of {VERDICT_MODES}")
+    null = null or {}
+    sphere = judge_sphere(metrics, null, rule.alpha)
+    paper = _judge_paper(metrics, rule, sphere)  # the row's own columns (protocol.view)
+    if rule.name == "paper" or "decorrelated_k" not in metrics:
+        if rule.name != "paper":
+            raise BadInputError(
+                "the calibrated rule needs the decorrelated tests (metrics from "
+                "diagnostics.gaussian_tests); use Rule(name='paper') for the paper's columns alone"
+            )
+        return paper
+    cal = _judge_calibrated(metrics, null, rule.alpha, view, sphere)
+    return Verdict(cal.call, cal.reasons, cal.rule, cal.alpha, view, cal.tests, sphere, paper)
+
+
+def _judge_paper(metrics: Mapping[str, Any], rule: Rule, sphere: SphereCall | None) -> Verdict:
+    """The paper's printed thresholds on the means; its compliance reading as ``other``."""
+    ad, dp = metrics.get("ad_mean"), metrics.get("dp_mean_p")
+    ok_ad = ad is not None and ad < AD_CRITICAL
+    ok_dp = dp is not None and dp > DP_ALPHA
+    reasons = [
+        f"AD mean {_num(ad)} {'<' if ok_ad else '>='} {AD_CRITICAL} (the paper's threshold)",
+        f"DP mean p {_num(dp)} {'>' if ok_dp else '<='} {DP_ALPHA} (the paper's threshold)",
+    ]
+    _dead_reason(metrics, reasons)
+    call = "gaussian" if ok_ad and ok_dp else "non-gaussian"
+    other = _judge_paper_compliance(metrics, rule)
+    return Verdict(call, tuple(reasons), "paper", None, None, (), sphere, other)
+
+
+def _judge_paper_compliance(metrics: Mapping[str, Any], rule: Rule) -> Verdict:
+    """The other reading of the paper: both compliances >= 90%."""
+    reasons, oks = [], []
+    for which, threshold, desc in (
+        ("ad", rule.min_ad_compliance, f"A*^2 < {AD_CRITICAL}"),
+        ("dp", rule.min_dp_compliance, f"p > {DP_ALPHA}"),
+    ):
+        value = metrics.get(f"{which}_compliance")
+        ok = value is not None and value >= threshold
+        oks.append(ok)
+        reasons.append(
+            f"{which.upper()} compliance {_pct(value)} {'>=' if ok else '<'} {threshold:.0%} "
+            f"(coordinates with {desc}; iid Gaussian: 95%)"
+        )
+    _dead_reason(metrics, reasons)
+    call = "gaussian" if all(oks) else "non-gaussian"
+    return Verdict(call, tuple(reasons), "paper-compliance")
+
+
+def _judge_calibrated(
+    metrics: Mapping[str, Any],
+    null: Mapping[str, Any],
+    alpha: float,
+    view: str | None,
+    sphere: SphereCall | None,
+) -> Verdict:
+    if not metrics.get("decorrelated_k"):
+        reason = "collapsed: the rows have no spread (every row is the same), nothing is Gaussian"
+        return Verdict("non-gaussian", (reason,), "calibrated", alpha, view)
+    present = {k: v for k, v in TESTS.items() if k != "radial" or metrics.get(v[0]) is not None}
+    level = alpha / len(present)
+    tests = tuple(_test_call(name, metrics, level) for name in present)
+    rejected = sorted((t for t in tests if t.rejected), key=lambda t: (not t.relevant, t.pvalue))
+    where = "its decorrelated coordinates" if view != "l2" else "its normalised rows' coordinates"
+    reasons = [_scope(metrics, view)]
+    if not rejected:
+        power = null.get("gaussian_power_relevant")
+        if power is not None and power < WEAK_POWER:
+            call = "inconclusive"
+            more = null.get("gaussian_n_for_power")
+            hint = f"; about n = {more:,} rows would settle it" if more else ""
+            reasons.append(
+                f"no departure found, but a relevant one (Student t10 coordinates) would be "
+                f"caught only {power:.0%} of the time at this n{hint}"
+            )
+        else:
+            call = "gaussian"
+            reasons.append(f"no departure found in {where} (each test at {level:.3g})")
+    else:
+        call = "non-gaussian" if any(t.relevant for t in rejected) else "practically-gaussian"
+        for t in rejected:
+            size = "" if t.effect is None else f", effect {t.effect:+.3f}"
+            small = "" if t.relevant else " (below the relevance line)"
+            reasons.append(f"{TESTS[t.name][1]}: p = {t.pvalue:.2g} < {level:.3g}{size}{small}")
+    return Verdict(call, tuple(reasons), "calibrated", alpha, view, tests)
+
+
+def _scope(metrics: Mapping[str, Any], view: str | None) -> str:
+    k, rank = metrics.get("decorrelated_k"), metrics.get("decorrelated_rank")
+    d = metrics.get("decorrelated_d")
+    rows = metrics.get("decorrelated_rows")
+    what = "L2-normalised rows" if view == "l2" else "embeddings as given"
+    text = f"tested: {what}, {k} decorrelated coordinates of {rows:,} rows" if rows else what
+    if rank is not None and d is not None and rank < d:
+        text += f" (covariance rank {rank} of {d})"
+    return text
+
+
+def _test_call(name: str, metrics: Mapping[str, Any], level: float) -> TestCall:
+    p = metrics.get(TESTS[name][0])
+    rejected = p is not None and p < level
+    effect, relevant = None, True
+    if name in ("ad_count", "dp_count"):
+        effect = metrics.get("decorrelated_effect_excess")
+    elif name.startswith("worst"):
+        effect = metrics.get(f"{name}_effect_excess")
+    elif name == "radial":
+        effect = metrics.get("radial_kurtosis")
+    if effect is not None:
+        line = RELEVANT_KURTOSIS if name == "radial" else RELEVANT_EFFECT
+        relevant = abs(effect) >= line
+    return TestCall(name, p, level, rejected, effect, relevant)
+
+
+def judge_sphere(
+    metrics: Mapping[str, Any], null: Mapping[str, Any], alpha: float
+) -> SphereCall | None:
+    """The sphere call from Rayleigh and Bingham (Bonferroni), None if they were not run."""
+    present = {k: v for k, v in SPHERE_TESTS.items() if metrics.get(v[0]) is not None}
+    if not present:
+        return None
+    level = alpha / len(present)
+    tests = tuple(
+        TestCall(k, metrics[key], level, metrics[key] < level) for k, (key, _) in present.items()
+    )
+    rejected = [t for t in tests if t.rejected]
+    if rejected:
+        reasons = [f"{SPHERE_TESTS[t.name][1]}: p = {t.pvalue:.2g} < {level:.3g}" for t in rejected]
+        return SphereCall("non-uniform", tuple(reasons), tests)
+    power = null.get("sphere_power_relevant")
+    if power is not None and power < WEAK_POWER:
+        reason = (
+            f"no departure found, but a relevant anisotropy (variances 1 and 2) would be caught "
+            f"only {power:.0%} of the time at this n"
+        )
+        return SphereCall("inconclusive", (reason,), tests)
+    reason = f"mean direction and scatter as the uniform sphere's (each test at {level:.3g})"
+    return SphereCall("uniform", (reason,), tests)
+
+
+def _dead_reason(metrics: Mapping[str, Any], reasons: list[str]) -> None:
+    if metrics.get("n_dead_columns"):
+        reasons.append(
+            f"{metrics['n_dead_columns']} dead coordinate(s) (no spread) left out of the "
+            "compliances"
+        )
+    elif metrics.get("n_constant_columns"):
+        reasons.append(f"{metrics['n_constant_columns']} constant coordinate(s) count as failures")
+
+
+def _pct(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.1%}"
+
+
+def _num(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.3g}"

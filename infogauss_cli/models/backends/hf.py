@@ -1,0 +1,265 @@
+"""transformers backend: Hugging Face models from a local folder or the hub.
+
+``source.pooling`` says which tensor is the embedding:
+
+- ``clip``: ``get_image_features`` / ``get_text_features``, the projected embedding before L2
+  normalisation (transformers 5 returns an output object whose ``pooler_output`` is that
+  projection; older versions return the tensor: both handled);
+- ``mean``: masked mean of ``last_hidden_state`` over real tokens (sentence-transformers'
+  pooling; its Normalize layer is not applied);
+- ``cls``: ``last_hidden_state[:, 0]`` (e.g. DINO through transformers).
+
+Everything loads from a local folder (``weights``, an installed package, or the hub snapshot that
+:mod:`.hub` fetched or found in the cache), never by letting transformers reach the hub itself.
+Random twins build from the local ``config.json`` when there is one, else offline from
+``source.model_type`` + ``source.config``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.models.backend import BackendSpec
+from infogauss_cli.models.backends import hub
+from infogauss_cli.models.backends.base import Encoder
+from infogauss_cli.models.backends.common import (
+    WeightsStatus,
+    base_fingerprint,
+    check_checkpoint,
+    check_dim,
+    finish,
+    library_versions,
+    path_identity,
+    prepare_text,
+    seeded,
+    stack_images,
+    tower_encoder,
+)
+from infogauss_cli.models.backends.hf_inputs import (
+    AUX_PATTERNS,
+    build_image_prepare,
+    build_text_collate,
+    forward_clip_image,
+    forward_clip_text,
+    forward_cls,
+    forward_mean,
+)
+from infogauss_cli.models.schema import PKG_PREFIX, SourceSchema, ZooEntry
+from infogauss_cli.models.weights import package_path, weights_location
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+MODEL_WEIGHTS = (
+    "model.safetensors|model.safetensors.index.json|pytorch_model.bin|pytorch_model.bin.index.json"
+)
+SAFETENSORS_PATTERNS = (
+    *AUX_PATTERNS,
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "model-*.safetensors",
+)
+BIN_PATTERNS = (
+    *AUX_PATTERNS,
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+    "pytorch_model-*.bin",
+)
+
+
+# ---- the zoo's source: block --------------------------------------------------------------
+class TransformersSource(SourceSchema):
+    """A Hugging Face transformers model: ``name`` is the hub repo id."""
+
+    pooling: Literal["clip", "mean", "cls"]
+    """``clip``: get_image_features / get_text_features (projected); ``mean``: masked mean of
+    the last hidden state (sentence encoders); ``cls``: last_hidden_state[:, 0]."""
+    model_type: str | None = None
+    """transformers model type (``clip``, ``bert``, ...) for building offline from ``config``."""
+    config: dict[str, Any] = Field(default_factory=dict)
+    """Config arguments used to build the architecture when no config.json is at hand (the
+    random-init twin offline); must match the real checkpoint's architecture."""
+    max_length: int | None = Field(default=None, gt=0)
+    """Text: tokens per caption (longer ones are truncated); default: the model's maximum."""
+
+
+# ---- where the files are -----------------------------------------------------------------------
+def _local_folder(entry: ZooEntry) -> Path | None:
+    """The entry's local weights folder if it exists (no fallback, no hub)."""
+    weights = entry.source.weights
+    if weights is None:
+        return None
+    path = package_path(weights) if weights.startswith(PKG_PREFIX) else Path(weights)
+    return path if path is not None and path.is_dir() else None
+
+
+def _check_folder(entry: ZooEntry, folder: Path) -> Path:
+    if not folder.is_dir() or not (folder / "config.json").is_file():
+        raise BadInputError(
+            f"{entry.id}: transformers weights must be a folder with config.json (as written by "
+            f"save_pretrained); {folder} is not"
+        )
+    for name in ("model.safetensors", "pytorch_model.bin"):  # garbage here fails deep inside
+        if (folder / name).is_file():
+            check_checkpoint(folder / name, entry.id)
+    return folder
+
+
+def _snapshot(entry: ZooEntry, patterns: Any, **kwargs: Any) -> Path | None:
+    """:func:`~.hub.hub_snapshot` of the entry's hub repository at its revision."""
+    name, revision = entry.source.name, entry.source.revision
+    return hub.hub_snapshot(entry.ref, name, patterns, revision=revision, **kwargs)
+
+
+def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
+    """(folder with config/weights/tokenizer, weights identity). Random twins: a local or cached
+    folder if there is one (for config and tokenizer), never a download."""
+    loc = weights_location(entry)
+    name = entry.source.name
+    if loc.kind == "random":
+        folder = _local_folder(entry)
+        if folder is None:
+            folder = _snapshot(entry, AUX_PATTERNS, required=["config.json"], download=False)
+        return folder, f"random:{entry.init_seed}"
+    if loc.kind in ("local", "package"):
+        assert loc.path is not None
+        folder = _check_folder(entry, loc.path)
+        return folder, path_identity(folder)
+    what = f"the weights of {name} (config.json, model.safetensors) from the Hugging Face hub"
+    complete = ["config.json", MODEL_WEIGHTS]
+    folder = _snapshot(entry, AUX_PATTERNS, required=complete, download=False)
+    if folder is None:  # not cached: download, safetensors first
+        folder = _snapshot(
+            entry, SAFETENSORS_PATTERNS, required=["config.json"], what=what, local_first=False
+        )
+    assert folder is not None
+    if not any((folder / n).exists() for n in MODEL_WEIGHTS.split("|")):
+        folder = _snapshot(entry, BIN_PATTERNS, required=complete, what=what)
+        assert folder is not None
+    return folder, hub.hub_identity(name, folder, entry.source.revision)
+
+
+# ---- building ----------------------------------------------------------------------------------
+def _offline_config(entry: ZooEntry) -> Any:
+    from transformers import AutoConfig
+
+    src = entry.source
+    if not src.model_type:
+        raise BadInputError(
+            f"{entry.ref}: no config.json at hand for {src.name}; set source.model_type and "
+            "source.config in the zoo entry to build it offline"
+        )
+    try:
+        return AutoConfig.for_model(src.model_type, **src.config)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise BadInputError(f"{entry.ref}: cannot build a {src.model_type} config: {exc}") from None
+
+
+def check(entry: ZooEntry) -> None:
+    """``source.model_type`` / ``source.config`` build a config with the installed
+    transformers (the hub name itself cannot be checked offline)."""
+    if entry.source.model_type or entry.source.config:
+        _offline_config(entry)
+
+
+def load_config(entry: ZooEntry, folder: Path | None) -> Any:
+    """The model config: the folder's config.json, else built offline from the entry."""
+    from transformers import AutoConfig
+
+    if folder is not None and (folder / "config.json").is_file():
+        with hub.translate_hub_errors(entry.ref, f"the config of {entry.source.name}"):
+            return AutoConfig.from_pretrained(folder)
+    return _offline_config(entry)
+
+
+def build_model(entry: ZooEntry, folder: Path | None, config: Any) -> torch.nn.Module:
+    from transformers import AutoModel
+
+    if not entry.pretrained:
+        with seeded(entry.init_seed):
+            model = AutoModel.from_config(config)
+        return finish(model)
+    assert folder is not None
+    from transformers.utils import logging as hf_logging
+
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a local folder: its "Loading weights" bar is noise
+    try:
+        with hub.translate_hub_errors(entry.ref, f"the weights of {entry.source.name}"):
+            model, info = AutoModel.from_pretrained(folder, config=config, output_loading_info=True)
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
+    # transformers initialises missing weights randomly with only a warning; the pooler is not
+    # used by any pooling here, anything else missing means the weights do not fit
+    missing = sorted(k for k in info.get("missing_keys", ()) if k.split(".")[0] != "pooler")
+    mismatched = sorted(str(k) for k in info.get("mismatched_keys", ()))
+    if missing or mismatched:
+        raise RunError(
+            f"cannot load {entry.ref}: the weights in {folder} do not fit its config "
+            f"({len(missing)} missing, e.g. {missing[:3]}; {len(mismatched)} of the wrong shape)"
+        )
+    return finish(model)
+
+
+def _output_dim(entry: ZooEntry, model: torch.nn.Module, tower: str) -> int:
+    config = model.config
+    if entry.source.pooling == "clip":
+        return int(config.projection_dim)
+    sub = getattr(config, f"{'vision' if tower == 'image' else 'text'}_config", None) or config
+    return int(sub.hidden_size)
+
+
+def build(entry: ZooEntry, tower: str) -> Encoder:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tokenisation runs in workers
+    pooling = entry.source.pooling
+    if tower == "image" and pooling == "mean":
+        raise BadInputError(f"{entry.ref}: pooling 'mean' is for text towers; use cls or clip")
+    folder, identity = model_folder(entry)
+    config = load_config(entry, folder)
+    # preprocessing first: a missing tokenizer fails before the model is built
+    if tower == "image":
+        prepare, proc_id = build_image_prepare(entry, folder, config)
+        collate: Any = stack_images
+        forward = forward_clip_image if pooling == "clip" else forward_cls
+    else:
+        collate, proc_id = build_text_collate(entry, folder, config)
+        prepare = prepare_text
+        forward = {"clip": forward_clip_text, "mean": forward_mean, "cls": forward_cls}[pooling]
+    model = build_model(entry, folder, config)
+    dim = _output_dim(entry, model, tower)
+    check_dim(entry, tower, dim)
+    versions = library_versions("transformers")
+    config_id = json.dumps(model.config.to_diff_dict(), sort_keys=True, default=str)
+    fingerprint = base_fingerprint(
+        entry, tower, identity, pooling=pooling, preprocess=proc_id, config=config_id, **versions
+    )
+    steps = (prepare, collate, forward)
+    encoder = tower_encoder(entry, tower, dim, model, steps, fingerprint)
+    from infogauss_cli.models.backends.hf_layers import attach_layers
+
+    sub = getattr(model.config, f"{'vision' if tower == 'image' else 'text'}_config", None)
+    blocks = getattr(sub or model.config, "num_hidden_layers", None)
+    return attach_layers(encoder, pooling, tower, int(blocks)) if blocks else encoder
+
+
+def weights_status(entry: ZooEntry) -> WeightsStatus:
+    if status := WeightsStatus.offline(entry):
+        return status
+    name = entry.source.name
+    complete = ["config.json", MODEL_WEIGHTS]
+    folder = _snapshot(entry, SAFETENSORS_PATTERNS, required=complete, download=False)
+    if folder is None:
+        folder = _snapshot(entry, BIN_PATTERNS, required=complete, download=False)
+    return WeightsStatus.hub(entry, f"hf://{name}", folder)
+
+
+BACKEND = BackendSpec(
+    "transformers", TransformersSource, build, check, weights_status, quick_status=weights_status
+)

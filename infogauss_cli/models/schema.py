@@ -1,0 +1,190 @@
+"""The zoo's schema: what every entry has, and the base of every backend's ``source:`` schema.
+
+Each backend owns the schema of its ``source:`` block (a :class:`SourceSchema` subclass, see
+:mod:`.registry`); :mod:`.loading` builds the discriminated union of
+entries, one class per registered backend, chosen by the entry's ``backend`` key. Only pydantic
+is imported here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+SCHEMA_VERSION = 1
+PKG_PREFIX = "pkg:"
+RANDOM_SUFFIX = "random"
+#: Validation context key of entries made on the fly from a prefixed id (their ``dim`` may be
+#: None until the model is built).
+ON_THE_FLY = "on_the_fly"
+#: Prefixes of model references without a zoo entry -> their backend (docs/zoo.md).
+ON_THE_FLY_PREFIXES = {
+    "hf": "transformers",
+    "timm": "timm",
+    "open_clip": "open_clip",
+    "st": "sentence-transformers",
+}
+
+
+def on_the_fly_prefix(ref: str) -> str | None:
+    """The prefix of ``hf:ID``, ``timm:NAME``, ``open_clip:NAME`` or ``st:ID``, else None."""
+    prefix, sep, _ = ref.strip().partition(":")
+    return prefix if sep and prefix in ON_THE_FLY_PREFIXES else None
+
+
+#: Training objectives, as the paper's argument needs them: ``infonce`` (contrastive,
+#: softmax over negatives: CLIP, SimCLR, sentence-transformers), ``sigmoid`` (pairwise sigmoid
+#: loss: SigLIP), ``supervised`` (cross-entropy on labels), ``self-distillation`` (DINO,
+#: DINOv2), ``mae`` (masked reconstruction), ``other``.
+Objective = Literal["infonce", "sigmoid", "supervised", "self-distillation", "mae", "other"]
+OBJECTIVES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
+TowerName = Literal["image", "text"]
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+def _check_name(value: str) -> str:
+    if not _ID_RE.match(value):
+        raise ValueError(f"{value!r}: use letters, digits and . _ + - (no spaces, no '@')")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
+
+#: A hub revision: a branch, tag or commit hash (one segment: letters, digits, ``. _ -``), or a
+#: pull-request ref ``refs/pr/N``. No other ``/``, and no ``..``: the hub client makes folders
+#: named after the revision in its cache, so a revision must never be a path.
+_REVISION_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,254}|refs/pr/[0-9]{1,9})$")
+
+
+def check_revision(value: str) -> str:
+    """``value`` if it is a valid hub revision (see ``_REVISION_RE``), else ValueError."""
+    if not _REVISION_RE.match(value) or ".." in value:
+        raise ValueError(
+            f"{value!r} is not a branch, tag or commit hash (letters, digits and . _ -, no "
+            "'/' or '..'; or refs/pr/N)"
+        )
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve_weights(value: str | None, info: ValidationInfo) -> str | None:
+    """Expand ``~`` and make a relative local path absolute against the zoo file's folder."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty (leave it out to use the hub)")
+    if value.startswith(PKG_PREFIX):
+        module = value[len(PKG_PREFIX) :].partition("/")[0]
+        if not module or not all(part.isidentifier() for part in module.split(".")):
+            raise ValueError(f"{value!r}: expected pkg:MODULE/RELATIVE/PATH")
+        return value
+    path = Path(value).expanduser()
+    base = (info.context or {}).get("base_dir")
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    return str(path)
+
+
+class SourceSchema(_Strict):
+    """The ``source:`` block every backend extends: ``name``, ``weights``, ``hub_fallback``."""
+
+    name: str = Field(min_length=1)
+    weights: str | None = None
+    """Local file or folder (relative to the zoo file), or ``pkg:MODULE/PATH`` inside an installed
+    Python package. Unset: the library's own hub weights for ``name``."""
+    hub_fallback: bool = False
+    """When ``weights`` cannot be found (package not installed, path missing), load ``name``'s
+    hub weights instead of failing."""
+    revision: Annotated[str, AfterValidator(check_revision)] | None = None
+    """Hub revision (branch, tag or commit hash) of the weights fetched from the Hugging Face
+    hub; default: the main branch. ``--revision`` overrides it."""
+
+    _check_weights = field_validator("weights")(_resolve_weights)
+
+
+class ZooEntry(_Strict):
+    """One registered model. The concrete class of an entry is made per backend
+    (:func:`~infogauss_cli.models.catalogue.entry_class`), with that backend's ``source`` schema."""
+
+    allowed_towers: ClassVar[tuple[str, ...] | None] = None
+    backend_name: ClassVar[str] = ""
+
+    id: str
+    aliases: tuple[Name, ...] = ()
+    backend: str
+    source: SourceSchema
+    towers: tuple[TowerName, ...] = Field(min_length=1)
+    objective: Objective
+    embedding: str = Field(min_length=1)
+    """What is taken, in words a user understands."""
+    dim: int | None = Field(gt=0)
+    """Embedding size, checked when the model is built. None only for entries made on the fly
+    from ``hf:``/``timm:``/``open_clip:``/``st:`` ids (validation context ``on_the_fly``): the
+    built model gives it."""
+    paper_row: str | dict[TowerName, str] | None = None
+    """The seed table row this entry reproduces: one name, or one per tower."""
+    pretrained: bool = True
+    """False: the real architecture with seeded random weights (the paper's "initial" rows)."""
+    init_seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    notes: str | None = None
+
+    @field_validator("towers")
+    @classmethod
+    def _check_towers(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError("a tower is listed twice")
+        allowed = cls.allowed_towers
+        if allowed is not None and not set(v) <= set(allowed):
+            count = "one tower" if len(allowed) == 1 else "towers"
+            raise ValueError(
+                f"{cls.backend_name} models have {count}: use towers: [{', '.join(allowed)}]"
+            )
+        return v
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, v: str, info: ValidationInfo) -> str:
+        if (info.context or {}).get(ON_THE_FLY):  # the prefixed ref itself, e.g. hf:org/name
+            if not v.strip() or not v.isprintable():
+                raise ValueError(f"{v!r}: expected a printable model reference")
+            return v
+        return _check_name(v)
+
+    @field_validator("dim")
+    @classmethod
+    def _check_dim(cls, v: int | None, info: ValidationInfo) -> int | None:
+        if v is None and not (info.context or {}).get(ON_THE_FLY):
+            raise ValueError("must be the embedding size (a positive integer)")
+        return v
+
+    @property
+    def ref(self) -> str:
+        """Display name: the id, with ``@random`` (``@random:SEED``) for random-init twins."""
+        if self.pretrained:
+            return self.id
+        seed = f":{self.init_seed}" if self.init_seed else ""
+        return f"{self.id}@{RANDOM_SUFFIX}{seed}"
+
+    def paper_row_for(self, tower: str) -> str | None:
+        """The paper row of one tower (``paper_row`` may be a str or a tower -> row mapping)."""
+        if isinstance(self.paper_row, dict):
+            return self.paper_row.get(tower)  # type: ignore[call-overload]
+        return self.paper_row
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.id, *self.aliases)
+
+    def random_twin(self, seed: int | None = None) -> ZooEntry:
+        """This entry with seeded random weights (same architecture and preprocessing)."""
+        update: dict[str, Any] = {"pretrained": False}
+        if seed is not None:
+            update["init_seed"] = seed
+        return self.model_copy(update=update)

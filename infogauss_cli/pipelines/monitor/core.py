@@ -1,0 +1,221 @@
+"""The framework-free training-loop monitor: :class:`GaussianityMonitor`.
+
+Every ``every`` steps it embeds a fixed probe set with the model being trained (eval mode,
+``torch.inference_mode``, the training mode restored afterwards), diagnoses a seeded subsample
+of the embeddings with :func:`infogauss_cli.diagnostics.diagnose` (the same numbers ``audit``
+reports) and returns, keeps and logs the metrics. torch is imported inside the methods.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from infogauss_cli.core.errors import BadInputError
+
+Logger = Callable[[dict[str, float], int], None]
+EmbedFn = Callable[[Any, Any], Any]
+DEFAULT_N = 2000  # rows diagnosed per call (a seeded subsample of the probe embeddings)
+UNIFORMITY_ROWS = 1000  # rows of the all-pairs uniformity (O(rows^2 d))
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    """One measurement: ``step``; ``metrics`` (plain floats: the report's metrics and the
+    decorrelated tests', the verdict as ``gaussian`` 1/0 (✓ or ≈) and ``gaussian_call`` (0 ✓,
+    1 ≈, 2 ✗, 3 ?), ``sphere_uniform`` 1/0, ``uniformity`` and its ideal when asked for);
+    ``embed_s`` / ``diagnose_s``: seconds spent embedding the probe and running the diagnostics."""
+
+    step: int
+    metrics: dict[str, float]
+    n: int
+    d: int
+    embed_s: float
+    diagnose_s: float
+
+    def logged(self, prefix: str = "infogauss/") -> dict[str, float]:
+        """The metrics with ``prefix`` on each name, as they are handed to loggers."""
+        return {f"{prefix}{k}": v for k, v in self.metrics.items()}
+
+
+def _batches(probe: Any, batch_size: int) -> Iterable[Any]:
+    """Slices of a tensor/array, or of every tensor in a mapping (tokenised text), or the
+    items of a list/tuple of ready batches."""
+    if isinstance(probe, Mapping):
+        sizes = {len(v) for v in probe.values()}
+        if len(sizes) != 1:
+            raise BadInputError("probe: every tensor in the mapping needs the same length")
+        total = sizes.pop()
+        for i in range(0, total, batch_size):
+            yield {k: v[i : i + batch_size] for k, v in probe.items()}
+    elif isinstance(probe, (list, tuple)):
+        yield from probe
+    else:
+        for i in range(0, len(probe), batch_size):
+            yield probe[i : i + batch_size]
+
+
+def _to(batch: Any, device: Any) -> Any:
+    import torch
+
+    if isinstance(batch, np.ndarray):
+        batch = torch.from_numpy(batch)
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: _to(v, device) for k, v in batch.items()}
+    return batch
+
+
+def default_embed(model: Any, batch: Any) -> Any:
+    """``model(**batch)`` for a mapping, else ``model(batch)``; the output must be a (batch, d)
+    tensor (pass ``embed=`` to pool a model output object)."""
+    return model(**batch) if isinstance(batch, Mapping) else model(batch)
+
+
+def _tensor(out: Any) -> Any:
+    import torch
+
+    if not isinstance(out, torch.Tensor):
+        raise BadInputError(
+            f"the model returned {type(out).__name__}, not a tensor of embeddings: pass "
+            "embed=lambda model, batch: ... to GaussianityMonitor"
+        )
+    return out.float().cpu()
+
+
+def _device_of(model: Any) -> Any:
+    import torch
+
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def _scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    out = {}
+    for k, v in metrics.items():
+        number = isinstance(v, (bool, int, float, np.integer, np.floating))
+        if number and math.isfinite(float(v)):
+            out[k] = float(v)
+    return out
+
+
+@dataclass
+class GaussianityMonitor:
+    """Measure Gaussianity of a fixed probe set during training.
+
+    ``probe``: the inputs (a tensor or array, sliced into batches of ``batch_size``; a mapping
+    of equal-length tensors such as tokenised text; or a list of ready batches); ``every``:
+    measure when ``step % every == 0``; ``embed(model, batch)``: the embeddings of one batch
+    (default :func:`default_embed`); ``n``: rows diagnosed (a subsample seeded by ``seed``,
+    the same rows at every call; default all up to 2,000); ``view``: ``l2`` or ``raw`` for the
+    per-coordinate tests (norm CV is always on the raw rows); ``uniformity``: add the
+    Wang-Isola uniformity of up to 1,000 L2 rows; ``loggers``: callables ``(metrics, step)``
+    called with the prefixed metrics; ``history``: every :class:`MonitorResult` so far.
+    """
+
+    probe: Any
+    every: int = 100
+    embed: EmbedFn | None = None
+    batch_size: int = 256
+    n: int | None = DEFAULT_N
+    seed: int = 0
+    view: str = "l2"
+    uniformity: bool = True
+    prefix: str = "infogauss/"
+    loggers: list[Logger] = field(default_factory=list)
+    history: list[MonitorResult] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise BadInputError(f"every={self.every}: must be at least 1")
+        if self.batch_size < 1:
+            raise BadInputError(f"batch_size={self.batch_size}: must be at least 1")
+        if self.view not in ("l2", "raw"):
+            raise BadInputError(f"view={self.view!r}: expected 'l2' or 'raw'")
+
+    def due(self, step: int) -> bool:
+        """Whether ``step`` is a measuring step (a multiple of ``every``, not measured yet)."""
+        done = self.history and self.history[-1].step == step
+        return step % self.every == 0 and not done
+
+    def embed_probe(self, model: Any) -> np.ndarray:
+        """The probe's embeddings as float32 (rows, d), in eval and inference mode; the
+        model's training mode is restored even if embedding fails."""
+        import torch
+
+        fn = self.embed or default_embed
+        device = _device_of(model)
+        was_training = bool(getattr(model, "training", False))
+        model.eval()
+        try:
+            with torch.inference_mode():
+                parts = [
+                    _tensor(fn(model, _to(b, device)))
+                    for b in _batches(self.probe, self.batch_size)
+                ]
+        finally:
+            model.train(was_training)
+        if not parts:
+            raise BadInputError("the probe set is empty")
+        if any(p.ndim != 2 for p in parts):
+            raise BadInputError("embed() must return (batch, d) tensors of embeddings")
+        return torch.cat(parts).numpy()
+
+    def measure(self, model: Any, step: int) -> MonitorResult:
+        """Embed, diagnose, keep in ``history`` and send to the loggers (whatever the step)."""
+        from infogauss_cli.diagnostics import diagnose
+        from infogauss_cli.diagnostics.gaussian import (
+            gaussian_metrics,
+            gaussian_tests,
+            joint_sample,
+        )
+        from infogauss_cli.diagnostics.uniform import sphere_metrics, sphere_tests
+        from infogauss_cli.judge.verdict import CALLS, judge
+
+        t0 = time.perf_counter()
+        x = self.embed_probe(model)
+        t1 = time.perf_counter()
+        n = None if self.n is None or self.n >= x.shape[0] else self.n
+        diag = diagnose(x, view=self.view, n=n, seed=self.seed)  # type: ignore[arg-type]
+        metrics = diag.metrics()
+        joint = joint_sample(x, n, self.seed)
+        gauss_metrics, null = gaussian_metrics(gaussian_tests(joint, self.view, seed=self.seed))
+        sphere, sphere_null = sphere_metrics(sphere_tests(joint))
+        metrics |= gauss_metrics | sphere
+        null |= sphere_null
+        verdict = judge(metrics, null=null, view=self.view)
+        metrics["gaussian"] = verdict.gaussian
+        metrics["gaussian_call"] = CALLS.index(verdict.call)
+        metrics["sphere_uniform"] = verdict.sphere is not None and verdict.sphere.call == "uniform"
+        if self.uniformity:
+            from infogauss_cli.diagnostics.sphere import uniformity
+
+            rows = x[diag.row_indices] if diag.row_indices.size else x
+            u = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+            uni = uniformity(u, max_rows=UNIFORMITY_ROWS, seed=self.seed)
+            metrics |= {"uniformity": uni.value, "uniformity_ideal": uni.ideal}
+        t2 = time.perf_counter()
+        result = MonitorResult(step, _scalar_metrics(metrics), diag.n, diag.d, t1 - t0, t2 - t1)
+        self.history.append(result)
+        logged = result.logged(self.prefix)
+        for log in self.loggers:
+            log(logged, step)
+        return result
+
+    def __call__(self, model: Any, step: int) -> MonitorResult | None:
+        """:meth:`measure` when :meth:`due`, else None: call it after every optimiser step."""
+        return self.measure(model, step) if self.due(step) else None
+
+    def series(self, metric: str) -> tuple[Sequence[int], Sequence[float | None]]:
+        """Steps and values of one metric over ``history`` (for plots and trend checks)."""
+        return (
+            [r.step for r in self.history],
+            [r.metrics.get(metric) for r in self.history],
+        )

@@ -1,0 +1,51 @@
+"""A PyTorch Lightning ``Callback`` around :class:`GaussianityMonitor`.
+
+Importing this module imports ``lightning`` (``pip install 'infogauss[train]'``). The metrics
+go to every logger of the trainer (``trainer.loggers``) at ``trainer.global_step``, directly,
+so ``log_every_n_steps`` does not thin them out; they also land in
+``trainer.callback_metrics``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.pipelines.monitor.core import GaussianityMonitor
+
+try:
+    from lightning.pytorch import Callback
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise BadInputError(
+        "the Lightning adapter needs the lightning package: pip install 'infogauss[train]'"
+    ) from exc
+
+
+class GaussianityCallback(Callback):
+    """Run ``monitor`` at ``trainer.global_step`` multiples of ``monitor.every`` after each
+    training batch (and before the first step when ``at_start``), on global rank 0 only, with
+    the LightningModule itself (``embed`` receives it; default ``module(batch)``)."""
+
+    def __init__(self, monitor: GaussianityMonitor, *, at_start: bool = True) -> None:
+        self.monitor = monitor
+        self.at_start = at_start
+
+    def _run(self, trainer: Any, pl_module: Any) -> None:
+        step = int(trainer.global_step)
+        if not trainer.is_global_zero or not self.monitor.due(step):
+            return
+        import torch
+
+        logs = self.monitor.measure(pl_module, step).logged(self.monitor.prefix)
+        for logger in trainer.loggers:
+            logger.log_metrics(logs, step=step)
+        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in logs.items()})
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        if self.at_start:
+            self._run(trainer, pl_module)
+
+    def on_train_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        self._run(trainer, pl_module)

@@ -1,0 +1,228 @@
+"""Synthetic encoders on disk (``infogauss synthetic --save-checkpoints DIR``) and back.
+
+Layout: ``DIR/{input}-{encoder}-{objective}/epoch-{EEEE}.safetensors`` (the encoder's
+``state_dict``) beside ``epoch-{EEEE}.json``::
+
+    {"format": "infogauss.synthetic-checkpoint/v1", "run": {"data": "binary", "encoder":
+     "linear", "objective": "infonce"}, "epoch": 30, "step": 480, "train_s": 1.2,
+     "weights": "epoch-0030.safetensors", "config": {...every SyntheticConfig field...}}
+
+``step`` counts optimiser steps (epoch x steps_per_epoch). ``infogauss track DIR`` reads these
+files back, rebuilds the same held-out rows from the config and evaluates each checkpoint with
+the synthetic protocol, so its rows equal ``synthetic``'s for the same epochs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.safe_paths import stays_inside
+
+FORMAT = "infogauss.synthetic-checkpoint/v1"
+
+
+def run_dir_name(run: Any) -> str:
+    """``binary-linear-infonce``."""
+    return f"{run.data}-{run.encoder}-{run.objective}"
+
+
+def save_checkpoint(
+    encoder: Any, run: Any, epoch: int, cfg: Any, root: Path, train_s: float
+) -> Path:
+    """Write the weights and their JSON sidecar (atomically); returns the JSON path."""
+    from safetensors.torch import save
+
+    from infogauss_cli.extract.store import atomic_write_bytes
+
+    folder = Path(root) / run_dir_name(run)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(f"cannot create the checkpoint folder {folder}: {exc}") from None
+    stem = f"epoch-{epoch:04d}"
+    state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
+    atomic_write_bytes(folder / f"{stem}.safetensors", save(state))
+    meta = {
+        "format": FORMAT,
+        "run": dataclasses.asdict(run),
+        "epoch": epoch,
+        "step": epoch * cfg.steps_per_epoch,
+        "train_s": round(train_s, 3),
+        "weights": f"{stem}.safetensors",
+        "config": dataclasses.asdict(cfg),
+    }
+    path = folder / f"{stem}.json"
+    atomic_write_bytes(path, json.dumps(meta, indent=1).encode())
+    return path
+
+
+@dataclass
+class CheckpointSaver:
+    """Saves checkpoints into ``root`` until a write fails (a full disk): then saves no more
+    and keeps the failure, so training and evaluation go on and the report is still written;
+    :meth:`raise_failure` reports it at the end."""
+
+    root: Path
+    saved: list[Path] = field(default_factory=list)
+    failure: OSError | None = None
+
+    def save(self, encoder: Any, run: Any, epoch: int, cfg: Any, train_s: float) -> None:
+        """:func:`save_checkpoint`, unless a write failed before."""
+        if self.failure is not None:
+            return
+        try:
+            self.saved.append(save_checkpoint(encoder, run, epoch, cfg, self.root, train_s))
+        except OSError as exc:
+            self.failure = exc
+
+    def raise_failure(self) -> None:
+        """The write that failed, as an :class:`~infogauss_cli.core.errors.IOFailure` saying what
+        was kept; nothing when every checkpoint was saved."""
+        if self.failure is None:
+            return
+        from infogauss_cli.core.errors import io_failure
+
+        fix = (
+            f"the {len(self.saved)} checkpoint(s) saved before it are kept in {self.root}, and "
+            "the report was written; free space (or choose another --save-checkpoints folder) "
+            "and rerun to save them all"
+        )
+        raise io_failure(self.failure, operation="write --save-checkpoints", fix=fix)
+
+
+def as_saver(save_dir: str | Path | CheckpointSaver | None) -> CheckpointSaver | None:
+    """A :class:`CheckpointSaver` for ``save_dir`` (one given is used as is)."""
+    if save_dir is None or isinstance(save_dir, CheckpointSaver):
+        return save_dir
+    return CheckpointSaver(Path(save_dir))
+
+
+@dataclass(frozen=True)
+class SyntheticCheckpoint:
+    """One checkpoint read back: its run, epoch, step, config and weights file."""
+
+    path: Path
+    weights: Path
+    run: Any
+    epoch: int
+    step: int
+    train_s: float
+    config: Any
+
+
+def read_checkpoint(path: Path) -> SyntheticCheckpoint:
+    """Parse one sidecar; a file that is not one is a :class:`BadInputError`."""
+    from infogauss_cli.pipelines.synthetic.config import Run, SyntheticConfig
+
+    try:
+        meta = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"{path}: not a readable synthetic checkpoint ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise BadInputError(f"{path}: not a synthetic checkpoint (expected format {FORMAT!r})")
+    try:
+        weights = Path(path).parent / _weights_name(path, meta["weights"])
+        fields = {f.name for f in dataclasses.fields(SyntheticConfig)}
+        raw = {k: v for k, v in _section(path, meta, "config").items() if k in fields}
+        for key in ("settings", "eval_epochs"):
+            raw[key] = tuple(raw.get(key, ()))
+        cfg = SyntheticConfig(**raw)
+        run = Run(**_section(path, meta, "run"))
+        out = SyntheticCheckpoint(
+            Path(path),
+            weights,
+            run,
+            int(meta["epoch"]),
+            int(meta["step"]),
+            float(meta.get("train_s", 0.0)),
+            cfg,
+        )
+    except BadInputError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadInputError(f"{path}: malformed synthetic checkpoint ({exc})") from None
+    if not weights.is_file():
+        raise BadInputError(f"{path}: its weights file {weights} is missing")
+    return out
+
+
+def _section(path: Path, meta: dict[str, Any], key: str) -> dict[str, Any]:
+    """The sidecar's ``key`` object; anything else (null, a list) is a malformed sidecar."""
+    value = meta.get(key)
+    if not isinstance(value, dict):
+        found = json.dumps(value)[:40] if key in meta else "missing"
+        raise BadInputError(
+            f"{path}: malformed synthetic checkpoint (its {key!r} is {found}; expected an object)"
+        )
+    return value
+
+
+def _weights_name(path: Path, name: object) -> str:
+    """The sidecar's ``weights`` entry, refused unless it names a file in the sidecar's folder."""
+    if not isinstance(name, str) or not stays_inside(name):
+        raise BadInputError(
+            f"{path}: its weights entry {name!r} leaves the checkpoint's folder; it must name a "
+            "file beside the .json (e.g. epoch-0030.safetensors)"
+        )
+    return name
+
+
+def is_synthetic(path: str | Path) -> bool:
+    """A sidecar file, or a folder holding sidecars (at any depth)."""
+    p = Path(path)
+    if p.is_file():
+        return p.suffix == ".json" and FORMAT in p.read_text(encoding="utf-8", errors="ignore")
+    return p.is_dir() and any(_sidecars(p))
+
+
+def _sidecars(folder: Path) -> list[Path]:
+    return sorted(q for q in folder.rglob("epoch-*.json") if q.is_file())
+
+
+def find_checkpoints(
+    paths: list[str | Path], unreadable: list[tuple[Path, str]] | None = None
+) -> list[SyntheticCheckpoint]:
+    """Every checkpoint under ``paths`` (sidecar files or folders), grouped by run in the order
+    met and by step within a run. A sidecar that cannot be read raises, or with
+    ``unreadable`` is added there as ``(path, message)`` and left out."""
+    found: list[SyntheticCheckpoint] = []
+    for p in map(Path, paths):
+        files = [p] if p.is_file() else _sidecars(p) if p.is_dir() else None
+        if not files:
+            raise BadInputError(f"{p}: no synthetic checkpoints (epoch-*.json) found")
+        for f in files:
+            try:
+                found.append(read_checkpoint(f))
+            except BadInputError as exc:
+                if unreadable is None:
+                    raise
+                unreadable.append((f, str(exc)))
+    order: dict[Any, int] = {}
+    for c in found:
+        order.setdefault((c.run, c.config), len(order))
+    found.sort(key=lambda c: (order[(c.run, c.config)], c.step))
+    return found
+
+
+def load_encoder(ck: SyntheticCheckpoint) -> Any:
+    """The encoder of a checkpoint, weights loaded, in eval mode."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from infogauss_cli.pipelines.synthetic.model import build_encoder
+
+    cfg = ck.config
+    dim = cfg.data_spec(ck.run.data).dim
+    encoder = build_encoder(ck.run.encoder, dim, cfg.d, hidden=cfg.hidden)
+    try:
+        encoder.load_state_dict(load_file(str(ck.weights)))
+    except SafetensorError as exc:  # truncated or not safetensors at all
+        raise BadInputError(f"{ck.weights}: unreadable weights ({exc})") from None
+    except (RuntimeError, OSError) as exc:
+        raise BadInputError(f"{ck.weights}: weights do not fit the encoder ({exc})") from None
+    return encoder.eval()

@@ -1,0 +1,175 @@
+"""The paper's synthetic table (arXiv 2602.24012, "Synthetic Data + CIFAR-10"), and the
+"paper vs infogauss" comparison rendered from rows that carry a ``data["paper"]`` reference."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from infogauss_cli.judge.model import Row
+from infogauss_cli.report.cells import COLUMNS
+from infogauss_cli.report.templating import Section
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """One line of the paper's table; ``analogue``: a different setting (CIFAR-10, ResNet-18)
+    that plays the same part as the synthetic row it is shown next to."""
+
+    setting: str
+    norm_cv: float
+    ad_mean: float
+    ad_compliance: float
+    dp_mean_p: float
+    dp_compliance: float
+    gaussian: bool
+    analogue: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PAPER: dict[str, PaperRow] = {
+    "laplace": PaperRow("Synthetic Laplace (Linear)", 0.08, 0.38, 1.00, 0.49, 1.00, True),
+    "gmm": PaperRow("Synthetic GMM (Linear)", 0.08, 0.39, 1.00, 0.46, 1.00, True),
+    "binary-initial": PaperRow(
+        "Synthetic Binary (Initial E0)", 0.36, 1.64, 0.30, 0.02, 0.15, False
+    ),
+    "binary-trained": PaperRow(
+        "Synthetic Binary (Trained E100)", 0.09, 0.42, 0.97, 0.46, 0.98, True
+    ),
+    "supervised": PaperRow(
+        "CIFAR-10 Supervised (ResNet-18)", 0.50, 3.30, 0.062, 0.041, 0.039, False, True
+    ),
+    "contrastive": PaperRow(
+        "CIFAR-10 Contrastive (ResNet-18)", 0.09, 0.43, 0.961, 0.39, 0.945, True, True
+    ),
+}
+
+HEADER = ("Setting", *COLUMNS[5:])  # the results table's metric columns
+NOTE = (
+    "Each infogauss row is followed by the paper's line it corresponds to. The paper's protocol "
+    "(n, d, N, temperature, epochs, augmentation) is not public; ours is in the protocol "
+    "section. * an analogue, not the same setting: the paper's supervised CIFAR-10 ResNet-18 "
+    "next to our supervised run on the Gaussian mixture."
+)
+
+
+def comparison_cells(rows: Sequence[Row]) -> list[tuple[list[str], list[str]]]:
+    """For each row that carries ``data["paper"]``: (our cells, the paper's cells)."""
+    from infogauss_cli.report.cells import call_symbols, metric_cells, row_label
+
+    body = []
+    for r in rows:
+        paper = (r.data or {}).get("paper")
+        if not paper or r.error:
+            continue
+        mine = [row_label(r), *metric_cells(r.metrics, *call_symbols(r.verdict))]
+        setting = "  paper: " + paper["setting"] + (" *" if paper.get("analogue") else "")
+        body.append((mine, [setting, *metric_cells(paper, "–", "✓" if paper["gaussian"] else "✗")]))
+    return body
+
+
+ROOMY = 24  # the setting column's width below which the table drops its box
+
+
+def render_comparison(rows: Sequence[Row]) -> Any:
+    """A rich renderable laid out for the console's width, or None when no row carries a
+    paper reference: numbers never wrap or shrink; the setting column folds."""
+    body = comparison_cells(rows)
+    return _Comparison(body) if body else None
+
+
+class _Comparison:
+    """The comparison table: boxed when the setting column keeps :data:`ROOMY` characters,
+    else compact (no edges or padding, one space between columns)."""
+
+    def __init__(self, body: list[tuple[list[str], list[str]]]) -> None:
+        self.body = body
+        self.widths = [_number_width(body, i) for i in range(1, len(HEADER))]
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        boxed_overhead = 1 + 3 * len(HEADER)  # edges, separators, one space each side
+        yield self.table(compact=options.max_width - boxed_overhead - sum(self.widths) < ROOMY)
+
+    def table(self, *, compact: bool) -> Any:
+        from rich import box
+        from rich.table import Table
+
+        style: dict[str, Any] = (
+            {"box": box.SIMPLE_HEAD, "show_edge": False, "padding": (0, 0)} if compact else {}
+        )
+        table = Table(
+            title="infogauss next to the paper's table",
+            title_justify="left",
+            header_style="bold",
+            caption=NOTE,
+            caption_justify="left",
+            **style,
+        )
+        table.add_column(HEADER[0], overflow="fold", min_width=8)
+        for name, width in zip(HEADER[1:], self.widths, strict=True):
+            header = "\n".join(textwrap.wrap(name, width))
+            table.add_column(header, justify="right", no_wrap=True, width=width)
+        for mine, theirs in self.body:
+            table.add_row(*mine)
+            table.add_row(*theirs, style="dim", end_section=True)
+        return table
+
+
+def _number_width(body: list[tuple[list[str], list[str]]], i: int) -> int:
+    """Column ``i``'s width: its widest cell, and its header's longest word (the header wraps
+    between words)."""
+    cells = [len(cells[i]) for pair in body for cells in pair]
+    return max(*cells, *(len(word) for word in HEADER[i].split()))
+
+
+def comparison_markdown(rows: Sequence[Row]) -> str:
+    body = comparison_cells(rows)
+    if not body:
+        return ""
+    esc = lambda c: c.strip().replace("|", "\\|")  # noqa: E731
+    lines = ["**infogauss next to the paper**", "", "| " + " | ".join(HEADER) + " |"]
+    lines.append("| :--- |" + " ---: |" * (len(HEADER) - 1))
+    for mine, theirs in body:
+        lines.append("| " + " | ".join(esc(c) for c in mine) + " |")
+        lines.append("| " + " | ".join(f"*{esc(c)}*" for c in theirs) + " |")
+    return "\n".join([*lines, "", NOTE]) + "\n"
+
+
+def comparison_section(rows: Sequence[Row]) -> Section | None:
+    """The comparison as an HTML report section (None when no row carries a paper reference):
+    each of our rows, then the paper's line in grey italics."""
+    from infogauss_cli.report.templating import cell, table
+
+    body = comparison_cells(rows)
+    if not body:
+        return None
+    classes = ["model"] + ["num"] * (len(HEADER) - 1)
+    lines = [
+        {"cls": cls, "cells": [cell(x.strip(), c) for c, x in zip(classes, cells, strict=True)]}
+        for mine, theirs in body
+        for cells, cls in ((mine, ""), (theirs, "paper-ref"))
+    ]
+    html = table(list(zip(HEADER, classes, strict=True)), lines, notes=[("", NOTE)])
+    return Section("paper", "infogauss next to the paper", html)
+
+
+def comparison_sections(rows: Sequence[Row]) -> dict[str, Any]:
+    """The comparison as ``publish``'s ``markdown_tail`` and ``html_sections``."""
+    markdown = comparison_markdown(rows)
+    section = comparison_section(rows)
+    return {
+        "markdown_tail": "\n" + markdown if markdown else "",
+        "html_sections": [section] if section else [],
+    }
+
+
+def publish_comparison(rows: Sequence[Row], console: Any = None) -> None:
+    """The paper-vs-infogauss table on ``console`` (None: quiet); the report files get it
+    through :func:`comparison_sections`."""
+    table = render_comparison(rows)
+    if table is not None and console is not None:
+        console.print(table)

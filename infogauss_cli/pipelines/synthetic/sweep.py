@@ -1,0 +1,152 @@
+"""``infogauss synthetic --sweep``: the paper's claim that a larger dimension d and batch N give
+a smaller norm CV and higher compliance. One trained InfoNCE run per point, evaluated at the
+final epoch only: d varies at the preset's N, N varies at the preset's d."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from infogauss_cli.core.options import DiagnoseOptions
+from infogauss_cli.judge.gates import Gates
+from infogauss_cli.judge.model import Row
+from infogauss_cli.pipelines.synthetic.data import LABELS, population
+from infogauss_cli.pipelines.synthetic.experiment import (
+    Progress,
+    SyntheticConfig,
+    held_out,
+    snapshot_rows,
+    train_run,
+)
+
+SWEEP_D = (16, 32, 64, 128, 256)
+SWEEP_N = (32, 64, 128, 256, 512)
+SWEEP_SETTINGS = ("laplace", "binary")  # the default inputs of a sweep
+SWEEP_FILE = "sweep.png"
+
+
+def sweep_points(
+    cfg: SyntheticConfig, ds: Sequence[int], ns: Sequence[int]
+) -> list[tuple[int, int]]:
+    """(d, N) pairs: every d at ``cfg.batch_size``, then every N at ``cfg.d``, no repeats."""
+    points = [(d, cfg.batch_size) for d in ds] + [(cfg.d, n) for n in ns]
+    return list(dict.fromkeys(points))
+
+
+def sweep_rows(
+    cfg: SyntheticConfig,
+    ds: Sequence[int] = SWEEP_D,
+    ns: Sequence[int] = SWEEP_N,
+    *,
+    options: DiagnoseOptions = DiagnoseOptions(),
+    gates: Gates = Gates(),
+    progress: Progress | None = None,
+) -> list[Row]:
+    """One row per InfoNCE run of ``cfg``'s settings (the supervised one is left out) and
+    (d, N) point, named ``... E100 d=64 N=256``."""
+    runs = [r for r in cfg.runs() if r.objective == "infonce"]
+    if not runs:
+        from infogauss_cli.core.errors import BadInputError
+
+        raise BadInputError("the sweep trains with InfoNCE: choose laplace, gmm or binary")
+    rows: list[Row] = []
+    for run in runs:
+        pop = population(cfg.data_spec(run.data), cfg.seed)
+        for d, n in sweep_points(cfg, ds, ns):
+            c = dataclasses.replace(cfg, d=d, batch_size=n, eval_epochs=())
+            ho = held_out(pop, c)
+            snaps = train_run(run, c, pop, ho, initial=False, progress=progress)
+            for row in snapshot_rows(snaps, c, options=options, gates=gates, reference=False):
+                rows.append(dataclasses.replace(row, model=f"{row.model} d={d} N={n}"))
+    return rows
+
+
+def _series(
+    rows: Sequence[Row], axis: str, fixed: int, view: str
+) -> dict[str, list[tuple[int, Row]]]:
+    """Rows of one sweep axis ("d" at N = fixed, or "N" at d = fixed) and view, per input."""
+    out: dict[str, list[tuple[int, Row]]] = {}
+    other = "N" if axis == "d" else "d"
+    for r in rows:
+        if r.error or r.protocol.get(other) != fixed or r.protocol.get("view") != view:
+            continue
+        kind = str(r.data.get("source", "")).removeprefix("synthetic:")
+        out.setdefault(kind, []).append((int(r.protocol[axis]), r))
+    return {k: sorted(v, key=lambda t: t[0]) for k, v in out.items()}
+
+
+def _draw(rows: Sequence[Row], cfg: SyntheticConfig) -> Any:
+    import numpy as np
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import PercentFormatter
+
+    view = "l2" if cfg.view == "both" else cfg.view  # CV is the same in both views
+    palette = ("#4c72b0", "#dd8452", "#55a868")
+    kinds = list(
+        dict.fromkeys(str(r.data.get("source", "")).removeprefix("synthetic:") for r in rows)
+    )
+    color = dict(zip(kinds, palette * len(kinds), strict=False))
+
+    def draw(fig: Any) -> None:
+        axes = fig.subplots(1, 2)
+        panels = (
+            ("d", cfg.batch_size, f"embedding dimension d (N = {cfg.batch_size})"),
+            ("N", cfg.d, f"batch size N (d = {cfg.d})"),
+        )
+        for ax, (axis, fixed, label) in zip(axes, panels, strict=True):
+            cv_ax = ax.twinx()
+            for kind, pts in _series(rows, axis, fixed, view).items():
+                x, c = [p for p, _ in pts], color[kind]
+                for key, style in (("ad_compliance", "-o"), ("dp_compliance", "--s")):
+                    ax.plot(x, [r.metrics.get(key) for _, r in pts], style, color=c, ms=4)
+                cv_ax.plot(x, [r.metrics.get("norm_cv") for _, r in pts], ":^", color=c, ms=4)
+            ds = sorted({p for pts in _series(rows, "d", fixed, view).values() for p, _ in pts})
+            if axis == "d" and ds:
+                grid = np.geomspace(ds[0], ds[-1], 50)
+                cv_ax.plot(grid, 1 / np.sqrt(2 * grid), color="#57606a", lw=0.8, alpha=0.6)
+            ax.axhline(0.95, color="#57606a", ls="--", lw=1)
+            ax.set_xscale("log", base=2)
+            ax.set_ylim(0, 1.05)
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            ax.set_xlabel(label)
+            ax.set_ylabel("share of coordinates that pass")
+            cv_ax.set_ylabel("norm CV")
+            cv_ax.set_ylim(bottom=0)
+            cv_ax.grid(False)
+        handles = [Line2D([], [], color=color[k], lw=2, label=LABELS.get(k, k)) for k in kinds]
+        handles += [
+            Line2D([], [], color="k", ls="-", marker="o", ms=4, label="AD compliance"),
+            Line2D([], [], color="k", ls="--", marker="s", ms=4, label="DP compliance"),
+            Line2D([], [], color="k", ls=":", marker="^", ms=4, label="norm CV (right axis)"),
+            Line2D([], [], color="#57606a", ls="--", label="iid Gaussian: 95%"),
+            Line2D([], [], color="#57606a", lw=0.8, label="CV of a Gaussian: 1/√(2d)"),
+        ]
+        fig.legend(handles=handles, loc="outside lower center", ncol=4)
+        fig.suptitle(
+            f"InfoNCE-trained encoders after {cfg.epochs} epochs: trends in d and N "
+            f"(n = {cfg.n_eval:,} held-out rows, {view} view)"
+        )
+
+    return draw
+
+
+def write_sweep_plot(rows: Sequence[Row], cfg: SyntheticConfig, out_dir: str | Path) -> Path:
+    """``sweep.png`` in ``out_dir``: AD/DP compliance and norm CV against d and against N."""
+    from infogauss_cli.report.plots import PlotSpec, write_figures
+
+    spec = PlotSpec(
+        filename=SWEEP_FILE,
+        kind="sweep",
+        row=None,
+        title="Compliance and norm CV against d and N",
+        alt="Line charts of AD and DP compliance and norm CV against the embedding dimension d "
+        "and the batch size N",
+        draw=_draw(rows, cfg),
+        width=11.0,
+    )
+    return write_figures(out_dir, [spec])[0]
+
+
+__all__ = ["SWEEP_D", "SWEEP_N", "sweep_points", "sweep_rows", "write_sweep_plot"]

@@ -1,0 +1,391 @@
+"""``infogauss track``: the same data and protocol over a sequence of checkpoints.
+
+Two kinds of sequence:
+
+- synthetic checkpoints written by ``infogauss synthetic --save-checkpoints DIR``: each is
+  evaluated on the held-out rows its saved config defines (the synthetic protocol exactly);
+- one zoo entry with its ``weights`` replaced per checkpoint (a glob of weights files), or a
+  list of zoo refs: each is extracted (cached like any audit: the cache keys on the weights
+  file's path, size and time) and diagnosed like ``audit``.
+
+Checkpoints are ordered by step: given explicitly, or parsed from the names
+(:func:`parse_step`). Every row carries ``step``. Threshold gates apply to the last checkpoint
+of each series (model x tower x view); :func:`trend_gate` tests the trend over the series.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.core.options import Compute, DataOptions, DiagnoseOptions, Protocol
+from infogauss_cli.extract.store import open_cache
+from infogauss_cli.judge.gates import GateResult, Gates
+from infogauss_cli.judge.model import Row
+
+DIRECTIONS = ("up", "down", "flat")
+TREND_METRICS = ("ad_compliance", "dp_compliance")
+UNIFORMITY_ROWS = 2000
+# a step named as such wins over an epoch (``epoch=3-step=77`` is step 77)
+_NAMED = (
+    re.compile(r"(?:step|steps|iter|iteration|checkpoint|ckpt)[-_=]?(\d+)", re.I),
+    re.compile(r"epoch[-_=]?(\d+)", re.I),
+)
+_LAST_INT = re.compile(r"(\d+)(?!.*\d)")
+
+
+@dataclass(frozen=True)
+class Series:
+    """The rows of one model x tower x view over the checkpoints, in step order."""
+
+    name: str
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A checkpoint whose entry could not be made (its config unreadable): an error row."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    series: tuple[Series, ...]
+
+    @property
+    def rows(self) -> list[Row]:
+        return [r for s in self.series for r in s.rows]
+
+
+# ---- steps and checkpoint lists ---------------------------------------------------------------
+def parse_step(name: str | Path, *, named_only: bool = False) -> int | None:
+    """The step in a checkpoint name: the number after step/iter/checkpoint/ckpt, else after
+    epoch (``checkpoint-500``, ``model_step1200.safetensors``, ``epoch=3-step=77``: 77), else
+    (unless ``named_only``) the last integer; in the file name, else in its folder's name;
+    None when there is none."""
+    p = Path(str(name))
+    for text in (p.name, p.parent.name):
+        text = re.sub(r"\.(safetensors|pth?|bin|ckpt)$", "", text, flags=re.I)
+        found = [m for rx in _NAMED for m in rx.findall(text)[-1:]][:1]
+        if not found and not named_only:
+            found = _LAST_INT.findall(text)
+        if found:
+            return int(found[-1])
+    return None
+
+
+def expand_weights(patterns: Sequence[str]) -> list[Path]:
+    """Each pattern as a glob (sorted), or a plain path; a pattern matching nothing is an error."""
+    out: list[Path] = []
+    for pat in patterns:
+        hits = sorted(glob.glob(str(Path(pat).expanduser()))) if glob.has_magic(pat) else [pat]
+        if not hits or not Path(hits[0]).exists():
+            raise BadInputError(f"--weights {pat}: no such file or folder")
+        out += [Path(h) for h in hits]
+    return out
+
+
+def order_by_step(
+    names: Sequence[str], steps: Sequence[int] | None, *, named_only: bool = False
+) -> list[tuple[int, int]]:
+    """``(step, index)`` pairs sorted by step; steps given explicitly or parsed from names
+    (:func:`parse_step`)."""
+    if steps is not None:
+        if len(steps) != len(names):
+            raise BadInputError(f"--steps has {len(steps)} values for {len(names)} checkpoints")
+        found = list(steps)
+    else:
+        found = []
+        for name in names:
+            step = parse_step(name, named_only=named_only)
+            if step is None:
+                raise BadInputError(f"cannot read a step from {name!r}; give them with --steps")
+            found.append(step)
+    if len(set(found)) != len(found):
+        raise BadInputError(f"two checkpoints have the same step ({sorted(found)})")
+    return sorted((s, i) for i, s in enumerate(found))
+
+
+def with_weights(entry: Any, path: Path) -> Any:
+    """``entry`` with ``source.weights`` set to ``path`` (pretrained, absolute path)."""
+    source = entry.source.model_copy(update={"weights": str(Path(path).resolve())})
+    return entry.model_copy(update={"source": source, "pretrained": True})
+
+
+# ---- gates and trends ----------------------------------------------------------------------------
+def _margin(row: Row, metric: str) -> float:
+    band = (row.null or {}).get(f"{metric}_band")
+    if band and None not in band:
+        return float(band[1] - band[0])
+    d = int(row.protocol.get("d", 1))
+    return 2 * 1.96 * math.sqrt(0.95 * 0.05 / max(d, 1))
+
+
+def trend_gate(rows: Sequence[Row], direction: str, metric: str) -> GateResult:
+    """Whether ``metric`` moved ``direction`` from the first to the last checkpoint.
+
+    The margin is the width of the null's central 95% band of that compliance at the last
+    checkpoint's n and d (what two sets of d independent Gaussian coordinates can differ by).
+    ``up``: last - first > margin; ``down``: first - last > margin; ``flat``: |last - first|
+    <= margin. Kendall's tau between step and the metric over all checkpoints, with its
+    one-sided p-value (scipy, exact when there are no ties), is reported in the note; it does
+    not decide.
+    """
+    if direction not in DIRECTIONS:
+        raise BadInputError(f"unknown trend {direction!r}; expected one of {', '.join(DIRECTIONS)}")
+    name = f"trend-{direction}:{metric}"
+    vals = [r.metrics.get(metric) for r in rows]
+    if len(rows) < 2 or vals[0] is None or vals[-1] is None:
+        return GateResult(name, direction, None, False, "needs two checkpoints with the metric")
+    margin = _margin(rows[-1], metric)
+    change = float(vals[-1]) - float(vals[0])
+    passed = {
+        "up": change > margin,
+        "down": -change > margin,
+        "flat": abs(change) <= margin,
+    }[direction]
+    threshold = {
+        "up": f"> +{margin:.4f}",
+        "down": f"< -{margin:.4f}",
+        "flat": f"within ±{margin:.4f}",
+    }
+    note = f"{vals[0]:.4f} -> {vals[-1]:.4f} over {len(rows)} checkpoints"
+    tau, p = kendall(rows, metric, direction)
+    if tau is not None:
+        sided = "two-sided" if direction == "flat" else "one-sided"
+        note += f"; Kendall tau {tau:+.2f}" + (f", {sided} p {p:.3g}" if p is not None else "")
+    return GateResult(name, threshold[direction], round(change, 6), passed, note)
+
+
+def kendall(rows: Sequence[Row], metric: str, direction: str) -> tuple[float | None, float | None]:
+    """Kendall's tau-b of (step, metric) and its p-value: one-sided (greater for ``up``, less
+    for ``down``), two-sided for ``flat``; None where undefined (fewer than 3 points)."""
+    pts = [(r.step, r.metrics.get(metric)) for r in rows if r.metrics.get(metric) is not None]
+    if len(pts) < 3:
+        return None, None
+    from scipy import stats
+
+    x, y = zip(*pts, strict=True)
+    alt = {"up": "greater", "down": "less", "flat": "two-sided"}[direction]
+    ties = len(set(y)) < len(y)
+    res = stats.kendalltau(x, y, alternative=alt, method="auto" if ties else "exact")
+    tau, p = float(res.statistic), float(res.pvalue)
+    return (tau if math.isfinite(tau) else None), (p if math.isfinite(p) else None)
+
+
+def apply_gates(
+    series: Sequence[Series],
+    gates: Gates,
+    trend: str | None,
+    metrics: Sequence[str] = TREND_METRICS,
+) -> TrackResult:
+    """Keep the threshold gates on each series' last row only and add the trend gates there."""
+    from infogauss_cli.judge.gates import evaluate_gates
+
+    out = []
+    for s in series:
+        rows = [dataclasses.replace(r, gates=()) for r in s.rows]
+        last = s.rows[-1]
+        if last.error is None and last.verdict is not None:
+            key = {
+                "model": last.model,
+                "tower": last.tower,
+                "data": last.data,
+                "protocol": last.protocol,
+                "metrics": last.metrics,
+            }
+            found = list(evaluate_gates(key, last.verdict, gates))
+            if trend:
+                ok = [r for r in s.rows if r.error is None]
+                found += [trend_gate(ok, trend, m) for m in metrics]
+            rows[-1] = dataclasses.replace(last, gates=tuple(found))
+        out.append(Series(s.name, tuple(rows)))
+    return TrackResult(tuple(out))
+
+
+# ---- synthetic checkpoints -------------------------------------------------------------------
+def track_synthetic(
+    paths: Sequence[str | Path],
+    *,
+    view: str | None = None,
+    n: int | None = None,
+    options: DiagnoseOptions = DiagnoseOptions(),
+    gates: Gates = Gates(),
+    trend: str | None = None,
+    progress: Any = None,
+) -> TrackResult:
+    """Rows for every checkpoint under ``paths``, evaluated with the synthetic protocol of
+    its saved settings (``view``, ``n``: override the saved view and number of held-out
+    rows); ``trend``: add :func:`trend_gate` for up/down/flat to each run's last row. A
+    checkpoint that cannot be read gives an error row; the others still run."""
+    from infogauss_cli.core.options import VIEWS
+    from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints, load_encoder
+    from infogauss_cli.pipelines.synthetic.data import population
+    from infogauss_cli.pipelines.synthetic.experiment import (
+        evaluate,
+        held_out,
+        row_name,
+        snapshot_rows,
+    )
+
+    series: dict[Any, list[Row]] = {}
+    cache: dict[Any, Any] = {}
+    unreadable: list[tuple[Path, str]] = []
+    for ck in find_checkpoints(list(paths), unreadable):
+        cfg = dataclasses.replace(
+            ck.config, view=view or ck.config.view, n_eval=n or ck.config.n_eval
+        )
+        key = (ck.run.data, cfg)
+        if key not in cache:
+            pop = population(cfg.data_spec(ck.run.data), cfg.seed)
+            cache[key] = held_out(pop, cfg)
+        # the run's name at every epoch (row_name drops "supervised" at epoch 0)
+        name = re.sub(r" E[0-9]+$", "", row_name(ck.run, 1))
+        try:
+            encoder = load_encoder(ck)
+        except BadInputError as exc:
+            for v in VIEWS[cfg.view]:
+                row = Row(model=f"{name} E{ck.epoch}", error=str(exc), step=ck.step)
+                series.setdefault((ck.run, cfg, v), []).append(row)
+            continue
+        snap = evaluate(encoder, ck.run, ck.epoch, cache[key], cfg, ck.train_s)
+        for r in snapshot_rows([snap], cfg, options=options):
+            row = dataclasses.replace(r, model=f"{name} E{ck.epoch}", step=ck.step)
+            series.setdefault((ck.run, cfg, r.protocol["view"]), []).append(row)
+        if progress:
+            progress(f"{name} E{ck.epoch}: step {ck.step}")
+    found = [
+        Series(f"{rows[0].model.rsplit(' E', 1)[0]} ({v})", tuple(rows))
+        for (_, _, v), rows in series.items()
+    ]
+    found += [Series(str(p), (Row(model=str(p), error=why),)) for p, why in unreadable]
+    return apply_gates(found, gates, trend)
+
+
+# ---- zoo checkpoints -------------------------------------------------------------------------
+def zoo_checkpoints(
+    refs: Sequence[str],
+    *,
+    weights: Sequence[str] = (),
+    steps: Sequence[int] | None = None,
+    zoo: str | Path | None = None,
+    revision: str | None = None,
+    objective: str | None = None,
+) -> list[tuple[int, Any, str]]:
+    """``(step, entry, label)`` in step order: one entry with each weights file of
+    ``weights`` (globs), or the entries ``refs`` names (zoo ids, or ``hf:ID``-style references
+    made on the fly with ``objective``)."""
+    from infogauss_cli.models.backends.adhoc import resolve_models
+
+    if weights and revision is not None:
+        raise BadInputError("--revision pins hub weights; --weights loads local files: use one")
+    if weights:
+        if len(refs) != 1:
+            raise BadInputError(
+                f"--weights needs exactly one zoo entry, got {len(refs)} ({', '.join(refs)}); "
+                "quote the glob so the shell does not expand it"
+            )
+        (base,) = resolve_models(refs, zoo_path=zoo, objective=objective)
+        files = expand_weights(weights)
+        entries = [with_weights(base, f) for f in files]
+        names = [str(f) for f in files]
+        labels = [f"{base.id} @ {f.name}" for f in files]
+    else:
+        entries = resolve_models(refs, zoo_path=zoo, revision=revision, objective=objective)
+        names, labels = list(refs), [e.ref for e in entries]
+    # zoo ids hold digits that are no steps (resnet34): only step-NNN style names count there
+    order = order_by_step(names, steps, named_only=not weights)
+    return [(step, entries[i], labels[i]) for step, i in order]
+
+
+def track_zoo(
+    checkpoints: Sequence[tuple[int, Any, str]],
+    *,
+    data: DataOptions = DataOptions(),
+    protocol: Protocol = Protocol(),
+    compute: Compute = Compute(),
+    options: DiagnoseOptions = DiagnoseOptions(),
+    gates: Gates = Gates(),
+    trend: str | None = None,
+    console: Any = None,
+) -> TrackResult:
+    """Extract (cached) and diagnose every checkpoint of :func:`zoo_checkpoints` on the same
+    data and items, like ``audit``; ``console``: where progress goes (None: quiet). A
+    checkpoint that fails to load (or whose weights are no checkpoint) gives an error row;
+    the others still run."""
+    from infogauss_cli.data.sources import data_section, parse_data_spec
+    from infogauss_cli.extract import resolve_towers
+    from infogauss_cli.extract.tower import extract_tower  # the same extraction as audit
+    from infogauss_cli.judge.rows import RowInfo, diagnose_rows
+
+    source = parse_data_spec(data.data, console=console, **data.source_options())
+    ids = {c[1].id for c in checkpoints if not isinstance(c[1], Unreadable)}
+    base = next(iter(ids)) if len(ids) == 1 else "zoo refs"
+    cache = open_cache(compute)
+    series: dict[tuple[str | None, str], list[Row]] = {}
+    failed = [(step, label, e.error) for step, e, label in checkpoints if isinstance(e, Unreadable)]
+    for step, entry, label in checkpoints:
+        if isinstance(entry, Unreadable):
+            continue
+        for t in resolve_towers(entry.towers, source, data.tower, entry.ref):
+            who = {"model": label, "tower": t, "objective": entry.objective}
+            who["backend"] = entry.backend
+            try:
+                ex = extract_tower(entry, source, t, protocol, compute, cache, data, console)
+            except BadInputError as exc:  # weights that are no checkpoint: this one only
+                ex = exc
+            if isinstance(ex, (RunError, BadInputError)):
+                err = Row(**who, data={"source": source.name}, error=str(ex), step=step)
+                for v in protocol.views:
+                    series.setdefault((t, v), []).append(err)
+                continue
+            info = RowInfo(
+                **who,
+                data=data_section(source, t, ex),
+                protocol={"precision": ex.precision, "device": ex.device},
+                timing={"extract_s": round(ex.extract_s, 3), "from_cache": round(ex.from_cache, 3)},
+                extra_metrics=_uniformity(ex.embeddings, protocol.n, protocol.seed),
+            )
+            for r in diagnose_rows(ex.embeddings, info, protocol, options, gates):
+                null = {**r.null, "uniformity": r.metrics.get("uniformity_ideal")}
+                row = dataclasses.replace(r, step=step, null=null)
+                series.setdefault((t, r.protocol["view"]), []).append(row)
+    _add_failed(series, failed, protocol.views)
+    found = [Series(f"{base} {t or 'all'} ({v})", tuple(rows)) for (t, v), rows in series.items()]
+    return apply_gates(found, gates, trend)
+
+
+def _add_failed(
+    series: dict[tuple[str | None, str], list[Row]],
+    failed: Sequence[tuple[int, str, str]],
+    views: Sequence[str],
+) -> None:
+    """Put an error row for each ``(step, label, error)`` in every series (every tower x view
+    the others gave; one per view when none did), keeping each series in step order."""
+    if not failed:
+        return
+    for t, v in list(series) or [(None, v) for v in views]:
+        rows = series.setdefault((t, v), [])
+        rows += [Row(model=label, tower=t, error=err, step=step) for step, label, err in failed]
+        rows.sort(key=lambda r: r.step or 0)
+
+
+def _uniformity(x: Any, n: int | None, seed: int) -> dict[str, float]:
+    """Wang-Isola uniformity of the diagnosed rows (up to 2,000) and its ideal."""
+    from infogauss_cli.diagnostics import subsample, validate_matrix
+    from infogauss_cli.diagnostics.sphere import uniformity
+
+    sub = np.asarray(subsample(validate_matrix(x), n, seed)[0], dtype=np.float64)
+    u = sub / np.maximum(np.linalg.norm(sub, axis=1, keepdims=True), 1e-12)
+    res = uniformity(u, max_rows=UNIFORMITY_ROWS, seed=seed)
+    return {"uniformity": float(res.value), "uniformity_ideal": float(res.ideal)}
