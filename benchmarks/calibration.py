@@ -115,7 +115,7 @@ def calls_of(x: np.ndarray, seed: int) -> dict[str, str | float]:
     """The raw and l2 calls, the sphere call and the raw effect excess of one matrix."""
     from infogauss_cli.diagnostics import InvalidEmbeddingsError, diagnose
     from infogauss_cli.diagnostics.gaussian import gaussian_metrics, gaussian_tests, joint_sample
-    from infogauss_cli.diagnostics.uniform import sphere_metrics, sphere_tests
+    from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests
     from infogauss_cli.judge.verdict import PAPER, judge
 
     joint = joint_sample(x, None, seed)
@@ -188,7 +188,7 @@ def _share(value: float) -> str:
 def detail_sizes(grid: list[tuple[int, int]], seeds: int) -> list[tuple[int, int, str, dict]]:
     """(n, d, view, {key: share of seeds with p < 0.05}) under the reference of the view."""
     from infogauss_cli.diagnostics import diagnose
-    from infogauss_cli.diagnostics.detail import calibration_detail, detail_metrics, sphere_detail
+    from infogauss_cli.diagnostics.suite import calibration_detail, detail_metrics, sphere_detail
 
     out = []
     for n, d in grid:
@@ -210,7 +210,7 @@ def detail_sizes(grid: list[tuple[int, int]], seeds: int) -> list[tuple[int, int
 
 def reference_cost(shapes: list[tuple[int, int]]) -> None:
     """Print the time of one cold reference simulation per view and shape."""
-    from infogauss_cli.diagnostics.reference import default_columns, simulate
+    from infogauss_cli.diagnostics.refsim import default_columns, simulate
 
     print("\n### Cost of one reference simulation (cold)\n")
     print("| n | d | columns | raw | l2 |")

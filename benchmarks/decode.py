@@ -94,7 +94,7 @@ def _item(p: Path):
 
 
 def agreement(enc, paths: list[Path], mode: str = "cpu") -> dict[str, float]:
-    from infogauss_cli.diagnostics.diagnose import diagnose
+    from infogauss_cli.diagnostics import diagnose
     from infogauss_cli.extract import extract
 
     items = [_item(p) for p in paths]

@@ -170,7 +170,8 @@ make_matrix(__import__("pathlib").Path(sys.argv[1]), int(sys.argv[2]), int(sys.a
 
 def check_part(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT))
-    from infogauss_cli.diagnostics.blocks import default_budget, parse_size
+    from infogauss_cli.core.options import parse_size
+    from infogauss_cli.diagnostics.blocks import default_budget
 
     budget = parse_size(args.budget) if args.budget else default_budget()
     ns = args.rows or (QUICK_N if args.quick else FULL_N)

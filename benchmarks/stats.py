@@ -10,7 +10,7 @@ For each size, on a float32 standard-Gaussian matrix (seeded):
 Both must give the same numbers: max |A*^2 difference| (scipy's A^2 times 1 + 0.75/n + 2.25/n^2)
 and max |p difference| are printed. Target: ratio >= 6x at 25,000 x 1,024 on 2 cores.
 
-Then the ``--detail`` suite on the same matrix (``infogauss_cli.diagnostics.detail.detail``:
+Then the ``--detail`` suite on the same matrix (``infogauss_cli.diagnostics.detail``:
 the diagnosis plus 256 random projections, uniformity on 2,000 rows, Rayleigh, Bingham and the
 spectrum, Mardia on an 8-dim projection of 1,000 rows with 400 null samples), timed cold (first
 call: the Mardia null is simulated) and warm (best of R). Target: a few seconds at 25,000 x 1,024.
@@ -51,18 +51,18 @@ def baseline(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 def detail_entry(x: np.ndarray, repeat: int, workers: int | None) -> float:
     """Time the full --detail suite (cold, then best of ``repeat``) and print it."""
-    from infogauss_cli.diagnostics.detail import detail
     from infogauss_cli.diagnostics.mardia import mardia_null, null_moments
+    from infogauss_cli.diagnostics.suite import detail
 
     mardia_null.cache_clear()
     null_moments.cache_clear()
     t0 = time.perf_counter()
-    detail(x, workers=workers)
+    detail(x)
     cold = time.perf_counter() - t0
     best = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
-        det = detail(x, workers=workers)
+        det = detail(x)
         best = min(best, time.perf_counter() - t0)
     m = det.metrics()
     n, d = x.shape
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     import scipy
 
     from infogauss_cli.diagnostics import diagnose
-    from infogauss_cli.diagnostics.normality import default_workers
+    from infogauss_cli.diagnostics.columns import default_workers
 
     sizes = [(2000, 256)] if args.quick else [parse_size(s) for s in args.sizes.split(",")]
     workers = args.workers or default_workers()

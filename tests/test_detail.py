@@ -14,17 +14,23 @@ import pytest
 from scipy import integrate, stats
 
 from infogauss_cli.diagnostics import diagnose
-from infogauss_cli.diagnostics.calibration import (
+from infogauss_cli.diagnostics.mardia import mardia, mardia_statistics, mardia_test
+from infogauss_cli.diagnostics.projections import projection_tests, random_directions
+from infogauss_cli.diagnostics.sphere import (
+    pair_indices,
+    paired_stats,
+    rayleigh,
+    scatter,
+    uniformity,
+    uniformity_ideal,
+)
+from infogauss_cli.diagnostics.suite import (
     bh_rejected,
     bootstrap_compliance,
     compliance_null_p,
+    detail,
     ks_uniform,
 )
-from infogauss_cli.diagnostics.detail import detail
-from infogauss_cli.diagnostics.mardia import mardia, mardia_statistics, mardia_test
-from infogauss_cli.diagnostics.paired import pair_indices, paired_stats
-from infogauss_cli.diagnostics.projections import projection_tests, random_directions
-from infogauss_cli.diagnostics.sphere import rayleigh, scatter, uniformity, uniformity_ideal
 from infogauss_cli.pipelines.audit import paired_metrics
 from tests.helpers import DETAIL_KEYS
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from infogauss_cli.diagnostics import null_expectation
-from infogauss_cli.diagnostics.null import _NULL_TABLE, _simulate_null_table
+from infogauss_cli.diagnostics.null import NULL_TABLE as _NULL_TABLE
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from tables import simulate_null_table as _simulate_null_table
 
 GRID = [int(r[0]) for r in _NULL_TABLE]
 

@@ -27,8 +27,8 @@ from infogauss_cli.diagnostics.gaussian import (
 from infogauss_cli.diagnostics.henze_zirkler import hz_pvalue, hz_statistic, smoothing
 from infogauss_cli.diagnostics.mardia import gaussian_moments
 from infogauss_cli.diagnostics.power import relevant_power
-from infogauss_cli.diagnostics.reference import gaussian_effect
-from infogauss_cli.diagnostics.uniform import sphere_metrics, sphere_tests
+from infogauss_cli.diagnostics.reftable import gaussian_effect
+from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests
 from infogauss_cli.judge.verdict import judge
 from infogauss_cli.report.schema import report_schema
 

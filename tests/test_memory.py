@@ -12,6 +12,7 @@ import pytest
 
 import infogauss_cli.diagnostics.blocks as blocks
 from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import parse_size
 from infogauss_cli.diagnostics import diagnose, validate_matrix
 from infogauss_cli.diagnostics.columns import Layout, column_tests
 from infogauss_cli.diagnostics.validate import l2_normalise, row_norms
@@ -71,11 +72,12 @@ def test_memory_mapped_diagnosis_equals_in_memory(mapped, tiny_budgets):
 
 
 def test_detail_in_blocks_equals_in_memory(mapped, tiny_budgets):
-    from infogauss_cli.diagnostics.detail import sphere_detail
     from infogauss_cli.diagnostics.sphere import rayleigh, scatter
+    from infogauss_cli.diagnostics.suite import SphereSizes, sphere_detail
 
     x, m = mapped
-    kw = dict(seed=1, projections=40, mardia_reps=50, uniformity_rows=300, mardia_rows=200)
+    sizes = SphereSizes(mardia_reps=50, uniformity_rows=300, mardia_rows=200)
+    kw = dict(seed=1, projections=40, sizes=sizes)
     a = sphere_detail(x, **kw)
     b = sphere_detail(m, budget=150_000, **kw)  # several blocks of directions
     np.testing.assert_allclose(b.projections.ad.statistic, a.projections.ad.statistic, rtol=1e-9)
@@ -127,9 +129,9 @@ def test_assembled_cache_file_is_memory_mapped(tmp_path, rng):
 
 
 def test_parse_size_and_the_option(tmp_path, rng):
-    assert blocks.parse_size("512M") == 512 << 20
-    assert blocks.parse_size("1.5GiB") == int(1.5 * (1 << 30))
-    assert blocks.parse_size("1000") == 1000
+    assert parse_size("512M") == 512 << 20
+    assert parse_size("1.5GiB") == int(1.5 * (1 << 30))
+    assert parse_size("1000") == 1000
     assert 256 << 20 <= blocks.default_budget() <= 8 << 30
     np.save(tmp_path / "x.npy", rng.standard_normal((100, 8)).astype(np.float32))
     r = invoke("check", tmp_path / "x.npy", "--memory-budget", "lots")
@@ -227,7 +229,7 @@ def test_check_imports_no_scipy_stats(tmp_path, rng):
         "from typer.testing import CliRunner; "
         f"r = CliRunner().invoke(app, ['check', {str(tmp_path / 'x.npy')!r}, '-q']); "
         "heavy = ('scipy.stats', 'torch', 'pydantic', 'yaml', 'markdown_it', 'pygments', "
-        "'infogauss_cli.diagnostics.detail', 'infogauss_cli.models.zoo'); "
+        "'infogauss_cli.diagnostics.suite', 'infogauss_cli.models.zoo'); "
         "print(r.exit_code, *[m for m in heavy if m in sys.modules])"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -18,7 +18,7 @@ import pytest
 from scipy import special
 
 from infogauss_cli.diagnostics import diagnose
-from infogauss_cli.diagnostics.detail import calibration_detail, detail_metrics, sphere_detail
+from infogauss_cli.diagnostics.suite import calibration_detail, detail_metrics, sphere_detail
 
 SPHERE_KEYS = (
     "proj_ad_compliance_null_p",

@@ -1,16 +1,5 @@
-"""Bounded working memory: the memory budget, and memory-mapped input read block by block.
-
-A matrix memory-mapped from a file (``np.load(path, mmap_mode="r")``) costs no RAM until its
-pages are touched, but every page touched stays in the process's resident set (RSS) until the
-mapping goes. :class:`MappedRows` hands pages back to the kernel (``madvise(MADV_DONTNEED)``;
-the data stay in the page cache and are read again on the next touch) once a block of rows
-has been used, so a diagnosis over blocks of a file larger than memory keeps a bounded RSS.
-For an ordinary in-memory array it does nothing.
-
-The budget (``--memory-budget``) bounds the diagnostics' working set beyond the input matrix:
-the column blocks of the per-coordinate tests, their float64 work arrays, the projections of
-``--detail``. :func:`default_budget` derives it from the machine's RAM.
-"""
+"""Bounded working memory: the memory budget, and memory-mapped input read in row blocks whose
+pages are handed back to the kernel once used (a file larger than memory keeps a bounded RSS)."""
 
 from __future__ import annotations
 
@@ -19,7 +8,7 @@ import os
 
 import numpy as np
 
-from infogauss_cli.core.options import GIB, MIB, MIN_BUDGET, parse_size
+from infogauss_cli.core.options import GIB, MIB, MIN_BUDGET
 
 _DEFAULT_SHARE = 32  # the default budget is 1/32 of the physical memory...
 _DEFAULT_RANGE = (256 * MIB, 8 * GIB)  # ...within these bounds
@@ -52,10 +41,8 @@ def row_step(row_bytes: int, block_bytes: int = ROW_BLOCK_BYTES) -> int:
 
 
 class MappedRows:
-    """Row-block page release for an array that views a read-only memory map (else a no-op).
-
-    ``release(r0, r1)`` drops the pages of rows ``[r0, r1)`` from this process (they are
-    re-read from the page cache if touched again): call it when a block is done."""
+    """``release(r0, r1)`` drops the pages of rows ``[r0, r1)`` of an array that views a
+    read-only memory map (re-read from the page cache if touched again); else a no-op."""
 
     def __init__(self, a: np.ndarray) -> None:
         self._mm: mmap.mmap | None = None
@@ -111,8 +98,7 @@ def is_mapped(a: np.ndarray) -> bool:
 
 
 def take_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``x[idx]`` for sorted ``idx``; on a memory map, gathered block by block with the pages
-    released as it goes (same values)."""
+    """``x[idx]`` for sorted ``idx`` (on a memory map, in blocks with the pages released)."""
     rows = MappedRows(x)
     if not rows.mapped:
         return x[idx]
@@ -126,8 +112,7 @@ def take_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 
 def read_columns(x: np.ndarray, j0: int, j1: int) -> np.ndarray:
-    """``x[:, j0:j1]`` as a new float64 array, read in row blocks (pages released on a
-    memory map)."""
+    """``x[:, j0:j1]`` as a new float64 array, read in row blocks."""
     rows = MappedRows(x)
     out = np.empty((x.shape[0], j1 - j0))
     step = row_step(int(x.shape[1]) * x.dtype.itemsize)
@@ -136,16 +121,3 @@ def read_columns(x: np.ndarray, j0: int, j1: int) -> np.ndarray:
         rows.release(i, i + step)
     return out
 
-
-__all__ = [
-    "MIN_BUDGET",
-    "MappedRows",
-    "default_budget",
-    "is_mapped",
-    "parse_size",
-    "physical_memory",
-    "read_columns",
-    "resolve_budget",
-    "row_step",
-    "take_rows",
-]

@@ -1,19 +1,6 @@
-"""The shared pass of the per-coordinate tests over blocks of columns, in a bounded working set.
-
-The columns are taken in *passes* (as many columns as the memory budget allows; one pass for
-an in-memory matrix of ordinary size). A pass first gathers its columns transposed, in the
-input's own dtype (threads split the rows; through a small contiguous tile: 2x faster than
-numpy's strided copy, 4x than ``x.T`` copy), dividing each row by ``divide_by`` on the way when
-the l2 view is asked for (the view computed block by block from the row norms: no normalised
-copy of the matrix). On a memory-mapped matrix the pages of the rows just read are handed
-back (:class:`~.blocks.MappedRows`), so a file larger than memory keeps a bounded RSS. Then
-the pass's blocks of columns run in threads (numpy's sort and scipy.special's ufuncs release
-the GIL), each on its own float64 work arrays. Per column: sort in the input dtype (exact:
-conversion to float64 is monotone, and float32 sorts 2x faster), upcast, standardise (mean,
-std with ddof=1), then the AD and DP statistics of :mod:`.normality` (DP's transforms:
-:mod:`.dagostino`). How the columns are cut into passes and blocks changes no result: every
-statistic is computed per column.
-"""
+"""One pass of the per-coordinate tests (A*^2, K^2, QQ distance) over blocks of columns, in
+threads and within a memory budget; the l2 view is divided out per block (no normalised copy).
+How the columns are cut into passes and blocks changes no result."""
 
 from __future__ import annotations
 
@@ -29,7 +16,6 @@ import numpy as np
 from scipy import special
 
 from infogauss_cli.diagnostics.blocks import MappedRows, resolve_budget
-from infogauss_cli.diagnostics.dagostino import k2_statistic
 from infogauss_cli.diagnostics.validate import view_dtype
 
 # A column is constant when std <= CONSTANT_RTOL * max|x| (scale-free; std == 0 included).
@@ -58,6 +44,45 @@ class ColumnTests:
     constant: np.ndarray  # bool
     std: np.ndarray | None = None  # column std (ddof=1), in the input's units
     w1: np.ndarray | None = None  # mean |z_(i) - q_i|: QQ distance to N(0, 1) (with ``ad``)
+
+
+def k2_statistic(g1: np.ndarray, b2: np.ndarray, n: int) -> np.ndarray:
+    """D'Agostino's K^2 from biased skewness g1 and kurtosis b2, as scipy.stats.skewtest and
+    kurtosistest (but a skewness of exactly 0 gives Z_skew = 0, where scipy sets y = 1)."""
+    n = float(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # skewtest
+        y = g1 * np.sqrt(((n + 1) * (n + 3)) / (6.0 * (n - 2)))
+        beta2 = (
+            3.0
+            * (n**2 + 27 * n - 70)
+            * (n + 1)
+            * (n + 3)
+            / ((n - 2.0) * (n + 5) * (n + 7) * (n + 9))
+        )
+        w2 = -1 + np.sqrt(2 * (beta2 - 1))
+        delta = 1 / np.sqrt(0.5 * np.log(w2))
+        alpha = np.sqrt(2.0 / (w2 - 1))
+        zs = delta * np.log(y / alpha + np.sqrt((y / alpha) ** 2 + 1))
+        # kurtosistest
+        e = 3.0 * (n - 1) / (n + 1)
+        varb2 = 24.0 * n * (n - 2) * (n - 3) / ((n + 1) * (n + 1.0) * (n + 3) * (n + 5))
+        xk = (b2 - e) / varb2**0.5
+        sqrtbeta1 = (
+            6.0
+            * (n * n - 5 * n + 2)
+            / ((n + 7) * (n + 9))
+            * ((6.0 * (n + 3) * (n + 5)) / (n * (n - 2) * (n - 3))) ** 0.5
+        )
+        a = 6.0 + 8.0 / sqrtbeta1 * (2.0 / sqrtbeta1 + (1 + 4.0 / (sqrtbeta1**2)) ** 0.5)
+        term1 = 1 - 2 / (9.0 * a)
+        denom = 1 + xk * (2 / (a - 4.0)) ** 0.5
+        term2 = np.sign(denom) * np.where(
+            denom == 0.0, np.nan, ((1 - 2.0 / a) / np.abs(denom)) ** (1 / 3)
+        )
+        zk = (term1 - term2) / (2 / (9.0 * a)) ** 0.5
+        return zs * zs + zk * zk
+
 
 
 def default_workers() -> int:
@@ -89,9 +114,8 @@ class Layout:
     def plan(
         cls, n: int, d: int, itemsize: int, workers: int | None, budget: int | None, mapped: bool
     ) -> Layout:
-        """Blocks as large as the budget allows for the threads' float64 work arrays (half
-        the budget at most); passes fill what is left (all of it for a memory-mapped matrix,
-        a few blocks per worker in memory)."""
+        """Blocks as large as half the budget allows for the threads' work arrays; passes
+        fill the rest (a memory-mapped matrix) or a few blocks per worker (in memory)."""
         budget = resolve_budget(budget)
         nw = workers or default_workers()
         bsize = int(np.clip(_BLOCK_BYTES // (8 * n), _MIN_BLOCK, _MAX_BLOCK))
@@ -278,12 +302,9 @@ def column_tests(
     divide_by: np.ndarray | None = None,
     budget: int | None = None,
 ) -> ColumnTests:
-    """AD and/or DP statistics of every column of a finite real (n, d) matrix (no validation).
-
-    ``divide_by``: per-row divisors (the row norms): the columns of ``x / divide_by[:, None]``
-    are tested, computed block by block (equal to testing ``l2_normalise(x, divide_by)``).
-    ``budget``: bytes of working memory (default :func:`~.blocks.default_budget`); ``x`` may be
-    memory-mapped (read in passes over its rows, its pages released as they are done)."""
+    """AD and/or DP statistics of every column of a finite real (n, d) matrix (no validation)
+    or, with ``divide_by`` (the row norms), of ``x / divide_by[:, None]``; ``budget``: bytes of
+    working memory; ``x`` may be memory-mapped."""
     n, d = x.shape
     if x.dtype not in _FLOATS:
         x = x.astype(np.float64)
@@ -310,5 +331,3 @@ def column_tests(
         out.w1[out.constant] = np.nan  # type: ignore[index]
     return ColumnTests(out.a2star, k2, pvalue, out.constant, out.std, out.w1)
 
-
-__all__ = ["ColumnTests", "Layout", "column_tests", "default_workers", "normal_scores"]

@@ -1,29 +1,13 @@
 """Tests of "Gaussian?" whose null is a multivariate Gaussian of any mean and covariance.
 
-**Decorrelate.** Centre the rows (at most :data:`MAX_ROWS`, seeded), take the principal
-directions of the sample covariance, keep the top ``k = min(rank, (m - 1) // 2)`` and scale each
-to unit variance: ``Z = sqrt(m - 1) U_k``, with U_k the top-k left singular vectors of the centred
-m x d matrix. Under any Gaussian N(mu, Sigma) the centred matrix is invariant under rotations of
-R^m that fix the all-ones vector, so U_k is Haar distributed on its Stiefel manifold, whatever
-Sigma is. Hence, at every mean and covariance (anisotropic, correlated, rank deficient):
-
-- each column of Z has exactly the law of a standardised iid Gaussian sample of m values, so
-  every per-coordinate A*^2 and D'Agostino-Pearson p has its exact null law, and the pass rates
-  are those of the null table (:mod:`.null`). The columns are orthogonal, hence dependent; the
-  number that pass is binomial to within the Monte Carlo noise (variance ratio 0.90-1.12 at
-  k/m up to 0.75, 300 seeds per shape), so the pass counts are tested against the binomial.
-- the squared whitened norms D_i^2: Mardia's b2 = mean D_i^4 (biased covariance) has the exact
-  mean k(k+2)(m-1)/(m+1) and variance 8k(k+2)(m-3)(m-k-1)(m-k+1)/((m+1)^2 (m+3)(m+5)) (Mardia
-  1974); the radial test refers it, two-sided, to a Pearson type III with those moments and
-  the tabulated skewness (:mod:`.b2_skew`).
-- Henze-Zirkler (:mod:`.henze_zirkler`) on the top min(k, 5) coordinates of at most 1,000 rows
-  is affine invariant, so its null is that of N(0, I) at those (n, k).
-
-The ``l2`` view tests the L2-normalised rows the same way but without the radial test (the rows
-lie on the sphere by construction). The worst of the view's own coordinates is tested too:
-each is exactly Gaussian under any Gaussian, so its Bonferroni p holds under any correlation.
-Six p-values (five in ``l2``) are judged together by Bonferroni in
-:mod:`infogauss_cli.judge.verdict`.
+The rows (at most :data:`MAX_ROWS`, seeded) are centred and decorrelated: the top
+``k = min(rank, (m - 1) // 2)`` principal coordinates scaled to unit variance,
+``Z = sqrt(m - 1) U_k``. Under any Gaussian U_k is Haar distributed, so each column of Z has
+the exact law of a standardised iid Gaussian sample: the per-coordinate pass counts are tested
+against the binomial of the null table, the worst coordinate by Bonferroni, Mardia's b2 of the
+whitened rows (raw view) against its exact moments (radial test), Henze-Zirkler on the top
+min(k, 5) coordinates, and the worst of the view's own coordinates by Bonferroni. The verdict
+(:mod:`infogauss_cli.judge.verdict`) combines the p-values by Bonferroni.
 """
 
 from __future__ import annotations
@@ -33,18 +17,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import special
 
-from infogauss_cli.diagnostics.b2_skew import b2_skew
 from infogauss_cli.diagnostics.blocks import take_rows
-from infogauss_cli.diagnostics.diagnose import dead_mask
+from infogauss_cli.diagnostics.columns import column_tests
+from infogauss_cli.diagnostics.diagnosis import dead_mask
 from infogauss_cli.diagnostics.henze_zirkler import MAX_DIM as HZ_DIM
 from infogauss_cli.diagnostics.henze_zirkler import MAX_ROWS as HZ_ROWS
 from infogauss_cli.diagnostics.henze_zirkler import hz_test
-from infogauss_cli.diagnostics.mardia import gaussian_moments, pearson3_cdf
-from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
+from infogauss_cli.diagnostics.mardia import b2_skew, gaussian_moments, pearson3_cdf
+from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA
 from infogauss_cli.diagnostics.null import table_row
 from infogauss_cli.diagnostics.power import relevant_power, rows_for_power
-from infogauss_cli.diagnostics.reference import gaussian_effect
+from infogauss_cli.diagnostics.reftable import gaussian_effect
 from infogauss_cli.diagnostics.validate import l2_normalise
 
 MAX_ROWS = 20_000
@@ -54,22 +39,11 @@ RANK_RTOL = 1e-10  # eigenvalues below this share of the largest are no variance
 
 @dataclass(frozen=True, eq=False)
 class GaussianTests:
-    """What the decorrelated tests found on one view (``raw`` or ``l2``) of m rows.
-
-    ``rank``: of the sample covariance; ``k``: decorrelated coordinates tested (0: no spread
-    at all, ``collapsed``); ``*_count_p``: lower-tail binomial p of the number of coordinates
-    that pass (A*^2 < 0.752; DP p > 0.05); ``worst_p``: Bonferroni p of the coordinate with the
-    largest A*^2 over the k coordinates (Stephens' p-value; the DP chi-square tail is far too
-    liberal there: 3-14x at p = 1e-4 for n = 30-1,000); ``radial_*``: Mardia's b2 of the
-    whitened rows against its exact moments (raw view only); ``hz``/``hz_p``: Henze-Zirkler on
-    the top ``hz_k`` coordinates of ``hz_rows`` rows; ``effect``: mean QQ distance of the
-    decorrelated coordinates to N(0, 1), ``effect_null``: its value under the null at m rows;
-    ``worst_effect``: the QQ distance of the coordinate behind ``worst_p``; ``given_*``: the
-    same worst-coordinate test over the view's own coordinates (each is exactly Gaussian under
-    any Gaussian, so the Bonferroni p is valid whatever their correlation), which sees what
-    mixing into principal coordinates averages away (ReLU, binary, one-hot coordinates);
-    ``radial_kurtosis``: (b2 - E b2) / k, the mean excess kurtosis of the coordinates that the
-    radial spread implies (a Student t10 gives 1)."""
+    """What the decorrelated tests found on one view of m rows: ``rank`` of the covariance,
+    ``k`` coordinates tested (0: ``collapsed``), pass shares and their lower-tail binomial
+    ``*_count_p``, ``worst_p`` (Bonferroni over Stephens' A*^2 p), Henze-Zirkler, the effect
+    (mean QQ distance) and its null at m rows, ``given_*``: the worst of the view's own
+    coordinates, and ``radial_*`` (raw view): b2, z, p and the implied excess kurtosis."""
 
     view: str
     m: int
@@ -119,8 +93,8 @@ class GaussianTests:
 
 
 def ad_pvalue(a2star: np.ndarray) -> np.ndarray:
-    """Upper-tail p of the modified A*^2 (mean and variance estimated): D'Agostino & Stephens
-    (1986), Table 4.9; beyond A*^2 = 10 the p-value is held at its value there (~1e-22)."""
+    """Upper-tail p of the modified A*^2 (D'Agostino & Stephens 1986, Table 4.9; held at its
+    value at A*^2 = 10 beyond)."""
     a = np.minimum(np.asarray(a2star, dtype=np.float64), 10.0)
     with np.errstate(over="ignore"):
         p = np.where(
@@ -161,8 +135,7 @@ def decorrelate(x: np.ndarray) -> tuple[np.ndarray, int]:
 
 def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:
     """(b2, z, two-sided p, implied excess kurtosis) of Mardia's b2 of whitened rows z (m, k)
-    with unit sample variance (divisor m - 1): the exact mean and variance, and the tabulated
-    skewness (:mod:`.b2_skew`) of a Pearson type III."""
+    against a Pearson type III with its exact mean and variance and tabulated skewness."""
     m, k = z.shape
     d2 = np.einsum("ij,ij->i", z, z) * (m / (m - 1))  # with the biased covariance
     b2 = float(np.mean(d2 * d2))
@@ -174,16 +147,9 @@ def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:
     return b2, (b2 - mean) / math.sqrt(var), p, (b2 - mean) / k
 
 
-def _binom_lower(count: int, trials: int, rate: float) -> float:
-    from scipy.special import bdtr
-
-    return float(bdtr(count, trials, rate))
-
-
 def joint_sample(x: np.ndarray, n: int | None, seed: int) -> np.ndarray:
-    """The rows the joint tests see: of the ``n`` rows the diagnostics test (the same seeded
-    draw as :func:`~.validate.subsample`), at most MAX_ROWS (and MAX_VALUES values), seeded,
-    in their original order; read from a memory map without copying the rest."""
+    """The rows the joint tests see: of the ``n`` rows :func:`~.validate.subsample` draws, at
+    most MAX_ROWS (and MAX_VALUES values), seeded, in their original order."""
     rows = x.shape[0]
     idx = np.arange(rows)
     if n is not None and n < rows:
@@ -197,8 +163,7 @@ def joint_sample(x: np.ndarray, n: int | None, seed: int) -> np.ndarray:
 
 
 def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> GaussianTests:
-    """The decorrelated tests of one view of the (m, d) rows ``x`` (from :func:`joint_sample`;
-    see the module docstring)."""
+    """The decorrelated tests of one view of the (m, d) rows ``x`` (:func:`joint_sample`)."""
     a = np.asarray(x)
     if view == "l2":
         a = l2_normalise(a)
@@ -234,8 +199,8 @@ def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> Gaussi
         k=k,
         ad_compliance=ad_pass / k,
         dp_compliance=dp_pass / k,
-        ad_count_p=_binom_lower(ad_pass, k, row[5]),
-        dp_count_p=_binom_lower(dp_pass, k, row[7]),
+        ad_count_p=float(special.bdtr(ad_pass, k, row["ad_rate"])),
+        dp_count_p=float(special.bdtr(dp_pass, k, row["dp_rate"])),
         worst_p=float(min(1.0, k * each[worst])),
         worst_coordinate=worst,
         hz=hz,
@@ -257,9 +222,8 @@ def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> Gaussi
 
 
 def effect_excess(w1: np.ndarray, null: float) -> tuple[float, float, float]:
-    """Mean QQ distance of the coordinates above an iid Gaussian coordinate's at the same m
-    (its noise floor, about 0.8 / sqrt(m)), with a 95% interval over the coordinates (too
-    narrow where they correlate)."""
+    """Mean QQ distance of the coordinates above an iid Gaussian coordinate's at the same m,
+    with a 95% interval over the coordinates."""
     w1 = w1[np.isfinite(w1)]
     if not w1.size:
         return float("nan"), float("nan"), float("nan")
@@ -271,8 +235,7 @@ def effect_excess(w1: np.ndarray, null: float) -> tuple[float, float, float]:
 def gaussian_metrics(
     g: GaussianTests, alpha: float = 0.05
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The report's ``metrics`` and ``null`` entries of the decorrelated tests; ``effect_excess``
-    is that of the view's own coordinates the call looked at (the answer to "how far?")."""
+    """The report's ``metrics`` and ``null`` entries of the decorrelated tests."""
     excess, lo, hi = effect_excess(g.given_w1, g.effect_null)
     metrics: dict[str, Any] = {
         "effect_excess": excess if math.isfinite(excess) else None,
@@ -313,13 +276,3 @@ def gaussian_metrics(
         null["gaussian_n_for_power"] = rows_for_power(g.rank, g.view, g.m, alpha)
     return metrics, null
 
-
-__all__ = [
-    "GaussianTests",
-    "ad_pvalue",
-    "decorrelate",
-    "effect_excess",
-    "gaussian_metrics",
-    "gaussian_tests",
-    "joint_sample",
-]

@@ -1,38 +1,21 @@
-"""Mardia's multivariate skewness and kurtosis, calibrated at the same n and k.
-
-The reference is the row's own: a k-dim projection of points uniform on S^(d-1) (what the L2
-rows of iid Gaussian data are), whose kurtosis sits about 2k(k+2)/(d+2) below the Gaussian
-value; with ``d=None`` the reference is a Gaussian sample.
-
-b1 = (1/n^2) sum_ij (z_i' S^-1 z_j)^3 and b2 = (1/n) sum_i (z_i' S^-1 z_i)^2 with z centred and
-S the biased (1/n) covariance (Mardia 1970). Both are affine invariant, so under a Gaussian
-reference their exact finite-sample moments hold (Mardia 1974): E b1 = k(k+2) ((n+1)(k+1) - 6)
-/ ((n+1)(n+3)), E b2 = k(k+2)(n-1)/(n+1), Var b2 = 8k(k+2)(n-3)(n-k-1)(n-k+1) / ((n+1)^2 (n+3)
-(n+5)). The rest is simulated once per (n, k, d) with a fixed seed and cached in memory: Gaussian
-samples and, from the same draws, the sphere's projections, so that the sphere's mean and
-variance come as the exact Gaussian value plus a precisely simulated difference (control
-variate). p-values: skewness, upper tail of a scaled chi-square matched to b1's mean and
-variance (n b1 / 6 ~ chi2 with k(k+1)(k+2)/6 dof asymptotically); kurtosis, two-sided (twice
-the smaller tail) of a Pearson type III (shifted gamma) matched to b2's mean, variance and
-skewness. Rank p-values from a few hundred fixed null draws were too coarse (and the distance
-from the null median biased): sizes up to 7.6% at n = 1,000.
-
-High d: the statistics need S^-1, i.e. n >> k, and b1 costs O(n^2 k). So the test runs on a random
-k-dimensional orthonormal projection (default k = 8) of the L2-normalised rows, on at most
-``max_rows`` rows (default 1000): it tests that *low-dimensional projections* are jointly
-Gaussian, which is what the Maxwell-Poincare theorem predicts. Henze-Zirkler is not offered: its
-smoothing parameter and its null at d in the hundreds make it meaningless there (it rejects or
-accepts essentially by construction), and at small k it answers the same question as Mardia.
+"""Mardia's multivariate skewness b1 and kurtosis b2 (biased covariance), calibrated at the same
+n and k: against a Gaussian sample (exact moments, Mardia 1974) or a k-dim projection of the
+uniform sphere (the Gaussian moments plus a simulated control-variate difference). Skewness:
+scaled chi-square matched to b1's mean and variance; kurtosis: two-sided Pearson type III.
+:func:`mardia` tests a seeded k-dim projection of the L2-normalised rows (at most ``max_rows``).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import special
 
+from infogauss_cli.diagnostics.null import read_tsv
 from infogauss_cli.diagnostics.projections import random_directions
 from infogauss_cli.diagnostics.validate import l2_normalise
 
@@ -40,13 +23,15 @@ DEFAULT_MARDIA_DIM = 8
 DEFAULT_MARDIA_ROWS = 1000
 DEFAULT_MARDIA_REPS = 1000
 _NULL_SEED = 20260207
+B2_SKEW_FILE = Path(__file__).with_name("b2_skew.tsv")  # made by benchmarks/tables.py
+B2_GRID_M = (20, 30, 50, 100, 200, 500, 1000, 2000, 5000)
+B2_GRID_K = (1, 2, 4, 8, 16, 32, 64)
 
 
 @dataclass(frozen=True)
 class MardiaResult:
-    """Mardia's b1 (skewness) and b2 (kurtosis) of ``n`` rows in ``k`` dimensions, with the
-    calibrated p-values (null moments from ``reps`` simulated samples, see the module
-    docstring) and the asymptotic ones for reference."""
+    """Mardia's b1 and b2 of ``n`` rows in ``k`` dimensions, calibrated p-values (null from
+    ``reps`` simulated samples) and the asymptotic ones."""
 
     b1: float
     b2: float
@@ -60,9 +45,8 @@ class MardiaResult:
 
 
 def mardia_batch(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(b1, b2) of every sample in an (r, n, k) batch. z is centred and whitened with its biased
-    covariance; b1 comes from the third-moment tensor, sum_ij (w_i'w_j)^3 = sum_abc M_abc^2 with
-    M_abc = sum_i w_ia w_ib w_ic: O(n k^3), not O(n^2 k)."""
+    """(b1, b2) of every sample in an (r, n, k) batch; b1 from the third-moment tensor,
+    sum_ij (w_i'w_j)^3 = sum_abc M_abc^2: O(n k^3), not O(n^2 k)."""
     z = np.asarray(z, dtype=np.float64)
     r, n, k = z.shape
     c = z - z.mean(axis=1, keepdims=True)
@@ -90,9 +74,8 @@ def mardia_null(
     seed: int = _NULL_SEED,
     d: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Simulated null (b1, b2) arrays for samples of n rows in k dims (cached): Gaussian
-    (``d=None``), or the first k coordinates of points uniform on S^(d-1) (d >= k), made from
-    the same Gaussian draws (so that the two are a control variate for each other)."""
+    """Simulated null (b1, b2) of n rows in k dims (cached): Gaussian (``d=None``) or the
+    first k coordinates of S^(d-1), from the same Gaussian draws (a control variate)."""
     rng = np.random.default_rng([seed, n, k])
     rest_rng = np.random.default_rng([seed, n, k, d or 0])
     step = max(1, (16 << 20) // (8 * n * k * k))  # ~16 MB of work per batch
@@ -124,8 +107,7 @@ def gaussian_moments(n: int, k: int) -> tuple[float, float, float]:
 def null_moments(
     n: int, k: int, reps: int = DEFAULT_MARDIA_REPS, d: int | None = None
 ) -> tuple[float, float, float, float, float]:
-    """(mean b1, var b1, mean b2, var b2, skewness b2) under the reference (cached): exact
-    Gaussian moments, plus the simulated sphere-minus-Gaussian differences when ``d``."""
+    """(mean b1, var b1, mean b2, var b2, skewness b2) under the reference (cached)."""
     e1, e2, v2 = gaussian_moments(n, k)
     g1, g2 = mardia_null(n, k, reps)
     if d is None:
@@ -142,7 +124,7 @@ def null_moments(
 
 def _regression(y: np.ndarray, x: np.ndarray, ex: float, vx: float) -> tuple[float, float]:
     """Mean and variance of y from draws paired with x of known mean ``ex`` and variance
-    ``vx``: the regression estimator (y = a + b x + e; mean a + b ex, variance b^2 vx + var e)."""
+    ``vx`` (regression estimator)."""
     b = float(np.cov(y, x)[0, 1] / np.var(x, ddof=1))
     resid = y - b * x
     return float(resid.mean() + b * ex), float(b * b * vx + np.var(resid, ddof=1))
@@ -162,8 +144,8 @@ def pearson3_cdf(x: float, mean: float, var: float, skew: float) -> float:
 def mardia_test(
     z: np.ndarray, *, reps: int = DEFAULT_MARDIA_REPS, sphere_d: int | None = None
 ) -> MardiaResult:
-    """Mardia's tests on an (n, k) sample (n > k + 1), calibrated at the same n and k against
-    Gaussian samples, or (``sphere_d``) k-dim projections of the sphere S^(d-1)."""
+    """Mardia's tests on an (n, k) sample (n > k + 1) against Gaussian samples or
+    (``sphere_d``) k-dim projections of S^(d-1)."""
     z = np.asarray(z, dtype=np.float64)
     n, k = z.shape
     b1, b2 = mardia_statistics(z)
@@ -196,10 +178,8 @@ def mardia(
     seed: int = 0,
     normalise: bool = True,
 ) -> MardiaResult:
-    """Mardia on a seeded random k-dim projection (all d if d <= k) of the L2-normalised rows
-    of ``x`` (``normalise=False``: as given), using at most ``max_rows`` rows (seeded).
-    Calibrated against the same projection of the uniform sphere (normalised rows) or of a
-    Gaussian sample (``normalise=False``)."""
+    """Mardia on a seeded k-dim projection (all d if d <= k) of at most ``max_rows`` seeded
+    rows of ``x``, L2-normalised (against the sphere) or as given (against a Gaussian)."""
     x = np.asarray(x)
     n, d = x.shape
     if max_rows is not None and n > max_rows:
@@ -210,13 +190,23 @@ def mardia(
     return mardia_test(z, reps=reps, sphere_d=d if normalise else None)
 
 
-__all__ = [
-    "MardiaResult",
-    "gaussian_moments",
-    "mardia",
-    "mardia_batch",
-    "mardia_null",
-    "mardia_statistics",
-    "mardia_test",
-    "null_moments",
-]
+
+@functools.lru_cache(maxsize=1)
+def _b2_skew_table() -> np.ndarray:
+    t = np.full((len(B2_GRID_M), len(B2_GRID_K)), np.nan)
+    for m, k, skew, *_ in read_tsv(B2_SKEW_FILE)[1:]:
+        t[B2_GRID_M.index(int(m)), B2_GRID_K.index(int(k))] = float(skew)
+    return t
+
+
+def b2_skew(m: int, k: int) -> float:
+    """The tabulated skewness of b2 under a Gaussian at m rows and k dimensions
+    (interpolated in log m and log k, clamped)."""
+    lk = math.log(min(max(k, 1), B2_GRID_K[-1]))
+    ms, col = [], []
+    for mm, row in zip(B2_GRID_M, _b2_skew_table(), strict=True):
+        ok = np.isfinite(row)
+        if ok.any():
+            ms.append(math.log(mm))
+            col.append(float(np.interp(lk, np.log(np.asarray(B2_GRID_K)[ok]), row[ok])))
+    return float(np.interp(math.log(max(m, B2_GRID_M[0])), ms, col))

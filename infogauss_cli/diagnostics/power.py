@@ -1,14 +1,7 @@
-"""Power of "Gaussian?" against the relevant departure: iid Student t10 decorrelated coordinates
-(a QQ distance of 0.044 per coordinate, the relevance line's departure).
-
-Up to :data:`TABLE_MAX_ROWS` rows the power is read from ``power_table.tsv``: the share of
-Monte Carlo samples of t10 data that the decision (Bonferroni over the tests at alpha = 0.05)
-rejects, for each view, on a grid of (m, k), interpolated in log m and log k (k clamped to the
-grid's 1..128). The table is made by ``python -m
-infogauss_cli.diagnostics.power_build`` (seeds and counts in its header). Beyond the table the
-power is the larger of two closed forms, accurate there: the pass-count tests' binomial power
-and, in the raw view, the radial test's (normal approximation with the t10 moments of b2).
-"""
+"""Power of "Gaussian?" against the relevant departure, iid Student t10 decorrelated coordinates:
+up to :data:`TABLE_MAX_ROWS` rows from ``power_table.tsv`` (made by ``benchmarks/tables.py``;
+interpolated in log m and log k), beyond it the larger of the closed forms of the pass-count
+tests and (raw view) the radial test."""
 
 from __future__ import annotations
 
@@ -17,9 +10,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from scipy import special
 
 from infogauss_cli.diagnostics.mardia import gaussian_moments
-from infogauss_cli.diagnostics.null import table_row
+from infogauss_cli.diagnostics.null import read_tsv, table_row
 from infogauss_cli.diagnostics.reference import reference
 from infogauss_cli.diagnostics.refsim import ALT_DF
 
@@ -34,10 +28,7 @@ VIEWS = ("raw", "l2")
 def _table() -> dict[str, np.ndarray]:
     """{view: (len(M_GRID), len(K_GRID)) power}, NaN where k > (m - 1) // 2."""
     out = {v: np.full((len(M_GRID), len(K_GRID)), np.nan) for v in VIEWS}
-    for line in TABLE_FILE.read_text(encoding="utf-8").splitlines()[1:]:
-        if not line or line.startswith("#"):
-            continue
-        view, m, k, power = line.split("\t")[:4]
+    for view, m, k, power, *_ in read_tsv(TABLE_FILE)[1:]:
         out[view][M_GRID.index(int(m)), K_GRID.index(int(k))] = float(power)
     return out
 
@@ -57,7 +48,7 @@ def _from_table(m: int, k: int, view: str) -> float:
 
 def relevant_power(m: int, k: int, view: str, alpha: float = 0.05) -> float:
     """The chance that the decision at ``alpha`` rejects iid t10 decorrelated coordinates at m
-    rows and k coordinates (table up to TABLE_MAX_ROWS rows, closed forms beyond)."""
+    rows and k coordinates."""
     if m <= TABLE_MAX_ROWS and alpha == 0.05:
         return _from_table(m, k, view)
     tests = 6 if view == "raw" else 5
@@ -80,16 +71,16 @@ def rows_for_power(rank: int, view: str, start: int, alpha: float = 0.05) -> int
 
 def count_power(m: int, k: int, level: float) -> float:
     """Binomial power of the AD or DP pass-count test at ``level`` against t10 coordinates."""
-    from scipy.special import bdtr
-
     ref = reference(m, 1, "raw")
     row = table_row(m)
     power = 0.0
-    for null_rate, alt_rate in ((row[5], ref.alt_ad_rate), (row[7], ref.alt_dp_rate)):
-        cdf = bdtr(np.arange(k + 1), k, null_rate)
-        ok = np.flatnonzero(cdf <= level)
+    for null_rate, alt_rate in (
+        (row["ad_rate"], ref.alt_ad_rate),
+        (row["dp_rate"], ref.alt_dp_rate),
+    ):
+        ok = np.flatnonzero(special.bdtr(np.arange(k + 1), k, null_rate) <= level)
         if ok.size:
-            power = max(power, float(bdtr(int(ok[-1]), k, alt_rate)))
+            power = max(power, float(special.bdtr(int(ok[-1]), k, alt_rate)))
     return power
 
 
@@ -103,14 +94,9 @@ def _t_moment(order: int, df: int = ALT_DF) -> float:
 def radial_power(m: int, k: int, level: float) -> float:
     """Power of the two-sided b2 test at ``level`` against k iid unit-variance t10
     coordinates: b2 shifts by k x their excess kurtosis; its sd is that of mean D^4."""
-    from scipy.special import ndtr, ndtri
-
     mu4, mu6, mu8 = _t_moment(4), _t_moment(6), _t_moment(8)
     c2, c3 = mu4 - 1, mu6 - 3 * mu4 + 2
     c4 = mu8 - 4 * mu6 + 6 * mu4 - 3
     var_d4 = 4 * k**3 * c2 + k * c4 + 3 * k * (k - 1) * c2**2 - (k * c2) ** 2 + 4 * k**2 * c3
-    crit = float(ndtri(1 - level / 2)) * math.sqrt(max(gaussian_moments(m, k)[2], 0.0))
-    return float(ndtr((k * (mu4 - 3) - crit) / math.sqrt(var_d4 / m)))
-
-
-__all__ = ["count_power", "radial_power", "relevant_power", "rows_for_power"]
+    crit = float(special.ndtri(1 - level / 2)) * math.sqrt(max(gaussian_moments(m, k)[2], 0.0))
+    return float(special.ndtr((k * (mu4 - 3) - crit) / math.sqrt(var_d4 / m)))

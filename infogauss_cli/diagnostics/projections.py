@@ -1,27 +1,11 @@
 """Random-projection normality tests: the rotation-invariant form of the per-coordinate tests.
 
-The Maxwell-Poincare theorem is about fixed low-dimensional projections of points uniform on the
-sphere S^(d-1): sqrt(d) <q, u> -> N(0, 1) for every unit q. So instead of the d coordinates
-(which depend on the basis), L2-normalise the rows, project them on K random orthonormal
-directions (QR of a seeded Gaussian d x K matrix; K > d stacks independent orthonormal blocks),
-scale by sqrt(d) and run the same vectorised Anderson-Darling and D'Agostino-Pearson tests on the
-K projections. Rotating the data by R and the directions by R^T leaves the projections unchanged,
-so the result does not depend on the basis (and, in distribution over seeds, not even without
-rotating the directions).
-
-On top of the shape tests (which standardise each projection), the *scale* test checks the
-variance the theorem predicts: under uniformity the second moment v = mean(sqrt(d) <q, u>)^2 has
-mean 1 and variance (2d - 2) / ((d + 2) n) exactly, so z = (v - 1) / se flags anisotropy and a
-mean offset that the standardised shape tests cannot see. ``var_p`` sums z^2 over the first
-orthonormal block of min(d, K) directions (further blocks are functions of the same scatter
-matrix, so they add no independent information); the squares of orthogonal projections
-correlate by -1/(d - 1) (a full block sums to d exactly), and at small n the z are skewed, so
-the sum is referred to a scaled chi-square matched to its exact mean and variance under
-uniformity (sphere moments: E prod u_i^(2k_i) = prod (2k_i - 1)!! / (d (d+2) ...)).
-
-The shape tests' reference is the uniform sphere itself (a projection of a uniform point is
-distributed as one coordinate, kurtosis -6/(d + 2)): :func:`~.reference.reference` at (n, d).
-"""
+The L2-normalised rows are projected on K seeded random orthonormal directions (K > d stacks
+independent blocks), scaled by sqrt(d) and tested like coordinates (their reference: the
+uniform sphere at (n, d)). The scale test checks the second moment of each projection, 1 under
+uniformity with variance (2d - 2) / ((d + 2) n); ``var_p`` refers the sum of z^2 over the first
+orthonormal block to a scaled chi-square matched to its exact mean and variance (sphere
+moments)."""
 
 from __future__ import annotations
 
@@ -32,13 +16,8 @@ import numpy as np
 from scipy import special
 
 from infogauss_cli.diagnostics.blocks import MappedRows, resolve_budget, row_step
-from infogauss_cli.diagnostics.normality import (
-    ADResult,
-    DPResult,
-    ad_result,
-    column_tests,
-    dp_result,
-)
+from infogauss_cli.diagnostics.columns import column_tests
+from infogauss_cli.diagnostics.normality import ADResult, DPResult, ad_result, dp_result
 from infogauss_cli.diagnostics.null import NullExpectation, null_expectation
 from infogauss_cli.diagnostics.validate import check_nonzero, l2_normalise, row_norms
 
@@ -49,13 +28,9 @@ QQ_COLUMNS = 6  # projections kept for plots
 
 @dataclass(frozen=True, eq=False)
 class ProjectionTests:
-    """AD and DP on ``k`` random projections of the L2-normalised rows (scaled by sqrt(d)).
-
-    ``var_compliance``: share of projections whose second moment is within 1.96 standard errors
-    of 1 (the uniform-sphere value); ``var_p``: p-value of the sum of their squared z-scores
-    against its exact mean and variance under uniformity (scaled chi-square). ``null``:
-    iid-Gaussian expectations for k columns at this n (the shape tests' calibrated reference is
-    the sphere, :func:`~.reference.reference`); ``columns``: the first few projections."""
+    """AD and DP on ``k`` projections of the L2-normalised rows (scaled by sqrt(d));
+    ``var_compliance``: share of second moments within 1.96 SE of 1; ``var_p``: the scale
+    test; ``null``: iid-Gaussian expectations; ``columns``: the first few projections."""
 
     k: int
     n: int
@@ -71,8 +46,7 @@ class ProjectionTests:
 
 
 def random_directions(d: int, k: int = DEFAULT_PROJECTIONS, seed: int = 0) -> np.ndarray:
-    """(d, k) matrix of unit directions: orthonormal blocks of min(d, k) columns (QR of a seeded
-    standard-Gaussian matrix, sign-fixed so the result is Haar distributed)."""
+    """(d, k) unit directions: Haar orthonormal blocks of min(d, k) columns (seeded)."""
     if d < 1 or k < 1:
         raise ValueError(f"need d >= 1 and k >= 1, got d={d}, k={k}")
     rng = np.random.default_rng([seed, 0x9E0])
@@ -93,24 +67,17 @@ def projection_tests(
     seed: int = 0,
     directions: np.ndarray | None = None,
     normalise: bool = True,
-    workers: int | None = None,
     budget: int | None = None,
-    norms: np.ndarray | None = None,
 ) -> ProjectionTests:
     """Project the (L2-normalised, unless ``normalise=False``) rows of a finite (n, d) matrix
     on ``k`` random orthonormal directions (or the given (d, k) ``directions``), scale by
-    sqrt(d), and test every projection (AD, DP, and the unit-variance scale test).
-
-    Memory: the rows are projected in row blocks (normalised per block from ``norms``, the
-    raw row norms, computed if not given); the (n, k) float64 projections are made in blocks
-    of directions that fit half the ``budget`` (one pass over ``x`` per block; ``x`` may be
-    memory-mapped), the tests of each block taking the other half."""
+    sqrt(d), and test every projection (AD, DP, scale). Made in row blocks and in blocks of
+    directions within ``budget``; ``x`` may be memory-mapped."""
     x = np.asarray(x)
     n, d = x.shape
-    if normalise:
-        norms = row_norms(x) if norms is None else norms
-        check_nonzero(norms)
-    divide_by = norms if normalise else None
+    divide_by = row_norms(x) if normalise else None
+    if divide_by is not None:
+        check_nonzero(divide_by)
     q = random_directions(d, k, seed) if directions is None else np.asarray(directions, float)
     if q.shape[0] != d:
         raise ValueError(f"directions have {q.shape[0]} rows, the data {d} columns")
@@ -121,7 +88,7 @@ def projection_tests(
     for k0 in range(0, kk, kb):
         p = project_rows(x, q[:, k0 : k0 + kb], divide_by)
         p *= np.sqrt(d)
-        parts.append(column_tests(p, workers=workers, budget=half))
+        parts.append(column_tests(p, budget=half))
         v[k0 : k0 + p.shape[1]] = np.einsum("ij,ij->j", p, p) / n  # second moment about 0
         if k0 == 0:
             columns = p[:, :QQ_COLUMNS].copy()
@@ -149,8 +116,7 @@ FIELDS = ("a2star", "k2", "pvalue")
 
 
 def project_rows(x: np.ndarray, q: np.ndarray, divide_by: np.ndarray | None = None) -> np.ndarray:
-    """(n, k) float64 ``u @ q`` with u = the rows of ``x`` (divided by ``divide_by``, as
-    :func:`~.validate.l2_normalise` does), in row blocks (pages released on a memory map)."""
+    """(n, k) float64 ``u @ q``, u the rows of ``x`` (divided by ``divide_by``), in row blocks."""
     n, d = x.shape
     out = np.empty((n, q.shape[1]))
     rows = MappedRows(x)
@@ -174,8 +140,8 @@ def _sphere_moment(d: int, *ks: int) -> float:
 
 
 def scale_moments(n: int, d: int, k: int) -> tuple[float, float]:
-    """Exact mean and variance of sum z^2 over k <= d orthonormal projections under uniformity
-    on S^(d-1), n rows (k > d: independent blocks of d, as if on independent data)."""
+    """Exact mean and variance of sum z^2 over k orthonormal projections of n rows uniform on
+    S^(d-1) (k > d: independent blocks of d)."""
     e = lambda *ks: _sphere_moment(d, *ks)  # noqa: E731
     sig2 = (2.0 * d - 2.0) / (d + 2.0)  # Var(d u^2)
     cov = d * d * e(1, 1) - 1.0  # Cov(d u_a^2, d u_b^2) = -sig2 / (d - 1)
@@ -197,8 +163,7 @@ def scale_moments(n: int, d: int, k: int) -> tuple[float, float]:
 
 
 def scale_test_p(t: float, n: int, d: int, k: int) -> float:
-    """P(T >= t) for T = sum z^2 under uniformity: c chi2(nu) matched to T's exact mean and
-    variance (Satterthwaite)."""
+    """P(T >= t) for T = sum z^2 under uniformity (Satterthwaite's c chi2(nu))."""
     if d < 2 or not math.isfinite(t):
         return float("nan")
     mean, var = scale_moments(n, d, k)
@@ -206,11 +171,3 @@ def scale_test_p(t: float, n: int, d: int, k: int) -> float:
     nu = 2.0 * mean * mean / var
     return float(special.chdtrc(nu, t / c))
 
-
-__all__ = [
-    "DEFAULT_PROJECTIONS",
-    "ProjectionTests",
-    "project_rows",
-    "projection_tests",
-    "random_directions",
-]

@@ -1,66 +1,34 @@
-"""The reference of each view: what the ideal gives at the same n and d, and the calibrated rule.
+"""The reference of each view at the same n and d, and the calibrated rule.
 
-- ``raw`` view: iid Gaussian coordinates (the null).
-- ``l2`` view: rows uniform on the sphere S^(d-1) (L2-normalised iid Gaussian rows, InfoNCE's
-  ideal end point). One coordinate is u1 = g1 / sqrt(g1^2 + X) with X ~ chi2(d - 1), so a column
-  of n rows is simulated from univariate draws at any n and d. The pass rates use g1 as a control
-  variate: rate(sphere) = rate(Gaussian, null table) + mean(pass(u) - pass(g)) on the same
-  draws, far more precise than the plain Monte Carlo mean when d is large.
-
-Each reference gives the pass rates, mean A*^2 and p, the effect size (mean QQ distance to
-N(0, 1), :func:`~.normality.column_tests`), the Student-t10 pass rates and the distribution of
-the D'Agostino-Pearson p-values (not U(0, 1) at small n). They are read from the table simulated
-ahead (:mod:`.reftable`, milliseconds) wherever it answers (n = 20 ... 10^7; d = 2 ... 8,192 for
-``l2``); elsewhere, or for an explicit ``seed``/``columns``, :func:`simulate` runs the same code
-and the result is memoised in memory and, through :func:`set_store`, on disk (``refstore``).
-
-The calibrated rule compares each compliance with the lower ``alpha / 2`` quantile of the number
-of passing coordinates under the reference (Bonferroni over the two tests: joint false-alarm
-rate <= alpha). Coordinates are treated as independent (exact for the raw view; for the sphere
-they correlate only through the row norm, Corr(u1^2, u2^2) = -1/(d - 1)); the Monte Carlo
-uncertainty of the rate is folded in by a beta-binomial count (conservative)."""
+``raw``: iid Gaussian coordinates; ``l2``: rows uniform on the sphere S^(d-1). Each reference
+gives pass rates, means, the effect size, the Student-t10 pass rates and the distribution of
+the DP p-values: from the table of :mod:`.reftable` where it answers, else simulated
+(:mod:`.refsim`). The calibrated rule compares each compliance with the lower ``alpha / 2``
+quantile of the count of passing coordinates, a beta-binomial with the Monte Carlo uncertainty
+of the rate folded in (coordinates treated as independent).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import special
 
-from infogauss_cli.diagnostics.refsim import (
-    REFERENCE_SEED,
-    ReferenceStore,
-    default_columns,
-    get_store,
-    set_store,
-    simulate,
-    simulated,
-    summarise,
-)
-from infogauss_cli.diagnostics.reftable import (
-    LEVELS,
-    TABLE_SEED,
-    gaussian_effect,
-    lookup,
-    table_columns,
-)
+from infogauss_cli.diagnostics.refsim import REFERENCE_SEED, default_columns, simulated, summarise
+from infogauss_cli.diagnostics.reftable import LEVELS, TABLE_SEED, lookup, table_columns
 
 LABELS = {"raw": "null: iid Gaussian", "l2": "ideal: uniform sphere"}
-RELEVANT_EFFECT = 0.04  # effect sizes from here on are "far from Gaussian" (docs/diagnostics.md)
 _REFS: dict[tuple, Reference] = {}
 
 
 @dataclass(frozen=True, eq=False)
 class Reference:
-    """What the reference of a view gives for one coordinate at n rows (and d, for the sphere).
-
-    ``ad_rate``/``dp_rate``: probability that a reference coordinate passes (A*^2 < 0.752,
-    p > 0.05), with Monte Carlo SEs; ``ad_mean``/``dp_mean_p`` and their per-coordinate SDs;
-    ``effect``/``effect_sd``: the QQ distance (effect size) of one reference coordinate, mean
-    and SD; ``dp_pvalues``: sorted simulated DP p-values (the reference distribution), or
-    (table references) their quantiles at probabilities ``dp_levels``."""
+    """One reference coordinate at n rows (and d, for the sphere): pass rates (with Monte Carlo
+    SEs), means and SDs, the effect size, the t10 pass rates, and ``dp_pvalues``: sorted
+    simulated DP p-values or (from the table) their quantiles at ``dp_levels``."""
 
     view: str
     n: int
@@ -88,14 +56,11 @@ class Reference:
         return LABELS[self.view]
 
     def count_cdf(self, which: str, trials: int) -> np.ndarray:
-        """P(at most k of ``trials`` coordinates pass), k = 0..trials (beta-binomial: the
-        binomial with the Monte Carlo uncertainty of the rate folded in)."""
+        """P(at most k of ``trials`` coordinates pass), k = 0..trials (beta-binomial)."""
         key = (which, int(trials))
         cached = self._cdfs.get(key)
         if cached is not None:
             return cached
-        from scipy import special
-
         p, se = (
             (self.ad_rate, self.ad_rate_se) if which == "ad" else (self.dp_rate, self.dp_rate_se)
         )
@@ -138,20 +103,17 @@ class Reference:
         return (min(lo, trials) / trials, min(hi, trials) / trials)
 
     def power(self, ad_min: float, dp_min: float, trials: int) -> float:
-        """Lower bound on the chance that a relevant departure (iid Student t10 coordinates)
-        fails ``compliance >= ad_min and >= dp_min`` over ``trials`` coordinates: the larger
-        of the two single-test powers (binomial)."""
-        from scipy.special import bdtr
+        """Lower bound on the chance that iid Student t10 coordinates fail ``compliance >=
+        ad_min and >= dp_min`` over ``trials`` coordinates (the larger single-test power)."""
 
         def fail(rate: float, cmin: float) -> float:
             k = math.ceil(cmin * trials - 1e-9)  # pass needs count >= k
-            return float(bdtr(k - 1, trials, rate)) if k >= 1 else 0.0
+            return float(special.bdtr(k - 1, trials, rate)) if k >= 1 else 0.0
 
         return max(fail(self.alt_ad_rate, ad_min), fail(self.alt_dp_rate, dp_min))
 
     def calibrate_p(self, pvalues: np.ndarray) -> np.ndarray:
-        """P_ref(P <= p) for each DP p-value: U(0, 1) under the reference (Monte Carlo
-        p-values, (1 + #{ref <= p}) / (1 + m), or from the stored quantiles); NaN stays NaN."""
+        """P_ref(P <= p) for each DP p-value (U(0, 1) under the reference); NaN stays NaN."""
         p = np.asarray(pvalues, dtype=np.float64)
         if self.dp_levels is not None:
             return np.where(
@@ -178,9 +140,8 @@ def _from_quantiles(p: np.ndarray, q: np.ndarray, levels: np.ndarray) -> np.ndar
 def reference(
     n: int, d: int, view: str, *, seed: int = REFERENCE_SEED, columns: int | None = None
 ) -> Reference:
-    """The reference of ``view`` for n rows and d coordinates (n >= 1; d >= 1): from the
-    precomputed table (:mod:`.reftable`) where it answers, else simulated (and cached); an
-    explicit ``seed`` or ``columns`` asks for a simulation."""
+    """The reference of ``view`` for n rows and d coordinates (n, d >= 1): from the table where
+    it answers, else simulated (and cached); an explicit ``seed`` or ``columns`` simulates."""
     if n < 1 or d < 1:
         raise ValueError(f"need n >= 1 and d >= 1, got n={n}, d={d}")
     if view not in LABELS:
@@ -227,32 +188,3 @@ def _reference(n: int, d: int, view: str, seed: int, columns: int) -> Reference:
         dp_pvalues=dp_sorted,
         **summarise(sim, n, view),  # type: ignore[arg-type]
     )
-
-
-def warm(shapes: list[tuple[int, int, str]], progress: Callable[[str], None] | None = None) -> None:
-    """Simulate (or load) the references of several (n, d, view) shapes ahead of time (shapes
-    the table answers cost nothing)."""
-    for n, d, view in shapes:
-        if lookup(int(n), int(d), view) is not None:
-            continue
-        if progress:
-            progress(f"reference {view} n={n} d={d}")
-        reference(n, d, view)
-
-
-__all__ = [
-    "LABELS",
-    "REFERENCE_SEED",
-    "RELEVANT_EFFECT",
-    "Reference",
-    "ReferenceStore",
-    "default_columns",
-    "gaussian_effect",
-    "get_store",
-    "reference",
-    "set_store",
-    "simulate",
-    "simulated",
-    "summarise",
-    "warm",
-]

@@ -1,12 +1,5 @@
-"""Simulated references: the columns of a view's reference at (n, d), summarised and memoised.
-
-:func:`simulate` draws ``columns`` reference columns (``raw``: iid N(0, 1); ``l2``: one sphere
-coordinate u1 = g1 / sqrt(g1^2 + chi2_(d-1)) with g1 kept as a control variate) and runs the
-diagnostics' own tests on them; :func:`summarise` turns them into the reference's numbers;
-:func:`simulated` memoises them in memory and, through :func:`set_store`, on disk (an entry
-whose arrays are not those of a simulation is not used: one warning, then simulated again).
-The table of :mod:`.reftable` is made from the same functions.
-"""
+"""Simulated references: the columns of a view's reference at (n, d) through the diagnostics'
+own tests, summarised, and memoised in memory and in the store of :func:`set_store`."""
 
 from __future__ import annotations
 
@@ -16,21 +9,22 @@ from typing import Protocol
 
 import numpy as np
 
-from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA, column_tests
+from infogauss_cli.diagnostics.columns import column_tests
+from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA
 from infogauss_cli.diagnostics.null import table_row
 
 REFERENCE_SEED = 20261129
 REFERENCE_FORMAT = 1  # bump when the simulation changes: old cache entries are then ignored
 VIEWS = ("raw", "l2")
-_BUDGET = 24_000_000  # simulated values per reference (columns x n), about 2-4 s on 2 cores
+_BUDGET = 24_000_000  # simulated values per reference (columns x n)
 _MIN_COLUMNS, _MAX_COLUMNS = 600, 20_000
 _BATCH = 1 << 23  # values per simulated batch (32 MB of float32)
-ALT_DF = 10  # the relevant departure: Student t with 10 degrees of freedom (effect size 0.044)
+ALT_DF = 10  # the relevant departure: Student t with 10 degrees of freedom
 ALT_SHARE = 4  # it is simulated on 1/4 of the columns
 
 
 class ReferenceStore(Protocol):
-    """Where simulated references are kept between runs (``diagnostics.refstore``)."""
+    """Where simulated references are kept between runs (:mod:`.refstore`)."""
 
     def get(self, key: str) -> dict[str, np.ndarray] | None: ...
 
@@ -58,32 +52,13 @@ def default_columns(n: int) -> int:
     return int(np.clip(_BUDGET // max(n, 1), _MIN_COLUMNS, _MAX_COLUMNS))
 
 
-def _table(n: int) -> dict[str, float]:
-    """The null table (iid Gaussian) interpolated in log n, with its Monte Carlo SEs."""
-    row = table_row(n)
-    return {
-        "ad_mean": row[2],
-        "ad_sd": row[4],
-        "ad_rate": row[5],
-        "ad_rate_se": row[6],
-        "dp_rate": row[7],
-        "dp_rate_se": row[8],
-        "dp_mean_p": row[9],
-        "dp_sd": row[11],
-    }
-
-
-def _sphere_dim(d: int) -> int:
-    return max(int(d), 1)
-
-
 def simulate(
     n: int, d: int, view: str, columns: int, seed: int = REFERENCE_SEED, alt: bool = True
 ) -> dict:
-    """Simulate ``columns`` reference columns of n rows (float32, as embeddings usually are)
-    and run the diagnostics' own tests on them. Returns per-column arrays: ``a2``, ``p``, ``w1``
-    of the reference columns, for ``l2`` ``a2_g``, ``p_g``, ``w1_g`` of the Gaussian controls,
-    and (``alt``) ``a2_alt``, ``p_alt`` of Student-t10 columns on a quarter of them."""
+    """Per-column ``a2``, ``p``, ``w1`` of ``columns`` float32 reference columns of n rows
+    (``raw``: iid N(0, 1); ``l2``: one sphere coordinate u1 = g1 / sqrt(g1^2 + chi2_(d-1)),
+    with ``a2_g``, ``p_g``, ``w1_g`` of the Gaussian controls g1), and (``alt``) ``a2_alt``,
+    ``p_alt`` of Student-t10 columns on a quarter of them."""
     if view not in VIEWS:
         raise ValueError(f"unknown view {view!r}")
     rng = np.random.default_rng([seed, n, d if view == "l2" else 0, 1 if view == "l2" else 0])
@@ -100,7 +75,7 @@ def simulate(
             out["p_alt"].append(alt.pvalue)
         g = rng.standard_normal((n, m), dtype=np.float32)
         if view == "l2":
-            k = _sphere_dim(d) - 1
+            k = max(int(d), 1) - 1
             x = 2.0 * rng.standard_gamma(k / 2.0, (n, m), dtype=np.float32) if k else 0.0
             # d = 1: the sphere is {-1, 1} (a draw of exactly 0 has no sign to divide out)
             u = g / np.sqrt(g * g + x) if k else np.where(g < 0, -1.0, 1.0).astype(np.float32)
@@ -165,9 +140,9 @@ def _mean_se(x: np.ndarray) -> tuple[float, float]:
 
 
 def summarise(sim: dict[str, np.ndarray], n: int, view: str) -> dict[str, float]:
-    """The :data:`~.reftable.FIELDS` of a reference from its simulated columns (rates and
-    means of the sphere through the Gaussian control variate and the null table)."""
-    t = _table(n)
+    """The :data:`~.reftable.FIELDS` of a reference from its simulated columns (the sphere's
+    rates and means: the null table plus the control variate's difference)."""
+    t = table_row(n)
     ad_pass = sim["a2"] < AD_CRITICAL_5PCT
     dp_pass = sim["p"] > DP_ALPHA
     w1 = sim["w1"]
@@ -181,10 +156,8 @@ def summarise(sim: dict[str, np.ndarray], n: int, view: str) -> dict[str, float]
         fields["alt_ad_rate"] = float(np.mean(sim["a2_alt"] < AD_CRITICAL_5PCT))
         fields["alt_dp_rate"] = float(np.mean(sim["p_alt"] > DP_ALPHA))
     if view == "raw":
-        fields |= {k: t[k] for k in ("ad_rate", "ad_rate_se", "dp_rate", "dp_rate_se")}
-        fields |= {"ad_mean": t["ad_mean"], "dp_mean_p": t["dp_mean_p"], "ad_sd": t["ad_sd"]}
-        fields["dp_sd"] = t["dp_sd"]
-        return fields
+        keys = ("ad_rate", "ad_rate_se", "dp_rate", "dp_rate_se", "ad_mean", "dp_mean_p")
+        return fields | {k: t[k] for k in (*keys, "ad_sd", "dp_sd")}
     # control variate: the Gaussian columns' rates are known precisely from the table
     for which, own, ctl in (
         ("ad", ad_pass, sim["a2_g"] < AD_CRITICAL_5PCT),
@@ -198,14 +171,3 @@ def summarise(sim: dict[str, np.ndarray], n: int, view: str) -> dict[str, float]
     fields["dp_mean_p"] = t["dp_mean_p"] + _mean_se(sim["p"] - sim["p_g"])[0]
     return fields
 
-
-__all__ = [
-    "REFERENCE_SEED",
-    "ReferenceStore",
-    "default_columns",
-    "get_store",
-    "set_store",
-    "simulate",
-    "simulated",
-    "summarise",
-]

@@ -1,13 +1,7 @@
-"""Simulated references on disk, so that a repeated audit does not simulate them twice.
-
-One ``.npz`` per (n, d, view, seed, columns, format) key (see
-``infogauss_cli.diagnostics.reference``), in ``$INFOGAUSS_REFERENCES``, else
-``$INFOGAUSS_CACHE/references``, else ``<user cache dir>/infogauss/references``. Writes are
-atomic (temporary file in the same folder, then ``os.replace``). Each entry carries the store's
-format (:data:`STORE_FORMAT`) and a sha256 of its key and arrays (names, dtypes, shapes,
-bytes). An entry that cannot be read (truncated, corrupt), has another format or does not match
-its checksum is never used: one :class:`ReferenceCacheWarning` says so, the entry is removed
-where the folder allows it (a read-only folder is left as it is) and the caller simulates again.
+"""Simulated references on disk: one ``.npz`` per key in ``$INFOGAUSS_REFERENCES``, else
+``$INFOGAUSS_CACHE/references``, else the user cache dir, written atomically with a format and a
+sha256 of its key and arrays. An unreadable, stale or mismatched entry is never used: one
+:class:`ReferenceCacheWarning`, the entry removed where allowed, and the caller simulates again.
 """
 
 from __future__ import annotations
@@ -21,6 +15,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from infogauss_cli.diagnostics.refsim import get_store, set_store
 
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
 STORE_FORMAT = 2  # 1: no format nor checksum in the entry
@@ -80,7 +76,7 @@ def default_reference_dir() -> Path:
 
 
 class DiskReferenceStore:
-    """``get``/``put`` of named arrays under one folder (never raises on a bad entry, nor on a
+    """``get``/``put`` of named arrays under one folder (never raises on a bad entry or a
     folder that cannot be written)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
@@ -127,18 +123,6 @@ class DiskReferenceStore:
 def use_disk_store(path: str | Path | None = None) -> None:
     """Keep simulated references on disk (the default folder unless ``path``), once per
     process; a store set explicitly before is left in place."""
-    from infogauss_cli.diagnostics.reference import get_store, set_store
-
     if get_store() is None or path is not None:
         set_store(DiskReferenceStore(path))
 
-
-__all__ = [
-    "STORE_FORMAT",
-    "DiskReferenceStore",
-    "ReferenceCacheWarning",
-    "checksum",
-    "default_reference_dir",
-    "reject",
-    "use_disk_store",
-]

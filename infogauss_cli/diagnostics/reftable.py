@@ -1,32 +1,13 @@
-"""The reference table: what :func:`~.reference.reference` needs, tabulated in advance.
+"""The reference table: what :func:`~.reference.reference` needs, simulated ahead
+(``reference_table.tsv``, made by ``benchmarks/reftable_build.py``; see docs/calibration.md).
 
-``reference_table.tsv`` beside this module (made by :mod:`.reftable_build`; seeds, sizes and the
-command in its header) holds one row per simulated cell:
-
-- ``raw`` rows (d = 0): iid N(0, 1) columns at n = 20 ... 10^7. Rates, mean A*^2 and mean p are
-  copied from the high-precision null table (:mod:`.null`, constant beyond n = 25,000); the
-  effect size (QQ distance ``w1``), the Student-t10 pass rates and the DP p-value quantiles are
-  simulated (quantiles beyond n = 25,000 are those of 25,000: the DP p-value is then U(0, 1)).
-- ``l2`` rows: one sphere coordinate u1 = g1 / sqrt(g1^2 + chi2_(d-1)) on 21 rows n = 20 ...
-  5,000 and integer d = 2 ... 8,192, chosen so that s = (6 / (d + 2)) / sqrt(24 / n) (the
-  coordinate's excess kurtosis over the kurtosis test's SE) steps by 8% where the rates move
-  (0.4 < s < 8) and by 35% elsewhere. Rates and means use the Gaussian control variate of
-  :mod:`.refsim`, the effect size too (table's Gaussian effect + mean(w1(u) - w1(g))).
-
-Lookup, on the scales where the values are nearly linear: pass rates as logits, p-value
-quantiles as log p, the Gaussian effect size as sqrt(n) times it, the sphere's as its ratio to
-the Gaussian one at the same n. raw: linear in log n (clamped). l2: each of the two n rows
-around n is read at the query's s (linear in log s), then the two are combined linearly in
-log n; a row is read at the query's d instead where d <= :data:`FIXED_D` (small d do not
-collapse onto s: fixed d is 3x more accurate there) or where it cannot reach that s with
-d >= 2. Beyond the last row (n > 5,000) the pass rates, means and quantiles collapse onto s, so
-the last row is read at the same s. Past its largest s (d = 2 at n = 5,000, s = 21.6:
-every test rejects) rates and quantiles stay at that end, mean A*^2 grows as s^2 and its SD as
-s (the linear-kurtosis regime; rough for d < 8). The effect size beyond the last row is
-sqrt(D^2 + noise^2): D = :func:`sphere_bias`, the population QQ distance of the coordinate
-(quadrature), and the noise that of the last row at the same d, scaled as the Gaussian effect
-from 5,000 to n. Other shapes (n < 20, d < 2, n > 10^7, d > 8,192 for l2) are not in the
-table: :func:`lookup` gives None and the reference is simulated.
+``raw`` rows: iid N(0, 1) columns at n = 20 ... 10^7 (rates and means from the null table).
+``l2`` rows: one sphere coordinate at n = 20 ... 5,000 and d = 2 ... 8,192, on a grid of
+s = (6 / (d + 2)) / sqrt(24 / n), the coordinate's excess kurtosis over the kurtosis test's SE.
+Lookup interpolates rates as logits, quantiles as log p, effect sizes against the Gaussian one;
+l2 rows are read at the query's s (at its d for d <= :data:`FIXED_D`), combined in log n, and
+past n = 5,000 read at the same s (the effect from the population bias :func:`sphere_bias`
+and the noise of the last row). Elsewhere :func:`lookup` gives None (then simulated).
 """
 
 from __future__ import annotations
@@ -36,28 +17,18 @@ import math
 from pathlib import Path
 
 import numpy as np
+from scipy import special
+
+from infogauss_cli.diagnostics.null import read_tsv
 
 TABLE_FILE = Path(__file__).with_name("reference_table.tsv")
-FIELDS = (
-    "ad_rate",
-    "ad_rate_se",
-    "dp_rate",
-    "dp_rate_se",
-    "ad_mean",
-    "ad_sd",
-    "dp_mean_p",
-    "dp_sd",
-    "effect",
-    "effect_sd",
-    "alt_ad_rate",
-    "alt_dp_rate",
-)
+FIELDS = ("ad_rate", "ad_rate_se", "dp_rate", "dp_rate_se", "ad_mean", "ad_sd", "dp_mean_p",
+          "dp_sd", "effect", "effect_sd", "alt_ad_rate", "alt_dp_rate")  # fmt: skip
 LEVELS = np.array(
     [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075]
     + [round(0.1 + 0.05 * i, 2) for i in range(17)]
     + [0.925, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999]
-)
-"""Probability levels of the stored DP p-value quantiles."""
+)  # probability levels of the stored DP p-value quantiles
 TABLE_SEED = 20260301  # the seed of the table's simulations (header of the file)
 HEAD = ("view", "n", "d", "s", "columns")
 N_MIN, N_MAX, D_MIN, D_MAX = 20, 10**7, 2, 8192
@@ -65,8 +36,6 @@ FIXED_D = 8  # up to this d, rows are read at the query's d (s does not collapse
 _F = {f: i for i, f in enumerate(FIELDS)}
 _RATES = [_F[f] for f in ("ad_rate", "dp_rate", "alt_ad_rate", "alt_dp_rate")]
 _EPS = 1e-6  # rates are interpolated as logits, clipped to [_EPS, 1 - _EPS]
-
-
 _TINY = 1e-300  # p-value quantiles are interpolated as log p (they span hundreds of decades)
 
 
@@ -93,9 +62,7 @@ def _load(path: Path = TABLE_FILE) -> dict[str, object] | None:
     """Raw rows (n, values) and l2 rows (per n: s, values) of the table; None if absent."""
     if not path.is_file():
         return None
-    lines = path.read_text(encoding="utf-8").splitlines()
-    rows = [line.split("\t") for line in lines if line and not line.startswith("#")]
-    a = np.array([[float(v) for v in row] for row in rows[1:]])  # rows[0]: column names
+    a = np.array([[float(v) for v in row] for row in read_tsv(path)[1:]])
     h = len(HEAD)
     raw = a[a[:, 0] == 0]
     raw = raw[np.argsort(raw[:, 1])]
@@ -143,8 +110,7 @@ def _raw_vals(n: float) -> np.ndarray:
 
 
 def gaussian_effect(n: int) -> tuple[float, float]:
-    """Mean and SD of one iid-Gaussian column's QQ distance to N(0, 1) (``w1``) at n rows,
-    from the table (interpolated in log n, clamped to 20 ... 10^7)."""
+    """Mean and SD of one iid-Gaussian column's QQ distance to N(0, 1) at n rows (table)."""
     if _table() is None:
         raise FileNotFoundError(f"no reference table at {TABLE_FILE}")
     v = _raw_vals(float(n))
@@ -163,17 +129,15 @@ def _row_at(row: tuple, logs: float, s: float, extrapolate: bool) -> np.ndarray:
 
 
 def _at(row: tuple, logs: float, d: float) -> float:
-    """Where to read a row (log s): at the query's s, or at its d for small d and where that s
-    is past the row's end (a row of fewer rows than the query cannot reach it with d >= 2)."""
+    """Where to read a row (log s): at the query's s, or at its d for small d and past the
+    row's end."""
     return logs if logs <= row[1][-1] and d > FIXED_D else math.log(sphere_s(row[0], d))
 
 
 @functools.lru_cache(maxsize=256)
 def sphere_bias(d: int, points: int = 4000) -> float:
-    """Population QQ distance of one standardised sphere coordinate sqrt(d) u1 to N(0, 1):
-    the integral over p of |Q(p) - Phi^-1(p)|, u1^2 ~ Beta(1/2, (d-1)/2) (midpoint rule)."""
-    from scipy import special
-
+    """Population QQ distance of one standardised sphere coordinate sqrt(d) u1 to N(0, 1)
+    (u1^2 ~ Beta(1/2, (d-1)/2); midpoint rule over p)."""
     p = 0.5 + (np.arange(points) + 0.5) / (2 * points)  # the upper half; Q is symmetric
     q = np.sqrt(d * special.betaincinv(0.5, (d - 1) / 2.0, 2 * p - 1))
     return float(np.mean(np.abs(q - special.ndtri(p))))
@@ -214,7 +178,7 @@ def _sphere_vals(n: float, d: float) -> np.ndarray:
 
 def lookup(n: int, d: int, view: str) -> tuple[dict[str, float], np.ndarray] | None:
     """(fields, DP p-value quantiles at :data:`LEVELS`) of the reference at (n, d, view), or
-    None where the table does not answer (see the module docstring)."""
+    None where the table does not answer."""
     if _table() is None or not N_MIN <= n <= N_MAX:
         return None
     if view == "raw":
@@ -230,7 +194,7 @@ def lookup(n: int, d: int, view: str) -> tuple[dict[str, float], np.ndarray] | N
 
 
 def table_columns(n: int, view: str) -> int:
-    """Simulated columns behind the table's rows nearest n (the smallest, for the record)."""
+    """Simulated columns behind the table's rows nearest n (the smallest)."""
     t = _table()
     if t is None:
         return 0
@@ -239,5 +203,3 @@ def table_columns(n: int, view: str) -> int:
     row = min(t["l2"], key=lambda r: abs(math.log(r[0] / n)))  # type: ignore[union-attr]
     return int(np.min(row[3]))
 
-
-__all__ = ["FIELDS", "LEVELS", "TABLE_FILE", "TABLE_SEED", "gaussian_effect", "lookup", "sphere_s"]

@@ -1,28 +1,22 @@
-"""Uniformity and isotropy on the sphere: what InfoNCE optimises, measured directly.
+"""Uniformity and isotropy on the sphere (InfoNCE's ideal), on L2-normalised rows u (n, d).
 
-All functions take L2-normalised rows u (n, d) (see :func:`~.validate.l2_normalise`).
-
-- :func:`uniformity`: Wang & Isola (2020) uniformity log E exp(-t ||u - v||^2), t = 2, over the
-  distinct pairs of (up to ``max_rows``) rows, with its exact value under uniformity and a z-score.
-- :func:`rayleigh`: mean resultant length R = ||mean u|| and the Rayleigh test: n d R^2 has
-  mean d and variance 2d (n-1)/n exactly (Mardia & Jupp 2000, 10.4.1, chi2_d for large n).
-- :func:`scatter`: the scatter matrix T = (1/n) sum u u^T against I/d (Bingham 1974 test,
-  n d (d+2)/2 (tr T^2 - 1/d): mean f = (d-1)(d+2)/2, variance 2f (n-1)/n exactly) and the
-  spectrum of the *centred* covariance T - m m^T: effective rank (RankMe, Garrido et al. 2023),
-  participation ratio, condition number and the share of the top component.
-
-Both tests refer their statistic to the scaled chi-square c chi2(nu) with its exact mean and
-variance, c = (n-1)/n, nu = dof n/(n-1) (the plain chi2 with 2 dof more variance is too wide
-at small n).
+Wang-Isola uniformity with its exact value under uniformity; Rayleigh (n d ||mean u||^2) and
+Bingham (n d (d+2)/2 (tr T^2 - 1/d), T the scatter matrix), both referred to the scaled
+chi-square c chi2(nu) with their exact mean and variance; the spectrum of the centred
+covariance; the sphere call's tests (:func:`sphere_tests`); paired towers' alignment and gap.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import special
+
+from infogauss_cli.diagnostics.blocks import MappedRows, row_step
+from infogauss_cli.diagnostics.validate import l2_normalise
 
 UNIFORMITY_T = 2.0
 DEFAULT_UNIFORMITY_ROWS = 2000
@@ -31,10 +25,8 @@ _BLOCK = 1024  # rows per Gram block
 
 @dataclass(frozen=True)
 class Uniformity:
-    """``value``: log of the mean of exp(-t||u_i - u_j||^2) over pairs i < j; ``ideal``: its
-    population value for uniform points on S^(d-1) (log of the same mean, so like is compared
-    with like); ``z``: (mean - E) / sd on the linear scale, sd exact for uniform data (a
-    degenerate U-statistic: Var = 2 Var(k) / (n (n-1))); ``rows``: rows used."""
+    """``value``: log mean of exp(-t||u_i - u_j||^2) over pairs i < j; ``ideal``: its value
+    under uniformity on S^(d-1); ``z``: (mean - E) / sd, sd exact under uniformity."""
 
     value: float
     ideal: float
@@ -45,8 +37,7 @@ class Uniformity:
 
 @dataclass(frozen=True)
 class Rayleigh:
-    """``mean_norm`` = ||mean of the unit rows|| (mean resultant length; E = ~1/sqrt(n) under
-    uniformity); ``statistic`` = n d R^2, chi2_d under uniformity; ``pvalue``."""
+    """``mean_norm`` = ||mean of the unit rows||; ``statistic`` = n d R^2; ``pvalue``."""
 
     mean_norm: float
     statistic: float
@@ -55,11 +46,9 @@ class Rayleigh:
 
 @dataclass(frozen=True, eq=False)
 class Scatter:
-    """Isotropy of the unit rows. ``bingham_*``: T = (1/n) sum u u^T against I/d.
-    ``eigenvalues``: of the centred covariance T - m m^T, descending; from them
-    ``effective_rank`` (exp of the entropy of the normalised singular values sqrt(lambda)),
-    ``participation_ratio`` (sum lambda)^2 / sum lambda^2, ``condition_number``
-    lambda_max / lambda_min (inf when rank deficient, e.g. n <= d), ``top_pc_share``."""
+    """Bingham's test of T = (1/n) sum u u^T against I/d, and the ``eigenvalues`` of the
+    centred covariance (descending) with the effective rank (RankMe), participation ratio,
+    condition number (inf when rank deficient) and the top component's share."""
 
     bingham_statistic: float
     bingham_df: float
@@ -72,15 +61,12 @@ class Scatter:
 
 
 def _log_mean_exp_cos(kappa: float, d: int) -> float:
-    """log E exp(kappa s) for s = <u, v>, u, v uniform on S^(d-1): the von Mises-Fisher
-    normaliser Gamma(d/2) (kappa/2)^(1 - d/2) I_(d/2 - 1)(kappa) = 0F1(; d/2; kappa^2 / 4)
-    (the hypergeometric form does not underflow at large d)."""
+    """log E exp(kappa <u, v>) for u, v uniform on S^(d-1): 0F1(; d/2; kappa^2 / 4)."""
     return math.log(float(special.hyp0f1(d / 2.0, kappa * kappa / 4.0)))
 
 
 def uniformity_ideal(d: int, t: float = UNIFORMITY_T) -> float:
-    """log E exp(-t ||u - v||^2) = -2t + log E exp(2t s) for independent uniform u, v on
-    S^(d-1), in closed form (Bessel function); at t = 2, log E exp(-4 (1 - s))."""
+    """log E exp(-t ||u - v||^2) for independent uniform u, v on S^(d-1) (closed form)."""
     return -2.0 * t + _log_mean_exp_cos(2.0 * t, d)
 
 
@@ -106,8 +92,8 @@ def uniformity(
     max_rows: int | None = DEFAULT_UNIFORMITY_ROWS,
     seed: int = 0,
 ) -> Uniformity:
-    """Wang-Isola uniformity of unit rows ``u`` over all pairs of (a seeded subsample of at most
-    ``max_rows``) rows, exact O(n^2 d) through the Gram matrix in blocks."""
+    """Wang-Isola uniformity of unit rows ``u`` over all pairs of (at most ``max_rows`` seeded)
+    rows, through the Gram matrix in blocks."""
     n, d = u.shape
     if max_rows is not None and n > max_rows:
         idx = np.sort(np.random.default_rng([seed, 0x5F3]).choice(n, max_rows, replace=False))
@@ -124,7 +110,7 @@ def uniformity(
 
 
 def rayleigh(u: np.ndarray) -> Rayleigh:
-    """Rayleigh test of uniformity on S^(d-1): n d ||mean u||^2 ~ chi2_d (scaled, see above)."""
+    """Rayleigh test of uniformity on S^(d-1)."""
     n = u.shape[0]
     return rayleigh_from_mean(np.asarray(u, dtype=np.float64).mean(axis=0), n)
 
@@ -155,8 +141,7 @@ def scatter(u: np.ndarray) -> Scatter:
 
 
 def scatter_from_moments(t: np.ndarray, m: np.ndarray, n: int) -> Scatter:
-    """:func:`scatter` from the scatter matrix ``t`` = (1/n) sum u u^T (d, d; overwritten)
-    and the mean ``m`` of n unit rows."""
+    """:func:`scatter` from ``t`` = (1/n) sum u u^T (overwritten) and the mean ``m``."""
     d = m.shape[0]
     tr2 = float(np.einsum("ij,ij->", t, t))
     df = (d - 1) * (d + 2) / 2.0
@@ -180,11 +165,7 @@ def scatter_from_moments(t: np.ndarray, m: np.ndarray, n: int) -> Scatter:
 def sphere_moments(
     x: np.ndarray, norms: np.ndarray, block_bytes: int = 8 << 20
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(mean of u (d,), scatter (1/n) sum u u^T (d, d)) of the unit rows u = x / norms, in one
-    pass over row blocks (float64; pages released on a memory map)."""
-    from infogauss_cli.diagnostics.blocks import MappedRows, row_step
-    from infogauss_cli.diagnostics.validate import l2_normalise
-
+    """(mean of u, (1/n) sum u u^T) of the unit rows u = x / norms, in one pass of row blocks."""
     n, d = x.shape
     total, t = np.zeros(d), np.zeros((d, d))
     rows = MappedRows(x)
@@ -198,15 +179,115 @@ def sphere_moments(
     return total / n, t
 
 
-__all__ = [
-    "Rayleigh",
-    "Scatter",
-    "Uniformity",
-    "rayleigh",
-    "rayleigh_from_mean",
-    "scatter",
-    "scatter_from_moments",
-    "sphere_moments",
-    "uniformity",
-    "uniformity_ideal",
-]
+@dataclass(frozen=True)
+class SphereTests:
+    """Rayleigh and Bingham on ``m`` unit rows in ``d`` dimensions (``zero_rows`` left out)."""
+
+    m: int
+    d: int
+    rayleigh_p: float
+    bingham_p: float
+    mean_norm: float
+    power_relevant: float
+    zero_rows: int = 0
+
+    def pvalues(self) -> dict[str, float]:
+        """The finite p-values the sphere call combines (Bonferroni)."""
+        out = {"rayleigh": self.rayleigh_p, "bingham": self.bingham_p}
+        return {k: v for k, v in out.items() if math.isfinite(v)}
+
+
+def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> SphereTests:
+    """Rayleigh and Bingham of the L2-normalised rows of ``x`` (zero rows left out)."""
+    a = np.asarray(x, dtype=np.float64)
+    norms = np.linalg.norm(a, axis=1)
+    live = norms > 0
+    u = l2_normalise(a[live], norms[live])
+    m, d = u.shape
+    if m < 2:
+        nan = float("nan")
+        return SphereTests(m, d, nan, nan, nan, 0.0, int((~live).sum()))
+    mean = u.mean(axis=0)
+    ray = rayleigh_from_mean(mean, m)
+    return SphereTests(
+        m=m,
+        d=d,
+        rayleigh_p=ray.pvalue,
+        bingham_p=bingham_p(u),
+        mean_norm=ray.mean_norm,
+        power_relevant=bingham_power(m, d, alpha / 2),
+        zero_rows=int((~live).sum()),
+    )
+
+
+def bingham_p(u: np.ndarray) -> float:
+    """Bingham's p of unit rows u (m, d), tr T^2 from the smaller Gram or scatter matrix."""
+    m, d = u.shape
+    if d < 2:
+        return float("nan")
+    gram = u @ u.T if m < d else u.T @ u
+    tr2 = float(np.einsum("ij,ij->", gram, gram)) / (m * m)
+    f = (d - 1) * (d + 2) / 2.0
+    return exact_chi2_p(m * d * (d + 2) / 2.0 * (tr2 - 1.0 / d), f, m)
+
+
+def bingham_power(m: int, d: int, level: float) -> float:
+    """Chance that Bingham's test at ``level`` rejects the relevant anisotropy (the normalised
+    rows of a Gaussian with variances 1 and 2: noncentrality about m (d + 2) / 18)."""
+    if d < 2:
+        return 0.0
+    f = (d - 1) * (d + 2) / 2
+    c = (m - 1) / m
+    crit = c * float(special.chdtri(f / c, level))  # the scaled chi-square's upper point
+    noncentrality = m * (d + 2) / 18
+    return float(special.ndtr((f + noncentrality - crit) / math.sqrt(2 * f * c)))
+
+
+def sphere_metrics(t: SphereTests) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report's ``metrics`` and ``null`` entries of the sphere tests."""
+    metrics = {
+        "sphere_rows": t.m,
+        "sphere_zero_rows": t.zero_rows,
+        "sphere_rayleigh_p": t.rayleigh_p,
+        "sphere_bingham_p": t.bingham_p,
+        "sphere_mean_norm": t.mean_norm,
+    }
+    return metrics, {"sphere_power_relevant": t.power_relevant}
+
+
+@dataclass(frozen=True)
+class PairedStats:
+    """Paired towers: ``alignment`` E ||u_a - u_b||^2 over the pairs of unit rows (Wang-Isola)
+    and ``modality_gap`` ||mean u_a - mean u_b||."""
+
+    alignment: float
+    modality_gap: float
+    n_pairs: int
+
+
+def paired_stats(a: np.ndarray, b: np.ndarray) -> PairedStats:
+    """Alignment and gap of row-paired matrices ``a`` and ``b`` of the same shape."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.ndim != 2 or a.shape[0] < 1:
+        raise ValueError(f"paired matrices must have the same (n, d) shape: {a.shape}, {b.shape}")
+    ua = l2_normalise(a).astype(np.float64, copy=False)
+    ub = l2_normalise(b).astype(np.float64, copy=False)
+    diff = ua - ub
+    align = float(np.einsum("ij,ij->i", diff, diff).mean())
+    gap = float(np.linalg.norm(ua.mean(axis=0) - ub.mean(axis=0)))
+    return PairedStats(align, gap, int(a.shape[0]))
+
+
+def pair_indices(
+    ids_a: tuple[str, ...] | list[str], pairs_b: list[str | None]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (ia, ib) pairing a[ia[k]] with b[ib[k]]; ``pairs_b[j]``: the id in ``ids_a``
+    that row j of b is paired with (None: unpaired; several b rows may share one a row)."""
+    where = {i: k for k, i in enumerate(ids_a)}
+    ia, ib = [], []
+    for j, p in enumerate(pairs_b):
+        k = where.get(p) if p is not None else None
+        if k is not None:
+            ia.append(k)
+            ib.append(j)
+    return np.asarray(ia, dtype=np.int64), np.asarray(ib, dtype=np.int64)

@@ -1,7 +1,8 @@
-"""Input checks, views and subsampling of an (n, d) embedding matrix."""
+"""Input checks, row norms, views and subsampling of an (n, d) embedding matrix."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -39,10 +40,8 @@ def check_numeric(a: np.ndarray) -> np.ndarray:
 
 
 def check_finite(a: np.ndarray) -> None:
-    """Raise naming how many NaN and Inf values there are and where the first ones sit.
-
-    One pass over blocks of rows (no full-size mask; a memory-mapped matrix keeps a bounded
-    resident set); the count and the positions are found only when something is wrong."""
+    """Raise naming how many NaN and Inf values there are and where the first ones sit (one
+    pass over row blocks; the positions are found only when something is wrong)."""
     if a.ndim < 2:
         if not np.isfinite(a).all():
             _raise_non_finite(a, np.arange(0))
@@ -60,7 +59,7 @@ def check_finite(a: np.ndarray) -> None:
 
 
 def _raise_non_finite(a: np.ndarray, bad_rows: np.ndarray) -> None:
-    """The error of :func:`check_finite`, counted over the rows that hold non-finite values."""
+    """The error of :func:`check_finite`, counted over the rows with non-finite values."""
     part = a[bad_rows] if a.ndim >= 2 else a
     finite = np.isfinite(part)
     n_nan = int(np.count_nonzero(np.isnan(part)))
@@ -77,11 +76,8 @@ def _raise_non_finite(a: np.ndarray, bad_rows: np.ndarray) -> None:
 
 
 def validate_matrix(x: object) -> np.ndarray:
-    """Check that ``x`` is a finite real (n, d) matrix with n >= 20 and d >= 1; return it.
-
-    Floats are returned as they are (no copy); bool and int become float64.
-    Raises :class:`InvalidEmbeddingsError` (a ``BadInputError``) with a one-line reason.
-    """
+    """``x`` if it is a finite real (n, d) matrix with n >= 20 and d >= 1 (floats as they are,
+    bool and int as float64), else :class:`InvalidEmbeddingsError` with a one-line reason."""
     try:
         a = np.asarray(x)
     except (ValueError, TypeError) as exc:
@@ -120,8 +116,7 @@ def row_norms(x: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
             out[i : i + step] = np.sqrt(np.einsum("ij,ij->i", c, c))
         rows.release(i, i + step)
-    # squares overflow near 1e154 and underflow near 1e-154: redo those rows scaled by a power
-    # of two (exact), so that the norms are right at any finite scale
+    # squares overflow near 1e154 and underflow near 1e-154: redo those rows scaled by 2^-e
     redo = np.flatnonzero(~np.isfinite(out) | (out < 1e-140))
     for i in redo:
         c = x[i].astype(np.float64)
@@ -138,10 +133,7 @@ def view_dtype(dtype: np.dtype) -> type:
 
 
 def l2_normalise(x: np.ndarray, norms: np.ndarray | None = None) -> np.ndarray:
-    """Rows divided by their L2 norm, computed in float64; float32 stays float32 (rounded once).
-
-    Raises :class:`InvalidEmbeddingsError` naming the zero rows.
-    """
+    """Rows divided by their L2 norm in float64; float32 stays float32 (rounded once)."""
     norms = row_norms(x) if norms is None else norms
     check_nonzero(norms)
     out = np.empty(x.shape, dtype=view_dtype(x.dtype))
@@ -163,11 +155,7 @@ def check_nonzero(norms: np.ndarray) -> None:
 
 
 def apply_view(x: np.ndarray, view: View) -> np.ndarray:
-    """The matrix the per-coordinate tests see: ``l2`` rows scaled to unit norm, ``raw`` as is.
-
-    The l2 view is computed in float64 and returned as float32 for float32 input (float64
-    otherwise).
-    """
+    """The matrix the per-coordinate tests see: ``l2`` rows scaled to unit norm, ``raw`` as is."""
     if view == "raw":
         return x
     if view == "l2":
@@ -176,8 +164,8 @@ def apply_view(x: np.ndarray, view: View) -> np.ndarray:
 
 
 def subsample(x: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` rows drawn without replacement (``np.random.default_rng(seed)``), in their original
-    order; returns (rows, sorted indices). ``n`` None or >= the row count: all rows, no copy."""
+    """(rows, sorted indices) of ``n`` rows drawn without replacement (``default_rng(seed)``),
+    in their original order; all rows (no copy) when ``n`` is None or >= the row count."""
     rows = x.shape[0]
     if n is None or n >= rows:
         return x, np.arange(rows)
@@ -186,3 +174,41 @@ def subsample(x: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.n
     idx = np.random.default_rng(seed).choice(rows, size=int(n), replace=False, shuffle=False)
     idx.sort()
     return take_rows(x, idx), idx
+
+
+@dataclass(frozen=True, eq=False)
+class NormStats:
+    """Row norms ||z||: ``cv`` = std (ddof=1) / mean (about 1/sqrt(2d) for an isotropic
+    Gaussian; NaN if undefined), and the per-row ``norms``."""
+
+    cv: float
+    mean: float
+    std: float
+    min: float
+    max: float
+    norms: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+
+
+def stats_from_norms(norms: np.ndarray) -> NormStats:
+    """:class:`NormStats` of precomputed row norms (float64, read-only afterwards)."""
+    norms = np.asarray(norms, dtype=np.float64)
+    norms.setflags(write=False)
+    nan = float("nan")
+    if norms.size == 0:
+        return NormStats(nan, nan, nan, nan, nan, norms)
+    top = float(norms.max())
+    e = int(np.frexp(top)[1]) if np.isfinite(top) and top > 0 else 0
+    scaled = np.ldexp(norms, -e)  # exact: mean and std neither overflow nor underflow
+    mean = float(np.ldexp(scaled.mean(), e))
+    std = float(np.ldexp(scaled.std(ddof=1), e)) if norms.size > 1 else nan
+    cv = float(scaled.std(ddof=1) / scaled.mean()) if norms.size > 1 and mean > 0 else nan
+    return NormStats(cv, mean, std, float(norms.min()), top, norms)
+
+
+def norm_stats(x: object) -> NormStats:
+    """Norm statistics of the rows of a finite real (n, d) matrix (accumulated in float64)."""
+    a = check_numeric(np.asarray(x))
+    if a.ndim != 2:
+        raise InvalidEmbeddingsError(f"expected a 2-D (n, d) matrix, got shape {a.shape}")
+    check_finite(a)
+    return stats_from_norms(row_norms(a))

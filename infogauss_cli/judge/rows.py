@@ -49,7 +49,7 @@ def _joint(x: Any, protocol: Protocol, options: DiagnoseOptions, shared: _Shared
     from dataclasses import replace
 
     from infogauss_cli.diagnostics.gaussian import joint_sample
-    from infogauss_cli.diagnostics.uniform import sphere_metrics, sphere_tests
+    from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests
 
     t0 = time.perf_counter()
     joint = joint_sample(x, protocol.n, protocol.seed)
@@ -76,8 +76,8 @@ def _shared(x: Any, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
     sub = subsample(x, protocol.n, protocol.seed)[0]
     if not (options.detail or projections):
         return _Shared(sub=sub)
-    from infogauss_cli.diagnostics.detail import projection_metrics, projection_null, sphere_detail
     from infogauss_cli.diagnostics.projections import projection_tests
+    from infogauss_cli.diagnostics.suite import projection_metrics, projection_null, sphere_detail
 
     t0 = time.perf_counter()
     budget = options.memory_budget
@@ -126,15 +126,14 @@ def _view_row(
     shared: _Shared,
 ) -> Row:
     """Diagnose one view of the matrix and judge it."""
-    from infogauss_cli.diagnostics import apply_view, diagnose
+    from infogauss_cli.diagnostics import apply_view
+    from infogauss_cli.diagnostics.diagnosis import diagnose_valid
 
     t0 = time.perf_counter()
-    diag = diagnose(
-        x, view=view, n=protocol.n, seed=protocol.seed, budget=options.memory_budget, checked=True
-    )
+    diag = diagnose_valid(x, view, n=protocol.n, seed=protocol.seed, budget=options.memory_budget)
     metrics, null = diag.metrics(), diag.null_dict(options.alpha)
     if shared.sphere is not None:
-        from infogauss_cli.diagnostics.detail import calibration_detail, detail_metrics, detail_null
+        from infogauss_cli.diagnostics.suite import calibration_detail, detail_metrics, detail_null
 
         tested = apply_view(shared.sub, view) if options.bootstrap > 0 else None
         label = f"bootstrap: {options.bootstrap} resamples of the rows ({view})"

@@ -34,7 +34,7 @@ from infogauss_cli.core.options import RULES, VERDICT_MODES
 AD_CRITICAL = 0.752
 DP_ALPHA = 0.05
 DEFAULT_ALPHA = 0.05
-RELEVANT_EFFECT = 0.04  # as diagnostics.reference (kept here: the judge imports no numpy)
+RELEVANT_EFFECT = 0.04  # effect sizes from here on are "far from Gaussian"
 RELEVANT_KURTOSIS = 0.9  # implied excess kurtosis of the radial spread: a Student t10 is 1
 WEAK_POWER = 0.5  # below this power against the relevant departure, "nothing found" is "?"
 CALLS = ("gaussian", "practically-gaussian", "non-gaussian", "inconclusive")

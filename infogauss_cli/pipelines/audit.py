@@ -183,7 +183,7 @@ def paired_metrics(source: Any, done: Mapping[str, Any]) -> dict[str, Any]:
     """``paired_alignment``, ``modality_gap`` and ``paired_n`` between the image and text
     extractions of one model when the source pairs them (text items carry ``pair`` = the id
     of their image); {} when it does not, or no extracted pair survives subsampling."""
-    from infogauss_cli.diagnostics.paired import pair_indices, paired_stats
+    from infogauss_cli.diagnostics.sphere import pair_indices, paired_stats
 
     ex_i, ex_t = done.get("image"), done.get("text")
     if ex_i is None or ex_t is None or isinstance(ex_i, Exception) or isinstance(ex_t, Exception):

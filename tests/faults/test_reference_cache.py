@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from infogauss_cli.diagnostics import refsim
-from infogauss_cli.diagnostics.reference import set_store, simulate, simulated
+from infogauss_cli.diagnostics.refsim import set_store, simulate, simulated
 from infogauss_cli.diagnostics.refstore import (
     STORE_FORMAT,
     DiskReferenceStore,

@@ -176,7 +176,7 @@ class GaussianityMonitor:
             gaussian_tests,
             joint_sample,
         )
-        from infogauss_cli.diagnostics.uniform import sphere_metrics, sphere_tests
+        from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests
         from infogauss_cli.judge.verdict import CALLS, judge
 
         t0 = time.perf_counter()

@@ -1,11 +1,9 @@
-"""Makes and checks ``reference_table.tsv`` (:mod:`.reftable`): the references simulated ahead.
+"""Makes and checks ``infogauss_cli/diagnostics/reference_table.tsv`` (developer tool).
 
-``python -m infogauss_cli.diagnostics.reftable_build > reference_table.tsv`` simulates every
-cell (seed :data:`TABLE_SEED`, grids and column counts below; the header records them; about
-15 minutes on 2 cores). Each cell has its own seed, so cells can be added without changing the
-others. ``--check`` compares the table in the package with fresh direct simulations (seed
-:data:`CHECK_SEED`) at off-grid shapes (:data:`CHECK_POINTS`), printing each shape and the
-largest errors (about 30 s).
+    python benchmarks/reftable_build.py > infogauss_cli/diagnostics/reference_table.tsv
+    python benchmarks/reftable_build.py --check    # the table against fresh simulations
+
+Every cell has its own seed; the header records seeds, grids and column counts.
 """
 
 from __future__ import annotations
@@ -13,8 +11,11 @@ from __future__ import annotations
 import math
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from infogauss_cli.diagnostics.refsim import simulate, summarise
 from infogauss_cli.diagnostics.reftable import (
@@ -107,7 +108,7 @@ def header(seconds: float) -> str:
     return "\n".join(
         [
             "# The reference table of infogauss_cli/diagnostics/reftable.py (see its docstring).",
-            "# Made by `python -m infogauss_cli.diagnostics.reftable_build >"
+            "# Made by `python benchmarks/reftable_build.py >"
             " infogauss_cli/diagnostics/reference_table.tsv`",
             f"# in {seconds:.0f} s: seed {TABLE_SEED} (refsim.simulate: np.random.default_rng("
             "[seed, n, d, 1]) for l2, [seed, n, 0, 0] for raw), float32 draws;",
@@ -171,5 +172,5 @@ def main(argv: list[str]) -> None:
         check()
 
 
-if __name__ == "__main__":  # pragma: no cover - regenerates the table (minutes)
+if __name__ == "__main__":  # pragma: no cover - regenerates the table (about 15 minutes)
     main(sys.argv[1:])

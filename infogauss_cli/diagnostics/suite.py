@@ -1,0 +1,385 @@
+"""The ``--detail`` suite: rotation-invariant, sphere-level and calibrated diagnostics.
+
+:func:`sphere_detail` (view-independent, on the L2-normalised rows): random projections,
+uniformity, Rayleigh, Bingham and the spectrum, Mardia on a k-dim projection.
+:func:`calibration_detail` (one view's :class:`~.diagnosis.Diagnosis`): null p-values of the
+compliances against the view's reference, Benjamini-Hochberg count and KS of the calibrated DP
+p-values, bootstrap intervals. :func:`detail` runs both; :func:`detail_metrics` and
+:func:`detail_null` flatten them into the report's ``metrics`` and ``null``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from infogauss_cli.diagnostics.blocks import take_rows
+from infogauss_cli.diagnostics.columns import column_tests
+from infogauss_cli.diagnostics.diagnosis import Diagnosis, diagnose_valid, num, reference_dict
+from infogauss_cli.diagnostics.mardia import (
+    DEFAULT_MARDIA_DIM,
+    DEFAULT_MARDIA_REPS,
+    DEFAULT_MARDIA_ROWS,
+    MardiaResult,
+    mardia,
+)
+from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA
+from infogauss_cli.diagnostics.projections import (
+    DEFAULT_PROJECTIONS,
+    ProjectionTests,
+    projection_tests,
+)
+from infogauss_cli.diagnostics.reference import Reference, reference
+from infogauss_cli.diagnostics.sphere import (
+    DEFAULT_UNIFORMITY_ROWS,
+    Rayleigh,
+    Scatter,
+    Uniformity,
+    rayleigh_from_mean,
+    scatter_from_moments,
+    sphere_moments,
+    uniformity,
+)
+from infogauss_cli.diagnostics.validate import (
+    View,
+    apply_view,
+    check_nonzero,
+    l2_normalise,
+    row_norms,
+    subsample,
+    validate_matrix,
+)
+
+FDR_Q = 0.05
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapCI:
+    """``level`` intervals of AD and DP compliance from ``reps`` row resamples, and the
+    resampled compliances (before re-centring)."""
+
+    ad_ci: tuple[float, float]
+    dp_ci: tuple[float, float]
+    reps: int
+    level: float
+    ad_samples: np.ndarray = field(repr=False)
+    dp_samples: np.ndarray = field(repr=False)
+
+
+def compliance_null_p(compliance: float, d: int, p0: float) -> float:
+    """Two-sided exact binomial p-value of ``round(compliance * d)`` passes out of ``d`` at the
+    pass rate ``p0`` (scipy.stats.binomtest)."""
+    if not np.isfinite(compliance) or d < 1:
+        return float("nan")
+    k = round(compliance * d)
+    from scipy import stats  # heavy (about 1 s): only where used
+
+    return float(stats.binomtest(k, d, min(max(p0, 0.0), 1.0)).pvalue)
+
+
+def bh_rejected(pvalues: np.ndarray, q: float = FDR_Q) -> int:
+    """Number of hypotheses Benjamini-Hochberg rejects at FDR ``q`` (NaN: not tested)."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    p = np.sort(p[np.isfinite(p)])
+    m = p.size
+    if m == 0:
+        return 0
+    ok = np.flatnonzero(p <= q * np.arange(1, m + 1) / m)
+    return int(ok[-1] + 1) if ok.size else 0
+
+
+def ks_uniform(pvalues: np.ndarray) -> tuple[float, float]:
+    """(D, p) of the KS test of the finite p-values against U(0, 1)."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    p = p[np.isfinite(p)]
+    if p.size == 0:
+        return float("nan"), float("nan")
+    from scipy import stats
+
+    res = stats.kstest(p, "uniform")
+    return float(res.statistic), float(res.pvalue)
+
+
+def bootstrap_compliance(
+    x: np.ndarray,
+    reps: int,
+    *,
+    seed: int = 0,
+    level: float = 0.95,
+    workers: int | None = None,
+) -> BootstrapCI:
+    """Percentile intervals of AD and DP compliance over ``reps`` row resamples of ``x``,
+    re-centred on the estimate (a resample is never exactly Gaussian: the bootstrap of a
+    goodness-of-fit statistic is not centred)."""
+    if reps < 1:
+        raise ValueError(f"bootstrap needs reps >= 1, got {reps}")
+    x = np.asarray(x)
+    n, d = x.shape
+    res = column_tests(x, workers=workers)
+    est = (
+        float(np.count_nonzero(res.a2star < AD_CRITICAL_5PCT)) / d,
+        float(np.count_nonzero(res.pvalue > DP_ALPHA)) / d,
+    )
+    rng = np.random.default_rng([seed, 0xB007])
+    ad = np.empty(reps)
+    dp = np.empty(reps)
+    for b in range(reps):
+        r = column_tests(x[rng.integers(0, n, n)], workers=workers)
+        ad[b] = np.count_nonzero(r.a2star < AD_CRITICAL_5PCT) / d
+        dp[b] = np.count_nonzero(r.pvalue > DP_ALPHA) / d
+    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+
+    def ci(e: float, s: np.ndarray) -> tuple[float, float]:
+        shift = e - float(s.mean())
+        a, b = np.quantile(s, [lo, hi]) + shift
+        return float(np.clip(a, 0, 1)), float(np.clip(b, 0, 1))
+
+    return BootstrapCI(ci(est[0], ad), ci(est[1], dp), reps, level, ad, dp)
+
+
+@dataclass(frozen=True, eq=False)
+class SphereDetail:
+    """View-independent detail of one (sub)sampled matrix, all on its L2-normalised rows."""
+
+    projections: ProjectionTests
+    uniformity: Uniformity
+    rayleigh: Rayleigh
+    scatter: Scatter
+    mardia: MardiaResult | None
+
+
+@dataclass(frozen=True, eq=False)
+class CalibrationDetail:
+    """Calibration of one view's per-coordinate tests."""
+
+    ad_null_p: float
+    dp_null_p: float
+    bh_rejected: int
+    bh_q: float
+    ks_statistic: float
+    ks_p: float
+    bootstrap: BootstrapCI | None
+
+
+@dataclass(frozen=True, eq=False)
+class Detail:
+    """Everything ``--detail`` adds to one row."""
+
+    sphere: SphereDetail
+    calibration: CalibrationDetail
+
+    def metrics(self) -> dict[str, Any]:
+        return detail_metrics(self.sphere, self.calibration)
+
+    def null_dict(self) -> dict[str, Any]:
+        return detail_null(self.sphere)
+
+
+@dataclass(frozen=True)
+class SphereSizes:
+    """How many rows uniformity and Mardia read, Mardia's dimension and null replicates."""
+
+    uniformity_rows: int | None = DEFAULT_UNIFORMITY_ROWS
+    mardia_dim: int = DEFAULT_MARDIA_DIM
+    mardia_rows: int | None = DEFAULT_MARDIA_ROWS
+    mardia_reps: int = DEFAULT_MARDIA_REPS
+
+
+def sphere_detail(
+    x: np.ndarray,
+    *,
+    seed: int = 0,
+    projections: int = DEFAULT_PROJECTIONS,
+    budget: int | None = None,
+    sizes: SphereSizes = SphereSizes(),
+) -> SphereDetail:
+    """The view-independent detail of a finite (n, d) matrix (rows as given: subsample first;
+    Mardia None when there are too few rows). No normalised copy: moments and projections in
+    row blocks (``x`` may be memory-mapped), uniformity and Mardia on seeded subsamples."""
+    x = np.asarray(x)
+    n, d = x.shape
+    norms = row_norms(x)
+    check_nonzero(norms)
+    md = None
+    if n > 2 * min(sizes.mardia_dim, d) + 2 and sizes.mardia_reps > 0:
+        u_m = _unit_rows(x, norms, sizes.mardia_rows, [seed, 0x3A7])
+        md = mardia(u_m, k=sizes.mardia_dim, max_rows=None, reps=sizes.mardia_reps, seed=seed)
+    mean, scatter_t = sphere_moments(x, norms)
+    tests = projection_tests(x, k=projections, seed=seed, budget=budget)
+    u = _unit_rows(x, norms, sizes.uniformity_rows, [seed, 0x5F3])
+    return SphereDetail(
+        projections=tests,
+        uniformity=uniformity(u, max_rows=None, seed=seed),
+        rayleigh=rayleigh_from_mean(mean, n),
+        scatter=scatter_from_moments(scatter_t, mean, n),
+        mardia=md,
+    )
+
+
+def _unit_rows(
+    x: np.ndarray, norms: np.ndarray, max_rows: int | None, seed: list[int]
+) -> np.ndarray:
+    """The L2-normalised rows of a seeded subsample of at most ``max_rows`` rows."""
+    n = x.shape[0]
+    if max_rows is None or n <= max_rows:
+        return l2_normalise(x, norms)
+    idx = np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
+    return l2_normalise(take_rows(x, idx), norms[idx])
+
+
+def calibration_detail(
+    diag: Diagnosis,
+    tested: np.ndarray | None = None,
+    *,
+    bootstrap: int = 0,
+    seed: int = 0,
+    q: float = FDR_Q,
+    workers: int | None = None,
+) -> CalibrationDetail:
+    """Calibration of ``diag``'s compliances against its view's reference (live coordinates);
+    the DP p-values calibrated to the reference (P_ref(P <= p)), counted by Benjamini-Hochberg
+    and tested for uniformity (KS); ``tested``: the view's matrix, for ``bootstrap`` > 0."""
+    ref = diag.reference
+    live = np.ones(diag.d, bool)
+    live[list(diag.dead_columns)] = False
+    cal = ref.calibrate_p(diag.dp.pvalue[live])
+    ks_d, ks_p = ks_uniform(cal)
+    boot = None
+    if bootstrap > 0:
+        if tested is None:
+            raise ValueError("the bootstrap needs the tested matrix")
+        boot = bootstrap_compliance(tested, bootstrap, seed=seed, workers=workers)
+    d = diag.d_live
+    return CalibrationDetail(
+        ad_null_p=compliance_ref_p(ref, "ad", diag.ad.compliance, d),
+        dp_null_p=compliance_ref_p(ref, "dp", diag.dp.compliance, d),
+        bh_rejected=bh_rejected(cal, q),
+        bh_q=q,
+        ks_statistic=ks_d,
+        ks_p=ks_p,
+        bootstrap=boot,
+    )
+
+
+def compliance_ref_p(ref: Reference, which: str, compliance: float, trials: int) -> float:
+    """Two-sided p-value of a compliance over ``trials`` coordinates under the reference's
+    beta-binomial count: the probability of every count no more likely than the observed one
+    (as scipy.stats.binomtest)."""
+    if compliance is None or not math.isfinite(compliance) or trials < 1:
+        return float("nan")
+    k = round(compliance * trials)
+    pmf = np.diff(ref.count_cdf(which, trials), prepend=0.0)
+    return min(1.0, float(np.sum(pmf[pmf <= pmf[k] * (1 + 1e-7)])))
+
+
+def projection_metrics(p: ProjectionTests) -> dict[str, Any]:
+    """The projection keys of ``metrics``; null p-values against the uniform sphere at (n, d)
+    over the first orthonormal block (:func:`projection_trials`)."""
+    ref = reference(p.n, p.d, "l2")
+    t = projection_trials(p)
+    ad_first = float(np.mean(p.ad.statistic[:t] < p.ad.critical))  # NaN (constant): a failure
+    dp_first = float(np.mean(p.dp.pvalue[:t] > p.dp.alpha))
+    return {
+        "proj_k": p.k,
+        "proj_ad_compliance": num(p.ad.compliance),
+        "proj_dp_compliance": num(p.dp.compliance),
+        "proj_ad_mean": num(p.ad.mean),
+        "proj_dp_mean_p": num(p.dp.mean_p),
+        "proj_var_compliance": num(p.var_compliance),
+        "proj_var_p": num(p.var_p),
+        "proj_ad_compliance_null_p": num(compliance_ref_p(ref, "ad", ad_first, t)),
+        "proj_dp_compliance_null_p": num(compliance_ref_p(ref, "dp", dp_first, t)),
+    }
+
+
+def projection_trials(p: ProjectionTests) -> int:
+    """Trials behind the projections' null p-values: the first orthonormal block, min(K, d)
+    projections (further blocks re-read the same rows)."""
+    return min(p.k, p.d)
+
+
+def projection_null(p: ProjectionTests, alpha: float = 0.05) -> dict[str, Any]:
+    """``null.proj_*``: the uniform sphere at (n, d) over :func:`projection_trials`."""
+    out = reference_dict(reference(p.n, p.d, "l2"), projection_trials(p), alpha, prefix="proj_")
+    return {k: v for k, v in out.items() if not k.startswith("proj_effect")}
+
+
+def detail_metrics(s: SphereDetail, c: CalibrationDetail | None = None) -> dict[str, Any]:
+    """Flat ``metrics`` keys (None for undefined values)."""
+    sc = s.scatter
+    out: dict[str, Any] = {
+        **projection_metrics(s.projections),
+        "uniformity": num(s.uniformity.value),
+        "uniformity_ideal": num(s.uniformity.ideal),
+        "uniformity_z": num(s.uniformity.z),
+        "uniformity_rows": s.uniformity.rows,
+        "mean_norm": num(s.rayleigh.mean_norm),
+        "rayleigh_p": num(s.rayleigh.pvalue),
+        "bingham_p": num(sc.bingham_p),
+        "effective_rank": num(sc.effective_rank),
+        "participation_ratio": num(sc.participation_ratio),
+        "condition_number": num(sc.condition_number),
+        "top_pc_share": num(sc.top_pc_share),
+    }
+    if s.mardia is not None:
+        m = s.mardia
+        out |= {
+            "mardia_skew": num(m.b1),
+            "mardia_kurt": num(m.b2),
+            "mardia_skew_p": num(m.skew_p),
+            "mardia_kurt_p": num(m.kurt_p),
+            "mardia_k": m.k,
+            "mardia_n": m.n,
+        }
+    if c is not None:
+        out |= {
+            "ad_compliance_null_p": num(c.ad_null_p),
+            "dp_compliance_null_p": num(c.dp_null_p),
+            "bh_rejected": c.bh_rejected,
+            "ks_p_uniform": num(c.ks_p),
+        }
+        if c.bootstrap is not None:
+            b = c.bootstrap
+            out |= {
+                "ad_compliance_ci": [num(v) for v in b.ad_ci],
+                "dp_compliance_ci": [num(v) for v in b.dp_ci],
+                "bootstrap_reps": b.reps,
+            }
+    return out
+
+
+def detail_null(s: SphereDetail, alpha: float = 0.05) -> dict[str, Any]:
+    """Extra ``null`` keys: what the detail metrics are under uniformity on the sphere."""
+    p, d, n = s.projections, s.projections.d, s.projections.n
+    return {
+        **projection_null(p, alpha),
+        "uniformity": num(s.uniformity.ideal),
+        "mean_norm": num(math.sqrt(1.0 / n)),
+        "effective_rank": float(d),
+        "participation_ratio": float(d),
+        "top_pc_share": 1.0 / d,
+    }
+
+
+def detail(
+    x: object,
+    *,
+    view: View = "l2",
+    n: int | None = None,
+    seed: int = 0,
+    projections: int = DEFAULT_PROJECTIONS,
+    bootstrap: int = 0,
+) -> Detail:
+    """The whole detail suite on ``x`` (n, d), rows subsampled as :func:`~.diagnosis.diagnose`
+    does (same ``n`` and ``seed``)."""
+    a = validate_matrix(x)
+    sub, _ = subsample(a, n, seed)
+    diag = diagnose_valid(a, view, n, seed)
+    tested = apply_view(sub, diag.view) if bootstrap > 0 else None
+    return Detail(
+        sphere_detail(sub, seed=seed, projections=projections),
+        calibration_detail(diag, tested, bootstrap=bootstrap, seed=seed),
+    )
