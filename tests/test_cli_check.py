@@ -196,26 +196,26 @@ def test_error_lines_are_single(tmp_path, monkeypatch):
 
 
 def test_unexpected_failure_and_interrupt_exit_3(files, monkeypatch):
-    import infogauss_cli.diagnostics as diagnostics
+    import infogauss_cli.diagnostics.diagnosis as diagnostics
 
     def boom(*a, **k):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(diagnostics, "diagnose", boom)
+    monkeypatch.setattr(diagnostics, "diagnose_valid", boom)
     r = invoke("check", files / "gauss.npy")
     assert r.exit_code == 3 and "kaboom" in r.stderr and "Traceback" not in r.output
 
     def interrupt(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(diagnostics, "diagnose", interrupt)
+    monkeypatch.setattr(diagnostics, "diagnose_valid", interrupt)
     assert invoke("check", files / "gauss.npy").exit_code == 3
 
 
 def test_debug_shows_the_traceback(files, monkeypatch):
-    import infogauss_cli.diagnostics as diagnostics
+    import infogauss_cli.diagnostics.diagnosis as diagnostics
 
-    monkeypatch.setattr(diagnostics, "diagnose", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(diagnostics, "diagnose_valid", lambda *a, **k: 1 / 0)
     r = invoke("--debug", "check", files / "gauss.npy")
     assert isinstance(r.exception, ZeroDivisionError)
 

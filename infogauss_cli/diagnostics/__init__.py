@@ -1,14 +1,9 @@
 """The statistical core: pure numpy/scipy on an (n, d) embedding matrix; no torch, no I/O.
 
-:func:`diagnose` -> :class:`Diagnosis` (norms, per-coordinate Anderson-Darling and
-D'Agostino-Pearson, the null and the view's :func:`reference`); :func:`detail` -> :class:`Detail`
-(``--detail``: projections, sphere uniformity and isotropy, Mardia, calibration).
-"""
+:func:`diagnose` -> :class:`Diagnosis`; the ``--detail`` suite is :mod:`.suite` (imported on
+first use: a plain check needs none of it)."""
 
 from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.diagnostics.diagnosis import Diagnosis, diagnose
 from infogauss_cli.diagnostics.normality import (
@@ -32,45 +27,24 @@ from infogauss_cli.diagnostics.validate import (
     validate_matrix,
 )
 
-if TYPE_CHECKING:
-    from infogauss_cli.diagnostics.projections import ProjectionTests, projection_tests
-    from infogauss_cli.diagnostics.suite import Detail, detail
-
-# imported on first use: a plain check (no --detail) needs none of them (start-up time)
-_LAZY = {"Detail": "suite", "detail": "suite", "ProjectionTests": "projections"}
-_LAZY["projection_tests"] = "projections"
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
-
-
 __all__ = [
     "AD_CRITICAL_5PCT",
     "DP_ALPHA",
     "MIN_ROWS",
     "ADResult",
     "DPResult",
-    "Detail",
     "Diagnosis",
     "InvalidEmbeddingsError",
     "NormStats",
     "NullExpectation",
-    "ProjectionTests",
     "Reference",
     "anderson_darling",
     "apply_view",
     "dagostino_pearson",
-    "detail",
     "diagnose",
     "gaussian_effect",
     "norm_stats",
     "null_expectation",
-    "projection_tests",
     "reference",
     "subsample",
     "validate_matrix",

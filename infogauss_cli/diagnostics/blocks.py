@@ -120,4 +120,3 @@ def read_columns(x: np.ndarray, j0: int, j1: int) -> np.ndarray:
         out[i : i + step] = x[i : i + step, j0:j1]
         rows.release(i, i + step)
     return out
-

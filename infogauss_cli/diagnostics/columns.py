@@ -84,7 +84,6 @@ def k2_statistic(g1: np.ndarray, b2: np.ndarray, n: int) -> np.ndarray:
         return zs * zs + zk * zk
 
 
-
 def default_workers() -> int:
     """CPUs this process may use."""
     try:
@@ -330,4 +329,3 @@ def column_tests(
         out.a2star[out.constant] = np.nan  # type: ignore[index]
         out.w1[out.constant] = np.nan  # type: ignore[index]
     return ColumnTests(out.a2star, k2, pvalue, out.constant, out.std, out.w1)
-

@@ -184,4 +184,3 @@ def dead_mask(std: np.ndarray, constant: np.ndarray) -> np.ndarray:
     """Dead coordinates: constant, or std < 1e-6 x the median column std."""
     med = float(np.median(std)) if std.size else 0.0
     return constant | (std < DEAD_RTOL * med)
-

@@ -1,14 +1,7 @@
-"""Tests of "Gaussian?" whose null is a multivariate Gaussian of any mean and covariance.
-
-The rows (at most :data:`MAX_ROWS`, seeded) are centred and decorrelated: the top
-``k = min(rank, (m - 1) // 2)`` principal coordinates scaled to unit variance,
-``Z = sqrt(m - 1) U_k``. Under any Gaussian U_k is Haar distributed, so each column of Z has
-the exact law of a standardised iid Gaussian sample: the per-coordinate pass counts are tested
-against the binomial of the null table, the worst coordinate by Bonferroni, Mardia's b2 of the
-whitened rows (raw view) against its exact moments (radial test), Henze-Zirkler on the top
-min(k, 5) coordinates, and the worst of the view's own coordinates by Bonferroni. The verdict
-(:mod:`infogauss_cli.judge.verdict`) combines the p-values by Bonferroni.
-"""
+"""Tests of "Gaussian?" whose null is a Gaussian of any mean and covariance: on the rows'
+decorrelated coordinates ``Z = sqrt(m - 1) U_k`` (under any Gaussian each column is exactly a
+standardised iid Gaussian sample): pass counts, worst coordinate, radial b2, Henze-Zirkler, and
+the worst of the view's own coordinates (see docs/diagnostics.md)."""
 
 from __future__ import annotations
 
@@ -275,4 +268,3 @@ def gaussian_metrics(
     if power < 0.5 and not g.collapsed:
         null["gaussian_n_for_power"] = rows_for_power(g.rank, g.view, g.m, alpha)
     return metrics, null
-

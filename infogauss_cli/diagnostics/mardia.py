@@ -190,7 +190,6 @@ def mardia(
     return mardia_test(z, reps=reps, sphere_d=d if normalise else None)
 
 
-
 @functools.lru_cache(maxsize=1)
 def _b2_skew_table() -> np.ndarray:
     t = np.full((len(B2_GRID_M), len(B2_GRID_K)), np.nan)

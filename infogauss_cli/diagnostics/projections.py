@@ -1,11 +1,6 @@
-"""Random-projection normality tests: the rotation-invariant form of the per-coordinate tests.
-
-The L2-normalised rows are projected on K seeded random orthonormal directions (K > d stacks
-independent blocks), scaled by sqrt(d) and tested like coordinates (their reference: the
-uniform sphere at (n, d)). The scale test checks the second moment of each projection, 1 under
-uniformity with variance (2d - 2) / ((d + 2) n); ``var_p`` refers the sum of z^2 over the first
-orthonormal block to a scaled chi-square matched to its exact mean and variance (sphere
-moments)."""
+"""Random-projection tests: the L2-normalised rows on K seeded orthonormal directions, scaled by
+sqrt(d), tested like coordinates, plus the scale test of their second moments (1 under
+uniformity; exact mean and variance from the sphere's moments)."""
 
 from __future__ import annotations
 
@@ -170,4 +165,3 @@ def scale_test_p(t: float, n: int, d: int, k: int) -> float:
     c = var / (2.0 * mean)
     nu = 2.0 * mean * mean / var
     return float(special.chdtrc(nu, t / c))
-

@@ -1,12 +1,6 @@
-"""The reference of each view at the same n and d, and the calibrated rule.
-
-``raw``: iid Gaussian coordinates; ``l2``: rows uniform on the sphere S^(d-1). Each reference
-gives pass rates, means, the effect size, the Student-t10 pass rates and the distribution of
-the DP p-values: from the table of :mod:`.reftable` where it answers, else simulated
-(:mod:`.refsim`). The calibrated rule compares each compliance with the lower ``alpha / 2``
-quantile of the count of passing coordinates, a beta-binomial with the Monte Carlo uncertainty
-of the rate folded in (coordinates treated as independent).
-"""
+"""The reference of each view at n and d (``raw``: iid Gaussian; ``l2``: uniform on the sphere),
+and the calibrated rule: each compliance against the lower ``alpha / 2`` quantile of the
+beta-binomial count of passing coordinates."""
 
 from __future__ import annotations
 
@@ -18,7 +12,7 @@ import numpy as np
 from scipy import special
 
 from infogauss_cli.diagnostics.refsim import REFERENCE_SEED, default_columns, simulated, summarise
-from infogauss_cli.diagnostics.reftable import LEVELS, TABLE_SEED, lookup, table_columns
+from infogauss_cli.diagnostics.reftable import LEVELS, TABLE_SEED, lookup
 
 LABELS = {"raw": "null: iid Gaussian", "l2": "ideal: uniform sphere"}
 _REFS: dict[tuple, Reference] = {}
@@ -51,20 +45,14 @@ class Reference:
     dp_levels: np.ndarray | None = field(default=None, repr=False)
     _cdfs: dict = field(default_factory=dict, repr=False, compare=False)
 
-    @property
-    def label(self) -> str:
-        return LABELS[self.view]
-
     def count_cdf(self, which: str, trials: int) -> np.ndarray:
         """P(at most k of ``trials`` coordinates pass), k = 0..trials (beta-binomial)."""
         key = (which, int(trials))
         cached = self._cdfs.get(key)
         if cached is not None:
             return cached
-        p, se = (
-            (self.ad_rate, self.ad_rate_se) if which == "ad" else (self.dp_rate, self.dp_rate_se)
-        )
-        p = min(max(p, 1e-9), 1 - 1e-9)
+        p = min(max(getattr(self, f"{which}_rate"), 1e-9), 1 - 1e-9)
+        se = getattr(self, f"{which}_rate_se")
         k = np.arange(trials + 1)
         nu = p * (1 - p) / max(se, 1e-12) ** 2 - 1
         if nu > 1e7:
@@ -114,15 +102,12 @@ class Reference:
 
     def calibrate_p(self, pvalues: np.ndarray) -> np.ndarray:
         """P_ref(P <= p) for each DP p-value (U(0, 1) under the reference); NaN stays NaN."""
-        p = np.asarray(pvalues, dtype=np.float64)
+        p, ref = np.asarray(pvalues, dtype=np.float64), self.dp_pvalues
         if self.dp_levels is not None:
-            return np.where(
-                np.isnan(p), np.nan, _from_quantiles(p, self.dp_pvalues, self.dp_levels)
-            )
-        out = (1.0 + np.searchsorted(self.dp_pvalues, p, side="right")) / (
-            1.0 + self.dp_pvalues.size
-        )
-        return np.where(np.isnan(p), np.nan, np.minimum(out, 1.0))
+            out = _from_quantiles(p, ref, self.dp_levels)
+        else:
+            out = np.minimum((1.0 + np.searchsorted(ref, p, side="right")) / (1.0 + ref.size), 1.0)
+        return np.where(np.isnan(p), np.nan, out)
 
 
 def _from_quantiles(p: np.ndarray, q: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -146,45 +131,24 @@ def reference(
         raise ValueError(f"need n >= 1 and d >= 1, got n={n}, d={d}")
     if view not in LABELS:
         raise ValueError(f"unknown view {view!r}")
-    tabled = seed == REFERENCE_SEED and columns is None
     key = (int(n), int(d) if view == "l2" else 0, view, seed, columns or 0)
     hit = _REFS.get(key)
     if hit is None:
-        row = lookup(int(n), int(d), view) if tabled else None
-        if row is not None:
-            hit = _from_table(int(n), int(d), view, *row)
-        else:
-            hit = _reference(n, d, view, seed, columns or default_columns(n))
+        hit = _make(int(n), int(d), view, seed, columns)
         if len(_REFS) > 256:
             _REFS.pop(next(iter(_REFS)))
         _REFS[key] = hit
     return hit if hit.d == d else dataclasses.replace(hit, d=int(d), _cdfs={})
 
 
-def _from_table(n: int, d: int, view: str, fields: dict[str, float], q: np.ndarray) -> Reference:
+def _make(n: int, d: int, view: str, seed: int, columns: int | None) -> Reference:
+    """From the table where it answers (and no seed or columns are asked for), else simulated."""
+    row = lookup(n, d, view) if seed == REFERENCE_SEED and columns is None else None
+    if row is not None:
+        (fields, q), levels, cols, seed = row, LEVELS, 0, TABLE_SEED
+    else:
+        sim = simulated(n, d, view, seed, columns or default_columns(n))
+        fields, q, levels = summarise(sim, n, view), np.sort(sim["p"][np.isfinite(sim["p"])]), None
+        cols = int(sim["a2"].size)
     q.setflags(write=False)
-    return Reference(
-        view=view,
-        n=n,
-        d=d,
-        columns=table_columns(n, view),
-        seed=TABLE_SEED,
-        dp_pvalues=q,
-        dp_levels=LEVELS,
-        **fields,  # type: ignore[arg-type]
-    )
-
-
-def _reference(n: int, d: int, view: str, seed: int, columns: int) -> Reference:
-    sim = simulated(n, d, view, seed, columns)
-    dp_sorted = np.sort(sim["p"][np.isfinite(sim["p"])])
-    dp_sorted.setflags(write=False)
-    return Reference(
-        view=view,
-        n=int(n),
-        d=int(d),
-        columns=int(sim["a2"].size),
-        seed=seed,
-        dp_pvalues=dp_sorted,
-        **summarise(sim, n, view),  # type: ignore[arg-type]
-    )
+    return Reference(view, n, d, columns=cols, seed=seed, dp_pvalues=q, dp_levels=levels, **fields)

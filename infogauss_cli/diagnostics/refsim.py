@@ -170,4 +170,3 @@ def summarise(sim: dict[str, np.ndarray], n: int, view: str) -> dict[str, float]
     fields["ad_mean"] = t["ad_mean"] + _mean_se(sim["a2"] - sim["a2_g"])[0]
     fields["dp_mean_p"] = t["dp_mean_p"] + _mean_se(sim["p"] - sim["p_g"])[0]
     return fields
-

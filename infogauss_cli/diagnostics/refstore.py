@@ -125,4 +125,3 @@ def use_disk_store(path: str | Path | None = None) -> None:
     process; a store set explicitly before is left in place."""
     if get_store() is None or path is not None:
         set_store(DiskReferenceStore(path))
-

@@ -1,14 +1,7 @@
-"""The reference table: what :func:`~.reference.reference` needs, simulated ahead
-(``reference_table.tsv``, made by ``benchmarks/reftable_build.py``; see docs/calibration.md).
-
-``raw`` rows: iid N(0, 1) columns at n = 20 ... 10^7 (rates and means from the null table).
-``l2`` rows: one sphere coordinate at n = 20 ... 5,000 and d = 2 ... 8,192, on a grid of
-s = (6 / (d + 2)) / sqrt(24 / n), the coordinate's excess kurtosis over the kurtosis test's SE.
-Lookup interpolates rates as logits, quantiles as log p, effect sizes against the Gaussian one;
-l2 rows are read at the query's s (at its d for d <= :data:`FIXED_D`), combined in log n, and
-past n = 5,000 read at the same s (the effect from the population bias :func:`sphere_bias`
-and the noise of the last row). Elsewhere :func:`lookup` gives None (then simulated).
-"""
+"""The reference table (``reference_table.tsv``, made by ``benchmarks/reftable_build.py``):
+raw rows at n = 20 ... 10^7, l2 rows at n = 20 ... 5,000 on a grid of
+s = (6 / (d + 2)) / sqrt(24 / n) for d = 2 ... 8,192, interpolated (see docs/calibration.md);
+:func:`lookup` gives None elsewhere."""
 
 from __future__ import annotations
 
@@ -71,7 +64,7 @@ def _load(path: Path = TABLE_FILE) -> dict[str, object] | None:
     geff = raw_vals[:, _F["effect"]].copy()
     for f in ("effect", "effect_sd"):  # ~ 1/sqrt(n): interpolated as sqrt(n) times it
         raw_vals[:, _F[f]] *= np.sqrt(raw[:, 1])
-    sph: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
+    sph: list[tuple[float, np.ndarray, np.ndarray]] = []
     l2 = a[a[:, 0] == 1]
     for n in np.unique(l2[:, 1]):
         r = l2[l2[:, 1] == n]
@@ -80,8 +73,8 @@ def _load(path: Path = TABLE_FILE) -> dict[str, object] | None:
         g = float(np.interp(math.log(n), raw_logn, geff))
         vals[:, _F["effect"]] /= g  # effect and its SD as ratios to the Gaussian effect
         vals[:, _F["effect_sd"]] /= g
-        sph.append((float(n), np.log(r[:, 3]), _logit(vals), r[:, 4]))
-    return {"raw_logn": raw_logn, "raw": _logit(raw_vals), "raw_cols": raw[:, 4], "l2": sph}
+        sph.append((float(n), np.log(r[:, 3]), _logit(vals)))
+    return {"raw_logn": raw_logn, "raw": _logit(raw_vals), "l2": sph}
 
 
 @functools.cache
@@ -118,7 +111,7 @@ def gaussian_effect(n: int) -> tuple[float, float]:
 
 
 def _row_at(row: tuple, logs: float, s: float, extrapolate: bool) -> np.ndarray:
-    _, x, vals, _ = row
+    _, x, vals = row
     v = _lerp_rows(x, vals, logs)
     if extrapolate and logs > x[-1]:
         r = s / math.exp(x[-1])
@@ -191,15 +184,3 @@ def lookup(n: int, d: int, view: str) -> tuple[dict[str, float], np.ndarray] | N
     nf = len(FIELDS)
     q = np.clip(np.maximum.accumulate(v[nf:]), 0.0, 1.0)
     return {f: float(v[i]) for i, f in enumerate(FIELDS)}, q
-
-
-def table_columns(n: int, view: str) -> int:
-    """Simulated columns behind the table's rows nearest n (the smallest)."""
-    t = _table()
-    if t is None:
-        return 0
-    if view == "raw":
-        return int(t["raw_cols"][np.argmin(np.abs(t["raw_logn"] - math.log(n)))])  # type: ignore
-    row = min(t["l2"], key=lambda r: abs(math.log(r[0] / n)))  # type: ignore[union-attr]
-    return int(np.min(row[3]))
-

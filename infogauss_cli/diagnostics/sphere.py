@@ -1,10 +1,6 @@
-"""Uniformity and isotropy on the sphere (InfoNCE's ideal), on L2-normalised rows u (n, d).
-
-Wang-Isola uniformity with its exact value under uniformity; Rayleigh (n d ||mean u||^2) and
-Bingham (n d (d+2)/2 (tr T^2 - 1/d), T the scatter matrix), both referred to the scaled
-chi-square c chi2(nu) with their exact mean and variance; the spectrum of the centred
-covariance; the sphere call's tests (:func:`sphere_tests`); paired towers' alignment and gap.
-"""
+"""Uniformity and isotropy on the sphere, on L2-normalised rows: Wang-Isola uniformity, Rayleigh
+and Bingham (scaled chi-square with their exact moments), the centred spectrum, the sphere
+call's tests, and paired towers' alignment and gap."""
 
 from __future__ import annotations
 
@@ -60,14 +56,10 @@ class Scatter:
     eigenvalues: np.ndarray = field(repr=False)
 
 
-def _log_mean_exp_cos(kappa: float, d: int) -> float:
-    """log E exp(kappa <u, v>) for u, v uniform on S^(d-1): 0F1(; d/2; kappa^2 / 4)."""
-    return math.log(float(special.hyp0f1(d / 2.0, kappa * kappa / 4.0)))
-
-
 def uniformity_ideal(d: int, t: float = UNIFORMITY_T) -> float:
-    """log E exp(-t ||u - v||^2) for independent uniform u, v on S^(d-1) (closed form)."""
-    return -2.0 * t + _log_mean_exp_cos(2.0 * t, d)
+    """log E exp(-t ||u - v||^2) for independent uniform u, v on S^(d-1): -2t + log 0F1(; d/2;
+    t^2)."""
+    return -2.0 * t + math.log(float(special.hyp0f1(d / 2.0, t * t)))
 
 
 def _pair_kernel_sums(u: np.ndarray, t: float) -> tuple[float, int]:
@@ -111,8 +103,7 @@ def uniformity(
 
 def rayleigh(u: np.ndarray) -> Rayleigh:
     """Rayleigh test of uniformity on S^(d-1)."""
-    n = u.shape[0]
-    return rayleigh_from_mean(np.asarray(u, dtype=np.float64).mean(axis=0), n)
+    return rayleigh_from_mean(np.asarray(u, dtype=np.float64).mean(axis=0), u.shape[0])
 
 
 def rayleigh_from_mean(m: np.ndarray, n: int) -> Rayleigh:
@@ -133,11 +124,8 @@ def exact_chi2_p(stat: float, dof: float, n: int) -> float:
 
 def scatter(u: np.ndarray) -> Scatter:
     """Bingham's test of the scatter matrix against I/d, and the centred spectrum."""
-    n = u.shape[0]
     a = np.asarray(u, dtype=np.float64)
-    t = a.T @ a
-    t /= n
-    return scatter_from_moments(t, a.mean(axis=0), n)
+    return scatter_from_moments(a.T @ a / a.shape[0], a.mean(axis=0), a.shape[0])
 
 
 def scatter_from_moments(t: np.ndarray, m: np.ndarray, n: int) -> Scatter:

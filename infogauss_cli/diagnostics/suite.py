@@ -1,12 +1,6 @@
-"""The ``--detail`` suite: rotation-invariant, sphere-level and calibrated diagnostics.
-
-:func:`sphere_detail` (view-independent, on the L2-normalised rows): random projections,
-uniformity, Rayleigh, Bingham and the spectrum, Mardia on a k-dim projection.
-:func:`calibration_detail` (one view's :class:`~.diagnosis.Diagnosis`): null p-values of the
-compliances against the view's reference, Benjamini-Hochberg count and KS of the calibrated DP
-p-values, bootstrap intervals. :func:`detail` runs both; :func:`detail_metrics` and
-:func:`detail_null` flatten them into the report's ``metrics`` and ``null``.
-"""
+"""The ``--detail`` suite: :func:`sphere_detail` (view-independent: projections, uniformity,
+Rayleigh, Bingham, spectrum, Mardia) and :func:`calibration_detail` (one view: null p-values of
+the compliances, Benjamini-Hochberg, KS, bootstrap); :func:`detail` runs both."""
 
 from __future__ import annotations
 
@@ -166,7 +160,7 @@ class CalibrationDetail:
 
 @dataclass(frozen=True, eq=False)
 class Detail:
-    """Everything ``--detail`` adds to one row."""
+    """Everything ``--detail`` adds to one row, and its report entries."""
 
     sphere: SphereDetail
     calibration: CalibrationDetail
@@ -196,9 +190,8 @@ def sphere_detail(
     budget: int | None = None,
     sizes: SphereSizes = SphereSizes(),
 ) -> SphereDetail:
-    """The view-independent detail of a finite (n, d) matrix (rows as given: subsample first;
-    Mardia None when there are too few rows). No normalised copy: moments and projections in
-    row blocks (``x`` may be memory-mapped), uniformity and Mardia on seeded subsamples."""
+    """The view-independent detail of a finite (n, d) matrix, in row blocks (``x`` may be
+    memory-mapped); Mardia is None when there are too few rows."""
     x = np.asarray(x)
     n, d = x.shape
     norms = row_norms(x)
