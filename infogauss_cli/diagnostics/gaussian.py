@@ -6,7 +6,7 @@ the worst of the view's own coordinates (see docs/diagnostics.md)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,59 +30,34 @@ MAX_VALUES = 1 << 25  # rows x d held in float64 for the decomposition (256 MiB)
 RANK_RTOL = 1e-10  # eigenvalues below this share of the largest are no variance
 
 
-@dataclass(frozen=True, eq=False)
+PVALUES = {  # the p-values the verdict combines (Bonferroni): test name -> metric
+    "ad_count": "decorrelated_ad_count_p",
+    "dp_count": "decorrelated_dp_count_p",
+    "worst_coordinate": "worst_coordinate_p",
+    "worst_given_coordinate": "worst_given_coordinate_p",
+    "henze_zirkler": "henze_zirkler_p",
+    "radial": "radial_p",
+}
+
+
+@dataclass(frozen=True)
 class GaussianTests:
-    """What the decorrelated tests found on one view of m rows: ``rank`` of the covariance,
-    ``k`` coordinates tested (0: ``collapsed``), pass shares and their lower-tail binomial
-    ``*_count_p``, ``worst_p`` (Bonferroni over Stephens' A*^2 p), Henze-Zirkler, the effect
-    (mean QQ distance) and its null at m rows, ``given_*``: the worst of the view's own
-    coordinates, and ``radial_*`` (raw view): b2, z, p and the implied excess kurtosis."""
+    """The decorrelated tests of one view of m rows: the report's ``metrics``, and the rank
+    and ``k`` coordinates tested (0: ``collapsed``) that the power statement needs."""
 
     view: str
     m: int
-    d: int
     rank: int
     k: int
-    ad_compliance: float
-    dp_compliance: float
-    ad_count_p: float
-    dp_count_p: float
-    worst_p: float
-    worst_coordinate: int
-    hz: float
-    hz_p: float
-    hz_k: int
-    hz_rows: int
-    effect: float
-    effect_null: float
-    worst_effect: float
-    given_p: float = 1.0
-    given_coordinate: int = -1
-    given_effect: float = float("nan")
-    given_w1: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
-    radial_b2: float | None = None
-    radial_z: float | None = None
-    radial_p: float | None = None
-    radial_kurtosis: float | None = None
+    metrics: dict[str, Any]
 
     @property
     def collapsed(self) -> bool:
         return self.k == 0
 
     def pvalues(self) -> dict[str, float]:
-        """The p-values the verdict combines (Bonferroni), by test name."""
-        if self.collapsed:
-            return {}
-        out = {
-            "ad_count": self.ad_count_p,
-            "dp_count": self.dp_count_p,
-            "worst_coordinate": self.worst_p,
-            "worst_given_coordinate": self.given_p,
-            "henze_zirkler": self.hz_p,
-        }
-        if self.radial_p is not None:
-            out["radial"] = self.radial_p
-        return out
+        """The p-values the verdict combines, by test name."""
+        return {name: self.metrics[key] for name, key in PVALUES.items() if key in self.metrics}
 
 
 def ad_pvalue(a2star: np.ndarray) -> np.ndarray:
@@ -156,62 +131,59 @@ def joint_sample(x: np.ndarray, n: int | None, seed: int) -> np.ndarray:
 
 
 def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> GaussianTests:
-    """The decorrelated tests of one view of the (m, d) rows ``x`` (:func:`joint_sample`)."""
-    a = np.asarray(x)
-    if view == "l2":
-        a = l2_normalise(a)
+    """The decorrelated tests of one view of the (m, d) rows ``x`` (:func:`joint_sample`):
+    pass counts against the binomial of the null table, the worst coordinate (Bonferroni over
+    Stephens' p), Henze-Zirkler, the radial test (raw view) and the worst given coordinate."""
+    a = l2_normalise(np.asarray(x)) if view == "l2" else np.asarray(x)
     m, d = a.shape
     z, rank = decorrelate(a)
     k = z.shape[1]
-    null_effect = gaussian_effect(m)[0]
+    out: dict[str, Any] = {"effect_excess": None, "effect_excess_interval": None}
+    out |= {"decorrelated_rows": m, "decorrelated_d": d, "decorrelated_rank": rank}
+    out["decorrelated_k"] = k
     if k == 0:
-        nan = float("nan")
-        return GaussianTests(view, m, d, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, -1, nan, nan, 0, 0,
-                             nan, null_effect, nan)  # fmt: skip
+        return GaussianTests(view, m, 0, 0, out)
+    null = gaussian_effect(m)[0]
+    given = column_tests(a, dp=False)
+    live = np.flatnonzero(~dead_mask(given.std, given.constant))
+    excess, lo, hi = effect_excess(given.w1[live], null)
+    if math.isfinite(excess):
+        out |= {"effect_excess": excess, "effect_excess_interval": [lo, hi]}
     res = column_tests(z)
     row = table_row(m)
     ad_pass = int(np.count_nonzero(res.a2star < AD_CRITICAL_5PCT))
     dp_pass = int(np.count_nonzero(res.pvalue > DP_ALPHA))
     each = ad_pvalue(res.a2star)
     worst = int(np.argmin(each))
-    given = column_tests(a, dp=False)
-    live = np.flatnonzero(~dead_mask(given.std, given.constant))
     given_each = ad_pvalue(given.a2star[live])
     given_worst = int(live[np.argmin(given_each)]) if live.size else -1
+    given_p = float(min(1.0, live.size * given_each.min())) if live.size else 1.0
+    given_effect = float(given.w1[given_worst]) if live.size else float("nan")
     rng = np.random.default_rng([seed, 0x42A])
-    hz_rows = min(m, HZ_ROWS)
+    hz_rows, hz_k = min(m, HZ_ROWS), min(k, HZ_DIM)
     pick = np.sort(rng.choice(m, hz_rows, replace=False)) if hz_rows < m else slice(None)
-    hz_k = min(k, HZ_DIM)
     hz, hz_p = hz_test(z[pick, :hz_k])
-    radial = radial_test(z) if view == "raw" else (None, None, None, None)
-    return GaussianTests(
-        view=view,
-        m=m,
-        d=d,
-        rank=rank,
-        k=k,
-        ad_compliance=ad_pass / k,
-        dp_compliance=dp_pass / k,
-        ad_count_p=float(special.bdtr(ad_pass, k, row["ad_rate"])),
-        dp_count_p=float(special.bdtr(dp_pass, k, row["dp_rate"])),
-        worst_p=float(min(1.0, k * each[worst])),
-        worst_coordinate=worst,
-        hz=hz,
-        hz_p=hz_p,
-        hz_k=hz_k,
-        hz_rows=hz_rows,
-        effect=float(np.mean(res.w1)),
-        effect_null=null_effect,
-        worst_effect=float(res.w1[worst]),
-        given_p=float(min(1.0, live.size * given_each.min())) if live.size else 1.0,
-        given_coordinate=given_worst,
-        given_effect=float(given.w1[given_worst]) if live.size else float("nan"),
-        given_w1=given.w1[live],
-        radial_b2=radial[0],
-        radial_z=radial[1],
-        radial_p=radial[2],
-        radial_kurtosis=radial[3],
-    )
+    out |= {
+        "decorrelated_ad_compliance": ad_pass / k,
+        "decorrelated_dp_compliance": dp_pass / k,
+        "decorrelated_ad_count_p": float(special.bdtr(ad_pass, k, row["ad_rate"])),
+        "decorrelated_dp_count_p": float(special.bdtr(dp_pass, k, row["dp_rate"])),
+        "decorrelated_effect_excess": float(np.mean(res.w1)) - null,
+        "worst_coordinate": worst,
+        "worst_coordinate_p": float(min(1.0, k * each[worst])),
+        "worst_coordinate_effect_excess": float(res.w1[worst]) - null,
+        "worst_given_coordinate": given_worst,
+        "worst_given_coordinate_p": given_p,
+        "worst_given_coordinate_effect_excess": given_effect - null,
+        "henze_zirkler": hz,
+        "henze_zirkler_p": hz_p,
+        "henze_zirkler_dim": hz_k,
+        "henze_zirkler_rows": hz_rows,
+    }
+    if view == "raw":
+        keys = ("radial_b2", "radial_z", "radial_p", "radial_kurtosis")
+        out |= dict(zip(keys, radial_test(z), strict=True))
+    return GaussianTests(view, m, rank, k, out)
 
 
 def effect_excess(w1: np.ndarray, null: float) -> tuple[float, float, float]:
@@ -229,42 +201,8 @@ def gaussian_metrics(
     g: GaussianTests, alpha: float = 0.05
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The report's ``metrics`` and ``null`` entries of the decorrelated tests."""
-    excess, lo, hi = effect_excess(g.given_w1, g.effect_null)
-    metrics: dict[str, Any] = {
-        "effect_excess": excess if math.isfinite(excess) else None,
-        "effect_excess_interval": [lo, hi] if math.isfinite(excess) else None,
-        "decorrelated_rows": g.m,
-        "decorrelated_d": g.d,
-        "decorrelated_rank": g.rank,
-        "decorrelated_k": g.k,
-    }
-    if not g.collapsed:
-        metrics |= {
-            "decorrelated_ad_compliance": g.ad_compliance,
-            "decorrelated_dp_compliance": g.dp_compliance,
-            "decorrelated_ad_count_p": g.ad_count_p,
-            "decorrelated_dp_count_p": g.dp_count_p,
-            "decorrelated_effect_excess": g.effect - g.effect_null,
-            "worst_coordinate": g.worst_coordinate,
-            "worst_coordinate_p": g.worst_p,
-            "worst_coordinate_effect_excess": g.worst_effect - g.effect_null,
-            "worst_given_coordinate": g.given_coordinate,
-            "worst_given_coordinate_p": g.given_p,
-            "worst_given_coordinate_effect_excess": g.given_effect - g.effect_null,
-            "henze_zirkler": g.hz,
-            "henze_zirkler_p": g.hz_p,
-            "henze_zirkler_dim": g.hz_k,
-            "henze_zirkler_rows": g.hz_rows,
-        }
-        if g.radial_p is not None:
-            metrics |= {
-                "radial_b2": g.radial_b2,
-                "radial_z": g.radial_z,
-                "radial_p": g.radial_p,
-                "radial_kurtosis": g.radial_kurtosis,
-            }
     power = relevant_power(g.m, g.k, g.view, alpha) if not g.collapsed else 1.0
     null: dict[str, Any] = {"gaussian_power_relevant": power}
     if power < 0.5 and not g.collapsed:
         null["gaussian_n_for_power"] = rows_for_power(g.rank, g.view, g.m, alpha)
-    return metrics, null
+    return dict(g.metrics), null

@@ -169,20 +169,10 @@ def sphere_moments(
 
 @dataclass(frozen=True)
 class SphereTests:
-    """Rayleigh and Bingham on ``m`` unit rows in ``d`` dimensions (``zero_rows`` left out)."""
+    """Rayleigh and Bingham on unit rows: the report's ``metrics`` and ``null`` entries."""
 
-    m: int
-    d: int
-    rayleigh_p: float
-    bingham_p: float
-    mean_norm: float
-    power_relevant: float
-    zero_rows: int = 0
-
-    def pvalues(self) -> dict[str, float]:
-        """The finite p-values the sphere call combines (Bonferroni)."""
-        out = {"rayleigh": self.rayleigh_p, "bingham": self.bingham_p}
-        return {k: v for k, v in out.items() if math.isfinite(v)}
+    metrics: dict[str, Any]
+    null: dict[str, Any]
 
 
 def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> SphereTests:
@@ -192,20 +182,14 @@ def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> SphereTests:
     live = norms > 0
     u = l2_normalise(a[live], norms[live])
     m, d = u.shape
-    if m < 2:
-        nan = float("nan")
-        return SphereTests(m, d, nan, nan, nan, 0.0, int((~live).sum()))
-    mean = u.mean(axis=0)
-    ray = rayleigh_from_mean(mean, m)
-    return SphereTests(
-        m=m,
-        d=d,
-        rayleigh_p=ray.pvalue,
-        bingham_p=bingham_p(u),
-        mean_norm=ray.mean_norm,
-        power_relevant=bingham_power(m, d, alpha / 2),
-        zero_rows=int((~live).sum()),
-    )
+    nan = float("nan")
+    ray = rayleigh_from_mean(u.mean(axis=0), m) if m >= 2 else Rayleigh(nan, nan, nan)
+    metrics = {"sphere_rows": m, "sphere_zero_rows": int((~live).sum())}
+    metrics["sphere_rayleigh_p"] = ray.pvalue
+    metrics["sphere_bingham_p"] = bingham_p(u) if m >= 2 else nan
+    metrics["sphere_mean_norm"] = ray.mean_norm
+    power = bingham_power(m, d, alpha / 2) if m >= 2 else 0.0
+    return SphereTests(metrics, {"sphere_power_relevant": power})
 
 
 def bingham_p(u: np.ndarray) -> float:
@@ -233,14 +217,7 @@ def bingham_power(m: int, d: int, level: float) -> float:
 
 def sphere_metrics(t: SphereTests) -> tuple[dict[str, Any], dict[str, Any]]:
     """The report's ``metrics`` and ``null`` entries of the sphere tests."""
-    metrics = {
-        "sphere_rows": t.m,
-        "sphere_zero_rows": t.zero_rows,
-        "sphere_rayleigh_p": t.rayleigh_p,
-        "sphere_bingham_p": t.bingham_p,
-        "sphere_mean_norm": t.mean_norm,
-    }
-    return metrics, {"sphere_power_relevant": t.power_relevant}
+    return dict(t.metrics), dict(t.null)
 
 
 @dataclass(frozen=True)

@@ -98,12 +98,7 @@ def ks_uniform(pvalues: np.ndarray) -> tuple[float, float]:
 
 
 def bootstrap_compliance(
-    x: np.ndarray,
-    reps: int,
-    *,
-    seed: int = 0,
-    level: float = 0.95,
-    workers: int | None = None,
+    x: np.ndarray, reps: int, *, seed: int = 0, level: float = 0.95, workers: int | None = None
 ) -> BootstrapCI:
     """Percentile intervals of AD and DP compliance over ``reps`` row resamples of ``x``,
     re-centred on the estimate (a resample is never exactly Gaussian: the bootstrap of a
@@ -152,8 +147,6 @@ class CalibrationDetail:
     ad_null_p: float
     dp_null_p: float
     bh_rejected: int
-    bh_q: float
-    ks_statistic: float
     ks_p: float
     bootstrap: BootstrapCI | None
 
@@ -239,7 +232,7 @@ def calibration_detail(
     live = np.ones(diag.d, bool)
     live[list(diag.dead_columns)] = False
     cal = ref.calibrate_p(diag.dp.pvalue[live])
-    ks_d, ks_p = ks_uniform(cal)
+    ks_p = ks_uniform(cal)[1]
     boot = None
     if bootstrap > 0:
         if tested is None:
@@ -250,8 +243,6 @@ def calibration_detail(
         ad_null_p=compliance_ref_p(ref, "ad", diag.ad.compliance, d),
         dp_null_p=compliance_ref_p(ref, "dp", diag.dp.compliance, d),
         bh_rejected=bh_rejected(cal, q),
-        bh_q=q,
-        ks_statistic=ks_d,
         ks_p=ks_p,
         bootstrap=boot,
     )

@@ -40,38 +40,29 @@ def check_numeric(a: np.ndarray) -> np.ndarray:
 
 
 def check_finite(a: np.ndarray) -> None:
-    """Raise naming how many NaN and Inf values there are and where the first ones sit (one
-    pass over row blocks; the positions are found only when something is wrong)."""
-    if a.ndim < 2:
-        if not np.isfinite(a).all():
-            _raise_non_finite(a, np.arange(0))
-        return
+    """Raise naming how many NaN and Inf values a 2-D ``a`` holds and where the first ones sit
+    (one pass over row blocks; the positions are found only when something is wrong)."""
     rows = MappedRows(a)
-    step = row_step(int(np.prod(a.shape[1:], dtype=np.int64)) * a.dtype.itemsize)
+    step = row_step(a.shape[1] * a.dtype.itemsize)
     bad: list[np.ndarray] = []
     for i in range(0, a.shape[0], step):
         block = a[i : i + step]
         if not np.isfinite(block).all():
-            bad.append(i + np.flatnonzero(~np.isfinite(block.reshape(block.shape[0], -1)).all(1)))
+            bad.append(i + np.flatnonzero(~np.isfinite(block).all(1)))
         rows.release(i, i + step)
-    if bad:
-        _raise_non_finite(a, np.concatenate(bad))
-
-
-def _raise_non_finite(a: np.ndarray, bad_rows: np.ndarray) -> None:
-    """The error of :func:`check_finite`, counted over the rows with non-finite values."""
-    part = a[bad_rows] if a.ndim >= 2 else a
-    finite = np.isfinite(part)
-    n_nan = int(np.count_nonzero(np.isnan(part)))
-    n_inf = int(part.size - n_nan - np.count_nonzero(finite))
-    bad = np.argwhere(~finite)
-    if a.ndim >= 2:
-        bad[:, 0] = bad_rows[bad[:, 0]]
-    where = ", ".join(str(tuple(int(i) for i in p)) for p in bad[:5])
-    more = ", ..." if len(bad) > 5 else ""
+    if not bad:
+        return
+    bad_rows = np.concatenate(bad)
+    finite = np.isfinite(a[bad_rows])
+    n_nan = int(np.count_nonzero(np.isnan(a[bad_rows])))
+    n_inf = int(finite.size - n_nan - np.count_nonzero(finite))
+    where = np.argwhere(~finite)
+    where[:, 0] = bad_rows[where[:, 0]]
+    first = ", ".join(str(tuple(int(i) for i in p)) for p in where[:5])
+    more = ", ..." if len(where) > 5 else ""
     raise InvalidEmbeddingsError(
         f"embeddings contain non-finite values: {n_nan} NaN and {n_inf} Inf, first at "
-        f"(row, col) {where}{more}; drop or repair those rows"
+        f"(row, col) {first}{more}; drop or repair those rows"
     )
 
 
