@@ -1,6 +1,6 @@
 """The reference table (``reference_table.tsv``, made by ``benchmarks/reftable_build.py``):
 raw rows at n = 20 ... 10^7, l2 rows at n = 20 ... 5,000 on a grid of
-s = (6 / (d + 2)) / sqrt(24 / n) for d = 2 ... 8,192, interpolated (see docs/calibration.md);
+s = (6 / (d + 2)) / sqrt(24 / n) for d = 2 ... 8,192, interpolated (see docs/diagnostics.md);
 :func:`lookup` gives None elsewhere."""
 
 from __future__ import annotations
