@@ -53,13 +53,8 @@ def k2_statistic(g1: np.ndarray, b2: np.ndarray, n: int) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         # skewtest
         y = g1 * np.sqrt(((n + 1) * (n + 3)) / (6.0 * (n - 2)))
-        beta2 = (
-            3.0
-            * (n**2 + 27 * n - 70)
-            * (n + 1)
-            * (n + 3)
-            / ((n - 2.0) * (n + 5) * (n + 7) * (n + 9))
-        )
+        num = 3.0 * (n**2 + 27 * n - 70) * (n + 1) * (n + 3)
+        beta2 = num / ((n - 2.0) * (n + 5) * (n + 7) * (n + 9))
         w2 = -1 + np.sqrt(2 * (beta2 - 1))
         delta = 1 / np.sqrt(0.5 * np.log(w2))
         alpha = np.sqrt(2.0 / (w2 - 1))
@@ -68,12 +63,8 @@ def k2_statistic(g1: np.ndarray, b2: np.ndarray, n: int) -> np.ndarray:
         e = 3.0 * (n - 1) / (n + 1)
         varb2 = 24.0 * n * (n - 2) * (n - 3) / ((n + 1) * (n + 1.0) * (n + 3) * (n + 5))
         xk = (b2 - e) / varb2**0.5
-        sqrtbeta1 = (
-            6.0
-            * (n * n - 5 * n + 2)
-            / ((n + 7) * (n + 9))
-            * ((6.0 * (n + 3) * (n + 5)) / (n * (n - 2) * (n - 3))) ** 0.5
-        )
+        t = 6.0 * (n * n - 5 * n + 2) / ((n + 7) * (n + 9))
+        sqrtbeta1 = t * ((6.0 * (n + 3) * (n + 5)) / (n * (n - 2) * (n - 3))) ** 0.5
         a = 6.0 + 8.0 / sqrtbeta1 * (2.0 / sqrtbeta1 + (1 + 4.0 / (sqrtbeta1**2)) ** 0.5)
         term1 = 1 - 2 / (9.0 * a)
         denom = 1 + xk * (2 / (a - 4.0)) ** 0.5

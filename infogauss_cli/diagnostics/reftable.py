@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -51,11 +52,10 @@ def sphere_s(n: float, d: float) -> float:
     return (6.0 / (d + 2.0)) / math.sqrt(24.0 / n)
 
 
-def _load(path: Path = TABLE_FILE) -> dict[str, object] | None:
-    """Raw rows (n, values) and l2 rows (per n: s, values) of the table; None if absent."""
-    if not path.is_file():
-        return None
-    a = np.array([[float(v) for v in row] for row in read_tsv(path)[1:]])
+@functools.cache
+def _table() -> dict[str, Any]:
+    """Raw rows (log n, values) and l2 rows (per n: log s, values), read on first use."""
+    a = np.array([[float(v) for v in row] for row in read_tsv(TABLE_FILE)[1:]])
     h = len(HEAD)
     raw = a[a[:, 0] == 0]
     raw = raw[np.argsort(raw[:, 1])]
@@ -77,12 +77,6 @@ def _load(path: Path = TABLE_FILE) -> dict[str, object] | None:
     return {"raw_logn": raw_logn, "raw": _logit(raw_vals), "l2": sph}
 
 
-@functools.cache
-def _table() -> dict[str, object] | None:
-    """The table, read on first use (a few milliseconds)."""
-    return _load()
-
-
 def _lerp_rows(x: np.ndarray, vals: np.ndarray, at: float) -> np.ndarray:
     """Row of ``vals`` interpolated linearly at ``at`` in the sorted ``x`` (clamped)."""
     if at <= x[0]:
@@ -95,17 +89,13 @@ def _lerp_rows(x: np.ndarray, vals: np.ndarray, at: float) -> np.ndarray:
 
 
 def _raw_vals(n: float) -> np.ndarray:
-    t = _table()
-    assert t is not None
-    v = _lerp_rows(t["raw_logn"], t["raw"], math.log(n))  # type: ignore[arg-type]
+    v = _lerp_rows(_table()["raw_logn"], _table()["raw"], math.log(n))
     v[[_F["effect"], _F["effect_sd"]]] /= math.sqrt(n)
     return v
 
 
 def gaussian_effect(n: int) -> tuple[float, float]:
     """Mean and SD of one iid-Gaussian column's QQ distance to N(0, 1) at n rows (table)."""
-    if _table() is None:
-        raise FileNotFoundError(f"no reference table at {TABLE_FILE}")
     v = _raw_vals(float(n))
     return float(v[_F["effect"]]), float(v[_F["effect_sd"]])
 
@@ -137,13 +127,11 @@ def sphere_bias(d: int, points: int = 4000) -> float:
 
 
 def _sphere_vals(n: float, d: float) -> np.ndarray:
-    t = _table()
-    assert t is not None
-    rows = t["l2"]
+    rows = _table()["l2"]
     s = sphere_s(n, d)
     logs, logn = math.log(s), math.log(n)
-    ns = np.log([r[0] for r in rows])  # type: ignore[union-attr]
-    top = rows[-1]  # type: ignore[index]
+    ns = np.log([r[0] for r in rows])
+    top = rows[-1]
     g = _raw_vals(n)
     if n >= top[0]:
         v = _row_at(top, logs, s, extrapolate=True)
@@ -158,7 +146,7 @@ def _sphere_vals(n: float, d: float) -> np.ndarray:
     else:
         j = max(1, int(np.searchsorted(ns, logn, side="right")))
         w = (logn - ns[j - 1]) / (ns[j] - ns[j - 1])
-        a, b = rows[j - 1], rows[j]  # type: ignore[index]
+        a, b = rows[j - 1], rows[j]
         v = (1 - w) * _row_at(a, _at(a, logs, d), s, False) + w * _row_at(
             b, _at(b, logs, d), s, False
         )
@@ -172,7 +160,7 @@ def _sphere_vals(n: float, d: float) -> np.ndarray:
 def lookup(n: int, d: int, view: str) -> tuple[dict[str, float], np.ndarray] | None:
     """(fields, DP p-value quantiles at :data:`LEVELS`) of the reference at (n, d, view), or
     None where the table does not answer."""
-    if _table() is None or not N_MIN <= n <= N_MAX:
+    if not N_MIN <= n <= N_MAX:
         return None
     if view == "raw":
         v = _raw_vals(float(n))
