@@ -20,11 +20,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from infogauss_cli.diagnostics.columns import column_tests
-from infogauss_cli.diagnostics.gaussian import gaussian_tests
-from infogauss_cli.diagnostics.henze_zirkler import MAX_DIM, N_GRID, TAIL, hz_statistic
-from infogauss_cli.diagnostics.mardia import B2_GRID_K, B2_GRID_M
+from infogauss_cli.diagnostics.gaussian import K_GRID, M_GRID, gaussian_tests, relevant_power
+from infogauss_cli.diagnostics.mardia import (
+    B2_GRID_K,
+    B2_GRID_M,
+    HZ_MAX_DIM,
+    N_GRID,
+    TAIL,
+    hz_statistic,
+)
 from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA
-from infogauss_cli.diagnostics.power import K_GRID, M_GRID, relevant_power
 from infogauss_cli.diagnostics.refsim import ALT_DF
 
 NULL_SEED, HZ_SEED, B2_SEED = 20260101, 20261207, 20261210
@@ -63,7 +68,7 @@ def simulate_null_table(
 def hz_table(reps: int = 4000, seed: int = HZ_SEED) -> list[list[float]]:
     """Rows (k, n, upper TAIL quantiles of log HZ) from ``reps`` N(0, I_k) samples per cell."""
     rows = []
-    for k in range(1, MAX_DIM + 1):
+    for k in range(1, HZ_MAX_DIM + 1):
         for n in N_GRID:
             rng = np.random.default_rng([seed, k, n])
             logs = np.log([hz_statistic(rng.standard_normal((n, k))) for _ in range(reps)])

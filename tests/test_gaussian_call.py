@@ -23,10 +23,9 @@ from infogauss_cli.diagnostics.gaussian import (
     gaussian_tests,
     joint_sample,
     radial_test,
+    relevant_power,
 )
-from infogauss_cli.diagnostics.henze_zirkler import hz_pvalue, hz_statistic, smoothing
-from infogauss_cli.diagnostics.mardia import gaussian_moments
-from infogauss_cli.diagnostics.power import relevant_power
+from infogauss_cli.diagnostics.mardia import gaussian_moments, hz_pvalue, hz_statistic, smoothing
 from infogauss_cli.diagnostics.reftable import gaussian_effect
 from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests
 from infogauss_cli.judge.verdict import judge

@@ -1,12 +1,16 @@
 """Tests of "Gaussian?" whose null is a Gaussian of any mean and covariance: on the rows'
 decorrelated coordinates ``Z = sqrt(m - 1) U_k`` (under any Gaussian each column is exactly a
 standardised iid Gaussian sample): pass counts, worst coordinate, radial b2, Henze-Zirkler, and
-the worst of the view's own coordinates (see docs/diagnostics.md)."""
+the worst of the view's own coordinates (see docs/diagnostics.md). Their power against the
+relevant departure, iid Student t10 coordinates: up to :data:`TABLE_MAX_ROWS` rows from
+``power_table.tsv`` (made by ``benchmarks/tables.py``), closed forms beyond."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,19 +19,29 @@ from scipy import special
 from infogauss_cli.diagnostics.blocks import take_rows
 from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.diagnosis import dead_mask
-from infogauss_cli.diagnostics.henze_zirkler import MAX_DIM as HZ_DIM
-from infogauss_cli.diagnostics.henze_zirkler import MAX_ROWS as HZ_ROWS
-from infogauss_cli.diagnostics.henze_zirkler import hz_test
-from infogauss_cli.diagnostics.mardia import b2_skew, gaussian_moments, pearson3_cdf
+from infogauss_cli.diagnostics.mardia import (
+    HZ_MAX_DIM,
+    HZ_MAX_ROWS,
+    b2_skew,
+    gaussian_moments,
+    hz_test,
+    pearson3_cdf,
+)
 from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA
-from infogauss_cli.diagnostics.null import table_row
-from infogauss_cli.diagnostics.power import relevant_power, rows_for_power
+from infogauss_cli.diagnostics.null import read_tsv, table_row
+from infogauss_cli.diagnostics.reference import reference
+from infogauss_cli.diagnostics.refsim import ALT_DF
 from infogauss_cli.diagnostics.reftable import gaussian_effect
 from infogauss_cli.diagnostics.validate import l2_normalise
 
 MAX_ROWS = 20_000
 MAX_VALUES = 1 << 25  # rows x d held in float64 for the decomposition (256 MiB)
 RANK_RTOL = 1e-10  # eigenvalues below this share of the largest are no variance
+POWER_FILE = Path(__file__).with_name("power_table.tsv")
+TABLE_MAX_ROWS = 500
+M_GRID = (20, 30, 50, 75, 100, 150, 200, 300, 500)
+K_GRID = (1, 2, 4, 8, 16, 32, 64, 128)
+VIEWS = ("raw", "l2")
 
 
 PVALUES = {  # the p-values the verdict combines (Bonferroni): test name -> metric
@@ -160,7 +174,7 @@ def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> Gaussi
     given_p = float(min(1.0, live.size * given_each.min())) if live.size else 1.0
     given_effect = float(given.w1[given_worst]) if live.size else float("nan")
     rng = np.random.default_rng([seed, 0x42A])
-    hz_rows, hz_k = min(m, HZ_ROWS), min(k, HZ_DIM)
+    hz_rows, hz_k = min(m, HZ_MAX_ROWS), min(k, HZ_MAX_DIM)
     pick = np.sort(rng.choice(m, hz_rows, replace=False)) if hz_rows < m else slice(None)
     hz, hz_p = hz_test(z[pick, :hz_k])
     out |= {
@@ -206,3 +220,81 @@ def gaussian_metrics(
     if power < 0.5 and not g.collapsed:
         null["gaussian_n_for_power"] = rows_for_power(g.rank, g.view, g.m, alpha)
     return dict(g.metrics), null
+
+
+@functools.lru_cache(maxsize=1)
+def _power_table() -> dict[str, np.ndarray]:
+    """{view: (len(M_GRID), len(K_GRID)) power}, NaN where k > (m - 1) // 2."""
+    out = {v: np.full((len(M_GRID), len(K_GRID)), np.nan) for v in VIEWS}
+    for view, m, k, power, *_ in read_tsv(POWER_FILE)[1:]:
+        out[view][M_GRID.index(int(m)), K_GRID.index(int(k))] = float(power)
+    return out
+
+
+def _from_table(m: int, k: int, view: str) -> float:
+    t = _power_table()[view]
+    lm, lk = math.log(min(max(m, M_GRID[0]), M_GRID[-1])), math.log(min(max(k, 1), K_GRID[-1]))
+    column = []
+    for row in t:  # along k within each m, over the k that exist at that m
+        ok = np.isfinite(row)
+        keys = np.log(np.asarray(K_GRID)[ok])
+        column.append(float(np.interp(lk, keys, row[ok])) if ok.any() else np.nan)
+    col = np.asarray(column)
+    ok = np.isfinite(col)
+    return float(np.interp(lm, np.log(np.asarray(M_GRID)[ok]), col[ok]))
+
+
+def relevant_power(m: int, k: int, view: str, alpha: float = 0.05) -> float:
+    """The chance that the decision at ``alpha`` rejects iid t10 decorrelated coordinates at m
+    rows and k coordinates."""
+    if m <= TABLE_MAX_ROWS and alpha == 0.05:
+        return _from_table(m, k, view)
+    tests = 6 if view == "raw" else 5
+    power = count_power(m, k, alpha / tests)
+    if view == "raw":
+        power = max(power, radial_power(m, k, alpha / tests))
+    return power
+
+
+def rows_for_power(rank: int, view: str, start: int, alpha: float = 0.05) -> int | None:
+    """The smallest n (from ``start``, growing by half) at which the relevant departure would
+    be caught at least half of the time (None beyond 10^7)."""
+    n = max(start, 20)
+    while n <= 10_000_000:
+        if relevant_power(n, min(rank, max((n - 1) // 2, 1)), view, alpha) >= 0.5:
+            return n
+        n = int(n * 1.5) + 1
+    return None
+
+
+def count_power(m: int, k: int, level: float) -> float:
+    """Binomial power of the AD or DP pass-count test at ``level`` against t10 coordinates."""
+    ref = reference(m, 1, "raw")
+    row = table_row(m)
+    power = 0.0
+    for null_rate, alt_rate in (
+        (row["ad_rate"], ref.alt_ad_rate),
+        (row["dp_rate"], ref.alt_dp_rate),
+    ):
+        ok = np.flatnonzero(special.bdtr(np.arange(k + 1), k, null_rate) <= level)
+        if ok.size:
+            power = max(power, float(special.bdtr(int(ok[-1]), k, alt_rate)))
+    return power
+
+
+def _t_moment(order: int, df: int = ALT_DF) -> float:
+    """E t^order of a unit-variance Student t (order even, < df)."""
+    r = order // 2
+    raw = df**r * math.gamma(r + 0.5) * math.gamma(df / 2 - r)
+    return raw / (math.sqrt(math.pi) * math.gamma(df / 2)) / (df / (df - 2)) ** r
+
+
+def radial_power(m: int, k: int, level: float) -> float:
+    """Power of the two-sided b2 test at ``level`` against k iid unit-variance t10
+    coordinates: b2 shifts by k x their excess kurtosis; its sd is that of mean D^4."""
+    mu4, mu6, mu8 = _t_moment(4), _t_moment(6), _t_moment(8)
+    c2, c3 = mu4 - 1, mu6 - 3 * mu4 + 2
+    c4 = mu8 - 4 * mu6 + 6 * mu4 - 3
+    var_d4 = 4 * k**3 * c2 + k * c4 + 3 * k * (k - 1) * c2**2 - (k * c2) ** 2 + 4 * k**2 * c3
+    crit = float(special.ndtri(1 - level / 2)) * math.sqrt(max(gaussian_moments(m, k)[2], 0.0))
+    return float(special.ndtr((k * (mu4 - 3) - crit) / math.sqrt(var_d4 / m)))
