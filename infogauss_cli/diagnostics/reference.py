@@ -45,6 +45,10 @@ class Reference:
     dp_levels: np.ndarray | None = field(default=None, repr=False)
     _cdfs: dict = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def label(self) -> str:
+        return LABELS[self.view]
+
     def count_cdf(self, which: str, trials: int) -> np.ndarray:
         """P(at most k of ``trials`` coordinates pass), k = 0..trials (beta-binomial)."""
         key = (which, int(trials))
