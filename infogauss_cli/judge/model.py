@@ -16,15 +16,20 @@ from infogauss_cli.judge.gates import GateResult
 from infogauss_cli.judge.verdict import Metrics, Verdict
 
 SCHEMA = "infogauss.report/v1"
+ROW_KEYS = ("model", "tower", "objective", "backend", "data", "protocol", "metrics", "null")
+ROW_KEYS += ("verdict", "gates", "warnings", "timing")  # then those of these that are set:
+ROW_OPTIONAL = ("provenance", "per_coordinate", "error", "step")
 MODEL_LIBRARIES = ("timm", "transformers", "open_clip_torch", "sentence-transformers", "datasets")
 
 
 def clean(value: object) -> Any:
-    """JSON-safe copy: numpy scalars/arrays -> Python, NaN/Inf -> None."""
+    """JSON-safe copy: numpy scalars/arrays -> Python, NaN/Inf -> None, objects by ``to_dict``."""
     if isinstance(value, Mapping):
         return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [clean(v) for v in value]
+    if hasattr(value, "to_dict"):  # a verdict or a gate
+        return clean(value.to_dict())
     if hasattr(value, "tolist"):  # numpy array or scalar
         return clean(value.tolist())
     if isinstance(value, float) and not math.isfinite(value):
@@ -68,23 +73,10 @@ class Row(RowSource):
         return all(g.passed for g in self.gates)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, object] = {
-            "model": self.model,
-            "tower": self.tower,
-            "objective": self.objective,
-            "backend": self.backend,
-            "data": dict(self.data),
-            "protocol": dict(self.protocol),
-            "metrics": dict(self.metrics),
-            "null": dict(self.null),
-            "verdict": self.verdict.to_dict() if self.verdict else None,
-            "gates": [g.to_dict() for g in self.gates],
-            "warnings": list(self.warnings),
-            "timing": dict(self.timing),
-        }
-        optional = ("provenance", "per_coordinate", "error", "step")
-        out |= {k: getattr(self, k) for k in optional if getattr(self, k) is not None}
-        return clean(out)
+        out = {k: getattr(self, k) for k in ROW_KEYS}
+        return clean(
+            out | {k: getattr(self, k) for k in ROW_OPTIONAL if getattr(self, k) is not None}
+        )
 
 
 def utc_now() -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -141,16 +141,11 @@ def _view_row(
     if options.verdict != "coordinates":
         row_protocol["verdict"] = options.verdict
     key = {"model": info.model, "tower": info.tower, "protocol": row_protocol, "metrics": metrics}
-    key["data"] = dict(info.data)
+    key["data"] = info.data
     per_coordinate = {"ad_statistic": diag.ad.statistic, "dp_pvalue": diag.dp.pvalue}
+    source = {f.name: getattr(info, f.name) for f in fields(RowSource)}
     return Row(
-        model=info.model,
-        tower=info.tower,
-        objective=info.objective,
-        backend=info.backend,
-        data=dict(info.data),
-        protocol=row_protocol,
-        provenance=info.provenance,
+        **source | {"data": dict(info.data), "protocol": row_protocol},
         metrics=metrics,
         null=null,
         verdict=verdict,

@@ -9,28 +9,12 @@ from typing import Any
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import Metrics, Verdict
 
-COLUMNS = (
-    "Model",
-    "Tower",
-    "Objective",
-    "n × d",
-    "View",
-    "CV ↓",
-    "AD Mean (<0.752)",
-    "AD Compliance",
-    "DP Mean (>0.05)",
-    "DP Compliance",
-    "Sphere?",
-    "Gaussian?",
-)
+COLUMNS = ("Model", "Tower", "Objective", "n × d", "View", "CV ↓", "AD Mean (<0.752)")
+COLUMNS += ("AD Compliance", "DP Mean (>0.05)", "DP Compliance", "Sphere?", "Gaussian?")
 NUMERIC = frozenset(COLUMNS[5:10])
 SPHERE_SYMBOLS = {"uniform": "✓", "non-uniform": "✗", "inconclusive": "?"}
-CALL_WORDS = {
-    "gaussian": "Gaussian",
-    "practically-gaussian": "practically Gaussian",
-    "non-gaussian": "not Gaussian",
-    "inconclusive": "inconclusive",
-}
+CALL_WORDS = {"gaussian": "Gaussian", "practically-gaussian": "practically Gaussian"}
+CALL_WORDS |= {"non-gaussian": "not Gaussian", "inconclusive": "inconclusive"}
 
 
 def _num(value: object, fmt: str) -> str:
@@ -45,11 +29,13 @@ def _pct(value: float | None) -> str:
 
 def metric_cells(m: Metrics, sphere: str = "–", gaussian: str = "–") -> list[str]:
     """CV, AD mean, AD compliance, DP mean, DP compliance, Sphere? and Gaussian?."""
+    fmt = (("norm_cv", ".3f"), ("ad_mean", ".2f"), ("dp_mean_p", ".3f"))
+    cv, ad, dp = (_num(m.get(k), f) for k, f in fmt)
     return [
-        _num(m.get("norm_cv"), ".3f"),
-        _num(m.get("ad_mean"), ".2f"),
+        cv,
+        ad,
         _pct(m.get("ad_compliance")),
-        _num(m.get("dp_mean_p"), ".3f"),
+        dp,
         _pct(m.get("dp_compliance")),
         sphere,
         gaussian,
@@ -165,9 +151,7 @@ def _ci(value: Sequence[float | None] | None) -> str:
 
 
 def _p(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}"
+    return "–" if value is None else f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}"
 
 
 def _g(fmt: str) -> Callable[[object], str]:
@@ -218,12 +202,12 @@ def detail_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
     for label, key, fmt, ideal in DETAIL_LINES:
         if not any(r.metrics.get(key) is not None for r in shown):
             continue
+        ideal_text = ideal or ""
         if ideal and ideal.startswith("null:"):
-            nk = ideal[5:]
-            val = next((r.null.get(nk) for r in shown if r.null.get(nk) is not None), None)
+            val = next(
+                (r.null[ideal[5:]] for r in shown if r.null.get(ideal[5:]) is not None), None
+            )
             ideal_text = fmt(val) if val is not None else "–"
-        else:
-            ideal_text = ideal or ""
         cells = [fmt(r.metrics[key]) if r.metrics.get(key) is not None else "–" for r in shown]
         body.append([label, ideal_text, *cells])
     return header, body
