@@ -13,30 +13,11 @@ from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_text
 from infogauss_cli.judge.model import Report, Row
 from infogauss_cli.report import cells as C
-from infogauss_cli.report.templating import Section, cell, figure, render, table
+from infogauss_cli.report.templating import Section, cell, data_uri, render, table
 
 __all__ = ["DEFAULT_TITLE", "Section", "render_html", "write_html"]
 
 DEFAULT_TITLE = "infogauss: are the embeddings Gaussian?"
-_CAPTIONS = {
-    "depth": "One line per model, tower and view: compliance (AD solid, DP dashed), effect "
-    "size and norm CV against the layer (0 = the embedding output). The dotted line is the "
-    "iid-Gaussian 95%.",
-    "compare": "Share of coordinates that pass each test. iid Gaussian coordinates sit at 95% "
-    "(dashed line; shaded: the null's spread at the same n and d).",
-    "qq": "Standardised coordinates against normal quantiles: on the line is Gaussian; an S "
-    "shape means heavy or light tails, a bend means skew.",
-    "ad": "Left of the red line (0.752) a coordinate passes at the 5% level; iid Gaussian "
-    "coordinates centre near the dashed null mean.",
-    "dp": "Gaussian coordinates give a flat histogram at the dashed line; a pile-up left of "
-    "0.05 means the coordinates are skewed or heavy-tailed.",
-    "norms": "Raw (un-normalised) norms; CV = std/mean. An isotropic Gaussian gives about 1/√(2d).",
-    "spectrum": "Share of variance per principal component of the centred L2 rows; uniform on "
-    "the sphere is flat at 1/d (dashed).",
-    "projqq": "Random projections √d⟨q, u⟩ of the L2 rows: by Maxwell-Poincaré they are N(0, 1) "
-    "when the rows are uniform on the sphere.",
-    "calibration": "Compliances with the null band (shaded) and, with --bootstrap, their CI.",
-}
 _MARKS = {"✓": "yes", "≈": "yes", "✗": "no", "?": "maybe", "error": "err"}
 _PROTOCOL = (("Row", "model"), ("Backend", "nowrap"), ("Data source", "src"), ("Items", "num"))
 _PROTOCOL += (("Skipped", "num"), ("n", "num"), ("d", "num"), ("Seed", "num"))
@@ -184,12 +165,11 @@ def _plots(rows: Sequence[Row]) -> Section | None:
     images = figure_pngs(rows)
     if not images:
         return None
-    wide = [
-        figure(i.png, i.alt, _CAPTIONS.get(i.kind, ""), wide=True) for i in images if i.row is None
-    ]
+    figures = [{"src": data_uri(i.png), "alt": i.alt, "kind": i.kind, "row": i.row} for i in images]
+    wide = [f for f in figures if f["row"] is None]
     groups = []
     for n, r in enumerate(rows):
-        mine = [figure(i.png, i.alt, _CAPTIONS.get(i.kind, "")) for i in images if i.row == n]
+        mine = [f for f in figures if f["row"] == n]
         if mine:
             groups.append({"ident": f"plots-{n + 1}", "title": C.row_label(r), "figures": mine})
     body = render("plots.html.j2", wide=wide, groups=groups)

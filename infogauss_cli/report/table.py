@@ -25,14 +25,7 @@ from infogauss_cli.report import cells as C
 
 TITLE = "infogauss: are the embeddings Gaussian?"
 MERGE_ORDER = ("Objective", "Tower", "View")  # first to leave its column first
-SHORT = {
-    "AD Mean (<0.752)": "AD mean",
-    "AD Compliance": "AD ok",
-    "DP Mean (>0.05)": "DP mean",
-    "DP Compliance": "DP ok",
-    "Sphere?": "Sph?",
-    "Gaussian?": "Gauss?",
-}
+SHORT = dict(zip(C.COLUMNS[6:], ("AD mean", "AD ok", "DP mean", "DP ok", "Sph?", "Gauss?")))  # noqa: B905
 SHORT_NOTE = "AD ok / DP ok: share of coordinates with A*² < 0.752 / p > 0.05 (iid Gaussian: 95%)"
 COLORS = {"✓": "green", "≈": "green", "✗": "red", "?": "yellow", "error": "red"}
 Cells = list[list[str]]

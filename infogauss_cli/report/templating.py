@@ -72,7 +72,10 @@ def table(
     return render("table.html.j2", header=head, lines=lines, **kw)
 
 
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def figure(png: bytes, alt: str, caption: str, *, wide: bool = False) -> Markup:
     """A ``<figure>`` with ``png`` embedded as a ``data:`` image."""
-    src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    return render("figure.html.j2", src=src, alt=alt, caption=caption, wide=wide)
+    return render("figure.html.j2", src=data_uri(png), alt=alt, caption=caption, wide=wide)

@@ -24,19 +24,9 @@ if TYPE_CHECKING:
 DPI = 110
 AD_COLOR, DP_COLOR = "#4c72b0", "#dd8452"
 FAIL, NULL = "#cf222e", "#57606a"
-STYLE = {
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.titleweight": "bold",
-    "axes.labelsize": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.25,
-    "legend.fontsize": 8,
-    "legend.frameon": False,
-    "savefig.dpi": DPI,
-}
+STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold", "axes.labelsize": 9}
+STYLE |= {"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True}
+STYLE |= {"grid.alpha": 0.25, "legend.fontsize": 8, "legend.frameon": False, "savefig.dpi": DPI}
 
 
 @dataclass(frozen=True)
