@@ -23,50 +23,35 @@ from infogauss_cli.report.plots.figure import (
 )
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    Draw = Callable[[Figure], None]
+    Draw = Callable[[Axes], str | None]  # draws one plot; returns what to add to its title
 
 KINDS = ("qq", "ad", "dp", "norms")  # per-row plots, in this order
 DETAIL_KINDS = ("spectrum", "projqq", "calibration")  # after KINDS, with --detail only
 ADNULL_MEAN = 0.385  # mean of A*^2 for iid Gaussian data (large n)
 MAX_QQ_COLUMNS = 6
 MAX_QQ_POINTS = 1000
-# kind: (the array it needs, what it shows, its alt text)
-_KINDS = {
-    "qq": (
-        "columns",
-        "QQ plot against the normal",
-        "QQ plot of a few standardised coordinates of {label} against normal quantiles",
-    ),
-    "ad": (
-        "ad_statistic",
-        "Anderson-Darling A*² per coordinate",
-        "Histogram of the per-coordinate Anderson-Darling A*² of {label}, with the 0.752 "
-        "critical value",
-    ),
-    "dp": (
-        "dp_pvalue",
-        "D'Agostino-Pearson p-values",
-        "Histogram of the per-coordinate D'Agostino-Pearson p-values of {label}, against the "
-        "flat uniform null",
-    ),
-    "norms": ("norms", "Raw norms", "Histogram of the raw embedding norms of {label}"),
-    "spectrum": (
-        "eigenvalues",
-        "Eigen-spectrum of the centred L2 rows",
-        "Eigenvalue spectrum (share of variance per component) of {label}",
-    ),
-    "projqq": (
-        "proj_columns",
-        "QQ plot of random projections",
-        "QQ plot of a few random projections of {label} against normal quantiles",
-    ),
-    "calibration": (
-        "proj_ad_statistic",
-        "Compliance against its null band",
-        "Coordinate and projection compliances of {label} with their null bands",
-    ),
+NEEDS = {"qq": "columns", "ad": "ad_statistic", "dp": "dp_pvalue", "norms": "norms"}  # arrays
+NEEDS |= {"spectrum": "eigenvalues", "projqq": "proj_columns", "calibration": "proj_ad_statistic"}
+WHAT = {"qq": "QQ plot against the normal", "ad": "Anderson-Darling A*² per coordinate"}
+WHAT |= {"dp": "D'Agostino-Pearson p-values", "norms": "Raw norms"}
+WHAT |= {"spectrum": "Eigen-spectrum of the centred L2 rows"}
+WHAT |= {
+    "projqq": "QQ plot of random projections",
+    "calibration": "Compliance against its null band",
+}
+ALT = {
+    "qq": "QQ plot of a few standardised coordinates of {label} against normal quantiles",
+    "ad": "Histogram of the per-coordinate Anderson-Darling A*² of {label}, with the 0.752 "
+    "critical value",
+    "dp": "Histogram of the per-coordinate D'Agostino-Pearson p-values of {label}, against the "
+    "flat uniform null",
+    "norms": "Histogram of the raw embedding norms of {label}",
+    "spectrum": "Eigenvalue spectrum (share of variance per component) of {label}",
+    "projqq": "QQ plot of a few random projections of {label} against normal quantiles",
+    "calibration": "Coordinate and projection compliances of {label} with their null bands",
 }
 
 
@@ -84,14 +69,13 @@ def _qq(row: Row, kind: str) -> Draw:
     """Standardised columns (``qq``: coordinates, ``projqq``: projections) against the normal."""
     from scipy.stats import norm
 
-    cols = np.asarray(row.arrays[_KINDS[kind][0]], dtype=np.float64)
+    cols = np.asarray(row.arrays[NEEDS[kind]], dtype=np.float64)
     cols = cols[:, None] if cols.ndim == 1 else cols
     index = row.arrays.get("column_index") if kind == "qq" else None
     index = list(range(cols.shape[1])) if index is None else [int(i) for i in index]
     noun = "coordinate" if kind == "qq" else "projection"
 
-    def draw(fig: Figure) -> None:
-        ax = fig.add_subplot()
+    def draw(ax: Axes) -> None:
         lim, shown = 0.0, 0
         for j in range(min(cols.shape[1], MAX_QQ_COLUMNS)):
             x = np.sort(_finite(cols[:, j]))
@@ -115,7 +99,6 @@ def _qq(row: Row, kind: str) -> Draw:
         if not shown:
             ax.text(0, 0.5 * lim, "all shown coordinates are constant", ha="center")
         ax.legend(loc="upper left")
-        ax.set_title(heading(row, _KINDS[kind][1]))
 
     return draw
 
@@ -128,8 +111,7 @@ def _ad(row: Row) -> Draw:
         compliance = _share(raw, lambda v: v < AD_CRITICAL)
     null_mean = row.null.get("ad_mean") or ADNULL_MEAN
 
-    def draw(fig: Figure) -> None:
-        ax = fig.add_subplot()
+    def draw(ax: Axes) -> None:
         pos = a[a > 0]
         log = pos.size > 0 and pos.max() > 10 * AD_CRITICAL  # supervised models: 10-1000s
         if log:
@@ -146,7 +128,6 @@ def _ad(row: Row) -> Draw:
         ax.set_ylabel("coordinates")
         median = f" · median {np.median(a):.3g}" if a.size else ""
         ax.legend(loc="best", title=f"AD compliance {compliance:.1%}{median}")
-        ax.set_title(heading(row, _KINDS["ad"][1]))
 
     return draw
 
@@ -158,8 +139,7 @@ def _dp(row: Row) -> Draw:
     if compliance is None:
         compliance = _share(raw, lambda v: v > DP_ALPHA)
 
-    def draw(fig: Figure) -> None:
-        ax = fig.add_subplot()
+    def draw(ax: Axes) -> None:
         ax.hist(p, bins=np.linspace(0, 1, 21), color=DP_COLOR, alpha=0.9)
         expected = p.size / 20
         label = f"uniform null ({expected:.3g}/bin)"
@@ -169,7 +149,6 @@ def _dp(row: Row) -> Draw:
         ax.set_xlabel("D'Agostino-Pearson p-value per coordinate")
         ax.set_ylabel("coordinates")
         ax.legend(loc="best", title=f"DP compliance {compliance:.1%}")
-        ax.set_title(heading(row, _KINDS["dp"][1]))
 
     return draw
 
@@ -180,8 +159,7 @@ def _norms(row: Row) -> Draw:
     cv = float(x.std() / mean) if x.size and mean > 0 else math.nan
     d = row.protocol.get("d")
 
-    def draw(fig: Figure) -> None:
-        ax = fig.add_subplot()
+    def draw(ax: Axes) -> str:
         if x.size:
             ax.hist(x, bins=50, color="#8172b3", alpha=0.9)
         ax.axvline(mean, color=NULL, lw=1.2, ls="--", label=f"mean {mean:.4g}")
@@ -189,7 +167,7 @@ def _norms(row: Row) -> Draw:
         ax.set_ylabel("items")
         iso = f"; iid Gaussian ≈ {1 / math.sqrt(2 * d):.3f}" if d else ""
         ax.legend(loc="upper right")
-        ax.set_title(heading(row, f"{_KINDS['norms'][1]}: CV = {cv:.3f}{iso}"))
+        return f": CV = {cv:.3f}{iso}"
 
     return draw
 
@@ -199,8 +177,7 @@ def _spectrum(row: Row) -> Draw:
     lam = lam[lam > 0]
     er, pr = row.metrics.get("effective_rank"), row.metrics.get("participation_ratio")
 
-    def draw(fig: Figure) -> None:
-        ax = fig.add_subplot()
+    def draw(ax: Axes) -> None:
         if lam.size:
             share = lam / lam.sum()
             ax.loglog(np.arange(1, share.size + 1), share, "-", color=AD_COLOR, label="data")
@@ -209,7 +186,6 @@ def _spectrum(row: Row) -> Draw:
         ax.set_ylabel("share of variance")
         title = f"effective rank {er:.0f}, PR {pr:.0f}" if er and pr else None
         ax.legend(loc="lower left", title=title)
-        ax.set_title(heading(row, _KINDS["spectrum"][1]))
 
     return draw
 
@@ -228,10 +204,9 @@ def _calibration(row: Row) -> Draw:
         for k in ("ad", "dp")
     ]
 
-    def draw(fig: Figure) -> None:
+    def draw(ax: Axes) -> None:
         from matplotlib.ticker import PercentFormatter
 
-        ax = fig.add_subplot()
         for i, (_, value, band, ci, color) in enumerate(bars):
             if band:
                 ax.fill_between([i - 0.4, i + 0.4], *band, color="#000", alpha=0.18, lw=0, zorder=3)
@@ -249,12 +224,19 @@ def _calibration(row: Row) -> Draw:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_ylabel("share that passes (shaded: null band)")
         ax.legend(loc="lower left")
-        ax.set_title(heading(row, _KINDS["calibration"][1]))
 
     return draw
 
 
 _DRAW = {"ad": _ad, "dp": _dp, "norms": _norms, "spectrum": _spectrum, "calibration": _calibration}
+
+
+def _titled(row: Row, what: str, draw: Draw) -> Callable[[Figure], None]:
+    def fill(fig: Figure) -> None:
+        ax = fig.add_subplot()
+        ax.set_title(heading(row, what + (draw(ax) or "")))
+
+    return fill
 
 
 def _has(row: Row, key: str) -> bool:
@@ -271,11 +253,10 @@ def row_specs(row: Row, stem: str, index: int | None) -> list[PlotSpec]:
             filename=f"{stem}-{kind}.png",
             kind=kind,
             row=index,
-            title=f"{label}: {what}",
-            alt=alt.format(label=label),
-            draw=_DRAW[kind](row) if kind in _DRAW else _qq(row, kind),
+            title=f"{label}: {WHAT[kind]}",
+            alt=ALT[kind].format(label=label),
+            draw=_titled(row, WHAT[kind], _DRAW[kind](row) if kind in _DRAW else _qq(row, kind)),
         )
         for kind in KINDS + DETAIL_KINDS
-        for needs, what, alt in [_KINDS[kind]]
-        if _has(row, needs)
+        if _has(row, NEEDS[kind])
     ]
