@@ -290,7 +290,7 @@ def test_html_toc_timing_and_wide_chart(rows, report):
     assert timing.count('<td class="num">1.50</td>') == 4  # every row with timing
     assert "td.num { white-space: nowrap; }" in html  # numbers never wrap
     assert '<figure class="wide">' in html and "figure.wide { width: 100%" in html
-    from infogauss_cli.report.plots.compare import COMPARE_WIDTH
+    from infogauss_cli.report.plots.charts import COMPARE_WIDTH
     from infogauss_cli.report.plots.figure import DPI
 
     assert 1000 <= COMPARE_WIDTH * DPI <= 1200  # about the content width: drawn at 1:1

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from infogauss_cli.cli.main import app
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import Verdict
-from infogauss_cli.report.table import print_report
+from infogauss_cli.report.table import TerminalReport
 from tests.helpers import gaussian, relu, run_cli
 
 METRICS = dict(norm_cv=0.0912, ad_mean=0.43, ad_compliance=0.961, dp_mean_p=0.39, dp_compliance=0.9)
@@ -53,7 +53,7 @@ def _rows() -> list[Row]:
 
 def _render(width: int) -> str:
     console = Console(width=width, record=True, force_terminal=False)
-    print_report(_rows(), console)
+    console.print(TerminalReport(_rows()))
     return console.export_text()
 
 

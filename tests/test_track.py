@@ -282,7 +282,7 @@ def test_synthetic_cli_save_checkpoints_then_track(tmp_path):
 
 def test_trajectory_plot_panels_and_png(tmp_path):
     from infogauss_cli.pipelines.track import Series
-    from infogauss_cli.report.trajectory import _panels, write_trajectory_plot
+    from infogauss_cli.report.plots.charts import panels, write_trajectory_plot
 
     rows = [
         Row(model=f"m E{i}", step=10 * i, protocol={"view": "l2"},
@@ -291,9 +291,10 @@ def test_trajectory_plot_panels_and_png(tmp_path):
         for i in range(3)
     ]  # fmt: skip
     series = [Series("m (l2)", tuple(rows))]
-    assert [k for k, _ in _panels(series)] == ["compliance", "norm_cv", "uniformity"]
+    shown = panels([r for s in series for r in s.rows])
+    assert [k for k, _ in shown] == ["compliance", "norm_cv", "uniformity"]
     effect = tuple(replace(r, metrics={**r.metrics, "effect_size": 0.1}) for r in rows)
     with_effect = [Series("m (l2)", effect)]
-    assert [k for k, _ in _panels(with_effect)][1] == "effect_size"
+    assert [k for k, _ in panels([r for s in with_effect for r in s.rows])][1] == "effect_size"
     path = write_trajectory_plot(with_effect, tmp_path)
     assert path.name == "trajectory.png" and path.read_bytes()[:4] == b"\x89PNG"

@@ -55,9 +55,9 @@ def publish(
             for line in failure_lines(report.rows):
                 print(line, file=sys.stderr)
         else:
-            from infogauss_cli.report.table import print_report
+            from infogauss_cli.report.table import TerminalReport
 
-            print_report(report.rows, terminal(out.to_stdout))
+            terminal(out.to_stdout).print(TerminalReport(report.rows))
         if out.json_out:
             from infogauss_cli.report.json_report import dumps
 

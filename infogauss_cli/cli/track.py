@@ -190,12 +190,12 @@ def track_cmd(
     drawable = [s for s in result.series if any(r.error is None for r in s.rows)]
     sections = []
     if drawable and html:
-        from infogauss_cli.report.trajectory import trajectory_section
+        from infogauss_cli.report.plots.charts import trajectory_section
 
         sections.append(trajectory_section(drawable))
     code = publish(result.rows, out, html_sections=sections)
     if drawable and plots:
-        from infogauss_cli.report.trajectory import write_trajectory_plot
+        from infogauss_cli.report.plots.charts import write_trajectory_plot
 
         write_trajectory_plot(drawable, plots)
     raise typer.Exit(code)

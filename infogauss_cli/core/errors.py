@@ -1,4 +1,4 @@
-"""Errors that map onto the CLI's exit codes (DESIGN.md).
+"""Errors that map onto the CLI's exit codes (docs/exit-codes.md).
 
 Library code raises these; the CLI turns them into one line on stderr and an exit code.
 """

@@ -1,21 +1,16 @@
-"""The CI gates of DESIGN.md: thresholds, the required call, and a baseline report. No I/O.
+"""The CI gates: thresholds, the required call, and a baseline report (docs/ci.md). No I/O.
 
-``--baseline`` compares a row with the baseline row of the same model, tower and view. A
-baseline made on other data (another ``--data`` source; a matrix file of ``check`` is the thing
-compared, so its path may differ) or another revision is refused (exit 2): the numbers are not
-comparable. A baseline at another n, seed or precision is compared, with a note on the gate
-saying so: compliances and effect sizes move with n (docs/ci.md).
-"""
+A baseline on other data or another revision is refused (exit 2); one at another n, seed or
+precision is compared, with a note on the gate."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import GATE_OPTIONS, REQUIRE, Gates
-from infogauss_cli.judge.verdict import Verdict
+from infogauss_cli.judge.verdict import Metrics, Verdict
 
 BASELINE_MUST_MATCH = (("data", "source"), ("protocol", "revision"))
 BASELINE_NOTED = (("protocol", "n"), ("protocol", "seed"), ("protocol", "precision"))
@@ -29,16 +24,9 @@ class GateResult:
     passed: bool
     note: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "name": self.name,
-            "threshold": self.threshold,
-            "value": self.value,
-            "passed": self.passed,
-        }
-        if self.note:
-            out["note"] = self.note
-        return out
+    def to_dict(self) -> dict[str, object]:
+        out = {"name": self.name, "threshold": self.threshold, "value": self.value}
+        return out | {"passed": self.passed} | ({"note": self.note} if self.note else {})
 
 
 def _bound(name: str, value: float | None, threshold: float, upper: bool) -> GateResult:
@@ -48,42 +36,36 @@ def _bound(name: str, value: float | None, threshold: float, upper: bool) -> Gat
     return GateResult(name, threshold, value, passed)
 
 
-def _get(row: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+def _get(row: Metrics, path: tuple[str, ...]) -> object:
     for key in path:
         row = row.get(key) or {}
     return row if row != {} else None
 
 
-def _same_row(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+def _same_row(a: Metrics, b: Metrics) -> bool:
     keys = (("model",), ("tower",), ("protocol", "view"))
     return all(_get(a, k) == _get(b, k) for k in keys)
 
 
 def _require(verdict: Verdict, want: str) -> GateResult:
     """``gaussian`` passes on ✓ and ≈, ``non-gaussian`` on ✗, ``sphere`` on a uniform call;
-    a failure says which call it got and, for ?, what would settle it."""
+    a failure says which call it got and why."""
     if want == "sphere":
         got = verdict.sphere.call if verdict.sphere else "not tested"
-        note = (
-            None
-            if got == "uniform"
-            else "; ".join(verdict.sphere.reasons)
-            if verdict.sphere
-            else None
-        )
-        return GateResult("require", want, got, got == "uniform", note)
+        ok = got == "uniform"
+        note = "; ".join(verdict.sphere.reasons) if verdict.sphere and not ok else None
+        return GateResult("require", want, got, ok, note)
     got = verdict.call
     passed = verdict.gaussian if want == "gaussian" else got == "non-gaussian"
-    note = None
-    if not passed:
-        symbol = verdict.symbol
-        note = f"{symbol} {got}: " + "; ".join(verdict.reasons[1:] or verdict.reasons)
-    return GateResult("require", want, got, passed, note)
+    reasons = "; ".join(verdict.reasons[1:] or verdict.reasons)
+    return GateResult(
+        "require", want, got, passed, None if passed else f"{verdict.symbol} {got}: {reasons}"
+    )
 
 
-def evaluate_gates(row: Mapping[str, Any], verdict: Verdict, gates: Gates) -> list[GateResult]:
-    """Evaluate every gate asked for against one report row (``model``, ``tower``,
-    ``protocol``, ``data`` and ``metrics`` are read)."""
+def evaluate_gates(row: Metrics, verdict: Verdict, gates: Gates) -> list[GateResult]:
+    """Every gate asked for, on one report row (its ``model``, ``tower``, ``protocol``,
+    ``data`` and ``metrics``)."""
     m = row["metrics"]
     out: list[GateResult] = []
     out += [_require(verdict, want) for want in gates.require]
@@ -100,9 +82,7 @@ def evaluate_gates(row: Mapping[str, Any], verdict: Verdict, gates: Gates) -> li
     return out
 
 
-def _baseline_gates(
-    row: Mapping[str, Any], baseline: Sequence[Mapping[str, Any]], max_drop: float
-) -> list[GateResult]:
+def _baseline_gates(row: Metrics, baseline: Sequence[Metrics], max_drop: float) -> list[GateResult]:
     match = next((b for b in baseline if _same_row(row, b)), None)
     if match is None:
         note = "no row for this model, tower and view in the baseline report"

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import math
+import platform
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
 from typing import Any
 
+from infogauss_cli import __version__
 from infogauss_cli.judge.gates import GateResult
-from infogauss_cli.judge.verdict import Verdict
+from infogauss_cli.judge.verdict import Metrics, Verdict
 
 SCHEMA = "infogauss.report/v1"
+ROW_KEYS = ("model", "tower", "objective", "backend", "data", "protocol", "metrics", "null")
+ROW_KEYS += ("verdict", "gates", "warnings", "timing")  # then those of these that are set:
+ROW_OPTIONAL = ("provenance", "per_coordinate", "error", "step")
 MODEL_LIBRARIES = ("timm", "transformers", "open_clip_torch", "sentence-transformers", "datasets")
 
 
-def clean(value: Any) -> Any:
-    """JSON-safe copy: numpy scalars/arrays -> Python, NaN/Inf -> None."""
+def clean(value: object) -> Any:
+    """JSON-safe copy: numpy scalars/arrays -> Python, NaN/Inf -> None, objects by ``to_dict``."""
     if isinstance(value, Mapping):
         return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [clean(v) for v in value]
+    if hasattr(value, "to_dict"):  # a verdict or a gate
+        return clean(value.to_dict())
     if hasattr(value, "tolist"):  # numpy array or scalar
         return clean(value.tolist())
     if isinstance(value, float) and not math.isfinite(value):
@@ -29,34 +39,33 @@ def clean(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class RowSource:
-    """What an embedding matrix is (model, tower, training objective, backend) and how it was
-    obtained (data, protocol): the first fields of a :class:`Row`."""
+    """What an embedding matrix is and how it was obtained: the first fields of a :class:`Row`."""
 
     model: str
     tower: str | None = None
     objective: str | None = None
     backend: str | None = None
-    data: Mapping[str, Any] = field(default_factory=dict)
-    protocol: Mapping[str, Any] = field(default_factory=dict)
-    provenance: Mapping[str, Any] | None = None  # weights_sha256, weights, data_fingerprint
+    data: Metrics = field(default_factory=dict)
+    protocol: Metrics = field(default_factory=dict)
+    provenance: Metrics | None = None  # weights_sha256, weights, data_fingerprint
 
 
 @dataclass(frozen=True)
 class Row(RowSource):
     """One audited embedding: what was measured, how, and what it means."""
 
-    metrics: Mapping[str, Any] = field(default_factory=dict)
-    null: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=dict)
+    null: Metrics = field(default_factory=dict)
     verdict: Verdict | None = None
     gates: tuple[GateResult, ...] = ()
-    timing: Mapping[str, Any] = field(default_factory=dict)
-    per_coordinate: Mapping[str, Any] | None = None
+    timing: Metrics = field(default_factory=dict)
+    per_coordinate: Metrics | None = None
     error: str | None = None  # the row could not be computed (e.g. model failed to load)
     warnings: tuple[str, ...] = ()  # when the call is driven by n, dead coordinates, ...
     # In-memory arrays for plots, never serialised: ad_statistic (d,), dp_pvalue (d,),
     # norms (n,) raw row norms, columns (n, k) a few coordinates of the tested view,
     # column_index (k,) which coordinates those are.
-    arrays: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    arrays: Metrics | None = field(default=None, compare=False, repr=False)
     step: int | None = None  # training step of the checkpoint (``infogauss track``)
 
     @property
@@ -64,73 +73,37 @@ class Row(RowSource):
         return all(g.passed for g in self.gates)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "model": self.model,
-            "tower": self.tower,
-            "objective": self.objective,
-            "backend": self.backend,
-            "data": dict(self.data),
-            "protocol": dict(self.protocol),
-            "metrics": dict(self.metrics),
-            "null": dict(self.null),
-            "verdict": self.verdict.to_dict() if self.verdict else None,
-            "gates": [g.to_dict() for g in self.gates],
-            "warnings": list(self.warnings),
-            "timing": dict(self.timing),
-        }
-        if self.provenance is not None:
-            out["provenance"] = dict(self.provenance)
-        if self.per_coordinate is not None:
-            out["per_coordinate"] = dict(self.per_coordinate)
-        if self.error is not None:
-            out["error"] = self.error
-        if self.step is not None:
-            out["step"] = self.step
-        return clean(out)
+        out = {k: getattr(self, k) for k in ROW_KEYS}
+        return clean(
+            out | {k: getattr(self, k) for k in ROW_OPTIONAL if getattr(self, k) is not None}
+        )
 
 
 def utc_now() -> str:
     """UTC time in ISO 8601 with a ``Z`` suffix, to the second."""
-    from datetime import datetime, timezone
-
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def installed(name: str) -> str | None:
-    """The installed version of distribution ``name`` (package metadata, never imported)."""
-    from importlib import metadata
-
+def _version(name: str) -> str | None:
+    """An imported module's version (torch's without its +local part), else the installed one
+    (package metadata: nothing is imported here)."""
+    module = sys.modules.get(name)
+    if module is not None and isinstance(getattr(module, "__version__", None), str):
+        return module.__version__.split("+")[0] if name == "torch" else module.__version__
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
 
 
-def environment(rows: tuple[Row, ...] = ()) -> dict[str, Any]:
-    """Python, platform, numpy/scipy/torch versions (torch only if already imported or
-    installed; never imported here), the model libraries' versions (package metadata) and the
-    device the rows ran on."""
-    import platform
-    import sys
-    from importlib import metadata
-
-    def version(name: str) -> str | None:
-        module = sys.modules.get(name)
-        if module is not None and isinstance(getattr(module, "__version__", None), str):
-            return module.__version__.split("+")[0] if name == "torch" else module.__version__
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
+def environment(rows: tuple[Row, ...] = ()) -> dict[str, str | None]:
+    """Python, platform, library versions and the devices the rows ran on."""
     devices = sorted({str(r.protocol["device"]) for r in rows if r.protocol.get("device")})
+    libraries = ("numpy", "scipy", "torch", *MODEL_LIBRARIES)
     return {
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
-        "numpy": version("numpy"),
-        "scipy": version("scipy"),
-        "torch": version("torch"),
-        **{name: installed(name) for name in MODEL_LIBRARIES},
+        **{name: _version(name) for name in libraries},
         "device": ", ".join(devices) or "cpu",
     }
 
@@ -145,14 +118,12 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """3 if a row failed to run, else 1 if a gate failed, else 0 (DESIGN.md)."""
+        """3 if a row failed to run, else 1 if a gate failed, else 0."""
         if any(r.error for r in self.rows):
             return 3
         return 0 if all(r.gates_passed for r in self.rows) else 1
 
-    def to_dict(self) -> dict[str, Any]:
-        from infogauss_cli import __version__
-
+    def to_dict(self) -> dict[str, object]:
         code = self.exit_code
         return {
             "schema": SCHEMA,

@@ -1,36 +1,16 @@
-"""Metrics + p-values -> the calls of a row, and the CI gates of DESIGN.md. No I/O.
-
-Three questions, each answered where it is named (docs/diagnostics.md):
-
-- *Gaussian?* (``Verdict.call``): is the view consistent with a multivariate Gaussian of any
-  mean and covariance? The diagnostics' decorrelated tests (:mod:`~.diagnostics.gaussian`:
-  per-coordinate pass counts, the worst coordinate, the worst of the view's own coordinates,
-  the radial test in the raw view,
-  Henze-Zirkler) each have an exact or tabulated null whatever the covariance; they are
-  combined by Bonferroni at false-alarm rate ``alpha``. Four calls: ``gaussian`` (✓, nothing
-  detected), ``practically-gaussian`` (≈, detected, but every detected departure is below its
-  relevance line), ``non-gaussian`` (✗), ``inconclusive`` (?, nothing detected but the tests
-  would catch the relevant departure, iid Student t10 decorrelated coordinates, less than half
-  of the time at this n and d).
-- *Uniform on the sphere?* (``Verdict.sphere``): Rayleigh and Bingham on the L2 rows
-  (:mod:`~.diagnostics.uniform`), Bonferroni; ``uniform``, ``non-uniform`` or ``inconclusive``.
-- *How far?*: ``metrics.effect_excess`` (the mean QQ distance of the view's coordinates above
-  an iid Gaussian coordinate's at the same n), gated by ``--max-effect``.
-
-``--rule paper`` judges the paper's own columns by the thresholds it prints (mean A*^2 < 0.752,
-mean DP p > 0.05); the other reading of the paper (both compliances >= 90%) is reported beside
-it as ``paper-compliance``.
-"""
+"""Metrics and p-values -> a row's calls: Gaussian? (✓ ≈ ✗ ?), uniform on the sphere?, and
+the paper's own reading (docs/diagnostics.md). No I/O."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import RULES, VERDICT_MODES
 
+Metrics = Mapping[str, Any]  # a row's metrics or null: JSON values by key
 AD_CRITICAL = 0.752
 DP_ALPHA = 0.05
 DEFAULT_ALPHA = 0.05
@@ -39,7 +19,6 @@ RELEVANT_KURTOSIS = 0.9  # implied excess kurtosis of the radial spread: a Stude
 WEAK_POWER = 0.5  # below this power against the relevant departure, "nothing found" is "?"
 CALLS = ("gaussian", "practically-gaussian", "non-gaussian", "inconclusive")
 SYMBOLS = {"gaussian": "✓", "practically-gaussian": "≈", "non-gaussian": "✗", "inconclusive": "?"}
-SPHERE_CALLS = ("uniform", "non-uniform", "inconclusive")
 # metric key of each decorrelated test's p-value, and what it looks at
 TESTS = {
     "ad_count": ("decorrelated_ad_count_p", "share of decorrelated coordinates with A*^2 < 0.752"),
@@ -60,9 +39,7 @@ SPHERE_TESTS = {
 
 @dataclass(frozen=True)
 class Rule:
-    """``calibrated`` (default: the decorrelated tests at false-alarm rate ``alpha``) or
-    ``paper`` (mean A*^2 < 0.752 and mean DP p > 0.05); the paper's compliance reading uses
-    the two minimum compliances."""
+    """``calibrated`` (the decorrelated tests at false-alarm rate ``alpha``) or ``paper``."""
 
     name: str = "calibrated"
     alpha: float = DEFAULT_ALPHA
@@ -81,8 +58,7 @@ PAPER = Rule(name="paper")
 
 @dataclass(frozen=True)
 class TestCall:
-    """One test of a call: its p-value, the level it is judged at, and whether it rejected;
-    ``effect``: the size of what it saw (None where the test has no effect scale)."""
+    """One test of a call: p-value, level, rejected, and the size of what it saw."""
 
     name: str
     pvalue: float | None
@@ -91,10 +67,8 @@ class TestCall:
     effect: float | None = None
     relevant: bool = True
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {"name": self.name, "pvalue": self.pvalue, "level": self.level}
-        out |= {"rejected": self.rejected, "effect": self.effect, "relevant": self.relevant}
-        return out
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -105,15 +79,14 @@ class SphereCall:
     reasons: tuple[str, ...]
     tests: tuple[TestCall, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        tests = [t.to_dict() for t in self.tests]
-        return {"call": self.call, "reasons": list(self.reasons), "tests": tests}
+    def to_dict(self) -> dict[str, object]:
+        return {"call": self.call, "reasons": list(self.reasons), "tests": _dicts(self.tests)}
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A row's call on "Gaussian?" (``call``, ``reasons``, ``tests``) under ``rule``, asked of
-    ``view``; the sphere call; ``other``: the other rule's call (or the paper's other reading)."""
+    """A row's Gaussian? call under ``rule`` for ``view``, its sphere call, and ``other``: the
+    other rule's call (or the paper's other reading)."""
 
     call: str
     reasons: tuple[str, ...]
@@ -125,23 +98,19 @@ class Verdict:
     other: Verdict | None = field(default=None, compare=False)
 
     @property
-    def gaussian(self) -> bool:
-        """True for ✓ and ≈."""
+    def gaussian(self) -> bool:  # ✓ and ≈
         return self.call in ("gaussian", "practically-gaussian")
 
     @property
     def symbol(self) -> str:
         return SYMBOLS[self.call]
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"call": self.call, "gaussian": self.gaussian, "rule": self.rule}
-        if self.alpha is not None:
-            out["alpha"] = self.alpha
-        if self.view is not None:
-            out["view"] = self.view
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"call": self.call, "gaussian": self.gaussian, "rule": self.rule}
+        out |= {k: v for k, v in (("alpha", self.alpha), ("view", self.view)) if v is not None}
         out["reasons"] = list(self.reasons)
         if self.tests:
-            out["tests"] = [t.to_dict() for t in self.tests]
+            out["tests"] = _dicts(self.tests)
         if self.sphere is not None:
             out["sphere"] = self.sphere.to_dict()
         if self.other is not None:
@@ -149,16 +118,19 @@ class Verdict:
         return out
 
 
+def _dicts(tests: tuple[TestCall, ...]) -> list[dict[str, object]]:
+    return [t.to_dict() for t in tests]
+
+
 def judge(
-    metrics: Mapping[str, Any],
+    metrics: Metrics,
     rule: Rule = Rule(),
     mode: str = "coordinates",
-    null: Mapping[str, Any] | None = None,
+    null: Metrics | None = None,
     view: str | None = None,
 ) -> Verdict:
-    """The calls of one row from its metrics (and ``null``: powers against the relevant
-    departures), with the other rule's call beside the chosen one. ``mode`` is kept for
-    ``--verdict projections``: the decorrelated tests are rotation invariant either way."""
+    """The calls of one row from its metrics and ``null`` (powers), with the other rule's call
+    beside; ``mode`` ``projections`` judges the same (the tests are rotation invariant)."""
     if mode not in VERDICT_MODES:
         raise BadInputError(f"unknown verdict mode {mode!r}; expected one of {VERDICT_MODES}")
     null = null or {}
@@ -171,11 +143,11 @@ def judge(
                 "diagnostics.gaussian_tests); use Rule(name='paper') for the paper's columns alone"
             )
         return paper
-    cal = _judge_calibrated(metrics, null, rule.alpha, view, sphere)
+    cal = _judge_calibrated(metrics, null, rule.alpha, view)
     return Verdict(cal.call, cal.reasons, cal.rule, cal.alpha, view, cal.tests, sphere, paper)
 
 
-def _judge_paper(metrics: Mapping[str, Any], rule: Rule, sphere: SphereCall | None) -> Verdict:
+def _judge_paper(metrics: Metrics, rule: Rule, sphere: SphereCall | None) -> Verdict:
     """The paper's printed thresholds on the means; its compliance reading as ``other``."""
     ad, dp = metrics.get("ad_mean"), metrics.get("dp_mean_p")
     ok_ad = ad is not None and ad < AD_CRITICAL
@@ -190,7 +162,7 @@ def _judge_paper(metrics: Mapping[str, Any], rule: Rule, sphere: SphereCall | No
     return Verdict(call, tuple(reasons), "paper", None, None, (), sphere, other)
 
 
-def _judge_paper_compliance(metrics: Mapping[str, Any], rule: Rule) -> Verdict:
+def _judge_paper_compliance(metrics: Metrics, rule: Rule) -> Verdict:
     """The other reading of the paper: both compliances >= 90%."""
     reasons, oks = [], []
     for which, threshold, desc in (
@@ -209,13 +181,7 @@ def _judge_paper_compliance(metrics: Mapping[str, Any], rule: Rule) -> Verdict:
     return Verdict(call, tuple(reasons), "paper-compliance")
 
 
-def _judge_calibrated(
-    metrics: Mapping[str, Any],
-    null: Mapping[str, Any],
-    alpha: float,
-    view: str | None,
-    sphere: SphereCall | None,
-) -> Verdict:
+def _judge_calibrated(metrics: Metrics, null: Metrics, alpha: float, view: str | None) -> Verdict:
     if not metrics.get("decorrelated_k"):
         reason = "collapsed: the rows have no spread (every row is the same), nothing is Gaussian"
         return Verdict("non-gaussian", (reason,), "calibrated", alpha, view)
@@ -247,7 +213,7 @@ def _judge_calibrated(
     return Verdict(call, tuple(reasons), "calibrated", alpha, view, tests)
 
 
-def _scope(metrics: Mapping[str, Any], view: str | None) -> str:
+def _scope(metrics: Metrics, view: str | None) -> str:
     k, rank = metrics.get("decorrelated_k"), metrics.get("decorrelated_rank")
     d = metrics.get("decorrelated_d")
     rows = metrics.get("decorrelated_rows")
@@ -258,7 +224,7 @@ def _scope(metrics: Mapping[str, Any], view: str | None) -> str:
     return text
 
 
-def _test_call(name: str, metrics: Mapping[str, Any], level: float) -> TestCall:
+def _test_call(name: str, metrics: Metrics, level: float) -> TestCall:
     p = metrics.get(TESTS[name][0])
     rejected = p is not None and p < level
     effect, relevant = None, True
@@ -274,9 +240,7 @@ def _test_call(name: str, metrics: Mapping[str, Any], level: float) -> TestCall:
     return TestCall(name, p, level, rejected, effect, relevant)
 
 
-def judge_sphere(
-    metrics: Mapping[str, Any], null: Mapping[str, Any], alpha: float
-) -> SphereCall | None:
+def judge_sphere(metrics: Metrics, null: Metrics, alpha: float) -> SphereCall | None:
     """The sphere call from Rayleigh and Bingham (Bonferroni), None if they were not run."""
     present = {k: v for k, v in SPHERE_TESTS.items() if metrics.get(v[0]) is not None}
     if not present:
@@ -300,7 +264,7 @@ def judge_sphere(
     return SphereCall("uniform", (reason,), tests)
 
 
-def _dead_reason(metrics: Mapping[str, Any], reasons: list[str]) -> None:
+def _dead_reason(metrics: Metrics, reasons: list[str]) -> None:
     if metrics.get("n_dead_columns"):
         reasons.append(
             f"{metrics['n_dead_columns']} dead coordinate(s) (no spread) left out of the "

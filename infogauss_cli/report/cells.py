@@ -3,54 +3,39 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.verdict import Verdict
+from infogauss_cli.judge.verdict import Metrics, Verdict
 
-COLUMNS = (
-    "Model",
-    "Tower",
-    "Objective",
-    "n × d",
-    "View",
-    "CV ↓",
-    "AD Mean (<0.752)",
-    "AD Compliance",
-    "DP Mean (>0.05)",
-    "DP Compliance",
-    "Sphere?",
-    "Gaussian?",
-)
+COLUMNS = ("Model", "Tower", "Objective", "n × d", "View", "CV ↓", "AD Mean (<0.752)")
+COLUMNS += ("AD Compliance", "DP Mean (>0.05)", "DP Compliance", "Sphere?", "Gaussian?")
 NUMERIC = frozenset(COLUMNS[5:10])
 SPHERE_SYMBOLS = {"uniform": "✓", "non-uniform": "✗", "inconclusive": "?"}
-CALL_WORDS = {
-    "gaussian": "Gaussian",
-    "practically-gaussian": "practically Gaussian",
-    "non-gaussian": "not Gaussian",
-    "inconclusive": "inconclusive",
-}
+CALL_WORDS = {"gaussian": "Gaussian", "practically-gaussian": "practically Gaussian"}
+CALL_WORDS |= {"non-gaussian": "not Gaussian", "inconclusive": "inconclusive"}
 
 
-def _num(value: Any, fmt: str) -> str:
+def _num(value: object, fmt: str) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
     return format(value, fmt)
 
 
-def _pct(value: Any) -> str:
+def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
-def metric_cells(m: Mapping[str, Any], sphere: str = "–", gaussian: str = "–") -> list[str]:
-    """CV, AD mean, AD compliance, DP mean, DP compliance, then the Sphere? and Gaussian?
-    symbols as given, as the table prints them."""
+def metric_cells(m: Metrics, sphere: str = "–", gaussian: str = "–") -> list[str]:
+    """CV, AD mean, AD compliance, DP mean, DP compliance, Sphere? and Gaussian?."""
+    fmt = (("norm_cv", ".3f"), ("ad_mean", ".2f"), ("dp_mean_p", ".3f"))
+    cv, ad, dp = (_num(m.get(k), f) for k, f in fmt)
     return [
-        _num(m.get("norm_cv"), ".3f"),
-        _num(m.get("ad_mean"), ".2f"),
+        cv,
+        ad,
         _pct(m.get("ad_compliance")),
-        _num(m.get("dp_mean_p"), ".3f"),
+        dp,
         _pct(m.get("dp_compliance")),
         sphere,
         gaussian,
@@ -71,58 +56,37 @@ def row_cells(row: Row) -> list[str]:
     cells = metric_cells(row.metrics, *call_symbols(row.verdict))
     if row.error:
         cells[-1] = "error"
-    return [
-        row.model,
-        row.tower or "–",
-        row.objective or "–",
-        size,
-        str(p.get("view", "–")),
-        *cells,
-    ]
+    head = [row.model, row.tower or "–", row.objective or "–", size, str(p.get("view", "–"))]
+    return head + cells
 
 
-def null_cells(n: int, d: int, null: dict[str, Any]) -> list[str]:
-    """The reference of the row's view at the same n and d (``null.reference``: iid Gaussian
-    coordinates for raw, the uniform sphere for l2)."""
-    band = null.get("ad_compliance_band")
-    ad = _pct(null.get("ad_compliance"))
-    dp = _pct(null.get("dp_compliance"))
-    if band:
-        ad += f" [{100 * band[0]:.0f}–{100 * band[1]:.0f}]"
-    band = null.get("dp_compliance_band")
-    if band:
-        dp += f" [{100 * band[0]:.0f}–{100 * band[1]:.0f}]"
-    return [
-        str(null.get("reference") or "null: iid Gaussian"),
-        "",
-        "",
-        f"{n:,} × {d:,}",
-        "",
-        _num(1 / math.sqrt(2 * d), ".3f"),
-        _num(null.get("ad_mean"), ".2f"),
-        ad,
-        _num(null.get("dp_mean_p"), ".3f"),
-        dp,
-        "✓",
-        "✓" if "Gaussian" in str(null.get("reference") or "Gaussian") else "–",
-    ]
+def _band(null: Metrics, key: str) -> str:
+    band = null.get(f"{key}_compliance_band")
+    return f" [{100 * band[0]:.0f}–{100 * band[1]:.0f}]" if band else ""
+
+
+def null_cells(n: int, d: int, null: Metrics) -> list[str]:
+    """The reference of the row's view at the same n and d (``null.reference``)."""
+    ad, dp = (_pct(null.get(f"{k}_compliance")) + _band(null, k) for k in ("ad", "dp"))
+    ref = str(null.get("reference") or "null: iid Gaussian")
+    cv = _num(1 / math.sqrt(2 * d), ".3f")
+    ad_mean, dp_mean = _num(null.get("ad_mean"), ".2f"), _num(null.get("dp_mean_p"), ".3f")
+    gaussian = "✓" if "Gaussian" in ref else "–"
+    return [ref, "", "", f"{n:,} × {d:,}", "", cv, ad_mean, ad, dp_mean, dp, "✓", gaussian]
 
 
 def table_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]], list[list[str]]]:
     """Header, body rows and null rows; columns that are empty in every row are dropped."""
     body = [row_cells(r) for r in rows]
-    seen: dict[tuple[int, int, Any], list[str]] = {}
+    seen: dict[tuple[object, ...], list[str]] = {}
     for r in rows:
         p = r.protocol
         key = (p.get("n"), p.get("d"), r.null.get("reference") if r.null else None)
         if r.null and "n" in p and "d" in p and key not in seen:
-            seen[key] = null_cells(p["n"], p["d"], dict(r.null))
+            seen[key] = null_cells(p["n"], p["d"], r.null)
     nulls = list(seen.values())
-    keep = [
-        i
-        for i, name in enumerate(COLUMNS)
-        if name not in ("Tower", "Objective", "View") or any(b[i] != "–" for b in body)
-    ]
+    merged = ("Tower", "Objective", "View")
+    keep = [i for i, h in enumerate(COLUMNS) if h not in merged or any(b[i] != "–" for b in body)]
     header = [COLUMNS[i] for i in keep]
     pick = lambda cells: [cells[i] for i in keep]  # noqa: E731
     return header, [pick(b) for b in body], [pick(n) for n in nulls]
@@ -140,9 +104,7 @@ def warning_lines(rows: Sequence[Row]) -> list[str]:
 
 
 def call_lines(rows: Sequence[Row]) -> list[str]:
-    """One line per row naming the three questions: Gaussian? (and which view it asked),
-    uniform on the sphere?, how far (the effect size above the null's), with the deciding
-    reason."""
+    """One line per row: Gaussian? (of which view, and why), uniform on the sphere?, how far."""
     out = []
     for r in rows:
         v = r.verdict
@@ -162,7 +124,7 @@ def call_lines(rows: Sequence[Row]) -> list[str]:
 
 
 def gate_lines(rows: Sequence[Row]) -> list[tuple[bool, str]]:
-    """One (passed, text) per gate result, labelled by row when there are several rows."""
+    """One (passed, text) per gate result, labelled by row."""
     out = []
     for r in rows:
         label = row_label(r)
@@ -182,24 +144,22 @@ def gate_lines(rows: Sequence[Row]) -> list[tuple[bool, str]]:
 
 
 # ---- the --detail table (transposed: one line per quantity, one column per row) -------------
-def _ci(value: Any) -> str:
+def _ci(value: Sequence[float | None] | None) -> str:
     if not value or any(v is None for v in value):
         return "–"
     return f"{100 * value[0]:.1f}–{100 * value[1]:.1f}%"
 
 
-def _p(value: Any) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}"
+def _p(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}"
 
 
-def _g(fmt: str) -> Any:
+def _g(fmt: str) -> Callable[[object], str]:
     return lambda v: _num(v, fmt)
 
 
 # (label, metrics key, formatter, null key or a fixed ideal text)
-DETAIL_LINES: tuple[tuple[str, str, Any, str | None], ...] = (
+DETAIL_LINES: tuple[tuple[str, str, Callable[[Any], str], str | None], ...] = (
     ("Projections K", "proj_k", str, None),
     ("Proj. AD compliance", "proj_ad_compliance", _pct, "null:proj_ad_compliance"),
     ("Proj. DP compliance", "proj_dp_compliance", _pct, "null:proj_dp_compliance"),
@@ -234,20 +194,20 @@ def has_detail(rows: Sequence[Row]) -> bool:
 
 
 def detail_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
-    """Header (Quantity, Ideal, one column per row) and one line per quantity that any row
-    has. The ideal is the row's ``null`` value (first row that has it) or a fixed text."""
+    """Header (Quantity, Ideal, a column per row) and a line per quantity some row has; the
+    ideal is the first row's ``null`` value, or a fixed text."""
     shown = [r for r in rows if not r.error]
     header = ["Quantity", "Ideal", *[row_label(r) for r in shown]]
     body = []
     for label, key, fmt, ideal in DETAIL_LINES:
         if not any(r.metrics.get(key) is not None for r in shown):
             continue
+        ideal_text = ideal or ""
         if ideal and ideal.startswith("null:"):
-            nk = ideal[5:]
-            val = next((r.null.get(nk) for r in shown if r.null.get(nk) is not None), None)
+            val = next(
+                (r.null[ideal[5:]] for r in shown if r.null.get(ideal[5:]) is not None), None
+            )
             ideal_text = fmt(val) if val is not None else "–"
-        else:
-            ideal_text = ideal or ""
         cells = [fmt(r.metrics[key]) if r.metrics.get(key) is not None else "–" for r in shown]
         body.append([label, ideal_text, *cells])
     return header, body

@@ -1,13 +1,10 @@
-"""JSON reports: write (``--json FILE`` or ``-``) and read back (``--baseline``)."""
+"""JSON reports: to text (``--json``) and read back (``--baseline``)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Any
 
-from infogauss_cli.core.atomic import atomic_write_text as write_text_atomic
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.judge.model import SCHEMA, Report
 
@@ -16,17 +13,7 @@ def dumps(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2, allow_nan=False)
 
 
-def write_json(report: Report, target: str) -> None:
-    """``target`` is a path, or ``-`` for stdout."""
-    text = dumps(report) + "\n"
-    if target == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        write_text_atomic(Path(target), text)
-
-
-def read_report(path: Path) -> dict[str, Any]:
+def read_report(path: Path) -> dict[str, object]:
     """Read and check an ``infogauss.report/v1`` file (for ``--baseline``)."""
     path = Path(path)
     try:

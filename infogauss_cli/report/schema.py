@@ -5,24 +5,21 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
-
-SCHEMA_FILE = "report.v1.json"
 
 
 def schema_text() -> str:
     """The schema file exactly as shipped (JSON Schema 2020-12)."""
-    return (resources.files("infogauss_cli") / "schemas" / SCHEMA_FILE).read_text("utf-8")
+    return (resources.files("infogauss_cli") / "schemas" / "report.v1.json").read_text("utf-8")
 
 
 @cache
-def report_schema() -> dict[str, Any]:
+def report_schema() -> dict[str, object]:
     return json.loads(schema_text())
 
 
-def validate_report(doc: Any) -> None:
+def validate_report(doc: object) -> None:
     """Raise ``jsonschema.ValidationError`` when ``doc`` is not a valid v1 report (needs the
-    ``jsonschema`` package: ``pip install jsonschema``, or the ``test`` extra)."""
+    ``jsonschema`` package)."""
     import jsonschema
 
     schema = report_schema()

@@ -1,10 +1,6 @@
-"""The HTML report's jinja2 templates (``templates/``, package data) and its sections.
-
-Autoescape is on and every value a template prints goes through
-:func:`~infogauss_cli.core.safe_text.printable` first, so user text (names, errors, commands)
-reaches the page escaped, control characters included. Trusted fragments (a section's body,
-rendered from a template here) are :class:`~markupsafe.Markup` and are printed as they are.
-"""
+"""The HTML report's jinja2 templates (``templates/``) and its sections. Autoescape is on and
+every printed value goes through :func:`~infogauss_cli.core.safe_text.printable` first (control
+characters too); trusted fragments (a section's body) are :class:`~markupsafe.Markup`."""
 
 from __future__ import annotations
 
@@ -12,17 +8,20 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
 from infogauss_cli.core.safe_text import printable
 
+if TYPE_CHECKING:
+    import jinja2
+
 
 @dataclass(frozen=True)
 class Section:
-    """One ``<h2>`` section of the page: its anchor, heading and body (HTML from a template);
-    ``subsections``: (anchor, heading) pairs of its ``<h3>`` parts, listed in the contents."""
+    """One ``<h2>`` section of the page: anchor, heading, body and the (anchor, heading) pairs
+    of its ``<h3>`` parts, listed in the contents."""
 
     ident: str
     title: str
@@ -30,13 +29,8 @@ class Section:
     subsections: tuple[tuple[str, str], ...] = ()
 
 
-def _finalize(value: Any) -> Any:
-    """What a template prints: Markup as it is, anything else as printable text."""
-    return value if hasattr(value, "__html__") else printable(value)
-
-
 @lru_cache(maxsize=1)
-def environment() -> Any:
+def environment() -> jinja2.Environment:
     """The templates' jinja2 environment (autoescape on, undefined names an error)."""
     import jinja2
 
@@ -44,26 +38,28 @@ def environment() -> Any:
         loader=jinja2.PackageLoader("infogauss_cli.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
-        finalize=_finalize,
+        finalize=lambda v: v if hasattr(v, "__html__") else printable(v),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
 
 
-def render(template: str, **context: Any) -> Markup:
+def render(template: str, **context: object) -> Markup:
     """``template`` rendered with ``context``, as trusted HTML."""
     return Markup(environment().get_template(template).render(**context))
 
 
-def cell(text: Any, cls: str = "", *, tip: str | None = None, kind: str = "") -> dict[str, Any]:
+def cell(
+    text: object, cls: str = "", *, tip: str | None = None, kind: str = ""
+) -> dict[str, object]:
     """A table cell for ``table.html.j2``: its text, CSS class, tooltip and marking span."""
     return {"text": text, "cls": cls, "tip": tip, "kind": kind}
 
 
 def table(
     header: Sequence[tuple[str, str]],
-    lines: Sequence[dict[str, Any]],
+    lines: Sequence[dict[str, object]],
     *,
     table_cls: str = "results",
     notes: Sequence[tuple[str, str]] = (),
@@ -71,17 +67,15 @@ def table(
 ) -> Markup:
     """A scrolling table: ``header`` (text, class) pairs, ``lines`` of ``{"cls", "cells"}``,
     then a note box of (bold names, text) paragraphs."""
-    return render(
-        "table.html.j2",
-        header=[{"text": t, "cls": c} for t, c in header],
-        lines=lines,
-        table_cls=table_cls,
-        notes=notes,
-        notes_cls=notes_cls,
-    )
+    head = [{"text": t, "cls": c} for t, c in header]
+    kw = {"table_cls": table_cls, "notes": notes, "notes_cls": notes_cls}
+    return render("table.html.j2", header=head, lines=lines, **kw)
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def figure(png: bytes, alt: str, caption: str, *, wide: bool = False) -> Markup:
     """A ``<figure>`` with ``png`` embedded as a ``data:`` image."""
-    src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    return render("figure.html.j2", src=src, alt=alt, caption=caption, wide=wide)
+    return render("figure.html.j2", src=data_uri(png), alt=alt, caption=caption, wide=wide)

@@ -1,15 +1,6 @@
-"""Diagnostic plots (PNG): per row a QQ plot, the A*^2 and p-value histograms and the raw
-norms; across rows a bar chart of AD/DP compliance.
-
-matplotlib is imported inside the functions, and only its object API is used (``Figure``,
-no pyplot): no GUI backend is ever selected, no global figure list grows, and nothing leaks
-between calls. The same code renders to files (``write_plots``) and to bytes for the HTML
-report (``figure_pngs``).
-
-Modules: :mod:`.figure` (the spec, style, rendering and writing: the public plotting API),
-:mod:`.rows` (per-row plots), :mod:`.compare` (the comparison chart), :mod:`.depth` (the
-depth plot of ``--layers``).
-"""
+"""Diagnostic plots (PNG): per row (:mod:`.rows`) and across rows (:mod:`.charts`), rendered
+with :mod:`.figure` to files (:func:`write_plots`) or to bytes for the HTML report
+(:func:`figure_pngs`). matplotlib is imported only when a plot is drawn."""
 
 from __future__ import annotations
 
@@ -17,9 +8,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.progress import track
 from infogauss_cli.judge.model import Row
-from infogauss_cli.report.plots.compare import COMPARE_FILE, comparable, compare_spec
-from infogauss_cli.report.plots.depth import DEPTH_FILE, depth_spec, has_depth
+from infogauss_cli.report.plots.charts import (
+    COMPARE_FILE,
+    DEPTH_FILE,
+    comparable,
+    compare_spec,
+    depth_spec,
+    has_depth,
+)
 from infogauss_cli.report.plots.figure import (
     DPI,
     PlotImage,
@@ -31,29 +29,13 @@ from infogauss_cli.report.plots.figure import (
 )
 from infogauss_cli.report.plots.rows import DETAIL_KINDS, KINDS, row_specs
 
-__all__ = [
-    "COMPARE_FILE",
-    "DEPTH_FILE",
-    "DETAIL_KINDS",
-    "DPI",
-    "KINDS",
-    "PlotImage",
-    "PlotSpec",
-    "figure_pngs",
-    "render",
-    "row_stem",
-    "slug",
-    "write_compare_plot",
-    "write_figures",
-    "write_plots",
-    "write_row_plots",
-]
+__all__ = ["COMPARE_FILE", "DEPTH_FILE", "DETAIL_KINDS", "DPI", "KINDS", "PlotImage", "PlotSpec"]
+__all__ += ["figure_pngs", "render", "row_stem", "slug", "write_compare_plot", "write_figures"]
+__all__ += ["write_plots", "write_row_plots"]
 
 
 def _specs(rows: Sequence[Row], compare: bool) -> list[PlotSpec]:
-    out: list[PlotSpec] = []
-    if compare and comparable(rows):
-        out.append(compare_spec(rows))
+    out = [compare_spec(rows)] if compare and comparable(rows) else []
     if has_depth(rows):  # --layers: metrics against the layer
         out.append(depth_spec(rows))
     seen: dict[str, int] = {}
@@ -67,19 +49,13 @@ def _specs(rows: Sequence[Row], compare: bool) -> list[PlotSpec]:
 
 
 def figure_pngs(rows: Sequence[Row], *, compare: bool = True) -> list[PlotImage]:
-    """Every plot as PNG bytes, not written anywhere (the HTML report embeds these).
-
-    The comparison chart comes first (when ``compare`` and a row has compliances), then
-    each row's plots in :data:`KINDS` order; rows with an error or no arrays give none.
-    """
-    from infogauss_cli.core.progress import track
-
+    """Every plot as PNG bytes: the charts across rows first, then each row's plots in
+    :data:`KINDS` order; rows with an error or no arrays give none."""
     return [render(s) for s in track(_specs(rows, compare), "report: plots")]
 
 
 def write_row_plots(row: Row, out_dir: str | Path) -> list[Path]:
-    """``{stem}-qq.png``, ``-ad.png``, ``-dp.png``, ``-norms.png`` for one row (those its
-    arrays allow; none for an error row); ``stem`` is :func:`row_stem`."""
+    """``{stem}-qq.png``, ``-ad.png``, ... for one row (those its arrays allow)."""
     return write_figures(out_dir, row_specs(row, row_stem(row), None))
 
 
@@ -91,6 +67,5 @@ def write_compare_plot(rows: Sequence[Row], out_dir: str | Path) -> Path:
 
 
 def write_plots(rows: Sequence[Row], out_dir: str | Path, *, compare: bool = True) -> list[Path]:
-    """All plots into ``out_dir`` (created if needed); returns the paths written, in the
-    order of :func:`figure_pngs`."""
+    """All plots into ``out_dir`` (created if needed), in the order of :func:`figure_pngs`."""
     return write_figures(out_dir, _specs(rows, compare))

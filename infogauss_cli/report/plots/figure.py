@@ -1,10 +1,6 @@
-"""What every plot shares: the figure spec, the style, rendering to PNG and writing files.
-
-The public plotting API: make a :class:`PlotSpec` (a file name, a title, alt text and a
-``draw(fig)`` that fills a matplotlib ``Figure``), then :func:`render` it to bytes or
-:func:`write_figures` into a folder. The row plots, the comparison chart and the synthetic sweep
-all go through it.
-"""
+"""What every plot shares: the :class:`PlotSpec` (a file name, alt text and a ``draw(fig)`` that
+fills a matplotlib ``Figure``), the style, :func:`render` to PNG bytes and :func:`write_figures`.
+Only matplotlib's object API is used (no pyplot): no GUI backend, no global figure list."""
 
 from __future__ import annotations
 
@@ -13,29 +9,38 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.progress import track
 from infogauss_cli.judge.model import Row
+from infogauss_cli.judge.verdict import Metrics
 from infogauss_cli.report.cells import row_label
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 110
 AD_COLOR, DP_COLOR = "#4c72b0", "#dd8452"
 FAIL, NULL = "#cf222e", "#57606a"
-STYLE = {
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.titleweight": "bold",
-    "axes.labelsize": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.25,
-    "legend.fontsize": 8,
-    "legend.frameon": False,
-    "savefig.dpi": DPI,
-}
+STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold", "axes.labelsize": 9}
+STYLE |= {"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True}
+STYLE |= {"grid.alpha": 0.25, "legend.fontsize": 8, "legend.frameon": False, "savefig.dpi": DPI}
+
+
+@dataclass(frozen=True)
+class PlotSpec:
+    """One plot to render: ``draw(fig)`` fills a ``Figure`` of ``width`` inches; ``kind``: qq,
+    ad, ..., compare; ``row``: index into the rows given (None for a chart across rows)."""
+
+    filename: str
+    kind: str
+    row: int | None
+    title: str
+    alt: str
+    draw: Callable[[Figure], None]
+    width: float = 6.4  # inches
 
 
 @dataclass(frozen=True)
@@ -43,52 +48,31 @@ class PlotImage:
     """One rendered plot: its stable file name, what it shows, and the PNG bytes."""
 
     filename: str
-    kind: str  # qq | ad | dp | norms | compare
-    row: int | None  # index into the rows given; None for the comparison chart
+    kind: str
+    row: int | None
     title: str
     alt: str
     png: bytes
 
 
-@dataclass(frozen=True)
-class PlotSpec:
-    """One plot to render: ``draw(fig)`` fills a matplotlib ``Figure`` of ``width`` inches."""
-
-    filename: str
-    kind: str
-    row: int | None
-    title: str
-    alt: str
-    draw: Callable[[Any], None]
-    width: float = 6.4  # inches
-
-
 def slug(text: str) -> str:
     """Lowercase, ``[a-z0-9._-]`` only, no leading dots or dashes: safe as a file name part."""
-    out = re.sub(r"[^a-z0-9._-]+", "-", str(text).lower())
-    out = re.sub(r"-{2,}", "-", out).strip("-.")
+    out = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9._-]+", "-", str(text).lower())).strip("-.")
     return out or "row"
 
 
 def row_stem(row: Row) -> str:
     """``{slug(model)}-{tower}-{view}``; missing parts are left out."""
-    parts = (row.model, row.tower, row.protocol.get("view"))
-    return "-".join(slug(p) for p in parts if p)
-
-
-def _size(row: Row) -> str:
-    p = row.protocol
-    if "n" in p and "d" in p:
-        return f"n={p['n']:,}, d={p['d']:,}"
-    return ""
+    return "-".join(slug(p) for p in (row.model, row.tower, row.protocol.get("view")) if p)
 
 
 def heading(row: Row, what: str) -> str:
-    size = _size(row)
-    return f"{row_label(row)}" + (f"  ·  {size}" if size else "") + f"\n{what}"
+    p = row.protocol
+    size = f"  ·  n={p['n']:,}, d={p['d']:,}" if "n" in p and "d" in p else ""
+    return f"{row_label(row)}{size}\n{what}"
 
 
-def null_band(null: Any, key: str) -> tuple[float, float] | None:
+def null_band(null: Metrics | None, key: str) -> tuple[float, float] | None:
     """The ``[low, high]`` null band stored under ``key``, or None."""
     band = (null or {}).get(key)
     if band and len(band) == 2 and all(b is not None for b in band):
@@ -117,8 +101,6 @@ def write_figures(out_dir: str | Path, specs: Sequence[PlotSpec]) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BadInputError(f"cannot create the plots folder {out_dir}: {exc}") from None
-    from infogauss_cli.core.progress import track
-
     paths = []
     for spec in track(specs, f"plots: {out_dir}"):
         path = out_dir / spec.filename

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,46 +22,61 @@ from infogauss_cli.report.plots.figure import (
     null_band,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    Draw = Callable[[Axes], str | None]  # draws one plot; returns what to add to its title
+
 KINDS = ("qq", "ad", "dp", "norms")  # per-row plots, in this order
 DETAIL_KINDS = ("spectrum", "projqq", "calibration")  # after KINDS, with --detail only
 ADNULL_MEAN = 0.385  # mean of A*^2 for iid Gaussian data (large n)
 MAX_QQ_COLUMNS = 6
 MAX_QQ_POINTS = 1000
-
-_WHAT = {
-    "qq": "QQ plot against the normal",
-    "ad": "Anderson-Darling A*² per coordinate",
-    "dp": "D'Agostino-Pearson p-values",
-    "norms": "Raw norms",
-    "spectrum": "Eigen-spectrum of the centred L2 rows",
+NEEDS = {"qq": "columns", "ad": "ad_statistic", "dp": "dp_pvalue", "norms": "norms"}  # arrays
+NEEDS |= {"spectrum": "eigenvalues", "projqq": "proj_columns", "calibration": "proj_ad_statistic"}
+WHAT = {"qq": "QQ plot against the normal", "ad": "Anderson-Darling A*² per coordinate"}
+WHAT |= {"dp": "D'Agostino-Pearson p-values", "norms": "Raw norms"}
+WHAT |= {"spectrum": "Eigen-spectrum of the centred L2 rows"}
+WHAT |= {
     "projqq": "QQ plot of random projections",
     "calibration": "Compliance against its null band",
 }
+ALT = {
+    "qq": "QQ plot of a few standardised coordinates of {label} against normal quantiles",
+    "ad": "Histogram of the per-coordinate Anderson-Darling A*² of {label}, with the 0.752 "
+    "critical value",
+    "dp": "Histogram of the per-coordinate D'Agostino-Pearson p-values of {label}, against the "
+    "flat uniform null",
+    "norms": "Histogram of the raw embedding norms of {label}",
+    "spectrum": "Eigenvalue spectrum (share of variance per component) of {label}",
+    "projqq": "QQ plot of a few random projections of {label} against normal quantiles",
+    "calibration": "Coordinate and projection compliances of {label} with their null bands",
+}
 
 
-def _finite(values: Any) -> np.ndarray:
+def _finite(values: object) -> np.ndarray:
     a = np.asarray(values, dtype=np.float64).ravel()
     return a[np.isfinite(a)]
 
 
-def _share(values: Any, passes: Callable[[np.ndarray], np.ndarray]) -> float:
+def _share(values: object, passes: Callable[[np.ndarray], np.ndarray]) -> float:
     a = np.asarray(values, dtype=np.float64).ravel()
     return float(np.mean(np.isfinite(a) & passes(a))) if a.size else 0.0
 
 
-def _draw_qq(row: Row) -> Callable[[Any], None]:
+def _qq(row: Row, kind: str) -> Draw:
+    """Standardised columns (``qq``: coordinates, ``projqq``: projections) against the normal."""
     from scipy.stats import norm
 
-    cols = np.asarray(row.arrays["columns"], dtype=np.float64)
-    if cols.ndim == 1:
-        cols = cols[:, None]
-    index = row.arrays.get("column_index")
+    cols = np.asarray(row.arrays[NEEDS[kind]], dtype=np.float64)
+    cols = cols[:, None] if cols.ndim == 1 else cols
+    index = row.arrays.get("column_index") if kind == "qq" else None
     index = list(range(cols.shape[1])) if index is None else [int(i) for i in index]
+    noun = "coordinate" if kind == "qq" else "projection"
 
-    def draw(fig: Any) -> None:
-        ax = fig.add_subplot()
-        lim = 0.0
-        shown = 0
+    def draw(ax: Axes) -> None:
+        lim, shown = 0.0, 0
         for j in range(min(cols.shape[1], MAX_QQ_COLUMNS)):
             x = np.sort(_finite(cols[:, j]))
             sd = x.std(ddof=1) if x.size > 1 else 0.0
@@ -71,7 +86,7 @@ def _draw_qq(row: Row) -> Callable[[Any], None]:
             q = norm.ppf((np.arange(1, z.size + 1) - 0.375) / (z.size + 0.25))  # Blom
             keep = np.unique(np.linspace(0, z.size - 1, min(z.size, MAX_QQ_POINTS)).round())
             keep = keep.astype(int)
-            ax.plot(q[keep], z[keep], ".", ms=3, alpha=0.75, label=f"coordinate {index[j]}")
+            ax.plot(q[keep], z[keep], ".", ms=3, alpha=0.75, label=f"{noun} {index[j]}")
             lim = max(lim, float(np.abs(q).max()), float(np.abs(z).max()))
             shown += 1
         lim = max(lim, 3.0) * 1.05
@@ -79,16 +94,16 @@ def _draw_qq(row: Row) -> Callable[[Any], None]:
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_xlabel("normal quantile")
-        ax.set_ylabel("standardised coordinate")
+        ylabel = "standardised coordinate" if kind == "qq" else "standardised projection √d⟨q, u⟩"
+        ax.set_ylabel(ylabel)
         if not shown:
             ax.text(0, 0.5 * lim, "all shown coordinates are constant", ha="center")
         ax.legend(loc="upper left")
-        ax.set_title(heading(row, _WHAT["qq"]))
 
     return draw
 
 
-def _draw_ad(row: Row) -> Callable[[Any], None]:
+def _ad(row: Row) -> Draw:
     raw = row.arrays["ad_statistic"]
     a = _finite(raw)
     compliance = row.metrics.get("ad_compliance")
@@ -96,8 +111,7 @@ def _draw_ad(row: Row) -> Callable[[Any], None]:
         compliance = _share(raw, lambda v: v < AD_CRITICAL)
     null_mean = row.null.get("ad_mean") or ADNULL_MEAN
 
-    def draw(fig: Any) -> None:
-        ax = fig.add_subplot()
+    def draw(ax: Axes) -> None:
         pos = a[a > 0]
         log = pos.size > 0 and pos.max() > 10 * AD_CRITICAL  # supervised models: 10-1000s
         if log:
@@ -114,44 +128,38 @@ def _draw_ad(row: Row) -> Callable[[Any], None]:
         ax.set_ylabel("coordinates")
         median = f" · median {np.median(a):.3g}" if a.size else ""
         ax.legend(loc="best", title=f"AD compliance {compliance:.1%}{median}")
-        ax.set_title(heading(row, _WHAT["ad"]))
 
     return draw
 
 
-def _draw_dp(row: Row) -> Callable[[Any], None]:
+def _dp(row: Row) -> Draw:
     raw = row.arrays["dp_pvalue"]
     p = np.clip(_finite(raw), 0.0, 1.0)
     compliance = row.metrics.get("dp_compliance")
     if compliance is None:
         compliance = _share(raw, lambda v: v > DP_ALPHA)
-    bins = 20
 
-    def draw(fig: Any) -> None:
-        ax = fig.add_subplot()
-        ax.hist(p, bins=np.linspace(0, 1, bins + 1), color=DP_COLOR, alpha=0.9)
-        expected = p.size / bins
-        ax.axhline(
-            expected, color=NULL, lw=1.2, ls="--", label=f"uniform null ({expected:.3g}/bin)"
-        )
+    def draw(ax: Axes) -> None:
+        ax.hist(p, bins=np.linspace(0, 1, 21), color=DP_COLOR, alpha=0.9)
+        expected = p.size / 20
+        label = f"uniform null ({expected:.3g}/bin)"
+        ax.axhline(expected, color=NULL, lw=1.2, ls="--", label=label)
         ax.axvline(DP_ALPHA, color=FAIL, lw=1.5, label=f"p = {DP_ALPHA}")
         ax.set_xlim(0, 1)
         ax.set_xlabel("D'Agostino-Pearson p-value per coordinate")
         ax.set_ylabel("coordinates")
         ax.legend(loc="best", title=f"DP compliance {compliance:.1%}")
-        ax.set_title(heading(row, _WHAT["dp"]))
 
     return draw
 
 
-def _draw_norms(row: Row) -> Callable[[Any], None]:
+def _norms(row: Row) -> Draw:
     x = _finite(row.arrays["norms"])
     mean = float(x.mean()) if x.size else math.nan
     cv = float(x.std() / mean) if x.size and mean > 0 else math.nan
     d = row.protocol.get("d")
 
-    def draw(fig: Any) -> None:
-        ax = fig.add_subplot()
+    def draw(ax: Axes) -> str:
         if x.size:
             ax.hist(x, bins=50, color="#8172b3", alpha=0.9)
         ax.axvline(mean, color=NULL, lw=1.2, ls="--", label=f"mean {mean:.4g}")
@@ -159,108 +167,55 @@ def _draw_norms(row: Row) -> Callable[[Any], None]:
         ax.set_ylabel("items")
         iso = f"; iid Gaussian ≈ {1 / math.sqrt(2 * d):.3f}" if d else ""
         ax.legend(loc="upper right")
-        ax.set_title(heading(row, f"{_WHAT['norms']}: CV = {cv:.3f}{iso}"))
+        return f": CV = {cv:.3f}{iso}"
 
     return draw
 
 
-def _draw_spectrum(row: Row) -> Callable[[Any], None]:
+def _spectrum(row: Row) -> Draw:
     lam = _finite(row.arrays["eigenvalues"])
     lam = lam[lam > 0]
-    m = row.metrics
+    er, pr = row.metrics.get("effective_rank"), row.metrics.get("participation_ratio")
 
-    def draw(fig: Any) -> None:
-        ax = fig.add_subplot()
+    def draw(ax: Axes) -> None:
         if lam.size:
             share = lam / lam.sum()
             ax.loglog(np.arange(1, share.size + 1), share, "-", color=AD_COLOR, label="data")
             ax.axhline(1 / share.size, color=NULL, ls="--", lw=1.2, label="isotropic: 1/d")
         ax.set_xlabel("component (largest first)")
         ax.set_ylabel("share of variance")
-        er, pr = m.get("effective_rank"), m.get("participation_ratio")
         title = f"effective rank {er:.0f}, PR {pr:.0f}" if er and pr else None
         ax.legend(loc="lower left", title=title)
-        ax.set_title(heading(row, _WHAT["spectrum"]))
 
     return draw
 
 
-def _draw_projqq(row: Row) -> Callable[[Any], None]:
-    proxy = Row(
-        model=row.model,
-        tower=row.tower,
-        protocol=row.protocol,
-        arrays={"columns": row.arrays["proj_columns"], "column_index": None},
-    )
-    inner = _draw_qq(proxy)
-
-    def draw(fig: Any) -> None:
-        inner(fig)
-        ax = fig.axes[0]
-        for line in ax.get_lines():
-            if line.get_label().startswith("coordinate"):
-                line.set_label(line.get_label().replace("coordinate", "projection"))
-        ax.legend(loc="upper left")
-        ax.set_ylabel("standardised projection √d⟨q, u⟩")
-        ax.set_title(heading(row, _WHAT["projqq"]))
-
-    return draw
-
-
-def _draw_calibration(row: Row) -> Callable[[Any], None]:
-    m, null = row.metrics, row.null
-    bars = [
+def _calibration(row: Row) -> Draw:
+    m = row.metrics
+    bars = [  # label, value, null band, CI, color
         (
-            "coord. AD",
-            m.get("ad_compliance"),
-            null_band(null, "ad_compliance_band"),
-            m.get("ad_compliance_ci"),
-            AD_COLOR,
-        ),
-        (
-            "coord. DP",
-            m.get("dp_compliance"),
-            null_band(null, "dp_compliance_band"),
-            m.get("dp_compliance_ci"),
-            DP_COLOR,
-        ),
-        (
-            "proj. AD",
-            m.get("proj_ad_compliance"),
-            null_band(null, "proj_ad_compliance_band"),
-            None,
-            AD_COLOR,
-        ),
-        (
-            "proj. DP",
-            m.get("proj_dp_compliance"),
-            null_band(null, "proj_dp_compliance_band"),
-            None,
-            DP_COLOR,
-        ),
+            f"{where}. {k.upper()}",
+            m.get(f"{pre}{k}_compliance"),
+            null_band(row.null, f"{pre}{k}_compliance_band"),
+            None if pre else m.get(f"{k}_compliance_ci"),
+            AD_COLOR if k == "ad" else DP_COLOR,
+        )
+        for where, pre in (("coord", ""), ("proj", "proj_"))
+        for k in ("ad", "dp")
     ]
 
-    def draw(fig: Any) -> None:
+    def draw(ax: Axes) -> None:
         from matplotlib.ticker import PercentFormatter
 
-        ax = fig.add_subplot()
         for i, (_, value, band, ci, color) in enumerate(bars):
             if band:
-                ax.fill_between(
-                    [i - 0.4, i + 0.4], *band, color="#000000", alpha=0.18, lw=0, zorder=3
-                )
+                ax.fill_between([i - 0.4, i + 0.4], *band, color="#000", alpha=0.18, lw=0, zorder=3)
             if value is None:
                 continue
             ax.bar(i, value, 0.6, color=color, zorder=2)
             if ci and all(c is not None for c in ci):
-                ax.errorbar(
-                    i,
-                    value,
-                    yerr=[[value - ci[0]], [ci[1] - value]],
-                    color="black",
-                    capsize=4,
-                    zorder=4,
-                )
+                err = [[value - ci[0]], [ci[1] - value]]
+                ax.errorbar(i, value, yerr=err, color="black", capsize=4, zorder=4)
             ax.text(i, value + 0.012, f"{value:.1%}", ha="center", va="bottom", fontsize=8)
         ax.axhline(0.95, color=NULL, ls="--", lw=1.2, zorder=4, label="iid Gaussian: 95%")
         ax.set_xticks(range(len(bars)))
@@ -269,49 +224,27 @@ def _draw_calibration(row: Row) -> Callable[[Any], None]:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_ylabel("share that passes (shaded: null band)")
         ax.legend(loc="lower left")
-        ax.set_title(heading(row, _WHAT["calibration"]))
 
     return draw
 
 
-_DRAW = {
-    "qq": _draw_qq,
-    "ad": _draw_ad,
-    "dp": _draw_dp,
-    "norms": _draw_norms,
-    "spectrum": _draw_spectrum,
-    "projqq": _draw_projqq,
-    "calibration": _draw_calibration,
-}
-_NEEDS = {
-    "qq": "columns",
-    "ad": "ad_statistic",
-    "dp": "dp_pvalue",
-    "norms": "norms",
-    "spectrum": "eigenvalues",
-    "projqq": "proj_columns",
-    "calibration": "proj_ad_statistic",
-}
-_ALT = {
-    "qq": "QQ plot of a few standardised coordinates of {label} against normal quantiles",
-    "ad": "Histogram of the per-coordinate Anderson-Darling A*² of {label}, "
-    "with the 0.752 critical value",
-    "dp": "Histogram of the per-coordinate D'Agostino-Pearson p-values of {label}, "
-    "against the flat uniform null",
-    "norms": "Histogram of the raw embedding norms of {label}",
-    "spectrum": "Eigenvalue spectrum (share of variance per component) of {label}",
-    "projqq": "QQ plot of a few random projections of {label} against normal quantiles",
-    "calibration": "Coordinate and projection compliances of {label} with their null bands",
-}
+_DRAW = {"ad": _ad, "dp": _dp, "norms": _norms, "spectrum": _spectrum, "calibration": _calibration}
+
+
+def _titled(row: Row, what: str, draw: Draw) -> Callable[[Figure], None]:
+    def fill(fig: Figure) -> None:
+        ax = fig.add_subplot()
+        ax.set_title(heading(row, what + (draw(ax) or "")))
+
+    return fill
 
 
 def _has(row: Row, key: str) -> bool:
-    if not row.arrays or row.arrays.get(key) is None:
-        return False
-    return np.asarray(row.arrays[key]).size > 0
+    return bool(row.arrays) and row.arrays.get(key) is not None and np.size(row.arrays[key]) > 0
 
 
 def row_specs(row: Row, stem: str, index: int | None) -> list[PlotSpec]:
+    """The plots of one row that its arrays allow (none for an error row)."""
     if row.error:
         return []
     label = row_label(row)
@@ -320,10 +253,10 @@ def row_specs(row: Row, stem: str, index: int | None) -> list[PlotSpec]:
             filename=f"{stem}-{kind}.png",
             kind=kind,
             row=index,
-            title=f"{label}: {_WHAT[kind]}",
-            alt=_ALT[kind].format(label=label),
-            draw=_DRAW[kind](row),
+            title=f"{label}: {WHAT[kind]}",
+            alt=ALT[kind].format(label=label),
+            draw=_titled(row, WHAT[kind], _DRAW[kind](row) if kind in _DRAW else _qq(row, kind)),
         )
         for kind in KINDS + DETAIL_KINDS
-        if _has(row, _NEEDS[kind])
+        if _has(row, NEEDS[kind])
     ]

@@ -1,0 +1,202 @@
+"""Charts across rows: AD and DP compliance per row (``compare.png``), and metrics against the
+layer (``depth.png`` of ``--layers``) or the training step (``trajectory.png`` of ``track``)."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from infogauss_cli.judge.model import Row
+from infogauss_cli.judge.verdict import AD_CRITICAL, DP_ALPHA
+from infogauss_cli.report.cells import row_label
+from infogauss_cli.report.plots.figure import (
+    AD_COLOR,
+    DP_COLOR,
+    FAIL,
+    NULL,
+    PlotSpec,
+    null_band,
+    render,
+    write_figures,
+)
+from infogauss_cli.report.templating import Section, figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+COMPARE_FILE, DEPTH_FILE, TRAJECTORY_FILE = "compare.png", "depth.png", "trajectory.png"
+# The comparison chart spans the HTML report's content width (about 1,170 px at 110 dpi) at
+# 1:1, so its 9 pt labels stay 9 pt on screen, whatever the number of rows.
+COMPARE_WIDTH = 10.6  # inches
+Points = Mapping[str, Sequence[tuple[int, Row]]]  # series name -> (layer or step, row)
+
+
+class Series(Protocol):
+    """The rows of one model x tower x view over the checkpoints (``pipelines.track.Series``)."""
+
+    name: str
+    rows: Sequence[Row]
+
+
+def _tick(row: Row) -> str:
+    """A compact, wrapped x tick label: the model on top, ``[tower] (view)`` below."""
+    rest = row_label(row)[len(row.model) :].strip()
+    return "\n".join([*textwrap.wrap(row.model, 22, break_on_hyphens=True), rest]).strip()
+
+
+def _draw_compare(rows: Sequence[Row]) -> Callable[[Figure], None]:
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import PercentFormatter
+
+    def draw(fig: Figure) -> None:
+        ax = fig.add_subplot()
+        w, banded = 0.36, False
+        for i, r in enumerate(rows):
+            if r.error:
+                ax.text(i, 0.03, "error", ha="center", color=FAIL, fontweight="bold")
+                continue
+            for off, key, color in ((-w / 2, "ad", AD_COLOR), (w / 2, "dp", DP_COLOR)):
+                band = null_band(r.null, f"{key}_compliance_band")
+                if band:  # the null's spread at this row's n and d, behind the bar's top
+                    x = [i + off - w / 2, i + off + w / 2]
+                    ax.fill_between(x, *band, color="#000000", alpha=0.18, lw=0, zorder=3)
+                    banded = True
+                value = r.metrics.get(f"{key}_compliance")
+                if value is None:
+                    continue
+                ax.bar(i + off, value, w * 0.94, color=color, zorder=2)
+                near = band and band[0] - 0.04 <= value <= band[1]
+                top = band[1] if near else value  # keep the label clear of the band
+                ax.text(i + off, top + 0.012, f"{value:.0%}", ha="center", va="bottom", fontsize=8)
+        ax.axhline(0.95, color=NULL, ls="--", lw=1.2, zorder=4, label="iid Gaussian: 95%")
+        ax.set_xticks(range(len(rows)))
+        ax.set_xticklabels([_tick(r) for r in rows], rotation=30 if len(rows) > 6 else 0)
+        ax.set_xlim(-0.6, len(rows) - 0.4)
+        ax.set_ylim(0, 1.1)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_ylabel("share of coordinates that pass")
+        ax.grid(axis="x", visible=False)
+        handles = [
+            Patch(color=AD_COLOR, label=f"AD compliance (A*² < {AD_CRITICAL})"),
+            Patch(color=DP_COLOR, label=f"DP compliance (p > {DP_ALPHA})"),
+            ax.get_lines()[-1],
+        ]
+        if banded:
+            handles.append(Patch(color="#000000", alpha=0.18, label="null band"))
+        fig.legend(handles=handles, loc="outside lower center", ncol=2)
+        ax.set_title("Per-coordinate normality: AD and DP compliance per row")
+
+    return draw
+
+
+def compare_spec(rows: Sequence[Row]) -> PlotSpec:
+    labels = ", ".join(row_label(r) for r in rows)
+    alt = f"Bar chart of AD and DP compliance per row ({labels}) with the 95% null line"
+    title = "AD and DP compliance per row"
+    return PlotSpec(COMPARE_FILE, "compare", None, title, alt, _draw_compare(rows), COMPARE_WIDTH)
+
+
+def comparable(rows: Sequence[Row]) -> bool:
+    return any(not r.error and {"ad_compliance", "dp_compliance"} & set(r.metrics) for r in rows)
+
+
+# ---- line charts: metrics against the layer or the training step ----------------------------
+def panels(rows: Sequence[Row], uniformity: bool = True) -> list[tuple[str, str]]:
+    """(metric, title) of each panel: compliance, the effect size (and the uniformity) when
+    some row carries it, the norm CV."""
+    has = lambda key: any(r.metrics and r.metrics.get(key) is not None for r in rows)  # noqa: E731
+    out = [("compliance", "Compliance (AD solid, DP dashed)")]
+    out += [("effect_size", "Effect size")] if has("effect_size") else []
+    out.append(("norm_cv", "Norm CV (raw rows)"))
+    if uniformity and has("uniformity"):
+        out.append(("uniformity", "Uniformity (dotted: uniform sphere)"))
+    return out
+
+
+def _lines(points: Points, depth: bool, xlabel: str, title: str) -> PlotSpec:
+    """The line chart of ``points``: one panel per metric (:func:`panels`), a line per series;
+    ``depth``: against the layer (integer ticks), else against the training step."""
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    shown = panels([r for pts in points.values() for _, r in pts], not depth)
+
+    def values(pts: Sequence[tuple[int, Row]], key: str) -> tuple[list[int], list[float]]:
+        got = [(k, r.metrics.get(key)) for k, r in pts]
+        return [k for k, v in got if v is not None], [float(v) for _, v in got if v is not None]
+
+    def draw(fig: Figure) -> None:
+        axes = fig.subplots(1, len(shown), squeeze=False)[0]
+        for ax, (key, name) in zip(axes, shown, strict=True):
+            for i, (label, pts) in enumerate(points.items()):
+                color = f"C{i % 10}"
+                first = "ad_compliance" if key == "compliance" else key
+                ax.plot(*values(pts, first), "o-", color=color, label=label)
+                if key == "compliance":
+                    ax.plot(*values(pts, "dp_compliance"), "s--", color=color)
+                if key == "uniformity":
+                    ax.plot(*values(pts, "uniformity_ideal"), ":", color=color)
+            if key == "compliance":
+                ax.axhline(0.95, color=NULL, lw=0.8, ls=":")
+                ax.set_ylim(-0.02, 1.02)
+                ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            if depth:
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_title(name)
+            ax.set_xlabel(xlabel)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(3, len(labels)))
+        fig.suptitle(f"{title} (dotted grey: iid-Gaussian null, 95%)")
+
+    what = "effect size and norm CV" if depth else "effect size, norm CV and uniformity"
+    x = "layer" if depth else "training step"
+    alt = f"Line charts of AD and DP compliance, {what} against the {x}, one line per model, "
+    alt += "tower and view"
+    name = DEPTH_FILE if depth else TRAJECTORY_FILE
+    return PlotSpec(name, name[:-4], None, title, alt, draw, 3.6 * len(shown) + 0.6)
+
+
+def depth_series(rows: Sequence[Row]) -> dict[str, list[tuple[int, Row]]]:
+    """``{"model [tower] (view)": [(layer, row), ...]}`` by layer (``L3`` -> 3), for the rows
+    that carry a ``layer`` and metrics."""
+    out: dict[str, list[tuple[int, Row]]] = {}
+    for r in rows:
+        digits = "".join(c for c in str(r.protocol.get("layer") or "") if c.isdigit())
+        if not digits or r.error or not r.metrics:
+            continue
+        name = f"{r.model.rsplit(' ', 1)[0]} [{r.tower}] ({r.protocol.get('view')})"
+        out.setdefault(name, []).append((int(digits), r))
+    return {name: sorted(pts, key=lambda p: p[0]) for name, pts in out.items()}
+
+
+def has_depth(rows: Sequence[Row]) -> bool:
+    """At least one series with two layers or more."""
+    return any(len(pts) > 1 for pts in depth_series(rows).values())
+
+
+def depth_spec(rows: Sequence[Row]) -> PlotSpec:
+    """The depth plot of the rows that carry a ``layer``."""
+    series = {k: v for k, v in depth_series(rows).items() if len(v) > 1}
+    return _lines(series, True, "layer (0 = embeddings)", "Gaussianity over depth")
+
+
+def trajectory_spec(series: Sequence[Series]) -> PlotSpec:
+    """The trajectory plot of ``track``: one line per series, against the training step."""
+    points = {
+        s.name: [(r.step, r) for r in s.rows if r.step is not None and r.metrics] for s in series
+    }
+    return _lines(points, False, "step", "Gaussianity over training")
+
+
+def write_trajectory_plot(series: Sequence[Series], out_dir: str | Path) -> Path:
+    """``trajectory.png`` in ``out_dir`` (created if needed)."""
+    return write_figures(out_dir, [trajectory_spec(series)])[0]
+
+
+def trajectory_section(series: Sequence[Series]) -> Section:
+    """The trajectory plot as an HTML report section."""
+    caption = "One row of the table per checkpoint; the gates apply to the last checkpoint of "
+    image = render(trajectory_spec(series))
+    body = figure(image.png, image.alt, caption + "each line.", wide=True)
+    return Section("trajectory", "Trajectory", body)
