@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.pipelines.synthetic.data import DataSpec
-from infogauss_cli.pipelines.synthetic.model import ENCODERS
+from infogauss_cli.pipelines.synthetic.data import ENCODERS, DataSpec
 from infogauss_cli.pipelines.synthetic.train import TrainConfig
 
 
@@ -21,9 +19,8 @@ class Run:
     objective: str = "infonce"
 
 
-# A "setting" is a block of the paper's table. "supervised" is the objective contrast (the part
-# the paper's CIFAR-10 ResNet-18 pair plays): the encoder, initialisation and data of "gmm",
-# trained with a cross-entropy classifier on the mixture components instead of InfoNCE.
+# The blocks of the paper's table; "supervised" plays the part of its CIFAR-10 ResNet-18 pair:
+# "gmm"'s encoder and data, trained to classify the mixture components instead of InfoNCE.
 SETTINGS: dict[str, tuple[Run, ...]] = {
     "laplace": (Run("laplace", "linear"),),
     "gmm": (Run("gmm", "linear"),),
@@ -34,14 +31,10 @@ SETTINGS: dict[str, tuple[Run, ...]] = {
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """Everything that defines a synthetic experiment (defaults: the ``default`` preset).
-
-    ``d``: embedding dimension; ``batch_size``: the paper's N; ``eval_epochs``: epochs
-    evaluated besides 0 and the last; ``n_eval``: fresh held-out rows the diagnostics see;
-    ``noise``/``bit_noise``: augmentation of continuous / binary inputs; ``input_dim``: D of
-    the continuous inputs, ``bits``/``density``: D and P(1) of the binary ones;
-    ``components``/``separation``: the Gaussian mixture; ``hidden``: MLP width; ``encoder``
-    overrides the encoder of every run."""
+    """A synthetic experiment (defaults: the ``default`` preset). ``batch_size``: the paper's
+    N; ``eval_epochs``: evaluated besides 0 and the last; ``n_eval``: fresh held-out rows;
+    ``noise``/``bit_noise``: continuous / binary augmentation; ``input_dim``: D of continuous
+    inputs, ``bits``/``density``: D and P(1) of binary ones; ``encoder``: of every run."""
 
     preset: str = "default"
     settings: tuple[str, ...] = ("laplace", "gmm", "binary", "supervised")
@@ -132,7 +125,7 @@ PRESETS: dict[str, SyntheticConfig] = {
 }
 
 
-def preset(name: str = "default", **overrides: Any) -> SyntheticConfig:
+def preset(name: str = "default", **overrides: object) -> SyntheticConfig:
     """A preset with the given fields replaced (``None`` values are ignored)."""
     if name not in PRESETS:
         raise BadInputError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
