@@ -17,18 +17,13 @@ from typing import TYPE_CHECKING
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, io_failure
 from infogauss_cli.core.safe_paths import stays_inside
-from infogauss_cli.pipelines.synthetic.config import Run, SyntheticConfig
 from infogauss_cli.pipelines.synthetic.data import build_encoder
+from infogauss_cli.pipelines.synthetic.train import Run, SyntheticConfig
 
 if TYPE_CHECKING:
     from torch import nn
 
 FORMAT = "infogauss.synthetic-checkpoint/v1"
-
-
-def run_dir_name(run: Run) -> str:
-    """``binary-linear-infonce``."""
-    return f"{run.data}-{run.encoder}-{run.objective}"
 
 
 def save_checkpoint(
@@ -37,23 +32,17 @@ def save_checkpoint(
     """Write the weights and their JSON sidecar (atomically); returns the JSON path."""
     from safetensors.torch import save
 
-    folder = Path(root) / run_dir_name(run)
+    folder = Path(root) / f"{run.data}-{run.encoder}-{run.objective}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BadInputError(f"cannot create the checkpoint folder {folder}: {exc}") from None
-    stem = f"epoch-{epoch:04d}"
+    stem, step = f"epoch-{epoch:04d}", epoch * cfg.steps_per_epoch
     state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
     atomic_write_bytes(folder / f"{stem}.safetensors", save(state))
-    meta = {
-        "format": FORMAT,
-        "run": dataclasses.asdict(run),
-        "epoch": epoch,
-        "step": epoch * cfg.steps_per_epoch,
-        "train_s": round(train_s, 3),
-        "weights": f"{stem}.safetensors",
-        "config": dataclasses.asdict(cfg),
-    }
+    meta = dict(format=FORMAT, run=dataclasses.asdict(run), epoch=epoch, step=step)
+    meta |= dict(train_s=round(train_s, 3), weights=f"{stem}.safetensors")
+    meta["config"] = dataclasses.asdict(cfg)
     path = folder / f"{stem}.json"
     atomic_write_bytes(path, json.dumps(meta, indent=1).encode())
     return path

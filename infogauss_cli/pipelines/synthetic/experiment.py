@@ -19,7 +19,6 @@ from infogauss_cli.judge.gates import Gates
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import RowInfo, diagnose_rows
 from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver, as_saver
-from infogauss_cli.pipelines.synthetic.config import PRESETS, SETTINGS, Run, SyntheticConfig, preset  # noqa: F401 (re-exported)
 from infogauss_cli.pipelines.synthetic.data import (
     ENCODER_LABELS,
     ENCODERS,
@@ -31,7 +30,13 @@ from infogauss_cli.pipelines.synthetic.data import (
     population,
 )
 from infogauss_cli.pipelines.synthetic.paper import PAPER
-from infogauss_cli.pipelines.synthetic.train import OBJECTIVES, train
+from infogauss_cli.pipelines.synthetic.train import (
+    OBJECTIVES,
+    Run,
+    SyntheticConfig,
+    preset,  # noqa: F401 (the door for callers)
+    train,
+)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -135,17 +140,15 @@ def run_experiment(
 ) -> list[Snapshot]:
     """Every run of ``cfg``; epoch 0 once per (input, encoder) (saved, with ``save_dir``, for
     every run). A folder's failed write raises at the end; a given saver keeps it."""
-    saver = as_saver(save_dir)
-    pops: dict[str, tuple[Population, HeldOut]] = {}
-    seen: set[tuple[str, str]] = set()
-    out: list[Snapshot] = []
+    saver, out, seen = as_saver(save_dir), [], set()
+    pops = {
+        kind: population(cfg.data_spec(kind), cfg.seed) for kind in {r.data for r in cfg.runs()}
+    }
+    held = {kind: held_out(pop, cfg) for kind, pop in pops.items()}
     for run in cfg.runs():
-        if run.data not in pops:
-            pop = population(cfg.data_spec(run.data), cfg.seed)
-            pops[run.data] = (pop, held_out(pop, cfg))
         first = (run.data, run.encoder) not in seen
         seen.add((run.data, run.encoder))
-        out += train_run(run, cfg, *pops[run.data], initial=first, saver=saver)
+        out += train_run(run, cfg, pops[run.data], held[run.data], initial=first, saver=saver)
     if saver is not None and saver is not save_dir:
         saver.raise_failure()
     return out
@@ -174,21 +177,10 @@ def paper_row(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any] | No
     return PAPER[key].to_dict() if key else None
 
 
-def _augment_text(kind: str, cfg: SyntheticConfig) -> str:
-    if kind == "binary":
-        return f"bit dropout p={cfg.bit_noise} with matching switch-ons (density kept)"
-    return f"additive Gaussian noise, std {cfg.noise}"
-
-
 def _data_section(run: Run, epoch: int, cfg: SyntheticConfig, reference: bool) -> dict[str, Any]:
     s = cfg.data_spec(run.data)
-    out: dict[str, Any] = {
-        "source": f"synthetic:{run.data}",
-        "items": cfg.n_eval,
-        "skipped": 0,
-        "held_out": True,
-        "input_dim": s.dim,
-    }
+    out: dict[str, Any] = dict(source=f"synthetic:{run.data}", items=cfg.n_eval, skipped=0)
+    out |= {"held_out": True, "input_dim": s.dim}
     if run.data == "gmm":
         out |= {"components": s.components, "separation": s.separation}
         if run.objective == "supervised":
@@ -196,32 +188,21 @@ def _data_section(run: Run, epoch: int, cfg: SyntheticConfig, reference: bool) -
     if run.data == "binary":
         out["density"] = s.density
     paper = paper_row(run, epoch, cfg) if reference else None
-    if paper:
-        out["paper"] = paper
-    return out
+    return out | ({"paper": paper} if paper else {})
 
 
 def _protocol(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "preset": cfg.preset,
-        "encoder": run.encoder,
-        "objective": run.objective,
-        "epoch": epoch,
-        "epochs": cfg.epochs,
-        "N": cfg.batch_size,
-        "temperature": cfg.temperature,
-        "noise": cfg.noise_for(run.data),
-        "augment": _augment_text(run.data, cfg),
-        "lr": cfg.lr,
-        "optimizer": "adam, cosine schedule to 0",
-        "steps_per_epoch": cfg.steps_per_epoch,
-        "reg": cfg.reg,
-        "precision": "fp32",
-        "device": "cpu",
-    }
-    if run.encoder == "mlp":
-        out["hidden"] = cfg.hidden
-    return out
+    augment = (
+        f"bit dropout p={cfg.bit_noise} with matching switch-ons (density kept)"
+        if run.data == "binary"
+        else f"additive Gaussian noise, std {cfg.noise}"
+    )
+    out = dict(preset=cfg.preset, encoder=run.encoder, objective=run.objective, epoch=epoch)
+    out |= dict(epochs=cfg.epochs, N=cfg.batch_size, temperature=cfg.temperature)
+    out |= dict(noise=cfg.noise_for(run.data), augment=augment, lr=cfg.lr)
+    out |= dict(optimizer="adam, cosine schedule to 0", steps_per_epoch=cfg.steps_per_epoch)
+    out |= dict(reg=cfg.reg, precision="fp32", device="cpu")
+    return out | ({"hidden": cfg.hidden} if run.encoder == "mlp" else {})
 
 
 def snapshot_rows(
@@ -244,16 +225,12 @@ def snapshot_rows(
             data=_data_section(s.run, s.epoch, cfg, reference),
             protocol=_protocol(s.run, s.epoch, cfg),
             timing={"train_s": s.train_s},
-            extra_metrics={
-                "uniformity": s.uniformity,
-                "uniformity_ideal": s.uniformity_ideal,
-                "alignment": s.alignment,
-            },
+            extra_metrics=dict(uniformity=s.uniformity, uniformity_ideal=s.uniformity_ideal)
+            | {"alignment": s.alignment},
         )
         for row in diagnose_rows(s.embeddings, info, protocol, options, gates):
-            rows.append(
-                dataclasses.replace(row, null={**row.null, "uniformity": s.uniformity_ideal})
-            )
+            null = {**row.null, "uniformity": s.uniformity_ideal}
+            rows.append(dataclasses.replace(row, null=null))
     return rows
 
 
