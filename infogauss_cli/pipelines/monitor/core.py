@@ -124,10 +124,9 @@ class GaussianityMonitor:
     history: list[MonitorResult] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.every < 1:
-            raise BadInputError(f"every={self.every}: must be at least 1")
-        if self.batch_size < 1:
-            raise BadInputError(f"batch_size={self.batch_size}: must be at least 1")
+        for name in ("every", "batch_size"):
+            if getattr(self, name) < 1:
+                raise BadInputError(f"{name}={getattr(self, name)}: must be at least 1")
         if self.view not in ("l2", "raw"):
             raise BadInputError(f"view={self.view!r}: expected 'l2' or 'raw'")
 

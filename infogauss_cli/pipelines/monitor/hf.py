@@ -12,7 +12,9 @@ from infogauss_cli.pipelines.monitor.core import GaussianityMonitor
 
 if TYPE_CHECKING:
     from torch import nn
-    from transformers import Trainer, TrainerControl, TrainerState, TrainingArguments
+    from transformers import Trainer, TrainerState
+    from transformers import TrainerControl as Control
+    from transformers import TrainingArguments as Args
 
 
 class GaussianityCallback(TrainerCallback):
@@ -46,20 +48,10 @@ class GaussianityCallback(TrainerCallback):
             state.log_history.append({**logs, "step": step})
 
     def on_train_begin(
-        self,
-        args: TrainingArguments,
-        state: TrainerState,
-        control: TrainerControl,
-        **kwargs: object,
+        self, args: Args, state: TrainerState, control: Control, **kw: object
     ) -> None:
         if self.at_start:
-            self._run(state, kwargs.get("model"))  # type: ignore[arg-type]
+            self._run(state, kw.get("model"))  # type: ignore[arg-type]
 
-    def on_step_end(
-        self,
-        args: TrainingArguments,
-        state: TrainerState,
-        control: TrainerControl,
-        **kwargs: object,
-    ) -> None:
-        self._run(state, kwargs.get("model"))  # type: ignore[arg-type]
+    def on_step_end(self, args: Args, state: TrainerState, control: Control, **kw: object) -> None:
+        self._run(state, kw.get("model"))  # type: ignore[arg-type]

@@ -38,12 +38,5 @@ class GaussianityCallback(Callback):
         if self.at_start:
             self._run(trainer, pl_module)
 
-    def on_train_batch_end(
-        self,
-        trainer: Trainer,
-        pl_module: LightningModule,
-        outputs: object,
-        batch: object,
-        batch_idx: int,
-    ) -> None:
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *_: object) -> None:
         self._run(trainer, pl_module)
