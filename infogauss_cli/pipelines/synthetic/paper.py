@@ -90,7 +90,10 @@ class _Comparison:
 
     def __init__(self, body: list[tuple[list[str], list[str]]]) -> None:
         self.body = body
-        self.widths = [_number_width(body, i) for i in range(1, len(HEADER))]
+        # a number column's width: its widest cell, and its header's longest word (it wraps)
+        cells = [[len(c) for c in cells] for pair in body for cells in pair]
+        words = [max(len(w) for w in name.split()) for name in HEADER]
+        self.widths = [max(*(c[i] for c in cells), words[i]) for i in range(1, len(HEADER))]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         boxed_overhead = 1 + 3 * len(HEADER)  # edges, separators, one space each side
@@ -119,13 +122,6 @@ class _Comparison:
             out.add_row(*mine)
             out.add_row(*theirs, style="dim", end_section=True)
         return out
-
-
-def _number_width(body: list[tuple[list[str], list[str]]], i: int) -> int:
-    """Column ``i``'s width: its widest cell, and its header's longest word (the header wraps
-    between words)."""
-    cells = [len(cells[i]) for pair in body for cells in pair]
-    return max(*cells, *(len(word) for word in HEADER[i].split()))
 
 
 def comparison_markdown(rows: Sequence[Row]) -> str:
