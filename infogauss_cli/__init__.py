@@ -10,7 +10,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "diagnose"]
+__all__ = ["GaussianityMonitor", "__version__", "diagnose"]
 
 
 def __getattr__(name: str) -> Any:  # lazy: keep `import infogauss_cli` cheap
@@ -18,4 +18,8 @@ def __getattr__(name: str) -> Any:  # lazy: keep `import infogauss_cli` cheap
         from infogauss_cli.diagnostics import diagnose
 
         return diagnose
+    if name == "GaussianityMonitor":
+        from infogauss_cli.pipelines.monitor import GaussianityMonitor
+
+        return GaussianityMonitor
     raise AttributeError(name)

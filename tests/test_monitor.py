@@ -233,3 +233,9 @@ def test_monitor_on_cuda_matches_cpu() -> None:
     gpu = mon.embed_probe(model)
     assert model.training and next(model.parameters()).is_cuda
     np.testing.assert_allclose(gpu, cpu, rtol=1e-3, atol=1e-4)
+
+
+def test_the_package_root_exports_the_monitor() -> None:
+    import infogauss_cli
+
+    assert infogauss_cli.GaussianityMonitor is GaussianityMonitor

@@ -46,8 +46,7 @@ def test_bars_off_when_not_a_terminal_or_disabled():
 
 @pytest.mark.slow  # imports torch
 def test_training_advances_once_per_step():
-    from infogauss_cli.pipelines.synthetic.data import DataSpec, population
-    from infogauss_cli.pipelines.synthetic.model import build_encoder
+    from infogauss_cli.pipelines.synthetic.data import DataSpec, build_encoder, population
     from infogauss_cli.pipelines.synthetic.train import TrainConfig, train
 
     spec = DataSpec(kind="laplace", dim=8)

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.pipelines.synthetic.augment import flip_bits
-from infogauss_cli.pipelines.synthetic.data import DataSpec, population, sparse_bits
+from infogauss_cli.pipelines.synthetic.data import DataSpec, flip_bits, population, sparse_bits
 from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows
 from infogauss_cli.pipelines.synthetic.paper import comparison_cells, comparison_markdown
 from tests.helpers import invoke

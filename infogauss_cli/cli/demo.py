@@ -46,21 +46,18 @@ def demo_cmd(
 
       [bold]infogauss demo --no-models --out /tmp/demo[/]
     """
-    from rich.console import Console
-
     from infogauss_cli.core.options import Outputs
     from infogauss_cli.pipelines.demo import GPU_COMMAND, demo_rows
-    from infogauss_cli.pipelines.synthetic.paper import comparison_sections, publish_comparison
+    from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
 
     html, report = out / "report.html", out / "report.json"
     outputs = Outputs(json_out=json_out or str(report), html=html, quiet=quiet)
     outputs.preflight(folders=[("--out", out)])
-    console = Console(stderr=True)
-    progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
-    rows = demo_rows(models=models, keep_arrays=True, progress=progress, console=console)
+    rows = demo_rows(models=models, keep_arrays=True)
     out.mkdir(parents=True, exist_ok=True)
     code = publish(rows, outputs, **comparison_sections(rows))
-    publish_comparison(rows, None if quiet else terminal(outputs.to_stdout))
+    if not quiet and (table := render_comparison(rows)) is not None:
+        terminal(outputs.to_stdout).print(table)
     if not quiet:
         where = terminal(outputs.to_stdout)
         json_file = "" if json_out == "-" else f" and {json_out or report}"

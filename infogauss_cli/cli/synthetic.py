@@ -205,14 +205,9 @@ def synthetic_cmd(
       then [bold]infogauss track ckpt/[/]
     """
     params = locals()
-    from rich.console import Console
-    from rich.markup import escape
-
     from infogauss_cli.core.options import DiagnoseOptions, Outputs
-    from infogauss_cli.core.progress import note
     from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows
 
-    console = Console(stderr=True)
     chosen = tuple(s.strip() for s in settings.split(",") if s.strip()) if settings else None
     if sweep and chosen is None:
         from infogauss_cli.pipelines.synthetic.sweep import SWEEP_SETTINGS
@@ -238,7 +233,6 @@ def synthetic_cmd(
     out.preflight([("--baseline", baseline)], [("--save-checkpoints", save_checkpoints)])
     options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
     gates = g.gates(params)
-    progress = None if quiet else (lambda msg: note(f"[dim]{escape(msg)}[/]"))
     if sweep and save_checkpoints is not None:
         raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")
     if sweep:
@@ -251,17 +245,18 @@ def synthetic_cmd(
 
         ds = _ints(sweep_d, "--sweep-d") or SWEEP_D
         ns = _ints(sweep_n, "--sweep-n") or SWEEP_N
-        rows = sweep_rows(cfg, ds, ns, options=options, gates=gates, progress=progress)
+        rows = sweep_rows(cfg, ds, ns, options=options, gates=gates)
         if plots:
             write_sweep_plot(rows, cfg, plots)
         emit(rows, out)
     from infogauss_cli.pipelines.synthetic.checkpoints import as_saver
-    from infogauss_cli.pipelines.synthetic.paper import comparison_sections, publish_comparison
+    from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
 
     saver = as_saver(save_checkpoints)
-    rows = synthetic_rows(cfg, options=options, gates=gates, progress=progress, save_dir=saver)
+    rows = synthetic_rows(cfg, options=options, gates=gates, save_dir=saver)
     code = publish(rows, out, **comparison_sections(rows))
-    publish_comparison(rows, None if quiet else terminal(out.to_stdout))
+    if not quiet and (table := render_comparison(rows)) is not None:
+        terminal(out.to_stdout).print(table)
     if not quiet:
         terminal(out.to_stdout).print(f"[dim]{cfg.describe()}[/]", highlight=False)
     if saver is not None:

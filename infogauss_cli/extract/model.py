@@ -18,12 +18,12 @@ from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import Compute, DataOptions, Protocol
 from infogauss_cli.data.sources.base import Item, item_count
 from infogauss_cli.data.sources.loaders import item_loader
-from infogauss_cli.extract.cache_admin import describe
 from infogauss_cli.extract.cached import (
     Where,
     as_extraction,
     cached_extraction,
     data_fingerprint,
+    describe,
     recipe_base,
     remember,
     subset_data,

@@ -1,18 +1,9 @@
-"""Gaussianity during training: :class:`GaussianityMonitor` (any loop) and thin adapters.
-
-- :class:`GaussianityMonitor`: call ``monitor(model, step)`` after each optimiser step.
-- :class:`~infogauss_cli.pipelines.monitor.hf.GaussianityCallback`: a
-  ``transformers.TrainerCallback``.
-- :class:`~infogauss_cli.pipelines.monitor.lightning.GaussianityCallback`: a Lightning ``Callback``
-  (``pip install 'infogauss[train]'``).
-
-The adapters import their framework, so they are reached lazily: ``HFGaussianityCallback`` and
-``LightningGaussianityCallback`` here, or their modules directly. docs/training.md has examples.
-"""
+"""Gaussianity during training (docs/training.md): :class:`GaussianityMonitor` for any loop
+(``monitor(model, step)`` after each optimiser step), and adapters that import their framework,
+so they are reached lazily: ``HFGaussianityCallback`` (``monitor.hf``, a transformers
+``TrainerCallback``) and ``LightningGaussianityCallback`` (``monitor.lightning``)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from infogauss_cli.pipelines.monitor.core import GaussianityMonitor, MonitorResult, default_embed
 
@@ -25,13 +16,13 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:  # the adapters import transformers / lightning
+def __getattr__(name: str) -> type:
     if name == "HFGaussianityCallback":
-        from infogauss_cli.pipelines.monitor.hf import GaussianityCallback
+        from infogauss_cli.pipelines.monitor.hf import GaussianityCallback  # transformers
 
         return GaussianityCallback
     if name == "LightningGaussianityCallback":
-        from infogauss_cli.pipelines.monitor.lightning import GaussianityCallback
+        from infogauss_cli.pipelines.monitor.lightning import GaussianityCallback as Callback
 
-        return GaussianityCallback
+        return Callback
     raise AttributeError(name)

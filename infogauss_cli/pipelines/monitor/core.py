@@ -1,10 +1,6 @@
-"""The framework-free training-loop monitor: :class:`GaussianityMonitor`.
-
-Every ``every`` steps it embeds a fixed probe set with the model being trained (eval mode,
-``torch.inference_mode``, the training mode restored afterwards), diagnoses a seeded subsample
-of the embeddings with :func:`infogauss_cli.diagnostics.diagnose` (the same numbers ``audit``
-reports) and returns, keeps and logs the metrics. torch is imported inside the methods.
-"""
+"""The framework-free training-loop monitor: :class:`GaussianityMonitor`. Every ``every`` steps
+it embeds a fixed probe set (eval mode, ``torch.inference_mode``, the training mode restored),
+diagnoses a seeded subsample as ``audit`` does and returns, keeps and logs the metrics."""
 
 from __future__ import annotations
 
@@ -12,24 +8,31 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.judge.verdict import CALLS, judge
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    Batch = torch.Tensor | np.ndarray | Mapping[str, torch.Tensor]
+    Probe = Batch | Sequence[Batch]
+    EmbedFn = Callable[[nn.Module, Batch], torch.Tensor]
 
 Logger = Callable[[dict[str, float], int], None]
-EmbedFn = Callable[[Any, Any], Any]
 DEFAULT_N = 2000  # rows diagnosed per call (a seeded subsample of the probe embeddings)
 UNIFORMITY_ROWS = 1000  # rows of the all-pairs uniformity (O(rows^2 d))
 
 
 @dataclass(frozen=True)
 class MonitorResult:
-    """One measurement: ``step``; ``metrics`` (plain floats: the report's metrics and the
-    decorrelated tests', the verdict as ``gaussian`` 1/0 (✓ or ≈) and ``gaussian_call`` (0 ✓,
-    1 ≈, 2 ✗, 3 ?), ``sphere_uniform`` 1/0, ``uniformity`` and its ideal when asked for);
-    ``embed_s`` / ``diagnose_s``: seconds spent embedding the probe and running the diagnostics."""
+    """One measurement: ``metrics`` are plain floats (the report's metrics, the verdict as
+    ``gaussian`` 1/0 and ``gaussian_call`` 0 ✓ 1 ≈ 2 ✗ 3 ?, ``sphere_uniform`` 1/0, the
+    uniformity and its ideal when asked for); seconds spent embedding and diagnosing."""
 
     step: int
     metrics: dict[str, float]
@@ -43,9 +46,8 @@ class MonitorResult:
         return {f"{prefix}{k}": v for k, v in self.metrics.items()}
 
 
-def _batches(probe: Any, batch_size: int) -> Iterable[Any]:
-    """Slices of a tensor/array, or of every tensor in a mapping (tokenised text), or the
-    items of a list/tuple of ready batches."""
+def _batches(probe: Probe, batch_size: int) -> Iterable[Batch]:
+    """Slices of a tensor/array or of every tensor in a mapping, or a list's ready batches."""
     if isinstance(probe, Mapping):
         sizes = {len(v) for v in probe.values()}
         if len(sizes) != 1:
@@ -60,7 +62,7 @@ def _batches(probe: Any, batch_size: int) -> Iterable[Any]:
             yield probe[i : i + batch_size]
 
 
-def _to(batch: Any, device: Any) -> Any:
+def _to(batch: Batch, device: torch.device) -> Batch:
     import torch
 
     if isinstance(batch, np.ndarray):
@@ -72,13 +74,13 @@ def _to(batch: Any, device: Any) -> Any:
     return batch
 
 
-def default_embed(model: Any, batch: Any) -> Any:
-    """``model(**batch)`` for a mapping, else ``model(batch)``; the output must be a (batch, d)
-    tensor (pass ``embed=`` to pool a model output object)."""
+def default_embed(model: nn.Module, batch: Batch) -> torch.Tensor:
+    """``model(**batch)`` for a mapping, else ``model(batch)``: a (batch, d) tensor (pass
+    ``embed=`` to pool a model output object)."""
     return model(**batch) if isinstance(batch, Mapping) else model(batch)
 
 
-def _tensor(out: Any) -> Any:
+def _tensor(out: object) -> torch.Tensor:
     import torch
 
     if not isinstance(out, torch.Tensor):
@@ -89,38 +91,27 @@ def _tensor(out: Any) -> Any:
     return out.float().cpu()
 
 
-def _device_of(model: Any) -> Any:
-    import torch
-
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
-
-
-def _scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
-    out = {}
-    for k, v in metrics.items():
-        number = isinstance(v, (bool, int, float, np.integer, np.floating))
-        if number and math.isfinite(float(v)):
-            out[k] = float(v)
-    return out
+def _scalar_metrics(metrics: Mapping[str, object]) -> dict[str, float]:
+    numbers = (bool, int, float, np.integer, np.floating)
+    return {
+        k: float(v)
+        for k, v in metrics.items()
+        if isinstance(v, numbers) and math.isfinite(float(v))
+    }
 
 
 @dataclass
 class GaussianityMonitor:
     """Measure Gaussianity of a fixed probe set during training.
 
-    ``probe``: the inputs (a tensor or array, sliced into batches of ``batch_size``; a mapping
-    of equal-length tensors such as tokenised text; or a list of ready batches); ``every``:
-    measure when ``step % every == 0``; ``embed(model, batch)``: the embeddings of one batch
-    (default :func:`default_embed`); ``n``: rows diagnosed (a subsample seeded by ``seed``,
-    the same rows at every call; default all up to 2,000); ``view``: ``l2`` or ``raw`` for the
-    per-coordinate tests (norm CV is always on the raw rows); ``uniformity``: add the
-    Wang-Isola uniformity of up to 1,000 L2 rows; ``loggers``: callables ``(metrics, step)``
-    called with the prefixed metrics; ``history``: every :class:`MonitorResult` so far.
-    """
+    ``probe``: a tensor or array (sliced into ``batch_size`` batches), a mapping of equal-length
+    tensors (tokenised text) or a list of ready batches; measure when ``step % every == 0``;
+    ``embed(model, batch)``: one batch's embeddings (default :func:`default_embed`); ``n``:
+    rows diagnosed (the same seeded subsample every call); ``view``: ``l2`` or ``raw`` (norm CV
+    is always raw); ``uniformity``: add the Wang-Isola uniformity of up to 1,000 L2 rows;
+    ``loggers``: callables ``(metrics, step)`` given the prefixed metrics."""
 
-    probe: Any
+    probe: Probe
     every: int = 100
     embed: EmbedFn | None = None
     batch_size: int = 256
@@ -133,10 +124,9 @@ class GaussianityMonitor:
     history: list[MonitorResult] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.every < 1:
-            raise BadInputError(f"every={self.every}: must be at least 1")
-        if self.batch_size < 1:
-            raise BadInputError(f"batch_size={self.batch_size}: must be at least 1")
+        for name in ("every", "batch_size"):
+            if getattr(self, name) < 1:
+                raise BadInputError(f"{name}={getattr(self, name)}: must be at least 1")
         if self.view not in ("l2", "raw"):
             raise BadInputError(f"view={self.view!r}: expected 'l2' or 'raw'")
 
@@ -145,21 +135,19 @@ class GaussianityMonitor:
         done = self.history and self.history[-1].step == step
         return step % self.every == 0 and not done
 
-    def embed_probe(self, model: Any) -> np.ndarray:
-        """The probe's embeddings as float32 (rows, d), in eval and inference mode; the
-        model's training mode is restored even if embedding fails."""
+    def embed_probe(self, model: nn.Module) -> np.ndarray:
+        """The probe's float32 (rows, d) embeddings in eval and inference mode; the model's
+        training mode is restored even if embedding fails."""
         import torch
 
         fn = self.embed or default_embed
-        device = _device_of(model)
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
         was_training = bool(getattr(model, "training", False))
         model.eval()
         try:
             with torch.inference_mode():
-                parts = [
-                    _tensor(fn(model, _to(b, device)))
-                    for b in _batches(self.probe, self.batch_size)
-                ]
+                batches = _batches(self.probe, self.batch_size)
+                parts = [_tensor(fn(model, _to(b, device))) for b in batches]
         finally:
             model.train(was_training)
         if not parts:
@@ -168,16 +156,15 @@ class GaussianityMonitor:
             raise BadInputError("embed() must return (batch, d) tensors of embeddings")
         return torch.cat(parts).numpy()
 
-    def measure(self, model: Any, step: int) -> MonitorResult:
+    def measure(self, model: nn.Module, step: int) -> MonitorResult:
         """Embed, diagnose, keep in ``history`` and send to the loggers (whatever the step)."""
-        from infogauss_cli.diagnostics import diagnose
+        from infogauss_cli.diagnostics import diagnose  # scipy
         from infogauss_cli.diagnostics.gaussian import (
             gaussian_metrics,
             gaussian_tests,
             joint_sample,
         )
-        from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests
-        from infogauss_cli.judge.verdict import CALLS, judge
+        from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests, uniformity
 
         t0 = time.perf_counter()
         x = self.embed_probe(model)
@@ -189,14 +176,11 @@ class GaussianityMonitor:
         gauss_metrics, null = gaussian_metrics(gaussian_tests(joint, self.view, seed=self.seed))
         sphere, sphere_null = sphere_metrics(sphere_tests(joint))
         metrics |= gauss_metrics | sphere
-        null |= sphere_null
-        verdict = judge(metrics, null=null, view=self.view)
+        verdict = judge(metrics, null=null | sphere_null, view=self.view)
         metrics["gaussian"] = verdict.gaussian
         metrics["gaussian_call"] = CALLS.index(verdict.call)
         metrics["sphere_uniform"] = verdict.sphere is not None and verdict.sphere.call == "uniform"
         if self.uniformity:
-            from infogauss_cli.diagnostics.sphere import uniformity
-
             rows = x[diag.row_indices] if diag.row_indices.size else x
             u = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
             uni = uniformity(u, max_rows=UNIFORMITY_ROWS, seed=self.seed)
@@ -204,18 +188,14 @@ class GaussianityMonitor:
         t2 = time.perf_counter()
         result = MonitorResult(step, _scalar_metrics(metrics), diag.n, diag.d, t1 - t0, t2 - t1)
         self.history.append(result)
-        logged = result.logged(self.prefix)
         for log in self.loggers:
-            log(logged, step)
+            log(result.logged(self.prefix), step)
         return result
 
-    def __call__(self, model: Any, step: int) -> MonitorResult | None:
+    def __call__(self, model: nn.Module, step: int) -> MonitorResult | None:
         """:meth:`measure` when :meth:`due`, else None: call it after every optimiser step."""
         return self.measure(model, step) if self.due(step) else None
 
     def series(self, metric: str) -> tuple[Sequence[int], Sequence[float | None]]:
-        """Steps and values of one metric over ``history`` (for plots and trend checks)."""
-        return (
-            [r.step for r in self.history],
-            [r.metrics.get(metric) for r in self.history],
-        )
+        """Steps and values of one metric over ``history``."""
+        return [r.step for r in self.history], [r.metrics.get(metric) for r in self.history]

@@ -1,18 +1,20 @@
-"""A Hugging Face ``transformers.TrainerCallback`` around :class:`GaussianityMonitor`.
-
-Importing this module imports transformers. The metrics go through ``Trainer.log`` (so they
-reach ``state.log_history`` and every reporting integration: TensorBoard, W&B, ...) when the
-callback knows its trainer: build it with :meth:`GaussianityCallback.attach`, or pass
-``trainer=``. Without a trainer they are appended to ``state.log_history`` only.
-"""
+"""A transformers ``TrainerCallback`` around :class:`GaussianityMonitor` (imports transformers).
+With its trainer (:meth:`GaussianityCallback.attach`, or ``trainer=``) the metrics go through
+``Trainer.log``, so every reporting integration gets them; else into ``state.log_history``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from transformers import TrainerCallback
 
 from infogauss_cli.pipelines.monitor.core import GaussianityMonitor
+
+if TYPE_CHECKING:
+    from torch import nn
+    from transformers import Trainer, TrainerState
+    from transformers import TrainerControl as Control
+    from transformers import TrainingArguments as Args
 
 
 class GaussianityCallback(TrainerCallback):
@@ -20,24 +22,24 @@ class GaussianityCallback(TrainerCallback):
     first step when ``at_start``), on the main process only, with the trainer's model."""
 
     def __init__(
-        self, monitor: GaussianityMonitor, *, trainer: Any = None, at_start: bool = True
+        self, monitor: GaussianityMonitor, *, trainer: Trainer | None = None, at_start: bool = True
     ) -> None:
         self.monitor = monitor
         self.trainer = trainer
         self.at_start = at_start
 
     @classmethod
-    def attach(cls, trainer: Any, monitor: GaussianityMonitor, **kw: Any) -> GaussianityCallback:
+    def attach(
+        cls, trainer: Trainer, monitor: GaussianityMonitor, *, at_start: bool = True
+    ) -> GaussianityCallback:
         """Create the callback for ``trainer`` and add it to the trainer's callbacks."""
-        cb = cls(monitor, trainer=trainer, **kw)
+        cb = cls(monitor, trainer=trainer, at_start=at_start)
         trainer.add_callback(cb)
         return cb
 
-    def _run(self, state: Any, model: Any) -> None:
-        if model is None or not state.is_world_process_zero:
-            return
+    def _run(self, state: TrainerState, model: nn.Module | None) -> None:
         step = int(state.global_step)
-        if not self.monitor.due(step):
+        if model is None or not state.is_world_process_zero or not self.monitor.due(step):
             return
         logs = self.monitor.measure(model, step).logged(self.monitor.prefix)
         if self.trainer is not None:
@@ -45,9 +47,11 @@ class GaussianityCallback(TrainerCallback):
         else:
             state.log_history.append({**logs, "step": step})
 
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_train_begin(
+        self, args: Args, state: TrainerState, control: Control, **kw: object
+    ) -> None:
         if self.at_start:
-            self._run(state, kwargs.get("model"))
+            self._run(state, kw.get("model"))  # type: ignore[arg-type]
 
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self._run(state, kwargs.get("model"))
+    def on_step_end(self, args: Args, state: TrainerState, control: Control, **kw: object) -> None:
+        self._run(state, kw.get("model"))  # type: ignore[arg-type]

@@ -1,20 +1,15 @@
-"""A PyTorch Lightning ``Callback`` around :class:`GaussianityMonitor`.
-
-Importing this module imports ``lightning`` (``pip install 'infogauss[train]'``). The metrics
-go to every logger of the trainer (``trainer.loggers``) at ``trainer.global_step``, directly,
-so ``log_every_n_steps`` does not thin them out; they also land in
-``trainer.callback_metrics``.
-"""
+"""A Lightning ``Callback`` around :class:`GaussianityMonitor` (imports ``lightning``: ``pip
+install 'infogauss[train]'``). The metrics go straight to every logger of the trainer at
+``trainer.global_step`` (``log_every_n_steps`` does not thin them) and ``callback_metrics``."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.pipelines.monitor.core import GaussianityMonitor
 
 try:
-    from lightning.pytorch import Callback
+    import torch
+    from lightning.pytorch import Callback, LightningModule, Trainer
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise BadInputError(
         "the Lightning adapter needs the lightning package: pip install 'infogauss[train]'"
@@ -30,22 +25,18 @@ class GaussianityCallback(Callback):
         self.monitor = monitor
         self.at_start = at_start
 
-    def _run(self, trainer: Any, pl_module: Any) -> None:
+    def _run(self, trainer: Trainer, pl_module: LightningModule) -> None:
         step = int(trainer.global_step)
         if not trainer.is_global_zero or not self.monitor.due(step):
             return
-        import torch
-
         logs = self.monitor.measure(pl_module, step).logged(self.monitor.prefix)
         for logger in trainer.loggers:
             logger.log_metrics(logs, step=step)
         trainer.callback_metrics.update({k: torch.tensor(v) for k, v in logs.items()})
 
-    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.at_start:
             self._run(trainer, pl_module)
 
-    def on_train_batch_end(
-        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *_: object) -> None:
         self._run(trainer, pl_module)

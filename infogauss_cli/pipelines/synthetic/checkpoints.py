@@ -1,15 +1,9 @@
-"""Synthetic encoders on disk (``infogauss synthetic --save-checkpoints DIR``) and back.
+"""Synthetic encoders on disk (``synthetic --save-checkpoints DIR``) and back (``track DIR``).
 
-Layout: ``DIR/{input}-{encoder}-{objective}/epoch-{EEEE}.safetensors`` (the encoder's
-``state_dict``) beside ``epoch-{EEEE}.json``::
-
-    {"format": "infogauss.synthetic-checkpoint/v1", "run": {"data": "binary", "encoder":
-     "linear", "objective": "infonce"}, "epoch": 30, "step": 480, "train_s": 1.2,
-     "weights": "epoch-0030.safetensors", "config": {...every SyntheticConfig field...}}
-
-``step`` counts optimiser steps (epoch x steps_per_epoch). ``infogauss track DIR`` reads these
-files back, rebuilds the same held-out rows from the config and evaluates each checkpoint with
-the synthetic protocol, so its rows equal ``synthetic``'s for the same epochs.
+``DIR/{input}-{encoder}-{objective}/epoch-{EEEE}.safetensors`` (the ``state_dict``) beside
+``epoch-{EEEE}.json``: ``{"format": FORMAT, "run": {...}, "epoch", "step" (optimiser steps),
+"train_s", "weights": "epoch-EEEE.safetensors", "config": {...every SyntheticConfig field}}``.
+``track`` rebuilds the held-out rows from the config, so its rows equal ``synthetic``'s.
 """
 
 from __future__ import annotations
@@ -18,44 +12,37 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.atomic import atomic_write_bytes
+from infogauss_cli.core.errors import BadInputError, io_failure
 from infogauss_cli.core.safe_paths import stays_inside
+from infogauss_cli.pipelines.synthetic.data import build_encoder
+from infogauss_cli.pipelines.synthetic.train import Run, SyntheticConfig
+
+if TYPE_CHECKING:
+    from torch import nn
 
 FORMAT = "infogauss.synthetic-checkpoint/v1"
 
 
-def run_dir_name(run: Any) -> str:
-    """``binary-linear-infonce``."""
-    return f"{run.data}-{run.encoder}-{run.objective}"
-
-
 def save_checkpoint(
-    encoder: Any, run: Any, epoch: int, cfg: Any, root: Path, train_s: float
+    encoder: nn.Module, run: Run, epoch: int, cfg: SyntheticConfig, root: Path, train_s: float
 ) -> Path:
     """Write the weights and their JSON sidecar (atomically); returns the JSON path."""
     from safetensors.torch import save
 
-    from infogauss_cli.extract.store import atomic_write_bytes
-
-    folder = Path(root) / run_dir_name(run)
+    folder = Path(root) / f"{run.data}-{run.encoder}-{run.objective}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BadInputError(f"cannot create the checkpoint folder {folder}: {exc}") from None
-    stem = f"epoch-{epoch:04d}"
+    stem, step = f"epoch-{epoch:04d}", epoch * cfg.steps_per_epoch
     state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
     atomic_write_bytes(folder / f"{stem}.safetensors", save(state))
-    meta = {
-        "format": FORMAT,
-        "run": dataclasses.asdict(run),
-        "epoch": epoch,
-        "step": epoch * cfg.steps_per_epoch,
-        "train_s": round(train_s, 3),
-        "weights": f"{stem}.safetensors",
-        "config": dataclasses.asdict(cfg),
-    }
+    meta = dict(format=FORMAT, run=dataclasses.asdict(run), epoch=epoch, step=step)
+    meta |= dict(train_s=round(train_s, 3), weights=f"{stem}.safetensors")
+    meta["config"] = dataclasses.asdict(cfg)
     path = folder / f"{stem}.json"
     atomic_write_bytes(path, json.dumps(meta, indent=1).encode())
     return path
@@ -63,36 +50,31 @@ def save_checkpoint(
 
 @dataclass
 class CheckpointSaver:
-    """Saves checkpoints into ``root`` until a write fails (a full disk): then saves no more
-    and keeps the failure, so training and evaluation go on and the report is still written;
-    :meth:`raise_failure` reports it at the end."""
+    """Saves into ``root`` until a write fails (a full disk), then keeps the failure so
+    training and the report go on; :meth:`raise_failure` reports it at the end."""
 
     root: Path
     saved: list[Path] = field(default_factory=list)
     failure: OSError | None = None
 
-    def save(self, encoder: Any, run: Any, epoch: int, cfg: Any, train_s: float) -> None:
-        """:func:`save_checkpoint`, unless a write failed before."""
-        if self.failure is not None:
-            return
-        try:
-            self.saved.append(save_checkpoint(encoder, run, epoch, cfg, self.root, train_s))
-        except OSError as exc:
-            self.failure = exc
+    def save(
+        self, encoder: nn.Module, run: Run, epoch: int, cfg: SyntheticConfig, t: float
+    ) -> None:
+        if self.failure is None:
+            try:
+                self.saved.append(save_checkpoint(encoder, run, epoch, cfg, self.root, t))
+            except OSError as exc:
+                self.failure = exc
 
     def raise_failure(self) -> None:
-        """The write that failed, as an :class:`~infogauss_cli.core.errors.IOFailure` saying what
-        was kept; nothing when every checkpoint was saved."""
-        if self.failure is None:
-            return
-        from infogauss_cli.core.errors import io_failure
-
-        fix = (
-            f"the {len(self.saved)} checkpoint(s) saved before it are kept in {self.root}, and "
-            "the report was written; free space (or choose another --save-checkpoints folder) "
-            "and rerun to save them all"
-        )
-        raise io_failure(self.failure, operation="write --save-checkpoints", fix=fix)
+        """The failed write as an ``IOFailure`` saying what was kept; nothing if none failed."""
+        if self.failure is not None:
+            fix = (
+                f"the {len(self.saved)} checkpoint(s) saved before it are kept in {self.root}, "
+                "and the report was written; free space (or choose another --save-checkpoints "
+                "folder) and rerun to save them all"
+            )
+            raise io_failure(self.failure, operation="write --save-checkpoints", fix=fix)
 
 
 def as_saver(save_dir: str | Path | CheckpointSaver | None) -> CheckpointSaver | None:
@@ -104,21 +86,17 @@ def as_saver(save_dir: str | Path | CheckpointSaver | None) -> CheckpointSaver |
 
 @dataclass(frozen=True)
 class SyntheticCheckpoint:
-    """One checkpoint read back: its run, epoch, step, config and weights file."""
-
     path: Path
     weights: Path
-    run: Any
+    run: Run
     epoch: int
     step: int
     train_s: float
-    config: Any
+    config: SyntheticConfig
 
 
 def read_checkpoint(path: Path) -> SyntheticCheckpoint:
     """Parse one sidecar; a file that is not one is a :class:`BadInputError`."""
-    from infogauss_cli.pipelines.synthetic.config import Run, SyntheticConfig
-
     try:
         meta = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -131,16 +109,14 @@ def read_checkpoint(path: Path) -> SyntheticCheckpoint:
         raw = {k: v for k, v in _section(path, meta, "config").items() if k in fields}
         for key in ("settings", "eval_epochs"):
             raw[key] = tuple(raw.get(key, ()))
-        cfg = SyntheticConfig(**raw)
-        run = Run(**_section(path, meta, "run"))
         out = SyntheticCheckpoint(
             Path(path),
             weights,
-            run,
+            Run(**_section(path, meta, "run")),
             int(meta["epoch"]),
             int(meta["step"]),
             float(meta.get("train_s", 0.0)),
-            cfg,
+            SyntheticConfig(**raw),
         )
     except BadInputError:
         raise
@@ -151,7 +127,7 @@ def read_checkpoint(path: Path) -> SyntheticCheckpoint:
     return out
 
 
-def _section(path: Path, meta: dict[str, Any], key: str) -> dict[str, Any]:
+def _section(path: Path, meta: dict[str, object], key: str) -> dict[str, object]:
     """The sidecar's ``key`` object; anything else (null, a list) is a malformed sidecar."""
     value = meta.get(key)
     if not isinstance(value, dict):
@@ -187,9 +163,8 @@ def _sidecars(folder: Path) -> list[Path]:
 def find_checkpoints(
     paths: list[str | Path], unreadable: list[tuple[Path, str]] | None = None
 ) -> list[SyntheticCheckpoint]:
-    """Every checkpoint under ``paths`` (sidecar files or folders), grouped by run in the order
-    met and by step within a run. A sidecar that cannot be read raises, or with
-    ``unreadable`` is added there as ``(path, message)`` and left out."""
+    """Every checkpoint under ``paths``, grouped by run in the order met, by step within a run.
+    An unreadable sidecar raises, or with ``unreadable`` is left out and added there."""
     found: list[SyntheticCheckpoint] = []
     for p in map(Path, paths):
         files = [p] if p.is_file() else _sidecars(p) if p.is_dir() else None
@@ -202,23 +177,22 @@ def find_checkpoints(
                 if unreadable is None:
                     raise
                 unreadable.append((f, str(exc)))
-    order: dict[Any, int] = {}
+    order: dict[tuple[Run, SyntheticConfig], int] = {}
     for c in found:
         order.setdefault((c.run, c.config), len(order))
     found.sort(key=lambda c: (order[(c.run, c.config)], c.step))
     return found
 
 
-def load_encoder(ck: SyntheticCheckpoint) -> Any:
+def load_encoder(ck: SyntheticCheckpoint) -> nn.Module:
     """The encoder of a checkpoint, weights loaded, in eval mode."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from infogauss_cli.pipelines.synthetic.model import build_encoder
-
     cfg = ck.config
-    dim = cfg.data_spec(ck.run.data).dim
-    encoder = build_encoder(ck.run.encoder, dim, cfg.d, hidden=cfg.hidden)
+    encoder = build_encoder(
+        ck.run.encoder, cfg.data_spec(ck.run.data).dim, cfg.d, hidden=cfg.hidden
+    )
     try:
         encoder.load_state_dict(load_file(str(ck.weights)))
     except SafetensorError as exc:  # truncated or not safetensors at all

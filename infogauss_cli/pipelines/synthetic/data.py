@@ -1,27 +1,29 @@
-"""Synthetic inputs of the paper's first table: iid Laplace, a Gaussian mixture, sparse bits.
-
-A :class:`Population` fixes everything that defines the distribution (the mixture means); its
-:meth:`~Population.sample` draws fresh rows from a numpy ``Generator``, so training and held-out
-evaluation data come from the same distribution but never share rows.
-"""
+"""The paper's synthetic inputs (iid Laplace, a Gaussian mixture, sparse bits), the augmentations
+that make positive pairs, and the encoders. A :class:`Population` fixes the distribution; its
+:meth:`~Population.sample` draws fresh rows, so training and held-out rows never coincide."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from infogauss_cli.core.errors import BadInputError
 
+if TYPE_CHECKING:
+    from torch import nn
+
 KINDS = ("laplace", "gmm", "binary")
 LABELS = {"laplace": "Laplace", "gmm": "GMM", "binary": "Binary"}
+ENCODERS = ("linear", "mlp")
+ENCODER_LABELS = {"linear": "Linear", "mlp": "MLP"}
 
 
 @dataclass(frozen=True)
 class DataSpec:
-    """What to sample. ``dim``: input dimension D. ``components``/``separation`` (gmm): K
-    components with means at distance ``separation`` from the origin (in units of the
-    within-component standard deviation, which is 1). ``density`` (binary): P(bit = 1)."""
+    """``dim``: input dimension D; gmm: ``components`` means at distance ``separation`` from
+    the origin (within-component std 1); binary: ``density`` = P(bit = 1)."""
 
     kind: str
     dim: int = 128
@@ -67,14 +69,12 @@ class Population:
             assert self.means is not None
             labels = rng.integers(0, s.components, n)
             x = rng.standard_normal((n, s.dim), dtype=np.float32)
-            x += self.means[labels].astype(np.float32)
-            return Sample(x, labels)
+            return Sample(x + self.means[labels].astype(np.float32), labels)
         return Sample(sparse_bits(n, s.dim, s.density, rng))
 
 
 def population(spec: DataSpec, seed: int = 0) -> Population:
-    """The distribution ``spec`` describes; gmm means are random directions scaled to
-    ``separation`` (drawn from ``seed``, so one seed is one population)."""
+    """gmm means are random directions scaled to ``separation``: one seed, one population."""
     if spec.kind != "gmm":
         return Population(spec)
     g = np.random.default_rng([seed, 0x6A11]).standard_normal((spec.components, spec.dim))
@@ -83,9 +83,42 @@ def population(spec: DataSpec, seed: int = 0) -> Population:
 
 
 def sparse_bits(n: int, dim: int, density: float, rng: np.random.Generator) -> np.ndarray:
-    """iid Bernoulli(``density``) bits, (n, dim) float32; a row that came out all zero gets
-    one random bit set (a linear encoder maps the zero row to the zero vector)."""
+    """iid Bernoulli(``density``) bits, (n, dim) float32; an all-zero row gets one random bit
+    (a linear encoder maps the zero row to the zero vector)."""
     x = rng.random((n, dim), dtype=np.float32) < density
     empty = np.flatnonzero(~x.any(axis=1))
     x[empty, rng.integers(0, dim, empty.size)] = True
     return x.astype(np.float32)
+
+
+def flip_bits(x: np.ndarray, drop: float, density: float, rng: np.random.Generator) -> np.ndarray:
+    """Each 1-bit is dropped with probability ``drop`` and each 0-bit switched on with
+    probability ``drop * density / (1 - density)`` (the density is kept on average); a row
+    left all zero keeps one of its original bits."""
+    on = x > 0.5
+    u = rng.random(x.shape, dtype=np.float32)
+    out = np.where(on, u >= drop, u < drop * density / (1.0 - density))
+    empty = np.flatnonzero(~out.any(axis=1))
+    if empty.size:  # restore one original bit, chosen at random among the row's ones
+        keys = rng.random((empty.size, x.shape[1])) + on[empty]
+        out[empty, keys.argmax(axis=1)] = True
+    return out.astype(np.float32)
+
+
+def augment(x: np.ndarray, spec: DataSpec, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """One view of ``x``: ``x + noise * N(0, I)`` (continuous) or :func:`flip_bits`."""
+    if spec.continuous:
+        return x + np.float32(noise) * rng.standard_normal(x.shape, dtype=np.float32)
+    return flip_bits(x, noise, spec.density, rng)
+
+
+def build_encoder(kind: str, in_dim: int, out_dim: int, *, hidden: int = 256) -> nn.Module:
+    """``linear``: ``x -> W x`` (no bias, the paper's); ``mlp``: Linear-ReLU-Linear. Seed torch
+    first for a reproducible initialisation."""
+    from torch import nn
+
+    if kind == "linear":
+        return nn.Linear(in_dim, out_dim, bias=False)
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+    raise BadInputError(f"unknown encoder {kind!r}; expected one of {', '.join(ENCODERS)}")

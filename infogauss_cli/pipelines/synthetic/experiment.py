@@ -1,16 +1,12 @@
-"""The paper's synthetic experiment end to end: presets, training runs, evaluation on fresh
-held-out rows (epoch 0, chosen epochs, the end), and report rows like ``audit``'s.
-
-Each (input, encoder) pair starts from one seeded initialisation, so its epoch-0 row is shared
-by the runs that train it (InfoNCE and supervised). Every run evaluates on the same held-out
-rows of its input, drawn once from the population; training never sees them.
-"""
+"""The paper's synthetic experiment end to end: training runs, evaluation on fresh held-out rows
+(epoch 0, chosen epochs, the end) and report rows like ``audit``'s. Each (input, encoder) pair
+starts from one seeded initialisation, so the runs that train it share its epoch-0 row."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,21 +14,33 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from infogauss_cli.core.options import DiagnoseOptions, Protocol
-from infogauss_cli.core.progress import steps
+from infogauss_cli.core.progress import note, steps
 from infogauss_cli.judge.gates import Gates
 from infogauss_cli.judge.model import Row
-from infogauss_cli.pipelines.synthetic import data as data_mod
-from infogauss_cli.pipelines.synthetic.augment import augment
-from infogauss_cli.pipelines.synthetic.config import PRESETS, SETTINGS, Run, SyntheticConfig, preset  # noqa: F401 (re-exported)
-from infogauss_cli.pipelines.synthetic.data import Population, population
-from infogauss_cli.pipelines.synthetic.model import ENCODERS
-from infogauss_cli.pipelines.synthetic.model import LABELS as ENCODER_LABELS
+from infogauss_cli.judge.rows import RowInfo, diagnose_rows
+from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver, as_saver
+from infogauss_cli.pipelines.synthetic.data import (
+    ENCODER_LABELS,
+    ENCODERS,
+    KINDS,
+    LABELS,
+    Population,
+    augment,
+    build_encoder,
+    population,
+)
 from infogauss_cli.pipelines.synthetic.paper import PAPER
+from infogauss_cli.pipelines.synthetic.train import (
+    OBJECTIVES,
+    Run,
+    SyntheticConfig,
+    preset,  # noqa: F401 (the door for callers)
+    train,
+)
 
 if TYPE_CHECKING:
-    from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver
+    from torch import nn
 
-Progress = Callable[[str], None]
 UNIFORMITY_ROWS = 2000  # rows of the held-out set used for the uniformity (all pairs)
 
 
@@ -47,13 +55,9 @@ class HeldOut:
 
 @dataclass(frozen=True, eq=False)
 class Snapshot:
-    """The encoder of ``run`` after ``epoch`` epochs, applied to the held-out rows.
-
-    ``embeddings``: raw outputs (n_eval, d); ``alignment``: Wang-Isola alignment
-    E||f(a) - f(b)||^2 of the L2-normalised held-out positive pairs (0 is perfect, 4 the
-    maximum); ``uniformity``: log E exp(-2||u - v||^2) over pairs of held-out rows
-    (:func:`~infogauss_cli.diagnostics.sphere.uniformity`) and ``uniformity_ideal`` its exact
-    value for the uniform distribution on S^(d-1); ``train_s``: training time so far."""
+    """The encoder of ``run`` after ``epoch`` epochs on the held-out rows: raw ``embeddings``;
+    Wang-Isola ``alignment`` of the L2 positive pairs (0 perfect, 4 the maximum) and
+    ``uniformity`` (with its value on the uniform sphere); ``train_s``: training so far."""
 
     run: Run
     epoch: int
@@ -64,35 +68,30 @@ class Snapshot:
     train_s: float
 
 
-def _index(value: str, choices: Sequence[str]) -> int:
-    return list(choices).index(value)
-
-
 def held_out(pop: Population, cfg: SyntheticConfig) -> HeldOut:
     spec = pop.spec
-    rng = np.random.default_rng([cfg.seed, _index(spec.kind, data_mod.KINDS), 1])
+    rng = np.random.default_rng([cfg.seed, KINDS.index(spec.kind), 1])
     x = pop.sample(cfg.n_eval, rng).x
-    kw = {"continuous": spec.continuous, "noise": cfg.noise_for(spec.kind), "rng": rng}
-    return HeldOut(
-        x, augment(x, density=spec.density, **kw), augment(x, density=spec.density, **kw)
-    )
+    noise = cfg.noise_for(spec.kind)
+    return HeldOut(x, augment(x, spec, noise, rng), augment(x, spec, noise, rng))
 
 
 def _unit(z: np.ndarray) -> np.ndarray:
     return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
 
 
-def evaluate(encoder: Any, run: Run, epoch: int, ho: HeldOut, cfg: SyntheticConfig, t: float):
+def evaluate(
+    encoder: nn.Module, run: Run, epoch: int, ho: HeldOut, cfg: SyntheticConfig, t: float
+) -> Snapshot:
     """One :class:`Snapshot` (``t``: training seconds so far)."""
     import torch
 
-    from infogauss_cli.diagnostics.sphere import uniformity
+    from infogauss_cli.diagnostics.sphere import uniformity  # scipy
 
     with torch.no_grad():
         z, za, zb = (encoder(torch.from_numpy(a)).numpy() for a in (ho.x, ho.view_a, ho.view_b))
-    z64 = z.astype(np.float64)
     align = float(np.mean(np.sum((_unit(za) - _unit(zb)) ** 2, axis=1, dtype=np.float64)))
-    uni = uniformity(_unit(z64), max_rows=UNIFORMITY_ROWS, seed=cfg.seed)
+    uni = uniformity(_unit(z.astype(np.float64)), max_rows=UNIFORMITY_ROWS, seed=cfg.seed)
     return Snapshot(run, epoch, z, align, float(uni.value), float(uni.ideal), round(t, 3))
 
 
@@ -103,70 +102,53 @@ def train_run(
     ho: HeldOut,
     *,
     initial: bool = True,
-    progress: Progress | None = None,
-    save_dir: str | Path | CheckpointSaver | None = None,
+    saver: CheckpointSaver | None = None,
 ) -> list[Snapshot]:
     """Build the seeded encoder of ``run``, train it and evaluate it at
-    :meth:`SyntheticConfig.epochs_evaluated` (without epoch 0 unless ``initial``); with
-    ``save_dir`` (a folder or a :class:`~.checkpoints.CheckpointSaver`), write the encoder at
-    every evaluated epoch, 0 included (a failed write stops the saving, not the run)."""
+    :meth:`SyntheticConfig.epochs_evaluated` (epoch 0 only if ``initial``); ``saver`` writes it
+    at every evaluated epoch, 0 included (a failed write stops the saving, not the run)."""
     import torch
 
-    from infogauss_cli.pipelines.synthetic.checkpoints import as_saver
-
-    saver = as_saver(save_dir)
-    from infogauss_cli.pipelines.synthetic.model import build_encoder
-    from infogauss_cli.pipelines.synthetic.train import train
-
-    k, e = _index(run.data, data_mod.KINDS), _index(run.encoder, ENCODERS)
+    k, e = KINDS.index(run.data), ENCODERS.index(run.encoder)
     torch.manual_seed(cfg.seed * 1000 + 10 * k + e)  # one initialisation per (input, encoder)
     encoder = build_encoder(run.encoder, pop.spec.dim, cfg.d, hidden=cfg.hidden)
-    rng = np.random.default_rng([cfg.seed, k, e, _index(run.objective, ("infonce", "supervised"))])
-    epochs = [ep for ep in cfg.epochs_evaluated() if ep or initial]
+    rng = np.random.default_rng([cfg.seed, k, e, OBJECTIVES.index(run.objective)])
+    saved = cfg.epochs_evaluated()
+    evaluated = [ep for ep in saved if ep or initial]
     snaps: list[Snapshot] = []
     clock = {"train": 0.0, "since": time.perf_counter()}
 
-    def on_eval(epoch: int) -> None:
+    def on_epoch(epoch: int) -> None:
         clock["train"] += time.perf_counter() - clock["since"]
-        if saver is not None:
+        if saver is not None and epoch in saved:
             saver.save(encoder, run, epoch, cfg, clock["train"])
-        if epoch in epochs:
+        if epoch in evaluated:
             snaps.append(evaluate(encoder, run, epoch, ho, cfg, clock["train"]))
-        if progress:
-            progress(f"{row_name(run, epoch)}: {clock['train']:.1f} s training")
+        if epoch in evaluated or (saver is not None and epoch in saved):
+            note(f"[dim]{row_name(run, epoch)}: {clock['train']:.1f} s training[/]")
         clock["since"] = time.perf_counter()
 
-    eval_at = cfg.epochs_evaluated() if saver is not None else epochs
     tc = cfg.train_config(run)
     label = f"train {row_name(run, tc.epochs).rsplit(' E', 1)[0]}: {tc.epochs} epochs"
     with steps(label, tc.epochs * tc.steps_per_epoch) as advance:
-        train(encoder, pop, tc, rng, eval_at=eval_at, on_eval=on_eval, on_step=advance)
+        train(encoder, pop, tc, rng, on_epoch=on_epoch, on_step=advance)
     return snaps
 
 
 def run_experiment(
-    cfg: SyntheticConfig,
-    progress: Progress | None = None,
-    save_dir: str | Path | CheckpointSaver | None = None,
+    cfg: SyntheticConfig, save_dir: str | Path | CheckpointSaver | None = None
 ) -> list[Snapshot]:
-    """Every run of ``cfg`` in order; epoch 0 once per (input, encoder) (but saved, with
-    ``save_dir``, for every run). A folder whose write failed raises that failure at the end;
-    a :class:`~.checkpoints.CheckpointSaver` keeps it for the caller."""
-    from infogauss_cli.pipelines.synthetic.checkpoints import as_saver
-
-    saver = as_saver(save_dir)
-    pops: dict[str, tuple[Population, HeldOut]] = {}
-    seen: set[tuple[str, str]] = set()
-    out: list[Snapshot] = []
+    """Every run of ``cfg``; epoch 0 once per (input, encoder) (saved, with ``save_dir``, for
+    every run). A folder's failed write raises at the end; a given saver keeps it."""
+    saver, out, seen = as_saver(save_dir), [], set()
+    pops = {
+        kind: population(cfg.data_spec(kind), cfg.seed) for kind in {r.data for r in cfg.runs()}
+    }
+    held = {kind: held_out(pop, cfg) for kind, pop in pops.items()}
     for run in cfg.runs():
-        if run.data not in pops:
-            pop = population(cfg.data_spec(run.data), cfg.seed)
-            pops[run.data] = (pop, held_out(pop, cfg))
         first = (run.data, run.encoder) not in seen
         seen.add((run.data, run.encoder))
-        out += train_run(
-            run, cfg, *pops[run.data], initial=first, progress=progress, save_dir=saver
-        )
+        out += train_run(run, cfg, pops[run.data], held[run.data], initial=first, saver=saver)
     if saver is not None and saver is not save_dir:
         saver.raise_failure()
     return out
@@ -178,7 +160,7 @@ def row_name(run: Run, epoch: int) -> str:
     what = ENCODER_LABELS[run.encoder]
     if run.objective == "supervised" and epoch > 0:
         what += ", supervised"
-    return f"Synthetic {data_mod.LABELS[run.data]} ({what}) E{epoch}"
+    return f"Synthetic {LABELS[run.data]} ({what}) E{epoch}"
 
 
 def paper_row(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any] | None:
@@ -195,21 +177,10 @@ def paper_row(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any] | No
     return PAPER[key].to_dict() if key else None
 
 
-def _augment_text(kind: str, cfg: SyntheticConfig) -> str:
-    if kind == "binary":
-        return f"bit dropout p={cfg.bit_noise} with matching switch-ons (density kept)"
-    return f"additive Gaussian noise, std {cfg.noise}"
-
-
 def _data_section(run: Run, epoch: int, cfg: SyntheticConfig, reference: bool) -> dict[str, Any]:
     s = cfg.data_spec(run.data)
-    out: dict[str, Any] = {
-        "source": f"synthetic:{run.data}",
-        "items": cfg.n_eval,
-        "skipped": 0,
-        "held_out": True,
-        "input_dim": s.dim,
-    }
+    out: dict[str, Any] = dict(source=f"synthetic:{run.data}", items=cfg.n_eval, skipped=0)
+    out |= {"held_out": True, "input_dim": s.dim}
     if run.data == "gmm":
         out |= {"components": s.components, "separation": s.separation}
         if run.objective == "supervised":
@@ -217,32 +188,21 @@ def _data_section(run: Run, epoch: int, cfg: SyntheticConfig, reference: bool) -
     if run.data == "binary":
         out["density"] = s.density
     paper = paper_row(run, epoch, cfg) if reference else None
-    if paper:
-        out["paper"] = paper
-    return out
+    return out | ({"paper": paper} if paper else {})
 
 
 def _protocol(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "preset": cfg.preset,
-        "encoder": run.encoder,
-        "objective": run.objective,
-        "epoch": epoch,
-        "epochs": cfg.epochs,
-        "N": cfg.batch_size,
-        "temperature": cfg.temperature,
-        "noise": cfg.noise_for(run.data),
-        "augment": _augment_text(run.data, cfg),
-        "lr": cfg.lr,
-        "optimizer": "adam, cosine schedule to 0",
-        "steps_per_epoch": cfg.steps_per_epoch,
-        "reg": cfg.reg,
-        "precision": "fp32",
-        "device": "cpu",
-    }
-    if run.encoder == "mlp":
-        out["hidden"] = cfg.hidden
-    return out
+    augment = (
+        f"bit dropout p={cfg.bit_noise} with matching switch-ons (density kept)"
+        if run.data == "binary"
+        else f"additive Gaussian noise, std {cfg.noise}"
+    )
+    out = dict(preset=cfg.preset, encoder=run.encoder, objective=run.objective, epoch=epoch)
+    out |= dict(epochs=cfg.epochs, N=cfg.batch_size, temperature=cfg.temperature)
+    out |= dict(noise=cfg.noise_for(run.data), augment=augment, lr=cfg.lr)
+    out |= dict(optimizer="adam, cosine schedule to 0", steps_per_epoch=cfg.steps_per_epoch)
+    out |= dict(reg=cfg.reg, precision="fp32", device="cpu")
+    return out | ({"hidden": cfg.hidden} if run.encoder == "mlp" else {})
 
 
 def snapshot_rows(
@@ -253,10 +213,8 @@ def snapshot_rows(
     gates: Gates = Gates(),
     reference: bool = True,
 ) -> list[Row]:
-    """Diagnose every snapshot (the same diagnostics, views and report as ``audit``);
-    ``reference``: attach the paper's line (``data["paper"]``) where one corresponds."""
-    from infogauss_cli.judge.rows import RowInfo, diagnose_rows
-
+    """Diagnose every snapshot as ``audit`` does; ``reference``: attach the paper's line
+    (``data["paper"]``) where one corresponds."""
     protocol = Protocol(view=cfg.view, seed=cfg.seed)
     rows: list[Row] = []
     for s in snaps:
@@ -267,16 +225,12 @@ def snapshot_rows(
             data=_data_section(s.run, s.epoch, cfg, reference),
             protocol=_protocol(s.run, s.epoch, cfg),
             timing={"train_s": s.train_s},
-            extra_metrics={
-                "uniformity": s.uniformity,
-                "uniformity_ideal": s.uniformity_ideal,
-                "alignment": s.alignment,
-            },
+            extra_metrics=dict(uniformity=s.uniformity, uniformity_ideal=s.uniformity_ideal)
+            | {"alignment": s.alignment},
         )
         for row in diagnose_rows(s.embeddings, info, protocol, options, gates):
-            rows.append(
-                dataclasses.replace(row, null={**row.null, "uniformity": s.uniformity_ideal})
-            )
+            null = {**row.null, "uniformity": s.uniformity_ideal}
+            rows.append(dataclasses.replace(row, null=null))
     return rows
 
 
@@ -285,10 +239,8 @@ def synthetic_rows(
     *,
     options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
-    progress: Progress | None = None,
     save_dir: str | Path | CheckpointSaver | None = None,
 ) -> list[Row]:
-    """``infogauss synthetic``: train, evaluate and diagnose; one row per snapshot and view;
-    ``save_dir``: also write the encoders (``--save-checkpoints``, :mod:`.checkpoints`)."""
-    snaps = run_experiment(cfg, progress, save_dir)
-    return snapshot_rows(snaps, cfg, options=options, gates=gates)
+    """``infogauss synthetic``: one row per snapshot and view; ``save_dir``: also write the
+    encoders (``--save-checkpoints``)."""
+    return snapshot_rows(run_experiment(cfg, save_dir), cfg, options=options, gates=gates)

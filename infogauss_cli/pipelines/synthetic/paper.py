@@ -6,11 +6,15 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.judge.model import Row
-from infogauss_cli.report.cells import COLUMNS
-from infogauss_cli.report.templating import Section
+from infogauss_cli.report.cells import COLUMNS, call_symbols, metric_cells, row_label
+from infogauss_cli.report.templating import Section, cell, table
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.table import Table
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,6 @@ NOTE = (
 
 def comparison_cells(rows: Sequence[Row]) -> list[tuple[list[str], list[str]]]:
     """For each row that carries ``data["paper"]``: (our cells, the paper's cells)."""
-    from infogauss_cli.report.cells import call_symbols, metric_cells, row_label
-
     body = []
     for r in rows:
         paper = (r.data or {}).get("paper")
@@ -75,7 +77,7 @@ def comparison_cells(rows: Sequence[Row]) -> list[tuple[list[str], list[str]]]:
 ROOMY = 24  # the setting column's width below which the table drops its box
 
 
-def render_comparison(rows: Sequence[Row]) -> Any:
+def render_comparison(rows: Sequence[Row]) -> _Comparison | None:
     """A rich renderable laid out for the console's width, or None when no row carries a
     paper reference: numbers never wrap or shrink; the setting column folds."""
     body = comparison_cells(rows)
@@ -88,20 +90,23 @@ class _Comparison:
 
     def __init__(self, body: list[tuple[list[str], list[str]]]) -> None:
         self.body = body
-        self.widths = [_number_width(body, i) for i in range(1, len(HEADER))]
+        # a number column's width: its widest cell, and its header's longest word (it wraps)
+        cells = [[len(c) for c in cells] for pair in body for cells in pair]
+        words = [max(len(w) for w in name.split()) for name in HEADER]
+        self.widths = [max(*(c[i] for c in cells), words[i]) for i in range(1, len(HEADER))]
 
-    def __rich_console__(self, console: Any, options: Any) -> Any:
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         boxed_overhead = 1 + 3 * len(HEADER)  # edges, separators, one space each side
         yield self.table(compact=options.max_width - boxed_overhead - sum(self.widths) < ROOMY)
 
-    def table(self, *, compact: bool) -> Any:
+    def table(self, *, compact: bool) -> Table:
         from rich import box
         from rich.table import Table
 
         style: dict[str, Any] = (
             {"box": box.SIMPLE_HEAD, "show_edge": False, "padding": (0, 0)} if compact else {}
         )
-        table = Table(
+        out = Table(
             title="infogauss next to the paper's table",
             title_justify="left",
             header_style="bold",
@@ -109,21 +114,14 @@ class _Comparison:
             caption_justify="left",
             **style,
         )
-        table.add_column(HEADER[0], overflow="fold", min_width=8)
+        out.add_column(HEADER[0], overflow="fold", min_width=8)
         for name, width in zip(HEADER[1:], self.widths, strict=True):
             header = "\n".join(textwrap.wrap(name, width))
-            table.add_column(header, justify="right", no_wrap=True, width=width)
+            out.add_column(header, justify="right", no_wrap=True, width=width)
         for mine, theirs in self.body:
-            table.add_row(*mine)
-            table.add_row(*theirs, style="dim", end_section=True)
-        return table
-
-
-def _number_width(body: list[tuple[list[str], list[str]]], i: int) -> int:
-    """Column ``i``'s width: its widest cell, and its header's longest word (the header wraps
-    between words)."""
-    cells = [len(cells[i]) for pair in body for cells in pair]
-    return max(*cells, *(len(word) for word in HEADER[i].split()))
+            out.add_row(*mine)
+            out.add_row(*theirs, style="dim", end_section=True)
+        return out
 
 
 def comparison_markdown(rows: Sequence[Row]) -> str:
@@ -142,8 +140,6 @@ def comparison_markdown(rows: Sequence[Row]) -> str:
 def comparison_section(rows: Sequence[Row]) -> Section | None:
     """The comparison as an HTML report section (None when no row carries a paper reference):
     each of our rows, then the paper's line in grey italics."""
-    from infogauss_cli.report.templating import cell, table
-
     body = comparison_cells(rows)
     if not body:
         return None
@@ -165,11 +161,3 @@ def comparison_sections(rows: Sequence[Row]) -> dict[str, Any]:
         "markdown_tail": "\n" + markdown if markdown else "",
         "html_sections": [section] if section else [],
     }
-
-
-def publish_comparison(rows: Sequence[Row], console: Any = None) -> None:
-    """The paper-vs-infogauss table on ``console`` (None: quiet); the report files get it
-    through :func:`comparison_sections`."""
-    table = render_comparison(rows)
-    if table is not None and console is not None:
-        console.print(table)

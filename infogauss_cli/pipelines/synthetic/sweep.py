@@ -5,21 +5,24 @@ final epoch only: d varies at the preset's N, N varies at the preset's d."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import DiagnoseOptions
 from infogauss_cli.judge.gates import Gates
 from infogauss_cli.judge.model import Row
 from infogauss_cli.pipelines.synthetic.data import LABELS, population
 from infogauss_cli.pipelines.synthetic.experiment import (
-    Progress,
     SyntheticConfig,
     held_out,
     snapshot_rows,
     train_run,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SWEEP_D = (16, 32, 64, 128, 256)
 SWEEP_N = (32, 64, 128, 256, 512)
@@ -42,14 +45,11 @@ def sweep_rows(
     *,
     options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
-    progress: Progress | None = None,
 ) -> list[Row]:
     """One row per InfoNCE run of ``cfg``'s settings (the supervised one is left out) and
     (d, N) point, named ``... E100 d=64 N=256``."""
     runs = [r for r in cfg.runs() if r.objective == "infonce"]
     if not runs:
-        from infogauss_cli.core.errors import BadInputError
-
         raise BadInputError("the sweep trains with InfoNCE: choose laplace, gmm or binary")
     rows: list[Row] = []
     for run in runs:
@@ -57,7 +57,7 @@ def sweep_rows(
         for d, n in sweep_points(cfg, ds, ns):
             c = dataclasses.replace(cfg, d=d, batch_size=n, eval_epochs=())
             ho = held_out(pop, c)
-            snaps = train_run(run, c, pop, ho, initial=False, progress=progress)
+            snaps = train_run(run, c, pop, ho, initial=False)
             for row in snapshot_rows(snaps, c, options=options, gates=gates, reference=False):
                 rows.append(dataclasses.replace(row, model=f"{row.model} d={d} N={n}"))
     return rows
@@ -77,7 +77,7 @@ def _series(
     return {k: sorted(v, key=lambda t: t[0]) for k, v in out.items()}
 
 
-def _draw(rows: Sequence[Row], cfg: SyntheticConfig) -> Any:
+def _draw(rows: Sequence[Row], cfg: SyntheticConfig) -> Callable[[Figure], None]:
     import numpy as np
     from matplotlib.lines import Line2D
     from matplotlib.ticker import PercentFormatter
@@ -89,7 +89,7 @@ def _draw(rows: Sequence[Row], cfg: SyntheticConfig) -> Any:
     )
     color = dict(zip(kinds, palette * len(kinds), strict=False))
 
-    def draw(fig: Any) -> None:
+    def draw(fig: Figure) -> None:
         axes = fig.subplots(1, 2)
         panels = (
             ("d", cfg.batch_size, f"embedding dimension d (N = {cfg.batch_size})"),

@@ -1,36 +1,33 @@
-"""Training: symmetric InfoNCE on cosine similarity (default), or the supervised contrast, a
-cross-entropy classifier of the mixture components on the same cosine geometry (normalised
-features against normalised class weights, divided by the same temperature); optionally the
-vanishing norm regulariser of the paper's "regularisation path". torch is imported inside the
-functions."""
+"""The synthetic experiment's settings (runs, the paper's settings, presets) and training:
+symmetric InfoNCE on cosine similarity, or the supervised contrast (a cosine classifier of the
+mixture components at the same temperature); optionally the vanishing norm regulariser of the
+paper's "regularisation path". torch is imported inside the functions."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.pipelines.synthetic.augment import augment
-from infogauss_cli.pipelines.synthetic.data import Population
+from infogauss_cli.pipelines.synthetic.data import ENCODERS, DataSpec, Population, augment
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 OBJECTIVES = ("infonce", "supervised")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How one encoder is trained.
-
-    An epoch is ``steps_per_epoch`` Adam steps, each on ``batch_size`` (the paper's N) rows
-    drawn fresh from the population (the population objective the paper analyses; no row is
-    seen twice). The learning rate follows a cosine schedule from ``lr`` to 0. ``noise`` is
-    the augmentation strength (continuous inputs: std of the additive noise; binary: the
-    probability that a 1-bit is dropped). ``reg`` is lambda_0 of the norm regulariser
-    lambda_t * mean ||z||^2, with lambda_t decaying linearly from lambda_0 to 0 (0: off).
-    """
+    """An epoch is ``steps_per_epoch`` Adam steps on ``batch_size`` (the paper's N) fresh rows;
+    the learning rate follows a cosine schedule from ``lr`` to 0. ``noise``: augmentation
+    strength (std of the additive noise; binary: P(a 1-bit drops)). ``reg``: lambda_0 of the
+    norm regulariser lambda_t * mean ||z||^2, lambda_t decaying linearly to 0 (0: off)."""
 
     objective: str = "infonce"
     epochs: int = 100
@@ -55,10 +52,118 @@ class TrainConfig:
             raise BadInputError("temperature and lr must be > 0, noise and reg >= 0")
 
 
-def infonce_loss(z1: Any, z2: Any, temperature: float) -> Any:
-    """Symmetric InfoNCE (as in CLIP): cross-entropy of the cosine-similarity logits divided
-    by the temperature, row i of ``z1`` against row i of ``z2`` (the other N - 1 rows are the
-    negatives), averaged over both directions."""
+@dataclass(frozen=True)
+class Run:
+    """One trained encoder: input kind, encoder kind, objective."""
+
+    data: str
+    encoder: str
+    objective: str = "infonce"
+
+
+# The blocks of the paper's table; "supervised" plays the part of its CIFAR-10 ResNet-18 pair:
+# "gmm"'s encoder and data, trained to classify the mixture components instead of InfoNCE.
+SETTINGS: dict[str, tuple[Run, ...]] = {
+    "laplace": (Run("laplace", "linear"),),
+    "gmm": (Run("gmm", "linear"),),
+    "binary": (Run("binary", "linear"),),
+    "supervised": (Run("gmm", "linear", "supervised"),),
+}
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """A synthetic experiment (defaults: the ``default`` preset). ``batch_size``: the paper's
+    N; ``eval_epochs``: evaluated besides 0 and the last; ``n_eval``: fresh held-out rows;
+    ``noise``/``bit_noise``: continuous / binary augmentation; ``input_dim``: D of continuous
+    inputs, ``bits``/``density``: D and P(1) of binary ones; ``encoder``: of every run."""
+
+    preset: str = "default"
+    settings: tuple[str, ...] = ("laplace", "gmm", "binary", "supervised")
+    encoder: str | None = None
+    d: int = 256
+    batch_size: int = 256
+    temperature: float = 0.1
+    epochs: int = 100
+    eval_epochs: tuple[int, ...] = ()
+    steps_per_epoch: int = 16
+    lr: float = 1e-2
+    noise: float = 0.5
+    bit_noise: float = 0.5
+    reg: float = 0.0
+    n_eval: int = 5000
+    input_dim: int = 256
+    bits: int = 1024
+    density: float = 0.01
+    components: int = 8
+    separation: float = 3.0
+    hidden: int = 256
+    view: str = "l2"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.settings if s not in SETTINGS]
+        if unknown or not self.settings:
+            raise BadInputError(
+                f"unknown setting(s) {', '.join(unknown) or '(none)'}; "
+                f"choose from {', '.join(SETTINGS)}"
+            )
+        if self.encoder is not None and self.encoder not in ENCODERS:
+            raise BadInputError(f"unknown encoder {self.encoder!r}; expected one of {ENCODERS}")
+        if self.d < 2 or self.n_eval < 20:
+            raise BadInputError(f"need d >= 2 and n >= 20 (got d={self.d}, n={self.n_eval})")
+        bad = [e for e in self.eval_epochs if not 0 <= e <= self.epochs]
+        if bad:
+            raise BadInputError(f"evaluation epochs {bad} are outside 0..{self.epochs}")
+        self.train_config(Run("gmm", "linear"))  # validates the training options
+
+    def runs(self) -> tuple[Run, ...]:
+        named = (r for name in self.settings for r in SETTINGS[name])
+        return tuple(dict.fromkeys(replace(r, encoder=self.encoder or r.encoder) for r in named))
+
+    def data_spec(self, kind: str) -> DataSpec:
+        dim = self.bits if kind == "binary" else self.input_dim
+        return DataSpec(kind, dim, self.components, self.separation, self.density)
+
+    def noise_for(self, kind: str) -> float:
+        return self.bit_noise if kind == "binary" else self.noise
+
+    def train_config(self, run: Run) -> TrainConfig:
+        fixed = (self.epochs, self.batch_size, self.steps_per_epoch, self.lr, self.temperature)
+        return TrainConfig(run.objective, *fixed, self.noise_for(run.data), self.reg)
+
+    def epochs_evaluated(self) -> tuple[int, ...]:
+        return tuple(sorted({0, self.epochs, *self.eval_epochs}))
+
+    def describe(self) -> str:
+        """One line with the settings a reader needs to compare runs."""
+        reg = f", norm regulariser {self.reg}" if self.reg else ""
+        return (
+            f"{self.preset} preset: d={self.d}, N={self.batch_size}, temperature "
+            f"{self.temperature}, {self.epochs} epochs x {self.steps_per_epoch} Adam steps (lr "
+            f"{self.lr}, cosine){reg}; noise {self.noise} (continuous), bit dropout "
+            f"{self.bit_noise} (binary); n={self.n_eval:,} fresh held-out rows, {self.view} "
+            f"view, seed {self.seed}"
+        )
+
+
+PRESETS: dict[str, SyntheticConfig] = {
+    "default": SyntheticConfig(),
+    # seconds, not minutes: smaller d, fewer epochs, fewer held-out rows
+    "quick": SyntheticConfig(preset="quick", d=128, epochs=30, n_eval=2000),
+}
+
+
+def preset(name: str = "default", **overrides: object) -> SyntheticConfig:
+    """A preset with the given fields replaced (``None`` values are ignored)."""
+    if name not in PRESETS:
+        raise BadInputError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def infonce_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Symmetric InfoNCE (as in CLIP): row i of ``z1`` against row i of ``z2``, the other rows
+    the negatives, cosine logits over the temperature, both directions averaged."""
     import torch
     from torch.nn import functional as F
 
@@ -68,9 +173,10 @@ def infonce_loss(z1: Any, z2: Any, temperature: float) -> Any:
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
-def supervised_loss(z: Any, prototypes: Any, labels: Any, temperature: float) -> Any:
-    """Cross-entropy of a cosine classifier: logits are the cosine similarities between the
-    rows of ``z`` and the class ``prototypes`` (K, d), divided by the temperature."""
+def supervised_loss(
+    z: torch.Tensor, prototypes: torch.Tensor, labels: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """Cross-entropy of the cosine similarities to the class ``prototypes`` (K, d)."""
     from torch.nn import functional as F
 
     logits = F.normalize(z, dim=1) @ F.normalize(prototypes, dim=1).T
@@ -78,19 +184,17 @@ def supervised_loss(z: Any, prototypes: Any, labels: Any, temperature: float) ->
 
 
 def train(
-    encoder: Any,
+    encoder: nn.Module,
     pop: Population,
     cfg: TrainConfig,
     rng: np.random.Generator,
     *,
-    eval_at: Collection[int] = (),
-    on_eval: Callable[[int], None] | None = None,
+    on_epoch: Callable[[int], None] | None = None,
     on_step: Callable[[], None] | None = None,
 ) -> None:
-    """Train ``encoder`` in place (data, augmentations and nothing else from ``rng``; seed
-    torch before building the encoder). ``on_eval(epoch)`` is called, with the encoder in
-    eval mode, after each epoch listed in ``eval_at`` (0: before training); ``on_step()``
-    after every optimiser step (progress)."""
+    """Train ``encoder`` in place (``rng`` draws data and augmentations; seed torch before
+    building the encoder). ``on_epoch(epoch)`` runs, the encoder in eval mode, before training
+    (0) and after every epoch; ``on_step()`` after every optimiser step."""
     import torch
 
     spec = pop.spec
@@ -98,7 +202,6 @@ def train(
     if supervised and spec.kind != "gmm":
         raise BadInputError(f"the supervised objective needs labels: use gmm, not {spec.kind}")
     params = list(encoder.parameters())
-    head = None
     if supervised:
         with torch.no_grad():
             out_dim = encoder(torch.zeros(1, spec.dim)).shape[1]
@@ -107,15 +210,16 @@ def train(
     opt = torch.optim.Adam(params, lr=cfg.lr)
     total = max(cfg.epochs * cfg.steps_per_epoch, 1)
 
-    def view(x: np.ndarray) -> Any:
-        a = augment(x, continuous=spec.continuous, noise=cfg.noise, density=spec.density, rng=rng)
-        return torch.from_numpy(a)
+    def view(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(augment(x, spec, cfg.noise, rng))
 
-    if on_eval and 0 in eval_at:
-        encoder.eval()
-        on_eval(0)
     step = 0
-    for epoch in range(1, cfg.epochs + 1):
+    for epoch in range(cfg.epochs + 1):
+        if on_epoch:
+            encoder.eval()
+            on_epoch(epoch)
+        if epoch == cfg.epochs:
+            break
         encoder.train()
         for _ in range(cfg.steps_per_epoch):
             batch = pop.sample(cfg.batch_size, rng)
@@ -138,6 +242,3 @@ def train(
                 on_step()
             for group in opt.param_groups:  # cosine schedule, lr -> 0 at the last step
                 group["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / total))
-        if on_eval and epoch in eval_at:
-            encoder.eval()
-            on_eval(epoch)
