@@ -8,9 +8,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors
+from infogauss_cli.cli.errors import handle_errors, stdout_console
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.safe_paths import default_cache_dir
+from infogauss_cli.extract.cache_admin import (
+    cache_entries,
+    list_entries,
+    parse_age,
+    remove_entry,
+    select_entries,
+    verify_entry,
+)
 
 app = typer.Typer(
     name="cache",
@@ -23,8 +34,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the entries as JSON
 
 
 def _root(cache_dir: Path | None) -> Path:
-    from infogauss_cli.core.safe_paths import default_cache_dir
-
     return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
 
 
@@ -53,8 +62,6 @@ def list_cmd(as_json: JsonOpt = False, cache_dir: o.CacheDirOpt = None) -> None:
 
     Example: [bold]infogauss cache list --json | jq '.entries[] | select(.age_s > 2592000)'[/]
     """
-    from infogauss_cli.extract.cache_admin import list_entries
-
     root = _root(cache_dir)
     infos = list_entries(root)
     if as_json:
@@ -62,9 +69,6 @@ def list_cmd(as_json: JsonOpt = False, cache_dir: o.CacheDirOpt = None) -> None:
         total = sum(i.size_bytes for i in infos)
         typer.echo(json.dumps({"cache": str(root), "entries": entries, "size_bytes": total}))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"{len(infos)} entries · {root}", title_justify="left", pad_edge=False)
     for col in ("model", "tower", "data", "items", "size", "age"):
         right = col in ("items", "size", "age")
@@ -73,7 +77,7 @@ def list_cmd(as_json: JsonOpt = False, cache_dir: o.CacheDirOpt = None) -> None:
         items = "stream" if i.items is None else str(i.items)
         size, age = human_size(i.size_bytes), human_age(i.age_s())
         table.add_row(i.model, i.tower, i.data, items, size, age)
-    Console().print(table)
+    stdout_console().print(table)
 
 
 @app.command("prune")
@@ -97,14 +101,6 @@ def prune_cmd(
 
     Example: [bold]infogauss cache prune --older-than 30d --dry-run[/]
     """
-    from infogauss_cli.core.errors import BadInputError
-    from infogauss_cli.extract.cache_admin import (
-        list_entries,
-        parse_age,
-        remove_entry,
-        select_entries,
-    )
-
     if older_than is None and not model:
         raise BadInputError("cache prune needs --older-than AGE and/or --model ID")
     age = parse_age(older_than) if older_than is not None else None
@@ -125,8 +121,6 @@ def prune_cmd(
 def verify_cmd(cache_dir: o.CacheDirOpt = None) -> None:
     """Check every chunk's checksum, dtype and shape; exit 1 naming each bad chunk (a bad
     chunk is recomputed by the next run that needs it)."""
-    from infogauss_cli.extract.cache_admin import cache_entries, verify_entry
-
     entries = cache_entries(_root(cache_dir))
     bad = [(path, why) for e in entries for path, why in verify_entry(e)]
     chunks = sum(len(list(e.path.glob("chunk-*.json"))) for e in entries)

@@ -9,9 +9,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors
+from infogauss_cli.cli.errors import handle_errors, stdout_console
+from infogauss_cli.core.safe_text import markup_safe, printable
+from infogauss_cli.data.fetch import MANIFESTS, dataset_status, fetch, resolve_data_dir
 
 app = typer.Typer(
     help="Fetch MS-COCO val2017 (download, verify md5, extract) and show what data is present.",
@@ -37,8 +41,6 @@ DirOpt = Annotated[
 
 
 def _where(data_dir: Path | None) -> tuple[Path, str]:
-    from infogauss_cli.data.fetch import resolve_data_dir
-
     if data_dir is not None:
         return resolve_data_dir(data_dir), "--dir"
     if os.environ.get("INFOGAUSS_DATA"):
@@ -73,11 +75,6 @@ def fetch_cmd(
 
     Example: [bold]infogauss data fetch coco-val2017[/]
     """
-    from rich.console import Console
-
-    from infogauss_cli.core.safe_text import printable
-    from infogauss_cli.data.fetch import MANIFESTS, fetch
-
     manifest = MANIFESTS[dataset.value]
     folder, _ = _where(data_dir)
     console = None if quiet else Console(stderr=True)
@@ -113,8 +110,6 @@ def info_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Show where the data folder is and which datasets are present, complete or partial."""
-    from infogauss_cli.data.fetch import MANIFESTS, dataset_status
-
     folder, origin = _where(data_dir)
     statuses = [dataset_status(m, folder) for m in MANIFESTS.values()]
     if as_json:
@@ -139,11 +134,6 @@ def info_cmd(
         }
         typer.echo(json.dumps(doc, indent=2))
         return
-    from rich.table import Table
-
-    from infogauss_cli.cli.console import stdout_console
-    from infogauss_cli.core.safe_text import markup_safe
-
     console = stdout_console()
     if not console.is_terminal:  # piped or captured: do not wrap paths at 80 columns
         console = stdout_console(width=160)

@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors
 from infogauss_cli.cli.output import publish, terminal
+from infogauss_cli.core.options import Outputs
+from infogauss_cli.core.progress import note
 
 
-@handle_errors
+@o.command({"json_out": (o.JsonOpt, None)}, o.QUIET)
 def demo_cmd(
     out: Annotated[
         Path,
@@ -31,8 +32,7 @@ def demo_cmd(
             "random-init twins); --no-models: synthetic rows only.",
         ),
     ] = True,
-    json_out: o.JsonOpt = None,
-    quiet: o.QuietOpt = False,
+    **params: object,
 ) -> None:
     """Run the paper's comparison offline: synthetic encoders at initialisation, after InfoNCE
     training and after supervised training, and real packaged weights (contrastive MiniLM,
@@ -48,16 +48,17 @@ def demo_cmd(
     """
     from rich.console import Console
 
-    from infogauss_cli.core.options import Outputs
-    from infogauss_cli.pipelines.demo import GPU_COMMAND, demo_rows
+    from infogauss_cli.pipelines.demo import GPU_COMMAND, demo_rows  # numpy
     from infogauss_cli.pipelines.synthetic.paper import comparison_sections, publish_comparison
 
+    json_out, quiet = params["json_out"], bool(params["quiet"])
     html, report = out / "report.html", out / "report.json"
-    outputs = Outputs(json_out=json_out or str(report), html=html, quiet=quiet)
+    outputs = Outputs(json_out=str(json_out or report), html=html, quiet=quiet)
     outputs.preflight(folders=[("--out", out)])
-    console = Console(stderr=True)
-    progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
-    rows = demo_rows(models=models, keep_arrays=True, progress=progress, console=console)
+    progress = None if quiet else (lambda msg: note(f"[dim]{msg}[/]"))
+    rows = demo_rows(
+        models=models, keep_arrays=True, progress=progress, console=Console(stderr=True)
+    )
     out.mkdir(parents=True, exist_ok=True)
     code = publish(rows, outputs, **comparison_sections(rows))
     publish_comparison(rows, None if quiet else terminal(outputs.to_stdout))

@@ -2,38 +2,24 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from infogauss_cli.cli import gate_options as g
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors
 from infogauss_cli.cli.output import emit, publish, terminal
+from infogauss_cli.core.progress import note
 
 _P = "Experiment"
+Encoder = o.choices("Encoder", ("linear", "mlp"))
+SYNTHETIC_VIEW = {"view": (o.ViewOpt, o.View.l2)}  # type: ignore[attr-defined]
 
 
-class Encoder(str, Enum):
-    linear = "linear"
-    mlp = "mlp"
-
-
-def _ints(text: str | None, flag: str) -> tuple[int, ...] | None:
-    if text is None:
-        return None
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise typer.BadParameter("expected comma-separated integers", param_hint=flag) from None
-    if not values:
-        raise typer.BadParameter("expected at least one value", param_hint=flag)
-    return values
-
-
-@handle_errors
+@o.command(
+    SYNTHETIC_VIEW, o.DETAIL, o.JUDGE, o.FILES, o.PER_COORDINATE, o.QUIET, o.GATES, o.BASELINE
+)
 def synthetic_cmd(
     quick: Annotated[
         bool,
@@ -54,7 +40,7 @@ def synthetic_cmd(
         ),
     ] = None,
     encoder: Annotated[
-        Encoder | None,
+        Encoder | None,  # type: ignore[valid-type]
         typer.Option(
             "--encoder", help="Encoder of every run (default: linear).", rich_help_panel=_P
         ),
@@ -131,12 +117,6 @@ def synthetic_cmd(
             rich_help_panel="Protocol",
         ),
     ] = 0,
-    view: o.ViewOpt = o.View.l2,
-    detail: o.DetailOpt = False,
-    bootstrap: o.BootstrapOpt = 0,
-    verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
-    rule: o.RuleOpt = o.RuleName.calibrated,
-    alpha: o.AlphaOpt = 0.05,
     sweep: Annotated[
         bool,
         typer.Option(
@@ -174,20 +154,7 @@ def synthetic_cmd(
             rich_help_panel=_P,
         ),
     ] = None,
-    json_out: o.JsonOpt = None,
-    markdown: o.MarkdownOpt = None,
-    html: o.HtmlOpt = None,
-    plots: o.PlotsOpt = None,
-    per_coordinate: o.PerCoordinateOpt = False,
-    quiet: o.QuietOpt = False,
-    require: g.RequireOpt = None,
-    max_cv: g.MaxCvOpt = None,
-    min_ad_compliance: g.MinAdOpt = None,
-    min_dp_compliance: g.MinDpOpt = None,
-    max_ad_mean: g.MaxAdMeanOpt = None,
-    max_effect: g.MaxEffectOpt = None,
-    baseline: g.BaselineOpt = None,
-    max_drop: g.MaxDropOpt = None,
+    **params: object,
 ) -> None:
     """Train encoders on the paper's synthetic inputs (Laplace, Gaussian mixture, sparse binary)
     with InfoNCE (and a supervised contrast), and diagnose fresh held-out embeddings at epoch 0
@@ -204,65 +171,54 @@ def synthetic_cmd(
       [bold]infogauss synthetic --quick --eval-epochs 5,10,20 --save-checkpoints ckpt/[/]
       then [bold]infogauss track ckpt/[/]
     """
-    params = locals()
-    from rich.console import Console
-    from rich.markup import escape
-
-    from infogauss_cli.core.options import DiagnoseOptions, Outputs
-    from infogauss_cli.core.progress import note
+    from infogauss_cli.pipelines.synthetic.checkpoints import as_saver  # numpy
     from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows
+    from infogauss_cli.pipelines.synthetic.paper import comparison_sections, publish_comparison
+    from infogauss_cli.pipelines.synthetic.sweep import (
+        SWEEP_D,
+        SWEEP_N,
+        SWEEP_SETTINGS,
+        sweep_rows,
+        write_sweep_plot,
+    )
 
-    console = Console(stderr=True)
     chosen = tuple(s.strip() for s in settings.split(",") if s.strip()) if settings else None
-    if sweep and chosen is None:
-        from infogauss_cli.pipelines.synthetic.sweep import SWEEP_SETTINGS
-
-        chosen = SWEEP_SETTINGS
     cfg = preset(
         "quick" if quick else "default",
-        settings=chosen,
-        encoder=encoder.value if encoder else None,
+        settings=SWEEP_SETTINGS if sweep and chosen is None else chosen,
+        encoder=encoder.value if encoder else None,  # type: ignore[attr-defined]
         d=d,
         batch_size=batch_size,
         temperature=temperature,
         epochs=epochs,
-        eval_epochs=_ints(eval_epochs, "--eval-epochs"),
+        eval_epochs=o.ints(eval_epochs, "--eval-epochs"),
         noise=noise,
         bit_noise=bit_noise,
         reg=reg,
         n_eval=n,
-        view=view.value,
+        view=params["view"].value,  # type: ignore[attr-defined]
         seed=seed,
     )
-    out = o.from_params(Outputs, params)
-    out.preflight([("--baseline", baseline)], [("--save-checkpoints", save_checkpoints)])
-    options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
-    gates = g.gates(params)
-    progress = None if quiet else (lambda msg: note(f"[dim]{escape(msg)}[/]"))
+    out = o.outputs(params)
+    out.preflight([("--baseline", params["baseline"])], [("--save-checkpoints", save_checkpoints)])
+    req = o.request(params, out)
+    progress = None if out.quiet else (lambda msg: note(f"[dim]{escape(msg)}[/]"))
     if sweep and save_checkpoints is not None:
         raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")
     if sweep:
-        from infogauss_cli.pipelines.synthetic.sweep import (
-            SWEEP_D,
-            SWEEP_N,
-            sweep_rows,
-            write_sweep_plot,
-        )
-
-        ds = _ints(sweep_d, "--sweep-d") or SWEEP_D
-        ns = _ints(sweep_n, "--sweep-n") or SWEEP_N
-        rows = sweep_rows(cfg, ds, ns, options=options, gates=gates, progress=progress)
-        if plots:
-            write_sweep_plot(rows, cfg, plots)
+        ds = o.ints(sweep_d, "--sweep-d") or SWEEP_D
+        ns = o.ints(sweep_n, "--sweep-n") or SWEEP_N
+        rows = sweep_rows(cfg, ds, ns, options=req.diagnose, gates=req.gates, progress=progress)
+        if out.plots:
+            write_sweep_plot(rows, cfg, out.plots)
         emit(rows, out)
-    from infogauss_cli.pipelines.synthetic.checkpoints import as_saver
-    from infogauss_cli.pipelines.synthetic.paper import comparison_sections, publish_comparison
-
     saver = as_saver(save_checkpoints)
-    rows = synthetic_rows(cfg, options=options, gates=gates, progress=progress, save_dir=saver)
+    rows = synthetic_rows(
+        cfg, options=req.diagnose, gates=req.gates, progress=progress, save_dir=saver
+    )
     code = publish(rows, out, **comparison_sections(rows))
-    publish_comparison(rows, None if quiet else terminal(out.to_stdout))
-    if not quiet:
+    publish_comparison(rows, None if out.quiet else terminal(out.to_stdout))
+    if not out.quiet:
         terminal(out.to_stdout).print(f"[dim]{cfg.describe()}[/]", highlight=False)
     if saver is not None:
         saver.raise_failure()  # the report is out: now say what was not saved (exit 3)

@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors
+from infogauss_cli.cli.errors import handle_errors, stdout_console
+from infogauss_cli.core.errors import BadInputError, InfogaussError
+from infogauss_cli.models.backends import check_entry, weights_status
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.zoo import ZooEntry
@@ -52,15 +59,9 @@ def list_cmd(
 
     z = load_zoo(zoo)
     if as_json:
-        import json
-
         models = [{**_entry_dict(e), "ref": e.ref} for e in z.entries]
         typer.echo(json.dumps({"zoo": z.path, "models": models}, indent=2))
         return
-    from rich import box
-
-    from infogauss_cli.cli.console import stdout_console
-
     console = stdout_console()
     wide = console.width >= 120  # else the paper row becomes a mark, to fit 80 columns
     table = _list_table(z.entries, wide, box.SIMPLE_HEAD)
@@ -74,12 +75,10 @@ def list_cmd(
     )
 
 
-def _list_table(entries: Any, wide: bool, box: Any) -> Any:
+def _list_table(entries: Sequence[ZooEntry], wide: bool, box: box.Box) -> Table:
     """Wide: one column each plus the paper row. Narrow (80 columns): aliases under the id and
     a * for the paper's models. An id never wraps: its column is as wide as the longest id (and
     its mark); the other columns fold."""
-    from rich.table import Table
-
     table = Table(title_justify="left", title_style="dim", box=box, pad_edge=False)
     if wide:
         cols = ["id", "aliases", "backend", "towers", "objective", "dim", "paper row"]
@@ -126,7 +125,6 @@ def show_cmd(
 
     Examples: [bold]infogauss zoo show clip[/], [bold]infogauss zoo show timm:resnet34.tv_in1k[/]
     """
-    from infogauss_cli.core.errors import InfogaussError
     from infogauss_cli.models.backends.adhoc import is_on_the_fly, resolve_models
     from infogauss_cli.models.zoo import find_zoo
 
@@ -135,8 +133,6 @@ def show_cmd(
     if as_yaml:
         _print_yaml(entry, is_on_the_fly(model))
         return
-    from infogauss_cli.models.backends import weights_status
-
     try:
         status = weights_status(entry)
         weights = {
@@ -148,16 +144,9 @@ def show_cmd(
     except InfogaussError as exc:
         weights = {"kind": "unavailable", "location": "-", "available": False, "detail": str(exc)}
     if as_json:
-        import json
-
         data = {**_entry_dict(entry), "ref": entry.ref, "zoo": where, "weights_status": weights}
         typer.echo(json.dumps(data, indent=2))
         return
-    from rich.markup import escape
-    from rich.table import Table
-
-    from infogauss_cli.cli.console import stdout_console
-
     src = entry.source.model_dump(mode="json", exclude_defaults=True)
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold cyan", no_wrap=True)
@@ -231,8 +220,6 @@ def validate_cmd(
 
     Example: [bold]infogauss zoo validate my_zoo.yaml[/]
     """
-    from infogauss_cli.core.errors import BadInputError
-    from infogauss_cli.models.backends import check_entry
     from infogauss_cli.models.zoo import format_errors, load_zoo
 
     z = load_zoo(path)
