@@ -12,6 +12,7 @@ from rich.table import Table
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import handle_errors, stdout_console
+from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.safe_paths import default_cache_dir
 from infogauss_cli.extract.cache_admin import (
@@ -24,6 +25,7 @@ from infogauss_cli.extract.cache_admin import (
 )
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="cache",
     help="The embedding cache: list entries, prune old ones, verify every chunk.",
     no_args_is_help=True,
@@ -55,7 +57,7 @@ def human_age(seconds: float) -> str:
     return f"{seconds:.0f}s"
 
 
-@app.command("list")
+@app.command("list", cls=HelpCommand)
 @handle_errors
 def list_cmd(as_json: JsonOpt = False, cache_dir: o.CacheDirOpt = None) -> None:
     """List the cache entries: model, tower, data, items, size, age (since last use).
@@ -80,7 +82,7 @@ def list_cmd(as_json: JsonOpt = False, cache_dir: o.CacheDirOpt = None) -> None:
     stdout_console().print(table)
 
 
-@app.command("prune")
+@app.command("prune", cls=HelpCommand)
 @handle_errors
 def prune_cmd(
     older_than: Annotated[
@@ -116,7 +118,7 @@ def prune_cmd(
     typer.echo(f"{verb} {len(chosen)} entr{'y' if len(chosen) == 1 else 'ies'}, {freed}")
 
 
-@app.command("verify")
+@app.command("verify", cls=HelpCommand)
 @handle_errors
 def verify_cmd(cache_dir: o.CacheDirOpt = None) -> None:
     """Check every chunk's checksum, dtype and shape; exit 1 naming each bad chunk (a bad

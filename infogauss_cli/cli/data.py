@@ -14,10 +14,12 @@ from rich.table import Table
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import handle_errors, stdout_console
+from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.safe_text import markup_safe, printable
 from infogauss_cli.data.fetch import MANIFESTS, dataset_status, fetch, resolve_data_dir
 
 app = typer.Typer(
+    cls=HelpGroup,
     help="Fetch MS-COCO val2017 (download, verify md5, extract) and show what data is present.",
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -48,7 +50,7 @@ def _where(data_dir: Path | None) -> tuple[Path, str]:
     return resolve_data_dir(None), "default (user cache dir)"
 
 
-@app.command("fetch")
+@app.command("fetch", cls=HelpCommand)
 @handle_errors
 def fetch_cmd(
     dataset: Annotated[Dataset, typer.Argument(help="What to fetch.", show_default=False)],
@@ -103,7 +105,7 @@ def fetch_cmd(
         typer.echo(f"use it with: export INFOGAUSS_DATA={printable(folder)}")
 
 
-@app.command("info")
+@app.command("info", cls=HelpCommand)
 @handle_errors
 def info_cmd(
     data_dir: DirOpt = None,

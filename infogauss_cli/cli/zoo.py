@@ -15,6 +15,7 @@ from rich.table import Table
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import handle_errors, stdout_console
+from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.errors import BadInputError, InfogaussError
 from infogauss_cli.models.backends import check_entry, weights_status
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.zoo import ZooEntry
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="zoo",
     help="The model zoo: registered models, their sources and embeddings.",
     no_args_is_help=True,
@@ -43,7 +45,7 @@ def _entry_dict(entry: ZooEntry, *, compact: bool = False) -> dict[str, Any]:
     return data
 
 
-@app.command("list")
+@app.command("list", cls=HelpCommand)
 @handle_errors
 def list_cmd(
     as_json: Annotated[
@@ -105,7 +107,7 @@ def _list_table(entries: Sequence[ZooEntry], wide: bool, box: box.Box) -> Table:
     return table
 
 
-@app.command("show")
+@app.command("show", cls=HelpCommand)
 @handle_errors
 def show_cmd(
     model: Annotated[str, typer.Argument(help=o.MODEL_HELP)],
@@ -200,7 +202,7 @@ def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
     typer.echo(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100), nl=False)
 
 
-@app.command("validate")
+@app.command("validate", cls=HelpCommand)
 @handle_errors
 def validate_cmd(
     path: Annotated[
