@@ -15,7 +15,7 @@ from infogauss_cli.extract.store import check_cache_writable
 
 
 @o.command(
-    o.DATA, o.SAMPLE, {"layers": (o.LayersOpt, None)}, o.DIAGNOSE, o.JUDGE, o.COMPUTE, o.SHARD,
+    o.DATA, o.SAMPLE, o.LAYERS, o.VIEW, o.DETAIL, o.MEMORY, o.JUDGE, o.COMPUTE, o.SHARD,
     o.FILES, o.PER_COORDINATE, o.QUIET, o.GATES, o.BASELINE,
 )  # fmt: skip
 def audit_cmd(

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors, stdout_console
+from infogauss_cli.cli.errors import stdout_console
 from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.safe_paths import default_cache_dir
@@ -35,8 +35,8 @@ app = typer.Typer(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the entries as JSON on stdout.")]
 
 
-def _root(cache_dir: Path | None) -> Path:
-    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+def _root(cache_dir: object) -> Path:
+    return Path(str(cache_dir)).expanduser() if cache_dir is not None else default_cache_dir()
 
 
 def human_size(n: int) -> str:
@@ -58,13 +58,13 @@ def human_age(seconds: float) -> str:
 
 
 @app.command("list", cls=HelpCommand)
-@handle_errors
-def list_cmd(as_json: JsonOpt = False, cache_dir: o.CacheDirOpt = None) -> None:
+@o.command(o.CACHE_DIR)
+def list_cmd(as_json: JsonOpt = False, **params: object) -> None:
     """List the cache entries: model, tower, data, items, size, age (since last use).
 
     Example: [bold]infogauss cache list --json | jq '.entries[] | select(.age_s > 2592000)'[/]
     """
-    root = _root(cache_dir)
+    root = _root(params["cache_dir"])
     infos = list_entries(root)
     if as_json:
         entries = [i.to_dict() for i in infos]
@@ -83,7 +83,7 @@ def list_cmd(as_json: JsonOpt = False, cache_dir: o.CacheDirOpt = None) -> None:
 
 
 @app.command("prune", cls=HelpCommand)
-@handle_errors
+@o.command(o.CACHE_DIR)
 def prune_cmd(
     older_than: Annotated[
         str | None,
@@ -96,7 +96,7 @@ def prune_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be removed; remove nothing.")
     ] = False,
-    cache_dir: o.CacheDirOpt = None,
+    **params: object,
 ) -> None:
     """Remove cache entries by age and/or model (both: both must hold). Asks nothing; prints
     what it removed.
@@ -106,7 +106,7 @@ def prune_cmd(
     if older_than is None and not model:
         raise BadInputError("cache prune needs --older-than AGE and/or --model ID")
     age = parse_age(older_than) if older_than is not None else None
-    root = _root(cache_dir)
+    root = _root(params["cache_dir"])
     chosen = select_entries(list_entries(root), age, tuple(model or ()))
     verb = "would remove" if dry_run else "removed"
     for info in chosen:
@@ -119,11 +119,11 @@ def prune_cmd(
 
 
 @app.command("verify", cls=HelpCommand)
-@handle_errors
-def verify_cmd(cache_dir: o.CacheDirOpt = None) -> None:
+@o.command(o.CACHE_DIR)
+def verify_cmd(**params: object) -> None:
     """Check every chunk's checksum, dtype and shape; exit 1 naming each bad chunk (a bad
     chunk is recomputed by the next run that needs it)."""
-    entries = cache_entries(_root(cache_dir))
+    entries = cache_entries(_root(params["cache_dir"]))
     bad = [(path, why) for e in entries for path, why in verify_entry(e)]
     chunks = sum(len(list(e.path.glob("chunk-*.json"))) for e in entries)
     for path, why in bad:

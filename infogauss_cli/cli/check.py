@@ -11,7 +11,18 @@ from infogauss_cli.cli import options as o
 from infogauss_cli.cli.output import emit
 
 
-@o.command(o.SAMPLE, o.DIAGNOSE, o.JUDGE, o.FILES, o.PER_COORDINATE, o.QUIET, o.GATES, o.BASELINE)
+@o.command(
+    o.SAMPLE,
+    o.VIEW,
+    o.DETAIL,
+    o.MEMORY,
+    o.JUDGE,
+    o.FILES,
+    o.PER_COORDINATE,
+    o.QUIET,
+    o.GATES,
+    o.BASELINE,
+)
 def check_cmd(
     files: Annotated[
         list[Path],

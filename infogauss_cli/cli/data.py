@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors, stdout_console
+from infogauss_cli.cli.errors import stdout_console
 from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.safe_text import markup_safe, printable
 from infogauss_cli.data.fetch import MANIFESTS, dataset_status, fetch, resolve_data_dir
@@ -51,7 +51,7 @@ def _where(data_dir: Path | None) -> tuple[Path, str]:
 
 
 @app.command("fetch", cls=HelpCommand)
-@handle_errors
+@o.command(o.QUIET)
 def fetch_cmd(
     dataset: Annotated[Dataset, typer.Argument(help="What to fetch.", show_default=False)],
     data_dir: DirOpt = None,
@@ -71,12 +71,13 @@ def fetch_cmd(
         bool,
         typer.Option("--keep-archives", help="Keep the downloaded zips after extracting them."),
     ] = False,
-    quiet: o.QuietOpt = False,
+    **params: object,
 ) -> None:
     """Download, verify (md5) and extract a dataset; an interrupted download resumes.
 
     Example: [bold]infogauss data fetch coco-val2017[/]
     """
+    quiet = bool(params["quiet"])
     manifest = MANIFESTS[dataset.value]
     folder, _ = _where(data_dir)
     console = None if quiet else Console(stderr=True)
@@ -106,7 +107,7 @@ def fetch_cmd(
 
 
 @app.command("info", cls=HelpCommand)
-@handle_errors
+@o.command()
 def info_cmd(
     data_dir: DirOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,

@@ -13,7 +13,7 @@ from infogauss_cli.core.options import Outputs
 from infogauss_cli.core.progress import note
 
 
-@o.command({"json_out": (o.JsonOpt, None)}, o.QUIET)
+@o.command(o.JSON, o.QUIET)
 def demo_cmd(
     out: Annotated[
         Path,

@@ -28,7 +28,7 @@ OutOpt = Annotated[
 ]
 
 
-@o.command(o.DATA, o.SAMPLE, {"layers": (o.LayersOpt, None)}, o.COMPUTE, o.SHARD, o.QUIET)
+@o.command(o.DATA, o.SAMPLE, o.LAYERS, o.COMPUTE, o.SHARD, o.QUIET)
 def extract_cmd(
     model: Annotated[str, typer.Argument(help=o.MODEL_HELP, show_default=False)],
     out: OutOpt,

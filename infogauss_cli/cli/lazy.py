@@ -97,15 +97,9 @@ COMMANDS: dict[str, LazyCommand] = {
 }
 
 
-class Highlighter(RegexHighlighter):
-    """Options and metavars in help text, as typer highlights them."""
-
-    highlights = (
-        r"(^|\W)(?P<switch>\-\w+)(?![a-zA-Z0-9])",
-        r"(^|\W)(?P<option>\-\-[\w\-]+)(?![a-zA-Z0-9])",
-        r"(?P<types>\<[^\>]+\>)",
-        r"(?P<usage>Usage: )",
-    )
+def _highlighter(*patterns: str) -> RegexHighlighter:
+    """Styles for options and types in help text, as typer highlights them."""
+    return type("Highlighter", (RegexHighlighter,), {"highlights": list(patterns)})()
 
 
 THEME = Theme(
@@ -115,10 +109,21 @@ THEME = Theme(
         "negative_option": "bold magenta",
         "negative_switch": "bold red",
         "types": "bold yellow",
+        "types_sep": "dim",
         "usage": "yellow",
     }
 )
-HIGHLIGHT = Highlighter()
+OPTION = r"(^|\W)(?P<{}>\-\w+)(?![a-zA-Z0-9])", r"(^|\W)(?P<{}>\-\-[\w\-]+)(?![a-zA-Z0-9])"
+HIGHLIGHT = _highlighter(
+    OPTION[0].format("switch"),
+    OPTION[1].format("option"),
+    r"(?P<types>\<[^\>]+\>)",
+    r"(?P<usage>Usage: )",
+)
+NEGATIVE = _highlighter(OPTION[0].format("negative_switch"), OPTION[1].format("negative_option"))
+TYPES = _highlighter(
+    r"^(?P<types_sep>(\[|<))", r"(?P<types_sep>\|)", r"(?P<types_sep>(\]|>))(\.\.\.)?$"
+)
 
 
 def _text(text: str, style: str = "") -> Text:
@@ -158,12 +163,15 @@ def _row(param: TyperOption | TyperArgument, ctx: typer.Context) -> list[Rendera
     if param.required:
         items.append(Text("[required]", style="dim red"))
     negative = [o for o in param.secondary_opts if "--" in o]
-    names = [HIGHLIGHT(",".join(long)), HIGHLIGHT(",".join(short)), ",".join(negative), ""]
-    return [*names, types, Columns(items)]
+    names = [HIGHLIGHT(",".join(long)), HIGHLIGHT(",".join(short)), NEGATIVE(",".join(negative))]
+    return [*names, "", TYPES(types), Columns(items)]
 
 
-def _panel(title: str, rows: Sequence[Sequence[RenderableType]]) -> Panel:
+def _panel(title: str, rows: Sequence[Sequence[RenderableType]], width: int = 0) -> Panel:
     table = Table(show_header=False, expand=True, box=None, pad_edge=False, padding=(0, 1))
+    if width:  # the commands: names in one column as wide as the longest
+        table.add_column(style="bold cyan", no_wrap=True, width=width)
+        table.add_column(ratio=10)
     for row in rows:
         table.add_row(*row)
     return Panel(table, border_style="dim", title=title, title_align="left")
@@ -196,11 +204,8 @@ def print_help(cmd: TyperCommand | TyperGroup, ctx: typer.Context) -> None:
     if isinstance(cmd, TyperGroup):
         names = cmd.list_commands(ctx)
         subs = [c for c in (cmd.get_command(ctx, n) for n in names) if c and not c.hidden]
-        rows = [
-            [Text(c.name or "", style="bold cyan"), _text(_first(c.short_help or c.help or ""))]
-            for c in subs
-        ]
-        console.print(_panel("Commands", rows))
+        rows = [[c.name or "", _text(_first(c.short_help or c.help or ""))] for c in subs]
+        console.print(_panel("Commands", rows, max(len(c.name or "") for c in subs)))
 
 
 def _first(text: str) -> str:

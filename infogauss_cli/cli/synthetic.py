@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from infogauss_cli.core.progress import note
 
 _P = "Experiment"
 Encoder = o.choices("Encoder", ("linear", "mlp"))
-SYNTHETIC_VIEW = {"view": (o.ViewOpt, o.View.l2)}  # type: ignore[attr-defined]
+SYNTHETIC_VIEW = dataclasses.replace(o.VIEW, default=o.View.l2)  # type: ignore[attr-defined]
 
 
 @o.command(

@@ -17,24 +17,17 @@ from infogauss_cli.report.trajectory import trajectory_section, write_trajectory
 
 _T = "Checkpoints"
 Trend = o.choices("Trend", ("up", "down", "flat"))
-TRACK_VIEW = {
-    "view": (
-        Annotated[
-            o.View | None,
-            o.opt(
-                "--view",
-                help="l2, raw or both (default l2; synthetic checkpoints: the view they were "
-                "saved with).",
-                panel=o.P,
-            ),
-        ],
-        None,
-    )
-}
+TRACK_VIEW = o.shared(
+    o.View | None,
+    None,
+    "--view",
+    o.P,
+    help="l2, raw or both (default l2; synthetic checkpoints: the view they were saved with).",
+)
 
 
 @o.command(
-    o.DATA_SPEC, o.SAMPLE, TRACK_VIEW, o.JUDGE, o.COMPUTE, o.FILES, o.QUIET, o.GATES
+    o.DATA[:2], o.SAMPLE, TRACK_VIEW, o.JUDGE, o.COMPUTE, o.FILES, o.QUIET, o.GATES
 )  # fmt: skip
 def track_cmd(
     targets: Annotated[
@@ -50,31 +43,31 @@ def track_cmd(
     ],
     weights: Annotated[
         list[str] | None,
-        o.opt(
+        typer.Option(
             "--weights",
             metavar="GLOB",
             help="Weights files of the one zoo entry, one per checkpoint (a quoted glob such "
             "as 'ckpt/step-*.safetensors'; repeatable).",
-            panel=_T,
+            rich_help_panel=_T,
         ),
     ] = None,
     steps: Annotated[
         str | None,
-        o.opt(
+        typer.Option(
             "--steps",
             metavar="LIST",
             help="Steps of the checkpoints in the order given (default: parsed from the names: "
             "the number after step/epoch/checkpoint, else the last number).",
-            panel=_T,
+            rich_help_panel=_T,
         ),
     ] = None,
     require_trend: Annotated[
         Trend | None,  # type: ignore[valid-type]
-        o.opt(
+        typer.Option(
             "--require-trend",
             help="Gate on the first-to-last change of AD and DP compliance: up/down = beyond "
             "the width of the null's 95% band, flat = within it (see docs/training.md).",
-            panel=o.G,
+            rich_help_panel=o.G,
         ),
     ] = None,
     **params: object,

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors, stdout_console
+from infogauss_cli.cli.errors import stdout_console
 from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.errors import BadInputError, InfogaussError
 from infogauss_cli.models.backends import check_entry, weights_status
@@ -46,12 +46,12 @@ def _entry_dict(entry: ZooEntry, *, compact: bool = False) -> dict[str, Any]:
 
 
 @app.command("list", cls=HelpCommand)
-@handle_errors
+@o.command(o.ZOO)
 def list_cmd(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the entries as JSON on stdout.")
     ] = False,
-    zoo: o.ZooOpt = None,
+    **params: object,
 ) -> None:
     """List the registered models.
 
@@ -59,7 +59,7 @@ def list_cmd(
     """
     from infogauss_cli.models.zoo import load_zoo
 
-    z = load_zoo(zoo)
+    z = load_zoo(params["zoo"])  # type: ignore[arg-type]
     if as_json:
         models = [{**_entry_dict(e), "ref": e.ref} for e in z.entries]
         typer.echo(json.dumps({"zoo": z.path, "models": models}, indent=2))
@@ -108,7 +108,7 @@ def _list_table(entries: Sequence[ZooEntry], wide: bool, box: box.Box) -> Table:
 
 
 @app.command("show", cls=HelpCommand)
-@handle_errors
+@o.command(o.ZOO, o.OBJECTIVE)
 def show_cmd(
     model: Annotated[str, typer.Argument(help=o.MODEL_HELP)],
     as_yaml: Annotated[
@@ -120,8 +120,7 @@ def show_cmd(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the entry as JSON.")] = False,
-    zoo: o.ZooOpt = None,
-    objective: o.ObjectiveOpt = None,
+    **params: object,
 ) -> None:
     """Show one model: its source, embedding, and where its weights come from.
 
@@ -130,8 +129,9 @@ def show_cmd(
     from infogauss_cli.models.backends.adhoc import is_on_the_fly, resolve_models
     from infogauss_cli.models.zoo import find_zoo
 
-    (entry,) = resolve_models([model], zoo_path=zoo, objective=objective)
-    where = f"none (made on the fly from {model})" if is_on_the_fly(model) else str(find_zoo(zoo))
+    zoo = params["zoo"]
+    (entry,) = resolve_models([model], zoo_path=zoo, objective=params["objective"])  # type: ignore[arg-type]
+    where = f"none (made on the fly from {model})" if is_on_the_fly(model) else str(find_zoo(zoo))  # type: ignore[arg-type]
     if as_yaml:
         _print_yaml(entry, is_on_the_fly(model))
         return
@@ -203,7 +203,7 @@ def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
 
 
 @app.command("validate", cls=HelpCommand)
-@handle_errors
+@o.command()
 def validate_cmd(
     path: Annotated[
         Path | None,
