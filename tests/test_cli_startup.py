@@ -31,8 +31,8 @@ def _commands():
         for sub in getattr(cmd, "commands", {}).values():
             yield from walk(sub)
 
-    for name, spec in COMMANDS.items():
-        yield from walk(load_command(name, spec, "rich"))
+    for name in COMMANDS:
+        yield from walk(load_command(name))
 
 
 def _samples(annotation: Any) -> list[Any]:
@@ -72,7 +72,7 @@ def test_every_option_converts_as_typer_does():
 def test_light_conversion_is_what_the_commands_use():
     from infogauss_cli.cli.coerce import lighten
 
-    cmd = load_command("check", COMMANDS["check"], "rich")
+    cmd = load_command("check")
     assert all(is_light(p) for p in cmd.params)
     assert all(isinstance(p, (TyperOption, TyperArgument)) for p in cmd.params)
     assert lighten(cmd) is cmd  # idempotent
@@ -111,7 +111,8 @@ def test_help_is_typers_layout_without_its_renderer():
         "assert 'markdown_it' not in sys.modules and 'pygments' not in sys.modules; "
         "assert 'typer.rich_utils' not in sys.modules; "
         "import rich.markdown; assert hasattr(rich.markdown, 'MarkdownContext'); "
-        "print('--memory-budget' in out, 'Usage' in out, '╭─ Gates' in out, '[default: 0.05]' in out)"
+        "print('--memory-budget' in out, 'Usage' in out, '╭─ Gates' in out, "
+        "'[default: 0.05]' in out)"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.split() == ["True"] * 4, r.stdout + r.stderr

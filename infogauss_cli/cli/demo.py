@@ -11,6 +11,8 @@ from infogauss_cli.cli import options as o
 from infogauss_cli.cli.output import publish, terminal
 from infogauss_cli.core.options import Outputs
 from infogauss_cli.core.progress import note
+from infogauss_cli.pipelines.demo import GPU_COMMAND, demo_rows
+from infogauss_cli.pipelines.synthetic.paper import comparison_sections, publish_comparison
 
 
 @o.command(o.JSON, o.QUIET)
@@ -47,9 +49,6 @@ def demo_cmd(
       [bold]infogauss demo --no-models --out /tmp/demo[/]
     """
     from rich.console import Console
-
-    from infogauss_cli.pipelines.demo import GPU_COMMAND, demo_rows  # numpy
-    from infogauss_cli.pipelines.synthetic.paper import comparison_sections, publish_comparison
 
     json_out, quiet = params["json_out"], bool(params["quiet"])
     html, report = out / "report.html", out / "report.json"

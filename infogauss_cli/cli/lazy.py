@@ -9,7 +9,6 @@ import importlib
 import inspect
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import Enum
 
 import typer
@@ -30,71 +29,28 @@ from infogauss_cli.cli.coerce import lighten
 Cmd = TyperCommand | TyperGroup
 
 
-@dataclass(frozen=True)
-class LazyCommand:
-    """Where a command lives (``infogauss_cli.cli.<module>.<attr>``: a command function, or a
-    ``typer.Typer`` sub-app with ``group=True``) and its one-line help for the listing.
-    ``help`` is also the command's help when ``full_help`` is set (else its docstring)."""
-
-    module: str
-    attr: str
-    help: str
-    group: bool = False
-    full_help: bool = False
-
-
-COMMANDS: dict[str, LazyCommand] = {
-    "extract": LazyCommand(
-        "extract",
-        "extract_cmd",
-        "Embed a dataset with one tower of a model and write the raw embeddings to a file.",
-    ),
-    "audit": LazyCommand(
-        "audit",
-        "audit_cmd",
-        "Embed the data with each model (cache reused), run the diagnostics, print the verdict.",
-    ),
-    "compare": LazyCommand(
-        "audit",
-        "audit_cmd",
-        "Audit several models into one table (same options as audit). Example: "
-        "[bold]infogauss compare resnet34 dino --json r.json[/]",
-        full_help=True,
-    ),
-    "check": LazyCommand(
-        "check",
-        "check_cmd",
-        "Audit embedding matrices stored in files (.npy .npz .safetensors .pt .csv .tsv .parquet).",
-    ),
-    "synthetic": LazyCommand(
-        "synthetic",
-        "synthetic_cmd",
-        "Train encoders on the paper's synthetic inputs with InfoNCE (and a supervised "
-        "contrast) and diagnose their embeddings before and after training.",
-    ),
-    "demo": LazyCommand(
-        "demo",
-        "demo_cmd",
-        "Run the paper's comparison offline: synthetic encoders and real packaged weights on "
-        "real text and images.",
-    ),
-    "track": LazyCommand(
-        "track",
-        "track_cmd",
-        "Diagnose every checkpoint of a training run on the same data: one row per "
-        "checkpoint, and a trajectory plot.",
-    ),
-    "schema": LazyCommand(
-        "schema",
-        "schema_cmd",
-        "Print the JSON Schema (2020-12) that every [bold]--json[/] report validates against.",
-    ),
-    "zoo": LazyCommand("zoo", "app", "The model zoo: list, show, validate.", group=True),
-    "data": LazyCommand(
-        "data", "app", "Datasets: fetch MS-COCO val2017, show what is here.", group=True
-    ),
-    "cache": LazyCommand("cache", "app", "The embedding cache: list, prune, verify.", group=True),
+COMMANDS = {  # name -> the listing's line (module infogauss_cli.cli.NAME, function NAME_cmd)
+    "extract": "Embed a dataset with one tower of a model and write the raw embeddings to a file.",
+    "audit": "Embed the data with each model (cache reused), run the diagnostics, print the "
+    "verdict.",
+    "compare": "Audit several models into one table (same options as audit). Example: "
+    "[bold]infogauss compare resnet34 dino --json r.json[/]",
+    "check": "Audit embedding matrices stored in files (.npy .npz .safetensors .pt .csv .tsv "
+    ".parquet).",
+    "synthetic": "Train encoders on the paper's synthetic inputs with InfoNCE (and a supervised "
+    "contrast) and diagnose their embeddings before and after training.",
+    "demo": "Run the paper's comparison offline: synthetic encoders and real packaged weights on "
+    "real text and images.",
+    "track": "Diagnose every checkpoint of a training run on the same data: one row per "
+    "checkpoint, and a trajectory plot.",
+    "schema": "Print the JSON Schema (2020-12) that every [bold]--json[/] report validates "
+    "against.",
+    "zoo": "The model zoo: list, show, validate.",
+    "data": "Datasets: fetch MS-COCO val2017, show what is here.",
+    "cache": "The embedding cache: list, prune, verify.",
 }
+GROUPS = ("zoo", "data", "cache")  # typer sub-apps, ``app`` in their module
+SAME_AS = {"compare": "audit"}  # another name of a command, with the listing's line as help
 
 
 def _highlighter(*patterns: str) -> RegexHighlighter:
@@ -224,20 +180,19 @@ class HelpGroup(TyperGroup):
         print_help(self, ctx)
 
 
-def load_command(name: str, spec: LazyCommand, markup: str | None) -> Cmd:
+def load_command(name: str, markup: str | None = "rich") -> Cmd:
     """Import the command's module and build its click command (values converted by
     :mod:`.coerce`, without pydantic where it can)."""
-    obj = getattr(importlib.import_module(f"infogauss_cli.cli.{spec.module}"), spec.attr)
-    if spec.group:
-        group = get_group(obj)
-        group.name = name
-        group.help = group.help or spec.help
+    module = importlib.import_module(f"infogauss_cli.cli.{SAME_AS.get(name, name)}")
+    if name in GROUPS:
+        group = get_group(module.app)
+        group.name, group.help = name, group.help or COMMANDS[name]
         return lighten(group)
-    help_text = spec.help if spec.full_help else None
-    info = CommandInfo(name=name, callback=obj, help=help_text, cls=HelpCommand)
-    return lighten(
-        get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=markup)
-    )
+    callback = getattr(module, f"{SAME_AS.get(name, name)}_cmd")
+    own = COMMANDS[name] if name in SAME_AS else None
+    info = CommandInfo(name, cls=HelpCommand, callback=callback, help=own)
+    cmd = get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=markup)
+    return lighten(cmd)
 
 
 class LazyGroup(HelpGroup):
@@ -252,14 +207,13 @@ class LazyGroup(HelpGroup):
         return [*COMMANDS, *(n for n in super().list_commands(ctx) if n not in COMMANDS)]
 
     def get_command(self, ctx: typer.Context, cmd_name: str) -> Cmd | None:
-        spec = COMMANDS.get(cmd_name)
-        if spec is None:
+        if cmd_name not in COMMANDS:
             return super().get_command(ctx, cmd_name)
         if cmd_name in self._loaded:
             return self._loaded[cmd_name]
         if self._listing:  # the help listing needs the name and one line, not the module
-            return TyperCommand(name=cmd_name, help=spec.help)
-        cmd = self._loaded[cmd_name] = load_command(cmd_name, spec, self.rich_markup_mode)
+            return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name])
+        cmd = self._loaded[cmd_name] = load_command(cmd_name, self.rich_markup_mode)
         return cmd
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
@@ -274,4 +228,4 @@ class LazyGroup(HelpGroup):
             self._listing = False
 
 
-__all__ = ["COMMANDS", "HelpCommand", "HelpGroup", "LazyCommand", "LazyGroup", "print_help"]
+__all__ = ["COMMANDS", "HelpCommand", "HelpGroup", "LazyGroup", "load_command", "print_help"]

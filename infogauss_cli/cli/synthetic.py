@@ -12,6 +12,8 @@ from rich.markup import escape
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.output import emit, publish, terminal
 from infogauss_cli.core.progress import note
+from infogauss_cli.pipelines.synthetic.checkpoints import as_saver
+from infogauss_cli.pipelines.synthetic.paper import comparison_sections, publish_comparison
 
 _P = "Experiment"
 Encoder = o.choices("Encoder", ("linear", "mlp"))
@@ -172,9 +174,7 @@ def synthetic_cmd(
       [bold]infogauss synthetic --quick --eval-epochs 5,10,20 --save-checkpoints ckpt/[/]
       then [bold]infogauss track ckpt/[/]
     """
-    from infogauss_cli.pipelines.synthetic.checkpoints import as_saver  # numpy
-    from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows
-    from infogauss_cli.pipelines.synthetic.paper import comparison_sections, publish_comparison
+    from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows  # numpy
     from infogauss_cli.pipelines.synthetic.sweep import (
         SWEEP_D,
         SWEEP_N,
