@@ -149,7 +149,7 @@ def shared(
     """``flags`` (``"--quiet -q"``) with its help from :data:`HELP`, shown in ``panel``."""
     first, *more = flags.split()
     name = str(kw.pop("name", first[2:].replace("-", "_")))
-    kw.setdefault("help", HELP[first])
+    kw["help"] = kw.get("help") or HELP[first]
     info = typer.Option(first, *more, rich_help_panel=panel, **kw)  # type: ignore[call-overload]
     return Shared(name, Annotated[kind, info], default)
 

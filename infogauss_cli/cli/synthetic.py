@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -15,150 +14,108 @@ from infogauss_cli.core.progress import note
 from infogauss_cli.pipelines.synthetic.checkpoints import as_saver
 from infogauss_cli.pipelines.synthetic.paper import comparison_sections, publish_comparison
 
-_P = "Experiment"
+E, S = "Experiment", "Sweep"
+LIST = {"metavar": "LIST"}
 Encoder = o.choices("Encoder", ("linear", "mlp"))
-SYNTHETIC_VIEW = dataclasses.replace(o.VIEW, default=o.View.l2)  # type: ignore[attr-defined]
-
-
-@o.command(
-    SYNTHETIC_VIEW, o.DETAIL, o.JUDGE, o.FILES, o.PER_COORDINATE, o.QUIET, o.GATES, o.BASELINE
-)
-def synthetic_cmd(
-    quick: Annotated[
-        bool,
-        typer.Option(
-            "--quick",
-            help="The quick preset: d=128, 30 epochs, n=2000 (seconds).",
-            rich_help_panel=_P,
-        ),
-    ] = False,
-    settings: Annotated[
+EXPERIMENT = (
+    o.shared(
+        bool, False, "--quick", E, help="The quick preset: d=128, 30 epochs, n=2000 (seconds)."
+    ),
+    o.shared(
         str | None,
-        typer.Option(
-            "--settings",
-            metavar="LIST",
-            help="Comma-separated blocks of the paper's table: laplace, gmm, binary, supervised "
-            "(default: all; with --sweep: laplace,binary).",
-            rich_help_panel=_P,
-        ),
-    ] = None,
-    encoder: Annotated[
-        Encoder | None,  # type: ignore[valid-type]
-        typer.Option(
-            "--encoder", help="Encoder of every run (default: linear).", rich_help_panel=_P
-        ),
-    ] = None,
-    d: Annotated[
-        int | None, typer.Option("--d", min=2, help="Embedding dimension d.", rich_help_panel=_P)
-    ] = None,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-size", min=2, help="Training batch size (the paper's N).", rich_help_panel=_P
-        ),
-    ] = None,
-    temperature: Annotated[
-        float | None,
-        typer.Option("--temperature", min=1e-6, help="InfoNCE temperature.", rich_help_panel=_P),
-    ] = None,
-    epochs: Annotated[
-        int | None, typer.Option("--epochs", min=0, help="Training epochs.", rich_help_panel=_P)
-    ] = None,
-    eval_epochs: Annotated[
+        None,
+        "--settings",
+        E,
+        help="Comma-separated blocks of the paper's table: laplace, gmm, binary, supervised "
+        "(default: all; with --sweep: laplace,binary).",
+        **LIST,
+    ),
+    o.shared(Encoder | None, None, "--encoder", E, help="Encoder of every run (default: linear)."),
+    o.shared(int | None, None, "--d", E, min=2, help="Embedding dimension d."),
+    o.shared(
+        int | None, None, "--batch-size", E, min=2, help="Training batch size (the paper's N)."
+    ),
+    o.shared(float | None, None, "--temperature", E, min=1e-6, help="InfoNCE temperature."),
+    o.shared(int | None, None, "--epochs", E, min=0, help="Training epochs."),
+    o.shared(
         str | None,
-        typer.Option(
-            "--eval-epochs",
-            metavar="LIST",
-            help="Also evaluate after these epochs, e.g. 10,30 (0 and the last always are).",
-            rich_help_panel=_P,
-        ),
-    ] = None,
-    noise: Annotated[
+        None,
+        "--eval-epochs",
+        E,
+        help="Also evaluate after these epochs, e.g. 10,30 (0 and the last always are).",
+        **LIST,
+    ),
+    o.shared(
         float | None,
-        typer.Option(
-            "--noise",
-            min=0.0,
-            help="Std of the additive noise (continuous inputs).",
-            rich_help_panel=_P,
-        ),
-    ] = None,
-    bit_noise: Annotated[
+        None,
+        "--noise",
+        E,
+        min=0.0,
+        help="Std of the additive noise (continuous inputs).",
+    ),
+    o.shared(
         float | None,
-        typer.Option(
-            "--bit-noise",
-            min=0.0,
-            max=0.99,
-            help="Probability that a 1-bit is dropped (binary inputs; as many switch on).",
-            rich_help_panel=_P,
-        ),
-    ] = None,
-    reg: Annotated[
+        None,
+        "--bit-noise",
+        E,
+        min=0.0,
+        max=0.99,
+        help="Probability that a 1-bit is dropped (binary inputs; as many switch on).",
+    ),
+    o.shared(
         float | None,
-        typer.Option(
-            "--reg",
-            min=0.0,
-            help="Vanishing norm regulariser lambda_0 (the paper's regularisation path; 0: off).",
-            rich_help_panel=_P,
-        ),
-    ] = None,
-    n: Annotated[
+        None,
+        "--reg",
+        E,
+        min=0.0,
+        help="Vanishing norm regulariser lambda_0 (the paper's regularisation path; 0: off).",
+    ),
+    o.shared(
         int | None,
-        typer.Option(
-            "--n",
-            min=20,
-            help="Fresh held-out rows the tests see (default: the preset's).",
-            rich_help_panel="Protocol",
-        ),
-    ] = None,
-    seed: Annotated[
+        None,
+        "--n",
+        o.P,
+        min=20,
+        help="Fresh held-out rows the tests see (default: the preset's).",
+    ),
+    o.shared(
         int,
-        typer.Option(
-            "--seed",
-            min=0,
-            max=o.MAX_SEED,
-            help="Seed of data, initialisation and training.",
-            rich_help_panel="Protocol",
-        ),
-    ] = 0,
-    sweep: Annotated[
+        0,
+        "--seed",
+        o.P,
+        min=0,
+        max=o.MAX_SEED,
+        help="Seed of data, initialisation and training.",
+    ),
+    dataclasses.replace(o.VIEW, default=o.View.l2),  # type: ignore[attr-defined]
+    *o.DETAIL,
+    *o.JUDGE,
+    o.shared(
         bool,
-        typer.Option(
-            "--sweep",
-            help="Sweep d and N instead (InfoNCE runs, final epoch); with --plots DIR also "
-            "writes DIR/sweep.png.",
-            rich_help_panel="Sweep",
-        ),
-    ] = False,
-    sweep_d: Annotated[
-        str | None,
-        typer.Option(
-            "--sweep-d",
-            metavar="LIST",
-            help="d values (default 16,32,64,128,256).",
-            rich_help_panel="Sweep",
-        ),
-    ] = None,
-    sweep_n: Annotated[
-        str | None,
-        typer.Option(
-            "--sweep-n",
-            metavar="LIST",
-            help="N values (default 32,64,128,256,512).",
-            rich_help_panel="Sweep",
-        ),
-    ] = None,
-    save_checkpoints: Annotated[
+        False,
+        "--sweep",
+        S,
+        help="Sweep d and N instead (InfoNCE runs, final epoch); with --plots DIR also writes "
+        "DIR/sweep.png.",
+    ),
+    o.shared(str | None, None, "--sweep-d", S, help="d values (default 16,32,64,128,256).", **LIST),
+    o.shared(
+        str | None, None, "--sweep-n", S, help="N values (default 32,64,128,256,512).", **LIST
+    ),
+    o.shared(
         Path | None,
-        typer.Option(
-            "--save-checkpoints",
-            metavar="DIR",
-            help="Write each encoder at the evaluated epochs (0 included) to "
-            "DIR/RUN/epoch-EEEE.safetensors + .json; `infogauss track DIR` reads them back.",
-            rich_help_panel=_P,
-        ),
-    ] = None,
-    **params: object,
-) -> None:
+        None,
+        "--save-checkpoints",
+        E,
+        metavar="DIR",
+        help="Write each encoder at the evaluated epochs (0 included) to "
+        "DIR/RUN/epoch-EEEE.safetensors + .json; `infogauss track DIR` reads them back.",
+    ),
+)
+
+
+@o.command(EXPERIMENT, o.FILES, o.PER_COORDINATE, o.QUIET, o.GATES, o.BASELINE)
+def synthetic_cmd(**params: object) -> None:
     """Train encoders on the paper's synthetic inputs (Laplace, Gaussian mixture, sparse binary)
     with InfoNCE (and a supervised contrast), and diagnose fresh held-out embeddings at epoch 0
     and after training; the paper's numbers are printed next to ours.
@@ -183,22 +140,16 @@ def synthetic_cmd(
         write_sweep_plot,
     )
 
-    chosen = tuple(s.strip() for s in settings.split(",") if s.strip()) if settings else None
+    p = {k: getattr(v, "value", v) for k, v in params.items()}
+    sweep, save_checkpoints = bool(p["sweep"]), p["save_checkpoints"]
+    settings = [s.strip() for s in str(p["settings"] or "").split(",") if s.strip()]
     cfg = preset(
-        "quick" if quick else "default",
-        settings=SWEEP_SETTINGS if sweep and chosen is None else chosen,
-        encoder=encoder.value if encoder else None,  # type: ignore[attr-defined]
-        d=d,
-        batch_size=batch_size,
-        temperature=temperature,
-        epochs=epochs,
-        eval_epochs=o.ints(eval_epochs, "--eval-epochs"),
-        noise=noise,
-        bit_noise=bit_noise,
-        reg=reg,
-        n_eval=n,
-        view=params["view"].value,  # type: ignore[attr-defined]
-        seed=seed,
+        "quick" if p["quick"] else "default",
+        settings=tuple(settings) or (SWEEP_SETTINGS if sweep else None),
+        eval_epochs=o.ints(p["eval_epochs"], "--eval-epochs"),  # type: ignore[arg-type]
+        n_eval=p["n"],
+        **{k: p[k] for k in ("encoder", "d", "batch_size", "temperature", "epochs", "noise")},
+        **{k: p[k] for k in ("bit_noise", "reg", "view", "seed")},
     )
     out = o.outputs(params)
     out.preflight([("--baseline", params["baseline"])], [("--save-checkpoints", save_checkpoints)])
@@ -207,8 +158,8 @@ def synthetic_cmd(
     if sweep and save_checkpoints is not None:
         raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")
     if sweep:
-        ds = o.ints(sweep_d, "--sweep-d") or SWEEP_D
-        ns = o.ints(sweep_n, "--sweep-n") or SWEEP_N
+        ds = o.ints(p["sweep_d"], "--sweep-d") or SWEEP_D  # type: ignore[arg-type]
+        ns = o.ints(p["sweep_n"], "--sweep-n") or SWEEP_N  # type: ignore[arg-type]
         rows = sweep_rows(cfg, ds, ns, options=req.diagnose, gates=req.gates, progress=progress)
         if out.plots:
             write_sweep_plot(rows, cfg, out.plots)

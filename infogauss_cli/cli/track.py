@@ -17,7 +17,35 @@ from infogauss_cli.report.trajectory import trajectory_section, write_trajectory
 
 _T = "Checkpoints"
 Trend = o.choices("Trend", ("up", "down", "flat"))
-TRACK_VIEW = o.shared(
+CHECKPOINTS = (
+    o.shared(
+        list[str] | None,
+        None,
+        "--weights",
+        _T,
+        metavar="GLOB",
+        help="Weights files of the one zoo entry, one per checkpoint (a quoted glob such as "
+        "'ckpt/step-*.safetensors'; repeatable).",
+    ),
+    o.shared(
+        str | None,
+        None,
+        "--steps",
+        _T,
+        metavar="LIST",
+        help="Steps of the checkpoints in the order given (default: parsed from the names: the "
+        "number after step/epoch/checkpoint, else the last number).",
+    ),
+    o.shared(
+        Trend | None,  # type: ignore[valid-type]
+        None,
+        "--require-trend",
+        o.G,
+        help="Gate on the first-to-last change of AD and DP compliance: up/down = beyond the "
+        "width of the null's 95% band, flat = within it (see docs/training.md).",
+    ),
+)
+VIEW = o.shared(
     o.View | None,
     None,
     "--view",
@@ -26,9 +54,7 @@ TRACK_VIEW = o.shared(
 )
 
 
-@o.command(
-    o.DATA[:2], o.SAMPLE, TRACK_VIEW, o.JUDGE, o.COMPUTE, o.FILES, o.QUIET, o.GATES
-)  # fmt: skip
+@o.command(CHECKPOINTS, o.DATA[:2], o.SAMPLE, VIEW, o.JUDGE, o.COMPUTE, o.FILES, o.QUIET, o.GATES)
 def track_cmd(
     targets: Annotated[
         list[str],
@@ -41,35 +67,6 @@ def track_cmd(
             show_default=False,
         ),
     ],
-    weights: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--weights",
-            metavar="GLOB",
-            help="Weights files of the one zoo entry, one per checkpoint (a quoted glob such "
-            "as 'ckpt/step-*.safetensors'; repeatable).",
-            rich_help_panel=_T,
-        ),
-    ] = None,
-    steps: Annotated[
-        str | None,
-        typer.Option(
-            "--steps",
-            metavar="LIST",
-            help="Steps of the checkpoints in the order given (default: parsed from the names: "
-            "the number after step/epoch/checkpoint, else the last number).",
-            rich_help_panel=_T,
-        ),
-    ] = None,
-    require_trend: Annotated[
-        Trend | None,  # type: ignore[valid-type]
-        typer.Option(
-            "--require-trend",
-            help="Gate on the first-to-last change of AD and DP compliance: up/down = beyond "
-            "the width of the null's 95% band, flat = within it (see docs/training.md).",
-            rich_help_panel=o.G,
-        ),
-    ] = None,
     **params: object,
 ) -> None:
     """Diagnose every checkpoint of a training run on the same data: one row per checkpoint
@@ -88,14 +85,14 @@ def track_cmd(
     from infogauss_cli.pipelines.track import track_synthetic, track_zoo, zoo_checkpoints
     from infogauss_cli.pipelines.track_folders import folder_checkpoints, targets_kind
 
+    p = {k: getattr(v, "value", v) for k, v in params.items()}
+    weights, steps, trend, view = (p[k] for k in ("weights", "steps", "require_trend", "view"))
     out = o.outputs(params)
     out.preflight(_inputs(targets, weights or (), params["zoo"]))
-    view = params["view"].value if params["view"] else None  # type: ignore[attr-defined]
     req = o.request(params, out, view=view or "l2")
     if req.compute.use_cache:
         check_cache_writable(req.compute)
-    trend = require_trend.value if require_trend else None  # type: ignore[attr-defined]
-    if params["revision"] is not None and all(Path(t).exists() for t in targets):
+    if p["revision"] is not None and all(Path(t).exists() for t in targets):
         raise typer.BadParameter("--revision pins a zoo model's hub weights, not local checkpoints")
     kind = targets_kind(targets)
     if kind == "folders" and weights:
