@@ -10,7 +10,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -58,8 +58,8 @@ def stdout_console(*, stderr: bool = False, width: int | None = None) -> Console
 
 
 def closed_stdout() -> int:
-    """After a :class:`BrokenPipeError`: point stdout at ``/dev/null`` (so the flush at exit
-    fails no more) and return the exit code of a closed pipe."""
+    """After a :class:`BrokenPipeError`: stdout to ``/dev/null`` (the flush at exit fails no
+    more); the exit code of a closed pipe."""
     with contextlib.suppress(OSError, ValueError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return CLOSED_PIPE_EXIT
@@ -81,8 +81,7 @@ def stdout_named() -> Iterator[None]:
 
 @contextlib.contextmanager
 def library_warnings_silenced() -> Iterator[None]:
-    """Warnings raised inside libraries are not shown (what matters reaches the user as the
-    tool's own error or note); the tool's own, and all with ``--debug``, show escaped."""
+    """Only the tool's own warnings show (all with ``--debug``), control characters escaped."""
     with warnings.catch_warnings():
         warnings.showwarning = show_escaped
         if not _state["debug"]:
@@ -97,10 +96,10 @@ def show_escaped(
     category: type[Warning],
     filename: str,
     lineno: int,
-    file: Any = None,
+    file: TextIO | None = None,
     line: str | None = None,
 ) -> None:
-    """:func:`warnings.showwarning` that never sends a control character to the terminal."""
+    """:func:`warnings.showwarning` without control characters."""
     text = warnings.formatwarning(printable(message), category, filename, lineno, line)
     out = file if file is not None else sys.stderr
     with contextlib.suppress(OSError, ValueError):  # stderr gone: nothing to show it on
@@ -133,10 +132,9 @@ def _outcome(exc: BaseException) -> tuple[int, str]:
 
 
 def handle_errors(func: F) -> F:
-    """Decorator for commands: InfogaussError -> its exit code (2 or 3), Ctrl-C -> 3, stdout
-    closed -> 141 quietly, anything unexpected -> 3; a traceback only with ``--debug``. Under
-    torchrun the ranks agree on one exit code and only rank 0 (or a rank with an error of its
-    own) prints the error."""
+    """Decorator for commands: InfogaussError -> its exit code, Ctrl-C -> 3, stdout closed ->
+    141, anything else -> 3; a traceback only with ``--debug``. Under torchrun the ranks agree
+    on one exit code and only rank 0 (or a rank with an error of its own) prints the error."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> object:

@@ -1,5 +1,4 @@
-"""`infogauss zoo list | show | validate`: the registered models (thin wrappers over
-:mod:`infogauss_cli.models.zoo` and :mod:`infogauss_cli.models.backends`)."""
+"""`infogauss zoo list | show | validate`: the registered models."""
 
 from __future__ import annotations
 
@@ -78,9 +77,8 @@ def list_cmd(
 
 
 def _list_table(entries: Sequence[ZooEntry], wide: bool, box: box.Box) -> Table:
-    """Wide: one column each plus the paper row. Narrow (80 columns): aliases under the id and
-    a * for the paper's models. An id never wraps: its column is as wide as the longest id (and
-    its mark); the other columns fold."""
+    """Wide: one column each and the paper row; narrow (80 columns): aliases under the id, a *
+    for the paper's models. An id never wraps; the other columns fold."""
     table = Table(title_justify="left", title_style="dim", box=box, pad_edge=False)
     if wide:
         cols = ["id", "aliases", "backend", "towers", "objective", "dim", "paper row"]
@@ -129,20 +127,16 @@ def show_cmd(
     from infogauss_cli.models.backends.adhoc import is_on_the_fly, resolve_models
     from infogauss_cli.models.zoo import find_zoo
 
-    zoo = params["zoo"]
-    (entry,) = resolve_models([model], zoo_path=zoo, objective=params["objective"])  # type: ignore[arg-type]
-    where = f"none (made on the fly from {model})" if is_on_the_fly(model) else str(find_zoo(zoo))  # type: ignore[arg-type]
+    zoo, objective = params["zoo"], params["objective"]
+    (entry,) = resolve_models([model], zoo_path=zoo, objective=objective)  # type: ignore[arg-type]
+    fly = is_on_the_fly(model)
+    where = f"none (made on the fly from {model})" if fly else str(find_zoo(zoo))  # type: ignore[arg-type]
     if as_yaml:
-        _print_yaml(entry, is_on_the_fly(model))
+        _print_yaml(entry, fly)
         return
     try:
         status = weights_status(entry)
-        weights = {
-            "kind": status.kind,
-            "location": status.location,
-            "available": status.available,
-            "detail": status.detail,
-        }
+        weights = {k: getattr(status, k) for k in ("kind", "location", "available", "detail")}
     except InfogaussError as exc:
         weights = {"kind": "unavailable", "location": "-", "available": False, "detail": str(exc)}
     if as_json:
