@@ -31,8 +31,8 @@ def _commands():
         for sub in getattr(cmd, "commands", {}).values():
             yield from walk(sub)
 
-    for name, spec in COMMANDS.items():
-        yield from walk(load_command(name, spec, "rich"))
+    for name in COMMANDS:
+        yield from walk(load_command(name))
 
 
 def _samples(annotation: Any) -> list[Any]:
@@ -72,7 +72,7 @@ def test_every_option_converts_as_typer_does():
 def test_light_conversion_is_what_the_commands_use():
     from infogauss_cli.cli.coerce import lighten
 
-    cmd = load_command("check", COMMANDS["check"], "rich")
+    cmd = load_command("check")
     assert all(is_light(p) for p in cmd.params)
     assert all(isinstance(p, (TyperOption, TyperArgument)) for p in cmd.params)
     assert lighten(cmd) is cmd  # idempotent
@@ -98,22 +98,9 @@ def test_bad_values_still_read_as_typer_writes_them(tmp_path, args, message):
     assert r.exit_code == 2 and message in r.output
 
 
-def test_stand_ins_act_as_the_real_classes():
-    from rich.markdown import Markdown
-    from rich.traceback import Traceback
-
-    from infogauss_cli.cli.lighthelp import stand_in
-
-    md = stand_in("rich.markdown", "Markdown")("# title")
-    assert isinstance(md, Markdown)
-    try:
-        raise ValueError("x")
-    except ValueError as exc:
-        tb = stand_in("rich.traceback", "Traceback").from_exception(type(exc), exc, None)
-    assert isinstance(tb, Traceback)
-
-
-def test_help_renders_with_stand_ins_and_leaves_the_real_modules_importable():
+def test_help_is_typers_layout_without_its_renderer():
+    """cli/lazy.py renders the help panels itself (click's public ``format_help``): the same
+    text as typer's renderer, which imports rich.markdown and rich.traceback."""
     import subprocess
     import sys
 
@@ -121,11 +108,29 @@ def test_help_renders_with_stand_ins_and_leaves_the_real_modules_importable():
         "import sys; from typer.testing import CliRunner; "
         "from infogauss_cli.cli.main import app; "
         "out = CliRunner().invoke(app, ['check', '--help']).output; "
-        "from typer import rich_utils; "
         "assert 'markdown_it' not in sys.modules and 'pygments' not in sys.modules; "
-        "import rich.markdown; assert rich_utils.Markdown is not rich.markdown.Markdown; "
-        "assert hasattr(rich.markdown, 'MarkdownContext'); "
-        "print('--memory-budget' in out, 'Usage' in out)"
+        "assert 'typer.rich_utils' not in sys.modules; "
+        "import rich.markdown; assert hasattr(rich.markdown, 'MarkdownContext'); "
+        "print('--memory-budget' in out, 'Usage' in out, '╭─ Gates' in out, "
+        "'[default: 0.05]' in out)"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert r.stdout.split() == ["True", "True"], r.stdout + r.stderr
+    assert r.stdout.split() == ["True"] * 4, r.stdout + r.stderr
+
+
+def test_help_matches_typers_renderer(capsys):
+    """Every command's help, and the listing, reads as typer's own renderer writes it."""
+    from typer import rich_utils
+    from typer.main import get_command
+
+    from infogauss_cli.cli.lazy import print_help
+    from infogauss_cli.cli.main import app
+
+    root = get_command(app)
+    root._listing = True  # what the listing shows: the table's one-line helps
+    for cmd in [root, *_commands()]:
+        ctx = typer.Context(cmd, info_name=cmd.name)
+        print_help(cmd, ctx)
+        ours = capsys.readouterr().out
+        rich_utils.rich_format_help(obj=cmd, ctx=ctx, markup_mode="rich")
+        assert ours == capsys.readouterr().out, cmd.name

@@ -6,65 +6,23 @@ from typing import Annotated
 
 import typer
 
-from infogauss_cli.cli import gate_options as g
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors
 from infogauss_cli.cli.output import emit
+from infogauss_cli.core.collisions import data_inputs
+from infogauss_cli.core.progress import note
+from infogauss_cli.extract.distributed import current_shard
+from infogauss_cli.extract.store import check_cache_writable
 
 
-@handle_errors
+@o.command(
+    o.DATA, o.SAMPLE, o.LAYERS, o.VIEW, o.DETAIL, o.MEMORY, o.JUDGE, o.COMPUTE, o.SHARD,
+    o.FILES, o.PER_COORDINATE, o.QUIET, o.GATES, o.BASELINE,
+)  # fmt: skip
 def audit_cmd(
     models: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="MODEL...",
-            help=o.MODEL_HELP,
-            show_default=False,
-        ),
+        list[str], typer.Argument(metavar="MODEL...", help=o.MODEL_HELP, show_default=False)
     ],
-    data: o.DataOpt = "coco-val2017",
-    tower: o.TowerOpt = o.Tower.all,
-    captions: o.CaptionsOpt = "first",
-    text_field: o.TextFieldOpt = None,
-    streaming: o.StreamingOpt = False,
-    strict: o.StrictOpt = False,
-    download: o.DownloadOpt = False,
-    n: o.NOpt = None,
-    seed: o.SeedOpt = 0,
-    layers: o.LayersOpt = None,
-    view: o.ViewOpt = o.View.auto,
-    detail: o.DetailOpt = False,
-    bootstrap: o.BootstrapOpt = 0,
-    memory_budget: o.MemoryBudgetOpt = None,
-    verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
-    rule: o.RuleOpt = o.RuleName.calibrated,
-    alpha: o.AlphaOpt = 0.05,
-    device: o.DeviceOpt = "auto",
-    precision: o.PrecisionOpt = o.Precision.auto,
-    batch_size: o.BatchSizeOpt = None,
-    workers: o.WorkersOpt = None,
-    decode: o.DecodeOpt = o.Decode.cpu,  # type: ignore[attr-defined]
-    compile: o.CompileOpt = False,
-    zoo: o.ZooOpt = None,
-    revision: o.RevisionOpt = None,
-    objective: o.ObjectiveOpt = None,
-    cache_dir: o.CacheDirOpt = None,
-    no_cache: o.NoCacheOpt = False,
-    shard: o.ShardOpt = None,
-    json_out: o.JsonOpt = None,
-    markdown: o.MarkdownOpt = None,
-    html: o.HtmlOpt = None,
-    plots: o.PlotsOpt = None,
-    per_coordinate: o.PerCoordinateOpt = False,
-    quiet: o.QuietOpt = False,
-    require: g.RequireOpt = None,
-    max_cv: g.MaxCvOpt = None,
-    min_ad_compliance: g.MinAdOpt = None,
-    min_dp_compliance: g.MinDpOpt = None,
-    max_ad_mean: g.MaxAdMeanOpt = None,
-    max_effect: g.MaxEffectOpt = None,
-    baseline: g.BaselineOpt = None,
-    max_drop: g.MaxDropOpt = None,
+    **params: object,
 ) -> None:
     """Embed the data with each model (cache reused), run the diagnostics, print the verdict.
 
@@ -78,36 +36,34 @@ def audit_cmd(
 
       [bold]infogauss audit st:sentence-transformers/all-MiniLM-L6-v2 --data text:s.txt[/]
     """
-    params = locals()
-    from rich.console import Console
+    from infogauss_cli.pipelines.audit import audit_models  # numpy
 
-    from infogauss_cli.core.options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
-    from infogauss_cli.extract.distributed import current_shard
-    from infogauss_cli.extract.store import check_cache_writable
-    from infogauss_cli.pipelines.audit import audit_models
-
-    out = o.from_params(Outputs, params)
-    compute = o.from_params(Compute, params, use_cache=not no_cache)
-    from infogauss_cli.core.collisions import data_inputs
-
-    inputs = [*data_inputs(data), ("--zoo", zoo), ("--baseline", baseline)]
-    out.preflight(inputs)  # every output writable, and no input, before any model loads
-    check_cache_writable(compute)
-    share = current_shard(compute.shard)
-    console = Console(stderr=True)
+    out = o.outputs(params)
+    inputs = [*data_inputs(str(params["data"])), ("--zoo", params["zoo"])]
+    out.preflight([*inputs, ("--baseline", params["baseline"])])  # before any model loads
+    req = o.request(params, out)
+    check_cache_writable(req.compute)
+    share = current_shard(req.compute.shard)
+    quiet = out.quiet or not (share.assembles or share.mode == "job")
     rows = audit_models(
         models,
-        data=o.from_params(DataOptions, params),
-        protocol=o.from_params(Protocol, params),
-        compute=compute,
-        options=o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays),
-        gates=g.gates(params),
-        console=None if quiet or not (share.assembles or share.mode == "job") else console,
+        data=req.data,
+        protocol=req.protocol,
+        compute=req.compute,
+        options=req.diagnose,
+        gates=req.gates,
+        console=None if quiet else _stderr(),
     )
     if share.synced and not share.assembles:
         raise typer.Exit(0)  # rank 0 reports; the ranks agree on its exit code
     if share.mode == "job" and not rows:
-        if not quiet:
-            console.print(o.SHARD_DONE.format(shard=share.label), highlight=False)
+        if not out.quiet:
+            note(o.SHARD_DONE.format(shard=share.label))
         raise typer.Exit(0)
     emit(rows, out)
+
+
+def _stderr() -> object:
+    from rich.console import Console
+
+    return Console(stderr=True)

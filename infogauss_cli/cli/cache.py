@@ -8,11 +8,24 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors
+from infogauss_cli.cli.errors import stdout_console
+from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.safe_paths import default_cache_dir
+from infogauss_cli.pipelines.cache import (
+    cache_entries,
+    list_entries,
+    parse_age,
+    remove_entry,
+    select_entries,
+    verify_entry,
+)
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="cache",
     help="The embedding cache: list entries, prune old ones, verify every chunk.",
     no_args_is_help=True,
@@ -22,10 +35,8 @@ app = typer.Typer(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the entries as JSON on stdout.")]
 
 
-def _root(cache_dir: Path | None) -> Path:
-    from infogauss_cli.core.safe_paths import default_cache_dir
-
-    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+def _root(cache_dir: object) -> Path:
+    return Path(str(cache_dir)).expanduser() if cache_dir is not None else default_cache_dir()
 
 
 def human_size(n: int) -> str:
@@ -46,25 +57,20 @@ def human_age(seconds: float) -> str:
     return f"{seconds:.0f}s"
 
 
-@app.command("list")
-@handle_errors
-def list_cmd(as_json: JsonOpt = False, cache_dir: o.CacheDirOpt = None) -> None:
+@app.command("list", cls=HelpCommand)
+@o.command(o.CACHE_DIR)
+def list_cmd(as_json: JsonOpt = False, **params: object) -> None:
     """List the cache entries: model, tower, data, items, size, age (since last use).
 
     Example: [bold]infogauss cache list --json | jq '.entries[] | select(.age_s > 2592000)'[/]
     """
-    from infogauss_cli.pipelines.cache import list_entries
-
-    root = _root(cache_dir)
+    root = _root(params["cache_dir"])
     infos = list_entries(root)
     if as_json:
         entries = [i.to_dict() for i in infos]
         total = sum(i.size_bytes for i in infos)
         typer.echo(json.dumps({"cache": str(root), "entries": entries, "size_bytes": total}))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"{len(infos)} entries · {root}", title_justify="left", pad_edge=False)
     for col in ("model", "tower", "data", "items", "size", "age"):
         right = col in ("items", "size", "age")
@@ -73,11 +79,11 @@ def list_cmd(as_json: JsonOpt = False, cache_dir: o.CacheDirOpt = None) -> None:
         items = "stream" if i.items is None else str(i.items)
         size, age = human_size(i.size_bytes), human_age(i.age_s())
         table.add_row(i.model, i.tower, i.data, items, size, age)
-    Console().print(table)
+    stdout_console().print(table)
 
 
-@app.command("prune")
-@handle_errors
+@app.command("prune", cls=HelpCommand)
+@o.command(o.CACHE_DIR)
 def prune_cmd(
     older_than: Annotated[
         str | None,
@@ -90,25 +96,17 @@ def prune_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be removed; remove nothing.")
     ] = False,
-    cache_dir: o.CacheDirOpt = None,
+    **params: object,
 ) -> None:
     """Remove cache entries by age and/or model (both: both must hold). Asks nothing; prints
     what it removed.
 
     Example: [bold]infogauss cache prune --older-than 30d --dry-run[/]
     """
-    from infogauss_cli.core.errors import BadInputError
-    from infogauss_cli.pipelines.cache import (
-        list_entries,
-        parse_age,
-        remove_entry,
-        select_entries,
-    )
-
     if older_than is None and not model:
         raise BadInputError("cache prune needs --older-than AGE and/or --model ID")
     age = parse_age(older_than) if older_than is not None else None
-    root = _root(cache_dir)
+    root = _root(params["cache_dir"])
     chosen = select_entries(list_entries(root), age, tuple(model or ()))
     verb = "would remove" if dry_run else "removed"
     for info in chosen:
@@ -120,14 +118,12 @@ def prune_cmd(
     typer.echo(f"{verb} {len(chosen)} entr{'y' if len(chosen) == 1 else 'ies'}, {freed}")
 
 
-@app.command("verify")
-@handle_errors
-def verify_cmd(cache_dir: o.CacheDirOpt = None) -> None:
+@app.command("verify", cls=HelpCommand)
+@o.command(o.CACHE_DIR)
+def verify_cmd(**params: object) -> None:
     """Check every chunk's checksum, dtype and shape; exit 1 naming each bad chunk (a bad
     chunk is recomputed by the next run that needs it)."""
-    from infogauss_cli.pipelines.cache import cache_entries, verify_entry
-
-    entries = cache_entries(_root(cache_dir))
+    entries = cache_entries(_root(params["cache_dir"]))
     bad = [(path, why) for e in entries for path, why in verify_entry(e)]
     chunks = sum(len(list(e.path.glob("chunk-*.json"))) for e in entries)
     for path, why in bad:

@@ -1,89 +1,75 @@
-"""Command-line values converted without pydantic where that is certain, through typer's public
-classes.
-
-typer turns every option value, defaults included, into its type through a pydantic adapter:
-importing pydantic and building one adapter per option costs about as much as typer and rich
-together (benchmarks/startup.py). Each ``TyperOption`` / ``TyperArgument`` (typer's public
-classes) of a command gets click's public ``Parameter.process_value`` wrapped: the plain cases
-the commands use (str, bool, int, float with min/max, Path without checks, Enum/Literal
-choices given exactly, and lists of them) are converted here; any other value
-(another annotation, a parser, a value out of range, a malformed number, a missing required
-value...) goes to typer's own ``process_value``, so errors read exactly as typer writes them.
-tests/test_cli_startup.py checks both paths agree for every option of every command.
-"""
+"""Command-line values converted without pydantic where that is certain (typer builds a pydantic
+adapter per option, defaults included: about as costly as typer and rich together). Each typer
+parameter's click ``process_value`` is wrapped: plain values (str, bool, int, float within
+min/max, Path without checks, Enum/Literal choices given exactly, lists of them) are converted
+here, anything else goes to typer's own, so errors read as typer writes them
+(tests/test_cli_startup.py checks both agree for every option of every command)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Literal, get_args, get_origin
 
-from typer.core import TyperArgument, TyperOption
+import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+from typer.models import ParameterInfo
 
-_INT = re.compile(r"[+-]?[0-9]+")
-_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+Param = TyperOption | TyperArgument
+_NUMBER = {
+    int: re.compile(r"[+-]?[0-9]+"),
+    float: re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"),
+}
 
 
 class _Slow(Exception):
     """This value goes to typer's own conversion."""
 
 
-def _number(kind: type, value: Any, info: Any) -> Any:
+def _number(kind: type, value: object, info: ParameterInfo) -> int | float:
     if isinstance(value, bool) or info.clamp:
         raise _Slow
-    if kind is int and isinstance(value, int):
-        out: Any = value
-    elif kind is float and isinstance(value, (int, float)):
-        out = float(value)
-    elif isinstance(value, str) and (_INT if kind is int else _FLOAT).fullmatch(value):
-        out = kind(value)
-    else:
+    text = isinstance(value, str) and _NUMBER[kind].fullmatch(value)
+    if not (text or isinstance(value, (int, float) if kind is float else int)):
         raise _Slow
+    out = kind(value)
     if (info.min is not None and out < info.min) or (info.max is not None and out > info.max):
         raise _Slow  # typer's message for the range
-    return out
+    return out  # type: ignore[no-any-return]
 
 
-def _choice(choices: tuple[Any, ...], value: Any, info: Any, ctx: Any) -> Any:
-    if not info.case_sensitive or getattr(ctx, "token_normalize_func", None) is not None:
+def _choice(
+    choices: tuple[object, ...], value: object, info: ParameterInfo, ctx: typer.Context
+) -> object:
+    if not info.case_sensitive or ctx.token_normalize_func is not None:
         raise _Slow
+    if any(value is c for c in choices if isinstance(c, Enum)):
+        return value
     for choice in choices:
-        if isinstance(choice, Enum) and value is choice:
-            return value
-    for choice in choices:
-        if isinstance(value, str) and value == str(
-            choice.value if isinstance(choice, Enum) else choice
-        ):
+        if isinstance(value, str) and value == str(getattr(choice, "value", choice)):
             return choice
     raise _Slow
 
 
-def _leaf(annotation: Any, value: Any, info: Any, ctx: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, Enum):
-        return _choice(tuple(annotation), value, info, ctx)
-    if get_origin(annotation) is Literal:
-        return _choice(get_args(annotation), value, info, ctx)
-    if annotation is bool and isinstance(value, bool):
+def _leaf(kind: object, value: object, info: ParameterInfo, ctx: typer.Context) -> object:
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return _choice(tuple(kind), value, info, ctx)
+    if get_origin(kind) is Literal:
+        return _choice(get_args(kind), value, info, ctx)
+    if (kind is bool and isinstance(value, bool)) or (kind is str and isinstance(value, str)):
         return value
-    if annotation is str and isinstance(value, str):
-        return value
-    if annotation in (int, float):
-        return _number(annotation, value, info)
-    if (
-        annotation is Path
-        and isinstance(value, (str, Path))
-        and value != "-"
-        and info.path_type is None
-        and not (info.exists or info.resolve_path or info.writable)
-        and info.file_okay
-        and info.dir_okay
-    ):
+    if kind in (int, float):
+        return _number(kind, value, info)  # type: ignore[arg-type]
+    plain = info.path_type is None and info.file_okay and info.dir_okay
+    checks = info.exists or info.resolve_path or info.writable
+    if kind is Path and isinstance(value, (str, Path)) and value != "-" and plain and not checks:
         return Path(value)
     raise _Slow
 
 
-def convert(param: Any, value: Any, ctx: Any) -> Any:
+def convert(param: Param, value: object, ctx: typer.Context) -> object:
     """``value`` converted as typer would; raises :class:`_Slow` where typer must decide."""
     d = param.type_descriptor
     info = d.parameter_info
@@ -98,55 +84,52 @@ def convert(param: Any, value: Any, ctx: Any) -> Any:
         (item,) = get_args(d.annotation)
         items = value if isinstance(value, (list, tuple)) else [value]
         return [_leaf(item, v, info, ctx) for v in items]
-    if get_origin(d.annotation) is not None and get_origin(d.annotation) is not Literal:
+    if get_origin(d.annotation) not in (None, Literal):
         raise _Slow
     return _leaf(d.annotation, value, info, ctx)
 
 
-def _process_value(param: Any, typer_process_value: Any) -> Any:
-    """click's ``process_value`` for ``param`` with the plain conversions done here."""
+def _light(param: object) -> None:
+    if not isinstance(param, (TyperOption, TyperArgument)) or is_light(param):
+        return
+    typers = param.process_value
 
-    def process_value(ctx: Any, value: Any) -> Any:
+    def process_value(ctx: typer.Context, value: object) -> object:
         try:
             out = convert(param, value, ctx)
         except Exception:  # _Slow, or a value typer words its own way
-            return typer_process_value(ctx, value)
+            return typers(ctx, value)
         if param.required and param.value_is_missing(out):
-            return typer_process_value(ctx, value)
-        if param.callback is not None:
-            out = param.callback(ctx, param, out)
-        return out
+            return typers(ctx, value)
+        return param.callback(ctx, param, out) if param.callback is not None else out
 
     process_value.light = True  # type: ignore[attr-defined]
-    return process_value
+    param.process_value = process_value  # type: ignore[method-assign]
 
 
-def is_light(param: Any) -> bool:
+def is_light(param: Param) -> bool:
     return getattr(param.process_value, "light", False)
 
 
-def _light(param: Any) -> None:
-    if isinstance(param, (TyperOption, TyperArgument)) and not is_light(param):
-        param.process_value = _process_value(param, param.process_value)
+Command = TyperCommand | TyperGroup
 
 
-def lighten(command: Any) -> Any:
-    """Give every typer parameter of ``command`` (and of its subcommands), its ``--help``
+def lighten(command: Command) -> Command:
+    """Give every typer parameter of ``command`` (and of its subcommands), ``--help``
     included, the light conversion; returns ``command``."""
     for sub in getattr(command, "commands", {}).values():
         lighten(sub)
     for param in command.params:
         _light(param)
     if "get_help_option" not in vars(command):  # built on first use, from the context
-        get = command.get_help_option
+        get: Callable[[typer.Context], object] = command.get_help_option
 
-        def get_help_option(ctx: Any) -> Any:
+        def get_help_option(ctx: typer.Context) -> object:
             option = get(ctx)
-            if option is not None:
-                _light(option)
+            _light(option)
             return option
 
-        command.get_help_option = get_help_option
+        command.get_help_option = get_help_option  # type: ignore[method-assign,assignment]
     return command
 
 

@@ -9,11 +9,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors
+from infogauss_cli.cli.errors import stdout_console
+from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
+from infogauss_cli.core.safe_text import markup_safe, printable
+from infogauss_cli.data.fetch import MANIFESTS, dataset_status, fetch, resolve_data_dir
 
 app = typer.Typer(
+    cls=HelpGroup,
     help="Fetch MS-COCO val2017 (download, verify md5, extract) and show what data is present.",
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -37,8 +43,6 @@ DirOpt = Annotated[
 
 
 def _where(data_dir: Path | None) -> tuple[Path, str]:
-    from infogauss_cli.data.fetch import resolve_data_dir
-
     if data_dir is not None:
         return resolve_data_dir(data_dir), "--dir"
     if os.environ.get("INFOGAUSS_DATA"):
@@ -46,8 +50,8 @@ def _where(data_dir: Path | None) -> tuple[Path, str]:
     return resolve_data_dir(None), "default (user cache dir)"
 
 
-@app.command("fetch")
-@handle_errors
+@app.command("fetch", cls=HelpCommand)
+@o.command(o.QUIET)
 def fetch_cmd(
     dataset: Annotated[Dataset, typer.Argument(help="What to fetch.", show_default=False)],
     data_dir: DirOpt = None,
@@ -67,17 +71,13 @@ def fetch_cmd(
         bool,
         typer.Option("--keep-archives", help="Keep the downloaded zips after extracting them."),
     ] = False,
-    quiet: o.QuietOpt = False,
+    **params: object,
 ) -> None:
     """Download, verify (md5) and extract a dataset; an interrupted download resumes.
 
     Example: [bold]infogauss data fetch coco-val2017[/]
     """
-    from rich.console import Console
-
-    from infogauss_cli.core.safe_text import printable
-    from infogauss_cli.data.fetch import MANIFESTS, fetch
-
+    quiet = bool(params["quiet"])
     manifest = MANIFESTS[dataset.value]
     folder, _ = _where(data_dir)
     console = None if quiet else Console(stderr=True)
@@ -106,15 +106,13 @@ def fetch_cmd(
         typer.echo(f"use it with: export INFOGAUSS_DATA={printable(folder)}")
 
 
-@app.command("info")
-@handle_errors
+@app.command("info", cls=HelpCommand)
+@o.command()
 def info_cmd(
     data_dir: DirOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Show where the data folder is and which datasets are present, complete or partial."""
-    from infogauss_cli.data.fetch import MANIFESTS, dataset_status
-
     folder, origin = _where(data_dir)
     statuses = [dataset_status(m, folder) for m in MANIFESTS.values()]
     if as_json:
@@ -139,11 +137,6 @@ def info_cmd(
         }
         typer.echo(json.dumps(doc, indent=2))
         return
-    from rich.table import Table
-
-    from infogauss_cli.cli.console import stdout_console
-    from infogauss_cli.core.safe_text import markup_safe
-
     console = stdout_console()
     if not console.is_terminal:  # piped or captured: do not wrap paths at 80 columns
         console = stdout_console(width=160)

@@ -8,11 +8,13 @@ from typing import Annotated
 import typer
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors
 from infogauss_cli.cli.output import publish, terminal
+from infogauss_cli.core.options import Outputs
+from infogauss_cli.pipelines.demo import GPU_COMMAND, demo_rows
+from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
 
 
-@handle_errors
+@o.command(o.JSON, o.QUIET)
 def demo_cmd(
     out: Annotated[
         Path,
@@ -31,8 +33,7 @@ def demo_cmd(
             "random-init twins); --no-models: synthetic rows only.",
         ),
     ] = True,
-    json_out: o.JsonOpt = None,
-    quiet: o.QuietOpt = False,
+    **params: object,
 ) -> None:
     """Run the paper's comparison offline: synthetic encoders at initialisation, after InfoNCE
     training and after supervised training, and real packaged weights (contrastive MiniLM,
@@ -46,12 +47,9 @@ def demo_cmd(
 
       [bold]infogauss demo --no-models --out /tmp/demo[/]
     """
-    from infogauss_cli.core.options import Outputs
-    from infogauss_cli.pipelines.demo import GPU_COMMAND, demo_rows
-    from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
-
+    json_out, quiet = params["json_out"], bool(params["quiet"])
     html, report = out / "report.html", out / "report.json"
-    outputs = Outputs(json_out=json_out or str(report), html=html, quiet=quiet)
+    outputs = Outputs(json_out=str(json_out or report), html=html, quiet=quiet)
     outputs.preflight(folders=[("--out", out)])
     rows = demo_rows(models=models, keep_arrays=True)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,6 @@
-"""Turn library errors into one line on stderr and the exit codes of DESIGN.md."""
+"""Library errors as one line on stderr and their exit codes (docs/exit-codes.md), and standard
+output under faults: a closed pipe (``| head``) ends the command quietly with 141 (128 + SIGPIPE,
+as git and coreutils), a write to stdout that fails otherwise is an I/O error naming stdout."""
 
 from __future__ import annotations
 
@@ -8,29 +10,78 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import typer
+from rich.console import Console
 
 from infogauss_cli.cli.signals import INTERRUPTED, interrupted_message, stopping_signals
-from infogauss_cli.core.errors import InfogaussError
+from infogauss_cli.core.errors import InfogaussError, io_failure
 from infogauss_cli.core.safe_text import printable, printable_lines
 
-F = TypeVar("F", bound=Callable[..., Any])
-
+F = TypeVar("F", bound=Callable[..., object])
+CLOSED_PIPE_EXIT = 141  # 128 + SIGPIPE
 _state = {"debug": False}
+
+
+class Stopped(BaseException):
+    """Stands for the distributed ``Stopped`` in a process alone (never raised)."""
+
+
+def finish(code: int, message: str = "") -> tuple[int, bool]:
+    return code, True  # what distributed.finish returns without torchrun
+
+
+def is_main() -> bool:
+    return True
+
+
+if "WORLD_SIZE" in os.environ:  # torchrun: the ranks agree (start-up: import it only then)
+    from infogauss_cli.extract.distributed import Stopped, finish, is_main  # type: ignore[assignment]
 
 
 def set_debug(value: bool) -> None:
     _state["debug"] = value
 
 
+class _PipeConsole(Console):
+    """A rich console whose closed pipe is a :class:`BrokenPipeError`, not ``exit(1)``."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError("stdout was closed")
+
+
+def stdout_console(*, stderr: bool = False, width: int | None = None) -> Console:
+    """A rich :class:`Console` for tables and listings."""
+    return _PipeConsole(stderr=stderr, width=width)
+
+
+def closed_stdout() -> int:
+    """After a :class:`BrokenPipeError`: stdout to ``/dev/null`` (the flush at exit fails no
+    more); the exit code of a closed pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return CLOSED_PIPE_EXIT
+
+
+@contextlib.contextmanager
+def stdout_named() -> Iterator[None]:
+    """A write error that names no file (the table or a ``-`` report) names stdout."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        fix = "free space where stdout goes, or redirect stdout elsewhere"
+        raise io_failure(exc, "stdout", "write to", fix=fix) from None
+
+
 @contextlib.contextmanager
 def library_warnings_silenced() -> Iterator[None]:
-    """Warnings raised inside libraries (numpy RuntimeWarnings, torch UserWarnings on legacy
-    pickles, deprecations, matplotlib's missing glyphs for the control characters of a name) are
-    not shown: what matters reaches the user as the tool's own error or note. The tool's own
-    warnings, and everything with ``--debug``, still show, with control characters escaped."""
+    """Only the tool's own warnings show (all with ``--debug``), control characters escaped."""
     with warnings.catch_warnings():
         warnings.showwarning = show_escaped
         if not _state["debug"]:
@@ -45,42 +96,27 @@ def show_escaped(
     category: type[Warning],
     filename: str,
     lineno: int,
-    file: Any = None,
+    file: TextIO | None = None,
     line: str | None = None,
 ) -> None:
-    """:func:`warnings.showwarning` that never sends a control character (an ESC in a file name
-    the warning quotes) to the terminal."""
+    """:func:`warnings.showwarning` without control characters."""
     text = warnings.formatwarning(printable(message), category, filename, lineno, line)
     out = file if file is not None else sys.stderr
     with contextlib.suppress(OSError, ValueError):  # stderr gone: nothing to show it on
         out.write("\n".join(printable(part) for part in text.rstrip("\n").split("\n")) + "\n")
 
 
-def _quiet(kwargs: dict[str, Any]) -> bool:
+def _quiet(kwargs: dict[str, object]) -> bool:
     """``--quiet`` as a parameter, or on an options object passed as one."""
     flags = [v for k, v in kwargs.items() if k == "quiet"]
     flags += [getattr(v, "quiet", False) for v in kwargs.values()]
     return any(f is True for f in flags)
 
 
-class _Never(BaseException):
-    """Stands for :class:`~infogauss_cli.extract.distributed.Stopped` in a process alone."""
-
-
-def _alone(code: int, message: str = "") -> tuple[int, bool]:
-    return code, True  # what distributed.finish returns without torchrun
-
-
-def _true() -> bool:
-    return True
-
-
 def _outcome(exc: BaseException) -> tuple[int, str]:
     """The exit code and the one-line message of an error that ended a command (re-raised
     with ``--debug``)."""
     if isinstance(exc, BrokenPipeError):  # stdout closed early (`| head`): end quietly
-        from infogauss_cli.cli.console import closed_stdout
-
         return closed_stdout(), ""
     if isinstance(exc, KeyboardInterrupt):
         return 3, INTERRUPTED
@@ -89,8 +125,6 @@ def _outcome(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, InfogaussError):
         return exc.exit_code, str(exc)
     if isinstance(exc, OSError):  # a file-system failure nobody named: still path + fix
-        from infogauss_cli.core.errors import io_failure
-
         failure = io_failure(exc, operation="access")
         return failure.exit_code, str(failure)
     name = type(exc).__name__
@@ -98,27 +132,20 @@ def _outcome(exc: BaseException) -> tuple[int, str]:
 
 
 def handle_errors(func: F) -> F:
-    """Decorator for commands: InfogaussError -> its exit code (2 or 3), Ctrl-C -> 3, stdout
-    closed (``| head``) -> 141 quietly, anything unexpected -> 3; a traceback only with
-    ``--debug``. Under torchrun the ranks agree on one exit code and only rank 0 (or a rank
-    with an error of its own) prints the error."""
+    """Decorator for commands: InfogaussError -> its exit code, Ctrl-C -> 3, stdout closed ->
+    141, anything else -> 3; a traceback only with ``--debug``. Under torchrun the ranks agree
+    on one exit code and only rank 0 (or a rank with an error of its own) prints the error."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from infogauss_cli.cli.progress import channel
-
-        if "WORLD_SIZE" in os.environ:  # torchrun: the ranks agree (start-up: import it only then)
-            from infogauss_cli.extract.distributed import Stopped, finish, is_main
-        else:
-            Stopped, finish, is_main = _Never, _alone, _true
+    def wrapper(*args: Any, **kwargs: Any) -> object:
+        from infogauss_cli.cli.progress import channel  # rich's progress bars
 
         result, code, message, signals = None, 0, "", None
         try:
-            # torchrun: progress on rank 0 only
             with (
                 library_warnings_silenced(),
                 stopping_signals() as signals,
-                channel(quiet=_quiet(kwargs) or not is_main()),
+                channel(quiet=_quiet(kwargs) or not is_main()),  # torchrun: rank 0 only
             ):
                 result = func(*args, **kwargs)
         except (typer.Abort, typer.BadParameter):
@@ -126,7 +153,7 @@ def handle_errors(func: F) -> F:
         except typer.Exit as exc:
             code = exc.exit_code
         except Stopped as stop:  # another rank ended the command: leave with its code
-            raise typer.Exit(stop.code) from None
+            raise typer.Exit(stop.code) from None  # type: ignore[attr-defined]
         except (Exception, KeyboardInterrupt) as exc:
             code, message = _outcome(exc)
         message = interrupted_message(message, signals)

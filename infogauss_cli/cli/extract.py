@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors
 from infogauss_cli.core.safe_text import printable
+from infogauss_cli.extract import SKIPPED_SHOWN, ExtractedFile, ShardWork, extract_to_file
+from infogauss_cli.extract.distributed import current_shard
+from infogauss_cli.pipelines.layers import layers_to_files
 
 OutOpt = Annotated[
     Path,
@@ -24,65 +28,32 @@ OutOpt = Annotated[
 ]
 
 
-@handle_errors
+@o.command(o.DATA, o.SAMPLE, o.LAYERS, o.COMPUTE, o.SHARD, o.QUIET)
 def extract_cmd(
     model: Annotated[str, typer.Argument(help=o.MODEL_HELP, show_default=False)],
     out: OutOpt,
-    data: o.DataOpt = "coco-val2017",
-    tower: o.TowerOpt = o.Tower.all,
-    captions: o.CaptionsOpt = "first",
-    text_field: o.TextFieldOpt = None,
-    streaming: o.StreamingOpt = False,
-    strict: o.StrictOpt = False,
-    download: o.DownloadOpt = False,
-    n: o.NOpt = None,
-    seed: o.SeedOpt = 0,
-    layers: o.LayersOpt = None,
-    device: o.DeviceOpt = "auto",
-    precision: o.PrecisionOpt = o.Precision.auto,
-    batch_size: o.BatchSizeOpt = None,
-    workers: o.WorkersOpt = None,
-    decode: o.DecodeOpt = o.Decode.cpu,  # type: ignore[attr-defined]
-    compile: o.CompileOpt = False,
-    zoo: o.ZooOpt = None,
-    revision: o.RevisionOpt = None,
-    objective: o.ObjectiveOpt = None,
-    cache_dir: o.CacheDirOpt = None,
-    no_cache: o.NoCacheOpt = False,
-    shard: o.ShardOpt = None,
-    quiet: o.QuietOpt = False,
+    **params: object,
 ) -> None:
     """Embed a dataset with one tower of a model and write the raw embeddings to a file.
 
     Example: [bold]infogauss extract effnet-lite0 --data images:photos/ --out e.npy[/]
     """
-    params = locals()
-    from rich.console import Console
-
-    from infogauss_cli.core.options import Compute, DataOptions, Protocol
-    from infogauss_cli.extract import extract_to_file
-    from infogauss_cli.extract.distributed import current_shard
-
-    compute = o.from_params(Compute, params, use_cache=not no_cache)
-    share = current_shard(compute.shard)
-    quiet = quiet or (share.synced and not share.assembles)  # rank 0 speaks
-    args = (model, out, o.from_params(DataOptions, params), o.from_params(Protocol, params))
+    req = o.request(params, o.outputs(params))
+    share = current_shard(req.compute.shard)
+    quiet = req.outputs.quiet or (share.synced and not share.assembles)  # rank 0 speaks
     console = None if quiet else Console(stderr=True)
-    if layers:
-        from infogauss_cli.pipelines.layers import layers_to_files
-
-        results: Any = layers_to_files(*args, compute, console=console)
+    args = (model, out, req.data, req.protocol, req.compute)
+    if req.protocol.layers:
+        results: Sequence[ExtractedFile] = layers_to_files(*args, console=console)
     else:
-        results = (extract_to_file(*args, compute, console=console),)
+        results = (extract_to_file(*args, console=console),)
     for written in results:
         if not quiet:
             _say(written, share.label, out)
 
 
-def _say(written: Any, shard: str, out: Any) -> None:
+def _say(written: ExtractedFile, shard: str, out: Path) -> None:
     """What was written, on stdout."""
-    from infogauss_cli.extract import SKIPPED_SHOWN, ShardWork
-
     result = written.extraction
     if isinstance(result, ShardWork):
         typer.echo(o.SHARD_DONE.format(shard=shard) + f", then writes {printable(out)}")

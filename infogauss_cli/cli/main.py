@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from infogauss_cli import __version__
-from infogauss_cli.cli import lighthelp
-from infogauss_cli.cli.errors import set_debug
+from infogauss_cli.cli.errors import closed_stdout, set_debug
 from infogauss_cli.cli.lazy import LazyGroup
+from infogauss_cli.core.safe_text import printable
 
-lighthelp.install()  # --help without rich.markdown / rich.traceback (start-up time)
+TORCHRUN = "LOCAL_RANK" in os.environ
+if TORCHRUN:  # import distributed only there: start-up time
+    from infogauss_cli.extract.distributed import leave, use_hard_exit
 
 
 class OneLineErrors(LazyGroup):
     """The root group: a usage error is one ``error: ...`` line on stderr with exit 2
-    (docs/exit-codes.md), not typer's framed box. Uses typer's vendored click only. Its
-    commands are imported only when they run (:class:`~.lazy.LazyGroup`)."""
+    (docs/exit-codes.md), not typer's framed box. Uses typer's vendored click only."""
 
     def main(  # type: ignore[override]
         self,
@@ -27,29 +30,21 @@ class OneLineErrors(LazyGroup):
         prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
-        **extra: Any,
-    ) -> Any:
-        from typer._click.exceptions import ClickException, NoArgsIsHelpError
-        from typer.exceptions import Abort
-
+        **extra: object,
+    ) -> object:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except NoArgsIsHelpError as exc:  # bare `infogauss zoo`: the help, as typer shows it
-            from typer import rich_utils
-
-            rich_utils.rich_format_error(exc)
+        except NoArgsIsHelpError as exc:  # bare `infogauss zoo`: the help, printed already
             sys.exit(exc.exit_code)
         except ClickException as exc:
-            from infogauss_cli.core.safe_text import printable
-
             message = " ".join(exc.format_message().split())
             ctx = getattr(exc, "ctx", None)
             hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
             typer.echo(f"error: {printable(message)}{hint}", err=True)
             sys.exit(exc.exit_code)
-        except Abort:
+        except typer.Abort:
             typer.echo("error: aborted", err=True)
             sys.exit(3)
         sys.exit(rv if isinstance(rv, int) and not isinstance(rv, bool) else 0)
@@ -88,22 +83,13 @@ def main(
 
 def run() -> None:
     """Console-script entry point (and ``python -m infogauss_cli``, which torchrun runs)."""
-    import os
-
-    torchrun = "LOCAL_RANK" in os.environ  # import distributed only there: start-up time
-    if torchrun:
-        from infogauss_cli.extract.distributed import use_hard_exit
-
+    if TORCHRUN:
         use_hard_exit()
     try:
         app()
     except BrokenPipeError:  # stdout closed early outside a command (help, --version)
-        from infogauss_cli.cli.console import closed_stdout
-
         sys.exit(closed_stdout())
     except SystemExit as exc:
-        if torchrun:
-            from infogauss_cli.extract.distributed import leave
-
+        if TORCHRUN:
             leave(exc.code if isinstance(exc.code, int) else 1)
         raise

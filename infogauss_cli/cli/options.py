@@ -1,316 +1,277 @@
-"""Shared CLI options, each defined once (huggingface_hub's CLI style) and reused by every command.
-
-Only typer and the standard library are imported here: `infogauss --help` must stay fast.
-"""
+"""Shared CLI options, each an ``Annotated`` alias defined once (huggingface_hub's CLI style),
+grouped into the tables that :func:`command` adds to a command's parameters, and the
+:class:`~infogauss_cli.core.options.Request` they ask for. Only typer and light modules here."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
-from infogauss_cli.cli.model_options import MODEL_HELP as MODEL_HELP
-from infogauss_cli.cli.model_options import ObjectiveOpt as ObjectiveOpt
-from infogauss_cli.cli.model_options import RevisionOpt as RevisionOpt
-from infogauss_cli.cli.model_options import ZooOpt as ZooOpt
+from infogauss_cli.cli.errors import handle_errors
 from infogauss_cli.core.options import (
     DECODES,
+    GATE_OPTIONS,
     PRECISIONS,
+    REQUIRE,
     RULES,
     TOWER_CHOICES,
     VERDICT_MODES,
     VIEW_CHOICES,
+    Compute,
+    DataOptions,
+    DiagnoseOptions,
+    Gates,
+    Outputs,
+    Protocol,
+    Request,
     from_params,
+    pick,
 )
+from infogauss_cli.report.json_report import read_report
 
+F = TypeVar("F", bound=Callable[..., object])
+Params = Mapping[str, object]
 MAX_SEED = 2**32 - 1  # numpy and torch generators alike
 MAX_BOOTSTRAP = 100_000  # each resample costs about one diagnosis
 
-DATA_HELP = (
-    "Data to embed: coco-val2017 (default), coco:ANNOTATIONS.json[:IMAGES_DIR], images:DIR, "
-    "text:FILE, hf:DATASET[:SPLIT]\\[#COLUMN]."
-)
 
-
-def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
     """A str Enum for typer from a vocabulary of the library (defined once there)."""
     return Enum(name, {v.replace("-", "_"): v for v in values}, type=str)  # type: ignore[return-value]
 
 
-Tower = _choices("Tower", TOWER_CHOICES)
-View = _choices("View", VIEW_CHOICES)
-Precision = _choices("Precision", PRECISIONS)
-Decode = _choices("Decode", DECODES)
-VerdictMode = _choices("VerdictMode", VERDICT_MODES)
-RuleName = _choices("RuleName", RULES)
+Tower = choices("Tower", TOWER_CHOICES)
+View = choices("View", VIEW_CHOICES)
+Precision = choices("Precision", PRECISIONS)
+Decode = choices("Decode", DECODES)
+VerdictMode = choices("VerdictMode", VERDICT_MODES)
+RuleName = choices("RuleName", RULES)
+Requirement = choices("Requirement", REQUIRE)
 
-
-# ---- data / model ------------------------------------------------------------------------------
-DataOpt = Annotated[str, typer.Option("--data", help=DATA_HELP, rich_help_panel="Data")]
-TowerOpt = Annotated[
-    Tower, typer.Option("--tower", help="Which tower(s) to embed.", rich_help_panel="Data")
-]
-NOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--n",
-        min=20,
-        help="Rows used by the tests (a seeded subsample); default: all rows.",
-        rich_help_panel="Protocol",
-    ),
-]
-SeedOpt = Annotated[
-    int,
-    typer.Option(
-        "--seed",
-        min=0,
-        max=MAX_SEED,
-        help="Seed for subsampling (0 to 4294967295).",
-        rich_help_panel="Protocol",
-    ),
-]
-ViewOpt = Annotated[
-    View,
-    typer.Option(
-        "--view",
-        help="Which embedding the paper's per-coordinate columns and the Gaussian? call see: "
-        "auto (default: the columns on the l2-normalised rows as in the paper, the call on the "
-        "embeddings as given), l2, raw, or both (one row each). Norm CV is always on raw; the "
-        "sphere call always on the l2 rows.",
-        rich_help_panel="Protocol",
-    ),
-]
-LayersOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--layers",
-        metavar="all|LIST",
-        help="Depth profile: one row per layer (all, or e.g. 0,3,6 or 2-4 or -1; L0 is the "
-        "embedding output where the model has one), pooled like the final embedding; a depth "
-        "plot with --html/--plots. See docs/training.md.",
-        rich_help_panel="Protocol",
-    ),
-]
-DeviceOpt = Annotated[
-    str,
-    typer.Option("--device", help="auto, cpu, cuda or cuda:I.", rich_help_panel="Compute"),
-]
-PrecisionOpt = Annotated[
-    Precision,
-    typer.Option(
-        "--precision",
-        help="auto = bf16 autocast on CUDA, fp32 on CPU.",
-        rich_help_panel="Compute",
-    ),
-]
-BatchSizeOpt = Annotated[
-    int | None,
-    typer.Option("--batch-size", min=1, help="Items per batch.", rich_help_panel="Compute"),
-]
-WorkersOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--workers", min=0, help="Data-loading worker processes.", rich_help_panel="Compute"
-    ),
-]
-DecodeOpt = Annotated[
-    Decode,
-    typer.Option(
-        "--decode",
-        help="How images are decoded: cpu (JPEGs to tensors, Resize + CenterCrop by torch's "
-        "uint8 kernel; other transforms: PIL, fused), exact (PIL, the model's transforms step "
-        "by step), fast (PIL fused, and large JPEGs decoded at a reduced size: slightly "
-        "different pixels) or gpu (JPEG on the CUDA device).",
-        rich_help_panel="Compute",
-    ),
-]
-CompileOpt = Annotated[
-    bool,
-    typer.Option(
-        "--compile",
-        help="torch.compile the model first (slow start, faster on long GPU runs).",
-        rich_help_panel="Compute",
-    ),
-]
-CacheDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--cache-dir",
-        help="Embedding cache (default: $INFOGAUSS_CACHE or the user cache dir).",
-        rich_help_panel="Compute",
-    ),
-]
-NoCacheOpt = Annotated[
-    bool,
-    typer.Option("--no-cache", help="Neither read nor write the cache.", rich_help_panel="Compute"),
-]
+MODEL_HELP = (
+    "Zoo id or alias (MODEL@random: the random-init twin); or a model without a zoo entry: "
+    "hf:ID, timm:NAME, open_clip:NAME[:PRETRAINED], st:ID (a hub id or a local path)."
+)
 SHARD_DONE = (
     "{shard}: done; when every shard has run, the same command without --shard assembles the "
     "cache (and computes whatever is missing)"
 )
-ShardOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--shard",
-        metavar="K/N",
-        help="Compute only piece K of N of the embeddings into the cache and stop (job arrays); "
-        "a later run without --shard assembles and computes what is missing. Under torchrun the "
-        "ranks split the work themselves (docs/scale.md).",
-        show_default=False,
-        rich_help_panel="Compute",
-    ),
-]
-
-# ---- detail ------------------------------------------------------------------------------------
-DetailOpt = Annotated[
-    bool,
-    typer.Option(
-        "--detail",
-        help="Add rotation-invariant, sphere-level and calibrated diagnostics (a second table; "
-        "see docs/diagnostics.md).",
-        rich_help_panel="Protocol",
-    ),
-]
-BootstrapOpt = Annotated[
-    int,
-    typer.Option(
-        "--bootstrap",
-        metavar="B",
-        min=0,
-        max=MAX_BOOTSTRAP,
-        help="With --detail: bootstrap CIs of the compliances from B row resamples (0: off; "
-        "each costs about one diagnosis).",
-        rich_help_panel="Protocol",
-    ),
-]
-MemoryBudgetOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--memory-budget",
-        metavar="SIZE",
-        help="Working memory of the diagnostics beyond the matrix (e.g. 512M, 2G); default: "
-        "1/32 of the RAM, within 256M..8G. Files are memory-mapped and read in blocks, so a "
-        "matrix larger than memory can be checked (docs/scale.md).",
-        show_default=False,
-        rich_help_panel="Compute",
-    ),
-]
-VerdictModeOpt = Annotated[
-    VerdictMode,
-    typer.Option(
-        "--verdict",
-        help="Kept for compatibility: the Gaussian? call is rotation invariant either way; "
-        "projections also reports the random-projection compliances.",
-        rich_help_panel="Protocol",
-    ),
-]
-
-RuleOpt = Annotated[
-    RuleName,
-    typer.Option(
-        "--rule",
-        help="calibrated: Gaussian? against a multivariate Gaussian of any covariance "
-        "(✓ ≈ ✗ ?); paper: the paper's columns by its printed thresholds (mean A*² < 0.752, "
-        "mean DP p > 0.05). The paper's call is in the JSON either way.",
-        rich_help_panel="Protocol",
-    ),
-]
-AlphaOpt = Annotated[
-    float,
-    typer.Option(
-        "--alpha",
-        min=0.0001,
-        max=0.5,
-        help="False-alarm rate of the Gaussian? and sphere calls (Bonferroni over their tests).",
-        rich_help_panel="Protocol",
-    ),
-]
-
-# ---- output ------------------------------------------------------------------------------------
-JsonOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--json",
-        metavar="FILE",
-        help="Write the JSON report ('-' for stdout).",
-        rich_help_panel="Output",
-    ),
-]
-MarkdownOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--markdown", metavar="FILE", help="Write a Markdown table.", rich_help_panel="Output"
-    ),
-]
-HtmlOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--html",
-        metavar="FILE",
-        help="Write a self-contained HTML report.",
-        rich_help_panel="Output",
-    ),
-]
-PlotsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--plots", metavar="DIR", help="Write diagnostic plots (PNG).", rich_help_panel="Output"
-    ),
-]
-PerCoordinateOpt = Annotated[
-    bool,
-    typer.Option(
-        "--per-coordinate",
-        help="Include per-coordinate A*^2 and p-values in the JSON.",
-        rich_help_panel="Output",
-    ),
-]
-QuietOpt = Annotated[
-    bool, typer.Option("--quiet", "-q", help="No table, no progress.", rich_help_panel="Output")
-]
-
-# ---- data source details -----------------------------------------------------------------------
-CaptionsOpt = Annotated[
-    str,
-    typer.Option(
-        "--captions",
-        help="COCO captions for text towers: first (one per image) or all (about 5 per image).",
-        rich_help_panel="Data",
-    ),
-]
-TextFieldOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--text-field",
-        help="Field/column holding the text in .jsonl/.csv files and hf: datasets.",
-        rich_help_panel="Data",
-    ),
-]
-StreamingOpt = Annotated[
-    bool,
-    typer.Option(
-        "--streaming",
-        help="Stream hf: datasets instead of downloading them whole.",
-        rich_help_panel="Data",
-    ),
-]
-StrictOpt = Annotated[
-    bool,
-    typer.Option(
-        "--strict",
-        help="Unreadable items are an error instead of being skipped.",
-        rich_help_panel="Data",
-    ),
-]
-DownloadOpt = Annotated[
-    bool,
-    typer.Option(
-        "--download", help="Fetch MS-COCO val2017 if it is missing.", rich_help_panel="Data"
-    ),
-]
+HELP = {
+    "--zoo": "Model zoo YAML (default: $INFOGAUSS_ZOO, then the packaged zoo).",
+    "--revision": "Hub revision (branch, tag or commit hash) of the model's weights; overrides "
+    "the zoo entry's revision. One model only (pin several in the zoo file).",
+    "--objective": "Training objective recorded for models named hf:ID, timm:NAME, "
+    "open_clip:NAME or st:ID (infonce, sigmoid, supervised, self-distillation, mae, other; "
+    "default: other). Zoo entries record their own.",
+    "--data": "Data to embed: coco-val2017 (default), coco:ANNOTATIONS.json[:IMAGES_DIR], "
+    "images:DIR, text:FILE, hf:DATASET[:SPLIT]\\[#COLUMN].",
+    "--tower": "Which tower(s) to embed.",
+    "--captions": "COCO captions for text towers: first (one per image) or all (about 5 per "
+    "image).",
+    "--text-field": "Field/column holding the text in .jsonl/.csv files and hf: datasets.",
+    "--streaming": "Stream hf: datasets instead of downloading them whole.",
+    "--strict": "Unreadable items are an error instead of being skipped.",
+    "--download": "Fetch MS-COCO val2017 if it is missing.",
+    "--n": "Rows used by the tests (a seeded subsample); default: all rows.",
+    "--seed": "Seed for subsampling (0 to 4294967295).",
+    "--view": "Which embedding the paper's per-coordinate columns and the Gaussian? call see: "
+    "auto (default: the columns on the l2-normalised rows as in the paper, the call on the "
+    "embeddings as given), l2, raw, or both (one row each). Norm CV is always on raw; the "
+    "sphere call always on the l2 rows.",
+    "--layers": "Depth profile: one row per layer (all, or e.g. 0,3,6 or 2-4 or -1; L0 is the "
+    "embedding output where the model has one), pooled like the final embedding; a depth plot "
+    "with --html/--plots. See docs/training.md.",
+    "--detail": "Add rotation-invariant, sphere-level and calibrated diagnostics (a second "
+    "table; see docs/diagnostics.md).",
+    "--bootstrap": "With --detail: bootstrap CIs of the compliances from B row resamples (0: "
+    "off; each costs about one diagnosis).",
+    "--verdict": "Kept for compatibility: the Gaussian? call is rotation invariant either way; "
+    "projections also reports the random-projection compliances.",
+    "--rule": "calibrated: Gaussian? against a multivariate Gaussian of any covariance (✓ ≈ ✗ "
+    "?); paper: the paper's columns by its printed thresholds (mean A*² < 0.752, mean DP p > "
+    "0.05). The paper's call is in the JSON either way.",
+    "--alpha": "False-alarm rate of the Gaussian? and sphere calls (Bonferroni over their tests).",
+    "--device": "auto, cpu, cuda or cuda:I.",
+    "--precision": "auto = bf16 autocast on CUDA, fp32 on CPU.",
+    "--batch-size": "Items per batch.",
+    "--workers": "Data-loading worker processes.",
+    "--decode": "How images are decoded: cpu (JPEGs to tensors, Resize + CenterCrop by torch's "
+    "uint8 kernel; other transforms: PIL, fused), exact (PIL, the model's transforms step by "
+    "step), fast (PIL fused, and large JPEGs decoded at a reduced size: slightly different "
+    "pixels) or gpu (JPEG on the CUDA device).",
+    "--compile": "torch.compile the model first (slow start, faster on long GPU runs).",
+    "--cache-dir": "Embedding cache (default: $INFOGAUSS_CACHE or the user cache dir).",
+    "--no-cache": "Neither read nor write the cache.",
+    "--shard": "Compute only piece K of N of the embeddings into the cache and stop (job "
+    "arrays); a later run without --shard assembles and computes what is missing. Under "
+    "torchrun the ranks split the work themselves (docs/scale.md).",
+    "--memory-budget": "Working memory of the diagnostics beyond the matrix (e.g. 512M, 2G); "
+    "default: 1/32 of the RAM, within 256M..8G. Files are memory-mapped and read in blocks, so "
+    "a matrix larger than memory can be checked (docs/scale.md).",
+    "--json": "Write the JSON report ('-' for stdout).",
+    "--markdown": "Write a Markdown table.",
+    "--html": "Write a self-contained HTML report.",
+    "--plots": "Write diagnostic plots (PNG).",
+    "--per-coordinate": "Include per-coordinate A*^2 and p-values in the JSON.",
+    "--quiet": "No table, no progress.",
+    "--require": "Fail (exit 1) unless the call is this: gaussian (✓ or ≈), non-gaussian (✗), "
+    "sphere (uniform on the sphere). Repeat to require gaussian and sphere.",
+    "--max-cv": "Fail if norm CV exceeds X.",
+    "--min-ad-compliance": "Fail if AD compliance (0..1) is below X.",
+    "--min-dp-compliance": "Fail if DP compliance (0..1) is below X.",
+    "--max-ad-mean": "Fail if mean A*^2 exceeds X.",
+    "--max-effect": "Fail if the effect excess (mean QQ distance of a coordinate to N(0,1) "
+    "above an iid Gaussian coordinate's at the same n, in SDs) exceeds X.",
+    "--baseline": "Compare against an earlier JSON report (with --max-drop).",
+    "--max-drop": "Fail if a compliance drops by more than X vs --baseline.",
+}
 
 
-# ---- from options to the library's option objects ----------------------------------------------
-__all__ = ["from_params"]
+@dataclass(frozen=True)
+class Shared:
+    """A shared option: the parameter a command gets (``name``), its ``Annotated`` alias and
+    its default."""
+
+    name: str
+    alias: object
+    default: object
+
+
+def shared(
+    kind: object, default: object, flags: str, panel: str, **kw: object
+) -> Shared:  # fmt: skip
+    """``flags`` (``"--quiet -q"``) with its help from :data:`HELP`, shown in ``panel``."""
+    first, *more = flags.split()
+    name = str(kw.pop("name", first[2:].replace("-", "_")))
+    kw["help"] = kw.get("help") or HELP[first]
+    info = typer.Option(first, *more, rich_help_panel=panel, **kw)  # type: ignore[call-overload]
+    return Shared(name, Annotated[kind, info], default)
+
+
+M, D, P, C, OUT, G = "Model", "Data", "Protocol", "Compute", "Output", "Gates"
+NO_DEFAULT = {"show_default": False}
+ZOO = shared(Path | None, None, "--zoo", M)
+REVISION = shared(str | None, None, "--revision", M, metavar="REV", **NO_DEFAULT)
+OBJECTIVE = shared(str | None, None, "--objective", M, metavar="OBJ", **NO_DEFAULT)
+DATA = (
+    shared(str, "coco-val2017", "--data", D),
+    shared(Tower, Tower.all, "--tower", D),  # type: ignore[attr-defined]
+    shared(str, "first", "--captions", D),
+    shared(str | None, None, "--text-field", D),
+    shared(bool, False, "--streaming", D),
+    shared(bool, False, "--strict", D),
+    shared(bool, False, "--download", D),
+)
+SAMPLE = (
+    shared(int | None, None, "--n", P, min=20),
+    shared(int, 0, "--seed", P, min=0, max=MAX_SEED),
+)
+VIEW = shared(View, View.auto, "--view", P)  # type: ignore[attr-defined]
+LAYERS = shared(str | None, None, "--layers", P, metavar="all|LIST")
+DETAIL = (
+    shared(bool, False, "--detail", P),
+    shared(int, 0, "--bootstrap", P, metavar="B", min=0, max=MAX_BOOTSTRAP),
+)
+MEMORY = shared(str | None, None, "--memory-budget", C, metavar="SIZE", **NO_DEFAULT)
+JUDGE = (
+    shared(VerdictMode, VerdictMode.coordinates, "--verdict", P),  # type: ignore[attr-defined]
+    shared(RuleName, RuleName.calibrated, "--rule", P),  # type: ignore[attr-defined]
+    shared(float, 0.05, "--alpha", P, min=0.0001, max=0.5),
+)
+CACHE_DIR = shared(Path | None, None, "--cache-dir", C)
+COMPUTE = (
+    shared(str, "auto", "--device", C),
+    shared(Precision, Precision.auto, "--precision", C),  # type: ignore[attr-defined]
+    shared(int | None, None, "--batch-size", C, min=1),
+    shared(int | None, None, "--workers", C, min=0),
+    shared(Decode, Decode.cpu, "--decode", C),  # type: ignore[attr-defined]
+    shared(bool, False, "--compile", C),
+    ZOO,
+    REVISION,
+    OBJECTIVE,
+    CACHE_DIR,
+    shared(bool, False, "--no-cache", C),
+)
+SHARD = shared(str | None, None, "--shard", C, metavar="K/N", **NO_DEFAULT)
+JSON = shared(str | None, None, "--json", OUT, metavar="FILE", name="json_out")
+FILES = (
+    JSON,
+    shared(Path | None, None, "--markdown", OUT, metavar="FILE"),
+    shared(Path | None, None, "--html", OUT, metavar="FILE"),
+    shared(Path | None, None, "--plots", OUT, metavar="DIR"),
+)
+PER_COORDINATE = shared(bool, False, "--per-coordinate", OUT)
+QUIET = shared(bool, False, "--quiet -q", OUT)
+GATES = (
+    shared(list[Requirement] | None, None, "--require", G),  # type: ignore[valid-type]
+    shared(float | None, None, "--max-cv", G, min=0.0),
+    shared(float | None, None, "--min-ad-compliance", G, min=0.0, max=1.0),
+    shared(float | None, None, "--min-dp-compliance", G, min=0.0, max=1.0),
+    shared(float | None, None, "--max-ad-mean", G, min=0.0),
+    shared(float | None, None, "--max-effect", G, min=0.0),
+)
+BASELINE = (
+    shared(Path | None, None, "--baseline", G, metavar="REPORT.json"),
+    shared(float | None, None, "--max-drop", G, min=0.0, max=1.0),
+)
+
+
+def command(*options: Shared | tuple[Shared, ...]) -> Callable[[F], F]:
+    """A command (errors handled, :func:`~.errors.handle_errors`) whose parameters are its own
+    followed by the shared ``options``; their values reach it as ``**params``."""
+    flat = [o for group in options for o in (group if isinstance(group, tuple) else (group,))]
+
+    def wrap(func: F) -> F:
+        sig = inspect.signature(func, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        kw = inspect.Parameter.KEYWORD_ONLY
+        more = [inspect.Parameter(o.name, kw, annotation=o.alias, default=o.default) for o in flat]
+        wrapper = handle_errors(func)
+        wrapper.__signature__ = sig.replace(parameters=[*own, *more])  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return wrap
+
+
+def gates(params: Params) -> Gates:
+    """The gates asked for, with the ``--baseline`` report's rows (the library does no I/O)."""
+    given = pick(params, GATE_OPTIONS)
+    given["require"] = tuple(getattr(r, "value", r) for r in given.get("require") or ())
+    if params.get("baseline") is not None:
+        given["baseline"] = tuple(read_report(Path(str(params["baseline"])))["rows"])
+    return Gates(**given)
+
+
+def outputs(params: Params) -> Outputs:
+    return from_params(Outputs, params)
+
+
+def request(params: Params, out: Outputs, **protocol: object) -> Request:
+    """The option objects the command's ``params`` ask for (``protocol``: overrides)."""
+    return Request(
+        protocol=from_params(Protocol, params, **protocol),
+        data=from_params(DataOptions, params),
+        compute=from_params(Compute, params, use_cache=not params.get("no_cache", False)),
+        diagnose=from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays),
+        gates=gates(params),
+        outputs=out,
+    )
+
+
+def ints(text: str | None, flag: str) -> tuple[int, ...] | None:
+    """``"1,2,3"`` -> (1, 2, 3); anything else is a usage error naming ``flag``."""
+    if text is None:
+        return None
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise typer.BadParameter("expected comma-separated integers", param_hint=flag) from None
+    if not values:
+        raise typer.BadParameter("expected at least one value", param_hint=flag)
+    return values

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from infogauss_cli.cli.errors import stdout_console, stdout_named
+from infogauss_cli.core.atomic import atomic_write_text, is_stdout
+from infogauss_cli.core.errors import io_failure
 from infogauss_cli.core.options import Outputs
+from infogauss_cli.core.preflight import rescue_path
+from infogauss_cli.core.safe_text import printable
 from infogauss_cli.judge.model import Report, Row
+from infogauss_cli.report.html import render_html
+from infogauss_cli.report.json_report import dumps
+from infogauss_cli.report.markdown import render_markdown
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,10 +36,6 @@ def emit(rows: Sequence[Row], out: Outputs) -> None:
 def terminal(to_stderr: bool = False) -> Console:
     """The console for tables: stderr when a report goes to stdout; 160 columns when piped
     or captured (not squeezed into 80) unless ``$COLUMNS`` says otherwise."""
-    import os
-
-    from infogauss_cli.cli.console import stdout_console
-
     console = stdout_console(stderr=to_stderr)
     if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
         return console
@@ -45,10 +51,6 @@ def publish(
 ) -> int:
     """Table on the terminal, the files asked for (``markdown_tail`` appended to the Markdown,
     ``html_sections`` placed in the HTML); returns the report's exit code."""
-    import sys
-
-    from infogauss_cli.cli.console import stdout_named
-
     report = Report(tuple(rows), command=("infogauss", *sys.argv[1:]))
     with stdout_named():
         if out.quiet:
@@ -59,15 +61,12 @@ def publish(
 
             terminal(out.to_stdout).print(TerminalReport(report.rows))
         if out.json_out:
-            from infogauss_cli.report.json_report import dumps
-
             write_report("--json", out.json_out, dumps(report) + "\n")
         if out.markdown:
-            from infogauss_cli.report.markdown import render_markdown
-
             write_report("--markdown", out.markdown, render_markdown(report.rows) + markdown_tail)
         if out.html:
-            write_report("--html", out.html, _html(report, html_sections))
+            html = render_html(report.rows, command=report.command, sections=html_sections)
+            write_report("--html", out.html, html)
     if out.plots:
         from infogauss_cli.report.plots import write_plots
 
@@ -75,21 +74,10 @@ def publish(
     return report.exit_code
 
 
-def _html(report: Report, sections: Sequence[Section]) -> str:
-    """The HTML page of ``report`` with ``sections`` placed after the results."""
-    from infogauss_cli.report.html import render_html
-
-    return render_html(report.rows, command=report.command, sections=sections)
-
-
 def write_report(option: str, target: str | Path, text: str) -> None:
     """``text`` to stdout (``-``, ``/dev/stdout``) or to the file ``target`` (atomically,
     kept elsewhere when that fails)."""
-    from infogauss_cli.core.atomic import atomic_write_text, is_stdout
-
     if is_stdout(target):
-        import sys
-
         sys.stdout.write(text)
         sys.stdout.flush()
         return
@@ -99,8 +87,6 @@ def write_report(option: str, target: str | Path, text: str) -> None:
 def failure_lines(rows: Sequence[Row]) -> list[str]:
     """What ``--quiet`` still says: one line per row that failed to run (``error: ...``) and
     one per failed gate (``infogauss: gate NAME failed for MODEL/TOWER: ...``)."""
-    from infogauss_cli.core.safe_text import printable
-
     lines = []
     for row in rows:
         who = printable(row.model + (f"/{row.tower}" if row.tower else ""))
@@ -130,9 +116,6 @@ def _gate_text(gate: GateResult) -> str:
 def keep_on_failure(option: str, path: str | Path, write: Callable[[Path], object]) -> None:
     """``write(path)``; when that fails (disk full, a path gone read-only after the preflight)
     write to a rescue place instead and raise the I/O error naming both."""
-    from infogauss_cli.core.errors import io_failure
-    from infogauss_cli.core.preflight import rescue_path
-
     try:
         write(Path(path))
         return

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from infogauss_cli.core.progress import Advance, listening
 
 
-def _noop(*_: Any, **__: Any) -> None:
+def _noop(n: int = 1, **fields: object) -> None:
     return None
 
 
 class Silent:
     """``--quiet`` (and torchrun ranks but the first): no bars, no notes."""
 
-    def step(self, label: str, total: int | None, unit: str) -> Any:
+    def step(self, label: str, total: int | None, unit: str) -> AbstractContextManager[Advance]:
         return nullcontext(_noop)
 
     def note(self, text: str) -> None:
@@ -31,20 +39,10 @@ class RichChannel:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self.progress: Any = None
         self.open = 0
+        self.progress = self._bars()
 
-    def _bars(self) -> Any:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
+    def _bars(self) -> Progress:
         return Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -68,7 +66,7 @@ class RichChannel:
         self.open += 1
         task = self.progress.add_task(label, total=total, rate="")
 
-        def advance(n: int = 1, **fields: Any) -> None:
+        def advance(n: int = 1, **fields: object) -> None:
             self.progress.update(task, advance=n, **fields)
             speed = self.progress.tasks[task].speed if unit else None
             if speed:

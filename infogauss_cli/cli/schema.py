@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from infogauss_cli.report.schema import schema_text
+
 
 def schema_cmd() -> None:
     """Print the JSON Schema (2020-12) that every [bold]--json[/] report validates against.
 
     Example: [bold]infogauss schema > report.v1.json[/]
     """
-    from infogauss_cli.report.schema import schema_text
-
     typer.echo(schema_text(), nl=False)

@@ -2,193 +2,118 @@
 
 from __future__ import annotations
 
-from enum import Enum
+import dataclasses
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
-from infogauss_cli.cli import gate_options as g
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors
 from infogauss_cli.cli.output import emit, publish, terminal
+from infogauss_cli.pipelines.synthetic.checkpoints import as_saver
+from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
 
-_P = "Experiment"
-
-
-class Encoder(str, Enum):
-    linear = "linear"
-    mlp = "mlp"
-
-
-def _ints(text: str | None, flag: str) -> tuple[int, ...] | None:
-    if text is None:
-        return None
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise typer.BadParameter("expected comma-separated integers", param_hint=flag) from None
-    if not values:
-        raise typer.BadParameter("expected at least one value", param_hint=flag)
-    return values
-
-
-@handle_errors
-def synthetic_cmd(
-    quick: Annotated[
-        bool,
-        typer.Option(
-            "--quick",
-            help="The quick preset: d=128, 30 epochs, n=2000 (seconds).",
-            rich_help_panel=_P,
-        ),
-    ] = False,
-    settings: Annotated[
+E, S = "Experiment", "Sweep"
+LIST = {"metavar": "LIST"}
+Encoder = o.choices("Encoder", ("linear", "mlp"))
+EXPERIMENT = (
+    o.shared(
+        bool, False, "--quick", E, help="The quick preset: d=128, 30 epochs, n=2000 (seconds)."
+    ),
+    o.shared(
         str | None,
-        typer.Option(
-            "--settings",
-            metavar="LIST",
-            help="Comma-separated blocks of the paper's table: laplace, gmm, binary, supervised "
-            "(default: all; with --sweep: laplace,binary).",
-            rich_help_panel=_P,
-        ),
-    ] = None,
-    encoder: Annotated[
-        Encoder | None,
-        typer.Option(
-            "--encoder", help="Encoder of every run (default: linear).", rich_help_panel=_P
-        ),
-    ] = None,
-    d: Annotated[
-        int | None, typer.Option("--d", min=2, help="Embedding dimension d.", rich_help_panel=_P)
-    ] = None,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-size", min=2, help="Training batch size (the paper's N).", rich_help_panel=_P
-        ),
-    ] = None,
-    temperature: Annotated[
-        float | None,
-        typer.Option("--temperature", min=1e-6, help="InfoNCE temperature.", rich_help_panel=_P),
-    ] = None,
-    epochs: Annotated[
-        int | None, typer.Option("--epochs", min=0, help="Training epochs.", rich_help_panel=_P)
-    ] = None,
-    eval_epochs: Annotated[
+        None,
+        "--settings",
+        E,
+        help="Comma-separated blocks of the paper's table: laplace, gmm, binary, supervised "
+        "(default: all; with --sweep: laplace,binary).",
+        **LIST,
+    ),
+    o.shared(Encoder | None, None, "--encoder", E, help="Encoder of every run (default: linear)."),
+    o.shared(int | None, None, "--d", E, min=2, help="Embedding dimension d."),
+    o.shared(
+        int | None, None, "--batch-size", E, min=2, help="Training batch size (the paper's N)."
+    ),
+    o.shared(float | None, None, "--temperature", E, min=1e-6, help="InfoNCE temperature."),
+    o.shared(int | None, None, "--epochs", E, min=0, help="Training epochs."),
+    o.shared(
         str | None,
-        typer.Option(
-            "--eval-epochs",
-            metavar="LIST",
-            help="Also evaluate after these epochs, e.g. 10,30 (0 and the last always are).",
-            rich_help_panel=_P,
-        ),
-    ] = None,
-    noise: Annotated[
+        None,
+        "--eval-epochs",
+        E,
+        help="Also evaluate after these epochs, e.g. 10,30 (0 and the last always are).",
+        **LIST,
+    ),
+    o.shared(
         float | None,
-        typer.Option(
-            "--noise",
-            min=0.0,
-            help="Std of the additive noise (continuous inputs).",
-            rich_help_panel=_P,
-        ),
-    ] = None,
-    bit_noise: Annotated[
+        None,
+        "--noise",
+        E,
+        min=0.0,
+        help="Std of the additive noise (continuous inputs).",
+    ),
+    o.shared(
         float | None,
-        typer.Option(
-            "--bit-noise",
-            min=0.0,
-            max=0.99,
-            help="Probability that a 1-bit is dropped (binary inputs; as many switch on).",
-            rich_help_panel=_P,
-        ),
-    ] = None,
-    reg: Annotated[
+        None,
+        "--bit-noise",
+        E,
+        min=0.0,
+        max=0.99,
+        help="Probability that a 1-bit is dropped (binary inputs; as many switch on).",
+    ),
+    o.shared(
         float | None,
-        typer.Option(
-            "--reg",
-            min=0.0,
-            help="Vanishing norm regulariser lambda_0 (the paper's regularisation path; 0: off).",
-            rich_help_panel=_P,
-        ),
-    ] = None,
-    n: Annotated[
+        None,
+        "--reg",
+        E,
+        min=0.0,
+        help="Vanishing norm regulariser lambda_0 (the paper's regularisation path; 0: off).",
+    ),
+    o.shared(
         int | None,
-        typer.Option(
-            "--n",
-            min=20,
-            help="Fresh held-out rows the tests see (default: the preset's).",
-            rich_help_panel="Protocol",
-        ),
-    ] = None,
-    seed: Annotated[
+        None,
+        "--n",
+        o.P,
+        min=20,
+        help="Fresh held-out rows the tests see (default: the preset's).",
+    ),
+    o.shared(
         int,
-        typer.Option(
-            "--seed",
-            min=0,
-            max=o.MAX_SEED,
-            help="Seed of data, initialisation and training.",
-            rich_help_panel="Protocol",
-        ),
-    ] = 0,
-    view: o.ViewOpt = o.View.l2,
-    detail: o.DetailOpt = False,
-    bootstrap: o.BootstrapOpt = 0,
-    verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
-    rule: o.RuleOpt = o.RuleName.calibrated,
-    alpha: o.AlphaOpt = 0.05,
-    sweep: Annotated[
+        0,
+        "--seed",
+        o.P,
+        min=0,
+        max=o.MAX_SEED,
+        help="Seed of data, initialisation and training.",
+    ),
+    dataclasses.replace(o.VIEW, default=o.View.l2),  # type: ignore[attr-defined]
+    *o.DETAIL,
+    *o.JUDGE,
+    o.shared(
         bool,
-        typer.Option(
-            "--sweep",
-            help="Sweep d and N instead (InfoNCE runs, final epoch); with --plots DIR also "
-            "writes DIR/sweep.png.",
-            rich_help_panel="Sweep",
-        ),
-    ] = False,
-    sweep_d: Annotated[
-        str | None,
-        typer.Option(
-            "--sweep-d",
-            metavar="LIST",
-            help="d values (default 16,32,64,128,256).",
-            rich_help_panel="Sweep",
-        ),
-    ] = None,
-    sweep_n: Annotated[
-        str | None,
-        typer.Option(
-            "--sweep-n",
-            metavar="LIST",
-            help="N values (default 32,64,128,256,512).",
-            rich_help_panel="Sweep",
-        ),
-    ] = None,
-    save_checkpoints: Annotated[
+        False,
+        "--sweep",
+        S,
+        help="Sweep d and N instead (InfoNCE runs, final epoch); with --plots DIR also writes "
+        "DIR/sweep.png.",
+    ),
+    o.shared(str | None, None, "--sweep-d", S, help="d values (default 16,32,64,128,256).", **LIST),
+    o.shared(
+        str | None, None, "--sweep-n", S, help="N values (default 32,64,128,256,512).", **LIST
+    ),
+    o.shared(
         Path | None,
-        typer.Option(
-            "--save-checkpoints",
-            metavar="DIR",
-            help="Write each encoder at the evaluated epochs (0 included) to "
-            "DIR/RUN/epoch-EEEE.safetensors + .json; `infogauss track DIR` reads them back.",
-            rich_help_panel=_P,
-        ),
-    ] = None,
-    json_out: o.JsonOpt = None,
-    markdown: o.MarkdownOpt = None,
-    html: o.HtmlOpt = None,
-    plots: o.PlotsOpt = None,
-    per_coordinate: o.PerCoordinateOpt = False,
-    quiet: o.QuietOpt = False,
-    require: g.RequireOpt = None,
-    max_cv: g.MaxCvOpt = None,
-    min_ad_compliance: g.MinAdOpt = None,
-    min_dp_compliance: g.MinDpOpt = None,
-    max_ad_mean: g.MaxAdMeanOpt = None,
-    max_effect: g.MaxEffectOpt = None,
-    baseline: g.BaselineOpt = None,
-    max_drop: g.MaxDropOpt = None,
-) -> None:
+        None,
+        "--save-checkpoints",
+        E,
+        metavar="DIR",
+        help="Write each encoder at the evaluated epochs (0 included) to "
+        "DIR/RUN/epoch-EEEE.safetensors + .json; `infogauss track DIR` reads them back.",
+    ),
+)
+
+
+@o.command(EXPERIMENT, o.FILES, o.PER_COORDINATE, o.QUIET, o.GATES, o.BASELINE)
+def synthetic_cmd(**params: object) -> None:
     """Train encoders on the paper's synthetic inputs (Laplace, Gaussian mixture, sparse binary)
     with InfoNCE (and a supervised contrast), and diagnose fresh held-out embeddings at epoch 0
     and after training; the paper's numbers are printed next to ours.
@@ -204,60 +129,44 @@ def synthetic_cmd(
       [bold]infogauss synthetic --quick --eval-epochs 5,10,20 --save-checkpoints ckpt/[/]
       then [bold]infogauss track ckpt/[/]
     """
-    params = locals()
-    from infogauss_cli.core.options import DiagnoseOptions, Outputs
-    from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows
-
-    chosen = tuple(s.strip() for s in settings.split(",") if s.strip()) if settings else None
-    if sweep and chosen is None:
-        from infogauss_cli.pipelines.synthetic.sweep import SWEEP_SETTINGS
-
-        chosen = SWEEP_SETTINGS
-    cfg = preset(
-        "quick" if quick else "default",
-        settings=chosen,
-        encoder=encoder.value if encoder else None,
-        d=d,
-        batch_size=batch_size,
-        temperature=temperature,
-        epochs=epochs,
-        eval_epochs=_ints(eval_epochs, "--eval-epochs"),
-        noise=noise,
-        bit_noise=bit_noise,
-        reg=reg,
-        n_eval=n,
-        view=view.value,
-        seed=seed,
+    from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows  # numpy
+    from infogauss_cli.pipelines.synthetic.sweep import (
+        SWEEP_D,
+        SWEEP_N,
+        SWEEP_SETTINGS,
+        sweep_rows,
+        write_sweep_plot,
     )
-    out = o.from_params(Outputs, params)
-    out.preflight([("--baseline", baseline)], [("--save-checkpoints", save_checkpoints)])
-    options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
-    gates = g.gates(params)
+
+    p = {k: getattr(v, "value", v) for k, v in params.items()}
+    sweep, save_checkpoints = bool(p["sweep"]), p["save_checkpoints"]
+    settings = [s.strip() for s in str(p["settings"] or "").split(",") if s.strip()]
+    cfg = preset(
+        "quick" if p["quick"] else "default",
+        settings=tuple(settings) or (SWEEP_SETTINGS if sweep else None),
+        eval_epochs=o.ints(p["eval_epochs"], "--eval-epochs"),  # type: ignore[arg-type]
+        n_eval=p["n"],
+        **{k: p[k] for k in ("encoder", "d", "batch_size", "temperature", "epochs", "noise")},
+        **{k: p[k] for k in ("bit_noise", "reg", "view", "seed")},
+    )
+    out = o.outputs(params)
+    out.preflight([("--baseline", params["baseline"])], [("--save-checkpoints", save_checkpoints)])
+    req = o.request(params, out)
     if sweep and save_checkpoints is not None:
         raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")
     if sweep:
-        from infogauss_cli.pipelines.synthetic.sweep import (
-            SWEEP_D,
-            SWEEP_N,
-            sweep_rows,
-            write_sweep_plot,
-        )
-
-        ds = _ints(sweep_d, "--sweep-d") or SWEEP_D
-        ns = _ints(sweep_n, "--sweep-n") or SWEEP_N
-        rows = sweep_rows(cfg, ds, ns, options=options, gates=gates)
-        if plots:
-            write_sweep_plot(rows, cfg, plots)
+        ds = o.ints(p["sweep_d"], "--sweep-d") or SWEEP_D  # type: ignore[arg-type]
+        ns = o.ints(p["sweep_n"], "--sweep-n") or SWEEP_N  # type: ignore[arg-type]
+        rows = sweep_rows(cfg, ds, ns, options=req.diagnose, gates=req.gates)
+        if out.plots:
+            write_sweep_plot(rows, cfg, out.plots)
         emit(rows, out)
-    from infogauss_cli.pipelines.synthetic.checkpoints import as_saver
-    from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
-
     saver = as_saver(save_checkpoints)
-    rows = synthetic_rows(cfg, options=options, gates=gates, save_dir=saver)
+    rows = synthetic_rows(cfg, options=req.diagnose, gates=req.gates, save_dir=saver)
     code = publish(rows, out, **comparison_sections(rows))
-    if not quiet and (table := render_comparison(rows)) is not None:
+    if not out.quiet and (table := render_comparison(rows)) is not None:
         terminal(out.to_stdout).print(table)
-    if not quiet:
+    if not out.quiet:
         terminal(out.to_stdout).print(f"[dim]{cfg.describe()}[/]", highlight=False)
     if saver is not None:
         saver.raise_failure()  # the report is out: now say what was not saved (exit 3)

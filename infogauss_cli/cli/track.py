@@ -2,39 +2,59 @@
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Sequence
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from infogauss_cli.cli import gate_options as g
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors
 from infogauss_cli.cli.output import publish
+from infogauss_cli.core.progress import note
+from infogauss_cli.extract.store import check_cache_writable
+from infogauss_cli.report.trajectory import trajectory_section, write_trajectory_plot
 
 _T = "Checkpoints"
+Trend = o.choices("Trend", ("up", "down", "flat"))
+CHECKPOINTS = (
+    o.shared(
+        list[str] | None,
+        None,
+        "--weights",
+        _T,
+        metavar="GLOB",
+        help="Weights files of the one zoo entry, one per checkpoint (a quoted glob such as "
+        "'ckpt/step-*.safetensors'; repeatable).",
+    ),
+    o.shared(
+        str | None,
+        None,
+        "--steps",
+        _T,
+        metavar="LIST",
+        help="Steps of the checkpoints in the order given (default: parsed from the names: the "
+        "number after step/epoch/checkpoint, else the last number).",
+    ),
+    o.shared(
+        Trend | None,  # type: ignore[valid-type]
+        None,
+        "--require-trend",
+        o.G,
+        help="Gate on the first-to-last change of AD and DP compliance: up/down = beyond the "
+        "width of the null's 95% band, flat = within it (see docs/training.md).",
+    ),
+)
+VIEW = o.shared(
+    o.View | None,
+    None,
+    "--view",
+    o.P,
+    help="l2, raw or both (default l2; synthetic checkpoints: the view they were saved with).",
+)
 
 
-class Trend(str, Enum):
-    up = "up"
-    down = "down"
-    flat = "flat"
-
-
-def _steps(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise typer.BadParameter(
-            "expected comma-separated integers", param_hint="--steps"
-        ) from None
-
-
-@handle_errors
+@o.command(CHECKPOINTS, o.DATA[:2], o.SAMPLE, VIEW, o.JUDGE, o.COMPUTE, o.FILES, o.QUIET, o.GATES)
 def track_cmd(
     targets: Annotated[
         list[str],
@@ -47,73 +67,7 @@ def track_cmd(
             show_default=False,
         ),
     ],
-    weights: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--weights",
-            metavar="GLOB",
-            help="Weights files of the one zoo entry, one per checkpoint (a quoted glob such "
-            "as 'ckpt/step-*.safetensors'; repeatable).",
-            rich_help_panel=_T,
-        ),
-    ] = None,
-    steps: Annotated[
-        str | None,
-        typer.Option(
-            "--steps",
-            metavar="LIST",
-            help="Steps of the checkpoints in the order given (default: parsed from the names: "
-            "the number after step/epoch/checkpoint, else the last number).",
-            rich_help_panel=_T,
-        ),
-    ] = None,
-    require_trend: Annotated[
-        Trend | None,
-        typer.Option(
-            "--require-trend",
-            help="Gate on the first-to-last change of AD and DP compliance: up/down = beyond "
-            "the width of the null's 95% band, flat = within it (see docs/training.md).",
-            rich_help_panel="Gates",
-        ),
-    ] = None,
-    data: o.DataOpt = "coco-val2017",
-    tower: o.TowerOpt = o.Tower.all,
-    n: o.NOpt = None,
-    seed: o.SeedOpt = 0,
-    view: Annotated[
-        o.View | None,
-        typer.Option(
-            "--view",
-            help="l2, raw or both (default l2; synthetic checkpoints: the view they were saved "
-            "with).",
-            rich_help_panel="Protocol",
-        ),
-    ] = None,
-    verdict: o.VerdictModeOpt = o.VerdictMode.coordinates,
-    rule: o.RuleOpt = o.RuleName.calibrated,
-    alpha: o.AlphaOpt = 0.05,
-    device: o.DeviceOpt = "auto",
-    precision: o.PrecisionOpt = o.Precision.auto,
-    batch_size: o.BatchSizeOpt = None,
-    workers: o.WorkersOpt = None,
-    decode: o.DecodeOpt = o.Decode.cpu,  # type: ignore[attr-defined]
-    compile: o.CompileOpt = False,
-    zoo: o.ZooOpt = None,
-    revision: o.RevisionOpt = None,
-    objective: o.ObjectiveOpt = None,
-    cache_dir: o.CacheDirOpt = None,
-    no_cache: o.NoCacheOpt = False,
-    json_out: o.JsonOpt = None,
-    markdown: o.MarkdownOpt = None,
-    html: o.HtmlOpt = None,
-    plots: o.PlotsOpt = None,
-    quiet: o.QuietOpt = False,
-    require: g.RequireOpt = None,
-    max_cv: g.MaxCvOpt = None,
-    min_ad_compliance: g.MinAdOpt = None,
-    min_dp_compliance: g.MinDpOpt = None,
-    max_ad_mean: g.MaxAdMeanOpt = None,
-    max_effect: g.MaxEffectOpt = None,
+    **params: object,
 ) -> None:
     """Diagnose every checkpoint of a training run on the same data: one row per checkpoint
     (JSON rows carry `step`), a trajectory plot (--plots DIR/trajectory.png, and in --html).
@@ -128,24 +82,17 @@ def track_cmd(
 
       [bold]infogauss track runs/st-finetune/ --data text:s.txt --require-trend up[/]
     """
-    params = locals()
-    from rich.console import Console
-
-    from infogauss_cli.core.options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
-    from infogauss_cli.extract.store import check_cache_writable
     from infogauss_cli.pipelines.track import track_synthetic, track_zoo, zoo_checkpoints
     from infogauss_cli.pipelines.track_folders import folder_checkpoints, targets_kind
 
-    console = Console(stderr=True)
-    out = o.from_params(Outputs, params)
-    out.preflight(_inputs(targets, weights or (), zoo))
-    if not no_cache:
-        check_cache_writable(o.from_params(Compute, params))
-    options = o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays)
-    gates = g.gates(params)
-    trend = require_trend.value if require_trend else None
-    local = all(Path(t).exists() for t in targets)
-    if revision is not None and local:
+    p = {k: getattr(v, "value", v) for k, v in params.items()}
+    weights, steps, trend, view = (p[k] for k in ("weights", "steps", "require_trend", "view"))
+    out = o.outputs(params)
+    out.preflight(_inputs(targets, weights or (), params["zoo"]))
+    req = o.request(params, out, view=view or "l2")
+    if req.compute.use_cache:
+        check_cache_writable(req.compute)
+    if p["revision"] is not None and all(Path(t).exists() for t in targets):
         raise typer.BadParameter("--revision pins a zoo model's hub weights, not local checkpoints")
     kind = targets_kind(targets)
     if kind == "folders" and weights:
@@ -155,15 +102,14 @@ def track_cmd(
             raise typer.BadParameter(
                 "synthetic checkpoints carry their steps: no --weights or --steps"
             )
-        progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
         result = track_synthetic(
             targets,
-            view=view.value if view else None,
-            n=n,
-            options=options,
-            gates=gates,
+            view=view,
+            n=req.protocol.n,
+            options=req.diagnose,
+            gates=req.gates,
             trend=trend,
-            progress=progress,
+            progress=lambda msg: note(f"[dim]{msg}[/]"),
         )
     else:
         if kind == "folders":
@@ -173,39 +119,48 @@ def track_cmd(
                 targets,
                 weights=weights or (),
                 steps=_steps(steps),
-                zoo=zoo,
-                revision=revision,
-                objective=objective,
+                zoo=req.compute.zoo,
+                revision=req.compute.revision,
+                objective=req.compute.objective,
             )
         result = track_zoo(
             checkpoints,
-            data=o.from_params(DataOptions, params),
-            protocol=o.from_params(Protocol, params, view=view.value if view else "l2"),
-            compute=o.from_params(Compute, params, use_cache=not no_cache),
-            options=options,
-            gates=gates,
+            data=req.data,
+            protocol=req.protocol,
+            compute=req.compute,
+            options=req.diagnose,
+            gates=req.gates,
             trend=trend,
-            console=None if quiet else console,
+            console=None if out.quiet else _stderr(),
         )
     drawable = [s for s in result.series if any(r.error is None for r in s.rows)]
-    sections = []
-    if drawable and html:
-        from infogauss_cli.report.plots.charts import trajectory_section
-
-        sections.append(trajectory_section(drawable))
+    sections = [trajectory_section(drawable)] if drawable and out.html else []
     code = publish(result.rows, out, html_sections=sections)
-    if drawable and plots:
-        from infogauss_cli.report.plots.charts import write_trajectory_plot
-
-        write_trajectory_plot(drawable, plots)
+    if drawable and out.plots:
+        write_trajectory_plot(drawable, out.plots)
     raise typer.Exit(code)
+
+
+def _steps(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            "expected comma-separated integers", param_hint="--steps"
+        ) from None
+
+
+def _stderr() -> object:
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def _inputs(targets: list[str], weights: Sequence[str], zoo: object) -> list[tuple[str, object]]:
     """What ``track`` reads (checkpoints, weights files, the zoo): no output may be one."""
-    import glob
-
-    from infogauss_cli.pipelines.track_folders import read_files
+    from infogauss_cli.pipelines.track_folders import read_files  # numpy
 
     found: list[tuple[str, object]] = [("--zoo", zoo)]
     found += [("TARGET", f) for t in targets for f in read_files(t)]

@@ -1,20 +1,28 @@
-"""`infogauss zoo list | show | validate`: the registered models (thin wrappers over
-:mod:`infogauss_cli.models.zoo` and :mod:`infogauss_cli.models.backends`)."""
+"""`infogauss zoo list | show | validate`: the registered models."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import handle_errors
+from infogauss_cli.cli.errors import stdout_console
+from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
+from infogauss_cli.core.errors import BadInputError, InfogaussError
+from infogauss_cli.models.backends import check_entry, weights_status
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.zoo import ZooEntry
 
 app = typer.Typer(
+    cls=HelpGroup,
     name="zoo",
     help="The model zoo: registered models, their sources and embeddings.",
     no_args_is_help=True,
@@ -36,13 +44,13 @@ def _entry_dict(entry: ZooEntry, *, compact: bool = False) -> dict[str, Any]:
     return data
 
 
-@app.command("list")
-@handle_errors
+@app.command("list", cls=HelpCommand)
+@o.command(o.ZOO)
 def list_cmd(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the entries as JSON on stdout.")
     ] = False,
-    zoo: o.ZooOpt = None,
+    **params: object,
 ) -> None:
     """List the registered models.
 
@@ -50,17 +58,11 @@ def list_cmd(
     """
     from infogauss_cli.models.zoo import load_zoo
 
-    z = load_zoo(zoo)
+    z = load_zoo(params["zoo"])  # type: ignore[arg-type]
     if as_json:
-        import json
-
         models = [{**_entry_dict(e), "ref": e.ref} for e in z.entries]
         typer.echo(json.dumps({"zoo": z.path, "models": models}, indent=2))
         return
-    from rich import box
-
-    from infogauss_cli.cli.console import stdout_console
-
     console = stdout_console()
     wide = console.width >= 120  # else the paper row becomes a mark, to fit 80 columns
     table = _list_table(z.entries, wide, box.SIMPLE_HEAD)
@@ -74,12 +76,9 @@ def list_cmd(
     )
 
 
-def _list_table(entries: Any, wide: bool, box: Any) -> Any:
-    """Wide: one column each plus the paper row. Narrow (80 columns): aliases under the id and
-    a * for the paper's models. An id never wraps: its column is as wide as the longest id (and
-    its mark); the other columns fold."""
-    from rich.table import Table
-
+def _list_table(entries: Sequence[ZooEntry], wide: bool, box: box.Box) -> Table:
+    """Wide: one column each and the paper row; narrow (80 columns): aliases under the id, a *
+    for the paper's models. An id never wraps; the other columns fold."""
     table = Table(title_justify="left", title_style="dim", box=box, pad_edge=False)
     if wide:
         cols = ["id", "aliases", "backend", "towers", "objective", "dim", "paper row"]
@@ -106,8 +105,8 @@ def _list_table(entries: Any, wide: bool, box: Any) -> Any:
     return table
 
 
-@app.command("show")
-@handle_errors
+@app.command("show", cls=HelpCommand)
+@o.command(o.ZOO, o.OBJECTIVE)
 def show_cmd(
     model: Annotated[str, typer.Argument(help=o.MODEL_HELP)],
     as_yaml: Annotated[
@@ -119,45 +118,31 @@ def show_cmd(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the entry as JSON.")] = False,
-    zoo: o.ZooOpt = None,
-    objective: o.ObjectiveOpt = None,
+    **params: object,
 ) -> None:
     """Show one model: its source, embedding, and where its weights come from.
 
     Examples: [bold]infogauss zoo show clip[/], [bold]infogauss zoo show timm:resnet34.tv_in1k[/]
     """
-    from infogauss_cli.core.errors import InfogaussError
     from infogauss_cli.models.backends.adhoc import is_on_the_fly, resolve_models
     from infogauss_cli.models.zoo import find_zoo
 
-    (entry,) = resolve_models([model], zoo_path=zoo, objective=objective)
-    where = f"none (made on the fly from {model})" if is_on_the_fly(model) else str(find_zoo(zoo))
+    zoo, objective = params["zoo"], params["objective"]
+    (entry,) = resolve_models([model], zoo_path=zoo, objective=objective)  # type: ignore[arg-type]
+    fly = is_on_the_fly(model)
+    where = f"none (made on the fly from {model})" if fly else str(find_zoo(zoo))  # type: ignore[arg-type]
     if as_yaml:
-        _print_yaml(entry, is_on_the_fly(model))
+        _print_yaml(entry, fly)
         return
-    from infogauss_cli.models.backends import weights_status
-
     try:
         status = weights_status(entry)
-        weights = {
-            "kind": status.kind,
-            "location": status.location,
-            "available": status.available,
-            "detail": status.detail,
-        }
+        weights = {k: getattr(status, k) for k in ("kind", "location", "available", "detail")}
     except InfogaussError as exc:
         weights = {"kind": "unavailable", "location": "-", "available": False, "detail": str(exc)}
     if as_json:
-        import json
-
         data = {**_entry_dict(entry), "ref": entry.ref, "zoo": where, "weights_status": weights}
         typer.echo(json.dumps(data, indent=2))
         return
-    from rich.markup import escape
-    from rich.table import Table
-
-    from infogauss_cli.cli.console import stdout_console
-
     src = entry.source.model_dump(mode="json", exclude_defaults=True)
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold cyan", no_wrap=True)
@@ -211,8 +196,8 @@ def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
     typer.echo(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100), nl=False)
 
 
-@app.command("validate")
-@handle_errors
+@app.command("validate", cls=HelpCommand)
+@o.command()
 def validate_cmd(
     path: Annotated[
         Path | None,
@@ -231,8 +216,6 @@ def validate_cmd(
 
     Example: [bold]infogauss zoo validate my_zoo.yaml[/]
     """
-    from infogauss_cli.core.errors import BadInputError
-    from infogauss_cli.models.backends import check_entry
     from infogauss_cli.models.zoo import format_errors, load_zoo
 
     z = load_zoo(path)
