@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,40 +48,38 @@ class _Shared:
     sphere_null: Metrics = field(default_factory=dict)
 
 
-def _joint(protocol: Protocol, options: DiagnoseOptions, shared: _Shared) -> _Shared:
-    """The rows of the joint tests, and the sphere tests on them (once per matrix)."""
+def _shared(x: np.ndarray, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
+    """Once per matrix: subsample, run what does not depend on the view (sphere-level detail,
+    or the projection compliances the projections verdict reads), and the joint tests' rows
+    with the sphere tests on them."""
+    from infogauss_cli.diagnostics import subsample
     from infogauss_cli.diagnostics.gaussian import joint_sample
     from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests
 
+    seed, budget, projections = (
+        protocol.seed,
+        options.memory_budget,
+        options.verdict == "projections",
+    )
+    sub = None
+    if options.detail or projections or options.keep_arrays:
+        sub = subsample(x, protocol.n, seed)[0]
     t0 = time.perf_counter()
-    joint = joint_sample(shared.x, protocol.n, protocol.seed)
-    metrics, null = sphere_metrics(sphere_tests(joint, alpha=options.alpha))
-    seconds = shared.seconds + time.perf_counter() - t0
-    return replace(shared, joint=joint, sphere_metrics=metrics, sphere_null=null, seconds=seconds)
-
-
-def _shared(x: np.ndarray, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
-    """Subsample once, and run what does not depend on the view (sphere-level detail, or
-    the projection compliances the projections verdict reads)."""
-    from infogauss_cli.diagnostics import subsample
-
-    projections = options.verdict == "projections"
-    if not (options.detail or projections or options.keep_arrays):
-        return _Shared(x)
-    sub = subsample(x, protocol.n, protocol.seed)[0]
-    if not (options.detail or projections):
-        return _Shared(x, sub=sub)
-    from infogauss_cli.diagnostics.projections import projection_tests
-    from infogauss_cli.diagnostics.suite import projection_metrics, projection_null, sphere_detail
-
-    t0 = time.perf_counter()
-    budget = options.memory_budget
+    sphere, proj, proj_null = None, {}, {}
     if options.detail:
-        sphere = sphere_detail(sub, seed=protocol.seed, budget=budget)  # type: ignore[arg-type]
-        return _Shared(x, sub, sphere, {}, time.perf_counter() - t0)
-    tests = projection_tests(sub, seed=protocol.seed, budget=budget)  # type: ignore[arg-type]
-    null = projection_null(tests, options.alpha)
-    return _Shared(x, sub, None, projection_metrics(tests), time.perf_counter() - t0, null)
+        from infogauss_cli.diagnostics.suite import sphere_detail
+
+        sphere = sphere_detail(sub, seed=seed, budget=budget)  # type: ignore[arg-type]
+    elif projections:
+        from infogauss_cli.diagnostics.projections import projection_tests
+        from infogauss_cli.diagnostics.suite import projection_metrics, projection_null
+
+        tests = projection_tests(sub, seed=seed, budget=budget)  # type: ignore[arg-type]
+        proj, proj_null = projection_metrics(tests), projection_null(tests, options.alpha)
+    joint = joint_sample(x, protocol.n, seed)
+    metrics, null = sphere_metrics(sphere_tests(joint, alpha=options.alpha))
+    seconds = time.perf_counter() - t0
+    return _Shared(x, sub, sphere, proj, seconds, proj_null, joint, metrics, null)
 
 
 def _plot_arrays(diag: Diagnosis, shared: _Shared, view: str) -> dict[str, np.ndarray]:
@@ -191,5 +189,5 @@ def checked_rows(
     from infogauss_cli.diagnostics.refstore import use_disk_store
 
     use_disk_store()  # simulated references are kept on disk between runs
-    shared = _joint(protocol, options, _shared(x, protocol, options))
+    shared = _shared(x, protocol, options)
     return [_view_row(v, info, protocol, options, gates, shared) for v in protocol.views]

@@ -104,17 +104,16 @@ def _detail(rows: Sequence[Row]) -> Section | None:
     return Section("detail", "Detail", table([(h, cls(i)) for i, h in enumerate(header)], lines))
 
 
-def _items(ident: str, title: str, badge: tuple[str, str], texts: Sequence[str]) -> Section | None:
-    """A list section (calls, warnings): one badge (text, class) and line per item."""
-    items = [{"badge": badge[0], "badge_cls": badge[1], "text": t} for t in texts]
-    return _list(ident, title, items)
-
-
 def _list(ident: str, title: str, items: list[dict[str, object]]) -> Section | None:
+    """A list section (calls, gates, warnings, errors): a badge and a line per item."""
     if not items:
         return None
     body = render("items.html.j2", items=items, list_cls="gates" if ident != "errors" else ident)
     return Section(ident, title, body)
+
+
+def _badged(badge: str, cls: str, texts: Sequence[str]) -> list[dict[str, object]]:
+    return [{"badge": badge, "badge_cls": cls, "text": t} for t in texts]
 
 
 def _protocol(rows: Sequence[Row]) -> Section:
@@ -181,10 +180,8 @@ def report_sections(
 ) -> list[Section]:
     """The page's sections in order (those with something to show): results, calls, ``extra``,
     detail, gates, warnings, errors, protocol, provenance, timing, plots."""
-    gates = [
-        {"badge": "pass" if ok else "FAIL", "badge_cls": "ok" if ok else "bad", "text": text}
-        for ok, text in C.gate_lines(rows)
-    ]
+    marks = {True: ("pass", "ok"), False: ("FAIL", "bad")}
+    gates = [_badged(*marks[ok], [text])[0] for ok, text in C.gate_lines(rows)]
     errors = [
         {"badge": "error", "badge_cls": "bad", "label": C.row_label(r), "text": r.error}
         for r in rows
@@ -194,11 +191,11 @@ def report_sections(
     traced = [r for r in rows if r.provenance and any(r.provenance.values())]
     parts = [
         _results(rows),
-        _items("calls", "Calls", ("call", "ok"), C.call_lines(rows)),
+        _list("calls", "Calls", _badged("call", "ok", C.call_lines(rows))),
         *extra,
         _detail(rows),
         _list("gates", "Gates", gates),
-        _items("warnings", "Warnings", ("note", "warn"), C.warning_lines(rows)),
+        _list("warnings", "Warnings", _badged("note", "warn", C.warning_lines(rows))),
         _list("errors", "Errors", errors),
         _protocol(rows),
         _by_row("provenance", "Provenance", traced, _PROVENANCE) if traced else None,

@@ -61,12 +61,11 @@ def _layout(
 
 
 def render_table(
-    rows: Sequence[Row], title: str = TITLE, *, merged: int = 0, short: bool = False,
-    min_label: int | None = None,
-) -> Table:  # fmt: skip
+    rows: Sequence[Row], *, merged: int = 0, short: bool = False, min_label: int | None = None
+) -> Table:
     """The table at one layout step (``merged`` columns folded into the label, ``short``
     headers, a label that may wrap when ``min_label`` is given)."""
-    header, body, nulls, title = _layout(rows, merged, short, title)
+    header, body, nulls, title = _layout(rows, merged, short, TITLE)
     table = Table(title=title, title_justify="left", header_style="bold")
     numeric = C.NUMERIC | {SHORT.get(h, h) for h in C.NUMERIC}
     for i, name in enumerate(header):
@@ -88,10 +87,10 @@ def render_table(
     return table
 
 
-def stacked(rows: Sequence[Row], title: str = TITLE) -> Group:
+def stacked(rows: Sequence[Row]) -> Group:
     """One block per row: verdict and label, then the numbers (for very narrow terminals)."""
-    header, body, nulls, _ = _layout(rows, len(MERGE_ORDER), True, title)
-    parts: list[RenderableType] = [Text(title, style="italic")]
+    header, body, nulls, _ = _layout(rows, len(MERGE_ORDER), True, TITLE)
+    parts: list[RenderableType] = [Text(TITLE, style="italic")]
     words = {SYMBOLS[c]: f"{SYMBOLS[c]} {C.CALL_WORDS[c]}" for c in C.CALL_WORDS}
 
     def numbers(cells: list[str], style: str = "") -> Padding:

@@ -44,15 +44,10 @@ class PlotSpec:
 
 
 @dataclass(frozen=True)
-class PlotImage:
-    """One rendered plot: its stable file name, what it shows, and the PNG bytes."""
+class PlotImage(PlotSpec):
+    """One rendered plot: its spec and the PNG bytes."""
 
-    filename: str
-    kind: str
-    row: int | None
-    title: str
-    alt: str
-    png: bytes
+    png: bytes = b""
 
 
 def slug(text: str) -> str:
@@ -90,7 +85,7 @@ def render(spec: PlotSpec) -> PlotImage:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
     fig.clear()
-    return PlotImage(spec.filename, spec.kind, spec.row, spec.title, spec.alt, buf.getvalue())
+    return PlotImage(**vars(spec), png=buf.getvalue())
 
 
 def write_figures(out_dir: str | Path, specs: Sequence[PlotSpec]) -> list[Path]:
