@@ -23,7 +23,7 @@ from infogauss_cli.extract.store import (
 from tests.test_extract import image_items, make_image_encoder, write_images
 
 OPTS = EngineOptions(batch_size=4, workers=0, chunk_items=8)
-KW = {"progress": False}  # chunks of 8 items
+KW = {}  # chunks of 8 items
 
 
 @pytest.fixture(scope="module")

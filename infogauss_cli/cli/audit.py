@@ -79,9 +79,14 @@ def audit_cmd(
       [bold]infogauss audit st:sentence-transformers/all-MiniLM-L6-v2 --data text:s.txt[/]
     """
     params = locals()
-    from rich.console import Console
-
-    from infogauss_cli.core.options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
+    from infogauss_cli.core.options import (
+        Compute,
+        DataOptions,
+        DiagnoseOptions,
+        Outputs,
+        Protocol,
+        Request,
+    )  # fmt: skip
     from infogauss_cli.extract.distributed import current_shard
     from infogauss_cli.extract.store import check_cache_writable
     from infogauss_cli.pipelines.audit import audit_models
@@ -94,20 +99,18 @@ def audit_cmd(
     out.preflight(inputs)  # every output writable, and no input, before any model loads
     check_cache_writable(compute)
     share = current_shard(compute.shard)
-    console = Console(stderr=True)
-    rows = audit_models(
-        models,
-        data=o.from_params(DataOptions, params),
+    request = Request(
         protocol=o.from_params(Protocol, params),
+        data=o.from_params(DataOptions, params),
         compute=compute,
-        options=o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays),
+        diagnose=o.from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays),
         gates=g.gates(params),
-        console=None if quiet or not (share.assembles or share.mode == "job") else console,
     )
+    rows = audit_models(models, request, share)
     if share.synced and not share.assembles:
         raise typer.Exit(0)  # rank 0 reports; the ranks agree on its exit code
     if share.mode == "job" and not rows:
         if not quiet:
-            console.print(o.SHARD_DONE.format(shard=share.label), highlight=False)
+            typer.echo(o.SHARD_DONE.format(shard=share.label), err=True)
         raise typer.Exit(0)
     emit(rows, out)

@@ -57,23 +57,21 @@ def extract_cmd(
     Example: [bold]infogauss extract effnet-lite0 --data images:photos/ --out e.npy[/]
     """
     params = locals()
-    from rich.console import Console
-
-    from infogauss_cli.core.options import Compute, DataOptions, Protocol
+    from infogauss_cli.core.options import Compute, DataOptions, Protocol, Request
     from infogauss_cli.extract import extract_to_file
     from infogauss_cli.extract.distributed import current_shard
 
     compute = o.from_params(Compute, params, use_cache=not no_cache)
     share = current_shard(compute.shard)
     quiet = quiet or (share.synced and not share.assembles)  # rank 0 speaks
-    args = (model, out, o.from_params(DataOptions, params), o.from_params(Protocol, params))
-    console = None if quiet else Console(stderr=True)
+    data, protocol = o.from_params(DataOptions, params), o.from_params(Protocol, params)
+    request = Request(protocol=protocol, data=data, compute=compute)
     if layers:
         from infogauss_cli.pipelines.layers import layers_to_files
 
-        results: Any = layers_to_files(*args, compute, console=console)
+        results: Any = layers_to_files(model, out, request, share)
     else:
-        results = (extract_to_file(*args, compute, console=console),)
+        results = (extract_to_file(model, out, request, share),)
     for written in results:
         if not quiet:
             _say(written, share.label, out)

@@ -129,14 +129,18 @@ def track_cmd(
       [bold]infogauss track runs/st-finetune/ --data text:s.txt --require-trend up[/]
     """
     params = locals()
-    from rich.console import Console
-
-    from infogauss_cli.core.options import Compute, DataOptions, DiagnoseOptions, Outputs, Protocol
+    from infogauss_cli.core.options import (
+        Compute,
+        DataOptions,
+        DiagnoseOptions,
+        Outputs,
+        Protocol,
+        Request,
+    )  # fmt: skip
     from infogauss_cli.extract.store import check_cache_writable
     from infogauss_cli.pipelines.track import track_synthetic, track_zoo, zoo_checkpoints
     from infogauss_cli.pipelines.track_folders import folder_checkpoints, targets_kind
 
-    console = Console(stderr=True)
     out = o.from_params(Outputs, params)
     out.preflight(_inputs(targets, weights or (), zoo))
     if not no_cache:
@@ -155,16 +159,9 @@ def track_cmd(
             raise typer.BadParameter(
                 "synthetic checkpoints carry their steps: no --weights or --steps"
             )
-        progress = None if quiet else (lambda msg: console.print(f"[dim]{msg}[/]"))
-        result = track_synthetic(
-            targets,
-            view=view.value if view else None,
-            n=n,
-            options=options,
-            gates=gates,
-            trend=trend,
-            progress=progress,
-        )
+        request = Request(diagnose=options, gates=gates)
+        v = view.value if view else None
+        result = track_synthetic(targets, request, view=v, n=n, trend=trend)
     else:
         if kind == "folders":
             checkpoints = folder_checkpoints(targets[0], _steps(steps))
@@ -177,16 +174,14 @@ def track_cmd(
                 revision=revision,
                 objective=objective,
             )
-        result = track_zoo(
-            checkpoints,
-            data=o.from_params(DataOptions, params),
+        request = Request(
             protocol=o.from_params(Protocol, params, view=view.value if view else "l2"),
+            data=o.from_params(DataOptions, params),
             compute=o.from_params(Compute, params, use_cache=not no_cache),
-            options=options,
+            diagnose=options,
             gates=gates,
-            trend=trend,
-            console=None if quiet else console,
         )
+        result = track_zoo(checkpoints, request, trend)
     drawable = [s for s in result.series if any(r.error is None for r in s.rows)]
     sections = []
     if drawable and html:

@@ -29,20 +29,17 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
+from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, InfogaussError, RunError, first_line
 from infogauss_cli.core.options import parse_shard
+from infogauss_cli.extract.plan import SHARED_HINT, Shard
 
 T = TypeVar("T")
 FINAL = "final"
 TIMEOUT_ENV = "INFOGAUSS_DIST_TIMEOUT"
 FS_WAIT_ENV = "INFOGAUSS_SHARED_FS_WAIT"
-SHARED_HINT = (
-    "under torchrun every rank reads and writes one cache folder, so --cache-dir (or "
-    "$INFOGAUSS_CACHE) must be on a file system that every node mounts at the same path "
-    "(docs/scale.md)"
-)
 
 _state: dict[str, Any] = {"finished": False, "checked": set()}
 
@@ -58,48 +55,23 @@ class Stopped(BaseException):
 
 
 @dataclass(frozen=True)
-class Shard:
-    """Which part of the work this process does: ``rank`` (0-based) of ``world``.
+class Torchrun(Shard):
+    """A torchrun rank: meetings through torch.distributed."""
 
-    ``mode``: ``single`` (one process does everything), ``torchrun`` (ranks of one
-    torch.distributed job, they meet and rank 0 reports), ``job`` (``--shard K/N``: compute the
-    piece and exit)."""
+    def meet(self, tag: str, code: int = 0, message: str = "", data: Any = None) -> list[Any]:
+        messages = exchange(tag, code, message, data)
+        if not code:
+            raise_first_failure(messages)
+        return messages
 
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    mode: Literal["single", "torchrun", "job"] = "single"
+    def agree(self, tag: str, step: Callable[[], T]) -> T:
+        return agree(tag, step)
 
-    @property
-    def synced(self) -> bool:
-        """The ranks meet (torchrun)."""
-        return self.mode == "torchrun"
+    def check_folder(self, root: Path) -> None:
+        check_shared_folder(root, self)
 
-    @property
-    def assembles(self) -> bool:
-        """This process assembles the full matrix (and reports)."""
-        return self.mode == "single" or (self.mode == "torchrun" and self.rank == 0)
-
-    @property
-    def label(self) -> str:
-        if self.mode == "job":
-            return f"shard {self.rank + 1}/{self.world}"
-        return f"rank {self.rank} of {self.world}" if self.synced else "single process"
-
-    def device(self, device: str) -> str:
-        """Under torchrun, ``auto`` (when CUDA is present) and ``cuda`` mean
-        ``cuda:LOCAL_RANK``; anything else is kept as given."""
-        d = (device or "auto").strip().lower()
-        if not self.synced or d not in ("auto", "cuda"):
-            return device
-        import torch
-
-        if d == "auto" and not torch.cuda.is_available():
-            return "cpu"
-        return f"cuda:{self.local_rank}"
-
-
-#: The most pieces ``--shard K/N`` may cut a run into (N); more is surely a typo.
+    def wait_for(self, paths: list[Path]) -> list[Path]:
+        return wait_for(paths)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -144,7 +116,7 @@ def current_shard(shard: str | None = None) -> Shard:
         return Shard(k - 1, n, 0, "job")
     if env is None:
         return Shard()
-    return Shard(env[0], env[1], env[2], "torchrun")
+    return Torchrun(env[0], env[1], env[2], "torchrun")
 
 
 # ---- the process group and its one primitive ---------------------------------------------------
@@ -327,8 +299,6 @@ def check_shared_folder(root: Path, shard: Shard) -> None:
     """Under torchrun, once per folder: every rank writes a marker into ``root/.ranks`` and
     checks that it sees every other rank's; a rank that cannot (a cache folder that is local
     to each node) is a :class:`BadInputError` on every rank, naming the ranks and hosts."""
-    from infogauss_cli.core.atomic import atomic_write_bytes
-
     key = str(root)
     if not shard.synced or key in _state["checked"]:
         return

@@ -1,20 +1,10 @@
 """Device, precision and the forward pass: one collated batch -> float32 rows on the device.
 
-Precision: ``auto`` is bf16 autocast on CUDA (fp16 where the GPU has no bf16) and fp32 on CPU.
-``bf16`` on CPU casts a copy of the weights to bfloat16 instead of using autocast: CPU autocast is
-pathological for ``nn.MultiheadAttention`` (open_clip ViT-B/16 image, 2 cores: fp32 290 ms/img,
-autocast 857, weights cast 106; resnet34 55 / 24 / 23). ``fp16`` on CPU is refused. Encoders flagged
-``channels_last`` run channels-last on CPU too (efficientnet_lite0: 12 vs 21 ms/img). On CPU,
-glibc's malloc keeps freed memory for the next batch (:mod:`.cpu_memory`: 1.4-1.8x faster forward
-passes). On CUDA without ``--batch-size`` the batch size is probed upward once from the default
-(:class:`Runner`: doubling up to 4x, never past a cache chunk, kept while the peak memory stays
-under 90% of the device); on CUDA out of memory the batch is halved (down to 1) and the run goes on.
-``compile``: ``torch.compile`` (backend ``$INFOGAUSS_COMPILE_BACKEND``, default inductor; the
-benchmarks' CPU dry run uses ``eager``: inductor took 151 s on a tiny model on 2 CPU cores).
-
-The runner only calls ``encoder.forward(encoder.module, batch)``: it moves the module with
-``.eval()`` / ``.to()`` when the module has them, so a module that is not a ``torch.nn.Module``
-(an ONNX session wrapper) works if its forward returns a 2-D tensor.
+``auto`` precision is bf16 autocast on CUDA (fp16 without bf16) and fp32 on CPU; ``bf16`` on CPU
+casts a copy of the weights (CPU autocast is slow for attention); ``fp16`` on CPU is refused. On
+CUDA without ``--batch-size`` the batch size is probed upward once; on CUDA out of memory the
+batch is halved and the run goes on. The runner only calls ``encoder.forward(module, batch)``:
+a module without ``.eval()``/``.to()`` (an ONNX wrapper) works if it returns a 2-D tensor.
 """
 
 from __future__ import annotations
@@ -23,11 +13,16 @@ import contextlib
 import copy
 import os
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.core.options import PRECISIONS
+from infogauss_cli.core.progress import note
 from infogauss_cli.extract.cpu_memory import keep_freed_memory
+
+if TYPE_CHECKING:  # pragma: no cover
+    from infogauss_cli.models.backends.base import Encoder
 
 GPU_DEVICE_NODES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
 
@@ -150,31 +145,35 @@ def _place(module: Any, device: str, cast: Any, channels_last: bool) -> Any:
     return module
 
 
-class Runner:
-    """Moves batches to the device and runs the forward pass, halving the batch on CUDA OOM.
-    ``batch_size`` is the current (possibly probed or backed-off) size.
+@dataclass(frozen=True)
+class RunnerOptions:
+    """``device_prep`` (uint8 images normalised on the device), ``compile``, ``probe_max``
+    (probe the batch size upward to this, see :class:`Runner`) and ``memory`` (the device's
+    peak memory fraction, :func:`peak_memory_fraction`)."""
 
-    ``probe_max``: probe upward once (on CUDA when no batch size was given; the loader's
-    batches are then ``probe_max`` items): while the loader's batch has the rows, the next
-    sub-batch is tried at twice the size, up to ``probe_max``; the size is kept when it fits
-    with the forward's peak memory under ``PROBE_HEADROOM`` of the device (``memory``: a
-    function of the device giving that fraction, :func:`peak_memory_fraction`); the first
-    out-of-memory error or a peak over the headroom ends the probe at the size before. Later
-    out-of-memory errors halve the size as before. The rows computed while probing are kept:
-    results never depend on the probe beyond the last bits that batch composition changes."""
+    device_prep: Callable | None = None
+    compile: bool = False
+    probe_max: int | None = None
+    memory: Callable[[str], float] = peak_memory_fraction
+
+
+class Runner:
+    """Moves batches to the device and runs the forward pass, halving the batch on CUDA OOM;
+    ``batch_size`` is the current size. Probing (``probe_max``): the next sub-batch is tried at
+    twice the size, kept while the peak memory stays under ``PROBE_HEADROOM`` of the device;
+    the first OOM or a peak over it ends the probe. Rows computed while probing are kept."""
 
     def __init__(
         self,
-        encoder: Any,
+        encoder: Encoder,
         device: str,
         precision: str,
         batch_size: int,
-        say: Callable,
-        device_prep: Callable | None = None,
-        compile: bool = False,
-        probe_max: int | None = None,
-        memory: Callable[[str], float] = peak_memory_fraction,
+        say: Callable[[str], None] = note,
+        more: RunnerOptions = RunnerOptions(),
     ) -> None:
+        compile, probe_max, memory = more.compile, more.probe_max, more.memory
+        device_prep = more.device_prep
         import torch
 
         self.torch, self.device, self.precision, self.say = torch, device, precision, say

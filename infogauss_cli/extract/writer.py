@@ -1,14 +1,9 @@
 """Batch outputs -> complete chunks -> the cache, on a writer thread.
 
-Outputs stay on the device until their chunk is complete and the next batch has been launched.
-Then the chunk's rows are copied to the host (on CUDA: into pinned buffers on a side stream, so
-the copy overlaps the next forward pass) and handed, through a bounded queue, to a writer thread
-that waits for the copy, restores the items' order (length-bucketed text batches run out of
-order), hashes and writes the chunk (atomically, see :mod:`..store`) and keeps it for assembly.
-The queue bound (``queue_size`` chunks) keeps host memory bounded when the disk is slower than
-the device. A crash leaves only complete, verified chunks (each write is atomic); an error on
-the writer thread is raised on the main thread at the next :meth:`ChunkWriter.add`,
-:meth:`~ChunkWriter.flush` or :meth:`~ChunkWriter.close`.
+Outputs stay on the device until their chunk is complete; then they are copied to the host (on
+CUDA into pinned buffers on a side stream, overlapping the next forward pass) and handed
+through a bounded queue to a thread that restores the items' order (bucketed text), hashes and
+writes the chunk atomically. An error on that thread is raised at the next call.
 """
 
 from __future__ import annotations
@@ -20,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from infogauss_cli.core.errors import IOFailure
-from infogauss_cli.extract.plan import Plan
+from infogauss_cli.core.errors import IOFailure, io_failure
 from infogauss_cli.extract.store import CacheEntry, Chunk
 
 _STOP = object()
+QUEUE_SIZE = 4  # chunks waiting for the writer thread: bounded host memory
 
 
 class HostCopy:
@@ -59,27 +54,22 @@ class HostCopy:
 
 
 class ChunkWriter:
-    """Collects the outputs of ``batches`` (item-index lists, as the loader yields them) per
-    chunk; ``done`` (chunk -> :class:`Chunk`) receives every chunk written. With ``thread``
-    chunks are written on a writer thread (at most ``queue_size`` waiting)."""
+    """Collects batch outputs per chunk of ``size`` items of ``ids`` (a stream's ids grow as it
+    is read) and writes each chunk once its batches (:meth:`expect`) are in; ``done`` (chunk ->
+    :class:`Chunk`) receives every chunk written. With ``thread``, on a writer thread."""
 
     def __init__(
         self,
-        plan: Plan,
-        batches: Sequence[Sequence[int]],
+        ids: Sequence[str],
+        size: int,
         entry: CacheEntry | None,
-        done: dict[int, Chunk],
         dim: int,
-        *,
         device: str = "cpu",
         thread: bool = True,
-        queue_size: int = 4,
     ) -> None:
-        self.plan, self.entry, self.done, self.dim = plan, entry, done, dim
+        self.ids, self.size, self.entry, self.dim = ids, size, entry, dim
+        self.done: dict[int, Chunk] = {}
         self.left: dict[int, int] = {}
-        for batch in batches:
-            c = plan.chunk_of(batch[0])
-            self.left[c] = self.left.get(c, 0) + 1
         self.pending: dict[int, dict[str, Any]] = {}
         self.finished: list[int] = []  # chunks whose last batch was launched, not yet written
         self.copy = HostCopy(device)
@@ -87,9 +77,18 @@ class ChunkWriter:
         self.queue: queue.Queue[Any] | None = None
         self.thread: threading.Thread | None = None
         if thread:
-            self.queue = queue.Queue(maxsize=max(1, queue_size))
+            self.queue = queue.Queue(maxsize=QUEUE_SIZE)
             self.thread = threading.Thread(target=self._loop, name="chunk-writer", daemon=True)
             self.thread.start()
+
+    def expect(self, batches: Sequence[Sequence[int]]) -> None:
+        """Batches (item indices) whose outputs will come."""
+        for batch in batches:
+            c = batch[0] // self.size
+            self.left[c] = self.left.get(c, 0) + 1
+
+    def bounds(self, c: int) -> tuple[int, int]:
+        return c * self.size, min(len(self.ids), (c + 1) * self.size)
 
     def add(
         self,
@@ -102,10 +101,10 @@ class ChunkWriter:
         the kept items in ``indices`` order, or None) and the batch size it ran at. Writes
         chunks finished before."""
         self._raise()
-        c = self.plan.chunk_of(indices[0])
-        start = self.plan.bounds(c)[0]
+        c = indices[0] // self.size
+        start = c * self.size
         state = self.pending.setdefault(c, {"out": [], "kept": [], "skipped": [], "bs": batch_size})
-        ids = self.plan.ids
+        ids = self.ids
         state["skipped"] += [(i - start, ids[i], reason) for i, reason in skipped]
         if out is not None:
             gone = {i for i, _ in skipped}
@@ -175,7 +174,7 @@ class ChunkWriter:
 
         if event is not None:
             event.synchronize()
-        start, stop = self.plan.bounds(c)
+        start, stop = self.bounds(c)
         parts = [t.numpy() for t in host]
         arr = np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
         kept = np.asarray(state["kept"], dtype=np.int64)
@@ -185,7 +184,7 @@ class ChunkWriter:
         chunk = Chunk(c, start, stop, np.ascontiguousarray(arr), skipped, state["bs"])
         if self.entry is not None:
             try:
-                self.entry.write_chunk(chunk, self.plan.ids[start:stop])
+                self.entry.write_chunk(chunk, self.ids[start:stop])
             except OSError as exc:
                 raise chunk_write_failure(exc, self.entry.path, len(self.done)) from None
         self.done[c] = chunk
@@ -195,8 +194,6 @@ def chunk_write_failure(exc: OSError, folder: Path, kept: int) -> IOFailure:
     """The error of a cache chunk that could not be written to the entry ``folder`` (``kept``
     chunks written before it): free space when the disk is full, else what is wrong with the
     chunk's file."""
-    from infogauss_cli.core.errors import io_failure
-
     elsewhere = "or pass --cache-dir DIR elsewhere, or --no-cache"
     done = f"the {kept} chunk(s) written so far are kept"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -33,7 +33,7 @@ def demo_rows(
 ) -> list[Row]:
     """The demo's rows: synthetic (quick preset), then each of :data:`MODEL_ROWS` on its
     data (a model that cannot load gives an error row; the others still run)."""
-    from infogauss_cli.core.options import DataOptions, DiagnoseOptions
+    from infogauss_cli.core.options import DataOptions, DiagnoseOptions, Request
     from infogauss_cli.pipelines.audit import audit_models
     from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows
 
@@ -44,12 +44,7 @@ def demo_rows(
         if progress:
             progress(f"{' vs '.join(refs)} on {data}")
         try:
-            rows += audit_models(
-                refs,
-                data=DataOptions(data=data),
-                options=options,
-                console=console if progress is not None else None,
-            )
+            rows += audit_models(refs, Request(data=DataOptions(data=data), diagnose=options))
         except BadInputError as exc:  # e.g. scikit-image missing: the other rows still count
             rows += [Row(model=ref, data={"source": data}, error=str(exc)) for ref in refs]
     return rows

@@ -22,15 +22,23 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from infogauss_cli.core.errors import BadInputError, RunError
-from infogauss_cli.core.options import Compute, DataOptions, DiagnoseOptions, Protocol
-from infogauss_cli.extract.store import open_cache
-from infogauss_cli.judge.gates import GateResult, Gates
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import VIEWS, Request
+from infogauss_cli.core.progress import note
+from infogauss_cli.data.sources import data_section, parse_data_spec
+from infogauss_cli.extract.model import resolve_towers
+from infogauss_cli.extract.result import Extraction
+from infogauss_cli.judge.gates import GateResult, Gates, evaluate_gates
 from infogauss_cli.judge.model import Row
+from infogauss_cli.judge.rows import RowInfo, diagnose_rows
+from infogauss_cli.pipelines.audit import extract_towers
+
+if TYPE_CHECKING:  # pragma: no cover
+    from infogauss_cli.models.schema import ZooEntry
 
 DIRECTIONS = ("up", "down", "flat")
 TREND_METRICS = ("ad_compliance", "dp_compliance")
@@ -190,8 +198,6 @@ def apply_gates(
     metrics: Sequence[str] = TREND_METRICS,
 ) -> TrackResult:
     """Keep the threshold gates on each series' last row only and add the trend gates there."""
-    from infogauss_cli.judge.gates import evaluate_gates
-
     out = []
     for s in series:
         rows = [dataclasses.replace(r, gates=()) for r in s.rows]
@@ -216,19 +222,16 @@ def apply_gates(
 # ---- synthetic checkpoints -------------------------------------------------------------------
 def track_synthetic(
     paths: Sequence[str | Path],
+    request: Request,
     *,
     view: str | None = None,
     n: int | None = None,
-    options: DiagnoseOptions = DiagnoseOptions(),
-    gates: Gates = Gates(),
     trend: str | None = None,
-    progress: Any = None,
 ) -> TrackResult:
-    """Rows for every checkpoint under ``paths``, evaluated with the synthetic protocol of
-    its saved settings (``view``, ``n``: override the saved view and number of held-out
-    rows); ``trend``: add :func:`trend_gate` for up/down/flat to each run's last row. A
-    checkpoint that cannot be read gives an error row; the others still run."""
-    from infogauss_cli.core.options import VIEWS
+    """Rows for every checkpoint under ``paths``, evaluated with the synthetic protocol of its
+    saved settings (``view``, ``n``: override the saved view and held-out rows); ``trend``:
+    add :func:`trend_gate` to each run's last row. An unreadable checkpoint gives an error
+    row; the others still run."""
     from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints, load_encoder
     from infogauss_cli.pipelines.synthetic.data import population
     from infogauss_cli.pipelines.synthetic.experiment import (
@@ -259,17 +262,16 @@ def track_synthetic(
                 series.setdefault((ck.run, cfg, v), []).append(row)
             continue
         snap = evaluate(encoder, ck.run, ck.epoch, cache[key], cfg, ck.train_s)
-        for r in snapshot_rows([snap], cfg, options=options):
+        for r in snapshot_rows([snap], cfg, options=request.diagnose):
             row = dataclasses.replace(r, model=f"{name} E{ck.epoch}", step=ck.step)
             series.setdefault((ck.run, cfg, r.protocol["view"]), []).append(row)
-        if progress:
-            progress(f"{name} E{ck.epoch}: step {ck.step}")
+        note(f"[dim]{name} E{ck.epoch}: step {ck.step}[/]")
     found = [
         Series(f"{rows[0].model.rsplit(' E', 1)[0]} ({v})", tuple(rows))
         for (_, _, v), rows in series.items()
     ]
     found += [Series(str(p), (Row(model=str(p), error=why),)) for p, why in unreadable]
-    return apply_gates(found, gates, trend)
+    return apply_gates(found, request.gates, trend)
 
 
 # ---- zoo checkpoints -------------------------------------------------------------------------
@@ -309,42 +311,31 @@ def zoo_checkpoints(
 
 
 def track_zoo(
-    checkpoints: Sequence[tuple[int, Any, str]],
-    *,
-    data: DataOptions = DataOptions(),
-    protocol: Protocol = Protocol(),
-    compute: Compute = Compute(),
-    options: DiagnoseOptions = DiagnoseOptions(),
-    gates: Gates = Gates(),
+    checkpoints: Sequence[tuple[int, ZooEntry | Unreadable, str]],
+    request: Request,
     trend: str | None = None,
-    console: Any = None,
 ) -> TrackResult:
     """Extract (cached) and diagnose every checkpoint of :func:`zoo_checkpoints` on the same
-    data and items, like ``audit``; ``console``: where progress goes (None: quiet). A
-    checkpoint that fails to load (or whose weights are no checkpoint) gives an error row;
-    the others still run."""
-    from infogauss_cli.data.sources import data_section, parse_data_spec
-    from infogauss_cli.extract import resolve_towers
-    from infogauss_cli.extract.tower import extract_tower  # the same extraction as audit
-    from infogauss_cli.judge.rows import RowInfo, diagnose_rows
-
-    source = parse_data_spec(data.data, console=console, **data.source_options())
+    data and items through audit's model loop; a checkpoint that fails to load (or whose
+    weights are no checkpoint) gives an error row, the others still run."""
+    data, protocol = request.data, request.protocol
+    source = parse_data_spec(data.data, **data.source_options())
     ids = {c[1].id for c in checkpoints if not isinstance(c[1], Unreadable)}
     base = next(iter(ids)) if len(ids) == 1 else "zoo refs"
-    cache = open_cache(compute)
     series: dict[tuple[str | None, str], list[Row]] = {}
     failed = [(step, label, e.error) for step, e, label in checkpoints if isinstance(e, Unreadable)]
     for step, entry, label in checkpoints:
         if isinstance(entry, Unreadable):
             continue
-        for t in resolve_towers(entry.towers, source, data.tower, entry.ref):
+        towers = resolve_towers(entry.towers, source, data.tower, entry.ref)
+        try:
+            done = extract_towers(entry, source, towers, request)
+        except BadInputError as exc:  # weights that are no checkpoint: this one only
+            done = dict.fromkeys(towers, exc)
+        for t, ex in done.items():
             who = {"model": label, "tower": t, "objective": entry.objective}
             who["backend"] = entry.backend
-            try:
-                ex = extract_tower(entry, source, t, protocol, compute, cache, data, console)
-            except BadInputError as exc:  # weights that are no checkpoint: this one only
-                ex = exc
-            if isinstance(ex, (RunError, BadInputError)):
+            if not isinstance(ex, Extraction):
                 err = Row(**who, data={"source": source.name}, error=str(ex), step=step)
                 for v in protocol.views:
                     series.setdefault((t, v), []).append(err)
@@ -356,13 +347,13 @@ def track_zoo(
                 timing={"extract_s": round(ex.extract_s, 3), "from_cache": round(ex.from_cache, 3)},
                 extra_metrics=_uniformity(ex.embeddings, protocol.n, protocol.seed),
             )
-            for r in diagnose_rows(ex.embeddings, info, protocol, options, gates):
+            for r in diagnose_rows(ex.embeddings, info, protocol, request.diagnose, request.gates):
                 null = {**r.null, "uniformity": r.metrics.get("uniformity_ideal")}
                 row = dataclasses.replace(r, step=step, null=null)
                 series.setdefault((t, r.protocol["view"]), []).append(row)
     _add_failed(series, failed, protocol.views)
     found = [Series(f"{base} {t or 'all'} ({v})", tuple(rows)) for (t, v), rows in series.items()]
-    return apply_gates(found, gates, trend)
+    return apply_gates(found, request.gates, trend)
 
 
 def _add_failed(
