@@ -9,7 +9,7 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "engine": ("ShardWork", "extract"),
+    "engine": ("extract",),
     "loader": ("default_workers",),
     "model": (
         "ExtractedFile", "extract_model", "extract_to_file", "resolve_towers", "select_items",
@@ -19,7 +19,7 @@ _LAZY = {
         "DEFAULT_CHUNK_ITEMS", "Plan", "Shard", "chunk_owners", "default_chunk_items", "make_plan",
         "owned_chunks",
     ),
-    "result": ("SKIPPED_SHOWN", "Extraction", "skipped_text"),
+    "result": ("SKIPPED_SHOWN", "Extraction", "ShardWork", "skipped_text"),
     "runner": ("PRECISIONS", "default_batch_size", "resolve_device", "resolve_precision"),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}

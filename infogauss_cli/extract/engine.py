@@ -1,35 +1,36 @@
 """One chunked path: items -> plan -> loader -> runner -> writer -> cache -> (n, d) float32.
 
 A list is a stream whose ids are known: both are cut into chunks of ``chunk_items`` items; a
-chunk another process owns is skipped, a cached one is read and verified (a corrupt one is
-recomputed), the others are batched, run and written. The ids of a list enter the cache key and
-its chunks are dealt to the processes up front (:func:`~.plan.owned_chunks`); a stream is read
-once, chunk by chunk (memory holds about one chunk of items), keyed on its data fingerprint
-with a ``stream`` marker, and chunk ``c`` goes to rank ``c mod world`` (the same dealing for
-equal chunks). The key holds neither the batch size nor the number of processes, so a resumed
-run reuses every finished chunk; Ctrl-C keeps every complete chunk.
-
-Several processes (``shard``, a value the caller makes): each computes its chunks; under
-torchrun the ranks meet and rank 0 assembles from the shared cache, the others (and a
-``--shard K/N`` piece) return a :class:`ShardWork`.
+chunk another process owns is skipped, a cached one is read and verified, the others are run
+and written (Ctrl-C keeps every complete chunk). A list's ids enter the cache key and its chunks
+are dealt up front (:func:`~.plan.owned_chunks`); a stream is read once, chunk by chunk, keyed
+on its data fingerprint, chunk ``c`` to rank ``c mod world``. Under torchrun the ranks meet and
+rank 0 assembles; the others (and a ``--shard K/N`` piece) return a :class:`ShardWork`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, InfogaussError, RunError
 from infogauss_cli.core.progress import steps
 from infogauss_cli.data.sources.base import Item, fingerprint_items, item_count
 from infogauss_cli.data.sources.loaders import default_loader
-from infogauss_cli.extract.job import Job, LoadItem, chunk_size_of, inference, read_cached
+from infogauss_cli.extract.job import (
+    CarriedItems,
+    Job,
+    LoadItem,
+    carried,
+    chunk_size_of,
+    inference,
+    read_cached,
+    record_stream,
+)
 from infogauss_cli.extract.loader import bucket_batches, loader_workers, make_loader, text_lengths
 from infogauss_cli.extract.options import EngineOptions
 from infogauss_cli.extract.plan import (
@@ -41,43 +42,21 @@ from infogauss_cli.extract.plan import (
     make_plan,
     owned_chunks,
 )
-from infogauss_cli.extract.result import ASSEMBLED, Extraction, assemble, raise_if_skipped
+from infogauss_cli.extract.result import (
+    ASSEMBLED,
+    Extraction,
+    ShardWork,
+    assemble,
+    raise_if_skipped,
+)
 from infogauss_cli.extract.runner import Runner, RunnerOptions, probe_ceiling
-from infogauss_cli.extract.store import CacheEntry, Chunk, EmbeddingCache, ids_digest
+from infogauss_cli.extract.store import CacheEntry, Chunk, EmbeddingCache
 from infogauss_cli.extract.writer import ChunkWriter
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.backends.base import Encoder
 
 __all__ = ["EngineOptions", "ShardWork", "extract"]
-MANIFEST = "stream.json"
-
-
-@dataclass(frozen=True)
-class ShardWork:
-    """What a process that does not assemble returns: its share of the chunks, in the cache."""
-
-    model_id: str
-    tower: str
-    shard: Shard
-    chunks: tuple[int, ...]  # the chunks this process owns
-    computed: int  # of them, computed by this call
-    items: int  # items in this process's chunks
-    total_chunks: int
-    extract_s: float
-    cache_path: str | None = None
-    notes: tuple[str, ...] = ()
-
-    @property
-    def cached(self) -> int:
-        return len(self.chunks) - self.computed
-
-    def summary(self) -> str:
-        return (
-            f"{self.shard.label} of {self.model_id} {self.tower}: {len(self.chunks)} of "
-            f"{self.total_chunks} cache chunks ({self.items} items), {self.computed} computed, "
-            f"{self.cached} already cached, {self.extract_s:.1f} s"
-        )
 
 
 def extract(
@@ -117,21 +96,11 @@ def extract(
     elapsed = time.perf_counter() - t0
     runner = share.runner
     return Extraction(
-        embeddings=emb,
-        ids=tuple(kept_ids),
-        skipped=tuple(skipped),
-        model_id=encoder.model_id,
-        tower=encoder.tower,
-        device=share.device,
-        precision=share.precision,
-        batch_size=runner.batch_size if runner is not None else plan.batch_size,
-        workers=share.workers,
-        extract_s=elapsed,
-        items_per_s=plan.n / elapsed if elapsed > 0 else float("inf"),
-        from_cache=share.n_cached / plan.n,
-        cache_path=where,
-        notes=tuple(job.notes),
-    )
+        emb, tuple(kept_ids), tuple(skipped), encoder.model_id, encoder.tower, share.device,
+        share.precision, runner.batch_size if runner is not None else plan.batch_size,
+        share.workers, elapsed, plan.n / elapsed if elapsed > 0 else float("inf"),
+        share.n_cached / plan.n, where, tuple(job.notes),
+    )  # fmt: skip
 
 
 def _items_in(plan: Plan, chunks: Iterable[int]) -> int:
@@ -178,30 +147,6 @@ def _read_the_rest(share: _Share, dim: int, shard: Shard) -> None:
         )
 
 
-class Carried(int):
-    """A stream item's index that carries the item to the worker that loads it."""
-
-    item: Item | None
-
-
-class CarriedItems:
-    """A stream's "item list": ``items[index]`` is the item the index carries."""
-
-    def __getitem__(self, index: Carried) -> Item:
-        item, index.item = index.item, None
-        assert item is not None
-        return item
-
-    def __len__(self) -> int:
-        return 0  # unknown; the batch sampler says what to load
-
-
-def _carried(index: int, item: Item) -> Carried:
-    out = Carried(index)
-    out.item = item
-    return out
-
-
 class _Share:
     """One process's share of the chunks: which it owns, found cached, computes."""
 
@@ -211,18 +156,18 @@ class _Share:
         self.size = chunk_size_of(chunk_items)
         self.ids: list[str] = []
         self.seen: set[str] = set()
-        self.owned: set[int] | None = None  # a list's chunks dealt up front
+        self.owned: set[int] = set()  # a list's chunks, dealt up front
         self.entry: CacheEntry | None = None
         self.done: dict[int, Chunk] = {}
         self.mine: list[int] = []
         self.cached: list[int] = []
         self.error: BaseException | None = None  # what stopped a stream, raised at the end
         self.advance: Any = lambda k: None
-        self.writer: ChunkWriter | None = None
         self.runner: Runner | None = None
-        self.workers = 0
-        self.n_cached = 0
+        self.workers = self.n_cached = 0
         self.plan = Plan((), self.bs, self.size)
+        self.writer = ChunkWriter(self.ids, self.size, None, job.encoder.dim, self.device)
+        self.writer.done = self.done
 
     @classmethod
     def run(cls, job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
@@ -254,27 +199,21 @@ class _Share:
                 data = job.data_fingerprint
             keyed = self.plan if known else None
             self.entry = job.cache_entry(keyed, data, self.precision, self.device, self.size).open()
-        self.writer = ChunkWriter(self.ids, self.size, self.entry, job.encoder.dim, self.device)
-        self.writer.done = self.done
+        self.writer.entry = self.entry
+        enc = job.encoder
+        self.workers, calibrate = loader_workers(options.workers, self.device, enc.tower)
+        source: Any = items
         if known:
             self.owned = set(owned_chunks(self.plan, shard.rank, shard.world))
-            batches = self._plan_list(items)  # type: ignore[arg-type]
+            batches: Any = self._plan_list(items)  # type: ignore[arg-type]
             if not batches:
                 return self._finish(None)
-            workers, calibrate = loader_workers(options.workers, self.device, job.encoder.tower)
-            self.workers = min(workers, len(batches))
-            source: Any = items
+            self.workers = min(self.workers, len(batches))
         else:
-            batches = self._sampler(items)
-            self.workers, calibrate = loader_workers(
-                options.workers, self.device, job.encoder.tower
-            )
-            source = CarriedItems()
-        enc = job.encoder
+            batches, source = self._sampler(items), CarriedItems()
         load = job.loader or default_loader(enc.tower)
-        pipe = make_loader(
-            source, enc, load, batches, self.workers, self.device, options.decode, calibrate
-        )
+        dev, decode = self.device, options.decode
+        pipe = make_loader(source, enc, load, batches, self.workers, dev, decode, calibrate)
         for text in pipe.notes:
             job.say(text)
         more = RunnerOptions(pipe.device_prep, options.compile, probe)
@@ -311,7 +250,7 @@ class _Share:
         if self.job.options.strict:
             raise_if_skipped([(i, r) for ch in self.done.values() for _, i, r in ch.skipped])
         batches: list[list[int]] = []
-        for c in sorted(self.owned or ()):
+        for c in sorted(self.owned):
             self.mine.append(c)
             if c in self.done:
                 self.cached.append(c)
@@ -330,11 +269,10 @@ class _Share:
         else:
             out = local.batches([0])
         out = [[start + i for i in b] for b in out]
-        assert self.writer is not None
         self.writer.expect(out)
         return out
 
-    def _sampler(self, items: Iterable[Item]) -> Iterator[list[Carried]]:
+    def _sampler(self, items: Iterable[Item]) -> Iterator[list[int]]:
         """A stream's batches to compute, read chunk by chunk as the DataLoader asks; an error
         reading the stream ends it (kept: the batches handed out are still written)."""
         it, c, shard = iter(items), 0, self.job.options.shard
@@ -349,7 +287,7 @@ class _Share:
                 return
             start = len(self.ids) - len(chunk)
             for batch in batches:
-                yield [_carried(i, chunk[i - start]) for i in batch]
+                yield [carried(i, chunk[i - start]) for i in batch]
             c, chunk = c + 1, []  # at most one chunk of items alive
 
     def _take_stream(self, c: int, chunk: list[Item], shard: Shard) -> list[list[int]]:
@@ -383,7 +321,6 @@ class _Share:
         """Every loader batch through the runner into the writer; Ctrl-C keeps the complete
         chunks."""
         writer, strict = self.writer, self.job.options.strict
-        assert writer is not None
         batches = iter(loader)
         try:
             with inference(runner.cuda):
@@ -428,23 +365,3 @@ class _Share:
             f"items of the stream, cached; a rerun reads the stream again and computes only the "
             "rest)"
         )
-
-
-def record_stream(entry: CacheEntry, plan: Plan, say: Any) -> None:
-    """``stream.json``: the count and ids' digest of the stream that completed this entry (a
-    different stream since: said, and rewritten)."""
-    path = entry.path / MANIFEST
-    now = {"n_items": plan.n, "ids": ids_digest(plan.ids), "chunks": plan.n_chunks}
-    try:
-        before = json.loads(path.read_text())
-    except (OSError, ValueError):
-        before = None
-    if before == now:
-        return
-    if isinstance(before, dict):
-        say(
-            f"the stream differs from the one last read into this cache entry "
-            f"({before.get('n_items')} items then, {plan.n} now); chunks whose ids differ "
-            "were recomputed"
-        )
-    atomic_write_bytes(path, json.dumps(now).encode())

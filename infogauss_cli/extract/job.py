@@ -4,11 +4,13 @@ reading cached chunks."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.progress import note
 from infogauss_cli.core.safe_text import markup_safe
 from infogauss_cli.data.sources.base import Item
@@ -23,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.backends.base import Encoder
 
 LoadItem = Callable[[Item], Any]
+MANIFEST = "stream.json"
 
 
 @dataclass
@@ -125,3 +128,47 @@ def chunk_items_for(chunk_items: int | None, tower: str) -> int | None:
 
 def chunk_size_of(chunk_items: int | None) -> int:
     return default_chunk_items() if chunk_items is None else chunk_items
+
+
+class Carried(int):
+    """A stream item's index that carries the item to the worker that loads it."""
+
+    item: Item | None
+
+
+class CarriedItems:
+    """A stream's "item list": ``items[index]`` is the item the index carries."""
+
+    def __getitem__(self, index: Carried) -> Item:
+        item, index.item = index.item, None
+        assert item is not None
+        return item
+
+    def __len__(self) -> int:
+        return 0  # unknown; the batch sampler says what to load
+
+
+def carried(index: int, item: Item) -> Carried:
+    out = Carried(index)
+    out.item = item
+    return out
+
+
+def record_stream(entry: CacheEntry, plan: Plan, say: Any) -> None:
+    """``stream.json``: the count and ids' digest of the stream that completed this entry (a
+    different stream since: said, and rewritten)."""
+    path = entry.path / MANIFEST
+    now = {"n_items": plan.n, "ids": ids_digest(plan.ids), "chunks": plan.n_chunks}
+    try:
+        before = json.loads(path.read_text())
+    except (OSError, ValueError):
+        before = None
+    if before == now:
+        return
+    if isinstance(before, dict):
+        say(
+            f"the stream differs from the one last read into this cache entry "
+            f"({before.get('n_items')} items then, {plan.n} now); chunks whose ids differ "
+            "were recomputed"
+        )
+    atomic_write_bytes(path, json.dumps(now).encode())

@@ -30,10 +30,10 @@ from infogauss_cli.extract.cached import (
     subset_data,
     subset_of_full_entry,
 )
-from infogauss_cli.extract.engine import ShardWork, extract
+from infogauss_cli.extract.engine import extract
 from infogauss_cli.extract.options import engine_options
 from infogauss_cli.extract.plan import Shard, subset_indices
-from infogauss_cli.extract.result import Extraction
+from infogauss_cli.extract.result import Extraction, ShardWork
 from infogauss_cli.extract.runner import resolve_device, resolve_precision
 from infogauss_cli.extract.store import (
     EmbeddingCache,

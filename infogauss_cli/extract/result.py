@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infogauss_cli.core.errors import BadInputError, RunError, more_names
+from infogauss_cli.extract.store import assemble_to_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from infogauss_cli.extract.plan import Plan
+    from infogauss_cli.extract.plan import Plan, Shard
     from infogauss_cli.extract.store import Chunk
 
 SKIPPED_SHOWN = 5  # how many skipped items messages name
@@ -50,6 +51,33 @@ class Extraction:
     @property
     def dim(self) -> int:
         return int(self.embeddings.shape[1])
+
+
+@dataclass(frozen=True)
+class ShardWork:
+    """What a process that does not assemble returns: its share of the chunks, in the cache."""
+
+    model_id: str
+    tower: str
+    shard: Shard
+    chunks: tuple[int, ...]  # the chunks this process owns
+    computed: int  # of them, computed by this call
+    items: int  # items in this process's chunks
+    total_chunks: int
+    extract_s: float
+    cache_path: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def cached(self) -> int:
+        return len(self.chunks) - self.computed
+
+    def summary(self) -> str:
+        return (
+            f"{self.shard.label} of {self.model_id} {self.tower}: {len(self.chunks)} of "
+            f"{self.total_chunks} cache chunks ({self.items} items), {self.computed} computed, "
+            f"{self.cached} already cached, {self.extract_s:.1f} s"
+        )
 
 
 def skipped_text(skipped: Sequence[tuple[str, str]]) -> str:
@@ -119,8 +147,6 @@ def mapped_scratch(folder: Path, blocks: Sequence[np.ndarray], rows: int, dim: i
     so the matrix costs no lasting disk space beside the cache."""
     import os
     import tempfile
-
-    from infogauss_cli.extract.store import assemble_to_file
 
     fd, name = tempfile.mkstemp(dir=folder, prefix=".matrix.", suffix=".npy")
     os.close(fd)

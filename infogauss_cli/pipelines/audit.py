@@ -18,10 +18,9 @@ from infogauss_cli.core.options import DiagnoseOptions, Protocol, Request
 from infogauss_cli.data.sources import data_section, parse_data_spec
 from infogauss_cli.data.sources.base import Source
 from infogauss_cli.diagnostics.paired import pair_indices, paired_stats
-from infogauss_cli.extract.engine import ShardWork
 from infogauss_cli.extract.model import extract_tower, resolve_towers
 from infogauss_cli.extract.plan import Shard
-from infogauss_cli.extract.result import Extraction
+from infogauss_cli.extract.result import Extraction, ShardWork
 from infogauss_cli.judge.gates import Gates
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import RowInfo, checked_rows, diagnose_rows

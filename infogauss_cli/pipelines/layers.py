@@ -17,7 +17,6 @@ from infogauss_cli.core.errors import RunError
 from infogauss_cli.core.options import Request, parse_layers
 from infogauss_cli.data.sources import ignored_counts
 from infogauss_cli.data.sources.base import Source
-from infogauss_cli.extract.engine import ShardWork
 from infogauss_cli.extract.model import (
     ExtractedFile,
     check_out_files,
@@ -27,7 +26,7 @@ from infogauss_cli.extract.model import (
     save_or_rescue,
 )
 from infogauss_cli.extract.plan import Shard
-from infogauss_cli.extract.result import Extraction
+from infogauss_cli.extract.result import Extraction, ShardWork
 from infogauss_cli.models import backends
 from infogauss_cli.models.backends.layers import layer_encoders
 
