@@ -1,5 +1,5 @@
 """`infogauss cache list | prune | verify`: the embedding cache (thin wrappers over
-:mod:`infogauss_cli.extract.cache_admin`)."""
+:mod:`infogauss_cli.pipelines.cache`)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def list_cmd(as_json: JsonOpt = False, cache_dir: o.CacheDirOpt = None) -> None:
 
     Example: [bold]infogauss cache list --json | jq '.entries[] | select(.age_s > 2592000)'[/]
     """
-    from infogauss_cli.extract.cache_admin import list_entries
+    from infogauss_cli.pipelines.cache import list_entries
 
     root = _root(cache_dir)
     infos = list_entries(root)
@@ -98,7 +98,7 @@ def prune_cmd(
     Example: [bold]infogauss cache prune --older-than 30d --dry-run[/]
     """
     from infogauss_cli.core.errors import BadInputError
-    from infogauss_cli.extract.cache_admin import (
+    from infogauss_cli.pipelines.cache import (
         list_entries,
         parse_age,
         remove_entry,
@@ -125,7 +125,7 @@ def prune_cmd(
 def verify_cmd(cache_dir: o.CacheDirOpt = None) -> None:
     """Check every chunk's checksum, dtype and shape; exit 1 naming each bad chunk (a bad
     chunk is recomputed by the next run that needs it)."""
-    from infogauss_cli.extract.cache_admin import cache_entries, verify_entry
+    from infogauss_cli.pipelines.cache import cache_entries, verify_entry
 
     entries = cache_entries(_root(cache_dir))
     bad = [(path, why) for e in entries for path, why in verify_entry(e)]

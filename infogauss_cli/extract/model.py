@@ -19,7 +19,6 @@ from infogauss_cli.core.progress import steps
 from infogauss_cli.data.sources import ignored_counts, parse_data_spec
 from infogauss_cli.data.sources.base import Item, Source, item_count
 from infogauss_cli.data.sources.loaders import item_loader
-from infogauss_cli.extract.cache_admin import describe
 from infogauss_cli.extract.cached import (
     Where,
     as_extraction,
@@ -39,6 +38,7 @@ from infogauss_cli.extract.store import (
     EmbeddingCache,
     check_cache_writable,
     check_output_path,
+    describe,
     ids_sidecar,
     open_cache,
     save_embeddings,

@@ -1,5 +1,5 @@
-"""Looking after the embedding cache: list its entries, prune old ones, verify every chunk
-(``infogauss cache list | prune | verify``). Pure library: results as objects, no printing."""
+"""Looking after the embedding cache (``infogauss cache list | prune | verify``): results as
+objects, no printing."""
 
 from __future__ import annotations
 
@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.extract.store import CacheEntry, sha256_hex
+from infogauss_cli.extract.store import ABOUT, CacheEntry, sha256_hex
 
-ABOUT = "about.json"  # in an entry folder: the data source's name and subset (not in the key)
 LEGACY_ASSEMBLED = ".assembled.npy"  # an older version's copy beside the entry folder
 RECIPES = ".recipes"
 AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -50,19 +48,6 @@ class EntryInfo:
             "last_used": self.last_used,
             "age_s": round(self.age_s(now), 1),
         }
-
-
-def describe(entry_path: str | Path, about: dict[str, Any]) -> None:
-    """Record what an entry holds in words (``about.json``: data source, subset) for ``cache
-    list``; not part of the key. A read-only cache is left alone."""
-    path = Path(entry_path) / ABOUT
-    data = json.dumps(about, sort_keys=True).encode()
-    try:
-        if path.exists() and path.read_bytes() == data:
-            return
-        atomic_write_bytes(path, data)
-    except OSError:
-        pass
 
 
 def _read_about(path: Path) -> dict[str, Any]:
