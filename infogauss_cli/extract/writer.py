@@ -91,11 +91,7 @@ class ChunkWriter:
         return c * self.size, min(len(self.ids), (c + 1) * self.size)
 
     def add(
-        self,
-        indices: Sequence[int],
-        skipped: Sequence[tuple[int, str]],
-        out: Any,
-        batch_size: int,
+        self, indices: Sequence[int], skipped: Sequence[tuple[int, str]], out: Any, batch_size: int
     ) -> None:
         """One batch: its item ``indices``, ``skipped`` (index, reason), ``out`` (device rows of
         the kept items in ``indices`` order, or None) and the batch size it ran at. Writes

@@ -59,10 +59,7 @@ def check_file(
         data={"source": f"file:{path}", "items": int(x.shape[0]), "skipped": 0},
         protocol={"precision": str(np.asarray(x).dtype), "device": None},
         provenance={"weights_sha256": None, "weights": None, "data_fingerprint": digest},
-        timing={
-            "load_s": round(t1 - t0, 4),
-            "fingerprint_s": round(time.perf_counter() - t1, 4),
-        },
+        timing={"load_s": round(t1 - t0, 4), "fingerprint_s": round(time.perf_counter() - t1, 4)},
     )
     return checked_rows(x, info, protocol, options, gates)
 

@@ -157,11 +157,9 @@ def trend_gate(rows: Sequence[Row], direction: str, metric: str) -> GateResult:
         return GateResult(name, direction, None, False, "needs two checkpoints with the metric")
     margin = _margin(rows[-1], metric)
     change = float(vals[-1]) - float(vals[0])
-    passed = {
-        "up": change > margin,
-        "down": -change > margin,
-        "flat": abs(change) <= margin,
-    }[direction]
+    passed = {"up": change > margin, "down": -change > margin, "flat": abs(change) <= margin}[
+        direction
+    ]
     threshold = {
         "up": f"> +{margin:.4f}",
         "down": f"< -{margin:.4f}",
