@@ -59,7 +59,7 @@ def check_cmd(
     """
     params = locals()
     from infogauss_cli.core.options import DiagnoseOptions, Outputs, Protocol
-    from infogauss_cli.pipelines.audit import check_file
+    from infogauss_cli.pipelines.check import check_file
 
     if name is not None and len(files) > 1:
         raise typer.BadParameter("--name labels a single FILE", param_hint="--name")

@@ -107,7 +107,7 @@ def _items_in(plan: Plan, chunks: Iterable[int]) -> int:
     return sum(plan.bounds(c)[1] - plan.bounds(c)[0] for c in chunks)
 
 
-def _meet(job: Job, items: Any) -> _Share:
+def _meet(job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
     """Under torchrun: this rank's share, then the meeting (a failure on any rank fails every
     rank); rank 0 then reads every other chunk."""
     shard = job.options.shard
@@ -317,7 +317,7 @@ class _Share:
                 job.say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
         return self._batches(c, start, chunk, self.bs)
 
-    def _feed(self, runner: Runner, loader: Any) -> None:
+    def _feed(self, runner: Runner, loader: Iterable[tuple]) -> None:
         """Every loader batch through the runner into the writer; Ctrl-C keeps the complete
         chunks."""
         writer, strict = self.writer, self.job.options.strict

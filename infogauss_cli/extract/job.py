@@ -154,7 +154,7 @@ def carried(index: int, item: Item) -> Carried:
     return out
 
 
-def record_stream(entry: CacheEntry, plan: Plan, say: Any) -> None:
+def record_stream(entry: CacheEntry, plan: Plan, say: Callable[[str], None]) -> None:
     """``stream.json``: the count and ids' digest of the stream that completed this entry (a
     different stream since: said, and rewritten)."""
     path = entry.path / MANIFEST

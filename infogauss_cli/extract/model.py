@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from infogauss_cli import __version__
 from infogauss_cli.core.collisions import check_distinct, data_inputs
@@ -239,7 +239,7 @@ class ExtractedFile:
 
     files: tuple[Path, ...]
     extraction: Extraction | ShardWork
-    meta: dict[str, Any]
+    meta: Mapping[str, object]
     ignored: dict[str, int]
     model: str
 
@@ -305,7 +305,7 @@ def file_tower(
     return path, entry, source, towers[0]
 
 
-def file_meta(model: str, result: Extraction, data: str, **extra: Any) -> dict[str, Any]:
+def file_meta(model: str, result: Extraction, data: str, **extra: object) -> dict[str, object]:
     """The metadata stored with an extracted file (``extra``: e.g. ``layer``, ``ignored``)."""
     return {
         "model": model,
@@ -323,7 +323,7 @@ def file_meta(model: str, result: Extraction, data: str, **extra: Any) -> dict[s
 
 
 def save_or_rescue(
-    path: Path, result: Extraction, meta: dict[str, Any], compute: Compute
+    path: Path, result: Extraction, meta: Mapping[str, object], compute: Compute
 ) -> list[Path]:
     """Write the output; when that fails (disk full, a path gone read-only), the embeddings are
     kept: in the cache (say how to rerun), or at a rescue path the error names."""

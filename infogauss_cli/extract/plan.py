@@ -63,7 +63,7 @@ class Shard:
             return "cpu"
         return f"cuda:{self.local_rank}"
 
-    def meet(self, tag: str, code: int = 0, message: str = "", data: Any = None) -> list[Any]:
+    def meet(self, tag: str, code: int = 0, message: str = "", data: object = None) -> list[Any]:
         """Every rank's message at a meeting (a failure elsewhere raised)."""
         raise RunError("internal: a rank meeting outside torchrun")
 

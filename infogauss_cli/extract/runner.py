@@ -22,6 +22,9 @@ from infogauss_cli.core.progress import note
 from infogauss_cli.extract.cpu_memory import keep_freed_memory
 
 if TYPE_CHECKING:  # pragma: no cover
+    from torch import Tensor, dtype
+    from torch.nn import Module
+
     from infogauss_cli.models.backends.base import Encoder
 
 GPU_DEVICE_NODES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
@@ -124,12 +127,12 @@ def _device_memory_gb(device: str) -> float:
     return torch.cuda.get_device_properties(device).total_memory / 2**30
 
 
-def slice_batch(batch: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
+def slice_batch(batch: dict[str, Tensor], start: int, stop: int) -> dict[str, Tensor]:
     """Rows [start, stop) of every batch-first tensor in a collated batch."""
     return {k: (v[start:stop] if hasattr(v, "shape") else v) for k, v in batch.items()}
 
 
-def _place(module: Any, device: str, cast: Any, channels_last: bool) -> Any:
+def _place(module: Module, device: str, cast: dtype | None, channels_last: bool) -> Module:
     """The module in eval mode on ``device`` (a bf16 copy when ``cast``), channels-last if
     asked; modules without those methods pass through."""
     import torch
@@ -202,7 +205,7 @@ class Runner:
             return self.torch.autocast("cuda", dtype=dtype)
         return contextlib.nullcontext()
 
-    def to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
+    def to_device(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         torch = self.torch
         if self.device_prep is not None:  # uint8 images: normalised on the device
             batch = self.device_prep(batch, self.device)
@@ -228,7 +231,7 @@ class Runner:
         self.batch_size = max(1, b // 2)
         self.say(f"CUDA out of memory at batch size {b}; backing off to {self.batch_size}")
 
-    def _check(self, out: Any, rows: int) -> None:
+    def _check(self, out: Tensor, rows: int) -> None:
         if out.ndim != 2 or out.shape[0] != rows or out.shape[1] != self.dim:
             raise RunError(
                 f"{self.model_id}: the encoder returned shape {tuple(out.shape)} for "
@@ -256,7 +259,7 @@ class Runner:
         why = "out of memory" if not fitted else f"peak memory {peak:.0%} of the device"
         self.say(f"batch size probe: {b} ({why}); keeping {self.batch_size}")
 
-    def __call__(self, batch: dict[str, Any], rows: int) -> Any:
+    def __call__(self, batch: dict[str, Tensor], rows: int) -> Tensor:
         """Embeddings (rows, dim) for a collated batch, still on the device (float32)."""
         torch = self.torch
         batch = self.to_device(batch)

@@ -40,7 +40,7 @@ OUTPUT_SUFFIXES = (".npy", ".safetensors")
 ABOUT = "about.json"  # in an entry folder: the data source's name and subset (not in the key)
 
 
-def _canonical(obj: Any) -> bytes:
+def _canonical(obj: object) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
@@ -205,7 +205,7 @@ class CacheEntry:
         atomic_write_bytes(side, json.dumps(info).encode())
 
 
-def describe(entry_path: str | Path, about: dict[str, Any]) -> None:
+def describe(entry_path: str | Path, about: Mapping[str, object]) -> None:
     """Record what an entry holds in words (``about.json``: data source, subset) for ``cache
     list``; not part of the key. A read-only cache is left alone."""
     path = Path(entry_path) / ABOUT
@@ -236,7 +236,7 @@ class EmbeddingCache:
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
 
-    def entry(self, parts: Mapping[str, Any], *, label: str = "") -> CacheEntry:
+    def entry(self, parts: Mapping[str, object], *, label: str = "") -> CacheEntry:
         parts = {"format": CACHE_FORMAT, **parts}
         key = sha256_hex(_canonical(parts))
         name = f"{_slug(label)}-{key[:24]}" if label else key[:24]
@@ -308,7 +308,7 @@ def save_embeddings(
     path: str | Path,
     embeddings: np.ndarray,
     ids: Sequence[str],
-    meta: Mapping[str, Any] | None = None,
+    meta: Mapping[str, object] | None = None,
 ) -> list[Path]:
     """Write (n, dim) float32 ``embeddings`` with their ``ids`` and ``meta``; the files written."""
     import numpy as np

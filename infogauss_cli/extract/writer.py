@@ -12,14 +12,29 @@ import errno
 import queue
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import IOFailure, io_failure
 from infogauss_cli.extract.store import CacheEntry, Chunk
 
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import Tensor
+    from torch.cuda import Event
+
 _STOP = object()
 QUEUE_SIZE = 4  # chunks waiting for the writer thread: bounded host memory
+
+
+@dataclass
+class _Pending:
+    """One chunk's outputs so far: device rows, kept item indices, skipped, the least batch size."""
+
+    bs: int
+    out: list[Tensor] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)
+    skipped: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 class HostCopy:
@@ -34,7 +49,7 @@ class HostCopy:
         self.device = device
         self.stream = torch.cuda.Stream(device) if self.cuda else None
 
-    def start(self, tensors: list[Any]) -> tuple[list[Any], Any]:
+    def start(self, tensors: list[Tensor]) -> tuple[list[Tensor], Event | None]:
         """(host tensors, event or None)."""
         torch = self.torch
         if not self.cuda:
@@ -70,7 +85,7 @@ class ChunkWriter:
         self.ids, self.size, self.entry, self.dim = ids, size, entry, dim
         self.done: dict[int, Chunk] = {}
         self.left: dict[int, int] = {}
-        self.pending: dict[int, dict[str, Any]] = {}
+        self.pending: dict[int, _Pending] = {}
         self.finished: list[int] = []  # chunks whose last batch was launched, not yet written
         self.copy = HostCopy(device)
         self.error: BaseException | None = None
@@ -91,7 +106,11 @@ class ChunkWriter:
         return c * self.size, min(len(self.ids), (c + 1) * self.size)
 
     def add(
-        self, indices: Sequence[int], skipped: Sequence[tuple[int, str]], out: Any, batch_size: int
+        self,
+        indices: Sequence[int],
+        skipped: Sequence[tuple[int, str]],
+        out: Tensor | None,
+        batch_size: int,
     ) -> None:
         """One batch: its item ``indices``, ``skipped`` (index, reason), ``out`` (device rows of
         the kept items in ``indices`` order, or None) and the batch size it ran at. Writes
@@ -99,14 +118,13 @@ class ChunkWriter:
         self._raise()
         c = indices[0] // self.size
         start = c * self.size
-        state = self.pending.setdefault(c, {"out": [], "kept": [], "skipped": [], "bs": batch_size})
-        ids = self.ids
-        state["skipped"] += [(i - start, ids[i], reason) for i, reason in skipped]
+        state = self.pending.setdefault(c, _Pending(batch_size))
+        state.skipped += [(i - start, self.ids[i], reason) for i, reason in skipped]
         if out is not None:
             gone = {i for i, _ in skipped}
-            state["kept"] += [i for i in indices if i not in gone]
-            state["out"].append(out)
-        state["bs"] = min(state["bs"], batch_size)
+            state.kept += [i for i in indices if i not in gone]
+            state.out.append(out)
+        state.bs = min(state.bs, batch_size)
         self._submit_finished()  # now that this batch's work is queued
         self.left[c] -= 1
         if self.left[c] == 0:
@@ -116,7 +134,8 @@ class ChunkWriter:
         while self.finished:
             c = self.finished.pop(0)
             state = self.pending.pop(c)
-            host, event = self.copy.start(state.pop("out"))
+            host, event = self.copy.start(state.out)
+            state.out = []
             job = (c, state, host, event)
             if self.queue is None:
                 self._write(*job)
@@ -165,7 +184,7 @@ class ChunkWriter:
             finally:
                 self.queue.task_done()
 
-    def _write(self, c: int, state: dict[str, Any], host: list[Any], event: Any) -> None:
+    def _write(self, c: int, state: _Pending, host: list[Tensor], event: Event | None) -> None:
         import numpy as np
 
         if event is not None:
@@ -173,11 +192,11 @@ class ChunkWriter:
         start, stop = self.bounds(c)
         parts = [t.numpy() for t in host]
         arr = np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
-        kept = np.asarray(state["kept"], dtype=np.int64)
+        kept = np.asarray(state.kept, dtype=np.int64)
         if kept.size > 1 and np.any(np.diff(kept) < 0):  # bucketed: back to the items' order
             arr = arr[np.argsort(kept, kind="stable")]
-        skipped = tuple(sorted(state["skipped"]))
-        chunk = Chunk(c, start, stop, np.ascontiguousarray(arr), skipped, state["bs"])
+        skipped = tuple(sorted(state.skipped))
+        chunk = Chunk(c, start, stop, np.ascontiguousarray(arr), skipped, state.bs)
         if self.entry is not None:
             try:
                 self.entry.write_chunk(chunk, self.ids[start:stop])

@@ -1,29 +1,21 @@
-"""Library entry points: an embedding matrix, a file or zoo models -> report rows.
-
-The CLI is a thin wrapper over these; they know nothing of the CLI. Options come as the
-objects of :mod:`infogauss_cli.core.options`.
-"""
+"""``infogauss audit`` / ``compare``: zoo models x data -> extraction -> report rows."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from infogauss_cli.core.errors import RunError
-from infogauss_cli.core.options import DiagnoseOptions, Protocol, Request
+from infogauss_cli.core.options import Request
 from infogauss_cli.data.sources import data_section, parse_data_spec
 from infogauss_cli.data.sources.base import Source
-from infogauss_cli.diagnostics.paired import pair_indices, paired_stats
 from infogauss_cli.extract.model import extract_tower, resolve_towers
 from infogauss_cli.extract.plan import Shard
 from infogauss_cli.extract.result import Extraction, ShardWork
-from infogauss_cli.judge.gates import Gates
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.rows import RowInfo, checked_rows, diagnose_rows
+from infogauss_cli.judge.rows import RowInfo, diagnose_rows
 from infogauss_cli.models.digest import identity_sha256
 from infogauss_cli.pipelines.layers import extract_layers
 
@@ -31,37 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.schema import ZooEntry
 
 Extracted = Extraction | ShardWork | RunError
-
-
-def check_file(
-    path: str | Path,
-    *,
-    key: str | None = None,
-    name: str | None = None,
-    protocol: Protocol = Protocol(),
-    options: DiagnoseOptions = DiagnoseOptions(),
-    gates: Gates = Gates(),
-) -> list[Row]:
-    """``infogauss check``: audit an embedding matrix stored in a file; the rows'
-    ``provenance.data_fingerprint`` is the sha256 of the file's bytes."""
-    from infogauss_cli.data.readers import read_matrix
-    from infogauss_cli.diagnostics import validate_matrix
-    from infogauss_cli.models.digest import stream_sha256
-
-    path = Path(path)
-    t0 = time.perf_counter()
-    x = validate_matrix(read_matrix(path, key))
-    t1 = time.perf_counter()
-    digest = stream_sha256(path)
-    info = RowInfo(
-        model=name or path.name + (f"[{key}]" if key else ""),
-        backend="file",
-        data={"source": f"file:{path}", "items": int(x.shape[0]), "skipped": 0},
-        protocol={"precision": str(np.asarray(x).dtype), "device": None},
-        provenance={"weights_sha256": None, "weights": None, "data_fingerprint": digest},
-        timing={"load_s": round(t1 - t0, 4), "fingerprint_s": round(time.perf_counter() - t1, 4)},
-    )
-    return checked_rows(x, info, protocol, options, gates)
 
 
 def audit_models(refs: Sequence[str], request: Request, shard: Shard = Shard()) -> list[Row]:
@@ -115,7 +76,7 @@ def _model_rows(
     source: Source,
     found: tuple[str, str | None, Extracted],
     request: Request,
-    paired: Mapping[str, Any] | None = None,
+    paired: Mapping[str, float] | None = None,
 ) -> list[Row]:
     """The rows of one extracted (tower, layer or None, extraction), an error row when its
     extraction failed."""
@@ -155,10 +116,12 @@ def provenance(ex: Extraction) -> dict[str, Any]:
     }
 
 
-def paired_metrics(source: Source, done: Mapping[str, Extracted]) -> dict[str, Any]:
+def paired_metrics(source: Source, done: Mapping[str, Extracted]) -> dict[str, float]:
     """``paired_alignment``, ``modality_gap`` and ``paired_n`` between the image and text
     extractions of one model when the source pairs them (text items carry ``pair`` = the id
     of their image); {} when it does not, or no extracted pair survives subsampling."""
+    from infogauss_cli.diagnostics.paired import pair_indices, paired_stats  # scipy
+
     ex_i, ex_t = done.get("image"), done.get("text")
     if not isinstance(ex_i, Extraction) or not isinstance(ex_t, Extraction):
         return {}

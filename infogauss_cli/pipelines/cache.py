@@ -7,7 +7,7 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ def _read_about(path: Path) -> dict[str, Any]:
     return about if isinstance(about, dict) else {}
 
 
-def _data_label(entry: CacheEntry, about: dict[str, Any]) -> str:
+def _data_label(entry: CacheEntry, about: Mapping[str, object]) -> str:
     source = about.get("source")
     if not isinstance(source, str):
         return f"sha256:{str(entry.parts.get('data', '?'))[:12]}"

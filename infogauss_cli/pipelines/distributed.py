@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 from infogauss_cli.core.atomic import atomic_write_bytes
@@ -58,7 +59,7 @@ class Stopped(BaseException):
 class Torchrun(Shard):
     """A torchrun rank: meetings through torch.distributed."""
 
-    def meet(self, tag: str, code: int = 0, message: str = "", data: Any = None) -> list[Any]:
+    def meet(self, tag: str, code: int = 0, message: str = "", data: object = None) -> list[Any]:
         messages = exchange(tag, code, message, data)
         if not code:
             raise_first_failure(messages)
@@ -151,7 +152,7 @@ class Message:
     data: Any = None
 
 
-def exchange(tag: str, code: int = 0, message: str = "", data: Any = None) -> list[Message]:
+def exchange(tag: str, code: int = 0, message: str = "", data: object = None) -> list[Message]:
     """Every rank's :class:`Message` for this meeting, in rank order. Inside a step, a final
     message from another rank (it has left) raises :class:`Stopped` with the agreed code."""
     try:
@@ -227,7 +228,7 @@ def agreed_code(messages: list[Message]) -> int:
     return max((c for _, c in final), default=0)
 
 
-def _close(dist: Any) -> None:
+def _close(dist: ModuleType) -> None:
     with contextlib.suppress(Exception):  # shutting down anyway
         dist.destroy_process_group()
 

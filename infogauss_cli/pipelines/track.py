@@ -1,16 +1,8 @@
-"""``infogauss track``: the same data and protocol over a sequence of checkpoints.
-
-Two kinds of sequence:
-
-- synthetic checkpoints written by ``infogauss synthetic --save-checkpoints DIR``: each is
-  evaluated on the held-out rows its saved config defines (the synthetic protocol exactly);
-- one zoo entry with its ``weights`` replaced per checkpoint (a glob of weights files), or a
-  list of zoo refs: each is extracted (cached like any audit: the cache keys on the weights
-  file's path, size and time) and diagnosed like ``audit``.
-
-Checkpoints are ordered by step: given explicitly, or parsed from the names
-(:func:`parse_step`). Every row carries ``step``. Threshold gates apply to the last checkpoint
-of each series (model x tower x view); :func:`trend_gate` tests the trend over the series.
+"""``infogauss track``: the same data and protocol over a sequence of checkpoints, ordered by
+step (given, or parsed from the names): synthetic checkpoints evaluated with their saved
+protocol, or zoo entries (one entry with each weights file, or a list of refs) extracted and
+diagnosed like ``audit``. Threshold gates apply to each series' last checkpoint;
+:func:`trend_gate` tests the trend over the series.
 """
 
 from __future__ import annotations
@@ -75,12 +67,9 @@ class TrackResult:
         return [r for s in self.series for r in s.rows]
 
 
-# ---- steps and checkpoint lists ---------------------------------------------------------------
 def parse_step(name: str | Path, *, named_only: bool = False) -> int | None:
-    """The step in a checkpoint name: the number after step/iter/checkpoint/ckpt, else after
-    epoch (``checkpoint-500``, ``model_step1200.safetensors``, ``epoch=3-step=77``: 77), else
-    (unless ``named_only``) the last integer; in the file name, else in its folder's name;
-    None when there is none."""
+    """The step in a checkpoint name (``checkpoint-500``, ``epoch=3-step=77``: 77): after
+    step/iter/checkpoint/ckpt, else epoch, else (unless ``named_only``) the last integer."""
     p = Path(str(name))
     for text in (p.name, p.parent.name):
         text = re.sub(r"\.(safetensors|pth?|bin|ckpt)$", "", text, flags=re.I)
@@ -124,13 +113,12 @@ def order_by_step(
     return sorted((s, i) for i, s in enumerate(found))
 
 
-def with_weights(entry: Any, path: Path) -> Any:
+def with_weights(entry: ZooEntry, path: Path) -> ZooEntry:
     """``entry`` with ``source.weights`` set to ``path`` (pretrained, absolute path)."""
     source = entry.source.model_copy(update={"weights": str(Path(path).resolve())})
     return entry.model_copy(update={"source": source, "pretrained": True})
 
 
-# ---- gates and trends ----------------------------------------------------------------------------
 def _margin(row: Row, metric: str) -> float:
     band = (row.null or {}).get(f"{metric}_band")
     if band and None not in band:
@@ -140,15 +128,9 @@ def _margin(row: Row, metric: str) -> float:
 
 
 def trend_gate(rows: Sequence[Row], direction: str, metric: str) -> GateResult:
-    """Whether ``metric`` moved ``direction`` from the first to the last checkpoint.
-
-    The margin is the width of the null's central 95% band of that compliance at the last
-    checkpoint's n and d (what two sets of d independent Gaussian coordinates can differ by).
-    ``up``: last - first > margin; ``down``: first - last > margin; ``flat``: |last - first|
-    <= margin. Kendall's tau between step and the metric over all checkpoints, with its
-    one-sided p-value (scipy, exact when there are no ties), is reported in the note; it does
-    not decide.
-    """
+    """Whether ``metric`` moved ``direction`` (up, down, flat) from the first to the last
+    checkpoint by more than the null's central 95% band at the last checkpoint's n and d;
+    Kendall's tau over all checkpoints is reported in the note, it does not decide."""
     if direction not in DIRECTIONS:
         raise BadInputError(f"unknown trend {direction!r}; expected one of {', '.join(DIRECTIONS)}")
     name = f"trend-{direction}:{metric}"
@@ -217,7 +199,6 @@ def apply_gates(
     return TrackResult(tuple(out))
 
 
-# ---- synthetic checkpoints -------------------------------------------------------------------
 def track_synthetic(
     paths: Sequence[str | Path],
     request: Request,
@@ -272,7 +253,6 @@ def track_synthetic(
     return apply_gates(found, request.gates, trend)
 
 
-# ---- zoo checkpoints -------------------------------------------------------------------------
 def zoo_checkpoints(
     refs: Sequence[str],
     *,
@@ -369,7 +349,7 @@ def _add_failed(
         rows.sort(key=lambda r: r.step or 0)
 
 
-def _uniformity(x: Any, n: int | None, seed: int) -> dict[str, float]:
+def _uniformity(x: np.ndarray, n: int | None, seed: int) -> dict[str, float]:
     """Wang-Isola uniformity of the diagnosed rows (up to 2,000) and its ideal."""
     from infogauss_cli.diagnostics import subsample, validate_matrix
     from infogauss_cli.diagnostics.sphere import uniformity
