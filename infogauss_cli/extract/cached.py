@@ -49,20 +49,11 @@ if TYPE_CHECKING:  # pragma: no cover
 RECIPES = ".recipes"  # in the cache folder: recipe -> the entry it made
 BUILTIN_BACKENDS = ("timm", "open_clip", "transformers", "sentence-transformers")
 LIBRARIES = (
-    "torch",
-    "torchvision",
-    "timm",
-    "open_clip_torch",
-    "transformers",
-    "tokenizers",
-    "sentence-transformers",
-    "safetensors",
-    "pillow",
-    "simplejpeg",
-)
+    "torch", "torchvision", "timm", "open_clip_torch", "transformers", "tokenizers",
+    "sentence-transformers", "safetensors", "pillow", "simplejpeg",
+)  # fmt: skip
 
 
-# ---- the recipe --------------------------------------------------------------------------------
 def installed_versions(names: Sequence[str]) -> dict[str, str | None]:
     """Installed versions of ``names`` (None when absent), read from package metadata."""
     from importlib.metadata import PackageNotFoundError, version
@@ -170,7 +161,6 @@ def subset_data(fingerprint: str, n: int | None, seed: int) -> str:
     return f"{fingerprint}:subset:{n}:{seed}"
 
 
-# ---- reading an entry --------------------------------------------------------------------------
 def gather(
     plan: Plan, done: dict[int, Chunk], pick: Sequence[int]
 ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:

@@ -54,11 +54,8 @@ if TYPE_CHECKING:  # pragma: no cover
 def select_items(
     items: Sequence[Item] | Iterable[Item], n: int | None, seed: int = 0
 ) -> Sequence[Item] | Iterable[Item]:
-    """A seeded random subset of ``n`` items, kept in their original order; all of them (the
-    list or the stream as given, not read) if ``n`` is None or not smaller than the count. A
-    stream with a known length draws the same subset as its list, reading it once and keeping
-    only the chosen items; a stream of unknown length draws a seeded uniform subset by
-    reservoir sampling (one pass, ``n`` items in memory; not the list's subset)."""
+    """A seeded subset of ``n`` items in their order (all: the items as given, not read); a
+    stream of known length gives its list's subset, one of unknown length a reservoir sample."""
     if n is not None and n < 1:
         raise BadInputError(f"--n {n}: must be at least 1")
     count = item_count(items)
@@ -75,8 +72,7 @@ def select_items(
 
 
 def reservoir(items: Iterable[Item], n: int, seed: int) -> list[Item]:
-    """A seeded uniform subset of ``n`` items of a stream of unknown length (Algorithm R), in
-    stream order; all of them when the stream holds ``n`` or fewer."""
+    """A seeded uniform subset of ``n`` items of a stream (Algorithm R), in stream order."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -100,7 +96,9 @@ def resolve_towers(
     data_towers = tuple(getattr(source, "towers", ()))
     data = f"data {getattr(source, 'name', '')}".rstrip()
     who = f"model {model}" if model else "the model"
-    has = _towers_phrase(model_towers)
+    has = f"the {' and '.join(model_towers)} towers"
+    if len(model_towers) == 1:
+        has = f"only the {model_towers[0]} tower"
     if tower == "all":
         towers = [t for t in model_towers if t in data_towers]
         if not towers:
@@ -115,13 +113,6 @@ def resolve_towers(
             f"{data} cannot feed the {tower} tower (it gives {' and '.join(data_towers)})"
         )
     return [tower]
-
-
-def _towers_phrase(towers: Sequence[str]) -> str:
-    """``only the image tower`` / ``the image and text towers``."""
-    if len(towers) == 1:
-        return f"only the {towers[0]} tower"
-    return f"the {' and '.join(towers)} towers"
 
 
 def extract_model(

@@ -100,11 +100,8 @@ def assemble(
     say: Callable[[str], None],
     scratch: str | Path | None = None,
 ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
-    """(embeddings, kept ids, skipped (id, reason)) from every chunk of ``plan``, in item
-    order. None readable is a RunError; non-finite rows are reported through ``say``.
-    ``scratch``: a folder where a matrix too large for RAM (:func:`fits_in_ram`) is assembled
-    into a file that is memory-mapped and then unlinked (:func:`mapped_scratch`): no second
-    copy of the cache stays on disk."""
+    """(embeddings, kept ids, skipped (id, reason)) from every chunk, in item order; a matrix
+    too large for RAM is assembled in ``scratch`` (:func:`mapped_scratch`)."""
     import numpy as np
 
     embs, kept_ids, skipped_all = [], [], []
@@ -130,8 +127,7 @@ def assemble(
 
 
 def fits_in_ram(nbytes: int) -> bool:
-    """A matrix of ``nbytes`` is concatenated in memory when it is at most 1/RAM_SHARE of the
-    machine's RAM (unknown RAM: yes)."""
+    """``nbytes`` is at most 1/RAM_SHARE of the machine's RAM (unknown RAM: yes)."""
     import os
 
     try:
@@ -142,9 +138,7 @@ def fits_in_ram(nbytes: int) -> bool:
 
 
 def mapped_scratch(folder: Path, blocks: Sequence[np.ndarray], rows: int, dim: int) -> np.ndarray:
-    """``blocks`` written in order to a temporary ``.npy`` in ``folder``, returned memory-mapped
-    and the file unlinked at once (POSIX keeps a mapped file's pages until the map is dropped),
-    so the matrix costs no lasting disk space beside the cache."""
+    """``blocks`` in a temporary ``.npy`` in ``folder``, memory-mapped and unlinked at once."""
     import os
     import tempfile
 

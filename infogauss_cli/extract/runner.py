@@ -31,9 +31,8 @@ GPU_DEVICE_NODES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
 
 
 def device_without_torch(device: str = "auto") -> str | None:
-    """What :func:`resolve_device` gives, where that is known without importing torch:
-    ``cpu`` for ``cpu``, and for ``auto`` on a machine with no GPU device node (no NVIDIA,
-    ROCm or WSL GPU driver: torch could not see a GPU either); else None."""
+    """``cpu`` where :func:`resolve_device` would give it without importing torch (``cpu``, or
+    ``auto`` with no GPU device node); else None."""
     d = (device or "auto").strip().lower()
     if d == "cpu" or (d == "auto" and not any(map(os.path.exists, GPU_DEVICE_NODES))):
         return "cpu"
@@ -41,8 +40,7 @@ def device_without_torch(device: str = "auto") -> str | None:
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda:0`` if CUDA is available else ``cpu``; ``cuda`` -> ``cuda:0``;
-    ``cuda:I`` checked against the GPUs present. Returns the canonical name."""
+    """``auto`` -> ``cuda:0`` or ``cpu``; ``cuda`` -> ``cuda:0``; ``cuda:I`` checked."""
     import torch
 
     d = (device or "auto").strip().lower()
@@ -66,8 +64,7 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def resolve_precision(precision: str, device: str) -> str:
-    """``auto`` -> bf16 on CUDA (fp16 without bf16 support), fp32 on CPU. fp16 on CPU is an
-    error. Returns one of fp32, bf16, fp16."""
+    """``auto`` -> bf16 on CUDA (fp16 without bf16), fp32 on CPU; fp16 on CPU is an error."""
     p = (getattr(precision, "value", precision) or "auto").strip().lower()
     if p not in PRECISIONS:
         raise BadInputError(f"--precision {precision!r}: use one of {', '.join(PRECISIONS)}")
@@ -84,11 +81,8 @@ def resolve_precision(precision: str, device: str) -> str:
 
 
 def default_batch_size(device: str, tower: str, memory_gb: float | None = None) -> int:
-    """CPU: 16 images / 64 texts. CUDA: scaled with the device's memory (256 images / 512
-    texts up to 40 GB, twice that above, four times from 120 GB: an H200 gets 1024 / 2048);
-    without ``--batch-size`` the runner then probes upward from it (:func:`probe_ceiling`);
-    a batch that does not fit is split in halves (:class:`Runner`). ``memory_gb``: the
-    device's memory (default: asked of the device, 0 where none is present)."""
+    """CPU: 16 images / 64 texts; CUDA: 256 / 512 up to 40 GB of ``memory_gb`` (default: the
+    device's), twice that above, four times from 120 GB."""
     cuda = device.startswith("cuda")
     base = 64 if tower == "text" else 16
     if not cuda:
@@ -103,14 +97,12 @@ PROBE_HEADROOM = 0.9  # a probed size is kept if the forward's peak stays under 
 
 
 def probe_ceiling(default: int, chunk_items: int) -> int:
-    """The largest batch size the upward probe may reach: ``PROBE_FACTOR`` x the default,
-    never past a cache chunk (a batch never spans chunks)."""
+    """The largest batch size the probe may reach: ``PROBE_FACTOR`` x, at most a chunk."""
     return max(default, min(PROBE_FACTOR * default, chunk_items))
 
 
 def peak_memory_fraction(device: str) -> float:
-    """The peak of memory reserved by this process on ``device`` since the last reset, as a
-    fraction of the device's total (CUDA; 0 elsewhere)."""
+    """The peak memory reserved on ``device`` since the last reset, a fraction (CUDA; else 0)."""
     import torch
 
     if not device.startswith("cuda") or not torch.cuda.is_available():

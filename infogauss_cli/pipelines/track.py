@@ -28,6 +28,7 @@ from infogauss_cli.judge.gates import GateResult, Gates, evaluate_gates
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import RowInfo, diagnose_rows
 from infogauss_cli.pipelines.audit import extract_towers
+from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints, load_encoder
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.schema import ZooEntry
@@ -211,7 +212,6 @@ def track_synthetic(
     saved settings (``view``, ``n``: override the saved view and held-out rows); ``trend``:
     add :func:`trend_gate` to each run's last row. An unreadable checkpoint gives an error
     row; the others still run."""
-    from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints, load_encoder
     from infogauss_cli.pipelines.synthetic.data import population
     from infogauss_cli.pipelines.synthetic.experiment import (
         evaluate,
