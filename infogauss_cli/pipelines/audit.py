@@ -123,7 +123,7 @@ def paired_metrics(source: Source, done: Mapping[str, Extracted]) -> dict[str, f
     from infogauss_cli.diagnostics.paired import pair_indices, paired_stats  # scipy
 
     ex_i, ex_t = done.get("image"), done.get("text")
-    if not isinstance(ex_i, Extraction) or not isinstance(ex_t, Extraction):
+    if ex_i is None or ex_t is None or isinstance(ex_i, Exception) or isinstance(ex_t, Exception):
         return {}
     pair_of = {it.id: it.pair for it in source.items("text")}
     ia, ib = pair_indices(ex_i.ids, [pair_of.get(i) for i in ex_t.ids])

@@ -202,7 +202,7 @@ def apply_gates(
 
 def track_synthetic(
     paths: Sequence[str | Path],
-    request: Request,
+    request: Request = Request(),
     *,
     view: str | None = None,
     n: int | None = None,
