@@ -253,24 +253,12 @@ def as_extraction(
     if strict:
         raise_if_skipped(skipped)
     elapsed = time.perf_counter() - t0
+    rate = (len(kept) + len(skipped)) / elapsed if elapsed > 0 else float("inf")
     return Extraction(
-        embeddings=emb,
-        ids=tuple(kept),
-        skipped=tuple(skipped),
-        model_id=where.model_id,
-        tower=where.tower,
-        device=where.device,
-        precision=where.precision,
-        batch_size=0,
-        workers=0,
-        extract_s=elapsed,
-        items_per_s=(len(kept) + len(skipped)) / elapsed if elapsed > 0 else float("inf"),
-        from_cache=1.0,
-        cache_path=where.cache_path,
-        notes=tuple(notes),
-        weights=where.weights or None,
-        data_fingerprint=data_fingerprint(where.data),
-    )
+        emb, tuple(kept), tuple(skipped), where.model_id, where.tower, where.device,
+        where.precision, 0, 0, elapsed, rate, 1.0, where.cache_path, tuple(notes),
+        where.weights or None, data_fingerprint(where.data),
+    )  # fmt: skip
 
 
 def cached_extraction(

@@ -91,10 +91,8 @@ class ChunkWriter:
         self.error: BaseException | None = None
         self.queue: queue.Queue[Any] | None = None
         self.thread: threading.Thread | None = None
-        if thread:
+        if thread:  # the thread starts with the first chunk to write
             self.queue = queue.Queue(maxsize=QUEUE_SIZE)
-            self.thread = threading.Thread(target=self._loop, name="chunk-writer", daemon=True)
-            self.thread.start()
 
     def expect(self, batches: Sequence[Sequence[int]]) -> None:
         """Batches (item indices) whose outputs will come."""
@@ -140,6 +138,10 @@ class ChunkWriter:
             if self.queue is None:
                 self._write(*job)
             else:
+                if self.thread is None:
+                    self.thread = threading.Thread(target=self._loop, name="chunk-writer")
+                    self.thread.daemon = True
+                    self.thread.start()
                 while True:  # a bounded wait, so a dead writer thread cannot hang us
                     self._raise()
                     try:
