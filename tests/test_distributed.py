@@ -15,7 +15,7 @@ from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import Compute
 from infogauss_cli.data.sources.base import Item
 from infogauss_cli.extract import EngineOptions, ShardWork, extract, make_plan, owned_chunks
-from infogauss_cli.pipelines.distributed import (
+from infogauss_cli.extract.distributed import (
     FINAL,
     Message,
     Shard,

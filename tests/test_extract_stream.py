@@ -13,7 +13,7 @@ import pytest
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.data.sources.base import Item
 from infogauss_cli.extract import EngineOptions, ShardWork, extract, select_items
-from infogauss_cli.pipelines.distributed import Shard
+from infogauss_cli.extract.distributed import Shard
 from tests.test_extract import make_text_encoder, mean_pool_forward
 
 N = 29  # 3.6 chunks of 8

@@ -18,7 +18,7 @@ def _scenario(name: str) -> int:
 
     from infogauss_cli.cli.errors import handle_errors
     from infogauss_cli.core.errors import BadInputError, RunError
-    from infogauss_cli.pipelines.distributed import agree
+    from infogauss_cli.extract.distributed import agree
 
     rank = int(os.environ["RANK"])
 

@@ -87,9 +87,9 @@ def audit_cmd(
         Protocol,
         Request,
     )  # fmt: skip
+    from infogauss_cli.extract.distributed import current_shard
     from infogauss_cli.extract.store import check_cache_writable
     from infogauss_cli.pipelines.audit import audit_models
-    from infogauss_cli.pipelines.distributed import current_shard
 
     out = o.from_params(Outputs, params)
     compute = o.from_params(Compute, params, use_cache=not no_cache)

@@ -64,7 +64,7 @@ def _quiet(kwargs: dict[str, Any]) -> bool:
 
 
 class _Never(BaseException):
-    """Stands for :class:`~infogauss_cli.pipelines.distributed.Stopped` in a process alone."""
+    """Stands for :class:`~infogauss_cli.extract.distributed.Stopped` in a process alone."""
 
 
 def _alone(code: int, message: str = "") -> tuple[int, bool]:
@@ -108,7 +108,7 @@ def handle_errors(func: F) -> F:
         from infogauss_cli.cli.progress import channel
 
         if "WORLD_SIZE" in os.environ:  # torchrun: the ranks agree (start-up: import it only then)
-            from infogauss_cli.pipelines.distributed import Stopped, finish, is_main
+            from infogauss_cli.extract.distributed import Stopped, finish, is_main
         else:
             Stopped, finish, is_main = _Never, _alone, _true
 

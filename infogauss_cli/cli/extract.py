@@ -59,7 +59,7 @@ def extract_cmd(
     params = locals()
     from infogauss_cli.core.options import Compute, DataOptions, Protocol, Request
     from infogauss_cli.extract import extract_to_file
-    from infogauss_cli.pipelines.distributed import current_shard
+    from infogauss_cli.extract.distributed import current_shard
 
     compute = o.from_params(Compute, params, use_cache=not no_cache)
     share = current_shard(compute.shard)

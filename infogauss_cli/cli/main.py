@@ -92,7 +92,7 @@ def run() -> None:
 
     torchrun = "LOCAL_RANK" in os.environ  # import distributed only there: start-up time
     if torchrun:
-        from infogauss_cli.pipelines.distributed import use_hard_exit
+        from infogauss_cli.extract.distributed import use_hard_exit
 
         use_hard_exit()
     try:
@@ -103,7 +103,7 @@ def run() -> None:
         sys.exit(closed_stdout())
     except SystemExit as exc:
         if torchrun:
-            from infogauss_cli.pipelines.distributed import leave
+            from infogauss_cli.extract.distributed import leave
 
             leave(exc.code if isinstance(exc.code, int) else 1)
         raise

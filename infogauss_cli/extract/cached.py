@@ -291,3 +291,14 @@ def cached_extraction(
         where = Where(entry.ref, tower, device, precision, str(found.path), weights, data)
         return as_extraction(got, where, t0, request.data.strict, notes)
     return None
+
+
+ABOUT = "about.json"  # in an entry folder: what ``cache list`` shows of it (not in the key)
+
+
+def describe(entry_path: str | Path, about: dict[str, object]) -> None:
+    """Record an entry's data source and subset in words (a read-only cache is left alone)."""
+    path, data = Path(entry_path) / ABOUT, json.dumps(about, sort_keys=True).encode()
+    with contextlib.suppress(OSError):
+        if not path.exists() or path.read_bytes() != data:
+            atomic_write_bytes(path, data)

@@ -28,7 +28,7 @@ SHARED_HINT = (
 @dataclass(frozen=True)
 class Shard:
     """Which part of the work this process does: ``rank`` (0-based) of ``world``. ``mode``:
-    ``single``, ``torchrun`` (ranks meet, rank 0 reports: ``pipelines.distributed.Torchrun``)
+    ``single``, ``torchrun`` (ranks meet, rank 0 reports: ``extract.distributed.Torchrun``)
     or ``job`` (``--shard K/N``: compute the piece and exit)."""
 
     rank: int = 0

@@ -37,7 +37,6 @@ CACHE_FORMAT = 2  # bump when the chunk layout or the extraction math changes
 STALE_TMP_S = 3600  # a temporary file this old whose writer is gone is removed
 EMBEDDINGS_SCHEMA = "infogauss.embeddings/v1"
 OUTPUT_SUFFIXES = (".npy", ".safetensors")
-ABOUT = "about.json"  # in an entry folder: the data source's name and subset (not in the key)
 
 
 def _canonical(obj: object) -> bytes:
@@ -203,19 +202,6 @@ class CacheEntry:
             "skipped": [list(s) for s in chunk.skipped],
         }
         atomic_write_bytes(side, json.dumps(info).encode())
-
-
-def describe(entry_path: str | Path, about: Mapping[str, object]) -> None:
-    """Record what an entry holds in words (``about.json``: data source, subset) for ``cache
-    list``; not part of the key. A read-only cache is left alone."""
-    path = Path(entry_path) / ABOUT
-    data = json.dumps(about, sort_keys=True).encode()
-    try:
-        if path.exists() and path.read_bytes() == data:
-            return
-        atomic_write_bytes(path, data)
-    except OSError:
-        pass
 
 
 def _pid_alive(pid: int) -> bool:

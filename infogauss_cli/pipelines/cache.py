@@ -1,5 +1,5 @@
-"""Looking after the embedding cache (``infogauss cache list | prune | verify``): results as
-objects, no printing."""
+"""``infogauss cache list | prune | verify``: the embedding cache's entries, pruning old ones,
+verifying every chunk. Results as objects; the CLI prints them."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.extract.store import ABOUT, CacheEntry, sha256_hex
+from infogauss_cli.extract.cached import ABOUT, RECIPES
+from infogauss_cli.extract.store import CacheEntry, sha256_hex
 
 LEGACY_ASSEMBLED = ".assembled.npy"  # an older version's copy beside the entry folder
-RECIPES = ".recipes"
 AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -36,52 +35,33 @@ class EntryInfo:
     def age_s(self, now: float | None = None) -> float:
         return max(0.0, (time.time() if now is None else now) - self.last_used)
 
-    def to_dict(self, now: float | None = None) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "model": self.model,
-            "tower": self.tower,
-            "data": self.data,
-            "items": self.items,
-            "chunks": self.chunks,
-            "size_bytes": self.size_bytes,
-            "last_used": self.last_used,
-            "age_s": round(self.age_s(now), 1),
-        }
+    def to_dict(self, now: float | None = None) -> dict[str, object]:
+        return asdict(self) | {"path": str(self.path), "age_s": round(self.age_s(now), 1)}
 
 
-def _read_about(path: Path) -> dict[str, Any]:
+def _data_label(entry: CacheEntry) -> str:
     try:
-        about = json.loads((path / ABOUT).read_text())
+        about = json.loads((entry.path / ABOUT).read_text())
     except (OSError, ValueError):
-        return {}
-    return about if isinstance(about, dict) else {}
-
-
-def _data_label(entry: CacheEntry, about: Mapping[str, object]) -> str:
-    source = about.get("source")
+        about = None
+    source = about.get("source") if isinstance(about, dict) else None
     if not isinstance(source, str):
         return f"sha256:{str(entry.parts.get('data', '?'))[:12]}"
     subset = about.get("subset")
     return f"{source} (--n {subset['n']}, seed {subset['seed']})" if subset else source
 
 
-def _files(path: Path) -> list[Path]:
-    files = [p for p in path.rglob("*") if p.is_file()]
-    legacy = path.with_name(path.name + LEGACY_ASSEMBLED)
-    return files + ([legacy] if legacy.is_file() else [])
-
-
 def entry_info(entry: CacheEntry) -> EntryInfo:
     """What ``cache list`` shows of one entry."""
-    about = _read_about(entry.path)
-    files = _files(entry.path)
+    files = [p for p in entry.path.rglob("*") if p.is_file()]
+    legacy = entry.path.with_name(entry.path.name + LEGACY_ASSEMBLED)
+    files += [legacy] if legacy.is_file() else []
     items = entry.parts.get("n_items")
     return EntryInfo(
         path=entry.path,
         model=str(entry.parts.get("model_id", "?")),
         tower=str(entry.parts.get("tower", "?")),
-        data=_data_label(entry, about),
+        data=_data_label(entry),
         items=items if isinstance(items, int) else None,
         chunks=len(list(entry.path.glob("chunk-*.json"))),
         size_bytes=sum(p.stat().st_size for p in files),
@@ -118,16 +98,14 @@ def select_entries(
     models: Sequence[str] = (),
     now: float | None = None,
 ) -> list[EntryInfo]:
-    """The entries last used more than ``older_than_s`` ago and/or of one of ``models``
-    (both given: both must hold)."""
-    chosen = []
-    for info in infos:
-        if older_than_s is not None and info.age_s(now) <= older_than_s:
-            continue
-        if models and info.model not in models:
-            continue
-        chosen.append(info)
-    return chosen
+    """The entries unused for more than ``older_than_s`` and/or of one of ``models`` (both
+    given: both must hold)."""
+    return [
+        info
+        for info in infos
+        if (older_than_s is None or info.age_s(now) > older_than_s)
+        and (not models or info.model in models)
+    ]
 
 
 def remove_entry(root: str | Path, info: EntryInfo) -> None:
@@ -144,7 +122,6 @@ def remove_entry(root: str | Path, info: EntryInfo) -> None:
             recipe.unlink(missing_ok=True)
 
 
-# ---- verify ------------------------------------------------------------------------------------
 def chunk_problem(entry: CacheEntry, sidecar: Path) -> str | None:
     """What is wrong with one chunk (sidecar and data: key, sha256, dtype, shape), or None."""
     import numpy as np
@@ -176,9 +153,8 @@ def chunk_problem(entry: CacheEntry, sidecar: Path) -> str | None:
 
 def verify_entry(entry: CacheEntry) -> list[tuple[Path, str]]:
     """(chunk file, problem) for every chunk of ``entry`` that does not verify."""
-    bad = []
-    for sidecar in sorted(entry.path.glob("chunk-*.json")):
-        problem = chunk_problem(entry, sidecar)
-        if problem is not None:
-            bad.append((sidecar.with_suffix(".npy"), problem))
-    return bad
+    found = (
+        (sidecar, chunk_problem(entry, sidecar))
+        for sidecar in sorted(entry.path.glob("chunk-*.json"))
+    )
+    return [(sidecar.with_suffix(".npy"), why) for sidecar, why in found if why is not None]
