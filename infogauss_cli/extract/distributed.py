@@ -1,22 +1,11 @@
-"""Several processes, one extraction: ``torchrun`` ranks and ``--shard K/N`` job-array pieces.
+"""torch.distributed for torchrun ranks: the :class:`Torchrun` value the CLI hands to extract.
 
-- **torchrun** (``WORLD_SIZE`` > 1 in the environment): every rank plans the same chunks, computes
-  its own share (:func:`~infogauss_cli.extract.plan.owned_chunks`) into the shared cache folder,
-  then the ranks meet; rank 0 assembles, diagnoses and reports, the others stay quiet, and all
-  exit with one code. The process group (gloo on CPU, gloo + nccl on GPU) is started lazily at
-  the first meeting, so commands that never meet never start it.
-- **job arrays** (``--shard K/N``): no torch.distributed at all; the piece computes its chunks and
-  exits; a later run without ``--shard`` assembles and computes whatever is missing.
-
-Every meeting is one :func:`exchange` (an ``all_gather_object`` of a small tagged message), so
-the ranks stay in step even when one fails: :func:`agree` runs a step on every rank and makes a
-failure anywhere an error everywhere; :func:`finish` (called once per command by the CLI) agrees
-on the exit code. A rank that finishes early (an error outside a step) sends its final message;
-ranks still inside a step receive it and stop with the same code (:class:`Stopped`).
-
-Environment: ``INFOGAUSS_DIST_TIMEOUT`` (seconds a rank waits for the others, default 6 h: rank 0
-diagnoses while the others wait), ``INFOGAUSS_SHARED_FS_WAIT`` (seconds to wait for files
-written on another node to show up, default 60).
+Every rank computes its chunks into the shared cache folder, then the ranks meet (one
+:func:`exchange`, an ``all_gather_object`` of a tagged message, per meeting); rank 0 assembles
+and reports and all exit with one code (:func:`finish`). A failure on one rank inside a step
+(:func:`agree`) is an error on every rank. ``--shard K/N`` pieces need none of this. Environment:
+``INFOGAUSS_DIST_TIMEOUT`` (seconds to wait for the other ranks, default 6 h) and
+``INFOGAUSS_SHARED_FS_WAIT`` (seconds to wait for files written on other nodes, default 60).
 """
 
 from __future__ import annotations
