@@ -26,7 +26,7 @@ class FakeGpuModule(torch.nn.Module):
 
 
 def _runner(limit: int, batch_size: int, probe_max: int | None, memory=lambda d: 0.5):
-    from infogauss_cli.extract.runner import Runner
+    from infogauss_cli.extract.runner import Runner, RunnerOptions
     from infogauss_cli.models.backends.base import Encoder
 
     module = FakeGpuModule(limit)
@@ -34,7 +34,14 @@ def _runner(limit: int, batch_size: int, probe_max: int | None, memory=lambda d:
         "fake", "image", 3, module, None, None, lambda m, b: m(b["x"]), {"fake": "1"}, False
     )
     said: list[str] = []
-    runner = Runner(enc, "cpu", "fp32", batch_size, said.append, probe_max=probe_max, memory=memory)
+    runner = Runner(
+        enc,
+        "cpu",
+        "fp32",
+        batch_size,
+        said.append,
+        RunnerOptions(probe_max=probe_max, memory=memory),
+    )
     return runner, module, said
 
 

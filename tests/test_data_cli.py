@@ -199,7 +199,7 @@ def test_engine_strict_also_sees_skipped_items_in_the_cache(coco, tmp_path):
     enc = make_image_encoder()
     items = CocoSource(coco.ann_path).items("image")
     opts = EngineOptions(batch_size=4, workers=0)
-    kw = {"progress": False, "cache": tmp_path / "cache"}
+    kw = {"cache": tmp_path / "cache"}
     first = extract(enc, items, opts, **kw)
     bad = f"coco:{image_ids(6)[-1]}"
     assert first.skipped == ((bad, "truncated image"),) and first.n == 5

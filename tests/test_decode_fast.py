@@ -146,7 +146,7 @@ def test_default_decode_agrees_with_exact_and_has_its_own_cache_entry(tmp_path):
     items = image_items(tmp_path / "imgs")
     from infogauss_cli.extract import EngineOptions
 
-    kw = {"progress": False, "cache": tmp_path / "c"}
+    kw = {"cache": tmp_path / "c"}
     o = EngineOptions(batch_size=4, workers=0, device="cpu")
     fused = extract(make_image_encoder(), items, o, **kw)  # --decode cpu
     exact = extract(make_image_encoder(), items, replace(o, decode="exact"), **kw)

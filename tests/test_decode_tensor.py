@@ -263,9 +263,9 @@ def test_threads_and_worker_processes_give_the_same_bits(tmp_path):
     (tmp_path / "imgs" / "z.jpg").write_bytes(b"\xff\xd8\xff broken")
     items = image_items(tmp_path / "imgs")
     o = EngineOptions(batch_size=4, device="cpu", workers=0)
-    threads = extract(make_image_encoder(), items, o, progress=False)
-    procs = extract(make_image_encoder(), items, replace(o, workers=1), progress=False)
-    exact = extract(make_image_encoder(), items, replace(o, decode="exact"), progress=False)
+    threads = extract(make_image_encoder(), items, o)
+    procs = extract(make_image_encoder(), items, replace(o, workers=1))
+    exact = extract(make_image_encoder(), items, replace(o, decode="exact"))
     assert threads.ids == procs.ids == exact.ids and len(threads.ids) == 12
     assert [s[0] for s in threads.skipped] == ["z.jpg"] == [s[0] for s in exact.skipped]
     np.testing.assert_array_equal(threads.embeddings, procs.embeddings)

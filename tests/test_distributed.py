@@ -4,7 +4,6 @@ neither the batch size nor install paths (issue 16)."""
 
 from __future__ import annotations
 
-import io
 import shutil
 from dataclasses import replace
 
@@ -29,7 +28,7 @@ from tests.test_backends import bert_entry, tiny_bert_folder  # noqa: F401 (a fi
 from tests.test_extract import make_text_encoder
 
 OPTS = EngineOptions(batch_size=4, workers=0, chunk_items=8)
-KW = {"progress": False}
+KW = {}
 TORCHRUN_ENV = ("WORLD_SIZE", "RANK", "LOCAL_RANK")
 
 
@@ -94,33 +93,30 @@ def test_shards_then_a_plain_run_equal_one_process_and_recompute_nothing(
     text_setup, tmp_path, no_torchrun
 ):
     enc, items, ref = text_setup
-    out = io.StringIO()
-    from rich.console import Console
-
     works = [
-        extract(enc, items, OPTS, cache=tmp_path, shard=Shard(k, 3, 0, "job"), **KW)
+        extract(enc, items, replace(OPTS, shard=Shard(k, 3, 0, "job")), cache=tmp_path)
         for k in range(3)
     ]
     assert all(isinstance(w, ShardWork) for w in works)
     plan = make_plan([it.id for it in items], 4, 8)  # 61 items: 8 chunks, not divisible by 3
     assert [w.chunks for w in works] == [tuple(owned_chunks(plan, k, 3)) for k in range(3)]
     assert sum(w.items for w in works) == 61 and all(w.computed == len(w.chunks) for w in works)
-    again = extract(enc, items, OPTS, cache=tmp_path, shard=Shard(1, 3, 0, "job"), **KW)
+    again = extract(enc, items, replace(OPTS, shard=Shard(1, 3, 0, "job")), cache=tmp_path)
     assert again.computed == 0 and again.cached == len(again.chunks)  # a rerun piece is free
-    full = extract(enc, items, OPTS, cache=tmp_path, console=Console(file=out), **KW)
+    full = extract(enc, items, OPTS, cache=tmp_path)
     assert full.from_cache == 1.0  # nothing recomputed
     assert np.array_equal(full.embeddings, ref.embeddings) and full.ids == ref.ids
     assert len(set(full.ids)) == 61  # no padded duplicates
     # another split and another batch size reuse the same chunks
     other = extract(
-        enc, items, replace(OPTS, batch_size=3), cache=tmp_path, shard=Shard(0, 2, 0, "job"), **KW
+        enc, items, replace(OPTS, batch_size=3, shard=Shard(0, 2, 0, "job")), cache=tmp_path
     )
     assert other.computed == 0
 
 
 def test_a_plain_run_computes_what_the_shards_left(text_setup, tmp_path, no_torchrun):
     enc, items, ref = text_setup
-    first = extract(enc, items, OPTS, cache=tmp_path, shard=Shard(0, 2, 0, "job"), **KW)
+    first = extract(enc, items, replace(OPTS, shard=Shard(0, 2, 0, "job")), cache=tmp_path)
     full = extract(enc, items, OPTS, cache=tmp_path, **KW)
     assert full.from_cache == pytest.approx(first.items / 61)
     assert np.array_equal(full.embeddings, ref.embeddings)
@@ -129,7 +125,7 @@ def test_a_plain_run_computes_what_the_shards_left(text_setup, tmp_path, no_torc
 def test_shards_need_the_cache(text_setup, no_torchrun):
     enc, items, _ = text_setup
     with pytest.raises(BadInputError, match="--shard needs the embedding cache"):
-        extract(enc, items, OPTS, shard=Shard(0, 2, 0, "job"), **KW)
+        extract(enc, items, replace(OPTS, shard=Shard(0, 2, 0, "job")))
 
 
 def test_shard_option_on_the_cli(fakes, tmp_path, no_torchrun):

@@ -240,7 +240,7 @@ def test_extract_matches_manual_forward(image_encoder, images):
     items = image_items(images)
     # decode="exact": the model's transforms step by step, as the manual loop below
     opts = EngineOptions(batch_size=8, workers=0, decode="exact")
-    res = extract(image_encoder, items, opts, progress=False)
+    res = extract(image_encoder, items, opts)
     assert res.embeddings.dtype == np.float32
     assert res.embeddings.shape == (20, image_encoder.dim)
     assert res.ids == tuple(it.id for it in items)
@@ -261,8 +261,8 @@ def test_workers_do_not_change_bits(image_encoder, images):
     from infogauss_cli.extract import extract
 
     items = image_items(images)
-    a = extract(image_encoder, items, EngineOptions(batch_size=4, workers=0), progress=False)
-    b = extract(image_encoder, items, EngineOptions(batch_size=4, workers=2), progress=False)
+    a = extract(image_encoder, items, EngineOptions(batch_size=4, workers=0))
+    b = extract(image_encoder, items, EngineOptions(batch_size=4, workers=2))
     assert b.workers == 2
     assert np.array_equal(a.embeddings, b.embeddings)
 
@@ -276,7 +276,7 @@ def test_corrupt_images_are_skipped_and_named(image_encoder, tmp_path):
     (tmp_path / "truncated.jpg").write_bytes(good[: len(good) // 2])
     (tmp_path / "notimage.png").write_bytes(b"this is not a png at all" * 10)
     items = image_items(tmp_path)
-    res = extract(image_encoder, items, EngineOptions(batch_size=4, workers=1), progress=False)
+    res = extract(image_encoder, items, EngineOptions(batch_size=4, workers=1))
     assert res.embeddings.shape == (6, image_encoder.dim)
     assert all(i.startswith("img") for i in res.ids)
     reasons = dict(res.skipped)
@@ -292,29 +292,26 @@ def test_all_items_unreadable_is_a_run_error(image_encoder, tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"")
     (tmp_path / "b.jpg").write_bytes(b"xx")
     with pytest.raises(RunError, match="none of the 2 items"):
-        extract(image_encoder, image_items(tmp_path), EngineOptions(workers=0), progress=False)
+        extract(image_encoder, image_items(tmp_path), EngineOptions(workers=0))
 
 
 def test_bad_item_lists(image_encoder):
     from infogauss_cli.extract import extract
 
     with pytest.raises(BadInputError, match="no items"):
-        extract(image_encoder, [], progress=False)
+        extract(image_encoder, [])
     dup = [Item("a", path="x.jpg"), Item("a", path="y.jpg")]
     with pytest.raises(BadInputError, match="duplicate"):
-        extract(image_encoder, dup, progress=False)
+        extract(image_encoder, dup)
     with pytest.raises(BadInputError, match="needs images"):
-        extract(image_encoder, [Item("a", text="hello")], progress=False)
+        extract(image_encoder, [Item("a", text="hello")])
     with pytest.raises(BadInputError, match="batch-size"):
-        extract(
-            image_encoder, [Item("a", path="x.jpg")], EngineOptions(batch_size=0), progress=False
-        )
+        extract(image_encoder, [Item("a", path="x.jpg")], EngineOptions(batch_size=0))
     with pytest.raises(BadInputError, match="fp16"):
         extract(
             image_encoder,
             [Item("a", path="x.jpg")],
             EngineOptions(precision="fp16"),
-            progress=False,
         )
 
 
@@ -324,29 +321,24 @@ def test_wrong_output_shape_is_a_run_error(images):
     enc = make_image_encoder()
     enc.dim = 7
     with pytest.raises(RunError, match=r"expected \(4, 7\)"):
-        extract(
-            enc, image_items(images)[:4], EngineOptions(batch_size=4, workers=0), progress=False
-        )
+        extract(enc, image_items(images)[:4], EngineOptions(batch_size=4, workers=0))
 
 
 def test_oom_backs_off_by_halving(images):
     from rich.console import Console
 
+    from infogauss_cli.cli.progress import RichChannel
+    from infogauss_cli.core.progress import listening
     from infogauss_cli.extract import extract
 
     items = image_items(images)
-    ref = extract(
-        make_image_encoder(), items, EngineOptions(batch_size=2, workers=0), progress=False
-    )
+    ref = extract(make_image_encoder(), items, EngineOptions(batch_size=2, workers=0))
     fwd = OOMForward(limit=3)
     out = io.StringIO()
-    res = extract(
-        make_image_encoder(forward=fwd),
-        items,
-        EngineOptions(batch_size=8, workers=0),
-        progress=False,
-        console=Console(file=out, width=200),
-    )
+    with listening(RichChannel(Console(file=out, width=200))):
+        res = extract(
+            make_image_encoder(forward=fwd), items, EngineOptions(batch_size=8, workers=0)
+        )
     assert res.batch_size == 2  # 8 -> 4 -> 2
     assert fwd.sizes[:3] == [8, 4, 2]
     assert max(fwd.sizes[3:]) <= 2
@@ -363,9 +355,7 @@ def test_oom_at_batch_size_one_is_a_run_error(images):
 
     enc = make_image_encoder(forward=OOMForward(limit=0))
     with pytest.raises(RunError, match="out of memory even with batch size 1"):
-        extract(
-            enc, image_items(images)[:4], EngineOptions(batch_size=4, workers=0), progress=False
-        )
+        extract(enc, image_items(images)[:4], EngineOptions(batch_size=4, workers=0))
 
 
 def test_bf16_on_cpu_casts_a_copy_of_the_weights(images):
@@ -375,10 +365,8 @@ def test_bf16_on_cpu_casts_a_copy_of_the_weights(images):
 
     enc = make_image_encoder()
     items = image_items(images)[:8]
-    ref = extract(enc, items, EngineOptions(batch_size=8, workers=0), progress=False)
-    res = extract(
-        enc, items, EngineOptions(batch_size=8, workers=0, precision="bf16"), progress=False
-    )
+    ref = extract(enc, items, EngineOptions(batch_size=8, workers=0))
+    res = extract(enc, items, EngineOptions(batch_size=8, workers=0, precision="bf16"))
     assert res.precision == "bf16" and res.embeddings.dtype == np.float32
     assert all(p.dtype == torch.float32 for p in enc.module.parameters())  # caller's untouched
     rel = np.linalg.norm(res.embeddings - ref.embeddings) / np.linalg.norm(ref.embeddings)
@@ -400,7 +388,7 @@ def test_text_tower_tokenises_in_batches(tmp_path):
         return hash_tokenize(texts)
 
     enc.collate = collate
-    res = extract(enc, src.items("text"), EngineOptions(batch_size=4, workers=0), progress=False)
+    res = extract(enc, src.items("text"), EngineOptions(batch_size=4, workers=0))
     assert src.empty_lines == 2
     assert res.embeddings.shape == (10, 32)
     assert res.ids[:6] == ("line:1", "line:2", "line:3", "line:4", "line:5", "line:8")
@@ -408,27 +396,37 @@ def test_text_tower_tokenises_in_batches(tmp_path):
     assert np.isfinite(res.embeddings).all()
 
 
-def test_progress_bar_only_when_asked_and_on_a_terminal(image_encoder, images):
-    from rich.console import Console
+def test_progress_bar_only_when_asked_and_on_a_terminal(image_encoder, images, capsys):
+    """The engine reports one step of items (the CLI renders it as a bar with items/s); with
+    no front end listening nothing is printed."""
+    from contextlib import contextmanager
 
+    from infogauss_cli.core.progress import listening
     from infogauss_cli.extract import extract
 
+    class Recording:
+        def __init__(self):
+            self.steps, self.done = [], 0
+
+        @contextmanager
+        def step(self, label, total, unit):
+            self.steps.append((label, total, unit))
+
+            def advance(n=1, **_):
+                self.done += n
+
+            yield advance
+
+        def note(self, text):
+            pass
+
     items = image_items(images)[:8]
-    on = io.StringIO()
-    extract(
-        image_encoder,
-        items,
-        EngineOptions(batch_size=4, workers=0),
-        progress=True,
-        console=Console(file=on, force_terminal=True, width=150),
-    )
-    assert "items/s" in on.getvalue() and "8/8" in on.getvalue()
-    for kwargs in (
-        {"progress": False, "console": Console(file=(off := io.StringIO()), force_terminal=True)},
-        {"progress": True, "console": Console(file=(off2 := io.StringIO()))},  # not a TTY
-    ):
-        extract(image_encoder, items, EngineOptions(batch_size=4, workers=0), **kwargs)
-    assert off.getvalue() == "" and off2.getvalue() == ""
+    seen = Recording()
+    with listening(seen):
+        extract(image_encoder, items, EngineOptions(batch_size=4, workers=0))
+    assert seen.steps == [("test_resnet image", 8, "items")] and seen.done == 8
+    extract(image_encoder, items, EngineOptions(batch_size=4, workers=0))
+    assert capsys.readouterr() == ("", "")
 
 
 def test_keyboard_interrupt_keeps_cache_and_resumes(images, tmp_path):
@@ -444,7 +442,7 @@ def test_keyboard_interrupt_keeps_cache_and_resumes(images, tmp_path):
         return module(batch["pixels"])
 
     opts = EngineOptions(batch_size=4, workers=0, chunk_items=8)
-    kw = {"progress": False}
+    kw = {}
     with pytest.raises(RunError, match=r"interrupted; rerun the same command to resume \(8 of 20"):
         extract(make_image_encoder(forward=flaky), items, opts, cache=tmp_path / "c", **kw)
     res = extract(make_image_encoder(), items, opts, cache=tmp_path / "c", **kw)

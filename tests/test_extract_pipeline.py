@@ -93,7 +93,6 @@ def test_hf_and_st_token_lengths_match_the_attention_masks():
 @pytest.mark.parametrize("stream", [False, True])
 def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch, stream):
     from infogauss_cli.extract import engine, extract
-    from infogauss_cli.extract import stream as streaming
     from tests.test_extract import hash_tokenize
 
     seen: list = []
@@ -104,11 +103,10 @@ def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch, stream):
         return real(plan, chunks, lengths)
 
     monkeypatch.setattr(engine, "bucket_batches", spy)
-    monkeypatch.setattr(streaming, "bucket_batches", spy)
     enc = make_text_encoder()
     enc.collate = CountingTokenizer()
     items = iter(_texts()) if stream else _texts()
-    extract(enc, items, EngineOptions(batch_size=4, workers=0, chunk_items=40), progress=False)
+    extract(enc, items, EngineOptions(batch_size=4, workers=0, chunk_items=40))
     tokens = hash_tokenize(SENTENCES)["attention_mask"].sum(1).tolist()
     assert seen == [dict(enumerate(tokens))]
     assert tokens != [len(s) for s in SENTENCES]  # not the character proxy
@@ -118,7 +116,7 @@ def test_bucketed_text_equals_unsorted_in_the_items_order(tmp_path):
     from infogauss_cli.extract import extract
 
     opts = EngineOptions(batch_size=4, workers=0, chunk_items=16)
-    kw = {"progress": False}
+    kw = {}
     enc = make_text_encoder()
     plain = extract(enc, _texts(), replace(opts, bucket=False), **kw)
     bucketed = extract(enc, _texts(), opts, cache=tmp_path / "c", **kw)
@@ -136,8 +134,9 @@ def _writer(tmp_path, entry, thread=True):
 
     plan = make_plan([f"i{i}" for i in range(12)], 2, 4)  # 3 chunks of 4, batches of 2
     batches = [[1, 3], [2, 0], [5, 4], [6, 7], [8, 9], [10, 11]]  # out of order in chunks
-    done: dict = {}
-    return plan, batches, done, ChunkWriter(plan, batches, entry, done, 3, thread=thread)
+    w = ChunkWriter(plan.ids, 4, entry, 3, thread=thread)
+    w.expect(batches)
+    return plan, batches, w.done, w
 
 
 def _rows(indices):
@@ -220,7 +219,7 @@ def test_extract_uint8_and_gpu_decode_paths_match_pil(tmp_path):
     write_images(tmp_path / "imgs", 10, size=(60, 80))
     items = image_items(tmp_path / "imgs")
     opts = EngineOptions(batch_size=4, workers=0, device="cpu")
-    kw = {"progress": False}
+    kw = {}
     enc = make_image_encoder()
     exact = replace(opts, decode="exact")  # the model's transforms as given
     ref = extract(enc, items, exact, **kw).embeddings
@@ -262,7 +261,7 @@ def test_gpu_decode_falls_back_for_text_and_non_jpeg(tmp_path):
     Image.new("RGB", (40, 30), (200, 10, 10)).save(folder / "z.png")
     items = image_items(folder)
     opts = EngineOptions(batch_size=4, workers=0, device="cpu")
-    kw = {"progress": False}
+    kw = {}
     res = extract(make_image_encoder(), items, replace(opts, decode="gpu"), **kw)
     ref = extract(make_image_encoder(), items, opts, **kw)
     assert res.ids == ref.ids and res.embeddings.shape == ref.embeddings.shape
@@ -287,7 +286,7 @@ def test_gpu_decode_has_its_own_cache_entry(tmp_path):
     write_images(tmp_path / "imgs", 4)
     items = image_items(tmp_path / "imgs")
     opts = EngineOptions(batch_size=4, workers=0)
-    kw = {"progress": False, "cache": tmp_path / "c"}
+    kw = {"cache": tmp_path / "c"}
     a = extract(make_image_encoder(), items, opts, **kw)
     b = extract(make_image_encoder(), items, replace(opts, decode="gpu"), **kw)
     assert a.from_cache == 0 and b.from_cache == 0 and a.cache_path != b.cache_path

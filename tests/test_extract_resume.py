@@ -17,7 +17,7 @@ from tests.test_extract import image_folder, image_items, make_image_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTS = EngineOptions(batch_size=4, workers=1, chunk_items=8)
-KW = {"progress": False}
+KW = {}
 
 SCRIPT = """
 import signal, sys, time

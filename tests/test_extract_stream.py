@@ -18,7 +18,7 @@ from tests.test_extract import make_text_encoder, mean_pool_forward
 
 N = 29  # 3.6 chunks of 8
 OPTS = EngineOptions(batch_size=4, workers=0, chunk_items=8)
-KW = {"progress": False}
+KW = {}
 
 
 def _items(n: int = N) -> list[Item]:
@@ -119,7 +119,7 @@ def test_a_stream_holds_about_one_chunk_of_payloads(tmp_path):
 
 def test_a_sharded_stream_then_a_plain_run_recompute_nothing(ref, tmp_path):
     cache = {"cache": tmp_path, "data_fingerprint": "s"}
-    works = [extract(_encoder(), _stream(), OPTS, shard=Shard(k, 2, 0, "job"), **cache, **KW)
+    works = [extract(_encoder(), _stream(), replace(OPTS, shard=Shard(k, 2, 0, "job")), **cache, **KW)
              for k in range(2)]  # fmt: skip
     assert all(isinstance(w, ShardWork) for w in works)
     assert [w.chunks for w in works] == [(0, 2), (1, 3)] and works[1].items == 13
@@ -195,7 +195,7 @@ def test_hf_streaming_yields_lazily_and_embeds_like_the_list(hf_parquet, tmp_pat
 def test_extract_model_keeps_a_stream_a_stream(monkeypatch):
     """--n with a stream of known length: the list's seeded subset; without --n: the stream
     itself reaches the engine (no list built)."""
-    from infogauss_cli.core.options import Protocol
+    from infogauss_cli.core.options import Compute, Protocol, Request
     from infogauss_cli.extract import model
 
     class Source:
@@ -215,8 +215,10 @@ def test_extract_model_keeps_a_stream_a_stream(monkeypatch):
 
     monkeypatch.setattr(model, "extract", fake_extract)
     enc = _encoder()
-    assert model.extract_model(None, Source(), "text", encoder=enc) == "done"
+    request = Request(compute=Compute(use_cache=False))
+    assert model.extract_model(None, Source(), "text", request, encoder=enc) == "done"
     assert not isinstance(seen["items"], list) and seen["fp"] == "toy"
     assert seen["options"] == EngineOptions(device="cpu")
-    model.extract_model(None, Source(), "text", Protocol(n=20, seed=1), encoder=enc)
+    request = replace(request, protocol=Protocol(n=20, seed=1))
+    model.extract_model(None, Source(), "text", request, encoder=enc)
     assert len(seen["items"]) == 20 and seen["fp"] == "toy:subset:20:1"

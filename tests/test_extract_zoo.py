@@ -32,7 +32,7 @@ def test_effnet_lite0_through_zoo_backend_and_cache(tmp_path):
     write_images(tmp_path / "imgs", 6, size=(120, 160))
     items = image_items(tmp_path / "imgs")
     opts = EngineOptions(batch_size=4, workers=1)
-    kw = {"progress": False}
+    kw = {}
     first = extract(enc, items, opts, cache=tmp_path / "cache", **kw)
     assert first.embeddings.shape == (6, 1280) and first.embeddings.dtype == np.float32
     assert (first.embeddings >= 0).all()  # pooled after ReLU6

@@ -39,12 +39,8 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def test_auto_is_cuda_bf16_and_matches_cpu_fp32(items):
     from infogauss_cli.extract import extract
 
-    ref = extract(
-        make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"), progress=False
-    )
-    gpu = extract(
-        make_image_encoder(), items, EngineOptions(device="auto", precision="auto"), progress=False
-    )
+    ref = extract(make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"))
+    gpu = extract(make_image_encoder(), items, EngineOptions(device="auto", precision="auto"))
     assert gpu.device.startswith("cuda") and gpu.precision == "bf16"
     assert gpu.embeddings.dtype == np.float32 and gpu.ids == ref.ids
     cos = np.sum(_unit(gpu.embeddings) * _unit(ref.embeddings), axis=1)
@@ -55,14 +51,11 @@ def test_auto_is_cuda_bf16_and_matches_cpu_fp32(items):
 def test_cuda_precisions_match_cpu(items, precision):
     from infogauss_cli.extract import extract
 
-    ref = extract(
-        make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"), progress=False
-    )
+    ref = extract(make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"))
     gpu = extract(
         make_image_encoder(),
         items,
         EngineOptions(device="cuda", precision=precision),
-        progress=False,
     )
     cos = np.sum(_unit(gpu.embeddings) * _unit(ref.embeddings), axis=1)
     assert cos.min() > (0.9999 if precision == "fp32" else 0.995), cos.min()
@@ -73,8 +66,8 @@ def test_cuda_cache_resumes_bit_identical(items, tmp_path):
 
     opts = EngineOptions(device="cuda", precision="bf16", batch_size=8, chunk_items=16)
     kw = {}
-    first = extract(make_image_encoder(), items, opts, cache=tmp_path, progress=False, **kw)
-    again = extract(make_image_encoder(), items, opts, cache=tmp_path, progress=False, **kw)
+    first = extract(make_image_encoder(), items, opts, cache=tmp_path, **kw)
+    again = extract(make_image_encoder(), items, opts, cache=tmp_path, **kw)
     assert again.from_cache == 1.0
     assert np.array_equal(first.embeddings, again.embeddings)
 
@@ -84,9 +77,7 @@ def test_cuda_async_pipeline_matches_cpu(items, tmp_path, decode):
     """uint8 to the device, pinned side-stream copies, the writer thread, nvjpeg decoding."""
     from infogauss_cli.extract import extract
 
-    ref = extract(
-        make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"), progress=False
-    )
+    ref = extract(make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"))
     opts = EngineOptions(device="cuda", precision="fp32", batch_size=8, chunk_items=16)
     kw = {}
     gpu = extract(
@@ -94,7 +85,6 @@ def test_cuda_async_pipeline_matches_cpu(items, tmp_path, decode):
         items,
         replace(opts, decode=decode, workers=2),
         cache=tmp_path,
-        progress=False,
         **kw,
     )
     assert gpu.ids == ref.ids and not gpu.notes
@@ -105,7 +95,6 @@ def test_cuda_async_pipeline_matches_cpu(items, tmp_path, decode):
         items,
         replace(opts, decode=decode),
         cache=tmp_path,
-        progress=False,
         **kw,
     )
     assert again.from_cache == 1.0 and np.array_equal(again.embeddings, gpu.embeddings)
@@ -115,7 +104,7 @@ def test_cuda_compile_matches_eager(items):
     from infogauss_cli.extract import extract
 
     opts = EngineOptions(device="cuda", precision="fp32", batch_size=16)
-    kw = {"progress": False}
+    kw = {}
     eager = extract(make_image_encoder(), items, opts, **kw)
     comp = extract(make_image_encoder(), items, replace(opts, compile=True), **kw)
     cos = np.sum(_unit(comp.embeddings) * _unit(eager.embeddings), axis=1)
@@ -135,8 +124,8 @@ def test_cuda_batch_size_probe(items, monkeypatch):
 
     monkeypatch.setattr(job, "default_batch_size", lambda device, tower: 8)
     o = EngineOptions(device="cuda", precision="fp32", chunk_items=48)
-    probed = extract(make_image_encoder(), items, o, progress=False)
-    fixed = extract(make_image_encoder(), items, replace(o, batch_size=8), progress=False)
+    probed = extract(make_image_encoder(), items, o)
+    fixed = extract(make_image_encoder(), items, replace(o, batch_size=8))
     # loader batches of 32 (4x, the ceiling): 16 fits in the first; 32 would need a second
     # full batch of 32, and the 48 items leave 16
     assert probed.batch_size == 16, probed.notes

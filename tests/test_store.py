@@ -23,7 +23,7 @@ from infogauss_cli.extract.store import (
 from tests.test_extract import image_items, make_image_encoder, write_images
 
 OPTS = EngineOptions(batch_size=4, workers=0, chunk_items=8)
-KW = {"progress": False}  # chunks of 8 items
+KW = {}  # chunks of 8 items
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,11 @@ def test_corrupt_chunk_is_detected_and_recomputed(setup, tmp_path, damage):
         info["key"] = "0" * 64
         side.write_text(json.dumps(info))
     out = io.StringIO()
-    res = extract(enc, items, OPTS, cache=tmp_path, console=Console(file=out, width=200), **KW)
+    from infogauss_cli.cli.progress import RichChannel
+    from infogauss_cli.core.progress import listening
+
+    with listening(RichChannel(Console(file=out, width=200))):
+        res = extract(enc, items, OPTS, cache=tmp_path, **KW)
     assert res.from_cache == pytest.approx(12 / 20)  # chunks 0 and 2 reused
     assert np.array_equal(res.embeddings, ref.embeddings)
     assert "cache chunk 1 is corrupt" in out.getvalue()

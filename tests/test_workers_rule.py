@@ -81,12 +81,11 @@ def test_engine_calibrates_cpu_image_workers(tmp_path):
     write_images(tmp_path / "imgs", 12)
     items = image_items(tmp_path / "imgs")
     o = EngineOptions(batch_size=4, device="cpu")
-    auto = extract(make_image_encoder(), items, o, progress=False)
+    auto = extract(make_image_encoder(), items, o)
     fixed = extract(
         make_image_encoder(),
         items,
         EngineOptions(device="cpu", batch_size=4, workers=0),
-        progress=False,
     )
     assert auto.workers in (0, 1) and fixed.workers == 0
     assert auto.ids == fixed.ids
@@ -118,8 +117,8 @@ def test_engine_calibrates_the_workers_of_a_stream_of_images(tmp_path, monkeypat
     monkeypatch.setattr("infogauss_cli.extract.workers.workers_for_rates", lambda *a: 1)
     monkeypatch.setattr("os.cpu_count", lambda: 4)  # under 3 cores nothing is calibrated
     o = EngineOptions(batch_size=4, device="cpu", chunk_items=8)
-    stream = extract(make_image_encoder(), iter(items), o, progress=False)
-    listed = extract(make_image_encoder(), items, o, progress=False)
+    stream = extract(make_image_encoder(), iter(items), o)
+    listed = extract(make_image_encoder(), items, o)
     assert stream.workers == listed.workers == 1  # the rule's choice, for a stream too
     assert stream.ids == listed.ids
     np.testing.assert_array_equal(stream.embeddings, listed.embeddings)

@@ -44,16 +44,7 @@ def audit_cmd(
     req = o.request(params, out)
     check_cache_writable(req.compute)
     share = current_shard(req.compute.shard)
-    quiet = out.quiet or not (share.assembles or share.mode == "job")
-    rows = audit_models(
-        models,
-        data=req.data,
-        protocol=req.protocol,
-        compute=req.compute,
-        options=req.diagnose,
-        gates=req.gates,
-        console=None if quiet else _stderr(),
-    )
+    rows = audit_models(models, req, share)
     if share.synced and not share.assembles:
         raise typer.Exit(0)  # rank 0 reports; the ranks agree on its exit code
     if share.mode == "job" and not rows:
@@ -61,9 +52,3 @@ def audit_cmd(
             note(o.SHARD_DONE.format(shard=share.label))
         raise typer.Exit(0)
     emit(rows, out)
-
-
-def _stderr() -> object:
-    from rich.console import Console
-
-    return Console(stderr=True)

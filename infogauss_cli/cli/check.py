@@ -44,7 +44,7 @@ def check_cmd(
 
     Example: [bold]infogauss check emb.npy --require gaussian --json -[/]
     """
-    from infogauss_cli.pipelines.audit import check_file  # numpy
+    from infogauss_cli.pipelines.check import check_file  # numpy
 
     if name is not None and len(files) > 1:
         raise typer.BadParameter("--name labels a single FILE", param_hint="--name")

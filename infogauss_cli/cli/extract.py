@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.core.safe_text import printable
@@ -41,12 +40,10 @@ def extract_cmd(
     req = o.request(params, o.outputs(params))
     share = current_shard(req.compute.shard)
     quiet = req.outputs.quiet or (share.synced and not share.assembles)  # rank 0 speaks
-    console = None if quiet else Console(stderr=True)
-    args = (model, out, req.data, req.protocol, req.compute)
     if req.protocol.layers:
-        results: Sequence[ExtractedFile] = layers_to_files(*args, console=console)
+        results: Sequence[ExtractedFile] = layers_to_files(model, out, req, share)
     else:
-        results = (extract_to_file(*args, console=console),)
+        results = (extract_to_file(model, out, req, share),)
     for written in results:
         if not quiet:
             _say(written, share.label, out)

@@ -11,7 +11,6 @@ import typer
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.output import publish
-from infogauss_cli.core.progress import note
 from infogauss_cli.extract.store import check_cache_writable
 from infogauss_cli.report.trajectory import trajectory_section, write_trajectory_plot
 
@@ -102,15 +101,7 @@ def track_cmd(
             raise typer.BadParameter(
                 "synthetic checkpoints carry their steps: no --weights or --steps"
             )
-        result = track_synthetic(
-            targets,
-            view=view,
-            n=req.protocol.n,
-            options=req.diagnose,
-            gates=req.gates,
-            trend=trend,
-            progress=lambda msg: note(f"[dim]{msg}[/]"),
-        )
+        result = track_synthetic(targets, req, view=view, n=req.protocol.n, trend=trend)
     else:
         if kind == "folders":
             checkpoints = folder_checkpoints(targets[0], _steps(steps))
@@ -123,16 +114,7 @@ def track_cmd(
                 revision=req.compute.revision,
                 objective=req.compute.objective,
             )
-        result = track_zoo(
-            checkpoints,
-            data=req.data,
-            protocol=req.protocol,
-            compute=req.compute,
-            options=req.diagnose,
-            gates=req.gates,
-            trend=trend,
-            console=None if out.quiet else _stderr(),
-        )
+        result = track_zoo(checkpoints, req, trend)
     drawable = [s for s in result.series if any(r.error is None for r in s.rows)]
     sections = [trajectory_section(drawable)] if drawable and out.html else []
     code = publish(result.rows, out, html_sections=sections)
@@ -150,12 +132,6 @@ def _steps(text: str | None) -> list[int] | None:
         raise typer.BadParameter(
             "expected comma-separated integers", param_hint="--steps"
         ) from None
-
-
-def _stderr() -> object:
-    from rich.console import Console
-
-    return Console(stderr=True)
 
 
 def _inputs(targets: list[str], weights: Sequence[str], zoo: object) -> list[tuple[str, object]]:

@@ -1,68 +1,34 @@
-"""Encoder x items -> float32 embeddings: plan, cache, load, run, assemble.
+"""Encoder x items -> float32 embeddings: plan -> loader -> runner -> writer -> cache.
 
-- :mod:`.plan`: items -> fixed cache chunks and their batches; which chunks a process owns
-  (torchrun ranks and ``--shard K/N`` pieces, :mod:`infogauss_cli.extract.distributed`);
-- :mod:`.loader`: the DataLoader (workers load with the source's item loader, prepare, collate);
-- :mod:`.runner`: device, precision, autocast, OOM back-off, the encoder call;
-- :mod:`.writer`: batch outputs -> complete chunks -> the cache;
-- :mod:`.options`: :class:`EngineOptions` (how to compute: device, precision, batch size...);
-- :mod:`.engine`: :func:`extract` (plan -> cached chunks -> run the rest -> assemble);
-- :mod:`.stream`: a stream of items, chunk by chunk (bounded memory);
-- :mod:`.model`: zoo entry x source -> :func:`extract_model`, :func:`extract_to_file`;
-- :mod:`.tower`: one tower's extraction, or the RunError that stopped it (audit, track, depth).
-
-Importing this package is cheap: torch is imported when an extraction runs.
+Importing this package is cheap: names are imported from their modules on first use.
 """
 
 from __future__ import annotations
 
-from infogauss_cli.extract.engine import ShardWork, extract
-from infogauss_cli.extract.loader import default_workers
-from infogauss_cli.extract.model import (
-    ExtractedFile,
-    extract_model,
-    extract_to_file,
-    resolve_towers,
-    select_items,
-)
-from infogauss_cli.extract.options import EngineOptions
-from infogauss_cli.extract.plan import (
-    DEFAULT_CHUNK_ITEMS,
-    Plan,
-    chunk_owners,
-    default_chunk_items,
-    make_plan,
-    owned_chunks,
-)
-from infogauss_cli.extract.result import SKIPPED_SHOWN, Extraction, skipped_text
-from infogauss_cli.extract.runner import (
-    PRECISIONS,
-    default_batch_size,
-    resolve_device,
-    resolve_precision,
-)
+import importlib
+from typing import Any
 
-__all__ = [
-    "DEFAULT_CHUNK_ITEMS",
-    "PRECISIONS",
-    "SKIPPED_SHOWN",
-    "EngineOptions",
-    "ExtractedFile",
-    "Extraction",
-    "Plan",
-    "ShardWork",
-    "chunk_owners",
-    "default_batch_size",
-    "default_chunk_items",
-    "default_workers",
-    "extract",
-    "extract_model",
-    "extract_to_file",
-    "make_plan",
-    "owned_chunks",
-    "resolve_device",
-    "resolve_precision",
-    "resolve_towers",
-    "select_items",
-    "skipped_text",
-]
+_LAZY = {
+    "engine": ("extract",),
+    "loader": ("default_workers",),
+    "model": (
+        "ExtractedFile", "extract_model", "extract_to_file", "resolve_towers", "select_items",
+    ),
+    "options": ("EngineOptions",),
+    "plan": (
+        "DEFAULT_CHUNK_ITEMS", "Plan", "Shard", "chunk_owners", "default_chunk_items", "make_plan",
+        "owned_chunks",
+    ),
+    "result": ("SKIPPED_SHOWN", "Extraction", "ShardWork", "skipped_text"),
+    "runner": ("PRECISIONS", "default_batch_size", "resolve_device", "resolve_precision"),
+}  # fmt: skip
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

@@ -1,18 +1,12 @@
 """Reruns served from the cache without building the model (nor importing torch).
 
-The cache key of an entry (:meth:`.job.Job.open_cache`) holds the encoder's fingerprint, which
-only a built model knows. A **recipe** is a second key, made of what determines that
-fingerprint and is known before any model is built: the zoo entry as written, the sha256 of its
-weights' bytes (memoised), the versions of the libraries that build and run it, infogauss's
-version and cache format, the tower, the data (source fingerprint and item ids), precision,
-device type, chunk size and decode mode. Every run that builds a model remembers which entry
-its recipe made (``CACHE_DIR/.recipes/``); a later run with the same recipe reads the entry's
-chunks directly when every chunk it needs is there and verifies.
-
-A seeded subset (``--n``, :func:`~.plan.subset_indices`) is looked up first in the entry of
-the whole data: its rows are gathered from the chunks that hold the chosen items, so a smaller
-``--n`` after a full run computes nothing. Hub weights (no content hash without the hub's own
-files), plugin backends, streams and several processes take the ordinary path.
+A **recipe** is a second key, known before any model is built: the zoo entry as written, the
+sha256 of its weights' bytes, library versions, infogauss's version and cache format, tower,
+data (fingerprint and ids), precision, device type, chunk size and decode mode. A run that
+builds a model remembers which entry its recipe made (``CACHE_DIR/.recipes/``); a later run
+with the same recipe reads that entry's chunks. A seeded subset (``--n``) is first gathered
+from the entry of the whole data. Hub weights, plugin backends, streams and several processes
+take the ordinary path.
 """
 
 from __future__ import annotations
@@ -26,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.extract.job import Job, chunk_items_for, chunk_size_of, read_cached
@@ -45,25 +40,20 @@ from infogauss_cli.models.digest import content_digest
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from infogauss_cli.core.options import Compute, Protocol
+    from infogauss_cli.core.options import Compute, Request
+    from infogauss_cli.data.sources.base import Item, Source
+    from infogauss_cli.extract.options import EngineOptions
+    from infogauss_cli.models.backends.base import Encoder
+    from infogauss_cli.models.schema import ZooEntry
 
 RECIPES = ".recipes"  # in the cache folder: recipe -> the entry it made
 BUILTIN_BACKENDS = ("timm", "open_clip", "transformers", "sentence-transformers")
 LIBRARIES = (
-    "torch",
-    "torchvision",
-    "timm",
-    "open_clip_torch",
-    "transformers",
-    "tokenizers",
-    "sentence-transformers",
-    "safetensors",
-    "pillow",
-    "simplejpeg",
-)
+    "torch", "torchvision", "timm", "open_clip_torch", "transformers", "tokenizers",
+    "sentence-transformers", "safetensors", "pillow", "simplejpeg",
+)  # fmt: skip
 
 
-# ---- the recipe --------------------------------------------------------------------------------
 def installed_versions(names: Sequence[str]) -> dict[str, str | None]:
     """Installed versions of ``names`` (None when absent), read from package metadata."""
     from importlib.metadata import PackageNotFoundError, version
@@ -77,7 +67,7 @@ def installed_versions(names: Sequence[str]) -> dict[str, str | None]:
     return out
 
 
-def weights_recipe(entry: Any) -> str | None:
+def weights_recipe(entry: ZooEntry) -> str | None:
     """The weights part of a recipe: ``random:SEED``, or the sha256 of the local or packaged
     weights; None for hub weights or weights that cannot be found (the ordinary path names the
     problem)."""
@@ -106,11 +96,9 @@ class RecipeBase:
         return sha256_hex(json.dumps(parts, sort_keys=True, default=str).encode())
 
 
-def recipe_base(entry: Any, tower: str, compute: Compute, device: str) -> RecipeBase | None:
+def recipe_base(entry: ZooEntry, tower: str, compute: Compute, device: str) -> RecipeBase | None:
     """The model part of a recipe, or None where it cannot be known without building the
     model (hub weights, plugin backends)."""
-    from infogauss_cli import __version__
-
     if getattr(entry, "backend", None) not in BUILTIN_BACKENDS:
         return None
     weights = weights_recipe(entry)
@@ -173,7 +161,6 @@ def subset_data(fingerprint: str, n: int | None, seed: int) -> str:
     return f"{fingerprint}:subset:{n}:{seed}"
 
 
-# ---- reading an entry --------------------------------------------------------------------------
 def gather(
     plan: Plan, done: dict[int, Chunk], pick: Sequence[int]
 ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
@@ -218,11 +205,11 @@ def read_entry(
 
 
 def subset_of_full_entry(
-    encoder: Any,
-    items: Sequence[Any],
+    encoder: Encoder,
+    items: Sequence[Item],
     pick: Sequence[int],
     fingerprint: str,
-    options: Any,
+    options: EngineOptions,
     cache: EmbeddingCache,
 ) -> tuple[tuple[np.ndarray, list[str], list[tuple[str, str]]], CacheEntry] | None:
     """With the model built (any weights, hub ones too): the rows of the subset ``pick`` of
@@ -241,64 +228,46 @@ def subset_of_full_entry(
 
 @dataclass(frozen=True)
 class Where:
-    """Which extraction a cached matrix is: model, tower, device, precision, cache folder."""
+    """Which extraction a cached matrix is: model, tower, device, precision, cache folder, the
+    weights identity and the data part of the key."""
 
     model_id: str
     tower: str
     device: str
     precision: str
     cache_path: str
+    weights: str | None
+    data: str
 
 
 def as_extraction(
     got: tuple[np.ndarray, list[str], list[tuple[str, str]]],
     where: Where,
     t0: float,
-    *,
     strict: bool,
-    notes: Sequence[str],
-    weights: str | None,
-    data: str,
+    notes: Sequence[str] = (),
 ) -> Extraction:
     """The :class:`Extraction` of a matrix read from the cache (``got``: rows, kept ids,
-    skipped) since ``t0``; ``--strict``: skipped items are an error."""
+    skipped) since ``t0``; ``strict``: skipped items are an error."""
     emb, kept, skipped = got
     if strict:
         raise_if_skipped(skipped)
     elapsed = time.perf_counter() - t0
+    rate = (len(kept) + len(skipped)) / elapsed if elapsed > 0 else float("inf")
     return Extraction(
-        embeddings=emb,
-        ids=tuple(kept),
-        skipped=tuple(skipped),
-        model_id=where.model_id,
-        tower=where.tower,
-        device=where.device,
-        precision=where.precision,
-        batch_size=0,
-        workers=0,
-        extract_s=elapsed,
-        items_per_s=(len(kept) + len(skipped)) / elapsed if elapsed > 0 else float("inf"),
-        from_cache=1.0,
-        cache_path=where.cache_path,
-        notes=tuple(notes),
-        weights=weights or None,
-        data_fingerprint=data_fingerprint(data),
-    )
+        emb, tuple(kept), tuple(skipped), where.model_id, where.tower, where.device,
+        where.precision, 0, 0, elapsed, rate, 1.0, where.cache_path, tuple(notes),
+        where.weights or None, data_fingerprint(where.data),
+    )  # fmt: skip
 
 
-# ---- the fast path -----------------------------------------------------------------------------
 def cached_extraction(
-    entry: Any,
-    source: Any,
-    tower: str,
-    protocol: Protocol,
-    compute: Compute,
-    cache: EmbeddingCache,
-    strict: bool = False,
+    entry: ZooEntry, source: Source, tower: str, request: Request, cache: EmbeddingCache
 ) -> Extraction | None:
     """The extraction of ``entry``'s ``tower`` on ``source`` read from the cache without
-    building the model, or None when it is not all there (the caller then builds and runs)."""
+    building the model, or None when it is not all there."""
     t0 = time.perf_counter()
+    protocol, compute = request.protocol, request.compute
     device = device_without_torch(compute.device) or resolve_device(compute.device)
     base = recipe_base(entry, tower, compute, device)
     items = source.items(tower)
@@ -317,15 +286,10 @@ def cached_extraction(
         got = read_entry(found, key_ids, key_pick, notes) if found is not None else None
         if found is None or got is None:
             continue
-        return as_extraction(
-            got,
-            Where(entry.ref, tower, device, str(base.parts["precision"]), str(found.path)),
-            t0,
-            strict=strict,
-            notes=notes,
-            weights=found.parts.get("encoder", {}).get("weights"),
-            data=data,
-        )
+        weights = found.parts.get("encoder", {}).get("weights")
+        precision = str(base.parts["precision"])
+        where = Where(entry.ref, tower, device, precision, str(found.path), weights, data)
+        return as_extraction(got, where, t0, request.data.strict, notes)
     return None
 
 

@@ -1,22 +1,11 @@
-"""Several processes, one extraction: ``torchrun`` ranks and ``--shard K/N`` job-array pieces.
+"""torch.distributed for torchrun ranks: the :class:`Torchrun` value the CLI hands to extract.
 
-- **torchrun** (``WORLD_SIZE`` > 1 in the environment): every rank plans the same chunks, computes
-  its own share (:func:`~infogauss_cli.extract.plan.owned_chunks`) into the shared cache folder,
-  then the ranks meet; rank 0 assembles, diagnoses and reports, the others stay quiet, and all
-  exit with one code. The process group (gloo on CPU, gloo + nccl on GPU) is started lazily at
-  the first meeting, so commands that never meet never start it.
-- **job arrays** (``--shard K/N``): no torch.distributed at all; the piece computes its chunks and
-  exits; a later run without ``--shard`` assembles and computes whatever is missing.
-
-Every meeting is one :func:`exchange` (an ``all_gather_object`` of a small tagged message), so
-the ranks stay in step even when one fails: :func:`agree` runs a step on every rank and makes a
-failure anywhere an error everywhere; :func:`finish` (called once per command by the CLI) agrees
-on the exit code. A rank that finishes early (an error outside a step) sends its final message;
-ranks still inside a step receive it and stop with the same code (:class:`Stopped`).
-
-Environment: ``INFOGAUSS_DIST_TIMEOUT`` (seconds a rank waits for the others, default 6 h: rank 0
-diagnoses while the others wait), ``INFOGAUSS_SHARED_FS_WAIT`` (seconds to wait for files
-written on another node to show up, default 60).
+Every rank computes its chunks into the shared cache folder, then the ranks meet (one
+:func:`exchange`, an ``all_gather_object`` of a tagged message, per meeting); rank 0 assembles
+and reports and all exit with one code (:func:`finish`). A failure on one rank inside a step
+(:func:`agree`) is an error on every rank. ``--shard K/N`` pieces need none of this. Environment:
+``INFOGAUSS_DIST_TIMEOUT`` (seconds to wait for the other ranks, default 6 h) and
+``INFOGAUSS_SHARED_FS_WAIT`` (seconds to wait for files written on other nodes, default 60).
 """
 
 from __future__ import annotations
@@ -29,20 +18,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from types import ModuleType
+from typing import Any, TypeVar
 
+from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, InfogaussError, RunError, first_line
 from infogauss_cli.core.options import parse_shard
+from infogauss_cli.extract.plan import SHARED_HINT, Shard
 
 T = TypeVar("T")
 FINAL = "final"
 TIMEOUT_ENV = "INFOGAUSS_DIST_TIMEOUT"
 FS_WAIT_ENV = "INFOGAUSS_SHARED_FS_WAIT"
-SHARED_HINT = (
-    "under torchrun every rank reads and writes one cache folder, so --cache-dir (or "
-    "$INFOGAUSS_CACHE) must be on a file system that every node mounts at the same path "
-    "(docs/scale.md)"
-)
 
 _state: dict[str, Any] = {"finished": False, "checked": set()}
 
@@ -58,48 +45,23 @@ class Stopped(BaseException):
 
 
 @dataclass(frozen=True)
-class Shard:
-    """Which part of the work this process does: ``rank`` (0-based) of ``world``.
+class Torchrun(Shard):
+    """A torchrun rank: meetings through torch.distributed."""
 
-    ``mode``: ``single`` (one process does everything), ``torchrun`` (ranks of one
-    torch.distributed job, they meet and rank 0 reports), ``job`` (``--shard K/N``: compute the
-    piece and exit)."""
+    def meet(self, tag: str, code: int = 0, message: str = "", data: object = None) -> list[Any]:
+        messages = exchange(tag, code, message, data)
+        if not code:
+            raise_first_failure(messages)
+        return messages
 
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    mode: Literal["single", "torchrun", "job"] = "single"
+    def agree(self, tag: str, step: Callable[[], T]) -> T:
+        return agree(tag, step)
 
-    @property
-    def synced(self) -> bool:
-        """The ranks meet (torchrun)."""
-        return self.mode == "torchrun"
+    def check_folder(self, root: Path) -> None:
+        check_shared_folder(root, self)
 
-    @property
-    def assembles(self) -> bool:
-        """This process assembles the full matrix (and reports)."""
-        return self.mode == "single" or (self.mode == "torchrun" and self.rank == 0)
-
-    @property
-    def label(self) -> str:
-        if self.mode == "job":
-            return f"shard {self.rank + 1}/{self.world}"
-        return f"rank {self.rank} of {self.world}" if self.synced else "single process"
-
-    def device(self, device: str) -> str:
-        """Under torchrun, ``auto`` (when CUDA is present) and ``cuda`` mean
-        ``cuda:LOCAL_RANK``; anything else is kept as given."""
-        d = (device or "auto").strip().lower()
-        if not self.synced or d not in ("auto", "cuda"):
-            return device
-        import torch
-
-        if d == "auto" and not torch.cuda.is_available():
-            return "cpu"
-        return f"cuda:{self.local_rank}"
-
-
-#: The most pieces ``--shard K/N`` may cut a run into (N); more is surely a typo.
+    def wait_for(self, paths: list[Path]) -> list[Path]:
+        return wait_for(paths)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -144,7 +106,7 @@ def current_shard(shard: str | None = None) -> Shard:
         return Shard(k - 1, n, 0, "job")
     if env is None:
         return Shard()
-    return Shard(env[0], env[1], env[2], "torchrun")
+    return Torchrun(env[0], env[1], env[2], "torchrun")
 
 
 # ---- the process group and its one primitive ---------------------------------------------------
@@ -179,7 +141,7 @@ class Message:
     data: Any = None
 
 
-def exchange(tag: str, code: int = 0, message: str = "", data: Any = None) -> list[Message]:
+def exchange(tag: str, code: int = 0, message: str = "", data: object = None) -> list[Message]:
     """Every rank's :class:`Message` for this meeting, in rank order. Inside a step, a final
     message from another rank (it has left) raises :class:`Stopped` with the agreed code."""
     try:
@@ -255,7 +217,7 @@ def agreed_code(messages: list[Message]) -> int:
     return max((c for _, c in final), default=0)
 
 
-def _close(dist: Any) -> None:
+def _close(dist: ModuleType) -> None:
     with contextlib.suppress(Exception):  # shutting down anyway
         dist.destroy_process_group()
 
@@ -327,8 +289,6 @@ def check_shared_folder(root: Path, shard: Shard) -> None:
     """Under torchrun, once per folder: every rank writes a marker into ``root/.ranks`` and
     checks that it sees every other rank's; a rank that cannot (a cache folder that is local
     to each node) is a :class:`BadInputError` on every rank, naming the ranks and hosts."""
-    from infogauss_cli.core.atomic import atomic_write_bytes
-
     key = str(root)
     if not shard.synced or key in _state["checked"]:
         return

@@ -1,126 +1,62 @@
-"""The engine: plan -> cached chunks -> run this process's share -> meet -> assemble.
+"""One chunked path: items -> plan -> loader -> runner -> writer -> cache -> (n, d) float32.
 
-The cache key is made of what determines the embeddings: the encoder's fingerprint (model
-identity, weights content hash or hub revision, preprocessing, library versions), tower and dim,
-the data fingerprint and item ids, precision, device type and the chunk size (:mod:`.plan`). It
-holds neither the batch size nor the number of processes nor any install path, so a run resumed
-with another batch size, another ``--shard`` split or another torchrun world size reuses every
-finished chunk. An interrupted run resumed with the same command is bit-identical to an
-uninterrupted one on CPU (a CUDA out-of-memory back-off splits later batches in halves; CUDA is
-not bit-deterministic anyway); chunks computed at another batch size may differ from these in
-the last bits (each chunk's sidecar records its batch size). Completed chunks are reused and
-verified; a corrupt chunk is recomputed. Ctrl-C keeps every complete chunk.
-
-A stream (any iterable that is not a sequence: a generator, a source that yields) is consumed
-chunk by chunk (:mod:`.stream`): read ``chunk_items`` items, look the chunk up in the cache,
-compute it if missing, write it, drop the items, read the next; its cache entry is keyed on the
-data fingerprint with a ``stream`` marker instead of the item ids (each chunk's sidecar still
-holds its ids' digest, so a chunk is reused only for the same ids).
-
-Several processes (:mod:`infogauss_cli.extract.distributed`): each computes the chunks
-:func:`~.plan.owned_chunks` gives it; under torchrun the ranks then meet and rank 0 assembles
-from the shared cache (the others return a :class:`ShardWork`); a ``--shard K/N`` piece returns
-its :class:`ShardWork` at once. The caller's module is put in eval mode and moved to the device
-in place.
+A list is a stream whose ids are known: both are cut into chunks of ``chunk_items`` items; a
+chunk another process owns is skipped, a cached one is read and verified, the others are run
+and written (Ctrl-C keeps every complete chunk). A list's ids enter the cache key and its chunks
+are dealt up front (:func:`~.plan.owned_chunks`); a stream is read once, chunk by chunk, keyed
+on its data fingerprint, chunk ``c`` to rank ``c mod world``. Under torchrun the ranks meet and
+rank 0 assembles; the others (and a ``--shard K/N`` piece) return a :class:`ShardWork`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import BadInputError, InfogaussError, RunError
-from infogauss_cli.data.sources.base import Item, fingerprint_items
+from infogauss_cli.core.progress import steps
+from infogauss_cli.data.sources.base import Item, fingerprint_items, item_count
 from infogauss_cli.data.sources.loaders import default_loader
-from infogauss_cli.extract.distributed import Shard, exchange, raise_first_failure, wait_for
 from infogauss_cli.extract.job import (
+    CarriedItems,
     Job,
-    Share,
-    as_cache,
+    LoadItem,
+    carried,
     chunk_size_of,
-    feed,
     inference,
     read_cached,
+    record_stream,
 )
 from infogauss_cli.extract.loader import bucket_batches, loader_workers, make_loader, text_lengths
 from infogauss_cli.extract.options import EngineOptions
-from infogauss_cli.extract.plan import Plan, check_items, chunk_owners, make_plan, owned_chunks
-from infogauss_cli.extract.progress import make_progress
-from infogauss_cli.extract.result import ASSEMBLED, Extraction, assemble, raise_if_skipped
-from infogauss_cli.extract.runner import Runner, probe_ceiling
+from infogauss_cli.extract.plan import (
+    SHARED_HINT,
+    Plan,
+    Shard,
+    check_items,
+    chunk_owners,
+    make_plan,
+    owned_chunks,
+)
+from infogauss_cli.extract.result import (
+    ASSEMBLED,
+    Extraction,
+    ShardWork,
+    assemble,
+    raise_if_skipped,
+)
+from infogauss_cli.extract.runner import Runner, RunnerOptions, probe_ceiling
 from infogauss_cli.extract.store import CacheEntry, Chunk, EmbeddingCache
 from infogauss_cli.extract.writer import ChunkWriter
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rich.console import Console
-
     from infogauss_cli.models.backends.base import Encoder
 
-__all__ = ["EngineOptions", "ShardWork", "extract", "read_cached", "read_the_rest", "run_chunks"]
-
-
-def run_chunks(
-    runner: Runner,
-    loader: Any,
-    writer: ChunkWriter,
-    bar: Any,
-    *,
-    completed: int = 0,
-    strict: bool = False,
-    total: int | None = None,
-) -> None:
-    """Feed every loader batch through ``runner`` into ``writer`` (``completed``: items already
-    cached, of ``total`` (default: all items) for the bar); on Ctrl-C keep the complete chunks
-    and raise a RunError."""
-    try:
-        with inference(runner.cuda), bar:
-            task = bar.add_task(bar.label, total=total or writer.plan.n, completed=completed)
-            feed(runner, loader, writer, lambda k: bar.advance(task, k), strict)
-    except KeyboardInterrupt:
-        if writer.entry is None:
-            raise RunError("interrupted (the cache was off, nothing was kept)") from None
-        cached = sum(ch.stop - ch.start for ch in writer.done.values())
-        raise RunError(
-            f"interrupted; rerun the same command to resume ({cached} of {writer.plan.n} items "
-            "cached)"
-        ) from None
-
-
-def _items_in(plan: Plan, chunks: Iterable[int]) -> int:
-    return sum(plan.bounds(c)[1] - plan.bounds(c)[0] for c in chunks)
-
-
-@dataclass(frozen=True)
-class ShardWork:
-    """What a process that does not assemble returns (a ``--shard K/N`` piece, or a torchrun
-    rank other than 0): its share of the chunks, done and in the cache."""
-
-    model_id: str
-    tower: str
-    shard: Shard
-    chunks: tuple[int, ...]  # the chunks this process owns
-    computed: int  # of them, computed by this call
-    items: int  # items in this process's chunks
-    total_chunks: int
-    extract_s: float
-    cache_path: str | None = None
-    notes: tuple[str, ...] = ()
-
-    @property
-    def cached(self) -> int:
-        """Chunks of this share that were in the cache already."""
-        return len(self.chunks) - self.computed
-
-    def summary(self) -> str:
-        """One line for the terminal."""
-        return (
-            f"{self.shard.label} of {self.model_id} {self.tower}: {len(self.chunks)} of "
-            f"{self.total_chunks} cache chunks ({self.items} items), {self.computed} computed, "
-            f"{self.cached} already cached, {self.extract_s:.1f} s"
-        )
+__all__ = ["EngineOptions", "ShardWork", "extract"]
 
 
 def extract(
@@ -130,52 +66,28 @@ def extract(
     *,
     cache: EmbeddingCache | str | os.PathLike[str] | None = None,
     data_fingerprint: str | None = None,
-    loader: Callable[[Item], Any] | None = None,
-    shard: Shard = Shard(),
-    console: Console | None = None,
-    progress: bool = True,
+    loader: LoadItem | None = None,
 ) -> Extraction | ShardWork:
-    """Embed ``items`` (a list, or a stream read chunk by chunk) with ``encoder``; return the raw
-        float32 embeddings of the readable items (an :class:`Extraction`), or this process's
-        :class:`ShardWork` when ``shard`` says that another process assembles.
-
-        ``options``: how to compute (:class:`~.options.EngineOptions`: device, precision, batch
-        size, workers, chunk size, buckets, compile, decode, strict). ``cache``: an
-        :class:`EmbeddingCache` or a cache folder (None: no cache; several processes need one). The
-        data part of the cache key is ``data_fingerprint`` (default: a fingerprint of the item ids
-        and their content/file stats; a cached stream needs one, as it is read only once).
-        ``loader`` turns an item into the encoder's raw input in the workers (default:
-        :func:`~infogauss_cli.data.sources.loaders.default_loader`). Messages (back-off, corrupt
-    chunks) go
-        to ``console`` and into ``notes``; the progress bar shows only when ``progress`` and the
-        console is a terminal. ``shard``: this process's share
-        (:class:`~infogauss_cli.extract.distributed.Shard`; default: all of it).
-    """
+    """Embed ``items`` (a list, or a stream) with ``encoder``: the raw float32 embeddings of the
+    readable items, or this process's :class:`ShardWork` when another one assembles
+    (``options.shard``). ``cache``: a cache or its folder (None: none). ``data_fingerprint``:
+    the data part of the key (default: the items' ids and contents; a cached stream needs
+    one). ``loader``: item -> the encoder's raw input (default: the tower's)."""
     t0 = time.perf_counter()
-    job = Job(encoder, options, as_cache(cache), data_fingerprint, loader, shard, console, progress)
-    if shard.synced:
-        share, n_cached = _meet(job, items)
-    else:
-        share = _run_share(job, items)
-        n_cached = _items_in(share.plan, share.cached)
+    if cache is not None and not isinstance(cache, EmbeddingCache):
+        cache = EmbeddingCache(cache)
+    job = Job(encoder, options, cache, data_fingerprint, loader)
+    shard = options.shard
+    share = _meet(job, items) if shard.synced else _Share.run(job, items)
     plan, entry = share.plan, share.entry
     where = str(entry.path) if entry is not None else None
+    mine = share.mine
     if not shard.assembles:
-        work = ShardWork(
-            model_id=encoder.model_id,
-            tower=encoder.tower,
-            shard=shard,
-            chunks=tuple(share.mine),
-            computed=len(share.mine) - len(share.cached),
-            items=_items_in(plan, share.mine),
-            total_chunks=plan.n_chunks,
-            extract_s=time.perf_counter() - t0,
-            cache_path=where,
-            notes=tuple(job.notes),
-        )
-        if console is not None:
-            console.print(work.summary(), highlight=False)
-        return work
+        return ShardWork(
+            encoder.model_id, encoder.tower, shard, tuple(mine), len(mine) - len(share.cached),
+            _items_in(plan, mine), plan.n_chunks, time.perf_counter() - t0, where,
+            tuple(job.notes),
+        )  # fmt: skip
     scratch = None
     if entry is not None:  # an older version's assembled copy doubled the entry on disk
         entry.path.with_name(entry.path.name + ASSEMBLED).unlink(missing_ok=True)
@@ -184,114 +96,47 @@ def extract(
     elapsed = time.perf_counter() - t0
     runner = share.runner
     return Extraction(
-        embeddings=emb,
-        ids=tuple(kept_ids),
-        skipped=tuple(skipped),
-        model_id=encoder.model_id,
-        tower=encoder.tower,
-        device=share.device,
-        precision=share.precision,
-        batch_size=runner.batch_size if runner is not None else plan.batch_size,
-        workers=share.workers,
-        extract_s=elapsed,
-        items_per_s=plan.n / elapsed if elapsed > 0 else float("inf"),
-        from_cache=n_cached / plan.n,
-        cache_path=where,
-        notes=tuple(job.notes),
-    )
+        emb, tuple(kept_ids), tuple(skipped), encoder.model_id, encoder.tower, share.device,
+        share.precision, runner.batch_size if runner is not None else plan.batch_size,
+        share.workers, elapsed, plan.n / elapsed if elapsed > 0 else float("inf"),
+        share.n_cached / plan.n, where, tuple(job.notes),
+    )  # fmt: skip
 
 
-def _meet(job: Job, items: Any) -> tuple[Share, int]:
-    """Under torchrun: this rank's share, then the meeting (a failure on any rank is an error
-    on every rank); rank 0 then reads every other chunk. Returns (share, items that every rank
-    together found in the cache)."""
+def _items_in(plan: Plan, chunks: Iterable[int]) -> int:
+    return sum(plan.bounds(c)[1] - plan.bounds(c)[0] for c in chunks)
+
+
+def _meet(job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
+    """Under torchrun: this rank's share, then the meeting (a failure on any rank fails every
+    rank); rank 0 then reads every other chunk."""
+    shard = job.options.shard
     try:
-        share, error = _run_share(job, items), None
+        share, error = _Share.run(job, items), None
     except (Exception, KeyboardInterrupt) as exc:
         share, error = None, exc
     code = (error.exit_code if isinstance(error, InfogaussError) else 3) if error else 0
-    cached = _items_in(share.plan, share.cached) if share is not None else 0
-    messages = exchange("chunks", code, str(error) if error else "", data=cached)
+    cached = share.n_cached if share is not None else 0
+    messages = shard.meet("chunks", code, str(error) if error else "", cached)
     if error is not None:
         raise error
-    raise_first_failure(messages)
     assert share is not None and share.entry is not None
-    if job.shard.assembles:
-        read_the_rest(share.entry, share.plan, job.encoder.dim, share.done, job.shard)
-    return share, sum(int(m.data or 0) for m in messages)
-
-
-def _run_share(job: Job, items: Any) -> Share:
-    """This process's share: plan, open the cache, read its cached chunks, compute the rest. A
-    stream goes to :func:`.stream.run_stream`, chunk by chunk."""
-    if not isinstance(items, Sequence):
-        from infogauss_cli.extract.stream import run_stream
-
-        return run_stream(job, items)
-    encoder, shard, options = job.encoder, job.shard, job.options
-    tower = encoder.tower
-    check_items(items, tower)
-    dev, prec, bs, chunk_items = job.settings()
-    plan = make_plan([it.id for it in items], bs, chunk_items)
-    probe = None  # CUDA, no --batch-size: loader batches at the probe's ceiling, runner from bs
-    if options.batch_size is None and dev.startswith("cuda"):
-        probe = probe_ceiling(bs, plan.chunk_size)
-        plan = replace(plan, batch_size=probe)
-    job.check_shared()
-    mine = owned_chunks(plan, shard.rank, shard.world)
-    entry, done = None, {}
-    if job.cache is not None:
-        data = job.data_fingerprint or fingerprint_items("items", items)
-        entry = job.open_cache(plan, data, prec, dev, chunk_size_of(chunk_items))
-        done = read_cached(entry, plan, encoder.dim, job.say, mine)
-    if options.strict:
-        raise_if_skipped([(i, r) for ch in done.values() for _, i, r in ch.skipped])
-    share = Share(plan, entry, done, mine, sorted(done), dev, prec)
-    todo = [c for c in mine if c not in done]
-    if not todo:
-        return share
-    if options.bucket and tower == "text":
-        todo_items = (i for c in todo for i in range(*plan.bounds(c)))
-        batches = bucket_batches(plan, todo, text_lengths(items, encoder.collate, todo_items))
-    else:
-        batches = plan.batches(todo)
-    workers, calibrate = loader_workers(options.workers, dev, tower)
-    share.workers = min(workers, len(batches))
-    load = job.loader or default_loader(tower)
-    pipe = make_loader(items, encoder, load, batches, share.workers, dev, options.decode, calibrate)
-    for note in pipe.notes:
-        job.say(note)
-    share.runner = Runner(
-        encoder, dev, prec, bs, job.say, pipe.device_prep, options.compile, probe_max=probe
-    )
-    bar = make_progress(job.console, job.progress, job.label)
-    writer = ChunkWriter(plan, batches, entry, done, encoder.dim, device=dev)
-    run_chunks(
-        share.runner,
-        pipe.loader,
-        writer,
-        bar,
-        completed=_items_in(plan, share.cached),
-        strict=options.strict,
-        total=_items_in(plan, mine),
-    )
-    share.workers = pipe.workers(share.workers)  # CPU images: chosen after the first batch
+    if shard.assembles:
+        _read_the_rest(share, job.encoder.dim, shard)
+    share.n_cached = sum(int(m.data or 0) for m in messages)
     return share
 
 
-def read_the_rest(
-    entry: CacheEntry, plan: Plan, dim: int, done: dict[int, Chunk], shard: Shard
-) -> None:
-    """Rank 0 after the meeting: read every chunk the other ranks wrote into ``done``, waiting
-    a while for a network file system; a chunk that stays unreadable is a
-    :class:`BadInputError` naming its ranks (the cache folder is not shared)."""
-    from infogauss_cli.extract.distributed import SHARED_HINT
-
-    rest = [c for c in range(plan.n_chunks) if c not in done]
-    wait_for([entry.chunk_paths(c)[1] for c in rest])
+def _read_the_rest(share: _Share, dim: int, shard: Shard) -> None:
+    """Rank 0: read every chunk the other ranks wrote (waiting a while for a network file
+    system); one that stays unreadable is an error naming its ranks."""
+    plan, entry = share.plan, share.entry
+    assert entry is not None
+    rest = [c for c in range(plan.n_chunks) if c not in share.done]
+    shard.wait_for([entry.chunk_paths(c)[1] for c in rest])
     problems: list[str] = []
-    done.update(read_cached(entry, plan, dim, problems.append, rest))
-    missing = [c for c in rest if c not in done]
+    share.done.update(read_cached(entry, plan, dim, problems.append, rest))
+    missing = [c for c in rest if c not in share.done]
     if missing:
         owners = chunk_owners(plan, shard.world)
         ranks = ", ".join(str(r) for r in sorted({owners[c] for c in missing}))
@@ -299,4 +144,224 @@ def read_the_rest(
         raise BadInputError(
             f"rank 0 cannot read {len(missing)} cache chunk(s) that rank(s) {ranks} wrote in "
             f"{entry.path}{why}: {SHARED_HINT}"
+        )
+
+
+class _Share:
+    """One process's share of the chunks: which it owns, found cached, computes."""
+
+    def __init__(self, job: Job, known: bool) -> None:
+        self.job, self.known = job, known
+        self.device, self.precision, self.bs, chunk_items = job.settings()
+        self.size = chunk_size_of(chunk_items)
+        self.ids: list[str] = []
+        self.seen: set[str] = set()
+        self.owned: set[int] = set()  # a list's chunks, dealt up front
+        self.entry: CacheEntry | None = None
+        self.done: dict[int, Chunk] = {}
+        self.mine: list[int] = []
+        self.cached: list[int] = []
+        self.error: BaseException | None = None  # what stopped a stream, raised at the end
+        self.advance: Any = lambda k: None
+        self.runner: Runner | None = None
+        self.workers = self.n_cached = 0
+        self.plan = Plan((), self.bs, self.size)
+        self.writer = ChunkWriter(self.ids, self.size, None, job.encoder.dim, self.device)
+        self.writer.done = self.done
+
+    @classmethod
+    def run(cls, job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
+        """Plan, open the cache, read the cached chunks, compute the rest."""
+        known = isinstance(items, Sequence)
+        self = cls(job, known)
+        shard, options = job.options.shard, job.options
+        if known:
+            check_items(items, job.encoder.tower)  # type: ignore[arg-type]
+            self.plan = make_plan([it.id for it in items], self.bs, self.size)  # type: ignore[union-attr]
+        probe = None  # CUDA, no --batch-size: loader batches at the probe's ceiling
+        if known and options.batch_size is None and self.device.startswith("cuda"):
+            probe = probe_ceiling(self.bs, self.size)
+            self.plan = replace(self.plan, batch_size=probe)
+        if job.cache is None and shard.mode != "single":
+            how = "--shard" if shard.mode == "job" else "torchrun"
+            raise BadInputError(
+                f"{how} needs the embedding cache: it is where the pieces meet; drop --no-cache"
+            )
+        if job.cache is not None:
+            if known:
+                data = job.data_fingerprint or fingerprint_items("items", items)  # type: ignore[arg-type]
+            elif job.data_fingerprint is None:
+                raise BadInputError(
+                    "a stream of items is cached under its data fingerprint: pass "
+                    "data_fingerprint (the source's fingerprint), or a list of items, or no cache"
+                )
+            else:
+                data = job.data_fingerprint
+            keyed = self.plan if known else None
+            self.entry = job.cache_entry(keyed, data, self.precision, self.device, self.size).open()
+        self.writer.entry = self.entry
+        enc = job.encoder
+        self.workers, calibrate = loader_workers(options.workers, self.device, enc.tower)
+        source: Any = items
+        if known:
+            self.owned = set(owned_chunks(self.plan, shard.rank, shard.world))
+            batches: Any = self._plan_list(items)  # type: ignore[arg-type]
+            if not batches:
+                return self._finish(None)
+            self.workers = min(self.workers, len(batches))
+        else:
+            batches, source = self._sampler(items), CarriedItems()
+        load = job.loader or default_loader(enc.tower)
+        dev, decode = self.device, options.decode
+        pipe = make_loader(source, enc, load, batches, self.workers, dev, decode, calibrate)
+        for text in pipe.notes:
+            job.say(text)
+        more = RunnerOptions(pipe.device_prep, options.compile, probe)
+        runner = Runner(enc, self.device, self.precision, self.bs, job.say, more)
+        total = _items_in(self.plan, self.mine) if known else item_count(items)
+        with steps(job.label, total, unit="items") as advance:
+            self.advance = advance
+            if known:
+                advance(_items_in(self.plan, self.cached))
+            self._feed(runner, pipe.loader)
+        self.workers = pipe.workers(self.workers)  # CPU images: chosen after the first batch
+        return self._finish(runner)
+
+    def _finish(self, runner: Runner | None) -> _Share:
+        if not self.known:
+            if not self.ids:
+                raise BadInputError("no items to embed")
+            self.plan = make_plan(self.ids, self.bs, self.size)
+            if self.entry is not None and self.job.options.shard.rank == 0:
+                record_stream(self.entry, self.plan, self.job.say)
+        computed = bool(set(self.mine) - set(self.cached))
+        self.runner = runner if computed else None
+        self.workers = self.workers if computed else 0
+        self.n_cached = _items_in(self.plan, self.cached)
+        return self
+
+    def _plan_list(self, items: Sequence[Item]) -> list[list[int]]:
+        """The batches of every owned chunk of a list that the cache does not hold."""
+        self.ids += self.plan.ids
+        if self.entry is not None:
+            self.done.update(
+                read_cached(self.entry, self.plan, self.job.encoder.dim, self.job.say, self.owned)
+            )
+        if self.job.options.strict:
+            raise_if_skipped([(i, r) for ch in self.done.values() for _, i, r in ch.skipped])
+        batches: list[list[int]] = []
+        for c in sorted(self.owned):
+            self.mine.append(c)
+            if c in self.done:
+                self.cached.append(c)
+                continue
+            start, stop = self.plan.bounds(c)
+            batches += self._batches(c, start, items[start:stop], self.plan.batch_size)
+        return batches
+
+    def _batches(self, c: int, start: int, chunk: Sequence[Item], bs: int) -> list[list[int]]:
+        """Chunk ``c``'s batches (item indices), length-bucketed for text; the writer expects
+        them."""
+        local = make_plan([it.id for it in chunk], bs, self.size)
+        if self.job.options.bucket and self.job.encoder.tower == "text":
+            lengths = text_lengths(chunk, self.job.encoder.collate)
+            out = bucket_batches(local, [0], lengths)
+        else:
+            out = local.batches([0])
+        out = [[start + i for i in b] for b in out]
+        self.writer.expect(out)
+        return out
+
+    def _sampler(self, items: Iterable[Item]) -> Iterator[list[int]]:
+        """A stream's batches to compute, read chunk by chunk as the DataLoader asks; an error
+        reading the stream ends it (kept: the batches handed out are still written)."""
+        it, c, shard = iter(items), 0, self.job.options.shard
+        while True:
+            try:
+                chunk = [item for _, item in zip(range(self.size), it, strict=False)]
+                if not chunk:
+                    return
+                batches = self._take_stream(c, chunk, shard)
+            except BaseException as exc:  # Ctrl-C or the source failing: finish what is out
+                self.error = exc
+                return
+            start = len(self.ids) - len(chunk)
+            for batch in batches:
+                yield [carried(i, chunk[i - start]) for i in batch]
+            c, chunk = c + 1, []  # at most one chunk of items alive
+
+    def _take_stream(self, c: int, chunk: list[Item], shard: Shard) -> list[list[int]]:
+        job = self.job
+        check_items(chunk, job.encoder.tower)
+        ids = [it.id for it in chunk]
+        dup = next((i for i in ids if i in self.seen), None)
+        if dup is not None:
+            raise BadInputError(f"duplicate item id {dup!r}; ids must be unique")
+        self.seen.update(ids)
+        start = len(self.ids)
+        self.ids += ids
+        if c % shard.world != shard.rank:
+            self.advance(len(ids))
+            return []
+        self.mine.append(c)
+        if self.entry is not None:
+            found, problem = self.entry.read_chunk(c, start, len(self.ids), ids, job.encoder.dim)
+            if found is not None:
+                if job.options.strict:
+                    raise_if_skipped([(i, r) for _, i, r in found.skipped])
+                self.done[c] = found
+                self.cached.append(c)
+                self.advance(len(ids))
+                return []
+            if problem is not None:
+                job.say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
+        return self._batches(c, start, chunk, self.bs)
+
+    def _feed(self, runner: Runner, loader: Iterable[tuple]) -> None:
+        """Every loader batch through the runner into the writer; Ctrl-C keeps the complete
+        chunks."""
+        writer, strict = self.writer, self.job.options.strict
+        batches = iter(loader)
+        try:
+            with inference(runner.cuda):
+                for indices, kept, batch, skipped in batches:
+                    indices = [int(i) for i in indices]
+                    skipped = [(int(i), reason) for i, reason in skipped]
+                    if strict:
+                        raise_if_skipped([(self.ids[i], reason) for i, reason in skipped])
+                    out = runner(batch, len(kept)) if kept else None
+                    writer.add(indices, skipped, out, runner.batch_size)
+                    self.advance(len(indices))
+                writer.close()
+        except KeyboardInterrupt:
+            self._close_complete(writer)
+            raise self._interrupted() from None
+        finally:
+            del batches
+            if writer.thread is not None:  # an error above: stop the writer thread anyway
+                with contextlib.suppress(BaseException):
+                    writer.close()
+        if isinstance(self.error, KeyboardInterrupt):
+            raise self._interrupted()
+        if self.error is not None:
+            raise self.error
+
+    def _close_complete(self, writer: ChunkWriter) -> None:
+        if self.entry is not None:
+            with contextlib.suppress(BaseException):
+                writer.close()  # complete chunks not yet written: keep them
+
+    def _interrupted(self) -> RunError:
+        if self.entry is None:
+            return RunError("interrupted (the cache was off, nothing was kept)")
+        kept = sum(ch.stop - ch.start for ch in self.done.values())
+        if self.known:
+            return RunError(
+                f"interrupted; rerun the same command to resume ({kept} of {self.plan.n} "
+                "items cached)"
+            )
+        return RunError(
+            f"interrupted; rerun the same command to resume ({len(self.done)} chunk(s), {kept} "
+            f"items of the stream, cached; a rerun reads the stream again and computes only the "
+            "rest)"
         )

@@ -1,30 +1,22 @@
-"""How the engine computes: :class:`EngineOptions`, one frozen object handed to :func:`extract`.
-
-None of these options enters the cache key except ``precision`` (resolved), ``chunk_items``
-and ``decode`` (for image towers whose pixels differ from the model's transforms: see
-:func:`~.cpu_decode.decode_key`).
-"""
+"""How the engine computes: :class:`EngineOptions`, one frozen object handed to ``extract``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import Compute
+from infogauss_cli.extract.plan import Shard
 
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:1``), ``precision`` (``auto``, ``fp32``,
-    ``bf16``, ``fp16``), ``batch_size`` and ``workers`` (None: the device's default),
-    ``chunk_items`` (items per cache chunk; None: :func:`~.plan.default_chunk_items`, text towers
-    2,048), ``bucket`` (text batches sorted by length within each chunk; results keep the items'
-    order), ``compile`` (``torch.compile`` the module), ``decode`` (``cpu``: JPEGs decoded to
-    tensors and Resize + CenterCrop by torch's uint8 kernel where the transforms allow, else PIL
-    with Resize + CenterCrop fused; ``exact``: the model's transforms step by step; ``fast``: PIL
-    fused and large JPEGs drafted; ``gpu``: JPEG files decoded on the CUDA device) and ``strict``
-    (an unreadable item is a BadInputError naming it, as soon as it is met, instead of being
-    skipped)."""
+    """``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:1``), ``precision``, ``batch_size`` and
+    ``workers`` (None: the device's default), ``chunk_items`` (items per cache chunk; None: 512,
+    text 2,048), ``bucket`` (text batches sorted by length within a chunk), ``compile``
+    (``torch.compile``), ``decode`` (``cpu``, ``exact``, ``fast``, ``gpu``: how images are
+    decoded and resized), ``strict`` (an unreadable item is an error) and ``shard`` (this
+    process's part of the work). Only precision, chunk size and decode enter the cache key."""
 
     device: str = "auto"
     precision: str = "auto"
@@ -35,6 +27,7 @@ class EngineOptions:
     compile: bool = False
     decode: str = "cpu"
     strict: bool = False
+    shard: Shard = field(default_factory=Shard, repr=False)
 
     def __post_init__(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
@@ -46,10 +39,9 @@ class EngineOptions:
 
 
 def engine_options(
-    compute: Compute, device: str | None = None, strict: bool = False
+    compute: Compute, device: str | None = None, strict: bool = False, shard: Shard = Shard()
 ) -> EngineOptions:
-    """The engine options of ``compute`` (``device``: one already resolved for this process,
-    e.g. a torchrun rank's GPU)."""
+    """The engine options of ``compute`` (``device``: one already resolved for this process)."""
     return EngineOptions(
         device=compute.device if device is None else device,
         precision=compute.precision,
@@ -58,4 +50,5 @@ def engine_options(
         compile=compute.compile,
         decode=compute.decode,
         strict=strict,
+        shard=shard,
     )

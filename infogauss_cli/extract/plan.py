@@ -1,35 +1,90 @@
-"""Items -> fixed chunks of the cache, their batches, and which chunks a process owns.
+"""Items -> fixed cache chunks and their batches; which chunks a process owns (:class:`Shard`).
 
-Determinism: the item list is cut into chunks of ``chunk_size`` items (``chunk_items``, default
-:func:`default_chunk_items`: 512, or ``$INFOGAUSS_CHUNK_ITEMS``) and every chunk into batches
-of at most ``batch_size`` consecutive items (a batch never spans two chunks; the last batch of a
-chunk may be smaller). The chunks depend only on the item list and the chunk size, never on the
-batch size, the number of processes, what was cached before or where a run was interrupted, so
-the cache key holds neither the batch size nor the world size, and a run resumed with another
-batch size or another number of processes reuses every finished chunk. Which items share a
-batch depends only on (item list, chunk size, batch size): the same for every split.
-
-The seam for sharding: :func:`owned_chunks` says which chunks process ``rank`` of ``world``
-computes (disjoint, covering, balanced by item count, never padded); every chunk is read from
-the shared cache when the result is assembled, so any split gives the same matrix.
+Chunks depend only on the item list and the chunk size (never on the batch size, the number of
+processes or where a run stopped), so a resumed run with another batch size or split reuses
+every finished chunk; a batch never spans two chunks.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
-from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.data.sources.base import Item
+
+T = TypeVar("T")
+SHARED_HINT = (
+    "under torchrun every rank reads and writes one cache folder, so --cache-dir (or "
+    "$INFOGAUSS_CACHE) must be on a file system that every node mounts at the same path "
+    "(docs/scale.md)"
+)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Which part of the work this process does: ``rank`` (0-based) of ``world``. ``mode``:
+    ``single``, ``torchrun`` (ranks meet, rank 0 reports: ``extract.distributed.Torchrun``)
+    or ``job`` (``--shard K/N``: compute the piece and exit)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    mode: Literal["single", "torchrun", "job"] = "single"
+
+    @property
+    def synced(self) -> bool:
+        """The ranks meet (torchrun)."""
+        return self.mode == "torchrun"
+
+    @property
+    def assembles(self) -> bool:
+        """This process assembles the full matrix (and reports)."""
+        return self.mode == "single" or (self.mode == "torchrun" and self.rank == 0)
+
+    @property
+    def label(self) -> str:
+        if self.mode == "job":
+            return f"shard {self.rank + 1}/{self.world}"
+        return f"rank {self.rank} of {self.world}" if self.synced else "single process"
+
+    def device(self, device: str) -> str:
+        """Under torchrun, ``auto`` (with CUDA) and ``cuda`` mean ``cuda:LOCAL_RANK``."""
+        d = (device or "auto").strip().lower()
+        if not self.synced or d not in ("auto", "cuda"):
+            return device
+        import torch
+
+        if d == "auto" and not torch.cuda.is_available():
+            return "cpu"
+        return f"cuda:{self.local_rank}"
+
+    def meet(self, tag: str, code: int = 0, message: str = "", data: object = None) -> list[Any]:
+        """Every rank's message at a meeting (a failure elsewhere raised)."""
+        raise RunError("internal: a rank meeting outside torchrun")
+
+    def agree(self, tag: str, step: Callable[[], T]) -> T:
+        """Run ``step``; under torchrun a failure on any rank fails every rank."""
+        return step()
+
+    def check_folder(self, root: Path) -> None:
+        """Under torchrun: every rank sees the others' files in the cache folder ``root``."""
+
+    def wait_for(self, paths: list[Path]) -> list[Path]:
+        """The ``paths`` still missing (under torchrun: after a wait for other nodes)."""
+        return [p for p in paths if not p.exists()]
+
 
 DEFAULT_CHUNK_ITEMS = 512
 CHUNK_ENV = "INFOGAUSS_CHUNK_ITEMS"
 
 
 def default_chunk_items() -> int:
-    """``$INFOGAUSS_CHUNK_ITEMS`` if set (a positive integer), else 512."""
+    """``$INFOGAUSS_CHUNK_ITEMS`` if set, else 512."""
     text = os.environ.get(CHUNK_ENV, "").strip()
     if not text:
         return DEFAULT_CHUNK_ITEMS
@@ -40,8 +95,7 @@ def default_chunk_items() -> int:
 
 @dataclass(frozen=True)
 class Plan:
-    """``n`` items with ids ``ids`` in chunks of ``chunk_size``, batches of at most
-    ``batch_size`` inside each chunk."""
+    """Items ``ids`` in chunks of ``chunk_size``, batches of at most ``batch_size`` in each."""
 
     ids: tuple[str, ...]
     batch_size: int
@@ -76,8 +130,7 @@ class Plan:
 
 
 def make_plan(ids: Sequence[str], batch_size: int, chunk_items: int | None = None) -> Plan:
-    """Chunks of ``chunk_items`` items (default :func:`default_chunk_items`), batches of at
-    most ``batch_size`` items inside them."""
+    """Chunks of ``chunk_items`` items (default :func:`default_chunk_items`)."""
     if batch_size < 1:
         raise BadInputError(f"--batch-size {batch_size}: must be at least 1")
     size = default_chunk_items() if chunk_items is None else chunk_items
@@ -87,9 +140,8 @@ def make_plan(ids: Sequence[str], batch_size: int, chunk_items: int | None = Non
 
 
 def chunk_owners(plan: Plan, world: int = 1) -> list[int]:
-    """The rank that computes each chunk: chunks in order of decreasing item count (stable) go
-    to the rank with the fewest items so far (ties: the lowest rank). Deterministic; equal
-    chunks are dealt round robin; no chunk is given twice and none is invented (no padding)."""
+    """The rank of each chunk: by decreasing size, to the rank with the fewest items so far
+    (ties: the lowest); equal chunks are dealt round robin, none twice, no padding."""
     if world < 1:
         raise BadInputError(f"world size {world}: must be at least 1")
     load = [0] * world
@@ -103,8 +155,7 @@ def chunk_owners(plan: Plan, world: int = 1) -> list[int]:
 
 
 def owned_chunks(plan: Plan, rank: int = 0, world: int = 1) -> list[int]:
-    """The chunks process ``rank`` (0-based) of ``world`` computes, in order (see
-    :func:`chunk_owners`): disjoint across ranks, together every chunk exactly once."""
+    """The chunks process ``rank`` of ``world`` computes, in order (:func:`chunk_owners`)."""
     if world < 1 or not 0 <= rank < world:
         raise BadInputError(f"shard {rank + 1}/{world}: need 1 <= K <= N")
     return [c for c, r in enumerate(chunk_owners(plan, world)) if r == rank]
@@ -130,8 +181,7 @@ def check_items(items: Sequence[Item], tower: str) -> None:
 
 
 def subset_indices(count: int, n: int | None, seed: int = 0) -> list[int] | None:
-    """The sorted positions of the seeded subset of ``n`` of ``count`` items
-    (:func:`select_items`), or None for all of them."""
+    """The sorted positions of the seeded subset of ``n`` of ``count`` items (None: all)."""
     if n is None or n >= count:
         return None
     import numpy as np

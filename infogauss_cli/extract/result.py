@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infogauss_cli.core.errors import BadInputError, RunError, more_names
+from infogauss_cli.extract.store import assemble_to_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from infogauss_cli.extract.plan import Plan
+    from infogauss_cli.extract.plan import Plan, Shard
     from infogauss_cli.extract.store import Chunk
 
 SKIPPED_SHOWN = 5  # how many skipped items messages name
@@ -52,6 +53,33 @@ class Extraction:
         return int(self.embeddings.shape[1])
 
 
+@dataclass(frozen=True)
+class ShardWork:
+    """What a process that does not assemble returns: its share of the chunks, in the cache."""
+
+    model_id: str
+    tower: str
+    shard: Shard
+    chunks: tuple[int, ...]  # the chunks this process owns
+    computed: int  # of them, computed by this call
+    items: int  # items in this process's chunks
+    total_chunks: int
+    extract_s: float
+    cache_path: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def cached(self) -> int:
+        return len(self.chunks) - self.computed
+
+    def summary(self) -> str:
+        return (
+            f"{self.shard.label} of {self.model_id} {self.tower}: {len(self.chunks)} of "
+            f"{self.total_chunks} cache chunks ({self.items} items), {self.computed} computed, "
+            f"{self.cached} already cached, {self.extract_s:.1f} s"
+        )
+
+
 def skipped_text(skipped: Sequence[tuple[str, str]]) -> str:
     """``a (reason), b (reason) and 4 more``."""
     return more_names([f"{i} ({r})" for i, r in skipped], SKIPPED_SHOWN)
@@ -72,11 +100,8 @@ def assemble(
     say: Callable[[str], None],
     scratch: str | Path | None = None,
 ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
-    """(embeddings, kept ids, skipped (id, reason)) from every chunk of ``plan``, in item
-    order. None readable is a RunError; non-finite rows are reported through ``say``.
-    ``scratch``: a folder where a matrix too large for RAM (:func:`fits_in_ram`) is assembled
-    into a file that is memory-mapped and then unlinked (:func:`mapped_scratch`): no second
-    copy of the cache stays on disk."""
+    """(embeddings, kept ids, skipped (id, reason)) from every chunk, in item order; a matrix
+    too large for RAM is assembled in ``scratch`` (:func:`mapped_scratch`)."""
     import numpy as np
 
     embs, kept_ids, skipped_all = [], [], []
@@ -102,8 +127,7 @@ def assemble(
 
 
 def fits_in_ram(nbytes: int) -> bool:
-    """A matrix of ``nbytes`` is concatenated in memory when it is at most 1/RAM_SHARE of the
-    machine's RAM (unknown RAM: yes)."""
+    """``nbytes`` is at most 1/RAM_SHARE of the machine's RAM (unknown RAM: yes)."""
     import os
 
     try:
@@ -114,13 +138,9 @@ def fits_in_ram(nbytes: int) -> bool:
 
 
 def mapped_scratch(folder: Path, blocks: Sequence[np.ndarray], rows: int, dim: int) -> np.ndarray:
-    """``blocks`` written in order to a temporary ``.npy`` in ``folder``, returned memory-mapped
-    and the file unlinked at once (POSIX keeps a mapped file's pages until the map is dropped),
-    so the matrix costs no lasting disk space beside the cache."""
+    """``blocks`` in a temporary ``.npy`` in ``folder``, memory-mapped and unlinked at once."""
     import os
     import tempfile
-
-    from infogauss_cli.extract.store import assemble_to_file
 
     fd, name = tempfile.mkstemp(dir=folder, prefix=".matrix.", suffix=".npy")
     os.close(fd)

