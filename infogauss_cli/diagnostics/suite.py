@@ -107,18 +107,15 @@ def bootstrap_compliance(
         raise ValueError(f"bootstrap needs reps >= 1, got {reps}")
     x = np.asarray(x)
     n, d = x.shape
-    res = column_tests(x, workers=workers)
-    est = (
-        float(np.count_nonzero(res.a2star < AD_CRITICAL_5PCT)) / d,
-        float(np.count_nonzero(res.pvalue > DP_ALPHA)) / d,
-    )
+
+    def compliances(a: np.ndarray) -> tuple[float, float]:
+        r = column_tests(a, workers=workers)
+        ad = np.count_nonzero(r.a2star < AD_CRITICAL_5PCT) / d
+        return ad, np.count_nonzero(r.pvalue > DP_ALPHA) / d
+
+    est = compliances(x)
     rng = np.random.default_rng([seed, 0xB007])
-    ad = np.empty(reps)
-    dp = np.empty(reps)
-    for b in range(reps):
-        r = column_tests(x[rng.integers(0, n, n)], workers=workers)
-        ad[b] = np.count_nonzero(r.a2star < AD_CRITICAL_5PCT) / d
-        dp[b] = np.count_nonzero(r.pvalue > DP_ALPHA) / d
+    ad, dp = np.array([compliances(x[rng.integers(0, n, n)]) for _ in range(reps)]).T
     lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
 
     def ci(e: float, s: np.ndarray) -> tuple[float, float]:
