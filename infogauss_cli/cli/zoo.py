@@ -1,5 +1,5 @@
 """`infogauss zoo list | show | validate`: the registered models (thin wrappers over
-:mod:`infogauss_cli.models.zoo` and :mod:`infogauss_cli.models.backends`)."""
+:mod:`infogauss_cli.models.catalogue`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import handle_errors
 
 if TYPE_CHECKING:  # pragma: no cover
-    from infogauss_cli.models.zoo import ZooEntry
+    from infogauss_cli.models.schema import ZooEntry
 
 app = typer.Typer(
     name="zoo",
@@ -48,7 +48,7 @@ def list_cmd(
 
     Example: [bold]infogauss zoo list --json | jq -r '.models[].id'[/]
     """
-    from infogauss_cli.models.zoo import load_zoo
+    from infogauss_cli.models.catalogue import load_zoo
 
     z = load_zoo(zoo)
     if as_json:
@@ -127,15 +127,14 @@ def show_cmd(
     Examples: [bold]infogauss zoo show clip[/], [bold]infogauss zoo show timm:resnet34.tv_in1k[/]
     """
     from infogauss_cli.core.errors import InfogaussError
-    from infogauss_cli.models.backends.adhoc import is_on_the_fly, resolve_models
-    from infogauss_cli.models.zoo import find_zoo
+    from infogauss_cli.models.catalogue import find_zoo, is_on_the_fly, resolve_models
 
     (entry,) = resolve_models([model], zoo_path=zoo, objective=objective)
     where = f"none (made on the fly from {model})" if is_on_the_fly(model) else str(find_zoo(zoo))
     if as_yaml:
         _print_yaml(entry, is_on_the_fly(model))
         return
-    from infogauss_cli.models.backends import weights_status
+    from infogauss_cli.models.catalogue import weights_status
 
     try:
         status = weights_status(entry)
@@ -194,11 +193,11 @@ def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
     (a note on stderr says to fill it in)."""
     import yaml
 
-    from infogauss_cli.models.zoo import SCHEMA_VERSION
+    from infogauss_cli.models.catalogue import SCHEMA_VERSION
 
     data = _entry_dict(entry, compact=True)
     if on_the_fly:
-        from infogauss_cli.models.backends.adhoc import zoo_file_id
+        from infogauss_cli.models.catalogue import zoo_file_id
 
         data.pop("notes", None)
         data = {**data, "id": zoo_file_id(entry), "dim": None}
@@ -232,8 +231,7 @@ def validate_cmd(
     Example: [bold]infogauss zoo validate my_zoo.yaml[/]
     """
     from infogauss_cli.core.errors import BadInputError
-    from infogauss_cli.models.backends import check_entry
-    from infogauss_cli.models.zoo import format_errors, load_zoo
+    from infogauss_cli.models.catalogue import check_entry, format_errors, load_zoo
 
     z = load_zoo(path)
     if deep:

@@ -57,7 +57,7 @@ from infogauss_cli.extract.writer import ChunkWriter
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
-    from infogauss_cli.models.backends.base import Encoder
+    from infogauss_cli.models.registry import Encoder
 
 __all__ = ["EngineOptions", "ShardWork", "extract", "read_cached", "read_the_rest", "run_chunks"]
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
     from infogauss_cli.extract.writer import ChunkWriter
-    from infogauss_cli.models.backends.base import Encoder
+    from infogauss_cli.models.registry import Encoder
 
 
 @dataclass

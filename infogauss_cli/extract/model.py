@@ -138,7 +138,7 @@ def extract_model(
     ranks check once that they share the cache folder, and a model that fails to build on
     any rank fails on every rank."""
     from infogauss_cli.extract.distributed import agree, check_shared_folder, current_shard
-    from infogauss_cli.models.backends import fail_fast
+    from infogauss_cli.models.catalogue import fail_fast
 
     if encoder is None:
         fail_fast(entry)  # missing weights offline: before torch and the library are imported
@@ -231,7 +231,7 @@ def build_shown(entry: Any, tower: str) -> Any:
     weights``
     (imports and weights take seconds to a minute; shown by the CLI's progress bars)."""
     from infogauss_cli.core.progress import steps
-    from infogauss_cli.models.backends import build_encoder
+    from infogauss_cli.models.catalogue import build_encoder
 
     with steps(f"loading {entry.ref} weights ({tower} tower)"):
         return build_encoder(entry, tower)
@@ -331,7 +331,7 @@ def file_tower(
         check_out_files([out], data, compute)
         path = _out_files(out)[0]
     check_cache_writable(compute)
-    from infogauss_cli.models.backends.adhoc import resolve_refs  # pydantic: start-up
+    from infogauss_cli.models.catalogue import resolve_refs  # pydantic: start-up
 
     (entry,) = resolve_refs([model], compute)
     source = parse_data_spec(data.data, console=console, **data.source_options())

@@ -77,7 +77,7 @@ def audit_models(
     """
     from infogauss_cli.data.sources import parse_data_spec
     from infogauss_cli.extract import ShardWork, resolve_towers
-    from infogauss_cli.models.backends.adhoc import resolve_refs  # pydantic: start-up
+    from infogauss_cli.models.catalogue import resolve_refs  # pydantic: start-up
 
     entries = resolve_refs(refs, compute)
     source = parse_data_spec(data.data, console=console, **data.source_options())

@@ -48,8 +48,8 @@ def extract_layers(
     written to)."""
     from infogauss_cli.core.options import parse_layers
     from infogauss_cli.extract.tower import extract_tower
-    from infogauss_cli.models.backends import build_encoder
     from infogauss_cli.models.backends.layers import layer_encoders
+    from infogauss_cli.models.catalogue import build_encoder
 
     spec = parse_layers(protocol.layers)
     assert spec is not None

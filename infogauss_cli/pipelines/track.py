@@ -285,7 +285,7 @@ def zoo_checkpoints(
     """``(step, entry, label)`` in step order: one entry with each weights file of
     ``weights`` (globs), or the entries ``refs`` names (zoo ids, or ``hf:ID``-style references
     made on the fly with ``objective``)."""
-    from infogauss_cli.models.backends.adhoc import resolve_models
+    from infogauss_cli.models.catalogue import resolve_models
 
     if weights and revision is not None:
         raise BadInputError("--revision pins hub weights; --weights loads local files: use one")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.models.zoo import parse_entry
+from infogauss_cli.models.catalogue import parse_entry
 from infogauss_cli.pipelines.synthetic.checkpoints import is_synthetic
 from infogauss_cli.pipelines.track import Unreadable, order_by_step
 

@@ -1,28 +1,29 @@
-"""Per-layer profiles (``--layers``): one :class:`~.base.Encoder` per layer of one model.
+"""Per-layer profiles (``--layers``): one :class:`Encoder` per layer of one model.
 
-A backend that supports depth profiles attaches a :class:`LayerSet` to its encoder: the layer
-names (``L0`` = the embeddings where there is such an output, then one per block) and a
-``forward(module, batch)`` returning every layer's output *pooled the way the final embedding
-is pooled*, in order. :func:`layer_encoders` turns that into one ordinary encoder per selected
-layer, so the extractor, the cache (one entry per layer: the fingerprint gains ``layer``) and
-the report need nothing new. The model runs once per batch for all layers: the first layer
-that needs a batch computes every pending layer's output and keeps the others, keyed by a
-digest of the batch, until their own extraction asks for them.
+A backend attaches a :class:`LayerSet` to its encoder; :func:`layer_encoders` turns it into one
+ordinary encoder per selected layer (the fingerprint gains ``layer``), so extraction, cache and
+report need nothing new. The model runs once per batch for all layers: the first layer that needs
+a batch computes every pending layer's output and keeps the others, keyed by a digest of the
+batch. Here too the forward hooks of timm (one layer per ``feature_info`` stage, pooled through
+the model's norm and ``forward_head``) and open_clip (``L0`` the transformer's input, ``Lk``
+block k, through the tower's own final norm, pooling and projection).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import ALL
-from infogauss_cli.models.backends.base import Encoder, LayerSet
+from infogauss_cli.models.registry import Batch, Encoder, LayerSet
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+
+__all__ = ["LayerSet", "attach_open_clip", "attach_timm", "layer_encoders", "select"]
 
 
 def select(spec: str | tuple[int, ...], names: Sequence[str], model: str) -> list[int]:
@@ -42,7 +43,7 @@ def select(spec: str | tuple[int, ...], names: Sequence[str], model: str) -> lis
     return sorted(picked)
 
 
-def _digest(batch: dict[str, Any]) -> str:
+def _digest(batch: Batch) -> str:
     import torch
 
     h = hashlib.blake2b(digest_size=16)
@@ -63,14 +64,12 @@ class _Tap:
     def __init__(self, layers: LayerSet, pending: Sequence[int]) -> None:
         self.layers, self.pending = layers, set(pending)
         self.memo: dict[tuple[str, int], torch.Tensor] = {}
-        self.calls = 0  # model forward passes (for tests)
 
-    def get(self, module: Any, batch: dict[str, Any], k: int) -> torch.Tensor:
+    def get(self, module: torch.nn.Module, batch: Batch, k: int) -> torch.Tensor:
         key = _digest(batch)
         hit = self.memo.pop((key, k), None)
         if hit is not None:
             return hit
-        self.calls += 1
         outs = self.layers.forward(module, batch)
         for j in self.pending - {k}:
             self.memo[(key, j)] = outs[j].detach().clone()
@@ -84,30 +83,25 @@ class _Tap:
 
 
 class LayerForward:
-    """``forward`` of one layer's encoder."""
+    """``forward`` of one layer's encoder; ``done()`` frees what it kept."""
 
     def __init__(self, tap: _Tap, k: int) -> None:
         self.tap, self.k = tap, k
 
-    def __call__(self, module: Any, batch: dict[str, Any]) -> Any:
+    def __call__(self, module: torch.nn.Module, batch: Batch) -> torch.Tensor:
         return self.tap.get(module, batch, self.k)
 
     def done(self) -> None:
         self.tap.done(self.k)
 
 
-def has_layers(encoder: Encoder) -> bool:
-    return getattr(encoder, "layers", None) is not None
-
-
 def layer_encoders(
     encoder: Encoder, spec: str | tuple[int, ...], model: str | None = None
 ) -> list[tuple[int, str, Encoder]]:
-    """``(index, name, encoder)`` for each layer ``spec`` selects. Each encoder's
-    ``model_id`` is ``"{model} {name}"`` and its fingerprint gains ``layer`` and the pooling;
-    call ``encoder.forward.done()`` after its extraction to free what it kept."""
+    """``(index, name, encoder)`` for each layer ``spec`` selects; each ``model_id`` is
+    ``"{model} {name}"``. Call ``encoder.forward.done()`` after its extraction."""
     model = model or encoder.model_id
-    layers: LayerSet | None = getattr(encoder, "layers", None)
+    layers = encoder.layers
     if layers is None:
         raise BadInputError(f"--layers: the backend of {model} gives no per-layer outputs")
     picked = select(spec, layers.names, model)
@@ -126,3 +120,123 @@ def layer_encoders(
         )
         out.append((k, name, enc))
     return out
+
+
+def hooked(
+    modules: Sequence[torch.nn.Module],
+    run: Callable[[], torch.Tensor],
+    pre: torch.nn.Module | None = None,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``run()`` with forward hooks on ``modules`` (and a pre-hook on ``pre``): its result and
+    the captured inputs/outputs in order."""
+    captured: dict[int, torch.Tensor] = {}
+    handles = []
+    if pre is not None:
+        handles.append(
+            pre.register_forward_pre_hook(lambda m, args: captured.__setitem__(-1, args[0]))
+        )
+    for i, mod in enumerate(modules):
+        handles.append(mod.register_forward_hook(lambda m, a, o, i=i: captured.__setitem__(i, o)))
+    try:
+        result = run()
+    finally:
+        for h in handles:
+            h.remove()
+    return result, [captured[k] for k in sorted(captured)]
+
+
+class TimmLayers:
+    """``forward(module, batch)`` of a timm model's feature_info stages."""
+
+    def __init__(self, names: list[str], final: Callable, append_final: bool) -> None:
+        self.names, self.final, self.append_final = names, final, append_final
+
+    def __call__(self, module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
+        mods = [module.get_submodule(n) for n in self.names]
+        final, outs = hooked(mods, lambda: self.final(module, batch))
+        norm = getattr(module, "norm", None)
+        pooled = []
+        for h in outs:
+            if h.ndim == 3 and norm is not None:  # tokens: the final norm, then the head's pool
+                h = norm(h)
+            pooled.append(module.forward_head(h, pre_logits=True))
+        return [*pooled, final] if self.append_final else pooled
+
+
+def attach_timm(encoder: Encoder) -> Encoder:
+    """One layer per ``feature_info`` stage; the final embedding appended when the last stage
+    is not it yet (EfficientNet's ``conv_head``)."""
+    info = getattr(encoder.module, "feature_info", None)
+    try:
+        stages = [(str(fi["module"]), int(fi["num_chs"])) for fi in info or ()]
+    except (KeyError, TypeError):
+        return encoder
+    if not stages:
+        return encoder
+    append = stages[-1][1] != encoder.dim
+    dims = tuple(c for _, c in stages) + ((encoder.dim,) if append else ())
+    layers = LayerSet(
+        names=tuple(f"L{k + 1}" for k in range(len(dims))),
+        forward=TimmLayers([n for n, _ in stages], encoder.forward, append),
+        dims=dims,
+        pooling="block/stage k output through the model's final norm (tokens) and "
+        "forward_head(pre_logits=True)"
+        + ("; the last layer is the final embedding" if append else ""),
+    )
+    return dataclasses.replace(encoder, layers=layers)
+
+
+def _batch_first(transformer: torch.nn.Module, h: torch.Tensor) -> torch.Tensor:
+    return h if getattr(transformer, "batch_first", True) else h.transpose(0, 1)
+
+
+def layers_open_clip_image(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
+    visual = module.visual
+    tr = visual.transformer
+    _, outs = hooked(list(tr.resblocks), lambda: module.encode_image(batch["pixel_values"]), tr)
+    res = []
+    for h in outs:
+        pooled, _ = visual._pool(_batch_first(tr, h) if h is not outs[0] else h)
+        res.append(pooled @ visual.proj if visual.proj is not None else pooled)
+    return res
+
+
+def layers_open_clip_text(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
+    from open_clip.transformer import text_global_pool
+
+    tr = module.transformer
+    ids = batch["input_ids"]
+    _, outs = hooked(list(tr.resblocks), lambda: module.encode_text(ids), tr)
+    eos = getattr(module, "text_eos_id", None)
+    res = []
+    for h in outs:
+        x = module.ln_final(_batch_first(tr, h) if h is not outs[0] else h)
+        x = text_global_pool(x, ids, module.text_pool_type, eos_token_id=eos)
+        proj = module.text_projection
+        if proj is not None:
+            x = proj(x) if callable(proj) and not hasattr(proj, "shape") else x @ proj
+        res.append(x)
+    return res
+
+
+def attach_open_clip(encoder: Encoder, tower: str) -> Encoder:
+    """Image towers with a ViT visual; text towers of the plain CLIP class."""
+    module = encoder.module
+    if tower == "image":
+        tr = getattr(getattr(module, "visual", None), "transformer", None)
+        forward = layers_open_clip_image
+        ok = tr is not None and hasattr(module.visual, "_pool")
+    else:
+        tr = getattr(module, "transformer", None)
+        forward = layers_open_clip_text
+        ok = tr is not None and hasattr(module, "ln_final")
+    if not ok or not hasattr(tr, "resblocks"):
+        return encoder
+    n = len(tr.resblocks)
+    layers = LayerSet(
+        names=tuple(f"L{k}" for k in range(n + 1)),
+        forward=forward,
+        dims=(encoder.dim,) * (n + 1),
+        pooling="hidden state k through the tower's own final norm, pooling and projection",
+    )
+    return dataclasses.replace(encoder, layers=layers)

@@ -1,37 +1,36 @@
-"""open_clip backend: CLIP-style image and text towers, projected embeddings.
-
-``encode_image`` / ``encode_text`` with ``normalize=False``: the projected, unnormalised
-embeddings. Preprocessing comes from the pretrained tag's config (mean, std, interpolation,
-resize mode), also for local weights and random twins, so all three preprocess alike. The
-tokenizer is open_clip's: its own BPE vocab (offline) for CLIP, or a Hugging Face tokenizer
-fetched through :mod:`.hub` (SigLIP).
-"""
+"""open_clip backend: ``encode_image`` / ``encode_text`` (projected, unnormalised). The
+pretrained tag's preprocessing also serves local weights and random twins; the tokenizer is
+open_clip's BPE (offline) or a Hugging Face tokenizer fetched through :mod:`.hub` (SigLIP)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.models.backend import BackendSpec
 from infogauss_cli.models.backends import hub
-from infogauss_cli.models.backends.base import Encoder
 from infogauss_cli.models.backends.common import (
-    WeightsStatus,
     base_fingerprint,
     check_dim,
     check_vocab,
     finish,
-    image_encoder,
+    image_steps,
     library_versions,
-    path_identity,
+    make_encoder,
     seeded,
-    text_encoder,
-    weights_file,
 )
-from infogauss_cli.models.schema import PKG_PREFIX, SourceSchema, ZooEntry
-from infogauss_cli.models.weights import package_path, weights_location
+from infogauss_cli.models.backends.layers import attach_open_clip
+from infogauss_cli.models.digest import path_identity
+from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, prepare_text
+from infogauss_cli.models.schema import SourceSchema, ZooEntry
+from infogauss_cli.models.weights import (
+    WeightsStatus,
+    local_path,
+    weights_file,
+    weights_location,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -47,41 +46,38 @@ TOKENIZER_PATTERNS = (
     "merges.txt",
 )
 TOKENIZER_REQUIRED = "tokenizer.json|tokenizer_config.json|spiece.model"
+REQUIRED = (TOKENIZER_REQUIRED,)
+Tokenizer = Callable[[list[str]], "torch.Tensor"]
 
 
-# ---- the zoo's source: block --------------------------------------------------------------
 class OpenClipSource(SourceSchema):
-    """An open_clip model: ``name`` is an open_clip architecture (``ViT-L-14-quickgelu``),
-    ``pretrained`` its weights tag (``openai``); the tag also sets the preprocessing."""
+    """``name``: an open_clip architecture; ``pretrained``: its weights tag (``openai``)."""
 
     pretrained: str | None = None
     hub: str | None = None
-    """The hub repo of the tag's weights as open_clip's registry names it (``REPO/`` or
-    ``REPO/FILE``: ``open_clip.get_pretrained_cfg(name, tag)["hf_hub"]``). Optional; when set,
-    a missing hub weight fails before torch is imported (the registry needs torch), and it must
-    match the registry."""
+    """The tag's ``hf_hub`` in open_clip's registry (``REPO/`` or ``REPO/FILE``): a missing hub
+    weight then fails before torch is imported."""
 
 
-def forward_image(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def forward_image(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
     return module.encode_image(batch["pixel_values"])
 
 
-def forward_text(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def forward_text(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
     return module.encode_text(batch["input_ids"])
 
 
 class TextCollate:
     """Captions -> ``{"input_ids": (B, context_length)}`` with open_clip's tokenizer."""
 
-    def __init__(self, tokenizer: Any) -> None:
+    def __init__(self, tokenizer: Tokenizer) -> None:
         self.tokenizer = tokenizer
 
-    def __call__(self, texts: list[str]) -> dict[str, torch.Tensor]:
+    def __call__(self, texts: list[str]) -> Batch:
         return {"input_ids": self.tokenizer(list(texts))}
 
     def token_lengths(self, texts: list[str]) -> None:
-        """None: every caption is padded to the context length, so length buckets gain
-        nothing (and need no tokenising)."""
+        """None: padded to the context length, length buckets gain nothing."""
         return None
 
 
@@ -96,7 +92,7 @@ def _configs(entry: ZooEntry) -> tuple[dict[str, Any], dict[str, Any]]:
             f"{entry.id}: {src.name!r} is not an open_clip model (open_clip.list_models() lists "
             "them)"
         )
-    tag_cfg: dict[str, Any] = {}
+    tag_cfg: dict[str, object] = {}
     if src.pretrained:
         tag_cfg = open_clip.get_pretrained_cfg(src.name, src.pretrained) or {}
         if not tag_cfg:
@@ -109,7 +105,7 @@ def _configs(entry: ZooEntry) -> tuple[dict[str, Any], dict[str, Any]]:
     return model_cfg, tag_cfg
 
 
-def _check_hub(entry: ZooEntry, tag_cfg: dict[str, Any]) -> None:
+def _check_hub(entry: ZooEntry, tag_cfg: dict[str, object]) -> None:
     """The entry's ``hub`` names the repo open_clip's registry gives for its tag."""
     hub_id = entry.source.hub
     if hub_id and _hub_location({"hf_hub": hub_id}) != _hub_location(tag_cfg):
@@ -120,16 +116,15 @@ def _check_hub(entry: ZooEntry, tag_cfg: dict[str, Any]) -> None:
 
 
 def check(entry: ZooEntry) -> None:
-    """The open_clip architecture and tag exist in the installed open_clip."""
     _configs(entry)
 
 
-def _hub_location(tag_cfg: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:
+def _hub_location(tag_cfg: dict[str, object]) -> tuple[str, tuple[str, ...]] | None:
     """(repo, candidate filenames) as open_clip's ``download_pretrained`` reads ``hf_hub``."""
     spec = tag_cfg.get("hf_hub")
     if not spec:
         return None
-    repo, filename = os.path.split(spec)
+    repo, filename = os.path.split(str(spec))
     if not filename or filename == HUB_FILES[1]:
         return repo, HUB_FILES
     if filename.endswith(".bin"):
@@ -137,7 +132,7 @@ def _hub_location(tag_cfg: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None
     return repo, (filename,)
 
 
-def _checkpoint(entry: ZooEntry, tag_cfg: dict[str, Any]) -> tuple[str | None, str]:
+def _checkpoint(entry: ZooEntry, tag_cfg: dict[str, object]) -> tuple[str | None, str]:
     """(value for open_clip's ``pretrained`` argument, weights identity)."""
     loc = weights_location(entry)
     if loc.kind == "random":
@@ -157,7 +152,7 @@ def _checkpoint(entry: ZooEntry, tag_cfg: dict[str, Any]) -> tuple[str | None, s
         repo, names = location
         file = hub.hub_file(entry.ref, repo, names, entry.source.revision)
         return str(file), f"{hub.hub_identity(repo, file, entry.source.revision)}:{file.name}"
-    url = tag_cfg.get("url", "")
+    url = str(tag_cfg.get("url", ""))
     reason = hub.hub_unavailable_reason(url)
     if reason is not None:
         raise hub.offline_error(entry.ref, url, reason)
@@ -196,10 +191,7 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, Any, str]:
 
 def _local_tokenizer_folder(entry: ZooEntry) -> Path | None:
     """A local weights folder that also holds the tokenizer files (a copy of the hub repo)."""
-    weights = entry.source.weights
-    if weights is None:
-        return None
-    path = package_path(weights) if weights.startswith(PKG_PREFIX) else Path(weights)
+    path = local_path(entry)
     if path is None or not path.is_dir():
         return None
     if any((path / n).is_file() for n in TOKENIZER_REQUIRED.split("|")):
@@ -207,9 +199,9 @@ def _local_tokenizer_folder(entry: ZooEntry) -> Path | None:
     return None
 
 
-def build_tokenizer(entry: ZooEntry) -> tuple[Any, str]:
-    """(tokenizer, its identity). CLIP's BPE ships with open_clip; a Hugging Face tokenizer
-    (SigLIP) comes from the local weights folder if it has the files, else the hub."""
+def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
+    """(tokenizer, its identity): CLIP's BPE, or a Hugging Face tokenizer (SigLIP) from the
+    local weights folder or the hub."""
     import open_clip
 
     text_cfg = open_clip.get_model_config(entry.source.name).get("text_cfg", {})
@@ -225,13 +217,8 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Any, str]:
     if folder is not None:
         ident = f"{path_identity(folder)}:{context}"
     else:
-        folder = hub.hub_snapshot(
-            entry.ref,
-            repo,
-            TOKENIZER_PATTERNS,
-            required=[TOKENIZER_REQUIRED],
-            what=f"the tokenizer files of {repo} from the Hugging Face hub",
-        )
+        what = f"the tokenizer files of {repo} from the Hugging Face hub"
+        folder = hub.hub_snapshot(entry.ref, repo, hub.Files(TOKENIZER_PATTERNS, REQUIRED, what))
         assert folder is not None
         ident = f"hf:{repo}@{hub.snapshot_revision(folder)}:{context}"
     with hub.translate_hub_errors(entry.ref, f"the tokenizer of {repo}"):
@@ -245,7 +232,7 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Any, str]:
     return tokenizer, ident
 
 
-def _vocab_size(tokenizer: Any) -> int | None:
+def _vocab_size(tokenizer: Tokenizer) -> int | None:
     inner = getattr(tokenizer, "tokenizer", None)
     if inner is not None:
         return len(inner)
@@ -255,14 +242,12 @@ def _vocab_size(tokenizer: Any) -> int | None:
     return size
 
 
-def _output_dim(model: torch.nn.Module, model_cfg: dict[str, Any]) -> int:
+def _output_dim(model: torch.nn.Module, model_cfg: dict[str, object]) -> int:
     dim = model_cfg.get("embed_dim")
-    return int(dim) if dim is not None else int(model.visual.output_dim)
+    return int(dim) if dim is not None else int(model.visual.output_dim)  # type: ignore[arg-type]
 
 
 def build(entry: ZooEntry, tower: str) -> Encoder:
-    from infogauss_cli.models.backends.hook_layers import attach_open_clip
-
     model_cfg, _ = _configs(entry)
     if tower == "text":  # first: a missing tokenizer fails before minutes of model building
         tokenizer, tok_id = build_tokenizer(entry)
@@ -272,27 +257,22 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     versions = library_versions("open_clip_torch")
     if tower == "image":
         fp = base_fingerprint(entry, tower, identity, transform=repr(transform), **versions)
-        cnn = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
-        enc = image_encoder(entry, dim, model, transform, forward_image, fp, channels_last=cnn)
-        return attach_open_clip(enc, tower)
-    fingerprint = base_fingerprint(entry, tower, identity, tokenizer=tok_id, **versions)
-    enc = text_encoder(entry, dim, model, TextCollate(tokenizer), forward_text, fingerprint)
+        enc = make_encoder(entry, "image", dim, model, image_steps(transform, forward_image), fp)
+        enc.channels_last = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
+    else:
+        fp = base_fingerprint(entry, tower, identity, tokenizer=tok_id, **versions)
+        steps = (prepare_text, TextCollate(tokenizer), forward_text)
+        enc = make_encoder(entry, "text", dim, model, steps, fp)  # type: ignore[arg-type]
     return attach_open_clip(enc, tower)
 
 
-def _cached_status(entry: ZooEntry, repo: str, names: tuple[str, ...]) -> WeightsStatus:
-    revision = entry.source.revision
-    cached = next((p for n in names if (p := hub.cached_file(repo, n, revision))), None)
-    return WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
-
-
 def quick_status(entry: ZooEntry) -> WeightsStatus | None:
-    """The weights' status without importing open_clip (and torch): local and random weights,
-    or the hub repo of ``source.hub``; None otherwise (only open_clip's registry can tell)."""
+    """The status without importing open_clip: local and random weights, or ``source.hub``;
+    None when only open_clip's registry can tell."""
     if status := WeightsStatus.offline(entry):
         return status
     location = _hub_location({"hf_hub": entry.source.hub or ""})
-    return _cached_status(entry, *location) if location and entry.source.pretrained else None
+    return hub.files_status(entry, *location) if location and entry.source.pretrained else None
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
@@ -301,10 +281,10 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
         _, tag_cfg = _configs(entry)
         location = _hub_location(tag_cfg)
         if location is None:
-            url = tag_cfg.get("url", "-")
+            url = str(tag_cfg.get("url", "-"))
             status = WeightsStatus("hub", url, False, "downloaded by open_clip on first use")
         else:
-            status = _cached_status(entry, *location)
+            status = hub.files_status(entry, *location)
     if "text" in entry.towers:
         import open_clip
 
@@ -314,9 +294,8 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
             .get("hf_tokenizer_name")
         )
         if repo:
-            folder = hub.hub_snapshot(
-                entry.ref, repo, TOKENIZER_PATTERNS, required=[TOKENIZER_REQUIRED], download=False
-            )
+            files = hub.Files(TOKENIZER_PATTERNS, REQUIRED)
+            folder = hub.hub_snapshot(entry.ref, repo, files, fetch="cache")
             note = f"text tokenizer hf://{repo}: " + ("cached" if folder else "not cached (hub)")
             status = WeightsStatus(
                 status.kind,

@@ -1,48 +1,33 @@
-"""transformers backend: Hugging Face models from a local folder or the hub.
-
-``source.pooling`` says which tensor is the embedding:
-
-- ``clip``: ``get_image_features`` / ``get_text_features``, the projected embedding before L2
-  normalisation (transformers 5 returns an output object whose ``pooler_output`` is that
-  projection; older versions return the tensor: both handled);
-- ``mean``: masked mean of ``last_hidden_state`` over real tokens (sentence-transformers'
-  pooling; its Normalize layer is not applied);
-- ``cls``: ``last_hidden_state[:, 0]`` (e.g. DINO through transformers).
-
-Everything loads from a local folder (``weights``, an installed package, or the hub snapshot that
-:mod:`.hub` fetched or found in the cache), never by letting transformers reach the hub itself.
-Random twins build from the local ``config.json`` when there is one, else offline from
-``source.model_type`` + ``source.config``.
-"""
+"""transformers backend: Hugging Face models, always loaded from a local folder (``weights``, a
+package, or the hub snapshot :mod:`.hub` found or fetched). ``source.pooling``: ``clip``
+(``get_*_features``, projected), ``mean`` (masked mean of the last hidden state) or ``cls``
+(token 0). Random twins build from a local ``config.json``, else from ``source.model_type`` and
+``source.config``."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
-from infogauss_cli.models.backend import BackendSpec
 from infogauss_cli.models.backends import hub
-from infogauss_cli.models.backends.base import Encoder
 from infogauss_cli.models.backends.common import (
-    WeightsStatus,
+    Steps,
     base_fingerprint,
-    check_checkpoint,
     check_dim,
     finish,
     library_versions,
-    path_identity,
-    prepare_text,
+    make_encoder,
     seeded,
     stack_images,
-    tower_encoder,
 )
-from infogauss_cli.models.backends.hf_inputs import (
+from infogauss_cli.models.backends.transformers_io import (
     AUX_PATTERNS,
+    attach_layers,
     build_image_prepare,
     build_text_collate,
     forward_clip_image,
@@ -50,11 +35,19 @@ from infogauss_cli.models.backends.hf_inputs import (
     forward_cls,
     forward_mean,
 )
-from infogauss_cli.models.schema import PKG_PREFIX, SourceSchema, ZooEntry
-from infogauss_cli.models.weights import package_path, weights_location
+from infogauss_cli.models.digest import path_identity
+from infogauss_cli.models.registry import BackendSpec, Encoder, prepare_text
+from infogauss_cli.models.schema import SourceSchema, ZooEntry
+from infogauss_cli.models.weights import (
+    WeightsStatus,
+    check_checkpoint,
+    local_path,
+    weights_location,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+    from transformers import PretrainedConfig
 
 MODEL_WEIGHTS = (
     "model.safetensors|model.safetensors.index.json|pytorch_model.bin|pytorch_model.bin.index.json"
@@ -73,30 +66,15 @@ BIN_PATTERNS = (
 )
 
 
-# ---- the zoo's source: block --------------------------------------------------------------
 class TransformersSource(SourceSchema):
-    """A Hugging Face transformers model: ``name`` is the hub repo id."""
+    """``name``: the hub repo id."""
 
     pooling: Literal["clip", "mean", "cls"]
-    """``clip``: get_image_features / get_text_features (projected); ``mean``: masked mean of
-    the last hidden state (sentence encoders); ``cls``: last_hidden_state[:, 0]."""
     model_type: str | None = None
-    """transformers model type (``clip``, ``bert``, ...) for building offline from ``config``."""
-    config: dict[str, Any] = Field(default_factory=dict)
-    """Config arguments used to build the architecture when no config.json is at hand (the
-    random-init twin offline); must match the real checkpoint's architecture."""
+    """The transformers model type, to build offline from ``config``."""
+    config: dict[str, object] = Field(default_factory=dict)
+    """Config arguments when no config.json is at hand (a random twin offline)."""
     max_length: int | None = Field(default=None, gt=0)
-    """Text: tokens per caption (longer ones are truncated); default: the model's maximum."""
-
-
-# ---- where the files are -----------------------------------------------------------------------
-def _local_folder(entry: ZooEntry) -> Path | None:
-    """The entry's local weights folder if it exists (no fallback, no hub)."""
-    weights = entry.source.weights
-    if weights is None:
-        return None
-    path = package_path(weights) if weights.startswith(PKG_PREFIX) else Path(weights)
-    return path if path is not None and path.is_dir() else None
 
 
 def _check_folder(entry: ZooEntry, folder: Path) -> Path:
@@ -111,10 +89,10 @@ def _check_folder(entry: ZooEntry, folder: Path) -> Path:
     return folder
 
 
-def _snapshot(entry: ZooEntry, patterns: Any, **kwargs: Any) -> Path | None:
+def _snapshot(entry: ZooEntry, files: hub.Files, fetch: hub.Fetch = "any") -> Path | None:
     """:func:`~.hub.hub_snapshot` of the entry's hub repository at its revision."""
     name, revision = entry.source.name, entry.source.revision
-    return hub.hub_snapshot(entry.ref, name, patterns, revision=revision, **kwargs)
+    return hub.hub_snapshot(entry.ref, name, files, revision=revision, fetch=fetch)
 
 
 def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
@@ -123,9 +101,9 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
     loc = weights_location(entry)
     name = entry.source.name
     if loc.kind == "random":
-        folder = _local_folder(entry)
-        if folder is None:
-            folder = _snapshot(entry, AUX_PATTERNS, required=["config.json"], download=False)
+        folder = local_path(entry)
+        if folder is None or not folder.is_dir():
+            folder = _snapshot(entry, hub.Files(AUX_PATTERNS, ["config.json"]), "cache")
         return folder, f"random:{entry.init_seed}"
     if loc.kind in ("local", "package"):
         assert loc.path is not None
@@ -133,20 +111,17 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
         return folder, path_identity(folder)
     what = f"the weights of {name} (config.json, model.safetensors) from the Hugging Face hub"
     complete = ["config.json", MODEL_WEIGHTS]
-    folder = _snapshot(entry, AUX_PATTERNS, required=complete, download=False)
+    folder = _snapshot(entry, hub.Files(AUX_PATTERNS, complete), "cache")
     if folder is None:  # not cached: download, safetensors first
-        folder = _snapshot(
-            entry, SAFETENSORS_PATTERNS, required=["config.json"], what=what, local_first=False
-        )
+        folder = _snapshot(entry, hub.Files(SAFETENSORS_PATTERNS, ["config.json"], what), "hub")
     assert folder is not None
     if not any((folder / n).exists() for n in MODEL_WEIGHTS.split("|")):
-        folder = _snapshot(entry, BIN_PATTERNS, required=complete, what=what)
+        folder = _snapshot(entry, hub.Files(BIN_PATTERNS, complete, what))
         assert folder is not None
     return folder, hub.hub_identity(name, folder, entry.source.revision)
 
 
-# ---- building ----------------------------------------------------------------------------------
-def _offline_config(entry: ZooEntry) -> Any:
+def _offline_config(entry: ZooEntry) -> PretrainedConfig:
     from transformers import AutoConfig
 
     src = entry.source
@@ -162,13 +137,13 @@ def _offline_config(entry: ZooEntry) -> Any:
 
 
 def check(entry: ZooEntry) -> None:
-    """``source.model_type`` / ``source.config`` build a config with the installed
-    transformers (the hub name itself cannot be checked offline)."""
+    """``source.model_type`` / ``source.config`` build a config (the hub name cannot be
+    checked offline)."""
     if entry.source.model_type or entry.source.config:
         _offline_config(entry)
 
 
-def load_config(entry: ZooEntry, folder: Path | None) -> Any:
+def load_config(entry: ZooEntry, folder: Path | None) -> PretrainedConfig:
     """The model config: the folder's config.json, else built offline from the entry."""
     from transformers import AutoConfig
 
@@ -178,7 +153,7 @@ def load_config(entry: ZooEntry, folder: Path | None) -> Any:
     return _offline_config(entry)
 
 
-def build_model(entry: ZooEntry, folder: Path | None, config: Any) -> torch.nn.Module:
+def build_model(entry: ZooEntry, folder: Path | None, config: PretrainedConfig) -> torch.nn.Module:
     from transformers import AutoModel
 
     if not entry.pretrained:
@@ -196,8 +171,7 @@ def build_model(entry: ZooEntry, folder: Path | None, config: Any) -> torch.nn.M
     finally:
         if bar:
             hf_logging.enable_progress_bar()
-    # transformers initialises missing weights randomly with only a warning; the pooler is not
-    # used by any pooling here, anything else missing means the weights do not fit
+    # missing weights are initialised randomly with a warning: only the (unused) pooler may be
     missing = sorted(k for k in info.get("missing_keys", ()) if k.split(".")[0] != "pooler")
     mismatched = sorted(str(k) for k in info.get("mismatched_keys", ()))
     if missing or mismatched:
@@ -224,14 +198,15 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     folder, identity = model_folder(entry)
     config = load_config(entry, folder)
     # preprocessing first: a missing tokenizer fails before the model is built
+    steps: Steps
     if tower == "image":
         prepare, proc_id = build_image_prepare(entry, folder, config)
-        collate: Any = stack_images
         forward = forward_clip_image if pooling == "clip" else forward_cls
+        steps = (prepare, stack_images, forward)  # type: ignore[assignment]
     else:
         collate, proc_id = build_text_collate(entry, folder, config)
-        prepare = prepare_text
         forward = {"clip": forward_clip_text, "mean": forward_mean, "cls": forward_cls}[pooling]
+        steps = (prepare_text, collate, forward)  # type: ignore[assignment]
     model = build_model(entry, folder, config)
     dim = _output_dim(entry, model, tower)
     check_dim(entry, tower, dim)
@@ -240,10 +215,7 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     fingerprint = base_fingerprint(
         entry, tower, identity, pooling=pooling, preprocess=proc_id, config=config_id, **versions
     )
-    steps = (prepare, collate, forward)
-    encoder = tower_encoder(entry, tower, dim, model, steps, fingerprint)
-    from infogauss_cli.models.backends.hf_layers import attach_layers
-
+    encoder = make_encoder(entry, tower, dim, model, steps, fingerprint)  # type: ignore[arg-type]
     sub = getattr(model.config, f"{'vision' if tower == 'image' else 'text'}_config", None)
     blocks = getattr(sub or model.config, "num_hidden_layers", None)
     return attach_layers(encoder, pooling, tower, int(blocks)) if blocks else encoder
@@ -254,9 +226,9 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
         return status
     name = entry.source.name
     complete = ["config.json", MODEL_WEIGHTS]
-    folder = _snapshot(entry, SAFETENSORS_PATTERNS, required=complete, download=False)
+    folder = _snapshot(entry, hub.Files(SAFETENSORS_PATTERNS, complete), "cache")
     if folder is None:
-        folder = _snapshot(entry, BIN_PATTERNS, required=complete, download=False)
+        folder = _snapshot(entry, hub.Files(BIN_PATTERNS, complete), "cache")
     return WeightsStatus.hub(entry, f"hf://{name}", folder)
 
 

@@ -1,45 +1,38 @@
-"""sentence-transformers backend: any sentence-transformers model folder or hub id.
-
-The model is loaded with ``sentence_transformers.SentenceTransformer`` from a local folder (the
-entry's ``weights``: a path or ``pkg:``; or the hub snapshot that :mod:`.hub` found in the cache
-or fetched, at ``source.revision``), so its own modules are honoured: the pooling of
-``1_Pooling``, any Dense layer, and the final Normalize. ``normalize: false`` drops a final
-``Normalize`` module, so the embedding is audited before it (the norm CV is then meaningful);
-the report's protocol records ``normalize``. The package is an optional extra
-(``pip install 'infogauss[st]'``), imported only when an entry is built.
-
-Text is tokenised per batch (in the DataLoader workers) with the model's own tokenizer and
-``max_seq_length``; the forward pass runs the kept modules on those features.
-"""
+"""sentence-transformers backend: a model folder (``weights``, or the hub snapshot :mod:`.hub`
+found or fetched) loaded with ``SentenceTransformer``, so its own modules run: pooling, any Dense
+layer, and the final Normalize unless ``normalize: false``. Text is tokenised per batch with the
+model's tokenizer. ``--layers``: ``L0`` the embeddings and ``Lk`` block k, each through the
+model's remaining modules, so the last layer's row is the final embedding."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
-from infogauss_cli.models.backend import BackendSpec
 from infogauss_cli.models.backends import hub
-from infogauss_cli.models.backends.base import Encoder
 from infogauss_cli.models.backends.common import (
-    WeightsStatus,
     base_fingerprint,
     check_dim,
     check_vocab,
     finish,
     library_versions,
-    path_identity,
+    make_encoder,
     seeded,
-    text_encoder,
 )
+from infogauss_cli.models.digest import path_identity
+from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, LayerSet, prepare_text
 from infogauss_cli.models.schema import SourceSchema, ZooEntry
-from infogauss_cli.models.weights import weights_location
+from infogauss_cli.models.weights import WeightsStatus, local_path, weights_location
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers import PreTrainedTokenizerBase
 
 ST_PATTERNS = (
     "*.json",
@@ -50,19 +43,20 @@ ST_PATTERNS = (
     "*/*.safetensors",
     "*/*.txt",
 )
+REQUIRED = ("modules.json", "config.json")
 NORMALIZE = "Normalize"
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class SentenceTransformersSource(SourceSchema):
-    """A sentence-transformers model: ``name`` is its hub id (or any label with ``weights``)."""
+    """``name``: the hub id (or any label with ``weights``)."""
 
     normalize: bool = True
     """False: leave out the model's final Normalize module (audit before it)."""
     max_length: int | None = Field(default=None, gt=0)
-    """Tokens per text (longer ones are truncated); default: the model's max_seq_length."""
 
 
-def _import_st() -> Any:
+def _import_st():  # type: ignore[no-untyped-def]
     try:
         import sentence_transformers
     except ImportError:
@@ -78,7 +72,7 @@ def model_folder(entry: ZooEntry) -> tuple[Path, str]:
     loc = weights_location(entry)
     src = entry.source
     if loc.kind in ("local", "package", "random") and src.weights is not None:
-        path = loc.path if loc.path is not None else _local_path(entry)
+        path = loc.path if loc.path is not None else local_path(entry)
         if path is None or not (path / "modules.json").is_file():
             raise BadInputError(
                 f"{entry.id}: sentence-transformers weights must be a model folder with "
@@ -87,36 +81,22 @@ def model_folder(entry: ZooEntry) -> tuple[Path, str]:
         ident = path_identity(path) if loc.kind != "random" else f"random:{entry.init_seed}"
         return path, ident
     what = f"the sentence-transformers model {src.name} from the Hugging Face hub"
-    folder = hub.hub_snapshot(
-        entry.ref,
-        src.name,
-        ST_PATTERNS,
-        required=["modules.json", "config.json"],
-        what=what,
-        revision=src.revision,
-    )
+    files = hub.Files(ST_PATTERNS, REQUIRED, what)
+    folder = hub.hub_snapshot(entry.ref, src.name, files, revision=src.revision)
     assert folder is not None
     ident = hub.hub_identity(src.name, folder, src.revision)
     return folder, ident if entry.pretrained else f"random:{entry.init_seed}"
 
 
-def _local_path(entry: ZooEntry) -> Path | None:
-    from infogauss_cli.models.schema import PKG_PREFIX
-    from infogauss_cli.models.weights import package_path
-
-    weights = entry.source.weights
-    if weights is None:
-        return None
-    return package_path(weights) if weights.startswith(PKG_PREFIX) else Path(weights)
-
-
 class STCollate:
     """Texts -> the features the model's first module expects, with its own tokenizer."""
 
-    def __init__(self, tokenizer: Any, max_length: int, lower: bool = False) -> None:
+    def __init__(
+        self, tokenizer: PreTrainedTokenizerBase, max_length: int, lower: bool = False
+    ) -> None:
         self.tokenizer, self.max_length, self.lower = tokenizer, max_length, lower
 
-    def __call__(self, texts: list[str]) -> dict[str, torch.Tensor]:
+    def __call__(self, texts: list[str]) -> Batch:
         texts = [t.strip().lower() if self.lower else t.strip() for t in texts]
         enc = self.tokenizer(
             texts,
@@ -128,13 +108,13 @@ class STCollate:
         return dict(enc)
 
     def token_lengths(self, texts: list[str]) -> list[int]:
-        """Tokens per text after truncation, without padding or tensors (the bucketing key)."""
+        """Tokens per text after truncation (the bucketing key)."""
         texts = [t.strip().lower() if self.lower else t.strip() for t in texts]
         ids = self.tokenizer(texts, truncation="longest_first", max_length=self.max_length)
         return [len(x) for x in ids["input_ids"]]
 
 
-def forward_st(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def forward_st(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
     """Run the kept modules (transformer, pooling, ...) and take ``sentence_embedding``."""
     features = dict(batch)
     for m in module:
@@ -142,7 +122,7 @@ def forward_st(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch
     return features["sentence_embedding"]
 
 
-def _randomise(st: Any, entry: ZooEntry) -> None:
+def _randomise(st: SentenceTransformer, entry: ZooEntry) -> None:
     """Random twin: the first module's transformer rebuilt from its config, seeded."""
     from transformers import AutoModel
 
@@ -156,7 +136,7 @@ def _randomise(st: Any, entry: ZooEntry) -> None:
     hf.load_state_dict(fresh.state_dict(), strict=False)
 
 
-def kept_modules(st: Any, normalize: bool) -> list[Any]:
+def kept_modules(st: SentenceTransformer, normalize: bool) -> list[torch.nn.Module]:
     """The model's modules, without a final Normalize when ``normalize`` is False."""
     modules = list(st)
     if not normalize and modules and type(modules[-1]).__name__ == NORMALIZE:
@@ -164,7 +144,7 @@ def kept_modules(st: Any, normalize: bool) -> list[Any]:
     return modules
 
 
-def load(entry: ZooEntry) -> tuple[Any, str]:
+def load(entry: ZooEntry) -> tuple[SentenceTransformer, str]:
     """(SentenceTransformer on CPU in eval mode, weights identity)."""
     st_lib = _import_st()
     from transformers.utils import logging as hf_logging
@@ -210,12 +190,9 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         tokenizer=f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{lower}",
         **library_versions("transformers", "sentence-transformers"),
     )
-    enc = text_encoder(
-        entry, dim, module, STCollate(tokenizer, length, lower), forward_st, fingerprint
-    )
-    from infogauss_cli.models.backends.st_layers import attach_layers
-
-    return attach_layers(enc, entry)
+    steps = (prepare_text, STCollate(tokenizer, length, lower), forward_st)
+    enc = make_encoder(entry, "text", dim, module, steps, fingerprint)  # type: ignore[arg-type]
+    return attach_layers(enc)
 
 
 def check(entry: ZooEntry) -> None:
@@ -226,20 +203,47 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
     if status := WeightsStatus.offline(entry):
         return status
     src = entry.source
-    folder = hub.hub_snapshot(
-        entry.ref,
-        src.name,
-        ST_PATTERNS,
-        required=["modules.json", "config.json"],
-        revision=src.revision,
-        download=False,
-    )
+    files = hub.Files(ST_PATTERNS, REQUIRED)
+    folder = hub.hub_snapshot(entry.ref, src.name, files, revision=src.revision, fetch="cache")
     return WeightsStatus.hub(entry, f"hf://{src.name}", folder)
 
 
-def protocol_extra(entry: ZooEntry) -> dict[str, Any]:
-    """What the report's protocol records about this entry."""
-    return {"normalize": entry.source.normalize}
+def _hf_model(first: torch.nn.Module) -> torch.nn.Module | None:
+    return getattr(first, "auto_model", None) or getattr(first, "model", None)
+
+
+def forward_layers(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
+    """Every layer's token embeddings through the model's remaining modules."""
+    modules = list(module)
+    hf = _hf_model(modules[0])
+    inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
+    out = hf(**inputs, output_hidden_states=True, return_dict=True)
+    res = []
+    for hidden in out.hidden_states:
+        features = {**batch, "token_embeddings": hidden}
+        for m in modules[1:]:
+            features = m(features)
+        res.append(features["sentence_embedding"])
+    return res
+
+
+def attach_layers(encoder: Encoder) -> Encoder:
+    """``encoder`` with its :class:`LayerSet` when the first module is a transformer."""
+    import torch
+
+    hf = _hf_model(encoder.module[0])  # type: ignore[index]
+    if hf is None or not hasattr(hf, "config"):
+        return encoder
+    with torch.inference_mode():
+        outs = forward_layers(encoder.module, encoder.collate(["layer probe"]))
+    rest = [type(m).__name__ for m in list(encoder.module)[1:]]
+    layers = LayerSet(
+        names=tuple(f"L{k}" for k in range(len(outs))),
+        forward=forward_layers,
+        dims=tuple(int(o.shape[-1]) for o in outs),
+        pooling="hidden state k through the model's " + (" + ".join(rest) or "identity"),
+    )
+    return dataclasses.replace(encoder, layers=layers)
 
 
 BACKEND = BackendSpec(
