@@ -34,7 +34,6 @@ from infogauss_cli.models.schema import (
 )
 from infogauss_cli.models.validation import (
     ENV_VAR,
-    ON_THE_FLY_HINT,
     Zoo,
     entry_class,
     format_errors,
@@ -43,22 +42,8 @@ from infogauss_cli.models.validation import (
 )
 from infogauss_cli.models.weights import WeightsStatus, weights_load_error, weights_location
 
-__all__ = [
-    "ENV_VAR",
-    "ON_THE_FLY_HINT",
-    "SCHEMA_VERSION",
-    "Zoo",
-    "entry_class",
-    "format_errors",
-    "parse_entry",
-    "parse_zoo",
-    "split_random",
-]
+__all__ = ["SCHEMA_VERSION", "entry_class", "format_errors"]  # for the CLI
 
-DEFAULT_OBJECTIVE = "other"
-TIMM_EMBEDDING = "pooled pre-logits features (timm forward_head, pre_logits=True)"
-OPEN_CLIP_EMBEDDING = "encode_image / encode_text: projected, before L2 normalisation"
-ST_EMBEDDING = "the model's own modules (its pooling), before its Normalize"
 HF_EMBEDDINGS = {
     "clip": "get_image_features / get_text_features (projected)",
     "cls": "last_hidden_state[:, 0] (CLS token)",
@@ -68,7 +53,6 @@ HF_EMBEDDINGS = {
 
 # ---- zoo files ---------------------------------------------------------------------------------
 def default_zoo_path() -> Path:
-    """The zoo shipped inside the package."""
     return Path(str(files("infogauss_cli") / "model_zoo.yaml"))
 
 
@@ -131,7 +115,6 @@ def with_revision(entries: list[ZooEntry], revision: str | None) -> list[ZooEntr
 
 # ---- model references --------------------------------------------------------------------------
 def is_on_the_fly(ref: str) -> bool:
-    """``ref`` names a model without a zoo entry (``hf:``, ``timm:``, ``open_clip:``, ``st:``)."""
     return on_the_fly_prefix(ref) is not None
 
 
@@ -179,7 +162,7 @@ def on_the_fly_entry(ref: str, objective: str | None = None) -> ZooEntry:
     data = {
         "id": text,
         "backend": ON_THE_FLY_PREFIXES[prefix],
-        "objective": objective or DEFAULT_OBJECTIVE,
+        "objective": objective or "other",
         "dim": None,
         "notes": "made on the fly from a prefixed id (no zoo entry)",
         **_FIELDS[prefix](rest, ref, not random),
@@ -204,11 +187,6 @@ def _local(text: str) -> Path | None:
     return None
 
 
-def _label(path: Path) -> str:
-    """A readable source name of a local folder: its last two parts (``pkg/model``)."""
-    return "/".join(path.parts[-2:]) or str(path)
-
-
 def _timm(rest: str, ref: str, pretrained: bool) -> dict[str, object]:
     path = _local(rest)
     source: dict[str, object] = {"name": rest}
@@ -223,7 +201,8 @@ def _timm(rest: str, ref: str, pretrained: bool) -> dict[str, object]:
             )
         tag = (config.get("pretrained_cfg") or {}).get("tag")
         source = {"name": f"{arch}.{tag}" if tag else str(arch), "weights": str(path)}
-    return {"source": source, "towers": ["image"], "embedding": TIMM_EMBEDDING}
+    embedding = "pooled pre-logits features (timm forward_head, pre_logits=True)"
+    return {"source": source, "towers": ["image"], "embedding": embedding}
 
 
 def _open_clip(rest: str, ref: str, pretrained: bool) -> dict[str, object]:
@@ -238,37 +217,34 @@ def _open_clip(rest: str, ref: str, pretrained: bool) -> dict[str, object]:
             "open_clip.list_pretrained(), or a local weights file), or "
             f"open_clip:{name}@random for random ones"
         )
-    return {"source": source, "towers": ["image", "text"], "embedding": OPEN_CLIP_EMBEDDING}
+    embedding = "encode_image / encode_text: projected, before L2 normalisation"
+    return {"source": source, "towers": ["image", "text"], "embedding": embedding}
 
 
 def _st(rest: str, ref: str, pretrained: bool) -> dict[str, object]:
     path = _local(rest)
     source: dict[str, object] = {"name": rest, "normalize": False}
     if path is not None:
-        source.update(name=_label(path), weights=str(path))
-    return {"source": source, "towers": ["text"], "embedding": ST_EMBEDDING}
+        source.update(name="/".join(path.parts[-2:]) or str(path), weights=str(path))
+    embedding = "the model's own modules (its pooling), before its Normalize"
+    return {"source": source, "towers": ["text"], "embedding": embedding}
 
 
 def _hf(rest: str, ref: str, pretrained: bool) -> dict[str, object]:
     path = _local(rest)
     if path is not None:
-        source: dict[str, object] = {"name": _label(path), "weights": str(path)}
+        source: dict[str, object] = {"name": "/".join(path.parts[-2:]), "weights": str(path)}
         config = _read_config(path)
     else:
         source = {"name": rest}
         config = _read_config(hub.hub_file(ref, rest, ["config.json"]))  # fails fast offline
-    towers, pooling = hf_layout(config)
+    # CLIP (both towers, projected), a vision model (CLS token), else a text encoder (mean)
+    vision = "num_channels" in config and "vocab_size" not in config
+    towers, pooling = (["image"], "cls") if vision else (["text"], "mean")
+    if config.get("model_type") == "clip":
+        towers, pooling = ["image", "text"], "clip"
     source["pooling"] = pooling
     return {"source": source, "towers": towers, "embedding": HF_EMBEDDINGS[pooling]}
-
-
-def hf_layout(config: dict[str, object]) -> tuple[list[str], str]:
-    """(towers, pooling) from a config.json: CLIP (both, projected), a vision model (image,
-    CLS token), else a text encoder (mean pooling)."""
-    if config.get("model_type") == "clip":
-        return ["image", "text"], "clip"
-    vision = "num_channels" in config and "vocab_size" not in config
-    return (["image"], "cls") if vision else (["text"], "mean")
 
 
 def _read_config(path: Path) -> dict:

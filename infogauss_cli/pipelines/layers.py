@@ -15,6 +15,7 @@ from typing import Any
 from infogauss_cli.core.errors import RunError
 from infogauss_cli.core.options import Compute, Protocol
 from infogauss_cli.extract.store import open_cache
+from infogauss_cli.models.backends.layers import layer_encoders
 
 Layered = list[tuple[str | None, Any]]
 
@@ -48,7 +49,6 @@ def extract_layers(
     written to)."""
     from infogauss_cli.core.options import parse_layers
     from infogauss_cli.extract.tower import extract_tower
-    from infogauss_cli.models.backends.layers import layer_encoders
     from infogauss_cli.models.catalogue import build_encoder
 
     spec = parse_layers(protocol.layers)

@@ -9,10 +9,14 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import Batch, Encoder, Tower
 from infogauss_cli.models.schema import ZooEntry
+from infogauss_cli.models.weights import weights_file, weights_location
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     import torch
     from PIL.Image import Image
 
@@ -116,3 +120,14 @@ def make_encoder(
     """One tower's :class:`Encoder`; ``steps``: its ``prepare``, ``collate`` and ``forward``."""
     prepare, collate, forward = steps
     return Encoder(entry.ref, tower, dim, module, prepare, collate, forward, fingerprint)
+
+
+def local_weights(entry: ZooEntry, names: tuple[str, ...]) -> tuple[Path | None, str] | None:
+    """(weights file, identity) of random (no file) and local weights; None for hub weights."""
+    loc = weights_location(entry)
+    if loc.kind == "random":
+        return None, f"random:{entry.init_seed}"
+    if loc.path is None:
+        return None
+    file = weights_file(loc.path, names, entry.id)
+    return file, path_identity(file)

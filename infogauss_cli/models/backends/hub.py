@@ -137,6 +137,12 @@ def hub_file(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def hub_weights(entry: ZooEntry, repo: str, names: Sequence[str]) -> tuple[Path, str]:
+    """(file, identity) of the entry's hub weights: the first of ``names`` in ``repo``."""
+    file = hub_file(entry.ref, repo, names, entry.source.revision)
+    return file, f"{hub_identity(repo, file, entry.source.revision)}:{file.name}"
+
+
 @dataclass(frozen=True)
 class Files:
     """The files of a hub snapshot: ``patterns`` to fetch, ``required`` names (each a filename

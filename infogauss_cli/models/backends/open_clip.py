@@ -4,49 +4,26 @@ open_clip's BPE (offline) or a Hugging Face tokenizer fetched through :mod:`.hub
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.models.backends import hub
-from infogauss_cli.models.backends.common import (
-    base_fingerprint,
-    check_dim,
-    check_vocab,
-    finish,
-    image_steps,
-    library_versions,
-    make_encoder,
-    seeded,
-)
+from infogauss_cli.models.backends import common, hub
 from infogauss_cli.models.backends.layers import attach_open_clip
 from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, prepare_text
 from infogauss_cli.models.schema import SourceSchema, ZooEntry
-from infogauss_cli.models.weights import (
-    WeightsStatus,
-    local_path,
-    weights_file,
-    weights_location,
-)
+from infogauss_cli.models.weights import WeightsStatus, local_path
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 HUB_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-TOKENIZER_PATTERNS = (
-    "tokenizer*",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "spiece.model",
-    "sentencepiece*",
-    "vocab*",
-    "merges.txt",
-)
+TOKENIZER_PATTERNS = ("tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab*")
+TOKENIZER_PATTERNS += ("spiece.model", "sentencepiece*", "merges.txt")
 TOKENIZER_REQUIRED = "tokenizer.json|tokenizer_config.json|spiece.model"
-REQUIRED = (TOKENIZER_REQUIRED,)
 Tokenizer = Callable[[list[str]], "torch.Tensor"]
 
 
@@ -92,27 +69,19 @@ def _configs(entry: ZooEntry) -> tuple[dict[str, Any], dict[str, Any]]:
             f"{entry.id}: {src.name!r} is not an open_clip model (open_clip.list_models() lists "
             "them)"
         )
-    tag_cfg: dict[str, object] = {}
-    if src.pretrained:
-        tag_cfg = open_clip.get_pretrained_cfg(src.name, src.pretrained) or {}
-        if not tag_cfg:
-            tags = open_clip.list_pretrained_tags_by_model(src.name)
-            raise BadInputError(
-                f"{entry.id}: open_clip has no pretrained tag {src.pretrained!r} for {src.name} "
-                f"(known: {', '.join(tags) or 'none'})"
-            )
-    _check_hub(entry, tag_cfg)
-    return model_cfg, tag_cfg
-
-
-def _check_hub(entry: ZooEntry, tag_cfg: dict[str, object]) -> None:
-    """The entry's ``hub`` names the repo open_clip's registry gives for its tag."""
-    hub_id = entry.source.hub
-    if hub_id and _hub_location({"hf_hub": hub_id}) != _hub_location(tag_cfg):
+    tag_cfg = open_clip.get_pretrained_cfg(src.name, src.pretrained) or {} if src.pretrained else {}
+    if src.pretrained and not tag_cfg:
+        tags = open_clip.list_pretrained_tags_by_model(src.name)
         raise BadInputError(
-            f"{entry.id}: source.hub {hub_id!r} is not where open_clip keeps "
-            f"{entry.source.name} / {entry.source.pretrained} ({tag_cfg.get('hf_hub') or 'a URL'})"
+            f"{entry.id}: open_clip has no pretrained tag {src.pretrained!r} for {src.name} "
+            f"(known: {', '.join(tags) or 'none'})"
         )
+    if src.hub and _hub_location({"hf_hub": src.hub}) != _hub_location(tag_cfg):
+        raise BadInputError(
+            f"{entry.id}: source.hub {src.hub!r} is not where open_clip keeps "
+            f"{src.name} / {src.pretrained} ({tag_cfg.get('hf_hub') or 'a URL'})"
+        )
+    return model_cfg, tag_cfg
 
 
 def check(entry: ZooEntry) -> None:
@@ -121,10 +90,9 @@ def check(entry: ZooEntry) -> None:
 
 def _hub_location(tag_cfg: dict[str, object]) -> tuple[str, tuple[str, ...]] | None:
     """(repo, candidate filenames) as open_clip's ``download_pretrained`` reads ``hf_hub``."""
-    spec = tag_cfg.get("hf_hub")
-    if not spec:
+    if not tag_cfg.get("hf_hub"):
         return None
-    repo, filename = os.path.split(str(spec))
+    repo, filename = os.path.split(str(tag_cfg["hf_hub"]))
     if not filename or filename == HUB_FILES[1]:
         return repo, HUB_FILES
     if filename.endswith(".bin"):
@@ -134,29 +102,20 @@ def _hub_location(tag_cfg: dict[str, object]) -> tuple[str, tuple[str, ...]] | N
 
 def _checkpoint(entry: ZooEntry, tag_cfg: dict[str, object]) -> tuple[str | None, str]:
     """(value for open_clip's ``pretrained`` argument, weights identity)."""
-    loc = weights_location(entry)
-    if loc.kind == "random":
-        return None, f"random:{entry.init_seed}"
-    if loc.kind in ("local", "package"):
-        assert loc.path is not None
-        file = weights_file(loc.path, HUB_FILES, entry.id)
-        return str(file), path_identity(file)
-    src = entry.source
-    if not src.pretrained:
+    if (local := common.local_weights(entry, HUB_FILES)) is not None:
+        return (str(local[0]) if local[0] else None), local[1]
+    if not entry.source.pretrained:
         raise BadInputError(
             f"{entry.id}: set source.pretrained (an open_clip tag) or source.weights (a local "
             "file), or use the random twin (@random)"
         )
-    location = _hub_location(tag_cfg)
-    if location is not None:
-        repo, names = location
-        file = hub.hub_file(entry.ref, repo, names, entry.source.revision)
-        return str(file), f"{hub.hub_identity(repo, file, entry.source.revision)}:{file.name}"
+    if (location := _hub_location(tag_cfg)) is not None:
+        file, identity = hub.hub_weights(entry, *location)
+        return str(file), identity
     url = str(tag_cfg.get("url", ""))
-    reason = hub.hub_unavailable_reason(url)
-    if reason is not None:
+    if (reason := hub.hub_unavailable_reason(url)) is not None:
         raise hub.offline_error(entry.ref, url, reason)
-    return src.pretrained, f"url:{url}"  # open_clip downloads it
+    return entry.source.pretrained, f"url:{url}"  # open_clip downloads it
 
 
 def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, Any, str]:
@@ -165,43 +124,20 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, Any, str]:
 
     model_cfg, tag_cfg = _configs(entry)
     pretrained, identity = _checkpoint(entry, tag_cfg)
-    preprocess = {
-        "image_mean": tag_cfg.get("mean"),
-        "image_std": tag_cfg.get("std"),
-        "image_interpolation": tag_cfg.get("interpolation"),
-        "image_resize_mode": tag_cfg.get("resize_mode"),
-    }
+    kwargs = {f"image_{k}": tag_cfg.get(k) for k in ("mean", "std", "interpolation")}
+    kwargs["image_resize_mode"] = tag_cfg.get("resize_mode")
     quick_gelu = bool(tag_cfg.get("quick_gelu", False)) and not model_cfg.get("quick_gelu", False)
-    kwargs = {
-        "pretrained": pretrained,
-        "force_quick_gelu": quick_gelu,
-        "pretrained_text": pretrained is not None,  # random twins: no tower weights either
-        **preprocess,
-    }
-    with hub.translate_hub_errors(entry.ref, f"the weights of {entry.source.name}"):
-        if pretrained is None:
-            with seeded(entry.init_seed):
-                model, _, transform = open_clip.create_model_and_transforms(
-                    entry.source.name, **kwargs
-                )
-        else:
-            model, _, transform = open_clip.create_model_and_transforms(entry.source.name, **kwargs)
-    return finish(model), transform, identity
-
-
-def _local_tokenizer_folder(entry: ZooEntry) -> Path | None:
-    """A local weights folder that also holds the tokenizer files (a copy of the hub repo)."""
-    path = local_path(entry)
-    if path is None or not path.is_dir():
-        return None
-    if any((path / n).is_file() for n in TOKENIZER_REQUIRED.split("|")):
-        return path
-    return None
+    kwargs.update(pretrained=pretrained, force_quick_gelu=quick_gelu)
+    kwargs["pretrained_text"] = pretrained is not None  # random twins: no tower weights either
+    seed = common.seeded(entry.init_seed) if pretrained is None else contextlib.nullcontext()
+    with hub.translate_hub_errors(entry.ref, f"the weights of {entry.source.name}"), seed:
+        model, _, transform = open_clip.create_model_and_transforms(entry.source.name, **kwargs)
+    return common.finish(model), transform, identity
 
 
 def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
-    """(tokenizer, its identity): CLIP's BPE, or a Hugging Face tokenizer (SigLIP) from the
-    local weights folder or the hub."""
+    """(tokenizer, its identity): CLIP's BPE, or a Hugging Face tokenizer (SigLIP) from a local
+    weights folder holding its files, or from the hub."""
     import open_clip
 
     text_cfg = open_clip.get_model_config(entry.source.name).get("text_cfg", {})
@@ -211,14 +147,15 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
         with hub.translate_hub_errors(entry.ref, f"the tokenizer of {entry.source.name}"):
             tokenizer = open_clip.get_tokenizer(entry.source.name)
         name = f"{type(tokenizer).__name__}:{context}"
-        check_vocab(entry.ref, name, _vocab_size(tokenizer))
+        common.check_vocab(entry.ref, name, _vocab_size(tokenizer))
         return tokenizer, name
-    folder = _local_tokenizer_folder(entry)
-    if folder is not None:
+    folder = local_path(entry)
+    if folder is not None and any((folder / n).is_file() for n in TOKENIZER_REQUIRED.split("|")):
         ident = f"{path_identity(folder)}:{context}"
     else:
         what = f"the tokenizer files of {repo} from the Hugging Face hub"
-        folder = hub.hub_snapshot(entry.ref, repo, hub.Files(TOKENIZER_PATTERNS, REQUIRED, what))
+        files = hub.Files(TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED], what)
+        folder = hub.hub_snapshot(entry.ref, repo, files)
         assert folder is not None
         ident = f"hf:{repo}@{hub.snapshot_revision(folder)}:{context}"
     with hub.translate_hub_errors(entry.ref, f"the tokenizer of {repo}"):
@@ -228,23 +165,15 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
             tokenizer_mode=text_cfg.get("tokenizer_mode"),
             **text_cfg.get("tokenizer_kwargs", {}),
         )
-    check_vocab(entry.ref, repo, _vocab_size(tokenizer))
+    common.check_vocab(entry.ref, repo, _vocab_size(tokenizer))
     return tokenizer, ident
 
 
 def _vocab_size(tokenizer: Tokenizer) -> int | None:
-    inner = getattr(tokenizer, "tokenizer", None)
-    if inner is not None:
+    if (inner := getattr(tokenizer, "tokenizer", None)) is not None:
         return len(inner)
     size = getattr(tokenizer, "vocab_size", None)
-    if size is None and hasattr(tokenizer, "encoder"):
-        size = len(tokenizer.encoder)
-    return size
-
-
-def _output_dim(model: torch.nn.Module, model_cfg: dict[str, object]) -> int:
-    dim = model_cfg.get("embed_dim")
-    return int(dim) if dim is not None else int(model.visual.output_dim)  # type: ignore[arg-type]
+    return len(tokenizer.encoder) if size is None and hasattr(tokenizer, "encoder") else size
 
 
 def build(entry: ZooEntry, tower: str) -> Encoder:
@@ -252,17 +181,18 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     if tower == "text":  # first: a missing tokenizer fails before minutes of model building
         tokenizer, tok_id = build_tokenizer(entry)
     model, transform, identity = build_model(entry)
-    dim = _output_dim(model, model_cfg)
-    check_dim(entry, tower, dim)
-    versions = library_versions("open_clip_torch")
+    dim = int(model_cfg.get("embed_dim") or model.visual.output_dim)
+    common.check_dim(entry, tower, dim)
+    versions = common.library_versions("open_clip_torch")
     if tower == "image":
-        fp = base_fingerprint(entry, tower, identity, transform=repr(transform), **versions)
-        enc = make_encoder(entry, "image", dim, model, image_steps(transform, forward_image), fp)
+        fp = common.base_fingerprint(entry, tower, identity, transform=repr(transform), **versions)
+        steps = common.image_steps(transform, forward_image)
+        enc = common.make_encoder(entry, "image", dim, model, steps, fp)
         enc.channels_last = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
     else:
-        fp = base_fingerprint(entry, tower, identity, tokenizer=tok_id, **versions)
-        steps = (prepare_text, TextCollate(tokenizer), forward_text)
-        enc = make_encoder(entry, "text", dim, model, steps, fp)  # type: ignore[arg-type]
+        fp = common.base_fingerprint(entry, tower, identity, tokenizer=tok_id, **versions)
+        steps = (prepare_text, TextCollate(tokenizer), forward_text)  # type: ignore[assignment]
+        enc = common.make_encoder(entry, "text", dim, model, steps, fp)
     return attach_open_clip(enc, tower)
 
 
@@ -279,31 +209,23 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
     status = WeightsStatus.offline(entry)
     if status is None:
         _, tag_cfg = _configs(entry)
-        location = _hub_location(tag_cfg)
-        if location is None:
+        if (location := _hub_location(tag_cfg)) is not None:
+            status = hub.files_status(entry, *location)
+        else:
             url = str(tag_cfg.get("url", "-"))
             status = WeightsStatus("hub", url, False, "downloaded by open_clip on first use")
-        else:
-            status = hub.files_status(entry, *location)
-    if "text" in entry.towers:
-        import open_clip
+    if "text" not in entry.towers:
+        return status
+    import open_clip
 
-        repo = (
-            open_clip.get_model_config(entry.source.name)
-            .get("text_cfg", {})
-            .get("hf_tokenizer_name")
-        )
-        if repo:
-            files = hub.Files(TOKENIZER_PATTERNS, REQUIRED)
-            folder = hub.hub_snapshot(entry.ref, repo, files, fetch="cache")
-            note = f"text tokenizer hf://{repo}: " + ("cached" if folder else "not cached (hub)")
-            status = WeightsStatus(
-                status.kind,
-                status.location,
-                status.available and folder is not None,
-                "; ".join(filter(None, [status.detail, note])),
-            )
-    return status
+    text_cfg = open_clip.get_model_config(entry.source.name).get("text_cfg", {})
+    if not (repo := text_cfg.get("hf_tokenizer_name")):
+        return status
+    files = hub.Files(TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED])
+    folder = hub.hub_snapshot(entry.ref, repo, files, fetch="cache")
+    note = f"text tokenizer hf://{repo}: " + ("cached" if folder else "not cached (hub)")
+    detail = "; ".join(filter(None, [status.detail, note]))
+    return WeightsStatus(status.kind, status.location, status.available and bool(folder), detail)
 
 
 BACKEND = BackendSpec(

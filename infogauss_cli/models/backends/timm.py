@@ -15,21 +15,11 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
-from infogauss_cli.models.backends import hub
-from infogauss_cli.models.backends.common import (
-    base_fingerprint,
-    check_dim,
-    finish,
-    image_steps,
-    library_versions,
-    make_encoder,
-    seeded,
-)
+from infogauss_cli.models.backends import common, hub
 from infogauss_cli.models.backends.layers import attach_timm
-from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder
 from infogauss_cli.models.schema import SourceSchema, ZooEntry
-from infogauss_cli.models.weights import WeightsStatus, weights_file, weights_location
+from infogauss_cli.models.weights import WeightsStatus
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -145,8 +135,7 @@ def _load_converted(entry: ZooEntry, file: Path, model: torch.nn.Module) -> None
     for key in ("classifier.weight", "classifier.bias"):
         state.pop(key, None)  # num_classes=0: no classifier
     result = model.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
-    _check_fit(entry, file, missing, list(result.unexpected_keys))
+    _check_fit(entry, file, result.missing_keys, result.unexpected_keys)
 
 
 def _check_fit(entry: ZooEntry, file: Path, missing: list[str], unexpected: list[str]) -> None:
@@ -193,27 +182,23 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, str]:
     src = entry.source
     cfg = _pretrained_cfg(entry)
     kwargs: dict[str, object] = {**src.model_kwargs, "num_classes": 0}
-    loc = weights_location(entry)
-    if loc.kind == "random":
-        with seeded(entry.init_seed):
+    local = common.local_weights(entry, HUB_FILES)
+    if local is not None and local[0] is None:
+        with common.seeded(entry.init_seed):
             model = timm.create_model(src.name, pretrained=False, **kwargs)
-        return finish(model), f"random:{entry.init_seed}"
-    if loc.kind in ("local", "package"):
-        assert loc.path is not None
-        file = weights_file(loc.path, HUB_FILES, entry.id)
-        identity = path_identity(file)
+        return common.finish(model), local[1]
+    if local is not None:
+        file, identity = local
         if src.checkpoint_format == "efficientnet_pytorch":
             model = timm.create_model(src.name, pretrained=False, **kwargs)
-            _load_converted(entry, file, model)
-            return finish(model), identity
+            _load_converted(entry, file, model)  # type: ignore[arg-type]
+            return common.finish(model), identity
         overlay = {"file": str(file), "source": ""}
     elif cfg is not None and getattr(cfg, "hf_hub_id", None):
-        file = hub.hub_file(entry.ref, cfg.hf_hub_id, _hub_candidates(cfg), entry.source.revision)
-        identity = f"{hub.hub_identity(cfg.hf_hub_id, file, entry.source.revision)}:{file.name}"
+        file, identity = hub.hub_weights(entry, cfg.hf_hub_id, _hub_candidates(cfg))
         overlay = {"file": str(file), "source": ""}
     elif cfg is not None and getattr(cfg, "url", None):
-        reason = hub.hub_unavailable_reason(cfg.url)
-        if reason is not None:
+        if (reason := hub.hub_unavailable_reason(cfg.url)) is not None:
             raise hub.offline_error(entry.ref, cfg.url, reason)
         overlay, identity = {}, f"url:{cfg.url}"
     else:
@@ -221,14 +206,13 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, str]:
             f"{entry.id}: timm has no pretrained weights for {src.name!r}; set source.weights "
             "or use the random twin (@random)"
         )
-    what = f"the weights of {src.name}"
-    with hub.translate_hub_errors(entry.ref, what), _load_report() as report:
+    with hub.translate_hub_errors(entry.ref, f"the weights of {src.name}"), _load_report() as keys:
         model = timm.create_model(
             src.name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs
         )
-    where = Path(overlay["file"]) if "file" in overlay else Path(identity)
-    _check_fit(entry, where, report["Missing"], report["Unexpected"])
-    return finish(model), identity
+    where = Path(overlay.get("file", identity))
+    _check_fit(entry, where, keys["Missing"], keys["Unexpected"])
+    return common.finish(model), identity
 
 
 def build(entry: ZooEntry, tower: str) -> Encoder:
@@ -236,19 +220,20 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
 
     model, identity = build_model(entry)
     dim = int(getattr(model, "head_hidden_size", None) or model.num_features)
-    check_dim(entry, tower, dim)
+    common.check_dim(entry, tower, dim)
     cfg = data_config(entry, model)
     transform = timm.data.create_transform(**cfg, is_training=False)
-    fingerprint = base_fingerprint(
+    fingerprint = common.base_fingerprint(
         entry,
         tower,
         identity,
         data_config=json.dumps(cfg, sort_keys=True, default=str),
         transform=repr(transform),
         model_kwargs=json.dumps(entry.source.model_kwargs, sort_keys=True),
-        **library_versions("timm"),
+        **common.library_versions("timm"),
     )
-    enc = make_encoder(entry, "image", dim, model, image_steps(transform, forward), fingerprint)
+    steps = common.image_steps(transform, forward)
+    enc = common.make_encoder(entry, "image", dim, model, steps, fingerprint)
     enc.channels_last = not hasattr(model, "patch_embed")  # CNNs gain, ViTs do not
     return attach_timm(enc)
 
@@ -263,9 +248,7 @@ def quick_status(entry: ZooEntry) -> WeightsStatus | None:
     if status := WeightsStatus.offline(entry):
         return status
     repo = hub_repo(entry.source.name)
-    if repo is None:
-        return None
-    return hub.files_status(entry, repo, HUB_FILES)
+    return None if repo is None else hub.files_status(entry, repo, HUB_FILES)
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
