@@ -60,6 +60,20 @@ def seeded(seed: int) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No transformers "Loading weights" bar: the files are local, it is noise."""
+    from transformers.utils import logging as hf_logging
+
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
+
+
 def finish(module: torch.nn.Module) -> torch.nn.Module:
     """The contract's state: float32, on CPU, eval mode."""
     return module.float().cpu().eval()

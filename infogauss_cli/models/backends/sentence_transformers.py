@@ -14,16 +14,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
-from infogauss_cli.models.backends import hub
-from infogauss_cli.models.backends.common import (
-    base_fingerprint,
-    check_dim,
-    check_vocab,
-    finish,
-    library_versions,
-    make_encoder,
-    seeded,
-)
+from infogauss_cli.models.backends import common, hub
 from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, LayerSet, prepare_text
 from infogauss_cli.models.schema import SourceSchema, ZooEntry
@@ -34,17 +25,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
     from transformers import PreTrainedTokenizerBase
 
-ST_PATTERNS = (
-    "*.json",
-    "*.txt",
-    "*.model",
-    "model.safetensors",
-    "*/*.json",
-    "*/*.safetensors",
-    "*/*.txt",
-)
+ST_PATTERNS = ("*.json", "*.txt", "*.model", "model.safetensors", "*/*.json", "*/*.safetensors")
+ST_PATTERNS += ("*/*.txt",)
 REQUIRED = ("modules.json", "config.json")
-NORMALIZE = "Normalize"
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -54,17 +37,6 @@ class SentenceTransformersSource(SourceSchema):
     normalize: bool = True
     """False: leave out the model's final Normalize module (audit before it)."""
     max_length: int | None = Field(default=None, gt=0)
-
-
-def _import_st():  # type: ignore[no-untyped-def]
-    try:
-        import sentence_transformers
-    except ImportError:
-        raise BadInputError(
-            "the sentence-transformers backend needs the sentence-transformers package: "
-            "pip install 'infogauss[st]'"
-        ) from None
-    return sentence_transformers
 
 
 def model_folder(entry: ZooEntry) -> tuple[Path, str]:
@@ -96,22 +68,16 @@ class STCollate:
     ) -> None:
         self.tokenizer, self.max_length, self.lower = tokenizer, max_length, lower
 
-    def __call__(self, texts: list[str]) -> Batch:
+    def _tokens(self, texts: list[str], **kw: object) -> dict:
         texts = [t.strip().lower() if self.lower else t.strip() for t in texts]
-        enc = self.tokenizer(
-            texts,
-            padding=True,
-            truncation="longest_first",
-            max_length=self.max_length,
-            return_tensors="pt",
-        )
-        return dict(enc)
+        return self.tokenizer(texts, truncation="longest_first", max_length=self.max_length, **kw)
+
+    def __call__(self, texts: list[str]) -> Batch:
+        return dict(self._tokens(texts, padding=True, return_tensors="pt"))
 
     def token_lengths(self, texts: list[str]) -> list[int]:
         """Tokens per text after truncation (the bucketing key)."""
-        texts = [t.strip().lower() if self.lower else t.strip() for t in texts]
-        ids = self.tokenizer(texts, truncation="longest_first", max_length=self.max_length)
-        return [len(x) for x in ids["input_ids"]]
+        return [len(x) for x in self._tokens(texts)["input_ids"]]
 
 
 def forward_st(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
@@ -126,40 +92,30 @@ def _randomise(st: SentenceTransformer, entry: ZooEntry) -> None:
     """Random twin: the first module's transformer rebuilt from its config, seeded."""
     from transformers import AutoModel
 
-    first = st[0]
-    attr = "auto_model" if hasattr(first, "auto_model") else "model"
-    hf = getattr(first, attr, None)
+    hf = _hf_model(st[0])
     if hf is None or not hasattr(hf, "config"):
         raise BadInputError(f"{entry.ref}: no transformers model in its first module to reset")
-    with seeded(entry.init_seed):
+    with common.seeded(entry.init_seed):
         fresh = AutoModel.from_config(hf.config)
     hf.load_state_dict(fresh.state_dict(), strict=False)
 
 
-def kept_modules(st: SentenceTransformer, normalize: bool) -> list[torch.nn.Module]:
-    """The model's modules, without a final Normalize when ``normalize`` is False."""
-    modules = list(st)
-    if not normalize and modules and type(modules[-1]).__name__ == NORMALIZE:
-        modules = modules[:-1]
-    return modules
-
-
 def load(entry: ZooEntry) -> tuple[SentenceTransformer, str]:
     """(SentenceTransformer on CPU in eval mode, weights identity)."""
-    st_lib = _import_st()
-    from transformers.utils import logging as hf_logging
-
-    folder, ident = model_folder(entry)
-    bar = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # a local folder: its "Loading weights" bar is noise
     try:
-        with hub.translate_hub_errors(entry.ref, f"the sentence-transformers model {folder}"):
-            st = st_lib.SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise BadInputError(
+            "the sentence-transformers backend needs the sentence-transformers package: "
+            "pip install 'infogauss[st]'"
+        ) from None
+    folder, ident = model_folder(entry)
+    what = f"the sentence-transformers model {folder}"
+    try:
+        with common.quiet_loading(), hub.translate_hub_errors(entry.ref, what):
+            st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
         raise RunError(f"cannot load {entry.ref} from {folder}: {exc}") from None
-    finally:
-        if bar:
-            hf_logging.enable_progress_bar()
     if not entry.pretrained:
         _randomise(st, entry)
     return st, ident
@@ -171,32 +127,30 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     st, ident = load(entry)
     tokenizer = st.tokenizer
-    check_vocab(entry.ref, entry.source.name, len(tokenizer) if tokenizer is not None else None)
+    common.check_vocab(entry.ref, entry.source.name, len(tokenizer) if tokenizer else None)
     length = int(entry.source.max_length or st.max_seq_length or 512)
     lower = bool(getattr(st[0], "do_lower_case", False))
-    modules = kept_modules(st, entry.source.normalize)
-    module = finish(torch.nn.Sequential(*modules))
+    modules = list(st)
+    if not entry.source.normalize and modules and type(modules[-1]).__name__ == "Normalize":
+        modules = modules[:-1]  # audit before the final Normalize
+    module = common.finish(torch.nn.Sequential(*modules))
+    collate = STCollate(tokenizer, length, lower)
     with torch.inference_mode():
-        probe = forward_st(module, STCollate(tokenizer, length, lower)(["dimension probe"]))
-    dim = int(probe.shape[-1])
-    check_dim(entry, tower, dim)
+        dim = int(forward_st(module, collate(["dimension probe"])).shape[-1])
+    common.check_dim(entry, tower, dim)
     names = ",".join(type(m).__name__ for m in modules)
-    fingerprint = base_fingerprint(
+    fingerprint = common.base_fingerprint(
         entry,
         tower,
         ident,
         modules=names,
         normalize=entry.source.normalize,
         tokenizer=f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{lower}",
-        **library_versions("transformers", "sentence-transformers"),
+        **common.library_versions("transformers", "sentence-transformers"),
     )
-    steps = (prepare_text, STCollate(tokenizer, length, lower), forward_st)
-    enc = make_encoder(entry, "text", dim, module, steps, fingerprint)  # type: ignore[arg-type]
+    steps = (prepare_text, collate, forward_st)
+    enc = common.make_encoder(entry, "text", dim, module, steps, fingerprint)  # type: ignore[arg-type]
     return attach_layers(enc)
-
-
-def check(entry: ZooEntry) -> None:
-    """Nothing to check offline beyond the schema and the weights path."""
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
@@ -244,6 +198,10 @@ def attach_layers(encoder: Encoder) -> Encoder:
         pooling="hidden state k through the model's " + (" + ".join(rest) or "identity"),
     )
     return dataclasses.replace(encoder, layers=layers)
+
+
+def check(entry: ZooEntry) -> None:
+    """Nothing to check offline beyond the schema and the weights path."""
 
 
 BACKEND = BackendSpec(

@@ -14,26 +14,13 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
-from infogauss_cli.models.backends import hub
-from infogauss_cli.models.backends.common import (
-    Steps,
-    base_fingerprint,
-    check_dim,
-    finish,
-    library_versions,
-    make_encoder,
-    seeded,
-    stack_images,
-)
+from infogauss_cli.models.backends import common, hub
 from infogauss_cli.models.backends.transformers_io import (
     AUX_PATTERNS,
+    FORWARD,
     attach_layers,
     build_image_prepare,
     build_text_collate,
-    forward_clip_image,
-    forward_clip_text,
-    forward_cls,
-    forward_mean,
 )
 from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import BackendSpec, Encoder, prepare_text
@@ -49,21 +36,12 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from transformers import PretrainedConfig
 
-MODEL_WEIGHTS = (
-    "model.safetensors|model.safetensors.index.json|pytorch_model.bin|pytorch_model.bin.index.json"
-)
-SAFETENSORS_PATTERNS = (
-    *AUX_PATTERNS,
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "model-*.safetensors",
-)
-BIN_PATTERNS = (
-    *AUX_PATTERNS,
-    "pytorch_model.bin",
-    "pytorch_model.bin.index.json",
-    "pytorch_model-*.bin",
-)
+MODEL_WEIGHTS = "model.safetensors|model.safetensors.index.json|pytorch_model.bin"
+MODEL_WEIGHTS += "|pytorch_model.bin.index.json"
+SAFETENSORS = ("model.safetensors", "model.safetensors.index.json", "model-*.safetensors")
+SAFETENSORS_PATTERNS = (*AUX_PATTERNS, *SAFETENSORS)
+BIN_PATTERNS = (*AUX_PATTERNS, "pytorch_model.bin", "pytorch_model.bin.index.json")
+BIN_PATTERNS += ("pytorch_model-*.bin",)
 
 
 class TransformersSource(SourceSchema):
@@ -157,20 +135,11 @@ def build_model(entry: ZooEntry, folder: Path | None, config: PretrainedConfig) 
     from transformers import AutoModel
 
     if not entry.pretrained:
-        with seeded(entry.init_seed):
-            model = AutoModel.from_config(config)
-        return finish(model)
-    assert folder is not None
-    from transformers.utils import logging as hf_logging
-
-    bar = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # a local folder: its "Loading weights" bar is noise
-    try:
-        with hub.translate_hub_errors(entry.ref, f"the weights of {entry.source.name}"):
-            model, info = AutoModel.from_pretrained(folder, config=config, output_loading_info=True)
-    finally:
-        if bar:
-            hf_logging.enable_progress_bar()
+        with common.seeded(entry.init_seed):
+            return common.finish(AutoModel.from_config(config))
+    what = f"the weights of {entry.source.name}"
+    with common.quiet_loading(), hub.translate_hub_errors(entry.ref, what):
+        model, info = AutoModel.from_pretrained(folder, config=config, output_loading_info=True)
     # missing weights are initialised randomly with a warning: only the (unused) pooler may be
     missing = sorted(k for k in info.get("missing_keys", ()) if k.split(".")[0] != "pooler")
     mismatched = sorted(str(k) for k in info.get("mismatched_keys", ()))
@@ -179,15 +148,7 @@ def build_model(entry: ZooEntry, folder: Path | None, config: PretrainedConfig) 
             f"cannot load {entry.ref}: the weights in {folder} do not fit its config "
             f"({len(missing)} missing, e.g. {missing[:3]}; {len(mismatched)} of the wrong shape)"
         )
-    return finish(model)
-
-
-def _output_dim(entry: ZooEntry, model: torch.nn.Module, tower: str) -> int:
-    config = model.config
-    if entry.source.pooling == "clip":
-        return int(config.projection_dim)
-    sub = getattr(config, f"{'vision' if tower == 'image' else 'text'}_config", None) or config
-    return int(sub.hidden_size)
+    return common.finish(model)
 
 
 def build(entry: ZooEntry, tower: str) -> Encoder:
@@ -198,26 +159,25 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     folder, identity = model_folder(entry)
     config = load_config(entry, folder)
     # preprocessing first: a missing tokenizer fails before the model is built
-    steps: Steps
+    forward = FORWARD[tower, pooling]
     if tower == "image":
         prepare, proc_id = build_image_prepare(entry, folder, config)
-        forward = forward_clip_image if pooling == "clip" else forward_cls
-        steps = (prepare, stack_images, forward)  # type: ignore[assignment]
+        steps = (prepare, common.stack_images, forward)
     else:
         collate, proc_id = build_text_collate(entry, folder, config)
-        forward = {"clip": forward_clip_text, "mean": forward_mean, "cls": forward_cls}[pooling]
-        steps = (prepare_text, collate, forward)  # type: ignore[assignment]
+        steps = (prepare_text, collate, forward)
     model = build_model(entry, folder, config)
-    dim = _output_dim(entry, model, tower)
-    check_dim(entry, tower, dim)
-    versions = library_versions("transformers")
+    sub = getattr(model.config, f"{'vision' if tower == 'image' else 'text'}_config", None)
+    sub = sub or model.config
+    dim = int(model.config.projection_dim if pooling == "clip" else sub.hidden_size)
+    common.check_dim(entry, tower, dim)
+    versions = common.library_versions("transformers")
     config_id = json.dumps(model.config.to_diff_dict(), sort_keys=True, default=str)
-    fingerprint = base_fingerprint(
+    fingerprint = common.base_fingerprint(
         entry, tower, identity, pooling=pooling, preprocess=proc_id, config=config_id, **versions
     )
-    encoder = make_encoder(entry, tower, dim, model, steps, fingerprint)  # type: ignore[arg-type]
-    sub = getattr(model.config, f"{'vision' if tower == 'image' else 'text'}_config", None)
-    blocks = getattr(sub or model.config, "num_hidden_layers", None)
+    encoder = common.make_encoder(entry, tower, dim, model, steps, fingerprint)  # type: ignore[arg-type]
+    blocks = getattr(sub, "num_hidden_layers", None)
     return attach_layers(encoder, pooling, tower, int(blocks)) if blocks else encoder
 
 

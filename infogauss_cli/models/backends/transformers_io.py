@@ -69,13 +69,20 @@ def forward_clip_text(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
 
 
 def forward_mean(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
-    hidden = module(**batch).last_hidden_state.float()
-    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return _masked_mean(module(**batch).last_hidden_state, batch["attention_mask"])
 
 
 def forward_cls(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
     return module(**batch).last_hidden_state[:, 0]
+
+
+FORWARD = {
+    ("image", "clip"): forward_clip_image,
+    ("image", "cls"): forward_cls,
+    ("text", "clip"): forward_clip_text,
+    ("text", "mean"): forward_mean,
+    ("text", "cls"): forward_cls,
+}
 
 
 class TextCollate:
