@@ -23,32 +23,25 @@ from infogauss_cli.models.schema import ZooEntry, on_the_fly_prefix
 from infogauss_cli.models.weights import WeightsStatus, error_chain
 
 PROBE_TIMEOUT_S = 3.0
-DEFAULT_ENDPOINT = "https://huggingface.co"
 _TRUE = {"1", "true", "yes", "on"}
 Fetch = Literal["any", "cache", "hub"]
 
 
 def endpoint() -> str:
     """The hub endpoint huggingface_hub uses (``HF_ENDPOINT``)."""
-    try:
-        from huggingface_hub import constants
+    from huggingface_hub import constants
 
-        return str(constants.ENDPOINT).rstrip("/")
-    except Exception:  # pragma: no cover - huggingface_hub is a dependency of all backends
-        return os.environ.get("HF_ENDPOINT", DEFAULT_ENDPOINT).rstrip("/")
+    return str(constants.ENDPOINT).rstrip("/")
 
 
 def offline_flag() -> str | None:
     """Which offline switch is on (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``), or None."""
+    from huggingface_hub import constants
+
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         if os.environ.get(name, "").strip().lower() in _TRUE:
             return name
-    try:
-        from huggingface_hub import constants
-
-        return "HF_HUB_OFFLINE" if constants.HF_HUB_OFFLINE else None
-    except Exception:  # pragma: no cover
-        return None
+    return "HF_HUB_OFFLINE" if constants.HF_HUB_OFFLINE else None
 
 
 def _offline_reason() -> str | None:
@@ -60,13 +53,9 @@ def hub_unavailable_reason(url: str | None = None) -> str | None:
     """Why the hub (or the server of ``url``) cannot be used now, None if it can."""
     if (reason := _offline_reason()) is not None:
         return reason
-    if url:
-        parsed = urllib.parse.urlsplit(url)
-        target = f"{parsed.scheme}://{parsed.netloc}"
-    else:
-        target = endpoint()
-    why = unreachable_reason(target, PROBE_TIMEOUT_S)
-    if why is None:
+    parsed = urllib.parse.urlsplit(url or "")
+    target = f"{parsed.scheme}://{parsed.netloc}" if url else endpoint()
+    if (why := unreachable_reason(target, PROBE_TIMEOUT_S)) is None:
         return None
     return f"{'the hub (' + target + ')' if url is None else target} is unreachable: {why}"
 
@@ -116,8 +105,7 @@ def hub_file(
         if found is not None:
             return found
     what = f"{' or '.join(filenames)} from the Hugging Face hub repo {repo_id}"
-    reason = hub_unavailable_reason()
-    if reason is not None:
+    if (reason := hub_unavailable_reason()) is not None:
         raise offline_error(model, what, reason)
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
@@ -182,8 +170,7 @@ def hub_snapshot(
     if fetch == "cache":
         return None
     what = files.what or f"files from the Hugging Face hub repo {repo_id}"
-    reason = hub_unavailable_reason()
-    if reason is not None:
+    if (reason := hub_unavailable_reason()) is not None:
         raise offline_error(model, what, reason)
     with translate_hub_errors(model, what):
         folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns))
@@ -195,11 +182,8 @@ def hub_snapshot(
 def snapshot_revision(path: Path) -> str | None:
     """The commit hash of a file or folder inside the HF cache (``.../snapshots/<sha>/...``)."""
     parts = Path(path).parts
-    if "snapshots" in parts:
-        i = parts.index("snapshots")
-        if i + 1 < len(parts):
-            return parts[i + 1]
-    return None
+    i = parts.index("snapshots") + 1 if "snapshots" in parts else len(parts)
+    return parts[i] if i < len(parts) else None
 
 
 def hub_identity(repo_id: str, path: Path, requested: str | None = None) -> str:
@@ -208,19 +192,9 @@ def hub_identity(repo_id: str, path: Path, requested: str | None = None) -> str:
 
 
 # ---- translating library errors ---------------------------------------------------------------
-_OFFLINE_NAMES = {
-    "LocalEntryNotFoundError",
-    "OfflineModeIsEnabled",
-    "ConnectError",
-    "ConnectTimeout",
-    "ConnectionError",
-    "NameResolutionError",
-    "MaxRetryError",
-    "URLError",
-    "ReadTimeout",
-    "TimeoutException",
-    "TimeoutError",
-}
+_OFFLINE_NAMES = {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectError", "URLError"}
+_OFFLINE_NAMES |= {"ConnectTimeout", "ConnectionError", "NameResolutionError", "MaxRetryError"}
+_OFFLINE_NAMES |= {"ReadTimeout", "TimeoutException", "TimeoutError"}
 _OFFLINE_TEXTS = ("failed to download weights", "offline mode", "couldn't connect")
 
 

@@ -22,24 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from transformers import PretrainedConfig, PreTrainedTokenizerBase
     from transformers.image_processing_utils import BaseImageProcessor
 
-AUX_PATTERNS = (
-    "config.json",
-    "preprocessor_config.json",
-    "tokenizer*",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "vocab*",
-    "merges.txt",
-    "spiece.model",
-    "sentencepiece*",
-)
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "vocab.txt",
-    "vocab.json",
-    "spiece.model",
-)
+AUX_PATTERNS = ("config.json", "preprocessor_config.json", "tokenizer*", "special_tokens_map.json")
+AUX_PATTERNS += ("added_tokens.json", "vocab*", "merges.txt", "spiece.model", "sentencepiece*")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")
+TOKENIZER_FILES += ("spiece.model",)
 MAX_TEXT_TOKENS = 512
 
 
@@ -50,8 +36,7 @@ def _features(out: object) -> torch.Tensor:
     if isinstance(out, torch.Tensor):
         return out
     for name in ("pooler_output", "image_embeds", "text_embeds"):
-        value = getattr(out, name, None)
-        if value is not None:
+        if (value := getattr(out, name, None)) is not None:
             return value
     raise TypeError(f"unexpected output {type(out).__name__} from get_*_features")
 
@@ -61,11 +46,8 @@ def forward_clip_image(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
 
 
 def forward_clip_text(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
-    return _features(
-        module.get_text_features(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-        )
-    )
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    return _features(module.get_text_features(input_ids=ids, attention_mask=mask))
 
 
 def forward_mean(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
@@ -93,22 +75,17 @@ class TextCollate:
     ) -> None:
         self.tokenizer, self.max_length, self.padding = tokenizer, max_length, padding
 
+    def _tokens(self, texts: list[str], **kw: object) -> dict:
+        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length, **kw)
+
     def __call__(self, texts: list[str]) -> Batch:
-        enc = self.tokenizer(
-            list(texts),
-            padding=self.padding,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="pt",
-        )
-        return dict(enc)
+        return dict(self._tokens(texts, padding=self.padding, return_tensors="pt"))
 
     def token_lengths(self, texts: list[str]) -> list[int] | None:
         """Tokens per text after truncation (the bucketing key); None with fixed padding."""
         if self.padding == "max_length":
             return None
-        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
-        return [len(x) for x in ids["input_ids"]]
+        return [len(x) for x in self._tokens(texts)["input_ids"]]
 
 
 class ClipBpeCollate:
@@ -139,10 +116,6 @@ class ProcessorPrepare:
         return self.processor(images=image, return_tensors="pt")["pixel_values"][0]
 
 
-def _has_tokenizer(folder: Path | None) -> bool:
-    return folder is not None and any((folder / n).is_file() for n in TOKENIZER_FILES)
-
-
 def build_text_collate(
     entry: ZooEntry, folder: Path | None, config: PretrainedConfig
 ) -> tuple[TextCollate | ClipBpeCollate, str]:
@@ -153,7 +126,7 @@ def build_text_collate(
     config = getattr(config, "text_config", None) or config
     limit = min(int(getattr(config, "max_position_embeddings", MAX_TEXT_TOKENS)), MAX_TEXT_TOKENS)
     clip = src.pooling == "clip"
-    if not _has_tokenizer(folder):
+    if folder is None or not any((folder / n).is_file() for n in TOKENIZER_FILES):
         if clip and not entry.pretrained:
             length = src.max_length or limit
             return ClipBpeCollate(length), f"open_clip-bpe:{length}"
@@ -181,16 +154,14 @@ def build_image_prepare(
 
         processor = AutoImageProcessor.from_pretrained(folder)
     else:
-        vision = getattr(config, "vision_config", None) or config
-        size = int(getattr(vision, "image_size", 224))
-        model_type = config.model_type
-        if model_type == "clip":
+        size = int(getattr(getattr(config, "vision_config", None) or config, "image_size", 224))
+        if config.model_type == "clip":
             from transformers import CLIPImageProcessor
 
             processor = CLIPImageProcessor(
                 size={"shortest_edge": size}, crop_size={"height": size, "width": size}
             )
-        elif model_type in ("vit", "dino", "deit"):
+        elif config.model_type in ("vit", "dino", "deit"):
             from transformers import ViTImageProcessor
 
             processor = ViTImageProcessor(size={"height": size, "width": size})
