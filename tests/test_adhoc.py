@@ -1,5 +1,5 @@
 """Models without a zoo entry: ``hf:ID``, ``timm:NAME``, ``open_clip:NAME[:PRETRAINED]``,
-``st:ID`` made on the fly (backends/adhoc.py), offline only."""
+``st:ID`` made on the fly (models/catalogue.py), offline only."""
 
 from __future__ import annotations
 

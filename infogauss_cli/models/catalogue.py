@@ -1,12 +1,7 @@
-"""The catalogue: find and read zoo files, resolve model references (zoo ids, ``@random`` twins
-and the hub prefixes ``hf:ID``, ``timm:NAME``, ``open_clip:NAME[:PRETRAINED]``, ``st:ID``, where
-``ID`` may be a local path) and build an :class:`Encoder` from an entry.
-
-Zoo files are found in this order: ``--zoo``, ``$INFOGAUSS_ZOO``, the packaged zoo. A prefixed
-reference becomes an entry validated like a zoo file's (context ``on_the_fly``); ``hf:`` reads the
-model's ``config.json`` (folder, hub cache, or a download that fails fast offline) to choose its
-towers and pooling.
-"""
+"""The catalogue: read zoo files (``--zoo``, ``$INFOGAUSS_ZOO``, else the packaged zoo), resolve
+model references (zoo ids, ``@random`` twins, and ``hf:ID``, ``timm:NAME``,
+``open_clip:NAME[:PRETRAINED]``, ``st:ID`` made on the fly, ``ID`` a hub id or a local path) and
+build an :class:`Encoder` from an entry."""
 
 from __future__ import annotations
 

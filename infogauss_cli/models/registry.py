@@ -41,16 +41,10 @@ class LayerSet:
 
 @dataclass
 class Encoder:
-    """One tower of one model, ready to embed.
-
-    - ``prepare`` runs per item in DataLoader workers (picklable): an RGB ``PIL.Image`` ->
-      ``Tensor(C, H, W)``, or ``str`` -> ``str`` for text.
-    - ``collate``: prepared items -> a dict of batch-first CPU tensors (the extractor slices dim
-      0 when it backs off on OOM); a text collate may have ``token_lengths(texts)`` for length
-      buckets.
-    - ``forward(module, batch)``: the batch on the module's device -> raw embeddings ``(B, dim)``.
-    - ``fingerprint``: everything that changes the outputs; the cache keys on it.
-    """
+    """One tower of one model, ready to embed: ``prepare`` per item in DataLoader workers
+    (picklable; RGB PIL image -> tensor, or str -> str), ``collate`` (items -> dict of batch-first
+    CPU tensors; a text collate may have ``token_lengths(texts)``), ``forward(module, batch)`` ->
+    raw ``(B, dim)`` embeddings, and ``fingerprint`` (what changes the outputs: the cache key)."""
 
     model_id: str
     tower: Tower
@@ -71,20 +65,12 @@ def prepare_text(text: object) -> str:
 
 @runtime_checkable
 class Backend(Protocol):
-    """What a backend provides.
-
-    - ``name``: the zoo's ``backend:`` value; ``source_schema``: a ``SourceSchema`` subclass
-      (``extra="forbid"``) for the entry's ``source:``; ``towers``: allowed towers, None for any.
-    - ``build(entry, tower) -> Encoder``: module in eval mode on CPU in float32; ``dim`` equals
-      ``entry.dim`` when set. An offline hub or a missing file is a ``RunError`` naming the model
-      and the file; a bad entry a ``BadInputError``.
-    - ``check(entry)``: the entry's names exist in the installed library (no network, no model).
-    - ``weights_status(entry) -> WeightsStatus``: where the weights are, with no network.
-    - ``quick_status`` (optional): the status without importing the heavy library, or None; a
-      missing hub weight offline then fails before torch is imported.
-
-    Heavy libraries are imported inside these functions, never at module level.
-    """
+    """What a backend provides (docs/zoo.md): ``name`` (the zoo's ``backend:``), ``source_schema``
+    (a strict ``SourceSchema`` subclass), ``towers`` (None: any); ``build(entry, tower)`` (eval
+    mode, CPU, float32, ``dim == entry.dim`` when set; ``RunError`` for an offline hub or a missing
+    file, ``BadInputError`` for a bad entry); ``check(entry)`` (the names exist in the installed
+    library, no network); ``weights_status(entry)`` (no network); optionally ``quick_status``
+    (the same without the heavy library, or None). Heavy libraries are imported inside these."""
 
     name: str
     source_schema: type[SourceSchema]

