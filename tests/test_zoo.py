@@ -18,8 +18,8 @@ from infogauss_cli.models.catalogue import (
     parse_entry,
     parse_zoo,
 )
-from infogauss_cli.models.schema import OBJECTIVES, ZooEntry
 from infogauss_cli.models.weights import WeightsLocation, weights_location
+from infogauss_cli.models.zoo_schema import OBJECTIVES, ZooEntry
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = ("resnet34", "densenet121", "dino-vitb16", "dino-vitb8", "clip-vit-l14")

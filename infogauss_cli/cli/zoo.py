@@ -12,7 +12,7 @@ from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import handle_errors
 
 if TYPE_CHECKING:  # pragma: no cover
-    from infogauss_cli.models.schema import ZooEntry
+    from infogauss_cli.models.zoo_schema import ZooEntry
 
 app = typer.Typer(
     name="zoo",

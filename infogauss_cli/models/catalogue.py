@@ -19,14 +19,6 @@ from infogauss_cli.core.errors import BadInputError, InfogaussError, RunError, f
 from infogauss_cli.core.options import Compute
 from infogauss_cli.models.backends import hub
 from infogauss_cli.models.registry import Encoder, backend_names, get_backend
-from infogauss_cli.models.schema import (
-    ON_THE_FLY_PREFIXES,
-    SCHEMA_VERSION,
-    ZooEntry,
-    check_revision,
-    on_the_fly_prefix,
-    split_random,
-)
 from infogauss_cli.models.validation import (
     ENV_VAR,
     Zoo,
@@ -36,6 +28,14 @@ from infogauss_cli.models.validation import (
     parse_zoo,
 )
 from infogauss_cli.models.weights import WeightsStatus, weights_load_error, weights_location
+from infogauss_cli.models.zoo_schema import (
+    ON_THE_FLY_PREFIXES,
+    SCHEMA_VERSION,
+    ZooEntry,
+    check_revision,
+    on_the_fly_prefix,
+    split_random,
+)
 
 __all__ = ["SCHEMA_VERSION", "entry_class", "format_errors"]  # for the CLI
 

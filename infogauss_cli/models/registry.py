@@ -20,8 +20,8 @@ from infogauss_cli.core.plugins import entry_point_specs
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from infogauss_cli.models.schema import SourceSchema, ZooEntry
     from infogauss_cli.models.weights import WeightsStatus
+    from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
 
 ENTRY_POINT_GROUP = "infogauss.backends"
 Tower = Literal["image", "text"]

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.models.registry import backend_names, get_backend
-from infogauss_cli.models.schema import (
+from infogauss_cli.models.zoo_schema import (
     ON_THE_FLY,
     SCHEMA_VERSION,
     SourceSchema,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.models.schema import PKG_PREFIX, ZooEntry
+from infogauss_cli.models.zoo_schema import PKG_PREFIX, ZooEntry
 
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
 CHECKPOINT_FORMATS = "safetensors, or a PyTorch .pt/.pth/.bin file (zip or pickle)"

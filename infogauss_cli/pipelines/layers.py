@@ -1,7 +1,7 @@
 """Per-layer profiles (``--layers``): one extraction per layer of one model x tower.
 
 The backend's encoder is built once and split into one encoder per selected layer
-(:mod:`infogauss_cli.models.backends.layers`): each is extracted and cached like any audit (one
+(:mod:`infogauss_cli.models.backends.per_layer`): each is extracted and cached like any audit (one
 cache entry per layer), the model running once per batch for all the layers that still need
 it. Rows are labelled ``"{model} {layer}"`` (``minilm-l6 L3``) and carry ``layer`` in their
 protocol.
@@ -15,7 +15,7 @@ from typing import Any
 from infogauss_cli.core.errors import RunError
 from infogauss_cli.core.options import Compute, Protocol
 from infogauss_cli.extract.store import open_cache
-from infogauss_cli.models.backends.layers import layer_encoders
+from infogauss_cli.models.backends.per_layer import layer_encoders
 
 Layered = list[tuple[str | None, Any]]
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import Batch, Encoder, Tower
-from infogauss_cli.models.schema import ZooEntry
 from infogauss_cli.models.weights import weights_file, weights_location
+from infogauss_cli.models.zoo_schema import ZooEntry
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path

@@ -15,8 +15,8 @@ from typing import Literal
 
 from infogauss_cli.core.errors import RunError
 from infogauss_cli.core.netcheck import unreachable_reason
-from infogauss_cli.models.schema import ZooEntry, on_the_fly_prefix
 from infogauss_cli.models.weights import WeightsStatus, error_chain
+from infogauss_cli.models.zoo_schema import ZooEntry, on_the_fly_prefix
 
 PROBE_TIMEOUT_S = 3.0
 _TRUE = {"1", "true", "yes", "on"}

@@ -17,8 +17,8 @@ from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.models.backends import common, hub
 from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, LayerSet, prepare_text
-from infogauss_cli.models.schema import SourceSchema, ZooEntry
 from infogauss_cli.models.weights import WeightsStatus, local_path, weights_location
+from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -24,13 +24,13 @@ from infogauss_cli.models.backends.transformers_io import (
 )
 from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import BackendSpec, Encoder, prepare_text
-from infogauss_cli.models.schema import SourceSchema, ZooEntry
 from infogauss_cli.models.weights import (
     WeightsStatus,
     check_checkpoint,
     local_path,
     weights_location,
 )
+from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

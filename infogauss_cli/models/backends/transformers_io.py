@@ -14,7 +14,7 @@ from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.models.backends import hub
 from infogauss_cli.models.backends.common import ImagePrepare, check_vocab
 from infogauss_cli.models.registry import Batch, Encoder, LayerSet
-from infogauss_cli.models.schema import ZooEntry
+from infogauss_cli.models.zoo_schema import ZooEntry
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
