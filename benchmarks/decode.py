@@ -61,8 +61,8 @@ def make_large(paths: list[Path], folder: Path, n: int) -> list[Path]:
 
 def encoder(name: str):
     if name == "effnet-lite0":  # the real packaged weights, through the zoo
-        from infogauss_cli.models.backends import build_encoder as build
-        from infogauss_cli.models.zoo import load_zoo
+        from infogauss_cli.models.catalogue import build_encoder as build
+        from infogauss_cli.models.catalogue import load_zoo
 
         return build(load_zoo(None).resolve(name), "image")
     return build_encoder("open_clip" if name.startswith("ViT") else "timm", name)

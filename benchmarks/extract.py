@@ -99,7 +99,7 @@ def _forward_encode_image(module, batch):
 def build_encoder(kind: str, name: str):
     import torch
 
-    from infogauss_cli.models.backends.base import Encoder
+    from infogauss_cli.models.registry import Encoder
 
     torch.manual_seed(0)
     if kind == "timm":

@@ -101,8 +101,7 @@ def run_text(args: Any) -> dict:
     from infogauss_cli.extract import EngineOptions, extract
     from infogauss_cli.extract.cpu_memory import keep_freed_memory
     from infogauss_cli.extract.loader import text_lengths
-    from infogauss_cli.models.backends import build_encoder
-    from infogauss_cli.models.zoo import load_zoo
+    from infogauss_cli.models.catalogue import build_encoder, load_zoo
 
     keep_freed_memory()  # as the engine does on CPU: the plain loops get it too, from the start
     n, bs = args.n or 5000, args.batch_size or 64

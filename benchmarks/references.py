@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
             x[i : i + 10_000] = rng.standard_normal((min(10_000, args.n - i), args.d))
         x.flush()
         del x
-        from infogauss_cli.pipelines.audit import check_file
+        from infogauss_cli.pipelines.check import check_file
 
         prof = cProfile.Profile()
         t0 = time.perf_counter()

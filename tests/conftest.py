@@ -71,8 +71,8 @@ class FakeZoo:
 def fakes(monkeypatch):
     """The zoo and ``build_encoder`` replaced: :class:`FakeZoo` entries build the tiny encoders
     of tests/test_extract.py. Returns the list of (model, tower) built, in order."""
-    import infogauss_cli.models.backends as backends
-    import infogauss_cli.models.zoo as zoo
+    import infogauss_cli.models.catalogue as backends
+    import infogauss_cli.models.catalogue as zoo
     from tests.test_extract import make_image_encoder, make_text_encoder
 
     built = []

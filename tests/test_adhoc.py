@@ -1,5 +1,5 @@
 """Models without a zoo entry: ``hf:ID``, ``timm:NAME``, ``open_clip:NAME[:PRETRAINED]``,
-``st:ID`` made on the fly (backends/adhoc.py), offline only."""
+``st:ID`` made on the fly (models/catalogue.py), offline only."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import time
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.models.backends.adhoc import on_the_fly_entry, resolve_models
-from infogauss_cli.models.zoo import parse_zoo
+from infogauss_cli.models.catalogue import on_the_fly_entry, parse_zoo, resolve_models
 from tests.faults.test_outputs import one_error_line
 from tests.helpers import invoke, run_cli
 from tests.test_extract import write_images

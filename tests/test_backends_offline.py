@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from infogauss_cli.core.errors import RunError
-from infogauss_cli.models.backends import build_encoder, hub
-from infogauss_cli.models.zoo import load_zoo
+from infogauss_cli.core.netcheck import unreachable_reason
+from infogauss_cli.models.backends import hub
+from infogauss_cli.models.catalogue import build_encoder, load_zoo
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = [  # (model, tower, what the message must name)
@@ -77,8 +78,8 @@ def _closed_port() -> int:
 SNIPPET = """
 import importlib, json, sys, time
 import torch
-from infogauss_cli.models.zoo import load_zoo
-from infogauss_cli.models.backends import build_encoder
+from infogauss_cli.models.catalogue import load_zoo
+from infogauss_cli.models.catalogue import build_encoder
 from infogauss_cli.core.errors import RunError
 entry = load_zoo().resolve(sys.argv[1])
 # the clock measures the network failure, not importing the library
@@ -163,7 +164,7 @@ def test_probe_gives_up_on_a_silent_server():
     accepter.start()
     try:
         start = time.monotonic()
-        why = hub.probe(f"http://127.0.0.1:{server.getsockname()[1]}", timeout=0.5)
+        why = unreachable_reason(f"http://127.0.0.1:{server.getsockname()[1]}", 0.5)
         assert why is not None and time.monotonic() - start < 3
     finally:
         for conn, _ in conns:
@@ -186,11 +187,11 @@ def test_probe_treats_any_http_answer_as_reachable():
     thread = threading.Thread(target=server.handle_request, daemon=True)
     thread.start()
     try:
-        assert hub.probe(f"http://127.0.0.1:{server.server_address[1]}", timeout=2) is None
+        assert unreachable_reason(f"http://127.0.0.1:{server.server_address[1]}", 2) is None
     finally:
         thread.join(5)
         server.server_close()
-    assert hub.probe(f"http://127.0.0.1:{_closed_port()}", timeout=2) is not None
+    assert unreachable_reason(f"http://127.0.0.1:{_closed_port()}", 2) is not None
 
 
 def test_library_errors_are_translated():

@@ -16,8 +16,7 @@ import torch
 from PIL import Image
 
 from infogauss_cli.core.errors import RunError
-from infogauss_cli.models.backends import build_encoder
-from infogauss_cli.models.zoo import load_zoo
+from infogauss_cli.models.catalogue import build_encoder, load_zoo
 
 PARAPHRASES = [
     ("A man is playing a guitar.", "Someone plays an acoustic guitar."),
@@ -86,7 +85,7 @@ def test_effnet_lite0_sees_a_cat_in_chelsea():
     from skimage import data
 
     from infogauss_cli.models.backends.timm import convert_efficientnet_pytorch
-    from infogauss_cli.models.zoo import weights_location
+    from infogauss_cli.models.weights import weights_location
 
     entry = load_zoo().resolve("effnet-lite0")
     enc = build_encoder(entry, "image")

@@ -27,7 +27,7 @@ class FakeGpuModule(torch.nn.Module):
 
 def _runner(limit: int, batch_size: int, probe_max: int | None, memory=lambda d: 0.5):
     from infogauss_cli.extract.runner import Runner, RunnerOptions
-    from infogauss_cli.models.backends.base import Encoder
+    from infogauss_cli.models.registry import Encoder
 
     module = FakeGpuModule(limit)
     enc = Encoder(

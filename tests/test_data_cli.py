@@ -162,8 +162,8 @@ def test_extract_download_fetches_coco_first(fakes, archives, test_manifest, tmp
 # ---- the real offline weights (once the zoo and backends exist) ---------------------------------
 def _real(model: str, package: str):
     try:
-        zoo = importlib.import_module("infogauss_cli.models.zoo")
-        backends = importlib.import_module("infogauss_cli.models.backends")
+        zoo = importlib.import_module("infogauss_cli.models.catalogue")
+        backends = importlib.import_module("infogauss_cli.models.catalogue")
         entry = zoo.load_zoo(None).resolve(model)
         backends.get_backend(entry.backend)
     except (ImportError, AttributeError, BadInputError) as exc:

@@ -152,7 +152,7 @@ def test_shard_option_on_the_cli(fakes, tmp_path, no_torchrun):
 
 # ---- the cache key (issue 16 item 4) ------------------------------------------------------------
 def test_same_weights_elsewhere_give_the_same_identity(tmp_path):
-    from infogauss_cli.models.backends.common import path_identity
+    from infogauss_cli.models.digest import path_identity
 
     a = tmp_path / "venv-a" / "model"
     a.mkdir(parents=True)
@@ -170,7 +170,7 @@ def test_same_weights_elsewhere_give_the_same_identity(tmp_path):
 def test_same_model_from_two_installs_hits_the_cache(tiny_bert_folder, tmp_path, no_torchrun):  # noqa: F811
     """The same weights in two folders (two virtual environments) and two batch sizes: the
     second run is served from the cache."""
-    from infogauss_cli.models.backends import build_encoder
+    from infogauss_cli.models.catalogue import build_encoder
 
     other = tmp_path / "other-venv" / "tiny-bert"
     shutil.copytree(tiny_bert_folder, other)

@@ -14,7 +14,7 @@ import pytest
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.data.sources.base import Item
 from infogauss_cli.extract import EngineOptions
-from infogauss_cli.models.backends.base import Encoder
+from infogauss_cli.models.registry import Encoder
 
 # ---- helpers shared by the extraction tests ----------------------------------------------------
 

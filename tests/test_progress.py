@@ -86,7 +86,7 @@ def test_a_note_without_a_channel_is_a_log_warning(caplog):
 
 
 def test_building_a_model_shows_a_loading_spinner(monkeypatch):
-    import infogauss_cli.models.backends as backends
+    import infogauss_cli.models.catalogue as backends
     from infogauss_cli.extract.model import build_shown
 
     seen = []

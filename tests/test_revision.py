@@ -9,7 +9,7 @@ import json
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.models.zoo import Zoo, parse_entry, parse_zoo, with_revision
+from infogauss_cli.models.catalogue import Zoo, parse_entry, parse_zoo, with_revision
 from tests.helpers import invoke
 
 SHA_MAIN, SHA_V2 = "a" * 40, "b" * 40
@@ -78,7 +78,8 @@ def test_cli_refuses_revision_with_several_models():
 def test_the_revision_reaches_the_hub_and_changes_the_cache_key(tmp_path, monkeypatch):
     from huggingface_hub import constants
 
-    from infogauss_cli.models.backends import hf, hub
+    from infogauss_cli.models.backends import hub
+    from infogauss_cli.models.backends import transformers as hf
     from infogauss_cli.models.backends.common import base_fingerprint
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(fake_hub_cache(tmp_path)))
@@ -111,8 +112,8 @@ def test_identity_falls_back_to_the_requested_revision(tmp_path):
 
 # ---- the JSON ----------------------------------------------------------------------------------
 def test_protocol_revision_in_the_json(tmp_path, monkeypatch):
-    import infogauss_cli.models.backends as backends
-    import infogauss_cli.models.zoo as zoo
+    import infogauss_cli.models.catalogue as backends
+    import infogauss_cli.models.catalogue as zoo
     from tests.test_extract import make_text_encoder
 
     (tmp_path / "s.txt").write_text("\n".join(f"sentence number {i}" for i in range(40)))

@@ -10,19 +10,16 @@ import yaml
 from typer.testing import CliRunner
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.models.zoo import (
-    OBJECTIVES,
-    TimmEntry,
-    TransformersEntry,
-    WeightsLocation,
+from infogauss_cli.models.catalogue import (
     Zoo,
-    ZooEntry,
     default_zoo_path,
+    entry_class,
     load_zoo,
     parse_entry,
     parse_zoo,
-    weights_location,
 )
+from infogauss_cli.models.weights import WeightsLocation, weights_location
+from infogauss_cli.models.zoo_schema import OBJECTIVES, ZooEntry
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = ("resnet34", "densenet121", "dino-vitb16", "dino-vitb8", "clip-vit-l14")
@@ -196,13 +193,13 @@ def test_ids_and_aliases_are_plain_names():
 
 def test_entries_are_frozen_and_typed_by_backend():
     e = parse_entry(entry())
-    assert isinstance(e, TimmEntry) and isinstance(e, ZooEntry)
+    assert isinstance(e, entry_class("timm")) and isinstance(e, ZooEntry)
     with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen error
         e.dim = 3  # type: ignore[misc]
     hf = parse_entry(
         entry(backend="transformers", source={"name": "o/m", "pooling": "mean"}, towers=["text"])
     )
-    assert isinstance(hf, TransformersEntry)
+    assert isinstance(hf, entry_class("transformers"))
 
 
 # ---- resolution ---------------------------------------------------------------------------------
@@ -428,7 +425,7 @@ def test_list_never_wraps_an_id(width):
     from rich.console import Console
 
     from infogauss_cli.cli.zoo import _list_table
-    from infogauss_cli.models.zoo import load_zoo
+    from infogauss_cli.models.catalogue import load_zoo
 
     entries = load_zoo().entries
     console = Console(width=width, record=True, color_system=None)

@@ -9,10 +9,14 @@ from collections.abc import Iterator
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.data.sources.base import Item, check_tower
-from infogauss_cli.models.backend import BackendSpec
-from infogauss_cli.models.backends.base import Encoder
-from infogauss_cli.models.backends.common import WeightsStatus, prepare_text
-from infogauss_cli.models.zoo import SourceSchema, ZooEntry
+from infogauss_cli.models import (
+    BackendSpec,
+    Encoder,
+    SourceSchema,
+    WeightsStatus,
+    ZooEntry,
+    prepare_text,
+)
 
 FEATURES = 16
 
@@ -109,7 +113,7 @@ def build_source(rest: str, options) -> ToyStream:
 # ---- the registration lines ---------------------------------------------------------------------
 def register() -> None:
     from infogauss_cli.data.sources import register_source
-    from infogauss_cli.models.backends import register_backend
+    from infogauss_cli.models import register_backend
 
     register_backend(BACKEND)
     register_source("toy", "toy:N", build_source)

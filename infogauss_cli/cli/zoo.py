@@ -16,10 +16,10 @@ from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import stdout_console
 from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.errors import BadInputError, InfogaussError
-from infogauss_cli.models.backends import check_entry, weights_status
+from infogauss_cli.models.catalogue import check_entry, weights_status
 
 if TYPE_CHECKING:  # pragma: no cover
-    from infogauss_cli.models.zoo import ZooEntry
+    from infogauss_cli.models.zoo_schema import ZooEntry
 
 app = typer.Typer(
     cls=HelpGroup,
@@ -56,7 +56,7 @@ def list_cmd(
 
     Example: [bold]infogauss zoo list --json | jq -r '.models[].id'[/]
     """
-    from infogauss_cli.models.zoo import load_zoo
+    from infogauss_cli.models.catalogue import load_zoo
 
     z = load_zoo(params["zoo"])  # type: ignore[arg-type]
     if as_json:
@@ -124,8 +124,7 @@ def show_cmd(
 
     Examples: [bold]infogauss zoo show clip[/], [bold]infogauss zoo show timm:resnet34.tv_in1k[/]
     """
-    from infogauss_cli.models.backends.adhoc import is_on_the_fly, resolve_models
-    from infogauss_cli.models.zoo import find_zoo
+    from infogauss_cli.models.catalogue import find_zoo, is_on_the_fly, resolve_models
 
     zoo, objective = params["zoo"], params["objective"]
     (entry,) = resolve_models([model], zoo_path=zoo, objective=objective)  # type: ignore[arg-type]
@@ -179,11 +178,11 @@ def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
     (a note on stderr says to fill it in)."""
     import yaml
 
-    from infogauss_cli.models.zoo import SCHEMA_VERSION
+    from infogauss_cli.models.zoo_schema import SCHEMA_VERSION
 
     data = _entry_dict(entry, compact=True)
     if on_the_fly:
-        from infogauss_cli.models.backends.adhoc import zoo_file_id
+        from infogauss_cli.models.catalogue import zoo_file_id
 
         data.pop("notes", None)
         data = {**data, "id": zoo_file_id(entry), "dim": None}
@@ -216,7 +215,8 @@ def validate_cmd(
 
     Example: [bold]infogauss zoo validate my_zoo.yaml[/]
     """
-    from infogauss_cli.models.zoo import format_errors, load_zoo
+    from infogauss_cli.models.catalogue import load_zoo
+    from infogauss_cli.models.validation import format_errors
 
     z = load_zoo(path)
     if deep:

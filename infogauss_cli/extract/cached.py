@@ -43,8 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.core.options import Compute, Request
     from infogauss_cli.data.sources.base import Item, Source
     from infogauss_cli.extract.options import EngineOptions
-    from infogauss_cli.models.backends.base import Encoder
-    from infogauss_cli.models.schema import ZooEntry
+    from infogauss_cli.models.registry import Encoder
+    from infogauss_cli.models.zoo_schema import ZooEntry
 
 RECIPES = ".recipes"  # in the cache folder: recipe -> the entry it made
 BUILTIN_BACKENDS = ("timm", "open_clip", "transformers", "sentence-transformers")

@@ -54,7 +54,7 @@ from infogauss_cli.extract.store import CacheEntry, Chunk, EmbeddingCache
 from infogauss_cli.extract.writer import ChunkWriter
 
 if TYPE_CHECKING:  # pragma: no cover
-    from infogauss_cli.models.backends.base import Encoder
+    from infogauss_cli.models.registry import Encoder
 
 __all__ = ["EngineOptions", "ShardWork", "extract"]
 

@@ -22,7 +22,7 @@ from infogauss_cli.extract.runner import default_batch_size, resolve_device, res
 from infogauss_cli.extract.store import CacheEntry, Chunk, EmbeddingCache, ids_digest
 
 if TYPE_CHECKING:  # pragma: no cover
-    from infogauss_cli.models.backends.base import Encoder
+    from infogauss_cli.models.registry import Encoder
 
 LoadItem = Callable[[Item], Any]
 MANIFEST = "stream.json"

@@ -47,8 +47,8 @@ from infogauss_cli.models import backends
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.core.options import Compute
-    from infogauss_cli.models.backends.base import Encoder
-    from infogauss_cli.models.schema import ZooEntry
+    from infogauss_cli.models.registry import Encoder
+    from infogauss_cli.models.zoo_schema import ZooEntry
 
 
 def select_items(
@@ -277,7 +277,7 @@ def file_tower(
 ) -> tuple[Path | None, ZooEntry, Source, str]:
     """(``out`` checked writable (None without one), the zoo entry, the source, the one tower
     ``extract`` writes); several towers and no ``--tower``: a usage error naming them."""
-    from infogauss_cli.models.backends.adhoc import resolve_refs  # pydantic: start-up
+    from infogauss_cli.models.catalogue import resolve_refs  # pydantic: start-up
 
     data, compute = request.data, request.compute
     path = None

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import Tensor, dtype
     from torch.nn import Module
 
-    from infogauss_cli.models.backends.base import Encoder
+    from infogauss_cli.models.registry import Encoder
 
 GPU_DEVICE_NODES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
 

@@ -1,203 +1,53 @@
-"""Zoo files -> validated :class:`Zoo`: finding, reading, validating, error messages.
-
-Zoo files are found in this order: an explicit path (``--zoo``), ``$INFOGAUSS_ZOO``, the copy
-shipped inside the package. ``Zoo.resolve`` accepts an id or an alias (any case) and the suffix
-``@random`` (``@random:SEED``) for the seeded random-init twin of an entry. The entry schema is
-a union with one class per registered backend (:mod:`.registry`).
-"""
+"""The catalogue: read zoo files (``--zoo``, ``$INFOGAUSS_ZOO``, else the packaged zoo), resolve
+model references (zoo ids, ``@random`` twins, and ``hf:ID``, ``timm:NAME``,
+``open_clip:NAME[:PRETRAINED]``, ``st:ID`` made on the fly, ``ID`` a hub id or a local path) and
+build an :class:`Encoder` from an entry."""
 
 from __future__ import annotations
 
-import difflib
+import json
 import os
-from dataclasses import dataclass
+import pickle
+import re
+from collections.abc import Sequence
+from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+import yaml
 
-from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.models.registry import backend_names, get_backend
-from infogauss_cli.models.schema import (
-    ON_THE_FLY,
-    RANDOM_SUFFIX,
+from infogauss_cli.core.errors import BadInputError, InfogaussError, RunError, first_line
+from infogauss_cli.core.options import Compute
+from infogauss_cli.models.backends import hub
+from infogauss_cli.models.registry import Encoder, backend_names, get_backend
+from infogauss_cli.models.validation import (
+    ENV_VAR,
+    Zoo,
+    entry_class,
+    format_errors,
+    parse_entry,
+    parse_zoo,
+)
+from infogauss_cli.models.weights import WeightsStatus, weights_load_error, weights_location
+from infogauss_cli.models.zoo_schema import (
+    ON_THE_FLY_PREFIXES,
     SCHEMA_VERSION,
-    SourceSchema,
     ZooEntry,
-    _Strict,
     check_revision,
-)
-from infogauss_cli.models.weights import weights_location
-
-ENV_VAR = "INFOGAUSS_ZOO"
-
-_ENTRY_CLASSES: dict[tuple[str, type], type[ZooEntry]] = {}
-_UNIONS: dict[tuple[str, ...], tuple[Any, type[BaseModel]]] = {}
-
-
-def entry_class(backend: str) -> type[ZooEntry]:
-    """The entry class of a registered backend: :class:`ZooEntry` with ``backend`` fixed to
-    its name and ``source`` to its schema (one class per backend and schema, cached)."""
-    spec = get_backend(backend)
-    key = (spec.name, spec.source_schema)
-    if key not in _ENTRY_CLASSES:
-        camel = "".join(p.capitalize() for p in spec.name.replace("-", "_").split("_"))
-        namespace = {
-            "__annotations__": {"backend": Literal[spec.name], "source": spec.source_schema},
-            "__module__": __name__,
-            "__doc__": f"A zoo entry of the {spec.name} backend.",
-            "allowed_towers": spec.towers,
-            "backend_name": spec.name,
-        }
-        _ENTRY_CLASSES[key] = type(f"{camel}Entry", (ZooEntry,), namespace)  # type: ignore[assignment]
-    return _ENTRY_CLASSES[key]
-
-
-def _schemas() -> tuple[Any, type[BaseModel]]:
-    """(entry union type, zoo file model) for the backends registered now."""
-    names = backend_names()
-    if names not in _UNIONS:
-        classes = tuple(entry_class(n) for n in names)
-        union = classes[0] if len(classes) == 1 else Union[classes]  # noqa: UP007
-        any_entry = Annotated[union, Field(discriminator="backend")]
-        zoo_file = create_model(
-            "ZooFile",
-            __base__=_Strict,
-            schema_version=(Literal[1], ...),
-            models=(list[any_entry], ...),
-        )
-        _UNIONS[names] = (any_entry, zoo_file)
-    return _UNIONS[names]
-
-
-def parse_entry(
-    data: dict[str, Any],
-    *,
-    base_dir: str | os.PathLike[str] | None = None,
-    on_the_fly: bool = False,
-    origin: str = "entry",
-) -> ZooEntry:
-    """One entry from a dict (the schema its ``backend`` selects); errors as in a zoo file.
-    ``on_the_fly``: an entry made from a prefixed id (its ``id`` is that id, ``dim`` may be
-    None)."""
-    from pydantic import TypeAdapter
-
-    context = {"base_dir": base_dir, ON_THE_FLY: on_the_fly}
-    try:
-        return TypeAdapter(_schemas()[0]).validate_python(data, context=context)
-    except ValidationError as exc:
-        raise BadInputError(format_errors(origin, _error_lines(exc, data, base_dir))) from None
-
-
-MAX_SEED = 2**32 - 1  # seeds of numpy and torch generators alike
-
-
-@dataclass(frozen=True)
-class Zoo:
-    """A validated zoo file. ``entries`` in file order; ``path`` is where it was read from."""
-
-    entries: tuple[ZooEntry, ...]
-    path: str
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.entries)
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return tuple(e.id for e in self.entries)
-
-    def get(self, name: str) -> ZooEntry | None:
-        """The entry with this id or alias (case-insensitive), or None. No suffixes."""
-        key = name.strip().lower()
-        for e in self.entries:
-            if key in (n.lower() for n in e.names):
-                return e
-        return None
-
-    def resolve(self, ref: str) -> ZooEntry:
-        """An id or alias (any case), optionally with ``@random`` or ``@random:SEED`` (the
-        seeded random-init twin). Unknown names raise :class:`BadInputError` with
-        suggestions."""
-        name, random, seed = split_random(ref)
-        entry = self.get(name)
-        if entry is None:
-            raise BadInputError(self._unknown(name))
-        return entry.random_twin(seed) if random else entry
-
-    def _unknown(self, name: str) -> str:
-        names = [n for e in self.entries for n in e.names]
-        lowered = {n.lower(): n for n in names}
-        close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(lowered[c] for c in close)}?" if close else ""
-        return (
-            f"unknown model {name!r}{hint} (`infogauss zoo list` shows the {len(self.entries)} "
-            f"models of {self.path}; {ON_THE_FLY_HINT})"
-        )
-
-
-#: How to name a model that has no zoo entry (the prefixes of ``models.backends.adhoc``).
-ON_THE_FLY_HINT = (
-    "use hf:ID, timm:NAME, open_clip:NAME or st:ID to audit a hub or local model without a zoo "
-    "entry"
+    on_the_fly_prefix,
+    split_random,
 )
 
+__all__ = ["SCHEMA_VERSION", "entry_class", "format_errors"]  # for the CLI
 
-def split_random(ref: str, *, strict: bool = True) -> tuple[str, bool, int | None]:
-    """``MODEL@random[:SEED]`` -> ``(MODEL, True, SEED or None)``; ``MODEL`` -> ``(MODEL, False,
-    None)``. ``strict``: any other ``@`` suffix is an error; else it stays in the name (a local
-    path may hold ``@``)."""
-    text = ref.strip()
-    name, sep, suffix = text.rpartition("@")
-    if not sep:
-        return text, False, None
-    kind, _, seed_text = suffix.partition(":")
-    if kind.lower() != RANDOM_SUFFIX and not strict:
-        return text, False, None
-    if kind.lower() != RANDOM_SUFFIX or (seed_text and not seed_text.isdigit()):
-        raise BadInputError(
-            f"{ref!r}: unknown suffix '@{suffix}'; use MODEL@random or MODEL@random:SEED"
-        )
-    seed = int(seed_text) if seed_text else None
-    if seed is not None and seed > MAX_SEED:
-        raise BadInputError(
-            f"{ref!r}: the @random seed must be between 0 and {MAX_SEED} (2^32-1), got {seed_text}"
-        )
-    return name, True, seed
+HF_EMBEDDINGS = {
+    "clip": "get_image_features / get_text_features (projected)",
+    "cls": "last_hidden_state[:, 0] (CLS token)",
+    "mean": "masked mean of the last hidden states",
+}
 
 
-def with_revision(entries: list[ZooEntry], revision: str | None) -> list[ZooEntry]:
-    """``entries`` with ``--revision`` applied (it overrides the entry's ``source.revision``).
-    Refused with several models (one revision cannot pin several repos: put ``revision:`` in
-    each zoo entry) and with local weights (nothing is fetched from the hub)."""
-    if revision is None:
-        return list(entries)
-    try:
-        revision = check_revision(revision.strip())
-    except ValueError as exc:
-        raise BadInputError(f"--revision: {exc}") from None
-    if len(entries) != 1:
-        names = ", ".join(e.ref for e in entries)
-        raise BadInputError(
-            f"--revision pins one hub model, got {len(entries)} ({names}); put `revision:` in "
-            "each zoo entry's source instead (docs/zoo.md)"
-        )
-    entry = entries[0]
-    if weights_location(entry).kind in ("local", "package"):
-        raise BadInputError(
-            f"--revision pins hub weights, but {entry.ref} loads local weights "
-            f"({entry.source.weights}); drop --revision or the entry's weights"
-        )
-    source = entry.source.model_copy(update={"revision": revision})
-    return [entry.model_copy(update={"source": source})]
-
-
+# ---- zoo files ---------------------------------------------------------------------------------
 def default_zoo_path() -> Path:
-    """The zoo shipped inside the package."""
-    from importlib.resources import files
-
     return Path(str(files("infogauss_cli") / "model_zoo.yaml"))
 
 
@@ -206,15 +56,11 @@ def find_zoo(path: str | os.PathLike[str] | None = None) -> Path:
     if path is not None and str(path) != "":
         return Path(path).expanduser()
     env = os.environ.get(ENV_VAR, "").strip()
-    if env:
-        return Path(env).expanduser()
-    return default_zoo_path()
+    return Path(env).expanduser() if env else default_zoo_path()
 
 
 def load_zoo(path: str | os.PathLike[str] | None = None) -> Zoo:
     """Read and validate a zoo file (see :func:`find_zoo` for which one)."""
-    import yaml
-
     zoo_path = find_zoo(path)
     if not zoo_path.is_file():
         where = f" (from ${ENV_VAR})" if path is None and os.environ.get(ENV_VAR) else ""
@@ -238,138 +84,223 @@ def load_zoo(path: str | os.PathLike[str] | None = None) -> Zoo:
     return parse_zoo(data, base_dir=zoo_path.resolve().parent, origin=str(zoo_path))
 
 
-def parse_zoo(
-    data: Any, *, base_dir: str | os.PathLike[str] | None = None, origin: str = "data"
-) -> Zoo:
-    """Validate already-parsed zoo data (a dict with ``schema_version`` and ``models``)."""
-    if not isinstance(data, dict):
+def with_revision(entries: list[ZooEntry], revision: str | None) -> list[ZooEntry]:
+    """``entries`` with ``--revision`` applied over ``source.revision``: one hub model only."""
+    if revision is None:
+        return list(entries)
+    try:
+        revision = check_revision(revision.strip())
+    except ValueError as exc:
+        raise BadInputError(f"--revision: {exc}") from None
+    if len(entries) != 1:
+        names = ", ".join(e.ref for e in entries)
         raise BadInputError(
-            f"{origin}: expected a mapping with 'schema_version: {SCHEMA_VERSION}' and 'models: "
-            f"[...]', got {type(data).__name__}"
+            f"--revision pins one hub model, got {len(entries)} ({names}); put `revision:` in "
+            "each zoo entry's source instead (docs/zoo.md)"
         )
-    try:
-        parsed = _schemas()[1].model_validate(data, context={"base_dir": base_dir})
-    except ValidationError as exc:
-        lines = _error_lines(exc, data, base_dir)
-        lines += _duplicates_raw(data.get("models"))
-        raise BadInputError(format_errors(origin, lines)) from None
-    problems = _duplicates(parsed.models)
-    if problems:
-        raise BadInputError(format_errors(origin, problems))
-    return Zoo(entries=tuple(parsed.models), path=origin)
-
-
-def format_errors(origin: str, lines: list[str]) -> str:
-    head = f"invalid zoo {origin}: {len(lines)} error{'s' if len(lines) != 1 else ''}"
-    return "\n".join([head, *(f"  {line}" for line in lines)])
-
-
-def _loc(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for i, key in enumerate(loc):
-        if isinstance(key, int):
-            parts.append(f"[{key}]")
-        elif i > 0 and isinstance(loc[i - 1], int) and key in backend_names():
-            continue  # the discriminated-union tag pydantic inserts
-        else:
-            parts.append(("." if parts else "") + str(key))
-    return "".join(parts) or "(top level)"
-
-
-class _AnySource(SourceSchema):
-    """A ``source:`` of an unknown backend: only the common keys are checked."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
-class _AnyEntry(ZooEntry):
-    """An entry whose backend is unknown or missing: every other field is still checked."""
-
-    backend: str = ""
-    source: _AnySource
-
-
-def _untagged_errors(item: Any, loc: tuple[Any, ...], base_dir: Any) -> list[str]:
-    """The errors of an entry besides its bad ``backend`` (which hides them in the union)."""
-    if not isinstance(item, dict):
-        return []
-    try:
-        _AnyEntry.model_validate(item, context={"base_dir": base_dir})
-    except ValidationError as exc:
-        return _error_lines(exc, prefix=loc)
-    return []
-
-
-def _error_lines(
-    exc: ValidationError,
-    data: Any = None,
-    base_dir: Any = None,
-    prefix: tuple[Any, ...] = (),
-) -> list[str]:
-    lines = []
-    for err in exc.errors(include_url=False):
-        loc, kind, msg = (*prefix, *err["loc"]), err["type"], err["msg"]
-        extra = (
-            _untagged_errors(_at(data, loc), loc, base_dir) if kind.startswith("union_tag") else []
+    entry = entries[0]
+    if weights_location(entry).kind in ("local", "package"):
+        raise BadInputError(
+            f"--revision pins hub weights, but {entry.ref} loads local weights "
+            f"({entry.source.weights}); drop --revision or the entry's weights"
         )
-        if kind == "union_tag_invalid":
-            tag, names = err["ctx"]["tag"], ", ".join(backend_names())
-            loc, msg = (*loc, "backend"), f"unknown backend {tag!r} (use one of {names})"
-        elif kind == "union_tag_not_found":
-            loc, msg = (*loc, "backend"), f"field required (one of {', '.join(backend_names())})"
-        elif kind == "extra_forbidden":
-            msg = "unknown key (not allowed here; check the spelling)"
-        elif kind == "missing":
-            msg = "field required"
-        elif kind == "literal_error":
-            msg = f"got {err.get('input')!r}; {msg[:1].lower()}{msg[1:]}"
-        elif kind.startswith("value_error"):
-            msg = msg.removeprefix("Value error, ")
-        lines.append(f"{_loc(loc)}: {msg}")
-        lines.extend(extra)
-    return lines
+    source = entry.source.model_copy(update={"revision": revision})
+    return [entry.model_copy(update={"source": source})]
 
 
-def _at(data: Any, loc: tuple[Any, ...]) -> Any:
-    """The item of raw ``data`` at a pydantic location, or None."""
-    for key in loc:
+# ---- model references --------------------------------------------------------------------------
+def is_on_the_fly(ref: str) -> bool:
+    return on_the_fly_prefix(ref) is not None
+
+
+def resolve_models(
+    refs: Sequence[str],
+    *,
+    zoo_path: str | os.PathLike[str] | None = None,
+    revision: str | None = None,
+    objective: str | None = None,
+) -> list[ZooEntry]:
+    """The entries ``refs`` name: prefixed references made on the fly (``objective``, default
+    ``other``), the others from the zoo file ``zoo_path``; ``revision`` as ``--revision``."""
+    flags = [is_on_the_fly(r) for r in refs]
+    if objective is not None and not any(flags):
+        raise BadInputError(
+            f"--objective {objective}: only for models named hf:ID, timm:NAME, open_clip:NAME "
+            "or st:ID; a zoo entry records its own objective (edit it in your zoo file)"
+        )
+    registry = None if all(flags) else load_zoo(zoo_path)
+    entries = [
+        on_the_fly_entry(r, objective) if flag else registry.resolve(r)  # type: ignore[union-attr]
+        for r, flag in zip(refs, flags, strict=True)
+    ]
+    return with_revision(entries, revision)
+
+
+def resolve_refs(refs: Sequence[str], compute: Compute) -> list[ZooEntry]:
+    """:func:`resolve_models` with ``compute``'s zoo, revision and objective."""
+    return resolve_models(
+        list(refs), zoo_path=compute.zoo, revision=compute.revision, objective=compute.objective
+    )
+
+
+def on_the_fly_entry(ref: str, objective: str | None = None) -> ZooEntry:
+    """The zoo entry of a prefixed reference."""
+    prefix = on_the_fly_prefix(ref)
+    if prefix is None:
+        raise BadInputError(
+            f"{ref!r}: expected {', '.join(p + ':...' for p in ON_THE_FLY_PREFIXES)}"
+        )
+    text, random, seed = split_random(ref, strict=False)
+    rest = text.partition(":")[2].strip()
+    if not rest:
+        raise BadInputError(f"{ref!r}: name a model after '{prefix}:'")
+    data = {
+        "id": text,
+        "backend": ON_THE_FLY_PREFIXES[prefix],
+        "objective": objective or "other",
+        "dim": None,
+        "notes": "made on the fly from a prefixed id (no zoo entry)",
+        **_FIELDS[prefix](rest, ref, not random),
+    }
+    entry = parse_entry(data, on_the_fly=True, origin=repr(ref))
+    return entry.random_twin(seed) if random else entry
+
+
+def zoo_file_id(entry: ZooEntry) -> str:
+    """An id a zoo file accepts for an entry made on the fly (``hf:org/m`` -> ``m``)."""
+    last = re.split(r"[/\\:]", entry.id.rstrip("/\\"))[-1]
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", last).strip("-._+") or "model"
+
+
+def _local(text: str) -> Path | None:
+    """``text`` as a local path if it is one (it exists, or is written as a path)."""
+    path = Path(text).expanduser()
+    if path.exists():
+        return path.resolve()
+    if text.startswith(("/", "./", "../", "~", ".\\")):
+        raise BadInputError(f"{text}: no such file or folder")
+    return None
+
+
+def _timm(rest: str, ref: str, pretrained: bool) -> dict[str, object]:
+    path = _local(rest)
+    source: dict[str, object] = {"name": rest}
+    if path is not None:
+        config = _read_config(path) if path.is_dir() else {}
+        arch = config.get("architecture")
+        if not arch:
+            raise BadInputError(
+                f"{ref}: timm needs the architecture: a folder copied from a timm hub repo "
+                "(config.json with `architecture`), or a zoo entry with source.weights "
+                "(docs/zoo.md)"
+            )
+        tag = (config.get("pretrained_cfg") or {}).get("tag")
+        source = {"name": f"{arch}.{tag}" if tag else str(arch), "weights": str(path)}
+    embedding = "pooled pre-logits features (timm forward_head, pre_logits=True)"
+    return {"source": source, "towers": ["image"], "embedding": embedding}
+
+
+def _open_clip(rest: str, ref: str, pretrained: bool) -> dict[str, object]:
+    name, _, tag = (part.strip() for part in rest.partition(":"))
+    source: dict[str, object] = {"name": name}
+    if tag:
+        path = _local(tag)
+        source.update({"weights": str(path)} if path is not None else {"pretrained": tag})
+    elif pretrained:
+        raise BadInputError(
+            f"{ref}: say which weights: open_clip:{name}:PRETRAINED (a tag of "
+            "open_clip.list_pretrained(), or a local weights file), or "
+            f"open_clip:{name}@random for random ones"
+        )
+    embedding = "encode_image / encode_text: projected, before L2 normalisation"
+    return {"source": source, "towers": ["image", "text"], "embedding": embedding}
+
+
+def _st(rest: str, ref: str, pretrained: bool) -> dict[str, object]:
+    path = _local(rest)
+    source: dict[str, object] = {"name": rest, "normalize": False}
+    if path is not None:
+        source.update(name="/".join(path.parts[-2:]) or str(path), weights=str(path))
+    embedding = "the model's own modules (its pooling), before its Normalize"
+    return {"source": source, "towers": ["text"], "embedding": embedding}
+
+
+def _hf(rest: str, ref: str, pretrained: bool) -> dict[str, object]:
+    path = _local(rest)
+    if path is not None:
+        source: dict[str, object] = {"name": "/".join(path.parts[-2:]), "weights": str(path)}
+        config = _read_config(path)
+    else:
+        source = {"name": rest}
+        config = _read_config(hub.hub_file(ref, rest, ["config.json"]))  # fails fast offline
+    # CLIP (both towers, projected), a vision model (CLS token), else a text encoder (mean)
+    vision = "num_channels" in config and "vocab_size" not in config
+    towers, pooling = (["image"], "cls") if vision else (["text"], "mean")
+    if config.get("model_type") == "clip":
+        towers, pooling = ["image", "text"], "clip"
+    source["pooling"] = pooling
+    return {"source": source, "towers": towers, "embedding": HF_EMBEDDINGS[pooling]}
+
+
+def _read_config(path: Path) -> dict:
+    """The JSON of ``path`` (or ``path/config.json``); {} when there is none."""
+    file = path / "config.json" if path.is_dir() else path
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+_FIELDS = {"hf": _hf, "timm": _timm, "open_clip": _open_clip, "st": _st}
+
+
+# ---- building ----------------------------------------------------------------------------------
+def build_encoder(entry: ZooEntry, tower: str) -> Encoder:
+    """Build one tower of ``entry``: eval mode, CPU, float32, with its preprocessing."""
+    if tower not in entry.towers:
+        raise BadInputError(f"{entry.ref} has no {tower} tower (it has: {', '.join(entry.towers)})")
+    backend = get_backend(entry.backend)
+    try:
+        return backend.build(entry, tower)
+    except InfogaussError:
+        raise
+    except (RuntimeError, OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as exc:
         try:
-            data = data[key]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
+            path = weights_location(entry).path
+        except InfogaussError:
+            path = None
+        known = weights_load_error(exc, entry.ref, path)
+        if known is not None:
+            raise known from None
+        raise RunError(
+            f"cannot load {entry.ref} ({entry.backend} {entry.source.name}): "
+            f"{type(exc).__name__}: {first_line(exc, '')[:500]}"
+        ) from exc
 
 
-def _duplicates_raw(models: Any) -> list[str]:
-    """Duplicate ids/aliases among the raw entries (reported alongside schema errors)."""
-    if not isinstance(models, list):
-        return []
-    seen: dict[str, str] = {}
-    problems = []
-    for i, item in enumerate(models):
-        if not isinstance(item, dict):
-            continue
-        aliases = item.get("aliases") if isinstance(item.get("aliases"), list) else []
-        for j, name in enumerate([item.get("id"), *aliases]):
-            if not isinstance(name, str):
-                continue
-            field = f"models[{i}].id" if j == 0 else f"models[{i}].aliases[{j - 1}]"
-            if name.lower() in seen:
-                problems.append(f"{field}: {name!r} is already used by {seen[name.lower()]}")
-            else:
-                seen[name.lower()] = field
-    return problems
+def fail_fast(entry: ZooEntry) -> None:
+    """Before torch is imported: hub weights that are not cached while the hub cannot be reached
+    are a :class:`RunError`. Silent when the backend cannot tell without its library."""
+    name = getattr(entry, "backend", None)
+    if name not in backend_names():  # a stand-in entry, or a backend build will name as unknown
+        return
+    quick = getattr(get_backend(name), "quick_status", None)
+    status = quick(entry) if quick is not None else None
+    if status is None or status.available or status.kind != "hub":
+        return
+    reason = hub.hub_unavailable_reason()
+    if reason is not None:
+        raise hub.offline_error(entry.ref, f"the weights {status.location}", reason)
 
 
-def _duplicates(entries: list[ZooEntry]) -> list[str]:
-    seen: dict[str, str] = {}
-    problems = []
-    for i, entry in enumerate(entries):
-        for j, name in enumerate(entry.names):
-            field = f"models[{i}].id" if j == 0 else f"models[{i}].aliases[{j - 1}]"
-            key = name.lower()
-            if key in seen:
-                problems.append(f"{field}: {name!r} is already used by {seen[key]}")
-            else:
-                seen[key] = field
-    return problems
+def weights_status(entry: ZooEntry) -> WeightsStatus:
+    """Where ``entry``'s weights come from and whether they are on this machine (no network)."""
+    return get_backend(entry.backend).weights_status(entry)
+
+
+def check_entry(entry: ZooEntry) -> None:
+    """``entry``'s names against the installed library and its local weights path (no network,
+    no model built); a problem is a :class:`BadInputError`."""
+    get_backend(entry.backend).check(entry)
+    weights_location(entry)

@@ -1,6 +1,5 @@
-"""Content identity of weights: the sha256 of a file's bytes (or of a folder's files), hashed
-once per (path, size, mtime, inode) and remembered in ``.weights-sha256.json`` in the default
-cache folder, under a file lock, written atomically."""
+"""Content identity of weights: the sha256 of a file (or a folder's files), hashed once per
+(path, size, mtime, inode) and remembered in the default cache folder under a file lock."""
 
 from __future__ import annotations
 
@@ -12,13 +11,12 @@ from pathlib import Path
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.safe_paths import default_cache_dir
 
-HASH_MEMO = ".weights-sha256.json"  # in the default cache folder: (path, size, mtime) -> sha256
+HASH_MEMO = ".weights-sha256.json"
 LOCK_TIMEOUT_S = 60  # another process updating the memo this long: skip remembering
 _memo: dict[str, str] = {}
 
 
 def memo_file() -> Path:
-    """Where the memo lives (the default cache folder)."""
     return default_cache_dir() / HASH_MEMO
 
 
@@ -40,9 +38,8 @@ def stream_sha256(path: str | Path) -> str:
 
 
 def _remember(key: str, digest: str) -> None:
-    """Add ``key -> digest`` to the memo file: read, update and atomic rewrite under a lock, so
-    concurrent runs never drop each other's entries. A read-only cache only costs the hashing
-    again next time."""
+    """Add ``key -> digest`` to the memo file (locked read, update, atomic rewrite); a read-only
+    cache only costs the hashing again next time."""
     from filelock import FileLock, Timeout
 
     path = memo_file()
@@ -55,8 +52,7 @@ def _remember(key: str, digest: str) -> None:
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, memoised by (path, size, mtime, inode) in memory and in the
-    default cache folder, so gigabytes are hashed once, not on every run."""
+    """sha256 of a file's bytes, memoised in memory and in the default cache folder."""
     st = path.stat()
     key = f"{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
     if key in _memo:
@@ -70,9 +66,8 @@ def file_sha256(path: Path) -> str:
 
 
 def content_digest(path: str | Path) -> str:
-    """sha256 of a weights file's bytes, or of a folder's files (relative names and each
-    file's sha256, sorted): the same weights give the same digest wherever they are installed
-    (another virtual environment, another copy), other weights another one."""
+    """sha256 of a file, or of a folder's files (relative names and each file's sha256): the
+    same weights give the same digest wherever they are installed."""
     path = Path(path).resolve()
     if path.is_file():
         return file_sha256(path)
@@ -83,9 +78,14 @@ def content_digest(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def path_identity(path: Path) -> str:
+    """The cache key's identity of local weights: their content digest, not their path."""
+    kind = "file" if Path(path).is_file() else "dir"
+    return f"{kind}:sha256:{content_digest(path)}"
+
+
 def identity_sha256(identity: str | None) -> str | None:
-    """The sha256 inside a weights identity (``file:sha256:HEX``, ``dir:sha256:HEX...``), or
-    None for random init and hub revisions (``random:0``, ``hf:REPO@COMMIT``)."""
+    """The sha256 inside ``file:sha256:HEX`` / ``dir:sha256:HEX``, or None (random, hub)."""
     if not identity:
         return None
     kind, _, rest = identity.partition(":sha256:")

@@ -1,42 +1,107 @@
-"""The zoo's table of backends: each ``backend:`` name -> the object that owns its schema, or
-the ``"module:attribute"`` it is imported from on first use (timm's registry: a leaf that the
-backend modules register into and the zoo reads). Holds the built-in backends' names, the ones
-added by :func:`register_backend` and those of installed packages (entry point group
-``infogauss.backends``). Of a backend the zoo reads only ``name``, ``source_schema`` and
-``towers`` (:class:`BackendSchema`); what builds models is
-:class:`~infogauss_cli.models.backend.Backend`.
+"""The backend registry: the zoo's ``backend:`` names and the contract of what builds them.
+
+A backend is one module that defines a :class:`Backend` (usually a :class:`BackendSpec` over its
+functions) and one registration: :func:`register_backend` with the object, or with
+``"module:attribute"`` imported on first use, or an entry point of the group
+``infogauss.backends`` (``name = "module:attribute"``). A backend turns a zoo entry and a tower
+into an :class:`Encoder`; the extractor owns devices, precision, batching and caching.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.plugins import entry_point_specs
 
 if TYPE_CHECKING:  # pragma: no cover
-    from infogauss_cli.models.schema import SourceSchema
+    import torch
+
+    from infogauss_cli.models.weights import WeightsStatus
+    from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
 
 ENTRY_POINT_GROUP = "infogauss.backends"
+Tower = Literal["image", "text"]
+Batch = dict[str, "torch.Tensor"]
+
+
+@dataclass(frozen=True)
+class LayerSet:
+    """Per-layer outputs for ``--layers``: ``names`` (index = position in ``forward``'s output),
+    ``forward(module, batch) -> [Tensor(B, d_k)]``, ``dims`` and ``pooling`` (in words)."""
+
+    names: tuple[str, ...]
+    forward: Callable[[torch.nn.Module, Batch], Sequence[torch.Tensor]]
+    dims: tuple[int, ...]
+    pooling: str
+
+
+@dataclass
+class Encoder:
+    """One tower of one model, ready to embed: ``prepare`` per item in DataLoader workers
+    (picklable; RGB PIL image -> tensor, or str -> str), ``collate`` (items -> dict of batch-first
+    CPU tensors; a text collate may have ``token_lengths(texts)``), ``forward(module, batch)`` ->
+    raw ``(B, dim)`` embeddings, and ``fingerprint`` (what changes the outputs: the cache key)."""
+
+    model_id: str
+    tower: Tower
+    dim: int
+    module: torch.nn.Module
+    prepare: Callable[[object], object]
+    collate: Callable[[list[object]], Batch]
+    forward: Callable[[torch.nn.Module, Batch], torch.Tensor]
+    fingerprint: dict[str, str] = field(default_factory=dict)
+    channels_last: bool = False  # CNNs: faster in channels_last memory format
+    layers: LayerSet | None = None  # per-layer outputs for ``--layers``
+
+
+def prepare_text(text: object) -> str:
+    """Text items pass through as str; tokenisation happens per batch in collate."""
+    return str(text)
 
 
 @runtime_checkable
-class BackendSchema(Protocol):
-    """What the zoo reads of a backend: its ``backend:`` name, the schema of its entries'
-    ``source:`` block, and the towers its entries may have (None: any)."""
+class Backend(Protocol):
+    """What a backend provides (docs/zoo.md): ``name`` (the zoo's ``backend:``), ``source_schema``
+    (a strict ``SourceSchema`` subclass), ``towers`` (None: any); ``build(entry, tower)`` (eval
+    mode, CPU, float32, ``dim == entry.dim`` when set; ``RunError`` for an offline hub or a missing
+    file, ``BadInputError`` for a bad entry); ``check(entry)`` (the names exist in the installed
+    library, no network); ``weights_status(entry)`` (no network); optionally ``quick_status``
+    (the same without the heavy library, or None). Heavy libraries are imported inside these."""
 
     name: str
     source_schema: type[SourceSchema]
     towers: tuple[str, ...] | None
 
+    def build(self, entry: ZooEntry, tower: str) -> Encoder: ...
 
-_REGISTRY: dict[str, Any] = {}
+    def check(self, entry: ZooEntry) -> None: ...
+
+    def weights_status(self, entry: ZooEntry) -> WeightsStatus: ...
 
 
-def register_backend(backend: Any, *, name: str | None = None) -> None:
-    """Register ``backend`` (an object, or ``"module:attribute"`` imported on first use, which
-    needs ``name``). A later registration of the same name replaces the earlier one."""
+@dataclass(frozen=True)
+class BackendSpec:
+    """A :class:`Backend` made of plain functions (how the built-in backends register)."""
+
+    name: str
+    source_schema: type[SourceSchema]
+    build: Callable[[ZooEntry, str], Encoder]
+    check: Callable[[ZooEntry], None]
+    weights_status: Callable[[ZooEntry], WeightsStatus]
+    towers: tuple[str, ...] | None = None
+    quick_status: Callable[[ZooEntry], WeightsStatus | None] | None = None
+
+
+_REGISTRY: dict[str, Backend | str] = {}
+
+
+def register_backend(backend: Backend | str, *, name: str | None = None) -> None:
+    """Register ``backend`` (an object, or ``"module:attribute"`` with ``name``); a later
+    registration of the same name replaces the earlier one."""
     if isinstance(backend, str):
         if not name:
             raise ValueError("register_backend('module:attribute') needs name=")
@@ -49,20 +114,16 @@ def unregister_backend(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def _load_entry_points() -> None:
-    for name, value in entry_point_specs(ENTRY_POINT_GROUP):
-        _REGISTRY.setdefault(name, value)
-
-
 def backend_names() -> tuple[str, ...]:
     """The registered backend names, in registration order."""
-    _load_entry_points()
+    for name, value in entry_point_specs(ENTRY_POINT_GROUP):
+        _REGISTRY.setdefault(name, value)
     return tuple(_REGISTRY)
 
 
-def get_backend(name: str) -> Any:
+def get_backend(name: str) -> Backend:
     """The backend registered as ``name`` (imported on first use)."""
-    _load_entry_points()
+    backend_names()
     found = _REGISTRY.get(name)
     if found is None:
         raise BadInputError(f"unknown backend {name!r} (use one of {', '.join(_REGISTRY)})")
@@ -70,20 +131,12 @@ def get_backend(name: str) -> Any:
         module, _, attr = found.partition(":")
         found = getattr(importlib.import_module(module), attr or "BACKEND")
         _REGISTRY[name] = found
-    return found
+    return found  # type: ignore[return-value]
 
 
-# the built-in backends, one module each under infogauss_cli/backends/
 register_backend("infogauss_cli.models.backends.timm:BACKEND", name="timm")
 register_backend("infogauss_cli.models.backends.open_clip:BACKEND", name="open_clip")
-register_backend("infogauss_cli.models.backends.hf:BACKEND", name="transformers")
-register_backend("infogauss_cli.models.backends.st:BACKEND", name="sentence-transformers")
-
-__all__ = [
-    "ENTRY_POINT_GROUP",
-    "BackendSchema",
-    "backend_names",
-    "get_backend",
-    "register_backend",
-    "unregister_backend",
-]
+register_backend("infogauss_cli.models.backends.transformers:BACKEND", name="transformers")
+register_backend(
+    "infogauss_cli.models.backends.sentence_transformers:BACKEND", name="sentence-transformers"
+)

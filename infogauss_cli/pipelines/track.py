@@ -31,7 +31,7 @@ from infogauss_cli.pipelines.audit import extract_towers
 from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints, load_encoder
 
 if TYPE_CHECKING:  # pragma: no cover
-    from infogauss_cli.models.schema import ZooEntry
+    from infogauss_cli.models.zoo_schema import ZooEntry
 
 DIRECTIONS = ("up", "down", "flat")
 TREND_METRICS = ("ad_compliance", "dp_compliance")
@@ -265,7 +265,7 @@ def zoo_checkpoints(
     """``(step, entry, label)`` in step order: one entry with each weights file of
     ``weights`` (globs), or the entries ``refs`` names (zoo ids, or ``hf:ID``-style references
     made on the fly with ``objective``)."""
-    from infogauss_cli.models.backends.adhoc import resolve_models
+    from infogauss_cli.models.catalogue import resolve_models
 
     if weights and revision is not None:
         raise BadInputError("--revision pins hub weights; --weights loads local files: use one")

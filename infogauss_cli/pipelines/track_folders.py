@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.models.zoo import parse_entry
+from infogauss_cli.models.catalogue import parse_entry
 from infogauss_cli.pipelines.synthetic.checkpoints import is_synthetic
 from infogauss_cli.pipelines.track import Unreadable, order_by_step
 
 if TYPE_CHECKING:
-    from infogauss_cli.models.zoo import ZooEntry
+    from infogauss_cli.models.zoo_schema import ZooEntry
 
 IMAGE_TYPES = ("vit", "dino", "deit", "dinov2", "beit")
 SYNTHETIC = "synthetic checkpoints (epoch-*.json from `infogauss synthetic --save-checkpoints`)"

@@ -66,7 +66,7 @@ def test_revision_option_that_is_a_path_is_refused(tmp_path):
 
 
 def test_revision_refs_pr_is_accepted():
-    from infogauss_cli.models.schema import check_revision
+    from infogauss_cli.models.zoo_schema import check_revision
 
     assert check_revision("refs/pr/12") == "refs/pr/12"
     assert check_revision("v1.2") == "v1.2" and check_revision("a" * 40)

@@ -56,7 +56,7 @@ def test_timm_hub_repo_guess_matches_timm():
     """The packaged zoo's tagged timm names live in ``timm/NAME`` as timm itself says."""
     timm = pytest.importorskip("timm")
     from infogauss_cli.models.backends.timm import hub_repo
-    from infogauss_cli.models.zoo import load_zoo
+    from infogauss_cli.models.catalogue import load_zoo
 
     names = [e.source.name for e in load_zoo().entries if e.backend == "timm"]
     for name in names:
@@ -70,8 +70,7 @@ def test_open_clip_hub_ids_match_open_clip():
     wrong one is refused."""
     pytest.importorskip("open_clip")
     from infogauss_cli.core.errors import BadInputError
-    from infogauss_cli.models.backends import check_entry
-    from infogauss_cli.models.zoo import load_zoo
+    from infogauss_cli.models.catalogue import check_entry, load_zoo
 
     entries = [e for e in load_zoo().entries if e.backend == "open_clip"]
     assert entries and all(e.source.hub for e in entries)

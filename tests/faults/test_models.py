@@ -45,7 +45,7 @@ def zoo_file(tmp_path: Path, weights: str) -> Path:
 # ---- weights validation ------------------------------------------------------------------------
 @pytest.mark.parametrize("content", [b"just some text\n", b"", b"\x00" * 64])
 def test_weights_that_are_not_a_checkpoint(tmp_path, content):
-    from infogauss_cli.models.backends.common import check_checkpoint
+    from infogauss_cli.models.weights import check_checkpoint
 
     path = tmp_path / "w.pth"
     path.write_bytes(content)
@@ -58,7 +58,7 @@ def test_real_checkpoint_formats_pass(tmp_path):
     torch = pytest.importorskip("torch")
     from safetensors.torch import save_file
 
-    from infogauss_cli.models.backends.common import check_checkpoint
+    from infogauss_cli.models.weights import check_checkpoint
 
     t = {"w": torch.zeros(2)}
     save_file(t, tmp_path / "a.safetensors")

@@ -59,7 +59,7 @@ def test_truncated_pth_is_a_clear_message(tmp_path, state_dict, zip_format):
 
 
 def test_other_load_failures_are_left_alone():
-    from infogauss_cli.models.backends.load_errors import weights_load_error
+    from infogauss_cli.models.weights import weights_load_error
 
     assert weights_load_error(RuntimeError("size mismatch for fc.weight"), "m", None) is None
     wrapped = OSError("cannot load")

@@ -1,18 +1,7 @@
-"""Hub access that fails fast and says what to do.
-
-Offline, timm, open_clip and transformers retry a hub download for 23-50 s before they fail
-(FACTS.md). The backends therefore never let a library reach the hub itself: they ask here for
-the files (:func:`hub_file`, :func:`hub_snapshot`) and hand the library local paths. Here:
-
-1. files already in the local Hugging Face cache are used with no network access at all;
-2. otherwise, if ``HF_HUB_OFFLINE`` is set, or the endpoint (``HF_ENDPOINT``, default
-   https://huggingface.co) does not answer within :data:`PROBE_TIMEOUT_S`, one
-   :class:`RunError` says which model needed which file and how to use local weights;
-3. otherwise the file downloads with huggingface_hub's progress bars.
-
-:func:`translate_hub_errors` wraps library calls that may still reach a hub on their own and
-turns their offline failures into the same message.
-"""
+"""Hub access that fails fast: the backends ask here for files and hand the libraries local
+paths (offline, the libraries retry for tens of seconds). Cached files need no network; else,
+offline or with the endpoint silent for :data:`PROBE_TIMEOUT_S`, one :class:`RunError` says which
+model needed which file and how to use local weights; else the files download."""
 
 from __future__ import annotations
 
@@ -20,65 +9,49 @@ import contextlib
 import os
 import urllib.parse
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from infogauss_cli.core.errors import RunError
-from infogauss_cli.models.schema import on_the_fly_prefix
+from infogauss_cli.core.netcheck import unreachable_reason
+from infogauss_cli.models.weights import WeightsStatus, error_chain
+from infogauss_cli.models.zoo_schema import ZooEntry, on_the_fly_prefix
 
 PROBE_TIMEOUT_S = 3.0
-DEFAULT_ENDPOINT = "https://huggingface.co"
 _TRUE = {"1", "true", "yes", "on"}
+Fetch = Literal["any", "cache", "hub"]
 
 
 def endpoint() -> str:
     """The hub endpoint huggingface_hub uses (``HF_ENDPOINT``)."""
-    try:
-        from huggingface_hub import constants
+    from huggingface_hub import constants
 
-        return str(constants.ENDPOINT).rstrip("/")
-    except Exception:  # pragma: no cover - huggingface_hub is a dependency of all backends
-        return os.environ.get("HF_ENDPOINT", DEFAULT_ENDPOINT).rstrip("/")
+    return str(constants.ENDPOINT).rstrip("/")
 
 
 def offline_flag() -> str | None:
     """Which offline switch is on (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``), or None."""
+    from huggingface_hub import constants
+
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         if os.environ.get(name, "").strip().lower() in _TRUE:
             return name
-    try:
-        from huggingface_hub import constants
-
-        return "HF_HUB_OFFLINE" if constants.HF_HUB_OFFLINE else None
-    except Exception:  # pragma: no cover
-        return None
+    return "HF_HUB_OFFLINE" if constants.HF_HUB_OFFLINE else None
 
 
-def offline_mode() -> bool:
-    """True when ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) is set."""
-    return offline_flag() is not None
-
-
-def offline_reason() -> str:
-    return f"{offline_flag() or 'HF_HUB_OFFLINE'} is set (offline mode)"
-
-
-def probe(url: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
-    """None if ``url``'s server (or the proxy from the environment) accepts a connection within
-    ``timeout`` s, name lookup included (a lookup alone can block 20-50 s offline), else why
-    not."""
-    from infogauss_cli.core.netcheck import unreachable_reason
-
-    return unreachable_reason(url, timeout)
+def _offline_reason() -> str | None:
+    flag = offline_flag()
+    return None if flag is None else f"{flag} is set (offline mode)"
 
 
 def hub_unavailable_reason(url: str | None = None) -> str | None:
-    """Why the hub (or the server of ``url``) cannot be used now, None if it can: offline
-    mode, or no answer within :data:`PROBE_TIMEOUT_S`."""
-    if offline_mode():
-        return offline_reason()
-    target = url_host(url) if url else endpoint()
-    why = probe(target)
-    if why is None:
+    """Why the hub (or the server of ``url``) cannot be used now, None if it can."""
+    if (reason := _offline_reason()) is not None:
+        return reason
+    parsed = urllib.parse.urlsplit(url or "")
+    target = f"{parsed.scheme}://{parsed.netloc}" if url else endpoint()
+    if (why := unreachable_reason(target, PROBE_TIMEOUT_S)) is None:
         return None
     return f"{'the hub (' + target + ')' if url is None else target} is unreachable: {why}"
 
@@ -112,18 +85,23 @@ def cached_file(repo_id: str, filename: str, revision: str | None = None) -> Pat
     return Path(found) if isinstance(found, str) else None
 
 
+def files_status(entry: ZooEntry, repo: str, names: Sequence[str]) -> WeightsStatus:
+    """The status of hub weights: the first of ``names`` cached in ``repo``, or none."""
+    revision = entry.source.revision
+    cached = next((p for n in names if (p := cached_file(repo, n, revision))), None)
+    return WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
+
+
 def hub_file(
     model: str, repo_id: str, filenames: Sequence[str], revision: str | None = None
 ) -> Path:
-    """The first of ``filenames`` in ``repo_id`` that exists: from the cache if there, else
-    downloaded (after the fail-fast checks)."""
+    """The first of ``filenames`` in ``repo_id`` that exists: cached, else downloaded."""
     for name in filenames:
         found = cached_file(repo_id, name, revision)
         if found is not None:
             return found
     what = f"{' or '.join(filenames)} from the Hugging Face hub repo {repo_id}"
-    reason = hub_unavailable_reason()
-    if reason is not None:
+    if (reason := hub_unavailable_reason()) is not None:
         raise offline_error(model, what, reason)
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
@@ -143,114 +121,93 @@ def hub_file(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def hub_weights(entry: ZooEntry, repo: str, names: Sequence[str]) -> tuple[Path, str]:
+    """(file, identity) of the entry's hub weights: the first of ``names`` in ``repo``."""
+    file = hub_file(entry.ref, repo, names, entry.source.revision)
+    return file, f"{hub_identity(repo, file, entry.source.revision)}:{file.name}"
+
+
+@dataclass(frozen=True)
+class Files:
+    """The files of a hub snapshot: ``patterns`` to fetch, ``required`` names (each a filename
+    or a ``|``-separated choice), ``what`` they are in messages."""
+
+    patterns: Sequence[str]
+    required: Sequence[str] = ()
+    what: str | None = None
+
+    def missing(self, folder: Path) -> list[str]:
+        return [r for r in self.required if not any((folder / n).exists() for n in r.split("|"))]
+
+
 def hub_snapshot(
     model: str,
     repo_id: str,
-    allow_patterns: Sequence[str],
+    files: Files,
     *,
-    required: Sequence[str] = (),
-    what: str | None = None,
     revision: str | None = None,
-    download: bool = True,
-    local_first: bool = True,
+    fetch: Fetch = "any",
 ) -> Path | None:
-    """A local folder with the files of ``repo_id`` that match ``allow_patterns``: the cached
-    snapshot if it has every name in ``required`` (each a filename or a ``|``-separated
-    choice), else a download (after the fail-fast checks). With ``download=False`` return None
-    instead of downloading; with ``local_first=False`` skip the cache lookup."""
+    """A local folder with ``files`` of ``repo_id``: the cached snapshot if it has every
+    required file, else a download (after the fail-fast checks). ``fetch="cache"``: None
+    instead of a download; ``"hub"``: skip the cache lookup."""
     from huggingface_hub import snapshot_download
 
-    def complete(folder: Path) -> bool:
-        return all(any((folder / n).exists() for n in req.split("|")) for req in required)
-
-    if local_first:
-        try:
+    patterns = list(files.patterns)
+    if fetch != "hub":
+        with contextlib.suppress(Exception):
             local = Path(
                 snapshot_download(
-                    repo_id,
-                    revision=revision,
-                    allow_patterns=list(allow_patterns),
-                    local_files_only=True,
+                    repo_id, revision=revision, allow_patterns=patterns, local_files_only=True
                 )
             )
-            if complete(local):
+            if not files.missing(local):
                 return local
-        except Exception:
-            pass
-    if not download:
+    if fetch == "cache":
         return None
-    what = what or f"files from the Hugging Face hub repo {repo_id}"
-    reason = hub_unavailable_reason()
-    if reason is not None:
+    what = files.what or f"files from the Hugging Face hub repo {repo_id}"
+    if (reason := hub_unavailable_reason()) is not None:
         raise offline_error(model, what, reason)
     with translate_hub_errors(model, what):
-        folder = Path(
-            snapshot_download(repo_id, revision=revision, allow_patterns=list(allow_patterns))
-        )
-    if not complete(folder):
-        missing = [r for r in required if not any((folder / n).exists() for n in r.split("|"))]
-        raise RunError(f"cannot load {model}: {repo_id} has no {', '.join(missing)}")
+        folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns))
+    if files.missing(folder):
+        raise RunError(f"cannot load {model}: {repo_id} has no {', '.join(files.missing(folder))}")
     return folder
 
 
 def snapshot_revision(path: Path) -> str | None:
     """The commit hash of a file or folder inside the HF cache (``.../snapshots/<sha>/...``)."""
     parts = Path(path).parts
-    if "snapshots" in parts:
-        i = parts.index("snapshots")
-        if i + 1 < len(parts):
-            return parts[i + 1]
-    return None
+    i = parts.index("snapshots") + 1 if "snapshots" in parts else len(parts)
+    return parts[i] if i < len(parts) else None
 
 
 def hub_identity(repo_id: str, path: Path, requested: str | None = None) -> str:
-    """``hf:REPO@COMMIT``, the weights identity of a hub file or folder in the embedding
-    cache key: the commit the cache holds it at, else the revision asked for."""
+    """``hf:REPO@COMMIT``: the commit the cache holds, else the revision asked for."""
     return f"hf:{repo_id}@{snapshot_revision(path) or requested}"
 
 
 # ---- translating library errors ---------------------------------------------------------------
-_OFFLINE_NAMES = {
-    "LocalEntryNotFoundError",
-    "OfflineModeIsEnabled",
-    "ConnectError",
-    "ConnectTimeout",
-    "ConnectionError",
-    "NameResolutionError",
-    "MaxRetryError",
-    "URLError",
-    "ReadTimeout",
-    "TimeoutException",
-    "TimeoutError",
-}
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
+_OFFLINE_NAMES = {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectError", "URLError"}
+_OFFLINE_NAMES |= {"ConnectTimeout", "ConnectionError", "NameResolutionError", "MaxRetryError"}
+_OFFLINE_NAMES |= {"ReadTimeout", "TimeoutException", "TimeoutError"}
+_OFFLINE_TEXTS = ("failed to download weights", "offline mode", "couldn't connect")
 
 
 def is_offline_failure(exc: BaseException) -> bool:
     """Does ``exc`` (or anything in its chain) say the hub or a download URL was unreachable?"""
-    for e in _chain(exc):
+    for e in error_chain(exc):
         if any(t.__name__ in _OFFLINE_NAMES for t in type(e).__mro__):
             return True
-        text = str(e)
-        if "Failed to download weights" in text or "offline mode" in text.lower():
-            return True
-        if "couldn't connect to" in text.lower() or "we couldn't connect" in text.lower():
+        if any(t in str(e).lower() for t in _OFFLINE_TEXTS):
             return True
     return False
 
 
-def hub_failure_reason(exc: BaseException) -> str:
-    if offline_mode():
-        return offline_reason()
-    for e in _chain(exc):
+def _failure_reason(exc: BaseException) -> str:
+    if (reason := _offline_reason()) is not None:
+        return reason
+    for e in error_chain(exc):
         if type(e).__name__ in {"RepositoryNotFoundError", "GatedRepoError"}:
             return f"the hub refused it ({type(e).__name__})"
     return f"the hub ({endpoint()}) could not be reached ({type(exc).__name__})"
@@ -264,7 +221,7 @@ def translate_hub_errors(model: str, what: str) -> Iterator[None]:
     except RunError:
         raise
     except Exception as exc:
-        names = {type(e).__name__ for e in _chain(exc)}
+        names = {type(e).__name__ for e in error_chain(exc)}
         if names & {"RepositoryNotFoundError", "GatedRepoError", "RevisionNotFoundError"}:
             raise RunError(
                 f"cannot load {model}: the hub refused {what} ({sorted(names)[0]}); check the "
@@ -273,10 +230,5 @@ def translate_hub_errors(model: str, what: str) -> Iterator[None]:
         if names & {"EntryNotFoundError", "RemoteEntryNotFoundError"}:  # a 404, not offline
             raise RunError(f"cannot load {model}: {what} does not exist on the hub") from exc
         if is_offline_failure(exc):
-            raise offline_error(model, what, hub_failure_reason(exc)) from exc
+            raise offline_error(model, what, _failure_reason(exc)) from exc
         raise
-
-
-def url_host(url: str) -> str:
-    parsed = urllib.parse.urlsplit(url)
-    return f"{parsed.scheme}://{parsed.netloc}"

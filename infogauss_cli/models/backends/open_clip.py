@@ -1,87 +1,60 @@
-"""open_clip backend: CLIP-style image and text towers, projected embeddings.
-
-``encode_image`` / ``encode_text`` with ``normalize=False``: the projected, unnormalised
-embeddings. Preprocessing comes from the pretrained tag's config (mean, std, interpolation,
-resize mode), also for local weights and random twins, so all three preprocess alike. The
-tokenizer is open_clip's: its own BPE vocab (offline) for CLIP, or a Hugging Face tokenizer
-fetched through :mod:`.hub` (SigLIP).
-"""
+"""open_clip backend: ``encode_image`` / ``encode_text`` (projected, unnormalised). The
+pretrained tag's preprocessing also serves local weights and random twins; the tokenizer is
+open_clip's BPE (offline) or a Hugging Face tokenizer fetched through :mod:`.hub` (SigLIP)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.models.backend import BackendSpec
-from infogauss_cli.models.backends import hub
-from infogauss_cli.models.backends.base import Encoder
-from infogauss_cli.models.backends.common import (
-    WeightsStatus,
-    base_fingerprint,
-    check_dim,
-    check_vocab,
-    finish,
-    image_encoder,
-    library_versions,
-    path_identity,
-    seeded,
-    text_encoder,
-    weights_file,
-)
-from infogauss_cli.models.schema import PKG_PREFIX, SourceSchema, ZooEntry
-from infogauss_cli.models.weights import package_path, weights_location
+from infogauss_cli.models.backends import common, hub
+from infogauss_cli.models.backends.per_layer import attach_open_clip
+from infogauss_cli.models.digest import path_identity
+from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, prepare_text
+from infogauss_cli.models.weights import WeightsStatus, local_path
+from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 HUB_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-TOKENIZER_PATTERNS = (
-    "tokenizer*",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "spiece.model",
-    "sentencepiece*",
-    "vocab*",
-    "merges.txt",
-)
+TOKENIZER_PATTERNS = ("tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab*")
+TOKENIZER_PATTERNS += ("spiece.model", "sentencepiece*", "merges.txt")
 TOKENIZER_REQUIRED = "tokenizer.json|tokenizer_config.json|spiece.model"
+Tokenizer = Callable[[list[str]], "torch.Tensor"]
 
 
-# ---- the zoo's source: block --------------------------------------------------------------
 class OpenClipSource(SourceSchema):
-    """An open_clip model: ``name`` is an open_clip architecture (``ViT-L-14-quickgelu``),
-    ``pretrained`` its weights tag (``openai``); the tag also sets the preprocessing."""
+    """``name``: an open_clip architecture; ``pretrained``: its weights tag (``openai``)."""
 
     pretrained: str | None = None
     hub: str | None = None
-    """The hub repo of the tag's weights as open_clip's registry names it (``REPO/`` or
-    ``REPO/FILE``: ``open_clip.get_pretrained_cfg(name, tag)["hf_hub"]``). Optional; when set,
-    a missing hub weight fails before torch is imported (the registry needs torch), and it must
-    match the registry."""
+    """The tag's ``hf_hub`` in open_clip's registry (``REPO/`` or ``REPO/FILE``): a missing hub
+    weight then fails before torch is imported."""
 
 
-def forward_image(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def forward_image(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
     return module.encode_image(batch["pixel_values"])
 
 
-def forward_text(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def forward_text(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
     return module.encode_text(batch["input_ids"])
 
 
 class TextCollate:
     """Captions -> ``{"input_ids": (B, context_length)}`` with open_clip's tokenizer."""
 
-    def __init__(self, tokenizer: Any) -> None:
+    def __init__(self, tokenizer: Tokenizer) -> None:
         self.tokenizer = tokenizer
 
-    def __call__(self, texts: list[str]) -> dict[str, torch.Tensor]:
+    def __call__(self, texts: list[str]) -> Batch:
         return {"input_ids": self.tokenizer(list(texts))}
 
     def token_lengths(self, texts: list[str]) -> None:
-        """None: every caption is padded to the context length, so length buckets gain
-        nothing (and need no tokenising)."""
+        """None: padded to the context length, length buckets gain nothing."""
         return None
 
 
@@ -96,40 +69,30 @@ def _configs(entry: ZooEntry) -> tuple[dict[str, Any], dict[str, Any]]:
             f"{entry.id}: {src.name!r} is not an open_clip model (open_clip.list_models() lists "
             "them)"
         )
-    tag_cfg: dict[str, Any] = {}
-    if src.pretrained:
-        tag_cfg = open_clip.get_pretrained_cfg(src.name, src.pretrained) or {}
-        if not tag_cfg:
-            tags = open_clip.list_pretrained_tags_by_model(src.name)
-            raise BadInputError(
-                f"{entry.id}: open_clip has no pretrained tag {src.pretrained!r} for {src.name} "
-                f"(known: {', '.join(tags) or 'none'})"
-            )
-    _check_hub(entry, tag_cfg)
+    tag_cfg = open_clip.get_pretrained_cfg(src.name, src.pretrained) or {} if src.pretrained else {}
+    if src.pretrained and not tag_cfg:
+        tags = open_clip.list_pretrained_tags_by_model(src.name)
+        raise BadInputError(
+            f"{entry.id}: open_clip has no pretrained tag {src.pretrained!r} for {src.name} "
+            f"(known: {', '.join(tags) or 'none'})"
+        )
+    if src.hub and _hub_location({"hf_hub": src.hub}) != _hub_location(tag_cfg):
+        raise BadInputError(
+            f"{entry.id}: source.hub {src.hub!r} is not where open_clip keeps "
+            f"{src.name} / {src.pretrained} ({tag_cfg.get('hf_hub') or 'a URL'})"
+        )
     return model_cfg, tag_cfg
 
 
-def _check_hub(entry: ZooEntry, tag_cfg: dict[str, Any]) -> None:
-    """The entry's ``hub`` names the repo open_clip's registry gives for its tag."""
-    hub_id = entry.source.hub
-    if hub_id and _hub_location({"hf_hub": hub_id}) != _hub_location(tag_cfg):
-        raise BadInputError(
-            f"{entry.id}: source.hub {hub_id!r} is not where open_clip keeps "
-            f"{entry.source.name} / {entry.source.pretrained} ({tag_cfg.get('hf_hub') or 'a URL'})"
-        )
-
-
 def check(entry: ZooEntry) -> None:
-    """The open_clip architecture and tag exist in the installed open_clip."""
     _configs(entry)
 
 
-def _hub_location(tag_cfg: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:
+def _hub_location(tag_cfg: dict[str, object]) -> tuple[str, tuple[str, ...]] | None:
     """(repo, candidate filenames) as open_clip's ``download_pretrained`` reads ``hf_hub``."""
-    spec = tag_cfg.get("hf_hub")
-    if not spec:
+    if not tag_cfg.get("hf_hub"):
         return None
-    repo, filename = os.path.split(spec)
+    repo, filename = os.path.split(str(tag_cfg["hf_hub"]))
     if not filename or filename == HUB_FILES[1]:
         return repo, HUB_FILES
     if filename.endswith(".bin"):
@@ -137,31 +100,22 @@ def _hub_location(tag_cfg: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None
     return repo, (filename,)
 
 
-def _checkpoint(entry: ZooEntry, tag_cfg: dict[str, Any]) -> tuple[str | None, str]:
+def _checkpoint(entry: ZooEntry, tag_cfg: dict[str, object]) -> tuple[str | None, str]:
     """(value for open_clip's ``pretrained`` argument, weights identity)."""
-    loc = weights_location(entry)
-    if loc.kind == "random":
-        return None, f"random:{entry.init_seed}"
-    if loc.kind in ("local", "package"):
-        assert loc.path is not None
-        file = weights_file(loc.path, HUB_FILES, entry.id)
-        return str(file), path_identity(file)
-    src = entry.source
-    if not src.pretrained:
+    if (local := common.local_weights(entry, HUB_FILES)) is not None:
+        return (str(local[0]) if local[0] else None), local[1]
+    if not entry.source.pretrained:
         raise BadInputError(
             f"{entry.id}: set source.pretrained (an open_clip tag) or source.weights (a local "
             "file), or use the random twin (@random)"
         )
-    location = _hub_location(tag_cfg)
-    if location is not None:
-        repo, names = location
-        file = hub.hub_file(entry.ref, repo, names, entry.source.revision)
-        return str(file), f"{hub.hub_identity(repo, file, entry.source.revision)}:{file.name}"
-    url = tag_cfg.get("url", "")
-    reason = hub.hub_unavailable_reason(url)
-    if reason is not None:
+    if (location := _hub_location(tag_cfg)) is not None:
+        file, identity = hub.hub_weights(entry, *location)
+        return str(file), identity
+    url = str(tag_cfg.get("url", ""))
+    if (reason := hub.hub_unavailable_reason(url)) is not None:
         raise hub.offline_error(entry.ref, url, reason)
-    return src.pretrained, f"url:{url}"  # open_clip downloads it
+    return entry.source.pretrained, f"url:{url}"  # open_clip downloads it
 
 
 def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, Any, str]:
@@ -170,46 +124,20 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, Any, str]:
 
     model_cfg, tag_cfg = _configs(entry)
     pretrained, identity = _checkpoint(entry, tag_cfg)
-    preprocess = {
-        "image_mean": tag_cfg.get("mean"),
-        "image_std": tag_cfg.get("std"),
-        "image_interpolation": tag_cfg.get("interpolation"),
-        "image_resize_mode": tag_cfg.get("resize_mode"),
-    }
+    kwargs = {f"image_{k}": tag_cfg.get(k) for k in ("mean", "std", "interpolation")}
+    kwargs["image_resize_mode"] = tag_cfg.get("resize_mode")
     quick_gelu = bool(tag_cfg.get("quick_gelu", False)) and not model_cfg.get("quick_gelu", False)
-    kwargs = {
-        "pretrained": pretrained,
-        "force_quick_gelu": quick_gelu,
-        "pretrained_text": pretrained is not None,  # random twins: no tower weights either
-        **preprocess,
-    }
-    with hub.translate_hub_errors(entry.ref, f"the weights of {entry.source.name}"):
-        if pretrained is None:
-            with seeded(entry.init_seed):
-                model, _, transform = open_clip.create_model_and_transforms(
-                    entry.source.name, **kwargs
-                )
-        else:
-            model, _, transform = open_clip.create_model_and_transforms(entry.source.name, **kwargs)
-    return finish(model), transform, identity
+    kwargs.update(pretrained=pretrained, force_quick_gelu=quick_gelu)
+    kwargs["pretrained_text"] = pretrained is not None  # random twins: no tower weights either
+    seed = common.seeded(entry.init_seed) if pretrained is None else contextlib.nullcontext()
+    with hub.translate_hub_errors(entry.ref, f"the weights of {entry.source.name}"), seed:
+        model, _, transform = open_clip.create_model_and_transforms(entry.source.name, **kwargs)
+    return common.finish(model), transform, identity
 
 
-def _local_tokenizer_folder(entry: ZooEntry) -> Path | None:
-    """A local weights folder that also holds the tokenizer files (a copy of the hub repo)."""
-    weights = entry.source.weights
-    if weights is None:
-        return None
-    path = package_path(weights) if weights.startswith(PKG_PREFIX) else Path(weights)
-    if path is None or not path.is_dir():
-        return None
-    if any((path / n).is_file() for n in TOKENIZER_REQUIRED.split("|")):
-        return path
-    return None
-
-
-def build_tokenizer(entry: ZooEntry) -> tuple[Any, str]:
-    """(tokenizer, its identity). CLIP's BPE ships with open_clip; a Hugging Face tokenizer
-    (SigLIP) comes from the local weights folder if it has the files, else the hub."""
+def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
+    """(tokenizer, its identity): CLIP's BPE, or a Hugging Face tokenizer (SigLIP) from a local
+    weights folder holding its files, or from the hub."""
     import open_clip
 
     text_cfg = open_clip.get_model_config(entry.source.name).get("text_cfg", {})
@@ -219,19 +147,15 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Any, str]:
         with hub.translate_hub_errors(entry.ref, f"the tokenizer of {entry.source.name}"):
             tokenizer = open_clip.get_tokenizer(entry.source.name)
         name = f"{type(tokenizer).__name__}:{context}"
-        check_vocab(entry.ref, name, _vocab_size(tokenizer))
+        common.check_vocab(entry.ref, name, _vocab_size(tokenizer))
         return tokenizer, name
-    folder = _local_tokenizer_folder(entry)
-    if folder is not None:
+    folder = local_path(entry)
+    if folder is not None and any((folder / n).is_file() for n in TOKENIZER_REQUIRED.split("|")):
         ident = f"{path_identity(folder)}:{context}"
     else:
-        folder = hub.hub_snapshot(
-            entry.ref,
-            repo,
-            TOKENIZER_PATTERNS,
-            required=[TOKENIZER_REQUIRED],
-            what=f"the tokenizer files of {repo} from the Hugging Face hub",
-        )
+        what = f"the tokenizer files of {repo} from the Hugging Face hub"
+        files = hub.Files(TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED], what)
+        folder = hub.hub_snapshot(entry.ref, repo, files)
         assert folder is not None
         ident = f"hf:{repo}@{hub.snapshot_revision(folder)}:{context}"
     with hub.translate_hub_errors(entry.ref, f"the tokenizer of {repo}"):
@@ -241,90 +165,67 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Any, str]:
             tokenizer_mode=text_cfg.get("tokenizer_mode"),
             **text_cfg.get("tokenizer_kwargs", {}),
         )
-    check_vocab(entry.ref, repo, _vocab_size(tokenizer))
+    common.check_vocab(entry.ref, repo, _vocab_size(tokenizer))
     return tokenizer, ident
 
 
-def _vocab_size(tokenizer: Any) -> int | None:
-    inner = getattr(tokenizer, "tokenizer", None)
-    if inner is not None:
+def _vocab_size(tokenizer: Tokenizer) -> int | None:
+    if (inner := getattr(tokenizer, "tokenizer", None)) is not None:
         return len(inner)
     size = getattr(tokenizer, "vocab_size", None)
-    if size is None and hasattr(tokenizer, "encoder"):
-        size = len(tokenizer.encoder)
-    return size
-
-
-def _output_dim(model: torch.nn.Module, model_cfg: dict[str, Any]) -> int:
-    dim = model_cfg.get("embed_dim")
-    return int(dim) if dim is not None else int(model.visual.output_dim)
+    return len(tokenizer.encoder) if size is None and hasattr(tokenizer, "encoder") else size
 
 
 def build(entry: ZooEntry, tower: str) -> Encoder:
-    from infogauss_cli.models.backends.hook_layers import attach_open_clip
-
     model_cfg, _ = _configs(entry)
     if tower == "text":  # first: a missing tokenizer fails before minutes of model building
         tokenizer, tok_id = build_tokenizer(entry)
     model, transform, identity = build_model(entry)
-    dim = _output_dim(model, model_cfg)
-    check_dim(entry, tower, dim)
-    versions = library_versions("open_clip_torch")
+    dim = int(model_cfg.get("embed_dim") or model.visual.output_dim)
+    common.check_dim(entry, tower, dim)
+    versions = common.library_versions("open_clip_torch")
     if tower == "image":
-        fp = base_fingerprint(entry, tower, identity, transform=repr(transform), **versions)
-        cnn = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
-        enc = image_encoder(entry, dim, model, transform, forward_image, fp, channels_last=cnn)
-        return attach_open_clip(enc, tower)
-    fingerprint = base_fingerprint(entry, tower, identity, tokenizer=tok_id, **versions)
-    enc = text_encoder(entry, dim, model, TextCollate(tokenizer), forward_text, fingerprint)
+        fp = common.base_fingerprint(entry, tower, identity, transform=repr(transform), **versions)
+        steps = common.image_steps(transform, forward_image)
+        enc = common.make_encoder(entry, "image", dim, model, steps, fp)
+        enc.channels_last = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
+    else:
+        fp = common.base_fingerprint(entry, tower, identity, tokenizer=tok_id, **versions)
+        steps = (prepare_text, TextCollate(tokenizer), forward_text)  # type: ignore[assignment]
+        enc = common.make_encoder(entry, "text", dim, model, steps, fp)
     return attach_open_clip(enc, tower)
 
 
-def _cached_status(entry: ZooEntry, repo: str, names: tuple[str, ...]) -> WeightsStatus:
-    revision = entry.source.revision
-    cached = next((p for n in names if (p := hub.cached_file(repo, n, revision))), None)
-    return WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
-
-
 def quick_status(entry: ZooEntry) -> WeightsStatus | None:
-    """The weights' status without importing open_clip (and torch): local and random weights,
-    or the hub repo of ``source.hub``; None otherwise (only open_clip's registry can tell)."""
+    """The status without importing open_clip: local and random weights, or ``source.hub``;
+    None when only open_clip's registry can tell."""
     if status := WeightsStatus.offline(entry):
         return status
     location = _hub_location({"hf_hub": entry.source.hub or ""})
-    return _cached_status(entry, *location) if location and entry.source.pretrained else None
+    return hub.files_status(entry, *location) if location and entry.source.pretrained else None
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
     status = WeightsStatus.offline(entry)
     if status is None:
         _, tag_cfg = _configs(entry)
-        location = _hub_location(tag_cfg)
-        if location is None:
-            url = tag_cfg.get("url", "-")
-            status = WeightsStatus("hub", url, False, "downloaded by open_clip on first use")
+        if (location := _hub_location(tag_cfg)) is not None:
+            status = hub.files_status(entry, *location)
         else:
-            status = _cached_status(entry, *location)
-    if "text" in entry.towers:
-        import open_clip
+            url = str(tag_cfg.get("url", "-"))
+            status = WeightsStatus("hub", url, False, "downloaded by open_clip on first use")
+    if "text" not in entry.towers:
+        return status
+    import open_clip
 
-        repo = (
-            open_clip.get_model_config(entry.source.name)
-            .get("text_cfg", {})
-            .get("hf_tokenizer_name")
-        )
-        if repo:
-            folder = hub.hub_snapshot(
-                entry.ref, repo, TOKENIZER_PATTERNS, required=[TOKENIZER_REQUIRED], download=False
-            )
-            note = f"text tokenizer hf://{repo}: " + ("cached" if folder else "not cached (hub)")
-            status = WeightsStatus(
-                status.kind,
-                status.location,
-                status.available and folder is not None,
-                "; ".join(filter(None, [status.detail, note])),
-            )
-    return status
+    text_cfg = open_clip.get_model_config(entry.source.name).get("text_cfg", {})
+    if not (repo := text_cfg.get("hf_tokenizer_name")):
+        return status
+    files = hub.Files(TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED])
+    folder = hub.hub_snapshot(entry.ref, repo, files, fetch="cache")
+    note = f"text tokenizer hf://{repo}: " + ("cached" if folder else "not cached (hub)")
+    detail = "; ".join(filter(None, [status.detail, note]))
+    return WeightsStatus(status.kind, status.location, status.available and bool(folder), detail)
 
 
 BACKEND = BackendSpec(

@@ -1,10 +1,6 @@
-"""timm backend: image models, pooled pre-logits features.
-
-``timm.create_model(name, num_classes=0)`` and ``forward_head(forward_features(x),
-pre_logits=True)``: global-average-pooled features for CNNs, the CLS token after the final norm
-for ViTs with token pooling (DINO, MAE, AugReg; checked: equal to ``forward_features(x)[:, 0]``).
-Preprocessing is timm's data config of the tagged model, with the entry's overrides.
-"""
+"""timm backend: image models, ``forward_head(forward_features(x), pre_logits=True)`` of
+``create_model(name, num_classes=0)`` (pooled CNN features, the normed CLS token of ViTs), with
+timm's data config of the tagged model and the entry's overrides."""
 
 from __future__ import annotations
 
@@ -14,56 +10,42 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
-from infogauss_cli.models.backend import BackendSpec
-from infogauss_cli.models.backends import hub
-from infogauss_cli.models.backends.base import Encoder
-from infogauss_cli.models.backends.common import (
-    WeightsStatus,
-    base_fingerprint,
-    check_dim,
-    finish,
-    image_encoder,
-    library_versions,
-    path_identity,
-    seeded,
-    weights_file,
-)
-from infogauss_cli.models.schema import SourceSchema, ZooEntry
-from infogauss_cli.models.weights import weights_location
+from infogauss_cli.models.backends import common, hub
+from infogauss_cli.models.backends.per_layer import attach_timm
+from infogauss_cli.models.registry import BackendSpec, Batch, Encoder
+from infogauss_cli.models.weights import WeightsStatus
+from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+    from timm.models import PretrainedCfg
 
 HUB_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
-# ---- the zoo's source: block --------------------------------------------------------------
 class TimmSource(SourceSchema):
-    """A timm model: ``name`` is a timm name with its pretrained tag (``resnet34.tv_in1k``)."""
+    """``name``: a timm name with its pretrained tag (``resnet34.tv_in1k``)."""
 
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Extra ``timm.create_model`` arguments (e.g. ``img_size: 224``)."""
+    model_kwargs: dict[str, object] = Field(default_factory=dict)
     checkpoint_format: Literal["timm", "efficientnet_pytorch"] = "timm"
-    """Key layout of a local ``weights`` file: timm's own, or lukemelas' EfficientNet-PyTorch
-    (``_conv_stem``, ``_blocks.N``), remapped to timm's EfficientNet on load."""
+    """Key layout of local weights: timm's, or lukemelas' EfficientNet-PyTorch (remapped)."""
     input_size: int | None = Field(default=None, gt=0)
-    """Square input side, overriding timm's data config (ViTs: set model_kwargs.img_size too)."""
     mean: tuple[float, float, float] | None = None
     std: tuple[float, float, float] | None = None
     crop_pct: float | None = Field(default=None, gt=0, le=1)
     interpolation: Literal["bilinear", "bicubic", "nearest"] | None = None
 
 
-def forward(module: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def forward(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
     return module.forward_head(module.forward_features(batch["pixel_values"]), pre_logits=True)
 
 
-def _pretrained_cfg(entry: ZooEntry) -> Any:
+def _pretrained_cfg(entry: ZooEntry) -> PretrainedCfg | None:
     import timm
 
     name = entry.source.name
@@ -84,17 +66,15 @@ def _pretrained_cfg(entry: ZooEntry) -> Any:
 
 
 def check(entry: ZooEntry) -> None:
-    """The timm name (and tag) exist in the installed timm."""
     _pretrained_cfg(entry)
 
 
-def _hub_candidates(cfg: Any) -> tuple[str, ...]:
+def _hub_candidates(cfg: PretrainedCfg) -> tuple[str, ...]:
     filename = getattr(cfg, "hf_hub_filename", None)
     return (filename,) if filename else HUB_FILES
 
 
-def data_config(entry: ZooEntry, model: torch.nn.Module) -> dict[str, Any]:
-    """timm's data config for the model with the entry's overrides."""
+def data_config(entry: ZooEntry, model: torch.nn.Module) -> dict[str, object]:
     import timm
 
     src = entry.source
@@ -109,8 +89,8 @@ def data_config(entry: ZooEntry, model: torch.nn.Module) -> dict[str, Any]:
 
 
 def convert_efficientnet_pytorch(
-    state_dict: dict[str, Any], model: torch.nn.Module
-) -> dict[str, Any]:
+    state_dict: dict[str, torch.Tensor], model: torch.nn.Module
+) -> dict[str, torch.Tensor]:
     """lukemelas/EfficientNet-PyTorch keys (``_conv_stem``, flat ``_blocks.N``) -> timm's
     EfficientNet (``conv_stem``, ``blocks.STAGE.BLOCK``), including the classifier."""
     prefixes = [
@@ -128,7 +108,7 @@ def convert_efficientnet_pytorch(
     expanded = {
         int(m[1]) for k in state_dict if (m := re.match(r"_blocks\.(\d+)\._expand_conv", k))
     }
-    out: dict[str, Any] = {}
+    out: dict[str, torch.Tensor] = {}
     for key, value in state_dict.items():
         block = re.match(r"_blocks\.(\d+)\.(\w+)\.(\w+)$", key)
         try:
@@ -155,8 +135,7 @@ def _load_converted(entry: ZooEntry, file: Path, model: torch.nn.Module) -> None
     for key in ("classifier.weight", "classifier.bias"):
         state.pop(key, None)  # num_classes=0: no classifier
     result = model.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
-    _check_fit(entry, file, missing, list(result.unexpected_keys))
+    _check_fit(entry, file, result.missing_keys, result.unexpected_keys)
 
 
 def _check_fit(entry: ZooEntry, file: Path, missing: list[str], unexpected: list[str]) -> None:
@@ -174,8 +153,7 @@ _KEYS_RE = re.compile(r"^(Missing|Unexpected) keys \((.*)\) (?:discovered|found)
 
 @contextlib.contextmanager
 def _load_report() -> Iterator[dict[str, list[str]]]:
-    """Collect the missing / unexpected keys timm reports (it loads non-strictly whenever the
-    classifier is dropped, so weights that do not fit would otherwise load silently)."""
+    """The missing / unexpected keys timm logs (it loads non-strictly without a classifier)."""
     logger = logging.getLogger("timm.models._builder")
     report: dict[str, list[str]] = {"Missing": [], "Unexpected": []}
 
@@ -203,28 +181,24 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, str]:
 
     src = entry.source
     cfg = _pretrained_cfg(entry)
-    kwargs: dict[str, Any] = {**src.model_kwargs, "num_classes": 0}
-    loc = weights_location(entry)
-    if loc.kind == "random":
-        with seeded(entry.init_seed):
+    kwargs: dict[str, object] = {**src.model_kwargs, "num_classes": 0}
+    local = common.local_weights(entry, HUB_FILES)
+    if local is not None and local[0] is None:
+        with common.seeded(entry.init_seed):
             model = timm.create_model(src.name, pretrained=False, **kwargs)
-        return finish(model), f"random:{entry.init_seed}"
-    if loc.kind in ("local", "package"):
-        assert loc.path is not None
-        file = weights_file(loc.path, HUB_FILES, entry.id)
-        identity = path_identity(file)
+        return common.finish(model), local[1]
+    if local is not None:
+        file, identity = local
         if src.checkpoint_format == "efficientnet_pytorch":
             model = timm.create_model(src.name, pretrained=False, **kwargs)
-            _load_converted(entry, file, model)
-            return finish(model), identity
+            _load_converted(entry, file, model)  # type: ignore[arg-type]
+            return common.finish(model), identity
         overlay = {"file": str(file), "source": ""}
     elif cfg is not None and getattr(cfg, "hf_hub_id", None):
-        file = hub.hub_file(entry.ref, cfg.hf_hub_id, _hub_candidates(cfg), entry.source.revision)
-        identity = f"{hub.hub_identity(cfg.hf_hub_id, file, entry.source.revision)}:{file.name}"
+        file, identity = hub.hub_weights(entry, cfg.hf_hub_id, _hub_candidates(cfg))
         overlay = {"file": str(file), "source": ""}
     elif cfg is not None and getattr(cfg, "url", None):
-        reason = hub.hub_unavailable_reason(cfg.url)
-        if reason is not None:
+        if (reason := hub.hub_unavailable_reason(cfg.url)) is not None:
             raise hub.offline_error(entry.ref, cfg.url, reason)
         overlay, identity = {}, f"url:{cfg.url}"
     else:
@@ -232,14 +206,13 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, str]:
             f"{entry.id}: timm has no pretrained weights for {src.name!r}; set source.weights "
             "or use the random twin (@random)"
         )
-    what = f"the weights of {src.name}"
-    with hub.translate_hub_errors(entry.ref, what), _load_report() as report:
+    with hub.translate_hub_errors(entry.ref, f"the weights of {src.name}"), _load_report() as keys:
         model = timm.create_model(
             src.name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs
         )
-    where = Path(overlay["file"]) if "file" in overlay else Path(identity)
-    _check_fit(entry, where, report["Missing"], report["Unexpected"])
-    return finish(model), identity
+    where = Path(overlay.get("file", identity))
+    _check_fit(entry, where, keys["Missing"], keys["Unexpected"])
+    return common.finish(model), identity
 
 
 def build(entry: ZooEntry, tower: str) -> Encoder:
@@ -247,46 +220,35 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
 
     model, identity = build_model(entry)
     dim = int(getattr(model, "head_hidden_size", None) or model.num_features)
-    check_dim(entry, tower, dim)
+    common.check_dim(entry, tower, dim)
     cfg = data_config(entry, model)
     transform = timm.data.create_transform(**cfg, is_training=False)
-    fingerprint = base_fingerprint(
+    fingerprint = common.base_fingerprint(
         entry,
         tower,
         identity,
         data_config=json.dumps(cfg, sort_keys=True, default=str),
         transform=repr(transform),
         model_kwargs=json.dumps(entry.source.model_kwargs, sort_keys=True),
-        **library_versions("timm"),
+        **common.library_versions("timm"),
     )
-    cnn = not hasattr(model, "patch_embed")  # channels-last helps CNNs; ViTs gain nothing
-    from infogauss_cli.models.backends.hook_layers import attach_timm
-
-    enc = image_encoder(entry, dim, model, transform, forward, fingerprint, channels_last=cnn)
+    steps = common.image_steps(transform, forward)
+    enc = common.make_encoder(entry, "image", dim, model, steps, fingerprint)
+    enc.channels_last = not hasattr(model, "patch_embed")  # CNNs gain, ViTs do not
     return attach_timm(enc)
 
 
 def hub_repo(name: str) -> str | None:
-    """The hub repo of a tagged timm name without importing timm: ``timm/NAME.TAG`` (timm's
-    convention for its pretrained tags); None for a bare name (timm picks its default tag)."""
+    """``timm/NAME.TAG`` (timm's hub convention) without importing timm; None for a bare name."""
     return f"timm/{name}" if "." in name else None
 
 
 def quick_status(entry: ZooEntry) -> WeightsStatus | None:
-    """:func:`weights_status` without importing timm; None when only timm can tell (a bare
-    name)."""
+    """:func:`weights_status` without importing timm; None when only timm can tell."""
     if status := WeightsStatus.offline(entry):
         return status
     repo = hub_repo(entry.source.name)
-    if repo is None:
-        return None
-    return _hub_status(entry, repo, HUB_FILES)
-
-
-def _hub_status(entry: ZooEntry, repo: str, names: tuple[str, ...]) -> WeightsStatus:
-    revision = entry.source.revision
-    cached = next((p for n in names if (p := hub.cached_file(repo, n, revision))), None)
-    return WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
+    return None if repo is None else hub.files_status(entry, repo, HUB_FILES)
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
@@ -295,7 +257,7 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
     cfg = _pretrained_cfg(entry)
     repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
     if repo:
-        return _hub_status(entry, repo, _hub_candidates(cfg))
+        return hub.files_status(entry, repo, _hub_candidates(cfg))
     url = getattr(cfg, "url", None) or "-"
     return WeightsStatus("hub", url, False, "downloaded by timm on first use")
 

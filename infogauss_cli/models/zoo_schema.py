@@ -1,24 +1,20 @@
-"""The zoo's schema: what every entry has, and the base of every backend's ``source:`` schema.
-
-Each backend owns the schema of its ``source:`` block (a :class:`SourceSchema` subclass, see
-:mod:`.registry`); :mod:`.loading` builds the discriminated union of
-entries, one class per registered backend, chosen by the entry's ``backend`` key. Only pydantic
-is imported here.
-"""
+"""The zoo's schema: every entry's fields and the ``source:`` block each backend extends."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from infogauss_cli.core.errors import BadInputError
 
 SCHEMA_VERSION = 1
 PKG_PREFIX = "pkg:"
 RANDOM_SUFFIX = "random"
-#: Validation context key of entries made on the fly from a prefixed id (their ``dim`` may be
-#: None until the model is built).
+MAX_SEED = 2**32 - 1  # seeds of numpy and torch generators alike
+#: Validation context key of entries made on the fly from a prefixed id (``dim`` may be None).
 ON_THE_FLY = "on_the_fly"
 #: Prefixes of model references without a zoo entry -> their backend (docs/zoo.md).
 ON_THE_FLY_PREFIXES = {
@@ -35,14 +31,37 @@ def on_the_fly_prefix(ref: str) -> str | None:
     return prefix if sep and prefix in ON_THE_FLY_PREFIXES else None
 
 
-#: Training objectives, as the paper's argument needs them: ``infonce`` (contrastive,
-#: softmax over negatives: CLIP, SimCLR, sentence-transformers), ``sigmoid`` (pairwise sigmoid
-#: loss: SigLIP), ``supervised`` (cross-entropy on labels), ``self-distillation`` (DINO,
-#: DINOv2), ``mae`` (masked reconstruction), ``other``.
+def split_random(ref: str, *, strict: bool = True) -> tuple[str, bool, int | None]:
+    """``MODEL@random[:SEED]`` -> ``(MODEL, True, SEED or None)``; ``MODEL`` -> ``(MODEL, False,
+    None)``. ``strict``: any other ``@`` suffix is an error, else it stays in the name."""
+    text = ref.strip()
+    name, sep, suffix = text.rpartition("@")
+    if not sep:
+        return text, False, None
+    kind, _, seed_text = suffix.partition(":")
+    if kind.lower() != RANDOM_SUFFIX and not strict:
+        return text, False, None
+    if kind.lower() != RANDOM_SUFFIX or (seed_text and not seed_text.isdigit()):
+        raise BadInputError(
+            f"{ref!r}: unknown suffix '@{suffix}'; use MODEL@random or MODEL@random:SEED"
+        )
+    seed = int(seed_text) if seed_text else None
+    if seed is not None and seed > MAX_SEED:
+        raise BadInputError(
+            f"{ref!r}: the @random seed must be between 0 and {MAX_SEED} (2^32-1), got {seed_text}"
+        )
+    return name, True, seed
+
+
+#: Training objectives: ``infonce`` (contrastive: CLIP, SimCLR, sentence-transformers),
+#: ``sigmoid`` (SigLIP), ``supervised``, ``self-distillation`` (DINO), ``mae``, ``other``.
 Objective = Literal["infonce", "sigmoid", "supervised", "self-distillation", "mae", "other"]
 OBJECTIVES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
 TowerName = Literal["image", "text"]
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+#: A branch, tag or commit hash, or ``refs/pr/N``: never a path (the hub cache makes folders
+#: named after it).
+_REVISION_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,254}|refs/pr/[0-9]{1,9})$")
 
 
 def _check_name(value: str) -> str:
@@ -53,14 +72,9 @@ def _check_name(value: str) -> str:
 
 Name = Annotated[str, AfterValidator(_check_name)]
 
-#: A hub revision: a branch, tag or commit hash (one segment: letters, digits, ``. _ -``), or a
-#: pull-request ref ``refs/pr/N``. No other ``/``, and no ``..``: the hub client makes folders
-#: named after the revision in its cache, so a revision must never be a path.
-_REVISION_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,254}|refs/pr/[0-9]{1,9})$")
-
 
 def check_revision(value: str) -> str:
-    """``value`` if it is a valid hub revision (see ``_REVISION_RE``), else ValueError."""
+    """``value`` if it is a valid hub revision, else ValueError."""
     if not _REVISION_RE.match(value) or ".." in value:
         raise ValueError(
             f"{value!r} is not a branch, tag or commit hash (letters, digits and . _ -, no "
@@ -69,12 +83,12 @@ def check_revision(value: str) -> str:
     return value
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _resolve_weights(value: str | None, info: ValidationInfo) -> str | None:
-    """Expand ``~`` and make a relative local path absolute against the zoo file's folder."""
+    """Expand ``~``; a relative local path is relative to the zoo file's folder."""
     if value is None:
         return None
     value = value.strip()
@@ -92,26 +106,23 @@ def _resolve_weights(value: str | None, info: ValidationInfo) -> str | None:
     return str(path)
 
 
-class SourceSchema(_Strict):
-    """The ``source:`` block every backend extends: ``name``, ``weights``, ``hub_fallback``."""
+class SourceSchema(Strict):
+    """The ``source:`` block every backend extends."""
 
     name: str = Field(min_length=1)
     weights: str | None = None
-    """Local file or folder (relative to the zoo file), or ``pkg:MODULE/PATH`` inside an installed
-    Python package. Unset: the library's own hub weights for ``name``."""
+    """A local file or folder (relative to the zoo file), or ``pkg:MODULE/PATH``; unset: the
+    library's hub weights for ``name``."""
     hub_fallback: bool = False
-    """When ``weights`` cannot be found (package not installed, path missing), load ``name``'s
-    hub weights instead of failing."""
+    """Missing ``weights``: load ``name``'s hub weights instead of failing."""
     revision: Annotated[str, AfterValidator(check_revision)] | None = None
-    """Hub revision (branch, tag or commit hash) of the weights fetched from the Hugging Face
-    hub; default: the main branch. ``--revision`` overrides it."""
+    """Hub revision of the weights (``--revision`` overrides it)."""
 
     _check_weights = field_validator("weights")(_resolve_weights)
 
 
-class ZooEntry(_Strict):
-    """One registered model. The concrete class of an entry is made per backend
-    (:func:`~infogauss_cli.models.catalogue.entry_class`), with that backend's ``source`` schema."""
+class ZooEntry(Strict):
+    """One registered model; each backend has its subclass (``catalogue.entry_class``)."""
 
     allowed_towers: ClassVar[tuple[str, ...] | None] = None
     backend_name: ClassVar[str] = ""
@@ -123,16 +134,12 @@ class ZooEntry(_Strict):
     towers: tuple[TowerName, ...] = Field(min_length=1)
     objective: Objective
     embedding: str = Field(min_length=1)
-    """What is taken, in words a user understands."""
     dim: int | None = Field(gt=0)
-    """Embedding size, checked when the model is built. None only for entries made on the fly
-    from ``hf:``/``timm:``/``open_clip:``/``st:`` ids (validation context ``on_the_fly``): the
-    built model gives it."""
+    """None only for entries made on the fly (the built model gives it)."""
     paper_row: str | dict[TowerName, str] | None = None
-    """The seed table row this entry reproduces: one name, or one per tower."""
     pretrained: bool = True
-    """False: the real architecture with seeded random weights (the paper's "initial" rows)."""
-    init_seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    """False: the real architecture with seeded random weights."""
+    init_seed: int = Field(default=0, ge=0, le=MAX_SEED)
     notes: str | None = None
 
     @field_validator("towers")
@@ -166,14 +173,11 @@ class ZooEntry(_Strict):
 
     @property
     def ref(self) -> str:
-        """Display name: the id, with ``@random`` (``@random:SEED``) for random-init twins."""
-        if self.pretrained:
-            return self.id
+        """The id, with ``@random`` (``@random:SEED``) for random-init twins."""
         seed = f":{self.init_seed}" if self.init_seed else ""
-        return f"{self.id}@{RANDOM_SUFFIX}{seed}"
+        return self.id if self.pretrained else f"{self.id}@{RANDOM_SUFFIX}{seed}"
 
     def paper_row_for(self, tower: str) -> str | None:
-        """The paper row of one tower (``paper_row`` may be a str or a tower -> row mapping)."""
         if isinstance(self.paper_row, dict):
             return self.paper_row.get(tower)  # type: ignore[call-overload]
         return self.paper_row
@@ -184,7 +188,5 @@ class ZooEntry(_Strict):
 
     def random_twin(self, seed: int | None = None) -> ZooEntry:
         """This entry with seeded random weights (same architecture and preprocessing)."""
-        update: dict[str, Any] = {"pretrained": False}
-        if seed is not None:
-            update["init_seed"] = seed
-        return self.model_copy(update=update)
+        seeds = {} if seed is None else {"init_seed": seed}
+        return self.model_copy(update={"pretrained": False, **seeds})

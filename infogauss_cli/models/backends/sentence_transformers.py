@@ -1,0 +1,215 @@
+"""sentence-transformers backend: a model folder (``weights``, or the hub snapshot :mod:`.hub`
+found or fetched) loaded with ``SentenceTransformer``, so its own modules run: pooling, any Dense
+layer, and the final Normalize unless ``normalize: false``. Text is tokenised per batch with the
+model's tokenizer. ``--layers``: ``L0`` the embeddings and ``Lk`` block k, each through the
+model's remaining modules, so the last layer's row is the final embedding."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.models.backends import common, hub
+from infogauss_cli.models.digest import path_identity
+from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, LayerSet, prepare_text
+from infogauss_cli.models.weights import WeightsStatus, local_path, weights_location
+from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers import PreTrainedTokenizerBase
+
+ST_PATTERNS = ("*.json", "*.txt", "*.model", "model.safetensors", "*/*.json", "*/*.safetensors")
+ST_PATTERNS += ("*/*.txt",)
+REQUIRED = ("modules.json", "config.json")
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class SentenceTransformersSource(SourceSchema):
+    """``name``: the hub id (or any label with ``weights``)."""
+
+    normalize: bool = True
+    """False: leave out the model's final Normalize module (audit before it)."""
+    max_length: int | None = Field(default=None, gt=0)
+
+
+def model_folder(entry: ZooEntry) -> tuple[Path, str]:
+    """(local sentence-transformers folder, weights identity)."""
+    loc = weights_location(entry)
+    src = entry.source
+    if loc.kind in ("local", "package", "random") and src.weights is not None:
+        path = loc.path if loc.path is not None else local_path(entry)
+        if path is None or not (path / "modules.json").is_file():
+            raise BadInputError(
+                f"{entry.id}: sentence-transformers weights must be a model folder with "
+                f"modules.json (as written by SentenceTransformer.save); {path} is not"
+            )
+        ident = path_identity(path) if loc.kind != "random" else f"random:{entry.init_seed}"
+        return path, ident
+    what = f"the sentence-transformers model {src.name} from the Hugging Face hub"
+    files = hub.Files(ST_PATTERNS, REQUIRED, what)
+    folder = hub.hub_snapshot(entry.ref, src.name, files, revision=src.revision)
+    assert folder is not None
+    ident = hub.hub_identity(src.name, folder, src.revision)
+    return folder, ident if entry.pretrained else f"random:{entry.init_seed}"
+
+
+class STCollate:
+    """Texts -> the features the model's first module expects, with its own tokenizer."""
+
+    def __init__(
+        self, tokenizer: PreTrainedTokenizerBase, max_length: int, lower: bool = False
+    ) -> None:
+        self.tokenizer, self.max_length, self.lower = tokenizer, max_length, lower
+
+    def _tokens(self, texts: list[str], **kw: object) -> dict:
+        texts = [t.strip().lower() if self.lower else t.strip() for t in texts]
+        return self.tokenizer(texts, truncation="longest_first", max_length=self.max_length, **kw)
+
+    def __call__(self, texts: list[str]) -> Batch:
+        return dict(self._tokens(texts, padding=True, return_tensors="pt"))
+
+    def token_lengths(self, texts: list[str]) -> list[int]:
+        """Tokens per text after truncation (the bucketing key)."""
+        return [len(x) for x in self._tokens(texts)["input_ids"]]
+
+
+def forward_st(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """Run the kept modules (transformer, pooling, ...) and take ``sentence_embedding``."""
+    features = dict(batch)
+    for m in module:
+        features = m(features)
+    return features["sentence_embedding"]
+
+
+def _randomise(st: SentenceTransformer, entry: ZooEntry) -> None:
+    """Random twin: the first module's transformer rebuilt from its config, seeded."""
+    from transformers import AutoModel
+
+    hf = _hf_model(st[0])
+    if hf is None or not hasattr(hf, "config"):
+        raise BadInputError(f"{entry.ref}: no transformers model in its first module to reset")
+    with common.seeded(entry.init_seed):
+        fresh = AutoModel.from_config(hf.config)
+    hf.load_state_dict(fresh.state_dict(), strict=False)
+
+
+def load(entry: ZooEntry) -> tuple[SentenceTransformer, str]:
+    """(SentenceTransformer on CPU in eval mode, weights identity)."""
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise BadInputError(
+            "the sentence-transformers backend needs the sentence-transformers package: "
+            "pip install 'infogauss[st]'"
+        ) from None
+    folder, ident = model_folder(entry)
+    what = f"the sentence-transformers model {folder}"
+    try:
+        with common.quiet_loading(), hub.translate_hub_errors(entry.ref, what):
+            st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise RunError(f"cannot load {entry.ref} from {folder}: {exc}") from None
+    if not entry.pretrained:
+        _randomise(st, entry)
+    return st, ident
+
+
+def build(entry: ZooEntry, tower: str) -> Encoder:
+    import torch
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    st, ident = load(entry)
+    tokenizer = st.tokenizer
+    common.check_vocab(entry.ref, entry.source.name, len(tokenizer) if tokenizer else None)
+    length = int(entry.source.max_length or st.max_seq_length or 512)
+    lower = bool(getattr(st[0], "do_lower_case", False))
+    modules = list(st)
+    if not entry.source.normalize and modules and type(modules[-1]).__name__ == "Normalize":
+        modules = modules[:-1]  # audit before the final Normalize
+    module = common.finish(torch.nn.Sequential(*modules))
+    collate = STCollate(tokenizer, length, lower)
+    with torch.inference_mode():
+        dim = int(forward_st(module, collate(["dimension probe"])).shape[-1])
+    common.check_dim(entry, tower, dim)
+    names = ",".join(type(m).__name__ for m in modules)
+    fingerprint = common.base_fingerprint(
+        entry,
+        tower,
+        ident,
+        modules=names,
+        normalize=entry.source.normalize,
+        tokenizer=f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{lower}",
+        **common.library_versions("transformers", "sentence-transformers"),
+    )
+    steps = (prepare_text, collate, forward_st)
+    enc = common.make_encoder(entry, "text", dim, module, steps, fingerprint)  # type: ignore[arg-type]
+    return attach_layers(enc)
+
+
+def weights_status(entry: ZooEntry) -> WeightsStatus:
+    if status := WeightsStatus.offline(entry):
+        return status
+    src = entry.source
+    files = hub.Files(ST_PATTERNS, REQUIRED)
+    folder = hub.hub_snapshot(entry.ref, src.name, files, revision=src.revision, fetch="cache")
+    return WeightsStatus.hub(entry, f"hf://{src.name}", folder)
+
+
+def _hf_model(first: torch.nn.Module) -> torch.nn.Module | None:
+    return getattr(first, "auto_model", None) or getattr(first, "model", None)
+
+
+def forward_layers(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
+    """Every layer's token embeddings through the model's remaining modules."""
+    modules = list(module)
+    hf = _hf_model(modules[0])
+    inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
+    out = hf(**inputs, output_hidden_states=True, return_dict=True)
+    res = []
+    for hidden in out.hidden_states:
+        features = {**batch, "token_embeddings": hidden}
+        for m in modules[1:]:
+            features = m(features)
+        res.append(features["sentence_embedding"])
+    return res
+
+
+def attach_layers(encoder: Encoder) -> Encoder:
+    """``encoder`` with its :class:`LayerSet` when the first module is a transformer."""
+    import torch
+
+    hf = _hf_model(encoder.module[0])  # type: ignore[index]
+    if hf is None or not hasattr(hf, "config"):
+        return encoder
+    with torch.inference_mode():
+        outs = forward_layers(encoder.module, encoder.collate(["layer probe"]))
+    rest = [type(m).__name__ for m in list(encoder.module)[1:]]
+    layers = LayerSet(
+        names=tuple(f"L{k}" for k in range(len(outs))),
+        forward=forward_layers,
+        dims=tuple(int(o.shape[-1]) for o in outs),
+        pooling="hidden state k through the model's " + (" + ".join(rest) or "identity"),
+    )
+    return dataclasses.replace(encoder, layers=layers)
+
+
+def check(entry: ZooEntry) -> None:
+    """Nothing to check offline beyond the schema and the weights path."""
+
+
+BACKEND = BackendSpec(
+    "sentence-transformers",
+    SentenceTransformersSource,
+    build,
+    check,
+    weights_status,
+    ("text",),
+    quick_status=weights_status,
+)

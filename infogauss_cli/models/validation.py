@@ -1,0 +1,244 @@
+"""Validation of zoo data: the entry union (one class per registered backend, chosen by the
+entry's ``backend``, each ``source:`` strict) and error messages with the field path of every
+problem, duplicate names included."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.models.registry import backend_names, get_backend
+from infogauss_cli.models.zoo_schema import (
+    ON_THE_FLY,
+    SCHEMA_VERSION,
+    SourceSchema,
+    Strict,
+    ZooEntry,
+    split_random,
+)
+
+ENV_VAR = "INFOGAUSS_ZOO"
+#: How to name a model that has no zoo entry.
+ON_THE_FLY_HINT = (
+    "use hf:ID, timm:NAME, open_clip:NAME or st:ID to audit a hub or local model without a zoo "
+    "entry"
+)
+Loc = tuple[str | int, ...]
+BaseDir = str | os.PathLike[str] | None
+
+ENV_VAR = "INFOGAUSS_ZOO"
+
+_ENTRY_CLASSES: dict[tuple[str, type], type[ZooEntry]] = {}
+_UNIONS: dict[tuple[str, ...], tuple[Any, type[BaseModel]]] = {}
+
+
+def entry_class(backend: str) -> type[ZooEntry]:
+    """The entry class of a registered backend: :class:`ZooEntry` with ``backend`` fixed to
+    its name and ``source`` to its schema (one class per backend and schema, cached)."""
+    spec = get_backend(backend)
+    key = (spec.name, spec.source_schema)
+    if key not in _ENTRY_CLASSES:
+        camel = "".join(p.capitalize() for p in spec.name.replace("-", "_").split("_"))
+        namespace = {
+            "__annotations__": {"backend": Literal[spec.name], "source": spec.source_schema},
+            "__module__": __name__,
+            "__doc__": f"A zoo entry of the {spec.name} backend.",
+            "allowed_towers": spec.towers,
+            "backend_name": spec.name,
+        }
+        _ENTRY_CLASSES[key] = type(f"{camel}Entry", (ZooEntry,), namespace)  # type: ignore[assignment]
+    return _ENTRY_CLASSES[key]
+
+
+def _schemas() -> tuple[Any, type[BaseModel]]:
+    """(entry union type, zoo file model) for the backends registered now."""
+    names = backend_names()
+    if names not in _UNIONS:
+        classes = tuple(entry_class(n) for n in names)
+        union = classes[0] if len(classes) == 1 else Union[classes]  # noqa: UP007
+        any_entry = Annotated[union, Field(discriminator="backend")]
+        zoo_file = create_model(
+            "ZooFile",
+            __base__=Strict,
+            schema_version=(Literal[1], ...),
+            models=(list[any_entry], ...),
+        )
+        _UNIONS[names] = (any_entry, zoo_file)
+    return _UNIONS[names]
+
+
+def parse_entry(
+    data: dict[str, object],
+    *,
+    base_dir: BaseDir = None,
+    on_the_fly: bool = False,
+    origin: str = "entry",
+) -> ZooEntry:
+    """One entry from a dict, errors as in a zoo file; ``on_the_fly``: made from a prefixed id
+    (the id is that reference, ``dim`` may be None)."""
+    context = {"base_dir": base_dir, ON_THE_FLY: on_the_fly}
+    try:
+        return TypeAdapter(_schemas()[0]).validate_python(data, context=context)
+    except ValidationError as exc:
+        raise BadInputError(format_errors(origin, _error_lines(exc, data, base_dir))) from None
+
+
+@dataclass(frozen=True)
+class Zoo:
+    """A validated zoo file: ``entries`` in file order, ``path`` where it was read from."""
+
+    entries: tuple[ZooEntry, ...]
+    path: str
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(e.id for e in self.entries)
+
+    def get(self, name: str) -> ZooEntry | None:
+        """The entry with this id or alias (case-insensitive), or None. No suffixes."""
+        key = name.strip().lower()
+        return next((e for e in self.entries if key in (n.lower() for n in e.names)), None)
+
+    def resolve(self, ref: str) -> ZooEntry:
+        """An id or alias (any case), optionally with ``@random[:SEED]``; unknown names raise
+        :class:`BadInputError` with suggestions."""
+        name, random, seed = split_random(ref)
+        entry = self.get(name)
+        if entry is None:
+            names = {n.lower(): n for e in self.entries for n in e.names}
+            close = difflib.get_close_matches(name.lower(), list(names), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(names[c] for c in close)}?" if close else ""
+            raise BadInputError(
+                f"unknown model {name!r}{hint} (`infogauss zoo list` shows the "
+                f"{len(self.entries)} models of {self.path}; {ON_THE_FLY_HINT})"
+            )
+        return entry.random_twin(seed) if random else entry
+
+
+def parse_zoo(data: object, *, base_dir: BaseDir = None, origin: str = "data") -> Zoo:
+    """Validate already-parsed zoo data (a dict with ``schema_version`` and ``models``)."""
+    if not isinstance(data, dict):
+        raise BadInputError(
+            f"{origin}: expected a mapping with 'schema_version: {SCHEMA_VERSION}' and 'models: "
+            f"[...]', got {type(data).__name__}"
+        )
+    try:
+        parsed = _schemas()[1].model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        lines = _error_lines(exc, data, base_dir)
+        lines += _duplicates(data.get("models"))
+        raise BadInputError(format_errors(origin, lines)) from None
+    problems = _duplicates([{"id": e.id, "aliases": list(e.aliases)} for e in parsed.models])
+    if problems:
+        raise BadInputError(format_errors(origin, problems))
+    return Zoo(entries=tuple(parsed.models), path=origin)
+
+
+def format_errors(origin: str, lines: list[str]) -> str:
+    head = f"invalid zoo {origin}: {len(lines)} error{'s' if len(lines) != 1 else ''}"
+    return "\n".join([head, *(f"  {line}" for line in lines)])
+
+
+def _loc(loc: Loc) -> str:
+    parts: list[str] = []
+    for i, key in enumerate(loc):
+        if isinstance(key, int):
+            parts.append(f"[{key}]")
+        elif i > 0 and isinstance(loc[i - 1], int) and key in backend_names():
+            continue  # the discriminated-union tag pydantic inserts
+        else:
+            parts.append(("." if parts else "") + str(key))
+    return "".join(parts) or "(top level)"
+
+
+class _AnySource(SourceSchema):
+    """A ``source:`` of an unknown backend: only the common keys are checked."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class _AnyEntry(ZooEntry):
+    """An entry whose backend is unknown or missing: every other field is still checked."""
+
+    backend: str = ""
+    source: _AnySource
+
+
+def _untagged_errors(item: object, loc: Loc, base_dir: BaseDir) -> list[str]:
+    """The errors of an entry besides its bad ``backend`` (which hides them in the union)."""
+    if not isinstance(item, dict):
+        return []
+    try:
+        _AnyEntry.model_validate(item, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        return _error_lines(exc, prefix=loc)
+    return []
+
+
+def _error_lines(
+    exc: ValidationError, data: object = None, base_dir: BaseDir = None, prefix: Loc = ()
+) -> list[str]:
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc, kind, msg = (*prefix, *err["loc"]), err["type"], err["msg"]
+        extra = (
+            _untagged_errors(_at(data, loc), loc, base_dir) if kind.startswith("union_tag") else []
+        )
+        if kind == "union_tag_invalid":
+            tag, names = err["ctx"]["tag"], ", ".join(backend_names())
+            loc, msg = (*loc, "backend"), f"unknown backend {tag!r} (use one of {names})"
+        elif kind == "union_tag_not_found":
+            loc, msg = (*loc, "backend"), f"field required (one of {', '.join(backend_names())})"
+        elif kind == "extra_forbidden":
+            msg = "unknown key (not allowed here; check the spelling)"
+        elif kind == "missing":
+            msg = "field required"
+        elif kind == "literal_error":
+            msg = f"got {err.get('input')!r}; {msg[:1].lower()}{msg[1:]}"
+        elif kind.startswith("value_error"):
+            msg = msg.removeprefix("Value error, ")
+        lines.append(f"{_loc(loc)}: {msg}")
+        lines.extend(extra)
+    return lines
+
+
+def _at(data: object, loc: Loc) -> object:
+    """The item of raw ``data`` at a pydantic location, or None."""
+    for key in loc:
+        try:
+            data = data[key]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _duplicates(models: object) -> list[str]:
+    """Duplicate ids/aliases among the entries (raw ones too, alongside schema errors)."""
+    if not isinstance(models, list):
+        return []
+    seen: dict[str, str] = {}
+    problems = []
+    for i, item in enumerate(models):
+        if not isinstance(item, dict):
+            continue
+        aliases = item.get("aliases") if isinstance(item.get("aliases"), list) else []
+        for j, name in enumerate([item.get("id"), *aliases]):
+            if not isinstance(name, str):
+                continue
+            field = f"models[{i}].id" if j == 0 else f"models[{i}].aliases[{j - 1}]"
+            if name.lower() in seen:
+                problems.append(f"{field}: {name!r} is already used by {seen[name.lower()]}")
+            else:
+                seen[name.lower()] = field
+    return problems
