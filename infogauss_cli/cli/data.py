@@ -73,23 +73,12 @@ def fetch_cmd(
 
     Example: [bold]infogauss data fetch coco-val2017[/]
     """
-    from rich.console import Console
-
     from infogauss_cli.core.safe_text import printable
     from infogauss_cli.data.fetch import MANIFESTS, fetch
 
     manifest = MANIFESTS[dataset.value]
     folder, _ = _where(data_dir)
-    console = None if quiet else Console(stderr=True)
-    result = fetch(
-        manifest,
-        folder,
-        mirror=mirror,
-        force=force,
-        keep_archives=keep_archives,
-        console=console,
-        progress=not quiet,
-    )
+    result = fetch(manifest, folder, mirror=mirror, force=force, keep_archives=keep_archives)
     if quiet:
         return
     if result.already_present:

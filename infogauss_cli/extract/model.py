@@ -334,7 +334,7 @@ def file_tower(
     from infogauss_cli.models.backends.adhoc import resolve_refs  # pydantic: start-up
 
     (entry,) = resolve_refs([model], compute)
-    source = parse_data_spec(data.data, console=console, **data.source_options())
+    source = parse_data_spec(data.data, data)
     towers = resolve_towers(list(entry.towers), source, data.tower, entry.ref)
     if len(towers) > 1:
         raise BadInputError(

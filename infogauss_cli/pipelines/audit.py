@@ -80,7 +80,7 @@ def audit_models(
     from infogauss_cli.models.backends.adhoc import resolve_refs  # pydantic: start-up
 
     entries = resolve_refs(refs, compute)
-    source = parse_data_spec(data.data, console=console, **data.source_options())
+    source = parse_data_spec(data.data, data)
     plan = [
         (entry, resolve_towers(entry.towers, source, data.tower, entry.ref)) for entry in entries
     ]

@@ -328,7 +328,7 @@ def track_zoo(
     from infogauss_cli.extract.tower import extract_tower  # the same extraction as audit
     from infogauss_cli.judge.rows import RowInfo, diagnose_rows
 
-    source = parse_data_spec(data.data, console=console, **data.source_options())
+    source = parse_data_spec(data.data, data)
     ids = {c[1].id for c in checkpoints if not isinstance(c[1], Unreadable)}
     base = next(iter(ids)) if len(ids) == 1 else "zoo refs"
     cache = open_cache(compute)
