@@ -1,12 +1,8 @@
-"""Fetching datasets: download (resumable), verify (md5), unpack (only what is needed, safely).
+"""Fetching datasets (docs/data.md): resumable, md5-verified downloads, safely unpacked.
 
-:func:`fetch` makes ``<data_dir>/<manifest.subdir>`` complete: every archive is downloaded into
-``<root>/downloads/`` through a ``.part`` file (resumed with an HTTP ``Range`` request), every
-md5 verified (a mismatch deletes the file, nothing is extracted), every archive inspected before
-any is extracted (an absolute path, ``..`` or a link rejects it), the wanted members extracted
-atomically, the marker ``<root>/.<name>.complete.json`` written, the archives deleted.
-``mirror`` replaces the base URL, or names a local folder holding the archives (verified and
-extracted in place, never deleted).
+:func:`fetch` downloads every archive through a ``.part`` file (resumed with HTTP ``Range``),
+verifies every md5, inspects every archive (an absolute path, ``..`` or a link rejects it), then
+extracts the wanted members and writes the marker ``<root>/.<name>.complete.json``.
 """
 
 from __future__ import annotations
@@ -24,8 +20,12 @@ from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.core.progress import note
-from infogauss_cli.data.fetch.archive import extract_members, md5_file, select_members
-from infogauss_cli.data.fetch.archive import unsafe_reason as unsafe_reason
+from infogauss_cli.data.fetch.archive import (
+    extract_members,
+    md5_file,
+    select_members,
+    unsafe_reason,
+)
 from infogauss_cli.data.fetch.http import check_reachable, download, human
 from infogauss_cli.data.fetch.manifest import (
     COCO_VAL2017,
@@ -43,6 +43,7 @@ from infogauss_cli.data.fetch.manifest import (
 
 __all__ = ["COCO_VAL2017", "MANIFESTS", "DatasetStatus", "FetchResult", "Manifest", "Network"]
 __all__ += ["dataset_status", "download", "fetch", "is_complete", "resolve_data_dir"]
+__all__ += ["unsafe_reason"]
 
 
 def _local_mirror(mirror: str) -> Path | None:
@@ -70,8 +71,7 @@ def _in_mirror(folder: Path, archive: Archive, mirror: str) -> Path:
 
 
 def _download_all(manifest: Manifest, folder: Path, base: str, net: Network) -> int:
-    """Download the archives not in ``folder`` yet (after checking the host and the free space);
-    returns the bytes fetched."""
+    """Download the archives missing from ``folder`` (host and free space checked first)."""
     missing = [a for a in manifest.archives if not (folder / a.filename).is_file()]
     if missing:
         check_reachable(
@@ -103,9 +103,8 @@ def fetch(
     keep_archives: bool = False,
     net: Network = Network(),
 ) -> FetchResult:
-    """Download, verify and extract ``manifest`` into ``<data_dir>/<manifest.subdir>`` (see the
-    module docstring); nothing to do when it is complete, unless ``force``. RunError for
-    network, checksum and archive failures, BadInputError for a bad ``mirror``."""
+    """Make ``<data_dir>/<manifest.subdir>`` complete (unless it is, and not ``force``).
+    ``mirror``: another base URL, or a local folder holding the archives (never deleted)."""
     t0 = time.perf_counter()
     data = resolve_data_dir(data_dir)
     root = data / manifest.subdir
