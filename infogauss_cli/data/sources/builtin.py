@@ -1,7 +1,5 @@
-"""Real material on every machine with infogauss installed, for offline runs (docs/data.md):
-``pydoc-topics`` (the prose sentences of ``pydoc_data.topics``, ids ``TOPIC#K``) and
-``skimage-samples`` (scikit-image's bundled images, ids ``FILE``, and the 200 crops of its
-``lfw_subset.npy``, ids ``lfw_subset#K``)."""
+"""Real material on every machine with infogauss, for offline runs: ``pydoc-topics`` (prose of
+``pydoc_data.topics``) and ``skimage-samples`` (scikit-image's bundled images and LFW crops)."""
 
 from __future__ import annotations
 

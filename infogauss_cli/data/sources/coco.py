@@ -1,11 +1,5 @@
-"""COCO-format captions: ``coco:ANNOTATIONS.json[:IMAGES_DIR]`` and ``coco-val2017`` (docs/data.md).
-
-Images: one item per listed image, sorted by image id, id ``coco:<image_id>``; a listed file
-that is missing is an error. Captions: ``first`` (the lowest annotation id per image) or ``all``,
-id ``caption:<annotation_id>``, paired with their image; empty ones are left out and counted
-(an error with ``strict``). Without IMAGES_DIR the folder is guessed from the annotation file's
-place (``../<split>``, ``./<split>``, ``images``, ...): the first holding the listed files wins.
-"""
+"""COCO-format captions: ``coco:ANNOTATIONS.json[:IMAGES_DIR]`` and ``coco-val2017``; ids,
+captions first/all and the guess of IMAGES_DIR are described in docs/data.md."""
 
 from __future__ import annotations
 
@@ -112,7 +106,8 @@ class CocoSource:
 
     @property
     def images_dir(self) -> Path:
-        """The images folder: the one given, or the guess of the module docstring."""
+        """The folder given, else the first of ``../<split>``, ``./<split>``, ``images``, ...
+        holding the listed files."""
         if self._images_dir is None:
             self._images_dir = self._images_arg or self._guess_images_dir()
         return self._images_dir
@@ -194,9 +189,6 @@ class CocoSource:
         """sha256 over ids, captions and pairs (text) or ids and file stats (images)."""
         tag = f"coco\n{tower}\n{self.captions if tower == 'text' else ''}"
         return fingerprint_items(tag, self.items(tower))
-
-    def __repr__(self) -> str:
-        return f"CocoSource({str(self.annotations)!r}, {str(self._images_arg or '')!r})"
 
 
 def split_coco_spec(rest: str) -> tuple[str, str | None]:

@@ -1,13 +1,5 @@
-"""``hf:DATASET[:SPLIT][#COLUMN]``: rows of a Hugging Face dataset (docs/data.md).
-
-DATASET: a local path (a ``save_to_disk`` folder, a folder or file of parquet/jsonl/csv/arrow
-data), a glob of such files, else a Hub id. ``#COLUMN`` picks the column (its type decides the
-tower); without it the ``Image`` column feeds images and the string (or list of strings:
-``--captions``) column texts, named by ``--text-field`` when there are several. Ids ``row:I``
-(``row:I:J``: the J-th text of a list); a text's ``pair`` is its row's image. Rows without an
-image or with an empty text are left out and counted (errors with ``strict``). With
-``streaming``, ``items`` is a stream read anew at each pass.
-"""
+"""``hf:DATASET[:SPLIT][#COLUMN]``: rows of a Hugging Face dataset, local or from the Hub; the
+columns, ids, pairing and streaming are described in docs/data.md."""
 
 from __future__ import annotations
 
@@ -48,24 +40,20 @@ def parse_hf_spec(rest: str) -> tuple[str, str | None, str | None]:
     return dataset, (split.strip() or None), column
 
 
-def _is_string(feature: object) -> bool:
-    return getattr(feature, "dtype", None) in ("string", "large_string")
-
-
 def _kind(feature: object) -> str | None:
     """``image``, ``text`` (a string), ``texts`` (a list of strings) or None, of a feature."""
     import datasets
 
-    if isinstance(feature, datasets.Image):
-        return "image"
-    if isinstance(feature, datasets.Value) and _is_string(feature):
-        return "text"
-    if isinstance(feature, list) and len(feature) == 1 and _is_string(feature[0]):
-        return "texts"
-    inner = getattr(feature, "feature", None)
-    if type(feature).__name__ in ("List", "LargeList", "Sequence") and _is_string(inner):
-        return "texts"
-    return None
+    def is_string(f: object) -> bool:
+        return isinstance(f, datasets.Value) and f.dtype in ("string", "large_string")
+
+    if isinstance(feature, list):  # [Value("string")]: a list of strings
+        return "texts" if len(feature) == 1 and is_string(feature[0]) else None
+    if type(feature).__name__ in ("List", "LargeList", "Sequence"):
+        return "texts" if is_string(getattr(feature, "feature", None)) else None
+    return (
+        "image" if isinstance(feature, datasets.Image) else "text" if is_string(feature) else None
+    )
 
 
 def _kind_of_value(value: object) -> str | None:
@@ -103,9 +91,8 @@ class HFSource:
     ) -> None:
         options = options or DataOptions()
         self.dataset, self.split, self.column = dataset, split, column
-        self.name = name or (
-            f"hf:{dataset}" + (f":{split}" if split else "") + (f"#{column}" if column else "")
-        )
+        self.name = name or f"hf:{dataset}" + (f":{split}" if split else "")
+        self.name += f"#{column}" if column and not name else ""
         self.text_field, self.captions = options.text_field, check_captions_mode(options.captions)
         self.streaming, self.strict = options.streaming, options.strict
         self.loader = HFLoader(dataset, split, self.streaming, self.name)
@@ -147,8 +134,7 @@ class HFSource:
         return ("image",) if kind == "image" else ("text",)
 
     def column_for(self, tower: str) -> str:
-        """The column feeding ``tower``: #COLUMN, else --text-field, else the only one (or, for
-        text, one with a usual name)."""
+        """#COLUMN, else --text-field, else the only one (for text: one with a usual name)."""
         check_tower(self.name, self.towers, tower)
         found = self._columns_of(tower)
         if self.column is not None:
@@ -181,8 +167,6 @@ class HFSource:
                     for value in batch[column]:
                         yield i, value
                         i += 1
-        except BadInputError:
-            raise
         except Exception as exc:
             raise self.loader.error(exc) from None
 
@@ -218,8 +202,8 @@ class HFSource:
                     break
 
     def iter_items(self, tower: str) -> Iterator[Item]:
-        """The items of ``tower``, read from the dataset as they are yielded; what was left
-        out is counted when the rows end (``strict``: an error)."""
+        """The items of ``tower``, read as they are yielded; what was left out is counted when
+        the rows end (``strict``: an error)."""
         column = self.column_for(tower)
         left: list[str] = []
         found = 0
@@ -252,9 +236,6 @@ class HFSource:
         column = self.column_for(tower)
         tag = f"hf\n{self.dataset}\n{self.split}\n{column}\n{tower}\n{self.captions}"
         return fingerprint_items(tag, self.items(tower))
-
-    def __repr__(self) -> str:
-        return f"HFSource({self.dataset!r}, split={self.split!r}, column={self.column!r})"
 
 
 class _Stream:

@@ -75,37 +75,32 @@ class HFLoader:
 
         with quiet():
             path = Path(self.dataset).expanduser()
-            if path.is_dir() and any(
-                (path / f).exists() for f in ("dataset_dict.json", "state.json")
-            ):
+            if path.is_dir() and {"dataset_dict.json", "state.json"} & {
+                p.name for p in path.iterdir()
+            }:
                 try:
-                    return self._pick_split(datasets.load_from_disk(str(path)), sliceable=True)
-                except BadInputError:
-                    raise
+                    loaded = datasets.load_from_disk(str(path))
                 except Exception as exc:
                     raise self.error(exc) from None
+                return self._pick_split(loaded, sliceable=True)
             if path.is_file() and path.suffix.lower() == ".arrow":
                 return self._pick_split(datasets.Dataset.from_file(str(path)), sliceable=True)
-            if path.is_file():
-                if path.suffix.lower() not in FILE_BUILDERS:
-                    raise BadInputError(
-                        f"{self.name}: cannot read a {path.suffix or 'suffix-less'} file "
-                        "(use .parquet, .jsonl, .csv, .arrow or a dataset folder)"
-                    )
-                return self._call(FILE_BUILDERS[path.suffix.lower()], [str(path)])
-            if path.exists():
+            if path.is_dir():
                 return self._call(str(path))
-            pattern = os.path.expanduser(self.dataset)
-            if glob.has_magic(pattern):
-                files = sorted(glob.glob(pattern, recursive=True))
-                if not files:
-                    raise BadInputError(f"{self.name}: no files match {self.dataset!r}")
-                builder = FILE_BUILDERS.get(Path(files[0]).suffix.lower())
-                if builder is None:
-                    raise BadInputError(f"{self.name}: cannot read {files[0]} (use .parquet files)")
-                return self._call(builder, files)
-            if self.dataset.startswith((".", "/", "~")) or self.dataset.lower().endswith(
-                (*FILE_BUILDERS, ".arrow")
+            files = sorted(glob.glob(str(path), recursive=True))  # a file, or what a glob matches
+            if files:
+                suffix = Path(files[0]).suffix.lower()
+                if suffix not in FILE_BUILDERS:
+                    raise BadInputError(
+                        f"{self.name}: cannot read a {suffix or 'suffix-less'} file ({files[0]}; "
+                        "use .parquet, .jsonl, .csv, .arrow or a dataset folder)"
+                    )
+                return self._call(FILE_BUILDERS[suffix], files)
+            if glob.has_magic(str(path)):
+                raise BadInputError(f"{self.name}: no files match {self.dataset!r}")
+            if self.dataset.startswith((".", "/", "~")) or path.suffix.lower() in (
+                *FILE_BUILDERS,
+                ".arrow",
             ):
                 raise BadInputError(f"{self.name}: no such file or folder {self.dataset}")
             return self._call(self.dataset, hub=True)

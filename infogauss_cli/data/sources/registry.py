@@ -1,10 +1,6 @@
-"""The source registry: ``--data`` forms and the builders of their sources.
-
-``register_source("toy", "toy:N", "my_package.toy_source:build")``: ``--data toy:5`` then calls
-``build("5", options)``; ``exact=True`` registers a whole spec (``pydoc-topics``). A builder
-given as ``"module:function"`` is imported on first use. Installed packages register through
-the entry point group ``infogauss.sources`` (``prefix = "module:function"``).
-"""
+"""The source registry (docs/data.md, "Add a source"): ``--data`` forms and their builders,
+given as functions or ``"module:function"`` (imported on first use), and the entry point group
+``infogauss.sources``."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""``text:FILE``: texts of a UTF-8 file, one item per line (``.txt``, ids ``line:N``), per JSON
-line (``.jsonl``/``.ndjson``, field ``--text-field``, default ``text``, or a bare string; ids
-``line:N``) or per row (``.csv``/``.tsv`` with a header; column ``--text-field``, default
-``text`` or the only one; ids ``row:N``). N is 1-based and counts blank lines too; blank lines
-are ignored, an empty text is left out and counted (an error with ``strict``)."""
+"""``text:FILE``: texts of a UTF-8 .txt (a line each, ids ``line:N``), .jsonl (``--text-field``,
+default ``text``, or a bare string; ``line:N``) or .csv/.tsv file (a header row; ``row:N``)."""
 
 from __future__ import annotations
 
@@ -169,9 +166,6 @@ class TextFileSource:
         if self.format == "txt":  # unchanged from the first version: keeps existing cache keys
             tag = b"infogauss.text/v1\n"
         return hashlib.sha256(tag + self._read()).hexdigest()
-
-    def __repr__(self) -> str:
-        return f"TextFileSource({str(self.path)!r})"
 
 
 def from_spec(rest: str, options: SourceOptions) -> TextFileSource:
