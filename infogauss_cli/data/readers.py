@@ -203,22 +203,20 @@ def _numeric_line(line: str, delimiter: str) -> bool:
     return True
 
 
-def _delimited(delimiter: str) -> Callable[[Path, str | None], np.ndarray]:
-    def read(path: Path, key: str | None) -> np.ndarray:
-        # utf-8-sig: a byte-order mark (Excel's CSV export) must not make row 1 look like a header
-        with path.open(encoding="utf-8-sig", errors="replace") as fh:
-            lines = [line for line in fh if line.strip()]
-        if not lines:
-            raise BadInputError(f"{path.name}: holds no rows of numbers (only blank lines)")
-        skip = 0 if _numeric_line(lines[0], delimiter) else 1  # a header row
-        if len(lines) <= skip:
-            raise BadInputError(f"{path.name}: holds a header row and no rows of numbers")
-        try:
-            return np.loadtxt(lines[skip:], delimiter=delimiter, ndmin=2, dtype=np.float64)
-        except ValueError as exc:
-            raise BadInputError(f"{path.name}: not a numeric table: {first_line(exc)}") from None
-
-    return read
+def _table(path: Path, key: str | None) -> np.ndarray:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    # utf-8-sig: a byte-order mark (Excel's CSV export) must not make row 1 look like a header
+    with path.open(encoding="utf-8-sig", errors="replace") as fh:
+        lines = [line for line in fh if line.strip()]
+    if not lines:
+        raise BadInputError(f"{path.name}: holds no rows of numbers (only blank lines)")
+    skip = 0 if _numeric_line(lines[0], delimiter) else 1  # a header row
+    if len(lines) <= skip:
+        raise BadInputError(f"{path.name}: holds a header row and no rows of numbers")
+    try:
+        return np.loadtxt(lines[skip:], delimiter=delimiter, ndmin=2, dtype=np.float64)
+    except ValueError as exc:
+        raise BadInputError(f"{path.name}: not a numeric table: {first_line(exc)}") from None
 
 
 def _parquet(path: Path, key: str | None) -> np.ndarray:
@@ -257,13 +255,6 @@ def _parquet(path: Path, key: str | None) -> np.ndarray:
     return np.column_stack([table.column(i).to_numpy() for i in range(table.num_columns)])
 
 
-_READERS: dict[str, Callable[[Path, str | None], np.ndarray]] = {
-    ".npy": _npy,
-    ".npz": _npz,
-    ".safetensors": _safetensors,
-    ".pt": _torch,
-    ".pth": _torch,
-    ".csv": _delimited(","),
-    ".tsv": _delimited("\t"),
-    ".parquet": _parquet,
-}
+_READERS: dict[str, Callable[[Path, str | None], np.ndarray]] = {".npy": _npy, ".npz": _npz}
+_READERS |= {".safetensors": _safetensors, ".pt": _torch, ".pth": _torch, ".parquet": _parquet}
+_READERS |= {".csv": _table, ".tsv": _table}
