@@ -65,12 +65,12 @@ def test_data_info_default_and_partial(archives, test_manifest, tmp_path):  # no
     assert "$INFOGAUSS_DATA" in r.stdout and "absent" in r.stdout
     assert "infogauss data fetch coco-val2017" in r.stdout
     from infogauss_cli.core.errors import RunError
-    from infogauss_cli.data.fetch import fetch
+    from infogauss_cli.data.fetch import Network, fetch
 
     with served(archives) as server:
         server.drop_after["/zips/val2017.zip"] = 64
         with pytest.raises(RunError):
-            fetch(test_manifest, None, mirror=server.url, retries=0)
+            fetch(test_manifest, None, mirror=server.url, net=Network(retries=0))
     doc = json.loads(invoke("data", "info", "--json").stdout)
     assert doc["data_dir"] == str(tmp_path / "data")
     assert doc["datasets"][0]["downloads"][0]["partial"] is True

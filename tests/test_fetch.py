@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -14,8 +15,11 @@ import zipfile
 import pytest
 
 from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.core.options import DataOptions
+from infogauss_cli.core.progress import listening
 from infogauss_cli.data.fetch import (
     COCO_VAL2017,
+    Network,
     dataset_status,
     download,
     fetch,
@@ -98,7 +102,7 @@ def test_complete_download_and_extraction(archives, tmp_path):
     data = tmp_path / "data"
     manifest = manifest_for(archives)
     with served(archives) as server:
-        result = fetch(manifest, data, mirror=server.url, backoff_s=0)
+        result = fetch(manifest, data, mirror=server.url, net=Network(backoff_s=0))
         assert [path for path, _ in server.log] == [
             "/zips/val2017.zip",
             "/annotations/annotations_trainval2017.zip",
@@ -113,7 +117,7 @@ def test_complete_download_and_extraction(archives, tmp_path):
     again = fetch(manifest, data, mirror=f"http://127.0.0.1:{closed_port()}/")
     assert again.already_present and again.files == 0
     # and the default source reads it
-    src = parse_data_spec("coco-val2017", data_dir=data, captions="all")
+    src = parse_data_spec("coco-val2017", DataOptions(captions="all"), data_dir=data)
     assert len(src.items("image")) == N_IMAGES and len(src.items("text")) == 5 * N_IMAGES
     status = dataset_status(COCO_VAL2017, data)
     assert status.complete and status.members == {
@@ -131,11 +135,13 @@ def test_interrupted_download_resumes_on_the_next_run(archives, tmp_path, sizes)
     with served(archives) as server:
         server.drop_after["/zips/val2017.zip"] = half
         with pytest.raises(RunError, match="rerun the same command to resume") as err:
-            fetch(manifest, data, mirror=server.url, retries=0)
+            fetch(manifest, data, mirror=server.url, net=Network(retries=0))
         assert str(part) in str(err.value)
         assert part.stat().st_size == half
         assert not is_complete(COCO_VAL2017, data)
-        result = fetch(manifest, data, mirror=server.url, retries=0, keep_archives=True)
+        result = fetch(
+            manifest, data, mirror=server.url, net=Network(retries=0), keep_archives=True
+        )
         val_requests = [rng for path, rng in server.log if path == "/zips/val2017.zip"]
     assert val_requests == [None, f"bytes={half}-"]
     assert result.downloaded_bytes == len(archives[VAL]) - half + len(archives[ANN])
@@ -150,13 +156,15 @@ def test_dropped_connection_is_retried_with_range_in_the_same_run(archives, tmp_
         server.drop_after["/annotations/annotations_trainval2017.zip"] = 100
         notes = []
 
-        class Console:  # the reporter only needs print and is_terminal
-            is_terminal = False
+        class Channel:  # what a front end renders: the notes are the messages
+            def step(self, label, total, unit):
+                return contextlib.nullcontext(lambda n=1: None)
 
-            def print(self, message, **kw):
-                notes.append(message)
+            def note(self, text):
+                notes.append(text)
 
-        fetch(manifest_for(archives), data, mirror=server.url, backoff_s=0, console=Console())
+        with listening(Channel()):
+            fetch(manifest_for(archives), data, mirror=server.url, net=Network(backoff_s=0))
         ann_requests = [r for p, r in server.log if p.endswith(ANN)]
     assert ann_requests == [None, "bytes=100-"]
     assert any("retrying (1/5)" in n for n in notes)
@@ -168,7 +176,7 @@ def test_server_without_range_support_restarts_the_file(archives, tmp_path):
     data = tmp_path / "data"
     with served(archives, ranges=False) as server:
         server.drop_after["/zips/val2017.zip"] = 50
-        fetch(manifest_for(archives), data, mirror=server.url, backoff_s=0)
+        fetch(manifest_for(archives), data, mirror=server.url, net=Network(backoff_s=0))
     _assert_complete(data)
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import DataOptions
 from infogauss_cli.data.sources import data_section, parse_data_spec, split_coco_spec
 from infogauss_cli.data.sources.coco import CocoSource
 from infogauss_cli.data.sources.images import ImageLoadError, load_image
@@ -114,7 +115,7 @@ def test_empty_captions_skipped_counted_or_strict(tmp_path):
     assert len(items) == 4  # the next caption stands in for an empty lowest one
     assert items[0].text.startswith("photo 0 caption 1 ")
     assert first.ignored("text")["empty caption"] == 2
-    every = parse_data_spec(f"coco:{fx.ann_path}", captions="all")
+    every = parse_data_spec(f"coco:{fx.ann_path}", DataOptions(captions="all"))
     assert len(every.items("text")) == 10
     assert data_section(every, "text", _Fake(10, (("x", "truncated image"),))) == {
         "source": f"coco:{fx.ann_path}",
@@ -171,7 +172,7 @@ def test_coco_val2017_from_the_data_dir(tmp_path, monkeypatch):
     with pytest.raises(BadInputError, match="is incomplete in"):
         parse_data_spec("coco-val2017", data_dir=data)
     make_coco(data / "coco", n_images=3, truncated=0, marker=True)
-    src = parse_data_spec("COCO-val2017", data_dir=data, captions="all")
+    src = parse_data_spec("COCO-val2017", DataOptions(captions="all"), data_dir=data)
     assert src.name == "coco-val2017"
     assert len(src.items("image")) == 3 and len(src.items("text")) == 15
     monkeypatch.setenv("INFOGAUSS_DATA", str(data))

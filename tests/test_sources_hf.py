@@ -8,8 +8,9 @@ import io
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import DataOptions
 from infogauss_cli.data.sources import ignored_counts, parse_data_spec
-from infogauss_cli.data.sources.hf import HFSource, parse_hf_spec
+from infogauss_cli.data.sources.hub_datasets import HFSource, parse_hf_spec
 from infogauss_cli.data.sources.images import load_image
 
 datasets = pytest.importorskip("datasets")
@@ -90,7 +91,7 @@ def test_parquet_file_detects_columns_and_pairs(local):
     ]
     assert len(texts) == 4 and ignored_counts(src, "text") == {"empty text": 1}
     with pytest.raises(BadInputError, match=r"empty text.*--strict"):
-        parse_data_spec(f"hf:{local / 'pq'}", strict=True).items("text")
+        parse_data_spec(f"hf:{local / 'pq'}", DataOptions(strict=True)).items("text")
 
 
 def test_list_column_with_captions_first_or_all(local):
@@ -100,12 +101,15 @@ def test_list_column_with_captions_first_or_all(local):
     assert [(t.id, t.text) for t in first.items("text")] == [
         (f"row:{i}:0", f"s{i}a") for i in range(1, 5)
     ]
-    every = parse_data_spec(spec, captions="all")
+    every = parse_data_spec(spec, DataOptions(captions="all"))
     assert [t.id for t in every.items("text")][:2] == ["row:1:0", "row:1:2"]
     assert len(every.items("text")) == 8
     assert first.fingerprint("text") != every.fingerprint("text")
     assert [
-        t.text for t in parse_data_spec(f"hf:{local / 'pq'}", text_field="sentences").items("text")
+        t.text
+        for t in parse_data_spec(f"hf:{local / 'pq'}", DataOptions(text_field="sentences")).items(
+            "text"
+        )
     ][:1] == ["s1a"]
 
 
@@ -126,7 +130,7 @@ def test_saved_dataset_splits_and_slices(local):
 
 def test_streaming_matches_the_arrow_path(local):
     spec = f"hf:{local / 'pq' / '*.parquet'}"
-    plain, streamed = parse_data_spec(spec), parse_data_spec(spec, streaming=True)
+    plain, streamed = parse_data_spec(spec), parse_data_spec(spec, DataOptions(streaming=True))
     for tower in ("image", "text"):
         assert [i.id for i in plain.items(tower)] == [i.id for i in streamed.items(tower)]
         assert plain.fingerprint(tower) == streamed.fingerprint(tower)
@@ -139,7 +143,7 @@ def test_column_errors(local):
     with pytest.raises(BadInputError, match="holds neither images nor strings"):
         parse_data_spec(f"{base}#label")
     with pytest.raises(BadInputError, match="--text-field 'label' is not a text column"):
-        parse_data_spec(base, text_field="label").items("text")
+        parse_data_spec(base, DataOptions(text_field="label")).items("text")
 
 
 def test_missing_local_paths(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import DataOptions
 from infogauss_cli.data.sources import ignored_counts, parse_data_spec
 from infogauss_cli.data.sources.base import Item, fingerprint_items
 from infogauss_cli.data.sources.images import ImageFolderSource, ImageLoadError, load_image
@@ -22,7 +23,7 @@ def test_txt_unchanged(tmp_path):
     assert [(i.id, i.text) for i in src.items("text")] == [("line:1", "a cat"), ("line:3", "bird")]
     assert ignored_counts(src, "text") == {"empty line": 1}
     with pytest.raises(BadInputError, match=r"--text-field 'x' applies to .jsonl and .csv"):
-        parse_data_spec(f"text:{f}", text_field="x")
+        parse_data_spec(f"text:{f}", DataOptions(text_field="x"))
 
 
 def test_jsonl(tmp_path):
@@ -43,7 +44,7 @@ def test_jsonl(tmp_path):
     ]
     assert ignored_counts(src, "text") == {"empty text": 2}
     with pytest.raises(BadInputError, match=r"line 3 has an empty text \(--strict\)"):
-        parse_data_spec(f"text:{f}", strict=True).items("text")
+        parse_data_spec(f"text:{f}", DataOptions(strict=True)).items("text")
     g = tmp_path / "d.jsonl"
     g.write_text('{"caption": "x"}\n{"caption": "y"}\n')
     with pytest.raises(BadInputError, match=r"line 1 has no field 'text' \(fields: caption\)"):

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from infogauss_cli.cli import options as o
@@ -80,16 +79,7 @@ def fetch_cmd(
     quiet = bool(params["quiet"])
     manifest = MANIFESTS[dataset.value]
     folder, _ = _where(data_dir)
-    console = None if quiet else Console(stderr=True)
-    result = fetch(
-        manifest,
-        folder,
-        mirror=mirror,
-        force=force,
-        keep_archives=keep_archives,
-        console=console,
-        progress=not quiet,
-    )
+    result = fetch(manifest, folder, mirror=mirror, force=force, keep_archives=keep_archives)
     if quiet:
         return
     if result.already_present:

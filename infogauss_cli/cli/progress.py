@@ -69,8 +69,9 @@ class RichChannel:
         def advance(n: int = 1, **fields: object) -> None:
             self.progress.update(task, advance=n, **fields)
             speed = self.progress.tasks[task].speed if unit else None
-            if speed:
-                self.progress.update(task, rate=f"{speed:,.1f} {unit}/s")
+            if speed:  # bytes ("B", the downloads) as MB/s
+                rate = f"{speed / 1e6:,.1f} MB/s" if unit == "B" else f"{speed:,.1f} {unit}/s"
+                self.progress.update(task, rate=rate)
 
         try:
             yield advance

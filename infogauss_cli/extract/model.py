@@ -43,7 +43,7 @@ from infogauss_cli.extract.store import (
     open_cache,
     save_embeddings,
 )
-from infogauss_cli.models import backends
+from infogauss_cli.models import catalogue
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.core.options import Compute
@@ -131,7 +131,7 @@ def extract_model(
     that fails to build on any rank fails on every rank."""
     protocol, compute, strict = request.protocol, request.compute, request.data.strict
     if encoder is None:
-        backends.fail_fast(
+        catalogue.fail_fast(
             entry
         )  # missing weights offline: before torch and the library are imported
     store = open_cache(compute)
@@ -220,7 +220,7 @@ def subset_from_cache(
 def build_shown(entry: ZooEntry, tower: str) -> Encoder:
     """Build ``entry``'s ``tower`` under a spinner ``loading MODEL weights``."""
     with steps(f"loading {entry.ref} weights ({tower} tower)"):
-        return backends.build_encoder(entry, tower)
+        return catalogue.build_encoder(entry, tower)
 
 
 @dataclass(frozen=True)
@@ -286,7 +286,7 @@ def file_tower(
         path = _out_files(out)[0]
     check_cache_writable(compute)
     (entry,) = resolve_refs([model], compute)
-    source = parse_data_spec(data.data, **data.source_options())
+    source = parse_data_spec(data.data, data)
     towers = resolve_towers(list(entry.towers), source, data.tower, entry.ref)
     if len(towers) > 1:
         raise BadInputError(

@@ -34,7 +34,7 @@ def audit_models(refs: Sequence[str], request: Request, shard: Shard = Shard()) 
 
     data = request.data
     entries = resolve_refs(refs, request.compute)
-    source = parse_data_spec(data.data, **data.source_options())
+    source = parse_data_spec(data.data, data)
     plan = [
         (entry, resolve_towers(entry.towers, source, data.tower, entry.ref)) for entry in entries
     ]

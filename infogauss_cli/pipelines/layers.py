@@ -27,7 +27,7 @@ from infogauss_cli.extract.model import (
 )
 from infogauss_cli.extract.plan import Shard
 from infogauss_cli.extract.result import Extraction, ShardWork
-from infogauss_cli.models import backends
+from infogauss_cli.models import catalogue
 from infogauss_cli.models.backends.per_layer import layer_encoders
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,7 +62,7 @@ def extract_layers(
     spec = parse_layers(request.protocol.layers)
     assert spec is not None
     try:
-        base = backends.build_encoder(entry, tower)
+        base = catalogue.build_encoder(entry, tower)
     except RunError as exc:
         return [(None, exc)]
     encoders = layer_encoders(base, spec, entry.ref)

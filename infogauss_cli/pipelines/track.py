@@ -297,7 +297,7 @@ def track_zoo(
     data and items through audit's model loop; a checkpoint that fails to load (or whose
     weights are no checkpoint) gives an error row, the others still run."""
     data, protocol = request.data, request.protocol
-    source = parse_data_spec(data.data, **data.source_options())
+    source = parse_data_spec(data.data, data)
     ids = {c[1].id for c in checkpoints if not isinstance(c[1], Unreadable)}
     base = next(iter(ids)) if len(ids) == 1 else "zoo refs"
     series: dict[tuple[str | None, str], list[Row]] = {}

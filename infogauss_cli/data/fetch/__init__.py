@@ -1,85 +1,235 @@
-"""Fetching datasets: download (resumable), verify (md5), unpack (only what is needed, safely).
+"""Fetching datasets (docs/data.md): resumable, md5-verified downloads, safely unpacked.
 
-A :class:`Manifest` names the archives of a dataset (file, path under the base URL, md5, size,
-and which members to extract). :func:`fetch` makes ``<data_dir>/<manifest.subdir>`` complete:
-
-1. download every archive into ``<root>/downloads/`` through a ``.part`` file; a partial file is
-   resumed with an HTTP ``Range`` request (by a retry in the same run, or by the next run);
-2. verify every archive's md5; a mismatch deletes the file and stops, nothing is extracted;
-3. inspect every archive before extracting any: an entry with an absolute path, a ``..``
-   component or a symbolic link rejects the whole archive;
-4. extract only the members matching the manifest's patterns (``val2017/*.jpg``: one path
-   component each, ``*`` never crosses a ``/``), each written atomically;
-5. write the completion marker ``<root>/.<name>.complete.json``, then delete the archives
-   (``keep_archives`` keeps them).
-
-Where: ``data_dir`` defaults to ``$INFOGAUSS_DATA``, else ``<user cache dir>/infogauss/data``.
-``mirror`` replaces the manifest's base URL (``http://host/path/`` + ``zips/val2017.zip``), or
-names a local folder already holding the archives (``DIR/zips/val2017.zip`` or
-``DIR/val2017.zip``), which are verified and extracted in place, never deleted.
-
-Network: the host name is resolved and connected to with a short timeout (10 s), so an offline
-machine gets :class:`~infogauss_cli.core.errors.RunError` ("cannot reach ...") within seconds.
-Standard library only; rich draws the progress bars when a console is passed. Modules:
-:mod:`.manifest` (what and where), :mod:`.http` (reachability, resumable download),
-:mod:`.archive` (md5, safe inspection, extraction), :mod:`.run` (:func:`fetch`).
+:func:`fetch` downloads every archive through a ``.part`` file (resumed with HTTP ``Range``),
+verifies every md5, inspects every archive (an absolute path, ``..`` or a link rejects it), then
+extracts the wanted members and writes the marker ``<root>/.<name>.complete.json``.
 """
 
 from __future__ import annotations
 
-from infogauss_cli.data.fetch.archive import (
-    extract_members,
-    md5_file,
-    select_members,
-    unsafe_reason,
-)
-from infogauss_cli.data.fetch.http import check_reachable, download
+import contextlib
+import fnmatch
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import time
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from infogauss_cli import __version__
+from infogauss_cli.core.atomic import atomic_write_bytes
+from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.core.progress import note, steps
+from infogauss_cli.data.fetch.http import check_reachable, download, human
 from infogauss_cli.data.fetch.manifest import (
     CHUNK_BYTES,
-    COCO_BASE_URL,
     COCO_VAL2017,
-    CONNECT_TIMEOUT_S,
     MANIFESTS,
-    READ_TIMEOUT_S,
     Archive,
     DatasetStatus,
-    DownloadFile,
     FetchResult,
     Manifest,
-    dataset_root,
+    Network,
+    PathLike,
     dataset_status,
-    default_data_dir,
     is_complete,
-    marker_path,
-    read_marker,
     resolve_data_dir,
 )
-from infogauss_cli.data.fetch.run import fetch
 
-__all__ = [
-    "CHUNK_BYTES",
-    "COCO_BASE_URL",
-    "COCO_VAL2017",
-    "CONNECT_TIMEOUT_S",
-    "MANIFESTS",
-    "READ_TIMEOUT_S",
-    "Archive",
-    "DatasetStatus",
-    "DownloadFile",
-    "FetchResult",
-    "Manifest",
-    "check_reachable",
-    "dataset_root",
-    "dataset_status",
-    "default_data_dir",
-    "download",
-    "extract_members",
-    "fetch",
-    "is_complete",
-    "marker_path",
-    "md5_file",
-    "read_marker",
-    "resolve_data_dir",
-    "select_members",
-    "unsafe_reason",
-]
+__all__ = ["COCO_VAL2017", "MANIFESTS", "DatasetStatus", "FetchResult", "Manifest", "Network"]
+__all__ += ["dataset_status", "download", "fetch", "is_complete", "resolve_data_dir"]
+__all__ += ["unsafe_reason"]
+
+
+def md5_file(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f, steps(f"md5 {path.name}", path.stat().st_size, "B") as advance:
+        while chunk := f.read(CHUNK_BYTES):
+            h.update(chunk)
+            advance(len(chunk))
+    return h.hexdigest()
+
+
+def unsafe_reason(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip entry must not be extracted (absolute path, ``..``, symlink, NUL), or None."""
+    name = info.filename.replace("\\", "/")
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "is an absolute path"
+    if ".." in name.split("/"):
+        return "has a '..' component (path traversal)"
+    if "\0" in name:
+        return "has a NUL byte in its name"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "is a symbolic link"
+    return None
+
+
+def _matches(name: str, pattern: str) -> bool:
+    """Component-wise glob: ``val2017/*.jpg`` matches ``val2017/1.jpg``, not ``val2017/a/1.jpg``."""
+    parts, pats = name.split("/"), pattern.split("/")
+    return len(parts) == len(pats) and all(map(fnmatch.fnmatchcase, parts, pats))
+
+
+def select_members(path: Path, archive: Archive) -> list[zipfile.ZipInfo]:
+    """The entries to extract; RunError if ``path`` is not a zip, has any unsafe entry (the
+    whole archive is rejected) or lacks a wanted member."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise RunError(f"{archive.filename} is not a readable zip archive ({exc})") from None
+    for info in infos:
+        if reason := unsafe_reason(info):
+            raise RunError(
+                f"refusing to extract {archive.filename}: entry {info.filename!r} {reason}; "
+                "nothing was extracted (the archive is not the expected one)"
+            )
+    files = [i for i in infos if not i.is_dir()]
+    for pattern in archive.members:
+        if not any(_matches(i.filename, pattern) for i in files):
+            raise RunError(f"{archive.filename} has no entry matching {pattern!r}")
+    if not archive.members:
+        return files
+    return [i for i in files if any(_matches(i.filename, p) for p in archive.members)]
+
+
+def extract_members(path: Path, infos: list[zipfile.ZipInfo], root: Path) -> int:
+    """Extract ``infos`` of zip ``path`` under ``root``, each file through a temporary name
+    (its CRC checked); returns the number of files."""
+    root.mkdir(parents=True, exist_ok=True)
+    base = root.resolve()
+    with zipfile.ZipFile(path) as zf, steps(f"extracting {path.name}", len(infos)) as advance:
+        for info in infos:
+            target = (root / info.filename.replace("\\", "/")).resolve()
+            if unsafe_reason(info) or not target.is_relative_to(base):  # never outside root
+                raise RunError(f"refusing to extract {info.filename!r}: outside {root}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            try:
+                with zf.open(info) as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst, CHUNK_BYTES)
+                os.replace(tmp, target)
+            except zipfile.BadZipFile as exc:
+                raise RunError(f"{path.name}: entry {info.filename!r} is corrupt ({exc})") from None
+            finally:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            advance()
+    return len(infos)
+
+
+def _local_mirror(mirror: str) -> Path | None:
+    """A local folder named by ``mirror`` (a path or file:// URL), or None for http(s) URLs."""
+    if mirror.startswith("file://"):
+        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(mirror).path))
+    elif m := re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", mirror):
+        if m[1].lower() not in ("http", "https"):
+            raise BadInputError(f"--mirror {mirror!r}: use an http(s):// URL or a local folder")
+        return None
+    else:
+        path = Path(mirror).expanduser()
+    if not path.is_dir():
+        raise BadInputError(f"--mirror {mirror!r}: not an http(s):// URL nor an existing folder")
+    return path
+
+
+def _in_mirror(folder: Path, archive: Archive, mirror: str) -> Path:
+    candidates = [folder / archive.url_path, folder / archive.filename]
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None:
+        looked = ", ".join(map(str, candidates))
+        raise BadInputError(f"--mirror {mirror}: no {archive.filename} (looked for {looked})")
+    return found
+
+
+def _download_all(manifest: Manifest, folder: Path, base: str, net: Network) -> int:
+    """Download the archives missing from ``folder`` (host and free space checked first)."""
+    missing = [a for a in manifest.archives if not (folder / a.filename).is_file()]
+    if missing:
+        check_reachable(
+            base + missing[0].url_path, net.timeout_s, tuple(a.filename for a in manifest.archives)
+        )
+    sizes = [a.size for a in missing]
+    if missing and None not in sizes:
+        parts = [folder / f"{a.filename}.part" for a in missing]
+        need = 2 * sum(sizes) - sum(p.stat().st_size for p in parts if p.exists())  # + extracted
+        folder.mkdir(parents=True, exist_ok=True)
+        if (free := shutil.disk_usage(folder).free) < need:
+            raise RunError(
+                f"not enough free space in {folder}: {human(free)} free, about {human(need)} "
+                "needed; free some space or use --dir / $INFOGAUSS_DATA elsewhere"
+            )
+    fetched = 0
+    for archive in missing:
+        note(f"downloading {base + archive.url_path} ({human(archive.size)})")
+        fetched += download(base + archive.url_path, folder / archive.filename, archive.size, net)
+    return fetched
+
+
+def fetch(
+    manifest: Manifest = COCO_VAL2017,
+    data_dir: PathLike | None = None,
+    *,
+    mirror: str | None = None,
+    force: bool = False,
+    keep_archives: bool = False,
+    net: Network = Network(),
+) -> FetchResult:
+    """Make ``<data_dir>/<manifest.subdir>`` complete (unless it is, and not ``force``).
+    ``mirror``: another base URL, or a local folder holding the archives (never deleted)."""
+    t0 = time.perf_counter()
+    data = resolve_data_dir(data_dir)
+    root = data / manifest.subdir
+    marker = root / manifest.marker_name
+    if not force and is_complete(manifest, data):
+        return FetchResult(manifest.name, root, marker, 0, 0, True, time.perf_counter() - t0)
+    local = _local_mirror(mirror) if mirror else None
+    base = (mirror if mirror and local is None else manifest.base_url).rstrip("/") + "/"
+    with contextlib.suppress(OSError):
+        marker.unlink()  # incomplete from here until the end
+    downloads = root / "downloads"
+    if local is not None:
+        paths, fetched = [_in_mirror(local, a, str(mirror)) for a in manifest.archives], 0
+    else:
+        fetched = _download_all(manifest, downloads, base, net)
+        paths = [downloads / a.filename for a in manifest.archives]
+    pairs = list(zip(manifest.archives, paths, strict=True))
+    for archive, path in pairs:  # every checksum before anything is extracted
+        digest = md5_file(path)
+        if digest != archive.md5.lower():
+            where = f"in {path}"
+            if local is None:
+                path.unlink()
+                where = "(deleted; rerun to download it again)"
+            raise RunError(
+                f"checksum mismatch for {archive.filename}: md5 {digest}, expected "
+                f"{archive.md5} {where}; nothing was extracted. "
+                "If this keeps happening, the server or --mirror serves another file"
+            )
+        note(f"verified {archive.filename} (md5 {digest})")
+    chosen = [(path, select_members(path, archive)) for archive, path in pairs]  # inspect all
+    n_files = sum(extract_members(path, infos, root) for path, infos in chosen)
+    note(f"extracted {n_files} files into {root}")
+    info = {
+        "dataset": manifest.name,
+        "completed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "archives": [
+            {"file": a.filename, "md5": a.md5, "size": a.size, "members": list(a.members)}
+            for a in manifest.archives
+        ],
+        "files": n_files,
+        "source": str(local) if local is not None else base,
+        "tool": {"name": "infogauss", "version": __version__},
+    }
+    atomic_write_bytes(marker, (json.dumps(info, indent=2) + "\n").encode())
+    if local is None and not keep_archives:
+        for path in [*paths, downloads]:
+            with contextlib.suppress(OSError):
+                path.rmdir() if path.is_dir() else path.unlink()
+    elapsed = time.perf_counter() - t0
+    return FetchResult(manifest.name, root, marker, n_files, fetched, False, elapsed)

@@ -1,23 +1,33 @@
-"""Manifests (what a dataset's archives are) and where a dataset lives on disk."""
+"""What a dataset's archives are (manifests), how downloads talk to the network, and where a
+dataset lives on disk."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-COCO_BASE_URL = "http://images.cocodataset.org/"
-CONNECT_TIMEOUT_S = 10.0
-READ_TIMEOUT_S = 60.0
 CHUNK_BYTES = 1 << 20
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class Network:
+    """Downloads: retries in a row without progress, back-off (doubling), connect and read
+    timeouts in seconds."""
+
+    retries: int = 5
+    backoff_s: float = 1.0
+    timeout_s: float = 10.0
+    read_timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)
 class Archive:
-    """One downloadable archive: ``url_path`` is relative to the manifest's base URL;
-    ``members`` are the '/'-separated patterns of the entries to extract (empty: all files)."""
+    """One archive: ``url_path`` under the manifest's base URL; ``members``: '/'-separated
+    patterns of the entries to extract (empty: all files)."""
 
     filename: str
     url_path: str
@@ -28,8 +38,7 @@ class Archive:
 
 @dataclass(frozen=True)
 class Manifest:
-    """A dataset: where its archives are (``base_url``), and the folder under the data dir they
-    are extracted into (``subdir``)."""
+    """A dataset: its archives at ``base_url``, extracted into ``<data_dir>/<subdir>``."""
 
     name: str
     base_url: str
@@ -42,10 +51,10 @@ class Manifest:
 
 
 COCO_VAL2017 = Manifest(
-    name="coco-val2017",
-    base_url=COCO_BASE_URL,
-    subdir="coco",
-    archives=(
+    "coco-val2017",
+    "http://images.cocodataset.org/",
+    "coco",
+    (
         Archive(
             "val2017.zip",
             "zips/val2017.zip",
@@ -67,8 +76,7 @@ MANIFESTS: dict[str, Manifest] = {COCO_VAL2017.name: COCO_VAL2017}
 
 @dataclass(frozen=True)
 class FetchResult:
-    """What :func:`fetch` did. ``root`` holds the extracted files; ``files`` counts the members
-    extracted (0 when ``already_present``)."""
+    """What :func:`~.fetch` did: ``files`` extracted into ``root`` (0 when ``already_present``)."""
 
     name: str
     root: Path
@@ -77,7 +85,6 @@ class FetchResult:
     downloaded_bytes: int
     already_present: bool
     elapsed_s: float
-    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,8 +98,7 @@ class DownloadFile:
 
 @dataclass(frozen=True)
 class DatasetStatus:
-    """What :func:`dataset_status` found: ``members`` counts the files on disk matching each
-    member pattern of the manifest; ``marker`` is the completion marker's content, if any."""
+    """What is on disk: files matching each member pattern, the completion marker's content."""
 
     name: str
     data_dir: Path
@@ -100,66 +106,45 @@ class DatasetStatus:
     complete: bool
     marker: dict[str, Any] | None
     members: dict[str, int]
-    downloads: tuple[DownloadFile, ...] = field(default=())
+    downloads: tuple[DownloadFile, ...] = ()
 
 
-# ---- where -------------------------------------------------------------------------------------
-def default_data_dir() -> Path:
-    """``$INFOGAUSS_DATA`` if set, else ``<user cache dir>/infogauss/data``."""
-    env = os.environ.get("INFOGAUSS_DATA")
-    if env:
-        return Path(env).expanduser()
+def resolve_data_dir(data_dir: PathLike | None = None) -> Path:
+    """``data_dir``, else ``$INFOGAUSS_DATA``, else ``<user cache dir>/infogauss/data``."""
+    if data_dir or os.environ.get("INFOGAUSS_DATA"):
+        return Path(data_dir or os.environ["INFOGAUSS_DATA"]).expanduser()
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("infogauss")) / "data"
 
 
-def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
-    return Path(data_dir).expanduser() if data_dir else default_data_dir()
-
-
-def dataset_root(manifest: Manifest, data_dir: str | os.PathLike[str] | None = None) -> Path:
-    return resolve_data_dir(data_dir) / manifest.subdir
-
-
-def marker_path(manifest: Manifest, data_dir: str | os.PathLike[str] | None = None) -> Path:
-    return dataset_root(manifest, data_dir) / manifest.marker_name
-
-
-def read_marker(
-    manifest: Manifest, data_dir: str | os.PathLike[str] | None = None
-) -> dict[str, Any] | None:
+def read_marker(manifest: Manifest, data_dir: PathLike | None = None) -> dict[str, Any] | None:
     """The completion marker's content, or None when absent or unreadable (= incomplete)."""
+    path = resolve_data_dir(data_dir) / manifest.subdir / manifest.marker_name
     try:
-        info = json.loads(marker_path(manifest, data_dir).read_text())
+        info = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) and info.get("dataset") == manifest.name else None
 
 
-def is_complete(manifest: Manifest, data_dir: str | os.PathLike[str] | None = None) -> bool:
+def is_complete(manifest: Manifest, data_dir: PathLike | None = None) -> bool:
     return read_marker(manifest, data_dir) is not None
 
 
-def dataset_status(
-    manifest: Manifest, data_dir: str | os.PathLike[str] | None = None
-) -> DatasetStatus:
-    """What of ``manifest`` is on disk under ``data_dir`` (for ``infogauss data info``)."""
+def dataset_status(manifest: Manifest, data_dir: PathLike | None = None) -> DatasetStatus:
+    """What of ``manifest`` is on disk under ``data_dir`` (``infogauss data info``)."""
     data = resolve_data_dir(data_dir)
-    root = data / manifest.subdir
-    marker = read_marker(manifest, data)
-    members = {}
-    for archive in manifest.archives:
-        for pattern in archive.members:
-            members[pattern] = (
-                sum(1 for p in root.glob(pattern) if p.is_file()) if root.is_dir() else 0
-            )
-    downloads = []
+    root, marker = data / manifest.subdir, read_marker(manifest, data)
+    members = {
+        pattern: sum(p.is_file() for p in root.glob(pattern)) if root.is_dir() else 0
+        for archive in manifest.archives
+        for pattern in archive.members
+    }
     folder = root / "downloads"
-    if folder.is_dir():
-        for p in sorted(folder.iterdir()):
-            if p.is_file():
-                downloads.append(DownloadFile(p, p.stat().st_size, p.name.endswith(".part")))
-    return DatasetStatus(
-        manifest.name, data, root, marker is not None, marker, members, tuple(downloads)
+    downloads = tuple(
+        DownloadFile(p, p.stat().st_size, p.name.endswith(".part"))
+        for p in (sorted(folder.iterdir()) if folder.is_dir() else ())
+        if p.is_file()
     )
+    return DatasetStatus(manifest.name, data, root, marker is not None, marker, members, downloads)

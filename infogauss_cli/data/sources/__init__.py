@@ -1,93 +1,54 @@
-"""Data sources: each turns a ``--data`` spec into the items of one tower.
+"""Data sources: each turns a ``--data`` spec into the items of one tower (the forms: docs/data.md).
 
-Spec forms (registered below, one line each; :mod:`.registry` explains how to add one):
-
-- ``coco-val2017``: MS-COCO val2017 under the data dir (``$INFOGAUSS_DATA`` or the user cache
-  dir), as written by ``infogauss data fetch coco-val2017`` (or fetched with ``download``);
-- ``coco:ANNOTATIONS.json[:IMAGES_DIR]``: any COCO-format captions file (:mod:`.coco`);
-- ``images:DIR``: every image under a folder, recursively (:mod:`.images`);
-- ``text:FILE``: .txt lines, .jsonl field, .csv column (:mod:`.text`);
-- ``hf:DATASET[:SPLIT][#COLUMN]``: a Hugging Face dataset, Hub id or local (:mod:`.hf`);
-- ``pydoc-topics``, ``skimage-samples``: real text and images that are on the machine, for
-  offline runs and the demo (:mod:`.builtin`).
-
-The :class:`Source` protocol is in :mod:`.base`; heavy libraries (pycocotools, datasets) are
-imported only when their source is used.
+The built-in forms are registered here, one line each; a source's module (and its heavy
+libraries: pycocotools, datasets) is imported only when the source is used.
 """
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Protocol
 
 from infogauss_cli.data.sources.base import Item, ItemLoadError, Source, ignored_counts
 from infogauss_cli.data.sources.coco import split_coco_spec
 from infogauss_cli.data.sources.loaders import item_loader
 from infogauss_cli.data.sources.registry import (
     SourceOptions,
-    build_source,
+    parse_data_spec,
     register_source,
     supported_forms,
 )
 
-if TYPE_CHECKING:  # pragma: no cover
-    from rich.console import Console
+__all__ = ["Item", "ItemLoadError", "Source", "SourceOptions", "data_section", "ignored_counts"]
+__all__ += ["item_loader", "parse_data_spec", "register_source", "split_coco_spec"]
+__all__ += ["supported_forms"]
 
-__all__ = [
-    "SUPPORTED_SPECS",
-    "Item",
-    "ItemLoadError",
-    "Source",
-    "SourceOptions",
-    "data_section",
-    "ignored_counts",
-    "item_loader",
-    "parse_data_spec",
-    "register_source",
-    "split_coco_spec",
-    "supported_forms",
-]
-
-register_source("coco-val2017", "coco-val2017", f"{__name__}.coco:val2017_from_spec", exact=True)
-register_source("coco", "coco:ANNOTATIONS.json[:IMAGES_DIR]", f"{__name__}.coco:from_spec")
-register_source("images", "images:DIR", f"{__name__}.images:from_spec")
-register_source("text", "text:FILE", f"{__name__}.text:from_spec")
-register_source("hf", "hf:DATASET[:SPLIT][#COLUMN]", f"{__name__}.hf:from_spec")
-register_source("pydoc-topics", "pydoc-topics", f"{__name__}.builtin:pydoc_topics", exact=True)
-register_source(
-    "skimage-samples", "skimage-samples", f"{__name__}.builtin:skimage_samples", exact=True
-)
-
-#: The built-in forms (``supported_forms()`` adds what was registered since).
-SUPPORTED_SPECS = supported_forms()
+_HERE = __name__
+register_source("coco-val2017", "coco-val2017", f"{_HERE}.coco:val2017_from_spec", exact=True)
+register_source("coco", "coco:ANNOTATIONS.json[:IMAGES_DIR]", f"{_HERE}.coco:from_spec")
+register_source("images", "images:DIR", f"{_HERE}.images:from_spec")
+register_source("text", "text:FILE", f"{_HERE}.text:from_spec")
+register_source("hf", "hf:DATASET[:SPLIT][#COLUMN]", f"{_HERE}.hub_datasets:from_spec")
+register_source("pydoc-topics", "pydoc-topics", f"{_HERE}.builtin:pydoc_topics", exact=True)
+register_source("skimage-samples", "skimage-samples", f"{_HERE}.builtin:skimage", exact=True)
 
 
-def parse_data_spec(
-    spec: str,
-    *,
-    captions: str = "first",
-    text_field: str | None = None,
-    streaming: bool = False,
-    strict: bool = False,
-    download: bool = False,
-    data_dir: str | os.PathLike[str] | None = None,
-    console: Console | None = None,
-) -> Source:
-    """A ``--data`` spec -> a :class:`Source` (forms in the module docstring and the registry).
+class Extracted(Protocol):
+    """What :func:`data_section` reads of an extraction."""
 
-    The keywords are the fields of :class:`SourceOptions`. Anything malformed or missing ->
-    BadInputError (exit 2).
-    """
-    fields = {k: v for k, v in locals().items() if k != "spec"}  # the keywords, as given
-    return build_source(spec, SourceOptions(spec=(spec or "").strip(), **fields))
+    @property
+    def n(self) -> int: ...
+
+    @property
+    def skipped(self) -> Sequence[tuple[str, str]]: ...
 
 
-def data_section(source: Any, tower: str, extraction: Any, shown: int = 10) -> dict[str, Any]:
-    """The report's ``data`` block for one tower: ``source`` (the spec), ``items`` (items read:
-    embedded + skipped), ``skipped`` (unreadable items, a count), ``skipped_ids`` (the first
-    ``shown``) and ``ignored`` (what the source left out on purpose, counts by kind)."""
+def data_section(source: Source, tower: str, extraction: Extracted, shown: int = 10) -> dict:
+    """The report's ``data`` block for one tower: ``source`` (the spec), ``items`` (embedded +
+    skipped), ``skipped`` (a count), ``skipped_ids`` (the first ``shown``) and ``ignored``
+    (what the source left out on purpose, counts by kind)."""
     return {
-        "source": getattr(source, "name", str(source)),
+        "source": source.name,
         "items": int(extraction.n) + len(extraction.skipped),
         "skipped": len(extraction.skipped),
         "skipped_ids": [i for i, _ in extraction.skipped[:shown]],

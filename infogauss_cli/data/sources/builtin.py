@@ -1,14 +1,5 @@
-"""Real material that is on every machine with infogauss installed, for offline runs.
-
-- ``pydoc-topics`` (text): the English sentences of the Python standard library's own
-  documentation (``pydoc_data.topics``, the text behind ``help("for")``), about 1,300 unique
-  sentences of 40-300 characters; ids ``TOPIC#K``.
-- ``skimage-samples`` (image): the photographs and scientific images bundled with
-  scikit-image (``skimage/data/*.png|jpg``, the ones that need no download), plus the 200
-  25x25 face/non-face crops of its ``lfw_subset.npy``; ids ``FILE`` and ``lfw_subset#K``.
-
-Both are small: enough for a demonstration, not for a benchmark (see ``docs/data.md``).
-"""
+"""Real material on every machine with infogauss, for offline runs: ``pydoc-topics`` (prose of
+``pydoc_data.topics``) and ``skimage-samples`` (scikit-image's bundled images and LFW crops)."""
 
 from __future__ import annotations
 
@@ -32,16 +23,15 @@ def _sentences(text: str) -> list[str]:
     """Prose sentences of one pydoc topic: indented blocks (code, grammar) are left out."""
     out = []
     for para in _PARAGRAPH.split(text):
-        if para.startswith(" ") or para.rstrip().endswith("::"):
-            continue
-        for s in _SENTENCE_END.split(" ".join(para.split())):
-            if MIN_CHARS <= len(s) <= MAX_CHARS and s[0].isupper() and s[-1] in ".!?":
-                out.append(s)
+        if not (para.startswith(" ") or para.rstrip().endswith("::")):
+            for s in _SENTENCE_END.split(" ".join(para.split())):
+                if MIN_CHARS <= len(s) <= MAX_CHARS and s[0].isupper() and s[-1] in ".!?":
+                    out.append(s)
     return out
 
 
-class _Builtin:
-    """A fixed item list for one tower (``_items``), read once."""
+class Builtin:
+    """A fixed item list (``_items``) for one tower, read once."""
 
     name: str
     towers: tuple[str, ...]
@@ -55,11 +45,10 @@ class _Builtin:
         return fingerprint_items(self.name, self.items(tower))
 
 
-class PydocTopicsSource(_Builtin):
+class PydocTopicsSource(Builtin):
     """``pydoc-topics``: unique prose sentences of ``pydoc_data.topics``, topics sorted."""
 
-    name = "pydoc-topics"
-    towers = ("text",)
+    name, towers = "pydoc-topics", ("text",)
 
     @cached_property
     def _items(self) -> list[Item]:
@@ -75,46 +64,34 @@ class PydocTopicsSource(_Builtin):
         return items
 
 
-SKIMAGE_SUFFIXES = (".png", ".jpg")
+class SkimageSamplesSource(Builtin):
+    """``skimage-samples``: scikit-image's bundled images and LFW crops (the ``offline`` extra)."""
 
-
-class SkimageSamplesSource(_Builtin):
-    """``skimage-samples``: scikit-image's bundled images and LFW crops (needs scikit-image,
-    part of the ``offline`` extra)."""
-
-    name = "skimage-samples"
-    towers = ("image",)
+    name, towers = "skimage-samples", ("image",)
 
     @cached_property
-    def _root(self) -> Path:
+    def _items(self) -> list[Item]:
         try:
             import skimage.data
         except ImportError:
             raise BadInputError(
                 "skimage-samples needs scikit-image: pip install 'infogauss[offline]'"
             ) from None
-        return Path(skimage.data.__file__).parent
-
-    @cached_property
-    def _items(self) -> list[Item]:
         import numpy as np
 
-        files = sorted(p for p in self._root.iterdir() if p.suffix.lower() in SKIMAGE_SUFFIXES)
+        root = Path(skimage.data.__file__).parent
+        files = sorted(p for p in root.iterdir() if p.suffix.lower() in (".png", ".jpg"))
         items = [Item(id=p.name, path=str(p)) for p in files]
-        lfw = self._root / "lfw_subset.npy"
-        if lfw.is_file():
+        if (lfw := root / "lfw_subset.npy").is_file():
             crops = np.load(lfw, allow_pickle=False)  # (200, 25, 25) float in [0, 1]
             pixels = (np.clip(crops, 0.0, 1.0) * 255).round().astype(np.uint8)
             items += [Item(id=f"lfw_subset#{k}", image=a) for k, a in enumerate(pixels)]
         return items
 
 
-BUILTIN = {"pydoc-topics": PydocTopicsSource, "skimage-samples": SkimageSamplesSource}
-
-
 def pydoc_topics(rest: str, options: SourceOptions) -> PydocTopicsSource:
     return PydocTopicsSource()
 
 
-def skimage_samples(rest: str, options: SourceOptions) -> SkimageSamplesSource:
+def skimage(rest: str, options: SourceOptions) -> SkimageSamplesSource:
     return SkimageSamplesSource()

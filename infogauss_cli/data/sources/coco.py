@@ -1,25 +1,5 @@
-"""COCO-format captions: ``coco:ANNOTATIONS.json[:IMAGES_DIR]`` and ``coco-val2017``.
-
-The annotation file is read with pycocotools (its chatter on stdout is silenced). Any COCO
-captions file works: val2017, train2017, a Karpathy-style subset, a user's own.
-
-- image tower: one item per entry of ``images`` (sorted by image id), id ``coco:<image_id>``,
-  file ``IMAGES_DIR/<file_name>``; grayscale and CMYK JPEGs are converted to RGB when decoded.
-  A file listed but missing is an error naming how many are missing (a corrupt one is skipped
-  by the extractor and named).
-- text tower: ``captions="first"`` gives one caption per image (the one with the lowest
-  annotation id), ``"all"`` every caption; id ``caption:<annotation_id>``, ``pair`` = the
-  image's item id. Empty captions are left out and counted (an error with ``strict``).
-
-``IMAGES_DIR`` defaults to a guess from the annotation file's place, trying in order: for
-``captions_<split>.json``, ``../<split>`` and ``./<split>`` (the official layout
-``annotations/captions_val2017.json`` + ``val2017/``), then ``./images``, ``../images``, the
-annotation file's own folder and its parent; the first folder holding the listed files wins.
-
-``coco-val2017`` is this source on ``<data_dir>/coco`` as written by ``infogauss data fetch
-coco-val2017`` (``$INFOGAUSS_DATA`` or the user cache dir); when it is not there, the error says
-the one command to run, or it is fetched first when ``download`` is set.
-"""
+"""COCO-format captions: ``coco:ANNOTATIONS.json[:IMAGES_DIR]`` and ``coco-val2017``; ids,
+captions first/all and the guess of IMAGES_DIR are described in docs/data.md."""
 
 from __future__ import annotations
 
@@ -32,29 +12,26 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.errors import BadInputError, more_names
 from infogauss_cli.core.safe_paths import stays_inside
+from infogauss_cli.data import fetch as downloads
 from infogauss_cli.data.sources.base import (
     Item,
     check_captions_mode,
     check_tower,
     fingerprint_items,
-    shown,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rich.console import Console
+    from pycocotools.coco import COCO
 
     from infogauss_cli.data.sources.registry import SourceOptions
 
-COCO_VAL2017_NAME = "coco-val2017"
-COCO_VAL2017_CAPTIONS = "annotations/captions_val2017.json"
-COCO_VAL2017_IMAGES = "val2017"
 _PROBE = 20  # listed files checked when guessing IMAGES_DIR
 
 
-def load_coco(path: Path, name: str) -> Any:
-    """``pycocotools.coco.COCO(path)`` with stdout silenced; BadInputError for files that are
+def load_coco(path: Path, name: str) -> COCO:
+    """``pycocotools.coco.COCO(path)``, its stdout silenced; BadInputError for a file that is
     not COCO annotations."""
     from pycocotools.coco import COCO
 
@@ -62,23 +39,19 @@ def load_coco(path: Path, name: str) -> Any:
         with contextlib.redirect_stdout(io.StringIO()):
             return COCO(str(path))
     except json.JSONDecodeError as exc:
-        raise BadInputError(
-            f"{name}: {path.name} is not valid JSON ({exc.msg}, line {exc.lineno})"
-        ) from None
+        why = f"is not valid JSON ({exc.msg}, line {exc.lineno})"
     except UnicodeDecodeError:
-        raise BadInputError(f"{name}: {path.name} is not UTF-8 JSON") from None
+        why = "is not UTF-8 JSON"
     except AssertionError:
-        raise BadInputError(
-            f"{name}: {path.name} is not a COCO annotation file (expected a JSON object with "
-            "'images' and 'annotations')"
-        ) from None
+        why = (
+            "is not a COCO annotation file (expected a JSON object with 'images' and 'annotations')"
+        )
     except (KeyError, TypeError, AttributeError) as exc:
-        raise BadInputError(
-            f"{name}: {path.name} is malformed COCO ({type(exc).__name__}: {exc})"
-        ) from None
+        why = f"is malformed COCO ({type(exc).__name__}: {exc})"
+    raise BadInputError(f"{name}: {path.name} {why}")
 
 
-def _sort_key(value: Any) -> tuple[int, Any]:
+def _sort_key(value: object) -> tuple[int, Any]:
     return (0, value) if isinstance(value, int) else (1, str(value))
 
 
@@ -99,8 +72,7 @@ class CocoSource:
     ) -> None:
         self.annotations = Path(annotations).expanduser()
         self.name = name or (f"coco:{annotations}" + (f":{images_dir}" if images_dir else ""))
-        self.captions = check_captions_mode(captions)
-        self.strict = strict
+        self.captions, self.strict = check_captions_mode(captions), strict
         self.missing_hint = missing_hint
         if not self.annotations.exists():
             raise BadInputError(f"{self.name}: no such file {self.annotations}")
@@ -118,7 +90,13 @@ class CocoSource:
         bad = next((im for im in listed if not isinstance(im, dict) or "file_name" not in im), None)
         if bad is not None:
             raise BadInputError(f"{self.name}: an image entry has no file_name ({str(bad)[:80]})")
-        _refuse_escaping_names(self.name, listed)
+        escaping = [str(im["file_name"]) for im in listed if not stays_inside(str(im["file_name"]))]
+        if escaping:  # an annotation file must not make infogauss read files elsewhere
+            raise BadInputError(
+                f"{self.name}: {len(escaping)} file_name(s) leave the images folder (first: "
+                f"{more_names(escaping, 3)}); file names must be relative paths inside it, "
+                "without '..'"
+            )
         if len(self.coco.imgs) != len(listed):
             raise BadInputError(f"{self.name}: image ids are not unique in {self.annotations.name}")
         self.image_ids = sorted(self.coco.imgs, key=_sort_key)
@@ -126,10 +104,10 @@ class CocoSource:
         self._items: dict[str, list[Item]] = {}
         self._ignored: dict[str, dict[str, int]] = {}
 
-    # -- images
     @property
     def images_dir(self) -> Path:
-        """The images folder: the one given, or the guess described in the module docstring."""
+        """The folder given, else the first of ``../<split>``, ``./<split>``, ``images``, ...
+        holding the listed files."""
         if self._images_dir is None:
             self._images_dir = self._images_arg or self._guess_images_dir()
         return self._images_dir
@@ -137,25 +115,14 @@ class CocoSource:
     def _guess_images_dir(self) -> Path:
         ann = self.annotations.absolute()
         here, up = ann.parent, ann.parent.parent
-        candidates = []
         m = re.match(r"^(?:captions|instances|person_keypoints)_(.+)\.json$", ann.name, re.I)
-        if m:
-            candidates += [up / m[1], here / m[1]]
-        candidates += [here / "images", up / "images", here, up]
-        seen, unique = set(), []
-        for c in candidates:
-            if c not in seen:
-                seen.add(c)
-                unique.append(c)
+        found = [up / m[1], here / m[1]] if m else []
+        candidates = list(dict.fromkeys([*found, here / "images", up / "images", here, up]))
         probe = [self.coco.imgs[i]["file_name"] for i in self.image_ids[:_PROBE]]
-        best, best_hits = None, 0
-        for c in unique:
-            if c.is_dir():
-                hits = sum((c / f).is_file() for f in probe)
-                if hits > best_hits:
-                    best, best_hits = c, hits
-        if best is None:
-            looked = ", ".join(str(c) for c in unique)
+        hits = {c: sum((c / f).is_file() for f in probe) for c in candidates if c.is_dir()}
+        best = max(hits, key=lambda c: hits[c], default=None)  # the first of the most hits
+        if best is None or not hits[best]:
+            looked = ", ".join(map(str, candidates))
             raise BadInputError(
                 f"{self.name}: cannot find the images listed in {ann.name} (looked in {looked}); "
                 f"name the folder: --data coco:{self.annotations}:IMAGES_DIR"
@@ -164,57 +131,50 @@ class CocoSource:
 
     def _image_items(self) -> list[Item]:
         root = self.images_dir
-        items, missing = [], []
-        for i in self.image_ids:
-            file_name = str(self.coco.imgs[i]["file_name"])
-            path = root / file_name
-            if not path.is_file():
-                missing.append(file_name)
-            items.append(Item(id=f"coco:{i}", path=str(path)))
+        files = [(i, str(self.coco.imgs[i]["file_name"])) for i in self.image_ids]
+        missing = [f for _, f in files if not (root / f).is_file()]
         if missing:
             raise BadInputError(
-                f"{self.name}: {len(missing)} of {len(items)} image files listed in "
-                f"{self.annotations.name} are missing from {root} (first: {shown(missing, 3)})"
+                f"{self.name}: {len(missing)} of {len(files)} image files listed in "
+                f"{self.annotations.name} are missing from {root} (first: "
+                f"{more_names(missing, 3)})"
                 + (f"; {self.missing_hint}" if self.missing_hint else "")
             )
-        return items
+        return [Item(id=f"coco:{i}", path=str(root / f)) for i, f in files]
 
-    # -- captions
     def _caption_items(self) -> list[Item]:
-        anns = [a for a in self.coco.anns.values() if isinstance(a, dict) and "caption" in a]
-        if not anns:
+        by_image: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        for a in self.coco.anns.values():
+            if isinstance(a, dict) and "caption" in a:
+                by_image[a.get("image_id")].append(a)
+        if not by_image:
             raise BadInputError(
                 f"{self.name}: {self.annotations.name} has no captions (a captions_*.json file "
                 "is needed for the text tower; instances_*.json files have none)"
             )
-        by_image: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-        for a in anns:
-            by_image[a.get("image_id")].append(a)
         unlisted = sum(len(v) for k, v in by_image.items() if k not in self.coco.imgs)
-        items, empty, empty_ids = [], 0, []
+        items, empty = [], []
         for i in self.image_ids:
             for a in sorted(by_image.get(i, ()), key=lambda a: _sort_key(a.get("id"))):
                 text = a["caption"].strip() if isinstance(a["caption"], str) else ""
                 if not text:
-                    empty += 1
-                    empty_ids.append(str(a.get("id")))
+                    empty.append(str(a.get("id")))
                     continue
                 items.append(Item(id=f"caption:{a.get('id')}", text=text, pair=f"coco:{i}"))
                 if self.captions == "first":
                     break
         if empty and self.strict:
             raise BadInputError(
-                f"{self.name}: {empty} empty caption(s) (annotation ids {shown(empty_ids)}) "
-                "(--strict)"
+                f"{self.name}: {len(empty)} empty caption(s) (annotation ids "
+                f"{more_names(empty)}) (--strict)"
             )
         if not items:
             raise BadInputError(f"{self.name}: no non-empty captions")
         if len({it.id for it in items}) != len(items):
             raise BadInputError(f"{self.name}: annotation ids are not unique")
-        self._ignored["text"] = {"empty caption": empty, "orphan caption": unlisted}
+        self._ignored["text"] = {"empty caption": len(empty), "orphan caption": unlisted}
         return items
 
-    # -- the Source protocol
     def items(self, tower: str) -> list[Item]:
         check_tower(self.name, self.towers, tower)
         if tower not in self._items:
@@ -230,48 +190,6 @@ class CocoSource:
         tag = f"coco\n{tower}\n{self.captions if tower == 'text' else ''}"
         return fingerprint_items(tag, self.items(tower))
 
-    def __repr__(self) -> str:
-        return f"CocoSource({str(self.annotations)!r}, {str(self._images_arg or '')!r})"
-
-
-def coco_val2017(
-    data_dir: str | os.PathLike[str] | None = None,
-    *,
-    captions: str = "first",
-    strict: bool = False,
-    download: bool = False,
-    console: Console | None = None,
-) -> CocoSource:
-    """MS-COCO val2017 from ``<data_dir>/coco`` (fetched first when missing and ``download``)."""
-    from infogauss_cli.data.fetch import (
-        COCO_VAL2017,
-        dataset_root,
-        fetch,
-        is_complete,
-        resolve_data_dir,
-    )
-
-    data = resolve_data_dir(data_dir)
-    root = dataset_root(COCO_VAL2017, data)
-    if not is_complete(COCO_VAL2017, data):
-        if download:
-            fetch(COCO_VAL2017, data, console=console, progress=console is not None)
-        else:
-            state = "is incomplete in" if root.exists() else "is not in"
-            raise BadInputError(
-                f"MS-COCO val2017 {state} {root}: run `infogauss data fetch coco-val2017` "
-                "(about 1.1 GB download) or add --download; if you have it elsewhere, set "
-                "$INFOGAUSS_DATA or use --data coco:ANNOTATIONS.json:IMAGES_DIR"
-            )
-    return CocoSource(
-        root / COCO_VAL2017_CAPTIONS,
-        root / COCO_VAL2017_IMAGES,
-        captions=captions,
-        strict=strict,
-        name=COCO_VAL2017_NAME,
-        missing_hint="run `infogauss data fetch coco-val2017 --force` to restore them",
-    )
-
 
 def split_coco_spec(rest: str) -> tuple[str, str | None]:
     """``ANN.json[:IMAGES_DIR]`` -> (annotations, images dir or None). The annotation path ends
@@ -282,19 +200,7 @@ def split_coco_spec(rest: str) -> tuple[str, str | None]:
             f"--data coco:{rest}: name a .json annotation file (coco:ANNOTATIONS.json[:IMAGES_DIR])"
         )
     end = next((e for e in ends if Path(rest[:e]).expanduser().is_file()), ends[0])
-    images = rest[end + 1 :].strip() or None
-    return rest[:end], images
-
-
-def _refuse_escaping_names(name: str, listed: list[dict[str, Any]]) -> None:
-    """A ``file_name`` that leaves the images folder (``../x.jpg``, ``/etc/x``) is refused:
-    an annotations file must not make infogauss read and embed files elsewhere."""
-    bad = [str(im["file_name"]) for im in listed if not stays_inside(str(im["file_name"]))]
-    if bad:
-        raise BadInputError(
-            f"{name}: {len(bad)} file_name(s) leave the images folder (first: "
-            f"{shown(bad, 3)}); file names must be relative paths inside it, without '..'"
-        )
+    return rest[:end], rest[end + 1 :].strip() or None
 
 
 def from_spec(rest: str, options: SourceOptions) -> CocoSource:
@@ -306,11 +212,24 @@ def from_spec(rest: str, options: SourceOptions) -> CocoSource:
 
 
 def val2017_from_spec(rest: str, options: SourceOptions) -> CocoSource:
-    """``coco-val2017``."""
-    return coco_val2017(
-        options.data_dir,
+    """``coco-val2017``: MS-COCO val2017 in ``<data_dir>/coco``, fetched first when missing and
+    ``download`` is set."""
+    manifest, data = downloads.COCO_VAL2017, downloads.resolve_data_dir(options.data_dir)
+    root = data / manifest.subdir
+    if not downloads.is_complete(manifest, data):
+        if not options.download:
+            state = "is incomplete in" if root.exists() else "is not in"
+            raise BadInputError(
+                f"MS-COCO val2017 {state} {root}: run `infogauss data fetch coco-val2017` "
+                "(about 1.1 GB download) or add --download; if you have it elsewhere, set "
+                "$INFOGAUSS_DATA or use --data coco:ANNOTATIONS.json:IMAGES_DIR"
+            )
+        downloads.fetch(manifest, data)
+    return CocoSource(
+        root / "annotations/captions_val2017.json",
+        root / "val2017",
         captions=options.captions,
         strict=options.strict,
-        download=options.download,
-        console=options.console,
+        name="coco-val2017",
+        missing_hint="run `infogauss data fetch coco-val2017 --force` to restore them",
     )

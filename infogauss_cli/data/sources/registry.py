@@ -1,54 +1,35 @@
-"""The source registry: ``--data`` spec forms and what builds a :class:`~.base.Source` of each.
-
-A source is one module (a class keeping the :class:`~.base.Source` protocol, and a builder
-``build(rest, options) -> Source``) and one registration line::
-
-    register_source("toy", "toy:N", "my_package.toy_source:build")
-
-``toy:5`` then calls ``build("5", options)``. ``exact=True`` registers a whole spec instead of
-a prefix (``pydoc-topics``). The builder may be the function itself or ``"module:function"``,
-imported on first use, so registering costs nothing. Installed packages can register through
-the entry point group ``infogauss.sources`` (``prefix = "module:function"``; the form shown in
-messages is then ``prefix:...``).
-"""
+"""The source registry (docs/data.md, "Add a source"): ``--data`` forms and their builders,
+given as functions or ``"module:function"`` (imported on first use), and the entry point group
+``infogauss.sources``."""
 
 from __future__ import annotations
 
 import importlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import DataOptions
 from infogauss_cli.core.plugins import entry_point_specs
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rich.console import Console
-
     from infogauss_cli.data.sources.base import Source
 
 ENTRY_POINT_GROUP = "infogauss.sources"
 
 
 @dataclass(frozen=True)
-class SourceOptions:
-    """What the data options ask of every source (each source uses what applies to it).
+class SourceOptions(DataOptions):
+    """What a builder receives: the data options (``data``, also ``spec``: the whole spec) and
+    the data folder of ``coco-val2017`` (None: ``$INFOGAUSS_DATA`` or the user cache dir)."""
 
-    ``captions`` (first|all): COCO and list-of-captions columns; ``text_field``: .jsonl/.csv
-    files and hf: text columns; ``streaming``: hf:; ``strict``: empty texts are an error;
-    ``download``: fetch COCO val2017 into ``data_dir`` when missing (progress on ``console``);
-    ``spec``: the whole ``--data`` text (sources name themselves by it).
-    """
-
-    captions: str = "first"
-    text_field: str | None = None
-    streaming: bool = False
-    strict: bool = False
-    download: bool = False
     data_dir: str | os.PathLike[str] | None = None
-    console: Console | None = None
-    spec: str = ""
+
+    @property
+    def spec(self) -> str:
+        return self.data
 
 
 Builder = Callable[[str, SourceOptions], "Source"]
@@ -75,8 +56,8 @@ _REGISTRY: dict[tuple[str, bool], SourceKind] = {}
 
 
 def register_source(name: str, form: str, build: Builder | str, *, exact: bool = False) -> None:
-    """Register a ``--data`` form (see the module docstring); names are case-insensitive and
-    a later registration of the same name replaces the earlier one."""
+    """Register a ``--data`` form; names are case-insensitive, a later registration of the
+    same name replaces the earlier one."""
     key = (name.strip().lower(), exact)
     _REGISTRY[key] = SourceKind(key[0], form, build, exact)
 
@@ -85,37 +66,34 @@ def unregister_source(name: str, *, exact: bool = False) -> None:
     _REGISTRY.pop((name.strip().lower(), exact), None)
 
 
-def _load_entry_points() -> None:
+def supported_forms() -> tuple[str, ...]:
+    """Every registered form (entry points included), in registration order."""
     for name, value in entry_point_specs(ENTRY_POINT_GROUP):
         if (name.lower(), False) not in _REGISTRY:
             register_source(name, f"{name}:...", value)
-
-
-def supported_forms() -> tuple[str, ...]:
-    """Every registered form, in registration order."""
-    _load_entry_points()
     return tuple(k.form for k in _REGISTRY.values())
 
 
-def find_kind(spec: str) -> tuple[SourceKind, str]:
-    """(the registered kind of ``spec``, what follows its prefix). Unknown or incomplete specs
-    are a :class:`BadInputError` listing the supported forms."""
-    _load_entry_points()
+def parse_data_spec(
+    spec: str, options: DataOptions | None = None, data_dir: str | os.PathLike[str] | None = None
+) -> Source:
+    """A ``--data`` spec -> its :class:`~.base.Source`, read with ``options`` (their ``data`` is
+    replaced by ``spec``). Unknown, incomplete or malformed specs: BadInputError (exit 2)."""
+    forms = supported_forms()
     text = (spec or "").strip()
-    exact = _REGISTRY.get((text.lower(), True))
-    if exact is not None:
-        return exact, ""
+    kind = _REGISTRY.get((text.lower(), True))
     prefix, sep, rest = text.partition(":")
-    kind = _REGISTRY.get((prefix.strip().lower(), False)) if sep else None
     if kind is None:
-        forms = ", ".join(supported_forms())
-        raise BadInputError(f"--data {spec!r} is not supported; supported forms: {forms}")
-    if not rest.strip():
-        raise BadInputError(f"--data {spec!r}: missing what follows '{kind.name}:' ({kind.form})")
-    return kind, rest
-
-
-def build_source(spec: str, options: SourceOptions) -> Any:
-    """The :class:`~.base.Source` for ``spec``."""
-    kind, rest = find_kind(spec)
-    return kind.builder()(rest, options)
+        kind = _REGISTRY.get((prefix.strip().lower(), False)) if sep else None
+        if kind is None:
+            raise BadInputError(
+                f"--data {spec!r} is not supported; supported forms: {', '.join(forms)}"
+            )
+        if not rest.strip():
+            raise BadInputError(
+                f"--data {spec!r}: missing what follows '{kind.name}:' ({kind.form})"
+            )
+    else:
+        rest = ""
+    given = {f.name: getattr(options, f.name) for f in fields(DataOptions)} if options else {}
+    return kind.builder()(rest, SourceOptions(**{**given, "data": text, "data_dir": data_dir}))

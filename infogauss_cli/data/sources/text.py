@@ -1,15 +1,5 @@
-"""``text:FILE``: captions or sentences from a UTF-8 file, one item per line or row.
-
-- ``.txt`` (and any other extension not below): one item per line, ids ``line:N``;
-- ``.jsonl`` / ``.ndjson``: one JSON object per line, the text in field ``--text-field``
-  (default ``text``; a line may also be a bare JSON string), ids ``line:N``;
-- ``.csv`` / ``.tsv``: a header row, the text in column ``--text-field`` (default ``text``, or
-  the only column), ids ``row:N`` (N counts data rows from 1).
-
-N is 1-based and counts blank lines too, so ids stay stable when other lines are edited.
-Leading/trailing whitespace is stripped. Blank lines are ignored; an empty text value is left
-out and counted (``ignored``), or is an error with ``strict``.
-"""
+"""``text:FILE``: texts of a UTF-8 .txt (a line each, ids ``line:N``), .jsonl (``--text-field``,
+default ``text``, or a bare string; ``line:N``) or .csv/.tsv file (a header row; ``row:N``)."""
 
 from __future__ import annotations
 
@@ -17,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,8 +17,7 @@ from infogauss_cli.data.sources.base import Item, check_tower
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.data.sources.registry import SourceOptions
 
-JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
-CSV_SUFFIXES = frozenset({".csv", ".tsv"})
+_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
 _UNSUPPORTED = {
     ".json": "a .json file: use .jsonl (one object per line), or coco:FILE.json for COCO captions",
     ".parquet": "a .parquet file: use hf:FILE.parquet",
@@ -35,7 +25,7 @@ _UNSUPPORTED = {
     ".gz": "a compressed file: decompress it first",
     ".zip": "a zip archive: extract it first",
 }
-DEFAULT_FIELD = "text"
+Rows = Iterator[tuple[str, str | None]]  # (item id, text; None: a blank line)
 
 
 class TextFileSource:
@@ -43,12 +33,8 @@ class TextFileSource:
 
     towers: tuple[str, ...] = ("text",)
 
-    def __init__(
-        self, path: str | Path, *, text_field: str | None = None, strict: bool = False
-    ) -> None:
-        self.path = Path(path).expanduser()
-        self.name = f"text:{path}"
-        self.strict = strict
+    def __init__(self, path: str | Path, *, text_field: str | None = None, strict: bool = False):
+        self.path, self.name, self.strict = Path(path).expanduser(), f"text:{path}", strict
         if not self.path.exists():
             raise BadInputError(f"{self.name}: no such file")
         if not self.path.is_file():
@@ -58,9 +44,7 @@ class TextFileSource:
         suffix = self.path.suffix.lower()
         if suffix in _UNSUPPORTED:
             raise BadInputError(f"{self.name}: text:FILE cannot read {_UNSUPPORTED[suffix]}")
-        self.format = (
-            "jsonl" if suffix in JSONL_SUFFIXES else "csv" if suffix in CSV_SUFFIXES else "txt"
-        )
+        self.format = _FORMATS.get(suffix, "txt")
         if text_field is not None and self.format == "txt":
             raise BadInputError(
                 f"--text-field {text_field!r} applies to .jsonl and .csv files; "
@@ -69,43 +53,22 @@ class TextFileSource:
         self.text_field = text_field
         self._raw: bytes | None = None
         self._items: list[Item] | None = None
-        self.empty_lines = 0  # blank lines (formatting)
-        self.empty_values = 0  # rows whose text is empty
+        self.empty_lines = self.empty_values = 0  # blank lines; rows with an empty text
 
     def _read(self) -> bytes:
         if self._raw is None:
             self._raw = self.path.read_bytes()
         return self._raw
 
-    def _text(self) -> str:
-        try:
-            return self._read().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise BadInputError(
-                f"{self.name}: not UTF-8 text (byte {exc.start}); re-encode it as UTF-8"
-            ) from None
-
-    def _empty(self, where: str) -> None:
-        if self.strict:
-            raise BadInputError(f"{self.name}: {where} has an empty text (--strict)")
-        self.empty_values += 1
-
-    def _scan_txt(self, text: str) -> list[Item]:
-        items = []
+    def _txt(self, text: str) -> Rows:
         for n, line in enumerate(text.splitlines(), start=1):
-            line = line.strip()
-            if line:
-                items.append(Item(id=f"line:{n}", text=line))
-            else:
-                self.empty_lines += 1
-        return items
+            yield f"line:{n}", line
 
-    def _scan_jsonl(self, text: str) -> list[Item]:
-        field = self.text_field or DEFAULT_FIELD
-        items = []
+    def _jsonl(self, text: str) -> Rows:
+        field = self.text_field or "text"
         for n, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
-                self.empty_lines += 1
+                yield f"line:{n}", None
                 continue
             try:
                 obj = json.loads(line)
@@ -113,110 +76,96 @@ class TextFileSource:
                 raise BadInputError(
                     f"{self.name}: line {n} is not valid JSON ({exc.msg})"
                 ) from None
-            if isinstance(obj, str) and self.text_field is None:
-                value = obj
-            elif isinstance(obj, dict):
-                if field not in obj:
-                    keys = ", ".join(map(str, obj)) or "none"
-                    raise BadInputError(
-                        f"{self.name}: line {n} has no field {field!r} (fields: {keys}); "
-                        "pass --text-field NAME"
-                    )
-                value = obj[field]
-            else:
+            if isinstance(obj, dict) and field not in obj:
+                keys = ", ".join(map(str, obj)) or "none"
+                raise BadInputError(
+                    f"{self.name}: line {n} has no field {field!r} (fields: {keys}); "
+                    "pass --text-field NAME"
+                )
+            if not isinstance(obj, dict) and not (isinstance(obj, str) and self.text_field is None):
                 raise BadInputError(
                     f"{self.name}: line {n} is a JSON {type(obj).__name__}, not an object "
                     f"with a {field!r} field"
                 )
-            if value is None:
-                value = ""
-            if not isinstance(value, str):
+            value = obj[field] if isinstance(obj, dict) else obj
+            if value is not None and not isinstance(value, str):
                 raise BadInputError(
                     f"{self.name}: line {n}: field {field!r} is a {type(value).__name__}, "
                     "not a string"
                 )
-            value = value.strip()
-            if value:
-                items.append(Item(id=f"line:{n}", text=value))
-            else:
-                self._empty(f"line {n}")
-        return items
+            yield f"line:{n}", value or ""
 
-    def _scan_csv(self, text: str) -> list[Item]:
+    def _csv(self, text: str) -> Rows:
         delimiter = "\t" if self.path.suffix.lower() == ".tsv" else ","
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        n = 0
         try:
-            header = next(reader)
+            header = [h.strip() for h in next(reader)]
+            field = self.text_field or (
+                "text" if "text" in header or len(header) > 1 else header[0]
+            )
+            if field not in header:
+                what = f"column {field!r}" if self.text_field else f"{field!r} column"
+                raise BadInputError(
+                    f"{self.name}: no {what} (columns: {', '.join(header)}); "
+                    "pass --text-field COLUMN"
+                )
+            col = header.index(field)
+            for n, row in enumerate(reader, start=1):
+                blank = not any(cell.strip() for cell in row)
+                yield f"row:{n}", None if blank else (row[col] if col < len(row) else "")
         except StopIteration:
             raise BadInputError(f"{self.name}: empty file (no header row)") from None
         except csv.Error as exc:
-            raise BadInputError(f"{self.name}: not valid CSV ({exc})") from None
-        header = [h.strip() for h in header]
-        if self.text_field is not None:
-            field = self.text_field
-        elif DEFAULT_FIELD in header:
-            field = DEFAULT_FIELD
-        elif len(header) == 1:
-            field = header[0]
-        else:
-            raise BadInputError(
-                f"{self.name}: no {DEFAULT_FIELD!r} column (columns: {', '.join(header)}); "
-                "pass --text-field COLUMN"
-            )
-        if field not in header:
-            raise BadInputError(
-                f"{self.name}: no column {field!r} (columns: {', '.join(header)}); "
-                "pass --text-field COLUMN"
-            )
-        col = header.index(field)
-        items, n = [], 0
-        try:
-            for n, row in enumerate(reader, start=1):
-                if not any(cell.strip() for cell in row):
-                    self.empty_lines += 1
-                    continue
-                value = row[col].strip() if col < len(row) else ""
-                if value:
-                    items.append(Item(id=f"row:{n}", text=value))
-                else:
-                    self._empty(f"row {n}")
-        except csv.Error as exc:
-            raise BadInputError(f"{self.name}: not valid CSV near row {n} ({exc})") from None
-        return items
+            where = f" near row {n}" if n else ""
+            raise BadInputError(f"{self.name}: not valid CSV{where} ({exc})") from None
 
     def _scan(self) -> list[Item]:
-        if self._items is None:
-            self.empty_lines = self.empty_values = 0
-            scan = {"txt": self._scan_txt, "jsonl": self._scan_jsonl, "csv": self._scan_csv}
-            items = scan[self.format](self._text())
-            if not items:
-                what = "non-empty lines" if self.format == "txt" else "non-empty texts"
-                raise BadInputError(f"{self.name}: no {what}")
-            self._items = items
-        return self._items
-
-    def _check_tower(self, tower: str) -> None:
-        check_tower(self.name, self.towers, tower)
+        if self._items is not None:
+            return self._items
+        try:
+            text = self._read().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise BadInputError(
+                f"{self.name}: not UTF-8 text (byte {exc.start}); re-encode it as UTF-8"
+            ) from None
+        self.empty_lines = self.empty_values = 0
+        items = []
+        rows = {"txt": self._txt, "jsonl": self._jsonl, "csv": self._csv}[self.format]
+        for item_id, raw in rows(text):
+            value = None if raw is None else raw.strip()
+            if value:
+                items.append(Item(id=item_id, text=value))
+            elif value is None or self.format == "txt":
+                self.empty_lines += 1
+            elif self.strict:
+                where = item_id.replace(":", " ")
+                raise BadInputError(f"{self.name}: {where} has an empty text (--strict)")
+            else:
+                self.empty_values += 1
+        if not items:
+            what = "lines" if self.format == "txt" else "texts"
+            raise BadInputError(f"{self.name}: no non-empty {what}")
+        self._items = items
+        return items
 
     def items(self, tower: str = "text") -> list[Item]:
-        self._check_tower(tower)
+        check_tower(self.name, self.towers, tower)
         return list(self._scan())
 
     def ignored(self, tower: str = "text") -> dict[str, int]:
         self._scan()
-        noun = "empty line" if self.format == "txt" else "empty text"
-        return {noun: self.empty_lines if self.format == "txt" else self.empty_values}
+        if self.format == "txt":
+            return {"empty line": self.empty_lines}
+        return {"empty text": self.empty_values}
 
     def fingerprint(self, tower: str = "text") -> str:
         """sha256 of the file's bytes and the field read (the item list follows from them)."""
-        self._check_tower(tower)
+        check_tower(self.name, self.towers, tower)
         tag = f"infogauss.text/v1\n{self.format}\n{self.text_field or ''}\n".encode()
         if self.format == "txt":  # unchanged from the first version: keeps existing cache keys
             tag = b"infogauss.text/v1\n"
         return hashlib.sha256(tag + self._read()).hexdigest()
-
-    def __repr__(self) -> str:
-        return f"TextFileSource({str(self.path)!r})"
 
 
 def from_spec(rest: str, options: SourceOptions) -> TextFileSource:
