@@ -123,7 +123,7 @@ def test_help_matches_typers_renderer(capsys):
     from typer import rich_utils
     from typer.main import get_command
 
-    from infogauss_cli.cli.lazy import print_help
+    from infogauss_cli.cli.help import print_help
     from infogauss_cli.cli.main import app
 
     root = get_command(app)

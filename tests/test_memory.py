@@ -201,7 +201,7 @@ def test_help_lists_every_command_without_importing_them():
         "infogauss_cli.cli.main",
         "infogauss_cli.cli.errors",
         "infogauss_cli.cli.lazy",
-        "infogauss_cli.cli.lighthelp",
+        "infogauss_cli.cli.help",
         "infogauss_cli.cli.coerce",
         "infogauss_cli.cli.signals",
     }

@@ -1,5 +1,4 @@
-"""`infogauss cache list | prune | verify`: the embedding cache (thin wrappers over
-:mod:`infogauss_cli.pipelines.cache`)."""
+"""`infogauss cache list | prune | verify`: the embedding cache."""
 
 from __future__ import annotations
 
@@ -15,14 +14,7 @@ from infogauss_cli.cli.errors import stdout_console
 from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.safe_paths import default_cache_dir
-from infogauss_cli.pipelines.cache import (
-    cache_entries,
-    list_entries,
-    parse_age,
-    remove_entry,
-    select_entries,
-    verify_entry,
-)
+from infogauss_cli.pipelines import cache as admin
 
 app = typer.Typer(
     cls=HelpGroup,
@@ -65,7 +57,7 @@ def list_cmd(as_json: JsonOpt = False, **params: object) -> None:
     Example: [bold]infogauss cache list --json | jq '.entries[] | select(.age_s > 2592000)'[/]
     """
     root = _root(params["cache_dir"])
-    infos = list_entries(root)
+    infos = admin.list_entries(root)
     if as_json:
         entries = [i.to_dict() for i in infos]
         total = sum(i.size_bytes for i in infos)
@@ -105,13 +97,13 @@ def prune_cmd(
     """
     if older_than is None and not model:
         raise BadInputError("cache prune needs --older-than AGE and/or --model ID")
-    age = parse_age(older_than) if older_than is not None else None
+    age = admin.parse_age(older_than) if older_than is not None else None
     root = _root(params["cache_dir"])
-    chosen = select_entries(list_entries(root), age, tuple(model or ()))
+    chosen = admin.select_entries(admin.list_entries(root), age, tuple(model or ()))
     verb = "would remove" if dry_run else "removed"
     for info in chosen:
         if not dry_run:
-            remove_entry(root, info)
+            admin.remove_entry(root, info)
         line = f"{verb} {info.path.name} ({info.model} {info.tower}, {info.data}, "
         typer.echo(line + f"{human_size(info.size_bytes)}, unused {human_age(info.age_s())})")
     freed = human_size(sum(i.size_bytes for i in chosen))
@@ -123,8 +115,8 @@ def prune_cmd(
 def verify_cmd(**params: object) -> None:
     """Check every chunk's checksum, dtype and shape; exit 1 naming each bad chunk (a bad
     chunk is recomputed by the next run that needs it)."""
-    entries = cache_entries(_root(params["cache_dir"]))
-    bad = [(path, why) for e in entries for path, why in verify_entry(e)]
+    entries = admin.cache_entries(_root(params["cache_dir"]))
+    bad = [(path, why) for e in entries for path, why in admin.verify_entry(e)]
     chunks = sum(len(list(e.path.glob("chunk-*.json"))) for e in entries)
     for path, why in bad:
         typer.echo(f"bad chunk {path}: {why}", err=True)

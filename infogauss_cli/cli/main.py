@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -24,18 +23,11 @@ class OneLineErrors(LazyGroup):
     """The root group: a usage error is one ``error: ...`` line on stderr with exit 2
     (docs/exit-codes.md), not typer's framed box. Uses typer's vendored click only."""
 
-    def main(  # type: ignore[override]
-        self,
-        args: Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        **extra: object,
-    ) -> object:
+    def main(self, *args: object, standalone_mode: bool = True, **extra: object) -> object:  # type: ignore[override]
         if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            return super().main(*args, standalone_mode=False, **extra)  # type: ignore[arg-type]
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            rv = super().main(*args, standalone_mode=False, **extra)  # type: ignore[arg-type]
         except NoArgsIsHelpError as exc:  # bare `infogauss zoo`: the help, printed already
             sys.exit(exc.exit_code)
         except ClickException as exc:

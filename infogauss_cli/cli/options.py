@@ -14,25 +14,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from infogauss_cli.cli.errors import handle_errors
-from infogauss_cli.core.options import (
-    DECODES,
-    GATE_OPTIONS,
-    PRECISIONS,
-    REQUIRE,
-    RULES,
-    TOWER_CHOICES,
-    VERDICT_MODES,
-    VIEW_CHOICES,
-    Compute,
-    DataOptions,
-    DiagnoseOptions,
-    Gates,
-    Outputs,
-    Protocol,
-    Request,
-    from_params,
-    pick,
-)
+from infogauss_cli.core import options as core
 from infogauss_cli.report.json_report import read_report
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -46,13 +28,13 @@ def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
     return Enum(name, {v.replace("-", "_"): v for v in values}, type=str)  # type: ignore[return-value]
 
 
-Tower = choices("Tower", TOWER_CHOICES)
-View = choices("View", VIEW_CHOICES)
-Precision = choices("Precision", PRECISIONS)
-Decode = choices("Decode", DECODES)
-VerdictMode = choices("VerdictMode", VERDICT_MODES)
-RuleName = choices("RuleName", RULES)
-Requirement = choices("Requirement", REQUIRE)
+Tower = choices("Tower", core.TOWER_CHOICES)
+View = choices("View", core.VIEW_CHOICES)
+Precision = choices("Precision", core.PRECISIONS)
+Decode = choices("Decode", core.DECODES)
+VerdictMode = choices("VerdictMode", core.VERDICT_MODES)
+RuleName = choices("RuleName", core.RULES)
+Requirement = choices("Requirement", core.REQUIRE)
 
 MODEL_HELP = (
     "Zoo id or alias (MODEL@random: the random-init twin); or a model without a zoo entry: "
@@ -239,26 +221,26 @@ def command(*options: Shared | tuple[Shared, ...]) -> Callable[[F], F]:
     return wrap
 
 
-def gates(params: Params) -> Gates:
+def gates(params: Params) -> core.Gates:
     """The gates asked for, with the ``--baseline`` report's rows (the library does no I/O)."""
-    given = pick(params, GATE_OPTIONS)
+    given = core.pick(params, core.GATE_OPTIONS)
     given["require"] = tuple(getattr(r, "value", r) for r in given.get("require") or ())
     if params.get("baseline") is not None:
         given["baseline"] = tuple(read_report(Path(str(params["baseline"])))["rows"])
-    return Gates(**given)
+    return core.Gates(**given)
 
 
-def outputs(params: Params) -> Outputs:
-    return from_params(Outputs, params)
+def outputs(params: Params) -> core.Outputs:
+    return core.from_params(core.Outputs, params)
 
 
-def request(params: Params, out: Outputs, **protocol: object) -> Request:
+def request(params: Params, out: core.Outputs, **protocol: object) -> core.Request:
     """The option objects the command's ``params`` ask for (``protocol``: overrides)."""
-    return Request(
-        protocol=from_params(Protocol, params, **protocol),
-        data=from_params(DataOptions, params),
-        compute=from_params(Compute, params, use_cache=not params.get("no_cache", False)),
-        diagnose=from_params(DiagnoseOptions, params, keep_arrays=out.needs_arrays),
+    return core.Request(
+        protocol=core.from_params(core.Protocol, params, **protocol),
+        data=core.from_params(core.DataOptions, params),
+        compute=core.from_params(core.Compute, params, use_cache=not params.get("no_cache", False)),
+        diagnose=core.from_params(core.DiagnoseOptions, params, keep_arrays=out.needs_arrays),
         gates=gates(params),
         outputs=out,
     )

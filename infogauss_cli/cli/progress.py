@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from infogauss_cli.core.progress import Advance, listening
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 def _noop(n: int = 1, **fields: object) -> None:
@@ -40,17 +35,19 @@ class RichChannel:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.open = 0
-        self.progress = self._bars()
+        self.progress: Progress | None = None
 
     def _bars(self) -> Progress:
-        return Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
+        from rich import progress as p  # only when bars show: start-up time
+
+        return p.Progress(
+            p.SpinnerColumn(),
+            p.TextColumn("{task.description}"),
+            p.BarColumn(),
+            p.MofNCompleteColumn(),
+            p.TextColumn("{task.fields[rate]}"),
+            p.TimeElapsedColumn(),
+            p.TimeRemainingColumn(),
             console=self.console,
             transient=True,
         )
@@ -64,26 +61,28 @@ class RichChannel:
             self.progress = self._bars()
             self.progress.start()
         self.open += 1
-        task = self.progress.add_task(label, total=total, rate="")
+        bars = self.progress
+        assert bars is not None
+        task = bars.add_task(label, total=total, rate="")
 
         def advance(n: int = 1, **fields: object) -> None:
-            self.progress.update(task, advance=n, **fields)
-            speed = self.progress.tasks[task].speed if unit else None
+            bars.update(task, advance=n, **fields)
+            speed = bars.tasks[task].speed if unit else None
             if speed:  # bytes ("B", the downloads) as MB/s
                 rate = f"{speed / 1e6:,.1f} MB/s" if unit == "B" else f"{speed:,.1f} {unit}/s"
-                self.progress.update(task, rate=rate)
+                bars.update(task, rate=rate)
 
         try:
             yield advance
         finally:
-            self.progress.remove_task(task)
+            bars.remove_task(task)
             self.open -= 1
             if self.open == 0:
-                self.progress.stop()
+                bars.stop()
 
     def note(self, text: str) -> None:
         # above the bars while they show: a line printed elsewhere leaves a frozen bar behind
-        target = self.progress.console if self.open else self.console
+        target = self.progress.console if self.open and self.progress else self.console
         target.print(text, highlight=False)
 
 
