@@ -27,15 +27,6 @@ if TYPE_CHECKING:
 SWEEP_D = (16, 32, 64, 128, 256)
 SWEEP_N = (32, 64, 128, 256, 512)
 SWEEP_SETTINGS = ("laplace", "binary")  # the default inputs of a sweep
-SWEEP_FILE = "sweep.png"
-
-
-def sweep_points(
-    cfg: SyntheticConfig, ds: Sequence[int], ns: Sequence[int]
-) -> list[tuple[int, int]]:
-    """(d, N) pairs: every d at ``cfg.batch_size``, then every N at ``cfg.d``, no repeats."""
-    points = [(d, cfg.batch_size) for d in ds] + [(cfg.d, n) for n in ns]
-    return list(dict.fromkeys(points))
 
 
 def sweep_rows(
@@ -47,14 +38,16 @@ def sweep_rows(
     gates: Gates = Gates(),
 ) -> list[Row]:
     """One row per InfoNCE run of ``cfg``'s settings (the supervised one is left out) and
-    (d, N) point, named ``... E100 d=64 N=256``."""
+    (d, N) point (every d at ``cfg.batch_size``, then every N at ``cfg.d``), named
+    ``... E100 d=64 N=256``."""
     runs = [r for r in cfg.runs() if r.objective == "infonce"]
     if not runs:
         raise BadInputError("the sweep trains with InfoNCE: choose laplace, gmm or binary")
+    points = dict.fromkeys([(d, cfg.batch_size) for d in ds] + [(cfg.d, n) for n in ns])
     rows: list[Row] = []
     for run in runs:
         pop = population(cfg.data_spec(run.data), cfg.seed)
-        for d, n in sweep_points(cfg, ds, ns):
+        for d, n in points:
             c = dataclasses.replace(cfg, d=d, batch_size=n, eval_epochs=())
             ho = held_out(pop, c)
             snaps = train_run(run, c, pop, ho, initial=False)
@@ -108,12 +101,9 @@ def _draw(rows: Sequence[Row], cfg: SyntheticConfig) -> Callable[[Figure], None]
                 cv_ax.plot(grid, 1 / np.sqrt(2 * grid), color="#57606a", lw=0.8, alpha=0.6)
             ax.axhline(0.95, color="#57606a", ls="--", lw=1)
             ax.set_xscale("log", base=2)
-            ax.set_ylim(0, 1.05)
+            ax.set(ylim=(0, 1.05), xlabel=label, ylabel="share of coordinates that pass")
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-            ax.set_xlabel(label)
-            ax.set_ylabel("share of coordinates that pass")
-            cv_ax.set_ylabel("norm CV")
-            cv_ax.set_ylim(bottom=0)
+            cv_ax.set(ylabel="norm CV", ylim=(0, None))
             cv_ax.grid(False)
         handles = [Line2D([], [], color=color[k], lw=2, label=LABELS.get(k, k)) for k in kinds]
         handles += [
@@ -137,7 +127,7 @@ def write_sweep_plot(rows: Sequence[Row], cfg: SyntheticConfig, out_dir: str | P
     from infogauss_cli.report.plots import PlotSpec, write_figures
 
     spec = PlotSpec(
-        filename=SWEEP_FILE,
+        filename="sweep.png",
         kind="sweep",
         row=None,
         title="Compliance and norm CV against d and N",
@@ -147,6 +137,3 @@ def write_sweep_plot(rows: Sequence[Row], cfg: SyntheticConfig, out_dir: str | P
         width=11.0,
     )
     return write_figures(out_dir, [spec])[0]
-
-
-__all__ = ["SWEEP_D", "SWEEP_N", "sweep_points", "sweep_rows", "write_sweep_plot"]
