@@ -35,7 +35,12 @@ def _runner(limit: int, batch_size: int, probe_max: int | None, memory=lambda d:
     )
     said: list[str] = []
     runner = Runner(
-        enc, "cpu", "fp32", batch_size, said.append, RunnerOptions(probe_max=probe_max, memory=memory)
+        enc,
+        "cpu",
+        "fp32",
+        batch_size,
+        said.append,
+        RunnerOptions(probe_max=probe_max, memory=memory),
     )
     return runner, module, said
 

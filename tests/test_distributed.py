@@ -4,7 +4,6 @@ neither the batch size nor install paths (issue 16)."""
 
 from __future__ import annotations
 
-import io
 import shutil
 from dataclasses import replace
 

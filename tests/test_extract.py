@@ -306,9 +306,7 @@ def test_bad_item_lists(image_encoder):
     with pytest.raises(BadInputError, match="needs images"):
         extract(image_encoder, [Item("a", text="hello")])
     with pytest.raises(BadInputError, match="batch-size"):
-        extract(
-            image_encoder, [Item("a", path="x.jpg")], EngineOptions(batch_size=0)
-        )
+        extract(image_encoder, [Item("a", path="x.jpg")], EngineOptions(batch_size=0))
     with pytest.raises(BadInputError, match="fp16"):
         extract(
             image_encoder,
@@ -323,9 +321,7 @@ def test_wrong_output_shape_is_a_run_error(images):
     enc = make_image_encoder()
     enc.dim = 7
     with pytest.raises(RunError, match=r"expected \(4, 7\)"):
-        extract(
-            enc, image_items(images)[:4], EngineOptions(batch_size=4, workers=0)
-        )
+        extract(enc, image_items(images)[:4], EngineOptions(batch_size=4, workers=0))
 
 
 def test_oom_backs_off_by_halving(images):
@@ -336,13 +332,13 @@ def test_oom_backs_off_by_halving(images):
     from infogauss_cli.extract import extract
 
     items = image_items(images)
-    ref = extract(
-        make_image_encoder(), items, EngineOptions(batch_size=2, workers=0)
-    )
+    ref = extract(make_image_encoder(), items, EngineOptions(batch_size=2, workers=0))
     fwd = OOMForward(limit=3)
     out = io.StringIO()
     with listening(RichChannel(Console(file=out, width=200))):
-        res = extract(make_image_encoder(forward=fwd), items, EngineOptions(batch_size=8, workers=0))
+        res = extract(
+            make_image_encoder(forward=fwd), items, EngineOptions(batch_size=8, workers=0)
+        )
     assert res.batch_size == 2  # 8 -> 4 -> 2
     assert fwd.sizes[:3] == [8, 4, 2]
     assert max(fwd.sizes[3:]) <= 2
@@ -359,9 +355,7 @@ def test_oom_at_batch_size_one_is_a_run_error(images):
 
     enc = make_image_encoder(forward=OOMForward(limit=0))
     with pytest.raises(RunError, match="out of memory even with batch size 1"):
-        extract(
-            enc, image_items(images)[:4], EngineOptions(batch_size=4, workers=0)
-        )
+        extract(enc, image_items(images)[:4], EngineOptions(batch_size=4, workers=0))
 
 
 def test_bf16_on_cpu_casts_a_copy_of_the_weights(images):
@@ -372,9 +366,7 @@ def test_bf16_on_cpu_casts_a_copy_of_the_weights(images):
     enc = make_image_encoder()
     items = image_items(images)[:8]
     ref = extract(enc, items, EngineOptions(batch_size=8, workers=0))
-    res = extract(
-        enc, items, EngineOptions(batch_size=8, workers=0, precision="bf16")
-    )
+    res = extract(enc, items, EngineOptions(batch_size=8, workers=0, precision="bf16"))
     assert res.precision == "bf16" and res.embeddings.dtype == np.float32
     assert all(p.dtype == torch.float32 for p in enc.module.parameters())  # caller's untouched
     rel = np.linalg.norm(res.embeddings - ref.embeddings) / np.linalg.norm(ref.embeddings)

@@ -119,8 +119,8 @@ def test_a_stream_holds_about_one_chunk_of_payloads(tmp_path):
 
 def test_a_sharded_stream_then_a_plain_run_recompute_nothing(ref, tmp_path):
     cache = {"cache": tmp_path, "data_fingerprint": "s"}
-    works = [extract(_encoder(), _stream(), replace(OPTS, shard=Shard(k, 2, 0, "job")), **cache, **KW)
-             for k in range(2)]  # fmt: skip
+    opts = [replace(OPTS, shard=Shard(k, 2, 0, "job")) for k in range(2)]
+    works = [extract(_encoder(), _stream(), o, **cache, **KW) for o in opts]
     assert all(isinstance(w, ShardWork) for w in works)
     assert [w.chunks for w in works] == [(0, 2), (1, 3)] and works[1].items == 13
     count = Counting()

@@ -39,12 +39,8 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def test_auto_is_cuda_bf16_and_matches_cpu_fp32(items):
     from infogauss_cli.extract import extract
 
-    ref = extract(
-        make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32")
-    )
-    gpu = extract(
-        make_image_encoder(), items, EngineOptions(device="auto", precision="auto")
-    )
+    ref = extract(make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"))
+    gpu = extract(make_image_encoder(), items, EngineOptions(device="auto", precision="auto"))
     assert gpu.device.startswith("cuda") and gpu.precision == "bf16"
     assert gpu.embeddings.dtype == np.float32 and gpu.ids == ref.ids
     cos = np.sum(_unit(gpu.embeddings) * _unit(ref.embeddings), axis=1)
@@ -55,9 +51,7 @@ def test_auto_is_cuda_bf16_and_matches_cpu_fp32(items):
 def test_cuda_precisions_match_cpu(items, precision):
     from infogauss_cli.extract import extract
 
-    ref = extract(
-        make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32")
-    )
+    ref = extract(make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"))
     gpu = extract(
         make_image_encoder(),
         items,
@@ -83,9 +77,7 @@ def test_cuda_async_pipeline_matches_cpu(items, tmp_path, decode):
     """uint8 to the device, pinned side-stream copies, the writer thread, nvjpeg decoding."""
     from infogauss_cli.extract import extract
 
-    ref = extract(
-        make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32")
-    )
+    ref = extract(make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"))
     opts = EngineOptions(device="cuda", precision="fp32", batch_size=8, chunk_items=16)
     kw = {}
     gpu = extract(

@@ -102,13 +102,9 @@ def test_the_engine_takes_a_generator_and_the_sources_loader(plugins):
 
     encoder = toy_plugins.build(load_zoo(plugins).resolve("toy-text"), "text")
     items = [Item(id=f"s{i}", text=f"text {i}") for i in range(30)]
-    plain = extract(
-        encoder, (it for it in items), EngineOptions(device="cpu", workers=0)
-    )
+    plain = extract(encoder, (it for it in items), EngineOptions(device="cpu", workers=0))
     assert plain.n == 30 and plain.ids == tuple(it.id for it in items)
-    shouted = extract(
-        encoder, items, EngineOptions(device="cpu", workers=0), loader=_shout
-    )
+    shouted = extract(encoder, items, EngineOptions(device="cpu", workers=0), loader=_shout)
     assert shouted.skipped == (("s3", "unreadable on purpose"),) and shouted.n == 29
     assert (shouted.embeddings[0] != plain.embeddings[0]).any()  # the loader's output was used
 
