@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from infogauss_cli.core.errors import BadInputError, RunError
-from infogauss_cli.core.options import DataOptions
 from infogauss_cli.data.sources.base import Item
 from infogauss_cli.extract import EngineOptions, ShardWork, extract, select_items
 from infogauss_cli.extract.distributed import Shard
@@ -120,8 +119,8 @@ def test_a_stream_holds_about_one_chunk_of_payloads(tmp_path):
 
 def test_a_sharded_stream_then_a_plain_run_recompute_nothing(ref, tmp_path):
     cache = {"cache": tmp_path, "data_fingerprint": "s"}
-    shards = [replace(OPTS, shard=Shard(k, 2, 0, "job")) for k in range(2)]
-    works = [extract(_encoder(), _stream(), s, **cache, **KW) for s in shards]
+    opts = [replace(OPTS, shard=Shard(k, 2, 0, "job")) for k in range(2)]
+    works = [extract(_encoder(), _stream(), o, **cache, **KW) for o in opts]
     assert all(isinstance(w, ShardWork) for w in works)
     assert [w.chunks for w in works] == [(0, 2), (1, 3)] and works[1].items == 13
     count = Counting()
@@ -177,7 +176,7 @@ def test_hf_streaming_yields_lazily_and_embeds_like_the_list(hf_parquet, tmp_pat
     from infogauss_cli.data.sources import ignored_counts, parse_data_spec
 
     plain = parse_data_spec(hf_parquet)
-    streamed = parse_data_spec(hf_parquet, DataOptions(streaming=True))
+    streamed = parse_data_spec(hf_parquet, streaming=True)
     stream = streamed.items("text")
     assert not isinstance(stream, Sequence) and not hasattr(stream, "__len__")
     it = iter(stream)
@@ -188,7 +187,7 @@ def test_hf_streaming_yields_lazily_and_embeds_like_the_list(hf_parquet, tmp_pat
     fp = streamed.fingerprint("text")
     res = extract(_encoder(), stream, OPTS, cache=tmp_path / "c", data_fingerprint=fp, **KW)
     assert res.ids == ref.ids and np.array_equal(res.embeddings, ref.embeddings)
-    strict = parse_data_spec(hf_parquet, DataOptions(streaming=True, strict=True)).items("text")
+    strict = parse_data_spec(hf_parquet, streaming=True, strict=True).items("text")
     with pytest.raises(BadInputError, match=r"row:4 with an empty text \(--strict\)"):
         list(strict)
 
