@@ -45,7 +45,7 @@ from infogauss_cli.extract.job import (
     inference,
     read_cached,
 )
-from infogauss_cli.extract.loader import bucket_batches, loader_workers, make_loader, text_lengths
+from infogauss_cli.extract.loader import bucket_batches, make_loader, text_lengths
 from infogauss_cli.extract.options import EngineOptions
 from infogauss_cli.extract.plan import Plan, check_items, chunk_owners, make_plan, owned_chunks
 from infogauss_cli.extract.progress import make_progress
@@ -255,10 +255,9 @@ def _run_share(job: Job, items: Any) -> Share:
         batches = bucket_batches(plan, todo, text_lengths(items, encoder.collate, todo_items))
     else:
         batches = plan.batches(todo)
-    workers, calibrate = loader_workers(options.workers, dev, tower)
-    share.workers = min(workers, len(batches))
     load = job.loader or default_loader(tower)
-    pipe = make_loader(items, encoder, load, batches, share.workers, dev, options.decode, calibrate)
+    pipe = make_loader(items, encoder, load, batches, replace(options, device=dev))
+    share.workers = pipe.workers
     for note in pipe.notes:
         job.say(note)
     share.runner = Runner(
@@ -275,7 +274,6 @@ def _run_share(job: Job, items: Any) -> Share:
         strict=options.strict,
         total=_items_in(plan, mine),
     )
-    share.workers = pipe.workers(share.workers)  # CPU images: chosen after the first batch
     return share
 
 

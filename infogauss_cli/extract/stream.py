@@ -33,7 +33,7 @@ from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.data.sources.base import Item, item_count
 from infogauss_cli.data.sources.loaders import default_loader
 from infogauss_cli.extract.job import Job, Share, chunk_size_of, inference
-from infogauss_cli.extract.loader import bucket_batches, loader_workers, make_loader, text_lengths
+from infogauss_cli.extract.loader import bucket_batches, make_loader, text_lengths
 from infogauss_cli.extract.plan import Plan, check_items, make_plan
 from infogauss_cli.extract.progress import make_progress
 from infogauss_cli.extract.result import raise_if_skipped
@@ -239,18 +239,9 @@ def run_stream(job: Job, items: Iterable[Item]) -> Share:
             )
         state.entry = job.open_cache(None, job.data_fingerprint, prec, dev, size)
     enc, options = job.encoder, job.options
-    workers, calibrate = loader_workers(options.workers, dev, enc.tower)
     load = job.loader or default_loader(enc.tower)
-    pipe = make_loader(
-        CarriedItems(),
-        enc,
-        load,
-        state.sampler(items),
-        workers,
-        dev,
-        options.decode,
-        calibrate,
-    )
+    batches = state.sampler(items)
+    pipe = make_loader(CarriedItems(), enc, load, batches, replace(options, device=dev))
     for note in pipe.notes:
         job.say(note)
     runner = Runner(enc, dev, prec, bs, job.say, pipe.device_prep, options.compile)
@@ -272,7 +263,7 @@ def run_stream(job: Job, items: Iterable[Item]) -> Share:
     if state.entry is not None and job.shard.rank == 0:
         record_stream(state.entry, plan, job.say)
     computed = bool(set(state.mine) - set(state.cached))
-    workers = pipe.workers(workers)  # CPU images: chosen after the first batch
+    workers = pipe.workers
     return Share(
         plan, state.entry, state.done, state.mine, state.cached, dev, prec,
         runner if computed else None, workers if computed else 0,

@@ -1,83 +1,92 @@
-"""The model's image transforms, read: the torchvision ``Compose`` inside the backends'
-``ImagePrepare`` wrapper, its ToTensor + Normalize split off for device-side normalising, its
-Resize + CenterCrop parameters, and the batch key the encoder's collate stacks pixels under.
-The decode paths (:mod:`.cpu_decode`, :mod:`.loader`) build on these."""
+"""The model's image transforms, read through torchvision's public classes: the ``Compose``
+(bare or inside the backends' ``ImagePrepare``), its ToTensor + Normalize split off so that
+uint8 pixels travel and are normalised on the device, the Resize + CenterCrop a tensor path can
+repeat, and the batch key the encoder's collate stacks pixels under."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from infogauss_cli.models.backends.common import ImagePrepare
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from PIL import Image
+
+Prepare = Callable[[Any], Any]
+TENSOR_FILTERS = ("bilinear", "bicubic")  # torch's antialiased uint8 kernel has PIL's filters
 
 
-def unwrap_prepare(prepare: Any) -> tuple[Any, Callable[[Any], Any]]:
-    """(the transform inside the backends' RGB-converting ``ImagePrepare`` wrapper, a function
-    that wraps a replacement the same way); any other ``prepare``: (itself, identity)."""
-    inner = getattr(prepare, "transform", None)
-    if type(prepare).__name__ == "ImagePrepare" and inner is not None:
-        return inner, type(prepare)
-    return prepare, _same
+def compose_steps(prepare: Prepare) -> tuple[list[Prepare], Callable[[list[Prepare]], Prepare]]:
+    """(the steps of a torchvision ``Compose``, bare or in ``ImagePrepare``, and a function that
+    wraps new steps the same way); no steps for any other ``prepare``."""
+    from torchvision.transforms import Compose
+
+    inner = prepare.transform if isinstance(prepare, ImagePrepare) else prepare
+    if not isinstance(inner, Compose):
+        return [], lambda steps: prepare
+    wrap = ImagePrepare if inner is not prepare else lambda c: c
+    return list(inner.transforms), lambda steps: wrap(Compose(steps))
 
 
-def _same(x: Any) -> Any:
-    return x
+def split_normalize(prepare: Prepare) -> tuple[Prepare, tuple[list[float], list[float]]] | None:
+    """Transforms ending in ToTensor + Normalize -> (the same ending in :class:`ToUint8`, wrapped
+    the same way; (mean, std)) for :class:`~.loader.DevicePrep`; None for any other."""
+    from torchvision.transforms import Normalize, ToTensor
 
-
-def split_normalize(prepare: Any) -> tuple[Any, tuple[list[float], list[float]]] | None:
-    """A torchvision ``Compose`` ending in ToTensor + Normalize (bare or inside the backends'
-    ``ImagePrepare``) -> (the same transforms ending in ``PILToTensor`` (uint8 CHW), wrapped
-    the same way, (mean, std)): the workers ship uint8 (4x smaller than float32) and the runner
-    normalises on the device. None for any other ``prepare``."""
-    prepare, wrap = unwrap_prepare(prepare)
-    steps = getattr(prepare, "transforms", None)
-    if not isinstance(steps, list) or len(steps) < 2:
+    steps, wrap = compose_steps(prepare)
+    if len(steps) < 2 or not isinstance(steps[-2], ToTensor):
         return None
-    to_tensor, norm = steps[-2], steps[-1]
-    if type(to_tensor).__name__ not in ("ToTensor", "MaybeToTensor"):
+    norm = steps[-1]
+    if not isinstance(norm, Normalize) or norm.inplace:
         return None
-    if type(norm).__name__ not in ("Normalize", "MaybeNormalize"):
-        return None
-    mean, std = getattr(norm, "mean", None), getattr(norm, "std", None)
-    if mean is None or std is None or getattr(norm, "inplace", False):
-        return None
-    from torchvision import transforms
-
-    mean_l = [float(v) for v in (mean.tolist() if hasattr(mean, "tolist") else mean)]
-    std_l = [float(v) for v in (std.tolist() if hasattr(std, "tolist") else std)]
-    return wrap(transforms.Compose([*steps[:-2], ToUint8()])), (mean_l, std_l)
+    mean = [float(v) for v in getattr(norm.mean, "tolist", lambda: norm.mean)()]
+    std = [float(v) for v in getattr(norm.std, "tolist", lambda: norm.std)()]
+    return wrap([*steps[:-2], ToUint8()]), (mean, std)
 
 
 class ToUint8:
     """PIL image -> uint8 CHW tensor (what ToTensor makes, before its /255)."""
 
-    def __call__(self, img: Any) -> Any:
+    def __call__(self, img: Image.Image) -> torch.Tensor:
         from torchvision.transforms.functional import pil_to_tensor
 
-        if img.mode != "RGB":
-            img = img.convert("RGB")
-        return pil_to_tensor(img)
+        return pil_to_tensor(img if img.mode == "RGB" else img.convert("RGB"))
 
 
-def _to_rgb_step(step: Any) -> bool:
-    """open_clip's conversion to RGB (``_convert_to_rgb``, or ``MaybeConvertMode("RGB")``)."""
-    if type(step).__name__ == "MaybeConvertMode":
-        return getattr(step, "mode", None) == "RGB"
-    return getattr(step, "__name__", None) == "_convert_to_rgb"
+def keeps_rgb(step: Prepare) -> bool:
+    """Whether ``step`` returns an RGB image unchanged (open_clip's conversion to RGB), probed
+    on a small picture: a step a tensor path may skip."""
+    import numpy as np
+    from PIL import Image
+
+    probe = Image.fromarray(np.arange(48, dtype=np.uint8).reshape(4, 4, 3))
+    try:
+        out = step(probe)
+    except Exception:  # a step that wants something else: not a no-op
+        return False
+    return isinstance(out, Image.Image) and out.mode == "RGB" and out.tobytes() == probe.tobytes()
 
 
-def gpu_decode_params(steps: list[Any]) -> tuple[dict[str, Any], Any] | None:
-    """(resize kwargs, crop size) when the CPU transforms are exactly Resize -> CenterCrop
-    (-> open_clip's RGB conversion) -> ToUint8, else None (decoding to a tensor needs to
-    repeat them)."""
-    names = [type(t).__name__ for t in steps]
-    if len(names) < 2 or names[0] != "Resize" or names[1] != "CenterCrop":
+def resize_crop_params(prepare: Prepare) -> tuple[dict[str, Any], Any] | None:
+    """(resize kwargs, crop size) where the uint8 transforms (:func:`split_normalize`'s) are
+    exactly Resize (bilinear or bicubic) -> CenterCrop (-> steps that keep an RGB image) ->
+    ToUint8, which a tensor path repeats; else None."""
+    from torchvision.transforms import CenterCrop, Resize
+
+    steps = compose_steps(prepare)[0]
+    if len(steps) < 3 or not isinstance(steps[0], Resize) or not isinstance(steps[1], CenterCrop):
         return None
-    if not all(type(t).__name__ == "ToUint8" or _to_rgb_step(t) for t in steps[2:]):
+    r = steps[0]
+    if r.interpolation.value not in TENSOR_FILTERS or not isinstance(steps[-1], ToUint8):
         return None
-    r, c = steps[0], steps[1]
+    if not all(keeps_rgb(t) for t in steps[2:-1]):
+        return None
     kw = {"size": r.size, "interpolation": r.interpolation, "antialias": True}
-    if getattr(r, "max_size", None) is not None:
+    if r.max_size is not None:
         kw["max_size"] = r.max_size
-    return kw, c.size
+    return kw, steps[1].size
 
 
 def pixel_key(collate: Callable[[list[Any]], dict[str, Any]]) -> str:
