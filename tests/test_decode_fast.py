@@ -78,8 +78,11 @@ def test_backend_wrapped_transforms_are_split_and_resized_as_tensors():
     uint8 split and the tensor path see through it and keep the wrapper."""
     from torchvision import transforms as T
 
-    from infogauss_cli.extract.cpu_decode import TensorResizeCrop
-    from infogauss_cli.extract.transforms import resize_crop_params, split_normalize
+    from infogauss_cli.extract.cpu_decode import (
+        TensorResizeCrop,
+        resize_crop_params,
+        split_normalize,
+    )
     from infogauss_cli.models.backends.common import ImagePrepare
 
     inner = T.Compose(

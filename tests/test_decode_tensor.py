@@ -98,8 +98,12 @@ def test_tensor_resize_crop_is_within_one_level_of_pil(tmp_path, w, h, size, cro
     from torchvision import transforms as T
 
     from infogauss_cli.data.sources.images import load_image
-    from infogauss_cli.extract.cpu_decode import SimpleJpeg, TensorResizeCrop
-    from infogauss_cli.extract.transforms import ToUint8, resize_crop_params
+    from infogauss_cli.extract.cpu_decode import (
+        SimpleJpeg,
+        TensorResizeCrop,
+        ToUint8,
+        resize_crop_params,
+    )
 
     p = tmp_path / "a.jpg"
     _photo(w, h).save(p, quality=90)
@@ -135,7 +139,7 @@ def test_which_transforms_take_the_tensor_path():
 
 
 def test_threaded_batches_keep_order_and_use_threads():
-    from infogauss_cli.extract.workers import ThreadedBatches
+    from infogauss_cli.extract.loader import ThreadedBatches
 
     names: set[str] = set()
     barrier = threading.Barrier(2, timeout=10)
@@ -154,7 +158,7 @@ def test_threaded_batches_keep_order_and_use_threads():
 
 
 def test_threaded_batches_stop_when_the_consumer_does():
-    from infogauss_cli.extract.workers import ThreadedBatches
+    from infogauss_cli.extract.loader import ThreadedBatches
 
     seen: list[int] = []
 
@@ -174,7 +178,7 @@ def test_threaded_batches_stop_when_the_consumer_does():
 
 
 def test_threaded_batches_drop_the_rest_of_a_group_on_an_error():
-    from infogauss_cli.extract.workers import ThreadedBatches
+    from infogauss_cli.extract.loader import ThreadedBatches
 
     seen: list[int] = []
 
@@ -198,7 +202,7 @@ def test_threaded_batches_drop_the_rest_of_a_group_on_an_error():
 def test_threaded_batches_bound_a_group_by_its_inputs_bytes():
     import numpy as np
 
-    from infogauss_cli.extract.workers import ThreadedBatches, nbytes
+    from infogauss_cli.extract.loader import ThreadedBatches, nbytes
 
     sizes: list[int] = []
 
@@ -223,7 +227,7 @@ def test_threaded_batches_bound_a_group_by_its_inputs_bytes():
 def test_loading_threads(monkeypatch):
     import torch
 
-    from infogauss_cli.extract.workers import loading_threads
+    from infogauss_cli.extract.loader import loading_threads
 
     monkeypatch.setattr(torch, "get_num_threads", lambda: 12)
     assert loading_threads("cpu", "image") == 8

@@ -40,7 +40,7 @@ def test_a_stream_of_images_uses_the_same_loader(tmp_path):
 
 
 def test_load_groups_hold_whole_batches():
-    from infogauss_cli.extract.workers import load_groups
+    from infogauss_cli.extract.loader import load_groups
 
     batches = [[0, 1, 2], [3, 4], [5], [6, 7, 8, 9], [10]]
     groups = list(load_groups(batches, lambda: 4))

@@ -1,9 +1,12 @@
-"""CPU decoding. ``--decode cpu`` (the default; ``exact`` is the same) runs the model's own
-transforms on PIL's pixels; a complete YCbCr or grey JPEG is decoded by simplejpeg
-(libjpeg-turbo), which gives PIL's pixels, faster. ``--decode fast`` (opt-in) also resizes and
-crops with torch's antialiased uint8 kernel (:class:`TensorResizeCrop`: other pixels, within one
-level of 255 of PIL's) where the transforms are Resize (bilinear or bicubic) + CenterCrop +
-ToTensor + Normalize: cache key part ``decode: tensor``."""
+"""CPU decoding and the model's image transforms, read through torchvision's public classes.
+
+``--decode cpu`` (the default; ``exact`` is the same) runs the model's own transforms on PIL's
+pixels; a complete YCbCr or grey JPEG is decoded by simplejpeg (libjpeg-turbo: PIL's pixels,
+faster). Transforms ending in ToTensor + Normalize ship uint8 and normalise on the device
+(:func:`split_normalize`). ``--decode fast`` (opt-in) resizes and crops with torch's
+antialiased uint8 kernel (:class:`TensorResizeCrop`, within one level of 255 of PIL's) where the
+transforms are Resize (bilinear or bicubic) + CenterCrop + ToTensor + Normalize: cache key part
+``decode: tensor``."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.data.sources.base import Item
 from infogauss_cli.data.sources.loaders import check_declared_size, jpeg_bytes
-from infogauss_cli.extract.transforms import pixel_key, resize_crop_params, split_normalize
+from infogauss_cli.models.backends.common import ImagePrepare
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -21,13 +24,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from infogauss_cli.models.backends.base import Encoder
 
+Prepare = Callable[[Any], Any]
 JPEG_SPACES = ("YCbCr", "Gray")  # decoded to PIL's RGB pixels; CMYK and YCCK go to PIL
+TENSOR_FILTERS = ("bilinear", "bicubic")  # torch's antialiased uint8 kernel has PIL's filters
 
 
 def simplejpeg_rgb(item: Item) -> np.ndarray | None:
     """A complete YCbCr or grey JPEG (path or bytes, start to end marker) decoded by simplejpeg
-    to an HWC uint8 RGB array (PIL's pixels); None for anything else, or a JPEG the decoder
-    rejects or warns about (PIL then decodes it and names the problem)."""
+    to an HWC uint8 RGB array; None for anything else, or a JPEG the decoder rejects or warns
+    about (PIL then decodes it and names the problem)."""
     import simplejpeg
 
     data = jpeg_bytes(item)
@@ -63,9 +68,18 @@ class SimpleJpeg:
         return Image.fromarray(rgb)
 
 
+class ToUint8:
+    """PIL image -> uint8 CHW tensor (what ToTensor makes, before its /255)."""
+
+    def __call__(self, img: Image.Image) -> torch.Tensor:
+        from torchvision.transforms.functional import pil_to_tensor
+
+        return pil_to_tensor(img if img.mode == "RGB" else img.convert("RGB"))
+
+
 class TensorResizeCrop:
-    """A uint8 CHW tensor (or a PIL image) -> the model's Resize + CenterCrop by torch's
-    antialiased uint8 kernel -> uint8 CHW, on the tensor's device."""
+    """A uint8 CHW tensor (or a PIL image) -> Resize + CenterCrop by torch's antialiased uint8
+    kernel -> uint8 CHW, on the tensor's device."""
 
     def __init__(self, resize: dict[str, Any], crop: Any) -> None:
         self.resize, self.crop = resize, crop
@@ -75,17 +89,87 @@ class TensorResizeCrop:
         from torchvision.transforms.v2 import functional as F
 
         if not isinstance(img, torch.Tensor):
-            img = F.pil_to_tensor(img if img.mode == "RGB" else img.convert("RGB"))
+            img = ToUint8()(img)
         return F.center_crop(F.resize(img, **self.resize), self.crop)
 
     def __repr__(self) -> str:
         return f"TensorResizeCrop(resize={self.resize}, crop={self.crop})"
 
 
+def compose_steps(prepare: Prepare) -> tuple[list[Prepare], Callable[[list[Prepare]], Prepare]]:
+    """(the steps of a torchvision ``Compose``, bare or in ``ImagePrepare``, and a function that
+    wraps new steps the same way); no steps for any other ``prepare``."""
+    from torchvision.transforms import Compose
+
+    inner = prepare.transform if isinstance(prepare, ImagePrepare) else prepare
+    if not isinstance(inner, Compose):
+        return [], lambda steps: prepare
+    wrap = ImagePrepare if inner is not prepare else lambda c: c
+    return list(inner.transforms), lambda steps: wrap(Compose(steps))
+
+
+def split_normalize(prepare: Prepare) -> tuple[Prepare, tuple[list[float], list[float]]] | None:
+    """Transforms ending in ToTensor + Normalize -> (the same ending in :class:`ToUint8`, wrapped
+    the same way; (mean, std)) for :class:`~.loader.DevicePrep`; None for any other."""
+    from torchvision.transforms import Normalize, ToTensor
+
+    steps, wrap = compose_steps(prepare)
+    if len(steps) < 2 or not isinstance(steps[-2], ToTensor):
+        return None
+    norm = steps[-1]
+    if not isinstance(norm, Normalize) or norm.inplace:
+        return None
+    mean = [float(v) for v in getattr(norm.mean, "tolist", lambda: norm.mean)()]
+    std = [float(v) for v in getattr(norm.std, "tolist", lambda: norm.std)()]
+    return wrap([*steps[:-2], ToUint8()]), (mean, std)
+
+
+def keeps_rgb(step: Prepare) -> bool:
+    """Whether ``step`` returns an RGB image unchanged (open_clip's conversion to RGB), probed
+    on a small picture: a step a tensor path may skip."""
+    import numpy as np
+    from PIL import Image
+
+    probe = Image.fromarray(np.arange(48, dtype=np.uint8).reshape(4, 4, 3))
+    try:
+        out = step(probe)
+    except Exception:  # a step that wants something else: not a no-op
+        return False
+    return isinstance(out, Image.Image) and out.mode == "RGB" and out.tobytes() == probe.tobytes()
+
+
+def resize_crop_params(prepare: Prepare) -> tuple[dict[str, Any], Any] | None:
+    """(resize kwargs, crop size) where uint8 transforms (:func:`split_normalize`'s) are exactly
+    Resize (bilinear or bicubic) -> CenterCrop (-> steps that keep an RGB image) -> ToUint8,
+    which a tensor path repeats; else None."""
+    from torchvision.transforms import CenterCrop, Resize
+
+    steps = compose_steps(prepare)[0]
+    if len(steps) < 3 or not isinstance(steps[0], Resize) or not isinstance(steps[1], CenterCrop):
+        return None
+    r = steps[0]
+    if r.interpolation.value not in TENSOR_FILTERS or not isinstance(steps[-1], ToUint8):
+        return None
+    if not all(keeps_rgb(t) for t in steps[2:-1]):
+        return None
+    kw = {"size": r.size, "interpolation": r.interpolation, "antialias": True}
+    return (kw if r.max_size is None else {**kw, "max_size": r.max_size}), steps[1].size
+
+
+def pixel_key(collate: Callable[[list[Any]], dict[str, Any]]) -> str:
+    """The batch key the encoder's collate puts the stacked images under."""
+    import torch
+
+    probe = collate([torch.zeros((3, 2, 2), dtype=torch.uint8)])
+    keys = [k for k, v in probe.items() if isinstance(v, torch.Tensor) and v.ndim == 4]
+    if len(keys) != 1:
+        raise ValueError("the encoder's collate does not return one (B, C, H, W) tensor")
+    return keys[0]
+
+
 def tensor_resize_crop(encoder: Encoder) -> TensorResizeCrop | None:
-    """The ``fast`` and ``gpu`` paths' Resize + CenterCrop for an image tower whose transforms
-    allow it (:func:`~.transforms.resize_crop_params`) and whose collate stacks one pixel tensor;
-    else None."""
+    """``--decode fast``'s Resize + CenterCrop for an image tower whose transforms allow it
+    (:func:`resize_crop_params`) and whose collate stacks one pixel tensor; else None."""
     split = split_normalize(encoder.prepare) if encoder.tower == "image" else None
     params = resize_crop_params(split[0]) if split is not None else None
     try:

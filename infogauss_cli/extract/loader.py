@@ -1,22 +1,28 @@
-"""Items -> collated CPU batches: workers (processes, or threads for CPU images) load (the
-source's item loader), prepare (``Encoder.prepare``) and collate; unreadable items come back as
-markers, are dropped from the batch and named. Images whose transforms end in ToTensor +
-Normalize travel as uint8 and are normalised on the device (:class:`DevicePrep`)."""
+"""Items -> collated CPU batches: the source's item loader, ``Encoder.prepare`` and the collate,
+run by worker processes or, for CPU images, by threads of this process between two forward
+passes (:class:`ThreadedBatches`). Unreadable items come back as markers, are dropped from the
+batch and named. Images whose transforms end in ToTensor + Normalize travel as uint8 and are
+normalised on the device (:class:`DevicePrep`)."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.data.sources.base import Item, ItemLoadError
 from infogauss_cli.data.sources.loaders import checked_jpeg_bytes, load_image
-from infogauss_cli.extract.cpu_decode import SimpleJpeg, TensorResizeCrop, tensor_resize_crop
-from infogauss_cli.extract.transforms import pixel_key, resize_crop_params, split_normalize
-from infogauss_cli.extract.workers import ThreadedBatches, loading_threads
+from infogauss_cli.extract.cpu_decode import (
+    SimpleJpeg,
+    TensorResizeCrop,
+    pixel_key,
+    resize_crop_params,
+    split_normalize,
+    tensor_resize_crop,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -27,6 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 TEXT_CHUNK_ITEMS = 2048  # text chunks: wide enough for length buckets, still small (6 MB at 768-d)
 LENGTH_GROUP = 256  # texts per token_lengths call
+LOAD_GROUP_ITEMS = 128  # items the loading threads load in one pause between forward passes
+LOAD_GROUP_BYTES = 64 * 2**20  # ... and at most about this much of prepared inputs
 Batch = dict[str, Any]
 
 
@@ -72,25 +80,30 @@ def _token_counts(collate: Any, texts: list[str]) -> list[int] | None:
 
 def default_workers(device: str, tower: str) -> int:
     """CUDA: every core but one loads (at most 32). CPU: no worker processes (images load on
-    threads between forward passes, :mod:`.workers`; text tokenises in the collate)."""
+    threads between forward passes; text tokenises in the collate)."""
     return max(1, min(32, (os.cpu_count() or 1) - 1)) if device.startswith("cuda") else 0
 
 
+def loading_threads(device: str, tower: str) -> int:
+    """Loading threads for CPU images: torch's thread count (at most 8); else 1."""
+    if tower != "image" or device.startswith("cuda"):
+        return 1
+    import torch
+
+    return max(1, min(8, torch.get_num_threads()))
+
+
+@dataclass(frozen=True)
 class Skip:
     """Marker for an item that could not be loaded or prepared."""
 
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
+    reason: str
 
 
 class ItemDataset:
     """``index -> (index, prepared input | Skip)``; module level so that workers can pickle it."""
 
-    def __init__(
-        self, items: Sequence[Item], load: Callable[[Item], Any], prepare: Callable[[Any], Any]
-    ) -> None:
+    def __init__(self, items: Sequence[Item], load: Callable[[Item], Any], prepare: Any) -> None:
         self.items, self.load, self.prepare = items, load, prepare
 
     def __len__(self) -> int:
@@ -118,6 +131,62 @@ class Collate:
         skipped = [(i, x.reason) for i, x in samples if isinstance(x, Skip)]
         batch = self.collate([x for _, x in kept]) if kept else None
         return [i for i, _ in samples], [i for i, _ in kept], batch, skipped
+
+
+def load_groups(batches: Iterable[list[int]], items: Callable[[], int]) -> Iterator[list[list]]:
+    """``batches`` in groups of whole batches holding at least ``items()`` items (asked before
+    each group; the last may hold fewer); a stream's batches are read one group ahead."""
+    group: list[list[int]] = []
+    for batch in batches:
+        group.append(batch)
+        if sum(map(len, group)) >= items():
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def nbytes(sample: Any) -> int:
+    """The bytes of the arrays in a prepared input (nested in dicts, lists, tuples); else 0."""
+    if isinstance(sample, (dict, list, tuple)):
+        return sum(map(nbytes, sample.values() if isinstance(sample, dict) else sample))
+    size = getattr(sample, "nbytes", 0)
+    return size if isinstance(size, int) else 0
+
+
+class ThreadedBatches:
+    """``batches`` -> collated batches, in order, their items loaded by ``threads`` threads a
+    group of whole batches at a time (:func:`load_groups`): the first batch alone, then up to
+    ``group_items`` items or ``group_bytes`` of inputs. The decoders and resize kernels release
+    the GIL, so a batch decodes on every core; the next group starts when this one's batches are
+    taken, so loading never competes with the forward pass and each pause pays once for
+    starting (OpenMP threads still spinning, cold caches, the last straggler)."""
+
+    def __init__(
+        self,
+        dataset: ItemDataset,
+        collate: Callable[[list[Any]], Any],
+        batches: Iterable[list[int]],
+        threads: int,
+        group_items: int = LOAD_GROUP_ITEMS,
+        group_bytes: int = LOAD_GROUP_BYTES,
+    ) -> None:
+        self.dataset, self.collate, self.batches, self.threads = dataset, collate, batches, threads
+        self.max_items, self.group_bytes, self.group_items = group_items, group_bytes, 1
+
+    def __iter__(self) -> Iterator[Any]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="infogauss-load") as pool:
+            for group in load_groups(self.batches, lambda: self.group_items):
+                # an error or Ctrl-C while a group loads: map cancels the items not yet started
+                loaded = list(pool.map(self.dataset.__getitem__, [i for b in group for i in b]))
+                largest = max(map(nbytes, loaded), default=0)
+                cap = self.group_bytes // largest if largest else self.max_items
+                self.group_items = min(self.max_items, cap)  # the next group's
+                for batch in group:
+                    yield self.collate(loaded[: len(batch)])
+                    loaded = loaded[len(batch) :]
 
 
 class DevicePrep:
@@ -159,8 +228,7 @@ class DevicePrep:
 
 @functools.cache
 def torchvision_io() -> Any:
-    """``torchvision.io``, without its warning on every call that decoding moves to
-    torchcodec (a filter on that message, once per process)."""
+    """``torchvision.io``, without its warning on every call that decoding moves to torchcodec."""
     import warnings
 
     warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
@@ -212,8 +280,7 @@ class JpegCollate:
 
 @dataclass
 class Pipeline:
-    """The loader, what the runner does on the device before the forward pass, notes for the
-    user, and the worker processes used."""
+    """The loader, what the runner does on the device first, notes, worker processes used."""
 
     loader: Iterable[tuple[Any, ...]]
     device_prep: DevicePrep | None
@@ -268,10 +335,9 @@ def make_loader(
     ``options.workers`` (None: :func:`default_workers`) and ``options.decode``."""
     import torch
 
-    device, decode = options.device, options.decode
-    load, prepare, collate, prep, notes = device_side(encoder, load, decode)
+    device, workers = options.device, options.workers
+    load, prepare, collate, prep, notes = device_side(encoder, load, options.decode)
     dataset, cuda = ItemDataset(items, load, prepare), device.startswith("cuda")
-    workers = options.workers
     workers = default_workers(device, encoder.tower) if workers is None else workers
     workers = min(workers, len(batches)) if isinstance(batches, Sized) else workers
     threads = loading_threads(device, encoder.tower)
