@@ -296,8 +296,7 @@ def print_table(title: str, rows: list[Row], ref: Row) -> None:
 def run_cpu(args) -> dict:
     import torch
 
-    from infogauss_cli.extract.cpu_memory import keep_freed_memory
-    from infogauss_cli.extract.loader import LOAD_GROUP_ITEMS
+    from infogauss_cli.extract.loader import LOAD_GROUP_ITEMS, keep_freed_memory
 
     # what the engine does on CPU, done first, so that forward-only runs as fast as it can:
     # without it every forward pass faults its activations in anew (INFOGAUSS_MALLOC_TUNING=0

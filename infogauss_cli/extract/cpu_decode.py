@@ -1,12 +1,7 @@
-"""CPU decoding and the model's image transforms, read through torchvision's public classes.
-
-``--decode cpu`` (the default; ``exact`` is the same) runs the model's own transforms on PIL's
-pixels; a complete YCbCr or grey JPEG is decoded by simplejpeg (libjpeg-turbo: PIL's pixels,
-faster). Transforms ending in ToTensor + Normalize ship uint8 and normalise on the device
-(:func:`split_normalize`). ``--decode fast`` (opt-in) resizes and crops with torch's
-antialiased uint8 kernel (:class:`TensorResizeCrop`, within one level of 255 of PIL's) where the
-transforms are Resize (bilinear or bicubic) + CenterCrop + ToTensor + Normalize: cache key part
-``decode: tensor``."""
+"""CPU decoding, and the model's image transforms read through torchvision's public classes.
+``--decode cpu`` (``exact``): the model's own transforms on PIL's pixels (simplejpeg decodes
+JPEGs to the same pixels, faster); ``--decode fast``: Resize + CenterCrop by torch's uint8
+kernel (:class:`TensorResizeCrop`, within one level of 255 of PIL's), cache key part ``tensor``."""
 
 from __future__ import annotations
 
@@ -18,7 +13,6 @@ from infogauss_cli.data.sources.loaders import check_declared_size, jpeg_bytes
 from infogauss_cli.models.backends.common import ImagePrepare
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
     import torch
     from PIL import Image
 
@@ -29,10 +23,9 @@ JPEG_SPACES = ("YCbCr", "Gray")  # decoded to PIL's RGB pixels; CMYK and YCCK go
 TENSOR_FILTERS = ("bilinear", "bicubic")  # torch's antialiased uint8 kernel has PIL's filters
 
 
-def simplejpeg_rgb(item: Item) -> np.ndarray | None:
-    """A complete YCbCr or grey JPEG (path or bytes, start to end marker) decoded by simplejpeg
-    to an HWC uint8 RGB array; None for anything else, or a JPEG the decoder rejects or warns
-    about (PIL then decodes it and names the problem)."""
+def complete_jpeg(item: Item) -> bytes | None:
+    """A complete YCbCr or grey JPEG's bytes whose header simplejpeg reads, its declared size
+    checked; None for anything else (PIL decodes it, and names the problem of a broken file)."""
     import simplejpeg
 
     data = jpeg_bytes(item)
@@ -40,23 +33,27 @@ def simplejpeg_rgb(item: Item) -> np.ndarray | None:
         return None  # not a JPEG, or truncated
     try:
         height, width, space, _ = simplejpeg.decode_jpeg_header(data)
-        check_declared_size(item.id, width, height)  # before a single pixel is decoded
-        if space not in JPEG_SPACES:
-            return None
-        return simplejpeg.decode_jpeg(data, colorspace="RGB")  # strict: warnings raise
     except ValueError:  # rejected or corrupt
         return None
+    check_declared_size(item.id, width, height)
+    return data if space in JPEG_SPACES else None
 
 
 class SimpleJpeg:
-    """An image loader: :func:`simplejpeg_rgb` where it applies (a PIL image, or with ``tensor``
+    """Loader: a :func:`complete_jpeg` decoded by simplejpeg (a PIL image, or with ``tensor``
     a uint8 CHW tensor over the decoder's array), else ``load``."""
 
     def __init__(self, load: Callable[[Item], Any], tensor: bool = False) -> None:
         self.load, self.tensor = load, tensor
 
     def __call__(self, item: Item) -> Image.Image | torch.Tensor:
-        rgb = simplejpeg_rgb(item)
+        import simplejpeg
+
+        data = complete_jpeg(item)
+        try:
+            rgb = simplejpeg.decode_jpeg(data, colorspace="RGB") if data else None  # strict
+        except ValueError:  # a warning of libjpeg-turbo: PIL's path
+            rgb = None
         if rgb is None:
             return self.load(item)
         if self.tensor:
@@ -78,8 +75,7 @@ class ToUint8:
 
 
 class TensorResizeCrop:
-    """A uint8 CHW tensor (or a PIL image) -> Resize + CenterCrop by torch's antialiased uint8
-    kernel -> uint8 CHW, on the tensor's device."""
+    """uint8 CHW tensor (or PIL image) -> Resize + CenterCrop by torch's antialiased kernel."""
 
     def __init__(self, resize: dict[str, Any], crop: Any) -> None:
         self.resize, self.crop = resize, crop
@@ -97,8 +93,8 @@ class TensorResizeCrop:
 
 
 def compose_steps(prepare: Prepare) -> tuple[list[Prepare], Callable[[list[Prepare]], Prepare]]:
-    """(the steps of a torchvision ``Compose``, bare or in ``ImagePrepare``, and a function that
-    wraps new steps the same way); no steps for any other ``prepare``."""
+    """(a ``Compose``'s steps, bare or in ``ImagePrepare``; a function that wraps new steps the
+    same way); no steps for any other ``prepare``."""
     from torchvision.transforms import Compose
 
     inner = prepare.transform if isinstance(prepare, ImagePrepare) else prepare
@@ -109,8 +105,8 @@ def compose_steps(prepare: Prepare) -> tuple[list[Prepare], Callable[[list[Prepa
 
 
 def split_normalize(prepare: Prepare) -> tuple[Prepare, tuple[list[float], list[float]]] | None:
-    """Transforms ending in ToTensor + Normalize -> (the same ending in :class:`ToUint8`, wrapped
-    the same way; (mean, std)) for :class:`~.loader.DevicePrep`; None for any other."""
+    """Transforms ending in ToTensor + Normalize -> (the same ending in :class:`ToUint8`; (mean,
+    std)) for :class:`~.loader.DevicePrep`; None for any other."""
     from torchvision.transforms import Normalize, ToTensor
 
     steps, wrap = compose_steps(prepare)
@@ -125,8 +121,7 @@ def split_normalize(prepare: Prepare) -> tuple[Prepare, tuple[list[float], list[
 
 
 def keeps_rgb(step: Prepare) -> bool:
-    """Whether ``step`` returns an RGB image unchanged (open_clip's conversion to RGB), probed
-    on a small picture: a step a tensor path may skip."""
+    """Whether ``step`` returns an RGB image unchanged (open_clip's conversion to RGB)."""
     import numpy as np
     from PIL import Image
 
@@ -139,9 +134,8 @@ def keeps_rgb(step: Prepare) -> bool:
 
 
 def resize_crop_params(prepare: Prepare) -> tuple[dict[str, Any], Any] | None:
-    """(resize kwargs, crop size) where uint8 transforms (:func:`split_normalize`'s) are exactly
-    Resize (bilinear or bicubic) -> CenterCrop (-> steps that keep an RGB image) -> ToUint8,
-    which a tensor path repeats; else None."""
+    """(resize kwargs, crop size) for uint8 transforms that are exactly Resize (bilinear or
+    bicubic) -> CenterCrop (-> :func:`keeps_rgb` steps) -> ToUint8; else None."""
     from torchvision.transforms import CenterCrop, Resize
 
     steps = compose_steps(prepare)[0]
@@ -168,8 +162,7 @@ def pixel_key(collate: Callable[[list[Any]], dict[str, Any]]) -> str:
 
 
 def tensor_resize_crop(encoder: Encoder) -> TensorResizeCrop | None:
-    """``--decode fast``'s Resize + CenterCrop for an image tower whose transforms allow it
-    (:func:`resize_crop_params`) and whose collate stacks one pixel tensor; else None."""
+    """``--decode fast``'s step where :func:`resize_crop_params` and :func:`pixel_key` allow."""
     split = split_normalize(encoder.prepare) if encoder.tower == "image" else None
     params = resize_crop_params(split[0]) if split is not None else None
     try:
@@ -179,8 +172,7 @@ def tensor_resize_crop(encoder: Encoder) -> TensorResizeCrop | None:
 
 
 def decode_key(encoder: Encoder, decode: str) -> str | None:
-    """The cache key's ``decode`` part: None where the pixels are the model's own transforms'
-    (``cpu``, ``exact``, text, ``fast`` where it does not apply), ``tensor`` or ``gpu``."""
+    """The cache key's ``decode`` part: None for the model's own pixels, ``tensor`` or ``gpu``."""
     if encoder.tower != "image" or decode in ("cpu", "exact"):
         return None
     if decode == "fast":

@@ -1,8 +1,7 @@
-"""Items -> collated CPU batches: the source's item loader, ``Encoder.prepare`` and the collate,
-run by worker processes or, for CPU images, by threads of this process between two forward
-passes (:class:`ThreadedBatches`). Unreadable items come back as markers, are dropped from the
-batch and named. Images whose transforms end in ToTensor + Normalize travel as uint8 and are
-normalised on the device (:class:`DevicePrep`)."""
+"""Items -> collated batches: the item loader, ``Encoder.prepare`` and the collate, run by
+worker processes or, for CPU images, by threads between forward passes (:class:`ThreadedBatches`).
+Unreadable items are dropped from the batch and named; uint8 images are normalised on the
+device (:class:`DevicePrep`)."""
 
 from __future__ import annotations
 
@@ -14,15 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.data.sources.base import Item, ItemLoadError
-from infogauss_cli.data.sources.loaders import checked_jpeg_bytes, load_image
-from infogauss_cli.extract.cpu_decode import (
-    SimpleJpeg,
-    TensorResizeCrop,
-    pixel_key,
-    resize_crop_params,
-    split_normalize,
-    tensor_resize_crop,
-)
+from infogauss_cli.data.sources.loaders import load_image
+from infogauss_cli.extract import cpu_decode as dec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -35,6 +27,7 @@ TEXT_CHUNK_ITEMS = 2048  # text chunks: wide enough for length buckets, still sm
 LENGTH_GROUP = 256  # texts per token_lengths call
 LOAD_GROUP_ITEMS = 128  # items the loading threads load in one pause between forward passes
 LOAD_GROUP_BYTES = 64 * 2**20  # ... and at most about this much of prepared inputs
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
 Batch = dict[str, Any]
 
 
@@ -58,24 +51,17 @@ def text_lengths(
     ``token_lengths(texts)``, which is what a batch pads to; characters (whitespace-trimmed)
     where it has none, returns None (fixed-length batches) or fails."""
     idx = list(range(len(items)) if indices is None else indices)
-    out: dict[int, int] = {}
+    counter, out = getattr(collate, "token_lengths", None), {}
     for g in range(0, len(idx), LENGTH_GROUP):
         group = idx[g : g + LENGTH_GROUP]
-        texts = [str(items[i].text) for i in group]
-        counts = _token_counts(collate, texts)
-        out.update(zip(group, counts or [len(t.strip()) for t in texts], strict=True))
+        texts, counts = [str(items[i].text) for i in group], []
+        if callable(counter):
+            with contextlib.suppress(Exception):  # an odd tokenizer: characters still sort
+                counts = [int(v) for v in counter(texts) or []]
+        if len(counts) != len(texts):
+            counts = [len(t.strip()) for t in texts]
+        out.update(zip(group, counts, strict=True))
     return out
-
-
-def _token_counts(collate: Any, texts: list[str]) -> list[int] | None:
-    counter = getattr(collate, "token_lengths", None)
-    if not callable(counter):
-        return None
-    try:
-        counts = [int(v) for v in counter(texts) or []]
-    except Exception:  # an odd tokenizer: the character proxy still sorts
-        return None
-    return counts if len(counts) == len(texts) else None
 
 
 def default_workers(device: str, tower: str) -> int:
@@ -155,12 +141,10 @@ def nbytes(sample: Any) -> int:
 
 
 class ThreadedBatches:
-    """``batches`` -> collated batches, in order, their items loaded by ``threads`` threads a
-    group of whole batches at a time (:func:`load_groups`): the first batch alone, then up to
-    ``group_items`` items or ``group_bytes`` of inputs. The decoders and resize kernels release
-    the GIL, so a batch decodes on every core; the next group starts when this one's batches are
-    taken, so loading never competes with the forward pass and each pause pays once for
-    starting (OpenMP threads still spinning, cold caches, the last straggler)."""
+    """``batches`` -> collated batches in order, loaded by ``threads`` threads (the decoders
+    release the GIL) a group of whole batches at a time (:func:`load_groups`): the first batch
+    alone, then up to ``group_items`` items or ``group_bytes`` of inputs. The next group starts
+    when this one's batches are taken: loading never competes with the forward pass."""
 
     def __init__(
         self,
@@ -191,44 +175,41 @@ class ThreadedBatches:
 
 class DevicePrep:
     """On the device: uint8 pixels -> ``(x / 255 - mean) / std`` (ToTensor + Normalize's
-    arithmetic); with ``gpu_decode`` (resize, crop) JPEG bytes are first decoded there and
-    resized and cropped like the ``fast`` path."""
+    arithmetic); with ``gpu`` the batch is a list where JPEG bytes (1-D) are decoded there
+    first and resized and cropped by ``gpu``, like the ``fast`` path."""
 
     def __init__(
-        self, key: str, mean: list[float], std: list[float], gpu_decode: tuple | None = None
+        self, key: str, mean: list[float], std: list[float], gpu: dec.TensorResizeCrop | None = None
     ) -> None:
-        self.key, self.mean, self.std, self.gpu_decode = key, mean, std, gpu_decode
+        self.key, self.mean, self.std, self.gpu_decode = key, mean, std, gpu
 
     def __call__(self, batch: Batch, device: str) -> Batch:
         import torch
 
-        batch = dict(batch)
-        pixels = batch.get(self.key)
-        if "jpeg" in batch:
-            pixels = self._decode(batch.pop("jpeg"), batch.pop("order"), pixels, device)
+        pixels = batch[self.key]
+        if isinstance(pixels, list):
+            pixels = self._decode(pixels, device if device.startswith("cuda") else "cpu")
         x = pixels.to(device, non_blocking=device.startswith("cuda")).float().div_(255)
         mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
-        batch[self.key] = x.sub_(mean).div_(std)
-        return batch
+        return {**batch, self.key: x.sub_(mean).div_(std)}
 
-    def _decode(self, jpegs: list, order: list[int], pixels: Any, device: str) -> torch.Tensor:
+    def _decode(self, xs: list[torch.Tensor], dev: str) -> torch.Tensor:
         import torch
 
-        io = torchvision_io()
-        resize_crop = TensorResizeCrop(*self.gpu_decode)  # type: ignore[misc]
-        dev = device if device.startswith("cuda") else "cpu"
-        decoded = io.decode_jpeg(jpegs, mode=io.ImageReadMode.RGB, device=dev) if jpegs else []
-        rest = list(pixels.to(dev)) if pixels is not None else []
-        out: list[Any] = [None] * len(order)  # order: positions of the jpegs, then of the rest
-        for pos, img in zip(order, [resize_crop(im) for im in decoded] + rest, strict=True):
-            out[pos] = img
+        io, resize_crop = torchvision_io(), self.gpu_decode
+        jpeg = [i for i, x in enumerate(xs) if x.ndim == 1]
+        mode = io.ImageReadMode.RGB
+        decoded = io.decode_jpeg([xs[i] for i in jpeg], mode=mode, device=dev) if jpeg else []
+        out = [x.to(dev) for x in xs]
+        for i, img in zip(jpeg, decoded, strict=True):
+            out[i] = resize_crop(img)
         return torch.stack(out)
 
 
 @functools.cache
 def torchvision_io() -> Any:
-    """``torchvision.io``, without its warning on every call that decoding moves to torchcodec."""
+    """``torchvision.io``, without its warning on every call (decoding moves to torchcodec)."""
     import warnings
 
     warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
@@ -238,14 +219,14 @@ def torchvision_io() -> Any:
 
 
 class JpegOr:
-    """``--decode gpu``'s loader: a JPEG file's bytes (its header's size checked) as a 1-D uint8
-    tensor, decoded later on the device; anything else: ``load``."""
+    """``--decode gpu``'s loader: a :func:`~.cpu_decode.complete_jpeg` file's bytes as a 1-D
+    uint8 tensor, decoded later on the device; anything else: ``load``."""
 
     def __init__(self, load: Callable[[Item], Any]) -> None:
         self.load = load
 
     def __call__(self, item: Item) -> Any:
-        data = checked_jpeg_bytes(item) if item.image is None else None
+        data = dec.complete_jpeg(item) if item.image is None else None
         if data is None:
             return self.load(item)
         import torch
@@ -263,24 +244,19 @@ class PrepareOr:
         return raw if getattr(raw, "ndim", None) == 1 else self.prepare(raw)
 
 
-class JpegCollate:
-    """Collate JPEG byte tensors (1-D) and prepared uint8 images (3-D) into the batch ``key``."""
+class ListCollate:
+    """``--decode gpu``'s collate: JPEG bytes (1-D) and uint8 images (3-D) as a list."""
 
     def __init__(self, key: str) -> None:
         self.key = key
 
     def __call__(self, xs: list[Any]) -> Batch:
-        import torch
-
-        jpeg = [i for i, x in enumerate(xs) if x.ndim == 1]
-        rest = [i for i, x in enumerate(xs) if x.ndim != 1]
-        stacked = torch.stack([xs[i] for i in rest]) if rest else None
-        return {"jpeg": [xs[i] for i in jpeg], "order": jpeg + rest, self.key: stacked}
+        return {self.key: list(xs)}
 
 
 @dataclass
 class Pipeline:
-    """The loader, what the runner does on the device first, notes, worker processes used."""
+    """The loader, what the runner does on the device first, notes, worker processes."""
 
     loader: Iterable[tuple[Any, ...]]
     device_prep: DevicePrep | None
@@ -293,28 +269,48 @@ def device_side(encoder: Encoder, load: Callable[[Item], Any], decode: str) -> t
     ``fast`` or ``gpu``."""
     prepare, collate, notes = encoder.prepare, encoder.collate, []
     default = load is load_image and encoder.tower == "image"
-    split = split_normalize(prepare) if encoder.tower == "image" else None
+    split = dec.split_normalize(prepare) if encoder.tower == "image" else None
     try:
-        key = pixel_key(collate) if split is not None else ""
+        key = dec.pixel_key(collate) if split is not None else ""
     except Exception:  # an encoder with its own batch layout: keep its float path
         split = None
     if split is None:
         if decode == "gpu":
             notes.append("--decode gpu: the model's inputs are not standard images; using PIL")
-        return SimpleJpeg(load) if default else load, prepare, collate, None, notes
+        return dec.SimpleJpeg(load) if default else load, prepare, collate, None, notes
     prepare, (mean, std) = split
-    fast = tensor_resize_crop(encoder) if decode == "fast" else None
+    fast = dec.tensor_resize_crop(encoder) if decode == "fast" else None
     if fast is not None:  # JPEGs decoded to tensors, resized by torch's uint8 kernel
-        load = SimpleJpeg(load, tensor=True) if default else load
+        load = dec.SimpleJpeg(load, tensor=True) if default else load
         return load, fast, collate, DevicePrep(key, mean, std), notes
-    gpu = resize_crop_params(prepare) if decode == "gpu" else None
+    params = dec.resize_crop_params(prepare) if decode == "gpu" else None
+    gpu = dec.TensorResizeCrop(*params) if params is not None else None
     if decode == "gpu" and gpu is None:
         notes.append("--decode gpu: the transforms are not Resize + CenterCrop; using PIL")
     if gpu is not None:
-        load, prepare, collate = JpegOr(load), PrepareOr(prepare), JpegCollate(key)
+        load, prepare, collate = JpegOr(load), PrepareOr(prepare), ListCollate(key)
     elif default:
-        load = SimpleJpeg(load)
+        load = dec.SimpleJpeg(load)
     return load, prepare, collate, DevicePrep(key, mean, std, gpu), notes
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """CPU forward passes without page faults: glibc's malloc serves every allocation from the
+    heap and keeps up to 1 GiB freed (a batch's activations are not faulted in again each
+    pass); once per process, ``INFOGAUSS_MALLOC_TUNING=0`` turns it off. True if it applied."""
+    if os.environ.get("INFOGAUSS_MALLOC_TUNING", "1") == "0":
+        return False
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+        libc.gnu_get_libc_version  # noqa: B018 (glibc only: musl has no such symbol)
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, 1 << 30))
 
 
 def lower_priority(_worker_id: int) -> None:
@@ -347,12 +343,6 @@ def make_loader(
     extra: dict[str, Any] = {"prefetch_factor": 4 if cuda else 2} if workers > 0 else {}
     if workers > 0 and not cuda:  # decoding fills the cores the forward pass leaves idle
         extra["worker_init_fn"] = lower_priority
-    loader = torch.utils.data.DataLoader(
-        dataset,
-        batch_sampler=batches,
-        num_workers=workers,
-        collate_fn=Collate(collate),
-        pin_memory=cuda,
-        **extra,
-    )
+    extra.update(batch_sampler=batches, num_workers=workers, collate_fn=Collate(collate))
+    loader = torch.utils.data.DataLoader(dataset, pin_memory=cuda, **extra)
     return Pipeline(loader, prep, notes, workers)

@@ -5,7 +5,7 @@ Precision: ``auto`` is bf16 autocast on CUDA (fp16 where the GPU has no bf16) an
 pathological for ``nn.MultiheadAttention`` (open_clip ViT-B/16 image, 2 cores: fp32 290 ms/img,
 autocast 857, weights cast 106; resnet34 55 / 24 / 23). ``fp16`` on CPU is refused. Encoders flagged
 ``channels_last`` run channels-last on CPU too (efficientnet_lite0: 12 vs 21 ms/img). On CPU,
-glibc's malloc keeps freed memory for the next batch (:mod:`.cpu_memory`: 1.4-1.8x faster forward
+glibc's malloc keeps freed memory for the next batch (:mod:`.loader`: 1.4-1.8x faster forward
 passes). On CUDA without ``--batch-size`` the batch size is probed upward once from the default
 (:class:`Runner`: doubling up to 4x, never past a cache chunk, kept while the peak memory stays
 under 90% of the device); on CUDA out of memory the batch is halved (down to 1) and the run goes on.
@@ -27,7 +27,7 @@ from typing import Any
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.core.options import PRECISIONS
-from infogauss_cli.extract.cpu_memory import keep_freed_memory
+from infogauss_cli.extract.loader import keep_freed_memory
 
 GPU_DEVICE_NODES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
 

@@ -38,28 +38,25 @@ class ImageFolderSource:
 
     def _scan(self) -> list[Item]:
         if self._items is None:
-            found = []
-            for p in self.root.rglob("*"):
-                if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
-                    found.append((p.relative_to(self.root).as_posix(), p))
-            found.sort(key=lambda t: t[0])
+            found = sorted(
+                (p.relative_to(self.root).as_posix(), p)
+                for p in self.root.rglob("*")
+                if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+            )
             if not found:
                 exts = " ".join(sorted(IMAGE_EXTENSIONS))
                 raise BadInputError(f"{self.name}: no image files found (looked for {exts})")
             self._items = [Item(id=rel, path=str(p)) for rel, p in found]
         return self._items
 
-    def _check_tower(self, tower: str) -> None:
-        check_tower(self.name, self.towers, tower)
-
     def items(self, tower: str = "image") -> list[Item]:
-        self._check_tower(tower)
+        check_tower(self.name, self.towers, tower)
         return list(self._scan())
 
     def fingerprint(self, tower: str = "image") -> str:
         """sha256 over (id, size, mtime_ns) of every file: changes when a file is added,
         removed, renamed or rewritten."""
-        self._check_tower(tower)
+        check_tower(self.name, self.towers, tower)
         h = hashlib.sha256(b"infogauss.images/v1\n")
         for item in self._scan():
             st = Path(item.path).stat()  # type: ignore[arg-type]

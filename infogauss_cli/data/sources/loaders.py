@@ -1,13 +1,12 @@
-"""What turns a source's item into the encoder's raw input: the source's own ``loader(tower)``,
-or the default one (text: the item's text; image: :func:`load_image`, an RGB ``PIL.Image``).
-Loaders run inside DataLoader workers (so they must pickle) and raise
-:class:`~.base.ItemLoadError` for a bad item, which the extractor skips and names."""
+"""Item -> the encoder's raw input: the source's own ``loader(tower)``, or the text or
+:func:`load_image` (RGB ``PIL.Image``). Loaders run in DataLoader workers (they must pickle)
+and raise :class:`~.base.ItemLoadError` for a bad item, which the extractor skips and names."""
 
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.data.sources.base import Item, ItemLoadError, load_text
@@ -15,9 +14,7 @@ from infogauss_cli.data.sources.base import Item, ItemLoadError, load_text
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
-#: The most pixels an image file may declare in its header (100 megapixels, 300 MB as RGB);
-#: checked before decoding, so a tiny file claiming 30,000 x 30,000 pixels is never decoded.
-MAX_PIXELS = 100_000_000
+MAX_PIXELS = 100_000_000  # the most an image's header may declare, checked before decoding
 
 
 class ImageLoadError(ItemLoadError):
@@ -85,24 +82,6 @@ def check_declared_size(item_id: str, width: int, height: int) -> None:
         )
 
 
-def checked_jpeg_bytes(item: Item) -> bytes | None:
-    """:func:`jpeg_bytes`, its header's size checked by PIL (for decoders that take bytes)."""
-    from PIL import Image
-
-    data = jpeg_bytes(item)
-    if data is None:
-        return None
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            width, height = img.size
-    except Image.DecompressionBombError:
-        width, height = MAX_PIXELS, 2  # over any limit PIL itself refuses at
-    except Exception:  # not decodable: the decoder that follows names the problem
-        return data
-    check_declared_size(item.id, width, height)
-    return data
-
-
 def _decoded(img: Image.Image, item_id: str) -> Image.Image:
     check_declared_size(item_id, *img.size)
     img.load()  # decode now: a truncated file fails here, not later in a transform
@@ -137,7 +116,9 @@ def load_image(item: Item) -> Image.Image:
     except FileNotFoundError:
         raise ImageLoadError(item.id, "file not found") from None
     except Image.UnidentifiedImageError:
-        empty = item.path is not None and _size(item.path) == 0
+        empty = (
+            item.path is not None and os.path.isfile(item.path) and not os.path.getsize(item.path)
+        )
         why = "empty file (0 bytes)" if empty else "not a readable image"
         raise ImageLoadError(item.id, why) from None
     except Image.DecompressionBombError:
@@ -148,10 +129,3 @@ def load_image(item: Item) -> Image.Image:
         msg = str(exc) or type(exc).__name__
         why = "truncated image" if "truncated" in msg.lower() else msg
         raise ImageLoadError(item.id, why) from None
-
-
-def _size(path: str) -> int | None:
-    try:
-        return Path(path).stat().st_size
-    except OSError:
-        return None
