@@ -5,7 +5,7 @@ kernel (:class:`TensorResizeCrop`, within one level of 255 of PIL's), cache key 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.data.sources.base import Item
@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from infogauss_cli.models.backends.base import Encoder
 
-Prepare = Callable[[Any], Any]
+Prepare = Callable[[Any], Any]  # the encoder's prepare
+Loader = Callable[[Item], object]  # an item loader
 JPEG_SPACES = ("YCbCr", "Gray")  # decoded to PIL's RGB pixels; CMYK and YCCK go to PIL
 TENSOR_FILTERS = ("bilinear", "bicubic")  # torch's antialiased uint8 kernel has PIL's filters
 
@@ -43,7 +44,7 @@ class SimpleJpeg:
     """Loader: a :func:`complete_jpeg` decoded by simplejpeg (a PIL image, or with ``tensor``
     a uint8 CHW tensor over the decoder's array), else ``load``."""
 
-    def __init__(self, load: Callable[[Item], Any], tensor: bool = False) -> None:
+    def __init__(self, load: Loader, tensor: bool = False) -> None:
         self.load, self.tensor = load, tensor
 
     def __call__(self, item: Item) -> Image.Image | torch.Tensor:
@@ -77,7 +78,7 @@ class ToUint8:
 class TensorResizeCrop:
     """uint8 CHW tensor (or PIL image) -> Resize + CenterCrop by torch's antialiased kernel."""
 
-    def __init__(self, resize: dict[str, Any], crop: Any) -> None:
+    def __init__(self, resize: dict[str, object], crop: Sequence[int]) -> None:
         self.resize, self.crop = resize, crop
 
     def __call__(self, img: Image.Image | torch.Tensor) -> torch.Tensor:
@@ -150,7 +151,7 @@ def resize_crop_params(prepare: Prepare) -> tuple[dict[str, Any], Any] | None:
     return (kw if r.max_size is None else {**kw, "max_size": r.max_size}), steps[1].size
 
 
-def pixel_key(collate: Callable[[list[Any]], dict[str, Any]]) -> str:
+def pixel_key(collate: Callable[[list], dict[str, object]]) -> str:
     """The batch key the encoder's collate puts the stacked images under."""
     import torch
 

@@ -45,7 +45,7 @@ def bucket_batches(
 
 
 def text_lengths(
-    items: Sequence[Item], collate: Any = None, indices: Iterable[int] | None = None
+    items: Sequence[Item], collate: object = None, indices: Iterable[int] | None = None
 ) -> dict[int, int]:
     """Item index -> token count (of ``indices``, default all) from the collate's own
     ``token_lengths(texts)``, which is what a batch pads to; characters (whitespace-trimmed)
@@ -89,7 +89,7 @@ class Skip:
 class ItemDataset:
     """``index -> (index, prepared input | Skip)``; module level so that workers can pickle it."""
 
-    def __init__(self, items: Sequence[Item], load: Callable[[Item], Any], prepare: Any) -> None:
+    def __init__(self, items: Sequence[Item], load: dec.Loader, prepare: dec.Prepare) -> None:
         self.items, self.load, self.prepare = items, load, prepare
 
     def __len__(self) -> int:
@@ -109,10 +109,10 @@ class ItemDataset:
 class Collate:
     """Drop skipped markers, collate the rest; return (indices, kept indices, batch, skipped)."""
 
-    def __init__(self, collate: Callable[[list[Any]], Batch]) -> None:
+    def __init__(self, collate: Callable[[list], Batch]) -> None:
         self.collate = collate
 
-    def __call__(self, samples: list[tuple[int, Any]]) -> tuple[Any, ...]:
+    def __call__(self, samples: list[tuple[int, object]]) -> tuple[Any, ...]:
         kept = [(i, x) for i, x in samples if not isinstance(x, Skip)]
         skipped = [(i, x.reason) for i, x in samples if isinstance(x, Skip)]
         batch = self.collate([x for _, x in kept]) if kept else None
@@ -132,7 +132,7 @@ def load_groups(batches: Iterable[list[int]], items: Callable[[], int]) -> Itera
         yield group
 
 
-def nbytes(sample: Any) -> int:
+def nbytes(sample: object) -> int:
     """The bytes of the arrays in a prepared input (nested in dicts, lists, tuples); else 0."""
     if isinstance(sample, (dict, list, tuple)):
         return sum(map(nbytes, sample.values() if isinstance(sample, dict) else sample))
@@ -149,7 +149,7 @@ class ThreadedBatches:
     def __init__(
         self,
         dataset: ItemDataset,
-        collate: Callable[[list[Any]], Any],
+        collate: Callable[[list], object],
         batches: Iterable[list[int]],
         threads: int,
         group_items: int = LOAD_GROUP_ITEMS,
@@ -222,7 +222,7 @@ class JpegOr:
     """``--decode gpu``'s loader: a :func:`~.cpu_decode.complete_jpeg` file's bytes as a 1-D
     uint8 tensor, decoded later on the device; anything else: ``load``."""
 
-    def __init__(self, load: Callable[[Item], Any]) -> None:
+    def __init__(self, load: dec.Loader) -> None:
         self.load = load
 
     def __call__(self, item: Item) -> Any:
@@ -237,10 +237,10 @@ class JpegOr:
 class PrepareOr:
     """JPEG bytes (a 1-D tensor from :class:`JpegOr`) pass through; anything else: ``prepare``."""
 
-    def __init__(self, prepare: Callable[[Any], Any]) -> None:
+    def __init__(self, prepare: dec.Prepare) -> None:
         self.prepare = prepare
 
-    def __call__(self, raw: Any) -> Any:
+    def __call__(self, raw: object) -> object:
         return raw if getattr(raw, "ndim", None) == 1 else self.prepare(raw)
 
 
@@ -250,7 +250,7 @@ class ListCollate:
     def __init__(self, key: str) -> None:
         self.key = key
 
-    def __call__(self, xs: list[Any]) -> Batch:
+    def __call__(self, xs: list[torch.Tensor]) -> Batch:
         return {self.key: list(xs)}
 
 
@@ -264,7 +264,7 @@ class Pipeline:
     workers: int
 
 
-def device_side(encoder: Encoder, load: Callable[[Item], Any], decode: str) -> tuple[Any, ...]:
+def device_side(encoder: Encoder, load: dec.Loader, decode: str) -> tuple[Any, ...]:
     """(load, prepare, collate, DevicePrep or None, notes) for ``--decode`` ``cpu`` (``exact``),
     ``fast`` or ``gpu``."""
     prepare, collate, notes = encoder.prepare, encoder.collate, []
@@ -322,7 +322,7 @@ def lower_priority(_worker_id: int) -> None:
 def make_loader(
     items: Sequence[Item],
     encoder: Encoder,
-    load: Callable[[Item], Any],
+    load: dec.Loader,
     batches: Iterable[list[int]],
     options: EngineOptions,
 ) -> Pipeline:

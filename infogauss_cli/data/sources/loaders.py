@@ -26,7 +26,7 @@ def default_loader(tower: str) -> Callable[[Item], Any]:
     return load_text if tower == "text" else load_image
 
 
-def item_loader(source: Any, tower: str) -> Callable[[Item], Any]:
+def item_loader(source: object, tower: str) -> Callable[[Item], Any]:
     """``source``'s own ``loader(tower)`` if it has one, else :func:`default_loader`."""
     fn = getattr(source, "loader", None)
     return fn(tower) if fn is not None else default_loader(tower)
