@@ -116,14 +116,14 @@ def agreement(enc, paths: list[Path], mode: str = "cpu") -> dict[str, float]:
 def jpeg_decoders() -> dict[str, object]:
     """name -> (JPEG bytes -> HWC uint8 array in RGB)."""
     import io
+    import warnings
 
     import simplejpeg
     import torch
     from PIL import Image
 
-    from infogauss_cli.extract.loader import torchvision_io
-
-    tv = torchvision_io()
+    warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
+    import torchvision.io as tv
 
     def pil(data: bytes) -> np.ndarray:
         return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))

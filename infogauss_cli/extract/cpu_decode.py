@@ -6,6 +6,7 @@ kernel (:class:`TensorResizeCrop`, within one level of 255 of PIL's), cache key 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.data.sources.base import Item
@@ -75,11 +76,12 @@ class ToUint8:
         return pil_to_tensor(img if img.mode == "RGB" else img.convert("RGB"))
 
 
+@dataclass(frozen=True)
 class TensorResizeCrop:
     """uint8 CHW tensor (or PIL image) -> Resize + CenterCrop by torch's antialiased kernel."""
 
-    def __init__(self, resize: dict[str, object], crop: Sequence[int]) -> None:
-        self.resize, self.crop = resize, crop
+    resize: dict[str, object]
+    crop: Sequence[int]
 
     def __call__(self, img: Image.Image | torch.Tensor) -> torch.Tensor:
         import torch
@@ -88,9 +90,6 @@ class TensorResizeCrop:
         if not isinstance(img, torch.Tensor):
             img = ToUint8()(img)
         return F.center_crop(F.resize(img, **self.resize), self.crop)
-
-    def __repr__(self) -> str:
-        return f"TensorResizeCrop(resize={self.resize}, crop={self.crop})"
 
 
 def compose_steps(prepare: Prepare) -> tuple[list[Prepare], Callable[[list[Prepare]], Prepare]]:
@@ -111,9 +110,7 @@ def split_normalize(prepare: Prepare) -> tuple[Prepare, tuple[list[float], list[
     from torchvision.transforms import Normalize, ToTensor
 
     steps, wrap = compose_steps(prepare)
-    if len(steps) < 2 or not isinstance(steps[-2], ToTensor):
-        return None
-    norm = steps[-1]
+    norm = steps[-1] if len(steps) >= 2 and isinstance(steps[-2], ToTensor) else None
     if not isinstance(norm, Normalize) or norm.inplace:
         return None
     mean = [float(v) for v in getattr(norm.mean, "tolist", lambda: norm.mean)()]
@@ -140,12 +137,10 @@ def resize_crop_params(prepare: Prepare) -> tuple[dict[str, Any], Any] | None:
     from torchvision.transforms import CenterCrop, Resize
 
     steps = compose_steps(prepare)[0]
-    if len(steps) < 3 or not isinstance(steps[0], Resize) or not isinstance(steps[1], CenterCrop):
+    r = steps[0] if len(steps) >= 3 and isinstance(steps[1], CenterCrop) else None
+    if not isinstance(r, Resize) or r.interpolation.value not in TENSOR_FILTERS:
         return None
-    r = steps[0]
-    if r.interpolation.value not in TENSOR_FILTERS or not isinstance(steps[-1], ToUint8):
-        return None
-    if not all(keeps_rgb(t) for t in steps[2:-1]):
+    if not isinstance(steps[-1], ToUint8) or not all(keeps_rgb(t) for t in steps[2:-1]):
         return None
     kw = {"size": r.size, "interpolation": r.interpolation, "antialias": True}
     return (kw if r.max_size is None else {**kw, "max_size": r.max_size}), steps[1].size

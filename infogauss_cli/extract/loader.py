@@ -47,9 +47,8 @@ def bucket_batches(
 def text_lengths(
     items: Sequence[Item], collate: object = None, indices: Iterable[int] | None = None
 ) -> dict[int, int]:
-    """Item index -> token count (of ``indices``, default all) from the collate's own
-    ``token_lengths(texts)``, which is what a batch pads to; characters (whitespace-trimmed)
-    where it has none, returns None (fixed-length batches) or fails."""
+    """Item index -> token count (of ``indices``, default all) by the collate's own
+    ``token_lengths(texts)``; characters where it has none, returns None or fails."""
     idx = list(range(len(items)) if indices is None else indices)
     counter, out = getattr(collate, "token_lengths", None), {}
     for g in range(0, len(idx), LENGTH_GROUP):
@@ -92,9 +91,6 @@ class ItemDataset:
     def __init__(self, items: Sequence[Item], load: dec.Loader, prepare: dec.Prepare) -> None:
         self.items, self.load, self.prepare = items, load, prepare
 
-    def __len__(self) -> int:
-        return len(self.items)
-
     def __getitem__(self, index: int) -> tuple[int, Any]:
         try:
             raw = self.load(self.items[index])
@@ -120,8 +116,7 @@ class Collate:
 
 
 def load_groups(batches: Iterable[list[int]], items: Callable[[], int]) -> Iterator[list[list]]:
-    """``batches`` in groups of whole batches holding at least ``items()`` items (asked before
-    each group; the last may hold fewer); a stream's batches are read one group ahead."""
+    """``batches`` in groups of whole batches of at least ``items()`` items (asked per group)."""
     group: list[list[int]] = []
     for batch in batches:
         group.append(batch)
@@ -195,9 +190,14 @@ class DevicePrep:
         return {**batch, self.key: x.sub_(mean).div_(std)}
 
     def _decode(self, xs: list[torch.Tensor], dev: str) -> torch.Tensor:
+        import warnings
+
         import torch
 
-        io, resize_crop = torchvision_io(), self.gpu_decode
+        warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
+        import torchvision.io as io  # (its warning above: decoding moves to torchcodec)
+
+        resize_crop = self.gpu_decode
         jpeg = [i for i, x in enumerate(xs) if x.ndim == 1]
         mode = io.ImageReadMode.RGB
         decoded = io.decode_jpeg([xs[i] for i in jpeg], mode=mode, device=dev) if jpeg else []
@@ -207,20 +207,8 @@ class DevicePrep:
         return torch.stack(out)
 
 
-@functools.cache
-def torchvision_io() -> Any:
-    """``torchvision.io``, without its warning on every call (decoding moves to torchcodec)."""
-    import warnings
-
-    warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
-    import torchvision.io
-
-    return torchvision.io
-
-
 class JpegOr:
-    """``--decode gpu``'s loader: a :func:`~.cpu_decode.complete_jpeg` file's bytes as a 1-D
-    uint8 tensor, decoded later on the device; anything else: ``load``."""
+    """``--decode gpu``'s loader: a complete JPEG file's bytes as a 1-D uint8 tensor; else load."""
 
     def __init__(self, load: dec.Loader) -> None:
         self.load = load
@@ -265,8 +253,7 @@ class Pipeline:
 
 
 def device_side(encoder: Encoder, load: dec.Loader, decode: str) -> tuple[Any, ...]:
-    """(load, prepare, collate, DevicePrep or None, notes) for ``--decode`` ``cpu`` (``exact``),
-    ``fast`` or ``gpu``."""
+    """(load, prepare, collate, DevicePrep or None, notes) for ``--decode cpu/exact/fast/gpu``."""
     prepare, collate, notes = encoder.prepare, encoder.collate, []
     default = load is load_image and encoder.tower == "image"
     split = dec.split_normalize(prepare) if encoder.tower == "image" else None
@@ -296,9 +283,8 @@ def device_side(encoder: Encoder, load: dec.Loader, decode: str) -> tuple[Any, .
 
 @functools.cache
 def keep_freed_memory() -> bool:
-    """CPU forward passes without page faults: glibc's malloc serves every allocation from the
-    heap and keeps up to 1 GiB freed (a batch's activations are not faulted in again each
-    pass); once per process, ``INFOGAUSS_MALLOC_TUNING=0`` turns it off. True if it applied."""
+    """CPU forward passes without page faults: glibc's malloc keeps up to 1 GiB freed for the
+    next batch, once per process (``INFOGAUSS_MALLOC_TUNING=0``: off); True if it applied."""
     if os.environ.get("INFOGAUSS_MALLOC_TUNING", "1") == "0":
         return False
     import ctypes
@@ -326,9 +312,8 @@ def make_loader(
     batches: Iterable[list[int]],
     options: EngineOptions,
 ) -> Pipeline:
-    """A loader over ``batches`` (lists of item indices; a list or a stream's batches as they
-    are read) yielding :class:`Collate` tuples, for ``options.device`` (resolved),
-    ``options.workers`` (None: :func:`default_workers`) and ``options.decode``."""
+    """A loader over ``batches`` (lists of item indices, or a stream's) yielding :class:`Collate`
+    tuples, for ``options.device`` (resolved), ``.workers`` (None: default) and ``.decode``."""
     import torch
 
     device, workers = options.device, options.workers

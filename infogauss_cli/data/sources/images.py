@@ -1,8 +1,5 @@
-"""``images:DIR``: every image file under a folder, recursively, in a stable order.
-
-Ids are the paths relative to DIR in posix form (``cats/001.jpg``), sorted, so they are the same
-on every machine. Items are decoded by :func:`~.loaders.load_image` (re-exported here).
-"""
+"""``images:DIR``: every image file under a folder, recursively, ids the sorted posix paths
+relative to DIR (``cats/001.jpg``); decoded by :func:`~.loaders.load_image` (re-exported)."""
 
 from __future__ import annotations
 

@@ -56,9 +56,8 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 
 def jpeg_bytes(item: Item) -> bytes | None:
-    """The encoded bytes of an item that is a JPEG file (a ``.jpg``/``.jpeg`` path, or encoded
-    bytes in ``item.image``) starting with the JPEG start marker; None otherwise (or when the
-    file cannot be read: the PIL loader then names the problem)."""
+    """The bytes of a JPEG item (a ``.jpg``/``.jpeg`` path, or encoded bytes in ``item.image``)
+    that start with the JPEG start marker; None otherwise, or when the file cannot be read."""
     data = item.image
     if data is None and item.path and item.path.lower().endswith((".jpg", ".jpeg")):
         try:
@@ -72,20 +71,13 @@ def jpeg_bytes(item: Item) -> bytes | None:
 
 
 def check_declared_size(item_id: str, width: int, height: int) -> None:
-    """Refuse (:class:`ImageLoadError`) an image whose header declares more than
-    :data:`MAX_PIXELS` pixels, before any pixel is decoded (a decompression bomb)."""
+    """Refuse an image whose header declares over :data:`MAX_PIXELS` pixels (a bomb)."""
     if width * height > MAX_PIXELS:
         raise ImageLoadError(
             item_id,
             f"image too large: its header declares {width:,} x {height:,} pixels, over the "
             f"limit of {MAX_PIXELS:,} (a decompression bomb?); not decoded",
         )
-
-
-def _decoded(img: Image.Image, item_id: str) -> Image.Image:
-    check_declared_size(item_id, *img.size)
-    img.load()  # decode now: a truncated file fails here, not later in a transform
-    return _to_rgb(img)
 
 
 def load_image(item: Item) -> Image.Image:
@@ -95,30 +87,27 @@ def load_image(item: Item) -> Image.Image:
 
     try:
         img = item.image
-        if isinstance(img, (bytes, bytearray, memoryview)):  # an encoded file in memory
-            if not len(img):
-                raise ImageLoadError(item.id, "empty file (0 bytes)")
-            with Image.open(io.BytesIO(img)) as opened:
-                return _decoded(opened, item.id)
-        if img is not None:
+        if img is not None and not isinstance(img, (bytes, bytearray, memoryview)):  # in memory
             if not isinstance(img, Image.Image):
                 import numpy as np
 
                 img = Image.fromarray(np.asarray(img))
             img.load()
             return _to_rgb(img)
-        if item.path is None:
+        if img is not None and not len(img):
+            raise ImageLoadError(item.id, "empty file (0 bytes)")
+        if img is None and item.path is None:
             raise ImageLoadError(item.id, "item has neither a path nor an image")
-        with Image.open(item.path) as opened:
-            return _decoded(opened, item.id)
+        with Image.open(item.path if img is None else io.BytesIO(img)) as opened:
+            check_declared_size(item.id, *opened.size)
+            opened.load()  # decode now: a truncated file fails here, not later in a transform
+            return _to_rgb(opened)
     except ImageLoadError:
         raise
     except FileNotFoundError:
         raise ImageLoadError(item.id, "file not found") from None
     except Image.UnidentifiedImageError:
-        empty = (
-            item.path is not None and os.path.isfile(item.path) and not os.path.getsize(item.path)
-        )
+        empty = item.image is None and os.path.getsize(item.path) == 0  # it opened
         why = "empty file (0 bytes)" if empty else "not a readable image"
         raise ImageLoadError(item.id, why) from None
     except Image.DecompressionBombError:
