@@ -119,10 +119,10 @@ DecodeOpt = Annotated[
     Decode,
     typer.Option(
         "--decode",
-        help="How images are decoded: cpu (JPEGs to tensors, Resize + CenterCrop by torch's "
-        "uint8 kernel; other transforms: PIL, fused), exact (PIL, the model's transforms step "
-        "by step), fast (PIL fused, and large JPEGs decoded at a reduced size: slightly "
-        "different pixels) or gpu (JPEG on the CUDA device).",
+        help="How images are decoded: cpu (the model's own transforms, pixel for pixel; JPEGs "
+        "by simplejpeg, which gives PIL's pixels), exact (the same as cpu), fast (Resize + "
+        "CenterCrop by torch's uint8 kernel: faster, slightly different pixels) or gpu (JPEG "
+        "on the CUDA device).",
         rich_help_panel="Compute",
     ),
 ]

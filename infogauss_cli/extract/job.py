@@ -109,7 +109,7 @@ class Job:
             }
         )
         decode = decode_key(enc, self.options.decode)
-        if decode:  # tensor or fused resize, draft, GPU decode: other pixels
+        if decode:  # torch's resize (fast), GPU decode: other pixels
             parts["decode"] = decode
         return self.cache.entry(parts, label=f"{enc.model_id}-{enc.tower}")
 

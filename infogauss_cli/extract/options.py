@@ -19,10 +19,10 @@ class EngineOptions:
     ``bf16``, ``fp16``), ``batch_size`` and ``workers`` (None: the device's default),
     ``chunk_items`` (items per cache chunk; None: :func:`~.plan.default_chunk_items`, text towers
     2,048), ``bucket`` (text batches sorted by length within each chunk; results keep the items'
-    order), ``compile`` (``torch.compile`` the module), ``decode`` (``cpu``: JPEGs decoded to
-    tensors and Resize + CenterCrop by torch's uint8 kernel where the transforms allow, else PIL
-    with Resize + CenterCrop fused; ``exact``: the model's transforms step by step; ``fast``: PIL
-    fused and large JPEGs drafted; ``gpu``: JPEG files decoded on the CUDA device) and ``strict``
+    order), ``compile`` (``torch.compile`` the module), ``decode`` (``cpu``: the model's own
+    transforms, pixel for pixel; ``exact``: the same; ``fast``: Resize + CenterCrop by torch's
+    uint8 kernel where the transforms allow (other pixels); ``gpu``: JPEG files decoded on the
+    CUDA device) and ``strict``
     (an unreadable item is a BadInputError naming it, as soon as it is met, instead of being
     skipped)."""
 
