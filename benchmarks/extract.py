@@ -206,9 +206,9 @@ def decode_only(enc, paths, decode: str = "cpu") -> Row:
     """Load + prepare as the workers do, one item at a time in one thread (``decode`` mode)."""
     from infogauss_cli.data.sources.base import Item
     from infogauss_cli.data.sources.images import load_image
-    from infogauss_cli.extract.loader import _device_side
+    from infogauss_cli.extract.loader import device_side
 
-    load, prepare, *_ = _device_side(enc, load_image, decode)
+    load, prepare, *_ = device_side(enc, load_image, decode)
     items = [Item(id=p.name, path=str(p)) for p in paths]
     t = time.perf_counter()
     for it in items:
@@ -227,10 +227,15 @@ def loading_pauses(enc, paths, batch_size: int, group_items: int, forward: bool 
 
     from infogauss_cli.data.sources.base import Item
     from infogauss_cli.data.sources.images import load_image
-    from infogauss_cli.extract.loader import Collate, ItemDataset, _device_side
-    from infogauss_cli.extract.workers import ThreadedBatches, loading_threads
+    from infogauss_cli.extract.loader import (
+        Collate,
+        ItemDataset,
+        ThreadedBatches,
+        device_side,
+        loading_threads,
+    )
 
-    load, prepare, collate, *_ = _device_side(enc, load_image, "cpu")
+    load, prepare, collate, *_ = device_side(enc, load_image, "cpu")
     items = [Item(id=p.name, path=str(p)) for p in paths]
     batches = [
         list(range(i, min(i + batch_size, len(items)))) for i in range(0, len(items), batch_size)
@@ -291,8 +296,7 @@ def print_table(title: str, rows: list[Row], ref: Row) -> None:
 def run_cpu(args) -> dict:
     import torch
 
-    from infogauss_cli.extract.cpu_memory import keep_freed_memory
-    from infogauss_cli.extract.workers import LOAD_GROUP_ITEMS
+    from infogauss_cli.extract.loader import LOAD_GROUP_ITEMS, keep_freed_memory
 
     # what the engine does on CPU, done first, so that forward-only runs as fast as it can:
     # without it every forward pass faults its activations in anew (INFOGAUSS_MALLOC_TUNING=0

@@ -1,4 +1,4 @@
-"""glibc's malloc told to keep freed memory (extract/cpu_memory.py): a torch buffer allocated
+"""glibc's malloc told to keep freed memory (extract/loader.py): a torch buffer allocated
 and freed again and again (larger than glibc's largest mmap threshold) is faulted in once
 instead of every time (page faults counted by the kernel, in a fresh process; torch, unlike
 numpy, does not ask for huge pages)."""
@@ -14,7 +14,7 @@ import pytest
 CHILD = """
 import json, resource, sys
 import torch
-from infogauss_cli.extract.cpu_memory import keep_freed_memory
+from infogauss_cli.extract.loader import keep_freed_memory
 applied = keep_freed_memory() if sys.argv[1] == "on" else False
 torch.ones(16 << 20)  # 64 MiB, once: the heap grows (or a mapping is made)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -40,7 +40,7 @@ def _run(mode: str, env: dict[str, str] | None = None) -> dict:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_freed_memory_is_kept_instead_of_faulted_in_again():
-    from infogauss_cli.extract.cpu_memory import keep_freed_memory
+    from infogauss_cli.extract.loader import keep_freed_memory
 
     if not keep_freed_memory.__wrapped__():  # musl or another libc: nothing to test here
         pytest.skip("not glibc")

@@ -214,13 +214,7 @@ def test_defaults_and_chunking():
     assert default_batch_size("cuda:0", "image") == 256
     assert default_workers("cpu", "text") == 0
     assert default_workers("cuda:0", "image") >= 1
-    from infogauss_cli.extract.loader import loader_workers
-
-    # --workers as given; without it CPU images calibrate, everything else takes the default
-    assert loader_workers(3, "cpu", "image") == (3, False)
-    assert loader_workers(None, "cpu", "image") == (0, True)
-    assert loader_workers(None, "cpu", "text") == (0, False)
-    assert loader_workers(None, "cuda:0", "image") == (default_workers("cuda:0", "image"), False)
+    assert default_workers("cpu", "image") == 0  # CPU images: loading threads
     # chunks do not depend on the batch size (the cache key holds no batch size)
     assert default_chunk_items() == 512
     ids = [str(k) for k in range(1000)]

@@ -198,8 +198,8 @@ def test_uint8_images_equal_the_float_path(tmp_path):
     import torch
     from PIL import Image
 
+    from infogauss_cli.extract.cpu_decode import split_normalize
     from infogauss_cli.extract.loader import DevicePrep
-    from infogauss_cli.extract.transforms import split_normalize
 
     enc = make_image_encoder()
     split = split_normalize(enc.prepare)

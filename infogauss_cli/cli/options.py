@@ -83,10 +83,10 @@ HELP = {
     "--precision": "auto = bf16 autocast on CUDA, fp32 on CPU.",
     "--batch-size": "Items per batch.",
     "--workers": "Data-loading worker processes.",
-    "--decode": "How images are decoded: cpu (JPEGs to tensors, Resize + CenterCrop by torch's "
-    "uint8 kernel; other transforms: PIL, fused), exact (PIL, the model's transforms step by "
-    "step), fast (PIL fused, and large JPEGs decoded at a reduced size: slightly different "
-    "pixels) or gpu (JPEG on the CUDA device).",
+    "--decode": "How images are decoded: cpu (the model's own transforms, pixel for pixel; JPEGs "
+    "by simplejpeg, which gives PIL's pixels), exact (the same as cpu), fast (Resize + "
+    "CenterCrop by torch's uint8 kernel: faster, slightly different pixels) or gpu (JPEG "
+    "on the CUDA device).",
     "--compile": "torch.compile the model first (slow start, faster on long GPU runs).",
     "--cache-dir": "Embedding cache (default: $INFOGAUSS_CACHE or the user cache dir).",
     "--no-cache": "Neither read nor write the cache.",

@@ -31,7 +31,7 @@ from infogauss_cli.extract.job import (
     read_cached,
     record_stream,
 )
-from infogauss_cli.extract.loader import bucket_batches, loader_workers, make_loader, text_lengths
+from infogauss_cli.extract.loader import bucket_batches, make_loader, text_lengths
 from infogauss_cli.extract.options import EngineOptions
 from infogauss_cli.extract.plan import (
     SHARED_HINT,
@@ -201,19 +201,17 @@ class _Share:
             self.entry = job.cache_entry(keyed, data, self.precision, self.device, self.size).open()
         self.writer.entry = self.entry
         enc = job.encoder
-        self.workers, calibrate = loader_workers(options.workers, self.device, enc.tower)
         source: Any = items
         if known:
             self.owned = set(owned_chunks(self.plan, shard.rank, shard.world))
             batches: Any = self._plan_list(items)  # type: ignore[arg-type]
             if not batches:
                 return self._finish(None)
-            self.workers = min(self.workers, len(batches))
         else:
             batches, source = self._sampler(items), CarriedItems()
         load = job.loader or default_loader(enc.tower)
-        dev, decode = self.device, options.decode
-        pipe = make_loader(source, enc, load, batches, self.workers, dev, decode, calibrate)
+        pipe = make_loader(source, enc, load, batches, replace(options, device=self.device))
+        self.workers = pipe.workers
         for text in pipe.notes:
             job.say(text)
         more = RunnerOptions(pipe.device_prep, options.compile, probe)
@@ -224,7 +222,6 @@ class _Share:
             if known:
                 advance(_items_in(self.plan, self.cached))
             self._feed(runner, pipe.loader)
-        self.workers = pipe.workers(self.workers)  # CPU images: chosen after the first batch
         return self._finish(runner)
 
     def _finish(self, runner: Runner | None) -> _Share:

@@ -80,7 +80,7 @@ class Job:
         parts["device_type"] = "cuda" if device.startswith("cuda") else "cpu"
         parts["chunk_size"] = chunk_size
         decode = decode_key(enc, self.options.decode)
-        if decode:  # tensor or fused resize, draft, GPU decode: other pixels
+        if decode:  # torch's resize (fast), GPU decode: other pixels
             parts["decode"] = decode
         return self.cache.entry(parts, label=f"{enc.model_id}-{enc.tower}")
 

@@ -1,40 +1,41 @@
-"""Items -> collated CPU batches: a DataLoader whose workers load (the source's item loader:
-decode an image, read a text), prepare (``Encoder.prepare``) and collate (tokenise captions a
-batch at a time). Unreadable items come back as markers, are dropped from the batch and named.
-Pinned memory on CUDA."""
+"""Items -> collated batches: the item loader, ``Encoder.prepare`` and the collate, run by
+worker processes or, for CPU images, by threads between forward passes (:class:`ThreadedBatches`).
+Unreadable items are dropped from the batch and named; uint8 images are normalised on the
+device (:class:`DevicePrep`)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.data.sources.base import Item, ItemLoadError
-from infogauss_cli.extract.cpu_decode import (
-    JpegTensorOr,
-    TensorResizeCrop,
-    fast_cpu_decode,
-    tensor_path,
-)
-from infogauss_cli.extract.transforms import (
-    gpu_decode_params,
-    pixel_key,
-    split_normalize,
-    unwrap_prepare,
-)
-from infogauss_cli.extract.workers import CalibratedLoader, ThreadedBatches, loading_threads
+from infogauss_cli.data.sources.loaders import load_image
+from infogauss_cli.extract import cpu_decode as dec
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from infogauss_cli.extract.options import EngineOptions
+    from infogauss_cli.extract.plan import Plan
+    from infogauss_cli.models.registry import Encoder
 
 TEXT_CHUNK_ITEMS = 2048  # text chunks: wide enough for length buckets, still small (6 MB at 768-d)
+LENGTH_GROUP = 256  # texts per token_lengths call
+LOAD_GROUP_ITEMS = 128  # items the loading threads load in one pause between forward passes
+LOAD_GROUP_BYTES = 64 * 2**20  # ... and at most about this much of prepared inputs
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
+Batch = dict[str, Any]
 
 
 def bucket_batches(
-    plan: Any, chunks: Sequence[int], lengths: Sequence[int] | Mapping[int, int]
+    plan: Plan, chunks: Sequence[int], lengths: Sequence[int] | Mapping[int, int]
 ) -> list[list[int]]:
-    """Length-bucketed batches: the items of each chunk sorted by ``lengths`` (stable; indexed
-    by item index), cut into batches of ``plan.batch_size``; a batch never spans chunks, and
-    which items share a batch depends only on the chunk's items, so a resumed run batches the
-    same way. The writer restores the items' order."""
+    """Length-bucketed batches: each chunk's items sorted by ``lengths`` (stable; by item index)
+    and cut into batches; a batch never spans chunks, so a resumed run batches the same way."""
     out = []
     for c in chunks:
         start, stop = plan.bounds(c)
@@ -43,88 +44,52 @@ def bucket_batches(
     return out
 
 
-LENGTH_GROUP = 256  # texts per token_lengths call
-
-
 def text_lengths(
-    items: Sequence[Item],
-    collate: Any = None,
-    indices: Iterable[int] | None = None,
+    items: Sequence[Item], collate: object = None, indices: Iterable[int] | None = None
 ) -> dict[int, int]:
-    """Item index -> token count (of ``indices``, default every item) from the encoder's
-    ``collate.token_lengths(texts)`` (the built-in transformers and sentence-transformers
-    collates have one; a plugin's text collate may add one), which is what a batch pads to;
-    characters (whitespace-trimmed) where there is none, it pads to a fixed length or it fails.
-    Characters are a poor proxy: on pydoc sentences, batches sorted by characters computed 1.6x
-    the tokens of batches sorted by tokens (code and symbols tokenise densely). A text's count
-    depends on that text only, so batches stay a function of the chunk."""
+    """Item index -> token count (of ``indices``, default all) by the collate's own
+    ``token_lengths(texts)``; characters where it has none, returns None or fails."""
     idx = list(range(len(items)) if indices is None else indices)
-    out: dict[int, int] = {}
+    counter, out = getattr(collate, "token_lengths", None), {}
     for g in range(0, len(idx), LENGTH_GROUP):
         group = idx[g : g + LENGTH_GROUP]
-        texts = [str(items[i].text) for i in group]
-        counts = _token_counts(collate, texts) if collate is not None else None
-        if counts is None:
+        texts, counts = [str(items[i].text) for i in group], []
+        if callable(counter):
+            with contextlib.suppress(Exception):  # an odd tokenizer: characters still sort
+                counts = [int(v) for v in counter(texts) or []]
+        if len(counts) != len(texts):
             counts = [len(t.strip()) for t in texts]
         out.update(zip(group, counts, strict=True))
     return out
 
 
-def _token_counts(collate: Any, texts: list[str]) -> list[int] | None:
-    """Tokens per text from the collate's own ``token_lengths(texts)`` (a tokenizer call
-    without padding or tensors); None where it has none, returns None (fixed-length batches,
-    nothing to gain) or fails. The collate itself is not called: tokenising happens a batch at
-    a time, in the loader."""
-    counter = getattr(collate, "token_lengths", None)
-    if not callable(counter):
-        return None
-    try:
-        got = counter(texts)
-        counts = [int(v) for v in got] if got is not None else []
-    except Exception:  # an odd tokenizer: the character proxy still sorts
-        return None
-    return counts if len(counts) == len(texts) else None
-
-
 def default_workers(device: str, tower: str) -> int:
-    """CUDA: every core but one decodes (at most 32; an H200 eats a few thousand small images
-    a second, more than 8 PIL processes make). CPU: none to start with; for images the engine
-    then chooses the count from the measured decode and forward rates after the first batch
-    (:class:`~.workers.CalibratedLoader`); text none (tokenising is cheap)."""
-    cpus = os.cpu_count() or 1
-    if device.startswith("cuda"):
-        return max(1, min(32, cpus - 1))
-    return 0
+    """CUDA: every core but one loads (at most 32). CPU: no worker processes (images load on
+    threads between forward passes; text tokenises in the collate)."""
+    return max(1, min(32, (os.cpu_count() or 1) - 1)) if device.startswith("cuda") else 0
 
 
-def loader_workers(requested: int | None, device: str, tower: str) -> tuple[int, bool]:
-    """(worker processes, calibrate): ``--workers`` as given, else :func:`default_workers`,
-    and for CPU images the count chosen after the first batch instead (``calibrate``, see
-    :func:`make_loader`)."""
-    if requested is not None:
-        return requested, False
-    return default_workers(device, tower), tower == "image" and not device.startswith("cuda")
+def loading_threads(device: str, tower: str) -> int:
+    """Loading threads for CPU images: torch's thread count (at most 8); else 1."""
+    if tower != "image" or device.startswith("cuda"):
+        return 1
+    import torch
+
+    return max(1, min(8, torch.get_num_threads()))
 
 
+@dataclass(frozen=True)
 class Skip:
     """Marker for an item that could not be loaded or prepared."""
 
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
+    reason: str
 
 
 class ItemDataset:
     """``index -> (index, prepared input | Skip)``; module level so that workers can pickle it."""
 
-    def __init__(
-        self, items: Sequence[Item], load: Callable[[Item], Any], prepare: Callable[[Any], Any]
-    ) -> None:
+    def __init__(self, items: Sequence[Item], load: dec.Loader, prepare: dec.Prepare) -> None:
         self.items, self.load, self.prepare = items, load, prepare
-
-    def __len__(self) -> int:
-        return len(self.items)
 
     def __getitem__(self, index: int) -> tuple[int, Any]:
         try:
@@ -140,234 +105,229 @@ class ItemDataset:
 class Collate:
     """Drop skipped markers, collate the rest; return (indices, kept indices, batch, skipped)."""
 
-    def __init__(self, collate: Callable[[list[Any]], dict[str, Any]]) -> None:
+    def __init__(self, collate: Callable[[list], Batch]) -> None:
         self.collate = collate
 
-    def __call__(self, samples: list[tuple[int, Any]]) -> tuple[Any, ...]:
-        indices = [i for i, _ in samples]
+    def __call__(self, samples: list[tuple[int, object]]) -> tuple[Any, ...]:
         kept = [(i, x) for i, x in samples if not isinstance(x, Skip)]
         skipped = [(i, x.reason) for i, x in samples if isinstance(x, Skip)]
         batch = self.collate([x for _, x in kept]) if kept else None
-        return indices, [i for i, _ in kept], batch, skipped
+        return [i for i, _ in samples], [i for i, _ in kept], batch, skipped
 
 
-class DevicePrep:
-    """On the device: uint8 pixels -> float, normalised (``(x / 255 - mean) / std``, the same
-    arithmetic as ToTensor + Normalize); with ``gpu_decode`` (resize, crop) JPEG bytes are first
-    decoded there (``torchvision.io.decode_jpeg``) and resized and cropped like the CPU path."""
+def load_groups(batches: Iterable[list[int]], items: Callable[[], int]) -> Iterator[list[list]]:
+    """``batches`` in groups of whole batches of at least ``items()`` items (asked per group)."""
+    group: list[list[int]] = []
+    for batch in batches:
+        group.append(batch)
+        if sum(map(len, group)) >= items():
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def nbytes(sample: object) -> int:
+    """The bytes of the arrays in a prepared input (nested in dicts, lists, tuples); else 0."""
+    if isinstance(sample, (dict, list, tuple)):
+        return sum(map(nbytes, sample.values() if isinstance(sample, dict) else sample))
+    size = getattr(sample, "nbytes", 0)
+    return size if isinstance(size, int) else 0
+
+
+class ThreadedBatches:
+    """``batches`` -> collated batches in order, loaded by ``threads`` threads (the decoders
+    release the GIL) a group of whole batches at a time (:func:`load_groups`): the first batch
+    alone, then up to ``group_items`` items or ``group_bytes`` of inputs. The next group starts
+    when this one's batches are taken: loading never competes with the forward pass."""
 
     def __init__(
         self,
-        key: str,
-        mean: list[float],
-        std: list[float],
-        gpu_decode: tuple[Any, Any] | None = None,
+        dataset: ItemDataset,
+        collate: Callable[[list], object],
+        batches: Iterable[list[int]],
+        threads: int,
+        group_items: int = LOAD_GROUP_ITEMS,
+        group_bytes: int = LOAD_GROUP_BYTES,
     ) -> None:
-        self.key, self.mean, self.std, self.gpu_decode = key, mean, std, gpu_decode
+        self.dataset, self.collate, self.batches, self.threads = dataset, collate, batches, threads
+        self.max_items, self.group_bytes, self.group_items = group_items, group_bytes, 1
 
-    def __call__(self, batch: dict[str, Any], device: str) -> dict[str, Any]:
+    def __iter__(self) -> Iterator[Any]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="infogauss-load") as pool:
+            for group in load_groups(self.batches, lambda: self.group_items):
+                # an error or Ctrl-C while a group loads: map cancels the items not yet started
+                loaded = list(pool.map(self.dataset.__getitem__, [i for b in group for i in b]))
+                largest = max(map(nbytes, loaded), default=0)
+                cap = self.group_bytes // largest if largest else self.max_items
+                self.group_items = min(self.max_items, cap)  # the next group's
+                for batch in group:
+                    yield self.collate(loaded[: len(batch)])
+                    loaded = loaded[len(batch) :]
+
+
+class DevicePrep:
+    """On the device: uint8 pixels -> ``(x / 255 - mean) / std`` (ToTensor + Normalize's
+    arithmetic); with ``gpu`` the batch is a list where JPEG bytes (1-D) are decoded there
+    first and resized and cropped by ``gpu``, like the ``fast`` path."""
+
+    def __init__(
+        self, key: str, mean: list[float], std: list[float], gpu: dec.TensorResizeCrop | None = None
+    ) -> None:
+        self.key, self.mean, self.std, self.gpu_decode = key, mean, std, gpu
+
+    def __call__(self, batch: Batch, device: str) -> Batch:
         import torch
 
-        batch = dict(batch)
-        pixels = batch.get(self.key)
-        if "jpeg" in batch:
-            pixels = self._decode(batch.pop("jpeg"), batch.pop("order"), pixels, device)
+        pixels = batch[self.key]
+        if isinstance(pixels, list):
+            pixels = self._decode(pixels, device if device.startswith("cuda") else "cpu")
         x = pixels.to(device, non_blocking=device.startswith("cuda")).float().div_(255)
         mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
-        batch[self.key] = x.sub_(mean).div_(std)
-        return batch
+        return {**batch, self.key: x.sub_(mean).div_(std)}
 
-    def _decode(self, jpegs: list[Any], order: list[int], pixels: Any, device: str) -> Any:
+    def _decode(self, xs: list[torch.Tensor], dev: str) -> torch.Tensor:
+        import warnings
+
         import torch
 
-        io = torchvision_io()
-        resize_crop = TensorResizeCrop(*self.gpu_decode)  # type: ignore[misc]
-        dev = device if device.startswith("cuda") else "cpu"
-        decoded = io.decode_jpeg(jpegs, mode=io.ImageReadMode.RGB, device=dev) if jpegs else []
-        done = [resize_crop(im) for im in decoded]
-        rest = list(pixels.to(dev)) if pixels is not None else []
-        both = done + rest  # order: positions of the jpegs, then of the rest
-        out = [None] * len(both)
-        for pos, img in zip(order, both, strict=True):
-            out[pos] = img
+        warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
+        import torchvision.io as io  # (its warning above: decoding moves to torchcodec)
+
+        resize_crop = self.gpu_decode
+        jpeg = [i for i, x in enumerate(xs) if x.ndim == 1]
+        mode = io.ImageReadMode.RGB
+        decoded = io.decode_jpeg([xs[i] for i in jpeg], mode=mode, device=dev) if jpeg else []
+        out = [x.to(dev) for x in xs]
+        for i, img in zip(jpeg, decoded, strict=True):
+            out[i] = resize_crop(img)
         return torch.stack(out)
 
 
-TORCHVISION_IO_DEPRECATION = "The image decoding and encoding capabilities of TorchVision"
-
-
-@functools.cache
-def torchvision_io() -> Any:
-    """``torchvision.io`` (decode_jpeg, ImageReadMode), without its warning on every call that
-    decoding moves to torchcodec (torchvision >= 0.29; a filter on that message, once per
-    process)."""
-    import warnings
-
-    warnings.filterwarnings("ignore", TORCHVISION_IO_DEPRECATION, DeprecationWarning)
-    import torchvision.io
-
-    return torchvision.io
-
-
-def load_jpeg_or(load: Callable[[Item], Any]) -> Callable[[Item], Any]:
-    """An item loader that returns the raw bytes of a JPEG file (decoded later on the GPU) and
-    otherwise calls ``load``."""
-    return JpegOr(load)
-
-
 class JpegOr:
-    def __init__(self, load: Callable[[Item], Any]) -> None:
+    """``--decode gpu``'s loader: a complete JPEG file's bytes as a 1-D uint8 tensor; else load."""
+
+    def __init__(self, load: dec.Loader) -> None:
         self.load = load
 
     def __call__(self, item: Item) -> Any:
-        from infogauss_cli.data.sources.images import (
-            checked_jpeg_bytes,  # a bomb never reaches the GPU decoder
-        )
+        data = dec.complete_jpeg(item) if item.image is None else None
+        if data is None:
+            return self.load(item)
+        import torch
 
-        data = checked_jpeg_bytes(item) if item.image is None else None
-        return self.load(item) if data is None else RawJpeg(data)
-
-
-class RawJpeg:
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
+        return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
 
 class PrepareOr:
-    """Raw JPEG bytes pass through; anything else goes through ``prepare``."""
+    """JPEG bytes (a 1-D tensor from :class:`JpegOr`) pass through; anything else: ``prepare``."""
 
-    def __init__(self, prepare: Callable[[Any], Any]) -> None:
+    def __init__(self, prepare: dec.Prepare) -> None:
         self.prepare = prepare
 
-    def __call__(self, raw: Any) -> Any:
-        if isinstance(raw, RawJpeg):
-            import torch
-
-            return torch.frombuffer(bytearray(raw.data), dtype=torch.uint8)
-        return self.prepare(raw)
+    def __call__(self, raw: object) -> object:
+        return raw if getattr(raw, "ndim", None) == 1 else self.prepare(raw)
 
 
-class JpegCollate:
-    """Collate a mix of JPEG byte tensors (1-D) and prepared uint8 images (3-D) into the
-    encoder's batch ``key``."""
+class ListCollate:
+    """``--decode gpu``'s collate: JPEG bytes (1-D) and uint8 images (3-D) as a list."""
 
     def __init__(self, key: str) -> None:
         self.key = key
 
-    def __call__(self, xs: list[Any]) -> dict[str, Any]:
-        import torch
-
-        jpeg = [(i, x) for i, x in enumerate(xs) if x.ndim == 1]
-        rest = [(i, x) for i, x in enumerate(xs) if x.ndim != 1]
-        batch: dict[str, Any] = {
-            "jpeg": [x for _, x in jpeg],
-            "order": [i for i, _ in jpeg] + [i for i, _ in rest],
-        }
-        batch[self.key] = torch.stack([x for _, x in rest]) if rest else None
-        return batch
+    def __call__(self, xs: list[torch.Tensor]) -> Batch:
+        return {self.key: list(xs)}
 
 
+@dataclass
 class Pipeline:
-    """The DataLoader (or a :class:`CalibratedLoader`) and what the runner does on the device
-    before the forward pass."""
+    """The loader, what the runner does on the device first, notes, worker processes."""
 
-    def __init__(self, loader: Any, device_prep: DevicePrep | None, notes: list[str]) -> None:
-        self.loader, self.device_prep, self.notes = loader, device_prep, notes
-
-    def workers(self, default: int) -> int:
-        """The worker count used: the calibrated one, else ``default``."""
-        chosen = getattr(self.loader, "workers", None)
-        return chosen if isinstance(chosen, int) else default
+    loader: Iterable[tuple[Any, ...]]
+    device_prep: DevicePrep | None
+    notes: list[str]
+    workers: int
 
 
-def _device_side(encoder: Any, load: Callable[[Item], Any], decode: str) -> tuple[Any, ...]:
-    """(load, prepare, collate, DevicePrep or None, notes): what moves to the device."""
+def device_side(encoder: Encoder, load: dec.Loader, decode: str) -> tuple[Any, ...]:
+    """(load, prepare, collate, DevicePrep or None, notes) for ``--decode cpu/exact/fast/gpu``."""
     prepare, collate, notes = encoder.prepare, encoder.collate, []
-    tensor = tensor_path(encoder, decode)
-    if tensor is not None:  # JPEGs decoded to tensors, resized by torch's uint8 kernel
-        from infogauss_cli.data.sources.images import load_image
-
-        resize_crop, key, (mean, std) = tensor
-        load = JpegTensorOr(load) if load is load_image else load
-        return load, resize_crop, collate, DevicePrep(key, mean, std), notes
-    if decode in ("cpu", "fast") and encoder.tower == "image":  # Resize + CenterCrop fused
-        load, prepare = fast_cpu_decode(load, prepare, decode == "fast") or (load, prepare)
-    split = split_normalize(prepare) if encoder.tower == "image" else None
+    default = load is load_image and encoder.tower == "image"
+    split = dec.split_normalize(prepare) if encoder.tower == "image" else None
     try:
-        key = pixel_key(collate) if split is not None else ""
+        key = dec.pixel_key(collate) if split is not None else ""
     except Exception:  # an encoder with its own batch layout: keep its float path
         split = None
     if split is None:
         if decode == "gpu":
             notes.append("--decode gpu: the model's inputs are not standard images; using PIL")
-        return load, prepare, collate, None, notes
+        return dec.SimpleJpeg(load) if default else load, prepare, collate, None, notes
     prepare, (mean, std) = split
-    gpu = gpu_decode_params(unwrap_prepare(prepare)[0].transforms) if decode == "gpu" else None
+    fast = dec.tensor_resize_crop(encoder) if decode == "fast" else None
+    if fast is not None:  # JPEGs decoded to tensors, resized by torch's uint8 kernel
+        load = dec.SimpleJpeg(load, tensor=True) if default else load
+        return load, fast, collate, DevicePrep(key, mean, std), notes
+    params = dec.resize_crop_params(prepare) if decode == "gpu" else None
+    gpu = dec.TensorResizeCrop(*params) if params is not None else None
     if decode == "gpu" and gpu is None:
         notes.append("--decode gpu: the transforms are not Resize + CenterCrop; using PIL")
     if gpu is not None:
-        load, prepare, collate = load_jpeg_or(load), PrepareOr(prepare), JpegCollate(key)
+        load, prepare, collate = JpegOr(load), PrepareOr(prepare), ListCollate(key)
+    elif default:
+        load = dec.SimpleJpeg(load)
     return load, prepare, collate, DevicePrep(key, mean, std, gpu), notes
 
 
-def lower_priority(_worker_id: int) -> None:
-    """CPU workers run at nice +5: on a machine whose cores the forward pass already uses
-    (torch threads = cores), decoding then takes the time the forward pass leaves idle instead
-    of preempting it."""
-    import contextlib
+@functools.cache
+def keep_freed_memory() -> bool:
+    """CPU forward passes without page faults: glibc's malloc keeps up to 1 GiB freed for the
+    next batch, once per process (``INFOGAUSS_MALLOC_TUNING=0``: off); True if it applied."""
+    if os.environ.get("INFOGAUSS_MALLOC_TUNING", "1") == "0":
+        return False
+    import ctypes
+    import ctypes.util
 
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+        libc.gnu_get_libc_version  # noqa: B018 (glibc only: musl has no such symbol)
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, 1 << 30))
+
+
+def lower_priority(_worker_id: int) -> None:
+    """CPU worker processes run at nice +5: decoding takes the time the forward pass leaves."""
     with contextlib.suppress(OSError, AttributeError):
         os.nice(5)
 
 
 def make_loader(
     items: Sequence[Item],
-    encoder: Any,
-    load: Callable[[Item], Any],
-    batches: Iterable[list[Any]],
-    workers: int,
-    device: str,
-    decode: str = "cpu",
-    calibrate: bool = False,
+    encoder: Encoder,
+    load: dec.Loader,
+    batches: Iterable[list[int]],
+    options: EngineOptions,
 ) -> Pipeline:
-    """A DataLoader over ``batches`` (lists of item indices) yielding :class:`Collate` tuples.
-    Images whose ``prepare`` ends in ToTensor + Normalize travel as uint8 and are normalised on
-    the device; with ``decode="gpu"`` JPEG files are decoded on the device too (others: PIL).
-    ``batches``: a list, or a stream's batches as they are read. ``calibrate``: ``workers`` is
-    ignored and chosen after the first batch (:class:`CalibratedLoader`)."""
-    load, prepare, collate, prep, notes = _device_side(encoder, load, decode)
-    dataset = ItemDataset(items, load, prepare)
+    """A loader over ``batches`` (lists of item indices, or a stream's) yielding :class:`Collate`
+    tuples, for ``options.device`` (resolved), ``.workers`` (None: default) and ``.decode``."""
+    import torch
+
+    device, workers = options.device, options.workers
+    load, prepare, collate, prep, notes = device_side(encoder, load, options.decode)
+    dataset, cuda = ItemDataset(items, load, prepare), device.startswith("cuda")
+    workers = default_workers(device, encoder.tower) if workers is None else workers
+    workers = min(workers, len(batches)) if isinstance(batches, Sized) else workers
     threads = loading_threads(device, encoder.tower)
-    make = _LoaderMaker(dataset, Collate(collate), device.startswith("cuda"), threads)
-    if calibrate and (len(batches) > 1 if isinstance(batches, Sized) else True):
-        return Pipeline(CalibratedLoader(make, batches), prep, notes)
-    return Pipeline(make(batches, workers), prep, notes)
-
-
-class _LoaderMaker:
-    """``(batches, workers) -> DataLoader`` over one dataset and collate (no workers and more
-    than one loading thread: :class:`ThreadedBatches`)."""
-
-    def __init__(self, dataset: ItemDataset, collate: Collate, cuda: bool, threads: int) -> None:
-        self.dataset, self.collate, self.cuda, self.threads = dataset, collate, cuda, threads
-
-    def __call__(self, batches: Iterable[list[Any]], workers: int) -> Any:
-        import torch
-
-        if workers == 0 and self.threads > 1:
-            return ThreadedBatches(self.dataset, self.collate, batches, self.threads)
-        cuda = self.cuda
-        extra: dict[str, Any] = {"prefetch_factor": 4 if cuda else 2} if workers > 0 else {}
-        if workers > 0 and not cuda:  # decoding fills the cores the forward pass leaves idle
-            extra["worker_init_fn"] = lower_priority
-        return torch.utils.data.DataLoader(
-            self.dataset,
-            batch_sampler=batches,
-            num_workers=workers,
-            collate_fn=self.collate,
-            pin_memory=cuda,
-            **extra,
-        )
+    if workers == 0 and threads > 1:
+        loader = ThreadedBatches(dataset, Collate(collate), batches, threads)
+        return Pipeline(loader, prep, notes, 0)
+    extra: dict[str, Any] = {"prefetch_factor": 4 if cuda else 2} if workers > 0 else {}
+    if workers > 0 and not cuda:  # decoding fills the cores the forward pass leaves idle
+        extra["worker_init_fn"] = lower_priority
+    extra.update(batch_sampler=batches, num_workers=workers, collate_fn=Collate(collate))
+    loader = torch.utils.data.DataLoader(dataset, pin_memory=cuda, **extra)
+    return Pipeline(loader, prep, notes, workers)

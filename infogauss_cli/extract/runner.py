@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.core.options import PRECISIONS
 from infogauss_cli.core.progress import note
-from infogauss_cli.extract.cpu_memory import keep_freed_memory
+from infogauss_cli.extract.loader import keep_freed_memory
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import Tensor, dtype

@@ -49,11 +49,11 @@ def test_pil_path_refuses_before_decoding(bomb, monkeypatch):
 
 def test_simplejpeg_path_refuses_before_decoding(bomb, monkeypatch):
     simplejpeg = pytest.importorskip("simplejpeg")
-    from infogauss_cli.extract.cpu_decode import JpegTensorOr
+    from infogauss_cli.extract.cpu_decode import SimpleJpeg
 
     monkeypatch.setattr(simplejpeg, "decode_jpeg", _never)
     with pytest.raises(ImageLoadError, match="image too large"):
-        JpegTensorOr(_never)(bomb)
+        SimpleJpeg(_never, tensor=True)(bomb)
 
 
 def test_gpu_path_refuses_before_the_bytes_leave(bomb):

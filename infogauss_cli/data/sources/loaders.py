@@ -1,31 +1,120 @@
-"""What turns a source's item into the encoder's raw input: the source's own ``loader(tower)``,
-or the default one (text: the item's text; image: :func:`~.images.load_image`). It runs inside
-DataLoader workers (so it must pickle) and raises :class:`~.base.ItemLoadError` for a bad item.
-"""
+"""Item -> the encoder's raw input: the source's own ``loader(tower)``, or the text or
+:func:`load_image` (RGB ``PIL.Image``). Loaders run in DataLoader workers (they must pickle)
+and raise :class:`~.base.ItemLoadError` for a bad item, which the extractor skips and names."""
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infogauss_cli.data.sources.base import Item, load_text
+from infogauss_cli.data.sources.base import Item, ItemLoadError, load_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
+MAX_PIXELS = 100_000_000  # the most an image's header may declare, checked before decoding
+
+
+class ImageLoadError(ItemLoadError):
+    """One image could not be decoded (zero bytes, truncated, not an image, missing)."""
 
 
 def default_loader(tower: str) -> Callable[[Item], Any]:
-    """The loader of sources that name none: ``text`` -> :func:`~.base.load_text`, ``image`` ->
-    :func:`~.images.load_image` (path, encoded bytes or in-memory image -> RGB PIL image),
-    imported only then: the engine and text runs never import the image source."""
-    if tower == "text":
-        return load_text
-    from infogauss_cli.data.sources.images import load_image
-
-    return load_image
+    """The loader of sources that name none: :func:`~.base.load_text` or :func:`load_image`."""
+    return load_text if tower == "text" else load_image
 
 
-def item_loader(source: Any, tower: str) -> Callable[[Item], Any]:
-    """What turns one of ``source``'s items into the encoder's raw input for ``tower``: the
-    source's own ``loader(tower)`` if it has one, else :func:`default_loader`. It runs inside
-    DataLoader workers (so it must pickle) and raises :class:`~.base.ItemLoadError` for a bad
-    item."""
+def item_loader(source: object, tower: str) -> Callable[[Item], Any]:
+    """``source``'s own ``loader(tower)`` if it has one, else :func:`default_loader`."""
     fn = getattr(source, "loader", None)
     return fn(tower) if fn is not None else default_loader(tower)
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Any PIL mode -> RGB; transparency is composited on white."""
+    from PIL import Image
+
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16/32-bit grayscale: rescale to 8-bit
+        import numpy as np
+
+        arr = np.asarray(img, dtype=np.float64)
+        hi = float(arr.max()) if arr.size else 0.0
+        scale = 255.0 / hi if hi > 255.0 else 1.0
+        img = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), mode="L")
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        img.mode == "P" and "transparency" in img.info
+    )
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def jpeg_bytes(item: Item) -> bytes | None:
+    """The bytes of a JPEG item (a ``.jpg``/``.jpeg`` path, or encoded bytes in ``item.image``)
+    that start with the JPEG start marker; None otherwise, or when the file cannot be read."""
+    data = item.image
+    if data is None and item.path and item.path.lower().endswith((".jpg", ".jpeg")):
+        try:
+            with open(item.path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+    if isinstance(data, (bytes, bytearray, memoryview)) and bytes(data[:3]) == b"\xff\xd8\xff":
+        return bytes(data)
+    return None
+
+
+def check_declared_size(item_id: str, width: int, height: int) -> None:
+    """Refuse an image whose header declares over :data:`MAX_PIXELS` pixels (a bomb)."""
+    if width * height > MAX_PIXELS:
+        raise ImageLoadError(
+            item_id,
+            f"image too large: its header declares {width:,} x {height:,} pixels, over the "
+            f"limit of {MAX_PIXELS:,} (a decompression bomb?); not decoded",
+        )
+
+
+def load_image(item: Item) -> Image.Image:
+    """Decode ``item`` (a file path, encoded bytes or an in-memory image/array) to an RGB
+    ``PIL.Image``; :class:`ImageLoadError` for anything that is not a decodable image."""
+    from PIL import Image
+
+    try:
+        img = item.image
+        if img is not None and not isinstance(img, (bytes, bytearray, memoryview)):  # in memory
+            if not isinstance(img, Image.Image):
+                import numpy as np
+
+                img = Image.fromarray(np.asarray(img))
+            img.load()
+            return _to_rgb(img)
+        if img is not None and not len(img):
+            raise ImageLoadError(item.id, "empty file (0 bytes)")
+        if img is None and item.path is None:
+            raise ImageLoadError(item.id, "item has neither a path nor an image")
+        with Image.open(item.path if img is None else io.BytesIO(img)) as opened:
+            check_declared_size(item.id, *opened.size)
+            opened.load()  # decode now: a truncated file fails here, not later in a transform
+            return _to_rgb(opened)
+    except ImageLoadError:
+        raise
+    except FileNotFoundError:
+        raise ImageLoadError(item.id, "file not found") from None
+    except Image.UnidentifiedImageError:
+        empty = item.image is None and os.path.getsize(item.path) == 0  # it opened
+        why = "empty file (0 bytes)" if empty else "not a readable image"
+        raise ImageLoadError(item.id, why) from None
+    except Image.DecompressionBombError:
+        raise ImageLoadError(
+            item.id, f"image too large: over the limit of {MAX_PIXELS:,} pixels; not decoded"
+        ) from None
+    except (OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
+        msg = str(exc) or type(exc).__name__
+        why = "truncated image" if "truncated" in msg.lower() else msg
+        raise ImageLoadError(item.id, why) from None
