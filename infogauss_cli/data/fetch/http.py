@@ -12,13 +12,25 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from infogauss_cli.core.errors import RunError
 from infogauss_cli.core.progress import Advance, note, steps
-from infogauss_cli.data.fetch.manifest import CHUNK_BYTES, Network
 
+CHUNK_BYTES = 1 << 20
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+
+
+@dataclass(frozen=True)
+class Network:
+    """Downloads: retries in a row without progress, back-off (doubling), connect and read
+    timeouts in seconds."""
+
+    retries: int = 5
+    backoff_s: float = 1.0
+    timeout_s: float = 10.0
+    read_timeout_s: float = 60.0
 
 
 def human(n: int | None) -> str:
