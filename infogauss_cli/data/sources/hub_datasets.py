@@ -1,5 +1,5 @@
-"""``hf:DATASET[:SPLIT][#COLUMN]``: rows of a Hugging Face dataset, local or from the Hub; the
-columns, ids, pairing and streaming are described in docs/data.md."""
+"""``hf:DATASET[:SPLIT][#COLUMN]``: rows of a Hugging Face dataset, local or from the Hub
+(columns, ids, pairing, streaming: docs/data.md)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,7 @@ from typing import TYPE_CHECKING
 
 from infogauss_cli.core.errors import BadInputError, more_names
 from infogauss_cli.core.options import DataOptions
-from infogauss_cli.data.sources.base import (
-    Item,
-    check_captions_mode,
-    check_tower,
-    fingerprint_items,
-)
+from infogauss_cli.data.sources.base import Item, check_tower, fingerprint_items
 from infogauss_cli.data.sources.hub_datasets_load import HFLoader, quiet
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,8 +74,6 @@ def _image_item(item_id: str, value: object) -> Item | None:
 
 
 class HFSource:
-    """Rows of a Hugging Face dataset (see the module docstring)."""
-
     def __init__(
         self,
         dataset: str,
@@ -93,7 +86,7 @@ class HFSource:
         self.dataset, self.split, self.column = dataset, split, column
         self.name = name or f"hf:{dataset}" + (f":{split}" if split else "")
         self.name += f"#{column}" if column and not name else ""
-        self.text_field, self.captions = options.text_field, check_captions_mode(options.captions)
+        self.text_field, self.captions = options.text_field, options.captions
         self.streaming, self.strict = options.streaming, options.strict
         self.loader = HFLoader(dataset, split, self.streaming, self.name)
         self.ds = self.loader.load()
@@ -202,8 +195,8 @@ class HFSource:
                     break
 
     def iter_items(self, tower: str) -> Iterator[Item]:
-        """The items of ``tower``, read as they are yielded; what was left out is counted when
-        the rows end (``strict``: an error)."""
+        """The items of ``tower`` as read; what was left out is counted at the end (``strict``:
+        an error)."""
         column = self.column_for(tower)
         left: list[str] = []
         found = 0
@@ -249,5 +242,4 @@ class _Stream:
 
 
 def from_spec(rest: str, options: SourceOptions) -> HFSource:
-    """``hf:DATASET[:SPLIT][#COLUMN]``."""
     return HFSource(*parse_hf_spec(rest), options, name=options.spec)
