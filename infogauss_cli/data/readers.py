@@ -55,7 +55,6 @@ def read_matrix(path: str | Path, key: str | None = None) -> np.ndarray:
 
 
 def _choose(names: list[str], key: str | None, path: Path) -> str:
-    """The array to read: ``key`` if given, else the only one."""
     if key is not None and key not in names:
         raise BadInputError(f"{path.name}: no key {key!r}; keys: {', '.join(names) or 'none'}")
     if key is not None or len(names) == 1:
@@ -75,8 +74,8 @@ def _truncated(path: Path, need: int, have: int) -> BadInputError:
 
 
 def _npy(path: Path, key: str | None) -> np.ndarray:
-    """Memory-mapped: pages are read when the diagnostics reach them, so a matrix larger than
-    memory can be checked. A damaged header or a truncated file is refused first."""
+    """Memory-mapped (a matrix larger than memory can be checked); a damaged header or a
+    truncated file is refused first."""
     from numpy.lib import format as npy_format
 
     with path.open("rb") as fh:
@@ -121,8 +120,7 @@ _ST_DTYPES |= {"I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?"}
 
 
 def _safetensors(path: Path, key: str | None) -> np.ndarray:
-    """Memory-mapped from the file (the header gives dtype, shape and byte range); BF16 and
-    other dtypes numpy lacks are loaded through safetensors + torch."""
+    """Memory-mapped; BF16 and other dtypes numpy lacks are loaded through safetensors + torch."""
     size = path.stat().st_size
     with path.open("rb") as fh:
         raw = fh.read(8)
@@ -195,14 +193,6 @@ def _torch(path: Path, key: str | None) -> np.ndarray:
     raise BadInputError(f"{path.name} holds a {type(obj).__name__}, expected a tensor")
 
 
-def _numeric_line(line: str, delimiter: str) -> bool:
-    try:
-        [float(x) for x in line.strip().split(delimiter)]
-    except ValueError:
-        return False
-    return True
-
-
 def _table(path: Path, key: str | None) -> np.ndarray:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     # utf-8-sig: a byte-order mark (Excel's CSV export) must not make row 1 look like a header
@@ -210,7 +200,11 @@ def _table(path: Path, key: str | None) -> np.ndarray:
         lines = [line for line in fh if line.strip()]
     if not lines:
         raise BadInputError(f"{path.name}: holds no rows of numbers (only blank lines)")
-    skip = 0 if _numeric_line(lines[0], delimiter) else 1  # a header row
+    try:
+        list(map(float, lines[0].strip().split(delimiter)))
+        skip = 0
+    except ValueError:
+        skip = 1  # a header row
     if len(lines) <= skip:
         raise BadInputError(f"{path.name}: holds a header row and no rows of numbers")
     try:

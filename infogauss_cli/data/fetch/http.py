@@ -34,14 +34,10 @@ class Network:
 
 
 def human(n: int | None) -> str:
-    if n is None or n < 1000:
-        return f"{'?' if n is None else n} bytes"
-    size = n / 1000
-    for unit in ("KB", "MB"):
-        if size < 1000:
-            return f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n is not None and n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{'?' if n is None else n} bytes"
 
 
 def unreachable(host: str, reason: object, filenames: tuple[str, ...]) -> RunError:
@@ -75,8 +71,7 @@ def check_reachable(url: str, timeout_s: float, filenames: tuple[str, ...] = ())
 def _span(
     resp: http.client.HTTPResponse, url: str, have: int, size: int | None
 ) -> tuple[int, int | None]:
-    """(first byte the body carries, total size or None) of the answer to a request from byte
-    ``have``; RunError for a wrong range or size."""
+    """(first byte of the body, total size or None) of the answer to a request from ``have``."""
     if have and resp.status == 206:
         m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
         if not m or int(m[1]) != have:
@@ -117,10 +112,8 @@ def _receive(
 
 
 def download(url: str, dest: Path, size: int | None = None, net: Network = Network()) -> int:
-    """Download ``url`` to ``dest`` through ``dest.part``, resuming a partial file with an HTTP
-    Range request; returns the bytes fetched. A dropped connection is retried (with Range) up to
-    ``net.retries`` times in a row without progress; a failure keeps the ``.part`` file for the
-    next call. The caller verifies the content (md5)."""
+    """Download ``url`` to ``dest`` through ``dest.part`` (resumed with ``Range``; kept on failure),
+    retrying up to ``net.retries`` times in a row without progress; returns the bytes fetched."""
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
     part.parent.mkdir(parents=True, exist_ok=True)

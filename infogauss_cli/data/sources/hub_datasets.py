@@ -74,22 +74,12 @@ def _image_item(item_id: str, value: object) -> Item | None:
 
 
 class HFSource:
-    def __init__(
-        self,
-        dataset: str,
-        split: str | None = None,
-        column: str | None = None,
-        options: DataOptions | None = None,
-        name: str | None = None,
-    ) -> None:
-        options = options or DataOptions()
-        self.dataset, self.split, self.column = dataset, split, column
-        self.name = name or f"hf:{dataset}" + (f":{split}" if split else "")
-        self.name += f"#{column}" if column and not name else ""
+    def __init__(self, dataset: str, split: str | None, column: str | None, options: DataOptions):
+        self.dataset, self.split, self.column, self.name = dataset, split, column, options.data
         self.text_field, self.captions = options.text_field, options.captions
         self.streaming, self.strict = options.streaming, options.strict
-        self.loader = HFLoader(dataset, split, self.streaming, self.name)
-        self.ds = self.loader.load()
+        self._hub = HFLoader(dataset, split, self.streaming, self.name)  # not `loader`: Source's
+        self.ds = self._hub.load()
         self.kinds = self._column_kinds()
         self.towers = self._towers()
         self._items: dict[str, list[Item]] = {}
@@ -103,7 +93,7 @@ class HFSource:
         except StopIteration:
             raise BadInputError(f"{self.name}: the dataset is empty") from None
         except Exception as exc:
-            raise self.loader.error(exc) from None
+            raise self._hub.error(exc) from None
         return {k: _kind_of_value(v) for k, v in first.items()}
 
     def _columns_of(self, tower: str) -> list[str]:
@@ -161,7 +151,7 @@ class HFSource:
                         yield i, value
                         i += 1
         except Exception as exc:
-            raise self.loader.error(exc) from None
+            raise self._hub.error(exc) from None
 
     def _left_out(self, names: list[str], name: str, why: str) -> None:
         """Count a row left out; streamed with ``strict``, an error as soon as it is met."""
@@ -242,4 +232,4 @@ class _Stream:
 
 
 def from_spec(rest: str, options: SourceOptions) -> HFSource:
-    return HFSource(*parse_hf_spec(rest), options, name=options.spec)
+    return HFSource(*parse_hf_spec(rest), options)
