@@ -1,6 +1,5 @@
-"""Read an embedding matrix a user already has (``infogauss check FILE``): .npy, .npz,
-.safetensors, .pt/.pth (tensors only, ``weights_only``), .csv/.tsv (numeric, optional header
-row), .parquet (numeric columns or one list column). Every failure is one BadInputError line."""
+"""Read an embedding matrix a user already has (``infogauss check FILE``; formats: SUPPORTED).
+Every failure is one BadInputError line."""
 
 from __future__ import annotations
 
@@ -74,8 +73,7 @@ def _truncated(path: Path, need: int, have: int) -> BadInputError:
 
 
 def _npy(path: Path, key: str | None) -> np.ndarray:
-    """Memory-mapped (a matrix larger than memory can be checked); a damaged header or a
-    truncated file is refused first."""
+    """Memory-mapped (larger than memory is fine); a damaged header or truncation is refused."""
     from numpy.lib import format as npy_format
 
     with path.open("rb") as fh:

@@ -33,8 +33,7 @@ PathLike = str | os.PathLike[str]
 
 @dataclass(frozen=True)
 class Archive:
-    """One archive at ``url_path`` under the manifest's base URL; ``members``: '/'-separated
-    patterns of the entries to extract (empty: all files)."""
+    """One archive under the base URL; ``members``: patterns of the entries to extract (or all)."""
 
     url_path: str
     md5: str
@@ -173,8 +172,7 @@ def _matches(name: str, pattern: str) -> bool:
 
 
 def select_members(path: Path, archive: Archive) -> list[zipfile.ZipInfo]:
-    """The entries to extract; RunError if ``path`` is not a zip, has any unsafe entry (the
-    whole archive is rejected) or lacks a wanted member."""
+    """The entries to extract; RunError for a bad zip, any unsafe entry or a missing member."""
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -195,8 +193,7 @@ def select_members(path: Path, archive: Archive) -> list[zipfile.ZipInfo]:
 
 
 def extract_members(path: Path, infos: list[zipfile.ZipInfo], root: Path) -> int:
-    """Extract ``infos`` of zip ``path`` under ``root``, each file through a temporary name
-    (its CRC checked); returns the number of files."""
+    """Extract ``infos`` under ``root``, each through a temporary name (CRC checked): a count."""
     root.mkdir(parents=True, exist_ok=True)
     base = root.resolve()
     with zipfile.ZipFile(path) as zf, steps(f"extracting {path.name}", len(infos)) as advance:
@@ -220,8 +217,7 @@ def extract_members(path: Path, infos: list[zipfile.ZipInfo], root: Path) -> int
 
 
 def _local_archives(mirror: str, manifest: Manifest) -> tuple[Path, list[Path]] | None:
-    """The folder named by ``mirror`` (a path or file:// URL) and the archives in it; None for
-    an http(s) URL."""
+    """The folder ``mirror`` (path or file:// URL) and the archives in it; None for http(s)."""
     if mirror.startswith("file://"):
         folder = Path(urllib.request.url2pathname(urllib.parse.urlsplit(mirror).path))
     elif m := re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", mirror):

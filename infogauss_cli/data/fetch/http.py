@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import http.client
 import os
 import re
-import socket
 import time
 import urllib.error
 import urllib.parse
@@ -16,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infogauss_cli.core.errors import RunError
+from infogauss_cli.core.netcheck import unreachable_reason
 from infogauss_cli.core.progress import Advance, note, steps
 
 CHUNK_BYTES = 1 << 20
@@ -24,8 +23,7 @@ _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 @dataclass(frozen=True)
 class Network:
-    """Downloads: retries in a row without progress, back-off (doubling), connect and read
-    timeouts in seconds."""
+    """Retries in a row without progress, back-off (doubling), connect and read timeouts (s)."""
 
     retries: int = 5
     backoff_s: float = 1.0
@@ -50,22 +48,9 @@ def unreachable(host: str, reason: object, filenames: tuple[str, ...]) -> RunErr
 
 
 def check_reachable(url: str, timeout_s: float, filenames: tuple[str, ...] = ()) -> None:
-    """Resolve and connect to ``url``'s host within ``timeout_s`` (DNS included, which socket
-    timeouts do not cover); RunError "cannot reach ..." otherwise."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    address = (host, parts.port or (443 if parts.scheme == "https" else 80))
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    try:
-        pool.submit(lambda: socket.create_connection(address, timeout_s).close()).result(
-            timeout=timeout_s + 1.0
-        )
-    except concurrent.futures.TimeoutError:
-        raise unreachable(host, f"no answer within {timeout_s:.0f} s", filenames) from None
-    except OSError as exc:
-        raise unreachable(host, exc.strerror or exc, filenames) from None
-    finally:
-        pool.shutdown(wait=False)
+    """RunError unless ``url``'s server answers within ``timeout_s`` (name lookup included)."""
+    if (why := unreachable_reason(url, timeout_s)) is not None:
+        raise unreachable(urllib.parse.urlsplit(url).hostname or url, why, filenames)
 
 
 def _span(

@@ -1,11 +1,9 @@
-"""Data sources: each turns a ``--data`` spec into the items of one tower (docs/data.md). The
-built-in forms are registered here; a source's module (and its heavy libraries) is imported
-only when the source is used."""
+"""Data sources: ``--data`` specs to the items of one tower (docs/data.md). The built-in forms
+are registered here; a source's module is imported when the source is used."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 from infogauss_cli.data.sources.base import Item, ItemLoadError, Source, ignored_counts
 from infogauss_cli.data.sources.coco import split_coco_spec
@@ -25,20 +23,13 @@ register_source("pydoc-topics", "pydoc-topics", f"{_HERE}.builtin:PydocTopics", 
 register_source("skimage-samples", "skimage-samples", f"{_HERE}.builtin:SkimageSamples", exact=True)
 
 
-class Extracted(Protocol):
-    @property
-    def n(self) -> int: ...
-    @property
-    def skipped(self) -> Sequence[tuple[str, str]]: ...
-
-
-def data_section(source: Source, tower: str, extraction: Extracted, shown: int = 10) -> dict:
-    """The report's ``data`` block for one tower: the spec, items (embedded + skipped), the
-    skipped count and first ``shown`` ids, and what the source ``ignored`` (counts by kind)."""
+def data_section(source: Source, tower: str, n: int, skipped: Sequence[tuple[str, str]]) -> dict:
+    """The report's ``data`` block for one tower: the spec, items (``n`` embedded + skipped), the
+    skipped count and first 10 ids, and what the source ``ignored`` (counts by kind)."""
     return {
         "source": source.name,
-        "items": int(extraction.n) + len(extraction.skipped),
-        "skipped": len(extraction.skipped),
-        "skipped_ids": [i for i, _ in extraction.skipped[:shown]],
+        "items": int(n) + len(skipped),
+        "skipped": len(skipped),
+        "skipped_ids": [i for i, _ in skipped[:10]],
         "ignored": ignored_counts(source, tower),
     }

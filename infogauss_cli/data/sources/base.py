@@ -79,8 +79,7 @@ def ignored_counts(source: Source, tower: str) -> dict[str, int]:
 
 
 def fingerprint_items(tag: str, items: Iterable[Item]) -> str:
-    """sha256 over ``tag`` (the source and its options), and the ids, content (text, file stats,
-    bytes or array) and pairs of ``items``."""
+    """sha256 over ``tag`` and the ids, content (text, file stats, bytes, array) and pairs."""
     h = hashlib.sha256(f"infogauss.source/v1\n{tag}\n".encode())
     for item in items:
         h.update(item.id.encode() + b"\0")

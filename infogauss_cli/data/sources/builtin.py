@@ -35,8 +35,7 @@ class _Builtin:
 
 
 class PydocTopics(_Builtin):
-    """``pydoc-topics``: unique prose sentences of ``pydoc_data.topics`` (indented blocks
-    left out), topics sorted."""
+    """``pydoc-topics``: unique prose sentences of ``pydoc_data.topics``, topics sorted."""
 
     name, towers = "pydoc-topics", ("text",)
 

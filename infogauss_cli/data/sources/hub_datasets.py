@@ -33,8 +33,7 @@ _SLICE = re.compile(r"^([\w.-]+)\[(-?\d*):(-?\d*)\]$")
 
 @contextlib.contextmanager
 def quiet(offline: bool = False) -> Iterator[None]:
-    """No datasets progress bars on stderr; ``offline``: datasets and the hub read the cache only
-    (no retries)."""
+    """No datasets progress bars; ``offline``: datasets and the hub read the cache only."""
     import datasets.config
     import huggingface_hub.constants
     from datasets import utils
@@ -335,8 +334,7 @@ class HFSource:
                     break
 
     def iter_items(self, tower: str) -> Iterator[Item]:
-        """The items of ``tower`` as read; what was left out is counted at the end (``strict``:
-        an error)."""
+        """The items of ``tower`` as read; what was left out is counted at the end."""
         column = self.column_for(tower)
         left: list[str] = []
         found = 0

@@ -1,6 +1,5 @@
-"""The source registry (docs/data.md, "Add a source"): ``--data`` forms and their builders
-(functions or ``"module:function"``, imported on first use), and the entry point group
-``infogauss.sources``."""
+"""The source registry (docs/data.md, "Add a source"): ``--data`` forms, their builders and the
+entry point group ``infogauss.sources``."""
 
 from __future__ import annotations
 
@@ -35,9 +34,8 @@ _REGISTRY: dict[tuple[str, bool], tuple[str, Builder | str]] = {}  # (name, exac
 
 
 def register_source(name: str, form: str, build: Builder | str, *, exact: bool = False) -> None:
-    """Register a ``--data`` form: ``name`` a prefix before ``:`` (a whole spec when ``exact``;
-    case-insensitive, registered again: replaced), ``form`` as messages show it, ``build`` a
-    builder or ``"module:function"``."""
+    """Register a ``--data`` form: ``name`` a prefix before ``:`` (a whole spec when ``exact``),
+    ``form`` as messages show it, ``build`` a builder or ``"module:function"``."""
     _REGISTRY[(name.strip().lower(), exact)] = (form, build)
 
 
