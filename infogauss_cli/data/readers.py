@@ -212,11 +212,8 @@ def _table(path: Path, key: str | None) -> np.ndarray:
 
 
 def _parquet(path: Path, key: str | None) -> np.ndarray:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise BadInputError("reading .parquet needs pyarrow: pip install pyarrow") from None
+    import pyarrow as pa  # a dependency of datasets
+    import pyarrow.parquet as pq
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:

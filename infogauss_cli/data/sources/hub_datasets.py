@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _BATCH = 1000
 FILE_BUILDERS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
+_FILE_SUFFIXES = (*FILE_BUILDERS, ".arrow")
 _OFFLINE_MARKERS = ("OfflineModeIsEnabled", "Couldn't reach", "ConnectionError")
 _OFFLINE_MARKERS += ("LocalEntryNotFoundError", "MaxRetryError", "NameResolutionError")
 _OFFLINE_MARKERS += ("ConnectTimeout", "Temporary failure in name resolution")
@@ -123,40 +124,35 @@ class HFSource:
         self._items: dict[str, list[Item]] = {}
         self._ignored: dict[str, dict[str, int]] = {}
 
+    @quiet()
     def _load(self) -> Rows:
         import datasets
 
-        with quiet():
-            path = Path(self.dataset).expanduser()
-            if path.is_dir() and {"dataset_dict.json", "state.json"} & {
-                p.name for p in path.iterdir()
-            }:
-                try:
-                    loaded = datasets.load_from_disk(str(path))
-                except Exception as exc:
-                    raise self._error(exc) from None
-                return self._pick_split(loaded, sliceable=True)
-            if path.is_file() and path.suffix.lower() == ".arrow":
-                return self._pick_split(datasets.Dataset.from_file(str(path)), sliceable=True)
-            if path.is_dir():
-                return self._call(str(path))
-            files = sorted(glob.glob(str(path), recursive=True))  # a file, or what a glob matches
-            if files:
-                suffix = Path(files[0]).suffix.lower()
-                if suffix not in FILE_BUILDERS:
-                    raise BadInputError(
-                        f"{self.name}: cannot read a {suffix or 'suffix-less'} file ({files[0]}; "
-                        "use .parquet, .jsonl, .csv, .arrow or a dataset folder)"
-                    )
-                return self._call(FILE_BUILDERS[suffix], files)
-            if glob.has_magic(str(path)):
-                raise BadInputError(f"{self.name}: no files match {self.dataset!r}")
-            if self.dataset.startswith((".", "/", "~")) or path.suffix.lower() in (
-                *FILE_BUILDERS,
-                ".arrow",
-            ):
-                raise BadInputError(f"{self.name}: no such file or folder {self.dataset}")
-            return self._call(self.dataset, hub=True)
+        path = Path(self.dataset).expanduser()
+        if path.is_dir() and {"dataset_dict.json", "state.json"} & {p.name for p in path.iterdir()}:
+            try:
+                loaded = datasets.load_from_disk(str(path))
+            except Exception as exc:
+                raise self._error(exc) from None
+            return self._pick_split(loaded, sliceable=True)
+        if path.is_file() and path.suffix.lower() == ".arrow":
+            return self._pick_split(datasets.Dataset.from_file(str(path)), sliceable=True)
+        if path.is_dir():
+            return self._call(str(path))
+        files = sorted(glob.glob(str(path), recursive=True))  # a file, or what a glob matches
+        if files:
+            suffix = Path(files[0]).suffix.lower()
+            if suffix not in FILE_BUILDERS:
+                raise BadInputError(
+                    f"{self.name}: cannot read a {suffix or 'suffix-less'} file ({files[0]}; "
+                    "use .parquet, .jsonl, .csv, .arrow or a dataset folder)"
+                )
+            return self._call(FILE_BUILDERS[suffix], files)
+        if glob.has_magic(str(path)):
+            raise BadInputError(f"{self.name}: no files match {self.dataset!r}")
+        if self.dataset.startswith((".", "/", "~")) or path.suffix.lower() in _FILE_SUFFIXES:
+            raise BadInputError(f"{self.name}: no such file or folder {self.dataset}")
+        return self._call(self.dataset, hub=True)
 
     def _call(self, path: str, files: list[str] | None = None, hub: bool = False) -> Rows:
         """``datasets.load_dataset``: data ``files`` form the split ``train``; a Hub id is
