@@ -50,7 +50,6 @@ class TextFileSource:
                 f"{self.path.name} is read as plain text, one item per line"
             )
         self.text_field = text_field
-        self._items: list[Item] | None = None
         self.empty_lines = self.empty_values = 0  # blank lines; rows with an empty text
 
     @cached_property
@@ -113,17 +112,15 @@ class TextFileSource:
             where = f" near row {n}" if n else ""
             raise BadInputError(f"{self.name}: not valid CSV{where} ({exc})") from None
 
+    @cached_property
     def _scan(self) -> list[Item]:
-        if self._items is not None:
-            return self._items
         try:
             text = self._raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise BadInputError(
                 f"{self.name}: not UTF-8 text (byte {exc.start}); re-encode it as UTF-8"
             ) from None
-        self.empty_lines = self.empty_values = 0
-        items = []
+        items, self.empty_lines, self.empty_values = [], 0, 0
         read = {"jsonl": self._jsonl, "csv": self._csv}.get(self.format)
         rows = (
             read(text) if read else ((f"line:{n}", x) for n, x in enumerate(text.splitlines(), 1))
@@ -142,24 +139,21 @@ class TextFileSource:
         if not items:
             what = "lines" if self.format == "txt" else "texts"
             raise BadInputError(f"{self.name}: no non-empty {what}")
-        self._items = items
         return items
 
     def items(self, tower: str = "text") -> list[Item]:
         check_tower(self.name, self.towers, tower)
-        return list(self._scan())
+        return list(self._scan)
 
     def ignored(self, tower: str = "text") -> dict[str, int]:
-        self._scan()
+        self.items(tower)  # counts what was left out
         txt = self.format == "txt"
         return {"empty line": self.empty_lines} if txt else {"empty text": self.empty_values}
 
     def fingerprint(self, tower: str = "text") -> str:
         check_tower(self.name, self.towers, tower)
-        tag = f"infogauss.text/v1\n{self.format}\n{self.text_field or ''}\n".encode()
-        if self.format == "txt":  # unchanged from the first version: keeps existing cache keys
-            tag = b"infogauss.text/v1\n"
-        return hashlib.sha256(tag + self._raw).hexdigest()
+        tag = "" if self.format == "txt" else f"{self.format}\n{self.text_field or ''}\n"
+        return hashlib.sha256(f"infogauss.text/v1\n{tag}".encode() + self._raw).hexdigest()
 
 
 def from_spec(rest: str, options: SourceOptions) -> TextFileSource:
