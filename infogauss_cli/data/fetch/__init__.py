@@ -245,8 +245,7 @@ def _download_all(manifest: Manifest, folder: Path, base: str, net: Network) -> 
         check_reachable(
             base + missing[0].url_path, net.timeout_s, tuple(a.filename for a in manifest.archives)
         )
-    sizes = [a.size for a in missing]
-    if missing and None not in sizes:
+    if missing and None not in (sizes := [a.size for a in missing]):
         parts = [folder / f"{a.filename}.part" for a in missing]
         need = 2 * sum(sizes) - sum(p.stat().st_size for p in parts if p.exists())  # + extracted
         folder.mkdir(parents=True, exist_ok=True)
@@ -274,21 +273,17 @@ def fetch(
     """Make ``<data_dir>/<manifest.subdir>`` complete (unless it is, and not ``force``).
     ``mirror``: another base URL, or a local folder holding the archives (never deleted)."""
     t0 = time.perf_counter()
-    data = resolve_data_dir(data_dir)
-    root = data / manifest.subdir
+    root = resolve_data_dir(data_dir) / manifest.subdir
     marker = root / manifest.marker_name
-    if not force and is_complete(manifest, data):
+    if not force and is_complete(manifest, data_dir):
         return FetchResult(root, marker, 0, 0, True, time.perf_counter() - t0)
     local = _local_archives(mirror, manifest) if mirror else None
     base = (mirror if mirror and local is None else manifest.base_url).rstrip("/") + "/"
     with contextlib.suppress(OSError):
         marker.unlink()  # incomplete from here until the end
-    downloads, fetched = root / "downloads", 0
-    if local is not None:
-        paths = local[1]
-    else:
-        fetched = _download_all(manifest, downloads, base, net)
-        paths = [downloads / a.filename for a in manifest.archives]
+    downloads = root / "downloads"
+    fetched = 0 if local else _download_all(manifest, downloads, base, net)
+    paths = local[1] if local else [downloads / a.filename for a in manifest.archives]
     pairs = list(zip(manifest.archives, paths, strict=True))
     for archive, path in pairs:  # every checksum before anything is extracted
         h = hashlib.md5()

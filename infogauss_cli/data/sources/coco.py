@@ -96,7 +96,6 @@ class CocoSource:
         if len(self.coco.imgs) != len(listed):
             raise BadInputError(f"{self.name}: image ids are not unique in {self.annotations.name}")
         self.image_ids = sorted(self.coco.imgs, key=_sort_key)
-        self._items: dict[str, list[Item]] = {}
         self._ignored: dict[str, dict[str, int]] = {}
 
     @cached_property
@@ -121,6 +120,7 @@ class CocoSource:
             )
         return best
 
+    @cached_property
     def _image_items(self) -> list[Item]:
         root = self.images_dir
         files = [(i, str(self.coco.imgs[i]["file_name"])) for i in self.image_ids]
@@ -134,6 +134,7 @@ class CocoSource:
             )
         return [Item(id=f"coco:{i}", path=str(root / f)) for i, f in files]
 
+    @cached_property
     def _caption_items(self) -> list[Item]:
         by_image: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         for a in self.coco.anns.values():
@@ -169,9 +170,7 @@ class CocoSource:
 
     def items(self, tower: str) -> list[Item]:
         check_tower(self.name, self.towers, tower)
-        if tower not in self._items:
-            self._items[tower] = self._image_items() if tower == "image" else self._caption_items()
-        return list(self._items[tower])
+        return list(self._image_items if tower == "image" else self._caption_items)
 
     def ignored(self, tower: str) -> dict[str, int]:
         self.items(tower)
