@@ -214,6 +214,7 @@ def _table(path: Path, key: str | None) -> np.ndarray:
 def _parquet(path: Path, key: str | None) -> np.ndarray:
     import pyarrow as pa  # a dependency of datasets
     import pyarrow.parquet as pq
+
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:

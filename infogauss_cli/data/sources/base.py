@@ -1,5 +1,4 @@
-"""What every data source yields: items with stable ids, for one tower (docs/data.md, "Add a
-source")."""
+"""What every data source yields: items with stable ids, for one tower (docs/data.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Sequence, Sized
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from infogauss_cli.core.errors import BadInputError
 
@@ -25,7 +24,6 @@ class Item:
     pair: str | None = None
 
 
-@runtime_checkable
 class Source(Protocol):
     """``items(tower)``: a list or a stream of items; ``fingerprint(tower)`` changes whenever
     they or their content change. Optional: ``loader(tower)`` and ``ignored(tower)``."""
