@@ -288,13 +288,9 @@ class HFSource:
         ds = self.ds.select_columns([column])
         if self.kinds.get(column) == "image" and ds.features:
             ds = ds.cast_column(column, datasets.Image(decode=False))
-        i = 0
         try:
             with quiet():
-                for batch in ds.iter(batch_size=_BATCH):
-                    for value in batch[column]:
-                        yield i, value
-                        i += 1
+                yield from enumerate(v for b in ds.iter(batch_size=_BATCH) for v in b[column])
         except Exception as exc:
             raise self._error(exc) from None
 
