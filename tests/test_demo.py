@@ -91,7 +91,7 @@ def test_demo_keeps_going_when_a_data_source_is_missing(monkeypatch, tmp_path):
     def no_skimage(self, tower):
         raise BadInputError("skimage-samples needs scikit-image: pip install 'infogauss[offline]'")
 
-    monkeypatch.setattr(builtin.SkimageSamplesSource, "items", no_skimage)
+    monkeypatch.setattr(builtin.SkimageSamples, "items", no_skimage)
     monkeypatch.setattr(demo, "SYNTHETIC_SETTINGS", ("binary",))
     monkeypatch.setattr(
         demo, "MODEL_ROWS", ((("effnet-lite0", "effnet-lite0@random"), "skimage-samples"),)

@@ -117,7 +117,7 @@ def test_empty_captions_skipped_counted_or_strict(tmp_path):
     assert first.ignored("text")["empty caption"] == 2
     every = parse_data_spec(f"coco:{fx.ann_path}", DataOptions(captions="all"))
     assert len(every.items("text")) == 10
-    assert data_section(every, "text", _Fake(10, (("x", "truncated image"),))) == {
+    assert data_section(every, "text", 10, (("x", "truncated image"),)) == {
         "source": f"coco:{fx.ann_path}",
         "items": 11,
         "skipped": 1,
@@ -126,11 +126,6 @@ def test_empty_captions_skipped_counted_or_strict(tmp_path):
     }
     with pytest.raises(BadInputError, match=r"2 empty caption.*--strict"):
         CocoSource(fx.ann_path, strict=True).items("text")
-
-
-class _Fake:
-    def __init__(self, n, skipped):
-        self.n, self.skipped = n, skipped
 
 
 def test_bad_annotation_files(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import DataOptions
-from infogauss_cli.data.sources import ignored_counts, parse_data_spec
+from infogauss_cli.data.sources import ignored_counts, item_loader, parse_data_spec
 from infogauss_cli.data.sources.hub_datasets import HFSource, parse_hf_spec
 from infogauss_cli.data.sources.images import load_image
 
@@ -83,6 +83,7 @@ def test_parquet_file_detects_columns_and_pairs(local):
     images = src.items("image")
     assert [i.id for i in images] == ["row:0", "row:1", "row:2", "row:3"]  # row 4 has no image
     assert load_image(images[1]).getpixel((0, 0)) == (10, 0, 0)
+    assert item_loader(src, "image")(images[1]).getpixel((0, 0)) == (10, 0, 0)  # the default
     assert ignored_counts(src, "image") == {"missing image": 1}
     texts = src.items("text")  # two text columns: 'caption' is the usual name
     assert [(t.id, t.text, t.pair) for t in texts][:2] == [

@@ -150,16 +150,6 @@ class DataOptions:
         check_choice(self.tower, TOWER_CHOICES, "tower")
         check_choice(self.captions, ("first", "all"), "--captions")
 
-    def source_options(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`~infogauss_cli.data.sources.parse_data_spec`."""
-        return {
-            "captions": self.captions,
-            "text_field": self.text_field,
-            "streaming": self.streaming,
-            "strict": self.strict,
-            "download": self.download,
-        }
-
 
 @dataclass(frozen=True)
 class Compute:

@@ -1,6 +1,5 @@
-"""Read an embedding matrix a user already has (``infogauss check FILE``): .npy, .npz,
-.safetensors, .pt/.pth (tensors only, ``weights_only``), .csv/.tsv (numeric, optional header
-row), .parquet (numeric columns or one list column). Every failure is one BadInputError line."""
+"""Read an embedding matrix a user already has (``infogauss check FILE``; formats: SUPPORTED).
+Every failure is one BadInputError line."""
 
 from __future__ import annotations
 
@@ -55,7 +54,6 @@ def read_matrix(path: str | Path, key: str | None = None) -> np.ndarray:
 
 
 def _choose(names: list[str], key: str | None, path: Path) -> str:
-    """The array to read: ``key`` if given, else the only one."""
     if key is not None and key not in names:
         raise BadInputError(f"{path.name}: no key {key!r}; keys: {', '.join(names) or 'none'}")
     if key is not None or len(names) == 1:
@@ -75,8 +73,7 @@ def _truncated(path: Path, need: int, have: int) -> BadInputError:
 
 
 def _npy(path: Path, key: str | None) -> np.ndarray:
-    """Memory-mapped: pages are read when the diagnostics reach them, so a matrix larger than
-    memory can be checked. A damaged header or a truncated file is refused first."""
+    """Memory-mapped (larger than memory is fine); a damaged header or truncation is refused."""
     from numpy.lib import format as npy_format
 
     with path.open("rb") as fh:
@@ -121,8 +118,7 @@ _ST_DTYPES |= {"I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?"}
 
 
 def _safetensors(path: Path, key: str | None) -> np.ndarray:
-    """Memory-mapped from the file (the header gives dtype, shape and byte range); BF16 and
-    other dtypes numpy lacks are loaded through safetensors + torch."""
+    """Memory-mapped; BF16 and other dtypes numpy lacks are loaded through safetensors + torch."""
     size = path.stat().st_size
     with path.open("rb") as fh:
         raw = fh.read(8)
@@ -195,14 +191,6 @@ def _torch(path: Path, key: str | None) -> np.ndarray:
     raise BadInputError(f"{path.name} holds a {type(obj).__name__}, expected a tensor")
 
 
-def _numeric_line(line: str, delimiter: str) -> bool:
-    try:
-        [float(x) for x in line.strip().split(delimiter)]
-    except ValueError:
-        return False
-    return True
-
-
 def _table(path: Path, key: str | None) -> np.ndarray:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     # utf-8-sig: a byte-order mark (Excel's CSV export) must not make row 1 look like a header
@@ -210,7 +198,11 @@ def _table(path: Path, key: str | None) -> np.ndarray:
         lines = [line for line in fh if line.strip()]
     if not lines:
         raise BadInputError(f"{path.name}: holds no rows of numbers (only blank lines)")
-    skip = 0 if _numeric_line(lines[0], delimiter) else 1  # a header row
+    try:
+        list(map(float, lines[0].strip().split(delimiter)))
+        skip = 0
+    except ValueError:
+        skip = 1  # a header row
     if len(lines) <= skip:
         raise BadInputError(f"{path.name}: holds a header row and no rows of numbers")
     try:
@@ -220,11 +212,9 @@ def _table(path: Path, key: str | None) -> np.ndarray:
 
 
 def _parquet(path: Path, key: str | None) -> np.ndarray:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise BadInputError("reading .parquet needs pyarrow: pip install pyarrow") from None
+    import pyarrow as pa  # a dependency of datasets
+    import pyarrow.parquet as pq
+
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:

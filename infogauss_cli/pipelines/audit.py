@@ -93,7 +93,7 @@ def _model_rows(
         extra["revision"] = entry.source.revision
     info = RowInfo(
         **who,
-        data=data_section(source, tower, ex),
+        data=data_section(source, tower, ex.n, ex.skipped),
         protocol={"precision": ex.precision, "device": ex.device, **extra},
         provenance=provenance(ex),
         timing={

@@ -320,7 +320,7 @@ def track_zoo(
                 continue
             info = RowInfo(
                 **who,
-                data=data_section(source, t, ex),
+                data=data_section(source, t, ex.n, ex.skipped),
                 protocol={"precision": ex.precision, "device": ex.device},
                 timing={"extract_s": round(ex.extract_s, 3), "from_cache": round(ex.from_cache, 3)},
                 extra_metrics=_uniformity(ex.embeddings, protocol.n, protocol.seed),

@@ -147,16 +147,15 @@ def test_hub_file_fails_within_seconds_without_offline_flags(monkeypatch):
 
 def test_hf_dataset_fails_within_seconds_without_offline_flags(monkeypatch, tmp_path):
     pytest.importorskip("datasets")
-    from infogauss_cli.data.sources.hub_datasets_load import HFLoader
+    from infogauss_cli.data.sources import parse_data_spec
     from infogauss_cli.models.backends import hub
 
     for var in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(hub, "endpoint", lambda: f"http://127.0.0.1:{closed_port()}")
-    loader = HFLoader("user/dataset", None, False, "hf:user/dataset")
     start = time.monotonic()
     with pytest.raises(BadInputError, match="cannot reach the Hugging Face Hub") as info:
-        loader.load()
+        parse_data_spec("hf:user/dataset")
     assert time.monotonic() - start < 10
     assert "\n" not in str(info.value)
 

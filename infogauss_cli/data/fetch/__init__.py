@@ -1,9 +1,5 @@
-"""Fetching datasets (docs/data.md): resumable, md5-verified downloads, safely unpacked.
-
-:func:`fetch` downloads every archive through a ``.part`` file (resumed with HTTP ``Range``),
-verifies every md5, inspects every archive (an absolute path, ``..`` or a link rejects it), then
-extracts the wanted members and writes the marker ``<root>/.<name>.complete.json``.
-"""
+"""Fetching datasets (docs/data.md): manifests, resumable md5-verified downloads, safe unpacking
+(an absolute path, ``..`` or a link rejects the whole archive) and the completion marker."""
 
 from __future__ import annotations
 
@@ -19,40 +15,140 @@ import time
 import urllib.parse
 import urllib.request
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.core.progress import note, steps
-from infogauss_cli.data.fetch.http import check_reachable, download, human
-from infogauss_cli.data.fetch.manifest import (
-    CHUNK_BYTES,
-    COCO_VAL2017,
-    MANIFESTS,
-    Archive,
-    DatasetStatus,
-    FetchResult,
-    Manifest,
-    Network,
-    PathLike,
-    dataset_status,
-    is_complete,
-    resolve_data_dir,
-)
+from infogauss_cli.data.fetch.http import CHUNK_BYTES, Network, check_reachable, download, human
 
 __all__ = ["COCO_VAL2017", "MANIFESTS", "DatasetStatus", "FetchResult", "Manifest", "Network"]
 __all__ += ["dataset_status", "download", "fetch", "is_complete", "resolve_data_dir"]
 __all__ += ["unsafe_reason"]
+PathLike = str | os.PathLike[str]
 
 
-def md5_file(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f, steps(f"md5 {path.name}", path.stat().st_size, "B") as advance:
-        while chunk := f.read(CHUNK_BYTES):
-            h.update(chunk)
-            advance(len(chunk))
-    return h.hexdigest()
+@dataclass(frozen=True)
+class Archive:
+    """One archive under the base URL; ``members``: patterns of the entries to extract (or all)."""
+
+    url_path: str
+    md5: str
+    size: int | None = None
+    members: tuple[str, ...] = ()
+
+    @property
+    def filename(self) -> str:
+        return self.url_path.rpartition("/")[2]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A dataset: its archives at ``base_url``, extracted into ``<data_dir>/<subdir>``."""
+
+    name: str
+    base_url: str
+    subdir: str
+    archives: tuple[Archive, ...]
+
+    @property
+    def marker_name(self) -> str:
+        return f".{self.name}.complete.json"
+
+
+COCO_VAL2017 = Manifest(
+    "coco-val2017",
+    "http://images.cocodataset.org/",
+    "coco",
+    (
+        Archive(
+            "zips/val2017.zip", "442b8da7639aecaf257c1dceb8ba8c80", 815_585_330, ("val2017/*.jpg",)
+        ),
+        Archive(
+            "annotations/annotations_trainval2017.zip",
+            "f4bbac642086de4f52a3fdda2de5fa2c",
+            252_907_541,
+            ("annotations/captions_val2017.json",),
+        ),
+    ),
+)
+MANIFESTS: dict[str, Manifest] = {COCO_VAL2017.name: COCO_VAL2017}
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What :func:`fetch` did: ``files`` extracted into ``root`` (0 when ``already_present``)."""
+
+    root: Path
+    marker: Path
+    files: int
+    downloaded_bytes: int
+    already_present: bool
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class DownloadFile:
+    """An archive, or a partial download of one, in ``<root>/downloads``."""
+
+    path: Path
+    bytes: int
+    partial: bool
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    """What is on disk: files matching each member pattern, the completion marker's content."""
+
+    name: str
+    root: Path
+    complete: bool
+    marker: dict[str, Any] | None
+    members: dict[str, int]
+    downloads: tuple[DownloadFile, ...] = ()
+
+
+def resolve_data_dir(data_dir: PathLike | None = None) -> Path:
+    """``data_dir``, else ``$INFOGAUSS_DATA``, else ``<user cache dir>/infogauss/data``."""
+    if data_dir or os.environ.get("INFOGAUSS_DATA"):
+        return Path(data_dir or os.environ["INFOGAUSS_DATA"]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("infogauss")) / "data"
+
+
+def read_marker(manifest: Manifest, data_dir: PathLike | None = None) -> dict[str, Any] | None:
+    """The completion marker's content, or None when absent or unreadable (= incomplete)."""
+    path = resolve_data_dir(data_dir) / manifest.subdir / manifest.marker_name
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and info.get("dataset") == manifest.name else None
+
+
+def is_complete(manifest: Manifest, data_dir: PathLike | None = None) -> bool:
+    return read_marker(manifest, data_dir) is not None
+
+
+def dataset_status(manifest: Manifest, data_dir: PathLike | None = None) -> DatasetStatus:
+    """What of ``manifest`` is on disk under ``data_dir`` (``infogauss data info``)."""
+    root = resolve_data_dir(data_dir) / manifest.subdir
+    marker, folder = read_marker(manifest, data_dir), root / "downloads"
+    members = {
+        pattern: sum(p.is_file() for p in root.glob(pattern)) if root.is_dir() else 0
+        for archive in manifest.archives
+        for pattern in archive.members
+    }
+    downloads = tuple(
+        DownloadFile(p, p.stat().st_size, p.name.endswith(".part"))
+        for p in (sorted(folder.iterdir()) if folder.is_dir() else ())
+        if p.is_file()
+    )
+    return DatasetStatus(manifest.name, root, marker is not None, marker, members, downloads)
 
 
 def unsafe_reason(info: zipfile.ZipInfo) -> str | None:
@@ -76,8 +172,7 @@ def _matches(name: str, pattern: str) -> bool:
 
 
 def select_members(path: Path, archive: Archive) -> list[zipfile.ZipInfo]:
-    """The entries to extract; RunError if ``path`` is not a zip, has any unsafe entry (the
-    whole archive is rejected) or lacks a wanted member."""
+    """The entries to extract; RunError for a bad zip, any unsafe entry or a missing member."""
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -93,14 +188,12 @@ def select_members(path: Path, archive: Archive) -> list[zipfile.ZipInfo]:
     for pattern in archive.members:
         if not any(_matches(i.filename, pattern) for i in files):
             raise RunError(f"{archive.filename} has no entry matching {pattern!r}")
-    if not archive.members:
-        return files
-    return [i for i in files if any(_matches(i.filename, p) for p in archive.members)]
+    wanted = archive.members
+    return [i for i in files if not wanted or any(_matches(i.filename, p) for p in wanted)]
 
 
 def extract_members(path: Path, infos: list[zipfile.ZipInfo], root: Path) -> int:
-    """Extract ``infos`` of zip ``path`` under ``root``, each file through a temporary name
-    (its CRC checked); returns the number of files."""
+    """Extract ``infos`` under ``root``, each through a temporary name (CRC checked): a count."""
     root.mkdir(parents=True, exist_ok=True)
     base = root.resolve()
     with zipfile.ZipFile(path) as zf, steps(f"extracting {path.name}", len(infos)) as advance:
@@ -123,28 +216,26 @@ def extract_members(path: Path, infos: list[zipfile.ZipInfo], root: Path) -> int
     return len(infos)
 
 
-def _local_mirror(mirror: str) -> Path | None:
-    """A local folder named by ``mirror`` (a path or file:// URL), or None for http(s) URLs."""
+def _local_archives(mirror: str, manifest: Manifest) -> tuple[Path, list[Path]] | None:
+    """The folder ``mirror`` (path or file:// URL) and the archives in it; None for http(s)."""
     if mirror.startswith("file://"):
-        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(mirror).path))
+        folder = Path(urllib.request.url2pathname(urllib.parse.urlsplit(mirror).path))
     elif m := re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", mirror):
         if m[1].lower() not in ("http", "https"):
             raise BadInputError(f"--mirror {mirror!r}: use an http(s):// URL or a local folder")
         return None
     else:
-        path = Path(mirror).expanduser()
-    if not path.is_dir():
+        folder = Path(mirror).expanduser()
+    if not folder.is_dir():
         raise BadInputError(f"--mirror {mirror!r}: not an http(s):// URL nor an existing folder")
-    return path
-
-
-def _in_mirror(folder: Path, archive: Archive, mirror: str) -> Path:
-    candidates = [folder / archive.url_path, folder / archive.filename]
-    found = next((p for p in candidates if p.is_file()), None)
-    if found is None:
-        looked = ", ".join(map(str, candidates))
-        raise BadInputError(f"--mirror {mirror}: no {archive.filename} (looked for {looked})")
-    return found
+    paths = []
+    for a in manifest.archives:
+        candidates = [folder / a.url_path, folder / a.filename]
+        if (found := next((p for p in candidates if p.is_file()), None)) is None:
+            looked = ", ".join(map(str, candidates))
+            raise BadInputError(f"--mirror {mirror}: no {a.filename} (looked for {looked})")
+        paths.append(found)
+    return folder, paths
 
 
 def _download_all(manifest: Manifest, folder: Path, base: str, net: Network) -> int:
@@ -154,8 +245,7 @@ def _download_all(manifest: Manifest, folder: Path, base: str, net: Network) -> 
         check_reachable(
             base + missing[0].url_path, net.timeout_s, tuple(a.filename for a in manifest.archives)
         )
-    sizes = [a.size for a in missing]
-    if missing and None not in sizes:
+    if missing and None not in (sizes := [a.size for a in missing]):
         parts = [folder / f"{a.filename}.part" for a in missing]
         need = 2 * sum(sizes) - sum(p.stat().st_size for p in parts if p.exists())  # + extracted
         folder.mkdir(parents=True, exist_ok=True)
@@ -183,25 +273,25 @@ def fetch(
     """Make ``<data_dir>/<manifest.subdir>`` complete (unless it is, and not ``force``).
     ``mirror``: another base URL, or a local folder holding the archives (never deleted)."""
     t0 = time.perf_counter()
-    data = resolve_data_dir(data_dir)
-    root = data / manifest.subdir
+    root = resolve_data_dir(data_dir) / manifest.subdir
     marker = root / manifest.marker_name
-    if not force and is_complete(manifest, data):
-        return FetchResult(manifest.name, root, marker, 0, 0, True, time.perf_counter() - t0)
-    local = _local_mirror(mirror) if mirror else None
+    if not force and is_complete(manifest, data_dir):
+        return FetchResult(root, marker, 0, 0, True, time.perf_counter() - t0)
+    local = _local_archives(mirror, manifest) if mirror else None
     base = (mirror if mirror and local is None else manifest.base_url).rstrip("/") + "/"
     with contextlib.suppress(OSError):
         marker.unlink()  # incomplete from here until the end
     downloads = root / "downloads"
-    if local is not None:
-        paths, fetched = [_in_mirror(local, a, str(mirror)) for a in manifest.archives], 0
-    else:
-        fetched = _download_all(manifest, downloads, base, net)
-        paths = [downloads / a.filename for a in manifest.archives]
+    fetched = 0 if local else _download_all(manifest, downloads, base, net)
+    paths = local[1] if local else [downloads / a.filename for a in manifest.archives]
     pairs = list(zip(manifest.archives, paths, strict=True))
     for archive, path in pairs:  # every checksum before anything is extracted
-        digest = md5_file(path)
-        if digest != archive.md5.lower():
+        h = hashlib.md5()
+        with open(path, "rb") as f, steps(f"md5 {path.name}", path.stat().st_size, "B") as advance:
+            while chunk := f.read(CHUNK_BYTES):
+                h.update(chunk)
+                advance(len(chunk))
+        if (digest := h.hexdigest()) != archive.md5.lower():
             where = f"in {path}"
             if local is None:
                 path.unlink()
@@ -223,7 +313,7 @@ def fetch(
             for a in manifest.archives
         ],
         "files": n_files,
-        "source": str(local) if local is not None else base,
+        "source": str(local[0]) if local is not None else base,
         "tool": {"name": "infogauss", "version": __version__},
     }
     atomic_write_bytes(marker, (json.dumps(info, indent=2) + "\n").encode())
@@ -231,5 +321,4 @@ def fetch(
         for path in [*paths, downloads]:
             with contextlib.suppress(OSError):
                 path.rmdir() if path.is_dir() else path.unlink()
-    elapsed = time.perf_counter() - t0
-    return FetchResult(manifest.name, root, marker, n_files, fetched, False, elapsed)
+    return FetchResult(root, marker, n_files, fetched, False, time.perf_counter() - t0)

@@ -2,34 +2,40 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import http.client
 import os
 import re
-import socket
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from infogauss_cli.core.errors import RunError
+from infogauss_cli.core.netcheck import unreachable_reason
 from infogauss_cli.core.progress import Advance, note, steps
-from infogauss_cli.data.fetch.manifest import CHUNK_BYTES, Network
 
+CHUNK_BYTES = 1 << 20
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
+@dataclass(frozen=True)
+class Network:
+    """Retries in a row without progress, back-off (doubling), connect and read timeouts (s)."""
+
+    retries: int = 5
+    backoff_s: float = 1.0
+    timeout_s: float = 10.0
+    read_timeout_s: float = 60.0
+
+
 def human(n: int | None) -> str:
-    if n is None or n < 1000:
-        return f"{'?' if n is None else n} bytes"
-    size = n / 1000
-    for unit in ("KB", "MB"):
-        if size < 1000:
-            return f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n is not None and n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{'?' if n is None else n} bytes"
 
 
 def unreachable(host: str, reason: object, filenames: tuple[str, ...]) -> RunError:
@@ -42,29 +48,15 @@ def unreachable(host: str, reason: object, filenames: tuple[str, ...]) -> RunErr
 
 
 def check_reachable(url: str, timeout_s: float, filenames: tuple[str, ...] = ()) -> None:
-    """Resolve and connect to ``url``'s host within ``timeout_s`` (DNS included, which socket
-    timeouts do not cover); RunError "cannot reach ..." otherwise."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    address = (host, parts.port or (443 if parts.scheme == "https" else 80))
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    try:
-        pool.submit(lambda: socket.create_connection(address, timeout_s).close()).result(
-            timeout=timeout_s + 1.0
-        )
-    except concurrent.futures.TimeoutError:
-        raise unreachable(host, f"no answer within {timeout_s:.0f} s", filenames) from None
-    except OSError as exc:
-        raise unreachable(host, exc.strerror or exc, filenames) from None
-    finally:
-        pool.shutdown(wait=False)
+    """RunError unless ``url``'s server answers within ``timeout_s`` (name lookup included)."""
+    if (why := unreachable_reason(url, timeout_s)) is not None:
+        raise unreachable(urllib.parse.urlsplit(url).hostname or url, why, filenames)
 
 
 def _span(
     resp: http.client.HTTPResponse, url: str, have: int, size: int | None
 ) -> tuple[int, int | None]:
-    """(first byte the body carries, total size or None) of the answer to a request from byte
-    ``have``; RunError for a wrong range or size."""
+    """(first byte of the body, total size or None) of the answer to a request from ``have``."""
     if have and resp.status == 206:
         m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
         if not m or int(m[1]) != have:
@@ -105,10 +97,8 @@ def _receive(
 
 
 def download(url: str, dest: Path, size: int | None = None, net: Network = Network()) -> int:
-    """Download ``url`` to ``dest`` through ``dest.part``, resuming a partial file with an HTTP
-    Range request; returns the bytes fetched. A dropped connection is retried (with Range) up to
-    ``net.retries`` times in a row without progress; a failure keeps the ``.part`` file for the
-    next call. The caller verifies the content (md5)."""
+    """Download ``url`` to ``dest`` through ``dest.part`` (resumed with ``Range``; kept on failure),
+    retrying up to ``net.retries`` times in a row without progress; returns the bytes fetched."""
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
     part.parent.mkdir(parents=True, exist_ok=True)

@@ -1,27 +1,17 @@
-"""Data sources: each turns a ``--data`` spec into the items of one tower (the forms: docs/data.md).
-
-The built-in forms are registered here, one line each; a source's module (and its heavy
-libraries: pycocotools, datasets) is imported only when the source is used.
-"""
+"""Data sources: ``--data`` specs to the items of one tower (docs/data.md). The built-in forms
+are registered here; a source's module is imported when the source is used."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 from infogauss_cli.data.sources.base import Item, ItemLoadError, Source, ignored_counts
 from infogauss_cli.data.sources.coco import split_coco_spec
 from infogauss_cli.data.sources.loaders import item_loader
-from infogauss_cli.data.sources.registry import (
-    SourceOptions,
-    parse_data_spec,
-    register_source,
-    supported_forms,
-)
+from infogauss_cli.data.sources.registry import SourceOptions, parse_data_spec, register_source
 
 __all__ = ["Item", "ItemLoadError", "Source", "SourceOptions", "data_section", "ignored_counts"]
 __all__ += ["item_loader", "parse_data_spec", "register_source", "split_coco_spec"]
-__all__ += ["supported_forms"]
 
 _HERE = __name__
 register_source("coco-val2017", "coco-val2017", f"{_HERE}.coco:val2017_from_spec", exact=True)
@@ -29,28 +19,17 @@ register_source("coco", "coco:ANNOTATIONS.json[:IMAGES_DIR]", f"{_HERE}.coco:fro
 register_source("images", "images:DIR", f"{_HERE}.images:from_spec")
 register_source("text", "text:FILE", f"{_HERE}.text:from_spec")
 register_source("hf", "hf:DATASET[:SPLIT][#COLUMN]", f"{_HERE}.hub_datasets:from_spec")
-register_source("pydoc-topics", "pydoc-topics", f"{_HERE}.builtin:pydoc_topics", exact=True)
-register_source("skimage-samples", "skimage-samples", f"{_HERE}.builtin:skimage", exact=True)
+register_source("pydoc-topics", "pydoc-topics", f"{_HERE}.builtin:PydocTopics", exact=True)
+register_source("skimage-samples", "skimage-samples", f"{_HERE}.builtin:SkimageSamples", exact=True)
 
 
-class Extracted(Protocol):
-    """What :func:`data_section` reads of an extraction."""
-
-    @property
-    def n(self) -> int: ...
-
-    @property
-    def skipped(self) -> Sequence[tuple[str, str]]: ...
-
-
-def data_section(source: Source, tower: str, extraction: Extracted, shown: int = 10) -> dict:
-    """The report's ``data`` block for one tower: ``source`` (the spec), ``items`` (embedded +
-    skipped), ``skipped`` (a count), ``skipped_ids`` (the first ``shown``) and ``ignored``
-    (what the source left out on purpose, counts by kind)."""
+def data_section(source: Source, tower: str, n: int, skipped: Sequence[tuple[str, str]]) -> dict:
+    """The report's ``data`` block for one tower: the spec, items (``n`` embedded + skipped), the
+    skipped count and first 10 ids, and what the source ``ignored`` (counts by kind)."""
     return {
         "source": source.name,
-        "items": int(extraction.n) + len(extraction.skipped),
-        "skipped": len(extraction.skipped),
-        "skipped_ids": [i for i, _ in extraction.skipped[:shown]],
+        "items": int(n) + len(skipped),
+        "skipped": len(skipped),
+        "skipped_ids": [i for i, _ in skipped[:10]],
         "ignored": ignored_counts(source, tower),
     }

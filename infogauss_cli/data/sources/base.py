@@ -1,5 +1,4 @@
-"""What every data source yields: items with stable ids, for one tower (the protocol of
-docs/data.md, "Add a source")."""
+"""What every data source yields: items with stable ids, for one tower (docs/data.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Sequence, Sized
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from infogauss_cli.core.errors import BadInputError
 
@@ -25,7 +24,6 @@ class Item:
     pair: str | None = None
 
 
-@runtime_checkable
 class Source(Protocol):
     """``items(tower)``: a list or a stream of items; ``fingerprint(tower)`` changes whenever
     they or their content change. Optional: ``loader(tower)`` and ``ignored(tower)``."""
@@ -57,15 +55,8 @@ def load_text(item: Item) -> str:
 
 
 def item_count(items: Iterable[Item]) -> int | None:
-    """How many items a list or a stream holds, when it knows (``len``), else None."""
+    """How many items a list or a stream holds, when it knows, else None."""
     return len(items) if isinstance(items, Sized) else None
-
-
-def check_captions_mode(captions: str) -> str:
-    mode = (captions or "first").strip().lower()
-    if mode not in ("first", "all"):
-        raise BadInputError(f"--captions {captions!r}: use first (one per image) or all")
-    return mode
 
 
 def check_tower(name: str, towers: tuple[str, ...], tower: str) -> None:
@@ -80,15 +71,13 @@ def check_tower(name: str, towers: tuple[str, ...], tower: str) -> None:
 
 
 def ignored_counts(source: Source, tower: str) -> dict[str, int]:
-    """What ``source`` left out on purpose for ``tower`` (empty captions...), by kind; ``{}``
-    for sources that do not say."""
+    """What ``source`` left out on purpose for ``tower`` (empty captions...), counts by kind."""
     fn = getattr(source, "ignored", None)
     return {k: int(v) for k, v in fn(tower).items() if v} if fn is not None else {}
 
 
 def fingerprint_items(tag: str, items: Iterable[Item]) -> str:
-    """sha256 over the ids and the content of ``items``: text, file (path, size, mtime_ns),
-    encoded bytes or array, and the pairing. ``tag`` names the source kind and its options."""
+    """sha256 over ``tag`` and the ids, content (text, file stats, bytes, array) and pairs."""
     h = hashlib.sha256(f"infogauss.source/v1\n{tag}\n".encode())
     for item in items:
         h.update(item.id.encode() + b"\0")

@@ -1,5 +1,5 @@
-"""COCO-format captions: ``coco:ANNOTATIONS.json[:IMAGES_DIR]`` and ``coco-val2017``; ids,
-captions first/all and the guess of IMAGES_DIR are described in docs/data.md."""
+"""COCO-format captions: ``coco:ANNOTATIONS.json[:IMAGES_DIR]`` and ``coco-val2017`` (ids,
+captions first/all, the guess of IMAGES_DIR: docs/data.md)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,15 @@ import json
 import os
 import re
 from collections import defaultdict
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import BadInputError, more_names
+from infogauss_cli.core.options import check_choice
 from infogauss_cli.core.safe_paths import stays_inside
 from infogauss_cli.data import fetch as downloads
-from infogauss_cli.data.sources.base import (
-    Item,
-    check_captions_mode,
-    check_tower,
-    fingerprint_items,
-)
+from infogauss_cli.data.sources.base import Item, check_tower, fingerprint_items
 
 if TYPE_CHECKING:  # pragma: no cover
     from pycocotools.coco import COCO
@@ -31,8 +28,7 @@ _PROBE = 20  # listed files checked when guessing IMAGES_DIR
 
 
 def load_coco(path: Path, name: str) -> COCO:
-    """``pycocotools.coco.COCO(path)``, its stdout silenced; BadInputError for a file that is
-    not COCO annotations."""
+    """``pycocotools.coco.COCO(path)``, quiet; BadInputError for a file that is not COCO."""
     from pycocotools.coco import COCO
 
     try:
@@ -56,7 +52,7 @@ def _sort_key(value: object) -> tuple[int, Any]:
 
 
 class CocoSource:
-    """Images and captions of a COCO-format captions file (see the module docstring)."""
+    """Images and captions of a COCO-format captions file."""
 
     towers: tuple[str, ...] = ("image", "text")
 
@@ -72,8 +68,8 @@ class CocoSource:
     ) -> None:
         self.annotations = Path(annotations).expanduser()
         self.name = name or (f"coco:{annotations}" + (f":{images_dir}" if images_dir else ""))
-        self.captions, self.strict = check_captions_mode(captions), strict
-        self.missing_hint = missing_hint
+        self.captions = check_choice(captions, ("first", "all"), "--captions")
+        self.strict, self.missing_hint = strict, missing_hint
         if not self.annotations.exists():
             raise BadInputError(f"{self.name}: no such file {self.annotations}")
         if not self.annotations.is_file():
@@ -100,19 +96,14 @@ class CocoSource:
         if len(self.coco.imgs) != len(listed):
             raise BadInputError(f"{self.name}: image ids are not unique in {self.annotations.name}")
         self.image_ids = sorted(self.coco.imgs, key=_sort_key)
-        self._images_dir: Path | None = None
-        self._items: dict[str, list[Item]] = {}
         self._ignored: dict[str, dict[str, int]] = {}
 
-    @property
+    @cached_property
     def images_dir(self) -> Path:
         """The folder given, else the first of ``../<split>``, ``./<split>``, ``images``, ...
-        holding the listed files."""
-        if self._images_dir is None:
-            self._images_dir = self._images_arg or self._guess_images_dir()
-        return self._images_dir
-
-    def _guess_images_dir(self) -> Path:
+        holding the most of the first listed files."""
+        if self._images_arg is not None:
+            return self._images_arg
         ann = self.annotations.absolute()
         here, up = ann.parent, ann.parent.parent
         m = re.match(r"^(?:captions|instances|person_keypoints)_(.+)\.json$", ann.name, re.I)
@@ -120,7 +111,7 @@ class CocoSource:
         candidates = list(dict.fromkeys([*found, here / "images", up / "images", here, up]))
         probe = [self.coco.imgs[i]["file_name"] for i in self.image_ids[:_PROBE]]
         hits = {c: sum((c / f).is_file() for f in probe) for c in candidates if c.is_dir()}
-        best = max(hits, key=lambda c: hits[c], default=None)  # the first of the most hits
+        best = max(hits, key=lambda c: hits[c], default=None)
         if best is None or not hits[best]:
             looked = ", ".join(map(str, candidates))
             raise BadInputError(
@@ -129,6 +120,7 @@ class CocoSource:
             )
         return best
 
+    @cached_property
     def _image_items(self) -> list[Item]:
         root = self.images_dir
         files = [(i, str(self.coco.imgs[i]["file_name"])) for i in self.image_ids]
@@ -142,6 +134,7 @@ class CocoSource:
             )
         return [Item(id=f"coco:{i}", path=str(root / f)) for i, f in files]
 
+    @cached_property
     def _caption_items(self) -> list[Item]:
         by_image: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         for a in self.coco.anns.values():
@@ -177,23 +170,20 @@ class CocoSource:
 
     def items(self, tower: str) -> list[Item]:
         check_tower(self.name, self.towers, tower)
-        if tower not in self._items:
-            self._items[tower] = self._image_items() if tower == "image" else self._caption_items()
-        return list(self._items[tower])
+        return list(self._image_items if tower == "image" else self._caption_items)
 
     def ignored(self, tower: str) -> dict[str, int]:
         self.items(tower)
         return dict(self._ignored.get(tower, {}))
 
     def fingerprint(self, tower: str) -> str:
-        """sha256 over ids, captions and pairs (text) or ids and file stats (images)."""
         tag = f"coco\n{tower}\n{self.captions if tower == 'text' else ''}"
         return fingerprint_items(tag, self.items(tower))
 
 
 def split_coco_spec(rest: str) -> tuple[str, str | None]:
-    """``ANN.json[:IMAGES_DIR]`` -> (annotations, images dir or None). The annotation path ends
-    at a ``.json`` followed by ``:`` or the end; an existing file wins when there are several."""
+    """``ANN.json[:IMAGES_DIR]`` -> (annotations, images dir or None): the path ends at a
+    ``.json`` followed by ``:`` or the end (an existing file wins)."""
     ends = [m.end() for m in re.finditer(r"\.json(?=:|$)", rest, re.IGNORECASE)]
     if not ends:
         raise BadInputError(
@@ -204,7 +194,6 @@ def split_coco_spec(rest: str) -> tuple[str, str | None]:
 
 
 def from_spec(rest: str, options: SourceOptions) -> CocoSource:
-    """``coco:ANNOTATIONS.json[:IMAGES_DIR]``."""
     annotations, images = split_coco_spec(rest)
     return CocoSource(
         annotations, images, captions=options.captions, strict=options.strict, name=options.spec
@@ -212,8 +201,7 @@ def from_spec(rest: str, options: SourceOptions) -> CocoSource:
 
 
 def val2017_from_spec(rest: str, options: SourceOptions) -> CocoSource:
-    """``coco-val2017``: MS-COCO val2017 in ``<data_dir>/coco``, fetched first when missing and
-    ``download`` is set."""
+    """MS-COCO val2017 in ``<data_dir>/coco``, fetched first when missing and ``download``."""
     manifest, data = downloads.COCO_VAL2017, downloads.resolve_data_dir(options.data_dir)
     root = data / manifest.subdir
     if not downloads.is_complete(manifest, data):

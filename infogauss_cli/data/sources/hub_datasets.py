@@ -1,32 +1,67 @@
-"""``hf:DATASET[:SPLIT][#COLUMN]``: rows of a Hugging Face dataset, local or from the Hub; the
-columns, ids, pairing and streaming are described in docs/data.md."""
+"""``hf:DATASET[:SPLIT][#COLUMN]``: rows of a Hugging Face dataset, local or from the Hub
+(columns, ids, pairing, streaming: docs/data.md)."""
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from infogauss_cli.core.errors import BadInputError, more_names
+from infogauss_cli.core.errors import BadInputError, first_line, more_names
+from infogauss_cli.core.netcheck import unreachable_reason
 from infogauss_cli.core.options import DataOptions
-from infogauss_cli.data.sources.base import (
-    Item,
-    check_captions_mode,
-    check_tower,
-    fingerprint_items,
-)
-from infogauss_cli.data.sources.hub_datasets_load import HFLoader, quiet
+from infogauss_cli.data.sources.base import Item, check_tower, fingerprint_items
 
 if TYPE_CHECKING:  # pragma: no cover
+    from datasets import Dataset, DatasetDict, IterableDataset, IterableDatasetDict
+
     from infogauss_cli.data.sources.registry import SourceOptions
 
+    Rows = Dataset | IterableDataset
+
 _BATCH = 1000
+FILE_BUILDERS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
+_FILE_SUFFIXES = (*FILE_BUILDERS, ".arrow")
+_OFFLINE_MARKERS = ("OfflineModeIsEnabled", "Couldn't reach", "ConnectionError")
+_OFFLINE_MARKERS += ("LocalEntryNotFoundError", "MaxRetryError", "NameResolutionError")
+_OFFLINE_MARKERS += ("ConnectTimeout", "Temporary failure in name resolution")
+_SLICE = re.compile(r"^([\w.-]+)\[(-?\d*):(-?\d*)\]$")
+
+
+@contextlib.contextmanager
+def quiet(offline: bool = False) -> Iterator[None]:
+    """No datasets progress bars; ``offline``: datasets and the hub read the cache only."""
+    import datasets.config
+    import huggingface_hub.constants
+    from datasets import utils
+
+    was = not utils.are_progress_bars_disabled()
+    saved = (datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE)
+    utils.disable_progress_bars()
+    if offline:
+        datasets.config.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE = saved
+        if was:
+            utils.enable_progress_bars()
+
+
+def _offline_flags() -> list[str]:
+    flags = ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
+    return [v for v in flags if os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")]
+
+
 TEXT_NAMES = ("caption", "captions", "text", "sentence", "sentences", "description", "prompt")
 
 
 def parse_hf_spec(rest: str) -> tuple[str, str | None, str | None]:
-    """``DATASET[:SPLIT][#COLUMN]`` -> (dataset, split, column). An existing local path wins over
-    a split suffix, so paths with ``:`` work."""
+    """``DATASET[:SPLIT][#COLUMN]`` -> (dataset, split, column); an existing local path wins."""
     body, hash_, column = rest.rpartition("#") if "#" in rest else (rest, "", "")
     column = column.strip() or None
     if hash_ and column is None:
@@ -79,28 +114,121 @@ def _image_item(item_id: str, value: object) -> Item | None:
 
 
 class HFSource:
-    """Rows of a Hugging Face dataset (see the module docstring)."""
-
-    def __init__(
-        self,
-        dataset: str,
-        split: str | None = None,
-        column: str | None = None,
-        options: DataOptions | None = None,
-        name: str | None = None,
-    ) -> None:
-        options = options or DataOptions()
-        self.dataset, self.split, self.column = dataset, split, column
-        self.name = name or f"hf:{dataset}" + (f":{split}" if split else "")
-        self.name += f"#{column}" if column and not name else ""
-        self.text_field, self.captions = options.text_field, check_captions_mode(options.captions)
+    def __init__(self, dataset: str, split: str | None, column: str | None, options: DataOptions):
+        self.dataset, self.split, self.column, self.name = dataset, split, column, options.data
+        self.text_field, self.captions = options.text_field, options.captions
         self.streaming, self.strict = options.streaming, options.strict
-        self.loader = HFLoader(dataset, split, self.streaming, self.name)
-        self.ds = self.loader.load()
+        self.ds = self._load()
         self.kinds = self._column_kinds()
         self.towers = self._towers()
         self._items: dict[str, list[Item]] = {}
         self._ignored: dict[str, dict[str, int]] = {}
+
+    @quiet()
+    def _load(self) -> Rows:
+        import datasets
+
+        path = Path(self.dataset).expanduser()
+        if path.is_dir() and {"dataset_dict.json", "state.json"} & {p.name for p in path.iterdir()}:
+            try:
+                loaded = datasets.load_from_disk(str(path))
+            except Exception as exc:
+                raise self._error(exc) from None
+            return self._pick_split(loaded, sliceable=True)
+        if path.is_file() and path.suffix.lower() == ".arrow":
+            return self._pick_split(datasets.Dataset.from_file(str(path)), sliceable=True)
+        if path.is_dir():
+            return self._call(str(path))
+        files = sorted(glob.glob(str(path), recursive=True))  # a file, or what a glob matches
+        if files:
+            suffix = Path(files[0]).suffix.lower()
+            if suffix not in FILE_BUILDERS:
+                raise BadInputError(
+                    f"{self.name}: cannot read a {suffix or 'suffix-less'} file ({files[0]}; "
+                    "use .parquet, .jsonl, .csv, .arrow or a dataset folder)"
+                )
+            return self._call(FILE_BUILDERS[suffix], files)
+        if glob.has_magic(str(path)):
+            raise BadInputError(f"{self.name}: no files match {self.dataset!r}")
+        if self.dataset.startswith((".", "/", "~")) or path.suffix.lower() in _FILE_SUFFIXES:
+            raise BadInputError(f"{self.name}: no such file or folder {self.dataset}")
+        return self._call(self.dataset, hub=True)
+
+    def _call(self, path: str, files: list[str] | None = None, hub: bool = False) -> Rows:
+        """``datasets.load_dataset``: data ``files`` form the split ``train``; a Hub id is
+        read from the cache when the Hub cannot be reached (checked within seconds)."""
+        import datasets
+
+        why = None
+        if hub and not _offline_flags():
+            from infogauss_cli.models.backends.hub import endpoint
+
+            why = unreachable_reason(endpoint())  # bounded: the library retries ~30 s
+        split = self.split or ("train" if files else None)
+        try:
+            with quiet(offline=why is not None):
+                loaded = datasets.load_dataset(
+                    path, split=split, streaming=self.streaming, data_files=files
+                )
+        except Exception as exc:
+            raise self._error(exc, hub=hub, why=why) from None
+        return self._pick_split(loaded)
+
+    def _pick_split(
+        self, loaded: Rows | DatasetDict | IterableDatasetDict, sliceable: bool = False
+    ) -> Rows:
+        """The split asked for (or the only one); slices ``name[a:b]`` of a saved folder."""
+        split, rows = self.split, None
+        if split and sliceable and (m := _SLICE.match(split)):
+            split, rows = m[1], slice(int(m[2]) if m[2] else None, int(m[3]) if m[3] else None)
+        if hasattr(loaded, "keys") and not hasattr(loaded, "features"):  # a (Iterable)DatasetDict
+            names = list(loaded.keys())
+            if split is None and len(names) != 1:
+                raise BadInputError(
+                    f"{self.name} has splits {', '.join(names)}: pick one with "
+                    f"hf:{self.dataset}:SPLIT"
+                )
+            split = split or names[0]
+            if split not in names:
+                raise BadInputError(f"{self.name}: no split {split!r} (splits: {', '.join(names)})")
+            loaded = loaded[split]
+        elif split is not None and sliceable:
+            own = str(getattr(loaded, "split", None) or "")
+            if own and own != split:
+                raise BadInputError(f"{self.name}: this folder holds the split {own!r} only")
+        return loaded if rows is None else loaded.select(range(len(loaded))[rows])
+
+    def _error(
+        self, exc: BaseException, hub: bool = False, why: str | None = None
+    ) -> BadInputError:
+        """One line for a failure of ``datasets`` (``why``: the Hub was found unreachable)."""
+        chain: list[BaseException] = []
+        e: BaseException | None = exc
+        while e is not None and len(chain) < 10:
+            chain.append(e)
+            e = e.__cause__ or e.__context__
+        text = " ".join(f"{type(x).__name__}: {x}" for x in chain)
+        if why is not None or (hub and any(marker in text for marker in _OFFLINE_MARKERS)):
+            flags = _offline_flags()
+            why = why or (f"{' and '.join(flags)} set" if flags else "no network?")
+            return BadInputError(
+                f"{self.name}: cannot reach the Hugging Face Hub ({why}) and the dataset is not "
+                "in the local datasets cache. On a machine with network run "
+                f"datasets.load_dataset({self.dataset!r}).save_to_disk(DIR), copy DIR here and "
+                "use --data hf:DIR (local parquet files work too)"
+                + ("" if flags else "; HF_DATASETS_OFFLINE=1 makes this fail at once")
+            )
+        names = {type(x).__name__ for x in chain}
+        if hub and names & {"DatasetNotFoundError", "FileNotFoundError", "RepositoryNotFoundError"}:
+            return BadInputError(
+                f"{self.name}: no such dataset on the Hub, and no local file or folder "
+                f"{self.dataset!r} ({first_line(exc)})"
+            )
+        if "Unknown split" in text or "Bad split" in text:
+            return BadInputError(f"{self.name}: {first_line(exc)}")
+        return BadInputError(
+            f"{self.name}: could not load the dataset ({type(exc).__name__}: {first_line(exc)})"
+        )
 
     def _column_kinds(self) -> dict[str, str | None]:
         if self.ds.features is not None:
@@ -110,7 +238,7 @@ class HFSource:
         except StopIteration:
             raise BadInputError(f"{self.name}: the dataset is empty") from None
         except Exception as exc:
-            raise self.loader.error(exc) from None
+            raise self._error(exc) from None
         return {k: _kind_of_value(v) for k, v in first.items()}
 
     def _columns_of(self, tower: str) -> list[str]:
@@ -160,15 +288,11 @@ class HFSource:
         ds = self.ds.select_columns([column])
         if self.kinds.get(column) == "image" and ds.features:
             ds = ds.cast_column(column, datasets.Image(decode=False))
-        i = 0
         try:
             with quiet():
-                for batch in ds.iter(batch_size=_BATCH):
-                    for value in batch[column]:
-                        yield i, value
-                        i += 1
+                yield from enumerate(v for b in ds.iter(batch_size=_BATCH) for v in b[column])
         except Exception as exc:
-            raise self.loader.error(exc) from None
+            raise self._error(exc) from None
 
     def _left_out(self, names: list[str], name: str, why: str) -> None:
         """Count a row left out; streamed with ``strict``, an error as soon as it is met."""
@@ -202,8 +326,7 @@ class HFSource:
                     break
 
     def iter_items(self, tower: str) -> Iterator[Item]:
-        """The items of ``tower``, read as they are yielded; what was left out is counted when
-        the rows end (``strict``: an error)."""
+        """The items of ``tower`` as read; what was left out is counted at the end."""
         column = self.column_for(tower)
         left: list[str] = []
         found = 0
@@ -249,5 +372,4 @@ class _Stream:
 
 
 def from_spec(rest: str, options: SourceOptions) -> HFSource:
-    """``hf:DATASET[:SPLIT][#COLUMN]``."""
-    return HFSource(*parse_hf_spec(rest), options, name=options.spec)
+    return HFSource(*parse_hf_spec(rest), options)

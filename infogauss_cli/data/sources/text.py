@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,8 +30,6 @@ Rows = Iterator[tuple[str, str | None]]  # (item id, text; None: a blank line)
 
 
 class TextFileSource:
-    """Texts of a .txt, .jsonl or .csv file (see the module docstring)."""
-
     towers: tuple[str, ...] = ("text",)
 
     def __init__(self, path: str | Path, *, text_field: str | None = None, strict: bool = False):
@@ -51,18 +50,11 @@ class TextFileSource:
                 f"{self.path.name} is read as plain text, one item per line"
             )
         self.text_field = text_field
-        self._raw: bytes | None = None
-        self._items: list[Item] | None = None
         self.empty_lines = self.empty_values = 0  # blank lines; rows with an empty text
 
-    def _read(self) -> bytes:
-        if self._raw is None:
-            self._raw = self.path.read_bytes()
-        return self._raw
-
-    def _txt(self, text: str) -> Rows:
-        for n, line in enumerate(text.splitlines(), start=1):
-            yield f"line:{n}", line
+    @cached_property
+    def _raw(self) -> bytes:
+        return self.path.read_bytes()
 
     def _jsonl(self, text: str) -> Rows:
         field = self.text_field or "text"
@@ -120,19 +112,20 @@ class TextFileSource:
             where = f" near row {n}" if n else ""
             raise BadInputError(f"{self.name}: not valid CSV{where} ({exc})") from None
 
+    @cached_property
     def _scan(self) -> list[Item]:
-        if self._items is not None:
-            return self._items
         try:
-            text = self._read().decode("utf-8-sig")
+            text = self._raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise BadInputError(
                 f"{self.name}: not UTF-8 text (byte {exc.start}); re-encode it as UTF-8"
             ) from None
-        self.empty_lines = self.empty_values = 0
-        items = []
-        rows = {"txt": self._txt, "jsonl": self._jsonl, "csv": self._csv}[self.format]
-        for item_id, raw in rows(text):
+        items, self.empty_lines, self.empty_values = [], 0, 0
+        read = {"jsonl": self._jsonl, "csv": self._csv}.get(self.format)
+        rows = (
+            read(text) if read else ((f"line:{n}", x) for n, x in enumerate(text.splitlines(), 1))
+        )
+        for item_id, raw in rows:
             value = None if raw is None else raw.strip()
             if value:
                 items.append(Item(id=item_id, text=value))
@@ -146,28 +139,22 @@ class TextFileSource:
         if not items:
             what = "lines" if self.format == "txt" else "texts"
             raise BadInputError(f"{self.name}: no non-empty {what}")
-        self._items = items
         return items
 
     def items(self, tower: str = "text") -> list[Item]:
         check_tower(self.name, self.towers, tower)
-        return list(self._scan())
+        return list(self._scan)
 
     def ignored(self, tower: str = "text") -> dict[str, int]:
-        self._scan()
-        if self.format == "txt":
-            return {"empty line": self.empty_lines}
-        return {"empty text": self.empty_values}
+        self.items(tower)  # counts what was left out
+        txt = self.format == "txt"
+        return {"empty line": self.empty_lines} if txt else {"empty text": self.empty_values}
 
     def fingerprint(self, tower: str = "text") -> str:
-        """sha256 of the file's bytes and the field read (the item list follows from them)."""
         check_tower(self.name, self.towers, tower)
-        tag = f"infogauss.text/v1\n{self.format}\n{self.text_field or ''}\n".encode()
-        if self.format == "txt":  # unchanged from the first version: keeps existing cache keys
-            tag = b"infogauss.text/v1\n"
-        return hashlib.sha256(tag + self._read()).hexdigest()
+        tag = "" if self.format == "txt" else f"{self.format}\n{self.text_field or ''}\n"
+        return hashlib.sha256(f"infogauss.text/v1\n{tag}".encode() + self._raw).hexdigest()
 
 
 def from_spec(rest: str, options: SourceOptions) -> TextFileSource:
-    """``text:FILE``."""
     return TextFileSource(rest, text_field=options.text_field, strict=options.strict)
