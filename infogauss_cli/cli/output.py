@@ -68,7 +68,7 @@ def publish(
             html = render_html(report.rows, command=report.command, sections=html_sections)
             write_report("--html", out.html, html)
     if out.plots:
-        from infogauss_cli.report.plots import write_plots
+        from infogauss_cli.report.plots.charts import write_plots
 
         keep_on_failure("--plots", out.plots, lambda p: write_plots(report.rows, p))
     return report.exit_code

@@ -159,7 +159,7 @@ def _by_row(ident: str, title: str, rows: Sequence[Row], columns: Mapping[str, s
 
 def _plots(rows: Sequence[Row]) -> Section | None:
     """The summary charts at the content width, then each row's plots under its own heading."""
-    from infogauss_cli.report.plots import figure_pngs  # matplotlib, numpy
+    from infogauss_cli.report.plots.charts import figure_pngs  # numpy
 
     images = figure_pngs(rows)
     if not images:

@@ -1,5 +1,6 @@
-"""Charts across rows: AD and DP compliance per row (``compare.png``), and metrics against the
-layer (``depth.png`` of ``--layers``) or the training step (``trajectory.png`` of ``track``)."""
+"""Charts across rows: AD and DP compliance per row (``compare.png``), metrics against the layer
+(``depth.png`` of ``--layers``) or the training step (``trajectory.png`` of ``track``); and every
+plot of a report to files (:func:`write_plots`) or to bytes for the HTML (:func:`figure_pngs`)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,24 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.progress import track
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import AD_CRITICAL, DP_ALPHA
 from infogauss_cli.report.cells import row_label
-from infogauss_cli.report.plots.figure import (
+from infogauss_cli.report.plots import (
     AD_COLOR,
     DP_COLOR,
     FAIL,
     NULL,
+    PlotImage,
     PlotSpec,
     null_band,
     render,
+    row_stem,
     write_figures,
 )
+from infogauss_cli.report.plots.rows import row_specs
 from infogauss_cli.report.templating import Section, figure
 
 if TYPE_CHECKING:
@@ -170,17 +176,6 @@ def depth_series(rows: Sequence[Row]) -> dict[str, list[tuple[int, Row]]]:
     return {name: sorted(pts, key=lambda p: p[0]) for name, pts in out.items()}
 
 
-def has_depth(rows: Sequence[Row]) -> bool:
-    """At least one series with two layers or more."""
-    return any(len(pts) > 1 for pts in depth_series(rows).values())
-
-
-def depth_spec(rows: Sequence[Row]) -> PlotSpec:
-    """The depth plot of the rows that carry a ``layer``."""
-    series = {k: v for k, v in depth_series(rows).items() if len(v) > 1}
-    return _lines(series, True, "layer (0 = embeddings)", "Gaussianity over depth")
-
-
 def trajectory_spec(series: Sequence[Series]) -> PlotSpec:
     """The trajectory plot of ``track``: one line per series, against the training step."""
     points = {
@@ -200,3 +195,41 @@ def trajectory_section(series: Sequence[Series]) -> Section:
     image = render(trajectory_spec(series))
     body = figure(image.png, image.alt, caption + "each line.", wide=True)
     return Section("trajectory", "Trajectory", body)
+
+
+def _specs(rows: Sequence[Row], compare: bool) -> list[PlotSpec]:
+    out = [compare_spec(rows)] if compare and comparable(rows) else []
+    series = {k: v for k, v in depth_series(rows).items() if len(v) > 1}
+    if series:  # --layers: metrics against the layer
+        out.append(_lines(series, True, "layer (0 = embeddings)", "Gaussianity over depth"))
+    seen: dict[str, int] = {}
+    for i, r in enumerate(rows):
+        stem = row_stem(r)
+        seen[stem] = seen.get(stem, 0) + 1
+        if seen[stem] > 1:  # the same model/tower/view twice: keep names unique and stable
+            stem = f"{stem}-{seen[stem]}"
+        out.extend(row_specs(r, stem, i))
+    return out
+
+
+def figure_pngs(rows: Sequence[Row], *, compare: bool = True) -> list[PlotImage]:
+    """Every plot as PNG bytes: the charts across rows first, then each row's plots in
+    ``KINDS`` order; rows with an error or no arrays give none."""
+    return [render(s) for s in track(_specs(rows, compare), "report: plots")]
+
+
+def write_row_plots(row: Row, out_dir: str | Path) -> list[Path]:
+    """``{stem}-qq.png``, ``-ad.png``, ... for one row (those its arrays allow)."""
+    return write_figures(out_dir, row_specs(row, row_stem(row), None))
+
+
+def write_compare_plot(rows: Sequence[Row], out_dir: str | Path) -> Path:
+    """``compare.png``: AD and DP compliance per row, with the 0.95 null line (and band)."""
+    if not rows:
+        raise BadInputError("no rows to compare")
+    return write_figures(out_dir, [compare_spec(rows)])[0]
+
+
+def write_plots(rows: Sequence[Row], out_dir: str | Path, *, compare: bool = True) -> list[Path]:
+    """All plots into ``out_dir`` (created if needed), in the order of :func:`figure_pngs`."""
+    return write_figures(out_dir, _specs(rows, compare))

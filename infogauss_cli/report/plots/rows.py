@@ -12,7 +12,7 @@ import numpy as np
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import AD_CRITICAL, DP_ALPHA
 from infogauss_cli.report.cells import row_label
-from infogauss_cli.report.plots.figure import (
+from infogauss_cli.report.plots import (
     AD_COLOR,
     DP_COLOR,
     FAIL,
