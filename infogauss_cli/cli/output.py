@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from infogauss_cli.judge.gates import GateResult
-    from infogauss_cli.report.templating import Section
+    from infogauss_cli.report.html import Section
 
 
 def emit(rows: Sequence[Row], out: Outputs) -> None:

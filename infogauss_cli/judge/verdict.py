@@ -79,9 +79,6 @@ class SphereCall:
     reasons: tuple[str, ...]
     tests: tuple[TestCall, ...] = ()
 
-    def to_dict(self) -> dict[str, object]:
-        return {"call": self.call, "reasons": list(self.reasons), "tests": _dicts(self.tests)}
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -110,16 +107,12 @@ class Verdict:
         out |= {k: v for k, v in (("alpha", self.alpha), ("view", self.view)) if v is not None}
         out["reasons"] = list(self.reasons)
         if self.tests:
-            out["tests"] = _dicts(self.tests)
+            out["tests"] = [asdict(t) for t in self.tests]
         if self.sphere is not None:
-            out["sphere"] = self.sphere.to_dict()
+            out["sphere"] = asdict(self.sphere)  # tuples: lists in the JSON (model.clean)
         if self.other is not None:
             out[self.other.rule] = self.other.to_dict()
         return out
-
-
-def _dicts(tests: tuple[TestCall, ...]) -> list[dict[str, object]]:
-    return [asdict(t) for t in tests]
 
 
 def judge(

@@ -29,17 +29,9 @@ def _pct(value: float | None) -> str:
 
 def metric_cells(m: Metrics, sphere: str = "–", gaussian: str = "–") -> list[str]:
     """CV, AD mean, AD compliance, DP mean, DP compliance, Sphere? and Gaussian?."""
-    fmt = (("norm_cv", ".3f"), ("ad_mean", ".2f"), ("dp_mean_p", ".3f"))
-    cv, ad, dp = (_num(m.get(k), f) for k, f in fmt)
-    return [
-        cv,
-        ad,
-        _pct(m.get("ad_compliance")),
-        dp,
-        _pct(m.get("dp_compliance")),
-        sphere,
-        gaussian,
-    ]
+    ad, dp = _pct(m.get("ad_compliance")), _pct(m.get("dp_compliance"))
+    cv, ad_mean = _num(m.get("norm_cv"), ".3f"), _num(m.get("ad_mean"), ".2f")
+    return [cv, ad_mean, ad, _num(m.get("dp_mean_p"), ".3f"), dp, sphere, gaussian]
 
 
 def call_symbols(verdict: Verdict | None) -> tuple[str, str]:
@@ -50,7 +42,7 @@ def call_symbols(verdict: Verdict | None) -> tuple[str, str]:
     return sphere, verdict.symbol
 
 
-def row_cells(row: Row) -> list[str]:
+def _row_cells(row: Row) -> list[str]:
     p = row.protocol
     size = f"{p['n']:,} × {p['d']:,}" if "n" in p and "d" in p else "–"
     cells = metric_cells(row.metrics, *call_symbols(row.verdict))
@@ -60,14 +52,11 @@ def row_cells(row: Row) -> list[str]:
     return head + cells
 
 
-def _band(null: Metrics, key: str) -> str:
-    band = null.get(f"{key}_compliance_band")
-    return f" [{100 * band[0]:.0f}–{100 * band[1]:.0f}]" if band else ""
-
-
-def null_cells(n: int, d: int, null: Metrics) -> list[str]:
+def _null_cells(n: int, d: int, null: Metrics) -> list[str]:
     """The reference of the row's view at the same n and d (``null.reference``)."""
-    ad, dp = (_pct(null.get(f"{k}_compliance")) + _band(null, k) for k in ("ad", "dp"))
+    bands = {k: null.get(f"{k}_compliance_band") for k in ("ad", "dp")}
+    band = {k: f" [{100 * b[0]:.0f}–{100 * b[1]:.0f}]" if b else "" for k, b in bands.items()}
+    ad, dp = (_pct(null.get(f"{k}_compliance")) + band[k] for k in ("ad", "dp"))
     ref = str(null.get("reference") or "null: iid Gaussian")
     cv = _num(1 / math.sqrt(2 * d), ".3f")
     ad_mean, dp_mean = _num(null.get("ad_mean"), ".2f"), _num(null.get("dp_mean_p"), ".3f")
@@ -77,13 +66,13 @@ def null_cells(n: int, d: int, null: Metrics) -> list[str]:
 
 def table_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]], list[list[str]]]:
     """Header, body rows and null rows; columns that are empty in every row are dropped."""
-    body = [row_cells(r) for r in rows]
+    body = [_row_cells(r) for r in rows]
     seen: dict[tuple[object, ...], list[str]] = {}
     for r in rows:
         p = r.protocol
         key = (p.get("n"), p.get("d"), r.null.get("reference") if r.null else None)
         if r.null and "n" in p and "d" in p and key not in seen:
-            seen[key] = null_cells(p["n"], p["d"], r.null)
+            seen[key] = _null_cells(p["n"], p["d"], r.null)
     nulls = list(seen.values())
     merged = ("Tower", "Objective", "View")
     keep = [i for i, h in enumerate(COLUMNS) if h not in merged or any(b[i] != "–" for b in body)]
@@ -94,8 +83,8 @@ def table_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]], list[l
 
 def row_label(row: Row) -> str:
     """``model [tower] (view)``: how gate lines, plots and the HTML name a row."""
-    label = row.model + (f" [{row.tower}]" if row.tower else "")
-    return label + (f" ({row.protocol['view']})" if row.protocol.get("view") else "")
+    view = row.protocol.get("view")
+    return row.model + (f" [{row.tower}]" if row.tower else "") + (f" ({view})" if view else "")
 
 
 def warning_lines(rows: Sequence[Row]) -> list[str]:

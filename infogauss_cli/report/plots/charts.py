@@ -27,7 +27,6 @@ from infogauss_cli.report.plots import (
     write_figures,
 )
 from infogauss_cli.report.plots.rows import row_specs
-from infogauss_cli.report.templating import Section, figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -187,14 +186,6 @@ def trajectory_spec(series: Sequence[Series]) -> PlotSpec:
 def write_trajectory_plot(series: Sequence[Series], out_dir: str | Path) -> Path:
     """``trajectory.png`` in ``out_dir`` (created if needed)."""
     return write_figures(out_dir, [trajectory_spec(series)])[0]
-
-
-def trajectory_section(series: Sequence[Series]) -> Section:
-    """The trajectory plot as an HTML report section."""
-    caption = "One row of the table per checkpoint; the gates apply to the last checkpoint of "
-    image = render(trajectory_spec(series))
-    body = figure(image.png, image.alt, caption + "each line.", wide=True)
-    return Section("trajectory", "Trajectory", body)
 
 
 def _specs(rows: Sequence[Row], compare: bool) -> list[PlotSpec]:
