@@ -42,8 +42,7 @@ def _get(row: Metrics, path: tuple[str, ...]) -> object:
 
 
 def _require(verdict: Verdict, want: str) -> GateResult:
-    """``gaussian`` passes on ✓ and ≈, ``non-gaussian`` on ✗, ``sphere`` on a uniform call;
-    a failure says which call it got and why."""
+    """``gaussian`` passes on ✓ and ≈, ``non-gaussian`` on ✗, ``sphere`` on a uniform call."""
     if want == "sphere":
         got = verdict.sphere.call if verdict.sphere else "not tested"
         ok = got == "uniform"
@@ -58,8 +57,7 @@ def _require(verdict: Verdict, want: str) -> GateResult:
 
 
 def evaluate_gates(row: Metrics, verdict: Verdict, gates: Gates) -> list[GateResult]:
-    """Every gate asked for, on one report row (its ``model``, ``tower``, ``protocol``,
-    ``data`` and ``metrics``)."""
+    """Every gate asked for, on one report row (a mapping, as the baseline's rows are)."""
     m = row["metrics"]
     out = [_require(verdict, want) for want in gates.require]
     bounds = (

@@ -1,5 +1,4 @@
-"""One embedding matrix -> report rows: the diagnostics of each view, the joint tests, the
-sphere tests and the calls (:func:`diagnose_rows`)."""
+"""One embedding matrix -> report rows: each view's diagnostics, joint and sphere tests, calls."""
 
 from __future__ import annotations
 
@@ -163,8 +162,7 @@ def diagnose_rows(
     options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
 ) -> list[Row]:
-    """Diagnose one embedding matrix (may be memory-mapped) under the protocol's view(s): one
-    :class:`Row` per view; ``options`` pick what is added (docs/diagnostics.md)."""
+    """One :class:`Row` per view of the protocol for a matrix (may be memory-mapped)."""
     from infogauss_cli.diagnostics import validate_matrix
 
     return checked_rows(validate_matrix(x), info, protocol, options, gates)

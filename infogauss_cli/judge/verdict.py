@@ -1,5 +1,4 @@
-"""Metrics and p-values -> a row's calls: Gaussian? (✓ ≈ ✗ ?), uniform on the sphere?, and
-the paper's own reading. No I/O."""
+"""Metrics and p-values -> a row's calls: Gaussian? (✓ ≈ ✗ ?), sphere?, the paper's. No I/O."""
 
 from __future__ import annotations
 
@@ -82,8 +81,7 @@ class SphereCall:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A row's Gaussian? call under ``rule`` for ``view``, its sphere call, and ``other``: the
-    other rule's call (or the paper's other reading)."""
+    """A row's Gaussian? call, its sphere call, and ``other``: the other rule's (reading's)."""
 
     call: str
     reasons: tuple[str, ...]
@@ -118,8 +116,7 @@ class Verdict:
 def judge(
     metrics: Metrics, rule: Rule = Rule(), null: Metrics | None = None, view: str | None = None
 ) -> Verdict:
-    """The calls of one row from its metrics and ``null`` (powers), with the other rule's call
-    beside (``--verdict projections`` judges the same: the tests are rotation invariant)."""
+    """The calls of one row from its metrics and ``null`` (powers), the other rule's beside."""
     null = null or {}
     sphere = judge_sphere(metrics, null, rule.alpha)
     paper = _judge_paper(metrics, rule, sphere)  # the row's own columns (protocol.view)
@@ -135,8 +132,7 @@ def judge(
 
 
 def _judge_paper(metrics: Metrics, rule: Rule, sphere: SphereCall | None) -> Verdict:
-    """The paper's printed thresholds on the means; its other reading (both compliances >=
-    90%) as ``other``."""
+    """The paper's thresholds on the means; ``other``: both compliances >= 90%."""
     ad, dp = metrics.get("ad_mean"), metrics.get("dp_mean_p")
     ok = [ad is not None and ad < AD_CRITICAL, dp is not None and dp > DP_ALPHA]
     reasons = [

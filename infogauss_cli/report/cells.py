@@ -183,8 +183,7 @@ def has_detail(rows: Sequence[Row]) -> bool:
 
 
 def detail_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
-    """Header (Quantity, Ideal, a column per row) and a line per quantity some row has; the
-    ideal is the first row's ``null`` value, or a fixed text."""
+    """Header (Quantity, Ideal, a column per row) and a line per quantity some row has."""
     shown = [r for r in rows if not r.error]
     header = ["Quantity", "Ideal", *[row_label(r) for r in shown]]
     body = []

@@ -41,8 +41,7 @@ _PROVENANCE["data_fingerprint"] = "Data fingerprint"
 
 @dataclass(frozen=True)
 class Section:
-    """One ``<h2>`` section of the page: anchor, heading, body and the (anchor, heading) pairs
-    of its ``<h3>`` parts, listed in the contents."""
+    """One ``<h2>`` section: anchor, heading, body, and its ``<h3>`` parts' (anchor, heading)."""
 
     ident: str
     title: str
@@ -86,8 +85,7 @@ def table(
     notes: Sequence[tuple[str, str]] = (),
     notes_cls: str = "",
 ) -> Markup:
-    """A scrolling table: ``header`` (text, class) pairs, ``lines`` of ``{"cls", "cells"}``,
-    then a note box of (bold names, text) paragraphs."""
+    """A scrolling table of (text, class) ``header``, ``lines`` and (names, text) ``notes``."""
     head = [{"text": t, "cls": c} for t, c in header]
     kw = {"table_cls": table_cls, "notes": notes, "notes_cls": notes_cls}
     return render("table.html.j2", header=head, lines=lines, **kw)
@@ -179,8 +177,7 @@ def _item(badge: str, cls: str, text: str | None, label: str = "") -> dict[str, 
 
 
 def _protocol(rows: Sequence[Row]) -> Section:
-    """One line per row (backend, data, n, d, seed, view, precision, device), then the settings
-    beyond those columns, one (rows, settings) pair per distinct set."""
+    """One line per row, then the other settings, a (rows, settings) note per distinct set."""
     lines = []
     for r in rows:
         p, d = r.protocol, r.data
@@ -240,8 +237,7 @@ def _plots(rows: Sequence[Row]) -> Section | None:
 def report_sections(
     rows: Sequence[Row], extra: Sequence[Section] = (), *, plots: bool = True
 ) -> list[Section]:
-    """The page's sections in order (those with something to show): results, calls, ``extra``,
-    detail, gates, warnings, errors, protocol, provenance, timing, plots."""
+    """The page's sections that have something to show, in order."""
     marks = {True: ("pass", "ok"), False: ("FAIL", "bad")}
     gates = [_item(*marks[ok], text) for ok, text in C.gate_lines(rows)]
     errors = [_item("error", "bad", r.error, C.row_label(r)) for r in rows if r.error]

@@ -30,8 +30,7 @@ Cells = list[list[str]]
 def _layout(
     rows: Sequence[Row], merged: int, short: bool, title: str
 ) -> tuple[list[str], Cells, Cells, str]:
-    """Escaped header, body and null cells; the first ``merged`` of MERGE_ORDER folded into the
-    label's second line (as tower · view · objective)."""
+    """Escaped cells; the first ``merged`` of MERGE_ORDER folded into the label's second line."""
     header, body, nulls = C.table_cells(rows)
     body = [[escape(c) for c in cells] for cells in body]
     nulls = [[escape(c) for c in cells] for cells in nulls]

@@ -31,8 +31,7 @@ STYLE |= {"grid.alpha": 0.25, "legend.fontsize": 8, "legend.frameon": False, "sa
 
 @dataclass(frozen=True)
 class PlotSpec:
-    """One plot to render: ``draw(fig)`` fills a ``Figure`` of ``width`` inches; ``kind``: qq,
-    ad, ..., compare; ``row``: index into the rows given (None for a chart across rows)."""
+    """One plot: ``draw(fig)`` fills a ``Figure``; ``row``: its row's index (None: across rows)."""
 
     filename: str
     kind: str
@@ -89,8 +88,7 @@ def render(spec: PlotSpec) -> PlotImage:
 
 
 def write_figures(out_dir: str | Path, specs: Sequence[PlotSpec]) -> list[Path]:
-    """Render ``specs`` one at a time (memory stays flat) and write each atomically into
-    ``out_dir`` (created if needed); returns the paths. I/O problems are a BadInputError."""
+    """Render ``specs`` one at a time and write each atomically into ``out_dir``."""
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -109,8 +109,7 @@ def comparable(rows: Sequence[Row]) -> bool:
 
 # ---- line charts: metrics against the layer or the training step ----------------------------
 def panels(rows: Sequence[Row], uniformity: bool = True) -> list[tuple[str, str]]:
-    """(metric, title) of each panel: compliance, the effect size (and the uniformity) when
-    some row carries it, the norm CV."""
+    """(metric, title) of each panel: compliance, effect size, norm CV, uniformity."""
     has = lambda key: any(r.metrics and r.metrics.get(key) is not None for r in rows)  # noqa: E731
     out = [("compliance", "Compliance (AD solid, DP dashed)")]
     out += [("effect_size", "Effect size")] if has("effect_size") else []
@@ -121,8 +120,7 @@ def panels(rows: Sequence[Row], uniformity: bool = True) -> list[tuple[str, str]
 
 
 def _lines(points: Points, depth: bool, xlabel: str, title: str) -> PlotSpec:
-    """The line chart of ``points``: one panel per metric (:func:`panels`), a line per series;
-    ``depth``: against the layer (integer ticks), else against the training step."""
+    """One panel per metric, a line per series; against the layer (``depth``) or the step."""
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     shown = panels([r for pts in points.values() for _, r in pts], not depth)
@@ -163,8 +161,7 @@ def _lines(points: Points, depth: bool, xlabel: str, title: str) -> PlotSpec:
 
 
 def depth_series(rows: Sequence[Row]) -> dict[str, list[tuple[int, Row]]]:
-    """``{"model [tower] (view)": [(layer, row), ...]}`` by layer (``L3`` -> 3), for the rows
-    that carry a ``layer`` and metrics."""
+    """``{"model [tower] (view)": [(layer, row), ...]}`` of the rows with a ``layer``."""
     out: dict[str, list[tuple[int, Row]]] = {}
     for r in rows:
         digits = "".join(c for c in str(r.protocol.get("layer") or "") if c.isdigit())
@@ -204,8 +201,7 @@ def _specs(rows: Sequence[Row], compare: bool) -> list[PlotSpec]:
 
 
 def figure_pngs(rows: Sequence[Row], *, compare: bool = True) -> list[PlotImage]:
-    """Every plot as PNG bytes: the charts across rows first, then each row's plots in
-    ``KINDS`` order; rows with an error or no arrays give none."""
+    """Every plot as PNG bytes: the charts across rows, then each row's (``KINDS`` order)."""
     return [render(s) for s in track(_specs(rows, compare), "report: plots")]
 
 
