@@ -9,6 +9,7 @@ from typing import Any
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import Metrics, Verdict
 
+TITLE = "infogauss: are the embeddings Gaussian?"
 COLUMNS = ("Model", "Tower", "Objective", "n × d", "View", "CV ↓", "AD Mean (<0.752)")
 COLUMNS += ("AD Compliance", "DP Mean (>0.05)", "DP Compliance", "Sphere?", "Gaussian?")
 NUMERIC = frozenset(COLUMNS[5:10])
@@ -42,16 +43,6 @@ def call_symbols(verdict: Verdict | None) -> tuple[str, str]:
     return sphere, verdict.symbol
 
 
-def _row_cells(row: Row) -> list[str]:
-    p = row.protocol
-    size = f"{p['n']:,} × {p['d']:,}" if "n" in p and "d" in p else "–"
-    cells = metric_cells(row.metrics, *call_symbols(row.verdict))
-    if row.error:
-        cells[-1] = "error"
-    head = [row.model, row.tower or "–", row.objective or "–", size, str(p.get("view", "–"))]
-    return head + cells
-
-
 def _null_cells(n: int, d: int, null: Metrics) -> list[str]:
     """The reference of the row's view at the same n and d (``null.reference``)."""
     bands = {k: null.get(f"{k}_compliance_band") for k in ("ad", "dp")}
@@ -66,10 +57,15 @@ def _null_cells(n: int, d: int, null: Metrics) -> list[str]:
 
 def table_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]], list[list[str]]]:
     """Header, body rows and null rows; columns that are empty in every row are dropped."""
-    body = [_row_cells(r) for r in rows]
+    body: list[list[str]] = []
     seen: dict[tuple[object, ...], list[str]] = {}
     for r in rows:
         p = r.protocol
+        size = f"{p['n']:,} × {p['d']:,}" if "n" in p and "d" in p else "–"
+        cells = metric_cells(r.metrics, *call_symbols(r.verdict))
+        cells[-1] = "error" if r.error else cells[-1]
+        body.append([r.model, r.tower or "–", r.objective or "–", size, str(p.get("view", "–"))])
+        body[-1] += cells
         key = (p.get("n"), p.get("d"), r.null.get("reference") if r.null else None)
         if r.null and "n" in p and "d" in p and key not in seen:
             seen[key] = _null_cells(p["n"], p["d"], r.null)

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
     from infogauss_cli.report.plots.charts import Series
 
-DEFAULT_TITLE = "infogauss: are the embeddings Gaussian?"
 _MARKS = {"✓": "yes", "≈": "yes", "✗": "no", "?": "maybe", "error": "err"}
 _PROTOCOL = (("Row", "model"), ("Backend", "nowrap"), ("Data source", "src"), ("Items", "num"))
 _PROTOCOL += (("Skipped", "num"), ("n", "num"), ("d", "num"), ("Seed", "num"))
@@ -205,12 +204,8 @@ def _by_row(ident: str, title: str, rows: Sequence[Row], columns: Mapping[str, s
     lines = []
     for r in rows:
         values = r.timing if timing else r.provenance or {}
-        cells = [
-            cell(_seconds(k, values.get(k)), "num")
-            if timing
-            else cell(_text(values.get(k)), "src mono")
-            for k in columns
-        ]
+        texts = [_seconds(k, values.get(k)) if timing else _text(values.get(k)) for k in columns]
+        cells = [cell(t, "num" if timing else "src mono") for t in texts]
         lines.append({"cls": "", "cells": [cell(C.row_label(r), "model"), *cells]})
     cls = "protocol timing" if timing else "protocol"
     return Section(ident, title, table(header, lines, table_cls=cls))
@@ -262,7 +257,7 @@ def report_sections(
 def render_html(
     rows: Sequence[Row],
     *,
-    title: str = DEFAULT_TITLE,
+    title: str = C.TITLE,
     plots: bool = True,
     command: str | Sequence[str] | None = None,
     created: datetime | None = None,
@@ -273,17 +268,9 @@ def render_html(
     when = (created or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
     if command is not None and not isinstance(command, str):
         command = shlex.join(str(c) for c in command)
-    return str(
-        render(
-            "page.html.j2",
-            title=title,
-            version=__version__,
-            created=when,
-            command=command or "",
-            status=_status(rows),
-            sections=report_sections(rows, sections, plots=plots),
-        )
-    )
+    parts = report_sections(rows, sections, plots=plots)
+    kw = {"title": title, "version": __version__, "created": when, "command": command or ""}
+    return str(render("page.html.j2", status=_status(rows), sections=parts, **kw))
 
 
 def write_html(rows: Sequence[Row], path: str | Path, **options: object) -> Path:

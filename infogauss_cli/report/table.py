@@ -19,17 +19,15 @@ from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import SYMBOLS
 from infogauss_cli.report import cells as C
 
-TITLE = "infogauss: are the embeddings Gaussian?"
 MERGE_ORDER = ("Objective", "Tower", "View")  # first to leave its column first
 SHORT = dict(zip(C.COLUMNS[6:], ("AD mean", "AD ok", "DP mean", "DP ok", "Sph?", "Gauss?")))  # noqa: B905
 SHORT_NOTE = "AD ok / DP ok: share of coordinates with A*² < 0.752 / p > 0.05 (iid Gaussian: 95%)"
 COLORS = {"✓": "green", "≈": "green", "✗": "red", "?": "yellow", "error": "red"}
-Cells = list[list[str]]
 
 
 def _layout(
     rows: Sequence[Row], merged: int, short: bool, title: str
-) -> tuple[list[str], Cells, Cells, str]:
+) -> tuple[list[str], list[list[str]], list[list[str]], str]:
     """Escaped cells; the first ``merged`` of MERGE_ORDER folded into the label's second line."""
     header, body, nulls = C.table_cells(rows)
     body = [[escape(c) for c in cells] for cells in body]
@@ -59,7 +57,7 @@ def render_table(
     rows: Sequence[Row], *, merged: int = 0, short: bool = False, min_label: int | None = None
 ) -> Table:
     """The table at one layout step (``min_label``: the label may wrap to that width)."""
-    header, body, nulls, title = _layout(rows, merged, short, TITLE)
+    header, body, nulls, title = _layout(rows, merged, short, C.TITLE)
     table = Table(title=title, title_justify="left", header_style="bold")
     numeric = C.NUMERIC | {SHORT.get(h, h) for h in C.NUMERIC}
     for i, name in enumerate(header):
@@ -83,8 +81,8 @@ def render_table(
 
 def stacked(rows: Sequence[Row]) -> Group:
     """One block per row: verdict and label, then the numbers."""
-    header, body, nulls, _ = _layout(rows, len(MERGE_ORDER), True, TITLE)
-    parts: list[RenderableType] = [Text(TITLE, style="italic")]
+    header, body, nulls, _ = _layout(rows, len(MERGE_ORDER), True, C.TITLE)
+    parts: list[RenderableType] = [Text(C.TITLE, style="italic")]
     words = {SYMBOLS[c]: f"{SYMBOLS[c]} {C.CALL_WORDS[c]}" for c in C.CALL_WORDS}
 
     def numbers(cells: list[str], style: str = "") -> Padding:

@@ -5,7 +5,8 @@ plot of a report to files (:func:`write_plots`) or to bytes for the HTML (:func:
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -51,60 +52,54 @@ def _tick(row: Row) -> str:
     return "\n".join([*textwrap.wrap(row.model, 22, break_on_hyphens=True), rest]).strip()
 
 
-def _draw_compare(rows: Sequence[Row]) -> Callable[[Figure], None]:
+def _draw_compare(rows: Sequence[Row], fig: Figure) -> None:
     from matplotlib.patches import Patch
     from matplotlib.ticker import PercentFormatter
 
-    def draw(fig: Figure) -> None:
-        ax = fig.add_subplot()
-        w, banded = 0.36, False
-        for i, r in enumerate(rows):
-            if r.error:
-                ax.text(i, 0.03, "error", ha="center", color=FAIL, fontweight="bold")
+    ax = fig.add_subplot()
+    w, banded = 0.36, False
+    for i, r in enumerate(rows):
+        if r.error:
+            ax.text(i, 0.03, "error", ha="center", color=FAIL, fontweight="bold")
+            continue
+        for off, key, color in ((-w / 2, "ad", AD_COLOR), (w / 2, "dp", DP_COLOR)):
+            band = null_band(r.null, f"{key}_compliance_band")
+            if band:  # the null's spread at this row's n and d, behind the bar's top
+                x = [i + off - w / 2, i + off + w / 2]
+                ax.fill_between(x, *band, color="#000000", alpha=0.18, lw=0, zorder=3)
+                banded = True
+            value = r.metrics.get(f"{key}_compliance")
+            if value is None:
                 continue
-            for off, key, color in ((-w / 2, "ad", AD_COLOR), (w / 2, "dp", DP_COLOR)):
-                band = null_band(r.null, f"{key}_compliance_band")
-                if band:  # the null's spread at this row's n and d, behind the bar's top
-                    x = [i + off - w / 2, i + off + w / 2]
-                    ax.fill_between(x, *band, color="#000000", alpha=0.18, lw=0, zorder=3)
-                    banded = True
-                value = r.metrics.get(f"{key}_compliance")
-                if value is None:
-                    continue
-                ax.bar(i + off, value, w * 0.94, color=color, zorder=2)
-                near = band and band[0] - 0.04 <= value <= band[1]
-                top = band[1] if near else value  # keep the label clear of the band
-                ax.text(i + off, top + 0.012, f"{value:.0%}", ha="center", va="bottom", fontsize=8)
-        ax.axhline(0.95, color=NULL, ls="--", lw=1.2, zorder=4, label="iid Gaussian: 95%")
-        ax.set_xticks(range(len(rows)))
-        ax.set_xticklabels([_tick(r) for r in rows], rotation=30 if len(rows) > 6 else 0)
-        ax.set_xlim(-0.6, len(rows) - 0.4)
-        ax.set_ylim(0, 1.1)
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.set_ylabel("share of coordinates that pass")
-        ax.grid(axis="x", visible=False)
-        handles = [
-            Patch(color=AD_COLOR, label=f"AD compliance (A*² < {AD_CRITICAL})"),
-            Patch(color=DP_COLOR, label=f"DP compliance (p > {DP_ALPHA})"),
-            ax.get_lines()[-1],
-        ]
-        if banded:
-            handles.append(Patch(color="#000000", alpha=0.18, label="null band"))
-        fig.legend(handles=handles, loc="outside lower center", ncol=2)
-        ax.set_title("Per-coordinate normality: AD and DP compliance per row")
-
-    return draw
+            ax.bar(i + off, value, w * 0.94, color=color, zorder=2)
+            near = band and band[0] - 0.04 <= value <= band[1]
+            top = band[1] if near else value  # keep the label clear of the band
+            ax.text(i + off, top + 0.012, f"{value:.0%}", ha="center", va="bottom", fontsize=8)
+    ax.axhline(0.95, color=NULL, ls="--", lw=1.2, zorder=4, label="iid Gaussian: 95%")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([_tick(r) for r in rows], rotation=30 if len(rows) > 6 else 0)
+    ax.set_xlim(-0.6, len(rows) - 0.4)
+    ax.set_ylim(0, 1.1)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("share of coordinates that pass")
+    ax.grid(axis="x", visible=False)
+    handles = [
+        Patch(color=AD_COLOR, label=f"AD compliance (A*² < {AD_CRITICAL})"),
+        Patch(color=DP_COLOR, label=f"DP compliance (p > {DP_ALPHA})"),
+        ax.get_lines()[-1],
+    ]
+    if banded:
+        handles.append(Patch(color="#000000", alpha=0.18, label="null band"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=2)
+    ax.set_title("Per-coordinate normality: AD and DP compliance per row")
 
 
 def compare_spec(rows: Sequence[Row]) -> PlotSpec:
     labels = ", ".join(row_label(r) for r in rows)
     alt = f"Bar chart of AD and DP compliance per row ({labels}) with the 95% null line"
     title = "AD and DP compliance per row"
-    return PlotSpec(COMPARE_FILE, "compare", None, title, alt, _draw_compare(rows), COMPARE_WIDTH)
-
-
-def comparable(rows: Sequence[Row]) -> bool:
-    return any(not r.error and {"ad_compliance", "dp_compliance"} & set(r.metrics) for r in rows)
+    draw = partial(_draw_compare, rows)
+    return PlotSpec(COMPARE_FILE, "compare", None, title, alt, draw, COMPARE_WIDTH)
 
 
 # ---- line charts: metrics against the layer or the training step ----------------------------
@@ -186,7 +181,8 @@ def write_trajectory_plot(series: Sequence[Series], out_dir: str | Path) -> Path
 
 
 def _specs(rows: Sequence[Row], compare: bool) -> list[PlotSpec]:
-    out = [compare_spec(rows)] if compare and comparable(rows) else []
+    shown = ({"ad_compliance", "dp_compliance"} & set(r.metrics) for r in rows if not r.error)
+    out = [compare_spec(rows)] if compare and any(shown) else []
     series = {k: v for k, v in depth_series(rows).items() if len(v) > 1}
     if series:  # --layers: metrics against the layer
         out.append(_lines(series, True, "layer (0 = embeddings)", "Gaussianity over depth"))
