@@ -17,9 +17,9 @@ from infogauss_cli.core.options import Outputs
 from infogauss_cli.core.preflight import rescue_path
 from infogauss_cli.core.safe_text import printable
 from infogauss_cli.judge.model import Report, Row
+from infogauss_cli.report.cells import render_markdown
 from infogauss_cli.report.html import render_html
 from infogauss_cli.report.json_report import dumps
-from infogauss_cli.report.markdown import render_markdown
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -129,21 +129,19 @@ def _view_row(
     row_protocol = {"n": diag.n, "d": diag.d, "seed": seed, "view": view} | dict(info.protocol)
     if options.verdict != "coordinates":
         row_protocol["verdict"] = options.verdict
-    key = {"model": info.model, "tower": info.tower, "protocol": row_protocol, "metrics": metrics}
-    key["data"] = info.data
     per_coordinate = {"ad_statistic": diag.ad.statistic, "dp_pvalue": diag.dp.pvalue}
     source = {f.name: getattr(info, f.name) for f in fields(RowSource)}
-    return Row(
+    row = Row(
         **source | {"data": dict(info.data), "protocol": row_protocol},
         metrics=metrics,
         null=null,
         verdict=verdict,
-        gates=tuple(evaluate_gates(key, verdict, gates)),
         timing={**info.timing, "diagnose_s": round(elapsed, 4)},
         per_coordinate=per_coordinate if options.per_coordinate else None,
         arrays=_plot_arrays(diag, shared, view) if options.keep_arrays else None,
         warnings=_dead_warning(diag.dead_columns, diag.d),
     )
+    return replace(row, gates=tuple(evaluate_gates(vars(row), verdict, gates)))
 
 
 def _dead_warning(dead: Sequence[int], d: int) -> tuple[str, ...]:

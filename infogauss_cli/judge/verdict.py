@@ -166,7 +166,11 @@ def _judge_calibrated(metrics: Metrics, null: Metrics, alpha: float, view: str |
     tests = tuple(_test_call(name, metrics, level) for name in present)
     rejected = sorted((t for t in tests if t.rejected), key=lambda t: (not t.relevant, t.pvalue))
     where = "its decorrelated coordinates" if view != "l2" else "its normalised rows' coordinates"
-    reasons = [_scope(metrics, view)]
+    k, rank, d, rows = (metrics.get(f"decorrelated_{x}") for x in ("k", "rank", "d", "rows"))
+    what = "L2-normalised rows" if view == "l2" else "embeddings as given"
+    scope = f"tested: {what}, {k} decorrelated coordinates of {rows:,} rows" if rows else what
+    low_rank = rank is not None and d is not None and rank < d
+    reasons = [scope + (f" (covariance rank {rank} of {d})" if low_rank else "")]
     if not rejected:
         power = null.get("gaussian_power_relevant")
         if power is not None and power < WEAK_POWER:
@@ -187,15 +191,6 @@ def _judge_calibrated(metrics: Metrics, null: Metrics, alpha: float, view: str |
             small = "" if t.relevant else " (below the relevance line)"
             reasons.append(f"{LOOKS_AT[t.name]}: p = {t.pvalue:.2g} < {level:.3g}{size}{small}")
     return Verdict(call, tuple(reasons), "calibrated", alpha, view, tests)
-
-
-def _scope(metrics: Metrics, view: str | None) -> str:
-    k, rank, d, rows = (metrics.get(f"decorrelated_{x}") for x in ("k", "rank", "d", "rows"))
-    what = "L2-normalised rows" if view == "l2" else "embeddings as given"
-    text = f"tested: {what}, {k} decorrelated coordinates of {rows:,} rows" if rows else what
-    if rank is not None and d is not None and rank < d:
-        text += f" (covariance rank {rank} of {d})"
-    return text
 
 
 def _test_call(name: str, metrics: Metrics, level: float) -> TestCall:
