@@ -189,10 +189,8 @@ def detail_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
         if not any(r.metrics.get(key) is not None for r in shown):
             continue
         ideal_text = ideal or ""
-        if ideal and ideal.startswith("null:"):
-            val = next(
-                (r.null[ideal[5:]] for r in shown if r.null.get(ideal[5:]) is not None), None
-            )
+        if ideal and ideal.startswith("null:"):  # the first row's null value
+            val = next((v for r in shown if (v := r.null.get(ideal[5:])) is not None), None)
             ideal_text = fmt(val) if val is not None else "–"
         cells = [fmt(r.metrics[key]) if r.metrics.get(key) is not None else "–" for r in shown]
         body.append([label, ideal_text, *cells])

@@ -69,9 +69,7 @@ def render(template: str, **context: object) -> Markup:
     return Markup(environment().get_template(template).render(**context))
 
 
-def cell(
-    text: object, cls: str = "", *, tip: str | None = None, kind: str = ""
-) -> dict[str, object]:
+def cell(text: object, cls: str = "", tip: str | None = None, kind: str = "") -> dict[str, object]:
     """A table cell for ``table.html.j2``: its text, CSS class, tooltip and marking span."""
     return {"text": text, "cls": cls, "tip": tip, "kind": kind}
 
