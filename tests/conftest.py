@@ -38,7 +38,7 @@ def _validate_reports(monkeypatch):
     """Every report the suite writes (``--json FILE`` or ``-``) validates against the shipped
     schema (infogauss_cli/schemas/report.v1.json): checked where the JSON is serialised."""
     from infogauss_cli.report import json_report
-    from infogauss_cli.report.schema import validate_report
+    from infogauss_cli.report.json_report import validate_report
 
     original = json_report.dumps
 

@@ -93,7 +93,7 @@ def test_provenance_in_the_report(tiny, tmp_path):
     import hashlib
     from importlib.metadata import version
 
-    from infogauss_cli.report.schema import validate_report
+    from infogauss_cli.report.json_report import validate_report
 
     weights = hashlib.sha256((tiny / "w.safetensors").read_bytes()).hexdigest()
     first, _ = audit(tiny, tmp_path)

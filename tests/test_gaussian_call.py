@@ -29,7 +29,7 @@ from infogauss_cli.diagnostics.mardia import gaussian_moments, hz_pvalue, hz_sta
 from infogauss_cli.diagnostics.reftable import gaussian_effect
 from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests
 from infogauss_cli.judge.verdict import judge
-from infogauss_cli.report.schema import report_schema
+from infogauss_cli.report.json_report import report_schema
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from calibration import DISTRIBUTIONS, GAUSSIANS

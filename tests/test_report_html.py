@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from infogauss_cli.judge.model import Row
-from infogauss_cli.report.html import render_html
-from infogauss_cli.report.templating import Section, render
+from infogauss_cli.report.html import Section, render, render_html
 from tests.helpers import CHROMIUM, NO_CHROMIUM, screenshot_tool
 
 WHEN = datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)

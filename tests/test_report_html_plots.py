@@ -21,16 +21,15 @@ from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import Verdict
 from infogauss_cli.report.cells import table_cells
 from infogauss_cli.report.html import render_html, write_html
-from infogauss_cli.report.plots import (
+from infogauss_cli.report.plots import row_stem, slug
+from infogauss_cli.report.plots.charts import (
     COMPARE_FILE,
-    KINDS,
     figure_pngs,
-    row_stem,
-    slug,
     write_compare_plot,
     write_plots,
     write_row_plots,
 )
+from infogauss_cli.report.plots.rows import KINDS
 from tests.helpers import CHROMIUM, NO_CHROMIUM, REPO, screenshot_tool
 
 Image = pytest.importorskip("PIL.Image")
@@ -227,7 +226,7 @@ def test_nan_and_constant_arrays_do_not_crash():
 def test_modules_import_without_matplotlib_and_never_use_pyplot():
     code = (
         "import sys, numpy as np\n"
-        "import infogauss_cli.report.html, infogauss_cli.report.plots as P\n"
+        "import infogauss_cli.report.html, infogauss_cli.report.plots.charts as P\n"
         "assert 'matplotlib' not in sys.modules\n"
         "from infogauss_cli.judge.model import Row\n"
         "r = Row(model='m', protocol={'view': 'l2'}, arrays={'norms': np.ones(9) + np.arange(9)})\n"
@@ -290,8 +289,8 @@ def test_html_toc_timing_and_wide_chart(rows, report):
     assert timing.count('<td class="num">1.50</td>') == 4  # every row with timing
     assert "td.num { white-space: nowrap; }" in html  # numbers never wrap
     assert '<figure class="wide">' in html and "figure.wide { width: 100%" in html
+    from infogauss_cli.report.plots import DPI
     from infogauss_cli.report.plots.charts import COMPARE_WIDTH
-    from infogauss_cli.report.plots.figure import DPI
 
     assert 1000 <= COMPARE_WIDTH * DPI <= 1200  # about the content width: drawn at 1:1
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from infogauss_cli import __version__
 from infogauss_cli.cli.main import app
 from infogauss_cli.judge.model import Report, Row
-from infogauss_cli.report.schema import report_schema, schema_text, validate_report
+from infogauss_cli.report.json_report import report_schema, schema_text, validate_report
 from tests.helpers import gaussian, relu, run_cli
 
 runner = CliRunner()

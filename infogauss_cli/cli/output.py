@@ -17,15 +17,15 @@ from infogauss_cli.core.options import Outputs
 from infogauss_cli.core.preflight import rescue_path
 from infogauss_cli.core.safe_text import printable
 from infogauss_cli.judge.model import Report, Row
+from infogauss_cli.report.cells import render_markdown
 from infogauss_cli.report.html import render_html
 from infogauss_cli.report.json_report import dumps
-from infogauss_cli.report.markdown import render_markdown
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from infogauss_cli.judge.gates import GateResult
-    from infogauss_cli.report.templating import Section
+    from infogauss_cli.report.html import Section
 
 
 def emit(rows: Sequence[Row], out: Outputs) -> None:
@@ -68,7 +68,7 @@ def publish(
             html = render_html(report.rows, command=report.command, sections=html_sections)
             write_report("--html", out.html, html)
     if out.plots:
-        from infogauss_cli.report.plots import write_plots
+        from infogauss_cli.report.plots.charts import write_plots
 
         keep_on_failure("--plots", out.plots, lambda p: write_plots(report.rows, p))
     return report.exit_code

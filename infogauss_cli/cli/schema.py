@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from infogauss_cli.report.schema import schema_text
+from infogauss_cli.report.json_report import schema_text
 
 
 def schema_cmd() -> None:

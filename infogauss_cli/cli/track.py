@@ -12,7 +12,8 @@ import typer
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.output import publish
 from infogauss_cli.extract.store import check_cache_writable
-from infogauss_cli.report.plots.charts import trajectory_section, write_trajectory_plot
+from infogauss_cli.report.html import trajectory_section
+from infogauss_cli.report.plots.charts import write_trajectory_plot
 
 _T = "Checkpoints"
 Trend = o.choices("Trend", ("up", "down", "flat"))

@@ -1,7 +1,5 @@
-"""The CI gates: thresholds, the required call, and a baseline report (docs/ci.md). No I/O.
-
-A baseline on other data or another revision is refused (exit 2); one at another n, seed or
-precision is compared, with a note on the gate."""
+"""The CI gates: thresholds, the required call, and a baseline report (refused on other data or
+another revision; compared, with a note, at another n, seed or precision). No I/O."""
 
 from __future__ import annotations
 
@@ -9,11 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.options import GATE_OPTIONS, REQUIRE, Gates
+from infogauss_cli.core.options import Gates
 from infogauss_cli.judge.verdict import Metrics, Verdict
 
 BASELINE_MUST_MATCH = (("data", "source"), ("protocol", "revision"))
 BASELINE_NOTED = (("protocol", "n"), ("protocol", "seed"), ("protocol", "precision"))
+SAME_ROW = (("model",), ("tower",), ("protocol", "view"))
 
 
 @dataclass(frozen=True)
@@ -42,14 +41,8 @@ def _get(row: Metrics, path: tuple[str, ...]) -> object:
     return row if row != {} else None
 
 
-def _same_row(a: Metrics, b: Metrics) -> bool:
-    keys = (("model",), ("tower",), ("protocol", "view"))
-    return all(_get(a, k) == _get(b, k) for k in keys)
-
-
 def _require(verdict: Verdict, want: str) -> GateResult:
-    """``gaussian`` passes on ✓ and ≈, ``non-gaussian`` on ✗, ``sphere`` on a uniform call;
-    a failure says which call it got and why."""
+    """``gaussian`` passes on ✓ and ≈, ``non-gaussian`` on ✗, ``sphere`` on a uniform call."""
     if want == "sphere":
         got = verdict.sphere.call if verdict.sphere else "not tested"
         ok = got == "uniform"
@@ -64,11 +57,9 @@ def _require(verdict: Verdict, want: str) -> GateResult:
 
 
 def evaluate_gates(row: Metrics, verdict: Verdict, gates: Gates) -> list[GateResult]:
-    """Every gate asked for, on one report row (its ``model``, ``tower``, ``protocol``,
-    ``data`` and ``metrics``)."""
+    """Every gate asked for, on one report row (a mapping, as the baseline's rows are)."""
     m = row["metrics"]
-    out: list[GateResult] = []
-    out += [_require(verdict, want) for want in gates.require]
+    out = [_require(verdict, want) for want in gates.require]
     bounds = (
         ("max-cv", m.get("norm_cv"), gates.max_cv, True),
         ("min-ad-compliance", m.get("ad_compliance"), gates.min_ad_compliance, False),
@@ -83,7 +74,7 @@ def evaluate_gates(row: Metrics, verdict: Verdict, gates: Gates) -> list[GateRes
 
 
 def _baseline_gates(row: Metrics, baseline: Sequence[Metrics], max_drop: float) -> list[GateResult]:
-    match = next((b for b in baseline if _same_row(row, b)), None)
+    match = next((b for b in baseline if all(_get(row, k) == _get(b, k) for k in SAME_ROW)), None)
     if match is None:
         note = "no row for this model, tower and view in the baseline report"
         return [GateResult("max-drop", max_drop, None, False, note)]
@@ -93,15 +84,12 @@ def _baseline_gates(row: Metrics, baseline: Sequence[Metrics], max_drop: float) 
             continue  # check: the files are what is compared
         if mine != theirs:
             raise BadInputError(
-                f"--baseline: its row for {row.get('model')} has {'.'.join(path)} = "
-                f"{_get(match, path)!r}, this run {_get(row, path)!r}: the numbers are not "
-                "comparable; make the baseline with the same data and revision"
+                f"--baseline: its row for {row.get('model')} has {'.'.join(path)} = {theirs!r}, "
+                f"this run {mine!r}: the numbers are not comparable; make the baseline with the "
+                "same data and revision"
             )
-    unlike = [
-        f"{path[-1]} {_get(match, path)} in the baseline, {_get(row, path)} here"
-        for path in BASELINE_NOTED
-        if _get(match, path) is not None and _get(match, path) != _get(row, path)
-    ]
+    pairs = [(path[-1], _get(match, path), _get(row, path)) for path in BASELINE_NOTED]
+    unlike = [f"{k} {b} in the baseline, {a} here" for k, b, a in pairs if b not in (None, a)]
     note = ("unlike runs: " + ", ".join(unlike) + " (compliances move with n)") if unlike else None
     out = []
     for key in ("ad_compliance", "dp_compliance"):
@@ -112,6 +100,3 @@ def _baseline_gates(row: Metrics, baseline: Sequence[Metrics], max_drop: float) 
         drop = before - now
         out.append(GateResult(f"max-drop:{key}", max_drop, round(drop, 6), drop <= max_drop, note))
     return out
-
-
-__all__ = ["GATE_OPTIONS", "REQUIRE", "GateResult", "Gates", "evaluate_gates"]

@@ -19,7 +19,8 @@ SCHEMA = "infogauss.report/v1"
 ROW_KEYS = ("model", "tower", "objective", "backend", "data", "protocol", "metrics", "null")
 ROW_KEYS += ("verdict", "gates", "warnings", "timing")  # then those of these that are set:
 ROW_OPTIONAL = ("provenance", "per_coordinate", "error", "step")
-MODEL_LIBRARIES = ("timm", "transformers", "open_clip_torch", "sentence-transformers", "datasets")
+LIBRARIES = ("numpy", "scipy", "torch", "timm", "transformers", "open_clip_torch")
+LIBRARIES += ("sentence-transformers", "datasets")
 
 
 def clean(value: object) -> Any:
@@ -62,9 +63,7 @@ class Row(RowSource):
     per_coordinate: Metrics | None = None
     error: str | None = None  # the row could not be computed (e.g. model failed to load)
     warnings: tuple[str, ...] = ()  # when the call is driven by n, dead coordinates, ...
-    # In-memory arrays for plots, never serialised: ad_statistic (d,), dp_pvalue (d,),
-    # norms (n,) raw row norms, columns (n, k) a few coordinates of the tested view,
-    # column_index (k,) which coordinates those are.
+    # arrays the plots draw, never serialised (judge.rows._plot_arrays)
     arrays: Metrics | None = field(default=None, compare=False, repr=False)
     step: int | None = None  # training step of the checkpoint (``infogauss track``)
 
@@ -73,20 +72,12 @@ class Row(RowSource):
         return all(g.passed for g in self.gates)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in ROW_KEYS}
-        return clean(
-            out | {k: getattr(self, k) for k in ROW_OPTIONAL if getattr(self, k) is not None}
-        )
-
-
-def utc_now() -> str:
-    """UTC time in ISO 8601 with a ``Z`` suffix, to the second."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        keys = ROW_KEYS + tuple(k for k in ROW_OPTIONAL if getattr(self, k) is not None)
+        return clean({k: getattr(self, k) for k in keys})
 
 
 def _version(name: str) -> str | None:
-    """An imported module's version (torch's without its +local part), else the installed one
-    (package metadata: nothing is imported here)."""
+    """An imported module's version (torch's without +local), else the installed one's."""
     module = sys.modules.get(name)
     if module is not None and isinstance(getattr(module, "__version__", None), str):
         return module.__version__.split("+")[0] if name == "torch" else module.__version__
@@ -99,11 +90,10 @@ def _version(name: str) -> str | None:
 def environment(rows: tuple[Row, ...] = ()) -> dict[str, str | None]:
     """Python, platform, library versions and the devices the rows ran on."""
     devices = sorted({str(r.protocol["device"]) for r in rows if r.protocol.get("device")})
-    libraries = ("numpy", "scipy", "torch", *MODEL_LIBRARIES)
     return {
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
-        **{name: _version(name) for name in libraries},
+        **{name: _version(name) for name in LIBRARIES},
         "device": ", ".join(devices) or "cpu",
     }
 
@@ -114,7 +104,9 @@ class Report:
 
     rows: tuple[Row, ...]
     command: tuple[str, ...] = ()
-    created: str = field(default_factory=utc_now)
+    created: str = field(  # UTC, ISO 8601, to the second
+        default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
 
     @property
     def exit_code(self) -> int:

@@ -1,12 +1,11 @@
-"""One embedding matrix -> report rows: the diagnostics of each view, the joint tests, the
-sphere tests and the calls (:func:`diagnose_rows`)."""
+"""One embedding matrix -> report rows: each view's diagnostics, joint and sphere tests, calls."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,8 +33,7 @@ class RowInfo(RowSource):
 
 @dataclass(frozen=True)
 class _Shared:
-    """What the views of one matrix ``x`` share: the tested rows, the view-free detail, the
-    projection and sphere tests' metrics and the joint tests' rows."""
+    """What the views of one matrix ``x`` share (computed once by :func:`_shared`)."""
 
     x: np.ndarray
     sub: np.ndarray | None = None
@@ -49,18 +47,13 @@ class _Shared:
 
 
 def _shared(x: np.ndarray, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
-    """Once per matrix: subsample, run what does not depend on the view (sphere-level detail,
-    or the projection compliances the projections verdict reads), and the joint tests' rows
-    with the sphere tests on them."""
+    """Subsample; the view-free detail or projection tests; the joint rows and sphere tests."""
     from infogauss_cli.diagnostics import subsample
     from infogauss_cli.diagnostics.gaussian import joint_sample
     from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests
 
-    seed, budget, projections = (
-        protocol.seed,
-        options.memory_budget,
-        options.verdict == "projections",
-    )
+    seed, budget = protocol.seed, options.memory_budget
+    projections = options.verdict == "projections"
     sub = None
     if options.detail or projections or options.keep_arrays:
         sub = subsample(x, protocol.n, seed)[0]
@@ -83,8 +76,7 @@ def _shared(x: np.ndarray, protocol: Protocol, options: DiagnoseOptions) -> _Sha
 
 
 def _plot_arrays(diag: Diagnosis, shared: _Shared, view: str) -> dict[str, np.ndarray]:
-    """What the plots draw (:attr:`Row.arrays`): the view's first columns, read in row blocks
-    (no float64 copy of the matrix)."""
+    """What the plots draw (:attr:`Row.arrays`); columns read in row blocks (no float64 copy)."""
     from infogauss_cli.diagnostics.blocks import read_columns
 
     k = min(PLOT_COLUMNS, diag.d)
@@ -133,39 +125,32 @@ def _view_row(
     metrics |= joint_metrics | dict(shared.sphere_metrics)
     null |= dict(shared.proj_null) | joint_null | dict(shared.sphere_null)
     elapsed = time.perf_counter() - t0 + shared.seconds
-    verdict = judge(metrics, Rule(name=options.rule, alpha=alpha), options.verdict, null, asked)
+    verdict = judge(metrics, Rule(name=options.rule, alpha=alpha), null, asked)
     row_protocol = {"n": diag.n, "d": diag.d, "seed": seed, "view": view} | dict(info.protocol)
     if options.verdict != "coordinates":
         row_protocol["verdict"] = options.verdict
-    key = {"model": info.model, "tower": info.tower, "protocol": row_protocol, "metrics": metrics}
-    key["data"] = info.data
     per_coordinate = {"ad_statistic": diag.ad.statistic, "dp_pvalue": diag.dp.pvalue}
     source = {f.name: getattr(info, f.name) for f in fields(RowSource)}
-    return Row(
+    row = Row(
         **source | {"data": dict(info.data), "protocol": row_protocol},
         metrics=metrics,
         null=null,
         verdict=verdict,
-        gates=tuple(evaluate_gates(key, verdict, gates)),
         timing={**info.timing, "diagnose_s": round(elapsed, 4)},
         per_coordinate=per_coordinate if options.per_coordinate else None,
         arrays=_plot_arrays(diag, shared, view) if options.keep_arrays else None,
-        warnings=tuple(_dead_warning(diag.dead_columns, diag.d)),
+        warnings=_dead_warning(diag.dead_columns, diag.d),
     )
+    return replace(row, gates=tuple(evaluate_gates(vars(row), verdict, gates)))
 
 
-def _dead_warning(dead: Sequence[int], d: int) -> list[str]:
-    """The footer line naming the dead coordinates (left out of the compliances)."""
-    if not dead:
-        return []
-    if len(dead) == d:
-        return ["every coordinate is dead (no spread): nothing to test, the compliances are 0"]
-    shown = ", ".join(str(i) for i in dead[:8])
+def _dead_warning(dead: Sequence[int], d: int) -> tuple[str, ...]:
+    if not dead or len(dead) == d:
+        all_dead = "every coordinate is dead (no spread): nothing to test, the compliances are 0"
+        return (all_dead,) if dead else ()
     more = f", ... ({len(dead)} in all)" if len(dead) > 8 else ""
-    return [
-        "dead coordinate(s) left out of the compliances (std < 1e-6 x the median "
-        f"coordinate's): {shown}{more}"
-    ]
+    text = "dead coordinate(s) left out of the compliances (std < 1e-6 x the median coordinate's)"
+    return (f"{text}: {', '.join(str(i) for i in dead[:8])}{more}",)
 
 
 def diagnose_rows(
@@ -175,8 +160,7 @@ def diagnose_rows(
     options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
 ) -> list[Row]:
-    """Diagnose one embedding matrix (may be memory-mapped) under the protocol's view(s): one
-    :class:`Row` per view; ``options`` pick what is added (docs/diagnostics.md)."""
+    """One :class:`Row` per view of the protocol for a matrix (may be memory-mapped)."""
     from infogauss_cli.diagnostics import validate_matrix
 
     return checked_rows(validate_matrix(x), info, protocol, options, gates)

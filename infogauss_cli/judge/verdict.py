@@ -1,5 +1,4 @@
-"""Metrics and p-values -> a row's calls: Gaussian? (✓ ≈ ✗ ?), uniform on the sphere?, and
-the paper's own reading (docs/diagnostics.md). No I/O."""
+"""Metrics and p-values -> a row's calls: Gaussian? (✓ ≈ ✗ ?), sphere?, the paper's. No I/O."""
 
 from __future__ import annotations
 
@@ -8,28 +7,32 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.options import RULES, VERDICT_MODES
+from infogauss_cli.core.options import RULES, check_choice
 
 Metrics = Mapping[str, Any]  # a row's metrics or null: JSON values by key
 AD_CRITICAL = 0.752
 DP_ALPHA = 0.05
-DEFAULT_ALPHA = 0.05
 RELEVANT_EFFECT = 0.04  # effect sizes from here on are "far from Gaussian"
 RELEVANT_KURTOSIS = 0.9  # implied excess kurtosis of the radial spread: a Student t10 is 1
 WEAK_POWER = 0.5  # below this power against the relevant departure, "nothing found" is "?"
 CALLS = ("gaussian", "practically-gaussian", "non-gaussian", "inconclusive")
 SYMBOLS = {"gaussian": "✓", "practically-gaussian": "≈", "non-gaussian": "✗", "inconclusive": "?"}
-# metric key of each decorrelated test's p-value, and what it looks at
+# each decorrelated test: metric keys of its p-value and its effect size, what it looks at
 TESTS = {
-    "ad_count": ("decorrelated_ad_count_p", "share of decorrelated coordinates with A*^2 < 0.752"),
-    "dp_count": ("decorrelated_dp_count_p", "share of decorrelated coordinates with DP p > 0.05"),
-    "worst_coordinate": ("worst_coordinate_p", "the decorrelated coordinate with the largest A*^2"),
-    "worst_given_coordinate": (
-        "worst_given_coordinate_p",
-        "the coordinate (as given) with the largest A*^2",
-    ),
-    "radial": ("radial_p", "spread of the squared Mahalanobis distances (Mardia's b2)"),
-    "henze_zirkler": ("henze_zirkler_p", "Henze-Zirkler on the top principal coordinates"),
+    "ad_count": ("decorrelated_ad_count_p", "decorrelated_effect_excess"),
+    "dp_count": ("decorrelated_dp_count_p", "decorrelated_effect_excess"),
+    "worst_coordinate": ("worst_coordinate_p", "worst_coordinate_effect_excess"),
+    "worst_given_coordinate": ("worst_given_coordinate_p", "worst_given_coordinate_effect_excess"),
+    "radial": ("radial_p", "radial_kurtosis"),
+    "henze_zirkler": ("henze_zirkler_p", None),
+}
+LOOKS_AT = {
+    "ad_count": "share of decorrelated coordinates with A*^2 < 0.752",
+    "dp_count": "share of decorrelated coordinates with DP p > 0.05",
+    "worst_coordinate": "the decorrelated coordinate with the largest A*^2",
+    "worst_given_coordinate": "the coordinate (as given) with the largest A*^2",
+    "radial": "spread of the squared Mahalanobis distances (Mardia's b2)",
+    "henze_zirkler": "Henze-Zirkler on the top principal coordinates",
 }
 SPHERE_TESTS = {
     "rayleigh": ("sphere_rayleigh_p", "mean direction (Rayleigh)"),
@@ -42,13 +45,12 @@ class Rule:
     """``calibrated`` (the decorrelated tests at false-alarm rate ``alpha``) or ``paper``."""
 
     name: str = "calibrated"
-    alpha: float = DEFAULT_ALPHA
+    alpha: float = 0.05
     min_ad_compliance: float = 0.90
     min_dp_compliance: float = 0.90
 
     def __post_init__(self) -> None:
-        if self.name not in RULES:
-            raise BadInputError(f"unknown rule {self.name!r}; expected one of {', '.join(RULES)}")
+        check_choice(self.name, RULES, "rule")
         if not 0.0 < self.alpha < 1.0:
             raise BadInputError(f"--alpha must be between 0 and 1 (exclusive), got {self.alpha}")
 
@@ -67,9 +69,6 @@ class TestCall:
     effect: float | None = None
     relevant: bool = True
 
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class SphereCall:
@@ -79,14 +78,10 @@ class SphereCall:
     reasons: tuple[str, ...]
     tests: tuple[TestCall, ...] = ()
 
-    def to_dict(self) -> dict[str, object]:
-        return {"call": self.call, "reasons": list(self.reasons), "tests": _dicts(self.tests)}
-
 
 @dataclass(frozen=True)
 class Verdict:
-    """A row's Gaussian? call under ``rule`` for ``view``, its sphere call, and ``other``: the
-    other rule's call (or the paper's other reading)."""
+    """A row's Gaussian? call, its sphere call, and ``other``: the other rule's (reading's)."""
 
     call: str
     reasons: tuple[str, ...]
@@ -110,29 +105,18 @@ class Verdict:
         out |= {k: v for k, v in (("alpha", self.alpha), ("view", self.view)) if v is not None}
         out["reasons"] = list(self.reasons)
         if self.tests:
-            out["tests"] = _dicts(self.tests)
+            out["tests"] = [asdict(t) for t in self.tests]
         if self.sphere is not None:
-            out["sphere"] = self.sphere.to_dict()
+            out["sphere"] = asdict(self.sphere)  # tuples: lists in the JSON (model.clean)
         if self.other is not None:
             out[self.other.rule] = self.other.to_dict()
         return out
 
 
-def _dicts(tests: tuple[TestCall, ...]) -> list[dict[str, object]]:
-    return [t.to_dict() for t in tests]
-
-
 def judge(
-    metrics: Metrics,
-    rule: Rule = Rule(),
-    mode: str = "coordinates",
-    null: Metrics | None = None,
-    view: str | None = None,
+    metrics: Metrics, rule: Rule = Rule(), null: Metrics | None = None, view: str | None = None
 ) -> Verdict:
-    """The calls of one row from its metrics and ``null`` (powers), with the other rule's call
-    beside; ``mode`` ``projections`` judges the same (the tests are rotation invariant)."""
-    if mode not in VERDICT_MODES:
-        raise BadInputError(f"unknown verdict mode {mode!r}; expected one of {VERDICT_MODES}")
+    """The calls of one row from its metrics and ``null`` (powers), the other rule's beside."""
     null = null or {}
     sphere = judge_sphere(metrics, null, rule.alpha)
     paper = _judge_paper(metrics, rule, sphere)  # the row's own columns (protocol.view)
@@ -148,37 +132,29 @@ def judge(
 
 
 def _judge_paper(metrics: Metrics, rule: Rule, sphere: SphereCall | None) -> Verdict:
-    """The paper's printed thresholds on the means; its compliance reading as ``other``."""
+    """The paper's thresholds on the means; ``other``: both compliances >= 90%."""
     ad, dp = metrics.get("ad_mean"), metrics.get("dp_mean_p")
-    ok_ad = ad is not None and ad < AD_CRITICAL
-    ok_dp = dp is not None and dp > DP_ALPHA
+    ok = [ad is not None and ad < AD_CRITICAL, dp is not None and dp > DP_ALPHA]
     reasons = [
-        f"AD mean {_num(ad)} {'<' if ok_ad else '>='} {AD_CRITICAL} (the paper's threshold)",
-        f"DP mean p {_num(dp)} {'>' if ok_dp else '<='} {DP_ALPHA} (the paper's threshold)",
+        f"AD mean {_num(ad)} {'<' if ok[0] else '>='} {AD_CRITICAL} (the paper's threshold)",
+        f"DP mean p {_num(dp)} {'>' if ok[1] else '<='} {DP_ALPHA} (the paper's threshold)",
     ]
-    _dead_reason(metrics, reasons)
-    call = "gaussian" if ok_ad and ok_dp else "non-gaussian"
-    other = _judge_paper_compliance(metrics, rule)
-    return Verdict(call, tuple(reasons), "paper", None, None, (), sphere, other)
-
-
-def _judge_paper_compliance(metrics: Metrics, rule: Rule) -> Verdict:
-    """The other reading of the paper: both compliances >= 90%."""
-    reasons, oks = [], []
+    ok_c, reasons_c = [], []
     for which, threshold, desc in (
         ("ad", rule.min_ad_compliance, f"A*^2 < {AD_CRITICAL}"),
         ("dp", rule.min_dp_compliance, f"p > {DP_ALPHA}"),
     ):
         value = metrics.get(f"{which}_compliance")
-        ok = value is not None and value >= threshold
-        oks.append(ok)
-        reasons.append(
-            f"{which.upper()} compliance {_pct(value)} {'>=' if ok else '<'} {threshold:.0%} "
+        ok_c.append(value is not None and value >= threshold)
+        pct = "undefined" if value is None else f"{value:.1%}"
+        reasons_c.append(
+            f"{which.upper()} compliance {pct} {'>=' if ok_c[-1] else '<'} {threshold:.0%} "
             f"(coordinates with {desc}; iid Gaussian: 95%)"
         )
-    _dead_reason(metrics, reasons)
-    call = "gaussian" if all(oks) else "non-gaussian"
-    return Verdict(call, tuple(reasons), "paper-compliance")
+    calls = [("gaussian" if all(o) else "non-gaussian") for o in (ok, ok_c)]
+    reasons, reasons_c = (tuple(r + _dead_reason(metrics)) for r in (reasons, reasons_c))
+    other = Verdict(calls[1], reasons_c, "paper-compliance")
+    return Verdict(calls[0], reasons, "paper", None, None, (), sphere, other)
 
 
 def _judge_calibrated(metrics: Metrics, null: Metrics, alpha: float, view: str | None) -> Verdict:
@@ -190,7 +166,11 @@ def _judge_calibrated(metrics: Metrics, null: Metrics, alpha: float, view: str |
     tests = tuple(_test_call(name, metrics, level) for name in present)
     rejected = sorted((t for t in tests if t.rejected), key=lambda t: (not t.relevant, t.pvalue))
     where = "its decorrelated coordinates" if view != "l2" else "its normalised rows' coordinates"
-    reasons = [_scope(metrics, view)]
+    k, rank, d, rows = (metrics.get(f"decorrelated_{x}") for x in ("k", "rank", "d", "rows"))
+    what = "L2-normalised rows" if view == "l2" else "embeddings as given"
+    scope = f"tested: {what}, {k} decorrelated coordinates of {rows:,} rows" if rows else what
+    low_rank = rank is not None and d is not None and rank < d
+    reasons = [scope + (f" (covariance rank {rank} of {d})" if low_rank else "")]
     if not rejected:
         power = null.get("gaussian_power_relevant")
         if power is not None and power < WEAK_POWER:
@@ -209,35 +189,15 @@ def _judge_calibrated(metrics: Metrics, null: Metrics, alpha: float, view: str |
         for t in rejected:
             size = "" if t.effect is None else f", effect {t.effect:+.3f}"
             small = "" if t.relevant else " (below the relevance line)"
-            reasons.append(f"{TESTS[t.name][1]}: p = {t.pvalue:.2g} < {level:.3g}{size}{small}")
+            reasons.append(f"{LOOKS_AT[t.name]}: p = {t.pvalue:.2g} < {level:.3g}{size}{small}")
     return Verdict(call, tuple(reasons), "calibrated", alpha, view, tests)
 
 
-def _scope(metrics: Metrics, view: str | None) -> str:
-    k, rank = metrics.get("decorrelated_k"), metrics.get("decorrelated_rank")
-    d = metrics.get("decorrelated_d")
-    rows = metrics.get("decorrelated_rows")
-    what = "L2-normalised rows" if view == "l2" else "embeddings as given"
-    text = f"tested: {what}, {k} decorrelated coordinates of {rows:,} rows" if rows else what
-    if rank is not None and d is not None and rank < d:
-        text += f" (covariance rank {rank} of {d})"
-    return text
-
-
 def _test_call(name: str, metrics: Metrics, level: float) -> TestCall:
-    p = metrics.get(TESTS[name][0])
-    rejected = p is not None and p < level
-    effect, relevant = None, True
-    if name in ("ad_count", "dp_count"):
-        effect = metrics.get("decorrelated_effect_excess")
-    elif name.startswith("worst"):
-        effect = metrics.get(f"{name}_effect_excess")
-    elif name == "radial":
-        effect = metrics.get("radial_kurtosis")
-    if effect is not None:
-        line = RELEVANT_KURTOSIS if name == "radial" else RELEVANT_EFFECT
-        relevant = abs(effect) >= line
-    return TestCall(name, p, level, rejected, effect, relevant)
+    p, effect = (metrics.get(k) if k else None for k in TESTS[name])
+    line = RELEVANT_KURTOSIS if name == "radial" else RELEVANT_EFFECT
+    relevant = effect is None or abs(effect) >= line
+    return TestCall(name, p, level, p is not None and p < level, effect, relevant)
 
 
 def judge_sphere(metrics: Metrics, null: Metrics, alpha: float) -> SphereCall | None:
@@ -264,18 +224,12 @@ def judge_sphere(metrics: Metrics, null: Metrics, alpha: float) -> SphereCall | 
     return SphereCall("uniform", (reason,), tests)
 
 
-def _dead_reason(metrics: Metrics, reasons: list[str]) -> None:
-    if metrics.get("n_dead_columns"):
-        reasons.append(
-            f"{metrics['n_dead_columns']} dead coordinate(s) (no spread) left out of the "
-            "compliances"
-        )
-    elif metrics.get("n_constant_columns"):
-        reasons.append(f"{metrics['n_constant_columns']} constant coordinate(s) count as failures")
-
-
-def _pct(value: float | None) -> str:
-    return "undefined" if value is None else f"{value:.1%}"
+def _dead_reason(metrics: Metrics) -> list[str]:
+    if dead := metrics.get("n_dead_columns"):
+        return [f"{dead} dead coordinate(s) (no spread) left out of the compliances"]
+    if constant := metrics.get("n_constant_columns"):
+        return [f"{constant} constant coordinate(s) count as failures"]
+    return []
 
 
 def _num(value: float | None) -> str:

@@ -1,4 +1,5 @@
-"""The paper-shaped table as plain cells, shared by the rich, Markdown and HTML renderers."""
+"""The paper-shaped table as plain cells, shared by the rich, Markdown and HTML renderers, and the
+Markdown table fit for a pull-request comment (:func:`render_markdown`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from infogauss_cli.core.safe_text import md_cell
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import Metrics, Verdict
 
+TITLE = "infogauss: are the embeddings Gaussian?"
 COLUMNS = ("Model", "Tower", "Objective", "n × d", "View", "CV ↓", "AD Mean (<0.752)")
 COLUMNS += ("AD Compliance", "DP Mean (>0.05)", "DP Compliance", "Sphere?", "Gaussian?")
 NUMERIC = frozenset(COLUMNS[5:10])
@@ -29,17 +32,9 @@ def _pct(value: float | None) -> str:
 
 def metric_cells(m: Metrics, sphere: str = "–", gaussian: str = "–") -> list[str]:
     """CV, AD mean, AD compliance, DP mean, DP compliance, Sphere? and Gaussian?."""
-    fmt = (("norm_cv", ".3f"), ("ad_mean", ".2f"), ("dp_mean_p", ".3f"))
-    cv, ad, dp = (_num(m.get(k), f) for k, f in fmt)
-    return [
-        cv,
-        ad,
-        _pct(m.get("ad_compliance")),
-        dp,
-        _pct(m.get("dp_compliance")),
-        sphere,
-        gaussian,
-    ]
+    ad, dp = _pct(m.get("ad_compliance")), _pct(m.get("dp_compliance"))
+    cv, ad_mean = _num(m.get("norm_cv"), ".3f"), _num(m.get("ad_mean"), ".2f")
+    return [cv, ad_mean, ad, _num(m.get("dp_mean_p"), ".3f"), dp, sphere, gaussian]
 
 
 def call_symbols(verdict: Verdict | None) -> tuple[str, str]:
@@ -50,24 +45,11 @@ def call_symbols(verdict: Verdict | None) -> tuple[str, str]:
     return sphere, verdict.symbol
 
 
-def row_cells(row: Row) -> list[str]:
-    p = row.protocol
-    size = f"{p['n']:,} × {p['d']:,}" if "n" in p and "d" in p else "–"
-    cells = metric_cells(row.metrics, *call_symbols(row.verdict))
-    if row.error:
-        cells[-1] = "error"
-    head = [row.model, row.tower or "–", row.objective or "–", size, str(p.get("view", "–"))]
-    return head + cells
-
-
-def _band(null: Metrics, key: str) -> str:
-    band = null.get(f"{key}_compliance_band")
-    return f" [{100 * band[0]:.0f}–{100 * band[1]:.0f}]" if band else ""
-
-
-def null_cells(n: int, d: int, null: Metrics) -> list[str]:
+def _null_cells(n: int, d: int, null: Metrics) -> list[str]:
     """The reference of the row's view at the same n and d (``null.reference``)."""
-    ad, dp = (_pct(null.get(f"{k}_compliance")) + _band(null, k) for k in ("ad", "dp"))
+    bands = {k: null.get(f"{k}_compliance_band") for k in ("ad", "dp")}
+    band = {k: f" [{100 * b[0]:.0f}–{100 * b[1]:.0f}]" if b else "" for k, b in bands.items()}
+    ad, dp = (_pct(null.get(f"{k}_compliance")) + band[k] for k in ("ad", "dp"))
     ref = str(null.get("reference") or "null: iid Gaussian")
     cv = _num(1 / math.sqrt(2 * d), ".3f")
     ad_mean, dp_mean = _num(null.get("ad_mean"), ".2f"), _num(null.get("dp_mean_p"), ".3f")
@@ -77,13 +59,18 @@ def null_cells(n: int, d: int, null: Metrics) -> list[str]:
 
 def table_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]], list[list[str]]]:
     """Header, body rows and null rows; columns that are empty in every row are dropped."""
-    body = [row_cells(r) for r in rows]
+    body: list[list[str]] = []
     seen: dict[tuple[object, ...], list[str]] = {}
     for r in rows:
         p = r.protocol
+        size = f"{p['n']:,} × {p['d']:,}" if "n" in p and "d" in p else "–"
+        cells = metric_cells(r.metrics, *call_symbols(r.verdict))
+        cells[-1] = "error" if r.error else cells[-1]
+        body.append([r.model, r.tower or "–", r.objective or "–", size, str(p.get("view", "–"))])
+        body[-1] += cells
         key = (p.get("n"), p.get("d"), r.null.get("reference") if r.null else None)
         if r.null and "n" in p and "d" in p and key not in seen:
-            seen[key] = null_cells(p["n"], p["d"], r.null)
+            seen[key] = _null_cells(p["n"], p["d"], r.null)
     nulls = list(seen.values())
     merged = ("Tower", "Objective", "View")
     keep = [i for i, h in enumerate(COLUMNS) if h not in merged or any(b[i] != "–" for b in body)]
@@ -94,8 +81,8 @@ def table_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]], list[l
 
 def row_label(row: Row) -> str:
     """``model [tower] (view)``: how gate lines, plots and the HTML name a row."""
-    label = row.model + (f" [{row.tower}]" if row.tower else "")
-    return label + (f" ({row.protocol['view']})" if row.protocol.get("view") else "")
+    view = row.protocol.get("view")
+    return row.model + (f" [{row.tower}]" if row.tower else "") + (f" ({view})" if view else "")
 
 
 def warning_lines(rows: Sequence[Row]) -> list[str]:
@@ -194,8 +181,7 @@ def has_detail(rows: Sequence[Row]) -> bool:
 
 
 def detail_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
-    """Header (Quantity, Ideal, a column per row) and a line per quantity some row has; the
-    ideal is the first row's ``null`` value, or a fixed text."""
+    """Header (Quantity, Ideal, a column per row) and a line per quantity some row has."""
     shown = [r for r in rows if not r.error]
     header = ["Quantity", "Ideal", *[row_label(r) for r in shown]]
     body = []
@@ -203,11 +189,44 @@ def detail_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
         if not any(r.metrics.get(key) is not None for r in shown):
             continue
         ideal_text = ideal or ""
-        if ideal and ideal.startswith("null:"):
-            val = next(
-                (r.null[ideal[5:]] for r in shown if r.null.get(ideal[5:]) is not None), None
-            )
+        if ideal and ideal.startswith("null:"):  # the first row's null value
+            val = next((v for r in shown if (v := r.null.get(ideal[5:])) is not None), None)
             ideal_text = fmt(val) if val is not None else "–"
         cells = [fmt(r.metrics[key]) if r.metrics.get(key) is not None else "–" for r in shown]
         body.append([label, ideal_text, *cells])
     return header, body
+
+
+READING = (
+    "AD: modified Anderson-Darling A*² per coordinate (compliance: A*² < 0.752); "
+    "DP: D'Agostino-Pearson (compliance: p > 0.05); the reference rows are what the "
+    "reference of each view gives at the same n and d (raw: iid Gaussian coordinates; l2: "
+    "points uniform on the sphere). Gaussian?: ✓ no departure from a multivariate Gaussian "
+    "of any covariance, ≈ departures too small to matter, ✗ not Gaussian, ? too little data "
+    "to tell; Sphere?: uniform on the sphere (docs/diagnostics.md)."
+)
+
+
+def _line(cells: Sequence[str], fmt: str = "{}") -> str:
+    return "| " + " | ".join(fmt.format(md_cell(c)) if c else "" for c in cells) + " |"
+
+
+def render_markdown(rows: Sequence[Row]) -> str:
+    header, body, nulls = table_cells(rows)
+    align = ["---:" if h in NUMERIC else ":---" for h in header]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    lines += [_line(cells) for cells in body] + [_line(cells, "*{}*") for cells in nulls]
+    if has_detail(rows):
+        dh, db = detail_cells(rows)
+        lines += ["", "**Detail** (docs/diagnostics.md)", "", _line(dh)]
+        lines.append("| :--- | ---: |" + " ---: |" * (len(dh) - 2))
+        lines += [_line(cells) for cells in db]
+    groups = [
+        [f"- {md_cell(t)}" for t in call_lines(rows)],
+        [f"- ⚠️ {md_cell(t)}" for t in warning_lines(rows)],
+        [f"- {'✅' if ok else '❌'} {md_cell(t)}" for ok, t in gate_lines(rows)],
+        [f"- ❌ {md_cell(r.model)}: {md_cell(r.error)}" for r in rows if r.error],
+    ]
+    for group in [*groups, [READING]]:
+        lines += ["", *group] if group else []
+    return "\n".join(lines) + "\n"

@@ -1,23 +1,31 @@
 """A self-contained HTML report: one file with inline CSS and ``data:`` images, no scripts,
-fonts or links. Each part is a :class:`Section` rendered from the templates (:mod:`.templating`);
-the contents bar lists the sections."""
+fonts or links; each part a :class:`Section` rendered from the jinja2 templates (``templates/``:
+autoescape on, every value through ``core.safe_text.printable``; trusted fragments are Markup)."""
 
 from __future__ import annotations
 
+import base64
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from markupsafe import Markup
 
 from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_text
+from infogauss_cli.core.safe_text import printable
 from infogauss_cli.judge.model import Report, Row
 from infogauss_cli.report import cells as C
-from infogauss_cli.report.templating import Section, cell, data_uri, render, table
 
-__all__ = ["DEFAULT_TITLE", "Section", "render_html", "write_html"]
+if TYPE_CHECKING:
+    import jinja2
 
-DEFAULT_TITLE = "infogauss: are the embeddings Gaussian?"
+    from infogauss_cli.report.plots.charts import Series
+
 _MARKS = {"✓": "yes", "≈": "yes", "✗": "no", "?": "maybe", "error": "err"}
 _PROTOCOL = (("Row", "model"), ("Backend", "nowrap"), ("Data source", "src"), ("Items", "num"))
 _PROTOCOL += (("Skipped", "num"), ("n", "num"), ("d", "num"), ("Seed", "num"))
@@ -28,6 +36,60 @@ _TIMING = {"load_s": "load (s)", "train_s": "train (s)", "extract_s": "extract (
 _TIMING |= {"diagnose_s": "diagnose (s)", "items_per_s": "items/s"}
 _PROVENANCE = {"weights_sha256": "Weights sha256", "weights": "Weights"}
 _PROVENANCE["data_fingerprint"] = "Data fingerprint"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One ``<h2>`` section: anchor, heading, body, and its ``<h3>`` parts' (anchor, heading)."""
+
+    ident: str
+    title: str
+    body: Markup
+    subsections: tuple[tuple[str, str], ...] = ()
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The templates' jinja2 environment (autoescape on, undefined names an error)."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("infogauss_cli.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        finalize=lambda v: v if hasattr(v, "__html__") else printable(v),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render(template: str, **context: object) -> Markup:
+    """``template`` rendered with ``context``, as trusted HTML."""
+    return Markup(environment().get_template(template).render(**context))
+
+
+def cell(text: object, cls: str = "", tip: str | None = None, kind: str = "") -> dict[str, object]:
+    """A table cell for ``table.html.j2``: its text, CSS class, tooltip and marking span."""
+    return {"text": text, "cls": cls, "tip": tip, "kind": kind}
+
+
+def table(
+    header: Sequence[tuple[str, str]],
+    lines: Sequence[dict[str, object]],
+    *,
+    table_cls: str = "results",
+    notes: Sequence[tuple[str, str]] = (),
+    notes_cls: str = "",
+) -> Markup:
+    """A scrolling table of (text, class) ``header``, ``lines`` and (names, text) ``notes``."""
+    head = [{"text": t, "cls": c} for t, c in header]
+    kw = {"table_cls": table_cls, "notes": notes, "notes_cls": notes_cls}
+    return render("table.html.j2", header=head, lines=lines, **kw)
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _text(value: object) -> str:
@@ -63,16 +125,6 @@ def _status(rows: Sequence[Row]) -> dict[str, str]:
     return {"cls": cls, "text": f"{' · '.join(parts)} · exit code {code}"}
 
 
-def _tip(row: Row, name: str) -> str:
-    """The reasons behind a Gaussian? (or Sphere?) cell, for its tooltip."""
-    v = row.verdict
-    if v is None:
-        return row.error or ""
-    if name == "Sphere?":
-        return "; ".join(v.sphere.reasons) if v.sphere else ""
-    return "; ".join(v.reasons)
-
-
 def _results(rows: Sequence[Row]) -> Section:
     """The results table (marks with their reasons as tooltips), reference rows, how to read."""
     header, body, nulls = C.table_cells(rows)
@@ -83,8 +135,13 @@ def _results(rows: Sequence[Row]) -> Section:
     ]
     lines = []
     for row, cells in zip(rows, body, strict=True):
+        v = row.verdict  # the reasons behind a mark, as its tooltip
+        sphere = v.sphere.reasons if v and v.sphere else ()
+        tips = {"Gaussian?": "; ".join(v.reasons), "Sphere?": "; ".join(sphere)} if v else {}
         out = [
-            cell(t, c, tip=_tip(row, h), kind=_MARKS.get(t, "")) if c == "mark" else cell(t, c)
+            cell(t, c, tip=tips.get(h, row.error or ""), kind=_MARKS.get(t, ""))
+            if c == "mark"
+            else cell(t, c)
             for c, h, t in zip(classes, header, cells, strict=True)
         ]
         lines.append({"cls": "error" if row.error else "", "cells": out})
@@ -112,13 +169,12 @@ def _list(ident: str, title: str, items: list[dict[str, object]]) -> Section | N
     return Section(ident, title, body)
 
 
-def _badged(badge: str, cls: str, texts: Sequence[str]) -> list[dict[str, object]]:
-    return [{"badge": badge, "badge_cls": cls, "text": t} for t in texts]
+def _item(badge: str, cls: str, text: str | None, label: str = "") -> dict[str, object]:
+    return {"badge": badge, "badge_cls": cls, "text": text, "label": label}
 
 
 def _protocol(rows: Sequence[Row]) -> Section:
-    """One line per row (backend, data, n, d, seed, view, precision, device), then the settings
-    beyond those columns, one (rows, settings) pair per distinct set."""
+    """One line per row, then the other settings, a (rows, settings) note per distinct set."""
     lines = []
     for r in rows:
         p, d = r.protocol, r.data
@@ -146,12 +202,8 @@ def _by_row(ident: str, title: str, rows: Sequence[Row], columns: Mapping[str, s
     lines = []
     for r in rows:
         values = r.timing if timing else r.provenance or {}
-        cells = [
-            cell(_seconds(k, values.get(k)), "num")
-            if timing
-            else cell(_text(values.get(k)), "src mono")
-            for k in columns
-        ]
+        texts = [_seconds(k, values.get(k)) if timing else _text(values.get(k)) for k in columns]
+        cells = [cell(t, "num" if timing else "src mono") for t in texts]
         lines.append({"cls": "", "cells": [cell(C.row_label(r), "model"), *cells]})
     cls = "protocol timing" if timing else "protocol"
     return Section(ident, title, table(header, lines, table_cls=cls))
@@ -159,7 +211,7 @@ def _by_row(ident: str, title: str, rows: Sequence[Row], columns: Mapping[str, s
 
 def _plots(rows: Sequence[Row]) -> Section | None:
     """The summary charts at the content width, then each row's plots under its own heading."""
-    from infogauss_cli.report.plots import figure_pngs  # matplotlib, numpy
+    from infogauss_cli.report.plots.charts import figure_pngs  # numpy
 
     images = figure_pngs(rows)
     if not images:
@@ -178,24 +230,19 @@ def _plots(rows: Sequence[Row]) -> Section | None:
 def report_sections(
     rows: Sequence[Row], extra: Sequence[Section] = (), *, plots: bool = True
 ) -> list[Section]:
-    """The page's sections in order (those with something to show): results, calls, ``extra``,
-    detail, gates, warnings, errors, protocol, provenance, timing, plots."""
+    """The page's sections that have something to show, in order."""
     marks = {True: ("pass", "ok"), False: ("FAIL", "bad")}
-    gates = [_badged(*marks[ok], [text])[0] for ok, text in C.gate_lines(rows)]
-    errors = [
-        {"badge": "error", "badge_cls": "bad", "label": C.row_label(r), "text": r.error}
-        for r in rows
-        if r.error
-    ]
+    gates = [_item(*marks[ok], text) for ok, text in C.gate_lines(rows)]
+    errors = [_item("error", "bad", r.error, C.row_label(r)) for r in rows if r.error]
     timing = {k: h for k, h in _TIMING.items() if any(r.timing.get(k) is not None for r in rows)}
     traced = [r for r in rows if r.provenance and any(r.provenance.values())]
     parts = [
         _results(rows),
-        _list("calls", "Calls", _badged("call", "ok", C.call_lines(rows))),
+        _list("calls", "Calls", [_item("call", "ok", t) for t in C.call_lines(rows)]),
         *extra,
         _detail(rows),
         _list("gates", "Gates", gates),
-        _list("warnings", "Warnings", _badged("note", "warn", C.warning_lines(rows))),
+        _list("warnings", "Warnings", [_item("note", "warn", t) for t in C.warning_lines(rows)]),
         _list("errors", "Errors", errors),
         _protocol(rows),
         _by_row("provenance", "Provenance", traced, _PROVENANCE) if traced else None,
@@ -208,28 +255,20 @@ def report_sections(
 def render_html(
     rows: Sequence[Row],
     *,
-    title: str = DEFAULT_TITLE,
+    title: str = C.TITLE,
     plots: bool = True,
     command: str | Sequence[str] | None = None,
     created: datetime | None = None,
     sections: Sequence[Section] = (),
 ) -> str:
     """The whole report as one HTML document. ``command``: the command line (argv is
-    shell-quoted); ``created``: the time shown (default now); ``plots``: embed the plots
-    (needs matplotlib); ``sections``: more sections, placed after Results."""
+    shell-quoted); ``created``: default now; ``sections``: more, placed after Results."""
     when = (created or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
     if command is not None and not isinstance(command, str):
         command = shlex.join(str(c) for c in command)
-    page = render(
-        "page.html.j2",
-        title=title,
-        version=__version__,
-        created=when,
-        command=command or "",
-        status=_status(rows),
-        sections=report_sections(rows, sections, plots=plots),
-    )
-    return str(page)
+    parts = report_sections(rows, sections, plots=plots)
+    kw = {"title": title, "version": __version__, "created": when, "command": command or ""}
+    return str(render("page.html.j2", status=_status(rows), sections=parts, **kw))
 
 
 def write_html(rows: Sequence[Row], path: str | Path, **options: object) -> Path:
@@ -237,3 +276,14 @@ def write_html(rows: Sequence[Row], path: str | Path, **options: object) -> Path
     path = Path(path)
     atomic_write_text(path, render_html(rows, **options))  # type: ignore[arg-type]
     return path
+
+
+def trajectory_section(series: Sequence[Series]) -> Section:
+    """The trajectory plot of ``track`` as a report section."""
+    from infogauss_cli.report.plots.charts import render as render_png  # numpy
+    from infogauss_cli.report.plots.charts import trajectory_spec
+
+    image = render_png(trajectory_spec(series))
+    caption = "One row of the table per checkpoint; the gates apply to the last checkpoint of "
+    kw = {"src": data_uri(image.png), "alt": image.alt, "caption": caption + "each line."}
+    return Section("trajectory", "Trajectory", render("figure.html.j2", wide=True, **kw))

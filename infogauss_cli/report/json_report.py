@@ -1,8 +1,11 @@
-"""JSON reports: to text (``--json``) and read back (``--baseline``)."""
+"""JSON reports: to text (``--json``), read back (``--baseline``), and the published JSON Schema
+of ``infogauss.report/v1`` (shipped in the package)."""
 
 from __future__ import annotations
 
 import json
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from infogauss_cli.core.errors import BadInputError
@@ -30,3 +33,22 @@ def read_report(path: Path) -> dict[str, object]:
     ):
         raise BadInputError(f"{path}: 'rows' must be a list of rows with 'metrics'")
     return data
+
+
+def schema_text() -> str:
+    """The schema file exactly as shipped (JSON Schema 2020-12)."""
+    return (resources.files("infogauss_cli") / "schemas" / "report.v1.json").read_text("utf-8")
+
+
+@cache
+def report_schema() -> dict[str, object]:
+    return json.loads(schema_text())
+
+
+def validate_report(doc: object) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``doc`` is a valid v1 report."""
+    import jsonschema
+
+    schema = report_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(doc)

@@ -1,10 +1,6 @@
-"""The verdict table on the terminal (rich), fitted to the width it is printed at.
-
-The label and the verdict always show. When the table is too wide it gives way in this order
-(docs/cli.md, "Narrow terminals"): Objective, Tower, View join the label as a dim second line;
-then short headers (the null row without its band, a shared ``n × d`` in the title) and the
-merges again; then the label's second line wraps; then one stacked block per row.
-"""
+"""The verdict table on the terminal (rich), fitted to the width it is printed at: when too
+wide, Objective, Tower, View join the label as a dim second line; then short headers and the
+merges again; then the label's second line wraps; then one stacked block per row."""
 
 from __future__ import annotations
 
@@ -23,19 +19,16 @@ from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import SYMBOLS
 from infogauss_cli.report import cells as C
 
-TITLE = "infogauss: are the embeddings Gaussian?"
 MERGE_ORDER = ("Objective", "Tower", "View")  # first to leave its column first
 SHORT = dict(zip(C.COLUMNS[6:], ("AD mean", "AD ok", "DP mean", "DP ok", "Sph?", "Gauss?")))  # noqa: B905
 SHORT_NOTE = "AD ok / DP ok: share of coordinates with A*² < 0.752 / p > 0.05 (iid Gaussian: 95%)"
 COLORS = {"✓": "green", "≈": "green", "✗": "red", "?": "yellow", "error": "red"}
-Cells = list[list[str]]
 
 
 def _layout(
     rows: Sequence[Row], merged: int, short: bool, title: str
-) -> tuple[list[str], Cells, Cells, str]:
-    """Header, body and null cells (escaped markup) with the first ``merged`` of MERGE_ORDER
-    folded into the label's second line (in the order tower · view · objective)."""
+) -> tuple[list[str], list[list[str]], list[list[str]], str]:
+    """Escaped cells; the first ``merged`` of MERGE_ORDER folded into the label's second line."""
     header, body, nulls = C.table_cells(rows)
     body = [[escape(c) for c in cells] for cells in body]
     nulls = [[escape(c) for c in cells] for cells in nulls]
@@ -63,9 +56,8 @@ def _layout(
 def render_table(
     rows: Sequence[Row], *, merged: int = 0, short: bool = False, min_label: int | None = None
 ) -> Table:
-    """The table at one layout step (``merged`` columns folded into the label, ``short``
-    headers, a label that may wrap when ``min_label`` is given)."""
-    header, body, nulls, title = _layout(rows, merged, short, TITLE)
+    """The table at one layout step (``min_label``: the label may wrap to that width)."""
+    header, body, nulls, title = _layout(rows, merged, short, C.TITLE)
     table = Table(title=title, title_justify="left", header_style="bold")
     numeric = C.NUMERIC | {SHORT.get(h, h) for h in C.NUMERIC}
     for i, name in enumerate(header):
@@ -88,9 +80,9 @@ def render_table(
 
 
 def stacked(rows: Sequence[Row]) -> Group:
-    """One block per row: verdict and label, then the numbers (for very narrow terminals)."""
-    header, body, nulls, _ = _layout(rows, len(MERGE_ORDER), True, TITLE)
-    parts: list[RenderableType] = [Text(TITLE, style="italic")]
+    """One block per row: verdict and label, then the numbers."""
+    header, body, nulls, _ = _layout(rows, len(MERGE_ORDER), True, C.TITLE)
+    parts: list[RenderableType] = [Text(C.TITLE, style="italic")]
     words = {SYMBOLS[c]: f"{SYMBOLS[c]} {C.CALL_WORDS[c]}" for c in C.CALL_WORDS}
 
     def numbers(cells: list[str], style: str = "") -> Padding:
@@ -126,32 +118,25 @@ def fitted_table(rows: Sequence[Row], console: Console, width: int) -> Table | G
     return stacked(rows)
 
 
-def render_detail_table(rows: Sequence[Row], title: str = "detail") -> Table:
-    """The ``--detail`` quantities: one line per quantity, one column per row."""
-    header, body = C.detail_cells(rows)
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for i, name in enumerate(header):
-        table.add_column(  # row labels fold onto more lines rather than end in "…"
-            escape(name), justify="left" if i == 0 else "right", no_wrap=i < 2, overflow="fold"
-        )
-    for cells in body:
-        table.add_row(*(escape(c) for c in cells))
-    return table
-
-
 @dataclass(frozen=True)
 class TerminalReport:
-    """Table (and the detail table), row errors, calls, warnings and gates, fitted when printed:
-    ``console.print(TerminalReport(rows))``."""
+    """Table, detail table, row errors, calls, warnings and gates: ``console.print(...)``."""
 
     rows: Sequence[Row]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[object]:
         rows = self.rows
         yield fitted_table(rows, console, options.max_width)
-        if C.has_detail(rows):
+        if C.has_detail(rows):  # one line per quantity, one column per row
+            header, body = C.detail_cells(rows)
             title = "detail: projections, sphere uniformity and isotropy, calibration"
-            yield render_detail_table(rows, title)
+            table = Table(title=title, title_justify="left", header_style="bold")
+            for i, name in enumerate(header):  # row labels fold rather than end in "…"
+                justify = "left" if i == 0 else "right"
+                table.add_column(escape(name), justify=justify, no_wrap=i < 2, overflow="fold")
+            for cells in body:
+                table.add_row(*(escape(c) for c in cells))
+            yield table
         lines = []
         for r in rows:
             if r.error:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from infogauss_cli.report.schema import validate_report
+from infogauss_cli.report.json_report import validate_report
 from tests.helpers import invoke
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.judge.model import Row
 from infogauss_cli.report.cells import COLUMNS, call_symbols, metric_cells, row_label
-from infogauss_cli.report.templating import Section, cell, table
+from infogauss_cli.report.html import Section, cell, table
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult

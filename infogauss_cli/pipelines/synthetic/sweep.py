@@ -20,6 +20,7 @@ from infogauss_cli.pipelines.synthetic.experiment import (
     snapshot_rows,
     train_run,
 )
+from infogauss_cli.report.plots import PlotSpec, write_figures
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -124,8 +125,6 @@ def _draw(rows: Sequence[Row], cfg: SyntheticConfig) -> Callable[[Figure], None]
 
 def write_sweep_plot(rows: Sequence[Row], cfg: SyntheticConfig, out_dir: str | Path) -> Path:
     """``sweep.png`` in ``out_dir``: AD/DP compliance and norm CV against d and against N."""
-    from infogauss_cli.report.plots import PlotSpec, write_figures
-
     spec = PlotSpec(
         filename="sweep.png",
         kind="sweep",

@@ -1,71 +1,105 @@
-"""Diagnostic plots (PNG): per row (:mod:`.rows`) and across rows (:mod:`.charts`), rendered
-with :mod:`.figure` to files (:func:`write_plots`) or to bytes for the HTML report
-(:func:`figure_pngs`). matplotlib is imported only when a plot is drawn."""
+"""Diagnostic plots (PNG): per row (:mod:`.rows`), across rows and the entry points
+(:mod:`.charts`). Here what every plot shares: the :class:`PlotSpec` (``draw(fig)`` fills a
+matplotlib ``Figure``: the object API, no pyplot), the style, :func:`render` and writing."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.progress import track
 from infogauss_cli.judge.model import Row
-from infogauss_cli.report.plots.charts import (
-    COMPARE_FILE,
-    DEPTH_FILE,
-    comparable,
-    compare_spec,
-    depth_spec,
-    has_depth,
-)
-from infogauss_cli.report.plots.figure import (
-    DPI,
-    PlotImage,
-    PlotSpec,
-    render,
-    row_stem,
-    slug,
-    write_figures,
-)
-from infogauss_cli.report.plots.rows import DETAIL_KINDS, KINDS, row_specs
+from infogauss_cli.judge.verdict import Metrics
+from infogauss_cli.report.cells import row_label
 
-__all__ = ["COMPARE_FILE", "DEPTH_FILE", "DETAIL_KINDS", "DPI", "KINDS", "PlotImage", "PlotSpec"]
-__all__ += ["figure_pngs", "render", "row_stem", "slug", "write_compare_plot", "write_figures"]
-__all__ += ["write_plots", "write_row_plots"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+DPI = 110
+AD_COLOR, DP_COLOR = "#4c72b0", "#dd8452"
+FAIL, NULL = "#cf222e", "#57606a"
+STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold", "axes.labelsize": 9}
+STYLE |= {"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True}
+STYLE |= {"grid.alpha": 0.25, "legend.fontsize": 8, "legend.frameon": False, "savefig.dpi": DPI}
 
 
-def _specs(rows: Sequence[Row], compare: bool) -> list[PlotSpec]:
-    out = [compare_spec(rows)] if compare and comparable(rows) else []
-    if has_depth(rows):  # --layers: metrics against the layer
-        out.append(depth_spec(rows))
-    seen: dict[str, int] = {}
-    for i, r in enumerate(rows):
-        stem = row_stem(r)
-        seen[stem] = seen.get(stem, 0) + 1
-        if seen[stem] > 1:  # the same model/tower/view twice: keep names unique and stable
-            stem = f"{stem}-{seen[stem]}"
-        out.extend(row_specs(r, stem, i))
-    return out
+@dataclass(frozen=True)
+class PlotSpec:
+    """One plot: ``draw(fig)`` fills a ``Figure``; ``row``: its row's index (None: across rows)."""
+
+    filename: str
+    kind: str
+    row: int | None
+    title: str
+    alt: str
+    draw: Callable[[Figure], None]
+    width: float = 6.4  # inches
 
 
-def figure_pngs(rows: Sequence[Row], *, compare: bool = True) -> list[PlotImage]:
-    """Every plot as PNG bytes: the charts across rows first, then each row's plots in
-    :data:`KINDS` order; rows with an error or no arrays give none."""
-    return [render(s) for s in track(_specs(rows, compare), "report: plots")]
+@dataclass(frozen=True)
+class PlotImage(PlotSpec):
+    """One rendered plot: its spec and the PNG bytes."""
+
+    png: bytes = b""
 
 
-def write_row_plots(row: Row, out_dir: str | Path) -> list[Path]:
-    """``{stem}-qq.png``, ``-ad.png``, ... for one row (those its arrays allow)."""
-    return write_figures(out_dir, row_specs(row, row_stem(row), None))
+def slug(text: str) -> str:
+    """Lowercase, ``[a-z0-9._-]`` only, no leading dots or dashes: safe as a file name part."""
+    out = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9._-]+", "-", str(text).lower())).strip("-.")
+    return out or "row"
 
 
-def write_compare_plot(rows: Sequence[Row], out_dir: str | Path) -> Path:
-    """``compare.png``: AD and DP compliance per row, with the 0.95 null line (and band)."""
-    if not rows:
-        raise BadInputError("no rows to compare")
-    return write_figures(out_dir, [compare_spec(rows)])[0]
+def row_stem(row: Row) -> str:
+    """``{slug(model)}-{tower}-{view}``; missing parts are left out."""
+    return "-".join(slug(p) for p in (row.model, row.tower, row.protocol.get("view")) if p)
 
 
-def write_plots(rows: Sequence[Row], out_dir: str | Path, *, compare: bool = True) -> list[Path]:
-    """All plots into ``out_dir`` (created if needed), in the order of :func:`figure_pngs`."""
-    return write_figures(out_dir, _specs(rows, compare))
+def heading(row: Row, what: str) -> str:
+    p = row.protocol
+    size = f"  ·  n={p['n']:,}, d={p['d']:,}" if "n" in p and "d" in p else ""
+    return f"{row_label(row)}{size}\n{what}"
+
+
+def null_band(null: Metrics | None, key: str) -> tuple[float, float] | None:
+    """The ``[low, high]`` null band stored under ``key``, or None."""
+    band = (null or {}).get(key)
+    if band and len(band) == 2 and all(b is not None for b in band):
+        return float(band[0]), float(band[1])
+    return None
+
+
+def render(spec: PlotSpec) -> PlotImage:
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(spec.width, 4.3), dpi=DPI, layout="constrained")
+        spec.draw(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    fig.clear()
+    return PlotImage(**vars(spec), png=buf.getvalue())
+
+
+def write_figures(out_dir: str | Path, specs: Sequence[PlotSpec]) -> list[Path]:
+    """Render ``specs`` one at a time and write each atomically into ``out_dir``."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(f"cannot create the plots folder {out_dir}: {exc}") from None
+    paths = []
+    for spec in track(specs, f"plots: {out_dir}"):
+        path = out_dir / spec.filename
+        try:
+            atomic_write_bytes(path, render(spec).png)
+        except OSError as exc:
+            raise BadInputError(f"cannot write the plot {path}: {exc}") from None
+        paths.append(path)
+    return paths

@@ -1,27 +1,33 @@
-"""Charts across rows: AD and DP compliance per row (``compare.png``), and metrics against the
-layer (``depth.png`` of ``--layers``) or the training step (``trajectory.png`` of ``track``)."""
+"""Charts across rows: AD and DP compliance per row (``compare.png``), metrics against the layer
+(``depth.png`` of ``--layers``) or the training step (``trajectory.png`` of ``track``); and every
+plot of a report to files (:func:`write_plots`) or to bytes for the HTML (:func:`figure_pngs`)."""
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.progress import track
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import AD_CRITICAL, DP_ALPHA
 from infogauss_cli.report.cells import row_label
-from infogauss_cli.report.plots.figure import (
+from infogauss_cli.report.plots import (
     AD_COLOR,
     DP_COLOR,
     FAIL,
     NULL,
+    PlotImage,
     PlotSpec,
     null_band,
     render,
+    row_stem,
     write_figures,
 )
-from infogauss_cli.report.templating import Section, figure
+from infogauss_cli.report.plots.rows import row_specs
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -46,66 +52,59 @@ def _tick(row: Row) -> str:
     return "\n".join([*textwrap.wrap(row.model, 22, break_on_hyphens=True), rest]).strip()
 
 
-def _draw_compare(rows: Sequence[Row]) -> Callable[[Figure], None]:
+def _draw_compare(rows: Sequence[Row], fig: Figure) -> None:
     from matplotlib.patches import Patch
     from matplotlib.ticker import PercentFormatter
 
-    def draw(fig: Figure) -> None:
-        ax = fig.add_subplot()
-        w, banded = 0.36, False
-        for i, r in enumerate(rows):
-            if r.error:
-                ax.text(i, 0.03, "error", ha="center", color=FAIL, fontweight="bold")
+    ax = fig.add_subplot()
+    w, banded = 0.36, False
+    for i, r in enumerate(rows):
+        if r.error:
+            ax.text(i, 0.03, "error", ha="center", color=FAIL, fontweight="bold")
+            continue
+        for off, key, color in ((-w / 2, "ad", AD_COLOR), (w / 2, "dp", DP_COLOR)):
+            band = null_band(r.null, f"{key}_compliance_band")
+            if band:  # the null's spread at this row's n and d, behind the bar's top
+                x = [i + off - w / 2, i + off + w / 2]
+                ax.fill_between(x, *band, color="#000000", alpha=0.18, lw=0, zorder=3)
+                banded = True
+            value = r.metrics.get(f"{key}_compliance")
+            if value is None:
                 continue
-            for off, key, color in ((-w / 2, "ad", AD_COLOR), (w / 2, "dp", DP_COLOR)):
-                band = null_band(r.null, f"{key}_compliance_band")
-                if band:  # the null's spread at this row's n and d, behind the bar's top
-                    x = [i + off - w / 2, i + off + w / 2]
-                    ax.fill_between(x, *band, color="#000000", alpha=0.18, lw=0, zorder=3)
-                    banded = True
-                value = r.metrics.get(f"{key}_compliance")
-                if value is None:
-                    continue
-                ax.bar(i + off, value, w * 0.94, color=color, zorder=2)
-                near = band and band[0] - 0.04 <= value <= band[1]
-                top = band[1] if near else value  # keep the label clear of the band
-                ax.text(i + off, top + 0.012, f"{value:.0%}", ha="center", va="bottom", fontsize=8)
-        ax.axhline(0.95, color=NULL, ls="--", lw=1.2, zorder=4, label="iid Gaussian: 95%")
-        ax.set_xticks(range(len(rows)))
-        ax.set_xticklabels([_tick(r) for r in rows], rotation=30 if len(rows) > 6 else 0)
-        ax.set_xlim(-0.6, len(rows) - 0.4)
-        ax.set_ylim(0, 1.1)
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.set_ylabel("share of coordinates that pass")
-        ax.grid(axis="x", visible=False)
-        handles = [
-            Patch(color=AD_COLOR, label=f"AD compliance (A*² < {AD_CRITICAL})"),
-            Patch(color=DP_COLOR, label=f"DP compliance (p > {DP_ALPHA})"),
-            ax.get_lines()[-1],
-        ]
-        if banded:
-            handles.append(Patch(color="#000000", alpha=0.18, label="null band"))
-        fig.legend(handles=handles, loc="outside lower center", ncol=2)
-        ax.set_title("Per-coordinate normality: AD and DP compliance per row")
-
-    return draw
+            ax.bar(i + off, value, w * 0.94, color=color, zorder=2)
+            near = band and band[0] - 0.04 <= value <= band[1]
+            top = band[1] if near else value  # keep the label clear of the band
+            ax.text(i + off, top + 0.012, f"{value:.0%}", ha="center", va="bottom", fontsize=8)
+    ax.axhline(0.95, color=NULL, ls="--", lw=1.2, zorder=4, label="iid Gaussian: 95%")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([_tick(r) for r in rows], rotation=30 if len(rows) > 6 else 0)
+    ax.set_xlim(-0.6, len(rows) - 0.4)
+    ax.set_ylim(0, 1.1)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("share of coordinates that pass")
+    ax.grid(axis="x", visible=False)
+    handles = [
+        Patch(color=AD_COLOR, label=f"AD compliance (A*² < {AD_CRITICAL})"),
+        Patch(color=DP_COLOR, label=f"DP compliance (p > {DP_ALPHA})"),
+        ax.get_lines()[-1],
+    ]
+    if banded:
+        handles.append(Patch(color="#000000", alpha=0.18, label="null band"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=2)
+    ax.set_title("Per-coordinate normality: AD and DP compliance per row")
 
 
 def compare_spec(rows: Sequence[Row]) -> PlotSpec:
     labels = ", ".join(row_label(r) for r in rows)
     alt = f"Bar chart of AD and DP compliance per row ({labels}) with the 95% null line"
     title = "AD and DP compliance per row"
-    return PlotSpec(COMPARE_FILE, "compare", None, title, alt, _draw_compare(rows), COMPARE_WIDTH)
-
-
-def comparable(rows: Sequence[Row]) -> bool:
-    return any(not r.error and {"ad_compliance", "dp_compliance"} & set(r.metrics) for r in rows)
+    draw = partial(_draw_compare, rows)
+    return PlotSpec(COMPARE_FILE, "compare", None, title, alt, draw, COMPARE_WIDTH)
 
 
 # ---- line charts: metrics against the layer or the training step ----------------------------
 def panels(rows: Sequence[Row], uniformity: bool = True) -> list[tuple[str, str]]:
-    """(metric, title) of each panel: compliance, the effect size (and the uniformity) when
-    some row carries it, the norm CV."""
+    """(metric, title) of each panel: compliance, effect size, norm CV, uniformity."""
     has = lambda key: any(r.metrics and r.metrics.get(key) is not None for r in rows)  # noqa: E731
     out = [("compliance", "Compliance (AD solid, DP dashed)")]
     out += [("effect_size", "Effect size")] if has("effect_size") else []
@@ -116,8 +115,7 @@ def panels(rows: Sequence[Row], uniformity: bool = True) -> list[tuple[str, str]
 
 
 def _lines(points: Points, depth: bool, xlabel: str, title: str) -> PlotSpec:
-    """The line chart of ``points``: one panel per metric (:func:`panels`), a line per series;
-    ``depth``: against the layer (integer ticks), else against the training step."""
+    """One panel per metric, a line per series; against the layer (``depth``) or the step."""
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     shown = panels([r for pts in points.values() for _, r in pts], not depth)
@@ -158,8 +156,7 @@ def _lines(points: Points, depth: bool, xlabel: str, title: str) -> PlotSpec:
 
 
 def depth_series(rows: Sequence[Row]) -> dict[str, list[tuple[int, Row]]]:
-    """``{"model [tower] (view)": [(layer, row), ...]}`` by layer (``L3`` -> 3), for the rows
-    that carry a ``layer`` and metrics."""
+    """``{"model [tower] (view)": [(layer, row), ...]}`` of the rows with a ``layer``."""
     out: dict[str, list[tuple[int, Row]]] = {}
     for r in rows:
         digits = "".join(c for c in str(r.protocol.get("layer") or "") if c.isdigit())
@@ -168,17 +165,6 @@ def depth_series(rows: Sequence[Row]) -> dict[str, list[tuple[int, Row]]]:
         name = f"{r.model.rsplit(' ', 1)[0]} [{r.tower}] ({r.protocol.get('view')})"
         out.setdefault(name, []).append((int(digits), r))
     return {name: sorted(pts, key=lambda p: p[0]) for name, pts in out.items()}
-
-
-def has_depth(rows: Sequence[Row]) -> bool:
-    """At least one series with two layers or more."""
-    return any(len(pts) > 1 for pts in depth_series(rows).values())
-
-
-def depth_spec(rows: Sequence[Row]) -> PlotSpec:
-    """The depth plot of the rows that carry a ``layer``."""
-    series = {k: v for k, v in depth_series(rows).items() if len(v) > 1}
-    return _lines(series, True, "layer (0 = embeddings)", "Gaussianity over depth")
 
 
 def trajectory_spec(series: Sequence[Series]) -> PlotSpec:
@@ -194,9 +180,39 @@ def write_trajectory_plot(series: Sequence[Series], out_dir: str | Path) -> Path
     return write_figures(out_dir, [trajectory_spec(series)])[0]
 
 
-def trajectory_section(series: Sequence[Series]) -> Section:
-    """The trajectory plot as an HTML report section."""
-    caption = "One row of the table per checkpoint; the gates apply to the last checkpoint of "
-    image = render(trajectory_spec(series))
-    body = figure(image.png, image.alt, caption + "each line.", wide=True)
-    return Section("trajectory", "Trajectory", body)
+def _specs(rows: Sequence[Row], compare: bool) -> list[PlotSpec]:
+    shown = ({"ad_compliance", "dp_compliance"} & set(r.metrics) for r in rows if not r.error)
+    out = [compare_spec(rows)] if compare and any(shown) else []
+    series = {k: v for k, v in depth_series(rows).items() if len(v) > 1}
+    if series:  # --layers: metrics against the layer
+        out.append(_lines(series, True, "layer (0 = embeddings)", "Gaussianity over depth"))
+    seen: dict[str, int] = {}
+    for i, r in enumerate(rows):
+        stem = row_stem(r)
+        seen[stem] = seen.get(stem, 0) + 1
+        if seen[stem] > 1:  # the same model/tower/view twice: keep names unique and stable
+            stem = f"{stem}-{seen[stem]}"
+        out.extend(row_specs(r, stem, i))
+    return out
+
+
+def figure_pngs(rows: Sequence[Row], *, compare: bool = True) -> list[PlotImage]:
+    """Every plot as PNG bytes: the charts across rows, then each row's (``KINDS`` order)."""
+    return [render(s) for s in track(_specs(rows, compare), "report: plots")]
+
+
+def write_row_plots(row: Row, out_dir: str | Path) -> list[Path]:
+    """``{stem}-qq.png``, ``-ad.png``, ... for one row (those its arrays allow)."""
+    return write_figures(out_dir, row_specs(row, row_stem(row), None))
+
+
+def write_compare_plot(rows: Sequence[Row], out_dir: str | Path) -> Path:
+    """``compare.png``: AD and DP compliance per row, with the 0.95 null line (and band)."""
+    if not rows:
+        raise BadInputError("no rows to compare")
+    return write_figures(out_dir, [compare_spec(rows)])[0]
+
+
+def write_plots(rows: Sequence[Row], out_dir: str | Path, *, compare: bool = True) -> list[Path]:
+    """All plots into ``out_dir`` (created if needed), in the order of :func:`figure_pngs`."""
+    return write_figures(out_dir, _specs(rows, compare))

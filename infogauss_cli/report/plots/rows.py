@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import AD_CRITICAL, DP_ALPHA
 from infogauss_cli.report.cells import row_label
-from infogauss_cli.report.plots.figure import (
+from infogauss_cli.report.plots import (
     AD_COLOR,
     DP_COLOR,
     FAIL,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    Draw = Callable[[Axes], str | None]  # draws one plot; returns what to add to its title
+    Draw = Callable[[Row, Axes], str | None]  # draws one plot; returns what to add to its title
 
 KINDS = ("qq", "ad", "dp", "norms")  # per-row plots, in this order
 DETAIL_KINDS = ("spectrum", "projqq", "calibration")  # after KINDS, with --detail only
@@ -38,10 +39,8 @@ NEEDS |= {"spectrum": "eigenvalues", "projqq": "proj_columns", "calibration": "p
 WHAT = {"qq": "QQ plot against the normal", "ad": "Anderson-Darling A*² per coordinate"}
 WHAT |= {"dp": "D'Agostino-Pearson p-values", "norms": "Raw norms"}
 WHAT |= {"spectrum": "Eigen-spectrum of the centred L2 rows"}
-WHAT |= {
-    "projqq": "QQ plot of random projections",
-    "calibration": "Compliance against its null band",
-}
+WHAT |= {"projqq": "QQ plot of random projections"}
+WHAT |= {"calibration": "Compliance against its null band"}
 ALT = {
     "qq": "QQ plot of a few standardised coordinates of {label} against normal quantiles",
     "ad": "Histogram of the per-coordinate Anderson-Darling A*² of {label}, with the 0.752 "
@@ -65,7 +64,7 @@ def _share(values: object, passes: Callable[[np.ndarray], np.ndarray]) -> float:
     return float(np.mean(np.isfinite(a) & passes(a))) if a.size else 0.0
 
 
-def _qq(row: Row, kind: str) -> Draw:
+def _qq(row: Row, ax: Axes, kind: str) -> None:
     """Standardised columns (``qq``: coordinates, ``projqq``: projections) against the normal."""
     from scipy.stats import norm
 
@@ -74,123 +73,103 @@ def _qq(row: Row, kind: str) -> Draw:
     index = row.arrays.get("column_index") if kind == "qq" else None
     index = list(range(cols.shape[1])) if index is None else [int(i) for i in index]
     noun = "coordinate" if kind == "qq" else "projection"
-
-    def draw(ax: Axes) -> None:
-        lim, shown = 0.0, 0
-        for j in range(min(cols.shape[1], MAX_QQ_COLUMNS)):
-            x = np.sort(_finite(cols[:, j]))
-            sd = x.std(ddof=1) if x.size > 1 else 0.0
-            if sd == 0 or not np.isfinite(sd):
-                continue
-            z = (x - x.mean()) / sd
-            q = norm.ppf((np.arange(1, z.size + 1) - 0.375) / (z.size + 0.25))  # Blom
-            keep = np.unique(np.linspace(0, z.size - 1, min(z.size, MAX_QQ_POINTS)).round())
-            keep = keep.astype(int)
-            ax.plot(q[keep], z[keep], ".", ms=3, alpha=0.75, label=f"{noun} {index[j]}")
-            lim = max(lim, float(np.abs(q).max()), float(np.abs(z).max()))
-            shown += 1
-        lim = max(lim, 3.0) * 1.05
-        ax.plot([-lim, lim], [-lim, lim], "-", color=NULL, lw=1, label="y = x (Gaussian)")
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-        ax.set_xlabel("normal quantile")
-        ylabel = "standardised coordinate" if kind == "qq" else "standardised projection √d⟨q, u⟩"
-        ax.set_ylabel(ylabel)
-        if not shown:
-            ax.text(0, 0.5 * lim, "all shown coordinates are constant", ha="center")
-        ax.legend(loc="upper left")
-
-    return draw
+    lim, shown = 0.0, 0
+    for j in range(min(cols.shape[1], MAX_QQ_COLUMNS)):
+        x = np.sort(_finite(cols[:, j]))
+        sd = x.std(ddof=1) if x.size > 1 else 0.0
+        if sd == 0 or not np.isfinite(sd):
+            continue
+        z = (x - x.mean()) / sd
+        q = norm.ppf((np.arange(1, z.size + 1) - 0.375) / (z.size + 0.25))  # Blom
+        keep = np.unique(np.linspace(0, z.size - 1, min(z.size, MAX_QQ_POINTS)).round())
+        keep = keep.astype(int)
+        ax.plot(q[keep], z[keep], ".", ms=3, alpha=0.75, label=f"{noun} {index[j]}")
+        lim = max(lim, float(np.abs(q).max()), float(np.abs(z).max()))
+        shown += 1
+    lim = max(lim, 3.0) * 1.05
+    ax.plot([-lim, lim], [-lim, lim], "-", color=NULL, lw=1, label="y = x (Gaussian)")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_xlabel("normal quantile")
+    ylabel = "standardised coordinate" if kind == "qq" else "standardised projection √d⟨q, u⟩"
+    ax.set_ylabel(ylabel)
+    if not shown:
+        ax.text(0, 0.5 * lim, "all shown coordinates are constant", ha="center")
+    ax.legend(loc="upper left")
 
 
-def _ad(row: Row) -> Draw:
+def _ad(row: Row, ax: Axes) -> None:
     raw = row.arrays["ad_statistic"]
     a = _finite(raw)
     compliance = row.metrics.get("ad_compliance")
     if compliance is None:
         compliance = _share(raw, lambda v: v < AD_CRITICAL)
     null_mean = row.null.get("ad_mean") or ADNULL_MEAN
-
-    def draw(ax: Axes) -> None:
-        pos = a[a > 0]
-        log = pos.size > 0 and pos.max() > 10 * AD_CRITICAL  # supervised models: 10-1000s
-        if log:
-            lo, hi = max(pos.min(), 1e-3), pos.max()
-            edges = np.geomspace(min(lo, hi / 4), hi * 1.001, 31)  # bars wide enough to see
-            ax.hist(pos, bins=edges, color=AD_COLOR)
-            ax.set_xscale("log")
-            ax.set_xlim(min(lo, null_mean) / 1.5, hi * 1.5)  # both reference lines in view
-        elif a.size:
-            ax.hist(a, bins=np.linspace(0, max(a.max(), 1.0) * 1.05, 41), color=AD_COLOR)
-        ax.axvline(AD_CRITICAL, color=FAIL, lw=1.5, label=f"5% critical value ({AD_CRITICAL})")
-        ax.axvline(null_mean, color=NULL, lw=1.2, ls="--", label=f"null mean ({null_mean:.3g})")
-        ax.set_xlabel("A*² per coordinate" + (" (log scale)" if log else ""))
-        ax.set_ylabel("coordinates")
-        median = f" · median {np.median(a):.3g}" if a.size else ""
-        ax.legend(loc="best", title=f"AD compliance {compliance:.1%}{median}")
-
-    return draw
+    pos = a[a > 0]
+    log = pos.size > 0 and pos.max() > 10 * AD_CRITICAL  # supervised models: 10-1000s
+    if log:
+        lo, hi = max(pos.min(), 1e-3), pos.max()
+        edges = np.geomspace(min(lo, hi / 4), hi * 1.001, 31)  # bars wide enough to see
+        ax.hist(pos, bins=edges, color=AD_COLOR)
+        ax.set_xscale("log")
+        ax.set_xlim(min(lo, null_mean) / 1.5, hi * 1.5)  # both reference lines in view
+    elif a.size:
+        ax.hist(a, bins=np.linspace(0, max(a.max(), 1.0) * 1.05, 41), color=AD_COLOR)
+    ax.axvline(AD_CRITICAL, color=FAIL, lw=1.5, label=f"5% critical value ({AD_CRITICAL})")
+    ax.axvline(null_mean, color=NULL, lw=1.2, ls="--", label=f"null mean ({null_mean:.3g})")
+    ax.set_xlabel("A*² per coordinate" + (" (log scale)" if log else ""))
+    ax.set_ylabel("coordinates")
+    median = f" · median {np.median(a):.3g}" if a.size else ""
+    ax.legend(loc="best", title=f"AD compliance {compliance:.1%}{median}")
 
 
-def _dp(row: Row) -> Draw:
+def _dp(row: Row, ax: Axes) -> None:
     raw = row.arrays["dp_pvalue"]
     p = np.clip(_finite(raw), 0.0, 1.0)
     compliance = row.metrics.get("dp_compliance")
     if compliance is None:
         compliance = _share(raw, lambda v: v > DP_ALPHA)
-
-    def draw(ax: Axes) -> None:
-        ax.hist(p, bins=np.linspace(0, 1, 21), color=DP_COLOR, alpha=0.9)
-        expected = p.size / 20
-        label = f"uniform null ({expected:.3g}/bin)"
-        ax.axhline(expected, color=NULL, lw=1.2, ls="--", label=label)
-        ax.axvline(DP_ALPHA, color=FAIL, lw=1.5, label=f"p = {DP_ALPHA}")
-        ax.set_xlim(0, 1)
-        ax.set_xlabel("D'Agostino-Pearson p-value per coordinate")
-        ax.set_ylabel("coordinates")
-        ax.legend(loc="best", title=f"DP compliance {compliance:.1%}")
-
-    return draw
+    ax.hist(p, bins=np.linspace(0, 1, 21), color=DP_COLOR, alpha=0.9)
+    expected = p.size / 20
+    label = f"uniform null ({expected:.3g}/bin)"
+    ax.axhline(expected, color=NULL, lw=1.2, ls="--", label=label)
+    ax.axvline(DP_ALPHA, color=FAIL, lw=1.5, label=f"p = {DP_ALPHA}")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("D'Agostino-Pearson p-value per coordinate")
+    ax.set_ylabel("coordinates")
+    ax.legend(loc="best", title=f"DP compliance {compliance:.1%}")
 
 
-def _norms(row: Row) -> Draw:
+def _norms(row: Row, ax: Axes) -> str:
     x = _finite(row.arrays["norms"])
     mean = float(x.mean()) if x.size else math.nan
     cv = float(x.std() / mean) if x.size and mean > 0 else math.nan
     d = row.protocol.get("d")
-
-    def draw(ax: Axes) -> str:
-        if x.size:
-            ax.hist(x, bins=50, color="#8172b3", alpha=0.9)
-        ax.axvline(mean, color=NULL, lw=1.2, ls="--", label=f"mean {mean:.4g}")
-        ax.set_xlabel("raw embedding norm ‖x‖")
-        ax.set_ylabel("items")
-        iso = f"; iid Gaussian ≈ {1 / math.sqrt(2 * d):.3f}" if d else ""
-        ax.legend(loc="upper right")
-        return f": CV = {cv:.3f}{iso}"
-
-    return draw
+    if x.size:
+        ax.hist(x, bins=50, color="#8172b3", alpha=0.9)
+    ax.axvline(mean, color=NULL, lw=1.2, ls="--", label=f"mean {mean:.4g}")
+    ax.set_xlabel("raw embedding norm ‖x‖")
+    ax.set_ylabel("items")
+    iso = f"; iid Gaussian ≈ {1 / math.sqrt(2 * d):.3f}" if d else ""
+    ax.legend(loc="upper right")
+    return f": CV = {cv:.3f}{iso}"
 
 
-def _spectrum(row: Row) -> Draw:
+def _spectrum(row: Row, ax: Axes) -> None:
     lam = _finite(row.arrays["eigenvalues"])
     lam = lam[lam > 0]
     er, pr = row.metrics.get("effective_rank"), row.metrics.get("participation_ratio")
-
-    def draw(ax: Axes) -> None:
-        if lam.size:
-            share = lam / lam.sum()
-            ax.loglog(np.arange(1, share.size + 1), share, "-", color=AD_COLOR, label="data")
-            ax.axhline(1 / share.size, color=NULL, ls="--", lw=1.2, label="isotropic: 1/d")
-        ax.set_xlabel("component (largest first)")
-        ax.set_ylabel("share of variance")
-        title = f"effective rank {er:.0f}, PR {pr:.0f}" if er and pr else None
-        ax.legend(loc="lower left", title=title)
-
-    return draw
+    if lam.size:
+        share = lam / lam.sum()
+        ax.loglog(np.arange(1, share.size + 1), share, "-", color=AD_COLOR, label="data")
+        ax.axhline(1 / share.size, color=NULL, ls="--", lw=1.2, label="isotropic: 1/d")
+    ax.set_xlabel("component (largest first)")
+    ax.set_ylabel("share of variance")
+    title = f"effective rank {er:.0f}, PR {pr:.0f}" if er and pr else None
+    ax.legend(loc="lower left", title=title)
 
 
-def _calibration(row: Row) -> Draw:
+def _calibration(row: Row, ax: Axes) -> None:
     m = row.metrics
     bars = [  # label, value, null band, CI, color
         (
@@ -203,44 +182,37 @@ def _calibration(row: Row) -> Draw:
         for where, pre in (("coord", ""), ("proj", "proj_"))
         for k in ("ad", "dp")
     ]
+    from matplotlib.ticker import PercentFormatter
 
-    def draw(ax: Axes) -> None:
-        from matplotlib.ticker import PercentFormatter
-
-        for i, (_, value, band, ci, color) in enumerate(bars):
-            if band:
-                ax.fill_between([i - 0.4, i + 0.4], *band, color="#000", alpha=0.18, lw=0, zorder=3)
-            if value is None:
-                continue
-            ax.bar(i, value, 0.6, color=color, zorder=2)
-            if ci and all(c is not None for c in ci):
-                err = [[value - ci[0]], [ci[1] - value]]
-                ax.errorbar(i, value, yerr=err, color="black", capsize=4, zorder=4)
-            ax.text(i, value + 0.012, f"{value:.1%}", ha="center", va="bottom", fontsize=8)
-        ax.axhline(0.95, color=NULL, ls="--", lw=1.2, zorder=4, label="iid Gaussian: 95%")
-        ax.set_xticks(range(len(bars)))
-        ax.set_xticklabels([b[0] for b in bars])
-        ax.set_ylim(0, 1.1)
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.set_ylabel("share that passes (shaded: null band)")
-        ax.legend(loc="lower left")
-
-    return draw
+    for i, (_, value, band, ci, color) in enumerate(bars):
+        if band:
+            ax.fill_between([i - 0.4, i + 0.4], *band, color="#000", alpha=0.18, lw=0, zorder=3)
+        if value is None:
+            continue
+        ax.bar(i, value, 0.6, color=color, zorder=2)
+        if ci and all(c is not None for c in ci):
+            err = [[value - ci[0]], [ci[1] - value]]
+            ax.errorbar(i, value, yerr=err, color="black", capsize=4, zorder=4)
+        ax.text(i, value + 0.012, f"{value:.1%}", ha="center", va="bottom", fontsize=8)
+    ax.axhline(0.95, color=NULL, ls="--", lw=1.2, zorder=4, label="iid Gaussian: 95%")
+    ax.set_xticks(range(len(bars)))
+    ax.set_xticklabels([b[0] for b in bars])
+    ax.set_ylim(0, 1.1)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("share that passes (shaded: null band)")
+    ax.legend(loc="lower left")
 
 
-_DRAW = {"ad": _ad, "dp": _dp, "norms": _norms, "spectrum": _spectrum, "calibration": _calibration}
+DRAW: dict[str, Draw] = {"qq": partial(_qq, kind="qq"), "ad": _ad, "dp": _dp, "norms": _norms}
+DRAW |= {"spectrum": _spectrum, "projqq": partial(_qq, kind="projqq"), "calibration": _calibration}
 
 
-def _titled(row: Row, what: str, draw: Draw) -> Callable[[Figure], None]:
+def _titled(row: Row, kind: str) -> Callable[[Figure], None]:
     def fill(fig: Figure) -> None:
         ax = fig.add_subplot()
-        ax.set_title(heading(row, what + (draw(ax) or "")))
+        ax.set_title(heading(row, WHAT[kind] + (DRAW[kind](row, ax) or "")))
 
     return fill
-
-
-def _has(row: Row, key: str) -> bool:
-    return bool(row.arrays) and row.arrays.get(key) is not None and np.size(row.arrays[key]) > 0
 
 
 def row_specs(row: Row, stem: str, index: int | None) -> list[PlotSpec]:
@@ -255,8 +227,10 @@ def row_specs(row: Row, stem: str, index: int | None) -> list[PlotSpec]:
             row=index,
             title=f"{label}: {WHAT[kind]}",
             alt=ALT[kind].format(label=label),
-            draw=_titled(row, WHAT[kind], _DRAW[kind](row) if kind in _DRAW else _qq(row, kind)),
+            draw=_titled(row, kind),
         )
         for kind in KINDS + DETAIL_KINDS
-        if _has(row, NEEDS[kind])
+        if row.arrays
+        and row.arrays.get(NEEDS[kind]) is not None
+        and np.size(row.arrays[NEEDS[kind]]) > 0
     ]
