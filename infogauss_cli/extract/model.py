@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,15 +19,13 @@ from infogauss_cli.data.sources import ignored_counts, parse_data_spec
 from infogauss_cli.data.sources.base import Item, Source, item_count
 from infogauss_cli.data.sources.loaders import item_loader
 from infogauss_cli.extract.cached import (
-    Where,
-    as_extraction,
     cached_extraction,
     data_fingerprint,
     describe,
     recipe_base,
     remember,
     subset_data,
-    subset_of_full_entry,
+    subset_from_cache,
 )
 from infogauss_cli.extract.engine import extract
 from infogauss_cli.extract.options import engine_options
@@ -36,7 +33,6 @@ from infogauss_cli.extract.plan import Shard, subset_indices
 from infogauss_cli.extract.result import Extraction, ShardWork
 from infogauss_cli.extract.runner import resolve_device, resolve_precision
 from infogauss_cli.extract.store import (
-    EmbeddingCache,
     check_cache_writable,
     check_output_path,
     ids_sidecar,
@@ -191,30 +187,6 @@ def extract_tower(
         return extract_model(entry, source, tower, request, encoder=encoder, shard=shard)
     except RunError as exc:
         return exc
-
-
-def subset_from_cache(
-    encoder: Encoder, source: Source, request: Request, store: EmbeddingCache
-) -> Extraction | None:
-    """The seeded subset ``request.protocol.n`` gathered from the cached entry of all the
-    items (the model built: any weights); None unless every chunk it needs is there."""
-    t0 = time.perf_counter()
-    protocol, compute, tower = request.protocol, request.compute, encoder.tower
-    items = source.items(tower)
-    if not isinstance(items, Sequence):
-        return None
-    pick = subset_indices(len(items), protocol.n, protocol.seed)
-    assert pick is not None
-    fingerprint = source.fingerprint(tower)
-    options = engine_options(compute, resolve_device(compute.device), request.data.strict)
-    found = subset_of_full_entry(encoder, items, pick, fingerprint, options, store)
-    if found is None:
-        return None
-    device, precision = options.device, resolve_precision(compute.precision, options.device)
-    weights = (encoder.fingerprint or {}).get("weights")
-    data = subset_data(fingerprint, protocol.n, protocol.seed)
-    where = Where(encoder.model_id, tower, device, precision, str(found[1].path), weights, data)
-    return as_extraction(found[0], where, t0, request.data.strict)
 
 
 def build_shown(entry: ZooEntry, tower: str) -> Encoder:
