@@ -201,7 +201,6 @@ def as_extraction(
     strict: bool,
     notes: Sequence[str] = (),
 ) -> Extraction:
-    """The :class:`Extraction` of ``got`` (rows, kept ids, skipped) read since ``t0``."""
     emb, kept, skipped = got
     if strict:
         raise_if_skipped(skipped)
@@ -249,7 +248,6 @@ ABOUT = "about.json"  # in an entry folder: what ``cache list`` shows of it (not
 
 
 def describe(entry_path: str | Path, about: dict[str, object]) -> None:
-    """Record an entry's data source and subset in words (a read-only cache: not)."""
     path, data = Path(entry_path) / ABOUT, json.dumps(about, sort_keys=True).encode()
     with contextlib.suppress(OSError):
         if not path.exists() or path.read_bytes() != data:

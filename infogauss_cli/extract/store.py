@@ -73,8 +73,6 @@ class Chunk:
 
 @dataclass
 class CacheEntry:
-    """One cache entry: a folder of chunks for one fully specified extraction."""
-
     path: Path
     key: str
     parts: dict[str, Any] = field(repr=False)
@@ -109,13 +107,11 @@ class CacheEntry:
         return self
 
     def touch(self) -> None:
-        """Mark the entry as used now (``meta.json``'s time: ``cache list`` and ``prune``)."""
         with contextlib.suppress(OSError):
             os.utime(self.meta_path)
 
     @classmethod
     def from_folder(cls, path: Path) -> CacheEntry | None:
-        """The entry in folder ``path`` (None: no entry of this cache format there)."""
         try:
             meta = json.loads((path / "meta.json").read_text())
         except (OSError, ValueError):
@@ -180,7 +176,6 @@ class CacheEntry:
         return Chunk(index, start, stop, arr, skipped, int(info.get("batch_size", 0))), None
 
     def write_chunk(self, chunk: Chunk, ids: Sequence[str]) -> None:
-        """Write the ``.npy`` then its sidecar, each atomically."""
         import numpy as np
 
         arr = np.ascontiguousarray(chunk.embeddings, dtype=np.float32)
@@ -214,8 +209,6 @@ def _pid_alive(pid: int) -> bool:
 
 
 class EmbeddingCache:
-    """A cache directory; :meth:`entry` names the folder for one set of key parts."""
-
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
 
@@ -224,9 +217,6 @@ class EmbeddingCache:
         key = sha256_hex(_canonical(parts))
         name = f"{_slug(label)}-{key[:24]}" if label else key[:24]
         return CacheEntry(self.root / name, key, dict(parts))
-
-    def __repr__(self) -> str:
-        return f"EmbeddingCache({str(self.root)!r})"
 
 
 def assemble_to_file(
@@ -263,8 +253,6 @@ def assemble_to_file(
 
 @dataclass(frozen=True)
 class SavedEmbeddings:
-    """What :func:`load_embeddings` returns."""
-
     embeddings: np.ndarray
     ids: tuple[str, ...] | None
     meta: dict[str, Any]
@@ -345,7 +333,6 @@ def load_embeddings(path: str | Path) -> SavedEmbeddings:
 
 
 def open_cache(compute: Compute) -> EmbeddingCache | None:
-    """The embedding cache of ``compute`` (None with ``use_cache=False``)."""
     return EmbeddingCache(compute.cache_dir) if compute.use_cache else None
 
 
