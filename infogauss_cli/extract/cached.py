@@ -24,7 +24,6 @@ from infogauss_cli.extract.runner import device_without_torch, resolve_device, r
 from infogauss_cli.extract.store import (
     CACHE_FORMAT,
     CacheEntry,
-    Chunk,
     EmbeddingCache,
     ids_digest,
     sha256_hex,
@@ -142,28 +141,6 @@ def subset_data(fingerprint: str, n: int | None, seed: int) -> str:
     return f"{fingerprint}:subset:{n}:{seed}"
 
 
-def gather(
-    plan: Plan, done: dict[int, Chunk], pick: Sequence[int]
-) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
-    """(rows, kept ids, skipped (id, reason)) of the sorted positions ``pick`` in ``plan``."""
-    import numpy as np
-
-    by_chunk: dict[int, list[int]] = {}
-    for i in pick:
-        by_chunk.setdefault(plan.chunk_of(i), []).append(i)
-    parts, kept, skipped = [], [], []
-    for c, wanted in sorted(by_chunk.items()):
-        chunk = done[c]
-        gone = {off: reason for off, _, reason in chunk.skipped}
-        rows = [o for o in range(chunk.stop - chunk.start) if o not in gone]
-        row_of = {o: r for r, o in enumerate(rows)}
-        take = [row_of[i - chunk.start] for i in wanted if i - chunk.start in row_of]
-        parts.append(chunk.embeddings[take])
-        kept += [plan.ids[i] for i in wanted if i - chunk.start in row_of]
-        skipped += [(plan.ids[i], gone[i - chunk.start]) for i in wanted if i - chunk.start in gone]
-    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32), kept, skipped
-
-
 def read_entry(
     entry: CacheEntry, ids: Sequence[str], pick: Sequence[int] | None, notes: list[str]
 ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]] | None:
@@ -180,7 +157,22 @@ def read_entry(
         return assemble(plan, done, notes.append, entry.path)
     if not pick:
         return None
-    return gather(plan, done, pick)
+    import numpy as np
+
+    by_chunk: dict[int, list[int]] = {}
+    for i in pick:
+        by_chunk.setdefault(plan.chunk_of(i), []).append(i)
+    parts, kept, skipped = [], [], []
+    for c, wanted in sorted(by_chunk.items()):
+        chunk = done[c]
+        gone = {off: reason for off, _, reason in chunk.skipped}
+        rows = [o for o in range(chunk.stop - chunk.start) if o not in gone]
+        row_of = {o: r for r, o in enumerate(rows)}
+        take = [row_of[i - chunk.start] for i in wanted if i - chunk.start in row_of]
+        parts.append(chunk.embeddings[take])
+        kept += [plan.ids[i] for i in wanted if i - chunk.start in row_of]
+        skipped += [(plan.ids[i], gone[i - chunk.start]) for i in wanted if i - chunk.start in gone]
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32), kept, skipped
 
 
 @dataclass(frozen=True)
@@ -257,8 +249,7 @@ def describe(entry_path: str | Path, about: dict[str, object]) -> None:
 def subset_from_cache(
     encoder: Encoder, source: Source, request: Request, store: EmbeddingCache
 ) -> Extraction | None:
-    """The seeded subset ``--n`` gathered from the cached entry of all the items (the model
-    built: any weights); None unless every chunk it needs is there."""
+    """The seeded subset ``--n`` gathered from the cached entry of all items; None if incomplete."""
     t0 = time.perf_counter()
     protocol, compute, tower = request.protocol, request.compute, encoder.tower
     items = source.items(tower)

@@ -29,8 +29,7 @@ _state: dict[str, Any] = {"finished": False, "checked": set()}
 
 
 class Stopped(BaseException):
-    """Another rank ended with ``code`` while this one was inside a step (a BaseException: no
-    per-model handler swallows it)."""
+    """Another rank ended with ``code`` inside a step (BaseException: no handler swallows it)."""
 
     def __init__(self, code: int) -> None:
         super().__init__(code)

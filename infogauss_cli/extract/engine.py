@@ -1,7 +1,5 @@
-"""One chunked path: items -> plan -> loader -> runner -> writer -> cache -> (n, d) float32.
-
-A list's chunks are dealt up front; a stream is read once, chunk ``c`` to rank ``c mod world``.
-A cached chunk is read and verified, the others run and written (Ctrl-C keeps complete ones)."""
+"""One chunked path: items -> plan -> loader -> runner -> writer -> cache -> (n, d) float32; a
+stream is read once (chunk c to rank c mod world); Ctrl-C keeps the complete chunks."""
 
 from __future__ import annotations
 
@@ -201,10 +199,8 @@ class _Share:
         more = RunnerOptions(pipe.device_prep, options.compile, probe)
         runner = Runner(enc, self.device, self.precision, self.bs, job.say, more)
         total = _items_in(self.plan, self.mine) if known else item_count(items)
-        label = f"{enc.model_id} {enc.tower}" + (
-            f" ({shard.label})" if shard.mode != "single" else ""
-        )
-        with steps(label, total, unit="items") as advance:
+        tag = "" if shard.mode == "single" else f" ({shard.label})"
+        with steps(f"{enc.model_id} {enc.tower}{tag}", total, unit="items") as advance:
             self.advance = advance
             if known:
                 advance(_items_in(self.plan, self.cached))

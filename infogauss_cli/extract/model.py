@@ -264,8 +264,7 @@ def file_meta(model: str, result: Extraction, data: str, **extra: object) -> dic
 def save_or_rescue(
     path: Path, result: Extraction, meta: Mapping[str, object], compute: Compute
 ) -> list[Path]:
-    """Write the output; when that fails the embeddings are kept: in the cache, or at a rescue
-    path the error names."""
+    """Write the output; on failure the embeddings stay in the cache or at a named rescue path."""
     try:
         return save_embeddings(path, result.embeddings, result.ids, meta)
     except OSError as exc:

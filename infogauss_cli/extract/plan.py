@@ -118,18 +118,12 @@ class Plan:
 
 
 def make_plan(ids: Sequence[str], batch_size: int, chunk_items: int | None = None) -> Plan:
-    if batch_size < 1:
-        raise BadInputError(f"--batch-size {batch_size}: must be at least 1")
     size = default_chunk_items() if chunk_items is None else chunk_items
-    if size < 1:
-        raise BadInputError(f"chunk size {size}: must be at least 1 item")
     return Plan(tuple(ids), batch_size, size)
 
 
 def chunk_owners(plan: Plan, world: int = 1) -> list[int]:
     """The rank of each chunk: by decreasing size, to the rank with the fewest items so far."""
-    if world < 1:
-        raise BadInputError(f"world size {world}: must be at least 1")
     load = [0] * world
     owner = [0] * plan.n_chunks
     sizes = [plan.bounds(c)[1] - plan.bounds(c)[0] for c in range(plan.n_chunks)]

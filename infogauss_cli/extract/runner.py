@@ -27,9 +27,8 @@ GPU_DEVICE_NODES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
 def device_without_torch(device: str = "auto") -> str | None:
     """``cpu`` where :func:`resolve_device` gives it without importing torch; else None."""
     d = (device or "auto").strip().lower()
-    if d == "cpu" or (d == "auto" and not any(map(os.path.exists, GPU_DEVICE_NODES))):
-        return "cpu"
-    return None
+    no_gpu = d == "auto" and not any(map(os.path.exists, GPU_DEVICE_NODES))
+    return "cpu" if d == "cpu" or no_gpu else None
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -82,8 +81,7 @@ def default_batch_size(device: str, tower: str, memory_gb: float | None = None) 
 
         ok = torch.cuda.is_available()
         memory_gb = torch.cuda.get_device_properties(device).total_memory / 2**30 if ok else 0.0
-    gb = memory_gb
-    scale = 4 if gb >= 120 else 2 if gb >= 40 else 1
+    scale = 4 if memory_gb >= 120 else 2 if memory_gb >= 40 else 1
     return (512 if tower == "text" else 256) * scale
 
 

@@ -3,6 +3,7 @@ side stream, a bounded queue; an error on the thread is raised at the next call)
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import queue
 import threading
@@ -31,8 +32,7 @@ class _Pending:
 
 
 class ChunkWriter:
-    """Collects batch outputs per chunk of ``size`` items of ``ids`` and writes each chunk once
-    its batches (:meth:`expect`) are in; ``done`` receives every chunk written."""
+    """Collects batch outputs per chunk; writes each once its batches (:meth:`expect`) are in."""
 
     def __init__(
         self,
@@ -62,9 +62,6 @@ class ChunkWriter:
         for batch in batches:
             c = batch[0] // self.size
             self.left[c] = self.left.get(c, 0) + 1
-
-    def bounds(self, c: int) -> tuple[int, int]:
-        return c * self.size, min(len(self.ids), (c + 1) * self.size)
 
     def add(
         self,
@@ -101,16 +98,13 @@ class ChunkWriter:
                 self._write(*job)
             else:
                 if self.thread is None:
-                    self.thread = threading.Thread(target=self._loop, name="chunk-writer")
-                    self.thread.daemon = True
+                    self.thread = threading.Thread(target=self._loop, daemon=True)
                     self.thread.start()
-                while True:  # a bounded wait, so a dead writer thread cannot hang us
+                while True:  # bounded waits, so a dead writer thread cannot hang us
                     self._raise()
-                    try:
+                    with contextlib.suppress(queue.Full):
                         self.queue.put(job, timeout=0.5)
                         break
-                    except queue.Full:
-                        continue
 
     def _to_host(self, tensors: list[Tensor]) -> tuple[list[Tensor], Event | None]:
         torch = self.torch
@@ -168,7 +162,7 @@ class ChunkWriter:
 
         if event is not None:
             event.synchronize()
-        start, stop = self.bounds(c)
+        start, stop = c * self.size, min(len(self.ids), (c + 1) * self.size)
         parts = [t.numpy() for t in host]
         arr = np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
         kept = np.asarray(state.kept, dtype=np.int64)

@@ -26,8 +26,7 @@ Extracted = Extraction | ShardWork | RunError
 
 
 def audit_models(refs: Sequence[str], request: Request, shard: Shard = Shard()) -> list[Row]:
-    """One :class:`Row` per model x tower x view, in the order given (a model that fails: an
-    error row; a process that only computes its share: none)."""
+    """One Row per model x tower x view (a failed model: an error row; a shard process: none)."""
     from infogauss_cli.models.catalogue import resolve_refs  # pydantic: start-up
 
     data = request.data

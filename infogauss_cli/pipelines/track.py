@@ -1,6 +1,5 @@
-"""``infogauss track``: the same data and protocol over checkpoints ordered by step (synthetic
-ones with their saved protocol, or zoo entries diagnosed like ``audit``); gates on each series'
-last checkpoint, :func:`trend_gate` over the series."""
+"""``infogauss track``: one protocol over checkpoints ordered by step (synthetic, or zoo entries
+like ``audit``); gates on each series' last checkpoint, :func:`trend_gate` over the series."""
 
 from __future__ import annotations
 
@@ -186,8 +185,7 @@ def track_synthetic(
     n: int | None = None,
     trend: str | None = None,
 ) -> TrackResult:
-    """Rows for every checkpoint under ``paths`` with its saved protocol (``view``, ``n``
-    override it); an unreadable checkpoint gives an error row."""
+    """Rows for every checkpoint under ``paths`` with its saved protocol (or ``view``, ``n``)."""
     from infogauss_cli.pipelines.synthetic.data import population
     from infogauss_cli.pipelines.synthetic.experiment import (
         evaluate,
@@ -238,8 +236,7 @@ def zoo_checkpoints(
     revision: str | None = None,
     objective: str | None = None,
 ) -> list[tuple[int, Any, str]]:
-    """``(step, entry, label)`` in step order: one entry with each file of ``weights`` (globs),
-    or the entries ``refs`` names."""
+    """``(step, entry, label)`` in step order: ``refs``, or one entry with each ``weights`` file."""
     from infogauss_cli.models.catalogue import resolve_models
 
     if weights and revision is not None:
@@ -268,8 +265,7 @@ def track_zoo(
     request: Request,
     trend: str | None = None,
 ) -> TrackResult:
-    """Extract and diagnose every checkpoint of :func:`zoo_checkpoints` on the same items; one
-    that fails gives an error row."""
+    """Extract and diagnose every checkpoint on the same items (a failed one: an error row)."""
     data, protocol = request.data, request.protocol
     source = parse_data_spec(data.data, data)
     ids = {c[1].id for c in checkpoints if not isinstance(c[1], Unreadable)}
