@@ -1,7 +1,4 @@
-"""Encoder x items -> float32 embeddings: plan -> loader -> runner -> writer -> cache.
-
-Importing this package is cheap: names are imported from their modules on first use.
-"""
+"""Encoder x items -> float32 embeddings; names are imported from their modules on first use."""
 
 from __future__ import annotations
 

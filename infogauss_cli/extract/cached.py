@@ -1,13 +1,6 @@
-"""Reruns served from the cache without building the model (nor importing torch).
-
-A **recipe** is a second key, known before any model is built: the zoo entry as written, the
-sha256 of its weights' bytes, library versions, infogauss's version and cache format, tower,
-data (fingerprint and ids), precision, device type, chunk size and decode mode. A run that
-builds a model remembers which entry its recipe made (``CACHE_DIR/.recipes/``); a later run
-with the same recipe reads that entry's chunks. A seeded subset (``--n``) is first gathered
-from the entry of the whole data. Hub weights, plugin backends, streams and several processes
-take the ordinary path.
-"""
+"""Reruns served from the cache without building the model (nor importing torch): a **recipe**
+(zoo entry, weights sha256, library versions, tower, data, precision, device type, chunk size,
+decode) remembers in ``CACHE_DIR/.recipes/`` which entry it made; a seeded subset is gathered."""
 
 from __future__ import annotations
 
@@ -24,13 +17,13 @@ from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.extract.job import Job, chunk_items_for, chunk_size_of, read_cached
+from infogauss_cli.extract.options import engine_options
 from infogauss_cli.extract.plan import Plan, make_plan, subset_indices
 from infogauss_cli.extract.result import Extraction, assemble, raise_if_skipped
 from infogauss_cli.extract.runner import device_without_torch, resolve_device, resolve_precision
 from infogauss_cli.extract.store import (
     CACHE_FORMAT,
     CacheEntry,
-    Chunk,
     EmbeddingCache,
     ids_digest,
     sha256_hex,
@@ -41,8 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from infogauss_cli.core.options import Compute, Request
-    from infogauss_cli.data.sources.base import Item, Source
-    from infogauss_cli.extract.options import EngineOptions
+    from infogauss_cli.data.sources.base import Source
     from infogauss_cli.models.registry import Encoder
     from infogauss_cli.models.zoo_schema import ZooEntry
 
@@ -55,7 +47,6 @@ LIBRARIES = (
 
 
 def installed_versions(names: Sequence[str]) -> dict[str, str | None]:
-    """Installed versions of ``names`` (None when absent), read from package metadata."""
     from importlib.metadata import PackageNotFoundError, version
 
     out: dict[str, str | None] = {}
@@ -68,9 +59,7 @@ def installed_versions(names: Sequence[str]) -> dict[str, str | None]:
 
 
 def weights_recipe(entry: ZooEntry) -> str | None:
-    """The weights part of a recipe: ``random:SEED``, or the sha256 of the local or packaged
-    weights; None for hub weights or weights that cannot be found (the ordinary path names the
-    problem)."""
+    """``random:SEED``, or the sha256 of local or packaged weights; None for hub weights."""
     from infogauss_cli.models.weights import weights_location  # the zoo (pydantic) only when asked
 
     try:
@@ -86,19 +75,15 @@ def weights_recipe(entry: ZooEntry) -> str | None:
 
 @dataclass(frozen=True)
 class RecipeBase:
-    """What a recipe holds beside the data: the model and how it is run."""
-
     parts: dict[str, Any]
 
     def key(self, data: str, ids: Sequence[str]) -> str:
-        """The recipe of these items (``data``: the data part of the cache key)."""
         parts = {**self.parts, "data": data, "n_items": len(ids), "ids": ids_digest(ids)}
         return sha256_hex(json.dumps(parts, sort_keys=True, default=str).encode())
 
 
 def recipe_base(entry: ZooEntry, tower: str, compute: Compute, device: str) -> RecipeBase | None:
-    """The model part of a recipe, or None where it cannot be known without building the
-    model (hub weights, plugin backends)."""
+    """The model part of a recipe; None for hub weights and plugin backends."""
     if getattr(entry, "backend", None) not in BUILTIN_BACKENDS:
         return None
     weights = weights_recipe(entry)
@@ -127,7 +112,6 @@ def recipe_path(cache: EmbeddingCache, recipe: str) -> Path:
 
 
 def remember(cache: EmbeddingCache, recipe: str, entry_path: str | Path) -> None:
-    """Remember that ``recipe`` made the entry in ``entry_path`` (read-only cache: not)."""
     entry = CacheEntry.from_folder(Path(entry_path))
     if entry is None:
         return
@@ -137,7 +121,6 @@ def remember(cache: EmbeddingCache, recipe: str, entry_path: str | Path) -> None
 
 
 def recall(cache: EmbeddingCache, recipe: str) -> CacheEntry | None:
-    """The entry ``recipe`` made, if remembered and still there with the same key."""
     try:
         info = json.loads(recipe_path(cache, recipe).read_text())
         name, key = str(info["entry"]), info["key"]
@@ -150,22 +133,30 @@ def recall(cache: EmbeddingCache, recipe: str) -> CacheEntry | None:
 
 
 def data_fingerprint(data: str) -> str:
-    """The report's ``data_fingerprint``: sha256 of the data part of the cache key (the
-    source's own sha256 over its item ids and contents or file sizes and mtimes, plus the
-    subset drawn by ``--n``/``--seed``)."""
+    """The report's ``data_fingerprint``: sha256 of the data part of the cache key."""
     return hashlib.sha256(f"infogauss.data/v1\n{data}".encode()).hexdigest()
 
 
 def subset_data(fingerprint: str, n: int | None, seed: int) -> str:
-    """The data part of the cache key of a seeded subset."""
     return f"{fingerprint}:subset:{n}:{seed}"
 
 
-def gather(
-    plan: Plan, done: dict[int, Chunk], pick: Sequence[int]
-) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
-    """The rows of items ``pick`` (positions in ``plan``, sorted) from their chunks: (rows,
-    kept ids, skipped (id, reason))."""
+def read_entry(
+    entry: CacheEntry, ids: Sequence[str], pick: Sequence[int] | None, notes: list[str]
+) -> tuple[np.ndarray, list[str], list[tuple[str, str]]] | None:
+    """The matrix of items ``pick`` (None: all) of ``entry``; None unless all it needs verifies."""
+    plan = Plan(tuple(ids), 1, int(entry.parts.get("chunk_size", 0)) or 1)
+    if entry.parts.get("n_items") != plan.n or not isinstance(entry.parts.get("dim"), int):
+        return None
+    needed = range(plan.n_chunks) if pick is None else sorted({plan.chunk_of(i) for i in pick})
+    done = read_cached(entry, plan, entry.parts["dim"], notes.append, needed)
+    if len(done) < len(needed):
+        return None
+    entry.touch()
+    if pick is None:
+        return assemble(plan, done, notes.append, entry.path)
+    if not pick:
+        return None
     import numpy as np
 
     by_chunk: dict[int, list[int]] = {}
@@ -184,53 +175,8 @@ def gather(
     return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32), kept, skipped
 
 
-def read_entry(
-    entry: CacheEntry, ids: Sequence[str], pick: Sequence[int] | None, notes: list[str]
-) -> tuple[np.ndarray, list[str], list[tuple[str, str]]] | None:
-    """The matrix of items ``pick`` (None: all) of ``entry``, or None unless every chunk it
-    needs is there and verifies (a corrupt one is noted and left to the ordinary path)."""
-    plan = Plan(tuple(ids), 1, int(entry.parts.get("chunk_size", 0)) or 1)
-    if entry.parts.get("n_items") != plan.n or not isinstance(entry.parts.get("dim"), int):
-        return None
-    needed = range(plan.n_chunks) if pick is None else sorted({plan.chunk_of(i) for i in pick})
-    done = read_cached(entry, plan, entry.parts["dim"], notes.append, needed)
-    if len(done) < len(needed):
-        return None
-    entry.touch()
-    if pick is None:
-        return assemble(plan, done, notes.append, entry.path)
-    if not pick:
-        return None
-    return gather(plan, done, pick)
-
-
-def subset_of_full_entry(
-    encoder: Encoder,
-    items: Sequence[Item],
-    pick: Sequence[int],
-    fingerprint: str,
-    options: EngineOptions,
-    cache: EmbeddingCache,
-) -> tuple[tuple[np.ndarray, list[str], list[tuple[str, str]]], CacheEntry] | None:
-    """With the model built (any weights, hub ones too): the rows of the subset ``pick`` of
-    ``items`` gathered from the entry of all ``items`` (``fingerprint``: the whole data's),
-    and that entry; None unless every chunk holding a chosen item is there."""
-    job = Job(encoder, options, cache)
-    device, precision, batch_size, chunk_items = job.settings()
-    plan = make_plan([it.id for it in items], batch_size, chunk_items)
-    size = chunk_size_of(chunk_items)
-    entry = job.cache_entry(plan, fingerprint, precision, device, size)
-    if not entry.meta_path.exists():
-        return None
-    got = read_entry(entry, plan.ids, pick, job.notes)
-    return (got, entry) if got is not None else None
-
-
 @dataclass(frozen=True)
 class Where:
-    """Which extraction a cached matrix is: model, tower, device, precision, cache folder, the
-    weights identity and the data part of the key."""
-
     model_id: str
     tower: str
     device: str
@@ -247,8 +193,6 @@ def as_extraction(
     strict: bool,
     notes: Sequence[str] = (),
 ) -> Extraction:
-    """The :class:`Extraction` of a matrix read from the cache (``got``: rows, kept ids,
-    skipped) since ``t0``; ``strict``: skipped items are an error."""
     emb, kept, skipped = got
     if strict:
         raise_if_skipped(skipped)
@@ -264,8 +208,7 @@ def as_extraction(
 def cached_extraction(
     entry: ZooEntry, source: Source, tower: str, request: Request, cache: EmbeddingCache
 ) -> Extraction | None:
-    """The extraction of ``entry``'s ``tower`` on ``source`` read from the cache without
-    building the model, or None when it is not all there."""
+    """``entry``'s ``tower`` on ``source`` read from the cache, no model built; None if missing."""
     t0 = time.perf_counter()
     protocol, compute = request.protocol, request.compute
     device = device_without_torch(compute.device) or resolve_device(compute.device)
@@ -297,8 +240,32 @@ ABOUT = "about.json"  # in an entry folder: what ``cache list`` shows of it (not
 
 
 def describe(entry_path: str | Path, about: dict[str, object]) -> None:
-    """Record an entry's data source and subset in words (a read-only cache is left alone)."""
     path, data = Path(entry_path) / ABOUT, json.dumps(about, sort_keys=True).encode()
     with contextlib.suppress(OSError):
         if not path.exists() or path.read_bytes() != data:
             atomic_write_bytes(path, data)
+
+
+def subset_from_cache(
+    encoder: Encoder, source: Source, request: Request, store: EmbeddingCache
+) -> Extraction | None:
+    """The seeded subset ``--n`` gathered from the cached entry of all items; None if incomplete."""
+    t0 = time.perf_counter()
+    protocol, compute, tower = request.protocol, request.compute, encoder.tower
+    items = source.items(tower)
+    if not isinstance(items, Sequence):
+        return None
+    pick = subset_indices(len(items), protocol.n, protocol.seed)
+    fingerprint = source.fingerprint(tower)
+    options = engine_options(compute, resolve_device(compute.device), request.data.strict)
+    job = Job(encoder, options, store)
+    device, precision, batch_size, chunk_items = job.settings()
+    plan = make_plan([it.id for it in items], batch_size, chunk_items)
+    entry = job.cache_entry(plan, fingerprint, precision, device, chunk_size_of(chunk_items))
+    got = read_entry(entry, plan.ids, pick, job.notes) if entry.meta_path.exists() else None
+    if got is None:
+        return None
+    weights = (encoder.fingerprint or {}).get("weights")
+    data = subset_data(fingerprint, protocol.n, protocol.seed)
+    where = Where(encoder.model_id, tower, device, precision, str(entry.path), weights, data)
+    return as_extraction(got, where, t0, request.data.strict)

@@ -1,12 +1,6 @@
-"""torch.distributed for torchrun ranks: the :class:`Torchrun` value the CLI hands to extract.
-
-Every rank computes its chunks into the shared cache folder, then the ranks meet (one
-:func:`exchange`, an ``all_gather_object`` of a tagged message, per meeting); rank 0 assembles
-and reports and all exit with one code (:func:`finish`). A failure on one rank inside a step
-(:func:`agree`) is an error on every rank. ``--shard K/N`` pieces need none of this. Environment:
-``INFOGAUSS_DIST_TIMEOUT`` (seconds to wait for the other ranks, default 6 h) and
-``INFOGAUSS_SHARED_FS_WAIT`` (seconds to wait for files written on other nodes, default 60).
-"""
+"""torch.distributed for torchrun ranks: they meet through one ``all_gather_object`` per step;
+rank 0 assembles. ``$INFOGAUSS_DIST_TIMEOUT`` (s, default 6 h) bounds a meeting,
+``$INFOGAUSS_SHARED_FS_WAIT`` (s, default 60) the wait for files written on other nodes."""
 
 from __future__ import annotations
 
@@ -35,9 +29,7 @@ _state: dict[str, Any] = {"finished": False, "checked": set()}
 
 
 class Stopped(BaseException):
-    """Another rank ended its command (with ``code``) while this one was still inside a step:
-    leave quietly with the same code. A BaseException so that per-model error handling does
-    not swallow it."""
+    """Another rank ended with ``code`` inside a step (BaseException: no handler swallows it)."""
 
     def __init__(self, code: int) -> None:
         super().__init__(code)
@@ -46,8 +38,6 @@ class Stopped(BaseException):
 
 @dataclass(frozen=True)
 class Torchrun(Shard):
-    """A torchrun rank: meetings through torch.distributed."""
-
     def meet(self, tag: str, code: int = 0, message: str = "", data: object = None) -> list[Any]:
         messages = exchange(tag, code, message, data)
         if not code:
@@ -58,10 +48,51 @@ class Torchrun(Shard):
         return agree(tag, step)
 
     def check_folder(self, root: Path) -> None:
-        check_shared_folder(root, self)
+        """Once per folder: every rank sees every other rank's marker in ``root/.ranks``, else a
+        :class:`BadInputError` on every rank naming the ranks and hosts."""
+        key = str(root)
+        if key in _state["checked"]:
+            return
+        host = socket.gethostname()
+        token = exchange("cache-token", data=uuid.uuid4().hex)[0].data
+        folder = root / ".ranks"
+        mine = folder / f"{token}.{self.rank}"
+
+        def write() -> None:
+            try:
+                atomic_write_bytes(mine, host.encode(), parents=True)
+            except OSError as exc:
+                raise BadInputError(f"cannot write to the cache folder {root}: {exc}") from None
+
+        agree("cache-marker", write)
+        others = [folder / f"{token}.{r}" for r in range(self.world) if r != self.rank]
+        gone = sorted(int(p.suffix[1:]) for p in self.wait_for(others))
+        seen = exchange("cache-seen", data=(host, gone, key))
+        mine.unlink(missing_ok=True)
+        problems = [(r, m.data) for r, m in enumerate(seen) if m.data[1]]
+        if problems:  # the same message on every rank: rank 0 alone prints it
+            rank, (where, gone, folder) = problems[0]
+            hosts = sorted({seen[g].data[0] for g in gone})
+            folders = sorted({m.data[2] for m in seen})
+            also = (
+                f" (the ranks use different folders: {', '.join(folders)})" if folders[1:] else ""
+            )
+            raise BadInputError(
+                f"rank {rank} on {where} cannot see the files of rank(s) "
+                f"{', '.join(map(str, gone))} (on {', '.join(hosts)}) in {folder}{also}: "
+                f"{SHARED_HINT}"
+            )
+        _state["checked"].add(key)
 
     def wait_for(self, paths: list[Path]) -> list[Path]:
-        return wait_for(paths)
+        """The ``paths`` still missing after ``$INFOGAUSS_SHARED_FS_WAIT`` s (network mounts)."""
+        deadline = time.monotonic() + _env_int(FS_WAIT_ENV, 60)
+        missing, delay = [p for p in paths if not p.exists()], 0.05
+        while missing and time.monotonic() < deadline:
+            time.sleep(delay)
+            delay = min(2.0, delay * 2)
+            missing = [p for p in missing if not p.exists()]
+        return missing
 
 
 def _env_int(name: str, default: int) -> int:
@@ -73,7 +104,6 @@ def _env_int(name: str, default: int) -> int:
 
 
 def torchrun_env() -> tuple[int, int, int] | None:
-    """(rank, world size, local rank) when launched by torchrun with more than one process."""
     world = _env_int("WORLD_SIZE", 1)
     if world <= 1:
         return None
@@ -84,7 +114,6 @@ def torchrun_env() -> tuple[int, int, int] | None:
 
 
 def is_main() -> bool:
-    """Rank 0 (or no torchrun at all): the process that prints."""
     try:
         env = torchrun_env()
     except BadInputError:  # reported where the roles are read
@@ -93,8 +122,7 @@ def is_main() -> bool:
 
 
 def current_shard(shard: str | None = None) -> Shard:
-    """The :class:`Shard` of this process: ``--shard K/N`` if given, else torchrun's
-    environment, else a single process. The two together are an error."""
+    """``--shard K/N``, else torchrun's environment, else a single process."""
     env = torchrun_env()
     if shard:
         k, n = parse_shard(shard)
@@ -109,9 +137,7 @@ def current_shard(shard: str | None = None) -> Shard:
     return Torchrun(env[0], env[1], env[2], "torchrun")
 
 
-# ---- the process group and its one primitive ---------------------------------------------------
 def _group() -> Any:
-    """torch.distributed, its default group started if needed (gloo; gloo + nccl with CUDA)."""
     import datetime
 
     import torch
@@ -132,8 +158,7 @@ def _group() -> Any:
 
 @dataclass(frozen=True)
 class Message:
-    """What one rank says at a meeting: the step's ``tag``, its exit ``code`` (0: fine) with a
-    ``message``, and small ``data``."""
+    """One rank's word at a meeting: step ``tag``, exit ``code`` (0: fine), a message, data."""
 
     tag: str
     code: int = 0
@@ -142,8 +167,7 @@ class Message:
 
 
 def exchange(tag: str, code: int = 0, message: str = "", data: object = None) -> list[Message]:
-    """Every rank's :class:`Message` for this meeting, in rank order. Inside a step, a final
-    message from another rank (it has left) raises :class:`Stopped` with the agreed code."""
+    """Every rank's :class:`Message`, in rank order; another rank's final one raises Stopped."""
     try:
         dist = _group()
         out: list[Any] = [None] * dist.get_world_size()
@@ -152,7 +176,16 @@ def exchange(tag: str, code: int = 0, message: str = "", data: object = None) ->
         raise
     except Exception as exc:  # a rank stuck past the timeout, or gone
         _state["lost"] = True
-        raise RunError(lost_meeting(tag, exc)) from exc
+        text = f"{type(exc).__name__} {exc}".lower()
+        if "timeout" in text or "timed out" in text:
+            raise RunError(
+                f"the ranks did not all reach step {tag!r} within "
+                f"{_env_int(TIMEOUT_ENV, 6 * 3600)} s ({TIMEOUT_ENV}): a rank is stuck or "
+                "stopped; rerun to resume from the cache"
+            ) from exc
+        raise RunError(
+            f"the ranks lost contact at step {tag!r} ({type(exc).__name__}); rerun to resume"
+        ) from exc
     if tag != FINAL and any(m.tag == FINAL for m in out):
         _state["finished"] = True
         _close(dist)
@@ -163,30 +196,7 @@ def exchange(tag: str, code: int = 0, message: str = "", data: object = None) ->
     return out
 
 
-def lost_meeting(tag: str, exc: BaseException) -> str:
-    """The message of a meeting that failed: the timeout that ran out, or the lost contact."""
-    text = f"{type(exc).__name__} {exc}".lower()
-    if "timeout" in text or "timed out" in text:
-        seconds = _env_int(TIMEOUT_ENV, 6 * 3600)
-        return (
-            f"the ranks did not all reach step {tag!r} within {seconds} s ({TIMEOUT_ENV}): a "
-            "rank is stuck or stopped; rerun to resume from the cache"
-        )
-    return f"the ranks lost contact at step {tag!r} ({type(exc).__name__}); rerun to resume"
-
-
-def _code_of(exc: BaseException) -> int:
-    return exc.exit_code if isinstance(exc, InfogaussError) else 3
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, InfogaussError):
-        return str(exc)
-    return f"unexpected {type(exc).__name__}: {first_line(exc)}"
-
-
 def raise_first_failure(messages: list[Message]) -> None:
-    """Raise the first failure among ``messages`` as this rank's error (exit 2 or 3)."""
     for rank, m in enumerate(messages):
         if m.code:
             cls = BadInputError if m.code == 2 else RunError
@@ -194,23 +204,23 @@ def raise_first_failure(messages: list[Message]) -> None:
 
 
 def agree(tag: str, step: Callable[[], T]) -> T:
-    """Run ``step`` on this rank, then meet: if it failed on any rank, every rank raises (its
-    own error, or the first other rank's, named)."""
+    """Run ``step``, then meet: if it failed on any rank, every rank raises."""
     try:
         value, error = step(), None
     except (Exception, KeyboardInterrupt) as exc:  # KeyboardInterrupt: engine makes RunError
         value, error = None, exc
-    code = _code_of(error) if error is not None else 0
-    messages = exchange(tag, code, _describe(error) if error is not None else "")
     if error is not None:
+        known = isinstance(error, InfogaussError)
+        why = str(error) if known else f"unexpected {type(error).__name__}: {first_line(error)}"
+        exchange(tag, error.exit_code if known else 3, why)
         raise error
+    messages = exchange(tag)
     raise_first_failure(messages)
     return value  # type: ignore[return-value]
 
 
 def agreed_code(messages: list[Message]) -> int:
-    """The exit code of the ranks that finished: rank 0's if it finished with an error, else
-    the largest."""
+    """The finished ranks' exit code: rank 0's error, else the largest."""
     final = [(r, m.code) for r, m in enumerate(messages) if m.tag == FINAL]
     if final and final[0][0] == 0 and final[0][1]:
         return final[0][1]
@@ -223,16 +233,12 @@ def _close(dist: ModuleType) -> None:
 
 
 def use_hard_exit() -> None:
-    """Called by the command-line entry point: after the ranks agree on the exit code, the
-    process ends through :func:`leave` instead of tearing the process group down. Destroying a
-    gloo group while a peer rank is already exiting can abort the process ("terminate called
-    without an active exception", exit -6) instead of returning the agreed code."""
+    """The entry point ends the process through :func:`leave` once the ranks agree (destroying a
+    gloo group while a peer exits can abort with -6 instead of the agreed code)."""
     _state["hard_exit"] = True
 
 
 def leave(code: int) -> None:
-    """End this rank now with ``code`` (output flushed, no interpreter teardown) if it took
-    part in an agreement under :func:`use_hard_exit`; otherwise return."""
     if _state.get("leave"):
         import sys
 
@@ -242,10 +248,8 @@ def leave(code: int) -> None:
 
 
 def finish(code: int, message: str = "") -> tuple[int, bool]:
-    """End of a command: under torchrun, agree with the other ranks on the exit code; returns
-    (code, whether this rank prints its own ``message``: rank 0 always, another rank when its
-    message is not rank 0's; when the ranks cannot meet, not a lost meeting or a SIGTERM that
-    every rank got)."""
+    """Under torchrun, agree on the exit code: (code, whether this rank prints its ``message``:
+    rank 0 always, another rank when it is not rank 0's)."""
     try:
         env = torchrun_env() if not _state["finished"] else None
     except BadInputError:
@@ -267,57 +271,3 @@ def finish(code: int, message: str = "") -> tuple[int, bool]:
     said = first.message if first.tag == FINAL else ""  # what rank 0 prints
     speaks = rank == 0 or said not in (message, f"rank {rank}: {message}")
     return agreed_code(messages), bool(message) and speaks
-
-
-# ---- the shared cache folder -------------------------------------------------------------------
-def wait_for(paths: list[Path], seconds: float | None = None) -> list[Path]:
-    """The ``paths`` still missing after waiting up to ``seconds`` (default
-    ``$INFOGAUSS_SHARED_FS_WAIT`` or 60) for files written on other nodes to appear (network
-    file systems cache directory entries for a while)."""
-    limit = float(_env_int(FS_WAIT_ENV, 60)) if seconds is None else seconds
-    deadline = time.monotonic() + limit
-    missing = [p for p in paths if not p.exists()]
-    delay = 0.05
-    while missing and time.monotonic() < deadline:
-        time.sleep(delay)
-        delay = min(2.0, delay * 2)
-        missing = [p for p in missing if not p.exists()]
-    return missing
-
-
-def check_shared_folder(root: Path, shard: Shard) -> None:
-    """Under torchrun, once per folder: every rank writes a marker into ``root/.ranks`` and
-    checks that it sees every other rank's; a rank that cannot (a cache folder that is local
-    to each node) is a :class:`BadInputError` on every rank, naming the ranks and hosts."""
-    key = str(root)
-    if not shard.synced or key in _state["checked"]:
-        return
-    host = socket.gethostname()
-    token = exchange("cache-token", data=uuid.uuid4().hex)[0].data
-    folder = root / ".ranks"
-    mine = folder / f"{token}.{shard.rank}"
-
-    def write() -> None:
-        try:
-            atomic_write_bytes(mine, host.encode(), parents=True)
-        except OSError as exc:
-            raise BadInputError(f"cannot write to the cache folder {root}: {exc}") from None
-
-    agree("cache-marker", write)
-    others = [folder / f"{token}.{r}" for r in range(shard.world) if r != shard.rank]
-    missing = wait_for(others)
-    gone = sorted(int(p.suffix[1:]) for p in missing)
-    seen = exchange("cache-seen", data=(host, gone, key))
-    mine.unlink(missing_ok=True)
-    problems = [(r, m.data) for r, m in enumerate(seen) if m.data[1]]
-    if problems:  # the same message on every rank: rank 0 alone prints it
-        rank, (where, gone, folder) = problems[0]
-        hosts = sorted({seen[g].data[0] for g in gone})
-        folders = sorted({m.data[2] for m in seen})
-        also = f" (the ranks use different folders: {', '.join(folders)})" if folders[1:] else ""
-        raise BadInputError(
-            f"rank {rank} on {where} cannot see the files of rank(s) "
-            f"{', '.join(map(str, gone))} (on {', '.join(hosts)}) in {folder}{also}: "
-            f"{SHARED_HINT}"
-        )
-    _state["checked"].add(key)

@@ -1,12 +1,5 @@
-"""One chunked path: items -> plan -> loader -> runner -> writer -> cache -> (n, d) float32.
-
-A list is a stream whose ids are known: both are cut into chunks of ``chunk_items`` items; a
-chunk another process owns is skipped, a cached one is read and verified, the others are run
-and written (Ctrl-C keeps every complete chunk). A list's ids enter the cache key and its chunks
-are dealt up front (:func:`~.plan.owned_chunks`); a stream is read once, chunk by chunk, keyed
-on its data fingerprint, chunk ``c`` to rank ``c mod world``. Under torchrun the ranks meet and
-rank 0 assembles; the others (and a ``--shard K/N`` piece) return a :class:`ShardWork`.
-"""
+"""One chunked path: items -> plan -> loader -> runner -> writer -> cache -> (n, d) float32; a
+stream is read once (chunk c to rank c mod world); Ctrl-C keeps the complete chunks."""
 
 from __future__ import annotations
 
@@ -69,10 +62,8 @@ def extract(
     loader: LoadItem | None = None,
 ) -> Extraction | ShardWork:
     """Embed ``items`` (a list, or a stream) with ``encoder``: the raw float32 embeddings of the
-    readable items, or this process's :class:`ShardWork` when another one assembles
-    (``options.shard``). ``cache``: a cache or its folder (None: none). ``data_fingerprint``:
-    the data part of the key (default: the items' ids and contents; a cached stream needs
-    one). ``loader``: item -> the encoder's raw input (default: the tower's)."""
+    readable items, or this process's :class:`ShardWork` when another one assembles.
+    ``data_fingerprint``: the data part of the key (a cached stream needs one)."""
     t0 = time.perf_counter()
     if cache is not None and not isinstance(cache, EmbeddingCache):
         cache = EmbeddingCache(cache)
@@ -108,8 +99,7 @@ def _items_in(plan: Plan, chunks: Iterable[int]) -> int:
 
 
 def _meet(job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
-    """Under torchrun: this rank's share, then the meeting (a failure on any rank fails every
-    rank); rank 0 then reads every other chunk."""
+    """Under torchrun: this rank's share, then the meeting; rank 0 reads every other chunk."""
     shard = job.options.shard
     try:
         share, error = _Share.run(job, items), None
@@ -121,21 +111,14 @@ def _meet(job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
     if error is not None:
         raise error
     assert share is not None and share.entry is not None
-    if shard.assembles:
-        _read_the_rest(share, job.encoder.dim, shard)
     share.n_cached = sum(int(m.data or 0) for m in messages)
-    return share
-
-
-def _read_the_rest(share: _Share, dim: int, shard: Shard) -> None:
-    """Rank 0: read every chunk the other ranks wrote (waiting a while for a network file
-    system); one that stays unreadable is an error naming its ranks."""
-    plan, entry = share.plan, share.entry
-    assert entry is not None
+    if not shard.assembles:
+        return share
+    plan, entry = share.plan, share.entry  # rank 0 reads every chunk the other ranks wrote
     rest = [c for c in range(plan.n_chunks) if c not in share.done]
     shard.wait_for([entry.chunk_paths(c)[1] for c in rest])
     problems: list[str] = []
-    share.done.update(read_cached(entry, plan, dim, problems.append, rest))
+    share.done.update(read_cached(entry, plan, job.encoder.dim, problems.append, rest))
     missing = [c for c in rest if c not in share.done]
     if missing:
         owners = chunk_owners(plan, shard.world)
@@ -145,11 +128,10 @@ def _read_the_rest(share: _Share, dim: int, shard: Shard) -> None:
             f"rank 0 cannot read {len(missing)} cache chunk(s) that rank(s) {ranks} wrote in "
             f"{entry.path}{why}: {SHARED_HINT}"
         )
+    return share
 
 
 class _Share:
-    """One process's share of the chunks: which it owns, found cached, computes."""
-
     def __init__(self, job: Job, known: bool) -> None:
         self.job, self.known = job, known
         self.device, self.precision, self.bs, chunk_items = job.settings()
@@ -171,7 +153,6 @@ class _Share:
 
     @classmethod
     def run(cls, job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
-        """Plan, open the cache, read the cached chunks, compute the rest."""
         known = isinstance(items, Sequence)
         self = cls(job, known)
         shard, options = job.options.shard, job.options
@@ -188,15 +169,14 @@ class _Share:
                 f"{how} needs the embedding cache: it is where the pieces meet; drop --no-cache"
             )
         if job.cache is not None:
+            data = job.data_fingerprint
             if known:
-                data = job.data_fingerprint or fingerprint_items("items", items)  # type: ignore[arg-type]
-            elif job.data_fingerprint is None:
+                data = data or fingerprint_items("items", items)  # type: ignore[arg-type]
+            elif data is None:
                 raise BadInputError(
                     "a stream of items is cached under its data fingerprint: pass "
                     "data_fingerprint (the source's fingerprint), or a list of items, or no cache"
                 )
-            else:
-                data = job.data_fingerprint
             keyed = self.plan if known else None
             self.entry = job.cache_entry(keyed, data, self.precision, self.device, self.size).open()
         self.writer.entry = self.entry
@@ -217,7 +197,8 @@ class _Share:
         more = RunnerOptions(pipe.device_prep, options.compile, probe)
         runner = Runner(enc, self.device, self.precision, self.bs, job.say, more)
         total = _items_in(self.plan, self.mine) if known else item_count(items)
-        with steps(job.label, total, unit="items") as advance:
+        tag = "" if shard.mode == "single" else f" ({shard.label})"
+        with steps(f"{enc.model_id} {enc.tower}{tag}", total, unit="items") as advance:
             self.advance = advance
             if known:
                 advance(_items_in(self.plan, self.cached))
@@ -238,7 +219,6 @@ class _Share:
         return self
 
     def _plan_list(self, items: Sequence[Item]) -> list[list[int]]:
-        """The batches of every owned chunk of a list that the cache does not hold."""
         self.ids += self.plan.ids
         if self.entry is not None:
             self.done.update(
@@ -257,8 +237,6 @@ class _Share:
         return batches
 
     def _batches(self, c: int, start: int, chunk: Sequence[Item], bs: int) -> list[list[int]]:
-        """Chunk ``c``'s batches (item indices), length-bucketed for text; the writer expects
-        them."""
         local = make_plan([it.id for it in chunk], bs, self.size)
         if self.job.options.bucket and self.job.encoder.tower == "text":
             lengths = text_lengths(chunk, self.job.encoder.collate)
@@ -270,8 +248,7 @@ class _Share:
         return out
 
     def _sampler(self, items: Iterable[Item]) -> Iterator[list[int]]:
-        """A stream's batches to compute, read chunk by chunk as the DataLoader asks; an error
-        reading the stream ends it (kept: the batches handed out are still written)."""
+        """A stream's batches, read chunk by chunk; an error ends it (batches out are written)."""
         it, c, shard = iter(items), 0, self.job.options.shard
         while True:
             try:
@@ -315,8 +292,6 @@ class _Share:
         return self._batches(c, start, chunk, self.bs)
 
     def _feed(self, runner: Runner, loader: Iterable[tuple]) -> None:
-        """Every loader batch through the runner into the writer; Ctrl-C keeps the complete
-        chunks."""
         writer, strict = self.writer, self.job.options.strict
         batches = iter(loader)
         try:
@@ -331,7 +306,9 @@ class _Share:
                     self.advance(len(indices))
                 writer.close()
         except KeyboardInterrupt:
-            self._close_complete(writer)
+            if self.entry is not None:  # complete chunks not yet written: keep them
+                with contextlib.suppress(BaseException):
+                    writer.close()
             raise self._interrupted() from None
         finally:
             del batches
@@ -342,11 +319,6 @@ class _Share:
             raise self._interrupted()
         if self.error is not None:
             raise self.error
-
-    def _close_complete(self, writer: ChunkWriter) -> None:
-        if self.entry is not None:
-            with contextlib.suppress(BaseException):
-                writer.close()  # complete chunks not yet written: keep them
 
     def _interrupted(self) -> RunError:
         if self.entry is None:

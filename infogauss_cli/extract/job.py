@@ -1,5 +1,4 @@
-"""What one extraction call carries (:class:`Job`): its settings, cache key and messages, and
-reading cached chunks."""
+"""One extraction call (:class:`Job`): its settings, cache key and messages; cached chunks."""
 
 from __future__ import annotations
 
@@ -30,8 +29,6 @@ MANIFEST = "stream.json"
 
 @dataclass
 class Job:
-    """One :func:`~.engine.extract` call; ``notes`` collects its messages."""
-
     encoder: Encoder
     options: EngineOptions
     cache: EmbeddingCache | None = None
@@ -42,13 +39,6 @@ class Job:
     def say(self, message: str) -> None:
         self.notes.append(message)
         note(f"[yellow]{markup_safe(message)}[/yellow]")
-
-    @property
-    def label(self) -> str:
-        """The progress bar's label."""
-        shard = self.options.shard
-        label = f"{self.encoder.model_id} {self.encoder.tower}"
-        return label + (f" ({shard.label})" if shard.mode != "single" else "")
 
     def settings(self) -> tuple[str, str, int, int | None]:
         """(device, precision, batch size, chunk items or None for the default), resolved."""
@@ -61,8 +51,6 @@ class Job:
     def cache_entry(
         self, plan: Plan | None, data: str, precision: str, device: str, chunk_size: int
     ) -> CacheEntry:
-        """The cache entry: keyed on the item ids (``plan``) for a list, on the data
-        fingerprint alone with a ``stream`` marker for a stream (``plan`` None)."""
         assert self.cache is not None
         enc = self.encoder
         parts: dict[str, Any] = {
@@ -92,8 +80,7 @@ def read_cached(
     say: Callable[[str], None],
     chunks: Iterable[int] | None = None,
 ) -> dict[int, Chunk]:
-    """The verified chunks (of ``chunks``, default all) in the cache; a corrupt one is named
-    and left to recompute."""
+    """The verified chunks (of ``chunks``, default all); a corrupt one is named, recomputed."""
     done: dict[int, Chunk] = {}
     for c in sorted(range(plan.n_chunks) if chunks is None else chunks):
         start, stop = plan.bounds(c)
@@ -131,8 +118,6 @@ def chunk_size_of(chunk_items: int | None) -> int:
 
 
 class Carried(int):
-    """A stream item's index that carries the item to the worker that loads it."""
-
     item: Item | None
 
 
@@ -155,8 +140,7 @@ def carried(index: int, item: Item) -> Carried:
 
 
 def record_stream(entry: CacheEntry, plan: Plan, say: Callable[[str], None]) -> None:
-    """``stream.json``: the count and ids' digest of the stream that completed this entry (a
-    different stream since: said, and rewritten)."""
+    """``stream.json``: count and ids' digest of the stream that completed this entry."""
     path = entry.path / MANIFEST
     now = {"n_items": plan.n, "ids": ids_digest(plan.ids), "chunks": plan.n_chunks}
     try:

@@ -1,10 +1,8 @@
-"""Zoo entry x data source -> extraction: what the commands call (:func:`extract_model`,
-:func:`extract_to_file`)."""
+"""Zoo entry x data source -> extraction: what the commands call."""
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,15 +18,13 @@ from infogauss_cli.data.sources import ignored_counts, parse_data_spec
 from infogauss_cli.data.sources.base import Item, Source, item_count
 from infogauss_cli.data.sources.loaders import item_loader
 from infogauss_cli.extract.cached import (
-    Where,
-    as_extraction,
     cached_extraction,
     data_fingerprint,
     describe,
     recipe_base,
     remember,
     subset_data,
-    subset_of_full_entry,
+    subset_from_cache,
 )
 from infogauss_cli.extract.engine import extract
 from infogauss_cli.extract.options import engine_options
@@ -36,7 +32,6 @@ from infogauss_cli.extract.plan import Shard, subset_indices
 from infogauss_cli.extract.result import Extraction, ShardWork
 from infogauss_cli.extract.runner import resolve_device, resolve_precision
 from infogauss_cli.extract.store import (
-    EmbeddingCache,
     check_cache_writable,
     check_output_path,
     ids_sidecar,
@@ -54,8 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
 def select_items(
     items: Sequence[Item] | Iterable[Item], n: int | None, seed: int = 0
 ) -> Sequence[Item] | Iterable[Item]:
-    """A seeded subset of ``n`` items in their order (all: the items as given, not read); a
-    stream of known length gives its list's subset, one of unknown length a reservoir sample."""
+    """A seeded subset of ``n`` items in their order (a stream of unknown length: a reservoir)."""
     if n is not None and n < 1:
         raise BadInputError(f"--n {n}: must be at least 1")
     count = item_count(items)
@@ -90,8 +84,7 @@ def reservoir(items: Iterable[Item], n: int, seed: int) -> list[Item]:
 def resolve_towers(
     model_towers: Sequence[str], source: Source, tower: str = "all", model: str | None = None
 ) -> list[str]:
-    """The towers to embed: ``tower`` if both the model and the data have it; for ``all``,
-    every tower of the model the data can feed. ``model`` names the model in the messages."""
+    """``tower`` if both the model and the data have it; ``all``: every tower the data feeds."""
     tower = getattr(tower, "value", tower)
     data_towers = tuple(getattr(source, "towers", ()))
     data = f"data {getattr(source, 'name', '')}".rstrip()
@@ -124,16 +117,11 @@ def extract_model(
     encoder: Encoder | None = None,
     shard: Shard = Shard(),
 ) -> Extraction | ShardWork:
-    """Build ``entry``'s encoder for ``tower`` (or use ``encoder``, e.g. one layer of a depth
-    profile) and embed ``source`` (a seeded subset of ``request.protocol.n`` items) through
-    :func:`extract`, cached in :func:`open_cache`. ``shard``: this process's part (a process
-    that does not assemble returns its :class:`~.engine.ShardWork`); under torchrun a model
-    that fails to build on any rank fails on every rank."""
+    """Build ``entry``'s encoder for ``tower`` (or use ``encoder``: one layer) and embed
+    ``source`` (a seeded subset of ``--n`` items), cached; ``shard``: this process's part."""
     protocol, compute, strict = request.protocol, request.compute, request.data.strict
-    if encoder is None:
-        catalogue.fail_fast(
-            entry
-        )  # missing weights offline: before torch and the library are imported
+    if encoder is None:  # missing weights offline: before torch is imported
+        catalogue.fail_fast(entry)
     store = open_cache(compute)
     if encoder is None and shard.mode == "single" and store is not None:
         found = cached_extraction(entry, source, tower, request, store)
@@ -155,13 +143,9 @@ def extract_model(
         found = subset_from_cache(encoder, source, request, store)
         if found is not None:  # a smaller --n of a cached run: gathered, nothing computed
             return found
+    options, load = engine_options(compute, dev, strict, shard), item_loader(source, tower)
     result = extract(
-        encoder,
-        items,
-        engine_options(compute, dev, strict, shard),
-        cache=store,
-        data_fingerprint=fingerprint,
-        loader=item_loader(source, tower),
+        encoder, items, options, cache=store, data_fingerprint=fingerprint, loader=load
     )
     if store is not None and result.cache_path:
         subset = {"n": protocol.n, "seed": protocol.seed} if items is not all_items else None
@@ -185,49 +169,19 @@ def extract_tower(
     encoder: Encoder | None = None,
     shard: Shard = Shard(),
 ) -> Extraction | ShardWork | RunError:
-    """:func:`extract_model`, or the :class:`RunError` that stopped it (the other models and
-    layers still run)."""
     try:
         return extract_model(entry, source, tower, request, encoder=encoder, shard=shard)
     except RunError as exc:
         return exc
 
 
-def subset_from_cache(
-    encoder: Encoder, source: Source, request: Request, store: EmbeddingCache
-) -> Extraction | None:
-    """The seeded subset ``request.protocol.n`` gathered from the cached entry of all the
-    items (the model built: any weights); None unless every chunk it needs is there."""
-    t0 = time.perf_counter()
-    protocol, compute, tower = request.protocol, request.compute, encoder.tower
-    items = source.items(tower)
-    if not isinstance(items, Sequence):
-        return None
-    pick = subset_indices(len(items), protocol.n, protocol.seed)
-    assert pick is not None
-    fingerprint = source.fingerprint(tower)
-    options = engine_options(compute, resolve_device(compute.device), request.data.strict)
-    found = subset_of_full_entry(encoder, items, pick, fingerprint, options, store)
-    if found is None:
-        return None
-    device, precision = options.device, resolve_precision(compute.precision, options.device)
-    weights = (encoder.fingerprint or {}).get("weights")
-    data = subset_data(fingerprint, protocol.n, protocol.seed)
-    where = Where(encoder.model_id, tower, device, precision, str(found[1].path), weights, data)
-    return as_extraction(found[0], where, t0, request.data.strict)
-
-
 def build_shown(entry: ZooEntry, tower: str) -> Encoder:
-    """Build ``entry``'s ``tower`` under a spinner ``loading MODEL weights``."""
     with steps(f"loading {entry.ref} weights ({tower} tower)"):
         return catalogue.build_encoder(entry, tower)
 
 
 @dataclass(frozen=True)
 class ExtractedFile:
-    """What :func:`extract_to_file` wrote: the files, the extraction, the metadata stored with
-    it and what the source ignored on purpose (counts by kind)."""
-
     files: tuple[Path, ...]
     extraction: Extraction | ShardWork
     meta: Mapping[str, object]
@@ -238,9 +192,7 @@ class ExtractedFile:
 def extract_to_file(
     model: str, out: str | os.PathLike[str], request: Request, shard: Shard = Shard()
 ) -> ExtractedFile:
-    """``infogauss extract``: embed the one tower the data feeds (or ``--tower``) and write
-    ``out`` (.npy + ids sidecar, or .safetensors) with its metadata, the path checked before
-    any model is built. A process that does not assemble writes no file (``files`` empty)."""
+    """``infogauss extract``: embed one tower and write ``out`` with its metadata."""
     path, entry, source, tower = file_tower(model, request, out)
     assert path is not None
     result = extract_model(entry, source, tower, request, shard=shard)
@@ -253,14 +205,12 @@ def extract_to_file(
 
 
 def _out_files(out: str | os.PathLike[str]) -> tuple[Path, Path | None]:
-    """The file ``out`` and its .ids.json sidecar (None for .safetensors)."""
     path = check_output_path(out)
     return path, ids_sidecar(path) if path.suffix.lower() == ".npy" else None
 
 
 def check_out_files(outs: Sequence[str | os.PathLike[str]], request: Request) -> None:
-    """Each of ``outs`` writable (with its sidecar), and neither an input (the ``--data``
-    file, the zoo) nor another output: checked before any item is read."""
+    """Each of ``outs`` writable (with its sidecar), and neither an input nor another output."""
     named: list[tuple[str, Path | None]] = []
     for out in outs:
         path, sidecar = _out_files(out)
@@ -275,8 +225,7 @@ def check_out_files(outs: Sequence[str | os.PathLike[str]], request: Request) ->
 def file_tower(
     model: str, request: Request, out: str | os.PathLike[str] | None = None
 ) -> tuple[Path | None, ZooEntry, Source, str]:
-    """(``out`` checked writable (None without one), the zoo entry, the source, the one tower
-    ``extract`` writes); several towers and no ``--tower``: a usage error naming them."""
+    """(``out`` checked, the zoo entry, the source, the one tower ``extract`` writes)."""
     from infogauss_cli.models.catalogue import resolve_refs  # pydantic: start-up
 
     data, compute = request.data, request.compute
@@ -297,7 +246,6 @@ def file_tower(
 
 
 def file_meta(model: str, result: Extraction, data: str, **extra: object) -> dict[str, object]:
-    """The metadata stored with an extracted file (``extra``: e.g. ``layer``, ``ignored``)."""
     return {
         "model": model,
         **extra,
@@ -316,8 +264,7 @@ def file_meta(model: str, result: Extraction, data: str, **extra: object) -> dic
 def save_or_rescue(
     path: Path, result: Extraction, meta: Mapping[str, object], compute: Compute
 ) -> list[Path]:
-    """Write the output; when that fails (disk full, a path gone read-only), the embeddings are
-    kept: in the cache (say how to rerun), or at a rescue path the error names."""
+    """Write the output; on failure the embeddings stay in the cache or at a named rescue path."""
     try:
         return save_embeddings(path, result.embeddings, result.ids, meta)
     except OSError as exc:
@@ -333,9 +280,7 @@ def save_or_rescue(
                 save_embeddings(rescue, result.embeddings, result.ids, meta)
             except OSError:
                 rescue = None
-        fix = (
-            f"the embeddings were written to {rescue} instead"
-            if rescue is not None
-            else "no other writable place was found; free space and rerun"
-        )
+        fix = "no other writable place was found; free space and rerun"
+        if rescue is not None:
+            fix = f"the embeddings were written to {rescue} instead"
         raise io_failure(exc, path, "write --out", fix=fix) from None

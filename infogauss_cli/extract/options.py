@@ -11,12 +11,8 @@ from infogauss_cli.extract.plan import Shard
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:1``), ``precision``, ``batch_size`` and
-    ``workers`` (None: the device's default), ``chunk_items`` (items per cache chunk; None: 512,
-    text 2,048), ``bucket`` (text batches sorted by length within a chunk), ``compile``
-    (``torch.compile``), ``decode`` (``cpu``, ``exact``, ``fast``, ``gpu``: how images are
-    decoded and resized), ``strict`` (an unreadable item is an error) and ``shard`` (this
-    process's part of the work). Only precision, chunk size and decode enter the cache key."""
+    """How ``extract`` computes (None: the device's default); ``bucket``: text batches sorted by
+    length. Only precision, chunk size and decode enter the cache key."""
 
     device: str = "auto"
     precision: str = "auto"
@@ -41,7 +37,6 @@ class EngineOptions:
 def engine_options(
     compute: Compute, device: str | None = None, strict: bool = False, shard: Shard = Shard()
 ) -> EngineOptions:
-    """The engine options of ``compute`` (``device``: one already resolved for this process)."""
     return EngineOptions(
         device=compute.device if device is None else device,
         precision=compute.precision,

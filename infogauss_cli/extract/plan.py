@@ -1,9 +1,5 @@
-"""Items -> fixed cache chunks and their batches; which chunks a process owns (:class:`Shard`).
-
-Chunks depend only on the item list and the chunk size (never on the batch size, the number of
-processes or where a run stopped), so a resumed run with another batch size or split reuses
-every finished chunk; a batch never spans two chunks.
-"""
+"""Items -> fixed cache chunks (never dependent on the batch size or the split, so any rerun
+reuses every finished chunk) and their batches; which chunks a process owns (:class:`Shard`)."""
 
 from __future__ import annotations
 
@@ -27,9 +23,8 @@ SHARED_HINT = (
 
 @dataclass(frozen=True)
 class Shard:
-    """Which part of the work this process does: ``rank`` (0-based) of ``world``. ``mode``:
-    ``single``, ``torchrun`` (ranks meet, rank 0 reports: ``extract.distributed.Torchrun``)
-    or ``job`` (``--shard K/N``: compute the piece and exit)."""
+    """``rank`` (0-based) of ``world``; ``mode``: ``single``, ``torchrun`` (ranks meet, rank 0
+    reports) or ``job`` (``--shard K/N``: compute the piece and exit)."""
 
     rank: int = 0
     world: int = 1
@@ -38,12 +33,10 @@ class Shard:
 
     @property
     def synced(self) -> bool:
-        """The ranks meet (torchrun)."""
         return self.mode == "torchrun"
 
     @property
     def assembles(self) -> bool:
-        """This process assembles the full matrix (and reports)."""
         return self.mode == "single" or (self.mode == "torchrun" and self.rank == 0)
 
     @property
@@ -84,7 +77,6 @@ CHUNK_ENV = "INFOGAUSS_CHUNK_ITEMS"
 
 
 def default_chunk_items() -> int:
-    """``$INFOGAUSS_CHUNK_ITEMS`` if set, else 512."""
     text = os.environ.get(CHUNK_ENV, "").strip()
     if not text:
         return DEFAULT_CHUNK_ITEMS
@@ -95,8 +87,6 @@ def default_chunk_items() -> int:
 
 @dataclass(frozen=True)
 class Plan:
-    """Items ``ids`` in chunks of ``chunk_size``, batches of at most ``batch_size`` in each."""
-
     ids: tuple[str, ...]
     batch_size: int
     chunk_size: int
@@ -110,7 +100,6 @@ class Plan:
         return math.ceil(self.n / self.chunk_size)
 
     def bounds(self, chunk: int) -> tuple[int, int]:
-        """Item range ``[start, stop)`` of one chunk."""
         start = chunk * self.chunk_size
         return start, min(self.n, start + self.chunk_size)
 
@@ -118,7 +107,6 @@ class Plan:
         return index // self.chunk_size
 
     def batches(self, chunks: Iterable[int]) -> list[list[int]]:
-        """Item indices of every batch of ``chunks``, in order (a batch never spans chunks)."""
         out = []
         for c in chunks:
             start, stop = self.bounds(c)
@@ -130,20 +118,12 @@ class Plan:
 
 
 def make_plan(ids: Sequence[str], batch_size: int, chunk_items: int | None = None) -> Plan:
-    """Chunks of ``chunk_items`` items (default :func:`default_chunk_items`)."""
-    if batch_size < 1:
-        raise BadInputError(f"--batch-size {batch_size}: must be at least 1")
     size = default_chunk_items() if chunk_items is None else chunk_items
-    if size < 1:
-        raise BadInputError(f"chunk size {size}: must be at least 1 item")
     return Plan(tuple(ids), batch_size, size)
 
 
 def chunk_owners(plan: Plan, world: int = 1) -> list[int]:
-    """The rank of each chunk: by decreasing size, to the rank with the fewest items so far
-    (ties: the lowest); equal chunks are dealt round robin, none twice, no padding."""
-    if world < 1:
-        raise BadInputError(f"world size {world}: must be at least 1")
+    """The rank of each chunk: by decreasing size, to the rank with the fewest items so far."""
     load = [0] * world
     owner = [0] * plan.n_chunks
     sizes = [plan.bounds(c)[1] - plan.bounds(c)[0] for c in range(plan.n_chunks)]
@@ -155,14 +135,13 @@ def chunk_owners(plan: Plan, world: int = 1) -> list[int]:
 
 
 def owned_chunks(plan: Plan, rank: int = 0, world: int = 1) -> list[int]:
-    """The chunks process ``rank`` of ``world`` computes, in order (:func:`chunk_owners`)."""
     if world < 1 or not 0 <= rank < world:
         raise BadInputError(f"shard {rank + 1}/{world}: need 1 <= K <= N")
     return [c for c, r in enumerate(chunk_owners(plan, world)) if r == rank]
 
 
 def check_items(items: Sequence[Item], tower: str) -> None:
-    """Non-empty, every item fit for ``tower``, ids unique; else :class:`BadInputError`."""
+    """Non-empty, every item fit for ``tower``, ids unique."""
     if not items:
         raise BadInputError("no items to embed")
     if tower == "text":

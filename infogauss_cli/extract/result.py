@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +25,8 @@ RAM_SHARE = 8  # a matrix up to 1/8 of the machine's RAM is concatenated in memo
 
 @dataclass(frozen=True)
 class Extraction:
-    """The result of :func:`~infogauss_cli.extract.extract`. ``embeddings`` are raw float32
-    ``(n, dim)`` rows in item order of the kept items; ``skipped`` lists ``(id, reason)`` of items
-    that could not be read; ``from_cache`` is the share of items served from the cache."""
+    """Raw float32 ``(n, dim)`` rows of the kept items in item order; ``skipped``: ``(id,
+    reason)``; ``from_cache``: the share of items served from the cache."""
 
     embeddings: np.ndarray
     ids: tuple[str, ...]
@@ -55,8 +56,6 @@ class Extraction:
 
 @dataclass(frozen=True)
 class ShardWork:
-    """What a process that does not assemble returns: its share of the chunks, in the cache."""
-
     model_id: str
     tower: str
     shard: Shard
@@ -72,16 +71,8 @@ class ShardWork:
     def cached(self) -> int:
         return len(self.chunks) - self.computed
 
-    def summary(self) -> str:
-        return (
-            f"{self.shard.label} of {self.model_id} {self.tower}: {len(self.chunks)} of "
-            f"{self.total_chunks} cache chunks ({self.items} items), {self.computed} computed, "
-            f"{self.cached} already cached, {self.extract_s:.1f} s"
-        )
-
 
 def skipped_text(skipped: Sequence[tuple[str, str]]) -> str:
-    """``a (reason), b (reason) and 4 more``."""
     return more_names([f"{i} ({r})" for i, r in skipped], SKIPPED_SHOWN)
 
 
@@ -100,8 +91,8 @@ def assemble(
     say: Callable[[str], None],
     scratch: str | Path | None = None,
 ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
-    """(embeddings, kept ids, skipped (id, reason)) from every chunk, in item order; a matrix
-    too large for RAM is assembled in ``scratch`` (:func:`mapped_scratch`)."""
+    """(embeddings, kept ids, skipped (id, reason)) in item order; a matrix over 1/RAM_SHARE of
+    the RAM is assembled in a memory-mapped file in ``scratch``, unlinked at once."""
     import numpy as np
 
     embs, kept_ids, skipped_all = [], [], []
@@ -117,35 +108,20 @@ def assemble(
         raise RunError(f"none of the {plan.n} items could be read (first: {first[0]}: {first[1]})")
     bad_rows = sum(int((~np.isfinite(e)).any(axis=1).sum()) for e in embs)
     rows, dim = len(kept_ids), embs[0].shape[1]
-    if scratch is not None and not fits_in_ram(rows * dim * 4):
-        emb = mapped_scratch(Path(scratch), embs, rows, dim)
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        ram = None
+    if scratch is not None and ram is not None and rows * dim * 4 > ram // RAM_SHARE:
+        fd, name = tempfile.mkstemp(dir=scratch, prefix=".matrix.", suffix=".npy")
+        os.close(fd)
+        try:
+            emb = assemble_to_file(name, embs, rows, dim)
+        finally:
+            if os.name == "posix":
+                Path(name).unlink(missing_ok=True)
     else:
         emb = np.ascontiguousarray(np.concatenate(embs), dtype=np.float32)
     if bad_rows:
         say(f"{bad_rows} embedding rows contain NaN or inf (try --precision fp32)")
     return emb, kept_ids, skipped_all
-
-
-def fits_in_ram(nbytes: int) -> bool:
-    """``nbytes`` is at most 1/RAM_SHARE of the machine's RAM (unknown RAM: yes)."""
-    import os
-
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover
-        return True
-    return nbytes <= ram // RAM_SHARE
-
-
-def mapped_scratch(folder: Path, blocks: Sequence[np.ndarray], rows: int, dim: int) -> np.ndarray:
-    """``blocks`` in a temporary ``.npy`` in ``folder``, memory-mapped and unlinked at once."""
-    import os
-    import tempfile
-
-    fd, name = tempfile.mkstemp(dir=folder, prefix=".matrix.", suffix=".npy")
-    os.close(fd)
-    try:
-        return assemble_to_file(name, blocks, rows, dim)
-    finally:
-        if os.name == "posix":
-            Path(name).unlink(missing_ok=True)

@@ -1,11 +1,5 @@
-"""Device, precision and the forward pass: one collated batch -> float32 rows on the device.
-
-``auto`` precision is bf16 autocast on CUDA (fp16 without bf16) and fp32 on CPU; ``bf16`` on CPU
-casts a copy of the weights (CPU autocast is slow for attention); ``fp16`` on CPU is refused. On
-CUDA without ``--batch-size`` the batch size is probed upward once; on CUDA out of memory the
-batch is halved and the run goes on. The runner only calls ``encoder.forward(module, batch)``:
-a module without ``.eval()``/``.to()`` (an ONNX wrapper) works if it returns a 2-D tensor.
-"""
+"""Device, precision and the forward pass: one collated batch -> float32 rows on the device
+(batch size probed upward on CUDA without ``--batch-size``; halved on CUDA out of memory)."""
 
 from __future__ import annotations
 
@@ -31,12 +25,10 @@ GPU_DEVICE_NODES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
 
 
 def device_without_torch(device: str = "auto") -> str | None:
-    """``cpu`` where :func:`resolve_device` would give it without importing torch (``cpu``, or
-    ``auto`` with no GPU device node); else None."""
+    """``cpu`` where :func:`resolve_device` gives it without importing torch; else None."""
     d = (device or "auto").strip().lower()
-    if d == "cpu" or (d == "auto" and not any(map(os.path.exists, GPU_DEVICE_NODES))):
-        return "cpu"
-    return None
+    no_gpu = d == "auto" and not any(map(os.path.exists, GPU_DEVICE_NODES))
+    return "cpu" if d == "cpu" or no_gpu else None
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -81,14 +73,15 @@ def resolve_precision(precision: str, device: str) -> str:
 
 
 def default_batch_size(device: str, tower: str, memory_gb: float | None = None) -> int:
-    """CPU: 16 images / 64 texts; CUDA: 256 / 512 up to 40 GB of ``memory_gb`` (default: the
-    device's), twice that above, four times from 120 GB."""
-    cuda = device.startswith("cuda")
-    base = 64 if tower == "text" else 16
-    if not cuda:
-        return base
-    gb = memory_gb if memory_gb is not None else _device_memory_gb(device)
-    scale = 4 if gb >= 120 else 2 if gb >= 40 else 1
+    """CPU: 16 images / 64 texts; CUDA: 256 / 512 up to 40 GB, twice that above, 4x from 120 GB."""
+    if not device.startswith("cuda"):
+        return 64 if tower == "text" else 16
+    if memory_gb is None:
+        import torch
+
+        ok = torch.cuda.is_available()
+        memory_gb = torch.cuda.get_device_properties(device).total_memory / 2**30 if ok else 0.0
+    scale = 4 if memory_gb >= 120 else 2 if memory_gb >= 40 else 1
     return (512 if tower == "text" else 256) * scale
 
 
@@ -97,12 +90,10 @@ PROBE_HEADROOM = 0.9  # a probed size is kept if the forward's peak stays under 
 
 
 def probe_ceiling(default: int, chunk_items: int) -> int:
-    """The largest batch size the probe may reach: ``PROBE_FACTOR`` x, at most a chunk."""
     return max(default, min(PROBE_FACTOR * default, chunk_items))
 
 
 def peak_memory_fraction(device: str) -> float:
-    """The peak memory reserved on ``device`` since the last reset, a fraction (CUDA; else 0)."""
     import torch
 
     if not device.startswith("cuda") or not torch.cuda.is_available():
@@ -111,22 +102,7 @@ def peak_memory_fraction(device: str) -> float:
     return torch.cuda.max_memory_reserved(device) / total if total else 0.0
 
 
-def _device_memory_gb(device: str) -> float:
-    import torch
-
-    if not torch.cuda.is_available():
-        return 0.0
-    return torch.cuda.get_device_properties(device).total_memory / 2**30
-
-
-def slice_batch(batch: dict[str, Tensor], start: int, stop: int) -> dict[str, Tensor]:
-    """Rows [start, stop) of every batch-first tensor in a collated batch."""
-    return {k: (v[start:stop] if hasattr(v, "shape") else v) for k, v in batch.items()}
-
-
 def _place(module: Module, device: str, cast: dtype | None, channels_last: bool) -> Module:
-    """The module in eval mode on ``device`` (a bf16 copy when ``cast``), channels-last if
-    asked; modules without those methods pass through."""
     import torch
 
     if hasattr(module, "eval"):
@@ -142,9 +118,8 @@ def _place(module: Module, device: str, cast: dtype | None, channels_last: bool)
 
 @dataclass(frozen=True)
 class RunnerOptions:
-    """``device_prep`` (uint8 images normalised on the device), ``compile``, ``probe_max``
-    (probe the batch size upward to this, see :class:`Runner`) and ``memory`` (the device's
-    peak memory fraction, :func:`peak_memory_fraction`)."""
+    """``device_prep`` (uint8 images normalised on the device), ``compile``, ``probe_max`` (probe
+    the batch size up to it) and ``memory`` (the device's peak memory fraction)."""
 
     device_prep: Callable | None = None
     compile: bool = False
@@ -153,10 +128,8 @@ class RunnerOptions:
 
 
 class Runner:
-    """Moves batches to the device and runs the forward pass, halving the batch on CUDA OOM;
-    ``batch_size`` is the current size. Probing (``probe_max``): the next sub-batch is tried at
-    twice the size, kept while the peak memory stays under ``PROBE_HEADROOM`` of the device;
-    the first OOM or a peak over it ends the probe. Rows computed while probing are kept."""
+    """The forward pass at ``batch_size``, halved on CUDA OOM; probing doubles it while the peak
+    memory stays under ``PROBE_HEADROOM`` (the first OOM or a peak over it ends the probe)."""
 
     def __init__(
         self,
@@ -167,8 +140,6 @@ class Runner:
         say: Callable[[str], None] = note,
         more: RunnerOptions = RunnerOptions(),
     ) -> None:
-        compile, probe_max, memory = more.compile, more.probe_max, more.memory
-        device_prep = more.device_prep
         import torch
 
         self.torch, self.device, self.precision, self.say = torch, device, precision, say
@@ -176,15 +147,15 @@ class Runner:
         if not self.cuda:
             keep_freed_memory()  # no page faults for each batch's activations
         self.batch_size = batch_size
-        self.probe_max = probe_max if probe_max and probe_max > batch_size else None
-        self.memory = memory
+        self.probe_max = more.probe_max if (more.probe_max or 0) > batch_size else None
+        self.memory = more.memory
         self.dim, self.model_id = encoder.dim, encoder.model_id
         castable = precision == "bf16" and not self.cuda and hasattr(encoder.module, "to")
         self.cast = torch.bfloat16 if castable else None
         self.channels_last = bool(encoder.channels_last)
         self.module = _place(encoder.module, device, self.cast, self.channels_last)
-        self.device_prep = device_prep
-        if compile:
+        self.device_prep = more.device_prep
+        if more.compile:
             if not callable(getattr(self.module, "forward", None)):
                 raise BadInputError(f"--compile: {self.model_id} is not a torch module")
             backend = os.environ.get("INFOGAUSS_COMPILE_BACKEND", "inductor")
@@ -223,24 +194,15 @@ class Runner:
         self.batch_size = max(1, b // 2)
         self.say(f"CUDA out of memory at batch size {b}; backing off to {self.batch_size}")
 
-    def _check(self, out: Tensor, rows: int) -> None:
-        if out.ndim != 2 or out.shape[0] != rows or out.shape[1] != self.dim:
-            raise RunError(
-                f"{self.model_id}: the encoder returned shape {tuple(out.shape)} for "
-                f"{rows} items; expected ({rows}, {self.dim})"
-            )
-
     def _probe_size(self, left: int) -> int | None:
-        """The size to try next while probing (twice the current, at most ``probe_max``), or
-        None: not probing, or fewer rows ``left`` in this batch."""
+        """The size to probe next (twice the current, at most probe_max, ``left`` rows) or None."""
         if self.probe_max is None:
             return None
         b = min(2 * self.batch_size, self.probe_max)
         return b if left >= b else None
 
     def _probed(self, b: int, fitted: bool) -> None:
-        """After a probing forward at ``b``: keep it if it ``fitted`` under the headroom, and
-        stop probing when it did not or when ``probe_max`` is reached."""
+        """Keep a probed ``b`` that ``fitted`` under the headroom; else, or at probe_max, stop."""
         peak = self.memory(self.device) if fitted else 1.0
         if fitted and peak < PROBE_HEADROOM:
             self.batch_size = b
@@ -252,14 +214,18 @@ class Runner:
         self.say(f"batch size probe: {b} ({why}); keeping {self.batch_size}")
 
     def __call__(self, batch: dict[str, Tensor], rows: int) -> Tensor:
-        """Embeddings (rows, dim) for a collated batch, still on the device (float32)."""
         torch = self.torch
         batch = self.to_device(batch)
         parts, start = [], 0
         while start < rows:
             probe = self._probe_size(rows - start)
             b = probe or self.batch_size
-            sub = batch if (start == 0 and b >= rows) else slice_batch(batch, start, start + b)
+            sub = batch
+            if start or b < rows:  # rows [start, start + b) of every batch-first tensor
+                sub = {
+                    k: (v[start : start + b] if hasattr(v, "shape") else v)
+                    for k, v in batch.items()
+                }
             if probe and self.cuda:
                 torch.cuda.reset_peak_memory_stats(self.device)
             try:
@@ -277,7 +243,11 @@ class Runner:
             if probe:
                 self._probed(b, fitted=True)
             n_rows = min(b, rows - start)
-            self._check(out, n_rows)
+            if out.ndim != 2 or out.shape[0] != n_rows or out.shape[1] != self.dim:
+                raise RunError(
+                    f"{self.model_id}: the encoder returned shape {tuple(out.shape)} for "
+                    f"{n_rows} items; expected ({n_rows}, {self.dim})"
+                )
             # a copy: a view (a CLS slice) would keep the whole hidden state alive
             parts.append(out.to(torch.float32, copy=True))
             start += n_rows

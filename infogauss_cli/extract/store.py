@@ -1,13 +1,5 @@
-"""Embeddings on disk: the resumable cache, and the ``.npy``/``.safetensors`` output files.
-
-A cache entry is a folder ``CACHE_DIR/<model>-<tower>-<key[:24]>/`` holding ``meta.json`` (what
-the key was made of: no batch size, no number of processes, no install path) and chunks
-``chunk-NNNNNN.npy`` (float32 rows of the kept items) with a ``.json`` sidecar (key, bounds,
-sha256 of the bytes and of the ids, skipped items). Every file is written atomically, the
-sidecar after its ``.npy``; every chunk read is verified, and one that does not verify is
-recomputed. Several processes write disjoint chunks of one entry. Output files: ``.npy`` with
-ids and metadata in ``<stem>.ids.json``, or ``.safetensors`` with them in the header.
-"""
+"""Embeddings on disk: the resumable cache (folders of verified ``chunk-NNNNNN.npy`` with a
+``.json`` sidecar, each written atomically) and the ``.npy``/``.safetensors`` output files."""
 
 from __future__ import annotations
 
@@ -81,8 +73,6 @@ class Chunk:
 
 @dataclass
 class CacheEntry:
-    """One cache entry: a folder of chunks for one fully specified extraction."""
-
     path: Path
     key: str
     parts: dict[str, Any] = field(repr=False)
@@ -106,27 +96,22 @@ class CacheEntry:
         if current != json.loads(_canonical(meta)):
             atomic_write_bytes(self.meta_path, json.dumps(meta, indent=1, default=str).encode())
         now = time.time()
-        for tmp in self.path.glob(".*.tmp"):
+        for tmp in [*self.path.glob(".*.tmp"), *self.path.glob(".matrix.*.npy")]:
             m = re.match(r"^\..+\.(\d+)\.[0-9a-f]+\.tmp$", tmp.name)
-            if m and not _pid_alive(int(m.group(1))):
-                with contextlib.suppress(OSError):
-                    if now - tmp.stat().st_mtime > STALE_TMP_S:
-                        tmp.unlink()
-        for scratch in self.path.glob(".matrix.*.npy"):  # left by a killed run
+            if tmp.suffix == ".tmp" and (m is None or _pid_alive(int(m.group(1)))):
+                continue
             with contextlib.suppress(OSError):
-                if now - scratch.stat().st_mtime > STALE_TMP_S:
-                    scratch.unlink()
+                if now - tmp.stat().st_mtime > STALE_TMP_S:
+                    tmp.unlink()
         self.touch()
         return self
 
     def touch(self) -> None:
-        """Mark the entry as used now (``meta.json``'s time: ``cache list`` and ``prune``)."""
         with contextlib.suppress(OSError):
             os.utime(self.meta_path)
 
     @classmethod
     def from_folder(cls, path: Path) -> CacheEntry | None:
-        """The entry in folder ``path`` (None: no entry of this cache format there)."""
         try:
             meta = json.loads((path / "meta.json").read_text())
         except (OSError, ValueError):
@@ -138,50 +123,59 @@ class CacheEntry:
             return None
         return cls(path, key, parts)
 
-    def read_chunk(
-        self, index: int, start: int, stop: int, ids: Sequence[str], dim: int
-    ) -> tuple[Chunk | None, str | None]:
-        """``(chunk, None)`` if it verifies, ``(None, None)`` if never written, ``(None,
-        problem)`` if corrupt."""
+    def check_chunk(
+        self, index: int, expect: Mapping[str, object]
+    ) -> tuple[dict, np.ndarray] | str:
+        """A chunk's sidecar and float32 rows if they verify (sidecar fields ``expect``, sha256,
+        shape), else what is wrong."""
         import numpy as np
 
         npy, side = self.chunk_paths(index)
-        if not side.exists():
-            return None, None  # never written, or killed between the .npy and its sidecar
         try:
             info = json.loads(side.read_text())
             if not isinstance(info, dict):
                 raise ValueError("not an object")
         except (OSError, ValueError) as exc:
-            return None, f"unreadable sidecar ({exc})"
-        expect = {"key": self.key, "index": index, "start": start, "stop": stop, "dim": dim}
+            return f"unreadable sidecar ({exc})"
         for name, value in expect.items():
             if info.get(name) != value:
-                return None, f"sidecar {name} is {info.get(name)!r}, expected {value!r}"
-        if info.get("ids_sha256") != ids_digest(ids):
-            return None, "item ids differ from the ones cached"
+                return f"sidecar {name} is {info.get(name)!r}, expected {value!r}"
         try:
             data = npy.read_bytes()
         except OSError:
-            return None, "data file missing"
+            return "data file missing"
         if sha256_hex(data) != info.get("sha256"):
-            return None, f"sha256 mismatch ({len(data)} bytes on disk)"
+            return f"sha256 mismatch ({len(data)} bytes on disk)"
         try:
             arr = np.load(io.BytesIO(data), allow_pickle=False)
         except (OSError, ValueError) as exc:
-            return None, f"unreadable data ({exc})"
+            return f"unreadable data ({exc})"
+        shape = (info.get("rows"), info.get("dim"))
+        if arr.dtype != np.float32 or arr.shape != shape:
+            return f"data is {arr.dtype}{arr.shape}, expected float32{shape}"
+        return info, arr
+
+    def read_chunk(
+        self, index: int, start: int, stop: int, ids: Sequence[str], dim: int
+    ) -> tuple[Chunk | None, str | None]:
+        """``(chunk, None)`` if it verifies, ``(None, None)`` if never written (or killed
+        before its sidecar), ``(None, problem)`` if corrupt."""
+        if not self.chunk_paths(index)[1].exists():
+            return None, None
+        expect = {"key": self.key, "index": index, "start": start, "stop": stop, "dim": dim}
+        got = self.check_chunk(index, {**expect, "ids_sha256": ids_digest(ids)})
+        if isinstance(got, str):
+            return None, got
+        info, arr = got
         try:
             skipped = tuple((int(o), str(i), str(r)) for o, i, r in info.get("skipped", []))
         except (TypeError, ValueError):
             return None, "malformed skipped list"
-        rows = (stop - start) - len(skipped)
-        if arr.dtype != np.float32 or arr.shape != (rows, dim) or info.get("rows") != rows:
-            return None, f"data is {arr.dtype}{arr.shape}, expected float32({rows}, {dim})"
-        chunk = Chunk(index, start, stop, arr, skipped, int(info.get("batch_size", 0)))
-        return chunk, None
+        if arr.shape[0] != (stop - start) - len(skipped):
+            return None, f"{arr.shape[0]} rows for {stop - start} items, {len(skipped)} skipped"
+        return Chunk(index, start, stop, arr, skipped, int(info.get("batch_size", 0))), None
 
     def write_chunk(self, chunk: Chunk, ids: Sequence[str]) -> None:
-        """Write the ``.npy`` then its sidecar, each atomically."""
         import numpy as np
 
         arr = np.ascontiguousarray(chunk.embeddings, dtype=np.float32)
@@ -205,20 +199,16 @@ class CacheEntry:
 
 
 def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:  # exists but not ours, or not supported
-        return True
+        pass
     return True
 
 
 class EmbeddingCache:
-    """A cache directory; :meth:`entry` names the folder for one set of key parts."""
-
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
 
@@ -228,15 +218,11 @@ class EmbeddingCache:
         name = f"{_slug(label)}-{key[:24]}" if label else key[:24]
         return CacheEntry(self.root / name, key, dict(parts))
 
-    def __repr__(self) -> str:
-        return f"EmbeddingCache({str(self.root)!r})"
-
 
 def assemble_to_file(
     path: str | Path, blocks: Iterable[np.ndarray], rows: int, dim: int
 ) -> np.ndarray:
-    """Write float32 row ``blocks`` (``rows`` x ``dim``) atomically to the ``.npy`` at ``path``
-    and return it memory-mapped read-only (no concatenation in RAM)."""
+    """Write float32 row ``blocks`` atomically to the ``.npy`` at ``path``, memory-mapped back."""
     import tempfile
 
     import numpy as np
@@ -267,15 +253,12 @@ def assemble_to_file(
 
 @dataclass(frozen=True)
 class SavedEmbeddings:
-    """What :func:`load_embeddings` returns."""
-
     embeddings: np.ndarray
     ids: tuple[str, ...] | None
     meta: dict[str, Any]
 
 
 def ids_sidecar(path: str | Path) -> Path:
-    """``e.npy`` -> ``e.ids.json``."""
     path = Path(path)
     return path.with_name(path.stem + ".ids.json")
 
@@ -350,7 +333,6 @@ def load_embeddings(path: str | Path) -> SavedEmbeddings:
 
 
 def open_cache(compute: Compute) -> EmbeddingCache | None:
-    """The embedding cache of ``compute`` (None with ``use_cache=False``)."""
     return EmbeddingCache(compute.cache_dir) if compute.use_cache else None
 
 

@@ -1,13 +1,9 @@
-"""Batch outputs -> complete chunks -> the cache, on a writer thread.
-
-Outputs stay on the device until their chunk is complete; then they are copied to the host (on
-CUDA into pinned buffers on a side stream, overlapping the next forward pass) and handed
-through a bounded queue to a thread that restores the items' order (bucketed text), hashes and
-writes the chunk atomically. An error on that thread is raised at the next call.
-"""
+"""Batch outputs -> complete chunks -> the cache, on a writer thread (host copies on a CUDA
+side stream, a bounded queue; an error on the thread is raised at the next call)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import queue
 import threading
@@ -29,49 +25,14 @@ QUEUE_SIZE = 4  # chunks waiting for the writer thread: bounded host memory
 
 @dataclass
 class _Pending:
-    """One chunk's outputs so far: device rows, kept item indices, skipped, the least batch size."""
-
     bs: int
     out: list[Tensor] = field(default_factory=list)
     kept: list[int] = field(default_factory=list)
     skipped: list[tuple[int, str, str]] = field(default_factory=list)
 
 
-class HostCopy:
-    """Device tensors -> host tensors; on CUDA asynchronous, into pinned memory on a side
-    stream (``wait()`` blocks until the copy landed); elsewhere the tensors as they are."""
-
-    def __init__(self, device: str) -> None:
-        import torch
-
-        self.torch = torch
-        self.cuda = device.startswith("cuda")
-        self.device = device
-        self.stream = torch.cuda.Stream(device) if self.cuda else None
-
-    def start(self, tensors: list[Tensor]) -> tuple[list[Tensor], Event | None]:
-        """(host tensors, event or None)."""
-        torch = self.torch
-        if not self.cuda:
-            return [t.detach().cpu() for t in tensors], None
-        side = self.stream
-        side.wait_stream(torch.cuda.current_stream(self.device))  # after the forward pass
-        out = []
-        with torch.cuda.stream(side):
-            for t in tensors:
-                host = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
-                host.copy_(t, non_blocking=True)
-                t.record_stream(side)  # the allocator keeps t until the copy is over
-                out.append(host)
-            event = torch.cuda.Event()
-            event.record(side)
-        return out, event
-
-
 class ChunkWriter:
-    """Collects batch outputs per chunk of ``size`` items of ``ids`` (a stream's ids grow as it
-    is read) and writes each chunk once its batches (:meth:`expect`) are in; ``done`` (chunk ->
-    :class:`Chunk`) receives every chunk written. With ``thread``, on a writer thread."""
+    """Collects batch outputs per chunk; writes each once its batches (:meth:`expect`) are in."""
 
     def __init__(
         self,
@@ -87,7 +48,10 @@ class ChunkWriter:
         self.left: dict[int, int] = {}
         self.pending: dict[int, _Pending] = {}
         self.finished: list[int] = []  # chunks whose last batch was launched, not yet written
-        self.copy = HostCopy(device)
+        import torch
+
+        self.torch, self.cuda, self.device = torch, device.startswith("cuda"), device
+        self.stream = torch.cuda.Stream(device) if self.cuda else None
         self.error: BaseException | None = None
         self.queue: queue.Queue[Any] | None = None
         self.thread: threading.Thread | None = None
@@ -95,13 +59,9 @@ class ChunkWriter:
             self.queue = queue.Queue(maxsize=QUEUE_SIZE)
 
     def expect(self, batches: Sequence[Sequence[int]]) -> None:
-        """Batches (item indices) whose outputs will come."""
         for batch in batches:
             c = batch[0] // self.size
             self.left[c] = self.left.get(c, 0) + 1
-
-    def bounds(self, c: int) -> tuple[int, int]:
-        return c * self.size, min(len(self.ids), (c + 1) * self.size)
 
     def add(
         self,
@@ -110,9 +70,8 @@ class ChunkWriter:
         out: Tensor | None,
         batch_size: int,
     ) -> None:
-        """One batch: its item ``indices``, ``skipped`` (index, reason), ``out`` (device rows of
-        the kept items in ``indices`` order, or None) and the batch size it ran at. Writes
-        chunks finished before."""
+        """One batch: item ``indices``, ``skipped`` (index, reason), ``out`` (rows of the kept
+        items, or None) and its batch size. Writes chunks finished before."""
         self._raise()
         c = indices[0] // self.size
         start = c * self.size
@@ -132,33 +91,45 @@ class ChunkWriter:
         while self.finished:
             c = self.finished.pop(0)
             state = self.pending.pop(c)
-            host, event = self.copy.start(state.out)
+            host, event = self._to_host(state.out)
             state.out = []
             job = (c, state, host, event)
             if self.queue is None:
                 self._write(*job)
             else:
                 if self.thread is None:
-                    self.thread = threading.Thread(target=self._loop, name="chunk-writer")
-                    self.thread.daemon = True
+                    self.thread = threading.Thread(target=self._loop, daemon=True)
                     self.thread.start()
-                while True:  # a bounded wait, so a dead writer thread cannot hang us
+                while True:  # bounded waits, so a dead writer thread cannot hang us
                     self._raise()
-                    try:
+                    with contextlib.suppress(queue.Full):
                         self.queue.put(job, timeout=0.5)
                         break
-                    except queue.Full:
-                        continue
+
+    def _to_host(self, tensors: list[Tensor]) -> tuple[list[Tensor], Event | None]:
+        torch = self.torch
+        if not self.cuda:
+            return [t.detach().cpu() for t in tensors], None
+        side = self.stream
+        side.wait_stream(torch.cuda.current_stream(self.device))  # after the forward pass
+        out = []
+        with torch.cuda.stream(side):
+            for t in tensors:
+                host = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
+                host.copy_(t, non_blocking=True)
+                t.record_stream(side)  # the allocator keeps t until the copy is over
+                out.append(host)
+            event = torch.cuda.Event()
+            event.record(side)
+        return out, event
 
     def flush(self) -> None:
-        """Write every finished chunk and wait until the writer thread has written them."""
         self._submit_finished()
         if self.queue is not None:
             self.queue.join()
         self._raise()
 
     def close(self) -> None:
-        """Flush, then stop the writer thread."""
         try:
             self.flush()
         finally:
@@ -191,7 +162,7 @@ class ChunkWriter:
 
         if event is not None:
             event.synchronize()
-        start, stop = self.bounds(c)
+        start, stop = c * self.size, min(len(self.ids), (c + 1) * self.size)
         parts = [t.numpy() for t in host]
         arr = np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
         kept = np.asarray(state.kept, dtype=np.int64)
@@ -208,9 +179,7 @@ class ChunkWriter:
 
 
 def chunk_write_failure(exc: OSError, folder: Path, kept: int) -> IOFailure:
-    """The error of a cache chunk that could not be written to the entry ``folder`` (``kept``
-    chunks written before it): free space when the disk is full, else what is wrong with the
-    chunk's file."""
+    """The error of a chunk not written to ``folder`` (``kept`` chunks written before it)."""
     elsewhere = "or pass --cache-dir DIR elsewhere, or --no-cache"
     done = f"the {kept} chunk(s) written so far are kept"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):

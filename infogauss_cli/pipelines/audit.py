@@ -26,10 +26,7 @@ Extracted = Extraction | ShardWork | RunError
 
 
 def audit_models(refs: Sequence[str], request: Request, shard: Shard = Shard()) -> list[Row]:
-    """``infogauss audit`` / ``compare``: zoo -> data -> extraction (cached) -> diagnostics ->
-    verdict, one :class:`Row` per model x tower x view, in the order given. Bad usage raises
-    :class:`BadInputError` before any model is built; a model that fails gives an error row.
-    A process that only computes its share (``shard``) returns no rows."""
+    """One Row per model x tower x view (a failed model: an error row; a shard process: none)."""
     from infogauss_cli.models.catalogue import resolve_refs  # pydantic: start-up
 
     data = request.data
@@ -41,33 +38,16 @@ def audit_models(refs: Sequence[str], request: Request, shard: Shard = Shard()) 
     rows: list[Row] = []
     for entry, towers in plan:  # all towers of a model first: paired metrics need both
         if request.protocol.layers:  # a depth profile: one row per layer (no paired metrics)
-            rows += _layer_rows(entry, source, towers, request)
+            for t in towers:
+                for name, ex in extract_layers(entry, source, t, request):
+                    rows += _model_rows(entry, source, (t, name, ex), request)
             continue
-        done = extract_towers(entry, source, towers, request, shard)
+        done = {t: extract_tower(entry, source, t, request, shard=shard) for t in towers}
         if any(isinstance(ex, ShardWork) for ex in done.values()):
             continue  # this process computed its share; another one assembles and reports
         paired = paired_metrics(source, done) if request.diagnose.detail else {}
         for t, ex in done.items():
             rows += _model_rows(entry, source, (t, None, ex), request, paired)
-    return rows
-
-
-def extract_towers(
-    entry: ZooEntry, source: Source, towers: Sequence[str], request: Request, shard: Shard = Shard()
-) -> dict[str, Extracted]:
-    """The extraction (or the RunError) of each of ``towers``: the model loop of audit and
-    track."""
-    return {t: extract_tower(entry, source, t, request, shard=shard) for t in towers}
-
-
-def _layer_rows(
-    entry: ZooEntry, source: Source, towers: Sequence[str], request: Request
-) -> list[Row]:
-    """``--layers``: the rows of every selected layer of each tower."""
-    rows: list[Row] = []
-    for t in towers:
-        for name, ex in extract_layers(entry, source, t, request):
-            rows += _model_rows(entry, source, (t, name, ex), request)
     return rows
 
 
@@ -78,8 +58,6 @@ def _model_rows(
     request: Request,
     paired: Mapping[str, float] | None = None,
 ) -> list[Row]:
-    """The rows of one extracted (tower, layer or None, extraction), an error row when its
-    extraction failed."""
     tower, layer, ex = found
     objective = entry.objective if entry.pretrained else "random-init"
     model = f"{entry.ref} {layer}" if layer else entry.ref
@@ -95,7 +73,11 @@ def _model_rows(
         **who,
         data=data_section(source, tower, ex.n, ex.skipped),
         protocol={"precision": ex.precision, "device": ex.device, **extra},
-        provenance=provenance(ex),
+        provenance={
+            "weights_sha256": identity_sha256(ex.weights),
+            "weights": ex.weights,
+            "data_fingerprint": ex.data_fingerprint,
+        },
         timing={
             "extract_s": round(ex.extract_s, 3),
             "items_per_s": round(ex.items_per_s, 2),
@@ -103,23 +85,12 @@ def _model_rows(
         },
         extra_metrics=dict(paired or {}),
     )
-    p = request.protocol
-    return diagnose_rows(ex.embeddings, info, p, request.diagnose, request.gates)
-
-
-def provenance(ex: Extraction) -> dict[str, Any]:
-    """A row's ``provenance``: the weights' sha256 and identity, the data fingerprint."""
-    return {
-        "weights_sha256": identity_sha256(ex.weights),
-        "weights": ex.weights,
-        "data_fingerprint": ex.data_fingerprint,
-    }
+    return diagnose_rows(ex.embeddings, info, request.protocol, request.diagnose, request.gates)
 
 
 def paired_metrics(source: Source, done: Mapping[str, Extracted]) -> dict[str, float]:
-    """``paired_alignment``, ``modality_gap`` and ``paired_n`` between the image and text
-    extractions of one model when the source pairs them (text items carry ``pair`` = the id
-    of their image); {} when it does not, or no extracted pair survives subsampling."""
+    """``paired_alignment``, ``modality_gap``, ``paired_n`` of a model's image and text
+    extractions when the source pairs them; else {}."""
     from infogauss_cli.diagnostics.sphere import pair_indices, paired_stats  # scipy
 
     ex_i, ex_t = done.get("image"), done.get("text")

@@ -23,8 +23,7 @@ def check_file(
     options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
 ) -> list[Row]:
-    """``infogauss check``: audit an embedding matrix stored in a file; the rows'
-    ``provenance.data_fingerprint`` is the sha256 of the file's bytes."""
+    """``infogauss check``: the rows of a matrix in a file (data fingerprint: its sha256)."""
     from infogauss_cli.data.readers import read_matrix
     from infogauss_cli.diagnostics import validate_matrix
 

@@ -1,9 +1,5 @@
-"""``infogauss track``: the same data and protocol over a sequence of checkpoints, ordered by
-step (given, or parsed from the names): synthetic checkpoints evaluated with their saved
-protocol, or zoo entries (one entry with each weights file, or a list of refs) extracted and
-diagnosed like ``audit``. Threshold gates apply to each series' last checkpoint;
-:func:`trend_gate` tests the trend over the series.
-"""
+"""``infogauss track``: one protocol over checkpoints ordered by step (synthetic, or zoo entries
+like ``audit``); gates on each series' last checkpoint, :func:`trend_gate` over the series."""
 
 from __future__ import annotations
 
@@ -22,12 +18,11 @@ from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import VIEWS, Request
 from infogauss_cli.core.progress import note
 from infogauss_cli.data.sources import data_section, parse_data_spec
-from infogauss_cli.extract.model import resolve_towers
+from infogauss_cli.extract.model import extract_tower, resolve_towers
 from infogauss_cli.extract.result import Extraction
 from infogauss_cli.judge.gates import GateResult, Gates, evaluate_gates
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import RowInfo, diagnose_rows
-from infogauss_cli.pipelines.audit import extract_towers
 from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints, load_encoder
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,16 +41,12 @@ _LAST_INT = re.compile(r"(\d+)(?!.*\d)")
 
 @dataclass(frozen=True)
 class Series:
-    """The rows of one model x tower x view over the checkpoints, in step order."""
-
     name: str
     rows: tuple[Row, ...]
 
 
 @dataclass(frozen=True)
 class Unreadable:
-    """A checkpoint whose entry could not be made (its config unreadable): an error row."""
-
     error: str
 
 
@@ -83,7 +74,7 @@ def parse_step(name: str | Path, *, named_only: bool = False) -> int | None:
 
 
 def expand_weights(patterns: Sequence[str]) -> list[Path]:
-    """Each pattern as a glob (sorted), or a plain path; a pattern matching nothing is an error."""
+    """Each pattern as a sorted glob, or a plain path; one matching nothing is an error."""
     out: list[Path] = []
     for pat in patterns:
         hits = sorted(glob.glob(str(Path(pat).expanduser()))) if glob.has_magic(pat) else [pat]
@@ -96,8 +87,7 @@ def expand_weights(patterns: Sequence[str]) -> list[Path]:
 def order_by_step(
     names: Sequence[str], steps: Sequence[int] | None, *, named_only: bool = False
 ) -> list[tuple[int, int]]:
-    """``(step, index)`` pairs sorted by step; steps given explicitly or parsed from names
-    (:func:`parse_step`)."""
+    """``(step, index)`` pairs sorted by step, given or parsed from the names."""
     if steps is not None:
         if len(steps) != len(names):
             raise BadInputError(f"--steps has {len(steps)} values for {len(names)} checkpoints")
@@ -115,7 +105,6 @@ def order_by_step(
 
 
 def with_weights(entry: ZooEntry, path: Path) -> ZooEntry:
-    """``entry`` with ``source.weights`` set to ``path`` (pretrained, absolute path)."""
     source = entry.source.model_copy(update={"weights": str(Path(path).resolve())})
     return entry.model_copy(update={"source": source, "pretrained": True})
 
@@ -129,9 +118,8 @@ def _margin(row: Row, metric: str) -> float:
 
 
 def trend_gate(rows: Sequence[Row], direction: str, metric: str) -> GateResult:
-    """Whether ``metric`` moved ``direction`` (up, down, flat) from the first to the last
-    checkpoint by more than the null's central 95% band at the last checkpoint's n and d;
-    Kendall's tau over all checkpoints is reported in the note, it does not decide."""
+    """Whether ``metric`` moved ``direction`` from the first to the last checkpoint by more than
+    the null's central 95% band at the last one (Kendall's tau is reported, not decisive)."""
     if direction not in DIRECTIONS:
         raise BadInputError(f"unknown trend {direction!r}; expected one of {', '.join(DIRECTIONS)}")
     name = f"trend-{direction}:{metric}"
@@ -140,25 +128,21 @@ def trend_gate(rows: Sequence[Row], direction: str, metric: str) -> GateResult:
         return GateResult(name, direction, None, False, "needs two checkpoints with the metric")
     margin = _margin(rows[-1], metric)
     change = float(vals[-1]) - float(vals[0])
-    passed = {"up": change > margin, "down": -change > margin, "flat": abs(change) <= margin}[
-        direction
-    ]
-    threshold = {
-        "up": f"> +{margin:.4f}",
-        "down": f"< -{margin:.4f}",
-        "flat": f"within ±{margin:.4f}",
-    }
+    passed, threshold = {
+        "up": (change > margin, f"> +{margin:.4f}"),
+        "down": (-change > margin, f"< -{margin:.4f}"),
+        "flat": (abs(change) <= margin, f"within ±{margin:.4f}"),
+    }[direction]
     note = f"{vals[0]:.4f} -> {vals[-1]:.4f} over {len(rows)} checkpoints"
     tau, p = kendall(rows, metric, direction)
     if tau is not None:
         sided = "two-sided" if direction == "flat" else "one-sided"
         note += f"; Kendall tau {tau:+.2f}" + (f", {sided} p {p:.3g}" if p is not None else "")
-    return GateResult(name, threshold[direction], round(change, 6), passed, note)
+    return GateResult(name, threshold, round(change, 6), passed, note)
 
 
 def kendall(rows: Sequence[Row], metric: str, direction: str) -> tuple[float | None, float | None]:
-    """Kendall's tau-b of (step, metric) and its p-value: one-sided (greater for ``up``, less
-    for ``down``), two-sided for ``flat``; None where undefined (fewer than 3 points)."""
+    """Kendall's tau-b of (step, metric) and its p-value (one-sided, two-sided for ``flat``)."""
     pts = [(r.step, r.metrics.get(metric)) for r in rows if r.metrics.get(metric) is not None]
     if len(pts) < 3:
         return None, None
@@ -178,19 +162,12 @@ def apply_gates(
     trend: str | None,
     metrics: Sequence[str] = TREND_METRICS,
 ) -> TrackResult:
-    """Keep the threshold gates on each series' last row only and add the trend gates there."""
     out = []
     for s in series:
         rows = [dataclasses.replace(r, gates=()) for r in s.rows]
         last = s.rows[-1]
         if last.error is None and last.verdict is not None:
-            key = {
-                "model": last.model,
-                "tower": last.tower,
-                "data": last.data,
-                "protocol": last.protocol,
-                "metrics": last.metrics,
-            }
+            key = {k: getattr(last, k) for k in ("model", "tower", "data", "protocol", "metrics")}
             found = list(evaluate_gates(key, last.verdict, gates))
             if trend:
                 ok = [r for r in s.rows if r.error is None]
@@ -208,10 +185,7 @@ def track_synthetic(
     n: int | None = None,
     trend: str | None = None,
 ) -> TrackResult:
-    """Rows for every checkpoint under ``paths``, evaluated with the synthetic protocol of its
-    saved settings (``view``, ``n``: override the saved view and held-out rows); ``trend``:
-    add :func:`trend_gate` to each run's last row. An unreadable checkpoint gives an error
-    row; the others still run."""
+    """Rows for every checkpoint under ``paths`` with its saved protocol (or ``view``, ``n``)."""
     from infogauss_cli.pipelines.synthetic.data import population
     from infogauss_cli.pipelines.synthetic.experiment import (
         evaluate,
@@ -262,9 +236,7 @@ def zoo_checkpoints(
     revision: str | None = None,
     objective: str | None = None,
 ) -> list[tuple[int, Any, str]]:
-    """``(step, entry, label)`` in step order: one entry with each weights file of
-    ``weights`` (globs), or the entries ``refs`` names (zoo ids, or ``hf:ID``-style references
-    made on the fly with ``objective``)."""
+    """``(step, entry, label)`` in step order: ``refs``, or one entry with each ``weights`` file."""
     from infogauss_cli.models.catalogue import resolve_models
 
     if weights and revision is not None:
@@ -293,9 +265,7 @@ def track_zoo(
     request: Request,
     trend: str | None = None,
 ) -> TrackResult:
-    """Extract (cached) and diagnose every checkpoint of :func:`zoo_checkpoints` on the same
-    data and items through audit's model loop; a checkpoint that fails to load (or whose
-    weights are no checkpoint) gives an error row, the others still run."""
+    """Extract and diagnose every checkpoint on the same items (a failed one: an error row)."""
     data, protocol = request.data, request.protocol
     source = parse_data_spec(data.data, data)
     ids = {c[1].id for c in checkpoints if not isinstance(c[1], Unreadable)}
@@ -307,7 +277,7 @@ def track_zoo(
             continue
         towers = resolve_towers(entry.towers, source, data.tower, entry.ref)
         try:
-            done = extract_towers(entry, source, towers, request)
+            done = {t: extract_tower(entry, source, t, request) for t in towers}
         except BadInputError as exc:  # weights that are no checkpoint: this one only
             done = dict.fromkeys(towers, exc)
         for t, ex in done.items():
@@ -329,28 +299,16 @@ def track_zoo(
                 null = {**r.null, "uniformity": r.metrics.get("uniformity_ideal")}
                 row = dataclasses.replace(r, step=step, null=null)
                 series.setdefault((t, r.protocol["view"]), []).append(row)
-    _add_failed(series, failed, protocol.views)
+    if failed:  # an error row in every series (one per view when none)
+        for t, v in list(series) or [(None, v) for v in protocol.views]:
+            rows = series.setdefault((t, v), [])
+            rows += [Row(model=lb, tower=t, error=err, step=s) for s, lb, err in failed]
+            rows.sort(key=lambda r: r.step or 0)
     found = [Series(f"{base} {t or 'all'} ({v})", tuple(rows)) for (t, v), rows in series.items()]
     return apply_gates(found, request.gates, trend)
 
 
-def _add_failed(
-    series: dict[tuple[str | None, str], list[Row]],
-    failed: Sequence[tuple[int, str, str]],
-    views: Sequence[str],
-) -> None:
-    """Put an error row for each ``(step, label, error)`` in every series (every tower x view
-    the others gave; one per view when none did), keeping each series in step order."""
-    if not failed:
-        return
-    for t, v in list(series) or [(None, v) for v in views]:
-        rows = series.setdefault((t, v), [])
-        rows += [Row(model=label, tower=t, error=err, step=step) for step, label, err in failed]
-        rows.sort(key=lambda r: r.step or 0)
-
-
 def _uniformity(x: np.ndarray, n: int | None, seed: int) -> dict[str, float]:
-    """Wang-Isola uniformity of the diagnosed rows (up to 2,000) and its ideal."""
     from infogauss_cli.diagnostics import subsample, validate_matrix
     from infogauss_cli.diagnostics.sphere import uniformity
 
