@@ -173,10 +173,11 @@ def hf_parquet(tmp_path, monkeypatch):
 def test_hf_streaming_yields_lazily_and_embeds_like_the_list(hf_parquet, tmp_path):
     from collections.abc import Sequence
 
+    from infogauss_cli.core.options import DataOptions
     from infogauss_cli.data.sources import ignored_counts, parse_data_spec
 
     plain = parse_data_spec(hf_parquet)
-    streamed = parse_data_spec(hf_parquet, streaming=True)
+    streamed = parse_data_spec(hf_parquet, DataOptions(streaming=True))
     stream = streamed.items("text")
     assert not isinstance(stream, Sequence) and not hasattr(stream, "__len__")
     it = iter(stream)
@@ -187,7 +188,7 @@ def test_hf_streaming_yields_lazily_and_embeds_like_the_list(hf_parquet, tmp_pat
     fp = streamed.fingerprint("text")
     res = extract(_encoder(), stream, OPTS, cache=tmp_path / "c", data_fingerprint=fp, **KW)
     assert res.ids == ref.ids and np.array_equal(res.embeddings, ref.embeddings)
-    strict = parse_data_spec(hf_parquet, streaming=True, strict=True).items("text")
+    strict = parse_data_spec(hf_parquet, DataOptions(streaming=True, strict=True)).items("text")
     with pytest.raises(BadInputError, match=r"row:4 with an empty text \(--strict\)"):
         list(strict)
 
