@@ -1,5 +1,4 @@
-"""What every backend shares: picklable prepare/collate callables, seeded random init, the
-fingerprint, the dimension check and the encoder itself."""
+"""What every backend shares: the image prepare, seeded init, the fingerprint and the checks."""
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.models.digest import path_identity
-from infogauss_cli.models.registry import Batch, Encoder, Tower
+from infogauss_cli.models.registry import Batch
 from infogauss_cli.models.weights import weights_file, weights_location
 from infogauss_cli.models.zoo_schema import ZooEntry
 
@@ -19,10 +18,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     import torch
     from PIL.Image import Image
-
-Forward = Callable[["torch.nn.Module", Batch], "torch.Tensor"]
-#: An encoder's ``prepare``, ``collate`` and ``forward``.
-Steps = tuple[Callable[[object], object], Callable[[list[object]], Batch], Forward]
 
 
 class ImagePrepare:
@@ -36,18 +31,11 @@ class ImagePrepare:
             image = image.convert("RGB")
         return self.transform(image)
 
-    def __repr__(self) -> str:
-        return f"ImagePrepare({self.transform!r})"
-
 
 def stack_images(items: list[torch.Tensor]) -> Batch:
     import torch
 
     return {"pixel_values": torch.stack(list(items))}
-
-
-def image_steps(transform: Callable[[Image], torch.Tensor], forward: Forward) -> Steps:
-    return ImagePrepare(transform), stack_images, forward  # type: ignore[return-value]
 
 
 @contextlib.contextmanager
@@ -98,17 +86,10 @@ def check_vocab(model: str, tokenizer_name: str, size: int | None) -> None:
         )
 
 
-def library_versions(*names: str) -> dict[str, str]:
-    out = {}
-    for name in ("torch", *names):
-        try:
-            out[f"{name}_version"] = version(name)
-        except PackageNotFoundError:  # pragma: no cover
-            out[f"{name}_version"] = "?"
-    return out
-
-
-def base_fingerprint(entry: ZooEntry, tower: str, weights: str, **extra: object) -> dict[str, str]:
+def base_fingerprint(
+    entry: ZooEntry, tower: str, weights: str, libraries: tuple[str, ...] = (), **extra: object
+) -> dict[str, str]:
+    """What changes the outputs (the cache key), with the versions of torch and ``libraries``."""
     fp = {
         "backend": entry.backend,
         "name": entry.source.name,
@@ -120,20 +101,12 @@ def base_fingerprint(entry: ZooEntry, tower: str, weights: str, **extra: object)
     if not entry.pretrained:
         fp["init_seed"] = str(entry.init_seed)
     fp.update({k: str(v) for k, v in extra.items()})
+    for name in ("torch", *libraries):
+        try:
+            fp[f"{name}_version"] = version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            fp[f"{name}_version"] = "?"
     return fp
-
-
-def make_encoder(
-    entry: ZooEntry,
-    tower: Tower,
-    dim: int,
-    module: torch.nn.Module,
-    steps: Steps,
-    fingerprint: dict[str, str],
-) -> Encoder:
-    """One tower's :class:`Encoder`; ``steps``: its ``prepare``, ``collate`` and ``forward``."""
-    prepare, collate, forward = steps
-    return Encoder(entry.ref, tower, dim, module, prepare, collate, forward, fingerprint)
 
 
 def local_weights(entry: ZooEntry, names: tuple[str, ...]) -> tuple[Path | None, str] | None:

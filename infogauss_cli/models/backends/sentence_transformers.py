@@ -1,8 +1,5 @@
-"""sentence-transformers backend: a model folder (``weights``, or the hub snapshot :mod:`.hub`
-found or fetched) loaded with ``SentenceTransformer``, so its own modules run: pooling, any Dense
-layer, and the final Normalize unless ``normalize: false``. Text is tokenised per batch with the
-model's tokenizer. ``--layers``: ``L0`` the embeddings and ``Lk`` block k, each through the
-model's remaining modules, so the last layer's row is the final embedding."""
+"""sentence-transformers backend: a local or hub model folder whose own modules run (pooling,
+Dense, Normalize unless ``normalize: false``); ``--layers``: each hidden state through them."""
 
 from __future__ import annotations
 
@@ -32,15 +29,11 @@ MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class SentenceTransformersSource(SourceSchema):
-    """``name``: the hub id (or any label with ``weights``)."""
-
     normalize: bool = True
-    """False: leave out the model's final Normalize module (audit before it)."""
     max_length: int | None = Field(default=None, gt=0)
 
 
 def model_folder(entry: ZooEntry) -> tuple[Path, str]:
-    """(local sentence-transformers folder, weights identity)."""
     loc = weights_location(entry)
     src = entry.source
     if loc.kind in ("local", "package", "random") and src.weights is not None:
@@ -61,8 +54,6 @@ def model_folder(entry: ZooEntry) -> tuple[Path, str]:
 
 
 class STCollate:
-    """Texts -> the features the model's first module expects, with its own tokenizer."""
-
     def __init__(
         self, tokenizer: PreTrainedTokenizerBase, max_length: int, lower: bool = False
     ) -> None:
@@ -76,32 +67,17 @@ class STCollate:
         return dict(self._tokens(texts, padding=True, return_tensors="pt"))
 
     def token_lengths(self, texts: list[str]) -> list[int]:
-        """Tokens per text after truncation (the bucketing key)."""
         return [len(x) for x in self._tokens(texts)["input_ids"]]
 
 
 def forward_st(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
-    """Run the kept modules (transformer, pooling, ...) and take ``sentence_embedding``."""
     features = dict(batch)
     for m in module:
         features = m(features)
     return features["sentence_embedding"]
 
 
-def _randomise(st: SentenceTransformer, entry: ZooEntry) -> None:
-    """Random twin: the first module's transformer rebuilt from its config, seeded."""
-    from transformers import AutoModel
-
-    hf = _hf_model(st[0])
-    if hf is None or not hasattr(hf, "config"):
-        raise BadInputError(f"{entry.ref}: no transformers model in its first module to reset")
-    with common.seeded(entry.init_seed):
-        fresh = AutoModel.from_config(hf.config)
-    hf.load_state_dict(fresh.state_dict(), strict=False)
-
-
 def load(entry: ZooEntry) -> tuple[SentenceTransformer, str]:
-    """(SentenceTransformer on CPU in eval mode, weights identity)."""
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
@@ -116,8 +92,14 @@ def load(entry: ZooEntry) -> tuple[SentenceTransformer, str]:
             st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
         raise RunError(f"cannot load {entry.ref} from {folder}: {exc}") from None
-    if not entry.pretrained:
-        _randomise(st, entry)
+    if not entry.pretrained:  # the first module's transformer rebuilt from its config, seeded
+        from transformers import AutoModel
+
+        hf = _hf_model(st[0])
+        if hf is None or not hasattr(hf, "config"):
+            raise BadInputError(f"{entry.ref}: no transformers model in its first module to reset")
+        with common.seeded(entry.init_seed):
+            hf.load_state_dict(AutoModel.from_config(hf.config).state_dict(), strict=False)
     return st, ident
 
 
@@ -143,13 +125,12 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         entry,
         tower,
         ident,
+        ("transformers", "sentence-transformers"),
         modules=names,
         normalize=entry.source.normalize,
         tokenizer=f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{lower}",
-        **common.library_versions("transformers", "sentence-transformers"),
     )
-    steps = (prepare_text, collate, forward_st)
-    enc = common.make_encoder(entry, "text", dim, module, steps, fingerprint)  # type: ignore[arg-type]
+    enc = Encoder(entry.ref, "text", dim, module, prepare_text, collate, forward_st, fingerprint)  # type: ignore[arg-type]
     return attach_layers(enc)
 
 
@@ -167,7 +148,6 @@ def _hf_model(first: torch.nn.Module) -> torch.nn.Module | None:
 
 
 def forward_layers(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
-    """Every layer's token embeddings through the model's remaining modules."""
     modules = list(module)
     hf = _hf_model(modules[0])
     inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
@@ -182,7 +162,6 @@ def forward_layers(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
 
 
 def attach_layers(encoder: Encoder) -> Encoder:
-    """``encoder`` with its :class:`LayerSet` when the first module is a transformer."""
     import torch
 
     hf = _hf_model(encoder.module[0])  # type: ignore[index]
@@ -200,15 +179,11 @@ def attach_layers(encoder: Encoder) -> Encoder:
     return dataclasses.replace(encoder, layers=layers)
 
 
-def check(entry: ZooEntry) -> None:
-    """Nothing to check offline beyond the schema and the weights path."""
-
-
 BACKEND = BackendSpec(
     "sentence-transformers",
     SentenceTransformersSource,
     build,
-    check,
+    lambda entry: None,  # nothing to check offline beyond the schema and the weights path
     weights_status,
     ("text",),
     quick_status=weights_status,

@@ -1,8 +1,5 @@
-"""transformers backend: Hugging Face models, always loaded from a local folder (``weights``, a
-package, or the hub snapshot :mod:`.hub` found or fetched). ``source.pooling``: ``clip``
-(``get_*_features``, projected), ``mean`` (masked mean of the last hidden state) or ``cls``
-(token 0). Random twins build from a local ``config.json``, else from ``source.model_type`` and
-``source.config``."""
+"""transformers backend: Hugging Face models loaded from a local folder (``weights`` or the hub
+snapshot), pooled by ``clip``, ``mean`` or ``cls``; random twins need no weights file."""
 
 from __future__ import annotations
 
@@ -45,13 +42,9 @@ BIN_PATTERNS += ("pytorch_model-*.bin",)
 
 
 class TransformersSource(SourceSchema):
-    """``name``: the hub repo id."""
-
     pooling: Literal["clip", "mean", "cls"]
     model_type: str | None = None
-    """The transformers model type, to build offline from ``config``."""
     config: dict[str, object] = Field(default_factory=dict)
-    """Config arguments when no config.json is at hand (a random twin offline)."""
     max_length: int | None = Field(default=None, gt=0)
 
 
@@ -68,14 +61,12 @@ def _check_folder(entry: ZooEntry, folder: Path) -> Path:
 
 
 def _snapshot(entry: ZooEntry, files: hub.Files, fetch: hub.Fetch = "any") -> Path | None:
-    """:func:`~.hub.hub_snapshot` of the entry's hub repository at its revision."""
     name, revision = entry.source.name, entry.source.revision
     return hub.hub_snapshot(entry.ref, name, files, revision=revision, fetch=fetch)
 
 
 def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
-    """(folder with config/weights/tokenizer, weights identity). Random twins: a local or cached
-    folder if there is one (for config and tokenizer), never a download."""
+    """(folder with config/weights/tokenizer, weights identity); random twins never download."""
     loc = weights_location(entry)
     name = entry.source.name
     if loc.kind == "random":
@@ -115,20 +106,8 @@ def _offline_config(entry: ZooEntry) -> PretrainedConfig:
 
 
 def check(entry: ZooEntry) -> None:
-    """``source.model_type`` / ``source.config`` build a config (the hub name cannot be
-    checked offline)."""
     if entry.source.model_type or entry.source.config:
         _offline_config(entry)
-
-
-def load_config(entry: ZooEntry, folder: Path | None) -> PretrainedConfig:
-    """The model config: the folder's config.json, else built offline from the entry."""
-    from transformers import AutoConfig
-
-    if folder is not None and (folder / "config.json").is_file():
-        with hub.translate_hub_errors(entry.ref, f"the config of {entry.source.name}"):
-            return AutoConfig.from_pretrained(folder)
-    return _offline_config(entry)
 
 
 def build_model(entry: ZooEntry, folder: Path | None, config: PretrainedConfig) -> torch.nn.Module:
@@ -157,7 +136,13 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     if tower == "image" and pooling == "mean":
         raise BadInputError(f"{entry.ref}: pooling 'mean' is for text towers; use cls or clip")
     folder, identity = model_folder(entry)
-    config = load_config(entry, folder)
+    if folder is not None and (folder / "config.json").is_file():
+        from transformers import AutoConfig
+
+        with hub.translate_hub_errors(entry.ref, f"the config of {entry.source.name}"):
+            config = AutoConfig.from_pretrained(folder)
+    else:
+        config = _offline_config(entry)
     # preprocessing first: a missing tokenizer fails before the model is built
     forward = FORWARD[tower, pooling]
     if tower == "image":
@@ -171,12 +156,17 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     sub = sub or model.config
     dim = int(model.config.projection_dim if pooling == "clip" else sub.hidden_size)
     common.check_dim(entry, tower, dim)
-    versions = common.library_versions("transformers")
     config_id = json.dumps(model.config.to_diff_dict(), sort_keys=True, default=str)
     fingerprint = common.base_fingerprint(
-        entry, tower, identity, pooling=pooling, preprocess=proc_id, config=config_id, **versions
+        entry,
+        tower,
+        identity,
+        ("transformers",),
+        pooling=pooling,
+        preprocess=proc_id,
+        config=config_id,
     )
-    encoder = common.make_encoder(entry, tower, dim, model, steps, fingerprint)  # type: ignore[arg-type]
+    encoder = Encoder(entry.ref, tower, dim, model, *steps, fingerprint)  # type: ignore[arg-type]
     blocks = getattr(sub, "num_hidden_layers", None)
     return attach_layers(encoder, pooling, tower, int(blocks)) if blocks else encoder
 

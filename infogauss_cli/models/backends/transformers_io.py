@@ -1,8 +1,5 @@
-"""The transformers backend's inputs and outputs (module level, so DataLoader workers can pickle
-them): the forward of each ``pooling``, text collate with a Hugging Face tokenizer (or CLIP's BPE
-from open_clip for random twins without tokenizer files), image prepare with an image processor,
-and the per-layer outputs (``--layers``: ``L0`` the embeddings, ``Lk`` block k, each pooled as
-the final embedding is, so the last layer's row is the final embedding)."""
+"""The transformers backend's picklable inputs and outputs: each pooling's forward, the text
+collate, the image prepare and the per-layer outputs (``Lk`` pooled as the final embedding)."""
 
 from __future__ import annotations
 
@@ -30,7 +27,7 @@ MAX_TEXT_TOKENS = 512
 
 
 def _features(out: object) -> torch.Tensor:
-    """get_*_features: a tensor (transformers 4) or an output object (5: pooler_output)."""
+    """get_*_features: a tensor, or an output object (pooler_output)."""
     import torch
 
     if isinstance(out, torch.Tensor):
@@ -68,8 +65,6 @@ FORWARD = {
 
 
 class TextCollate:
-    """Captions -> input_ids / attention_mask (/ token_type_ids) with a HF tokenizer."""
-
     def __init__(
         self, tokenizer: PreTrainedTokenizerBase, max_length: int, padding: bool | str = True
     ) -> None:
@@ -82,15 +77,13 @@ class TextCollate:
         return dict(self._tokens(texts, padding=self.padding, return_tensors="pt"))
 
     def token_lengths(self, texts: list[str]) -> list[int] | None:
-        """Tokens per text after truncation (the bucketing key); None with fixed padding."""
         if self.padding == "max_length":
             return None
         return [len(x) for x in self._tokens(texts)["input_ids"]]
 
 
 class ClipBpeCollate:
-    """CLIP's BPE from open_clip (the vocabulary of openai/clip-*): the offline tokenizer of a
-    CLIP random twin without tokenizer files."""
+    """CLIP's BPE from open_clip: a CLIP random twin's tokenizer without tokenizer files."""
 
     def __init__(self, context_length: int) -> None:
         import open_clip
@@ -107,8 +100,6 @@ class ClipBpeCollate:
 
 
 class ProcessorPrepare:
-    """RGB PIL image -> pixel tensor with a transformers image processor."""
-
     def __init__(self, processor: BaseImageProcessor) -> None:
         self.processor = processor
 
@@ -119,7 +110,6 @@ class ProcessorPrepare:
 def build_text_collate(
     entry: ZooEntry, folder: Path | None, config: PretrainedConfig
 ) -> tuple[TextCollate | ClipBpeCollate, str]:
-    """(collate, tokenizer identity)."""
     from transformers import AutoTokenizer
 
     src = entry.source
@@ -148,7 +138,6 @@ def build_text_collate(
 def build_image_prepare(
     entry: ZooEntry, folder: Path | None, config: PretrainedConfig
 ) -> tuple[ImagePrepare, str]:
-    """(prepare, processor identity)."""
     if folder is not None and (folder / "preprocessor_config.json").is_file():
         from transformers import AutoImageProcessor
 
@@ -196,7 +185,6 @@ def layers_clip_image(module: torch.nn.Module, batch: Batch) -> list[torch.Tenso
 
 
 def _eos_index(text_model: torch.nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
-    """Where transformers' CLIP text model takes its pooled token."""
     import torch
 
     eos = getattr(text_model, "eos_token_id", None)
@@ -224,7 +212,6 @@ POOLING = {
 
 
 def attach_layers(encoder: Encoder, pooling: str, tower: str, n_blocks: int) -> Encoder:
-    """``encoder`` with its :class:`LayerSet` (``n_blocks`` + 1 layers, all ``encoder.dim``)."""
     forward, how = POOLING[pooling]
     if forward is None:
         forward = layers_clip_image if tower == "image" else layers_clip_text
