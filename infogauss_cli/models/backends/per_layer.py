@@ -1,8 +1,5 @@
-"""Per-layer profiles (``--layers``): one ordinary :class:`Encoder` per selected layer of a
-:class:`LayerSet`; the model runs once per batch for all layers (the others' outputs wait, keyed
-by a digest of the batch). Also the forward hooks of timm (``feature_info`` stages through the
-model's norm and ``forward_head``) and open_clip (``L0`` the transformer's input, ``Lk`` block k,
-through the tower's final norm, pooling and projection)."""
+"""Per-layer profiles (``--layers``): one :class:`Encoder` per selected layer, the model run once
+per batch for all; and the layer hooks of timm and open_clip models."""
 
 from __future__ import annotations
 
@@ -17,8 +14,6 @@ from infogauss_cli.models.registry import Batch, Encoder, LayerSet
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
-
-__all__ = ["LayerSet", "attach_open_clip", "attach_timm", "layer_encoders", "select"]
 
 
 def select(spec: str | tuple[int, ...], names: Sequence[str], model: str) -> list[int]:
@@ -53,41 +48,27 @@ def _digest(batch: Batch) -> str:
     return h.hexdigest()
 
 
-class _Tap:
-    """Runs the model once per batch for all pending layers and hands each its output."""
+class LayerForward:
+    """``forward`` of layer ``k``'s encoder: one model run per batch serves every pending layer
+    (the others' outputs wait in ``memo``, keyed by the batch's digest); ``done()`` frees them."""
 
-    def __init__(self, layers: LayerSet, pending: Sequence[int]) -> None:
-        self.layers, self.pending = layers, set(pending)
-        self.memo: dict[tuple[str, int], torch.Tensor] = {}
+    def __init__(self, layers: LayerSet, pending: set[int], memo: dict, k: int) -> None:
+        self.layers, self.pending, self.memo, self.k = layers, pending, memo, k
 
-    def get(self, module: torch.nn.Module, batch: Batch, k: int) -> torch.Tensor:
+    def __call__(self, module: torch.nn.Module, batch: Batch) -> torch.Tensor:
         key = _digest(batch)
-        hit = self.memo.pop((key, k), None)
+        hit = self.memo.pop((key, self.k), None)
         if hit is not None:
             return hit
         outs = self.layers.forward(module, batch)
-        for j in self.pending - {k}:
+        for j in self.pending - {self.k}:
             self.memo[(key, j)] = outs[j].detach().clone()
-        return outs[k]
-
-    def done(self, k: int) -> None:
-        """Layer ``k``'s extraction finished: keep nothing more for it."""
-        self.pending.discard(k)
-        for key in [key for key in self.memo if key[1] == k]:
-            del self.memo[key]
-
-
-class LayerForward:
-    """``forward`` of one layer's encoder; ``done()`` frees what it kept."""
-
-    def __init__(self, tap: _Tap, k: int) -> None:
-        self.tap, self.k = tap, k
-
-    def __call__(self, module: torch.nn.Module, batch: Batch) -> torch.Tensor:
-        return self.tap.get(module, batch, self.k)
+        return outs[self.k]
 
     def done(self) -> None:
-        self.tap.done(self.k)
+        self.pending.discard(self.k)
+        for key in [key for key in self.memo if key[1] == self.k]:
+            del self.memo[key]
 
 
 def layer_encoders(
@@ -100,7 +81,7 @@ def layer_encoders(
     if layers is None:
         raise BadInputError(f"--layers: the backend of {model} gives no per-layer outputs")
     picked = select(spec, layers.names, model)
-    tap = _Tap(layers, picked)
+    pending, memo = set(picked), {}  # type: ignore[var-annotated]
     out = []
     for k in picked:
         name = layers.names[k]
@@ -109,7 +90,7 @@ def layer_encoders(
             encoder,
             model_id=f"{model} {name}",
             dim=layers.dims[k],
-            forward=LayerForward(tap, k),
+            forward=LayerForward(layers, pending, memo, k),
             fingerprint=fp,
             layers=None,
         )
@@ -122,8 +103,7 @@ def hooked(
     run: Callable[[], torch.Tensor],
     pre: torch.nn.Module | None = None,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """``run()`` with forward hooks on ``modules`` (and a pre-hook on ``pre``): its result and
-    the captured inputs/outputs in order."""
+    """``run()``'s result and the outputs of ``modules`` (first the input of ``pre``)."""
     captured: dict[int, torch.Tensor] = {}
     handles = []
     if pre is not None:
@@ -141,8 +121,6 @@ def hooked(
 
 
 class TimmLayers:
-    """``forward(module, batch)`` of a timm model's feature_info stages."""
-
     def __init__(self, names: list[str], final: Callable, append_final: bool) -> None:
         self.names, self.final, self.append_final = names, final, append_final
 
@@ -159,8 +137,7 @@ class TimmLayers:
 
 
 def attach_timm(encoder: Encoder) -> Encoder:
-    """One layer per ``feature_info`` stage; the final embedding appended when the last stage
-    is not it yet (EfficientNet's ``conv_head``)."""
+    """One layer per ``feature_info`` stage, and the final embedding when the last is not it."""
     info = getattr(encoder.module, "feature_info", None)
     try:
         stages = [(str(fi["module"]), int(fi["num_chs"])) for fi in info or ()]
@@ -215,7 +192,6 @@ def layers_open_clip_text(module: torch.nn.Module, batch: Batch) -> list[torch.T
 
 
 def attach_open_clip(encoder: Encoder, tower: str) -> Encoder:
-    """Image towers with a ViT visual; text towers of the plain CLIP class."""
     module = encoder.module
     if tower == "image":
         tr = getattr(getattr(module, "visual", None), "transformer", None)
