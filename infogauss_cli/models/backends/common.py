@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     import torch
     from PIL.Image import Image
+    from transformers import PreTrainedTokenizerBase
 
 
 class ImagePrepare:
@@ -30,6 +31,53 @@ class ImagePrepare:
         if getattr(image, "mode", "RGB") != "RGB":
             image = image.convert("RGB")
         return self.transform(image)
+
+
+class TextCollate:
+    """Texts -> input_ids / attention_mask (/ token_type_ids) with a Hugging Face tokenizer;
+    ``lower``: sentence-transformers' cleaning (strip, and lowercase when True)."""
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        max_length: int,
+        padding: bool | str = True,
+        lower: bool | None = None,
+    ) -> None:
+        self.tokenizer, self.max_length = tokenizer, max_length
+        self.padding, self.lower = padding, lower
+
+    def _tokens(self, texts: list[str], **kw: object) -> dict:
+        if self.lower is not None:
+            texts = [t.strip().lower() if self.lower else t.strip() for t in texts]
+        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length, **kw)
+
+    def __call__(self, texts: list[str]) -> Batch:
+        return dict(self._tokens(texts, padding=self.padding, return_tensors="pt"))
+
+    def token_lengths(self, texts: list[str]) -> list[int] | None:
+        """Tokens per text after truncation (the bucketing key); None with fixed padding."""
+        if self.padding == "max_length":
+            return None
+        return [len(x) for x in self._tokens(texts)["input_ids"]]
+
+
+class BpeCollate:
+    """Texts -> ``input_ids`` (+ ``attention_mask`` when ``mask``) with an open_clip tokenizer."""
+
+    def __init__(self, tokenizer: Callable[[list[str]], torch.Tensor], mask: bool = False) -> None:
+        self.tokenizer, self.mask = tokenizer, mask
+
+    def __call__(self, texts: list[str]) -> Batch:
+        ids = self.tokenizer(list(texts))
+        return (
+            {"input_ids": ids, "attention_mask": (ids != 0).long()}
+            if self.mask
+            else {"input_ids": ids}
+        )
+
+    def token_lengths(self, texts: list[str]) -> None:  # padded to the context length
+        return None
 
 
 def stack_images(items: list[torch.Tensor]) -> Batch:

@@ -42,19 +42,6 @@ def forward_text(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
     return module.encode_text(batch["input_ids"])
 
 
-class TextCollate:
-    """Captions -> ``{"input_ids": (B, context_length)}`` with open_clip's tokenizer."""
-
-    def __init__(self, tokenizer: Tokenizer) -> None:
-        self.tokenizer = tokenizer
-
-    def __call__(self, texts: list[str]) -> Batch:
-        return {"input_ids": self.tokenizer(list(texts))}
-
-    def token_lengths(self, texts: list[str]) -> None:  # padded to the context length
-        return None
-
-
 def check(entry: ZooEntry) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model config, pretrained-tag config) of the entry, checked."""
     import open_clip
@@ -185,7 +172,7 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         enc.channels_last = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
     else:
         fp = common.base_fingerprint(entry, tower, identity, libs, tokenizer=tok_id)
-        collate = TextCollate(tokenizer)
+        collate = common.BpeCollate(tokenizer)
         enc = Encoder(entry.ref, "text", dim, model, prepare_text, collate, forward_text, fp)  # type: ignore[arg-type]
     return attach_open_clip(enc, tower)
 

@@ -20,7 +20,6 @@ from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from sentence_transformers import SentenceTransformer
-    from transformers import PreTrainedTokenizerBase
 
 ST_PATTERNS = ("*.json", "*.txt", "*.model", "model.safetensors", "*/*.json", "*/*.safetensors")
 ST_PATTERNS += ("*/*.txt",)
@@ -51,23 +50,6 @@ def model_folder(entry: ZooEntry) -> tuple[Path, str]:
     assert folder is not None
     ident = hub.hub_identity(src.name, folder, src.revision)
     return folder, ident if entry.pretrained else f"random:{entry.init_seed}"
-
-
-class STCollate:
-    def __init__(
-        self, tokenizer: PreTrainedTokenizerBase, max_length: int, lower: bool = False
-    ) -> None:
-        self.tokenizer, self.max_length, self.lower = tokenizer, max_length, lower
-
-    def _tokens(self, texts: list[str], **kw: object) -> dict:
-        texts = [t.strip().lower() if self.lower else t.strip() for t in texts]
-        return self.tokenizer(texts, truncation="longest_first", max_length=self.max_length, **kw)
-
-    def __call__(self, texts: list[str]) -> Batch:
-        return dict(self._tokens(texts, padding=True, return_tensors="pt"))
-
-    def token_lengths(self, texts: list[str]) -> list[int]:
-        return [len(x) for x in self._tokens(texts)["input_ids"]]
 
 
 def forward_st(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
@@ -116,7 +98,7 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     if not entry.source.normalize and modules and type(modules[-1]).__name__ == "Normalize":
         modules = modules[:-1]  # audit before the final Normalize
     module = common.finish(torch.nn.Sequential(*modules))
-    collate = STCollate(tokenizer, length, lower)
+    collate = common.TextCollate(tokenizer, length, lower=lower)
     with torch.inference_mode():
         dim = int(forward_st(module, collate(["dimension probe"])).shape[-1])
     common.check_dim(entry, tower, dim)
