@@ -28,22 +28,18 @@ def endpoint() -> str:
 
 
 def offline_flag() -> str | None:
+    """``"HF_HUB_OFFLINE is set (offline mode)"`` (or TRANSFORMERS_OFFLINE), or None."""
     from huggingface_hub import constants
 
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        if os.environ.get(name, "").strip().lower() in _TRUE:
-            return name
-    return "HF_HUB_OFFLINE" if constants.HF_HUB_OFFLINE else None
-
-
-def _offline_reason() -> str | None:
-    flag = offline_flag()
+    names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    on = [n for n in names if os.environ.get(n, "").strip().lower() in _TRUE]
+    flag = on[0] if on else "HF_HUB_OFFLINE" if constants.HF_HUB_OFFLINE else None
     return None if flag is None else f"{flag} is set (offline mode)"
 
 
 def hub_unavailable_reason(url: str | None = None) -> str | None:
     """Why the hub (or the server of ``url``) cannot be used now, None if it can."""
-    if (reason := _offline_reason()) is not None:
+    if (reason := offline_flag()) is not None:
         return reason
     parsed = urllib.parse.urlsplit(url or "")
     target = f"{parsed.scheme}://{parsed.netloc}" if url else endpoint()
@@ -183,15 +179,6 @@ _OFFLINE_NAMES |= {"ReadTimeout", "TimeoutException", "TimeoutError"}
 _OFFLINE_TEXTS = ("failed to download weights", "offline mode", "couldn't connect")
 
 
-def _failure_reason(exc: BaseException) -> str:
-    if (reason := _offline_reason()) is not None:
-        return reason
-    for e in error_chain(exc):
-        if type(e).__name__ in {"RepositoryNotFoundError", "GatedRepoError"}:
-            return f"the hub refused it ({type(e).__name__})"
-    return f"the hub ({endpoint()}) could not be reached ({type(exc).__name__})"
-
-
 @contextlib.contextmanager
 def translate_hub_errors(model: str, what: str) -> Iterator[None]:
     """Turn a library's hub/download failure inside the block into one :class:`RunError`."""
@@ -213,5 +200,6 @@ def translate_hub_errors(model: str, what: str) -> Iterator[None]:
             or any(t in str(e).lower() for t in _OFFLINE_TEXTS)
             for e in error_chain(exc)
         ):
-            raise offline_error(model, what, _failure_reason(exc)) from exc
+            unreached = f"the hub ({endpoint()}) could not be reached ({type(exc).__name__})"
+            raise offline_error(model, what, offline_flag() or unreached) from exc
         raise
