@@ -125,11 +125,8 @@ def resolve_refs(refs: Sequence[str], compute: Compute) -> list[ZooEntry]:
 
 
 def on_the_fly_entry(ref: str, objective: str | None = None) -> ZooEntry:
-    prefix = on_the_fly_prefix(ref)
-    if prefix is None:
-        raise BadInputError(
-            f"{ref!r}: expected {', '.join(p + ':...' for p in ON_THE_FLY_PREFIXES)}"
-        )
+    """The entry of a prefixed reference (``hf:ID``, ``timm:NAME``, ...)."""
+    prefix = ref.strip().partition(":")[0]
     text, random, seed = split_random(ref, strict=False)
     rest = text.partition(":")[2].strip()
     if not rest:

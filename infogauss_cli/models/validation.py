@@ -160,25 +160,18 @@ class _AnyEntry(ZooEntry):
     source: _AnySource
 
 
-def _untagged_errors(item: object, loc: Loc, base_dir: BaseDir) -> list[str]:
-    if not isinstance(item, dict):
-        return []
-    try:
-        _AnyEntry.model_validate(item, context={"base_dir": base_dir})
-    except ValidationError as exc:
-        return _error_lines(exc, prefix=loc)
-    return []
-
-
 def _error_lines(
     exc: ValidationError, data: object = None, base_dir: BaseDir = None, prefix: Loc = ()
 ) -> list[str]:
     lines = []
     for err in exc.errors(include_url=False):
         loc, kind, msg = (*prefix, *err["loc"]), err["type"], err["msg"]
-        extra = (
-            _untagged_errors(_at(data, loc), loc, base_dir) if kind.startswith("union_tag") else []
-        )
+        extra, item = [], _at(data, loc)
+        if kind.startswith("union_tag") and isinstance(item, dict):  # the errors it hides
+            try:
+                _AnyEntry.model_validate(item, context={"base_dir": base_dir})
+            except ValidationError as inner:
+                extra = _error_lines(inner, prefix=loc)
         if kind == "union_tag_invalid":
             tag, names = err["ctx"]["tag"], ", ".join(backend_names())
             loc, msg = (*loc, "backend"), f"unknown backend {tag!r} (use one of {names})"

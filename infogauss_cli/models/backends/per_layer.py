@@ -98,6 +98,14 @@ def layer_encoders(
     return out
 
 
+def with_layers(
+    encoder: Encoder, forward: Callable, dims: Sequence[int], pooling: str, first: int = 0
+) -> Encoder:
+    """``encoder`` with a :class:`LayerSet` of ``len(dims)`` layers named from ``L{first}``."""
+    names = tuple(f"L{first + k}" for k in range(len(dims)))
+    return dataclasses.replace(encoder, layers=LayerSet(names, forward, tuple(dims), pooling))
+
+
 def hooked(
     modules: Sequence[torch.nn.Module],
     run: Callable[[], torch.Tensor],
@@ -147,15 +155,10 @@ def attach_timm(encoder: Encoder) -> Encoder:
         return encoder
     append = stages[-1][1] != encoder.dim
     dims = tuple(c for _, c in stages) + ((encoder.dim,) if append else ())
-    layers = LayerSet(
-        names=tuple(f"L{k + 1}" for k in range(len(dims))),
-        forward=TimmLayers([n for n, _ in stages], encoder.forward, append),
-        dims=dims,
-        pooling="block/stage k output through the model's final norm (tokens) and "
-        "forward_head(pre_logits=True)"
-        + ("; the last layer is the final embedding" if append else ""),
-    )
-    return dataclasses.replace(encoder, layers=layers)
+    forward = TimmLayers([n for n, _ in stages], encoder.forward, append)
+    how = "block/stage k output through the model's final norm (tokens) and forward_head("
+    how += "pre_logits=True)" + ("; the last layer is the final embedding" if append else "")
+    return with_layers(encoder, forward, dims, how, first=1)
 
 
 def _batch_first(transformer: torch.nn.Module, h: torch.Tensor) -> torch.Tensor:
@@ -204,10 +207,5 @@ def attach_open_clip(encoder: Encoder, tower: str) -> Encoder:
     if not ok or not hasattr(tr, "resblocks"):
         return encoder
     n = len(tr.resblocks)
-    layers = LayerSet(
-        names=tuple(f"L{k}" for k in range(n + 1)),
-        forward=forward,
-        dims=(encoder.dim,) * (n + 1),
-        pooling="hidden state k through the tower's own final norm, pooling and projection",
-    )
-    return dataclasses.replace(encoder, layers=layers)
+    how = "hidden state k through the tower's own final norm, pooling and projection"
+    return with_layers(encoder, forward, (encoder.dim,) * (n + 1), how)

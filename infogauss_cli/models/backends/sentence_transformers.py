@@ -3,7 +3,6 @@ Dense, Normalize unless ``normalize: false``); ``--layers``: each hidden state t
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,8 +11,9 @@ from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.models.backends import common, hub
+from infogauss_cli.models.backends.per_layer import with_layers
 from infogauss_cli.models.digest import path_identity
-from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, LayerSet, prepare_text
+from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, prepare_text
 from infogauss_cli.models.weights import WeightsStatus, local_path, weights_location
 from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
 
@@ -152,13 +152,8 @@ def attach_layers(encoder: Encoder) -> Encoder:
     with torch.inference_mode():
         outs = forward_layers(encoder.module, encoder.collate(["layer probe"]))
     rest = [type(m).__name__ for m in list(encoder.module)[1:]]
-    layers = LayerSet(
-        names=tuple(f"L{k}" for k in range(len(outs))),
-        forward=forward_layers,
-        dims=tuple(int(o.shape[-1]) for o in outs),
-        pooling="hidden state k through the model's " + (" + ".join(rest) or "identity"),
-    )
-    return dataclasses.replace(encoder, layers=layers)
+    how = "hidden state k through the model's " + (" + ".join(rest) or "identity")
+    return with_layers(encoder, forward_layers, [int(o.shape[-1]) for o in outs], how)
 
 
 BACKEND = BackendSpec(

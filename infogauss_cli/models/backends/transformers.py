@@ -4,7 +4,6 @@ random twins need no weights file."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -15,8 +14,9 @@ from pydantic import Field
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.models.backends import common, hub
 from infogauss_cli.models.backends.common import BpeCollate, ImagePrepare, TextCollate
+from infogauss_cli.models.backends.per_layer import with_layers
 from infogauss_cli.models.digest import path_identity
-from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, LayerSet, prepare_text
+from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, prepare_text
 from infogauss_cli.models.weights import (
     WeightsStatus,
     check_checkpoint,
@@ -164,22 +164,17 @@ def layers_clip_image(module: torch.nn.Module, batch: Batch) -> list[torch.Tenso
     return [module.visual_projection(vision.post_layernorm(h[:, 0])) for h in hs]
 
 
-def _eos_index(text_model: torch.nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
-    import torch
-
-    eos = getattr(text_model, "eos_token_id", None)
-    if eos is None or eos == 2:  # legacy configs: the highest token id is end-of-text
-        return input_ids.to(dtype=torch.int).argmax(dim=-1)
-    return (input_ids == eos).int().argmax(dim=-1)
-
-
 def layers_clip_text(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
     import torch
 
     text = module.text_model
     ids = batch["input_ids"]
     out = text(input_ids=ids, attention_mask=batch.get("attention_mask"), output_hidden_states=True)
-    idx = _eos_index(text, ids)
+    eos = getattr(text, "eos_token_id", None)  # where transformers' CLIP pools
+    if eos is None or eos == 2:  # legacy configs: the highest token id is end-of-text
+        idx = ids.to(dtype=torch.int).argmax(dim=-1)
+    else:
+        idx = (ids == eos).int().argmax(dim=-1)
     rows = torch.arange(ids.shape[0], device=ids.device)
     return [module.text_projection(text.final_layer_norm(h)[rows, idx]) for h in out.hidden_states]
 
@@ -195,13 +190,7 @@ def attach_layers(encoder: Encoder, pooling: str, tower: str, n_blocks: int) -> 
     forward, how = POOLING[pooling]
     if forward is None:
         forward = layers_clip_image if tower == "image" else layers_clip_text
-    layers = LayerSet(
-        names=tuple(f"L{k}" for k in range(n_blocks + 1)),
-        forward=forward,
-        dims=(encoder.dim,) * (n_blocks + 1),
-        pooling=how,
-    )
-    return dataclasses.replace(encoder, layers=layers)
+    return with_layers(encoder, forward, (encoder.dim,) * (n_blocks + 1), how)
 
 
 MODEL_WEIGHTS = "model.safetensors|model.safetensors.index.json|pytorch_model.bin"
@@ -219,18 +208,6 @@ class TransformersSource(SourceSchema):
     max_length: int | None = Field(default=None, gt=0)
 
 
-def _check_folder(entry: ZooEntry, folder: Path) -> Path:
-    if not folder.is_dir() or not (folder / "config.json").is_file():
-        raise BadInputError(
-            f"{entry.id}: transformers weights must be a folder with config.json (as written by "
-            f"save_pretrained); {folder} is not"
-        )
-    for name in ("model.safetensors", "pytorch_model.bin"):  # garbage here fails deep inside
-        if (folder / name).is_file():
-            check_checkpoint(folder / name, entry.id)
-    return folder
-
-
 def _snapshot(entry: ZooEntry, files: hub.Files, fetch: hub.Fetch = "any") -> Path | None:
     name, revision = entry.source.name, entry.source.revision
     return hub.hub_snapshot(entry.ref, name, files, revision=revision, fetch=fetch)
@@ -245,9 +222,15 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
         if folder is None or not folder.is_dir():
             folder = _snapshot(entry, hub.Files(AUX_PATTERNS, ["config.json"]), "cache")
         return folder, f"random:{entry.init_seed}"
-    if loc.kind in ("local", "package"):
-        assert loc.path is not None
-        folder = _check_folder(entry, loc.path)
+    if (folder := loc.path) is not None:  # local or package weights
+        if not folder.is_dir() or not (folder / "config.json").is_file():
+            raise BadInputError(
+                f"{entry.id}: transformers weights must be a folder with config.json (as written "
+                f"by save_pretrained); {folder} is not"
+            )
+        for file in ("model.safetensors", "pytorch_model.bin"):  # garbage fails deep inside
+            if (folder / file).is_file():
+                check_checkpoint(folder / file, entry.id)
         return folder, path_identity(folder)
     what = f"the weights of {name} (config.json, model.safetensors) from the Hugging Face hub"
     complete = ["config.json", MODEL_WEIGHTS]
