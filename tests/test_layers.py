@@ -64,7 +64,7 @@ def test_layer_encoders_run_the_model_once_per_batch_for_all_layers():
             assert torch.equal(got, b["x"] * (k + 1))
         enc.forward.done()
     assert len(calls) == len(batches)  # not once per layer
-    assert not encs[0][2].forward.tap.memo
+    assert not encs[0][2].forward.memo
 
 
 def test_a_backend_without_layers_is_bad_input():

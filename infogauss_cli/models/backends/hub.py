@@ -93,20 +93,14 @@ def hub_file(
     if (reason := hub_unavailable_reason()) is not None:
         raise offline_error(model, what, reason)
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
-    for i, name in enumerate(filenames):
+    for name in filenames:
         try:
             with translate_hub_errors(model, what):
                 return Path(hf_hub_download(repo_id, name, revision=revision))
-        except RunError as exc:
-            cause = exc.__cause__
-            missing = isinstance(cause, EntryNotFoundError) and not isinstance(
-                cause, LocalEntryNotFoundError
-            )
-            if missing and i + 1 < len(filenames):
-                continue
-            raise
+        except RunError as exc:  # a 404 of one candidate: try the next
+            if name == filenames[-1] or type(exc.__cause__).__name__ not in _MISSING:
+                raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -173,6 +167,7 @@ def hub_identity(repo_id: str, path: Path, requested: str | None = None) -> str:
     return f"hf:{repo_id}@{snapshot_revision(path) or requested}"
 
 
+_MISSING = {"EntryNotFoundError", "RemoteEntryNotFoundError"}
 _OFFLINE_NAMES = {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectError", "URLError"}
 _OFFLINE_NAMES |= {"ConnectTimeout", "ConnectionError", "NameResolutionError", "MaxRetryError"}
 _OFFLINE_NAMES |= {"ReadTimeout", "TimeoutException", "TimeoutError"}
@@ -193,7 +188,7 @@ def translate_hub_errors(model: str, what: str) -> Iterator[None]:
                 f"cannot load {model}: the hub refused {what} ({sorted(names)[0]}); check the "
                 "name in the zoo entry, or log in (hf auth login) for a gated repo"
             ) from exc
-        if names & {"EntryNotFoundError", "RemoteEntryNotFoundError"}:  # a 404, not offline
+        if names & _MISSING:  # a 404, not offline
             raise RunError(f"cannot load {model}: {what} does not exist on the hub") from exc
         if any(
             any(t.__name__ in _OFFLINE_NAMES for t in type(e).__mro__)

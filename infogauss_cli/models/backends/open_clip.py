@@ -165,15 +165,13 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     libs = ("open_clip_torch",)
     if tower == "image":
         fp = common.base_fingerprint(entry, tower, identity, libs, transform=repr(transform))
-        prepare = common.ImagePrepare(transform)
-        enc = Encoder(
-            entry.ref, "image", dim, model, prepare, common.stack_images, forward_image, fp
-        )  # type: ignore[arg-type]
-        enc.channels_last = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
+        steps = (common.ImagePrepare(transform), common.stack_images, forward_image)
     else:
         fp = common.base_fingerprint(entry, tower, identity, libs, tokenizer=tok_id)
-        collate = common.BpeCollate(tokenizer)
-        enc = Encoder(entry.ref, "text", dim, model, prepare_text, collate, forward_text, fp)  # type: ignore[arg-type]
+        steps = (prepare_text, common.BpeCollate(tokenizer), forward_text)  # type: ignore[assignment]
+    enc = Encoder(entry.ref, tower, dim, model, *steps, fp)  # type: ignore[arg-type]
+    resnet = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
+    enc.channels_last = tower == "image" and resnet
     return attach_open_clip(enc, tower)
 
 
