@@ -35,12 +35,8 @@ def package_path(spec: str) -> Path | None:
         found = None
     if found is None:
         return None
-    if found.submodule_search_locations:
-        base = Path(next(iter(found.submodule_search_locations)))
-    elif found.origin:
-        base = Path(found.origin).parent
-    else:  # pragma: no cover - namespace oddities
-        return None
+    places = found.submodule_search_locations
+    base = Path(next(iter(places))) if places else Path(str(found.origin)).parent
     if not rel:
         return base
     target = base / rel
@@ -60,8 +56,7 @@ def local_path(entry: ZooEntry) -> Path | None:
 
 
 def weights_location(entry: ZooEntry) -> WeightsLocation:
-    """Resolve ``entry.source.weights``; missing local weights without ``hub_fallback`` are a
-    :class:`BadInputError`."""
+    """Resolve ``entry.source.weights`` (missing without ``hub_fallback``: BadInputError)."""
     if not entry.pretrained:
         return WeightsLocation("random")
     weights = entry.source.weights

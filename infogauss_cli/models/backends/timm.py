@@ -135,30 +135,27 @@ def _check_fit(entry: ZooEntry, file: Path, missing: list[str], unexpected: list
 _KEYS_RE = re.compile(r"^(Missing|Unexpected) keys \((.*)\) (?:discovered|found) while loading")
 
 
-class _KeysReport(logging.Handler):
+@contextlib.contextmanager
+def _load_report() -> Iterator[dict[str, list[str]]]:
     """The missing / unexpected keys timm logs (it loads non-strictly without a classifier)."""
+    logger = logging.getLogger("timm.models._builder")
+    report: dict[str, list[str]] = {"Missing": [], "Unexpected": []}
+    handler, level, propagate = logging.Handler(logging.INFO), logger.level, logger.propagate
 
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.keys: dict[str, list[str]] = {"Missing": [], "Unexpected": []}
-
-    def emit(self, record: logging.LogRecord) -> None:
+    def emit(record: logging.LogRecord) -> None:
         if match := _KEYS_RE.match(record.getMessage()):
-            self.keys[match[1]].extend(k.strip() for k in match[2].split(",") if k.strip())
+            report[match[1]].extend(k.strip() for k in match[2].split(",") if k.strip())
 
-    @contextlib.contextmanager
-    def attached(self) -> Iterator[dict[str, list[str]]]:
-        logger = logging.getLogger("timm.models._builder")
-        level, propagate = logger.level, logger.propagate
-        logger.addHandler(self)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False  # reported through our error instead
-        try:
-            yield self.keys
-        finally:
-            logger.removeHandler(self)
-            logger.setLevel(level)
-            logger.propagate = propagate
+    handler.emit = emit  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # reported through our error instead
+    try:
+        yield report
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, str]:
@@ -198,7 +195,7 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, str]:
             "or use the random twin (@random)"
         )
     what = f"the weights of {src.name}"
-    with hub.translate_hub_errors(entry.ref, what), _KeysReport().attached() as keys:
+    with hub.translate_hub_errors(entry.ref, what), _load_report() as keys:
         model = timm.create_model(
             src.name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs
         )
