@@ -10,7 +10,7 @@ import pytest
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import parse_layers
-from infogauss_cli.models.backends.per_layer import LayerSet, layer_encoders, select
+from infogauss_cli.models.backends.common import LayerSet, layer_encoders, select
 from tests.helpers import invoke
 
 

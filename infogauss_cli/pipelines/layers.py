@@ -1,7 +1,7 @@
 """Per-layer profiles (``--layers``): one extraction per layer of one model x tower.
 
 The backend's encoder is built once and split into one encoder per selected layer
-(:mod:`infogauss_cli.models.backends.per_layer`): each is extracted and cached like any audit (one
+(:mod:`infogauss_cli.models.backends.common`): each is extracted and cached like any audit (one
 cache entry per layer), the model running once per batch for all the layers that still need
 it. Rows are labelled ``"{model} {layer}"`` (``minilm-l6 L3``) and carry ``layer`` in their
 protocol.
@@ -28,7 +28,7 @@ from infogauss_cli.extract.model import (
 from infogauss_cli.extract.plan import Shard
 from infogauss_cli.extract.result import Extraction, ShardWork
 from infogauss_cli.models import catalogue
-from infogauss_cli.models.backends.per_layer import layer_encoders
+from infogauss_cli.models.backends.common import layer_encoders
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.judge.model import Row

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.models.backends import common, hub
-from infogauss_cli.models.backends.per_layer import attach_open_clip
+from infogauss_cli.models.backends.common import attach_open_clip
 from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, prepare_text
 from infogauss_cli.models.weights import WeightsStatus, local_path

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.models.backends import common, hub
-from infogauss_cli.models.backends.per_layer import attach_timm
+from infogauss_cli.models.backends.common import attach_timm
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder
 from infogauss_cli.models.weights import WeightsStatus
 from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
