@@ -85,7 +85,10 @@ class BackendSpec:
     quick_status: Callable[[ZooEntry], WeightsStatus | None] | None = None
 
 
-_REGISTRY: dict[str, Backend | str] = {}
+_BUILT_IN = ("timm", "open_clip", "transformers", "sentence-transformers")
+_REGISTRY: dict[str, Backend | str] = {
+    n: f"infogauss_cli.models.backends.{n.replace('-', '_')}:BACKEND" for n in _BUILT_IN
+}
 
 
 def register_backend(backend: Backend | str, *, name: str | None = None) -> None:
@@ -118,11 +121,3 @@ def get_backend(name: str) -> Backend:
         found = getattr(importlib.import_module(module), attr or "BACKEND")
         _REGISTRY[name] = found
     return found  # type: ignore[return-value]
-
-
-register_backend("infogauss_cli.models.backends.timm:BACKEND", name="timm")
-register_backend("infogauss_cli.models.backends.open_clip:BACKEND", name="open_clip")
-register_backend("infogauss_cli.models.backends.transformers:BACKEND", name="transformers")
-register_backend(
-    "infogauss_cli.models.backends.sentence_transformers:BACKEND", name="sentence-transformers"
-)
