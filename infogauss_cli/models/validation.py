@@ -22,7 +22,6 @@ from infogauss_cli.models.zoo_schema import (
 )
 
 ENV_VAR = "INFOGAUSS_ZOO"
-#: How to name a model that has no zoo entry.
 ON_THE_FLY_HINT = (
     "use hf:ID, timm:NAME, open_clip:NAME or st:ID to audit a hub or local model without a zoo "
     "entry"

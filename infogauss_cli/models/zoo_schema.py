@@ -15,7 +15,6 @@ PKG_PREFIX = "pkg:"
 RANDOM_SUFFIX = "random"
 MAX_SEED = 2**32 - 1  # seeds of numpy and torch generators alike
 ON_THE_FLY = "on_the_fly"  # validation context key of entries made from a prefixed id
-#: Prefixes of model references without a zoo entry -> their backend (docs/zoo.md).
 ON_THE_FLY_PREFIXES = {"hf": "transformers", "timm": "timm", "open_clip": "open_clip"}
 ON_THE_FLY_PREFIXES["st"] = "sentence-transformers"
 
@@ -48,8 +47,6 @@ def split_random(ref: str, *, strict: bool = True) -> tuple[str, bool, int | Non
     return name, True, seed
 
 
-#: Training objectives: ``infonce`` (contrastive: CLIP, SimCLR, sentence-transformers),
-#: ``sigmoid`` (SigLIP), ``supervised``, ``self-distillation`` (DINO), ``mae``, ``other``.
 Objective = Literal["infonce", "sigmoid", "supervised", "self-distillation", "mae", "other"]
 OBJECTIVES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
 TowerName = Literal["image", "text"]

@@ -141,7 +141,6 @@ def build_image_prepare(
     return ImagePrepare(ProcessorPrepare(processor)), processor.to_json_string()
 
 
-# ---- per-layer outputs (--layers) -------------------------------------------------------------
 def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     hidden = hidden.float()
     m = mask.unsqueeze(-1).to(hidden.dtype)
@@ -296,7 +295,6 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
             config = AutoConfig.from_pretrained(folder)
     else:
         config = _offline_config(entry)
-    # preprocessing first: a missing tokenizer fails before the model is built
     forward = FORWARD[tower, pooling]
     if tower == "image":
         prepare, proc_id = build_image_prepare(entry, folder, config)
