@@ -102,16 +102,12 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     with torch.inference_mode():
         dim = int(forward_st(module, collate(["dimension probe"])).shape[-1])
     common.check_dim(entry, tower, dim)
-    names = ",".join(type(m).__name__ for m in modules)
+    libs = ("transformers", "sentence-transformers")
     fingerprint = common.base_fingerprint(
-        entry,
-        tower,
-        ident,
-        ("transformers", "sentence-transformers"),
-        modules=names,
-        normalize=entry.source.normalize,
-        tokenizer=f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{lower}",
+        entry, tower, ident, libs, normalize=entry.source.normalize
     )
+    fingerprint["modules"] = ",".join(type(m).__name__ for m in modules)
+    fingerprint["tokenizer"] = f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{lower}"
     enc = Encoder(entry.ref, "text", dim, module, prepare_text, collate, forward_st, fingerprint)  # type: ignore[arg-type]
     return attach_layers(enc)
 

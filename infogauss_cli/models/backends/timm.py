@@ -211,19 +211,12 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     common.check_dim(entry, tower, dim)
     cfg = data_config(entry, model)
     transform = timm.data.create_transform(**cfg, is_training=False)
-    fingerprint = common.base_fingerprint(
-        entry,
-        tower,
-        identity,
-        ("timm",),
-        data_config=json.dumps(cfg, sort_keys=True, default=str),
-        transform=repr(transform),
-        model_kwargs=json.dumps(entry.source.model_kwargs, sort_keys=True),
-    )
-    prepare = common.ImagePrepare(transform)  # type: ignore[arg-type]
-    enc = Encoder(
-        entry.ref, "image", dim, model, prepare, common.stack_images, forward, fingerprint
-    )  # type: ignore[arg-type]
+    fingerprint = common.base_fingerprint(entry, tower, identity, ("timm",))
+    fingerprint["transform"] = repr(transform)
+    fingerprint["data_config"] = json.dumps(cfg, sort_keys=True, default=str)
+    fingerprint["model_kwargs"] = json.dumps(entry.source.model_kwargs, sort_keys=True)
+    steps = (common.ImagePrepare(transform), common.stack_images, forward)
+    enc = Encoder(entry.ref, "image", dim, model, *steps, fingerprint)  # type: ignore[arg-type]
     enc.channels_last = not hasattr(model, "patch_embed")  # CNNs gain, ViTs do not
     return attach_timm(enc)
 
