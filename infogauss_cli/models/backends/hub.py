@@ -156,15 +156,12 @@ def hub_snapshot(
     return folder
 
 
-def snapshot_revision(path: Path) -> str | None:
+def hub_identity(repo_id: str, path: Path, requested: str | None = None) -> str:
+    """``hf:REPO@COMMIT``: the commit the cache holds (``.../snapshots/COMMIT/...``), else the
+    revision asked for."""
     parts = Path(path).parts
     i = parts.index("snapshots") + 1 if "snapshots" in parts else len(parts)
-    return parts[i] if i < len(parts) else None
-
-
-def hub_identity(repo_id: str, path: Path, requested: str | None = None) -> str:
-    """``hf:REPO@COMMIT``: the commit the cache holds, else the revision asked for."""
-    return f"hf:{repo_id}@{snapshot_revision(path) or requested}"
+    return f"hf:{repo_id}@{(parts[i] if i < len(parts) else None) or requested}"
 
 
 _MISSING = {"EntryNotFoundError", "RemoteEntryNotFoundError"}

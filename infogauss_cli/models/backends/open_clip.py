@@ -136,7 +136,7 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
         files = hub.Files(TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED], what)
         folder = hub.hub_snapshot(entry.ref, repo, files)
         assert folder is not None
-        ident = f"hf:{repo}@{hub.snapshot_revision(folder)}:{context}"
+        ident = f"{hub.hub_identity(repo, folder)}:{context}"
     with hub.translate_hub_errors(entry.ref, f"the tokenizer of {repo}"):
         tokenizer = open_clip.tokenizer.HFTokenizer(
             str(folder),
