@@ -139,7 +139,7 @@ def check_vocab(model: str, tokenizer_name: str, size: int | None) -> None:
 
 
 def base_fingerprint(
-    entry: ZooEntry, tower: str, weights: str, libraries: tuple[str, ...] = (), **extra: object
+    entry: ZooEntry, tower: str, weights: str, libraries: tuple[str, ...] = ()
 ) -> dict[str, str]:
     """What changes the outputs (the cache key), with the versions of torch and ``libraries``."""
     fp = {
@@ -152,7 +152,6 @@ def base_fingerprint(
     }
     if not entry.pretrained:
         fp["init_seed"] = str(entry.init_seed)
-    fp.update({k: str(v) for k, v in extra.items()})
     for name in ("torch", *libraries):
         try:
             fp[f"{name}_version"] = version(name)

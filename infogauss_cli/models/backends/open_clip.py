@@ -162,12 +162,12 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     model, transform, identity = build_model(entry)
     dim = int(model_cfg.get("embed_dim") or model.visual.output_dim)
     common.check_dim(entry, tower, dim)
-    libs = ("open_clip_torch",)
+    fp = common.base_fingerprint(entry, tower, identity, ("open_clip_torch",))
     if tower == "image":
-        fp = common.base_fingerprint(entry, tower, identity, libs, transform=repr(transform))
+        fp["transform"] = repr(transform)
         steps = (common.ImagePrepare(transform), common.stack_images, forward_image)
     else:
-        fp = common.base_fingerprint(entry, tower, identity, libs, tokenizer=tok_id)
+        fp["tokenizer"] = tok_id
         steps = (prepare_text, common.BpeCollate(tokenizer), forward_text)  # type: ignore[assignment]
     enc = Encoder(entry.ref, tower, dim, model, *steps, fp)  # type: ignore[arg-type]
     resnet = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"

@@ -103,9 +103,8 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         dim = int(forward_st(module, collate(["dimension probe"])).shape[-1])
     common.check_dim(entry, tower, dim)
     libs = ("transformers", "sentence-transformers")
-    fingerprint = common.base_fingerprint(
-        entry, tower, ident, libs, normalize=entry.source.normalize
-    )
+    fingerprint = common.base_fingerprint(entry, tower, ident, libs)
+    fingerprint["normalize"] = str(entry.source.normalize)
     fingerprint["modules"] = ",".join(type(m).__name__ for m in modules)
     fingerprint["tokenizer"] = f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{lower}"
     enc = Encoder(entry.ref, "text", dim, module, prepare_text, collate, forward_st, fingerprint)  # type: ignore[arg-type]

@@ -308,8 +308,8 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     dim = int(model.config.projection_dim if pooling == "clip" else sub.hidden_size)
     common.check_dim(entry, tower, dim)
     config_id = json.dumps(model.config.to_diff_dict(), sort_keys=True, default=str)
-    extra = {"pooling": pooling, "preprocess": proc_id, "config": config_id}
-    fingerprint = common.base_fingerprint(entry, tower, identity, ("transformers",), **extra)
+    fingerprint = common.base_fingerprint(entry, tower, identity, ("transformers",))
+    fingerprint.update(pooling=pooling, preprocess=proc_id, config=config_id)
     encoder = Encoder(entry.ref, tower, dim, model, *steps, fingerprint)  # type: ignore[arg-type]
     blocks = getattr(sub, "num_hidden_layers", None)
     return attach_layers(encoder, pooling, tower, int(blocks)) if blocks else encoder
