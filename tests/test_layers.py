@@ -10,7 +10,7 @@ import pytest
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import parse_layers
-from infogauss_cli.models.backends.per_layer import LayerSet, layer_encoders, select
+from infogauss_cli.models.backends.common import LayerSet, layer_encoders, select
 from tests.helpers import invoke
 
 
@@ -64,7 +64,7 @@ def test_layer_encoders_run_the_model_once_per_batch_for_all_layers():
             assert torch.equal(got, b["x"] * (k + 1))
         enc.forward.done()
     assert len(calls) == len(batches)  # not once per layer
-    assert not encs[0][2].forward.tap.memo
+    assert not encs[0][2].forward.memo
 
 
 def test_a_backend_without_layers_is_bad_input():

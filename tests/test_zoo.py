@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -10,14 +11,8 @@ import yaml
 from typer.testing import CliRunner
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.models.catalogue import (
-    Zoo,
-    default_zoo_path,
-    entry_class,
-    load_zoo,
-    parse_entry,
-    parse_zoo,
-)
+from infogauss_cli.models.catalogue import Zoo, find_zoo, load_zoo, parse_entry, parse_zoo
+from infogauss_cli.models.validation import entry_class
 from infogauss_cli.models.weights import WeightsLocation, weights_location
 from infogauss_cli.models.zoo_schema import OBJECTIVES, ZooEntry
 
@@ -51,7 +46,7 @@ def errors_of(data) -> list[str]:
 # ---- the packaged zoo --------------------------------------------------------------------------
 def test_packaged_zoo_loads_and_has_the_paper_models():
     z = load_zoo()
-    assert Path(z.path) == default_zoo_path()
+    assert Path(z.path) == Path(str(files("infogauss_cli") / "model_zoo.yaml")) == find_zoo()
     assert set(PAPER) <= set(z.ids)
     for name in (
         "clip-vit-b32",

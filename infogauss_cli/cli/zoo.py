@@ -124,11 +124,11 @@ def show_cmd(
 
     Examples: [bold]infogauss zoo show clip[/], [bold]infogauss zoo show timm:resnet34.tv_in1k[/]
     """
-    from infogauss_cli.models.catalogue import find_zoo, is_on_the_fly, resolve_models
+    from infogauss_cli.models.catalogue import find_zoo, on_the_fly_prefix, resolve_models
 
     zoo, objective = params["zoo"], params["objective"]
     (entry,) = resolve_models([model], zoo_path=zoo, objective=objective)  # type: ignore[arg-type]
-    fly = is_on_the_fly(model)
+    fly = on_the_fly_prefix(model) is not None
     where = f"none (made on the fly from {model})" if fly else str(find_zoo(zoo))  # type: ignore[arg-type]
     if as_yaml:
         _print_yaml(entry, fly)

@@ -1,7 +1,5 @@
-"""The catalogue: read zoo files (``--zoo``, ``$INFOGAUSS_ZOO``, else the packaged zoo), resolve
-model references (zoo ids, ``@random`` twins, and ``hf:ID``, ``timm:NAME``,
-``open_clip:NAME[:PRETRAINED]``, ``st:ID`` made on the fly, ``ID`` a hub id or a local path) and
-build an :class:`Encoder` from an entry."""
+"""The catalogue: read zoo files, resolve model references (zoo ids, ``@random`` twins, prefixed
+references made on the fly) and build an :class:`Encoder` from an entry."""
 
 from __future__ import annotations
 
@@ -22,22 +20,17 @@ from infogauss_cli.models.registry import Encoder, backend_names, get_backend
 from infogauss_cli.models.validation import (
     ENV_VAR,
     Zoo,
-    entry_class,
-    format_errors,
     parse_entry,
     parse_zoo,
 )
 from infogauss_cli.models.weights import WeightsStatus, weights_load_error, weights_location
 from infogauss_cli.models.zoo_schema import (
     ON_THE_FLY_PREFIXES,
-    SCHEMA_VERSION,
     ZooEntry,
     check_revision,
     on_the_fly_prefix,
     split_random,
 )
-
-__all__ = ["SCHEMA_VERSION", "entry_class", "format_errors"]  # for the CLI
 
 HF_EMBEDDINGS = {
     "clip": "get_image_features / get_text_features (projected)",
@@ -46,21 +39,15 @@ HF_EMBEDDINGS = {
 }
 
 
-# ---- zoo files ---------------------------------------------------------------------------------
-def default_zoo_path() -> Path:
-    return Path(str(files("infogauss_cli") / "model_zoo.yaml"))
-
-
 def find_zoo(path: str | os.PathLike[str] | None = None) -> Path:
     """Explicit path, else ``$INFOGAUSS_ZOO``, else the packaged zoo."""
     if path is not None and str(path) != "":
         return Path(path).expanduser()
     env = os.environ.get(ENV_VAR, "").strip()
-    return Path(env).expanduser() if env else default_zoo_path()
+    return Path(env).expanduser() if env else Path(str(files("infogauss_cli") / "model_zoo.yaml"))
 
 
 def load_zoo(path: str | os.PathLike[str] | None = None) -> Zoo:
-    """Read and validate a zoo file (see :func:`find_zoo` for which one)."""
     zoo_path = find_zoo(path)
     if not zoo_path.is_file():
         where = f" (from ${ENV_VAR})" if path is None and os.environ.get(ENV_VAR) else ""
@@ -108,11 +95,6 @@ def with_revision(entries: list[ZooEntry], revision: str | None) -> list[ZooEntr
     return [entry.model_copy(update={"source": source})]
 
 
-# ---- model references --------------------------------------------------------------------------
-def is_on_the_fly(ref: str) -> bool:
-    return on_the_fly_prefix(ref) is not None
-
-
 def resolve_models(
     refs: Sequence[str],
     *,
@@ -122,7 +104,7 @@ def resolve_models(
 ) -> list[ZooEntry]:
     """The entries ``refs`` name: prefixed references made on the fly (``objective``, default
     ``other``), the others from the zoo file ``zoo_path``; ``revision`` as ``--revision``."""
-    flags = [is_on_the_fly(r) for r in refs]
+    flags = [on_the_fly_prefix(r) is not None for r in refs]
     if objective is not None and not any(flags):
         raise BadInputError(
             f"--objective {objective}: only for models named hf:ID, timm:NAME, open_clip:NAME "
@@ -137,19 +119,14 @@ def resolve_models(
 
 
 def resolve_refs(refs: Sequence[str], compute: Compute) -> list[ZooEntry]:
-    """:func:`resolve_models` with ``compute``'s zoo, revision and objective."""
     return resolve_models(
         list(refs), zoo_path=compute.zoo, revision=compute.revision, objective=compute.objective
     )
 
 
 def on_the_fly_entry(ref: str, objective: str | None = None) -> ZooEntry:
-    """The zoo entry of a prefixed reference."""
-    prefix = on_the_fly_prefix(ref)
-    if prefix is None:
-        raise BadInputError(
-            f"{ref!r}: expected {', '.join(p + ':...' for p in ON_THE_FLY_PREFIXES)}"
-        )
+    """The entry of a prefixed reference (``hf:ID``, ``timm:NAME``, ...)."""
+    prefix = ref.strip().partition(":")[0]
     text, random, seed = split_random(ref, strict=False)
     rest = text.partition(":")[2].strip()
     if not rest:
@@ -173,7 +150,6 @@ def zoo_file_id(entry: ZooEntry) -> str:
 
 
 def _local(text: str) -> Path | None:
-    """``text`` as a local path if it is one (it exists, or is written as a path)."""
     path = Path(text).expanduser()
     if path.exists():
         return path.resolve()
@@ -233,7 +209,6 @@ def _hf(rest: str, ref: str, pretrained: bool) -> dict[str, object]:
     else:
         source = {"name": rest}
         config = _read_config(hub.hub_file(ref, rest, ["config.json"]))  # fails fast offline
-    # CLIP (both towers, projected), a vision model (CLS token), else a text encoder (mean)
     vision = "num_channels" in config and "vocab_size" not in config
     towers, pooling = (["image"], "cls") if vision else (["text"], "mean")
     if config.get("model_type") == "clip":
@@ -243,7 +218,6 @@ def _hf(rest: str, ref: str, pretrained: bool) -> dict[str, object]:
 
 
 def _read_config(path: Path) -> dict:
-    """The JSON of ``path`` (or ``path/config.json``); {} when there is none."""
     file = path / "config.json" if path.is_dir() else path
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
@@ -255,9 +229,7 @@ def _read_config(path: Path) -> dict:
 _FIELDS = {"hf": _hf, "timm": _timm, "open_clip": _open_clip, "st": _st}
 
 
-# ---- building ----------------------------------------------------------------------------------
 def build_encoder(entry: ZooEntry, tower: str) -> Encoder:
-    """Build one tower of ``entry``: eval mode, CPU, float32, with its preprocessing."""
     if tower not in entry.towers:
         raise BadInputError(f"{entry.ref} has no {tower} tower (it has: {', '.join(entry.towers)})")
     backend = get_backend(entry.backend)
@@ -280,8 +252,7 @@ def build_encoder(entry: ZooEntry, tower: str) -> Encoder:
 
 
 def fail_fast(entry: ZooEntry) -> None:
-    """Before torch is imported: hub weights that are not cached while the hub cannot be reached
-    are a :class:`RunError`. Silent when the backend cannot tell without its library."""
+    """Before torch is imported: uncached hub weights with the hub out of reach are a RunError."""
     name = getattr(entry, "backend", None)
     if name not in backend_names():  # a stand-in entry, or a backend build will name as unknown
         return
@@ -295,12 +266,10 @@ def fail_fast(entry: ZooEntry) -> None:
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
-    """Where ``entry``'s weights come from and whether they are on this machine (no network)."""
     return get_backend(entry.backend).weights_status(entry)
 
 
 def check_entry(entry: ZooEntry) -> None:
-    """``entry``'s names against the installed library and its local weights path (no network,
-    no model built); a problem is a :class:`BadInputError`."""
+    """``entry``'s names and local weights path, checked without network or model."""
     get_backend(entry.backend).check(entry)
     weights_location(entry)

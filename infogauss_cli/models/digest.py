@@ -1,5 +1,5 @@
-"""Content identity of weights: the sha256 of a file (or a folder's files), hashed once per
-(path, size, mtime, inode) and remembered in the default cache folder under a file lock."""
+"""Content identity of weights: sha256 of a file or a folder's files, memoised per (path, size,
+mtime, inode) in the default cache folder."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _read_memo(path: Path) -> dict[str, str]:
 
 
 def stream_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes, read in 4 MiB blocks (``sha256sum FILE`` gives the same)."""
+    """sha256 of a file's bytes (as ``sha256sum FILE``)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
@@ -37,37 +37,31 @@ def stream_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _remember(key: str, digest: str) -> None:
-    """Add ``key -> digest`` to the memo file (locked read, update, atomic rewrite); a read-only
-    cache only costs the hashing again next time."""
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, memoised in memory and in the memo file (a read-only cache only
+    costs the hashing again)."""
     from filelock import FileLock, Timeout
 
-    path = memo_file()
-    with contextlib.suppress(OSError, Timeout):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
-            stored = _read_memo(path)
-            stored[key] = digest
-            atomic_write_bytes(path, json.dumps(stored).encode())
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, memoised in memory and in the default cache folder."""
     st = path.stat()
     key = f"{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
     if key in _memo:
         return _memo[key]
-    digest = _read_memo(memo_file()).get(key)
+    memo = memo_file()
+    digest = _read_memo(memo).get(key)
     if not isinstance(digest, str):
         digest = stream_sha256(path)
-        _remember(key, digest)
+        with contextlib.suppress(OSError, Timeout):
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(memo) + ".lock", timeout=LOCK_TIMEOUT_S):
+                stored = _read_memo(memo)
+                stored[key] = digest
+                atomic_write_bytes(memo, json.dumps(stored).encode())
     _memo[key] = digest
     return digest
 
 
 def content_digest(path: str | Path) -> str:
-    """sha256 of a file, or of a folder's files (relative names and each file's sha256): the
-    same weights give the same digest wherever they are installed."""
+    """sha256 of a file, or of a folder's relative names and file digests (location-free)."""
     path = Path(path).resolve()
     if path.is_file():
         return file_sha256(path)
@@ -79,7 +73,6 @@ def content_digest(path: str | Path) -> str:
 
 
 def path_identity(path: Path) -> str:
-    """The cache key's identity of local weights: their content digest, not their path."""
     kind = "file" if Path(path).is_file() else "dir"
     return f"{kind}:sha256:{content_digest(path)}"
 

@@ -1,11 +1,5 @@
-"""The backend registry: the zoo's ``backend:`` names and the contract of what builds them.
-
-A backend is one module that defines a :class:`Backend` (usually a :class:`BackendSpec` over its
-functions) and one registration: :func:`register_backend` with the object, or with
-``"module:attribute"`` imported on first use, or an entry point of the group
-``infogauss.backends`` (``name = "module:attribute"``). A backend turns a zoo entry and a tower
-into an :class:`Encoder`; the extractor owns devices, precision, batching and caching.
-"""
+"""The backend registry: the zoo's ``backend:`` names (registered objects, ``"module:attribute"``
+imported on first use, or entry points of ``infogauss.backends``) and the Backend contract."""
 
 from __future__ import annotations
 
@@ -30,8 +24,7 @@ Batch = dict[str, "torch.Tensor"]
 
 @dataclass(frozen=True)
 class LayerSet:
-    """Per-layer outputs for ``--layers``: ``names`` (index = position in ``forward``'s output),
-    ``forward(module, batch) -> [Tensor(B, d_k)]``, ``dims`` and ``pooling`` (in words)."""
+    """Per-layer outputs for ``--layers``: ``forward(module, batch) -> [Tensor(B, d_k)]``."""
 
     names: tuple[str, ...]
     forward: Callable[[torch.nn.Module, Batch], Sequence[torch.Tensor]]
@@ -41,10 +34,9 @@ class LayerSet:
 
 @dataclass
 class Encoder:
-    """One tower of one model, ready to embed: ``prepare`` per item in DataLoader workers
-    (picklable; RGB PIL image -> tensor, or str -> str), ``collate`` (items -> dict of batch-first
-    CPU tensors; a text collate may have ``token_lengths(texts)``), ``forward(module, batch)`` ->
-    raw ``(B, dim)`` embeddings, and ``fingerprint`` (what changes the outputs: the cache key)."""
+    """One tower of one model, ready to embed (docs/zoo.md): ``prepare`` runs per item in
+    DataLoader workers (picklable), ``collate`` makes batch-first CPU tensors (a text collate may
+    have ``token_lengths(texts)``), ``forward`` gives ``(B, dim)``; ``fingerprint``: cache key."""
 
     model_id: str
     tower: Tower
@@ -54,8 +46,8 @@ class Encoder:
     collate: Callable[[list[object]], Batch]
     forward: Callable[[torch.nn.Module, Batch], torch.Tensor]
     fingerprint: dict[str, str] = field(default_factory=dict)
-    channels_last: bool = False  # CNNs: faster in channels_last memory format
-    layers: LayerSet | None = None  # per-layer outputs for ``--layers``
+    channels_last: bool = False
+    layers: LayerSet | None = None
 
 
 def prepare_text(text: object) -> str:
@@ -65,12 +57,9 @@ def prepare_text(text: object) -> str:
 
 @runtime_checkable
 class Backend(Protocol):
-    """What a backend provides (docs/zoo.md): ``name`` (the zoo's ``backend:``), ``source_schema``
-    (a strict ``SourceSchema`` subclass), ``towers`` (None: any); ``build(entry, tower)`` (eval
-    mode, CPU, float32, ``dim == entry.dim`` when set; ``RunError`` for an offline hub or a missing
-    file, ``BadInputError`` for a bad entry); ``check(entry)`` (the names exist in the installed
-    library, no network); ``weights_status(entry)`` (no network); optionally ``quick_status``
-    (the same without the heavy library, or None). Heavy libraries are imported inside these."""
+    """What a backend provides (docs/zoo.md): ``build(entry, tower)`` gives an eval-mode float32
+    CPU :class:`Encoder` (``RunError`` offline, ``BadInputError`` for a bad entry); ``check`` and
+    ``weights_status`` use no network; optional ``quick_status``: the same without the library."""
 
     name: str
     source_schema: type[SourceSchema]
@@ -96,12 +85,14 @@ class BackendSpec:
     quick_status: Callable[[ZooEntry], WeightsStatus | None] | None = None
 
 
-_REGISTRY: dict[str, Backend | str] = {}
+_BUILT_IN = ("timm", "open_clip", "transformers", "sentence-transformers")
+_REGISTRY: dict[str, Backend | str] = {
+    n: f"infogauss_cli.models.backends.{n.replace('-', '_')}:BACKEND" for n in _BUILT_IN
+}
 
 
 def register_backend(backend: Backend | str, *, name: str | None = None) -> None:
-    """Register ``backend`` (an object, or ``"module:attribute"`` with ``name``); a later
-    registration of the same name replaces the earlier one."""
+    """Register ``backend`` (an object, or ``"module:attribute"`` with ``name``); last one wins."""
     if isinstance(backend, str):
         if not name:
             raise ValueError("register_backend('module:attribute') needs name=")
@@ -115,14 +106,12 @@ def unregister_backend(name: str) -> None:
 
 
 def backend_names() -> tuple[str, ...]:
-    """The registered backend names, in registration order."""
     for name, value in entry_point_specs(ENTRY_POINT_GROUP):
         _REGISTRY.setdefault(name, value)
     return tuple(_REGISTRY)
 
 
 def get_backend(name: str) -> Backend:
-    """The backend registered as ``name`` (imported on first use)."""
     backend_names()
     found = _REGISTRY.get(name)
     if found is None:
@@ -132,11 +121,3 @@ def get_backend(name: str) -> Backend:
         found = getattr(importlib.import_module(module), attr or "BACKEND")
         _REGISTRY[name] = found
     return found  # type: ignore[return-value]
-
-
-register_backend("infogauss_cli.models.backends.timm:BACKEND", name="timm")
-register_backend("infogauss_cli.models.backends.open_clip:BACKEND", name="open_clip")
-register_backend("infogauss_cli.models.backends.transformers:BACKEND", name="transformers")
-register_backend(
-    "infogauss_cli.models.backends.sentence_transformers:BACKEND", name="sentence-transformers"
-)

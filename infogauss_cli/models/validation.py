@@ -1,6 +1,5 @@
-"""Validation of zoo data: the entry union (one class per registered backend, chosen by the
-entry's ``backend``, each ``source:`` strict) and error messages with the field path of every
-problem, duplicate names included."""
+"""Validation of zoo data: one entry class per registered backend, and error messages with the
+field path of every problem, duplicate names included."""
 
 from __future__ import annotations
 
@@ -23,7 +22,6 @@ from infogauss_cli.models.zoo_schema import (
 )
 
 ENV_VAR = "INFOGAUSS_ZOO"
-#: How to name a model that has no zoo entry.
 ON_THE_FLY_HINT = (
     "use hf:ID, timm:NAME, open_clip:NAME or st:ID to audit a hub or local model without a zoo "
     "entry"
@@ -31,15 +29,12 @@ ON_THE_FLY_HINT = (
 Loc = tuple[str | int, ...]
 BaseDir = str | os.PathLike[str] | None
 
-ENV_VAR = "INFOGAUSS_ZOO"
-
 _ENTRY_CLASSES: dict[tuple[str, type], type[ZooEntry]] = {}
 _UNIONS: dict[tuple[str, ...], tuple[Any, type[BaseModel]]] = {}
 
 
 def entry_class(backend: str) -> type[ZooEntry]:
-    """The entry class of a registered backend: :class:`ZooEntry` with ``backend`` fixed to
-    its name and ``source`` to its schema (one class per backend and schema, cached)."""
+    """:class:`ZooEntry` with ``backend`` and ``source`` fixed to a registered backend's."""
     spec = get_backend(backend)
     key = (spec.name, spec.source_schema)
     if key not in _ENTRY_CLASSES:
@@ -56,7 +51,6 @@ def entry_class(backend: str) -> type[ZooEntry]:
 
 
 def _schemas() -> tuple[Any, type[BaseModel]]:
-    """(entry union type, zoo file model) for the backends registered now."""
     names = backend_names()
     if names not in _UNIONS:
         classes = tuple(entry_class(n) for n in names)
@@ -79,8 +73,7 @@ def parse_entry(
     on_the_fly: bool = False,
     origin: str = "entry",
 ) -> ZooEntry:
-    """One entry from a dict, errors as in a zoo file; ``on_the_fly``: made from a prefixed id
-    (the id is that reference, ``dim`` may be None)."""
+    """One entry from a dict, errors as in a zoo file (``on_the_fly``: ``dim`` may be None)."""
     context = {"base_dir": base_dir, ON_THE_FLY: on_the_fly}
     try:
         return TypeAdapter(_schemas()[0]).validate_python(data, context=context)
@@ -90,8 +83,6 @@ def parse_entry(
 
 @dataclass(frozen=True)
 class Zoo:
-    """A validated zoo file: ``entries`` in file order, ``path`` where it was read from."""
-
     entries: tuple[ZooEntry, ...]
     path: str
 
@@ -106,13 +97,11 @@ class Zoo:
         return tuple(e.id for e in self.entries)
 
     def get(self, name: str) -> ZooEntry | None:
-        """The entry with this id or alias (case-insensitive), or None. No suffixes."""
         key = name.strip().lower()
         return next((e for e in self.entries if key in (n.lower() for n in e.names)), None)
 
     def resolve(self, ref: str) -> ZooEntry:
-        """An id or alias (any case), optionally with ``@random[:SEED]``; unknown names raise
-        :class:`BadInputError` with suggestions."""
+        """An id or alias (any case), optionally with ``@random[:SEED]``."""
         name, random, seed = split_random(ref)
         entry = self.get(name)
         if entry is None:
@@ -127,7 +116,6 @@ class Zoo:
 
 
 def parse_zoo(data: object, *, base_dir: BaseDir = None, origin: str = "data") -> Zoo:
-    """Validate already-parsed zoo data (a dict with ``schema_version`` and ``models``)."""
     if not isinstance(data, dict):
         raise BadInputError(
             f"{origin}: expected a mapping with 'schema_version: {SCHEMA_VERSION}' and 'models: "
@@ -163,27 +151,12 @@ def _loc(loc: Loc) -> str:
 
 
 class _AnySource(SourceSchema):
-    """A ``source:`` of an unknown backend: only the common keys are checked."""
-
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
 class _AnyEntry(ZooEntry):
-    """An entry whose backend is unknown or missing: every other field is still checked."""
-
     backend: str = ""
     source: _AnySource
-
-
-def _untagged_errors(item: object, loc: Loc, base_dir: BaseDir) -> list[str]:
-    """The errors of an entry besides its bad ``backend`` (which hides them in the union)."""
-    if not isinstance(item, dict):
-        return []
-    try:
-        _AnyEntry.model_validate(item, context={"base_dir": base_dir})
-    except ValidationError as exc:
-        return _error_lines(exc, prefix=loc)
-    return []
 
 
 def _error_lines(
@@ -192,9 +165,12 @@ def _error_lines(
     lines = []
     for err in exc.errors(include_url=False):
         loc, kind, msg = (*prefix, *err["loc"]), err["type"], err["msg"]
-        extra = (
-            _untagged_errors(_at(data, loc), loc, base_dir) if kind.startswith("union_tag") else []
-        )
+        extra, item = [], _at(data, loc)
+        if kind.startswith("union_tag") and isinstance(item, dict):  # the errors it hides
+            try:
+                _AnyEntry.model_validate(item, context={"base_dir": base_dir})
+            except ValidationError as inner:
+                extra = _error_lines(inner, prefix=loc)
         if kind == "union_tag_invalid":
             tag, names = err["ctx"]["tag"], ", ".join(backend_names())
             loc, msg = (*loc, "backend"), f"unknown backend {tag!r} (use one of {names})"
@@ -214,7 +190,6 @@ def _error_lines(
 
 
 def _at(data: object, loc: Loc) -> object:
-    """The item of raw ``data`` at a pydantic location, or None."""
     for key in loc:
         try:
             data = data[key]  # type: ignore[index]
@@ -224,7 +199,6 @@ def _at(data: object, loc: Loc) -> object:
 
 
 def _duplicates(models: object) -> list[str]:
-    """Duplicate ids/aliases among the entries (raw ones too, alongside schema errors)."""
     if not isinstance(models, list):
         return []
     seen: dict[str, str] = {}

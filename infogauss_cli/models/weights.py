@@ -1,5 +1,4 @@
-"""Where an entry's weights come from, whether they are here, and what is wrong with a weights
-file (no heavy imports besides the schema, no network)."""
+"""Where an entry's weights come from, whether they are here, and what is wrong with a file."""
 
 from __future__ import annotations
 
@@ -20,8 +19,7 @@ CHECKPOINT_FORMATS = "safetensors, or a PyTorch .pt/.pth/.bin file (zip or pickl
 
 @dataclass(frozen=True)
 class WeightsLocation:
-    """``random``, ``local`` (a file or folder), ``package`` (inside an installed Python
-    package) or ``hub``; ``path`` for local and package weights, ``note`` why a fallback."""
+    """``path`` for local and package weights; ``note`` why a fallback to the hub."""
 
     kind: Literal["random", "local", "package", "hub"]
     path: Path | None = None
@@ -29,8 +27,7 @@ class WeightsLocation:
 
 
 def package_path(spec: str) -> Path | None:
-    """``pkg:MODULE/REL/PATH`` -> the path inside the installed package (found without
-    importing it), or None when the module is not installed."""
+    """``pkg:MODULE/REL/PATH`` -> the path inside the installed package (not imported), or None."""
     module, _, rel = spec[len(PKG_PREFIX) :].partition("/")
     try:
         found = importlib.util.find_spec(module)
@@ -38,12 +35,8 @@ def package_path(spec: str) -> Path | None:
         found = None
     if found is None:
         return None
-    if found.submodule_search_locations:
-        base = Path(next(iter(found.submodule_search_locations)))
-    elif found.origin:
-        base = Path(found.origin).parent
-    else:  # pragma: no cover - namespace oddities
-        return None
+    places = found.submodule_search_locations
+    base = Path(next(iter(places))) if places else Path(str(found.origin)).parent
     if not rel:
         return base
     target = base / rel
@@ -56,7 +49,6 @@ def package_path(spec: str) -> Path | None:
 
 
 def local_path(entry: ZooEntry) -> Path | None:
-    """The path ``source.weights`` names (not checked), or None."""
     weights = entry.source.weights
     if weights is None:
         return None
@@ -64,15 +56,14 @@ def local_path(entry: ZooEntry) -> Path | None:
 
 
 def weights_location(entry: ZooEntry) -> WeightsLocation:
-    """Resolve ``entry.source.weights``; missing local weights without ``hub_fallback`` are a
-    :class:`BadInputError`."""
+    """Resolve ``entry.source.weights`` (missing without ``hub_fallback``: BadInputError)."""
     if not entry.pretrained:
         return WeightsLocation("random")
     weights = entry.source.weights
     if weights is None:
         return WeightsLocation("hub")
     package = weights.startswith(PKG_PREFIX)
-    path = package_path(weights) if package else Path(weights)
+    path = local_path(entry)
     if path is not None and path.exists():
         return WeightsLocation("package" if package else "local", path)
     module = weights[len(PKG_PREFIX) :].partition("/")[0]
@@ -95,8 +86,7 @@ def weights_location(entry: ZooEntry) -> WeightsLocation:
 
 @dataclass(frozen=True)
 class WeightsStatus:
-    """``kind`` (random | local | package | hub), ``location`` (a path, or a hub repo and
-    files), ``available`` without the network, ``detail``: one line for humans."""
+    """``location``: a path, or a hub repo and files; ``available`` without the network."""
 
     kind: str
     location: str
@@ -115,7 +105,6 @@ class WeightsStatus:
 
     @classmethod
     def hub(cls, entry: ZooEntry, where: str, cached: Path | None) -> WeightsStatus:
-        """Hub weights at ``where``; ``cached``: the local copy, or None."""
         detail = (
             f"cached at {cached}" if cached else "not in the local cache: downloads on first use"
         )
@@ -123,10 +112,8 @@ class WeightsStatus:
         return cls("hub", where, cached is not None, "; ".join(filter(None, [note, detail])))
 
 
-# ---- the weights file itself -------------------------------------------------------------------
 def weights_file(path: Path, preferred: Sequence[str], model: str) -> Path:
-    """``path`` itself, or inside a folder the first of ``preferred``, else its only weights
-    file; checked by :func:`check_checkpoint`."""
+    """``path``, or in a folder the first of ``preferred``, else its only weights file; checked."""
     if path.is_file():
         return check_checkpoint(path, model)
     if not path.is_dir():
@@ -169,7 +156,6 @@ def check_checkpoint(file: Path, model: str) -> Path:
 
 
 def _check_safetensors(file: Path, header_len: int, size: int, model: str) -> None:
-    """The tensors the header lists end exactly at the end of the file."""
     try:
         with open(file, "rb") as fh:
             fh.seek(8)
@@ -201,7 +187,6 @@ _TRUNCATED_MARKS = (
 
 
 def error_chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and the exceptions it was raised from, outermost first."""
     seen: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and all(current is not e for e in seen):
@@ -211,8 +196,7 @@ def error_chain(exc: BaseException) -> list[BaseException]:
 
 
 def weights_load_error(exc: BaseException, model: str, weights: object) -> BadInputError | None:
-    """A :class:`BadInputError` when ``exc`` comes from an unsafe pickle (never loaded with
-    weights_only off) or a truncated file; None for any other failure."""
+    """A :class:`BadInputError` for an unsafe pickle or a truncated file; else None."""
     where = f"its weights {weights}" if weights else "its weights file"
     chain = error_chain(exc)
     if any(

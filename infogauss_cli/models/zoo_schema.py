@@ -14,15 +14,9 @@ SCHEMA_VERSION = 1
 PKG_PREFIX = "pkg:"
 RANDOM_SUFFIX = "random"
 MAX_SEED = 2**32 - 1  # seeds of numpy and torch generators alike
-#: Validation context key of entries made on the fly from a prefixed id (``dim`` may be None).
-ON_THE_FLY = "on_the_fly"
-#: Prefixes of model references without a zoo entry -> their backend (docs/zoo.md).
-ON_THE_FLY_PREFIXES = {
-    "hf": "transformers",
-    "timm": "timm",
-    "open_clip": "open_clip",
-    "st": "sentence-transformers",
-}
+ON_THE_FLY = "on_the_fly"  # validation context key of entries made from a prefixed id
+ON_THE_FLY_PREFIXES = {"hf": "transformers", "timm": "timm", "open_clip": "open_clip"}
+ON_THE_FLY_PREFIXES["st"] = "sentence-transformers"
 
 
 def on_the_fly_prefix(ref: str) -> str | None:
@@ -32,8 +26,8 @@ def on_the_fly_prefix(ref: str) -> str | None:
 
 
 def split_random(ref: str, *, strict: bool = True) -> tuple[str, bool, int | None]:
-    """``MODEL@random[:SEED]`` -> ``(MODEL, True, SEED or None)``; ``MODEL`` -> ``(MODEL, False,
-    None)``. ``strict``: any other ``@`` suffix is an error, else it stays in the name."""
+    """``MODEL@random[:SEED]`` -> ``(MODEL, True, SEED or None)``; ``strict``: any other ``@``
+    suffix is an error, else it stays in the name."""
     text = ref.strip()
     name, sep, suffix = text.rpartition("@")
     if not sep:
@@ -53,14 +47,11 @@ def split_random(ref: str, *, strict: bool = True) -> tuple[str, bool, int | Non
     return name, True, seed
 
 
-#: Training objectives: ``infonce`` (contrastive: CLIP, SimCLR, sentence-transformers),
-#: ``sigmoid`` (SigLIP), ``supervised``, ``self-distillation`` (DINO), ``mae``, ``other``.
 Objective = Literal["infonce", "sigmoid", "supervised", "self-distillation", "mae", "other"]
 OBJECTIVES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
 TowerName = Literal["image", "text"]
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-#: A branch, tag or commit hash, or ``refs/pr/N``: never a path (the hub cache makes folders
-#: named after it).
+#: A branch, tag or commit hash, or ``refs/pr/N``: never a path (the hub cache names folders so).
 _REVISION_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,254}|refs/pr/[0-9]{1,9})$")
 
 
@@ -74,7 +65,6 @@ Name = Annotated[str, AfterValidator(_check_name)]
 
 
 def check_revision(value: str) -> str:
-    """``value`` if it is a valid hub revision, else ValueError."""
     if not _REVISION_RE.match(value) or ".." in value:
         raise ValueError(
             f"{value!r} is not a branch, tag or commit hash (letters, digits and . _ -, no "
@@ -88,7 +78,7 @@ class Strict(BaseModel):
 
 
 def _resolve_weights(value: str | None, info: ValidationInfo) -> str | None:
-    """Expand ``~``; a relative local path is relative to the zoo file's folder."""
+    """Expand ``~``; a relative path is relative to the zoo file's folder."""
     if value is None:
         return None
     value = value.strip()
@@ -107,22 +97,17 @@ def _resolve_weights(value: str | None, info: ValidationInfo) -> str | None:
 
 
 class SourceSchema(Strict):
-    """The ``source:`` block every backend extends."""
-
     name: str = Field(min_length=1)
     weights: str | None = None
-    """A local file or folder (relative to the zoo file), or ``pkg:MODULE/PATH``; unset: the
-    library's hub weights for ``name``."""
+    """A local file or folder, or ``pkg:MODULE/PATH``; unset: the hub weights of ``name``."""
     hub_fallback: bool = False
-    """Missing ``weights``: load ``name``'s hub weights instead of failing."""
     revision: Annotated[str, AfterValidator(check_revision)] | None = None
-    """Hub revision of the weights (``--revision`` overrides it)."""
 
     _check_weights = field_validator("weights")(_resolve_weights)
 
 
 class ZooEntry(Strict):
-    """One registered model; each backend has its subclass (``catalogue.entry_class``)."""
+    """One registered model; each backend has its subclass (``validation.entry_class``)."""
 
     allowed_towers: ClassVar[tuple[str, ...] | None] = None
     backend_name: ClassVar[str] = ""
@@ -135,10 +120,8 @@ class ZooEntry(Strict):
     objective: Objective
     embedding: str = Field(min_length=1)
     dim: int | None = Field(gt=0)
-    """None only for entries made on the fly (the built model gives it)."""
     paper_row: str | dict[TowerName, str] | None = None
     pretrained: bool = True
-    """False: the real architecture with seeded random weights."""
     init_seed: int = Field(default=0, ge=0, le=MAX_SEED)
     notes: str | None = None
 
@@ -173,7 +156,6 @@ class ZooEntry(Strict):
 
     @property
     def ref(self) -> str:
-        """The id, with ``@random`` (``@random:SEED``) for random-init twins."""
         seed = f":{self.init_seed}" if self.init_seed else ""
         return self.id if self.pretrained else f"{self.id}@{RANDOM_SUFFIX}{seed}"
 
@@ -187,6 +169,5 @@ class ZooEntry(Strict):
         return (self.id, *self.aliases)
 
     def random_twin(self, seed: int | None = None) -> ZooEntry:
-        """This entry with seeded random weights (same architecture and preprocessing)."""
         seeds = {} if seed is None else {"init_seed": seed}
         return self.model_copy(update={"pretrained": False, **seeds})

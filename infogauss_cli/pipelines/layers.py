@@ -22,7 +22,7 @@ from infogauss_cli.extract.model import (
 from infogauss_cli.extract.plan import Shard
 from infogauss_cli.extract.result import Extraction, ShardWork
 from infogauss_cli.models import catalogue
-from infogauss_cli.models.backends.per_layer import layer_encoders
+from infogauss_cli.models.backends.common import layer_encoders
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.zoo_schema import ZooEntry

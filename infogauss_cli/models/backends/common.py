@@ -1,16 +1,19 @@
-"""What every backend shares: picklable prepare/collate callables, seeded random init, the
-fingerprint, the dimension check and the encoder itself."""
+"""What every backend shares: the image prepare, the text collates, seeded init, the fingerprint,
+the checks, and the per-layer profiles (``--layers``: one Encoder per layer, one model run)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import dataclasses
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.core.options import ALL
 from infogauss_cli.models.digest import path_identity
-from infogauss_cli.models.registry import Batch, Encoder, Tower
+from infogauss_cli.models.registry import Batch, Encoder, LayerSet
 from infogauss_cli.models.weights import weights_file, weights_location
 from infogauss_cli.models.zoo_schema import ZooEntry
 
@@ -19,10 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     import torch
     from PIL.Image import Image
-
-Forward = Callable[["torch.nn.Module", Batch], "torch.Tensor"]
-#: An encoder's ``prepare``, ``collate`` and ``forward``.
-Steps = tuple[Callable[[object], object], Callable[[list[object]], Batch], Forward]
+    from transformers import PreTrainedTokenizerBase
 
 
 class ImagePrepare:
@@ -36,18 +36,58 @@ class ImagePrepare:
             image = image.convert("RGB")
         return self.transform(image)
 
-    def __repr__(self) -> str:
-        return f"ImagePrepare({self.transform!r})"
+
+class TextCollate:
+    """Texts -> input_ids / attention_mask (/ token_type_ids) with a Hugging Face tokenizer;
+    ``lower``: sentence-transformers' cleaning (strip, and lowercase when True)."""
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        max_length: int,
+        padding: bool | str = True,
+        lower: bool | None = None,
+    ) -> None:
+        self.tokenizer, self.max_length = tokenizer, max_length
+        self.padding, self.lower = padding, lower
+
+    def _tokens(self, texts: list[str], **kw: object) -> dict:
+        if self.lower is not None:
+            texts = [t.strip().lower() if self.lower else t.strip() for t in texts]
+        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length, **kw)
+
+    def __call__(self, texts: list[str]) -> Batch:
+        return dict(self._tokens(texts, padding=self.padding, return_tensors="pt"))
+
+    def token_lengths(self, texts: list[str]) -> list[int] | None:
+        """Tokens per text after truncation (the bucketing key); None with fixed padding."""
+        if self.padding == "max_length":
+            return None
+        return [len(x) for x in self._tokens(texts)["input_ids"]]
+
+
+class BpeCollate:
+    """Texts -> ``input_ids`` (+ ``attention_mask`` when ``mask``) with an open_clip tokenizer."""
+
+    def __init__(self, tokenizer: Callable[[list[str]], torch.Tensor], mask: bool = False) -> None:
+        self.tokenizer, self.mask = tokenizer, mask
+
+    def __call__(self, texts: list[str]) -> Batch:
+        ids = self.tokenizer(list(texts))
+        return (
+            {"input_ids": ids, "attention_mask": (ids != 0).long()}
+            if self.mask
+            else {"input_ids": ids}
+        )
+
+    def token_lengths(self, texts: list[str]) -> None:  # padded to the context length
+        return None
 
 
 def stack_images(items: list[torch.Tensor]) -> Batch:
     import torch
 
     return {"pixel_values": torch.stack(list(items))}
-
-
-def image_steps(transform: Callable[[Image], torch.Tensor], forward: Forward) -> Steps:
-    return ImagePrepare(transform), stack_images, forward  # type: ignore[return-value]
 
 
 @contextlib.contextmanager
@@ -98,17 +138,10 @@ def check_vocab(model: str, tokenizer_name: str, size: int | None) -> None:
         )
 
 
-def library_versions(*names: str) -> dict[str, str]:
-    out = {}
-    for name in ("torch", *names):
-        try:
-            out[f"{name}_version"] = version(name)
-        except PackageNotFoundError:  # pragma: no cover
-            out[f"{name}_version"] = "?"
-    return out
-
-
-def base_fingerprint(entry: ZooEntry, tower: str, weights: str, **extra: object) -> dict[str, str]:
+def base_fingerprint(
+    entry: ZooEntry, tower: str, weights: str, libraries: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """What changes the outputs (the cache key), with the versions of torch and ``libraries``."""
     fp = {
         "backend": entry.backend,
         "name": entry.source.name,
@@ -119,21 +152,12 @@ def base_fingerprint(entry: ZooEntry, tower: str, weights: str, **extra: object)
     }
     if not entry.pretrained:
         fp["init_seed"] = str(entry.init_seed)
-    fp.update({k: str(v) for k, v in extra.items()})
+    for name in ("torch", *libraries):
+        try:
+            fp[f"{name}_version"] = version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            fp[f"{name}_version"] = "?"
     return fp
-
-
-def make_encoder(
-    entry: ZooEntry,
-    tower: Tower,
-    dim: int,
-    module: torch.nn.Module,
-    steps: Steps,
-    fingerprint: dict[str, str],
-) -> Encoder:
-    """One tower's :class:`Encoder`; ``steps``: its ``prepare``, ``collate`` and ``forward``."""
-    prepare, collate, forward = steps
-    return Encoder(entry.ref, tower, dim, module, prepare, collate, forward, fingerprint)
 
 
 def local_weights(entry: ZooEntry, names: tuple[str, ...]) -> tuple[Path | None, str] | None:
@@ -145,3 +169,198 @@ def local_weights(entry: ZooEntry, names: tuple[str, ...]) -> tuple[Path | None,
         return None
     file = weights_file(loc.path, names, entry.id)
     return file, path_identity(file)
+
+
+def select(spec: str | tuple[int, ...], names: Sequence[str], model: str) -> list[int]:
+    """The layer indices ``spec`` picks among ``names`` (sorted, unique)."""
+    count = len(names)
+    if spec == ALL:
+        return list(range(count))
+    picked = set()
+    for i in spec:
+        j = i + count if i < 0 else i
+        if not 0 <= j < count:
+            raise BadInputError(
+                f"--layers: {model} has layers 0..{count - 1} ({names[0]}..{names[-1]}); "
+                f"{i} is not one of them"
+            )
+        picked.add(j)
+    return sorted(picked)
+
+
+def _digest(batch: Batch) -> str:
+    import torch
+
+    h = hashlib.blake2b(digest_size=16)
+    for name in sorted(batch):
+        t = batch[name]
+        if isinstance(t, torch.Tensor):
+            t = t.detach()
+            if t.dtype == torch.bfloat16:
+                t = t.view(torch.int16)
+            h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
+            h.update(t.contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+class LayerForward:
+    """``forward`` of layer ``k``'s encoder: one model run per batch serves every pending layer
+    (the others' outputs wait in ``memo``, keyed by the batch's digest); ``done()`` frees them."""
+
+    def __init__(self, layers: LayerSet, pending: set[int], memo: dict, k: int) -> None:
+        self.layers, self.pending, self.memo, self.k = layers, pending, memo, k
+
+    def __call__(self, module: torch.nn.Module, batch: Batch) -> torch.Tensor:
+        key = _digest(batch)
+        hit = self.memo.pop((key, self.k), None)
+        if hit is not None:
+            return hit
+        outs = self.layers.forward(module, batch)
+        for j in self.pending - {self.k}:
+            self.memo[(key, j)] = outs[j].detach().clone()
+        return outs[self.k]
+
+    def done(self) -> None:
+        self.pending.discard(self.k)
+        for key in [key for key in self.memo if key[1] == self.k]:
+            del self.memo[key]
+
+
+def layer_encoders(
+    encoder: Encoder, spec: str | tuple[int, ...], model: str | None = None
+) -> list[tuple[int, str, Encoder]]:
+    """``(index, name, encoder)`` for each layer ``spec`` selects; each ``model_id`` is
+    ``"{model} {name}"``. Call ``encoder.forward.done()`` after its extraction."""
+    model = model or encoder.model_id
+    layers = encoder.layers
+    if layers is None:
+        raise BadInputError(f"--layers: the backend of {model} gives no per-layer outputs")
+    picked = select(spec, layers.names, model)
+    pending, memo = set(picked), {}  # type: ignore[var-annotated]
+    out = []
+    for k in picked:
+        name = layers.names[k]
+        fp = {**encoder.fingerprint, "layer": name, "layer_pooling": layers.pooling}
+        enc = dataclasses.replace(
+            encoder,
+            model_id=f"{model} {name}",
+            dim=layers.dims[k],
+            forward=LayerForward(layers, pending, memo, k),
+            fingerprint=fp,
+            layers=None,
+        )
+        out.append((k, name, enc))
+    return out
+
+
+def with_layers(
+    encoder: Encoder, forward: Callable, dims: Sequence[int], pooling: str, first: int = 0
+) -> Encoder:
+    """``encoder`` with a :class:`LayerSet` of ``len(dims)`` layers named from ``L{first}``."""
+    names = tuple(f"L{first + k}" for k in range(len(dims)))
+    return dataclasses.replace(encoder, layers=LayerSet(names, forward, tuple(dims), pooling))
+
+
+def hooked(
+    modules: Sequence[torch.nn.Module],
+    run: Callable[[], torch.Tensor],
+    pre: torch.nn.Module | None = None,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``run()``'s result and the outputs of ``modules`` (first the input of ``pre``)."""
+    captured: dict[int, torch.Tensor] = {}
+    handles = []
+    if pre is not None:
+        handles.append(
+            pre.register_forward_pre_hook(lambda m, args: captured.__setitem__(-1, args[0]))
+        )
+    for i, mod in enumerate(modules):
+        handles.append(mod.register_forward_hook(lambda m, a, o, i=i: captured.__setitem__(i, o)))
+    try:
+        result = run()
+    finally:
+        for h in handles:
+            h.remove()
+    return result, [captured[k] for k in sorted(captured)]
+
+
+class TimmLayers:
+    def __init__(self, names: list[str], final: Callable, append_final: bool) -> None:
+        self.names, self.final, self.append_final = names, final, append_final
+
+    def __call__(self, module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
+        mods = [module.get_submodule(n) for n in self.names]
+        final, outs = hooked(mods, lambda: self.final(module, batch))
+        norm = getattr(module, "norm", None)
+        pooled = []
+        for h in outs:
+            if h.ndim == 3 and norm is not None:  # tokens: the final norm, then the head's pool
+                h = norm(h)
+            pooled.append(module.forward_head(h, pre_logits=True))
+        return [*pooled, final] if self.append_final else pooled
+
+
+def attach_timm(encoder: Encoder) -> Encoder:
+    """One layer per ``feature_info`` stage, and the final embedding when the last is not it."""
+    info = getattr(encoder.module, "feature_info", None)
+    try:
+        stages = [(str(fi["module"]), int(fi["num_chs"])) for fi in info or ()]
+    except (KeyError, TypeError):
+        return encoder
+    if not stages:
+        return encoder
+    append = stages[-1][1] != encoder.dim
+    dims = tuple(c for _, c in stages) + ((encoder.dim,) if append else ())
+    forward = TimmLayers([n for n, _ in stages], encoder.forward, append)
+    how = "block/stage k output through the model's final norm (tokens) and forward_head("
+    how += "pre_logits=True)" + ("; the last layer is the final embedding" if append else "")
+    return with_layers(encoder, forward, dims, how, first=1)
+
+
+def _batch_first(transformer: torch.nn.Module, h: torch.Tensor) -> torch.Tensor:
+    return h if getattr(transformer, "batch_first", True) else h.transpose(0, 1)
+
+
+def layers_open_clip_image(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
+    visual = module.visual
+    tr = visual.transformer
+    _, outs = hooked(list(tr.resblocks), lambda: module.encode_image(batch["pixel_values"]), tr)
+    res = []
+    for h in outs:
+        pooled, _ = visual._pool(_batch_first(tr, h) if h is not outs[0] else h)
+        res.append(pooled @ visual.proj if visual.proj is not None else pooled)
+    return res
+
+
+def layers_open_clip_text(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
+    from open_clip.transformer import text_global_pool
+
+    tr = module.transformer
+    ids = batch["input_ids"]
+    _, outs = hooked(list(tr.resblocks), lambda: module.encode_text(ids), tr)
+    eos = getattr(module, "text_eos_id", None)
+    res = []
+    for h in outs:
+        x = module.ln_final(_batch_first(tr, h) if h is not outs[0] else h)
+        x = text_global_pool(x, ids, module.text_pool_type, eos_token_id=eos)
+        proj = module.text_projection
+        if proj is not None:
+            x = proj(x) if callable(proj) and not hasattr(proj, "shape") else x @ proj
+        res.append(x)
+    return res
+
+
+def attach_open_clip(encoder: Encoder, tower: str) -> Encoder:
+    module = encoder.module
+    if tower == "image":
+        tr = getattr(getattr(module, "visual", None), "transformer", None)
+        forward = layers_open_clip_image
+        ok = tr is not None and hasattr(module.visual, "_pool")
+    else:
+        tr = getattr(module, "transformer", None)
+        forward = layers_open_clip_text
+        ok = tr is not None and hasattr(module, "ln_final")
+    if not ok or not hasattr(tr, "resblocks"):
+        return encoder
+    n = len(tr.resblocks)
+    how = "hidden state k through the tower's own final norm, pooling and projection"
+    return with_layers(encoder, forward, (encoder.dim,) * (n + 1), how)

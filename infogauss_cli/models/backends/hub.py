@@ -1,7 +1,5 @@
-"""Hub access that fails fast: the backends ask here for files and hand the libraries local
-paths (offline, the libraries retry for tens of seconds). Cached files need no network; else,
-offline or with the endpoint silent for :data:`PROBE_TIMEOUT_S`, one :class:`RunError` says which
-model needed which file and how to use local weights; else the files download."""
+"""Hub access that fails fast: cached files need no network; offline or with the endpoint silent,
+one :class:`RunError` says which model needed which file and how to use local weights."""
 
 from __future__ import annotations
 
@@ -24,30 +22,24 @@ Fetch = Literal["any", "cache", "hub"]
 
 
 def endpoint() -> str:
-    """The hub endpoint huggingface_hub uses (``HF_ENDPOINT``)."""
     from huggingface_hub import constants
 
     return str(constants.ENDPOINT).rstrip("/")
 
 
 def offline_flag() -> str | None:
-    """Which offline switch is on (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``), or None."""
+    """``"HF_HUB_OFFLINE is set (offline mode)"`` (or TRANSFORMERS_OFFLINE), or None."""
     from huggingface_hub import constants
 
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        if os.environ.get(name, "").strip().lower() in _TRUE:
-            return name
-    return "HF_HUB_OFFLINE" if constants.HF_HUB_OFFLINE else None
-
-
-def _offline_reason() -> str | None:
-    flag = offline_flag()
+    names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    on = [n for n in names if os.environ.get(n, "").strip().lower() in _TRUE]
+    flag = on[0] if on else "HF_HUB_OFFLINE" if constants.HF_HUB_OFFLINE else None
     return None if flag is None else f"{flag} is set (offline mode)"
 
 
 def hub_unavailable_reason(url: str | None = None) -> str | None:
     """Why the hub (or the server of ``url``) cannot be used now, None if it can."""
-    if (reason := _offline_reason()) is not None:
+    if (reason := offline_flag()) is not None:
         return reason
     parsed = urllib.parse.urlsplit(url or "")
     target = f"{parsed.scheme}://{parsed.netloc}" if url else endpoint()
@@ -57,7 +49,6 @@ def hub_unavailable_reason(url: str | None = None) -> str | None:
 
 
 def offline_error(model: str, what: str, reason: str) -> RunError:
-    """The one message for 'this model needs hub files that cannot be had'."""
     model_id = model.partition("@")[0]
     head = f"cannot load {model}: it needs {what}, which is not in the local cache, and {reason}"
     prefix = on_the_fly_prefix(model)
@@ -75,7 +66,6 @@ def offline_error(model: str, what: str, reason: str) -> RunError:
 
 
 def cached_file(repo_id: str, filename: str, revision: str | None = None) -> Path | None:
-    """The cached path of one hub file, or None; never touches the network."""
     from huggingface_hub import try_to_load_from_cache
 
     try:
@@ -86,7 +76,6 @@ def cached_file(repo_id: str, filename: str, revision: str | None = None) -> Pat
 
 
 def files_status(entry: ZooEntry, repo: str, names: Sequence[str]) -> WeightsStatus:
-    """The status of hub weights: the first of ``names`` cached in ``repo``, or none."""
     revision = entry.source.revision
     cached = next((p for n in names if (p := cached_file(repo, n, revision))), None)
     return WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
@@ -104,20 +93,14 @@ def hub_file(
     if (reason := hub_unavailable_reason()) is not None:
         raise offline_error(model, what, reason)
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
-    for i, name in enumerate(filenames):
+    for name in filenames:
         try:
             with translate_hub_errors(model, what):
                 return Path(hf_hub_download(repo_id, name, revision=revision))
-        except RunError as exc:
-            cause = exc.__cause__
-            missing = isinstance(cause, EntryNotFoundError) and not isinstance(
-                cause, LocalEntryNotFoundError
-            )
-            if missing and i + 1 < len(filenames):
-                continue
-            raise
+        except RunError as exc:  # a 404 of one candidate: try the next
+            if name == filenames[-1] or type(exc.__cause__).__name__ not in _MISSING:
+                raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -129,8 +112,7 @@ def hub_weights(entry: ZooEntry, repo: str, names: Sequence[str]) -> tuple[Path,
 
 @dataclass(frozen=True)
 class Files:
-    """The files of a hub snapshot: ``patterns`` to fetch, ``required`` names (each a filename
-    or a ``|``-separated choice), ``what`` they are in messages."""
+    """``patterns`` to fetch, ``required`` names (each ``a|b`` a choice), ``what`` for messages."""
 
     patterns: Sequence[str]
     required: Sequence[str] = ()
@@ -148,9 +130,8 @@ def hub_snapshot(
     revision: str | None = None,
     fetch: Fetch = "any",
 ) -> Path | None:
-    """A local folder with ``files`` of ``repo_id``: the cached snapshot if it has every
-    required file, else a download (after the fail-fast checks). ``fetch="cache"``: None
-    instead of a download; ``"hub"``: skip the cache lookup."""
+    """A local folder with ``files``: the complete cached snapshot, else a download (``fetch``:
+    ``"cache"`` gives None instead, ``"hub"`` skips the cache)."""
     from huggingface_hub import snapshot_download
 
     patterns = list(files.patterns)
@@ -175,42 +156,19 @@ def hub_snapshot(
     return folder
 
 
-def snapshot_revision(path: Path) -> str | None:
-    """The commit hash of a file or folder inside the HF cache (``.../snapshots/<sha>/...``)."""
+def hub_identity(repo_id: str, path: Path, requested: str | None = None) -> str:
+    """``hf:REPO@COMMIT``: the commit the cache holds (``.../snapshots/COMMIT/...``), else the
+    revision asked for."""
     parts = Path(path).parts
     i = parts.index("snapshots") + 1 if "snapshots" in parts else len(parts)
-    return parts[i] if i < len(parts) else None
+    return f"hf:{repo_id}@{(parts[i] if i < len(parts) else None) or requested}"
 
 
-def hub_identity(repo_id: str, path: Path, requested: str | None = None) -> str:
-    """``hf:REPO@COMMIT``: the commit the cache holds, else the revision asked for."""
-    return f"hf:{repo_id}@{snapshot_revision(path) or requested}"
-
-
-# ---- translating library errors ---------------------------------------------------------------
+_MISSING = {"EntryNotFoundError", "RemoteEntryNotFoundError"}
 _OFFLINE_NAMES = {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectError", "URLError"}
 _OFFLINE_NAMES |= {"ConnectTimeout", "ConnectionError", "NameResolutionError", "MaxRetryError"}
 _OFFLINE_NAMES |= {"ReadTimeout", "TimeoutException", "TimeoutError"}
 _OFFLINE_TEXTS = ("failed to download weights", "offline mode", "couldn't connect")
-
-
-def is_offline_failure(exc: BaseException) -> bool:
-    """Does ``exc`` (or anything in its chain) say the hub or a download URL was unreachable?"""
-    for e in error_chain(exc):
-        if any(t.__name__ in _OFFLINE_NAMES for t in type(e).__mro__):
-            return True
-        if any(t in str(e).lower() for t in _OFFLINE_TEXTS):
-            return True
-    return False
-
-
-def _failure_reason(exc: BaseException) -> str:
-    if (reason := _offline_reason()) is not None:
-        return reason
-    for e in error_chain(exc):
-        if type(e).__name__ in {"RepositoryNotFoundError", "GatedRepoError"}:
-            return f"the hub refused it ({type(e).__name__})"
-    return f"the hub ({endpoint()}) could not be reached ({type(exc).__name__})"
 
 
 @contextlib.contextmanager
@@ -227,8 +185,13 @@ def translate_hub_errors(model: str, what: str) -> Iterator[None]:
                 f"cannot load {model}: the hub refused {what} ({sorted(names)[0]}); check the "
                 "name in the zoo entry, or log in (hf auth login) for a gated repo"
             ) from exc
-        if names & {"EntryNotFoundError", "RemoteEntryNotFoundError"}:  # a 404, not offline
+        if names & _MISSING:  # a 404, not offline
             raise RunError(f"cannot load {model}: {what} does not exist on the hub") from exc
-        if is_offline_failure(exc):
-            raise offline_error(model, what, _failure_reason(exc)) from exc
+        if any(
+            any(t.__name__ in _OFFLINE_NAMES for t in type(e).__mro__)
+            or any(t in str(e).lower() for t in _OFFLINE_TEXTS)
+            for e in error_chain(exc)
+        ):
+            unreached = f"the hub ({endpoint()}) could not be reached ({type(exc).__name__})"
+            raise offline_error(model, what, offline_flag() or unreached) from exc
         raise

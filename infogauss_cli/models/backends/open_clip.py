@@ -1,6 +1,5 @@
-"""open_clip backend: ``encode_image`` / ``encode_text`` (projected, unnormalised). The
-pretrained tag's preprocessing also serves local weights and random twins; the tokenizer is
-open_clip's BPE (offline) or a Hugging Face tokenizer fetched through :mod:`.hub` (SigLIP)."""
+"""open_clip backend: ``encode_image`` / ``encode_text`` (projected, unnormalised); the tag's
+preprocessing serves local weights and random twins too."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.models.backends import common, hub
-from infogauss_cli.models.backends.per_layer import attach_open_clip
+from infogauss_cli.models.backends.common import attach_open_clip
 from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, prepare_text
 from infogauss_cli.models.weights import WeightsStatus, local_path
@@ -32,8 +31,7 @@ class OpenClipSource(SourceSchema):
 
     pretrained: str | None = None
     hub: str | None = None
-    """The tag's ``hf_hub`` in open_clip's registry (``REPO/`` or ``REPO/FILE``): a missing hub
-    weight then fails before torch is imported."""
+    """The tag's ``hf_hub`` (``REPO/`` or ``REPO/FILE``): missing weights fail before torch."""
 
 
 def forward_image(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
@@ -44,21 +42,7 @@ def forward_text(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
     return module.encode_text(batch["input_ids"])
 
 
-class TextCollate:
-    """Captions -> ``{"input_ids": (B, context_length)}`` with open_clip's tokenizer."""
-
-    def __init__(self, tokenizer: Tokenizer) -> None:
-        self.tokenizer = tokenizer
-
-    def __call__(self, texts: list[str]) -> Batch:
-        return {"input_ids": self.tokenizer(list(texts))}
-
-    def token_lengths(self, texts: list[str]) -> None:
-        """None: padded to the context length, length buckets gain nothing."""
-        return None
-
-
-def _configs(entry: ZooEntry) -> tuple[dict[str, Any], dict[str, Any]]:
+def check(entry: ZooEntry) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model config, pretrained-tag config) of the entry, checked."""
     import open_clip
 
@@ -82,10 +66,6 @@ def _configs(entry: ZooEntry) -> tuple[dict[str, Any], dict[str, Any]]:
             f"{src.name} / {src.pretrained} ({tag_cfg.get('hf_hub') or 'a URL'})"
         )
     return model_cfg, tag_cfg
-
-
-def check(entry: ZooEntry) -> None:
-    _configs(entry)
 
 
 def _hub_location(tag_cfg: dict[str, object]) -> tuple[str, tuple[str, ...]] | None:
@@ -122,7 +102,7 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, Any, str]:
     """(model, image preprocessing, weights identity)."""
     import open_clip
 
-    model_cfg, tag_cfg = _configs(entry)
+    model_cfg, tag_cfg = check(entry)
     pretrained, identity = _checkpoint(entry, tag_cfg)
     kwargs = {f"image_{k}": tag_cfg.get(k) for k in ("mean", "std", "interpolation")}
     kwargs["image_resize_mode"] = tag_cfg.get("resize_mode")
@@ -136,8 +116,7 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, Any, str]:
 
 
 def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
-    """(tokenizer, its identity): CLIP's BPE, or a Hugging Face tokenizer (SigLIP) from a local
-    weights folder holding its files, or from the hub."""
+    """(tokenizer, identity): CLIP's BPE, or a Hugging Face tokenizer (SigLIP), local or hub."""
     import open_clip
 
     text_cfg = open_clip.get_model_config(entry.source.name).get("text_cfg", {})
@@ -157,7 +136,7 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
         files = hub.Files(TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED], what)
         folder = hub.hub_snapshot(entry.ref, repo, files)
         assert folder is not None
-        ident = f"hf:{repo}@{hub.snapshot_revision(folder)}:{context}"
+        ident = f"{hub.hub_identity(repo, folder)}:{context}"
     with hub.translate_hub_errors(entry.ref, f"the tokenizer of {repo}"):
         tokenizer = open_clip.tokenizer.HFTokenizer(
             str(folder),
@@ -177,28 +156,27 @@ def _vocab_size(tokenizer: Tokenizer) -> int | None:
 
 
 def build(entry: ZooEntry, tower: str) -> Encoder:
-    model_cfg, _ = _configs(entry)
+    model_cfg, _ = check(entry)
     if tower == "text":  # first: a missing tokenizer fails before minutes of model building
         tokenizer, tok_id = build_tokenizer(entry)
     model, transform, identity = build_model(entry)
     dim = int(model_cfg.get("embed_dim") or model.visual.output_dim)
     common.check_dim(entry, tower, dim)
-    versions = common.library_versions("open_clip_torch")
+    fp = common.base_fingerprint(entry, tower, identity, ("open_clip_torch",))
     if tower == "image":
-        fp = common.base_fingerprint(entry, tower, identity, transform=repr(transform), **versions)
-        steps = common.image_steps(transform, forward_image)
-        enc = common.make_encoder(entry, "image", dim, model, steps, fp)
-        enc.channels_last = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
+        fp["transform"] = repr(transform)
+        steps = (common.ImagePrepare(transform), common.stack_images, forward_image)
     else:
-        fp = common.base_fingerprint(entry, tower, identity, tokenizer=tok_id, **versions)
-        steps = (prepare_text, TextCollate(tokenizer), forward_text)  # type: ignore[assignment]
-        enc = common.make_encoder(entry, "text", dim, model, steps, fp)
+        fp["tokenizer"] = tok_id
+        steps = (prepare_text, common.BpeCollate(tokenizer), forward_text)  # type: ignore[assignment]
+    enc = Encoder(entry.ref, tower, dim, model, *steps, fp)  # type: ignore[arg-type]
+    resnet = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
+    enc.channels_last = tower == "image" and resnet
     return attach_open_clip(enc, tower)
 
 
 def quick_status(entry: ZooEntry) -> WeightsStatus | None:
-    """The status without importing open_clip: local and random weights, or ``source.hub``;
-    None when only open_clip's registry can tell."""
+    """The status without importing open_clip (None when only its registry can tell)."""
     if status := WeightsStatus.offline(entry):
         return status
     location = _hub_location({"hf_hub": entry.source.hub or ""})
@@ -208,7 +186,7 @@ def quick_status(entry: ZooEntry) -> WeightsStatus | None:
 def weights_status(entry: ZooEntry) -> WeightsStatus:
     status = WeightsStatus.offline(entry)
     if status is None:
-        _, tag_cfg = _configs(entry)
+        _, tag_cfg = check(entry)
         if (location := _hub_location(tag_cfg)) is not None:
             status = hub.files_status(entry, *location)
         else:

@@ -1,12 +1,8 @@
-"""sentence-transformers backend: a model folder (``weights``, or the hub snapshot :mod:`.hub`
-found or fetched) loaded with ``SentenceTransformer``, so its own modules run: pooling, any Dense
-layer, and the final Normalize unless ``normalize: false``. Text is tokenised per batch with the
-model's tokenizer. ``--layers``: ``L0`` the embeddings and ``Lk`` block k, each through the
-model's remaining modules, so the last layer's row is the final embedding."""
+"""sentence-transformers backend: a local or hub model folder whose own modules run (pooling,
+Dense, Normalize unless ``normalize: false``); ``--layers``: each hidden state through them."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,15 +11,15 @@ from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.models.backends import common, hub
+from infogauss_cli.models.backends.common import with_layers
 from infogauss_cli.models.digest import path_identity
-from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, LayerSet, prepare_text
+from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, prepare_text
 from infogauss_cli.models.weights import WeightsStatus, local_path, weights_location
 from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from sentence_transformers import SentenceTransformer
-    from transformers import PreTrainedTokenizerBase
 
 ST_PATTERNS = ("*.json", "*.txt", "*.model", "model.safetensors", "*/*.json", "*/*.safetensors")
 ST_PATTERNS += ("*/*.txt",)
@@ -32,15 +28,11 @@ MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class SentenceTransformersSource(SourceSchema):
-    """``name``: the hub id (or any label with ``weights``)."""
-
     normalize: bool = True
-    """False: leave out the model's final Normalize module (audit before it)."""
     max_length: int | None = Field(default=None, gt=0)
 
 
 def model_folder(entry: ZooEntry) -> tuple[Path, str]:
-    """(local sentence-transformers folder, weights identity)."""
     loc = weights_location(entry)
     src = entry.source
     if loc.kind in ("local", "package", "random") and src.weights is not None:
@@ -60,48 +52,14 @@ def model_folder(entry: ZooEntry) -> tuple[Path, str]:
     return folder, ident if entry.pretrained else f"random:{entry.init_seed}"
 
 
-class STCollate:
-    """Texts -> the features the model's first module expects, with its own tokenizer."""
-
-    def __init__(
-        self, tokenizer: PreTrainedTokenizerBase, max_length: int, lower: bool = False
-    ) -> None:
-        self.tokenizer, self.max_length, self.lower = tokenizer, max_length, lower
-
-    def _tokens(self, texts: list[str], **kw: object) -> dict:
-        texts = [t.strip().lower() if self.lower else t.strip() for t in texts]
-        return self.tokenizer(texts, truncation="longest_first", max_length=self.max_length, **kw)
-
-    def __call__(self, texts: list[str]) -> Batch:
-        return dict(self._tokens(texts, padding=True, return_tensors="pt"))
-
-    def token_lengths(self, texts: list[str]) -> list[int]:
-        """Tokens per text after truncation (the bucketing key)."""
-        return [len(x) for x in self._tokens(texts)["input_ids"]]
-
-
 def forward_st(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
-    """Run the kept modules (transformer, pooling, ...) and take ``sentence_embedding``."""
     features = dict(batch)
     for m in module:
         features = m(features)
     return features["sentence_embedding"]
 
 
-def _randomise(st: SentenceTransformer, entry: ZooEntry) -> None:
-    """Random twin: the first module's transformer rebuilt from its config, seeded."""
-    from transformers import AutoModel
-
-    hf = _hf_model(st[0])
-    if hf is None or not hasattr(hf, "config"):
-        raise BadInputError(f"{entry.ref}: no transformers model in its first module to reset")
-    with common.seeded(entry.init_seed):
-        fresh = AutoModel.from_config(hf.config)
-    hf.load_state_dict(fresh.state_dict(), strict=False)
-
-
 def load(entry: ZooEntry) -> tuple[SentenceTransformer, str]:
-    """(SentenceTransformer on CPU in eval mode, weights identity)."""
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
@@ -116,8 +74,14 @@ def load(entry: ZooEntry) -> tuple[SentenceTransformer, str]:
             st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
         raise RunError(f"cannot load {entry.ref} from {folder}: {exc}") from None
-    if not entry.pretrained:
-        _randomise(st, entry)
+    if not entry.pretrained:  # the first module's transformer rebuilt from its config, seeded
+        from transformers import AutoModel
+
+        hf = _hf_model(st[0])
+        if hf is None or not hasattr(hf, "config"):
+            raise BadInputError(f"{entry.ref}: no transformers model in its first module to reset")
+        with common.seeded(entry.init_seed):
+            hf.load_state_dict(AutoModel.from_config(hf.config).state_dict(), strict=False)
     return st, ident
 
 
@@ -134,22 +98,16 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     if not entry.source.normalize and modules and type(modules[-1]).__name__ == "Normalize":
         modules = modules[:-1]  # audit before the final Normalize
     module = common.finish(torch.nn.Sequential(*modules))
-    collate = STCollate(tokenizer, length, lower)
+    collate = common.TextCollate(tokenizer, length, lower=lower)
     with torch.inference_mode():
         dim = int(forward_st(module, collate(["dimension probe"])).shape[-1])
     common.check_dim(entry, tower, dim)
-    names = ",".join(type(m).__name__ for m in modules)
-    fingerprint = common.base_fingerprint(
-        entry,
-        tower,
-        ident,
-        modules=names,
-        normalize=entry.source.normalize,
-        tokenizer=f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{lower}",
-        **common.library_versions("transformers", "sentence-transformers"),
-    )
-    steps = (prepare_text, collate, forward_st)
-    enc = common.make_encoder(entry, "text", dim, module, steps, fingerprint)  # type: ignore[arg-type]
+    libs = ("transformers", "sentence-transformers")
+    fingerprint = common.base_fingerprint(entry, tower, ident, libs)
+    fingerprint["normalize"] = str(entry.source.normalize)
+    fingerprint["modules"] = ",".join(type(m).__name__ for m in modules)
+    fingerprint["tokenizer"] = f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{lower}"
+    enc = Encoder(entry.ref, "text", dim, module, prepare_text, collate, forward_st, fingerprint)  # type: ignore[arg-type]
     return attach_layers(enc)
 
 
@@ -167,7 +125,6 @@ def _hf_model(first: torch.nn.Module) -> torch.nn.Module | None:
 
 
 def forward_layers(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
-    """Every layer's token embeddings through the model's remaining modules."""
     modules = list(module)
     hf = _hf_model(modules[0])
     inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
@@ -182,7 +139,6 @@ def forward_layers(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
 
 
 def attach_layers(encoder: Encoder) -> Encoder:
-    """``encoder`` with its :class:`LayerSet` when the first module is a transformer."""
     import torch
 
     hf = _hf_model(encoder.module[0])  # type: ignore[index]
@@ -191,24 +147,15 @@ def attach_layers(encoder: Encoder) -> Encoder:
     with torch.inference_mode():
         outs = forward_layers(encoder.module, encoder.collate(["layer probe"]))
     rest = [type(m).__name__ for m in list(encoder.module)[1:]]
-    layers = LayerSet(
-        names=tuple(f"L{k}" for k in range(len(outs))),
-        forward=forward_layers,
-        dims=tuple(int(o.shape[-1]) for o in outs),
-        pooling="hidden state k through the model's " + (" + ".join(rest) or "identity"),
-    )
-    return dataclasses.replace(encoder, layers=layers)
-
-
-def check(entry: ZooEntry) -> None:
-    """Nothing to check offline beyond the schema and the weights path."""
+    how = "hidden state k through the model's " + (" + ".join(rest) or "identity")
+    return with_layers(encoder, forward_layers, [int(o.shape[-1]) for o in outs], how)
 
 
 BACKEND = BackendSpec(
     "sentence-transformers",
     SentenceTransformersSource,
     build,
-    check,
+    lambda entry: None,  # nothing to check offline beyond the schema and the weights path
     weights_status,
     ("text",),
     quick_status=weights_status,

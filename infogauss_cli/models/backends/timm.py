@@ -1,6 +1,5 @@
 """timm backend: image models, ``forward_head(forward_features(x), pre_logits=True)`` of
-``create_model(name, num_classes=0)`` (pooled CNN features, the normed CLS token of ViTs), with
-timm's data config of the tagged model and the entry's overrides."""
+``create_model(name, num_classes=0)``, with timm's data config and the entry's overrides."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.models.backends import common, hub
-from infogauss_cli.models.backends.per_layer import attach_timm
+from infogauss_cli.models.backends.common import attach_timm
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder
 from infogauss_cli.models.weights import WeightsStatus
 from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
@@ -45,7 +44,8 @@ def forward(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
     return module.forward_head(module.forward_features(batch["pixel_values"]), pre_logits=True)
 
 
-def _pretrained_cfg(entry: ZooEntry) -> PretrainedCfg | None:
+def check(entry: ZooEntry) -> PretrainedCfg | None:
+    """The pretrained config of ``source.name`` (None for a bare architecture)."""
     import timm
 
     name = entry.source.name
@@ -63,10 +63,6 @@ def _pretrained_cfg(entry: ZooEntry) -> PretrainedCfg | None:
             f"'{name.partition('.')[0]}*') lists them)"
         )
     return cfg
-
-
-def check(entry: ZooEntry) -> None:
-    _pretrained_cfg(entry)
 
 
 def _hub_candidates(cfg: PretrainedCfg) -> tuple[str, ...]:
@@ -88,6 +84,15 @@ def data_config(entry: ZooEntry, model: torch.nn.Module) -> dict[str, object]:
     return cfg
 
 
+_SE = {"_se_reduce": "se.conv_reduce", "_se_expand": "se.conv_expand"}
+#: block 0 of a stage with expansion 1 has no _expand_conv (timm: DepthwiseSeparableConv)
+_DEPTHWISE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw"}
+_DEPTHWISE["_bn2"] = "bn2"
+_INVERTED = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2"}
+_INVERTED |= {"_project_conv": "conv_pwl", "_bn2": "bn3"}
+_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2"}
+
+
 def convert_efficientnet_pytorch(
     state_dict: dict[str, torch.Tensor], model: torch.nn.Module
 ) -> dict[str, torch.Tensor]:
@@ -96,25 +101,15 @@ def convert_efficientnet_pytorch(
     prefixes = [
         f"blocks.{s}.{b}" for s, stage in enumerate(model.blocks) for b in range(len(stage))
     ]
-    top = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2"}
-    top["_fc"] = "classifier"
-    # block 0 of a stage with expansion 1 has no _expand_conv (timm: DepthwiseSeparableConv)
-    depthwise_sep = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw"}
-    depthwise_sep.update({"_bn2": "bn2", "_se_reduce": "se.conv_reduce"})
-    depthwise_sep["_se_expand"] = "se.conv_expand"
-    inverted = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw"}
-    inverted.update({"_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3"})
-    inverted.update({"_se_reduce": "se.conv_reduce", "_se_expand": "se.conv_expand"})
-    expanded = {
-        int(m[1]) for k in state_dict if (m := re.match(r"_blocks\.(\d+)\._expand_conv", k))
-    }
+    top = {**_TOP, "_fc": "classifier"}
+    expanded = {int(m[1]) for k in state_dict if (m := re.match(r"_blocks\.(\d+)\._expand", k))}
     out: dict[str, torch.Tensor] = {}
     for key, value in state_dict.items():
         block = re.match(r"_blocks\.(\d+)\.(\w+)\.(\w+)$", key)
         try:
             if block:
                 i, layer, param = int(block[1]), block[2], block[3]
-                names = inverted if i in expanded else depthwise_sep
+                names = {**(_INVERTED if i in expanded else _DEPTHWISE), **_SE}
                 out[f"{prefixes[i]}.{names[layer]}.{param}"] = value
             else:
                 layer, _, param = key.rpartition(".")
@@ -125,17 +120,6 @@ def convert_efficientnet_pytorch(
                 "(checkpoint_format: efficientnet_pytorch)"
             ) from None
     return out
-
-
-def _load_converted(entry: ZooEntry, file: Path, model: torch.nn.Module) -> None:
-    import timm
-
-    state = timm.models.load_state_dict(str(file), weights_only=True)
-    state = convert_efficientnet_pytorch(state, model)
-    for key in ("classifier.weight", "classifier.bias"):
-        state.pop(key, None)  # num_classes=0: no classifier
-    result = model.load_state_dict(state, strict=False)
-    _check_fit(entry, file, result.missing_keys, result.unexpected_keys)
 
 
 def _check_fit(entry: ZooEntry, file: Path, missing: list[str], unexpected: list[str]) -> None:
@@ -156,14 +140,13 @@ def _load_report() -> Iterator[dict[str, list[str]]]:
     """The missing / unexpected keys timm logs (it loads non-strictly without a classifier)."""
     logger = logging.getLogger("timm.models._builder")
     report: dict[str, list[str]] = {"Missing": [], "Unexpected": []}
+    handler, level, propagate = logging.Handler(logging.INFO), logger.level, logger.propagate
 
-    class _Handler(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            match = _KEYS_RE.match(record.getMessage())
-            if match:
-                report[match[1]].extend(k.strip() for k in match[2].split(",") if k.strip())
+    def emit(record: logging.LogRecord) -> None:
+        if match := _KEYS_RE.match(record.getMessage()):
+            report[match[1]].extend(k.strip() for k in match[2].split(",") if k.strip())
 
-    handler, level, propagate = _Handler(logging.INFO), logger.level, logger.propagate
+    handler.emit = emit  # type: ignore[method-assign]
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False  # reported through our error instead
@@ -180,7 +163,7 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, str]:
     import timm
 
     src = entry.source
-    cfg = _pretrained_cfg(entry)
+    cfg = check(entry)
     kwargs: dict[str, object] = {**src.model_kwargs, "num_classes": 0}
     local = common.local_weights(entry, HUB_FILES)
     if local is not None and local[0] is None:
@@ -191,7 +174,12 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, str]:
         file, identity = local
         if src.checkpoint_format == "efficientnet_pytorch":
             model = timm.create_model(src.name, pretrained=False, **kwargs)
-            _load_converted(entry, file, model)  # type: ignore[arg-type]
+            state = timm.models.load_state_dict(str(file), weights_only=True)
+            state = convert_efficientnet_pytorch(state, model)
+            for key in ("classifier.weight", "classifier.bias"):
+                state.pop(key, None)  # num_classes=0: no classifier
+            result = model.load_state_dict(state, strict=False)
+            _check_fit(entry, file, result.missing_keys, result.unexpected_keys)  # type: ignore[arg-type]
             return common.finish(model), identity
         overlay = {"file": str(file), "source": ""}
     elif cfg is not None and getattr(cfg, "hf_hub_id", None):
@@ -206,12 +194,12 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, str]:
             f"{entry.id}: timm has no pretrained weights for {src.name!r}; set source.weights "
             "or use the random twin (@random)"
         )
-    with hub.translate_hub_errors(entry.ref, f"the weights of {src.name}"), _load_report() as keys:
+    what = f"the weights of {src.name}"
+    with hub.translate_hub_errors(entry.ref, what), _load_report() as keys:
         model = timm.create_model(
             src.name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs
         )
-    where = Path(overlay.get("file", identity))
-    _check_fit(entry, where, keys["Missing"], keys["Unexpected"])
+    _check_fit(entry, Path(overlay.get("file", identity)), keys["Missing"], keys["Unexpected"])
     return common.finish(model), identity
 
 
@@ -223,17 +211,12 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     common.check_dim(entry, tower, dim)
     cfg = data_config(entry, model)
     transform = timm.data.create_transform(**cfg, is_training=False)
-    fingerprint = common.base_fingerprint(
-        entry,
-        tower,
-        identity,
-        data_config=json.dumps(cfg, sort_keys=True, default=str),
-        transform=repr(transform),
-        model_kwargs=json.dumps(entry.source.model_kwargs, sort_keys=True),
-        **common.library_versions("timm"),
-    )
-    steps = common.image_steps(transform, forward)
-    enc = common.make_encoder(entry, "image", dim, model, steps, fingerprint)
+    fingerprint = common.base_fingerprint(entry, tower, identity, ("timm",))
+    fingerprint["transform"] = repr(transform)
+    fingerprint["data_config"] = json.dumps(cfg, sort_keys=True, default=str)
+    fingerprint["model_kwargs"] = json.dumps(entry.source.model_kwargs, sort_keys=True)
+    steps = (common.ImagePrepare(transform), common.stack_images, forward)
+    enc = Encoder(entry.ref, "image", dim, model, *steps, fingerprint)  # type: ignore[arg-type]
     enc.channels_last = not hasattr(model, "patch_embed")  # CNNs gain, ViTs do not
     return attach_timm(enc)
 
@@ -254,10 +237,9 @@ def quick_status(entry: ZooEntry) -> WeightsStatus | None:
 def weights_status(entry: ZooEntry) -> WeightsStatus:
     if status := quick_status(entry):
         return status
-    cfg = _pretrained_cfg(entry)
-    repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
-    if repo:
-        return hub.files_status(entry, repo, _hub_candidates(cfg))
+    cfg = check(entry)
+    if cfg is not None and getattr(cfg, "hf_hub_id", None):
+        return hub.files_status(entry, cfg.hf_hub_id, _hub_candidates(cfg))
     url = getattr(cfg, "url", None) or "-"
     return WeightsStatus("hub", url, False, "downloaded by timm on first use")
 

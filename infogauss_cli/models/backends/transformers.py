@@ -1,8 +1,6 @@
-"""transformers backend: Hugging Face models, always loaded from a local folder (``weights``, a
-package, or the hub snapshot :mod:`.hub` found or fetched). ``source.pooling``: ``clip``
-(``get_*_features``, projected), ``mean`` (masked mean of the last hidden state) or ``cls``
-(token 0). Random twins build from a local ``config.json``, else from ``source.model_type`` and
-``source.config``."""
+"""transformers backend: Hugging Face models loaded from a local folder (``weights`` or the hub
+snapshot), pooled by ``clip``, ``mean`` or ``cls`` (``--layers``: each hidden state pooled so);
+random twins need no weights file."""
 
 from __future__ import annotations
 
@@ -15,15 +13,9 @@ from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.models.backends import common, hub
-from infogauss_cli.models.backends.transformers_io import (
-    AUX_PATTERNS,
-    FORWARD,
-    attach_layers,
-    build_image_prepare,
-    build_text_collate,
-)
+from infogauss_cli.models.backends.common import BpeCollate, ImagePrepare, TextCollate, with_layers
 from infogauss_cli.models.digest import path_identity
-from infogauss_cli.models.registry import BackendSpec, Encoder, prepare_text
+from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, prepare_text
 from infogauss_cli.models.weights import (
     WeightsStatus,
     check_checkpoint,
@@ -34,7 +26,170 @@ from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+    from PIL.Image import Image
     from transformers import PretrainedConfig
+    from transformers.image_processing_utils import BaseImageProcessor
+
+AUX_PATTERNS = ("config.json", "preprocessor_config.json", "tokenizer*", "special_tokens_map.json")
+AUX_PATTERNS += ("added_tokens.json", "vocab*", "merges.txt", "spiece.model", "sentencepiece*")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")
+TOKENIZER_FILES += ("spiece.model",)
+MAX_TEXT_TOKENS = 512
+
+
+def _features(out: object) -> torch.Tensor:
+    """get_*_features: a tensor, or an output object (pooler_output)."""
+    import torch
+
+    if isinstance(out, torch.Tensor):
+        return out
+    for name in ("pooler_output", "image_embeds", "text_embeds"):
+        if (value := getattr(out, name, None)) is not None:
+            return value
+    raise TypeError(f"unexpected output {type(out).__name__} from get_*_features")
+
+
+def forward_clip_image(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    return _features(module.get_image_features(pixel_values=batch["pixel_values"]))
+
+
+def forward_clip_text(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    return _features(module.get_text_features(input_ids=ids, attention_mask=mask))
+
+
+def forward_mean(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    return _masked_mean(module(**batch).last_hidden_state, batch["attention_mask"])
+
+
+def forward_cls(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    return module(**batch).last_hidden_state[:, 0]
+
+
+FORWARD = {
+    ("image", "clip"): forward_clip_image,
+    ("image", "cls"): forward_cls,
+    ("text", "clip"): forward_clip_text,
+    ("text", "mean"): forward_mean,
+    ("text", "cls"): forward_cls,
+}
+
+
+class ProcessorPrepare:
+    def __init__(self, processor: BaseImageProcessor) -> None:
+        self.processor = processor
+
+    def __call__(self, image: Image) -> torch.Tensor:
+        return self.processor(images=image, return_tensors="pt")["pixel_values"][0]
+
+
+def build_text_collate(
+    entry: ZooEntry, folder: Path | None, config: PretrainedConfig
+) -> tuple[TextCollate | BpeCollate, str]:
+    from transformers import AutoTokenizer
+
+    src = entry.source
+    config = getattr(config, "text_config", None) or config
+    limit = min(int(getattr(config, "max_position_embeddings", MAX_TEXT_TOKENS)), MAX_TEXT_TOKENS)
+    clip = src.pooling == "clip"
+    if folder is None or not any((folder / n).is_file() for n in TOKENIZER_FILES):
+        if clip and not entry.pretrained:
+            import open_clip
+
+            length = src.max_length or limit
+            bpe = open_clip.get_tokenizer("ViT-L-14", context_length=length)  # CLIP's vocabulary
+            return BpeCollate(bpe, mask=True), f"open_clip-bpe:{length}"
+        required = ("tokenizer.json|tokenizer_config.json|vocab.txt|vocab.json",)
+        what = f"the tokenizer files of {src.name} from the Hugging Face hub"
+        files = hub.Files(AUX_PATTERNS, required, what)
+        folder = hub.hub_snapshot(entry.ref, src.name, files)
+    with hub.translate_hub_errors(entry.ref, f"the tokenizer of {src.name}"):
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    common.check_vocab(entry.ref, src.name, len(tokenizer))
+    model_max = getattr(tokenizer, "model_max_length", None) or limit
+    length = src.max_length or min(int(model_max), limit)
+    # CLIP: fixed length, so a caption's embedding never depends on its batch mates
+    padding: bool | str = "max_length" if clip else True
+    ident = f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{padding}"
+    return TextCollate(tokenizer, length, padding), ident
+
+
+def build_image_prepare(
+    entry: ZooEntry, folder: Path | None, config: PretrainedConfig
+) -> tuple[ImagePrepare, str]:
+    if folder is not None and (folder / "preprocessor_config.json").is_file():
+        from transformers import AutoImageProcessor
+
+        processor = AutoImageProcessor.from_pretrained(folder)
+    else:
+        size = int(getattr(getattr(config, "vision_config", None) or config, "image_size", 224))
+        if config.model_type == "clip":
+            from transformers import CLIPImageProcessor
+
+            processor = CLIPImageProcessor(
+                size={"shortest_edge": size}, crop_size={"height": size, "width": size}
+            )
+        elif config.model_type in ("vit", "dino", "deit"):
+            from transformers import ViTImageProcessor
+
+            processor = ViTImageProcessor(size={"height": size, "width": size})
+        else:
+            raise BadInputError(
+                f"{entry.ref}: no preprocessor_config.json for {entry.source.name}; put one in the "
+                "weights folder"
+            )
+    return ImagePrepare(ProcessorPrepare(processor)), processor.to_json_string()
+
+
+def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    hidden = hidden.float()
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+
+def layers_mean(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
+    hs = module(**batch, output_hidden_states=True).hidden_states
+    return [_masked_mean(h, batch["attention_mask"]) for h in hs]
+
+
+def layers_cls(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
+    return [h[:, 0] for h in module(**batch, output_hidden_states=True).hidden_states]
+
+
+def layers_clip_image(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
+    vision = module.vision_model
+    hs = vision(pixel_values=batch["pixel_values"], output_hidden_states=True).hidden_states
+    return [module.visual_projection(vision.post_layernorm(h[:, 0])) for h in hs]
+
+
+def layers_clip_text(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
+    import torch
+
+    text = module.text_model
+    ids = batch["input_ids"]
+    out = text(input_ids=ids, attention_mask=batch.get("attention_mask"), output_hidden_states=True)
+    eos = getattr(text, "eos_token_id", None)  # where transformers' CLIP pools
+    if eos is None or eos == 2:  # legacy configs: the highest token id is end-of-text
+        idx = ids.to(dtype=torch.int).argmax(dim=-1)
+    else:
+        idx = (ids == eos).int().argmax(dim=-1)
+    rows = torch.arange(ids.shape[0], device=ids.device)
+    return [module.text_projection(text.final_layer_norm(h)[rows, idx]) for h in out.hidden_states]
+
+
+POOLING = {
+    "mean": (layers_mean, "masked mean over real tokens of hidden state k"),
+    "cls": (layers_cls, "token 0 of hidden state k"),
+    "clip": (None, "the CLIP head (final norm, pooled token, projection) on hidden state k"),
+}
+
+
+def attach_layers(encoder: Encoder, pooling: str, tower: str, n_blocks: int) -> Encoder:
+    forward, how = POOLING[pooling]
+    if forward is None:
+        forward = layers_clip_image if tower == "image" else layers_clip_text
+    return with_layers(encoder, forward, (encoder.dim,) * (n_blocks + 1), how)
+
 
 MODEL_WEIGHTS = "model.safetensors|model.safetensors.index.json|pytorch_model.bin"
 MODEL_WEIGHTS += "|pytorch_model.bin.index.json"
@@ -45,37 +200,19 @@ BIN_PATTERNS += ("pytorch_model-*.bin",)
 
 
 class TransformersSource(SourceSchema):
-    """``name``: the hub repo id."""
-
     pooling: Literal["clip", "mean", "cls"]
     model_type: str | None = None
-    """The transformers model type, to build offline from ``config``."""
     config: dict[str, object] = Field(default_factory=dict)
-    """Config arguments when no config.json is at hand (a random twin offline)."""
     max_length: int | None = Field(default=None, gt=0)
 
 
-def _check_folder(entry: ZooEntry, folder: Path) -> Path:
-    if not folder.is_dir() or not (folder / "config.json").is_file():
-        raise BadInputError(
-            f"{entry.id}: transformers weights must be a folder with config.json (as written by "
-            f"save_pretrained); {folder} is not"
-        )
-    for name in ("model.safetensors", "pytorch_model.bin"):  # garbage here fails deep inside
-        if (folder / name).is_file():
-            check_checkpoint(folder / name, entry.id)
-    return folder
-
-
 def _snapshot(entry: ZooEntry, files: hub.Files, fetch: hub.Fetch = "any") -> Path | None:
-    """:func:`~.hub.hub_snapshot` of the entry's hub repository at its revision."""
     name, revision = entry.source.name, entry.source.revision
     return hub.hub_snapshot(entry.ref, name, files, revision=revision, fetch=fetch)
 
 
 def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
-    """(folder with config/weights/tokenizer, weights identity). Random twins: a local or cached
-    folder if there is one (for config and tokenizer), never a download."""
+    """(folder with config/weights/tokenizer, weights identity); random twins never download."""
     loc = weights_location(entry)
     name = entry.source.name
     if loc.kind == "random":
@@ -83,9 +220,15 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
         if folder is None or not folder.is_dir():
             folder = _snapshot(entry, hub.Files(AUX_PATTERNS, ["config.json"]), "cache")
         return folder, f"random:{entry.init_seed}"
-    if loc.kind in ("local", "package"):
-        assert loc.path is not None
-        folder = _check_folder(entry, loc.path)
+    if (folder := loc.path) is not None:  # local or package weights
+        if not folder.is_dir() or not (folder / "config.json").is_file():
+            raise BadInputError(
+                f"{entry.id}: transformers weights must be a folder with config.json (as written "
+                f"by save_pretrained); {folder} is not"
+            )
+        for file in ("model.safetensors", "pytorch_model.bin"):  # garbage fails deep inside
+            if (folder / file).is_file():
+                check_checkpoint(folder / file, entry.id)
         return folder, path_identity(folder)
     what = f"the weights of {name} (config.json, model.safetensors) from the Hugging Face hub"
     complete = ["config.json", MODEL_WEIGHTS]
@@ -115,20 +258,8 @@ def _offline_config(entry: ZooEntry) -> PretrainedConfig:
 
 
 def check(entry: ZooEntry) -> None:
-    """``source.model_type`` / ``source.config`` build a config (the hub name cannot be
-    checked offline)."""
     if entry.source.model_type or entry.source.config:
         _offline_config(entry)
-
-
-def load_config(entry: ZooEntry, folder: Path | None) -> PretrainedConfig:
-    """The model config: the folder's config.json, else built offline from the entry."""
-    from transformers import AutoConfig
-
-    if folder is not None and (folder / "config.json").is_file():
-        with hub.translate_hub_errors(entry.ref, f"the config of {entry.source.name}"):
-            return AutoConfig.from_pretrained(folder)
-    return _offline_config(entry)
 
 
 def build_model(entry: ZooEntry, folder: Path | None, config: PretrainedConfig) -> torch.nn.Module:
@@ -157,8 +288,13 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     if tower == "image" and pooling == "mean":
         raise BadInputError(f"{entry.ref}: pooling 'mean' is for text towers; use cls or clip")
     folder, identity = model_folder(entry)
-    config = load_config(entry, folder)
-    # preprocessing first: a missing tokenizer fails before the model is built
+    if folder is not None and (folder / "config.json").is_file():
+        from transformers import AutoConfig
+
+        with hub.translate_hub_errors(entry.ref, f"the config of {entry.source.name}"):
+            config = AutoConfig.from_pretrained(folder)
+    else:
+        config = _offline_config(entry)
     forward = FORWARD[tower, pooling]
     if tower == "image":
         prepare, proc_id = build_image_prepare(entry, folder, config)
@@ -171,12 +307,10 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     sub = sub or model.config
     dim = int(model.config.projection_dim if pooling == "clip" else sub.hidden_size)
     common.check_dim(entry, tower, dim)
-    versions = common.library_versions("transformers")
     config_id = json.dumps(model.config.to_diff_dict(), sort_keys=True, default=str)
-    fingerprint = common.base_fingerprint(
-        entry, tower, identity, pooling=pooling, preprocess=proc_id, config=config_id, **versions
-    )
-    encoder = common.make_encoder(entry, tower, dim, model, steps, fingerprint)  # type: ignore[arg-type]
+    fingerprint = common.base_fingerprint(entry, tower, identity, ("transformers",))
+    fingerprint.update(pooling=pooling, preprocess=proc_id, config=config_id)
+    encoder = Encoder(entry.ref, tower, dim, model, *steps, fingerprint)  # type: ignore[arg-type]
     blocks = getattr(sub, "num_hidden_layers", None)
     return attach_layers(encoder, pooling, tower, int(blocks)) if blocks else encoder
 
