@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from infogauss_cli.diagnostics.reference import reference
+from infogauss_cli.diagnostics.reference import LEVELS, gaussian_effect, lookup, reference, sphere_s
 from infogauss_cli.diagnostics.refsim import simulate
-from infogauss_cli.diagnostics.reftable import LEVELS, gaussian_effect, lookup, sphere_s
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from reftable_build import check

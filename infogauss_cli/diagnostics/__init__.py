@@ -11,12 +11,12 @@ from infogauss_cli.diagnostics.normality import (
     DP_ALPHA,
     ADResult,
     DPResult,
+    NullExpectation,
     anderson_darling,
     dagostino_pearson,
+    null_expectation,
 )
-from infogauss_cli.diagnostics.null import NullExpectation, null_expectation
-from infogauss_cli.diagnostics.reference import Reference, reference
-from infogauss_cli.diagnostics.reftable import gaussian_effect
+from infogauss_cli.diagnostics.reference import Reference, gaussian_effect, reference
 from infogauss_cli.diagnostics.validate import (
     MIN_ROWS,
     InvalidEmbeddingsError,

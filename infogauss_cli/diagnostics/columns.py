@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from infogauss_cli.diagnostics.blocks import MappedRows, resolve_budget
-from infogauss_cli.diagnostics.validate import view_dtype
+from infogauss_cli.diagnostics.validate import MappedRows, resolve_budget, view_dtype
 
 # A column is constant when std <= CONSTANT_RTOL * max|x| (scale-free; std == 0 included).
 CONSTANT_RTOL = 1e-12

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import special
 
-from infogauss_cli.diagnostics.blocks import take_rows
 from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.diagnosis import dead_mask
 from infogauss_cli.diagnostics.mardia import (
@@ -27,12 +25,10 @@ from infogauss_cli.diagnostics.mardia import (
     hz_test,
     pearson3_cdf,
 )
-from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA
-from infogauss_cli.diagnostics.null import read_tsv, table_row
-from infogauss_cli.diagnostics.reference import reference
+from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA, read_tsv, table_row
+from infogauss_cli.diagnostics.reference import gaussian_effect, reference
 from infogauss_cli.diagnostics.refsim import ALT_DF
-from infogauss_cli.diagnostics.reftable import gaussian_effect
-from infogauss_cli.diagnostics.validate import l2_normalise
+from infogauss_cli.diagnostics.validate import l2_normalise, take_rows
 
 MAX_ROWS = 20_000
 MAX_VALUES = 1 << 25  # rows x d held in float64 for the decomposition (256 MiB)
@@ -42,36 +38,6 @@ TABLE_MAX_ROWS = 500
 M_GRID = (20, 30, 50, 75, 100, 150, 200, 300, 500)
 K_GRID = (1, 2, 4, 8, 16, 32, 64, 128)
 VIEWS = ("raw", "l2")
-
-
-PVALUES = {  # the p-values the verdict combines (Bonferroni): test name -> metric
-    "ad_count": "decorrelated_ad_count_p",
-    "dp_count": "decorrelated_dp_count_p",
-    "worst_coordinate": "worst_coordinate_p",
-    "worst_given_coordinate": "worst_given_coordinate_p",
-    "henze_zirkler": "henze_zirkler_p",
-    "radial": "radial_p",
-}
-
-
-@dataclass(frozen=True)
-class GaussianTests:
-    """The decorrelated tests of one view of m rows: the report's ``metrics``, and the rank
-    and ``k`` coordinates tested (0: ``collapsed``) that the power statement needs."""
-
-    view: str
-    m: int
-    rank: int
-    k: int
-    metrics: dict[str, Any]
-
-    @property
-    def collapsed(self) -> bool:
-        return self.k == 0
-
-    def pvalues(self) -> dict[str, float]:
-        """The p-values the verdict combines, by test name."""
-        return {name: self.metrics[key] for name, key in PVALUES.items() if key in self.metrics}
 
 
 def ad_pvalue(a2star: np.ndarray) -> np.ndarray:
@@ -144,10 +110,11 @@ def joint_sample(x: np.ndarray, n: int | None, seed: int) -> np.ndarray:
     return take_rows(x, idx) if idx.size < rows else np.asarray(x)
 
 
-def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> GaussianTests:
-    """The decorrelated tests of one view of the (m, d) rows ``x`` (:func:`joint_sample`):
-    pass counts against the binomial of the null table, the worst coordinate (Bonferroni over
-    Stephens' p), Henze-Zirkler, the radial test (raw view) and the worst given coordinate."""
+def gaussian_tests(
+    x: np.ndarray, view: str = "raw", *, seed: int = 0, alpha: float = 0.05
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report's ``metrics`` and ``null`` entries of the decorrelated tests of one view of
+    the (m, d) rows ``x`` (:func:`joint_sample`) and their power against the t10 departure."""
     a = l2_normalise(np.asarray(x)) if view == "l2" else np.asarray(x)
     m, d = a.shape
     z, rank = decorrelate(a)
@@ -156,7 +123,7 @@ def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> Gaussi
     out |= {"decorrelated_rows": m, "decorrelated_d": d, "decorrelated_rank": rank}
     out["decorrelated_k"] = k
     if k == 0:
-        return GaussianTests(view, m, 0, 0, out)
+        return out, {"gaussian_power_relevant": 1.0}
     null = gaussian_effect(m)[0]
     given = column_tests(a, dp=False)
     live = np.flatnonzero(~dead_mask(given.std, given.constant))
@@ -197,7 +164,10 @@ def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> Gaussi
     if view == "raw":
         keys = ("radial_b2", "radial_z", "radial_p", "radial_kurtosis")
         out |= dict(zip(keys, radial_test(z), strict=True))
-    return GaussianTests(view, m, rank, k, out)
+    null: dict[str, Any] = {"gaussian_power_relevant": relevant_power(m, k, view, alpha)}
+    if null["gaussian_power_relevant"] < 0.5:
+        null["gaussian_n_for_power"] = rows_for_power(rank, view, m, alpha)
+    return out, null
 
 
 def effect_excess(w1: np.ndarray, null: float) -> tuple[float, float, float]:
@@ -209,17 +179,6 @@ def effect_excess(w1: np.ndarray, null: float) -> tuple[float, float, float]:
     excess = float(w1.mean()) - null
     half = 1.96 * float(w1.std(ddof=1)) / math.sqrt(w1.size) if w1.size > 1 else 0.0
     return excess, excess - half, excess + half
-
-
-def gaussian_metrics(
-    g: GaussianTests, alpha: float = 0.05
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The report's ``metrics`` and ``null`` entries of the decorrelated tests."""
-    power = relevant_power(g.m, g.k, g.view, alpha) if not g.collapsed else 1.0
-    null: dict[str, Any] = {"gaussian_power_relevant": power}
-    if power < 0.5 and not g.collapsed:
-        null["gaussian_n_for_power"] = rows_for_power(g.rank, g.view, g.m, alpha)
-    return dict(g.metrics), null
 
 
 @functools.lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
-from infogauss_cli.diagnostics.null import read_tsv
+from infogauss_cli.diagnostics.normality import read_tsv
 from infogauss_cli.diagnostics.projections import random_directions
 from infogauss_cli.diagnostics.validate import l2_normalise
 

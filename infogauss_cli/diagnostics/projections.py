@@ -10,11 +10,23 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
-from infogauss_cli.diagnostics.blocks import MappedRows, resolve_budget, row_step
 from infogauss_cli.diagnostics.columns import column_tests
-from infogauss_cli.diagnostics.normality import ADResult, DPResult, ad_result, dp_result
-from infogauss_cli.diagnostics.null import NullExpectation, null_expectation
-from infogauss_cli.diagnostics.validate import check_nonzero, l2_normalise, row_norms
+from infogauss_cli.diagnostics.normality import (
+    ADResult,
+    DPResult,
+    NullExpectation,
+    ad_result,
+    dp_result,
+    null_expectation,
+)
+from infogauss_cli.diagnostics.validate import (
+    MappedRows,
+    check_nonzero,
+    l2_normalise,
+    resolve_budget,
+    row_norms,
+    row_step,
+)
 
 DEFAULT_PROJECTIONS = 256
 SCALE_Z = 1.959963984540054  # two-sided 5%

@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from infogauss_cli.diagnostics.blocks import MappedRows, row_step
-from infogauss_cli.diagnostics.validate import l2_normalise
+from infogauss_cli.diagnostics.validate import MappedRows, l2_normalise, row_step
 
 UNIFORMITY_T = 2.0
 DEFAULT_UNIFORMITY_ROWS = 2000
@@ -167,16 +166,9 @@ def sphere_moments(
     return total / n, t
 
 
-@dataclass(frozen=True)
-class SphereTests:
-    """Rayleigh and Bingham on unit rows: the report's ``metrics`` and ``null`` entries."""
-
-    metrics: dict[str, Any]
-    null: dict[str, Any]
-
-
-def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> SphereTests:
-    """Rayleigh and Bingham of the L2-normalised rows of ``x`` (zero rows left out)."""
+def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report's ``metrics`` and ``null`` entries of Rayleigh and Bingham on the
+    L2-normalised rows of ``x`` (zero rows left out)."""
     a = np.asarray(x, dtype=np.float64)
     norms = np.linalg.norm(a, axis=1)
     live = norms > 0
@@ -189,7 +181,7 @@ def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> SphereTests:
     metrics["sphere_bingham_p"] = bingham_p(u) if m >= 2 else nan
     metrics["sphere_mean_norm"] = ray.mean_norm
     power = bingham_power(m, d, alpha / 2) if m >= 2 else 0.0
-    return SphereTests(metrics, {"sphere_power_relevant": power})
+    return metrics, {"sphere_power_relevant": power}
 
 
 def bingham_p(u: np.ndarray) -> float:
@@ -213,11 +205,6 @@ def bingham_power(m: int, d: int, level: float) -> float:
     crit = c * float(special.chdtri(f / c, level))  # the scaled chi-square's upper point
     noncentrality = m * (d + 2) / 18
     return float(special.ndtr((f + noncentrality - crit) / math.sqrt(2 * f * c)))
-
-
-def sphere_metrics(t: SphereTests) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The report's ``metrics`` and ``null`` entries of the sphere tests."""
-    return dict(t.metrics), dict(t.null)
 
 
 @dataclass(frozen=True)

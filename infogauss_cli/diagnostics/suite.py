@@ -1,6 +1,5 @@
-"""The ``--detail`` suite: :func:`sphere_detail` (view-independent: projections, uniformity,
-Rayleigh, Bingham, spectrum, Mardia) and :func:`calibration_detail` (one view: null p-values of
-the compliances, Benjamini-Hochberg, KS, bootstrap); :func:`detail` runs both."""
+"""The ``--detail`` suite: :func:`sphere_detail` (view-independent) and :func:`calibration_detail`
+(one view: null p-values, Benjamini-Hochberg, KS, bootstrap); :func:`detail` runs both."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from infogauss_cli.diagnostics.blocks import take_rows
 from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.diagnosis import Diagnosis, diagnose_valid, num, reference_dict
 from infogauss_cli.diagnostics.mardia import (
@@ -44,6 +42,7 @@ from infogauss_cli.diagnostics.validate import (
     l2_normalise,
     row_norms,
     subsample,
+    take_rows,
     validate_matrix,
 )
 
@@ -52,8 +51,7 @@ FDR_Q = 0.05
 
 @dataclass(frozen=True, eq=False)
 class BootstrapCI:
-    """``level`` intervals of AD and DP compliance from ``reps`` row resamples, and the
-    resampled compliances (before re-centring)."""
+    """``level`` intervals of AD and DP compliance from ``reps`` row resamples."""
 
     ad_ci: tuple[float, float]
     dp_ci: tuple[float, float]
@@ -64,14 +62,12 @@ class BootstrapCI:
 
 
 def compliance_null_p(compliance: float, d: int, p0: float) -> float:
-    """Two-sided exact binomial p-value of ``round(compliance * d)`` passes out of ``d`` at the
-    pass rate ``p0`` (scipy.stats.binomtest)."""
+    """Two-sided exact binomial p-value of ``round(compliance * d)`` passes at the rate ``p0``."""
     if not np.isfinite(compliance) or d < 1:
         return float("nan")
-    k = round(compliance * d)
     from scipy import stats  # heavy (about 1 s): only where used
 
-    return float(stats.binomtest(k, d, min(max(p0, 0.0), 1.0)).pvalue)
+    return float(stats.binomtest(round(compliance * d), d, min(max(p0, 0.0), 1.0)).pvalue)
 
 
 def bh_rejected(pvalues: np.ndarray, q: float = FDR_Q) -> int:
@@ -101,8 +97,7 @@ def bootstrap_compliance(
     x: np.ndarray, reps: int, *, seed: int = 0, level: float = 0.95, workers: int | None = None
 ) -> BootstrapCI:
     """Percentile intervals of AD and DP compliance over ``reps`` row resamples of ``x``,
-    re-centred on the estimate (a resample is never exactly Gaussian: the bootstrap of a
-    goodness-of-fit statistic is not centred)."""
+    re-centred on the estimate (the bootstrap of a goodness-of-fit statistic is not centred)."""
     if reps < 1:
         raise ValueError(f"bootstrap needs reps >= 1, got {reps}")
     x = np.asarray(x)
@@ -180,8 +175,7 @@ def sphere_detail(
     budget: int | None = None,
     sizes: SphereSizes = SphereSizes(),
 ) -> SphereDetail:
-    """The view-independent detail of a finite (n, d) matrix, in row blocks (``x`` may be
-    memory-mapped); Mardia is None when there are too few rows."""
+    """The view-independent detail of a finite (n, d) matrix (Mardia None for too few rows)."""
     x = np.asarray(x)
     n, d = x.shape
     norms = row_norms(x)
@@ -222,14 +216,12 @@ def calibration_detail(
     q: float = FDR_Q,
     workers: int | None = None,
 ) -> CalibrationDetail:
-    """Calibration of ``diag``'s compliances against its view's reference (live coordinates);
-    the DP p-values calibrated to the reference (P_ref(P <= p)), counted by Benjamini-Hochberg
-    and tested for uniformity (KS); ``tested``: the view's matrix, for ``bootstrap`` > 0."""
+    """Calibration of ``diag``'s compliances and DP p-values against its view's reference (live
+    coordinates); ``tested``: the view's matrix, for ``bootstrap`` > 0."""
     ref = diag.reference
     live = np.ones(diag.d, bool)
     live[list(diag.dead_columns)] = False
     cal = ref.calibrate_p(diag.dp.pvalue[live])
-    ks_p = ks_uniform(cal)[1]
     boot = None
     if bootstrap > 0:
         if tested is None:
@@ -240,15 +232,13 @@ def calibration_detail(
         ad_null_p=compliance_ref_p(ref, "ad", diag.ad.compliance, d),
         dp_null_p=compliance_ref_p(ref, "dp", diag.dp.compliance, d),
         bh_rejected=bh_rejected(cal, q),
-        ks_p=ks_p,
+        ks_p=ks_uniform(cal)[1],
         bootstrap=boot,
     )
 
 
 def compliance_ref_p(ref: Reference, which: str, compliance: float, trials: int) -> float:
-    """Two-sided p-value of a compliance over ``trials`` coordinates under the reference's
-    beta-binomial count: the probability of every count no more likely than the observed one
-    (as scipy.stats.binomtest)."""
+    """Two-sided p-value of a compliance over ``trials`` under the reference's beta-binomial."""
     if compliance is None or not math.isfinite(compliance) or trials < 1:
         return float("nan")
     k = round(compliance * trials)
@@ -258,9 +248,9 @@ def compliance_ref_p(ref: Reference, which: str, compliance: float, trials: int)
 
 def projection_metrics(p: ProjectionTests) -> dict[str, Any]:
     """The projection keys of ``metrics``; null p-values against the uniform sphere at (n, d)
-    over the first orthonormal block (:func:`projection_trials`)."""
+    over the first orthonormal block (further blocks re-read the same rows)."""
     ref = reference(p.n, p.d, "l2")
-    t = projection_trials(p)
+    t = min(p.k, p.d)
     ad_first = float(np.mean(p.ad.statistic[:t] < p.ad.critical))  # NaN (constant): a failure
     dp_first = float(np.mean(p.dp.pvalue[:t] > p.dp.alpha))
     return {
@@ -276,15 +266,9 @@ def projection_metrics(p: ProjectionTests) -> dict[str, Any]:
     }
 
 
-def projection_trials(p: ProjectionTests) -> int:
-    """Trials behind the projections' null p-values: the first orthonormal block, min(K, d)
-    projections (further blocks re-read the same rows)."""
-    return min(p.k, p.d)
-
-
 def projection_null(p: ProjectionTests, alpha: float = 0.05) -> dict[str, Any]:
-    """``null.proj_*``: the uniform sphere at (n, d) over :func:`projection_trials`."""
-    out = reference_dict(reference(p.n, p.d, "l2"), projection_trials(p), alpha, prefix="proj_")
+    """``null.proj_*``: the uniform sphere at (n, d) over the first orthonormal block."""
+    out = reference_dict(reference(p.n, p.d, "l2"), min(p.k, p.d), alpha, prefix="proj_")
     return {k: v for k, v in out.items() if not k.startswith("proj_effect")}
 
 
@@ -307,14 +291,8 @@ def detail_metrics(s: SphereDetail, c: CalibrationDetail | None = None) -> dict[
     }
     if s.mardia is not None:
         m = s.mardia
-        out |= {
-            "mardia_skew": num(m.b1),
-            "mardia_kurt": num(m.b2),
-            "mardia_skew_p": num(m.skew_p),
-            "mardia_kurt_p": num(m.kurt_p),
-            "mardia_k": m.k,
-            "mardia_n": m.n,
-        }
+        out |= {"mardia_skew": num(m.b1), "mardia_kurt": num(m.b2), "mardia_k": m.k}
+        out |= {"mardia_skew_p": num(m.skew_p), "mardia_kurt_p": num(m.kurt_p), "mardia_n": m.n}
     if c is not None:
         out |= {
             "ad_compliance_null_p": num(c.ad_null_p),
@@ -354,8 +332,7 @@ def detail(
     projections: int = DEFAULT_PROJECTIONS,
     bootstrap: int = 0,
 ) -> Detail:
-    """The whole detail suite on ``x`` (n, d), rows subsampled as :func:`~.diagnosis.diagnose`
-    does (same ``n`` and ``seed``)."""
+    """The whole detail suite on ``x`` (n, d), rows subsampled as :func:`~.diagnosis.diagnose`."""
     a = validate_matrix(x)
     sub, _ = subsample(a, n, seed)
     diag = diagnose_valid(a, view, n, seed)
