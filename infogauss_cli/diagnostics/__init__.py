@@ -1,7 +1,4 @@
-"""The statistical core: pure numpy/scipy on an (n, d) embedding matrix; no torch, no I/O.
-
-:func:`diagnose` -> :class:`Diagnosis`; the ``--detail`` suite is :mod:`.suite` (imported on
-first use: a plain check needs none of it)."""
+"""The statistical core: pure numpy/scipy on an (n, d) embedding matrix; no torch, no I/O."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""One pass of the per-coordinate tests (A*^2, K^2, QQ distance) over blocks of columns, in
-threads and within a memory budget; the l2 view is divided out per block (no normalised copy).
-How the columns are cut into passes and blocks changes no result."""
+"""The per-coordinate tests (A*^2, K^2, QQ distance) over blocks of columns, in threads and
+within a memory budget; the l2 view is divided out per block. The cut changes no result."""
 
 from __future__ import annotations
 
@@ -46,11 +45,9 @@ class ColumnTests:
 
 
 def k2_statistic(g1: np.ndarray, b2: np.ndarray, n: int) -> np.ndarray:
-    """D'Agostino's K^2 from biased skewness g1 and kurtosis b2, as scipy.stats.skewtest and
-    kurtosistest (but a skewness of exactly 0 gives Z_skew = 0, where scipy sets y = 1)."""
+    """D'Agostino's K^2 from biased skewness g1 and kurtosis b2 (as scipy, but g1 = 0 gives 0)."""
     n = float(n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        # skewtest
         y = g1 * np.sqrt(((n + 1) * (n + 3)) / (6.0 * (n - 2)))
         num = 3.0 * (n**2 + 27 * n - 70) * (n + 1) * (n + 3)
         beta2 = num / ((n - 2.0) * (n + 5) * (n + 7) * (n + 9))
@@ -58,7 +55,6 @@ def k2_statistic(g1: np.ndarray, b2: np.ndarray, n: int) -> np.ndarray:
         delta = 1 / np.sqrt(0.5 * np.log(w2))
         alpha = np.sqrt(2.0 / (w2 - 1))
         zs = delta * np.log(y / alpha + np.sqrt((y / alpha) ** 2 + 1))
-        # kurtosistest
         e = 3.0 * (n - 1) / (n + 1)
         varb2 = 24.0 * n * (n - 2) * (n - 3) / ((n + 1) * (n + 1.0) * (n + 3) * (n + 5))
         xk = (b2 - e) / varb2**0.5
@@ -92,8 +88,7 @@ def normal_scores(n: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Layout:
-    """How the columns are cut: passes of ``cols`` columns, blocks of ``bsize`` columns,
-    ``workers`` threads."""
+    """Passes of ``cols`` columns, blocks of ``bsize`` columns, ``workers`` threads."""
 
     cols: int
     bsize: int
@@ -103,8 +98,7 @@ class Layout:
     def plan(
         cls, n: int, d: int, itemsize: int, workers: int | None, budget: int | None, mapped: bool
     ) -> Layout:
-        """Blocks as large as half the budget allows for the threads' work arrays; passes
-        fill the rest (a memory-mapped matrix) or a few blocks per worker (in memory)."""
+        """Blocks as large as half the budget allows; passes fill the rest."""
         budget = resolve_budget(budget)
         nw = workers or default_workers()
         bsize = int(np.clip(_BLOCK_BYTES // (8 * n), _MIN_BLOCK, _MAX_BLOCK))
@@ -115,7 +109,7 @@ class Layout:
         left = budget - nw * bsize * work
         cols = max(nw * bsize, left // max(n * itemsize, 1))
         if not mapped:
-            cols = min(cols, max(nw * bsize * _BLOCKS_PER_PASS, nw * bsize))
+            cols = min(cols, nw * bsize * _BLOCKS_PER_PASS)
         cols = min(d, max(bsize, cols // bsize * bsize))
         return cls(cols=cols, bsize=bsize, workers=nw)
 
@@ -127,12 +121,7 @@ def _runner(workers: int, serial: bool) -> Iterator[Callable[..., None]]:
         yield lambda fn, spans: [fn(a, b) for a, b in spans]
         return
     with ThreadPoolExecutor(workers) as ex:
-
-        def run(fn: Callable[[int, int], None], spans: list[tuple[int, int]]) -> None:
-            for f in [ex.submit(fn, a, b) for a, b in spans]:
-                f.result()
-
-        yield run
+        yield lambda fn, spans: list(ex.map(fn, *zip(*spans, strict=True)))
 
 
 def _spans(start: int, stop: int, step: int) -> list[tuple[int, int]]:
@@ -165,9 +154,9 @@ class _Columns:
             self._local.bsize = bsize
         return tuple(buf[:b] for buf in self._local.bufs)
 
-    def block(self, xs: np.ndarray, j0: int, j1: int, bsize: int) -> None:
-        """Statistics of columns ``j0:j1`` from their transposed values ``xs`` (B, n),
-        which are sorted in place."""
+    def block(self, buf: np.ndarray, p0: int, bsize: int, j0: int, j1: int) -> None:
+        """Statistics of columns ``j0:j1`` of a pass from column ``p0`` (sorted in place)."""
+        xs = buf[j0 - p0 : j1 - p0]
         with np.errstate(all="ignore"):  # thread-local: constant columns are overwritten later
             y0, t, la = self._work(j1 - j0, bsize)
             xs.sort(axis=1)  # in the input dtype: exact, and float32 sorts 2x faster
@@ -247,8 +236,7 @@ class _Columns:
 
 
 class _Gather:
-    """Columns ``p0:p1`` of ``x`` transposed into a reused (cols, n) buffer, rows divided by
-    ``divide_by`` if given; memory-mapped pages released as rows are done."""
+    """Columns ``p0:p1`` transposed into a reused buffer, divided by ``divide_by`` if given."""
 
     def __init__(
         self, x: np.ndarray, divide_by: np.ndarray | None, dtype: np.dtype, cols: int
@@ -278,10 +266,6 @@ class _Gather:
             self.rows.release(i, i + m)
 
 
-def _block(out: _Columns, buf: np.ndarray, p0: int, bsize: int, j0: int, j1: int) -> None:
-    out.block(buf[j0 - p0 : j1 - p0], j0, j1, bsize)
-
-
 def column_tests(
     x: np.ndarray,
     *,
@@ -291,9 +275,8 @@ def column_tests(
     divide_by: np.ndarray | None = None,
     budget: int | None = None,
 ) -> ColumnTests:
-    """AD and/or DP statistics of every column of a finite real (n, d) matrix (no validation)
-    or, with ``divide_by`` (the row norms), of ``x / divide_by[:, None]``; ``budget``: bytes of
-    working memory; ``x`` may be memory-mapped."""
+    """AD and/or DP statistics of every column of a finite (n, d) matrix (no validation), or of
+    ``x / divide_by[:, None]``; ``budget``: bytes of working memory."""
     n, d = x.shape
     if x.dtype not in _FLOATS:
         x = x.astype(np.float64)
@@ -306,7 +289,7 @@ def column_tests(
         for p0, p1 in _spans(0, d, layout.cols):
             run(functools.partial(gather.rows_of, p0, p1), _spans(0, n, row_step))
             run(
-                functools.partial(_block, out, gather.buf, p0, layout.bsize),
+                functools.partial(out.block, gather.buf, p0, layout.bsize),
                 _spans(p0, p1, layout.bsize),
             )
     k2 = pvalue = None

@@ -47,10 +47,8 @@ DEAD_RTOL = 1e-6  # a coordinate is dead when its std < DEAD_RTOL x the median c
 
 @dataclass(frozen=True, eq=False)
 class Diagnosis:
-    """The diagnostics of one (sub)sampled matrix under one view: ``norms`` of the raw rows,
-    ``ad``/``dp`` over the live coordinates of the view, ``null`` (iid Gaussian at this n and
-    d), ``dead_columns`` (std < 1e-6 x the median column std, constant ones included: left
-    out of the compliances, means and effect size), ``effect``: per-coordinate QQ distance."""
+    """The diagnostics of one (sub)sampled matrix under one view; ``dead_columns`` (std < 1e-6 x
+    the median, constant ones included) are left out of the compliances, means and effect."""
 
     n: int
     d: int
@@ -98,8 +96,7 @@ class Diagnosis:
         }
 
     def null_dict(self, alpha: float = 0.05) -> dict[str, Any]:
-        """The report's ``null``: the summaries under the view's reference over the live
-        coordinates (all when none lives), with the calibrated minimums at ``alpha``."""
+        """The report's ``null``: the view's reference over the live coordinates at ``alpha``."""
         return reference_dict(self.reference, self.d_live or self.d, alpha)
 
 

@@ -1,9 +1,6 @@
-"""Tests of "Gaussian?" whose null is a Gaussian of any mean and covariance: on the rows'
-decorrelated coordinates ``Z = sqrt(m - 1) U_k`` (under any Gaussian each column is exactly a
-standardised iid Gaussian sample): pass counts, worst coordinate, radial b2, Henze-Zirkler, and
-the worst of the view's own coordinates (see docs/diagnostics.md). Their power against the
-relevant departure, iid Student t10 coordinates: up to :data:`TABLE_MAX_ROWS` rows from
-``power_table.tsv`` (made by ``benchmarks/tables.py``), closed forms beyond."""
+"""Tests of "Gaussian?" whose null is a Gaussian of any mean and covariance, on the rows'
+decorrelated coordinates ``Z = sqrt(m - 1) U_k``, and their power against iid Student t10
+coordinates (``power_table.tsv`` up to :data:`TABLE_MAX_ROWS` rows, closed forms beyond)."""
 
 from __future__ import annotations
 
@@ -25,7 +22,13 @@ from infogauss_cli.diagnostics.mardia import (
     hz_test,
     pearson3_cdf,
 )
-from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA, read_tsv, table_row
+from infogauss_cli.diagnostics.normality import (
+    AD_CRITICAL_5PCT,
+    DP_ALPHA,
+    grid_interp,
+    read_grid,
+    table_row,
+)
 from infogauss_cli.diagnostics.reference import gaussian_effect, reference
 from infogauss_cli.diagnostics.refsim import ALT_DF
 from infogauss_cli.diagnostics.validate import l2_normalise, take_rows
@@ -37,40 +40,28 @@ POWER_FILE = Path(__file__).with_name("power_table.tsv")
 TABLE_MAX_ROWS = 500
 M_GRID = (20, 30, 50, 75, 100, 150, 200, 300, 500)
 K_GRID = (1, 2, 4, 8, 16, 32, 64, 128)
-VIEWS = ("raw", "l2")
 
 
 def ad_pvalue(a2star: np.ndarray) -> np.ndarray:
-    """Upper-tail p of the modified A*^2 (D'Agostino & Stephens 1986, Table 4.9; held at its
-    value at A*^2 = 10 beyond)."""
+    """Upper-tail p of the modified A*^2 (D'Agostino & Stephens 1986, Table 4.9)."""
     a = np.minimum(np.asarray(a2star, dtype=np.float64), 10.0)
-    with np.errstate(over="ignore"):
-        p = np.where(
-            a >= 0.6,
-            np.exp(1.2937 - 5.709 * a + 0.0186 * a * a),
-            np.where(
-                a > 0.34,
-                np.exp(0.9177 - 4.279 * a - 1.38 * a * a),
-                np.where(
-                    a > 0.2,
-                    1 - np.exp(-8.318 + 42.796 * a - 59.938 * a * a),
-                    1 - np.exp(-13.436 + 101.14 * a - 223.73 * a * a),
-                ),
-            ),
-        )
+
+    def e(c0: float, c1: float, c2: float) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return np.exp(c0 + c1 * a + c2 * a * a)
+
+    high = np.where(a >= 0.6, e(1.2937, -5.709, 0.0186), e(0.9177, -4.279, -1.38))
+    low = np.where(a > 0.2, 1 - e(-8.318, 42.796, -59.938), 1 - e(-13.436, 101.14, -223.73))
+    p = np.where(a > 0.34, high, low)
     return np.clip(p, 0.0, 1.0)
 
 
 def decorrelate(x: np.ndarray) -> tuple[np.ndarray, int]:
-    """(Z, rank): the top ``min(rank, (m - 1) // 2)`` principal coordinates of the (m, d)
-    rows, centred and scaled to unit sample variance (``sqrt(m - 1) U_k``)."""
+    """(Z, rank): the top ``min(rank, (m - 1) // 2)`` principal coordinates, unit variance."""
     a = np.asarray(x, dtype=np.float64)
     m, d = a.shape
     c = a - a.mean(axis=0)
-    if d <= m:
-        lam, v = np.linalg.eigh(c.T @ c)
-    else:
-        lam, v = np.linalg.eigh(c @ c.T)
+    lam, v = np.linalg.eigh(c.T @ c if d <= m else c @ c.T)
     lam, v = lam[::-1], v[:, ::-1]
     top = float(lam[0]) if lam.size else 0.0
     rank = int(np.count_nonzero(lam > top * RANK_RTOL)) if top > 0 else 0
@@ -82,8 +73,7 @@ def decorrelate(x: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:
-    """(b2, z, two-sided p, implied excess kurtosis) of Mardia's b2 of whitened rows z (m, k)
-    against a Pearson type III with its exact mean and variance and tabulated skewness."""
+    """(b2, z, two-sided p, excess kurtosis) of Mardia's b2 of whitened rows (Pearson III)."""
     m, k = z.shape
     d2 = np.einsum("ij,ij->i", z, z) * (m / (m - 1))  # with the biased covariance
     b2 = float(np.mean(d2 * d2))
@@ -96,8 +86,7 @@ def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def joint_sample(x: np.ndarray, n: int | None, seed: int) -> np.ndarray:
-    """The rows the joint tests see: of the ``n`` rows :func:`~.validate.subsample` draws, at
-    most MAX_ROWS (and MAX_VALUES values), seeded, in their original order."""
+    """The rows the joint tests see: at most MAX_ROWS (and MAX_VALUES) of the ``n`` drawn."""
     rows = x.shape[0]
     idx = np.arange(rows)
     if n is not None and n < rows:
@@ -113,8 +102,7 @@ def joint_sample(x: np.ndarray, n: int | None, seed: int) -> np.ndarray:
 def gaussian_tests(
     x: np.ndarray, view: str = "raw", *, seed: int = 0, alpha: float = 0.05
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The report's ``metrics`` and ``null`` entries of the decorrelated tests of one view of
-    the (m, d) rows ``x`` (:func:`joint_sample`) and their power against the t10 departure."""
+    """The report's ``metrics`` and ``null`` of the decorrelated tests of one view of ``x``."""
     a = l2_normalise(np.asarray(x)) if view == "l2" else np.asarray(x)
     m, d = a.shape
     z, rank = decorrelate(a)
@@ -171,8 +159,7 @@ def gaussian_tests(
 
 
 def effect_excess(w1: np.ndarray, null: float) -> tuple[float, float, float]:
-    """Mean QQ distance of the coordinates above an iid Gaussian coordinate's at the same m,
-    with a 95% interval over the coordinates."""
+    """Mean QQ distance above an iid Gaussian coordinate's, with a 95% interval."""
     w1 = w1[np.isfinite(w1)]
     if not w1.size:
         return float("nan"), float("nan"), float("nan")
@@ -181,33 +168,15 @@ def effect_excess(w1: np.ndarray, null: float) -> tuple[float, float, float]:
     return excess, excess - half, excess + half
 
 
-@functools.lru_cache(maxsize=1)
-def _power_table() -> dict[str, np.ndarray]:
-    """{view: (len(M_GRID), len(K_GRID)) power}, NaN where k > (m - 1) // 2."""
-    out = {v: np.full((len(M_GRID), len(K_GRID)), np.nan) for v in VIEWS}
-    for view, m, k, power, *_ in read_tsv(POWER_FILE)[1:]:
-        out[view][M_GRID.index(int(m)), K_GRID.index(int(k))] = float(power)
-    return out
-
-
-def _from_table(m: int, k: int, view: str) -> float:
-    t = _power_table()[view]
-    lm, lk = math.log(min(max(m, M_GRID[0]), M_GRID[-1])), math.log(min(max(k, 1), K_GRID[-1]))
-    column = []
-    for row in t:  # along k within each m, over the k that exist at that m
-        ok = np.isfinite(row)
-        keys = np.log(np.asarray(K_GRID)[ok])
-        column.append(float(np.interp(lk, keys, row[ok])) if ok.any() else np.nan)
-    col = np.asarray(column)
-    ok = np.isfinite(col)
-    return float(np.interp(lm, np.log(np.asarray(M_GRID)[ok]), col[ok]))
+@functools.cache
+def _power_table(view: str) -> np.ndarray:
+    return read_grid(POWER_FILE, M_GRID, K_GRID, (view,))
 
 
 def relevant_power(m: int, k: int, view: str, alpha: float = 0.05) -> float:
-    """The chance that the decision at ``alpha`` rejects iid t10 decorrelated coordinates at m
-    rows and k coordinates."""
+    """The chance that the decision at ``alpha`` rejects k iid t10 coordinates of m rows."""
     if m <= TABLE_MAX_ROWS and alpha == 0.05:
-        return _from_table(m, k, view)
+        return grid_interp(_power_table(view), M_GRID, K_GRID, m, k)
     tests = 6 if view == "raw" else 5
     power = count_power(m, k, alpha / tests)
     if view == "raw":
@@ -216,8 +185,7 @@ def relevant_power(m: int, k: int, view: str, alpha: float = 0.05) -> float:
 
 
 def rows_for_power(rank: int, view: str, start: int, alpha: float = 0.05) -> int | None:
-    """The smallest n (from ``start``, growing by half) at which the relevant departure would
-    be caught at least half of the time (None beyond 10^7)."""
+    """The smallest n (growing by half) with power >= 1/2 (None beyond 10^7)."""
     n = max(start, 20)
     while n <= 10_000_000:
         if relevant_power(n, min(rank, max((n - 1) // 2, 1)), view, alpha) >= 0.5:
@@ -249,8 +217,7 @@ def _t_moment(order: int, df: int = ALT_DF) -> float:
 
 
 def radial_power(m: int, k: int, level: float) -> float:
-    """Power of the two-sided b2 test at ``level`` against k iid unit-variance t10
-    coordinates: b2 shifts by k x their excess kurtosis; its sd is that of mean D^4."""
+    """Power of the two-sided b2 test at ``level`` against k iid unit-variance t10 coordinates."""
     mu4, mu6, mu8 = _t_moment(4), _t_moment(6), _t_moment(8)
     c2, c3 = mu4 - 1, mu6 - 3 * mu4 + 2
     c4 = mu8 - 4 * mu6 + 6 * mu4 - 3

@@ -20,8 +20,7 @@ DP_ALPHA = 0.05
 
 @dataclass(frozen=True, eq=False)
 class ADResult:
-    """A*^2 per column (NaN: constant column); ``mean`` over testable columns; ``compliance``:
-    share of ALL columns with A*^2 < ``critical`` (constant columns fail)."""
+    """A*^2 per column (NaN: constant); ``mean`` and ``compliance`` (share below ``critical``)."""
 
     statistic: np.ndarray
     mean: float
@@ -31,8 +30,7 @@ class ADResult:
 
 @dataclass(frozen=True, eq=False)
 class DPResult:
-    """K^2 and p per column (NaN: constant column); ``mean_p`` over testable columns;
-    ``compliance``: share of ALL columns with p > ``alpha``."""
+    """K^2 and p per column (NaN: constant); ``mean_p`` and ``compliance`` (p > ``alpha``)."""
 
     statistic: np.ndarray
     pvalue: np.ndarray
@@ -108,13 +106,38 @@ def read_tsv(path: Path) -> list[list[str]]:
     return [line.split("\t") for line in lines if line and not line.startswith("#")]
 
 
+def read_grid(
+    path: Path, m_grid: tuple[int, ...], k_grid: tuple[int, ...], prefix: tuple[str, ...] = ()
+) -> np.ndarray:
+    """(m, k) values of a table's rows that start with ``prefix``, NaN where missing."""
+    t = np.full((len(m_grid), len(k_grid)), np.nan)
+    for row in read_tsv(path)[1:]:
+        if tuple(row[: len(prefix)]) == prefix:
+            m, k, value = row[len(prefix) : len(prefix) + 3]
+            t[m_grid.index(int(m)), k_grid.index(int(k))] = float(value)
+    return t
+
+
+def grid_interp(
+    t: np.ndarray, m_grid: tuple[int, ...], k_grid: tuple[int, ...], m: int, k: int
+) -> float:
+    """:func:`read_grid`'s table in log k within each m (its finite values), then in log m."""
+    lk = math.log(min(max(k, 1), k_grid[-1]))
+    ms, col = [], []
+    for mm, row in zip(m_grid, t, strict=True):
+        ok = np.isfinite(row)
+        if ok.any():
+            ms.append(math.log(mm))
+            col.append(float(np.interp(lk, np.log(np.asarray(k_grid)[ok]), row[ok])))
+    return float(np.interp(math.log(max(m, m_grid[0])), ms, col))
+
+
 NULL_TABLE = tuple(tuple(float(v) for v in row) for row in read_tsv(TABLE_FILE)[1:])
 
 
 @dataclass(frozen=True)
 class NullExpectation:
-    """Per-coordinate summaries of iid N(0, 1) columns at this n and d; ``*_band``: central 95%
-    range over d independent columns (binomial for the compliances, normal for the means)."""
+    """Summaries of iid N(0, 1) columns at this n and d, with central 95% bands over d."""
 
     ad_compliance: float
     dp_compliance: float

@@ -1,6 +1,5 @@
 """Random-projection tests: the L2-normalised rows on K seeded orthonormal directions, scaled by
-sqrt(d), tested like coordinates, plus the scale test of their second moments (1 under
-uniformity; exact mean and variance from the sphere's moments)."""
+sqrt(d), tested like coordinates, plus the scale test of their second moments."""
 
 from __future__ import annotations
 
@@ -35,9 +34,7 @@ QQ_COLUMNS = 6  # projections kept for plots
 
 @dataclass(frozen=True, eq=False)
 class ProjectionTests:
-    """AD and DP on ``k`` projections of the L2-normalised rows (scaled by sqrt(d));
-    ``var_compliance``: share of second moments within 1.96 SE of 1; ``var_p``: the scale
-    test; ``null``: iid-Gaussian expectations; ``columns``: the first few projections."""
+    """AD, DP and the scale test on ``k`` projections; ``columns``: the first few projections."""
 
     k: int
     n: int
@@ -76,10 +73,8 @@ def projection_tests(
     normalise: bool = True,
     budget: int | None = None,
 ) -> ProjectionTests:
-    """Project the (L2-normalised, unless ``normalise=False``) rows of a finite (n, d) matrix
-    on ``k`` random orthonormal directions (or the given (d, k) ``directions``), scale by
-    sqrt(d), and test every projection (AD, DP, scale). Made in row blocks and in blocks of
-    directions within ``budget``; ``x`` may be memory-mapped."""
+    """Project the (L2-normalised) rows on ``k`` random orthonormal directions (or the given
+    ``directions``), scale by sqrt(d), and test every projection, within ``budget``."""
     x = np.asarray(x)
     n, d = x.shape
     divide_by = row_norms(x) if normalise else None
@@ -147,8 +142,7 @@ def _sphere_moment(d: int, *ks: int) -> float:
 
 
 def scale_moments(n: int, d: int, k: int) -> tuple[float, float]:
-    """Exact mean and variance of sum z^2 over k orthonormal projections of n rows uniform on
-    S^(d-1) (k > d: independent blocks of d)."""
+    """Exact mean and variance of sum z^2 over k projections of n uniform rows on S^(d-1)."""
     e = lambda *ks: _sphere_moment(d, *ks)  # noqa: E731
     sig2 = (2.0 * d - 2.0) / (d + 2.0)  # Var(d u^2)
     cov = d * d * e(1, 1) - 1.0  # Cov(d u_a^2, d u_b^2) = -sig2 / (d - 1)

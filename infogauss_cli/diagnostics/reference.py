@@ -23,9 +23,8 @@ _REFS: dict[tuple, Reference] = {}
 
 @dataclass(frozen=True, eq=False)
 class Reference:
-    """One reference coordinate at n rows (and d, for the sphere): pass rates (with Monte Carlo
-    SEs), means and SDs, the effect size, the t10 pass rates, and ``dp_pvalues``: sorted
-    simulated DP p-values or (from the table) their quantiles at ``dp_levels``."""
+    """One reference coordinate at n rows (and d): rates, means, SDs, effect, t10 rates and the
+    sorted DP p-values or (from the table) their quantiles at ``dp_levels``."""
 
     view: str
     n: int
@@ -98,8 +97,7 @@ class Reference:
         return (min(lo, trials) / trials, min(hi, trials) / trials)
 
     def power(self, ad_min: float, dp_min: float, trials: int) -> float:
-        """Lower bound on the chance that iid Student t10 coordinates fail ``compliance >=
-        ad_min and >= dp_min`` over ``trials`` coordinates (the larger single-test power)."""
+        """Lower bound on the chance that iid t10 coordinates fail the minimums over ``trials``."""
 
         def fail(rate: float, cmin: float) -> float:
             k = math.ceil(cmin * trials - 1e-9)  # pass needs count >= k
@@ -118,8 +116,7 @@ class Reference:
 
 
 def _from_quantiles(p: np.ndarray, q: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """P(P <= p) from quantiles ``q`` at ``levels``: linear in log p between them, linear in p
-    below the first (through 0) and above the last (through (1, 1))."""
+    """P(P <= p) from quantiles ``q`` at ``levels`` (linear in log p; in p outside)."""
     lq = np.log(np.maximum(q, 1e-300))
     with np.errstate(divide="ignore", invalid="ignore"):
         mid = np.interp(np.log(np.maximum(p, 1e-300)), lq, levels)
@@ -132,8 +129,8 @@ def _from_quantiles(p: np.ndarray, q: np.ndarray, levels: np.ndarray) -> np.ndar
 def reference(
     n: int, d: int, view: str, *, seed: int = REFERENCE_SEED, columns: int | None = None
 ) -> Reference:
-    """The reference of ``view`` for n rows and d coordinates (n, d >= 1): from the table where
-    it answers, else simulated (and cached); an explicit ``seed`` or ``columns`` simulates."""
+    """The reference of ``view`` at (n, d): from the table where it answers, else simulated
+    (and cached); an explicit ``seed`` or ``columns`` simulates."""
     if n < 1 or d < 1:
         raise ValueError(f"need n >= 1 and d >= 1, got n={n}, d={d}")
     if view not in LABELS:
@@ -258,15 +255,13 @@ def _row_at(row: tuple, logs: float, s: float, extrapolate: bool) -> np.ndarray:
 
 
 def _at(row: tuple, logs: float, d: float) -> float:
-    """Where to read a row (log s): at the query's s, or at its d for small d and past the
-    row's end."""
+    """Where to read a row (log s): at the query's s, or at its d for small d and past its end."""
     return logs if logs <= row[1][-1] and d > FIXED_D else math.log(sphere_s(row[0], d))
 
 
 @functools.lru_cache(maxsize=256)
 def sphere_bias(d: int, points: int = 4000) -> float:
-    """Population QQ distance of one standardised sphere coordinate sqrt(d) u1 to N(0, 1)
-    (u1^2 ~ Beta(1/2, (d-1)/2); midpoint rule over p)."""
+    """Population QQ distance of one standardised sphere coordinate sqrt(d) u1 to N(0, 1)."""
     p = 0.5 + (np.arange(points) + 0.5) / (2 * points)  # the upper half; Q is symmetric
     q = np.sqrt(d * special.betaincinv(0.5, (d - 1) / 2.0, 2 * p - 1))
     return float(np.mean(np.abs(q - special.ndtri(p))))
@@ -304,8 +299,7 @@ def _sphere_vals(n: float, d: float) -> np.ndarray:
 
 
 def lookup(n: int, d: int, view: str) -> tuple[dict[str, float], np.ndarray] | None:
-    """(fields, DP p-value quantiles at :data:`LEVELS`) of the reference at (n, d, view), or
-    None where the table does not answer."""
+    """(fields, DP p-value quantiles at :data:`LEVELS`) at (n, d, view), or None off the table."""
     if not N_MIN <= n <= N_MAX:
         return None
     if view == "raw":

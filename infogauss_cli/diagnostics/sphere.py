@@ -1,6 +1,5 @@
-"""Uniformity and isotropy on the sphere, on L2-normalised rows: Wang-Isola uniformity, Rayleigh
-and Bingham (scaled chi-square with their exact moments), the centred spectrum, the sphere
-call's tests, and paired towers' alignment and gap."""
+"""Uniformity and isotropy of L2-normalised rows: Wang-Isola uniformity, Rayleigh, Bingham,
+the centred spectrum, the sphere call's tests, and paired towers' alignment and gap."""
 
 from __future__ import annotations
 
@@ -20,8 +19,7 @@ _BLOCK = 1024  # rows per Gram block
 
 @dataclass(frozen=True)
 class Uniformity:
-    """``value``: log mean of exp(-t||u_i - u_j||^2) over pairs i < j; ``ideal``: its value
-    under uniformity on S^(d-1); ``z``: (mean - E) / sd, sd exact under uniformity."""
+    """Log mean pair kernel ``value``, its ``ideal`` under uniformity, and ``z``."""
 
     value: float
     ideal: float
@@ -41,9 +39,7 @@ class Rayleigh:
 
 @dataclass(frozen=True, eq=False)
 class Scatter:
-    """Bingham's test of T = (1/n) sum u u^T against I/d, and the ``eigenvalues`` of the
-    centred covariance (descending) with the effective rank (RankMe), participation ratio,
-    condition number (inf when rank deficient) and the top component's share."""
+    """Bingham's test of the scatter against I/d and the centred covariance's spectrum."""
 
     bingham_statistic: float
     bingham_df: float
@@ -56,8 +52,7 @@ class Scatter:
 
 
 def uniformity_ideal(d: int, t: float = UNIFORMITY_T) -> float:
-    """log E exp(-t ||u - v||^2) for independent uniform u, v on S^(d-1): -2t + log 0F1(; d/2;
-    t^2)."""
+    """log E exp(-t ||u - v||^2) for independent uniform u, v on S^(d-1)."""
     return -2.0 * t + math.log(float(special.hyp0f1(d / 2.0, t * t)))
 
 
@@ -83,8 +78,7 @@ def uniformity(
     max_rows: int | None = DEFAULT_UNIFORMITY_ROWS,
     seed: int = 0,
 ) -> Uniformity:
-    """Wang-Isola uniformity of unit rows ``u`` over all pairs of (at most ``max_rows`` seeded)
-    rows, through the Gram matrix in blocks."""
+    """Wang-Isola uniformity of unit rows over all pairs of (at most ``max_rows``) rows."""
     n, d = u.shape
     if max_rows is not None and n > max_rows:
         idx = np.sort(np.random.default_rng([seed, 0x5F3]).choice(n, max_rows, replace=False))
@@ -167,8 +161,7 @@ def sphere_moments(
 
 
 def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The report's ``metrics`` and ``null`` entries of Rayleigh and Bingham on the
-    L2-normalised rows of ``x`` (zero rows left out)."""
+    """The report's ``metrics`` and ``null`` of Rayleigh and Bingham (zero rows left out)."""
     a = np.asarray(x, dtype=np.float64)
     norms = np.linalg.norm(a, axis=1)
     live = norms > 0
@@ -196,8 +189,7 @@ def bingham_p(u: np.ndarray) -> float:
 
 
 def bingham_power(m: int, d: int, level: float) -> float:
-    """Chance that Bingham's test at ``level`` rejects the relevant anisotropy (the normalised
-    rows of a Gaussian with variances 1 and 2: noncentrality about m (d + 2) / 18)."""
+    """Chance that Bingham's test at ``level`` rejects variances 1 and 2 (normalised)."""
     if d < 2:
         return 0.0
     f = (d - 1) * (d + 2) / 2
@@ -209,8 +201,7 @@ def bingham_power(m: int, d: int, level: float) -> float:
 
 @dataclass(frozen=True)
 class PairedStats:
-    """Paired towers: ``alignment`` E ||u_a - u_b||^2 over the pairs of unit rows (Wang-Isola)
-    and ``modality_gap`` ||mean u_a - mean u_b||."""
+    """Paired towers: ``alignment`` E ||u_a - u_b||^2 and ``modality_gap``."""
 
     alignment: float
     modality_gap: float
@@ -233,8 +224,7 @@ def paired_stats(a: np.ndarray, b: np.ndarray) -> PairedStats:
 def pair_indices(
     ids_a: tuple[str, ...] | list[str], pairs_b: list[str | None]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices (ia, ib) pairing a[ia[k]] with b[ib[k]]; ``pairs_b[j]``: the id in ``ids_a``
-    that row j of b is paired with (None: unpaired; several b rows may share one a row)."""
+    """Row indices (ia, ib) pairing row j of b with the row of ``ids_a`` named ``pairs_b[j]``."""
     where = {i: k for k, i in enumerate(ids_a)}
     ia, ib = [], []
     for j, p in enumerate(pairs_b):

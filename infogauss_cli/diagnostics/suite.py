@@ -96,8 +96,7 @@ def ks_uniform(pvalues: np.ndarray) -> tuple[float, float]:
 def bootstrap_compliance(
     x: np.ndarray, reps: int, *, seed: int = 0, level: float = 0.95, workers: int | None = None
 ) -> BootstrapCI:
-    """Percentile intervals of AD and DP compliance over ``reps`` row resamples of ``x``,
-    re-centred on the estimate (the bootstrap of a goodness-of-fit statistic is not centred)."""
+    """Percentile intervals of AD and DP compliance over ``reps`` row resamples, re-centred."""
     if reps < 1:
         raise ValueError(f"bootstrap needs reps >= 1, got {reps}")
     x = np.asarray(x)
@@ -216,8 +215,7 @@ def calibration_detail(
     q: float = FDR_Q,
     workers: int | None = None,
 ) -> CalibrationDetail:
-    """Calibration of ``diag``'s compliances and DP p-values against its view's reference (live
-    coordinates); ``tested``: the view's matrix, for ``bootstrap`` > 0."""
+    """Calibration of ``diag`` against its view's reference (``tested``: for the bootstrap)."""
     ref = diag.reference
     live = np.ones(diag.d, bool)
     live[list(diag.dead_columns)] = False
@@ -247,8 +245,7 @@ def compliance_ref_p(ref: Reference, which: str, compliance: float, trials: int)
 
 
 def projection_metrics(p: ProjectionTests) -> dict[str, Any]:
-    """The projection keys of ``metrics``; null p-values against the uniform sphere at (n, d)
-    over the first orthonormal block (further blocks re-read the same rows)."""
+    """The projection keys of ``metrics`` (null p-values over the first orthonormal block)."""
     ref = reference(p.n, p.d, "l2")
     t = min(p.k, p.d)
     ad_first = float(np.mean(p.ad.statistic[:t] < p.ad.critical))  # NaN (constant): a failure

@@ -69,8 +69,8 @@ def check_finite(a: np.ndarray) -> None:
 
 
 def validate_matrix(x: object) -> np.ndarray:
-    """``x`` if it is a finite real (n, d) matrix with n >= 20 and d >= 1 (floats as they are,
-    bool and int as float64), else :class:`InvalidEmbeddingsError` with a one-line reason."""
+    """``x`` if it is a finite real (n, d) matrix with n >= 20 and d >= 1 (bool and int as
+    float64), else :class:`InvalidEmbeddingsError` with a one-line reason."""
     try:
         a = np.asarray(x)
     except (ValueError, TypeError) as exc:
