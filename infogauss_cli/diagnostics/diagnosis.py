@@ -36,10 +36,7 @@ from infogauss_cli.diagnostics.validate import (
 
 def num(v: float | None) -> float | None:
     """Plain float, None for None, NaN or Inf (JSON has no NaN)."""
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
+    return None if v is None or not math.isfinite(v) else float(v)
 
 
 DEAD_RTOL = 1e-6  # a coordinate is dead when its std < DEAD_RTOL x the median column std
@@ -132,10 +129,9 @@ def diagnose(
     workers: int | None = None,
     budget: int | None = None,
 ) -> Diagnosis:
-    """Validate ``x`` (n, d), subsample ``n`` rows (seeded), take the norm statistics of the raw
-    rows and run Anderson-Darling and D'Agostino-Pearson on every coordinate of the ``view``
-    (``l2``: unit-norm rows, computed per block; ``raw``: as given). ``budget``: bytes of
-    working memory; ``x`` may be memory-mapped. Bad input or options: ``BadInputError``."""
+    """Validate ``x`` (n, d), subsample ``n`` rows (seeded), take the raw rows' norm statistics
+    and run Anderson-Darling and D'Agostino-Pearson on every coordinate of the ``view`` (``l2``:
+    unit-norm rows; ``raw``: as given). Bad input or options: ``BadInputError``."""
     return diagnose_valid(validate_matrix(x), view, n, seed, workers, budget)
 
 
@@ -154,7 +150,6 @@ def diagnose_valid(
         raise BadInputError(
             f"sample size n={n} is too small: the D'Agostino-Pearson test needs n >= {MIN_ROWS}"
         )
-    rows = a.shape[0]
     sub, idx = subsample(a, n, seed)
     norms = row_norms(sub)
     if view == "l2":
@@ -164,9 +159,7 @@ def diagnose_valid(
     nn, d = sub.shape
     idx.setflags(write=False)
     dead = dead_mask(res.std, res.constant)
-    live = ~dead
-    if not live.any():  # nothing alive: every coordinate counts, and fails
-        live = None
+    live = None if dead.all() else ~dead  # nothing alive: every coordinate counts, and fails
     return Diagnosis(
         n=nn,
         d=d,
@@ -177,7 +170,7 @@ def diagnose_valid(
         norms=stats_from_norms(norms),
         null=null_expectation(nn, d),
         constant_columns=tuple(int(i) for i in np.flatnonzero(res.constant)),
-        n_rows_input=rows,
+        n_rows_input=a.shape[0],
         row_indices=idx,
         dead_columns=tuple(int(i) for i in np.flatnonzero(dead)),
         effect=res.w1,
@@ -186,5 +179,4 @@ def diagnose_valid(
 
 def dead_mask(std: np.ndarray, constant: np.ndarray) -> np.ndarray:
     """Dead coordinates: constant, or std < 1e-6 x the median column std."""
-    med = float(np.median(std)) if std.size else 0.0
-    return constant | (std < DEAD_RTOL * med)
+    return constant | (std < DEAD_RTOL * float(np.median(std)))

@@ -220,10 +220,3 @@ def hz_pvalue(stat: float, n: int, k: int) -> float:
         return float(math.exp(np.interp(s, quantiles, logp)))
     slope = (logp[-1] - logp[-3]) / (quantiles[-1] - quantiles[-3])  # log p per unit log HZ
     return float(math.exp(logp[-1] + slope * (s - quantiles[-1])))
-
-
-def hz_test(z: np.ndarray) -> tuple[float, float]:
-    """(HZ, p) of an (n, k) sample, k <= :data:`HZ_MAX_DIM`, n <= :data:`HZ_MAX_ROWS`."""
-    n, k = z.shape
-    stat = hz_statistic(z)
-    return stat, hz_pvalue(stat, n, k)

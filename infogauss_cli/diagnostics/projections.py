@@ -87,15 +87,25 @@ def projection_tests(
     half = resolve_budget(budget) // 2
     kb = int(min(kk, max(1, half // (8 * n))))
     parts, v, columns = [], np.empty(kk), np.empty((n, 0))
+    rows, step = MappedRows(x), row_step(8 * d)
     for k0 in range(0, kk, kb):
-        p = project_rows(x, q[:, k0 : k0 + kb], divide_by)
+        qb = q[:, k0 : k0 + kb]
+        p = np.empty((n, qb.shape[1]))
+        for i in range(0, n, step):  # u @ q in row blocks, u the (normalised) rows
+            u = x[i : i + step]
+            if divide_by is not None:
+                u = l2_normalise(u, divide_by[i : i + step])
+            np.matmul(u.astype(np.float64, copy=False), qb, out=p[i : i + step])
+            rows.release(i, i + step)
         p *= np.sqrt(d)
         parts.append(column_tests(p, budget=half))
         v[k0 : k0 + p.shape[1]] = np.einsum("ij,ij->j", p, p) / n  # second moment about 0
         if k0 == 0:
             columns = p[:, :QQ_COLUMNS].copy()
         del p
-    a2star, k2, pvalue = (np.concatenate([getattr(r, f) for r in parts]) for f in FIELDS)
+    a2star, k2, pvalue = (
+        np.concatenate([getattr(r, f) for r in parts]) for f in ("a2star", "k2", "pvalue")
+    )
     se = np.sqrt((2.0 * d - 2.0) / ((d + 2.0) * n)) if d > 1 else np.nan
     z = (v - 1.0) / se  # 1 under uniformity
     block = min(d, kk)  # the first orthonormal block: further blocks re-read the same scatter
@@ -112,24 +122,6 @@ def projection_tests(
         null=null_expectation(n, kk),
         columns=columns,
     )
-
-
-FIELDS = ("a2star", "k2", "pvalue")
-
-
-def project_rows(x: np.ndarray, q: np.ndarray, divide_by: np.ndarray | None = None) -> np.ndarray:
-    """(n, k) float64 ``u @ q``, u the rows of ``x`` (divided by ``divide_by``), in row blocks."""
-    n, d = x.shape
-    out = np.empty((n, q.shape[1]))
-    rows = MappedRows(x)
-    step = row_step(8 * d)
-    for i in range(0, n, step):
-        u = x[i : i + step]
-        if divide_by is not None:
-            u = l2_normalise(u, divide_by[i : i + step])
-        np.matmul(u.astype(np.float64, copy=False), q, out=out[i : i + step])
-        rows.release(i, i + step)
-    return out
 
 
 def _sphere_moment(d: int, *ks: int) -> float:
@@ -153,12 +145,10 @@ def scale_moments(n: int, d: int, k: int) -> tuple[float, float]:
     m4 = w4 / nn**3 + (nn - 1) / nn**3 * 3 * sig2**2  # E (v_a - 1)^4
     m22 = w22 / nn**3 + (nn - 1) / nn**3 * (sig2**2 + 2 * cov**2)  # E (v_a-1)^2 (v_b-1)^2
     scale = (nn / sig2) ** 2
-    var = 0.0
-    left = k
+    var, left = 0.0, k
     while left > 0:
         m = min(d, left)
-        et2 = scale * (m * m4 + m * (m - 1) * m22)
-        var += et2 - m * m
+        var += scale * (m * m4 + m * (m - 1) * m22) - m * m
         left -= m
     return float(k), var
 

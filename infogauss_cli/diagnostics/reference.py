@@ -1,6 +1,6 @@
 """The reference of each view at n and d (``raw``: iid Gaussian; ``l2``: uniform on the sphere),
-and the calibrated rule: each compliance against the lower ``alpha / 2`` quantile of the
-beta-binomial count of passing coordinates."""
+its beta-binomial count of passing coordinates, and the table it is read from where it answers
+(``reference_table.tsv``, made by ``benchmarks/reftable_build.py``; see docs/diagnostics.md)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from infogauss_cli.diagnostics.normality import read_tsv
 from infogauss_cli.diagnostics.refsim import REFERENCE_SEED, default_columns, simulated, summarise
 
 LABELS = {"raw": "null: iid Gaussian", "l2": "ideal: uniform sphere"}
-_REFS: dict[tuple, Reference] = {}
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,8 +83,7 @@ class Reference:
         cdf = self.count_cdf(which, trials)
         # reject when count < k: P(count <= k - 1) <= level; the largest such k
         ok = np.flatnonzero(cdf <= level * (1 + 1e-9))
-        k = int(ok[-1] + 1) if ok.size else 0
-        return k / trials
+        return (int(ok[-1] + 1) if ok.size else 0) / trials
 
     def band(self, which: str, trials: int, level: float = 0.95) -> tuple[float, float]:
         """Central ``level`` range of the compliance over ``trials`` coordinates."""
@@ -135,17 +133,12 @@ def reference(
         raise ValueError(f"need n >= 1 and d >= 1, got n={n}, d={d}")
     if view not in LABELS:
         raise ValueError(f"unknown view {view!r}")
-    key = (int(n), int(d) if view == "l2" else 0, view, seed, columns or 0)
-    hit = _REFS.get(key)
-    if hit is None:
-        hit = _make(int(n), int(d), view, seed, columns)
-        if len(_REFS) > 256:
-            _REFS.pop(next(iter(_REFS)))
-        _REFS[key] = hit
+    hit = _reference(int(n), int(d) if view == "l2" else 0, view, seed, columns)
     return hit if hit.d == d else dataclasses.replace(hit, d=int(d), _cdfs={})
 
 
-def _make(n: int, d: int, view: str, seed: int, columns: int | None) -> Reference:
+@functools.lru_cache(maxsize=256)
+def _reference(n: int, d: int, view: str, seed: int, columns: int | None) -> Reference:
     """From the table where it answers (and no seed or columns are asked for), else simulated."""
     row = lookup(n, d, view) if seed == REFERENCE_SEED and columns is None else None
     if row is not None:
@@ -182,12 +175,6 @@ def _logit(vals: np.ndarray) -> np.ndarray:
     vals[:, _RATES] = np.log(r / (1 - r))
     vals[:, len(FIELDS) :] = np.log(np.clip(vals[:, len(FIELDS) :], _TINY, 1.0))
     return vals
-
-
-def _expit(v: np.ndarray) -> np.ndarray:
-    v[_RATES] = 1.0 / (1.0 + np.exp(-v[_RATES]))
-    v[len(FIELDS) :] = np.exp(v[len(FIELDS) :])
-    return v
 
 
 def sphere_s(n: float, d: float) -> float:
@@ -308,7 +295,6 @@ def lookup(n: int, d: int, view: str) -> tuple[dict[str, float], np.ndarray] | N
         v = _sphere_vals(float(n), float(d))
     else:
         return None
-    v = _expit(v)
-    nf = len(FIELDS)
-    q = np.clip(np.maximum.accumulate(v[nf:]), 0.0, 1.0)
+    v[_RATES] = 1.0 / (1.0 + np.exp(-v[_RATES]))
+    q = np.clip(np.maximum.accumulate(np.exp(v[len(FIELDS) :])), 0.0, 1.0)
     return {f: float(v[i]) for i, f in enumerate(FIELDS)}, q

@@ -9,42 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from infogauss_cli.diagnostics import mardia as mt
+from infogauss_cli.diagnostics import projections as pj
+from infogauss_cli.diagnostics import sphere as sp
+from infogauss_cli.diagnostics import validate as va
 from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.diagnosis import Diagnosis, diagnose_valid, num, reference_dict
-from infogauss_cli.diagnostics.mardia import (
-    DEFAULT_MARDIA_DIM,
-    DEFAULT_MARDIA_REPS,
-    DEFAULT_MARDIA_ROWS,
-    MardiaResult,
-    mardia,
-)
 from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA
-from infogauss_cli.diagnostics.projections import (
-    DEFAULT_PROJECTIONS,
-    ProjectionTests,
-    projection_tests,
-)
 from infogauss_cli.diagnostics.reference import Reference, reference
-from infogauss_cli.diagnostics.sphere import (
-    DEFAULT_UNIFORMITY_ROWS,
-    Rayleigh,
-    Scatter,
-    Uniformity,
-    rayleigh_from_mean,
-    scatter_from_moments,
-    sphere_moments,
-    uniformity,
-)
-from infogauss_cli.diagnostics.validate import (
-    View,
-    apply_view,
-    check_nonzero,
-    l2_normalise,
-    row_norms,
-    subsample,
-    take_rows,
-    validate_matrix,
-)
 
 FDR_Q = 0.05
 
@@ -75,8 +47,6 @@ def bh_rejected(pvalues: np.ndarray, q: float = FDR_Q) -> int:
     p = np.asarray(pvalues, dtype=np.float64)
     p = np.sort(p[np.isfinite(p)])
     m = p.size
-    if m == 0:
-        return 0
     ok = np.flatnonzero(p <= q * np.arange(1, m + 1) / m)
     return int(ok[-1] + 1) if ok.size else 0
 
@@ -97,8 +67,6 @@ def bootstrap_compliance(
     x: np.ndarray, reps: int, *, seed: int = 0, level: float = 0.95, workers: int | None = None
 ) -> BootstrapCI:
     """Percentile intervals of AD and DP compliance over ``reps`` row resamples, re-centred."""
-    if reps < 1:
-        raise ValueError(f"bootstrap needs reps >= 1, got {reps}")
     x = np.asarray(x)
     n, d = x.shape
 
@@ -124,11 +92,11 @@ def bootstrap_compliance(
 class SphereDetail:
     """View-independent detail of one (sub)sampled matrix, all on its L2-normalised rows."""
 
-    projections: ProjectionTests
-    uniformity: Uniformity
-    rayleigh: Rayleigh
-    scatter: Scatter
-    mardia: MardiaResult | None
+    projections: pj.ProjectionTests
+    uniformity: sp.Uniformity
+    rayleigh: sp.Rayleigh
+    scatter: sp.Scatter
+    mardia: mt.MardiaResult | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,37 +128,37 @@ class Detail:
 class SphereSizes:
     """How many rows uniformity and Mardia read, Mardia's dimension and null replicates."""
 
-    uniformity_rows: int | None = DEFAULT_UNIFORMITY_ROWS
-    mardia_dim: int = DEFAULT_MARDIA_DIM
-    mardia_rows: int | None = DEFAULT_MARDIA_ROWS
-    mardia_reps: int = DEFAULT_MARDIA_REPS
+    uniformity_rows: int | None = sp.DEFAULT_UNIFORMITY_ROWS
+    mardia_dim: int = mt.DEFAULT_MARDIA_DIM
+    mardia_rows: int | None = mt.DEFAULT_MARDIA_ROWS
+    mardia_reps: int = mt.DEFAULT_MARDIA_REPS
 
 
 def sphere_detail(
     x: np.ndarray,
     *,
     seed: int = 0,
-    projections: int = DEFAULT_PROJECTIONS,
+    projections: int = pj.DEFAULT_PROJECTIONS,
     budget: int | None = None,
     sizes: SphereSizes = SphereSizes(),
 ) -> SphereDetail:
     """The view-independent detail of a finite (n, d) matrix (Mardia None for too few rows)."""
     x = np.asarray(x)
     n, d = x.shape
-    norms = row_norms(x)
-    check_nonzero(norms)
+    norms = va.row_norms(x)
+    va.check_nonzero(norms)
     md = None
     if n > 2 * min(sizes.mardia_dim, d) + 2 and sizes.mardia_reps > 0:
         u_m = _unit_rows(x, norms, sizes.mardia_rows, [seed, 0x3A7])
-        md = mardia(u_m, k=sizes.mardia_dim, max_rows=None, reps=sizes.mardia_reps, seed=seed)
-    mean, scatter_t = sphere_moments(x, norms)
-    tests = projection_tests(x, k=projections, seed=seed, budget=budget)
+        md = mt.mardia(u_m, k=sizes.mardia_dim, max_rows=None, reps=sizes.mardia_reps, seed=seed)
+    mean, scatter_t = sp.sphere_moments(x, norms)
+    tests = pj.projection_tests(x, k=projections, seed=seed, budget=budget)
     u = _unit_rows(x, norms, sizes.uniformity_rows, [seed, 0x5F3])
     return SphereDetail(
         projections=tests,
-        uniformity=uniformity(u, max_rows=None, seed=seed),
-        rayleigh=rayleigh_from_mean(mean, n),
-        scatter=scatter_from_moments(scatter_t, mean, n),
+        uniformity=sp.uniformity(u, max_rows=None, seed=seed),
+        rayleigh=sp.rayleigh_from_mean(mean, n),
+        scatter=sp.scatter_from_moments(scatter_t, mean, n),
         mardia=md,
     )
 
@@ -201,9 +169,9 @@ def _unit_rows(
     """The L2-normalised rows of a seeded subsample of at most ``max_rows`` rows."""
     n = x.shape[0]
     if max_rows is None or n <= max_rows:
-        return l2_normalise(x, norms)
+        return va.l2_normalise(x, norms)
     idx = np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
-    return l2_normalise(take_rows(x, idx), norms[idx])
+    return va.l2_normalise(va.take_rows(x, idx), norms[idx])
 
 
 def calibration_detail(
@@ -217,14 +185,10 @@ def calibration_detail(
 ) -> CalibrationDetail:
     """Calibration of ``diag`` against its view's reference (``tested``: for the bootstrap)."""
     ref = diag.reference
-    live = np.ones(diag.d, bool)
-    live[list(diag.dead_columns)] = False
-    cal = ref.calibrate_p(diag.dp.pvalue[live])
-    boot = None
-    if bootstrap > 0:
-        if tested is None:
-            raise ValueError("the bootstrap needs the tested matrix")
-        boot = bootstrap_compliance(tested, bootstrap, seed=seed, workers=workers)
+    cal = ref.calibrate_p(np.delete(diag.dp.pvalue, list(diag.dead_columns)))
+    boot = (
+        bootstrap_compliance(tested, bootstrap, seed=seed, workers=workers) if bootstrap else None
+    )
     d = diag.d_live
     return CalibrationDetail(
         ad_null_p=compliance_ref_p(ref, "ad", diag.ad.compliance, d),
@@ -244,7 +208,7 @@ def compliance_ref_p(ref: Reference, which: str, compliance: float, trials: int)
     return min(1.0, float(np.sum(pmf[pmf <= pmf[k] * (1 + 1e-7)])))
 
 
-def projection_metrics(p: ProjectionTests) -> dict[str, Any]:
+def projection_metrics(p: pj.ProjectionTests) -> dict[str, Any]:
     """The projection keys of ``metrics`` (null p-values over the first orthonormal block)."""
     ref = reference(p.n, p.d, "l2")
     t = min(p.k, p.d)
@@ -263,7 +227,7 @@ def projection_metrics(p: ProjectionTests) -> dict[str, Any]:
     }
 
 
-def projection_null(p: ProjectionTests, alpha: float = 0.05) -> dict[str, Any]:
+def projection_null(p: pj.ProjectionTests, alpha: float = 0.05) -> dict[str, Any]:
     """``null.proj_*``: the uniform sphere at (n, d) over the first orthonormal block."""
     out = reference_dict(reference(p.n, p.d, "l2"), min(p.k, p.d), alpha, prefix="proj_")
     return {k: v for k, v in out.items() if not k.startswith("proj_effect")}
@@ -323,17 +287,17 @@ def detail_null(s: SphereDetail, alpha: float = 0.05) -> dict[str, Any]:
 def detail(
     x: object,
     *,
-    view: View = "l2",
+    view: va.View = "l2",
     n: int | None = None,
     seed: int = 0,
-    projections: int = DEFAULT_PROJECTIONS,
+    projections: int = pj.DEFAULT_PROJECTIONS,
     bootstrap: int = 0,
 ) -> Detail:
     """The whole detail suite on ``x`` (n, d), rows subsampled as :func:`~.diagnosis.diagnose`."""
-    a = validate_matrix(x)
-    sub, _ = subsample(a, n, seed)
+    a = va.validate_matrix(x)
+    sub, _ = va.subsample(a, n, seed)
     diag = diagnose_valid(a, view, n, seed)
-    tested = apply_view(sub, diag.view) if bootstrap > 0 else None
+    tested = va.apply_view(sub, diag.view) if bootstrap > 0 else None
     return Detail(
         sphere_detail(sub, seed=seed, projections=projections),
         calibration_detail(diag, tested, bootstrap=bootstrap, seed=seed),
