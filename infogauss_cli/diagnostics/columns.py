@@ -19,8 +19,7 @@ from infogauss_cli.diagnostics.validate import MappedRows, resolve_budget, view_
 # A column is constant when std <= CONSTANT_RTOL * max|x| (scale-free; std == 0 included).
 CONSTANT_RTOL = 1e-12
 
-# Blocks of columns: ~8 MB of float64 each, 8..128 columns, at least 4 blocks per worker
-# (fewer columns when the budget is tight).
+# Blocks of columns: ~8 MB of float64 each, 8..128 columns, at least 4 blocks per worker.
 _BLOCK_BYTES = 8 << 20
 _MIN_BLOCK, _MAX_BLOCK = 8, 128
 _TILE_BYTES = 1 << 20  # the transpose's tile
@@ -160,14 +159,17 @@ class _Columns:
         with np.errstate(all="ignore"):  # thread-local: constant columns are overwritten later
             y0, t, la = self._work(j1 - j0, bsize)
             xs.sort(axis=1)  # in the input dtype: exact, and float32 sorts 2x faster
-            if xs.dtype == np.float64:
-                y = xs
-            else:
-                y = y0
+            y = xs if xs.dtype == np.float64 else y0
+            if y is not xs:
                 np.copyto(y, xs)
             s, ss = self._standardise(y, t, j0, j1)
-            if self.dp:
-                self._moments(y, t, s, ss, j0, j1)
+            if self.dp:  # biased skewness and kurtosis of z (scale-free)
+                t /= (s * s)[:, None]  # z^2
+                m2 = ss / (s * s) / self.n
+                m3 = np.einsum("ij,ij->i", t, y) / self.n
+                self.g1[j0:j1] = m3 / m2**1.5  # type: ignore[index]
+                m4 = np.einsum("ij,ij->i", t, t) / self.n
+                self.b2[j0:j1] = m4 / (m2 * m2)  # type: ignore[index]
             if self.ad:
                 self._anderson(y, t, la, j0, j1)
 
@@ -177,8 +179,7 @@ class _Columns:
         """Centre and scale ``y`` in place to z (sorted ascending); ``t`` = centred squares."""
         n = self.n
         scale = np.maximum(np.abs(y[:, 0]), np.abs(y[:, -1]))
-        # scale every column by a power of two (exact) so that squares neither overflow
-        # (values near 1e300) nor underflow (near 1e-300): same results at any scale
+        # scale by a power of two (exact): squares neither overflow nor underflow at any scale
         p2 = np.ldexp(1.0, -np.frexp(np.where(scale > 0, scale, 1.0))[1])
         y *= p2[:, None]
         scale *= p2
@@ -192,18 +193,6 @@ class _Columns:
         s[const] = 1.0
         y /= s[:, None]  # z, sorted ascending
         return s, ss
-
-    def _moments(
-        self, y: np.ndarray, t: np.ndarray, s: np.ndarray, ss: np.ndarray, j0: int, j1: int
-    ) -> None:
-        """Biased skewness and kurtosis of z (scale-free)."""
-        fn = float(self.n)
-        t /= (s * s)[:, None]  # z^2
-        m2 = ss / (s * s) / fn
-        m3 = np.einsum("ij,ij->i", t, y) / fn
-        m4 = np.einsum("ij,ij->i", t, t) / fn
-        self.g1[j0:j1] = m3 / m2**1.5  # type: ignore[index]
-        self.b2[j0:j1] = m4 / (m2 * m2)  # type: ignore[index]
 
     def _anderson(self, y: np.ndarray, p: np.ndarray, la: np.ndarray, j0: int, j1: int) -> None:
         """Modified A*^2 and the QQ distance of sorted z ``y`` (``p``, ``la``: work arrays)."""
@@ -222,9 +211,8 @@ class _Columns:
             la[r, far] = special.log_ndtr(-np.abs(y[r, far]))
         np.negative(p, out=p)
         lb = np.log1p(p, out=p)  # log Phi(|z|)
-        # sum_i c_i log Phi(z_i) + (2N - c_i) log Phi(-z_i). Sorted: z < 0 for the first k,
-        # where log Phi(z) = la, else lb. All terms are <= 0: no cancellation, and numpy's
-        # pairwise sums keep the total within ~1 ulp of N^2, like scipy.
+        # sum_i c_i log Phi(z_i) + (2N - c_i) log Phi(-z_i); sorted: z < 0 for the first k,
+        # where log Phi(z) = la, else lb (all terms <= 0: no cancellation)
         for r in range(j1 - j0):
             k = int(np.searchsorted(y[r], 0.0))
             la[r, :k] *= c[:k]
@@ -242,8 +230,7 @@ class _Gather:
         self, x: np.ndarray, divide_by: np.ndarray | None, dtype: np.dtype, cols: int
     ) -> None:
         self.x, self.divide_by, self.dtype = x, divide_by, dtype
-        n = x.shape[0]
-        self.buf = np.empty((cols, n), dtype)
+        self.buf = np.empty((cols, x.shape[0]), dtype)
         self.rows = MappedRows(x)
         self.tile_rows = int(np.clip(_TILE_BYTES // (cols * dtype.itemsize), 16, _TILE_ROWS))
         self._local = threading.local()

@@ -72,11 +72,7 @@ class Diagnosis:
 
     @property
     def effect_size(self) -> float:
-        if not self.dead_columns:
-            return nanmean(self.effect)
-        live = np.ones(self.d, bool)
-        live[list(self.dead_columns)] = False
-        return nanmean(self.effect[live])
+        return nanmean(np.delete(self.effect, list(self.dead_columns)))
 
     def metrics(self) -> dict[str, Any]:
         """The report's ``metrics``: plain Python numbers, None where undefined."""
@@ -99,8 +95,7 @@ class Diagnosis:
 
 def reference_dict(ref: Reference, trials: int, alpha: float, prefix: str = "") -> dict[str, Any]:
     """``null`` keys of one reference over ``trials`` coordinates (or projections)."""
-    ad_min = ref.threshold("ad", trials, alpha / 2)
-    dp_min = ref.threshold("dp", trials, alpha / 2)
+    ad_min, dp_min = (ref.threshold(w, trials, alpha / 2) for w in ("ad", "dp"))
     out = {
         "ad_compliance": num(ref.ad_rate),
         "dp_compliance": num(ref.dp_rate),

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import special
 
 from infogauss_cli.diagnostics.normality import grid_interp, read_grid, read_tsv
-from infogauss_cli.diagnostics.projections import random_directions
+from infogauss_cli.diagnostics.sphere import random_directions
 from infogauss_cli.diagnostics.validate import l2_normalise
 
 DEFAULT_MARDIA_DIM = 8
@@ -152,18 +152,17 @@ def mardia(
     max_rows: int | None = DEFAULT_MARDIA_ROWS,
     reps: int = DEFAULT_MARDIA_REPS,
     seed: int = 0,
-    normalise: bool = True,
 ) -> MardiaResult:
-    """Mardia on a seeded k-dim projection of at most ``max_rows`` seeded rows of ``x``,
-    L2-normalised (against the sphere) or as given (against a Gaussian)."""
+    """Mardia against the sphere on a seeded k-dim projection of at most ``max_rows`` seeded
+    L2-normalised rows of ``x``."""
     x = np.asarray(x)
     n, d = x.shape
     if max_rows is not None and n > max_rows:
         idx = np.sort(np.random.default_rng([seed, 0x3A7]).choice(n, max_rows, replace=False))
         x = x[idx]
-    u = l2_normalise(x) if normalise else np.asarray(x, dtype=np.float64)
+    u = l2_normalise(x)
     z = u if d <= k else u.astype(np.float64) @ random_directions(d, k, seed + 1)
-    return mardia_test(z, reps=reps, sphere_d=d if normalise else None)
+    return mardia_test(z, reps=reps, sphere_d=d)
 
 
 @functools.cache

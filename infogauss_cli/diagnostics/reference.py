@@ -165,6 +165,7 @@ N_MIN, N_MAX, D_MIN, D_MAX = 20, 10**7, 2, 8192
 FIXED_D = 8  # up to this d, rows are read at the query's d (s does not collapse them)
 _F = {f: i for i, f in enumerate(FIELDS)}
 _RATES = [_F[f] for f in ("ad_rate", "dp_rate", "alt_ad_rate", "alt_dp_rate")]
+_EFF, _ALT = [_F["effect"], _F["effect_sd"]], [_F["alt_ad_rate"], _F["alt_dp_rate"]]
 _EPS = 1e-6  # rates are interpolated as logits, clipped to [_EPS, 1 - _EPS]
 _TINY = 1e-300  # p-value quantiles are interpolated as log p (they span hundreds of decades)
 
@@ -192,8 +193,7 @@ def _table() -> dict[str, Any]:
     raw_vals = raw[:, h:].copy()
     raw_logn = np.log(raw[:, 1])
     geff = raw_vals[:, _F["effect"]].copy()
-    for f in ("effect", "effect_sd"):  # ~ 1/sqrt(n): interpolated as sqrt(n) times it
-        raw_vals[:, _F[f]] *= np.sqrt(raw[:, 1])
+    raw_vals[:, _EFF] *= np.sqrt(raw[:, 1])[:, None]  # ~ 1/sqrt(n): interpolated as sqrt(n) x
     sph: list[tuple[float, np.ndarray, np.ndarray]] = []
     l2 = a[a[:, 0] == 1]
     for n in np.unique(l2[:, 1]):
@@ -201,8 +201,7 @@ def _table() -> dict[str, Any]:
         r = r[np.argsort(r[:, 3])]
         vals = r[:, h:].copy()
         g = float(np.interp(math.log(n), raw_logn, geff))
-        vals[:, _F["effect"]] /= g  # effect and its SD as ratios to the Gaussian effect
-        vals[:, _F["effect_sd"]] /= g
+        vals[:, _EFF] /= g  # effect and its SD as ratios to the Gaussian effect
         sph.append((float(n), np.log(r[:, 3]), _logit(vals)))
     return {"raw_logn": raw_logn, "raw": _logit(raw_vals), "l2": sph}
 
@@ -220,7 +219,7 @@ def _lerp_rows(x: np.ndarray, vals: np.ndarray, at: float) -> np.ndarray:
 
 def _raw_vals(n: float) -> np.ndarray:
     v = _lerp_rows(_table()["raw_logn"], _table()["raw"], math.log(n))
-    v[[_F["effect"], _F["effect_sd"]]] /= math.sqrt(n)
+    v[_EFF] /= math.sqrt(n)
     return v
 
 
@@ -278,10 +277,8 @@ def _sphere_vals(n: float, d: float) -> np.ndarray:
         v = (1 - w) * _row_at(a, _at(a, logs, d), s, False) + w * _row_at(
             b, _at(b, logs, d), s, False
         )
-    v[_F["effect"]] *= g[_F["effect"]]
-    v[_F["effect_sd"]] *= g[_F["effect"]]
-    v[_F["alt_ad_rate"]] = g[_F["alt_ad_rate"]]  # the relevant departure does not depend on d
-    v[_F["alt_dp_rate"]] = g[_F["alt_dp_rate"]]
+    v[_EFF] *= g[_F["effect"]]
+    v[_ALT] = g[_ALT]  # the relevant departure does not depend on d
     return v
 
 

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from infogauss_cli.diagnostics import mardia as mt
-from infogauss_cli.diagnostics import projections as pj
 from infogauss_cli.diagnostics import sphere as sp
 from infogauss_cli.diagnostics import validate as va
 from infogauss_cli.diagnostics.columns import column_tests
@@ -92,7 +91,7 @@ def bootstrap_compliance(
 class SphereDetail:
     """View-independent detail of one (sub)sampled matrix, all on its L2-normalised rows."""
 
-    projections: pj.ProjectionTests
+    projections: sp.ProjectionTests
     uniformity: sp.Uniformity
     rayleigh: sp.Rayleigh
     scatter: sp.Scatter
@@ -138,7 +137,7 @@ def sphere_detail(
     x: np.ndarray,
     *,
     seed: int = 0,
-    projections: int = pj.DEFAULT_PROJECTIONS,
+    projections: int = sp.DEFAULT_PROJECTIONS,
     budget: int | None = None,
     sizes: SphereSizes = SphereSizes(),
 ) -> SphereDetail:
@@ -152,7 +151,7 @@ def sphere_detail(
         u_m = _unit_rows(x, norms, sizes.mardia_rows, [seed, 0x3A7])
         md = mt.mardia(u_m, k=sizes.mardia_dim, max_rows=None, reps=sizes.mardia_reps, seed=seed)
     mean, scatter_t = sp.sphere_moments(x, norms)
-    tests = pj.projection_tests(x, k=projections, seed=seed, budget=budget)
+    tests = sp.projection_tests(x, k=projections, seed=seed, budget=budget)
     u = _unit_rows(x, norms, sizes.uniformity_rows, [seed, 0x5F3])
     return SphereDetail(
         projections=tests,
@@ -208,7 +207,7 @@ def compliance_ref_p(ref: Reference, which: str, compliance: float, trials: int)
     return min(1.0, float(np.sum(pmf[pmf <= pmf[k] * (1 + 1e-7)])))
 
 
-def projection_metrics(p: pj.ProjectionTests) -> dict[str, Any]:
+def projection_metrics(p: sp.ProjectionTests) -> dict[str, Any]:
     """The projection keys of ``metrics`` (null p-values over the first orthonormal block)."""
     ref = reference(p.n, p.d, "l2")
     t = min(p.k, p.d)
@@ -227,7 +226,7 @@ def projection_metrics(p: pj.ProjectionTests) -> dict[str, Any]:
     }
 
 
-def projection_null(p: pj.ProjectionTests, alpha: float = 0.05) -> dict[str, Any]:
+def projection_null(p: sp.ProjectionTests, alpha: float = 0.05) -> dict[str, Any]:
     """``null.proj_*``: the uniform sphere at (n, d) over the first orthonormal block."""
     out = reference_dict(reference(p.n, p.d, "l2"), min(p.k, p.d), alpha, prefix="proj_")
     return {k: v for k, v in out.items() if not k.startswith("proj_effect")}
@@ -235,7 +234,6 @@ def projection_null(p: pj.ProjectionTests, alpha: float = 0.05) -> dict[str, Any
 
 def detail_metrics(s: SphereDetail, c: CalibrationDetail | None = None) -> dict[str, Any]:
     """Flat ``metrics`` keys (None for undefined values)."""
-    sc = s.scatter
     out: dict[str, Any] = {
         **projection_metrics(s.projections),
         "uniformity": num(s.uniformity.value),
@@ -244,12 +242,15 @@ def detail_metrics(s: SphereDetail, c: CalibrationDetail | None = None) -> dict[
         "uniformity_rows": s.uniformity.rows,
         "mean_norm": num(s.rayleigh.mean_norm),
         "rayleigh_p": num(s.rayleigh.pvalue),
-        "bingham_p": num(sc.bingham_p),
-        "effective_rank": num(sc.effective_rank),
-        "participation_ratio": num(sc.participation_ratio),
-        "condition_number": num(sc.condition_number),
-        "top_pc_share": num(sc.top_pc_share),
     }
+    keys = (
+        "bingham_p",
+        "effective_rank",
+        "participation_ratio",
+        "condition_number",
+        "top_pc_share",
+    )
+    out |= {k: num(getattr(s.scatter, k)) for k in keys}
     if s.mardia is not None:
         m = s.mardia
         out |= {"mardia_skew": num(m.b1), "mardia_kurt": num(m.b2), "mardia_k": m.k}
@@ -290,7 +291,7 @@ def detail(
     view: va.View = "l2",
     n: int | None = None,
     seed: int = 0,
-    projections: int = pj.DEFAULT_PROJECTIONS,
+    projections: int = sp.DEFAULT_PROJECTIONS,
     bootstrap: int = 0,
 ) -> Detail:
     """The whole detail suite on ``x`` (n, d), rows subsampled as :func:`~.diagnosis.diagnose`."""

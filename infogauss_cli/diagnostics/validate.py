@@ -227,7 +227,6 @@ class MappedRows:
 
     def __init__(self, a: np.ndarray) -> None:
         self._mm: mmap.mmap | None = None
-        self._offset = 0
         self._stride = int(a.strides[0]) if a.ndim else 0
         mm = _read_only_mmap(a)
         row_contiguous = a.ndim >= 1 and (a.ndim == 1 or a.strides[-1] == a.dtype.itemsize)
@@ -235,8 +234,7 @@ class MappedRows:
             return  # (column-major files are read as they are: their pages stay resident)
         base = np.frombuffer(mm, dtype=np.uint8)
         self._offset = int(a.__array_interface__["data"][0] - base.__array_interface__["data"][0])
-        self._size = len(mm)
-        self._mm = mm
+        self._size, self._mm = len(mm), mm
 
     @property
     def mapped(self) -> bool:

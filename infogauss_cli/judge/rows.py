@@ -71,7 +71,7 @@ def _shared(x: np.ndarray, protocol: Protocol, options: DiagnoseOptions) -> _Sha
 
         sphere = sphere_detail(sub, seed=seed, budget=budget)  # type: ignore[arg-type]
     elif projections:
-        from infogauss_cli.diagnostics.projections import projection_tests
+        from infogauss_cli.diagnostics.sphere import projection_tests
         from infogauss_cli.diagnostics.suite import projection_metrics, projection_null
 
         tests = projection_tests(sub, seed=seed, budget=budget)  # type: ignore[arg-type]
