@@ -128,10 +128,23 @@ def _spans(start: int, stop: int, step: int) -> list[tuple[int, int]]:
 
 
 class _Columns:
-    """The per-column outputs and the per-block statistics that fill them."""
+    """The per-column outputs, the per-block statistics that fill them, and the reused (cols, n)
+    buffer that columns ``p0:p1`` are transposed into (divided by ``divide_by`` if given)."""
 
-    def __init__(self, n: int, d: int, ad: bool, dp: bool) -> None:
-        self.n, self.ad, self.dp = n, ad, dp
+    def __init__(
+        self,
+        x: np.ndarray,
+        ad: bool,
+        dp: bool,
+        divide_by: np.ndarray | None,
+        dtype: np.dtype,
+        cols: int,
+    ) -> None:
+        (n, d), self.ad, self.dp = x.shape, ad, dp
+        self.n, self.x, self.divide_by, self.dtype = n, x, divide_by, dtype
+        self.buf = np.empty((cols, n), dtype)
+        self.rows = MappedRows(x)
+        self.tile_rows = int(np.clip(_TILE_BYTES // (cols * dtype.itemsize), 16, _TILE_ROWS))
         self.a2star = np.empty(d) if ad else None
         self.g1 = np.empty(d) if dp else None
         self.b2 = np.empty(d) if dp else None
@@ -153,9 +166,9 @@ class _Columns:
             self._local.bsize = bsize
         return tuple(buf[:b] for buf in self._local.bufs)
 
-    def block(self, buf: np.ndarray, p0: int, bsize: int, j0: int, j1: int) -> None:
+    def block(self, p0: int, bsize: int, j0: int, j1: int) -> None:
         """Statistics of columns ``j0:j1`` of a pass from column ``p0`` (sorted in place)."""
-        xs = buf[j0 - p0 : j1 - p0]
+        xs = self.buf[j0 - p0 : j1 - p0]
         with np.errstate(all="ignore"):  # thread-local: constant columns are overwritten later
             y0, t, la = self._work(j1 - j0, bsize)
             xs.sort(axis=1)  # in the input dtype: exact, and float32 sorts 2x faster
@@ -222,19 +235,6 @@ class _Columns:
         total = la.sum(axis=1) + lb.sum(axis=1)
         self.a2star[j0:j1] = (-fn - total / fn) * self.corr  # type: ignore[index]
 
-
-class _Gather:
-    """Columns ``p0:p1`` transposed into a reused buffer, divided by ``divide_by`` if given."""
-
-    def __init__(
-        self, x: np.ndarray, divide_by: np.ndarray | None, dtype: np.dtype, cols: int
-    ) -> None:
-        self.x, self.divide_by, self.dtype = x, divide_by, dtype
-        self.buf = np.empty((cols, x.shape[0]), dtype)
-        self.rows = MappedRows(x)
-        self.tile_rows = int(np.clip(_TILE_BYTES // (cols * dtype.itemsize), 16, _TILE_ROWS))
-        self._local = threading.local()
-
     def rows_of(self, p0: int, p1: int, i0: int, i1: int) -> None:
         """Rows ``i0:i1`` of columns ``p0:p1`` into the buffer."""
         b = p1 - p0
@@ -268,17 +268,13 @@ def column_tests(
     if x.dtype not in _FLOATS:
         x = x.astype(np.float64)
     dtype = np.dtype(x.dtype if divide_by is None else view_dtype(x.dtype))
-    out = _Columns(n, d, ad, dp)
     layout = Layout.plan(n, d, dtype.itemsize, workers, budget, MappedRows(x).mapped)
-    gather = _Gather(x, divide_by, dtype, layout.cols)
+    out = _Columns(x, ad, dp, divide_by, dtype, layout.cols)
     row_step = -(-n // layout.workers)
     with _runner(layout.workers, n * d < _SERIAL_BELOW) as run:
         for p0, p1 in _spans(0, d, layout.cols):
-            run(functools.partial(gather.rows_of, p0, p1), _spans(0, n, row_step))
-            run(
-                functools.partial(out.block, gather.buf, p0, layout.bsize),
-                _spans(p0, p1, layout.bsize),
-            )
+            run(functools.partial(out.rows_of, p0, p1), _spans(0, n, row_step))
+            run(functools.partial(out.block, p0, layout.bsize), _spans(p0, p1, layout.bsize))
     k2 = pvalue = None
     if dp:
         k2 = k2_statistic(out.g1, out.b2, n)  # type: ignore[arg-type]

@@ -116,9 +116,11 @@ def gaussian_tests(
     null = gaussian_effect(m)[0]
     given = column_tests(a, dp=False)
     live = np.flatnonzero(~dead_mask(given.std, given.constant))
-    excess, lo, hi = effect_excess(given.w1[live], null)
-    if math.isfinite(excess):
-        out |= {"effect_excess": excess, "effect_excess_interval": [lo, hi]}
+    w1 = given.w1[live][np.isfinite(given.w1[live])]
+    if w1.size:  # mean QQ distance above an iid Gaussian coordinate's, with a 95% interval
+        excess = float(w1.mean()) - null
+        half = 1.96 * float(w1.std(ddof=1)) / math.sqrt(w1.size) if w1.size > 1 else 0.0
+        out |= {"effect_excess": excess, "effect_excess_interval": [excess - half, excess + half]}
     res = column_tests(z)
     row = table_row(m)
     ad_pass = int(np.count_nonzero(res.a2star < AD_CRITICAL_5PCT))
@@ -160,16 +162,6 @@ def gaussian_tests(
     return out, null
 
 
-def effect_excess(w1: np.ndarray, null: float) -> tuple[float, float, float]:
-    """Mean QQ distance above an iid Gaussian coordinate's, with a 95% interval."""
-    w1 = w1[np.isfinite(w1)]
-    if not w1.size:
-        return float("nan"), float("nan"), float("nan")
-    excess = float(w1.mean()) - null
-    half = 1.96 * float(w1.std(ddof=1)) / math.sqrt(w1.size) if w1.size > 1 else 0.0
-    return excess, excess - half, excess + half
-
-
 @functools.cache
 def _power_table(view: str) -> np.ndarray:
     return read_grid(POWER_FILE, M_GRID, K_GRID, (view,))
@@ -201,13 +193,10 @@ def count_power(m: int, k: int, level: float) -> float:
     ref = reference(m, 1, "raw")
     row = table_row(m)
     power = 0.0
-    for null_rate, alt_rate in (
-        (row["ad_rate"], ref.alt_ad_rate),
-        (row["dp_rate"], ref.alt_dp_rate),
-    ):
-        ok = np.flatnonzero(special.bdtr(np.arange(k + 1), k, null_rate) <= level)
+    for w in ("ad", "dp"):
+        ok = np.flatnonzero(special.bdtr(np.arange(k + 1), k, row[f"{w}_rate"]) <= level)
         if ok.size:
-            power = max(power, float(special.bdtr(int(ok[-1]), k, alt_rate)))
+            power = max(power, float(special.bdtr(int(ok[-1]), k, getattr(ref, f"alt_{w}_rate"))))
     return power
 
 

@@ -185,8 +185,7 @@ def hz_statistic(x: np.ndarray) -> float:
     x = np.asarray(x, dtype=np.float64)
     n, k = x.shape
     c = x - x.mean(axis=0)
-    s = c.T @ c / n
-    w = np.linalg.solve(np.linalg.cholesky(s), c.T).T
+    w = np.linalg.solve(np.linalg.cholesky(c.T @ c / n), c.T).T
     g = w @ w.T
     di = np.diag(g).copy()
     dij = di[:, None] + di[None, :] - 2.0 * g
@@ -208,11 +207,9 @@ def _hz_table() -> dict[int, np.ndarray]:
 def hz_pvalue(stat: float, n: int, k: int) -> float:
     """Upper-tail p-value of HZ at (n, k) from the table (log-extrapolated in the tail)."""
     q = _hz_table()[k]  # rows: N_GRID; columns: TAIL
-    x = math.log(min(max(n, N_GRID[0]), N_GRID[-1]))
-    logn = np.log(N_GRID)
+    x, logn = math.log(min(max(n, N_GRID[0]), N_GRID[-1])), np.log(N_GRID)
     quantiles = np.array([np.interp(x, logn, q[:, j]) for j in range(len(TAIL))])
-    s = math.log(max(stat, 1e-300))
-    logp = np.log(TAIL)
+    s, logp = math.log(max(stat, 1e-300)), np.log(TAIL)
     if s <= quantiles[0]:
         return 1.0
     if s <= quantiles[-1]:

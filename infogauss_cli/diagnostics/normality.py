@@ -39,11 +39,6 @@ class DPResult:
     alpha: float = DP_ALPHA
 
 
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a.setflags(write=False)
-    return a
-
-
 def nanmean(a: np.ndarray) -> float:
     """Mean of the finite values (NaN if none)."""
     ok = a[np.isfinite(a)]
@@ -70,14 +65,17 @@ def ad_result(a2star: np.ndarray, live: np.ndarray | None = None) -> ADResult:
     """Summaries of per-column A*^2 over the ``live`` columns (default all)."""
     a = a2star if live is None else a2star[live]
     comp = float(np.count_nonzero(a < AD_CRITICAL_5PCT) / a.size) if a.size else float("nan")
-    return ADResult(_readonly(a2star), nanmean(a), comp)
+    a2star.setflags(write=False)
+    return ADResult(a2star, nanmean(a), comp)
 
 
 def dp_result(k2: np.ndarray, pvalue: np.ndarray, live: np.ndarray | None = None) -> DPResult:
     """Summaries of per-column K^2 and p over the ``live`` columns (default all)."""
     p = pvalue if live is None else pvalue[live]
     comp = float(np.count_nonzero(p > DP_ALPHA) / p.size) if p.size else float("nan")
-    return DPResult(_readonly(k2), _readonly(pvalue), nanmean(p), comp)
+    k2.setflags(write=False)
+    pvalue.setflags(write=False)
+    return DPResult(k2, pvalue, nanmean(p), comp)
 
 
 def anderson_darling(x: object, axis: int = 0, *, workers: int | None = None) -> ADResult:

@@ -90,9 +90,8 @@ class Reference:
         if trials < 1:
             return (float("nan"), float("nan"))
         cdf = self.count_cdf(which, trials)
-        lo = int(np.searchsorted(cdf, (1 - level) / 2 * (1 - 1e-12)))
-        hi = int(np.searchsorted(cdf, (1 + level) / 2 * (1 - 1e-12)))
-        return (min(lo, trials) / trials, min(hi, trials) / trials)
+        lo, hi = np.searchsorted(cdf, np.array([1 - level, 1 + level]) / 2 * (1 - 1e-12))
+        return (min(int(lo), trials) / trials, min(int(hi), trials) / trials)
 
     def power(self, ad_min: float, dp_min: float, trials: int) -> float:
         """Lower bound on the chance that iid t10 coordinates fail the minimums over ``trials``."""

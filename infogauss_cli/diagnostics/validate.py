@@ -31,10 +31,10 @@ def check_numeric(a: np.ndarray) -> np.ndarray:
         raise InvalidEmbeddingsError(
             f"embeddings are complex ({a.dtype}); pass a real matrix (e.g. x.real or abs(x))"
         )
-    if kind in "biu":
+    if kind in "biu" or (kind == "f" and a.dtype.itemsize > 8):
         return a.astype(np.float64)
     if kind == "f":
-        return a.astype(np.float64) if a.dtype.itemsize > 8 else a
+        return a
     what = {"O": "Python objects", "U": "strings", "S": "bytes", "M": "dates", "m": "timedeltas"}
     raise InvalidEmbeddingsError(
         f"embeddings must be numeric, got dtype {a.dtype} ({what.get(kind, 'not numbers')}); "
