@@ -114,16 +114,16 @@ CALL_KEYS = ("gaussian", "practically-gaussian", "non-gaussian", "inconclusive")
 def calls_of(x: np.ndarray, seed: int) -> dict[str, str | float]:
     """The raw and l2 calls, the sphere call and the raw effect excess of one matrix."""
     from infogauss_cli.diagnostics import InvalidEmbeddingsError, diagnose
-    from infogauss_cli.diagnostics.gaussian import gaussian_metrics, gaussian_tests, joint_sample
-    from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests
+    from infogauss_cli.diagnostics.gaussian import gaussian_tests, joint_sample
+    from infogauss_cli.diagnostics.sphere import sphere_tests
     from infogauss_cli.judge.verdict import PAPER, judge
 
     joint = joint_sample(x, None, seed)
-    s_metrics, s_null = sphere_metrics(sphere_tests(joint))
+    s_metrics, s_null = sphere_tests(joint)
     out: dict[str, str | float] = {}
     for view in ("raw", "l2"):
         try:
-            metrics, null = gaussian_metrics(gaussian_tests(joint, view, seed=seed))
+            metrics, null = gaussian_tests(joint, view, seed=seed)
         except InvalidEmbeddingsError:  # rows of zeros have no l2 view (ReLU at small d)
             out[view] = "–"
             continue

@@ -99,8 +99,8 @@ def agreement(enc, paths: list[Path], mode: str = "cpu") -> dict[str, float]:
     from infogauss_cli.extract import EngineOptions
 
     o = {"device": "cpu", "batch_size": 16, "workers": 0}
-    a = extract(enc, items, EngineOptions(decode="exact", **o), progress=False).embeddings
-    b = extract(enc, items, EngineOptions(decode=mode, **o), progress=False).embeddings
+    a = extract(enc, items, EngineOptions(decode="exact", **o)).embeddings
+    b = extract(enc, items, EngineOptions(decode=mode, **o)).embeddings
     na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
     cos = (a * b).sum(1) / np.maximum(na * nb, 1e-30)
     row = {"max_abs_diff": float(np.abs(a - b).max()), "min_cos": float(cos.min())}

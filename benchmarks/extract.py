@@ -183,7 +183,7 @@ def pipeline(
     opts = EngineOptions(
         device=device, precision=precision, batch_size=batch_size, workers=workers, decode=decode
     )
-    res = extract(enc, items, opts, cache=None, progress=False)
+    res = extract(enc, items, opts, cache=None)
     assert res.embeddings.shape == (len(paths), enc.dim) and not res.skipped
     return Row(f"pipeline extract(), workers={res.workers}", len(paths), res.extract_s)
 

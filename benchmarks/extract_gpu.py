@@ -130,12 +130,12 @@ def run_gpu(args: Any, make_jpegs: Any, build_encoder: Any, forward_only: Any) -
             if comp:  # compile once on one batch: the measured run reuses the compiled code
                 extract(
                     enc, items[:bs], EngineOptions(device=device, precision=precision,
-                    batch_size=bs, workers=0, decode=dec, compile=True), cache=None, progress=False,
+                    batch_size=bs, workers=0, decode=dec, compile=True), cache=None,
                 )  # fmt: skip
             with GpuUtil(not dry) as util:
                 res = extract(
                     enc, items, EngineOptions(device=device, precision=precision, batch_size=bs,
-                    workers=args.gpu_workers, decode=dec, compile=comp), cache=None, progress=False,
+                    workers=args.gpu_workers, decode=dec, compile=comp), cache=None,
                 )  # fmt: skip
             assert res.embeddings.shape == (len(paths), enc.dim) and not res.skipped
             rate = res.items_per_s

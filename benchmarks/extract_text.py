@@ -115,8 +115,7 @@ def run_text(args: Any) -> dict:
         f"{torch.__version__}, {torch.get_num_threads()} threads\n"
         f"padding (of the tokens computed): {padding(ntok, bs, items)}"
     )
-    kw = {"options": EngineOptions(device="cpu", precision="fp32", batch_size=bs), "cache": None,
-          "progress": False}  # fmt: skip
+    kw = {"options": EngineOptions(device="cpu", precision="fp32", batch_size=bs), "cache": None}
     plain_loop(enc, texts[: 2 * bs], bs, sort=False)  # warm-up
     runs: dict[str, list[float]] = {}
     embs: dict[str, Any] = {}

@@ -17,8 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from infogauss_cli.diagnostics.refsim import simulate, summarise
-from infogauss_cli.diagnostics.reftable import (
+from infogauss_cli.diagnostics.reference import (
     FIELDS,
     HEAD,
     LEVELS,
@@ -27,6 +26,7 @@ from infogauss_cli.diagnostics.reftable import (
     lookup,
     sphere_s,
 )
+from infogauss_cli.diagnostics.refsim import simulate, summarise
 
 CHECK_SEED = 20260302
 RAW_N = (20, 30, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 25000, 100000, 1000000, 10000000)
@@ -107,7 +107,7 @@ def build() -> list[list[float]]:
 def header(seconds: float) -> str:
     return "\n".join(
         [
-            "# The reference table of infogauss_cli/diagnostics/reftable.py (see its docstring).",
+            "# The reference table of infogauss_cli/diagnostics/reference.py (see its docstring).",
             "# Made by `python benchmarks/reftable_build.py >"
             " infogauss_cli/diagnostics/reference_table.tsv`",
             f"# in {seconds:.0f} s: seed {TABLE_SEED} (refsim.simulate: np.random.default_rng("

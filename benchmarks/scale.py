@@ -145,7 +145,7 @@ def run_check(path: Path, env: dict[str, str], extra: list[str]) -> tuple[float,
 _WARM = """
 import sys
 from infogauss_cli.diagnostics.reference import reference
-from infogauss_cli.diagnostics.refstore import use_disk_store
+from infogauss_cli.diagnostics.refsim import use_disk_store
 use_disk_store()
 n, d = int(sys.argv[1]), int(sys.argv[2])
 reference(n, d, "l2").threshold("ad", d, 0.025)
@@ -171,7 +171,7 @@ make_matrix(__import__("pathlib").Path(sys.argv[1]), int(sys.argv[2]), int(sys.a
 def check_part(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT))
     from infogauss_cli.core.options import parse_size
-    from infogauss_cli.diagnostics.blocks import default_budget
+    from infogauss_cli.diagnostics.validate import default_budget
 
     budget = parse_size(args.budget) if args.budget else default_budget()
     ns = args.rows or (QUICK_N if args.quick else FULL_N)

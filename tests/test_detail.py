@@ -15,10 +15,11 @@ from scipy import integrate, stats
 
 from infogauss_cli.diagnostics import diagnose
 from infogauss_cli.diagnostics.mardia import mardia, mardia_statistics, mardia_test
-from infogauss_cli.diagnostics.projections import projection_tests, random_directions
 from infogauss_cli.diagnostics.sphere import (
     pair_indices,
     paired_stats,
+    projection_tests,
+    random_directions,
     rayleigh,
     scatter,
     uniformity,

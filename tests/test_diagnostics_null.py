@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from infogauss_cli.diagnostics import null_expectation
-from infogauss_cli.diagnostics.null import NULL_TABLE as _NULL_TABLE
+from infogauss_cli.diagnostics.normality import NULL_TABLE as _NULL_TABLE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from tables import simulate_null_table as _simulate_null_table

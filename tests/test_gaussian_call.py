@@ -19,15 +19,14 @@ from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.gaussian import (
     ad_pvalue,
     decorrelate,
-    gaussian_metrics,
     gaussian_tests,
     joint_sample,
     radial_test,
     relevant_power,
 )
 from infogauss_cli.diagnostics.mardia import gaussian_moments, hz_pvalue, hz_statistic, smoothing
-from infogauss_cli.diagnostics.reftable import gaussian_effect
-from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests
+from infogauss_cli.diagnostics.reference import gaussian_effect
+from infogauss_cli.diagnostics.sphere import sphere_tests
 from infogauss_cli.judge.verdict import judge
 from infogauss_cli.report.json_report import report_schema
 
@@ -37,8 +36,8 @@ from calibration import DISTRIBUTIONS, GAUSSIANS
 
 def _call(x: np.ndarray, view: str = "raw", seed: int = 0):
     joint = joint_sample(x, None, seed)
-    sm, sn = sphere_metrics(sphere_tests(joint))
-    gm, gn = gaussian_metrics(gaussian_tests(joint, view, seed=seed))
+    sm, sn = sphere_tests(joint)
+    gm, gn = gaussian_tests(joint, view, seed=seed)
     return judge(gm | sm, null=gn | sn, view=view)
 
 
@@ -148,7 +147,7 @@ def test_sphere_call() -> None:
 
 
 def _excess(x: np.ndarray) -> float:
-    return gaussian_metrics(gaussian_tests(joint_sample(x, None, 0), "raw"))[0]["effect_excess"]
+    return gaussian_tests(joint_sample(x, None, 0), "raw")[0]["effect_excess"]
 
 
 def test_effect_excess_of_gaussians_is_about_zero() -> None:
@@ -174,7 +173,7 @@ def test_relevant_power_matches_simulation() -> None:
 def test_small_samples_are_inconclusive_and_say_how_many_rows_would_settle_it() -> None:
     x = np.random.default_rng(9).standard_normal((20, 2))
     joint = joint_sample(x, None, 0)
-    gm, gn = gaussian_metrics(gaussian_tests(joint, "raw"))
+    gm, gn = gaussian_tests(joint, "raw")
     assert gn["gaussian_power_relevant"] < 0.5 and gn["gaussian_n_for_power"] > 20
     v = judge(gm, null=gn, view="raw")
     assert v.call in ("inconclusive", "non-gaussian")

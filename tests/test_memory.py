@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-import infogauss_cli.diagnostics.blocks as blocks
+import infogauss_cli.diagnostics.validate as blocks
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import parse_size
 from infogauss_cli.diagnostics import diagnose, validate_matrix

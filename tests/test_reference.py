@@ -14,10 +14,9 @@ from infogauss_cli.core.options import DiagnoseOptions, Protocol
 from infogauss_cli.diagnostics import diagnose
 from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.mardia import mardia
-from infogauss_cli.diagnostics.projections import projection_tests, scale_moments
 from infogauss_cli.diagnostics.reference import reference
-from infogauss_cli.diagnostics.refsim import simulate
-from infogauss_cli.diagnostics.refstore import DiskReferenceStore, ReferenceCacheWarning
+from infogauss_cli.diagnostics.refsim import DiskReferenceStore, ReferenceCacheWarning, simulate
+from infogauss_cli.diagnostics.sphere import projection_tests, scale_moments
 from infogauss_cli.diagnostics.suite import calibration_detail
 from infogauss_cli.diagnostics.validate import l2_normalise
 from infogauss_cli.judge.rows import RowInfo, diagnose_rows

@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from infogauss_cli.diagnostics.reference import reference
+from infogauss_cli.diagnostics.reference import LEVELS, gaussian_effect, lookup, reference, sphere_s
 from infogauss_cli.diagnostics.refsim import simulate
-from infogauss_cli.diagnostics.reftable import LEVELS, gaussian_effect, lookup, sphere_s
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from reftable_build import check
@@ -21,7 +20,7 @@ from reftable_build import check
 
 @pytest.mark.parametrize(("n", "d"), [(100_000, 1024), (10**7, 8192), (20, 2), (5_000, 8192)])
 def test_table_answers_in_milliseconds(n: int, d: int) -> None:
-    sys.modules[reference.__module__]._REFS.clear()  # type: ignore[attr-defined]
+    sys.modules[reference.__module__]._reference.cache_clear()  # type: ignore[attr-defined]
     t0 = time.perf_counter()
     ref = reference(n, d, "l2")
     assert time.perf_counter() - t0 < 0.2

@@ -217,7 +217,7 @@ def test_order_by_step():
 
 
 def _rows(values, d=128, n=2000):
-    from infogauss_cli.diagnostics.null import null_expectation
+    from infogauss_cli.diagnostics.normality import null_expectation
 
     null = null_expectation(n, d)
     band = [null.ad_compliance_band[0], null.ad_compliance_band[1]]

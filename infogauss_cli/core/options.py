@@ -188,7 +188,7 @@ class DiagnoseOptions:
     per_coordinate: bool = False
     keep_arrays: bool = False  # what the HTML report and plots need
     # bytes of working memory of the diagnostics (None: from the machine's RAM, see
-    # diagnostics/blocks.py); a size string such as "512M" or "2G" is parsed
+    # diagnostics/validate.py); a size string such as "512M" or "2G" is parsed
     memory_budget: int | str | None = None
 
     def __post_init__(self) -> None:

@@ -1,7 +1,4 @@
-"""The statistical core: pure numpy/scipy on an (n, d) embedding matrix; no torch, no I/O.
-
-:func:`diagnose` -> :class:`Diagnosis`; the ``--detail`` suite is :mod:`.suite` (imported on
-first use: a plain check needs none of it)."""
+"""The statistical core: pure numpy/scipy on an (n, d) embedding matrix; no torch, no I/O."""
 
 from __future__ import annotations
 
@@ -11,12 +8,12 @@ from infogauss_cli.diagnostics.normality import (
     DP_ALPHA,
     ADResult,
     DPResult,
+    NullExpectation,
     anderson_darling,
     dagostino_pearson,
+    null_expectation,
 )
-from infogauss_cli.diagnostics.null import NullExpectation, null_expectation
-from infogauss_cli.diagnostics.reference import Reference, reference
-from infogauss_cli.diagnostics.reftable import gaussian_effect
+from infogauss_cli.diagnostics.reference import Reference, gaussian_effect, reference
 from infogauss_cli.diagnostics.validate import (
     MIN_ROWS,
     InvalidEmbeddingsError,

@@ -1,6 +1,5 @@
-"""One pass of the per-coordinate tests (A*^2, K^2, QQ distance) over blocks of columns, in
-threads and within a memory budget; the l2 view is divided out per block (no normalised copy).
-How the columns are cut into passes and blocks changes no result."""
+"""The per-coordinate tests (A*^2, K^2, QQ distance) over blocks of columns, in threads and
+within a memory budget; the l2 view is divided out per block. The cut changes no result."""
 
 from __future__ import annotations
 
@@ -15,14 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from infogauss_cli.diagnostics.blocks import MappedRows, resolve_budget
-from infogauss_cli.diagnostics.validate import view_dtype
+from infogauss_cli.diagnostics.validate import MappedRows, resolve_budget, view_dtype
 
 # A column is constant when std <= CONSTANT_RTOL * max|x| (scale-free; std == 0 included).
 CONSTANT_RTOL = 1e-12
 
-# Blocks of columns: ~8 MB of float64 each, 8..128 columns, at least 4 blocks per worker
-# (fewer columns when the budget is tight).
+# Blocks of columns: ~8 MB of float64 each, 8..128 columns, at least 4 blocks per worker.
 _BLOCK_BYTES = 8 << 20
 _MIN_BLOCK, _MAX_BLOCK = 8, 128
 _TILE_BYTES = 1 << 20  # the transpose's tile
@@ -47,11 +44,9 @@ class ColumnTests:
 
 
 def k2_statistic(g1: np.ndarray, b2: np.ndarray, n: int) -> np.ndarray:
-    """D'Agostino's K^2 from biased skewness g1 and kurtosis b2, as scipy.stats.skewtest and
-    kurtosistest (but a skewness of exactly 0 gives Z_skew = 0, where scipy sets y = 1)."""
+    """D'Agostino's K^2 from biased skewness g1 and kurtosis b2 (as scipy, but g1 = 0 gives 0)."""
     n = float(n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        # skewtest
         y = g1 * np.sqrt(((n + 1) * (n + 3)) / (6.0 * (n - 2)))
         num = 3.0 * (n**2 + 27 * n - 70) * (n + 1) * (n + 3)
         beta2 = num / ((n - 2.0) * (n + 5) * (n + 7) * (n + 9))
@@ -59,7 +54,6 @@ def k2_statistic(g1: np.ndarray, b2: np.ndarray, n: int) -> np.ndarray:
         delta = 1 / np.sqrt(0.5 * np.log(w2))
         alpha = np.sqrt(2.0 / (w2 - 1))
         zs = delta * np.log(y / alpha + np.sqrt((y / alpha) ** 2 + 1))
-        # kurtosistest
         e = 3.0 * (n - 1) / (n + 1)
         varb2 = 24.0 * n * (n - 2) * (n - 3) / ((n + 1) * (n + 1.0) * (n + 3) * (n + 5))
         xk = (b2 - e) / varb2**0.5
@@ -93,8 +87,7 @@ def normal_scores(n: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Layout:
-    """How the columns are cut: passes of ``cols`` columns, blocks of ``bsize`` columns,
-    ``workers`` threads."""
+    """Passes of ``cols`` columns, blocks of ``bsize`` columns, ``workers`` threads."""
 
     cols: int
     bsize: int
@@ -104,8 +97,7 @@ class Layout:
     def plan(
         cls, n: int, d: int, itemsize: int, workers: int | None, budget: int | None, mapped: bool
     ) -> Layout:
-        """Blocks as large as half the budget allows for the threads' work arrays; passes
-        fill the rest (a memory-mapped matrix) or a few blocks per worker (in memory)."""
+        """Blocks as large as half the budget allows; passes fill the rest."""
         budget = resolve_budget(budget)
         nw = workers or default_workers()
         bsize = int(np.clip(_BLOCK_BYTES // (8 * n), _MIN_BLOCK, _MAX_BLOCK))
@@ -116,7 +108,7 @@ class Layout:
         left = budget - nw * bsize * work
         cols = max(nw * bsize, left // max(n * itemsize, 1))
         if not mapped:
-            cols = min(cols, max(nw * bsize * _BLOCKS_PER_PASS, nw * bsize))
+            cols = min(cols, nw * bsize * _BLOCKS_PER_PASS)
         cols = min(d, max(bsize, cols // bsize * bsize))
         return cls(cols=cols, bsize=bsize, workers=nw)
 
@@ -128,12 +120,7 @@ def _runner(workers: int, serial: bool) -> Iterator[Callable[..., None]]:
         yield lambda fn, spans: [fn(a, b) for a, b in spans]
         return
     with ThreadPoolExecutor(workers) as ex:
-
-        def run(fn: Callable[[int, int], None], spans: list[tuple[int, int]]) -> None:
-            for f in [ex.submit(fn, a, b) for a, b in spans]:
-                f.result()
-
-        yield run
+        yield lambda fn, spans: list(ex.map(fn, *zip(*spans, strict=True)))
 
 
 def _spans(start: int, stop: int, step: int) -> list[tuple[int, int]]:
@@ -141,10 +128,23 @@ def _spans(start: int, stop: int, step: int) -> list[tuple[int, int]]:
 
 
 class _Columns:
-    """The per-column outputs and the per-block statistics that fill them."""
+    """The per-column outputs, the per-block statistics that fill them, and the reused (cols, n)
+    buffer that columns ``p0:p1`` are transposed into (divided by ``divide_by`` if given)."""
 
-    def __init__(self, n: int, d: int, ad: bool, dp: bool) -> None:
-        self.n, self.ad, self.dp = n, ad, dp
+    def __init__(
+        self,
+        x: np.ndarray,
+        ad: bool,
+        dp: bool,
+        divide_by: np.ndarray | None,
+        dtype: np.dtype,
+        cols: int,
+    ) -> None:
+        (n, d), self.ad, self.dp = x.shape, ad, dp
+        self.n, self.x, self.divide_by, self.dtype = n, x, divide_by, dtype
+        self.buf = np.empty((cols, n), dtype)
+        self.rows = MappedRows(x)
+        self.tile_rows = int(np.clip(_TILE_BYTES // (cols * dtype.itemsize), 16, _TILE_ROWS))
         self.a2star = np.empty(d) if ad else None
         self.g1 = np.empty(d) if dp else None
         self.b2 = np.empty(d) if dp else None
@@ -166,20 +166,23 @@ class _Columns:
             self._local.bsize = bsize
         return tuple(buf[:b] for buf in self._local.bufs)
 
-    def block(self, xs: np.ndarray, j0: int, j1: int, bsize: int) -> None:
-        """Statistics of columns ``j0:j1`` from their transposed values ``xs`` (B, n),
-        which are sorted in place."""
+    def block(self, p0: int, bsize: int, j0: int, j1: int) -> None:
+        """Statistics of columns ``j0:j1`` of a pass from column ``p0`` (sorted in place)."""
+        xs = self.buf[j0 - p0 : j1 - p0]
         with np.errstate(all="ignore"):  # thread-local: constant columns are overwritten later
             y0, t, la = self._work(j1 - j0, bsize)
             xs.sort(axis=1)  # in the input dtype: exact, and float32 sorts 2x faster
-            if xs.dtype == np.float64:
-                y = xs
-            else:
-                y = y0
+            y = xs if xs.dtype == np.float64 else y0
+            if y is not xs:
                 np.copyto(y, xs)
             s, ss = self._standardise(y, t, j0, j1)
-            if self.dp:
-                self._moments(y, t, s, ss, j0, j1)
+            if self.dp:  # biased skewness and kurtosis of z (scale-free)
+                t /= (s * s)[:, None]  # z^2
+                m2 = ss / (s * s) / self.n
+                m3 = np.einsum("ij,ij->i", t, y) / self.n
+                self.g1[j0:j1] = m3 / m2**1.5  # type: ignore[index]
+                m4 = np.einsum("ij,ij->i", t, t) / self.n
+                self.b2[j0:j1] = m4 / (m2 * m2)  # type: ignore[index]
             if self.ad:
                 self._anderson(y, t, la, j0, j1)
 
@@ -189,8 +192,7 @@ class _Columns:
         """Centre and scale ``y`` in place to z (sorted ascending); ``t`` = centred squares."""
         n = self.n
         scale = np.maximum(np.abs(y[:, 0]), np.abs(y[:, -1]))
-        # scale every column by a power of two (exact) so that squares neither overflow
-        # (values near 1e300) nor underflow (near 1e-300): same results at any scale
+        # scale by a power of two (exact): squares neither overflow nor underflow at any scale
         p2 = np.ldexp(1.0, -np.frexp(np.where(scale > 0, scale, 1.0))[1])
         y *= p2[:, None]
         scale *= p2
@@ -204,18 +206,6 @@ class _Columns:
         s[const] = 1.0
         y /= s[:, None]  # z, sorted ascending
         return s, ss
-
-    def _moments(
-        self, y: np.ndarray, t: np.ndarray, s: np.ndarray, ss: np.ndarray, j0: int, j1: int
-    ) -> None:
-        """Biased skewness and kurtosis of z (scale-free)."""
-        fn = float(self.n)
-        t /= (s * s)[:, None]  # z^2
-        m2 = ss / (s * s) / fn
-        m3 = np.einsum("ij,ij->i", t, y) / fn
-        m4 = np.einsum("ij,ij->i", t, t) / fn
-        self.g1[j0:j1] = m3 / m2**1.5  # type: ignore[index]
-        self.b2[j0:j1] = m4 / (m2 * m2)  # type: ignore[index]
 
     def _anderson(self, y: np.ndarray, p: np.ndarray, la: np.ndarray, j0: int, j1: int) -> None:
         """Modified A*^2 and the QQ distance of sorted z ``y`` (``p``, ``la``: work arrays)."""
@@ -234,9 +224,8 @@ class _Columns:
             la[r, far] = special.log_ndtr(-np.abs(y[r, far]))
         np.negative(p, out=p)
         lb = np.log1p(p, out=p)  # log Phi(|z|)
-        # sum_i c_i log Phi(z_i) + (2N - c_i) log Phi(-z_i). Sorted: z < 0 for the first k,
-        # where log Phi(z) = la, else lb. All terms are <= 0: no cancellation, and numpy's
-        # pairwise sums keep the total within ~1 ulp of N^2, like scipy.
+        # sum_i c_i log Phi(z_i) + (2N - c_i) log Phi(-z_i); sorted: z < 0 for the first k,
+        # where log Phi(z) = la, else lb (all terms <= 0: no cancellation)
         for r in range(j1 - j0):
             k = int(np.searchsorted(y[r], 0.0))
             la[r, :k] *= c[:k]
@@ -245,21 +234,6 @@ class _Columns:
             lb[r, k:] *= c[k:]
         total = la.sum(axis=1) + lb.sum(axis=1)
         self.a2star[j0:j1] = (-fn - total / fn) * self.corr  # type: ignore[index]
-
-
-class _Gather:
-    """Columns ``p0:p1`` of ``x`` transposed into a reused (cols, n) buffer, rows divided by
-    ``divide_by`` if given; memory-mapped pages released as rows are done."""
-
-    def __init__(
-        self, x: np.ndarray, divide_by: np.ndarray | None, dtype: np.dtype, cols: int
-    ) -> None:
-        self.x, self.divide_by, self.dtype = x, divide_by, dtype
-        n = x.shape[0]
-        self.buf = np.empty((cols, n), dtype)
-        self.rows = MappedRows(x)
-        self.tile_rows = int(np.clip(_TILE_BYTES // (cols * dtype.itemsize), 16, _TILE_ROWS))
-        self._local = threading.local()
 
     def rows_of(self, p0: int, p1: int, i0: int, i1: int) -> None:
         """Rows ``i0:i1`` of columns ``p0:p1`` into the buffer."""
@@ -279,10 +253,6 @@ class _Gather:
             self.rows.release(i, i + m)
 
 
-def _block(out: _Columns, buf: np.ndarray, p0: int, bsize: int, j0: int, j1: int) -> None:
-    out.block(buf[j0 - p0 : j1 - p0], j0, j1, bsize)
-
-
 def column_tests(
     x: np.ndarray,
     *,
@@ -292,24 +262,19 @@ def column_tests(
     divide_by: np.ndarray | None = None,
     budget: int | None = None,
 ) -> ColumnTests:
-    """AD and/or DP statistics of every column of a finite real (n, d) matrix (no validation)
-    or, with ``divide_by`` (the row norms), of ``x / divide_by[:, None]``; ``budget``: bytes of
-    working memory; ``x`` may be memory-mapped."""
+    """AD and/or DP statistics of every column of a finite (n, d) matrix (no validation), or of
+    ``x / divide_by[:, None]``; ``budget``: bytes of working memory."""
     n, d = x.shape
     if x.dtype not in _FLOATS:
         x = x.astype(np.float64)
     dtype = np.dtype(x.dtype if divide_by is None else view_dtype(x.dtype))
-    out = _Columns(n, d, ad, dp)
     layout = Layout.plan(n, d, dtype.itemsize, workers, budget, MappedRows(x).mapped)
-    gather = _Gather(x, divide_by, dtype, layout.cols)
+    out = _Columns(x, ad, dp, divide_by, dtype, layout.cols)
     row_step = -(-n // layout.workers)
     with _runner(layout.workers, n * d < _SERIAL_BELOW) as run:
         for p0, p1 in _spans(0, d, layout.cols):
-            run(functools.partial(gather.rows_of, p0, p1), _spans(0, n, row_step))
-            run(
-                functools.partial(_block, out, gather.buf, p0, layout.bsize),
-                _spans(p0, p1, layout.bsize),
-            )
+            run(functools.partial(out.rows_of, p0, p1), _spans(0, n, row_step))
+            run(functools.partial(out.block, p0, layout.bsize), _spans(p0, p1, layout.bsize))
     k2 = pvalue = None
     if dp:
         k2 = k2_statistic(out.g1, out.b2, n)  # type: ignore[arg-type]

@@ -11,8 +11,15 @@ import numpy as np
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.diagnostics.columns import column_tests
-from infogauss_cli.diagnostics.normality import ADResult, DPResult, ad_result, dp_result, nanmean
-from infogauss_cli.diagnostics.null import NullExpectation, null_expectation
+from infogauss_cli.diagnostics.normality import (
+    ADResult,
+    DPResult,
+    NullExpectation,
+    ad_result,
+    dp_result,
+    nanmean,
+    null_expectation,
+)
 from infogauss_cli.diagnostics.reference import LABELS, Reference, reference
 from infogauss_cli.diagnostics.validate import (
     MIN_ROWS,
@@ -29,10 +36,7 @@ from infogauss_cli.diagnostics.validate import (
 
 def num(v: float | None) -> float | None:
     """Plain float, None for None, NaN or Inf (JSON has no NaN)."""
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
+    return None if v is None or not math.isfinite(v) else float(v)
 
 
 DEAD_RTOL = 1e-6  # a coordinate is dead when its std < DEAD_RTOL x the median column std
@@ -40,10 +44,8 @@ DEAD_RTOL = 1e-6  # a coordinate is dead when its std < DEAD_RTOL x the median c
 
 @dataclass(frozen=True, eq=False)
 class Diagnosis:
-    """The diagnostics of one (sub)sampled matrix under one view: ``norms`` of the raw rows,
-    ``ad``/``dp`` over the live coordinates of the view, ``null`` (iid Gaussian at this n and
-    d), ``dead_columns`` (std < 1e-6 x the median column std, constant ones included: left
-    out of the compliances, means and effect size), ``effect``: per-coordinate QQ distance."""
+    """The diagnostics of one (sub)sampled matrix under one view; ``dead_columns`` (std < 1e-6 x
+    the median, constant ones included) are left out of the compliances, means and effect."""
 
     n: int
     d: int
@@ -70,11 +72,7 @@ class Diagnosis:
 
     @property
     def effect_size(self) -> float:
-        if not self.dead_columns:
-            return nanmean(self.effect)
-        live = np.ones(self.d, bool)
-        live[list(self.dead_columns)] = False
-        return nanmean(self.effect[live])
+        return nanmean(np.delete(self.effect, list(self.dead_columns)))
 
     def metrics(self) -> dict[str, Any]:
         """The report's ``metrics``: plain Python numbers, None where undefined."""
@@ -91,15 +89,13 @@ class Diagnosis:
         }
 
     def null_dict(self, alpha: float = 0.05) -> dict[str, Any]:
-        """The report's ``null``: the summaries under the view's reference over the live
-        coordinates (all when none lives), with the calibrated minimums at ``alpha``."""
+        """The report's ``null``: the view's reference over the live coordinates at ``alpha``."""
         return reference_dict(self.reference, self.d_live or self.d, alpha)
 
 
 def reference_dict(ref: Reference, trials: int, alpha: float, prefix: str = "") -> dict[str, Any]:
     """``null`` keys of one reference over ``trials`` coordinates (or projections)."""
-    ad_min = ref.threshold("ad", trials, alpha / 2)
-    dp_min = ref.threshold("dp", trials, alpha / 2)
+    ad_min, dp_min = (ref.threshold(w, trials, alpha / 2) for w in ("ad", "dp"))
     out = {
         "ad_compliance": num(ref.ad_rate),
         "dp_compliance": num(ref.dp_rate),
@@ -128,10 +124,9 @@ def diagnose(
     workers: int | None = None,
     budget: int | None = None,
 ) -> Diagnosis:
-    """Validate ``x`` (n, d), subsample ``n`` rows (seeded), take the norm statistics of the raw
-    rows and run Anderson-Darling and D'Agostino-Pearson on every coordinate of the ``view``
-    (``l2``: unit-norm rows, computed per block; ``raw``: as given). ``budget``: bytes of
-    working memory; ``x`` may be memory-mapped. Bad input or options: ``BadInputError``."""
+    """Validate ``x`` (n, d), subsample ``n`` rows (seeded), take the raw rows' norm statistics
+    and run Anderson-Darling and D'Agostino-Pearson on every coordinate of the ``view`` (``l2``:
+    unit-norm rows; ``raw``: as given). Bad input or options: ``BadInputError``."""
     return diagnose_valid(validate_matrix(x), view, n, seed, workers, budget)
 
 
@@ -150,7 +145,6 @@ def diagnose_valid(
         raise BadInputError(
             f"sample size n={n} is too small: the D'Agostino-Pearson test needs n >= {MIN_ROWS}"
         )
-    rows = a.shape[0]
     sub, idx = subsample(a, n, seed)
     norms = row_norms(sub)
     if view == "l2":
@@ -160,9 +154,7 @@ def diagnose_valid(
     nn, d = sub.shape
     idx.setflags(write=False)
     dead = dead_mask(res.std, res.constant)
-    live = ~dead
-    if not live.any():  # nothing alive: every coordinate counts, and fails
-        live = None
+    live = None if dead.all() else ~dead  # nothing alive: every coordinate counts, and fails
     return Diagnosis(
         n=nn,
         d=d,
@@ -173,7 +165,7 @@ def diagnose_valid(
         norms=stats_from_norms(norms),
         null=null_expectation(nn, d),
         constant_columns=tuple(int(i) for i in np.flatnonzero(res.constant)),
-        n_rows_input=rows,
+        n_rows_input=a.shape[0],
         row_indices=idx,
         dead_columns=tuple(int(i) for i in np.flatnonzero(dead)),
         effect=res.w1,
@@ -182,5 +174,4 @@ def diagnose_valid(
 
 def dead_mask(std: np.ndarray, constant: np.ndarray) -> np.ndarray:
     """Dead coordinates: constant, or std < 1e-6 x the median column std."""
-    med = float(np.median(std)) if std.size else 0.0
-    return constant | (std < DEAD_RTOL * med)
+    return constant | (std < DEAD_RTOL * float(np.median(std)))

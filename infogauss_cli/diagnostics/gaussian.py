@@ -1,22 +1,17 @@
-"""Tests of "Gaussian?" whose null is a Gaussian of any mean and covariance: on the rows'
-decorrelated coordinates ``Z = sqrt(m - 1) U_k`` (under any Gaussian each column is exactly a
-standardised iid Gaussian sample): pass counts, worst coordinate, radial b2, Henze-Zirkler, and
-the worst of the view's own coordinates (see docs/diagnostics.md). Their power against the
-relevant departure, iid Student t10 coordinates: up to :data:`TABLE_MAX_ROWS` rows from
-``power_table.tsv`` (made by ``benchmarks/tables.py``), closed forms beyond."""
+"""Tests of "Gaussian?" whose null is a Gaussian of any mean and covariance, on the rows'
+decorrelated coordinates ``Z = sqrt(m - 1) U_k``, and their power against iid Student t10
+coordinates (``power_table.tsv`` up to :data:`TABLE_MAX_ROWS` rows, closed forms beyond)."""
 
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import special
 
-from infogauss_cli.diagnostics.blocks import take_rows
 from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.diagnosis import dead_mask
 from infogauss_cli.diagnostics.mardia import (
@@ -24,15 +19,20 @@ from infogauss_cli.diagnostics.mardia import (
     HZ_MAX_ROWS,
     b2_skew,
     gaussian_moments,
-    hz_test,
+    hz_pvalue,
+    hz_statistic,
     pearson3_cdf,
 )
-from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA
-from infogauss_cli.diagnostics.null import read_tsv, table_row
-from infogauss_cli.diagnostics.reference import reference
+from infogauss_cli.diagnostics.normality import (
+    AD_CRITICAL_5PCT,
+    DP_ALPHA,
+    grid_interp,
+    read_grid,
+    table_row,
+)
+from infogauss_cli.diagnostics.reference import gaussian_effect, reference
 from infogauss_cli.diagnostics.refsim import ALT_DF
-from infogauss_cli.diagnostics.reftable import gaussian_effect
-from infogauss_cli.diagnostics.validate import l2_normalise
+from infogauss_cli.diagnostics.validate import l2_normalise, take_rows
 
 MAX_ROWS = 20_000
 MAX_VALUES = 1 << 25  # rows x d held in float64 for the decomposition (256 MiB)
@@ -41,70 +41,28 @@ POWER_FILE = Path(__file__).with_name("power_table.tsv")
 TABLE_MAX_ROWS = 500
 M_GRID = (20, 30, 50, 75, 100, 150, 200, 300, 500)
 K_GRID = (1, 2, 4, 8, 16, 32, 64, 128)
-VIEWS = ("raw", "l2")
-
-
-PVALUES = {  # the p-values the verdict combines (Bonferroni): test name -> metric
-    "ad_count": "decorrelated_ad_count_p",
-    "dp_count": "decorrelated_dp_count_p",
-    "worst_coordinate": "worst_coordinate_p",
-    "worst_given_coordinate": "worst_given_coordinate_p",
-    "henze_zirkler": "henze_zirkler_p",
-    "radial": "radial_p",
-}
-
-
-@dataclass(frozen=True)
-class GaussianTests:
-    """The decorrelated tests of one view of m rows: the report's ``metrics``, and the rank
-    and ``k`` coordinates tested (0: ``collapsed``) that the power statement needs."""
-
-    view: str
-    m: int
-    rank: int
-    k: int
-    metrics: dict[str, Any]
-
-    @property
-    def collapsed(self) -> bool:
-        return self.k == 0
-
-    def pvalues(self) -> dict[str, float]:
-        """The p-values the verdict combines, by test name."""
-        return {name: self.metrics[key] for name, key in PVALUES.items() if key in self.metrics}
 
 
 def ad_pvalue(a2star: np.ndarray) -> np.ndarray:
-    """Upper-tail p of the modified A*^2 (D'Agostino & Stephens 1986, Table 4.9; held at its
-    value at A*^2 = 10 beyond)."""
+    """Upper-tail p of the modified A*^2 (D'Agostino & Stephens 1986, Table 4.9)."""
     a = np.minimum(np.asarray(a2star, dtype=np.float64), 10.0)
-    with np.errstate(over="ignore"):
-        p = np.where(
-            a >= 0.6,
-            np.exp(1.2937 - 5.709 * a + 0.0186 * a * a),
-            np.where(
-                a > 0.34,
-                np.exp(0.9177 - 4.279 * a - 1.38 * a * a),
-                np.where(
-                    a > 0.2,
-                    1 - np.exp(-8.318 + 42.796 * a - 59.938 * a * a),
-                    1 - np.exp(-13.436 + 101.14 * a - 223.73 * a * a),
-                ),
-            ),
-        )
+
+    def e(c0: float, c1: float, c2: float) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return np.exp(c0 + c1 * a + c2 * a * a)
+
+    high = np.where(a >= 0.6, e(1.2937, -5.709, 0.0186), e(0.9177, -4.279, -1.38))
+    low = np.where(a > 0.2, 1 - e(-8.318, 42.796, -59.938), 1 - e(-13.436, 101.14, -223.73))
+    p = np.where(a > 0.34, high, low)
     return np.clip(p, 0.0, 1.0)
 
 
 def decorrelate(x: np.ndarray) -> tuple[np.ndarray, int]:
-    """(Z, rank): the top ``min(rank, (m - 1) // 2)`` principal coordinates of the (m, d)
-    rows, centred and scaled to unit sample variance (``sqrt(m - 1) U_k``)."""
+    """(Z, rank): the top ``min(rank, (m - 1) // 2)`` principal coordinates, unit variance."""
     a = np.asarray(x, dtype=np.float64)
     m, d = a.shape
     c = a - a.mean(axis=0)
-    if d <= m:
-        lam, v = np.linalg.eigh(c.T @ c)
-    else:
-        lam, v = np.linalg.eigh(c @ c.T)
+    lam, v = np.linalg.eigh(c.T @ c if d <= m else c @ c.T)
     lam, v = lam[::-1], v[:, ::-1]
     top = float(lam[0]) if lam.size else 0.0
     rank = int(np.count_nonzero(lam > top * RANK_RTOL)) if top > 0 else 0
@@ -116,8 +74,7 @@ def decorrelate(x: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:
-    """(b2, z, two-sided p, implied excess kurtosis) of Mardia's b2 of whitened rows z (m, k)
-    against a Pearson type III with its exact mean and variance and tabulated skewness."""
+    """(b2, z, two-sided p, excess kurtosis) of Mardia's b2 of whitened rows (Pearson III)."""
     m, k = z.shape
     d2 = np.einsum("ij,ij->i", z, z) * (m / (m - 1))  # with the biased covariance
     b2 = float(np.mean(d2 * d2))
@@ -130,8 +87,7 @@ def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def joint_sample(x: np.ndarray, n: int | None, seed: int) -> np.ndarray:
-    """The rows the joint tests see: of the ``n`` rows :func:`~.validate.subsample` draws, at
-    most MAX_ROWS (and MAX_VALUES values), seeded, in their original order."""
+    """The rows the joint tests see: at most MAX_ROWS (and MAX_VALUES) of the ``n`` drawn."""
     rows = x.shape[0]
     idx = np.arange(rows)
     if n is not None and n < rows:
@@ -144,10 +100,10 @@ def joint_sample(x: np.ndarray, n: int | None, seed: int) -> np.ndarray:
     return take_rows(x, idx) if idx.size < rows else np.asarray(x)
 
 
-def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> GaussianTests:
-    """The decorrelated tests of one view of the (m, d) rows ``x`` (:func:`joint_sample`):
-    pass counts against the binomial of the null table, the worst coordinate (Bonferroni over
-    Stephens' p), Henze-Zirkler, the radial test (raw view) and the worst given coordinate."""
+def gaussian_tests(
+    x: np.ndarray, view: str = "raw", *, seed: int = 0, alpha: float = 0.05
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report's ``metrics`` and ``null`` of the decorrelated tests of one view of ``x``."""
     a = l2_normalise(np.asarray(x)) if view == "l2" else np.asarray(x)
     m, d = a.shape
     z, rank = decorrelate(a)
@@ -156,13 +112,15 @@ def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> Gaussi
     out |= {"decorrelated_rows": m, "decorrelated_d": d, "decorrelated_rank": rank}
     out["decorrelated_k"] = k
     if k == 0:
-        return GaussianTests(view, m, 0, 0, out)
+        return out, {"gaussian_power_relevant": 1.0}
     null = gaussian_effect(m)[0]
     given = column_tests(a, dp=False)
     live = np.flatnonzero(~dead_mask(given.std, given.constant))
-    excess, lo, hi = effect_excess(given.w1[live], null)
-    if math.isfinite(excess):
-        out |= {"effect_excess": excess, "effect_excess_interval": [lo, hi]}
+    w1 = given.w1[live][np.isfinite(given.w1[live])]
+    if w1.size:  # mean QQ distance above an iid Gaussian coordinate's, with a 95% interval
+        excess = float(w1.mean()) - null
+        half = 1.96 * float(w1.std(ddof=1)) / math.sqrt(w1.size) if w1.size > 1 else 0.0
+        out |= {"effect_excess": excess, "effect_excess_interval": [excess - half, excess + half]}
     res = column_tests(z)
     row = table_row(m)
     ad_pass = int(np.count_nonzero(res.a2star < AD_CRITICAL_5PCT))
@@ -176,7 +134,8 @@ def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> Gaussi
     rng = np.random.default_rng([seed, 0x42A])
     hz_rows, hz_k = min(m, HZ_MAX_ROWS), min(k, HZ_MAX_DIM)
     pick = np.sort(rng.choice(m, hz_rows, replace=False)) if hz_rows < m else slice(None)
-    hz, hz_p = hz_test(z[pick, :hz_k])
+    hz = hz_statistic(z[pick, :hz_k])
+    hz_p = hz_pvalue(hz, hz_rows, hz_k)
     out |= {
         "decorrelated_ad_compliance": ad_pass / k,
         "decorrelated_dp_compliance": dp_pass / k,
@@ -197,58 +156,21 @@ def gaussian_tests(x: np.ndarray, view: str = "raw", *, seed: int = 0) -> Gaussi
     if view == "raw":
         keys = ("radial_b2", "radial_z", "radial_p", "radial_kurtosis")
         out |= dict(zip(keys, radial_test(z), strict=True))
-    return GaussianTests(view, m, rank, k, out)
+    null: dict[str, Any] = {"gaussian_power_relevant": relevant_power(m, k, view, alpha)}
+    if null["gaussian_power_relevant"] < 0.5:
+        null["gaussian_n_for_power"] = rows_for_power(rank, view, m, alpha)
+    return out, null
 
 
-def effect_excess(w1: np.ndarray, null: float) -> tuple[float, float, float]:
-    """Mean QQ distance of the coordinates above an iid Gaussian coordinate's at the same m,
-    with a 95% interval over the coordinates."""
-    w1 = w1[np.isfinite(w1)]
-    if not w1.size:
-        return float("nan"), float("nan"), float("nan")
-    excess = float(w1.mean()) - null
-    half = 1.96 * float(w1.std(ddof=1)) / math.sqrt(w1.size) if w1.size > 1 else 0.0
-    return excess, excess - half, excess + half
-
-
-def gaussian_metrics(
-    g: GaussianTests, alpha: float = 0.05
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The report's ``metrics`` and ``null`` entries of the decorrelated tests."""
-    power = relevant_power(g.m, g.k, g.view, alpha) if not g.collapsed else 1.0
-    null: dict[str, Any] = {"gaussian_power_relevant": power}
-    if power < 0.5 and not g.collapsed:
-        null["gaussian_n_for_power"] = rows_for_power(g.rank, g.view, g.m, alpha)
-    return dict(g.metrics), null
-
-
-@functools.lru_cache(maxsize=1)
-def _power_table() -> dict[str, np.ndarray]:
-    """{view: (len(M_GRID), len(K_GRID)) power}, NaN where k > (m - 1) // 2."""
-    out = {v: np.full((len(M_GRID), len(K_GRID)), np.nan) for v in VIEWS}
-    for view, m, k, power, *_ in read_tsv(POWER_FILE)[1:]:
-        out[view][M_GRID.index(int(m)), K_GRID.index(int(k))] = float(power)
-    return out
-
-
-def _from_table(m: int, k: int, view: str) -> float:
-    t = _power_table()[view]
-    lm, lk = math.log(min(max(m, M_GRID[0]), M_GRID[-1])), math.log(min(max(k, 1), K_GRID[-1]))
-    column = []
-    for row in t:  # along k within each m, over the k that exist at that m
-        ok = np.isfinite(row)
-        keys = np.log(np.asarray(K_GRID)[ok])
-        column.append(float(np.interp(lk, keys, row[ok])) if ok.any() else np.nan)
-    col = np.asarray(column)
-    ok = np.isfinite(col)
-    return float(np.interp(lm, np.log(np.asarray(M_GRID)[ok]), col[ok]))
+@functools.cache
+def _power_table(view: str) -> np.ndarray:
+    return read_grid(POWER_FILE, M_GRID, K_GRID, (view,))
 
 
 def relevant_power(m: int, k: int, view: str, alpha: float = 0.05) -> float:
-    """The chance that the decision at ``alpha`` rejects iid t10 decorrelated coordinates at m
-    rows and k coordinates."""
+    """The chance that the decision at ``alpha`` rejects k iid t10 coordinates of m rows."""
     if m <= TABLE_MAX_ROWS and alpha == 0.05:
-        return _from_table(m, k, view)
+        return grid_interp(_power_table(view), M_GRID, K_GRID, m, k)
     tests = 6 if view == "raw" else 5
     power = count_power(m, k, alpha / tests)
     if view == "raw":
@@ -257,8 +179,7 @@ def relevant_power(m: int, k: int, view: str, alpha: float = 0.05) -> float:
 
 
 def rows_for_power(rank: int, view: str, start: int, alpha: float = 0.05) -> int | None:
-    """The smallest n (from ``start``, growing by half) at which the relevant departure would
-    be caught at least half of the time (None beyond 10^7)."""
+    """The smallest n (growing by half) with power >= 1/2 (None beyond 10^7)."""
     n = max(start, 20)
     while n <= 10_000_000:
         if relevant_power(n, min(rank, max((n - 1) // 2, 1)), view, alpha) >= 0.5:
@@ -272,13 +193,10 @@ def count_power(m: int, k: int, level: float) -> float:
     ref = reference(m, 1, "raw")
     row = table_row(m)
     power = 0.0
-    for null_rate, alt_rate in (
-        (row["ad_rate"], ref.alt_ad_rate),
-        (row["dp_rate"], ref.alt_dp_rate),
-    ):
-        ok = np.flatnonzero(special.bdtr(np.arange(k + 1), k, null_rate) <= level)
+    for w in ("ad", "dp"):
+        ok = np.flatnonzero(special.bdtr(np.arange(k + 1), k, row[f"{w}_rate"]) <= level)
         if ok.size:
-            power = max(power, float(special.bdtr(int(ok[-1]), k, alt_rate)))
+            power = max(power, float(special.bdtr(int(ok[-1]), k, getattr(ref, f"alt_{w}_rate"))))
     return power
 
 
@@ -290,8 +208,7 @@ def _t_moment(order: int, df: int = ALT_DF) -> float:
 
 
 def radial_power(m: int, k: int, level: float) -> float:
-    """Power of the two-sided b2 test at ``level`` against k iid unit-variance t10
-    coordinates: b2 shifts by k x their excess kurtosis; its sd is that of mean D^4."""
+    """Power of the two-sided b2 test at ``level`` against k iid unit-variance t10 coordinates."""
     mu4, mu6, mu8 = _t_moment(4), _t_moment(6), _t_moment(8)
     c2, c3 = mu4 - 1, mu6 - 3 * mu4 + 2
     c4 = mu8 - 4 * mu6 + 6 * mu4 - 3

@@ -1,9 +1,6 @@
-"""Multivariate normality tests. Mardia's skewness b1 and kurtosis b2 (biased covariance),
-calibrated at the same n and k against a Gaussian sample (exact moments, Mardia 1974) or a k-dim
-projection of the uniform sphere (plus a simulated control-variate difference); :func:`mardia`
-tests a seeded k-dim projection of the L2-normalised rows. Henze-Zirkler's affine-invariant
-test (O(n^2 k): at most :data:`HZ_MAX_ROWS` rows), p-values from the tabulated Gaussian null
-``hz_null.tsv`` (made by ``benchmarks/tables.py``)."""
+"""Multivariate normality tests: Mardia's b1 and b2 against a Gaussian (exact moments) or a k-dim
+projection of the uniform sphere (simulated, with a control variate), and Henze-Zirkler (at
+most :data:`HZ_MAX_ROWS` rows; p-values from the tabulated Gaussian null ``hz_null.tsv``)."""
 
 from __future__ import annotations
 
@@ -15,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
-from infogauss_cli.diagnostics.null import read_tsv
-from infogauss_cli.diagnostics.projections import random_directions
+from infogauss_cli.diagnostics.normality import grid_interp, read_grid, read_tsv
+from infogauss_cli.diagnostics.sphere import random_directions
 from infogauss_cli.diagnostics.validate import l2_normalise
 
 DEFAULT_MARDIA_DIM = 8
@@ -35,8 +32,7 @@ TAIL = (0.99, 0.9, 0.75, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01, 0.005, 0.0025)
 
 @dataclass(frozen=True)
 class MardiaResult:
-    """Mardia's b1 and b2 of ``n`` rows in ``k`` dimensions, p-values calibrated on ``reps``
-    simulated samples."""
+    """Mardia's b1 and b2 of ``n`` rows in ``k`` dimensions, p-values from ``reps`` samples."""
 
     b1: float
     b2: float
@@ -48,8 +44,7 @@ class MardiaResult:
 
 
 def mardia_batch(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(b1, b2) of every sample in an (r, n, k) batch; b1 from the third-moment tensor,
-    sum_ij (w_i'w_j)^3 = sum_abc M_abc^2: O(n k^3), not O(n^2 k)."""
+    """(b1, b2) of every sample in an (r, n, k) batch, b1 from the third-moment tensor."""
     z = np.asarray(z, dtype=np.float64)
     r, n, k = z.shape
     c = z - z.mean(axis=1, keepdims=True)
@@ -73,8 +68,7 @@ def mardia_statistics(z: np.ndarray) -> tuple[float, float]:
 def mardia_null(
     n: int, k: int, reps: int = DEFAULT_MARDIA_REPS, seed: int = _NULL_SEED, d: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Simulated null (b1, b2) of n rows in k dims (cached): Gaussian (``d=None``) or the
-    first k coordinates of S^(d-1), from the same Gaussian draws (a control variate)."""
+    """Simulated null (b1, b2): Gaussian (``d=None``) or S^(d-1) from the same draws."""
     rng = np.random.default_rng([seed, n, k])
     rest_rng = np.random.default_rng([seed, n, k, d or 0])
     step = max(1, (16 << 20) // (8 * n * k * k))  # ~16 MB of work per batch
@@ -87,8 +81,7 @@ def mardia_null(
         return g / np.sqrt(np.einsum("rnk,rnk->rn", g, g)[..., None] + rest)
 
     parts = [mardia_batch(draw(min(step, reps - i))) for i in range(0, reps, step)]
-    b1 = np.concatenate([p[0] for p in parts])
-    b2 = np.concatenate([p[1] for p in parts])
+    b1, b2 = (np.concatenate(a) for a in zip(*parts, strict=True))
     b1.setflags(write=False)
     b2.setflags(write=False)
     return b1, b2
@@ -109,10 +102,8 @@ def null_moments(
     """(mean b1, var b1, mean b2, var b2, skewness b2) under the reference (cached)."""
     e1, e2, v2 = gaussian_moments(n, k)
     g1, g2 = mardia_null(n, k, reps)
-    if d is None:
-        b1, b2 = g1, g2
-        m1, m2, var2 = e1, e2, v2
-    else:
+    b1, b2, m1, m2, var2 = g1, g2, e1, e2, v2
+    if d is not None:
         b1, b2 = mardia_null(n, k, reps, d=d)  # same draws as g1, g2 (same seed)
         m1, _ = _regression(b1, g1, e1, 0.0)
         m2, var2 = _regression(b2, g2, e2, v2)
@@ -122,8 +113,7 @@ def null_moments(
 
 
 def _regression(y: np.ndarray, x: np.ndarray, ex: float, vx: float) -> tuple[float, float]:
-    """Mean and variance of y from draws paired with x of known mean ``ex`` and variance
-    ``vx`` (regression estimator)."""
+    """Mean and variance of y from draws paired with x of known mean ``ex`` and variance ``vx``."""
     b = float(np.cov(y, x)[0, 1] / np.var(x, ddof=1))
     resid = y - b * x
     return float(resid.mean() + b * ex), float(b * b * vx + np.var(resid, ddof=1))
@@ -143,8 +133,7 @@ def pearson3_cdf(x: float, mean: float, var: float, skew: float) -> float:
 def mardia_test(
     z: np.ndarray, *, reps: int = DEFAULT_MARDIA_REPS, sphere_d: int | None = None
 ) -> MardiaResult:
-    """Mardia's tests on an (n, k) sample (n > k + 1) against Gaussian samples or
-    (``sphere_d``) k-dim projections of S^(d-1)."""
+    """Mardia's tests on an (n, k) sample against Gaussians or (``sphere_d``) S^(d-1)."""
     z = np.asarray(z, dtype=np.float64)
     n, k = z.shape
     b1, b2 = mardia_statistics(z)
@@ -163,39 +152,27 @@ def mardia(
     max_rows: int | None = DEFAULT_MARDIA_ROWS,
     reps: int = DEFAULT_MARDIA_REPS,
     seed: int = 0,
-    normalise: bool = True,
 ) -> MardiaResult:
-    """Mardia on a seeded k-dim projection (all d if d <= k) of at most ``max_rows`` seeded
-    rows of ``x``, L2-normalised (against the sphere) or as given (against a Gaussian)."""
+    """Mardia against the sphere on a seeded k-dim projection of at most ``max_rows`` seeded
+    L2-normalised rows of ``x``."""
     x = np.asarray(x)
     n, d = x.shape
     if max_rows is not None and n > max_rows:
         idx = np.sort(np.random.default_rng([seed, 0x3A7]).choice(n, max_rows, replace=False))
         x = x[idx]
-    u = l2_normalise(x) if normalise else np.asarray(x, dtype=np.float64)
+    u = l2_normalise(x)
     z = u if d <= k else u.astype(np.float64) @ random_directions(d, k, seed + 1)
-    return mardia_test(z, reps=reps, sphere_d=d if normalise else None)
+    return mardia_test(z, reps=reps, sphere_d=d)
 
 
-@functools.lru_cache(maxsize=1)
+@functools.cache
 def _b2_skew_table() -> np.ndarray:
-    t = np.full((len(B2_GRID_M), len(B2_GRID_K)), np.nan)
-    for m, k, skew, *_ in read_tsv(B2_SKEW_FILE)[1:]:
-        t[B2_GRID_M.index(int(m)), B2_GRID_K.index(int(k))] = float(skew)
-    return t
+    return read_grid(B2_SKEW_FILE, B2_GRID_M, B2_GRID_K)
 
 
 def b2_skew(m: int, k: int) -> float:
-    """The tabulated skewness of b2 under a Gaussian at m rows and k dimensions
-    (interpolated in log m and log k, clamped)."""
-    lk = math.log(min(max(k, 1), B2_GRID_K[-1]))
-    ms, col = [], []
-    for mm, row in zip(B2_GRID_M, _b2_skew_table(), strict=True):
-        ok = np.isfinite(row)
-        if ok.any():
-            ms.append(math.log(mm))
-            col.append(float(np.interp(lk, np.log(np.asarray(B2_GRID_K)[ok]), row[ok])))
-    return float(np.interp(math.log(max(m, B2_GRID_M[0])), ms, col))
+    """The tabulated skewness of b2 under a Gaussian at m rows and k dimensions."""
+    return grid_interp(_b2_skew_table(), B2_GRID_M, B2_GRID_K, m, k)
 
 
 def smoothing(n: int, k: int) -> float:
@@ -208,8 +185,7 @@ def hz_statistic(x: np.ndarray) -> float:
     x = np.asarray(x, dtype=np.float64)
     n, k = x.shape
     c = x - x.mean(axis=0)
-    s = c.T @ c / n
-    w = np.linalg.solve(np.linalg.cholesky(s), c.T).T
+    w = np.linalg.solve(np.linalg.cholesky(c.T @ c / n), c.T).T
     g = w @ w.T
     di = np.diag(g).copy()
     dij = di[:, None] + di[None, :] - 2.0 * g
@@ -229,24 +205,14 @@ def _hz_table() -> dict[int, np.ndarray]:
 
 
 def hz_pvalue(stat: float, n: int, k: int) -> float:
-    """Upper-tail p-value of HZ at (n, k) from the table (n clamped to its grid; extrapolated
-    on the log scale beyond its smallest tail probability)."""
+    """Upper-tail p-value of HZ at (n, k) from the table (log-extrapolated in the tail)."""
     q = _hz_table()[k]  # rows: N_GRID; columns: TAIL
-    x = math.log(min(max(n, N_GRID[0]), N_GRID[-1]))
-    logn = np.log(N_GRID)
+    x, logn = math.log(min(max(n, N_GRID[0]), N_GRID[-1])), np.log(N_GRID)
     quantiles = np.array([np.interp(x, logn, q[:, j]) for j in range(len(TAIL))])
-    s = math.log(max(stat, 1e-300))
-    logp = np.log(TAIL)
+    s, logp = math.log(max(stat, 1e-300)), np.log(TAIL)
     if s <= quantiles[0]:
         return 1.0
     if s <= quantiles[-1]:
         return float(math.exp(np.interp(s, quantiles, logp)))
     slope = (logp[-1] - logp[-3]) / (quantiles[-1] - quantiles[-3])  # log p per unit log HZ
     return float(math.exp(logp[-1] + slope * (s - quantiles[-1])))
-
-
-def hz_test(z: np.ndarray) -> tuple[float, float]:
-    """(HZ, p) of an (n, k) sample, k <= :data:`HZ_MAX_DIM`, n <= :data:`HZ_MAX_ROWS`."""
-    n, k = z.shape
-    stat = hz_statistic(z)
-    return stat, hz_pvalue(stat, n, k)

@@ -1,26 +1,26 @@
-"""Per-coordinate Anderson-Darling (modified A*^2) and D'Agostino-Pearson tests, vectorised over
-columns (:func:`~.columns.column_tests`); equal to scipy.stats.anderson / normaltest on float64
-to about 1e-11 relative."""
+"""Per-coordinate Anderson-Darling (modified A*^2) and D'Agostino-Pearson tests and their
+summaries, and what iid Gaussian coordinates give at n rows (``null_table.tsv``, made by
+``benchmarks/tables.py``; interpolated linearly in log n, clamped to its grid)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from scipy.special import bdtr
 
 from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.validate import InvalidEmbeddingsError, check_finite, check_numeric
 
 AD_CRITICAL_5PCT = 0.752  # 5% point of A*^2 (mean and variance estimated)
 DP_ALPHA = 0.05
-MIN_ROWS_DP = 20
-MIN_ROWS_AD = 3
 
 
 @dataclass(frozen=True, eq=False)
 class ADResult:
-    """A*^2 per column (NaN: constant column); ``mean`` over testable columns; ``compliance``:
-    share of ALL columns with A*^2 < ``critical`` (constant columns fail)."""
+    """A*^2 per column (NaN: constant); ``mean`` and ``compliance`` (share below ``critical``)."""
 
     statistic: np.ndarray
     mean: float
@@ -30,19 +30,13 @@ class ADResult:
 
 @dataclass(frozen=True, eq=False)
 class DPResult:
-    """K^2 and p per column (NaN: constant column); ``mean_p`` over testable columns;
-    ``compliance``: share of ALL columns with p > ``alpha``."""
+    """K^2 and p per column (NaN: constant); ``mean_p`` and ``compliance`` (p > ``alpha``)."""
 
     statistic: np.ndarray
     pvalue: np.ndarray
     mean_p: float
     compliance: float
     alpha: float = DP_ALPHA
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a.setflags(write=False)
-    return a
 
 
 def nanmean(a: np.ndarray) -> float:
@@ -71,33 +65,112 @@ def ad_result(a2star: np.ndarray, live: np.ndarray | None = None) -> ADResult:
     """Summaries of per-column A*^2 over the ``live`` columns (default all)."""
     a = a2star if live is None else a2star[live]
     comp = float(np.count_nonzero(a < AD_CRITICAL_5PCT) / a.size) if a.size else float("nan")
-    return ADResult(_readonly(a2star), nanmean(a), comp)
+    a2star.setflags(write=False)
+    return ADResult(a2star, nanmean(a), comp)
 
 
 def dp_result(k2: np.ndarray, pvalue: np.ndarray, live: np.ndarray | None = None) -> DPResult:
     """Summaries of per-column K^2 and p over the ``live`` columns (default all)."""
     p = pvalue if live is None else pvalue[live]
     comp = float(np.count_nonzero(p > DP_ALPHA) / p.size) if p.size else float("nan")
-    return DPResult(_readonly(k2), _readonly(pvalue), nanmean(p), comp)
+    k2.setflags(write=False)
+    pvalue.setflags(write=False)
+    return DPResult(k2, pvalue, nanmean(p), comp)
 
 
 def anderson_darling(x: object, axis: int = 0, *, workers: int | None = None) -> ADResult:
     """Anderson-Darling test (mean and variance estimated) of every column: the modified
     A*^2 = A^2 (1 + 0.75/n + 2.25/n^2) in float64; constant columns get NaN."""
-    a, shape = _columns(x, axis, MIN_ROWS_AD, "the Anderson-Darling test")
-    out = ad_result(column_tests(a, ad=True, dp=False, workers=workers).a2star)
-    if shape == out.statistic.shape:
-        return out
-    return ADResult(_readonly(out.statistic.reshape(shape)), out.mean, out.compliance)
+    a, shape = _columns(x, axis, 3, "the Anderson-Darling test")
+    return ad_result(column_tests(a, dp=False, workers=workers).a2star.reshape(shape))
 
 
 def dagostino_pearson(x: object, axis: int = 0, *, workers: int | None = None) -> DPResult:
     """D'Agostino-Pearson K^2 test of every column (n >= 20), as ``scipy.stats.normaltest``;
     constant columns get NaN."""
-    a, shape = _columns(x, axis, MIN_ROWS_DP, "the D'Agostino-Pearson test")
-    res = column_tests(a, ad=False, dp=True, workers=workers)
-    out = dp_result(res.k2, res.pvalue)  # type: ignore[arg-type]
-    if shape == out.statistic.shape:
-        return out
-    k2 = _readonly(out.statistic.reshape(shape))
-    return DPResult(k2, _readonly(out.pvalue.reshape(shape)), out.mean_p, out.compliance)
+    a, shape = _columns(x, axis, 20, "the D'Agostino-Pearson test")
+    res = column_tests(a, ad=False, workers=workers)
+    return dp_result(res.k2.reshape(shape), res.pvalue.reshape(shape))  # type: ignore[union-attr]
+
+
+TABLE_FILE = Path(__file__).with_name("null_table.tsv")
+COLUMNS = ("n", "cols", "ad_mean", "ad_mean_se", "ad_sd", "ad_rate", "ad_rate_se", "dp_rate",
+           "dp_rate_se", "dp_mean_p", "dp_mean_p_se", "dp_sd")  # fmt: skip
+
+
+def read_tsv(path: Path) -> list[list[str]]:
+    """The rows of a tab-separated table, its header row first, ``#`` comments left out."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.split("\t") for line in lines if line and not line.startswith("#")]
+
+
+def read_grid(
+    path: Path, m_grid: tuple[int, ...], k_grid: tuple[int, ...], prefix: tuple[str, ...] = ()
+) -> np.ndarray:
+    """(m, k) values of a table's rows that start with ``prefix``, NaN where missing."""
+    t = np.full((len(m_grid), len(k_grid)), np.nan)
+    for row in read_tsv(path)[1:]:
+        if tuple(row[: len(prefix)]) == prefix:
+            m, k, value = row[len(prefix) : len(prefix) + 3]
+            t[m_grid.index(int(m)), k_grid.index(int(k))] = float(value)
+    return t
+
+
+def grid_interp(
+    t: np.ndarray, m_grid: tuple[int, ...], k_grid: tuple[int, ...], m: int, k: int
+) -> float:
+    """:func:`read_grid`'s table in log k within each m (its finite values), then in log m."""
+    lk = math.log(min(max(k, 1), k_grid[-1]))
+    ms, col = [], []
+    for mm, row in zip(m_grid, t, strict=True):
+        ok = np.isfinite(row)
+        if ok.any():
+            ms.append(math.log(mm))
+            col.append(float(np.interp(lk, np.log(np.asarray(k_grid)[ok]), row[ok])))
+    return float(np.interp(math.log(max(m, m_grid[0])), ms, col))
+
+
+NULL_TABLE = tuple(tuple(float(v) for v in row) for row in read_tsv(TABLE_FILE)[1:])
+
+
+@dataclass(frozen=True)
+class NullExpectation:
+    """Summaries of iid N(0, 1) columns at this n and d, with central 95% bands over d."""
+
+    ad_compliance: float
+    dp_compliance: float
+    ad_mean: float
+    dp_mean_p: float
+    ad_compliance_band: tuple[float, float]
+    dp_compliance_band: tuple[float, float]
+    n: int = 0
+    d: int = 0
+    ad_mean_band: tuple[float, float] = (float("nan"), float("nan"))
+    dp_mean_p_band: tuple[float, float] = (float("nan"), float("nan"))
+
+
+def binom_ppf(q: float, d: int, p: float) -> int:
+    """Smallest k with P(Binomial(d, p) <= k) >= q (as scipy.stats.binom.ppf)."""
+    return int(min(np.searchsorted(bdtr(np.arange(d + 1), d, p), q * (1 - 1e-12)), d))
+
+
+def table_row(n: int) -> dict[str, float]:
+    """The null table at n rows (columns :data:`COLUMNS`)."""
+    t = np.asarray(NULL_TABLE, dtype=np.float64)
+    logn = np.log(t[:, 0])
+    return {c: float(np.interp(math.log(n), logn, t[:, j])) for j, c in enumerate(COLUMNS)}
+
+
+def null_expectation(n: int, d: int) -> NullExpectation:
+    """Null expectation of the diagnostics for n rows and d coordinates (n, d >= 1)."""
+    if n < 1 or d < 1:
+        raise ValueError(f"need n >= 1 and d >= 1, got n={n}, d={d}")
+    r = table_row(n)
+    z = 1.959963984540054 / math.sqrt(d)
+    ad, dp = r["ad_rate"], r["dp_rate"]
+    bands = [(binom_ppf(0.025, d, p) / d, binom_ppf(0.975, d, p) / d) for p in (ad, dp)]
+    means = [
+        (r[m] - z * r[sd], r[m] + z * r[sd])
+        for m, sd in (("ad_mean", "ad_sd"), ("dp_mean_p", "dp_sd"))
+    ]
+    return NullExpectation(ad, dp, r["ad_mean"], r["dp_mean_p"], *bands, int(n), int(d), *means)

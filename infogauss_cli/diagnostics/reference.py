@@ -1,28 +1,29 @@
 """The reference of each view at n and d (``raw``: iid Gaussian; ``l2``: uniform on the sphere),
-and the calibrated rule: each compliance against the lower ``alpha / 2`` quantile of the
-beta-binomial count of passing coordinates."""
+its beta-binomial count of passing coordinates, and the table it is read from where it answers
+(``reference_table.tsv``, made by ``benchmarks/reftable_build.py``; see docs/diagnostics.md)."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import special
 
+from infogauss_cli.diagnostics.normality import read_tsv
 from infogauss_cli.diagnostics.refsim import REFERENCE_SEED, default_columns, simulated, summarise
-from infogauss_cli.diagnostics.reftable import LEVELS, TABLE_SEED, lookup
 
 LABELS = {"raw": "null: iid Gaussian", "l2": "ideal: uniform sphere"}
-_REFS: dict[tuple, Reference] = {}
 
 
 @dataclass(frozen=True, eq=False)
 class Reference:
-    """One reference coordinate at n rows (and d, for the sphere): pass rates (with Monte Carlo
-    SEs), means and SDs, the effect size, the t10 pass rates, and ``dp_pvalues``: sorted
-    simulated DP p-values or (from the table) their quantiles at ``dp_levels``."""
+    """One reference coordinate at n rows (and d): rates, means, SDs, effect, t10 rates and the
+    sorted DP p-values or (from the table) their quantiles at ``dp_levels``."""
 
     view: str
     n: int
@@ -82,21 +83,18 @@ class Reference:
         cdf = self.count_cdf(which, trials)
         # reject when count < k: P(count <= k - 1) <= level; the largest such k
         ok = np.flatnonzero(cdf <= level * (1 + 1e-9))
-        k = int(ok[-1] + 1) if ok.size else 0
-        return k / trials
+        return (int(ok[-1] + 1) if ok.size else 0) / trials
 
     def band(self, which: str, trials: int, level: float = 0.95) -> tuple[float, float]:
         """Central ``level`` range of the compliance over ``trials`` coordinates."""
         if trials < 1:
             return (float("nan"), float("nan"))
         cdf = self.count_cdf(which, trials)
-        lo = int(np.searchsorted(cdf, (1 - level) / 2 * (1 - 1e-12)))
-        hi = int(np.searchsorted(cdf, (1 + level) / 2 * (1 - 1e-12)))
-        return (min(lo, trials) / trials, min(hi, trials) / trials)
+        lo, hi = np.searchsorted(cdf, np.array([1 - level, 1 + level]) / 2 * (1 - 1e-12))
+        return (min(int(lo), trials) / trials, min(int(hi), trials) / trials)
 
     def power(self, ad_min: float, dp_min: float, trials: int) -> float:
-        """Lower bound on the chance that iid Student t10 coordinates fail ``compliance >=
-        ad_min and >= dp_min`` over ``trials`` coordinates (the larger single-test power)."""
+        """Lower bound on the chance that iid t10 coordinates fail the minimums over ``trials``."""
 
         def fail(rate: float, cmin: float) -> float:
             k = math.ceil(cmin * trials - 1e-9)  # pass needs count >= k
@@ -115,8 +113,7 @@ class Reference:
 
 
 def _from_quantiles(p: np.ndarray, q: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """P(P <= p) from quantiles ``q`` at ``levels``: linear in log p between them, linear in p
-    below the first (through 0) and above the last (through (1, 1))."""
+    """P(P <= p) from quantiles ``q`` at ``levels`` (linear in log p; in p outside)."""
     lq = np.log(np.maximum(q, 1e-300))
     with np.errstate(divide="ignore", invalid="ignore"):
         mid = np.interp(np.log(np.maximum(p, 1e-300)), lq, levels)
@@ -129,23 +126,18 @@ def _from_quantiles(p: np.ndarray, q: np.ndarray, levels: np.ndarray) -> np.ndar
 def reference(
     n: int, d: int, view: str, *, seed: int = REFERENCE_SEED, columns: int | None = None
 ) -> Reference:
-    """The reference of ``view`` for n rows and d coordinates (n, d >= 1): from the table where
-    it answers, else simulated (and cached); an explicit ``seed`` or ``columns`` simulates."""
+    """The reference of ``view`` at (n, d): from the table where it answers, else simulated
+    (and cached); an explicit ``seed`` or ``columns`` simulates."""
     if n < 1 or d < 1:
         raise ValueError(f"need n >= 1 and d >= 1, got n={n}, d={d}")
     if view not in LABELS:
         raise ValueError(f"unknown view {view!r}")
-    key = (int(n), int(d) if view == "l2" else 0, view, seed, columns or 0)
-    hit = _REFS.get(key)
-    if hit is None:
-        hit = _make(int(n), int(d), view, seed, columns)
-        if len(_REFS) > 256:
-            _REFS.pop(next(iter(_REFS)))
-        _REFS[key] = hit
+    hit = _reference(int(n), int(d) if view == "l2" else 0, view, seed, columns)
     return hit if hit.d == d else dataclasses.replace(hit, d=int(d), _cdfs={})
 
 
-def _make(n: int, d: int, view: str, seed: int, columns: int | None) -> Reference:
+@functools.lru_cache(maxsize=256)
+def _reference(n: int, d: int, view: str, seed: int, columns: int | None) -> Reference:
     """From the table where it answers (and no seed or columns are asked for), else simulated."""
     row = lookup(n, d, view) if seed == REFERENCE_SEED and columns is None else None
     if row is not None:
@@ -156,3 +148,149 @@ def _make(n: int, d: int, view: str, seed: int, columns: int | None) -> Referenc
         cols = int(sim["a2"].size)
     q.setflags(write=False)
     return Reference(view, n, d, columns=cols, seed=seed, dp_pvalues=q, dp_levels=levels, **fields)
+
+
+TABLE_FILE = Path(__file__).with_name("reference_table.tsv")
+FIELDS = ("ad_rate", "ad_rate_se", "dp_rate", "dp_rate_se", "ad_mean", "ad_sd", "dp_mean_p",
+          "dp_sd", "effect", "effect_sd", "alt_ad_rate", "alt_dp_rate")  # fmt: skip
+LEVELS = np.array(
+    [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075]
+    + [round(0.1 + 0.05 * i, 2) for i in range(17)]
+    + [0.925, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999]
+)  # probability levels of the stored DP p-value quantiles
+TABLE_SEED = 20260301  # the seed of the table's simulations (header of the file)
+HEAD = ("view", "n", "d", "s", "columns")
+N_MIN, N_MAX, D_MIN, D_MAX = 20, 10**7, 2, 8192
+FIXED_D = 8  # up to this d, rows are read at the query's d (s does not collapse them)
+_F = {f: i for i, f in enumerate(FIELDS)}
+_RATES = [_F[f] for f in ("ad_rate", "dp_rate", "alt_ad_rate", "alt_dp_rate")]
+_EFF, _ALT = [_F["effect"], _F["effect_sd"]], [_F["alt_ad_rate"], _F["alt_dp_rate"]]
+_EPS = 1e-6  # rates are interpolated as logits, clipped to [_EPS, 1 - _EPS]
+_TINY = 1e-300  # p-value quantiles are interpolated as log p (they span hundreds of decades)
+
+
+def _logit(vals: np.ndarray) -> np.ndarray:
+    """Rates to logits and p-value quantiles to logs, in place (the interpolated scales)."""
+    r = np.clip(vals[:, _RATES], _EPS, 1 - _EPS)
+    vals[:, _RATES] = np.log(r / (1 - r))
+    vals[:, len(FIELDS) :] = np.log(np.clip(vals[:, len(FIELDS) :], _TINY, 1.0))
+    return vals
+
+
+def sphere_s(n: float, d: float) -> float:
+    """s = excess kurtosis of one sphere coordinate, -6/(d+2), over the kurtosis SE sqrt(24/n)."""
+    return (6.0 / (d + 2.0)) / math.sqrt(24.0 / n)
+
+
+@functools.cache
+def _table() -> dict[str, Any]:
+    """Raw rows (log n, values) and l2 rows (per n: log s, values), read on first use."""
+    a = np.array([[float(v) for v in row] for row in read_tsv(TABLE_FILE)[1:]])
+    h = len(HEAD)
+    raw = a[a[:, 0] == 0]
+    raw = raw[np.argsort(raw[:, 1])]
+    raw_vals = raw[:, h:].copy()
+    raw_logn = np.log(raw[:, 1])
+    geff = raw_vals[:, _F["effect"]].copy()
+    raw_vals[:, _EFF] *= np.sqrt(raw[:, 1])[:, None]  # ~ 1/sqrt(n): interpolated as sqrt(n) x
+    sph: list[tuple[float, np.ndarray, np.ndarray]] = []
+    l2 = a[a[:, 0] == 1]
+    for n in np.unique(l2[:, 1]):
+        r = l2[l2[:, 1] == n]
+        r = r[np.argsort(r[:, 3])]
+        vals = r[:, h:].copy()
+        g = float(np.interp(math.log(n), raw_logn, geff))
+        vals[:, _EFF] /= g  # effect and its SD as ratios to the Gaussian effect
+        sph.append((float(n), np.log(r[:, 3]), _logit(vals)))
+    return {"raw_logn": raw_logn, "raw": _logit(raw_vals), "l2": sph}
+
+
+def _lerp_rows(x: np.ndarray, vals: np.ndarray, at: float) -> np.ndarray:
+    """Row of ``vals`` interpolated linearly at ``at`` in the sorted ``x`` (clamped)."""
+    if at <= x[0]:
+        return vals[0].copy()
+    if at >= x[-1]:
+        return vals[-1].copy()
+    j = int(np.searchsorted(x, at, side="right"))
+    w = (at - x[j - 1]) / (x[j] - x[j - 1])
+    return (1.0 - w) * vals[j - 1] + w * vals[j]
+
+
+def _raw_vals(n: float) -> np.ndarray:
+    v = _lerp_rows(_table()["raw_logn"], _table()["raw"], math.log(n))
+    v[_EFF] /= math.sqrt(n)
+    return v
+
+
+def gaussian_effect(n: int) -> tuple[float, float]:
+    """Mean and SD of one iid-Gaussian column's QQ distance to N(0, 1) at n rows (table)."""
+    v = _raw_vals(float(n))
+    return float(v[_F["effect"]]), float(v[_F["effect_sd"]])
+
+
+def _row_at(row: tuple, logs: float, s: float, extrapolate: bool) -> np.ndarray:
+    _, x, vals = row
+    v = _lerp_rows(x, vals, logs)
+    if extrapolate and logs > x[-1]:
+        r = s / math.exp(x[-1])
+        v[_F["ad_mean"]] *= r * r
+        v[_F["ad_sd"]] *= r
+        v[_F["effect"]] *= r
+    return v
+
+
+def _at(row: tuple, logs: float, d: float) -> float:
+    """Where to read a row (log s): at the query's s, or at its d for small d and past its end."""
+    return logs if logs <= row[1][-1] and d > FIXED_D else math.log(sphere_s(row[0], d))
+
+
+@functools.lru_cache(maxsize=256)
+def sphere_bias(d: int, points: int = 4000) -> float:
+    """Population QQ distance of one standardised sphere coordinate sqrt(d) u1 to N(0, 1)."""
+    p = 0.5 + (np.arange(points) + 0.5) / (2 * points)  # the upper half; Q is symmetric
+    q = np.sqrt(d * special.betaincinv(0.5, (d - 1) / 2.0, 2 * p - 1))
+    return float(np.mean(np.abs(q - special.ndtri(p))))
+
+
+def _sphere_vals(n: float, d: float) -> np.ndarray:
+    rows = _table()["l2"]
+    s = sphere_s(n, d)
+    logs, logn = math.log(s), math.log(n)
+    ns = np.log([r[0] for r in rows])
+    top = rows[-1]
+    g = _raw_vals(n)
+    if n >= top[0]:
+        v = _row_at(top, logs, s, extrapolate=True)
+        # the effect: bias D(d) and sampling noise, the noise read at the last row's n and d
+        at_d = _row_at(top, math.log(sphere_s(top[0], d)), s, False)
+        g_top = _raw_vals(top[0])[_F["effect"]]
+        bias = sphere_bias(round(d))
+        noise2 = max((at_d[_F["effect"]] * g_top) ** 2 - bias * bias, 0.0)
+        effect = math.sqrt(bias * bias + noise2 * (g[_F["effect"]] / g_top) ** 2)
+        v[_F["effect"]] = effect / g[_F["effect"]]
+        v[_F["effect_sd"]] = at_d[_F["effect_sd"]]
+    else:
+        j = max(1, int(np.searchsorted(ns, logn, side="right")))
+        w = (logn - ns[j - 1]) / (ns[j] - ns[j - 1])
+        a, b = rows[j - 1], rows[j]
+        v = (1 - w) * _row_at(a, _at(a, logs, d), s, False) + w * _row_at(
+            b, _at(b, logs, d), s, False
+        )
+    v[_EFF] *= g[_F["effect"]]
+    v[_ALT] = g[_ALT]  # the relevant departure does not depend on d
+    return v
+
+
+def lookup(n: int, d: int, view: str) -> tuple[dict[str, float], np.ndarray] | None:
+    """(fields, DP p-value quantiles at :data:`LEVELS`) at (n, d, view), or None off the table."""
+    if not N_MIN <= n <= N_MAX:
+        return None
+    if view == "raw":
+        v = _raw_vals(float(n))
+    elif view == "l2" and D_MIN <= d <= D_MAX:
+        v = _sphere_vals(float(n), float(d))
+    else:
+        return None
+    v[_RATES] = 1.0 / (1.0 + np.exp(-v[_RATES]))
+    q = np.clip(np.maximum.accumulate(np.exp(v[len(FIELDS) :])), 0.0, 1.0)
+    return {f: float(v[i]) for i, f in enumerate(FIELDS)}, q

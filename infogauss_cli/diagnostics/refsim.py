@@ -1,21 +1,25 @@
 """Simulated references: the columns of a view's reference at (n, d) through the diagnostics'
-own tests, summarised, and memoised in memory and in the store of :func:`set_store`."""
+own tests, summarised, and memoised in memory and on disk (one checksummed ``.npz`` per key;
+an unreadable, stale or mismatched entry warns once, is removed and is simulated again)."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
+import os
+import tempfile
 import warnings
-from typing import Protocol
+from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
-from infogauss_cli.diagnostics.columns import column_tests
-from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA
-from infogauss_cli.diagnostics.null import table_row
+from infogauss_cli.diagnostics.columns import ColumnTests, column_tests
+from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA, table_row
 
 REFERENCE_SEED = 20261129
 REFERENCE_FORMAT = 1  # bump when the simulation changes: old cache entries are then ignored
-VIEWS = ("raw", "l2")
 _BUDGET = 24_000_000  # simulated values per reference (columns x n)
 _MIN_COLUMNS, _MAX_COLUMNS = 600, 20_000
 _BATCH = 1 << 23  # values per simulated batch (32 MB of float32)
@@ -23,28 +27,15 @@ ALT_DF = 10  # the relevant departure: Student t with 10 degrees of freedom
 ALT_SHARE = 4  # it is simulated on 1/4 of the columns
 
 
-class ReferenceStore(Protocol):
-    """Where simulated references are kept between runs (:mod:`.refstore`)."""
-
-    def get(self, key: str) -> dict[str, np.ndarray] | None: ...
-
-    def put(self, key: str, arrays: dict[str, np.ndarray]) -> None: ...
-
-
-_STORE: ReferenceStore | None = None
+_STORE: DiskReferenceStore | None = None
 _MEMO: dict[str, dict[str, np.ndarray]] = {}
 
 
-def set_store(store: ReferenceStore | None) -> ReferenceStore | None:
+def set_store(store: DiskReferenceStore | None) -> DiskReferenceStore | None:
     """Use ``store`` for simulated references (None: memory only); returns the previous one."""
     global _STORE
     old, _STORE = _STORE, store
     return old
-
-
-def get_store() -> ReferenceStore | None:
-    """The store in use (None: memory only)."""
-    return _STORE
 
 
 def default_columns(n: int) -> int:
@@ -55,42 +46,36 @@ def default_columns(n: int) -> int:
 def simulate(
     n: int, d: int, view: str, columns: int, seed: int = REFERENCE_SEED, alt: bool = True
 ) -> dict:
-    """Per-column ``a2``, ``p``, ``w1`` of ``columns`` float32 reference columns of n rows
-    (``raw``: iid N(0, 1); ``l2``: one sphere coordinate u1 = g1 / sqrt(g1^2 + chi2_(d-1)),
-    with ``a2_g``, ``p_g``, ``w1_g`` of the Gaussian controls g1), and (``alt``) ``a2_alt``,
-    ``p_alt`` of Student-t10 columns on a quarter of them."""
-    if view not in VIEWS:
-        raise ValueError(f"unknown view {view!r}")
+    """Per-column ``a2``, ``p``, ``w1`` of ``columns`` reference columns of n rows (l2: also of
+    the Gaussian controls, ``*_g``), and ``a2_alt``, ``p_alt`` of t10 columns on a quarter."""
     rng = np.random.default_rng([seed, n, d if view == "l2" else 0, 1 if view == "l2" else 0])
     per = max(1, _BATCH // n)
-    out: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("a2", "p", "w1", "a2_g", "p_g", "w1_g", "a2_alt", "p_alt")
-    }
+    out: dict[str, list[np.ndarray]] = defaultdict(list)
+
+    def keep(res: ColumnTests, suffix: str, w1: bool = True) -> None:
+        out["a2" + suffix].append(res.a2star)
+        out["p" + suffix].append(res.pvalue)
+        if w1:
+            out["w1" + suffix].append(res.w1)
+
     done = 0
     while done < columns:
         m = min(per, columns - done)
         if alt and done < columns // ALT_SHARE:  # the relevant departure, for the power statement
-            alt = column_tests(rng.standard_t(ALT_DF, (n, min(m, columns // ALT_SHARE - done))))
-            out["a2_alt"].append(alt.a2star)
-            out["p_alt"].append(alt.pvalue)
+            t = rng.standard_t(ALT_DF, (n, min(m, columns // ALT_SHARE - done)))
+            keep(column_tests(t), "_alt", w1=False)
         g = rng.standard_normal((n, m), dtype=np.float32)
         if view == "l2":
             k = max(int(d), 1) - 1
             x = 2.0 * rng.standard_gamma(k / 2.0, (n, m), dtype=np.float32) if k else 0.0
             # d = 1: the sphere is {-1, 1} (a draw of exactly 0 has no sign to divide out)
             u = g / np.sqrt(g * g + x) if k else np.where(g < 0, -1.0, 1.0).astype(np.float32)
-            res_g = column_tests(g, ad=True, dp=True)
-            out["a2_g"].append(res_g.a2star)
-            out["p_g"].append(res_g.pvalue)
-            out["w1_g"].append(res_g.w1)
+            keep(column_tests(g), "_g")
             del x
             g = u
-        res = column_tests(g, ad=True, dp=True)
-        out["a2"].append(res.a2star)
-        out["p"].append(res.pvalue)
-        out["w1"].append(res.w1)
+        keep(column_tests(g), "")
         done += m
-    return {k: np.concatenate(v) for k, v in out.items() if v}
+    return {k: np.concatenate(v) for k, v in out.items()}
 
 
 def _key(n: int, d: int, view: str, seed: int, columns: int) -> str:
@@ -121,16 +106,13 @@ def simulated(n: int, d: int, view: str, seed: int = REFERENCE_SEED, columns: in
 
 def _valid(arrays: dict[str, np.ndarray], view: str, columns: int) -> bool:
     """The arrays a simulation of ``columns`` columns gives, with values in their ranges."""
-    need = ("a2", "p", "w1") + (("a2_g", "p_g") if view == "l2" else ())
-    alt = ("a2_alt", "p_alt")
-    if not all(k in arrays and np.shape(arrays[k]) == (columns,) for k in need) or not all(
-        np.shape(arrays.get(k)) == (columns // ALT_SHARE,) for k in alt
-    ):
+    shapes = dict.fromkeys(("a2", "p", "w1") + (("a2_g", "p_g") if view == "l2" else ()), columns)
+    shapes |= dict.fromkeys(("a2_alt", "p_alt"), columns // ALT_SHARE)
+    if any(np.shape(arrays.get(k)) != (size,) for k, size in shapes.items()):
         return False
     with np.errstate(invalid="ignore"):
-        return all(
-            not np.any(arrays[k] < 0) and not (k.startswith("p") and np.any(arrays[k] > 1))
-            for k in (*need, *alt)
+        return not any(
+            np.any(arrays[k] < 0) or (k[0] == "p" and np.any(arrays[k] > 1)) for k in shapes
         )
 
 
@@ -140,17 +122,13 @@ def _mean_se(x: np.ndarray) -> tuple[float, float]:
 
 
 def summarise(sim: dict[str, np.ndarray], n: int, view: str) -> dict[str, float]:
-    """The :data:`~.reftable.FIELDS` of a reference from its simulated columns (the sphere's
-    rates and means: the null table plus the control variate's difference)."""
+    """The :data:`~.reference.FIELDS` of a reference from its simulated columns."""
     t = table_row(n)
-    ad_pass = sim["a2"] < AD_CRITICAL_5PCT
-    dp_pass = sim["p"] > DP_ALPHA
-    w1 = sim["w1"]
     fields: dict[str, float] = {
         "ad_sd": float(np.std(sim["a2"], ddof=1)),
         "dp_sd": float(np.std(sim["p"], ddof=1)),
-        "effect": float(np.mean(w1)),
-        "effect_sd": float(np.std(w1, ddof=1)),
+        "effect": float(np.mean(sim["w1"])),
+        "effect_sd": float(np.std(sim["w1"], ddof=1)),
     }
     if "a2_alt" in sim:
         fields["alt_ad_rate"] = float(np.mean(sim["a2_alt"] < AD_CRITICAL_5PCT))
@@ -160,13 +138,103 @@ def summarise(sim: dict[str, np.ndarray], n: int, view: str) -> dict[str, float]
         return fields | {k: t[k] for k in (*keys, "ad_sd", "dp_sd")}
     # control variate: the Gaussian columns' rates are known precisely from the table
     for which, own, ctl in (
-        ("ad", ad_pass, sim["a2_g"] < AD_CRITICAL_5PCT),
-        ("dp", dp_pass, sim["p_g"] > DP_ALPHA),
+        ("ad", sim["a2"] < AD_CRITICAL_5PCT, sim["a2_g"] < AD_CRITICAL_5PCT),
+        ("dp", sim["p"] > DP_ALPHA, sim["p_g"] > DP_ALPHA),
     ):
         diff, se = _mean_se(own.astype(np.float64) - ctl)
-        rate = min(max(t[f"{which}_rate"] + diff, 0.0), 1.0)
-        fields[f"{which}_rate"] = rate
+        fields[f"{which}_rate"] = min(max(t[f"{which}_rate"] + diff, 0.0), 1.0)
         fields[f"{which}_rate_se"] = math.hypot(se, t[f"{which}_rate_se"])
     fields["ad_mean"] = t["ad_mean"] + _mean_se(sim["a2"] - sim["a2_g"])[0]
     fields["dp_mean_p"] = t["dp_mean_p"] + _mean_se(sim["p"] - sim["p_g"])[0]
     return fields
+
+
+STORE_FORMAT = 2  # 1: no format nor checksum in the entry
+_META = ("__format__", "__sha256__")
+_WARNED: set[str] = set()
+
+
+class ReferenceCacheWarning(UserWarning):
+    """A cached reference was not used (unreadable, stale or not what was written)."""
+
+
+def checksum(key: str, arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over the key and every array's name, dtype, shape and bytes (sorted by name)."""
+    h = hashlib.sha256(key.encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"|{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def reject(path: Path, why: str) -> None:
+    """Warn once per entry that ``path`` is not used, and remove it where allowed."""
+    if str(path) not in _WARNED:
+        _WARNED.add(str(path))
+        warnings.warn(
+            f"cached reference {path} is {why}: not used, recomputed",
+            ReferenceCacheWarning,
+            stacklevel=3,
+        )
+    with contextlib.suppress(OSError):  # read-only folder: left there, never used
+        path.unlink(missing_ok=True)
+
+
+def default_reference_dir() -> Path:
+    """Where references are kept (see the module docstring)."""
+    env, cache = os.environ.get("INFOGAUSS_REFERENCES"), os.environ.get("INFOGAUSS_CACHE")
+    if env or cache:
+        return Path(env).expanduser() if env else Path(cache).expanduser() / "references"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("infogauss")) / "references"
+
+
+class DiskReferenceStore:
+    """``get``/``put`` of named arrays under one folder (never raises on a bad entry or folder)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_reference_dir()
+
+    def get(self, key: str) -> dict[str, np.ndarray] | None:
+        f = self.path / f"{key}.npz"
+        if not f.is_file():
+            return None
+        try:
+            with open(f, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+                got = {k: np.array(z[k]) for k in z.files}
+        except Exception:  # corrupt or truncated: drop it, simulate again
+            reject(f, "unreadable (truncated or corrupt)")
+            return None
+        arrays = {k: v for k, v in got.items() if k not in _META}
+        fmt = got.get("__format__")
+        if fmt is None or fmt.shape != () or int(fmt) != STORE_FORMAT:
+            why = f"of another format ({'none' if fmt is None else fmt}, expected {STORE_FORMAT})"
+        elif str(got.get("__sha256__", "")) != checksum(key, arrays):
+            why = "not what was written (checksum mismatch)"
+        else:
+            return arrays
+        reject(f, why)
+        return None
+
+    def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+        f = self.path / f"{key}.npz"
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{f.name}.", suffix=".tmp")
+        except OSError:  # read-only or full disk: the reference is still used, just not kept
+            return
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                meta = {"__format__": np.array(STORE_FORMAT)}
+                np.savez(fh, **arrays, **meta, __sha256__=np.array(checksum(key, arrays)))
+            os.replace(tmp, f)
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def use_disk_store(path: str | Path | None = None) -> None:
+    """Keep simulated references on disk (the default folder unless ``path``), once per process."""
+    if _STORE is None or path is not None:
+        set_store(DiskReferenceStore(path))

@@ -1,6 +1,6 @@
-"""Uniformity and isotropy on the sphere, on L2-normalised rows: Wang-Isola uniformity, Rayleigh
-and Bingham (scaled chi-square with their exact moments), the centred spectrum, the sphere
-call's tests, and paired towers' alignment and gap."""
+"""Uniformity and isotropy of L2-normalised rows: Wang-Isola uniformity, Rayleigh, Bingham,
+the centred spectrum, the sphere call's tests, paired towers' alignment and gap, and the
+random-projection tests (rows on K seeded orthonormal directions, scaled by sqrt(d))."""
 
 from __future__ import annotations
 
@@ -11,8 +11,23 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from infogauss_cli.diagnostics.blocks import MappedRows, row_step
-from infogauss_cli.diagnostics.validate import l2_normalise
+from infogauss_cli.diagnostics.columns import column_tests
+from infogauss_cli.diagnostics.normality import (
+    ADResult,
+    DPResult,
+    NullExpectation,
+    ad_result,
+    dp_result,
+    null_expectation,
+)
+from infogauss_cli.diagnostics.validate import (
+    MappedRows,
+    check_nonzero,
+    l2_normalise,
+    resolve_budget,
+    row_norms,
+    row_step,
+)
 
 UNIFORMITY_T = 2.0
 DEFAULT_UNIFORMITY_ROWS = 2000
@@ -21,8 +36,7 @@ _BLOCK = 1024  # rows per Gram block
 
 @dataclass(frozen=True)
 class Uniformity:
-    """``value``: log mean of exp(-t||u_i - u_j||^2) over pairs i < j; ``ideal``: its value
-    under uniformity on S^(d-1); ``z``: (mean - E) / sd, sd exact under uniformity."""
+    """Log mean pair kernel ``value``, its ``ideal`` under uniformity, and ``z``."""
 
     value: float
     ideal: float
@@ -42,9 +56,7 @@ class Rayleigh:
 
 @dataclass(frozen=True, eq=False)
 class Scatter:
-    """Bingham's test of T = (1/n) sum u u^T against I/d, and the ``eigenvalues`` of the
-    centred covariance (descending) with the effective rank (RankMe), participation ratio,
-    condition number (inf when rank deficient) and the top component's share."""
+    """Bingham's test of the scatter against I/d and the centred covariance's spectrum."""
 
     bingham_statistic: float
     bingham_df: float
@@ -57,24 +69,8 @@ class Scatter:
 
 
 def uniformity_ideal(d: int, t: float = UNIFORMITY_T) -> float:
-    """log E exp(-t ||u - v||^2) for independent uniform u, v on S^(d-1): -2t + log 0F1(; d/2;
-    t^2)."""
+    """log E exp(-t ||u - v||^2) for independent uniform u, v on S^(d-1)."""
     return -2.0 * t + math.log(float(special.hyp0f1(d / 2.0, t * t)))
-
-
-def _pair_kernel_sums(u: np.ndarray, t: float) -> tuple[float, int]:
-    """Sum over i < j of exp(-t ||u_i - u_j||^2) = exp(-2t (1 - s_ij)), in row blocks."""
-    n = u.shape[0]
-    total = 0.0
-    for i in range(0, n, _BLOCK):
-        a = u[i : i + _BLOCK]
-        g = a @ u[i:].T  # this block against itself and everything after it
-        np.subtract(g, 1.0, out=g)
-        np.multiply(g, 2.0 * t, out=g)
-        np.exp(g, out=g)
-        m = a.shape[0]
-        total += float(g[:, m:].sum()) + float(np.triu(g[:, :m], 1).sum())
-    return total, n * (n - 1) // 2
 
 
 def uniformity(
@@ -84,15 +80,19 @@ def uniformity(
     max_rows: int | None = DEFAULT_UNIFORMITY_ROWS,
     seed: int = 0,
 ) -> Uniformity:
-    """Wang-Isola uniformity of unit rows ``u`` over all pairs of (at most ``max_rows`` seeded)
-    rows, through the Gram matrix in blocks."""
+    """Wang-Isola uniformity of unit rows over all pairs of (at most ``max_rows``) rows."""
     n, d = u.shape
     if max_rows is not None and n > max_rows:
         idx = np.sort(np.random.default_rng([seed, 0x5F3]).choice(n, max_rows, replace=False))
         u = u[idx]
         n = max_rows
-    s, pairs = _pair_kernel_sums(np.asarray(u, dtype=np.float64), t)
-    mean = s / pairs
+    u, total = np.asarray(u, dtype=np.float64), 0.0
+    for i in range(0, n, _BLOCK):  # exp(-t ||u_i - u_j||^2) = exp(-2t (1 - s_ij)) over i < j
+        a = u[i : i + _BLOCK]
+        g = a @ u[i:].T  # this block against itself and everything after it
+        np.exp(np.multiply(np.subtract(g, 1.0, out=g), 2.0 * t, out=g), out=g)
+        total += float(g[:, a.shape[0] :].sum()) + float(np.triu(g[:, : a.shape[0]], 1).sum())
+    mean = total / (n * (n - 1) // 2)
     ideal = uniformity_ideal(d, t)
     e1 = math.exp(ideal)
     e2 = math.exp(uniformity_ideal(d, 2.0 * t))  # E k^2 = E exp(-2t ||u - v||^2)
@@ -116,9 +116,7 @@ def rayleigh_from_mean(m: np.ndarray, n: int) -> Rayleigh:
 
 def exact_chi2_p(stat: float, dof: float, n: int) -> float:
     """P(T >= stat) for T of mean ``dof`` and variance 2 dof (n-1)/n: c chi2(nu) matched."""
-    if n < 2:
-        return float(special.chdtrc(dof, stat))
-    c = (n - 1) / n
+    c = (n - 1) / n  # n >= 2
     return float(special.chdtrc(dof / c, stat / c))
 
 
@@ -167,16 +165,8 @@ def sphere_moments(
     return total / n, t
 
 
-@dataclass(frozen=True)
-class SphereTests:
-    """Rayleigh and Bingham on unit rows: the report's ``metrics`` and ``null`` entries."""
-
-    metrics: dict[str, Any]
-    null: dict[str, Any]
-
-
-def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> SphereTests:
-    """Rayleigh and Bingham of the L2-normalised rows of ``x`` (zero rows left out)."""
+def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report's ``metrics`` and ``null`` of Rayleigh and Bingham (zero rows left out)."""
     a = np.asarray(x, dtype=np.float64)
     norms = np.linalg.norm(a, axis=1)
     live = norms > 0
@@ -189,7 +179,7 @@ def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> SphereTests:
     metrics["sphere_bingham_p"] = bingham_p(u) if m >= 2 else nan
     metrics["sphere_mean_norm"] = ray.mean_norm
     power = bingham_power(m, d, alpha / 2) if m >= 2 else 0.0
-    return SphereTests(metrics, {"sphere_power_relevant": power})
+    return metrics, {"sphere_power_relevant": power}
 
 
 def bingham_p(u: np.ndarray) -> float:
@@ -204,8 +194,7 @@ def bingham_p(u: np.ndarray) -> float:
 
 
 def bingham_power(m: int, d: int, level: float) -> float:
-    """Chance that Bingham's test at ``level`` rejects the relevant anisotropy (the normalised
-    rows of a Gaussian with variances 1 and 2: noncentrality about m (d + 2) / 18)."""
+    """Chance that Bingham's test at ``level`` rejects variances 1 and 2 (normalised)."""
     if d < 2:
         return 0.0
     f = (d - 1) * (d + 2) / 2
@@ -215,15 +204,9 @@ def bingham_power(m: int, d: int, level: float) -> float:
     return float(special.ndtr((f + noncentrality - crit) / math.sqrt(2 * f * c)))
 
 
-def sphere_metrics(t: SphereTests) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The report's ``metrics`` and ``null`` entries of the sphere tests."""
-    return dict(t.metrics), dict(t.null)
-
-
 @dataclass(frozen=True)
 class PairedStats:
-    """Paired towers: ``alignment`` E ||u_a - u_b||^2 over the pairs of unit rows (Wang-Isola)
-    and ``modality_gap`` ||mean u_a - mean u_b||."""
+    """Paired towers: ``alignment`` E ||u_a - u_b||^2 and ``modality_gap``."""
 
     alignment: float
     modality_gap: float
@@ -246,13 +229,140 @@ def paired_stats(a: np.ndarray, b: np.ndarray) -> PairedStats:
 def pair_indices(
     ids_a: tuple[str, ...] | list[str], pairs_b: list[str | None]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices (ia, ib) pairing a[ia[k]] with b[ib[k]]; ``pairs_b[j]``: the id in ``ids_a``
-    that row j of b is paired with (None: unpaired; several b rows may share one a row)."""
+    """Row indices (ia, ib) pairing row j of b with the row of ``ids_a`` named ``pairs_b[j]``."""
     where = {i: k for k, i in enumerate(ids_a)}
-    ia, ib = [], []
-    for j, p in enumerate(pairs_b):
-        k = where.get(p) if p is not None else None
-        if k is not None:
-            ia.append(k)
-            ib.append(j)
-    return np.asarray(ia, dtype=np.int64), np.asarray(ib, dtype=np.int64)
+    pairs = [(where[p], j) for j, p in enumerate(pairs_b) if p in where]
+    ia, ib = np.array(pairs, np.int64).reshape(-1, 2).T
+    return ia.copy(), ib.copy()
+
+
+DEFAULT_PROJECTIONS = 256
+SCALE_Z = 1.959963984540054  # two-sided 5%
+QQ_COLUMNS = 6  # projections kept for plots
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectionTests:
+    """AD, DP and the scale test on ``k`` projections; ``columns``: the first few projections."""
+
+    k: int
+    n: int
+    d: int
+    seed: int
+    ad: ADResult
+    dp: DPResult
+    var_z: np.ndarray = field(repr=False)
+    var_compliance: float
+    var_p: float
+    null: NullExpectation
+    columns: np.ndarray = field(default_factory=lambda: np.empty((0, 0)), repr=False)
+
+
+def random_directions(d: int, k: int = DEFAULT_PROJECTIONS, seed: int = 0) -> np.ndarray:
+    """(d, k) unit directions: Haar orthonormal blocks of min(d, k) columns (seeded)."""
+    rng = np.random.default_rng([seed, 0x9E0])
+    blocks, left = [], k
+    while left > 0:
+        m = min(d, left)
+        q, r = np.linalg.qr(rng.standard_normal((d, m)))
+        q *= np.where(np.diag(r) < 0, -1.0, 1.0)  # Haar: fix the signs QR leaves arbitrary
+        blocks.append(q)
+        left -= m
+    return np.concatenate(blocks, axis=1)
+
+
+def projection_tests(
+    x: np.ndarray,
+    *,
+    k: int = DEFAULT_PROJECTIONS,
+    seed: int = 0,
+    directions: np.ndarray | None = None,
+    normalise: bool = True,
+    budget: int | None = None,
+) -> ProjectionTests:
+    """Project the (L2-normalised) rows on ``k`` random orthonormal directions (or the given
+    ``directions``), scale by sqrt(d), and test every projection, within ``budget``."""
+    x = np.asarray(x)
+    n, d = x.shape
+    divide_by = row_norms(x) if normalise else None
+    if divide_by is not None:
+        check_nonzero(divide_by)
+    q = random_directions(d, k, seed) if directions is None else np.asarray(directions, float)
+    kk = q.shape[1]
+    half = resolve_budget(budget) // 2
+    kb = int(min(kk, max(1, half // (8 * n))))
+    parts, v, columns = [], np.empty(kk), np.empty((n, 0))
+    rows, step = MappedRows(x), row_step(8 * d)
+    for k0 in range(0, kk, kb):
+        qb = q[:, k0 : k0 + kb]
+        p = np.empty((n, qb.shape[1]))
+        for i in range(0, n, step):  # u @ q in row blocks, u the (normalised) rows
+            u = x[i : i + step]
+            if divide_by is not None:
+                u = l2_normalise(u, divide_by[i : i + step])
+            np.matmul(u.astype(np.float64, copy=False), qb, out=p[i : i + step])
+            rows.release(i, i + step)
+        p *= np.sqrt(d)
+        parts.append(column_tests(p, budget=half))
+        v[k0 : k0 + p.shape[1]] = np.einsum("ij,ij->j", p, p) / n  # second moment about 0
+        if k0 == 0:
+            columns = p[:, :QQ_COLUMNS].copy()
+        del p
+    a2star, k2, pvalue = (
+        np.concatenate([getattr(r, f) for r in parts]) for f in ("a2star", "k2", "pvalue")
+    )
+    se = np.sqrt((2.0 * d - 2.0) / ((d + 2.0) * n)) if d > 1 else np.nan
+    z = (v - 1.0) / se  # 1 under uniformity
+    block = min(d, kk)  # the first orthonormal block: further blocks re-read the same scatter
+    return ProjectionTests(
+        k=kk,
+        n=n,
+        d=d,
+        seed=seed,
+        ad=ad_result(a2star),
+        dp=dp_result(k2, pvalue),
+        var_z=z,
+        var_compliance=float(np.mean(np.abs(z) < SCALE_Z)),
+        var_p=scale_test_p(float(np.sum(z[:block] ** 2)), n, d, block),
+        null=null_expectation(n, kk),
+        columns=columns,
+    )
+
+
+def _sphere_moment(d: int, *ks: int) -> float:
+    """E prod_i u_i^(2 k_i) for u uniform on S^(d-1)."""
+    num = 1.0
+    for k in ks:
+        num *= math.prod(range(1, 2 * k, 2))  # (2k - 1)!!
+    den = math.prod(d + 2 * j for j in range(sum(ks)))
+    return num / den
+
+
+def scale_moments(n: int, d: int, k: int) -> tuple[float, float]:
+    """Exact mean and variance of sum z^2 over k projections of n uniform rows on S^(d-1)."""
+    e = lambda *ks: _sphere_moment(d, *ks)  # noqa: E731
+    sig2 = (2.0 * d - 2.0) / (d + 2.0)  # Var(d u^2)
+    cov = d * d * e(1, 1) - 1.0  # Cov(d u_a^2, d u_b^2) = -sig2 / (d - 1)
+    # w = d u^2 - 1: fourth moments
+    w4 = d**4 * e(4) - 4 * d**3 * e(3) + 6 * d**2 * e(2) - 4 * d * e(1) + 1
+    w22 = d**4 * e(2, 2) - 4 * d**3 * e(2, 1) + d**2 * (2 * e(2) + 4 * e(1, 1)) - 4 * d * e(1) + 1
+    nn = float(n)
+    m4 = w4 / nn**3 + (nn - 1) / nn**3 * 3 * sig2**2  # E (v_a - 1)^4
+    m22 = w22 / nn**3 + (nn - 1) / nn**3 * (sig2**2 + 2 * cov**2)  # E (v_a-1)^2 (v_b-1)^2
+    scale = (nn / sig2) ** 2
+    var, left = 0.0, k
+    while left > 0:
+        m = min(d, left)
+        var += scale * (m * m4 + m * (m - 1) * m22) - m * m
+        left -= m
+    return float(k), var
+
+
+def scale_test_p(t: float, n: int, d: int, k: int) -> float:
+    """P(T >= t) for T = sum z^2 under uniformity (Satterthwaite's c chi2(nu))."""
+    if d < 2 or not math.isfinite(t):
+        return float("nan")
+    mean, var = scale_moments(n, d, k)
+    c = var / (2.0 * mean)
+    nu = 2.0 * mean * mean / var
+    return float(special.chdtrc(nu, t / c))

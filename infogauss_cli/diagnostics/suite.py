@@ -1,6 +1,5 @@
-"""The ``--detail`` suite: :func:`sphere_detail` (view-independent: projections, uniformity,
-Rayleigh, Bingham, spectrum, Mardia) and :func:`calibration_detail` (one view: null p-values of
-the compliances, Benjamini-Hochberg, KS, bootstrap); :func:`detail` runs both."""
+"""The ``--detail`` suite: :func:`sphere_detail` (view-independent) and :func:`calibration_detail`
+(one view: null p-values, Benjamini-Hochberg, KS, bootstrap); :func:`detail` runs both."""
 
 from __future__ import annotations
 
@@ -10,50 +9,20 @@ from typing import Any
 
 import numpy as np
 
-from infogauss_cli.diagnostics.blocks import take_rows
+from infogauss_cli.diagnostics import mardia as mt
+from infogauss_cli.diagnostics import sphere as sp
+from infogauss_cli.diagnostics import validate as va
 from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.diagnosis import Diagnosis, diagnose_valid, num, reference_dict
-from infogauss_cli.diagnostics.mardia import (
-    DEFAULT_MARDIA_DIM,
-    DEFAULT_MARDIA_REPS,
-    DEFAULT_MARDIA_ROWS,
-    MardiaResult,
-    mardia,
-)
 from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA
-from infogauss_cli.diagnostics.projections import (
-    DEFAULT_PROJECTIONS,
-    ProjectionTests,
-    projection_tests,
-)
 from infogauss_cli.diagnostics.reference import Reference, reference
-from infogauss_cli.diagnostics.sphere import (
-    DEFAULT_UNIFORMITY_ROWS,
-    Rayleigh,
-    Scatter,
-    Uniformity,
-    rayleigh_from_mean,
-    scatter_from_moments,
-    sphere_moments,
-    uniformity,
-)
-from infogauss_cli.diagnostics.validate import (
-    View,
-    apply_view,
-    check_nonzero,
-    l2_normalise,
-    row_norms,
-    subsample,
-    validate_matrix,
-)
 
 FDR_Q = 0.05
 
 
 @dataclass(frozen=True, eq=False)
 class BootstrapCI:
-    """``level`` intervals of AD and DP compliance from ``reps`` row resamples, and the
-    resampled compliances (before re-centring)."""
+    """``level`` intervals of AD and DP compliance from ``reps`` row resamples."""
 
     ad_ci: tuple[float, float]
     dp_ci: tuple[float, float]
@@ -64,14 +33,12 @@ class BootstrapCI:
 
 
 def compliance_null_p(compliance: float, d: int, p0: float) -> float:
-    """Two-sided exact binomial p-value of ``round(compliance * d)`` passes out of ``d`` at the
-    pass rate ``p0`` (scipy.stats.binomtest)."""
+    """Two-sided exact binomial p-value of ``round(compliance * d)`` passes at the rate ``p0``."""
     if not np.isfinite(compliance) or d < 1:
         return float("nan")
-    k = round(compliance * d)
     from scipy import stats  # heavy (about 1 s): only where used
 
-    return float(stats.binomtest(k, d, min(max(p0, 0.0), 1.0)).pvalue)
+    return float(stats.binomtest(round(compliance * d), d, min(max(p0, 0.0), 1.0)).pvalue)
 
 
 def bh_rejected(pvalues: np.ndarray, q: float = FDR_Q) -> int:
@@ -79,8 +46,6 @@ def bh_rejected(pvalues: np.ndarray, q: float = FDR_Q) -> int:
     p = np.asarray(pvalues, dtype=np.float64)
     p = np.sort(p[np.isfinite(p)])
     m = p.size
-    if m == 0:
-        return 0
     ok = np.flatnonzero(p <= q * np.arange(1, m + 1) / m)
     return int(ok[-1] + 1) if ok.size else 0
 
@@ -100,11 +65,7 @@ def ks_uniform(pvalues: np.ndarray) -> tuple[float, float]:
 def bootstrap_compliance(
     x: np.ndarray, reps: int, *, seed: int = 0, level: float = 0.95, workers: int | None = None
 ) -> BootstrapCI:
-    """Percentile intervals of AD and DP compliance over ``reps`` row resamples of ``x``,
-    re-centred on the estimate (a resample is never exactly Gaussian: the bootstrap of a
-    goodness-of-fit statistic is not centred)."""
-    if reps < 1:
-        raise ValueError(f"bootstrap needs reps >= 1, got {reps}")
+    """Percentile intervals of AD and DP compliance over ``reps`` row resamples, re-centred."""
     x = np.asarray(x)
     n, d = x.shape
 
@@ -130,11 +91,11 @@ def bootstrap_compliance(
 class SphereDetail:
     """View-independent detail of one (sub)sampled matrix, all on its L2-normalised rows."""
 
-    projections: ProjectionTests
-    uniformity: Uniformity
-    rayleigh: Rayleigh
-    scatter: Scatter
-    mardia: MardiaResult | None
+    projections: sp.ProjectionTests
+    uniformity: sp.Uniformity
+    rayleigh: sp.Rayleigh
+    scatter: sp.Scatter
+    mardia: mt.MardiaResult | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,38 +127,37 @@ class Detail:
 class SphereSizes:
     """How many rows uniformity and Mardia read, Mardia's dimension and null replicates."""
 
-    uniformity_rows: int | None = DEFAULT_UNIFORMITY_ROWS
-    mardia_dim: int = DEFAULT_MARDIA_DIM
-    mardia_rows: int | None = DEFAULT_MARDIA_ROWS
-    mardia_reps: int = DEFAULT_MARDIA_REPS
+    uniformity_rows: int | None = sp.DEFAULT_UNIFORMITY_ROWS
+    mardia_dim: int = mt.DEFAULT_MARDIA_DIM
+    mardia_rows: int | None = mt.DEFAULT_MARDIA_ROWS
+    mardia_reps: int = mt.DEFAULT_MARDIA_REPS
 
 
 def sphere_detail(
     x: np.ndarray,
     *,
     seed: int = 0,
-    projections: int = DEFAULT_PROJECTIONS,
+    projections: int = sp.DEFAULT_PROJECTIONS,
     budget: int | None = None,
     sizes: SphereSizes = SphereSizes(),
 ) -> SphereDetail:
-    """The view-independent detail of a finite (n, d) matrix, in row blocks (``x`` may be
-    memory-mapped); Mardia is None when there are too few rows."""
+    """The view-independent detail of a finite (n, d) matrix (Mardia None for too few rows)."""
     x = np.asarray(x)
     n, d = x.shape
-    norms = row_norms(x)
-    check_nonzero(norms)
+    norms = va.row_norms(x)
+    va.check_nonzero(norms)
     md = None
     if n > 2 * min(sizes.mardia_dim, d) + 2 and sizes.mardia_reps > 0:
         u_m = _unit_rows(x, norms, sizes.mardia_rows, [seed, 0x3A7])
-        md = mardia(u_m, k=sizes.mardia_dim, max_rows=None, reps=sizes.mardia_reps, seed=seed)
-    mean, scatter_t = sphere_moments(x, norms)
-    tests = projection_tests(x, k=projections, seed=seed, budget=budget)
+        md = mt.mardia(u_m, k=sizes.mardia_dim, max_rows=None, reps=sizes.mardia_reps, seed=seed)
+    mean, scatter_t = sp.sphere_moments(x, norms)
+    tests = sp.projection_tests(x, k=projections, seed=seed, budget=budget)
     u = _unit_rows(x, norms, sizes.uniformity_rows, [seed, 0x5F3])
     return SphereDetail(
         projections=tests,
-        uniformity=uniformity(u, max_rows=None, seed=seed),
-        rayleigh=rayleigh_from_mean(mean, n),
-        scatter=scatter_from_moments(scatter_t, mean, n),
+        uniformity=sp.uniformity(u, max_rows=None, seed=seed),
+        rayleigh=sp.rayleigh_from_mean(mean, n),
+        scatter=sp.scatter_from_moments(scatter_t, mean, n),
         mardia=md,
     )
 
@@ -208,9 +168,9 @@ def _unit_rows(
     """The L2-normalised rows of a seeded subsample of at most ``max_rows`` rows."""
     n = x.shape[0]
     if max_rows is None or n <= max_rows:
-        return l2_normalise(x, norms)
+        return va.l2_normalise(x, norms)
     idx = np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
-    return l2_normalise(take_rows(x, idx), norms[idx])
+    return va.l2_normalise(va.take_rows(x, idx), norms[idx])
 
 
 def calibration_detail(
@@ -222,33 +182,24 @@ def calibration_detail(
     q: float = FDR_Q,
     workers: int | None = None,
 ) -> CalibrationDetail:
-    """Calibration of ``diag``'s compliances against its view's reference (live coordinates);
-    the DP p-values calibrated to the reference (P_ref(P <= p)), counted by Benjamini-Hochberg
-    and tested for uniformity (KS); ``tested``: the view's matrix, for ``bootstrap`` > 0."""
+    """Calibration of ``diag`` against its view's reference (``tested``: for the bootstrap)."""
     ref = diag.reference
-    live = np.ones(diag.d, bool)
-    live[list(diag.dead_columns)] = False
-    cal = ref.calibrate_p(diag.dp.pvalue[live])
-    ks_p = ks_uniform(cal)[1]
-    boot = None
-    if bootstrap > 0:
-        if tested is None:
-            raise ValueError("the bootstrap needs the tested matrix")
-        boot = bootstrap_compliance(tested, bootstrap, seed=seed, workers=workers)
+    cal = ref.calibrate_p(np.delete(diag.dp.pvalue, list(diag.dead_columns)))
+    boot = (
+        bootstrap_compliance(tested, bootstrap, seed=seed, workers=workers) if bootstrap else None
+    )
     d = diag.d_live
     return CalibrationDetail(
         ad_null_p=compliance_ref_p(ref, "ad", diag.ad.compliance, d),
         dp_null_p=compliance_ref_p(ref, "dp", diag.dp.compliance, d),
         bh_rejected=bh_rejected(cal, q),
-        ks_p=ks_p,
+        ks_p=ks_uniform(cal)[1],
         bootstrap=boot,
     )
 
 
 def compliance_ref_p(ref: Reference, which: str, compliance: float, trials: int) -> float:
-    """Two-sided p-value of a compliance over ``trials`` coordinates under the reference's
-    beta-binomial count: the probability of every count no more likely than the observed one
-    (as scipy.stats.binomtest)."""
+    """Two-sided p-value of a compliance over ``trials`` under the reference's beta-binomial."""
     if compliance is None or not math.isfinite(compliance) or trials < 1:
         return float("nan")
     k = round(compliance * trials)
@@ -256,11 +207,10 @@ def compliance_ref_p(ref: Reference, which: str, compliance: float, trials: int)
     return min(1.0, float(np.sum(pmf[pmf <= pmf[k] * (1 + 1e-7)])))
 
 
-def projection_metrics(p: ProjectionTests) -> dict[str, Any]:
-    """The projection keys of ``metrics``; null p-values against the uniform sphere at (n, d)
-    over the first orthonormal block (:func:`projection_trials`)."""
+def projection_metrics(p: sp.ProjectionTests) -> dict[str, Any]:
+    """The projection keys of ``metrics`` (null p-values over the first orthonormal block)."""
     ref = reference(p.n, p.d, "l2")
-    t = projection_trials(p)
+    t = min(p.k, p.d)
     ad_first = float(np.mean(p.ad.statistic[:t] < p.ad.critical))  # NaN (constant): a failure
     dp_first = float(np.mean(p.dp.pvalue[:t] > p.dp.alpha))
     return {
@@ -276,21 +226,14 @@ def projection_metrics(p: ProjectionTests) -> dict[str, Any]:
     }
 
 
-def projection_trials(p: ProjectionTests) -> int:
-    """Trials behind the projections' null p-values: the first orthonormal block, min(K, d)
-    projections (further blocks re-read the same rows)."""
-    return min(p.k, p.d)
-
-
-def projection_null(p: ProjectionTests, alpha: float = 0.05) -> dict[str, Any]:
-    """``null.proj_*``: the uniform sphere at (n, d) over :func:`projection_trials`."""
-    out = reference_dict(reference(p.n, p.d, "l2"), projection_trials(p), alpha, prefix="proj_")
+def projection_null(p: sp.ProjectionTests, alpha: float = 0.05) -> dict[str, Any]:
+    """``null.proj_*``: the uniform sphere at (n, d) over the first orthonormal block."""
+    out = reference_dict(reference(p.n, p.d, "l2"), min(p.k, p.d), alpha, prefix="proj_")
     return {k: v for k, v in out.items() if not k.startswith("proj_effect")}
 
 
 def detail_metrics(s: SphereDetail, c: CalibrationDetail | None = None) -> dict[str, Any]:
     """Flat ``metrics`` keys (None for undefined values)."""
-    sc = s.scatter
     out: dict[str, Any] = {
         **projection_metrics(s.projections),
         "uniformity": num(s.uniformity.value),
@@ -299,22 +242,19 @@ def detail_metrics(s: SphereDetail, c: CalibrationDetail | None = None) -> dict[
         "uniformity_rows": s.uniformity.rows,
         "mean_norm": num(s.rayleigh.mean_norm),
         "rayleigh_p": num(s.rayleigh.pvalue),
-        "bingham_p": num(sc.bingham_p),
-        "effective_rank": num(sc.effective_rank),
-        "participation_ratio": num(sc.participation_ratio),
-        "condition_number": num(sc.condition_number),
-        "top_pc_share": num(sc.top_pc_share),
     }
+    keys = (
+        "bingham_p",
+        "effective_rank",
+        "participation_ratio",
+        "condition_number",
+        "top_pc_share",
+    )
+    out |= {k: num(getattr(s.scatter, k)) for k in keys}
     if s.mardia is not None:
         m = s.mardia
-        out |= {
-            "mardia_skew": num(m.b1),
-            "mardia_kurt": num(m.b2),
-            "mardia_skew_p": num(m.skew_p),
-            "mardia_kurt_p": num(m.kurt_p),
-            "mardia_k": m.k,
-            "mardia_n": m.n,
-        }
+        out |= {"mardia_skew": num(m.b1), "mardia_kurt": num(m.b2), "mardia_k": m.k}
+        out |= {"mardia_skew_p": num(m.skew_p), "mardia_kurt_p": num(m.kurt_p), "mardia_n": m.n}
     if c is not None:
         out |= {
             "ad_compliance_null_p": num(c.ad_null_p),
@@ -348,18 +288,17 @@ def detail_null(s: SphereDetail, alpha: float = 0.05) -> dict[str, Any]:
 def detail(
     x: object,
     *,
-    view: View = "l2",
+    view: va.View = "l2",
     n: int | None = None,
     seed: int = 0,
-    projections: int = DEFAULT_PROJECTIONS,
+    projections: int = sp.DEFAULT_PROJECTIONS,
     bootstrap: int = 0,
 ) -> Detail:
-    """The whole detail suite on ``x`` (n, d), rows subsampled as :func:`~.diagnosis.diagnose`
-    does (same ``n`` and ``seed``)."""
-    a = validate_matrix(x)
-    sub, _ = subsample(a, n, seed)
+    """The whole detail suite on ``x`` (n, d), rows subsampled as :func:`~.diagnosis.diagnose`."""
+    a = va.validate_matrix(x)
+    sub, _ = va.subsample(a, n, seed)
     diag = diagnose_valid(a, view, n, seed)
-    tested = apply_view(sub, diag.view) if bootstrap > 0 else None
+    tested = va.apply_view(sub, diag.view) if bootstrap > 0 else None
     return Detail(
         sphere_detail(sub, seed=seed, projections=projections),
         calibration_detail(diag, tested, bootstrap=bootstrap, seed=seed),

@@ -1,14 +1,17 @@
-"""Input checks, row norms, views and subsampling of an (n, d) embedding matrix."""
+"""Input checks, row norms, views and subsampling of an (n, d) embedding matrix; the memory
+budget, and memory-mapped input read in row blocks whose pages are handed back once used."""
 
 from __future__ import annotations
 
+import mmap
+import os
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.diagnostics.blocks import MappedRows, row_step, take_rows
+from infogauss_cli.core.options import GIB, MIB, MIN_BUDGET
 
 MIN_ROWS = 20  # the D'Agostino-Pearson test (scipy's kurtosistest) needs n >= 20
 View = Literal["l2", "raw"]
@@ -28,10 +31,10 @@ def check_numeric(a: np.ndarray) -> np.ndarray:
         raise InvalidEmbeddingsError(
             f"embeddings are complex ({a.dtype}); pass a real matrix (e.g. x.real or abs(x))"
         )
-    if kind in "biu":
+    if kind in "biu" or (kind == "f" and a.dtype.itemsize > 8):
         return a.astype(np.float64)
     if kind == "f":
-        return a.astype(np.float64) if a.dtype.itemsize > 8 else a
+        return a
     what = {"O": "Python objects", "U": "strings", "S": "bytes", "M": "dates", "m": "timedeltas"}
     raise InvalidEmbeddingsError(
         f"embeddings must be numeric, got dtype {a.dtype} ({what.get(kind, 'not numbers')}); "
@@ -40,8 +43,7 @@ def check_numeric(a: np.ndarray) -> np.ndarray:
 
 
 def check_finite(a: np.ndarray) -> None:
-    """Raise naming how many NaN and Inf values a 2-D ``a`` holds and where the first ones sit
-    (one pass over row blocks; the positions are found only when something is wrong)."""
+    """Raise naming how many NaN and Inf values a 2-D ``a`` holds and where the first ones sit."""
     rows = MappedRows(a)
     step = row_step(a.shape[1] * a.dtype.itemsize)
     bad: list[np.ndarray] = []
@@ -67,8 +69,8 @@ def check_finite(a: np.ndarray) -> None:
 
 
 def validate_matrix(x: object) -> np.ndarray:
-    """``x`` if it is a finite real (n, d) matrix with n >= 20 and d >= 1 (floats as they are,
-    bool and int as float64), else :class:`InvalidEmbeddingsError` with a one-line reason."""
+    """``x`` if it is a finite real (n, d) matrix with n >= 20 and d >= 1 (bool and int as
+    float64), else :class:`InvalidEmbeddingsError` with a one-line reason."""
     try:
         a = np.asarray(x)
     except (ValueError, TypeError) as exc:
@@ -108,13 +110,10 @@ def row_norms(x: np.ndarray) -> np.ndarray:
             out[i : i + step] = np.sqrt(np.einsum("ij,ij->i", c, c))
         rows.release(i, i + step)
     # squares overflow near 1e154 and underflow near 1e-154: redo those rows scaled by 2^-e
-    redo = np.flatnonzero(~np.isfinite(out) | (out < 1e-140))
-    for i in redo:
+    for i in np.flatnonzero(~np.isfinite(out) | (out < 1e-140)):
         c = x[i].astype(np.float64)
-        m = float(np.max(np.abs(c)))
-        e = int(np.frexp(m)[1])
-        c = np.ldexp(c, -e)
-        out[i] = np.ldexp(float(np.sqrt(c @ c)), e)
+        e = int(np.frexp(np.max(np.abs(c)))[1])
+        out[i] = np.ldexp(float(np.linalg.norm(np.ldexp(c, -e))), e)
     return out
 
 
@@ -155,22 +154,19 @@ def apply_view(x: np.ndarray, view: View) -> np.ndarray:
 
 
 def subsample(x: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, sorted indices) of ``n`` rows drawn without replacement (``default_rng(seed)``),
-    in their original order; all rows (no copy) when ``n`` is None or >= the row count."""
+    """(rows, sorted indices) of ``n`` seeded rows without replacement; all when ``n`` is None."""
     rows = x.shape[0]
     if n is None or n >= rows:
         return x, np.arange(rows)
     if n < 1:
         raise BadInputError(f"sample size n must be positive, got {n}")
-    idx = np.random.default_rng(seed).choice(rows, size=int(n), replace=False, shuffle=False)
-    idx.sort()
+    idx = np.sort(np.random.default_rng(seed).choice(rows, int(n), replace=False, shuffle=False))
     return take_rows(x, idx), idx
 
 
 @dataclass(frozen=True, eq=False)
 class NormStats:
-    """Row norms ||z||: ``cv`` = std (ddof=1) / mean (about 1/sqrt(2d) for an isotropic
-    Gaussian; NaN if undefined), and the per-row ``norms``."""
+    """Row norms ||z||: ``cv`` = std (ddof=1) / mean (NaN if undefined), and per row."""
 
     cv: float
     mean: float
@@ -203,3 +199,102 @@ def norm_stats(x: object) -> NormStats:
         raise InvalidEmbeddingsError(f"expected a 2-D (n, d) matrix, got shape {a.shape}")
     check_finite(a)
     return stats_from_norms(row_norms(a))
+
+
+ROW_BLOCK_BYTES = 4 * MIB  # rows per block when a pass reads a matrix row by row
+
+
+def default_budget() -> int:
+    """1/32 of the physical memory, between 256 MiB and 8 GiB (256 MiB when unknown)."""
+    try:
+        ram = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return 256 * MIB
+    return int(min(max(ram // 32, 256 * MIB), 8 * GIB))
+
+
+def resolve_budget(budget: int | None) -> int:
+    """``budget`` in bytes, or the default; at least :data:`MIN_BUDGET`."""
+    return max(int(budget) if budget is not None else default_budget(), MIN_BUDGET)
+
+
+def row_step(row_bytes: int, block_bytes: int = ROW_BLOCK_BYTES) -> int:
+    return max(1, block_bytes // max(row_bytes, 1))
+
+
+class MappedRows:
+    """``release(r0, r1)`` drops the pages of rows ``[r0, r1)`` of a read-only memory map."""
+
+    def __init__(self, a: np.ndarray) -> None:
+        self._mm: mmap.mmap | None = None
+        self._stride = int(a.strides[0]) if a.ndim else 0
+        mm = _read_only_mmap(a)
+        row_contiguous = a.ndim >= 1 and (a.ndim == 1 or a.strides[-1] == a.dtype.itemsize)
+        if mm is None or self._stride <= 0 or not row_contiguous or not hasattr(mm, "madvise"):
+            return  # (column-major files are read as they are: their pages stay resident)
+        base = np.frombuffer(mm, dtype=np.uint8)
+        self._offset = int(a.__array_interface__["data"][0] - base.__array_interface__["data"][0])
+        self._size, self._mm = len(mm), mm
+
+    @property
+    def mapped(self) -> bool:
+        return self._mm is not None
+
+    def release(self, r0: int, r1: int) -> None:
+        if self._mm is None or r1 <= r0:
+            return
+        start = self._offset + r0 * self._stride
+        stop = min(self._offset + r1 * self._stride, self._size)
+        start -= start % mmap.PAGESIZE
+        if stop > start:
+            try:
+                self._mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
+            except (OSError, ValueError):  # pragma: no cover - best effort
+                self._mm = None
+
+
+def _read_only_mmap(a: np.ndarray) -> mmap.mmap | None:
+    """The read-only ``mmap`` behind ``a`` (through its ``base`` chain), if any."""
+    obj = a
+    for _ in range(32):
+        if isinstance(obj, np.memmap) and getattr(obj, "mode", None) == "r":
+            mm = getattr(obj, "_mmap", None)
+            if isinstance(mm, mmap.mmap):
+                return mm
+        base = getattr(obj, "base", None)
+        if base is None:
+            return None
+        if isinstance(base, mmap.mmap):
+            return None  # mapped, but we do not know its mode: leave it alone
+        obj = base
+    return None
+
+
+def is_mapped(a: np.ndarray) -> bool:
+    """Whether ``a`` views a read-only memory-mapped file."""
+    return _read_only_mmap(a) is not None
+
+
+def take_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``x[idx]`` for sorted ``idx`` (on a memory map, in blocks with the pages released)."""
+    rows = MappedRows(x)
+    if not rows.mapped:
+        return x[idx]
+    out = np.empty((idx.size, *x.shape[1:]), dtype=x.dtype)
+    step = row_step(int(np.prod(x.shape[1:], dtype=np.int64)) * x.dtype.itemsize)
+    for k in range(0, idx.size, step):
+        part = idx[k : k + step]
+        out[k : k + part.size] = x[part]
+        rows.release(int(part[0]), int(part[-1]) + 1)
+    return out
+
+
+def read_columns(x: np.ndarray, j0: int, j1: int) -> np.ndarray:
+    """``x[:, j0:j1]`` as a new float64 array, read in row blocks."""
+    rows = MappedRows(x)
+    out = np.empty((x.shape[0], j1 - j0))
+    step = row_step(int(x.shape[1]) * x.dtype.itemsize)
+    for i in range(0, x.shape[0], step):
+        out[i : i + step] = x[i : i + step, j0:j1]
+        rows.release(i, i + step)
+    return out

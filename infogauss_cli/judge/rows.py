@@ -50,7 +50,7 @@ def _shared(x: np.ndarray, protocol: Protocol, options: DiagnoseOptions) -> _Sha
     """Subsample; the view-free detail or projection tests; the joint rows and sphere tests."""
     from infogauss_cli.diagnostics import subsample
     from infogauss_cli.diagnostics.gaussian import joint_sample
-    from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests
+    from infogauss_cli.diagnostics.sphere import sphere_tests
 
     seed, budget = protocol.seed, options.memory_budget
     projections = options.verdict == "projections"
@@ -64,20 +64,20 @@ def _shared(x: np.ndarray, protocol: Protocol, options: DiagnoseOptions) -> _Sha
 
         sphere = sphere_detail(sub, seed=seed, budget=budget)  # type: ignore[arg-type]
     elif projections:
-        from infogauss_cli.diagnostics.projections import projection_tests
+        from infogauss_cli.diagnostics.sphere import projection_tests
         from infogauss_cli.diagnostics.suite import projection_metrics, projection_null
 
         tests = projection_tests(sub, seed=seed, budget=budget)  # type: ignore[arg-type]
         proj, proj_null = projection_metrics(tests), projection_null(tests, options.alpha)
     joint = joint_sample(x, protocol.n, seed)
-    metrics, null = sphere_metrics(sphere_tests(joint, alpha=options.alpha))
+    metrics, null = sphere_tests(joint, alpha=options.alpha)
     seconds = time.perf_counter() - t0
     return _Shared(x, sub, sphere, proj, seconds, proj_null, joint, metrics, null)
 
 
 def _plot_arrays(diag: Diagnosis, shared: _Shared, view: str) -> dict[str, np.ndarray]:
     """What the plots draw (:attr:`Row.arrays`); columns read in row blocks (no float64 copy)."""
-    from infogauss_cli.diagnostics.blocks import read_columns
+    from infogauss_cli.diagnostics.validate import read_columns
 
     k = min(PLOT_COLUMNS, diag.d)
     norms = diag.norms.norms  # raw row norms of the tested rows
@@ -102,7 +102,7 @@ def _view_row(
     """Diagnose one view of the matrix and judge it."""
     from infogauss_cli.diagnostics import apply_view
     from infogauss_cli.diagnostics.diagnosis import diagnose_valid
-    from infogauss_cli.diagnostics.gaussian import gaussian_metrics, gaussian_tests
+    from infogauss_cli.diagnostics.gaussian import gaussian_tests
 
     t0 = time.perf_counter()
     seed, alpha = protocol.seed, options.alpha
@@ -118,9 +118,7 @@ def _view_row(
         metrics |= detail_metrics(shared.sphere, calib)
         null |= detail_null(shared.sphere, alpha)
     asked = protocol.verdict_view(view)
-    joint_metrics, joint_null = gaussian_metrics(
-        gaussian_tests(shared.joint, asked, seed=seed), alpha
-    )
+    joint_metrics, joint_null = gaussian_tests(shared.joint, asked, seed=seed, alpha=alpha)
     metrics |= dict(shared.proj_metrics) | dict(info.extra_metrics)
     metrics |= joint_metrics | dict(shared.sphere_metrics)
     null |= dict(shared.proj_null) | joint_null | dict(shared.sphere_null)
@@ -170,7 +168,7 @@ def checked_rows(
     x: np.ndarray, info: RowInfo, protocol: Protocol, options: DiagnoseOptions, gates: Gates
 ) -> list[Row]:
     """:func:`diagnose_rows` of a matrix already through ``validate_matrix``."""
-    from infogauss_cli.diagnostics.refstore import use_disk_store
+    from infogauss_cli.diagnostics.refsim import use_disk_store
 
     use_disk_store()  # simulated references are kept on disk between runs
     shared = _shared(x, protocol, options)

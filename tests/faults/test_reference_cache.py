@@ -14,12 +14,14 @@ import numpy as np
 import pytest
 
 from infogauss_cli.diagnostics import refsim
-from infogauss_cli.diagnostics.refsim import set_store, simulate, simulated
-from infogauss_cli.diagnostics.refstore import (
+from infogauss_cli.diagnostics.refsim import (
     STORE_FORMAT,
     DiskReferenceStore,
     ReferenceCacheWarning,
     checksum,
+    set_store,
+    simulate,
+    simulated,
 )
 
 N, D, VIEW, COLS = 15, 6, "l2", 40  # n < 20: outside the table, so simulated and cached

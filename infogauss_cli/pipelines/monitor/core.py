@@ -159,12 +159,8 @@ class GaussianityMonitor:
     def measure(self, model: nn.Module, step: int) -> MonitorResult:
         """Embed, diagnose, keep in ``history`` and send to the loggers (whatever the step)."""
         from infogauss_cli.diagnostics import diagnose  # scipy
-        from infogauss_cli.diagnostics.gaussian import (
-            gaussian_metrics,
-            gaussian_tests,
-            joint_sample,
-        )
-        from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests, uniformity
+        from infogauss_cli.diagnostics.gaussian import gaussian_tests, joint_sample
+        from infogauss_cli.diagnostics.sphere import sphere_tests, uniformity
 
         t0 = time.perf_counter()
         x = self.embed_probe(model)
@@ -173,8 +169,8 @@ class GaussianityMonitor:
         diag = diagnose(x, view=self.view, n=n, seed=self.seed)  # type: ignore[arg-type]
         metrics = diag.metrics()
         joint = joint_sample(x, n, self.seed)
-        gauss_metrics, null = gaussian_metrics(gaussian_tests(joint, self.view, seed=self.seed))
-        sphere, sphere_null = sphere_metrics(sphere_tests(joint))
+        gauss_metrics, null = gaussian_tests(joint, self.view, seed=self.seed)
+        sphere, sphere_null = sphere_tests(joint)
         metrics |= gauss_metrics | sphere
         verdict = judge(metrics, null=null | sphere_null, view=self.view)
         metrics["gaussian"] = verdict.gaussian
