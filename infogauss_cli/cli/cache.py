@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import stdout_console
+from infogauss_cli.cli.errors import StdoutConsole
 from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.safe_paths import default_cache_dir
@@ -71,7 +71,7 @@ def list_cmd(as_json: JsonOpt = False, **params: object) -> None:
         items = "stream" if i.items is None else str(i.items)
         size, age = human_size(i.size_bytes), human_age(i.age_s())
         table.add_row(i.model, i.tower, i.data, items, size, age)
-    stdout_console().print(table)
+    StdoutConsole().print(table)
 
 
 @app.command("prune", cls=HelpCommand)

@@ -11,18 +11,7 @@ from infogauss_cli.cli import options as o
 from infogauss_cli.cli.output import emit
 
 
-@o.command(
-    o.SAMPLE,
-    o.VIEW,
-    o.DETAIL,
-    o.MEMORY,
-    o.JUDGE,
-    o.FILES,
-    o.PER_COORDINATE,
-    o.QUIET,
-    o.GATES,
-    o.BASELINE,
-)
+@o.command(o.SAMPLE, o.VIEW, o.DETAIL, o.MEMORY, o.JUDGE, o.REPORT)
 def check_cmd(
     files: Annotated[
         list[Path],
@@ -51,18 +40,5 @@ def check_cmd(
     out = o.outputs(params)
     out.preflight([*(("FILE", f) for f in files), ("--baseline", params["baseline"])])
     req = o.request(params, out)  # every output writable, and no input, before any file is read
-    emit(
-        [
-            row
-            for file in files
-            for row in check_file(
-                file,
-                key=key,
-                name=name,
-                protocol=req.protocol,
-                options=req.diagnose,
-                gates=req.gates,
-            )
-        ],
-        out,
-    )
+    kw = {"key": key, "name": name, "protocol": req.protocol, "gates": req.gates}
+    emit([row for f in files for row in check_file(f, options=req.diagnose, **kw)], out)

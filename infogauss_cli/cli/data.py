@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import stdout_console
+from infogauss_cli.cli.errors import StdoutConsole
 from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.safe_text import markup_safe, printable
 from infogauss_cli.data.fetch import MANIFESTS, dataset_status, fetch, resolve_data_dir
@@ -127,9 +127,9 @@ def info_cmd(
         }
         typer.echo(json.dumps(doc, indent=2))
         return
-    console = stdout_console()
+    console = StdoutConsole()
     if not console.is_terminal:  # piped or captured: do not wrap paths at 80 columns
-        console = stdout_console(width=160)
+        console = StdoutConsole(width=160)
     console.print(
         f"data dir: [bold]{markup_safe(folder)}[/] ({markup_safe(origin)})", highlight=False
     )

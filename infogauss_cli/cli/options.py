@@ -1,15 +1,13 @@
-"""Shared CLI options, each an ``Annotated`` alias defined once (huggingface_hub's CLI style),
-grouped into the tables that :func:`command` adds to a command's parameters, and the
-:class:`~infogauss_cli.core.options.Request` they ask for. Only typer and light modules here."""
+"""Shared CLI options, each an ``Annotated`` alias defined once, the tables :func:`command` adds
+to a command, and the :class:`~infogauss_cli.core.options.Request` they ask for."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, NamedTuple, TypeVar
 
 import typer
 
@@ -115,20 +113,16 @@ HELP = {
 }
 
 
-@dataclass(frozen=True)
-class Shared:
-    """A shared option: the parameter a command gets (``name``), its ``Annotated`` alias and
-    its default."""
+class Shared(NamedTuple):
+    """A shared option: its parameter's name, ``Annotated`` alias and default."""
 
     name: str
     alias: object
     default: object
 
 
-def shared(
-    kind: object, default: object, flags: str, panel: str, **kw: object
-) -> Shared:  # fmt: skip
-    """``flags`` (``"--quiet -q"``) with its help from :data:`HELP`, shown in ``panel``."""
+def shared(kind: object, default: object, flags: str, panel: str, **kw: object) -> Shared:
+    """``flags`` (``"--quiet -q"``) with its help (default: from :data:`HELP`) in ``panel``."""
     first, *more = flags.split()
     name = str(kw.pop("name", first[2:].replace("-", "_")))
     kw["help"] = kw.get("help") or HELP[first]
@@ -202,12 +196,13 @@ BASELINE = (
     shared(Path | None, None, "--baseline", G, metavar="REPORT.json"),
     shared(float | None, None, "--max-drop", G, min=0.0, max=1.0),
 )
+REPORT = (*FILES, PER_COORDINATE, QUIET, *GATES, *BASELINE)  # every command with a report
 
 
 def command(*options: Shared | tuple[Shared, ...]) -> Callable[[F], F]:
     """A command (errors handled, :func:`~.errors.handle_errors`) whose parameters are its own
     followed by the shared ``options``; their values reach it as ``**params``."""
-    flat = [o for group in options for o in (group if isinstance(group, tuple) else (group,))]
+    flat = [o for group in options for o in ((group,) if isinstance(group, Shared) else group)]
 
     def wrap(func: F) -> F:
         sig = inspect.signature(func, eval_str=True)
@@ -221,27 +216,23 @@ def command(*options: Shared | tuple[Shared, ...]) -> Callable[[F], F]:
     return wrap
 
 
-def gates(params: Params) -> core.Gates:
-    """The gates asked for, with the ``--baseline`` report's rows (the library does no I/O)."""
-    given = core.pick(params, core.GATE_OPTIONS)
-    given["require"] = tuple(getattr(r, "value", r) for r in given.get("require") or ())
-    if params.get("baseline") is not None:
-        given["baseline"] = tuple(read_report(Path(str(params["baseline"])))["rows"])
-    return core.Gates(**given)
-
-
 def outputs(params: Params) -> core.Outputs:
     return core.from_params(core.Outputs, params)
 
 
 def request(params: Params, out: core.Outputs, **protocol: object) -> core.Request:
-    """The option objects the command's ``params`` ask for (``protocol``: overrides)."""
+    """The option objects the command's ``params`` ask for (``protocol``: overrides); the
+    ``--baseline`` report is read here (the library does no I/O)."""
+    gates = core.pick(params, core.GATE_OPTIONS)
+    gates["require"] = tuple(getattr(r, "value", r) for r in gates.get("require") or ())
+    if params.get("baseline") is not None:
+        gates["baseline"] = tuple(read_report(Path(str(params["baseline"])))["rows"])
     return core.Request(
         protocol=core.from_params(core.Protocol, params, **protocol),
         data=core.from_params(core.DataOptions, params),
         compute=core.from_params(core.Compute, params, use_cache=not params.get("no_cache", False)),
         diagnose=core.from_params(core.DiagnoseOptions, params, keep_arrays=out.needs_arrays),
-        gates=gates(params),
+        gates=core.Gates(**gates),
         outputs=out,
     )
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from infogauss_cli.cli.errors import stdout_console, stdout_named
+from infogauss_cli.cli.errors import StdoutConsole, stdout_named
 from infogauss_cli.core.atomic import atomic_write_text, is_stdout
 from infogauss_cli.core.errors import io_failure
 from infogauss_cli.core.options import Outputs
@@ -36,10 +36,10 @@ def emit(rows: Sequence[Row], out: Outputs) -> None:
 def terminal(to_stderr: bool = False) -> Console:
     """The console for tables: stderr when a report goes to stdout; 160 columns when piped
     or captured (not squeezed into 80) unless ``$COLUMNS`` says otherwise."""
-    console = stdout_console(stderr=to_stderr)
+    console = StdoutConsole(stderr=to_stderr)
     if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
         return console
-    return stdout_console(stderr=to_stderr, width=160)
+    return StdoutConsole(stderr=to_stderr, width=160)
 
 
 def publish(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import typer
@@ -13,106 +12,60 @@ from infogauss_cli.pipelines.synthetic.checkpoints import as_saver
 from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
 
 E, S = "Experiment", "Sweep"
-LIST = {"metavar": "LIST"}
 Encoder = o.choices("Encoder", ("linear", "mlp"))
+HELP = {
+    "--quick": "The quick preset: d=128, 30 epochs, n=2000 (seconds).",
+    "--settings": "Comma-separated blocks of the paper's table: laplace, gmm, binary, supervised "
+    "(default: all; with --sweep: laplace,binary).",
+    "--encoder": "Encoder of every run (default: linear).",
+    "--d": "Embedding dimension d.",
+    "--batch-size": "Training batch size (the paper's N).",
+    "--temperature": "InfoNCE temperature.",
+    "--epochs": "Training epochs.",
+    "--eval-epochs": "Also evaluate after these epochs, e.g. 10,30 (0 and the last always are).",
+    "--noise": "Std of the additive noise (continuous inputs).",
+    "--bit-noise": "Probability that a 1-bit is dropped (binary inputs; as many switch on).",
+    "--reg": "Vanishing norm regulariser lambda_0 (the paper's regularisation path; 0: off).",
+    "--n": "Fresh held-out rows the tests see (default: the preset's).",
+    "--seed": "Seed of data, initialisation and training.",
+    "--sweep": "Sweep d and N instead (InfoNCE runs, final epoch); with --plots DIR also writes "
+    "DIR/sweep.png.",
+    "--sweep-d": "d values (default 16,32,64,128,256).",
+    "--sweep-n": "N values (default 32,64,128,256,512).",
+    "--save-checkpoints": "Write each encoder at the evaluated epochs (0 included) to "
+    "DIR/RUN/epoch-EEEE.safetensors + .json; `infogauss track DIR` reads them back.",
+}
+
+
+def _opt(kind: object, default: object, flag: str, panel: str = E, **kw: object) -> o.Shared:
+    return o.shared(kind, default, flag, panel, help=HELP[flag], **kw)
+
+
 EXPERIMENT = (
-    o.shared(
-        bool, False, "--quick", E, help="The quick preset: d=128, 30 epochs, n=2000 (seconds)."
-    ),
-    o.shared(
-        str | None,
-        None,
-        "--settings",
-        E,
-        help="Comma-separated blocks of the paper's table: laplace, gmm, binary, supervised "
-        "(default: all; with --sweep: laplace,binary).",
-        **LIST,
-    ),
-    o.shared(Encoder | None, None, "--encoder", E, help="Encoder of every run (default: linear)."),
-    o.shared(int | None, None, "--d", E, min=2, help="Embedding dimension d."),
-    o.shared(
-        int | None, None, "--batch-size", E, min=2, help="Training batch size (the paper's N)."
-    ),
-    o.shared(float | None, None, "--temperature", E, min=1e-6, help="InfoNCE temperature."),
-    o.shared(int | None, None, "--epochs", E, min=0, help="Training epochs."),
-    o.shared(
-        str | None,
-        None,
-        "--eval-epochs",
-        E,
-        help="Also evaluate after these epochs, e.g. 10,30 (0 and the last always are).",
-        **LIST,
-    ),
-    o.shared(
-        float | None,
-        None,
-        "--noise",
-        E,
-        min=0.0,
-        help="Std of the additive noise (continuous inputs).",
-    ),
-    o.shared(
-        float | None,
-        None,
-        "--bit-noise",
-        E,
-        min=0.0,
-        max=0.99,
-        help="Probability that a 1-bit is dropped (binary inputs; as many switch on).",
-    ),
-    o.shared(
-        float | None,
-        None,
-        "--reg",
-        E,
-        min=0.0,
-        help="Vanishing norm regulariser lambda_0 (the paper's regularisation path; 0: off).",
-    ),
-    o.shared(
-        int | None,
-        None,
-        "--n",
-        o.P,
-        min=20,
-        help="Fresh held-out rows the tests see (default: the preset's).",
-    ),
-    o.shared(
-        int,
-        0,
-        "--seed",
-        o.P,
-        min=0,
-        max=o.MAX_SEED,
-        help="Seed of data, initialisation and training.",
-    ),
-    dataclasses.replace(o.VIEW, default=o.View.l2),  # type: ignore[attr-defined]
+    _opt(bool, False, "--quick"),
+    _opt(str | None, None, "--settings", metavar="LIST"),
+    _opt(Encoder | None, None, "--encoder"),
+    _opt(int | None, None, "--d", min=2),
+    _opt(int | None, None, "--batch-size", min=2),
+    _opt(float | None, None, "--temperature", min=1e-6),
+    _opt(int | None, None, "--epochs", min=0),
+    _opt(str | None, None, "--eval-epochs", metavar="LIST"),
+    _opt(float | None, None, "--noise", min=0.0),
+    _opt(float | None, None, "--bit-noise", min=0.0, max=0.99),
+    _opt(float | None, None, "--reg", min=0.0),
+    _opt(int | None, None, "--n", o.P, min=20),
+    _opt(int, 0, "--seed", o.P, min=0, max=o.MAX_SEED),
+    o.VIEW._replace(default=o.View.l2),  # type: ignore[attr-defined]
     *o.DETAIL,
     *o.JUDGE,
-    o.shared(
-        bool,
-        False,
-        "--sweep",
-        S,
-        help="Sweep d and N instead (InfoNCE runs, final epoch); with --plots DIR also writes "
-        "DIR/sweep.png.",
-    ),
-    o.shared(str | None, None, "--sweep-d", S, help="d values (default 16,32,64,128,256).", **LIST),
-    o.shared(
-        str | None, None, "--sweep-n", S, help="N values (default 32,64,128,256,512).", **LIST
-    ),
-    o.shared(
-        Path | None,
-        None,
-        "--save-checkpoints",
-        E,
-        metavar="DIR",
-        help="Write each encoder at the evaluated epochs (0 included) to "
-        "DIR/RUN/epoch-EEEE.safetensors + .json; `infogauss track DIR` reads them back.",
-    ),
+    _opt(bool, False, "--sweep", S),
+    _opt(str | None, None, "--sweep-d", S, metavar="LIST"),
+    _opt(str | None, None, "--sweep-n", S, metavar="LIST"),
+    _opt(Path | None, None, "--save-checkpoints", metavar="DIR"),
 )
 
 
-@o.command(EXPERIMENT, o.FILES, o.PER_COORDINATE, o.QUIET, o.GATES, o.BASELINE)
+@o.command(EXPERIMENT, o.REPORT)
 def synthetic_cmd(**params: object) -> None:
     """Train encoders on the paper's synthetic inputs (Laplace, Gaussian mixture, sparse binary)
     with InfoNCE (and a supervised contrast), and diagnose fresh held-out embeddings at epoch 0

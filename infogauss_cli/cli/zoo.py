@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import stdout_console
+from infogauss_cli.cli.errors import StdoutConsole
 from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.errors import BadInputError, InfogaussError
 from infogauss_cli.models.catalogue import check_entry, weights_status
@@ -63,7 +63,7 @@ def list_cmd(
         models = [{**_entry_dict(e), "ref": e.ref} for e in z.entries]
         typer.echo(json.dumps({"zoo": z.path, "models": models}, indent=2))
         return
-    console = stdout_console()
+    console = StdoutConsole()
     wide = console.width >= 120  # else the paper row becomes a mark, to fit 80 columns
     table = _list_table(z.entries, wide, box.SIMPLE_HEAD)
     table.title = f"{len(z)} models · {z.path}"
@@ -170,7 +170,7 @@ def show_cmd(
     ]
     for key, value in rows:
         table.add_row(key, value if key == "available" else escape(str(value)))
-    stdout_console().print(table)
+    StdoutConsole().print(table)
 
 
 def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
