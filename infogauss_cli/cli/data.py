@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +13,7 @@ import typer
 from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import StdoutConsole
+from infogauss_cli.cli.errors import terminal
 from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.safe_text import markup_safe, printable
 from infogauss_cli.data.fetch import MANIFESTS, dataset_status, fetch, resolve_data_dir
@@ -106,30 +107,11 @@ def info_cmd(
     folder, origin = _where(data_dir)
     statuses = [dataset_status(m, folder) for m in MANIFESTS.values()]
     if as_json:
-        doc = {
-            "schema": "infogauss.data/v1",
-            "data_dir": str(folder),
-            "data_dir_from": origin,
-            "datasets": [
-                {
-                    "name": s.name,
-                    "complete": s.complete,
-                    "root": str(s.root),
-                    "members": s.members,
-                    "marker": s.marker,
-                    "downloads": [
-                        {"path": str(d.path), "bytes": d.bytes, "partial": d.partial}
-                        for d in s.downloads
-                    ],
-                }
-                for s in statuses
-            ],
-        }
-        typer.echo(json.dumps(doc, indent=2))
+        datasets = [{k: v for k, v in asdict(s).items() if k != "data_dir"} for s in statuses]
+        doc = {"schema": "infogauss.data/v1", "data_dir": folder, "data_dir_from": origin}
+        typer.echo(json.dumps({**doc, "datasets": datasets}, indent=2, default=str))
         return
-    console = StdoutConsole()
-    if not console.is_terminal:  # piped or captured: do not wrap paths at 80 columns
-        console = StdoutConsole(width=160)
+    console = terminal()
     console.print(
         f"data dir: [bold]{markup_safe(folder)}[/] ({markup_safe(origin)})", highlight=False
     )

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.output import publish, terminal
+from infogauss_cli.cli.errors import terminal
+from infogauss_cli.cli.output import publish
 from infogauss_cli.core.options import Outputs
 from infogauss_cli.pipelines.demo import GPU_COMMAND, demo_rows
 from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison

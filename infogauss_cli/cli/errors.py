@@ -55,6 +55,15 @@ class StdoutConsole(Console):
         raise BrokenPipeError("stdout was closed")
 
 
+def terminal(to_stderr: bool = False) -> Console:
+    """The console for tables: stderr when a report goes to stdout; 160 columns when piped
+    or captured (not squeezed into 80) unless ``$COLUMNS`` says otherwise."""
+    console = StdoutConsole(stderr=to_stderr)
+    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return console
+    return StdoutConsole(stderr=to_stderr, width=160)
+
+
 def closed_stdout() -> int:
     """Stdout to ``/dev/null`` after a closed pipe (the flush at exit fails no more); 141."""
     with contextlib.suppress(OSError, ValueError):

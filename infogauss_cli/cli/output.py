@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from infogauss_cli.cli.errors import StdoutConsole, stdout_named
+from infogauss_cli.cli.errors import stdout_named, terminal
 from infogauss_cli.core.atomic import atomic_write_text, is_stdout
 from infogauss_cli.core.errors import io_failure
 from infogauss_cli.core.options import Outputs
@@ -22,8 +21,6 @@ from infogauss_cli.report.json_report import dumps
 from infogauss_cli.report.markdown import render_markdown
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from infogauss_cli.judge.gates import GateResult
     from infogauss_cli.report.templating import Section
 
@@ -31,15 +28,6 @@ if TYPE_CHECKING:
 def emit(rows: Sequence[Row], out: Outputs) -> None:
     """:func:`publish`, then exit with the report's code."""
     raise typer.Exit(publish(rows, out))
-
-
-def terminal(to_stderr: bool = False) -> Console:
-    """The console for tables: stderr when a report goes to stdout; 160 columns when piped
-    or captured (not squeezed into 80) unless ``$COLUMNS`` says otherwise."""
-    console = StdoutConsole(stderr=to_stderr)
-    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
-        return console
-    return StdoutConsole(stderr=to_stderr, width=160)
 
 
 def publish(

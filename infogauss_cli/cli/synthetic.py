@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.output import emit, publish, terminal
+from infogauss_cli.cli.errors import terminal
+from infogauss_cli.cli.output import emit, publish
 from infogauss_cli.pipelines.synthetic.checkpoints import as_saver
 from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
+import yaml
 from rich import box
 from rich.markup import escape
 from rich.table import Table
@@ -16,10 +16,17 @@ from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import StdoutConsole
 from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.errors import BadInputError, InfogaussError
-from infogauss_cli.models.catalogue import check_entry, weights_status
-
-if TYPE_CHECKING:  # pragma: no cover
-    from infogauss_cli.models.zoo_schema import ZooEntry
+from infogauss_cli.models.catalogue import (
+    check_entry,
+    find_zoo,
+    is_on_the_fly,
+    load_zoo,
+    resolve_models,
+    weights_status,
+    zoo_file_id,
+)
+from infogauss_cli.models.validation import format_errors
+from infogauss_cli.models.zoo_schema import SCHEMA_VERSION, ZooEntry
 
 app = typer.Typer(
     cls=HelpGroup,
@@ -56,17 +63,29 @@ def list_cmd(
 
     Example: [bold]infogauss zoo list --json | jq -r '.models[].id'[/]
     """
-    from infogauss_cli.models.catalogue import load_zoo
-
     z = load_zoo(params["zoo"])  # type: ignore[arg-type]
     if as_json:
         models = [{**_entry_dict(e), "ref": e.ref} for e in z.entries]
         typer.echo(json.dumps({"zoo": z.path, "models": models}, indent=2))
         return
     console = StdoutConsole()
-    wide = console.width >= 120  # else the paper row becomes a mark, to fit 80 columns
-    table = _list_table(z.entries, wide, box.SIMPLE_HEAD)
-    table.title = f"{len(z)} models · {z.path}"
+    wide = console.width >= 120  # else aliases under the id and a * for the paper's models
+    table = Table(title=f"{len(z)} models · {z.path}", title_justify="left", title_style="dim")
+    table.box, table.pad_edge = box.SIMPLE_HEAD, False
+    cols = ["id", "aliases"] if wide else ["id / aliases"]
+    id_width = max((len(e.ref) + 1 for e in z.entries), default=2)
+    for col in [*cols, "backend", "towers", "objective", "dim", *(["paper row"] if wide else [])]:
+        width = id_width if col in ("id", "id / aliases") else None
+        justify = "right" if col == "dim" else "left"
+        no_wrap = col in ("id", "dim")
+        table.add_column(col, justify=justify, no_wrap=no_wrap, overflow="fold", min_width=width)
+    for e in z.entries:
+        rest = [e.backend, "+".join(e.towers), e.objective, str(e.dim)]
+        if wide:
+            table.add_row(f"[bold]{e.ref}[/]", ", ".join(e.aliases), *rest, _paper_row(e))
+        else:
+            aliases = f"\n[dim]{', '.join(e.aliases)}[/]" if e.aliases else ""
+            table.add_row(f"[bold]{e.ref}[/]{'*' if e.paper_row else ''}{aliases}", *rest)
     console.print(table)
     if not wide:
         console.print("[dim]* reproduces a row of the paper's table (`zoo show MODEL` names it)[/]")
@@ -74,35 +93,6 @@ def list_cmd(
         "[dim]MODEL@random is the seeded random-init twin of any model; "
         "`infogauss zoo show MODEL` for details.[/]"
     )
-
-
-def _list_table(entries: Sequence[ZooEntry], wide: bool, box: box.Box) -> Table:
-    """Wide: one column each and the paper row; narrow (80 columns): aliases under the id, a *
-    for the paper's models. An id never wraps; the other columns fold."""
-    table = Table(title_justify="left", title_style="dim", box=box, pad_edge=False)
-    if wide:
-        cols = ["id", "aliases", "backend", "towers", "objective", "dim", "paper row"]
-    else:
-        cols = ["id / aliases", "backend", "towers", "objective", "dim"]
-    id_width = max((len(e.ref) + 1 for e in entries), default=2)
-    for col in cols:
-        first = col in ("id", "id / aliases")
-        table.add_column(
-            col,
-            justify="right" if col == "dim" else "left",
-            no_wrap=col in ("id", "dim"),
-            overflow="fold",
-            min_width=id_width if first else None,
-        )
-    for e in entries:
-        rest = [e.backend, "+".join(e.towers), e.objective, str(e.dim)]
-        if wide:
-            table.add_row(f"[bold]{e.ref}[/]", ", ".join(e.aliases), *rest, _paper_row(e))
-        else:
-            mark = "*" if e.paper_row else ""
-            aliases = f"\n[dim]{', '.join(e.aliases)}[/]" if e.aliases else ""
-            table.add_row(f"[bold]{e.ref}[/]{mark}{aliases}", *rest)
-    return table
 
 
 @app.command("show", cls=HelpCommand)
@@ -124,8 +114,6 @@ def show_cmd(
 
     Examples: [bold]infogauss zoo show clip[/], [bold]infogauss zoo show timm:resnet34.tv_in1k[/]
     """
-    from infogauss_cli.models.catalogue import find_zoo, is_on_the_fly, resolve_models
-
     zoo, objective = params["zoo"], params["objective"]
     (entry,) = resolve_models([model], zoo_path=zoo, objective=objective)  # type: ignore[arg-type]
     fly = is_on_the_fly(model)
@@ -143,32 +131,28 @@ def show_cmd(
         typer.echo(json.dumps(data, indent=2))
         return
     src = entry.source.model_dump(mode="json", exclude_defaults=True)
+    dim = f"{entry.dim}-d" if entry.dim else "dim from the built model"
+    init = "pretrained weights" if entry.pretrained else f"random, seed {entry.init_seed}"
+    detail = f" ({escape(str(weights['detail']))})" if weights["detail"] else ""
+    rows = {
+        "model": entry.ref,
+        "aliases": ", ".join(entry.aliases) or "-",
+        "backend": entry.backend,
+        "source": ", ".join(f"{k}={v}" for k, v in src.items()),
+        "towers": ", ".join(entry.towers),
+        "objective": entry.objective,
+        "embedding": f"{dim}: {entry.embedding}",
+        "paper row": _paper_row(entry) or "-",
+        "init": init,
+        "weights": f"{weights['kind']}: {weights['location']}",
+        "available": ("[green]yes[/]" if weights["available"] else "[yellow]no[/]") + detail,
+        "notes": entry.notes or "-",
+        "zoo": where,
+    }
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold cyan", no_wrap=True)
     table.add_column()
-    rows = [
-        ("model", entry.ref),
-        ("aliases", ", ".join(entry.aliases) or "-"),
-        ("backend", entry.backend),
-        ("source", ", ".join(f"{k}={v}" for k, v in src.items())),
-        ("towers", ", ".join(entry.towers)),
-        ("objective", entry.objective),
-        (
-            "embedding",
-            f"{f'{entry.dim}-d' if entry.dim else 'dim from the built model'}: {entry.embedding}",
-        ),
-        ("paper row", _paper_row(entry) or "-"),
-        ("init", "pretrained weights" if entry.pretrained else f"random, seed {entry.init_seed}"),
-        ("weights", f"{weights['kind']}: {weights['location']}"),
-        (
-            "available",
-            ("[green]yes[/]" if weights["available"] else "[yellow]no[/]")
-            + (f" ({escape(str(weights['detail']))})" if weights["detail"] else ""),
-        ),
-        ("notes", entry.notes or "-"),
-        ("zoo", where),
-    ]
-    for key, value in rows:
+    for key, value in rows.items():
         table.add_row(key, value if key == "available" else escape(str(value)))
     StdoutConsole().print(table)
 
@@ -176,14 +160,8 @@ def show_cmd(
 def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
     """The entry as a one-model zoo file; one made on the fly gets a zoo id and ``dim: null``
     (a note on stderr says to fill it in)."""
-    import yaml
-
-    from infogauss_cli.models.zoo_schema import SCHEMA_VERSION
-
     data = _entry_dict(entry, compact=True)
     if on_the_fly:
-        from infogauss_cli.models.catalogue import zoo_file_id
-
         data.pop("notes", None)
         data = {**data, "id": zoo_file_id(entry), "dim": None}
         typer.echo(
@@ -215,9 +193,6 @@ def validate_cmd(
 
     Example: [bold]infogauss zoo validate my_zoo.yaml[/]
     """
-    from infogauss_cli.models.catalogue import load_zoo
-    from infogauss_cli.models.validation import format_errors
-
     z = load_zoo(path)
     if deep:
         problems = []
