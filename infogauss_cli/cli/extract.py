@@ -44,30 +44,24 @@ def extract_cmd(
         results: Sequence[ExtractedFile] = layers_to_files(model, out, req, share)
     else:
         results = (extract_to_file(model, out, req, share),)
-    for written in results:
-        if not quiet:
-            _say(written, share.label, out)
-
-
-def _say(written: ExtractedFile, shard: str, out: Path) -> None:
-    """What was written, on stdout."""
-    result = written.extraction
-    if isinstance(result, ShardWork):
-        typer.echo(o.SHARD_DONE.format(shard=shard) + f", then writes {printable(out)}")
-        return
-    files = " + ".join(printable(p) for p in written.files)
-    typer.echo(
-        f"wrote {files}: {result.n} x {result.dim} float32 ({written.model}, {result.tower} "
-        f"tower), {result.items_per_s:,.1f} items/s on {result.device} {result.precision}"
-        + (f", {result.from_cache:.0%} from cache" if result.from_cache else "")
-    )
-    for what, count in written.ignored.items():
-        typer.echo(f"ignored {count} {what}(s)")
-    if result.skipped:
-        first = result.skipped[:SKIPPED_SHOWN]
-        shown = ", ".join(f"{printable(i)} ({printable(r)})" for i, r in first)
-        more = len(result.skipped) - SKIPPED_SHOWN
+    for written in [] if quiet else results:
+        result = written.extraction
+        if isinstance(result, ShardWork):
+            typer.echo(o.SHARD_DONE.format(shard=share.label) + f", then writes {printable(out)}")
+            continue
+        files = " + ".join(printable(p) for p in written.files)
         typer.echo(
-            f"skipped {len(result.skipped)} unreadable item(s): {shown}"
-            + (f" and {more} more" if more > 0 else "")
+            f"wrote {files}: {result.n} x {result.dim} float32 ({written.model}, {result.tower} "
+            f"tower), {result.items_per_s:,.1f} items/s on {result.device} {result.precision}"
+            + (f", {result.from_cache:.0%} from cache" if result.from_cache else "")
         )
+        for what, count in written.ignored.items():
+            typer.echo(f"ignored {count} {what}(s)")
+        if result.skipped:
+            first = result.skipped[:SKIPPED_SHOWN]
+            shown = ", ".join(f"{printable(i)} ({printable(r)})" for i, r in first)
+            more = len(result.skipped) - SKIPPED_SHOWN
+            typer.echo(
+                f"skipped {len(result.skipped)} unreadable item(s): {shown}"
+                + (f" and {more} more" if more > 0 else "")
+            )
