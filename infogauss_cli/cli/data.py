@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -26,20 +25,18 @@ app = typer.Typer(
 )
 
 
-class Dataset(str, Enum):
-    coco_val2017 = "coco-val2017"
-
-
-DirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--dir",
-        metavar="DIR",
-        help="Data folder (default: $INFOGAUSS_DATA, else the user cache dir). COCO goes to "
-        "DIR/coco; use the same folder later through $INFOGAUSS_DATA.",
-        show_default=False,
-    ),
-]
+Dataset = o.choices("Dataset", ("coco-val2017",))
+DIR = o.shared(Path | None, None, "--dir", o.OPT, name="data_dir", metavar="DIR")
+FETCH = (
+    DIR,
+    o.shared(str | None, None, "--mirror", o.OPT, metavar="URL"),
+    o.shared(bool, False, "--force", o.OPT),
+    o.shared(bool, False, "--keep-archives", o.OPT),
+    o.QUIET,
+)
+INFO_JSON = o.shared(
+    bool, False, "--json", o.OPT, name="as_json", help="Print JSON instead of a table."
+)
 
 
 def _where(data_dir: Path | None) -> tuple[Path, str]:
@@ -51,37 +48,20 @@ def _where(data_dir: Path | None) -> tuple[Path, str]:
 
 
 @app.command("fetch", cls=HelpCommand)
-@o.command(o.QUIET)
+@o.command(FETCH)
 def fetch_cmd(
     dataset: Annotated[Dataset, typer.Argument(help="What to fetch.", show_default=False)],
-    data_dir: DirOpt = None,
-    mirror: Annotated[
-        str | None,
-        typer.Option(
-            "--mirror",
-            metavar="URL",
-            help="Base URL replacing http://images.cocodataset.org/ (files under URL/zips/ "
-            "and URL/annotations/), or a local folder holding the two zips.",
-        ),
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Fetch again even if the data is complete.")
-    ] = False,
-    keep_archives: Annotated[
-        bool,
-        typer.Option("--keep-archives", help="Keep the downloaded zips after extracting them."),
-    ] = False,
     **params: object,
 ) -> None:
     """Download, verify (md5) and extract a dataset; an interrupted download resumes.
 
     Example: [bold]infogauss data fetch coco-val2017[/]
     """
-    quiet = bool(params["quiet"])
-    manifest = MANIFESTS[dataset.value]
-    folder, _ = _where(data_dir)
-    result = fetch(manifest, folder, mirror=mirror, force=force, keep_archives=keep_archives)
-    if quiet:
+    manifest, data_dir = MANIFESTS[dataset.value], params["data_dir"]
+    folder, _ = _where(data_dir)  # type: ignore[arg-type]
+    kw = {k: params[k] for k in ("mirror", "force", "keep_archives")}
+    result = fetch(manifest, folder, **kw)  # type: ignore[arg-type]
+    if params["quiet"]:
         return
     if result.already_present:
         typer.echo(
@@ -98,15 +78,12 @@ def fetch_cmd(
 
 
 @app.command("info", cls=HelpCommand)
-@o.command()
-def info_cmd(
-    data_dir: DirOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
+@o.command(DIR, INFO_JSON)
+def info_cmd(**params: object) -> None:
     """Show where the data folder is and which datasets are present, complete or partial."""
-    folder, origin = _where(data_dir)
+    folder, origin = _where(params["data_dir"])  # type: ignore[arg-type]
     statuses = [dataset_status(m, folder) for m in MANIFESTS.values()]
-    if as_json:
+    if params["as_json"]:
         datasets = [{k: v for k, v in asdict(s).items() if k != "data_dir"} for s in statuses]
         doc = {"schema": "infogauss.data/v1", "data_dir": folder, "data_dir_from": origin}
         typer.echo(json.dumps({**doc, "datasets": datasets}, indent=2, default=str))

@@ -20,15 +20,14 @@ from infogauss_cli.core.errors import InfogaussError, io_failure
 from infogauss_cli.core.safe_text import printable, printable_lines
 
 F = TypeVar("F", bound=Callable[..., object])
-CLOSED_PIPE_EXIT = 141  # 128 + SIGPIPE
 _state = {"debug": False}
 INTERRUPTED = "interrupted; chunks already in the embedding cache are kept (rerun to resume)"
 _SECOND = b"\ninfogauss: still saving what was computed; send it again to stop at once\n"
 _THIRD = b"error: stopped at once; the cache keeps the chunks already written (rerun to resume)\n"
 
 
-class Stopped(BaseException):
-    """Stands for the distributed ``Stopped`` in a process alone (never raised)."""
+class Stopped(BaseException):  # distributed's, in a process alone (never raised)
+    pass
 
 
 def finish(code: int, message: str = "") -> tuple[int, bool]:
@@ -68,7 +67,7 @@ def closed_stdout() -> int:
     """Stdout to ``/dev/null`` after a closed pipe (the flush at exit fails no more); 141."""
     with contextlib.suppress(OSError, ValueError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return CLOSED_PIPE_EXIT
+    return 141  # 128 + SIGPIPE
 
 
 @contextlib.contextmanager
@@ -76,25 +75,11 @@ def stdout_named() -> Iterator[None]:
     """A write error that names no file (the table or a ``-`` report) names stdout."""
     try:
         yield
-    except BrokenPipeError:
-        raise
     except OSError as exc:
-        if exc.filename is not None:
+        if exc.filename is not None or isinstance(exc, BrokenPipeError):
             raise
         fix = "free space where stdout goes, or redirect stdout elsewhere"
         raise io_failure(exc, "stdout", "write to", fix=fix) from None
-
-
-@contextlib.contextmanager
-def library_warnings_silenced() -> Iterator[None]:
-    """Only the tool's own warnings show (all with ``--debug``), control characters escaped."""
-    with warnings.catch_warnings():
-        warnings.showwarning = show_escaped
-        if not _state["debug"]:
-            warnings.filterwarnings("ignore")
-            warnings.filterwarnings("default", module=r"infogauss_cli(\.|$)")
-            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
-        yield
 
 
 def show_escaped(
@@ -179,10 +164,15 @@ def handle_errors(func: F) -> F:
         result, code, message, signals = None, 0, "", None
         try:
             with (
-                library_warnings_silenced(),
+                warnings.catch_warnings(),
                 stopping_signals() as signals,
                 channel(quiet=_quiet(kwargs) or not is_main()),  # torchrun: rank 0 only
             ):
+                warnings.showwarning = show_escaped  # control characters escaped
+                if not _state["debug"]:  # only the tool's own warnings (all with --debug)
+                    warnings.filterwarnings("ignore")
+                    warnings.filterwarnings("default", module=r"infogauss_cli(\.|$)")
+                    warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
                 result = func(*args, **kwargs)
         except (typer.Abort, typer.BadParameter):
             raise  # typer reports these itself (usage errors exit 2)

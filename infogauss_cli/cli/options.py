@@ -42,7 +42,7 @@ SHARD_DONE = (
     "{shard}: done; when every shard has run, the same command without --shard assembles the "
     "cache (and computes whatever is missing)"
 )
-HELP = {
+HELP = {  # every option's help but a few commands' own --json, --out, --n, --seed
     "--zoo": "Model zoo YAML (default: $INFOGAUSS_ZOO, then the packaged zoo).",
     "--revision": "Hub revision (branch, tag or commit hash) of the model's weights; overrides "
     "the zoo entry's revision. One model only (pin several in the zoo file).",
@@ -110,6 +110,46 @@ HELP = {
     "above an iid Gaussian coordinate's at the same n, in SDs) exceeds X.",
     "--baseline": "Compare against an earlier JSON report (with --max-drop).",
     "--max-drop": "Fail if a compliance drops by more than X vs --baseline.",
+    "--quick": "The quick preset: d=128, 30 epochs, n=2000 (seconds).",
+    "--settings": "Comma-separated blocks of the paper's table: laplace, gmm, binary, supervised "
+    "(default: all; with --sweep: laplace,binary).",
+    "--encoder": "Encoder of every run (default: linear).",
+    "--temperature": "InfoNCE temperature.",
+    "--epochs": "Training epochs.",
+    "--eval-epochs": "Also evaluate after these epochs, e.g. 10,30 (0 and the last always are).",
+    "--noise": "Std of the additive noise (continuous inputs).",
+    "--bit-noise": "Probability that a 1-bit is dropped (binary inputs; as many switch on).",
+    "--reg": "Vanishing norm regulariser lambda_0 (the paper's regularisation path; 0: off).",
+    "--sweep": "Sweep d and N instead (InfoNCE runs, final epoch); with --plots DIR also writes "
+    "DIR/sweep.png.",
+    "--sweep-d": "d values (default 16,32,64,128,256).",
+    "--sweep-n": "N values (default 32,64,128,256,512).",
+    "--save-checkpoints": "Write each encoder at the evaluated epochs (0 included) to "
+    "DIR/RUN/epoch-EEEE.safetensors + .json; `infogauss track DIR` reads them back.",
+    "--weights": "Weights files of the one zoo entry, one per checkpoint (a quoted glob such as "
+    "'ckpt/step-*.safetensors'; repeatable).",
+    "--steps": "Steps of the checkpoints in the order given (default: parsed from the names: the "
+    "number after step/epoch/checkpoint, else the last number).",
+    "--require-trend": "Gate on the first-to-last change of AD and DP compliance: up/down = "
+    "beyond the width of the null's 95% band, flat = within it (see docs/training.md).",
+    "--dir": "Data folder (default: $INFOGAUSS_DATA, else the user cache dir). COCO goes to "
+    "DIR/coco; use the same folder later through $INFOGAUSS_DATA.",
+    "--mirror": "Base URL replacing http://images.cocodataset.org/ (files under URL/zips/ "
+    "and URL/annotations/), or a local folder holding the two zips.",
+    "--force": "Fetch again even if the data is complete.",
+    "--keep-archives": "Keep the downloaded zips after extracting them.",
+    "--older-than": "Entries not used for this long: 30d, 12h, 2w.",
+    "--model": "Entries of this model (zoo id as in `cache list`).",
+    "--dry-run": "Print what would be removed; remove nothing.",
+    "--yaml": "Print the entry as a one-model zoo file (to edit, e.g. set source.weights, "
+    "and pass with --zoo).",
+    "--deep": "Also check every name against the installed timm / open_clip / transformers "
+    "(no network; slower: imports the libraries).",
+    "--key": "Array to read from .npz/.safetensors/.pt files.",
+    "--name": "Row label (default: file name).",
+    "--out": "Folder for report.html and report.json.",
+    "--models/--no-models": "Also run the real packaged models (minilm-l6, effnet-lite0 and "
+    "their random-init twins); --no-models: synthetic rows only.",
 }
 
 
@@ -130,7 +170,7 @@ def shared(kind: object, default: object, flags: str, panel: str, **kw: object) 
     return Shared(name, Annotated[kind, info], default)
 
 
-M, D, P, C, OUT, G = "Model", "Data", "Protocol", "Compute", "Output", "Gates"
+M, D, P, C, OUT, G, OPT = "Model", "Data", "Protocol", "Compute", "Output", "Gates", "Options"
 NO_DEFAULT = {"show_default": False}
 ZOO = shared(Path | None, None, "--zoo", M)
 REVISION = shared(str | None, None, "--revision", M, metavar="REV", **NO_DEFAULT)
@@ -181,6 +221,9 @@ FILES = (
     shared(Path | None, None, "--markdown", OUT, metavar="FILE"),
     shared(Path | None, None, "--html", OUT, metavar="FILE"),
     shared(Path | None, None, "--plots", OUT, metavar="DIR"),
+)
+LIST_JSON = shared(
+    bool, False, "--json", OPT, name="as_json", help="Print the entries as JSON on stdout."
 )
 PER_COORDINATE = shared(bool, False, "--per-coordinate", OUT)
 QUIET = shared(bool, False, "--quiet -q", OUT)

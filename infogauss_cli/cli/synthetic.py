@@ -14,55 +14,31 @@ from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_
 
 E, S = "Experiment", "Sweep"
 Encoder = o.choices("Encoder", ("linear", "mlp"))
-HELP = {
-    "--quick": "The quick preset: d=128, 30 epochs, n=2000 (seconds).",
-    "--settings": "Comma-separated blocks of the paper's table: laplace, gmm, binary, supervised "
-    "(default: all; with --sweep: laplace,binary).",
-    "--encoder": "Encoder of every run (default: linear).",
-    "--d": "Embedding dimension d.",
-    "--batch-size": "Training batch size (the paper's N).",
-    "--temperature": "InfoNCE temperature.",
-    "--epochs": "Training epochs.",
-    "--eval-epochs": "Also evaluate after these epochs, e.g. 10,30 (0 and the last always are).",
-    "--noise": "Std of the additive noise (continuous inputs).",
-    "--bit-noise": "Probability that a 1-bit is dropped (binary inputs; as many switch on).",
-    "--reg": "Vanishing norm regulariser lambda_0 (the paper's regularisation path; 0: off).",
-    "--n": "Fresh held-out rows the tests see (default: the preset's).",
-    "--seed": "Seed of data, initialisation and training.",
-    "--sweep": "Sweep d and N instead (InfoNCE runs, final epoch); with --plots DIR also writes "
-    "DIR/sweep.png.",
-    "--sweep-d": "d values (default 16,32,64,128,256).",
-    "--sweep-n": "N values (default 32,64,128,256,512).",
-    "--save-checkpoints": "Write each encoder at the evaluated epochs (0 included) to "
-    "DIR/RUN/epoch-EEEE.safetensors + .json; `infogauss track DIR` reads them back.",
-}
-
-
-def _opt(kind: object, default: object, flag: str, panel: str = E, **kw: object) -> o.Shared:
-    return o.shared(kind, default, flag, panel, help=HELP[flag], **kw)
-
-
+N_HELP = "Fresh held-out rows the tests see (default: the preset's)."
+SEED_HELP = "Seed of data, initialisation and training."
 EXPERIMENT = (
-    _opt(bool, False, "--quick"),
-    _opt(str | None, None, "--settings", metavar="LIST"),
-    _opt(Encoder | None, None, "--encoder"),
-    _opt(int | None, None, "--d", min=2),
-    _opt(int | None, None, "--batch-size", min=2),
-    _opt(float | None, None, "--temperature", min=1e-6),
-    _opt(int | None, None, "--epochs", min=0),
-    _opt(str | None, None, "--eval-epochs", metavar="LIST"),
-    _opt(float | None, None, "--noise", min=0.0),
-    _opt(float | None, None, "--bit-noise", min=0.0, max=0.99),
-    _opt(float | None, None, "--reg", min=0.0),
-    _opt(int | None, None, "--n", o.P, min=20),
-    _opt(int, 0, "--seed", o.P, min=0, max=o.MAX_SEED),
+    o.shared(bool, False, "--quick", E),
+    o.shared(str | None, None, "--settings", E, metavar="LIST"),
+    o.shared(Encoder | None, None, "--encoder", E),
+    o.shared(int | None, None, "--d", E, min=2, help="Embedding dimension d."),
+    o.shared(
+        int | None, None, "--batch-size", E, min=2, help="Training batch size (the paper's N)."
+    ),
+    o.shared(float | None, None, "--temperature", E, min=1e-6),
+    o.shared(int | None, None, "--epochs", E, min=0),
+    o.shared(str | None, None, "--eval-epochs", E, metavar="LIST"),
+    o.shared(float | None, None, "--noise", E, min=0.0),
+    o.shared(float | None, None, "--bit-noise", E, min=0.0, max=0.99),
+    o.shared(float | None, None, "--reg", E, min=0.0),
+    o.shared(int | None, None, "--n", o.P, min=20, help=N_HELP),
+    o.shared(int, 0, "--seed", o.P, min=0, max=o.MAX_SEED, help=SEED_HELP),
     o.VIEW._replace(default=o.View.l2),  # type: ignore[attr-defined]
     *o.DETAIL,
     *o.JUDGE,
-    _opt(bool, False, "--sweep", S),
-    _opt(str | None, None, "--sweep-d", S, metavar="LIST"),
-    _opt(str | None, None, "--sweep-n", S, metavar="LIST"),
-    _opt(Path | None, None, "--save-checkpoints", metavar="DIR"),
+    o.shared(bool, False, "--sweep", S),
+    o.shared(str | None, None, "--sweep-d", S, metavar="LIST"),
+    o.shared(str | None, None, "--sweep-n", S, metavar="LIST"),
+    o.shared(Path | None, None, "--save-checkpoints", E, metavar="DIR"),
 )
 
 

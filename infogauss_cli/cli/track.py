@@ -15,23 +15,13 @@ from infogauss_cli.extract.store import check_cache_writable
 from infogauss_cli.report.plots.charts import trajectory_section, write_trajectory_plot
 
 Trend = o.choices("Trend", ("up", "down", "flat"))
-HELP = {
-    "--weights": "Weights files of the one zoo entry, one per checkpoint (a quoted glob such as "
-    "'ckpt/step-*.safetensors'; repeatable).",
-    "--steps": "Steps of the checkpoints in the order given (default: parsed from the names: the "
-    "number after step/epoch/checkpoint, else the last number).",
-    "--require-trend": "Gate on the first-to-last change of AD and DP compliance: up/down = "
-    "beyond the width of the null's 95% band, flat = within it (see docs/training.md).",
-    "--view": "l2, raw or both (default l2; synthetic checkpoints: the view they were saved with).",
-}
+VIEW_HELP = "l2, raw or both (default l2; synthetic checkpoints: the view they were saved with)."
 CHECKPOINTS = (
-    o.shared(
-        list[str] | None, None, "--weights", "Checkpoints", metavar="GLOB", help=HELP["--weights"]
-    ),
-    o.shared(str | None, None, "--steps", "Checkpoints", metavar="LIST", help=HELP["--steps"]),
-    o.shared(Trend | None, None, "--require-trend", o.G, help=HELP["--require-trend"]),  # type: ignore[valid-type]
+    o.shared(list[str] | None, None, "--weights", "Checkpoints", metavar="GLOB"),
+    o.shared(str | None, None, "--steps", "Checkpoints", metavar="LIST"),
+    o.shared(Trend | None, None, "--require-trend", o.G),  # type: ignore[valid-type]
 )
-VIEW = o.shared(o.View | None, None, "--view", o.P, help=HELP["--view"])
+VIEW = o.shared(o.View | None, None, "--view", o.P, help=VIEW_HELP)
 
 
 @o.command(CHECKPOINTS, o.DATA[:2], o.SAMPLE, VIEW, o.JUDGE, o.COMPUTE, o.FILES, o.QUIET, o.GATES)

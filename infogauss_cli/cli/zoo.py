@@ -37,6 +37,12 @@ app = typer.Typer(
 )
 
 
+SHOW = (
+    o.shared(bool, False, "--yaml", o.OPT, name="as_yaml"),
+    o.shared(bool, False, "--json", o.OPT, name="as_json", help="Print the entry as JSON."),
+)
+
+
 def _paper_row(entry: ZooEntry) -> str:
     row = entry.paper_row
     if isinstance(row, dict):
@@ -52,19 +58,14 @@ def _entry_dict(entry: ZooEntry, *, compact: bool = False) -> dict[str, Any]:
 
 
 @app.command("list", cls=HelpCommand)
-@o.command(o.ZOO)
-def list_cmd(
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the entries as JSON on stdout.")
-    ] = False,
-    **params: object,
-) -> None:
+@o.command(o.LIST_JSON, o.ZOO)
+def list_cmd(**params: object) -> None:
     """List the registered models.
 
     Example: [bold]infogauss zoo list --json | jq -r '.models[].id'[/]
     """
     z = load_zoo(params["zoo"])  # type: ignore[arg-type]
-    if as_json:
+    if params["as_json"]:
         models = [{**_entry_dict(e), "ref": e.ref} for e in z.entries]
         typer.echo(json.dumps({"zoo": z.path, "models": models}, indent=2))
         return
@@ -96,20 +97,8 @@ def list_cmd(
 
 
 @app.command("show", cls=HelpCommand)
-@o.command(o.ZOO, o.OBJECTIVE)
-def show_cmd(
-    model: Annotated[str, typer.Argument(help=o.MODEL_HELP)],
-    as_yaml: Annotated[
-        bool,
-        typer.Option(
-            "--yaml",
-            help="Print the entry as a one-model zoo file (to edit, e.g. set source.weights, "
-            "and pass with --zoo).",
-        ),
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the entry as JSON.")] = False,
-    **params: object,
-) -> None:
+@o.command(SHOW, o.ZOO, o.OBJECTIVE)
+def show_cmd(model: Annotated[str, typer.Argument(help=o.MODEL_HELP)], **params: object) -> None:
     """Show one model: its source, embedding, and where its weights come from.
 
     Examples: [bold]infogauss zoo show clip[/], [bold]infogauss zoo show timm:resnet34.tv_in1k[/]
@@ -118,7 +107,7 @@ def show_cmd(
     (entry,) = resolve_models([model], zoo_path=zoo, objective=objective)  # type: ignore[arg-type]
     fly = is_on_the_fly(model)
     where = f"none (made on the fly from {model})" if fly else str(find_zoo(zoo))  # type: ignore[arg-type]
-    if as_yaml:
+    if params["as_yaml"]:
         _print_yaml(entry, fly)
         return
     try:
@@ -126,7 +115,7 @@ def show_cmd(
         weights = {k: getattr(status, k) for k in ("kind", "location", "available", "detail")}
     except InfogaussError as exc:
         weights = {"kind": "unavailable", "location": "-", "available": False, "detail": str(exc)}
-    if as_json:
+    if params["as_json"]:
         data = {**_entry_dict(entry), "ref": entry.ref, "zoo": where, "weights_status": weights}
         typer.echo(json.dumps(data, indent=2))
         return
@@ -174,27 +163,20 @@ def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
 
 
 @app.command("validate", cls=HelpCommand)
-@o.command()
+@o.command(o.shared(bool, False, "--deep", o.OPT))
 def validate_cmd(
     path: Annotated[
         Path | None,
         typer.Argument(help="Zoo file (default: $INFOGAUSS_ZOO, then the packaged zoo)."),
     ] = None,
-    deep: Annotated[
-        bool,
-        typer.Option(
-            "--deep",
-            help="Also check every name against the installed timm / open_clip / transformers "
-            "(no network; slower: imports the libraries).",
-        ),
-    ] = False,
+    **params: object,
 ) -> None:
     """Check a zoo file against the schema; exit 2 listing every error with its field path.
 
     Example: [bold]infogauss zoo validate my_zoo.yaml[/]
     """
     z = load_zoo(path)
-    if deep:
+    if deep := bool(params["deep"]):
         problems = []
         for i, entry in enumerate(z.entries):
             try:
