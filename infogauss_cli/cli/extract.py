@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -14,30 +15,22 @@ from infogauss_cli.extract import SKIPPED_SHOWN, ExtractedFile, ShardWork, extra
 from infogauss_cli.extract.distributed import current_shard
 from infogauss_cli.pipelines.layers import layers_to_files
 
-OutOpt = Annotated[
-    Path,
-    typer.Option(
-        "--out",
-        metavar="FILE",
-        help="Where to write the (n, dim) float32 embeddings: .npy (ids in FILE.ids.json "
-        "beside it) or .safetensors (ids in the header).",
-        show_default=False,
-        rich_help_panel="Output",
-    ),
-]
+OUT_HELP = (
+    "Where to write the (n, dim) float32 embeddings: .npy (ids in FILE.ids.json beside it) or "
+    ".safetensors (ids in the header)."
+)
+OUT = o.shared(Path, inspect.Parameter.empty, "--out", o.OUT, metavar="FILE", help=OUT_HELP)
 
 
-@o.command(o.DATA, o.SAMPLE, o.LAYERS, o.COMPUTE, o.SHARD, o.QUIET)
+@o.command(OUT, o.DATA, o.SAMPLE, o.LAYERS, o.COMPUTE, o.SHARD, o.QUIET)
 def extract_cmd(
-    model: Annotated[str, typer.Argument(help=o.MODEL_HELP, show_default=False)],
-    out: OutOpt,
-    **params: object,
+    model: Annotated[str, typer.Argument(help=o.MODEL_HELP, show_default=False)], **params: object
 ) -> None:
     """Embed a dataset with one tower of a model and write the raw embeddings to a file.
 
     Example: [bold]infogauss extract effnet-lite0 --data images:photos/ --out e.npy[/]
     """
-    req = o.request(params, o.outputs(params))
+    out, req = Path(str(params["out"])), o.request(params, o.outputs(params))
     share = current_shard(req.compute.shard)
     quiet = req.outputs.quiet or (share.synced and not share.assembles)  # rank 0 speaks
     if req.protocol.layers:

@@ -54,8 +54,6 @@ def _text(text: str, style: str = "") -> Text:
 
 def _default(param: TyperOption | TyperArgument, ctx: typer.Context) -> str:
     """The ``[default: ...]`` typer shows: enums by value, flags by the name of the switch."""
-    if isinstance(param.show_default, str):
-        return f"({param.show_default})"
     value = param.get_default(ctx, call=False)
     if value is None or not (param.show_default or ctx.show_default):
         return ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -53,13 +52,15 @@ def track_cmd(
       [bold]infogauss track runs/st-finetune/ --data text:s.txt --require-trend up[/]
     """
     from infogauss_cli.pipelines.track import track_synthetic, track_zoo, zoo_checkpoints
-    from infogauss_cli.pipelines.track_folders import folder_checkpoints, targets_kind
+    from infogauss_cli.pipelines.track_folders import folder_checkpoints, read_files, targets_kind
 
     p = {k: getattr(v, "value", v) for k, v in params.items()}
     weights, trend, view = (p[k] for k in ("weights", "require_trend", "view"))
     steps = o.ints(p["steps"], "--steps")  # type: ignore[arg-type]
     out = o.outputs(params)
-    out.preflight(_inputs(targets, weights or (), params["zoo"]))
+    globbed = [g for w in weights or () for g in (glob.glob(w) if glob.has_magic(w) else [w])]
+    reads = [("TARGET", t) for t in targets] + [("--weights", w) for w in globbed]
+    out.preflight([("--zoo", params["zoo"]), *((k, f) for k, t in reads for f in read_files(t))])
     req = o.request(params, out, view=view or "l2")
     if req.compute.use_cache:
         check_cache_writable(req.compute)
@@ -87,14 +88,3 @@ def track_cmd(
     if drawable and out.plots:
         write_trajectory_plot(drawable, out.plots)
     raise typer.Exit(code)
-
-
-def _inputs(targets: list[str], weights: Sequence[str], zoo: object) -> list[tuple[str, object]]:
-    """What ``track`` reads (checkpoints, weights files, the zoo): no output may be one."""
-    from infogauss_cli.pipelines.track_folders import read_files  # numpy
-
-    found: list[tuple[str, object]] = [("--zoo", zoo)]
-    found += [("TARGET", f) for t in targets for f in read_files(t)]
-    patterns = [p for w in weights for p in (glob.glob(w) if glob.has_magic(w) else [w])]
-    found += [("--weights", f) for w in patterns for f in read_files(w)]
-    return found
