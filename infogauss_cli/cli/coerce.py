@@ -108,8 +108,7 @@ def is_light(param: Param) -> bool:
 
 
 def lighten(command: TyperCommand | TyperGroup) -> TyperCommand | TyperGroup:
-    """Give every typer parameter of ``command`` and its subcommands (``--help`` included) the
-    light conversion."""
+    """The light conversion for every parameter of ``command`` and its subcommands (--help too)."""
     for sub in getattr(command, "commands", {}).values():
         lighten(sub)
     for param in command.params:

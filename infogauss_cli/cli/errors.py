@@ -55,8 +55,7 @@ class StdoutConsole(Console):
 
 
 def terminal(to_stderr: bool = False) -> Console:
-    """The console for tables: stderr when a report goes to stdout; 160 columns when piped
-    or captured (not squeezed into 80) unless ``$COLUMNS`` says otherwise."""
+    """The console for tables (stderr when a report goes to stdout); 160 columns when piped."""
     console = StdoutConsole(stderr=to_stderr)
     if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
         return console
@@ -153,9 +152,8 @@ def stopping_signals() -> Iterator[_Handler | None]:
 
 
 def handle_errors(func: F) -> F:
-    """Decorator for commands: InfogaussError -> its exit code, Ctrl-C -> 3, stdout closed ->
-    141, anything else -> 3; a traceback only with ``--debug``. Under torchrun the ranks agree
-    on one exit code and only rank 0 (or a rank with an error of its own) prints the error."""
+    """Decorator for commands: errors to one line and an exit code (torchrun: the ranks agree on
+    it; rank 0, or a rank with an error of its own, prints it); a traceback only with --debug."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> object:

@@ -55,8 +55,7 @@ class HelpGroup(_Help, TyperGroup):  # type: ignore[misc]
 
 
 def load_command(name: str, markup: str | None = "rich") -> Cmd:
-    """Import the command's module and build its click command (values converted by
-    :mod:`.coerce`)."""
+    """Import the command's module and build its click command (lightened, :mod:`.coerce`)."""
     module = importlib.import_module(f"infogauss_cli.cli.{SAME_AS.get(name, name)}")
     if name in GROUPS:
         group = get_group(module.app)

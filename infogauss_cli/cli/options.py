@@ -171,10 +171,9 @@ def shared(kind: object, default: object, flags: str, panel: str, **kw: object) 
 
 
 M, D, P, C, OUT, G, OPT = "Model", "Data", "Protocol", "Compute", "Output", "Gates", "Options"
-NO_DEFAULT = {"show_default": False}
 ZOO = shared(Path | None, None, "--zoo", M)
-REVISION = shared(str | None, None, "--revision", M, metavar="REV", **NO_DEFAULT)
-OBJECTIVE = shared(str | None, None, "--objective", M, metavar="OBJ", **NO_DEFAULT)
+REVISION = shared(str | None, None, "--revision", M, metavar="REV")
+OBJECTIVE = shared(str | None, None, "--objective", M, metavar="OBJ")
 DATA = (
     shared(str, "coco-val2017", "--data", D),
     shared(Tower, Tower.all, "--tower", D),  # type: ignore[attr-defined]
@@ -194,7 +193,7 @@ DETAIL = (
     shared(bool, False, "--detail", P),
     shared(int, 0, "--bootstrap", P, metavar="B", min=0, max=MAX_BOOTSTRAP),
 )
-MEMORY = shared(str | None, None, "--memory-budget", C, metavar="SIZE", **NO_DEFAULT)
+MEMORY = shared(str | None, None, "--memory-budget", C, metavar="SIZE")
 JUDGE = (
     shared(VerdictMode, VerdictMode.coordinates, "--verdict", P),  # type: ignore[attr-defined]
     shared(RuleName, RuleName.calibrated, "--rule", P),  # type: ignore[attr-defined]
@@ -214,7 +213,7 @@ COMPUTE = (
     CACHE_DIR,
     shared(bool, False, "--no-cache", C),
 )
-SHARD = shared(str | None, None, "--shard", C, metavar="K/N", **NO_DEFAULT)
+SHARD = shared(str | None, None, "--shard", C, metavar="K/N")
 JSON = shared(str | None, None, "--json", OUT, metavar="FILE", name="json_out")
 FILES = (
     JSON,
@@ -243,8 +242,7 @@ REPORT = (*FILES, PER_COORDINATE, QUIET, *GATES, *BASELINE)  # every command wit
 
 
 def command(*options: Shared | tuple[Shared, ...]) -> Callable[[F], F]:
-    """A command (errors handled, :func:`~.errors.handle_errors`) whose parameters are its own
-    followed by the shared ``options``; their values reach it as ``**params``."""
+    """A command (errors handled) with its own parameters, then ``options`` (as ``**params``)."""
     flat = [o for group in options for o in ((group,) if isinstance(group, Shared) else group)]
 
     def wrap(func: F) -> F:
@@ -264,8 +262,7 @@ def outputs(params: Params) -> core.Outputs:
 
 
 def request(params: Params, out: core.Outputs, **protocol: object) -> core.Request:
-    """The option objects the command's ``params`` ask for (``protocol``: overrides); the
-    ``--baseline`` report is read here (the library does no I/O)."""
+    """The option objects ``params`` ask for (``protocol``: overrides), --baseline read here."""
     gates = core.pick(params, core.GATE_OPTIONS)
     gates["require"] = tuple(getattr(r, "value", r) for r in gates.get("require") or ())
     if params.get("baseline") is not None:

@@ -59,21 +59,15 @@ def synthetic_cmd(**params: object) -> None:
       [bold]infogauss synthetic --quick --eval-epochs 5,10,20 --save-checkpoints ckpt/[/]
       then [bold]infogauss track ckpt/[/]
     """
+    from infogauss_cli.pipelines.synthetic import sweep as sw
     from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows  # numpy
-    from infogauss_cli.pipelines.synthetic.sweep import (
-        SWEEP_D,
-        SWEEP_N,
-        SWEEP_SETTINGS,
-        sweep_rows,
-        write_sweep_plot,
-    )
 
     p = {k: getattr(v, "value", v) for k, v in params.items()}
     sweep, save_checkpoints = bool(p["sweep"]), p["save_checkpoints"]
     settings = [s.strip() for s in str(p["settings"] or "").split(",") if s.strip()]
     cfg = preset(
         "quick" if p["quick"] else "default",
-        settings=tuple(settings) or (SWEEP_SETTINGS if sweep else None),
+        settings=tuple(settings) or (sw.SWEEP_SETTINGS if sweep else None),
         eval_epochs=o.ints(p["eval_epochs"], "--eval-epochs"),  # type: ignore[arg-type]
         n_eval=p["n"],
         **{k: p[k] for k in ("encoder", "d", "batch_size", "temperature", "epochs", "noise")},
@@ -85,11 +79,11 @@ def synthetic_cmd(**params: object) -> None:
     if sweep and save_checkpoints is not None:
         raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")
     if sweep:
-        ds = o.ints(p["sweep_d"], "--sweep-d") or SWEEP_D  # type: ignore[arg-type]
-        ns = o.ints(p["sweep_n"], "--sweep-n") or SWEEP_N  # type: ignore[arg-type]
-        rows = sweep_rows(cfg, ds, ns, options=req.diagnose, gates=req.gates)
+        ds = o.ints(p["sweep_d"], "--sweep-d") or sw.SWEEP_D  # type: ignore[arg-type]
+        ns = o.ints(p["sweep_n"], "--sweep-n") or sw.SWEEP_N  # type: ignore[arg-type]
+        rows = sw.sweep_rows(cfg, ds, ns, options=req.diagnose, gates=req.gates)
         if out.plots:
-            write_sweep_plot(rows, cfg, out.plots)
+            sw.write_sweep_plot(rows, cfg, out.plots)
         emit(rows, out)
     saver = as_saver(save_checkpoints)
     rows = synthetic_rows(cfg, options=req.diagnose, gates=req.gates, save_dir=saver)

@@ -147,8 +147,7 @@ def show_cmd(model: Annotated[str, typer.Argument(help=o.MODEL_HELP)], **params:
 
 
 def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
-    """The entry as a one-model zoo file; one made on the fly gets a zoo id and ``dim: null``
-    (a note on stderr says to fill it in)."""
+    """The entry as a one-model zoo file (made on the fly: a zoo id and ``dim: null``)."""
     data = _entry_dict(entry, compact=True)
     if on_the_fly:
         data.pop("notes", None)
