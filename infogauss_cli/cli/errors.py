@@ -11,7 +11,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any, TextIO, TypeVar
+from typing import TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -156,7 +156,7 @@ def handle_errors(func: F) -> F:
     it; rank 0, or a rank with an error of its own, prints it); a traceback only with --debug."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> object:
+    def wrapper(*args: object, **kwargs: object) -> object:
         from infogauss_cli.cli.progress import channel  # rich's progress bars
 
         result, code, message, signals = None, 0, "", None
