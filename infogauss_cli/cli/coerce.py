@@ -123,6 +123,3 @@ def lighten(command: TyperCommand | TyperGroup) -> TyperCommand | TyperGroup:
 
         command.get_help_option = get_help_option  # type: ignore[method-assign,assignment]
     return command
-
-
-__all__ = ["convert", "is_light", "lighten"]

@@ -99,6 +99,3 @@ class LazyGroup(HelpGroup):
             super().format_help(ctx, formatter)
         finally:
             self._listing = False
-
-
-__all__ = ["COMMANDS", "HelpCommand", "HelpGroup", "LazyGroup", "load_command"]

@@ -52,9 +52,7 @@ def _paper_row(entry: ZooEntry) -> str:
 
 def _entry_dict(entry: ZooEntry, *, compact: bool = False) -> dict[str, Any]:
     data = entry.model_dump(mode="json", exclude_defaults=compact)
-    if compact:  # keep what a zoo file must have even when it equals a default
-        data = {"id": entry.id, **data}
-    return data
+    return {"id": entry.id, **data} if compact else data  # a zoo file must have the id
 
 
 @app.command("list", cls=HelpCommand)
