@@ -203,7 +203,6 @@ def test_help_lists_every_command_without_importing_them():
         "infogauss_cli.cli.lazy",
         "infogauss_cli.cli.help",
         "infogauss_cli.cli.coerce",
-        "infogauss_cli.cli.signals",
     }
     assert heavy == ""
     from infogauss_cli.cli.lazy import COMMANDS

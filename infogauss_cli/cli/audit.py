@@ -15,9 +15,8 @@ from infogauss_cli.extract.store import check_cache_writable
 
 
 @o.command(
-    o.DATA, o.SAMPLE, o.LAYERS, o.VIEW, o.DETAIL, o.MEMORY, o.JUDGE, o.COMPUTE, o.SHARD,
-    o.FILES, o.PER_COORDINATE, o.QUIET, o.GATES, o.BASELINE,
-)  # fmt: skip
+    o.DATA, o.SAMPLE, o.LAYERS, o.VIEW, o.DETAIL, o.MEMORY, o.JUDGE, o.COMPUTE, o.SHARD, o.REPORT
+)
 def audit_cmd(
     models: Annotated[
         list[str], typer.Argument(metavar="MODEL...", help=o.MODEL_HELP, show_default=False)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import stdout_console
+from infogauss_cli.cli.errors import StdoutConsole
 from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.safe_paths import default_cache_dir
@@ -24,7 +23,12 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the entries as JSON on stdout.")]
+PRUNE = (
+    o.shared(str | None, None, "--older-than", o.OPT),
+    o.shared(list[str] | None, None, "--model", o.OPT),
+    o.shared(bool, False, "--dry-run", o.OPT),
+    o.CACHE_DIR,
+)
 
 
 def _root(cache_dir: object) -> Path:
@@ -50,15 +54,15 @@ def human_age(seconds: float) -> str:
 
 
 @app.command("list", cls=HelpCommand)
-@o.command(o.CACHE_DIR)
-def list_cmd(as_json: JsonOpt = False, **params: object) -> None:
+@o.command(o.LIST_JSON, o.CACHE_DIR)
+def list_cmd(**params: object) -> None:
     """List the cache entries: model, tower, data, items, size, age (since last use).
 
     Example: [bold]infogauss cache list --json | jq '.entries[] | select(.age_s > 2592000)'[/]
     """
     root = _root(params["cache_dir"])
     infos = admin.list_entries(root)
-    if as_json:
+    if params["as_json"]:
         entries = [i.to_dict() for i in infos]
         total = sum(i.size_bytes for i in infos)
         typer.echo(json.dumps({"cache": str(root), "entries": entries, "size_bytes": total}))
@@ -71,35 +75,23 @@ def list_cmd(as_json: JsonOpt = False, **params: object) -> None:
         items = "stream" if i.items is None else str(i.items)
         size, age = human_size(i.size_bytes), human_age(i.age_s())
         table.add_row(i.model, i.tower, i.data, items, size, age)
-    stdout_console().print(table)
+    StdoutConsole().print(table)
 
 
 @app.command("prune", cls=HelpCommand)
-@o.command(o.CACHE_DIR)
-def prune_cmd(
-    older_than: Annotated[
-        str | None,
-        typer.Option("--older-than", help="Entries not used for this long: 30d, 12h, 2w."),
-    ] = None,
-    model: Annotated[
-        list[str] | None,
-        typer.Option("--model", help="Entries of this model (zoo id as in `cache list`)."),
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print what would be removed; remove nothing.")
-    ] = False,
-    **params: object,
-) -> None:
+@o.command(PRUNE)
+def prune_cmd(**params: object) -> None:
     """Remove cache entries by age and/or model (both: both must hold). Asks nothing; prints
     what it removed.
 
     Example: [bold]infogauss cache prune --older-than 30d --dry-run[/]
     """
+    older_than, model, dry_run = (params[k] for k in ("older_than", "model", "dry_run"))
     if older_than is None and not model:
         raise BadInputError("cache prune needs --older-than AGE and/or --model ID")
-    age = admin.parse_age(older_than) if older_than is not None else None
+    age = admin.parse_age(str(older_than)) if older_than is not None else None
     root = _root(params["cache_dir"])
-    chosen = admin.select_entries(admin.list_entries(root), age, tuple(model or ()))
+    chosen = admin.select_entries(admin.list_entries(root), age, tuple(model or ()))  # type: ignore[call-overload]
     verb = "would remove" if dry_run else "removed"
     for info in chosen:
         if not dry_run:

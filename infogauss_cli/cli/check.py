@@ -10,19 +10,10 @@ import typer
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.output import emit
 
+ARRAY = (o.shared(str | None, None, "--key", o.OPT), o.shared(str | None, None, "--name", o.OPT))
 
-@o.command(
-    o.SAMPLE,
-    o.VIEW,
-    o.DETAIL,
-    o.MEMORY,
-    o.JUDGE,
-    o.FILES,
-    o.PER_COORDINATE,
-    o.QUIET,
-    o.GATES,
-    o.BASELINE,
-)
+
+@o.command(ARRAY, o.SAMPLE, o.VIEW, o.DETAIL, o.MEMORY, o.JUDGE, o.REPORT)
 def check_cmd(
     files: Annotated[
         list[Path],
@@ -32,12 +23,6 @@ def check_cmd(
             show_default=False,
         ),
     ],
-    key: Annotated[
-        str | None, typer.Option("--key", help="Array to read from .npz/.safetensors/.pt files.")
-    ] = None,
-    name: Annotated[
-        str | None, typer.Option("--name", help="Row label (default: file name).")
-    ] = None,
     **params: object,
 ) -> None:
     """Audit embedding matrices stored in files (.npy .npz .safetensors .pt .csv .tsv .parquet).
@@ -46,23 +31,11 @@ def check_cmd(
     """
     from infogauss_cli.pipelines.check import check_file  # numpy
 
-    if name is not None and len(files) > 1:
+    if params["name"] is not None and len(files) > 1:
         raise typer.BadParameter("--name labels a single FILE", param_hint="--name")
     out = o.outputs(params)
     out.preflight([*(("FILE", f) for f in files), ("--baseline", params["baseline"])])
     req = o.request(params, out)  # every output writable, and no input, before any file is read
-    emit(
-        [
-            row
-            for file in files
-            for row in check_file(
-                file,
-                key=key,
-                name=name,
-                protocol=req.protocol,
-                options=req.diagnose,
-                gates=req.gates,
-            )
-        ],
-        out,
-    )
+    kw = {"key": params["key"], "name": params["name"], "protocol": req.protocol}
+    rows = [r for f in files for r in check_file(f, options=req.diagnose, gates=req.gates, **kw)]
+    emit(rows, out)

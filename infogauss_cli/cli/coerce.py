@@ -1,9 +1,5 @@
-"""Command-line values converted without pydantic where that is certain (typer builds a pydantic
-adapter per option, defaults included: about as costly as typer and rich together). Each typer
-parameter's click ``process_value`` is wrapped: plain values (str, bool, int, float within
-min/max, Path without checks, Enum/Literal choices given exactly, lists of them) are converted
-here, anything else goes to typer's own, so errors read as typer writes them
-(tests/test_cli_startup.py checks both agree for every option of every command)."""
+"""Command-line values converted without pydantic where that is certain (typer builds a costly
+pydantic adapter per option): plain values here, anything else by typer's own conversion."""
 
 from __future__ import annotations
 
@@ -24,8 +20,8 @@ _NUMBER = {
 }
 
 
-class _Slow(Exception):
-    """This value goes to typer's own conversion."""
+class _Slow(Exception):  # this value goes to typer's own conversion
+    pass
 
 
 def _number(kind: type, value: object, info: ParameterInfo) -> int | float:
@@ -70,7 +66,7 @@ def _leaf(kind: object, value: object, info: ParameterInfo, ctx: typer.Context) 
 
 
 def convert(param: Param, value: object, ctx: typer.Context) -> object:
-    """``value`` converted as typer would; raises :class:`_Slow` where typer must decide."""
+    """``value`` converted as typer would (:class:`_Slow` where typer must decide)."""
     d = param.type_descriptor
     info = d.parameter_info
     if d.file_annotation is not None or info.parser is not None:
@@ -111,12 +107,8 @@ def is_light(param: Param) -> bool:
     return getattr(param.process_value, "light", False)
 
 
-Command = TyperCommand | TyperGroup
-
-
-def lighten(command: Command) -> Command:
-    """Give every typer parameter of ``command`` (and of its subcommands), ``--help``
-    included, the light conversion; returns ``command``."""
+def lighten(command: TyperCommand | TyperGroup) -> TyperCommand | TyperGroup:
+    """The light conversion for every parameter of ``command`` and its subcommands (--help too)."""
     for sub in getattr(command, "commands", {}).values():
         lighten(sub)
     for param in command.params:
@@ -131,6 +123,3 @@ def lighten(command: Command) -> Command:
 
         command.get_help_option = get_help_option  # type: ignore[method-assign,assignment]
     return command
-
-
-__all__ = ["convert", "is_light", "lighten"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from enum import Enum
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import stdout_console
+from infogauss_cli.cli.errors import terminal
 from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.safe_text import markup_safe, printable
 from infogauss_cli.data.fetch import MANIFESTS, dataset_status, fetch, resolve_data_dir
@@ -25,20 +25,18 @@ app = typer.Typer(
 )
 
 
-class Dataset(str, Enum):
-    coco_val2017 = "coco-val2017"
-
-
-DirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--dir",
-        metavar="DIR",
-        help="Data folder (default: $INFOGAUSS_DATA, else the user cache dir). COCO goes to "
-        "DIR/coco; use the same folder later through $INFOGAUSS_DATA.",
-        show_default=False,
-    ),
-]
+Dataset = o.choices("Dataset", ("coco-val2017",))
+DIR = o.shared(Path | None, None, "--dir", o.OPT, name="data_dir", metavar="DIR")
+FETCH = (
+    DIR,
+    o.shared(str | None, None, "--mirror", o.OPT, metavar="URL"),
+    o.shared(bool, False, "--force", o.OPT),
+    o.shared(bool, False, "--keep-archives", o.OPT),
+    o.QUIET,
+)
+INFO_JSON = o.shared(
+    bool, False, "--json", o.OPT, name="as_json", help="Print JSON instead of a table."
+)
 
 
 def _where(data_dir: Path | None) -> tuple[Path, str]:
@@ -50,37 +48,20 @@ def _where(data_dir: Path | None) -> tuple[Path, str]:
 
 
 @app.command("fetch", cls=HelpCommand)
-@o.command(o.QUIET)
+@o.command(FETCH)
 def fetch_cmd(
     dataset: Annotated[Dataset, typer.Argument(help="What to fetch.", show_default=False)],
-    data_dir: DirOpt = None,
-    mirror: Annotated[
-        str | None,
-        typer.Option(
-            "--mirror",
-            metavar="URL",
-            help="Base URL replacing http://images.cocodataset.org/ (files under URL/zips/ "
-            "and URL/annotations/), or a local folder holding the two zips.",
-        ),
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Fetch again even if the data is complete.")
-    ] = False,
-    keep_archives: Annotated[
-        bool,
-        typer.Option("--keep-archives", help="Keep the downloaded zips after extracting them."),
-    ] = False,
     **params: object,
 ) -> None:
     """Download, verify (md5) and extract a dataset; an interrupted download resumes.
 
     Example: [bold]infogauss data fetch coco-val2017[/]
     """
-    quiet = bool(params["quiet"])
-    manifest = MANIFESTS[dataset.value]
-    folder, _ = _where(data_dir)
-    result = fetch(manifest, folder, mirror=mirror, force=force, keep_archives=keep_archives)
-    if quiet:
+    manifest, data_dir = MANIFESTS[dataset.value], params["data_dir"]
+    folder, _ = _where(data_dir)  # type: ignore[arg-type]
+    kw = {k: params[k] for k in ("mirror", "force", "keep_archives")}
+    result = fetch(manifest, folder, **kw)  # type: ignore[arg-type]
+    if params["quiet"]:
         return
     if result.already_present:
         typer.echo(
@@ -97,39 +78,17 @@ def fetch_cmd(
 
 
 @app.command("info", cls=HelpCommand)
-@o.command()
-def info_cmd(
-    data_dir: DirOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
+@o.command(DIR, INFO_JSON)
+def info_cmd(**params: object) -> None:
     """Show where the data folder is and which datasets are present, complete or partial."""
-    folder, origin = _where(data_dir)
+    folder, origin = _where(params["data_dir"])  # type: ignore[arg-type]
     statuses = [dataset_status(m, folder) for m in MANIFESTS.values()]
-    if as_json:
-        doc = {
-            "schema": "infogauss.data/v1",
-            "data_dir": str(folder),
-            "data_dir_from": origin,
-            "datasets": [
-                {
-                    "name": s.name,
-                    "complete": s.complete,
-                    "root": str(s.root),
-                    "members": s.members,
-                    "marker": s.marker,
-                    "downloads": [
-                        {"path": str(d.path), "bytes": d.bytes, "partial": d.partial}
-                        for d in s.downloads
-                    ],
-                }
-                for s in statuses
-            ],
-        }
-        typer.echo(json.dumps(doc, indent=2))
+    if params["as_json"]:
+        datasets = [{k: v for k, v in asdict(s).items() if k != "data_dir"} for s in statuses]
+        doc = {"schema": "infogauss.data/v1", "data_dir": folder, "data_dir_from": origin}
+        typer.echo(json.dumps({**doc, "datasets": datasets}, indent=2, default=str))
         return
-    console = stdout_console()
-    if not console.is_terminal:  # piped or captured: do not wrap paths at 80 columns
-        console = stdout_console(width=160)
+    console = terminal()
     console.print(
         f"data dir: [bold]{markup_safe(folder)}[/] ({markup_safe(origin)})", highlight=False
     )

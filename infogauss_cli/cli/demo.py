@@ -3,38 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.output import publish, terminal
+from infogauss_cli.cli.errors import terminal
+from infogauss_cli.cli.output import publish
 from infogauss_cli.core.options import Outputs
 from infogauss_cli.pipelines.demo import GPU_COMMAND, demo_rows
 from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
 
+DEMO = (
+    o.shared(Path, Path("infogauss-demo"), "--out", o.OPT, metavar="DIR", file_okay=False),
+    o.shared(bool, True, "--models/--no-models", o.OPT, name="models"),
+)
 
-@o.command(o.JSON, o.QUIET)
-def demo_cmd(
-    out: Annotated[
-        Path,
-        typer.Option(
-            "--out",
-            metavar="DIR",
-            file_okay=False,
-            help="Folder for report.html and report.json.",
-        ),
-    ] = Path("infogauss-demo"),
-    models: Annotated[
-        bool,
-        typer.Option(
-            "--models/--no-models",
-            help="Also run the real packaged models (minilm-l6, effnet-lite0 and their "
-            "random-init twins); --no-models: synthetic rows only.",
-        ),
-    ] = True,
-    **params: object,
-) -> None:
+
+@o.command(DEMO, o.JSON, o.QUIET)
+def demo_cmd(**params: object) -> None:
     """Run the paper's comparison offline: synthetic encoders at initialisation, after InfoNCE
     training and after supervised training, and real packaged weights (contrastive MiniLM,
     supervised EfficientNet-Lite0, and their random-init twins) on real text and images that
@@ -47,11 +33,11 @@ def demo_cmd(
 
       [bold]infogauss demo --no-models --out /tmp/demo[/]
     """
-    json_out, quiet = params["json_out"], bool(params["quiet"])
+    out, json_out, quiet = Path(str(params["out"])), params["json_out"], bool(params["quiet"])
     html, report = out / "report.html", out / "report.json"
     outputs = Outputs(json_out=str(json_out or report), html=html, quiet=quiet)
     outputs.preflight(folders=[("--out", out)])
-    rows = demo_rows(models=models, keep_arrays=True)
+    rows = demo_rows(models=bool(params["models"]), keep_arrays=True)
     out.mkdir(parents=True, exist_ok=True)
     code = publish(rows, outputs, **comparison_sections(rows))
     if not quiet and (table := render_comparison(rows)) is not None:

@@ -1,31 +1,33 @@
-"""Library errors as one line on stderr and their exit codes (docs/exit-codes.md), and standard
-output under faults: a closed pipe (``| head``) ends the command quietly with 141 (128 + SIGPIPE,
-as git and coreutils), a write to stdout that fails otherwise is an I/O error naming stdout."""
+"""Errors as one line on stderr with their exit codes (docs/exit-codes.md); stdout under faults
+(a closed pipe ends quietly with 141, as git does); SIGTERM handled like Ctrl-C."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any, TextIO, TypeVar
+from typing import TextIO, TypeVar
 
 import typer
 from rich.console import Console
 
-from infogauss_cli.cli.signals import INTERRUPTED, interrupted_message, stopping_signals
 from infogauss_cli.core.errors import InfogaussError, io_failure
 from infogauss_cli.core.safe_text import printable, printable_lines
 
 F = TypeVar("F", bound=Callable[..., object])
-CLOSED_PIPE_EXIT = 141  # 128 + SIGPIPE
 _state = {"debug": False}
+INTERRUPTED = "interrupted; chunks already in the embedding cache are kept (rerun to resume)"
+_SECOND = b"\ninfogauss: still saving what was computed; send it again to stop at once\n"
+_THIRD = b"error: stopped at once; the cache keeps the chunks already written (rerun to resume)\n"
 
 
-class Stopped(BaseException):
-    """Stands for the distributed ``Stopped`` in a process alone (never raised)."""
+class Stopped(BaseException):  # distributed's, in a process alone (never raised)
+    pass
 
 
 def finish(code: int, message: str = "") -> tuple[int, bool]:
@@ -44,25 +46,27 @@ def set_debug(value: bool) -> None:
     _state["debug"] = value
 
 
-class _PipeConsole(Console):
-    """A rich console whose closed pipe is a :class:`BrokenPipeError`, not ``exit(1)``."""
+class StdoutConsole(Console):
+    """A rich console for tables whose closed pipe is a :class:`BrokenPipeError`, not exit 1."""
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
         raise BrokenPipeError("stdout was closed")
 
 
-def stdout_console(*, stderr: bool = False, width: int | None = None) -> Console:
-    """A rich :class:`Console` for tables and listings."""
-    return _PipeConsole(stderr=stderr, width=width)
+def terminal(to_stderr: bool = False) -> Console:
+    """The console for tables (stderr when a report goes to stdout); 160 columns when piped."""
+    console = StdoutConsole(stderr=to_stderr)
+    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return console
+    return StdoutConsole(stderr=to_stderr, width=160)
 
 
 def closed_stdout() -> int:
-    """After a :class:`BrokenPipeError`: stdout to ``/dev/null`` (the flush at exit fails no
-    more); the exit code of a closed pipe."""
+    """Stdout to ``/dev/null`` after a closed pipe (the flush at exit fails no more); 141."""
     with contextlib.suppress(OSError, ValueError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return CLOSED_PIPE_EXIT
+    return 141  # 128 + SIGPIPE
 
 
 @contextlib.contextmanager
@@ -70,25 +74,11 @@ def stdout_named() -> Iterator[None]:
     """A write error that names no file (the table or a ``-`` report) names stdout."""
     try:
         yield
-    except BrokenPipeError:
-        raise
     except OSError as exc:
-        if exc.filename is not None:
+        if exc.filename is not None or isinstance(exc, BrokenPipeError):
             raise
         fix = "free space where stdout goes, or redirect stdout elsewhere"
         raise io_failure(exc, "stdout", "write to", fix=fix) from None
-
-
-@contextlib.contextmanager
-def library_warnings_silenced() -> Iterator[None]:
-    """Only the tool's own warnings show (all with ``--debug``), control characters escaped."""
-    with warnings.catch_warnings():
-        warnings.showwarning = show_escaped
-        if not _state["debug"]:
-            warnings.filterwarnings("ignore")
-            warnings.filterwarnings("default", module=r"infogauss_cli(\.|$)")
-            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
-        yield
 
 
 def show_escaped(
@@ -114,8 +104,7 @@ def _quiet(kwargs: dict[str, object]) -> bool:
 
 
 def _outcome(exc: BaseException) -> tuple[int, str]:
-    """The exit code and the one-line message of an error that ended a command (re-raised
-    with ``--debug``)."""
+    """The exit code and one-line message of an error that ended a command."""
     if isinstance(exc, BrokenPipeError):  # stdout closed early (`| head`): end quietly
         return closed_stdout(), ""
     if isinstance(exc, KeyboardInterrupt):
@@ -131,22 +120,57 @@ def _outcome(exc: BaseException) -> tuple[int, str]:
     return 3, f"unexpected {name}: {printable(exc)} (rerun with --debug for the traceback)"
 
 
+class _Handler:
+    """Stopping signals (SIGINT, SIGTERM: a scheduler's pre-emption): the first raises
+    KeyboardInterrupt, the second is noted (the save finishes), the third exits 3 at once."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.received.append(signum)
+        if len(self.received) == 1:
+            raise KeyboardInterrupt
+        os.write(2, _SECOND if len(self.received) == 2 else _THIRD)
+        if len(self.received) > 2:
+            os._exit(3)
+
+
+@contextlib.contextmanager
+def stopping_signals() -> Iterator[_Handler | None]:
+    """Install the handler for the command's duration (main thread only; else None)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    handler = _Handler()
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield handler
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def handle_errors(func: F) -> F:
-    """Decorator for commands: InfogaussError -> its exit code, Ctrl-C -> 3, stdout closed ->
-    141, anything else -> 3; a traceback only with ``--debug``. Under torchrun the ranks agree
-    on one exit code and only rank 0 (or a rank with an error of its own) prints the error."""
+    """Decorator for commands: errors to one line and an exit code (torchrun: the ranks agree on
+    it; rank 0, or a rank with an error of its own, prints it); a traceback only with --debug."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> object:
+    def wrapper(*args: object, **kwargs: object) -> object:
         from infogauss_cli.cli.progress import channel  # rich's progress bars
 
         result, code, message, signals = None, 0, "", None
         try:
             with (
-                library_warnings_silenced(),
+                warnings.catch_warnings(),
                 stopping_signals() as signals,
                 channel(quiet=_quiet(kwargs) or not is_main()),  # torchrun: rank 0 only
             ):
+                warnings.showwarning = show_escaped  # control characters escaped
+                if not _state["debug"]:  # only the tool's own warnings (all with --debug)
+                    warnings.filterwarnings("ignore")
+                    warnings.filterwarnings("default", module=r"infogauss_cli(\.|$)")
+                    warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
                 result = func(*args, **kwargs)
         except (typer.Abort, typer.BadParameter):
             raise  # typer reports these itself (usage errors exit 2)
@@ -156,7 +180,8 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(stop.code) from None  # type: ignore[attr-defined]
         except (Exception, KeyboardInterrupt) as exc:
             code, message = _outcome(exc)
-        message = interrupted_message(message, signals)
+        if message.startswith("interrupted") and signals and signal.SIGTERM in signals.received[:1]:
+            message = message.replace("interrupted", "terminated (SIGTERM)", 1)
         code, speak = finish(code, message)
         if message and speak:
             print(f"error: {printable_lines(message)}", file=sys.stderr)

@@ -1,6 +1,5 @@
-"""Help as typer's rich renderer shows it (usage, text, one panel per ``rich_help_panel``),
-without that renderer: it imports rich.markdown and rich.traceback, half of what ``--help``
-would cost beyond typer and rich themselves (benchmarks/startup.py)."""
+"""Help laid out as typer's rich renderer does (usage, text, a panel per ``rich_help_panel``),
+without that renderer's costly imports (rich.markdown, rich.traceback)."""
 
 from __future__ import annotations
 
@@ -21,8 +20,7 @@ from rich.theme import Theme
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 
-def _highlighter(*patterns: str) -> RegexHighlighter:
-    """Styles for options and types in help text, as typer highlights them."""
+def _highlighter(*patterns: str) -> RegexHighlighter:  # typer's styles
     return type("Highlighter", (RegexHighlighter,), {"highlights": list(patterns)})()
 
 
@@ -56,8 +54,6 @@ def _text(text: str, style: str = "") -> Text:
 
 def _default(param: TyperOption | TyperArgument, ctx: typer.Context) -> str:
     """The ``[default: ...]`` typer shows: enums by value, flags by the name of the switch."""
-    if isinstance(param.show_default, str):
-        return f"({param.show_default})"
     value = param.get_default(ctx, call=False)
     if value is None or not (param.show_default or ctx.show_default):
         return ""
@@ -128,9 +124,6 @@ def print_help(cmd: TyperCommand | TyperGroup, ctx: typer.Context) -> None:
     if isinstance(cmd, TyperGroup):
         names = cmd.list_commands(ctx)
         subs = [c for c in (cmd.get_command(ctx, n) for n in names) if c and not c.hidden]
-        rows = [[c.name or "", _text(_first(c.short_help or c.help or ""))] for c in subs]
+        first = [inspect.cleandoc(c.short_help or c.help or "").split("\n\n")[0] for c in subs]
+        rows = [[c.name or "", _text(f.strip())] for c, f in zip(subs, first, strict=True)]
         console.print(_panel("Commands", rows, max(len(c.name or "") for c in subs)))
-
-
-def _first(text: str) -> str:
-    return inspect.cleandoc(text).split("\n\n")[0].strip()

@@ -1,6 +1,5 @@
-"""The app's click classes: commands registered lazily (a command's module is imported only when
-that command runs, so ``infogauss --help`` lists them from :data:`COMMANDS` without importing
-them), and their help through click's public ``format_help`` (:mod:`.help`)."""
+"""The app's click classes: commands imported only when they run (``infogauss --help`` lists
+:data:`COMMANDS` without importing them), help printed by :mod:`.help`."""
 
 from __future__ import annotations
 
@@ -40,25 +39,23 @@ GROUPS = ("zoo", "data", "cache")  # typer sub-apps, ``app`` in their module
 SAME_AS = {"compare": "audit"}  # another name of a command, with the listing's line as help
 
 
-class HelpCommand(TyperCommand):
-    """A typer command with :func:`print_help` and the light conversion of :mod:`.coerce`."""
-
-    def format_help(self, ctx: typer.Context, formatter: object) -> None:  # type: ignore[override]
+class _Help:
+    def format_help(self, ctx: typer.Context, formatter: object) -> None:
         from infogauss_cli.cli.help import print_help  # rich's panels
 
-        print_help(self, ctx)
+        print_help(self, ctx)  # type: ignore[arg-type]
 
 
-class HelpGroup(TyperGroup):
-    def format_help(self, ctx: typer.Context, formatter: object) -> None:  # type: ignore[override]
-        from infogauss_cli.cli.help import print_help  # rich's panels
+class HelpCommand(_Help, TyperCommand):  # type: ignore[misc]
+    """A typer command with :func:`.help.print_help`."""
 
-        print_help(self, ctx)
+
+class HelpGroup(_Help, TyperGroup):  # type: ignore[misc]
+    """A typer group with :func:`.help.print_help`."""
 
 
 def load_command(name: str, markup: str | None = "rich") -> Cmd:
-    """Import the command's module and build its click command (values converted by
-    :mod:`.coerce`, without pydantic where it can)."""
+    """Import the command's module and build its click command (lightened, :mod:`.coerce`)."""
     module = importlib.import_module(f"infogauss_cli.cli.{SAME_AS.get(name, name)}")
     if name in GROUPS:
         group = get_group(module.app)
@@ -102,6 +99,3 @@ class LazyGroup(HelpGroup):
             super().format_help(ctx, formatter)
         finally:
             self._listing = False
-
-
-__all__ = ["COMMANDS", "HelpCommand", "HelpGroup", "LazyGroup", "load_command"]

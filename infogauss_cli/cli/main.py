@@ -20,8 +20,7 @@ if TORCHRUN:  # import distributed only there: start-up time
 
 
 class OneLineErrors(LazyGroup):
-    """The root group: a usage error is one ``error: ...`` line on stderr with exit 2
-    (docs/exit-codes.md), not typer's framed box. Uses typer's vendored click only."""
+    """The root group: a usage error is one ``error: ...`` line on stderr (exit 2), not a box."""
 
     def main(self, *args: object, standalone_mode: bool = True, **extra: object) -> object:  # type: ignore[override]
         if not standalone_mode:

@@ -1,15 +1,13 @@
-"""Shared CLI options, each an ``Annotated`` alias defined once (huggingface_hub's CLI style),
-grouped into the tables that :func:`command` adds to a command's parameters, and the
-:class:`~infogauss_cli.core.options.Request` they ask for. Only typer and light modules here."""
+"""Shared CLI options, each an ``Annotated`` alias defined once, the tables :func:`command` adds
+to a command, and the :class:`~infogauss_cli.core.options.Request` they ask for."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, NamedTuple, TypeVar
 
 import typer
 
@@ -44,7 +42,7 @@ SHARD_DONE = (
     "{shard}: done; when every shard has run, the same command without --shard assembles the "
     "cache (and computes whatever is missing)"
 )
-HELP = {
+HELP = {  # every option's help but a few commands' own --json, --out, --n, --seed
     "--zoo": "Model zoo YAML (default: $INFOGAUSS_ZOO, then the packaged zoo).",
     "--revision": "Hub revision (branch, tag or commit hash) of the model's weights; overrides "
     "the zoo entry's revision. One model only (pin several in the zoo file).",
@@ -112,23 +110,59 @@ HELP = {
     "above an iid Gaussian coordinate's at the same n, in SDs) exceeds X.",
     "--baseline": "Compare against an earlier JSON report (with --max-drop).",
     "--max-drop": "Fail if a compliance drops by more than X vs --baseline.",
+    "--quick": "The quick preset: d=128, 30 epochs, n=2000 (seconds).",
+    "--settings": "Comma-separated blocks of the paper's table: laplace, gmm, binary, supervised "
+    "(default: all; with --sweep: laplace,binary).",
+    "--encoder": "Encoder of every run (default: linear).",
+    "--temperature": "InfoNCE temperature.",
+    "--epochs": "Training epochs.",
+    "--eval-epochs": "Also evaluate after these epochs, e.g. 10,30 (0 and the last always are).",
+    "--noise": "Std of the additive noise (continuous inputs).",
+    "--bit-noise": "Probability that a 1-bit is dropped (binary inputs; as many switch on).",
+    "--reg": "Vanishing norm regulariser lambda_0 (the paper's regularisation path; 0: off).",
+    "--sweep": "Sweep d and N instead (InfoNCE runs, final epoch); with --plots DIR also writes "
+    "DIR/sweep.png.",
+    "--sweep-d": "d values (default 16,32,64,128,256).",
+    "--sweep-n": "N values (default 32,64,128,256,512).",
+    "--save-checkpoints": "Write each encoder at the evaluated epochs (0 included) to "
+    "DIR/RUN/epoch-EEEE.safetensors + .json; `infogauss track DIR` reads them back.",
+    "--weights": "Weights files of the one zoo entry, one per checkpoint (a quoted glob such as "
+    "'ckpt/step-*.safetensors'; repeatable).",
+    "--steps": "Steps of the checkpoints in the order given (default: parsed from the names: the "
+    "number after step/epoch/checkpoint, else the last number).",
+    "--require-trend": "Gate on the first-to-last change of AD and DP compliance: up/down = "
+    "beyond the width of the null's 95% band, flat = within it (see docs/training.md).",
+    "--dir": "Data folder (default: $INFOGAUSS_DATA, else the user cache dir). COCO goes to "
+    "DIR/coco; use the same folder later through $INFOGAUSS_DATA.",
+    "--mirror": "Base URL replacing http://images.cocodataset.org/ (files under URL/zips/ "
+    "and URL/annotations/), or a local folder holding the two zips.",
+    "--force": "Fetch again even if the data is complete.",
+    "--keep-archives": "Keep the downloaded zips after extracting them.",
+    "--older-than": "Entries not used for this long: 30d, 12h, 2w.",
+    "--model": "Entries of this model (zoo id as in `cache list`).",
+    "--dry-run": "Print what would be removed; remove nothing.",
+    "--yaml": "Print the entry as a one-model zoo file (to edit, e.g. set source.weights, "
+    "and pass with --zoo).",
+    "--deep": "Also check every name against the installed timm / open_clip / transformers "
+    "(no network; slower: imports the libraries).",
+    "--key": "Array to read from .npz/.safetensors/.pt files.",
+    "--name": "Row label (default: file name).",
+    "--out": "Folder for report.html and report.json.",
+    "--models/--no-models": "Also run the real packaged models (minilm-l6, effnet-lite0 and "
+    "their random-init twins); --no-models: synthetic rows only.",
 }
 
 
-@dataclass(frozen=True)
-class Shared:
-    """A shared option: the parameter a command gets (``name``), its ``Annotated`` alias and
-    its default."""
+class Shared(NamedTuple):
+    """A shared option: its parameter's name, ``Annotated`` alias and default."""
 
     name: str
     alias: object
     default: object
 
 
-def shared(
-    kind: object, default: object, flags: str, panel: str, **kw: object
-) -> Shared:  # fmt: skip
-    """``flags`` (``"--quiet -q"``) with its help from :data:`HELP`, shown in ``panel``."""
+def shared(kind: object, default: object, flags: str, panel: str, **kw: object) -> Shared:
+    """``flags`` (``"--quiet -q"``) with its help (default: from :data:`HELP`) in ``panel``."""
     first, *more = flags.split()
     name = str(kw.pop("name", first[2:].replace("-", "_")))
     kw["help"] = kw.get("help") or HELP[first]
@@ -136,11 +170,10 @@ def shared(
     return Shared(name, Annotated[kind, info], default)
 
 
-M, D, P, C, OUT, G = "Model", "Data", "Protocol", "Compute", "Output", "Gates"
-NO_DEFAULT = {"show_default": False}
+M, D, P, C, OUT, G, OPT = "Model", "Data", "Protocol", "Compute", "Output", "Gates", "Options"
 ZOO = shared(Path | None, None, "--zoo", M)
-REVISION = shared(str | None, None, "--revision", M, metavar="REV", **NO_DEFAULT)
-OBJECTIVE = shared(str | None, None, "--objective", M, metavar="OBJ", **NO_DEFAULT)
+REVISION = shared(str | None, None, "--revision", M, metavar="REV")
+OBJECTIVE = shared(str | None, None, "--objective", M, metavar="OBJ")
 DATA = (
     shared(str, "coco-val2017", "--data", D),
     shared(Tower, Tower.all, "--tower", D),  # type: ignore[attr-defined]
@@ -160,7 +193,7 @@ DETAIL = (
     shared(bool, False, "--detail", P),
     shared(int, 0, "--bootstrap", P, metavar="B", min=0, max=MAX_BOOTSTRAP),
 )
-MEMORY = shared(str | None, None, "--memory-budget", C, metavar="SIZE", **NO_DEFAULT)
+MEMORY = shared(str | None, None, "--memory-budget", C, metavar="SIZE")
 JUDGE = (
     shared(VerdictMode, VerdictMode.coordinates, "--verdict", P),  # type: ignore[attr-defined]
     shared(RuleName, RuleName.calibrated, "--rule", P),  # type: ignore[attr-defined]
@@ -180,13 +213,16 @@ COMPUTE = (
     CACHE_DIR,
     shared(bool, False, "--no-cache", C),
 )
-SHARD = shared(str | None, None, "--shard", C, metavar="K/N", **NO_DEFAULT)
+SHARD = shared(str | None, None, "--shard", C, metavar="K/N")
 JSON = shared(str | None, None, "--json", OUT, metavar="FILE", name="json_out")
 FILES = (
     JSON,
     shared(Path | None, None, "--markdown", OUT, metavar="FILE"),
     shared(Path | None, None, "--html", OUT, metavar="FILE"),
     shared(Path | None, None, "--plots", OUT, metavar="DIR"),
+)
+LIST_JSON = shared(
+    bool, False, "--json", OPT, name="as_json", help="Print the entries as JSON on stdout."
 )
 PER_COORDINATE = shared(bool, False, "--per-coordinate", OUT)
 QUIET = shared(bool, False, "--quiet -q", OUT)
@@ -202,12 +238,12 @@ BASELINE = (
     shared(Path | None, None, "--baseline", G, metavar="REPORT.json"),
     shared(float | None, None, "--max-drop", G, min=0.0, max=1.0),
 )
+REPORT = (*FILES, PER_COORDINATE, QUIET, *GATES, *BASELINE)  # every command with a report
 
 
 def command(*options: Shared | tuple[Shared, ...]) -> Callable[[F], F]:
-    """A command (errors handled, :func:`~.errors.handle_errors`) whose parameters are its own
-    followed by the shared ``options``; their values reach it as ``**params``."""
-    flat = [o for group in options for o in (group if isinstance(group, tuple) else (group,))]
+    """A command (errors handled) with its own parameters, then ``options`` (as ``**params``)."""
+    flat = [o for group in options for o in ((group,) if isinstance(group, Shared) else group)]
 
     def wrap(func: F) -> F:
         sig = inspect.signature(func, eval_str=True)
@@ -221,27 +257,22 @@ def command(*options: Shared | tuple[Shared, ...]) -> Callable[[F], F]:
     return wrap
 
 
-def gates(params: Params) -> core.Gates:
-    """The gates asked for, with the ``--baseline`` report's rows (the library does no I/O)."""
-    given = core.pick(params, core.GATE_OPTIONS)
-    given["require"] = tuple(getattr(r, "value", r) for r in given.get("require") or ())
-    if params.get("baseline") is not None:
-        given["baseline"] = tuple(read_report(Path(str(params["baseline"])))["rows"])
-    return core.Gates(**given)
-
-
 def outputs(params: Params) -> core.Outputs:
     return core.from_params(core.Outputs, params)
 
 
 def request(params: Params, out: core.Outputs, **protocol: object) -> core.Request:
-    """The option objects the command's ``params`` ask for (``protocol``: overrides)."""
+    """The option objects ``params`` ask for (``protocol``: overrides), --baseline read here."""
+    gates = core.pick(params, core.GATE_OPTIONS)
+    gates["require"] = tuple(getattr(r, "value", r) for r in gates.get("require") or ())
+    if params.get("baseline") is not None:
+        gates["baseline"] = tuple(read_report(Path(str(params["baseline"])))["rows"])
     return core.Request(
         protocol=core.from_params(core.Protocol, params, **protocol),
         data=core.from_params(core.DataOptions, params),
         compute=core.from_params(core.Compute, params, use_cache=not params.get("no_cache", False)),
         diagnose=core.from_params(core.DiagnoseOptions, params, keep_arrays=out.needs_arrays),
-        gates=gates(params),
+        gates=core.Gates(**gates),
         outputs=out,
     )
 

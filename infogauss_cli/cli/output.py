@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from infogauss_cli.cli.errors import stdout_console, stdout_named
+from infogauss_cli.cli.errors import stdout_named, terminal
 from infogauss_cli.core.atomic import atomic_write_text, is_stdout
 from infogauss_cli.core.errors import io_failure
 from infogauss_cli.core.options import Outputs
@@ -22,24 +22,12 @@ from infogauss_cli.report.html import render_html
 from infogauss_cli.report.json_report import dumps
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from infogauss_cli.judge.gates import GateResult
     from infogauss_cli.report.html import Section
 
 
-def emit(rows: Sequence[Row], out: Outputs) -> None:
-    """:func:`publish`, then exit with the report's code."""
+def emit(rows: Sequence[Row], out: Outputs) -> None:  # publish, then exit with its code
     raise typer.Exit(publish(rows, out))
-
-
-def terminal(to_stderr: bool = False) -> Console:
-    """The console for tables: stderr when a report goes to stdout; 160 columns when piped
-    or captured (not squeezed into 80) unless ``$COLUMNS`` says otherwise."""
-    console = stdout_console(stderr=to_stderr)
-    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
-        return console
-    return stdout_console(stderr=to_stderr, width=160)
 
 
 def publish(
@@ -49,8 +37,7 @@ def publish(
     markdown_tail: str = "",
     html_sections: Sequence[Section] = (),
 ) -> int:
-    """Table on the terminal, the files asked for (``markdown_tail`` appended to the Markdown,
-    ``html_sections`` placed in the HTML); returns the report's exit code."""
+    """Table on the terminal and the files asked for; returns the report's exit code."""
     report = Report(tuple(rows), command=("infogauss", *sys.argv[1:]))
     with stdout_named():
         if out.quiet:
@@ -75,8 +62,7 @@ def publish(
 
 
 def write_report(option: str, target: str | Path, text: str) -> None:
-    """``text`` to stdout (``-``, ``/dev/stdout``) or to the file ``target`` (atomically,
-    kept elsewhere when that fails)."""
+    """``text`` to stdout (``-``, ``/dev/stdout``) or atomically to the file ``target``."""
     if is_stdout(target):
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -85,8 +71,7 @@ def write_report(option: str, target: str | Path, text: str) -> None:
 
 
 def failure_lines(rows: Sequence[Row]) -> list[str]:
-    """What ``--quiet`` still says: one line per row that failed to run (``error: ...``) and
-    one per failed gate (``infogauss: gate NAME failed for MODEL/TOWER: ...``)."""
+    """What ``--quiet`` still says: a line per row that failed to run and per failed gate."""
     lines = []
     for row in rows:
         who = printable(row.model + (f"/{row.tower}" if row.tower else ""))
@@ -101,7 +86,6 @@ def failure_lines(rows: Sequence[Row]) -> list[str]:
 
 
 def _gate_text(gate: GateResult) -> str:
-    """``required X, got Y`` or ``got VALUE, threshold T``, and the gate's note."""
     value = f"{gate.value:.4g}" if isinstance(gate.value, float) else gate.value
     if gate.name == "require":
         text = f"required {gate.threshold}, got {value}"
@@ -114,22 +98,15 @@ def _gate_text(gate: GateResult) -> str:
 
 
 def keep_on_failure(option: str, path: str | Path, write: Callable[[Path], object]) -> None:
-    """``write(path)``; when that fails (disk full, a path gone read-only after the preflight)
-    write to a rescue place instead and raise the I/O error naming both."""
+    """``write(path)``; when that fails, write to a rescue place and raise the error naming both."""
     try:
         write(Path(path))
         return
     except OSError as exc:
         failure = exc
-    rescue = rescue_path(Path(path))
-    if rescue is not None:
-        try:
+    fix = "no other writable place was found: free space and rerun"
+    if (rescue := rescue_path(Path(path))) is not None:
+        with contextlib.suppress(OSError):
             write(rescue)
-        except OSError:
-            rescue = None
-    fix = (
-        f"the output was written to {rescue} instead"
-        if rescue is not None
-        else "no other writable place was found: free space and rerun"
-    )
+            fix = f"the output was written to {rescue} instead"
     raise io_failure(failure, path, f"write {option} to", fix=fix) from None

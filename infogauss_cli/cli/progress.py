@@ -29,28 +29,12 @@ class Silent:
 
 
 class RichChannel:
-    """Notes on ``console``; bars when it is a terminal (one rich Progress shared by nested
-    steps, started with the first and stopped with the last)."""
+    """Notes on ``console``; bars when it is a terminal (one rich Progress for nested steps)."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
         self.open = 0
         self.progress: Progress | None = None
-
-    def _bars(self) -> Progress:
-        from rich import progress as p  # only when bars show: start-up time
-
-        return p.Progress(
-            p.SpinnerColumn(),
-            p.TextColumn("{task.description}"),
-            p.BarColumn(),
-            p.MofNCompleteColumn(),
-            p.TextColumn("{task.fields[rate]}"),
-            p.TimeElapsedColumn(),
-            p.TimeRemainingColumn(),
-            console=self.console,
-            transient=True,
-        )
 
     @contextmanager
     def step(self, label: str, total: int | None, unit: str) -> Iterator[Advance]:
@@ -58,7 +42,12 @@ class RichChannel:
             yield _noop
             return
         if self.open == 0:
-            self.progress = self._bars()
+            from rich import progress as p  # only when bars show: start-up time
+
+            columns = [p.SpinnerColumn(), p.TextColumn("{task.description}"), p.BarColumn()]
+            columns += [p.MofNCompleteColumn(), p.TextColumn("{task.fields[rate]}")]
+            columns += [p.TimeElapsedColumn(), p.TimeRemainingColumn()]
+            self.progress = p.Progress(*columns, console=self.console, transient=True)
             self.progress.start()
         self.open += 1
         bars = self.progress
@@ -81,7 +70,7 @@ class RichChannel:
                 bars.stop()
 
     def note(self, text: str) -> None:
-        # above the bars while they show: a line printed elsewhere leaves a frozen bar behind
+        # above the bars while they show (a line printed elsewhere leaves a frozen bar behind)
         target = self.progress.console if self.open and self.progress else self.console
         target.print(text, highlight=False)
 

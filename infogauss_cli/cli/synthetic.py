@@ -2,117 +2,47 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import typer
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.output import emit, publish, terminal
+from infogauss_cli.cli.errors import terminal
+from infogauss_cli.cli.output import emit, publish
 from infogauss_cli.pipelines.synthetic.checkpoints import as_saver
 from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
 
 E, S = "Experiment", "Sweep"
-LIST = {"metavar": "LIST"}
 Encoder = o.choices("Encoder", ("linear", "mlp"))
+N_HELP = "Fresh held-out rows the tests see (default: the preset's)."
+SEED_HELP = "Seed of data, initialisation and training."
 EXPERIMENT = (
-    o.shared(
-        bool, False, "--quick", E, help="The quick preset: d=128, 30 epochs, n=2000 (seconds)."
-    ),
-    o.shared(
-        str | None,
-        None,
-        "--settings",
-        E,
-        help="Comma-separated blocks of the paper's table: laplace, gmm, binary, supervised "
-        "(default: all; with --sweep: laplace,binary).",
-        **LIST,
-    ),
-    o.shared(Encoder | None, None, "--encoder", E, help="Encoder of every run (default: linear)."),
+    o.shared(bool, False, "--quick", E),
+    o.shared(str | None, None, "--settings", E, metavar="LIST"),
+    o.shared(Encoder | None, None, "--encoder", E),
     o.shared(int | None, None, "--d", E, min=2, help="Embedding dimension d."),
     o.shared(
         int | None, None, "--batch-size", E, min=2, help="Training batch size (the paper's N)."
     ),
-    o.shared(float | None, None, "--temperature", E, min=1e-6, help="InfoNCE temperature."),
-    o.shared(int | None, None, "--epochs", E, min=0, help="Training epochs."),
-    o.shared(
-        str | None,
-        None,
-        "--eval-epochs",
-        E,
-        help="Also evaluate after these epochs, e.g. 10,30 (0 and the last always are).",
-        **LIST,
-    ),
-    o.shared(
-        float | None,
-        None,
-        "--noise",
-        E,
-        min=0.0,
-        help="Std of the additive noise (continuous inputs).",
-    ),
-    o.shared(
-        float | None,
-        None,
-        "--bit-noise",
-        E,
-        min=0.0,
-        max=0.99,
-        help="Probability that a 1-bit is dropped (binary inputs; as many switch on).",
-    ),
-    o.shared(
-        float | None,
-        None,
-        "--reg",
-        E,
-        min=0.0,
-        help="Vanishing norm regulariser lambda_0 (the paper's regularisation path; 0: off).",
-    ),
-    o.shared(
-        int | None,
-        None,
-        "--n",
-        o.P,
-        min=20,
-        help="Fresh held-out rows the tests see (default: the preset's).",
-    ),
-    o.shared(
-        int,
-        0,
-        "--seed",
-        o.P,
-        min=0,
-        max=o.MAX_SEED,
-        help="Seed of data, initialisation and training.",
-    ),
-    dataclasses.replace(o.VIEW, default=o.View.l2),  # type: ignore[attr-defined]
+    o.shared(float | None, None, "--temperature", E, min=1e-6),
+    o.shared(int | None, None, "--epochs", E, min=0),
+    o.shared(str | None, None, "--eval-epochs", E, metavar="LIST"),
+    o.shared(float | None, None, "--noise", E, min=0.0),
+    o.shared(float | None, None, "--bit-noise", E, min=0.0, max=0.99),
+    o.shared(float | None, None, "--reg", E, min=0.0),
+    o.shared(int | None, None, "--n", o.P, min=20, help=N_HELP),
+    o.shared(int, 0, "--seed", o.P, min=0, max=o.MAX_SEED, help=SEED_HELP),
+    o.VIEW._replace(default=o.View.l2),  # type: ignore[attr-defined]
     *o.DETAIL,
     *o.JUDGE,
-    o.shared(
-        bool,
-        False,
-        "--sweep",
-        S,
-        help="Sweep d and N instead (InfoNCE runs, final epoch); with --plots DIR also writes "
-        "DIR/sweep.png.",
-    ),
-    o.shared(str | None, None, "--sweep-d", S, help="d values (default 16,32,64,128,256).", **LIST),
-    o.shared(
-        str | None, None, "--sweep-n", S, help="N values (default 32,64,128,256,512).", **LIST
-    ),
-    o.shared(
-        Path | None,
-        None,
-        "--save-checkpoints",
-        E,
-        metavar="DIR",
-        help="Write each encoder at the evaluated epochs (0 included) to "
-        "DIR/RUN/epoch-EEEE.safetensors + .json; `infogauss track DIR` reads them back.",
-    ),
+    o.shared(bool, False, "--sweep", S),
+    o.shared(str | None, None, "--sweep-d", S, metavar="LIST"),
+    o.shared(str | None, None, "--sweep-n", S, metavar="LIST"),
+    o.shared(Path | None, None, "--save-checkpoints", E, metavar="DIR"),
 )
 
 
-@o.command(EXPERIMENT, o.FILES, o.PER_COORDINATE, o.QUIET, o.GATES, o.BASELINE)
+@o.command(EXPERIMENT, o.REPORT)
 def synthetic_cmd(**params: object) -> None:
     """Train encoders on the paper's synthetic inputs (Laplace, Gaussian mixture, sparse binary)
     with InfoNCE (and a supervised contrast), and diagnose fresh held-out embeddings at epoch 0
@@ -129,21 +59,15 @@ def synthetic_cmd(**params: object) -> None:
       [bold]infogauss synthetic --quick --eval-epochs 5,10,20 --save-checkpoints ckpt/[/]
       then [bold]infogauss track ckpt/[/]
     """
+    from infogauss_cli.pipelines.synthetic import sweep as sw
     from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows  # numpy
-    from infogauss_cli.pipelines.synthetic.sweep import (
-        SWEEP_D,
-        SWEEP_N,
-        SWEEP_SETTINGS,
-        sweep_rows,
-        write_sweep_plot,
-    )
 
     p = {k: getattr(v, "value", v) for k, v in params.items()}
     sweep, save_checkpoints = bool(p["sweep"]), p["save_checkpoints"]
     settings = [s.strip() for s in str(p["settings"] or "").split(",") if s.strip()]
     cfg = preset(
         "quick" if p["quick"] else "default",
-        settings=tuple(settings) or (SWEEP_SETTINGS if sweep else None),
+        settings=tuple(settings) or (sw.SWEEP_SETTINGS if sweep else None),
         eval_epochs=o.ints(p["eval_epochs"], "--eval-epochs"),  # type: ignore[arg-type]
         n_eval=p["n"],
         **{k: p[k] for k in ("encoder", "d", "batch_size", "temperature", "epochs", "noise")},
@@ -155,11 +79,11 @@ def synthetic_cmd(**params: object) -> None:
     if sweep and save_checkpoints is not None:
         raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")
     if sweep:
-        ds = o.ints(p["sweep_d"], "--sweep-d") or SWEEP_D  # type: ignore[arg-type]
-        ns = o.ints(p["sweep_n"], "--sweep-n") or SWEEP_N  # type: ignore[arg-type]
-        rows = sweep_rows(cfg, ds, ns, options=req.diagnose, gates=req.gates)
+        ds = o.ints(p["sweep_d"], "--sweep-d") or sw.SWEEP_D  # type: ignore[arg-type]
+        ns = o.ints(p["sweep_n"], "--sweep-n") or sw.SWEEP_N  # type: ignore[arg-type]
+        rows = sw.sweep_rows(cfg, ds, ns, options=req.diagnose, gates=req.gates)
         if out.plots:
-            write_sweep_plot(rows, cfg, out.plots)
+            sw.write_sweep_plot(rows, cfg, out.plots)
         emit(rows, out)
     saver = as_saver(save_checkpoints)
     rows = synthetic_rows(cfg, options=req.diagnose, gates=req.gates, save_dir=saver)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -15,43 +14,14 @@ from infogauss_cli.extract.store import check_cache_writable
 from infogauss_cli.report.html import trajectory_section
 from infogauss_cli.report.plots.charts import write_trajectory_plot
 
-_T = "Checkpoints"
 Trend = o.choices("Trend", ("up", "down", "flat"))
+VIEW_HELP = "l2, raw or both (default l2; synthetic checkpoints: the view they were saved with)."
 CHECKPOINTS = (
-    o.shared(
-        list[str] | None,
-        None,
-        "--weights",
-        _T,
-        metavar="GLOB",
-        help="Weights files of the one zoo entry, one per checkpoint (a quoted glob such as "
-        "'ckpt/step-*.safetensors'; repeatable).",
-    ),
-    o.shared(
-        str | None,
-        None,
-        "--steps",
-        _T,
-        metavar="LIST",
-        help="Steps of the checkpoints in the order given (default: parsed from the names: the "
-        "number after step/epoch/checkpoint, else the last number).",
-    ),
-    o.shared(
-        Trend | None,  # type: ignore[valid-type]
-        None,
-        "--require-trend",
-        o.G,
-        help="Gate on the first-to-last change of AD and DP compliance: up/down = beyond the "
-        "width of the null's 95% band, flat = within it (see docs/training.md).",
-    ),
+    o.shared(list[str] | None, None, "--weights", "Checkpoints", metavar="GLOB"),
+    o.shared(str | None, None, "--steps", "Checkpoints", metavar="LIST"),
+    o.shared(Trend | None, None, "--require-trend", o.G),  # type: ignore[valid-type]
 )
-VIEW = o.shared(
-    o.View | None,
-    None,
-    "--view",
-    o.P,
-    help="l2, raw or both (default l2; synthetic checkpoints: the view they were saved with).",
-)
+VIEW = o.shared(o.View | None, None, "--view", o.P, help=VIEW_HELP)
 
 
 @o.command(CHECKPOINTS, o.DATA[:2], o.SAMPLE, VIEW, o.JUDGE, o.COMPUTE, o.FILES, o.QUIET, o.GATES)
@@ -83,12 +53,15 @@ def track_cmd(
       [bold]infogauss track runs/st-finetune/ --data text:s.txt --require-trend up[/]
     """
     from infogauss_cli.pipelines.track import track_synthetic, track_zoo, zoo_checkpoints
-    from infogauss_cli.pipelines.track_folders import folder_checkpoints, targets_kind
+    from infogauss_cli.pipelines.track_folders import folder_checkpoints, read_files, targets_kind
 
     p = {k: getattr(v, "value", v) for k, v in params.items()}
-    weights, steps, trend, view = (p[k] for k in ("weights", "steps", "require_trend", "view"))
+    weights, trend, view = (p[k] for k in ("weights", "require_trend", "view"))
+    steps = o.ints(p["steps"], "--steps")  # type: ignore[arg-type]
     out = o.outputs(params)
-    out.preflight(_inputs(targets, weights or (), params["zoo"]))
+    globbed = [g for w in weights or () for g in (glob.glob(w) if glob.has_magic(w) else [w])]
+    reads = [("TARGET", t) for t in targets] + [("--weights", w) for w in globbed]
+    out.preflight([("--zoo", params["zoo"]), *((k, f) for k, t in reads for f in read_files(t))])
     req = o.request(params, out, view=view or "l2")
     if req.compute.use_cache:
         check_cache_writable(req.compute)
@@ -103,18 +76,12 @@ def track_cmd(
                 "synthetic checkpoints carry their steps: no --weights or --steps"
             )
         result = track_synthetic(targets, req, view=view, n=req.protocol.n, trend=trend)
+    elif kind == "folders":
+        result = track_zoo(folder_checkpoints(targets[0], steps), req, trend)
     else:
-        if kind == "folders":
-            checkpoints = folder_checkpoints(targets[0], _steps(steps))
-        else:
-            checkpoints = zoo_checkpoints(
-                targets,
-                weights=weights or (),
-                steps=_steps(steps),
-                zoo=req.compute.zoo,
-                revision=req.compute.revision,
-                objective=req.compute.objective,
-            )
+        c = req.compute
+        kw = {"zoo": c.zoo, "revision": c.revision, "objective": c.objective}
+        checkpoints = zoo_checkpoints(targets, weights=weights or (), steps=steps, **kw)
         result = track_zoo(checkpoints, req, trend)
     drawable = [s for s in result.series if any(r.error is None for r in s.rows)]
     sections = [trajectory_section(drawable)] if drawable and out.html else []
@@ -122,25 +89,3 @@ def track_cmd(
     if drawable and out.plots:
         write_trajectory_plot(drawable, out.plots)
     raise typer.Exit(code)
-
-
-def _steps(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise typer.BadParameter(
-            "expected comma-separated integers", param_hint="--steps"
-        ) from None
-
-
-def _inputs(targets: list[str], weights: Sequence[str], zoo: object) -> list[tuple[str, object]]:
-    """What ``track`` reads (checkpoints, weights files, the zoo): no output may be one."""
-    from infogauss_cli.pipelines.track_folders import read_files  # numpy
-
-    found: list[tuple[str, object]] = [("--zoo", zoo)]
-    found += [("TARGET", f) for t in targets for f in read_files(t)]
-    patterns = [p for w in weights for p in (glob.glob(w) if glob.has_magic(w) else [w])]
-    found += [("--weights", f) for w in patterns for f in read_files(w)]
-    return found

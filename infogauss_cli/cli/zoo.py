@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
+import yaml
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.errors import stdout_console
+from infogauss_cli.cli.errors import StdoutConsole
 from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.errors import BadInputError, InfogaussError
-from infogauss_cli.models.catalogue import check_entry, weights_status
-
-if TYPE_CHECKING:  # pragma: no cover
-    from infogauss_cli.models.zoo_schema import ZooEntry
+from infogauss_cli.models.catalogue import (
+    check_entry,
+    find_zoo,
+    load_zoo,
+    on_the_fly_prefix,
+    resolve_models,
+    weights_status,
+    zoo_file_id,
+)
+from infogauss_cli.models.validation import format_errors
+from infogauss_cli.models.zoo_schema import SCHEMA_VERSION, ZooEntry
 
 app = typer.Typer(
     cls=HelpGroup,
@@ -27,6 +34,12 @@ app = typer.Typer(
     help="The model zoo: registered models, their sources and embeddings.",
     no_args_is_help=True,
     rich_markup_mode="rich",
+)
+
+
+SHOW = (
+    o.shared(bool, False, "--yaml", o.OPT, name="as_yaml"),
+    o.shared(bool, False, "--json", o.OPT, name="as_json", help="Print the entry as JSON."),
 )
 
 
@@ -39,34 +52,39 @@ def _paper_row(entry: ZooEntry) -> str:
 
 def _entry_dict(entry: ZooEntry, *, compact: bool = False) -> dict[str, Any]:
     data = entry.model_dump(mode="json", exclude_defaults=compact)
-    if compact:  # keep what a zoo file must have even when it equals a default
-        data = {"id": entry.id, **data}
-    return data
+    return {"id": entry.id, **data} if compact else data  # a zoo file must have the id
 
 
 @app.command("list", cls=HelpCommand)
-@o.command(o.ZOO)
-def list_cmd(
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the entries as JSON on stdout.")
-    ] = False,
-    **params: object,
-) -> None:
+@o.command(o.LIST_JSON, o.ZOO)
+def list_cmd(**params: object) -> None:
     """List the registered models.
 
     Example: [bold]infogauss zoo list --json | jq -r '.models[].id'[/]
     """
-    from infogauss_cli.models.catalogue import load_zoo
-
     z = load_zoo(params["zoo"])  # type: ignore[arg-type]
-    if as_json:
+    if params["as_json"]:
         models = [{**_entry_dict(e), "ref": e.ref} for e in z.entries]
         typer.echo(json.dumps({"zoo": z.path, "models": models}, indent=2))
         return
-    console = stdout_console()
-    wide = console.width >= 120  # else the paper row becomes a mark, to fit 80 columns
-    table = _list_table(z.entries, wide, box.SIMPLE_HEAD)
-    table.title = f"{len(z)} models · {z.path}"
+    console = StdoutConsole()
+    wide = console.width >= 120  # else aliases under the id and a * for the paper's models
+    table = Table(title=f"{len(z)} models · {z.path}", title_justify="left", title_style="dim")
+    table.box, table.pad_edge = box.SIMPLE_HEAD, False
+    cols = ["id", "aliases"] if wide else ["id / aliases"]
+    id_width = max((len(e.ref) + 1 for e in z.entries), default=2)
+    for col in [*cols, "backend", "towers", "objective", "dim", *(["paper row"] if wide else [])]:
+        width = id_width if col in ("id", "id / aliases") else None
+        justify = "right" if col == "dim" else "left"
+        no_wrap = col in ("id", "dim")
+        table.add_column(col, justify=justify, no_wrap=no_wrap, overflow="fold", min_width=width)
+    for e in z.entries:
+        rest = [e.backend, "+".join(e.towers), e.objective, str(e.dim)]
+        if wide:
+            table.add_row(f"[bold]{e.ref}[/]", ", ".join(e.aliases), *rest, _paper_row(e))
+        else:
+            aliases = f"\n[dim]{', '.join(e.aliases)}[/]" if e.aliases else ""
+            table.add_row(f"[bold]{e.ref}[/]{'*' if e.paper_row else ''}{aliases}", *rest)
     console.print(table)
     if not wide:
         console.print("[dim]* reproduces a row of the paper's table (`zoo show MODEL` names it)[/]")
@@ -76,61 +94,18 @@ def list_cmd(
     )
 
 
-def _list_table(entries: Sequence[ZooEntry], wide: bool, box: box.Box) -> Table:
-    """Wide: one column each and the paper row; narrow (80 columns): aliases under the id, a *
-    for the paper's models. An id never wraps; the other columns fold."""
-    table = Table(title_justify="left", title_style="dim", box=box, pad_edge=False)
-    if wide:
-        cols = ["id", "aliases", "backend", "towers", "objective", "dim", "paper row"]
-    else:
-        cols = ["id / aliases", "backend", "towers", "objective", "dim"]
-    id_width = max((len(e.ref) + 1 for e in entries), default=2)
-    for col in cols:
-        first = col in ("id", "id / aliases")
-        table.add_column(
-            col,
-            justify="right" if col == "dim" else "left",
-            no_wrap=col in ("id", "dim"),
-            overflow="fold",
-            min_width=id_width if first else None,
-        )
-    for e in entries:
-        rest = [e.backend, "+".join(e.towers), e.objective, str(e.dim)]
-        if wide:
-            table.add_row(f"[bold]{e.ref}[/]", ", ".join(e.aliases), *rest, _paper_row(e))
-        else:
-            mark = "*" if e.paper_row else ""
-            aliases = f"\n[dim]{', '.join(e.aliases)}[/]" if e.aliases else ""
-            table.add_row(f"[bold]{e.ref}[/]{mark}{aliases}", *rest)
-    return table
-
-
 @app.command("show", cls=HelpCommand)
-@o.command(o.ZOO, o.OBJECTIVE)
-def show_cmd(
-    model: Annotated[str, typer.Argument(help=o.MODEL_HELP)],
-    as_yaml: Annotated[
-        bool,
-        typer.Option(
-            "--yaml",
-            help="Print the entry as a one-model zoo file (to edit, e.g. set source.weights, "
-            "and pass with --zoo).",
-        ),
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the entry as JSON.")] = False,
-    **params: object,
-) -> None:
+@o.command(SHOW, o.ZOO, o.OBJECTIVE)
+def show_cmd(model: Annotated[str, typer.Argument(help=o.MODEL_HELP)], **params: object) -> None:
     """Show one model: its source, embedding, and where its weights come from.
 
     Examples: [bold]infogauss zoo show clip[/], [bold]infogauss zoo show timm:resnet34.tv_in1k[/]
     """
-    from infogauss_cli.models.catalogue import find_zoo, on_the_fly_prefix, resolve_models
-
     zoo, objective = params["zoo"], params["objective"]
     (entry,) = resolve_models([model], zoo_path=zoo, objective=objective)  # type: ignore[arg-type]
     fly = on_the_fly_prefix(model) is not None
     where = f"none (made on the fly from {model})" if fly else str(find_zoo(zoo))  # type: ignore[arg-type]
-    if as_yaml:
+    if params["as_yaml"]:
         _print_yaml(entry, fly)
         return
     try:
@@ -138,52 +113,41 @@ def show_cmd(
         weights = {k: getattr(status, k) for k in ("kind", "location", "available", "detail")}
     except InfogaussError as exc:
         weights = {"kind": "unavailable", "location": "-", "available": False, "detail": str(exc)}
-    if as_json:
+    if params["as_json"]:
         data = {**_entry_dict(entry), "ref": entry.ref, "zoo": where, "weights_status": weights}
         typer.echo(json.dumps(data, indent=2))
         return
     src = entry.source.model_dump(mode="json", exclude_defaults=True)
+    dim = f"{entry.dim}-d" if entry.dim else "dim from the built model"
+    init = "pretrained weights" if entry.pretrained else f"random, seed {entry.init_seed}"
+    detail = f" ({escape(str(weights['detail']))})" if weights["detail"] else ""
+    rows = {
+        "model": entry.ref,
+        "aliases": ", ".join(entry.aliases) or "-",
+        "backend": entry.backend,
+        "source": ", ".join(f"{k}={v}" for k, v in src.items()),
+        "towers": ", ".join(entry.towers),
+        "objective": entry.objective,
+        "embedding": f"{dim}: {entry.embedding}",
+        "paper row": _paper_row(entry) or "-",
+        "init": init,
+        "weights": f"{weights['kind']}: {weights['location']}",
+        "available": ("[green]yes[/]" if weights["available"] else "[yellow]no[/]") + detail,
+        "notes": entry.notes or "-",
+        "zoo": where,
+    }
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold cyan", no_wrap=True)
     table.add_column()
-    rows = [
-        ("model", entry.ref),
-        ("aliases", ", ".join(entry.aliases) or "-"),
-        ("backend", entry.backend),
-        ("source", ", ".join(f"{k}={v}" for k, v in src.items())),
-        ("towers", ", ".join(entry.towers)),
-        ("objective", entry.objective),
-        (
-            "embedding",
-            f"{f'{entry.dim}-d' if entry.dim else 'dim from the built model'}: {entry.embedding}",
-        ),
-        ("paper row", _paper_row(entry) or "-"),
-        ("init", "pretrained weights" if entry.pretrained else f"random, seed {entry.init_seed}"),
-        ("weights", f"{weights['kind']}: {weights['location']}"),
-        (
-            "available",
-            ("[green]yes[/]" if weights["available"] else "[yellow]no[/]")
-            + (f" ({escape(str(weights['detail']))})" if weights["detail"] else ""),
-        ),
-        ("notes", entry.notes or "-"),
-        ("zoo", where),
-    ]
-    for key, value in rows:
+    for key, value in rows.items():
         table.add_row(key, value if key == "available" else escape(str(value)))
-    stdout_console().print(table)
+    StdoutConsole().print(table)
 
 
 def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
-    """The entry as a one-model zoo file; one made on the fly gets a zoo id and ``dim: null``
-    (a note on stderr says to fill it in)."""
-    import yaml
-
-    from infogauss_cli.models.zoo_schema import SCHEMA_VERSION
-
+    """The entry as a one-model zoo file (made on the fly: a zoo id and ``dim: null``)."""
     data = _entry_dict(entry, compact=True)
     if on_the_fly:
-        from infogauss_cli.models.catalogue import zoo_file_id
-
         data.pop("notes", None)
         data = {**data, "id": zoo_file_id(entry), "dim": None}
         typer.echo(
@@ -196,30 +160,20 @@ def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
 
 
 @app.command("validate", cls=HelpCommand)
-@o.command()
+@o.command(o.shared(bool, False, "--deep", o.OPT))
 def validate_cmd(
     path: Annotated[
         Path | None,
         typer.Argument(help="Zoo file (default: $INFOGAUSS_ZOO, then the packaged zoo)."),
     ] = None,
-    deep: Annotated[
-        bool,
-        typer.Option(
-            "--deep",
-            help="Also check every name against the installed timm / open_clip / transformers "
-            "(no network; slower: imports the libraries).",
-        ),
-    ] = False,
+    **params: object,
 ) -> None:
     """Check a zoo file against the schema; exit 2 listing every error with its field path.
 
     Example: [bold]infogauss zoo validate my_zoo.yaml[/]
     """
-    from infogauss_cli.models.catalogue import load_zoo
-    from infogauss_cli.models.validation import format_errors
-
     z = load_zoo(path)
-    if deep:
+    if deep := bool(params["deep"]):
         problems = []
         for i, entry in enumerate(z.entries):
             try:

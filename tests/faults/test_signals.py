@@ -58,7 +58,7 @@ def test_second_ctrl_c_still_saves_and_exits_3():
 
 
 def test_signal_handlers_are_restored():
-    from infogauss_cli.cli.signals import stopping_signals
+    from infogauss_cli.cli.errors import stopping_signals
 
     before = signal.getsignal(signal.SIGTERM)
     with stopping_signals():
