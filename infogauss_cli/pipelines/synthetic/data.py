@@ -1,11 +1,10 @@
 """The paper's synthetic inputs (iid Laplace, a Gaussian mixture, sparse bits), the augmentations
-that make positive pairs, and the encoders. A :class:`Population` fixes the distribution; its
-:meth:`~Population.sample` draws fresh rows, so training and held-out rows never coincide."""
+that make positive pairs, and the encoders."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -41,22 +40,15 @@ class DataSpec:
         if self.kind == "binary" and not 0 < self.density < 1:
             raise BadInputError(f"binary density must be in (0, 1), got {self.density}")
 
-    @property
-    def continuous(self) -> bool:
-        return self.kind != "binary"
 
-
-@dataclass(frozen=True)
-class Sample:
-    """``x`` (n, D) float32 inputs; ``labels`` (n,) mixture components (gmm only)."""
-
-    x: np.ndarray = field(repr=False)
-    labels: np.ndarray | None = field(default=None, repr=False)
+class Sample(NamedTuple):
+    x: np.ndarray  # (n, D) float32
+    labels: np.ndarray | None = None  # (n,) mixture components (gmm only)
 
 
 @dataclass(frozen=True, eq=False)
 class Population:
-    """A data distribution: the spec and, for gmm, its ``means`` (K, D)."""
+    """A data distribution; :meth:`sample` draws fresh rows. gmm: its ``means`` (K, D)."""
 
     spec: DataSpec
     means: np.ndarray | None = field(default=None, repr=False)
@@ -74,7 +66,6 @@ class Population:
 
 
 def population(spec: DataSpec, seed: int = 0) -> Population:
-    """gmm means are random directions scaled to ``separation``: one seed, one population."""
     if spec.kind != "gmm":
         return Population(spec)
     g = np.random.default_rng([seed, 0x6A11]).standard_normal((spec.components, spec.dim))
@@ -83,8 +74,7 @@ def population(spec: DataSpec, seed: int = 0) -> Population:
 
 
 def sparse_bits(n: int, dim: int, density: float, rng: np.random.Generator) -> np.ndarray:
-    """iid Bernoulli(``density``) bits, (n, dim) float32; an all-zero row gets one random bit
-    (a linear encoder maps the zero row to the zero vector)."""
+    """iid Bernoulli(``density``) bits, (n, dim) float32; an all-zero row gets one random bit."""
     x = rng.random((n, dim), dtype=np.float32) < density
     empty = np.flatnonzero(~x.any(axis=1))
     x[empty, rng.integers(0, dim, empty.size)] = True
@@ -92,14 +82,13 @@ def sparse_bits(n: int, dim: int, density: float, rng: np.random.Generator) -> n
 
 
 def flip_bits(x: np.ndarray, drop: float, density: float, rng: np.random.Generator) -> np.ndarray:
-    """Each 1-bit is dropped with probability ``drop`` and each 0-bit switched on with
-    probability ``drop * density / (1 - density)`` (the density is kept on average); a row
-    left all zero keeps one of its original bits."""
+    """1-bits drop with probability ``drop``, 0-bits switch on so the density is kept on
+    average; a row left all zero keeps one of its original bits."""
     on = x > 0.5
     u = rng.random(x.shape, dtype=np.float32)
     out = np.where(on, u >= drop, u < drop * density / (1.0 - density))
     empty = np.flatnonzero(~out.any(axis=1))
-    if empty.size:  # restore one original bit, chosen at random among the row's ones
+    if empty.size:
         keys = rng.random((empty.size, x.shape[1])) + on[empty]
         out[empty, keys.argmax(axis=1)] = True
     return out.astype(np.float32)
@@ -107,14 +96,13 @@ def flip_bits(x: np.ndarray, drop: float, density: float, rng: np.random.Generat
 
 def augment(x: np.ndarray, spec: DataSpec, noise: float, rng: np.random.Generator) -> np.ndarray:
     """One view of ``x``: ``x + noise * N(0, I)`` (continuous) or :func:`flip_bits`."""
-    if spec.continuous:
+    if spec.kind != "binary":
         return x + np.float32(noise) * rng.standard_normal(x.shape, dtype=np.float32)
     return flip_bits(x, noise, spec.density, rng)
 
 
 def build_encoder(kind: str, in_dim: int, out_dim: int, *, hidden: int = 256) -> nn.Module:
-    """``linear``: ``x -> W x`` (no bias, the paper's); ``mlp``: Linear-ReLU-Linear. Seed torch
-    first for a reproducible initialisation."""
+    """``linear``: ``x -> W x`` (no bias, the paper's); ``mlp``: Linear-ReLU-Linear."""
     from torch import nn
 
     if kind == "linear":

@@ -1,6 +1,5 @@
 """The paper's synthetic experiment end to end: training runs, evaluation on fresh held-out rows
-(epoch 0, chosen epochs, the end) and report rows like ``audit``'s. Each (input, encoder) pair
-starts from one seeded initialisation, so the runs that train it share its epoch-0 row."""
+and report rows like ``audit``'s."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -18,25 +17,11 @@ from infogauss_cli.core.progress import note, steps
 from infogauss_cli.judge.gates import Gates
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import RowInfo, diagnose_rows
+from infogauss_cli.pipelines.synthetic import data as D
 from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver, as_saver
-from infogauss_cli.pipelines.synthetic.data import (
-    ENCODER_LABELS,
-    ENCODERS,
-    KINDS,
-    LABELS,
-    Population,
-    augment,
-    build_encoder,
-    population,
-)
 from infogauss_cli.pipelines.synthetic.paper import PAPER
-from infogauss_cli.pipelines.synthetic.train import (
-    OBJECTIVES,
-    Run,
-    SyntheticConfig,
-    preset,  # noqa: F401 (the door for callers)
-    train,
-)
+from infogauss_cli.pipelines.synthetic.train import OBJECTIVES, Run, SyntheticConfig, train
+from infogauss_cli.pipelines.synthetic.train import preset as preset  # the door for callers
 
 if TYPE_CHECKING:
     from torch import nn
@@ -44,20 +29,18 @@ if TYPE_CHECKING:
 UNIFORMITY_ROWS = 2000  # rows of the held-out set used for the uniformity (all pairs)
 
 
-@dataclass(frozen=True, eq=False)
-class HeldOut:
+class HeldOut(NamedTuple):
     """Fresh rows of one input (never trained on) and one positive pair per row."""
 
-    x: np.ndarray = field(repr=False)
-    view_a: np.ndarray = field(repr=False)
-    view_b: np.ndarray = field(repr=False)
+    x: np.ndarray
+    view_a: np.ndarray
+    view_b: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
 class Snapshot:
-    """The encoder of ``run`` after ``epoch`` epochs on the held-out rows: raw ``embeddings``;
-    Wang-Isola ``alignment`` of the L2 positive pairs (0 perfect, 4 the maximum) and
-    ``uniformity`` (with its value on the uniform sphere); ``train_s``: training so far."""
+    """The encoder of ``run`` after ``epoch`` epochs on the held-out rows, with the Wang-Isola
+    ``alignment`` of the L2 positive pairs and ``uniformity`` (and its uniform-sphere value)."""
 
     run: Run
     epoch: int
@@ -68,12 +51,12 @@ class Snapshot:
     train_s: float
 
 
-def held_out(pop: Population, cfg: SyntheticConfig) -> HeldOut:
+def held_out(pop: D.Population, cfg: SyntheticConfig) -> HeldOut:
     spec = pop.spec
-    rng = np.random.default_rng([cfg.seed, KINDS.index(spec.kind), 1])
+    rng = np.random.default_rng([cfg.seed, D.KINDS.index(spec.kind), 1])
     x = pop.sample(cfg.n_eval, rng).x
     noise = cfg.noise_for(spec.kind)
-    return HeldOut(x, augment(x, spec, noise, rng), augment(x, spec, noise, rng))
+    return HeldOut(x, D.augment(x, spec, noise, rng), D.augment(x, spec, noise, rng))
 
 
 def _unit(z: np.ndarray) -> np.ndarray:
@@ -83,7 +66,6 @@ def _unit(z: np.ndarray) -> np.ndarray:
 def evaluate(
     encoder: nn.Module, run: Run, epoch: int, ho: HeldOut, cfg: SyntheticConfig, t: float
 ) -> Snapshot:
-    """One :class:`Snapshot` (``t``: training seconds so far)."""
     import torch
 
     from infogauss_cli.diagnostics.sphere import uniformity  # scipy
@@ -98,20 +80,19 @@ def evaluate(
 def train_run(
     run: Run,
     cfg: SyntheticConfig,
-    pop: Population,
+    pop: D.Population,
     ho: HeldOut,
     *,
     initial: bool = True,
     saver: CheckpointSaver | None = None,
 ) -> list[Snapshot]:
-    """Build the seeded encoder of ``run``, train it and evaluate it at
-    :meth:`SyntheticConfig.epochs_evaluated` (epoch 0 only if ``initial``); ``saver`` writes it
-    at every evaluated epoch, 0 included (a failed write stops the saving, not the run)."""
+    """Build the seeded encoder of ``run``, train it and evaluate it at the evaluated epochs (0
+    only if ``initial``); ``saver`` writes it at all of them, 0 included."""
     import torch
 
-    k, e = KINDS.index(run.data), ENCODERS.index(run.encoder)
+    k, e = D.KINDS.index(run.data), D.ENCODERS.index(run.encoder)
     torch.manual_seed(cfg.seed * 1000 + 10 * k + e)  # one initialisation per (input, encoder)
-    encoder = build_encoder(run.encoder, pop.spec.dim, cfg.d, hidden=cfg.hidden)
+    encoder = D.build_encoder(run.encoder, pop.spec.dim, cfg.d, hidden=cfg.hidden)
     rng = np.random.default_rng([cfg.seed, k, e, OBJECTIVES.index(run.objective)])
     saved = cfg.epochs_evaluated()
     evaluated = [ep for ep in saved if ep or initial]
@@ -138,34 +119,30 @@ def train_run(
 def run_experiment(
     cfg: SyntheticConfig, save_dir: str | Path | CheckpointSaver | None = None
 ) -> list[Snapshot]:
-    """Every run of ``cfg``; epoch 0 once per (input, encoder) (saved, with ``save_dir``, for
-    every run). A folder's failed write raises at the end; a given saver keeps it."""
+    """Every run of ``cfg``; epoch 0 once per (input, encoder), whose runs share one seeded
+    initialisation. A folder's failed write raises at the end; a given saver keeps it."""
     saver, out, seen = as_saver(save_dir), [], set()
     pops = {
-        kind: population(cfg.data_spec(kind), cfg.seed) for kind in {r.data for r in cfg.runs()}
+        kind: D.population(cfg.data_spec(kind), cfg.seed) for kind in {r.data for r in cfg.runs()}
     }
-    held = {kind: held_out(pop, cfg) for kind, pop in pops.items()}
     for run in cfg.runs():
         first = (run.data, run.encoder) not in seen
         seen.add((run.data, run.encoder))
-        out += train_run(run, cfg, pops[run.data], held[run.data], initial=first, saver=saver)
+        pop = pops[run.data]
+        out += train_run(run, cfg, pop, held_out(pop, cfg), initial=first, saver=saver)
     if saver is not None and saver is not save_dir:
         saver.raise_failure()
     return out
 
 
-# ---- report rows ------------------------------------------------------------------------------
 def row_name(run: Run, epoch: int) -> str:
     """``Synthetic Binary (Linear) E100``; ``Synthetic GMM (MLP, supervised) E100``."""
-    what = ENCODER_LABELS[run.encoder]
-    if run.objective == "supervised" and epoch > 0:
-        what += ", supervised"
-    return f"Synthetic {LABELS[run.data]} ({what}) E{epoch}"
+    sup = ", supervised" if run.objective == "supervised" and epoch > 0 else ""
+    return f"Synthetic {D.LABELS[run.data]} ({D.ENCODER_LABELS[run.encoder]}{sup}) E{epoch}"
 
 
 def paper_row(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any] | None:
-    """The paper's line this snapshot stands next to, if any: the final epoch of a linear
-    InfoNCE run, the binary initialisation, and (as an analogue) the supervised run."""
+    """The paper's line this snapshot stands next to, if any."""
     final = epoch == cfg.epochs and epoch > 0
     key = None
     if run.objective == "supervised":
@@ -180,7 +157,7 @@ def paper_row(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any] | No
 def _data_section(run: Run, epoch: int, cfg: SyntheticConfig, reference: bool) -> dict[str, Any]:
     s = cfg.data_spec(run.data)
     out: dict[str, Any] = dict(source=f"synthetic:{run.data}", items=cfg.n_eval, skipped=0)
-    out |= {"held_out": True, "input_dim": s.dim}
+    out |= dict(held_out=True, input_dim=s.dim)
     if run.data == "gmm":
         out |= {"components": s.components, "separation": s.separation}
         if run.objective == "supervised":
@@ -213,8 +190,7 @@ def snapshot_rows(
     gates: Gates = Gates(),
     reference: bool = True,
 ) -> list[Row]:
-    """Diagnose every snapshot as ``audit`` does; ``reference``: attach the paper's line
-    (``data["paper"]``) where one corresponds."""
+    """Diagnose every snapshot as ``audit`` does; ``reference``: add ``data["paper"]``."""
     protocol = Protocol(view=cfg.view, seed=cfg.seed)
     rows: list[Row] = []
     for s in snaps:
@@ -225,8 +201,9 @@ def snapshot_rows(
             data=_data_section(s.run, s.epoch, cfg, reference),
             protocol=_protocol(s.run, s.epoch, cfg),
             timing={"train_s": s.train_s},
-            extra_metrics=dict(uniformity=s.uniformity, uniformity_ideal=s.uniformity_ideal)
-            | {"alignment": s.alignment},
+            extra_metrics=dict(
+                uniformity=s.uniformity, uniformity_ideal=s.uniformity_ideal, alignment=s.alignment
+            ),
         )
         for row in diagnose_rows(s.embeddings, info, protocol, options, gates):
             null = {**row.null, "uniformity": s.uniformity_ideal}
@@ -241,6 +218,5 @@ def synthetic_rows(
     gates: Gates = Gates(),
     save_dir: str | Path | CheckpointSaver | None = None,
 ) -> list[Row]:
-    """``infogauss synthetic``: one row per snapshot and view; ``save_dir``: also write the
-    encoders (``--save-checkpoints``)."""
+    """``infogauss synthetic``: one row per snapshot and view (``save_dir``: the encoders)."""
     return snapshot_rows(run_experiment(cfg, save_dir), cfg, options=options, gates=gates)

@@ -1,6 +1,5 @@
-"""``infogauss synthetic --sweep``: the paper's claim that a larger dimension d and batch N give
-a smaller norm CV and higher compliance. One trained InfoNCE run per point, evaluated at the
-final epoch only: d varies at the preset's N, N varies at the preset's d."""
+"""``infogauss synthetic --sweep``: the paper's claim that a larger d and N give a smaller norm CV
+and higher compliance; d varies at the preset's N, N at the preset's d."""
 
 from __future__ import annotations
 
@@ -37,9 +36,8 @@ def sweep_rows(
     options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
 ) -> list[Row]:
-    """One row per InfoNCE run of ``cfg``'s settings (the supervised one is left out) and
-    (d, N) point (every d at ``cfg.batch_size``, then every N at ``cfg.d``), named
-    ``... E100 d=64 N=256``."""
+    """One row per InfoNCE run of ``cfg``'s settings and (d, N) point, evaluated at the last
+    epoch, named ``... E100 d=64 N=256``."""
     runs = [r for r in cfg.runs() if r.objective == "infonce"]
     if not runs:
         raise BadInputError("the sweep trains with InfoNCE: choose laplace, gmm or binary")
@@ -49,8 +47,7 @@ def sweep_rows(
         pop = population(cfg.data_spec(run.data), cfg.seed)
         for d, n in points:
             c = dataclasses.replace(cfg, d=d, batch_size=n, eval_epochs=())
-            ho = held_out(pop, c)
-            snaps = train_run(run, c, pop, ho, initial=False)
+            snaps = train_run(run, c, pop, held_out(pop, c), initial=False)
             for row in snapshot_rows(snaps, c, options=options, gates=gates, reference=False):
                 rows.append(dataclasses.replace(row, model=f"{row.model} d={d} N={n}"))
     return rows
@@ -59,7 +56,6 @@ def sweep_rows(
 def _series(
     rows: Sequence[Row], axis: str, fixed: int, view: str
 ) -> dict[str, list[tuple[int, Row]]]:
-    """Rows of one sweep axis ("d" at N = fixed, or "N" at d = fixed) and view, per input."""
     out: dict[str, list[tuple[int, Row]]] = {}
     other = "N" if axis == "d" else "d"
     for r in rows:
@@ -106,10 +102,11 @@ def _draw(rows: Sequence[Row], cfg: SyntheticConfig) -> Callable[[Figure], None]
             cv_ax.set(ylabel="norm CV", ylim=(0, None))
             cv_ax.grid(False)
         handles = [Line2D([], [], color=color[k], lw=2, label=LABELS.get(k, k)) for k in kinds]
+        keys = (("-o", "AD compliance"), ("--s", "DP compliance"), (":^", "norm CV (right axis)"))
         handles += [
-            Line2D([], [], color="k", ls="-", marker="o", ms=4, label="AD compliance"),
-            Line2D([], [], color="k", ls="--", marker="s", ms=4, label="DP compliance"),
-            Line2D([], [], color="k", ls=":", marker="^", ms=4, label="norm CV (right axis)"),
+            Line2D([], [], color="k", ls=s[:-1], marker=s[-1], ms=4, label=t) for s, t in keys
+        ]
+        handles += [
             Line2D([], [], color="#57606a", ls="--", label="iid Gaussian: 95%"),
             Line2D([], [], color="#57606a", lw=0.8, label="CV of a Gaussian: 1/√(2d)"),
         ]
@@ -126,14 +123,8 @@ def write_sweep_plot(rows: Sequence[Row], cfg: SyntheticConfig, out_dir: str | P
     """``sweep.png`` in ``out_dir``: AD/DP compliance and norm CV against d and against N."""
     from infogauss_cli.report.plots import PlotSpec, write_figures
 
-    spec = PlotSpec(
-        filename="sweep.png",
-        kind="sweep",
-        row=None,
-        title="Compliance and norm CV against d and N",
-        alt="Line charts of AD and DP compliance and norm CV against the embedding dimension d "
-        "and the batch size N",
-        draw=_draw(rows, cfg),
-        width=11.0,
-    )
+    title, draw = "Compliance and norm CV against d and N", _draw(rows, cfg)
+    alt = "Line charts of AD and DP compliance and norm CV against the embedding dimension d "
+    alt += "and the batch size N"
+    spec = PlotSpec("sweep.png", "sweep", None, title, alt, draw, width=11.0)
     return write_figures(out_dir, [spec])[0]

@@ -1,7 +1,5 @@
-"""The synthetic experiment's settings (runs, the paper's settings, presets) and training:
-symmetric InfoNCE on cosine similarity, or the supervised contrast (a cosine classifier of the
-mixture components at the same temperature); optionally the vanishing norm regulariser of the
-paper's "regularisation path". torch is imported inside the functions."""
+"""The synthetic experiment's settings (runs, presets) and training: symmetric InfoNCE, or a
+cosine classifier of the mixture components, optionally with a vanishing norm regulariser."""
 
 from __future__ import annotations
 
@@ -24,10 +22,9 @@ OBJECTIVES = ("infonce", "supervised")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """An epoch is ``steps_per_epoch`` Adam steps on ``batch_size`` (the paper's N) fresh rows;
-    the learning rate follows a cosine schedule from ``lr`` to 0. ``noise``: augmentation
-    strength (std of the additive noise; binary: P(a 1-bit drops)). ``reg``: lambda_0 of the
-    norm regulariser lambda_t * mean ||z||^2, lambda_t decaying linearly to 0 (0: off)."""
+    """An epoch: ``steps_per_epoch`` Adam steps (cosine schedule to 0) on ``batch_size`` fresh
+    rows. ``noise``: std of the additive noise (binary: P(a 1-bit drops)). ``reg``: lambda_0 of
+    the regulariser lambda_t * mean ||z||^2, lambda_t decaying linearly to 0."""
 
     objective: str = "infonce"
     epochs: int = 100
@@ -54,15 +51,12 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Run:
-    """One trained encoder: input kind, encoder kind, objective."""
-
     data: str
     encoder: str
     objective: str = "infonce"
 
 
-# The blocks of the paper's table; "supervised" plays the part of its CIFAR-10 ResNet-18 pair:
-# "gmm"'s encoder and data, trained to classify the mixture components instead of InfoNCE.
+# the blocks of the paper's table; "supervised" plays the part of its CIFAR-10 ResNet-18 pair
 SETTINGS: dict[str, tuple[Run, ...]] = {
     "laplace": (Run("laplace", "linear"),),
     "gmm": (Run("gmm", "linear"),),
@@ -73,10 +67,8 @@ SETTINGS: dict[str, tuple[Run, ...]] = {
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """A synthetic experiment (defaults: the ``default`` preset). ``batch_size``: the paper's
-    N; ``eval_epochs``: evaluated besides 0 and the last; ``n_eval``: fresh held-out rows;
-    ``noise``/``bit_noise``: continuous / binary augmentation; ``input_dim``: D of continuous
-    inputs, ``bits``/``density``: D and P(1) of binary ones; ``encoder``: of every run."""
+    """A synthetic experiment (defaults: the ``default`` preset); ``batch_size``: the paper's
+    N; ``eval_epochs``: evaluated besides 0 and the last; ``encoder``: of every run."""
 
     preset: str = "default"
     settings: tuple[str, ...] = ("laplace", "gmm", "binary", "supervised")
@@ -136,7 +128,6 @@ class SyntheticConfig:
         return tuple(sorted({0, self.epochs, *self.eval_epochs}))
 
     def describe(self) -> str:
-        """One line with the settings a reader needs to compare runs."""
         reg = f", norm regulariser {self.reg}" if self.reg else ""
         return (
             f"{self.preset} preset: d={self.d}, N={self.batch_size}, temperature "
@@ -149,21 +140,18 @@ class SyntheticConfig:
 
 PRESETS: dict[str, SyntheticConfig] = {
     "default": SyntheticConfig(),
-    # seconds, not minutes: smaller d, fewer epochs, fewer held-out rows
     "quick": SyntheticConfig(preset="quick", d=128, epochs=30, n_eval=2000),
 }
 
 
 def preset(name: str = "default", **overrides: object) -> SyntheticConfig:
-    """A preset with the given fields replaced (``None`` values are ignored)."""
     if name not in PRESETS:
         raise BadInputError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
     return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
 
 
 def infonce_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Symmetric InfoNCE (as in CLIP): row i of ``z1`` against row i of ``z2``, the other rows
-    the negatives, cosine logits over the temperature, both directions averaged."""
+    """Symmetric InfoNCE (as in CLIP) on cosine logits: row i of ``z1`` against row i of ``z2``."""
     import torch
     from torch.nn import functional as F
 
@@ -192,9 +180,8 @@ def train(
     on_epoch: Callable[[int], None] | None = None,
     on_step: Callable[[], None] | None = None,
 ) -> None:
-    """Train ``encoder`` in place (``rng`` draws data and augmentations; seed torch before
-    building the encoder). ``on_epoch(epoch)`` runs, the encoder in eval mode, before training
-    (0) and after every epoch; ``on_step()`` after every optimiser step."""
+    """Train ``encoder`` in place; ``on_epoch(epoch)`` runs (eval mode) before training and
+    after every epoch, ``on_step()`` after every optimiser step."""
     import torch
 
     spec = pop.spec
