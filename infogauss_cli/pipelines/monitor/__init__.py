@@ -1,7 +1,5 @@
-"""Gaussianity during training (docs/training.md): :class:`GaussianityMonitor` for any loop
-(``monitor(model, step)`` after each optimiser step), and adapters that import their framework,
-so they are reached lazily: ``HFGaussianityCallback`` (``monitor.hf``, a transformers
-``TrainerCallback``) and ``LightningGaussianityCallback`` (``monitor.lightning``)."""
+"""Gaussianity during training (docs/training.md): :class:`GaussianityMonitor` for any loop, and
+the HF and Lightning ``GaussianityCallback`` adapters, imported lazily (they import their own)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,11 @@
-"""The framework-free training-loop monitor: :class:`GaussianityMonitor`. Every ``every`` steps
-it embeds a fixed probe set (eval mode, ``torch.inference_mode``, the training mode restored),
-diagnoses a seeded subsample as ``audit`` does and returns, keeps and logs the metrics."""
+"""The framework-free training-loop monitor: :class:`GaussianityMonitor` embeds a fixed probe set
+every ``every`` steps and diagnoses it as ``audit`` does."""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -30,9 +29,8 @@ UNIFORMITY_ROWS = 1000  # rows of the all-pairs uniformity (O(rows^2 d))
 
 @dataclass(frozen=True)
 class MonitorResult:
-    """One measurement: ``metrics`` are plain floats (the report's metrics, the verdict as
-    ``gaussian`` 1/0 and ``gaussian_call`` 0 ✓ 1 ≈ 2 ✗ 3 ?, ``sphere_uniform`` 1/0, the
-    uniformity and its ideal when asked for); seconds spent embedding and diagnosing."""
+    """One measurement: plain-float ``metrics`` (the verdict as ``gaussian`` 1/0 and
+    ``gaussian_call`` 0 ✓ 1 ≈ 2 ✗ 3 ?); seconds spent embedding and diagnosing."""
 
     step: int
     metrics: dict[str, float]
@@ -42,24 +40,18 @@ class MonitorResult:
     diagnose_s: float
 
     def logged(self, prefix: str = "infogauss/") -> dict[str, float]:
-        """The metrics with ``prefix`` on each name, as they are handed to loggers."""
         return {f"{prefix}{k}": v for k, v in self.metrics.items()}
 
 
-def _batches(probe: Probe, batch_size: int) -> Iterable[Batch]:
-    """Slices of a tensor/array or of every tensor in a mapping, or a list's ready batches."""
-    if isinstance(probe, Mapping):
-        sizes = {len(v) for v in probe.values()}
-        if len(sizes) != 1:
-            raise BadInputError("probe: every tensor in the mapping needs the same length")
-        total = sizes.pop()
-        for i in range(0, total, batch_size):
-            yield {k: v[i : i + batch_size] for k, v in probe.items()}
-    elif isinstance(probe, (list, tuple)):
-        yield from probe
-    else:
-        for i in range(0, len(probe), batch_size):
-            yield probe[i : i + batch_size]
+def _batches(probe: Probe, size: int) -> Sequence[Batch]:
+    if isinstance(probe, (list, tuple)):
+        return probe
+    if not isinstance(probe, Mapping):
+        return [probe[i : i + size] for i in range(0, len(probe), size)]
+    lengths = {len(v) for v in probe.values()}
+    if len(lengths) != 1:
+        raise BadInputError("probe: every tensor in the mapping needs the same length")
+    return [{k: v[i : i + size] for k, v in probe.items()} for i in range(0, lengths.pop(), size)]
 
 
 def _to(batch: Batch, device: torch.device) -> Batch:
@@ -75,41 +67,15 @@ def _to(batch: Batch, device: torch.device) -> Batch:
 
 
 def default_embed(model: nn.Module, batch: Batch) -> torch.Tensor:
-    """``model(**batch)`` for a mapping, else ``model(batch)``: a (batch, d) tensor (pass
-    ``embed=`` to pool a model output object)."""
+    """``model(**batch)`` for a mapping, else ``model(batch)``: a (batch, d) tensor."""
     return model(**batch) if isinstance(batch, Mapping) else model(batch)
-
-
-def _tensor(out: object) -> torch.Tensor:
-    import torch
-
-    if not isinstance(out, torch.Tensor):
-        raise BadInputError(
-            f"the model returned {type(out).__name__}, not a tensor of embeddings: pass "
-            "embed=lambda model, batch: ... to GaussianityMonitor"
-        )
-    return out.float().cpu()
-
-
-def _scalar_metrics(metrics: Mapping[str, object]) -> dict[str, float]:
-    numbers = (bool, int, float, np.integer, np.floating)
-    return {
-        k: float(v)
-        for k, v in metrics.items()
-        if isinstance(v, numbers) and math.isfinite(float(v))
-    }
 
 
 @dataclass
 class GaussianityMonitor:
-    """Measure Gaussianity of a fixed probe set during training.
-
-    ``probe``: a tensor or array (sliced into ``batch_size`` batches), a mapping of equal-length
-    tensors (tokenised text) or a list of ready batches; measure when ``step % every == 0``;
-    ``embed(model, batch)``: one batch's embeddings (default :func:`default_embed`); ``n``:
-    rows diagnosed (the same seeded subsample every call); ``view``: ``l2`` or ``raw`` (norm CV
-    is always raw); ``uniformity``: add the Wang-Isola uniformity of up to 1,000 L2 rows;
-    ``loggers``: callables ``(metrics, step)`` given the prefixed metrics."""
+    """Measure Gaussianity of a fixed probe set during training (docs/training.md): ``probe`` a
+    tensor, array, mapping of equal-length tensors or list of ready batches; ``n`` rows (one
+    seeded subsample); ``loggers``: callables ``(metrics, step)`` given the prefixed metrics."""
 
     probe: Probe
     every: int = 100
@@ -131,13 +97,12 @@ class GaussianityMonitor:
             raise BadInputError(f"view={self.view!r}: expected 'l2' or 'raw'")
 
     def due(self, step: int) -> bool:
-        """Whether ``step`` is a measuring step (a multiple of ``every``, not measured yet)."""
-        done = self.history and self.history[-1].step == step
-        return step % self.every == 0 and not done
+        """A multiple of ``every``, not measured yet."""
+        return step % self.every == 0 and not (self.history and self.history[-1].step == step)
 
     def embed_probe(self, model: nn.Module) -> np.ndarray:
-        """The probe's float32 (rows, d) embeddings in eval and inference mode; the model's
-        training mode is restored even if embedding fails."""
+        """The probe's float32 (rows, d) embeddings in eval and inference mode (the training
+        mode restored)."""
         import torch
 
         fn = self.embed or default_embed
@@ -146,24 +111,24 @@ class GaussianityMonitor:
         model.eval()
         try:
             with torch.inference_mode():
-                batches = _batches(self.probe, self.batch_size)
-                parts = [_tensor(fn(model, _to(b, device))) for b in batches]
+                parts = [fn(model, _to(b, device)) for b in _batches(self.probe, self.batch_size)]
         finally:
             model.train(was_training)
+        if bad := [p for p in parts if not isinstance(p, torch.Tensor)]:
+            raise BadInputError(
+                f"the model returned {type(bad[0]).__name__}, not a tensor of embeddings: pass "
+                "embed=lambda model, batch: ... to GaussianityMonitor"
+            )
         if not parts:
             raise BadInputError("the probe set is empty")
         if any(p.ndim != 2 for p in parts):
             raise BadInputError("embed() must return (batch, d) tensors of embeddings")
-        return torch.cat(parts).numpy()
+        return torch.cat([p.float().cpu() for p in parts]).numpy()
 
     def measure(self, model: nn.Module, step: int) -> MonitorResult:
         """Embed, diagnose, keep in ``history`` and send to the loggers (whatever the step)."""
         from infogauss_cli.diagnostics import diagnose  # scipy
-        from infogauss_cli.diagnostics.gaussian import (
-            gaussian_metrics,
-            gaussian_tests,
-            joint_sample,
-        )
+        from infogauss_cli.diagnostics import gaussian as G
         from infogauss_cli.diagnostics.sphere import sphere_metrics, sphere_tests, uniformity
 
         t0 = time.perf_counter()
@@ -172,8 +137,8 @@ class GaussianityMonitor:
         n = None if self.n is None or self.n >= x.shape[0] else self.n
         diag = diagnose(x, view=self.view, n=n, seed=self.seed)  # type: ignore[arg-type]
         metrics = diag.metrics()
-        joint = joint_sample(x, n, self.seed)
-        gauss_metrics, null = gaussian_metrics(gaussian_tests(joint, self.view, seed=self.seed))
+        joint = G.joint_sample(x, n, self.seed)
+        gauss_metrics, null = G.gaussian_metrics(G.gaussian_tests(joint, self.view, seed=self.seed))
         sphere, sphere_null = sphere_metrics(sphere_tests(joint))
         metrics |= gauss_metrics | sphere
         verdict = judge(metrics, null=null | sphere_null, view=self.view)
@@ -186,16 +151,18 @@ class GaussianityMonitor:
             uni = uniformity(u, max_rows=UNIFORMITY_ROWS, seed=self.seed)
             metrics |= {"uniformity": uni.value, "uniformity_ideal": uni.ideal}
         t2 = time.perf_counter()
-        result = MonitorResult(step, _scalar_metrics(metrics), diag.n, diag.d, t1 - t0, t2 - t1)
+        numbers = (bool, int, float, np.integer, np.floating)
+        metrics = {k: float(v) for k, v in metrics.items() if isinstance(v, numbers)}
+        metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
+        result = MonitorResult(step, metrics, diag.n, diag.d, t1 - t0, t2 - t1)
         self.history.append(result)
         for log in self.loggers:
             log(result.logged(self.prefix), step)
         return result
 
     def __call__(self, model: nn.Module, step: int) -> MonitorResult | None:
-        """:meth:`measure` when :meth:`due`, else None: call it after every optimiser step."""
+        """:meth:`measure` when :meth:`due`: call it after every optimiser step."""
         return self.measure(model, step) if self.due(step) else None
 
     def series(self, metric: str) -> tuple[Sequence[int], Sequence[float | None]]:
-        """Steps and values of one metric over ``history``."""
         return [r.step for r in self.history], [r.metrics.get(metric) for r in self.history]

@@ -1,6 +1,5 @@
-"""A transformers ``TrainerCallback`` around :class:`GaussianityMonitor` (imports transformers).
-With its trainer (:meth:`GaussianityCallback.attach`, or ``trainer=``) the metrics go through
-``Trainer.log``, so every reporting integration gets them; else into ``state.log_history``."""
+"""A transformers ``TrainerCallback`` around :class:`GaussianityMonitor`: with its trainer the
+metrics go through ``Trainer.log`` (every reporting integration), else ``state.log_history``."""
 
 from __future__ import annotations
 
@@ -18,8 +17,8 @@ if TYPE_CHECKING:
 
 
 class GaussianityCallback(TrainerCallback):
-    """Run ``monitor`` at ``state.global_step`` multiples of ``monitor.every`` (and before the
-    first step when ``at_start``), on the main process only, with the trainer's model."""
+    """Run ``monitor`` when due (and before the first step when ``at_start``) on the main
+    process, with the trainer's model."""
 
     def __init__(
         self, monitor: GaussianityMonitor, *, trainer: Trainer | None = None, at_start: bool = True
@@ -32,7 +31,6 @@ class GaussianityCallback(TrainerCallback):
     def attach(
         cls, trainer: Trainer, monitor: GaussianityMonitor, *, at_start: bool = True
     ) -> GaussianityCallback:
-        """Create the callback for ``trainer`` and add it to the trainer's callbacks."""
         cb = cls(monitor, trainer=trainer, at_start=at_start)
         trainer.add_callback(cb)
         return cb

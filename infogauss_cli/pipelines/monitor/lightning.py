@@ -1,6 +1,5 @@
-"""A Lightning ``Callback`` around :class:`GaussianityMonitor` (imports ``lightning``: ``pip
-install 'infogauss[train]'``). The metrics go straight to every logger of the trainer at
-``trainer.global_step`` (``log_every_n_steps`` does not thin them) and ``callback_metrics``."""
+"""A Lightning ``Callback`` around :class:`GaussianityMonitor`: the metrics go to every logger at
+``trainer.global_step`` (not thinned by ``log_every_n_steps``) and ``callback_metrics``."""
 
 from __future__ import annotations
 
@@ -17,9 +16,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 
 class GaussianityCallback(Callback):
-    """Run ``monitor`` at ``trainer.global_step`` multiples of ``monitor.every`` after each
-    training batch (and before the first step when ``at_start``), on global rank 0 only, with
-    the LightningModule itself (``embed`` receives it; default ``module(batch)``)."""
+    """Run ``monitor`` when due after each training batch (and before the first step when
+    ``at_start``) on global rank 0, with the LightningModule itself."""
 
     def __init__(self, monitor: GaussianityMonitor, *, at_start: bool = True) -> None:
         self.monitor = monitor

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -20,7 +19,7 @@ from infogauss_cli.judge.rows import RowInfo, diagnose_rows
 from infogauss_cli.pipelines.synthetic import data as D
 from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver, as_saver
 from infogauss_cli.pipelines.synthetic.paper import PAPER
-from infogauss_cli.pipelines.synthetic.train import OBJECTIVES, Run, SyntheticConfig, train
+from infogauss_cli.pipelines.synthetic.train import Run, SyntheticConfig, train
 from infogauss_cli.pipelines.synthetic.train import preset as preset  # the door for callers
 
 if TYPE_CHECKING:
@@ -37,17 +36,14 @@ class HeldOut(NamedTuple):
     view_b: np.ndarray
 
 
-@dataclass(frozen=True, eq=False)
-class Snapshot:
-    """The encoder of ``run`` after ``epoch`` epochs on the held-out rows, with the Wang-Isola
-    ``alignment`` of the L2 positive pairs and ``uniformity`` (and its uniform-sphere value)."""
+class Snapshot(NamedTuple):
+    """The encoder of ``run`` after ``epoch`` epochs on the held-out rows; ``metrics``: the
+    Wang-Isola alignment of the L2 positive pairs, uniformity and its uniform-sphere value."""
 
     run: Run
     epoch: int
-    embeddings: np.ndarray = field(repr=False)
-    alignment: float
-    uniformity: float
-    uniformity_ideal: float
+    embeddings: np.ndarray
+    metrics: dict[str, float]
     train_s: float
 
 
@@ -74,7 +70,8 @@ def evaluate(
         z, za, zb = (encoder(torch.from_numpy(a)).numpy() for a in (ho.x, ho.view_a, ho.view_b))
     align = float(np.mean(np.sum((_unit(za) - _unit(zb)) ** 2, axis=1, dtype=np.float64)))
     uni = uniformity(_unit(z.astype(np.float64)), max_rows=UNIFORMITY_ROWS, seed=cfg.seed)
-    return Snapshot(run, epoch, z, align, float(uni.value), float(uni.ideal), round(t, 3))
+    metrics = dict(uniformity=float(uni.value), uniformity_ideal=float(uni.ideal), alignment=align)
+    return Snapshot(run, epoch, z, metrics, round(t, 3))
 
 
 def train_run(
@@ -93,7 +90,6 @@ def train_run(
     k, e = D.KINDS.index(run.data), D.ENCODERS.index(run.encoder)
     torch.manual_seed(cfg.seed * 1000 + 10 * k + e)  # one initialisation per (input, encoder)
     encoder = D.build_encoder(run.encoder, pop.spec.dim, cfg.d, hidden=cfg.hidden)
-    rng = np.random.default_rng([cfg.seed, k, e, OBJECTIVES.index(run.objective)])
     saved = cfg.epochs_evaluated()
     evaluated = [ep for ep in saved if ep or initial]
     snaps: list[Snapshot] = []
@@ -109,10 +105,9 @@ def train_run(
             note(f"[dim]{row_name(run, epoch)}: {clock['train']:.1f} s training[/]")
         clock["since"] = time.perf_counter()
 
-    tc = cfg.train_config(run)
-    label = f"train {row_name(run, tc.epochs).rsplit(' E', 1)[0]}: {tc.epochs} epochs"
-    with steps(label, tc.epochs * tc.steps_per_epoch) as advance:
-        train(encoder, pop, tc, rng, on_epoch=on_epoch, on_step=advance)
+    label = f"train {row_name(run, cfg.epochs).rsplit(' E', 1)[0]}: {cfg.epochs} epochs"
+    with steps(label, cfg.epochs * cfg.steps_per_epoch) as advance:
+        train(encoder, pop, cfg, run, on_epoch, advance)
     return snaps
 
 
@@ -141,20 +136,15 @@ def row_name(run: Run, epoch: int) -> str:
     return f"Synthetic {D.LABELS[run.data]} ({D.ENCODER_LABELS[run.encoder]}{sup}) E{epoch}"
 
 
-def paper_row(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any] | None:
-    """The paper's line this snapshot stands next to, if any."""
-    final = epoch == cfg.epochs and epoch > 0
-    key = None
+def _data_section(run: Run, epoch: int, cfg: SyntheticConfig, reference: bool) -> dict[str, Any]:
+    """The row's data section; ``reference``: the paper's line it stands next to, if any."""
+    final, key = epoch == cfg.epochs and epoch > 0, None
     if run.objective == "supervised":
         key = "supervised" if final else None
     elif run.encoder == "linear" and run.data == "binary":
         key = "binary-trained" if final else "binary-initial" if epoch == 0 else None
     elif run.encoder == "linear" and final:
         key = run.data
-    return PAPER[key].to_dict() if key else None
-
-
-def _data_section(run: Run, epoch: int, cfg: SyntheticConfig, reference: bool) -> dict[str, Any]:
     s = cfg.data_spec(run.data)
     out: dict[str, Any] = dict(source=f"synthetic:{run.data}", items=cfg.n_eval, skipped=0)
     out |= dict(held_out=True, input_dim=s.dim)
@@ -164,8 +154,7 @@ def _data_section(run: Run, epoch: int, cfg: SyntheticConfig, reference: bool) -
             out["labels"] = "mixture component"
     if run.data == "binary":
         out["density"] = s.density
-    paper = paper_row(run, epoch, cfg) if reference else None
-    return out | ({"paper": paper} if paper else {})
+    return out | ({"paper": PAPER[key].to_dict()} if key and reference else {})
 
 
 def _protocol(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any]:
@@ -201,12 +190,10 @@ def snapshot_rows(
             data=_data_section(s.run, s.epoch, cfg, reference),
             protocol=_protocol(s.run, s.epoch, cfg),
             timing={"train_s": s.train_s},
-            extra_metrics=dict(
-                uniformity=s.uniformity, uniformity_ideal=s.uniformity_ideal, alignment=s.alignment
-            ),
+            extra_metrics=s.metrics,
         )
         for row in diagnose_rows(s.embeddings, info, protocol, options, gates):
-            null = {**row.null, "uniformity": s.uniformity_ideal}
+            null = {**row.null, "uniformity": s.metrics["uniformity_ideal"]}
             rows.append(dataclasses.replace(row, null=null))
     return rows
 

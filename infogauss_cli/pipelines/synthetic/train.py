@@ -11,42 +11,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.pipelines.synthetic.data import ENCODERS, DataSpec, Population, augment
+from infogauss_cli.pipelines.synthetic.data import ENCODERS, KINDS, DataSpec, Population, augment
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
 OBJECTIVES = ("infonce", "supervised")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """An epoch: ``steps_per_epoch`` Adam steps (cosine schedule to 0) on ``batch_size`` fresh
-    rows. ``noise``: std of the additive noise (binary: P(a 1-bit drops)). ``reg``: lambda_0 of
-    the regulariser lambda_t * mean ||z||^2, lambda_t decaying linearly to 0."""
-
-    objective: str = "infonce"
-    epochs: int = 100
-    batch_size: int = 256
-    steps_per_epoch: int = 16
-    lr: float = 1e-2
-    temperature: float = 0.1
-    noise: float = 0.5
-    reg: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise BadInputError(
-                f"unknown objective {self.objective!r}; expected one of {', '.join(OBJECTIVES)}"
-            )
-        if self.epochs < 0 or self.batch_size < 2 or self.steps_per_epoch < 1:
-            raise BadInputError(
-                "need epochs >= 0, batch size N >= 2 and steps per epoch >= 1 "
-                f"(got {self.epochs}, {self.batch_size}, {self.steps_per_epoch})"
-            )
-        if not (self.temperature > 0 and self.lr > 0 and self.noise >= 0 and self.reg >= 0):
-            raise BadInputError("temperature and lr must be > 0, noise and reg >= 0")
 
 
 @dataclass(frozen=True)
@@ -67,8 +38,9 @@ SETTINGS: dict[str, tuple[Run, ...]] = {
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """A synthetic experiment (defaults: the ``default`` preset); ``batch_size``: the paper's
-    N; ``eval_epochs``: evaluated besides 0 and the last; ``encoder``: of every run."""
+    """A synthetic experiment (defaults: the ``default`` preset). An epoch: ``steps_per_epoch``
+    Adam steps (cosine schedule to 0) on ``batch_size`` (the paper's N) fresh rows; ``reg``:
+    lambda_0 of the regulariser lambda_t * mean ||z||^2, lambda_t decaying linearly to 0."""
 
     preset: str = "default"
     settings: tuple[str, ...] = ("laplace", "gmm", "binary", "supervised")
@@ -107,7 +79,15 @@ class SyntheticConfig:
         bad = [e for e in self.eval_epochs if not 0 <= e <= self.epochs]
         if bad:
             raise BadInputError(f"evaluation epochs {bad} are outside 0..{self.epochs}")
-        self.train_config(Run("gmm", "linear"))  # validates the training options
+        if self.epochs < 0 or self.batch_size < 2 or self.steps_per_epoch < 1:
+            raise BadInputError(
+                "need epochs >= 0, batch size N >= 2 and steps per epoch >= 1 "
+                f"(got {self.epochs}, {self.batch_size}, {self.steps_per_epoch})"
+            )
+        if not (
+            self.temperature > 0 and self.lr > 0 and min(self.noise, self.bit_noise, self.reg) >= 0
+        ):
+            raise BadInputError("temperature and lr must be > 0, noise and reg >= 0")
 
     def runs(self) -> tuple[Run, ...]:
         named = (r for name in self.settings for r in SETTINGS[name])
@@ -119,10 +99,6 @@ class SyntheticConfig:
 
     def noise_for(self, kind: str) -> float:
         return self.bit_noise if kind == "binary" else self.noise
-
-    def train_config(self, run: Run) -> TrainConfig:
-        fixed = (self.epochs, self.batch_size, self.steps_per_epoch, self.lr, self.temperature)
-        return TrainConfig(run.objective, *fixed, self.noise_for(run.data), self.reg)
 
     def epochs_evaluated(self) -> tuple[int, ...]:
         return tuple(sorted({0, self.epochs, *self.eval_epochs}))
@@ -174,18 +150,19 @@ def supervised_loss(
 def train(
     encoder: nn.Module,
     pop: Population,
-    cfg: TrainConfig,
-    rng: np.random.Generator,
-    *,
+    cfg: SyntheticConfig,
+    run: Run,
     on_epoch: Callable[[int], None] | None = None,
     on_step: Callable[[], None] | None = None,
 ) -> None:
-    """Train ``encoder`` in place; ``on_epoch(epoch)`` runs (eval mode) before training and
-    after every epoch, ``on_step()`` after every optimiser step."""
+    """Train ``encoder`` of ``run`` in place; ``on_epoch(epoch)`` runs (eval mode) before
+    training and after every epoch, ``on_step()`` after every optimiser step."""
     import torch
 
-    spec = pop.spec
-    supervised = cfg.objective == "supervised"
+    spec, noise = pop.spec, cfg.noise_for(run.data)
+    k, e, o = KINDS.index(run.data), ENCODERS.index(run.encoder), OBJECTIVES.index(run.objective)
+    rng = np.random.default_rng([cfg.seed, k, e, o])
+    supervised = run.objective == "supervised"
     if supervised and spec.kind != "gmm":
         raise BadInputError(f"the supervised objective needs labels: use gmm, not {spec.kind}")
     params = list(encoder.parameters())
@@ -198,7 +175,7 @@ def train(
     total = max(cfg.epochs * cfg.steps_per_epoch, 1)
 
     def view(x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(augment(x, spec, cfg.noise, rng))
+        return torch.from_numpy(augment(x, spec, noise, rng))
 
     step = 0
     for epoch in range(cfg.epochs + 1):
