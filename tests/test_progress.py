@@ -45,8 +45,14 @@ def test_bars_off_when_not_a_terminal_or_disabled():
 
 @pytest.mark.slow  # imports torch
 def test_training_advances_once_per_step():
-    from infogauss_cli.pipelines.synthetic.data import DataSpec, build_encoder, population
-    from infogauss_cli.pipelines.synthetic.train import Run, SyntheticConfig, train
+    from infogauss_cli.pipelines.synthetic.train import (
+        DataSpec,
+        Run,
+        SyntheticConfig,
+        build_encoder,
+        population,
+        train,
+    )
 
     spec = DataSpec(kind="laplace", dim=8)
     pop = population(spec, seed=0)

@@ -9,7 +9,7 @@ import typer
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.output import emit, publish, terminal
-from infogauss_cli.pipelines.synthetic.checkpoints import as_saver
+from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver
 from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
 
 E, S = "Experiment", "Sweep"
@@ -129,12 +129,13 @@ def synthetic_cmd(**params: object) -> None:
       [bold]infogauss synthetic --quick --eval-epochs 5,10,20 --save-checkpoints ckpt/[/]
       then [bold]infogauss track ckpt/[/]
     """
-    from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows  # numpy
-    from infogauss_cli.pipelines.synthetic.sweep import (
+    from infogauss_cli.pipelines.synthetic.experiment import (  # numpy
         SWEEP_D,
         SWEEP_N,
         SWEEP_SETTINGS,
+        preset,
         sweep_rows,
+        synthetic_rows,
         write_sweep_plot,
     )
 
@@ -161,7 +162,7 @@ def synthetic_cmd(**params: object) -> None:
         if out.plots:
             write_sweep_plot(rows, cfg, out.plots)
         emit(rows, out)
-    saver = as_saver(save_checkpoints)
+    saver = None if save_checkpoints is None else CheckpointSaver(Path(save_checkpoints))
     rows = synthetic_rows(cfg, options=req.diagnose, gates=req.gates, save_dir=saver)
     code = publish(rows, out, **comparison_sections(rows))
     if not out.quiet and (table := render_comparison(rows)) is not None:

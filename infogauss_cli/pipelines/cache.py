@@ -32,11 +32,11 @@ class EntryInfo:
     size_bytes: int
     last_used: float
 
-    def age_s(self, now: float | None = None) -> float:
-        return max(0.0, (time.time() if now is None else now) - self.last_used)
+    def age_s(self) -> float:
+        return max(0.0, time.time() - self.last_used)
 
-    def to_dict(self, now: float | None = None) -> dict[str, object]:
-        return asdict(self) | {"path": str(self.path), "age_s": round(self.age_s(now), 1)}
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self) | {"path": str(self.path), "age_s": round(self.age_s(), 1)}
 
 
 def _data_label(entry: CacheEntry) -> str:
@@ -89,18 +89,11 @@ def parse_age(text: str) -> float:
 
 
 def select_entries(
-    infos: Iterable[EntryInfo],
-    older_than_s: float | None = None,
-    models: Sequence[str] = (),
-    now: float | None = None,
+    infos: Iterable[EntryInfo], older_than_s: float | None = None, models: Sequence[str] = ()
 ) -> list[EntryInfo]:
     """The entries unused for more than ``older_than_s`` and (if given) of one of ``models``."""
-    return [
-        info
-        for info in infos
-        if (older_than_s is None or info.age_s(now) > older_than_s)
-        and (not models or info.model in models)
-    ]
+    old = [i for i in infos if older_than_s is None or i.age_s() > older_than_s]
+    return [i for i in old if not models or i.model in models]
 
 
 def remove_entry(root: str | Path, info: EntryInfo) -> None:

@@ -1,6 +1,5 @@
-"""``infogauss demo``: the paper's comparison offline, in minutes on a CPU: the synthetic
-experiment (quick preset) and real packaged weights on data that ships with Python and
-scikit-image, each against its random-init twin."""
+"""``infogauss demo``: the paper's comparison offline on a CPU: the synthetic experiment and
+packaged weights on data that ships with Python and scikit-image, against random-init twins."""
 
 from __future__ import annotations
 

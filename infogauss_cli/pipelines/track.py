@@ -212,13 +212,13 @@ def track_synthetic(
     saved settings (``view``, ``n``: override the saved view and held-out rows); ``trend``:
     add :func:`trend_gate` to each run's last row. An unreadable checkpoint gives an error
     row; the others still run."""
-    from infogauss_cli.pipelines.synthetic.data import population
     from infogauss_cli.pipelines.synthetic.experiment import (
         evaluate,
         held_out,
         row_name,
         snapshot_rows,
     )
+    from infogauss_cli.pipelines.synthetic.train import population
 
     series: dict[Any, list[Row]] = {}
     cache: dict[Any, Any] = {}

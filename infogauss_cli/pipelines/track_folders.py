@@ -25,8 +25,7 @@ MODEL_FILES = ("modules.json", "config.json")
 
 
 def checkpoint_dirs(folder: str | Path) -> list[Path]:
-    root = Path(folder)
-    subs = sorted(root.iterdir()) if root.is_dir() else []
+    subs = sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []
     return [p for p in subs if p.is_dir() and any((p / f).is_file() for f in MODEL_FILES)]
 
 
@@ -45,7 +44,7 @@ def target_kind(target: str | Path) -> str | None:
     kinds is a BadInputError."""
     p = Path(target)
     if not p.is_dir():
-        return "synthetic" if p.is_file() and is_synthetic(p) else None
+        return "synthetic" if is_synthetic(p) else None
     synthetic, folders = is_synthetic(p), checkpoint_dirs(p)
     if synthetic and folders:
         names = ", ".join(f.name for f in folders[:3]) + (", ..." if len(folders) > 3 else "")

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 
 from transformers import TrainerCallback
 
-from infogauss_cli.pipelines.monitor.core import GaussianityMonitor
+from infogauss_cli.pipelines.monitor import GaussianityMonitor
 
 if TYPE_CHECKING:
     from torch import nn
-    from transformers import Trainer, TrainerState
+    from transformers import Trainer
     from transformers import TrainerControl as Control
+    from transformers import TrainerState as State
     from transformers import TrainingArguments as Args
 
 
@@ -23,9 +24,7 @@ class GaussianityCallback(TrainerCallback):
     def __init__(
         self, monitor: GaussianityMonitor, *, trainer: Trainer | None = None, at_start: bool = True
     ) -> None:
-        self.monitor = monitor
-        self.trainer = trainer
-        self.at_start = at_start
+        self.monitor, self.trainer, self.at_start = monitor, trainer, at_start
 
     @classmethod
     def attach(
@@ -35,7 +34,7 @@ class GaussianityCallback(TrainerCallback):
         trainer.add_callback(cb)
         return cb
 
-    def _run(self, state: TrainerState, model: nn.Module | None) -> None:
+    def _run(self, state: State, model: nn.Module | None) -> None:
         step = int(state.global_step)
         if model is None or not state.is_world_process_zero or not self.monitor.due(step):
             return
@@ -45,11 +44,9 @@ class GaussianityCallback(TrainerCallback):
         else:
             state.log_history.append({**logs, "step": step})
 
-    def on_train_begin(
-        self, args: Args, state: TrainerState, control: Control, **kw: object
-    ) -> None:
+    def on_train_begin(self, args: Args, state: State, control: Control, **kw: object) -> None:
         if self.at_start:
             self._run(state, kw.get("model"))  # type: ignore[arg-type]
 
-    def on_step_end(self, args: Args, state: TrainerState, control: Control, **kw: object) -> None:
+    def on_step_end(self, args: Args, state: State, control: Control, **kw: object) -> None:
         self._run(state, kw.get("model"))  # type: ignore[arg-type]

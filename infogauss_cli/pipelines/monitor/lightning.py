@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.pipelines.monitor.core import GaussianityMonitor
+from infogauss_cli.pipelines.monitor import GaussianityMonitor
 
 try:
     import torch
@@ -20,8 +20,7 @@ class GaussianityCallback(Callback):
     ``at_start``) on global rank 0, with the LightningModule itself."""
 
     def __init__(self, monitor: GaussianityMonitor, *, at_start: bool = True) -> None:
-        self.monitor = monitor
-        self.at_start = at_start
+        self.monitor, self.at_start = monitor, at_start
 
     def _run(self, trainer: Trainer, pl_module: LightningModule) -> None:
         step = int(trainer.global_step)

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, io_failure
 from infogauss_cli.core.safe_paths import stays_inside
-from infogauss_cli.pipelines.synthetic.data import build_encoder
-from infogauss_cli.pipelines.synthetic.train import Run, SyntheticConfig
+from infogauss_cli.pipelines.synthetic.train import Run, SyntheticConfig, build_encoder
 
 if TYPE_CHECKING:
     from torch import nn
@@ -29,10 +28,7 @@ def save_checkpoint(
     from safetensors.torch import save
 
     folder = Path(root) / f"{run.data}-{run.encoder}-{run.objective}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInputError(f"cannot create the checkpoint folder {folder}: {exc}") from None
+    folder.mkdir(parents=True, exist_ok=True)  # a failure: the saver's IOFailure at the end
     stem, step = f"epoch-{epoch:04d}", epoch * cfg.steps_per_epoch
     state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
     atomic_write_bytes(folder / f"{stem}.safetensors", save(state))
@@ -70,15 +66,8 @@ class CheckpointSaver:
             raise io_failure(self.failure, operation="write --save-checkpoints", fix=fix)
 
 
-def as_saver(save_dir: str | Path | CheckpointSaver | None) -> CheckpointSaver | None:
-    if save_dir is None or isinstance(save_dir, CheckpointSaver):
-        return save_dir
-    return CheckpointSaver(Path(save_dir))
-
-
 @dataclass(frozen=True)
 class SyntheticCheckpoint:
-    path: Path
     weights: Path
     run: Run
     epoch: int
@@ -112,7 +101,7 @@ def read_checkpoint(path: Path) -> SyntheticCheckpoint:
         raise BadInputError(f"{path}: malformed synthetic checkpoint ({exc})") from None
     if not weights.is_file():
         raise BadInputError(f"{path}: its weights file {weights} is missing")
-    return SyntheticCheckpoint(Path(path), weights, run, epoch, step, train_s, cfg)
+    return SyntheticCheckpoint(weights, run, epoch, step, train_s, cfg)
 
 
 def is_synthetic(path: str | Path) -> bool:
@@ -144,10 +133,8 @@ def find_checkpoints(
                 if unreadable is None:
                     raise
                 unreadable.append((f, str(exc)))
-    order: dict[tuple[Run, SyntheticConfig], int] = {}
-    for c in found:
-        order.setdefault((c.run, c.config), len(order))
-    found.sort(key=lambda c: (order[(c.run, c.config)], c.step))
+    order = list(dict.fromkeys((c.run, c.config) for c in found))
+    found.sort(key=lambda c: (order.index((c.run, c.config)), c.step))
     return found
 
 

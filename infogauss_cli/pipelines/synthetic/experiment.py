@@ -1,39 +1,37 @@
 """The paper's synthetic experiment end to end: training runs, evaluation on fresh held-out rows
-and report rows like ``audit``'s."""
+and report rows like ``audit``'s; ``--sweep``'s rows (d varies at the preset's N, N at the
+preset's d: a larger d and N should give a smaller norm CV and higher compliance) and plot."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import DiagnoseOptions, Protocol
 from infogauss_cli.core.progress import note, steps
 from infogauss_cli.judge.gates import Gates
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import RowInfo, diagnose_rows
-from infogauss_cli.pipelines.synthetic import data as D
-from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver, as_saver
+from infogauss_cli.pipelines.synthetic import train as S
+from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver
 from infogauss_cli.pipelines.synthetic.paper import PAPER
 from infogauss_cli.pipelines.synthetic.train import Run, SyntheticConfig, train
 from infogauss_cli.pipelines.synthetic.train import preset as preset  # the door for callers
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
     from torch import nn
 
 UNIFORMITY_ROWS = 2000  # rows of the held-out set used for the uniformity (all pairs)
 
 
-class HeldOut(NamedTuple):
-    """Fresh rows of one input (never trained on) and one positive pair per row."""
-
-    x: np.ndarray
-    view_a: np.ndarray
-    view_b: np.ndarray
+HeldOut = tuple[np.ndarray, np.ndarray, np.ndarray]  # fresh rows (never trained on), their pairs
 
 
 class Snapshot(NamedTuple):
@@ -47,12 +45,12 @@ class Snapshot(NamedTuple):
     train_s: float
 
 
-def held_out(pop: D.Population, cfg: SyntheticConfig) -> HeldOut:
+def held_out(pop: S.Population, cfg: SyntheticConfig) -> HeldOut:
     spec = pop.spec
-    rng = np.random.default_rng([cfg.seed, D.KINDS.index(spec.kind), 1])
+    rng = np.random.default_rng([cfg.seed, S.KINDS.index(spec.kind), 1])
     x = pop.sample(cfg.n_eval, rng).x
     noise = cfg.noise_for(spec.kind)
-    return HeldOut(x, D.augment(x, spec, noise, rng), D.augment(x, spec, noise, rng))
+    return x, S.augment(x, spec, noise, rng), S.augment(x, spec, noise, rng)
 
 
 def _unit(z: np.ndarray) -> np.ndarray:
@@ -67,7 +65,7 @@ def evaluate(
     from infogauss_cli.diagnostics.sphere import uniformity  # scipy
 
     with torch.no_grad():
-        z, za, zb = (encoder(torch.from_numpy(a)).numpy() for a in (ho.x, ho.view_a, ho.view_b))
+        z, za, zb = (encoder(torch.from_numpy(a)).numpy() for a in ho)
     align = float(np.mean(np.sum((_unit(za) - _unit(zb)) ** 2, axis=1, dtype=np.float64)))
     uni = uniformity(_unit(z.astype(np.float64)), max_rows=UNIFORMITY_ROWS, seed=cfg.seed)
     metrics = dict(uniformity=float(uni.value), uniformity_ideal=float(uni.ideal), alignment=align)
@@ -77,7 +75,7 @@ def evaluate(
 def train_run(
     run: Run,
     cfg: SyntheticConfig,
-    pop: D.Population,
+    pop: S.Population,
     ho: HeldOut,
     *,
     initial: bool = True,
@@ -87,10 +85,10 @@ def train_run(
     only if ``initial``); ``saver`` writes it at all of them, 0 included."""
     import torch
 
-    k, e = D.KINDS.index(run.data), D.ENCODERS.index(run.encoder)
+    k, e = S.KINDS.index(run.data), S.ENCODERS.index(run.encoder)
     torch.manual_seed(cfg.seed * 1000 + 10 * k + e)  # one initialisation per (input, encoder)
-    encoder = D.build_encoder(run.encoder, pop.spec.dim, cfg.d, hidden=cfg.hidden)
-    saved = cfg.epochs_evaluated()
+    encoder = S.build_encoder(run.encoder, pop.spec.dim, cfg.d, hidden=cfg.hidden)
+    saved = sorted({0, cfg.epochs, *cfg.eval_epochs})
     evaluated = [ep for ep in saved if ep or initial]
     snaps: list[Snapshot] = []
     clock = {"train": 0.0, "since": time.perf_counter()}
@@ -111,29 +109,10 @@ def train_run(
     return snaps
 
 
-def run_experiment(
-    cfg: SyntheticConfig, save_dir: str | Path | CheckpointSaver | None = None
-) -> list[Snapshot]:
-    """Every run of ``cfg``; epoch 0 once per (input, encoder), whose runs share one seeded
-    initialisation. A folder's failed write raises at the end; a given saver keeps it."""
-    saver, out, seen = as_saver(save_dir), [], set()
-    pops = {
-        kind: D.population(cfg.data_spec(kind), cfg.seed) for kind in {r.data for r in cfg.runs()}
-    }
-    for run in cfg.runs():
-        first = (run.data, run.encoder) not in seen
-        seen.add((run.data, run.encoder))
-        pop = pops[run.data]
-        out += train_run(run, cfg, pop, held_out(pop, cfg), initial=first, saver=saver)
-    if saver is not None and saver is not save_dir:
-        saver.raise_failure()
-    return out
-
-
 def row_name(run: Run, epoch: int) -> str:
     """``Synthetic Binary (Linear) E100``; ``Synthetic GMM (MLP, supervised) E100``."""
     sup = ", supervised" if run.objective == "supervised" and epoch > 0 else ""
-    return f"Synthetic {D.LABELS[run.data]} ({D.ENCODER_LABELS[run.encoder]}{sup}) E{epoch}"
+    return f"Synthetic {S.LABELS[run.data]} ({S.ENCODER_LABELS[run.encoder]}{sup}) E{epoch}"
 
 
 def _data_section(run: Run, epoch: int, cfg: SyntheticConfig, reference: bool) -> dict[str, Any]:
@@ -205,5 +184,119 @@ def synthetic_rows(
     gates: Gates = Gates(),
     save_dir: str | Path | CheckpointSaver | None = None,
 ) -> list[Row]:
-    """``infogauss synthetic``: one row per snapshot and view (``save_dir``: the encoders)."""
-    return snapshot_rows(run_experiment(cfg, save_dir), cfg, options=options, gates=gates)
+    """``infogauss synthetic``: one row per snapshot and view; epoch 0 once per (input,
+    encoder), whose runs share one seeded initialisation. ``save_dir``: also write the encoders
+    (a folder's failed write raises at the end; a given :class:`CheckpointSaver` keeps it)."""
+    saver = CheckpointSaver(Path(save_dir)) if isinstance(save_dir, (str, Path)) else save_dir
+    snaps: list[Snapshot] = []
+    for run in cfg.runs():
+        pop = S.population(cfg.data_spec(run.data), cfg.seed)
+        initial = all((s.run.data, s.run.encoder) != (run.data, run.encoder) for s in snaps)
+        snaps += train_run(run, cfg, pop, held_out(pop, cfg), initial=initial, saver=saver)
+    if saver is not None and saver is not save_dir:
+        saver.raise_failure()
+    return snapshot_rows(snaps, cfg, options=options, gates=gates)
+
+
+SWEEP_D = (16, 32, 64, 128, 256)
+SWEEP_N = (32, 64, 128, 256, 512)
+SWEEP_SETTINGS = ("laplace", "binary")  # the default inputs of a sweep
+
+
+def sweep_rows(
+    cfg: SyntheticConfig,
+    ds: Sequence[int] = SWEEP_D,
+    ns: Sequence[int] = SWEEP_N,
+    *,
+    options: DiagnoseOptions = DiagnoseOptions(),
+    gates: Gates = Gates(),
+) -> list[Row]:
+    """One row per InfoNCE run of ``cfg``'s settings and (d, N) point, evaluated at the last
+    epoch, named ``... E100 d=64 N=256``."""
+    runs = [r for r in cfg.runs() if r.objective == "infonce"]
+    if not runs:
+        raise BadInputError("the sweep trains with InfoNCE: choose laplace, gmm or binary")
+    points = dict.fromkeys([(d, cfg.batch_size) for d in ds] + [(cfg.d, n) for n in ns])
+    rows: list[Row] = []
+    for run in runs:
+        pop = S.population(cfg.data_spec(run.data), cfg.seed)
+        for d, n in points:
+            c = dataclasses.replace(cfg, d=d, batch_size=n, eval_epochs=())
+            snaps = train_run(run, c, pop, held_out(pop, c), initial=False)
+            for row in snapshot_rows(snaps, c, options=options, gates=gates, reference=False):
+                rows.append(dataclasses.replace(row, model=f"{row.model} d={d} N={n}"))
+    return rows
+
+
+def _series(
+    rows: Sequence[Row], axis: str, fixed: int, view: str
+) -> dict[str, list[tuple[int, Row]]]:
+    out: dict[str, list[tuple[int, Row]]] = {}
+    other = "N" if axis == "d" else "d"
+    for r in rows:
+        if r.error or r.protocol.get(other) != fixed or r.protocol.get("view") != view:
+            continue
+        kind = str(r.data.get("source", "")).removeprefix("synthetic:")
+        out.setdefault(kind, []).append((int(r.protocol[axis]), r))
+    return {k: sorted(v, key=lambda t: t[0]) for k, v in out.items()}
+
+
+def _draw(rows: Sequence[Row], cfg: SyntheticConfig) -> Callable[[Figure], None]:
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import PercentFormatter
+
+    view = "l2" if cfg.view == "both" else cfg.view  # CV is the same in both views
+    palette = ("#4c72b0", "#dd8452", "#55a868")
+    kinds = dict.fromkeys(str(r.data.get("source", "")).removeprefix("synthetic:") for r in rows)
+    color = dict(zip(kinds, palette * len(kinds), strict=False))
+
+    def draw(fig: Figure) -> None:
+        axes = fig.subplots(1, 2)
+        panels = (
+            ("d", cfg.batch_size, f"embedding dimension d (N = {cfg.batch_size})"),
+            ("N", cfg.d, f"batch size N (d = {cfg.d})"),
+        )
+        for ax, (axis, fixed, label) in zip(axes, panels, strict=True):
+            cv_ax = ax.twinx()
+            for kind, pts in _series(rows, axis, fixed, view).items():
+                x, c = [p for p, _ in pts], color[kind]
+                for key, style in (("ad_compliance", "-o"), ("dp_compliance", "--s")):
+                    ax.plot(x, [r.metrics.get(key) for _, r in pts], style, color=c, ms=4)
+                cv_ax.plot(x, [r.metrics.get("norm_cv") for _, r in pts], ":^", color=c, ms=4)
+            ds = sorted({p for pts in _series(rows, "d", fixed, view).values() for p, _ in pts})
+            if axis == "d" and ds:
+                grid = np.geomspace(ds[0], ds[-1], 50)
+                cv_ax.plot(grid, 1 / np.sqrt(2 * grid), color="#57606a", lw=0.8, alpha=0.6)
+            ax.axhline(0.95, color="#57606a", ls="--", lw=1)
+            ax.set_xscale("log", base=2)
+            ax.set(ylim=(0, 1.05), xlabel=label, ylabel="share of coordinates that pass")
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            cv_ax.set(ylabel="norm CV", ylim=(0, None))
+            cv_ax.grid(False)
+        handles = [Line2D([], [], color=color[k], lw=2, label=S.LABELS.get(k, k)) for k in kinds]
+        keys = (("-o", "AD compliance"), ("--s", "DP compliance"), (":^", "norm CV (right axis)"))
+        handles += [
+            Line2D([], [], color="k", ls=s[:-1], marker=s[-1], ms=4, label=t) for s, t in keys
+        ]
+        handles += [
+            Line2D([], [], color="#57606a", ls="--", label="iid Gaussian: 95%"),
+            Line2D([], [], color="#57606a", lw=0.8, label="CV of a Gaussian: 1/√(2d)"),
+        ]
+        fig.legend(handles=handles, loc="outside lower center", ncol=4)
+        fig.suptitle(
+            f"InfoNCE-trained encoders after {cfg.epochs} epochs: trends in d and N "
+            f"(n = {cfg.n_eval:,} held-out rows, {view} view)"
+        )
+
+    return draw
+
+
+def write_sweep_plot(rows: Sequence[Row], cfg: SyntheticConfig, out_dir: str | Path) -> Path:
+    """``sweep.png`` in ``out_dir``: AD/DP compliance and norm CV against d and against N."""
+    from infogauss_cli.report.plots import PlotSpec, write_figures
+
+    title, draw = "Compliance and norm CV against d and N", _draw(rows, cfg)
+    alt = "Line charts of AD and DP compliance and norm CV against the embedding dimension d "
+    alt += "and the batch size N"
+    spec = PlotSpec("sweep.png", "sweep", None, title, alt, draw, width=11.0)
+    return write_figures(out_dir, [spec])[0]
