@@ -158,12 +158,12 @@ def synthetic_cmd(**params: object) -> None:
     if sweep:
         ds = o.ints(p["sweep_d"], "--sweep-d") or SWEEP_D  # type: ignore[arg-type]
         ns = o.ints(p["sweep_n"], "--sweep-n") or SWEEP_N  # type: ignore[arg-type]
-        rows = sweep_rows(cfg, ds, ns, options=req.diagnose, gates=req.gates)
+        rows = sweep_rows(cfg, ds, ns, req)
         if out.plots:
             write_sweep_plot(rows, cfg, out.plots)
         emit(rows, out)
     saver = None if save_checkpoints is None else CheckpointSaver(Path(save_checkpoints))
-    rows = synthetic_rows(cfg, options=req.diagnose, gates=req.gates, save_dir=saver)
+    rows = synthetic_rows(cfg, req, save_dir=saver)
     code = publish(rows, out, **comparison_sections(rows))
     if not out.quiet and (table := render_comparison(rows)) is not None:
         terminal(out.to_stdout).print(table)

@@ -1,5 +1,4 @@
-"""``infogauss cache list | prune | verify``: the embedding cache's entries, pruning old ones,
-verifying every chunk. Results as objects; the CLI prints them."""
+"""``infogauss cache list | prune | verify`` as objects the CLI prints."""
 
 from __future__ import annotations
 

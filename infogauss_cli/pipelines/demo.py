@@ -19,10 +19,9 @@ GPU_COMMAND = "infogauss compare clip-vit-l14 dino resnet34 densenet --download 
 
 
 def demo_rows(*, models: bool = True, keep_arrays: bool = False) -> list[Row]:
-    """Synthetic rows, then each of :data:`MODEL_ROWS` on its data (a model that cannot load
-    gives error rows; the others still run)."""
+    """Synthetic rows, then :data:`MODEL_ROWS` (a model that cannot load gives error rows)."""
     options = DiagnoseOptions(keep_arrays=keep_arrays)
-    rows = synthetic_rows(preset("quick", settings=SYNTHETIC_SETTINGS), options=options)
+    rows = synthetic_rows(preset("quick", settings=SYNTHETIC_SETTINGS), Request(diagnose=options))
     for refs, data in MODEL_ROWS if models else ():
         note(f"[dim]{' vs '.join(refs)} on {data}[/]")
         try:

@@ -241,7 +241,7 @@ def track_synthetic(
                 series.setdefault((ck.run, cfg, v), []).append(row)
             continue
         snap = evaluate(encoder, ck.run, ck.epoch, cache[key], cfg, ck.train_s)
-        for r in snapshot_rows([snap], cfg, options=request.diagnose):
+        for r in snapshot_rows([snap], cfg, Request(diagnose=request.diagnose)):
             row = dataclasses.replace(r, model=f"{name} E{ck.epoch}", step=ck.step)
             series.setdefault((ck.run, cfg, r.protocol["view"]), []).append(row)
         note(f"[dim]{name} E{ck.epoch}: step {ck.step}[/]")

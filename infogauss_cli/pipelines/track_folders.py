@@ -40,8 +40,7 @@ def no_checkpoints(folder: str | Path) -> str:
 
 
 def target_kind(target: str | Path) -> str | None:
-    """``"synthetic"``, ``"folders"`` or None (a zoo ref); a folder holding neither or both
-    kinds is a BadInputError."""
+    """``"synthetic"``, ``"folders"`` or None (a zoo ref); neither or both: BadInputError."""
     p = Path(target)
     if not p.is_dir():
         return "synthetic" if is_synthetic(p) else None

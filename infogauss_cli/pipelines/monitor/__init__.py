@@ -30,8 +30,7 @@ UNIFORMITY_ROWS = 1000  # rows of the all-pairs uniformity (O(rows^2 d))
 
 @dataclass(frozen=True)
 class MonitorResult:
-    """One measurement: plain-float ``metrics`` (the verdict as ``gaussian`` 1/0 and
-    ``gaussian_call`` 0 ✓ 1 ≈ 2 ✗ 3 ?); seconds spent embedding and diagnosing."""
+    """One measurement: float ``metrics`` (``gaussian_call`` 0 ✓ 1 ≈ 2 ✗ 3 ?) and seconds."""
 
     step: int
     metrics: dict[str, float]
@@ -91,9 +90,8 @@ class GaussianityMonitor:
     history: list[MonitorResult] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        for name in ("every", "batch_size"):
-            if getattr(self, name) < 1:
-                raise BadInputError(f"{name}={getattr(self, name)}: must be at least 1")
+        if min(self.every, self.batch_size) < 1:
+            raise BadInputError(f"every={self.every}, batch_size={self.batch_size}: must be >= 1")
         if self.view not in ("l2", "raw"):
             raise BadInputError(f"view={self.view!r}: expected 'l2' or 'raw'")
 
@@ -102,8 +100,7 @@ class GaussianityMonitor:
         return step % self.every == 0 and not (self.history and self.history[-1].step == step)
 
     def embed_probe(self, model: nn.Module) -> np.ndarray:
-        """The probe's float32 (rows, d) embeddings in eval and inference mode (the training
-        mode restored)."""
+        """The probe's float32 (rows, d) embeddings (eval, inference mode; training restored)."""
         import torch
 
         fn = self.embed or default_embed
@@ -151,11 +148,10 @@ class GaussianityMonitor:
             u = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
             uni = uniformity(u, max_rows=UNIFORMITY_ROWS, seed=self.seed)
             metrics |= {"uniformity": uni.value, "uniformity_ideal": uni.ideal}
-        t2 = time.perf_counter()
         numbers = (bool, int, float, np.integer, np.floating)
         metrics = {k: float(v) for k, v in metrics.items() if isinstance(v, numbers)}
         metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
-        result = MonitorResult(step, metrics, diag.n, diag.d, t1 - t0, t2 - t1)
+        result = MonitorResult(step, metrics, diag.n, diag.d, t1 - t0, time.perf_counter() - t1)
         self.history.append(result)
         for log in self.loggers:
             log(result.logged(self.prefix), step)

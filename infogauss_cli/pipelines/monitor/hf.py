@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 
 
 class GaussianityCallback(TrainerCallback):
-    """Run ``monitor`` when due (and before the first step when ``at_start``) on the main
-    process, with the trainer's model."""
+    """Run ``monitor`` when due (and at the start if ``at_start``) on the main process."""
 
     def __init__(
         self, monitor: GaussianityMonitor, *, trainer: Trainer | None = None, at_start: bool = True

@@ -16,8 +16,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 
 class GaussianityCallback(Callback):
-    """Run ``monitor`` when due after each training batch (and before the first step when
-    ``at_start``) on global rank 0, with the LightningModule itself."""
+    """Run ``monitor`` on the module when due (and at the start if ``at_start``) on rank 0."""
 
     def __init__(self, monitor: GaussianityMonitor, *, at_start: bool = True) -> None:
         self.monitor, self.at_start = monitor, at_start

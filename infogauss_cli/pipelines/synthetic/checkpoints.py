@@ -8,7 +8,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, io_failure
@@ -66,8 +66,7 @@ class CheckpointSaver:
             raise io_failure(self.failure, operation="write --save-checkpoints", fix=fix)
 
 
-@dataclass(frozen=True)
-class SyntheticCheckpoint:
+class SyntheticCheckpoint(NamedTuple):
     weights: Path
     run: Run
     epoch: int
@@ -119,8 +118,7 @@ def _sidecars(folder: Path) -> list[Path]:
 def find_checkpoints(
     paths: list[str | Path], unreadable: list[tuple[Path, str]] | None = None
 ) -> list[SyntheticCheckpoint]:
-    """Every checkpoint under ``paths``, by run (in the order met), then step; an unreadable
-    sidecar raises, or with ``unreadable`` is added there."""
+    """Every checkpoint under ``paths``, by run, then step; ``unreadable`` collects bad ones."""
     found: list[SyntheticCheckpoint] = []
     for p in map(Path, paths):
         files = [p] if p.is_file() else _sidecars(p) if p.is_dir() else None

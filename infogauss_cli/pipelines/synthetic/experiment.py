@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.options import DiagnoseOptions, Protocol
+from infogauss_cli.core.options import Protocol, Request
 from infogauss_cli.core.progress import note, steps
-from infogauss_cli.judge.gates import Gates
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import RowInfo, diagnose_rows
 from infogauss_cli.pipelines.synthetic import train as S
@@ -35,8 +34,7 @@ HeldOut = tuple[np.ndarray, np.ndarray, np.ndarray]  # fresh rows (never trained
 
 
 class Snapshot(NamedTuple):
-    """The encoder of ``run`` after ``epoch`` epochs on the held-out rows; ``metrics``: the
-    Wang-Isola alignment of the L2 positive pairs, uniformity and its uniform-sphere value."""
+    """The encoder after ``epoch`` epochs on the held-out rows, with alignment and uniformity."""
 
     run: Run
     epoch: int
@@ -46,10 +44,9 @@ class Snapshot(NamedTuple):
 
 
 def held_out(pop: S.Population, cfg: SyntheticConfig) -> HeldOut:
-    spec = pop.spec
+    spec, noise = pop.spec, cfg.noise_for(pop.spec.kind)
     rng = np.random.default_rng([cfg.seed, S.KINDS.index(spec.kind), 1])
     x = pop.sample(cfg.n_eval, rng).x
-    noise = cfg.noise_for(spec.kind)
     return x, S.augment(x, spec, noise, rng), S.augment(x, spec, noise, rng)
 
 
@@ -81,8 +78,7 @@ def train_run(
     initial: bool = True,
     saver: CheckpointSaver | None = None,
 ) -> list[Snapshot]:
-    """Build the seeded encoder of ``run``, train it and evaluate it at the evaluated epochs (0
-    only if ``initial``); ``saver`` writes it at all of them, 0 included."""
+    """Train the seeded encoder of ``run``, evaluated (epoch 0 if ``initial``) and saved."""
     import torch
 
     k, e = S.KINDS.index(run.data), S.ENCODERS.index(run.encoder)
@@ -137,11 +133,9 @@ def _data_section(run: Run, epoch: int, cfg: SyntheticConfig, reference: bool) -
 
 
 def _protocol(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any]:
-    augment = (
-        f"bit dropout p={cfg.bit_noise} with matching switch-ons (density kept)"
-        if run.data == "binary"
-        else f"additive Gaussian noise, std {cfg.noise}"
-    )
+    augment = f"additive Gaussian noise, std {cfg.noise}"
+    if run.data == "binary":
+        augment = f"bit dropout p={cfg.bit_noise} with matching switch-ons (density kept)"
     out = dict(preset=cfg.preset, encoder=run.encoder, objective=run.objective, epoch=epoch)
     out |= dict(epochs=cfg.epochs, N=cfg.batch_size, temperature=cfg.temperature)
     out |= dict(noise=cfg.noise_for(run.data), augment=augment, lr=cfg.lr)
@@ -153,9 +147,7 @@ def _protocol(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any]:
 def snapshot_rows(
     snaps: Sequence[Snapshot],
     cfg: SyntheticConfig,
-    *,
-    options: DiagnoseOptions = DiagnoseOptions(),
-    gates: Gates = Gates(),
+    request: Request = Request(),
     reference: bool = True,
 ) -> list[Row]:
     """Diagnose every snapshot as ``audit`` does; ``reference``: add ``data["paper"]``."""
@@ -171,7 +163,7 @@ def snapshot_rows(
             timing={"train_s": s.train_s},
             extra_metrics=s.metrics,
         )
-        for row in diagnose_rows(s.embeddings, info, protocol, options, gates):
+        for row in diagnose_rows(s.embeddings, info, protocol, request.diagnose, request.gates):
             null = {**row.null, "uniformity": s.metrics["uniformity_ideal"]}
             rows.append(dataclasses.replace(row, null=null))
     return rows
@@ -179,9 +171,7 @@ def snapshot_rows(
 
 def synthetic_rows(
     cfg: SyntheticConfig,
-    *,
-    options: DiagnoseOptions = DiagnoseOptions(),
-    gates: Gates = Gates(),
+    request: Request = Request(),
     save_dir: str | Path | CheckpointSaver | None = None,
 ) -> list[Row]:
     """``infogauss synthetic``: one row per snapshot and view; epoch 0 once per (input,
@@ -195,9 +185,10 @@ def synthetic_rows(
         snaps += train_run(run, cfg, pop, held_out(pop, cfg), initial=initial, saver=saver)
     if saver is not None and saver is not save_dir:
         saver.raise_failure()
-    return snapshot_rows(snaps, cfg, options=options, gates=gates)
+    return snapshot_rows(snaps, cfg, request)
 
 
+Point = tuple[int, Row]  # a sweep value and its row
 SWEEP_D = (16, 32, 64, 128, 256)
 SWEEP_N = (32, 64, 128, 256, 512)
 SWEEP_SETTINGS = ("laplace", "binary")  # the default inputs of a sweep
@@ -207,12 +198,9 @@ def sweep_rows(
     cfg: SyntheticConfig,
     ds: Sequence[int] = SWEEP_D,
     ns: Sequence[int] = SWEEP_N,
-    *,
-    options: DiagnoseOptions = DiagnoseOptions(),
-    gates: Gates = Gates(),
+    request: Request = Request(),
 ) -> list[Row]:
-    """One row per InfoNCE run of ``cfg``'s settings and (d, N) point, evaluated at the last
-    epoch, named ``... E100 d=64 N=256``."""
+    """One row per InfoNCE run and (d, N) point at the last epoch (``... E100 d=64 N=256``)."""
     runs = [r for r in cfg.runs() if r.objective == "infonce"]
     if not runs:
         raise BadInputError("the sweep trains with InfoNCE: choose laplace, gmm or binary")
@@ -223,15 +211,13 @@ def sweep_rows(
         for d, n in points:
             c = dataclasses.replace(cfg, d=d, batch_size=n, eval_epochs=())
             snaps = train_run(run, c, pop, held_out(pop, c), initial=False)
-            for row in snapshot_rows(snaps, c, options=options, gates=gates, reference=False):
+            for row in snapshot_rows(snaps, c, request, reference=False):
                 rows.append(dataclasses.replace(row, model=f"{row.model} d={d} N={n}"))
     return rows
 
 
-def _series(
-    rows: Sequence[Row], axis: str, fixed: int, view: str
-) -> dict[str, list[tuple[int, Row]]]:
-    out: dict[str, list[tuple[int, Row]]] = {}
+def _series(rows: Sequence[Row], axis: str, fixed: int, view: str) -> dict[str, list[Point]]:
+    out: dict[str, list[Point]] = {}
     other = "N" if axis == "d" else "d"
     for r in rows:
         if r.error or r.protocol.get(other) != fixed or r.protocol.get("view") != view:

@@ -71,8 +71,7 @@ ROOMY = 24  # the setting column's width below which the table drops its box
 
 
 def render_comparison(rows: Sequence[Row]) -> _Comparison | None:
-    """A rich renderable laid out for the console's width (None when no row carries a paper
-    reference): numbers never wrap or shrink; the setting column folds."""
+    """A renderable fitted to the console (None: no paper reference); the setting column folds."""
     body = comparison_cells(rows)
     return _Comparison(body) if body else None
 
@@ -128,8 +127,7 @@ def comparison_markdown(rows: Sequence[Row]) -> str:
 
 
 def comparison_sections(rows: Sequence[Row]) -> dict[str, Any]:
-    """The comparison as ``publish``'s ``markdown_tail`` and ``html_sections`` (the paper's
-    lines in grey italics)."""
+    """The comparison as ``publish``'s ``markdown_tail`` and ``html_sections``."""
     body = comparison_cells(rows)
     if not body:
         return {"markdown_tail": "", "html_sections": []}

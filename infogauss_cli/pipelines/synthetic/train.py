@@ -1,6 +1,5 @@
-"""The paper's synthetic inputs (iid Laplace, a Gaussian mixture, sparse bits), their positive
-pairs, the encoders, the experiment's settings (runs, presets) and training: symmetric InfoNCE, or
-a cosine classifier of the mixture components, optionally with a vanishing norm regulariser."""
+"""The paper's synthetic inputs (Laplace, a Gaussian mixture, sparse bits), positive pairs and
+encoders; the experiment's settings; training (InfoNCE, or a cosine classifier of the mixture)."""
 
 from __future__ import annotations
 
@@ -25,8 +24,7 @@ ENCODER_LABELS = {"linear": "Linear", "mlp": "MLP"}
 
 @dataclass(frozen=True)
 class DataSpec:
-    """``dim``: input dimension D; gmm: ``components`` means at distance ``separation`` from
-    the origin (within-component std 1); binary: ``density`` = P(bit = 1)."""
+    """gmm: ``components`` means at distance ``separation`` (std 1); binary: P(1) ``density``."""
 
     kind: str
     dim: int = 128
@@ -85,8 +83,7 @@ def sparse_bits(n: int, dim: int, density: float, rng: np.random.Generator) -> n
 
 
 def flip_bits(x: np.ndarray, drop: float, density: float, rng: np.random.Generator) -> np.ndarray:
-    """1-bits drop with probability ``drop``, 0-bits switch on so the density is kept on
-    average; a row left all zero keeps one of its original bits."""
+    """1-bits drop with probability ``drop``, 0-bits switch on to keep the density on average."""
     on = x > 0.5
     u = rng.random(x.shape, dtype=np.float32)
     out = np.where(on, u >= drop, u < drop * density / (1.0 - density))
@@ -131,9 +128,8 @@ SETTINGS = {k: Run(k, "linear") for k in KINDS} | {"supervised": Run("gmm", "lin
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """A synthetic experiment (defaults: the ``default`` preset). An epoch: ``steps_per_epoch``
-    Adam steps (cosine schedule to 0) on ``batch_size`` (the paper's N) fresh rows; ``reg``:
-    lambda_0 of the regulariser lambda_t * mean ||z||^2, lambda_t decaying linearly to 0."""
+    """A synthetic experiment; an epoch: ``steps_per_epoch`` Adam steps on ``batch_size`` (the
+    paper's N) fresh rows; ``reg``: lambda_0 of lambda_t * mean ||z||^2, lambda_t -> 0."""
 
     preset: str = "default"
     settings: tuple[str, ...] = ("laplace", "gmm", "binary", "supervised")
@@ -243,21 +239,16 @@ def train(
     on_epoch: Callable[[int], None] | None = None,
     on_step: Callable[[], None] | None = None,
 ) -> None:
-    """Train ``encoder`` of ``run`` in place; ``on_epoch(epoch)`` runs (eval mode) before
-    training and after every epoch, ``on_step()`` after every optimiser step."""
+    """Train ``encoder`` in place; ``on_epoch(epoch)`` (eval mode) at 0 and after each epoch."""
     import torch
 
     spec, noise = pop.spec, cfg.noise_for(run.data)
     k, e, o = KINDS.index(run.data), ENCODERS.index(run.encoder), OBJECTIVES.index(run.objective)
     rng = np.random.default_rng([cfg.seed, k, e, o])
     supervised = run.objective == "supervised"
-    if supervised and spec.kind != "gmm":
-        raise BadInputError(f"the supervised objective needs labels: use gmm, not {spec.kind}")
     params = list(encoder.parameters())
     if supervised:
-        with torch.no_grad():
-            out_dim = encoder(torch.zeros(1, spec.dim)).shape[1]
-        head = torch.nn.Linear(out_dim, spec.components, bias=False)
+        head = torch.nn.Linear(cfg.d, spec.components, bias=False)
         params += list(head.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr)
     total = max(cfg.epochs * cfg.steps_per_epoch, 1)
