@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
 import pytest
 from rich.console import Console
 
@@ -46,15 +45,21 @@ def test_bars_off_when_not_a_terminal_or_disabled():
 
 @pytest.mark.slow  # imports torch
 def test_training_advances_once_per_step():
-    from infogauss_cli.pipelines.synthetic.data import DataSpec, build_encoder, population
-    from infogauss_cli.pipelines.synthetic.train import TrainConfig, train
+    from infogauss_cli.pipelines.synthetic.train import (
+        DataSpec,
+        Run,
+        SyntheticConfig,
+        build_encoder,
+        population,
+        train,
+    )
 
     spec = DataSpec(kind="laplace", dim=8)
     pop = population(spec, seed=0)
     encoder = build_encoder("linear", 8, 4)
-    cfg = TrainConfig(epochs=3, steps_per_epoch=2, batch_size=8)
+    cfg = SyntheticConfig(epochs=3, steps_per_epoch=2, batch_size=8)
     calls = []
-    train(encoder, pop, cfg, np.random.default_rng(0), on_step=lambda: calls.append(1))
+    train(encoder, pop, cfg, Run("laplace", "linear"), on_step=lambda: calls.append(1))
     assert len(calls) == 6
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.pipelines.synthetic.data import DataSpec, flip_bits, population, sparse_bits
 from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows
 from infogauss_cli.pipelines.synthetic.paper import comparison_cells, comparison_markdown
+from infogauss_cli.pipelines.synthetic.train import DataSpec, flip_bits, population, sparse_bits
 from tests.helpers import invoke
 
 # Seconds, not minutes (d=64, 15 epochs of 8 steps, n=1500 held-out rows, l2 view): the sizes

@@ -9,7 +9,7 @@ import typer
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import terminal
 from infogauss_cli.cli.output import emit, publish
-from infogauss_cli.pipelines.synthetic.checkpoints import as_saver
+from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver
 from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
 
 E, S = "Experiment", "Sweep"
@@ -59,15 +59,21 @@ def synthetic_cmd(**params: object) -> None:
       [bold]infogauss synthetic --quick --eval-epochs 5,10,20 --save-checkpoints ckpt/[/]
       then [bold]infogauss track ckpt/[/]
     """
-    from infogauss_cli.pipelines.synthetic import sweep as sw
-    from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows  # numpy
+    from infogauss_cli.pipelines.synthetic.experiment import (  # numpy
+        SWEEP_D,
+        SWEEP_N,
+        preset,
+        sweep_rows,
+        synthetic_rows,
+        write_sweep_plot,
+    )
 
     p = {k: getattr(v, "value", v) for k, v in params.items()}
     sweep, save_checkpoints = bool(p["sweep"]), p["save_checkpoints"]
     settings = [s.strip() for s in str(p["settings"] or "").split(",") if s.strip()]
     cfg = preset(
         "quick" if p["quick"] else "default",
-        settings=tuple(settings) or (sw.SWEEP_SETTINGS if sweep else None),
+        settings=tuple(settings) or (SWEEP_SETTINGS if sweep else None),
         eval_epochs=o.ints(p["eval_epochs"], "--eval-epochs"),  # type: ignore[arg-type]
         n_eval=p["n"],
         **{k: p[k] for k in ("encoder", "d", "batch_size", "temperature", "epochs", "noise")},
@@ -79,14 +85,14 @@ def synthetic_cmd(**params: object) -> None:
     if sweep and save_checkpoints is not None:
         raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")
     if sweep:
-        ds = o.ints(p["sweep_d"], "--sweep-d") or sw.SWEEP_D  # type: ignore[arg-type]
-        ns = o.ints(p["sweep_n"], "--sweep-n") or sw.SWEEP_N  # type: ignore[arg-type]
-        rows = sw.sweep_rows(cfg, ds, ns, options=req.diagnose, gates=req.gates)
+        ds = o.ints(p["sweep_d"], "--sweep-d") or SWEEP_D  # type: ignore[arg-type]
+        ns = o.ints(p["sweep_n"], "--sweep-n") or SWEEP_N  # type: ignore[arg-type]
+        rows = sweep_rows(cfg, ds, ns, req)
         if out.plots:
-            sw.write_sweep_plot(rows, cfg, out.plots)
+            write_sweep_plot(rows, cfg, out.plots)
         emit(rows, out)
-    saver = as_saver(save_checkpoints)
-    rows = synthetic_rows(cfg, options=req.diagnose, gates=req.gates, save_dir=saver)
+    saver = None if save_checkpoints is None else CheckpointSaver(Path(save_checkpoints))
+    rows = synthetic_rows(cfg, req, save_dir=saver)
     code = publish(rows, out, **comparison_sections(rows))
     if not out.quiet and (table := render_comparison(rows)) is not None:
         terminal(out.to_stdout).print(table)

@@ -1,5 +1,4 @@
-"""``infogauss cache list | prune | verify``: the embedding cache's entries, pruning old ones,
-verifying every chunk. Results as objects; the CLI prints them."""
+"""``infogauss cache list | prune | verify`` as objects the CLI prints."""
 
 from __future__ import annotations
 
@@ -32,11 +31,11 @@ class EntryInfo:
     size_bytes: int
     last_used: float
 
-    def age_s(self, now: float | None = None) -> float:
-        return max(0.0, (time.time() if now is None else now) - self.last_used)
+    def age_s(self) -> float:
+        return max(0.0, time.time() - self.last_used)
 
-    def to_dict(self, now: float | None = None) -> dict[str, object]:
-        return asdict(self) | {"path": str(self.path), "age_s": round(self.age_s(now), 1)}
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self) | {"path": str(self.path), "age_s": round(self.age_s(), 1)}
 
 
 def _data_label(entry: CacheEntry) -> str:
@@ -52,7 +51,6 @@ def _data_label(entry: CacheEntry) -> str:
 
 
 def entry_info(entry: CacheEntry) -> EntryInfo:
-    """What ``cache list`` shows of one entry."""
     files = [p for p in entry.path.rglob("*") if p.is_file()]
     legacy = entry.path.with_name(entry.path.name + LEGACY_ASSEMBLED)
     files += [legacy] if legacy.is_file() else []
@@ -71,11 +69,8 @@ def entry_info(entry: CacheEntry) -> EntryInfo:
 
 def cache_entries(root: str | Path) -> list[CacheEntry]:
     """Every entry of this cache format in ``root``, by folder name."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    found = (CacheEntry.from_folder(p) for p in sorted(root.iterdir()) if p.is_dir())
-    return [e for e in found if e is not None]
+    folders = sorted(p for p in Path(root).iterdir() if p.is_dir()) if Path(root).is_dir() else []
+    return [e for e in map(CacheEntry.from_folder, folders) if e is not None]
 
 
 def list_entries(root: str | Path) -> list[EntryInfo]:
@@ -93,24 +88,15 @@ def parse_age(text: str) -> float:
 
 
 def select_entries(
-    infos: Iterable[EntryInfo],
-    older_than_s: float | None = None,
-    models: Sequence[str] = (),
-    now: float | None = None,
+    infos: Iterable[EntryInfo], older_than_s: float | None = None, models: Sequence[str] = ()
 ) -> list[EntryInfo]:
-    """The entries unused for more than ``older_than_s`` and/or of one of ``models`` (both
-    given: both must hold)."""
-    return [
-        info
-        for info in infos
-        if (older_than_s is None or info.age_s(now) > older_than_s)
-        and (not models or info.model in models)
-    ]
+    """The entries unused for more than ``older_than_s`` and (if given) of one of ``models``."""
+    old = [i for i in infos if older_than_s is None or i.age_s() > older_than_s]
+    return [i for i in old if not models or i.model in models]
 
 
 def remove_entry(root: str | Path, info: EntryInfo) -> None:
-    """Delete an entry's folder, an older version's assembled copy and the recipes that point
-    at it."""
+    """Delete an entry's folder, an older version's assembled copy and its recipes."""
     shutil.rmtree(info.path, ignore_errors=True)
     info.path.with_name(info.path.name + LEGACY_ASSEMBLED).unlink(missing_ok=True)
     for recipe in (Path(root) / RECIPES).glob("*.json"):
@@ -123,7 +109,7 @@ def remove_entry(root: str | Path, info: EntryInfo) -> None:
 
 
 def chunk_problem(entry: CacheEntry, sidecar: Path) -> str | None:
-    """What is wrong with one chunk (sidecar and data: key, sha256, dtype, shape), or None."""
+    """What is wrong with one chunk (key, sha256, dtype, shape), or None."""
     import numpy as np
 
     try:
@@ -153,8 +139,5 @@ def chunk_problem(entry: CacheEntry, sidecar: Path) -> str | None:
 
 def verify_entry(entry: CacheEntry) -> list[tuple[Path, str]]:
     """(chunk file, problem) for every chunk of ``entry`` that does not verify."""
-    found = (
-        (sidecar, chunk_problem(entry, sidecar))
-        for sidecar in sorted(entry.path.glob("chunk-*.json"))
-    )
-    return [(sidecar.with_suffix(".npy"), why) for sidecar, why in found if why is not None]
+    found = ((side, chunk_problem(entry, side)) for side in sorted(entry.path.glob("chunk-*.json")))
+    return [(side.with_suffix(".npy"), why) for side, why in found if why is not None]

@@ -1,6 +1,5 @@
-"""``infogauss demo``: the paper's comparison offline, in minutes on a CPU: the synthetic
-experiment (quick preset) and real packaged weights on data that ships with Python and
-scikit-image, each against its random-init twin."""
+"""``infogauss demo``: the paper's comparison offline on a CPU: the synthetic experiment and
+packaged weights on data that ships with Python and scikit-image, against random-init twins."""
 
 from __future__ import annotations
 
@@ -20,10 +19,9 @@ GPU_COMMAND = "infogauss compare clip-vit-l14 dino resnet34 densenet --download 
 
 
 def demo_rows(*, models: bool = True, keep_arrays: bool = False) -> list[Row]:
-    """Synthetic rows, then each of :data:`MODEL_ROWS` on its data (a model that cannot load
-    gives error rows; the others still run)."""
+    """Synthetic rows, then :data:`MODEL_ROWS` (a model that cannot load gives error rows)."""
     options = DiagnoseOptions(keep_arrays=keep_arrays)
-    rows = synthetic_rows(preset("quick", settings=SYNTHETIC_SETTINGS), options=options)
+    rows = synthetic_rows(preset("quick", settings=SYNTHETIC_SETTINGS), Request(diagnose=options))
     for refs, data in MODEL_ROWS if models else ():
         note(f"[dim]{' vs '.join(refs)} on {data}[/]")
         try:

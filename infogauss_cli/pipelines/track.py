@@ -186,13 +186,13 @@ def track_synthetic(
     trend: str | None = None,
 ) -> TrackResult:
     """Rows for every checkpoint under ``paths`` with its saved protocol (or ``view``, ``n``)."""
-    from infogauss_cli.pipelines.synthetic.data import population
     from infogauss_cli.pipelines.synthetic.experiment import (
         evaluate,
         held_out,
         row_name,
         snapshot_rows,
     )
+    from infogauss_cli.pipelines.synthetic.train import population
 
     series: dict[Any, list[Row]] = {}
     cache: dict[Any, Any] = {}
@@ -215,7 +215,7 @@ def track_synthetic(
                 series.setdefault((ck.run, cfg, v), []).append(row)
             continue
         snap = evaluate(encoder, ck.run, ck.epoch, cache[key], cfg, ck.train_s)
-        for r in snapshot_rows([snap], cfg, options=request.diagnose):
+        for r in snapshot_rows([snap], cfg, Request(diagnose=request.diagnose)):
             row = dataclasses.replace(r, model=f"{name} E{ck.epoch}", step=ck.step)
             series.setdefault((ck.run, cfg, r.protocol["view"]), []).append(row)
         note(f"[dim]{name} E{ck.epoch}: step {ck.step}[/]")

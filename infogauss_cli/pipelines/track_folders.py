@@ -1,8 +1,6 @@
-"""``infogauss track RUN_DIR``: a training run's folder of checkpoints (``checkpoint-500/``, ...)
-needs no zoo entry. A subfolder holding ``modules.json`` is a sentence-transformers model (its
-final Normalize left out, so the norm CV sees what it normalises); one holding ``config.json`` a
-transformers model, pooled by its type (``clip``; ``cls`` for ViT/DINO/DeiT; else the masked
-``mean`` of a text encoder). Steps come from the subfolder names unless given."""
+"""``infogauss track RUN_DIR``: a training run's folder of checkpoints (``checkpoint-500/``, ...),
+each a sentence-transformers (``modules.json``, its Normalize left out) or transformers
+(``config.json``, pooled by model type) model; steps from the subfolder names unless given."""
 
 from __future__ import annotations
 
@@ -27,14 +25,11 @@ MODEL_FILES = ("modules.json", "config.json")
 
 
 def checkpoint_dirs(folder: str | Path) -> list[Path]:
-    """The subfolders of ``folder`` that hold a sentence-transformers or transformers model."""
-    root = Path(folder)
-    subs = sorted(root.iterdir()) if root.is_dir() else []
+    subs = sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []
     return [p for p in subs if p.is_dir() and any((p / f).is_file() for f in MODEL_FILES)]
 
 
 def no_checkpoints(folder: str | Path) -> str:
-    """Why ``folder`` is no track target: what it lacks and what is expected."""
     msg = f"{folder}: holds no checkpoints; expected {SYNTHETIC}, or {FOLDERS}"
     if any((Path(folder) / name).is_file() for name in MODEL_FILES):
         msg += (
@@ -45,11 +40,10 @@ def no_checkpoints(folder: str | Path) -> str:
 
 
 def target_kind(target: str | Path) -> str | None:
-    """``"synthetic"``, ``"folders"`` or None (a zoo ref, or a file that is no sidecar); a
-    folder holding neither or both kinds is a BadInputError."""
+    """``"synthetic"``, ``"folders"`` or None (a zoo ref); neither or both: BadInputError."""
     p = Path(target)
     if not p.is_dir():
-        return "synthetic" if p.is_file() and is_synthetic(p) else None
+        return "synthetic" if is_synthetic(p) else None
     synthetic, folders = is_synthetic(p), checkpoint_dirs(p)
     if synthetic and folders:
         names = ", ".join(f.name for f in folders[:3]) + (", ..." if len(folders) > 3 else "")
@@ -64,8 +58,7 @@ def target_kind(target: str | Path) -> str | None:
 
 
 def targets_kind(targets: Sequence[str]) -> str | None:
-    """What ``track`` was given (see :func:`target_kind`); a run folder with anything else, or
-    synthetic checkpoints with zoo refs, are a BadInputError."""
+    """What ``track`` was given; mixed kinds are a BadInputError."""
     kinds = [target_kind(t) for t in targets]
     if "folders" in kinds and len(targets) > 1:
         raise BadInputError(
@@ -90,14 +83,7 @@ def _read_config(path: Path) -> dict[str, object]:
     return config
 
 
-def _width(path: Path, value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    raise BadInputError(f"{path}: no embedding width in it (hidden_size/projection_dim {value!r})")
-
-
 def _spec(folder: Path) -> dict[str, object]:
-    """A zoo entry's fields for one checkpoint folder."""
     where, source = folder / "config.json", {"name": folder.name, "weights": str(folder.resolve())}
     if (folder / "modules.json").is_file():  # sentence-transformers: a Dense module sets the width
         dim = _read_config(where).get("hidden_size") if where.is_file() else None
@@ -114,12 +100,14 @@ def _spec(folder: Path) -> dict[str, object]:
         towers = {"clip": ["image", "text"], "cls": ["image"], "mean": ["text"]}[pooling]
         dim = config.get("projection_dim" if pooling == "clip" else "hidden_size")
         source["pooling"], backend = pooling, "transformers"
-    dim = _width(where, dim)
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+        raise BadInputError(
+            f"{where}: no embedding width in it (hidden_size/projection_dim {dim!r})"
+        )
     return {"backend": backend, "source": source, "towers": towers, "dim": dim}
 
 
 def _entry(folder: Path, run: str) -> ZooEntry | Unreadable:
-    """The zoo entry of one checkpoint folder, or :class:`Unreadable` with the reason."""
     try:
         spec = _spec(folder)
     except BadInputError as exc:
@@ -134,8 +122,7 @@ def _entry(folder: Path, run: str) -> ZooEntry | Unreadable:
 def folder_checkpoints(
     folder: str | Path, steps: Sequence[int] | None = None
 ) -> list[tuple[int, ZooEntry | Unreadable, str]]:
-    """``(step, entry, label)`` in step order; a checkpoint whose config cannot be read has an
-    :class:`Unreadable` entry (an error row of its own)."""
+    """``(step, entry, label)`` in step order; an unreadable config gives an :class:`Unreadable`."""
     dirs = checkpoint_dirs(folder)
     if not dirs:
         raise BadInputError(no_checkpoints(folder))
@@ -147,8 +134,7 @@ def folder_checkpoints(
 
 
 def read_files(target: str | Path) -> list[Path]:
-    """The files ``track`` reads from ``target``: the file itself, or under a folder the
-    synthetic checkpoints (``epoch-*``) and every file of its checkpoint subfolders."""
+    """The files ``track`` reads from ``target`` (its outputs must not overwrite them)."""
     root = Path(target).expanduser()
     if not root.is_dir():
         return [root] if root.is_file() else []

@@ -1,11 +1,10 @@
-"""A Lightning ``Callback`` around :class:`GaussianityMonitor` (imports ``lightning``: ``pip
-install 'infogauss[train]'``). The metrics go straight to every logger of the trainer at
-``trainer.global_step`` (``log_every_n_steps`` does not thin them) and ``callback_metrics``."""
+"""A Lightning ``Callback`` around :class:`GaussianityMonitor`: the metrics go to every logger at
+``trainer.global_step`` (not thinned by ``log_every_n_steps``) and ``callback_metrics``."""
 
 from __future__ import annotations
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.pipelines.monitor.core import GaussianityMonitor
+from infogauss_cli.pipelines.monitor import GaussianityMonitor
 
 try:
     import torch
@@ -17,13 +16,10 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 
 class GaussianityCallback(Callback):
-    """Run ``monitor`` at ``trainer.global_step`` multiples of ``monitor.every`` after each
-    training batch (and before the first step when ``at_start``), on global rank 0 only, with
-    the LightningModule itself (``embed`` receives it; default ``module(batch)``)."""
+    """Run ``monitor`` on the module when due (and at the start if ``at_start``) on rank 0."""
 
     def __init__(self, monitor: GaussianityMonitor, *, at_start: bool = True) -> None:
-        self.monitor = monitor
-        self.at_start = at_start
+        self.monitor, self.at_start = monitor, at_start
 
     def _run(self, trainer: Trainer, pl_module: LightningModule) -> None:
         step = int(trainer.global_step)

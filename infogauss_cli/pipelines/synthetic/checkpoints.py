@@ -1,10 +1,6 @@
-"""Synthetic encoders on disk (``synthetic --save-checkpoints DIR``) and back (``track DIR``).
-
-``DIR/{input}-{encoder}-{objective}/epoch-{EEEE}.safetensors`` (the ``state_dict``) beside
-``epoch-{EEEE}.json``: ``{"format": FORMAT, "run": {...}, "epoch", "step" (optimiser steps),
-"train_s", "weights": "epoch-EEEE.safetensors", "config": {...every SyntheticConfig field}}``.
-``track`` rebuilds the held-out rows from the config, so its rows equal ``synthetic``'s.
-"""
+"""Synthetic encoders on disk (``synthetic --save-checkpoints DIR``) and back (``track DIR``):
+``DIR/{input}-{encoder}-{objective}/epoch-{EEEE}.safetensors`` beside its ``epoch-{EEEE}.json``
+sidecar (format, run, epoch, step, train_s, weights, config), from which ``track`` rebuilds rows."""
 
 from __future__ import annotations
 
@@ -12,13 +8,12 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, io_failure
 from infogauss_cli.core.safe_paths import stays_inside
-from infogauss_cli.pipelines.synthetic.data import build_encoder
-from infogauss_cli.pipelines.synthetic.train import Run, SyntheticConfig
+from infogauss_cli.pipelines.synthetic.train import Run, SyntheticConfig, build_encoder
 
 if TYPE_CHECKING:
     from torch import nn
@@ -33,16 +28,12 @@ def save_checkpoint(
     from safetensors.torch import save
 
     folder = Path(root) / f"{run.data}-{run.encoder}-{run.objective}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInputError(f"cannot create the checkpoint folder {folder}: {exc}") from None
+    folder.mkdir(parents=True, exist_ok=True)  # a failure: the saver's IOFailure at the end
     stem, step = f"epoch-{epoch:04d}", epoch * cfg.steps_per_epoch
     state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
     atomic_write_bytes(folder / f"{stem}.safetensors", save(state))
     meta = dict(format=FORMAT, run=dataclasses.asdict(run), epoch=epoch, step=step)
-    meta |= dict(train_s=round(train_s, 3), weights=f"{stem}.safetensors")
-    meta["config"] = dataclasses.asdict(cfg)
+    meta |= dict(train_s=round(train_s, 3), weights=f"{stem}.safetensors", config=vars(cfg))
     path = folder / f"{stem}.json"
     atomic_write_bytes(path, json.dumps(meta, indent=1).encode())
     return path
@@ -50,8 +41,7 @@ def save_checkpoint(
 
 @dataclass
 class CheckpointSaver:
-    """Saves into ``root`` until a write fails (a full disk), then keeps the failure so
-    training and the report go on; :meth:`raise_failure` reports it at the end."""
+    """Saves into ``root`` until a write fails; :meth:`raise_failure` reports it at the end."""
 
     root: Path
     saved: list[Path] = field(default_factory=list)
@@ -67,7 +57,6 @@ class CheckpointSaver:
                 self.failure = exc
 
     def raise_failure(self) -> None:
-        """The failed write as an ``IOFailure`` saying what was kept; nothing if none failed."""
         if self.failure is not None:
             fix = (
                 f"the {len(self.saved)} checkpoint(s) saved before it are kept in {self.root}, "
@@ -77,16 +66,7 @@ class CheckpointSaver:
             raise io_failure(self.failure, operation="write --save-checkpoints", fix=fix)
 
 
-def as_saver(save_dir: str | Path | CheckpointSaver | None) -> CheckpointSaver | None:
-    """A :class:`CheckpointSaver` for ``save_dir`` (one given is used as is)."""
-    if save_dir is None or isinstance(save_dir, CheckpointSaver):
-        return save_dir
-    return CheckpointSaver(Path(save_dir))
-
-
-@dataclass(frozen=True)
-class SyntheticCheckpoint:
-    path: Path
+class SyntheticCheckpoint(NamedTuple):
     weights: Path
     run: Run
     epoch: int
@@ -103,49 +83,24 @@ def read_checkpoint(path: Path) -> SyntheticCheckpoint:
         raise BadInputError(f"{path}: not a readable synthetic checkpoint ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise BadInputError(f"{path}: not a synthetic checkpoint (expected format {FORMAT!r})")
-    try:
-        weights = Path(path).parent / _weights_name(path, meta["weights"])
-        fields = {f.name for f in dataclasses.fields(SyntheticConfig)}
-        raw = {k: v for k, v in _section(path, meta, "config").items() if k in fields}
-        for key in ("settings", "eval_epochs"):
-            raw[key] = tuple(raw.get(key, ()))
-        out = SyntheticCheckpoint(
-            Path(path),
-            weights,
-            Run(**_section(path, meta, "run")),
-            int(meta["epoch"]),
-            int(meta["step"]),
-            float(meta.get("train_s", 0.0)),
-            SyntheticConfig(**raw),
-        )
-    except BadInputError:
-        raise
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BadInputError(f"{path}: malformed synthetic checkpoint ({exc})") from None
-    if not weights.is_file():
-        raise BadInputError(f"{path}: its weights file {weights} is missing")
-    return out
-
-
-def _section(path: Path, meta: dict[str, object], key: str) -> dict[str, object]:
-    """The sidecar's ``key`` object; anything else (null, a list) is a malformed sidecar."""
-    value = meta.get(key)
-    if not isinstance(value, dict):
-        found = json.dumps(value)[:40] if key in meta else "missing"
-        raise BadInputError(
-            f"{path}: malformed synthetic checkpoint (its {key!r} is {found}; expected an object)"
-        )
-    return value
-
-
-def _weights_name(path: Path, name: object) -> str:
-    """The sidecar's ``weights`` entry, refused unless it names a file in the sidecar's folder."""
-    if not isinstance(name, str) or not stays_inside(name):
+    name = meta.get("weights")
+    if isinstance(name, str) and not stays_inside(name):
         raise BadInputError(
             f"{path}: its weights entry {name!r} leaves the checkpoint's folder; it must name a "
             "file beside the .json (e.g. epoch-0030.safetensors)"
         )
-    return name
+    try:
+        weights = Path(path).parent / name
+        fields = {f.name for f in dataclasses.fields(SyntheticConfig)}
+        raw = {k: v for k, v in meta["config"].items() if k in fields}
+        raw |= {key: tuple(raw.get(key, ())) for key in ("settings", "eval_epochs")}
+        run, epoch, step = Run(**meta["run"]), int(meta["epoch"]), int(meta["step"])
+        train_s, cfg = float(meta.get("train_s", 0.0)), SyntheticConfig(**raw)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise BadInputError(f"{path}: malformed synthetic checkpoint ({exc})") from None
+    if not weights.is_file():
+        raise BadInputError(f"{path}: its weights file {weights} is missing")
+    return SyntheticCheckpoint(weights, run, epoch, step, train_s, cfg)
 
 
 def is_synthetic(path: str | Path) -> bool:
@@ -163,8 +118,7 @@ def _sidecars(folder: Path) -> list[Path]:
 def find_checkpoints(
     paths: list[str | Path], unreadable: list[tuple[Path, str]] | None = None
 ) -> list[SyntheticCheckpoint]:
-    """Every checkpoint under ``paths``, grouped by run in the order met, by step within a run.
-    An unreadable sidecar raises, or with ``unreadable`` is left out and added there."""
+    """Every checkpoint under ``paths``, by run, then step; ``unreadable`` collects bad ones."""
     found: list[SyntheticCheckpoint] = []
     for p in map(Path, paths):
         files = [p] if p.is_file() else _sidecars(p) if p.is_dir() else None
@@ -177,10 +131,8 @@ def find_checkpoints(
                 if unreadable is None:
                     raise
                 unreadable.append((f, str(exc)))
-    order: dict[tuple[Run, SyntheticConfig], int] = {}
-    for c in found:
-        order.setdefault((c.run, c.config), len(order))
-    found.sort(key=lambda c: (order[(c.run, c.config)], c.step))
+    order = list(dict.fromkeys((c.run, c.config) for c in found))
+    found.sort(key=lambda c: (order.index((c.run, c.config)), c.step))
     return found
 
 

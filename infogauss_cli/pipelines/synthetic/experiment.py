@@ -1,79 +1,54 @@
 """The paper's synthetic experiment end to end: training runs, evaluation on fresh held-out rows
-(epoch 0, chosen epochs, the end) and report rows like ``audit``'s. Each (input, encoder) pair
-starts from one seeded initialisation, so the runs that train it share its epoch-0 row."""
+and report rows like ``audit``'s; ``--sweep``'s rows (d varies at the preset's N, N at the
+preset's d: a larger d and N should give a smaller norm CV and higher compliance) and plot."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from infogauss_cli.core.options import DiagnoseOptions, Protocol
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import Protocol, Request
 from infogauss_cli.core.progress import note, steps
-from infogauss_cli.judge.gates import Gates
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import RowInfo, diagnose_rows
-from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver, as_saver
-from infogauss_cli.pipelines.synthetic.data import (
-    ENCODER_LABELS,
-    ENCODERS,
-    KINDS,
-    LABELS,
-    Population,
-    augment,
-    build_encoder,
-    population,
-)
+from infogauss_cli.pipelines.synthetic import train as S
+from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver
 from infogauss_cli.pipelines.synthetic.paper import PAPER
-from infogauss_cli.pipelines.synthetic.train import (
-    OBJECTIVES,
-    Run,
-    SyntheticConfig,
-    preset,  # noqa: F401 (the door for callers)
-    train,
-)
+from infogauss_cli.pipelines.synthetic.train import Run, SyntheticConfig, train
+from infogauss_cli.pipelines.synthetic.train import preset as preset  # the door for callers
+from infogauss_cli.report.plots import PlotSpec, write_figures
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
     from torch import nn
 
 UNIFORMITY_ROWS = 2000  # rows of the held-out set used for the uniformity (all pairs)
 
 
-@dataclass(frozen=True, eq=False)
-class HeldOut:
-    """Fresh rows of one input (never trained on) and one positive pair per row."""
-
-    x: np.ndarray = field(repr=False)
-    view_a: np.ndarray = field(repr=False)
-    view_b: np.ndarray = field(repr=False)
+HeldOut = tuple[np.ndarray, np.ndarray, np.ndarray]  # fresh rows (never trained on), their pairs
 
 
-@dataclass(frozen=True, eq=False)
-class Snapshot:
-    """The encoder of ``run`` after ``epoch`` epochs on the held-out rows: raw ``embeddings``;
-    Wang-Isola ``alignment`` of the L2 positive pairs (0 perfect, 4 the maximum) and
-    ``uniformity`` (with its value on the uniform sphere); ``train_s``: training so far."""
+class Snapshot(NamedTuple):
+    """The encoder after ``epoch`` epochs on the held-out rows, with alignment and uniformity."""
 
     run: Run
     epoch: int
-    embeddings: np.ndarray = field(repr=False)
-    alignment: float
-    uniformity: float
-    uniformity_ideal: float
+    embeddings: np.ndarray
+    metrics: dict[str, float]
     train_s: float
 
 
-def held_out(pop: Population, cfg: SyntheticConfig) -> HeldOut:
-    spec = pop.spec
-    rng = np.random.default_rng([cfg.seed, KINDS.index(spec.kind), 1])
+def held_out(pop: S.Population, cfg: SyntheticConfig) -> HeldOut:
+    spec, noise = pop.spec, cfg.noise_for(pop.spec.kind)
+    rng = np.random.default_rng([cfg.seed, S.KINDS.index(spec.kind), 1])
     x = pop.sample(cfg.n_eval, rng).x
-    noise = cfg.noise_for(spec.kind)
-    return HeldOut(x, augment(x, spec, noise, rng), augment(x, spec, noise, rng))
+    return x, S.augment(x, spec, noise, rng), S.augment(x, spec, noise, rng)
 
 
 def _unit(z: np.ndarray) -> np.ndarray:
@@ -83,37 +58,34 @@ def _unit(z: np.ndarray) -> np.ndarray:
 def evaluate(
     encoder: nn.Module, run: Run, epoch: int, ho: HeldOut, cfg: SyntheticConfig, t: float
 ) -> Snapshot:
-    """One :class:`Snapshot` (``t``: training seconds so far)."""
     import torch
 
     from infogauss_cli.diagnostics.sphere import uniformity  # scipy
 
     with torch.no_grad():
-        z, za, zb = (encoder(torch.from_numpy(a)).numpy() for a in (ho.x, ho.view_a, ho.view_b))
+        z, za, zb = (encoder(torch.from_numpy(a)).numpy() for a in ho)
     align = float(np.mean(np.sum((_unit(za) - _unit(zb)) ** 2, axis=1, dtype=np.float64)))
     uni = uniformity(_unit(z.astype(np.float64)), max_rows=UNIFORMITY_ROWS, seed=cfg.seed)
-    return Snapshot(run, epoch, z, align, float(uni.value), float(uni.ideal), round(t, 3))
+    metrics = dict(uniformity=float(uni.value), uniformity_ideal=float(uni.ideal), alignment=align)
+    return Snapshot(run, epoch, z, metrics, round(t, 3))
 
 
 def train_run(
     run: Run,
     cfg: SyntheticConfig,
-    pop: Population,
+    pop: S.Population,
     ho: HeldOut,
     *,
     initial: bool = True,
     saver: CheckpointSaver | None = None,
 ) -> list[Snapshot]:
-    """Build the seeded encoder of ``run``, train it and evaluate it at
-    :meth:`SyntheticConfig.epochs_evaluated` (epoch 0 only if ``initial``); ``saver`` writes it
-    at every evaluated epoch, 0 included (a failed write stops the saving, not the run)."""
+    """Train the seeded encoder of ``run``, evaluated (epoch 0 if ``initial``) and saved."""
     import torch
 
-    k, e = KINDS.index(run.data), ENCODERS.index(run.encoder)
+    k, e = S.KINDS.index(run.data), S.ENCODERS.index(run.encoder)
     torch.manual_seed(cfg.seed * 1000 + 10 * k + e)  # one initialisation per (input, encoder)
-    encoder = build_encoder(run.encoder, pop.spec.dim, cfg.d, hidden=cfg.hidden)
-    rng = np.random.default_rng([cfg.seed, k, e, OBJECTIVES.index(run.objective)])
-    saved = cfg.epochs_evaluated()
+    encoder = S.build_encoder(run.encoder, pop.spec.dim, cfg.d, hidden=cfg.hidden)
+    saved = sorted({0, cfg.epochs, *cfg.eval_epochs})
     evaluated = [ep for ep in saved if ep or initial]
     snaps: list[Snapshot] = []
     clock = {"train": 0.0, "since": time.perf_counter()}
@@ -128,75 +100,43 @@ def train_run(
             note(f"[dim]{row_name(run, epoch)}: {clock['train']:.1f} s training[/]")
         clock["since"] = time.perf_counter()
 
-    tc = cfg.train_config(run)
-    label = f"train {row_name(run, tc.epochs).rsplit(' E', 1)[0]}: {tc.epochs} epochs"
-    with steps(label, tc.epochs * tc.steps_per_epoch) as advance:
-        train(encoder, pop, tc, rng, on_epoch=on_epoch, on_step=advance)
+    label = f"train {row_name(run, cfg.epochs).rsplit(' E', 1)[0]}: {cfg.epochs} epochs"
+    with steps(label, cfg.epochs * cfg.steps_per_epoch) as advance:
+        train(encoder, pop, cfg, run, on_epoch, advance)
     return snaps
 
 
-def run_experiment(
-    cfg: SyntheticConfig, save_dir: str | Path | CheckpointSaver | None = None
-) -> list[Snapshot]:
-    """Every run of ``cfg``; epoch 0 once per (input, encoder) (saved, with ``save_dir``, for
-    every run). A folder's failed write raises at the end; a given saver keeps it."""
-    saver, out, seen = as_saver(save_dir), [], set()
-    pops = {
-        kind: population(cfg.data_spec(kind), cfg.seed) for kind in {r.data for r in cfg.runs()}
-    }
-    held = {kind: held_out(pop, cfg) for kind, pop in pops.items()}
-    for run in cfg.runs():
-        first = (run.data, run.encoder) not in seen
-        seen.add((run.data, run.encoder))
-        out += train_run(run, cfg, pops[run.data], held[run.data], initial=first, saver=saver)
-    if saver is not None and saver is not save_dir:
-        saver.raise_failure()
-    return out
-
-
-# ---- report rows ------------------------------------------------------------------------------
 def row_name(run: Run, epoch: int) -> str:
     """``Synthetic Binary (Linear) E100``; ``Synthetic GMM (MLP, supervised) E100``."""
-    what = ENCODER_LABELS[run.encoder]
-    if run.objective == "supervised" and epoch > 0:
-        what += ", supervised"
-    return f"Synthetic {LABELS[run.data]} ({what}) E{epoch}"
+    sup = ", supervised" if run.objective == "supervised" and epoch > 0 else ""
+    return f"Synthetic {S.LABELS[run.data]} ({S.ENCODER_LABELS[run.encoder]}{sup}) E{epoch}"
 
 
-def paper_row(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any] | None:
-    """The paper's line this snapshot stands next to, if any: the final epoch of a linear
-    InfoNCE run, the binary initialisation, and (as an analogue) the supervised run."""
-    final = epoch == cfg.epochs and epoch > 0
-    key = None
+def _data_section(run: Run, epoch: int, cfg: SyntheticConfig, reference: bool) -> dict[str, Any]:
+    """The row's data section; ``reference``: the paper's line it stands next to, if any."""
+    final, key = epoch == cfg.epochs and epoch > 0, None
     if run.objective == "supervised":
         key = "supervised" if final else None
     elif run.encoder == "linear" and run.data == "binary":
         key = "binary-trained" if final else "binary-initial" if epoch == 0 else None
     elif run.encoder == "linear" and final:
         key = run.data
-    return PAPER[key].to_dict() if key else None
-
-
-def _data_section(run: Run, epoch: int, cfg: SyntheticConfig, reference: bool) -> dict[str, Any]:
     s = cfg.data_spec(run.data)
     out: dict[str, Any] = dict(source=f"synthetic:{run.data}", items=cfg.n_eval, skipped=0)
-    out |= {"held_out": True, "input_dim": s.dim}
+    out |= dict(held_out=True, input_dim=s.dim)
     if run.data == "gmm":
         out |= {"components": s.components, "separation": s.separation}
         if run.objective == "supervised":
             out["labels"] = "mixture component"
     if run.data == "binary":
         out["density"] = s.density
-    paper = paper_row(run, epoch, cfg) if reference else None
-    return out | ({"paper": paper} if paper else {})
+    return out | ({"paper": PAPER[key].to_dict()} if key and reference else {})
 
 
 def _protocol(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any]:
-    augment = (
-        f"bit dropout p={cfg.bit_noise} with matching switch-ons (density kept)"
-        if run.data == "binary"
-        else f"additive Gaussian noise, std {cfg.noise}"
-    )
+    augment = f"additive Gaussian noise, std {cfg.noise}"
+    if run.data == "binary":
+        augment = f"bit dropout p={cfg.bit_noise} with matching switch-ons (density kept)"
     out = dict(preset=cfg.preset, encoder=run.encoder, objective=run.objective, epoch=epoch)
     out |= dict(epochs=cfg.epochs, N=cfg.batch_size, temperature=cfg.temperature)
     out |= dict(noise=cfg.noise_for(run.data), augment=augment, lr=cfg.lr)
@@ -208,13 +148,10 @@ def _protocol(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any]:
 def snapshot_rows(
     snaps: Sequence[Snapshot],
     cfg: SyntheticConfig,
-    *,
-    options: DiagnoseOptions = DiagnoseOptions(),
-    gates: Gates = Gates(),
+    request: Request = Request(),
     reference: bool = True,
 ) -> list[Row]:
-    """Diagnose every snapshot as ``audit`` does; ``reference``: attach the paper's line
-    (``data["paper"]``) where one corresponds."""
+    """Diagnose every snapshot as ``audit`` does; ``reference``: add ``data["paper"]``."""
     protocol = Protocol(view=cfg.view, seed=cfg.seed)
     rows: list[Row] = []
     for s in snaps:
@@ -225,22 +162,126 @@ def snapshot_rows(
             data=_data_section(s.run, s.epoch, cfg, reference),
             protocol=_protocol(s.run, s.epoch, cfg),
             timing={"train_s": s.train_s},
-            extra_metrics=dict(uniformity=s.uniformity, uniformity_ideal=s.uniformity_ideal)
-            | {"alignment": s.alignment},
+            extra_metrics=s.metrics,
         )
-        for row in diagnose_rows(s.embeddings, info, protocol, options, gates):
-            null = {**row.null, "uniformity": s.uniformity_ideal}
+        for row in diagnose_rows(s.embeddings, info, protocol, request.diagnose, request.gates):
+            null = {**row.null, "uniformity": s.metrics["uniformity_ideal"]}
             rows.append(dataclasses.replace(row, null=null))
     return rows
 
 
 def synthetic_rows(
     cfg: SyntheticConfig,
-    *,
-    options: DiagnoseOptions = DiagnoseOptions(),
-    gates: Gates = Gates(),
+    request: Request = Request(),
     save_dir: str | Path | CheckpointSaver | None = None,
 ) -> list[Row]:
-    """``infogauss synthetic``: one row per snapshot and view; ``save_dir``: also write the
-    encoders (``--save-checkpoints``)."""
-    return snapshot_rows(run_experiment(cfg, save_dir), cfg, options=options, gates=gates)
+    """``infogauss synthetic``: one row per snapshot and view; epoch 0 once per (input,
+    encoder), whose runs share one seeded initialisation. ``save_dir``: also write the encoders
+    (a folder's failed write raises at the end; a given :class:`CheckpointSaver` keeps it)."""
+    saver = CheckpointSaver(Path(save_dir)) if isinstance(save_dir, (str, Path)) else save_dir
+    snaps: list[Snapshot] = []
+    for run in cfg.runs():
+        pop = S.population(cfg.data_spec(run.data), cfg.seed)
+        initial = all((s.run.data, s.run.encoder) != (run.data, run.encoder) for s in snaps)
+        snaps += train_run(run, cfg, pop, held_out(pop, cfg), initial=initial, saver=saver)
+    if saver is not None and saver is not save_dir:
+        saver.raise_failure()
+    return snapshot_rows(snaps, cfg, request)
+
+
+Point = tuple[int, Row]  # a sweep value and its row
+SWEEP_D = (16, 32, 64, 128, 256)
+SWEEP_N = (32, 64, 128, 256, 512)
+SWEEP_SETTINGS = ("laplace", "binary")  # the default inputs of a sweep
+
+
+def sweep_rows(
+    cfg: SyntheticConfig,
+    ds: Sequence[int] = SWEEP_D,
+    ns: Sequence[int] = SWEEP_N,
+    request: Request = Request(),
+) -> list[Row]:
+    """One row per InfoNCE run and (d, N) point at the last epoch (``... E100 d=64 N=256``)."""
+    runs = [r for r in cfg.runs() if r.objective == "infonce"]
+    if not runs:
+        raise BadInputError("the sweep trains with InfoNCE: choose laplace, gmm or binary")
+    points = dict.fromkeys([(d, cfg.batch_size) for d in ds] + [(cfg.d, n) for n in ns])
+    rows: list[Row] = []
+    for run in runs:
+        pop = S.population(cfg.data_spec(run.data), cfg.seed)
+        for d, n in points:
+            c = dataclasses.replace(cfg, d=d, batch_size=n, eval_epochs=())
+            snaps = train_run(run, c, pop, held_out(pop, c), initial=False)
+            for row in snapshot_rows(snaps, c, request, reference=False):
+                rows.append(dataclasses.replace(row, model=f"{row.model} d={d} N={n}"))
+    return rows
+
+
+def _series(rows: Sequence[Row], axis: str, fixed: int, view: str) -> dict[str, list[Point]]:
+    out: dict[str, list[Point]] = {}
+    other = "N" if axis == "d" else "d"
+    for r in rows:
+        if r.error or r.protocol.get(other) != fixed or r.protocol.get("view") != view:
+            continue
+        kind = str(r.data.get("source", "")).removeprefix("synthetic:")
+        out.setdefault(kind, []).append((int(r.protocol[axis]), r))
+    return {k: sorted(v, key=lambda t: t[0]) for k, v in out.items()}
+
+
+def _draw(rows: Sequence[Row], cfg: SyntheticConfig) -> Callable[[Figure], None]:
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import PercentFormatter
+
+    view = "l2" if cfg.view == "both" else cfg.view  # CV is the same in both views
+    palette = ("#4c72b0", "#dd8452", "#55a868")
+    kinds = dict.fromkeys(str(r.data.get("source", "")).removeprefix("synthetic:") for r in rows)
+    color = dict(zip(kinds, palette * len(kinds), strict=False))
+
+    def draw(fig: Figure) -> None:
+        axes = fig.subplots(1, 2)
+        panels = (
+            ("d", cfg.batch_size, f"embedding dimension d (N = {cfg.batch_size})"),
+            ("N", cfg.d, f"batch size N (d = {cfg.d})"),
+        )
+        for ax, (axis, fixed, label) in zip(axes, panels, strict=True):
+            cv_ax = ax.twinx()
+            for kind, pts in _series(rows, axis, fixed, view).items():
+                x, c = [p for p, _ in pts], color[kind]
+                for key, style in (("ad_compliance", "-o"), ("dp_compliance", "--s")):
+                    ax.plot(x, [r.metrics.get(key) for _, r in pts], style, color=c, ms=4)
+                cv_ax.plot(x, [r.metrics.get("norm_cv") for _, r in pts], ":^", color=c, ms=4)
+            ds = sorted({p for pts in _series(rows, "d", fixed, view).values() for p, _ in pts})
+            if axis == "d" and ds:
+                grid = np.geomspace(ds[0], ds[-1], 50)
+                cv_ax.plot(grid, 1 / np.sqrt(2 * grid), color="#57606a", lw=0.8, alpha=0.6)
+            ax.axhline(0.95, color="#57606a", ls="--", lw=1)
+            ax.set_xscale("log", base=2)
+            ax.set(ylim=(0, 1.05), xlabel=label, ylabel="share of coordinates that pass")
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            cv_ax.set(ylabel="norm CV", ylim=(0, None))
+            cv_ax.grid(False)
+        handles = [Line2D([], [], color=color[k], lw=2, label=S.LABELS.get(k, k)) for k in kinds]
+        keys = (("-o", "AD compliance"), ("--s", "DP compliance"), (":^", "norm CV (right axis)"))
+        handles += [
+            Line2D([], [], color="k", ls=s[:-1], marker=s[-1], ms=4, label=t) for s, t in keys
+        ]
+        handles += [
+            Line2D([], [], color="#57606a", ls="--", label="iid Gaussian: 95%"),
+            Line2D([], [], color="#57606a", lw=0.8, label="CV of a Gaussian: 1/√(2d)"),
+        ]
+        fig.legend(handles=handles, loc="outside lower center", ncol=4)
+        fig.suptitle(
+            f"InfoNCE-trained encoders after {cfg.epochs} epochs: trends in d and N "
+            f"(n = {cfg.n_eval:,} held-out rows, {view} view)"
+        )
+
+    return draw
+
+
+def write_sweep_plot(rows: Sequence[Row], cfg: SyntheticConfig, out_dir: str | Path) -> Path:
+    """``sweep.png`` in ``out_dir``: AD/DP compliance and norm CV against d and against N."""
+    title, draw = "Compliance and norm CV against d and N", _draw(rows, cfg)
+    alt = "Line charts of AD and DP compliance and norm CV against the embedding dimension d "
+    alt += "and the batch size N"
+    spec = PlotSpec("sweep.png", "sweep", None, title, alt, draw, width=11.0)
+    return write_figures(out_dir, [spec])[0]

@@ -1,5 +1,5 @@
-"""The paper's synthetic table (arXiv 2602.24012, "Synthetic Data + CIFAR-10"), and the
-"paper vs infogauss" comparison rendered from rows that carry a ``data["paper"]`` reference."""
+"""The paper's synthetic table and the "paper vs infogauss" comparison of the rows that carry a
+``data["paper"]`` reference (terminal, Markdown, HTML)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,11 @@ from infogauss_cli.report.html import Section, cell, table
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
-    from rich.table import Table
 
 
 @dataclass(frozen=True)
 class PaperRow:
-    """One line of the paper's table; ``analogue``: a different setting (CIFAR-10, ResNet-18)
-    that plays the same part as the synthetic row it is shown next to."""
+    """One line of the paper's table; ``analogue``: a different setting that plays the part."""
 
     setting: str
     norm_cv: float
@@ -36,20 +34,15 @@ class PaperRow:
 
 
 PAPER: dict[str, PaperRow] = {
-    "laplace": PaperRow("Synthetic Laplace (Linear)", 0.08, 0.38, 1.00, 0.49, 1.00, True),
-    "gmm": PaperRow("Synthetic GMM (Linear)", 0.08, 0.39, 1.00, 0.46, 1.00, True),
-    "binary-initial": PaperRow(
-        "Synthetic Binary (Initial E0)", 0.36, 1.64, 0.30, 0.02, 0.15, False
-    ),
-    "binary-trained": PaperRow(
-        "Synthetic Binary (Trained E100)", 0.09, 0.42, 0.97, 0.46, 0.98, True
-    ),
-    "supervised": PaperRow(
-        "CIFAR-10 Supervised (ResNet-18)", 0.50, 3.30, 0.062, 0.041, 0.039, False, True
-    ),
-    "contrastive": PaperRow(
-        "CIFAR-10 Contrastive (ResNet-18)", 0.09, 0.43, 0.961, 0.39, 0.945, True, True
-    ),
+    key: PaperRow(*values[:6], *map(bool, values[6:]))  # gaussian, analogue: 1/0
+    for key, values in {
+        "laplace": ("Synthetic Laplace (Linear)", 0.08, 0.38, 1.0, 0.49, 1.0, 1),
+        "gmm": ("Synthetic GMM (Linear)", 0.08, 0.39, 1.0, 0.46, 1.0, 1),
+        "binary-initial": ("Synthetic Binary (Initial E0)", 0.36, 1.64, 0.3, 0.02, 0.15, 0),
+        "binary-trained": ("Synthetic Binary (Trained E100)", 0.09, 0.42, 0.97, 0.46, 0.98, 1),
+        "supervised": ("CIFAR-10 Supervised (ResNet-18)", 0.5, 3.3, 0.062, 0.041, 0.039, 0, 1),
+        "contrastive": ("CIFAR-10 Contrastive (ResNet-18)", 0.09, 0.43, 0.961, 0.39, 0.945, 1, 1),
+    }.items()
 }
 
 HEADER = ("Setting", *COLUMNS[5:])  # the results table's metric columns
@@ -78,15 +71,13 @@ ROOMY = 24  # the setting column's width below which the table drops its box
 
 
 def render_comparison(rows: Sequence[Row]) -> _Comparison | None:
-    """A rich renderable laid out for the console's width, or None when no row carries a
-    paper reference: numbers never wrap or shrink; the setting column folds."""
+    """A renderable fitted to the console (None: no paper reference); the setting column folds."""
     body = comparison_cells(rows)
     return _Comparison(body) if body else None
 
 
 class _Comparison:
-    """The comparison table: boxed when the setting column keeps :data:`ROOMY` characters,
-    else compact (no edges or padding, one space between columns)."""
+    """Boxed when the setting column keeps :data:`ROOMY` characters, else compact."""
 
     def __init__(self, body: list[tuple[list[str], list[str]]]) -> None:
         self.body = body
@@ -96,13 +87,11 @@ class _Comparison:
         self.widths = [max(*(c[i] for c in cells), words[i]) for i in range(1, len(HEADER))]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        boxed_overhead = 1 + 3 * len(HEADER)  # edges, separators, one space each side
-        yield self.table(compact=options.max_width - boxed_overhead - sum(self.widths) < ROOMY)
-
-    def table(self, *, compact: bool) -> Table:
         from rich import box
         from rich.table import Table
 
+        boxed_overhead = 1 + 3 * len(HEADER)  # edges, separators, one space each side
+        compact = options.max_width - boxed_overhead - sum(self.widths) < ROOMY
         style: dict[str, Any] = (
             {"box": box.SIMPLE_HEAD, "show_edge": False, "padding": (0, 0)} if compact else {}
         )
@@ -121,7 +110,7 @@ class _Comparison:
         for mine, theirs in self.body:
             out.add_row(*mine)
             out.add_row(*theirs, style="dim", end_section=True)
-        return out
+        yield out
 
 
 def comparison_markdown(rows: Sequence[Row]) -> str:
@@ -137,12 +126,11 @@ def comparison_markdown(rows: Sequence[Row]) -> str:
     return "\n".join([*lines, "", NOTE]) + "\n"
 
 
-def comparison_section(rows: Sequence[Row]) -> Section | None:
-    """The comparison as an HTML report section (None when no row carries a paper reference):
-    each of our rows, then the paper's line in grey italics."""
+def comparison_sections(rows: Sequence[Row]) -> dict[str, Any]:
+    """The comparison as ``publish``'s ``markdown_tail`` and ``html_sections``."""
     body = comparison_cells(rows)
     if not body:
-        return None
+        return {"markdown_tail": "", "html_sections": []}
     classes = ["model"] + ["num"] * (len(HEADER) - 1)
     lines = [
         {"cls": cls, "cells": [cell(x.strip(), c) for c, x in zip(classes, cells, strict=True)]}
@@ -150,14 +138,5 @@ def comparison_section(rows: Sequence[Row]) -> Section | None:
         for cells, cls in ((mine, ""), (theirs, "paper-ref"))
     ]
     html = table(list(zip(HEADER, classes, strict=True)), lines, notes=[("", NOTE)])
-    return Section("paper", "infogauss next to the paper", html)
-
-
-def comparison_sections(rows: Sequence[Row]) -> dict[str, Any]:
-    """The comparison as ``publish``'s ``markdown_tail`` and ``html_sections``."""
-    markdown = comparison_markdown(rows)
-    section = comparison_section(rows)
-    return {
-        "markdown_tail": "\n" + markdown if markdown else "",
-        "html_sections": [section] if section else [],
-    }
+    section = Section("paper", "infogauss next to the paper", html)
+    return {"markdown_tail": "\n" + comparison_markdown(rows), "html_sections": [section]}

@@ -1,82 +1,135 @@
-"""The synthetic experiment's settings (runs, the paper's settings, presets) and training:
-symmetric InfoNCE on cosine similarity, or the supervised contrast (a cosine classifier of the
-mixture components at the same temperature); optionally the vanishing norm regulariser of the
-paper's "regularisation path". torch is imported inside the functions."""
+"""The paper's synthetic inputs (Laplace, a Gaussian mixture, sparse bits), positive pairs and
+encoders; the experiment's settings; training (InfoNCE, or a cosine classifier of the mixture)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.pipelines.synthetic.data import ENCODERS, DataSpec, Population, augment
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
+KINDS = ("laplace", "gmm", "binary")
+LABELS = {"laplace": "Laplace", "gmm": "GMM", "binary": "Binary"}
+ENCODERS = ("linear", "mlp")
+ENCODER_LABELS = {"linear": "Linear", "mlp": "MLP"}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """gmm: ``components`` means at distance ``separation`` (std 1); binary: P(1) ``density``."""
+
+    kind: str
+    dim: int = 128
+    components: int = 8
+    separation: float = 3.0
+    density: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise BadInputError(f"unknown synthetic input {self.kind!r}; expected one of {KINDS}")
+        if self.dim < 1:
+            raise BadInputError(f"input dimension must be >= 1, got {self.dim}")
+        if self.kind == "gmm" and (self.components < 2 or self.separation < 0):
+            raise BadInputError("gmm needs components >= 2 and separation >= 0")
+        if self.kind == "binary" and not 0 < self.density < 1:
+            raise BadInputError(f"binary density must be in (0, 1), got {self.density}")
+
+
+class Sample(NamedTuple):
+    x: np.ndarray  # (n, D) float32
+    labels: np.ndarray | None = None  # (n,) mixture components (gmm only)
+
+
+@dataclass(frozen=True, eq=False)
+class Population:
+    """A data distribution; :meth:`sample` draws fresh rows. gmm: its ``means`` (K, D)."""
+
+    spec: DataSpec
+    means: np.ndarray | None = field(default=None, repr=False)
+
+    def sample(self, n: int, rng: np.random.Generator) -> Sample:
+        s = self.spec
+        if s.kind == "laplace":  # unit variance: scale 1/sqrt(2)
+            return Sample(rng.laplace(0.0, 2**-0.5, (n, s.dim)).astype(np.float32))
+        if s.kind == "gmm":
+            labels = rng.integers(0, s.components, n)
+            x = rng.standard_normal((n, s.dim), dtype=np.float32)
+            return Sample(x + self.means[labels].astype(np.float32), labels)
+        return Sample(sparse_bits(n, s.dim, s.density, rng))
+
+
+def population(spec: DataSpec, seed: int = 0) -> Population:
+    if spec.kind != "gmm":
+        return Population(spec)
+    g = np.random.default_rng([seed, 0x6A11]).standard_normal((spec.components, spec.dim))
+    g *= spec.separation / np.linalg.norm(g, axis=1, keepdims=True)
+    return Population(spec, g)
+
+
+def sparse_bits(n: int, dim: int, density: float, rng: np.random.Generator) -> np.ndarray:
+    """iid Bernoulli(``density``) bits, (n, dim) float32; an all-zero row gets one random bit."""
+    x = rng.random((n, dim), dtype=np.float32) < density
+    empty = np.flatnonzero(~x.any(axis=1))
+    x[empty, rng.integers(0, dim, empty.size)] = True
+    return x.astype(np.float32)
+
+
+def flip_bits(x: np.ndarray, drop: float, density: float, rng: np.random.Generator) -> np.ndarray:
+    """1-bits drop with probability ``drop``, 0-bits switch on to keep the density on average."""
+    on = x > 0.5
+    u = rng.random(x.shape, dtype=np.float32)
+    out = np.where(on, u >= drop, u < drop * density / (1.0 - density))
+    empty = np.flatnonzero(~out.any(axis=1))
+    if empty.size:
+        keys = rng.random((empty.size, x.shape[1])) + on[empty]
+        out[empty, keys.argmax(axis=1)] = True
+    return out.astype(np.float32)
+
+
+def augment(x: np.ndarray, spec: DataSpec, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """One view of ``x``: ``x + noise * N(0, I)`` (continuous) or :func:`flip_bits`."""
+    if spec.kind != "binary":
+        return x + np.float32(noise) * rng.standard_normal(x.shape, dtype=np.float32)
+    return flip_bits(x, noise, spec.density, rng)
+
+
+def build_encoder(kind: str, in_dim: int, out_dim: int, *, hidden: int = 256) -> nn.Module:
+    """``linear``: ``x -> W x`` (no bias, the paper's); ``mlp``: Linear-ReLU-Linear."""
+    from torch import nn
+
+    if kind == "linear":
+        return nn.Linear(in_dim, out_dim, bias=False)
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+    raise BadInputError(f"unknown encoder {kind!r}; expected one of {', '.join(ENCODERS)}")
+
+
 OBJECTIVES = ("infonce", "supervised")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """An epoch is ``steps_per_epoch`` Adam steps on ``batch_size`` (the paper's N) fresh rows;
-    the learning rate follows a cosine schedule from ``lr`` to 0. ``noise``: augmentation
-    strength (std of the additive noise; binary: P(a 1-bit drops)). ``reg``: lambda_0 of the
-    norm regulariser lambda_t * mean ||z||^2, lambda_t decaying linearly to 0 (0: off)."""
-
-    objective: str = "infonce"
-    epochs: int = 100
-    batch_size: int = 256
-    steps_per_epoch: int = 16
-    lr: float = 1e-2
-    temperature: float = 0.1
-    noise: float = 0.5
-    reg: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise BadInputError(
-                f"unknown objective {self.objective!r}; expected one of {', '.join(OBJECTIVES)}"
-            )
-        if self.epochs < 0 or self.batch_size < 2 or self.steps_per_epoch < 1:
-            raise BadInputError(
-                "need epochs >= 0, batch size N >= 2 and steps per epoch >= 1 "
-                f"(got {self.epochs}, {self.batch_size}, {self.steps_per_epoch})"
-            )
-        if not (self.temperature > 0 and self.lr > 0 and self.noise >= 0 and self.reg >= 0):
-            raise BadInputError("temperature and lr must be > 0, noise and reg >= 0")
-
-
-@dataclass(frozen=True)
 class Run:
-    """One trained encoder: input kind, encoder kind, objective."""
-
     data: str
     encoder: str
     objective: str = "infonce"
 
 
-# The blocks of the paper's table; "supervised" plays the part of its CIFAR-10 ResNet-18 pair:
-# "gmm"'s encoder and data, trained to classify the mixture components instead of InfoNCE.
-SETTINGS: dict[str, tuple[Run, ...]] = {
-    "laplace": (Run("laplace", "linear"),),
-    "gmm": (Run("gmm", "linear"),),
-    "binary": (Run("binary", "linear"),),
-    "supervised": (Run("gmm", "linear", "supervised"),),
-}
+# the blocks of the paper's table; "supervised" plays the part of its CIFAR-10 ResNet-18 pair
+SETTINGS = {k: Run(k, "linear") for k in KINDS} | {"supervised": Run("gmm", "linear", "supervised")}
 
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """A synthetic experiment (defaults: the ``default`` preset). ``batch_size``: the paper's
-    N; ``eval_epochs``: evaluated besides 0 and the last; ``n_eval``: fresh held-out rows;
-    ``noise``/``bit_noise``: continuous / binary augmentation; ``input_dim``: D of continuous
-    inputs, ``bits``/``density``: D and P(1) of binary ones; ``encoder``: of every run."""
+    """A synthetic experiment; an epoch: ``steps_per_epoch`` Adam steps on ``batch_size`` (the
+    paper's N) fresh rows; ``reg``: lambda_0 of lambda_t * mean ||z||^2, lambda_t -> 0."""
 
     preset: str = "default"
     settings: tuple[str, ...] = ("laplace", "gmm", "binary", "supervised")
@@ -108,17 +161,23 @@ class SyntheticConfig:
                 f"unknown setting(s) {', '.join(unknown) or '(none)'}; "
                 f"choose from {', '.join(SETTINGS)}"
             )
-        if self.encoder is not None and self.encoder not in ENCODERS:
-            raise BadInputError(f"unknown encoder {self.encoder!r}; expected one of {ENCODERS}")
         if self.d < 2 or self.n_eval < 20:
             raise BadInputError(f"need d >= 2 and n >= 20 (got d={self.d}, n={self.n_eval})")
         bad = [e for e in self.eval_epochs if not 0 <= e <= self.epochs]
         if bad:
             raise BadInputError(f"evaluation epochs {bad} are outside 0..{self.epochs}")
-        self.train_config(Run("gmm", "linear"))  # validates the training options
+        if self.epochs < 0 or self.batch_size < 2 or self.steps_per_epoch < 1:
+            raise BadInputError(
+                "need epochs >= 0, batch size N >= 2 and steps per epoch >= 1 "
+                f"(got {self.epochs}, {self.batch_size}, {self.steps_per_epoch})"
+            )
+        if not (
+            self.temperature > 0 and self.lr > 0 and min(self.noise, self.bit_noise, self.reg) >= 0
+        ):
+            raise BadInputError("temperature and lr must be > 0, noise and reg >= 0")
 
     def runs(self) -> tuple[Run, ...]:
-        named = (r for name in self.settings for r in SETTINGS[name])
+        named = (SETTINGS[name] for name in self.settings)
         return tuple(dict.fromkeys(replace(r, encoder=self.encoder or r.encoder) for r in named))
 
     def data_spec(self, kind: str) -> DataSpec:
@@ -128,15 +187,7 @@ class SyntheticConfig:
     def noise_for(self, kind: str) -> float:
         return self.bit_noise if kind == "binary" else self.noise
 
-    def train_config(self, run: Run) -> TrainConfig:
-        fixed = (self.epochs, self.batch_size, self.steps_per_epoch, self.lr, self.temperature)
-        return TrainConfig(run.objective, *fixed, self.noise_for(run.data), self.reg)
-
-    def epochs_evaluated(self) -> tuple[int, ...]:
-        return tuple(sorted({0, self.epochs, *self.eval_epochs}))
-
     def describe(self) -> str:
-        """One line with the settings a reader needs to compare runs."""
         reg = f", norm regulariser {self.reg}" if self.reg else ""
         return (
             f"{self.preset} preset: d={self.d}, N={self.batch_size}, temperature "
@@ -149,21 +200,18 @@ class SyntheticConfig:
 
 PRESETS: dict[str, SyntheticConfig] = {
     "default": SyntheticConfig(),
-    # seconds, not minutes: smaller d, fewer epochs, fewer held-out rows
     "quick": SyntheticConfig(preset="quick", d=128, epochs=30, n_eval=2000),
 }
 
 
 def preset(name: str = "default", **overrides: object) -> SyntheticConfig:
-    """A preset with the given fields replaced (``None`` values are ignored)."""
     if name not in PRESETS:
         raise BadInputError(f"unknown preset {name!r}; expected one of {', '.join(PRESETS)}")
     return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
 
 
 def infonce_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Symmetric InfoNCE (as in CLIP): row i of ``z1`` against row i of ``z2``, the other rows
-    the negatives, cosine logits over the temperature, both directions averaged."""
+    """Symmetric InfoNCE (as in CLIP) on cosine logits: row i of ``z1`` against row i of ``z2``."""
     import torch
     from torch.nn import functional as F
 
@@ -186,32 +234,27 @@ def supervised_loss(
 def train(
     encoder: nn.Module,
     pop: Population,
-    cfg: TrainConfig,
-    rng: np.random.Generator,
-    *,
+    cfg: SyntheticConfig,
+    run: Run,
     on_epoch: Callable[[int], None] | None = None,
     on_step: Callable[[], None] | None = None,
 ) -> None:
-    """Train ``encoder`` in place (``rng`` draws data and augmentations; seed torch before
-    building the encoder). ``on_epoch(epoch)`` runs, the encoder in eval mode, before training
-    (0) and after every epoch; ``on_step()`` after every optimiser step."""
+    """Train ``encoder`` in place; ``on_epoch(epoch)`` (eval mode) at 0 and after each epoch."""
     import torch
 
-    spec = pop.spec
-    supervised = cfg.objective == "supervised"
-    if supervised and spec.kind != "gmm":
-        raise BadInputError(f"the supervised objective needs labels: use gmm, not {spec.kind}")
+    spec, noise = pop.spec, cfg.noise_for(run.data)
+    k, e, o = KINDS.index(run.data), ENCODERS.index(run.encoder), OBJECTIVES.index(run.objective)
+    rng = np.random.default_rng([cfg.seed, k, e, o])
+    supervised = run.objective == "supervised"
     params = list(encoder.parameters())
     if supervised:
-        with torch.no_grad():
-            out_dim = encoder(torch.zeros(1, spec.dim)).shape[1]
-        head = torch.nn.Linear(out_dim, spec.components, bias=False)
+        head = torch.nn.Linear(cfg.d, spec.components, bias=False)
         params += list(head.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr)
     total = max(cfg.epochs * cfg.steps_per_epoch, 1)
 
     def view(x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(augment(x, spec, cfg.noise, rng))
+        return torch.from_numpy(augment(x, spec, noise, rng))
 
     step = 0
     for epoch in range(cfg.epochs + 1):
