@@ -62,6 +62,7 @@ def synthetic_cmd(**params: object) -> None:
     from infogauss_cli.pipelines.synthetic.experiment import (  # numpy
         SWEEP_D,
         SWEEP_N,
+        SWEEP_SETTINGS,
         preset,
         sweep_rows,
         synthetic_rows,
