@@ -29,7 +29,7 @@ start=$(date +%s)
 
 if [ "$DRY" = 1 ]; then
   echo "== dry run on CPU: pytest -m gpu (collected, skipped without CUDA) =="
-  "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu.py 2>&1 | tee "$OUT/gpu_pytest.txt"
+  "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/extract/test_gpu.py 2>&1 | tee "$OUT/gpu_pytest.txt"
   echo "== dry run on CPU: extraction benchmark, tiny stand-ins =="
   "$PY" benchmarks/extract.py --gpu-dry-run --n 8 --batch-sizes auto,4,8 --dir "$JPEGS" \
     --models "${MODELS:-resnet34,vit-l14}" \

@@ -25,6 +25,8 @@ atexit.register(shutil.rmtree, _data, ignore_errors=True)
 
 import pytest  # noqa: E402
 
+pytest_plugins = ["tests.support.fetch", "tests.support.models"]
+
 
 @pytest.fixture
 def rng():
@@ -70,10 +72,10 @@ class FakeZoo:
 @pytest.fixture
 def fakes(monkeypatch):
     """The zoo and ``build_encoder`` replaced: :class:`FakeZoo` entries build the tiny encoders
-    of tests/test_extract.py. Returns the list of (model, tower) built, in order."""
+    of tests/extract/test_extract.py. Returns the list of (model, tower) built, in order."""
     import infogauss_cli.models.catalogue as backends
     import infogauss_cli.models.catalogue as zoo
-    from tests.test_extract import make_image_encoder, make_text_encoder
+    from tests.support.encoders import make_image_encoder, make_text_encoder
 
     built = []
 

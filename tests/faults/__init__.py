@@ -6,6 +6,6 @@ full file systems, results kept when the final write fails, one I/O error type),
 carry markup or control characters, usage errors), ``test_models`` (weights that are no
 checkpoint, ``pkg:`` escapes, ``@random`` seeds, offline without the offline variables),
 ``test_cache`` (corrupted chunks, two writers, kill -9 resume). Cases covered in depth
-elsewhere keep their tests there: kill -9 and Ctrl-C resume (tests/test_extract_resume.py),
-checksum and size mismatches, interrupted downloads and zip-slip (tests/test_fetch.py).
+elsewhere keep their tests there: kill -9 and Ctrl-C resume (tests/extract/test_extract_resume.py),
+checksum and size mismatches, interrupted downloads and zip-slip (tests/data/test_fetch.py).
 """

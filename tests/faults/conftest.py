@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import gaussian
+from tests.support.cli import gaussian
 
 
 def _mount(path: Path, options: str) -> str | None:
@@ -62,7 +62,7 @@ def matrix(tmp_path):
 @pytest.fixture(scope="module")
 def imgs(tmp_path_factory):
     """A folder of six small images."""
-    from tests.test_extract import write_images
+    from tests.support.encoders import write_images
 
     folder = tmp_path_factory.mktemp("imgs")
     write_images(folder, 6)

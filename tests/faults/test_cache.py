@@ -1,5 +1,5 @@
 """The cache under faults: two writers on one entry, corrupted chunks seen through the CLI.
-(kill -9 and Ctrl-C resume: tests/test_extract_resume.py.)"""
+(kill -9 and Ctrl-C resume: tests/extract/test_extract_resume.py.)"""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import pytest
 
 from infogauss_cli.extract import EngineOptions, extract
 from infogauss_cli.extract.store import load_embeddings
-from tests.helpers import invoke
-from tests.test_extract import image_folder, image_items, make_image_encoder
-from tests.test_extract_resume import _start
+from tests.support.cli import invoke
+from tests.support.encoders import _start, image_folder, image_items, make_image_encoder
 
 OPTS = EngineOptions(batch_size=4, workers=0, chunk_items=8)
 KW = {}

@@ -7,7 +7,7 @@ import hashlib
 import json
 
 from infogauss_cli.report.json_report import validate_report
-from tests.helpers import invoke
+from tests.support.cli import invoke
 
 
 def test_check_rows_carry_the_file_sha256(matrix, tmp_path):

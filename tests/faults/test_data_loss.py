@@ -12,11 +12,10 @@ import sys
 
 import pytest
 
-from tests.faults.test_outputs import one_error_line
-from tests.helpers import invoke
+from tests.support.cli import invoke
+from tests.support.faults import one_error_line
 
 
-# ---- 1. an output that is an input, or another output ------------------------------------------
 @pytest.mark.parametrize("how", ["same", "symlink", "hardlink"])
 @pytest.mark.parametrize("option", ["--json", "--html", "--markdown"])
 def test_an_output_that_is_the_input_is_refused(matrix, tmp_path, how, option):
@@ -169,7 +168,7 @@ def test_track_makes_a_bad_checkpoint_an_error_row(checkpoints, tmp_path, broken
 def test_a_chunk_replaced_by_a_folder_says_so(imgs, tmp_path):
     from infogauss_cli.core.errors import IOFailure
     from infogauss_cli.extract import EngineOptions, extract
-    from tests.test_extract import image_items, make_image_encoder
+    from tests.support.encoders import image_items, make_image_encoder
 
     opts, cache = EngineOptions(batch_size=2, workers=0, chunk_items=2), tmp_path / "c"
     extract(make_image_encoder(), image_items(imgs), opts, cache=cache)

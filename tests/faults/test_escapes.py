@@ -11,9 +11,9 @@ from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.safe_paths import stays_inside
 from infogauss_cli.data.sources import parse_data_spec
 from infogauss_cli.pipelines.synthetic.checkpoints import FORMAT, read_checkpoint
-from tests.coco_fixture import make_coco
-from tests.faults.test_outputs import one_error_line
-from tests.helpers import invoke
+from tests.support.cli import invoke
+from tests.support.coco import make_coco
+from tests.support.faults import one_error_line
 
 
 def test_stays_inside():

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.faults.test_models import _offline_env
+from tests.support.faults import _offline_env
 
 HEAVY = ("torch", "timm", "open_clip", "transformers")
 

@@ -9,8 +9,8 @@ import pickle
 import numpy as np
 import pytest
 
-from tests.faults.test_outputs import one_error_line
-from tests.helpers import gaussian, invoke
+from tests.support.cli import gaussian, invoke
+from tests.support.faults import one_error_line
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.faults.test_outputs import one_error_line
-from tests.helpers import invoke
+from tests.support.cli import invoke
+from tests.support.faults import one_error_line
 
 
 def test_huge_shard_count_is_a_usage_error(tmp_path):

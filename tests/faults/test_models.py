@@ -4,45 +4,21 @@ port, an unresolvable name, a name lookup that hangs)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
-import yaml
 
 from infogauss_cli.core.errors import BadInputError
-from tests.faults.test_outputs import one_error_line
-from tests.helpers import invoke, run_cli
-from tests.test_extract import write_images
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.cli import invoke
+from tests.support.encoders import write_images
+from tests.support.faults import (
+    _extract_offline,
+    closed_port,
+    one_error_line,
+    zoo_file,
+)
 
 
-def zoo_file(tmp_path: Path, weights: str) -> Path:
-    entry = {
-        "id": "m",
-        "backend": "timm",
-        "source": {"name": "test_resnet", "weights": weights},
-        "towers": ["image"],
-        "objective": "supervised",
-        "embedding": "pooled",
-        "dim": 64,
-    }
-    path = tmp_path / "zoo.yaml"
-    path.write_text(yaml.safe_dump({"schema_version": 1, "models": [entry]}))
-    return path
-
-
-# ---- weights validation ------------------------------------------------------------------------
 @pytest.mark.parametrize("content", [b"just some text\n", b"", b"\x00" * 64])
 def test_weights_that_are_not_a_checkpoint(tmp_path, content):
     from infogauss_cli.models.weights import check_checkpoint
@@ -158,30 +134,6 @@ def test_hf_dataset_fails_within_seconds_without_offline_flags(monkeypatch, tmp_
         parse_data_spec("hf:user/dataset")
     assert time.monotonic() - start < 10
     assert "\n" not in str(info.value)
-
-
-def _offline_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_OFFLINE")}
-    env.update(
-        HF_ENDPOINT=f"http://127.0.0.1:{closed_port()}",  # every hub call goes to loopback
-        HF_HOME=str(tmp_path / "hf"),
-        PYTHONPATH=str(REPO),
-        NO_PROXY="*",
-    )
-    env.pop("HTTPS_PROXY", None)
-    env.pop("HTTP_PROXY", None)
-    return env
-
-
-def _run(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
-    start = time.monotonic()
-    proc = run_cli(*args, env=env, timeout=300)
-    return proc, time.monotonic() - start
-
-
-def _extract_offline(model: str, data: str, tmp_path) -> tuple[subprocess.CompletedProcess, float]:
-    args = ["extract", model, "--data", data, "--no-cache", "--out", str(tmp_path / "x.npy")]
-    return _run(args, _offline_env(tmp_path))
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from infogauss_cli.core.safe_text import printable, printable_lines
-from tests.helpers import gaussian, run_cli
+from tests.support.cli import gaussian, run_cli
 
 
 def test_a_newline_in_a_name_cannot_forge_an_error_line(tmp_path):

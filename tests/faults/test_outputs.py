@@ -11,18 +11,10 @@ import pytest
 from infogauss_cli.core.errors import IOFailure, io_failure
 from infogauss_cli.core.preflight import check_file_target, check_folder_target, preflight_outputs
 from infogauss_cli.extract import EngineOptions
-from tests.helpers import invoke
+from tests.support.cli import invoke
+from tests.support.faults import _extract, one_error_line
 
 
-def one_error_line(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert len(lines) == 1, output
-    assert lines[0].startswith("error: ") and "Traceback" not in output, output
-    assert "unexpected" not in lines[0], output
-    return lines[0]
-
-
-# ---- the error type ----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("code", "problem", "exit_code"),
     [
@@ -89,11 +81,6 @@ def test_check_json_to_a_folder(tmp_path, matrix):
     r = invoke("check", matrix, "--json", tmp_path)
     assert r.exit_code == 2
     assert "it is a folder, not a file" in one_error_line(r.output)
-
-
-def _extract(imgs, *args):
-    """``infogauss extract tiny-cnn --data images:IMGS ARGS`` (the fake zoo's model)."""
-    return invoke("extract", "tiny-cnn", "--data", f"images:{imgs}", *args)
 
 
 def test_extract_readonly_out_fails_before_the_model(fakes, imgs, readonly_dir):
@@ -184,7 +171,7 @@ def test_report_rescued_on_a_real_full_disk(tmpfs, tmp_path, monkeypatch):
 def test_cache_chunk_write_failure_keeps_what_is_done(imgs, tmp_path, monkeypatch):
     from infogauss_cli.extract import extract
     from infogauss_cli.extract.store import CacheEntry
-    from tests.test_extract import image_items, make_image_encoder
+    from tests.support.encoders import image_items, make_image_encoder
 
     real = CacheEntry.write_chunk
     calls = []

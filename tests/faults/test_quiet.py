@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.faults.test_models import _offline_env
-from tests.helpers import relu, run_cli
+from tests.support.cli import relu, run_cli
+from tests.support.faults import _offline_env
 
 
 def _lines(text: str) -> list[str]:

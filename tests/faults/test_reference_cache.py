@@ -155,7 +155,7 @@ def test_check_with_a_corrupt_entry_in_a_read_only_cache(tmp_path, tmpfs, monkey
     """Through the CLI: d > 8,192 is outside the table, so the l2 reference is simulated and
     looked up in the (read-only, corrupt) cache: one note, exit 0 (it used to exit 2)."""
     from infogauss_cli.diagnostics.refsim import default_columns
-    from tests.helpers import invoke
+    from tests.support.cli import invoke
 
     n, d = 30, 8200
     key = refsim._key(n, d, "l2", refsim.REFERENCE_SEED, default_columns(n))

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from tests.helpers import relu, run_cli
+from tests.support.cli import relu, run_cli
 
 ESC_NAME = "e\x1b[31mred"
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from tests.faults.test_outputs import one_error_line
-from tests.helpers import invoke
-from tests.test_track_folders import HF_FILES, _link, _model
+from tests.support.checkpoints import HF_FILES, _link, _model
+from tests.support.cli import invoke
+from tests.support.faults import one_error_line
 
 SIDECAR = {
     "format": "infogauss.synthetic-checkpoint/v1",

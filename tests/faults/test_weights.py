@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.test_outputs import one_error_line
-from tests.helpers import invoke
+from tests.support.cli import invoke
+from tests.support.faults import one_error_line
 
 
 class _Options:
