@@ -17,7 +17,7 @@ from infogauss_cli.extract.store import load_embeddings
 from tests.support.cli import invoke
 from tests.support.coco import file_name, image_ids, make_coco
 from tests.support.fetch import manifest_for, served
-from tests.support.http import closed_port
+from tests.support.range_server import closed_port
 
 
 @pytest.fixture(autouse=True)

@@ -26,7 +26,7 @@ from infogauss_cli.data.fetch import (
 from infogauss_cli.data.sources import parse_data_spec
 from tests.support.coco import file_name, image_ids
 from tests.support.fetch import ANN, N_IMAGES, VAL, _assert_complete, make_zip, manifest_for, served
-from tests.support.http import RangeServer, closed_port
+from tests.support.range_server import RangeServer, closed_port
 
 
 def test_complete_download_and_extraction(archives, tmp_path):

@@ -196,7 +196,7 @@ def test_shards_then_a_plain_run_recompute_nothing(sentences, reference, tmp_pat
 
 
 def test_ranks_without_a_shared_cache_folder_get_a_clear_error(sentences, tmp_path):
-    script = str(ROOT / "tests" / "torchrun_entry.py")
+    script = str(ROOT / "tests" / "support" / "torchrun_entry.py")
     args = extract_args(sentences, tmp_path / "x.npy")
     r = torchrun(
         "own-cache",
@@ -220,7 +220,7 @@ def test_ranks_without_a_shared_cache_folder_get_a_clear_error(sentences, tmp_pa
     ],
 )
 def test_a_failure_on_one_rank_is_every_ranks(scenario, said):
-    r = torchrun(scenario, script=str(ROOT / "tests" / "torchrun_entry.py"))
+    r = torchrun(scenario, script=str(ROOT / "tests" / "support" / "torchrun_entry.py"))
     code = 3 if scenario == "step-failure" else 2
     assert sorted(re.findall(r"rank=(\d) code=(\d)", r.stdout)) == [
         ("0", str(code)),
@@ -232,7 +232,7 @@ def test_a_failure_on_one_rank_is_every_ranks(scenario, said):
 def test_a_meeting_timeout_is_said_once_by_rank_0():
     r = torchrun(
         "slow-rank",
-        script=str(ROOT / "tests" / "torchrun_entry.py"),
+        script=str(ROOT / "tests" / "support" / "torchrun_entry.py"),
         INFOGAUSS_DIST_TIMEOUT="3",
         INFOGAUSS_TEST_SLEEP="8",
     )

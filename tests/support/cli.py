@@ -10,7 +10,7 @@ from types import ModuleType
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 NO_CHROMIUM = "needs Chromium at /usr/bin/chromium (apt-get install chromium)"
 

@@ -142,7 +142,7 @@ class OOMForward:
         return module(batch["pixels"])
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 OPTS = EngineOptions(batch_size=4, workers=1, chunk_items=8)
@@ -158,6 +158,7 @@ from pathlib import Path
 signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {root!r})
 from infogauss_cli.extract import EngineOptions, extract
+from tests.support.encoders import forward_pixels, image_items, make_image_encoder
 
 def slow(module, batch):
     time.sleep({delay})

@@ -15,7 +15,7 @@ from infogauss_cli.data.fetch import (
     is_complete,
 )
 from tests.support.coco import file_name, image_ids, make_coco
-from tests.support.http import RangeServer
+from tests.support.range_server import RangeServer
 
 VAL, ANN = "val2017.zip", "annotations_trainval2017.zip"
 
