@@ -12,7 +12,7 @@ from pathlib import Path
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.extract.cached import ABOUT, RECIPES
-from infogauss_cli.extract.store import CacheEntry, sha256_hex
+from infogauss_cli.extract.store import CacheEntry
 
 LEGACY_ASSEMBLED = ".assembled.npy"  # an older version's copy beside the entry folder
 AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -109,32 +109,10 @@ def remove_entry(root: str | Path, info: EntryInfo) -> None:
 
 
 def chunk_problem(entry: CacheEntry, sidecar: Path) -> str | None:
-    """What is wrong with one chunk (key, sha256, dtype, shape), or None."""
-    import numpy as np
-
-    try:
-        info = json.loads(sidecar.read_text())
-        if not isinstance(info, dict):
-            raise ValueError("not an object")
-    except (OSError, ValueError) as exc:
-        return f"unreadable sidecar ({exc})"
-    if info.get("key") != entry.key:
-        return "sidecar of another cache key"
-    npy = sidecar.with_suffix(".npy")
-    try:
-        data = npy.read_bytes()
-    except OSError:
-        return "data file missing"
-    if sha256_hex(data) != info.get("sha256"):
-        return f"sha256 mismatch ({len(data)} bytes on disk)"
-    try:
-        arr = np.load(npy, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        return f"unreadable data ({exc})"
-    shape = (info.get("rows"), entry.parts.get("dim"))
-    if arr.dtype != np.float32 or arr.shape != shape or info.get("dim") != shape[1]:
-        return f"data is {arr.dtype}{arr.shape}, expected float32{shape}"
-    return None
+    """What is wrong with one chunk (key, dim, sha256, dtype, shape), or None."""
+    index = int(sidecar.stem.removeprefix("chunk-"))
+    got = entry.check_chunk(index, {"key": entry.key, "dim": entry.parts.get("dim")})
+    return got if isinstance(got, str) else None
 
 
 def verify_entry(entry: CacheEntry) -> list[tuple[Path, str]]:
