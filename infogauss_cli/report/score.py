@@ -54,6 +54,11 @@ def _num(x: object) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _plain(x: object) -> object:
+    """A JSON value for ``x``: numpy scalars and arrays as numbers and lists, else its text."""
+    return x.tolist() if isinstance(x, (np.generic, np.ndarray)) else str(x)
+
+
 def _order(result: ScoreResult) -> np.ndarray:
     """Row indices, the most extreme (largest distance) first; ties keep the input order."""
     d2 = _f(result.mahalanobis2)
@@ -104,7 +109,7 @@ def score_table(result: ScoreResult, fit: GaussianFit, top: int = 10) -> Table:
     extremes.header_style = "bold"
     extras = _classes(result)
     for name, right in [("#", 1), ("id", 0), ("mahalanobis²", 1), ("tail p", 1)]:
-        extremes.add_column(name, justify="right" if right else "left")
+        extremes.add_column(name, justify="right" if right else "left", no_wrap=bool(right))
     for name, _ in extras:
         extremes.add_column(name.replace("_", " "))
     d2, p = _f(result.mahalanobis2), _f(result.tail_p)
@@ -271,7 +276,7 @@ def score_json(result: ScoreResult, fit: GaussianFit, top: int = 20) -> dict[str
     if result.ood:
         ood = {k: _num(result.ood[k]) for k in ("auroc", "fpr95", "auroc_cosine", "fpr95_cosine")}
         ood["n_ood"] = int(result.ood["n_ood"])
-    provenance = json.loads(json.dumps(dict(fit.provenance), default=str))
+    provenance = json.loads(json.dumps(dict(fit.provenance), default=_plain))
     fit_doc = {"n": int(fit.n), "d": int(fit.d), "view": fit.view, "shrinkage": fit.shrinkage}
     fit_doc |= {"intensity": float(fit.intensity), "reason": fit.reason, "provenance": provenance}
     fit_doc["classes"] = {str(k): int(c.n) for k, c in fit.classes.items()}
