@@ -1,6 +1,5 @@
-"""The renderers of ``infogauss score``: the terminal table, the per-sample file (parquet or CSV),
-the QQ plot, a self-contained HTML page and the ``infogauss.score/v1`` JSON document. Each takes
-the :class:`~infogauss_cli.diagnostics.fit.ScoreResult` and (for the summary) its fit."""
+"""The renderers of ``infogauss score``'s ``ScoreResult`` (and its fit): the terminal table, the
+per-sample file (parquet or CSV), the QQ plot, a self-contained HTML page, the JSON document."""
 
 from __future__ import annotations
 
@@ -54,11 +53,6 @@ def _num(x: object) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _plain(x: object) -> object:
-    """A JSON value for ``x``: numpy scalars and arrays as numbers and lists, else its text."""
-    return x.tolist() if isinstance(x, (np.generic, np.ndarray)) else str(x)
-
-
 def _order(result: ScoreResult) -> np.ndarray:
     """Row indices, the most extreme (largest distance) first; ties keep the input order."""
     d2 = _f(result.mahalanobis2)
@@ -105,8 +99,8 @@ def score_table(result: ScoreResult, fit: GaussianFit, top: int = 10) -> Table:
     head.add_column()
     for what, text in summary(result, fit):
         head.add_row(escape(what), escape(text))
-    extremes = Table(title=f"the {top} most extreme samples", title_justify="left")
-    extremes.header_style = "bold"
+    title = f"the {min(top, len(result.ids))} most extreme samples"
+    extremes = Table(title=title, title_justify="left", header_style="bold")
     extras = _classes(result)
     for name, right in [("#", 1), ("id", 0), ("mahalanobis²", 1), ("tail p", 1)]:
         extremes.add_column(name, justify="right" if right else "left", no_wrap=bool(right))
@@ -261,11 +255,9 @@ def score_json(result: ScoreResult, fit: GaussianFit, top: int = 20) -> dict[str
     """The ``infogauss.score/v1`` document (``schemas/score.v1.json``): the fit, the law, the
     tail share, OOD metrics, distance statistics and the ``top`` extremes (every row: --out)."""
     d2, p = _f(result.mahalanobis2), _f(result.tail_p)
-    finite = d2[np.isfinite(d2)]
-    stats = {
-        k: _num(f(finite)) if finite.size else None
-        for k, f in (("min", np.min), ("median", np.median), ("mean", np.mean), ("max", np.max))
-    }
+    finite = d2[np.isfinite(d2)] if np.isfinite(d2).any() else np.array([np.nan])
+    got = [finite.min(), np.median(finite), finite.mean(), finite.max()]
+    stats = dict(zip(("min", "median", "mean", "max"), map(_num, got), strict=True))
     extras = _classes(result)
     extremes = [
         {"id": str(result.ids[i]), "mahalanobis2": _num(d2[i]), "tail_p": _num(p[i])}
@@ -276,7 +268,8 @@ def score_json(result: ScoreResult, fit: GaussianFit, top: int = 20) -> dict[str
     if result.ood:
         ood = {k: _num(result.ood[k]) for k in ("auroc", "fpr95", "auroc_cosine", "fpr95_cosine")}
         ood["n_ood"] = int(result.ood["n_ood"])
-    provenance = json.loads(json.dumps(dict(fit.provenance), default=_plain))
+    plain = lambda v: v.tolist() if isinstance(v, (np.generic, np.ndarray)) else str(v)  # noqa: E731
+    provenance = json.loads(json.dumps(dict(fit.provenance), default=plain))
     fit_doc = {"n": int(fit.n), "d": int(fit.d), "view": fit.view, "shrinkage": fit.shrinkage}
     fit_doc |= {"intensity": float(fit.intensity), "reason": fit.reason, "provenance": provenance}
     fit_doc["classes"] = {str(k): int(c.n) for k, c in fit.classes.items()}
