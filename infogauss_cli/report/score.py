@@ -54,9 +54,9 @@ def _num(x: object) -> float | None:
 
 
 def _order(result: ScoreResult) -> np.ndarray:
-    """Row indices, the most extreme (largest distance) first; ties keep the input order."""
-    d2 = _f(result.mahalanobis2)
-    return np.argsort(-np.where(np.isnan(d2), -np.inf, d2), kind="stable")
+    """Row indices, most extreme first: smallest tail p (comparable across the classes' laws),
+    then largest distance; NaN last, ties in input order."""
+    return np.lexsort((-_f(result.mahalanobis2), _f(result.tail_p)))
 
 
 def _classes(result: ScoreResult) -> list[tuple[str, tuple[str, ...]]]:

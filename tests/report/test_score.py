@@ -45,8 +45,8 @@ def scored():
 
 
 def _top(r, k):
-    """The ids of the k largest distances, independently of the module's ordering."""
-    order = sorted(range(len(r.ids)), key=lambda i: (-float(r.mahalanobis2[i]), i))
+    """The ids of the k smallest tail p (then largest distances), independently computed."""
+    order = sorted(range(len(r.ids)), key=lambda i: (r.tail_p[i], -r.mahalanobis2[i], i))
     return [r.ids[i] for i in order[:k]]
 
 
@@ -63,7 +63,7 @@ def test_table_summary_and_extremes(scored):
     body = text.split("most extreme samples", 1)[1]
     ranks = [m for m in re.findall(r"│\s+(\d+) │ (\S+)", body)]
     assert [rid for _, rid in ranks][1:] == _top(r, 5)[1:] and ranks[-1][0] == "5"
-    i = int(np.argmax(r.mahalanobis2))
+    i = r.ids.index(_top(r, 1)[0])
     assert f"{r.mahalanobis2[i]:.4g}" in body and r.nearest[i] in body
 
 
