@@ -159,7 +159,7 @@ def _draw_qq(result: ScoreResult, fig: Figure) -> None:
     ax.set_xlabel("quantile of the law")
     ax.set_ylabel("squared Mahalanobis distance (sorted)")
     ax.set_title(f"QQ against {result.law}")
-    ax.legend(loc="upper left")
+    ax.legend(loc="lower right")  # the points run from lower left to upper right
 
 
 def qq_png(result: ScoreResult) -> bytes:
