@@ -44,3 +44,31 @@ def test_not_asked_no_gate():
     row = _row(0.5)
     assert evaluate_gates(row, judge(row["metrics"], PAPER), Gates()) == []
     assert Gates(max_tail_excess=0.02).max_tail_excess == 0.02
+
+
+def test_check_cli_gate_exit_codes_and_json(tmp_path):
+    import json
+
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from infogauss_cli.cli.main import app
+
+    rng = np.random.default_rng(27)
+    x = rng.standard_normal((1000, 8))
+    np.save(tmp_path / "gauss.npy", x @ rng.standard_normal((8, 8)))
+    np.save(tmp_path / "t5.npy", x / np.sqrt(rng.chisquare(5, (1000, 1)) / 5))
+    np.save(tmp_path / "wide.npy", rng.standard_normal((30, 20)))
+    run = CliRunner().invoke
+    codes = {}
+    for name in ("gauss", "t5", "wide"):
+        r = run(app, ["check", str(tmp_path / f"{name}.npy"), "--max-tail-excess", "0.01",
+                      "--json", "-", "-q"])  # fmt: skip
+        (g,) = json.loads(r.stdout)["rows"][0]["gates"]
+        codes[name] = (r.exit_code, g["passed"], g["value"])
+    assert codes["gauss"][:2] == (0, True) and abs(codes["gauss"][2]) <= 0.01
+    assert codes["t5"][:2] == (1, False) and codes["t5"][2] > 0.03
+    assert codes["wide"] == (1, False, None)
+    r = run(app, ["check", str(tmp_path / "wide.npy"), "--max-tail-excess", "0.01", "-q"])
+    assert "needs n >= 40 rows" in r.output
+    assert run(app, ["check", str(tmp_path / "t5.npy"), "--max-tail-excess", "2"]).exit_code == 2
