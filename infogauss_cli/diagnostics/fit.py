@@ -24,8 +24,7 @@ from infogauss_cli.diagnostics.fit_file import load_fit, save_fit
 MIN_CLASS_ROWS = 10
 RANK_RTOL = 1e-10  # eigenvalues below this share of the largest carry no variance
 SAMPLE_RATIO = 2.0  # "auto" keeps the sample covariance from n >= 2·rank rows
-NULL_DRAWS = 100_000  # Monte Carlo draws of a shrinkage null (in-sample)
-BOOT_REPS, BOOT_NEW = 32, 2_000  # bootstrap refits x new points each (new samples)
+NULL_DRAWS = 100_000  # Monte Carlo draws of a shrinkage null
 QQ_POINTS = 2_000
 SHRINKAGES = ("auto", "sample", "ledoit-wolf")
 
@@ -116,17 +115,13 @@ class GaussianFit:
             return f"n D²/(n-1)² ~ Beta({r}/2, {n - r - 1}/2) (n={n}, rank {r})"
         if self.shrinkage == "sample":
             return f"D² ~ (n+1)/n · r(n-1)/(n-r) · F({r}, {n - r}) (n={n}, rank {r})"
-        if in_sample:
-            return f"Ledoit-Wolf in-sample D² given the sample spectrum ({NULL_DRAWS:,} draws)"
-        return f"Ledoit-Wolf new-sample D², parametric bootstrap ({BOOT_REPS} x {BOOT_NEW:,})"
+        which = "in-sample" if in_sample else "new-sample (leave-one-out)"
+        return f"Ledoit-Wolf {which} D² given the sample spectrum ({NULL_DRAWS:,} draws)"
 
     def _null_draws(self, in_sample: bool) -> np.ndarray:
-        key = "in" if in_sample else "new"
-        if key not in self._null:
-            rng = np.random.default_rng([self.n, self.d, int(in_sample)])
-            draw = _in_sample_null if in_sample else _new_sample_null
-            self._null[key] = np.sort(draw(self, rng))
-        return self._null[key]
+        if "in" not in self._null:
+            self._null.update(_shrinkage_nulls(self))
+        return self._null["in" if in_sample else "new"]
 
     def save(self, path: str | Path) -> None:
         """Write ``FIT.safetensors`` and its ``FIT.json`` sidecar, both atomically."""
@@ -159,11 +154,22 @@ def _l2(a: np.ndarray) -> np.ndarray:
     return a / np.where(norms > 0, norms, 1.0)
 
 
-def ledoit_wolf(xc: np.ndarray) -> tuple[float, float]:
-    """(rho, mu) of Ledoit-Wolf (2004) for centred rows, as sklearn computes them: the
-    shrunk covariance is ``(1-rho) S + rho mu I`` with S = XᵀX/n."""
+def _spectrum(xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(s, V): the scatter ``XᵀX``'s min(n, d) top eigenvalues (descending) and eigenvectors,
+    from the smaller of ``XᵀX`` and ``XXᵀ``."""
     n, d = xc.shape
-    s = np.linalg.svd(xc, compute_uv=False) ** 2 / n  # eigenvalues of S (up to min(n, d))
+    s, v = np.linalg.eigh(xc.T @ xc if d <= n else xc @ xc.T)
+    s, v = np.clip(s[::-1], 0.0, None), v[:, ::-1]
+    if d > n:  # V = Xᵀ U / sqrt(s)
+        v = xc.T @ v / np.sqrt(np.where(s > 0, s, 1.0))
+    return s, v
+
+
+def ledoit_wolf(xc: np.ndarray, s: np.ndarray | None = None) -> tuple[float, float]:
+    """(rho, mu) of Ledoit-Wolf (2004) for centred rows (scatter eigenvalues ``s``), as sklearn
+    computes them: the shrunk covariance is ``(1-rho) S + rho mu I`` with S = XᵀX/n."""
+    n, d = xc.shape
+    s = (_spectrum(xc)[0] if s is None else s) / n  # eigenvalues of S
     mu = float(s.sum()) / d
     frob2 = float(np.sum(s**2))  # ||S||_F^2
     beta = (float(np.sum(np.sum(xc**2, axis=1) ** 2)) / n - frob2) / (d * n)
@@ -200,24 +206,20 @@ def _fit_one(a: np.ndarray, shrinkage: str, view: str, who: str) -> GaussianFit:
     mean = a.mean(axis=0)
     xc = a - mean
     scatter = xc.T @ xc
-    scatter_lam = np.linalg.eigvalsh(scatter)
-    top = float(scatter_lam[-1])
-    if top <= 0:
+    s, vec = np.linalg.eigh((scatter + scatter.T) / 2)
+    s, vec = np.clip(s[::-1], 0.0, None), np.ascontiguousarray(vec[:, ::-1])
+    if s[0] <= 0:
         raise BadInputError(f"{who}: the rows are all equal, there is no covariance to fit")
-    rank = int(np.count_nonzero(scatter_lam > top * RANK_RTOL))
-    kind, reason = _choose(n, rank, shrinkage, who)
-    rho = 0.0
+    kind, reason = _choose(n, int(np.count_nonzero(s > s[0] * RANK_RTOL)), shrinkage, who)
     if kind == "sample":
-        cov = scatter / (n - 1)
+        rho, cov, lam = 0.0, scatter / (n - 1), s / (n - 1)
     else:
-        rho, mu = ledoit_wolf(xc)
+        rho, mu = ledoit_wolf(xc, s)
         cov = (1 - rho) * scatter / n + rho * mu * np.eye(d)
+        lam = (1 - rho) * s / n + rho * mu
         reason = reason.replace("shrinkage:", f"shrinkage (rho={rho:.3g}):", 1)
-    cov = (cov + cov.T) / 2
-    lam, vec = np.linalg.eigh(cov)
-    lam, vec = np.clip(lam[::-1], 0.0, None), np.ascontiguousarray(vec[:, ::-1])
-    return GaussianFit(mean, cov, lam, vec, n, kind, float(rho), reason, view,
-                       _null={"scatter": np.clip(scatter_lam[::-1], 0.0, None)})  # fmt: skip
+    return GaussianFit(mean, (cov + cov.T) / 2, lam, vec, n, kind, float(rho), reason, view,
+                       _null={"scatter": s})  # fmt: skip
 
 
 def fit(
@@ -260,37 +262,27 @@ def _labels(labels: Sequence[object], n: int) -> np.ndarray:
     return lab
 
 
-def _in_sample_null(f: GaussianFit, rng: np.random.Generator) -> np.ndarray:
-    """In-sample D² given the spectrum: the centred rows are U·diag(√s)·Vᵀ with U Haar whatever
-    the covariance, so D_i² = (n-1)²/n · Σ c_j g_j² / (Σ g_j² + χ²_{n-1-k}), c_j = s_j/((n-1)σ_j),
-    s_j the scatter's eigenvalues and σ_j the fitted ones (c_j = 1 for the sample covariance)."""
-    n, k = f.n, min(f.n - 1, f.d)
+def _shrinkage_nulls(f: GaussianFit) -> dict[str, np.ndarray]:
+    """Sorted draws of in-sample and new-point D² given the spectrum. The centred rows are
+    U diag(√s) Vᵀ with U Haar whatever the covariance, so a row's coordinates are u_j √s_j with
+    u_j² = (n-1)/n · g_j² / (Σ g² + χ²_{n-1-k}): D²_in = Σ s_j u_j² / σ_j (σ the fitted
+    eigenvalues). A new point is exchangeable with a held-out row, whose distance to the fit
+    on the others is, by Sherman-Morrison with the intensity and mu held, (n/(n-1))² q/(1 - a q),
+    q = Σ s_j u_j² / (σ_j + e s_j), e = (1-rho)/(n(n-1)), a = (1-rho) n/(n-1)²."""
+    n, k, rho = f.n, min(f.n - 1, f.d), f.intensity
     s, sigma = f._null["scatter"][:k], f.eigenvalues[:k]
-    c = np.divide(s, (n - 1) * sigma, out=np.zeros(k), where=sigma > 0)
-    out = np.empty(NULL_DRAWS)
+    w_in = np.divide(s, sigma, out=np.zeros(k), where=sigma > 0)
+    w_new = np.divide(s, sigma + (1 - rho) * s / (n * (n - 1)), out=np.zeros(k), where=sigma > 0)
+    rng = np.random.default_rng([n, f.d])
+    d_in, d_new = np.empty(NULL_DRAWS), np.empty(NULL_DRAWS)
     for lo in range(0, NULL_DRAWS, 4096):
         g2 = rng.standard_normal((min(4096, NULL_DRAWS - lo), k)) ** 2
         rest = rng.chisquare(n - 1 - k, g2.shape[0]) if n - 1 > k else 0.0
-        out[lo : lo + g2.shape[0]] = (g2 @ c) / (g2.sum(axis=1) + rest)
-    return out * (n - 1) ** 2 / n
-
-
-def _new_sample_null(f: GaussianFit, rng: np.random.Generator) -> np.ndarray:
-    """New-point D² pooled over refits of n rows drawn from N(0, diag(σ)) (the estimator is
-    orthogonally equivariant, so the fitted eigenbasis can be taken as the axes)."""
-    sd = np.sqrt(f.eigenvalues)
-    out = []
-    for _ in range(BOOT_REPS):
-        x = rng.standard_normal((f.n, f.d)) * sd
-        xc = x - x.mean(axis=0)
-        new = rng.standard_normal((BOOT_NEW, f.d)) * sd - x.mean(axis=0)
-        rho, mu = ledoit_wolf(xc)
-        _, sv, vt = np.linalg.svd(xc, full_matrices=False)
-        shrunk = (1 - rho) * sv**2 / f.n + rho * mu
-        q = new @ vt.T
-        off = np.sum(new**2, axis=1) - np.sum(q**2, axis=1)  # outside the span of the rows
-        out.append(np.sum(q**2 / shrunk, axis=1) + (off / (rho * mu) if rho > 0 else 0.0))
-    return np.concatenate(out)
+        u2 = g2 * ((n - 1) / n / (g2.sum(axis=1) + rest))[:, None]
+        q = u2 @ w_new
+        d_in[lo : lo + len(g2)] = u2 @ w_in
+        d_new[lo : lo + len(g2)] = (n / (n - 1)) ** 2 * q / (1 - (1 - rho) * n / (n - 1) ** 2 * q)
+    return {"in": np.sort(d_in), "new": np.sort(d_new)}
 
 
 def nearest_class(fit: GaussianFit, x: object) -> tuple[np.ndarray, np.ndarray]:
