@@ -4,17 +4,20 @@ whitening, squared Mahalanobis distances, log-likelihoods and their tail p-value
 Laws (affine invariant, exact for Gaussian rows; r = the covariance's rank, usually d): with the
 sample covariance (divisor n-1) and the sample mean, in-sample ``n D²/(n-1)² ~ Beta(r/2,
 (n-r-1)/2)``; a new independent point ``D² ~ (n+1)/n · r(n-1)/(n-r) · F(r, n-r)``. Ledoit-Wolf
-shrinkage has no closed law: in-sample distances are drawn from their law given the sample's
-spectrum (exact: the centred rows' left singular vectors are Haar whatever the covariance), new
-points from a parametric bootstrap under N(0, the fitted covariance) refitted the same way.
+shrinkage has no closed law: distances are drawn from their law given the sample's spectrum
+(in-sample exact, new points through the leave-one-out identity: ``_shrinkage_nulls``).
+"auto" keeps the sample covariance from n >= 2·rank rows: its smallest eigenvalues are then at
+least (1 - √(1/2))² ≈ 9% of the true ones (Marchenko-Pastur) and a new point's distance is
+inflated by at most about (n-1)/(n-d) ≈ 2; below, Ledoit-Wolf's shrinkage toward mu·I.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,26 +89,29 @@ class GaussianFit:
         z = self._scaled(x)
         return z @ self.eigenvectors[:, : self.rank].T if kind == "zca" else z
 
+    def _exact(self, in_sample: bool) -> tuple[Any, float]:
+        """(scipy law, scale) of the sample covariance's distances: D² = scale · law."""
+        from scipy import stats
+
+        n, r = self.n, self.rank
+        if in_sample:
+            return stats.beta(r / 2, (n - r - 1) / 2), (n - 1) ** 2 / n
+        return stats.f(r, n - r), (n + 1) / n * r * (n - 1) / (n - r)
+
     def tail_p(self, d2: object, *, in_sample: bool) -> np.ndarray:
         """P(D² >= d2) under the law of in-sample or new-sample distances."""
         d2 = np.asarray(d2, dtype=np.float64)
         if self.shrinkage == "sample":
-            a, b, scale = _exact_law(self.n, self.rank, in_sample)
-            from scipy import stats
-
-            law = stats.beta(a, b) if in_sample else stats.f(a, b)
+            law, scale = self._exact(in_sample)
             return law.sf(d2 / scale)
         null = self._null_draws(in_sample)
         return (1.0 + null.size - np.searchsorted(null, d2, side="left")) / (null.size + 1.0)
 
     def law_quantiles(self, probs: object, *, in_sample: bool) -> np.ndarray:
         """Quantiles of the distances' law at ``probs`` (for the QQ plot)."""
-        probs = np.asarray(probs, dtype=np.float64)
         if self.shrinkage == "sample":
-            a, b, scale = _exact_law(self.n, self.rank, in_sample)
-            from scipy import stats
-
-            return scale * (stats.beta(a, b) if in_sample else stats.f(a, b)).ppf(probs)
+            law, scale = self._exact(in_sample)
+            return scale * law.ppf(np.asarray(probs, dtype=np.float64))
         return np.quantile(self._null_draws(in_sample), probs)
 
     def law(self, *, in_sample: bool) -> str:
@@ -133,13 +139,6 @@ class GaussianFit:
         return load_fit(cls, path)
 
 
-def _exact_law(n: int, r: int, in_sample: bool) -> tuple[float, float, float]:
-    """(a, b, scale): D² = scale · Beta(a, b) in-sample, scale · F(a, b) for a new point."""
-    if in_sample:
-        return r / 2, (n - r - 1) / 2, (n - 1) ** 2 / n
-    return r, n - r, (n + 1) / n * r * (n - 1) / (n - r)
-
-
 def _matrix(x: object) -> np.ndarray:
     a = np.array(x, dtype=np.float64)  # a copy
     if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
@@ -154,22 +153,11 @@ def _l2(a: np.ndarray) -> np.ndarray:
     return a / np.where(norms > 0, norms, 1.0)
 
 
-def _spectrum(xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(s, V): the scatter ``XᵀX``'s min(n, d) top eigenvalues (descending) and eigenvectors,
-    from the smaller of ``XᵀX`` and ``XXᵀ``."""
-    n, d = xc.shape
-    s, v = np.linalg.eigh(xc.T @ xc if d <= n else xc @ xc.T)
-    s, v = np.clip(s[::-1], 0.0, None), v[:, ::-1]
-    if d > n:  # V = Xᵀ U / sqrt(s)
-        v = xc.T @ v / np.sqrt(np.where(s > 0, s, 1.0))
-    return s, v
-
-
 def ledoit_wolf(xc: np.ndarray, s: np.ndarray | None = None) -> tuple[float, float]:
     """(rho, mu) of Ledoit-Wolf (2004) for centred rows (scatter eigenvalues ``s``), as sklearn
     computes them: the shrunk covariance is ``(1-rho) S + rho mu I`` with S = XᵀX/n."""
     n, d = xc.shape
-    s = (_spectrum(xc)[0] if s is None else s) / n  # eigenvalues of S
+    s = (np.linalg.eigvalsh(xc.T @ xc if d <= n else xc @ xc.T) if s is None else s) / n
     mu = float(s.sum()) / d
     frob2 = float(np.sum(s**2))  # ||S||_F^2
     beta = (float(np.sum(np.sum(xc**2, axis=1) ** 2)) / n - frob2) / (d * n)
@@ -191,12 +179,8 @@ def _choose(n: int, rank: int, shrinkage: str, who: str) -> tuple[str, str]:
     if shrinkage == "sample" or (shrinkage == "auto" and enough):
         why = "forced" if shrinkage == "sample" else f"n={n} >= 2·rank={2 * rank}"
         return "sample", f"sample covariance: {why}, the exact Beta/F laws apply"
-    why = (
-        "forced"
-        if shrinkage == "ledoit-wolf"
-        else (f"n={n} < 2·rank={2 * rank}, the sample covariance is singular or ill-conditioned")
-    )
-    return "ledoit-wolf", f"Ledoit-Wolf shrinkage: {why}; tail p-values by Monte Carlo"
+    why = "forced" if shrinkage == "ledoit-wolf" else f"n={n} < 2·rank={2 * rank}, too few rows"
+    return "ledoit-wolf", f"Ledoit-Wolf shrinkage: {why} for a well-conditioned sample covariance"
 
 
 def _fit_one(a: np.ndarray, shrinkage: str, view: str, who: str) -> GaussianFit:
@@ -223,36 +207,26 @@ def _fit_one(a: np.ndarray, shrinkage: str, view: str, who: str) -> GaussianFit:
 
 
 def fit(
-    x: object,
-    *,
-    labels: Sequence[object] | None = None,
-    shrinkage: str = "auto",
-    view: str = "raw",
-    provenance: Mapping[str, object] | None = None,
-) -> GaussianFit:
+    x: object, *, labels: Sequence[object] | None = None, shrinkage: str = "auto",
+    view: str = "raw", provenance: Mapping[str, object] | None = None,
+) -> GaussianFit:  # fmt: skip
     """Fit the Gaussian of rows ``x`` (and one per class of ``labels``)."""
     if view not in ("raw", "l2"):
         raise BadInputError(f"the view is 'raw' or 'l2', not {view!r}")
-    a = _matrix(x)
-    if view == "l2":
-        a = _l2(a)
+    a = _l2(_matrix(x)) if view == "l2" else _matrix(x)
     pooled = _fit_one(a, shrinkage, view, "the rows")
     classes: dict[str, GaussianFit] = {}
     if labels is not None:
         lab = _labels(labels, a.shape[0])
         for name in sorted(set(lab.tolist())):
             rows = a[lab == name]
-            if rows.shape[0] < MIN_CLASS_ROWS:
-                raise BadInputError(
-                    f"class {name!r} has {rows.shape[0]} rows; a class needs at least "
-                    f"{MIN_CLASS_ROWS}"
+            if len(rows) < MIN_CLASS_ROWS:
+                msg = (
+                    f"class {name!r} has {len(rows)} rows; a class needs at least {MIN_CLASS_ROWS}"
                 )
+                raise BadInputError(msg)
             classes[name] = _fit_one(rows, shrinkage, view, f"class {name!r}")
-    return GaussianFit(
-        pooled.mean, pooled.covariance, pooled.eigenvalues, pooled.eigenvectors, pooled.n,
-        pooled.shrinkage, pooled.intensity, pooled.reason, view, classes, dict(provenance or {}),
-        pooled._null,
-    )  # fmt: skip
+    return replace(pooled, classes=classes, provenance=dict(provenance or {}))
 
 
 def _labels(labels: Sequence[object], n: int) -> np.ndarray:
@@ -296,8 +270,7 @@ def nearest_class(fit: GaussianFit, x: object) -> tuple[np.ndarray, np.ndarray]:
 
 def tail_share(p: object, level: float = 0.01) -> float:
     """Share of p-values below ``level`` (``level`` itself when the Gaussian fits)."""
-    p = np.asarray(p, dtype=np.float64)
-    return float(np.mean(p < level)) if p.size else float("nan")
+    return float(np.mean(np.asarray(p, dtype=np.float64) < level))
 
 
 def ood_metrics(in_scores: object, out_scores: object) -> tuple[float, float]:
