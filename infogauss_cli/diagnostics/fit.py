@@ -250,7 +250,7 @@ def _shrinkage_nulls(f: GaussianFit) -> dict[str, np.ndarray]:
     rng = np.random.default_rng([n, f.d])
     d_in, d_new = np.empty(NULL_DRAWS), np.empty(NULL_DRAWS)
     for lo in range(0, NULL_DRAWS, 4096):
-        g2 = rng.standard_normal((min(4096, NULL_DRAWS - lo), k)) ** 2
+        g2 = rng.standard_normal((min(4096, NULL_DRAWS - lo), k), dtype=np.float32) ** 2
         rest = rng.chisquare(n - 1 - k, g2.shape[0]) if n - 1 > k else 0.0
         u2 = g2 * ((n - 1) / n / (g2.sum(axis=1) + rest))[:, None]
         q = u2 @ w_new
