@@ -4,9 +4,11 @@ Per cell (n rows, d dims, a covariance: identity, Wishart-random A Aᵀ/(2d) wit
 eigenvalues 1/j) and seed: fit n Gaussian rows (``--shrinkage``, "auto" by default), then the
 tail p-values of the same n rows (in-sample law) and of n new rows (new-sample law). A seed
 passes when the KS test of uniformity gives p > 0.01; the target is >= 95% of seeds. Also the
-mean share of p < 0.01 (1% when calibrated). Then the chi-square(d) p-values of the sample
-covariance's distances at d = 512, n = 1000 (they should fail), and multivariate t5 rows (the
-share of p < 0.01 should be far above 1%).
+mean share of p < 0.01 (1% when calibrated) and the KS p of all seeds' p-values pooled: the laws
+are marginal over fits, and new rows scored against one fit follow a law that wanders with the
+fit (their D² depends on tr(S⁻¹ Σ)), so "pass new" stays below 100% even for the exact F law.
+Then the chi-square(d) p-values of the sample covariance's distances at d = 512, n = 1000
+(they should fail), and multivariate t5 rows (the share of p < 0.01 should be far above 1%).
 
     python benchmarks/tail_calibration.py                 # 100 seeds, n 500,5000 x d 64,512
     python benchmarks/tail_calibration.py --quick         # 10 seeds
@@ -40,7 +42,7 @@ def rows(rng: np.random.Generator, n: int, d: int, cov: str, t_df: float = 0) ->
 
 
 def one_seed(task: tuple) -> tuple:
-    """(KS p in-sample, KS p new, share p<.01 in, new, estimator) for one cell and seed."""
+    """(KS p in-sample, KS p new, share p<.01 in, new, estimator, p in, p new): one seed."""
     from scipy import stats
 
     from infogauss_cli.diagnostics.fit import fit, tail_share
@@ -54,21 +56,25 @@ def one_seed(task: tuple) -> tuple:
     else:
         p_in, p_new = f.tail_p(d_in, in_sample=True), f.tail_p(d_new, in_sample=False)
     ks = [stats.kstest(p, "uniform").pvalue for p in (p_in, p_new)]
-    return (*ks, tail_share(p_in), tail_share(p_new), f.shrinkage)
+    return (*ks, tail_share(p_in), tail_share(p_new), f.shrinkage, p_in, p_new)
 
 
 def run_cell(pool: ProcessPoolExecutor, cell: tuple, seeds: int) -> dict:
+    from scipy import stats
+
     out = list(pool.map(one_seed, [(*cell, s) for s in range(seeds)]))
     a = np.array([o[:4] for o in out])
+    pooled = [stats.kstest(np.concatenate([o[i] for o in out]), "uniform").pvalue for i in (5, 6)]
     return {"pass_in": np.mean(a[:, 0] > 0.01), "pass_new": np.mean(a[:, 1] > 0.01),
-            "share_in": a[:, 2].mean(), "share_new": a[:, 3].mean(),
+            "share_in": a[:, 2].mean(), "share_new": a[:, 3].mean(), "pooled": pooled,
             "estimator": "/".join(sorted({o[4] for o in out}))}  # fmt: skip
 
 
 def table(title: str, cells: list[tuple], pool: ProcessPoolExecutor, seeds: int) -> list[dict]:
     print(f"\n{title} ({seeds} seeds; pass = KS p > 0.01; share = mean share of p < 0.01)")
     print(f"{'n':>6} {'d':>5} {'cov':>9} {'law':>6} {'estimator':>12} {'pass in':>8} "
-          f"{'pass new':>9} {'share in':>9} {'share new':>10} {'s':>6}")  # fmt: skip
+          f"{'pass new':>9} {'share in':>9} {'share new':>10} {'pooled KS p in/new':>19} "
+          f"{'s':>6}")  # fmt: skip
     results = []
     for cell in cells:
         t0 = time.perf_counter()
@@ -77,6 +83,7 @@ def table(title: str, cells: list[tuple], pool: ProcessPoolExecutor, seeds: int)
         name = f"t{t_df:g}" if t_df else cov
         print(f"{n:>6} {d:>5} {name:>9} {law:>6} {r['estimator']:>12} {r['pass_in']:>8.0%} "
               f"{r['pass_new']:>9.0%} {r['share_in']:>9.2%} {r['share_new']:>10.2%} "
+              f"{r['pooled'][0]:>9.2g} {r['pooled'][1]:>9.2g} "
               f"{time.perf_counter() - t0:>6.1f}", flush=True)  # fmt: skip
         results.append(r)
     return results
