@@ -56,8 +56,7 @@ class GaussianFit:
     @property
     def rank(self) -> int:
         """Eigenvalues above ``RANK_RTOL`` of the largest: the support's dimension."""
-        top = float(self.eigenvalues[0]) if self.d else 0.0
-        return int(np.count_nonzero(self.eigenvalues > top * RANK_RTOL)) if top > 0 else 0
+        return int(np.count_nonzero(self.eigenvalues > self.eigenvalues[0] * RANK_RTOL))
 
     def prepare(self, x: object) -> np.ndarray:
         """Rows as a float64 copy (L2-normalised for the "l2" view); checks their width."""
@@ -149,8 +148,7 @@ def _matrix(x: object) -> np.ndarray:
 
 
 def _l2(a: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(a, axis=1, keepdims=True)
-    return a / np.where(norms > 0, norms, 1.0)
+    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), np.finfo(np.float64).tiny)
 
 
 def ledoit_wolf(xc: np.ndarray, s: np.ndarray | None = None) -> tuple[float, float]:
@@ -325,20 +323,19 @@ def score_rows(
         nearest = nearest_class(fit, a)[0]
     own = lab if lab is not None else nearest
     d2, ll, p = np.empty(m), np.empty(m), np.empty(m)
-    qx, qy = [], []
-    for name, f in fit.classes.items() if fit.classes else [(None, fit)]:
-        rows = np.ones(m, bool) if name is None else own == name
-        if not rows.any():
-            continue
-        d2[rows], ll[rows] = f.mahalanobis(a[rows]), f.logpdf(a[rows])
-        p[rows] = f.tail_p(d2[rows], in_sample=in_sample)
-        k = int(rows.sum())
-        qx.append(f.law_quantiles((np.arange(1, k + 1) - 0.5) / k, in_sample=in_sample))
-        qy.append(np.sort(d2[rows]))
+    qx, qy, fits = [], [], fit.classes or {"": fit}
+    for name, f in fits.items():
+        rows = own == name if fit.classes else np.ones(m, bool)
+        if k := int(rows.sum()):
+            d2[rows], ll[rows] = f.mahalanobis(a[rows]), f.logpdf(a[rows])
+            p[rows] = f.tail_p(d2[rows], in_sample=in_sample)
+            qx.append(f.law_quantiles((np.arange(1, k + 1) - 0.5) / k, in_sample=in_sample))
+            qy.append(np.sort(d2[rows]))
     qx, qy = np.concatenate(qx), np.concatenate(qy)
     order = np.argsort(qx, kind="stable")
     keep = np.unique(np.linspace(0, m - 1, min(m, QQ_POINTS)).round().astype(int))
-    law = fit.law(in_sample=in_sample) + (" per class" if fit.classes else "")
+    laws = [f"{c}: " * bool(c) + f.law(in_sample=in_sample) for c, f in fits.items()]
+    law = "; ".join(laws[:3]) + ("; ..." if len(laws) > 3 else "")
     return ScoreResult(
         tuple(str(i) for i in ids), d2, ll, p,
         None if lab is None else tuple(lab.tolist()),

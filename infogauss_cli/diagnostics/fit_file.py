@@ -21,16 +21,13 @@ ARRAYS = ("mean", "covariance", "eigenvalues", "eigenvectors", "scatter_eigenval
 
 def paths(path: str | Path) -> tuple[Path, Path]:
     """(tensors, sidecar): ``FIT.safetensors`` and ``FIT.json`` (either may be named)."""
-    path = Path(path)
-    if path.suffix == ".json":
-        path = path.with_suffix(".safetensors")
+    path = Path(path).with_suffix(".safetensors") if str(path).endswith(".json") else Path(path)
     return path, path.with_suffix(".json")
 
 
 def _tensors(fit: Any, prefix: str = "") -> dict[str, np.ndarray]:
-    t = {f"{prefix}{k}": getattr(fit, k) for k in ARRAYS[:4]}
-    t[f"{prefix}scatter_eigenvalues"] = fit._null["scatter"]
-    return {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in t.items()}
+    t = {k: getattr(fit, k) for k in ARRAYS[:4]} | {"scatter_eigenvalues": fit._null["scatter"]}
+    return {prefix + k: np.ascontiguousarray(v, dtype=np.float64) for k, v in t.items()}
 
 
 def _meta(fit: Any) -> dict[str, Any]:
