@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--covs", default=",".join(COVS))
     ap.add_argument("--shrinkage", default="auto", help="auto, sample or ledoit-wolf (a list)")
     ap.add_argument("--quick", action="store_true", help="10 seeds")
+    ap.add_argument("--chi2", default="1000x512", help="n x d of the chi-square contrast")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes")
     args = ap.parse_args(argv)
     seeds = 10 if args.quick else args.seeds
@@ -106,9 +107,10 @@ def main(argv: list[str] | None = None) -> int:
              if s != "sample" or n >= d + 2]  # fmt: skip
     with ProcessPoolExecutor(args.jobs) as pool:
         res = table("Gaussian rows: the fit's own law", cells, pool, seeds)
+        cn, cd = (int(v) for v in args.chi2.split("x"))
         table("The chi-square(d) law instead, sample covariance", [
-            (1000, 512, "identity", "sample", "chi2", 0),
-            (1000, 512, "identity", "sample", "exact", 0)], pool, seeds)  # fmt: skip
+            (cn, cd, "identity", "sample", "chi2", 0),
+            (cn, cd, "identity", "sample", "exact", 0)], pool, seeds)  # fmt: skip
         table(
             "Multivariate t5 rows (share far above 1%)",
             [(n, d, "identity", shrinks[0], "exact", 5) for n in ns for d in ds],
