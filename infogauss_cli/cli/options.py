@@ -228,6 +228,7 @@ LIST_JSON = shared(
 )
 PER_COORDINATE = shared(bool, False, "--per-coordinate", OUT)
 QUIET = shared(bool, False, "--quiet -q", OUT)
+MAX_TAIL_EXCESS = shared(float | None, None, "--max-tail-excess", G, min=0.0, max=1.0)  # score too
 GATES = (
     shared(list[Requirement] | None, None, "--require", G),  # type: ignore[valid-type]
     shared(float | None, None, "--max-cv", G, min=0.0),
@@ -235,7 +236,7 @@ GATES = (
     shared(float | None, None, "--min-dp-compliance", G, min=0.0, max=1.0),
     shared(float | None, None, "--max-ad-mean", G, min=0.0),
     shared(float | None, None, "--max-effect", G, min=0.0),
-    shared(float | None, None, "--max-tail-excess", G, min=0.0, max=1.0),
+    MAX_TAIL_EXCESS,
 )
 BASELINE = (
     shared(Path | None, None, "--baseline", G, metavar="REPORT.json"),
