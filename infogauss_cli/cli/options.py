@@ -108,6 +108,8 @@ HELP = {  # every option's help but a few commands' own --json, --out, --n, --se
     "--max-ad-mean": "Fail if mean A*^2 exceeds X.",
     "--max-effect": "Fail if the effect excess (mean QQ distance of a coordinate to N(0,1) "
     "above an iid Gaussian coordinate's at the same n, in SDs) exceeds X.",
+    "--max-tail-excess": "Fail if the share of rows beyond the 99th percentile of their law under "
+    "the fitted Gaussian (metrics.tail_share; 1% when it fits) exceeds 1% by more than X.",
     "--baseline": "Compare against an earlier JSON report (with --max-drop).",
     "--max-drop": "Fail if a compliance drops by more than X vs --baseline.",
     "--quick": "The quick preset: d=128, 30 epochs, n=2000 (seconds).",
@@ -226,6 +228,7 @@ LIST_JSON = shared(
 )
 PER_COORDINATE = shared(bool, False, "--per-coordinate", OUT)
 QUIET = shared(bool, False, "--quiet -q", OUT)
+MAX_TAIL_EXCESS = shared(float | None, None, "--max-tail-excess", G, min=0.0, max=1.0)  # score too
 GATES = (
     shared(list[Requirement] | None, None, "--require", G),  # type: ignore[valid-type]
     shared(float | None, None, "--max-cv", G, min=0.0),
@@ -233,6 +236,7 @@ GATES = (
     shared(float | None, None, "--min-dp-compliance", G, min=0.0, max=1.0),
     shared(float | None, None, "--max-ad-mean", G, min=0.0),
     shared(float | None, None, "--max-effect", G, min=0.0),
+    MAX_TAIL_EXCESS,
 )
 BASELINE = (
     shared(Path | None, None, "--baseline", G, metavar="REPORT.json"),

@@ -281,6 +281,7 @@ class Gates:
     min_dp_compliance: float | None = None
     max_ad_mean: float | None = None
     max_effect: float | None = None
+    max_tail_excess: float | None = None  # on metrics.tail_share - 0.01
     max_drop: float | None = None
     baseline: tuple[Mapping[str, Any], ...] | None = None  # rows of an earlier report
 

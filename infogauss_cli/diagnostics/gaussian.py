@@ -32,6 +32,7 @@ from infogauss_cli.diagnostics.normality import (
 )
 from infogauss_cli.diagnostics.reference import gaussian_effect, reference
 from infogauss_cli.diagnostics.refsim import ALT_DF
+from infogauss_cli.diagnostics.tails import tail_metrics
 from infogauss_cli.diagnostics.validate import l2_normalise, take_rows
 
 MAX_ROWS = 20_000
@@ -111,6 +112,8 @@ def gaussian_tests(
     out: dict[str, Any] = {"effect_excess": None, "effect_excess_interval": None}
     out |= {"decorrelated_rows": m, "decorrelated_d": d, "decorrelated_rank": rank}
     out["decorrelated_k"] = k
+    tails, tails_null = tail_metrics(a, z, rank)  # metrics.tail_share
+    out |= tails
     if k == 0:
         return out, {"gaussian_power_relevant": 1.0}
     null = gaussian_effect(m)[0]
@@ -157,6 +160,7 @@ def gaussian_tests(
         keys = ("radial_b2", "radial_z", "radial_p", "radial_kurtosis")
         out |= dict(zip(keys, radial_test(z), strict=True))
     null: dict[str, Any] = {"gaussian_power_relevant": relevant_power(m, k, view, alpha)}
+    null |= tails_null
     if null["gaussian_power_relevant"] < 0.5:
         null["gaussian_n_for_power"] = rows_for_power(rank, view, m, alpha)
     return out, null

@@ -13,6 +13,7 @@ from infogauss_cli.judge.verdict import Metrics, Verdict
 BASELINE_MUST_MATCH = (("data", "source"), ("protocol", "revision"))
 BASELINE_NOTED = (("protocol", "n"), ("protocol", "seed"), ("protocol", "precision"))
 SAME_ROW = (("model",), ("tower",), ("protocol", "view"))
+TAIL_LEVEL = 0.01  # metrics.tail_share: the share of rows with tail p < 1%; 1% when the fit holds
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,21 @@ def evaluate_gates(row: Metrics, verdict: Verdict, gates: Gates) -> list[GateRes
         ("max-effect", m.get("effect_excess"), gates.max_effect, True),
     )
     out += [_bound(name, v, t, upper) for name, v, t, upper in bounds if t is not None]
+    if gates.max_tail_excess is not None:
+        out.append(_tail_gate(row, gates.max_tail_excess))
     if gates.baseline is not None and gates.max_drop is not None:
         out.extend(_baseline_gates(row, gates.baseline, gates.max_drop))
     return out
+
+
+def _tail_gate(row: Metrics, threshold: float) -> GateResult:
+    """``tail_share - 1%`` at most ``threshold``; undefined (too few rows for d): a failure."""
+    share = row["metrics"].get("tail_share")
+    if share is not None:
+        return _bound("max-tail-excess", round(share - TAIL_LEVEL, 6), threshold, True)
+    need = (row.get("null") or {}).get("tail_share_n_needed")
+    why = f": the exact in-sample law needs n >= {need} rows at this d" if need else ""
+    return GateResult("max-tail-excess", threshold, None, False, f"tail_share undefined{why}")
 
 
 def _baseline_gates(row: Metrics, baseline: Sequence[Metrics], max_drop: float) -> list[GateResult]:
