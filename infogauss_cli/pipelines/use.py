@@ -1,0 +1,233 @@
+"""``infogauss fit`` and ``score``: a model's tower on a data source, or a matrix file, to rows
+with ids and provenance; the Gaussian fitted to them; their scores under a fit (docs/use.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from infogauss_cli import __version__
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import Protocol, Request
+from infogauss_cli.data.readers import SUPPORTED
+from infogauss_cli.data.sources.base import Source
+from infogauss_cli.diagnostics.fit import GaussianFit, ScoreResult, ood_metrics, score_rows
+from infogauss_cli.diagnostics.validate import validate_matrix
+from infogauss_cli.extract.model import extract_model, file_tower
+from infogauss_cli.extract.plan import subset_indices
+from infogauss_cli.extract.result import Extraction
+from infogauss_cli.extract.store import ids_sidecar
+from infogauss_cli.judge.model import Row
+from infogauss_cli.judge.rows import RowInfo, checked_rows
+from infogauss_cli.models.digest import identity_sha256, stream_sha256
+
+SAME = ("model", "revision", "tower")  # a fit of a model scores that model's tower only
+Labels = str | Path | None
+
+
+@dataclass(frozen=True)
+class Rows:
+    """An ``(n, d)`` matrix, its row ids, provenance and labels; ``source`` and ``tower``: where
+    a model's rows came from (None for a matrix file)."""
+
+    x: np.ndarray
+    ids: tuple[str, ...]
+    provenance: dict[str, Any]
+    labels: tuple[str, ...] | None = None
+    source: Source | None = None
+    tower: str | None = None
+
+
+def is_matrix(target: str) -> bool:
+    """A matrix file (a suffix ``check`` reads, or an existing file), not a model reference."""
+    return Path(target).suffix.lower() in SUPPORTED.split(", ") or Path(target).is_file()
+
+
+def load_rows(
+    target: str, request: Request, key: str | None = None, labels: Labels = None,
+    label_column: str | None = None, fit: GaussianFit | None = None,
+) -> Rows:  # fmt: skip
+    """The rows of the matrix file ``target``, or of a model's tower on ``request.data`` (a
+    ``fit`` of another model or tower is refused before anything is embedded)."""
+    if is_matrix(target):
+        return matrix_rows(Path(target), request.protocol, key, labels, label_column)
+    if label_column is not None:
+        raise BadInputError("--label-column reads a CSV or Parquet matrix; give a model --labels")
+    _, entry, source, tower = file_tower(target, request)
+    prov = {"model": entry.ref, "revision": entry.source.revision, "backend": entry.backend}
+    prov |= {"tower": tower, "objective": entry.objective if entry.pretrained else "random-init"}
+    if fit is not None:
+        same_model(fit.provenance, prov)
+    ex = extract_model(entry, source, tower, request)
+    assert isinstance(ex, Extraction)  # a single process: no shard
+    prov |= {"data": source.name, "data_fingerprint": ex.data_fingerprint}
+    prov |= {"weights_sha256": identity_sha256(ex.weights)}
+    names = None
+    if labels is not None:  # one label per item of the source, in its order
+        every = [it.id for it in source.items(tower)]
+        by_id = dict(zip(every, read_labels(labels, len(every), source.name), strict=True))
+        names = [by_id[i] for i in ex.ids]
+    return _rows(validate_matrix(ex.embeddings), ex.ids, prov, names, (source, tower))
+
+
+def matrix_rows(
+    path: Path, protocol: Protocol, key: str | None, labels: Labels, label_column: str | None
+) -> Rows:
+    """A matrix file's rows (the seeded ``--n`` subset), ids from an ``extract`` sidecar or the
+    row numbers, labels from a file or a column."""
+    from infogauss_cli.data.readers import read_matrix  # pyarrow, torch for some formats
+
+    if labels is not None and label_column is not None:
+        raise BadInputError("give --labels FILE or --label-column NAME, not both")
+    x, names = label_split(path, label_column) if label_column else (read_matrix(path, key), None)
+    n = validate_matrix(x).shape[0]
+    ids = saved_ids(path, n) or [str(i) for i in range(n)]
+    names = read_labels(labels, n, path.name) if labels is not None else names
+    if (keep := subset_indices(n, protocol.n, protocol.seed)) is not None:
+        x, ids = x[keep], [ids[i] for i in keep]
+        names = None if names is None else [names[i] for i in keep]
+    prov = {"model": path.name + (f"[{key}]" if key else ""), "revision": None, "backend": "file"}
+    prov |= {"tower": None, "data": f"file:{path}", "data_fingerprint": stream_sha256(path)}
+    return _rows(validate_matrix(x), ids, prov, names)
+
+
+def _rows(
+    x: np.ndarray, ids: Sequence[str], prov: dict[str, Any], names: Sequence[str] | None,
+    where: tuple[Source, str] | tuple[None, None] = (None, None),
+) -> Rows:  # fmt: skip
+    ids = tuple(str(i) for i in ids)
+    prov |= {"ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest()}
+    prov |= {"n": int(x.shape[0]), "d": int(x.shape[1]), "infogauss_version": __version__}
+    return Rows(x, ids, prov, None if names is None else tuple(names), *where)
+
+
+def read_labels(path: str | Path, n: int, what: str) -> list[str]:
+    """One label per line (trailing blank lines dropped); exactly ``n`` of them."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").rstrip("\n").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"cannot read --labels {path}: {exc}") from None
+    if len(lines) != n:
+        raise BadInputError(
+            f"--labels {path} has {len(lines):,} labels, but {what} has {n:,} rows: give one "
+            "label per line, in row order"
+        )
+    return [ln.strip() for ln in lines]
+
+
+def label_split(path: Path, column: str) -> tuple[np.ndarray, list[str]]:
+    """The numeric columns of a CSV/TSV/Parquet table, and its ``column`` of labels."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".parquet"):
+        raise BadInputError(f"--label-column needs a .csv, .tsv or .parquet matrix, not {suffix}")
+    try:
+        opts = pcsv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ",")
+        table = pq.read_table(path) if suffix == ".parquet" else pcsv.read_csv(path, None, opts)
+        if column not in table.column_names:
+            raise BadInputError(f"{path.name} has no column {column!r}: {table.column_names}")
+        names = [str(v) for v in table.column(column).to_pylist()]
+        rest = table.drop_columns([column])
+        return np.column_stack([c.to_numpy().astype(np.float64) for c in rest.columns]), names
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise BadInputError(f"cannot read {path.name} with --label-column: {exc}") from None
+
+
+def saved_ids(path: Path, n: int) -> list[str] | None:
+    """The item ids ``infogauss extract`` stored with the matrix (sidecar or header), if any."""
+    ids = None
+    try:
+        if path.suffix.lower() == ".npy" and ids_sidecar(path).is_file():
+            ids = json.loads(ids_sidecar(path).read_text())["ids"]
+        elif path.suffix.lower() == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="numpy") as fh:
+                ids = json.loads((fh.metadata() or {}).get("ids", "null"))
+    except Exception:  # no usable ids: the row numbers serve
+        return None
+    return [str(i) for i in ids] if isinstance(ids, list) and len(ids) == n else None
+
+
+def same_model(have: Mapping[str, Any], mine: Mapping[str, Any]) -> None:
+    """A fit of a model scores that model's tower only (of a matrix file: any rows of its d)."""
+    for key in SAME if "file" not in (have.get("backend"), mine["backend"]) else ():
+        if have.get(key) != mine.get(key):
+            raise BadInputError(
+                f"--fit was fitted on {key} {have.get(key)!r}, these rows are from {key} "
+                f"{mine.get(key)!r}: fit this {key} first"
+            )
+
+
+def check_fit(fit: GaussianFit, rows: Rows, view: str | None) -> bool:
+    """Refuse a fit of another model, tower, view or d (naming both); True when ``rows`` are the
+    fit's own rows (same data fingerprint and ids): in-sample."""
+    have, mine = fit.provenance, rows.provenance
+    same_model(have, mine)
+    if view is not None and view != fit.view:
+        raise BadInputError(f"--fit is of the {fit.view} view, not {view}: fit the {view} view")
+    if mine["d"] != fit.d:
+        raise BadInputError(f"--fit has d = {fit.d}, {mine['model']} has d = {mine['d']}")
+    keys = ("data_fingerprint", "ids_sha256")
+    return all(have.get(k) is not None and have.get(k) == mine.get(k) for k in keys)
+
+
+def score(
+    fit: GaussianFit, rows: Rows, view: str | None = None, ood: Rows | None = None
+) -> ScoreResult:
+    """Score ``rows`` under ``fit`` (in-sample when they are its rows); ``ood``: a second set,
+    the AUROC and FPR95 of the distance and of the cosine-to-mean baseline."""
+    in_sample = check_fit(fit, rows, view)
+    result = score_rows(fit, rows.x, rows.ids, labels=rows.labels, in_sample=in_sample)
+    if ood is None:
+        return result
+    check_fit(fit, ood, None)
+    auroc, fpr95 = ood_metrics(fit.mahalanobis(rows.x), fit.mahalanobis(ood.x))
+    cos = ood_metrics(cosine_distance(fit, rows.x), cosine_distance(fit, ood.x))
+    metrics = {"auroc": auroc, "fpr95": fpr95, "auroc_cosine": cos[0], "fpr95_cosine": cos[1]}
+    return replace(result, ood=metrics | {"n_ood": float(ood.x.shape[0])})
+
+
+def cosine_distance(fit: GaussianFit, x: np.ndarray) -> np.ndarray:
+    """The baseline: 1 - cos(row, fit mean), rows in the fit's view."""
+    z, m = fit.prepare(x), fit.mean
+    norms = np.linalg.norm(z, axis=1) * np.linalg.norm(m)
+    return 1.0 - (z @ m) / np.maximum(norms, np.finfo(float).tiny)
+
+
+def whiten_check(fit: GaussianFit, rows: Rows, request: Request) -> list[Row]:
+    """The diagnostics' rows of the fitted rows and of their ZCA-whitened rows."""
+    prov = rows.provenance
+    data = {"source": prov["data"], "items": prov["n"], "skipped": 0}
+    who = {"model": str(prov["model"]), "tower": prov["tower"], "backend": prov["backend"]}
+    info = RowInfo(**who, data=data, provenance={"data_fingerprint": prov["data_fingerprint"]})
+    proto, args = replace(request.protocol, view=fit.view), (request.diagnose, request.gates)
+    white, info_w = fit.whiten(rows.x, "zca"), replace(info, model=f"{info.model} whitened")
+    before = checked_rows(rows.x, info, proto, *args)
+    return before + checked_rows(white, info_w, replace(proto, view="raw"), *args)
+
+
+def thumbnails(rows: Rows, ids: Sequence[str]) -> dict[str, object]:
+    """Image paths or pixel arrays of ``ids`` when the rows are a model's image tower."""
+    if rows.source is None or rows.tower != "image":
+        return {}
+    wanted, out = set(ids), {}
+    for it in (it for it in rows.source.items("image") if it.id in wanted):
+        picture = it.image
+        if isinstance(picture, (bytes, bytearray)):
+            import io
+
+            from PIL import Image
+
+            picture = Image.open(io.BytesIO(picture)).convert("RGB")
+        out[it.id] = it.path if it.path is not None else np.asarray(picture, dtype=np.uint8)
+    return out
