@@ -35,9 +35,9 @@ def read_report(path: Path) -> dict[str, object]:
     return data
 
 
-def schema_text() -> str:
-    """The schema file exactly as shipped (JSON Schema 2020-12)."""
-    return (resources.files("infogauss_cli") / "schemas" / "report.v1.json").read_text("utf-8")
+def schema_text(kind: str = "report") -> str:
+    """The schema file of ``kind`` (report, score) exactly as shipped (JSON Schema 2020-12)."""
+    return (resources.files("infogauss_cli") / "schemas" / f"{kind}.v1.json").read_text("utf-8")
 
 
 @cache
@@ -45,10 +45,10 @@ def report_schema() -> dict[str, object]:
     return json.loads(schema_text())
 
 
-def validate_report(doc: object) -> None:
-    """Raise ``jsonschema.ValidationError`` unless ``doc`` is a valid v1 report."""
+def validate_report(doc: object, kind: str = "report") -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``doc`` is a valid v1 report (or score)."""
     import jsonschema
 
-    schema = report_schema()
+    schema = report_schema() if kind == "report" else json.loads(schema_text(kind))
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.Draft202012Validator(schema).validate(doc)
