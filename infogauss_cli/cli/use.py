@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -117,7 +118,9 @@ def score_cmd(target: TARGET, **params: object) -> None:
 
       [bold]infogauss score emb.npy --fit fit.safetensors --ood other.npy --qq qq.png[/]
     """
-    from infogauss_cli.diagnostics.fit import GaussianFit  # numpy
+    import numpy as np
+
+    from infogauss_cli.diagnostics.fit import GaussianFit
     from infogauss_cli.pipelines.use import is_matrix, score, thumbnails
     from infogauss_cli.report import score as report  # matplotlib, pyarrow inside
 
@@ -138,20 +141,21 @@ def score_cmd(target: TARGET, **params: object) -> None:
     console = terminal(outs.to_stdout)
     with stdout_named():
         if not outs.quiet:
-            where = "in-sample (the fit's own rows)" if result.in_sample else "new samples"
-            console.print(f"{where}: {result.law}", highlight=False, soft_wrap=True)
             console.print(report.score_table(result, g, top=top))
         if outs.json_out:
-            write_report("--json", outs.json_out, json.dumps(report.score_json(result, g)) + "\n")
+            doc = report.score_json(result, g, top=top)
+            write_report("--json", outs.json_out, json.dumps(doc) + "\n")
     if files["out"] is not None:
         keep_on_failure("--out", files["out"], lambda p: report.write_scores(result, p))
     if files["qq"] is not None:
         keep_on_failure("--qq", files["qq"], lambda p: report.write_qq_plot(result, p))
     if files["html"] is not None:
-        order = [result.ids[i] for i in result.mahalanobis2.argsort()]
-        pics = thumbnails(rows, order[:top] + order[-top:])
+        order = np.lexsort((-result.mahalanobis2, result.tail_p))[:top]  # the report's order
+        pics, cmd = thumbnails(rows, [result.ids[i] for i in order]), shlex.join(sys.argv)
         write = report.write_score_html
-        keep_on_failure("--html", files["html"], lambda p: write(result, g, p, pics))
+        keep_on_failure(
+            "--html", files["html"], lambda p: write(result, g, p, pics, top=top, command=cmd)
+        )
     if (limit := params["max_tail_excess"]) is not None:
         excess = result.tail_share - 0.01
         text = f"{rows.provenance['model']}: max-tail-excess = {excess:.4g} (threshold {limit})"

@@ -217,11 +217,12 @@ def whiten_check(fit: GaussianFit, rows: Rows, request: Request) -> list[Row]:
 
 
 def thumbnails(rows: Rows, ids: Sequence[str]) -> dict[str, object]:
-    """Image paths or pixel arrays of ``ids`` when the rows are a model's image tower."""
-    if rows.source is None or rows.tower != "image":
+    """What the HTML shows of ``ids`` for a model's rows: an image file (a ``Path``) or pixels,
+    or the text of a text item."""
+    if rows.source is None or rows.tower is None:
         return {}
     wanted, out = set(ids), {}
-    for it in (it for it in rows.source.items("image") if it.id in wanted):
+    for it in (it for it in rows.source.items(rows.tower) if it.id in wanted):
         picture = it.image
         if isinstance(picture, (bytes, bytearray)):
             import io
@@ -229,5 +230,8 @@ def thumbnails(rows: Rows, ids: Sequence[str]) -> dict[str, object]:
             from PIL import Image
 
             picture = Image.open(io.BytesIO(picture)).convert("RGB")
-        out[it.id] = it.path if it.path is not None else np.asarray(picture, dtype=np.uint8)
+        if it.text is not None or it.path is not None:
+            out[it.id] = it.text if it.text is not None else Path(str(it.path))
+        elif picture is not None:
+            out[it.id] = np.asarray(picture, dtype=np.uint8)
     return out
