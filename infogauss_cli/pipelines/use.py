@@ -64,15 +64,15 @@ def load_rows(
     prov |= {"tower": tower, "objective": entry.objective if entry.pretrained else "random-init"}
     if fit is not None:
         same_model(fit.provenance, prov)
+    by_id = {}
+    if labels is not None:  # one label per item of the source, in its order: read first
+        every = [it.id for it in source.items(tower)]
+        by_id = dict(zip(every, read_labels(labels, len(every), source.name), strict=True))
     ex = extract_model(entry, source, tower, request)
     assert isinstance(ex, Extraction)  # a single process: no shard
     prov |= {"data": source.name, "data_fingerprint": ex.data_fingerprint}
     prov |= {"weights_sha256": identity_sha256(ex.weights)}
-    names = None
-    if labels is not None:  # one label per item of the source, in its order
-        every = [it.id for it in source.items(tower)]
-        by_id = dict(zip(every, read_labels(labels, len(every), source.name), strict=True))
-        names = [by_id[i] for i in ex.ids]
+    names = [by_id[i] for i in ex.ids] if labels is not None else None
     return _rows(validate_matrix(ex.embeddings), ex.ids, prov, names, (source, tower))
 
 
