@@ -67,8 +67,8 @@ def _rows(target: str, params: o.Params, **kw: object) -> tuple:
     from infogauss_cli.pipelines.use import load_rows  # numpy
 
     req = o.request(params, o.outputs(params))
-    names = {k: params[k] for k in ("key", "labels", "label_column")}
-    return req, load_rows(target, req, **names, **kw)  # type: ignore[arg-type]
+    names = {k: params[k] for k in ("key", "labels", "label_column")} | kw
+    return req, load_rows(target, req, **names)  # type: ignore[arg-type]
 
 
 @o.command(*COMMON, *FIT, o.MEMORY)
@@ -92,13 +92,10 @@ def fit_cmd(target: TARGET, **params: object) -> None:
     g = fit(rows.x, labels=rows.labels, shrinkage=shrinkage, view=view, provenance=prov)
     keep_on_failure("--out", out, g.save)
     classes = f", {len(g.classes)} classes" if g.classes else ""
+    text = f"fit: {g.reason}\nn = {g.n:,}, d = {g.d:,}, {view} view{classes}; written to {out}"
     if not outs.quiet:
         with stdout_named():
-            terminal(outs.to_stdout).print(
-                f"fit: {g.shrinkage} covariance: {g.reason}\nn = {g.n:,}, d = {g.d:,}, {view} "
-                f"view{classes}; written to {out} and {out.with_suffix('.json').name}",
-                highlight=False, soft_wrap=True,
-            )  # fmt: skip
+            terminal(outs.to_stdout).print(f"{text} and its .json", highlight=False, soft_wrap=True)
     if params["whiten_check"]:
         emit(whiten_check(g, rows, req), outs)
     if outs.json_out:
@@ -118,9 +115,7 @@ def score_cmd(target: TARGET, **params: object) -> None:
 
       [bold]infogauss score emb.npy --fit fit.safetensors --ood other.npy --qq qq.png[/]
     """
-    import numpy as np
-
-    from infogauss_cli.diagnostics.fit import GaussianFit
+    from infogauss_cli.diagnostics.fit import GaussianFit  # numpy
     from infogauss_cli.pipelines.use import is_matrix, score, thumbnails
     from infogauss_cli.report import score as report  # matplotlib, pyarrow inside
 
@@ -134,8 +129,7 @@ def score_cmd(target: TARGET, **params: object) -> None:
     other = None
     if ood is not None:  # the same model and tower on other data, or another matrix file
         data = {"data": ood, "tower": rows.tower or req.data.tower, "labels": None}
-        data |= {"label_column": None}
-        other = _rows(ood if is_matrix(target) else target, params | data, fit=g)[1]
+        other = _rows(ood if is_matrix(target) else target, params | data, label_column=None)[1]
     view = params["fit_view"].value if params["fit_view"] else None  # type: ignore[attr-defined]
     result = score(g, rows, view=view, ood=other)
     console = terminal(outs.to_stdout)
@@ -145,17 +139,16 @@ def score_cmd(target: TARGET, **params: object) -> None:
         if outs.json_out:
             doc = report.score_json(result, g, top=top)
             write_report("--json", outs.json_out, json.dumps(doc) + "\n")
-    if files["out"] is not None:
-        keep_on_failure("--out", files["out"], lambda p: report.write_scores(result, p))
-    if files["qq"] is not None:
-        keep_on_failure("--qq", files["qq"], lambda p: report.write_qq_plot(result, p))
-    if files["html"] is not None:
-        order = np.lexsort((-result.mahalanobis2, result.tail_p))[:top]  # the report's order
-        pics, cmd = thumbnails(rows, [result.ids[i] for i in order]), shlex.join(sys.argv)
-        write = report.write_score_html
-        keep_on_failure(
-            "--html", files["html"], lambda p: write(result, g, p, pics, top=top, command=cmd)
-        )
+    pics = thumbnails(rows, result, top) if files["html"] else {}
+    html = {"top": top, "command": shlex.join(["infogauss", *sys.argv[1:]])}
+    writers = {
+        "out": lambda p: report.write_scores(result, p),
+        "qq": lambda p: report.write_qq_plot(result, p),
+        "html": lambda p: report.write_score_html(result, g, p, pics, **html),
+    }
+    for key, path in files.items():
+        if path is not None:
+            keep_on_failure(f"--{key}", path, writers[key])
     if (limit := params["max_tail_excess"]) is not None:
         excess = result.tail_share - 0.01
         text = f"{rows.provenance['model']}: max-tail-excess = {excess:.4g} (threshold {limit})"

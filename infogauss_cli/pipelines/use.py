@@ -4,6 +4,7 @@ with ids and provenance; the Gaussian fitted to them; their scores under a fit (
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -64,11 +65,9 @@ def load_rows(
     prov |= {"tower": tower, "objective": entry.objective if entry.pretrained else "random-init"}
     if fit is not None:
         same_model(fit.provenance, prov)
-    by_id = {}
-    if labels is not None:  # one label per item of the source, in its order: read first
-        every = [it.id for it in source.items(tower)]
-        by_id = dict(zip(every, read_labels(labels, len(every), source.name), strict=True))
-    ex = extract_model(entry, source, tower, request)
+    every = [it.id for it in source.items(tower)] if labels is not None else []
+    by_id = dict(zip(every, read_labels(labels, len(every), source.name) if every else []))  # noqa: B905
+    ex = extract_model(entry, source, tower, request)  # labels read first: they fail fast
     assert isinstance(ex, Extraction)  # a single process: no shard
     prov |= {"data": source.name, "data_fingerprint": ex.data_fingerprint}
     prov |= {"weights_sha256": identity_sha256(ex.weights)}
@@ -114,10 +113,8 @@ def read_labels(path: str | Path, n: int, what: str) -> list[str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInputError(f"cannot read --labels {path}: {exc}") from None
     if len(lines) != n:
-        raise BadInputError(
-            f"--labels {path} has {len(lines):,} labels, but {what} has {n:,} rows: give one "
-            "label per line, in row order"
-        )
+        raise BadInputError(f"--labels {path} has {len(lines):,} labels, but {what} has {n:,} "
+                            "rows: give one label per line, in row order")  # fmt: skip
     return [ln.strip() for ln in lines]
 
 
@@ -127,33 +124,23 @@ def label_split(path: Path, column: str) -> tuple[np.ndarray, list[str]]:
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".tsv", ".parquet"):
-        raise BadInputError(f"--label-column needs a .csv, .tsv or .parquet matrix, not {suffix}")
     try:
-        opts = pcsv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ",")
-        table = pq.read_table(path) if suffix == ".parquet" else pcsv.read_csv(path, None, opts)
-        if column not in table.column_names:
-            raise BadInputError(f"{path.name} has no column {column!r}: {table.column_names}")
+        opts = pcsv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+        table = (
+            pq.read_table(path) if path.suffix == ".parquet" else pcsv.read_csv(path, None, opts)
+        )
         names = [str(v) for v in table.column(column).to_pylist()]
-        rest = table.drop_columns([column])
-        return np.column_stack([c.to_numpy().astype(np.float64) for c in rest.columns]), names
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise BadInputError(f"cannot read {path.name} with --label-column: {exc}") from None
+        rest = table.drop_columns([column]).columns
+        return np.column_stack([c.to_numpy().astype(np.float64) for c in rest]), names
+    except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
+        raise BadInputError(f"cannot read column {column!r} of {path.name}: {exc}") from None
 
 
 def saved_ids(path: Path, n: int) -> list[str] | None:
-    """The item ids ``infogauss extract`` stored with the matrix (sidecar or header), if any."""
-    ids = None
+    """The item ids of the ``.ids.json`` sidecar ``infogauss extract`` writes, if any."""
     try:
-        if path.suffix.lower() == ".npy" and ids_sidecar(path).is_file():
-            ids = json.loads(ids_sidecar(path).read_text())["ids"]
-        elif path.suffix.lower() == ".safetensors":
-            from safetensors import safe_open
-
-            with safe_open(str(path), framework="numpy") as fh:
-                ids = json.loads((fh.metadata() or {}).get("ids", "null"))
-    except Exception:  # no usable ids: the row numbers serve
+        ids = json.loads(ids_sidecar(path).read_text())["ids"]
+    except (OSError, ValueError, KeyError, TypeError):  # no usable ids: the row numbers serve
         return None
     return [str(i) for i in ids] if isinstance(ids, list) and len(ids) == n else None
 
@@ -162,10 +149,8 @@ def same_model(have: Mapping[str, Any], mine: Mapping[str, Any]) -> None:
     """A fit of a model scores that model's tower only (of a matrix file: any rows of its d)."""
     for key in SAME if "file" not in (have.get("backend"), mine["backend"]) else ():
         if have.get(key) != mine.get(key):
-            raise BadInputError(
-                f"--fit was fitted on {key} {have.get(key)!r}, these rows are from {key} "
-                f"{mine.get(key)!r}: fit this {key} first"
-            )
+            raise BadInputError(f"--fit was fitted on {key} {have.get(key)!r}, these rows are "
+                                f"from {key} {mine.get(key)!r}: fit this {key} first")  # fmt: skip
 
 
 def check_fit(fit: GaussianFit, rows: Rows, view: str | None) -> bool:
@@ -216,22 +201,18 @@ def whiten_check(fit: GaussianFit, rows: Rows, request: Request) -> list[Row]:
     return before + checked_rows(white, info_w, replace(proto, view="raw"), *args)
 
 
-def thumbnails(rows: Rows, ids: Sequence[str]) -> dict[str, object]:
-    """What the HTML shows of ``ids`` for a model's rows: an image file (a ``Path``) or pixels,
-    or the text of a text item."""
+def thumbnails(rows: Rows, result: ScoreResult, top: int) -> dict[str, object]:
+    """What the HTML shows of the ``top`` extreme rows of a model (in the report's order): an
+    image file (a ``Path``) or pixels, or the text of a text item."""
     if rows.source is None or rows.tower is None:
         return {}
-    wanted, out = set(ids), {}
+    order = np.lexsort((-result.mahalanobis2, result.tail_p))[:top]
+    wanted, out = {result.ids[i] for i in order}, {}
     for it in (it for it in rows.source.items(rows.tower) if it.id in wanted):
-        picture = it.image
-        if isinstance(picture, (bytes, bytearray)):
-            import io
-
+        pic = it.text if it.text is not None else Path(it.path) if it.path else it.image
+        if isinstance(pic, (bytes, bytearray)):
             from PIL import Image
 
-            picture = Image.open(io.BytesIO(picture)).convert("RGB")
-        if it.text is not None or it.path is not None:
-            out[it.id] = it.text if it.text is not None else Path(str(it.path))
-        elif picture is not None:
-            out[it.id] = np.asarray(picture, dtype=np.uint8)
+            pic = Image.open(io.BytesIO(pic)).convert("RGB")
+        out[it.id] = pic if isinstance(pic, (str, Path)) else np.asarray(pic, dtype=np.uint8)
     return out

@@ -37,7 +37,7 @@ def minilm(tmp_path_factory):
         "fit", "minilm-l6", "--data", "pydoc-topics", "--n", N, "--out", out / "m.safetensors"
     )
     assert r.exit_code == 0, r.output
-    assert "ledoit-wolf" in r.stdout and "n = 40, d = 384" in r.stdout
+    assert "Ledoit-Wolf" in r.stdout and "n = 40, d = 384" in r.stdout
     return out
 
 

@@ -86,19 +86,18 @@ class Textures(_Builtin):
     def read(self) -> list[Item]:
         import numpy as np
 
-        rng, items = np.random.default_rng(0), []
-        yy, xx = np.mgrid[0:128, 0:128] / 128.0
+        rng, items, (yy, xx) = np.random.default_rng(0), [], np.mgrid[0:128, 0:128] / 128.0
         for k in range(64):
-            kind = ("noise", "stripes", "checkers", "gradient")[k % 4]
             f, angle, colour = rng.uniform(2, 16), rng.uniform(0, np.pi), rng.uniform(0, 1, 3)
             u = xx * np.cos(angle) + yy * np.sin(angle)
-            g = {
-                "noise": lambda: rng.uniform(0, 1, xx.shape),
-                "stripes": lambda: 0.5 + 0.5 * np.sin(2 * np.pi * f * u),  # noqa: B023
-                "checkers": lambda: (np.floor(f * xx) + np.floor(f * yy)) % 2,  # noqa: B023
-                "gradient": lambda: (u - u.min()) / np.ptp(u),  # noqa: B023
-            }[kind]()[..., None]
-            rgb = (g * colour + (1 - g) * (1 - colour)) * 255
+            g = [
+                rng.uniform(0, 1, xx.shape),
+                0.5 + 0.5 * np.sin(2 * np.pi * f * u),
+                (np.floor(f * xx) + np.floor(f * yy)) % 2,
+                (u - u.min()) / np.ptp(u),
+            ][k % 4]
+            kind = ("noise", "stripes", "checkers", "gradient")[k % 4]
+            rgb = (g[..., None] * colour + (1 - g[..., None]) * (1 - colour)) * 255
             items.append(Item(id=f"{kind}#{k // 4}", image=rgb.round().astype(np.uint8)))
         return items
 
@@ -109,11 +108,9 @@ class SceneCaptions(_Builtin):
 
     name, towers = "scene-captions", ("text",)
     WORDS = (
-        "a|an|the|one",
-        "small|large|red|old|young|brown|happy|wet",
-        "dog|cat|man|woman|child|horse|bird|boat|train|bicycle",
-        "sits|runs|stands|sleeps|waits|plays|rests",
-        "on the beach|in the park|near a river|under a tree|on a busy street|in the snow",
+        "a|an|the|one/small|large|red|old|young|brown|happy|wet/dog|cat|man|woman|child|horse|bird"
+        "|boat|train|bicycle/sits|runs|stands|sleeps|waits|plays|rests/on the beach|in the park|"
+        "near a river|under a tree|on a busy street|in the snow"
     )
 
     def read(self) -> list[Item]:
@@ -121,7 +118,6 @@ class SceneCaptions(_Builtin):
 
         rng, seen = np.random.default_rng(0), dict[str, str]()
         while len(seen) < 400:
-            det, adj, noun, verb, place = (rng.choice(w.split("|")) for w in self.WORDS)
-            text = f"{det} {adj} {noun} {verb} {place}.".capitalize()
-            seen.setdefault(text, f"scene#{len(seen)}")
+            words = " ".join(rng.choice(w.split("|")) for w in self.WORDS.split("/"))
+            seen.setdefault(f"{words}.".capitalize(), f"scene#{len(seen)}")
         return [Item(id=i, text=t) for t, i in seen.items()]
