@@ -23,10 +23,8 @@ TARGET = Annotated[str, typer.Argument(metavar="MODEL|MATRIX", show_default=Fals
     "A zoo model on --data (one tower: --tower), or a matrix file as check reads."))]  # fmt: skip
 COMMON = (
     o.DATA, o.SAMPLE, o.COMPUTE, S(str | None, None, "--key", D), o.JSON, o.QUIET,
-    S(Path | None, None, "--labels", D, metavar="FILE", help="Class labels, one per line in row "
-      "order (the item order of --data): a fit per class."),
-    S(str | None, None, "--label-column", D, metavar="NAME", help="The column of a CSV/Parquet "
-      "matrix holding the class labels."),
+    S(Path | None, None, "--labels", D, metavar="FILE", help="Labels, one a line, in row order."),
+    S(str | None, None, "--label-column", D, metavar="NAME", help="CSV/Parquet column of labels."),
 )  # fmt: skip
 FIT = (
     S(Path, ..., "--out", OUT, metavar="FIT.safetensors", help="The fit (and FIT.json)."),
@@ -43,8 +41,8 @@ SCORE = (
     S(int, 10, "--top", OUT, metavar="K", min=1, help="Most extreme rows listed."),
     S(str | None, None, "--ood", D, metavar="DATA", help="Other data scored with the fit (a "
       "--data spec for a MODEL, a file for a MATRIX): AUROC and FPR95 against cosine-to-mean."),
-    S(float | None, None, "--max-tail-excess", o.G, metavar="X", min=0.0, help="Fail if the "
-      "share of rows beyond their law's 99th percentile exceeds 1% by more than X."),
+    S(float | None, None, "--max-tail-excess", o.G, metavar="X", min=0.0, max=1.0, help="Fail "
+      "if the share of rows beyond their law's 99th percentile exceeds 1% by more than X."),
 )  # fmt: skip
 
 
@@ -75,11 +73,7 @@ def _rows(target: str, params: o.Params, **kw: object) -> tuple:
 def fit_cmd(target: TARGET, **params: object) -> None:
     """Fit the Gaussian of a model's embeddings (or a matrix) and save it for `infogauss score`.
 
-    Examples:
-
-      [bold]infogauss fit minilm-l6 --data pydoc-topics --out minilm.safetensors[/]
-
-      [bold]infogauss fit emb.npy --labels labels.txt --out fit.safetensors --whiten-check[/]
+    Example: [bold]infogauss fit minilm-l6 --data pydoc-topics --out m.safetensors --whiten-check[/]
     """
     from infogauss_cli.diagnostics.fit import fit  # numpy
     from infogauss_cli.pipelines.use import whiten_check
@@ -109,11 +103,7 @@ def score_cmd(target: TARGET, **params: object) -> None:
     """Score rows under a saved fit: squared Mahalanobis distance, log-likelihood, exact tail
     p-value (in-sample: scaled Beta; new rows: scaled F), nearest class.
 
-    Examples:
-
-      [bold]infogauss score minilm-l6 --data pydoc-topics --fit m.safetensors --out s.parquet[/]
-
-      [bold]infogauss score emb.npy --fit fit.safetensors --ood other.npy --qq qq.png[/]
+    Example: [bold]infogauss score emb.npy --fit fit.safetensors --ood other.npy --qq qq.png[/]
     """
     from infogauss_cli.diagnostics.fit import GaussianFit  # numpy
     from infogauss_cli.pipelines.use import is_matrix, score, thumbnails

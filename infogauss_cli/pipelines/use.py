@@ -1,5 +1,4 @@
-"""``infogauss fit`` and ``score``: a model's tower on a data source, or a matrix file, to rows
-with ids and provenance; the Gaussian fitted to them; their scores under a fit (docs/use.md)."""
+"""``infogauss fit`` and ``score``: rows with ids and provenance, their fit, their scores."""
 
 from __future__ import annotations
 
@@ -34,8 +33,7 @@ Labels = str | Path | None
 
 @dataclass(frozen=True)
 class Rows:
-    """An ``(n, d)`` matrix, its row ids, provenance and labels; ``source`` and ``tower``: where
-    a model's rows came from (None for a matrix file)."""
+    """Rows with their ids, provenance, labels, and source and tower (a model's rows)."""
 
     x: np.ndarray
     ids: tuple[str, ...]
@@ -54,8 +52,7 @@ def load_rows(
     target: str, request: Request, key: str | None = None, labels: Labels = None,
     label_column: str | None = None, fit: GaussianFit | None = None,
 ) -> Rows:  # fmt: skip
-    """The rows of the matrix file ``target``, or of a model's tower on ``request.data`` (a
-    ``fit`` of another model or tower is refused before anything is embedded)."""
+    """A matrix file's rows, or a model's tower's on ``request.data`` (``fit``: checked first)."""
     if is_matrix(target):
         return matrix_rows(Path(target), request.protocol, key, labels, label_column)
     if label_column is not None:
@@ -78,8 +75,7 @@ def load_rows(
 def matrix_rows(
     path: Path, protocol: Protocol, key: str | None, labels: Labels, label_column: str | None
 ) -> Rows:
-    """A matrix file's rows (the seeded ``--n`` subset), ids from an ``extract`` sidecar or the
-    row numbers, labels from a file or a column."""
+    """A matrix file's rows (the seeded ``--n`` subset), ids (sidecar, else row numbers), labels."""
     from infogauss_cli.data.readers import read_matrix  # pyarrow, torch for some formats
 
     if labels is not None and label_column is not None:
@@ -154,8 +150,7 @@ def same_model(have: Mapping[str, Any], mine: Mapping[str, Any]) -> None:
 
 
 def check_fit(fit: GaussianFit, rows: Rows, view: str | None) -> bool:
-    """Refuse a fit of another model, tower, view or d (naming both); True when ``rows`` are the
-    fit's own rows (same data fingerprint and ids): in-sample."""
+    """Refuse a fit of another model, tower, view or d; True for the fit's own rows (in-sample)."""
     have, mine = fit.provenance, rows.provenance
     same_model(have, mine)
     if view is not None and view != fit.view:
@@ -169,8 +164,7 @@ def check_fit(fit: GaussianFit, rows: Rows, view: str | None) -> bool:
 def score(
     fit: GaussianFit, rows: Rows, view: str | None = None, ood: Rows | None = None
 ) -> ScoreResult:
-    """Score ``rows`` under ``fit`` (in-sample when they are its rows); ``ood``: a second set,
-    the AUROC and FPR95 of the distance and of the cosine-to-mean baseline."""
+    """Score ``rows``; ``ood``: AUROC and FPR95 of the distance and of the cosine baseline."""
     in_sample = check_fit(fit, rows, view)
     result = score_rows(fit, rows.x, rows.ids, labels=rows.labels, in_sample=in_sample)
     if ood is None:
@@ -197,13 +191,12 @@ def whiten_check(fit: GaussianFit, rows: Rows, request: Request) -> list[Row]:
     info = RowInfo(**who, data=data, provenance={"data_fingerprint": prov["data_fingerprint"]})
     proto, args = replace(request.protocol, view=fit.view), (request.diagnose, request.gates)
     white, info_w = fit.whiten(rows.x, "zca"), replace(info, model=f"{info.model} whitened")
-    before = checked_rows(rows.x, info, proto, *args)
-    return before + checked_rows(white, info_w, replace(proto, view="raw"), *args)
+    after = checked_rows(white, info_w, replace(proto, view="raw"), *args)
+    return checked_rows(rows.x, info, proto, *args) + after
 
 
 def thumbnails(rows: Rows, result: ScoreResult, top: int) -> dict[str, object]:
-    """What the HTML shows of the ``top`` extreme rows of a model (in the report's order): an
-    image file (a ``Path``) or pixels, or the text of a text item."""
+    """The HTML's images (``Path`` or pixels) or texts of a model's ``top`` extreme rows."""
     if rows.source is None or rows.tower is None:
         return {}
     order = np.lexsort((-result.mahalanobis2, result.tail_p))[:top]
