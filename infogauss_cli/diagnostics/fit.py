@@ -4,17 +4,20 @@ whitening, squared Mahalanobis distances, log-likelihoods and their tail p-value
 Laws (affine invariant, exact for Gaussian rows; r = the covariance's rank, usually d): with the
 sample covariance (divisor n-1) and the sample mean, in-sample ``n D²/(n-1)² ~ Beta(r/2,
 (n-r-1)/2)``; a new independent point ``D² ~ (n+1)/n · r(n-1)/(n-r) · F(r, n-r)``. Ledoit-Wolf
-shrinkage has no closed law: in-sample distances are drawn from their law given the sample's
-spectrum (exact: the centred rows' left singular vectors are Haar whatever the covariance), new
-points from a parametric bootstrap under N(0, the fitted covariance) refitted the same way.
+shrinkage has no closed law: distances are drawn from their law given the sample's spectrum
+(in-sample exact, new points through the leave-one-out identity: ``_shrinkage_nulls``).
+"auto" keeps the sample covariance from n >= 2·rank rows: its smallest eigenvalues are then at
+least (1 - √(1/2))² ≈ 9% of the true ones (Marchenko-Pastur) and a new point's distance is
+inflated by at most about (n-1)/(n-d) ≈ 2; below, Ledoit-Wolf's shrinkage toward mu·I.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +27,7 @@ from infogauss_cli.diagnostics.fit_file import load_fit, save_fit
 MIN_CLASS_ROWS = 10
 RANK_RTOL = 1e-10  # eigenvalues below this share of the largest carry no variance
 SAMPLE_RATIO = 2.0  # "auto" keeps the sample covariance from n >= 2·rank rows
-NULL_DRAWS = 100_000  # Monte Carlo draws of a shrinkage null (in-sample)
-BOOT_REPS, BOOT_NEW = 32, 2_000  # bootstrap refits x new points each (new samples)
+NULL_DRAWS = 100_000  # Monte Carlo draws of a shrinkage null
 QQ_POINTS = 2_000
 SHRINKAGES = ("auto", "sample", "ledoit-wolf")
 
@@ -54,8 +56,7 @@ class GaussianFit:
     @property
     def rank(self) -> int:
         """Eigenvalues above ``RANK_RTOL`` of the largest: the support's dimension."""
-        top = float(self.eigenvalues[0]) if self.d else 0.0
-        return int(np.count_nonzero(self.eigenvalues > top * RANK_RTOL)) if top > 0 else 0
+        return int(np.count_nonzero(self.eigenvalues > self.eigenvalues[0] * RANK_RTOL))
 
     def prepare(self, x: object) -> np.ndarray:
         """Rows as a float64 copy (L2-normalised for the "l2" view); checks their width."""
@@ -87,26 +88,29 @@ class GaussianFit:
         z = self._scaled(x)
         return z @ self.eigenvectors[:, : self.rank].T if kind == "zca" else z
 
+    def _exact(self, in_sample: bool) -> tuple[Any, float]:
+        """(scipy law, scale) of the sample covariance's distances: D² = scale · law."""
+        from scipy import stats
+
+        n, r = self.n, self.rank
+        if in_sample:
+            return stats.beta(r / 2, (n - r - 1) / 2), (n - 1) ** 2 / n
+        return stats.f(r, n - r), (n + 1) / n * r * (n - 1) / (n - r)
+
     def tail_p(self, d2: object, *, in_sample: bool) -> np.ndarray:
         """P(D² >= d2) under the law of in-sample or new-sample distances."""
         d2 = np.asarray(d2, dtype=np.float64)
         if self.shrinkage == "sample":
-            a, b, scale = _exact_law(self.n, self.rank, in_sample)
-            from scipy import stats
-
-            law = stats.beta(a, b) if in_sample else stats.f(a, b)
+            law, scale = self._exact(in_sample)
             return law.sf(d2 / scale)
         null = self._null_draws(in_sample)
         return (1.0 + null.size - np.searchsorted(null, d2, side="left")) / (null.size + 1.0)
 
     def law_quantiles(self, probs: object, *, in_sample: bool) -> np.ndarray:
         """Quantiles of the distances' law at ``probs`` (for the QQ plot)."""
-        probs = np.asarray(probs, dtype=np.float64)
         if self.shrinkage == "sample":
-            a, b, scale = _exact_law(self.n, self.rank, in_sample)
-            from scipy import stats
-
-            return scale * (stats.beta(a, b) if in_sample else stats.f(a, b)).ppf(probs)
+            law, scale = self._exact(in_sample)
+            return scale * law.ppf(np.asarray(probs, dtype=np.float64))
         return np.quantile(self._null_draws(in_sample), probs)
 
     def law(self, *, in_sample: bool) -> str:
@@ -116,17 +120,13 @@ class GaussianFit:
             return f"n D²/(n-1)² ~ Beta({r}/2, {n - r - 1}/2) (n={n}, rank {r})"
         if self.shrinkage == "sample":
             return f"D² ~ (n+1)/n · r(n-1)/(n-r) · F({r}, {n - r}) (n={n}, rank {r})"
-        if in_sample:
-            return f"Ledoit-Wolf in-sample D² given the sample spectrum ({NULL_DRAWS:,} draws)"
-        return f"Ledoit-Wolf new-sample D², parametric bootstrap ({BOOT_REPS} x {BOOT_NEW:,})"
+        which = "in-sample" if in_sample else "new-sample (leave-one-out)"
+        return f"Ledoit-Wolf {which} D² given the sample spectrum ({NULL_DRAWS:,} draws)"
 
     def _null_draws(self, in_sample: bool) -> np.ndarray:
-        key = "in" if in_sample else "new"
-        if key not in self._null:
-            rng = np.random.default_rng([self.n, self.d, int(in_sample)])
-            draw = _in_sample_null if in_sample else _new_sample_null
-            self._null[key] = np.sort(draw(self, rng))
-        return self._null[key]
+        if "in" not in self._null:
+            self._null.update(_shrinkage_nulls(self))
+        return self._null["in" if in_sample else "new"]
 
     def save(self, path: str | Path) -> None:
         """Write ``FIT.safetensors`` and its ``FIT.json`` sidecar, both atomically."""
@@ -136,13 +136,6 @@ class GaussianFit:
     def load(cls, path: str | Path) -> GaussianFit:
         """Read a fit written by :meth:`save` (BadInputError on a missing or damaged file)."""
         return load_fit(cls, path)
-
-
-def _exact_law(n: int, r: int, in_sample: bool) -> tuple[float, float, float]:
-    """(a, b, scale): D² = scale · Beta(a, b) in-sample, scale · F(a, b) for a new point."""
-    if in_sample:
-        return r / 2, (n - r - 1) / 2, (n - 1) ** 2 / n
-    return r, n - r, (n + 1) / n * r * (n - 1) / (n - r)
 
 
 def _matrix(x: object) -> np.ndarray:
@@ -155,15 +148,14 @@ def _matrix(x: object) -> np.ndarray:
 
 
 def _l2(a: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(a, axis=1, keepdims=True)
-    return a / np.where(norms > 0, norms, 1.0)
+    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), np.finfo(np.float64).tiny)
 
 
-def ledoit_wolf(xc: np.ndarray) -> tuple[float, float]:
-    """(rho, mu) of Ledoit-Wolf (2004) for centred rows, as sklearn computes them: the
-    shrunk covariance is ``(1-rho) S + rho mu I`` with S = XᵀX/n."""
+def ledoit_wolf(xc: np.ndarray, s: np.ndarray | None = None) -> tuple[float, float]:
+    """(rho, mu) of Ledoit-Wolf (2004) for centred rows (scatter eigenvalues ``s``), as sklearn
+    computes them: the shrunk covariance is ``(1-rho) S + rho mu I`` with S = XᵀX/n."""
     n, d = xc.shape
-    s = np.linalg.svd(xc, compute_uv=False) ** 2 / n  # eigenvalues of S (up to min(n, d))
+    s = (np.linalg.eigvalsh(xc.T @ xc if d <= n else xc @ xc.T) if s is None else s) / n
     mu = float(s.sum()) / d
     frob2 = float(np.sum(s**2))  # ||S||_F^2
     beta = (float(np.sum(np.sum(xc**2, axis=1) ** 2)) / n - frob2) / (d * n)
@@ -185,12 +177,8 @@ def _choose(n: int, rank: int, shrinkage: str, who: str) -> tuple[str, str]:
     if shrinkage == "sample" or (shrinkage == "auto" and enough):
         why = "forced" if shrinkage == "sample" else f"n={n} >= 2·rank={2 * rank}"
         return "sample", f"sample covariance: {why}, the exact Beta/F laws apply"
-    why = (
-        "forced"
-        if shrinkage == "ledoit-wolf"
-        else (f"n={n} < 2·rank={2 * rank}, the sample covariance is singular or ill-conditioned")
-    )
-    return "ledoit-wolf", f"Ledoit-Wolf shrinkage: {why}; tail p-values by Monte Carlo"
+    why = "forced" if shrinkage == "ledoit-wolf" else f"n={n} < 2·rank={2 * rank}, too few rows"
+    return "ledoit-wolf", f"Ledoit-Wolf shrinkage: {why} for a well-conditioned sample covariance"
 
 
 def _fit_one(a: np.ndarray, shrinkage: str, view: str, who: str) -> GaussianFit:
@@ -200,57 +188,43 @@ def _fit_one(a: np.ndarray, shrinkage: str, view: str, who: str) -> GaussianFit:
     mean = a.mean(axis=0)
     xc = a - mean
     scatter = xc.T @ xc
-    scatter_lam = np.linalg.eigvalsh(scatter)
-    top = float(scatter_lam[-1])
-    if top <= 0:
+    s, vec = np.linalg.eigh((scatter + scatter.T) / 2)
+    s, vec = np.clip(s[::-1], 0.0, None), np.ascontiguousarray(vec[:, ::-1])
+    if s[0] <= 0:
         raise BadInputError(f"{who}: the rows are all equal, there is no covariance to fit")
-    rank = int(np.count_nonzero(scatter_lam > top * RANK_RTOL))
-    kind, reason = _choose(n, rank, shrinkage, who)
-    rho = 0.0
+    kind, reason = _choose(n, int(np.count_nonzero(s > s[0] * RANK_RTOL)), shrinkage, who)
     if kind == "sample":
-        cov = scatter / (n - 1)
+        rho, cov, lam = 0.0, scatter / (n - 1), s / (n - 1)
     else:
-        rho, mu = ledoit_wolf(xc)
+        rho, mu = ledoit_wolf(xc, s)
         cov = (1 - rho) * scatter / n + rho * mu * np.eye(d)
+        lam = (1 - rho) * s / n + rho * mu
         reason = reason.replace("shrinkage:", f"shrinkage (rho={rho:.3g}):", 1)
-    cov = (cov + cov.T) / 2
-    lam, vec = np.linalg.eigh(cov)
-    lam, vec = np.clip(lam[::-1], 0.0, None), np.ascontiguousarray(vec[:, ::-1])
-    return GaussianFit(mean, cov, lam, vec, n, kind, float(rho), reason, view,
-                       _null={"scatter": np.clip(scatter_lam[::-1], 0.0, None)})  # fmt: skip
+    return GaussianFit(mean, (cov + cov.T) / 2, lam, vec, n, kind, float(rho), reason, view,
+                       _null={"scatter": s})  # fmt: skip
 
 
 def fit(
-    x: object,
-    *,
-    labels: Sequence[object] | None = None,
-    shrinkage: str = "auto",
-    view: str = "raw",
-    provenance: Mapping[str, object] | None = None,
-) -> GaussianFit:
+    x: object, *, labels: Sequence[object] | None = None, shrinkage: str = "auto",
+    view: str = "raw", provenance: Mapping[str, object] | None = None,
+) -> GaussianFit:  # fmt: skip
     """Fit the Gaussian of rows ``x`` (and one per class of ``labels``)."""
     if view not in ("raw", "l2"):
         raise BadInputError(f"the view is 'raw' or 'l2', not {view!r}")
-    a = _matrix(x)
-    if view == "l2":
-        a = _l2(a)
+    a = _l2(_matrix(x)) if view == "l2" else _matrix(x)
     pooled = _fit_one(a, shrinkage, view, "the rows")
     classes: dict[str, GaussianFit] = {}
     if labels is not None:
         lab = _labels(labels, a.shape[0])
         for name in sorted(set(lab.tolist())):
             rows = a[lab == name]
-            if rows.shape[0] < MIN_CLASS_ROWS:
-                raise BadInputError(
-                    f"class {name!r} has {rows.shape[0]} rows; a class needs at least "
-                    f"{MIN_CLASS_ROWS}"
+            if len(rows) < MIN_CLASS_ROWS:
+                msg = (
+                    f"class {name!r} has {len(rows)} rows; a class needs at least {MIN_CLASS_ROWS}"
                 )
+                raise BadInputError(msg)
             classes[name] = _fit_one(rows, shrinkage, view, f"class {name!r}")
-    return GaussianFit(
-        pooled.mean, pooled.covariance, pooled.eigenvalues, pooled.eigenvectors, pooled.n,
-        pooled.shrinkage, pooled.intensity, pooled.reason, view, classes, dict(provenance or {}),
-        pooled._null,
-    )  # fmt: skip
+    return replace(pooled, classes=classes, provenance=dict(provenance or {}))
 
 
 def _labels(labels: Sequence[object], n: int) -> np.ndarray:
@@ -260,37 +234,27 @@ def _labels(labels: Sequence[object], n: int) -> np.ndarray:
     return lab
 
 
-def _in_sample_null(f: GaussianFit, rng: np.random.Generator) -> np.ndarray:
-    """In-sample D² given the spectrum: the centred rows are U·diag(√s)·Vᵀ with U Haar whatever
-    the covariance, so D_i² = (n-1)²/n · Σ c_j g_j² / (Σ g_j² + χ²_{n-1-k}), c_j = s_j/((n-1)σ_j),
-    s_j the scatter's eigenvalues and σ_j the fitted ones (c_j = 1 for the sample covariance)."""
-    n, k = f.n, min(f.n - 1, f.d)
+def _shrinkage_nulls(f: GaussianFit) -> dict[str, np.ndarray]:
+    """Sorted draws of in-sample and new-point D² given the spectrum. The centred rows are
+    U diag(√s) Vᵀ with U Haar whatever the covariance, so a row's coordinates are u_j √s_j with
+    u_j² = (n-1)/n · g_j² / (Σ g² + χ²_{n-1-k}): D²_in = Σ s_j u_j² / σ_j (σ the fitted
+    eigenvalues). A new point is exchangeable with a held-out row, whose distance to the fit
+    on the others is, by Sherman-Morrison with the intensity and mu held, (n/(n-1))² q/(1 - a q),
+    q = Σ s_j u_j² / (σ_j + e s_j), e = (1-rho)/(n(n-1)), a = (1-rho) n/(n-1)²."""
+    n, k, rho = f.n, min(f.n - 1, f.d), f.intensity
     s, sigma = f._null["scatter"][:k], f.eigenvalues[:k]
-    c = np.divide(s, (n - 1) * sigma, out=np.zeros(k), where=sigma > 0)
-    out = np.empty(NULL_DRAWS)
+    w_in = np.divide(s, sigma, out=np.zeros(k), where=sigma > 0)
+    w_new = np.divide(s, sigma + (1 - rho) * s / (n * (n - 1)), out=np.zeros(k), where=sigma > 0)
+    rng = np.random.default_rng([n, f.d])
+    d_in, d_new = np.empty(NULL_DRAWS), np.empty(NULL_DRAWS)
     for lo in range(0, NULL_DRAWS, 4096):
-        g2 = rng.standard_normal((min(4096, NULL_DRAWS - lo), k)) ** 2
+        g2 = rng.standard_normal((min(4096, NULL_DRAWS - lo), k), dtype=np.float32) ** 2
         rest = rng.chisquare(n - 1 - k, g2.shape[0]) if n - 1 > k else 0.0
-        out[lo : lo + g2.shape[0]] = (g2 @ c) / (g2.sum(axis=1) + rest)
-    return out * (n - 1) ** 2 / n
-
-
-def _new_sample_null(f: GaussianFit, rng: np.random.Generator) -> np.ndarray:
-    """New-point D² pooled over refits of n rows drawn from N(0, diag(σ)) (the estimator is
-    orthogonally equivariant, so the fitted eigenbasis can be taken as the axes)."""
-    sd = np.sqrt(f.eigenvalues)
-    out = []
-    for _ in range(BOOT_REPS):
-        x = rng.standard_normal((f.n, f.d)) * sd
-        xc = x - x.mean(axis=0)
-        new = rng.standard_normal((BOOT_NEW, f.d)) * sd - x.mean(axis=0)
-        rho, mu = ledoit_wolf(xc)
-        _, sv, vt = np.linalg.svd(xc, full_matrices=False)
-        shrunk = (1 - rho) * sv**2 / f.n + rho * mu
-        q = new @ vt.T
-        off = np.sum(new**2, axis=1) - np.sum(q**2, axis=1)  # outside the span of the rows
-        out.append(np.sum(q**2 / shrunk, axis=1) + (off / (rho * mu) if rho > 0 else 0.0))
-    return np.concatenate(out)
+        u2 = g2 * ((n - 1) / n / (g2.sum(axis=1) + rest))[:, None]
+        q = u2 @ w_new
+        d_in[lo : lo + len(g2)] = u2 @ w_in
+        d_new[lo : lo + len(g2)] = (n / (n - 1)) ** 2 * q / (1 - (1 - rho) * n / (n - 1) ** 2 * q)
+    return {"in": np.sort(d_in), "new": np.sort(d_new)}
 
 
 def nearest_class(fit: GaussianFit, x: object) -> tuple[np.ndarray, np.ndarray]:
@@ -304,8 +268,7 @@ def nearest_class(fit: GaussianFit, x: object) -> tuple[np.ndarray, np.ndarray]:
 
 def tail_share(p: object, level: float = 0.01) -> float:
     """Share of p-values below ``level`` (``level`` itself when the Gaussian fits)."""
-    p = np.asarray(p, dtype=np.float64)
-    return float(np.mean(p < level)) if p.size else float("nan")
+    return float(np.mean(np.asarray(p, dtype=np.float64) < level))
 
 
 def ood_metrics(in_scores: object, out_scores: object) -> tuple[float, float]:
@@ -360,20 +323,19 @@ def score_rows(
         nearest = nearest_class(fit, a)[0]
     own = lab if lab is not None else nearest
     d2, ll, p = np.empty(m), np.empty(m), np.empty(m)
-    qx, qy = [], []
-    for name, f in fit.classes.items() if fit.classes else [(None, fit)]:
-        rows = np.ones(m, bool) if name is None else own == name
-        if not rows.any():
-            continue
-        d2[rows], ll[rows] = f.mahalanobis(a[rows]), f.logpdf(a[rows])
-        p[rows] = f.tail_p(d2[rows], in_sample=in_sample)
-        k = int(rows.sum())
-        qx.append(f.law_quantiles((np.arange(1, k + 1) - 0.5) / k, in_sample=in_sample))
-        qy.append(np.sort(d2[rows]))
+    qx, qy, fits = [], [], fit.classes or {"": fit}
+    for name, f in fits.items():
+        rows = own == name if fit.classes else np.ones(m, bool)
+        if k := int(rows.sum()):
+            d2[rows], ll[rows] = f.mahalanobis(a[rows]), f.logpdf(a[rows])
+            p[rows] = f.tail_p(d2[rows], in_sample=in_sample)
+            qx.append(f.law_quantiles((np.arange(1, k + 1) - 0.5) / k, in_sample=in_sample))
+            qy.append(np.sort(d2[rows]))
     qx, qy = np.concatenate(qx), np.concatenate(qy)
     order = np.argsort(qx, kind="stable")
     keep = np.unique(np.linspace(0, m - 1, min(m, QQ_POINTS)).round().astype(int))
-    law = fit.law(in_sample=in_sample) + (" per class" if fit.classes else "")
+    laws = [f"{c}: " * bool(c) + f.law(in_sample=in_sample) for c, f in fits.items()]
+    law = "; ".join(laws[:3]) + ("; ..." if len(laws) > 3 else "")
     return ScoreResult(
         tuple(str(i) for i in ids), d2, ll, p,
         None if lab is None else tuple(lab.tolist()),

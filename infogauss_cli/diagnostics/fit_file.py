@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +21,13 @@ ARRAYS = ("mean", "covariance", "eigenvalues", "eigenvectors", "scatter_eigenval
 
 def paths(path: str | Path) -> tuple[Path, Path]:
     """(tensors, sidecar): ``FIT.safetensors`` and ``FIT.json`` (either may be named)."""
-    path = Path(path)
-    if path.suffix == ".json":
-        path = path.with_suffix(".safetensors")
+    path = Path(path).with_suffix(".safetensors") if str(path).endswith(".json") else Path(path)
     return path, path.with_suffix(".json")
 
 
 def _tensors(fit: Any, prefix: str = "") -> dict[str, np.ndarray]:
-    t = {f"{prefix}{k}": getattr(fit, k) for k in ARRAYS[:4]}
-    t[f"{prefix}scatter_eigenvalues"] = fit._null["scatter"]
-    return {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in t.items()}
+    t = {k: getattr(fit, k) for k in ARRAYS[:4]} | {"scatter_eigenvalues": fit._null["scatter"]}
+    return {prefix + k: np.ascontiguousarray(v, dtype=np.float64) for k, v in t.items()}
 
 
 def _meta(fit: Any) -> dict[str, Any]:
@@ -38,16 +36,16 @@ def _meta(fit: Any) -> dict[str, Any]:
 
 
 def save_fit(fit: Any, path: str | Path) -> None:
-    """Write the tensors, then the sidecar that names their sha256."""
+    """Write the tensors (and the pooled whitening matrices), then the sidecar with their sha256."""
     from safetensors.numpy import save
 
     tensors_path, sidecar = paths(path)
-    tensors = _tensors(fit)
     r = fit.rank
-    tensors["whiten_zca"] = (
-        fit.eigenvectors[:, :r] / np.sqrt(fit.eigenvalues[:r]) @ fit.eigenvectors[:, :r].T
-    )
-    tensors["whiten_pca"] = (fit.eigenvectors[:, :r] / np.sqrt(fit.eigenvalues[:r])).T.copy()
+    pca = (fit.eigenvectors[:, :r] / np.sqrt(fit.eigenvalues[:r])).T
+    tensors = _tensors(fit) | {
+        "whiten_pca": pca.copy(),
+        "whiten_zca": fit.eigenvectors[:, :r] @ pca,
+    }
     names = list(fit.classes)
     for i, name in enumerate(names):
         tensors |= _tensors(fit.classes[name], f"class/{i}/")
@@ -63,11 +61,8 @@ def save_fit(fit: Any, path: str | Path) -> None:
 def _read(tensors_path: Path, sidecar: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     from safetensors.numpy import load
 
-    for p in (tensors_path, sidecar):
-        if not p.is_file():
-            raise BadInputError(
-                f"fit file {p} does not exist (write one with `infogauss fit --out`)"
-            )
+    if missing := [str(p) for p in (tensors_path, sidecar) if not p.is_file()]:
+        raise BadInputError(f"fit file {missing[0]} does not exist (write it with infogauss fit)")
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -77,41 +72,34 @@ def _read(tensors_path: Path, sidecar: Path) -> tuple[dict[str, Any], dict[str, 
         raise BadInputError(f"fit sidecar {sidecar} has schema {got!r}, expected {SCHEMA!r}")
     data = tensors_path.read_bytes()
     if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
-        raise BadInputError(
-            f"fit file {tensors_path} does not match the sha256 of its sidecar {sidecar.name} "
-            "(changed or corrupt): fit again"
-        )
+        msg = f"fit file {tensors_path} does not match the sha256 in {sidecar.name}: fit again"
+        raise BadInputError(msg)
     try:
         return meta, load(data)
     except Exception as exc:  # safetensors raises its own error types
-        raise BadInputError(
-            f"fit file {tensors_path} is not a readable safetensors file: {exc}"
-        ) from None
+        raise BadInputError(f"fit file {tensors_path} is not valid safetensors: {exc}") from None
 
 
 def _one(cls: type, meta: dict[str, Any], t: dict[str, np.ndarray], prefix: str, view: str) -> Any:
     try:
         a = {k: t[f"{prefix}{k}"] for k in ARRAYS}
         n, d = int(meta["n"]), int(meta["d"])
-        ok = a["mean"].shape == (d,) and a["covariance"].shape == (d, d)
-        if not ok or a["eigenvectors"].shape != (d, d) or a["eigenvalues"].shape != (d,):
-            raise ValueError(f"tensor shapes do not match d={d}")
+        shapes = [a[k].shape for k in ARRAYS]
+        if shapes != [(d,), (d, d), (d,), (d, d), (d,)]:
+            raise ValueError(f"tensor shapes {shapes} do not match d={d}")
         return cls(a["mean"], a["covariance"], a["eigenvalues"], a["eigenvectors"], n,
                    str(meta["shrinkage"]), float(meta["intensity"]), str(meta["reason"]), view,
                    _null={"scatter": a["scatter_eigenvalues"]})  # fmt: skip
     except (KeyError, TypeError, ValueError) as exc:
-        raise BadInputError(
-            f"fit file is incomplete or inconsistent ({prefix or 'pooled'}: {exc})"
-        ) from None
+        msg = f"fit file is incomplete or inconsistent ({prefix or 'pooled'}: {exc})"
+        raise BadInputError(msg) from None
 
 
 def load_fit(cls: type, path: str | Path) -> Any:
     """The fit saved at ``path`` (its ``.safetensors`` or ``.json``)."""
     meta, t = _read(*paths(path))
     view = str(meta.get("view", "raw"))
-    pooled = _one(cls, meta, t, "", view)
     classes = {str(c.get("name")): _one(cls, c, t, f"class/{i}/", view)
                for i, c in enumerate(meta.get("classes") or [])}  # fmt: skip
-    return cls(pooled.mean, pooled.covariance, pooled.eigenvalues, pooled.eigenvectors, pooled.n,
-               pooled.shrinkage, pooled.intensity, pooled.reason, view, classes,
-               dict(meta.get("provenance") or {}), pooled._null)  # fmt: skip
+    pooled = _one(cls, meta, t, "", view)
+    return replace(pooled, classes=classes, provenance=dict(meta.get("provenance") or {}))
