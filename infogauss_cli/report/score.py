@@ -73,13 +73,12 @@ def summary(result: ScoreResult, fit: GaussianFit) -> list[tuple[str, str]]:
     """(what, text) lines of plain text: the fit, the law, the tail share and OOD metrics."""
     m = len(result.ids)
     sd = math.sqrt(TAIL_LEVEL * (1 - TAIL_LEVEL) / max(m, 1))
-    est = fit.shrinkage if fit.shrinkage == "sample" else f"{fit.shrinkage} ({fit.intensity:.3g})"
     classes = f", {len(fit.classes)} classes" if fit.classes else ""
     where = "in-sample rows (those fitted)" if result.in_sample else "new samples"
     tail = f"{result.tail_share:.2%} beyond the 99th percentile of the law (1% expected, "
     lines = [
         ("fit", f"n = {fit.n:,}, d = {fit.d:,}, view {fit.view}{classes}"),
-        ("estimator", f"{est}: {fit.reason}"),
+        ("estimator", fit.reason),  # names the estimator (and Ledoit-Wolf's intensity)
         ("scored", f"{m:,} {where}"),
         ("law", result.law),
         ("tail", tail + f"±{2 * sd:.2%} at this n)"),
@@ -160,7 +159,7 @@ def _draw_qq(result: ScoreResult, fig: Figure) -> None:
     ax.set_xlabel("quantile of the law")
     ax.set_ylabel("squared Mahalanobis distance (sorted)")
     ax.set_title(f"QQ against {result.law}")
-    ax.legend(loc="upper left")
+    ax.legend(loc="lower right")  # the points run from lower left to upper right
 
 
 def qq_png(result: ScoreResult) -> bytes:

@@ -122,7 +122,7 @@ def test_html_embeds_thumbnails_and_escapes_ids(scored, tmp_path):
     jpegs = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', page)
     sizes = [Image.open(io.BytesIO(base64.b64decode(j))).size for j in jpegs]
     assert sizes == [(96, 24), (48, 96)]  # the array, then the file: at most 96 px
-    assert page.count("data:image/png;base64,") == 1  # the QQ plot
+    assert page.count("data:image/png;base64,") == 1 and '<th class="">item</th>' in page
     assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "a &lt;b&gt;caption&lt;/b&gt;" in page and str(escape(r.law)) in page
     assert page.split('id="extremes"')[1].count("<tr") == 1 + 6  # header and 6 samples
@@ -158,3 +158,21 @@ def test_schema_command_prints_the_score_schema():
     assert got.exit_code == 0 and got.stdout == schema_text("score")
     assert json.loads(got.stdout)["properties"]["schema"]["const"] == "infogauss.score/v1"
     assert runner.invoke(app, ["schema", "--kind", "nope"]).exit_code == 2
+
+
+def test_shrinkage_fit_on_new_samples(tmp_path):
+    """n < d: Ledoit-Wolf, new samples, no classes nor OOD: the JSON still validates."""
+    rng = np.random.default_rng(3)
+    f = fit(rng.standard_normal((30, 40)), view="l2")
+    r = score_rows(f, rng.standard_normal((12, 40)), [f"s{i}" for i in range(12)], in_sample=False)
+    doc = S.score_json(r, f)
+    validate_report(doc, "score")
+    assert doc["fit"]["shrinkage"] == "ledoit-wolf" and 0 < doc["fit"]["intensity"] <= 1
+    assert doc["ood"] is None and doc["in_sample"] is False and len(doc["extremes"]) == 12
+    assert all(set(e) == {"id", "mahalanobis2", "tail_p"} for e in doc["extremes"])
+    console = Console(record=True, width=240)
+    console.print(S.score_table(r, f))
+    text = console.export_text()
+    assert "12 new samples" in text and "OOD" not in text and "the 10 most extreme" in text
+    page = S.write_score_html(r, f, tmp_path / "s.html", {}).read_text()
+    assert "data:image/jpeg" not in page and '<th class="">item</th>' not in page
