@@ -29,6 +29,8 @@ COMMANDS = {  # name -> the listing's line (module infogauss_cli.cli.NAME, funct
     "real text and images.",
     "track": "Diagnose every checkpoint of a training run on the same data: one row per "
     "checkpoint, and a trajectory plot.",
+    "fit": "Fit the Gaussian of a model's embeddings (or a matrix) and save it (docs/use.md).",
+    "score": "Score rows under a saved fit: Mahalanobis distance, exact tail p-value, OOD AUROC.",
     "schema": "Print the JSON Schema (2020-12) that every [bold]--json[/] report validates "
     "against.",
     "zoo": "The model zoo: list, show, validate.",
@@ -37,6 +39,7 @@ COMMANDS = {  # name -> the listing's line (module infogauss_cli.cli.NAME, funct
 }
 GROUPS = ("zoo", "data", "cache")  # typer sub-apps, ``app`` in their module
 SAME_AS = {"compare": "audit"}  # another name of a command, with the listing's line as help
+MODULES = {"fit": "use", "score": "use"}  # commands that share a module
 
 
 class _Help:
@@ -56,7 +59,8 @@ class HelpGroup(_Help, TyperGroup):  # type: ignore[misc]
 
 def load_command(name: str, markup: str | None = "rich") -> Cmd:
     """Import the command's module and build its click command (lightened, :mod:`.coerce`)."""
-    module = importlib.import_module(f"infogauss_cli.cli.{SAME_AS.get(name, name)}")
+    home = MODULES.get(name, SAME_AS.get(name, name))
+    module = importlib.import_module(f"infogauss_cli.cli.{home}")
     if name in GROUPS:
         group = get_group(module.app)
         group.name, group.help = name, group.help or COMMANDS[name]

@@ -21,6 +21,8 @@ register_source("text", "text:FILE", f"{_HERE}.text:from_spec")
 register_source("hf", "hf:DATASET[:SPLIT][#COLUMN]", f"{_HERE}.hub_datasets:from_spec")
 register_source("pydoc-topics", "pydoc-topics", f"{_HERE}.builtin:PydocTopics", exact=True)
 register_source("skimage-samples", "skimage-samples", f"{_HERE}.builtin:SkimageSamples", exact=True)
+register_source("textures", "textures", f"{_HERE}.builtin:Textures", exact=True)
+register_source("scene-captions", "scene-captions", f"{_HERE}.builtin:SceneCaptions", exact=True)
 
 
 def data_section(source: Source, tower: str, n: int, skipped: Sequence[tuple[str, str]]) -> dict:

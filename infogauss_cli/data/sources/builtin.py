@@ -75,3 +75,49 @@ class SkimageSamples(_Builtin):
             pixels = (np.clip(crops, 0.0, 1.0) * 255).round().astype(np.uint8)
             items += [Item(id=f"lfw_subset#{k}", image=a) for k, a in enumerate(pixels)]
         return items
+
+
+class Textures(_Builtin):
+    """``textures``: 64 seeded procedural images (noise, stripes, checkerboards, gradients), an
+    offline out-of-distribution set for image models."""
+
+    name, towers = "textures", ("image",)
+
+    def read(self) -> list[Item]:
+        import numpy as np
+
+        rng, items, (yy, xx) = np.random.default_rng(0), [], np.mgrid[0:128, 0:128] / 128.0
+        for k in range(64):
+            f, angle, colour = rng.uniform(2, 16), rng.uniform(0, np.pi), rng.uniform(0, 1, 3)
+            u = xx * np.cos(angle) + yy * np.sin(angle)
+            g = [
+                rng.uniform(0, 1, xx.shape),
+                0.5 + 0.5 * np.sin(2 * np.pi * f * u),
+                (np.floor(f * xx) + np.floor(f * yy)) % 2,
+                (u - u.min()) / np.ptp(u),
+            ][k % 4]
+            kind = ("noise", "stripes", "checkers", "gradient")[k % 4]
+            rgb = (g[..., None] * colour + (1 - g[..., None]) * (1 - colour)) * 255
+            items.append(Item(id=f"{kind}#{k // 4}", image=rgb.round().astype(np.uint8)))
+        return items
+
+
+class SceneCaptions(_Builtin):
+    """``scene-captions``: 400 seeded template captions of everyday scenes, an offline
+    out-of-distribution set for text models (against ``pydoc-topics``)."""
+
+    name, towers = "scene-captions", ("text",)
+    WORDS = (
+        "a|an|the|one/small|large|red|old|young|brown|happy|wet/dog|cat|man|woman|child|horse|bird"
+        "|boat|train|bicycle/sits|runs|stands|sleeps|waits|plays|rests/on the beach|in the park|"
+        "near a river|under a tree|on a busy street|in the snow"
+    )
+
+    def read(self) -> list[Item]:
+        import numpy as np
+
+        rng, seen = np.random.default_rng(0), dict[str, str]()
+        while len(seen) < 400:
+            words = " ".join(rng.choice(w.split("|")) for w in self.WORDS.split("/"))
+            seen.setdefault(f"{words}.".capitalize(), f"scene#{len(seen)}")
+        return [Item(id=i, text=t) for t, i in seen.items()]
