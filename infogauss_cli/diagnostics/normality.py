@@ -1,5 +1,5 @@
-"""Per-coordinate Anderson-Darling (modified A*^2) and D'Agostino-Pearson tests and their
-summaries, and what iid Gaussian coordinates give at n rows (``null_table.tsv``, made by
+"""Summaries of the per-coordinate Anderson-Darling (modified A*^2) and D'Agostino-Pearson
+tests, and what iid Gaussian coordinates give at n rows (``null_table.tsv``, made by
 ``benchmarks/tables.py``; interpolated linearly in log n, clamped to its grid)."""
 
 from __future__ import annotations
@@ -10,9 +10,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy.special import bdtr
-
-from infogauss_cli.diagnostics.columns import column_tests
-from infogauss_cli.diagnostics.validate import InvalidEmbeddingsError, check_finite, check_numeric
 
 AD_CRITICAL_5PCT = 0.752  # 5% point of A*^2 (mean and variance estimated)
 DP_ALPHA = 0.05
@@ -45,22 +42,6 @@ def nanmean(a: np.ndarray) -> float:
     return float(ok.mean()) if ok.size else float("nan")
 
 
-def _columns(x: object, axis: int, min_rows: int, what: str) -> tuple[np.ndarray, tuple[int, ...]]:
-    """(n, m) float matrix with the tested axis first, and the shape of the result."""
-    a = check_numeric(np.asarray(x))
-    if a.ndim == 0:
-        raise InvalidEmbeddingsError(f"{what} needs an array of samples, got a scalar")
-    a = np.moveaxis(a, axis, 0)
-    out_shape = a.shape[1:]
-    a = a.reshape(a.shape[0], -1)
-    if a.shape[0] < min_rows:
-        raise InvalidEmbeddingsError(
-            f"{what} needs at least {min_rows} samples per column; got {a.shape[0]}"
-        )
-    check_finite(a)
-    return a, out_shape
-
-
 def ad_result(a2star: np.ndarray, live: np.ndarray | None = None) -> ADResult:
     """Summaries of per-column A*^2 over the ``live`` columns (default all)."""
     a = a2star if live is None else a2star[live]
@@ -76,21 +57,6 @@ def dp_result(k2: np.ndarray, pvalue: np.ndarray, live: np.ndarray | None = None
     k2.setflags(write=False)
     pvalue.setflags(write=False)
     return DPResult(k2, pvalue, nanmean(p), comp)
-
-
-def anderson_darling(x: object, axis: int = 0, *, workers: int | None = None) -> ADResult:
-    """Anderson-Darling test (mean and variance estimated) of every column: the modified
-    A*^2 = A^2 (1 + 0.75/n + 2.25/n^2) in float64; constant columns get NaN."""
-    a, shape = _columns(x, axis, 3, "the Anderson-Darling test")
-    return ad_result(column_tests(a, dp=False, workers=workers).a2star.reshape(shape))
-
-
-def dagostino_pearson(x: object, axis: int = 0, *, workers: int | None = None) -> DPResult:
-    """D'Agostino-Pearson K^2 test of every column (n >= 20), as ``scipy.stats.normaltest``;
-    constant columns get NaN."""
-    a, shape = _columns(x, axis, 20, "the D'Agostino-Pearson test")
-    res = column_tests(a, ad=False, workers=workers)
-    return dp_result(res.k2.reshape(shape), res.pvalue.reshape(shape))  # type: ignore[union-attr]
 
 
 TABLE_FILE = Path(__file__).with_name("null_table.tsv")

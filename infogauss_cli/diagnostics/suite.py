@@ -32,15 +32,6 @@ class BootstrapCI:
     dp_samples: np.ndarray = field(repr=False)
 
 
-def compliance_null_p(compliance: float, d: int, p0: float) -> float:
-    """Two-sided exact binomial p-value of ``round(compliance * d)`` passes at the rate ``p0``."""
-    if not np.isfinite(compliance) or d < 1:
-        return float("nan")
-    from scipy import stats  # heavy (about 1 s): only where used
-
-    return float(stats.binomtest(round(compliance * d), d, min(max(p0, 0.0), 1.0)).pvalue)
-
-
 def bh_rejected(pvalues: np.ndarray, q: float = FDR_Q) -> int:
     """Number of hypotheses Benjamini-Hochberg rejects at FDR ``q`` (NaN: not tested)."""
     p = np.asarray(pvalues, dtype=np.float64)

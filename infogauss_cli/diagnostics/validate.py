@@ -146,11 +146,7 @@ def check_nonzero(norms: np.ndarray) -> None:
 
 def apply_view(x: np.ndarray, view: View) -> np.ndarray:
     """The matrix the per-coordinate tests see: ``l2`` rows scaled to unit norm, ``raw`` as is."""
-    if view == "raw":
-        return x
-    if view == "l2":
-        return l2_normalise(x)
-    raise BadInputError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
+    return l2_normalise(x) if view == "l2" else x
 
 
 def subsample(x: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -190,15 +186,6 @@ def stats_from_norms(norms: np.ndarray) -> NormStats:
     std = float(np.ldexp(scaled.std(ddof=1), e)) if norms.size > 1 else nan
     cv = float(scaled.std(ddof=1) / scaled.mean()) if norms.size > 1 and mean > 0 else nan
     return NormStats(cv, mean, std, float(norms.min()), top, norms)
-
-
-def norm_stats(x: object) -> NormStats:
-    """Norm statistics of the rows of a finite real (n, d) matrix (accumulated in float64)."""
-    a = check_numeric(np.asarray(x))
-    if a.ndim != 2:
-        raise InvalidEmbeddingsError(f"expected a 2-D (n, d) matrix, got shape {a.shape}")
-    check_finite(a)
-    return stats_from_norms(row_norms(a))
 
 
 ROW_BLOCK_BYTES = 4 * MIB  # rows per block when a pass reads a matrix row by row
@@ -268,11 +255,6 @@ def _read_only_mmap(a: np.ndarray) -> mmap.mmap | None:
             return None  # mapped, but we do not know its mode: leave it alone
         obj = base
     return None
-
-
-def is_mapped(a: np.ndarray) -> bool:
-    """Whether ``a`` views a read-only memory-mapped file."""
-    return _read_only_mmap(a) is not None
 
 
 def take_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -10,13 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
 from infogauss_cli import __version__
-from infogauss_cli.core.atomic import atomic_write_text
 from infogauss_cli.core.safe_text import printable
 from infogauss_cli.judge.model import Report, Row
 from infogauss_cli.report import cells as C
@@ -269,13 +267,6 @@ def render_html(
     parts = report_sections(rows, sections, plots=plots)
     kw = {"title": title, "version": __version__, "created": when, "command": command or ""}
     return str(render("page.html.j2", status=_status(rows), sections=parts, **kw))
-
-
-def write_html(rows: Sequence[Row], path: str | Path, **options: object) -> Path:
-    """Render with :func:`render_html` (same keyword options) and write atomically."""
-    path = Path(path)
-    atomic_write_text(path, render_html(rows, **options))  # type: ignore[arg-type]
-    return path
 
 
 def trajectory_section(series: Sequence[Series]) -> Section:

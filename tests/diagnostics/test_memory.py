@@ -41,7 +41,7 @@ def _same(a, b):
 @pytest.mark.parametrize("budget", [60_000, 300_000, 5_000_000])
 def test_column_passes_equal_the_one_pass_result(mapped, tiny_budgets, budget):
     x, m = mapped
-    assert blocks.is_mapped(m) and not blocks.is_mapped(x)
+    assert blocks.MappedRows(m).mapped and not blocks.MappedRows(x).mapped
     assert Layout.plan(1500, 48, 4, None, budget, True).cols <= 48
     one = column_tests(x, budget=1 << 30)
     _same(one, column_tests(m, budget=budget))
@@ -111,7 +111,7 @@ def test_readers_map_npy_and_safetensors(tmp_path, rng):
     save_file({"emb": x, "other": x[:, :2].astype(np.float64)}, str(tmp_path / "e.safetensors"))
     for path, key in ((tmp_path / "e.npy", None), (tmp_path / "e.safetensors", "emb")):
         got = read_matrix(path, key)
-        assert blocks.is_mapped(got)
+        assert blocks.MappedRows(got).mapped
         np.testing.assert_array_equal(got, x)
     np.testing.assert_array_equal(read_matrix(tmp_path / "e.safetensors", "other"), x[:, :2])
 
@@ -121,7 +121,7 @@ def test_assembled_cache_file_is_memory_mapped(tmp_path, rng):
 
     parts = [rng.standard_normal((r, 5)).astype(np.float32) for r in (3, 0, 7)]
     got = assemble_to_file(tmp_path / "a.npy", parts, 10, 5)
-    assert blocks.is_mapped(got)
+    assert blocks.MappedRows(got).mapped
     np.testing.assert_array_equal(got, np.concatenate(parts))
     with pytest.raises(ValueError):
         assemble_to_file(tmp_path / "b.npy", parts, 11, 5)
