@@ -4,6 +4,7 @@ tests, and what iid Gaussian coordinates give at n rows (``null_table.tsv``, mad
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,8 +71,9 @@ def read_tsv(path: Path) -> list[list[str]]:
     return [line.split("\t") for line in lines if line and not line.startswith("#")]
 
 
-def read_grid(
-    path: Path, m_grid: tuple[int, ...], k_grid: tuple[int, ...], prefix: tuple[str, ...] = ()
+@functools.cache
+def _read_grid(
+    path: Path, m_grid: tuple[int, ...], k_grid: tuple[int, ...], prefix: tuple[str, ...]
 ) -> np.ndarray:
     """(m, k) values of a table's rows that start with ``prefix``, NaN where missing."""
     t = np.full((len(m_grid), len(k_grid)), np.nan)
@@ -83,12 +85,14 @@ def read_grid(
 
 
 def grid_interp(
-    t: np.ndarray, m_grid: tuple[int, ...], k_grid: tuple[int, ...], m: int, k: int
-) -> float:
-    """:func:`read_grid`'s table in log k within each m (its finite values), then in log m."""
+    path: Path, m_grid: tuple[int, ...], k_grid: tuple[int, ...], m: int, k: int,
+    prefix: tuple[str, ...] = (),
+) -> float:  # fmt: skip
+    """A table of (m, k) values (rows starting with ``prefix``; read once) at (m, k): in log k
+    within each m (its finite values), then in log m."""
     lk = math.log(min(max(k, 1), k_grid[-1]))
     ms, col = [], []
-    for mm, row in zip(m_grid, t, strict=True):
+    for mm, row in zip(m_grid, _read_grid(path, m_grid, k_grid, prefix), strict=True):
         ok = np.isfinite(row)
         if ok.any():
             ms.append(math.log(mm))

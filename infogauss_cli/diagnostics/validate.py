@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -44,21 +45,14 @@ def check_numeric(a: np.ndarray) -> np.ndarray:
 
 def check_finite(a: np.ndarray) -> None:
     """Raise naming how many NaN and Inf values a 2-D ``a`` holds and where the first ones sit."""
-    rows = MappedRows(a)
-    step = row_step(a.shape[1] * a.dtype.itemsize)
-    bad: list[np.ndarray] = []
-    for i in range(0, a.shape[0], step):
-        block = a[i : i + step]
-        if not np.isfinite(block).all():
-            bad.append(i + np.flatnonzero(~np.isfinite(block).all(1)))
-        rows.release(i, i + step)
-    if not bad:
+    bad_rows = np.concatenate(
+        [i + np.flatnonzero(~np.isfinite(b).all(1)) for i, b in row_blocks(a)]
+    )
+    if not bad_rows.size:
         return
-    bad_rows = np.concatenate(bad)
-    finite = np.isfinite(a[bad_rows])
-    n_nan = int(np.count_nonzero(np.isnan(a[bad_rows])))
-    n_inf = int(finite.size - n_nan - np.count_nonzero(finite))
-    where = np.argwhere(~finite)
+    bad = a[bad_rows]
+    n_nan, n_inf = int(np.count_nonzero(np.isnan(bad))), int(np.count_nonzero(np.isinf(bad)))
+    where = np.argwhere(~np.isfinite(bad))
     where[:, 0] = bad_rows[where[:, 0]]
     first = ", ".join(str(tuple(int(i) for i in p)) for p in where[:5])
     more = ", ..." if len(where) > 5 else ""
@@ -100,15 +94,11 @@ def validate_matrix(x: object) -> np.ndarray:
 
 def row_norms(x: np.ndarray) -> np.ndarray:
     """L2 norm of every row, accumulated in float64 (chunked: no full float64 copy)."""
-    n, d = x.shape
-    out = np.empty(n)
-    step = max(1, _CHUNK_ELEMS // max(d, 1))
-    rows = MappedRows(x)
-    for i in range(0, n, step):
-        c = x[i : i + step].astype(np.float64, copy=False)
+    out = np.empty(x.shape[0])
+    for i, block in row_blocks(x, x.shape[1], _CHUNK_ELEMS):
+        c = block.astype(np.float64, copy=False)
         with np.errstate(over="ignore"):
-            out[i : i + step] = np.sqrt(np.einsum("ij,ij->i", c, c))
-        rows.release(i, i + step)
+            out[i : i + len(c)] = np.sqrt(np.einsum("ij,ij->i", c, c))
     # squares overflow near 1e154 and underflow near 1e-154: redo those rows scaled by 2^-e
     for i in np.flatnonzero(~np.isfinite(out) | (out < 1e-140)):
         c = x[i].astype(np.float64)
@@ -209,6 +199,18 @@ def row_step(row_bytes: int, block_bytes: int = ROW_BLOCK_BYTES) -> int:
     return max(1, block_bytes // max(row_bytes, 1))
 
 
+def row_blocks(
+    x: np.ndarray, row_bytes: int | None = None, block_bytes: int = ROW_BLOCK_BYTES
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(i, x[i : i + step])`` by blocks of ``block_bytes`` (a row: ``row_bytes``, default its
+    size); a read-only memory map's pages are handed back after each block."""
+    rows = MappedRows(x)
+    step = row_step(x.shape[1] * x.dtype.itemsize if row_bytes is None else row_bytes, block_bytes)
+    for i in range(0, x.shape[0], step):
+        yield i, x[i : i + step]
+        rows.release(i, i + step)
+
+
 class MappedRows:
     """``release(r0, r1)`` drops the pages of rows ``[r0, r1)`` of a read-only memory map."""
 
@@ -273,10 +275,7 @@ def take_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 def read_columns(x: np.ndarray, j0: int, j1: int) -> np.ndarray:
     """``x[:, j0:j1]`` as a new float64 array, read in row blocks."""
-    rows = MappedRows(x)
     out = np.empty((x.shape[0], j1 - j0))
-    step = row_step(int(x.shape[1]) * x.dtype.itemsize)
-    for i in range(0, x.shape[0], step):
-        out[i : i + step] = x[i : i + step, j0:j1]
-        rows.release(i, i + step)
+    for i, block in row_blocks(x):
+        out[i : i + len(block)] = block[:, j0:j1]
     return out

@@ -225,31 +225,6 @@ def _plots(rows: Sequence[Row]) -> Section | None:
     return Section("plots", "Plots", body, tuple((g["ident"], g["title"]) for g in groups))
 
 
-def report_sections(
-    rows: Sequence[Row], extra: Sequence[Section] = (), *, plots: bool = True
-) -> list[Section]:
-    """The page's sections that have something to show, in order."""
-    marks = {True: ("pass", "ok"), False: ("FAIL", "bad")}
-    gates = [_item(*marks[ok], text) for ok, text in C.gate_lines(rows)]
-    errors = [_item("error", "bad", r.error, C.row_label(r)) for r in rows if r.error]
-    timing = {k: h for k, h in _TIMING.items() if any(r.timing.get(k) is not None for r in rows)}
-    traced = [r for r in rows if r.provenance and any(r.provenance.values())]
-    parts = [
-        _results(rows),
-        _list("calls", "Calls", [_item("call", "ok", t) for t in C.call_lines(rows)]),
-        *extra,
-        _detail(rows),
-        _list("gates", "Gates", gates),
-        _list("warnings", "Warnings", [_item("note", "warn", t) for t in C.warning_lines(rows)]),
-        _list("errors", "Errors", errors),
-        _protocol(rows),
-        _by_row("provenance", "Provenance", traced, _PROVENANCE) if traced else None,
-        _by_row("timing", "Timing", rows, timing) if timing else None,
-        _plots(rows) if plots else None,
-    ]
-    return [s for s in parts if s is not None]
-
-
 def render_html(
     rows: Sequence[Row],
     *,
@@ -264,9 +239,27 @@ def render_html(
     when = (created or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
     if command is not None and not isinstance(command, str):
         command = shlex.join(str(c) for c in command)
-    parts = report_sections(rows, sections, plots=plots)
+    marks = {True: ("pass", "ok"), False: ("FAIL", "bad")}
+    gates = [_item(*marks[ok], text) for ok, text in C.gate_lines(rows)]
+    errors = [_item("error", "bad", r.error, C.row_label(r)) for r in rows if r.error]
+    timing = {k: h for k, h in _TIMING.items() if any(r.timing.get(k) is not None for r in rows)}
+    traced = [r for r in rows if r.provenance and any(r.provenance.values())]
+    parts = [
+        _results(rows),
+        _list("calls", "Calls", [_item("call", "ok", t) for t in C.call_lines(rows)]),
+        *sections,
+        _detail(rows),
+        _list("gates", "Gates", gates),
+        _list("warnings", "Warnings", [_item("note", "warn", t) for t in C.warning_lines(rows)]),
+        _list("errors", "Errors", errors),
+        _protocol(rows),
+        _by_row("provenance", "Provenance", traced, _PROVENANCE) if traced else None,
+        _by_row("timing", "Timing", rows, timing) if timing else None,
+        _plots(rows) if plots else None,
+    ]
     kw = {"title": title, "version": __version__, "created": when, "command": command or ""}
-    return str(render("page.html.j2", status=_status(rows), sections=parts, **kw))
+    shown = [s for s in parts if s is not None]
+    return str(render("page.html.j2", status=_status(rows), sections=shown, **kw))
 
 
 def trajectory_section(series: Sequence[Series]) -> Section:

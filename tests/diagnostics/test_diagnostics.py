@@ -23,12 +23,12 @@ from infogauss_cli.diagnostics.validate import NormStats, row_norms, stats_from_
 
 def anderson_darling(x: np.ndarray, workers: int | None = None) -> ADResult:
     """The per-column A*^2 and its summaries, as :func:`diagnose` computes them."""
-    return ad_result(column_tests(x, dp=False, workers=workers).a2star)
+    return ad_result(column_tests(x, workers=workers).a2star)
 
 
 def dagostino_pearson(x: np.ndarray) -> DPResult:
     """The per-column K^2 and p and their summaries, as :func:`diagnose` computes them."""
-    res = column_tests(x, ad=False)
+    res = column_tests(x)
     return dp_result(res.k2, res.pvalue)
 
 
