@@ -117,9 +117,8 @@ def l2_normalise(x: np.ndarray, norms: np.ndarray | None = None) -> np.ndarray:
     norms = row_norms(x) if norms is None else norms
     check_nonzero(norms)
     out = np.empty(x.shape, dtype=view_dtype(x.dtype))
-    step = max(1, _CHUNK_ELEMS // max(x.shape[1], 1))
-    for i in range(0, x.shape[0], step):
-        np.divide(x[i : i + step], norms[i : i + step, None], out=out[i : i + step])
+    for i, block in row_blocks(x, x.shape[1], _CHUNK_ELEMS):
+        np.divide(block, norms[i : i + len(block), None], out=out[i : i + len(block)])
     return out
 
 
@@ -159,22 +158,19 @@ class NormStats:
     std: float
     min: float
     max: float
-    norms: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    norms: np.ndarray = field(repr=False)
 
 
 def stats_from_norms(norms: np.ndarray) -> NormStats:
-    """:class:`NormStats` of precomputed row norms (float64, read-only afterwards)."""
+    """:class:`NormStats` of the precomputed norms of n >= 2 rows (float64, then read-only)."""
     norms = np.asarray(norms, dtype=np.float64)
     norms.setflags(write=False)
-    nan = float("nan")
-    if norms.size == 0:
-        return NormStats(nan, nan, nan, nan, nan, norms)
     top = float(norms.max())
     e = int(np.frexp(top)[1]) if np.isfinite(top) and top > 0 else 0
     scaled = np.ldexp(norms, -e)  # exact: mean and std neither overflow nor underflow
     mean = float(np.ldexp(scaled.mean(), e))
-    std = float(np.ldexp(scaled.std(ddof=1), e)) if norms.size > 1 else nan
-    cv = float(scaled.std(ddof=1) / scaled.mean()) if norms.size > 1 and mean > 0 else nan
+    std = float(np.ldexp(scaled.std(ddof=1), e))
+    cv = float(scaled.std(ddof=1) / scaled.mean()) if mean > 0 else float("nan")
     return NormStats(cv, mean, std, float(norms.min()), top, norms)
 
 
