@@ -30,7 +30,7 @@ from infogauss_cli.diagnostics.normality import (
 )
 from infogauss_cli.diagnostics.reference import gaussian_effect, reference
 from infogauss_cli.diagnostics.refsim import ALT_DF
-from infogauss_cli.diagnostics.validate import l2_normalise, take_rows
+from infogauss_cli.diagnostics.validate import l2_normalise, sample_indices, take_rows
 
 MAX_ROWS = 20_000
 MAX_VALUES = 1 << 25  # rows x d held in float64 for the decomposition (256 MiB)
@@ -87,11 +87,7 @@ def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:
 def joint_sample(x: np.ndarray, n: int | None, seed: int) -> np.ndarray:
     """The rows the joint tests see: at most MAX_ROWS (and MAX_VALUES) of the ``n`` drawn."""
     rows = x.shape[0]
-    idx = np.arange(rows)
-    if n is not None and n < rows:
-        idx = np.sort(
-            np.random.default_rng(seed).choice(rows, size=int(n), replace=False, shuffle=False)
-        )
+    idx = sample_indices(rows, n, seed)
     m = min(idx.size, MAX_ROWS, max(MAX_VALUES // max(x.shape[1], 1), 200))
     if m < idx.size:
         idx = np.sort(np.random.default_rng([seed, 0x6A55]).choice(idx, m, replace=False))

@@ -200,10 +200,7 @@ class PairedStats:
 
 
 def paired_stats(a: np.ndarray, b: np.ndarray) -> PairedStats:
-    """Alignment and gap of row-paired matrices ``a`` and ``b`` of the same shape."""
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape or a.ndim != 2 or a.shape[0] < 1:
-        raise ValueError(f"paired matrices must have the same (n, d) shape: {a.shape}, {b.shape}")
+    """Alignment and gap of row-paired matrices ``a`` and ``b`` of the same (n, d) shape."""
     ua = l2_normalise(a).astype(np.float64, copy=False)
     ub = l2_normalise(b).astype(np.float64, copy=False)
     diff = ua - ub

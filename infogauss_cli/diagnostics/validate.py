@@ -138,15 +138,20 @@ def apply_view(x: np.ndarray, view: View) -> np.ndarray:
     return l2_normalise(x) if view == "l2" else x
 
 
-def subsample(x: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, sorted indices) of ``n`` seeded rows without replacement; all when ``n`` is None."""
-    rows = x.shape[0]
+def sample_indices(rows: int, n: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of ``n`` of ``rows`` rows drawn without replacement (seeded); all when
+    ``n`` is None or not below ``rows``."""
     if n is None or n >= rows:
-        return x, np.arange(rows)
+        return np.arange(rows)
     if n < 1:
         raise BadInputError(f"sample size n must be positive, got {n}")
-    idx = np.sort(np.random.default_rng(seed).choice(rows, int(n), replace=False, shuffle=False))
-    return take_rows(x, idx), idx
+    return np.sort(np.random.default_rng(seed).choice(rows, int(n), replace=False, shuffle=False))
+
+
+def subsample(x: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, sorted indices) of :func:`sample_indices`: ``x`` itself when all are drawn."""
+    idx = sample_indices(x.shape[0], n, seed)
+    return (x if idx.size == x.shape[0] else take_rows(x, idx)), idx
 
 
 @dataclass(frozen=True, eq=False)
