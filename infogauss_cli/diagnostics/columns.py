@@ -35,12 +35,12 @@ _FLOATS = (np.float16, np.float32, np.float64)
 class ColumnTests:
     """Raw per-column output of :func:`column_tests` (float64, shape (d,))."""
 
-    a2star: np.ndarray | None
-    k2: np.ndarray | None
-    pvalue: np.ndarray | None
+    a2star: np.ndarray
+    k2: np.ndarray
+    pvalue: np.ndarray
     constant: np.ndarray  # bool
-    std: np.ndarray | None = None  # column std (ddof=1), in the input's units
-    w1: np.ndarray | None = None  # mean |z_(i) - q_i|: QQ distance to N(0, 1) (with ``ad``)
+    std: np.ndarray  # column std (ddof=1), in the input's units
+    w1: np.ndarray  # mean |z_(i) - q_i|: QQ distance to N(0, 1)
 
 
 def k2_statistic(g1: np.ndarray, b2: np.ndarray, n: int) -> np.ndarray:
@@ -132,31 +132,20 @@ class _Columns:
     buffer that columns ``p0:p1`` are transposed into (divided by ``divide_by`` if given)."""
 
     def __init__(
-        self,
-        x: np.ndarray,
-        ad: bool,
-        dp: bool,
-        divide_by: np.ndarray | None,
-        dtype: np.dtype,
-        cols: int,
+        self, x: np.ndarray, divide_by: np.ndarray | None, dtype: np.dtype, cols: int
     ) -> None:
-        (n, d), self.ad, self.dp = x.shape, ad, dp
+        n, d = x.shape
         self.n, self.x, self.divide_by, self.dtype = n, x, divide_by, dtype
         self.buf = np.empty((cols, n), dtype)
         self.rows = MappedRows(x)
         self.tile_rows = int(np.clip(_TILE_BYTES // (cols * dtype.itemsize), 16, _TILE_ROWS))
-        self.a2star = np.empty(d) if ad else None
-        self.g1 = np.empty(d) if dp else None
-        self.b2 = np.empty(d) if dp else None
+        self.a2star, self.g1, self.b2, self.std, self.w1 = (np.empty(d) for _ in range(5))
         self.constant = np.empty(d, dtype=bool)
-        self.std = np.empty(d)
-        self.w1 = np.empty(d) if ad else None
         fn = float(n)
-        if ad:  # weights c_i = 2i - 1 and 2N - c_i, i = 1..N
-            self.c = np.arange(1.0, 2.0 * n, 2.0)
-            self.cc = 2.0 * fn - self.c
-            self.corr = 1.0 + 0.75 / fn + 2.25 / (fn * fn)
-            self.qn = normal_scores(n)
+        self.c = np.arange(1.0, 2.0 * n, 2.0)  # weights c_i = 2i - 1 and 2N - c_i, i = 1..N
+        self.cc = 2.0 * fn - self.c
+        self.corr = 1.0 + 0.75 / fn + 2.25 / (fn * fn)
+        self.qn = normal_scores(n)
         self._local = threading.local()  # per-thread work arrays, reused across blocks: fresh
         # large arrays would be page-faulted and zeroed by the kernel for every block
 
@@ -176,15 +165,14 @@ class _Columns:
             if y is not xs:
                 np.copyto(y, xs)
             s, ss = self._standardise(y, t, j0, j1)
-            if self.dp:  # biased skewness and kurtosis of z (scale-free)
-                t /= (s * s)[:, None]  # z^2
-                m2 = ss / (s * s) / self.n
-                m3 = np.einsum("ij,ij->i", t, y) / self.n
-                self.g1[j0:j1] = m3 / m2**1.5  # type: ignore[index]
-                m4 = np.einsum("ij,ij->i", t, t) / self.n
-                self.b2[j0:j1] = m4 / (m2 * m2)  # type: ignore[index]
-            if self.ad:
-                self._anderson(y, t, la, j0, j1)
+            # biased skewness and kurtosis of z (scale-free)
+            t /= (s * s)[:, None]  # z^2
+            m2 = ss / (s * s) / self.n
+            m3 = np.einsum("ij,ij->i", t, y) / self.n
+            self.g1[j0:j1] = m3 / m2**1.5
+            m4 = np.einsum("ij,ij->i", t, t) / self.n
+            self.b2[j0:j1] = m4 / (m2 * m2)
+            self._anderson(y, t, la, j0, j1)
 
     def _standardise(
         self, y: np.ndarray, t: np.ndarray, j0: int, j1: int
@@ -213,7 +201,7 @@ class _Columns:
         c, cc = self.c, self.cc
         np.subtract(y, self.qn, out=la)  # QQ deviations (la is free until the log below)
         np.abs(la, out=la)
-        self.w1[j0:j1] = la.mean(axis=1)  # type: ignore[index]
+        self.w1[j0:j1] = la.mean(axis=1)
         np.abs(y, out=p)
         np.negative(p, out=p)
         special.ndtr(p, out=p)  # p = Phi(-|z|) <= 1/2
@@ -233,7 +221,7 @@ class _Columns:
             lb[r, :k] *= cc[:k]
             lb[r, k:] *= c[k:]
         total = la.sum(axis=1) + lb.sum(axis=1)
-        self.a2star[j0:j1] = (-fn - total / fn) * self.corr  # type: ignore[index]
+        self.a2star[j0:j1] = (-fn - total / fn) * self.corr
 
     def rows_of(self, p0: int, p1: int, i0: int, i1: int) -> None:
         """Rows ``i0:i1`` of columns ``p0:p1`` into the buffer."""
@@ -256,32 +244,25 @@ class _Columns:
 def column_tests(
     x: np.ndarray,
     *,
-    ad: bool = True,
-    dp: bool = True,
     workers: int | None = None,
     divide_by: np.ndarray | None = None,
     budget: int | None = None,
 ) -> ColumnTests:
-    """AD and/or DP statistics of every column of a finite (n, d) matrix (no validation), or of
-    ``x / divide_by[:, None]``; ``budget``: bytes of working memory."""
+    """AD and DP statistics and QQ distances of every column of a finite (n, d) matrix (no
+    validation), or of ``x / divide_by[:, None]``; ``budget``: bytes of working memory."""
     n, d = x.shape
     if x.dtype not in _FLOATS:
         x = x.astype(np.float64)
     dtype = np.dtype(x.dtype if divide_by is None else view_dtype(x.dtype))
     layout = Layout.plan(n, d, dtype.itemsize, workers, budget, MappedRows(x).mapped)
-    out = _Columns(x, ad, dp, divide_by, dtype, layout.cols)
+    out = _Columns(x, divide_by, dtype, layout.cols)
     row_step = -(-n // layout.workers)
     with _runner(layout.workers, n * d < _SERIAL_BELOW) as run:
         for p0, p1 in _spans(0, d, layout.cols):
             run(functools.partial(out.rows_of, p0, p1), _spans(0, n, row_step))
             run(functools.partial(out.block, p0, layout.bsize), _spans(p0, p1, layout.bsize))
-    k2 = pvalue = None
-    if dp:
-        k2 = k2_statistic(out.g1, out.b2, n)  # type: ignore[arg-type]
-        pvalue = special.chdtrc(2.0, k2)
-        k2[out.constant] = np.nan
-        pvalue[out.constant] = np.nan
-    if ad:
-        out.a2star[out.constant] = np.nan  # type: ignore[index]
-        out.w1[out.constant] = np.nan  # type: ignore[index]
+    k2 = k2_statistic(out.g1, out.b2, n)
+    pvalue = special.chdtrc(2.0, k2)
+    for a in (k2, pvalue, out.a2star, out.w1):
+        a[out.constant] = np.nan
     return ColumnTests(out.a2star, k2, pvalue, out.constant, out.std, out.w1)

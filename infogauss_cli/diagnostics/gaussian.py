@@ -4,7 +4,6 @@ coordinates (``power_table.tsv`` up to :data:`TABLE_MAX_ROWS` rows, closed forms
 
 from __future__ import annotations
 
-import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -27,13 +26,12 @@ from infogauss_cli.diagnostics.normality import (
     AD_CRITICAL_5PCT,
     DP_ALPHA,
     grid_interp,
-    read_grid,
     table_row,
 )
 from infogauss_cli.diagnostics.reference import gaussian_effect, reference
 from infogauss_cli.diagnostics.refsim import ALT_DF
 from infogauss_cli.diagnostics.tails import tail_metrics
-from infogauss_cli.diagnostics.validate import l2_normalise, take_rows
+from infogauss_cli.diagnostics.validate import l2_normalise, sample_indices, take_rows
 
 MAX_ROWS = 20_000
 MAX_VALUES = 1 << 25  # rows x d held in float64 for the decomposition (256 MiB)
@@ -90,11 +88,7 @@ def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:
 def joint_sample(x: np.ndarray, n: int | None, seed: int) -> np.ndarray:
     """The rows the joint tests see: at most MAX_ROWS (and MAX_VALUES) of the ``n`` drawn."""
     rows = x.shape[0]
-    idx = np.arange(rows)
-    if n is not None and n < rows:
-        idx = np.sort(
-            np.random.default_rng(seed).choice(rows, size=int(n), replace=False, shuffle=False)
-        )
+    idx = sample_indices(rows, n, seed)
     m = min(idx.size, MAX_ROWS, max(MAX_VALUES // max(x.shape[1], 1), 200))
     if m < idx.size:
         idx = np.sort(np.random.default_rng([seed, 0x6A55]).choice(idx, m, replace=False))
@@ -117,7 +111,7 @@ def gaussian_tests(
     if k == 0:
         return out, {"gaussian_power_relevant": 1.0}
     null = gaussian_effect(m)[0]
-    given = column_tests(a, dp=False)
+    given = column_tests(a)
     live = np.flatnonzero(~dead_mask(given.std, given.constant))
     w1 = given.w1[live][np.isfinite(given.w1[live])]
     if w1.size:  # mean QQ distance above an iid Gaussian coordinate's, with a 95% interval
@@ -166,15 +160,10 @@ def gaussian_tests(
     return out, null
 
 
-@functools.cache
-def _power_table(view: str) -> np.ndarray:
-    return read_grid(POWER_FILE, M_GRID, K_GRID, (view,))
-
-
 def relevant_power(m: int, k: int, view: str, alpha: float = 0.05) -> float:
     """The chance that the decision at ``alpha`` rejects k iid t10 coordinates of m rows."""
     if m <= TABLE_MAX_ROWS and alpha == 0.05:
-        return grid_interp(_power_table(view), M_GRID, K_GRID, m, k)
+        return grid_interp(POWER_FILE, M_GRID, K_GRID, m, k, (view,))
     tests = 6 if view == "raw" else 5
     power = count_power(m, k, alpha / tests)
     if view == "raw":

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
-from infogauss_cli.diagnostics.normality import grid_interp, read_grid, read_tsv
+from infogauss_cli.diagnostics.normality import grid_interp, read_tsv
 from infogauss_cli.diagnostics.sphere import random_directions
 from infogauss_cli.diagnostics.validate import l2_normalise
 
@@ -56,12 +56,6 @@ def mardia_batch(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     b1 = np.einsum("rab,rab->r", m, m) / (n * n)
     b2 = np.mean(np.einsum("rij,rij->ri", w, w) ** 2, axis=1)
     return b1, b2
-
-
-def mardia_statistics(z: np.ndarray) -> tuple[float, float]:
-    """(b1, b2) of one (n, k) sample."""
-    b1, b2 = mardia_batch(np.asarray(z, dtype=np.float64)[None])
-    return float(b1[0]), float(b2[0])
 
 
 @functools.lru_cache(maxsize=32)
@@ -136,7 +130,7 @@ def mardia_test(
     """Mardia's tests on an (n, k) sample against Gaussians or (``sphere_d``) S^(d-1)."""
     z = np.asarray(z, dtype=np.float64)
     n, k = z.shape
-    b1, b2 = mardia_statistics(z)
+    b1, b2 = (float(v[0]) for v in mardia_batch(z[None]))
     m1, v1, m2, v2, s2 = null_moments(n, k, reps, sphere_d)
     c, nu = v1 / (2.0 * m1), 2.0 * m1 * m1 / v1
     skew_p = float(special.chdtrc(nu, b1 / c))
@@ -146,33 +140,20 @@ def mardia_test(
 
 
 def mardia(
-    x: np.ndarray,
-    *,
-    k: int = DEFAULT_MARDIA_DIM,
-    max_rows: int | None = DEFAULT_MARDIA_ROWS,
-    reps: int = DEFAULT_MARDIA_REPS,
-    seed: int = 0,
+    x: np.ndarray, *, k: int = DEFAULT_MARDIA_DIM, reps: int = DEFAULT_MARDIA_REPS, seed: int = 0
 ) -> MardiaResult:
-    """Mardia against the sphere on a seeded k-dim projection of at most ``max_rows`` seeded
-    L2-normalised rows of ``x``."""
+    """Mardia against the sphere on a seeded k-dim projection of the L2-normalised rows of ``x``
+    (``--detail`` reads at most :data:`DEFAULT_MARDIA_ROWS` seeded rows)."""
     x = np.asarray(x)
-    n, d = x.shape
-    if max_rows is not None and n > max_rows:
-        idx = np.sort(np.random.default_rng([seed, 0x3A7]).choice(n, max_rows, replace=False))
-        x = x[idx]
+    d = x.shape[1]
     u = l2_normalise(x)
     z = u if d <= k else u.astype(np.float64) @ random_directions(d, k, seed + 1)
     return mardia_test(z, reps=reps, sphere_d=d)
 
 
-@functools.cache
-def _b2_skew_table() -> np.ndarray:
-    return read_grid(B2_SKEW_FILE, B2_GRID_M, B2_GRID_K)
-
-
 def b2_skew(m: int, k: int) -> float:
     """The tabulated skewness of b2 under a Gaussian at m rows and k dimensions."""
-    return grid_interp(_b2_skew_table(), B2_GRID_M, B2_GRID_K, m, k)
+    return grid_interp(B2_SKEW_FILE, B2_GRID_M, B2_GRID_K, m, k)
 
 
 def smoothing(n: int, k: int) -> float:

@@ -1,18 +1,16 @@
-"""Per-coordinate Anderson-Darling (modified A*^2) and D'Agostino-Pearson tests and their
-summaries, and what iid Gaussian coordinates give at n rows (``null_table.tsv``, made by
+"""Summaries of the per-coordinate Anderson-Darling (modified A*^2) and D'Agostino-Pearson
+tests, and what iid Gaussian coordinates give at n rows (``null_table.tsv``, made by
 ``benchmarks/tables.py``; interpolated linearly in log n, clamped to its grid)."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.special import bdtr
-
-from infogauss_cli.diagnostics.columns import column_tests
-from infogauss_cli.diagnostics.validate import InvalidEmbeddingsError, check_finite, check_numeric
 
 AD_CRITICAL_5PCT = 0.752  # 5% point of A*^2 (mean and variance estimated)
 DP_ALPHA = 0.05
@@ -45,22 +43,6 @@ def nanmean(a: np.ndarray) -> float:
     return float(ok.mean()) if ok.size else float("nan")
 
 
-def _columns(x: object, axis: int, min_rows: int, what: str) -> tuple[np.ndarray, tuple[int, ...]]:
-    """(n, m) float matrix with the tested axis first, and the shape of the result."""
-    a = check_numeric(np.asarray(x))
-    if a.ndim == 0:
-        raise InvalidEmbeddingsError(f"{what} needs an array of samples, got a scalar")
-    a = np.moveaxis(a, axis, 0)
-    out_shape = a.shape[1:]
-    a = a.reshape(a.shape[0], -1)
-    if a.shape[0] < min_rows:
-        raise InvalidEmbeddingsError(
-            f"{what} needs at least {min_rows} samples per column; got {a.shape[0]}"
-        )
-    check_finite(a)
-    return a, out_shape
-
-
 def ad_result(a2star: np.ndarray, live: np.ndarray | None = None) -> ADResult:
     """Summaries of per-column A*^2 over the ``live`` columns (default all)."""
     a = a2star if live is None else a2star[live]
@@ -78,21 +60,6 @@ def dp_result(k2: np.ndarray, pvalue: np.ndarray, live: np.ndarray | None = None
     return DPResult(k2, pvalue, nanmean(p), comp)
 
 
-def anderson_darling(x: object, axis: int = 0, *, workers: int | None = None) -> ADResult:
-    """Anderson-Darling test (mean and variance estimated) of every column: the modified
-    A*^2 = A^2 (1 + 0.75/n + 2.25/n^2) in float64; constant columns get NaN."""
-    a, shape = _columns(x, axis, 3, "the Anderson-Darling test")
-    return ad_result(column_tests(a, dp=False, workers=workers).a2star.reshape(shape))
-
-
-def dagostino_pearson(x: object, axis: int = 0, *, workers: int | None = None) -> DPResult:
-    """D'Agostino-Pearson K^2 test of every column (n >= 20), as ``scipy.stats.normaltest``;
-    constant columns get NaN."""
-    a, shape = _columns(x, axis, 20, "the D'Agostino-Pearson test")
-    res = column_tests(a, ad=False, workers=workers)
-    return dp_result(res.k2.reshape(shape), res.pvalue.reshape(shape))  # type: ignore[union-attr]
-
-
 TABLE_FILE = Path(__file__).with_name("null_table.tsv")
 COLUMNS = ("n", "cols", "ad_mean", "ad_mean_se", "ad_sd", "ad_rate", "ad_rate_se", "dp_rate",
            "dp_rate_se", "dp_mean_p", "dp_mean_p_se", "dp_sd")  # fmt: skip
@@ -104,8 +71,9 @@ def read_tsv(path: Path) -> list[list[str]]:
     return [line.split("\t") for line in lines if line and not line.startswith("#")]
 
 
-def read_grid(
-    path: Path, m_grid: tuple[int, ...], k_grid: tuple[int, ...], prefix: tuple[str, ...] = ()
+@functools.cache
+def _read_grid(
+    path: Path, m_grid: tuple[int, ...], k_grid: tuple[int, ...], prefix: tuple[str, ...]
 ) -> np.ndarray:
     """(m, k) values of a table's rows that start with ``prefix``, NaN where missing."""
     t = np.full((len(m_grid), len(k_grid)), np.nan)
@@ -117,12 +85,14 @@ def read_grid(
 
 
 def grid_interp(
-    t: np.ndarray, m_grid: tuple[int, ...], k_grid: tuple[int, ...], m: int, k: int
-) -> float:
-    """:func:`read_grid`'s table in log k within each m (its finite values), then in log m."""
+    path: Path, m_grid: tuple[int, ...], k_grid: tuple[int, ...], m: int, k: int,
+    prefix: tuple[str, ...] = (),
+) -> float:  # fmt: skip
+    """A table of (m, k) values (rows starting with ``prefix``; read once) at (m, k): in log k
+    within each m (its finite values), then in log m."""
     lk = math.log(min(max(k, 1), k_grid[-1]))
     ms, col = [], []
-    for mm, row in zip(m_grid, t, strict=True):
+    for mm, row in zip(m_grid, _read_grid(path, m_grid, k_grid, prefix), strict=True):
         ok = np.isfinite(row)
         if ok.any():
             ms.append(math.log(mm))

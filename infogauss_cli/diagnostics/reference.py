@@ -46,10 +46,6 @@ class Reference:
     dp_levels: np.ndarray | None = field(default=None, repr=False)
     _cdfs: dict = field(default_factory=dict, repr=False, compare=False)
 
-    @property
-    def label(self) -> str:
-        return LABELS[self.view]
-
     def count_cdf(self, which: str, trials: int) -> np.ndarray:
         """P(at most k of ``trials`` coordinates pass), k = 0..trials (beta-binomial)."""
         key = (which, int(trials))
@@ -128,10 +124,6 @@ def reference(
 ) -> Reference:
     """The reference of ``view`` at (n, d): from the table where it answers, else simulated
     (and cached); an explicit ``seed`` or ``columns`` simulates."""
-    if n < 1 or d < 1:
-        raise ValueError(f"need n >= 1 and d >= 1, got n={n}, d={d}")
-    if view not in LABELS:
-        raise ValueError(f"unknown view {view!r}")
     hit = _reference(int(n), int(d) if view == "l2" else 0, view, seed, columns)
     return hit if hit.d == d else dataclasses.replace(hit, d=int(d), _cdfs={})
 

@@ -234,7 +234,7 @@ class DiskReferenceStore:
             Path(tmp).unlink(missing_ok=True)
 
 
-def use_disk_store(path: str | Path | None = None) -> None:
-    """Keep simulated references on disk (the default folder unless ``path``), once per process."""
-    if _STORE is None or path is not None:
-        set_store(DiskReferenceStore(path))
+def use_disk_store() -> None:
+    """Keep simulated references on disk in the default folder, once per process."""
+    if _STORE is None:
+        set_store(DiskReferenceStore())

@@ -21,12 +21,11 @@ from infogauss_cli.diagnostics.normality import (
     null_expectation,
 )
 from infogauss_cli.diagnostics.validate import (
-    MappedRows,
     check_nonzero,
     l2_normalise,
     resolve_budget,
+    row_blocks,
     row_norms,
-    row_step,
 )
 
 UNIFORMITY_T = 2.0
@@ -101,13 +100,8 @@ def uniformity(
     return Uniformity(math.log(mean) if mean > 0 else -math.inf, ideal, z, n, t)
 
 
-def rayleigh(u: np.ndarray) -> Rayleigh:
-    """Rayleigh test of uniformity on S^(d-1)."""
-    return rayleigh_from_mean(np.asarray(u, dtype=np.float64).mean(axis=0), u.shape[0])
-
-
-def rayleigh_from_mean(m: np.ndarray, n: int) -> Rayleigh:
-    """:func:`rayleigh` from the mean ``m`` (d,) of n unit rows."""
+def rayleigh(m: np.ndarray, n: int) -> Rayleigh:
+    """Rayleigh test of uniformity on S^(d-1) from the mean ``m`` (d,) of n unit rows."""
     d = m.shape[0]
     r2 = float(m @ m)
     stat = n * d * r2
@@ -120,14 +114,9 @@ def exact_chi2_p(stat: float, dof: float, n: int) -> float:
     return float(special.chdtrc(dof / c, stat / c))
 
 
-def scatter(u: np.ndarray) -> Scatter:
-    """Bingham's test of the scatter matrix against I/d, and the centred spectrum."""
-    a = np.asarray(u, dtype=np.float64)
-    return scatter_from_moments(a.T @ a / a.shape[0], a.mean(axis=0), a.shape[0])
-
-
-def scatter_from_moments(t: np.ndarray, m: np.ndarray, n: int) -> Scatter:
-    """:func:`scatter` from ``t`` = (1/n) sum u u^T (overwritten) and the mean ``m``."""
+def scatter(t: np.ndarray, m: np.ndarray, n: int) -> Scatter:
+    """Bingham's test of the scatter matrix against I/d, and the centred spectrum, from
+    ``t`` = (1/n) sum u u^T (overwritten) and the mean ``m`` of n unit rows."""
     d = m.shape[0]
     tr2 = float(np.einsum("ij,ij->", t, t))
     df = (d - 1) * (d + 2) / 2.0
@@ -154,13 +143,10 @@ def sphere_moments(
     """(mean of u, (1/n) sum u u^T) of the unit rows u = x / norms, in one pass of row blocks."""
     n, d = x.shape
     total, t = np.zeros(d), np.zeros((d, d))
-    rows = MappedRows(x)
-    step = row_step(8 * d, block_bytes)
-    for i in range(0, n, step):
-        a = l2_normalise(x[i : i + step], norms[i : i + step]).astype(np.float64, copy=False)
+    for i, block in row_blocks(x, 8 * d, block_bytes):
+        a = l2_normalise(block, norms[i : i + len(block)]).astype(np.float64, copy=False)
         total += a.sum(axis=0)
         t += a.T @ a
-        rows.release(i, i + step)
     t /= n
     return total / n, t
 
@@ -173,7 +159,7 @@ def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> tuple[dict[str, Any],
     u = l2_normalise(a[live], norms[live])
     m, d = u.shape
     nan = float("nan")
-    ray = rayleigh_from_mean(u.mean(axis=0), m) if m >= 2 else Rayleigh(nan, nan, nan)
+    ray = rayleigh(u.mean(axis=0), m) if m >= 2 else Rayleigh(nan, nan, nan)
     metrics = {"sphere_rows": m, "sphere_zero_rows": int((~live).sum())}
     metrics["sphere_rayleigh_p"] = ray.pvalue
     metrics["sphere_bingham_p"] = bingham_p(u) if m >= 2 else nan
@@ -214,10 +200,7 @@ class PairedStats:
 
 
 def paired_stats(a: np.ndarray, b: np.ndarray) -> PairedStats:
-    """Alignment and gap of row-paired matrices ``a`` and ``b`` of the same shape."""
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape or a.ndim != 2 or a.shape[0] < 1:
-        raise ValueError(f"paired matrices must have the same (n, d) shape: {a.shape}, {b.shape}")
+    """Alignment and gap of row-paired matrices ``a`` and ``b`` of the same (n, d) shape."""
     ua = l2_normalise(a).astype(np.float64, copy=False)
     ub = l2_normalise(b).astype(np.float64, copy=False)
     diff = ua - ub
@@ -292,16 +275,13 @@ def projection_tests(
     half = resolve_budget(budget) // 2
     kb = int(min(kk, max(1, half // (8 * n))))
     parts, v, columns = [], np.empty(kk), np.empty((n, 0))
-    rows, step = MappedRows(x), row_step(8 * d)
     for k0 in range(0, kk, kb):
         qb = q[:, k0 : k0 + kb]
         p = np.empty((n, qb.shape[1]))
-        for i in range(0, n, step):  # u @ q in row blocks, u the (normalised) rows
-            u = x[i : i + step]
+        for i, u in row_blocks(x, 8 * d):  # u @ q in row blocks, u the (normalised) rows
             if divide_by is not None:
-                u = l2_normalise(u, divide_by[i : i + step])
-            np.matmul(u.astype(np.float64, copy=False), qb, out=p[i : i + step])
-            rows.release(i, i + step)
+                u = l2_normalise(u, divide_by[i : i + len(u)])
+            np.matmul(u.astype(np.float64, copy=False), qb, out=p[i : i + len(u)])
         p *= np.sqrt(d)
         parts.append(column_tests(p, budget=half))
         v[k0 : k0 + p.shape[1]] = np.einsum("ij,ij->j", p, p) / n  # second moment about 0

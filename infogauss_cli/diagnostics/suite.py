@@ -32,15 +32,6 @@ class BootstrapCI:
     dp_samples: np.ndarray = field(repr=False)
 
 
-def compliance_null_p(compliance: float, d: int, p0: float) -> float:
-    """Two-sided exact binomial p-value of ``round(compliance * d)`` passes at the rate ``p0``."""
-    if not np.isfinite(compliance) or d < 1:
-        return float("nan")
-    from scipy import stats  # heavy (about 1 s): only where used
-
-    return float(stats.binomtest(round(compliance * d), d, min(max(p0, 0.0), 1.0)).pvalue)
-
-
 def bh_rejected(pvalues: np.ndarray, q: float = FDR_Q) -> int:
     """Number of hypotheses Benjamini-Hochberg rejects at FDR ``q`` (NaN: not tested)."""
     p = np.asarray(pvalues, dtype=np.float64)
@@ -63,14 +54,14 @@ def ks_uniform(pvalues: np.ndarray) -> tuple[float, float]:
 
 
 def bootstrap_compliance(
-    x: np.ndarray, reps: int, *, seed: int = 0, level: float = 0.95, workers: int | None = None
+    x: np.ndarray, reps: int, *, seed: int = 0, level: float = 0.95
 ) -> BootstrapCI:
     """Percentile intervals of AD and DP compliance over ``reps`` row resamples, re-centred."""
     x = np.asarray(x)
     n, d = x.shape
 
     def compliances(a: np.ndarray) -> tuple[float, float]:
-        r = column_tests(a, workers=workers)
+        r = column_tests(a)
         ad = np.count_nonzero(r.a2star < AD_CRITICAL_5PCT) / d
         return ad, np.count_nonzero(r.pvalue > DP_ALPHA) / d
 
@@ -123,23 +114,12 @@ class Detail:
         return detail_null(self.sphere)
 
 
-@dataclass(frozen=True)
-class SphereSizes:
-    """How many rows uniformity and Mardia read, Mardia's dimension and null replicates."""
-
-    uniformity_rows: int | None = sp.DEFAULT_UNIFORMITY_ROWS
-    mardia_dim: int = mt.DEFAULT_MARDIA_DIM
-    mardia_rows: int | None = mt.DEFAULT_MARDIA_ROWS
-    mardia_reps: int = mt.DEFAULT_MARDIA_REPS
-
-
 def sphere_detail(
     x: np.ndarray,
     *,
     seed: int = 0,
     projections: int = sp.DEFAULT_PROJECTIONS,
     budget: int | None = None,
-    sizes: SphereSizes = SphereSizes(),
 ) -> SphereDetail:
     """The view-independent detail of a finite (n, d) matrix (Mardia None for too few rows)."""
     x = np.asarray(x)
@@ -147,27 +127,24 @@ def sphere_detail(
     norms = va.row_norms(x)
     va.check_nonzero(norms)
     md = None
-    if n > 2 * min(sizes.mardia_dim, d) + 2 and sizes.mardia_reps > 0:
-        u_m = _unit_rows(x, norms, sizes.mardia_rows, [seed, 0x3A7])
-        md = mt.mardia(u_m, k=sizes.mardia_dim, max_rows=None, reps=sizes.mardia_reps, seed=seed)
+    if n > 2 * min(mt.DEFAULT_MARDIA_DIM, d) + 2:
+        md = mt.mardia(_unit_rows(x, norms, mt.DEFAULT_MARDIA_ROWS, [seed, 0x3A7]), seed=seed)
     mean, scatter_t = sp.sphere_moments(x, norms)
     tests = sp.projection_tests(x, k=projections, seed=seed, budget=budget)
-    u = _unit_rows(x, norms, sizes.uniformity_rows, [seed, 0x5F3])
+    u = _unit_rows(x, norms, sp.DEFAULT_UNIFORMITY_ROWS, [seed, 0x5F3])
     return SphereDetail(
         projections=tests,
         uniformity=sp.uniformity(u, max_rows=None, seed=seed),
-        rayleigh=sp.rayleigh_from_mean(mean, n),
-        scatter=sp.scatter_from_moments(scatter_t, mean, n),
+        rayleigh=sp.rayleigh(mean, n),
+        scatter=sp.scatter(scatter_t, mean, n),
         mardia=md,
     )
 
 
-def _unit_rows(
-    x: np.ndarray, norms: np.ndarray, max_rows: int | None, seed: list[int]
-) -> np.ndarray:
+def _unit_rows(x: np.ndarray, norms: np.ndarray, max_rows: int, seed: list[int]) -> np.ndarray:
     """The L2-normalised rows of a seeded subsample of at most ``max_rows`` rows."""
     n = x.shape[0]
-    if max_rows is None or n <= max_rows:
+    if n <= max_rows:
         return va.l2_normalise(x, norms)
     idx = np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
     return va.l2_normalise(va.take_rows(x, idx), norms[idx])
@@ -179,20 +156,16 @@ def calibration_detail(
     *,
     bootstrap: int = 0,
     seed: int = 0,
-    q: float = FDR_Q,
-    workers: int | None = None,
 ) -> CalibrationDetail:
     """Calibration of ``diag`` against its view's reference (``tested``: for the bootstrap)."""
     ref = diag.reference
     cal = ref.calibrate_p(np.delete(diag.dp.pvalue, list(diag.dead_columns)))
-    boot = (
-        bootstrap_compliance(tested, bootstrap, seed=seed, workers=workers) if bootstrap else None
-    )
+    boot = bootstrap_compliance(tested, bootstrap, seed=seed) if bootstrap else None
     d = diag.d_live
     return CalibrationDetail(
         ad_null_p=compliance_ref_p(ref, "ad", diag.ad.compliance, d),
         dp_null_p=compliance_ref_p(ref, "dp", diag.dp.compliance, d),
-        bh_rejected=bh_rejected(cal, q),
+        bh_rejected=bh_rejected(cal),
         ks_p=ks_uniform(cal)[1],
         bootstrap=boot,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -44,21 +45,14 @@ def check_numeric(a: np.ndarray) -> np.ndarray:
 
 def check_finite(a: np.ndarray) -> None:
     """Raise naming how many NaN and Inf values a 2-D ``a`` holds and where the first ones sit."""
-    rows = MappedRows(a)
-    step = row_step(a.shape[1] * a.dtype.itemsize)
-    bad: list[np.ndarray] = []
-    for i in range(0, a.shape[0], step):
-        block = a[i : i + step]
-        if not np.isfinite(block).all():
-            bad.append(i + np.flatnonzero(~np.isfinite(block).all(1)))
-        rows.release(i, i + step)
-    if not bad:
+    bad_rows = np.concatenate(
+        [i + np.flatnonzero(~np.isfinite(b).all(1)) for i, b in row_blocks(a)]
+    )
+    if not bad_rows.size:
         return
-    bad_rows = np.concatenate(bad)
-    finite = np.isfinite(a[bad_rows])
-    n_nan = int(np.count_nonzero(np.isnan(a[bad_rows])))
-    n_inf = int(finite.size - n_nan - np.count_nonzero(finite))
-    where = np.argwhere(~finite)
+    bad = a[bad_rows]
+    n_nan, n_inf = int(np.count_nonzero(np.isnan(bad))), int(np.count_nonzero(np.isinf(bad)))
+    where = np.argwhere(~np.isfinite(bad))
     where[:, 0] = bad_rows[where[:, 0]]
     first = ", ".join(str(tuple(int(i) for i in p)) for p in where[:5])
     more = ", ..." if len(where) > 5 else ""
@@ -100,15 +94,11 @@ def validate_matrix(x: object) -> np.ndarray:
 
 def row_norms(x: np.ndarray) -> np.ndarray:
     """L2 norm of every row, accumulated in float64 (chunked: no full float64 copy)."""
-    n, d = x.shape
-    out = np.empty(n)
-    step = max(1, _CHUNK_ELEMS // max(d, 1))
-    rows = MappedRows(x)
-    for i in range(0, n, step):
-        c = x[i : i + step].astype(np.float64, copy=False)
+    out = np.empty(x.shape[0])
+    for i, block in row_blocks(x, x.shape[1], _CHUNK_ELEMS):
+        c = block.astype(np.float64, copy=False)
         with np.errstate(over="ignore"):
-            out[i : i + step] = np.sqrt(np.einsum("ij,ij->i", c, c))
-        rows.release(i, i + step)
+            out[i : i + len(c)] = np.sqrt(np.einsum("ij,ij->i", c, c))
     # squares overflow near 1e154 and underflow near 1e-154: redo those rows scaled by 2^-e
     for i in np.flatnonzero(~np.isfinite(out) | (out < 1e-140)):
         c = x[i].astype(np.float64)
@@ -127,9 +117,8 @@ def l2_normalise(x: np.ndarray, norms: np.ndarray | None = None) -> np.ndarray:
     norms = row_norms(x) if norms is None else norms
     check_nonzero(norms)
     out = np.empty(x.shape, dtype=view_dtype(x.dtype))
-    step = max(1, _CHUNK_ELEMS // max(x.shape[1], 1))
-    for i in range(0, x.shape[0], step):
-        np.divide(x[i : i + step], norms[i : i + step, None], out=out[i : i + step])
+    for i, block in row_blocks(x, x.shape[1], _CHUNK_ELEMS):
+        np.divide(block, norms[i : i + len(block), None], out=out[i : i + len(block)])
     return out
 
 
@@ -146,22 +135,23 @@ def check_nonzero(norms: np.ndarray) -> None:
 
 def apply_view(x: np.ndarray, view: View) -> np.ndarray:
     """The matrix the per-coordinate tests see: ``l2`` rows scaled to unit norm, ``raw`` as is."""
-    if view == "raw":
-        return x
-    if view == "l2":
-        return l2_normalise(x)
-    raise BadInputError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
+    return l2_normalise(x) if view == "l2" else x
+
+
+def sample_indices(rows: int, n: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of ``n`` of ``rows`` rows drawn without replacement (seeded); all when
+    ``n`` is None or not below ``rows``."""
+    if n is None or n >= rows:
+        return np.arange(rows)
+    if n < 1:
+        raise BadInputError(f"sample size n must be positive, got {n}")
+    return np.sort(np.random.default_rng(seed).choice(rows, int(n), replace=False, shuffle=False))
 
 
 def subsample(x: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, sorted indices) of ``n`` seeded rows without replacement; all when ``n`` is None."""
-    rows = x.shape[0]
-    if n is None or n >= rows:
-        return x, np.arange(rows)
-    if n < 1:
-        raise BadInputError(f"sample size n must be positive, got {n}")
-    idx = np.sort(np.random.default_rng(seed).choice(rows, int(n), replace=False, shuffle=False))
-    return take_rows(x, idx), idx
+    """(rows, sorted indices) of :func:`sample_indices`: ``x`` itself when all are drawn."""
+    idx = sample_indices(x.shape[0], n, seed)
+    return (x if idx.size == x.shape[0] else take_rows(x, idx)), idx
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,32 +163,20 @@ class NormStats:
     std: float
     min: float
     max: float
-    norms: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    norms: np.ndarray = field(repr=False)
 
 
 def stats_from_norms(norms: np.ndarray) -> NormStats:
-    """:class:`NormStats` of precomputed row norms (float64, read-only afterwards)."""
+    """:class:`NormStats` of the precomputed norms of n >= 2 rows (float64, then read-only)."""
     norms = np.asarray(norms, dtype=np.float64)
     norms.setflags(write=False)
-    nan = float("nan")
-    if norms.size == 0:
-        return NormStats(nan, nan, nan, nan, nan, norms)
     top = float(norms.max())
     e = int(np.frexp(top)[1]) if np.isfinite(top) and top > 0 else 0
     scaled = np.ldexp(norms, -e)  # exact: mean and std neither overflow nor underflow
     mean = float(np.ldexp(scaled.mean(), e))
-    std = float(np.ldexp(scaled.std(ddof=1), e)) if norms.size > 1 else nan
-    cv = float(scaled.std(ddof=1) / scaled.mean()) if norms.size > 1 and mean > 0 else nan
+    std = float(np.ldexp(scaled.std(ddof=1), e))
+    cv = float(scaled.std(ddof=1) / scaled.mean()) if mean > 0 else float("nan")
     return NormStats(cv, mean, std, float(norms.min()), top, norms)
-
-
-def norm_stats(x: object) -> NormStats:
-    """Norm statistics of the rows of a finite real (n, d) matrix (accumulated in float64)."""
-    a = check_numeric(np.asarray(x))
-    if a.ndim != 2:
-        raise InvalidEmbeddingsError(f"expected a 2-D (n, d) matrix, got shape {a.shape}")
-    check_finite(a)
-    return stats_from_norms(row_norms(a))
 
 
 ROW_BLOCK_BYTES = 4 * MIB  # rows per block when a pass reads a matrix row by row
@@ -220,6 +198,18 @@ def resolve_budget(budget: int | None) -> int:
 
 def row_step(row_bytes: int, block_bytes: int = ROW_BLOCK_BYTES) -> int:
     return max(1, block_bytes // max(row_bytes, 1))
+
+
+def row_blocks(
+    x: np.ndarray, row_bytes: int | None = None, block_bytes: int = ROW_BLOCK_BYTES
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(i, x[i : i + step])`` by blocks of ``block_bytes`` (a row: ``row_bytes``, default its
+    size); a read-only memory map's pages are handed back after each block."""
+    rows = MappedRows(x)
+    step = row_step(x.shape[1] * x.dtype.itemsize if row_bytes is None else row_bytes, block_bytes)
+    for i in range(0, x.shape[0], step):
+        yield i, x[i : i + step]
+        rows.release(i, i + step)
 
 
 class MappedRows:
@@ -270,11 +260,6 @@ def _read_only_mmap(a: np.ndarray) -> mmap.mmap | None:
     return None
 
 
-def is_mapped(a: np.ndarray) -> bool:
-    """Whether ``a`` views a read-only memory-mapped file."""
-    return _read_only_mmap(a) is not None
-
-
 def take_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``x[idx]`` for sorted ``idx`` (on a memory map, in blocks with the pages released)."""
     rows = MappedRows(x)
@@ -291,10 +276,7 @@ def take_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 def read_columns(x: np.ndarray, j0: int, j1: int) -> np.ndarray:
     """``x[:, j0:j1]`` as a new float64 array, read in row blocks."""
-    rows = MappedRows(x)
     out = np.empty((x.shape[0], j1 - j0))
-    step = row_step(int(x.shape[1]) * x.dtype.itemsize)
-    for i in range(0, x.shape[0], step):
-        out[i : i + step] = x[i : i + step, j0:j1]
-        rows.release(i, i + step)
+    for i, block in row_blocks(x):
+        out[i : i + len(block)] = block[:, j0:j1]
     return out

@@ -39,8 +39,9 @@ def clean(value: object) -> Any:
 
 
 @dataclass(frozen=True)
-class RowSource:
-    """What an embedding matrix is and how it was obtained: the first fields of a :class:`Row`."""
+class Row:
+    """One audited embedding: what it is and how it was obtained, what was measured and what it
+    means (given to ``judge.rows``: what the embedding is, with ``metrics`` every row shares)."""
 
     model: str
     tower: str | None = None
@@ -49,12 +50,6 @@ class RowSource:
     data: Metrics = field(default_factory=dict)
     protocol: Metrics = field(default_factory=dict)
     provenance: Metrics | None = None  # weights_sha256, weights, data_fingerprint
-
-
-@dataclass(frozen=True)
-class Row(RowSource):
-    """One audited embedding: what was measured, how, and what it means."""
-
     metrics: Metrics = field(default_factory=dict)
     null: Metrics = field(default_factory=dict)
     verdict: Verdict | None = None
@@ -66,10 +61,6 @@ class Row(RowSource):
     # arrays the plots draw, never serialised (judge.rows._plot_arrays)
     arrays: Metrics | None = field(default=None, compare=False, repr=False)
     step: int | None = None  # training step of the checkpoint (``infogauss track``)
-
-    @property
-    def gates_passed(self) -> bool:
-        return all(g.passed for g in self.gates)
 
     def to_dict(self) -> dict[str, Any]:
         keys = ROW_KEYS + tuple(k for k in ROW_OPTIONAL if getattr(self, k) is not None)
@@ -113,7 +104,7 @@ class Report:
         """3 if a row failed to run, else 1 if a gate failed, else 0."""
         if any(r.error for r in self.rows):
             return 3
-        return 0 if all(r.gates_passed for r in self.rows) else 1
+        return 0 if all(g.passed for r in self.rows for g in r.gates) else 1
 
     def to_dict(self) -> dict[str, object]:
         code = self.exit_code

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,7 +13,7 @@ import numpy as np
 from infogauss_cli.core.options import DiagnoseOptions, Protocol
 from infogauss_cli.core.progress import steps
 from infogauss_cli.judge.gates import Gates, evaluate_gates
-from infogauss_cli.judge.model import Row, RowSource
+from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import Metrics, Rule, judge
 
 if TYPE_CHECKING:
@@ -21,14 +21,6 @@ if TYPE_CHECKING:
     from infogauss_cli.diagnostics.suite import SphereDetail
 
 PLOT_COLUMNS = 6  # coordinates kept for the QQ plots
-
-
-@dataclass(frozen=True)
-class RowInfo(RowSource):
-    """A :class:`RowSource` with its ``timing``; ``extra_metrics`` join every row's metrics."""
-
-    timing: Metrics = field(default_factory=dict)
-    extra_metrics: Metrics = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,7 +88,7 @@ def _plot_arrays(diag: Diagnosis, shared: _Shared, view: str) -> dict[str, np.nd
 
 
 def _view_row(
-    view: str, info: RowInfo, protocol: Protocol, options: DiagnoseOptions, gates: Gates,
+    view: str, info: Row, protocol: Protocol, options: DiagnoseOptions, gates: Gates,
     shared: _Shared,
 ) -> Row:  # fmt: skip
     """Diagnose one view of the matrix and judge it."""
@@ -119,7 +111,7 @@ def _view_row(
         null |= detail_null(shared.sphere, alpha)
     asked = protocol.verdict_view(view)
     joint_metrics, joint_null = gaussian_tests(shared.joint, asked, seed=seed, alpha=alpha)
-    metrics |= dict(shared.proj_metrics) | dict(info.extra_metrics)
+    metrics |= dict(shared.proj_metrics) | dict(info.metrics)
     metrics |= joint_metrics | dict(shared.sphere_metrics)
     null |= dict(shared.proj_null) | joint_null | dict(shared.sphere_null)
     elapsed = time.perf_counter() - t0 + shared.seconds
@@ -128,9 +120,10 @@ def _view_row(
     if options.verdict != "coordinates":
         row_protocol["verdict"] = options.verdict
     per_coordinate = {"ad_statistic": diag.ad.statistic, "dp_pvalue": diag.dp.pvalue}
-    source = {f.name: getattr(info, f.name) for f in fields(RowSource)}
-    row = Row(
-        **source | {"data": dict(info.data), "protocol": row_protocol},
+    row = replace(
+        info,
+        data=dict(info.data),
+        protocol=row_protocol,
         metrics=metrics,
         null=null,
         verdict=verdict,
@@ -153,19 +146,20 @@ def _dead_warning(dead: Sequence[int], d: int) -> tuple[str, ...]:
 
 def diagnose_rows(
     x: object,
-    info: RowInfo,
+    info: Row,
     protocol: Protocol = Protocol(),
     options: DiagnoseOptions = DiagnoseOptions(),
     gates: Gates = Gates(),
 ) -> list[Row]:
-    """One :class:`Row` per view of the protocol for a matrix (may be memory-mapped)."""
+    """One :class:`Row` per view of the protocol for a matrix (may be memory-mapped); ``info``:
+    what the matrix is and how it was obtained, its ``metrics`` joining every row's."""
     from infogauss_cli.diagnostics import validate_matrix
 
     return checked_rows(validate_matrix(x), info, protocol, options, gates)
 
 
 def checked_rows(
-    x: np.ndarray, info: RowInfo, protocol: Protocol, options: DiagnoseOptions, gates: Gates
+    x: np.ndarray, info: Row, protocol: Protocol, options: DiagnoseOptions, gates: Gates
 ) -> list[Row]:
     """:func:`diagnose_rows` of a matrix already through ``validate_matrix``."""
     from infogauss_cli.diagnostics.refsim import use_disk_store

@@ -15,6 +15,7 @@ DP_ALPHA = 0.05
 RELEVANT_EFFECT = 0.04  # effect sizes from here on are "far from Gaussian"
 RELEVANT_KURTOSIS = 0.9  # implied excess kurtosis of the radial spread: a Student t10 is 1
 WEAK_POWER = 0.5  # below this power against the relevant departure, "nothing found" is "?"
+PAPER_MIN_COMPLIANCE = 0.90  # the paper-compliance reading: both compliances at least this
 CALLS = ("gaussian", "practically-gaussian", "non-gaussian", "inconclusive")
 SYMBOLS = {"gaussian": "✓", "practically-gaussian": "≈", "non-gaussian": "✗", "inconclusive": "?"}
 # each decorrelated test: metric keys of its p-value and its effect size, what it looks at
@@ -46,8 +47,6 @@ class Rule:
 
     name: str = "calibrated"
     alpha: float = 0.05
-    min_ad_compliance: float = 0.90
-    min_dp_compliance: float = 0.90
 
     def __post_init__(self) -> None:
         check_choice(self.name, RULES, "rule")
@@ -119,7 +118,7 @@ def judge(
     """The calls of one row from its metrics and ``null`` (powers), the other rule's beside."""
     null = null or {}
     sphere = judge_sphere(metrics, null, rule.alpha)
-    paper = _judge_paper(metrics, rule, sphere)  # the row's own columns (protocol.view)
+    paper = _judge_paper(metrics, sphere)  # the row's own columns (protocol.view)
     if rule.name == "paper" or "decorrelated_k" not in metrics:
         if rule.name != "paper":
             raise BadInputError(
@@ -131,7 +130,7 @@ def judge(
     return Verdict(cal.call, cal.reasons, cal.rule, cal.alpha, view, cal.tests, sphere, paper)
 
 
-def _judge_paper(metrics: Metrics, rule: Rule, sphere: SphereCall | None) -> Verdict:
+def _judge_paper(metrics: Metrics, sphere: SphereCall | None) -> Verdict:
     """The paper's thresholds on the means; ``other``: both compliances >= 90%."""
     ad, dp = metrics.get("ad_mean"), metrics.get("dp_mean_p")
     ok = [ad is not None and ad < AD_CRITICAL, dp is not None and dp > DP_ALPHA]
@@ -139,11 +138,8 @@ def _judge_paper(metrics: Metrics, rule: Rule, sphere: SphereCall | None) -> Ver
         f"AD mean {_num(ad)} {'<' if ok[0] else '>='} {AD_CRITICAL} (the paper's threshold)",
         f"DP mean p {_num(dp)} {'>' if ok[1] else '<='} {DP_ALPHA} (the paper's threshold)",
     ]
-    ok_c, reasons_c = [], []
-    for which, threshold, desc in (
-        ("ad", rule.min_ad_compliance, f"A*^2 < {AD_CRITICAL}"),
-        ("dp", rule.min_dp_compliance, f"p > {DP_ALPHA}"),
-    ):
+    ok_c, reasons_c, threshold = [], [], PAPER_MIN_COMPLIANCE
+    for which, desc in (("ad", f"A*^2 < {AD_CRITICAL}"), ("dp", f"p > {DP_ALPHA}")):
         value = metrics.get(f"{which}_compliance")
         ok_c.append(value is not None and value >= threshold)
         pct = "undefined" if value is None else f"{value:.1%}"

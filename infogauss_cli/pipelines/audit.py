@@ -15,7 +15,7 @@ from infogauss_cli.extract.model import extract_tower, resolve_towers
 from infogauss_cli.extract.plan import Shard
 from infogauss_cli.extract.result import Extraction, ShardWork
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.rows import RowInfo, diagnose_rows
+from infogauss_cli.judge.rows import diagnose_rows
 from infogauss_cli.models.digest import identity_sha256
 from infogauss_cli.pipelines.layers import extract_layers
 
@@ -69,7 +69,7 @@ def _model_rows(
         extra["normalize"] = entry.source.normalize
     if entry.source.revision is not None and entry.source.weights is None:
         extra["revision"] = entry.source.revision
-    info = RowInfo(
+    info = Row(
         **who,
         data=data_section(source, tower, ex.n, ex.skipped),
         protocol={"precision": ex.precision, "device": ex.device, **extra},
@@ -83,7 +83,7 @@ def _model_rows(
             "items_per_s": round(ex.items_per_s, 2),
             "from_cache": round(ex.from_cache, 3),
         },
-        extra_metrics=dict(paired or {}),
+        metrics=dict(paired or {}),
     )
     return diagnose_rows(ex.embeddings, info, request.protocol, request.diagnose, request.gates)
 

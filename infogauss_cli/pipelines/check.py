@@ -10,7 +10,7 @@ import numpy as np
 from infogauss_cli.core.options import DiagnoseOptions, Protocol
 from infogauss_cli.judge.gates import Gates
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.rows import RowInfo, checked_rows
+from infogauss_cli.judge.rows import checked_rows
 from infogauss_cli.models.digest import stream_sha256
 
 
@@ -32,7 +32,7 @@ def check_file(
     x = validate_matrix(read_matrix(path, key))
     t1 = time.perf_counter()
     digest = stream_sha256(path)
-    info = RowInfo(
+    info = Row(
         model=name or path.name + (f"[{key}]" if key else ""),
         backend="file",
         data={"source": f"file:{path}", "items": int(x.shape[0]), "skipped": 0},

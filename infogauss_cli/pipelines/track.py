@@ -22,7 +22,7 @@ from infogauss_cli.extract.model import extract_tower, resolve_towers
 from infogauss_cli.extract.result import Extraction
 from infogauss_cli.judge.gates import GateResult, Gates, evaluate_gates
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.rows import RowInfo, diagnose_rows
+from infogauss_cli.judge.rows import diagnose_rows
 from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints, load_encoder
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -288,12 +288,12 @@ def track_zoo(
                 for v in protocol.views:
                     series.setdefault((t, v), []).append(err)
                 continue
-            info = RowInfo(
+            info = Row(
                 **who,
                 data=data_section(source, t, ex.n, ex.skipped),
                 protocol={"precision": ex.precision, "device": ex.device},
                 timing={"extract_s": round(ex.extract_s, 3), "from_cache": round(ex.from_cache, 3)},
-                extra_metrics=_uniformity(ex.embeddings, protocol.n, protocol.seed),
+                metrics=_uniformity(ex.embeddings, protocol.n, protocol.seed),
             )
             for r in diagnose_rows(ex.embeddings, info, protocol, request.diagnose, request.gates):
                 null = {**r.null, "uniformity": r.metrics.get("uniformity_ideal")}

@@ -24,7 +24,7 @@ from infogauss_cli.extract.plan import subset_indices
 from infogauss_cli.extract.result import Extraction
 from infogauss_cli.extract.store import ids_sidecar
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.rows import RowInfo, checked_rows
+from infogauss_cli.judge.rows import checked_rows
 from infogauss_cli.models.digest import identity_sha256, stream_sha256
 
 SAME = ("model", "revision", "tower")  # a fit of a model scores that model's tower only
@@ -188,7 +188,7 @@ def whiten_check(fit: GaussianFit, rows: Rows, request: Request) -> list[Row]:
     prov = rows.provenance
     data = {"source": prov["data"], "items": prov["n"], "skipped": 0}
     who = {"model": str(prov["model"]), "tower": prov["tower"], "backend": prov["backend"]}
-    info = RowInfo(**who, data=data, provenance={"data_fingerprint": prov["data_fingerprint"]})
+    info = Row(**who, data=data, provenance={"data_fingerprint": prov["data_fingerprint"]})
     proto, args = replace(request.protocol, view=fit.view), (request.diagnose, request.gates)
     white, info_w = fit.whiten(rows.x, "zca"), replace(info, model=f"{info.model} whitened")
     after = checked_rows(white, info_w, replace(proto, view="raw"), *args)

@@ -10,13 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
 from infogauss_cli import __version__
-from infogauss_cli.core.atomic import atomic_write_text
 from infogauss_cli.core.safe_text import printable
 from infogauss_cli.judge.model import Report, Row
 from infogauss_cli.report import cells as C
@@ -227,31 +225,6 @@ def _plots(rows: Sequence[Row]) -> Section | None:
     return Section("plots", "Plots", body, tuple((g["ident"], g["title"]) for g in groups))
 
 
-def report_sections(
-    rows: Sequence[Row], extra: Sequence[Section] = (), *, plots: bool = True
-) -> list[Section]:
-    """The page's sections that have something to show, in order."""
-    marks = {True: ("pass", "ok"), False: ("FAIL", "bad")}
-    gates = [_item(*marks[ok], text) for ok, text in C.gate_lines(rows)]
-    errors = [_item("error", "bad", r.error, C.row_label(r)) for r in rows if r.error]
-    timing = {k: h for k, h in _TIMING.items() if any(r.timing.get(k) is not None for r in rows)}
-    traced = [r for r in rows if r.provenance and any(r.provenance.values())]
-    parts = [
-        _results(rows),
-        _list("calls", "Calls", [_item("call", "ok", t) for t in C.call_lines(rows)]),
-        *extra,
-        _detail(rows),
-        _list("gates", "Gates", gates),
-        _list("warnings", "Warnings", [_item("note", "warn", t) for t in C.warning_lines(rows)]),
-        _list("errors", "Errors", errors),
-        _protocol(rows),
-        _by_row("provenance", "Provenance", traced, _PROVENANCE) if traced else None,
-        _by_row("timing", "Timing", rows, timing) if timing else None,
-        _plots(rows) if plots else None,
-    ]
-    return [s for s in parts if s is not None]
-
-
 def render_html(
     rows: Sequence[Row],
     *,
@@ -266,16 +239,27 @@ def render_html(
     when = (created or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
     if command is not None and not isinstance(command, str):
         command = shlex.join(str(c) for c in command)
-    parts = report_sections(rows, sections, plots=plots)
+    marks = {True: ("pass", "ok"), False: ("FAIL", "bad")}
+    gates = [_item(*marks[ok], text) for ok, text in C.gate_lines(rows)]
+    errors = [_item("error", "bad", r.error, C.row_label(r)) for r in rows if r.error]
+    timing = {k: h for k, h in _TIMING.items() if any(r.timing.get(k) is not None for r in rows)}
+    traced = [r for r in rows if r.provenance and any(r.provenance.values())]
+    parts = [
+        _results(rows),
+        _list("calls", "Calls", [_item("call", "ok", t) for t in C.call_lines(rows)]),
+        *sections,
+        _detail(rows),
+        _list("gates", "Gates", gates),
+        _list("warnings", "Warnings", [_item("note", "warn", t) for t in C.warning_lines(rows)]),
+        _list("errors", "Errors", errors),
+        _protocol(rows),
+        _by_row("provenance", "Provenance", traced, _PROVENANCE) if traced else None,
+        _by_row("timing", "Timing", rows, timing) if timing else None,
+        _plots(rows) if plots else None,
+    ]
     kw = {"title": title, "version": __version__, "created": when, "command": command or ""}
-    return str(render("page.html.j2", status=_status(rows), sections=parts, **kw))
-
-
-def write_html(rows: Sequence[Row], path: str | Path, **options: object) -> Path:
-    """Render with :func:`render_html` (same keyword options) and write atomically."""
-    path = Path(path)
-    atomic_write_text(path, render_html(rows, **options))  # type: ignore[arg-type]
-    return path
+    shown = [s for s in parts if s is not None]
+    return str(render("page.html.j2", status=_status(rows), sections=shown, **kw))
 
 
 def trajectory_section(series: Sequence[Series]) -> Section:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from infogauss_cli.diagnostics import null_expectation
 from infogauss_cli.diagnostics.normality import NULL_TABLE as _NULL_TABLE
+from infogauss_cli.diagnostics.normality import null_expectation
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from tables import simulate_null_table as _simulate_null_table

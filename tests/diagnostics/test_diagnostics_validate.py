@@ -94,7 +94,7 @@ def test_l2_view() -> None:
     np.testing.assert_array_equal(v, v64.astype(np.float32))  # float32 rounded once
     assert apply_view(x, "raw") is x
     with pytest.raises(BadInputError, match="unknown view"):
-        apply_view(x, "pca")  # type: ignore[arg-type]
+        diagnose(x, view="pca")  # type: ignore[arg-type]
 
 
 def test_zero_rows_in_l2_view() -> None:

@@ -41,7 +41,7 @@ def _same(a, b):
 @pytest.mark.parametrize("budget", [60_000, 300_000, 5_000_000])
 def test_column_passes_equal_the_one_pass_result(mapped, tiny_budgets, budget):
     x, m = mapped
-    assert blocks.is_mapped(m) and not blocks.is_mapped(x)
+    assert blocks.MappedRows(m).mapped and not blocks.MappedRows(x).mapped
     assert Layout.plan(1500, 48, 4, None, budget, True).cols <= 48
     one = column_tests(x, budget=1 << 30)
     _same(one, column_tests(m, budget=budget))
@@ -73,20 +73,20 @@ def test_memory_mapped_diagnosis_equals_in_memory(mapped, tiny_budgets):
 
 def test_detail_in_blocks_equals_in_memory(mapped, tiny_budgets):
     from infogauss_cli.diagnostics.sphere import rayleigh, scatter
-    from infogauss_cli.diagnostics.suite import SphereSizes, sphere_detail
+    from infogauss_cli.diagnostics.suite import sphere_detail
 
     x, m = mapped
-    sizes = SphereSizes(mardia_reps=50, uniformity_rows=300, mardia_rows=200)
-    kw = dict(seed=1, projections=40, sizes=sizes)
+    kw = dict(seed=1, projections=40)
     a = sphere_detail(x, **kw)
     b = sphere_detail(m, budget=150_000, **kw)  # several blocks of directions
     np.testing.assert_allclose(b.projections.ad.statistic, a.projections.ad.statistic, rtol=1e-9)
     np.testing.assert_allclose(b.projections.var_z, a.projections.var_z, rtol=1e-9, atol=1e-9)
     assert b.uniformity == a.uniformity and b.mardia == a.mardia
-    u = l2_normalise(x)  # the in-memory definitions of the moment-based tests
-    assert b.rayleigh.mean_norm == pytest.approx(rayleigh(u).mean_norm, rel=1e-9)
-    assert b.scatter.bingham_p == pytest.approx(scatter(u).bingham_p, rel=1e-9, abs=1e-12)
-    np.testing.assert_allclose(b.scatter.eigenvalues, scatter(u).eigenvalues, atol=1e-12)
+    u = l2_normalise(x).astype(np.float64)  # the moment-based tests from rows in memory
+    s = scatter(u.T @ u / len(u), u.mean(axis=0), len(u))
+    assert b.rayleigh.mean_norm == pytest.approx(rayleigh(u.mean(0), len(u)).mean_norm, rel=1e-9)
+    assert b.scatter.bingham_p == pytest.approx(s.bingham_p, rel=1e-9, abs=1e-12)
+    np.testing.assert_allclose(b.scatter.eigenvalues, s.eigenvalues, atol=1e-12)
 
 
 def test_finite_check_on_a_memory_map(tmp_path, rng):
@@ -111,7 +111,7 @@ def test_readers_map_npy_and_safetensors(tmp_path, rng):
     save_file({"emb": x, "other": x[:, :2].astype(np.float64)}, str(tmp_path / "e.safetensors"))
     for path, key in ((tmp_path / "e.npy", None), (tmp_path / "e.safetensors", "emb")):
         got = read_matrix(path, key)
-        assert blocks.is_mapped(got)
+        assert blocks.MappedRows(got).mapped
         np.testing.assert_array_equal(got, x)
     np.testing.assert_array_equal(read_matrix(tmp_path / "e.safetensors", "other"), x[:, :2])
 
@@ -121,7 +121,7 @@ def test_assembled_cache_file_is_memory_mapped(tmp_path, rng):
 
     parts = [rng.standard_normal((r, 5)).astype(np.float32) for r in (3, 0, 7)]
     got = assemble_to_file(tmp_path / "a.npy", parts, 10, 5)
-    assert blocks.is_mapped(got)
+    assert blocks.MappedRows(got).mapped
     np.testing.assert_array_equal(got, np.concatenate(parts))
     with pytest.raises(ValueError):
         assemble_to_file(tmp_path / "b.npy", parts, 11, 5)

@@ -20,15 +20,9 @@ from infogauss_cli.judge.gates import GateResult
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import Verdict
 from infogauss_cli.report.cells import table_cells
-from infogauss_cli.report.html import render_html, write_html
+from infogauss_cli.report.html import render_html
 from infogauss_cli.report.plots import row_stem, slug
-from infogauss_cli.report.plots.charts import (
-    COMPARE_FILE,
-    figure_pngs,
-    write_compare_plot,
-    write_plots,
-    write_row_plots,
-)
+from infogauss_cli.report.plots.charts import COMPARE_FILE, figure_pngs, write_plots
 from infogauss_cli.report.plots.rows import KINDS
 from tests.support.cli import CHROMIUM, NO_CHROMIUM, REPO, screenshot_tool
 
@@ -137,9 +131,9 @@ def images(rows):
 @pytest.fixture(scope="module")
 def report(rows, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("html") / "report.html"
-    return write_html(
-        rows, path, title="T <&>", command=["infogauss", "compare", "a b"], created=WHEN
-    )
+    cmd = ["infogauss", "compare", "a b"]
+    path.write_text(render_html(rows, title="T <&>", command=cmd, created=WHEN), encoding="utf-8")
+    return path
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -182,23 +176,19 @@ def test_figure_pngs_are_the_files(images, written):
     assert "clip-vit-l14 [image] (l2)" in images[1].title
 
 
-def test_row_and_compare_writers(tmp_path):
+def test_per_row_plots_follow_the_arrays(tmp_path):
     row = make_row("m", tower=None, view="raw")
-    assert [p.name for p in write_row_plots(row, tmp_path)] == [f"m-raw-{k}.png" for k in KINDS]
-    assert write_row_plots(error_row(), tmp_path) == []
+    names = [p.name for p in write_plots([row, error_row()], tmp_path / "a")]
+    assert names == [COMPARE_FILE] + [f"m-raw-{k}.png" for k in KINDS]
     partial = Row(model="p", protocol={"view": "l2"}, arrays={"ad_statistic": np.ones(5)})
-    assert [p.name for p in write_row_plots(partial, tmp_path)] == ["p-l2-ad.png"]
-    path = write_compare_plot([row, error_row()], tmp_path / "c")
-    assert path.name == COMPARE_FILE and _png_size(path.read_bytes())[0] > 0
-    with pytest.raises(BadInputError):
-        write_compare_plot([], tmp_path)
+    assert [p.name for p in write_plots([partial], tmp_path / "b")] == ["p-l2-ad.png"]
 
 
 def test_duplicate_rows_get_unique_names(tmp_path):
     a = Row(model="same", protocol={"view": "l2"}, arrays={"norms": np.arange(1.0, 9.0)})
-    names = [p.name for p in write_plots([a, a, a], tmp_path, compare=False)]
+    names = [p.name for p in write_plots([a, a, a], tmp_path)]
     assert names == ["same-l2-norms.png", "same-l2-2-norms.png", "same-l2-3-norms.png"]
-    assert [i.kind for i in figure_pngs([a], compare=True)] == ["norms"]  # no metrics
+    assert [i.kind for i in figure_pngs([a])] == ["norms"]  # no metrics
 
 
 def test_plots_dir_that_is_a_file_is_bad_input(rows, tmp_path):

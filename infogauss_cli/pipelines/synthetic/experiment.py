@@ -16,7 +16,7 @@ from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import Protocol, Request
 from infogauss_cli.core.progress import note, steps
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.rows import RowInfo, diagnose_rows
+from infogauss_cli.judge.rows import diagnose_rows
 from infogauss_cli.pipelines.synthetic import train as S
 from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver
 from infogauss_cli.pipelines.synthetic.paper import PAPER
@@ -155,14 +155,14 @@ def snapshot_rows(
     protocol = Protocol(view=cfg.view, seed=cfg.seed)
     rows: list[Row] = []
     for s in snaps:
-        info = RowInfo(
+        info = Row(
             model=row_name(s.run, s.epoch),
             objective="random-init" if s.epoch == 0 else s.run.objective,
             backend="torch",
             data=_data_section(s.run, s.epoch, cfg, reference),
             protocol=_protocol(s.run, s.epoch, cfg),
             timing={"train_s": s.train_s},
-            extra_metrics=s.metrics,
+            metrics=s.metrics,
         )
         for row in diagnose_rows(s.embeddings, info, protocol, request.diagnose, request.gates):
             null = {**row.null, "uniformity": s.metrics["uniformity_ideal"]}

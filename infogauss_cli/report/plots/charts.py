@@ -10,7 +10,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.progress import track
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import AD_CRITICAL, DP_ALPHA
@@ -180,9 +179,9 @@ def write_trajectory_plot(series: Sequence[Series], out_dir: str | Path) -> Path
     return write_figures(out_dir, [trajectory_spec(series)])[0]
 
 
-def _specs(rows: Sequence[Row], compare: bool) -> list[PlotSpec]:
+def _specs(rows: Sequence[Row]) -> list[PlotSpec]:
     shown = ({"ad_compliance", "dp_compliance"} & set(r.metrics) for r in rows if not r.error)
-    out = [compare_spec(rows)] if compare and any(shown) else []
+    out = [compare_spec(rows)] if any(shown) else []
     series = {k: v for k, v in depth_series(rows).items() if len(v) > 1}
     if series:  # --layers: metrics against the layer
         out.append(_lines(series, True, "layer (0 = embeddings)", "Gaussianity over depth"))
@@ -196,23 +195,11 @@ def _specs(rows: Sequence[Row], compare: bool) -> list[PlotSpec]:
     return out
 
 
-def figure_pngs(rows: Sequence[Row], *, compare: bool = True) -> list[PlotImage]:
+def figure_pngs(rows: Sequence[Row]) -> list[PlotImage]:
     """Every plot as PNG bytes: the charts across rows, then each row's (``KINDS`` order)."""
-    return [render(s) for s in track(_specs(rows, compare), "report: plots")]
+    return [render(s) for s in track(_specs(rows), "report: plots")]
 
 
-def write_row_plots(row: Row, out_dir: str | Path) -> list[Path]:
-    """``{stem}-qq.png``, ``-ad.png``, ... for one row (those its arrays allow)."""
-    return write_figures(out_dir, row_specs(row, row_stem(row), None))
-
-
-def write_compare_plot(rows: Sequence[Row], out_dir: str | Path) -> Path:
-    """``compare.png``: AD and DP compliance per row, with the 0.95 null line (and band)."""
-    if not rows:
-        raise BadInputError("no rows to compare")
-    return write_figures(out_dir, [compare_spec(rows)])[0]
-
-
-def write_plots(rows: Sequence[Row], out_dir: str | Path, *, compare: bool = True) -> list[Path]:
+def write_plots(rows: Sequence[Row], out_dir: str | Path) -> list[Path]:
     """All plots into ``out_dir`` (created if needed), in the order of :func:`figure_pngs`."""
-    return write_figures(out_dir, _specs(rows, compare))
+    return write_figures(out_dir, _specs(rows))
