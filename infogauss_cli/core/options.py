@@ -55,15 +55,11 @@ def parse_layers(spec: str | None) -> str | tuple[int, ...] | None:
     if text == ALL:
         return ALL
     out: list[int] = []
-    try:
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            lo, sep, hi = part.partition("-") if not part.startswith("-") else (part, "", "")
-            if sep:
-                out += range(int(lo), int(hi) + 1)
-            else:
-                out.append(int(lo))
-    except ValueError:
-        out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if (m := re.fullmatch(r"(\d+)-(\d+)|-?\d+", part)) is None:
+            out = []
+            break
+        out += range(int(m[1]), int(m[2]) + 1) if m[1] else [int(part)]
     if not out:
         raise BadInputError(
             f"--layers {spec!r}: expected all or a list of layer numbers (0,3,6 or 2-4 or -1)"

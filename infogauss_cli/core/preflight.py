@@ -1,14 +1,10 @@
-"""Output checks before the work: every output can be written, and none would destroy an input
-or another output.
+"""Output checks before the work, and where the embedding cache lives by default.
 
 Commands call :func:`preflight_outputs` and :func:`check_distinct` (through
 ``Outputs.preflight()``) and :func:`preflight_cache` before any model is loaded or any item is
-read, so a bad path costs seconds, not a whole extraction. Each check creates and removes a probe
-file where the output will go: the only test that sees a read-only mount, a permission problem
-and (with the free-space check) a full disk the same way the real write will. Two paths are the
-same file when they name it directly or through links (existing files compare by device and
-inode, others by resolved path); at most one output goes to standard output, ``/dev/null`` any
-number of times.
+read. A probe file is created and removed where each output will go (the one test that sees a
+read-only mount, a permission problem or a full disk as the real write will); an output must not
+be an input or another output, through links included (existing files compare by inode).
 """
 
 from __future__ import annotations
@@ -23,11 +19,19 @@ from pathlib import Path
 
 from infogauss_cli.core.atomic import is_stdout, is_stream
 from infogauss_cli.core.errors import IOFailure, io_failure
-from infogauss_cli.core.safe_paths import default_cache_dir
 
 MIN_FREE_BYTES = 1 << 20  # less than this free where an output goes: fail now, not at the end
 Named = tuple[str, "str | os.PathLike[str] | None"]
 _SUFFIX = {"--json": ".json", "--markdown": ".md", "--html": ".html", "--out": ".npy"}
+
+
+def default_cache_dir() -> Path:
+    """``$INFOGAUSS_CACHE`` if set, else ``<user cache dir>/infogauss/embeddings``."""
+    if env := os.environ.get("INFOGAUSS_CACHE"):
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("infogauss")) / "embeddings"
 
 
 def identity(path: str | os.PathLike[str]) -> tuple[object, ...]:
@@ -83,12 +87,6 @@ def data_inputs(spec: str | None) -> list[Named]:
     return [("--data", path)] if path and Path(path).expanduser().exists() else []
 
 
-def _nearest_existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
 def _probe_folder(folder: Path, target: Path, option: str, fix: str, user_path: bool) -> None:
     """Create and remove a probe file in the existing ``folder`` (where ``target`` will be
     written) and check the free space there; a failure says which folder when not ``target``."""
@@ -123,10 +121,7 @@ def check_file_target(
         return path  # a device or FIFO: written directly, nothing to create
     if path.exists() and not path.is_file():
         raise IOFailure(path, f"write {option} to", "it is not a regular file", fix, 2)
-    base = _nearest_existing(path.parent)
-    if not base.is_dir():
-        raise IOFailure(path, f"write {option} to", f"{base} is a file, not a folder", fix, 2)
-    _probe_folder(base, path, option, fix, user_path)
+    _probe_below(path.parent, path, f"write {option} to", option, fix, user_path)
     return path
 
 
@@ -138,11 +133,18 @@ def check_folder_target(
     fix = fix or f"pass another {option} folder"
     if path.exists() and not path.is_dir():
         raise IOFailure(path, f"use {option}", "it is a file, not a folder", fix, 2)
-    base = _nearest_existing(path)
-    if not base.is_dir():
-        raise IOFailure(path, f"use {option}", f"{base} is a file, not a folder", fix, 2)
-    _probe_folder(base, path, option, fix, user_path)
+    _probe_below(path, path, f"use {option}", option, fix, user_path)
     return path
+
+
+def _probe_below(start: Path, target: Path, op: str, option: str, fix: str, user: bool) -> None:
+    """Probe the nearest existing folder at or above ``start``, which must be a folder."""
+    base = start
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise IOFailure(target, op, f"{base} is a file, not a folder", fix, 2)
+    _probe_folder(base, target, option, fix, user)
 
 
 def preflight_outputs(files: Iterable[Named] = (), folders: Iterable[Named] = ()) -> None:

@@ -1,15 +1,16 @@
 """The backend registry: the zoo's ``backend:`` names (registered objects, ``"module:attribute"``
-imported on first use, or entry points of ``infogauss.backends``) and the Backend contract."""
+imported on first use, or entry points of ``infogauss.backends``) and the Backend contract; the
+entry points of installed plugins (backends and sources) are read here."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.plugins import entry_point_specs
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -89,6 +90,14 @@ _BUILT_IN = ("timm", "open_clip", "transformers", "sentence-transformers")
 _REGISTRY: dict[str, Backend | str] = {
     n: f"infogauss_cli.models.backends.{n.replace('-', '_')}:BACKEND" for n in _BUILT_IN
 }
+
+
+@functools.cache
+def entry_point_specs(group: str) -> tuple[tuple[str, str], ...]:
+    """``(name, "module:attribute")`` of every entry point in ``group`` (read once)."""
+    from importlib.metadata import entry_points
+
+    return tuple((ep.name, ep.value) for ep in entry_points(group=group))
 
 
 def register_backend(backend: Backend | str, *, name: str | None = None) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import DataOptions
-from infogauss_cli.core.plugins import entry_point_specs
+from infogauss_cli.models.registry import entry_point_specs
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.data.sources.base import Source
