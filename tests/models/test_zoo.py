@@ -63,7 +63,7 @@ def test_packaged_zoo_loads_and_has_the_paper_models():
     clip = z.resolve("clip")
     assert clip.id == "clip-vit-l14" and clip.towers == ("image", "text") and clip.dim == 768
     assert clip.source.name == "ViT-L-14-quickgelu" and clip.source.pretrained == "openai"
-    assert clip.paper_row_for("text") == "CLIP Text (ViT-L/14)"
+    assert clip.paper_row["text"] == "CLIP Text (ViT-L/14)"
     assert z.resolve("densenet").source.name == "densenet121.tv_in1k"
     assert z.resolve("dino").paper_row == "DINO (ViT-B/32)" and "B/32" in z.resolve("dino").notes
     assert z.resolve("siglip").objective == "sigmoid"

@@ -22,7 +22,7 @@ from infogauss_cli.data.sources.base import Item, check_tower, fingerprint_items
 if TYPE_CHECKING:  # pragma: no cover
     from pycocotools.coco import COCO
 
-    from infogauss_cli.data.sources.registry import SourceOptions
+    from infogauss_cli.data.sources.base import SourceOptions
 
 _PROBE = 20  # listed files checked when guessing IMAGES_DIR
 

@@ -12,7 +12,7 @@ from infogauss_cli.data.sources.base import Item, check_tower
 from infogauss_cli.data.sources.loaders import MAX_PIXELS, ImageLoadError, load_image
 
 if TYPE_CHECKING:  # pragma: no cover
-    from infogauss_cli.data.sources.registry import SourceOptions
+    from infogauss_cli.data.sources.base import SourceOptions
 
 __all__ = ["MAX_PIXELS", "ImageFolderSource", "ImageLoadError", "from_spec", "load_image"]
 

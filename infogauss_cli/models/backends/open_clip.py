@@ -20,8 +20,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 HUB_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-TOKENIZER_PATTERNS = ("tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab*")
-TOKENIZER_PATTERNS += ("spiece.model", "sentencepiece*", "merges.txt")
 TOKENIZER_REQUIRED = "tokenizer.json|tokenizer_config.json|spiece.model"
 Tokenizer = Callable[[list[str]], "torch.Tensor"]
 
@@ -133,7 +131,7 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
         ident = f"{path_identity(folder)}:{context}"
     else:
         what = f"the tokenizer files of {repo} from the Hugging Face hub"
-        files = hub.Files(TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED], what)
+        files = hub.Files(hub.TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED], what)
         folder = hub.hub_snapshot(entry.ref, repo, files)
         assert folder is not None
         ident = f"{hub.hub_identity(repo, folder)}:{context}"
@@ -199,7 +197,7 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
     text_cfg = open_clip.get_model_config(entry.source.name).get("text_cfg", {})
     if not (repo := text_cfg.get("hf_tokenizer_name")):
         return status
-    files = hub.Files(TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED])
+    files = hub.Files(hub.TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED])
     folder = hub.hub_snapshot(entry.ref, repo, files, fetch="cache")
     note = f"text tokenizer hf://{repo}: " + ("cached" if folder else "not cached (hub)")
     detail = "; ".join(filter(None, [status.detail, note]))

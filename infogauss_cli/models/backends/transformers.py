@@ -30,10 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from transformers import PretrainedConfig
     from transformers.image_processing_utils import BaseImageProcessor
 
-AUX_PATTERNS = ("config.json", "preprocessor_config.json", "tokenizer*", "special_tokens_map.json")
-AUX_PATTERNS += ("added_tokens.json", "vocab*", "merges.txt", "spiece.model", "sentencepiece*")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")
-TOKENIZER_FILES += ("spiece.model",)
+AUX_PATTERNS = ("config.json", "preprocessor_config.json", *hub.TOKENIZER_PATTERNS)
 MAX_TEXT_TOKENS = 512
 
 
@@ -92,16 +89,15 @@ def build_text_collate(
     config = getattr(config, "text_config", None) or config
     limit = min(int(getattr(config, "max_position_embeddings", MAX_TEXT_TOKENS)), MAX_TEXT_TOKENS)
     clip = src.pooling == "clip"
-    if folder is None or not any((folder / n).is_file() for n in TOKENIZER_FILES):
+    if folder is None or not any((folder / n).is_file() for n in hub.TOKENIZER_FILES):
         if clip and not entry.pretrained:
             import open_clip
 
             length = src.max_length or limit
             bpe = open_clip.get_tokenizer("ViT-L-14", context_length=length)  # CLIP's vocabulary
             return BpeCollate(bpe, mask=True), f"open_clip-bpe:{length}"
-        required = ("tokenizer.json|tokenizer_config.json|vocab.txt|vocab.json",)
         what = f"the tokenizer files of {src.name} from the Hugging Face hub"
-        files = hub.Files(AUX_PATTERNS, required, what)
+        files = hub.Files(AUX_PATTERNS, ["|".join(hub.TOKENIZER_FILES)], what)
         folder = hub.hub_snapshot(entry.ref, src.name, files)
     with hub.translate_hub_errors(entry.ref, f"the tokenizer of {src.name}"):
         tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -186,9 +182,8 @@ POOLING = {
 
 def attach_layers(encoder: Encoder, pooling: str, tower: str, n_blocks: int) -> Encoder:
     forward, how = POOLING[pooling]
-    if forward is None:
-        forward = layers_clip_image if tower == "image" else layers_clip_text
-    return with_layers(encoder, forward, (encoder.dim,) * (n_blocks + 1), how)
+    clip = layers_clip_image if tower == "image" else layers_clip_text
+    return with_layers(encoder, forward or clip, (encoder.dim,) * (n_blocks + 1), how)
 
 
 MODEL_WEIGHTS = "model.safetensors|model.safetensors.index.json|pytorch_model.bin"
