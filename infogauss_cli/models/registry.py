@@ -8,7 +8,7 @@ import functools
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from infogauss_cli.core.errors import BadInputError
 
@@ -56,7 +56,6 @@ def prepare_text(text: object) -> str:
     return str(text)
 
 
-@runtime_checkable
 class Backend(Protocol):
     """What a backend provides (docs/zoo.md): ``build(entry, tower)`` gives an eval-mode float32
     CPU :class:`Encoder` (``RunError`` offline, ``BadInputError`` for a bad entry); ``check`` and

@@ -88,10 +88,6 @@ class Zoo:
     def __len__(self) -> int:
         return len(self.entries)
 
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return tuple(e.id for e in self.entries)
-
     def get(self, name: str) -> ZooEntry | None:
         key = name.strip().lower()
         return next((e for e in self.entries if key in (n.lower() for n in e.names)), None)
