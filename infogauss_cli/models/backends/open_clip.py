@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.models.backends import common, hub
-from infogauss_cli.models.backends.common import attach_open_clip
 from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, prepare_text
 from infogauss_cli.models.weights import WeightsStatus, local_path
@@ -170,7 +169,7 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     enc = Encoder(entry.ref, tower, dim, model, *steps, fp)  # type: ignore[arg-type]
     resnet = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
     enc.channels_last = tower == "image" and resnet
-    return attach_open_clip(enc, tower)
+    return common.attach_open_clip(enc, tower)
 
 
 def quick_status(entry: ZooEntry) -> WeightsStatus | None:

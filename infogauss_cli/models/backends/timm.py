@@ -15,7 +15,6 @@ from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.models.backends import common, hub
-from infogauss_cli.models.backends.common import attach_timm
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder
 from infogauss_cli.models.weights import WeightsStatus
 from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
@@ -77,11 +76,8 @@ def data_config(entry: ZooEntry, model: torch.nn.Module) -> dict[str, object]:
     cfg = dict(timm.data.resolve_model_data_config(model))
     if src.input_size is not None:
         cfg["input_size"] = (3, src.input_size, src.input_size)
-    for key in ("mean", "std", "crop_pct", "interpolation"):
-        value = getattr(src, key)
-        if value is not None:
-            cfg[key] = tuple(value) if isinstance(value, tuple) else value
-    return cfg
+    overrides = {k: getattr(src, k) for k in ("mean", "std", "crop_pct", "interpolation")}
+    return cfg | {k: v for k, v in overrides.items() if v is not None}
 
 
 _SE = {"_se_reduce": "se.conv_reduce", "_se_expand": "se.conv_expand"}
@@ -218,7 +214,7 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     steps = (common.ImagePrepare(transform), common.stack_images, forward)
     enc = Encoder(entry.ref, "image", dim, model, *steps, fingerprint)  # type: ignore[arg-type]
     enc.channels_last = not hasattr(model, "patch_embed")  # CNNs gain, ViTs do not
-    return attach_timm(enc)
+    return common.attach_timm(enc)
 
 
 def hub_repo(name: str) -> str | None:

@@ -13,7 +13,6 @@ from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.models.backends import common, hub
-from infogauss_cli.models.backends.common import BpeCollate, ImagePrepare, TextCollate, with_layers
 from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, prepare_text
 from infogauss_cli.models.weights import (
@@ -82,7 +81,7 @@ class ProcessorPrepare:
 
 def build_text_collate(
     entry: ZooEntry, folder: Path | None, config: PretrainedConfig
-) -> tuple[TextCollate | BpeCollate, str]:
+) -> tuple[common.TextCollate | common.BpeCollate, str]:
     from transformers import AutoTokenizer
 
     src = entry.source
@@ -95,7 +94,7 @@ def build_text_collate(
 
             length = src.max_length or limit
             bpe = open_clip.get_tokenizer("ViT-L-14", context_length=length)  # CLIP's vocabulary
-            return BpeCollate(bpe, mask=True), f"open_clip-bpe:{length}"
+            return common.BpeCollate(bpe, mask=True), f"open_clip-bpe:{length}"
         what = f"the tokenizer files of {src.name} from the Hugging Face hub"
         files = hub.Files(AUX_PATTERNS, ["|".join(hub.TOKENIZER_FILES)], what)
         folder = hub.hub_snapshot(entry.ref, src.name, files)
@@ -107,12 +106,12 @@ def build_text_collate(
     # CLIP: fixed length, so a caption's embedding never depends on its batch mates
     padding: bool | str = "max_length" if clip else True
     ident = f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{padding}"
-    return TextCollate(tokenizer, length, padding), ident
+    return common.TextCollate(tokenizer, length, padding), ident
 
 
 def build_image_prepare(
     entry: ZooEntry, folder: Path | None, config: PretrainedConfig
-) -> tuple[ImagePrepare, str]:
+) -> tuple[common.ImagePrepare, str]:
     if folder is not None and (folder / "preprocessor_config.json").is_file():
         from transformers import AutoImageProcessor
 
@@ -134,7 +133,7 @@ def build_image_prepare(
                 f"{entry.ref}: no preprocessor_config.json for {entry.source.name}; put one in the "
                 "weights folder"
             )
-    return ImagePrepare(ProcessorPrepare(processor)), processor.to_json_string()
+    return common.ImagePrepare(ProcessorPrepare(processor)), processor.to_json_string()
 
 
 def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -183,7 +182,7 @@ POOLING = {
 def attach_layers(encoder: Encoder, pooling: str, tower: str, n_blocks: int) -> Encoder:
     forward, how = POOLING[pooling]
     clip = layers_clip_image if tower == "image" else layers_clip_text
-    return with_layers(encoder, forward or clip, (encoder.dim,) * (n_blocks + 1), how)
+    return common.with_layers(encoder, forward or clip, (encoder.dim,) * (n_blocks + 1), how)
 
 
 MODEL_WEIGHTS = "model.safetensors|model.safetensors.index.json|pytorch_model.bin"
