@@ -101,12 +101,9 @@ def entry_point_specs(group: str) -> tuple[tuple[str, str], ...]:
 
 def register_backend(backend: Backend | str, *, name: str | None = None) -> None:
     """Register ``backend`` (an object, or ``"module:attribute"`` with ``name``); last one wins."""
-    if isinstance(backend, str):
-        if not name:
-            raise ValueError("register_backend('module:attribute') needs name=")
-        _REGISTRY[name] = backend
-    else:
-        _REGISTRY[name or backend.name] = backend
+    if isinstance(backend, str) and not name:
+        raise ValueError("register_backend('module:attribute') needs name=")
+    _REGISTRY[name or backend.name] = backend  # type: ignore[union-attr]
 
 
 def unregister_backend(name: str) -> None:

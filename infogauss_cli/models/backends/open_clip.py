@@ -132,7 +132,6 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
         what = f"the tokenizer files of {repo} from the Hugging Face hub"
         files = hub.Files(hub.TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED], what)
         folder = hub.hub_snapshot(entry.ref, repo, files)
-        assert folder is not None
         ident = f"{hub.hub_identity(repo, folder)}:{context}"
     with hub.translate_hub_errors(entry.ref, f"the tokenizer of {repo}"):
         tokenizer = open_clip.tokenizer.HFTokenizer(

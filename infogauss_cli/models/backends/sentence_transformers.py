@@ -46,7 +46,6 @@ def model_folder(entry: ZooEntry) -> tuple[Path, str]:
     what = f"the sentence-transformers model {src.name} from the Hugging Face hub"
     files = hub.Files(ST_PATTERNS, REQUIRED, what)
     folder = hub.hub_snapshot(entry.ref, src.name, files, revision=src.revision)
-    assert folder is not None
     ident = hub.hub_identity(src.name, folder, src.revision)
     return folder, ident if entry.pretrained else f"random:{entry.init_seed}"
 

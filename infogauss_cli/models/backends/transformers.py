@@ -229,10 +229,8 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
     folder = _snapshot(entry, hub.Files(AUX_PATTERNS, complete), "cache")
     if folder is None:  # not cached: download, safetensors first
         folder = _snapshot(entry, hub.Files(SAFETENSORS_PATTERNS, ["config.json"], what), "hub")
-    assert folder is not None
     if not any((folder / n).exists() for n in MODEL_WEIGHTS.split("|")):
         folder = _snapshot(entry, hub.Files(BIN_PATTERNS, complete, what))
-        assert folder is not None
     return folder, hub.hub_identity(name, folder, entry.source.revision)
 
 
