@@ -8,7 +8,7 @@ import typer
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.output import emit
-from infogauss_cli.core.collisions import data_inputs
+from infogauss_cli.core.preflight import data_inputs
 from infogauss_cli.core.progress import note
 from infogauss_cli.extract.distributed import current_shard
 from infogauss_cli.extract.store import check_cache_writable

@@ -12,7 +12,7 @@ from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import StdoutConsole
 from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.safe_paths import default_cache_dir
+from infogauss_cli.core.preflight import default_cache_dir
 from infogauss_cli.pipelines import cache as admin
 
 app = typer.Typer(

@@ -1,9 +1,8 @@
 """Atomic file writes: readers see the old file or the new one, never half of one.
 
-One home for every writer of the package (cache chunks, embeddings, reports, plots, the fetch
-marker): a temporary file in the same folder (permissions from the umask), flushed and fsynced,
-renamed over the target, and the folder fsynced so the rename survives a crash. A link is
-written through (its target is replaced, the link stays); a stream (a character device such as
+Every writer of the package goes through here: a temporary file beside the target (permissions
+from the umask), fsynced, renamed over it, and the folder fsynced so the rename survives a crash.
+A link is written through (its target is replaced); a stream (a character device such as
 ``/dev/null``, a FIFO) is written directly, never replaced. An error names the path.
 """
 
@@ -33,39 +32,18 @@ def is_stream(path: str | os.PathLike[str]) -> bool:
     return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":  # pragma: no cover
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _named(exc: OSError, path: Path) -> OSError:
-    """``exc`` naming ``path`` when it names nothing (a failed write or fsync)."""
-    if exc.filename is None:
-        exc.filename = str(path)
-    return exc
-
-
-def _write_stream(path: Path, data: bytes) -> None:
-    with open(path, "ab") as f:  # append: a device or FIFO is never truncated nor replaced
-        f.write(data)
-        f.flush()
-
-
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, parents: bool = False) -> None:
     """Write ``data`` to ``path`` atomically (``parents``: create missing folders first)."""
     path = Path(path)
     try:
         if is_stream(path):
-            _write_stream(path, data)
-            return
-        _replace_file(Path(os.path.realpath(path)), data, parents)
+            with open(path, "ab") as f:  # append: a device or FIFO is never truncated nor replaced
+                f.write(data)
+        else:
+            _replace_file(Path(os.path.realpath(path)), data, parents)
     except OSError as exc:
-        raise _named(exc, path) from None
+        exc.filename = str(path) if exc.filename is None else exc.filename
+        raise exc from None
 
 
 def _replace_file(path: Path, data: bytes, parents: bool) -> None:
@@ -83,7 +61,12 @@ def _replace_file(path: Path, data: bytes, parents: bool) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_dir(path.parent)
+    if os.name == "posix":
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, parents: bool = True) -> None:

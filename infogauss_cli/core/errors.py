@@ -5,6 +5,9 @@ Library code raises these; the CLI turns them into one line on stderr and an exi
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Iterable
+
 
 class InfogaussError(Exception):
     """Base class; ``exit_code`` is what the CLI exits with."""
@@ -33,11 +36,11 @@ def first_line(exc: BaseException, default: str | None = None) -> str:
     return lines[0] if lines else (type(exc).__name__ if default is None else default)
 
 
-def more_names(names: object, limit: int = 5) -> str:
+def more_names(names: Iterable[object], limit: int = 5) -> str:
     """``a, b, c and 4 more`` for messages: the first ``limit`` of ``names``."""
-    names = [str(n) for n in names]  # type: ignore[attr-defined]
-    text = ", ".join(names[:limit])
-    return text + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    shown = [str(n) for n in names]
+    more = f" and {len(shown) - limit} more" if len(shown) > limit else ""
+    return ", ".join(shown[:limit]) + more
 
 
 class IOFailure(InfogaussError):
@@ -78,9 +81,7 @@ def io_failure(
 ) -> IOFailure:
     """Turn an :class:`OSError` into an :class:`IOFailure` (``path`` defaults to the one the
     error names; ``fix`` to advice matching the errno)."""
-    import errno as _errno
-
-    name = _errno.errorcode.get(exc.errno or 0, "")
+    name = errno.errorcode.get(exc.errno or 0, "")
     target = path if path is not None else (exc.filename or "(unknown path)")
     if name in _MACHINE:
         problem = _MACHINE[name]

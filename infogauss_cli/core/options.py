@@ -1,10 +1,6 @@
-"""Option objects of the library: what a command asks for, grouped by the layer that uses it.
-
-Each vocabulary (views, towers, precisions, verdict modes) is defined once here, next to the
-objects that carry it; the CLI builds these objects from its options (field names are the
-option names, see :func:`from_params`) and hands them down, so library functions take a few
-arguments instead of dozens.
-"""
+"""Option objects of the library: what a command asks for, grouped by the layer that uses it,
+with each vocabulary (views, towers, precisions...) defined once. The CLI builds them from its
+options (field names are the option names: :func:`from_params`) and hands them down."""
 
 from __future__ import annotations
 
@@ -16,9 +12,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
 from infogauss_cli.core.atomic import is_stdout
-from infogauss_cli.core.collisions import check_distinct
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.preflight import preflight_outputs
+from infogauss_cli.core.preflight import check_distinct, preflight_outputs
 
 ViewName = Literal["auto", "l2", "raw", "both"]
 TowerName = Literal["image", "text", "all"]
@@ -33,12 +28,8 @@ PRECISIONS: tuple[str, ...] = get_args(PrecisionName)
 DECODES: tuple[str, ...] = get_args(DecodeName)
 VERDICT_MODES: tuple[str, ...] = get_args(VerdictModeName)
 RULES: tuple[str, ...] = get_args(RuleName)
-VIEWS: dict[str, tuple[str, ...]] = {
-    "auto": ("l2",),
-    "l2": ("l2",),
-    "raw": ("raw",),
-    "both": ("l2", "raw"),
-}
+VIEWS: dict[str, tuple[str, ...]] = {"auto": ("l2",), "l2": ("l2",), "raw": ("raw",)}
+VIEWS["both"] = ("l2", "raw")
 
 ALL = "all"  # every layer of --layers
 MAX_SHARDS = 1_000_000
@@ -64,15 +55,11 @@ def parse_layers(spec: str | None) -> str | tuple[int, ...] | None:
     if text == ALL:
         return ALL
     out: list[int] = []
-    try:
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            lo, sep, hi = part.partition("-") if not part.startswith("-") else (part, "", "")
-            if sep:
-                out += range(int(lo), int(hi) + 1)
-            else:
-                out.append(int(lo))
-    except ValueError:
-        out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if (m := re.fullmatch(r"(\d+)-(\d+)|-?\d+", part)) is None:
+            out = []
+            break
+        out += range(int(m[1]), int(m[2]) + 1) if m[1] else [int(part)]
     if not out:
         raise BadInputError(
             f"--layers {spec!r}: expected all or a list of layer numbers (0,3,6 or 2-4 or -1)"
@@ -125,7 +112,7 @@ class Protocol:
 
     @property
     def views(self) -> tuple[str, ...]:
-        """``auto``/``l2``/``raw``/``both`` -> the views whose paper columns are shown."""
+        """The views whose paper columns are shown."""
         return VIEWS[self.view]
 
     def verdict_view(self, view: str) -> str:
@@ -187,30 +174,24 @@ class DiagnoseOptions:
     alpha: float = 0.05  # false-alarm rate of the calibrated rule on the reference
     per_coordinate: bool = False
     keep_arrays: bool = False  # what the HTML report and plots need
-    # bytes of working memory of the diagnostics (None: from the machine's RAM, see
-    # diagnostics/validate.py); a size string such as "512M" or "2G" is parsed
+    # bytes of working memory of the diagnostics (None: from the machine's RAM); "512M", "2G"...
     memory_budget: int | str | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.verdict, VERDICT_MODES, "verdict mode")
-        if isinstance(self.memory_budget, str):
-            object.__setattr__(self, "memory_budget", parse_memory_budget(self.memory_budget))
         check_choice(self.rule, RULES, "rule")
         if not 0.0 < self.alpha < 1.0:
             raise BadInputError(f"--alpha must be between 0 and 1 (exclusive), got {self.alpha}")
         if self.bootstrap < 0:
             raise BadInputError(f"--bootstrap must be >= 0, got {self.bootstrap}")
-
-
-def parse_memory_budget(text: str) -> int:
-    """``--memory-budget`` ("512M", "2G", "1.5GiB", bytes) -> bytes, or BadInputError."""
-    try:
-        size = parse_size(text)
-    except ValueError as exc:
-        raise BadInputError(f"--memory-budget: {exc}") from None
-    if size < MIN_BUDGET:
-        raise BadInputError(f"--memory-budget {text}: at least {MIN_BUDGET >> 20}M, please")
-    return size
+        if isinstance(text := self.memory_budget, str):
+            try:
+                size = parse_size(text)
+            except ValueError as exc:
+                raise BadInputError(f"--memory-budget: {exc}") from None
+            if size < MIN_BUDGET:
+                raise BadInputError(f"--memory-budget {text}: at least {MIN_BUDGET >> 20}M, please")
+            object.__setattr__(self, "memory_budget", size)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
-"""Check every output before the work: files and folders must be creatable and writable.
+"""Output checks before the work, and where the embedding cache lives by default.
 
-Commands call :func:`preflight_outputs` (through ``Outputs.preflight()``) and
-:func:`preflight_cache` before any model is loaded or any item is read, so a path that cannot
-be written costs seconds, not a whole extraction. Each check creates and removes a probe file
-(or folder) where the output will go: that is the only test that sees a read-only mount, a
-permission problem and (with the free-space check) a full disk the same way the real write will.
+Commands call :func:`preflight_outputs` and :func:`check_distinct` (through
+``Outputs.preflight()``) and :func:`preflight_cache` before any model is loaded or any item is
+read. A probe file is created and removed where each output will go (the one test that sees a
+read-only mount, a permission problem or a full disk as the real write will); an output must not
+be an input or another output, through links included (existing files compare by inode).
 """
 
 from __future__ import annotations
@@ -14,50 +14,96 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from infogauss_cli.core.atomic import is_stdout, is_stream
 from infogauss_cli.core.errors import IOFailure, io_failure
-from infogauss_cli.core.safe_paths import default_cache_dir
 
 MIN_FREE_BYTES = 1 << 20  # less than this free where an output goes: fail now, not at the end
+Named = tuple[str, "str | os.PathLike[str] | None"]
+_SUFFIX = {"--json": ".json", "--markdown": ".md", "--html": ".html", "--out": ".npy"}
 
 
-def _nearest_existing(path: Path) -> Path:
-    current = path
-    while not current.exists() and current != current.parent:
-        current = current.parent
-    return current
+def default_cache_dir() -> Path:
+    """``$INFOGAUSS_CACHE`` if set, else ``<user cache dir>/infogauss/embeddings``."""
+    if env := os.environ.get("INFOGAUSS_CACHE"):
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("infogauss")) / "embeddings"
+
+
+def identity(path: str | os.PathLike[str]) -> tuple[object, ...]:
+    """``(device, inode)`` of an existing file or folder, else its resolved path."""
+    resolved = os.path.realpath(Path(path).expanduser())
+    try:
+        st = os.stat(resolved)
+    except OSError:
+        return ("path", resolved)
+    return ("inode", st.st_dev, st.st_ino)
+
+
+def _present(named: Iterable[Named]) -> Iterator[tuple[str, str]]:
+    """The ``(label, path)`` pairs that name a file (None and ``/dev/null`` left out)."""
+    for label, path in named:
+        if path is not None and os.path.realpath(str(path)) != os.devnull:
+            yield label, str(path)
+
+
+def check_distinct(
+    outputs: Iterable[Named], inputs: Iterable[Named] = (), folders: Iterable[Named] = ()
+) -> None:
+    """Refuse an output file (``(option, path)`` of ``outputs``) that is one of ``inputs``
+    (``(what, path)``), another output, or one of the output ``folders``: an
+    :class:`IOFailure` (exit 2) naming both."""
+    seen: dict[tuple[object, ...], str] = {}
+    for what, path in _present(inputs):
+        seen.setdefault(identity(path), f"the input {what} {path}")
+    for option, path in _present(folders):
+        seen.setdefault(identity(path), f"the {option} folder")
+    to_stdout: str | None = None
+    for option, path in _present(outputs):
+        if is_stdout(path):
+            if to_stdout is not None:
+                fix = "only one output can go to stdout: give the others a file name"
+                raise IOFailure(path, f"write {option}", f"{to_stdout} goes to stdout too", fix, 2)
+            to_stdout = option
+            continue
+        key = identity(path)
+        if key in seen:
+            fix = (
+                f"writing it would replace that input: choose another {option} path"
+                if seen[key].startswith("the input")
+                else "give each output its own path"
+            )
+            raise IOFailure(path, f"write {option}", f"it is {seen[key]}", fix, 2)
+        seen[key] = f"the {option} output"
+
+
+def data_inputs(spec: str | None) -> list[Named]:
+    """The local file or folder a ``--data`` spec reads (``text:lines.txt``), if any."""
+    path = (spec or "").split(":", 1)[-1]
+    return [("--data", path)] if path and Path(path).expanduser().exists() else []
 
 
 def _probe_folder(folder: Path, target: Path, option: str, fix: str, user_path: bool) -> None:
     """Create and remove a probe file in the existing ``folder`` (where ``target`` will be
-    written); check free space there."""
+    written) and check the free space there; a failure says which folder when not ``target``."""
     try:
         fd, probe = tempfile.mkstemp(prefix=".infogauss-probe-", dir=folder)
         os.close(fd)
         os.unlink(probe)
+        failure = None
     except OSError as exc:
         failure = io_failure(exc, target, f"write {option}", fix=fix, user_path=user_path)
-        raise _where(failure, folder, target) from None
     with contextlib.suppress(OSError):
-        if shutil.disk_usage(folder).free < MIN_FREE_BYTES:
+        if failure is None and shutil.disk_usage(folder).free < MIN_FREE_BYTES:
             failure = io_failure(OSError(errno.ENOSPC, "no space"), target, f"write {option}")
-            raise _where(failure, folder, target)
-
-
-def _where(failure: IOFailure, folder: Path, target: Path) -> IOFailure:
-    """Say which folder failed when it is not the target itself."""
-    if folder == target:
-        return failure
-    return IOFailure(
-        failure.path,
-        failure.operation,
-        f"{failure.problem} in {folder}",
-        failure.fix,
-        failure.exit_code,
-    )
+    if failure is not None:
+        where = "" if folder == target else f" in {folder}"
+        problem, code = failure.problem + where, failure.exit_code
+        raise IOFailure(failure.path, failure.operation, problem, failure.fix, code)
 
 
 def check_file_target(
@@ -68,21 +114,14 @@ def check_file_target(
     path = Path(path).expanduser()
     fix = fix or f"pass another {option} path"
     if path.is_dir():
-        raise IOFailure(
-            path,
-            f"write {option} to",
-            "it is a folder, not a file",
-            f"give a file name, e.g. {path / ('report' + _suffix(option))}",
-            2,
-        )
+        example = path / ("report" + _SUFFIX.get(option, ""))
+        problem = "it is a folder, not a file"
+        raise IOFailure(path, f"write {option} to", problem, f"give a file name, e.g. {example}", 2)
     if is_stream(path):
         return path  # a device or FIFO: written directly, nothing to create
     if path.exists() and not path.is_file():
         raise IOFailure(path, f"write {option} to", "it is not a regular file", fix, 2)
-    base = _nearest_existing(path.parent)
-    if not base.is_dir():
-        raise IOFailure(path, f"write {option} to", f"{base} is a file, not a folder", fix, 2)
-    _probe_folder(base, path, option, fix, user_path)
+    _probe_below(path.parent, path, f"write {option} to", option, fix, user_path)
     return path
 
 
@@ -94,23 +133,21 @@ def check_folder_target(
     fix = fix or f"pass another {option} folder"
     if path.exists() and not path.is_dir():
         raise IOFailure(path, f"use {option}", "it is a file, not a folder", fix, 2)
-    base = _nearest_existing(path)
-    if not base.is_dir():
-        raise IOFailure(path, f"use {option}", f"{base} is a file, not a folder", fix, 2)
-    _probe_folder(base, path, option, fix, user_path)
+    _probe_below(path, path, f"use {option}", option, fix, user_path)
     return path
 
 
-def _suffix(option: str) -> str:
-    return {"--json": ".json", "--markdown": ".md", "--html": ".html", "--out": ".npy"}.get(
-        option, ""
-    )
+def _probe_below(start: Path, target: Path, op: str, option: str, fix: str, user: bool) -> None:
+    """Probe the nearest existing folder at or above ``start``, which must be a folder."""
+    base = start
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise IOFailure(target, op, f"{base} is a file, not a folder", fix, 2)
+    _probe_folder(base, target, option, fix, user)
 
 
-def preflight_outputs(
-    files: Iterable[tuple[str, str | os.PathLike[str] | None]] = (),
-    folders: Iterable[tuple[str, str | os.PathLike[str] | None]] = (),
-) -> None:
+def preflight_outputs(files: Iterable[Named] = (), folders: Iterable[Named] = ()) -> None:
     """Check each ``(option, path)`` of ``files`` (written as files) and ``folders`` (folders
     written into); None and stdout (``-``, ``/dev/stdout``) are skipped."""
     for option, path in files:
@@ -123,30 +160,21 @@ def preflight_outputs(
 
 def preflight_cache(cache_dir: str | os.PathLike[str] | None) -> None:
     """The embedding cache folder (``--cache-dir``, else the default) can be written."""
-    named = cache_dir is not None or bool(os.environ.get("INFOGAUSS_CACHE"))
-    folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    env = bool(os.environ.get("INFOGAUSS_CACHE"))
+    label = "--cache-dir (INFOGAUSS_CACHE)" if env else "the embedding cache"
     check_folder_target(
-        folder,
-        "--cache-dir" if cache_dir is not None else _cache_label(),
+        Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir(),
+        "--cache-dir" if cache_dir is not None else label,
         fix="pass --cache-dir DIR on a writable disk, or --no-cache",
-        user_path=named,  # a folder the user named (option or variable): exit 2
+        user_path=cache_dir is not None or env,  # a folder the user named (option or variable)
     )
-
-
-def _cache_label() -> str:
-    """How the default cache folder is named in messages."""
-    if os.environ.get("INFOGAUSS_CACHE"):
-        return "--cache-dir (INFOGAUSS_CACHE)"
-    return "the embedding cache"
 
 
 def rescue_path(intended: Path, cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
     """A writable place for a result whose intended path failed: the cache folder's
     ``rescued/`` first, then the system temporary folder. None when neither can be written."""
-    roots = [Path(cache_dir).expanduser() if cache_dir else default_cache_dir()]
-    roots.append(Path(tempfile.gettempdir()) / "infogauss")
-    for root in roots:
-        folder = root / "rescued" if root == roots[0] else root
+    cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    for folder in (cache / "rescued", Path(tempfile.gettempdir()) / "infogauss"):
         try:
             folder.mkdir(parents=True, exist_ok=True)
             _probe_folder(folder, folder, "rescue", "", False)

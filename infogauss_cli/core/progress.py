@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 T = TypeVar("T")
 Advance = Callable[..., None]
@@ -31,10 +31,6 @@ class Channel(Protocol):
 
 
 _ACTIVE: ContextVar[Channel | None] = ContextVar("infogauss_channel", default=None)
-
-
-def _noop(*_: Any, **__: Any) -> None:
-    return None
 
 
 @contextmanager
@@ -63,7 +59,7 @@ def steps(label: str, total: int | None = None, unit: str = "") -> Iterator[Adva
     """A long step of ``total`` ``unit`` (None: unknown, a spinner); yields ``advance(n=1)``."""
     active = _ACTIVE.get()
     if active is None:
-        yield _noop
+        yield lambda *_, **__: None
         return
     with active.step(label, total, unit) as advance:
         yield advance

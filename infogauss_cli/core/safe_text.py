@@ -1,4 +1,5 @@
-"""Show user-supplied text (file names, ``--name``, model names, data) safely.
+"""Show user-supplied text (file names, ``--name``, model names, data) safely, and keep paths
+named inside data files in their folder.
 
 Control characters (ESC/OSC sequences, newlines, DEL, C1 codes, bidi overrides) are shown
 escaped (``\\x1b``), never sent to the terminal; rich markup in names (``[bold red]x``) is
@@ -8,6 +9,7 @@ shown literally; Markdown cells escape ``|`` and HTML.
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath, PureWindowsPath
 
 # control characters, bidi overrides, and lone surrogates (the undecodable bytes of a non-UTF-8
 # file name, os.fsdecode's \udcXX): all shown as escapes, never written raw
@@ -45,3 +47,16 @@ def md_cell(text: object) -> str:
     """For a Markdown table cell or list item: printable, HTML and ``|`` escaped."""
     out = printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return out.replace("|", "\\|")
+
+
+def stays_inside(name: str) -> bool:
+    """True if ``name`` (a COCO ``file_name``, a checkpoint sidecar's path) is a relative path
+    that cannot leave the folder it is joined to. Checked on the text, so symlinked images work
+    while ``../../secret.jpg`` or ``/etc/passwd`` is refused."""
+    if not name or "\x00" in name:
+        return False
+    for flavour in (PurePosixPath, PureWindowsPath):
+        path = flavour(name)
+        if path.is_absolute() or path.anchor or ".." in path.parts:
+            return False
+    return True

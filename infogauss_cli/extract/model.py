@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infogauss_cli import __version__
-from infogauss_cli.core.collisions import check_distinct, data_inputs
 from infogauss_cli.core.errors import BadInputError, RunError, io_failure
 from infogauss_cli.core.options import Request
-from infogauss_cli.core.preflight import check_file_target, rescue_path
+from infogauss_cli.core.preflight import check_distinct, check_file_target, data_inputs, rescue_path
 from infogauss_cli.core.progress import steps
 from infogauss_cli.data.sources import ignored_counts, parse_data_spec
 from infogauss_cli.data.sources.base import Item, Source, item_count

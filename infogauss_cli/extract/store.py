@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, first_line
 from infogauss_cli.core.options import Compute
-from infogauss_cli.core.preflight import preflight_cache
-from infogauss_cli.core.safe_paths import default_cache_dir
+from infogauss_cli.core.preflight import default_cache_dir, preflight_cache
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np

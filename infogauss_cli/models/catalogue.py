@@ -17,12 +17,7 @@ from infogauss_cli.core.errors import BadInputError, InfogaussError, RunError, f
 from infogauss_cli.core.options import Compute
 from infogauss_cli.models.backends import hub
 from infogauss_cli.models.registry import Encoder, backend_names, get_backend
-from infogauss_cli.models.validation import (
-    ENV_VAR,
-    Zoo,
-    parse_entry,
-    parse_zoo,
-)
+from infogauss_cli.models.validation import ENV_VAR, Zoo, parse_entry, parse_zoo
 from infogauss_cli.models.weights import WeightsStatus, weights_load_error, weights_location
 from infogauss_cli.models.zoo_schema import (
     ON_THE_FLY_PREFIXES,
@@ -238,12 +233,8 @@ def build_encoder(entry: ZooEntry, tower: str) -> Encoder:
     except InfogaussError:
         raise
     except (RuntimeError, OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as exc:
-        try:
-            path = weights_location(entry).path
-        except InfogaussError:
-            path = None
-        known = weights_load_error(exc, entry.ref, path)
-        if known is not None:
+        # the backend resolved the same location before it failed: this cannot raise now
+        if (known := weights_load_error(exc, entry.ref, weights_location(entry).path)) is not None:
             raise known from None
         raise RunError(
             f"cannot load {entry.ref} ({entry.backend} {entry.source.name}): "
@@ -260,8 +251,7 @@ def fail_fast(entry: ZooEntry) -> None:
     status = quick(entry) if quick is not None else None
     if status is None or status.available or status.kind != "hub":
         return
-    reason = hub.hub_unavailable_reason()
-    if reason is not None:
+    if (reason := hub.hub_unavailable_reason()) is not None:
         raise hub.offline_error(entry.ref, f"the weights {status.location}", reason)
 
 

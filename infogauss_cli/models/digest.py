@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from infogauss_cli.core.atomic import atomic_write_bytes
-from infogauss_cli.core.safe_paths import default_cache_dir
+from infogauss_cli.core.preflight import default_cache_dir
 
 HASH_MEMO = ".weights-sha256.json"
 LOCK_TIMEOUT_S = 60  # another process updating the memo this long: skip remembering

@@ -1,15 +1,16 @@
 """The backend registry: the zoo's ``backend:`` names (registered objects, ``"module:attribute"``
-imported on first use, or entry points of ``infogauss.backends``) and the Backend contract."""
+imported on first use, or entry points of ``infogauss.backends``) and the Backend contract; the
+entry points of installed plugins (backends and sources) are read here."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.plugins import entry_point_specs
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -55,7 +56,6 @@ def prepare_text(text: object) -> str:
     return str(text)
 
 
-@runtime_checkable
 class Backend(Protocol):
     """What a backend provides (docs/zoo.md): ``build(entry, tower)`` gives an eval-mode float32
     CPU :class:`Encoder` (``RunError`` offline, ``BadInputError`` for a bad entry); ``check`` and
@@ -91,14 +91,19 @@ _REGISTRY: dict[str, Backend | str] = {
 }
 
 
+@functools.cache
+def entry_point_specs(group: str) -> tuple[tuple[str, str], ...]:
+    """``(name, "module:attribute")`` of every entry point in ``group`` (read once)."""
+    from importlib.metadata import entry_points
+
+    return tuple((ep.name, ep.value) for ep in entry_points(group=group))
+
+
 def register_backend(backend: Backend | str, *, name: str | None = None) -> None:
     """Register ``backend`` (an object, or ``"module:attribute"`` with ``name``); last one wins."""
-    if isinstance(backend, str):
-        if not name:
-            raise ValueError("register_backend('module:attribute') needs name=")
-        _REGISTRY[name] = backend
-    else:
-        _REGISTRY[name or backend.name] = backend
+    if isinstance(backend, str) and not name:
+        raise ValueError("register_backend('module:attribute') needs name=")
+    _REGISTRY[name or backend.name] = backend  # type: ignore[union-attr]
 
 
 def unregister_backend(name: str) -> None:

@@ -4,6 +4,7 @@ field path of every problem, duplicate names included."""
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
@@ -22,15 +23,10 @@ from infogauss_cli.models.zoo_schema import (
 )
 
 ENV_VAR = "INFOGAUSS_ZOO"
-ON_THE_FLY_HINT = (
-    "use hf:ID, timm:NAME, open_clip:NAME or st:ID to audit a hub or local model without a zoo "
-    "entry"
-)
 Loc = tuple[str | int, ...]
 BaseDir = str | os.PathLike[str] | None
 
 _ENTRY_CLASSES: dict[tuple[str, type], type[ZooEntry]] = {}
-_UNIONS: dict[tuple[str, ...], tuple[Any, type[BaseModel]]] = {}
 
 
 def entry_class(backend: str) -> type[ZooEntry]:
@@ -51,19 +47,19 @@ def entry_class(backend: str) -> type[ZooEntry]:
 
 
 def _schemas() -> tuple[Any, type[BaseModel]]:
-    names = backend_names()
-    if names not in _UNIONS:
-        classes = tuple(entry_class(n) for n in names)
-        union = classes[0] if len(classes) == 1 else Union[classes]  # noqa: UP007
-        any_entry = Annotated[union, Field(discriminator="backend")]
-        zoo_file = create_model(
-            "ZooFile",
-            __base__=Strict,
-            schema_version=(Literal[1], ...),
-            models=(list[any_entry], ...),
-        )
-        _UNIONS[names] = (any_entry, zoo_file)
-    return _UNIONS[names]
+    """(any entry, a zoo file) of the backends registered now."""
+    return _union_schemas(backend_names())
+
+
+@functools.cache
+def _union_schemas(names: tuple[str, ...]) -> tuple[Any, type[BaseModel]]:
+    classes = tuple(entry_class(n) for n in names)
+    union = classes[0] if len(classes) == 1 else Union[classes]  # noqa: UP007
+    any_entry = Annotated[union, Field(discriminator="backend")]
+    models = (list[any_entry], ...)
+    return any_entry, create_model(
+        "ZooFile", __base__=Strict, schema_version=(Literal[1], ...), models=models
+    )
 
 
 def parse_entry(
@@ -92,10 +88,6 @@ class Zoo:
     def __len__(self) -> int:
         return len(self.entries)
 
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return tuple(e.id for e in self.entries)
-
     def get(self, name: str) -> ZooEntry | None:
         key = name.strip().lower()
         return next((e for e in self.entries if key in (n.lower() for n in e.names)), None)
@@ -110,7 +102,8 @@ class Zoo:
             hint = f"; did you mean {', '.join(names[c] for c in close)}?" if close else ""
             raise BadInputError(
                 f"unknown model {name!r}{hint} (`infogauss zoo list` shows the "
-                f"{len(self.entries)} models of {self.path}; {ON_THE_FLY_HINT})"
+                f"{len(self.entries)} models of {self.path}; use hf:ID, timm:NAME, open_clip:NAME "
+                "or st:ID to audit a hub or local model without a zoo entry)"
             )
         return entry.random_twin(seed) if random else entry
 
@@ -121,15 +114,13 @@ def parse_zoo(data: object, *, base_dir: BaseDir = None, origin: str = "data") -
             f"{origin}: expected a mapping with 'schema_version: {SCHEMA_VERSION}' and 'models: "
             f"[...]', got {type(data).__name__}"
         )
+    problems = _duplicates(data.get("models"))
     try:
         parsed = _schemas()[1].model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        lines = _error_lines(exc, data, base_dir)
-        lines += _duplicates(data.get("models"))
-        raise BadInputError(format_errors(origin, lines)) from None
-    problems = _duplicates([{"id": e.id, "aliases": list(e.aliases)} for e in parsed.models])
+        problems = _error_lines(exc, data, base_dir) + problems
     if problems:
-        raise BadInputError(format_errors(origin, problems))
+        raise BadInputError(format_errors(origin, problems)) from None
     return Zoo(entries=tuple(parsed.models), path=origin)
 
 
@@ -199,20 +190,16 @@ def _at(data: object, loc: Loc) -> object:
 
 
 def _duplicates(models: object) -> list[str]:
-    if not isinstance(models, list):
-        return []
+    """An id or alias (any case) used twice, each use after the first named by its field."""
     seen: dict[str, str] = {}
     problems = []
-    for i, item in enumerate(models):
-        if not isinstance(item, dict):
-            continue
+    for i, item in enumerate(models if isinstance(models, list) else []):
+        item = item if isinstance(item, dict) else {}
         aliases = item.get("aliases") if isinstance(item.get("aliases"), list) else []
         for j, name in enumerate([item.get("id"), *aliases]):
-            if not isinstance(name, str):
-                continue
             field = f"models[{i}].id" if j == 0 else f"models[{i}].aliases[{j - 1}]"
-            if name.lower() in seen:
+            if isinstance(name, str) and name.lower() in seen:
                 problems.append(f"{field}: {name!r} is already used by {seen[name.lower()]}")
-            else:
+            elif isinstance(name, str):
                 seen[name.lower()] = field
     return problems

@@ -30,21 +30,19 @@ def split_random(ref: str, *, strict: bool = True) -> tuple[str, bool, int | Non
     suffix is an error, else it stays in the name."""
     text = ref.strip()
     name, sep, suffix = text.rpartition("@")
-    if not sep:
+    kind, _, seed = suffix.partition(":")
+    random = kind.lower() == RANDOM_SUFFIX
+    if not sep or not (random or strict):
         return text, False, None
-    kind, _, seed_text = suffix.partition(":")
-    if kind.lower() != RANDOM_SUFFIX and not strict:
-        return text, False, None
-    if kind.lower() != RANDOM_SUFFIX or (seed_text and not seed_text.isdigit()):
+    if not random or (seed and not seed.isdigit()):
         raise BadInputError(
             f"{ref!r}: unknown suffix '@{suffix}'; use MODEL@random or MODEL@random:SEED"
         )
-    seed = int(seed_text) if seed_text else None
-    if seed is not None and seed > MAX_SEED:
+    if seed and int(seed) > MAX_SEED:
         raise BadInputError(
-            f"{ref!r}: the @random seed must be between 0 and {MAX_SEED} (2^32-1), got {seed_text}"
+            f"{ref!r}: the @random seed must be between 0 and {MAX_SEED} (2^32-1), got {seed}"
         )
-    return name, True, seed
+    return name, True, int(seed) if seed else None
 
 
 Objective = Literal["infonce", "sigmoid", "supervised", "self-distillation", "mae", "other"]
@@ -81,19 +79,15 @@ def _resolve_weights(value: str | None, info: ValidationInfo) -> str | None:
     """Expand ``~``; a relative path is relative to the zoo file's folder."""
     if value is None:
         return None
-    value = value.strip()
-    if not value:
+    if not (value := value.strip()):
         raise ValueError("must not be empty (leave it out to use the hub)")
     if value.startswith(PKG_PREFIX):
         module = value[len(PKG_PREFIX) :].partition("/")[0]
         if not module or not all(part.isidentifier() for part in module.split(".")):
             raise ValueError(f"{value!r}: expected pkg:MODULE/RELATIVE/PATH")
         return value
-    path = Path(value).expanduser()
-    base = (info.context or {}).get("base_dir")
-    if not path.is_absolute() and base is not None:
-        path = Path(base) / path
-    return str(path)
+    path, base = Path(value).expanduser(), (info.context or {}).get("base_dir")
+    return str(path if base is None else Path(base) / path)  # an absolute path stays
 
 
 class SourceSchema(Strict):
@@ -159,15 +153,11 @@ class ZooEntry(Strict):
         seed = f":{self.init_seed}" if self.init_seed else ""
         return self.id if self.pretrained else f"{self.id}@{RANDOM_SUFFIX}{seed}"
 
-    def paper_row_for(self, tower: str) -> str | None:
-        if isinstance(self.paper_row, dict):
-            return self.paper_row.get(tower)  # type: ignore[call-overload]
-        return self.paper_row
-
     @property
     def names(self) -> tuple[str, ...]:
         return (self.id, *self.aliases)
 
     def random_twin(self, seed: int | None = None) -> ZooEntry:
-        seeds = {} if seed is None else {"init_seed": seed}
-        return self.model_copy(update={"pretrained": False, **seeds})
+        return self.model_copy(
+            update={"pretrained": False, "init_seed": self.init_seed if seed is None else seed}
+        )

@@ -8,8 +8,8 @@ import pytest
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import DataOptions
-from infogauss_cli.data.sources import data_section, parse_data_spec, split_coco_spec
-from infogauss_cli.data.sources.coco import CocoSource
+from infogauss_cli.data.sources import data_section, parse_data_spec
+from infogauss_cli.data.sources.coco import CocoSource, split_coco_spec
 from infogauss_cli.data.sources.images import ImageLoadError, load_image
 from tests.support.coco import file_name, image_ids, make_coco
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.safe_paths import stays_inside
+from infogauss_cli.core.safe_text import stays_inside
 from infogauss_cli.data.sources import parse_data_spec
 from infogauss_cli.pipelines.synthetic.checkpoints import FORMAT, read_checkpoint
 from tests.support.cli import invoke

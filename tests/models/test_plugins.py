@@ -8,7 +8,7 @@ import json
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.data.sources.registry import unregister_source
+from infogauss_cli.data.sources import unregister_source
 from infogauss_cli.extract import EngineOptions
 from infogauss_cli.models.registry import unregister_backend
 from tests.support import toy_plugins

@@ -47,7 +47,7 @@ def errors_of(data) -> list[str]:
 def test_packaged_zoo_loads_and_has_the_paper_models():
     z = load_zoo()
     assert Path(z.path) == Path(str(files("infogauss_cli") / "model_zoo.yaml")) == find_zoo()
-    assert set(PAPER) <= set(z.ids)
+    assert set(PAPER) <= {e.id for e in z.entries}
     for name in (
         "clip-vit-b32",
         "clip-vit-b16",
@@ -59,17 +59,17 @@ def test_packaged_zoo_loads_and_has_the_paper_models():
         "minilm-l6",
         "effnet-lite0",
     ):
-        assert name in z.ids
+        assert name in {e.id for e in z.entries}
     clip = z.resolve("clip")
     assert clip.id == "clip-vit-l14" and clip.towers == ("image", "text") and clip.dim == 768
     assert clip.source.name == "ViT-L-14-quickgelu" and clip.source.pretrained == "openai"
-    assert clip.paper_row_for("text") == "CLIP Text (ViT-L/14)"
+    assert clip.paper_row["text"] == "CLIP Text (ViT-L/14)"
     assert z.resolve("densenet").source.name == "densenet121.tv_in1k"
     assert z.resolve("dino").paper_row == "DINO (ViT-B/32)" and "B/32" in z.resolve("dino").notes
     assert z.resolve("siglip").objective == "sigmoid"
     assert z.resolve("mae").objective == "mae"
-    assert {e.objective for e in z} <= set(OBJECTIVES)
-    assert all(e.embedding and e.dim > 0 for e in z)
+    assert {e.objective for e in z.entries} <= set(OBJECTIVES)
+    assert all(e.embedding and e.dim > 0 for e in z.entries)
 
 
 def test_repo_root_zoo_is_a_relative_symlink_to_the_packaged_one():
@@ -82,12 +82,13 @@ def test_zoo_search_order(tmp_path, monkeypatch):
     mine = tmp_path / "mine.yaml"
     mine.write_text(yaml.safe_dump(zoo_of(entry(id="only-me"))))
     monkeypatch.setenv("INFOGAUSS_ZOO", str(mine))
-    assert load_zoo().ids == ("only-me",)
+    assert tuple(e.id for e in load_zoo().entries) == ("only-me",)
     other = tmp_path / "other.yaml"
     other.write_text(yaml.safe_dump(zoo_of(entry(id="explicit"))))
-    assert load_zoo(other).ids == ("explicit",)  # explicit path beats the environment
+    # an explicit path beats the environment
+    assert tuple(e.id for e in load_zoo(other).entries) == ("explicit",)
     monkeypatch.delenv("INFOGAUSS_ZOO")
-    assert "resnet34" in load_zoo().ids
+    assert "resnet34" in {e.id for e in load_zoo().entries}
 
 
 def test_missing_and_malformed_files(tmp_path):
@@ -306,7 +307,7 @@ def test_library_names_exist_in_the_installed_libraries():
 
     pretrained = set(timm.list_pretrained())
     tags = set(open_clip.list_pretrained())
-    for e in load_zoo():
+    for e in load_zoo().entries:
         if e.backend == "timm" and "." in e.source.name:
             assert e.source.name in pretrained, e.id
         elif e.backend == "open_clip":
@@ -361,7 +362,7 @@ def test_cli_show_yaml_round_trips(cli, tmp_path):
     f = tmp_path / "one.yaml"
     f.write_text(r.output)
     one = load_zoo(f)
-    assert one.ids == ("minilm-l6",)
+    assert [e.id for e in one.entries] == ["minilm-l6"]
     assert one.resolve("minilm") == load_zoo().resolve("minilm")
 
 
@@ -408,7 +409,7 @@ def test_zoo_group_is_registered_in_the_main_app():
 
 def test_zoo_type():
     z = parse_zoo(zoo_of(entry(), entry(id="n")))
-    assert isinstance(z, Zoo) and len(z) == 2 and [e.id for e in z] == ["m", "n"]
+    assert isinstance(z, Zoo) and len(z) == 2 and [e.id for e in z.entries] == ["m", "n"]
     assert z.get("N").id == "n" and z.get("x") is None
 
 

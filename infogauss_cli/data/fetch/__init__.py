@@ -25,9 +25,6 @@ from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.core.progress import note, steps
 from infogauss_cli.data.fetch.http import CHUNK_BYTES, Network, check_reachable, download, human
 
-__all__ = ["COCO_VAL2017", "MANIFESTS", "DatasetStatus", "FetchResult", "Manifest", "Network"]
-__all__ += ["dataset_status", "download", "fetch", "is_complete", "resolve_data_dir"]
-__all__ += ["unsafe_reason"]
 PathLike = str | os.PathLike[str]
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import DataOptions
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,18 @@ class Source(Protocol):
     def items(self, tower: str) -> Sequence[Item] | Iterable[Item]: ...
 
     def fingerprint(self, tower: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class SourceOptions(DataOptions):
+    """What a builder receives: the data options (``spec``: the whole spec) and the data folder
+    of ``coco-val2017`` (None: ``$INFOGAUSS_DATA`` or the user cache dir)."""
+
+    data_dir: str | os.PathLike[str] | None = None
+
+    @property
+    def spec(self) -> str:
+        return self.data
 
 
 class ItemLoadError(Exception):

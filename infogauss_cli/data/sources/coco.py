@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import BadInputError, more_names
 from infogauss_cli.core.options import check_choice
-from infogauss_cli.core.safe_paths import stays_inside
+from infogauss_cli.core.safe_text import stays_inside
 from infogauss_cli.data import fetch as downloads
 from infogauss_cli.data.sources.base import Item, check_tower, fingerprint_items
 
 if TYPE_CHECKING:  # pragma: no cover
     from pycocotools.coco import COCO
 
-    from infogauss_cli.data.sources.registry import SourceOptions
+    from infogauss_cli.data.sources.base import SourceOptions
 
 _PROBE = 20  # listed files checked when guessing IMAGES_DIR
 

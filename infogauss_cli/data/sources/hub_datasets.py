@@ -19,7 +19,7 @@ from infogauss_cli.data.sources.base import Item, check_tower, fingerprint_items
 if TYPE_CHECKING:  # pragma: no cover
     from datasets import Dataset, DatasetDict, IterableDataset, IterableDatasetDict
 
-    from infogauss_cli.data.sources.registry import SourceOptions
+    from infogauss_cli.data.sources.base import SourceOptions
 
     Rows = Dataset | IterableDataset
 

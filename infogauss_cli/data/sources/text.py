@@ -16,7 +16,7 @@ from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.data.sources.base import Item, check_tower
 
 if TYPE_CHECKING:  # pragma: no cover
-    from infogauss_cli.data.sources.registry import SourceOptions
+    from infogauss_cli.data.sources.base import SourceOptions
 
 _FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
 _UNSUPPORTED = {

@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from infogauss_cli.core.errors import BadInputError, RunError
@@ -73,12 +73,10 @@ class BpeCollate:
         self.tokenizer, self.mask = tokenizer, mask
 
     def __call__(self, texts: list[str]) -> Batch:
-        ids = self.tokenizer(list(texts))
-        return (
-            {"input_ids": ids, "attention_mask": (ids != 0).long()}
-            if self.mask
-            else {"input_ids": ids}
-        )
+        batch = {"input_ids": self.tokenizer(list(texts))}
+        if self.mask:
+            batch["attention_mask"] = (batch["input_ids"] != 0).long()
+        return batch
 
     def token_lengths(self, texts: list[str]) -> None:  # padded to the context length
         return None
@@ -142,22 +140,11 @@ def base_fingerprint(
     entry: ZooEntry, tower: str, weights: str, libraries: tuple[str, ...] = ()
 ) -> dict[str, str]:
     """What changes the outputs (the cache key), with the versions of torch and ``libraries``."""
-    fp = {
-        "backend": entry.backend,
-        "name": entry.source.name,
-        "tower": tower,
-        "weights": weights,
-        "pretrained": str(entry.pretrained).lower(),
-        "embedding": entry.embedding,
-    }
+    fp = {"backend": entry.backend, "name": entry.source.name, "tower": tower, "weights": weights}
+    fp |= {"pretrained": str(entry.pretrained).lower(), "embedding": entry.embedding}
     if not entry.pretrained:
         fp["init_seed"] = str(entry.init_seed)
-    for name in ("torch", *libraries):
-        try:
-            fp[f"{name}_version"] = version(name)
-        except PackageNotFoundError:  # pragma: no cover
-            fp[f"{name}_version"] = "?"
-    return fp
+    return fp | {f"{name}_version": version(name) for name in ("torch", *libraries)}
 
 
 def local_weights(entry: ZooEntry, names: tuple[str, ...]) -> tuple[Path | None, str] | None:
@@ -176,28 +163,22 @@ def select(spec: str | tuple[int, ...], names: Sequence[str], model: str) -> lis
     count = len(names)
     if spec == ALL:
         return list(range(count))
-    picked = set()
     for i in spec:
-        j = i + count if i < 0 else i
-        if not 0 <= j < count:
+        if not -count <= i < count:
             raise BadInputError(
                 f"--layers: {model} has layers 0..{count - 1} ({names[0]}..{names[-1]}); "
                 f"{i} is not one of them"
             )
-        picked.add(j)
-    return sorted(picked)
+    return sorted({i % count for i in spec})
 
 
 def _digest(batch: Batch) -> str:
     import torch
 
     h = hashlib.blake2b(digest_size=16)
-    for name in sorted(batch):
-        t = batch[name]
+    for name, t in sorted(batch.items()):
         if isinstance(t, torch.Tensor):
-            t = t.detach()
-            if t.dtype == torch.bfloat16:
-                t = t.view(torch.int16)
+            t = t.detach().view(torch.int16) if t.dtype == torch.bfloat16 else t.detach()
             h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
             h.update(t.contiguous().cpu().numpy().tobytes())
     return h.hexdigest()
@@ -232,8 +213,7 @@ def layer_encoders(
     """``(index, name, encoder)`` for each layer ``spec`` selects; each ``model_id`` is
     ``"{model} {name}"``. Call ``encoder.forward.done()`` after its extraction."""
     model = model or encoder.model_id
-    layers = encoder.layers
-    if layers is None:
+    if (layers := encoder.layers) is None:
         raise BadInputError(f"--layers: the backend of {model} gives no per-layer outputs")
     picked = select(spec, layers.names, model)
     pending, memo = set(picked), {}  # type: ignore[var-annotated]
@@ -268,13 +248,12 @@ def hooked(
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """``run()``'s result and the outputs of ``modules`` (first the input of ``pre``)."""
     captured: dict[int, torch.Tensor] = {}
-    handles = []
+    handles = [
+        m.register_forward_hook(lambda m, a, o, i=i: captured.__setitem__(i, o))
+        for i, m in enumerate(modules)
+    ]
     if pre is not None:
-        handles.append(
-            pre.register_forward_pre_hook(lambda m, args: captured.__setitem__(-1, args[0]))
-        )
-    for i, mod in enumerate(modules):
-        handles.append(mod.register_forward_hook(lambda m, a, o, i=i: captured.__setitem__(i, o)))
+        handles.append(pre.register_forward_pre_hook(lambda m, a: captured.__setitem__(-1, a[0])))
     try:
         result = run()
     finally:
@@ -301,11 +280,11 @@ class TimmLayers:
 
 def attach_timm(encoder: Encoder) -> Encoder:
     """One layer per ``feature_info`` stage, and the final embedding when the last is not it."""
-    info = getattr(encoder.module, "feature_info", None)
     try:
-        stages = [(str(fi["module"]), int(fi["num_chs"])) for fi in info or ()]
+        info = getattr(encoder.module, "feature_info", None) or ()
+        stages = [(str(fi["module"]), int(fi["num_chs"])) for fi in info]
     except (KeyError, TypeError):
-        return encoder
+        stages = []
     if not stages:
         return encoder
     append = stages[-1][1] != encoder.dim

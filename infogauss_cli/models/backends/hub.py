@@ -19,9 +19,15 @@ from infogauss_cli.models.zoo_schema import ZooEntry, on_the_fly_prefix
 PROBE_TIMEOUT_S = 3.0
 _TRUE = {"1", "true", "yes", "on"}
 Fetch = Literal["any", "cache", "hub"]
+# a Hugging Face tokenizer's files (patterns to fetch) and the names one of which it needs
+TOKENIZER_PATTERNS = ("tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab*")
+TOKENIZER_PATTERNS += ("merges.txt", "spiece.model", "sentencepiece*")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")
+TOKENIZER_FILES += ("spiece.model",)
 
 
 def endpoint() -> str:
+    """The hub's URL (``HF_ENDPOINT`` or huggingface.co)."""
     from huggingface_hub import constants
 
     return str(constants.ENDPOINT).rstrip("/")
@@ -33,8 +39,8 @@ def offline_flag() -> str | None:
 
     names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
     on = [n for n in names if os.environ.get(n, "").strip().lower() in _TRUE]
-    flag = on[0] if on else "HF_HUB_OFFLINE" if constants.HF_HUB_OFFLINE else None
-    return None if flag is None else f"{flag} is set (offline mode)"
+    on += ["HF_HUB_OFFLINE"] if constants.HF_HUB_OFFLINE else []
+    return f"{on[0]} is set (offline mode)" if on else None
 
 
 def hub_unavailable_reason(url: str | None = None) -> str | None:
@@ -45,23 +51,19 @@ def hub_unavailable_reason(url: str | None = None) -> str | None:
     target = f"{parsed.scheme}://{parsed.netloc}" if url else endpoint()
     if (why := unreachable_reason(target, PROBE_TIMEOUT_S)) is None:
         return None
-    return f"{'the hub (' + target + ')' if url is None else target} is unreachable: {why}"
+    return f"{target if url else f'the hub ({target})'} is unreachable: {why}"
 
 
 def offline_error(model: str, what: str, reason: str) -> RunError:
-    model_id = model.partition("@")[0]
-    head = f"cannot load {model}: it needs {what}, which is not in the local cache, and {reason}"
-    prefix = on_the_fly_prefix(model)
-    if prefix is not None:  # a model named without a zoo entry: name the local copy the same way
-        return RunError(
-            f"{head}. Fetch it once on a connected machine, or use a local copy: "
-            f"{prefix}:PATH (a folder copied from the hub repo)"
-        )
+    """Which file ``model`` needs, why the hub cannot give it, and how to use a local copy."""
+    head = f"cannot load {model}: it needs {what}, which is not in the local cache, and {reason}. "
+    head += "Fetch it once on a connected machine, or use a local copy: "
+    if (prefix := on_the_fly_prefix(model)) is not None:  # a model named without a zoo entry
+        return RunError(f"{head}{prefix}:PATH (a folder copied from the hub repo)")
     return RunError(
-        f"{head}. Fetch it once on a connected machine, or use a local copy: put `weights: PATH` "
-        "(a weights file, or a folder copied from the hub repo) in the entry's source in your "
-        f"own zoo file and pass --zoo FILE or set INFOGAUSS_ZOO (`infogauss zoo show {model_id} "
-        "--yaml > my_zoo.yaml` writes the entry to start from)"
+        f"{head}put `weights: PATH` (a weights file, or a folder copied from the hub repo) in the "
+        "entry's source in your own zoo file and pass --zoo FILE or set INFOGAUSS_ZOO (`infogauss "
+        f"zoo show {model.partition('@')[0]} --yaml > my_zoo.yaml` writes the entry to start from)"
     )
 
 
@@ -76,8 +78,8 @@ def cached_file(repo_id: str, filename: str, revision: str | None = None) -> Pat
 
 
 def files_status(entry: ZooEntry, repo: str, names: Sequence[str]) -> WeightsStatus:
-    revision = entry.source.revision
-    cached = next((p for n in names if (p := cached_file(repo, n, revision))), None)
+    """The status of hub weights: the first of ``names`` in ``repo``, cached or not."""
+    cached = next((p for n in names if (p := cached_file(repo, n, entry.source.revision))), None)
     return WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
 
 
@@ -137,12 +139,8 @@ def hub_snapshot(
     patterns = list(files.patterns)
     if fetch != "hub":
         with contextlib.suppress(Exception):
-            local = Path(
-                snapshot_download(
-                    repo_id, revision=revision, allow_patterns=patterns, local_files_only=True
-                )
-            )
-            if not files.missing(local):
+            kw = {"revision": revision, "allow_patterns": patterns, "local_files_only": True}
+            if not files.missing(local := Path(snapshot_download(repo_id, **kw))):
                 return local
     if fetch == "cache":
         return None

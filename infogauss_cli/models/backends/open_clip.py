@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.models.backends import common, hub
-from infogauss_cli.models.backends.common import attach_open_clip
 from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, prepare_text
 from infogauss_cli.models.weights import WeightsStatus, local_path
@@ -20,8 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 HUB_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-TOKENIZER_PATTERNS = ("tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab*")
-TOKENIZER_PATTERNS += ("spiece.model", "sentencepiece*", "merges.txt")
 TOKENIZER_REQUIRED = "tokenizer.json|tokenizer_config.json|spiece.model"
 Tokenizer = Callable[[list[str]], "torch.Tensor"]
 
@@ -133,9 +130,8 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
         ident = f"{path_identity(folder)}:{context}"
     else:
         what = f"the tokenizer files of {repo} from the Hugging Face hub"
-        files = hub.Files(TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED], what)
+        files = hub.Files(hub.TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED], what)
         folder = hub.hub_snapshot(entry.ref, repo, files)
-        assert folder is not None
         ident = f"{hub.hub_identity(repo, folder)}:{context}"
     with hub.translate_hub_errors(entry.ref, f"the tokenizer of {repo}"):
         tokenizer = open_clip.tokenizer.HFTokenizer(
@@ -172,7 +168,7 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     enc = Encoder(entry.ref, tower, dim, model, *steps, fp)  # type: ignore[arg-type]
     resnet = type(getattr(model, "visual", None)).__name__ == "ModifiedResNet"
     enc.channels_last = tower == "image" and resnet
-    return attach_open_clip(enc, tower)
+    return common.attach_open_clip(enc, tower)
 
 
 def quick_status(entry: ZooEntry) -> WeightsStatus | None:
@@ -199,7 +195,7 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
     text_cfg = open_clip.get_model_config(entry.source.name).get("text_cfg", {})
     if not (repo := text_cfg.get("hf_tokenizer_name")):
         return status
-    files = hub.Files(TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED])
+    files = hub.Files(hub.TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED])
     folder = hub.hub_snapshot(entry.ref, repo, files, fetch="cache")
     note = f"text tokenizer hf://{repo}: " + ("cached" if folder else "not cached (hub)")
     detail = "; ".join(filter(None, [status.detail, note]))

@@ -11,7 +11,6 @@ from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.models.backends import common, hub
-from infogauss_cli.models.backends.common import with_layers
 from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, prepare_text
 from infogauss_cli.models.weights import WeightsStatus, local_path, weights_location
@@ -47,7 +46,6 @@ def model_folder(entry: ZooEntry) -> tuple[Path, str]:
     what = f"the sentence-transformers model {src.name} from the Hugging Face hub"
     files = hub.Files(ST_PATTERNS, REQUIRED, what)
     folder = hub.hub_snapshot(entry.ref, src.name, files, revision=src.revision)
-    assert folder is not None
     ident = hub.hub_identity(src.name, folder, src.revision)
     return folder, ident if entry.pretrained else f"random:{entry.init_seed}"
 
@@ -148,7 +146,7 @@ def attach_layers(encoder: Encoder) -> Encoder:
         outs = forward_layers(encoder.module, encoder.collate(["layer probe"]))
     rest = [type(m).__name__ for m in list(encoder.module)[1:]]
     how = "hidden state k through the model's " + (" + ".join(rest) or "identity")
-    return with_layers(encoder, forward_layers, [int(o.shape[-1]) for o in outs], how)
+    return common.with_layers(encoder, forward_layers, [int(o.shape[-1]) for o in outs], how)
 
 
 BACKEND = BackendSpec(

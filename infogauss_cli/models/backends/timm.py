@@ -8,14 +8,12 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.models.backends import common, hub
-from infogauss_cli.models.backends.common import attach_timm
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder
 from infogauss_cli.models.weights import WeightsStatus
 from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
@@ -77,11 +75,8 @@ def data_config(entry: ZooEntry, model: torch.nn.Module) -> dict[str, object]:
     cfg = dict(timm.data.resolve_model_data_config(model))
     if src.input_size is not None:
         cfg["input_size"] = (3, src.input_size, src.input_size)
-    for key in ("mean", "std", "crop_pct", "interpolation"):
-        value = getattr(src, key)
-        if value is not None:
-            cfg[key] = tuple(value) if isinstance(value, tuple) else value
-    return cfg
+    overrides = {k: getattr(src, k) for k in ("mean", "std", "crop_pct", "interpolation")}
+    return cfg | {k: v for k, v in overrides.items() if v is not None}
 
 
 _SE = {"_se_reduce": "se.conv_reduce", "_se_expand": "se.conv_expand"}
@@ -122,7 +117,7 @@ def convert_efficientnet_pytorch(
     return out
 
 
-def _check_fit(entry: ZooEntry, file: Path, missing: list[str], unexpected: list[str]) -> None:
+def _check_fit(entry: ZooEntry, file: object, missing: list[str], unexpected: list[str]) -> None:
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if missing or unexpected:
         raise RunError(
@@ -165,41 +160,36 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, str]:
     src = entry.source
     cfg = check(entry)
     kwargs: dict[str, object] = {**src.model_kwargs, "num_classes": 0}
-    local = common.local_weights(entry, HUB_FILES)
-    if local is not None and local[0] is None:
-        with common.seeded(entry.init_seed):
+    local = common.local_weights(entry, HUB_FILES)  # None: the hub's (or timm's URL)
+    file, identity = local or (None, "")
+    if local is not None and (file is None or src.checkpoint_format == "efficientnet_pytorch"):
+        with common.seeded(entry.init_seed):  # random init, or the model lukemelas' keys fill
             model = timm.create_model(src.name, pretrained=False, **kwargs)
-        return common.finish(model), local[1]
-    if local is not None:
-        file, identity = local
-        if src.checkpoint_format == "efficientnet_pytorch":
-            model = timm.create_model(src.name, pretrained=False, **kwargs)
+        if file is not None:
             state = timm.models.load_state_dict(str(file), weights_only=True)
             state = convert_efficientnet_pytorch(state, model)
             for key in ("classifier.weight", "classifier.bias"):
                 state.pop(key, None)  # num_classes=0: no classifier
             result = model.load_state_dict(state, strict=False)
             _check_fit(entry, file, result.missing_keys, result.unexpected_keys)  # type: ignore[arg-type]
-            return common.finish(model), identity
-        overlay = {"file": str(file), "source": ""}
-    elif cfg is not None and getattr(cfg, "hf_hub_id", None):
+        return common.finish(model), identity
+    if local is None and cfg is not None and getattr(cfg, "hf_hub_id", None):
         file, identity = hub.hub_weights(entry, cfg.hf_hub_id, _hub_candidates(cfg))
-        overlay = {"file": str(file), "source": ""}
-    elif cfg is not None and getattr(cfg, "url", None):
+    elif local is None and cfg is not None and getattr(cfg, "url", None):
         if (reason := hub.hub_unavailable_reason(cfg.url)) is not None:
             raise hub.offline_error(entry.ref, cfg.url, reason)
-        overlay, identity = {}, f"url:{cfg.url}"
-    else:
+        identity = f"url:{cfg.url}"  # timm downloads it
+    elif local is None:
         raise BadInputError(
             f"{entry.id}: timm has no pretrained weights for {src.name!r}; set source.weights "
             "or use the random twin (@random)"
         )
-    what = f"the weights of {src.name}"
-    with hub.translate_hub_errors(entry.ref, what), _load_report() as keys:
+    overlay = {"file": str(file), "source": ""} if file is not None else {}
+    with hub.translate_hub_errors(entry.ref, f"the weights of {src.name}"), _load_report() as keys:
         model = timm.create_model(
             src.name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs
         )
-    _check_fit(entry, Path(overlay.get("file", identity)), keys["Missing"], keys["Unexpected"])
+    _check_fit(entry, file or identity, keys["Missing"], keys["Unexpected"])
     return common.finish(model), identity
 
 
@@ -218,7 +208,7 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     steps = (common.ImagePrepare(transform), common.stack_images, forward)
     enc = Encoder(entry.ref, "image", dim, model, *steps, fingerprint)  # type: ignore[arg-type]
     enc.channels_last = not hasattr(model, "patch_embed")  # CNNs gain, ViTs do not
-    return attach_timm(enc)
+    return common.attach_timm(enc)
 
 
 def hub_repo(name: str) -> str | None:

@@ -13,7 +13,6 @@ from pydantic import Field
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.models.backends import common, hub
-from infogauss_cli.models.backends.common import BpeCollate, ImagePrepare, TextCollate, with_layers
 from infogauss_cli.models.digest import path_identity
 from infogauss_cli.models.registry import BackendSpec, Batch, Encoder, prepare_text
 from infogauss_cli.models.weights import (
@@ -30,10 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from transformers import PretrainedConfig
     from transformers.image_processing_utils import BaseImageProcessor
 
-AUX_PATTERNS = ("config.json", "preprocessor_config.json", "tokenizer*", "special_tokens_map.json")
-AUX_PATTERNS += ("added_tokens.json", "vocab*", "merges.txt", "spiece.model", "sentencepiece*")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")
-TOKENIZER_FILES += ("spiece.model",)
+AUX_PATTERNS = ("config.json", "preprocessor_config.json", *hub.TOKENIZER_PATTERNS)
 MAX_TEXT_TOKENS = 512
 
 
@@ -85,23 +81,22 @@ class ProcessorPrepare:
 
 def build_text_collate(
     entry: ZooEntry, folder: Path | None, config: PretrainedConfig
-) -> tuple[TextCollate | BpeCollate, str]:
+) -> tuple[common.TextCollate | common.BpeCollate, str]:
     from transformers import AutoTokenizer
 
     src = entry.source
     config = getattr(config, "text_config", None) or config
     limit = min(int(getattr(config, "max_position_embeddings", MAX_TEXT_TOKENS)), MAX_TEXT_TOKENS)
     clip = src.pooling == "clip"
-    if folder is None or not any((folder / n).is_file() for n in TOKENIZER_FILES):
+    if folder is None or not any((folder / n).is_file() for n in hub.TOKENIZER_FILES):
         if clip and not entry.pretrained:
             import open_clip
 
             length = src.max_length or limit
             bpe = open_clip.get_tokenizer("ViT-L-14", context_length=length)  # CLIP's vocabulary
-            return BpeCollate(bpe, mask=True), f"open_clip-bpe:{length}"
-        required = ("tokenizer.json|tokenizer_config.json|vocab.txt|vocab.json",)
+            return common.BpeCollate(bpe, mask=True), f"open_clip-bpe:{length}"
         what = f"the tokenizer files of {src.name} from the Hugging Face hub"
-        files = hub.Files(AUX_PATTERNS, required, what)
+        files = hub.Files(AUX_PATTERNS, ["|".join(hub.TOKENIZER_FILES)], what)
         folder = hub.hub_snapshot(entry.ref, src.name, files)
     with hub.translate_hub_errors(entry.ref, f"the tokenizer of {src.name}"):
         tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -111,12 +106,12 @@ def build_text_collate(
     # CLIP: fixed length, so a caption's embedding never depends on its batch mates
     padding: bool | str = "max_length" if clip else True
     ident = f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{padding}"
-    return TextCollate(tokenizer, length, padding), ident
+    return common.TextCollate(tokenizer, length, padding), ident
 
 
 def build_image_prepare(
     entry: ZooEntry, folder: Path | None, config: PretrainedConfig
-) -> tuple[ImagePrepare, str]:
+) -> tuple[common.ImagePrepare, str]:
     if folder is not None and (folder / "preprocessor_config.json").is_file():
         from transformers import AutoImageProcessor
 
@@ -138,7 +133,7 @@ def build_image_prepare(
                 f"{entry.ref}: no preprocessor_config.json for {entry.source.name}; put one in the "
                 "weights folder"
             )
-    return ImagePrepare(ProcessorPrepare(processor)), processor.to_json_string()
+    return common.ImagePrepare(ProcessorPrepare(processor)), processor.to_json_string()
 
 
 def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -186,9 +181,8 @@ POOLING = {
 
 def attach_layers(encoder: Encoder, pooling: str, tower: str, n_blocks: int) -> Encoder:
     forward, how = POOLING[pooling]
-    if forward is None:
-        forward = layers_clip_image if tower == "image" else layers_clip_text
-    return with_layers(encoder, forward, (encoder.dim,) * (n_blocks + 1), how)
+    clip = layers_clip_image if tower == "image" else layers_clip_text
+    return common.with_layers(encoder, forward or clip, (encoder.dim,) * (n_blocks + 1), how)
 
 
 MODEL_WEIGHTS = "model.safetensors|model.safetensors.index.json|pytorch_model.bin"
@@ -235,10 +229,8 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
     folder = _snapshot(entry, hub.Files(AUX_PATTERNS, complete), "cache")
     if folder is None:  # not cached: download, safetensors first
         folder = _snapshot(entry, hub.Files(SAFETENSORS_PATTERNS, ["config.json"], what), "hub")
-    assert folder is not None
     if not any((folder / n).exists() for n in MODEL_WEIGHTS.split("|")):
         folder = _snapshot(entry, hub.Files(BIN_PATTERNS, complete, what))
-        assert folder is not None
     return folder, hub.hub_identity(name, folder, entry.source.revision)
 
 

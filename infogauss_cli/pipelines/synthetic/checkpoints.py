@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, io_failure
-from infogauss_cli.core.safe_paths import stays_inside
+from infogauss_cli.core.safe_text import stays_inside
 from infogauss_cli.pipelines.synthetic.train import Run, SyntheticConfig, build_encoder
 
 if TYPE_CHECKING:
