@@ -13,8 +13,7 @@ import typer
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import stdout_named, terminal
 from infogauss_cli.cli.output import emit, keep_on_failure, write_report
-from infogauss_cli.core.collisions import check_distinct, data_inputs
-from infogauss_cli.core.preflight import preflight_outputs
+from infogauss_cli.core.preflight import check_distinct, data_inputs, preflight_outputs
 
 FitView = o.choices("FitView", ("raw", "l2"))
 Shrink = o.choices("Shrink", ("auto", "sample", "ledoit-wolf"))
