@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_cpu_benchmark_with_load_groups(tmp_path):
     args = ["--n", "16", "--batch-size", "4", "--rounds", "1", "--workers", "auto,0"]
+    args += ["--model", "test_efficientnet"]  # timm's tiny stand-in: the script, not the speed
     args += ["--load-groups", "4,8", "--dir", str(tmp_path / "jpegs")]
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "extract.py"), *args,
