@@ -113,14 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         table("The chi-square(d) law instead, sample covariance", [
             (cn, cd, "identity", "sample", "chi2", 0),
             (cn, cd, "identity", "sample", "exact", 0)], pool, contrast)  # fmt: skip
-        table(
-            "Multivariate t5 rows (share far above 1%)",
-            [(n, d, "identity", shrinks[0], "exact", 5) for n in ns for d in ds],
-            pool,
-            seeds,
-        )
-    worst = min(min(r["pass_in"], r["pass_new"]) for r in res)
-    print(f"\nworst pass rate on Gaussian rows: {worst:.0%} (target >= 95%)")
+        t5 = [(n, d, "identity", shrinks[0], "exact", 5) for n in ns for d in ds]
+        table("Multivariate t5 rows (share far above 1%)", t5, pool, contrast)
+    worst_in, worst_new = (min(r[k] for r in res) for k in ("pass_in", "pass_new"))
+    print(f"\nworst pass rate on Gaussian rows (target >= 95%): in-sample {worst_in:.0%}, "
+          f"new rows {worst_new:.0%} (one fit per seed: see the docstring)")  # fmt: skip
     return 0
 
 
