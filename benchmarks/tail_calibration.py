@@ -98,9 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shrinkage", default="auto", help="auto, sample or ledoit-wolf (a list)")
     ap.add_argument("--quick", action="store_true", help="10 seeds")
     ap.add_argument("--chi2", default="1000x512", help="n x d of the chi-square contrast")
+    ap.add_argument("--contrast-seeds", type=int, help="seeds of the chi-square and t5 tables")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes")
     args = ap.parse_args(argv)
     seeds = 10 if args.quick else args.seeds
+    contrast = args.contrast_seeds or seeds
     ns, ds = [int(v) for v in args.n.split(",")], [int(v) for v in args.d.split(",")]
     covs, shrinks = args.covs.split(","), args.shrinkage.split(",")
     cells = [(n, d, c, s, "exact", 0, ) for s in shrinks for n in ns for d in ds for c in covs
@@ -110,15 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         cn, cd = (int(v) for v in args.chi2.split("x"))
         table("The chi-square(d) law instead, sample covariance", [
             (cn, cd, "identity", "sample", "chi2", 0),
-            (cn, cd, "identity", "sample", "exact", 0)], pool, seeds)  # fmt: skip
-        table(
-            "Multivariate t5 rows (share far above 1%)",
-            [(n, d, "identity", shrinks[0], "exact", 5) for n in ns for d in ds],
-            pool,
-            seeds,
-        )
-    worst = min(min(r["pass_in"], r["pass_new"]) for r in res)
-    print(f"\nworst pass rate on Gaussian rows: {worst:.0%} (target >= 95%)")
+            (cn, cd, "identity", "sample", "exact", 0)], pool, contrast)  # fmt: skip
+        t5 = [(n, d, "identity", shrinks[0], "exact", 5) for n in ns for d in ds]
+        table("Multivariate t5 rows (share far above 1%)", t5, pool, contrast)
+    worst_in, worst_new = (min(r[k] for r in res) for k in ("pass_in", "pass_new"))
+    print(f"\nworst pass rate on Gaussian rows (target >= 95%): in-sample {worst_in:.0%}, "
+          f"new rows {worst_new:.0%} (one fit per seed: see the docstring)")  # fmt: skip
     return 0
 
 

@@ -27,7 +27,7 @@ from infogauss_cli.diagnostics.fit_file import load_fit, save_fit
 MIN_CLASS_ROWS = 10
 RANK_RTOL = 1e-10  # eigenvalues below this share of the largest carry no variance
 SAMPLE_RATIO = 2.0  # "auto" keeps the sample covariance from n >= 2·rank rows
-NULL_DRAWS = 100_000  # Monte Carlo draws of a shrinkage null
+NULL_DRAWS = 50_000  # Monte Carlo draws of a shrinkage null (ECDF error ~0.006)
 QQ_POINTS = 2_000
 SHRINKAGES = ("auto", "sample", "ledoit-wolf")
 
@@ -245,7 +245,7 @@ def _shrinkage_nulls(f: GaussianFit) -> dict[str, np.ndarray]:
     s, sigma = f._null["scatter"][:k], f.eigenvalues[:k]
     w_in = np.divide(s, sigma, out=np.zeros(k), where=sigma > 0)
     w_new = np.divide(s, sigma + (1 - rho) * s / (n * (n - 1)), out=np.zeros(k), where=sigma > 0)
-    rng = np.random.default_rng([n, f.d])
+    rng = np.random.default_rng(np.frombuffer(s.tobytes(), np.uint32))  # one stream per fit
     d_in, d_new = np.empty(NULL_DRAWS), np.empty(NULL_DRAWS)
     for lo in range(0, NULL_DRAWS, 4096):
         g2 = rng.standard_normal((min(4096, NULL_DRAWS - lo), k), dtype=np.float32) ** 2

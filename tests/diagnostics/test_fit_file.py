@@ -97,3 +97,15 @@ def test_a_sidecar_that_does_not_describe_the_tensors(saved):
     sidecar.write_text(json.dumps({**meta, "d": 7}))
     with pytest.raises(BadInputError, match="do not match d=7"):
         GaussianFit.load(path)
+
+
+def test_sidecar_validates_against_the_published_schema(saved):
+    jsonschema = pytest.importorskip("jsonschema")
+    from importlib import resources
+
+    schema = json.loads((resources.files("infogauss_cli") / "schemas/fit.v1.json").read_text())
+    _, path, _ = saved
+    meta = json.loads(path.with_suffix(".json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(meta)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(schema).validate({**meta, "shrinkage": "oas"})
