@@ -88,29 +88,36 @@ class GaussianFit:
         z = self._scaled(x)
         return z @ self.eigenvectors[:, : self.rank].T if kind == "zca" else z
 
-    def _exact(self, in_sample: bool) -> tuple[Any, float]:
-        """(scipy law, scale) of the sample covariance's distances: D² = scale · law."""
+    def _scale(self, in_sample: bool) -> float:
+        """D² / the sample covariance's law: n D²/(n-1)² ~ Beta, D² / scale ~ F for new rows."""
+        n, r = self.n, self.rank
+        return (n - 1) ** 2 / n if in_sample else (n + 1) / n * r * (n - 1) / (n - r)
+
+    def _exact(self, in_sample: bool) -> Any:
         from scipy import stats
 
         n, r = self.n, self.rank
-        if in_sample:
-            return stats.beta(r / 2, (n - r - 1) / 2), (n - 1) ** 2 / n
-        return stats.f(r, n - r), (n + 1) / n * r * (n - 1) / (n - r)
+        return stats.beta(r / 2, (n - r - 1) / 2) if in_sample else stats.f(r, n - r)
 
     def tail_p(self, d2: object, *, in_sample: bool) -> np.ndarray:
         """P(D² >= d2) under the law of in-sample or new-sample distances."""
         d2 = np.asarray(d2, dtype=np.float64)
-        if self.shrinkage == "sample":
-            law, scale = self._exact(in_sample)
-            return law.sf(d2 / scale)
+        if self.shrinkage == "sample":  # the laws' tails through scipy.special: no scipy.stats
+            from scipy.special import betainc, betaincc
+
+            n, r = self.n, self.rank
+            scale = self._scale(in_sample)
+            if in_sample:
+                return betaincc(r / 2, (n - r - 1) / 2, np.clip(d2 / scale, 0.0, 1.0))
+            return betainc((n - r) / 2, r / 2, (n - r) / (n - r + r * d2 / scale))
         null = self._null_draws(in_sample)
         return (1.0 + null.size - np.searchsorted(null, d2, side="left")) / (null.size + 1.0)
 
     def law_quantiles(self, probs: object, *, in_sample: bool) -> np.ndarray:
         """Quantiles of the distances' law at ``probs`` (for the QQ plot)."""
         if self.shrinkage == "sample":
-            law, scale = self._exact(in_sample)
-            return scale * law.ppf(np.asarray(probs, dtype=np.float64))
+            probs = np.asarray(probs, dtype=np.float64)
+            return self._scale(in_sample) * self._exact(in_sample).ppf(probs)
         return np.quantile(self._null_draws(in_sample), probs)
 
     def law(self, *, in_sample: bool) -> str:
