@@ -157,6 +157,7 @@ def test_label_column_per_class(tmp_path):
 def test_matrix_refusals(matrices, tmp_path):
     fit_path = matrices / "fit.safetensors"
     one_error(invoke("score", matrices / "narrow.npy", "--fit", fit_path), "d = 8", "d = 5")
+    one_error(invoke("score", matrices / "emb.npy", "--fit", fit_path, "--view", "l2"), "raw", "l2")
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a fit")
     (tmp_path / "bad.json").write_text("{}")
