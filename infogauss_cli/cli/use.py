@@ -13,11 +13,12 @@ import typer
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import stdout_named, terminal
 from infogauss_cli.cli.output import emit, keep_on_failure, write_report
+from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.collisions import check_distinct, data_inputs
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import Outputs, Request, pick
 from infogauss_cli.core.preflight import preflight_outputs
-from infogauss_cli.core.safe_text import markup_safe, printable
+from infogauss_cli.core.safe_text import printable
 
 FitView = o.choices("FitView", ("raw", "l2"))
 Shrink = o.choices("Shrink", ("auto", "sample", "ledoit-wolf"))
@@ -87,8 +88,9 @@ def fit_cmd(target: TARGET, **params: object) -> None:
     if not outs.quiet:
         classes = f", {len(g.classes)} classes" if g.classes else ""
         text = f"n = {g.n:,}, d = {g.d:,}, {view} view{classes}; written to {out} and its .json"
+        lines = (printable(f"fit: {g.reason}"), printable(text))
         with stdout_named():
-            terminal(outs.to_stdout).print(f"fit: {g.reason}\n{markup_safe(text)}", highlight=False)
+            terminal(outs.to_stdout).print(*lines, sep="\n", markup=False, highlight=False)
     if v["whiten_check"]:
         emit(whiten_check(g, rows, req), outs)  # --json: that report
     if outs.json_out:
@@ -119,7 +121,8 @@ def score_cmd(target: TARGET, **params: object) -> None:
     rows = load_rows(target, req, v["key"], v["labels"], v["label_column"], fit=g)
     ood = ood_rows(target, v["ood"], rows, req, v["key"]) if v["ood"] is not None else None
     result = score(g, rows, ood)
-    writers = {"--out": report.write_scores, "--qq": report.write_qq_plot}
+    qq = lambda r, p: atomic_write_bytes(p, report.qq_png(r), parents=True)  # noqa: E731
+    writers = {"--out": report.write_scores, "--qq": qq}
     with stdout_named():
         if not outs.quiet:
             terminal(outs.to_stdout).print(report.score_table(result, g, top=top))
@@ -136,9 +139,10 @@ def score_cmd(target: TARGET, **params: object) -> None:
             write_report("--html", outs.html, page)
     if (limit := v["max_tail_excess"]) is not None:
         excess = result.tail_share - report.TAIL_LEVEL
-        text = f"{rows.provenance['model']}: max-tail-excess = {excess:.4g} (threshold {limit})"
+        model = printable(rows.provenance["model"])
+        text = f"{model}: max-tail-excess = {excess:.4g} (threshold {limit})"
         if excess > limit:
-            print(f"infogauss: gate max-tail-excess failed for {printable(text)}", file=sys.stderr)
+            print(f"infogauss: gate max-tail-excess failed for {text}", file=sys.stderr)
             raise typer.Exit(1)
         if not outs.quiet:
-            terminal(outs.to_stdout).print(f"✓ pass  {markup_safe(text)}", highlight=False)
+            terminal(outs.to_stdout).print(f"✓ pass  {text}", markup=False, highlight=False)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from markupsafe import Markup
+from rich.console import Group
 from rich.table import Table
 
 from infogauss_cli import __version__
@@ -23,6 +24,7 @@ from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.safe_text import markup_safe as escape
 from infogauss_cli.core.safe_text import printable
+from infogauss_cli.judge.gates import TAIL_LEVEL
 from infogauss_cli.report import html as H
 from infogauss_cli.report.plots import AD_COLOR, NULL, PlotSpec, render
 
@@ -31,11 +33,9 @@ if TYPE_CHECKING:
 
     from infogauss_cli.diagnostics.fit import GaussianFit, ScoreResult
 
-SCHEMA = "infogauss.score/v1"
-TAIL_LEVEL = 0.01  # the tail share counts p-values below this: 1% when the Gaussian fits
 THUMB_PX, TEXT_CHARS = 96, 240
 HEADINGS = {"mahalanobis2": "mahalanobis²", "tail_p": "tail p", "nearest_class": "nearest class"}
-NUMERIC = ("#", "mahalanobis²", "tail p")
+NUMERIC = ("#", "mahalanobis²", "tail p")  # right-aligned
 QQ_CAPTION = (
     "Sorted squared Mahalanobis distances against the quantiles of their exact law: on the "
     "dashed line y = x the Gaussian fits; points above it at the right are heavier tails."
@@ -65,15 +65,21 @@ def extremes(result: ScoreResult, top: int) -> list[dict[str, object]]:
     return [{k: v[i] for k, v in cols.items()} for i in order]
 
 
-def _header(result: ScoreResult) -> list[str]:
-    return ["#", *(HEADINGS.get(k, k) for k in columns(result) if k != "loglik")]
-
-
-def _cells(rank: int, row: Mapping[str, object]) -> list[str]:
-    p = float(row["tail_p"])  # type: ignore[arg-type]
-    numbers = [f"{row['mahalanobis2']:.4g}", f"{p:.2e}" if p < 1e-3 else f"{p:.4f}"]
-    classes = (str(row[k]) for k in ("class", "nearest_class") if k in row)
-    return [str(rank), str(row["id"]), *numbers, *classes]
+def _lines(
+    result: ScoreResult, top: int, items: Mapping[str, object] | None = None
+) -> tuple[list[str], list[list[object]]]:
+    """The extremes for the table and the page: the header, then a line of cells per sample
+    (``items``: an item column, what each id shows; "–" for none)."""
+    p = lambda v: f"{v:.2e}" if v < 1e-3 else f"{v:.4f}"  # noqa: E731
+    fmt = {"mahalanobis2": "{:.4g}".format, "tail_p": p}
+    header = ["#", *(HEADINGS.get(k, k) for k in columns(result) if k != "loglik")]
+    rows = enumerate(extremes(result, top), 1)
+    lines = [[str(i), *(fmt.get(k, str)(v) for k, v in row.items())] for i, row in rows]
+    if items is not None:
+        header.insert(2, "item")
+        for line in lines:
+            line.insert(2, items.get(str(line[1]), "–"))
+    return header, lines
 
 
 def summary(result: ScoreResult, fit: GaussianFit) -> list[tuple[str, str]]:
@@ -97,58 +103,51 @@ def summary(result: ScoreResult, fit: GaussianFit) -> list[tuple[str, str]]:
     return lines
 
 
-def score_table(result: ScoreResult, fit: GaussianFit, top: int = 10) -> Table:
+def score_table(result: ScoreResult, fit: GaussianFit, top: int = 10) -> Group:
     """The summary, then the ``top`` most extreme samples (user text escaped)."""
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold", no_wrap=True)
     head.add_column()
     for what, text in summary(result, fit):
         head.add_row(escape(what), escape(text))
-    rows = extremes(result, top)
-    table = Table(title=f"the {len(rows)} most extreme samples", title_justify="left")
-    for name in _header(result):
+    header, lines = _lines(result, top)
+    table = Table(title=f"the {len(lines)} most extreme samples", title_justify="left")
+    for name in header:
         right = name in NUMERIC
         table.add_column(name, justify="right" if right else "left", no_wrap=right)
-    for rank, row in enumerate(rows, 1):
-        table.add_row(*map(escape, _cells(rank, row)))
-    out = Table.grid()
-    out.add_row(head)
-    out.add_row(table)
-    return out
+    for line in lines:
+        table.add_row(*map(escape, line))
+    return Group(head, table)
 
 
 def write_scores(result: ScoreResult, path: str | Path) -> Path:
     """One row per sample (:func:`columns`), parquet or CSV by the suffix; CSV floats
     round-trip exactly (Python's repr)."""
     path, cols = Path(path), columns(result)
-    if (suffix := path.suffix.lower()) == ".csv":
+    if (suffix := path.suffix.lower()) not in (".parquet", ".csv"):
+        raise BadInputError(f"--out {path}: write .parquet or .csv (not {suffix or 'no suffix'!r})")
+    if suffix == ".csv":
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerows([list(cols), *zip(*cols.values(), strict=True)])
+        csv.writer(buf, lineterminator="\n").writerows(
+            [list(cols), *zip(*cols.values(), strict=True)]
+        )
         data = buf.getvalue().encode()
-    elif suffix == ".parquet":
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            msg = f"--out {path}: parquet needs pyarrow; install it or write .csv"
-            raise BadInputError(msg) from None
+    else:
+        import pyarrow as pa  # a dependency of datasets
+        import pyarrow.parquet as pq
+
         sink = pa.BufferOutputStream()
         pq.write_table(pa.table(cols), sink)
         data = sink.getvalue().to_pybytes()
-    else:
-        raise BadInputError(f"--out {path}: write .parquet or .csv (not {suffix or 'no suffix'!r})")
     atomic_write_bytes(path, data, parents=True)
     return path
 
 
 def _draw_qq(result: ScoreResult, fig: Figure) -> None:
-    q, d2 = (np.asarray(v, dtype=np.float64) for v in result.qq)
-    keep = np.isfinite(q) & np.isfinite(d2)
-    q, d2 = q[keep], d2[keep]
+    q, d2 = result.qq
     ax = fig.add_subplot()
     ax.plot(q, d2, ".", ms=3, color=AD_COLOR, label=f"{len(result.ids):,} samples")
-    lo, hi = (min(q.min(), d2.min()), max(q.max(), d2.max())) if q.size else (0.0, 1.0)
+    lo, hi = min(np.nanmin(q), np.nanmin(d2)), max(np.nanmax(q), np.nanmax(d2))
     ax.plot([lo, hi], [lo, hi], "--", color=NULL, lw=1, label="y = x")
     ax.set_xlabel("quantile of the law")
     ax.set_ylabel("squared Mahalanobis distance (sorted)")
@@ -161,12 +160,6 @@ def qq_png(result: ScoreResult) -> bytes:
     alt = f"QQ plot of the squared Mahalanobis distances against {result.law}"
     spec = PlotSpec("qq.png", "score-qq", None, "QQ plot", alt, lambda f: _draw_qq(result, f))
     return render(spec).png
-
-
-def write_qq_plot(result: ScoreResult, path: str | Path) -> Path:
-    """Write :func:`qq_png` to ``path`` atomically."""
-    atomic_write_bytes(path, qq_png(result), parents=True)
-    return Path(path)
 
 
 def _thumbnail(item: object, ident: str) -> object:
@@ -202,25 +195,21 @@ def score_html(
     by id: an image (a ``Path``, encoded bytes, a PIL image or uint8 pixels) is shown as a small
     base64 JPEG, a ``str`` (caption, sentence) as text. Every value is escaped."""
     lines = summary(result, fit)
-    cells = [{"cls": "", "cells": [H.cell(w, "model"), H.cell(t)]} for w, t in lines]
-    head = H.table([("", "model"), ("", "")], cells, table_cls="protocol")
+    facts = [{"badge": what, "badge_cls": "", "text": text} for what, text in lines]
     image = {"src": H.data_uri(qq_png(result)), "caption": QQ_CAPTION}
     alt = f"QQ plot of the distances against {result.law}"
-    figure = H.render("figure.html.j2", wide=True, alt=alt, **image)
-    header, rows, body = _header(result), extremes(result, top), []
-    if thumbnails:
-        header.insert(2, "item")
+    items = {k: _thumbnail(v, k) for k, v in thumbnails.items()}
+    header, extreme = _lines(result, top, items if thumbnails else None)
     classes = ["num" if h in NUMERIC else "src mono" if h == "id" else "" for h in header]
-    for rank, row in enumerate(rows, 1):
-        texts: list[object] = list(_cells(rank, row))
-        if thumbnails:
-            ident = str(row["id"])
-            texts.insert(2, _thumbnail(thumbnails[ident], ident) if ident in thumbnails else "–")
-        body.append({"cls": "", "cells": [H.cell(*tc) for tc in zip(texts, classes, strict=True)]})
-    title = f"The {len(rows)} most extreme samples"
-    table = H.table(list(zip(header, classes, strict=True)), body)
-    sections = [H.Section("summary", "Summary", head), H.Section("qq", "QQ plot", figure)]
-    sections.append(H.Section("extremes", title, table))
+    cells = [[H.cell(*tc) for tc in zip(line, classes, strict=True)] for line in extreme]
+    table = H.table(
+        list(zip(header, classes, strict=True)), [{"cls": "", "cells": c} for c in cells]
+    )
+    sections = [
+        H.Section("summary", "Summary", H.render("items.html.j2", items=facts, list_cls="gates")),
+        H.Section("qq", "QQ plot", H.render("figure.html.j2", wide=True, alt=alt, **image)),
+        H.Section("extremes", f"The {len(extreme)} most extreme samples", table),
+    ]
     status = {"cls": "neutral", "text": f"{len(result.ids):,} samples scored · {lines[4][1]}"}
     when = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
     kw = {"title": "infogauss score", "version": __version__, "created": when}
@@ -233,14 +222,12 @@ def score_json(result: ScoreResult, fit: GaussianFit, top: int = 20) -> dict[str
     d2 = np.asarray(result.mahalanobis2, dtype=np.float64)
     finite = d2[np.isfinite(d2)]
     stats = {"min": np.min, "median": np.median, "mean": np.mean, "max": np.max}
-    plain = lambda v: v.tolist() if isinstance(v, (np.generic, np.ndarray)) else str(v)  # noqa: E731
-    fit_doc = {"n": int(fit.n), "d": int(fit.d), "view": fit.view, "shrinkage": fit.shrinkage}
-    fit_doc |= {"intensity": float(fit.intensity), "reason": fit.reason}
+    fit_doc = {k: getattr(fit, k) for k in ("n", "d", "view", "shrinkage", "intensity", "reason")}
     fit_doc["classes"] = {str(k): int(c.n) for k, c in fit.classes.items()}
-    fit_doc["provenance"] = json.loads(json.dumps(dict(fit.provenance), default=plain))
+    fit_doc["provenance"] = json.loads(json.dumps(dict(fit.provenance), default=str))
     ood = {k: int(v) if k == "n_ood" else _num(v) for k, v in (result.ood or {}).items()}
     return {
-        "schema": SCHEMA,
+        "schema": "infogauss.score/v1",
         "infogauss_version": __version__,
         "fit": fit_doc,
         "law": result.law,
