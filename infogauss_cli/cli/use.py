@@ -51,15 +51,11 @@ SCORE = (
 
 def _start(target: str, v: o.Params, files: list, inputs: list) -> tuple[Request, Outputs]:
     """Before any work: each output's suffix right, writable, and none an input or another."""
-    from infogauss_cli.pipelines.use import is_matrix  # numpy
-
     for option, path, suffixes in files:
         if path is not None and suffixes and Path(path).suffix.lower() not in suffixes:
             raise typer.BadParameter(f"{path}: expected {' or '.join(suffixes)}", param_hint=option)
-    if is_matrix(target):
-        inputs += [("MATRIX", target), ("--ood", v.get("ood"))]
-    else:
-        inputs += data_inputs(v["data"]) + data_inputs(v.get("ood"))  # type: ignore[arg-type]
+    reads = [("MATRIX", target), ("--data", v["data"]), ("--ood", v.get("ood"))]
+    inputs += [(what, path) for what, spec in reads for _, path in data_inputs(spec)]
     inputs += [("--labels", v["labels"]), ("--zoo", v["zoo"])]
     outs = o.outputs(v)
     named = [(option, path) for option, path, _ in files] + outs.files()
@@ -93,10 +89,8 @@ def fit_cmd(target: TARGET, **params: object) -> None:
             terminal(outs.to_stdout).print(*lines, sep="\n", markup=False, highlight=False)
     if v["whiten_check"]:
         emit(whiten_check(g, rows, req), outs)  # --json: that report
-    if outs.json_out:
-        info = {"fit": str(out), "shrinkage": g.shrinkage, "intensity": g.intensity}
-        info |= {"reason": g.reason, "classes": {k: c.n for k, c in g.classes.items()}}
-        write_report("--json", outs.json_out, json.dumps(info | prov, default=str) + "\n")
+    if outs.json_out:  # the sidecar: schema, sizes, estimator, classes, provenance
+        write_report("--json", outs.json_out, out.with_suffix(".json").read_text())
 
 
 @o.command(*COMMON, *SCORE)

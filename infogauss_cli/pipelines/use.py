@@ -199,8 +199,7 @@ def whiten_check(fit: GaussianFit, rows: Rows, request: Request) -> list[Row]:
 
 def thumbnails(rows: Rows, ids: Collection[str]) -> dict[str, object]:
     """What the HTML shows of a model's items ``ids``: the text, else the image file or image."""
-    if rows.source is None or rows.tower is None:
+    if rows.source is None:
         return {}
-    items = [it for it in rows.source.items(rows.tower) if it.id in ids]
     pic = lambda it: it.text if it.text is not None else Path(it.path) if it.path else it.image  # noqa: E731
-    return {it.id: pic(it) for it in items}
+    return {it.id: pic(it) for it in rows.source.items(str(rows.tower)) if it.id in ids}

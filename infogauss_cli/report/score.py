@@ -65,21 +65,13 @@ def extremes(result: ScoreResult, top: int) -> list[dict[str, object]]:
     return [{k: v[i] for k, v in cols.items()} for i in order]
 
 
-def _lines(
-    result: ScoreResult, top: int, items: Mapping[str, object] | None = None
-) -> tuple[list[str], list[list[object]]]:
-    """The extremes for the table and the page: the header, then a line of cells per sample
-    (``items``: an item column, what each id shows; "–" for none)."""
+def _lines(result: ScoreResult, top: int) -> tuple[list[str], list[list[object]]]:
+    """The extremes for the table and the page: the header, then a line of cells per sample."""
     p = lambda v: f"{v:.2e}" if v < 1e-3 else f"{v:.4f}"  # noqa: E731
     fmt = {"mahalanobis2": "{:.4g}".format, "tail_p": p}
     header = ["#", *(HEADINGS.get(k, k) for k in columns(result) if k != "loglik")]
     rows = enumerate(extremes(result, top), 1)
-    lines = [[str(i), *(fmt.get(k, str)(v) for k, v in row.items())] for i, row in rows]
-    if items is not None:
-        header.insert(2, "item")
-        for line in lines:
-            line.insert(2, items.get(str(line[1]), "–"))
-    return header, lines
+    return header, [[str(i), *(fmt.get(k, str)(v) for k, v in row.items())] for i, row in rows]
 
 
 def summary(result: ScoreResult, fit: GaussianFit) -> list[tuple[str, str]]:
@@ -198,12 +190,16 @@ def score_html(
     facts = [{"badge": what, "badge_cls": "", "text": text} for what, text in lines]
     image = {"src": H.data_uri(qq_png(result)), "caption": QQ_CAPTION}
     alt = f"QQ plot of the distances against {result.law}"
-    items = {k: _thumbnail(v, k) for k, v in thumbnails.items()}
-    header, extreme = _lines(result, top, items if thumbnails else None)
+    header, extreme = _lines(result, top)
+    if thumbnails:  # an item column: what each id shows, "–" for none
+        header.insert(2, "item")
+        for line in extreme:
+            ident = str(line[1])
+            line.insert(2, _thumbnail(thumbnails[ident], ident) if ident in thumbnails else "–")
     classes = ["num" if h in NUMERIC else "src mono" if h == "id" else "" for h in header]
-    cells = [[H.cell(*tc) for tc in zip(line, classes, strict=True)] for line in extreme]
+    rows = [[H.cell(*tc) for tc in zip(line, classes, strict=True)] for line in extreme]
     table = H.table(
-        list(zip(header, classes, strict=True)), [{"cls": "", "cells": c} for c in cells]
+        list(zip(header, classes, strict=True)), [{"cls": "", "cells": r} for r in rows]
     )
     sections = [
         H.Section("summary", "Summary", H.render("items.html.j2", items=facts, list_cls="gates")),

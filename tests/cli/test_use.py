@@ -117,7 +117,8 @@ def test_matrix_fit_reloads_bit_for_bit(matrices):
         assert np.array_equal(getattr(loaded, name), getattr(again, name)), name
     assert loaded.shrinkage == "sample" and loaded.n == 300
     summary = json.loads((matrices / "f.json").read_text())
-    assert summary["shrinkage"] == "sample" and summary["backend"] == "file"
+    assert summary["shrinkage"] == "sample" and summary["provenance"]["backend"] == "file"
+    assert summary == json.loads((matrices / "fit.json").read_text())  # the sidecar
 
 
 def test_matrix_score_csv_gate_and_ood(matrices):
