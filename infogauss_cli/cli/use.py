@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -101,7 +102,7 @@ def score_cmd(target: TARGET, **params: object) -> None:
     Example: [bold]infogauss score emb.npy --fit fit.safetensors --ood other.npy --qq qq.png[/]
     """
     from infogauss_cli.diagnostics.fit import GaussianFit  # numpy
-    from infogauss_cli.pipelines.use import load_rows, ood_rows, score, thumbnails
+    from infogauss_cli.pipelines.use import load_rows, score, thumbnails
     from infogauss_cli.report import score as report  # matplotlib, pyarrow inside
 
     v = pick(params, params)
@@ -113,7 +114,10 @@ def score_cmd(target: TARGET, **params: object) -> None:
     if view is not None and view != g.view:
         raise BadInputError(f"--fit is of the {g.view} view, not {view}: fit the {view} view")
     rows = load_rows(target, req, v["key"], v["labels"], v["label_column"], fit=g)
-    ood = ood_rows(target, v["ood"], rows, req, v["key"]) if v["ood"] is not None else None
+    ood = None
+    if v["ood"] is not None:  # another matrix file, or the model's tower on other data
+        data = replace(req.data, data=v["ood"], tower=rows.tower or req.data.tower)
+        ood = load_rows(target if rows.source else v["ood"], replace(req, data=data), v["key"])
     result = score(g, rows, ood)
     qq = lambda r, p: atomic_write_bytes(p, report.qq_png(r), parents=True)  # noqa: E731
     writers = {"--out": report.write_scores, "--qq": qq}

@@ -62,7 +62,7 @@ def load_rows(
     prov |= {"tower": tower, "objective": entry.objective if entry.pretrained else "random-init"}
     if fit is not None:
         check_fit(fit, prov)  # before the extraction
-    by_id = {}
+    by_id = None
     if labels is not None:  # read before the extraction too: a wrong count fails fast
         every = [it.id for it in source.items(tower)]
         by_id = dict(zip(every, read_labels(labels, len(every), source.name), strict=True))
@@ -70,17 +70,7 @@ def load_rows(
     assert isinstance(ex, Extraction)  # a single process: no shard
     prov |= {"data": source.name, "data_fingerprint": ex.data_fingerprint}
     prov |= {"weights_sha256": identity_sha256(ex.weights)}
-    names = [by_id[i] for i in ex.ids] if labels is not None else None
-    return _rows(validate_matrix(ex.embeddings), ex.ids, prov, names, (source, tower))
-
-
-def ood_rows(target: str, spec: str, rows: Rows, request: Request, key: str | None) -> Rows:
-    """The ``--ood`` rows: another matrix file (``rows`` are a matrix's), else the same model's
-    tower on the data ``spec``."""
-    if rows.source is None:
-        return matrix_rows(Path(spec), request.protocol, key, None, None)
-    data = replace(request.data, data=spec, tower=rows.tower)
-    return load_rows(target, replace(request, data=data))
+    return _rows(validate_matrix(ex.embeddings), ex.ids, prov, by_id, (source, tower))
 
 
 def matrix_rows(
@@ -92,25 +82,26 @@ def matrix_rows(
     if labels is not None and label_column is not None:
         raise BadInputError("give --labels FILE or --label-column NAME, not both")
     x, names = label_split(path, label_column) if label_column else (read_matrix(path, key), None)
-    n = validate_matrix(x).shape[0]
+    n = (x := validate_matrix(x)).shape[0]
     ids = saved_ids(path, n) or [str(i) for i in range(n)]
     names = read_labels(labels, n, path.name) if labels is not None else names
+    by_id = None if names is None else dict(zip(ids, names, strict=True))
     if (keep := subset_indices(n, protocol.n, protocol.seed)) is not None:
         x, ids = x[keep], [ids[i] for i in keep]
-        names = None if names is None else [names[i] for i in keep]
     prov = {"model": path.name + (f"[{key}]" if key else ""), "revision": None, "backend": "file"}
     prov |= {"tower": None, "data": f"file:{path}", "data_fingerprint": stream_sha256(path)}
-    return _rows(validate_matrix(x), ids, prov, names)
+    return _rows(x, ids, prov, by_id)
 
 
 def _rows(
-    x: np.ndarray, ids: Sequence[str], prov: dict[str, Any], names: Sequence[str] | None,
+    x: np.ndarray, ids: Sequence[str], prov: dict[str, Any], by_id: Mapping[str, str] | None,
     where: tuple[Source, str] | tuple[None, None] = (None, None),
 ) -> Rows:  # fmt: skip
+    """The rows with their provenance completed, and the labels of their ids (``by_id``)."""
     ids = tuple(str(i) for i in ids)
     prov |= {"ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest()}
     prov |= {"n": int(x.shape[0]), "d": int(x.shape[1]), "infogauss_version": __version__}
-    return Rows(x, ids, prov, None if names is None else tuple(names), *where)
+    return Rows(x, ids, prov, None if by_id is None else tuple(by_id[i] for i in ids), *where)
 
 
 def read_labels(path: str | Path, n: int, what: str) -> list[str]:
@@ -149,7 +140,8 @@ def saved_ids(path: Path, n: int) -> list[str] | None:
         ids = json.loads(ids_sidecar(path).read_text())["ids"]
     except (OSError, ValueError, KeyError, TypeError):  # no usable ids: the row numbers serve
         return None
-    return [str(i) for i in ids] if isinstance(ids, list) and len(ids) == n else None
+    ids = [str(i) for i in ids] if isinstance(ids, list) else []
+    return ids if len(set(ids)) == len(ids) == n else None  # one id a row, each once
 
 
 def check_fit(fit: GaussianFit, prov: Mapping[str, Any]) -> bool:
