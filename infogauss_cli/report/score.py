@@ -42,11 +42,6 @@ QQ_CAPTION = (
 )
 
 
-def _num(x: float) -> float | None:
-    """A JSON number: None for NaN and infinities."""
-    return float(x) if math.isfinite(x) else None
-
-
 def columns(result: ScoreResult) -> dict[str, list]:
     """The per-sample columns: id, mahalanobis2, loglik, tail_p (and class, nearest_class)."""
     floats = ("mahalanobis2", "loglik", "tail_p")
@@ -97,11 +92,7 @@ def summary(result: ScoreResult, fit: GaussianFit) -> list[tuple[str, str]]:
 
 def score_table(result: ScoreResult, fit: GaussianFit, top: int = 10) -> Group:
     """The summary, then the ``top`` most extreme samples (user text escaped)."""
-    head = Table.grid(padding=(0, 2))
-    head.add_column(style="bold", no_wrap=True)
-    head.add_column()
-    for what, text in summary(result, fit):
-        head.add_row(escape(what), escape(text))
+    head = [escape(f"{what:<11}{text}") for what, text in summary(result, fit)]
     header, lines = _lines(result, top)
     table = Table(title=f"the {len(lines)} most extreme samples", title_justify="left")
     for name in header:
@@ -109,7 +100,7 @@ def score_table(result: ScoreResult, fit: GaussianFit, top: int = 10) -> Group:
         table.add_column(name, justify="right" if right else "left", no_wrap=right)
     for line in lines:
         table.add_row(*map(escape, line))
-    return Group(head, table)
+    return Group(*head, table)
 
 
 def write_scores(result: ScoreResult, path: str | Path) -> Path:
@@ -215,6 +206,7 @@ def score_html(
 def score_json(result: ScoreResult, fit: GaussianFit, top: int = 20) -> dict[str, object]:
     """The ``infogauss.score/v1`` document (``schemas/score.v1.json``): the fit, the law, the
     tail share, OOD metrics, distance statistics and the ``top`` extremes (every row: --out)."""
+    _num = lambda x: float(x) if math.isfinite(x) else None  # noqa: E731 (non-finite: null)
     d2 = np.asarray(result.mahalanobis2, dtype=np.float64)
     finite = d2[np.isfinite(d2)]
     stats = {"min": np.min, "median": np.median, "mean": np.mean, "max": np.max}
