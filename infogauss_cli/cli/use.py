@@ -116,7 +116,7 @@ def score_cmd(target: TARGET, **params: object) -> None:
     rows = load_rows(target, req, v["key"], v["labels"], v["label_column"], fit=g)
     ood = None
     if v["ood"] is not None:  # another matrix file, or the model's tower on other data
-        data = replace(req.data, data=v["ood"], tower=rows.tower or req.data.tower)
+        data = replace(req.data, data=v["ood"], tower=rows.provenance["tower"] or "all")
         ood = load_rows(target if rows.source else v["ood"], replace(req, data=data), v["key"])
     result = score(g, rows, ood)
     qq = lambda r, p: atomic_write_bytes(p, report.qq_png(r), parents=True)  # noqa: E731

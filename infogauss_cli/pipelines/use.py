@@ -33,27 +33,22 @@ Labels = str | Path | None
 
 @dataclass(frozen=True)
 class Rows:
-    """Rows with their ids, provenance, labels, and source and tower (a model's rows)."""
+    """Rows with their ids, provenance, labels, and source (a model's rows)."""
 
     x: np.ndarray
     ids: tuple[str, ...]
     provenance: dict[str, Any]
     labels: tuple[str, ...] | None = None
     source: Source | None = None
-    tower: str | None = None
-
-
-def is_matrix(target: str) -> bool:
-    """A matrix file (a suffix ``check`` reads, or an existing file), not a model reference."""
-    return Path(target).suffix.lower() in SUPPORTED.split(", ") or Path(target).is_file()
 
 
 def load_rows(
     target: str, request: Request, key: str | None = None, labels: Labels = None,
     label_column: str | None = None, fit: GaussianFit | None = None,
 ) -> Rows:  # fmt: skip
-    """A matrix file's rows, or a model's tower's on ``request.data`` (``fit``: checked first)."""
-    if is_matrix(target):
+    """A matrix file's rows (a suffix ``check`` reads, or an existing file), else a model's
+    tower's on ``request.data`` (``fit``: checked first)."""
+    if Path(target).suffix.lower() in SUPPORTED.split(", ") or Path(target).is_file():
         return matrix_rows(Path(target), request.protocol, key, labels, label_column)
     if label_column is not None:
         raise BadInputError("--label-column reads a CSV or Parquet matrix; give a model --labels")
@@ -70,7 +65,7 @@ def load_rows(
     assert isinstance(ex, Extraction)  # a single process: no shard
     prov |= {"data": source.name, "data_fingerprint": ex.data_fingerprint}
     prov |= {"weights_sha256": identity_sha256(ex.weights)}
-    return _rows(validate_matrix(ex.embeddings), ex.ids, prov, by_id, (source, tower))
+    return _rows(validate_matrix(ex.embeddings), ex.ids, prov, by_id, source)
 
 
 def matrix_rows(
@@ -95,13 +90,13 @@ def matrix_rows(
 
 def _rows(
     x: np.ndarray, ids: Sequence[str], prov: dict[str, Any], by_id: Mapping[str, str] | None,
-    where: tuple[Source, str] | tuple[None, None] = (None, None),
+    source: Source | None = None,
 ) -> Rows:  # fmt: skip
     """The rows with their provenance completed, and the labels of their ids (``by_id``)."""
     ids = tuple(str(i) for i in ids)
     prov |= {"ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest()}
     prov |= {"n": int(x.shape[0]), "d": int(x.shape[1]), "infogauss_version": __version__}
-    return Rows(x, ids, prov, None if by_id is None else tuple(by_id[i] for i in ids), *where)
+    return Rows(x, ids, prov, None if by_id is None else tuple(by_id[i] for i in ids), source)
 
 
 def read_labels(path: str | Path, n: int, what: str) -> list[str]:
@@ -194,4 +189,4 @@ def thumbnails(rows: Rows, ids: Collection[str]) -> dict[str, object]:
     if rows.source is None:
         return {}
     pic = lambda it: it.text if it.text is not None else Path(it.path) if it.path else it.image  # noqa: E731
-    return {it.id: pic(it) for it in rows.source.items(str(rows.tower)) if it.id in ids}
+    return {it.id: pic(it) for it in rows.source.items(rows.provenance["tower"]) if it.id in ids}

@@ -131,6 +131,8 @@ def test_matrix_score_csv_gate_and_ood(matrices):
     assert doc["in_sample"] is True and doc["ood"]["auroc"] > 0.9  # shifted by 3 sd
     lines = out.read_text().splitlines()
     assert lines[0].replace('"', "") == "id,mahalanobis2,loglik,tail_p" and len(lines) == 301
+    r = invoke("score", matrices / "emb.npy", "--fit", fit_path, "--html", "-", "-q")
+    assert r.exit_code == 0 and r.stdout.startswith("<!DOCTYPE html>"), r.output  # --html -
     heavy = matrices / "t.npy"  # multivariate t3: far more than 1% beyond the 99th percentile
     rng = np.random.default_rng(1)
     t3 = rng.standard_normal((300, 8)) / np.sqrt(rng.chisquare(3, (300, 1)) / 3)

@@ -37,6 +37,11 @@ def test_matrix_rows_ids_subset_and_in_sample(emb):
     keep = sorted(np.random.default_rng(1).choice(200, 50, replace=False))
     assert sub.ids == tuple(f"img{i}.jpg" for i in keep)
     assert use.check_fit(g, sub.provenance) is False  # same file, other rows: new samples
+    x = np.load(emb)
+    np.savez(emb.with_suffix(".npz"), a=x, b=x[::-1])  # one file, two matrices of the same n
+    a, b = (use.matrix_rows(emb.with_suffix(".npz"), Protocol(), k, None, None) for k in "ab")
+    assert use.check_fit(fitted(a), a.provenance) is True
+    assert use.check_fit(fitted(a), b.provenance) is False  # another array: new samples
 
 
 def test_labels_file_and_column(emb, tmp_path):
