@@ -102,7 +102,7 @@ def _rows(
 def read_labels(path: str | Path, n: int, what: str) -> list[str]:
     """One label per line (trailing blank lines dropped); exactly ``n`` of them."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").rstrip("\n").splitlines()
+        lines = Path(path).read_text(encoding="utf-8").rstrip("\r\n").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInputError(f"cannot read --labels {path}: {exc}") from None
     if len(lines) != n:
@@ -118,10 +118,9 @@ def label_split(path: Path, column: str) -> tuple[np.ndarray, list[str]]:
     import pyarrow.parquet as pq
 
     try:
-        opts = pcsv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-        table = (
-            pq.read_table(path) if path.suffix == ".parquet" else pcsv.read_csv(path, None, opts)
-        )
+        suffix = path.suffix.lower()
+        opts = pcsv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ",")
+        table = pq.read_table(path) if suffix == ".parquet" else pcsv.read_csv(path, None, opts)
         names = [str(v) for v in table.column(column).to_pylist()]
         rest = table.drop_columns([column]).columns
         return np.column_stack([c.to_numpy().astype(np.float64) for c in rest]), names

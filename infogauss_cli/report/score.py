@@ -22,8 +22,7 @@ from rich.table import Table
 from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.safe_text import markup_safe as escape
-from infogauss_cli.core.safe_text import printable
+from infogauss_cli.core.safe_text import markup_safe, printable
 from infogauss_cli.judge.gates import TAIL_LEVEL
 from infogauss_cli.report import html as H
 from infogauss_cli.report.plots import AD_COLOR, NULL, PlotSpec, render
@@ -92,14 +91,14 @@ def summary(result: ScoreResult, fit: GaussianFit) -> list[tuple[str, str]]:
 
 def score_table(result: ScoreResult, fit: GaussianFit, top: int = 10) -> Group:
     """The summary, then the ``top`` most extreme samples (user text escaped)."""
-    head = [escape(f"{what:<11}{text}") for what, text in summary(result, fit)]
+    head = [markup_safe(f"{what:<11}{text}") for what, text in summary(result, fit)]
     header, lines = _lines(result, top)
     table = Table(title=f"the {len(lines)} most extreme samples", title_justify="left")
     for name in header:
         right = name in NUMERIC
         table.add_column(name, justify="right" if right else "left", no_wrap=right)
     for line in lines:
-        table.add_row(*map(escape, line))
+        table.add_row(*map(markup_safe, line))
     return Group(*head, table)
 
 
