@@ -85,7 +85,7 @@ def fit_cmd(target: TARGET, **params: object) -> None:
     if not outs.quiet:
         classes = f", {len(g.classes)} classes" if g.classes else ""
         text = f"n = {g.n:,}, d = {g.d:,}, {view} view{classes}; written to {out} and its .json"
-        lines = (printable(f"fit: {g.reason}"), printable(text))
+        lines = (printable(f"fit: {g.reason}"), printable(text))  # the path as typed
         with stdout_named():
             terminal(outs.to_stdout).print(*lines, sep="\n", markup=False, highlight=False)
     if v["whiten_check"]:
@@ -119,17 +119,17 @@ def score_cmd(target: TARGET, **params: object) -> None:
         data = replace(req.data, data=v["ood"], tower=rows.provenance["tower"] or "all")
         ood = load_rows(target if rows.source else v["ood"], replace(req, data=data), v["key"])
     result = score(g, rows, ood)
-    qq = lambda r, p: atomic_write_bytes(p, report.qq_png(r), parents=True)  # noqa: E731
-    writers = {"--out": report.write_scores, "--qq": qq}
     with stdout_named():
         if not outs.quiet:
             terminal(outs.to_stdout).print(report.score_table(result, g, top=top))
         if outs.json_out:
             doc = json.dumps(report.score_json(result, g, top=top))
             write_report("--json", outs.json_out, doc + "\n")
-        for option, path, _ in files:
-            if path is not None:
-                keep_on_failure(option, path, lambda p, w=writers[option]: w(result, p))
+        if v["out"] is not None:
+            keep_on_failure("--out", v["out"], lambda p: report.write_scores(result, p))
+        if v["qq"] is not None:
+            png = report.qq_png(result)
+            keep_on_failure("--qq", v["qq"], lambda p: atomic_write_bytes(p, png, parents=True))
         if outs.html:
             pics = thumbnails(rows, {str(e["id"]) for e in report.extremes(result, top)})
             command = shlex.join(["infogauss", *sys.argv[1:]])
