@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,11 @@ import typer
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import stdout_named, terminal
 from infogauss_cli.cli.output import emit, keep_on_failure, write_report
+from infogauss_cli.core.atomic import atomic_write_bytes
+from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import Outputs, Request, pick
 from infogauss_cli.core.preflight import check_distinct, data_inputs, preflight_outputs
+from infogauss_cli.core.safe_text import printable
 
 FitView = o.choices("FitView", ("raw", "l2"))
 Shrink = o.choices("Shrink", ("auto", "sample", "ledoit-wolf"))
@@ -40,32 +45,23 @@ SCORE = (
     S(int, 10, "--top", OUT, metavar="K", min=1, help="Most extreme rows listed."),
     S(str | None, None, "--ood", D, metavar="DATA", help="Other data scored with the fit (a "
       "--data spec for a MODEL, a file for a MATRIX): AUROC and FPR95 against cosine-to-mean."),
-    S(float | None, None, "--max-tail-excess", o.G, metavar="X", min=0.0, max=1.0, help="Fail "
-      "if the share of rows beyond their law's 99th percentile exceeds 1% by more than X."),
+    o.MAX_TAIL_EXCESS,
 )  # fmt: skip
 
 
-def _check(params: o.Params, target: str, outputs: list, inputs: list) -> None:
-    """Suffixes right, every output writable and none an input or another output: first."""
-    from infogauss_cli.pipelines.use import is_matrix  # numpy
-
-    want = {"--out": (".safetensors",) if "shrinkage" in params else (".parquet", ".csv")}
-    for option, path in outputs:
-        ok = (want | {"--qq": (".png",)}).get(option)
-        if ok and path is not None and Path(path).suffix.lower() not in ok:
-            raise typer.BadParameter(f"{path}: expected {' or '.join(ok)}", param_hint=option)
-    inputs += [("MATRIX", target)] if is_matrix(target) else data_inputs(str(params["data"]))
-    inputs += [("--labels", params["labels"]), ("--zoo", params["zoo"])]
-    check_distinct([*outputs, ("--json", params["json_out"])], inputs)
-    preflight_outputs(files=[*outputs, ("--json", params["json_out"])])
-
-
-def _rows(target: str, params: o.Params, **kw: object) -> tuple:
-    from infogauss_cli.pipelines.use import load_rows  # numpy
-
-    req = o.request(params, o.outputs(params))
-    names = {k: params[k] for k in ("key", "labels", "label_column")} | kw
-    return req, load_rows(target, req, **names)  # type: ignore[arg-type]
+def _start(target: str, v: o.Params, files: list, inputs: list) -> tuple[Request, Outputs]:
+    """Before any work: each output's suffix right, writable, and none an input or another."""
+    for option, path, suffixes in files:
+        if path is not None and suffixes and Path(path).suffix.lower() not in suffixes:
+            raise typer.BadParameter(f"{path}: expected {' or '.join(suffixes)}", param_hint=option)
+    reads = [("MATRIX", target), ("--data", v["data"]), ("--ood", v.get("ood"))]
+    inputs += [(what, path) for what, spec in reads for _, path in data_inputs(spec)]
+    inputs += [("--labels", v["labels"]), ("--zoo", v["zoo"])]
+    outs = o.outputs(v)
+    named = [(option, path) for option, path, _ in files] + outs.files()
+    check_distinct(named, inputs)
+    preflight_outputs(named)
+    return o.request(v, outs), outs
 
 
 @o.command(*COMMON, *FIT, o.MEMORY)
@@ -75,26 +71,26 @@ def fit_cmd(target: TARGET, **params: object) -> None:
     Example: [bold]infogauss fit minilm-l6 --data pydoc-topics --out m.safetensors --whiten-check[/]
     """
     from infogauss_cli.diagnostics.fit import fit  # numpy
-    from infogauss_cli.pipelines.use import whiten_check
+    from infogauss_cli.pipelines.use import load_rows, whiten_check
 
-    out, view, outs = Path(str(params["out"])), params["fit_view"].value, o.outputs(params)  # type: ignore[attr-defined]
-    _check(params, target, [("--out", out), ("--out (its .json)", out.with_suffix(".json"))], [])
-    req, rows = _rows(target, params)
+    v = pick(params, params)
+    out, view = Path(v["out"]), v["fit_view"]
+    files = [("--out", out, (".safetensors",)), ("--out (its .json)", out.with_suffix(".json"), ())]
+    req, outs = _start(target, v, files, [])
+    rows = load_rows(target, req, v["key"], v["labels"], v["label_column"])
     prov = rows.provenance | {"view": view}
-    shrinkage = params["shrinkage"].value  # type: ignore[attr-defined]
-    g = fit(rows.x, labels=rows.labels, shrinkage=shrinkage, view=view, provenance=prov)
+    g = fit(rows.x, labels=rows.labels, shrinkage=v["shrinkage"], view=view, provenance=prov)
     keep_on_failure("--out", out, g.save)
-    classes = f", {len(g.classes)} classes" if g.classes else ""
-    text = f"fit: {g.reason}\nn = {g.n:,}, d = {g.d:,}, {view} view{classes}; written to {out}"
     if not outs.quiet:
+        classes = f", {len(g.classes)} classes" if g.classes else ""
+        text = f"n = {g.n:,}, d = {g.d:,}, {view} view{classes}; written to {out} and its .json"
+        lines = (printable(f"fit: {g.reason}"), printable(text))  # the path as typed
         with stdout_named():
-            terminal(outs.to_stdout).print(f"{text} and its .json", highlight=False, soft_wrap=True)
-    if params["whiten_check"]:
-        emit(whiten_check(g, rows, req), outs)
-    if outs.json_out:
-        info = {"fit": str(out), "shrinkage": g.shrinkage, "intensity": g.intensity}
-        info |= {"reason": g.reason, "classes": {k: c.n for k, c in g.classes.items()}}
-        write_report("--json", outs.json_out, json.dumps(info | prov, default=str) + "\n")
+            terminal(outs.to_stdout).print(*lines, sep="\n", markup=False, highlight=False)
+    if v["whiten_check"]:
+        emit(whiten_check(g, rows, req), outs)  # --json: that report
+    if outs.json_out:  # the sidecar: schema, sizes, estimator, classes, provenance
+        write_report("--json", outs.json_out, out.with_suffix(".json").read_text())
 
 
 @o.command(*COMMON, *SCORE)
@@ -105,44 +101,45 @@ def score_cmd(target: TARGET, **params: object) -> None:
     Example: [bold]infogauss score emb.npy --fit fit.safetensors --ood other.npy --qq qq.png[/]
     """
     from infogauss_cli.diagnostics.fit import GaussianFit  # numpy
-    from infogauss_cli.pipelines.use import is_matrix, score, thumbnails
+    from infogauss_cli.pipelines.use import load_rows, score, thumbnails
     from infogauss_cli.report import score as report  # matplotlib, pyarrow inside
 
-    fit, ood, top, outs = Path(str(params["fit"])), params["ood"], params["top"], o.outputs(params)
-    files = {k: params[k] for k in ("out", "html", "qq")}
-    ood_in = [("--ood", ood)] if is_matrix(target) else data_inputs(ood)  # type: ignore[arg-type]
-    fits = [("--fit", fit), ("--fit (its .json)", fit.with_suffix(".json")), *ood_in]
-    _check(params, target, [(f"--{k}", v) for k, v in files.items()], fits)
+    v = pick(params, params)
+    fit, top, view = Path(v["fit"]), v["top"], v["fit_view"]
+    files = [("--out", v["out"], (".parquet", ".csv")), ("--qq", v["qq"], (".png",))]
+    fits = [("--fit", fit), ("--fit (its .json)", fit.with_suffix(".json"))]
+    req, outs = _start(target, v, files, fits)
     g = GaussianFit.load(fit)
-    req, rows = _rows(target, params, fit=g)
-    other = None
-    if ood is not None:  # the same model and tower on other data, or another matrix file
-        data = {"data": ood, "tower": rows.tower or req.data.tower, "labels": None}
-        other = _rows(ood if is_matrix(target) else target, params | data, label_column=None)[1]
-    view = params["fit_view"].value if params["fit_view"] else None  # type: ignore[attr-defined]
-    result = score(g, rows, view=view, ood=other)
-    console = terminal(outs.to_stdout)
+    if view is not None and view != g.view:
+        raise BadInputError(f"--fit is of the {g.view} view, not {view}: fit the {view} view")
+    rows = load_rows(target, req, v["key"], v["labels"], v["label_column"], fit=g)
+    ood = None
+    if v["ood"] is not None:  # another matrix file, or the model's tower on other data
+        data = replace(req.data, data=v["ood"], tower=rows.provenance["tower"] or "all")
+        ood = load_rows(target if rows.source else v["ood"], replace(req, data=data), v["key"])
+    result = score(g, rows, ood)
     with stdout_named():
         if not outs.quiet:
-            console.print(report.score_table(result, g, top=top))
+            terminal(outs.to_stdout).print(report.score_table(result, g, top=top))
         if outs.json_out:
-            doc = report.score_json(result, g, top=top)
-            write_report("--json", outs.json_out, json.dumps(doc) + "\n")
-    pics = thumbnails(rows, result, top) if files["html"] else {}
-    html = {"top": top, "command": shlex.join(["infogauss", *sys.argv[1:]])}
-    writers = {
-        "out": lambda p: report.write_scores(result, p),
-        "qq": lambda p: report.write_qq_plot(result, p),
-        "html": lambda p: report.write_score_html(result, g, p, pics, **html),
-    }
-    for key, path in files.items():
-        if path is not None:
-            keep_on_failure(f"--{key}", path, writers[key])
-    if (limit := params["max_tail_excess"]) is not None:
-        excess = result.tail_share - 0.01
-        text = f"{rows.provenance['model']}: max-tail-excess = {excess:.4g} (threshold {limit})"
-        if excess > limit:  # type: ignore[operator]
+            doc = json.dumps(report.score_json(result, g, top=top))
+            write_report("--json", outs.json_out, doc + "\n")
+        if v["out"] is not None:
+            keep_on_failure("--out", v["out"], lambda p: report.write_scores(result, p))
+        if v["qq"] is not None:
+            png = report.qq_png(result)
+            keep_on_failure("--qq", v["qq"], lambda p: atomic_write_bytes(p, png, parents=True))
+        if outs.html:
+            pics = thumbnails(rows, {str(e["id"]) for e in report.extremes(result, top)})
+            command = shlex.join(["infogauss", *sys.argv[1:]])
+            page = report.score_html(result, g, pics, top=top, command=command)
+            write_report("--html", outs.html, page)
+    if (limit := v["max_tail_excess"]) is not None:
+        excess = result.tail_share - report.TAIL_LEVEL
+        model = printable(rows.provenance["model"])
+        text = f"{model}: max-tail-excess = {excess:.4g} (threshold {limit})"
+        if excess > limit:
             print(f"infogauss: gate max-tail-excess failed for {text}", file=sys.stderr)
             raise typer.Exit(1)
         if not outs.quiet:
-            console.print(f"✓ pass  {text}", highlight=False)
+            terminal(outs.to_stdout).print(f"✓ pass  {text}", markup=False, highlight=False)

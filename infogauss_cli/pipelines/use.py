@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,33 +26,29 @@ from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import checked_rows
 from infogauss_cli.models.digest import identity_sha256, stream_sha256
 
-SAME = ("model", "revision", "tower")  # a fit of a model scores that model's tower only
+SAME = ("model", "revision", "tower", "weights_sha256")  # a model's fit scores its tower only
+IN_SAMPLE = ("model", "data_fingerprint", "ids_sha256")  # the fit's own rows
 Labels = str | Path | None
 
 
 @dataclass(frozen=True)
 class Rows:
-    """Rows with their ids, provenance, labels, and source and tower (a model's rows)."""
+    """Rows with their ids, provenance, labels, and source (a model's rows)."""
 
     x: np.ndarray
     ids: tuple[str, ...]
     provenance: dict[str, Any]
     labels: tuple[str, ...] | None = None
     source: Source | None = None
-    tower: str | None = None
-
-
-def is_matrix(target: str) -> bool:
-    """A matrix file (a suffix ``check`` reads, or an existing file), not a model reference."""
-    return Path(target).suffix.lower() in SUPPORTED.split(", ") or Path(target).is_file()
 
 
 def load_rows(
     target: str, request: Request, key: str | None = None, labels: Labels = None,
     label_column: str | None = None, fit: GaussianFit | None = None,
 ) -> Rows:  # fmt: skip
-    """A matrix file's rows, or a model's tower's on ``request.data`` (``fit``: checked first)."""
-    if is_matrix(target):
+    """A matrix file's rows (a suffix ``check`` reads, or an existing file), else a model's
+    tower's on ``request.data`` (``fit``: checked first)."""
+    if Path(target).suffix.lower() in SUPPORTED.split(", ") or Path(target).is_file():
         return matrix_rows(Path(target), request.protocol, key, labels, label_column)
     if label_column is not None:
         raise BadInputError("--label-column reads a CSV or Parquet matrix; give a model --labels")
@@ -61,15 +56,16 @@ def load_rows(
     prov = {"model": entry.ref, "revision": entry.source.revision, "backend": entry.backend}
     prov |= {"tower": tower, "objective": entry.objective if entry.pretrained else "random-init"}
     if fit is not None:
-        same_model(fit.provenance, prov)
-    every = [it.id for it in source.items(tower)] if labels is not None else []
-    by_id = dict(zip(every, read_labels(labels, len(every), source.name) if every else []))  # noqa: B905
-    ex = extract_model(entry, source, tower, request)  # labels read first: they fail fast
+        check_fit(fit, prov)  # before the extraction
+    by_id = None
+    if labels is not None:  # read before the extraction too: a wrong count fails fast
+        every = [it.id for it in source.items(tower)]
+        by_id = dict(zip(every, read_labels(labels, len(every), source.name), strict=True))
+    ex = extract_model(entry, source, tower, request)
     assert isinstance(ex, Extraction)  # a single process: no shard
     prov |= {"data": source.name, "data_fingerprint": ex.data_fingerprint}
     prov |= {"weights_sha256": identity_sha256(ex.weights)}
-    names = [by_id[i] for i in ex.ids] if labels is not None else None
-    return _rows(validate_matrix(ex.embeddings), ex.ids, prov, names, (source, tower))
+    return _rows(validate_matrix(ex.embeddings), ex.ids, prov, by_id, source)
 
 
 def matrix_rows(
@@ -81,31 +77,32 @@ def matrix_rows(
     if labels is not None and label_column is not None:
         raise BadInputError("give --labels FILE or --label-column NAME, not both")
     x, names = label_split(path, label_column) if label_column else (read_matrix(path, key), None)
-    n = validate_matrix(x).shape[0]
+    n = (x := validate_matrix(x)).shape[0]
     ids = saved_ids(path, n) or [str(i) for i in range(n)]
     names = read_labels(labels, n, path.name) if labels is not None else names
+    by_id = None if names is None else dict(zip(ids, names, strict=True))
     if (keep := subset_indices(n, protocol.n, protocol.seed)) is not None:
         x, ids = x[keep], [ids[i] for i in keep]
-        names = None if names is None else [names[i] for i in keep]
     prov = {"model": path.name + (f"[{key}]" if key else ""), "revision": None, "backend": "file"}
     prov |= {"tower": None, "data": f"file:{path}", "data_fingerprint": stream_sha256(path)}
-    return _rows(validate_matrix(x), ids, prov, names)
+    return _rows(x, ids, prov, by_id)
 
 
 def _rows(
-    x: np.ndarray, ids: Sequence[str], prov: dict[str, Any], names: Sequence[str] | None,
-    where: tuple[Source, str] | tuple[None, None] = (None, None),
+    x: np.ndarray, ids: Sequence[str], prov: dict[str, Any], by_id: Mapping[str, str] | None,
+    source: Source | None = None,
 ) -> Rows:  # fmt: skip
+    """The rows with their provenance completed, and the labels of their ids (``by_id``)."""
     ids = tuple(str(i) for i in ids)
     prov |= {"ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest()}
     prov |= {"n": int(x.shape[0]), "d": int(x.shape[1]), "infogauss_version": __version__}
-    return Rows(x, ids, prov, None if names is None else tuple(names), *where)
+    return Rows(x, ids, prov, None if by_id is None else tuple(by_id[i] for i in ids), source)
 
 
 def read_labels(path: str | Path, n: int, what: str) -> list[str]:
     """One label per line (trailing blank lines dropped); exactly ``n`` of them."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").rstrip("\n").splitlines()
+        lines = Path(path).read_text(encoding="utf-8").rstrip("\r\n").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInputError(f"cannot read --labels {path}: {exc}") from None
     if len(lines) != n:
@@ -121,10 +118,9 @@ def label_split(path: Path, column: str) -> tuple[np.ndarray, list[str]]:
     import pyarrow.parquet as pq
 
     try:
-        opts = pcsv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-        table = (
-            pq.read_table(path) if path.suffix == ".parquet" else pcsv.read_csv(path, None, opts)
-        )
+        suffix = path.suffix.lower()
+        opts = pcsv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ",")
+        table = pq.read_table(path) if suffix == ".parquet" else pcsv.read_csv(path, None, opts)
         names = [str(v) for v in table.column(column).to_pylist()]
         rest = table.drop_columns([column]).columns
         return np.column_stack([c.to_numpy().astype(np.float64) for c in rest]), names
@@ -138,38 +134,30 @@ def saved_ids(path: Path, n: int) -> list[str] | None:
         ids = json.loads(ids_sidecar(path).read_text())["ids"]
     except (OSError, ValueError, KeyError, TypeError):  # no usable ids: the row numbers serve
         return None
-    return [str(i) for i in ids] if isinstance(ids, list) and len(ids) == n else None
+    ids = [str(i) for i in ids] if isinstance(ids, list) else []
+    return ids if len(set(ids)) == len(ids) == n else None  # one id a row, each once
 
 
-def same_model(have: Mapping[str, Any], mine: Mapping[str, Any]) -> None:
-    """A fit of a model scores that model's tower only (of a matrix file: any rows of its d)."""
-    for key in SAME if "file" not in (have.get("backend"), mine["backend"]) else ():
-        if have.get(key) != mine.get(key):
+def check_fit(fit: GaussianFit, prov: Mapping[str, Any]) -> bool:
+    """Refuse a fit of another model, revision, tower, weights or d (those ``prov`` knows: a
+    matrix file's fit scores any rows of its d); True for the fit's own rows (in-sample)."""
+    have, files = fit.provenance, "file" in (fit.provenance.get("backend"), prov["backend"])
+    for key in [k for k in SAME if k in prov and not files]:
+        if have.get(key) != prov[key]:
             raise BadInputError(f"--fit was fitted on {key} {have.get(key)!r}, these rows are "
-                                f"from {key} {mine.get(key)!r}: fit this {key} first")  # fmt: skip
+                                f"from {key} {prov[key]!r}: fit this {key} first")  # fmt: skip
+    if prov.get("d", fit.d) != fit.d:
+        raise BadInputError(f"--fit has d = {fit.d}, {prov['model']} has d = {prov['d']}")
+    return all(have.get(k) is not None and have.get(k) == prov.get(k) for k in IN_SAMPLE)
 
 
-def check_fit(fit: GaussianFit, rows: Rows, view: str | None) -> bool:
-    """Refuse a fit of another model, tower, view or d; True for the fit's own rows (in-sample)."""
-    have, mine = fit.provenance, rows.provenance
-    same_model(have, mine)
-    if view is not None and view != fit.view:
-        raise BadInputError(f"--fit is of the {fit.view} view, not {view}: fit the {view} view")
-    if mine["d"] != fit.d:
-        raise BadInputError(f"--fit has d = {fit.d}, {mine['model']} has d = {mine['d']}")
-    keys = ("data_fingerprint", "ids_sha256")
-    return all(have.get(k) is not None and have.get(k) == mine.get(k) for k in keys)
-
-
-def score(
-    fit: GaussianFit, rows: Rows, view: str | None = None, ood: Rows | None = None
-) -> ScoreResult:
+def score(fit: GaussianFit, rows: Rows, ood: Rows | None = None) -> ScoreResult:
     """Score ``rows``; ``ood``: AUROC and FPR95 of the distance and of the cosine baseline."""
-    in_sample = check_fit(fit, rows, view)
+    in_sample = check_fit(fit, rows.provenance)
     result = score_rows(fit, rows.x, rows.ids, labels=rows.labels, in_sample=in_sample)
     if ood is None:
         return result
-    check_fit(fit, ood, None)
+    check_fit(fit, ood.provenance)
     auroc, fpr95 = ood_metrics(fit.mahalanobis(rows.x), fit.mahalanobis(ood.x))
     cos = ood_metrics(cosine_distance(fit, rows.x), cosine_distance(fit, ood.x))
     metrics = {"auroc": auroc, "fpr95": fpr95, "auroc_cosine": cos[0], "fpr95_cosine": cos[1]}
@@ -195,17 +183,9 @@ def whiten_check(fit: GaussianFit, rows: Rows, request: Request) -> list[Row]:
     return checked_rows(rows.x, info, proto, *args) + after
 
 
-def thumbnails(rows: Rows, result: ScoreResult, top: int) -> dict[str, object]:
-    """The HTML's images (``Path`` or pixels) or texts of a model's ``top`` extreme rows."""
-    if rows.source is None or rows.tower is None:
+def thumbnails(rows: Rows, ids: Collection[str]) -> dict[str, object]:
+    """What the HTML shows of a model's items ``ids``: the text, else the image file or image."""
+    if rows.source is None:
         return {}
-    order = np.lexsort((-result.mahalanobis2, result.tail_p))[:top]
-    wanted, out = {result.ids[i] for i in order}, {}
-    for it in (it for it in rows.source.items(rows.tower) if it.id in wanted):
-        pic = it.text if it.text is not None else Path(it.path) if it.path else it.image
-        if isinstance(pic, (bytes, bytearray)):
-            from PIL import Image
-
-            pic = Image.open(io.BytesIO(pic)).convert("RGB")
-        out[it.id] = pic if isinstance(pic, (str, Path)) else np.asarray(pic, dtype=np.uint8)
-    return out
+    pic = lambda it: it.text if it.text is not None else Path(it.path) if it.path else it.image  # noqa: E731
+    return {it.id: pic(it) for it in rows.source.items(rows.provenance["tower"]) if it.id in ids}

@@ -1,5 +1,6 @@
 """The renderers of ``infogauss score``'s ``ScoreResult`` (and its fit): the terminal table, the
-per-sample file (parquet or CSV), the QQ plot, a self-contained HTML page, the JSON document."""
+per-sample file (parquet or CSV), the QQ plot, a self-contained HTML page, the JSON document.
+One summary and one list of the most extreme samples serve the table, the page and the JSON."""
 
 from __future__ import annotations
 
@@ -15,58 +16,56 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from markupsafe import Markup
+from rich.console import Group
 from rich.table import Table
 
 from infogauss_cli import __version__
-from infogauss_cli.core.atomic import atomic_write_bytes, atomic_write_text
+from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.safe_text import markup_safe as escape
-from infogauss_cli.core.safe_text import printable
+from infogauss_cli.core.safe_text import markup_safe, printable
+from infogauss_cli.judge.gates import TAIL_LEVEL
 from infogauss_cli.report import html as H
 from infogauss_cli.report.plots import AD_COLOR, NULL, PlotSpec, render
 
 if TYPE_CHECKING:
-    import os
-
     from matplotlib.figure import Figure
 
     from infogauss_cli.diagnostics.fit import GaussianFit, ScoreResult
 
-    Thumb = str | os.PathLike[str] | np.ndarray
-
-SCHEMA = "infogauss.score/v1"
-TAIL_LEVEL = 0.01  # the tail share counts p-values below this: 1% when the Gaussian fits
 THUMB_PX, TEXT_CHARS = 96, 240
+HEADINGS = {"mahalanobis2": "mahalanobis²", "tail_p": "tail p", "nearest_class": "nearest class"}
+NUMERIC = ("#", "mahalanobis²", "tail p")  # right-aligned
 QQ_CAPTION = (
     "Sorted squared Mahalanobis distances against the quantiles of their exact law: on the "
     "dashed line y = x the Gaussian fits; points above it at the right are heavier tails."
 )
 
 
-def _f(values: object) -> np.ndarray:
-    return np.asarray(values, dtype=np.float64)
+def columns(result: ScoreResult) -> dict[str, list]:
+    """The per-sample columns: id, mahalanobis2, loglik, tail_p (and class, nearest_class)."""
+    floats = ("mahalanobis2", "loglik", "tail_p")
+    cols = {"id": list(result.ids)}
+    cols |= {k: np.asarray(getattr(result, k), dtype=np.float64).tolist() for k in floats}
+    classes = {"class": result.labels, "nearest_class": result.nearest}
+    return cols | {k: list(v) for k, v in classes.items() if v is not None}
 
 
-def _num(x: object) -> float | None:
-    """A JSON number: None for NaN and infinities."""
-    v = float(x)  # type: ignore[arg-type]
-    return v if math.isfinite(v) else None
+def extremes(result: ScoreResult, top: int) -> list[dict[str, object]]:
+    """The ``top`` most extreme samples (every column but loglik): smallest tail p first
+    (comparable across the classes' laws), then largest distance; NaN last, ties in order."""
+    cols = columns(result)
+    del cols["loglik"]
+    order = np.lexsort((-np.array(cols["mahalanobis2"]), np.array(cols["tail_p"])))[:top]
+    return [{k: v[i] for k, v in cols.items()} for i in order]
 
 
-def _order(result: ScoreResult) -> np.ndarray:
-    """Row indices, most extreme first: smallest tail p (comparable across the classes' laws),
-    then largest distance; NaN last, ties in input order."""
-    return np.lexsort((-_f(result.mahalanobis2), _f(result.tail_p)))
-
-
-def _classes(result: ScoreResult) -> list[tuple[str, tuple[str, ...]]]:
-    """(column, values) of ``class`` and ``nearest_class``, those the result has."""
-    pairs = (("class", result.labels), ("nearest_class", result.nearest))
-    return [(name, tuple(v)) for name, v in pairs if v is not None]
-
-
-def _p(p: float) -> str:
-    return f"{p:.2e}" if p < 1e-3 else f"{p:.4f}"
+def _lines(result: ScoreResult, top: int) -> tuple[list[str], list[list[object]]]:
+    """The extremes for the table and the page: the header, then a line of cells per sample."""
+    p = lambda v: f"{v:.2e}" if v < 1e-3 else f"{v:.4f}"  # noqa: E731
+    fmt = {"mahalanobis2": "{:.4g}".format, "tail_p": p}
+    header = ["#", *(HEADINGS.get(k, k) for k in columns(result) if k != "loglik")]
+    rows = enumerate(extremes(result, top), 1)
+    return header, [[str(i), *(fmt.get(k, str)(v) for k, v in row.items())] for i, row in rows]
 
 
 def summary(result: ScoreResult, fit: GaussianFit) -> list[tuple[str, str]]:
@@ -81,80 +80,56 @@ def summary(result: ScoreResult, fit: GaussianFit) -> list[tuple[str, str]]:
         ("estimator", fit.reason),  # names the estimator (and Ledoit-Wolf's intensity)
         ("scored", f"{m:,} {where}"),
         ("law", result.law),
-        ("tail", tail + f"±{2 * sd:.2%} at this n)"),
+        ("tail", f"{tail}±{2 * sd:.2%} at this n)"),
     ]
-    if result.ood:
-        o = result.ood
+    if o := result.ood:
         text = f"{int(o['n_ood']):,} samples: Mahalanobis AUROC {o['auroc']:.3f}, FPR at 95% TPR "
         text += f"{o['fpr95']:.3f}; cosine-to-mean AUROC {o['auroc_cosine']:.3f}, FPR at 95% "
-        lines.append(("OOD", text + f"TPR {o['fpr95_cosine']:.3f}"))
+        lines.append(("OOD", f"{text}TPR {o['fpr95_cosine']:.3f}"))
     return lines
 
 
-def score_table(result: ScoreResult, fit: GaussianFit, top: int = 10) -> Table:
+def score_table(result: ScoreResult, fit: GaussianFit, top: int = 10) -> Group:
     """The summary, then the ``top`` most extreme samples (user text escaped)."""
-    head = Table.grid(padding=(0, 2))
-    head.add_column(style="bold", no_wrap=True)
-    head.add_column()
-    for what, text in summary(result, fit):
-        head.add_row(escape(what), escape(text))
-    title = f"the {min(top, len(result.ids))} most extreme samples"
-    extremes = Table(title=title, title_justify="left", header_style="bold")
-    extras = _classes(result)
-    for name, right in [("#", 1), ("id", 0), ("mahalanobis²", 1), ("tail p", 1)]:
-        extremes.add_column(name, justify="right" if right else "left", no_wrap=bool(right))
-    for name, _ in extras:
-        extremes.add_column(name.replace("_", " "))
-    d2, p = _f(result.mahalanobis2), _f(result.tail_p)
-    for rank, i in enumerate(_order(result)[:top], 1):
-        cells = [str(rank), escape(result.ids[i]), f"{d2[i]:.4g}", _p(p[i])]
-        extremes.add_row(*cells, *(escape(v[i]) for _, v in extras))
-    out = Table.grid()
-    out.add_row(head)
-    out.add_row(extremes)
-    return out
+    head = [markup_safe(f"{what:<11}{text}") for what, text in summary(result, fit)]
+    header, lines = _lines(result, top)
+    table = Table(title=f"the {len(lines)} most extreme samples", title_justify="left")
+    for name in header:
+        right = name in NUMERIC
+        table.add_column(name, justify="right" if right else "left", no_wrap=right)
+    for line in lines:
+        table.add_row(*map(markup_safe, line))
+    return Group(*head, table)
 
 
 def write_scores(result: ScoreResult, path: str | Path) -> Path:
-    """One row per sample, parquet or CSV by the suffix: id, mahalanobis2, loglik, tail_p
-    (and class, nearest_class when known); CSV floats round-trip exactly (Python's repr)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".csv"):
+    """One row per sample (:func:`columns`), parquet or CSV by the suffix; CSV floats
+    round-trip exactly (Python's repr)."""
+    path, cols = Path(path), columns(result)
+    if (suffix := path.suffix.lower()) not in (".parquet", ".csv"):
         raise BadInputError(f"--out {path}: write .parquet or .csv (not {suffix or 'no suffix'!r})")
-    floats = {k: _f(getattr(result, k)) for k in ("mahalanobis2", "loglik", "tail_p")}
-    cols: dict[str, object] = {"id": [str(i) for i in result.ids], **floats}
-    cols |= {name: list(v) for name, v in _classes(result)}
-    try:
-        if suffix == ".csv":
-            buf = io.StringIO()
-            writer = csv.writer(buf, lineterminator="\n")
-            writer.writerow(cols)
-            lists = [c.tolist() if isinstance(c, np.ndarray) else c for c in cols.values()]
-            writer.writerows(zip(*lists, strict=True))
-            atomic_write_text(path, buf.getvalue())
-            return path
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            msg = f"--out {path}: parquet needs pyarrow; install it or write .csv"
-            raise BadInputError(msg) from None
+    if suffix == ".csv":
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(
+            [list(cols), *zip(*cols.values(), strict=True)]
+        )
+        data = buf.getvalue().encode()
+    else:
+        import pyarrow as pa  # a dependency of datasets
+        import pyarrow.parquet as pq
+
         sink = pa.BufferOutputStream()
         pq.write_table(pa.table(cols), sink)
-        atomic_write_bytes(path, sink.getvalue().to_pybytes(), parents=True)
-    except OSError as exc:
-        raise BadInputError(f"cannot write the scores {path}: {exc}") from None
+        data = sink.getvalue().to_pybytes()
+    atomic_write_bytes(path, data, parents=True)
     return path
 
 
 def _draw_qq(result: ScoreResult, fig: Figure) -> None:
-    q, d2 = _f(result.qq[0]), _f(result.qq[1])
-    keep = np.isfinite(q) & np.isfinite(d2)
-    q, d2 = q[keep], d2[keep]
+    q, d2 = result.qq
     ax = fig.add_subplot()
     ax.plot(q, d2, ".", ms=3, color=AD_COLOR, label=f"{len(result.ids):,} samples")
-    lo, hi = (min(q.min(), d2.min()), max(q.max(), d2.max())) if q.size else (0.0, 1.0)
+    lo, hi = min(np.nanmin(q), np.nanmin(d2)), max(np.nanmax(q), np.nanmax(d2))
     ax.plot([lo, hi], [lo, hi], "--", color=NULL, lw=1, label="y = x")
     ax.set_xlabel("quantile of the law")
     ax.set_ylabel("squared Mahalanobis distance (sorted)")
@@ -169,17 +144,7 @@ def qq_png(result: ScoreResult) -> bytes:
     return render(spec).png
 
 
-def write_qq_plot(result: ScoreResult, path: str | Path) -> Path:
-    """Write :func:`qq_png` to ``path`` atomically."""
-    path = Path(path)
-    try:
-        atomic_write_bytes(path, qq_png(result), parents=True)
-    except OSError as exc:
-        raise BadInputError(f"cannot write the plot {path}: {exc}") from None
-    return path
-
-
-def _thumbnail(item: Thumb, ident: str) -> object:
+def _thumbnail(item: object, ident: str) -> object:
     """An ``<img>`` of a small base64 JPEG, a text item (shortened), or why there is none."""
     if isinstance(item, str):
         return item if len(item) <= TEXT_CHARS else item[: TEXT_CHARS - 1] + "…"
@@ -187,10 +152,10 @@ def _thumbnail(item: Thumb, ident: str) -> object:
 
     try:
         if isinstance(item, np.ndarray):
-            image = Image.fromarray(np.ascontiguousarray(item, dtype=np.uint8)).convert("RGB")
-        else:
-            with Image.open(item) as opened:
-                image = opened.convert("RGB")
+            item = Image.fromarray(np.ascontiguousarray(item, dtype=np.uint8))
+        elif not isinstance(item, Image.Image):  # a file, or its encoded bytes
+            item = Image.open(io.BytesIO(item) if isinstance(item, bytes) else item)  # type: ignore[arg-type]
+        image = item.convert("RGB")
         image.thumbnail((THUMB_PX, THUMB_PX))
         buf = io.BytesIO()
         image.save(buf, format="JPEG", quality=85)
@@ -200,80 +165,56 @@ def _thumbnail(item: Thumb, ident: str) -> object:
     return Markup('<img src="{}" alt="{}">').format(uri, printable(ident))
 
 
-def _extremes(result: ScoreResult, thumbnails: Mapping[str, Thumb], top: int) -> H.Section:
-    extras = _classes(result)
-    item = [("item", "")] if thumbnails else []
-    header = [("#", "num"), ("id", "src mono"), *item, ("mahalanobis²", "num"), ("tail p", "num")]
-    header += [(name.replace("_", " "), "") for name, _ in extras]
-    d2, p, lines = _f(result.mahalanobis2), _f(result.tail_p), []
-    for rank, i in enumerate(_order(result)[:top], 1):
-        ident = result.ids[i]
-        shown = [_thumbnail(thumbnails[ident], ident) if ident in thumbnails else "–"]
-        texts = [rank, ident, *(shown if item else []), f"{d2[i]:.4g}", _p(p[i])]
-        texts += [v[i] for _, v in extras]
-        cells = [H.cell(t, c) for t, (_, c) in zip(texts, header, strict=True)]
-        lines.append({"cls": "", "cells": cells})
-    title = f"The {min(top, len(result.ids))} most extreme samples"
-    return H.Section("extremes", title, H.table(header, lines, table_cls="results"))
-
-
-def write_score_html(
+def score_html(
     result: ScoreResult,
     fit: GaussianFit,
-    path: str | Path,
-    thumbnails: Mapping[str, Thumb],
+    thumbnails: Mapping[str, object],
     *,
     top: int = 20,
-    command: str | None = None,
-) -> Path:
-    """One self-contained page: summary, QQ plot, the ``top`` most extreme samples. Thumbnails,
-    by id: an image (a file as ``pathlib.Path``, or a uint8 HxW(x3) array) is shown as a
-    ~96 px base64 JPEG; a ``str`` is a text item (caption, sentence) shown as text, shortened.
-    Every value is escaped (autoescape); ids without a thumbnail show "–"."""
+    command: str = "",
+) -> str:
+    """One self-contained page: summary, QQ plot, the ``top`` most extreme samples. Thumbnails
+    by id: an image (a ``Path``, encoded bytes, a PIL image or uint8 pixels) is shown as a small
+    base64 JPEG, a ``str`` (caption, sentence) as text. Every value is escaped."""
     lines = summary(result, fit)
-    rows = [{"cls": "", "cells": [H.cell(w, "model"), H.cell(t)]} for w, t in lines]
-    head = H.table([("", "model"), ("", "")], rows, table_cls="protocol")
+    facts = [{"badge": what, "badge_cls": "", "text": text} for what, text in lines]
+    image = {"src": H.data_uri(qq_png(result)), "caption": QQ_CAPTION}
     alt = f"QQ plot of the distances against {result.law}"
-    image = {"src": H.data_uri(qq_png(result)), "alt": alt, "caption": QQ_CAPTION}
-    figure = H.render("figure.html.j2", wide=True, **image)
-    parts = [H.Section("summary", "Summary", head), H.Section("qq", "QQ plot", figure)]
-    parts.append(_extremes(result, thumbnails, top))
+    header, extreme = _lines(result, top)
+    if thumbnails:  # an item column: what each id shows, "–" for none
+        header.insert(2, "item")
+        for line in extreme:
+            ident = str(line[1])
+            line.insert(2, _thumbnail(thumbnails[ident], ident) if ident in thumbnails else "–")
+    classes = ["num" if h in NUMERIC else "src mono" if h == "id" else "" for h in header]
+    rows = [[H.cell(*tc) for tc in zip(line, classes, strict=True)] for line in extreme]
+    table = H.table(
+        list(zip(header, classes, strict=True)), [{"cls": "", "cells": r} for r in rows]
+    )
+    sections = [
+        H.Section("summary", "Summary", H.render("items.html.j2", items=facts, list_cls="gates")),
+        H.Section("qq", "QQ plot", H.render("figure.html.j2", wide=True, alt=alt, **image)),
+        H.Section("extremes", f"The {len(extreme)} most extreme samples", table),
+    ]
     status = {"cls": "neutral", "text": f"{len(result.ids):,} samples scored · {lines[4][1]}"}
     when = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
     kw = {"title": "infogauss score", "version": __version__, "created": when}
-    page = H.render("page.html.j2", status=status, sections=parts, command=command or "", **kw)
-    path = Path(path)
-    try:
-        atomic_write_text(path, str(page))
-    except OSError as exc:
-        raise BadInputError(f"cannot write the HTML page {path}: {exc}") from None
-    return path
+    return str(H.render("page.html.j2", status=status, sections=sections, command=command, **kw))
 
 
 def score_json(result: ScoreResult, fit: GaussianFit, top: int = 20) -> dict[str, object]:
     """The ``infogauss.score/v1`` document (``schemas/score.v1.json``): the fit, the law, the
     tail share, OOD metrics, distance statistics and the ``top`` extremes (every row: --out)."""
-    d2, p = _f(result.mahalanobis2), _f(result.tail_p)
-    finite = d2[np.isfinite(d2)] if np.isfinite(d2).any() else np.array([np.nan])
-    got = [finite.min(), np.median(finite), finite.mean(), finite.max()]
-    stats = dict(zip(("min", "median", "mean", "max"), map(_num, got), strict=True))
-    extras = _classes(result)
-    extremes = [
-        {"id": str(result.ids[i]), "mahalanobis2": _num(d2[i]), "tail_p": _num(p[i])}
-        | {name: str(v[i]) for name, v in extras}
-        for i in _order(result)[:top]
-    ]
-    ood = None
-    if result.ood:
-        ood = {k: _num(result.ood[k]) for k in ("auroc", "fpr95", "auroc_cosine", "fpr95_cosine")}
-        ood["n_ood"] = int(result.ood["n_ood"])
-    plain = lambda v: v.tolist() if isinstance(v, (np.generic, np.ndarray)) else str(v)  # noqa: E731
-    provenance = json.loads(json.dumps(dict(fit.provenance), default=plain))
-    fit_doc = {"n": int(fit.n), "d": int(fit.d), "view": fit.view, "shrinkage": fit.shrinkage}
-    fit_doc |= {"intensity": float(fit.intensity), "reason": fit.reason, "provenance": provenance}
+    _num = lambda x: float(x) if math.isfinite(x) else None  # noqa: E731 (non-finite: null)
+    d2 = np.asarray(result.mahalanobis2, dtype=np.float64)
+    finite = d2[np.isfinite(d2)]
+    stats = {"min": np.min, "median": np.median, "mean": np.mean, "max": np.max}
+    fit_doc = {k: getattr(fit, k) for k in ("n", "d", "view", "shrinkage", "intensity", "reason")}
     fit_doc["classes"] = {str(k): int(c.n) for k, c in fit.classes.items()}
+    fit_doc["provenance"] = json.loads(json.dumps(dict(fit.provenance), default=str))
+    ood = {k: int(v) if k == "n_ood" else _num(v) for k, v in (result.ood or {}).items()}
     return {
-        "schema": SCHEMA,
+        "schema": "infogauss.score/v1",
         "infogauss_version": __version__,
         "fit": fit_doc,
         "law": result.law,
@@ -281,7 +222,10 @@ def score_json(result: ScoreResult, fit: GaussianFit, top: int = 20) -> dict[str
         "n": len(result.ids),
         "tail_level": TAIL_LEVEL,
         "tail_share": _num(result.tail_share),
-        "ood": ood,
-        "mahalanobis2": stats,
-        "extremes": extremes,
+        "ood": ood or None,
+        "mahalanobis2": {k: _num(f(finite)) if finite.size else None for k, f in stats.items()},
+        "extremes": [
+            {k: _num(v) if isinstance(v, float) else v for k, v in row.items()}
+            for row in extremes(result, top)
+        ],
     }

@@ -117,7 +117,8 @@ def test_matrix_fit_reloads_bit_for_bit(matrices):
         assert np.array_equal(getattr(loaded, name), getattr(again, name)), name
     assert loaded.shrinkage == "sample" and loaded.n == 300
     summary = json.loads((matrices / "f.json").read_text())
-    assert summary["shrinkage"] == "sample" and summary["backend"] == "file"
+    assert summary["shrinkage"] == "sample" and summary["provenance"]["backend"] == "file"
+    assert summary == json.loads((matrices / "fit.json").read_text())  # the sidecar
 
 
 def test_matrix_score_csv_gate_and_ood(matrices):
@@ -130,6 +131,8 @@ def test_matrix_score_csv_gate_and_ood(matrices):
     assert doc["in_sample"] is True and doc["ood"]["auroc"] > 0.9  # shifted by 3 sd
     lines = out.read_text().splitlines()
     assert lines[0].replace('"', "") == "id,mahalanobis2,loglik,tail_p" and len(lines) == 301
+    r = invoke("score", matrices / "emb.npy", "--fit", fit_path, "--html", "-", "-q")
+    assert r.exit_code == 0 and r.stdout.startswith("<!DOCTYPE html>"), r.output  # --html -
     heavy = matrices / "t.npy"  # multivariate t3: far more than 1% beyond the 99th percentile
     rng = np.random.default_rng(1)
     t3 = rng.standard_normal((300, 8)) / np.sqrt(rng.chisquare(3, (300, 1)) / 3)
@@ -157,6 +160,7 @@ def test_label_column_per_class(tmp_path):
 def test_matrix_refusals(matrices, tmp_path):
     fit_path = matrices / "fit.safetensors"
     one_error(invoke("score", matrices / "narrow.npy", "--fit", fit_path), "d = 8", "d = 5")
+    one_error(invoke("score", matrices / "emb.npy", "--fit", fit_path, "--view", "l2"), "raw", "l2")
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a fit")
     (tmp_path / "bad.json").write_text("{}")

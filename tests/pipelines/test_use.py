@@ -32,13 +32,16 @@ def test_matrix_rows_ids_subset_and_in_sample(emb):
     rows = use.matrix_rows(emb, Protocol(), None, None, None)
     assert rows.ids[:2] == ("img0.jpg", "img1.jpg") and rows.provenance["backend"] == "file"
     g = fitted(rows)
-    assert use.check_fit(g, rows, "raw") is True  # the fit's own rows
+    assert use.check_fit(g, rows.provenance) is True  # the fit's own rows
     sub = use.matrix_rows(emb, Protocol(n=50, seed=1), None, None, None)
     keep = sorted(np.random.default_rng(1).choice(200, 50, replace=False))
     assert sub.ids == tuple(f"img{i}.jpg" for i in keep)
-    assert use.check_fit(g, sub, None) is False  # same file, other rows: new samples
-    with pytest.raises(BadInputError, match="l2"):
-        use.check_fit(g, rows, "l2")
+    assert use.check_fit(g, sub.provenance) is False  # same file, other rows: new samples
+    x = np.load(emb)
+    np.savez(emb.with_suffix(".npz"), a=x, b=x[::-1])  # one file, two matrices of the same n
+    a, b = (use.matrix_rows(emb.with_suffix(".npz"), Protocol(), k, None, None) for k in "ab")
+    assert use.check_fit(fitted(a), a.provenance) is True
+    assert use.check_fit(fitted(a), b.provenance) is False  # another array: new samples
 
 
 def test_labels_file_and_column(emb, tmp_path):
