@@ -15,10 +15,8 @@ from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.normality import (
     ADResult,
     DPResult,
-    NullExpectation,
     ad_result,
     dp_result,
-    null_expectation,
 )
 from infogauss_cli.diagnostics.validate import (
     check_nonzero,
@@ -237,7 +235,6 @@ class ProjectionTests:
     var_z: np.ndarray = field(repr=False)
     var_compliance: float
     var_p: float
-    null: NullExpectation
     columns: np.ndarray = field(default_factory=lambda: np.empty((0, 0)), repr=False)
 
 
@@ -304,7 +301,6 @@ def projection_tests(
         var_z=z,
         var_compliance=float(np.mean(np.abs(z) < SCALE_Z)),
         var_p=scale_test_p(float(np.sum(z[:block] ** 2)), n, d, block),
-        null=null_expectation(n, kk),
         columns=columns,
     )
 

@@ -106,8 +106,8 @@ def _view_row(
         tested = apply_view(shared.sub, view) if options.bootstrap > 0 else None
         label = f"bootstrap: {options.bootstrap} resamples of the rows ({view})"
         with steps(label) if options.bootstrap else nullcontext():  # spinner, elapsed time
-            calib = calibration_detail(diag, tested, bootstrap=options.bootstrap, seed=seed)
-        metrics |= detail_metrics(shared.sphere, calib)
+            metrics |= calibration_detail(diag, tested, bootstrap=options.bootstrap, seed=seed)
+        metrics |= detail_metrics(shared.sphere)
         null |= detail_null(shared.sphere, alpha)
     asked = protocol.verdict_view(view)
     joint_metrics, joint_null = gaussian_tests(shared.joint, asked, seed=seed, alpha=alpha)

@@ -137,7 +137,7 @@ def test_diagnose_protocol_and_metrics() -> None:
     again = diagnose(x, n=200, seed=5)
     np.testing.assert_array_equal(diag.ad.statistic, again.ad.statistic)
     assert diagnose(x, n=200, seed=6).ad.mean != diag.ad.mean
-    assert diag.null.n == 200 and diag.null.d == 16
+    assert diag.reference.n == 200 and diag.reference.d == 16
     m = diag.metrics()
     assert set(m) == {
         "norm_cv",

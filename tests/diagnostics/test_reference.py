@@ -193,9 +193,8 @@ def test_detail_p_values_have_their_size(n: int) -> None:
                 count("mardia_skew_p", md.skew_p)
             for view in ("raw", "l2"):
                 c = calibration_detail(diagnose(x, view=view))
-                count(f"ks_p_uniform:{view}", c.ks_p)
-                count(f"ad_compliance_null_p:{view}", c.ad_null_p)
-                count(f"dp_compliance_null_p:{view}", c.dp_null_p)
+                for key in ("ks_p_uniform", "ad_compliance_null_p", "dp_compliance_null_p"):
+                    count(f"{key}:{view}", c[key])
         limit = 0.05 + 2.5 * np.sqrt(0.05 * 0.95 / seeds)
         sizes = {k: v / seeds for k, v in rej.items()}
         assert all(v <= limit for v in sizes.values()), (n, d, sizes)
