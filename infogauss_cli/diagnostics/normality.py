@@ -17,23 +17,21 @@ DP_ALPHA = 0.05
 
 @dataclass(frozen=True, eq=False)
 class ADResult:
-    """A*^2 per column (NaN: constant); ``mean`` and ``compliance`` (share below ``critical``)."""
+    """A*^2 per column (NaN: constant); ``mean`` and ``compliance`` (share below 0.752)."""
 
     statistic: np.ndarray
     mean: float
     compliance: float
-    critical: float = AD_CRITICAL_5PCT
 
 
 @dataclass(frozen=True, eq=False)
 class DPResult:
-    """K^2 and p per column (NaN: constant); ``mean_p`` and ``compliance`` (p > ``alpha``)."""
+    """K^2 and p per column (NaN: constant); ``mean_p`` and ``compliance`` (p > 0.05)."""
 
     statistic: np.ndarray
     pvalue: np.ndarray
     mean_p: float
     compliance: float
-    alpha: float = DP_ALPHA
 
 
 def nanmean(a: np.ndarray) -> float:

@@ -39,7 +39,6 @@ class Uniformity:
     ideal: float
     z: float
     rows: int
-    t: float = UNIFORMITY_T
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,6 @@ class Scatter:
     """Bingham's test of the scatter against I/d and the centred covariance's spectrum."""
 
     bingham_statistic: float
-    bingham_df: float
     bingham_p: float
     effective_rank: float
     participation_ratio: float
@@ -95,7 +93,7 @@ def uniformity(
     e2 = math.exp(uniformity_ideal(d, 2.0 * t))  # E k^2 = E exp(-2t ||u - v||^2)
     sd = math.sqrt(max(e2 - e1 * e1, 0.0) * 2.0 / (n * (n - 1)))
     z = (mean - e1) / sd if sd > 0 else float("nan")
-    return Uniformity(math.log(mean) if mean > 0 else -math.inf, ideal, z, n, t)
+    return Uniformity(math.log(mean) if mean > 0 else -math.inf, ideal, z, n)
 
 
 def rayleigh(m: np.ndarray, n: int) -> Rayleigh:
@@ -115,24 +113,20 @@ def exact_chi2_p(stat: float, dof: float, n: int) -> float:
 def scatter(t: np.ndarray, m: np.ndarray, n: int) -> Scatter:
     """Bingham's test of the scatter matrix against I/d, and the centred spectrum, from
     ``t`` = (1/n) sum u u^T (overwritten) and the mean ``m`` of n unit rows."""
-    d = m.shape[0]
-    tr2 = float(np.einsum("ij,ij->", t, t))
-    df = (d - 1) * (d + 2) / 2.0
-    stat = n * d * (d + 2) / 2.0 * (tr2 - 1.0 / d)
-    p = exact_chi2_p(stat, df, n) if d > 1 else float("nan")
+    stat, p = bingham(float(np.einsum("ij,ij->", t, t)), n, m.shape[0])
     t -= np.outer(m, m)  # centred covariance (biased, /n)
     lam = np.clip(np.linalg.eigvalsh(t)[::-1], 0.0, None)
     total = float(lam.sum())
     if total <= 0:
         nan = float("nan")
-        return Scatter(stat, df, p, nan, nan, nan, nan, lam)
+        return Scatter(stat, p, nan, nan, nan, nan, lam)
     sv = np.sqrt(lam)
     q = sv / sv.sum()
     q = q[q > 0]
     erank = float(np.exp(-np.sum(q * np.log(q))))
     pr = total**2 / float(np.sum(lam * lam))
     cond = float(lam[0] / lam[-1]) if lam[-1] > lam[0] * 1e-15 else math.inf
-    return Scatter(stat, df, p, erank, pr, cond, float(lam[0] / total), lam)
+    return Scatter(stat, p, erank, pr, cond, float(lam[0] / total), lam)
 
 
 def sphere_moments(
@@ -169,12 +163,14 @@ def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> tuple[dict[str, Any],
 def bingham_p(u: np.ndarray) -> float:
     """Bingham's p of unit rows u (m, d), tr T^2 from the smaller Gram or scatter matrix."""
     m, d = u.shape
-    if d < 2:
-        return float("nan")
     gram = u @ u.T if m < d else u.T @ u
-    tr2 = float(np.einsum("ij,ij->", gram, gram)) / (m * m)
-    f = (d - 1) * (d + 2) / 2.0
-    return exact_chi2_p(m * d * (d + 2) / 2.0 * (tr2 - 1.0 / d), f, m)
+    return bingham(float(np.einsum("ij,ij->", gram, gram)) / (m * m), m, d)[1]
+
+
+def bingham(tr2: float, n: int, d: int) -> tuple[float, float]:
+    """(statistic, p) of Bingham's test from tr T^2 of n unit rows in d dimensions."""
+    stat = n * d * (d + 2) / 2.0 * (tr2 - 1.0 / d)
+    return stat, exact_chi2_p(stat, (d - 1) * (d + 2) / 2.0, n) if d > 1 else float("nan")
 
 
 def bingham_power(m: int, d: int, level: float) -> float:

@@ -156,8 +156,8 @@ def projection_metrics(p: sp.ProjectionTests) -> dict[str, Any]:
     """The projection keys of ``metrics`` (null p-values over the first orthonormal block)."""
     ref = reference(p.n, p.d, "l2")
     t = min(p.k, p.d)
-    ad_first = float(np.mean(p.ad.statistic[:t] < p.ad.critical))  # NaN (constant): a failure
-    dp_first = float(np.mean(p.dp.pvalue[:t] > p.dp.alpha))
+    ad_first = float(np.mean(p.ad.statistic[:t] < AD_CRITICAL_5PCT))  # NaN (constant): a failure
+    dp_first = float(np.mean(p.dp.pvalue[:t] > DP_ALPHA))
     return {
         "proj_k": p.k,
         "proj_ad_compliance": num(p.ad.compliance),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,14 +28,12 @@ class _Shared:
     """What the views of one matrix ``x`` share (computed once by :func:`_shared`)."""
 
     x: np.ndarray
-    sub: np.ndarray | None = None
-    sphere: SphereDetail | None = None
-    proj_metrics: Metrics = field(default_factory=dict)
-    seconds: float = 0.0
-    proj_null: Metrics = field(default_factory=dict)
-    joint: np.ndarray | None = None
-    sphere_metrics: Metrics = field(default_factory=dict)
-    sphere_null: Metrics = field(default_factory=dict)
+    sub: np.ndarray | None
+    sphere: SphereDetail | None
+    joint: np.ndarray
+    metrics: Metrics  # of the projection and sphere tests
+    null: Metrics
+    seconds: float
 
 
 def _shared(x: np.ndarray, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
@@ -64,7 +62,7 @@ def _shared(x: np.ndarray, protocol: Protocol, options: DiagnoseOptions) -> _Sha
     joint = joint_sample(x, protocol.n, seed)
     metrics, null = sphere_tests(joint, alpha=options.alpha)
     seconds = time.perf_counter() - t0
-    return _Shared(x, sub, sphere, proj, seconds, proj_null, joint, metrics, null)
+    return _Shared(x, sub, sphere, joint, proj | metrics, proj_null | null, seconds)
 
 
 def _plot_arrays(diag: Diagnosis, shared: _Shared, view: str) -> dict[str, np.ndarray]:
@@ -111,9 +109,8 @@ def _view_row(
         null |= detail_null(shared.sphere, alpha)
     asked = protocol.verdict_view(view)
     joint_metrics, joint_null = gaussian_tests(shared.joint, asked, seed=seed, alpha=alpha)
-    metrics |= dict(shared.proj_metrics) | dict(info.metrics)
-    metrics |= joint_metrics | dict(shared.sphere_metrics)
-    null |= dict(shared.proj_null) | joint_null | dict(shared.sphere_null)
+    metrics |= dict(info.metrics) | joint_metrics | dict(shared.metrics)
+    null |= joint_null | dict(shared.null)
     elapsed = time.perf_counter() - t0 + shared.seconds
     verdict = judge(metrics, Rule(name=options.rule, alpha=alpha), null, asked)
     row_protocol = {"n": diag.n, "d": diag.d, "seed": seed, "view": view} | dict(info.protocol)

@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.options import RULES, check_choice
 
 Metrics = Mapping[str, Any]  # a row's metrics or null: JSON values by key
 AD_CRITICAL = 0.752
@@ -20,21 +19,18 @@ CALLS = ("gaussian", "practically-gaussian", "non-gaussian", "inconclusive")
 SYMBOLS = {"gaussian": "✓", "practically-gaussian": "≈", "non-gaussian": "✗", "inconclusive": "?"}
 # each decorrelated test: metric keys of its p-value and its effect size, what it looks at
 TESTS = {
-    "ad_count": ("decorrelated_ad_count_p", "decorrelated_effect_excess"),
-    "dp_count": ("decorrelated_dp_count_p", "decorrelated_effect_excess"),
-    "worst_coordinate": ("worst_coordinate_p", "worst_coordinate_effect_excess"),
-    "worst_given_coordinate": ("worst_given_coordinate_p", "worst_given_coordinate_effect_excess"),
-    "radial": ("radial_p", "radial_kurtosis"),
-    "henze_zirkler": ("henze_zirkler_p", None),
-}
-LOOKS_AT = {
-    "ad_count": "share of decorrelated coordinates with A*^2 < 0.752",
-    "dp_count": "share of decorrelated coordinates with DP p > 0.05",
-    "worst_coordinate": "the decorrelated coordinate with the largest A*^2",
-    "worst_given_coordinate": "the coordinate (as given) with the largest A*^2",
-    "radial": "spread of the squared Mahalanobis distances (Mardia's b2)",
-    "henze_zirkler": "Henze-Zirkler on the top principal coordinates",
-}
+    "ad_count": ("decorrelated_ad_count_p", "decorrelated_effect_excess",
+                 "share of decorrelated coordinates with A*^2 < 0.752"),
+    "dp_count": ("decorrelated_dp_count_p", "decorrelated_effect_excess",
+                 "share of decorrelated coordinates with DP p > 0.05"),
+    "worst_coordinate": ("worst_coordinate_p", "worst_coordinate_effect_excess",
+                         "the decorrelated coordinate with the largest A*^2"),
+    "worst_given_coordinate": ("worst_given_coordinate_p", "worst_given_coordinate_effect_excess",
+                               "the coordinate (as given) with the largest A*^2"),
+    "radial": ("radial_p", "radial_kurtosis",
+               "spread of the squared Mahalanobis distances (Mardia's b2)"),
+    "henze_zirkler": ("henze_zirkler_p", None, "Henze-Zirkler on the top principal coordinates"),
+}  # fmt: skip
 SPHERE_TESTS = {
     "rayleigh": ("sphere_rayleigh_p", "mean direction (Rayleigh)"),
     "bingham": ("sphere_bingham_p", "scatter against I/d (Bingham)"),
@@ -43,15 +39,11 @@ SPHERE_TESTS = {
 
 @dataclass(frozen=True)
 class Rule:
-    """``calibrated`` (the decorrelated tests at false-alarm rate ``alpha``) or ``paper``."""
+    """``calibrated`` (the decorrelated tests at false-alarm rate ``alpha``) or ``paper``
+    (checked by ``DiagnoseOptions``)."""
 
     name: str = "calibrated"
     alpha: float = 0.05
-
-    def __post_init__(self) -> None:
-        check_choice(self.name, RULES, "rule")
-        if not 0.0 < self.alpha < 1.0:
-            raise BadInputError(f"--alpha must be between 0 and 1 (exclusive), got {self.alpha}")
 
 
 PAPER = Rule(name="paper")
@@ -185,12 +177,12 @@ def _judge_calibrated(metrics: Metrics, null: Metrics, alpha: float, view: str |
         for t in rejected:
             size = "" if t.effect is None else f", effect {t.effect:+.3f}"
             small = "" if t.relevant else " (below the relevance line)"
-            reasons.append(f"{LOOKS_AT[t.name]}: p = {t.pvalue:.2g} < {level:.3g}{size}{small}")
+            reasons.append(f"{TESTS[t.name][2]}: p = {t.pvalue:.2g} < {level:.3g}{size}{small}")
     return Verdict(call, tuple(reasons), "calibrated", alpha, view, tests)
 
 
 def _test_call(name: str, metrics: Metrics, level: float) -> TestCall:
-    p, effect = (metrics.get(k) if k else None for k in TESTS[name])
+    p, effect = (metrics.get(k) if k else None for k in TESTS[name][:2])
     line = RELEVANT_KURTOSIS if name == "radial" else RELEVANT_EFFECT
     relevant = effect is None or abs(effect) >= line
     return TestCall(name, p, level, p is not None and p < level, effect, relevant)

@@ -21,7 +21,6 @@ from infogauss_cli.diagnostics.suite import calibration_detail
 from infogauss_cli.diagnostics.validate import l2_normalise
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import diagnose_rows
-from infogauss_cli.judge.verdict import Rule
 
 
 def _rows(x: np.ndarray, view: str, **options: object) -> list:
@@ -116,7 +115,7 @@ def test_paper_rule_is_kept_and_reported_beside() -> None:
     assert v["rule"] == "calibrated" and v["paper"]["call"] == "gaussian"
     assert row.null["reference"] == "ideal: uniform sphere"
     with pytest.raises(Exception, match="unknown rule"):
-        Rule(name="strict")
+        DiagnoseOptions(rule="strict")
 
 
 def test_alpha_moves_the_thresholds() -> None:

@@ -21,7 +21,8 @@ from infogauss_cli.report.plots import (
     NULL,
     PlotImage,
     PlotSpec,
-    null_band,
+    compliance_axes,
+    compliance_bar,
     render,
     row_stem,
     write_figures,
@@ -53,7 +54,6 @@ def _tick(row: Row) -> str:
 
 def _draw_compare(rows: Sequence[Row], fig: Figure) -> None:
     from matplotlib.patches import Patch
-    from matplotlib.ticker import PercentFormatter
 
     ax = fig.add_subplot()
     w, banded = 0.36, False
@@ -61,25 +61,10 @@ def _draw_compare(rows: Sequence[Row], fig: Figure) -> None:
         if r.error:
             ax.text(i, 0.03, "error", ha="center", color=FAIL, fontweight="bold")
             continue
-        for off, key, color in ((-w / 2, "ad", AD_COLOR), (w / 2, "dp", DP_COLOR)):
-            band = null_band(r.null, f"{key}_compliance_band")
-            if band:  # the null's spread at this row's n and d, behind the bar's top
-                x = [i + off - w / 2, i + off + w / 2]
-                ax.fill_between(x, *band, color="#000000", alpha=0.18, lw=0, zorder=3)
-                banded = True
-            value = r.metrics.get(f"{key}_compliance")
-            if value is None:
-                continue
-            ax.bar(i + off, value, w * 0.94, color=color, zorder=2)
-            near = band and band[0] - 0.04 <= value <= band[1]
-            top = band[1] if near else value  # keep the label clear of the band
-            ax.text(i + off, top + 0.012, f"{value:.0%}", ha="center", va="bottom", fontsize=8)
-    ax.axhline(0.95, color=NULL, ls="--", lw=1.2, zorder=4, label="iid Gaussian: 95%")
-    ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels([_tick(r) for r in rows], rotation=30 if len(rows) > 6 else 0)
+        for off, key in ((-w / 2, "ad_compliance"), (w / 2, "dp_compliance")):
+            banded |= compliance_bar(ax, i + off, w, r, key, ".0%")[1] is not None
+    compliance_axes(ax, [_tick(r) for r in rows])
     ax.set_xlim(-0.6, len(rows) - 0.4)
-    ax.set_ylim(0, 1.1)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_ylabel("share of coordinates that pass")
     ax.grid(axis="x", visible=False)
     handles = [
