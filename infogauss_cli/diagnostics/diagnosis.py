@@ -48,12 +48,10 @@ class Diagnosis:
     n: int
     d: int
     view: str
-    seed: int
     ad: ADResult
     dp: DPResult
     norms: NormStats
     constant_columns: tuple[int, ...]
-    n_rows_input: int
     row_indices: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
     dead_columns: tuple[int, ...] = ()
     effect: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
@@ -156,12 +154,10 @@ def diagnose_valid(
         n=nn,
         d=d,
         view=view,
-        seed=seed,
         ad=ad_result(res.a2star, live),
         dp=dp_result(res.k2, res.pvalue, live),
         norms=stats_from_norms(norms),
         constant_columns=tuple(int(i) for i in np.flatnonzero(res.constant)),
-        n_rows_input=a.shape[0],
         row_indices=idx,
         dead_columns=tuple(int(i) for i in np.flatnonzero(dead)),
         effect=res.w1,

@@ -253,16 +253,14 @@ def projection_tests(
     k: int = DEFAULT_PROJECTIONS,
     seed: int = 0,
     directions: np.ndarray | None = None,
-    normalise: bool = True,
     budget: int | None = None,
 ) -> ProjectionTests:
-    """Project the (L2-normalised) rows on ``k`` random orthonormal directions (or the given
+    """Project the L2-normalised rows on ``k`` random orthonormal directions (or the given
     ``directions``), scale by sqrt(d), and test every projection, within ``budget``."""
     x = np.asarray(x)
     n, d = x.shape
-    divide_by = row_norms(x) if normalise else None
-    if divide_by is not None:
-        check_nonzero(divide_by)
+    norms = row_norms(x)
+    check_nonzero(norms)
     q = random_directions(d, k, seed) if directions is None else np.asarray(directions, float)
     kk = q.shape[1]
     half = resolve_budget(budget) // 2
@@ -271,9 +269,8 @@ def projection_tests(
     for k0 in range(0, kk, kb):
         qb = q[:, k0 : k0 + kb]
         p = np.empty((n, qb.shape[1]))
-        for i, u in row_blocks(x, 8 * d):  # u @ q in row blocks, u the (normalised) rows
-            if divide_by is not None:
-                u = l2_normalise(u, divide_by[i : i + len(u)])
+        for i, u in row_blocks(x, 8 * d):  # u @ q in row blocks, u the normalised rows
+            u = l2_normalise(u, norms[i : i + len(u)])
             np.matmul(u.astype(np.float64, copy=False), qb, out=p[i : i + len(u)])
         p *= np.sqrt(d)
         parts.append(column_tests(p, budget=half))

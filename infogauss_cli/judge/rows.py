@@ -133,9 +133,10 @@ def _view_row(
 
 
 def _dead_warning(dead: Sequence[int], d: int) -> tuple[str, ...]:
-    if not dead or len(dead) == d:
-        all_dead = "every coordinate is dead (no spread): nothing to test, the compliances are 0"
-        return (all_dead,) if dead else ()
+    if len(dead) == d:
+        return ("every coordinate is dead (no spread): nothing to test, the compliances are 0",)
+    if not dead:
+        return ()
     more = f", ... ({len(dead)} in all)" if len(dead) > 8 else ""
     text = "dead coordinate(s) left out of the compliances (std < 1e-6 x the median coordinate's)"
     return (f"{text}: {', '.join(str(i) for i in dead[:8])}{more}",)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from infogauss_cli.core.errors import BadInputError
@@ -111,15 +111,14 @@ def judge(
     null = null or {}
     sphere = judge_sphere(metrics, null, rule.alpha)
     paper = _judge_paper(metrics, sphere)  # the row's own columns (protocol.view)
-    if rule.name == "paper" or "decorrelated_k" not in metrics:
-        if rule.name != "paper":
-            raise BadInputError(
-                "the calibrated rule needs the decorrelated tests (metrics from "
-                "diagnostics.gaussian_tests); use Rule(name='paper') for the paper's columns alone"
-            )
+    if rule.name == "paper":
         return paper
-    cal = _judge_calibrated(metrics, null, rule.alpha, view)
-    return Verdict(cal.call, cal.reasons, cal.rule, cal.alpha, view, cal.tests, sphere, paper)
+    if "decorrelated_k" not in metrics:
+        raise BadInputError(
+            "the calibrated rule needs the decorrelated tests (metrics from "
+            "diagnostics.gaussian_tests); use Rule(name='paper') for the paper's columns alone"
+        )
+    return replace(_judge_calibrated(metrics, null, rule.alpha, view), sphere=sphere, other=paper)
 
 
 def _judge_paper(metrics: Metrics, sphere: SphereCall | None) -> Verdict:
@@ -160,18 +159,11 @@ def _judge_calibrated(metrics: Metrics, null: Metrics, alpha: float, view: str |
     low_rank = rank is not None and d is not None and rank < d
     reasons = [scope + (f" (covariance rank {rank} of {d})" if low_rank else "")]
     if not rejected:
-        power = null.get("gaussian_power_relevant")
-        if power is not None and power < WEAK_POWER:
-            call = "inconclusive"
-            more = null.get("gaussian_n_for_power")
-            hint = f"; about n = {more:,} rows would settle it" if more else ""
-            reasons.append(
-                f"no departure found, but a relevant one (Student t10 coordinates) would be "
-                f"caught only {power:.0%} of the time at this n{hint}"
-            )
-        else:
-            call = "gaussian"
-            reasons.append(f"no departure found in {where} (each test at {level:.3g})")
+        more = null.get("gaussian_n_for_power")
+        hint = f"; about n = {more:,} rows would settle it" if more else ""
+        weak = _weak(null.get("gaussian_power_relevant"), "one (Student t10 coordinates)", hint)
+        call = "inconclusive" if weak else "gaussian"
+        reasons.append(weak or f"no departure found in {where} (each test at {level:.3g})")
     else:
         call = "non-gaussian" if any(t.relevant for t in rejected) else "practically-gaussian"
         for t in rejected:
@@ -201,15 +193,20 @@ def judge_sphere(metrics: Metrics, null: Metrics, alpha: float) -> SphereCall | 
     if rejected:
         reasons = [f"{SPHERE_TESTS[t.name][1]}: p = {t.pvalue:.2g} < {level:.3g}" for t in rejected]
         return SphereCall("non-uniform", tuple(reasons), tests)
-    power = null.get("sphere_power_relevant")
-    if power is not None and power < WEAK_POWER:
-        reason = (
-            f"no departure found, but a relevant anisotropy (variances 1 and 2) would be caught "
-            f"only {power:.0%} of the time at this n"
-        )
-        return SphereCall("inconclusive", (reason,), tests)
+    if weak := _weak(null.get("sphere_power_relevant"), "anisotropy (variances 1 and 2)"):
+        return SphereCall("inconclusive", (weak,), tests)
     reason = f"mean direction and scatter as the uniform sphere's (each test at {level:.3g})"
     return SphereCall("uniform", (reason,), tests)
+
+
+def _weak(power: float | None, what: str, hint: str = "") -> str | None:
+    """Why finding nothing is inconclusive (a power below 1/2 against ``what``), else None."""
+    if power is None or power >= WEAK_POWER:
+        return None
+    return (
+        f"no departure found, but a relevant {what} would be caught only {power:.0%} of the "
+        f"time at this n{hint}"
+    )
 
 
 def _dead_reason(metrics: Metrics) -> list[str]:

@@ -183,7 +183,7 @@ def test_detail_p_values_have_their_size(n: int) -> None:
         for s in range(seeds):
             x = np.random.default_rng([n, d, s]).standard_normal((n, d))
             u = l2_normalise(x)
-            count("proj_var_p", projection_tests(u, k=d, seed=s, normalise=False).var_p)
+            count("proj_var_p", projection_tests(u, k=d, seed=s).var_p)
             if n > 2 * min(8, d) + 2:
                 rng = np.random.default_rng([s, 0x3A7])  # at most 1,000 rows, as --detail
                 rows = np.sort(rng.choice(n, 1000, replace=False)) if n > 1000 else slice(None)
@@ -206,7 +206,7 @@ def test_projection_scale_moments_match_simulation() -> None:
     t = []
     for s in range(3000):
         u = l2_normalise(rng.standard_normal((n, d)))
-        t.append(np.sum(projection_tests(u, k=d, seed=s, normalise=False).var_z ** 2))
+        t.append(np.sum(projection_tests(u, k=d, seed=s).var_z ** 2))
     mean, var = scale_moments(n, d, d)
     assert np.mean(t) == pytest.approx(mean, rel=0.03)
     assert np.var(t) == pytest.approx(var, rel=0.12)

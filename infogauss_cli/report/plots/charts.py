@@ -98,10 +98,12 @@ def panels(rows: Sequence[Row], uniformity: bool = True) -> list[tuple[str, str]
     return out
 
 
-def _lines(points: Points, depth: bool, xlabel: str, title: str) -> PlotSpec:
+def _lines(points: Points, depth: bool) -> PlotSpec:
     """One panel per metric, a line per series; against the layer (``depth``) or the step."""
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+    xlabel = "layer (0 = embeddings)" if depth else "step"
+    title = f"Gaussianity over {'depth' if depth else 'training'}"
     shown = panels([r for pts in points.values() for _, r in pts], not depth)
 
     def values(pts: Sequence[tuple[int, Row]], key: str) -> tuple[list[int], list[float]]:
@@ -156,7 +158,7 @@ def trajectory_spec(series: Sequence[Series]) -> PlotSpec:
     points = {
         s.name: [(r.step, r) for r in s.rows if r.step is not None and r.metrics] for s in series
     }
-    return _lines(points, False, "step", "Gaussianity over training")
+    return _lines(points, False)
 
 
 def write_trajectory_plot(series: Sequence[Series], out_dir: str | Path) -> Path:
@@ -169,7 +171,7 @@ def _specs(rows: Sequence[Row]) -> list[PlotSpec]:
     out = [compare_spec(rows)] if any(shown) else []
     series = {k: v for k, v in depth_series(rows).items() if len(v) > 1}
     if series:  # --layers: metrics against the layer
-        out.append(_lines(series, True, "layer (0 = embeddings)", "Gaussianity over depth"))
+        out.append(_lines(series, True))
     seen: dict[str, int] = {}
     for i, r in enumerate(rows):
         stem = row_stem(r)

@@ -58,11 +58,6 @@ def _finite(values: object) -> np.ndarray:
     return a[np.isfinite(a)]
 
 
-def _share(values: object, passes: Callable[[np.ndarray], np.ndarray]) -> float:
-    a = np.asarray(values, dtype=np.float64).ravel()
-    return float(np.mean(np.isfinite(a) & passes(a))) if a.size else 0.0
-
-
 def _qq(row: Row, ax: Axes, kind: str) -> None:
     """Standardised columns (``qq``: coordinates, ``projqq``: projections) against the normal."""
     from scipy.stats import norm
@@ -100,9 +95,7 @@ def _qq(row: Row, ax: Axes, kind: str) -> None:
 def _ad(row: Row, ax: Axes) -> None:
     raw = row.arrays["ad_statistic"]
     a = _finite(raw)
-    compliance = row.metrics.get("ad_compliance")
-    if compliance is None:
-        compliance = _share(raw, lambda v: v < AD_CRITICAL)
+    compliance = row.metrics.get("ad_compliance") or np.mean(np.asarray(raw, float) < AD_CRITICAL)
     null_mean = row.null.get("ad_mean") or ADNULL_MEAN
     pos = a[a > 0]
     log = pos.size > 0 and pos.max() > 10 * AD_CRITICAL  # supervised models: 10-1000s
@@ -125,9 +118,7 @@ def _ad(row: Row, ax: Axes) -> None:
 def _dp(row: Row, ax: Axes) -> None:
     raw = row.arrays["dp_pvalue"]
     p = np.clip(_finite(raw), 0.0, 1.0)
-    compliance = row.metrics.get("dp_compliance")
-    if compliance is None:
-        compliance = _share(raw, lambda v: v > DP_ALPHA)
+    compliance = row.metrics.get("dp_compliance") or np.mean(np.asarray(raw, float) > DP_ALPHA)
     ax.hist(p, bins=np.linspace(0, 1, 21), color=DP_COLOR, alpha=0.9)
     expected = p.size / 20
     label = f"uniform null ({expected:.3g}/bin)"
