@@ -119,7 +119,6 @@ def _view_row(
     per_coordinate = {"ad_statistic": diag.ad.statistic, "dp_pvalue": diag.dp.pvalue}
     row = replace(
         info,
-        data=dict(info.data),
         protocol=row_protocol,
         metrics=metrics,
         null=null,

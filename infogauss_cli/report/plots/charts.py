@@ -78,14 +78,6 @@ def _draw_compare(rows: Sequence[Row], fig: Figure) -> None:
     ax.set_title("Per-coordinate normality: AD and DP compliance per row")
 
 
-def compare_spec(rows: Sequence[Row]) -> PlotSpec:
-    labels = ", ".join(row_label(r) for r in rows)
-    alt = f"Bar chart of AD and DP compliance per row ({labels}) with the 95% null line"
-    title = "AD and DP compliance per row"
-    draw = partial(_draw_compare, rows)
-    return PlotSpec(COMPARE_FILE, "compare", None, title, alt, draw, COMPARE_WIDTH)
-
-
 # ---- line charts: metrics against the layer or the training step ----------------------------
 def panels(rows: Sequence[Row], uniformity: bool = True) -> list[tuple[str, str]]:
     """(metric, title) of each panel: compliance, effect size, norm CV, uniformity."""
@@ -168,7 +160,12 @@ def write_trajectory_plot(series: Sequence[Series], out_dir: str | Path) -> Path
 
 def _specs(rows: Sequence[Row]) -> list[PlotSpec]:
     shown = ({"ad_compliance", "dp_compliance"} & set(r.metrics) for r in rows if not r.error)
-    out = [compare_spec(rows)] if any(shown) else []
+    out = []
+    if any(shown):  # AD and DP compliance per row
+        labels = ", ".join(row_label(r) for r in rows)
+        alt = f"Bar chart of AD and DP compliance per row ({labels}) with the 95% null line"
+        title, draw = "AD and DP compliance per row", partial(_draw_compare, rows)
+        out.append(PlotSpec(COMPARE_FILE, "compare", None, title, alt, draw, COMPARE_WIDTH))
     series = {k: v for k, v in depth_series(rows).items() if len(v) > 1}
     if series:  # --layers: metrics against the layer
         out.append(_lines(series, True))
