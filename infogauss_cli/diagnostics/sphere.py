@@ -237,13 +237,10 @@ class ProjectionTests:
 def random_directions(d: int, k: int = DEFAULT_PROJECTIONS, seed: int = 0) -> np.ndarray:
     """(d, k) unit directions: Haar orthonormal blocks of min(d, k) columns (seeded)."""
     rng = np.random.default_rng([seed, 0x9E0])
-    blocks, left = [], k
-    while left > 0:
-        m = min(d, left)
-        q, r = np.linalg.qr(rng.standard_normal((d, m)))
-        q *= np.where(np.diag(r) < 0, -1.0, 1.0)  # Haar: fix the signs QR leaves arbitrary
-        blocks.append(q)
-        left -= m
+    blocks = []
+    for j in range(0, k, d):
+        q, r = np.linalg.qr(rng.standard_normal((d, min(d, k - j))))
+        blocks.append(q * np.where(np.diag(r) < 0, -1.0, 1.0))  # Haar: fix the signs QR leaves
     return np.concatenate(blocks, axis=1)
 
 
@@ -319,11 +316,9 @@ def scale_moments(n: int, d: int, k: int) -> tuple[float, float]:
     m4 = w4 / nn**3 + (nn - 1) / nn**3 * 3 * sig2**2  # E (v_a - 1)^4
     m22 = w22 / nn**3 + (nn - 1) / nn**3 * (sig2**2 + 2 * cov**2)  # E (v_a-1)^2 (v_b-1)^2
     scale = (nn / sig2) ** 2
-    var, left = 0.0, k
-    while left > 0:
-        m = min(d, left)
+    var = 0.0
+    for m in (min(d, k - j) for j in range(0, k, d)):  # orthonormal blocks of at most d
         var += scale * (m * m4 + m * (m - 1) * m22) - m * m
-        left -= m
     return float(k), var
 
 
