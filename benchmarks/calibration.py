@@ -198,7 +198,7 @@ def detail_sizes(grid: list[tuple[int, int]], seeds: int) -> list[tuple[int, int
             sphere = sphere_detail(x, seed=s)
             for view in ("raw", "l2"):
                 diag = diagnose(x, view=view, seed=s)
-                m = detail_metrics(sphere, calibration_detail(diag, seed=s))
+                m = detail_metrics(sphere) | calibration_detail(diag, seed=s)
                 for k in P_KEYS:
                     if m.get(k) is not None:
                         hits[view].setdefault(k, []).append(m[k] < 0.05)

@@ -85,32 +85,23 @@ def normal_scores(n: int) -> np.ndarray:
     return q
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Passes of ``cols`` columns, blocks of ``bsize`` columns, ``workers`` threads."""
-
-    cols: int
-    bsize: int
-    workers: int
-
-    @classmethod
-    def plan(
-        cls, n: int, d: int, itemsize: int, workers: int | None, budget: int | None, mapped: bool
-    ) -> Layout:
-        """Blocks as large as half the budget allows; passes fill the rest."""
-        budget = resolve_budget(budget)
-        nw = workers or default_workers()
-        bsize = int(np.clip(_BLOCK_BYTES // (8 * n), _MIN_BLOCK, _MAX_BLOCK))
-        bsize = max(1, min(bsize, -(-d // (4 * nw))))
-        work = _WORK_ARRAYS * 8 * n  # bytes per column in a thread
-        bsize = max(1, min(bsize, budget // 2 // (nw * work)))
-        nw = max(1, min(nw, budget // 2 // (bsize * work), -(-d // bsize)))
-        left = budget - nw * bsize * work
-        cols = max(nw * bsize, left // max(n * itemsize, 1))
-        if not mapped:
-            cols = min(cols, nw * bsize * _BLOCKS_PER_PASS)
-        cols = min(d, max(bsize, cols // bsize * bsize))
-        return cls(cols=cols, bsize=bsize, workers=nw)
+def plan(
+    n: int, d: int, itemsize: int, workers: int | None, budget: int | None, mapped: bool
+) -> tuple[int, int, int]:
+    """(columns per pass, columns per block, threads): blocks as large as half the budget
+    allows; passes fill the rest."""
+    budget = resolve_budget(budget)
+    nw = workers or default_workers()
+    bsize = int(np.clip(_BLOCK_BYTES // (8 * n), _MIN_BLOCK, _MAX_BLOCK))
+    bsize = max(1, min(bsize, -(-d // (4 * nw))))
+    work = _WORK_ARRAYS * 8 * n  # bytes per column in a thread
+    bsize = max(1, min(bsize, budget // 2 // (nw * work)))
+    nw = max(1, min(nw, budget // 2 // (bsize * work), -(-d // bsize)))
+    left = budget - nw * bsize * work
+    cols = max(nw * bsize, left // max(n * itemsize, 1))
+    if not mapped:
+        cols = min(cols, nw * bsize * _BLOCKS_PER_PASS)
+    return min(d, max(bsize, cols // bsize * bsize)), bsize, nw
 
 
 @contextmanager
@@ -254,13 +245,12 @@ def column_tests(
     if x.dtype not in _FLOATS:
         x = x.astype(np.float64)
     dtype = np.dtype(x.dtype if divide_by is None else view_dtype(x.dtype))
-    layout = Layout.plan(n, d, dtype.itemsize, workers, budget, MappedRows(x).mapped)
-    out = _Columns(x, divide_by, dtype, layout.cols)
-    row_step = -(-n // layout.workers)
-    with _runner(layout.workers, n * d < _SERIAL_BELOW) as run:
-        for p0, p1 in _spans(0, d, layout.cols):
-            run(functools.partial(out.rows_of, p0, p1), _spans(0, n, row_step))
-            run(functools.partial(out.block, p0, layout.bsize), _spans(p0, p1, layout.bsize))
+    cols, bsize, nw = plan(n, d, dtype.itemsize, workers, budget, MappedRows(x).mapped)
+    out = _Columns(x, divide_by, dtype, cols)
+    with _runner(nw, n * d < _SERIAL_BELOW) as run:
+        for p0, p1 in _spans(0, d, cols):
+            run(functools.partial(out.rows_of, p0, p1), _spans(0, n, -(-n // nw)))
+            run(functools.partial(out.block, p0, bsize), _spans(p0, p1, bsize))
     k2 = k2_statistic(out.g1, out.b2, n)
     pvalue = special.chdtrc(2.0, k2)
     for a in (k2, pvalue, out.a2star, out.w1):

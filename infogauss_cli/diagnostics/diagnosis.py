@@ -14,11 +14,9 @@ from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.normality import (
     ADResult,
     DPResult,
-    NullExpectation,
     ad_result,
     dp_result,
     nanmean,
-    null_expectation,
 )
 from infogauss_cli.diagnostics.reference import LABELS, Reference, reference
 from infogauss_cli.diagnostics.validate import (
@@ -50,13 +48,10 @@ class Diagnosis:
     n: int
     d: int
     view: str
-    seed: int
     ad: ADResult
     dp: DPResult
     norms: NormStats
-    null: NullExpectation
     constant_columns: tuple[int, ...]
-    n_rows_input: int
     row_indices: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
     dead_columns: tuple[int, ...] = ()
     effect: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
@@ -159,13 +154,10 @@ def diagnose_valid(
         n=nn,
         d=d,
         view=view,
-        seed=seed,
         ad=ad_result(res.a2star, live),
         dp=dp_result(res.k2, res.pvalue, live),
         norms=stats_from_norms(norms),
-        null=null_expectation(nn, d),
         constant_columns=tuple(int(i) for i in np.flatnonzero(res.constant)),
-        n_rows_input=a.shape[0],
         row_indices=idx,
         dead_columns=tuple(int(i) for i in np.flatnonzero(dead)),
         effect=res.w1,

@@ -32,7 +32,7 @@ TAIL = (0.99, 0.9, 0.75, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01, 0.005, 0.0025)
 
 @dataclass(frozen=True)
 class MardiaResult:
-    """Mardia's b1 and b2 of ``n`` rows in ``k`` dimensions, p-values from ``reps`` samples."""
+    """Mardia's b1 and b2 of ``n`` rows in ``k`` dimensions, and their p-values."""
 
     b1: float
     b2: float
@@ -40,7 +40,6 @@ class MardiaResult:
     kurt_p: float
     n: int
     k: int
-    reps: int
 
 
 def mardia_batch(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +135,7 @@ def mardia_test(
     skew_p = float(special.chdtrc(nu, b1 / c))
     f = pearson3_cdf(b2, m2, v2, s2)
     kurt_p = min(1.0, 2.0 * min(f, 1.0 - f))
-    return MardiaResult(b1=b1, b2=b2, skew_p=skew_p, kurt_p=kurt_p, n=n, k=k, reps=reps)
+    return MardiaResult(b1=b1, b2=b2, skew_p=skew_p, kurt_p=kurt_p, n=n, k=k)
 
 
 def mardia(

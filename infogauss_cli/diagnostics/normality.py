@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.special import bdtr
 
 AD_CRITICAL_5PCT = 0.752  # 5% point of A*^2 (mean and variance estimated)
 DP_ALPHA = 0.05
@@ -18,23 +17,21 @@ DP_ALPHA = 0.05
 
 @dataclass(frozen=True, eq=False)
 class ADResult:
-    """A*^2 per column (NaN: constant); ``mean`` and ``compliance`` (share below ``critical``)."""
+    """A*^2 per column (NaN: constant); ``mean`` and ``compliance`` (share below 0.752)."""
 
     statistic: np.ndarray
     mean: float
     compliance: float
-    critical: float = AD_CRITICAL_5PCT
 
 
 @dataclass(frozen=True, eq=False)
 class DPResult:
-    """K^2 and p per column (NaN: constant); ``mean_p`` and ``compliance`` (p > ``alpha``)."""
+    """K^2 and p per column (NaN: constant); ``mean_p`` and ``compliance`` (p > 0.05)."""
 
     statistic: np.ndarray
     pvalue: np.ndarray
     mean_p: float
     compliance: float
-    alpha: float = DP_ALPHA
 
 
 def nanmean(a: np.ndarray) -> float:
@@ -103,44 +100,8 @@ def grid_interp(
 NULL_TABLE = tuple(tuple(float(v) for v in row) for row in read_tsv(TABLE_FILE)[1:])
 
 
-@dataclass(frozen=True)
-class NullExpectation:
-    """Summaries of iid N(0, 1) columns at this n and d, with central 95% bands over d."""
-
-    ad_compliance: float
-    dp_compliance: float
-    ad_mean: float
-    dp_mean_p: float
-    ad_compliance_band: tuple[float, float]
-    dp_compliance_band: tuple[float, float]
-    n: int = 0
-    d: int = 0
-    ad_mean_band: tuple[float, float] = (float("nan"), float("nan"))
-    dp_mean_p_band: tuple[float, float] = (float("nan"), float("nan"))
-
-
-def binom_ppf(q: float, d: int, p: float) -> int:
-    """Smallest k with P(Binomial(d, p) <= k) >= q (as scipy.stats.binom.ppf)."""
-    return int(min(np.searchsorted(bdtr(np.arange(d + 1), d, p), q * (1 - 1e-12)), d))
-
-
 def table_row(n: int) -> dict[str, float]:
     """The null table at n rows (columns :data:`COLUMNS`)."""
     t = np.asarray(NULL_TABLE, dtype=np.float64)
     logn = np.log(t[:, 0])
     return {c: float(np.interp(math.log(n), logn, t[:, j])) for j, c in enumerate(COLUMNS)}
-
-
-def null_expectation(n: int, d: int) -> NullExpectation:
-    """Null expectation of the diagnostics for n rows and d coordinates (n, d >= 1)."""
-    if n < 1 or d < 1:
-        raise ValueError(f"need n >= 1 and d >= 1, got n={n}, d={d}")
-    r = table_row(n)
-    z = 1.959963984540054 / math.sqrt(d)
-    ad, dp = r["ad_rate"], r["dp_rate"]
-    bands = [(binom_ppf(0.025, d, p) / d, binom_ppf(0.975, d, p) / d) for p in (ad, dp)]
-    means = [
-        (r[m] - z * r[sd], r[m] + z * r[sd])
-        for m, sd in (("ad_mean", "ad_sd"), ("dp_mean_p", "dp_sd"))
-    ]
-    return NullExpectation(ad, dp, r["ad_mean"], r["dp_mean_p"], *bands, int(n), int(d), *means)

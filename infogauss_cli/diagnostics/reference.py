@@ -15,7 +15,7 @@ import numpy as np
 from scipy import special
 
 from infogauss_cli.diagnostics.normality import read_tsv
-from infogauss_cli.diagnostics.refsim import REFERENCE_SEED, default_columns, simulated, summarise
+from infogauss_cli.diagnostics.refsim import simulated, summarise
 
 LABELS = {"raw": "null: iid Gaussian", "l2": "ideal: uniform sphere"}
 
@@ -41,7 +41,6 @@ class Reference:
     alt_ad_rate: float
     alt_dp_rate: float
     columns: int
-    seed: int
     dp_pvalues: np.ndarray = field(repr=False)
     dp_levels: np.ndarray | None = field(default=None, repr=False)
     _cdfs: dict = field(default_factory=dict, repr=False, compare=False)
@@ -119,27 +118,24 @@ def _from_quantiles(p: np.ndarray, q: np.ndarray, levels: np.ndarray) -> np.ndar
     return np.clip(np.nan_to_num(out), 0.0, 1.0)
 
 
-def reference(
-    n: int, d: int, view: str, *, seed: int = REFERENCE_SEED, columns: int | None = None
-) -> Reference:
+def reference(n: int, d: int, view: str) -> Reference:
     """The reference of ``view`` at (n, d): from the table where it answers, else simulated
-    (and cached); an explicit ``seed`` or ``columns`` simulates."""
-    hit = _reference(int(n), int(d) if view == "l2" else 0, view, seed, columns)
+    (and cached)."""
+    hit = _reference(int(n), int(d) if view == "l2" else 0, view)
     return hit if hit.d == d else dataclasses.replace(hit, d=int(d), _cdfs={})
 
 
 @functools.lru_cache(maxsize=256)
-def _reference(n: int, d: int, view: str, seed: int, columns: int | None) -> Reference:
-    """From the table where it answers (and no seed or columns are asked for), else simulated."""
-    row = lookup(n, d, view) if seed == REFERENCE_SEED and columns is None else None
+def _reference(n: int, d: int, view: str) -> Reference:
+    row = lookup(n, d, view)
     if row is not None:
-        (fields, q), levels, cols, seed = row, LEVELS, 0, TABLE_SEED
+        (fields, q), levels, cols = row, LEVELS, 0
     else:
-        sim = simulated(n, d, view, seed, columns or default_columns(n))
+        sim = simulated(n, d, view)
         fields, q, levels = summarise(sim, n, view), np.sort(sim["p"][np.isfinite(sim["p"])]), None
         cols = int(sim["a2"].size)
     q.setflags(write=False)
-    return Reference(view, n, d, columns=cols, seed=seed, dp_pvalues=q, dp_levels=levels, **fields)
+    return Reference(view, n, d, columns=cols, dp_pvalues=q, dp_levels=levels, **fields)
 
 
 TABLE_FILE = Path(__file__).with_name("reference_table.tsv")

@@ -1,5 +1,5 @@
 """Simulated references: the columns of a view's reference at (n, d) through the diagnostics'
-own tests, summarised, and memoised in memory and on disk (one checksummed ``.npz`` per key;
+own tests, summarised, and kept on disk (one checksummed ``.npz`` per key;
 an unreadable, stale or mismatched entry warns once, is removed and is simulated again)."""
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ ALT_SHARE = 4  # it is simulated on 1/4 of the columns
 
 
 _STORE: DiskReferenceStore | None = None
-_MEMO: dict[str, dict[str, np.ndarray]] = {}
 
 
 def set_store(store: DiskReferenceStore | None) -> DiskReferenceStore | None:
@@ -84,23 +83,19 @@ def _key(n: int, d: int, view: str, seed: int, columns: int) -> str:
 
 
 def simulated(n: int, d: int, view: str, seed: int = REFERENCE_SEED, columns: int | None = None):
-    """:func:`simulate`, memoised in memory and in the store set by :func:`set_store`."""
+    """:func:`simulate`, kept in the store set by :func:`set_store` (``reference`` caches the
+    summaries in memory)."""
     columns = columns or default_columns(n)
     key = _key(n, d, view, seed, columns)
-    hit = _MEMO.get(key)
-    if hit is None and _STORE is not None:
-        hit = _STORE.get(key)
-        if hit is not None and not _valid(hit, view, columns):
-            msg = f"cached reference {key} has wrong arrays: not used, recomputed"
-            warnings.warn(msg, stacklevel=2)
-            hit = None
+    hit = _STORE.get(key) if _STORE is not None else None
+    if hit is not None and not _valid(hit, view, columns):
+        msg = f"cached reference {key} has wrong arrays: not used, recomputed"
+        warnings.warn(msg, stacklevel=2)
+        hit = None
     if hit is None:
         hit = simulate(n, d, view, columns, seed)
         if _STORE is not None:
             _STORE.put(key, hit)
-    if len(_MEMO) > 64:
-        _MEMO.pop(next(iter(_MEMO)))
-    _MEMO[key] = hit
     return hit
 
 

@@ -15,10 +15,8 @@ from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.normality import (
     ADResult,
     DPResult,
-    NullExpectation,
     ad_result,
     dp_result,
-    null_expectation,
 )
 from infogauss_cli.diagnostics.validate import (
     check_nonzero,
@@ -41,7 +39,6 @@ class Uniformity:
     ideal: float
     z: float
     rows: int
-    t: float = UNIFORMITY_T
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,6 @@ class Scatter:
     """Bingham's test of the scatter against I/d and the centred covariance's spectrum."""
 
     bingham_statistic: float
-    bingham_df: float
     bingham_p: float
     effective_rank: float
     participation_ratio: float
@@ -97,7 +93,7 @@ def uniformity(
     e2 = math.exp(uniformity_ideal(d, 2.0 * t))  # E k^2 = E exp(-2t ||u - v||^2)
     sd = math.sqrt(max(e2 - e1 * e1, 0.0) * 2.0 / (n * (n - 1)))
     z = (mean - e1) / sd if sd > 0 else float("nan")
-    return Uniformity(math.log(mean) if mean > 0 else -math.inf, ideal, z, n, t)
+    return Uniformity(math.log(mean) if mean > 0 else -math.inf, ideal, z, n)
 
 
 def rayleigh(m: np.ndarray, n: int) -> Rayleigh:
@@ -117,24 +113,20 @@ def exact_chi2_p(stat: float, dof: float, n: int) -> float:
 def scatter(t: np.ndarray, m: np.ndarray, n: int) -> Scatter:
     """Bingham's test of the scatter matrix against I/d, and the centred spectrum, from
     ``t`` = (1/n) sum u u^T (overwritten) and the mean ``m`` of n unit rows."""
-    d = m.shape[0]
-    tr2 = float(np.einsum("ij,ij->", t, t))
-    df = (d - 1) * (d + 2) / 2.0
-    stat = n * d * (d + 2) / 2.0 * (tr2 - 1.0 / d)
-    p = exact_chi2_p(stat, df, n) if d > 1 else float("nan")
+    stat, p = bingham(float(np.einsum("ij,ij->", t, t)), n, m.shape[0])
     t -= np.outer(m, m)  # centred covariance (biased, /n)
     lam = np.clip(np.linalg.eigvalsh(t)[::-1], 0.0, None)
     total = float(lam.sum())
     if total <= 0:
         nan = float("nan")
-        return Scatter(stat, df, p, nan, nan, nan, nan, lam)
+        return Scatter(stat, p, nan, nan, nan, nan, lam)
     sv = np.sqrt(lam)
     q = sv / sv.sum()
     q = q[q > 0]
     erank = float(np.exp(-np.sum(q * np.log(q))))
     pr = total**2 / float(np.sum(lam * lam))
     cond = float(lam[0] / lam[-1]) if lam[-1] > lam[0] * 1e-15 else math.inf
-    return Scatter(stat, df, p, erank, pr, cond, float(lam[0] / total), lam)
+    return Scatter(stat, p, erank, pr, cond, float(lam[0] / total), lam)
 
 
 def sphere_moments(
@@ -171,12 +163,14 @@ def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> tuple[dict[str, Any],
 def bingham_p(u: np.ndarray) -> float:
     """Bingham's p of unit rows u (m, d), tr T^2 from the smaller Gram or scatter matrix."""
     m, d = u.shape
-    if d < 2:
-        return float("nan")
     gram = u @ u.T if m < d else u.T @ u
-    tr2 = float(np.einsum("ij,ij->", gram, gram)) / (m * m)
-    f = (d - 1) * (d + 2) / 2.0
-    return exact_chi2_p(m * d * (d + 2) / 2.0 * (tr2 - 1.0 / d), f, m)
+    return bingham(float(np.einsum("ij,ij->", gram, gram)) / (m * m), m, d)[1]
+
+
+def bingham(tr2: float, n: int, d: int) -> tuple[float, float]:
+    """(statistic, p) of Bingham's test from tr T^2 of n unit rows in d dimensions."""
+    stat = n * d * (d + 2) / 2.0 * (tr2 - 1.0 / d)
+    return stat, exact_chi2_p(stat, (d - 1) * (d + 2) / 2.0, n) if d > 1 else float("nan")
 
 
 def bingham_power(m: int, d: int, level: float) -> float:
@@ -237,20 +231,16 @@ class ProjectionTests:
     var_z: np.ndarray = field(repr=False)
     var_compliance: float
     var_p: float
-    null: NullExpectation
     columns: np.ndarray = field(default_factory=lambda: np.empty((0, 0)), repr=False)
 
 
 def random_directions(d: int, k: int = DEFAULT_PROJECTIONS, seed: int = 0) -> np.ndarray:
     """(d, k) unit directions: Haar orthonormal blocks of min(d, k) columns (seeded)."""
     rng = np.random.default_rng([seed, 0x9E0])
-    blocks, left = [], k
-    while left > 0:
-        m = min(d, left)
-        q, r = np.linalg.qr(rng.standard_normal((d, m)))
-        q *= np.where(np.diag(r) < 0, -1.0, 1.0)  # Haar: fix the signs QR leaves arbitrary
-        blocks.append(q)
-        left -= m
+    blocks = []
+    for j in range(0, k, d):
+        q, r = np.linalg.qr(rng.standard_normal((d, min(d, k - j))))
+        blocks.append(q * np.where(np.diag(r) < 0, -1.0, 1.0))  # Haar: fix the signs QR leaves
     return np.concatenate(blocks, axis=1)
 
 
@@ -260,16 +250,14 @@ def projection_tests(
     k: int = DEFAULT_PROJECTIONS,
     seed: int = 0,
     directions: np.ndarray | None = None,
-    normalise: bool = True,
     budget: int | None = None,
 ) -> ProjectionTests:
-    """Project the (L2-normalised) rows on ``k`` random orthonormal directions (or the given
+    """Project the L2-normalised rows on ``k`` random orthonormal directions (or the given
     ``directions``), scale by sqrt(d), and test every projection, within ``budget``."""
     x = np.asarray(x)
     n, d = x.shape
-    divide_by = row_norms(x) if normalise else None
-    if divide_by is not None:
-        check_nonzero(divide_by)
+    norms = row_norms(x)
+    check_nonzero(norms)
     q = random_directions(d, k, seed) if directions is None else np.asarray(directions, float)
     kk = q.shape[1]
     half = resolve_budget(budget) // 2
@@ -278,9 +266,8 @@ def projection_tests(
     for k0 in range(0, kk, kb):
         qb = q[:, k0 : k0 + kb]
         p = np.empty((n, qb.shape[1]))
-        for i, u in row_blocks(x, 8 * d):  # u @ q in row blocks, u the (normalised) rows
-            if divide_by is not None:
-                u = l2_normalise(u, divide_by[i : i + len(u)])
+        for i, u in row_blocks(x, 8 * d):  # u @ q in row blocks, u the normalised rows
+            u = l2_normalise(u, norms[i : i + len(u)])
             np.matmul(u.astype(np.float64, copy=False), qb, out=p[i : i + len(u)])
         p *= np.sqrt(d)
         parts.append(column_tests(p, budget=half))
@@ -304,7 +291,6 @@ def projection_tests(
         var_z=z,
         var_compliance=float(np.mean(np.abs(z) < SCALE_Z)),
         var_p=scale_test_p(float(np.sum(z[:block] ** 2)), n, d, block),
-        null=null_expectation(n, kk),
         columns=columns,
     )
 
@@ -330,11 +316,9 @@ def scale_moments(n: int, d: int, k: int) -> tuple[float, float]:
     m4 = w4 / nn**3 + (nn - 1) / nn**3 * 3 * sig2**2  # E (v_a - 1)^4
     m22 = w22 / nn**3 + (nn - 1) / nn**3 * (sig2**2 + 2 * cov**2)  # E (v_a-1)^2 (v_b-1)^2
     scale = (nn / sig2) ** 2
-    var, left = 0.0, k
-    while left > 0:
-        m = min(d, left)
+    var = 0.0
+    for m in (min(d, k - j) for j in range(0, k, d)):  # orthonormal blocks of at most d
         var += scale * (m * m4 + m * (m - 1) * m22) - m * m
-        left -= m
     return float(k), var
 
 

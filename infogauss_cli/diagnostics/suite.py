@@ -1,5 +1,5 @@
 """The ``--detail`` suite: :func:`sphere_detail` (view-independent) and :func:`calibration_detail`
-(one view: null p-values, Benjamini-Hochberg, KS, bootstrap); :func:`detail` runs both."""
+(one view: null p-values, Benjamini-Hochberg, KS, bootstrap)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from infogauss_cli.diagnostics import mardia as mt
 from infogauss_cli.diagnostics import sphere as sp
 from infogauss_cli.diagnostics import validate as va
 from infogauss_cli.diagnostics.columns import column_tests
-from infogauss_cli.diagnostics.diagnosis import Diagnosis, diagnose_valid, num, reference_dict
+from infogauss_cli.diagnostics.diagnosis import Diagnosis, num, reference_dict
 from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA
 from infogauss_cli.diagnostics.reference import Reference, reference
 
@@ -22,12 +22,10 @@ FDR_Q = 0.05
 
 @dataclass(frozen=True, eq=False)
 class BootstrapCI:
-    """``level`` intervals of AD and DP compliance from ``reps`` row resamples."""
+    """Intervals of AD and DP compliance, and their values on each row resample."""
 
     ad_ci: tuple[float, float]
     dp_ci: tuple[float, float]
-    reps: int
-    level: float
     ad_samples: np.ndarray = field(repr=False)
     dp_samples: np.ndarray = field(repr=False)
 
@@ -75,7 +73,7 @@ def bootstrap_compliance(
         a, b = np.quantile(s, [lo, hi]) + shift
         return float(np.clip(a, 0, 1)), float(np.clip(b, 0, 1))
 
-    return BootstrapCI(ci(est[0], ad), ci(est[1], dp), reps, level, ad, dp)
+    return BootstrapCI(ci(est[0], ad), ci(est[1], dp), ad, dp)
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,31 +85,6 @@ class SphereDetail:
     rayleigh: sp.Rayleigh
     scatter: sp.Scatter
     mardia: mt.MardiaResult | None
-
-
-@dataclass(frozen=True, eq=False)
-class CalibrationDetail:
-    """Calibration of one view's per-coordinate tests."""
-
-    ad_null_p: float
-    dp_null_p: float
-    bh_rejected: int
-    ks_p: float
-    bootstrap: BootstrapCI | None
-
-
-@dataclass(frozen=True, eq=False)
-class Detail:
-    """Everything ``--detail`` adds to one row, and its report entries."""
-
-    sphere: SphereDetail
-    calibration: CalibrationDetail
-
-    def metrics(self) -> dict[str, Any]:
-        return detail_metrics(self.sphere, self.calibration)
-
-    def null_dict(self) -> dict[str, Any]:
-        return detail_null(self.sphere)
 
 
 def sphere_detail(
@@ -151,24 +124,23 @@ def _unit_rows(x: np.ndarray, norms: np.ndarray, max_rows: int, seed: list[int])
 
 
 def calibration_detail(
-    diag: Diagnosis,
-    tested: np.ndarray | None = None,
-    *,
-    bootstrap: int = 0,
-    seed: int = 0,
-) -> CalibrationDetail:
-    """Calibration of ``diag`` against its view's reference (``tested``: for the bootstrap)."""
-    ref = diag.reference
+    diag: Diagnosis, tested: np.ndarray | None = None, *, bootstrap: int = 0, seed: int = 0
+) -> dict[str, Any]:
+    """The ``metrics`` keys of ``diag``'s calibration against its view's reference (``tested``:
+    the matrix the bootstrap resamples)."""
+    ref, d = diag.reference, diag.d_live
     cal = ref.calibrate_p(np.delete(diag.dp.pvalue, list(diag.dead_columns)))
-    boot = bootstrap_compliance(tested, bootstrap, seed=seed) if bootstrap else None
-    d = diag.d_live
-    return CalibrationDetail(
-        ad_null_p=compliance_ref_p(ref, "ad", diag.ad.compliance, d),
-        dp_null_p=compliance_ref_p(ref, "dp", diag.dp.compliance, d),
-        bh_rejected=bh_rejected(cal),
-        ks_p=ks_uniform(cal)[1],
-        bootstrap=boot,
-    )
+    out: dict[str, Any] = {
+        "ad_compliance_null_p": num(compliance_ref_p(ref, "ad", diag.ad.compliance, d)),
+        "dp_compliance_null_p": num(compliance_ref_p(ref, "dp", diag.dp.compliance, d)),
+        "bh_rejected": bh_rejected(cal),
+        "ks_p_uniform": num(ks_uniform(cal)[1]),
+    }
+    if bootstrap:
+        b = bootstrap_compliance(tested, bootstrap, seed=seed)
+        out |= {"ad_compliance_ci": [num(v) for v in b.ad_ci]}
+        out |= {"dp_compliance_ci": [num(v) for v in b.dp_ci], "bootstrap_reps": bootstrap}
+    return out
 
 
 def compliance_ref_p(ref: Reference, which: str, compliance: float, trials: int) -> float:
@@ -184,8 +156,8 @@ def projection_metrics(p: sp.ProjectionTests) -> dict[str, Any]:
     """The projection keys of ``metrics`` (null p-values over the first orthonormal block)."""
     ref = reference(p.n, p.d, "l2")
     t = min(p.k, p.d)
-    ad_first = float(np.mean(p.ad.statistic[:t] < p.ad.critical))  # NaN (constant): a failure
-    dp_first = float(np.mean(p.dp.pvalue[:t] > p.dp.alpha))
+    ad_first = float(np.mean(p.ad.statistic[:t] < AD_CRITICAL_5PCT))  # NaN (constant): a failure
+    dp_first = float(np.mean(p.dp.pvalue[:t] > DP_ALPHA))
     return {
         "proj_k": p.k,
         "proj_ad_compliance": num(p.ad.compliance),
@@ -205,8 +177,8 @@ def projection_null(p: sp.ProjectionTests, alpha: float = 0.05) -> dict[str, Any
     return {k: v for k, v in out.items() if not k.startswith("proj_effect")}
 
 
-def detail_metrics(s: SphereDetail, c: CalibrationDetail | None = None) -> dict[str, Any]:
-    """Flat ``metrics`` keys (None for undefined values)."""
+def detail_metrics(s: SphereDetail) -> dict[str, Any]:
+    """Flat ``metrics`` keys of the view-free detail (None for undefined values)."""
     out: dict[str, Any] = {
         **projection_metrics(s.projections),
         "uniformity": num(s.uniformity.value),
@@ -216,32 +188,12 @@ def detail_metrics(s: SphereDetail, c: CalibrationDetail | None = None) -> dict[
         "mean_norm": num(s.rayleigh.mean_norm),
         "rayleigh_p": num(s.rayleigh.pvalue),
     }
-    keys = (
-        "bingham_p",
-        "effective_rank",
-        "participation_ratio",
-        "condition_number",
-        "top_pc_share",
-    )
-    out |= {k: num(getattr(s.scatter, k)) for k in keys}
+    keys = ("bingham_p", "effective_rank", "participation_ratio", "condition_number")
+    out |= {k: num(getattr(s.scatter, k)) for k in (*keys, "top_pc_share")}
     if s.mardia is not None:
         m = s.mardia
         out |= {"mardia_skew": num(m.b1), "mardia_kurt": num(m.b2), "mardia_k": m.k}
         out |= {"mardia_skew_p": num(m.skew_p), "mardia_kurt_p": num(m.kurt_p), "mardia_n": m.n}
-    if c is not None:
-        out |= {
-            "ad_compliance_null_p": num(c.ad_null_p),
-            "dp_compliance_null_p": num(c.dp_null_p),
-            "bh_rejected": c.bh_rejected,
-            "ks_p_uniform": num(c.ks_p),
-        }
-        if c.bootstrap is not None:
-            b = c.bootstrap
-            out |= {
-                "ad_compliance_ci": [num(v) for v in b.ad_ci],
-                "dp_compliance_ci": [num(v) for v in b.dp_ci],
-                "bootstrap_reps": b.reps,
-            }
     return out
 
 
@@ -256,23 +208,3 @@ def detail_null(s: SphereDetail, alpha: float = 0.05) -> dict[str, Any]:
         "participation_ratio": float(d),
         "top_pc_share": 1.0 / d,
     }
-
-
-def detail(
-    x: object,
-    *,
-    view: va.View = "l2",
-    n: int | None = None,
-    seed: int = 0,
-    projections: int = sp.DEFAULT_PROJECTIONS,
-    bootstrap: int = 0,
-) -> Detail:
-    """The whole detail suite on ``x`` (n, d), rows subsampled as :func:`~.diagnosis.diagnose`."""
-    a = va.validate_matrix(x)
-    sub, _ = va.subsample(a, n, seed)
-    diag = diagnose_valid(a, view, n, seed)
-    tested = va.apply_view(sub, diag.view) if bootstrap > 0 else None
-    return Detail(
-        sphere_detail(sub, seed=seed, projections=projections),
-        calibration_detail(diag, tested, bootstrap=bootstrap, seed=seed),
-    )

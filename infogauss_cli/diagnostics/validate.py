@@ -160,9 +160,6 @@ class NormStats:
 
     cv: float
     mean: float
-    std: float
-    min: float
-    max: float
     norms: np.ndarray = field(repr=False)
 
 
@@ -174,9 +171,8 @@ def stats_from_norms(norms: np.ndarray) -> NormStats:
     e = int(np.frexp(top)[1]) if np.isfinite(top) and top > 0 else 0
     scaled = np.ldexp(norms, -e)  # exact: mean and std neither overflow nor underflow
     mean = float(np.ldexp(scaled.mean(), e))
-    std = float(np.ldexp(scaled.std(ddof=1), e))
     cv = float(scaled.std(ddof=1) / scaled.mean()) if mean > 0 else float("nan")
-    return NormStats(cv, mean, std, float(norms.min()), top, norms)
+    return NormStats(cv, mean, norms)
 
 
 ROW_BLOCK_BYTES = 4 * MIB  # rows per block when a pass reads a matrix row by row

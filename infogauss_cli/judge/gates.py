@@ -49,12 +49,10 @@ def _require(verdict: Verdict, want: str) -> GateResult:
         ok = got == "uniform"
         note = "; ".join(verdict.sphere.reasons) if verdict.sphere and not ok else None
         return GateResult("require", want, got, ok, note)
-    got = verdict.call
+    got, reasons = verdict.call, "; ".join(verdict.reasons[1:] or verdict.reasons)
     passed = verdict.gaussian if want == "gaussian" else got == "non-gaussian"
-    reasons = "; ".join(verdict.reasons[1:] or verdict.reasons)
-    return GateResult(
-        "require", want, got, passed, None if passed else f"{verdict.symbol} {got}: {reasons}"
-    )
+    note = None if passed else f"{verdict.symbol} {got}: {reasons}"
+    return GateResult("require", want, got, passed, note)
 
 
 def evaluate_gates(row: Metrics, verdict: Verdict, gates: Gates) -> list[GateResult]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,14 +28,12 @@ class _Shared:
     """What the views of one matrix ``x`` share (computed once by :func:`_shared`)."""
 
     x: np.ndarray
-    sub: np.ndarray | None = None
-    sphere: SphereDetail | None = None
-    proj_metrics: Metrics = field(default_factory=dict)
-    seconds: float = 0.0
-    proj_null: Metrics = field(default_factory=dict)
-    joint: np.ndarray | None = None
-    sphere_metrics: Metrics = field(default_factory=dict)
-    sphere_null: Metrics = field(default_factory=dict)
+    sub: np.ndarray | None
+    sphere: SphereDetail | None
+    joint: np.ndarray
+    metrics: Metrics  # of the projection and sphere tests
+    null: Metrics
+    seconds: float
 
 
 def _shared(x: np.ndarray, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
@@ -64,7 +62,7 @@ def _shared(x: np.ndarray, protocol: Protocol, options: DiagnoseOptions) -> _Sha
     joint = joint_sample(x, protocol.n, seed)
     metrics, null = sphere_tests(joint, alpha=options.alpha)
     seconds = time.perf_counter() - t0
-    return _Shared(x, sub, sphere, proj, seconds, proj_null, joint, metrics, null)
+    return _Shared(x, sub, sphere, joint, proj | metrics, proj_null | null, seconds)
 
 
 def _plot_arrays(diag: Diagnosis, shared: _Shared, view: str) -> dict[str, np.ndarray]:
@@ -106,14 +104,13 @@ def _view_row(
         tested = apply_view(shared.sub, view) if options.bootstrap > 0 else None
         label = f"bootstrap: {options.bootstrap} resamples of the rows ({view})"
         with steps(label) if options.bootstrap else nullcontext():  # spinner, elapsed time
-            calib = calibration_detail(diag, tested, bootstrap=options.bootstrap, seed=seed)
-        metrics |= detail_metrics(shared.sphere, calib)
+            metrics |= calibration_detail(diag, tested, bootstrap=options.bootstrap, seed=seed)
+        metrics |= detail_metrics(shared.sphere)
         null |= detail_null(shared.sphere, alpha)
     asked = protocol.verdict_view(view)
     joint_metrics, joint_null = gaussian_tests(shared.joint, asked, seed=seed, alpha=alpha)
-    metrics |= dict(shared.proj_metrics) | dict(info.metrics)
-    metrics |= joint_metrics | dict(shared.sphere_metrics)
-    null |= dict(shared.proj_null) | joint_null | dict(shared.sphere_null)
+    metrics |= dict(info.metrics) | joint_metrics | dict(shared.metrics)
+    null |= joint_null | dict(shared.null)
     elapsed = time.perf_counter() - t0 + shared.seconds
     verdict = judge(metrics, Rule(name=options.rule, alpha=alpha), null, asked)
     row_protocol = {"n": diag.n, "d": diag.d, "seed": seed, "view": view} | dict(info.protocol)
@@ -122,7 +119,6 @@ def _view_row(
     per_coordinate = {"ad_statistic": diag.ad.statistic, "dp_pvalue": diag.dp.pvalue}
     row = replace(
         info,
-        data=dict(info.data),
         protocol=row_protocol,
         metrics=metrics,
         null=null,
@@ -136,9 +132,10 @@ def _view_row(
 
 
 def _dead_warning(dead: Sequence[int], d: int) -> tuple[str, ...]:
-    if not dead or len(dead) == d:
-        all_dead = "every coordinate is dead (no spread): nothing to test, the compliances are 0"
-        return (all_dead,) if dead else ()
+    if len(dead) == d:
+        return ("every coordinate is dead (no spread): nothing to test, the compliances are 0",)
+    if not dead:
+        return ()
     more = f", ... ({len(dead)} in all)" if len(dead) > 8 else ""
     text = "dead coordinate(s) left out of the compliances (std < 1e-6 x the median coordinate's)"
     return (f"{text}: {', '.join(str(i) for i in dead[:8])}{more}",)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.options import RULES, check_choice
 
 Metrics = Mapping[str, Any]  # a row's metrics or null: JSON values by key
 AD_CRITICAL = 0.752
@@ -20,21 +19,18 @@ CALLS = ("gaussian", "practically-gaussian", "non-gaussian", "inconclusive")
 SYMBOLS = {"gaussian": "✓", "practically-gaussian": "≈", "non-gaussian": "✗", "inconclusive": "?"}
 # each decorrelated test: metric keys of its p-value and its effect size, what it looks at
 TESTS = {
-    "ad_count": ("decorrelated_ad_count_p", "decorrelated_effect_excess"),
-    "dp_count": ("decorrelated_dp_count_p", "decorrelated_effect_excess"),
-    "worst_coordinate": ("worst_coordinate_p", "worst_coordinate_effect_excess"),
-    "worst_given_coordinate": ("worst_given_coordinate_p", "worst_given_coordinate_effect_excess"),
-    "radial": ("radial_p", "radial_kurtosis"),
-    "henze_zirkler": ("henze_zirkler_p", None),
-}
-LOOKS_AT = {
-    "ad_count": "share of decorrelated coordinates with A*^2 < 0.752",
-    "dp_count": "share of decorrelated coordinates with DP p > 0.05",
-    "worst_coordinate": "the decorrelated coordinate with the largest A*^2",
-    "worst_given_coordinate": "the coordinate (as given) with the largest A*^2",
-    "radial": "spread of the squared Mahalanobis distances (Mardia's b2)",
-    "henze_zirkler": "Henze-Zirkler on the top principal coordinates",
-}
+    "ad_count": ("decorrelated_ad_count_p", "decorrelated_effect_excess",
+                 "share of decorrelated coordinates with A*^2 < 0.752"),
+    "dp_count": ("decorrelated_dp_count_p", "decorrelated_effect_excess",
+                 "share of decorrelated coordinates with DP p > 0.05"),
+    "worst_coordinate": ("worst_coordinate_p", "worst_coordinate_effect_excess",
+                         "the decorrelated coordinate with the largest A*^2"),
+    "worst_given_coordinate": ("worst_given_coordinate_p", "worst_given_coordinate_effect_excess",
+                               "the coordinate (as given) with the largest A*^2"),
+    "radial": ("radial_p", "radial_kurtosis",
+               "spread of the squared Mahalanobis distances (Mardia's b2)"),
+    "henze_zirkler": ("henze_zirkler_p", None, "Henze-Zirkler on the top principal coordinates"),
+}  # fmt: skip
 SPHERE_TESTS = {
     "rayleigh": ("sphere_rayleigh_p", "mean direction (Rayleigh)"),
     "bingham": ("sphere_bingham_p", "scatter against I/d (Bingham)"),
@@ -43,15 +39,11 @@ SPHERE_TESTS = {
 
 @dataclass(frozen=True)
 class Rule:
-    """``calibrated`` (the decorrelated tests at false-alarm rate ``alpha``) or ``paper``."""
+    """``calibrated`` (the decorrelated tests at false-alarm rate ``alpha``) or ``paper``
+    (checked by ``DiagnoseOptions``)."""
 
     name: str = "calibrated"
     alpha: float = 0.05
-
-    def __post_init__(self) -> None:
-        check_choice(self.name, RULES, "rule")
-        if not 0.0 < self.alpha < 1.0:
-            raise BadInputError(f"--alpha must be between 0 and 1 (exclusive), got {self.alpha}")
 
 
 PAPER = Rule(name="paper")
@@ -119,15 +111,14 @@ def judge(
     null = null or {}
     sphere = judge_sphere(metrics, null, rule.alpha)
     paper = _judge_paper(metrics, sphere)  # the row's own columns (protocol.view)
-    if rule.name == "paper" or "decorrelated_k" not in metrics:
-        if rule.name != "paper":
-            raise BadInputError(
-                "the calibrated rule needs the decorrelated tests (metrics from "
-                "diagnostics.gaussian_tests); use Rule(name='paper') for the paper's columns alone"
-            )
+    if rule.name == "paper":
         return paper
-    cal = _judge_calibrated(metrics, null, rule.alpha, view)
-    return Verdict(cal.call, cal.reasons, cal.rule, cal.alpha, view, cal.tests, sphere, paper)
+    if "decorrelated_k" not in metrics:
+        raise BadInputError(
+            "the calibrated rule needs the decorrelated tests (metrics from "
+            "diagnostics.gaussian_tests); use Rule(name='paper') for the paper's columns alone"
+        )
+    return replace(_judge_calibrated(metrics, null, rule.alpha, view), sphere=sphere, other=paper)
 
 
 def _judge_paper(metrics: Metrics, sphere: SphereCall | None) -> Verdict:
@@ -168,29 +159,22 @@ def _judge_calibrated(metrics: Metrics, null: Metrics, alpha: float, view: str |
     low_rank = rank is not None and d is not None and rank < d
     reasons = [scope + (f" (covariance rank {rank} of {d})" if low_rank else "")]
     if not rejected:
-        power = null.get("gaussian_power_relevant")
-        if power is not None and power < WEAK_POWER:
-            call = "inconclusive"
-            more = null.get("gaussian_n_for_power")
-            hint = f"; about n = {more:,} rows would settle it" if more else ""
-            reasons.append(
-                f"no departure found, but a relevant one (Student t10 coordinates) would be "
-                f"caught only {power:.0%} of the time at this n{hint}"
-            )
-        else:
-            call = "gaussian"
-            reasons.append(f"no departure found in {where} (each test at {level:.3g})")
+        more = null.get("gaussian_n_for_power")
+        hint = f"; about n = {more:,} rows would settle it" if more else ""
+        weak = _weak(null.get("gaussian_power_relevant"), "one (Student t10 coordinates)", hint)
+        call = "inconclusive" if weak else "gaussian"
+        reasons.append(weak or f"no departure found in {where} (each test at {level:.3g})")
     else:
         call = "non-gaussian" if any(t.relevant for t in rejected) else "practically-gaussian"
         for t in rejected:
             size = "" if t.effect is None else f", effect {t.effect:+.3f}"
             small = "" if t.relevant else " (below the relevance line)"
-            reasons.append(f"{LOOKS_AT[t.name]}: p = {t.pvalue:.2g} < {level:.3g}{size}{small}")
+            reasons.append(f"{TESTS[t.name][2]}: p = {t.pvalue:.2g} < {level:.3g}{size}{small}")
     return Verdict(call, tuple(reasons), "calibrated", alpha, view, tests)
 
 
 def _test_call(name: str, metrics: Metrics, level: float) -> TestCall:
-    p, effect = (metrics.get(k) if k else None for k in TESTS[name])
+    p, effect = (metrics.get(k) if k else None for k in TESTS[name][:2])
     line = RELEVANT_KURTOSIS if name == "radial" else RELEVANT_EFFECT
     relevant = effect is None or abs(effect) >= line
     return TestCall(name, p, level, p is not None and p < level, effect, relevant)
@@ -209,15 +193,20 @@ def judge_sphere(metrics: Metrics, null: Metrics, alpha: float) -> SphereCall | 
     if rejected:
         reasons = [f"{SPHERE_TESTS[t.name][1]}: p = {t.pvalue:.2g} < {level:.3g}" for t in rejected]
         return SphereCall("non-uniform", tuple(reasons), tests)
-    power = null.get("sphere_power_relevant")
-    if power is not None and power < WEAK_POWER:
-        reason = (
-            f"no departure found, but a relevant anisotropy (variances 1 and 2) would be caught "
-            f"only {power:.0%} of the time at this n"
-        )
-        return SphereCall("inconclusive", (reason,), tests)
+    if weak := _weak(null.get("sphere_power_relevant"), "anisotropy (variances 1 and 2)"):
+        return SphereCall("inconclusive", (weak,), tests)
     reason = f"mean direction and scatter as the uniform sphere's (each test at {level:.3g})"
     return SphereCall("uniform", (reason,), tests)
+
+
+def _weak(power: float | None, what: str, hint: str = "") -> str | None:
+    """Why finding nothing is inconclusive (a power below 1/2 against ``what``), else None."""
+    if power is None or power >= WEAK_POWER:
+        return None
+    return (
+        f"no departure found, but a relevant {what} would be caught only {power:.0%} of the "
+        f"time at this n{hint}"
+    )
 
 
 def _dead_reason(metrics: Metrics) -> list[str]:

@@ -4,7 +4,6 @@ of ``infogauss.report/v1`` (shipped in the package)."""
 from __future__ import annotations
 
 import json
-from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -40,15 +39,10 @@ def schema_text(kind: str = "report") -> str:
     return (resources.files("infogauss_cli") / "schemas" / f"{kind}.v1.json").read_text("utf-8")
 
 
-@cache
-def report_schema() -> dict[str, object]:
-    return json.loads(schema_text())
-
-
 def validate_report(doc: object, kind: str = "report") -> None:
     """Raise ``jsonschema.ValidationError`` unless ``doc`` is a valid v1 report (or score)."""
     import jsonschema
 
-    schema = report_schema() if kind == "report" else json.loads(schema_text(kind))
+    schema = json.loads(schema_text(kind))
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.Draft202012Validator(schema).validate(doc)

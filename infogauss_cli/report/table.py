@@ -30,8 +30,7 @@ def _layout(
 ) -> tuple[list[str], list[list[str]], list[list[str]], str]:
     """Escaped cells; the first ``merged`` of MERGE_ORDER folded into the label's second line."""
     header, body, nulls = C.table_cells(rows)
-    body = [[escape(c) for c in cells] for cells in body]
-    nulls = [[escape(c) for c in cells] for cells in nulls]
+    body, nulls = ([[escape(c) for c in cells] for cells in part] for part in (body, nulls))
     gone = [h for h in ("Tower", "View", "Objective") if h in MERGE_ORDER[:merged] and h in header]
     idx = [header.index(h) for h in gone]
     keep = [i for i in range(len(header)) if header[i] not in gone]

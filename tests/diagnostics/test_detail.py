@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from infogauss_cli.diagnostics import diagnose
+from infogauss_cli.diagnostics import diagnose, subsample
 from infogauss_cli.diagnostics.mardia import mardia, mardia_batch, mardia_test
+from infogauss_cli.diagnostics.reference import reference
 from infogauss_cli.diagnostics.sphere import (
     pair_indices,
     paired_stats,
@@ -28,8 +29,11 @@ from infogauss_cli.diagnostics.sphere import scatter as _scatter
 from infogauss_cli.diagnostics.suite import (
     bh_rejected,
     bootstrap_compliance,
-    detail,
+    calibration_detail,
+    detail_metrics,
+    detail_null,
     ks_uniform,
+    sphere_detail,
 )
 from infogauss_cli.pipelines.audit import paired_metrics
 from tests.support.cli import DETAIL_KEYS
@@ -94,11 +98,12 @@ def test_projections_are_rotation_invariant():
 def test_uniform_sphere_d512_passes_projections_and_uniformity():
     u = sphere(2000, 512, seed=4)
     p = projection_tests(u, k=256, seed=0)
-    lo, hi = p.null.ad_compliance_band
+    ref = reference(p.n, p.d, "l2")
+    lo, hi = ref.band("ad", p.k)
     assert lo - 0.02 <= p.ad.compliance <= hi + 0.02
-    lo, hi = p.null.dp_compliance_band
+    lo, hi = ref.band("dp", p.k)
     assert lo - 0.02 <= p.dp.compliance <= hi + 0.02
-    assert abs(p.ad.mean - p.null.ad_mean) < 0.06
+    assert abs(p.ad.mean - ref.ad_mean) < 0.06
     assert p.var_compliance >= 0.9 and p.var_p > 1e-3
     un = uniformity(u, max_rows=2000)
     assert abs(un.z) < 4 and abs(un.value - un.ideal) < 1e-3
@@ -281,10 +286,11 @@ def test_paired_metrics_of_two_towers():
 # ---- the whole suite ------------------------------------------------------------------------
 def test_detail_metrics_keys():
     x = np.random.default_rng(20).standard_normal((400, 64)).astype(np.float32)
-    det = detail(x, n=300, bootstrap=2)
-    m = det.metrics()
+    sub = subsample(x, 300, 0)[0]
+    det = sphere_detail(sub)
+    m = detail_metrics(det) | calibration_detail(diagnose(x, n=300), sub, bootstrap=2)
     for key in (*DETAIL_KEYS, "ad_compliance_ci", "dp_compliance_ci"):
         assert key in m, key
     assert m["proj_k"] == 256 and len(m["ad_compliance_ci"]) == 2
-    null = det.null_dict()
+    null = detail_null(det)
     assert 0 < null["proj_ad_compliance_min"] <= 1

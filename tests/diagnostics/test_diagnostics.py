@@ -16,7 +16,7 @@ from infogauss_cli.diagnostics.normality import (
     DPResult,
     ad_result,
     dp_result,
-    null_expectation,
+    table_row,
 )
 from infogauss_cli.diagnostics.validate import NormStats, row_norms, stats_from_norms
 
@@ -121,7 +121,7 @@ def test_threads_and_blocks_do_not_change_results() -> None:
 def test_results_are_frozen_and_read_only() -> None:
     ad = anderson_darling(np.random.default_rng(0).standard_normal((50, 3)))
     assert not ad.statistic.flags.writeable
-    assert ad.critical == AD_CRITICAL_5PCT == 0.752
+    assert AD_CRITICAL_5PCT == 0.752
     with pytest.raises(AttributeError):
         ad.mean = 0.0  # type: ignore[misc]
 
@@ -143,18 +143,17 @@ def test_null_calibration_n5000_d512() -> None:
     assert dp_p.mean() == pytest.approx(0.5, abs=0.03)
     diag = diags[0]
     ad, dp = diag.ad, diag.dp
-    null = null_expectation(5000, 512)
-    assert diag.null == null
-    assert null.ad_compliance == pytest.approx(0.95, abs=0.003)
-    assert null.dp_compliance == pytest.approx(0.95, abs=0.005)
-    assert null.ad_mean == pytest.approx(0.385, abs=0.003)
-    assert null.dp_mean_p == pytest.approx(0.5, abs=0.005)
-    lo, hi = null.ad_compliance_band
+    null = table_row(5000)
+    assert null["ad_rate"] == pytest.approx(0.95, abs=0.003)
+    assert null["dp_rate"] == pytest.approx(0.95, abs=0.005)
+    assert null["ad_mean"] == pytest.approx(0.385, abs=0.003)
+    assert null["dp_mean_p"] == pytest.approx(0.5, abs=0.005)
+    lo, hi = diag.reference.band("ad", 512)
     assert lo <= ad.compliance <= hi
-    lo, hi = null.dp_compliance_band
+    lo, hi = diag.reference.band("dp", 512)
     assert lo <= dp.compliance <= hi
-    lo, hi = null.ad_mean_band
-    assert lo <= ad.mean <= hi
+    half = 1.96 * null["ad_sd"] / np.sqrt(512)
+    assert null["ad_mean"] - half <= ad.mean <= null["ad_mean"] + half
 
 
 @pytest.mark.parametrize(
@@ -193,8 +192,7 @@ def test_norm_stats_fields_and_l2_matrix() -> None:
     ns = norm_stats(x)
     norms = np.linalg.norm(x, axis=1)
     assert ns.mean == pytest.approx(norms.mean())
-    assert ns.std == pytest.approx(norms.std(ddof=1))  # ddof=1, as documented
-    assert (ns.min, ns.max) == pytest.approx((norms.min(), norms.max()))
+    assert ns.cv == pytest.approx(norms.std(ddof=1) / norms.mean())  # ddof=1, as documented
     np.testing.assert_allclose(ns.norms, norms)
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)
     assert norm_stats(unit).cv < 1e-12
@@ -214,7 +212,7 @@ def test_uniform_on_sphere_small_d_rejected_large_d_null_like() -> None:
     small = diagnose(rng.standard_normal((5000, 16)), view="l2")  # the l2 view: on the sphere
     assert small.ad.compliance < 0.3  # FACTS: ~3%
     big = diagnose(rng.standard_normal((5000, 512), dtype=np.float32), view="l2")
-    lo, hi = big.null.ad_compliance_band
+    lo, hi = big.reference.band("ad", big.d)
     assert lo - 0.01 <= big.ad.compliance <= hi + 0.01
     assert big.dp.compliance > 0.9
 

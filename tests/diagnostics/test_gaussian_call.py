@@ -28,7 +28,7 @@ from infogauss_cli.diagnostics.mardia import gaussian_moments, hz_pvalue, hz_sta
 from infogauss_cli.diagnostics.reference import gaussian_effect
 from infogauss_cli.diagnostics.sphere import sphere_tests
 from infogauss_cli.judge.verdict import judge
-from infogauss_cli.report.json_report import report_schema
+from infogauss_cli.report.json_report import schema_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from calibration import DISTRIBUTIONS, GAUSSIANS
@@ -186,7 +186,7 @@ def test_collapsed_matrix_fails_the_gate_with_a_valid_report(tmp_path) -> None:
                                  "--json", "-", "-q"])  # fmt: skip
     assert r.exit_code == 1, r.output
     doc = json.loads(r.stdout)
-    jsonschema.validate(doc, report_schema())
+    jsonschema.validate(doc, json.loads(schema_text()))
     v = doc["rows"][0]["verdict"]
     assert v["call"] == "non-gaussian" and "collapsed" in v["reasons"][0]
     assert "RuntimeWarning" not in r.stderr

@@ -14,7 +14,7 @@ import infogauss_cli.diagnostics.validate as blocks
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import parse_size
 from infogauss_cli.diagnostics import diagnose, validate_matrix
-from infogauss_cli.diagnostics.columns import Layout, column_tests
+from infogauss_cli.diagnostics.columns import column_tests, plan
 from infogauss_cli.diagnostics.validate import l2_normalise, row_norms
 from tests.support.cli import invoke
 
@@ -42,7 +42,7 @@ def _same(a, b):
 def test_column_passes_equal_the_one_pass_result(mapped, tiny_budgets, budget):
     x, m = mapped
     assert blocks.MappedRows(m).mapped and not blocks.MappedRows(x).mapped
-    assert Layout.plan(1500, 48, 4, None, budget, True).cols <= 48
+    assert plan(1500, 48, 4, None, budget, True)[0] <= 48
     one = column_tests(x, budget=1 << 30)
     _same(one, column_tests(m, budget=budget))
     # the l2 view per block from the row norms == testing the normalised copy
@@ -53,10 +53,10 @@ def test_column_passes_equal_the_one_pass_result(mapped, tiny_budgets, budget):
 def test_layout_respects_the_budget(tiny_budgets):
     n, d = 100_000, 1024
     for budget in (8 << 20, 64 << 20, 768 << 20):
-        lay = Layout.plan(n, d, 4, 2, budget, True)
-        used = lay.cols * n * 4 + lay.workers * lay.bsize * 3 * 8 * n
-        assert used <= budget or (lay.bsize == 1 and lay.workers == 1 and lay.cols == 1)
-    assert Layout.plan(2000, 64, 4, 2, None, False).cols == 64  # ordinary sizes: one pass
+        cols, bsize, workers = plan(n, d, 4, 2, budget, True)
+        used = cols * n * 4 + workers * bsize * 3 * 8 * n
+        assert used <= budget or (bsize == 1 and workers == 1 and cols == 1)
+    assert plan(2000, 64, 4, 2, None, False)[0] == 64  # ordinary sizes: one pass
 
 
 def test_memory_mapped_diagnosis_equals_in_memory(mapped, tiny_budgets):

@@ -21,7 +21,6 @@ from infogauss_cli.diagnostics.suite import calibration_detail
 from infogauss_cli.diagnostics.validate import l2_normalise
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import diagnose_rows
-from infogauss_cli.judge.verdict import Rule
 
 
 def _rows(x: np.ndarray, view: str, **options: object) -> list:
@@ -116,7 +115,7 @@ def test_paper_rule_is_kept_and_reported_beside() -> None:
     assert v["rule"] == "calibrated" and v["paper"]["call"] == "gaussian"
     assert row.null["reference"] == "ideal: uniform sphere"
     with pytest.raises(Exception, match="unknown rule"):
-        Rule(name="strict")
+        DiagnoseOptions(rule="strict")
 
 
 def test_alpha_moves_the_thresholds() -> None:
@@ -184,7 +183,7 @@ def test_detail_p_values_have_their_size(n: int) -> None:
         for s in range(seeds):
             x = np.random.default_rng([n, d, s]).standard_normal((n, d))
             u = l2_normalise(x)
-            count("proj_var_p", projection_tests(u, k=d, seed=s, normalise=False).var_p)
+            count("proj_var_p", projection_tests(u, k=d, seed=s).var_p)
             if n > 2 * min(8, d) + 2:
                 rng = np.random.default_rng([s, 0x3A7])  # at most 1,000 rows, as --detail
                 rows = np.sort(rng.choice(n, 1000, replace=False)) if n > 1000 else slice(None)
@@ -193,9 +192,8 @@ def test_detail_p_values_have_their_size(n: int) -> None:
                 count("mardia_skew_p", md.skew_p)
             for view in ("raw", "l2"):
                 c = calibration_detail(diagnose(x, view=view))
-                count(f"ks_p_uniform:{view}", c.ks_p)
-                count(f"ad_compliance_null_p:{view}", c.ad_null_p)
-                count(f"dp_compliance_null_p:{view}", c.dp_null_p)
+                for key in ("ks_p_uniform", "ad_compliance_null_p", "dp_compliance_null_p"):
+                    count(f"{key}:{view}", c[key])
         limit = 0.05 + 2.5 * np.sqrt(0.05 * 0.95 / seeds)
         sizes = {k: v / seeds for k, v in rej.items()}
         assert all(v <= limit for v in sizes.values()), (n, d, sizes)
@@ -208,7 +206,7 @@ def test_projection_scale_moments_match_simulation() -> None:
     t = []
     for s in range(3000):
         u = l2_normalise(rng.standard_normal((n, d)))
-        t.append(np.sum(projection_tests(u, k=d, seed=s, normalise=False).var_z ** 2))
+        t.append(np.sum(projection_tests(u, k=d, seed=s).var_z ** 2))
     mean, var = scale_moments(n, d, d)
     assert np.mean(t) == pytest.approx(mean, rel=0.03)
     assert np.var(t) == pytest.approx(var, rel=0.12)

@@ -40,9 +40,8 @@ def pvalues(x: np.ndarray, seed: int, projections: int = 256) -> dict[str, float
     out["uniformity_z"] = float(special.erfc(abs(m["uniformity_z"]) / math.sqrt(2)))
     for view in ("raw", "l2"):
         c = calibration_detail(diagnose(x, view=view))
-        out[f"ad_compliance_null_p:{view}"] = c.ad_null_p
-        out[f"dp_compliance_null_p:{view}"] = c.dp_null_p
-        out[f"ks_p_uniform:{view}"] = c.ks_p
+        for key in ("ad_compliance_null_p", "dp_compliance_null_p", "ks_p_uniform"):
+            out[f"{key}:{view}"] = c[key]
     return out
 
 

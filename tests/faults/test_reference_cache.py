@@ -31,17 +31,14 @@ KEY_GLOB = "*-l2-n15-d6-*.npz"
 @pytest.fixture
 def store(tmp_path):
     old = set_store(DiskReferenceStore(tmp_path))
-    refsim._MEMO.clear()
     yield tmp_path
     set_store(old)
-    refsim._MEMO.clear()
 
 
 def _cached(folder) -> tuple[object, dict[str, np.ndarray]]:
     """Fill the cache with the (N, D) reference; its file and the true arrays."""
     arrays = simulated(N, D, VIEW, columns=COLS)
     (entry,) = folder.glob(KEY_GLOB)
-    refsim._MEMO.clear()
     return entry, arrays
 
 
@@ -78,7 +75,6 @@ def test_planted_entry_with_wrong_values_is_not_used(store) -> None:
     assert len(notes) == 1 and "checksum" in str(notes[0].message)
     assert issubclass(notes[0].category, ReferenceCacheWarning)
     # recomputed and written again: now a good entry
-    refsim._MEMO.clear()
     assert _again(arrays) == []
 
 
@@ -137,16 +133,13 @@ def test_corrupt_entry_in_a_read_only_folder(tmp_path, tmpfs) -> None:
 
     folder = _read_only_folder(tmp_path, tmpfs, fill)
     old = set_store(DiskReferenceStore(folder))
-    refsim._MEMO.clear()
     try:
         notes = _again(arrays)  # no exception: recomputed in memory
         assert len(notes) == 1 and "unreadable" in str(notes[0].message)
         assert (folder / f"{key}.npz").exists()  # left where it is
-        refsim._MEMO.clear()
         assert _again(arrays) == []  # one note per entry and process, not one per use
     finally:
         set_store(old)
-        refsim._MEMO.clear()
         if os.geteuid() != 0:
             folder.chmod(0o755)
 
@@ -168,12 +161,10 @@ def test_check_with_a_corrupt_entry_in_a_read_only_cache(tmp_path, tmpfs, monkey
     np.save(data, np.random.default_rng(1).standard_normal((n, d)).astype(np.float32))
     monkeypatch.setenv("INFOGAUSS_REFERENCES", str(folder))
     old = set_store(None)
-    refsim._MEMO.clear()
     try:  # the CLI shows warnings itself (escaped), so the note is in its output
         r = invoke("check", data, "--view", "l2")
     finally:
         set_store(old)
-        refsim._MEMO.clear()
         if os.geteuid() != 0:
             folder.chmod(0o755)
     assert r.exit_code == 0, r.output

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import DiagnoseOptions
 from infogauss_cli.judge.gates import Gates, evaluate_gates
-from infogauss_cli.judge.verdict import PAPER, Rule, judge
+from infogauss_cli.judge.verdict import PAPER, judge
 
 GOOD = {
     "norm_cv": 0.09,
@@ -239,6 +240,6 @@ def test_baseline_needs_max_drop():
 
 def test_rule_validation():
     with pytest.raises(BadInputError):
-        Rule(name="strict")
+        DiagnoseOptions(rule="strict")
     with pytest.raises(BadInputError):
-        Rule(alpha=1.5)
+        DiagnoseOptions(alpha=1.5)

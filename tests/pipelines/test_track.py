@@ -217,10 +217,9 @@ def test_order_by_step():
 
 
 def _rows(values, d=128, n=2000):
-    from infogauss_cli.diagnostics.normality import null_expectation
+    from infogauss_cli.diagnostics.reference import reference
 
-    null = null_expectation(n, d)
-    band = [null.ad_compliance_band[0], null.ad_compliance_band[1]]
+    band = list(reference(n, d, "raw").band("ad", d))
     return [
         Row(model=f"m{i}", step=10 * i, protocol={"n": n, "d": d},
             metrics={"ad_compliance": v}, null={"ad_compliance_band": band})

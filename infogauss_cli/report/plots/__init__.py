@@ -19,6 +19,7 @@ from infogauss_cli.judge.verdict import Metrics
 from infogauss_cli.report.cells import row_label
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 DPI = 110
@@ -72,6 +73,33 @@ def null_band(null: Metrics | None, key: str) -> tuple[float, float] | None:
     if band and len(band) == 2 and all(b is not None for b in band):
         return float(band[0]), float(band[1])
     return None
+
+
+def compliance_bar(
+    ax: Axes, x: float, width: float, row: Row, key: str, fmt: str
+) -> tuple[float | None, tuple[float, float] | None]:
+    """The bar of ``metrics[key]`` (a compliance) at ``x``, the null band of ``key`` shaded
+    behind its top and its value above both; returns (value, band)."""
+    value, band = row.metrics.get(key), null_band(row.null, f"{key}_band")
+    if band:
+        span = [x - width / 2, x + width / 2]
+        ax.fill_between(span, *band, color="#000000", alpha=0.18, lw=0, zorder=3)
+    if value is not None:
+        ax.bar(x, value, width * 0.94, color=DP_COLOR if "dp_" in key else AD_COLOR, zorder=2)
+        top = band[1] if band and band[0] - 0.04 <= value <= band[1] else value
+        ax.text(x, top + 0.012, format(value, fmt), ha="center", va="bottom", fontsize=8)
+    return value, band
+
+
+def compliance_axes(ax: Axes, labels: list[str]) -> None:
+    """The 95% line of iid Gaussian coordinates, a tick per bar and a percent axis to 110%."""
+    from matplotlib.ticker import PercentFormatter
+
+    ax.axhline(0.95, color=NULL, ls="--", lw=1.2, zorder=4, label="iid Gaussian: 95%")
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=30 if len(labels) > 6 else 0)
+    ax.set_ylim(0, 1.1)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
 
 
 def render(spec: PlotSpec) -> PlotImage:

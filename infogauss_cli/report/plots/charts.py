@@ -21,7 +21,8 @@ from infogauss_cli.report.plots import (
     NULL,
     PlotImage,
     PlotSpec,
-    null_band,
+    compliance_axes,
+    compliance_bar,
     render,
     row_stem,
     write_figures,
@@ -53,7 +54,6 @@ def _tick(row: Row) -> str:
 
 def _draw_compare(rows: Sequence[Row], fig: Figure) -> None:
     from matplotlib.patches import Patch
-    from matplotlib.ticker import PercentFormatter
 
     ax = fig.add_subplot()
     w, banded = 0.36, False
@@ -61,25 +61,10 @@ def _draw_compare(rows: Sequence[Row], fig: Figure) -> None:
         if r.error:
             ax.text(i, 0.03, "error", ha="center", color=FAIL, fontweight="bold")
             continue
-        for off, key, color in ((-w / 2, "ad", AD_COLOR), (w / 2, "dp", DP_COLOR)):
-            band = null_band(r.null, f"{key}_compliance_band")
-            if band:  # the null's spread at this row's n and d, behind the bar's top
-                x = [i + off - w / 2, i + off + w / 2]
-                ax.fill_between(x, *band, color="#000000", alpha=0.18, lw=0, zorder=3)
-                banded = True
-            value = r.metrics.get(f"{key}_compliance")
-            if value is None:
-                continue
-            ax.bar(i + off, value, w * 0.94, color=color, zorder=2)
-            near = band and band[0] - 0.04 <= value <= band[1]
-            top = band[1] if near else value  # keep the label clear of the band
-            ax.text(i + off, top + 0.012, f"{value:.0%}", ha="center", va="bottom", fontsize=8)
-    ax.axhline(0.95, color=NULL, ls="--", lw=1.2, zorder=4, label="iid Gaussian: 95%")
-    ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels([_tick(r) for r in rows], rotation=30 if len(rows) > 6 else 0)
+        for off, key in ((-w / 2, "ad_compliance"), (w / 2, "dp_compliance")):
+            banded |= compliance_bar(ax, i + off, w, r, key, ".0%")[1] is not None
+    compliance_axes(ax, [_tick(r) for r in rows])
     ax.set_xlim(-0.6, len(rows) - 0.4)
-    ax.set_ylim(0, 1.1)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_ylabel("share of coordinates that pass")
     ax.grid(axis="x", visible=False)
     handles = [
@@ -91,14 +76,6 @@ def _draw_compare(rows: Sequence[Row], fig: Figure) -> None:
         handles.append(Patch(color="#000000", alpha=0.18, label="null band"))
     fig.legend(handles=handles, loc="outside lower center", ncol=2)
     ax.set_title("Per-coordinate normality: AD and DP compliance per row")
-
-
-def compare_spec(rows: Sequence[Row]) -> PlotSpec:
-    labels = ", ".join(row_label(r) for r in rows)
-    alt = f"Bar chart of AD and DP compliance per row ({labels}) with the 95% null line"
-    title = "AD and DP compliance per row"
-    draw = partial(_draw_compare, rows)
-    return PlotSpec(COMPARE_FILE, "compare", None, title, alt, draw, COMPARE_WIDTH)
 
 
 # ---- line charts: metrics against the layer or the training step ----------------------------
@@ -113,10 +90,12 @@ def panels(rows: Sequence[Row], uniformity: bool = True) -> list[tuple[str, str]
     return out
 
 
-def _lines(points: Points, depth: bool, xlabel: str, title: str) -> PlotSpec:
+def _lines(points: Points, depth: bool) -> PlotSpec:
     """One panel per metric, a line per series; against the layer (``depth``) or the step."""
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+    xlabel = "layer (0 = embeddings)" if depth else "step"
+    title = f"Gaussianity over {'depth' if depth else 'training'}"
     shown = panels([r for pts in points.values() for _, r in pts], not depth)
 
     def values(pts: Sequence[tuple[int, Row]], key: str) -> tuple[list[int], list[float]]:
@@ -171,7 +150,7 @@ def trajectory_spec(series: Sequence[Series]) -> PlotSpec:
     points = {
         s.name: [(r.step, r) for r in s.rows if r.step is not None and r.metrics] for s in series
     }
-    return _lines(points, False, "step", "Gaussianity over training")
+    return _lines(points, False)
 
 
 def write_trajectory_plot(series: Sequence[Series], out_dir: str | Path) -> Path:
@@ -181,10 +160,15 @@ def write_trajectory_plot(series: Sequence[Series], out_dir: str | Path) -> Path
 
 def _specs(rows: Sequence[Row]) -> list[PlotSpec]:
     shown = ({"ad_compliance", "dp_compliance"} & set(r.metrics) for r in rows if not r.error)
-    out = [compare_spec(rows)] if any(shown) else []
+    out = []
+    if any(shown):  # AD and DP compliance per row
+        labels = ", ".join(row_label(r) for r in rows)
+        alt = f"Bar chart of AD and DP compliance per row ({labels}) with the 95% null line"
+        title, draw = "AD and DP compliance per row", partial(_draw_compare, rows)
+        out.append(PlotSpec(COMPARE_FILE, "compare", None, title, alt, draw, COMPARE_WIDTH))
     series = {k: v for k, v in depth_series(rows).items() if len(v) > 1}
     if series:  # --layers: metrics against the layer
-        out.append(_lines(series, True, "layer (0 = embeddings)", "Gaussianity over depth"))
+        out.append(_lines(series, True))
     seen: dict[str, int] = {}
     for i, r in enumerate(rows):
         stem = row_stem(r)

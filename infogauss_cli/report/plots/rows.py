@@ -19,8 +19,9 @@ from infogauss_cli.report.plots import (
     FAIL,
     NULL,
     PlotSpec,
+    compliance_axes,
+    compliance_bar,
     heading,
-    null_band,
 )
 
 if TYPE_CHECKING:
@@ -29,29 +30,27 @@ if TYPE_CHECKING:
 
     Draw = Callable[[Row, Axes], str | None]  # draws one plot; returns what to add to its title
 
-KINDS = ("qq", "ad", "dp", "norms")  # per-row plots, in this order
-DETAIL_KINDS = ("spectrum", "projqq", "calibration")  # after KINDS, with --detail only
+KINDS = ("qq", "ad", "dp", "norms")  # per-row plots, in this order; --detail adds the rest
+WHERE = (("coord", ""), ("proj", "proj_"))  # the calibration chart's bars
 ADNULL_MEAN = 0.385  # mean of A*^2 for iid Gaussian data (large n)
 MAX_QQ_COLUMNS = 6
 MAX_QQ_POINTS = 1000
-NEEDS = {"qq": "columns", "ad": "ad_statistic", "dp": "dp_pvalue", "norms": "norms"}  # arrays
-NEEDS |= {"spectrum": "eigenvalues", "projqq": "proj_columns", "calibration": "proj_ad_statistic"}
-WHAT = {"qq": "QQ plot against the normal", "ad": "Anderson-Darling A*² per coordinate"}
-WHAT |= {"dp": "D'Agostino-Pearson p-values", "norms": "Raw norms"}
-WHAT |= {"spectrum": "Eigen-spectrum of the centred L2 rows"}
-WHAT |= {"projqq": "QQ plot of random projections"}
-WHAT |= {"calibration": "Compliance against its null band"}
-ALT = {
-    "qq": "QQ plot of a few standardised coordinates of {label} against normal quantiles",
-    "ad": "Histogram of the per-coordinate Anderson-Darling A*² of {label}, with the 0.752 "
-    "critical value",
-    "dp": "Histogram of the per-coordinate D'Agostino-Pearson p-values of {label}, against the "
-    "flat uniform null",
-    "norms": "Histogram of the raw embedding norms of {label}",
-    "spectrum": "Eigenvalue spectrum (share of variance per component) of {label}",
-    "projqq": "QQ plot of a few random projections of {label} against normal quantiles",
-    "calibration": "Coordinate and projection compliances of {label} with their null bands",
-}
+# kind: (the array it needs, what it shows, its alt text)
+PLOTS = {
+    "qq": ("columns", "QQ plot against the normal",
+           "QQ plot of a few standardised coordinates of {label} against normal quantiles"),
+    "ad": ("ad_statistic", "Anderson-Darling A*² per coordinate", "Histogram of the "
+           "per-coordinate Anderson-Darling A*² of {label}, with the 0.752 critical value"),
+    "dp": ("dp_pvalue", "D'Agostino-Pearson p-values", "Histogram of the per-coordinate "
+           "D'Agostino-Pearson p-values of {label}, against the flat uniform null"),
+    "norms": ("norms", "Raw norms", "Histogram of the raw embedding norms of {label}"),
+    "spectrum": ("eigenvalues", "Eigen-spectrum of the centred L2 rows",
+                 "Eigenvalue spectrum (share of variance per component) of {label}"),
+    "projqq": ("proj_columns", "QQ plot of random projections",
+               "QQ plot of a few random projections of {label} against normal quantiles"),
+    "calibration": ("proj_ad_statistic", "Compliance against its null band",
+                    "Coordinate and projection compliances of {label} with their null bands"),
+}  # fmt: skip
 
 
 def _finite(values: object) -> np.ndarray:
@@ -59,16 +58,11 @@ def _finite(values: object) -> np.ndarray:
     return a[np.isfinite(a)]
 
 
-def _share(values: object, passes: Callable[[np.ndarray], np.ndarray]) -> float:
-    a = np.asarray(values, dtype=np.float64).ravel()
-    return float(np.mean(np.isfinite(a) & passes(a))) if a.size else 0.0
-
-
 def _qq(row: Row, ax: Axes, kind: str) -> None:
     """Standardised columns (``qq``: coordinates, ``projqq``: projections) against the normal."""
     from scipy.stats import norm
 
-    cols = np.asarray(row.arrays[NEEDS[kind]], dtype=np.float64)
+    cols = np.asarray(row.arrays[PLOTS[kind][0]], dtype=np.float64)
     cols = cols[:, None] if cols.ndim == 1 else cols
     index = row.arrays.get("column_index") if kind == "qq" else None
     index = list(range(cols.shape[1])) if index is None else [int(i) for i in index]
@@ -101,9 +95,7 @@ def _qq(row: Row, ax: Axes, kind: str) -> None:
 def _ad(row: Row, ax: Axes) -> None:
     raw = row.arrays["ad_statistic"]
     a = _finite(raw)
-    compliance = row.metrics.get("ad_compliance")
-    if compliance is None:
-        compliance = _share(raw, lambda v: v < AD_CRITICAL)
+    compliance = row.metrics.get("ad_compliance") or np.mean(np.asarray(raw, float) < AD_CRITICAL)
     null_mean = row.null.get("ad_mean") or ADNULL_MEAN
     pos = a[a > 0]
     log = pos.size > 0 and pos.max() > 10 * AD_CRITICAL  # supervised models: 10-1000s
@@ -126,9 +118,7 @@ def _ad(row: Row, ax: Axes) -> None:
 def _dp(row: Row, ax: Axes) -> None:
     raw = row.arrays["dp_pvalue"]
     p = np.clip(_finite(raw), 0.0, 1.0)
-    compliance = row.metrics.get("dp_compliance")
-    if compliance is None:
-        compliance = _share(raw, lambda v: v > DP_ALPHA)
+    compliance = row.metrics.get("dp_compliance") or np.mean(np.asarray(raw, float) > DP_ALPHA)
     ax.hist(p, bins=np.linspace(0, 1, 21), color=DP_COLOR, alpha=0.9)
     expected = p.size / 20
     label = f"uniform null ({expected:.3g}/bin)"
@@ -170,35 +160,14 @@ def _spectrum(row: Row, ax: Axes) -> None:
 
 
 def _calibration(row: Row, ax: Axes) -> None:
-    m = row.metrics
-    bars = [  # label, value, null band, CI, color
-        (
-            f"{where}. {k.upper()}",
-            m.get(f"{pre}{k}_compliance"),
-            null_band(row.null, f"{pre}{k}_compliance_band"),
-            None if pre else m.get(f"{k}_compliance_ci"),
-            AD_COLOR if k == "ad" else DP_COLOR,
-        )
-        for where, pre in (("coord", ""), ("proj", "proj_"))
-        for k in ("ad", "dp")
-    ]
-    from matplotlib.ticker import PercentFormatter
-
-    for i, (_, value, band, ci, color) in enumerate(bars):
-        if band:
-            ax.fill_between([i - 0.4, i + 0.4], *band, color="#000", alpha=0.18, lw=0, zorder=3)
-        if value is None:
-            continue
-        ax.bar(i, value, 0.6, color=color, zorder=2)
-        if ci and all(c is not None for c in ci):
+    bars = [(f"{where}. {k.upper()}", f"{pre}{k}") for where, pre in WHERE for k in ("ad", "dp")]
+    for i, (_, key) in enumerate(bars):
+        value = compliance_bar(ax, i, 0.64, row, f"{key}_compliance", ".1%")[0]
+        ci = row.metrics.get(f"{key}_compliance_ci")  # the bootstrap's, of the coordinates
+        if value is not None and ci and all(c is not None for c in ci):
             err = [[value - ci[0]], [ci[1] - value]]
             ax.errorbar(i, value, yerr=err, color="black", capsize=4, zorder=4)
-        ax.text(i, value + 0.012, f"{value:.1%}", ha="center", va="bottom", fontsize=8)
-    ax.axhline(0.95, color=NULL, ls="--", lw=1.2, zorder=4, label="iid Gaussian: 95%")
-    ax.set_xticks(range(len(bars)))
-    ax.set_xticklabels([b[0] for b in bars])
-    ax.set_ylim(0, 1.1)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    compliance_axes(ax, [label for label, _ in bars])
     ax.set_ylabel("share that passes (shaded: null band)")
     ax.legend(loc="lower left")
 
@@ -210,7 +179,7 @@ DRAW |= {"spectrum": _spectrum, "projqq": partial(_qq, kind="projqq"), "calibrat
 def _titled(row: Row, kind: str) -> Callable[[Figure], None]:
     def fill(fig: Figure) -> None:
         ax = fig.add_subplot()
-        ax.set_title(heading(row, WHAT[kind] + (DRAW[kind](row, ax) or "")))
+        ax.set_title(heading(row, PLOTS[kind][1] + (DRAW[kind](row, ax) or "")))
 
     return fill
 
@@ -219,18 +188,10 @@ def row_specs(row: Row, stem: str, index: int | None) -> list[PlotSpec]:
     """The plots of one row that its arrays allow (none for an error row)."""
     if row.error:
         return []
-    label = row_label(row)
+    label, arrays = row_label(row), row.arrays or {}
     return [
-        PlotSpec(
-            filename=f"{stem}-{kind}.png",
-            kind=kind,
-            row=index,
-            title=f"{label}: {WHAT[kind]}",
-            alt=ALT[kind].format(label=label),
-            draw=_titled(row, kind),
-        )
-        for kind in KINDS + DETAIL_KINDS
-        if row.arrays
-        and row.arrays.get(NEEDS[kind]) is not None
-        and np.size(row.arrays[NEEDS[kind]]) > 0
-    ]
+        PlotSpec(f"{stem}-{kind}.png", kind, index, f"{label}: {what}", alt.format(label=label),
+                 _titled(row, kind))
+        for kind, (needs, what, alt) in PLOTS.items()
+        if arrays.get(needs) is not None and np.size(arrays[needs]) > 0
+    ]  # fmt: skip
