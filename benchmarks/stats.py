@@ -10,7 +10,7 @@ For each size, on a float32 standard-Gaussian matrix (seeded):
 Both must give the same numbers: max |A*^2 difference| (scipy's A^2 times 1 + 0.75/n + 2.25/n^2)
 and max |p difference| are printed. Target: ratio >= 6x at 25,000 x 1,024 on 2 cores.
 
-Then the ``--detail`` suite on the same matrix (``infogauss_cli.diagnostics.suite.detail``:
+Then the ``--detail`` suite on the same matrix (``suite.sphere_detail`` + ``detail_metrics``:
 the diagnosis plus 256 random projections, uniformity on 2,000 rows, Rayleigh, Bingham and the
 spectrum, Mardia on an 8-dim projection of 1,000 rows with 400 null samples), timed cold (first
 call: the Mardia null is simulated) and warm (best of R). Target: a few seconds at 25,000 x 1,024.
