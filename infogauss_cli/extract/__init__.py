@@ -11,10 +11,9 @@ _LAZY = {
     "model": (
         "ExtractedFile", "extract_model", "extract_to_file", "resolve_towers", "select_items",
     ),
-    "options": ("EngineOptions",),
+    "job": ("EngineOptions",),
     "plan": (
-        "DEFAULT_CHUNK_ITEMS", "Plan", "Shard", "chunk_owners", "default_chunk_items", "make_plan",
-        "owned_chunks",
+        "DEFAULT_CHUNK_ITEMS", "Plan", "Shard", "chunk_size", "make_plan", "owned_chunks",
     ),
     "result": ("SKIPPED_SHOWN", "Extraction", "ShardWork", "skipped_text"),
     "runner": ("PRECISIONS", "default_batch_size", "resolve_device", "resolve_precision"),

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.extract.job import Job, chunk_items_for, chunk_size_of, read_cached
-from infogauss_cli.extract.options import engine_options
-from infogauss_cli.extract.plan import Plan, make_plan, subset_indices
+from infogauss_cli.extract.job import Job, engine_options
+from infogauss_cli.extract.plan import Plan, chunk_size, make_plan, subset_indices
 from infogauss_cli.extract.result import Extraction, assemble, raise_if_skipped
 from infogauss_cli.extract.runner import device_without_torch, resolve_device, resolve_precision
 from infogauss_cli.extract.store import (
@@ -89,7 +88,7 @@ def recipe_base(entry: ZooEntry, tower: str, compute: Compute, device: str) -> R
     weights = weights_recipe(entry)
     if weights is None:
         return None
-    chunk = chunk_size_of(chunk_items_for(None, tower))
+    chunk = chunk_size(None, tower)
     parts = {
         "recipe": 1,
         "format": CACHE_FORMAT,
@@ -149,7 +148,7 @@ def read_entry(
     if entry.parts.get("n_items") != plan.n or not isinstance(entry.parts.get("dim"), int):
         return None
     needed = range(plan.n_chunks) if pick is None else sorted({plan.chunk_of(i) for i in pick})
-    done = read_cached(entry, plan, entry.parts["dim"], notes.append, needed)
+    done = entry.read_chunks(plan, entry.parts["dim"], notes.append, needed)
     if len(done) < len(needed):
         return None
     entry.touch()
@@ -259,9 +258,9 @@ def subset_from_cache(
     fingerprint = source.fingerprint(tower)
     options = engine_options(compute, resolve_device(compute.device), request.data.strict)
     job = Job(encoder, options, store)
-    device, precision, batch_size, chunk_items = job.settings()
-    plan = make_plan([it.id for it in items], batch_size, chunk_items)
-    entry = job.cache_entry(plan, fingerprint, precision, device, chunk_size_of(chunk_items))
+    device, precision, batch_size, size = job.settings()
+    plan = make_plan([it.id for it in items], batch_size, size)
+    entry = job.cache_entry(plan, fingerprint, precision, device, size)
     got = read_entry(entry, plan.ids, pick, job.notes) if entry.meta_path.exists() else None
     if got is None:
         return None

@@ -4,46 +4,37 @@ stream is read once (chunk c to rank c mod world); Ctrl-C keeps the complete chu
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, InfogaussError, RunError
 from infogauss_cli.core.progress import steps
 from infogauss_cli.data.sources.base import Item, fingerprint_items, item_count
 from infogauss_cli.data.sources.loaders import default_loader
-from infogauss_cli.extract.job import (
+from infogauss_cli.extract.job import EngineOptions, Job, LoadItem
+from infogauss_cli.extract.loader import (
     CarriedItems,
-    Job,
-    LoadItem,
+    bucket_batches,
     carried,
-    chunk_size_of,
-    inference,
-    read_cached,
-    record_stream,
+    make_loader,
+    text_lengths,
 )
-from infogauss_cli.extract.loader import bucket_batches, make_loader, text_lengths
-from infogauss_cli.extract.options import EngineOptions
 from infogauss_cli.extract.plan import (
     SHARED_HINT,
     Plan,
     Shard,
     check_items,
-    chunk_owners,
     make_plan,
     owned_chunks,
 )
-from infogauss_cli.extract.result import (
-    ASSEMBLED,
-    Extraction,
-    ShardWork,
-    assemble,
-    raise_if_skipped,
-)
-from infogauss_cli.extract.runner import Runner, RunnerOptions, probe_ceiling
-from infogauss_cli.extract.store import CacheEntry, Chunk, EmbeddingCache
+from infogauss_cli.extract.result import Extraction, ShardWork, assemble, raise_if_skipped
+from infogauss_cli.extract.runner import Runner, RunnerOptions, inference, probe_ceiling
+from infogauss_cli.extract.store import CacheEntry, Chunk, EmbeddingCache, ids_digest
 from infogauss_cli.extract.writer import ChunkWriter
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,10 +70,7 @@ def extract(
             _items_in(plan, mine), plan.n_chunks, time.perf_counter() - t0, where,
             tuple(job.notes),
         )  # fmt: skip
-    scratch = None
-    if entry is not None:  # an older version's assembled copy doubled the entry on disk
-        entry.path.with_name(entry.path.name + ASSEMBLED).unlink(missing_ok=True)
-        scratch = entry.path
+    scratch = entry.path if entry is not None else None
     emb, kept_ids, skipped = assemble(plan, share.done, job.say, scratch)
     elapsed = time.perf_counter() - t0
     runner = share.runner
@@ -118,11 +106,10 @@ def _meet(job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
     rest = [c for c in range(plan.n_chunks) if c not in share.done]
     shard.wait_for([entry.chunk_paths(c)[1] for c in rest])
     problems: list[str] = []
-    share.done.update(read_cached(entry, plan, job.encoder.dim, problems.append, rest))
+    share.done.update(entry.read_chunks(plan, job.encoder.dim, problems.append, rest))
     missing = [c for c in rest if c not in share.done]
     if missing:
-        owners = chunk_owners(plan, shard.world)
-        ranks = ", ".join(str(r) for r in sorted({owners[c] for c in missing}))
+        ranks = ", ".join(str(r) for r in sorted({c % shard.world for c in missing}))
         why = f" ({problems[0]})" if problems else ""
         raise BadInputError(
             f"rank 0 cannot read {len(missing)} cache chunk(s) that rank(s) {ranks} wrote in "
@@ -134,8 +121,7 @@ def _meet(job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
 class _Share:
     def __init__(self, job: Job, known: bool) -> None:
         self.job, self.known = job, known
-        self.device, self.precision, self.bs, chunk_items = job.settings()
-        self.size = chunk_size_of(chunk_items)
+        self.device, self.precision, self.bs, self.size = job.settings()
         self.ids: list[str] = []
         self.seen: set[str] = set()
         self.owned: set[int] = set()  # a list's chunks, dealt up front
@@ -211,7 +197,7 @@ class _Share:
                 raise BadInputError("no items to embed")
             self.plan = make_plan(self.ids, self.bs, self.size)
             if self.entry is not None and self.job.options.shard.rank == 0:
-                record_stream(self.entry, self.plan, self.job.say)
+                _record_stream(self.entry, self.plan, self.job.say)
         computed = bool(set(self.mine) - set(self.cached))
         self.runner = runner if computed else None
         self.workers = self.workers if computed else 0
@@ -221,9 +207,8 @@ class _Share:
     def _plan_list(self, items: Sequence[Item]) -> list[list[int]]:
         self.ids += self.plan.ids
         if self.entry is not None:
-            self.done.update(
-                read_cached(self.entry, self.plan, self.job.encoder.dim, self.job.say, self.owned)
-            )
+            dim, say = self.job.encoder.dim, self.job.say
+            self.done.update(self.entry.read_chunks(self.plan, dim, say, self.owned))
         if self.job.options.strict:
             raise_if_skipped([(i, r) for ch in self.done.values() for _, i, r in ch.skipped])
         batches: list[list[int]] = []
@@ -334,3 +319,22 @@ class _Share:
             f"items of the stream, cached; a rerun reads the stream again and computes only the "
             "rest)"
         )
+
+
+def _record_stream(entry: CacheEntry, plan: Plan, say: Callable[[str], None]) -> None:
+    """``stream.json``: count and ids' digest of the stream that completed this entry."""
+    path = entry.path / "stream.json"
+    now = {"n_items": plan.n, "ids": ids_digest(plan.ids), "chunks": plan.n_chunks}
+    try:
+        before = json.loads(path.read_text())
+    except (OSError, ValueError):
+        before = None
+    if before == now:
+        return
+    if isinstance(before, dict):
+        say(
+            f"the stream differs from the one last read into this cache entry "
+            f"({before.get('n_items')} items then, {plan.n} now); chunks whose ids differ "
+            "were recomputed"
+        )
+    atomic_write_bytes(path, json.dumps(now).encode())

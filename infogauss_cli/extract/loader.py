@@ -23,7 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.extract.plan import Plan
     from infogauss_cli.models.registry import Encoder
 
-TEXT_CHUNK_ITEMS = 2048  # text chunks: wide enough for length buckets, still small (6 MB at 768-d)
 LENGTH_GROUP = 256  # texts per token_lengths call
 LOAD_GROUP_ITEMS = 128  # items the loading threads load in one pause between forward passes
 LOAD_GROUP_BYTES = 64 * 2**20  # ... and at most about this much of prepared inputs
@@ -240,6 +239,30 @@ class ListCollate:
 
     def __call__(self, xs: list[torch.Tensor]) -> Batch:
         return {self.key: list(xs)}
+
+
+class Carried(int):
+    """A stream's item index that carries its item to the loader."""
+
+    item: Item | None
+
+
+class CarriedItems:
+    """A stream's "item list": ``items[index]`` is the item the index carries."""
+
+    def __getitem__(self, index: Carried) -> Item:
+        item, index.item = index.item, None
+        assert item is not None
+        return item
+
+    def __len__(self) -> int:
+        return 0  # unknown; the batch sampler says what to load
+
+
+def carried(index: int, item: Item) -> Carried:
+    out = Carried(index)
+    out.item = item
+    return out
 
 
 @dataclass

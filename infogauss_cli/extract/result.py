@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.extract.store import Chunk
 
 SKIPPED_SHOWN = 5  # how many skipped items messages name
-ASSEMBLED = ".assembled.npy"  # suffix of an older version's assembled file, removed on sight
 RAM_SHARE = 8  # a matrix up to 1/8 of the machine's RAM is concatenated in memory
 
 

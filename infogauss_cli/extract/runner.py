@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch.nn import Module
 
     from infogauss_cli.models.registry import Encoder
+
+
+@contextlib.contextmanager
+def inference(cuda: bool) -> Iterator[None]:
+    """``torch.inference_mode`` with cuDNN benchmarking on CUDA (fixed input sizes)."""
+    import torch
+
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = before or cuda
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        torch.backends.cudnn.benchmark = before
+
 
 GPU_DEVICE_NODES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
 
