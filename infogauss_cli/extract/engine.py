@@ -124,7 +124,6 @@ class _Share:
         self.device, self.precision, self.bs, self.size = job.settings()
         self.ids: list[str] = []
         self.seen: set[str] = set()
-        self.owned: set[int] = set()  # a list's chunks, dealt up front
         self.entry: CacheEntry | None = None
         self.done: dict[int, Chunk] = {}
         self.mine: list[int] = []
@@ -169,7 +168,6 @@ class _Share:
         enc = job.encoder
         source: Any = items
         if known:
-            self.owned = set(owned_chunks(self.plan, shard.rank, shard.world))
             batches: Any = self._plan_list(items)  # type: ignore[arg-type]
             if not batches:
                 return self._finish(None)
@@ -206,26 +204,30 @@ class _Share:
 
     def _plan_list(self, items: Sequence[Item]) -> list[list[int]]:
         self.ids += self.plan.ids
-        if self.entry is not None:
-            dim, say = self.job.encoder.dim, self.job.say
-            self.done.update(self.entry.read_chunks(self.plan, dim, say, self.owned))
-        if self.job.options.strict:
-            raise_if_skipped([(i, r) for ch in self.done.values() for _, i, r in ch.skipped])
         batches: list[list[int]] = []
-        for c in sorted(self.owned):
-            self.mine.append(c)
-            if c in self.done:
-                self.cached.append(c)
-                continue
+        for c in owned_chunks(self.plan, self.job.options.shard.rank, self.job.options.shard.world):
             start, stop = self.plan.bounds(c)
-            batches += self._batches(c, start, items[start:stop], self.plan.batch_size)
+            batches += self._claim(c, start, items[start:stop])
         return batches
 
-    def _batches(self, c: int, start: int, chunk: Sequence[Item], bs: int) -> list[list[int]]:
-        local = make_plan([it.id for it in chunk], bs, self.size)
+    def _claim(self, c: int, start: int, chunk: Sequence[Item]) -> list[list[int]]:
+        """This process's chunk ``c`` (``chunk``, from item ``start``): cached, or its batches."""
+        self.mine.append(c)
+        if self.entry is not None:
+            ids, dim = [it.id for it in chunk], self.job.encoder.dim
+            found, problem = self.entry.read_chunk(c, start, start + len(chunk), ids, dim)
+            if found is not None:
+                if self.job.options.strict:
+                    raise_if_skipped([(i, r) for _, i, r in found.skipped])
+                self.done[c] = found
+                self.cached.append(c)
+                self.advance(len(chunk))
+                return []
+            if problem is not None:
+                self.job.say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
+        local = make_plan([it.id for it in chunk], self.plan.batch_size, self.size)
         if self.job.options.bucket and self.job.encoder.tower == "text":
-            lengths = text_lengths(chunk, self.job.encoder.collate)
-            out = bucket_batches(local, [0], lengths)
+            out = bucket_batches(local, [0], text_lengths(chunk, self.job.encoder.collate))
         else:
             out = local.batches([0])
         out = [[start + i for i in b] for b in out]
@@ -262,19 +264,7 @@ class _Share:
         if c % shard.world != shard.rank:
             self.advance(len(ids))
             return []
-        self.mine.append(c)
-        if self.entry is not None:
-            found, problem = self.entry.read_chunk(c, start, len(self.ids), ids, job.encoder.dim)
-            if found is not None:
-                if job.options.strict:
-                    raise_if_skipped([(i, r) for _, i, r in found.skipped])
-                self.done[c] = found
-                self.cached.append(c)
-                self.advance(len(ids))
-                return []
-            if problem is not None:
-                job.say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
-        return self._batches(c, start, chunk, self.bs)
+        return self._claim(c, start, chunk)
 
     def _feed(self, runner: Runner, loader: Iterable[tuple]) -> None:
         writer, strict = self.writer, self.job.options.strict
