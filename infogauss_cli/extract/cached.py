@@ -45,16 +45,13 @@ LIBRARIES = (
 )  # fmt: skip
 
 
-def installed_versions(names: Sequence[str]) -> dict[str, str | None]:
+def _version(name: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
-    out: dict[str, str | None] = {}
-    for name in names:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
 
 
 def weights_recipe(entry: ZooEntry) -> str | None:
@@ -96,7 +93,7 @@ def recipe_base(entry: ZooEntry, tower: str, compute: Compute, device: str) -> R
         "ref": entry.ref,
         "entry": entry.model_dump(mode="json"),
         "weights": weights,
-        "libraries": installed_versions(LIBRARIES),
+        "libraries": {name: _version(name) for name in LIBRARIES},
         "tower": tower,
         "precision": resolve_precision(compute.precision, device),
         "device_type": "cuda" if device.startswith("cuda") else "cpu",
@@ -158,49 +155,33 @@ def read_entry(
         return None
     import numpy as np
 
-    by_chunk: dict[int, list[int]] = {}
-    for i in pick:
-        by_chunk.setdefault(plan.chunk_of(i), []).append(i)
-    parts, kept, skipped = [], [], []
-    for c, wanted in sorted(by_chunk.items()):
-        chunk = done[c]
-        gone = {off: reason for off, _, reason in chunk.skipped}
-        rows = [o for o in range(chunk.stop - chunk.start) if o not in gone]
-        row_of = {o: r for r, o in enumerate(rows)}
-        take = [row_of[i - chunk.start] for i in wanted if i - chunk.start in row_of]
-        parts.append(chunk.embeddings[take])
-        kept += [plan.ids[i] for i in wanted if i - chunk.start in row_of]
-        skipped += [(plan.ids[i], gone[i - chunk.start]) for i in wanted if i - chunk.start in gone]
-    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32), kept, skipped
+    chunks = [done[c] for c in needed]
+    gone = {ch.start + off: reason for ch in chunks for off, _, reason in ch.skipped}
+    rows = [i for ch in chunks for i in range(ch.start, ch.stop) if i not in gone]  # row's item
+    row_of = {i: r for r, i in enumerate(rows)}
+    emb = np.concatenate([ch.embeddings for ch in chunks])[[row_of[i] for i in pick if i in row_of]]
+    kept = [plan.ids[i] for i in pick if i in row_of]
+    skipped = [(plan.ids[i], gone[i]) for i in pick if i in gone]
+    return np.ascontiguousarray(emb, dtype=np.float32), kept, skipped
 
 
-@dataclass(frozen=True)
-class Where:
-    model_id: str
-    tower: str
-    device: str
-    precision: str
-    cache_path: str
-    weights: str | None
-    data: str
-
-
-def as_extraction(
+def _served(
     got: tuple[np.ndarray, list[str], list[tuple[str, str]]],
-    where: Where,
     t0: float,
     strict: bool,
-    notes: Sequence[str] = (),
+    notes: Sequence[str],
+    **where: str | None,
 ) -> Extraction:
+    """An extraction read from the cache; ``where``: model_id, tower, device, precision,
+    cache_path, weights, data_fingerprint."""
     emb, kept, skipped = got
     if strict:
         raise_if_skipped(skipped)
     elapsed = time.perf_counter() - t0
     rate = (len(kept) + len(skipped)) / elapsed if elapsed > 0 else float("inf")
     return Extraction(
-        emb, tuple(kept), tuple(skipped), where.model_id, where.tower, where.device,
-        where.precision, 0, 0, elapsed, rate, 1.0, where.cache_path, tuple(notes),
-        where.weights or None, data_fingerprint(where.data),
+        emb, tuple(kept), tuple(skipped), batch_size=0, workers=0, extract_s=elapsed,
+        items_per_s=rate, from_cache=1.0, notes=tuple(notes), **where,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -228,10 +209,12 @@ def cached_extraction(
         got = read_entry(found, key_ids, key_pick, notes) if found is not None else None
         if found is None or got is None:
             continue
-        weights = found.parts.get("encoder", {}).get("weights")
-        precision = str(base.parts["precision"])
-        where = Where(entry.ref, tower, device, precision, str(found.path), weights, data)
-        return as_extraction(got, where, t0, request.data.strict, notes)
+        return _served(
+            got, t0, request.data.strict, notes, model_id=entry.ref, tower=tower, device=device,
+            precision=str(base.parts["precision"]), cache_path=str(found.path),
+            weights=found.parts.get("encoder", {}).get("weights") or None,
+            data_fingerprint=data_fingerprint(data),
+        )  # fmt: skip
     return None
 
 
@@ -264,7 +247,10 @@ def subset_from_cache(
     got = read_entry(entry, plan.ids, pick, job.notes) if entry.meta_path.exists() else None
     if got is None:
         return None
-    weights = (encoder.fingerprint or {}).get("weights")
     data = subset_data(fingerprint, protocol.n, protocol.seed)
-    where = Where(encoder.model_id, tower, device, precision, str(entry.path), weights, data)
-    return as_extraction(got, where, t0, request.data.strict)
+    return _served(
+        got, t0, request.data.strict, job.notes, model_id=encoder.model_id, tower=tower,
+        device=device, precision=precision, cache_path=str(entry.path),
+        weights=(encoder.fingerprint or {}).get("weights") or None,
+        data_fingerprint=data_fingerprint(data),
+    )  # fmt: skip
