@@ -43,13 +43,10 @@ def bucket_batches(
     return out
 
 
-def text_lengths(
-    items: Sequence[Item], collate: object = None, indices: Iterable[int] | None = None
-) -> dict[int, int]:
-    """Item index -> token count (of ``indices``, default all) by the collate's own
-    ``token_lengths(texts)``; characters where it has none, returns None or fails."""
-    idx = list(range(len(items)) if indices is None else indices)
-    counter, out = getattr(collate, "token_lengths", None), {}
+def text_lengths(items: Sequence[Item], collate: object = None) -> dict[int, int]:
+    """Item index -> token count by the collate's own ``token_lengths(texts)``; characters where
+    it has none, returns None or fails."""
+    idx, counter, out = range(len(items)), getattr(collate, "token_lengths", None), {}
     for g in range(0, len(idx), LENGTH_GROUP):
         group = idx[g : g + LENGTH_GROUP]
         texts, counts = [str(items[i].text) for i in group], []
@@ -206,39 +203,24 @@ class DevicePrep:
         return torch.stack(out)
 
 
-class JpegOr:
+def jpeg_or(load: dec.Loader, item: Item) -> Any:
     """``--decode gpu``'s loader: a complete JPEG file's bytes as a 1-D uint8 tensor; else load."""
+    data = dec.complete_jpeg(item) if item.image is None else None
+    if data is None:
+        return load(item)
+    import torch
 
-    def __init__(self, load: dec.Loader) -> None:
-        self.load = load
-
-    def __call__(self, item: Item) -> Any:
-        data = dec.complete_jpeg(item) if item.image is None else None
-        if data is None:
-            return self.load(item)
-        import torch
-
-        return torch.frombuffer(bytearray(data), dtype=torch.uint8)
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
 
-class PrepareOr:
-    """JPEG bytes (a 1-D tensor from :class:`JpegOr`) pass through; anything else: ``prepare``."""
-
-    def __init__(self, prepare: dec.Prepare) -> None:
-        self.prepare = prepare
-
-    def __call__(self, raw: object) -> object:
-        return raw if getattr(raw, "ndim", None) == 1 else self.prepare(raw)
+def prepare_or(prepare: dec.Prepare, raw: Any) -> Any:
+    """JPEG bytes (a 1-D tensor from :func:`jpeg_or`) pass through; anything else: ``prepare``."""
+    return raw if getattr(raw, "ndim", None) == 1 else prepare(raw)
 
 
-class ListCollate:
+def list_collate(key: str, xs: list[torch.Tensor]) -> Batch:
     """``--decode gpu``'s collate: JPEG bytes (1-D) and uint8 images (3-D) as a list."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def __call__(self, xs: list[torch.Tensor]) -> Batch:
-        return {self.key: list(xs)}
+    return {key: list(xs)}
 
 
 class Carried(int):
@@ -298,7 +280,8 @@ def device_side(encoder: Encoder, load: dec.Loader, decode: str) -> tuple[Any, .
     if decode == "gpu" and gpu is None:
         notes.append("--decode gpu: the transforms are not Resize + CenterCrop; using PIL")
     if gpu is not None:
-        load, prepare, collate = JpegOr(load), PrepareOr(prepare), ListCollate(key)
+        load, prepare = functools.partial(jpeg_or, load), functools.partial(prepare_or, prepare)
+        collate = functools.partial(list_collate, key)
     elif default:
         load = dec.SimpleJpeg(load)
     return load, prepare, collate, DevicePrep(key, mean, std, gpu), notes

@@ -58,8 +58,6 @@ def test_text_lengths_count_the_collates_tokens_not_characters():
     assert text_lengths(items, CountingTokenizer()) == {0: 6, 1: 1, 2: 1, 3: 2}
     assert text_lengths(items) == {0: 11, 1: 20, 2: 1, 3: 14}  # no collate: characters
     assert text_lengths(items, hash_tokenize) == text_lengths(items)  # no token_lengths
-    # only the items asked for, each counted on its own (a resumed chunk batches the same way)
-    assert text_lengths(items, CountingTokenizer(), [3, 1]) == {3: 2, 1: 1}
 
     class Fixed(CountingTokenizer):  # fixed-length batches: characters, nothing to gain
         def token_lengths(self, texts):
