@@ -40,8 +40,6 @@ from infogauss_cli.extract.writer import ChunkWriter
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.registry import Encoder
 
-__all__ = ["EngineOptions", "ShardWork", "extract"]
-
 
 def extract(
     encoder: Encoder,
@@ -281,34 +279,19 @@ class _Share:
                     self.advance(len(indices))
                 writer.close()
         except KeyboardInterrupt:
-            if self.entry is not None:  # complete chunks not yet written: keep them
-                with contextlib.suppress(BaseException):
-                    writer.close()
-            raise self._interrupted() from None
+            self.error = KeyboardInterrupt()
         finally:
             del batches
-            if writer.thread is not None:  # an error above: stop the writer thread anyway
-                with contextlib.suppress(BaseException):
-                    writer.close()
+            with contextlib.suppress(BaseException):  # stopped early: write the complete chunks
+                writer.close()
         if isinstance(self.error, KeyboardInterrupt):
-            raise self._interrupted()
+            if self.entry is None:
+                raise RunError("interrupted (the cache was off, nothing was kept)")
+            kept = sum(ch.stop - ch.start for ch in self.done.values())
+            of = f"{kept} of {self.plan.n} items" if self.known else f"{kept} items of the stream"
+            raise RunError(f"interrupted; rerun the same command to resume ({of} cached)")
         if self.error is not None:
             raise self.error
-
-    def _interrupted(self) -> RunError:
-        if self.entry is None:
-            return RunError("interrupted (the cache was off, nothing was kept)")
-        kept = sum(ch.stop - ch.start for ch in self.done.values())
-        if self.known:
-            return RunError(
-                f"interrupted; rerun the same command to resume ({kept} of {self.plan.n} "
-                "items cached)"
-            )
-        return RunError(
-            f"interrupted; rerun the same command to resume ({len(self.done)} chunk(s), {kept} "
-            f"items of the stream, cached; a rerun reads the stream again and computes only the "
-            "rest)"
-        )
 
 
 def _record_stream(entry: CacheEntry, plan: Plan, say: Callable[[str], None]) -> None:
