@@ -32,10 +32,10 @@ from infogauss_cli.extract.plan import Shard, subset_indices
 from infogauss_cli.extract.result import Extraction, ShardWork
 from infogauss_cli.extract.runner import resolve_device, resolve_precision
 from infogauss_cli.extract.store import (
+    EmbeddingCache,
     check_cache_writable,
     check_output_path,
     ids_sidecar,
-    open_cache,
     save_embeddings,
 )
 from infogauss_cli.models import catalogue
@@ -122,7 +122,7 @@ def extract_model(
     protocol, compute, strict = request.protocol, request.compute, request.data.strict
     if encoder is None:  # missing weights offline: before torch is imported
         catalogue.fail_fast(entry)
-    store = open_cache(compute)
+    store = EmbeddingCache(compute.cache_dir) if compute.use_cache else None
     if encoder is None and shard.mode == "single" and store is not None:
         found = cached_extraction(entry, source, tower, request, store)
         if found is not None:  # every chunk cached: no model built, torch not imported
@@ -204,16 +204,12 @@ def extract_to_file(
     return ExtractedFile(tuple(written), result, meta, ignored, entry.ref)
 
 
-def _out_files(out: str | os.PathLike[str]) -> tuple[Path, Path | None]:
-    path = check_output_path(out)
-    return path, ids_sidecar(path) if path.suffix.lower() == ".npy" else None
-
-
 def check_out_files(outs: Sequence[str | os.PathLike[str]], request: Request) -> None:
     """Each of ``outs`` writable (with its sidecar), and neither an input nor another output."""
     named: list[tuple[str, Path | None]] = []
     for out in outs:
-        path, sidecar = _out_files(out)
+        path = check_output_path(out)
+        sidecar = ids_sidecar(path) if path.suffix.lower() == ".npy" else None
         check_file_target(path, "--out")
         if sidecar is not None:
             check_file_target(sidecar, "--out (its .ids.json sidecar)")
@@ -232,7 +228,7 @@ def file_tower(
     path = None
     if out is not None:
         check_out_files([out], request)
-        path = _out_files(out)[0]
+        path = check_output_path(out)
     check_cache_writable(compute)
     (entry,) = resolve_refs([model], compute)
     source = parse_data_spec(data.data, data)

@@ -56,10 +56,6 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:48] or "model"
-
-
 @dataclass(frozen=True)
 class Chunk:
     """Items ``[start, stop)``: rows of the kept ones, ``skipped`` (offset, id, reason)."""
@@ -230,7 +226,8 @@ class EmbeddingCache:
     def entry(self, parts: Mapping[str, object], *, label: str = "") -> CacheEntry:
         parts = {"format": CACHE_FORMAT, **parts}
         key = sha256_hex(_canonical(parts))
-        name = f"{_slug(label)}-{key[:24]}" if label else key[:24]
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_")[:48] or "model"
+        name = f"{slug}-{key[:24]}" if label else key[:24]
         return CacheEntry(self.root / name, key, dict(parts))
 
 
@@ -306,10 +303,6 @@ def save_embeddings(
     header = {"ids": json.dumps(ids), "meta": json.dumps(meta, default=str)}
     atomic_write_bytes(path, save({"embeddings": arr}, metadata=header))
     return [path]
-
-
-def open_cache(compute: Compute) -> EmbeddingCache | None:
-    return EmbeddingCache(compute.cache_dir) if compute.use_cache else None
 
 
 def check_cache_writable(compute: Compute) -> None:
