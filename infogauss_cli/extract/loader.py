@@ -271,12 +271,12 @@ def device_side(encoder: Encoder, load: dec.Loader, decode: str) -> tuple[Any, .
             notes.append("--decode gpu: the model's inputs are not standard images; using PIL")
         return dec.SimpleJpeg(load) if default else load, prepare, collate, None, notes
     prepare, (mean, std) = split
-    fast = dec.tensor_resize_crop(encoder) if decode == "fast" else None
-    if fast is not None:  # JPEGs decoded to tensors, resized by torch's uint8 kernel
+    params = dec.resize_crop_params(prepare) if decode in ("fast", "gpu") else None
+    resize_crop = dec.TensorResizeCrop(*params) if params is not None else None
+    if decode == "fast" and resize_crop is not None:  # JPEGs decoded to tensors, torch resizes
         load = dec.SimpleJpeg(load, tensor=True) if default else load
-        return load, fast, collate, DevicePrep(key, mean, std), notes
-    params = dec.resize_crop_params(prepare) if decode == "gpu" else None
-    gpu = dec.TensorResizeCrop(*params) if params is not None else None
+        return load, resize_crop, collate, DevicePrep(key, mean, std), notes
+    gpu = resize_crop if decode == "gpu" else None
     if decode == "gpu" and gpu is None:
         notes.append("--decode gpu: the transforms are not Resize + CenterCrop; using PIL")
     if gpu is not None:
