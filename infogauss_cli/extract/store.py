@@ -231,38 +231,6 @@ class EmbeddingCache:
         return CacheEntry(self.root / name, key, dict(parts))
 
 
-def assemble_to_file(
-    path: str | Path, blocks: Iterable[np.ndarray], rows: int, dim: int
-) -> np.ndarray:
-    """Write float32 row ``blocks`` atomically to the ``.npy`` at ``path``, memory-mapped back."""
-    import tempfile
-
-    import numpy as np
-
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            header = {"descr": "<f4", "fortran_order": False, "shape": (rows, dim)}
-            np.lib.format.write_array_header_1_0(fh, header)
-            written = 0
-            for block in blocks:
-                block = np.ascontiguousarray(block, dtype="<f4")
-                if block.ndim != 2 or block.shape[1] != dim:
-                    raise ValueError(f"block of shape {block.shape}, expected (*, {dim})")
-                block.tofile(fh)
-                written += block.shape[0]
-            if written != rows:
-                raise ValueError(f"{written} rows written, {rows} expected")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return np.load(path, mmap_mode="r", allow_pickle=False)
-
-
 def ids_sidecar(path: str | Path) -> Path:
     path = Path(path)
     return path.with_name(path.stem + ".ids.json")
