@@ -18,9 +18,7 @@ from infogauss_cli.data.sources.base import Item, fingerprint_items, item_count
 from infogauss_cli.data.sources.loaders import default_loader
 from infogauss_cli.extract.job import EngineOptions, Job, LoadItem
 from infogauss_cli.extract.loader import (
-    CarriedItems,
     bucket_batches,
-    carried,
     make_loader,
     text_lengths,
 )
@@ -170,7 +168,7 @@ class _Share:
             if not batches:
                 return self._finish(None)
         else:
-            batches, source = self._sampler(items), CarriedItems()
+            batches, source = self._sampler(items), ()  # batches carry the stream's items
         load = job.loader or default_loader(enc.tower)
         pipe = make_loader(source, enc, load, batches, replace(options, device=self.device))
         self.workers = pipe.workers
@@ -232,8 +230,9 @@ class _Share:
         self.writer.expect(out)
         return out
 
-    def _sampler(self, items: Iterable[Item]) -> Iterator[list[int]]:
-        """A stream's batches, read chunk by chunk; an error ends it (batches out are written)."""
+    def _sampler(self, items: Iterable[Item]) -> Iterator[list[tuple[int, Item]]]:
+        """A stream's batches of ``(index, item)``, read chunk by chunk; an error ends it
+        (batches out are written)."""
         it, c, shard = iter(items), 0, self.job.options.shard
         while True:
             try:
@@ -246,7 +245,7 @@ class _Share:
                 return
             start = len(self.ids) - len(chunk)
             for batch in batches:
-                yield [carried(i, chunk[i - start]) for i in batch]
+                yield [(i, chunk[i - start]) for i in batch]
             c, chunk = c + 1, []  # at most one chunk of items alive
 
     def _take_stream(self, c: int, chunk: list[Item], shard: Shard) -> list[list[int]]:

@@ -82,14 +82,16 @@ class Skip:
 
 
 class ItemDataset:
-    """``index -> (index, prepared input | Skip)``; module level so that workers can pickle it."""
+    """``index`` (or a stream's ``(index, item)``) -> ``(index, prepared input | Skip)``; module
+    level so that workers can pickle it."""
 
     def __init__(self, items: Sequence[Item], load: dec.Loader, prepare: dec.Prepare) -> None:
         self.items, self.load, self.prepare = items, load, prepare
 
-    def __getitem__(self, index: int) -> tuple[int, Any]:
+    def __getitem__(self, key: int | tuple[int, Item]) -> tuple[int, Any]:
+        index, item = key if isinstance(key, tuple) else (key, self.items[key])
         try:
-            raw = self.load(self.items[index])
+            raw = self.load(item)
         except ItemLoadError as exc:
             return index, Skip(exc.reason)
         try:
@@ -223,30 +225,6 @@ def list_collate(key: str, xs: list[torch.Tensor]) -> Batch:
     return {key: list(xs)}
 
 
-class Carried(int):
-    """A stream's item index that carries its item to the loader."""
-
-    item: Item | None
-
-
-class CarriedItems:
-    """A stream's "item list": ``items[index]`` is the item the index carries."""
-
-    def __getitem__(self, index: Carried) -> Item:
-        item, index.item = index.item, None
-        assert item is not None
-        return item
-
-    def __len__(self) -> int:
-        return 0  # unknown; the batch sampler says what to load
-
-
-def carried(index: int, item: Item) -> Carried:
-    out = Carried(index)
-    out.item = item
-    return out
-
-
 @dataclass
 class Pipeline:
     """The loader, what the runner does on the device first, notes, worker processes."""
@@ -315,11 +293,12 @@ def make_loader(
     items: Sequence[Item],
     encoder: Encoder,
     load: dec.Loader,
-    batches: Iterable[list[int]],
+    batches: Iterable[list[int]] | Iterable[list[tuple[int, Item]]],
     options: EngineOptions,
 ) -> Pipeline:
-    """A loader over ``batches`` (lists of item indices, or a stream's) yielding :class:`Collate`
-    tuples, for ``options.device`` (resolved), ``.workers`` (None: default) and ``.decode``."""
+    """A loader over ``batches`` (of item indices, or a stream's (index, item)) yielding
+    :class:`Collate` tuples, for ``options.device`` (resolved), ``.workers`` (None: default) and
+    ``.decode``."""
     import torch
 
     device, workers = options.device, options.workers
