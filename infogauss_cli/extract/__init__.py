@@ -6,12 +6,11 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "engine": ("extract",),
+    "engine": ("EngineOptions", "extract"),
     "loader": ("default_workers",),
     "model": (
         "ExtractedFile", "extract_model", "extract_to_file", "resolve_towers", "select_items",
     ),
-    "job": ("EngineOptions",),
     "plan": (
         "DEFAULT_CHUNK_ITEMS", "Plan", "Shard", "chunk_size", "make_plan", "owned_chunks",
     ),

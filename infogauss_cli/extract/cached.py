@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.extract.job import Job, engine_options
+from infogauss_cli.extract.engine import Job, engine_options
 from infogauss_cli.extract.plan import Plan, chunk_size, make_plan, subset_indices
 from infogauss_cli.extract.result import Extraction, assemble, raise_if_skipped
 from infogauss_cli.extract.runner import device_without_torch, resolve_device, resolve_precision

@@ -1,42 +1,137 @@
 """One chunked path: items -> plan -> loader -> runner -> writer -> cache -> (n, d) float32; a
-stream is read once (chunk c to rank c mod world); Ctrl-C keeps the complete chunks."""
+stream is read once (chunk c to rank c mod world); Ctrl-C keeps the complete chunks. How it
+computes: :class:`EngineOptions`; one call's settings, cache key and notes: :class:`Job`."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, InfogaussError, RunError
-from infogauss_cli.core.progress import steps
+from infogauss_cli.core.options import Compute
+from infogauss_cli.core.progress import note, steps
+from infogauss_cli.core.safe_text import markup_safe
 from infogauss_cli.data.sources.base import Item, fingerprint_items, item_count
 from infogauss_cli.data.sources.loaders import default_loader
-from infogauss_cli.extract.job import EngineOptions, Job, LoadItem
-from infogauss_cli.extract.loader import (
-    bucket_batches,
-    make_loader,
-    text_lengths,
-)
+from infogauss_cli.extract.cpu_decode import decode_key
+from infogauss_cli.extract.loader import bucket_batches, make_loader, text_lengths
 from infogauss_cli.extract.plan import (
     SHARED_HINT,
     Plan,
     Shard,
     check_items,
+    chunk_size,
     make_plan,
     owned_chunks,
 )
 from infogauss_cli.extract.result import Extraction, ShardWork, assemble, raise_if_skipped
-from infogauss_cli.extract.runner import Runner, RunnerOptions, inference, probe_ceiling
+from infogauss_cli.extract.runner import (
+    Runner,
+    RunnerOptions,
+    default_batch_size,
+    inference,
+    probe_ceiling,
+    resolve_device,
+    resolve_precision,
+)
 from infogauss_cli.extract.store import CacheEntry, Chunk, EmbeddingCache, ids_digest
 from infogauss_cli.extract.writer import ChunkWriter
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.registry import Encoder
+
+LoadItem = Callable[[Item], Any]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How ``extract`` computes (None: the device's default); ``bucket``: text batches sorted by
+    length. Only precision, chunk size and decode enter the cache key."""
+
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int | None = None
+    workers: int | None = None
+    chunk_items: int | None = None
+    bucket: bool = True
+    compile: bool = False
+    decode: str = "cpu"
+    strict: bool = False
+    shard: Shard = field(default_factory=Shard, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.batch_size is not None and self.batch_size < 1:
+            raise BadInputError(f"--batch-size {self.batch_size}: must be at least 1")
+        if self.workers is not None and self.workers < 0:
+            raise BadInputError(f"--workers {self.workers}: must be 0 or more")
+        if self.chunk_items is not None and self.chunk_items < 1:
+            raise BadInputError(f"chunk size {self.chunk_items}: must be at least 1 item")
+
+
+def engine_options(
+    compute: Compute, device: str | None = None, strict: bool = False, shard: Shard = Shard()
+) -> EngineOptions:
+    return EngineOptions(
+        device=compute.device if device is None else device,
+        precision=compute.precision,
+        batch_size=compute.batch_size,
+        workers=compute.workers,
+        compile=compute.compile,
+        decode=compute.decode,
+        strict=strict,
+        shard=shard,
+    )
+
+
+@dataclass
+class Job:
+    encoder: Encoder
+    options: EngineOptions
+    cache: EmbeddingCache | None = None
+    data_fingerprint: str | None = None
+    loader: LoadItem | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def say(self, message: str) -> None:
+        self.notes.append(message)
+        note(f"[yellow]{markup_safe(message)}[/yellow]")
+
+    def settings(self) -> tuple[str, str, int, int]:
+        """(device, precision, batch size, chunk size), resolved."""
+        o, tower = self.options, self.encoder.tower
+        dev = resolve_device(o.device)
+        prec = resolve_precision(o.precision, dev)
+        bs = o.batch_size or default_batch_size(dev, tower)
+        return dev, prec, bs, chunk_size(o.chunk_items, tower)
+
+    def cache_entry(
+        self, plan: Plan | None, data: str, precision: str, device: str, size: int
+    ) -> CacheEntry:
+        """The entry of this call's key (a stream, ``plan`` None: keyed without its ids)."""
+        assert self.cache is not None
+        enc = self.encoder
+        parts: dict[str, Any] = {
+            "model_id": enc.model_id,
+            "encoder": dict(enc.fingerprint),
+            "tower": enc.tower,
+            "dim": enc.dim,
+            "data": data,
+        }
+        if plan is not None:
+            parts.update({"n_items": plan.n, "ids": ids_digest(plan.ids)})
+        else:
+            parts["stream"] = True
+        parts["precision"] = precision
+        parts["device_type"] = "cuda" if device.startswith("cuda") else "cpu"
+        parts["chunk_size"] = size
+        decode = decode_key(enc, self.options.decode)
+        if decode:  # torch's resize (fast), GPU decode: other pixels
+            parts["decode"] = decode
+        return self.cache.entry(parts, label=f"{enc.model_id}-{enc.tower}")
 
 
 def extract(
@@ -191,7 +286,7 @@ class _Share:
                 raise BadInputError("no items to embed")
             self.plan = make_plan(self.ids, self.bs, self.size)
             if self.entry is not None and self.job.options.shard.rank == 0:
-                _record_stream(self.entry, self.plan, self.job.say)
+                self.entry.record_stream(self.plan, self.job.say)
         computed = bool(set(self.mine) - set(self.cached))
         self.runner = runner if computed else None
         self.workers = self.workers if computed else 0
@@ -291,22 +386,3 @@ class _Share:
             raise RunError(f"interrupted; rerun the same command to resume ({of} cached)")
         if self.error is not None:
             raise self.error
-
-
-def _record_stream(entry: CacheEntry, plan: Plan, say: Callable[[str], None]) -> None:
-    """``stream.json``: count and ids' digest of the stream that completed this entry."""
-    path = entry.path / "stream.json"
-    now = {"n_items": plan.n, "ids": ids_digest(plan.ids), "chunks": plan.n_chunks}
-    try:
-        before = json.loads(path.read_text())
-    except (OSError, ValueError):
-        before = None
-    if before == now:
-        return
-    if isinstance(before, dict):
-        say(
-            f"the stream differs from the one last read into this cache entry "
-            f"({before.get('n_items')} items then, {plan.n} now); chunks whose ids differ "
-            "were recomputed"
-        )
-    atomic_write_bytes(path, json.dumps(now).encode())

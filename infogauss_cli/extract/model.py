@@ -26,8 +26,7 @@ from infogauss_cli.extract.cached import (
     subset_data,
     subset_from_cache,
 )
-from infogauss_cli.extract.engine import extract
-from infogauss_cli.extract.job import engine_options
+from infogauss_cli.extract.engine import engine_options, extract
 from infogauss_cli.extract.plan import Shard, subset_indices
 from infogauss_cli.extract.result import Extraction, ShardWork
 from infogauss_cli.extract.runner import resolve_device, resolve_precision

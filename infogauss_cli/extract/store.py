@@ -186,6 +186,23 @@ class CacheEntry:
                 say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
         return done
 
+    def record_stream(self, plan: Plan, say: Callable[[str], None]) -> None:
+        """``stream.json``: count and ids' digest of the stream that completed this entry."""
+        path = self.path / "stream.json"
+        now = {"n_items": plan.n, "ids": ids_digest(plan.ids), "chunks": plan.n_chunks}
+        try:
+            before = json.loads(path.read_text())
+        except (OSError, ValueError):
+            before = None
+        if isinstance(before, dict) and before != now:
+            say(
+                f"the stream differs from the one last read into this cache entry "
+                f"({before.get('n_items')} items then, {plan.n} now); chunks whose ids differ "
+                "were recomputed"
+            )
+        if before != now:
+            atomic_write_bytes(path, json.dumps(now).encode())
+
     def write_chunk(self, chunk: Chunk, ids: Sequence[str]) -> None:
         import numpy as np
 
