@@ -9,7 +9,6 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,24 +68,20 @@ def weights_recipe(entry: ZooEntry) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class RecipeBase:
-    parts: dict[str, Any]
-
-    def key(self, data: str, ids: Sequence[str]) -> str:
-        parts = {**self.parts, "data": data, "n_items": len(ids), "ids": ids_digest(ids)}
-        return sha256_hex(json.dumps(parts, sort_keys=True, default=str).encode())
+def recipe_key(base: dict[str, Any], data: str, ids: Sequence[str]) -> str:
+    """The recipe of ``base`` (:func:`recipe_base`) on items ``ids`` of ``data``."""
+    parts = {**base, "data": data, "n_items": len(ids), "ids": ids_digest(ids)}
+    return sha256_hex(json.dumps(parts, sort_keys=True, default=str).encode())
 
 
-def recipe_base(entry: ZooEntry, tower: str, compute: Compute, device: str) -> RecipeBase | None:
+def recipe_base(entry: ZooEntry, tower: str, compute: Compute, device: str) -> dict | None:
     """The model part of a recipe; None for hub weights and plugin backends."""
     if getattr(entry, "backend", None) not in BUILTIN_BACKENDS:
         return None
     weights = weights_recipe(entry)
     if weights is None:
         return None
-    chunk = chunk_size(None, tower)
-    parts = {
+    return {
         "recipe": 1,
         "format": CACHE_FORMAT,
         "infogauss": __version__,
@@ -97,10 +92,9 @@ def recipe_base(entry: ZooEntry, tower: str, compute: Compute, device: str) -> R
         "tower": tower,
         "precision": resolve_precision(compute.precision, device),
         "device_type": "cuda" if device.startswith("cuda") else "cpu",
-        "chunk_size": chunk,
+        "chunk_size": chunk_size(None, tower),
         "decode": compute.decode if tower == "image" else None,
     }
-    return RecipeBase(parts)
 
 
 def recipe_path(cache: EmbeddingCache, recipe: str) -> Path:
@@ -205,13 +199,13 @@ def cached_extraction(
         tries.append((data, [ids[i] for i in pick], None))
     notes: list[str] = []
     for key_data, key_ids, key_pick in tries:
-        found = recall(cache, base.key(key_data, key_ids))
+        found = recall(cache, recipe_key(base, key_data, key_ids))
         got = read_entry(found, key_ids, key_pick, notes) if found is not None else None
         if found is None or got is None:
             continue
         return _served(
             got, t0, request.data.strict, notes, model_id=entry.ref, tower=tower, device=device,
-            precision=str(base.parts["precision"]), cache_path=str(found.path),
+            precision=str(base["precision"]), cache_path=str(found.path),
             weights=found.parts.get("encoder", {}).get("weights") or None,
             data_fingerprint=data_fingerprint(data),
         )  # fmt: skip

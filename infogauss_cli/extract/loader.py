@@ -100,17 +100,12 @@ class ItemDataset:
             return index, Skip(f"preprocessing failed: {type(exc).__name__}: {exc}")
 
 
-class Collate:
-    """Drop skipped markers, collate the rest; return (indices, kept indices, batch, skipped)."""
-
-    def __init__(self, collate: Callable[[list], Batch]) -> None:
-        self.collate = collate
-
-    def __call__(self, samples: list[tuple[int, object]]) -> tuple[Any, ...]:
-        kept = [(i, x) for i, x in samples if not isinstance(x, Skip)]
-        skipped = [(i, x.reason) for i, x in samples if isinstance(x, Skip)]
-        batch = self.collate([x for _, x in kept]) if kept else None
-        return [i for i, _ in samples], [i for i, _ in kept], batch, skipped
+def collate_kept(collate: Callable[[list], Batch], samples: list[tuple[int, Any]]) -> tuple:
+    """Drop skipped markers, collate the rest: (indices, kept indices, batch, skipped)."""
+    kept = [(i, x) for i, x in samples if not isinstance(x, Skip)]
+    skipped = [(i, x.reason) for i, x in samples if isinstance(x, Skip)]
+    batch = collate([x for _, x in kept]) if kept else None
+    return [i for i, _ in samples], [i for i, _ in kept], batch, skipped
 
 
 def load_groups(batches: Iterable[list[int]], items: Callable[[], int]) -> Iterator[list[list]]:
@@ -297,22 +292,23 @@ def make_loader(
     options: EngineOptions,
 ) -> Pipeline:
     """A loader over ``batches`` (of item indices, or a stream's (index, item)) yielding
-    :class:`Collate` tuples, for ``options.device`` (resolved), ``.workers`` (None: default) and
+    :func:`collate_kept` tuples, for ``options.device`` (resolved), ``.workers`` (None: default) and
     ``.decode``."""
     import torch
 
     device, workers = options.device, options.workers
     load, prepare, collate, prep, notes = device_side(encoder, load, options.decode)
     dataset, cuda = ItemDataset(items, load, prepare), device.startswith("cuda")
+    collate_fn = functools.partial(collate_kept, collate)
     workers = default_workers(device, encoder.tower) if workers is None else workers
     workers = min(workers, len(batches)) if isinstance(batches, Sized) else workers
     threads = loading_threads(device, encoder.tower)
     if workers == 0 and threads > 1:
-        loader = ThreadedBatches(dataset, Collate(collate), batches, threads)
+        loader = ThreadedBatches(dataset, collate_fn, batches, threads)
         return Pipeline(loader, prep, notes, 0)
     extra: dict[str, Any] = {"prefetch_factor": 4 if cuda else 2} if workers > 0 else {}
     if workers > 0 and not cuda:  # decoding fills the cores the forward pass leaves idle
         extra["worker_init_fn"] = lower_priority
-    extra.update(batch_sampler=batches, num_workers=workers, collate_fn=Collate(collate))
+    extra.update(batch_sampler=batches, num_workers=workers, collate_fn=collate_fn)
     loader = torch.utils.data.DataLoader(dataset, pin_memory=cuda, **extra)
     return Pipeline(loader, prep, notes, workers)

@@ -22,6 +22,7 @@ from infogauss_cli.extract.cached import (
     data_fingerprint,
     describe,
     recipe_base,
+    recipe_key,
     remember,
     subset_data,
     subset_from_cache,
@@ -152,7 +153,7 @@ def extract_model(
         describe(result.cache_path, {"model": entry.ref, "source": name, "subset": subset})
         base = recipe_base(entry, tower, compute, dev) if built else None
         if base is not None and isinstance(items, Sequence):
-            recipe = base.key(fingerprint, [it.id for it in items])
+            recipe = recipe_key(base, fingerprint, [it.id for it in items])
             remember(store, recipe, result.cache_path)
     if not isinstance(result, Extraction):  # a ShardWork
         return result
