@@ -57,11 +57,7 @@ def select_items(
         return items
     if count is None:
         return reservoir(items, n, seed)
-    keep = subset_indices(count, n, seed)
-    assert keep is not None
-    if isinstance(items, Sequence):
-        return [items[i] for i in keep]
-    wanted = set(keep)
+    wanted = set(subset_indices(count, n, seed) or ())
     return [item for i, item in enumerate(items) if i in wanted]
 
 
@@ -225,10 +221,9 @@ def file_tower(
     from infogauss_cli.models.catalogue import resolve_refs  # pydantic: start-up
 
     data, compute = request.data, request.compute
-    path = None
     if out is not None:
         check_out_files([out], request)
-        path = check_output_path(out)
+    path = check_output_path(out) if out is not None else None
     check_cache_writable(compute)
     (entry,) = resolve_refs([model], compute)
     source = parse_data_spec(data.data, data)
@@ -271,12 +266,12 @@ def save_or_rescue(
             )
             raise io_failure(exc, path, "write --out", fix=fix) from None
         rescue = rescue_path(path, compute.cache_dir)
-        if rescue is not None:
-            try:
+        try:
+            if rescue is not None:
                 save_embeddings(rescue, result.embeddings, result.ids, meta)
-            except OSError:
-                rescue = None
-        fix = "no other writable place was found; free space and rerun"
-        if rescue is not None:
-            fix = f"the embeddings were written to {rescue} instead"
+        except OSError:
+            rescue = None
+        fix = f"the embeddings were written to {rescue} instead"
+        if rescue is None:
+            fix = "no other writable place was found; free space and rerun"
         raise io_failure(exc, path, "write --out", fix=fix) from None
