@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
@@ -68,13 +68,15 @@ def weights_recipe(entry: ZooEntry) -> str | None:
     return None
 
 
-def recipe_key(base: dict[str, Any], data: str, ids: Sequence[str]) -> str:
+def recipe_key(base: dict[str, object], data: str, ids: Sequence[str]) -> str:
     """The recipe of ``base`` (:func:`recipe_base`) on items ``ids`` of ``data``."""
     parts = {**base, "data": data, "n_items": len(ids), "ids": ids_digest(ids)}
     return sha256_hex(json.dumps(parts, sort_keys=True, default=str).encode())
 
 
-def recipe_base(entry: ZooEntry, tower: str, compute: Compute, device: str) -> dict | None:
+def recipe_base(
+    entry: ZooEntry, tower: str, compute: Compute, device: str
+) -> dict[str, object] | None:
     """The model part of a recipe; None for hub weights and plugin backends."""
     if getattr(entry, "backend", None) not in BUILTIN_BACKENDS:
         return None

@@ -100,7 +100,7 @@ class ItemDataset:
             return index, Skip(f"preprocessing failed: {type(exc).__name__}: {exc}")
 
 
-def collate_kept(collate: Callable[[list], Batch], samples: list[tuple[int, Any]]) -> tuple:
+def collate_kept(collate: Callable[[list], Batch], samples: list[tuple[int, object]]) -> tuple:
     """Drop skipped markers, collate the rest: (indices, kept indices, batch, skipped)."""
     kept = [(i, x) for i, x in samples if not isinstance(x, Skip)]
     skipped = [(i, x.reason) for i, x in samples if isinstance(x, Skip)]
@@ -210,7 +210,7 @@ def jpeg_or(load: dec.Loader, item: Item) -> Any:
     return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
 
-def prepare_or(prepare: dec.Prepare, raw: Any) -> Any:
+def prepare_or(prepare: dec.Prepare, raw: object) -> object:
     """JPEG bytes (a 1-D tensor from :func:`jpeg_or`) pass through; anything else: ``prepare``."""
     return raw if getattr(raw, "ndim", None) == 1 else prepare(raw)
 
