@@ -114,23 +114,22 @@ class Job:
         """The entry of this call's key (a stream, ``plan`` None: keyed without its ids)."""
         assert self.cache is not None
         enc = self.encoder
-        parts: dict[str, Any] = {
+        items: dict[str, object] = {"stream": True}  # a stream: keyed without its ids
+        if plan is not None:
+            items = {"n_items": plan.n, "ids": ids_digest(plan.ids)}
+        decode = decode_key(enc, self.options.decode)  # fast, gpu: other pixels
+        parts = {
             "model_id": enc.model_id,
             "encoder": dict(enc.fingerprint),
             "tower": enc.tower,
             "dim": enc.dim,
             "data": data,
+            **items,
+            "precision": precision,
+            "device_type": "cuda" if device.startswith("cuda") else "cpu",
+            "chunk_size": size,
+            **({"decode": decode} if decode else {}),
         }
-        if plan is not None:
-            parts.update({"n_items": plan.n, "ids": ids_digest(plan.ids)})
-        else:
-            parts["stream"] = True
-        parts["precision"] = precision
-        parts["device_type"] = "cuda" if device.startswith("cuda") else "cpu"
-        parts["chunk_size"] = size
-        decode = decode_key(enc, self.options.decode)
-        if decode:  # torch's resize (fast), GPU decode: other pixels
-            parts["decode"] = decode
         return self.cache.entry(parts, label=f"{enc.model_id}-{enc.tower}")
 
 
