@@ -75,8 +75,8 @@ def plain_loop(enc: Any, texts: list[str], batch_size: int, sort: bool) -> tuple
 def padding(ntok: list[int], bs: int, items: list) -> str:
     """The share of padding in the batches of the unsorted loop, the sorted loop and
     ``extract()``'s length buckets (sorted by token count within each text chunk)."""
-    from infogauss_cli.extract.loader import TEXT_CHUNK_ITEMS, bucket_batches
-    from infogauss_cli.extract.plan import make_plan
+    from infogauss_cli.extract.loader import bucket_batches
+    from infogauss_cli.extract.plan import TEXT_CHUNK_ITEMS, make_plan
 
     def share(batches: list[list[int]]) -> str:
         padded = sum(max(ntok[i] for i in b) * len(b) for b in batches)

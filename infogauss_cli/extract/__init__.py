@@ -6,19 +6,13 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "engine": ("extract",),
+    "engine": ("EngineOptions", "extract"),
     "loader": ("default_workers",),
-    "model": (
-        "ExtractedFile", "extract_model", "extract_to_file", "resolve_towers", "select_items",
-    ),
-    "options": ("EngineOptions",),
-    "plan": (
-        "DEFAULT_CHUNK_ITEMS", "Plan", "Shard", "chunk_owners", "default_chunk_items", "make_plan",
-        "owned_chunks",
-    ),
-    "result": ("SKIPPED_SHOWN", "Extraction", "ShardWork", "skipped_text"),
-    "runner": ("PRECISIONS", "default_batch_size", "resolve_device", "resolve_precision"),
-}  # fmt: skip
+    "model": ("ExtractedFile", "extract_to_file", "resolve_towers", "select_items"),
+    "plan": ("Plan", "Shard", "chunk_size", "make_plan", "owned_chunks"),
+    "result": ("SKIPPED_SHOWN", "Extraction", "ShardWork"),
+    "runner": ("default_batch_size", "resolve_device", "resolve_precision"),
+}
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 __all__ = sorted(_WHERE)
 

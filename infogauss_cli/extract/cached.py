@@ -9,16 +9,14 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.extract.job import Job, chunk_items_for, chunk_size_of, read_cached
-from infogauss_cli.extract.options import engine_options
-from infogauss_cli.extract.plan import Plan, make_plan, subset_indices
+from infogauss_cli.extract.engine import Job, engine_options
+from infogauss_cli.extract.plan import Plan, chunk_size, make_plan, subset_indices
 from infogauss_cli.extract.result import Extraction, assemble, raise_if_skipped
 from infogauss_cli.extract.runner import device_without_torch, resolve_device, resolve_precision
 from infogauss_cli.extract.store import (
@@ -46,16 +44,13 @@ LIBRARIES = (
 )  # fmt: skip
 
 
-def installed_versions(names: Sequence[str]) -> dict[str, str | None]:
+def _version(name: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
-    out: dict[str, str | None] = {}
-    for name in names:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
 
 
 def weights_recipe(entry: ZooEntry) -> str | None:
@@ -73,38 +68,35 @@ def weights_recipe(entry: ZooEntry) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class RecipeBase:
-    parts: dict[str, Any]
-
-    def key(self, data: str, ids: Sequence[str]) -> str:
-        parts = {**self.parts, "data": data, "n_items": len(ids), "ids": ids_digest(ids)}
-        return sha256_hex(json.dumps(parts, sort_keys=True, default=str).encode())
+def recipe_key(base: dict[str, object], data: str, ids: Sequence[str]) -> str:
+    """The recipe of ``base`` (:func:`recipe_base`) on items ``ids`` of ``data``."""
+    parts = {**base, "data": data, "n_items": len(ids), "ids": ids_digest(ids)}
+    return sha256_hex(json.dumps(parts, sort_keys=True, default=str).encode())
 
 
-def recipe_base(entry: ZooEntry, tower: str, compute: Compute, device: str) -> RecipeBase | None:
+def recipe_base(
+    entry: ZooEntry, tower: str, compute: Compute, device: str
+) -> dict[str, object] | None:
     """The model part of a recipe; None for hub weights and plugin backends."""
     if getattr(entry, "backend", None) not in BUILTIN_BACKENDS:
         return None
     weights = weights_recipe(entry)
     if weights is None:
         return None
-    chunk = chunk_size_of(chunk_items_for(None, tower))
-    parts = {
+    return {
         "recipe": 1,
         "format": CACHE_FORMAT,
         "infogauss": __version__,
         "ref": entry.ref,
         "entry": entry.model_dump(mode="json"),
         "weights": weights,
-        "libraries": installed_versions(LIBRARIES),
+        "libraries": {name: _version(name) for name in LIBRARIES},
         "tower": tower,
         "precision": resolve_precision(compute.precision, device),
         "device_type": "cuda" if device.startswith("cuda") else "cpu",
-        "chunk_size": chunk,
+        "chunk_size": chunk_size(None, tower),
         "decode": compute.decode if tower == "image" else None,
     }
-    return RecipeBase(parts)
 
 
 def recipe_path(cache: EmbeddingCache, recipe: str) -> Path:
@@ -149,7 +141,7 @@ def read_entry(
     if entry.parts.get("n_items") != plan.n or not isinstance(entry.parts.get("dim"), int):
         return None
     needed = range(plan.n_chunks) if pick is None else sorted({plan.chunk_of(i) for i in pick})
-    done = read_cached(entry, plan, entry.parts["dim"], notes.append, needed)
+    done = entry.read_chunks(plan, entry.parts["dim"], notes.append, needed)
     if len(done) < len(needed):
         return None
     entry.touch()
@@ -159,49 +151,33 @@ def read_entry(
         return None
     import numpy as np
 
-    by_chunk: dict[int, list[int]] = {}
-    for i in pick:
-        by_chunk.setdefault(plan.chunk_of(i), []).append(i)
-    parts, kept, skipped = [], [], []
-    for c, wanted in sorted(by_chunk.items()):
-        chunk = done[c]
-        gone = {off: reason for off, _, reason in chunk.skipped}
-        rows = [o for o in range(chunk.stop - chunk.start) if o not in gone]
-        row_of = {o: r for r, o in enumerate(rows)}
-        take = [row_of[i - chunk.start] for i in wanted if i - chunk.start in row_of]
-        parts.append(chunk.embeddings[take])
-        kept += [plan.ids[i] for i in wanted if i - chunk.start in row_of]
-        skipped += [(plan.ids[i], gone[i - chunk.start]) for i in wanted if i - chunk.start in gone]
-    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32), kept, skipped
+    chunks = [done[c] for c in needed]
+    gone = {ch.start + off: reason for ch in chunks for off, _, reason in ch.skipped}
+    rows = [i for ch in chunks for i in range(ch.start, ch.stop) if i not in gone]  # row's item
+    row_of = {i: r for r, i in enumerate(rows)}
+    emb = np.concatenate([ch.embeddings for ch in chunks])[[row_of[i] for i in pick if i in row_of]]
+    kept = [plan.ids[i] for i in pick if i in row_of]
+    skipped = [(plan.ids[i], gone[i]) for i in pick if i in gone]
+    return np.ascontiguousarray(emb, dtype=np.float32), kept, skipped
 
 
-@dataclass(frozen=True)
-class Where:
-    model_id: str
-    tower: str
-    device: str
-    precision: str
-    cache_path: str
-    weights: str | None
-    data: str
-
-
-def as_extraction(
+def _served(
     got: tuple[np.ndarray, list[str], list[tuple[str, str]]],
-    where: Where,
     t0: float,
     strict: bool,
-    notes: Sequence[str] = (),
+    notes: Sequence[str],
+    **where: str | None,
 ) -> Extraction:
+    """An extraction read from the cache; ``where``: model_id, tower, device, precision,
+    cache_path, weights, data_fingerprint."""
     emb, kept, skipped = got
     if strict:
         raise_if_skipped(skipped)
     elapsed = time.perf_counter() - t0
     rate = (len(kept) + len(skipped)) / elapsed if elapsed > 0 else float("inf")
     return Extraction(
-        emb, tuple(kept), tuple(skipped), where.model_id, where.tower, where.device,
-        where.precision, 0, 0, elapsed, rate, 1.0, where.cache_path, tuple(notes),
-        where.weights or None, data_fingerprint(where.data),
+        emb, tuple(kept), tuple(skipped), batch_size=0, workers=0, extract_s=elapsed,
+        items_per_s=rate, from_cache=1.0, notes=tuple(notes), **where,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -225,14 +201,16 @@ def cached_extraction(
         tries.append((data, [ids[i] for i in pick], None))
     notes: list[str] = []
     for key_data, key_ids, key_pick in tries:
-        found = recall(cache, base.key(key_data, key_ids))
+        found = recall(cache, recipe_key(base, key_data, key_ids))
         got = read_entry(found, key_ids, key_pick, notes) if found is not None else None
         if found is None or got is None:
             continue
-        weights = found.parts.get("encoder", {}).get("weights")
-        precision = str(base.parts["precision"])
-        where = Where(entry.ref, tower, device, precision, str(found.path), weights, data)
-        return as_extraction(got, where, t0, request.data.strict, notes)
+        return _served(
+            got, t0, request.data.strict, notes, model_id=entry.ref, tower=tower, device=device,
+            precision=str(base["precision"]), cache_path=str(found.path),
+            weights=found.parts.get("encoder", {}).get("weights") or None,
+            data_fingerprint=data_fingerprint(data),
+        )  # fmt: skip
     return None
 
 
@@ -259,13 +237,16 @@ def subset_from_cache(
     fingerprint = source.fingerprint(tower)
     options = engine_options(compute, resolve_device(compute.device), request.data.strict)
     job = Job(encoder, options, store)
-    device, precision, batch_size, chunk_items = job.settings()
-    plan = make_plan([it.id for it in items], batch_size, chunk_items)
-    entry = job.cache_entry(plan, fingerprint, precision, device, chunk_size_of(chunk_items))
+    device, precision, batch_size, size = job.settings()
+    plan = make_plan([it.id for it in items], batch_size, size)
+    entry = job.cache_entry(plan, fingerprint, precision, device, size)
     got = read_entry(entry, plan.ids, pick, job.notes) if entry.meta_path.exists() else None
     if got is None:
         return None
-    weights = (encoder.fingerprint or {}).get("weights")
     data = subset_data(fingerprint, protocol.n, protocol.seed)
-    where = Where(encoder.model_id, tower, device, precision, str(entry.path), weights, data)
-    return as_extraction(got, where, t0, request.data.strict)
+    return _served(
+        got, t0, request.data.strict, job.notes, model_id=encoder.model_id, tower=tower,
+        device=device, precision=precision, cache_path=str(entry.path),
+        weights=(encoder.fingerprint or {}).get("weights") or None,
+        data_fingerprint=data_fingerprint(data),
+    )  # fmt: skip

@@ -157,20 +157,16 @@ def pixel_key(collate: Callable[[list], dict[str, object]]) -> str:
     return keys[0]
 
 
-def tensor_resize_crop(encoder: Encoder) -> TensorResizeCrop | None:
-    """``--decode fast``'s step where :func:`resize_crop_params` and :func:`pixel_key` allow."""
-    split = split_normalize(encoder.prepare) if encoder.tower == "image" else None
-    params = resize_crop_params(split[0]) if split is not None else None
-    try:
-        return TensorResizeCrop(*params) if params and pixel_key(encoder.collate) else None
-    except Exception:  # an encoder with its own batch layout
-        return None
-
-
 def decode_key(encoder: Encoder, decode: str) -> str | None:
-    """The cache key's ``decode`` part: None for the model's own pixels, ``tensor`` or ``gpu``."""
+    """The cache key's ``decode`` part: None for the model's own pixels, ``tensor`` (``fast``,
+    where :func:`resize_crop_params` and :func:`pixel_key` allow) or ``gpu``."""
     if encoder.tower != "image" or decode in ("cpu", "exact"):
         return None
-    if decode == "fast":
-        return "tensor" if tensor_resize_crop(encoder) is not None else None
-    return decode
+    if decode != "fast":
+        return decode
+    split = split_normalize(encoder.prepare)
+    try:
+        fast = split is not None and resize_crop_params(split[0]) and pixel_key(encoder.collate)
+    except Exception:  # an encoder with its own batch layout
+        return None
+    return "tensor" if fast else None

@@ -205,9 +205,9 @@ def raise_first_failure(messages: list[Message]) -> None:
 
 def agree(tag: str, step: Callable[[], T]) -> T:
     """Run ``step``, then meet: if it failed on any rank, every rank raises."""
-    try:
+    try:  # Ctrl-C or SIGTERM passes: torchrun stops the other ranks when this one exits
         value, error = step(), None
-    except (Exception, KeyboardInterrupt) as exc:  # KeyboardInterrupt: engine makes RunError
+    except Exception as exc:
         value, error = None, exc
     if error is not None:
         known = isinstance(error, InfogaussError)
@@ -257,12 +257,14 @@ def finish(code: int, message: str = "") -> tuple[int, bool]:
     if env is None:
         return code, True
     _state["finished"] = True
-    echo = _state.get("lost") or message.startswith("terminated (SIGTERM)")  # not its own error
+    # contact lost, or torchrun stopping the ranks: meeting a rank that is gone waits out a timeout
+    if _state.get("lost") or message.startswith("terminated (SIGTERM)"):
+        return code, env[0] == 0
     try:
         dist = _group()
         messages = exchange(FINAL, code, message)
-    except Exception:  # no meeting: rank 0 speaks, another rank only for an error of its own
-        return code, env[0] == 0 or not echo
+    except Exception:  # no meeting: every rank speaks for itself
+        return code, True
     if _state.get("hard_exit"):
         _state["leave"] = True  # the entry point ends the process: see leave()
     else:

@@ -1,55 +1,136 @@
 """One chunked path: items -> plan -> loader -> runner -> writer -> cache -> (n, d) float32; a
-stream is read once (chunk c to rank c mod world); Ctrl-C keeps the complete chunks."""
+stream is read once (chunk c to rank c mod world); Ctrl-C keeps the complete chunks. How it
+computes: :class:`EngineOptions`; one call's settings, cache key and notes: :class:`Job`."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import BadInputError, InfogaussError, RunError
-from infogauss_cli.core.progress import steps
+from infogauss_cli.core.options import Compute
+from infogauss_cli.core.progress import note, steps
+from infogauss_cli.core.safe_text import markup_safe
 from infogauss_cli.data.sources.base import Item, fingerprint_items, item_count
 from infogauss_cli.data.sources.loaders import default_loader
-from infogauss_cli.extract.job import (
-    CarriedItems,
-    Job,
-    LoadItem,
-    carried,
-    chunk_size_of,
-    inference,
-    read_cached,
-    record_stream,
-)
+from infogauss_cli.extract.cpu_decode import decode_key
 from infogauss_cli.extract.loader import bucket_batches, make_loader, text_lengths
-from infogauss_cli.extract.options import EngineOptions
 from infogauss_cli.extract.plan import (
     SHARED_HINT,
     Plan,
     Shard,
     check_items,
-    chunk_owners,
+    chunk_size,
     make_plan,
     owned_chunks,
 )
-from infogauss_cli.extract.result import (
-    ASSEMBLED,
-    Extraction,
-    ShardWork,
-    assemble,
-    raise_if_skipped,
+from infogauss_cli.extract.result import Extraction, ShardWork, assemble, raise_if_skipped
+from infogauss_cli.extract.runner import (
+    Runner,
+    RunnerOptions,
+    default_batch_size,
+    inference,
+    probe_ceiling,
+    resolve_device,
+    resolve_precision,
 )
-from infogauss_cli.extract.runner import Runner, RunnerOptions, probe_ceiling
-from infogauss_cli.extract.store import CacheEntry, Chunk, EmbeddingCache
+from infogauss_cli.extract.store import CacheEntry, Chunk, EmbeddingCache, ids_digest
 from infogauss_cli.extract.writer import ChunkWriter
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.registry import Encoder
 
-__all__ = ["EngineOptions", "ShardWork", "extract"]
+LoadItem = Callable[[Item], Any]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How ``extract`` computes (None: the device's default); ``bucket``: text batches sorted by
+    length. Only precision, chunk size and decode enter the cache key."""
+
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int | None = None
+    workers: int | None = None
+    chunk_items: int | None = None
+    bucket: bool = True
+    compile: bool = False
+    decode: str = "cpu"
+    strict: bool = False
+    shard: Shard = field(default_factory=Shard, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.batch_size is not None and self.batch_size < 1:
+            raise BadInputError(f"--batch-size {self.batch_size}: must be at least 1")
+        if self.workers is not None and self.workers < 0:
+            raise BadInputError(f"--workers {self.workers}: must be 0 or more")
+        if self.chunk_items is not None and self.chunk_items < 1:
+            raise BadInputError(f"chunk size {self.chunk_items}: must be at least 1 item")
+
+
+def engine_options(
+    compute: Compute, device: str | None = None, strict: bool = False, shard: Shard = Shard()
+) -> EngineOptions:
+    return EngineOptions(
+        device=compute.device if device is None else device,
+        precision=compute.precision,
+        batch_size=compute.batch_size,
+        workers=compute.workers,
+        compile=compute.compile,
+        decode=compute.decode,
+        strict=strict,
+        shard=shard,
+    )
+
+
+@dataclass
+class Job:
+    encoder: Encoder
+    options: EngineOptions
+    cache: EmbeddingCache | None = None
+    data_fingerprint: str | None = None
+    loader: LoadItem | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def say(self, message: str) -> None:
+        self.notes.append(message)
+        note(f"[yellow]{markup_safe(message)}[/yellow]")
+
+    def settings(self) -> tuple[str, str, int, int]:
+        """(device, precision, batch size, chunk size), resolved."""
+        o, tower = self.options, self.encoder.tower
+        dev = resolve_device(o.device)
+        prec = resolve_precision(o.precision, dev)
+        bs = o.batch_size or default_batch_size(dev, tower)
+        return dev, prec, bs, chunk_size(o.chunk_items, tower)
+
+    def cache_entry(
+        self, plan: Plan | None, data: str, precision: str, device: str, size: int
+    ) -> CacheEntry:
+        """The entry of this call's key (a stream, ``plan`` None: keyed without its ids)."""
+        assert self.cache is not None
+        enc = self.encoder
+        items: dict[str, object] = {"stream": True}  # a stream: keyed without its ids
+        if plan is not None:
+            items = {"n_items": plan.n, "ids": ids_digest(plan.ids)}
+        decode = decode_key(enc, self.options.decode)  # fast, gpu: other pixels
+        parts = {
+            "model_id": enc.model_id,
+            "encoder": dict(enc.fingerprint),
+            "tower": enc.tower,
+            "dim": enc.dim,
+            "data": data,
+            **items,
+            "precision": precision,
+            "device_type": "cuda" if device.startswith("cuda") else "cpu",
+            "chunk_size": size,
+            **({"decode": decode} if decode else {}),
+        }
+        return self.cache.entry(parts, label=f"{enc.model_id}-{enc.tower}")
 
 
 def extract(
@@ -79,10 +160,7 @@ def extract(
             _items_in(plan, mine), plan.n_chunks, time.perf_counter() - t0, where,
             tuple(job.notes),
         )  # fmt: skip
-    scratch = None
-    if entry is not None:  # an older version's assembled copy doubled the entry on disk
-        entry.path.with_name(entry.path.name + ASSEMBLED).unlink(missing_ok=True)
-        scratch = entry.path
+    scratch = entry.path if entry is not None else None
     emb, kept_ids, skipped = assemble(plan, share.done, job.say, scratch)
     elapsed = time.perf_counter() - t0
     runner = share.runner
@@ -118,11 +196,10 @@ def _meet(job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
     rest = [c for c in range(plan.n_chunks) if c not in share.done]
     shard.wait_for([entry.chunk_paths(c)[1] for c in rest])
     problems: list[str] = []
-    share.done.update(read_cached(entry, plan, job.encoder.dim, problems.append, rest))
+    share.done.update(entry.read_chunks(plan, job.encoder.dim, problems.append, rest))
     missing = [c for c in rest if c not in share.done]
     if missing:
-        owners = chunk_owners(plan, shard.world)
-        ranks = ", ".join(str(r) for r in sorted({owners[c] for c in missing}))
+        ranks = ", ".join(str(r) for r in sorted({c % shard.world for c in missing}))
         why = f" ({problems[0]})" if problems else ""
         raise BadInputError(
             f"rank 0 cannot read {len(missing)} cache chunk(s) that rank(s) {ranks} wrote in "
@@ -134,11 +211,9 @@ def _meet(job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
 class _Share:
     def __init__(self, job: Job, known: bool) -> None:
         self.job, self.known = job, known
-        self.device, self.precision, self.bs, chunk_items = job.settings()
-        self.size = chunk_size_of(chunk_items)
+        self.device, self.precision, self.bs, self.size = job.settings()
         self.ids: list[str] = []
         self.seen: set[str] = set()
-        self.owned: set[int] = set()  # a list's chunks, dealt up front
         self.entry: CacheEntry | None = None
         self.done: dict[int, Chunk] = {}
         self.mine: list[int] = []
@@ -183,12 +258,11 @@ class _Share:
         enc = job.encoder
         source: Any = items
         if known:
-            self.owned = set(owned_chunks(self.plan, shard.rank, shard.world))
             batches: Any = self._plan_list(items)  # type: ignore[arg-type]
             if not batches:
                 return self._finish(None)
         else:
-            batches, source = self._sampler(items), CarriedItems()
+            batches, source = self._sampler(items), ()  # batches carry the stream's items
         load = job.loader or default_loader(enc.tower)
         pipe = make_loader(source, enc, load, batches, replace(options, device=self.device))
         self.workers = pipe.workers
@@ -211,7 +285,7 @@ class _Share:
                 raise BadInputError("no items to embed")
             self.plan = make_plan(self.ids, self.bs, self.size)
             if self.entry is not None and self.job.options.shard.rank == 0:
-                record_stream(self.entry, self.plan, self.job.say)
+                self.entry.record_stream(self.plan, self.job.say)
         computed = bool(set(self.mine) - set(self.cached))
         self.runner = runner if computed else None
         self.workers = self.workers if computed else 0
@@ -220,35 +294,39 @@ class _Share:
 
     def _plan_list(self, items: Sequence[Item]) -> list[list[int]]:
         self.ids += self.plan.ids
-        if self.entry is not None:
-            self.done.update(
-                read_cached(self.entry, self.plan, self.job.encoder.dim, self.job.say, self.owned)
-            )
-        if self.job.options.strict:
-            raise_if_skipped([(i, r) for ch in self.done.values() for _, i, r in ch.skipped])
         batches: list[list[int]] = []
-        for c in sorted(self.owned):
-            self.mine.append(c)
-            if c in self.done:
-                self.cached.append(c)
-                continue
+        for c in owned_chunks(self.plan, self.job.options.shard.rank, self.job.options.shard.world):
             start, stop = self.plan.bounds(c)
-            batches += self._batches(c, start, items[start:stop], self.plan.batch_size)
+            batches += self._claim(c, start, items[start:stop])
         return batches
 
-    def _batches(self, c: int, start: int, chunk: Sequence[Item], bs: int) -> list[list[int]]:
-        local = make_plan([it.id for it in chunk], bs, self.size)
+    def _claim(self, c: int, start: int, chunk: Sequence[Item]) -> list[list[int]]:
+        """This process's chunk ``c`` (``chunk``, from item ``start``): cached, or its batches."""
+        self.mine.append(c)
+        if self.entry is not None:
+            ids, dim = [it.id for it in chunk], self.job.encoder.dim
+            found, problem = self.entry.read_chunk(c, start, start + len(chunk), ids, dim)
+            if found is not None:
+                if self.job.options.strict:
+                    raise_if_skipped([(i, r) for _, i, r in found.skipped])
+                self.done[c] = found
+                self.cached.append(c)
+                self.advance(len(chunk))
+                return []
+            if problem is not None:
+                self.job.say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
+        local = make_plan([it.id for it in chunk], self.plan.batch_size, self.size)
         if self.job.options.bucket and self.job.encoder.tower == "text":
-            lengths = text_lengths(chunk, self.job.encoder.collate)
-            out = bucket_batches(local, [0], lengths)
+            out = bucket_batches(local, [0], text_lengths(chunk, self.job.encoder.collate))
         else:
             out = local.batches([0])
         out = [[start + i for i in b] for b in out]
         self.writer.expect(out)
         return out
 
-    def _sampler(self, items: Iterable[Item]) -> Iterator[list[int]]:
-        """A stream's batches, read chunk by chunk; an error ends it (batches out are written)."""
+    def _sampler(self, items: Iterable[Item]) -> Iterator[list[tuple[int, Item]]]:
+        """A stream's batches of ``(index, item)``, read chunk by chunk; an error ends it
+        (batches out are written)."""
         it, c, shard = iter(items), 0, self.job.options.shard
         while True:
             try:
@@ -261,7 +339,7 @@ class _Share:
                 return
             start = len(self.ids) - len(chunk)
             for batch in batches:
-                yield [carried(i, chunk[i - start]) for i in batch]
+                yield [(i, chunk[i - start]) for i in batch]
             c, chunk = c + 1, []  # at most one chunk of items alive
 
     def _take_stream(self, c: int, chunk: list[Item], shard: Shard) -> list[list[int]]:
@@ -277,19 +355,7 @@ class _Share:
         if c % shard.world != shard.rank:
             self.advance(len(ids))
             return []
-        self.mine.append(c)
-        if self.entry is not None:
-            found, problem = self.entry.read_chunk(c, start, len(self.ids), ids, job.encoder.dim)
-            if found is not None:
-                if job.options.strict:
-                    raise_if_skipped([(i, r) for _, i, r in found.skipped])
-                self.done[c] = found
-                self.cached.append(c)
-                self.advance(len(ids))
-                return []
-            if problem is not None:
-                job.say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
-        return self._batches(c, start, chunk, self.bs)
+        return self._claim(c, start, chunk)
 
     def _feed(self, runner: Runner, loader: Iterable[tuple]) -> None:
         writer, strict = self.writer, self.job.options.strict
@@ -306,31 +372,16 @@ class _Share:
                     self.advance(len(indices))
                 writer.close()
         except KeyboardInterrupt:
-            if self.entry is not None:  # complete chunks not yet written: keep them
-                with contextlib.suppress(BaseException):
-                    writer.close()
-            raise self._interrupted() from None
+            self.error = KeyboardInterrupt()
         finally:
             del batches
-            if writer.thread is not None:  # an error above: stop the writer thread anyway
-                with contextlib.suppress(BaseException):
-                    writer.close()
+            with contextlib.suppress(BaseException):  # stopped early: write the complete chunks
+                writer.close()
         if isinstance(self.error, KeyboardInterrupt):
-            raise self._interrupted()
+            if self.entry is None:
+                raise RunError("interrupted (the cache was off, nothing was kept)")
+            kept = sum(ch.stop - ch.start for ch in self.done.values())
+            of = f"{kept} of {self.plan.n} items" if self.known else f"{kept} items of the stream"
+            raise RunError(f"interrupted; rerun the same command to resume ({of} cached)")
         if self.error is not None:
             raise self.error
-
-    def _interrupted(self) -> RunError:
-        if self.entry is None:
-            return RunError("interrupted (the cache was off, nothing was kept)")
-        kept = sum(ch.stop - ch.start for ch in self.done.values())
-        if self.known:
-            return RunError(
-                f"interrupted; rerun the same command to resume ({kept} of {self.plan.n} "
-                "items cached)"
-            )
-        return RunError(
-            f"interrupted; rerun the same command to resume ({len(self.done)} chunk(s), {kept} "
-            f"items of the stream, cached; a rerun reads the stream again and computes only the "
-            "rest)"
-        )

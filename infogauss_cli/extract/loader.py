@@ -23,7 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.extract.plan import Plan
     from infogauss_cli.models.registry import Encoder
 
-TEXT_CHUNK_ITEMS = 2048  # text chunks: wide enough for length buckets, still small (6 MB at 768-d)
 LENGTH_GROUP = 256  # texts per token_lengths call
 LOAD_GROUP_ITEMS = 128  # items the loading threads load in one pause between forward passes
 LOAD_GROUP_BYTES = 64 * 2**20  # ... and at most about this much of prepared inputs
@@ -44,13 +43,10 @@ def bucket_batches(
     return out
 
 
-def text_lengths(
-    items: Sequence[Item], collate: object = None, indices: Iterable[int] | None = None
-) -> dict[int, int]:
-    """Item index -> token count (of ``indices``, default all) by the collate's own
-    ``token_lengths(texts)``; characters where it has none, returns None or fails."""
-    idx = list(range(len(items)) if indices is None else indices)
-    counter, out = getattr(collate, "token_lengths", None), {}
+def text_lengths(items: Sequence[Item], collate: object = None) -> dict[int, int]:
+    """Item index -> token count by the collate's own ``token_lengths(texts)``; characters where
+    it has none, returns None or fails."""
+    idx, counter, out = range(len(items)), getattr(collate, "token_lengths", None), {}
     for g in range(0, len(idx), LENGTH_GROUP):
         group = idx[g : g + LENGTH_GROUP]
         texts, counts = [str(items[i].text) for i in group], []
@@ -86,14 +82,16 @@ class Skip:
 
 
 class ItemDataset:
-    """``index -> (index, prepared input | Skip)``; module level so that workers can pickle it."""
+    """``index`` (or a stream's ``(index, item)``) -> ``(index, prepared input | Skip)``; module
+    level so that workers can pickle it."""
 
     def __init__(self, items: Sequence[Item], load: dec.Loader, prepare: dec.Prepare) -> None:
         self.items, self.load, self.prepare = items, load, prepare
 
-    def __getitem__(self, index: int) -> tuple[int, Any]:
+    def __getitem__(self, key: int | tuple[int, Item]) -> tuple[int, Any]:
+        index, item = key if isinstance(key, tuple) else (key, self.items[key])
         try:
-            raw = self.load(self.items[index])
+            raw = self.load(item)
         except ItemLoadError as exc:
             return index, Skip(exc.reason)
         try:
@@ -102,17 +100,12 @@ class ItemDataset:
             return index, Skip(f"preprocessing failed: {type(exc).__name__}: {exc}")
 
 
-class Collate:
-    """Drop skipped markers, collate the rest; return (indices, kept indices, batch, skipped)."""
-
-    def __init__(self, collate: Callable[[list], Batch]) -> None:
-        self.collate = collate
-
-    def __call__(self, samples: list[tuple[int, object]]) -> tuple[Any, ...]:
-        kept = [(i, x) for i, x in samples if not isinstance(x, Skip)]
-        skipped = [(i, x.reason) for i, x in samples if isinstance(x, Skip)]
-        batch = self.collate([x for _, x in kept]) if kept else None
-        return [i for i, _ in samples], [i for i, _ in kept], batch, skipped
+def collate_kept(collate: Callable[[list], Batch], samples: list[tuple[int, object]]) -> tuple:
+    """Drop skipped markers, collate the rest: (indices, kept indices, batch, skipped)."""
+    kept = [(i, x) for i, x in samples if not isinstance(x, Skip)]
+    skipped = [(i, x.reason) for i, x in samples if isinstance(x, Skip)]
+    batch = collate([x for _, x in kept]) if kept else None
+    return [i for i, _ in samples], [i for i, _ in kept], batch, skipped
 
 
 def load_groups(batches: Iterable[list[int]], items: Callable[[], int]) -> Iterator[list[list]]:
@@ -207,39 +200,24 @@ class DevicePrep:
         return torch.stack(out)
 
 
-class JpegOr:
+def jpeg_or(load: dec.Loader, item: Item) -> Any:
     """``--decode gpu``'s loader: a complete JPEG file's bytes as a 1-D uint8 tensor; else load."""
+    data = dec.complete_jpeg(item) if item.image is None else None
+    if data is None:
+        return load(item)
+    import torch
 
-    def __init__(self, load: dec.Loader) -> None:
-        self.load = load
-
-    def __call__(self, item: Item) -> Any:
-        data = dec.complete_jpeg(item) if item.image is None else None
-        if data is None:
-            return self.load(item)
-        import torch
-
-        return torch.frombuffer(bytearray(data), dtype=torch.uint8)
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
 
 
-class PrepareOr:
-    """JPEG bytes (a 1-D tensor from :class:`JpegOr`) pass through; anything else: ``prepare``."""
-
-    def __init__(self, prepare: dec.Prepare) -> None:
-        self.prepare = prepare
-
-    def __call__(self, raw: object) -> object:
-        return raw if getattr(raw, "ndim", None) == 1 else self.prepare(raw)
+def prepare_or(prepare: dec.Prepare, raw: object) -> object:
+    """JPEG bytes (a 1-D tensor from :func:`jpeg_or`) pass through; anything else: ``prepare``."""
+    return raw if getattr(raw, "ndim", None) == 1 else prepare(raw)
 
 
-class ListCollate:
+def list_collate(key: str, xs: list[torch.Tensor]) -> Batch:
     """``--decode gpu``'s collate: JPEG bytes (1-D) and uint8 images (3-D) as a list."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def __call__(self, xs: list[torch.Tensor]) -> Batch:
-        return {self.key: list(xs)}
+    return {key: list(xs)}
 
 
 @dataclass
@@ -266,16 +244,17 @@ def device_side(encoder: Encoder, load: dec.Loader, decode: str) -> tuple[Any, .
             notes.append("--decode gpu: the model's inputs are not standard images; using PIL")
         return dec.SimpleJpeg(load) if default else load, prepare, collate, None, notes
     prepare, (mean, std) = split
-    fast = dec.tensor_resize_crop(encoder) if decode == "fast" else None
-    if fast is not None:  # JPEGs decoded to tensors, resized by torch's uint8 kernel
+    params = dec.resize_crop_params(prepare) if decode in ("fast", "gpu") else None
+    resize_crop = dec.TensorResizeCrop(*params) if params is not None else None
+    if decode == "fast" and resize_crop is not None:  # JPEGs decoded to tensors, torch resizes
         load = dec.SimpleJpeg(load, tensor=True) if default else load
-        return load, fast, collate, DevicePrep(key, mean, std), notes
-    params = dec.resize_crop_params(prepare) if decode == "gpu" else None
-    gpu = dec.TensorResizeCrop(*params) if params is not None else None
+        return load, resize_crop, collate, DevicePrep(key, mean, std), notes
+    gpu = resize_crop if decode == "gpu" else None
     if decode == "gpu" and gpu is None:
         notes.append("--decode gpu: the transforms are not Resize + CenterCrop; using PIL")
     if gpu is not None:
-        load, prepare, collate = JpegOr(load), PrepareOr(prepare), ListCollate(key)
+        load, prepare = functools.partial(jpeg_or, load), functools.partial(prepare_or, prepare)
+        collate = functools.partial(list_collate, key)
     elif default:
         load = dec.SimpleJpeg(load)
     return load, prepare, collate, DevicePrep(key, mean, std, gpu), notes
@@ -309,25 +288,27 @@ def make_loader(
     items: Sequence[Item],
     encoder: Encoder,
     load: dec.Loader,
-    batches: Iterable[list[int]],
+    batches: Iterable[list[int]] | Iterable[list[tuple[int, Item]]],
     options: EngineOptions,
 ) -> Pipeline:
-    """A loader over ``batches`` (lists of item indices, or a stream's) yielding :class:`Collate`
-    tuples, for ``options.device`` (resolved), ``.workers`` (None: default) and ``.decode``."""
+    """A loader over ``batches`` (of item indices, or a stream's (index, item)) yielding
+    :func:`collate_kept` tuples, for ``options.device`` (resolved), ``.workers`` (None: default) and
+    ``.decode``."""
     import torch
 
     device, workers = options.device, options.workers
     load, prepare, collate, prep, notes = device_side(encoder, load, options.decode)
     dataset, cuda = ItemDataset(items, load, prepare), device.startswith("cuda")
+    collate_fn = functools.partial(collate_kept, collate)
     workers = default_workers(device, encoder.tower) if workers is None else workers
     workers = min(workers, len(batches)) if isinstance(batches, Sized) else workers
     threads = loading_threads(device, encoder.tower)
     if workers == 0 and threads > 1:
-        loader = ThreadedBatches(dataset, Collate(collate), batches, threads)
+        loader = ThreadedBatches(dataset, collate_fn, batches, threads)
         return Pipeline(loader, prep, notes, 0)
     extra: dict[str, Any] = {"prefetch_factor": 4 if cuda else 2} if workers > 0 else {}
     if workers > 0 and not cuda:  # decoding fills the cores the forward pass leaves idle
         extra["worker_init_fn"] = lower_priority
-    extra.update(batch_sampler=batches, num_workers=workers, collate_fn=Collate(collate))
+    extra.update(batch_sampler=batches, num_workers=workers, collate_fn=collate_fn)
     loader = torch.utils.data.DataLoader(dataset, pin_memory=cuda, **extra)
     return Pipeline(loader, prep, notes, workers)

@@ -21,20 +21,20 @@ from infogauss_cli.extract.cached import (
     data_fingerprint,
     describe,
     recipe_base,
+    recipe_key,
     remember,
     subset_data,
     subset_from_cache,
 )
-from infogauss_cli.extract.engine import extract
-from infogauss_cli.extract.options import engine_options
+from infogauss_cli.extract.engine import engine_options, extract
 from infogauss_cli.extract.plan import Shard, subset_indices
 from infogauss_cli.extract.result import Extraction, ShardWork
 from infogauss_cli.extract.runner import resolve_device, resolve_precision
 from infogauss_cli.extract.store import (
+    EmbeddingCache,
     check_cache_writable,
     check_output_path,
     ids_sidecar,
-    open_cache,
     save_embeddings,
 )
 from infogauss_cli.models import catalogue
@@ -56,11 +56,7 @@ def select_items(
         return items
     if count is None:
         return reservoir(items, n, seed)
-    keep = subset_indices(count, n, seed)
-    assert keep is not None
-    if isinstance(items, Sequence):
-        return [items[i] for i in keep]
-    wanted = set(keep)
+    wanted = set(subset_indices(count, n, seed) or ())
     return [item for i, item in enumerate(items) if i in wanted]
 
 
@@ -121,7 +117,7 @@ def extract_model(
     protocol, compute, strict = request.protocol, request.compute, request.data.strict
     if encoder is None:  # missing weights offline: before torch is imported
         catalogue.fail_fast(entry)
-    store = open_cache(compute)
+    store = EmbeddingCache(compute.cache_dir) if compute.use_cache else None
     if encoder is None and shard.mode == "single" and store is not None:
         found = cached_extraction(entry, source, tower, request, store)
         if found is not None:  # every chunk cached: no model built, torch not imported
@@ -152,7 +148,7 @@ def extract_model(
         describe(result.cache_path, {"model": entry.ref, "source": name, "subset": subset})
         base = recipe_base(entry, tower, compute, dev) if built else None
         if base is not None and isinstance(items, Sequence):
-            recipe = base.key(fingerprint, [it.id for it in items])
+            recipe = recipe_key(base, fingerprint, [it.id for it in items])
             remember(store, recipe, result.cache_path)
     if not isinstance(result, Extraction):  # a ShardWork
         return result
@@ -203,16 +199,12 @@ def extract_to_file(
     return ExtractedFile(tuple(written), result, meta, ignored, entry.ref)
 
 
-def _out_files(out: str | os.PathLike[str]) -> tuple[Path, Path | None]:
-    path = check_output_path(out)
-    return path, ids_sidecar(path) if path.suffix.lower() == ".npy" else None
-
-
 def check_out_files(outs: Sequence[str | os.PathLike[str]], request: Request) -> None:
     """Each of ``outs`` writable (with its sidecar), and neither an input nor another output."""
     named: list[tuple[str, Path | None]] = []
     for out in outs:
-        path, sidecar = _out_files(out)
+        path = check_output_path(out)
+        sidecar = ids_sidecar(path) if path.suffix.lower() == ".npy" else None
         check_file_target(path, "--out")
         if sidecar is not None:
             check_file_target(sidecar, "--out (its .ids.json sidecar)")
@@ -228,10 +220,9 @@ def file_tower(
     from infogauss_cli.models.catalogue import resolve_refs  # pydantic: start-up
 
     data, compute = request.data, request.compute
-    path = None
     if out is not None:
         check_out_files([out], request)
-        path = _out_files(out)[0]
+    path = check_output_path(out) if out is not None else None
     check_cache_writable(compute)
     (entry,) = resolve_refs([model], compute)
     source = parse_data_spec(data.data, data)
@@ -274,12 +265,12 @@ def save_or_rescue(
             )
             raise io_failure(exc, path, "write --out", fix=fix) from None
         rescue = rescue_path(path, compute.cache_dir)
-        if rescue is not None:
-            try:
+        try:
+            if rescue is not None:
                 save_embeddings(rescue, result.embeddings, result.ids, meta)
-            except OSError:
-                rescue = None
-        fix = "no other writable place was found; free space and rerun"
-        if rescue is not None:
-            fix = f"the embeddings were written to {rescue} instead"
+        except OSError:
+            rescue = None
+        fix = f"the embeddings were written to {rescue} instead"
+        if rescue is None:
+            fix = "no other writable place was found; free space and rerun"
         raise io_failure(exc, path, "write --out", fix=fix) from None

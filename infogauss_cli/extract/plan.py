@@ -73,13 +73,17 @@ class Shard:
 
 
 DEFAULT_CHUNK_ITEMS = 512
+TEXT_CHUNK_ITEMS = 2048  # text chunks: wide enough for length buckets, still small (6 MB at 768-d)
 CHUNK_ENV = "INFOGAUSS_CHUNK_ITEMS"
 
 
-def default_chunk_items() -> int:
+def chunk_size(chunk_items: int | None = None, tower: str = "image") -> int:
+    """``chunk_items``, else ``$INFOGAUSS_CHUNK_ITEMS``, else 512 items (text: 2048)."""
+    if chunk_items is not None:
+        return chunk_items
     text = os.environ.get(CHUNK_ENV, "").strip()
     if not text:
-        return DEFAULT_CHUNK_ITEMS
+        return TEXT_CHUNK_ITEMS if tower == "text" else DEFAULT_CHUNK_ITEMS
     if not text.isdigit() or int(text) < 1:
         raise BadInputError(f"{CHUNK_ENV}={text!r}: expected a positive number of items")
     return int(text)
@@ -118,26 +122,14 @@ class Plan:
 
 
 def make_plan(ids: Sequence[str], batch_size: int, chunk_items: int | None = None) -> Plan:
-    size = default_chunk_items() if chunk_items is None else chunk_items
-    return Plan(tuple(ids), batch_size, size)
-
-
-def chunk_owners(plan: Plan, world: int = 1) -> list[int]:
-    """The rank of each chunk: by decreasing size, to the rank with the fewest items so far."""
-    load = [0] * world
-    owner = [0] * plan.n_chunks
-    sizes = [plan.bounds(c)[1] - plan.bounds(c)[0] for c in range(plan.n_chunks)]
-    for c in sorted(range(plan.n_chunks), key=lambda c: -sizes[c]):
-        rank = min(range(world), key=lambda r: (load[r], r))
-        owner[c] = rank
-        load[rank] += sizes[c]
-    return owner
+    return Plan(tuple(ids), batch_size, chunk_size(chunk_items))
 
 
 def owned_chunks(plan: Plan, rank: int = 0, world: int = 1) -> list[int]:
+    """Chunk ``c`` is rank ``c mod world``'s (equal chunks but the last: balanced by items)."""
     if world < 1 or not 0 <= rank < world:
         raise BadInputError(f"shard {rank + 1}/{world}: need 1 <= K <= N")
-    return [c for c, r in enumerate(chunk_owners(plan, world)) if r == rank]
+    return list(range(rank, plan.n_chunks, world))
 
 
 def check_items(items: Sequence[Item], tower: str) -> None:

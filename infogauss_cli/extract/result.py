@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infogauss_cli.core.errors import BadInputError, RunError, more_names
-from infogauss_cli.extract.store import assemble_to_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -19,7 +18,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.extract.store import Chunk
 
 SKIPPED_SHOWN = 5  # how many skipped items messages name
-ASSEMBLED = ".assembled.npy"  # suffix of an older version's assembled file, removed on sight
 RAM_SHARE = 8  # a matrix up to 1/8 of the machine's RAM is concatenated in memory
 
 
@@ -114,11 +112,15 @@ def assemble(
         ram = None
     if scratch is not None and ram is not None and rows * dim * 4 > ram // RAM_SHARE:
         fd, name = tempfile.mkstemp(dir=scratch, prefix=".matrix.", suffix=".npy")
-        os.close(fd)
         try:
-            emb = assemble_to_file(name, embs, rows, dim)
+            with os.fdopen(fd, "wb") as fh:
+                header = {"descr": "<f4", "fortran_order": False, "shape": (rows, dim)}
+                np.lib.format.write_array_header_1_0(fh, header)
+                for e in embs:
+                    np.ascontiguousarray(e, dtype="<f4").tofile(fh)
+            emb = np.load(name, mmap_mode="r", allow_pickle=False)
         finally:
-            if os.name == "posix":
+            if os.name == "posix":  # mapped, so the file lives on until the matrix goes
                 Path(name).unlink(missing_ok=True)
     else:
         emb = np.ascontiguousarray(np.concatenate(embs), dtype=np.float32)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,10 +16,24 @@ from infogauss_cli.core.progress import note
 from infogauss_cli.extract.loader import keep_freed_memory
 
 if TYPE_CHECKING:  # pragma: no cover
-    from torch import Tensor, dtype
-    from torch.nn import Module
+    from torch import Tensor
 
     from infogauss_cli.models.registry import Encoder
+
+
+@contextlib.contextmanager
+def inference(cuda: bool) -> Iterator[None]:
+    """``torch.inference_mode`` with cuDNN benchmarking on CUDA (fixed input sizes)."""
+    import torch
+
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = before or cuda
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        torch.backends.cudnn.benchmark = before
+
 
 GPU_DEVICE_NODES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
 
@@ -102,20 +116,6 @@ def peak_memory_fraction(device: str) -> float:
     return torch.cuda.max_memory_reserved(device) / total if total else 0.0
 
 
-def _place(module: Module, device: str, cast: dtype | None, channels_last: bool) -> Module:
-    import torch
-
-    if hasattr(module, "eval"):
-        module = module.eval()
-    if hasattr(module, "to"):
-        if cast is not None:  # weights cast on a copy (the caller's module keeps fp32 weights)
-            module = copy.deepcopy(module).to(cast)
-        module = module.to(device)
-        if channels_last:
-            module = module.to(memory_format=torch.channels_last)
-    return module
-
-
 @dataclass(frozen=True)
 class RunnerOptions:
     """``device_prep`` (uint8 images normalised on the device), ``compile``, ``probe_max`` (probe
@@ -153,7 +153,14 @@ class Runner:
         castable = precision == "bf16" and not self.cuda and hasattr(encoder.module, "to")
         self.cast = torch.bfloat16 if castable else None
         self.channels_last = bool(encoder.channels_last)
-        self.module = _place(encoder.module, device, self.cast, self.channels_last)
+        module = encoder.module.eval() if hasattr(encoder.module, "eval") else encoder.module
+        if hasattr(module, "to"):
+            if self.cast is not None:  # weights cast on a copy (the caller's keeps fp32 weights)
+                module = copy.deepcopy(module).to(self.cast)
+            module = module.to(device)
+            if self.channels_last:
+                module = module.to(memory_format=torch.channels_last)
+        self.module = module
         self.device_prep = more.device_prep
         if more.compile:
             if not callable(getattr(self.module, "forward", None)):
@@ -194,13 +201,6 @@ class Runner:
         self.batch_size = max(1, b // 2)
         self.say(f"CUDA out of memory at batch size {b}; backing off to {self.batch_size}")
 
-    def _probe_size(self, left: int) -> int | None:
-        """The size to probe next (twice the current, at most probe_max, ``left`` rows) or None."""
-        if self.probe_max is None:
-            return None
-        b = min(2 * self.batch_size, self.probe_max)
-        return b if left >= b else None
-
     def _probed(self, b: int, fitted: bool) -> None:
         """Keep a probed ``b`` that ``fitted`` under the headroom; else, or at probe_max, stop."""
         peak = self.memory(self.device) if fitted else 1.0
@@ -218,7 +218,8 @@ class Runner:
         batch = self.to_device(batch)
         parts, start = [], 0
         while start < rows:
-            probe = self._probe_size(rows - start)
+            probe = min(2 * self.batch_size, self.probe_max or 0)  # the next size to probe
+            probe = probe if probe and rows - start >= probe else None
             b = probe or self.batch_size
             sub = batch
             if start or b < rows:  # rows [start, start + b) of every batch-first tensor

@@ -10,19 +10,20 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.atomic import atomic_write_bytes
-from infogauss_cli.core.errors import BadInputError, first_line
+from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import Compute
 from infogauss_cli.core.preflight import default_cache_dir, preflight_cache
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
+    from infogauss_cli.extract.plan import Plan
 
 CACHE_FORMAT = 2  # bump when the chunk layout or the extraction math changes
 STALE_TMP_S = 3600  # a temporary file this old whose writer is gone is removed
@@ -52,10 +53,6 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, arr, allow_pickle=False)
     return buf.getvalue()
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:48] or "model"
 
 
 @dataclass(frozen=True)
@@ -174,6 +171,37 @@ class CacheEntry:
             return None, f"{arr.shape[0]} rows for {stop - start} items, {len(skipped)} skipped"
         return Chunk(index, start, stop, arr, skipped, int(info.get("batch_size", 0))), None
 
+    def read_chunks(
+        self, plan: Plan, dim: int, say: Callable[[str], None], chunks: Iterable[int] | None = None
+    ) -> dict[int, Chunk]:
+        """The verified chunks (of ``chunks``, default all); a corrupt one is named, recomputed."""
+        done: dict[int, Chunk] = {}
+        for c in sorted(range(plan.n_chunks) if chunks is None else chunks):
+            start, stop = plan.bounds(c)
+            chunk, problem = self.read_chunk(c, start, stop, plan.ids[start:stop], dim)
+            if chunk is not None:
+                done[c] = chunk
+            elif problem is not None:
+                say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
+        return done
+
+    def record_stream(self, plan: Plan, say: Callable[[str], None]) -> None:
+        """``stream.json``: count and ids' digest of the stream that completed this entry."""
+        path = self.path / "stream.json"
+        now = {"n_items": plan.n, "ids": ids_digest(plan.ids), "chunks": plan.n_chunks}
+        try:
+            before = json.loads(path.read_text())
+        except (OSError, ValueError):
+            before = None
+        if isinstance(before, dict) and before != now:
+            say(
+                f"the stream differs from the one last read into this cache entry "
+                f"({before.get('n_items')} items then, {plan.n} now); chunks whose ids differ "
+                "were recomputed"
+            )
+        if before != now:
+            atomic_write_bytes(path, json.dumps(now).encode())
+
     def write_chunk(self, chunk: Chunk, ids: Sequence[str]) -> None:
         import numpy as np
 
@@ -214,47 +242,9 @@ class EmbeddingCache:
     def entry(self, parts: Mapping[str, object], *, label: str = "") -> CacheEntry:
         parts = {"format": CACHE_FORMAT, **parts}
         key = sha256_hex(_canonical(parts))
-        name = f"{_slug(label)}-{key[:24]}" if label else key[:24]
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_")[:48] or "model"
+        name = f"{slug}-{key[:24]}" if label else key[:24]
         return CacheEntry(self.root / name, key, dict(parts))
-
-
-def assemble_to_file(
-    path: str | Path, blocks: Iterable[np.ndarray], rows: int, dim: int
-) -> np.ndarray:
-    """Write float32 row ``blocks`` atomically to the ``.npy`` at ``path``, memory-mapped back."""
-    import tempfile
-
-    import numpy as np
-
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            header = {"descr": "<f4", "fortran_order": False, "shape": (rows, dim)}
-            np.lib.format.write_array_header_1_0(fh, header)
-            written = 0
-            for block in blocks:
-                block = np.ascontiguousarray(block, dtype="<f4")
-                if block.ndim != 2 or block.shape[1] != dim:
-                    raise ValueError(f"block of shape {block.shape}, expected (*, {dim})")
-                block.tofile(fh)
-                written += block.shape[0]
-            if written != rows:
-                raise ValueError(f"{written} rows written, {rows} expected")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return np.load(path, mmap_mode="r", allow_pickle=False)
-
-
-@dataclass(frozen=True)
-class SavedEmbeddings:
-    embeddings: np.ndarray
-    ids: tuple[str, ...] | None
-    meta: dict[str, Any]
 
 
 def ids_sidecar(path: str | Path) -> Path:
@@ -278,16 +268,13 @@ def save_embeddings(
     ids: Sequence[str],
     meta: Mapping[str, object] | None = None,
 ) -> list[Path]:
-    """Write (n, dim) float32 ``embeddings`` with their ``ids`` and ``meta``; the files written."""
+    """Write (n, dim) float32 ``embeddings`` with their ``ids`` and ``meta``; the files written
+    (``.npy``: ids and meta in ``FILE.ids.json``; ``.safetensors``: in its header)."""
     import numpy as np
 
     path = check_output_path(path)
     arr = np.ascontiguousarray(embeddings, dtype=np.float32)
-    if arr.ndim != 2:
-        raise BadInputError(f"embeddings must be 2-D (n, dim), got shape {arr.shape}")
     ids = [str(i) for i in ids]
-    if len(ids) != arr.shape[0]:
-        raise BadInputError(f"{len(ids)} ids for {arr.shape[0]} rows")
     meta = {"schema": EMBEDDINGS_SCHEMA, **dict(meta or {})}
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".npy":
@@ -300,39 +287,6 @@ def save_embeddings(
     header = {"ids": json.dumps(ids), "meta": json.dumps(meta, default=str)}
     atomic_write_bytes(path, save({"embeddings": arr}, metadata=header))
     return [path]
-
-
-def load_embeddings(path: str | Path) -> SavedEmbeddings:
-    """Read what :func:`save_embeddings` wrote (a bare ``.npy``: ``ids=None``)."""
-    import numpy as np
-
-    path = check_output_path(path)
-    if not path.is_file():
-        raise BadInputError(f"{path}: no such file")
-    try:
-        if path.suffix.lower() == ".npy":
-            arr = np.load(path, allow_pickle=False)
-            side = ids_sidecar(path)
-            if not side.exists():
-                return SavedEmbeddings(arr, None, {})
-            info = json.loads(side.read_text())
-            return SavedEmbeddings(arr, tuple(info["ids"]), dict(info.get("meta", {})))
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="numpy") as f:
-            header = f.metadata() or {}
-            names = list(f.keys())
-            if "embeddings" not in names:
-                raise ValueError(f"no tensor named 'embeddings' (has {names})")
-            arr = f.get_tensor("embeddings")
-        ids = tuple(json.loads(header["ids"])) if "ids" in header else None
-        return SavedEmbeddings(arr, ids, json.loads(header.get("meta", "{}")))
-    except Exception as exc:  # safetensors raises its own error type; any failure = unreadable
-        raise BadInputError(f"{path}: cannot read embeddings ({first_line(exc)})") from None
-
-
-def open_cache(compute: Compute) -> EmbeddingCache | None:
-    return EmbeddingCache(compute.cache_dir) if compute.use_cache else None
 
 
 def check_cache_writable(compute: Compute) -> None:

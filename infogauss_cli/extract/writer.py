@@ -41,7 +41,6 @@ class ChunkWriter:
         entry: CacheEntry | None,
         dim: int,
         device: str = "cpu",
-        thread: bool = True,
     ) -> None:
         self.ids, self.size, self.entry, self.dim = ids, size, entry, dim
         self.done: dict[int, Chunk] = {}
@@ -53,10 +52,8 @@ class ChunkWriter:
         self.torch, self.cuda, self.device = torch, device.startswith("cuda"), device
         self.stream = torch.cuda.Stream(device) if self.cuda else None
         self.error: BaseException | None = None
-        self.queue: queue.Queue[Any] | None = None
-        self.thread: threading.Thread | None = None
-        if thread:  # the thread starts with the first chunk to write
-            self.queue = queue.Queue(maxsize=QUEUE_SIZE)
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_SIZE)
+        self.thread: threading.Thread | None = None  # started with the first chunk to write
 
     def expect(self, batches: Sequence[Sequence[int]]) -> None:
         for batch in batches:
@@ -93,18 +90,14 @@ class ChunkWriter:
             state = self.pending.pop(c)
             host, event = self._to_host(state.out)
             state.out = []
-            job = (c, state, host, event)
-            if self.queue is None:
-                self._write(*job)
-            else:
-                if self.thread is None:
-                    self.thread = threading.Thread(target=self._loop, daemon=True)
-                    self.thread.start()
-                while True:  # bounded waits, so a dead writer thread cannot hang us
-                    self._raise()
-                    with contextlib.suppress(queue.Full):
-                        self.queue.put(job, timeout=0.5)
-                        break
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._loop, daemon=True)
+                self.thread.start()
+            while True:  # bounded waits, so a dead writer thread cannot hang us
+                self._raise()
+                with contextlib.suppress(queue.Full):
+                    self.queue.put((c, state, host, event), timeout=0.5)
+                    break
 
     def _to_host(self, tensors: list[Tensor]) -> tuple[list[Tensor], Event | None]:
         torch = self.torch
@@ -123,18 +116,15 @@ class ChunkWriter:
             event.record(side)
         return out, event
 
-    def flush(self) -> None:
-        self._submit_finished()
-        if self.queue is not None:
-            self.queue.join()
-        self._raise()
-
     def close(self) -> None:
+        """Write every finished chunk, stop the thread; an error on it is raised here."""
         try:
-            self.flush()
+            self._submit_finished()
+            self.queue.join()
+            self._raise()
         finally:
             if self.thread is not None and self.thread.is_alive():
-                self.queue.put(_STOP)  # type: ignore[union-attr]
+                self.queue.put(_STOP)
                 self.thread.join()
             self.thread = None
 
@@ -144,7 +134,6 @@ class ChunkWriter:
             raise error
 
     def _loop(self) -> None:
-        assert self.queue is not None
         while True:
             job = self.queue.get()
             try:

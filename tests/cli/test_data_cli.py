@@ -13,9 +13,9 @@ import pytest
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.extract import EngineOptions
-from infogauss_cli.extract.store import load_embeddings
 from tests.support.cli import invoke
 from tests.support.coco import file_name, image_ids, make_coco
+from tests.support.embeddings import load_embeddings
 from tests.support.fetch import manifest_for, served
 from tests.support.range_server import closed_port
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from infogauss_cli.extract.store import load_embeddings
 from tests.support.cli import invoke as run_cli
+from tests.support.embeddings import load_embeddings
 from tests.support.encoders import write_images
 
 

@@ -116,16 +116,19 @@ def test_readers_map_npy_and_safetensors(tmp_path, rng):
     np.testing.assert_array_equal(read_matrix(tmp_path / "e.safetensors", "other"), x[:, :2])
 
 
-def test_assembled_cache_file_is_memory_mapped(tmp_path, rng):
-    from infogauss_cli.extract.store import assemble_to_file
+def test_a_matrix_over_its_ram_share_is_memory_mapped(tmp_path, rng, monkeypatch):
+    from infogauss_cli.extract import result
+    from infogauss_cli.extract.plan import make_plan
+    from infogauss_cli.extract.store import Chunk
 
-    parts = [rng.standard_normal((r, 5)).astype(np.float32) for r in (3, 0, 7)]
-    got = assemble_to_file(tmp_path / "a.npy", parts, 10, 5)
-    assert blocks.MappedRows(got).mapped
+    parts = [rng.standard_normal((r, 5)).astype(np.float32) for r in (4, 4, 2)]
+    plan = make_plan([f"i{i}" for i in range(10)], 4, 4)
+    done = {c: Chunk(c, *plan.bounds(c), parts[c]) for c in range(3)}
+    monkeypatch.setattr(result, "RAM_SHARE", 1 << 40)  # every matrix is over its share
+    got, ids, _ = result.assemble(plan, done, print, tmp_path)
+    assert blocks.MappedRows(got).mapped and ids == list(plan.ids)
     np.testing.assert_array_equal(got, np.concatenate(parts))
-    with pytest.raises(ValueError):
-        assemble_to_file(tmp_path / "b.npy", parts, 11, 5)
-    assert [p.name for p in tmp_path.iterdir()] == ["a.npy"]  # no partial file left
+    assert not list(tmp_path.iterdir())  # the scratch file is gone at once
 
 
 def test_parse_size_and_the_option(tmp_path, rng):

@@ -122,20 +122,20 @@ def test_which_transforms_take_the_tensor_path():
     import timm
     from torchvision import transforms as T
 
-    from infogauss_cli.extract.cpu_decode import decode_key, tensor_resize_crop
+    from infogauss_cli.extract.cpu_decode import decode_key
 
     enc = make_image_encoder()
-    assert tensor_resize_crop(enc) is not None and decode_key(enc, "fast") == "tensor"
+    assert decode_key(enc, "fast") == "tensor"
     assert decode_key(enc, "exact") is None and decode_key(enc, "cpu") is None
     open_clip = pytest.importorskip("open_clip")
     oc = replace(enc, prepare=open_clip.image_transform(224, is_train=False))
     assert decode_key(oc, "fast") == "tensor"  # its conversion to RGB keeps an RGB image
     cfg = timm.data.resolve_data_config({"input_size": (3, 32, 32), "interpolation": "lanczos"})
     lanczos = replace(enc, prepare=timm.data.create_transform(**cfg))
-    assert tensor_resize_crop(lanczos) is None and decode_key(lanczos, "fast") is None
+    assert decode_key(lanczos, "fast") is None
     steps = enc.prepare.transforms
     gray = replace(enc, prepare=T.Compose([*steps[:2], T.Grayscale(3), *steps[2:]]))
-    assert tensor_resize_crop(gray) is None  # a step the tensor path would skip
+    assert decode_key(gray, "fast") is None  # a step the tensor path would skip
 
 
 def test_threaded_batches_keep_order_and_use_threads():

@@ -84,8 +84,8 @@ def test_resolve_precision(monkeypatch):
 
 def test_defaults_and_chunking():
     from infogauss_cli.extract import (
+        chunk_size,
         default_batch_size,
-        default_chunk_items,
         default_workers,
         make_plan,
     )
@@ -96,7 +96,7 @@ def test_defaults_and_chunking():
     assert default_workers("cuda:0", "image") >= 1
     assert default_workers("cpu", "image") == 0  # CPU images: loading threads
     # chunks do not depend on the batch size (the cache key holds no batch size)
-    assert default_chunk_items() == 512
+    assert chunk_size() == 512 and chunk_size(None, "text") == 2048
     ids = [str(k) for k in range(1000)]
     assert {make_plan(ids, bs).chunk_size for bs in (1, 24, 32, 1000)} == {512}
     assert make_plan(ids, 4, 10).chunk_size == 10

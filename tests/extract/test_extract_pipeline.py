@@ -58,8 +58,6 @@ def test_text_lengths_count_the_collates_tokens_not_characters():
     assert text_lengths(items, CountingTokenizer()) == {0: 6, 1: 1, 2: 1, 3: 2}
     assert text_lengths(items) == {0: 11, 1: 20, 2: 1, 3: 14}  # no collate: characters
     assert text_lengths(items, hash_tokenize) == text_lengths(items)  # no token_lengths
-    # only the items asked for, each counted on its own (a resumed chunk batches the same way)
-    assert text_lengths(items, CountingTokenizer(), [3, 1]) == {3: 2, 1: 1}
 
     class Fixed(CountingTokenizer):  # fixed-length batches: characters, nothing to gain
         def token_lengths(self, texts):
@@ -131,13 +129,13 @@ def test_bucketed_text_equals_unsorted_in_the_items_order(tmp_path):
     np.testing.assert_array_equal(again.embeddings, bucketed.embeddings)
 
 
-def _writer(tmp_path, entry, thread=True):
+def _writer(tmp_path, entry):
     from infogauss_cli.extract.plan import make_plan
     from infogauss_cli.extract.writer import ChunkWriter
 
     plan = make_plan([f"i{i}" for i in range(12)], 2, 4)  # 3 chunks of 4, batches of 2
     batches = [[1, 3], [2, 0], [5, 4], [6, 7], [8, 9], [10, 11]]  # out of order in chunks
-    w = ChunkWriter(plan.ids, 4, entry, 3, thread=thread)
+    w = ChunkWriter(plan.ids, 4, entry, 3)
     w.expect(batches)
     return plan, batches, w.done, w
 
@@ -148,9 +146,8 @@ def _rows(indices):
     return torch.tensor([[float(i)] * 3 for i in indices])
 
 
-@pytest.mark.parametrize("thread", [True, False])
-def test_writer_restores_order_and_skips(tmp_path, thread):
-    _, batches, done, w = _writer(tmp_path, None, thread)
+def test_writer_restores_order_and_skips(tmp_path):
+    _, batches, done, w = _writer(tmp_path, None)
     for b in batches:
         skipped = [(i, "bad") for i in b if i == 5]
         kept = [i for i in b if i != 5]

@@ -46,7 +46,7 @@ def test_cli_extract_effnet_lite0(tmp_path):
     from typer.testing import CliRunner
 
     from infogauss_cli.cli.main import app
-    from infogauss_cli.extract.store import load_embeddings
+    from tests.support.embeddings import load_embeddings
 
     write_images(tmp_path / "imgs", 5, size=(120, 160))
     out = tmp_path / "e.npy"

@@ -120,9 +120,9 @@ def test_cuda_default_batch_scales_with_memory():
 def test_cuda_batch_size_probe(items, monkeypatch):
     """No --batch-size: the runner probes upward from the default (made 8 here so that 48
     items allow it) and the embeddings match a fixed batch size."""
-    from infogauss_cli.extract import EngineOptions, extract, job
+    from infogauss_cli.extract import EngineOptions, engine, extract
 
-    monkeypatch.setattr(job, "default_batch_size", lambda device, tower: 8)
+    monkeypatch.setattr(engine, "default_batch_size", lambda device, tower: 8)
     o = EngineOptions(device="cuda", precision="fp32", chunk_items=48)
     probed = extract(make_image_encoder(), items, o)
     fixed = extract(make_image_encoder(), items, replace(o, batch_size=8))

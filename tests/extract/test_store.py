@@ -17,9 +17,9 @@ from infogauss_cli.extract.store import (
     EmbeddingCache,
     atomic_write_bytes,
     default_cache_dir,
-    load_embeddings,
     save_embeddings,
 )
+from tests.support.embeddings import load_embeddings
 from tests.support.encoders import image_items, make_image_encoder, write_images
 
 OPTS = EngineOptions(batch_size=4, workers=0, chunk_items=8)
@@ -202,12 +202,3 @@ def test_output_errors(tmp_path):
     arr = np.zeros((2, 3), np.float32)
     with pytest.raises(BadInputError, match="unknown extension"):
         save_embeddings(tmp_path / "e.txt", arr, ["a", "b"])
-    with pytest.raises(BadInputError, match="2 ids for 3"):
-        save_embeddings(tmp_path / "e.npy", np.zeros((3, 3)), ["a", "b"])
-    with pytest.raises(BadInputError, match="2-D"):
-        save_embeddings(tmp_path / "e.npy", np.zeros(3), ["a", "b", "c"])
-    np.save(tmp_path / "bare.npy", arr)
-    assert load_embeddings(tmp_path / "bare.npy").ids is None
-    (tmp_path / "bad.safetensors").write_bytes(b"garbage")
-    with pytest.raises(BadInputError, match="cannot read"):
-        load_embeddings(tmp_path / "bad.safetensors")

@@ -57,10 +57,10 @@ def test_simplejpeg_path_refuses_before_decoding(bomb, monkeypatch):
 
 
 def test_gpu_path_refuses_before_the_bytes_leave(bomb):
-    from infogauss_cli.extract.loader import JpegOr
+    from infogauss_cli.extract.loader import jpeg_or
 
     with pytest.raises(ImageLoadError, match="image too large"):
-        JpegOr(_never)(bomb)
+        jpeg_or(_never, bomb)
 
 
 def test_encoded_bytes_in_memory_are_checked(bomb, monkeypatch):

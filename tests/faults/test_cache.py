@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from infogauss_cli.extract import EngineOptions, extract
-from infogauss_cli.extract.store import load_embeddings
 from tests.support.cli import invoke
+from tests.support.embeddings import load_embeddings
 from tests.support.encoders import _start, image_folder, image_items, make_image_encoder
 
 OPTS = EngineOptions(batch_size=4, workers=0, chunk_items=8)

@@ -12,6 +12,7 @@ from infogauss_cli.core.errors import IOFailure, io_failure
 from infogauss_cli.core.preflight import check_file_target, check_folder_target, preflight_outputs
 from infogauss_cli.extract import EngineOptions
 from tests.support.cli import invoke
+from tests.support.embeddings import load_embeddings
 from tests.support.faults import _extract, one_error_line
 
 
@@ -136,7 +137,7 @@ def test_extract_no_cache_rescues_the_array(fakes, imgs, tmp_path, monkeypatch, 
     rescued = cache / "rescued" / "x.npy"
     assert f"written to {rescued} instead" in line
     monkeypatch.setattr(store, "atomic_write_bytes", real)
-    saved = store.load_embeddings(rescued)
+    saved = load_embeddings(rescued)
     assert saved.embeddings.shape == (6, 96)
 
 
