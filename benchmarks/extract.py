@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -228,9 +229,9 @@ def loading_pauses(enc, paths, batch_size: int, group_items: int, forward: bool 
     from infogauss_cli.data.sources.base import Item
     from infogauss_cli.data.sources.images import load_image
     from infogauss_cli.extract.loader import (
-        Collate,
         ItemDataset,
         ThreadedBatches,
+        collate_kept,
         device_side,
         loading_threads,
     )
@@ -242,7 +243,7 @@ def loading_pauses(enc, paths, batch_size: int, group_items: int, forward: bool 
     ]
     loader = ThreadedBatches(
         ItemDataset(items, load, prepare),
-        Collate(collate),
+        partial(collate_kept, collate),
         batches,
         loading_threads("cpu", "image"),
         group_items=group_items,
