@@ -37,12 +37,8 @@ def _root(cache_dir: object) -> Path:
 
 def human_size(n: int) -> str:
     """``1.2 GB``, ``340 kB``, ``12 B`` (powers of 1000)."""
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"  # pragma: no cover
+    power = min(len(str(n)) - 1, 12) // 3 if n > 0 else 0
+    return f"{n} B" if power == 0 else f"{n / 1000**power:.1f} {'kMGT'[power - 1]}B"
 
 
 def human_age(seconds: float) -> str:

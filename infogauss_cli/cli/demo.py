@@ -39,7 +39,7 @@ def demo_cmd(**params: object) -> None:
     outputs.preflight(folders=[("--out", out)])
     rows = demo_rows(models=bool(params["models"]), keep_arrays=True)
     out.mkdir(parents=True, exist_ok=True)
-    code = publish(rows, outputs, **comparison_sections(rows))
+    code = publish(rows, outputs, comparison_sections(rows))
     if not quiet and (table := render_comparison(rows)) is not None:
         terminal(outputs.to_stdout).print(table)
     if not quiet:

@@ -30,13 +30,7 @@ def emit(rows: Sequence[Row], out: Outputs) -> None:  # publish, then exit with 
     raise typer.Exit(publish(rows, out))
 
 
-def publish(
-    rows: Sequence[Row],
-    out: Outputs,
-    *,
-    markdown_tail: str = "",
-    html_sections: Sequence[Section] = (),
-) -> int:
+def publish(rows: Sequence[Row], out: Outputs, html_sections: Sequence[Section] = ()) -> int:
     """Table on the terminal and the files asked for; returns the report's exit code."""
     report = Report(tuple(rows), command=("infogauss", *sys.argv[1:]))
     with stdout_named():
@@ -50,7 +44,7 @@ def publish(
         if out.json_out:
             write_report("--json", out.json_out, dumps(report) + "\n")
         if out.markdown:
-            write_report("--markdown", out.markdown, render_markdown(report.rows) + markdown_tail)
+            write_report("--markdown", out.markdown, render_markdown(report.rows))
         if out.html:
             html = render_html(report.rows, command=report.command, sections=html_sections)
             write_report("--html", out.html, html)

@@ -94,7 +94,7 @@ def synthetic_cmd(**params: object) -> None:
         emit(rows, out)
     saver = None if save_checkpoints is None else CheckpointSaver(Path(save_checkpoints))
     rows = synthetic_rows(cfg, req, save_dir=saver)
-    code = publish(rows, out, **comparison_sections(rows))
+    code = publish(rows, out, comparison_sections(rows))
     if not out.quiet and (table := render_comparison(rows)) is not None:
         terminal(out.to_stdout).print(table)
     if not out.quiet:

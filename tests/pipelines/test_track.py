@@ -64,7 +64,7 @@ def test_save_checkpoints_layout(saved):
 def test_track_reproduces_synthetic_rows_and_the_rise(saved):
     root, direct = saved
     res = track_synthetic([root], trend="up")
-    by_name = {s.name: s.rows for s in res.series}
+    by_name = {s.name: s.rows for s in res}
     binary = by_name["Synthetic Binary (Linear) (l2)"]
     sup = by_name["Synthetic GMM (Linear, supervised) (l2)"]
     assert [r.step for r in binary] == [0, 40, 120] == [r.step for r in sup]
