@@ -42,9 +42,8 @@ INFO_JSON = o.shared(
 def _where(data_dir: Path | None) -> tuple[Path, str]:
     if data_dir is not None:
         return resolve_data_dir(data_dir), "--dir"
-    if os.environ.get("INFOGAUSS_DATA"):
-        return resolve_data_dir(None), "$INFOGAUSS_DATA"
-    return resolve_data_dir(None), "default (user cache dir)"
+    env = os.environ.get("INFOGAUSS_DATA")
+    return resolve_data_dir(None), "$INFOGAUSS_DATA" if env else "default (user cache dir)"
 
 
 @app.command("fetch", cls=HelpCommand)
@@ -64,10 +63,8 @@ def fetch_cmd(
     if params["quiet"]:
         return
     if result.already_present:
-        typer.echo(
-            f"{manifest.name} is already complete in {printable(result.root)} "
-            "(--force fetches again)"
-        )
+        root = printable(result.root)
+        typer.echo(f"{manifest.name} is already complete in {root} (--force fetches again)")
         return
     typer.echo(
         f"{manifest.name} is ready in {printable(result.root)}: {result.files} files extracted, "
@@ -96,12 +93,10 @@ def info_cmd(**params: object) -> None:
         table = Table(title=s.name, title_justify="left", show_header=False)
         table.add_column("what", style="bold")
         table.add_column("value")
+        missing = "[yellow]incomplete[/]" if s.root.exists() else "[dim]absent[/]"
+        status = f"{missing}: run infogauss data fetch {s.name}"
         if s.complete:
             status = f"[green]complete[/] ({(s.marker or {}).get('completed_at', '?')})"
-        elif s.root.exists():
-            status = f"[yellow]incomplete[/]: run infogauss data fetch {s.name}"
-        else:
-            status = f"[dim]absent[/]: run infogauss data fetch {s.name}"
         table.add_row("status", status)
         table.add_row("folder", markup_safe(s.root))
         for pattern, count in s.members.items():

@@ -57,9 +57,9 @@ class StdoutConsole(Console):
 def terminal(to_stderr: bool = False) -> Console:
     """The console for tables (stderr when a report goes to stdout); 160 columns when piped."""
     console = StdoutConsole(stderr=to_stderr)
-    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
-        return console
-    return StdoutConsole(stderr=to_stderr, width=160)
+    if not (console.is_terminal or os.environ.get("COLUMNS", "").isdigit()):
+        console.width = 160
+    return console
 
 
 def closed_stdout() -> int:
@@ -98,8 +98,7 @@ def show_escaped(
 
 def _quiet(kwargs: dict[str, object]) -> bool:
     """``--quiet`` as a parameter, or on an options object passed as one."""
-    flags = [v for k, v in kwargs.items() if k == "quiet"]
-    flags += [getattr(v, "quiet", False) for v in kwargs.values()]
+    flags = [kwargs.get("quiet"), *(getattr(v, "quiet", False) for v in kwargs.values())]
     return any(f is True for f in flags)
 
 

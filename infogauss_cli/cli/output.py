@@ -1,4 +1,5 @@
-"""Print and write a report, then exit with its code (shared by every auditing command)."""
+"""Print and write a report, then exit with its code (shared by every auditing command), and
+`infogauss schema`: the JSON Schema of that report (docs/report.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from infogauss_cli.core.safe_text import printable
 from infogauss_cli.judge.model import Report, Row
 from infogauss_cli.report.cells import render_markdown
 from infogauss_cli.report.html import render_html
-from infogauss_cli.report.json_report import dumps
+from infogauss_cli.report.json_report import dumps, schema_text
 
 if TYPE_CHECKING:
     from infogauss_cli.judge.gates import GateResult
@@ -104,3 +105,11 @@ def keep_on_failure(option: str, path: str | Path, write: Callable[[Path], objec
             write(rescue)
             fix = f"the output was written to {rescue} instead"
     raise io_failure(failure, path, f"write {option} to", fix=fix) from None
+
+
+def schema_cmd() -> None:
+    """Print the JSON Schema (2020-12) that every [bold]--json[/] report validates against.
+
+    Example: [bold]infogauss schema > report.v1.json[/]
+    """
+    typer.echo(schema_text(), nl=False)

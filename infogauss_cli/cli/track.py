@@ -62,11 +62,11 @@ def track_cmd(
     p = {k: getattr(v, "value", v) for k, v in params.items()}
     weights, trend, view = (p[k] for k in ("weights", "require_trend", "view"))
     steps = o.ints(p["steps"], "--steps")  # type: ignore[arg-type]
-    out = o.outputs(params)
     weights = expand_weights(weights or ())
-    reads = [("TARGET", t) for t in targets] + [("--weights", w) for w in weights]
-    out.preflight([("--zoo", params["zoo"]), *((k, f) for k, t in reads for f in read_files(t))])
-    req = o.request(params, out, view=view or "l2")
+    named = [("TARGET", t) for t in targets] + [("--weights", w) for w in weights]
+    reads = [("--zoo", params["zoo"]), *((k, f) for k, t in named for f in read_files(t))]
+    req = o.request(params, reads, view=view or "l2")
+    out = req.outputs
     if req.compute.use_cache:
         check_cache_writable(req.compute)
     if p["revision"] is not None and all(Path(t).exists() for t in targets):

@@ -67,27 +67,19 @@ def list_cmd(**params: object) -> None:
         models = [{**_entry_dict(e), "ref": e.ref} for e in z.entries]
         typer.echo(json.dumps({"zoo": z.path, "models": models}, indent=2))
         return
-    console = StdoutConsole()
-    wide = console.width >= 120  # else aliases under the id and a * for the paper's models
     table = Table(title=f"{len(z)} models · {z.path}", title_justify="left", title_style="dim")
     table.box, table.pad_edge = box.SIMPLE_HEAD, False
-    cols = ["id", "aliases"] if wide else ["id / aliases"]
     id_width = max((len(e.ref) + 1 for e in z.entries), default=2)
-    for col in [*cols, "backend", "towers", "objective", "dim", *(["paper row"] if wide else [])]:
-        width = id_width if col in ("id", "id / aliases") else None
-        justify = "right" if col == "dim" else "left"
-        no_wrap = col in ("id", "dim")
-        table.add_column(col, justify=justify, no_wrap=no_wrap, overflow="fold", min_width=width)
-    for e in z.entries:
-        rest = [e.backend, "+".join(e.towers), e.objective, str(e.dim)]
-        if wide:
-            table.add_row(f"[bold]{e.ref}[/]", ", ".join(e.aliases), *rest, _paper_row(e))
-        else:
-            aliases = f"\n[dim]{', '.join(e.aliases)}[/]" if e.aliases else ""
-            table.add_row(f"[bold]{e.ref}[/]{'*' if e.paper_row else ''}{aliases}", *rest)
+    for col in ("id / aliases", "backend", "towers", "objective"):
+        table.add_column(col, overflow="fold", min_width=id_width if "id" in col else None)
+    table.add_column("dim", justify="right", no_wrap=True)
+    for e in z.entries:  # aliases under the id, a * for the paper's models
+        aliases = f"\n[dim]{', '.join(e.aliases)}[/]" if e.aliases else ""
+        label = f"[bold]{e.ref}[/]{'*' if e.paper_row else ''}{aliases}"
+        table.add_row(label, e.backend, "+".join(e.towers), e.objective, str(e.dim))
+    console = StdoutConsole()
     console.print(table)
-    if not wide:
-        console.print("[dim]* reproduces a row of the paper's table (`zoo show MODEL` names it)[/]")
+    console.print("[dim]* reproduces a row of the paper's table (`zoo show MODEL` names it)[/]")
     console.print(
         "[dim]MODEL@random is the seeded random-init twin of any model; "
         "`infogauss zoo show MODEL` for details.[/]"

@@ -94,7 +94,7 @@ def paired_metrics(source: Source, done: Mapping[str, Extracted]) -> dict[str, f
     from infogauss_cli.diagnostics.sphere import pair_indices, paired_stats  # scipy
 
     ex_i, ex_t = done.get("image"), done.get("text")
-    if ex_i is None or ex_t is None or isinstance(ex_i, Exception) or isinstance(ex_t, Exception):
+    if not (isinstance(ex_i, Extraction) and isinstance(ex_t, Extraction)):
         return {}
     pair_of = {it.id: it.pair for it in source.items("text")}
     ia, ib = pair_indices(ex_i.ids, [pair_of.get(i) for i in ex_t.ids])

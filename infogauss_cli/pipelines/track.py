@@ -190,23 +190,20 @@ def track_synthetic(
             pop = population(cfg.data_spec(ck.run.data), cfg.seed)
             cache[key] = held_out(pop, cfg)
         # the run's name at every epoch (row_name drops "supervised" at epoch 0)
-        name = re.sub(r" E[0-9]+$", "", row_name(ck.run, 1))
+        name = row_name(ck.run, 1).rsplit(" E", 1)[0]
+        model = f"{name} E{ck.epoch}"
         try:
-            encoder = load_encoder(ck)
+            snap = evaluate(load_encoder(ck), ck.run, ck.epoch, cache[key], cfg, ck.train_s)
         except BadInputError as exc:
             for v in VIEWS[cfg.view]:
-                row = Row(model=f"{name} E{ck.epoch}", error=str(exc), step=ck.step)
-                series.setdefault((ck.run, cfg, v), []).append(row)
+                row = Row(model=model, error=str(exc), step=ck.step)
+                series.setdefault((name, cfg, v), []).append(row)
             continue
-        snap = evaluate(encoder, ck.run, ck.epoch, cache[key], cfg, ck.train_s)
         for r in snapshot_rows([snap], cfg, Request(diagnose=request.diagnose)):
-            row = dataclasses.replace(r, model=f"{name} E{ck.epoch}", step=ck.step)
-            series.setdefault((ck.run, cfg, r.protocol["view"]), []).append(row)
-        note(f"[dim]{name} E{ck.epoch}: step {ck.step}[/]")
-    found = [
-        Series(f"{rows[0].model.rsplit(' E', 1)[0]} ({v})", tuple(rows))
-        for (_, _, v), rows in series.items()
-    ]
+            row = dataclasses.replace(r, model=model, step=ck.step)
+            series.setdefault((name, cfg, r.protocol["view"]), []).append(row)
+        note(f"[dim]{model}: step {ck.step}[/]")
+    found = [Series(f"{name} ({v})", tuple(rows)) for (name, _, v), rows in series.items()]
     found += [Series(str(p), (Row(model=str(p), error=why),)) for p, why in unreadable]
     return apply_gates(found, request.gates, trend)
 

@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 from infogauss_cli.cli.main import app
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.judge.model import Row
-from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints
-from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows
+from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver, find_checkpoints
+from infogauss_cli.pipelines.synthetic.experiment import synthetic_rows
+from infogauss_cli.pipelines.synthetic.train import preset
 from infogauss_cli.pipelines.track import (
     kendall,
     order_by_step,
@@ -40,7 +41,7 @@ def invoke(*args: str):
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     root = tmp_path_factory.mktemp("ckpt")
-    rows = synthetic_rows(preset("quick", **TINY), save_dir=root)
+    rows = synthetic_rows(preset("quick", **TINY), saver=CheckpointSaver(root))
     return root, {r.model: r for r in rows}
 
 

@@ -112,15 +112,14 @@ class GaussianityMonitor:
                 parts = [fn(model, _to(b, device)) for b in _batches(self.probe, self.batch_size)]
         finally:
             model.train(was_training)
-        if bad := [p for p in parts if not isinstance(p, torch.Tensor)]:
-            raise BadInputError(
-                f"the model returned {type(bad[0]).__name__}, not a tensor of embeddings: pass "
-                "embed=lambda model, batch: ... to GaussianityMonitor"
-            )
         if not parts:
             raise BadInputError("the probe set is empty")
-        if any(p.ndim != 2 for p in parts):
-            raise BadInputError("embed() must return (batch, d) tensors of embeddings")
+        if bad := [p for p in parts if not isinstance(p, torch.Tensor) or p.ndim != 2]:
+            raise BadInputError(
+                f"the model returned {type(bad[0]).__name__} {getattr(bad[0], 'shape', '')}, not "
+                "a (batch, d) tensor of embeddings: pass embed=lambda model, batch: ... to "
+                "GaussianityMonitor"
+            )
         return torch.cat([p.float().cpu() for p in parts]).numpy()
 
     def measure(self, model: nn.Module, step: int) -> MonitorResult:

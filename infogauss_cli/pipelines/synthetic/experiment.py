@@ -21,7 +21,6 @@ from infogauss_cli.pipelines.synthetic import train as S
 from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver
 from infogauss_cli.pipelines.synthetic.paper import PAPER
 from infogauss_cli.pipelines.synthetic.train import Run, SyntheticConfig, train
-from infogauss_cli.pipelines.synthetic.train import preset as preset  # the door for callers
 from infogauss_cli.report.plots import PlotSpec, write_figures
 
 if TYPE_CHECKING:
@@ -47,7 +46,7 @@ class Snapshot(NamedTuple):
 def held_out(pop: S.Population, cfg: SyntheticConfig) -> HeldOut:
     spec, noise = pop.spec, cfg.noise_for(pop.spec.kind)
     rng = np.random.default_rng([cfg.seed, S.KINDS.index(spec.kind), 1])
-    x = pop.sample(cfg.n_eval, rng).x
+    x = pop.sample(cfg.n_eval, rng)[0]
     return x, S.augment(x, spec, noise, rng), S.augment(x, spec, noise, rng)
 
 
@@ -130,7 +129,7 @@ def _data_section(run: Run, epoch: int, cfg: SyntheticConfig, reference: bool) -
             out["labels"] = "mixture component"
     if run.data == "binary":
         out["density"] = s.density
-    return out | ({"paper": PAPER[key].to_dict()} if key and reference else {})
+    return out | ({"paper": dict(PAPER[key])} if key and reference else {})
 
 
 def _protocol(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any]:
@@ -171,21 +170,15 @@ def snapshot_rows(
 
 
 def synthetic_rows(
-    cfg: SyntheticConfig,
-    request: Request = Request(),
-    save_dir: str | Path | CheckpointSaver | None = None,
+    cfg: SyntheticConfig, request: Request = Request(), saver: CheckpointSaver | None = None
 ) -> list[Row]:
     """``infogauss synthetic``: one row per snapshot and view; epoch 0 once per (input,
-    encoder), whose runs share one seeded initialisation. ``save_dir``: also write the encoders
-    (a folder's failed write raises at the end; a given :class:`CheckpointSaver` keeps it)."""
-    saver = CheckpointSaver(Path(save_dir)) if isinstance(save_dir, (str, Path)) else save_dir
+    encoder), whose runs share one seeded initialisation; ``saver`` also writes the encoders."""
     snaps: list[Snapshot] = []
     for run in cfg.runs():
         pop = S.population(cfg.data_spec(run.data), cfg.seed)
         initial = all((s.run.data, s.run.encoder) != (run.data, run.encoder) for s in snaps)
         snaps += train_run(run, cfg, pop, held_out(pop, cfg), initial=initial, saver=saver)
-    if saver is not None and saver is not save_dir:
-        saver.raise_failure()
     return snapshot_rows(snaps, cfg, request)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.judge.model import Row
@@ -16,30 +15,15 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 
-@dataclass(frozen=True)
-class PaperRow:
-    """One line of the paper's table; ``analogue``: a different setting that plays the part."""
-
-    setting: str
-    norm_cv: float
-    ad_mean: float
-    ad_compliance: float
-    dp_mean_p: float
-    dp_compliance: float
-    gaussian: bool
-    analogue: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-PAPER: dict[str, PaperRow] = {
-    key: PaperRow(*values[:6], *map(bool, values[6:]))  # gaussian, analogue: 1/0
+FIELDS = ("setting", "norm_cv", "ad_mean", "ad_compliance", "dp_mean_p", "dp_compliance")
+FIELDS += ("gaussian", "analogue")  # 1/0; analogue: a different setting that plays the part
+PAPER: dict[str, dict[str, Any]] = {
+    key: dict(zip(FIELDS, (*values[:6], *map(bool, values[6:])), strict=True))
     for key, values in {
-        "laplace": ("Synthetic Laplace (Linear)", 0.08, 0.38, 1.0, 0.49, 1.0, 1),
-        "gmm": ("Synthetic GMM (Linear)", 0.08, 0.39, 1.0, 0.46, 1.0, 1),
-        "binary-initial": ("Synthetic Binary (Initial E0)", 0.36, 1.64, 0.3, 0.02, 0.15, 0),
-        "binary-trained": ("Synthetic Binary (Trained E100)", 0.09, 0.42, 0.97, 0.46, 0.98, 1),
+        "laplace": ("Synthetic Laplace (Linear)", 0.08, 0.38, 1.0, 0.49, 1.0, 1, 0),
+        "gmm": ("Synthetic GMM (Linear)", 0.08, 0.39, 1.0, 0.46, 1.0, 1, 0),
+        "binary-initial": ("Synthetic Binary (Initial E0)", 0.36, 1.64, 0.3, 0.02, 0.15, 0, 0),
+        "binary-trained": ("Synthetic Binary (Trained E100)", 0.09, 0.42, 0.97, 0.46, 0.98, 1, 0),
         "supervised": ("CIFAR-10 Supervised (ResNet-18)", 0.5, 3.3, 0.062, 0.041, 0.039, 0, 1),
         "contrastive": ("CIFAR-10 Contrastive (ResNet-18)", 0.09, 0.43, 0.961, 0.39, 0.945, 1, 1),
     }.items()
