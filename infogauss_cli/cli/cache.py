@@ -10,18 +10,12 @@ from rich.table import Table
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import StdoutConsole
-from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
+from infogauss_cli.cli.lazy import HelpCommand, sub_app
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.safe_paths import default_cache_dir
 from infogauss_cli.pipelines import cache as admin
 
-app = typer.Typer(
-    cls=HelpGroup,
-    name="cache",
-    help="The embedding cache: list entries, prune old ones, verify every chunk.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-)
+app = sub_app("The embedding cache: list entries, prune old ones, verify every chunk.")
 
 PRUNE = (
     o.shared(str | None, None, "--older-than", o.OPT),

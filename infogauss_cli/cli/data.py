@@ -13,15 +13,12 @@ from rich.table import Table
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import terminal
-from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
+from infogauss_cli.cli.lazy import HelpCommand, sub_app
 from infogauss_cli.core.safe_text import markup_safe, printable
 from infogauss_cli.data.fetch import MANIFESTS, dataset_status, fetch, resolve_data_dir
 
-app = typer.Typer(
-    cls=HelpGroup,
-    help="Fetch MS-COCO val2017 (download, verify md5, extract) and show what data is present.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
+app = sub_app(
+    "Fetch MS-COCO val2017 (download, verify md5, extract) and show what data is present."
 )
 
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Literal, get_args, get_origin
+from typing import get_args, get_origin
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
@@ -41,24 +41,12 @@ def _number(kind: type, value: object, info: ParameterInfo) -> int | float:
     return out  # type: ignore[no-any-return]
 
 
-def _choice(
-    choices: tuple[object, ...], value: object, info: ParameterInfo, ctx: typer.Context
-) -> object:
-    if not info.case_sensitive or ctx.token_normalize_func is not None:
+def _leaf(kind: object, value: object, info: ParameterInfo) -> object:
+    if isinstance(kind, type) and issubclass(kind, Enum):  # case-sensitive, as every vocabulary
+        for choice in kind:
+            if value is choice or (isinstance(value, str) and value == choice.value):
+                return choice
         raise _Slow
-    if any(value is c for c in choices if isinstance(c, Enum)):
-        return value
-    for choice in choices:
-        if isinstance(value, str) and value == str(getattr(choice, "value", choice)):
-            return choice
-    raise _Slow
-
-
-def _leaf(kind: object, value: object, info: ParameterInfo, ctx: typer.Context) -> object:
-    if isinstance(kind, type) and issubclass(kind, Enum):
-        return _choice(tuple(kind), value, info, ctx)
-    if get_origin(kind) is Literal:
-        return _choice(get_args(kind), value, info, ctx)
     if (kind is bool and isinstance(value, bool)) or (kind is str and isinstance(value, str)):
         return value
     if kind in (int, float):
@@ -84,10 +72,10 @@ def convert(param: Param, value: object, ctx: typer.Context) -> object:
     if get_origin(d.annotation) is list:
         (item,) = get_args(d.annotation)
         items = value if isinstance(value, (list, tuple)) else [value]
-        return [_leaf(item, v, info, ctx) for v in items]
-    if get_origin(d.annotation) not in (None, Literal):
+        return [_leaf(item, v, info) for v in items]
+    if get_origin(d.annotation) is not None:
         raise _Slow
-    return _leaf(d.annotation, value, info, ctx)
+    return _leaf(d.annotation, value, info)
 
 
 def _light(param: object) -> None:
@@ -182,6 +170,11 @@ def load_command(name: str, markup: str | None = "rich") -> Cmd:
     info = CommandInfo(name, cls=HelpCommand, callback=callback, help=own)
     cmd = get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=markup)
     return lighten(cmd)
+
+
+def sub_app(help_text: str) -> typer.Typer:
+    """A command group of :data:`GROUPS` (its subcommands: ``cls=HelpCommand``)."""
+    return typer.Typer(cls=HelpGroup, help=help_text, no_args_is_help=True, rich_markup_mode="rich")
 
 
 class LazyGroup(HelpGroup):

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import StdoutConsole
-from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
+from infogauss_cli.cli.lazy import HelpCommand, sub_app
 from infogauss_cli.core.errors import BadInputError, InfogaussError
 from infogauss_cli.models.catalogue import (
     check_entry,
@@ -28,13 +28,7 @@ from infogauss_cli.models.catalogue import (
 from infogauss_cli.models.validation import format_errors
 from infogauss_cli.models.zoo_schema import SCHEMA_VERSION, ZooEntry
 
-app = typer.Typer(
-    cls=HelpGroup,
-    name="zoo",
-    help="The model zoo: registered models, their sources and embeddings.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-)
+app = sub_app("The model zoo: registered models, their sources and embeddings.")
 
 
 SHOW = (
