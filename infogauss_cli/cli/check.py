@@ -34,6 +34,5 @@ def check_cmd(
     if params["name"] is not None and len(files) > 1:
         raise typer.BadParameter("--name labels a single FILE", param_hint="--name")
     req = o.request(params, [("FILE", f) for f in files])  # before any file is read
-    kw = {"key": params["key"], "name": params["name"], "protocol": req.protocol}
-    rows = [r for f in files for r in check_file(f, options=req.diagnose, gates=req.gates, **kw)]
+    rows = [r for f in files for r in check_file(f, req, params["key"], params["name"])]  # type: ignore[arg-type]
     emit(rows, req.outputs)

@@ -13,7 +13,7 @@ from infogauss_cli.cli import options as o
 from infogauss_cli.core.safe_text import printable
 from infogauss_cli.extract import ExtractedFile, ShardWork, extract_to_file, skipped_text
 from infogauss_cli.extract.distributed import current_shard
-from infogauss_cli.pipelines.layers import layers_to_files
+from infogauss_cli.pipelines.audit import layers_to_files
 
 OUT_HELP = (
     "Where to write the (n, dim) float32 embeddings: .npy (ids in FILE.ids.json beside it) or "

@@ -79,7 +79,7 @@ def track_cmd(
             raise typer.BadParameter(
                 "synthetic checkpoints carry their steps: no --weights or --steps"
             )
-        series = track_synthetic(targets, req, view=view, n=req.protocol.n, trend=trend)
+        series = track_synthetic(targets, req, view, trend)
     elif kind == "folders":
         series = track_zoo(folder_checkpoints(targets[0], steps), req, trend)
     else:

@@ -162,14 +162,10 @@ def apply_gates(series: Sequence[Series], gates: Gates, trend: str | None) -> li
 
 
 def track_synthetic(
-    paths: Sequence[str | Path],
-    request: Request = Request(),
-    *,
-    view: str | None = None,
-    n: int | None = None,
-    trend: str | None = None,
+    paths: Sequence[str | Path], request: Request, view: str | None = None, trend: str | None = None
 ) -> list[Series]:
-    """Rows for every checkpoint under ``paths`` with its saved protocol (or ``view``, ``n``)."""
+    """Rows for every checkpoint under ``paths`` with its saved protocol (or ``view``, and the
+    request's ``n``)."""
     from infogauss_cli.pipelines.synthetic.experiment import (
         evaluate,
         held_out,
@@ -183,7 +179,7 @@ def track_synthetic(
     unreadable: list[tuple[Path, str]] = []
     for ck in find_checkpoints(list(paths), unreadable):
         cfg = dataclasses.replace(
-            ck.config, view=view or ck.config.view, n_eval=n or ck.config.n_eval
+            ck.config, view=view or ck.config.view, n_eval=request.protocol.n or ck.config.n_eval
         )
         key = (ck.run.data, cfg)
         if key not in cache:

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from infogauss_cli.cli.main import app
 from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import Request
 from infogauss_cli.judge.model import Row
 from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver, find_checkpoints
 from infogauss_cli.pipelines.synthetic.experiment import synthetic_rows
@@ -64,7 +65,7 @@ def test_save_checkpoints_layout(saved):
 @pytest.mark.slow
 def test_track_reproduces_synthetic_rows_and_the_rise(saved):
     root, direct = saved
-    res = track_synthetic([root], trend="up")
+    res = track_synthetic([root], Request(), trend="up")
     by_name = {s.name: s.rows for s in res}
     binary = by_name["Synthetic Binary (Linear) (l2)"]
     sup = by_name["Synthetic GMM (Linear, supervised) (l2)"]
