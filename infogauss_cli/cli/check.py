@@ -34,5 +34,6 @@ def check_cmd(
     if params["name"] is not None and len(files) > 1:
         raise typer.BadParameter("--name labels a single FILE", param_hint="--name")
     req = o.request(params, [("FILE", f) for f in files])  # before any file is read
-    rows = [r for f in files for r in check_file(f, req, params["key"], params["name"])]  # type: ignore[arg-type]
+    key, name = params["key"], params["name"]
+    rows = [r for f in files for r in check_file(f, req, key, name)]  # type: ignore[arg-type]
     emit(rows, req.outputs)
