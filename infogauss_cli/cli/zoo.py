@@ -37,13 +37,6 @@ SHOW = (
 )
 
 
-def _paper_row(entry: ZooEntry) -> str:
-    row = entry.paper_row
-    if isinstance(row, dict):
-        return " / ".join(row[t] for t in entry.towers if t in row)
-    return row or ""
-
-
 def _entry_dict(entry: ZooEntry, *, compact: bool = False) -> dict[str, Any]:
     data = entry.model_dump(mode="json", exclude_defaults=compact)
     return {"id": entry.id, **data} if compact else data  # a zoo file must have the id
@@ -106,6 +99,9 @@ def show_cmd(model: Annotated[str, typer.Argument(help=o.MODEL_HELP)], **params:
     src = entry.source.model_dump(mode="json", exclude_defaults=True)
     dim = f"{entry.dim}-d" if entry.dim else "dim from the built model"
     init = "pretrained weights" if entry.pretrained else f"random, seed {entry.init_seed}"
+    paper = entry.paper_row  # a line of the paper's table, or one per tower
+    if isinstance(paper, dict):
+        paper = " / ".join(paper[t] for t in entry.towers if t in paper)
     detail = f" ({escape(str(weights['detail']))})" if weights["detail"] else ""
     rows = {
         "model": entry.ref,
@@ -115,7 +111,7 @@ def show_cmd(model: Annotated[str, typer.Argument(help=o.MODEL_HELP)], **params:
         "towers": ", ".join(entry.towers),
         "objective": entry.objective,
         "embedding": f"{dim}: {entry.embedding}",
-        "paper row": _paper_row(entry) or "-",
+        "paper row": paper or "-",
         "init": init,
         "weights": f"{weights['kind']}: {weights['location']}",
         "available": ("[green]yes[/]" if weights["available"] else "[yellow]no[/]") + detail,

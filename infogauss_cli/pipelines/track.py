@@ -78,17 +78,14 @@ def order_by_step(
     names: Sequence[str], steps: Sequence[int] | None, *, named_only: bool = False
 ) -> list[tuple[int, int]]:
     """``(step, index)`` pairs sorted by step, given or parsed from the names."""
-    if steps is not None:
-        if len(steps) != len(names):
-            raise BadInputError(f"--steps has {len(steps)} values for {len(names)} checkpoints")
-        found = list(steps)
-    else:
-        found = []
-        for name in names:
-            step = parse_step(name, named_only=named_only)
-            if step is None:
-                raise BadInputError(f"cannot read a step from {name!r}; give them with --steps")
-            found.append(step)
+    if steps is not None and len(steps) != len(names):
+        raise BadInputError(f"--steps has {len(steps)} values for {len(names)} checkpoints")
+    found = (
+        list(steps) if steps is not None else [parse_step(n, named_only=named_only) for n in names]
+    )
+    if None in found:
+        name = names[found.index(None)]
+        raise BadInputError(f"cannot read a step from {name!r}; give them with --steps")
     if len(set(found)) != len(found):
         raise BadInputError(f"two checkpoints have the same step ({sorted(found)})")
     return sorted((s, i) for i, s in enumerate(found))
