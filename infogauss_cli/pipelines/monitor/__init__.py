@@ -111,10 +111,10 @@ class GaussianityMonitor:
         if not parts:
             raise BadInputError("the probe set is empty")
         if bad := [p for p in parts if not isinstance(p, torch.Tensor) or p.ndim != 2]:
+            got = getattr(bad[0], "shape", type(bad[0]).__name__)
             raise BadInputError(
-                f"the model returned {type(bad[0]).__name__} {getattr(bad[0], 'shape', '')}, not "
-                "a (batch, d) tensor of embeddings: pass embed=lambda model, batch: ... to "
-                "GaussianityMonitor"
+                f"the model returned {got}, not a tensor of (batch, d) embeddings: pass "
+                "embed=lambda model, batch: ... to GaussianityMonitor"
             )
         return torch.cat([p.float().cpu() for p in parts]).numpy()
 
