@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from infogauss_cli.core.errors import InfogaussError, io_failure
+from infogauss_cli.core.progress import listening
 from infogauss_cli.core.safe_text import printable, printable_lines
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -156,14 +157,15 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: object, **kwargs: object) -> object:
-        from infogauss_cli.cli.progress import channel  # rich's progress bars
+        from infogauss_cli.cli.progress import RichChannel  # rich's progress bars
 
         result, code, message, signals = None, 0, "", None
+        quiet = _quiet(kwargs) or not is_main()  # torchrun: rank 0 only
         try:
             with (
                 warnings.catch_warnings(),
                 stopping_signals() as signals,
-                channel(quiet=_quiet(kwargs) or not is_main()),  # torchrun: rank 0 only
+                listening(RichChannel(Console(stderr=True, quiet=quiet))),
             ):
                 warnings.showwarning = show_escaped  # control characters escaped
                 if not _state["debug"]:  # only the tool's own warnings (all with --debug)

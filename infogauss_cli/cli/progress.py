@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from infogauss_cli.core.progress import Advance, listening
+from infogauss_cli.core.progress import Advance
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -64,10 +64,3 @@ class RichChannel:
         # above the bars while they show (a line printed elsewhere leaves a frozen bar behind)
         target = self.progress.console if self.open and self.progress else self.console
         target.print(text, highlight=False)
-
-
-@contextmanager
-def channel(*, quiet: bool) -> Iterator[None]:
-    """Render the library's progress events for one command (stderr; nothing when quiet)."""
-    with listening(RichChannel(Console(stderr=True, quiet=quiet))):
-        yield
