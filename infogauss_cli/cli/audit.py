@@ -37,10 +37,8 @@ def audit_cmd(
     """
     from infogauss_cli.pipelines.audit import audit_models  # numpy
 
-    out = o.outputs(params)
-    inputs = [*data_inputs(str(params["data"])), ("--zoo", params["zoo"])]
-    out.preflight([*inputs, ("--baseline", params["baseline"])])  # before any model loads
-    req = o.request(params, out)
+    req = o.request(params, [*data_inputs(str(params["data"])), ("--zoo", params["zoo"])])
+    out = req.outputs
     check_cache_writable(req.compute)
     share = current_shard(req.compute.shard)
     rows = audit_models(models, req, share)

@@ -10,18 +10,12 @@ from rich.table import Table
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import StdoutConsole
-from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
+from infogauss_cli.cli.lazy import HelpCommand, sub_app
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.preflight import default_cache_dir
 from infogauss_cli.pipelines import cache as admin
 
-app = typer.Typer(
-    cls=HelpGroup,
-    name="cache",
-    help="The embedding cache: list entries, prune old ones, verify every chunk.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-)
+app = sub_app("The embedding cache: list entries, prune old ones, verify every chunk.")
 
 PRUNE = (
     o.shared(str | None, None, "--older-than", o.OPT),
@@ -37,12 +31,8 @@ def _root(cache_dir: object) -> Path:
 
 def human_size(n: int) -> str:
     """``1.2 GB``, ``340 kB``, ``12 B`` (powers of 1000)."""
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{n} B"  # pragma: no cover
+    power = min(len(str(n)) - 1, 12) // 3 if n > 0 else 0
+    return f"{n} B" if power == 0 else f"{n / 1000**power:.1f} {'kMGT'[power - 1]}B"
 
 
 def human_age(seconds: float) -> str:

@@ -33,9 +33,7 @@ def check_cmd(
 
     if params["name"] is not None and len(files) > 1:
         raise typer.BadParameter("--name labels a single FILE", param_hint="--name")
-    out = o.outputs(params)
-    out.preflight([*(("FILE", f) for f in files), ("--baseline", params["baseline"])])
-    req = o.request(params, out)  # every output writable, and no input, before any file is read
-    kw = {"key": params["key"], "name": params["name"], "protocol": req.protocol}
-    rows = [r for f in files for r in check_file(f, options=req.diagnose, gates=req.gates, **kw)]
-    emit(rows, out)
+    req = o.request(params, [("FILE", f) for f in files])  # before any file is read
+    key, name = params["key"], params["name"]
+    rows = [r for f in files for r in check_file(f, req, key, name)]  # type: ignore[arg-type]
+    emit(rows, req.outputs)

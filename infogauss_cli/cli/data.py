@@ -13,15 +13,12 @@ from rich.table import Table
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import terminal
-from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
+from infogauss_cli.cli.lazy import HelpCommand, sub_app
 from infogauss_cli.core.safe_text import markup_safe, printable
 from infogauss_cli.data.fetch import MANIFESTS, dataset_status, fetch, resolve_data_dir
 
-app = typer.Typer(
-    cls=HelpGroup,
-    help="Fetch MS-COCO val2017 (download, verify md5, extract) and show what data is present.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
+app = sub_app(
+    "Fetch MS-COCO val2017 (download, verify md5, extract) and show what data is present."
 )
 
 
@@ -42,9 +39,8 @@ INFO_JSON = o.shared(
 def _where(data_dir: Path | None) -> tuple[Path, str]:
     if data_dir is not None:
         return resolve_data_dir(data_dir), "--dir"
-    if os.environ.get("INFOGAUSS_DATA"):
-        return resolve_data_dir(None), "$INFOGAUSS_DATA"
-    return resolve_data_dir(None), "default (user cache dir)"
+    env = os.environ.get("INFOGAUSS_DATA")
+    return resolve_data_dir(None), "$INFOGAUSS_DATA" if env else "default (user cache dir)"
 
 
 @app.command("fetch", cls=HelpCommand)
@@ -64,10 +60,8 @@ def fetch_cmd(
     if params["quiet"]:
         return
     if result.already_present:
-        typer.echo(
-            f"{manifest.name} is already complete in {printable(result.root)} "
-            "(--force fetches again)"
-        )
+        root = printable(result.root)
+        typer.echo(f"{manifest.name} is already complete in {root} (--force fetches again)")
         return
     typer.echo(
         f"{manifest.name} is ready in {printable(result.root)}: {result.files} files extracted, "
@@ -96,12 +90,10 @@ def info_cmd(**params: object) -> None:
         table = Table(title=s.name, title_justify="left", show_header=False)
         table.add_column("what", style="bold")
         table.add_column("value")
+        missing = "[yellow]incomplete[/]" if s.root.exists() else "[dim]absent[/]"
+        status = f"{missing}: run infogauss data fetch {s.name}"
         if s.complete:
             status = f"[green]complete[/] ({(s.marker or {}).get('completed_at', '?')})"
-        elif s.root.exists():
-            status = f"[yellow]incomplete[/]: run infogauss data fetch {s.name}"
-        else:
-            status = f"[dim]absent[/]: run infogauss data fetch {s.name}"
         table.add_row("status", status)
         table.add_row("folder", markup_safe(s.root))
         for pattern, count in s.members.items():

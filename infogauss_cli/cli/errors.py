@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from infogauss_cli.core.errors import InfogaussError, io_failure
+from infogauss_cli.core.progress import listening
 from infogauss_cli.core.safe_text import printable, printable_lines
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -57,9 +58,9 @@ class StdoutConsole(Console):
 def terminal(to_stderr: bool = False) -> Console:
     """The console for tables (stderr when a report goes to stdout); 160 columns when piped."""
     console = StdoutConsole(stderr=to_stderr)
-    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
-        return console
-    return StdoutConsole(stderr=to_stderr, width=160)
+    if not (console.is_terminal or os.environ.get("COLUMNS", "").isdigit()):
+        console.width = 160
+    return console
 
 
 def closed_stdout() -> int:
@@ -98,8 +99,7 @@ def show_escaped(
 
 def _quiet(kwargs: dict[str, object]) -> bool:
     """``--quiet`` as a parameter, or on an options object passed as one."""
-    flags = [v for k, v in kwargs.items() if k == "quiet"]
-    flags += [getattr(v, "quiet", False) for v in kwargs.values()]
+    flags = [kwargs.get("quiet"), *(getattr(v, "quiet", False) for v in kwargs.values())]
     return any(f is True for f in flags)
 
 
@@ -157,14 +157,15 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: object, **kwargs: object) -> object:
-        from infogauss_cli.cli.progress import channel  # rich's progress bars
+        from infogauss_cli.cli.progress import RichChannel  # rich's progress bars
 
         result, code, message, signals = None, 0, "", None
+        quiet = _quiet(kwargs) or not is_main()  # torchrun: rank 0 only
         try:
             with (
                 warnings.catch_warnings(),
                 stopping_signals() as signals,
-                channel(quiet=_quiet(kwargs) or not is_main()),  # torchrun: rank 0 only
+                listening(RichChannel(Console(stderr=True, quiet=quiet))),
             ):
                 warnings.showwarning = show_escaped  # control characters escaped
                 if not _state["debug"]:  # only the tool's own warnings (all with --debug)

@@ -11,9 +11,10 @@ import typer
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.core.safe_text import printable
-from infogauss_cli.extract import SKIPPED_SHOWN, ExtractedFile, ShardWork, extract_to_file
+from infogauss_cli.extract import ExtractedFile, ShardWork, extract_to_file
 from infogauss_cli.extract.distributed import current_shard
-from infogauss_cli.pipelines.layers import layers_to_files
+from infogauss_cli.extract.result import skipped_text
+from infogauss_cli.pipelines.audit import layers_to_files
 
 OUT_HELP = (
     "Where to write the (n, dim) float32 embeddings: .npy (ids in FILE.ids.json beside it) or "
@@ -30,7 +31,7 @@ def extract_cmd(
 
     Example: [bold]infogauss extract effnet-lite0 --data images:photos/ --out e.npy[/]
     """
-    out, req = Path(str(params["out"])), o.request(params, o.outputs(params))
+    out, req = Path(str(params["out"])), o.request(params)
     share = current_shard(req.compute.shard)
     quiet = req.outputs.quiet or (share.synced and not share.assembles)  # rank 0 speaks
     if req.protocol.layers:
@@ -51,10 +52,5 @@ def extract_cmd(
         for what, count in written.ignored.items():
             typer.echo(f"ignored {count} {what}(s)")
         if result.skipped:
-            first = result.skipped[:SKIPPED_SHOWN]
-            shown = ", ".join(f"{printable(i)} ({printable(r)})" for i, r in first)
-            more = len(result.skipped) - SKIPPED_SHOWN
-            typer.echo(
-                f"skipped {len(result.skipped)} unreadable item(s): {shown}"
-                + (f" and {more} more" if more > 0 else "")
-            )
+            shown = printable(skipped_text(result.skipped))
+            typer.echo(f"skipped {len(result.skipped)} unreadable item(s): {shown}")

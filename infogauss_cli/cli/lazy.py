@@ -1,21 +1,124 @@
 """The app's click classes: commands imported only when they run (``infogauss --help`` lists
-:data:`COMMANDS` without importing them), help printed by :mod:`.help`."""
+:data:`COMMANDS` without importing them), help printed by :mod:`.help`, and command-line values
+converted without pydantic where that is certain (typer builds a costly pydantic adapter per
+option): plain values here, anything else by typer's own conversion."""
 
 from __future__ import annotations
 
 import importlib
+import re
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import get_args, get_origin
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.main import get_command_from_info, get_group
-from typer.models import CommandInfo
-
-from infogauss_cli.cli.coerce import lighten
+from typer.models import CommandInfo, ParameterInfo
 
 Cmd = TyperCommand | TyperGroup
+Param = TyperOption | TyperArgument
+_NUMBER = {
+    int: re.compile(r"[+-]?[0-9]+"),
+    float: re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"),
+}
 
 
-COMMANDS = {  # name -> the listing's line (module infogauss_cli.cli.NAME, function NAME_cmd)
+class _Slow(Exception):  # this value goes to typer's own conversion
+    pass
+
+
+def _number(kind: type, value: object, info: ParameterInfo) -> int | float:
+    if isinstance(value, bool) or info.clamp:
+        raise _Slow
+    text = isinstance(value, str) and _NUMBER[kind].fullmatch(value)
+    if not (text or isinstance(value, (int, float) if kind is float else int)):
+        raise _Slow
+    out = kind(value)
+    if (info.min is not None and out < info.min) or (info.max is not None and out > info.max):
+        raise _Slow  # typer's message for the range
+    return out  # type: ignore[no-any-return]
+
+
+def _leaf(kind: object, value: object, info: ParameterInfo) -> object:
+    if isinstance(kind, type) and issubclass(kind, Enum):  # case-sensitive, as every vocabulary
+        for choice in kind:
+            if value is choice or (isinstance(value, str) and value == choice.value):
+                return choice
+        raise _Slow
+    if (kind is bool and isinstance(value, bool)) or (kind is str and isinstance(value, str)):
+        return value
+    if kind in (int, float):
+        return _number(kind, value, info)  # type: ignore[arg-type]
+    plain = info.path_type is None and info.file_okay and info.dir_okay
+    checks = info.exists or info.resolve_path or info.writable
+    if kind is Path and isinstance(value, (str, Path)) and value != "-" and plain and not checks:
+        return Path(value)
+    raise _Slow
+
+
+def convert(param: Param, value: object, ctx: typer.Context) -> object:
+    """``value`` converted as typer would (:class:`_Slow` where typer must decide)."""
+    d = param.type_descriptor
+    info = d.parameter_info
+    if d.file_annotation is not None or info.parser is not None:
+        raise _Slow
+    multi = param.multiple or param.nargs == -1
+    if value is None:
+        return () if multi else None
+    if multi and isinstance(value, str):
+        raise _Slow
+    if get_origin(d.annotation) is list:
+        (item,) = get_args(d.annotation)
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return [_leaf(item, v, info) for v in items]
+    if get_origin(d.annotation) is not None:
+        raise _Slow
+    return _leaf(d.annotation, value, info)
+
+
+def _light(param: object) -> None:
+    if not isinstance(param, (TyperOption, TyperArgument)) or is_light(param):
+        return
+    typers = param.process_value
+
+    def process_value(ctx: typer.Context, value: object) -> object:
+        try:
+            out = convert(param, value, ctx)
+        except Exception:  # _Slow, or a value typer words its own way
+            return typers(ctx, value)
+        if param.required and param.value_is_missing(out):
+            return typers(ctx, value)
+        return param.callback(ctx, param, out) if param.callback is not None else out
+
+    process_value.light = True  # type: ignore[attr-defined]
+    param.process_value = process_value  # type: ignore[method-assign]
+
+
+def is_light(param: Param) -> bool:
+    return getattr(param.process_value, "light", False)
+
+
+def lighten(command: Cmd) -> Cmd:
+    """The light conversion for every parameter of ``command`` and its subcommands (--help too)."""
+    for sub in getattr(command, "commands", {}).values():
+        lighten(sub)
+    for param in command.params:
+        _light(param)
+    if "get_help_option" not in vars(command):  # built on first use, from the context
+        get: Callable[[typer.Context], object] = command.get_help_option
+
+        def get_help_option(ctx: typer.Context) -> object:
+            option = get(ctx)
+            _light(option)
+            return option
+
+        command.get_help_option = get_help_option  # type: ignore[method-assign,assignment]
+    return command
+
+
+COMMANDS = {  # name -> the listing's line (function NAME_cmd)
     "extract": "Embed a dataset with one tower of a model and write the raw embeddings to a file.",
     "audit": "Embed the data with each model (cache reused), run the diagnostics, print the "
     "verdict.",
@@ -39,7 +142,7 @@ COMMANDS = {  # name -> the listing's line (module infogauss_cli.cli.NAME, funct
 }
 GROUPS = ("zoo", "data", "cache")  # typer sub-apps, ``app`` in their module
 SAME_AS = {"compare": "audit"}  # another name of a command, with the listing's line as help
-MODULES = {"fit": "use", "score": "use"}  # commands that share a module
+HOME = {"compare": "audit", "demo": "synthetic", "schema": "output", "fit": "use", "score": "use"}
 
 
 class _Help:
@@ -59,8 +162,7 @@ class HelpGroup(_Help, TyperGroup):  # type: ignore[misc]
 
 def load_command(name: str, markup: str | None = "rich") -> Cmd:
     """Import the command's module and build its click command (lightened, :mod:`.coerce`)."""
-    home = MODULES.get(name, SAME_AS.get(name, name))
-    module = importlib.import_module(f"infogauss_cli.cli.{home}")
+    module = importlib.import_module(f"infogauss_cli.cli.{HOME.get(name, name)}")
     if name in GROUPS:
         group = get_group(module.app)
         group.name, group.help = name, group.help or COMMANDS[name]
@@ -70,6 +172,11 @@ def load_command(name: str, markup: str | None = "rich") -> Cmd:
     info = CommandInfo(name, cls=HelpCommand, callback=callback, help=own)
     cmd = get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=markup)
     return lighten(cmd)
+
+
+def sub_app(help_text: str) -> typer.Typer:
+    """A command group of :data:`GROUPS` (its subcommands: ``cls=HelpCommand``)."""
+    return typer.Typer(cls=HelpGroup, help=help_text, no_args_is_help=True, rich_markup_mode="rich")
 
 
 class LazyGroup(HelpGroup):

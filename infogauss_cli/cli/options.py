@@ -4,7 +4,7 @@ to a command, and the :class:`~infogauss_cli.core.options.Request` they ask for.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, NamedTuple, TypeVar
@@ -17,6 +17,7 @@ from infogauss_cli.report.json_report import read_report
 
 F = TypeVar("F", bound=Callable[..., object])
 Params = Mapping[str, object]
+Paths = Sequence[tuple[str, object]]  # (option, path)
 MAX_SEED = 2**32 - 1  # numpy and torch generators alike
 MAX_BOOTSTRAP = 100_000  # each resample costs about one diagnosis
 
@@ -261,12 +262,13 @@ def command(*options: Shared | tuple[Shared, ...]) -> Callable[[F], F]:
     return wrap
 
 
-def outputs(params: Params) -> core.Outputs:
-    return core.from_params(core.Outputs, params)
-
-
-def request(params: Params, out: core.Outputs, **protocol: object) -> core.Request:
-    """The option objects ``params`` ask for (``protocol``: overrides), --baseline read here."""
+def request(
+    params: Params, reads: Paths = (), folders: Paths = (), **protocol: object
+) -> core.Request:
+    """The option objects ``params`` ask for (``protocol``: overrides); first every output is
+    checked against the files the command ``reads`` and its other output ``folders``."""
+    out = core.from_params(core.Outputs, params)
+    out.preflight([*reads, ("--baseline", params.get("baseline"))], folders)
     gates = core.pick(params, core.GATE_OPTIONS)
     gates["require"] = tuple(getattr(r, "value", r) for r in gates.get("require") or ())
     if params.get("baseline") is not None:

@@ -1,4 +1,5 @@
-"""Print and write a report, then exit with its code (shared by every auditing command)."""
+"""Print and write a report, then exit with its code (shared by every auditing command), and
+`infogauss schema`: the JSON Schema of that report (docs/report.md)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from infogauss_cli.cli.errors import stdout_named, terminal
+from infogauss_cli.cli.errors import handle_errors, stdout_named, terminal
 from infogauss_cli.core.atomic import atomic_write_text, is_stdout
-from infogauss_cli.core.errors import io_failure
+from infogauss_cli.core.errors import BadInputError, io_failure
 from infogauss_cli.core.options import Outputs
 from infogauss_cli.core.preflight import rescue_path
 from infogauss_cli.core.safe_text import printable
 from infogauss_cli.judge.model import Report, Row
 from infogauss_cli.report.cells import render_markdown
 from infogauss_cli.report.html import render_html
-from infogauss_cli.report.json_report import dumps
+from infogauss_cli.report.json_report import dumps, schema_text
 
 if TYPE_CHECKING:
     from infogauss_cli.judge.gates import GateResult
@@ -30,13 +31,7 @@ def emit(rows: Sequence[Row], out: Outputs) -> None:  # publish, then exit with 
     raise typer.Exit(publish(rows, out))
 
 
-def publish(
-    rows: Sequence[Row],
-    out: Outputs,
-    *,
-    markdown_tail: str = "",
-    html_sections: Sequence[Section] = (),
-) -> int:
+def publish(rows: Sequence[Row], out: Outputs, html_sections: Sequence[Section] = ()) -> int:
     """Table on the terminal and the files asked for; returns the report's exit code."""
     report = Report(tuple(rows), command=("infogauss", *sys.argv[1:]))
     with stdout_named():
@@ -50,7 +45,7 @@ def publish(
         if out.json_out:
             write_report("--json", out.json_out, dumps(report) + "\n")
         if out.markdown:
-            write_report("--markdown", out.markdown, render_markdown(report.rows) + markdown_tail)
+            write_report("--markdown", out.markdown, render_markdown(report.rows))
         if out.html:
             html = render_html(report.rows, command=report.command, sections=html_sections)
             write_report("--html", out.html, html)
@@ -110,3 +105,21 @@ def keep_on_failure(option: str, path: str | Path, write: Callable[[Path], objec
             write(rescue)
             fix = f"the output was written to {rescue} instead"
     raise io_failure(failure, path, f"write {option} to", fix=fix) from None
+
+
+SCHEMAS = ("report", "score", "fit")
+
+
+@handle_errors
+def schema_cmd(
+    kind: str = typer.Option(
+        "report", "--kind", help="report, score (score --json) or fit (the fit's sidecar)"
+    ),
+) -> None:
+    """Print the JSON Schema (2020-12) that every [bold]--json[/] report validates against.
+
+    Example: [bold]infogauss schema > report.v1.json[/]
+    """
+    if kind not in SCHEMAS:
+        raise BadInputError(f"--kind {kind!r}: choose one of {', '.join(SCHEMAS)}")
+    typer.echo(schema_text(kind), nl=False)

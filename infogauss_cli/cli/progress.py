@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from infogauss_cli.core.progress import Advance, listening
+from infogauss_cli.core.progress import Advance
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -18,18 +18,9 @@ def _noop(n: int = 1, **fields: object) -> None:
     return None
 
 
-class Silent:
-    """``--quiet`` (and torchrun ranks but the first): no bars, no notes."""
-
-    def step(self, label: str, total: int | None, unit: str) -> AbstractContextManager[Advance]:
-        return nullcontext(_noop)
-
-    def note(self, text: str) -> None:
-        return None
-
-
 class RichChannel:
-    """Notes on ``console``; bars when it is a terminal (one rich Progress for nested steps)."""
+    """Notes on ``console``; bars when it is a terminal (one rich Progress for nested steps);
+    nothing at all on a quiet console (``--quiet``, torchrun ranks but the first)."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -38,7 +29,7 @@ class RichChannel:
 
     @contextmanager
     def step(self, label: str, total: int | None, unit: str) -> Iterator[Advance]:
-        if not self.console.is_terminal:
+        if self.console.quiet or not self.console.is_terminal:
             yield _noop
             return
         if self.open == 0:
@@ -73,10 +64,3 @@ class RichChannel:
         # above the bars while they show (a line printed elsewhere leaves a frozen bar behind)
         target = self.progress.console if self.open and self.progress else self.console
         target.print(text, highlight=False)
-
-
-@contextmanager
-def channel(*, quiet: bool) -> Iterator[None]:
-    """Render the library's progress events for one command (stderr; nothing when quiet)."""
-    with listening(Silent() if quiet else RichChannel(Console(stderr=True))):
-        yield

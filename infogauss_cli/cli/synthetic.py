@@ -1,4 +1,5 @@
-"""`infogauss synthetic`: the paper's synthetic experiments, end to end, on CPU."""
+"""`infogauss synthetic` (the paper's synthetic experiments, end to end, on CPU) and `infogauss
+demo` (offline, minutes on a CPU: synthetic rows and packaged models, an HTML report)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import typer
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import terminal
 from infogauss_cli.cli.output import emit, publish
+from infogauss_cli.core.options import Outputs
+from infogauss_cli.judge.model import Row
 from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver
 from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
 
@@ -40,6 +43,22 @@ EXPERIMENT = (
     o.shared(str | None, None, "--sweep-n", S, metavar="LIST"),
     o.shared(Path | None, None, "--save-checkpoints", E, metavar="DIR"),
 )
+DEMO = (
+    o.shared(Path, Path("infogauss-demo"), "--out", o.OPT, metavar="DIR", file_okay=False),
+    o.shared(bool, True, "--models/--no-models", o.OPT, name="models"),
+)
+
+
+def _publish(rows: list[Row], out: Outputs, *lines: str) -> int:
+    """The report with the paper comparison (HTML and terminal), then ``lines``; its exit code."""
+    code = publish(rows, out, comparison_sections(rows))
+    if not out.quiet:
+        console = terminal(out.to_stdout)
+        if (table := render_comparison(rows)) is not None:
+            console.print(table)
+        for line in lines:
+            console.print(line, highlight=False)
+    return code
 
 
 @o.command(EXPERIMENT, o.REPORT)
@@ -59,46 +78,62 @@ def synthetic_cmd(**params: object) -> None:
       [bold]infogauss synthetic --quick --eval-epochs 5,10,20 --save-checkpoints ckpt/[/]
       then [bold]infogauss track ckpt/[/]
     """
-    from infogauss_cli.pipelines.synthetic.experiment import (  # numpy
-        SWEEP_D,
-        SWEEP_N,
-        SWEEP_SETTINGS,
-        preset,
-        sweep_rows,
-        synthetic_rows,
-        write_sweep_plot,
-    )
+    from infogauss_cli.pipelines.synthetic import experiment as E  # numpy
+    from infogauss_cli.pipelines.synthetic.train import preset
 
     p = {k: getattr(v, "value", v) for k, v in params.items()}
     sweep, save_checkpoints = bool(p["sweep"]), p["save_checkpoints"]
     settings = [s.strip() for s in str(p["settings"] or "").split(",") if s.strip()]
     cfg = preset(
         "quick" if p["quick"] else "default",
-        settings=tuple(settings) or (SWEEP_SETTINGS if sweep else None),
+        settings=tuple(settings) or (E.SWEEP_SETTINGS if sweep else None),
         eval_epochs=o.ints(p["eval_epochs"], "--eval-epochs"),  # type: ignore[arg-type]
         n_eval=p["n"],
         **{k: p[k] for k in ("encoder", "d", "batch_size", "temperature", "epochs", "noise")},
         **{k: p[k] for k in ("bit_noise", "reg", "view", "seed")},
     )
-    out = o.outputs(params)
-    out.preflight([("--baseline", params["baseline"])], [("--save-checkpoints", save_checkpoints)])
-    req = o.request(params, out)
+    req = o.request(params, folders=[("--save-checkpoints", save_checkpoints)])
+    out = req.outputs
     if sweep and save_checkpoints is not None:
         raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")
     if sweep:
-        ds = o.ints(p["sweep_d"], "--sweep-d") or SWEEP_D  # type: ignore[arg-type]
-        ns = o.ints(p["sweep_n"], "--sweep-n") or SWEEP_N  # type: ignore[arg-type]
-        rows = sweep_rows(cfg, ds, ns, req)
+        ds = o.ints(p["sweep_d"], "--sweep-d") or E.SWEEP_D  # type: ignore[arg-type]
+        ns = o.ints(p["sweep_n"], "--sweep-n") or E.SWEEP_N  # type: ignore[arg-type]
+        rows = E.sweep_rows(cfg, ds, ns, req)
         if out.plots:
-            write_sweep_plot(rows, cfg, out.plots)
+            E.write_sweep_plot(rows, cfg, out.plots)
         emit(rows, out)
     saver = None if save_checkpoints is None else CheckpointSaver(Path(save_checkpoints))
-    rows = synthetic_rows(cfg, req, save_dir=saver)
-    code = publish(rows, out, **comparison_sections(rows))
-    if not out.quiet and (table := render_comparison(rows)) is not None:
-        terminal(out.to_stdout).print(table)
-    if not out.quiet:
-        terminal(out.to_stdout).print(f"[dim]{cfg.describe()}[/]", highlight=False)
+    rows = E.synthetic_rows(cfg, req, saver)
+    code = _publish(rows, out, f"[dim]{cfg.describe()}[/]")
     if saver is not None:
         saver.raise_failure()  # the report is out: now say what was not saved (exit 3)
     raise typer.Exit(code)
+
+
+@o.command(DEMO, o.JSON, o.QUIET)
+def demo_cmd(**params: object) -> None:
+    """Run the paper's comparison offline: synthetic encoders at initialisation, after InfoNCE
+    training and after supervised training, and real packaged weights (contrastive MiniLM,
+    supervised EfficientNet-Lite0, and their random-init twins) on real text and images that
+    ship with Python and scikit-image (measured wall time: docs/synthetic.md, "The demo");
+    writes DIR/report.html and DIR/report.json.
+
+    Examples:
+
+      [bold]infogauss demo[/]
+
+      [bold]infogauss demo --no-models --out /tmp/demo[/]
+    """
+    from infogauss_cli.pipelines.demo import GPU_COMMAND, demo_rows  # numpy
+
+    out, json_out, quiet = Path(str(params["out"])), params["json_out"], bool(params["quiet"])
+    html, report = out / "report.html", out / "report.json"
+    outputs = Outputs(json_out=str(json_out or report), html=html, quiet=quiet)
+    outputs.preflight(folders=[("--out", out)])
+    rows = demo_rows(models=bool(params["models"]), keep_arrays=True)
+    out.mkdir(parents=True, exist_ok=True)
+    json_file = "" if json_out == "-" else f" and {json_out or report}"
+    where = f"Report: [bold]{html}[/]{json_file}"
+    gpu = f"The real thing, MS-COCO on a GPU machine: [bold]{GPU_COMMAND}[/]"
+    raise typer.Exit(_publish(rows, outputs, where, gpu))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 from pathlib import Path
 from typing import Annotated
 
@@ -52,17 +51,22 @@ def track_cmd(
 
       [bold]infogauss track runs/st-finetune/ --data text:s.txt --require-trend up[/]
     """
-    from infogauss_cli.pipelines.track import track_synthetic, track_zoo, zoo_checkpoints
+    from infogauss_cli.pipelines.track import (
+        expand_weights,
+        track_synthetic,
+        track_zoo,
+        zoo_checkpoints,
+    )
     from infogauss_cli.pipelines.track_folders import folder_checkpoints, read_files, targets_kind
 
     p = {k: getattr(v, "value", v) for k, v in params.items()}
     weights, trend, view = (p[k] for k in ("weights", "require_trend", "view"))
     steps = o.ints(p["steps"], "--steps")  # type: ignore[arg-type]
-    out = o.outputs(params)
-    globbed = [g for w in weights or () for g in (glob.glob(w) if glob.has_magic(w) else [w])]
-    reads = [("TARGET", t) for t in targets] + [("--weights", w) for w in globbed]
-    out.preflight([("--zoo", params["zoo"]), *((k, f) for k, t in reads for f in read_files(t))])
-    req = o.request(params, out, view=view or "l2")
+    weights = expand_weights(weights or ())
+    named = [("TARGET", t) for t in targets] + [("--weights", w) for w in weights]
+    reads = [("--zoo", params["zoo"]), *((k, f) for k, t in named for f in read_files(t))]
+    req = o.request(params, reads, view=view or "l2")
+    out = req.outputs
     if req.compute.use_cache:
         check_cache_writable(req.compute)
     if p["revision"] is not None and all(Path(t).exists() for t in targets):
@@ -75,17 +79,14 @@ def track_cmd(
             raise typer.BadParameter(
                 "synthetic checkpoints carry their steps: no --weights or --steps"
             )
-        result = track_synthetic(targets, req, view=view, n=req.protocol.n, trend=trend)
+        series = track_synthetic(targets, req, view, trend)
     elif kind == "folders":
-        result = track_zoo(folder_checkpoints(targets[0], steps), req, trend)
+        series = track_zoo(folder_checkpoints(targets[0], steps), req, trend)
     else:
-        c = req.compute
-        kw = {"zoo": c.zoo, "revision": c.revision, "objective": c.objective}
-        checkpoints = zoo_checkpoints(targets, weights=weights or (), steps=steps, **kw)
-        result = track_zoo(checkpoints, req, trend)
-    drawable = [s for s in result.series if any(r.error is None for r in s.rows)]
+        series = track_zoo(zoo_checkpoints(targets, req.compute, weights, steps), req, trend)
+    drawable = [s for s in series if any(r.error is None for r in s.rows)]
     sections = [trajectory_section(drawable)] if drawable and out.html else []
-    code = publish(result.rows, out, html_sections=sections)
+    code = publish([r for s in series for r in s.rows], out, sections)
     if drawable and out.plots:
         write_trajectory_plot(drawable, out.plots)
     raise typer.Exit(code)

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import StdoutConsole
-from infogauss_cli.cli.lazy import HelpCommand, HelpGroup
+from infogauss_cli.cli.lazy import HelpCommand, sub_app
 from infogauss_cli.core.errors import BadInputError, InfogaussError
 from infogauss_cli.models.catalogue import (
     check_entry,
@@ -28,26 +28,13 @@ from infogauss_cli.models.catalogue import (
 from infogauss_cli.models.validation import format_errors
 from infogauss_cli.models.zoo_schema import SCHEMA_VERSION, ZooEntry
 
-app = typer.Typer(
-    cls=HelpGroup,
-    name="zoo",
-    help="The model zoo: registered models, their sources and embeddings.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-)
+app = sub_app("The model zoo: registered models, their sources and embeddings.")
 
 
 SHOW = (
     o.shared(bool, False, "--yaml", o.OPT, name="as_yaml"),
     o.shared(bool, False, "--json", o.OPT, name="as_json", help="Print the entry as JSON."),
 )
-
-
-def _paper_row(entry: ZooEntry) -> str:
-    row = entry.paper_row
-    if isinstance(row, dict):
-        return " / ".join(row[t] for t in entry.towers if t in row)
-    return row or ""
 
 
 def _entry_dict(entry: ZooEntry, *, compact: bool = False) -> dict[str, Any]:
@@ -67,27 +54,19 @@ def list_cmd(**params: object) -> None:
         models = [{**_entry_dict(e), "ref": e.ref} for e in z.entries]
         typer.echo(json.dumps({"zoo": z.path, "models": models}, indent=2))
         return
-    console = StdoutConsole()
-    wide = console.width >= 120  # else aliases under the id and a * for the paper's models
     table = Table(title=f"{len(z)} models · {z.path}", title_justify="left", title_style="dim")
     table.box, table.pad_edge = box.SIMPLE_HEAD, False
-    cols = ["id", "aliases"] if wide else ["id / aliases"]
     id_width = max((len(e.ref) + 1 for e in z.entries), default=2)
-    for col in [*cols, "backend", "towers", "objective", "dim", *(["paper row"] if wide else [])]:
-        width = id_width if col in ("id", "id / aliases") else None
-        justify = "right" if col == "dim" else "left"
-        no_wrap = col in ("id", "dim")
-        table.add_column(col, justify=justify, no_wrap=no_wrap, overflow="fold", min_width=width)
-    for e in z.entries:
-        rest = [e.backend, "+".join(e.towers), e.objective, str(e.dim)]
-        if wide:
-            table.add_row(f"[bold]{e.ref}[/]", ", ".join(e.aliases), *rest, _paper_row(e))
-        else:
-            aliases = f"\n[dim]{', '.join(e.aliases)}[/]" if e.aliases else ""
-            table.add_row(f"[bold]{e.ref}[/]{'*' if e.paper_row else ''}{aliases}", *rest)
+    for col in ("id / aliases", "backend", "towers", "objective"):
+        table.add_column(col, overflow="fold", min_width=id_width if "id" in col else None)
+    table.add_column("dim", justify="right", no_wrap=True)
+    for e in z.entries:  # aliases under the id, a * for the paper's models
+        aliases = f"\n[dim]{', '.join(e.aliases)}[/]" if e.aliases else ""
+        label = f"[bold]{e.ref}[/]{'*' if e.paper_row else ''}{aliases}"
+        table.add_row(label, e.backend, "+".join(e.towers), e.objective, str(e.dim))
+    console = StdoutConsole()
     console.print(table)
-    if not wide:
-        console.print("[dim]* reproduces a row of the paper's table (`zoo show MODEL` names it)[/]")
+    console.print("[dim]* reproduces a row of the paper's table (`zoo show MODEL` names it)[/]")
     console.print(
         "[dim]MODEL@random is the seeded random-init twin of any model; "
         "`infogauss zoo show MODEL` for details.[/]"
@@ -120,6 +99,9 @@ def show_cmd(model: Annotated[str, typer.Argument(help=o.MODEL_HELP)], **params:
     src = entry.source.model_dump(mode="json", exclude_defaults=True)
     dim = f"{entry.dim}-d" if entry.dim else "dim from the built model"
     init = "pretrained weights" if entry.pretrained else f"random, seed {entry.init_seed}"
+    paper = entry.paper_row  # a line of the paper's table, or one per tower
+    if isinstance(paper, dict):
+        paper = " / ".join(paper[t] for t in entry.towers if t in paper)
     detail = f" ({escape(str(weights['detail']))})" if weights["detail"] else ""
     rows = {
         "model": entry.ref,
@@ -129,7 +111,7 @@ def show_cmd(model: Annotated[str, typer.Argument(help=o.MODEL_HELP)], **params:
         "towers": ", ".join(entry.towers),
         "objective": entry.objective,
         "embedding": f"{dim}: {entry.embedding}",
-        "paper row": _paper_row(entry) or "-",
+        "paper row": paper or "-",
         "init": init,
         "weights": f"{weights['kind']}: {weights['location']}",
         "available": ("[green]yes[/]" if weights["available"] else "[yellow]no[/]") + detail,

@@ -6,10 +6,10 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "engine": ("EngineOptions", "extract"),
+    "engine": ("extract",),
     "loader": ("default_workers",),
     "model": ("ExtractedFile", "extract_to_file", "resolve_towers", "select_items"),
-    "plan": ("Plan", "Shard", "chunk_size", "make_plan", "owned_chunks"),
+    "plan": ("EngineOptions", "Plan", "Shard", "chunk_size", "make_plan", "owned_chunks"),
     "result": ("SKIPPED_SHOWN", "Extraction", "ShardWork"),
     "runner": ("default_batch_size", "resolve_device", "resolve_precision"),
 }

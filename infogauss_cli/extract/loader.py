@@ -19,8 +19,7 @@ from infogauss_cli.extract import cpu_decode as dec
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from infogauss_cli.extract.engine import EngineOptions
-    from infogauss_cli.extract.plan import Plan
+    from infogauss_cli.extract.plan import EngineOptions, Plan
     from infogauss_cli.models.registry import Encoder
 
 LENGTH_GROUP = 256  # texts per token_lengths call

@@ -1,12 +1,13 @@
 """Items -> fixed cache chunks (never dependent on the batch size or the split, so any rerun
-reuses every finished chunk) and their batches; which chunks a process owns (:class:`Shard`)."""
+reuses every finished chunk) and their batches; which chunks a process owns (:class:`Shard`);
+how the engine computes them (:class:`EngineOptions`)."""
 
 from __future__ import annotations
 
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -159,3 +160,28 @@ def subset_indices(count: int, n: int | None, seed: int = 0) -> list[int] | None
 
     keep = np.sort(np.random.default_rng(seed).choice(count, size=n, replace=False))
     return [int(i) for i in keep]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How ``extract`` computes (None: the device's default); ``bucket``: text batches sorted by
+    length. Only precision, chunk size and decode enter the cache key."""
+
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int | None = None
+    workers: int | None = None
+    chunk_items: int | None = None
+    bucket: bool = True
+    compile: bool = False
+    decode: str = "cpu"
+    strict: bool = False
+    shard: Shard = field(default_factory=Shard, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.batch_size is not None and self.batch_size < 1:
+            raise BadInputError(f"--batch-size {self.batch_size}: must be at least 1")
+        if self.workers is not None and self.workers < 0:
+            raise BadInputError(f"--workers {self.workers}: must be 0 or more")
+        if self.chunk_items is not None and self.chunk_items < 1:
+            raise BadInputError(f"chunk size {self.chunk_items}: must be at least 1 item")

@@ -1,36 +1,105 @@
-"""``infogauss audit`` / ``compare``: zoo models x data -> extraction -> report rows."""
+"""``infogauss audit`` / ``compare``: zoo models x data -> extraction -> report rows; per-layer
+profiles (``--layers``): the encoder built once and split into one encoder per layer, each
+extracted and cached like any audit (rows ``"{model} {layer}"``, or one file per layer)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from infogauss_cli.core.errors import RunError
-from infogauss_cli.core.options import Request
-from infogauss_cli.data.sources import data_section, parse_data_spec
+from infogauss_cli.core.options import Request, parse_layers
+from infogauss_cli.data.sources import data_section, ignored_counts, parse_data_spec
 from infogauss_cli.data.sources.base import Source
-from infogauss_cli.extract.model import extract_tower, resolve_towers
+from infogauss_cli.extract.model import (
+    ExtractedFile,
+    check_out_files,
+    extract_tower,
+    file_meta,
+    file_tower,
+    resolve_towers,
+    save_or_rescue,
+)
 from infogauss_cli.extract.plan import Shard
 from infogauss_cli.extract.result import Extraction, ShardWork
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import diagnose_rows
+from infogauss_cli.models import catalogue
+from infogauss_cli.models.backends.common import layer_encoders
 from infogauss_cli.models.digest import identity_sha256
-from infogauss_cli.pipelines.layers import extract_layers
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.zoo_schema import ZooEntry
 
 Extracted = Extraction | ShardWork | RunError
+Layered = list[tuple[str | None, Extracted]]
+
+
+def extract_layers(
+    entry: ZooEntry,
+    source: Source,
+    tower: str,
+    request: Request,
+    before: Callable[[list[str]], None] | None = None,
+    shard: Shard = Shard(),
+) -> Layered:
+    """``(layer, Extraction or RunError)`` for each selected layer (``[(None, RunError)]``: no
+    model); ``before(names)`` runs before any extraction."""
+    spec = parse_layers(request.protocol.layers)
+    assert spec is not None
+    try:
+        base = catalogue.build_encoder(entry, tower)
+    except RunError as exc:
+        return [(None, exc)]
+    encoders = layer_encoders(base, spec, entry.ref)
+    if before is not None:
+        before([name for _, name, _ in encoders])
+    out: Layered = []
+    for _, name, enc in encoders:
+        try:
+            ex = extract_tower(entry, source, tower, request, enc, shard)
+        finally:
+            enc.forward.done()
+        out.append((name, ex))
+    return out
+
+
+def layer_path(out: str | Path, layer: str) -> Path:
+    path = Path(out)
+    return path.with_name(f"{path.stem}.{layer}{path.suffix}")
+
+
+def layers_to_files(
+    model: str, out: str | Path, request: Request, shard: Shard = Shard()
+) -> list[ExtractedFile]:
+    """``infogauss extract --layers``: one file per layer, all checked before any extraction."""
+    _, entry, source, tower = file_tower(model, request, out)
+
+    def check_layer_files(names: list[str]) -> None:
+        check_out_files([layer_path(out, name) for name in names], request)
+
+    files = []
+    for name, ex in extract_layers(entry, source, tower, request, check_layer_files, shard):
+        if isinstance(ex, Exception):
+            raise ex
+        ignored, who = ignored_counts(source, ex.tower), f"{entry.ref} {name}"
+        if isinstance(ex, ShardWork):
+            files.append(ExtractedFile((), ex, {}, ignored, who))
+            continue
+        meta = file_meta(entry.ref, ex, request.data.data, layer=name)
+        written = save_or_rescue(layer_path(out, str(name)), ex, meta, request.compute)
+        files.append(ExtractedFile(tuple(written), ex, meta, ignored, who))
+    return files
 
 
 def audit_models(refs: Sequence[str], request: Request, shard: Shard = Shard()) -> list[Row]:
     """One Row per model x tower x view (a failed model: an error row; a shard process: none)."""
-    from infogauss_cli.models.catalogue import resolve_refs  # pydantic: start-up
 
     data = request.data
-    entries = resolve_refs(refs, request.compute)
+    entries = catalogue.resolve_refs(refs, request.compute)
     source = parse_data_spec(data.data, data)
     plan = [
         (entry, resolve_towers(entry.towers, source, data.tower, entry.ref)) for entry in entries
@@ -94,7 +163,7 @@ def paired_metrics(source: Source, done: Mapping[str, Extracted]) -> dict[str, f
     from infogauss_cli.diagnostics.sphere import pair_indices, paired_stats  # scipy
 
     ex_i, ex_t = done.get("image"), done.get("text")
-    if ex_i is None or ex_t is None or isinstance(ex_i, Exception) or isinstance(ex_t, Exception):
+    if not (isinstance(ex_i, Extraction) and isinstance(ex_t, Extraction)):
         return {}
     pair_of = {it.id: it.pair for it in source.items("text")}
     ia, ib = pair_indices(ex_i.ids, [pair_of.get(i) for i in ex_t.ids])

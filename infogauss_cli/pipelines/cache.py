@@ -108,14 +108,10 @@ def remove_entry(root: str | Path, info: EntryInfo) -> None:
             recipe.unlink(missing_ok=True)
 
 
-def chunk_problem(entry: CacheEntry, sidecar: Path) -> str | None:
-    """What is wrong with one chunk (key, dim, sha256, dtype, shape), or None."""
-    index = int(sidecar.stem.removeprefix("chunk-"))
-    got = entry.check_chunk(index, {"key": entry.key, "dim": entry.parts.get("dim")})
-    return got if isinstance(got, str) else None
-
-
 def verify_entry(entry: CacheEntry) -> list[tuple[Path, str]]:
-    """(chunk file, problem) for every chunk of ``entry`` that does not verify."""
-    found = ((side, chunk_problem(entry, side)) for side in sorted(entry.path.glob("chunk-*.json")))
-    return [(side.with_suffix(".npy"), why) for side, why in found if why is not None]
+    """(chunk file, problem) for every chunk of ``entry`` that does not verify (key, dim,
+    sha256, dtype, shape)."""
+    expected = {"key": entry.key, "dim": entry.parts.get("dim")}
+    sides = sorted(entry.path.glob("chunk-*.json"))
+    found = [(s, entry.check_chunk(int(s.stem.removeprefix("chunk-")), expected)) for s in sides]
+    return [(s.with_suffix(".npy"), why) for s, why in found if isinstance(why, str)]

@@ -7,27 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
-from infogauss_cli.core.options import DiagnoseOptions, Protocol
-from infogauss_cli.judge.gates import Gates
+from infogauss_cli.core.options import Request
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import checked_rows
 from infogauss_cli.models.digest import stream_sha256
 
 
-def check_file(
-    path: str | Path,
-    *,
-    key: str | None = None,
-    name: str | None = None,
-    protocol: Protocol = Protocol(),
-    options: DiagnoseOptions = DiagnoseOptions(),
-    gates: Gates = Gates(),
-) -> list[Row]:
+def check_file(path: Path, request: Request, key: str | None, name: str | None) -> list[Row]:
     """``infogauss check``: the rows of a matrix in a file (data fingerprint: its sha256)."""
     from infogauss_cli.data.readers import read_matrix
     from infogauss_cli.diagnostics import validate_matrix
 
-    path = Path(path)
     t0 = time.perf_counter()
     x = validate_matrix(read_matrix(path, key))
     t1 = time.perf_counter()
@@ -40,4 +30,4 @@ def check_file(
         provenance={"weights_sha256": None, "weights": None, "data_fingerprint": digest},
         timing={"load_s": round(t1 - t0, 4), "fingerprint_s": round(time.perf_counter() - t1, 4)},
     )
-    return checked_rows(x, info, protocol, options, gates)
+    return checked_rows(x, info, request.protocol, request.diagnose, request.gates)

@@ -8,7 +8,8 @@ from infogauss_cli.core.options import DataOptions, DiagnoseOptions, Request
 from infogauss_cli.core.progress import note
 from infogauss_cli.judge.model import Row
 from infogauss_cli.pipelines.audit import audit_models
-from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows
+from infogauss_cli.pipelines.synthetic.experiment import synthetic_rows
+from infogauss_cli.pipelines.synthetic.train import preset
 
 SYNTHETIC_SETTINGS = ("gmm", "binary", "supervised")
 MODEL_ROWS: tuple[tuple[tuple[str, ...], str], ...] = (

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.options import VIEWS, Request
+from infogauss_cli.core.options import VIEWS, Compute, Request
 from infogauss_cli.core.progress import note
 from infogauss_cli.data.sources import data_section, parse_data_spec
 from infogauss_cli.extract.model import extract_tower, resolve_towers
@@ -28,7 +28,6 @@ from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints, load
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.zoo_schema import ZooEntry
 
-DIRECTIONS = ("up", "down", "flat")
 TREND_METRICS = ("ad_compliance", "dp_compliance")
 UNIFORMITY_ROWS = 2000
 # a step named as such wins over an epoch (``epoch=3-step=77`` is step 77)
@@ -41,22 +40,13 @@ _LAST_INT = re.compile(r"(\d+)(?!.*\d)")
 
 @dataclass(frozen=True)
 class Series:
+    """One trajectory: a model (and tower, view) over the checkpoints, in step order."""
+
     name: str
     rows: tuple[Row, ...]
 
 
-@dataclass(frozen=True)
-class Unreadable:
-    error: str
-
-
-@dataclass(frozen=True)
-class TrackResult:
-    series: tuple[Series, ...]
-
-    @property
-    def rows(self) -> list[Row]:
-        return [r for s in self.series for r in s.rows]
+Checkpoint = tuple[int, "ZooEntry | BadInputError", str]  # step, entry (or why not), label
 
 
 def parse_step(name: str | Path, *, named_only: bool = False) -> int | None:
@@ -88,17 +78,14 @@ def order_by_step(
     names: Sequence[str], steps: Sequence[int] | None, *, named_only: bool = False
 ) -> list[tuple[int, int]]:
     """``(step, index)`` pairs sorted by step, given or parsed from the names."""
-    if steps is not None:
-        if len(steps) != len(names):
-            raise BadInputError(f"--steps has {len(steps)} values for {len(names)} checkpoints")
-        found = list(steps)
-    else:
-        found = []
-        for name in names:
-            step = parse_step(name, named_only=named_only)
-            if step is None:
-                raise BadInputError(f"cannot read a step from {name!r}; give them with --steps")
-            found.append(step)
+    if steps is not None and len(steps) != len(names):
+        raise BadInputError(f"--steps has {len(steps)} values for {len(names)} checkpoints")
+    found = (
+        list(steps) if steps is not None else [parse_step(n, named_only=named_only) for n in names]
+    )
+    if None in found:
+        name = names[found.index(None)]
+        raise BadInputError(f"cannot read a step from {name!r}; give them with --steps")
     if len(set(found)) != len(found):
         raise BadInputError(f"two checkpoints have the same step ({sorted(found)})")
     return sorted((s, i) for i, s in enumerate(found))
@@ -120,8 +107,6 @@ def _margin(row: Row, metric: str) -> float:
 def trend_gate(rows: Sequence[Row], direction: str, metric: str) -> GateResult:
     """Whether ``metric`` moved ``direction`` from the first to the last checkpoint by more than
     the null's central 95% band at the last one (Kendall's tau is reported, not decisive)."""
-    if direction not in DIRECTIONS:
-        raise BadInputError(f"unknown trend {direction!r}; expected one of {', '.join(DIRECTIONS)}")
     name = f"trend-{direction}:{metric}"
     vals = [r.metrics.get(metric) for r in rows]
     if len(rows) < 2 or vals[0] is None or vals[-1] is None:
@@ -156,12 +141,8 @@ def kendall(rows: Sequence[Row], metric: str, direction: str) -> tuple[float | N
     return (tau if math.isfinite(tau) else None), (p if math.isfinite(p) else None)
 
 
-def apply_gates(
-    series: Sequence[Series],
-    gates: Gates,
-    trend: str | None,
-    metrics: Sequence[str] = TREND_METRICS,
-) -> TrackResult:
+def apply_gates(series: Sequence[Series], gates: Gates, trend: str | None) -> list[Series]:
+    """The gates on each series' last checkpoint; ``trend``: :func:`trend_gate` over the series."""
     out = []
     for s in series:
         rows = [dataclasses.replace(r, gates=()) for r in s.rows]
@@ -171,21 +152,17 @@ def apply_gates(
             found = list(evaluate_gates(key, last.verdict, gates))
             if trend:
                 ok = [r for r in s.rows if r.error is None]
-                found += [trend_gate(ok, trend, m) for m in metrics]
+                found += [trend_gate(ok, trend, m) for m in TREND_METRICS]
             rows[-1] = dataclasses.replace(last, gates=tuple(found))
         out.append(Series(s.name, tuple(rows)))
-    return TrackResult(tuple(out))
+    return out
 
 
 def track_synthetic(
-    paths: Sequence[str | Path],
-    request: Request = Request(),
-    *,
-    view: str | None = None,
-    n: int | None = None,
-    trend: str | None = None,
-) -> TrackResult:
-    """Rows for every checkpoint under ``paths`` with its saved protocol (or ``view``, ``n``)."""
+    paths: Sequence[str | Path], request: Request, view: str | None = None, trend: str | None = None
+) -> list[Series]:
+    """Rows for every checkpoint under ``paths`` with its saved protocol (or ``view``, and the
+    request's ``n``)."""
     from infogauss_cli.pipelines.synthetic.experiment import (
         evaluate,
         held_out,
@@ -199,46 +176,42 @@ def track_synthetic(
     unreadable: list[tuple[Path, str]] = []
     for ck in find_checkpoints(list(paths), unreadable):
         cfg = dataclasses.replace(
-            ck.config, view=view or ck.config.view, n_eval=n or ck.config.n_eval
+            ck.config, view=view or ck.config.view, n_eval=request.protocol.n or ck.config.n_eval
         )
         key = (ck.run.data, cfg)
         if key not in cache:
             pop = population(cfg.data_spec(ck.run.data), cfg.seed)
             cache[key] = held_out(pop, cfg)
         # the run's name at every epoch (row_name drops "supervised" at epoch 0)
-        name = re.sub(r" E[0-9]+$", "", row_name(ck.run, 1))
+        name = row_name(ck.run, 1).rsplit(" E", 1)[0]
+        model = f"{name} E{ck.epoch}"
         try:
-            encoder = load_encoder(ck)
+            snap = evaluate(load_encoder(ck), ck.run, ck.epoch, cache[key], cfg, ck.train_s)
         except BadInputError as exc:
             for v in VIEWS[cfg.view]:
-                row = Row(model=f"{name} E{ck.epoch}", error=str(exc), step=ck.step)
-                series.setdefault((ck.run, cfg, v), []).append(row)
+                row = Row(model=model, error=str(exc), step=ck.step)
+                series.setdefault((name, cfg, v), []).append(row)
             continue
-        snap = evaluate(encoder, ck.run, ck.epoch, cache[key], cfg, ck.train_s)
         for r in snapshot_rows([snap], cfg, Request(diagnose=request.diagnose)):
-            row = dataclasses.replace(r, model=f"{name} E{ck.epoch}", step=ck.step)
-            series.setdefault((ck.run, cfg, r.protocol["view"]), []).append(row)
-        note(f"[dim]{name} E{ck.epoch}: step {ck.step}[/]")
-    found = [
-        Series(f"{rows[0].model.rsplit(' E', 1)[0]} ({v})", tuple(rows))
-        for (_, _, v), rows in series.items()
-    ]
+            row = dataclasses.replace(r, model=model, step=ck.step)
+            series.setdefault((name, cfg, r.protocol["view"]), []).append(row)
+        note(f"[dim]{model}: step {ck.step}[/]")
+    found = [Series(f"{name} ({v})", tuple(rows)) for (name, _, v), rows in series.items()]
     found += [Series(str(p), (Row(model=str(p), error=why),)) for p, why in unreadable]
     return apply_gates(found, request.gates, trend)
 
 
 def zoo_checkpoints(
     refs: Sequence[str],
-    *,
-    weights: Sequence[str] = (),
+    compute: Compute,
+    weights: Sequence[Path] = (),
     steps: Sequence[int] | None = None,
-    zoo: str | Path | None = None,
-    revision: str | None = None,
-    objective: str | None = None,
-) -> list[tuple[int, Any, str]]:
-    """``(step, entry, label)`` in step order: ``refs``, or one entry with each ``weights`` file."""
+) -> list[Checkpoint]:
+    """``(step, entry, label)`` in step order: ``refs``, or one entry with each ``weights`` file
+    (:func:`expand_weights`); the zoo, revision and objective of ``compute``."""
     from infogauss_cli.models.catalogue import resolve_models
 
+    zoo, revision, objective = compute.zoo, compute.revision, compute.objective
     if weights and revision is not None:
         raise BadInputError("--revision pins hub weights; --weights loads local files: use one")
     if weights:
@@ -248,10 +221,9 @@ def zoo_checkpoints(
                 "quote the glob so the shell does not expand it"
             )
         (base,) = resolve_models(refs, zoo_path=zoo, objective=objective)
-        files = expand_weights(weights)
-        entries = [with_weights(base, f) for f in files]
-        names = [str(f) for f in files]
-        labels = [f"{base.id} @ {f.name}" for f in files]
+        entries = [with_weights(base, f) for f in weights]
+        names = [str(f) for f in weights]
+        labels = [f"{base.id} @ {f.name}" for f in weights]
     else:
         entries = resolve_models(refs, zoo_path=zoo, revision=revision, objective=objective)
         names, labels = list(refs), [e.ref for e in entries]
@@ -261,19 +233,17 @@ def zoo_checkpoints(
 
 
 def track_zoo(
-    checkpoints: Sequence[tuple[int, ZooEntry | Unreadable, str]],
-    request: Request,
-    trend: str | None = None,
-) -> TrackResult:
+    checkpoints: Sequence[Checkpoint], request: Request, trend: str | None = None
+) -> list[Series]:
     """Extract and diagnose every checkpoint on the same items (a failed one: an error row)."""
     data, protocol = request.data, request.protocol
     source = parse_data_spec(data.data, data)
-    ids = {c[1].id for c in checkpoints if not isinstance(c[1], Unreadable)}
+    ids = {e.id for _, e, _ in checkpoints if not isinstance(e, BadInputError)}
     base = next(iter(ids)) if len(ids) == 1 else "zoo refs"
     series: dict[tuple[str | None, str], list[Row]] = {}
-    failed = [(step, label, e.error) for step, e, label in checkpoints if isinstance(e, Unreadable)]
+    failed = [(s, label, str(e)) for s, e, label in checkpoints if isinstance(e, BadInputError)]
     for step, entry, label in checkpoints:
-        if isinstance(entry, Unreadable):
+        if isinstance(entry, BadInputError):
             continue
         towers = resolve_towers(entry.towers, source, data.tower, entry.ref)
         try:
@@ -281,8 +251,12 @@ def track_zoo(
         except BadInputError as exc:  # weights that are no checkpoint: this one only
             done = dict.fromkeys(towers, exc)
         for t, ex in done.items():
-            who = {"model": label, "tower": t, "objective": entry.objective}
-            who["backend"] = entry.backend
+            who = {
+                "model": label,
+                "tower": t,
+                "objective": entry.objective,
+                "backend": entry.backend,
+            }
             if not isinstance(ex, Extraction):
                 err = Row(**who, data={"source": source.name}, error=str(ex), step=step)
                 for v in protocol.views:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.models.catalogue import parse_entry
 from infogauss_cli.pipelines.synthetic.checkpoints import is_synthetic
-from infogauss_cli.pipelines.track import Unreadable, order_by_step
+from infogauss_cli.pipelines.track import Checkpoint, order_by_step
 
 if TYPE_CHECKING:
     from infogauss_cli.models.zoo_schema import ZooEntry
@@ -107,22 +107,20 @@ def _spec(folder: Path) -> dict[str, object]:
     return {"backend": backend, "source": source, "towers": towers, "dim": dim}
 
 
-def _entry(folder: Path, run: str) -> ZooEntry | Unreadable:
+def _entry(folder: Path, run: str) -> ZooEntry | BadInputError:
     try:
         spec = _spec(folder)
     except BadInputError as exc:
-        return Unreadable(str(exc))
+        return exc
     spec |= {"id": run, "objective": "other", "embedding": f"{spec['backend']} checkpoint"}
     try:
         return parse_entry(spec)
     except BadInputError as exc:
-        return Unreadable(f"{folder}: {exc}")
+        return BadInputError(f"{folder}: {exc}")
 
 
-def folder_checkpoints(
-    folder: str | Path, steps: Sequence[int] | None = None
-) -> list[tuple[int, ZooEntry | Unreadable, str]]:
-    """``(step, entry, label)`` in step order; an unreadable config gives an :class:`Unreadable`."""
+def folder_checkpoints(folder: str | Path, steps: Sequence[int] | None = None) -> list[Checkpoint]:
+    """``(step, entry, label)`` in step order; an unreadable config gives its error as the entry."""
     dirs = checkpoint_dirs(folder)
     if not dirs:
         raise BadInputError(no_checkpoints(folder))

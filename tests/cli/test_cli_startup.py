@@ -1,4 +1,4 @@
-"""Start-up helpers of the CLI. The light value conversion (infogauss_cli/cli/coerce.py) gives
+"""Start-up helpers of the CLI. The light value conversion (infogauss_cli/cli/lazy.py) gives
 what typer's pydantic adapters give: the same value for every option of every command, or it
 leaves the value to typer. The help formatter's stand-ins (cli/lighthelp.py) act as the real
 classes. (What a start-up imports is checked in tests/diagnostics/test_memory.py.)"""
@@ -13,8 +13,7 @@ import pytest
 import typer
 from typer.core import TyperArgument, TyperOption
 
-from infogauss_cli.cli.coerce import convert, is_light
-from infogauss_cli.cli.lazy import COMMANDS, load_command
+from infogauss_cli.cli.lazy import COMMANDS, convert, is_light, load_command
 
 SAMPLES: dict[Any, list[Any]] = {
     int: ["0", "7", "-3", "+5", "007", " 5", "5.0", "1_000", "abc", "", "20", "19", 12, True],
@@ -70,7 +69,7 @@ def test_every_option_converts_as_typer_does():
 
 
 def test_light_conversion_is_what_the_commands_use():
-    from infogauss_cli.cli.coerce import lighten
+    from infogauss_cli.cli.lazy import lighten
 
     cmd = load_command("check")
     assert all(is_light(p) for p in cmd.params)

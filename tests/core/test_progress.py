@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from infogauss_cli.cli.errors import _quiet
-from infogauss_cli.cli.progress import RichChannel, Silent
+from infogauss_cli.cli.progress import RichChannel
 from infogauss_cli.core import progress
 
 
@@ -37,7 +37,8 @@ def test_bars_off_when_not_a_terminal_or_disabled():
     with progress.listening(RichChannel(plain)), progress.steps("hidden", 1) as advance:
         advance()
     quiet = _terminal()
-    with progress.listening(Silent()), progress.steps("hidden", 1) as advance:
+    quiet.quiet = True  # --quiet
+    with progress.listening(RichChannel(quiet)), progress.steps("hidden", 1) as advance:
         advance()
         progress.note("not shown")
     assert "hidden" not in plain.export_text() and quiet.export_text() == ""

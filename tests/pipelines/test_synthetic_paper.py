@@ -28,7 +28,7 @@ def paper_rows() -> list[Row]:
             model=f"Synthetic {key.title()} (Linear, InfoNCE, tau 0.1) E100",
             objective="infonce",
             protocol={"view": "l2", "n": 2000, "d": 64},
-            data={"paper": ref.to_dict()},
+            data={"paper": ref},
             metrics=METRICS,
             verdict=Verdict("gaussian", ("reason",)),
         )

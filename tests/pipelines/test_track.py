@@ -16,9 +16,11 @@ from typer.testing import CliRunner
 
 from infogauss_cli.cli.main import app
 from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.core.options import Request
 from infogauss_cli.judge.model import Row
-from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints
-from infogauss_cli.pipelines.synthetic.experiment import preset, synthetic_rows
+from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver, find_checkpoints
+from infogauss_cli.pipelines.synthetic.experiment import synthetic_rows
+from infogauss_cli.pipelines.synthetic.train import preset
 from infogauss_cli.pipelines.track import (
     kendall,
     order_by_step,
@@ -40,7 +42,7 @@ def invoke(*args: str):
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     root = tmp_path_factory.mktemp("ckpt")
-    rows = synthetic_rows(preset("quick", **TINY), save_dir=root)
+    rows = synthetic_rows(preset("quick", **TINY), saver=CheckpointSaver(root))
     return root, {r.model: r for r in rows}
 
 
@@ -63,8 +65,8 @@ def test_save_checkpoints_layout(saved):
 @pytest.mark.slow
 def test_track_reproduces_synthetic_rows_and_the_rise(saved):
     root, direct = saved
-    res = track_synthetic([root], trend="up")
-    by_name = {s.name: s.rows for s in res.series}
+    res = track_synthetic([root], Request(), trend="up")
+    by_name = {s.name: s.rows for s in res}
     binary = by_name["Synthetic Binary (Linear) (l2)"]
     sup = by_name["Synthetic GMM (Linear, supervised) (l2)"]
     assert [r.step for r in binary] == [0, 40, 120] == [r.step for r in sup]

@@ -66,11 +66,6 @@ def _to(batch: Batch, device: torch.device) -> Batch:
     return batch
 
 
-def default_embed(model: nn.Module, batch: Batch) -> torch.Tensor:
-    """``model(**batch)`` for a mapping, else ``model(batch)``: a (batch, d) tensor."""
-    return model(**batch) if isinstance(batch, Mapping) else model(batch)
-
-
 @dataclass
 class GaussianityMonitor:
     """Measure Gaussianity of a fixed probe set during training (docs/training.md): ``probe`` a
@@ -100,10 +95,11 @@ class GaussianityMonitor:
         return step % self.every == 0 and not (self.history and self.history[-1].step == step)
 
     def embed_probe(self, model: nn.Module) -> np.ndarray:
-        """The probe's float32 (rows, d) embeddings (eval, inference mode; training restored)."""
+        """The probe's float32 (rows, d) embeddings (eval, inference mode; training restored) by
+        ``embed``, else ``model(**batch)`` for a mapping and ``model(batch)`` otherwise."""
         import torch
 
-        fn = self.embed or default_embed
+        fn = self.embed or (lambda m, b: m(**b) if isinstance(b, Mapping) else m(b))
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         was_training = bool(getattr(model, "training", False))
         model.eval()
@@ -112,15 +108,14 @@ class GaussianityMonitor:
                 parts = [fn(model, _to(b, device)) for b in _batches(self.probe, self.batch_size)]
         finally:
             model.train(was_training)
-        if bad := [p for p in parts if not isinstance(p, torch.Tensor)]:
-            raise BadInputError(
-                f"the model returned {type(bad[0]).__name__}, not a tensor of embeddings: pass "
-                "embed=lambda model, batch: ... to GaussianityMonitor"
-            )
         if not parts:
             raise BadInputError("the probe set is empty")
-        if any(p.ndim != 2 for p in parts):
-            raise BadInputError("embed() must return (batch, d) tensors of embeddings")
+        if bad := [p for p in parts if not isinstance(p, torch.Tensor) or p.ndim != 2]:
+            got = getattr(bad[0], "shape", type(bad[0]).__name__)
+            raise BadInputError(
+                f"the model returned {got}, not a tensor of (batch, d) embeddings: pass "
+                "embed=lambda model, batch: ... to GaussianityMonitor"
+            )
         return torch.cat([p.float().cpu() for p in parts]).numpy()
 
     def measure(self, model: nn.Module, step: int) -> MonitorResult:

@@ -21,7 +21,6 @@ from infogauss_cli.pipelines.synthetic import train as S
 from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver
 from infogauss_cli.pipelines.synthetic.paper import PAPER
 from infogauss_cli.pipelines.synthetic.train import Run, SyntheticConfig, train
-from infogauss_cli.pipelines.synthetic.train import preset as preset  # the door for callers
 from infogauss_cli.report.plots import PlotSpec, write_figures
 
 if TYPE_CHECKING:
@@ -47,7 +46,7 @@ class Snapshot(NamedTuple):
 def held_out(pop: S.Population, cfg: SyntheticConfig) -> HeldOut:
     spec, noise = pop.spec, cfg.noise_for(pop.spec.kind)
     rng = np.random.default_rng([cfg.seed, S.KINDS.index(spec.kind), 1])
-    x = pop.sample(cfg.n_eval, rng).x
+    x = pop.sample(cfg.n_eval, rng)[0]
     return x, S.augment(x, spec, noise, rng), S.augment(x, spec, noise, rng)
 
 
@@ -71,21 +70,16 @@ def evaluate(
 
 
 def train_run(
-    run: Run,
-    cfg: SyntheticConfig,
-    pop: S.Population,
-    ho: HeldOut,
-    *,
-    initial: bool = True,
-    saver: CheckpointSaver | None = None,
+    run: Run, cfg: SyntheticConfig, pop: S.Population, initial: bool, saver: CheckpointSaver | None
 ) -> list[Snapshot]:
-    """Train the seeded encoder of ``run``, evaluated (epoch 0 if ``initial``) and saved."""
+    """Train the seeded encoder of ``run``, evaluated on :func:`held_out` rows (epoch 0 if
+    ``initial``) and saved."""
     import torch
 
     k, e = S.KINDS.index(run.data), S.ENCODERS.index(run.encoder)
     torch.manual_seed(cfg.seed * 1000 + 10 * k + e)  # one initialisation per (input, encoder)
     encoder = S.build_encoder(run.encoder, pop.spec.dim, cfg.d, hidden=cfg.hidden)
-    saved = sorted({0, cfg.epochs, *cfg.eval_epochs})
+    ho, saved = held_out(pop, cfg), sorted({0, cfg.epochs, *cfg.eval_epochs})
     evaluated = [ep for ep in saved if ep or initial]
     snaps: list[Snapshot] = []
     clock = {"train": 0.0, "since": time.perf_counter()}
@@ -130,7 +124,7 @@ def _data_section(run: Run, epoch: int, cfg: SyntheticConfig, reference: bool) -
             out["labels"] = "mixture component"
     if run.data == "binary":
         out["density"] = s.density
-    return out | ({"paper": PAPER[key].to_dict()} if key and reference else {})
+    return out | ({"paper": dict(PAPER[key])} if key and reference else {})
 
 
 def _protocol(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any]:
@@ -146,10 +140,7 @@ def _protocol(run: Run, epoch: int, cfg: SyntheticConfig) -> dict[str, Any]:
 
 
 def snapshot_rows(
-    snaps: Sequence[Snapshot],
-    cfg: SyntheticConfig,
-    request: Request = Request(),
-    reference: bool = True,
+    snaps: Sequence[Snapshot], cfg: SyntheticConfig, request: Request, reference: bool = True
 ) -> list[Row]:
     """Diagnose every snapshot as ``audit`` does; ``reference``: add ``data["paper"]``."""
     protocol = Protocol(view=cfg.view, seed=cfg.seed)
@@ -171,21 +162,15 @@ def snapshot_rows(
 
 
 def synthetic_rows(
-    cfg: SyntheticConfig,
-    request: Request = Request(),
-    save_dir: str | Path | CheckpointSaver | None = None,
+    cfg: SyntheticConfig, request: Request = Request(), saver: CheckpointSaver | None = None
 ) -> list[Row]:
     """``infogauss synthetic``: one row per snapshot and view; epoch 0 once per (input,
-    encoder), whose runs share one seeded initialisation. ``save_dir``: also write the encoders
-    (a folder's failed write raises at the end; a given :class:`CheckpointSaver` keeps it)."""
-    saver = CheckpointSaver(Path(save_dir)) if isinstance(save_dir, (str, Path)) else save_dir
+    encoder), whose runs share one seeded initialisation; ``saver`` also writes the encoders."""
     snaps: list[Snapshot] = []
     for run in cfg.runs():
         pop = S.population(cfg.data_spec(run.data), cfg.seed)
         initial = all((s.run.data, s.run.encoder) != (run.data, run.encoder) for s in snaps)
-        snaps += train_run(run, cfg, pop, held_out(pop, cfg), initial=initial, saver=saver)
-    if saver is not None and saver is not save_dir:
-        saver.raise_failure()
+        snaps += train_run(run, cfg, pop, initial, saver)
     return snapshot_rows(snaps, cfg, request)
 
 
@@ -196,10 +181,7 @@ SWEEP_SETTINGS = ("laplace", "binary")  # the default inputs of a sweep
 
 
 def sweep_rows(
-    cfg: SyntheticConfig,
-    ds: Sequence[int] = SWEEP_D,
-    ns: Sequence[int] = SWEEP_N,
-    request: Request = Request(),
+    cfg: SyntheticConfig, ds: Sequence[int], ns: Sequence[int], request: Request
 ) -> list[Row]:
     """One row per InfoNCE run and (d, N) point at the last epoch (``... E100 d=64 N=256``)."""
     runs = [r for r in cfg.runs() if r.objective == "infonce"]
@@ -211,7 +193,7 @@ def sweep_rows(
         pop = S.population(cfg.data_spec(run.data), cfg.seed)
         for d, n in points:
             c = dataclasses.replace(cfg, d=d, batch_size=n, eval_epochs=())
-            snaps = train_run(run, c, pop, held_out(pop, c), initial=False)
+            snaps = train_run(run, c, pop, initial=False, saver=None)
             for row in snapshot_rows(snaps, c, request, reference=False):
                 rows.append(dataclasses.replace(row, model=f"{row.model} d={d} N={n}"))
     return rows
