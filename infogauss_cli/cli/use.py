@@ -57,11 +57,11 @@ def _start(target: str, v: o.Params, files: list, inputs: list) -> tuple[Request
     reads = [("MATRIX", target), ("--data", v["data"]), ("--ood", v.get("ood"))]
     inputs += [(what, path) for what, spec in reads for _, path in data_inputs(spec)]
     inputs += [("--labels", v["labels"]), ("--zoo", v["zoo"])]
-    outs = o.outputs(v)
-    named = [(option, path) for option, path, _ in files] + outs.files()
-    check_distinct(named, inputs)
+    req = o.request(v, inputs)  # the report's outputs checked
+    named = [(option, path) for option, path, _ in files]
+    check_distinct(named + req.outputs.files(), inputs)
     preflight_outputs(named)
-    return o.request(v, outs), outs
+    return req, req.outputs
 
 
 @o.command(*COMMON, *FIT, o.MEMORY)

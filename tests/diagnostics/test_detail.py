@@ -35,6 +35,7 @@ from infogauss_cli.diagnostics.suite import (
     ks_uniform,
     sphere_detail,
 )
+from infogauss_cli.extract.result import Extraction
 from infogauss_cli.pipelines.audit import paired_metrics
 from tests.support.cli import DETAIL_KEYS
 
@@ -269,9 +270,11 @@ def test_paired_metrics_of_two_towers():
     txt = np.repeat(img, 2, axis=0) + 0.05 * rng.standard_normal((60, 16))
     items = [SimpleNamespace(id=f"c{j}", pair=f"i{j // 2}") for j in range(60)]
     source = SimpleNamespace(items=lambda tower: items)
+    run = dict(skipped=(), model_id="m", device="cpu", precision="fp32", batch_size=8, workers=0)
+    run |= dict(extract_s=1.0, items_per_s=1.0, from_cache=0.0)
     done = {
-        "image": SimpleNamespace(ids=tuple(f"i{k}" for k in range(30)), embeddings=img),
-        "text": SimpleNamespace(ids=tuple(f"c{j}" for j in range(60)), embeddings=txt),
+        "image": Extraction(img, tuple(f"i{k}" for k in range(30)), tower="image", **run),
+        "text": Extraction(txt, tuple(f"c{j}" for j in range(60)), tower="text", **run),
     }
     m = paired_metrics(source, done)
     ref = paired_stats(np.repeat(img, 2, axis=0), txt)
