@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import math
+import textwrap
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -133,7 +134,7 @@ def _draw_qq(result: ScoreResult, fig: Figure) -> None:
     ax.plot([lo, hi], [lo, hi], "--", color=NULL, lw=1, label="y = x")
     ax.set_xlabel("quantile of the law")
     ax.set_ylabel("squared Mahalanobis distance (sorted)")
-    ax.set_title(f"QQ against {result.law}")
+    ax.set_title("\n".join(textwrap.wrap(f"QQ against {result.law}", 70)), fontsize="medium")
     ax.legend(loc="lower right")  # the points run from lower left to upper right
 
 
