@@ -8,7 +8,9 @@ mean share of p < 0.01 (1% when calibrated) and the KS p of all seeds' p-values 
 are marginal over fits, and new rows scored against one fit follow a law that wanders with the
 fit (their D² depends on tr(S⁻¹ Σ)), so "pass new" stays below 100% even for the exact F law.
 Then the chi-square(d) p-values of the sample covariance's distances at d = 512, n = 1000
-(they should fail), and multivariate t5 rows (the share of p < 0.01 should be far above 1%).
+(they should fail); new rows against their law given the fit, drawn with the true covariance
+(an oracle no user has: it passes where the marginal laws cannot); and multivariate t5 rows
+(the share of p < 0.01 should be far above 1%).
 
     python benchmarks/tail_calibration.py                 # 100 seeds, n 500,5000 x d 64,512
     python benchmarks/tail_calibration.py --quick         # 10 seeds
@@ -28,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 COVS = ("identity", "wishart", "1/j")
+ORACLE = 20_000  # draws of the law given one fit (the "oracle" table)
 
 
 def rows(rng: np.random.Generator, n: int, d: int, cov: str, t_df: float = 0) -> np.ndarray:
@@ -53,6 +56,10 @@ def one_seed(task: tuple) -> tuple:
     d_in, d_new = f.mahalanobis(x[:n]), f.mahalanobis(x[n:])
     if law == "chi2":
         p_in, p_new = stats.chi2(d).sf(d_in), stats.chi2(d).sf(d_new)
+    elif law == "oracle":  # new rows against their law given this fit, drawn with the true C
+        null = np.sort(f.mahalanobis(rows(np.random.default_rng([seed, 7]), ORACLE, d, cov)))
+        p_in = f.tail_p(d_in, in_sample=True)
+        p_new = (1.0 + null.size - np.searchsorted(null, d_new)) / (null.size + 1.0)
     else:
         p_in, p_new = f.tail_p(d_in, in_sample=True), f.tail_p(d_new, in_sample=False)
     ks = [stats.kstest(p, "uniform").pvalue for p in (p_in, p_new)]
@@ -113,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         table("The chi-square(d) law instead, sample covariance", [
             (cn, cd, "identity", "sample", "chi2", 0),
             (cn, cd, "identity", "sample", "exact", 0)], pool, contrast)  # fmt: skip
+        oracle = [(ns[0], ds[0], c, shrinks[0], "oracle", 0) for c in covs]
+        table("New rows against their law given the fit, the true C known (oracle)", oracle,
+              pool, contrast)  # fmt: skip
         t5 = [(n, d, "identity", shrinks[0], "exact", 5) for n in ns for d in ds]
         table("Multivariate t5 rows (share far above 1%)", t5, pool, contrast)
     worst_in, worst_new = (min(r[k] for r in res) for k in ("pass_in", "pass_new"))

@@ -22,4 +22,5 @@ def test_tail_calibration_benchmark_prints_its_tables(capsys, monkeypatch):
     assert "    40     6       1/j  exact       sample" in out
     assert "    40    50       1/j  exact  ledoit-wolf" in out
     assert "    60    30  identity   chi2       sample" in out and "t5" in out
+    assert "    40     6       1/j oracle       sample" in out
     assert "worst pass rate on Gaussian rows (target >= 95%): in-sample" in out
