@@ -129,9 +129,16 @@ def label_split(path: Path, column: str) -> tuple[np.ndarray, list[str]]:
 
 
 def saved_ids(path: Path, n: int) -> list[str] | None:
-    """The item ids of the ``.ids.json`` sidecar ``infogauss extract`` writes, if any."""
+    """The item ids ``infogauss extract`` saved (a .safetensors header, else the ``.ids.json``
+    sidecar), if any."""
     try:
-        ids = json.loads(ids_sidecar(path).read_text())["ids"]
+        if path.suffix.lower() == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), "np") as f:
+                ids = json.loads((f.metadata() or {})["ids"])
+        else:
+            ids = json.loads(ids_sidecar(path).read_text())["ids"]
     except (OSError, ValueError, KeyError, TypeError):  # no usable ids: the row numbers serve
         return None
     ids = [str(i) for i in ids] if isinstance(ids, list) else []

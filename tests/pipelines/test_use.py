@@ -24,6 +24,13 @@ def emb(tmp_path):
     return tmp_path / "e.npy"
 
 
+def test_a_safetensors_matrix_from_extract_keeps_its_ids(emb, tmp_path):
+    ids = [f"img{i}.jpg" for i in range(200)]
+    save_embeddings(tmp_path / "e.safetensors", np.load(emb), ids)
+    rows = use.matrix_rows(tmp_path / "e.safetensors", Protocol(), None, None, None)
+    assert rows.ids == tuple(ids)
+
+
 def fitted(rows: use.Rows, view: str = "raw"):
     return fit(rows.x, labels=rows.labels, view=view, provenance=rows.provenance | {"view": view})
 
