@@ -29,6 +29,7 @@ RANK_RTOL = 1e-10  # eigenvalues below this share of the largest carry no varian
 SAMPLE_RATIO = 2.0  # "auto" keeps the sample covariance from n >= 2·rank rows
 NULL_DRAWS = 50_000  # Monte Carlo draws of a shrinkage null (ECDF error ~0.006)
 QQ_POINTS = 2_000
+TAIL_LEVEL = 0.01  # the tail share counts p-values below this: 1% when the Gaussian fits
 SHRINKAGES = ("auto", "sample", "ledoit-wolf")
 
 
@@ -273,7 +274,7 @@ def nearest_class(fit: GaussianFit, x: object) -> tuple[np.ndarray, np.ndarray]:
     return np.array(names, dtype=object)[np.argmax(logp, axis=1)], logp
 
 
-def tail_share(p: object, level: float = 0.01) -> float:
+def tail_share(p: object, level: float = TAIL_LEVEL) -> float:
     """Share of p-values below ``level`` (``level`` itself when the Gaussian fits)."""
     return float(np.mean(np.asarray(p, dtype=np.float64) < level))
 

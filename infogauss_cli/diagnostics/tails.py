@@ -9,9 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from infogauss_cli.diagnostics.fit import SAMPLE_RATIO, GaussianFit, fit, tail_share
-
-TAIL_LEVEL = 0.01
+from infogauss_cli.diagnostics.fit import SAMPLE_RATIO, TAIL_LEVEL, GaussianFit, fit, tail_share
 
 
 def rows_needed(rank: int) -> int:

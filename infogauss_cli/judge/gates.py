@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import Gates
+from infogauss_cli.diagnostics.fit import TAIL_LEVEL
 from infogauss_cli.judge.verdict import Metrics, Verdict
 
 BASELINE_MUST_MATCH = (("data", "source"), ("protocol", "revision"))
 BASELINE_NOTED = (("protocol", "n"), ("protocol", "seed"), ("protocol", "precision"))
 SAME_ROW = (("model",), ("tower",), ("protocol", "view"))
-TAIL_LEVEL = 0.01  # metrics.tail_share: the share of rows with tail p < 1%; 1% when the fit holds
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.safe_text import markup_safe, printable
-from infogauss_cli.judge.gates import TAIL_LEVEL
+from infogauss_cli.diagnostics.fit import TAIL_LEVEL
 from infogauss_cli.report import html as H
 from infogauss_cli.report.plots import AD_COLOR, NULL, PlotSpec, render
 
