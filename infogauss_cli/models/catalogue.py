@@ -245,7 +245,8 @@ def build_encoder(entry: ZooEntry, tower: str) -> Encoder:
 def fail_fast(entry: ZooEntry) -> None:
     """Before torch is imported: uncached hub weights with the hub out of reach are a RunError."""
     name = getattr(entry, "backend", None)
-    if name not in backend_names():  # a stand-in entry, or a backend build will name as unknown
+    # a stand-in entry, a backend build will name as unknown, or weights that are here
+    if name not in backend_names() or WeightsStatus.offline(entry) is not None:
         return
     quick = getattr(get_backend(name), "quick_status", None)
     status = quick(entry) if quick is not None else None

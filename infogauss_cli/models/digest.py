@@ -79,9 +79,5 @@ def path_identity(path: Path) -> str:
 
 def identity_sha256(identity: str | None) -> str | None:
     """The sha256 inside ``file:sha256:HEX`` / ``dir:sha256:HEX``, or None (random, hub)."""
-    if not identity:
-        return None
-    kind, _, rest = identity.partition(":sha256:")
-    if kind not in ("file", "dir") or len(rest) < 64:
-        return None
-    return rest[:64]
+    kind, _, rest = (identity or "").partition(":sha256:")
+    return rest[:64] if kind in ("file", "dir") and len(rest) >= 64 else None

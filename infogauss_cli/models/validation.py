@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import difflib
 import functools
-import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
@@ -24,7 +24,6 @@ from infogauss_cli.models.zoo_schema import (
 
 ENV_VAR = "INFOGAUSS_ZOO"
 Loc = tuple[str | int, ...]
-BaseDir = str | os.PathLike[str] | None
 
 _ENTRY_CLASSES: dict[tuple[str, type], type[ZooEntry]] = {}
 
@@ -46,13 +45,9 @@ def entry_class(backend: str) -> type[ZooEntry]:
     return _ENTRY_CLASSES[key]
 
 
-def _schemas() -> tuple[Any, type[BaseModel]]:
-    """(any entry, a zoo file) of the backends registered now."""
-    return _union_schemas(backend_names())
-
-
 @functools.cache
-def _union_schemas(names: tuple[str, ...]) -> tuple[Any, type[BaseModel]]:
+def _schemas(names: tuple[str, ...]) -> tuple[Any, type[BaseModel]]:
+    """(any entry, a zoo file) of the backends ``names`` (those registered now)."""
     classes = tuple(entry_class(n) for n in names)
     union = classes[0] if len(classes) == 1 else Union[classes]  # noqa: UP007
     any_entry = Annotated[union, Field(discriminator="backend")]
@@ -63,18 +58,14 @@ def _union_schemas(names: tuple[str, ...]) -> tuple[Any, type[BaseModel]]:
 
 
 def parse_entry(
-    data: dict[str, object],
-    *,
-    base_dir: BaseDir = None,
-    on_the_fly: bool = False,
-    origin: str = "entry",
+    data: dict[str, object], *, on_the_fly: bool = False, origin: str = "entry"
 ) -> ZooEntry:
     """One entry from a dict, errors as in a zoo file (``on_the_fly``: ``dim`` may be None)."""
-    context = {"base_dir": base_dir, ON_THE_FLY: on_the_fly}
+    adapter = TypeAdapter(_schemas(backend_names())[0])
     try:
-        return TypeAdapter(_schemas()[0]).validate_python(data, context=context)
+        return adapter.validate_python(data, context={ON_THE_FLY: on_the_fly})
     except ValidationError as exc:
-        raise BadInputError(format_errors(origin, _error_lines(exc, data, base_dir))) from None
+        raise BadInputError(format_errors(origin, _error_lines(exc, data))) from None
 
 
 @dataclass(frozen=True)
@@ -108,7 +99,7 @@ class Zoo:
         return entry.random_twin(seed) if random else entry
 
 
-def parse_zoo(data: object, *, base_dir: BaseDir = None, origin: str = "data") -> Zoo:
+def parse_zoo(data: object, *, base_dir: Path | None = None, origin: str = "data") -> Zoo:
     if not isinstance(data, dict):
         raise BadInputError(
             f"{origin}: expected a mapping with 'schema_version: {SCHEMA_VERSION}' and 'models: "
@@ -116,9 +107,9 @@ def parse_zoo(data: object, *, base_dir: BaseDir = None, origin: str = "data") -
         )
     problems = _duplicates(data.get("models"))
     try:
-        parsed = _schemas()[1].model_validate(data, context={"base_dir": base_dir})
+        parsed = _schemas(backend_names())[1].model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        problems = _error_lines(exc, data, base_dir) + problems
+        problems = _error_lines(exc, data) + problems
     if problems:
         raise BadInputError(format_errors(origin, problems)) from None
     return Zoo(entries=tuple(parsed.models), path=origin)
@@ -150,16 +141,14 @@ class _AnyEntry(ZooEntry):
     source: _AnySource
 
 
-def _error_lines(
-    exc: ValidationError, data: object = None, base_dir: BaseDir = None, prefix: Loc = ()
-) -> list[str]:
+def _error_lines(exc: ValidationError, data: object = None, prefix: Loc = ()) -> list[str]:
     lines = []
     for err in exc.errors(include_url=False):
         loc, kind, msg = (*prefix, *err["loc"]), err["type"], err["msg"]
         extra, item = [], _at(data, loc)
         if kind.startswith("union_tag") and isinstance(item, dict):  # the errors it hides
             try:
-                _AnyEntry.model_validate(item, context={"base_dir": base_dir})
+                _AnyEntry.model_validate(item)
             except ValidationError as inner:
                 extra = _error_lines(inner, prefix=loc)
         if kind == "union_tag_invalid":

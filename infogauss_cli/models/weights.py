@@ -176,14 +176,9 @@ def _check_safetensors(file: Path, header_len: int, size: int, model: str) -> No
 
 
 _PICKLE_MARKS = ("weights_only", "Unsupported global", "UnpicklingError")
-_TRUNCATED_MARKS = (
-    "unexpected EOF",
-    "Ran out of input",
-    "failed finding central directory",
-    "PytorchStreamReader failed",
-    "file might be corrupted",
-    "checkpoint file is corrupted",
-)
+_TRUNCATED_MARKS = ("unexpected EOF", "Ran out of input", "failed finding central directory")
+_TRUNCATED_MARKS += ("PytorchStreamReader failed", "file might be corrupted")
+_TRUNCATED_MARKS += ("checkpoint file is corrupted",)
 
 
 def error_chain(exc: BaseException) -> list[BaseException]:

@@ -25,11 +25,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from transformers import PreTrainedTokenizerBase
 
 
+@dataclasses.dataclass(eq=False)
 class ImagePrepare:
     """RGB PIL image -> tensor through a (picklable) transform."""
 
-    def __init__(self, transform: Callable[[Image], torch.Tensor]) -> None:
-        self.transform = transform
+    transform: Callable[[Image], torch.Tensor]
 
     def __call__(self, image: Image) -> torch.Tensor:
         if getattr(image, "mode", "RGB") != "RGB":
@@ -37,19 +37,15 @@ class ImagePrepare:
         return self.transform(image)
 
 
+@dataclasses.dataclass(eq=False)
 class TextCollate:
     """Texts -> input_ids / attention_mask (/ token_type_ids) with a Hugging Face tokenizer;
     ``lower``: sentence-transformers' cleaning (strip, and lowercase when True)."""
 
-    def __init__(
-        self,
-        tokenizer: PreTrainedTokenizerBase,
-        max_length: int,
-        padding: bool | str = True,
-        lower: bool | None = None,
-    ) -> None:
-        self.tokenizer, self.max_length = tokenizer, max_length
-        self.padding, self.lower = padding, lower
+    tokenizer: PreTrainedTokenizerBase
+    max_length: int
+    padding: bool | str = True
+    lower: bool | None = None
 
     def _tokens(self, texts: list[str], **kw: object) -> dict:
         if self.lower is not None:
@@ -66,11 +62,12 @@ class TextCollate:
         return [len(x) for x in self._tokens(texts)["input_ids"]]
 
 
+@dataclasses.dataclass(eq=False)
 class BpeCollate:
     """Texts -> ``input_ids`` (+ ``attention_mask`` when ``mask``) with an open_clip tokenizer."""
 
-    def __init__(self, tokenizer: Callable[[list[str]], torch.Tensor], mask: bool = False) -> None:
-        self.tokenizer, self.mask = tokenizer, mask
+    tokenizer: Callable[[list[str]], torch.Tensor]
+    mask: bool = False
 
     def __call__(self, texts: list[str]) -> Batch:
         batch = {"input_ids": self.tokenizer(list(texts))}
@@ -184,12 +181,15 @@ def _digest(batch: Batch) -> str:
     return h.hexdigest()
 
 
+@dataclasses.dataclass(eq=False)
 class LayerForward:
     """``forward`` of layer ``k``'s encoder: one model run per batch serves every pending layer
     (the others' outputs wait in ``memo``, keyed by the batch's digest); ``done()`` frees them."""
 
-    def __init__(self, layers: LayerSet, pending: set[int], memo: dict, k: int) -> None:
-        self.layers, self.pending, self.memo, self.k = layers, pending, memo, k
+    layers: LayerSet
+    pending: set[int]
+    memo: dict
+    k: int
 
     def __call__(self, module: torch.nn.Module, batch: Batch) -> torch.Tensor:
         key = _digest(batch)
@@ -262,9 +262,11 @@ def hooked(
     return result, [captured[k] for k in sorted(captured)]
 
 
+@dataclasses.dataclass(eq=False)
 class TimmLayers:
-    def __init__(self, names: list[str], final: Callable, append_final: bool) -> None:
-        self.names, self.final, self.append_final = names, final, append_final
+    names: list[str]
+    final: Callable
+    append_final: bool
 
     def __call__(self, module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
         mods = [module.get_submodule(n) for n in self.names]
@@ -280,11 +282,8 @@ class TimmLayers:
 
 def attach_timm(encoder: Encoder) -> Encoder:
     """One layer per ``feature_info`` stage, and the final embedding when the last is not it."""
-    try:
-        info = getattr(encoder.module, "feature_info", None) or ()
-        stages = [(str(fi["module"]), int(fi["num_chs"])) for fi in info]
-    except (KeyError, TypeError):
-        stages = []
+    info = getattr(encoder.module, "feature_info", None) or ()
+    stages = [(str(fi["module"]), int(fi["num_chs"])) for fi in info]
     if not stages:
         return encoder
     append = stages[-1][1] != encoder.dim

@@ -20,8 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from sentence_transformers import SentenceTransformer
 
-ST_PATTERNS = ("*.json", "*.txt", "*.model", "model.safetensors", "*/*.json", "*/*.safetensors")
-ST_PATTERNS += ("*/*.txt",)
+ST_PATTERNS = ("*.json", "*.txt", "*.model", "model.safetensors", "*/*.safetensors")  # * spans /
 REQUIRED = ("modules.json", "config.json")
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -32,17 +31,15 @@ class SentenceTransformersSource(SourceSchema):
 
 
 def model_folder(entry: ZooEntry) -> tuple[Path, str]:
-    loc = weights_location(entry)
     src = entry.source
-    if loc.kind in ("local", "package", "random") and src.weights is not None:
-        path = loc.path if loc.path is not None else local_path(entry)
+    if src.weights is not None and (kind := weights_location(entry).kind) != "hub":
+        path = local_path(entry)
         if path is None or not (path / "modules.json").is_file():
             raise BadInputError(
                 f"{entry.id}: sentence-transformers weights must be a model folder with "
                 f"modules.json (as written by SentenceTransformer.save); {path} is not"
             )
-        ident = path_identity(path) if loc.kind != "random" else f"random:{entry.init_seed}"
-        return path, ident
+        return path, path_identity(path) if kind != "random" else f"random:{entry.init_seed}"
     what = f"the sentence-transformers model {src.name} from the Hugging Face hub"
     files = hub.Files(ST_PATTERNS, REQUIRED, what)
     folder = hub.hub_snapshot(entry.ref, src.name, files, revision=src.revision)
@@ -66,9 +63,8 @@ def load(entry: ZooEntry) -> tuple[SentenceTransformer, str]:
             "pip install 'infogauss[st]'"
         ) from None
     folder, ident = model_folder(entry)
-    what = f"the sentence-transformers model {folder}"
     try:
-        with common.quiet_loading(), hub.translate_hub_errors(entry.ref, what):
+        with common.quiet_loading():
             st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
         raise RunError(f"cannot load {entry.ref} from {folder}: {exc}") from None

@@ -135,22 +135,20 @@ def _load_report() -> Iterator[dict[str, list[str]]]:
     """The missing / unexpected keys timm logs (it loads non-strictly without a classifier)."""
     logger = logging.getLogger("timm.models._builder")
     report: dict[str, list[str]] = {"Missing": [], "Unexpected": []}
-    handler, level, propagate = logging.Handler(logging.INFO), logger.level, logger.propagate
 
-    def emit(record: logging.LogRecord) -> None:
+    def read(record: logging.LogRecord) -> bool:
         if match := _KEYS_RE.match(record.getMessage()):
             report[match[1]].extend(k.strip() for k in match[2].split(",") if k.strip())
+        return False  # none shown: reported through our error instead
 
-    handler.emit = emit  # type: ignore[method-assign]
-    logger.addHandler(handler)
+    level = logger.level
     logger.setLevel(logging.INFO)
-    logger.propagate = False  # reported through our error instead
+    logger.addFilter(read)
     try:
         yield report
     finally:
-        logger.removeHandler(handler)
+        logger.removeFilter(read)
         logger.setLevel(level)
-        logger.propagate = propagate
 
 
 def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, str]:
@@ -217,15 +215,13 @@ def hub_repo(name: str) -> str | None:
 
 
 def quick_status(entry: ZooEntry) -> WeightsStatus | None:
-    """:func:`weights_status` without importing timm; None when only timm can tell."""
-    if status := WeightsStatus.offline(entry):
-        return status
+    """The status of hub weights without importing timm; None when only timm can tell."""
     repo = hub_repo(entry.source.name)
     return None if repo is None else hub.files_status(entry, repo, HUB_FILES)
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
-    if status := quick_status(entry):
+    if status := WeightsStatus.offline(entry) or quick_status(entry):
         return status
     cfg = check(entry)
     if cfg is not None and getattr(cfg, "hf_hub_id", None):
