@@ -16,10 +16,6 @@ LOCK_TIMEOUT_S = 60  # another process updating the memo this long: skip remembe
 _memo: dict[str, str] = {}
 
 
-def memo_file() -> Path:
-    return default_cache_dir() / HASH_MEMO
-
-
 def _read_memo(path: Path) -> dict[str, str]:
     try:
         stored = json.loads(path.read_text())
@@ -46,16 +42,14 @@ def file_sha256(path: Path) -> str:
     key = f"{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
     if key in _memo:
         return _memo[key]
-    memo = memo_file()
+    memo = default_cache_dir() / HASH_MEMO
     digest = _read_memo(memo).get(key)
     if not isinstance(digest, str):
         digest = stream_sha256(path)
         with contextlib.suppress(OSError, Timeout):
             memo.parent.mkdir(parents=True, exist_ok=True)
             with FileLock(str(memo) + ".lock", timeout=LOCK_TIMEOUT_S):
-                stored = _read_memo(memo)
-                stored[key] = digest
-                atomic_write_bytes(memo, json.dumps(stored).encode())
+                atomic_write_bytes(memo, json.dumps({**_read_memo(memo), key: digest}).encode())
     _memo[key] = digest
     return digest
 

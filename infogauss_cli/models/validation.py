@@ -65,7 +65,7 @@ def parse_entry(
     try:
         return adapter.validate_python(data, context={ON_THE_FLY: on_the_fly})
     except ValidationError as exc:
-        raise BadInputError(format_errors(origin, _error_lines(exc, data))) from None
+        raise BadInputError(format_errors(origin, _error_lines(exc))) from None
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def parse_zoo(data: object, *, base_dir: Path | None = None, origin: str = "data
     try:
         parsed = _schemas(backend_names())[1].model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        problems = _error_lines(exc, data) + problems
+        problems = _error_lines(exc) + problems
     if problems:
         raise BadInputError(format_errors(origin, problems)) from None
     return Zoo(entries=tuple(parsed.models), path=origin)
@@ -141,14 +141,14 @@ class _AnyEntry(ZooEntry):
     source: _AnySource
 
 
-def _error_lines(exc: ValidationError, data: object = None, prefix: Loc = ()) -> list[str]:
+def _error_lines(exc: ValidationError, prefix: Loc = ()) -> list[str]:
     lines = []
     for err in exc.errors(include_url=False):
         loc, kind, msg = (*prefix, *err["loc"]), err["type"], err["msg"]
-        extra, item = [], _at(data, loc)
-        if kind.startswith("union_tag") and isinstance(item, dict):  # the errors it hides
+        extra: list[str] = []
+        if kind.startswith("union_tag") and isinstance(err["input"], dict):  # the errors it hides
             try:
-                _AnyEntry.model_validate(item)
+                _AnyEntry.model_validate(err["input"])
             except ValidationError as inner:
                 extra = _error_lines(inner, prefix=loc)
         if kind == "union_tag_invalid":
@@ -167,15 +167,6 @@ def _error_lines(exc: ValidationError, data: object = None, prefix: Loc = ()) ->
         lines.append(f"{_loc(loc)}: {msg}")
         lines.extend(extra)
     return lines
-
-
-def _at(data: object, loc: Loc) -> object:
-    for key in loc:
-        try:
-            data = data[key]  # type: ignore[index]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
 
 
 def _duplicates(models: object) -> list[str]:
