@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import importlib
 
-_REGISTRY = ("Backend", "BackendSpec", "Encoder", "LayerSet", "prepare_text", "register_backend")
-_PUBLIC = dict.fromkeys((*_REGISTRY, "unregister_backend"), "registry")
+_PUBLIC = dict.fromkeys(("Backend", "BackendSpec", "Encoder", "LayerSet"), "registry")
+_PUBLIC |= {"prepare_text": "registry", "register_backend": "registry"}
 _PUBLIC |= {"SourceSchema": "zoo_schema", "ZooEntry": "zoo_schema", "WeightsStatus": "weights"}
 _PUBLIC |= {"build_encoder": "catalogue", "load_zoo": "catalogue"}
 __all__ = sorted(_PUBLIC)

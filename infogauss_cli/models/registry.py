@@ -95,10 +95,6 @@ def register_backend(backend: Backend | str, *, name: str | None = None) -> None
     _REGISTRY[name or backend.name] = backend  # type: ignore[union-attr]
 
 
-def unregister_backend(name: str) -> None:
-    _REGISTRY.pop(name, None)
-
-
 def backend_names() -> tuple[str, ...]:
     for name, value in entry_point_specs(ENTRY_POINT_GROUP):
         _REGISTRY.setdefault(name, value)

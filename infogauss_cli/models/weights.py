@@ -161,8 +161,7 @@ def _check_safetensors(file: Path, header_len: int, size: int, model: str) -> No
             fh.seek(8)
             header = json.loads(fh.read(header_len))
         end = max(
-            (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
-            default=0,
+            (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0
         )
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         raise BadInputError(

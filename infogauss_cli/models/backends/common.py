@@ -114,15 +114,6 @@ def finish(module: torch.nn.Module) -> torch.nn.Module:
     return module.float().cpu().eval()
 
 
-def check_dim(entry: ZooEntry, tower: str, actual: int) -> None:
-    """The built tower gives ``entry.dim``-d embeddings (entries made on the fly: any)."""
-    if entry.dim is not None and int(actual) != entry.dim:
-        raise BadInputError(
-            f"{entry.ref}: the zoo entry says dim {entry.dim} but the {tower} tower of "
-            f"{entry.source.name} gives {int(actual)}-d embeddings; fix `dim` in the zoo entry"
-        )
-
-
 def check_vocab(model: str, tokenizer_name: str, size: int | None) -> None:
     """A CLIP tokenizer without its files comes back empty (vocab 2) without raising."""
     if size is None or size < 100:

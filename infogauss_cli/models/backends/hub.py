@@ -121,12 +121,7 @@ class Files:
 
 
 def hub_snapshot(
-    model: str,
-    repo_id: str,
-    files: Files,
-    *,
-    revision: str | None = None,
-    fetch: Fetch = "any",
+    model: str, repo_id: str, files: Files, *, revision: str | None = None, fetch: Fetch = "any"
 ) -> Path | None:
     """A local folder with ``files``: the complete cached snapshot, else a download (``fetch``:
     ``"cache"`` gives None instead, ``"hub"`` skips the cache)."""

@@ -95,7 +95,6 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     collate = common.TextCollate(tokenizer, length, lower=lower)
     with torch.inference_mode():
         dim = int(forward_st(module, collate(["dimension probe"])).shape[-1])
-    common.check_dim(entry, tower, dim)
     libs = ("transformers", "sentence-transformers")
     fingerprint = common.base_fingerprint(entry, tower, ident, libs)
     fingerprint["normalize"] = str(entry.source.normalize)

@@ -196,7 +196,6 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
 
     model, identity = build_model(entry)
     dim = int(getattr(model, "head_hidden_size", None) or model.num_features)
-    common.check_dim(entry, tower, dim)
     cfg = data_config(entry, model)
     transform = timm.data.create_transform(**cfg, is_training=False)
     fingerprint = common.base_fingerprint(entry, tower, identity, ("timm",))

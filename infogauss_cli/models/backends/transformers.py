@@ -279,7 +279,6 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     sub = getattr(model.config, f"{'vision' if tower == 'image' else 'text'}_config", None)
     sub = sub or model.config
     dim = int(model.config.projection_dim if pooling == "clip" else sub.hidden_size)
-    common.check_dim(entry, tower, dim)
     config_id = json.dumps(model.config.to_diff_dict(), sort_keys=True, default=str)
     fingerprint = common.base_fingerprint(entry, tower, identity, ("transformers",))
     fingerprint.update(pooling=pooling, preprocess=proc_id, config=config_id)
