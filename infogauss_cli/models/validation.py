@@ -178,8 +178,6 @@ def _duplicates(models: object) -> list[str]:
         aliases = item.get("aliases") if isinstance(item.get("aliases"), list) else []
         for j, name in enumerate([item.get("id"), *aliases]):
             field = f"models[{i}].id" if j == 0 else f"models[{i}].aliases[{j - 1}]"
-            if isinstance(name, str) and name.lower() in seen:
-                problems.append(f"{field}: {name!r} is already used by {seen[name.lower()]}")
-            elif isinstance(name, str):
-                seen[name.lower()] = field
+            if isinstance(name, str) and (first := seen.setdefault(name.lower(), field)) != field:
+                problems.append(f"{field}: {name!r} is already used by {first}")
     return problems

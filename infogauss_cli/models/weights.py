@@ -37,8 +37,6 @@ def package_path(spec: str) -> Path | None:
         return None
     places = found.submodule_search_locations
     base = Path(next(iter(places))) if places else Path(str(found.origin)).parent
-    if not rel:
-        return base
     target = base / rel
     if not target.resolve().is_relative_to(base.resolve()):
         raise BadInputError(

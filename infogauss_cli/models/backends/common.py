@@ -319,17 +319,11 @@ def layers_open_clip_text(module: torch.nn.Module, batch: Batch) -> list[torch.T
 
 
 def attach_open_clip(encoder: Encoder, tower: str) -> Encoder:
-    module = encoder.module
-    if tower == "image":
-        tr = getattr(getattr(module, "visual", None), "transformer", None)
-        forward = layers_open_clip_image
-        ok = tr is not None and hasattr(module.visual, "_pool")
-    else:
-        tr = getattr(module, "transformer", None)
-        forward = layers_open_clip_text
-        ok = tr is not None and hasattr(module, "ln_final")
-    if not ok or not hasattr(tr, "resblocks"):
-        return encoder
-    n = len(tr.resblocks)
+    image = tower == "image"
+    owner = getattr(encoder.module, "visual", None) if image else encoder.module
+    tr = getattr(owner, "transformer", None)
+    if not hasattr(tr, "resblocks") or not hasattr(owner, "_pool" if image else "ln_final"):
+        return encoder  # a ResNet tower, or an unknown layout
+    forward = layers_open_clip_image if image else layers_open_clip_text
     how = "hidden state k through the tower's own final norm, pooling and projection"
-    return with_layers(encoder, forward, (encoder.dim,) * (n + 1), how)
+    return with_layers(encoder, forward, (encoder.dim,) * (len(tr.resblocks) + 1), how)

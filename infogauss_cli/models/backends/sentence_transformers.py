@@ -48,10 +48,7 @@ def model_folder(entry: ZooEntry) -> tuple[Path, str]:
 
 
 def forward_st(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
-    features = dict(batch)
-    for m in module:
-        features = m(features)
-    return features["sentence_embedding"]
+    return module(dict(batch))["sentence_embedding"]  # a Sequential passes the features on
 
 
 def load(entry: ZooEntry) -> tuple[SentenceTransformer, str]:
@@ -118,17 +115,11 @@ def _hf_model(first: torch.nn.Module) -> torch.nn.Module | None:
 
 
 def forward_layers(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
-    modules = list(module)
-    hf = _hf_model(modules[0])
+    hf = _hf_model(module[0])  # type: ignore[index]
     inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
     out = hf(**inputs, output_hidden_states=True, return_dict=True)
-    res = []
-    for hidden in out.hidden_states:
-        features = {**batch, "token_embeddings": hidden}
-        for m in modules[1:]:
-            features = m(features)
-        res.append(features["sentence_embedding"])
-    return res
+    rest = module[1:]  # type: ignore[index]
+    return [rest({**batch, "token_embeddings": h})["sentence_embedding"] for h in out.hidden_states]
 
 
 def attach_layers(encoder: Encoder) -> Encoder:

@@ -93,9 +93,7 @@ def convert_efficientnet_pytorch(
 ) -> dict[str, torch.Tensor]:
     """lukemelas/EfficientNet-PyTorch keys (``_conv_stem``, flat ``_blocks.N``) -> timm's
     EfficientNet (``conv_stem``, ``blocks.STAGE.BLOCK``), including the classifier."""
-    prefixes = [
-        f"blocks.{s}.{b}" for s, stage in enumerate(model.blocks) for b in range(len(stage))
-    ]
+    prefixes = [f"blocks.{s}.{b}" for s, blk in enumerate(model.blocks) for b in range(len(blk))]
     top = {**_TOP, "_fc": "classifier"}
     expanded = {int(m[1]) for k in state_dict if (m := re.match(r"_blocks\.(\d+)\._expand", k))}
     out: dict[str, torch.Tensor] = {}

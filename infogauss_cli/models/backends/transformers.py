@@ -283,11 +283,9 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     fingerprint = common.base_fingerprint(entry, tower, identity, ("transformers",))
     fingerprint.update(pooling=pooling, preprocess=proc_id, config=config_id)
     encoder = Encoder(entry.ref, tower, dim, model, *steps, fingerprint)  # type: ignore[arg-type]
-    blocks = getattr(sub, "num_hidden_layers", None)
-    if not blocks:
-        return encoder
-    dims = (dim,) * (int(blocks) + 1)  # the embeddings' output, then each block's
-    return common.with_layers(encoder, layers, dims, LAYER_POOLING[pooling])
+    blocks = int(getattr(sub, "num_hidden_layers", None) or 0)
+    dims = (dim,) * (blocks + 1)  # the embeddings' output, then each block's
+    return common.with_layers(encoder, layers, dims, LAYER_POOLING[pooling]) if blocks else encoder
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
