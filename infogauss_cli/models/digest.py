@@ -12,7 +12,6 @@ from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.preflight import default_cache_dir
 
 HASH_MEMO = ".weights-sha256.json"
-LOCK_TIMEOUT_S = 60  # another process updating the memo this long: skip remembering
 _memo: dict[str, str] = {}
 
 
@@ -34,8 +33,7 @@ def stream_sha256(path: str | Path) -> str:
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, memoised in memory and in the memo file (a read-only cache only
-    costs the hashing again)."""
+    """sha256 of a file's bytes, memoised in memory and in the cache folder (if writable)."""
     from filelock import FileLock, Timeout
 
     st = path.stat()
@@ -46,9 +44,9 @@ def file_sha256(path: Path) -> str:
     digest = _read_memo(memo).get(key)
     if not isinstance(digest, str):
         digest = stream_sha256(path)
-        with contextlib.suppress(OSError, Timeout):
+        with contextlib.suppress(OSError, Timeout):  # a read-only cache, or a stuck lock: skip
             memo.parent.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(memo) + ".lock", timeout=LOCK_TIMEOUT_S):
+            with FileLock(str(memo) + ".lock", timeout=60):
                 atomic_write_bytes(memo, json.dumps({**_read_memo(memo), key: digest}).encode())
     _memo[key] = digest
     return digest

@@ -1,6 +1,5 @@
-"""The backend registry: the zoo's ``backend:`` names (registered objects, ``"module:attribute"``
-imported on first use, or entry points of ``infogauss.backends``) and the Backend contract; the
-entry points of installed plugins (backends and sources) are read here."""
+"""The backend registry (objects, ``"module:attribute"`` imported on first use, or entry points of
+``infogauss.backends``), the Backend contract, and the entry points of installed plugins."""
 
 from __future__ import annotations
 
@@ -18,7 +17,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.weights import WeightsStatus
     from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
 
-ENTRY_POINT_GROUP = "infogauss.backends"
 Batch = dict[str, "torch.Tensor"]
 
 
@@ -57,10 +55,10 @@ def prepare_text(text: object) -> str:
 
 @dataclass(frozen=True)
 class BackendSpec:
-    """What a backend provides (docs/zoo.md), here as plain functions; any object with these
-    attributes registers too. ``build(entry, tower)`` gives an eval-mode float32 CPU
-    :class:`Encoder` (``RunError`` offline, ``BadInputError`` for a bad entry); ``check`` and
-    ``weights_status`` use no network; optional ``quick_status``: the same without the library."""
+    """What a backend provides (docs/zoo.md; any object with these attributes works too):
+    ``build(entry, tower)`` gives an eval-mode float32 CPU :class:`Encoder` (``RunError`` offline,
+    ``BadInputError`` for a bad entry); ``check``, ``weights_status`` and the optional
+    ``quick_status`` (without the library) use no network."""
 
     name: str
     source_schema: type[SourceSchema]
@@ -96,7 +94,7 @@ def register_backend(backend: Backend | str, *, name: str | None = None) -> None
 
 
 def backend_names() -> tuple[str, ...]:
-    for name, value in entry_point_specs(ENTRY_POINT_GROUP):
+    for name, value in entry_point_specs("infogauss.backends"):
         _REGISTRY.setdefault(name, value)
     return tuple(_REGISTRY)
 

@@ -73,20 +73,14 @@ class Zoo:
     entries: tuple[ZooEntry, ...]
     path: str
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.entries)
-
     def __len__(self) -> int:
         return len(self.entries)
-
-    def get(self, name: str) -> ZooEntry | None:
-        key = name.strip().lower()
-        return next((e for e in self.entries if key in (n.lower() for n in e.names)), None)
 
     def resolve(self, ref: str) -> ZooEntry:
         """An id or alias (any case), optionally with ``@random[:SEED]``."""
         name, random, seed = split_random(ref)
-        entry = self.get(name)
+        key = name.strip().lower()
+        entry = next((e for e in self.entries if key in (n.lower() for n in e.names)), None)
         if entry is None:
             names = {n.lower(): n for e in self.entries for n in e.names}
             close = difflib.get_close_matches(name.lower(), list(names), n=3, cutoff=0.5)

@@ -142,11 +142,10 @@ def check_checkpoint(file: Path, model: str) -> Path:
         raise BadInputError(f"{model}: cannot read weights {file}: {exc.strerror}") from None
     if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch zip / pickle
         return file
-    if len(head) >= 9:
-        header_len = int.from_bytes(head[:8], "little")
-        if head[8:9] == b"{" and 8 + header_len <= size:  # safetensors: check the sizes too
-            _check_safetensors(file, header_len, size, model)
-            return file
+    header_len = int.from_bytes(head[:8], "little")
+    if head[8:9] == b"{" and 8 + header_len <= size:  # safetensors: check the sizes too
+        _check_safetensors(file, header_len, size, model)
+        return file
     raise BadInputError(
         f"{model}: weights {file} is not a checkpoint of a known format ({size} bytes; "
         f"accepted: {CHECKPOINT_FORMATS}); point `weights` at a real weights file"

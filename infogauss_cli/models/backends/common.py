@@ -184,8 +184,7 @@ class LayerForward:
 
     def __call__(self, module: torch.nn.Module, batch: Batch) -> torch.Tensor:
         key = _digest(batch)
-        hit = self.memo.pop((key, self.k), None)
-        if hit is not None:
+        if (hit := self.memo.pop((key, self.k), None)) is not None:
             return hit
         outs = self.layers.forward(module, batch)
         for j in self.pending - {self.k}:

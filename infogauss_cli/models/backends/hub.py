@@ -17,7 +17,6 @@ from infogauss_cli.models.weights import WeightsStatus, error_chain
 from infogauss_cli.models.zoo_schema import ZooEntry, on_the_fly_prefix
 
 PROBE_TIMEOUT_S = 3.0
-_TRUE = {"1", "true", "yes", "on"}
 Fetch = Literal["any", "cache", "hub"]
 # a Hugging Face tokenizer's files (patterns to fetch) and the names one of which it needs
 TOKENIZER_PATTERNS = ("tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab*")
@@ -37,7 +36,7 @@ def offline_flag() -> str | None:
     from huggingface_hub import constants
 
     names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    on = [n for n in names if os.environ.get(n, "").strip().lower() in _TRUE]
+    on = [n for n in names if os.environ.get(n, "").strip().lower() in {"1", "true", "yes", "on"}]
     on += ["HF_HUB_OFFLINE"] if constants.HF_HUB_OFFLINE else []
     return f"{on[0]} is set (offline mode)" if on else None
 
@@ -146,8 +145,7 @@ def hub_snapshot(
 
 
 def hub_identity(repo_id: str, path: Path, requested: str | None = None) -> str:
-    """``hf:REPO@COMMIT``: the commit the cache holds (``.../snapshots/COMMIT/...``), else the
-    revision asked for."""
+    """``hf:REPO@COMMIT``: the commit of a cache path (``snapshots/COMMIT``), else ``requested``."""
     parts = Path(path).parts
     i = parts.index("snapshots") + 1 if "snapshots" in parts else len(parts)
     return f"hf:{repo_id}@{(parts[i] if i < len(parts) else None) or requested}"

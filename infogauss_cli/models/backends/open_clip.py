@@ -141,11 +141,10 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
     return tokenizer, ident
 
 
-def _vocab_size(tokenizer: Tokenizer) -> int | None:
-    if (inner := getattr(tokenizer, "tokenizer", None)) is not None:
-        return len(inner)
-    size = getattr(tokenizer, "vocab_size", None)
-    return len(tokenizer.encoder) if size is None and hasattr(tokenizer, "encoder") else size
+def _vocab_size(tokenizer: Tokenizer) -> int:
+    """An HFTokenizer's vocabulary, or CLIP's SimpleTokenizer's ``encoder``."""
+    inner = getattr(tokenizer, "tokenizer", None)
+    return len(inner if inner is not None else tokenizer.encoder)  # type: ignore[attr-defined]
 
 
 def build(entry: ZooEntry, tower: str) -> Encoder:

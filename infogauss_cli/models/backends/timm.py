@@ -48,9 +48,7 @@ def check(entry: ZooEntry) -> PretrainedCfg | None:
 
     name = entry.source.name
     if not timm.is_model(name.partition(".")[0]):
-        raise BadInputError(
-            f"{entry.id}: {name!r} is not a timm model (timm.list_models() lists them)"
-        )
+        raise BadInputError(f"{entry.id}: {name!r} is not a timm model (see timm.list_models())")
     try:
         cfg = timm.models.get_pretrained_cfg(name, allow_unregistered=False)
     except (RuntimeError, KeyError):
@@ -68,17 +66,6 @@ def _hub_candidates(cfg: PretrainedCfg) -> tuple[str, ...]:
     return (filename,) if filename else HUB_FILES
 
 
-def data_config(entry: ZooEntry, model: torch.nn.Module) -> dict[str, object]:
-    import timm
-
-    src = entry.source
-    cfg = dict(timm.data.resolve_model_data_config(model))
-    if src.input_size is not None:
-        cfg["input_size"] = (3, src.input_size, src.input_size)
-    overrides = {k: getattr(src, k) for k in ("mean", "std", "crop_pct", "interpolation")}
-    return cfg | {k: v for k, v in overrides.items() if v is not None}
-
-
 _SE = {"_se_reduce": "se.conv_reduce", "_se_expand": "se.conv_expand"}
 #: block 0 of a stage with expansion 1 has no _expand_conv (timm: DepthwiseSeparableConv)
 _DEPTHWISE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw"}
@@ -91,8 +78,7 @@ _TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_b
 def convert_efficientnet_pytorch(
     state_dict: dict[str, torch.Tensor], model: torch.nn.Module
 ) -> dict[str, torch.Tensor]:
-    """lukemelas/EfficientNet-PyTorch keys (``_conv_stem``, flat ``_blocks.N``) -> timm's
-    EfficientNet (``conv_stem``, ``blocks.STAGE.BLOCK``), including the classifier."""
+    """lukemelas/EfficientNet-PyTorch keys (``_blocks.N``) -> timm's (``blocks.STAGE.BLOCK``)."""
     prefixes = [f"blocks.{s}.{b}" for s, blk in enumerate(model.blocks) for b in range(len(blk))]
     top = {**_TOP, "_fc": "classifier"}
     expanded = {int(m[1]) for k in state_dict if (m := re.match(r"_blocks\.(\d+)\._expand", k))}
@@ -194,12 +180,17 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
 
     model, identity = build_model(entry)
     dim = int(getattr(model, "head_hidden_size", None) or model.num_features)
-    cfg = data_config(entry, model)
+    src = entry.source  # timm's data config with the entry's overrides
+    cfg = dict(timm.data.resolve_model_data_config(model))
+    if src.input_size is not None:
+        cfg["input_size"] = (3, src.input_size, src.input_size)
+    overrides = {k: getattr(src, k) for k in ("mean", "std", "crop_pct", "interpolation")}
+    cfg |= {k: v for k, v in overrides.items() if v is not None}
     transform = timm.data.create_transform(**cfg, is_training=False)
     fingerprint = common.base_fingerprint(entry, tower, identity, ("timm",))
     fingerprint["transform"] = repr(transform)
     fingerprint["data_config"] = json.dumps(cfg, sort_keys=True, default=str)
-    fingerprint["model_kwargs"] = json.dumps(entry.source.model_kwargs, sort_keys=True)
+    fingerprint["model_kwargs"] = json.dumps(src.model_kwargs, sort_keys=True)
     steps = (common.ImagePrepare(transform), common.stack_images, forward)
     enc = Encoder(entry.ref, "image", dim, model, *steps, fingerprint)  # type: ignore[arg-type]
     enc.channels_last = not hasattr(model, "patch_embed")  # CNNs gain, ViTs do not

@@ -1,6 +1,5 @@
-"""transformers backend: Hugging Face models loaded from a local folder (``weights`` or the hub
-snapshot), pooled by ``clip``, ``mean`` or ``cls`` (``--layers``: each hidden state pooled so);
-random twins need no weights file."""
+"""transformers backend: Hugging Face models from a local folder (``weights`` or the hub snapshot)
+pooled by ``clip``, ``mean`` or ``cls`` (``--layers``: each hidden state pooled so)."""
 
 from __future__ import annotations
 
