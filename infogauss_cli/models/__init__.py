@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import importlib
 
-_PUBLIC = {"Backend": "registry", "BackendSpec": "registry", "Encoder": "registry"}
-_PUBLIC |= {"LayerSet": "registry", "prepare_text": "registry", "register_backend": "registry"}
-_PUBLIC |= {"unregister_backend": "registry", "SourceSchema": "zoo_schema"}
-_PUBLIC |= {"ZooEntry": "zoo_schema", "WeightsStatus": "weights"}
+_PUBLIC = dict.fromkeys(("Backend", "BackendSpec", "Encoder", "LayerSet"), "registry")
+_PUBLIC |= {"prepare_text": "registry", "register_backend": "registry"}
+_PUBLIC |= {"SourceSchema": "zoo_schema", "ZooEntry": "zoo_schema", "WeightsStatus": "weights"}
 _PUBLIC |= {"build_encoder": "catalogue", "load_zoo": "catalogue"}
 __all__ = sorted(_PUBLIC)
 

@@ -225,11 +225,12 @@ _FIELDS = {"hf": _hf, "timm": _timm, "open_clip": _open_clip, "st": _st}
 
 
 def build_encoder(entry: ZooEntry, tower: str) -> Encoder:
+    """The backend's encoder of ``tower``, its ``dim`` checked against the entry's."""
     if tower not in entry.towers:
         raise BadInputError(f"{entry.ref} has no {tower} tower (it has: {', '.join(entry.towers)})")
     backend = get_backend(entry.backend)
     try:
-        return backend.build(entry, tower)
+        encoder = backend.build(entry, tower)
     except InfogaussError:
         raise
     except (RuntimeError, OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as exc:
@@ -240,12 +241,19 @@ def build_encoder(entry: ZooEntry, tower: str) -> Encoder:
             f"cannot load {entry.ref} ({entry.backend} {entry.source.name}): "
             f"{type(exc).__name__}: {first_line(exc, '')[:500]}"
         ) from exc
+    if entry.dim is not None and encoder.dim != entry.dim:  # entries made on the fly: any
+        raise BadInputError(
+            f"{entry.ref}: the zoo entry says dim {entry.dim} but the {tower} tower of "
+            f"{entry.source.name} gives {encoder.dim}-d embeddings; fix `dim` in the zoo entry"
+        )
+    return encoder
 
 
 def fail_fast(entry: ZooEntry) -> None:
     """Before torch is imported: uncached hub weights with the hub out of reach are a RunError."""
     name = getattr(entry, "backend", None)
-    if name not in backend_names():  # a stand-in entry, or a backend build will name as unknown
+    # a stand-in entry, a backend build will name as unknown, or weights that are here
+    if name not in backend_names() or WeightsStatus.offline(entry) is not None:
         return
     quick = getattr(get_backend(name), "quick_status", None)
     status = quick(entry) if quick is not None else None

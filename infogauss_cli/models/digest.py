@@ -12,12 +12,7 @@ from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.preflight import default_cache_dir
 
 HASH_MEMO = ".weights-sha256.json"
-LOCK_TIMEOUT_S = 60  # another process updating the memo this long: skip remembering
 _memo: dict[str, str] = {}
-
-
-def memo_file() -> Path:
-    return default_cache_dir() / HASH_MEMO
 
 
 def _read_memo(path: Path) -> dict[str, str]:
@@ -38,24 +33,21 @@ def stream_sha256(path: str | Path) -> str:
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, memoised in memory and in the memo file (a read-only cache only
-    costs the hashing again)."""
+    """sha256 of a file's bytes, memoised in memory and in the cache folder (if writable)."""
     from filelock import FileLock, Timeout
 
     st = path.stat()
     key = f"{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
     if key in _memo:
         return _memo[key]
-    memo = memo_file()
+    memo = default_cache_dir() / HASH_MEMO
     digest = _read_memo(memo).get(key)
     if not isinstance(digest, str):
         digest = stream_sha256(path)
-        with contextlib.suppress(OSError, Timeout):
+        with contextlib.suppress(OSError, Timeout):  # a read-only cache, or a stuck lock: skip
             memo.parent.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(memo) + ".lock", timeout=LOCK_TIMEOUT_S):
-                stored = _read_memo(memo)
-                stored[key] = digest
-                atomic_write_bytes(memo, json.dumps(stored).encode())
+            with FileLock(str(memo) + ".lock", timeout=60):
+                atomic_write_bytes(memo, json.dumps({**_read_memo(memo), key: digest}).encode())
     _memo[key] = digest
     return digest
 
@@ -79,9 +71,5 @@ def path_identity(path: Path) -> str:
 
 def identity_sha256(identity: str | None) -> str | None:
     """The sha256 inside ``file:sha256:HEX`` / ``dir:sha256:HEX``, or None (random, hub)."""
-    if not identity:
-        return None
-    kind, _, rest = identity.partition(":sha256:")
-    if kind not in ("file", "dir") or len(rest) < 64:
-        return None
-    return rest[:64]
+    kind, _, rest = (identity or "").partition(":sha256:")
+    return rest[:64] if kind in ("file", "dir") and len(rest) >= 64 else None

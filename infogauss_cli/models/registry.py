@@ -1,6 +1,5 @@
-"""The backend registry: the zoo's ``backend:`` names (registered objects, ``"module:attribute"``
-imported on first use, or entry points of ``infogauss.backends``) and the Backend contract; the
-entry points of installed plugins (backends and sources) are read here."""
+"""The backend registry (objects, ``"module:attribute"`` imported on first use, or entry points of
+``infogauss.backends``), the Backend contract, and the entry points of installed plugins."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ import functools
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from infogauss_cli.core.errors import BadInputError
 
@@ -18,8 +17,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.weights import WeightsStatus
     from infogauss_cli.models.zoo_schema import SourceSchema, ZooEntry
 
-ENTRY_POINT_GROUP = "infogauss.backends"
-Tower = Literal["image", "text"]
 Batch = dict[str, "torch.Tensor"]
 
 
@@ -40,7 +37,7 @@ class Encoder:
     have ``token_lengths(texts)``), ``forward`` gives ``(B, dim)``; ``fingerprint``: cache key."""
 
     model_id: str
-    tower: Tower
+    tower: Literal["image", "text"]
     dim: int
     module: torch.nn.Module
     prepare: Callable[[object], object]
@@ -56,25 +53,12 @@ def prepare_text(text: object) -> str:
     return str(text)
 
 
-class Backend(Protocol):
-    """What a backend provides (docs/zoo.md): ``build(entry, tower)`` gives an eval-mode float32
-    CPU :class:`Encoder` (``RunError`` offline, ``BadInputError`` for a bad entry); ``check`` and
-    ``weights_status`` use no network; optional ``quick_status``: the same without the library."""
-
-    name: str
-    source_schema: type[SourceSchema]
-    towers: tuple[str, ...] | None
-
-    def build(self, entry: ZooEntry, tower: str) -> Encoder: ...
-
-    def check(self, entry: ZooEntry) -> None: ...
-
-    def weights_status(self, entry: ZooEntry) -> WeightsStatus: ...
-
-
 @dataclass(frozen=True)
 class BackendSpec:
-    """A :class:`Backend` made of plain functions (how the built-in backends register)."""
+    """What a backend provides (docs/zoo.md; any object with these attributes works too):
+    ``build(entry, tower)`` gives an eval-mode float32 CPU :class:`Encoder` (``RunError`` offline,
+    ``BadInputError`` for a bad entry); ``check``, ``weights_status`` and the optional
+    ``quick_status`` (without the library) use no network."""
 
     name: str
     source_schema: type[SourceSchema]
@@ -83,6 +67,9 @@ class BackendSpec:
     weights_status: Callable[[ZooEntry], WeightsStatus]
     towers: tuple[str, ...] | None = None
     quick_status: Callable[[ZooEntry], WeightsStatus | None] | None = None
+
+
+Backend = BackendSpec  # the contract's name in type hints
 
 
 _BUILT_IN = ("timm", "open_clip", "transformers", "sentence-transformers")
@@ -106,12 +93,8 @@ def register_backend(backend: Backend | str, *, name: str | None = None) -> None
     _REGISTRY[name or backend.name] = backend  # type: ignore[union-attr]
 
 
-def unregister_backend(name: str) -> None:
-    _REGISTRY.pop(name, None)
-
-
 def backend_names() -> tuple[str, ...]:
-    for name, value in entry_point_specs(ENTRY_POINT_GROUP):
+    for name, value in entry_point_specs("infogauss.backends"):
         _REGISTRY.setdefault(name, value)
     return tuple(_REGISTRY)
 

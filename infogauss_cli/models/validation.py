@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import difflib
 import functools
-import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
@@ -24,7 +24,6 @@ from infogauss_cli.models.zoo_schema import (
 
 ENV_VAR = "INFOGAUSS_ZOO"
 Loc = tuple[str | int, ...]
-BaseDir = str | os.PathLike[str] | None
 
 _ENTRY_CLASSES: dict[tuple[str, type], type[ZooEntry]] = {}
 
@@ -46,13 +45,9 @@ def entry_class(backend: str) -> type[ZooEntry]:
     return _ENTRY_CLASSES[key]
 
 
-def _schemas() -> tuple[Any, type[BaseModel]]:
-    """(any entry, a zoo file) of the backends registered now."""
-    return _union_schemas(backend_names())
-
-
 @functools.cache
-def _union_schemas(names: tuple[str, ...]) -> tuple[Any, type[BaseModel]]:
+def _schemas(names: tuple[str, ...]) -> tuple[Any, type[BaseModel]]:
+    """(any entry, a zoo file) of the backends ``names`` (those registered now)."""
     classes = tuple(entry_class(n) for n in names)
     union = classes[0] if len(classes) == 1 else Union[classes]  # noqa: UP007
     any_entry = Annotated[union, Field(discriminator="backend")]
@@ -63,18 +58,14 @@ def _union_schemas(names: tuple[str, ...]) -> tuple[Any, type[BaseModel]]:
 
 
 def parse_entry(
-    data: dict[str, object],
-    *,
-    base_dir: BaseDir = None,
-    on_the_fly: bool = False,
-    origin: str = "entry",
+    data: dict[str, object], *, on_the_fly: bool = False, origin: str = "entry"
 ) -> ZooEntry:
     """One entry from a dict, errors as in a zoo file (``on_the_fly``: ``dim`` may be None)."""
-    context = {"base_dir": base_dir, ON_THE_FLY: on_the_fly}
+    adapter = TypeAdapter(_schemas(backend_names())[0])
     try:
-        return TypeAdapter(_schemas()[0]).validate_python(data, context=context)
+        return adapter.validate_python(data, context={ON_THE_FLY: on_the_fly})
     except ValidationError as exc:
-        raise BadInputError(format_errors(origin, _error_lines(exc, data, base_dir))) from None
+        raise BadInputError(format_errors(origin, _error_lines(exc))) from None
 
 
 @dataclass(frozen=True)
@@ -82,20 +73,14 @@ class Zoo:
     entries: tuple[ZooEntry, ...]
     path: str
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.entries)
-
     def __len__(self) -> int:
         return len(self.entries)
-
-    def get(self, name: str) -> ZooEntry | None:
-        key = name.strip().lower()
-        return next((e for e in self.entries if key in (n.lower() for n in e.names)), None)
 
     def resolve(self, ref: str) -> ZooEntry:
         """An id or alias (any case), optionally with ``@random[:SEED]``."""
         name, random, seed = split_random(ref)
-        entry = self.get(name)
+        key = name.strip().lower()
+        entry = next((e for e in self.entries if key in (n.lower() for n in e.names)), None)
         if entry is None:
             names = {n.lower(): n for e in self.entries for n in e.names}
             close = difflib.get_close_matches(name.lower(), list(names), n=3, cutoff=0.5)
@@ -108,7 +93,7 @@ class Zoo:
         return entry.random_twin(seed) if random else entry
 
 
-def parse_zoo(data: object, *, base_dir: BaseDir = None, origin: str = "data") -> Zoo:
+def parse_zoo(data: object, *, base_dir: Path | None = None, origin: str = "data") -> Zoo:
     if not isinstance(data, dict):
         raise BadInputError(
             f"{origin}: expected a mapping with 'schema_version: {SCHEMA_VERSION}' and 'models: "
@@ -116,9 +101,9 @@ def parse_zoo(data: object, *, base_dir: BaseDir = None, origin: str = "data") -
         )
     problems = _duplicates(data.get("models"))
     try:
-        parsed = _schemas()[1].model_validate(data, context={"base_dir": base_dir})
+        parsed = _schemas(backend_names())[1].model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        problems = _error_lines(exc, data, base_dir) + problems
+        problems = _error_lines(exc) + problems
     if problems:
         raise BadInputError(format_errors(origin, problems)) from None
     return Zoo(entries=tuple(parsed.models), path=origin)
@@ -150,16 +135,14 @@ class _AnyEntry(ZooEntry):
     source: _AnySource
 
 
-def _error_lines(
-    exc: ValidationError, data: object = None, base_dir: BaseDir = None, prefix: Loc = ()
-) -> list[str]:
+def _error_lines(exc: ValidationError, prefix: Loc = ()) -> list[str]:
     lines = []
     for err in exc.errors(include_url=False):
         loc, kind, msg = (*prefix, *err["loc"]), err["type"], err["msg"]
-        extra, item = [], _at(data, loc)
-        if kind.startswith("union_tag") and isinstance(item, dict):  # the errors it hides
+        extra: list[str] = []
+        if kind.startswith("union_tag") and isinstance(err["input"], dict):  # the errors it hides
             try:
-                _AnyEntry.model_validate(item, context={"base_dir": base_dir})
+                _AnyEntry.model_validate(err["input"])
             except ValidationError as inner:
                 extra = _error_lines(inner, prefix=loc)
         if kind == "union_tag_invalid":
@@ -180,15 +163,6 @@ def _error_lines(
     return lines
 
 
-def _at(data: object, loc: Loc) -> object:
-    for key in loc:
-        try:
-            data = data[key]  # type: ignore[index]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
-
-
 def _duplicates(models: object) -> list[str]:
     """An id or alias (any case) used twice, each use after the first named by its field."""
     seen: dict[str, str] = {}
@@ -198,8 +172,6 @@ def _duplicates(models: object) -> list[str]:
         aliases = item.get("aliases") if isinstance(item.get("aliases"), list) else []
         for j, name in enumerate([item.get("id"), *aliases]):
             field = f"models[{i}].id" if j == 0 else f"models[{i}].aliases[{j - 1}]"
-            if isinstance(name, str) and name.lower() in seen:
-                problems.append(f"{field}: {name!r} is already used by {seen[name.lower()]}")
-            elif isinstance(name, str):
-                seen[name.lower()] = field
+            if isinstance(name, str) and (first := seen.setdefault(name.lower(), field)) != field:
+                problems.append(f"{field}: {name!r} is already used by {first}")
     return problems

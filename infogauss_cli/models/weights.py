@@ -37,8 +37,6 @@ def package_path(spec: str) -> Path | None:
         return None
     places = found.submodule_search_locations
     base = Path(next(iter(places))) if places else Path(str(found.origin)).parent
-    if not rel:
-        return base
     target = base / rel
     if not target.resolve().is_relative_to(base.resolve()):
         raise BadInputError(
@@ -144,11 +142,10 @@ def check_checkpoint(file: Path, model: str) -> Path:
         raise BadInputError(f"{model}: cannot read weights {file}: {exc.strerror}") from None
     if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch zip / pickle
         return file
-    if len(head) >= 9:
-        header_len = int.from_bytes(head[:8], "little")
-        if head[8:9] == b"{" and 8 + header_len <= size:  # safetensors: check the sizes too
-            _check_safetensors(file, header_len, size, model)
-            return file
+    header_len = int.from_bytes(head[:8], "little")
+    if head[8:9] == b"{" and 8 + header_len <= size:  # safetensors: check the sizes too
+        _check_safetensors(file, header_len, size, model)
+        return file
     raise BadInputError(
         f"{model}: weights {file} is not a checkpoint of a known format ({size} bytes; "
         f"accepted: {CHECKPOINT_FORMATS}); point `weights` at a real weights file"
@@ -161,8 +158,7 @@ def _check_safetensors(file: Path, header_len: int, size: int, model: str) -> No
             fh.seek(8)
             header = json.loads(fh.read(header_len))
         end = max(
-            (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
-            default=0,
+            (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0
         )
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         raise BadInputError(
@@ -176,14 +172,9 @@ def _check_safetensors(file: Path, header_len: int, size: int, model: str) -> No
 
 
 _PICKLE_MARKS = ("weights_only", "Unsupported global", "UnpicklingError")
-_TRUNCATED_MARKS = (
-    "unexpected EOF",
-    "Ran out of input",
-    "failed finding central directory",
-    "PytorchStreamReader failed",
-    "file might be corrupted",
-    "checkpoint file is corrupted",
-)
+_TRUNCATED_MARKS = ("unexpected EOF", "Ran out of input", "failed finding central directory")
+_TRUNCATED_MARKS += ("PytorchStreamReader failed", "file might be corrupted")
+_TRUNCATED_MARKS += ("checkpoint file is corrupted",)
 
 
 def error_chain(exc: BaseException) -> list[BaseException]:

@@ -35,9 +35,7 @@ def split_random(ref: str, *, strict: bool = True) -> tuple[str, bool, int | Non
     if not sep or not (random or strict):
         return text, False, None
     if not random or (seed and not seed.isdigit()):
-        raise BadInputError(
-            f"{ref!r}: unknown suffix '@{suffix}'; use MODEL@random or MODEL@random:SEED"
-        )
+        raise BadInputError(f"{ref!r}: unknown suffix '@{suffix}' (use MODEL@random[:SEED])")
     if seed and int(seed) > MAX_SEED:
         raise BadInputError(
             f"{ref!r}: the @random seed must be between 0 and {MAX_SEED} (2^32-1), got {seed}"
@@ -127,9 +125,8 @@ class ZooEntry(Strict):
         allowed = cls.allowed_towers
         if allowed is not None and not set(v) <= set(allowed):
             count = "one tower" if len(allowed) == 1 else "towers"
-            raise ValueError(
-                f"{cls.backend_name} models have {count}: use towers: [{', '.join(allowed)}]"
-            )
+            towers = ", ".join(allowed)
+            raise ValueError(f"{cls.backend_name} models have {count}: use towers: [{towers}]")
         return v
 
     @field_validator("id")

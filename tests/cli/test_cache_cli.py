@@ -98,5 +98,5 @@ def test_weights_memo_keeps_concurrent_entries(tmp_path, monkeypatch):
         t.start()
     for t in threads:
         t.join()
-    stored = json.loads(weights_digest.memo_file().read_text())
+    stored = json.loads((tmp_path / "cache" / weights_digest.HASH_MEMO).read_text())
     assert len(stored) == 8

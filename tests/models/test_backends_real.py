@@ -165,7 +165,7 @@ def test_other_entries_build_offline_as_random_twins(ref, tower, dim):
 def test_every_packaged_entry_and_tower_is_covered():
     covered = {(r, t) for r, t, _ in PAPER + BEYOND} | {("clip-vit-b32", "image")}
     covered |= {("clip-vit-b16", "text"), ("siglip-vitb16", "text")}
-    assert {(e.id, t) for e in load_zoo() for t in e.towers} == covered
+    assert {(e.id, t) for e in load_zoo().entries for t in e.towers} == covered
 
 
 def test_siglip_text_twin_needs_its_hub_tokenizer_and_says_so(tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.data.sources import unregister_source
 from infogauss_cli.extract import EngineOptions
-from infogauss_cli.models.registry import unregister_backend
+from infogauss_cli.models import registry
 from tests.support import toy_plugins
 from tests.support.cli import invoke
 
@@ -33,7 +33,7 @@ def plugins(tmp_path):
     zoo = tmp_path / "zoo.yaml"
     zoo.write_text(ZOO)
     yield zoo
-    unregister_backend("toy")
+    registry._REGISTRY.pop("toy", None)
     unregister_source("toy")
 
 

@@ -410,7 +410,9 @@ def test_zoo_group_is_registered_in_the_main_app():
 def test_zoo_type():
     z = parse_zoo(zoo_of(entry(), entry(id="n")))
     assert isinstance(z, Zoo) and len(z) == 2 and [e.id for e in z.entries] == ["m", "n"]
-    assert z.get("N").id == "n" and z.get("x") is None
+    assert z.resolve("N").id == "n"
+    with pytest.raises(BadInputError, match="unknown model 'x'"):
+        z.resolve("x")
 
 
 @pytest.mark.parametrize("width", [60, 80, 100, 130])

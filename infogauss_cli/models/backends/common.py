@@ -25,11 +25,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from transformers import PreTrainedTokenizerBase
 
 
+@dataclasses.dataclass(eq=False)
 class ImagePrepare:
     """RGB PIL image -> tensor through a (picklable) transform."""
 
-    def __init__(self, transform: Callable[[Image], torch.Tensor]) -> None:
-        self.transform = transform
+    transform: Callable[[Image], torch.Tensor]
 
     def __call__(self, image: Image) -> torch.Tensor:
         if getattr(image, "mode", "RGB") != "RGB":
@@ -37,19 +37,15 @@ class ImagePrepare:
         return self.transform(image)
 
 
+@dataclasses.dataclass(eq=False)
 class TextCollate:
     """Texts -> input_ids / attention_mask (/ token_type_ids) with a Hugging Face tokenizer;
     ``lower``: sentence-transformers' cleaning (strip, and lowercase when True)."""
 
-    def __init__(
-        self,
-        tokenizer: PreTrainedTokenizerBase,
-        max_length: int,
-        padding: bool | str = True,
-        lower: bool | None = None,
-    ) -> None:
-        self.tokenizer, self.max_length = tokenizer, max_length
-        self.padding, self.lower = padding, lower
+    tokenizer: PreTrainedTokenizerBase
+    max_length: int
+    padding: bool | str = True
+    lower: bool | None = None
 
     def _tokens(self, texts: list[str], **kw: object) -> dict:
         if self.lower is not None:
@@ -66,11 +62,12 @@ class TextCollate:
         return [len(x) for x in self._tokens(texts)["input_ids"]]
 
 
+@dataclasses.dataclass(eq=False)
 class BpeCollate:
     """Texts -> ``input_ids`` (+ ``attention_mask`` when ``mask``) with an open_clip tokenizer."""
 
-    def __init__(self, tokenizer: Callable[[list[str]], torch.Tensor], mask: bool = False) -> None:
-        self.tokenizer, self.mask = tokenizer, mask
+    tokenizer: Callable[[list[str]], torch.Tensor]
+    mask: bool = False
 
     def __call__(self, texts: list[str]) -> Batch:
         batch = {"input_ids": self.tokenizer(list(texts))}
@@ -115,15 +112,6 @@ def quiet_loading() -> Iterator[None]:
 def finish(module: torch.nn.Module) -> torch.nn.Module:
     """The contract's state: float32, on CPU, eval mode."""
     return module.float().cpu().eval()
-
-
-def check_dim(entry: ZooEntry, tower: str, actual: int) -> None:
-    """The built tower gives ``entry.dim``-d embeddings (entries made on the fly: any)."""
-    if entry.dim is not None and int(actual) != entry.dim:
-        raise BadInputError(
-            f"{entry.ref}: the zoo entry says dim {entry.dim} but the {tower} tower of "
-            f"{entry.source.name} gives {int(actual)}-d embeddings; fix `dim` in the zoo entry"
-        )
 
 
 def check_vocab(model: str, tokenizer_name: str, size: int | None) -> None:
@@ -184,17 +172,19 @@ def _digest(batch: Batch) -> str:
     return h.hexdigest()
 
 
+@dataclasses.dataclass(eq=False)
 class LayerForward:
     """``forward`` of layer ``k``'s encoder: one model run per batch serves every pending layer
     (the others' outputs wait in ``memo``, keyed by the batch's digest); ``done()`` frees them."""
 
-    def __init__(self, layers: LayerSet, pending: set[int], memo: dict, k: int) -> None:
-        self.layers, self.pending, self.memo, self.k = layers, pending, memo, k
+    layers: LayerSet
+    pending: set[int]
+    memo: dict
+    k: int
 
     def __call__(self, module: torch.nn.Module, batch: Batch) -> torch.Tensor:
         key = _digest(batch)
-        hit = self.memo.pop((key, self.k), None)
-        if hit is not None:
+        if (hit := self.memo.pop((key, self.k), None)) is not None:
             return hit
         outs = self.layers.forward(module, batch)
         for j in self.pending - {self.k}:
@@ -262,9 +252,11 @@ def hooked(
     return result, [captured[k] for k in sorted(captured)]
 
 
+@dataclasses.dataclass(eq=False)
 class TimmLayers:
-    def __init__(self, names: list[str], final: Callable, append_final: bool) -> None:
-        self.names, self.final, self.append_final = names, final, append_final
+    names: list[str]
+    final: Callable
+    append_final: bool
 
     def __call__(self, module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
         mods = [module.get_submodule(n) for n in self.names]
@@ -280,11 +272,8 @@ class TimmLayers:
 
 def attach_timm(encoder: Encoder) -> Encoder:
     """One layer per ``feature_info`` stage, and the final embedding when the last is not it."""
-    try:
-        info = getattr(encoder.module, "feature_info", None) or ()
-        stages = [(str(fi["module"]), int(fi["num_chs"])) for fi in info]
-    except (KeyError, TypeError):
-        stages = []
+    info = getattr(encoder.module, "feature_info", None) or ()
+    stages = [(str(fi["module"]), int(fi["num_chs"])) for fi in info]
     if not stages:
         return encoder
     append = stages[-1][1] != encoder.dim
@@ -329,17 +318,11 @@ def layers_open_clip_text(module: torch.nn.Module, batch: Batch) -> list[torch.T
 
 
 def attach_open_clip(encoder: Encoder, tower: str) -> Encoder:
-    module = encoder.module
-    if tower == "image":
-        tr = getattr(getattr(module, "visual", None), "transformer", None)
-        forward = layers_open_clip_image
-        ok = tr is not None and hasattr(module.visual, "_pool")
-    else:
-        tr = getattr(module, "transformer", None)
-        forward = layers_open_clip_text
-        ok = tr is not None and hasattr(module, "ln_final")
-    if not ok or not hasattr(tr, "resblocks"):
-        return encoder
-    n = len(tr.resblocks)
+    image = tower == "image"
+    owner = getattr(encoder.module, "visual", None) if image else encoder.module
+    tr = getattr(owner, "transformer", None)
+    if not hasattr(tr, "resblocks") or not hasattr(owner, "_pool" if image else "ln_final"):
+        return encoder  # a ResNet tower, or an unknown layout
+    forward = layers_open_clip_image if image else layers_open_clip_text
     how = "hidden state k through the tower's own final norm, pooling and projection"
-    return with_layers(encoder, forward, (encoder.dim,) * (n + 1), how)
+    return with_layers(encoder, forward, (encoder.dim,) * (len(tr.resblocks) + 1), how)

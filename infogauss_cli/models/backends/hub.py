@@ -17,13 +17,11 @@ from infogauss_cli.models.weights import WeightsStatus, error_chain
 from infogauss_cli.models.zoo_schema import ZooEntry, on_the_fly_prefix
 
 PROBE_TIMEOUT_S = 3.0
-_TRUE = {"1", "true", "yes", "on"}
 Fetch = Literal["any", "cache", "hub"]
 # a Hugging Face tokenizer's files (patterns to fetch) and the names one of which it needs
 TOKENIZER_PATTERNS = ("tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab*")
 TOKENIZER_PATTERNS += ("merges.txt", "spiece.model", "sentencepiece*")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")
-TOKENIZER_FILES += ("spiece.model",)
+TOKENIZER_FILES = "tokenizer.json|tokenizer_config.json|vocab.txt|vocab.json|spiece.model"
 
 
 def endpoint() -> str:
@@ -38,7 +36,7 @@ def offline_flag() -> str | None:
     from huggingface_hub import constants
 
     names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    on = [n for n in names if os.environ.get(n, "").strip().lower() in _TRUE]
+    on = [n for n in names if os.environ.get(n, "").strip().lower() in {"1", "true", "yes", "on"}]
     on += ["HF_HUB_OFFLINE"] if constants.HF_HUB_OFFLINE else []
     return f"{on[0]} is set (offline mode)" if on else None
 
@@ -67,19 +65,20 @@ def offline_error(model: str, what: str, reason: str) -> RunError:
     )
 
 
-def cached_file(repo_id: str, filename: str, revision: str | None = None) -> Path | None:
+def cached_file(repo_id: str, names: Sequence[str], revision: str | None = None) -> Path | None:
+    """The first of ``names`` in the local cache of ``repo_id``, or None."""
     from huggingface_hub import try_to_load_from_cache
 
-    try:
-        found = try_to_load_from_cache(repo_id, filename, revision=revision)
-    except Exception:
-        return None
-    return Path(found) if isinstance(found, str) else None
+    for name in names:
+        with contextlib.suppress(Exception):
+            if isinstance(found := try_to_load_from_cache(repo_id, name, revision=revision), str):
+                return Path(found)
+    return None
 
 
 def files_status(entry: ZooEntry, repo: str, names: Sequence[str]) -> WeightsStatus:
     """The status of hub weights: the first of ``names`` in ``repo``, cached or not."""
-    cached = next((p for n in names if (p := cached_file(repo, n, entry.source.revision))), None)
+    cached = cached_file(repo, names, entry.source.revision)
     return WeightsStatus.hub(entry, f"hf://{repo} ({' or '.join(names)})", cached)
 
 
@@ -87,23 +86,19 @@ def hub_file(
     model: str, repo_id: str, filenames: Sequence[str], revision: str | None = None
 ) -> Path:
     """The first of ``filenames`` in ``repo_id`` that exists: cached, else downloaded."""
-    for name in filenames:
-        found = cached_file(repo_id, name, revision)
-        if found is not None:
-            return found
+    if (found := cached_file(repo_id, filenames, revision)) is not None:
+        return found
     what = f"{' or '.join(filenames)} from the Hugging Face hub repo {repo_id}"
     if (reason := hub_unavailable_reason()) is not None:
         raise offline_error(model, what, reason)
     from huggingface_hub import hf_hub_download
+    from huggingface_hub.utils import EntryNotFoundError
 
-    for name in filenames:
-        try:
-            with translate_hub_errors(model, what):
+    with translate_hub_errors(model, what):
+        for name in filenames[:-1]:
+            with contextlib.suppress(EntryNotFoundError):  # a 404 of one candidate: the next
                 return Path(hf_hub_download(repo_id, name, revision=revision))
-        except RunError as exc:  # a 404 of one candidate: try the next
-            if name == filenames[-1] or type(exc.__cause__).__name__ not in _MISSING:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+        return Path(hf_hub_download(repo_id, filenames[-1], revision=revision))
 
 
 def hub_weights(entry: ZooEntry, repo: str, names: Sequence[str]) -> tuple[Path, str]:
@@ -125,12 +120,7 @@ class Files:
 
 
 def hub_snapshot(
-    model: str,
-    repo_id: str,
-    files: Files,
-    *,
-    revision: str | None = None,
-    fetch: Fetch = "any",
+    model: str, repo_id: str, files: Files, *, revision: str | None = None, fetch: Fetch = "any"
 ) -> Path | None:
     """A local folder with ``files``: the complete cached snapshot, else a download (``fetch``:
     ``"cache"`` gives None instead, ``"hub"`` skips the cache)."""
@@ -155,8 +145,7 @@ def hub_snapshot(
 
 
 def hub_identity(repo_id: str, path: Path, requested: str | None = None) -> str:
-    """``hf:REPO@COMMIT``: the commit the cache holds (``.../snapshots/COMMIT/...``), else the
-    revision asked for."""
+    """``hf:REPO@COMMIT``: the commit of a cache path (``snapshots/COMMIT``), else ``requested``."""
     parts = Path(path).parts
     i = parts.index("snapshots") + 1 if "snapshots" in parts else len(parts)
     return f"hf:{repo_id}@{(parts[i] if i < len(parts) else None) or requested}"

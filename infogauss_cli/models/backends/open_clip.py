@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 HUB_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-TOKENIZER_REQUIRED = "tokenizer.json|tokenizer_config.json|spiece.model"
 Tokenizer = Callable[[list[str]], "torch.Tensor"]
 
 
@@ -119,36 +118,33 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
     text_cfg = open_clip.get_model_config(entry.source.name).get("text_cfg", {})
     repo = text_cfg.get("hf_tokenizer_name")
     context = int(text_cfg.get("context_length", 77))
-    if not repo:
-        with hub.translate_hub_errors(entry.ref, f"the tokenizer of {entry.source.name}"):
-            tokenizer = open_clip.get_tokenizer(entry.source.name)
+    if not repo:  # CLIP's BPE, shipped with open_clip
+        tokenizer = open_clip.get_tokenizer(entry.source.name)
         name = f"{type(tokenizer).__name__}:{context}"
         common.check_vocab(entry.ref, name, _vocab_size(tokenizer))
         return tokenizer, name
     folder = local_path(entry)
-    if folder is not None and any((folder / n).is_file() for n in TOKENIZER_REQUIRED.split("|")):
+    if folder is not None and any((folder / n).is_file() for n in hub.TOKENIZER_FILES.split("|")):
         ident = f"{path_identity(folder)}:{context}"
     else:
         what = f"the tokenizer files of {repo} from the Hugging Face hub"
-        files = hub.Files(hub.TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED], what)
+        files = hub.Files(hub.TOKENIZER_PATTERNS, [hub.TOKENIZER_FILES], what)
         folder = hub.hub_snapshot(entry.ref, repo, files)
         ident = f"{hub.hub_identity(repo, folder)}:{context}"
-    with hub.translate_hub_errors(entry.ref, f"the tokenizer of {repo}"):
-        tokenizer = open_clip.tokenizer.HFTokenizer(
-            str(folder),
-            context_length=context,
-            tokenizer_mode=text_cfg.get("tokenizer_mode"),
-            **text_cfg.get("tokenizer_kwargs", {}),
-        )
+    tokenizer = open_clip.tokenizer.HFTokenizer(
+        str(folder),
+        context_length=context,
+        tokenizer_mode=text_cfg.get("tokenizer_mode"),
+        **text_cfg.get("tokenizer_kwargs", {}),
+    )
     common.check_vocab(entry.ref, repo, _vocab_size(tokenizer))
     return tokenizer, ident
 
 
-def _vocab_size(tokenizer: Tokenizer) -> int | None:
-    if (inner := getattr(tokenizer, "tokenizer", None)) is not None:
-        return len(inner)
-    size = getattr(tokenizer, "vocab_size", None)
-    return len(tokenizer.encoder) if size is None and hasattr(tokenizer, "encoder") else size
+def _vocab_size(tokenizer: Tokenizer) -> int:
+    """An HFTokenizer's vocabulary, or CLIP's SimpleTokenizer's ``encoder``."""
+    inner = getattr(tokenizer, "tokenizer", None)
+    return len(inner if inner is not None else tokenizer.encoder)  # type: ignore[attr-defined]
 
 
 def build(entry: ZooEntry, tower: str) -> Encoder:
@@ -157,7 +153,6 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
         tokenizer, tok_id = build_tokenizer(entry)
     model, transform, identity = build_model(entry)
     dim = int(model_cfg.get("embed_dim") or model.visual.output_dim)
-    common.check_dim(entry, tower, dim)
     fp = common.base_fingerprint(entry, tower, identity, ("open_clip_torch",))
     if tower == "image":
         fp["transform"] = repr(transform)
@@ -172,9 +167,7 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
 
 
 def quick_status(entry: ZooEntry) -> WeightsStatus | None:
-    """The status without importing open_clip (None when only its registry can tell)."""
-    if status := WeightsStatus.offline(entry):
-        return status
+    """The status of hub weights without open_clip (None: only its registry can tell)."""
     location = _hub_location({"hf_hub": entry.source.hub or ""})
     return hub.files_status(entry, *location) if location and entry.source.pretrained else None
 
@@ -195,7 +188,7 @@ def weights_status(entry: ZooEntry) -> WeightsStatus:
     text_cfg = open_clip.get_model_config(entry.source.name).get("text_cfg", {})
     if not (repo := text_cfg.get("hf_tokenizer_name")):
         return status
-    files = hub.Files(hub.TOKENIZER_PATTERNS, [TOKENIZER_REQUIRED])
+    files = hub.Files(hub.TOKENIZER_PATTERNS, [hub.TOKENIZER_FILES])
     folder = hub.hub_snapshot(entry.ref, repo, files, fetch="cache")
     note = f"text tokenizer hf://{repo}: " + ("cached" if folder else "not cached (hub)")
     detail = "; ".join(filter(None, [status.detail, note]))

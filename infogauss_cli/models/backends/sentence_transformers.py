@@ -20,8 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from sentence_transformers import SentenceTransformer
 
-ST_PATTERNS = ("*.json", "*.txt", "*.model", "model.safetensors", "*/*.json", "*/*.safetensors")
-ST_PATTERNS += ("*/*.txt",)
+ST_PATTERNS = ("*.json", "*.txt", "*.model", "model.safetensors", "*/*.safetensors")  # * spans /
 REQUIRED = ("modules.json", "config.json")
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -32,17 +31,15 @@ class SentenceTransformersSource(SourceSchema):
 
 
 def model_folder(entry: ZooEntry) -> tuple[Path, str]:
-    loc = weights_location(entry)
     src = entry.source
-    if loc.kind in ("local", "package", "random") and src.weights is not None:
-        path = loc.path if loc.path is not None else local_path(entry)
+    if src.weights is not None and (kind := weights_location(entry).kind) != "hub":
+        path = local_path(entry)
         if path is None or not (path / "modules.json").is_file():
             raise BadInputError(
                 f"{entry.id}: sentence-transformers weights must be a model folder with "
                 f"modules.json (as written by SentenceTransformer.save); {path} is not"
             )
-        ident = path_identity(path) if loc.kind != "random" else f"random:{entry.init_seed}"
-        return path, ident
+        return path, path_identity(path) if kind != "random" else f"random:{entry.init_seed}"
     what = f"the sentence-transformers model {src.name} from the Hugging Face hub"
     files = hub.Files(ST_PATTERNS, REQUIRED, what)
     folder = hub.hub_snapshot(entry.ref, src.name, files, revision=src.revision)
@@ -51,10 +48,7 @@ def model_folder(entry: ZooEntry) -> tuple[Path, str]:
 
 
 def forward_st(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
-    features = dict(batch)
-    for m in module:
-        features = m(features)
-    return features["sentence_embedding"]
+    return module(dict(batch))["sentence_embedding"]  # a Sequential passes the features on
 
 
 def load(entry: ZooEntry) -> tuple[SentenceTransformer, str]:
@@ -66,9 +60,8 @@ def load(entry: ZooEntry) -> tuple[SentenceTransformer, str]:
             "pip install 'infogauss[st]'"
         ) from None
     folder, ident = model_folder(entry)
-    what = f"the sentence-transformers model {folder}"
     try:
-        with common.quiet_loading(), hub.translate_hub_errors(entry.ref, what):
+        with common.quiet_loading():
             st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
         raise RunError(f"cannot load {entry.ref} from {folder}: {exc}") from None
@@ -99,7 +92,6 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     collate = common.TextCollate(tokenizer, length, lower=lower)
     with torch.inference_mode():
         dim = int(forward_st(module, collate(["dimension probe"])).shape[-1])
-    common.check_dim(entry, tower, dim)
     libs = ("transformers", "sentence-transformers")
     fingerprint = common.base_fingerprint(entry, tower, ident, libs)
     fingerprint["normalize"] = str(entry.source.normalize)
@@ -123,17 +115,11 @@ def _hf_model(first: torch.nn.Module) -> torch.nn.Module | None:
 
 
 def forward_layers(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
-    modules = list(module)
-    hf = _hf_model(modules[0])
+    hf = _hf_model(module[0])  # type: ignore[index]
     inputs = {k: v for k, v in batch.items() if k in MODEL_INPUTS}
     out = hf(**inputs, output_hidden_states=True, return_dict=True)
-    res = []
-    for hidden in out.hidden_states:
-        features = {**batch, "token_embeddings": hidden}
-        for m in modules[1:]:
-            features = m(features)
-        res.append(features["sentence_embedding"])
-    return res
+    rest = module[1:]  # type: ignore[index]
+    return [rest({**batch, "token_embeddings": h})["sentence_embedding"] for h in out.hidden_states]
 
 
 def attach_layers(encoder: Encoder) -> Encoder:

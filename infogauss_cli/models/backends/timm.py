@@ -48,9 +48,7 @@ def check(entry: ZooEntry) -> PretrainedCfg | None:
 
     name = entry.source.name
     if not timm.is_model(name.partition(".")[0]):
-        raise BadInputError(
-            f"{entry.id}: {name!r} is not a timm model (timm.list_models() lists them)"
-        )
+        raise BadInputError(f"{entry.id}: {name!r} is not a timm model (see timm.list_models())")
     try:
         cfg = timm.models.get_pretrained_cfg(name, allow_unregistered=False)
     except (RuntimeError, KeyError):
@@ -68,17 +66,6 @@ def _hub_candidates(cfg: PretrainedCfg) -> tuple[str, ...]:
     return (filename,) if filename else HUB_FILES
 
 
-def data_config(entry: ZooEntry, model: torch.nn.Module) -> dict[str, object]:
-    import timm
-
-    src = entry.source
-    cfg = dict(timm.data.resolve_model_data_config(model))
-    if src.input_size is not None:
-        cfg["input_size"] = (3, src.input_size, src.input_size)
-    overrides = {k: getattr(src, k) for k in ("mean", "std", "crop_pct", "interpolation")}
-    return cfg | {k: v for k, v in overrides.items() if v is not None}
-
-
 _SE = {"_se_reduce": "se.conv_reduce", "_se_expand": "se.conv_expand"}
 #: block 0 of a stage with expansion 1 has no _expand_conv (timm: DepthwiseSeparableConv)
 _DEPTHWISE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw"}
@@ -91,11 +78,8 @@ _TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_b
 def convert_efficientnet_pytorch(
     state_dict: dict[str, torch.Tensor], model: torch.nn.Module
 ) -> dict[str, torch.Tensor]:
-    """lukemelas/EfficientNet-PyTorch keys (``_conv_stem``, flat ``_blocks.N``) -> timm's
-    EfficientNet (``conv_stem``, ``blocks.STAGE.BLOCK``), including the classifier."""
-    prefixes = [
-        f"blocks.{s}.{b}" for s, stage in enumerate(model.blocks) for b in range(len(stage))
-    ]
+    """lukemelas/EfficientNet-PyTorch keys (``_blocks.N``) -> timm's (``blocks.STAGE.BLOCK``)."""
+    prefixes = [f"blocks.{s}.{b}" for s, blk in enumerate(model.blocks) for b in range(len(blk))]
     top = {**_TOP, "_fc": "classifier"}
     expanded = {int(m[1]) for k in state_dict if (m := re.match(r"_blocks\.(\d+)\._expand", k))}
     out: dict[str, torch.Tensor] = {}
@@ -135,22 +119,20 @@ def _load_report() -> Iterator[dict[str, list[str]]]:
     """The missing / unexpected keys timm logs (it loads non-strictly without a classifier)."""
     logger = logging.getLogger("timm.models._builder")
     report: dict[str, list[str]] = {"Missing": [], "Unexpected": []}
-    handler, level, propagate = logging.Handler(logging.INFO), logger.level, logger.propagate
 
-    def emit(record: logging.LogRecord) -> None:
+    def read(record: logging.LogRecord) -> bool:
         if match := _KEYS_RE.match(record.getMessage()):
             report[match[1]].extend(k.strip() for k in match[2].split(",") if k.strip())
+        return False  # none shown: reported through our error instead
 
-    handler.emit = emit  # type: ignore[method-assign]
-    logger.addHandler(handler)
+    level = logger.level
     logger.setLevel(logging.INFO)
-    logger.propagate = False  # reported through our error instead
+    logger.addFilter(read)
     try:
         yield report
     finally:
-        logger.removeHandler(handler)
+        logger.removeFilter(read)
         logger.setLevel(level)
-        logger.propagate = propagate
 
 
 def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, str]:
@@ -198,13 +180,17 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
 
     model, identity = build_model(entry)
     dim = int(getattr(model, "head_hidden_size", None) or model.num_features)
-    common.check_dim(entry, tower, dim)
-    cfg = data_config(entry, model)
+    src = entry.source  # timm's data config with the entry's overrides
+    cfg = dict(timm.data.resolve_model_data_config(model))
+    if src.input_size is not None:
+        cfg["input_size"] = (3, src.input_size, src.input_size)
+    overrides = {k: getattr(src, k) for k in ("mean", "std", "crop_pct", "interpolation")}
+    cfg |= {k: v for k, v in overrides.items() if v is not None}
     transform = timm.data.create_transform(**cfg, is_training=False)
     fingerprint = common.base_fingerprint(entry, tower, identity, ("timm",))
     fingerprint["transform"] = repr(transform)
     fingerprint["data_config"] = json.dumps(cfg, sort_keys=True, default=str)
-    fingerprint["model_kwargs"] = json.dumps(entry.source.model_kwargs, sort_keys=True)
+    fingerprint["model_kwargs"] = json.dumps(src.model_kwargs, sort_keys=True)
     steps = (common.ImagePrepare(transform), common.stack_images, forward)
     enc = Encoder(entry.ref, "image", dim, model, *steps, fingerprint)  # type: ignore[arg-type]
     enc.channels_last = not hasattr(model, "patch_embed")  # CNNs gain, ViTs do not
@@ -217,15 +203,13 @@ def hub_repo(name: str) -> str | None:
 
 
 def quick_status(entry: ZooEntry) -> WeightsStatus | None:
-    """:func:`weights_status` without importing timm; None when only timm can tell."""
-    if status := WeightsStatus.offline(entry):
-        return status
+    """The status of hub weights without importing timm; None when only timm can tell."""
     repo = hub_repo(entry.source.name)
     return None if repo is None else hub.files_status(entry, repo, HUB_FILES)
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
-    if status := quick_status(entry):
+    if status := WeightsStatus.offline(entry) or quick_status(entry):
         return status
     cfg = check(entry)
     if cfg is not None and getattr(cfg, "hf_hub_id", None):

@@ -1,9 +1,9 @@
-"""transformers backend: Hugging Face models loaded from a local folder (``weights`` or the hub
-snapshot), pooled by ``clip``, ``mean`` or ``cls`` (``--layers``: each hidden state pooled so);
-random twins need no weights file."""
+"""transformers backend: Hugging Face models from a local folder (``weights`` or the hub snapshot)
+pooled by ``clip``, ``mean`` or ``cls`` (``--layers``: each hidden state pooled so)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -34,15 +34,10 @@ MAX_TEXT_TOKENS = 512
 
 
 def _features(out: object) -> torch.Tensor:
-    """get_*_features: a tensor, or an output object (pooler_output)."""
+    """get_*_features: a tensor, or an output whose ``pooler_output`` it is (transformers 5)."""
     import torch
 
-    if isinstance(out, torch.Tensor):
-        return out
-    for name in ("pooler_output", "image_embeds", "text_embeds"):
-        if (value := getattr(out, name, None)) is not None:
-            return value
-    raise TypeError(f"unexpected output {type(out).__name__} from get_*_features")
+    return out if isinstance(out, torch.Tensor) else out.pooler_output  # type: ignore[attr-defined]
 
 
 def forward_clip_image(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
@@ -62,18 +57,9 @@ def forward_cls(module: torch.nn.Module, batch: Batch) -> torch.Tensor:
     return module(**batch).last_hidden_state[:, 0]
 
 
-FORWARD = {
-    ("image", "clip"): forward_clip_image,
-    ("image", "cls"): forward_cls,
-    ("text", "clip"): forward_clip_text,
-    ("text", "mean"): forward_mean,
-    ("text", "cls"): forward_cls,
-}
-
-
+@dataclasses.dataclass(eq=False)
 class ProcessorPrepare:
-    def __init__(self, processor: BaseImageProcessor) -> None:
-        self.processor = processor
+    processor: BaseImageProcessor
 
     def __call__(self, image: Image) -> torch.Tensor:
         return self.processor(images=image, return_tensors="pt")["pixel_values"][0]
@@ -88,7 +74,7 @@ def build_text_collate(
     config = getattr(config, "text_config", None) or config
     limit = min(int(getattr(config, "max_position_embeddings", MAX_TEXT_TOKENS)), MAX_TEXT_TOKENS)
     clip = src.pooling == "clip"
-    if folder is None or not any((folder / n).is_file() for n in hub.TOKENIZER_FILES):
+    if folder is None or not any((folder / n).is_file() for n in hub.TOKENIZER_FILES.split("|")):
         if clip and not entry.pretrained:
             import open_clip
 
@@ -96,10 +82,9 @@ def build_text_collate(
             bpe = open_clip.get_tokenizer("ViT-L-14", context_length=length)  # CLIP's vocabulary
             return common.BpeCollate(bpe, mask=True), f"open_clip-bpe:{length}"
         what = f"the tokenizer files of {src.name} from the Hugging Face hub"
-        files = hub.Files(AUX_PATTERNS, ["|".join(hub.TOKENIZER_FILES)], what)
+        files = hub.Files(AUX_PATTERNS, [hub.TOKENIZER_FILES], what)
         folder = hub.hub_snapshot(entry.ref, src.name, files)
-    with hub.translate_hub_errors(entry.ref, f"the tokenizer of {src.name}"):
-        tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)  # a local folder: no hub errors
     common.check_vocab(entry.ref, src.name, len(tokenizer))
     model_max = getattr(tokenizer, "model_max_length", None) or limit
     length = src.max_length or min(int(model_max), limit)
@@ -116,18 +101,15 @@ def build_image_prepare(
         from transformers import AutoImageProcessor
 
         processor = AutoImageProcessor.from_pretrained(folder)
-    else:
+    else:  # no preprocessor_config.json: the processor of the model type
+        from transformers import CLIPImageProcessor, ViTImageProcessor
+
         size = int(getattr(getattr(config, "vision_config", None) or config, "image_size", 224))
+        square = {"height": size, "width": size}
         if config.model_type == "clip":
-            from transformers import CLIPImageProcessor
-
-            processor = CLIPImageProcessor(
-                size={"shortest_edge": size}, crop_size={"height": size, "width": size}
-            )
+            processor = CLIPImageProcessor(size={"shortest_edge": size}, crop_size=square)
         elif config.model_type in ("vit", "dino", "deit"):
-            from transformers import ViTImageProcessor
-
-            processor = ViTImageProcessor(size={"height": size, "width": size})
+            processor = ViTImageProcessor(size=square)
         else:
             raise BadInputError(
                 f"{entry.ref}: no preprocessor_config.json for {entry.source.name}; put one in the "
@@ -172,25 +154,26 @@ def layers_clip_text(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor
     return [module.text_projection(text.final_layer_norm(h)[rows, idx]) for h in out.hidden_states]
 
 
+# (tower, pooling) -> (forward, per-layer forward); how each layer is pooled
 POOLING = {
-    "mean": (layers_mean, "masked mean over real tokens of hidden state k"),
-    "cls": (layers_cls, "token 0 of hidden state k"),
-    "clip": (None, "the CLIP head (final norm, pooled token, projection) on hidden state k"),
+    ("image", "clip"): (forward_clip_image, layers_clip_image),
+    ("image", "cls"): (forward_cls, layers_cls),
+    ("text", "clip"): (forward_clip_text, layers_clip_text),
+    ("text", "mean"): (forward_mean, layers_mean),
+    ("text", "cls"): (forward_cls, layers_cls),
 }
-
-
-def attach_layers(encoder: Encoder, pooling: str, tower: str, n_blocks: int) -> Encoder:
-    forward, how = POOLING[pooling]
-    clip = layers_clip_image if tower == "image" else layers_clip_text
-    return common.with_layers(encoder, forward or clip, (encoder.dim,) * (n_blocks + 1), how)
+LAYER_POOLING = {
+    "mean": "masked mean over real tokens of hidden state k",
+    "cls": "token 0 of hidden state k",
+    "clip": "the CLIP head (final norm, pooled token, projection) on hidden state k",
+}
 
 
 MODEL_WEIGHTS = "model.safetensors|model.safetensors.index.json|pytorch_model.bin"
 MODEL_WEIGHTS += "|pytorch_model.bin.index.json"
-SAFETENSORS = ("model.safetensors", "model.safetensors.index.json", "model-*.safetensors")
-SAFETENSORS_PATTERNS = (*AUX_PATTERNS, *SAFETENSORS)
-BIN_PATTERNS = (*AUX_PATTERNS, "pytorch_model.bin", "pytorch_model.bin.index.json")
-BIN_PATTERNS += ("pytorch_model-*.bin",)
+COMPLETE = ["config.json", MODEL_WEIGHTS]
+SAFETENSORS_PATTERNS = (*AUX_PATTERNS, "model.safetensors*", "model-*.safetensors")
+BIN_PATTERNS = (*AUX_PATTERNS, "pytorch_model.bin*", "pytorch_model-*.bin")
 
 
 class TransformersSource(SourceSchema):
@@ -225,12 +208,11 @@ def model_folder(entry: ZooEntry) -> tuple[Path | None, str]:
                 check_checkpoint(folder / file, entry.id)
         return folder, path_identity(folder)
     what = f"the weights of {name} (config.json, model.safetensors) from the Hugging Face hub"
-    complete = ["config.json", MODEL_WEIGHTS]
-    folder = _snapshot(entry, hub.Files(AUX_PATTERNS, complete), "cache")
+    folder = _snapshot(entry, hub.Files(AUX_PATTERNS, COMPLETE), "cache")
     if folder is None:  # not cached: download, safetensors first
         folder = _snapshot(entry, hub.Files(SAFETENSORS_PATTERNS, ["config.json"], what), "hub")
     if not any((folder / n).exists() for n in MODEL_WEIGHTS.split("|")):
-        folder = _snapshot(entry, hub.Files(BIN_PATTERNS, complete, what))
+        folder = _snapshot(entry, hub.Files(BIN_PATTERNS, COMPLETE, what))
     return folder, hub.hub_identity(name, folder, entry.source.revision)
 
 
@@ -260,8 +242,7 @@ def build_model(entry: ZooEntry, folder: Path | None, config: PretrainedConfig) 
     if not entry.pretrained:
         with common.seeded(entry.init_seed):
             return common.finish(AutoModel.from_config(config))
-    what = f"the weights of {entry.source.name}"
-    with common.quiet_loading(), hub.translate_hub_errors(entry.ref, what):
+    with common.quiet_loading():  # from a local folder
         model, info = AutoModel.from_pretrained(folder, config=config, output_loading_info=True)
     # missing weights are initialised randomly with a warning: only the (unused) pooler may be
     missing = sorted(k for k in info.get("missing_keys", ()) if k.split(".")[0] != "pooler")
@@ -283,11 +264,10 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     if folder is not None and (folder / "config.json").is_file():
         from transformers import AutoConfig
 
-        with hub.translate_hub_errors(entry.ref, f"the config of {entry.source.name}"):
-            config = AutoConfig.from_pretrained(folder)
+        config = AutoConfig.from_pretrained(folder)
     else:
         config = _offline_config(entry)
-    forward = FORWARD[tower, pooling]
+    forward, layers = POOLING[tower, pooling]
     if tower == "image":
         prepare, proc_id = build_image_prepare(entry, folder, config)
         steps = (prepare, common.stack_images, forward)
@@ -298,24 +278,20 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     sub = getattr(model.config, f"{'vision' if tower == 'image' else 'text'}_config", None)
     sub = sub or model.config
     dim = int(model.config.projection_dim if pooling == "clip" else sub.hidden_size)
-    common.check_dim(entry, tower, dim)
     config_id = json.dumps(model.config.to_diff_dict(), sort_keys=True, default=str)
     fingerprint = common.base_fingerprint(entry, tower, identity, ("transformers",))
     fingerprint.update(pooling=pooling, preprocess=proc_id, config=config_id)
     encoder = Encoder(entry.ref, tower, dim, model, *steps, fingerprint)  # type: ignore[arg-type]
-    blocks = getattr(sub, "num_hidden_layers", None)
-    return attach_layers(encoder, pooling, tower, int(blocks)) if blocks else encoder
+    blocks = int(getattr(sub, "num_hidden_layers", None) or 0)
+    dims = (dim,) * (blocks + 1)  # the embeddings' output, then each block's
+    return common.with_layers(encoder, layers, dims, LAYER_POOLING[pooling]) if blocks else encoder
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
     if status := WeightsStatus.offline(entry):
         return status
-    name = entry.source.name
-    complete = ["config.json", MODEL_WEIGHTS]
-    folder = _snapshot(entry, hub.Files(SAFETENSORS_PATTERNS, complete), "cache")
-    if folder is None:
-        folder = _snapshot(entry, hub.Files(BIN_PATTERNS, complete), "cache")
-    return WeightsStatus.hub(entry, f"hf://{name}", folder)
+    folder = _snapshot(entry, hub.Files(AUX_PATTERNS, COMPLETE), "cache")  # the cached snapshot
+    return WeightsStatus.hub(entry, f"hf://{entry.source.name}", folder)
 
 
 BACKEND = BackendSpec(
