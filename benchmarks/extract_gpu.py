@@ -74,7 +74,8 @@ def run_gpu(args: Any, make_jpegs: Any, build_encoder: Any, forward_only: Any) -
     import torch
 
     from infogauss_cli.data.sources.base import Item
-    from infogauss_cli.extract import EngineOptions, extract
+    from infogauss_cli.extract.engine import extract
+    from infogauss_cli.extract.plan import EngineOptions
 
     dry = args.gpu_dry_run
     if not dry and not torch.cuda.is_available():

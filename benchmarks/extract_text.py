@@ -98,8 +98,9 @@ def run_text(args: Any) -> dict:
     import torch
 
     from infogauss_cli.data.sources.base import Item
-    from infogauss_cli.extract import EngineOptions, extract
+    from infogauss_cli.extract.engine import extract
     from infogauss_cli.extract.loader import keep_freed_memory, text_lengths
+    from infogauss_cli.extract.plan import EngineOptions
     from infogauss_cli.models.catalogue import build_encoder, load_zoo
 
     keep_freed_memory()  # as the engine does on CPU: the plain loops get it too, from the start

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from infogauss_cli.data.sources.base import Item
-from infogauss_cli.extract import EngineOptions
+from infogauss_cli.extract.plan import EngineOptions
 from tests.support.encoders import image_items, make_image_encoder, make_text_encoder, write_images
 
 SENTENCES = [
@@ -93,7 +93,8 @@ def test_hf_and_st_token_lengths_match_the_attention_masks():
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch, stream):
-    from infogauss_cli.extract import engine, extract
+    from infogauss_cli.extract import engine
+    from infogauss_cli.extract.engine import extract
     from tests.support.encoders import hash_tokenize
 
     seen: list = []
@@ -114,7 +115,7 @@ def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch, stream):
 
 
 def test_bucketed_text_equals_unsorted_in_the_items_order(tmp_path):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     opts = EngineOptions(batch_size=4, workers=0, chunk_items=16)
     kw = {}
@@ -214,7 +215,7 @@ def test_uint8_images_equal_the_float_path(tmp_path):
 
 
 def test_extract_uint8_and_gpu_decode_paths_match_pil(tmp_path):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     write_images(tmp_path / "imgs", 10, size=(60, 80))
     items = image_items(tmp_path / "imgs")
@@ -254,7 +255,7 @@ def _pil(item):
 def test_gpu_decode_falls_back_for_text_and_non_jpeg(tmp_path):
     from PIL import Image
 
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     folder = tmp_path / "mix"
     write_images(folder, 3)
@@ -281,7 +282,7 @@ def test_device_scaled_defaults():
 
 
 def test_gpu_decode_has_its_own_cache_entry(tmp_path):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     write_images(tmp_path / "imgs", 4)
     items = image_items(tmp_path / "imgs")

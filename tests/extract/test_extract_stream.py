@@ -12,8 +12,11 @@ import pytest
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.data.sources.base import Item
-from infogauss_cli.extract import EngineOptions, ShardWork, extract, select_items
 from infogauss_cli.extract.distributed import Shard
+from infogauss_cli.extract.engine import extract
+from infogauss_cli.extract.model import select_items
+from infogauss_cli.extract.plan import EngineOptions
+from infogauss_cli.extract.result import ShardWork
 from tests.support.encoders import make_text_encoder, mean_pool_forward
 
 N = 29  # 3.6 chunks of 8
