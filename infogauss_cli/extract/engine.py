@@ -32,10 +32,8 @@ from infogauss_cli.extract.plan import (
 from infogauss_cli.extract.result import Extraction, ShardWork, assemble, raise_if_skipped
 from infogauss_cli.extract.runner import (
     Runner,
-    RunnerOptions,
     default_batch_size,
     inference,
-    probe_ceiling,
     resolve_device,
     resolve_precision,
 )
@@ -210,10 +208,6 @@ class _Share:
         if known:
             check_items(items, job.encoder.tower)  # type: ignore[arg-type]
             self.plan = make_plan([it.id for it in items], self.bs, self.size)  # type: ignore[union-attr]
-        probe = None  # CUDA, no --batch-size: loader batches at the probe's ceiling
-        if known and options.batch_size is None and self.device.startswith("cuda"):
-            probe = probe_ceiling(self.bs, self.size)
-            self.plan = replace(self.plan, batch_size=probe)
         if job.cache is None and shard.mode != "single":
             how = "--shard" if shard.mode == "job" else "torchrun"
             raise BadInputError(
@@ -244,8 +238,9 @@ class _Share:
         self.workers = pipe.workers
         for text in pipe.notes:
             job.say(text)
-        more = RunnerOptions(pipe.device_prep, options.compile, probe)
-        runner = Runner(enc, self.device, self.precision, self.bs, job.say, more)
+        runner = Runner(enc, self.device, self.precision, self.bs, job.say, pipe.device_prep)
+        if options.compile:
+            runner.compile()
         total = _items_in(self.plan, self.mine) if known else item_count(items)
         tag = "" if shard.mode == "single" else f" ({shard.label})"
         with steps(f"{enc.model_id} {enc.tower}{tag}", total, unit="items") as advance:

@@ -115,21 +115,3 @@ def test_cuda_default_batch_scales_with_memory():
     from infogauss_cli.extract.runner import default_batch_size
 
     assert default_batch_size("cuda:0", "image") >= 256
-
-
-def test_cuda_batch_size_probe(items, monkeypatch):
-    """No --batch-size: the runner probes upward from the default (made 8 here so that 48
-    items allow it) and the embeddings match a fixed batch size."""
-    from infogauss_cli.extract import engine
-    from infogauss_cli.extract.engine import extract
-    from infogauss_cli.extract.plan import EngineOptions
-
-    monkeypatch.setattr(engine, "default_batch_size", lambda device, tower: 8)
-    o = EngineOptions(device="cuda", precision="fp32", chunk_items=48)
-    probed = extract(make_image_encoder(), items, o)
-    fixed = extract(make_image_encoder(), items, replace(o, batch_size=8))
-    # loader batches of 32 (4x, the ceiling): 16 fits in the first; 32 would need a second
-    # full batch of 32, and the 48 items leave 16
-    assert probed.batch_size == 16, probed.notes
-    cos = np.sum(_unit(probed.embeddings) * _unit(fixed.embeddings), axis=1)
-    assert cos.min() > 0.9999, cos.min()
