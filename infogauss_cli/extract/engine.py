@@ -18,6 +18,7 @@ from infogauss_cli.core.safe_text import markup_safe
 from infogauss_cli.data.sources.base import Item, fingerprint_items, item_count
 from infogauss_cli.data.sources.loaders import default_loader
 from infogauss_cli.extract.cpu_decode import decode_key
+from infogauss_cli.extract.distributed import meet, wait_for
 from infogauss_cli.extract.loader import bucket_batches, make_loader, text_lengths
 from infogauss_cli.extract.plan import (
     SHARED_HINT,
@@ -159,7 +160,7 @@ def _meet(job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
         share, error = None, exc
     code = (error.exit_code if isinstance(error, InfogaussError) else 3) if error else 0
     cached = share.n_cached if share is not None else 0
-    messages = shard.meet("chunks", code, str(error) if error else "", cached)
+    messages = meet("chunks", code, str(error) if error else "", cached)
     if error is not None:
         raise error
     assert share is not None and share.entry is not None
@@ -168,7 +169,7 @@ def _meet(job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
         return share
     plan, entry = share.plan, share.entry  # rank 0 reads every chunk the other ranks wrote
     rest = [c for c in range(plan.n_chunks) if c not in share.done]
-    shard.wait_for([entry.chunk_paths(c)[1] for c in rest])
+    wait_for([entry.chunk_paths(c)[1] for c in rest])
     problems: list[str] = []
     share.done.update(entry.read_chunks(plan, job.encoder.dim, problems.append, rest))
     missing = [c for c in rest if c not in share.done]

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
-from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.data.sources.base import Item
 
-T = TypeVar("T")
 SHARED_HINT = (
     "under torchrun every rank reads and writes one cache folder, so --cache-dir (or "
     "$INFOGAUSS_CACHE) must be on a file system that every node mounts at the same path "
@@ -56,21 +54,6 @@ class Shard:
         if d == "auto" and not torch.cuda.is_available():
             return "cpu"
         return f"cuda:{self.local_rank}"
-
-    def meet(self, tag: str, code: int = 0, message: str = "", data: object = None) -> list[Any]:
-        """Every rank's message at a meeting (a failure elsewhere raised)."""
-        raise RunError("internal: a rank meeting outside torchrun")
-
-    def agree(self, tag: str, step: Callable[[], T]) -> T:
-        """Run ``step``; under torchrun a failure on any rank fails every rank."""
-        return step()
-
-    def check_folder(self, root: Path) -> None:
-        """Under torchrun: every rank sees the others' files in the cache folder ``root``."""
-
-    def wait_for(self, paths: list[Path]) -> list[Path]:
-        """The ``paths`` still missing (under torchrun: after a wait for other nodes)."""
-        return [p for p in paths if not p.exists()]
 
 
 DEFAULT_CHUNK_ITEMS = 512
