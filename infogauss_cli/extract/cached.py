@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.extract.engine import Job, engine_options
+from infogauss_cli.extract.engine import cache_entry, engine_options, settings
 from infogauss_cli.extract.plan import Plan, chunk_size, make_plan, subset_indices
 from infogauss_cli.extract.result import Extraction, assemble, raise_if_skipped
 from infogauss_cli.extract.runner import device_without_torch, resolve_device, resolve_precision
@@ -99,22 +99,19 @@ def recipe_base(
     }
 
 
-def recipe_path(cache: EmbeddingCache, recipe: str) -> Path:
-    return cache.root / RECIPES / f"{recipe[:40]}.json"
-
-
 def remember(cache: EmbeddingCache, recipe: str, entry_path: str | Path) -> None:
     entry = CacheEntry.from_folder(Path(entry_path))
     if entry is None:
         return
     data = json.dumps({"recipe": recipe, "entry": entry.path.name, "key": entry.key})
     with contextlib.suppress(OSError):
-        atomic_write_bytes(recipe_path(cache, recipe), data.encode(), parents=True)
+        path = cache.root / RECIPES / f"{recipe[:40]}.json"
+        atomic_write_bytes(path, data.encode(), parents=True)
 
 
 def recall(cache: EmbeddingCache, recipe: str) -> CacheEntry | None:
     try:
-        info = json.loads(recipe_path(cache, recipe).read_text())
+        info = json.loads((cache.root / RECIPES / f"{recipe[:40]}.json").read_text())
         name, key = str(info["entry"]), info["key"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -147,8 +144,6 @@ def read_entry(
     entry.touch()
     if pick is None:
         return assemble(plan, done, notes.append, entry.path)
-    if not pick:
-        return None
     import numpy as np
 
     chunks = [done[c] for c in needed]
@@ -164,14 +159,14 @@ def read_entry(
 def _served(
     got: tuple[np.ndarray, list[str], list[tuple[str, str]]],
     t0: float,
-    strict: bool,
+    request: Request,
     notes: Sequence[str],
     **where: str | None,
 ) -> Extraction:
     """An extraction read from the cache; ``where``: model_id, tower, device, precision,
     cache_path, weights, data_fingerprint."""
     emb, kept, skipped = got
-    if strict:
+    if request.data.strict:
         raise_if_skipped(skipped)
     elapsed = time.perf_counter() - t0
     rate = (len(kept) + len(skipped)) / elapsed if elapsed > 0 else float("inf")
@@ -206,7 +201,7 @@ def cached_extraction(
         if found is None or got is None:
             continue
         return _served(
-            got, t0, request.data.strict, notes, model_id=entry.ref, tower=tower, device=device,
+            got, t0, request, notes, model_id=entry.ref, tower=tower, device=device,
             precision=str(base["precision"]), cache_path=str(found.path),
             weights=found.parts.get("encoder", {}).get("weights") or None,
             data_fingerprint=data_fingerprint(data),
@@ -235,17 +230,17 @@ def subset_from_cache(
         return None
     pick = subset_indices(len(items), protocol.n, protocol.seed)
     fingerprint = source.fingerprint(tower)
-    options = engine_options(compute, resolve_device(compute.device), request.data.strict)
-    job = Job(encoder, options, store)
-    device, precision, batch_size, size = job.settings()
+    options = engine_options(compute)
+    notes: list[str] = []
+    device, precision, batch_size, size = settings(encoder, options)
     plan = make_plan([it.id for it in items], batch_size, size)
-    entry = job.cache_entry(plan, fingerprint, precision, device, size)
-    got = read_entry(entry, plan.ids, pick, job.notes) if entry.meta_path.exists() else None
+    entry = cache_entry(store, encoder, options, plan, fingerprint)
+    got = read_entry(entry, plan.ids, pick, notes) if entry.meta_path.exists() else None
     if got is None:
         return None
     data = subset_data(fingerprint, protocol.n, protocol.seed)
     return _served(
-        got, t0, request.data.strict, job.notes, model_id=encoder.model_id, tower=tower,
+        got, t0, request, notes, model_id=encoder.model_id, tower=tower,
         device=device, precision=precision, cache_path=str(entry.path),
         weights=(encoder.fingerprint or {}).get("weights") or None,
         data_fingerprint=data_fingerprint(data),

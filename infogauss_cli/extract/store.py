@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.extract.plan import Plan
 
 CACHE_FORMAT = 2  # bump when the chunk layout or the extraction math changes
-STALE_TMP_S = 3600  # a temporary file this old whose writer is gone is removed
+STALE_TMP_S = 3600  # a temporary file this old is a dead writer's (a chunk takes seconds)
 EMBEDDINGS_SCHEMA = "infogauss.embeddings/v1"
 OUTPUT_SUFFIXES = (".npy", ".safetensors")
 
@@ -85,21 +85,12 @@ class CacheEntry:
         """Create the folder and meta.json; remove temporary files of writers long gone."""
         self.path.mkdir(parents=True, exist_ok=True)
         meta = {"format": CACHE_FORMAT, "key": self.key, "parts": self.parts}
-        try:
-            current = json.loads(self.meta_path.read_text())
-        except (OSError, ValueError):
-            current = None
-        if current != json.loads(_canonical(meta)):
-            atomic_write_bytes(self.meta_path, json.dumps(meta, indent=1, default=str).encode())
+        atomic_write_bytes(self.meta_path, json.dumps(meta, indent=1, default=str).encode())
         now = time.time()
         for tmp in [*self.path.glob(".*.tmp"), *self.path.glob(".matrix.*.npy")]:
-            m = re.match(r"^\..+\.(\d+)\.[0-9a-f]+\.tmp$", tmp.name)
-            if tmp.suffix == ".tmp" and (m is None or _pid_alive(int(m.group(1)))):
-                continue
             with contextlib.suppress(OSError):
                 if now - tmp.stat().st_mtime > STALE_TMP_S:
                     tmp.unlink()
-        self.touch()
         return self
 
     def touch(self) -> None:
@@ -223,16 +214,6 @@ class CacheEntry:
             "skipped": [list(s) for s in chunk.skipped],
         }
         atomic_write_bytes(side, json.dumps(info).encode())
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists but not ours, or not supported
-        pass
-    return True
 
 
 class EmbeddingCache:
