@@ -137,18 +137,19 @@ def exchange(tag: str, code: int = 0, message: str = "", data: object = None) ->
     return out
 
 
-def raise_first_failure(messages: list[Message]) -> None:
+def meet(tag: str, error: BaseException | None = None, data: object = None) -> list[Message]:
+    """Every rank's :class:`Message` at step ``tag``: this rank's ``error`` is told, then
+    raised; another rank's failure is raised here."""
+    if error is not None:
+        known = isinstance(error, InfogaussError)
+        why = str(error) if known else f"unexpected {type(error).__name__}: {first_line(error)}"
+        exchange(tag, error.exit_code if known else 3, why)
+        raise error
+    messages = exchange(tag, data=data)
     for rank, m in enumerate(messages):
         if m.code:
             cls = BadInputError if m.code == 2 else RunError
             raise cls(m.message if rank == 0 else f"rank {rank}: {m.message}")
-
-
-def meet(tag: str, code: int = 0, message: str = "", data: object = None) -> list[Message]:
-    """Every rank's :class:`Message` at a meeting (another rank's failure raised)."""
-    messages = exchange(tag, code, message, data)
-    if not code:
-        raise_first_failure(messages)
     return messages
 
 
@@ -158,12 +159,7 @@ def agree(tag: str, step: Callable[[], T]) -> T:
         value, error = step(), None
     except Exception as exc:
         value, error = None, exc
-    if error is not None:
-        known = isinstance(error, InfogaussError)
-        why = str(error) if known else f"unexpected {type(error).__name__}: {first_line(error)}"
-        exchange(tag, error.exit_code if known else 3, why)
-        raise error
-    meet(tag)
+    meet(tag, error)
     return value  # type: ignore[return-value]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from infogauss_cli.core.errors import BadInputError, InfogaussError, RunError
+from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.core.options import Compute
 from infogauss_cli.core.progress import note, steps
 from infogauss_cli.core.safe_text import markup_safe
@@ -145,10 +145,7 @@ def _meet(run: _Run, items: Sequence[Item] | Iterable[Item]) -> None:
         error = None
     except (Exception, KeyboardInterrupt) as exc:
         error = exc
-    code = (error.exit_code if isinstance(error, InfogaussError) else 3) if error else 0
-    messages = meet("chunks", code, str(error) if error else "", 0 if error else run.n_cached)
-    if error is not None:
-        raise error
+    messages = meet("chunks", error, run.n_cached)
     assert run.entry is not None
     run.n_cached = sum(int(m.data or 0) for m in messages)
     if not shard.assembles:
