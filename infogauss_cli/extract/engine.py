@@ -19,7 +19,7 @@ from infogauss_cli.data.sources.base import Item, fingerprint_items, item_count
 from infogauss_cli.data.sources.loaders import default_loader
 from infogauss_cli.extract.cpu_decode import decode_key
 from infogauss_cli.extract.distributed import meet, wait_for
-from infogauss_cli.extract.loader import bucket_batches, make_loader, text_lengths
+from infogauss_cli.extract.loader import make_loader, text_lengths
 from infogauss_cli.extract.plan import (
     SHARED_HINT,
     EngineOptions,
@@ -280,12 +280,10 @@ class _Run:
                 return []
             if problem is not None:
                 self.say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
+        bucket = self.options.bucket and self.encoder.tower == "text"
+        lengths = text_lengths(chunk, self.encoder.collate) if bucket else None
         local = make_plan([it.id for it in chunk], self.bs, self.size)
-        if self.options.bucket and self.encoder.tower == "text":
-            out = bucket_batches(local, [0], text_lengths(chunk, self.encoder.collate))
-        else:
-            out = local.batches([0])
-        out = [[start + i for i in b] for b in out]
+        out = [[start + i for i in b] for b in local.batches([0], lengths)]
         self.writer.expect(out)
         return out
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ from infogauss_cli.extract import cpu_decode as dec
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from infogauss_cli.extract.plan import EngineOptions, Plan
+    from infogauss_cli.extract.plan import EngineOptions
     from infogauss_cli.models.registry import Encoder
 
 LENGTH_GROUP = 256  # texts per token_lengths call
@@ -27,19 +27,6 @@ LOAD_GROUP_ITEMS = 128  # items the loading threads load in one pause between fo
 LOAD_GROUP_BYTES = 64 * 2**20  # ... and at most about this much of prepared inputs
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
 Batch = dict[str, Any]
-
-
-def bucket_batches(
-    plan: Plan, chunks: Sequence[int], lengths: Sequence[int] | Mapping[int, int]
-) -> list[list[int]]:
-    """Length-bucketed batches: each chunk's items sorted by ``lengths`` (stable; by item index)
-    and cut into batches; a batch never spans chunks, so a resumed run batches the same way."""
-    out = []
-    for c in chunks:
-        start, stop = plan.bounds(c)
-        order = sorted(range(start, stop), key=lambda i: lengths[i])
-        out += [order[b : b + plan.batch_size] for b in range(0, len(order), plan.batch_size)]
-    return out
 
 
 def text_lengths(items: Sequence[Item], collate: object = None) -> dict[int, int]:

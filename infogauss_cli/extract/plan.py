@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -94,14 +94,17 @@ class Plan:
     def chunk_of(self, index: int) -> int:
         return index // self.chunk_size
 
-    def batches(self, chunks: Iterable[int]) -> list[list[int]]:
+    def batches(
+        self, chunks: Iterable[int], lengths: Sequence[int] | Mapping[int, int] | None = None
+    ) -> list[list[int]]:
+        """Each chunk's items (sorted stably by ``lengths``, if given: length buckets) cut into
+        batches; a batch never spans chunks, so a resumed run batches the same way."""
         out = []
         for c in chunks:
-            start, stop = self.bounds(c)
-            out += [
-                list(range(b, min(b + self.batch_size, stop)))
-                for b in range(start, stop, self.batch_size)
-            ]
+            order = list(range(*self.bounds(c)))
+            if lengths is not None:
+                order.sort(key=lengths.__getitem__)
+            out += [order[b : b + self.batch_size] for b in range(0, len(order), self.batch_size)]
         return out
 
 

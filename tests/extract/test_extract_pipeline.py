@@ -23,12 +23,11 @@ def _texts() -> list[Item]:
 
 
 def test_bucket_batches_sort_within_chunks_and_cover_every_item():
-    from infogauss_cli.extract.loader import bucket_batches
     from infogauss_cli.extract.plan import make_plan
 
     plan = make_plan([f"t{i}" for i in range(40)], 4, 16)  # chunks of 16, 4 per batch
     lengths = [len(s) for s in SENTENCES]
-    batches = bucket_batches(plan, [0, 1, 2], lengths)
+    batches = plan.batches([0, 1, 2], lengths)
     assert sorted(i for b in batches for i in b) == list(range(40))
     for b in batches:
         assert len({plan.chunk_of(i) for i in b}) == 1  # never across chunks
@@ -98,13 +97,13 @@ def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch, stream):
     from tests.support.encoders import hash_tokenize
 
     seen: list = []
-    real = engine.bucket_batches
+    real = engine.text_lengths
 
-    def spy(plan, chunks, lengths):
-        seen.append(dict(lengths))
-        return real(plan, chunks, lengths)
+    def spy(items, collate):
+        seen.append(real(items, collate))
+        return seen[-1]
 
-    monkeypatch.setattr(engine, "bucket_batches", spy)
+    monkeypatch.setattr(engine, "text_lengths", spy)
     enc = make_text_encoder()
     enc.collate = CountingTokenizer()
     items = iter(_texts()) if stream else _texts()
