@@ -229,11 +229,10 @@ class _Run:
                 return
         else:
             batches, source = self._sampler(items), ()  # batches carry the stream's items
-        pipe = make_loader(source, enc, self.load, batches, replace(options, device=self.device))
-        self.workers = pipe.workers
-        for text in pipe.notes:
-            self.say(text)
-        runner = Runner(enc, self.device, self.precision, self.bs, self.say, pipe.device_prep)
+        loader, prep, self.workers = make_loader(
+            source, enc, self.load, batches, replace(options, device=self.device), self.say
+        )
+        runner = Runner(enc, self.device, self.precision, self.bs, self.say, prep)
         if options.compile:
             runner.compile()
         total = _items_in(self.plan, self.mine) if known else item_count(items)
@@ -242,7 +241,7 @@ class _Run:
             self.advance = advance
             if known:
                 advance(_items_in(self.plan, self.cached))
-            self._feed(runner, pipe.loader)
+            self._feed(runner, loader)
         self._finish(runner.batch_size)
 
     def _finish(self, batch_size: int) -> None:
