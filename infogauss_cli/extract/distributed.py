@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any, TypeVar
 
 from infogauss_cli.core.atomic import atomic_write_bytes
@@ -129,7 +128,8 @@ def exchange(tag: str, code: int = 0, message: str = "", data: object = None) ->
         ) from exc
     if tag != FINAL and any(m.tag == FINAL for m in out):
         _state["finished"] = True
-        _close(dist)
+        with contextlib.suppress(Exception):  # shutting down anyway
+            dist.destroy_process_group()
         raise Stopped(agreed_code(out))
     if any(m.tag != tag for m in out):
         tags = ", ".join(f"rank {r}: {m.tag}" for r, m in enumerate(out))
@@ -217,11 +217,6 @@ def agreed_code(messages: list[Message]) -> int:
     return max((c for _, c in final), default=0)
 
 
-def _close(dist: ModuleType) -> None:
-    with contextlib.suppress(Exception):  # shutting down anyway
-        dist.destroy_process_group()
-
-
 def use_hard_exit() -> None:
     """The entry point ends the process through :func:`leave` once the ranks agree (destroying a
     gloo group while a peer exits can abort with -6 instead of the agreed code)."""
@@ -258,7 +253,8 @@ def finish(code: int, message: str = "") -> tuple[int, bool]:
     if _state.get("hard_exit"):
         _state["leave"] = True  # the entry point ends the process: see leave()
     else:
-        _close(dist)
+        with contextlib.suppress(Exception):
+            dist.destroy_process_group()
     rank, first = env[0], messages[0]
     said = first.message if first.tag == FINAL else ""  # what rank 0 prints
     speaks = rank == 0 or said not in (message, f"rank {rank}: {message}")

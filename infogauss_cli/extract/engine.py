@@ -249,8 +249,6 @@ class _Run:
             if not self.ids:
                 raise BadInputError("no items to embed")
             self.plan = make_plan(self.ids, self.bs, self.size)
-            if self.entry is not None and self.options.shard.rank == 0:
-                self.entry.record_stream(self.plan, self.say)
         if not set(self.mine) - set(self.cached):  # nothing computed
             batch_size, self.workers = self.bs, 0
         self.batch_size = batch_size

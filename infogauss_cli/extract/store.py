@@ -31,20 +31,12 @@ EMBEDDINGS_SCHEMA = "infogauss.embeddings/v1"
 OUTPUT_SUFFIXES = (".npy", ".safetensors")
 
 
-def _canonical(obj: object) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
-
-
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
 def ids_digest(ids: Iterable[str]) -> str:
-    h = hashlib.sha256()
-    for i in ids:
-        h.update(i.encode())
-        h.update(b"\0")
-    return h.hexdigest()
+    return sha256_hex(b"".join(i.encode() + b"\0" for i in ids))
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
@@ -163,11 +155,11 @@ class CacheEntry:
         return Chunk(index, start, stop, arr, skipped, int(info.get("batch_size", 0))), None
 
     def read_chunks(
-        self, plan: Plan, dim: int, say: Callable[[str], None], chunks: Iterable[int] | None = None
+        self, plan: Plan, dim: int, say: Callable[[str], None], chunks: Iterable[int]
     ) -> dict[int, Chunk]:
-        """The verified chunks (of ``chunks``, default all); a corrupt one is named, recomputed."""
+        """The verified ``chunks``; a corrupt one is named (and recomputed)."""
         done: dict[int, Chunk] = {}
-        for c in sorted(range(plan.n_chunks) if chunks is None else chunks):
+        for c in sorted(chunks):
             start, stop = plan.bounds(c)
             chunk, problem = self.read_chunk(c, start, stop, plan.ids[start:stop], dim)
             if chunk is not None:
@@ -175,23 +167,6 @@ class CacheEntry:
             elif problem is not None:
                 say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
         return done
-
-    def record_stream(self, plan: Plan, say: Callable[[str], None]) -> None:
-        """``stream.json``: count and ids' digest of the stream that completed this entry."""
-        path = self.path / "stream.json"
-        now = {"n_items": plan.n, "ids": ids_digest(plan.ids), "chunks": plan.n_chunks}
-        try:
-            before = json.loads(path.read_text())
-        except (OSError, ValueError):
-            before = None
-        if isinstance(before, dict) and before != now:
-            say(
-                f"the stream differs from the one last read into this cache entry "
-                f"({before.get('n_items')} items then, {plan.n} now); chunks whose ids differ "
-                "were recomputed"
-            )
-        if before != now:
-            atomic_write_bytes(path, json.dumps(now).encode())
 
     def write_chunk(self, chunk: Chunk, ids: Sequence[str]) -> None:
         import numpy as np
@@ -222,7 +197,9 @@ class EmbeddingCache:
 
     def entry(self, parts: Mapping[str, object], *, label: str = "") -> CacheEntry:
         parts = {"format": CACHE_FORMAT, **parts}
-        key = sha256_hex(_canonical(parts))
+        key = sha256_hex(
+            json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str).encode()
+        )
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_")[:48] or "model"
         name = f"{slug}-{key[:24]}" if label else key[:24]
         return CacheEntry(self.root / name, key, dict(parts))
