@@ -223,7 +223,11 @@ class _Run:
         self.writer.entry = self.entry
         source: Any = items
         if known:
-            batches: Any = self._plan_list(items)  # type: ignore[arg-type]
+            self.ids += self.plan.ids
+            batches: Any = []
+            for c in owned_chunks(self.plan, shard.rank, shard.world):
+                start, stop = self.plan.bounds(c)
+                batches += self._claim(c, start, items[start:stop])  # type: ignore[index]
             if not batches:
                 self._finish(self.bs)
                 return
@@ -253,14 +257,6 @@ class _Run:
             batch_size, self.workers = self.bs, 0
         self.batch_size = batch_size
         self.n_cached = _items_in(self.plan, self.cached)
-
-    def _plan_list(self, items: Sequence[Item]) -> list[list[int]]:
-        self.ids += self.plan.ids
-        batches: list[list[int]] = []
-        for c in owned_chunks(self.plan, self.options.shard.rank, self.options.shard.world):
-            start, stop = self.plan.bounds(c)
-            batches += self._claim(c, start, items[start:stop])
-        return batches
 
     def _claim(self, c: int, start: int, chunk: Sequence[Item]) -> list[list[int]]:
         """This process's chunk ``c`` (``chunk``, from item ``start``): cached, or its batches."""

@@ -50,8 +50,6 @@ def select_items(
     items: Sequence[Item] | Iterable[Item], n: int | None, seed: int = 0
 ) -> Sequence[Item] | Iterable[Item]:
     """A seeded subset of ``n`` items in their order (a stream of unknown length: a reservoir)."""
-    if n is not None and n < 1:
-        raise BadInputError(f"--n {n}: must be at least 1")
     count = item_count(items)
     if n is None or (count is not None and n >= count):
         return items

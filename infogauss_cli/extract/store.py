@@ -93,14 +93,11 @@ class CacheEntry:
     def from_folder(cls, path: Path) -> CacheEntry | None:
         try:
             meta = json.loads((path / "meta.json").read_text())
-        except (OSError, ValueError):
+            form, key, parts = meta.get("format"), meta["key"], meta["parts"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
-        if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT:
-            return None
-        key, parts = meta.get("key"), meta.get("parts")
-        if not isinstance(key, str) or not isinstance(parts, dict):
-            return None
-        return cls(path, key, parts)
+        ours = form == CACHE_FORMAT and isinstance(key, str) and isinstance(parts, dict)
+        return cls(path, key, parts) if ours else None
 
     def check_chunk(
         self, index: int, expect: Mapping[str, object]

@@ -7,6 +7,7 @@ import contextlib
 import errno
 import queue
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ class ChunkWriter:
     ) -> None:
         self.ids, self.size, self.entry, self.dim = ids, size, entry, dim
         self.done: dict[int, Chunk] = {}
-        self.left: dict[int, int] = {}
+        self.left: Counter[int] = Counter()  # batches still to come, per chunk
         self.pending: dict[int, _Pending] = {}
         self.finished: list[int] = []  # chunks whose last batch was launched, not yet written
         import torch
@@ -56,9 +57,7 @@ class ChunkWriter:
         self.thread: threading.Thread | None = None  # started with the first chunk to write
 
     def expect(self, batches: Sequence[Sequence[int]]) -> None:
-        for batch in batches:
-            c = batch[0] // self.size
-            self.left[c] = self.left.get(c, 0) + 1
+        self.left.update(batch[0] // self.size for batch in batches)
 
     def add(
         self,
