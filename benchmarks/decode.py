@@ -93,10 +93,10 @@ def _item(p: Path):
 
 def agreement(enc, paths: list[Path], mode: str = "cpu") -> dict[str, float]:
     from infogauss_cli.diagnostics import diagnose
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     items = [_item(p) for p in paths]
-    from infogauss_cli.extract import EngineOptions
+    from infogauss_cli.extract.plan import EngineOptions
 
     o = {"device": "cpu", "batch_size": 16, "workers": 0}
     a = extract(enc, items, EngineOptions(decode="exact", **o)).embeddings

@@ -178,7 +178,8 @@ def pipeline(
     decode: str = "cpu",
 ):
     from infogauss_cli.data.sources.base import Item
-    from infogauss_cli.extract import EngineOptions, extract
+    from infogauss_cli.extract.engine import extract
+    from infogauss_cli.extract.plan import EngineOptions
 
     items = [Item(id=p.name, path=str(p)) for p in paths]
     opts = EngineOptions(

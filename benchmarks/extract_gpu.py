@@ -4,7 +4,7 @@ size, decoder and compile setting, with the GPU's utilisation sampled during eac
 Models (random weights): resnet34, densenet121 and a ViT-L/14 image tower (open_clip
 ``ViT-L-14-quickgelu``), bf16, on synthetic COCO-sized JPEGs. For each model and batch size:
 forward-only (pre-made tensors on the GPU), then ``extract()`` with ``--decode cpu`` and ``gpu``
-(batch size ``auto``: none given, so the runner probes upward; printed as ``a<size>``);
+(batch size ``auto``: none given, the device's default; printed as ``a<size>``);
 ``--compile`` once per model at the largest batch size (after a one-batch warm-up that pays the
 compilation, so the figure is the steady state; use ``--n`` a multiple of the batch sizes).
 Prints items/s, mean GPU utilisation (``nvidia-smi`` sampled every 200 ms) and pipeline /
@@ -74,7 +74,8 @@ def run_gpu(args: Any, make_jpegs: Any, build_encoder: Any, forward_only: Any) -
     import torch
 
     from infogauss_cli.data.sources.base import Item
-    from infogauss_cli.extract import EngineOptions, extract
+    from infogauss_cli.extract.engine import extract
+    from infogauss_cli.extract.plan import EngineOptions
 
     dry = args.gpu_dry_run
     if not dry and not torch.cuda.is_available():
@@ -92,7 +93,7 @@ def run_gpu(args: Any, make_jpegs: Any, build_encoder: Any, forward_only: Any) -
     t = time.perf_counter()
     paths = make_jpegs(folder, args.n)
     items = [Item(id=p.name, path=str(p)) for p in paths]
-    # "auto": no batch size given: the runner probes upward from the default (CUDA only)
+    # "auto": no batch size given: the default for the device's memory
     sizes = [None if b == "auto" else int(b) for b in args.batch_sizes.split(",")]
     fixed = [b for b in sizes if b is not None] or [args.batch_size]
     where = "CPU dry run (tiny stand-in models)" if dry else torch.cuda.get_device_name(0)
@@ -140,7 +141,7 @@ def run_gpu(args: Any, make_jpegs: Any, build_encoder: Any, forward_only: Any) -
             assert res.embeddings.shape == (len(paths), enc.dim) and not res.skipped
             rate = res.items_per_s
             u = f"{util.mean:.0f}%" if util.mean is not None else "n/a"
-            shown = str(bs) if bs is not None else f"a{res.batch_size}"  # a: probed size
+            shown = str(bs) if bs is not None else f"a{res.batch_size}"  # a: the default size
             bs = bs if bs is not None else res.batch_size
             print(
                 f"{label:<12} {shown:>5} {dec:>6} {'yes' if comp else 'no':>7} "

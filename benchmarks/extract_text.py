@@ -75,7 +75,6 @@ def plain_loop(enc: Any, texts: list[str], batch_size: int, sort: bool) -> tuple
 def padding(ntok: list[int], bs: int, items: list) -> str:
     """The share of padding in the batches of the unsorted loop, the sorted loop and
     ``extract()``'s length buckets (sorted by token count within each text chunk)."""
-    from infogauss_cli.extract.loader import bucket_batches
     from infogauss_cli.extract.plan import TEXT_CHUNK_ITEMS, make_plan
 
     def share(batches: list[list[int]]) -> str:
@@ -87,7 +86,7 @@ def padding(ntok: list[int], bs: int, items: list) -> str:
     order = sorted(range(n), key=lambda i: ntok[i])
     plan = make_plan([it.id for it in items], bs, TEXT_CHUNK_ITEMS)
     chunks = range(plan.n_chunks)
-    buckets = bucket_batches(plan, chunks, dict(enumerate(ntok)))
+    buckets = plan.batches(chunks, dict(enumerate(ntok)))
     return (
         f"unsorted {share(unsorted)}, sorted {share([order[b : b + bs] for b in range(0, n, bs)])}"
         f", length buckets {share(buckets)} ({plan.n_chunks} chunks of up to {TEXT_CHUNK_ITEMS})"
@@ -98,8 +97,9 @@ def run_text(args: Any) -> dict:
     import torch
 
     from infogauss_cli.data.sources.base import Item
-    from infogauss_cli.extract import EngineOptions, extract
+    from infogauss_cli.extract.engine import extract
     from infogauss_cli.extract.loader import keep_freed_memory, text_lengths
+    from infogauss_cli.extract.plan import EngineOptions
     from infogauss_cli.models.catalogue import build_encoder, load_zoo
 
     keep_freed_memory()  # as the engine does on CPU: the plain loops get it too, from the start

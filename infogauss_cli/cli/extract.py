@@ -11,9 +11,9 @@ import typer
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.core.safe_text import printable
-from infogauss_cli.extract import ExtractedFile, ShardWork, extract_to_file
 from infogauss_cli.extract.distributed import current_shard
-from infogauss_cli.extract.result import skipped_text
+from infogauss_cli.extract.model import ExtractedFile, extract_to_file
+from infogauss_cli.extract.result import ShardWork, skipped_text
 from infogauss_cli.pipelines.audit import layers_to_files
 
 OUT_HELP = (

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.extract.engine import Job, engine_options
+from infogauss_cli.extract.engine import cache_entry, engine_options, settings
 from infogauss_cli.extract.plan import Plan, chunk_size, make_plan, subset_indices
 from infogauss_cli.extract.result import Extraction, assemble, raise_if_skipped
 from infogauss_cli.extract.runner import device_without_torch, resolve_device, resolve_precision
@@ -99,22 +99,19 @@ def recipe_base(
     }
 
 
-def recipe_path(cache: EmbeddingCache, recipe: str) -> Path:
-    return cache.root / RECIPES / f"{recipe[:40]}.json"
-
-
 def remember(cache: EmbeddingCache, recipe: str, entry_path: str | Path) -> None:
     entry = CacheEntry.from_folder(Path(entry_path))
     if entry is None:
         return
     data = json.dumps({"recipe": recipe, "entry": entry.path.name, "key": entry.key})
     with contextlib.suppress(OSError):
-        atomic_write_bytes(recipe_path(cache, recipe), data.encode(), parents=True)
+        path = cache.root / RECIPES / f"{recipe[:40]}.json"
+        atomic_write_bytes(path, data.encode(), parents=True)
 
 
 def recall(cache: EmbeddingCache, recipe: str) -> CacheEntry | None:
     try:
-        info = json.loads(recipe_path(cache, recipe).read_text())
+        info = json.loads((cache.root / RECIPES / f"{recipe[:40]}.json").read_text())
         name, key = str(info["entry"]), info["key"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -147,8 +144,6 @@ def read_entry(
     entry.touch()
     if pick is None:
         return assemble(plan, done, notes.append, entry.path)
-    if not pick:
-        return None
     import numpy as np
 
     chunks = [done[c] for c in needed]
@@ -162,29 +157,38 @@ def read_entry(
 
 
 def _served(
-    got: tuple[np.ndarray, list[str], list[tuple[str, str]]],
+    tries: Sequence[tuple[CacheEntry | None, Sequence[str], Sequence[int] | None, str]],
     t0: float,
-    strict: bool,
-    notes: Sequence[str],
-    **where: str | None,
-) -> Extraction:
-    """An extraction read from the cache; ``where``: model_id, tower, device, precision,
-    cache_path, weights, data_fingerprint."""
-    emb, kept, skipped = got
-    if strict:
-        raise_if_skipped(skipped)
-    elapsed = time.perf_counter() - t0
-    rate = (len(kept) + len(skipped)) / elapsed if elapsed > 0 else float("inf")
-    return Extraction(
-        emb, tuple(kept), tuple(skipped), batch_size=0, workers=0, extract_s=elapsed,
-        items_per_s=rate, from_cache=1.0, notes=tuple(notes), **where,  # type: ignore[arg-type]
-    )  # fmt: skip
+    request: Request,
+    **where: str,
+) -> Extraction | None:
+    """The first of ``tries`` (an entry, its ids, the items picked or None: all, the data part
+    of the key) whose chunks verify, as an extraction; ``where``: model_id, tower, device,
+    precision."""
+    notes: list[str] = []
+    for entry, ids, pick, data in tries:
+        got = read_entry(entry, ids, pick, notes) if entry is not None else None
+        if entry is None or got is None:
+            continue
+        emb, kept, skipped = got
+        if request.data.strict:
+            raise_if_skipped(skipped)
+        elapsed = time.perf_counter() - t0
+        rate = (len(kept) + len(skipped)) / elapsed if elapsed > 0 else float("inf")
+        return Extraction(
+            emb, tuple(kept), tuple(skipped), batch_size=0, workers=0, extract_s=elapsed,
+            items_per_s=rate, from_cache=1.0, cache_path=str(entry.path), notes=tuple(notes),
+            weights=entry.parts.get("encoder", {}).get("weights") or None,
+            data_fingerprint=data_fingerprint(data), **where,  # type: ignore[arg-type]
+        )  # fmt: skip
+    return None
 
 
 def cached_extraction(
     entry: ZooEntry, source: Source, tower: str, request: Request, cache: EmbeddingCache
 ) -> Extraction | None:
-    """``entry``'s ``tower`` on ``source`` read from the cache, no model built; None if missing."""
+    """``entry``'s ``tower`` on ``source`` read from the cache, no model built; None if missing:
+    the recipe of all items (a subset gathered from it), else the subset's own."""
     t0 = time.perf_counter()
     protocol, compute = request.protocol, request.compute
     device = device_without_torch(compute.device) or resolve_device(compute.device)
@@ -196,22 +200,14 @@ def cached_extraction(
     fingerprint = source.fingerprint(tower)
     pick = subset_indices(len(ids), protocol.n, protocol.seed)
     data = fingerprint if pick is None else subset_data(fingerprint, protocol.n, protocol.seed)
-    tries: list[tuple[str, list[str], list[int] | None]] = [(fingerprint, ids, pick)]
+    tries = [(recall(cache, recipe_key(base, fingerprint, ids)), ids, pick, data)]
     if pick is not None:
-        tries.append((data, [ids[i] for i in pick], None))
-    notes: list[str] = []
-    for key_data, key_ids, key_pick in tries:
-        found = recall(cache, recipe_key(base, key_data, key_ids))
-        got = read_entry(found, key_ids, key_pick, notes) if found is not None else None
-        if found is None or got is None:
-            continue
-        return _served(
-            got, t0, request.data.strict, notes, model_id=entry.ref, tower=tower, device=device,
-            precision=str(base["precision"]), cache_path=str(found.path),
-            weights=found.parts.get("encoder", {}).get("weights") or None,
-            data_fingerprint=data_fingerprint(data),
-        )  # fmt: skip
-    return None
+        sub = [ids[i] for i in pick]
+        tries.append((recall(cache, recipe_key(base, data, sub)), sub, None, data))
+    precision = str(base["precision"])
+    return _served(
+        tries, t0, request, model_id=entry.ref, tower=tower, device=device, precision=precision
+    )
 
 
 ABOUT = "about.json"  # in an entry folder: what ``cache list`` shows of it (not in the key)
@@ -229,24 +225,16 @@ def subset_from_cache(
 ) -> Extraction | None:
     """The seeded subset ``--n`` gathered from the cached entry of all items; None if incomplete."""
     t0 = time.perf_counter()
-    protocol, compute, tower = request.protocol, request.compute, encoder.tower
+    protocol, tower = request.protocol, encoder.tower
     items = source.items(tower)
     if not isinstance(items, Sequence):
         return None
-    pick = subset_indices(len(items), protocol.n, protocol.seed)
-    fingerprint = source.fingerprint(tower)
-    options = engine_options(compute, resolve_device(compute.device), request.data.strict)
-    job = Job(encoder, options, store)
-    device, precision, batch_size, size = job.settings()
+    options = engine_options(request.compute)
+    device, precision, batch_size, size = settings(encoder, options)
     plan = make_plan([it.id for it in items], batch_size, size)
-    entry = job.cache_entry(plan, fingerprint, precision, device, size)
-    got = read_entry(entry, plan.ids, pick, job.notes) if entry.meta_path.exists() else None
-    if got is None:
-        return None
-    data = subset_data(fingerprint, protocol.n, protocol.seed)
-    return _served(
-        got, t0, request.data.strict, job.notes, model_id=encoder.model_id, tower=tower,
-        device=device, precision=precision, cache_path=str(entry.path),
-        weights=(encoder.fingerprint or {}).get("weights") or None,
-        data_fingerprint=data_fingerprint(data),
-    )  # fmt: skip
+    fingerprint = source.fingerprint(tower)
+    entry = cache_entry(store, encoder, options, plan, fingerprint)
+    pick = subset_indices(plan.n, protocol.n, protocol.seed)
+    tries = [(entry, plan.ids, pick, subset_data(fingerprint, protocol.n, protocol.seed))]
+    where = {"model_id": encoder.model_id, "tower": tower, "device": device, "precision": precision}
+    return _served(tries, t0, request, **where)

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any, TypeVar
 
 from infogauss_cli.core.atomic import atomic_write_bytes
@@ -34,65 +33,6 @@ class Stopped(BaseException):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
-
-
-@dataclass(frozen=True)
-class Torchrun(Shard):
-    def meet(self, tag: str, code: int = 0, message: str = "", data: object = None) -> list[Any]:
-        messages = exchange(tag, code, message, data)
-        if not code:
-            raise_first_failure(messages)
-        return messages
-
-    def agree(self, tag: str, step: Callable[[], T]) -> T:
-        return agree(tag, step)
-
-    def check_folder(self, root: Path) -> None:
-        """Once per folder: every rank sees every other rank's marker in ``root/.ranks``, else a
-        :class:`BadInputError` on every rank naming the ranks and hosts."""
-        key = str(root)
-        if key in _state["checked"]:
-            return
-        host = socket.gethostname()
-        token = exchange("cache-token", data=uuid.uuid4().hex)[0].data
-        folder = root / ".ranks"
-        mine = folder / f"{token}.{self.rank}"
-
-        def write() -> None:
-            try:
-                atomic_write_bytes(mine, host.encode(), parents=True)
-            except OSError as exc:
-                raise BadInputError(f"cannot write to the cache folder {root}: {exc}") from None
-
-        agree("cache-marker", write)
-        others = [folder / f"{token}.{r}" for r in range(self.world) if r != self.rank]
-        gone = sorted(int(p.suffix[1:]) for p in self.wait_for(others))
-        seen = exchange("cache-seen", data=(host, gone, key))
-        mine.unlink(missing_ok=True)
-        problems = [(r, m.data) for r, m in enumerate(seen) if m.data[1]]
-        if problems:  # the same message on every rank: rank 0 alone prints it
-            rank, (where, gone, folder) = problems[0]
-            hosts = sorted({seen[g].data[0] for g in gone})
-            folders = sorted({m.data[2] for m in seen})
-            also = (
-                f" (the ranks use different folders: {', '.join(folders)})" if folders[1:] else ""
-            )
-            raise BadInputError(
-                f"rank {rank} on {where} cannot see the files of rank(s) "
-                f"{', '.join(map(str, gone))} (on {', '.join(hosts)}) in {folder}{also}: "
-                f"{SHARED_HINT}"
-            )
-        _state["checked"].add(key)
-
-    def wait_for(self, paths: list[Path]) -> list[Path]:
-        """The ``paths`` still missing after ``$INFOGAUSS_SHARED_FS_WAIT`` s (network mounts)."""
-        deadline = time.monotonic() + _env_int(FS_WAIT_ENV, 60)
-        missing, delay = [p for p in paths if not p.exists()], 0.05
-        while missing and time.monotonic() < deadline:
-            time.sleep(delay)
-            delay = min(2.0, delay * 2)
-            missing = [p for p in missing if not p.exists()]
-        return missing
 
 
 def _env_int(name: str, default: int) -> int:
@@ -134,7 +74,7 @@ def current_shard(shard: str | None = None) -> Shard:
         return Shard(k - 1, n, 0, "job")
     if env is None:
         return Shard()
-    return Torchrun(env[0], env[1], env[2], "torchrun")
+    return Shard(env[0], env[1], env[2], "torchrun")
 
 
 def _group() -> Any:
@@ -188,7 +128,8 @@ def exchange(tag: str, code: int = 0, message: str = "", data: object = None) ->
         ) from exc
     if tag != FINAL and any(m.tag == FINAL for m in out):
         _state["finished"] = True
-        _close(dist)
+        with contextlib.suppress(Exception):  # shutting down anyway
+            dist.destroy_process_group()
         raise Stopped(agreed_code(out))
     if any(m.tag != tag for m in out):
         tags = ", ".join(f"rank {r}: {m.tag}" for r, m in enumerate(out))
@@ -196,11 +137,20 @@ def exchange(tag: str, code: int = 0, message: str = "", data: object = None) ->
     return out
 
 
-def raise_first_failure(messages: list[Message]) -> None:
+def meet(tag: str, error: BaseException | None = None, data: object = None) -> list[Message]:
+    """Every rank's :class:`Message` at step ``tag``: this rank's ``error`` is told, then
+    raised; another rank's failure is raised here."""
+    if error is not None:
+        known = isinstance(error, InfogaussError)
+        why = str(error) if known else f"unexpected {type(error).__name__}: {first_line(error)}"
+        exchange(tag, error.exit_code if known else 3, why)
+        raise error
+    messages = exchange(tag, data=data)
     for rank, m in enumerate(messages):
         if m.code:
             cls = BadInputError if m.code == 2 else RunError
             raise cls(m.message if rank == 0 else f"rank {rank}: {m.message}")
+    return messages
 
 
 def agree(tag: str, step: Callable[[], T]) -> T:
@@ -209,14 +159,54 @@ def agree(tag: str, step: Callable[[], T]) -> T:
         value, error = step(), None
     except Exception as exc:
         value, error = None, exc
-    if error is not None:
-        known = isinstance(error, InfogaussError)
-        why = str(error) if known else f"unexpected {type(error).__name__}: {first_line(error)}"
-        exchange(tag, error.exit_code if known else 3, why)
-        raise error
-    messages = exchange(tag)
-    raise_first_failure(messages)
+    meet(tag, error)
     return value  # type: ignore[return-value]
+
+
+def wait_for(paths: list[Path]) -> list[Path]:
+    """The ``paths`` still missing after ``$INFOGAUSS_SHARED_FS_WAIT`` s (network mounts)."""
+    deadline = time.monotonic() + _env_int(FS_WAIT_ENV, 60)
+    missing, delay = [p for p in paths if not p.exists()], 0.05
+    while missing and time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(2.0, delay * 2)
+        missing = [p for p in missing if not p.exists()]
+    return missing
+
+
+def check_folder(shard: Shard, root: Path) -> None:
+    """Once per folder: every rank sees every other rank's marker in ``root/.ranks``, else a
+    :class:`BadInputError` on every rank naming the ranks and hosts."""
+    if str(root) in _state["checked"]:
+        return
+    host = socket.gethostname()
+    token = exchange("cache-token", data=uuid.uuid4().hex)[0].data
+    ranks = root / ".ranks"
+    mine = ranks / f"{token}.{shard.rank}"
+
+    def write() -> None:
+        try:
+            atomic_write_bytes(mine, host.encode(), parents=True)
+        except OSError as exc:
+            raise BadInputError(f"cannot write to the cache folder {root}: {exc}") from None
+
+    agree("cache-marker", write)
+    others = [ranks / f"{token}.{r}" for r in range(shard.world) if r != shard.rank]
+    gone = sorted(int(p.suffix[1:]) for p in wait_for(others))
+    seen = exchange("cache-seen", data=(host, gone, str(root)))
+    mine.unlink(missing_ok=True)
+    problems = [(r, m.data) for r, m in enumerate(seen) if m.data[1]]
+    if problems:  # the same message on every rank: rank 0 alone prints it
+        rank, (where, gone, folder) = problems[0]
+        hosts = sorted({seen[g].data[0] for g in gone})
+        folders = sorted({m.data[2] for m in seen})
+        also = f" (the ranks use different folders: {', '.join(folders)})" if folders[1:] else ""
+        raise BadInputError(
+            f"rank {rank} on {where} cannot see the files of rank(s) "
+            f"{', '.join(map(str, gone))} (on {', '.join(hosts)}) in {folder}{also}: "
+            f"{SHARED_HINT}"
+        )
+    _state["checked"].add(str(root))
 
 
 def agreed_code(messages: list[Message]) -> int:
@@ -225,11 +215,6 @@ def agreed_code(messages: list[Message]) -> int:
     if final and final[0][0] == 0 and final[0][1]:
         return final[0][1]
     return max((c for _, c in final), default=0)
-
-
-def _close(dist: ModuleType) -> None:
-    with contextlib.suppress(Exception):  # shutting down anyway
-        dist.destroy_process_group()
 
 
 def use_hard_exit() -> None:
@@ -268,7 +253,8 @@ def finish(code: int, message: str = "") -> tuple[int, bool]:
     if _state.get("hard_exit"):
         _state["leave"] = True  # the entry point ends the process: see leave()
     else:
-        _close(dist)
+        with contextlib.suppress(Exception):
+            dist.destroy_process_group()
     rank, first = env[0], messages[0]
     said = first.message if first.tag == FINAL else ""  # what rank 0 prints
     speaks = rank == 0 or said not in (message, f"rank {rank}: {message}")

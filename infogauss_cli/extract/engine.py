@@ -1,24 +1,25 @@
 """One chunked path: items -> plan -> loader -> runner -> writer -> cache -> (n, d) float32; a
-stream is read once (chunk c to rank c mod world); Ctrl-C keeps the complete chunks. How it
-computes: :class:`EngineOptions`; one call's settings, cache key and notes: :class:`Job`."""
+stream is read once (chunk c to rank c mod world); Ctrl-C keeps the complete chunks."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from infogauss_cli.core.errors import BadInputError, InfogaussError, RunError
+from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.core.options import Compute
 from infogauss_cli.core.progress import note, steps
 from infogauss_cli.core.safe_text import markup_safe
 from infogauss_cli.data.sources.base import Item, fingerprint_items, item_count
 from infogauss_cli.data.sources.loaders import default_loader
 from infogauss_cli.extract.cpu_decode import decode_key
-from infogauss_cli.extract.loader import bucket_batches, make_loader, text_lengths
+from infogauss_cli.extract.distributed import meet, wait_for
+from infogauss_cli.extract.loader import make_loader, text_lengths
 from infogauss_cli.extract.plan import (
     SHARED_HINT,
     EngineOptions,
@@ -32,14 +33,12 @@ from infogauss_cli.extract.plan import (
 from infogauss_cli.extract.result import Extraction, ShardWork, assemble, raise_if_skipped
 from infogauss_cli.extract.runner import (
     Runner,
-    RunnerOptions,
     default_batch_size,
     inference,
-    probe_ceiling,
     resolve_device,
     resolve_precision,
 )
-from infogauss_cli.extract.store import CacheEntry, Chunk, EmbeddingCache, ids_digest
+from infogauss_cli.extract.store import CacheEntry, EmbeddingCache, ids_digest
 from infogauss_cli.extract.writer import ChunkWriter
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,50 +62,36 @@ def engine_options(
     )
 
 
-@dataclass
-class Job:
-    encoder: Encoder
-    options: EngineOptions
-    cache: EmbeddingCache | None = None
-    data_fingerprint: str | None = None
-    loader: LoadItem | None = None
-    notes: list[str] = field(default_factory=list)
+def settings(encoder: Encoder, options: EngineOptions) -> tuple[str, str, int, int]:
+    """(device, precision, batch size, chunk size), resolved."""
+    device = resolve_device(options.device)
+    precision = resolve_precision(options.precision, device)
+    batch_size = options.batch_size or default_batch_size(device, encoder.tower)
+    return device, precision, batch_size, chunk_size(options.chunk_items, encoder.tower)
 
-    def say(self, message: str) -> None:
-        self.notes.append(message)
-        note(f"[yellow]{markup_safe(message)}[/yellow]")
 
-    def settings(self) -> tuple[str, str, int, int]:
-        """(device, precision, batch size, chunk size), resolved."""
-        o, tower = self.options, self.encoder.tower
-        dev = resolve_device(o.device)
-        prec = resolve_precision(o.precision, dev)
-        bs = o.batch_size or default_batch_size(dev, tower)
-        return dev, prec, bs, chunk_size(o.chunk_items, tower)
-
-    def cache_entry(
-        self, plan: Plan | None, data: str, precision: str, device: str, size: int
-    ) -> CacheEntry:
-        """The entry of this call's key (a stream, ``plan`` None: keyed without its ids)."""
-        assert self.cache is not None
-        enc = self.encoder
-        items: dict[str, object] = {"stream": True}  # a stream: keyed without its ids
-        if plan is not None:
-            items = {"n_items": plan.n, "ids": ids_digest(plan.ids)}
-        decode = decode_key(enc, self.options.decode)  # fast, gpu: other pixels
-        parts = {
-            "model_id": enc.model_id,
-            "encoder": dict(enc.fingerprint),
-            "tower": enc.tower,
-            "dim": enc.dim,
-            "data": data,
-            **items,
-            "precision": precision,
-            "device_type": "cuda" if device.startswith("cuda") else "cpu",
-            "chunk_size": size,
-            **({"decode": decode} if decode else {}),
-        }
-        return self.cache.entry(parts, label=f"{enc.model_id}-{enc.tower}")
+def cache_entry(
+    cache: EmbeddingCache, encoder: Encoder, options: EngineOptions, plan: Plan | None, data: str
+) -> CacheEntry:
+    """The entry of this key (a stream, ``plan`` None: keyed without its ids)."""
+    device, precision, _, size = settings(encoder, options)
+    items: dict[str, object] = {"stream": True}
+    if plan is not None:
+        items = {"n_items": plan.n, "ids": ids_digest(plan.ids)}
+    decode = decode_key(encoder, options.decode)  # fast, gpu: other pixels
+    parts = {
+        "model_id": encoder.model_id,
+        "encoder": dict(encoder.fingerprint),
+        "tower": encoder.tower,
+        "dim": encoder.dim,
+        "data": data,
+        **items,
+        "precision": precision,
+        "device_type": "cuda" if device.startswith("cuda") else "cpu",
+        "chunk_size": size,
+        **({"decode": decode} if decode else {}),
+    }
+    return cache.entry(parts, label=f"{encoder.model_id}-{encoder.tower}")
 
 
 def extract(
@@ -124,27 +109,27 @@ def extract(
     t0 = time.perf_counter()
     if cache is not None and not isinstance(cache, EmbeddingCache):
         cache = EmbeddingCache(cache)
-    job = Job(encoder, options, cache, data_fingerprint, loader)
-    shard = options.shard
-    share = _meet(job, items) if shard.synced else _Share.run(job, items)
-    plan, entry = share.plan, share.entry
+    run, shard = _Run(encoder, options, cache, data_fingerprint, loader), options.shard
+    if shard.synced:
+        _meet(run, items)
+    else:
+        run.compute(items)
+    plan, entry, mine = run.plan, run.entry, run.mine
     where = str(entry.path) if entry is not None else None
-    mine = share.mine
     if not shard.assembles:
         return ShardWork(
-            encoder.model_id, encoder.tower, shard, tuple(mine), len(mine) - len(share.cached),
+            encoder.model_id, encoder.tower, shard, tuple(mine), len(mine) - len(run.cached),
             _items_in(plan, mine), plan.n_chunks, time.perf_counter() - t0, where,
-            tuple(job.notes),
+            tuple(run.notes),
         )  # fmt: skip
     scratch = entry.path if entry is not None else None
-    emb, kept_ids, skipped = assemble(plan, share.done, job.say, scratch)
+    emb, kept_ids, skipped = assemble(plan, run.done, run.say, scratch)
     elapsed = time.perf_counter() - t0
-    runner = share.runner
     return Extraction(
-        emb, tuple(kept_ids), tuple(skipped), encoder.model_id, encoder.tower, share.device,
-        share.precision, runner.batch_size if runner is not None else plan.batch_size,
-        share.workers, elapsed, plan.n / elapsed if elapsed > 0 else float("inf"),
-        share.n_cached / plan.n, where, tuple(job.notes),
+        emb, tuple(kept_ids), tuple(skipped), encoder.model_id, encoder.tower, run.device,
+        run.precision, run.batch_size, run.workers, elapsed,
+        plan.n / elapsed if elapsed > 0 else float("inf"), run.n_cached / plan.n, where,
+        tuple(run.notes),
     )  # fmt: skip
 
 
@@ -152,28 +137,25 @@ def _items_in(plan: Plan, chunks: Iterable[int]) -> int:
     return sum(plan.bounds(c)[1] - plan.bounds(c)[0] for c in chunks)
 
 
-def _meet(job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
+def _meet(run: _Run, items: Sequence[Item] | Iterable[Item]) -> None:
     """Under torchrun: this rank's share, then the meeting; rank 0 reads every other chunk."""
-    shard = job.options.shard
+    shard = run.options.shard
     try:
-        share, error = _Share.run(job, items), None
+        run.compute(items)
+        error = None
     except (Exception, KeyboardInterrupt) as exc:
-        share, error = None, exc
-    code = (error.exit_code if isinstance(error, InfogaussError) else 3) if error else 0
-    cached = share.n_cached if share is not None else 0
-    messages = shard.meet("chunks", code, str(error) if error else "", cached)
-    if error is not None:
-        raise error
-    assert share is not None and share.entry is not None
-    share.n_cached = sum(int(m.data or 0) for m in messages)
+        error = exc
+    messages = meet("chunks", error, run.n_cached)
+    assert run.entry is not None
+    run.n_cached = sum(int(m.data or 0) for m in messages)
     if not shard.assembles:
-        return share
-    plan, entry = share.plan, share.entry  # rank 0 reads every chunk the other ranks wrote
-    rest = [c for c in range(plan.n_chunks) if c not in share.done]
-    shard.wait_for([entry.chunk_paths(c)[1] for c in rest])
+        return
+    plan, entry = run.plan, run.entry  # rank 0 reads every chunk the other ranks wrote
+    rest = [c for c in range(plan.n_chunks) if c not in run.done]
+    wait_for([entry.chunk_paths(c)[1] for c in rest])
     problems: list[str] = []
-    share.done.update(entry.read_chunks(plan, job.encoder.dim, problems.append, rest))
-    missing = [c for c in rest if c not in share.done]
+    run.done.update(entry.read_chunks(plan, run.encoder.dim, problems.append, rest))
+    missing = [c for c in rest if c not in run.done]
     if missing:
         ranks = ", ".join(str(r) for r in sorted({c % shard.world for c in missing}))
         why = f" ({problems[0]})" if problems else ""
@@ -181,46 +163,54 @@ def _meet(job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
             f"rank 0 cannot read {len(missing)} cache chunk(s) that rank(s) {ranks} wrote in "
             f"{entry.path}{why}: {SHARED_HINT}"
         )
-    return share
 
 
-class _Share:
-    def __init__(self, job: Job, known: bool) -> None:
-        self.job, self.known = job, known
-        self.device, self.precision, self.bs, self.size = job.settings()
+class _Run:
+    """One call: its settings, cache entry, notes and this process's chunks (cached or
+    computed)."""
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        options: EngineOptions,
+        cache: EmbeddingCache | None,
+        data: str | None,
+        load: LoadItem | None,
+    ) -> None:
+        self.encoder, self.options, self.cache, self.data = encoder, options, cache, data
+        self.load = load or default_loader(encoder.tower)
+        self.device, self.precision, self.bs, self.size = settings(encoder, options)
+        self.batch_size, self.known = self.bs, False
+        self.notes: list[str] = []
         self.ids: list[str] = []
         self.seen: set[str] = set()
         self.entry: CacheEntry | None = None
-        self.done: dict[int, Chunk] = {}
         self.mine: list[int] = []
         self.cached: list[int] = []
         self.error: BaseException | None = None  # what stopped a stream, raised at the end
         self.advance: Any = lambda k: None
-        self.runner: Runner | None = None
         self.workers = self.n_cached = 0
         self.plan = Plan((), self.bs, self.size)
-        self.writer = ChunkWriter(self.ids, self.size, None, job.encoder.dim, self.device)
-        self.writer.done = self.done
+        self.writer = ChunkWriter(self.ids, self.size, None, encoder.dim, self.device)
+        self.done = self.writer.done
 
-    @classmethod
-    def run(cls, job: Job, items: Sequence[Item] | Iterable[Item]) -> _Share:
-        known = isinstance(items, Sequence)
-        self = cls(job, known)
-        shard, options = job.options.shard, job.options
+    def say(self, message: str) -> None:
+        self.notes.append(message)
+        note(f"[yellow]{markup_safe(message)}[/yellow]")
+
+    def compute(self, items: Sequence[Item] | Iterable[Item]) -> None:
+        self.known = known = isinstance(items, Sequence)
+        shard, options, enc = self.options.shard, self.options, self.encoder
         if known:
-            check_items(items, job.encoder.tower)  # type: ignore[arg-type]
+            check_items(items, enc.tower)  # type: ignore[arg-type]
             self.plan = make_plan([it.id for it in items], self.bs, self.size)  # type: ignore[union-attr]
-        probe = None  # CUDA, no --batch-size: loader batches at the probe's ceiling
-        if known and options.batch_size is None and self.device.startswith("cuda"):
-            probe = probe_ceiling(self.bs, self.size)
-            self.plan = replace(self.plan, batch_size=probe)
-        if job.cache is None and shard.mode != "single":
+        if self.cache is None and shard.mode != "single":
             how = "--shard" if shard.mode == "job" else "torchrun"
             raise BadInputError(
                 f"{how} needs the embedding cache: it is where the pieces meet; drop --no-cache"
             )
-        if job.cache is not None:
-            data = job.data_fingerprint
+        if self.cache is not None:
+            data = self.data
             if known:
                 data = data or fingerprint_items("items", items)  # type: ignore[arg-type]
             elif data is None:
@@ -229,112 +219,98 @@ class _Share:
                     "data_fingerprint (the source's fingerprint), or a list of items, or no cache"
                 )
             keyed = self.plan if known else None
-            self.entry = job.cache_entry(keyed, data, self.precision, self.device, self.size).open()
+            self.entry = cache_entry(self.cache, enc, options, keyed, data).open()
         self.writer.entry = self.entry
-        enc = job.encoder
         source: Any = items
         if known:
-            batches: Any = self._plan_list(items)  # type: ignore[arg-type]
+            self.ids += self.plan.ids
+            batches: Any = []
+            for c in owned_chunks(self.plan, shard.rank, shard.world):
+                start, stop = self.plan.bounds(c)
+                batches += self._claim(c, start, items[start:stop])  # type: ignore[index]
             if not batches:
-                return self._finish(None)
+                self._finish(self.bs)
+                return
         else:
             batches, source = self._sampler(items), ()  # batches carry the stream's items
-        load = job.loader or default_loader(enc.tower)
-        pipe = make_loader(source, enc, load, batches, replace(options, device=self.device))
-        self.workers = pipe.workers
-        for text in pipe.notes:
-            job.say(text)
-        more = RunnerOptions(pipe.device_prep, options.compile, probe)
-        runner = Runner(enc, self.device, self.precision, self.bs, job.say, more)
+        loader, prep, self.workers = make_loader(
+            source, enc, self.load, batches, replace(options, device=self.device), self.say
+        )
+        runner = Runner(enc, self.device, self.precision, self.bs, self.say, prep)
+        if options.compile:
+            runner.compile()
         total = _items_in(self.plan, self.mine) if known else item_count(items)
         tag = "" if shard.mode == "single" else f" ({shard.label})"
         with steps(f"{enc.model_id} {enc.tower}{tag}", total, unit="items") as advance:
             self.advance = advance
             if known:
                 advance(_items_in(self.plan, self.cached))
-            self._feed(runner, pipe.loader)
-        return self._finish(runner)
+            self._feed(runner, loader)
+        self._finish(runner.batch_size)
 
-    def _finish(self, runner: Runner | None) -> _Share:
+    def _finish(self, batch_size: int) -> None:
         if not self.known:
             if not self.ids:
                 raise BadInputError("no items to embed")
             self.plan = make_plan(self.ids, self.bs, self.size)
-            if self.entry is not None and self.job.options.shard.rank == 0:
-                self.entry.record_stream(self.plan, self.job.say)
-        computed = bool(set(self.mine) - set(self.cached))
-        self.runner = runner if computed else None
-        self.workers = self.workers if computed else 0
+        if not set(self.mine) - set(self.cached):  # nothing computed
+            batch_size, self.workers = self.bs, 0
+        self.batch_size = batch_size
         self.n_cached = _items_in(self.plan, self.cached)
-        return self
-
-    def _plan_list(self, items: Sequence[Item]) -> list[list[int]]:
-        self.ids += self.plan.ids
-        batches: list[list[int]] = []
-        for c in owned_chunks(self.plan, self.job.options.shard.rank, self.job.options.shard.world):
-            start, stop = self.plan.bounds(c)
-            batches += self._claim(c, start, items[start:stop])
-        return batches
 
     def _claim(self, c: int, start: int, chunk: Sequence[Item]) -> list[list[int]]:
         """This process's chunk ``c`` (``chunk``, from item ``start``): cached, or its batches."""
         self.mine.append(c)
         if self.entry is not None:
-            ids, dim = [it.id for it in chunk], self.job.encoder.dim
+            ids, dim = [it.id for it in chunk], self.encoder.dim
             found, problem = self.entry.read_chunk(c, start, start + len(chunk), ids, dim)
             if found is not None:
-                if self.job.options.strict:
+                if self.options.strict:
                     raise_if_skipped([(i, r) for _, i, r in found.skipped])
                 self.done[c] = found
                 self.cached.append(c)
                 self.advance(len(chunk))
                 return []
             if problem is not None:
-                self.job.say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
-        local = make_plan([it.id for it in chunk], self.plan.batch_size, self.size)
-        if self.job.options.bucket and self.job.encoder.tower == "text":
-            out = bucket_batches(local, [0], text_lengths(chunk, self.job.encoder.collate))
-        else:
-            out = local.batches([0])
-        out = [[start + i for i in b] for b in out]
+                self.say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
+        bucket = self.options.bucket and self.encoder.tower == "text"
+        lengths = text_lengths(chunk, self.encoder.collate) if bucket else None
+        local = make_plan([it.id for it in chunk], self.bs, self.size)
+        out = [[start + i for i in b] for b in local.batches([0], lengths)]
         self.writer.expect(out)
         return out
 
     def _sampler(self, items: Iterable[Item]) -> Iterator[list[tuple[int, Item]]]:
-        """A stream's batches of ``(index, item)``, read chunk by chunk; an error ends it
-        (batches out are written)."""
-        it, c, shard = iter(items), 0, self.job.options.shard
-        while True:
+        """A stream's batches of ``(index, item)``, read chunk by chunk (chunk ``c`` is rank ``c
+        mod world``'s); an error ends it (batches out are written)."""
+        stream, shard = iter(items), self.options.shard
+        for c in itertools.count():
             try:
-                chunk = [item for _, item in zip(range(self.size), it, strict=False)]
+                chunk = list(itertools.islice(stream, self.size))
                 if not chunk:
                     return
-                batches = self._take_stream(c, chunk, shard)
+                check_items(chunk, self.encoder.tower)
+                ids = [it.id for it in chunk]
+                dup = next((i for i in ids if i in self.seen), None)
+                if dup is not None:
+                    raise BadInputError(f"duplicate item id {dup!r}; ids must be unique")
+                self.seen.update(ids)
+                start = len(self.ids)
+                self.ids += ids
+                if c % shard.world == shard.rank:
+                    batches = self._claim(c, start, chunk)
+                else:
+                    batches = []
+                    self.advance(len(ids))
             except BaseException as exc:  # Ctrl-C or the source failing: finish what is out
                 self.error = exc
                 return
-            start = len(self.ids) - len(chunk)
             for batch in batches:
                 yield [(i, chunk[i - start]) for i in batch]
-            c, chunk = c + 1, []  # at most one chunk of items alive
-
-    def _take_stream(self, c: int, chunk: list[Item], shard: Shard) -> list[list[int]]:
-        job = self.job
-        check_items(chunk, job.encoder.tower)
-        ids = [it.id for it in chunk]
-        dup = next((i for i in ids if i in self.seen), None)
-        if dup is not None:
-            raise BadInputError(f"duplicate item id {dup!r}; ids must be unique")
-        self.seen.update(ids)
-        start = len(self.ids)
-        self.ids += ids
-        if c % shard.world != shard.rank:
-            self.advance(len(ids))
-            return []
-        return self._claim(c, start, chunk)
+            chunk = []  # at most one chunk of items alive
 
     def _feed(self, runner: Runner, loader: Iterable[tuple]) -> None:
-        writer, strict = self.writer, self.job.options.strict
+        writer, strict = self.writer, self.options.strict
         batches = iter(loader)
         try:
             with inference(runner.cuda):

@@ -8,10 +8,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from infogauss_cli.core.progress import note
 from infogauss_cli.data.sources.base import Item, ItemLoadError
 from infogauss_cli.data.sources.loaders import load_image
 from infogauss_cli.extract import cpu_decode as dec
@@ -19,7 +20,7 @@ from infogauss_cli.extract import cpu_decode as dec
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from infogauss_cli.extract.plan import EngineOptions, Plan
+    from infogauss_cli.extract.plan import EngineOptions
     from infogauss_cli.models.registry import Encoder
 
 LENGTH_GROUP = 256  # texts per token_lengths call
@@ -27,19 +28,6 @@ LOAD_GROUP_ITEMS = 128  # items the loading threads load in one pause between fo
 LOAD_GROUP_BYTES = 64 * 2**20  # ... and at most about this much of prepared inputs
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
 Batch = dict[str, Any]
-
-
-def bucket_batches(
-    plan: Plan, chunks: Sequence[int], lengths: Sequence[int] | Mapping[int, int]
-) -> list[list[int]]:
-    """Length-bucketed batches: each chunk's items sorted by ``lengths`` (stable; by item index)
-    and cut into batches; a batch never spans chunks, so a resumed run batches the same way."""
-    out = []
-    for c in chunks:
-        start, stop = plan.bounds(c)
-        order = sorted(range(start, stop), key=lambda i: lengths[i])
-        out += [order[b : b + plan.batch_size] for b in range(0, len(order), plan.batch_size)]
-    return out
 
 
 def text_lengths(items: Sequence[Item], collate: object = None) -> dict[int, int]:
@@ -219,19 +207,11 @@ def list_collate(key: str, xs: list[torch.Tensor]) -> Batch:
     return {key: list(xs)}
 
 
-@dataclass
-class Pipeline:
-    """The loader, what the runner does on the device first, notes, worker processes."""
-
-    loader: Iterable[tuple[Any, ...]]
-    device_prep: DevicePrep | None
-    notes: list[str]
-    workers: int
-
-
-def device_side(encoder: Encoder, load: dec.Loader, decode: str) -> tuple[Any, ...]:
-    """(load, prepare, collate, DevicePrep or None, notes) for ``--decode cpu/exact/fast/gpu``."""
-    prepare, collate, notes = encoder.prepare, encoder.collate, []
+def device_side(
+    encoder: Encoder, load: dec.Loader, decode: str, say: Callable[[str], None] = note
+) -> tuple[Any, ...]:
+    """(load, prepare, collate, DevicePrep or None) for ``--decode cpu/exact/fast/gpu``."""
+    prepare, collate = encoder.prepare, encoder.collate
     default = load is load_image and encoder.tower == "image"
     split = dec.split_normalize(prepare) if encoder.tower == "image" else None
     try:
@@ -240,23 +220,23 @@ def device_side(encoder: Encoder, load: dec.Loader, decode: str) -> tuple[Any, .
         split = None
     if split is None:
         if decode == "gpu":
-            notes.append("--decode gpu: the model's inputs are not standard images; using PIL")
-        return dec.SimpleJpeg(load) if default else load, prepare, collate, None, notes
+            say("--decode gpu: the model's inputs are not standard images; using PIL")
+        return dec.SimpleJpeg(load) if default else load, prepare, collate, None
     prepare, (mean, std) = split
     params = dec.resize_crop_params(prepare) if decode in ("fast", "gpu") else None
     resize_crop = dec.TensorResizeCrop(*params) if params is not None else None
     if decode == "fast" and resize_crop is not None:  # JPEGs decoded to tensors, torch resizes
         load = dec.SimpleJpeg(load, tensor=True) if default else load
-        return load, resize_crop, collate, DevicePrep(key, mean, std), notes
+        return load, resize_crop, collate, DevicePrep(key, mean, std)
     gpu = resize_crop if decode == "gpu" else None
     if decode == "gpu" and gpu is None:
-        notes.append("--decode gpu: the transforms are not Resize + CenterCrop; using PIL")
+        say("--decode gpu: the transforms are not Resize + CenterCrop; using PIL")
     if gpu is not None:
         load, prepare = functools.partial(jpeg_or, load), functools.partial(prepare_or, prepare)
         collate = functools.partial(list_collate, key)
     elif default:
         load = dec.SimpleJpeg(load)
-    return load, prepare, collate, DevicePrep(key, mean, std, gpu), notes
+    return load, prepare, collate, DevicePrep(key, mean, std, gpu)
 
 
 @functools.cache
@@ -289,25 +269,24 @@ def make_loader(
     load: dec.Loader,
     batches: Iterable[list[int]] | Iterable[list[tuple[int, Item]]],
     options: EngineOptions,
-) -> Pipeline:
-    """A loader over ``batches`` (of item indices, or a stream's (index, item)) yielding
-    :func:`collate_kept` tuples, for ``options.device`` (resolved), ``.workers`` (None: default) and
-    ``.decode``."""
+    say: Callable[[str], None] = note,
+) -> tuple[Iterable[tuple[Any, ...]], DevicePrep | None, int]:
+    """(a loader over ``batches`` (of item indices, or a stream's (index, item)) yielding
+    :func:`collate_kept` tuples, what the runner does on the device first, worker processes)
+    for ``options.device`` (resolved), ``.workers`` (None: default) and ``.decode``."""
     import torch
 
     device, workers = options.device, options.workers
-    load, prepare, collate, prep, notes = device_side(encoder, load, options.decode)
+    load, prepare, collate, prep = device_side(encoder, load, options.decode, say)
     dataset, cuda = ItemDataset(items, load, prepare), device.startswith("cuda")
     collate_fn = functools.partial(collate_kept, collate)
     workers = default_workers(device, encoder.tower) if workers is None else workers
     workers = min(workers, len(batches)) if isinstance(batches, Sized) else workers
     threads = loading_threads(device, encoder.tower)
     if workers == 0 and threads > 1:
-        loader = ThreadedBatches(dataset, collate_fn, batches, threads)
-        return Pipeline(loader, prep, notes, 0)
+        return ThreadedBatches(dataset, collate_fn, batches, threads), prep, 0
     extra: dict[str, Any] = {"prefetch_factor": 4 if cuda else 2} if workers > 0 else {}
     if workers > 0 and not cuda:  # decoding fills the cores the forward pass leaves idle
         extra["worker_init_fn"] = lower_priority
     extra.update(batch_sampler=batches, num_workers=workers, collate_fn=collate_fn)
-    loader = torch.utils.data.DataLoader(dataset, pin_memory=cuda, **extra)
-    return Pipeline(loader, prep, notes, workers)
+    return torch.utils.data.DataLoader(dataset, pin_memory=cuda, **extra), prep, workers

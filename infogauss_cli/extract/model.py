@@ -26,6 +26,7 @@ from infogauss_cli.extract.cached import (
     subset_data,
     subset_from_cache,
 )
+from infogauss_cli.extract.distributed import agree, check_folder
 from infogauss_cli.extract.engine import engine_options, extract
 from infogauss_cli.extract.plan import Shard, subset_indices
 from infogauss_cli.extract.result import Extraction, ShardWork
@@ -49,8 +50,6 @@ def select_items(
     items: Sequence[Item] | Iterable[Item], n: int | None, seed: int = 0
 ) -> Sequence[Item] | Iterable[Item]:
     """A seeded subset of ``n`` items in their order (a stream of unknown length: a reservoir)."""
-    if n is not None and n < 1:
-        raise BadInputError(f"--n {n}: must be at least 1")
     count = item_count(items)
     if n is None or (count is not None and n >= count):
         return items
@@ -130,10 +129,12 @@ def extract_model(
     if items is not all_items:
         fingerprint = subset_data(fingerprint, protocol.n, protocol.seed)
     if shard.synced and store is not None:
-        shard.check_folder(store.root)
+        check_folder(shard, store.root)
     built = encoder is None
-    if encoder is None:
-        encoder = shard.agree("build", lambda: build_shown(entry, tower))
+    if encoder is None and shard.synced:
+        encoder = agree("build", lambda: build_shown(entry, tower))
+    elif encoder is None:
+        encoder = build_shown(entry, tower)
     if items is not all_items and shard.mode == "single" and store is not None:
         found = subset_from_cache(encoder, source, request, store)
         if found is not None:  # a smaller --n of a cached run: gathered, nothing computed

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
-from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.data.sources.base import Item
 
-T = TypeVar("T")
 SHARED_HINT = (
     "under torchrun every rank reads and writes one cache folder, so --cache-dir (or "
     "$INFOGAUSS_CACHE) must be on a file system that every node mounts at the same path "
@@ -57,21 +55,6 @@ class Shard:
             return "cpu"
         return f"cuda:{self.local_rank}"
 
-    def meet(self, tag: str, code: int = 0, message: str = "", data: object = None) -> list[Any]:
-        """Every rank's message at a meeting (a failure elsewhere raised)."""
-        raise RunError("internal: a rank meeting outside torchrun")
-
-    def agree(self, tag: str, step: Callable[[], T]) -> T:
-        """Run ``step``; under torchrun a failure on any rank fails every rank."""
-        return step()
-
-    def check_folder(self, root: Path) -> None:
-        """Under torchrun: every rank sees the others' files in the cache folder ``root``."""
-
-    def wait_for(self, paths: list[Path]) -> list[Path]:
-        """The ``paths`` still missing (under torchrun: after a wait for other nodes)."""
-        return [p for p in paths if not p.exists()]
-
 
 DEFAULT_CHUNK_ITEMS = 512
 TEXT_CHUNK_ITEMS = 2048  # text chunks: wide enough for length buckets, still small (6 MB at 768-d)
@@ -111,14 +94,17 @@ class Plan:
     def chunk_of(self, index: int) -> int:
         return index // self.chunk_size
 
-    def batches(self, chunks: Iterable[int]) -> list[list[int]]:
+    def batches(
+        self, chunks: Iterable[int], lengths: Sequence[int] | Mapping[int, int] | None = None
+    ) -> list[list[int]]:
+        """Each chunk's items (sorted stably by ``lengths``, if given: length buckets) cut into
+        batches; a batch never spans chunks, so a resumed run batches the same way."""
         out = []
         for c in chunks:
-            start, stop = self.bounds(c)
-            out += [
-                list(range(b, min(b + self.batch_size, stop)))
-                for b in range(start, stop, self.batch_size)
-            ]
+            order = list(range(*self.bounds(c)))
+            if lengths is not None:
+                order.sort(key=lengths.__getitem__)
+            out += [order[b : b + self.batch_size] for b in range(0, len(order), self.batch_size)]
         return out
 
 
@@ -164,8 +150,9 @@ def subset_indices(count: int, n: int | None, seed: int = 0) -> list[int] | None
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """How ``extract`` computes (None: the device's default); ``bucket``: text batches sorted by
-    length. Only precision, chunk size and decode enter the cache key."""
+    """How ``extract`` computes (None: the device's default; the CLI checks the values);
+    ``bucket``: text batches sorted by length. Only precision, chunk size and decode enter the
+    cache key."""
 
     device: str = "auto"
     precision: str = "auto"
@@ -177,11 +164,3 @@ class EngineOptions:
     decode: str = "cpu"
     strict: bool = False
     shard: Shard = field(default_factory=Shard, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.batch_size is not None and self.batch_size < 1:
-            raise BadInputError(f"--batch-size {self.batch_size}: must be at least 1")
-        if self.workers is not None and self.workers < 0:
-            raise BadInputError(f"--workers {self.workers}: must be 0 or more")
-        if self.chunk_items is not None and self.chunk_items < 1:
-            raise BadInputError(f"chunk size {self.chunk_items}: must be at least 1 item")

@@ -1,5 +1,5 @@
 """Device, precision and the forward pass: one collated batch -> float32 rows on the device
-(batch size probed upward on CUDA without ``--batch-size``; halved on CUDA out of memory)."""
+(the batch size halved on CUDA out of memory)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import contextlib
 import copy
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from infogauss_cli.core.errors import BadInputError, RunError
@@ -99,37 +98,9 @@ def default_batch_size(device: str, tower: str, memory_gb: float | None = None) 
     return (512 if tower == "text" else 256) * scale
 
 
-PROBE_FACTOR = 4  # the upward probe tries up to this many times the default batch size
-PROBE_HEADROOM = 0.9  # a probed size is kept if the forward's peak stays under this fraction
-
-
-def probe_ceiling(default: int, chunk_items: int) -> int:
-    return max(default, min(PROBE_FACTOR * default, chunk_items))
-
-
-def peak_memory_fraction(device: str) -> float:
-    import torch
-
-    if not device.startswith("cuda") or not torch.cuda.is_available():
-        return 0.0
-    total = torch.cuda.get_device_properties(device).total_memory
-    return torch.cuda.max_memory_reserved(device) / total if total else 0.0
-
-
-@dataclass(frozen=True)
-class RunnerOptions:
-    """``device_prep`` (uint8 images normalised on the device), ``compile``, ``probe_max`` (probe
-    the batch size up to it) and ``memory`` (the device's peak memory fraction)."""
-
-    device_prep: Callable | None = None
-    compile: bool = False
-    probe_max: int | None = None
-    memory: Callable[[str], float] = peak_memory_fraction
-
-
 class Runner:
-    """The forward pass at ``batch_size``, halved on CUDA OOM; probing doubles it while the peak
-    memory stays under ``PROBE_HEADROOM`` (the first OOM or a peak over it ends the probe)."""
+    """The forward pass at ``batch_size``, halved on CUDA out of memory; ``device_prep``: what
+    the device does to a batch first (uint8 images normalised)."""
 
     def __init__(
         self,
@@ -138,7 +109,7 @@ class Runner:
         precision: str,
         batch_size: int,
         say: Callable[[str], None] = note,
-        more: RunnerOptions = RunnerOptions(),
+        device_prep: Callable | None = None,
     ) -> None:
         import torch
 
@@ -147,8 +118,6 @@ class Runner:
         if not self.cuda:
             keep_freed_memory()  # no page faults for each batch's activations
         self.batch_size = batch_size
-        self.probe_max = more.probe_max if (more.probe_max or 0) > batch_size else None
-        self.memory = more.memory
         self.dim, self.model_id = encoder.dim, encoder.model_id
         castable = precision == "bf16" and not self.cuda and hasattr(encoder.module, "to")
         self.cast = torch.bfloat16 if castable else None
@@ -160,14 +129,14 @@ class Runner:
             module = module.to(device)
             if self.channels_last:
                 module = module.to(memory_format=torch.channels_last)
-        self.module = module
-        self.device_prep = more.device_prep
-        if more.compile:
-            if not callable(getattr(self.module, "forward", None)):
-                raise BadInputError(f"--compile: {self.model_id} is not a torch module")
-            backend = os.environ.get("INFOGAUSS_COMPILE_BACKEND", "inductor")
-            self.module = torch.compile(self.module, backend=backend)
-        self.forward = encoder.forward
+        self.module, self.device_prep, self.forward = module, device_prep, encoder.forward
+
+    def compile(self) -> None:
+        """``--compile``: ``torch.compile`` (backend ``$INFOGAUSS_COMPILE_BACKEND``)."""
+        if not callable(getattr(self.module, "forward", None)):
+            raise BadInputError(f"--compile: {self.model_id} is not a torch module")
+        backend = os.environ.get("INFOGAUSS_COMPILE_BACKEND", "inductor")
+        self.module = self.torch.compile(self.module, backend=backend)
 
     def autocast(self) -> Any:
         if self.cuda and self.precision in ("bf16", "fp16"):
@@ -201,48 +170,25 @@ class Runner:
         self.batch_size = max(1, b // 2)
         self.say(f"CUDA out of memory at batch size {b}; backing off to {self.batch_size}")
 
-    def _probed(self, b: int, fitted: bool) -> None:
-        """Keep a probed ``b`` that ``fitted`` under the headroom; else, or at probe_max, stop."""
-        peak = self.memory(self.device) if fitted else 1.0
-        if fitted and peak < PROBE_HEADROOM:
-            self.batch_size = b
-            if b >= (self.probe_max or 0):
-                self.probe_max = None
-            return
-        self.probe_max = None
-        why = "out of memory" if not fitted else f"peak memory {peak:.0%} of the device"
-        self.say(f"batch size probe: {b} ({why}); keeping {self.batch_size}")
-
     def __call__(self, batch: dict[str, Tensor], rows: int) -> Tensor:
         torch = self.torch
         batch = self.to_device(batch)
         parts, start = [], 0
         while start < rows:
-            probe = min(2 * self.batch_size, self.probe_max or 0)  # the next size to probe
-            probe = probe if probe and rows - start >= probe else None
-            b = probe or self.batch_size
+            b = self.batch_size
             sub = batch
             if start or b < rows:  # rows [start, start + b) of every batch-first tensor
                 sub = {
                     k: (v[start : start + b] if hasattr(v, "shape") else v)
                     for k, v in batch.items()
                 }
-            if probe and self.cuda:
-                torch.cuda.reset_peak_memory_stats(self.device)
             try:
                 with self.autocast():
                     out = self.forward(self.module, sub)
             except torch.cuda.OutOfMemoryError:
                 del sub
-                if probe:
-                    if self.cuda:
-                        torch.cuda.empty_cache()
-                    self._probed(b, fitted=False)
-                else:
-                    self._back_off(b)
+                self._back_off(b)
                 continue
-            if probe:
-                self._probed(b, fitted=True)
             n_rows = min(b, rows - start)
             if out.ndim != 2 or out.shape[0] != n_rows or out.shape[1] != self.dim:
                 raise RunError(

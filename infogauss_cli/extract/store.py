@@ -26,13 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.extract.plan import Plan
 
 CACHE_FORMAT = 2  # bump when the chunk layout or the extraction math changes
-STALE_TMP_S = 3600  # a temporary file this old whose writer is gone is removed
+STALE_TMP_S = 3600  # a temporary file this old is a dead writer's (a chunk takes seconds)
 EMBEDDINGS_SCHEMA = "infogauss.embeddings/v1"
 OUTPUT_SUFFIXES = (".npy", ".safetensors")
-
-
-def _canonical(obj: object) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 def sha256_hex(data: bytes) -> str:
@@ -40,11 +36,7 @@ def sha256_hex(data: bytes) -> str:
 
 
 def ids_digest(ids: Iterable[str]) -> str:
-    h = hashlib.sha256()
-    for i in ids:
-        h.update(i.encode())
-        h.update(b"\0")
-    return h.hexdigest()
+    return sha256_hex(b"".join(i.encode() + b"\0" for i in ids))
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
@@ -85,21 +77,12 @@ class CacheEntry:
         """Create the folder and meta.json; remove temporary files of writers long gone."""
         self.path.mkdir(parents=True, exist_ok=True)
         meta = {"format": CACHE_FORMAT, "key": self.key, "parts": self.parts}
-        try:
-            current = json.loads(self.meta_path.read_text())
-        except (OSError, ValueError):
-            current = None
-        if current != json.loads(_canonical(meta)):
-            atomic_write_bytes(self.meta_path, json.dumps(meta, indent=1, default=str).encode())
+        atomic_write_bytes(self.meta_path, json.dumps(meta, indent=1, default=str).encode())
         now = time.time()
         for tmp in [*self.path.glob(".*.tmp"), *self.path.glob(".matrix.*.npy")]:
-            m = re.match(r"^\..+\.(\d+)\.[0-9a-f]+\.tmp$", tmp.name)
-            if tmp.suffix == ".tmp" and (m is None or _pid_alive(int(m.group(1)))):
-                continue
             with contextlib.suppress(OSError):
                 if now - tmp.stat().st_mtime > STALE_TMP_S:
                     tmp.unlink()
-        self.touch()
         return self
 
     def touch(self) -> None:
@@ -110,14 +93,11 @@ class CacheEntry:
     def from_folder(cls, path: Path) -> CacheEntry | None:
         try:
             meta = json.loads((path / "meta.json").read_text())
-        except (OSError, ValueError):
+            form, key, parts = meta.get("format"), meta["key"], meta["parts"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
-        if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT:
-            return None
-        key, parts = meta.get("key"), meta.get("parts")
-        if not isinstance(key, str) or not isinstance(parts, dict):
-            return None
-        return cls(path, key, parts)
+        ours = form == CACHE_FORMAT and isinstance(key, str) and isinstance(parts, dict)
+        return cls(path, key, parts) if ours else None
 
     def check_chunk(
         self, index: int, expect: Mapping[str, object]
@@ -172,11 +152,11 @@ class CacheEntry:
         return Chunk(index, start, stop, arr, skipped, int(info.get("batch_size", 0))), None
 
     def read_chunks(
-        self, plan: Plan, dim: int, say: Callable[[str], None], chunks: Iterable[int] | None = None
+        self, plan: Plan, dim: int, say: Callable[[str], None], chunks: Iterable[int]
     ) -> dict[int, Chunk]:
-        """The verified chunks (of ``chunks``, default all); a corrupt one is named, recomputed."""
+        """The verified ``chunks``; a corrupt one is named (and recomputed)."""
         done: dict[int, Chunk] = {}
-        for c in sorted(range(plan.n_chunks) if chunks is None else chunks):
+        for c in sorted(chunks):
             start, stop = plan.bounds(c)
             chunk, problem = self.read_chunk(c, start, stop, plan.ids[start:stop], dim)
             if chunk is not None:
@@ -184,23 +164,6 @@ class CacheEntry:
             elif problem is not None:
                 say(f"cache chunk {c} is corrupt ({problem}); recomputing it")
         return done
-
-    def record_stream(self, plan: Plan, say: Callable[[str], None]) -> None:
-        """``stream.json``: count and ids' digest of the stream that completed this entry."""
-        path = self.path / "stream.json"
-        now = {"n_items": plan.n, "ids": ids_digest(plan.ids), "chunks": plan.n_chunks}
-        try:
-            before = json.loads(path.read_text())
-        except (OSError, ValueError):
-            before = None
-        if isinstance(before, dict) and before != now:
-            say(
-                f"the stream differs from the one last read into this cache entry "
-                f"({before.get('n_items')} items then, {plan.n} now); chunks whose ids differ "
-                "were recomputed"
-            )
-        if before != now:
-            atomic_write_bytes(path, json.dumps(now).encode())
 
     def write_chunk(self, chunk: Chunk, ids: Sequence[str]) -> None:
         import numpy as np
@@ -225,23 +188,15 @@ class CacheEntry:
         atomic_write_bytes(side, json.dumps(info).encode())
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists but not ours, or not supported
-        pass
-    return True
-
-
 class EmbeddingCache:
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
 
     def entry(self, parts: Mapping[str, object], *, label: str = "") -> CacheEntry:
         parts = {"format": CACHE_FORMAT, **parts}
-        key = sha256_hex(_canonical(parts))
+        key = sha256_hex(
+            json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str).encode()
+        )
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_")[:48] or "model"
         name = f"{slug}-{key[:24]}" if label else key[:24]
         return CacheEntry(self.root / name, key, dict(parts))

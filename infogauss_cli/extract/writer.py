@@ -7,6 +7,7 @@ import contextlib
 import errno
 import queue
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ class ChunkWriter:
     ) -> None:
         self.ids, self.size, self.entry, self.dim = ids, size, entry, dim
         self.done: dict[int, Chunk] = {}
-        self.left: dict[int, int] = {}
+        self.left: Counter[int] = Counter()  # batches still to come, per chunk
         self.pending: dict[int, _Pending] = {}
         self.finished: list[int] = []  # chunks whose last batch was launched, not yet written
         import torch
@@ -56,9 +57,7 @@ class ChunkWriter:
         self.thread: threading.Thread | None = None  # started with the first chunk to write
 
     def expect(self, batches: Sequence[Sequence[int]]) -> None:
-        for batch in batches:
-            c = batch[0] // self.size
-            self.left[c] = self.left.get(c, 0) + 1
+        self.left.update(batch[0] // self.size for batch in batches)
 
     def add(
         self,
@@ -169,14 +168,9 @@ class ChunkWriter:
 
 def chunk_write_failure(exc: OSError, folder: Path, kept: int) -> IOFailure:
     """The error of a chunk not written to ``folder`` (``kept`` chunks written before it)."""
-    elsewhere = "or pass --cache-dir DIR elsewhere, or --no-cache"
-    done = f"the {kept} chunk(s) written so far are kept"
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        fix = f"{done}: free space and rerun to resume, {elsewhere}"
-        return io_failure(exc, folder, "write a cache chunk in", fix=fix)
-    path = exc.filename2 or exc.filename or folder  # a rename names its target second
-    if exc.errno == errno.EISDIR:
-        fix = f"remove that folder (a chunk file belongs there) and rerun to resume, {elsewhere}"
-    else:
-        fix = f"{done}; check that path and rerun to resume, {elsewhere}"
-    return io_failure(exc, path, "write the cache chunk", fix=fix)
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    fix = (
+        f"the {kept} chunk(s) written so far are kept: {'free space' if full else 'fix that'} "
+        "and rerun to resume, or pass --cache-dir DIR elsewhere, or --no-cache"
+    )
+    return io_failure(exc, folder, "write a cache chunk in", fix=fix)

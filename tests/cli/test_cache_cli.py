@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from infogauss_cli.extract import EngineOptions, extract
+from infogauss_cli.extract.engine import extract
+from infogauss_cli.extract.plan import EngineOptions
 from tests.support.cli import invoke
 from tests.support.encoders import image_items, make_image_encoder, make_text_encoder, write_images
 

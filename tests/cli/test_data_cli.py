@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.extract import EngineOptions
+from infogauss_cli.extract.plan import EngineOptions
 from tests.support.cli import invoke
 from tests.support.coco import file_name, image_ids, make_coco
 from tests.support.embeddings import load_embeddings
@@ -193,7 +193,7 @@ def test_extract_real_weights_on_coco_fixture(coco, tmp_path, model, package, to
 
 def test_engine_strict_also_sees_skipped_items_in_the_cache(coco, tmp_path):
     from infogauss_cli.data.sources.coco import CocoSource
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
     from tests.support.encoders import make_image_encoder
 
     enc = make_image_encoder()

@@ -25,7 +25,8 @@ pytest.importorskip("torchvision")
 def test_default_decode_is_exact_and_fast_has_its_own_cache_entry(tmp_path):
     from PIL import Image
 
-    from infogauss_cli.extract import EngineOptions, extract
+    from infogauss_cli.extract.engine import extract
+    from infogauss_cli.extract.plan import EngineOptions
 
     write_images(tmp_path / "imgs", 12, size=(60, 80))
     for i in range(3):
@@ -91,7 +92,8 @@ def test_default_cpu_extraction_equals_timms_own_preprocessing(tmp_path):
     from safetensors.torch import save_file
 
     from infogauss_cli.data.sources.images import ImageFolderSource
-    from infogauss_cli.extract import EngineOptions, extract
+    from infogauss_cli.extract.engine import extract
+    from infogauss_cli.extract.plan import EngineOptions
     from infogauss_cli.models.catalogue import build_encoder
     from tests.support.models import make_entry
 
@@ -118,7 +120,8 @@ def test_default_cpu_extraction_equals_open_clips_own_preprocessing(tmp_path):
     from safetensors.torch import save_file
 
     from infogauss_cli.data.sources.images import ImageFolderSource
-    from infogauss_cli.extract import EngineOptions, extract
+    from infogauss_cli.extract.engine import extract
+    from infogauss_cli.extract.plan import EngineOptions
     from infogauss_cli.models.catalogue import build_encoder
     from tests.support.models import make_entry
 

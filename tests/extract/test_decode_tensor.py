@@ -237,7 +237,8 @@ def test_loading_threads(monkeypatch):
 
 
 def test_threads_and_worker_processes_give_the_same_bits(tmp_path):
-    from infogauss_cli.extract import EngineOptions, extract
+    from infogauss_cli.extract.engine import extract
+    from infogauss_cli.extract.plan import EngineOptions
 
     write_images(tmp_path / "imgs", 10, size=(60, 80))
     _photo(640, 480).convert("L").save(tmp_path / "imgs" / "gray.jpg")

@@ -13,7 +13,6 @@ import pytest
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import Compute
 from infogauss_cli.data.sources.base import Item
-from infogauss_cli.extract import EngineOptions, ShardWork, extract, make_plan, owned_chunks
 from infogauss_cli.extract.distributed import (
     FINAL,
     Message,
@@ -23,6 +22,9 @@ from infogauss_cli.extract.distributed import (
     is_main,
     parse_shard,
 )
+from infogauss_cli.extract.engine import extract
+from infogauss_cli.extract.plan import EngineOptions, make_plan, owned_chunks
+from infogauss_cli.extract.result import ShardWork
 from tests.support.cli import invoke
 from tests.support.encoders import make_text_encoder
 from tests.support.models import bert_entry

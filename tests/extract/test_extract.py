@@ -11,7 +11,7 @@ import pytest
 
 from infogauss_cli.core.errors import BadInputError, RunError
 from infogauss_cli.data.sources.base import Item
-from infogauss_cli.extract import EngineOptions
+from infogauss_cli.extract.plan import EngineOptions
 from tests.support.encoders import (
     OOMForward,
     hash_tokenize,
@@ -42,7 +42,7 @@ def images(tmp_path_factory):
 def test_resolve_device(monkeypatch):
     import torch
 
-    from infogauss_cli.extract import resolve_device
+    from infogauss_cli.extract.runner import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto") == "cpu"
@@ -66,7 +66,7 @@ def test_resolve_device(monkeypatch):
 def test_resolve_precision(monkeypatch):
     import torch
 
-    from infogauss_cli.extract import resolve_precision
+    from infogauss_cli.extract.runner import resolve_precision
 
     assert resolve_precision("auto", "cpu") == "fp32"
     assert resolve_precision("fp32", "cpu") == "fp32"
@@ -83,12 +83,9 @@ def test_resolve_precision(monkeypatch):
 
 
 def test_defaults_and_chunking():
-    from infogauss_cli.extract import (
-        chunk_size,
-        default_batch_size,
-        default_workers,
-        make_plan,
-    )
+    from infogauss_cli.extract.loader import default_workers
+    from infogauss_cli.extract.plan import chunk_size, make_plan
+    from infogauss_cli.extract.runner import default_batch_size
 
     assert default_batch_size("cpu", "image") == 16
     assert default_batch_size("cuda:0", "image") == 256
@@ -109,7 +106,7 @@ def test_extract_matches_manual_forward(image_encoder, images):
     import torch
     from PIL import Image
 
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     items = image_items(images)
     # decode="exact": the model's transforms step by step, as the manual loop below
@@ -132,7 +129,7 @@ def test_extract_matches_manual_forward(image_encoder, images):
 
 
 def test_workers_do_not_change_bits(image_encoder, images):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     items = image_items(images)
     a = extract(image_encoder, items, EngineOptions(batch_size=4, workers=0))
@@ -142,7 +139,7 @@ def test_workers_do_not_change_bits(image_encoder, images):
 
 
 def test_corrupt_images_are_skipped_and_named(image_encoder, tmp_path):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     write_images(tmp_path, 6)
     (tmp_path / "empty.jpg").write_bytes(b"")
@@ -161,7 +158,7 @@ def test_corrupt_images_are_skipped_and_named(image_encoder, tmp_path):
 
 
 def test_all_items_unreadable_is_a_run_error(image_encoder, tmp_path):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     (tmp_path / "a.jpg").write_bytes(b"")
     (tmp_path / "b.jpg").write_bytes(b"xx")
@@ -170,7 +167,7 @@ def test_all_items_unreadable_is_a_run_error(image_encoder, tmp_path):
 
 
 def test_bad_item_lists(image_encoder):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     with pytest.raises(BadInputError, match="no items"):
         extract(image_encoder, [])
@@ -190,7 +187,7 @@ def test_bad_item_lists(image_encoder):
 
 
 def test_wrong_output_shape_is_a_run_error(images):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     enc = make_image_encoder()
     enc.dim = 7
@@ -203,7 +200,7 @@ def test_oom_backs_off_by_halving(images):
 
     from infogauss_cli.cli.progress import RichChannel
     from infogauss_cli.core.progress import listening
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     items = image_items(images)
     ref = extract(make_image_encoder(), items, EngineOptions(batch_size=2, workers=0))
@@ -225,7 +222,7 @@ def test_oom_backs_off_by_halving(images):
 
 
 def test_oom_at_batch_size_one_is_a_run_error(images):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     enc = make_image_encoder(forward=OOMForward(limit=0))
     with pytest.raises(RunError, match="out of memory even with batch size 1"):
@@ -235,7 +232,7 @@ def test_oom_at_batch_size_one_is_a_run_error(images):
 def test_bf16_on_cpu_casts_a_copy_of_the_weights(images):
     import torch
 
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     enc = make_image_encoder()
     items = image_items(images)[:8]
@@ -249,7 +246,7 @@ def test_bf16_on_cpu_casts_a_copy_of_the_weights(images):
 
 def test_text_tower_tokenises_in_batches(tmp_path):
     from infogauss_cli.data.sources.text import TextFileSource
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     lines = [f"caption number {i} about a cat on a mat" for i in range(10)]
     (tmp_path / "c.txt").write_text("\n".join(lines[:5]) + "\n\n  \n" + "\n".join(lines[5:]))
@@ -276,7 +273,7 @@ def test_progress_bar_only_when_asked_and_on_a_terminal(image_encoder, images, c
     from contextlib import contextmanager
 
     from infogauss_cli.core.progress import listening
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     class Recording:
         def __init__(self):
@@ -304,7 +301,7 @@ def test_progress_bar_only_when_asked_and_on_a_terminal(image_encoder, images, c
 
 
 def test_keyboard_interrupt_keeps_cache_and_resumes(images, tmp_path):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     items = image_items(images)
     calls = {"n": 0}
@@ -327,7 +324,7 @@ def test_keyboard_interrupt_keeps_cache_and_resumes(images, tmp_path):
 
 def test_select_items_and_resolve_towers(tmp_path):
     from infogauss_cli.data.sources.images import ImageFolderSource
-    from infogauss_cli.extract import resolve_towers, select_items
+    from infogauss_cli.extract.model import resolve_towers, select_items
 
     items = [Item(f"i{k}", path="x") for k in range(50)]
     sub = select_items(items, 10, seed=1)
@@ -348,7 +345,7 @@ def test_select_items_and_resolve_towers(tmp_path):
 
 def test_tower_mismatch_names_the_model_and_the_data(tmp_path):
     from infogauss_cli.data.sources.images import ImageFolderSource
-    from infogauss_cli.extract import resolve_towers
+    from infogauss_cli.extract.model import resolve_towers
 
     write_images(tmp_path, 1)
     src = ImageFolderSource(tmp_path)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from infogauss_cli.data.sources.base import Item
-from infogauss_cli.extract import EngineOptions
+from infogauss_cli.extract.plan import EngineOptions
 from tests.support.encoders import image_items, make_image_encoder, make_text_encoder, write_images
 
 SENTENCES = [
@@ -23,12 +23,11 @@ def _texts() -> list[Item]:
 
 
 def test_bucket_batches_sort_within_chunks_and_cover_every_item():
-    from infogauss_cli.extract.loader import bucket_batches
     from infogauss_cli.extract.plan import make_plan
 
     plan = make_plan([f"t{i}" for i in range(40)], 4, 16)  # chunks of 16, 4 per batch
     lengths = [len(s) for s in SENTENCES]
-    batches = bucket_batches(plan, [0, 1, 2], lengths)
+    batches = plan.batches([0, 1, 2], lengths)
     assert sorted(i for b in batches for i in b) == list(range(40))
     for b in batches:
         assert len({plan.chunk_of(i) for i in b}) == 1  # never across chunks
@@ -93,17 +92,18 @@ def test_hf_and_st_token_lengths_match_the_attention_masks():
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch, stream):
-    from infogauss_cli.extract import engine, extract
+    from infogauss_cli.extract import engine
+    from infogauss_cli.extract.engine import extract
     from tests.support.encoders import hash_tokenize
 
     seen: list = []
-    real = engine.bucket_batches
+    real = engine.text_lengths
 
-    def spy(plan, chunks, lengths):
-        seen.append(dict(lengths))
-        return real(plan, chunks, lengths)
+    def spy(items, collate):
+        seen.append(real(items, collate))
+        return seen[-1]
 
-    monkeypatch.setattr(engine, "bucket_batches", spy)
+    monkeypatch.setattr(engine, "text_lengths", spy)
     enc = make_text_encoder()
     enc.collate = CountingTokenizer()
     items = iter(_texts()) if stream else _texts()
@@ -114,7 +114,7 @@ def test_extract_buckets_text_by_the_encoders_token_counts(monkeypatch, stream):
 
 
 def test_bucketed_text_equals_unsorted_in_the_items_order(tmp_path):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     opts = EngineOptions(batch_size=4, workers=0, chunk_items=16)
     kw = {}
@@ -214,7 +214,7 @@ def test_uint8_images_equal_the_float_path(tmp_path):
 
 
 def test_extract_uint8_and_gpu_decode_paths_match_pil(tmp_path):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     write_images(tmp_path / "imgs", 10, size=(60, 80))
     items = image_items(tmp_path / "imgs")
@@ -254,7 +254,7 @@ def _pil(item):
 def test_gpu_decode_falls_back_for_text_and_non_jpeg(tmp_path):
     from PIL import Image
 
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     folder = tmp_path / "mix"
     write_images(folder, 3)
@@ -281,7 +281,7 @@ def test_device_scaled_defaults():
 
 
 def test_gpu_decode_has_its_own_cache_entry(tmp_path):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     write_images(tmp_path / "imgs", 4)
     items = image_items(tmp_path / "imgs")

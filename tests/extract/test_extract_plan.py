@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.extract import chunk_size, make_plan, owned_chunks
+from infogauss_cli.extract.plan import chunk_size, make_plan, owned_chunks
 
 
 def test_chunks_and_batches_cover_every_item_once():

@@ -7,7 +7,7 @@ import signal
 import numpy as np
 import pytest
 
-from infogauss_cli.extract import extract
+from infogauss_cli.extract.engine import extract
 from tests.support.encoders import (
     KW,
     OPTS,

@@ -8,7 +8,8 @@ import importlib
 import numpy as np
 import pytest
 
-from infogauss_cli.extract import EngineOptions, extract
+from infogauss_cli.extract.engine import extract
+from infogauss_cli.extract.plan import EngineOptions
 from tests.support.encoders import image_items, write_images
 
 

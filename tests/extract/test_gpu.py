@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from infogauss_cli.extract import EngineOptions
+from infogauss_cli.extract.plan import EngineOptions
 from tests.support.encoders import image_items, make_image_encoder, write_images
 
 
@@ -37,7 +37,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def test_auto_is_cuda_bf16_and_matches_cpu_fp32(items):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     ref = extract(make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"))
     gpu = extract(make_image_encoder(), items, EngineOptions(device="auto", precision="auto"))
@@ -49,7 +49,7 @@ def test_auto_is_cuda_bf16_and_matches_cpu_fp32(items):
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_cuda_precisions_match_cpu(items, precision):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     ref = extract(make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"))
     gpu = extract(
@@ -62,7 +62,7 @@ def test_cuda_precisions_match_cpu(items, precision):
 
 
 def test_cuda_cache_resumes_bit_identical(items, tmp_path):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     opts = EngineOptions(device="cuda", precision="bf16", batch_size=8, chunk_items=16)
     kw = {}
@@ -75,7 +75,7 @@ def test_cuda_cache_resumes_bit_identical(items, tmp_path):
 @pytest.mark.parametrize("decode", ["cpu", "gpu"])
 def test_cuda_async_pipeline_matches_cpu(items, tmp_path, decode):
     """uint8 to the device, pinned side-stream copies, the writer thread, nvjpeg decoding."""
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     ref = extract(make_image_encoder(), items, EngineOptions(device="cpu", precision="fp32"))
     opts = EngineOptions(device="cuda", precision="fp32", batch_size=8, chunk_items=16)
@@ -101,7 +101,7 @@ def test_cuda_async_pipeline_matches_cpu(items, tmp_path, decode):
 
 
 def test_cuda_compile_matches_eager(items):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
 
     opts = EngineOptions(device="cuda", precision="fp32", batch_size=16)
     kw = {}
@@ -115,19 +115,3 @@ def test_cuda_default_batch_scales_with_memory():
     from infogauss_cli.extract.runner import default_batch_size
 
     assert default_batch_size("cuda:0", "image") >= 256
-
-
-def test_cuda_batch_size_probe(items, monkeypatch):
-    """No --batch-size: the runner probes upward from the default (made 8 here so that 48
-    items allow it) and the embeddings match a fixed batch size."""
-    from infogauss_cli.extract import EngineOptions, engine, extract
-
-    monkeypatch.setattr(engine, "default_batch_size", lambda device, tower: 8)
-    o = EngineOptions(device="cuda", precision="fp32", chunk_items=48)
-    probed = extract(make_image_encoder(), items, o)
-    fixed = extract(make_image_encoder(), items, replace(o, batch_size=8))
-    # loader batches of 32 (4x, the ceiling): 16 fits in the first; 32 would need a second
-    # full batch of 32, and the 48 items leave 16
-    assert probed.batch_size == 16, probed.notes
-    cos = np.sum(_unit(probed.embeddings) * _unit(fixed.embeddings), axis=1)
-    assert cos.min() > 0.9999, cos.min()

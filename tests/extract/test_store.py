@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.extract import EngineOptions, extract
+from infogauss_cli.extract.engine import extract
+from infogauss_cli.extract.plan import EngineOptions
 from infogauss_cli.extract.store import (
     EmbeddingCache,
     atomic_write_bytes,

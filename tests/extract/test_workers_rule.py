@@ -7,7 +7,8 @@ import numpy as np
 
 
 def test_cpu_images_default_to_loading_threads_and_workers_change_no_bits(tmp_path):
-    from infogauss_cli.extract import EngineOptions, extract
+    from infogauss_cli.extract.engine import extract
+    from infogauss_cli.extract.plan import EngineOptions
     from tests.support.encoders import image_items, make_image_encoder, write_images
 
     write_images(tmp_path / "imgs", 12)
@@ -25,7 +26,8 @@ def test_cpu_images_default_to_loading_threads_and_workers_change_no_bits(tmp_pa
 
 
 def test_a_stream_of_images_uses_the_same_loader(tmp_path):
-    from infogauss_cli.extract import EngineOptions, extract
+    from infogauss_cli.extract.engine import extract
+    from infogauss_cli.extract.plan import EngineOptions
     from tests.support.encoders import image_items, make_image_encoder, write_images
 
     write_images(tmp_path / "imgs", 12)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from infogauss_cli.extract import EngineOptions, extract
+from infogauss_cli.extract.engine import extract
+from infogauss_cli.extract.plan import EngineOptions
 from tests.support.cli import invoke
 from tests.support.embeddings import load_embeddings
 from tests.support.encoders import _start, image_folder, image_items, make_image_encoder

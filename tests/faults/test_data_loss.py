@@ -167,7 +167,8 @@ def test_track_makes_a_bad_checkpoint_an_error_row(checkpoints, tmp_path, broken
 # ---- 4. messages that say what is wrong --------------------------------------------------------
 def test_a_chunk_replaced_by_a_folder_says_so(imgs, tmp_path):
     from infogauss_cli.core.errors import IOFailure
-    from infogauss_cli.extract import EngineOptions, extract
+    from infogauss_cli.extract.engine import extract
+    from infogauss_cli.extract.plan import EngineOptions
     from tests.support.encoders import image_items, make_image_encoder
 
     opts, cache = EngineOptions(batch_size=2, workers=0, chunk_items=2), tmp_path / "c"

@@ -10,7 +10,7 @@ import pytest
 
 from infogauss_cli.core.errors import IOFailure, io_failure
 from infogauss_cli.core.preflight import check_file_target, check_folder_target, preflight_outputs
-from infogauss_cli.extract import EngineOptions
+from infogauss_cli.extract.plan import EngineOptions
 from tests.support.cli import invoke
 from tests.support.embeddings import load_embeddings
 from tests.support.faults import _extract, one_error_line
@@ -170,7 +170,7 @@ def test_report_rescued_on_a_real_full_disk(tmpfs, tmp_path, monkeypatch):
 
 
 def test_cache_chunk_write_failure_keeps_what_is_done(imgs, tmp_path, monkeypatch):
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
     from infogauss_cli.extract.store import CacheEntry
     from tests.support.encoders import image_items, make_image_encoder
 

@@ -9,7 +9,7 @@ import pytest
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.data.sources import unregister_source
-from infogauss_cli.extract import EngineOptions
+from infogauss_cli.extract.plan import EngineOptions
 from infogauss_cli.models import registry
 from tests.support import toy_plugins
 from tests.support.cli import invoke
@@ -52,7 +52,7 @@ def test_audit_through_a_toy_backend_and_a_streaming_source(plugins, tmp_path):
 
 def test_a_streamed_subset_reads_the_stream_once(plugins):
     from infogauss_cli.data.sources import parse_data_spec
-    from infogauss_cli.extract import select_items
+    from infogauss_cli.extract.model import select_items
 
     stream = parse_data_spec("toy:50").items("text")
     chosen = select_items(stream, 10, seed=3)
@@ -97,7 +97,7 @@ def _shout(item):
 
 def test_the_engine_takes_a_generator_and_the_sources_loader(plugins):
     from infogauss_cli.data.sources.base import Item
-    from infogauss_cli.extract import extract
+    from infogauss_cli.extract.engine import extract
     from infogauss_cli.models.catalogue import load_zoo
 
     encoder = toy_plugins.build(load_zoo(plugins).resolve("toy-text"), "text")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from infogauss_cli.data.sources.base import Item
-from infogauss_cli.extract import EngineOptions
+from infogauss_cli.extract.plan import EngineOptions
 from infogauss_cli.models.registry import Encoder
 
 
@@ -157,7 +157,8 @@ from pathlib import Path
 # a background job of a non-interactive shell inherits SIGINT ignored: restore Ctrl-C
 signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {root!r})
-from infogauss_cli.extract import EngineOptions, extract
+from infogauss_cli.extract.engine import extract
+from infogauss_cli.extract.plan import EngineOptions
 from tests.support.encoders import forward_pixels, image_items, make_image_encoder
 
 def slow(module, batch):
