@@ -12,8 +12,6 @@ import re
 import shutil
 import stat
 import time
-import urllib.parse
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +28,12 @@ PathLike = str | os.PathLike[str]
 
 @dataclass(frozen=True)
 class Archive:
-    """One archive under the base URL; ``members``: patterns of the entries to extract (or all)."""
+    """One archive under the base URL; ``members``: patterns of the entries to extract."""
 
     url_path: str
     md5: str
-    size: int | None = None
-    members: tuple[str, ...] = ()
+    size: int | None  # None: unknown
+    members: tuple[str, ...]
 
     @property
     def filename(self) -> str:
@@ -127,10 +125,6 @@ def read_marker(manifest: Manifest, data_dir: PathLike | None = None) -> dict[st
     return info if isinstance(info, dict) and info.get("dataset") == manifest.name else None
 
 
-def is_complete(manifest: Manifest, data_dir: PathLike | None = None) -> bool:
-    return read_marker(manifest, data_dir) is not None
-
-
 def dataset_status(manifest: Manifest, data_dir: PathLike | None = None) -> DatasetStatus:
     """What of ``manifest`` is on disk under ``data_dir`` (``infogauss data info``)."""
     root = resolve_data_dir(data_dir) / manifest.subdir
@@ -149,17 +143,13 @@ def dataset_status(manifest: Manifest, data_dir: PathLike | None = None) -> Data
 
 
 def unsafe_reason(info: zipfile.ZipInfo) -> str | None:
-    """Why a zip entry must not be extracted (absolute path, ``..``, symlink, NUL), or None."""
+    """Why a zip entry must not be extracted (absolute path, ``..``, symlink), or None."""
     name = info.filename.replace("\\", "/")
     if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
         return "is an absolute path"
     if ".." in name.split("/"):
         return "has a '..' component (path traversal)"
-    if "\0" in name:
-        return "has a NUL byte in its name"
-    if stat.S_ISLNK(info.external_attr >> 16):
-        return "is a symbolic link"
-    return None
+    return "is a symbolic link" if stat.S_ISLNK(info.external_attr >> 16) else None
 
 
 def _matches(name: str, pattern: str) -> bool:
@@ -185,8 +175,7 @@ def select_members(path: Path, archive: Archive) -> list[zipfile.ZipInfo]:
     for pattern in archive.members:
         if not any(_matches(i.filename, pattern) for i in files):
             raise RunError(f"{archive.filename} has no entry matching {pattern!r}")
-    wanted = archive.members
-    return [i for i in files if not wanted or any(_matches(i.filename, p) for p in wanted)]
+    return [i for i in files if any(_matches(i.filename, p) for p in archive.members)]
 
 
 def extract_members(path: Path, infos: list[zipfile.ZipInfo], root: Path) -> int:
@@ -196,7 +185,7 @@ def extract_members(path: Path, infos: list[zipfile.ZipInfo], root: Path) -> int
     with zipfile.ZipFile(path) as zf, steps(f"extracting {path.name}", len(infos)) as advance:
         for info in infos:
             target = (root / info.filename.replace("\\", "/")).resolve()
-            if unsafe_reason(info) or not target.is_relative_to(base):  # never outside root
+            if not target.is_relative_to(base):  # never outside root (select_members checked)
                 raise RunError(f"refusing to extract {info.filename!r}: outside {root}")
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -214,16 +203,12 @@ def extract_members(path: Path, infos: list[zipfile.ZipInfo], root: Path) -> int
 
 
 def _local_archives(mirror: str, manifest: Manifest) -> tuple[Path, list[Path]] | None:
-    """The folder ``mirror`` (path or file:// URL) and the archives in it; None for http(s)."""
-    if mirror.startswith("file://"):
-        folder = Path(urllib.request.url2pathname(urllib.parse.urlsplit(mirror).path))
-    elif m := re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", mirror):
+    """The folder ``mirror`` and the archives in it; None for an http(s) URL."""
+    if m := re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", mirror):
         if m[1].lower() not in ("http", "https"):
             raise BadInputError(f"--mirror {mirror!r}: use an http(s):// URL or a local folder")
         return None
-    else:
-        folder = Path(mirror).expanduser()
-    if not folder.is_dir():
+    if not (folder := Path(mirror).expanduser()).is_dir():
         raise BadInputError(f"--mirror {mirror!r}: not an http(s):// URL nor an existing folder")
     paths = []
     for a in manifest.archives:
@@ -239,9 +224,8 @@ def _download_all(manifest: Manifest, folder: Path, base: str, net: Network) -> 
     """Download the archives missing from ``folder`` (host and free space checked first)."""
     missing = [a for a in manifest.archives if not (folder / a.filename).is_file()]
     if missing:
-        check_reachable(
-            base + missing[0].url_path, net.timeout_s, tuple(a.filename for a in manifest.archives)
-        )
+        names = tuple(a.filename for a in manifest.archives)
+        check_reachable(base + missing[0].url_path, net.timeout_s, names)
     if missing and None not in (sizes := [a.size for a in missing]):
         parts = [folder / f"{a.filename}.part" for a in missing]
         need = 2 * sum(sizes) - sum(p.stat().st_size for p in parts if p.exists())  # + extracted
@@ -272,7 +256,7 @@ def fetch(
     t0 = time.perf_counter()
     root = resolve_data_dir(data_dir) / manifest.subdir
     marker = root / manifest.marker_name
-    if not force and is_complete(manifest, data_dir):
+    if not force and read_marker(manifest, data_dir) is not None:
         return FetchResult(root, marker, 0, 0, True, time.perf_counter() - t0)
     local = _local_archives(mirror, manifest) if mirror else None
     base = (mirror if mirror and local is None else manifest.base_url).rstrip("/") + "/"

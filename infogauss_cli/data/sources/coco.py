@@ -204,7 +204,7 @@ def val2017_from_spec(rest: str, options: SourceOptions) -> CocoSource:
     """MS-COCO val2017 in ``<data_dir>/coco``, fetched first when missing and ``download``."""
     manifest, data = downloads.COCO_VAL2017, downloads.resolve_data_dir(options.data_dir)
     root = data / manifest.subdir
-    if not downloads.is_complete(manifest, data):
+    if downloads.read_marker(manifest, data) is None:
         if not options.download:
             state = "is incomplete in" if root.exists() else "is not in"
             raise BadInputError(
