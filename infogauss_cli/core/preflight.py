@@ -9,7 +9,6 @@ be an input or another output, through links included (existing files compare by
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import shutil
@@ -87,23 +86,29 @@ def data_inputs(spec: str | None) -> list[Named]:
     return [("--data", path)] if path and Path(path).expanduser().exists() else []
 
 
-def _probe_folder(folder: Path, target: Path, option: str, fix: str, user_path: bool) -> None:
-    """Create and remove a probe file in the existing ``folder`` (where ``target`` will be
-    written) and check the free space there; a failure says which folder when not ``target``."""
+def _probe(start: Path, target: Path, option: str, fix: str, user_path: bool, op: str) -> None:
+    """Create and remove a probe file in the nearest existing folder at or above ``start`` (where
+    ``target`` will be written) and check the free space there; a failure says which folder when
+    not ``target``."""
+    folder = start
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise IOFailure(target, op, f"{folder} is a file, not a folder", fix, 2)
     try:
         fd, probe = tempfile.mkstemp(prefix=".infogauss-probe-", dir=folder)
         os.close(fd)
         os.unlink(probe)
-        failure = None
+        full = shutil.disk_usage(folder).free < MIN_FREE_BYTES
     except OSError as exc:
         failure = io_failure(exc, target, f"write {option}", fix=fix, user_path=user_path)
-    with contextlib.suppress(OSError):
-        if failure is None and shutil.disk_usage(folder).free < MIN_FREE_BYTES:
-            failure = io_failure(OSError(errno.ENOSPC, "no space"), target, f"write {option}")
-    if failure is not None:
-        where = "" if folder == target else f" in {folder}"
-        problem, code = failure.problem + where, failure.exit_code
-        raise IOFailure(failure.path, failure.operation, problem, failure.fix, code)
+    else:
+        if not full:
+            return
+        failure = io_failure(OSError(errno.ENOSPC, "no space"), target, f"write {option}")
+    where = "" if folder == target else f" in {folder}"
+    problem, code = failure.problem + where, failure.exit_code
+    raise IOFailure(failure.path, failure.operation, problem, failure.fix, code)
 
 
 def check_file_target(
@@ -121,7 +126,7 @@ def check_file_target(
         return path  # a device or FIFO: written directly, nothing to create
     if path.exists() and not path.is_file():
         raise IOFailure(path, f"write {option} to", "it is not a regular file", fix, 2)
-    _probe_below(path.parent, path, f"write {option} to", option, fix, user_path)
+    _probe(path.parent, path, option, fix, user_path, f"write {option} to")
     return path
 
 
@@ -133,18 +138,8 @@ def check_folder_target(
     fix = fix or f"pass another {option} folder"
     if path.exists() and not path.is_dir():
         raise IOFailure(path, f"use {option}", "it is a file, not a folder", fix, 2)
-    _probe_below(path, path, f"use {option}", option, fix, user_path)
+    _probe(path, path, option, fix, user_path, f"use {option}")
     return path
-
-
-def _probe_below(start: Path, target: Path, op: str, option: str, fix: str, user: bool) -> None:
-    """Probe the nearest existing folder at or above ``start``, which must be a folder."""
-    base = start
-    while not base.exists() and base != base.parent:
-        base = base.parent
-    if not base.is_dir():
-        raise IOFailure(target, op, f"{base} is a file, not a folder", fix, 2)
-    _probe_folder(base, target, option, fix, user)
 
 
 def preflight_outputs(files: Iterable[Named] = (), folders: Iterable[Named] = ()) -> None:
@@ -177,7 +172,7 @@ def rescue_path(intended: Path, cache_dir: str | os.PathLike[str] | None = None)
     for folder in (cache / "rescued", Path(tempfile.gettempdir()) / "infogauss"):
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            _probe_folder(folder, folder, "rescue", "", False)
+            _probe(folder, folder, "rescue", "", False, "rescue")
         except (OSError, IOFailure):
             continue
         return folder / intended.name
