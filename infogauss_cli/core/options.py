@@ -73,20 +73,20 @@ def parse_shard(text: str) -> tuple[int, int]:
     if m is None:
         raise BadInputError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. --shard 1/4")
     k, n = int(m.group(1)), int(m.group(2))
-    if n < 1 or not 1 <= k <= n:
+    if not 1 <= k <= n:
         raise BadInputError(f"--shard {text}: need 1 <= K <= N")
     if n > MAX_SHARDS:
         raise BadInputError(f"--shard {text}: N can be at most {MAX_SHARDS:,}")
     return k, n
 
 
-def parse_size(text: str | int) -> int:
-    """``"512M"``, ``"1.5G"``, ``"1GiB"``, ``"800000000"`` -> bytes (ValueError if malformed)."""
-    if isinstance(text, int):
-        return text
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgtKMGT]?)(?:i?[bB])?\s*", str(text))
+def parse_size(text: str) -> int:
+    """``--memory-budget``: ``"512M"``, ``"1.5G"``, ``"1GiB"``, ``"800000000"`` -> bytes."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgtKMGT]?)(?:i?[bB])?\s*", text)
     if not m:
-        raise ValueError(f"not a size: {text!r} (expected e.g. 512M, 2G or a number of bytes)")
+        raise BadInputError(
+            f"--memory-budget {text!r}: expected e.g. 512M, 2G or a number of bytes"
+        )
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
@@ -185,11 +185,7 @@ class DiagnoseOptions:
         if self.bootstrap < 0:
             raise BadInputError(f"--bootstrap must be >= 0, got {self.bootstrap}")
         if isinstance(text := self.memory_budget, str):
-            try:
-                size = parse_size(text)
-            except ValueError as exc:
-                raise BadInputError(f"--memory-budget: {exc}") from None
-            if size < MIN_BUDGET:
+            if (size := parse_size(text)) < MIN_BUDGET:
                 raise BadInputError(f"--memory-budget {text}: at least {MIN_BUDGET >> 20}M, please")
             object.__setattr__(self, "memory_budget", size)
 
@@ -278,8 +274,8 @@ class Gates:
             raise BadInputError("--baseline and --max-drop go together: give both or neither")
 
 
+# the gate options' names; --baseline is read by the CLI into Gates.baseline
 GATE_OPTIONS = tuple(f for f in Gates.__dataclass_fields__ if f != "baseline")
-"""The gate options' names; ``--baseline`` is read by the CLI into ``Gates.baseline``."""
 
 
 @dataclass(frozen=True)
