@@ -1,10 +1,6 @@
-"""Atomic file writes: readers see the old file or the new one, never half of one.
-
-Every writer of the package goes through here: a temporary file beside the target (permissions
-from the umask), fsynced, renamed over it, and the folder fsynced so the rename survives a crash.
-A link is written through (its target is replaced); a stream (a character device such as
-``/dev/null``, a FIFO) is written directly, never replaced. An error names the path.
-"""
+"""Atomic file writes: a temporary file beside the target, fsynced and renamed over it, so readers
+see the old file or the new one. A link is written through; a stream (``/dev/null``, a FIFO) is
+written directly."""
 
 from __future__ import annotations
 

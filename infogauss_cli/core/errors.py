@@ -1,7 +1,5 @@
-"""Errors that map onto the CLI's exit codes (docs/exit-codes.md).
-
-Library code raises these; the CLI turns them into one line on stderr and an exit code.
-"""
+"""Errors that map onto the CLI's exit codes (docs/exit-codes.md): library code raises them, the
+CLI prints one line and exits with the code."""
 
 from __future__ import annotations
 

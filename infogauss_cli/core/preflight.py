@@ -1,11 +1,6 @@
-"""Output checks before the work, and where the embedding cache lives by default.
-
-Commands call :func:`preflight_outputs` and :func:`check_distinct` (through
-``Outputs.preflight()``) and :func:`preflight_cache` before any model is loaded or any item is
-read. A probe file is created and removed where each output will go (the one test that sees a
-read-only mount, a permission problem or a full disk as the real write will); an output must not
-be an input or another output, through links included (existing files compare by inode).
-"""
+"""Output checks before any work, and where the embedding cache lives by default. A probe file
+created where each output will go sees a read-only mount, a permission problem or a full disk as
+the real write will; an output must not be an input or another output, links included."""
 
 from __future__ import annotations
 

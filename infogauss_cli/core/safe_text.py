@@ -1,10 +1,6 @@
-"""Show user-supplied text (file names, ``--name``, model names, data) safely, and keep paths
-named inside data files in their folder.
-
-Control characters (ESC/OSC sequences, newlines, DEL, C1 codes, bidi overrides) are shown
-escaped (``\\x1b``), never sent to the terminal; rich markup in names (``[bold red]x``) is
-shown literally; Markdown cells escape ``|`` and HTML.
-"""
+"""Show user-supplied text safely (control characters escaped, never sent to the terminal; rich
+markup shown literally; Markdown cells escaped), and keep paths named in data files inside their
+folder."""
 
 from __future__ import annotations
 
