@@ -39,9 +39,7 @@ def load_coco(path: Path, name: str) -> COCO:
     except UnicodeDecodeError:
         why = "is not UTF-8 JSON"
     except AssertionError:
-        why = (
-            "is not a COCO annotation file (expected a JSON object with 'images' and 'annotations')"
-        )
+        why = "is not a COCO annotation file (a JSON object with 'images' and 'annotations')"
     except (KeyError, TypeError, AttributeError) as exc:
         why = f"is malformed COCO ({type(exc).__name__}: {exc})"
     raise BadInputError(f"{name}: {path.name} {why}")
@@ -73,9 +71,7 @@ class CocoSource:
         if not self.annotations.exists():
             raise BadInputError(f"{self.name}: no such file {self.annotations}")
         if not self.annotations.is_file():
-            raise BadInputError(
-                f"{self.name}: {self.annotations} is not a file (want ANNOTATIONS.json)"
-            )
+            raise BadInputError(f"{self.name}: {self.annotations} is not a file (ANNOTATIONS.json)")
         self._images_arg = Path(images_dir).expanduser() if images_dir else None
         if self._images_arg is not None and not self._images_arg.is_dir():
             raise BadInputError(f"{self.name}: images folder {self._images_arg} does not exist")
