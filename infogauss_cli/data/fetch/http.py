@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import re
 import time
 import urllib.error
 import urllib.parse
@@ -17,7 +16,6 @@ from infogauss_cli.core.netcheck import unreachable_reason
 from infogauss_cli.core.progress import note, steps
 
 CHUNK_BYTES = 1 << 20
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
 @dataclass(frozen=True)
@@ -52,24 +50,19 @@ def check_reachable(url: str, timeout_s: float, filenames: tuple[str, ...]) -> N
 def _span(
     resp: http.client.HTTPResponse, url: str, have: int, size: int | None
 ) -> tuple[int, int | None]:
-    """(first byte of the body, total size or None) of the answer to a request from ``have``."""
-    if have and resp.status == 206:
-        m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
-        if not m or int(m[1]) != have:
-            raise RunError(
-                f"downloading {url}: the server answered the wrong range "
-                f"({resp.headers.get('Content-Range')!r} for bytes={have}-)"
-            )
-        start, total = have, None if m[3] == "*" else int(m[3])
+    """(first byte of the body, total size or None) of the answer to a request from ``have``
+    (a wrong range is caught by the checksum)."""
+    if have and resp.status == 206:  # Content-Range: bytes START-END/TOTAL
+        start, total = have, resp.headers.get("Content-Range", "").rpartition("/")[2]
     else:  # a whole file (the server ignored Range, or there was nothing to resume)
-        length = resp.headers.get("Content-Length")
-        start, total = 0, int(length) if length and length.isdigit() else size
-    if size is not None and total is not None and total != size:
+        start, total = 0, resp.headers.get("Content-Length", "")
+    known = int(total) if total.isdigit() else None if start else size
+    if size is not None and known is not None and known != size:
         raise RunError(
-            f"downloading {url}: the server has {total} bytes, expected {size}; "
+            f"downloading {url}: the server has {known} bytes, expected {size}; "
             "is this the right file (check --mirror)?"
         )
-    return start, total
+    return start, known
 
 
 def download(url: str, dest: Path, size: int | None = None, net: Network = Network()) -> int:

@@ -13,10 +13,8 @@ from dataclasses import fields
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import DataOptions
 from infogauss_cli.data.sources.base import Source, SourceOptions, ignored_counts
-from infogauss_cli.data.sources.loaders import item_loader
 from infogauss_cli.models.registry import entry_point_specs
 
-__all__ = ["data_section", "ignored_counts", "item_loader", "parse_data_spec", "register_source"]
 Builder = Callable[[str, SourceOptions], Source]
 _REGISTRY: dict[tuple[str, bool], tuple[str, Builder | str]] = {}  # (name, exact): form, build
 

@@ -45,10 +45,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         hi = float(arr.max()) if arr.size else 0.0
         scale = 255.0 / hi if hi > 255.0 else 1.0
         img = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), mode="L")
-    has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
-        img.mode == "P" and "transparency" in img.info
-    )
-    if has_alpha:
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
