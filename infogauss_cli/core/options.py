@@ -223,8 +223,6 @@ class Outputs:
         be written, and none is one of ``inputs`` or another output (checked before any
         work)."""
         folders = [("--plots", self.plots), *folders]
-        if not any(path for _, path in [*self.files(), *folders]):
-            return  # nothing to check (and nothing to import: start-up time)
         check_distinct(self.files(), inputs, folders)
         preflight_outputs(files=self.files(), folders=folders)
 

@@ -56,15 +56,8 @@ def check_distinct(
         seen.setdefault(identity(path), f"the input {what} {path}")
     for option, path in _present(folders):
         seen.setdefault(identity(path), f"the {option} folder")
-    to_stdout: str | None = None
     for option, path in _present(outputs):
-        if is_stdout(path):
-            if to_stdout is not None:
-                fix = "only one output can go to stdout: give the others a file name"
-                raise IOFailure(path, f"write {option}", f"{to_stdout} goes to stdout too", fix, 2)
-            to_stdout = option
-            continue
-        key = identity(path)
+        key = ("stdout",) if is_stdout(path) else identity(path)
         if key in seen:
             fix = (
                 f"writing it would replace that input: choose another {option} path"
@@ -72,7 +65,7 @@ def check_distinct(
                 else "give each output its own path"
             )
             raise IOFailure(path, f"write {option}", f"it is {seen[key]}", fix, 2)
-        seen[key] = f"the {option} output"
+        seen[key] = f"the {option} output" + (" (stdout too)" if key == ("stdout",) else "")
 
 
 def data_inputs(spec: str | None) -> list[Named]:
