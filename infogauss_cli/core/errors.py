@@ -14,22 +14,19 @@ class InfogaussError(Exception):
 
 
 class BadInputError(InfogaussError, ValueError):
-    """Bad usage, bad config or bad input: unknown model, malformed zoo, missing data,
-    unreadable file, invalid embedding matrix (exit 2)."""
+    """Bad usage, config or input: unknown model, missing data, unreadable file (exit 2)."""
 
     exit_code = 2
 
 
 class RunError(InfogaussError, RuntimeError):
-    """The run itself failed: model could not be loaded, out of memory after back-off,
-    interrupted (exit 3)."""
+    """The run itself failed: a model did not load, out of memory, interrupted (exit 3)."""
 
     exit_code = 3
 
 
 def first_line(exc: BaseException, default: str | None = None) -> str:
-    """The first line of ``str(exc)``; ``default`` (the exception's type name if None) when the
-    message is empty."""
+    """The first line of ``str(exc)``, else ``default`` (None: the exception's type name)."""
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else (type(exc).__name__ if default is None else default)
 
@@ -77,8 +74,7 @@ def io_failure(
     fix: str | None = None,
     user_path: bool = True,
 ) -> IOFailure:
-    """Turn an :class:`OSError` into an :class:`IOFailure` (``path`` defaults to the one the
-    error names; ``fix`` to advice matching the errno)."""
+    """An :class:`OSError` as an :class:`IOFailure` (by default its path, advice by errno)."""
     name = errno.errorcode.get(exc.errno or 0, "")
     target = path if path is not None else (exc.filename or "(unknown path)")
     if name in _MACHINE:

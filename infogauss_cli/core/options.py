@@ -47,8 +47,7 @@ def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
 
 
 def parse_layers(spec: str | None) -> str | tuple[int, ...] | None:
-    """``all`` | ``0,3,6`` | ``2-4`` | ``-1`` -> ``"all"`` or indices (negative: from the end);
-    None stays None. A bad spec is a :class:`BadInputError`."""
+    """``all`` | ``0,3,6`` | ``2-4`` | ``-1`` -> ``"all"`` or indices (negative: from the end)."""
     if spec is None:
         return None
     text = str(spec).strip().lower()
@@ -92,9 +91,8 @@ def parse_size(text: str) -> int:
 
 @dataclass(frozen=True)
 class Protocol:
-    """What is measured: sample size (None: all rows), subsampling seed, view(s), and the
-    layers of a depth profile (``all`` or a list such as ``0,3,6``; None: the final
-    embedding only)."""
+    """What is measured: sample size (None: all rows), seed, view(s), and the layers of a depth
+    profile (``all`` or ``0,3,6``; None: the final embedding only)."""
 
     n: int | None = None
     seed: int = 0
@@ -219,9 +217,8 @@ class Outputs:
         inputs: Iterable[tuple[str, str | Path | None]] = (),
         folders: Iterable[tuple[str, str | Path | None]] = (),
     ) -> None:
-        """Every file and folder asked for (with the command's other output ``folders``) can
-        be written, and none is one of ``inputs`` or another output (checked before any
-        work)."""
+        """Every file and folder asked for (and the command's other output ``folders``) can be
+        written, and none is one of ``inputs`` or another output."""
         folders = [("--plots", self.plots), *folders]
         check_distinct(self.files(), inputs, folders)
         preflight_outputs(files=self.files(), folders=folders)
@@ -237,8 +234,7 @@ def pick(params: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
 
 
 def from_params(cls: type[T], params: Mapping[str, Any], **overrides: Any) -> T:
-    """Build an option object from a command's parameters (``locals()`` of a typer command):
-    fields are picked by name, enums become their values, ``overrides`` win."""
+    """An option object from a command's parameters, fields by name (``overrides`` win)."""
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     return cls(**{**pick(params, names), **overrides})
 
@@ -278,8 +274,7 @@ GATE_OPTIONS = tuple(f for f in Gates.__dataclass_fields__ if f != "baseline")
 
 @dataclass(frozen=True)
 class Request:
-    """One command's option objects together: pipeline functions take a request and what
-    varies (a model, a tower, a matrix)."""
+    """One command's option objects: pipelines take a request and what varies (a model...)."""
 
     protocol: Protocol = Protocol()
     data: DataOptions = DataOptions()

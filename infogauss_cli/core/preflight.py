@@ -48,9 +48,8 @@ def _present(named: Iterable[Named]) -> Iterator[tuple[str, str]]:
 def check_distinct(
     outputs: Iterable[Named], inputs: Iterable[Named] = (), folders: Iterable[Named] = ()
 ) -> None:
-    """Refuse an output file (``(option, path)`` of ``outputs``) that is one of ``inputs``
-    (``(what, path)``), another output, or one of the output ``folders``: an
-    :class:`IOFailure` (exit 2) naming both."""
+    """An :class:`IOFailure` (exit 2) for an output that is an input, another output or one of
+    the output ``folders``, naming both."""
     seen: dict[tuple[object, ...], str] = {}
     for what, path in _present(inputs):
         seen.setdefault(identity(path), f"the input {what} {path}")
@@ -75,9 +74,8 @@ def data_inputs(spec: str | None) -> list[Named]:
 
 
 def _probe(start: Path, target: Path, option: str, fix: str, user_path: bool, op: str) -> None:
-    """Create and remove a probe file in the nearest existing folder at or above ``start`` (where
-    ``target`` will be written) and check the free space there; a failure says which folder when
-    not ``target``."""
+    """Create and remove a probe file in the nearest existing folder at or above ``start``, and
+    check the free space there, for ``target``."""
     folder = start
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -102,8 +100,7 @@ def _probe(start: Path, target: Path, option: str, fix: str, user_path: bool, op
 def check_file_target(
     path: str | os.PathLike[str], option: str, *, fix: str | None = None, user_path: bool = True
 ) -> Path:
-    """``path`` can be written as a file (it, or the folders leading to it, can be created):
-    else an :class:`IOFailure` naming ``option``, the path and the fix."""
+    """``path`` can be written as a file, else an :class:`IOFailure` naming ``option``."""
     path = Path(path).expanduser()
     fix = fix or f"pass another {option} path"
     if path.is_dir():
@@ -131,8 +128,7 @@ def check_folder_target(
 
 
 def preflight_outputs(files: Iterable[Named] = (), folders: Iterable[Named] = ()) -> None:
-    """Check each ``(option, path)`` of ``files`` (written as files) and ``folders`` (folders
-    written into); None and stdout (``-``, ``/dev/stdout``) are skipped."""
+    """Check each ``(option, path)`` of ``files`` and ``folders``; None and stdout skipped."""
     for option, path in files:
         if path is not None and not is_stdout(path):
             check_file_target(path, option)
@@ -154,8 +150,8 @@ def preflight_cache(cache_dir: str | os.PathLike[str] | None) -> None:
 
 
 def rescue_path(intended: Path, cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
-    """A writable place for a result whose intended path failed: the cache folder's
-    ``rescued/`` first, then the system temporary folder. None when neither can be written."""
+    """Where to write a result whose path failed: ``<cache>/rescued/``, else the temporary
+    folder; None when neither can be written."""
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     for folder in (cache / "rescued", Path(tempfile.gettempdir()) / "infogauss"):
         try:

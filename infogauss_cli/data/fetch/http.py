@@ -20,8 +20,7 @@ CHUNK_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class Network:
-    """Retries in a row without progress, back-off (doubling) and the timeout of a connection
-    or a read (s)."""
+    """Retries in a row without progress, back-off (doubling), timeout of a connect or read."""
 
     retries: int = 5
     backoff_s: float = 1.0

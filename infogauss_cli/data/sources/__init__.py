@@ -1,7 +1,5 @@
-"""Data sources: ``--data`` specs to the items of one tower (docs/data.md). The source registry
-("Add a source"): the built-in forms, registered here, builders added with
-:func:`register_source` and entry points of ``infogauss.sources``; a source's module is imported
-when the source is used."""
+"""Data sources: ``--data`` specs to the items of one tower (docs/data.md), and the registry of
+the built-in forms, :func:`register_source` and ``infogauss.sources`` entry points."""
 
 from __future__ import annotations
 

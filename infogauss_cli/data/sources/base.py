@@ -39,8 +39,7 @@ class Source(Protocol):
 
 @dataclass(frozen=True)
 class SourceOptions(DataOptions):
-    """What a builder receives: the data options (``spec``: the whole spec) and the data folder
-    of ``coco-val2017`` (None: ``$INFOGAUSS_DATA`` or the user cache dir)."""
+    """What a builder receives: the data options (``spec``) and the folder of ``coco-val2017``."""
 
     data_dir: str | os.PathLike[str] | None = None
 

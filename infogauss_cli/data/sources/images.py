@@ -1,5 +1,4 @@
-"""``images:DIR``: every image file under a folder, recursively, ids the sorted posix paths
-relative to DIR (``cats/001.jpg``); decoded by :func:`~.loaders.load_image` (re-exported)."""
+"""``images:DIR``: every image file under a folder, ids the paths relative to it."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""Item -> the encoder's raw input: the source's own ``loader(tower)``, or the text or
-:func:`load_image` (RGB ``PIL.Image``). Loaders run in DataLoader workers (they must pickle)
-and raise :class:`~.base.ItemLoadError` for a bad item, which the extractor skips and names."""
+"""Item -> the encoder's raw input (the text, or an RGB ``PIL.Image``); loaders run in DataLoader
+workers and raise :class:`~.base.ItemLoadError` for an item the extractor skips and names."""
 
 from __future__ import annotations
 
@@ -53,8 +52,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 
 def jpeg_bytes(item: Item) -> bytes | None:
-    """The bytes of a JPEG item (a ``.jpg``/``.jpeg`` path, or encoded bytes in ``item.image``)
-    that start with the JPEG start marker; None otherwise, or when the file cannot be read."""
+    """The bytes of a JPEG item (a ``.jpg`` path or encoded bytes), else None."""
     data = item.image
     if data is None and item.path and item.path.lower().endswith((".jpg", ".jpeg")):
         try:
@@ -78,8 +76,7 @@ def check_declared_size(item_id: str, width: int, height: int) -> None:
 
 
 def load_image(item: Item) -> Image.Image:
-    """Decode ``item`` (a file path, encoded bytes or an in-memory image/array) to an RGB
-    ``PIL.Image``; :class:`ImageLoadError` for anything that is not a decodable image."""
+    """``item`` (a path, encoded bytes, an image or array) as an RGB ``PIL.Image``."""
     from PIL import Image
 
     try:
