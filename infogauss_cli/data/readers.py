@@ -127,21 +127,20 @@ def _safetensors(path: Path, key: str | None) -> np.ndarray:
     try:  # validated: sizes >= 0 and 0 <= begin <= end (a negative offset reads the header)
         shape = tuple(int(s) for s in info["shape"])
         begin, end = (int(b) for b in info["data_offsets"])
-    except (KeyError, TypeError, ValueError):  # a missing key, or not a mapping / list
-        shape, begin, end = (-1,), -1, -1
-    if any(s < 0 for s in shape) or not 0 <= begin <= end:
+        dtype = _ST_DTYPES.get(str(info.get("dtype")))
+    except (KeyError, TypeError, ValueError):  # not a mapping, or a missing key
+        shape, begin, end, dtype = (-1,), -1, -1, None
+    need = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize if dtype else end - begin
+    if any(s < 0 for s in shape) or not 0 <= begin <= end or end - begin != need:
         raise BadInputError(
             f"cannot read {path.name}: not a valid safetensors file (tensor {name!r} has a "
             "bad shape or byte range in the header)"
         )
-    dtype = _ST_DTYPES.get(str(info.get("dtype")))
     if dtype is None:
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as fh:
             return _tensor_to_numpy(fh.get_tensor(name))
-    if end - begin != int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize:
-        raise BadInputError(f"{path.name}: tensor {name!r} has a wrong byte range for its shape")
     start = 8 + length
     if start + end > size:
         raise _truncated(path, end, size - start)

@@ -68,10 +68,8 @@ class CocoSource:
         self.name = name or (f"coco:{annotations}" + (f":{images_dir}" if images_dir else ""))
         self.captions = check_choice(captions, ("first", "all"), "--captions")
         self.strict, self.missing_hint = strict, missing_hint
-        if not self.annotations.exists():
-            raise BadInputError(f"{self.name}: no such file {self.annotations}")
         if not self.annotations.is_file():
-            raise BadInputError(f"{self.name}: {self.annotations} is not a file (ANNOTATIONS.json)")
+            raise BadInputError(f"{self.name}: no such file {self.annotations} (ANNOTATIONS.json)")
         self._images_arg = Path(images_dir).expanduser() if images_dir else None
         if self._images_arg is not None and not self._images_arg.is_dir():
             raise BadInputError(f"{self.name}: images folder {self._images_arg} does not exist")

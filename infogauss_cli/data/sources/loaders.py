@@ -88,8 +88,6 @@ def load_image(item: Item) -> Image.Image:
                 img = Image.fromarray(np.asarray(img))
             img.load()
             return _to_rgb(img)
-        if img is not None and not len(img):
-            raise ImageLoadError(item.id, "empty file (0 bytes)")
         if img is None and item.path is None:
             raise ImageLoadError(item.id, "item has neither a path nor an image")
         with Image.open(item.path if img is None else io.BytesIO(img)) as opened:
@@ -101,7 +99,7 @@ def load_image(item: Item) -> Image.Image:
     except FileNotFoundError:
         raise ImageLoadError(item.id, "file not found") from None
     except Image.UnidentifiedImageError:
-        empty = item.image is None and os.path.getsize(item.path) == 0  # it opened
+        empty = not (os.path.getsize(item.path) if item.image is None else len(item.image))
         why = "empty file (0 bytes)" if empty else "not a readable image"
         raise ImageLoadError(item.id, why) from None
     except Image.DecompressionBombError:
