@@ -44,15 +44,12 @@ class IOFailure(InfogaussError):
     is meant), 3 when the machine failed (disk full, I/O error)."""
 
     def __init__(self, path: object, operation: str, problem: str, fix: str, exit_code: int):
-        self.path = str(path)
-        self.operation = operation
-        self.problem = problem
-        self.fix = fix
+        self.path, self.operation, self.problem, self.fix = str(path), operation, problem, fix
         self.exit_code = exit_code
         super().__init__(f"cannot {operation} {self.path}: {problem}; {fix}")
 
 
-# errno names -> (problem, exit code when the user named the path); machine failures are 3
+# errno names -> the problem: the user's to fix (exit 2 for a path they named), the machine's (3)
 _USER_FIXABLE = {
     "EROFS": "read-only file system",
     "EACCES": "permission denied",
@@ -77,16 +74,11 @@ def io_failure(
     """An :class:`OSError` as an :class:`IOFailure` (by default its path, advice by errno)."""
     name = errno.errorcode.get(exc.errno or 0, "")
     target = path if path is not None else (exc.filename or "(unknown path)")
-    if name in _MACHINE:
-        problem = _MACHINE[name]
-        code = 3
-        fix = fix or "free space on that disk, or choose a path on another disk"
-    elif name in _USER_FIXABLE:
-        problem = _USER_FIXABLE[name]
-        code = 2 if user_path else 3
-        fix = fix or "choose a writable path"
+    if name in _USER_FIXABLE:
+        problem, code, advice = _USER_FIXABLE[name], 2 if user_path else 3, "choose a writable path"
+    elif name in _MACHINE:
+        problem, code, advice = _MACHINE[name], 3, "free space there, or choose another disk"
     else:
         problem = exc.strerror or type(exc).__name__
-        code = 3
-        fix = fix or "check the disk and the path, then rerun"
-    return IOFailure(target, operation, problem, fix, code)
+        code, advice = 3, "check the disk and the path, then rerun"
+    return IOFailure(target, operation, problem, fix or advice, code)
