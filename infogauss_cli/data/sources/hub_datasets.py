@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _BATCH = 1000
 FILE_BUILDERS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
-_FILE_SUFFIXES = (*FILE_BUILDERS, ".arrow")
 _OFFLINE_MARKERS = ("OfflineModeIsEnabled", "Couldn't reach", "ConnectionError")
 _OFFLINE_MARKERS += ("LocalEntryNotFoundError", "MaxRetryError", "NameResolutionError")
 _OFFLINE_MARKERS += ("ConnectTimeout", "Temporary failure in name resolution")
@@ -157,7 +156,10 @@ class HFSource:
             return self._call(FILE_BUILDERS[suffix], files)
         if glob.has_magic(str(path)):
             raise BadInputError(f"{self.name}: no files match {self.dataset!r}")
-        if self.dataset.startswith((".", "/", "~")) or path.suffix.lower() in _FILE_SUFFIXES:
+        if self.dataset.startswith((".", "/", "~")) or path.suffix.lower() in (
+            *FILE_BUILDERS,
+            ".arrow",
+        ):
             raise BadInputError(f"{self.name}: no such file or folder {self.dataset}")
         return self._call(self.dataset, hub=True)
 
@@ -199,10 +201,6 @@ class HFSource:
             if split not in names:
                 raise BadInputError(f"{self.name}: no split {split!r} (splits: {', '.join(names)})")
             loaded = loaded[split]
-        elif split is not None and sliceable:
-            own = str(getattr(loaded, "split", None) or "")
-            if own and own != split:
-                raise BadInputError(f"{self.name}: this folder holds the split {own!r} only")
         return loaded if rows is None else loaded.select(range(len(loaded))[rows])
 
     def _error(

@@ -22,9 +22,6 @@ _FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
 _UNSUPPORTED = {
     ".json": "a .json file: use .jsonl (one object per line), or coco:FILE.json for COCO captions",
     ".parquet": "a .parquet file: use hf:FILE.parquet",
-    ".arrow": "an .arrow file: use hf:DIR (a saved dataset folder)",
-    ".gz": "a compressed file: decompress it first",
-    ".zip": "a zip archive: extract it first",
 }
 Rows = Iterator[tuple[str, str | None]]  # (item id, text; None: a blank line)
 
@@ -34,12 +31,8 @@ class TextFileSource:
 
     def __init__(self, path: str | Path, *, text_field: str | None = None, strict: bool = False):
         self.path, self.name, self.strict = Path(path).expanduser(), f"text:{path}", strict
-        if not self.path.exists():
-            raise BadInputError(f"{self.name}: no such file")
         if not self.path.is_file():
-            raise BadInputError(
-                f"{self.name}: not a file (text:FILE wants a .txt/.jsonl/.csv file)"
-            )
+            raise BadInputError(f"{self.name}: no such file (text:FILE: a .txt/.jsonl/.csv file)")
         suffix = self.path.suffix.lower()
         if suffix in _UNSUPPORTED:
             raise BadInputError(f"{self.name}: text:FILE cannot read {_UNSUPPORTED[suffix]}")
