@@ -129,14 +129,11 @@ def dataset_status(manifest: Manifest, data_dir: PathLike | None = None) -> Data
     """What of ``manifest`` is on disk under ``data_dir`` (``infogauss data info``)."""
     root = resolve_data_dir(data_dir) / manifest.subdir
     marker, folder = read_marker(manifest, data_dir), root / "downloads"
-    members = {
-        pattern: sum(p.is_file() for p in root.glob(pattern)) if root.is_dir() else 0
-        for archive in manifest.archives
-        for pattern in archive.members
-    }
+    patterns = [pattern for archive in manifest.archives for pattern in archive.members]
+    members = {pattern: sum(p.is_file() for p in root.glob(pattern)) for pattern in patterns}
     downloads = tuple(
         DownloadFile(p, p.stat().st_size, p.name.endswith(".part"))
-        for p in (sorted(folder.iterdir()) if folder.is_dir() else ())
+        for p in sorted(folder.glob("*"))
         if p.is_file()
     )
     return DatasetStatus(manifest.name, root, marker is not None, marker, members, downloads)
@@ -289,10 +286,7 @@ def fetch(
     info = {
         "dataset": manifest.name,
         "completed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "archives": [
-            {"file": a.filename, "md5": a.md5, "size": a.size, "members": list(a.members)}
-            for a in manifest.archives
-        ],
+        "archives": {a.filename: a.md5 for a in manifest.archives},
         "files": n_files,
         "source": str(local[0]) if local is not None else base,
         "tool": {"name": "infogauss", "version": __version__},

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from infogauss_cli.core.errors import BadInputError, more_names
+from infogauss_cli.core.errors import BadInputError, first_line, more_names
 from infogauss_cli.core.options import check_choice
 from infogauss_cli.core.safe_text import stays_inside
 from infogauss_cli.data import fetch as downloads
@@ -34,10 +34,8 @@ def load_coco(path: Path, name: str) -> COCO:
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             return COCO(str(path))
-    except json.JSONDecodeError as exc:
-        why = f"is not valid JSON ({exc.msg}, line {exc.lineno})"
-    except UnicodeDecodeError:
-        why = "is not UTF-8 JSON"
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        why = f"is not valid JSON ({first_line(exc)})"
     except AssertionError:
         why = "is not a COCO annotation file (a JSON object with 'images' and 'annotations')"
     except (KeyError, TypeError, AttributeError) as exc:
