@@ -219,11 +219,11 @@ def _local_archives(mirror: str, manifest: Manifest) -> tuple[Path, list[Path]] 
 
 def _download_all(manifest: Manifest, folder: Path, base: str, net: Network) -> int:
     """Download the archives missing from ``folder`` (host and free space checked first)."""
-    missing = [a for a in manifest.archives if not (folder / a.filename).is_file()]
-    if missing:
-        names = tuple(a.filename for a in manifest.archives)
-        check_reachable(base + missing[0].url_path, net.timeout_s, names)
-    if missing and None not in (sizes := [a.size for a in missing]):
+    if not (missing := [a for a in manifest.archives if not (folder / a.filename).is_file()]):
+        return 0
+    names = tuple(a.filename for a in manifest.archives)
+    check_reachable(base + missing[0].url_path, net.timeout_s, names)
+    if None not in (sizes := [a.size for a in missing]):
         parts = [folder / f"{a.filename}.part" for a in missing]
         need = 2 * sum(sizes) - sum(p.stat().st_size for p in parts if p.exists())  # + extracted
         folder.mkdir(parents=True, exist_ok=True)
@@ -257,8 +257,7 @@ def fetch(
         return FetchResult(root, marker, 0, 0, True, time.perf_counter() - t0)
     local = _local_archives(mirror, manifest) if mirror else None
     base = (mirror if mirror and local is None else manifest.base_url).rstrip("/") + "/"
-    with contextlib.suppress(OSError):
-        marker.unlink()  # incomplete from here until the end
+    marker.unlink(missing_ok=True)  # incomplete from here until the end
     downloads = root / "downloads"
     fetched = 0 if local else _download_all(manifest, downloads, base, net)
     paths = local[1] if local else [downloads / a.filename for a in manifest.archives]

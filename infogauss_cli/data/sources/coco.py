@@ -155,8 +155,6 @@ class CocoSource:
             )
         if not items:
             raise BadInputError(f"{self.name}: no non-empty captions")
-        if len({it.id for it in items}) != len(items):
-            raise BadInputError(f"{self.name}: annotation ids are not unique")
         self._ignored["text"] = {"empty caption": len(empty), "orphan caption": unlisted}
         return items
 
