@@ -19,13 +19,13 @@ Named = tuple[str, "str | os.PathLike[str] | None"]
 _SUFFIX = {"--json": ".json", "--markdown": ".md", "--html": ".html", "--out": ".npy"}
 
 
-def default_cache_dir() -> Path:
-    """``$INFOGAUSS_CACHE`` if set, else ``<user cache dir>/infogauss/embeddings``."""
-    if env := os.environ.get("INFOGAUSS_CACHE"):
+def default_cache_dir(variable: str = "INFOGAUSS_CACHE", name: str = "embeddings") -> Path:
+    """``$variable`` if set, else ``<user cache dir>/infogauss/<name>`` (the embedding cache)."""
+    if env := os.environ.get(variable):
         return Path(env).expanduser()
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir("infogauss")) / "embeddings"
+    return Path(platformdirs.user_cache_dir("infogauss")) / name
 
 
 def identity(path: str | os.PathLike[str]) -> tuple[object, ...]:

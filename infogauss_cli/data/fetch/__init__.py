@@ -20,6 +20,7 @@ from typing import Any
 from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.core.preflight import default_cache_dir
 from infogauss_cli.core.progress import note, steps
 from infogauss_cli.data.fetch.http import CHUNK_BYTES, Network, check_reachable, download, human
 
@@ -108,11 +109,7 @@ class DatasetStatus:
 
 def resolve_data_dir(data_dir: PathLike | None = None) -> Path:
     """``data_dir``, else ``$INFOGAUSS_DATA``, else ``<user cache dir>/infogauss/data``."""
-    if data_dir or os.environ.get("INFOGAUSS_DATA"):
-        return Path(data_dir or os.environ["INFOGAUSS_DATA"]).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("infogauss")) / "data"
+    return Path(data_dir).expanduser() if data_dir else default_cache_dir("INFOGAUSS_DATA", "data")
 
 
 def read_marker(manifest: Manifest, data_dir: PathLike | None = None) -> dict[str, Any] | None:
