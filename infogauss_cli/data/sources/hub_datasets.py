@@ -97,9 +97,8 @@ def _kind_of_value(value: object) -> str | None:
         return "text"
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return "texts"
-    if isinstance(value, dict) and ("bytes" in value or "path" in value):
-        return "image"
-    return "image" if type(value).__module__.startswith("PIL.") else None
+    encoded = isinstance(value, dict) and ("bytes" in value or "path" in value)
+    return "image" if encoded or type(value).__module__.startswith("PIL.") else None
 
 
 def _image_item(item_id: str, value: object) -> Item | None:
