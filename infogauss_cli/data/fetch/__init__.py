@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import hashlib
 import json
@@ -190,8 +189,7 @@ def extract_members(path: Path, infos: list[zipfile.ZipInfo], root: Path) -> int
             except zipfile.BadZipFile as exc:
                 raise RunError(f"{path.name}: entry {info.filename!r} is corrupt ({exc})") from None
             finally:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+                tmp.unlink(missing_ok=True)
             advance()
     return len(infos)
 
@@ -289,7 +287,5 @@ def fetch(
     }
     atomic_write_bytes(marker, (json.dumps(info, indent=2) + "\n").encode())
     if local is None and not keep_archives:
-        for path in [*paths, downloads]:
-            with contextlib.suppress(OSError):
-                path.rmdir() if path.is_dir() else path.unlink()
+        shutil.rmtree(downloads, ignore_errors=True)
     return FetchResult(root, marker, n_files, fetched, False, time.perf_counter() - t0)

@@ -252,8 +252,7 @@ class HFSource:
             return towers
         if self.column not in self.kinds:
             raise BadInputError(f"{self.name}: no column {self.column!r} (columns: {listing})")
-        kind = self.kinds[self.column]
-        if kind is None:
+        if (kind := self.kinds[self.column]) is None:
             raise BadInputError(
                 f"{self.name}: column {self.column!r} holds neither images nor strings"
             )
