@@ -217,10 +217,8 @@ def _parquet(path: Path, key: str | None) -> np.ndarray:
         raise BadInputError(
             f"{path.name}: holds no data ({table.num_rows} rows, {table.num_columns} columns)"
         )
-    first = table.schema.field(0)
-    if table.num_columns == 1 and (
-        pa.types.is_list(first.type) or pa.types.is_fixed_size_list(first.type)
-    ):  # one embedding vector per row
+    first, lists = table.schema.field(0), (pa.types.is_list, pa.types.is_fixed_size_list)
+    if table.num_columns == 1 and any(t(first.type) for t in lists):  # a vector per row
         values = table.column(0).to_pylist()
         lengths = sorted({len(v) if v is not None else 0 for v in values})
         if len(lengths) > 1:

@@ -41,8 +41,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         import numpy as np
 
         arr = np.asarray(img, dtype=np.float64)
-        hi = float(arr.max()) if arr.size else 0.0
-        scale = 255.0 / hi if hi > 255.0 else 1.0
+        scale = 255.0 / max(float(arr.max()), 255.0)
         img = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), mode="L")
     if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info:
         rgba = img.convert("RGBA")
