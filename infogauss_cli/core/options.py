@@ -101,8 +101,7 @@ class Protocol:
 
     def __post_init__(self) -> None:
         check_choice(self.view, VIEW_CHOICES, "view")
-        if self.layers is not None:
-            parse_layers(self.layers)
+        parse_layers(self.layers)
         if self.n is not None and self.n < 20:
             raise BadInputError(f"--n must be at least 20, got {self.n}")
         if not 0 <= self.seed <= 2**32 - 1:
@@ -259,9 +258,8 @@ class Gates:
     def __post_init__(self) -> None:
         want = (self.require,) if isinstance(self.require, str) else tuple(self.require or ())
         object.__setattr__(self, "require", tuple(dict.fromkeys(want)))
-        for r in want:
-            if r not in REQUIRE:
-                raise BadInputError(f"--require must be one of {', '.join(REQUIRE)}, got {r}")
+        if bad := [r for r in want if r not in REQUIRE]:
+            raise BadInputError(f"--require must be one of {', '.join(REQUIRE)}, got {bad[0]}")
         if {"gaussian", "non-gaussian"} <= set(want):
             raise BadInputError("--require gaussian and --require non-gaussian contradict")
         if (self.baseline is None) != (self.max_drop is None):
