@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _BATCH = 1000
 FILE_BUILDERS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv"}
+_FILE_SUFFIXES = (*FILE_BUILDERS, ".arrow")
 _OFFLINE_MARKERS = ("OfflineModeIsEnabled", "Couldn't reach", "ConnectionError")
 _OFFLINE_MARKERS += ("LocalEntryNotFoundError", "MaxRetryError", "NameResolutionError")
 _OFFLINE_MARKERS += ("ConnectTimeout", "Temporary failure in name resolution")
@@ -155,10 +156,7 @@ class HFSource:
             return self._call(FILE_BUILDERS[suffix], files)
         if glob.has_magic(str(path)):
             raise BadInputError(f"{self.name}: no files match {self.dataset!r}")
-        if self.dataset.startswith((".", "/", "~")) or path.suffix.lower() in (
-            *FILE_BUILDERS,
-            ".arrow",
-        ):
+        if self.dataset.startswith((".", "/", "~")) or path.suffix.lower() in _FILE_SUFFIXES:
             raise BadInputError(f"{self.name}: no such file or folder {self.dataset}")
         return self._call(self.dataset, hub=True)
 
