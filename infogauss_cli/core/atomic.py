@@ -1,10 +1,6 @@
-"""Atomic file writes: readers see the old file or the new one, never half of one.
-
-Every writer of the package goes through here: a temporary file beside the target (permissions
-from the umask), fsynced, renamed over it, and the folder fsynced so the rename survives a crash.
-A link is written through (its target is replaced); a stream (a character device such as
-``/dev/null``, a FIFO) is written directly, never replaced. An error names the path.
-"""
+"""Atomic file writes: a temporary file beside the target, fsynced and renamed over it, so readers
+see the old file or the new one. A link is written through; a stream (``/dev/null``, a FIFO) is
+written directly."""
 
 from __future__ import annotations
 
@@ -39,34 +35,30 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, parents: bo
         if is_stream(path):
             with open(path, "ab") as f:  # append: a device or FIFO is never truncated nor replaced
                 f.write(data)
-        else:
-            _replace_file(Path(os.path.realpath(path)), data, parents)
+            return
+        real = Path(os.path.realpath(path))  # a link is written through
+        if parents:
+            real.parent.mkdir(parents=True, exist_ok=True)
+        tmp = real.with_name(f".{real.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, real)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        if os.name == "posix":  # the rename survives a crash
+            fd = os.open(real.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
     except OSError as exc:
         exc.filename = str(path) if exc.filename is None else exc.filename
         raise exc from None
-
-
-def _replace_file(path: Path, data: bytes, parents: bool) -> None:
-    """Write ``data`` to a temporary file beside ``path`` (no link) and rename it over."""
-    if parents:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    if os.name == "posix":
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, parents: bool = True) -> None:

@@ -1,7 +1,5 @@
-"""Errors that map onto the CLI's exit codes (docs/exit-codes.md).
-
-Library code raises these; the CLI turns them into one line on stderr and an exit code.
-"""
+"""Errors that map onto the CLI's exit codes (docs/exit-codes.md): library code raises them, the
+CLI prints one line and exits with the code."""
 
 from __future__ import annotations
 
@@ -16,22 +14,19 @@ class InfogaussError(Exception):
 
 
 class BadInputError(InfogaussError, ValueError):
-    """Bad usage, bad config or bad input: unknown model, malformed zoo, missing data,
-    unreadable file, invalid embedding matrix (exit 2)."""
+    """Bad usage, config or input: unknown model, missing data, unreadable file (exit 2)."""
 
     exit_code = 2
 
 
 class RunError(InfogaussError, RuntimeError):
-    """The run itself failed: model could not be loaded, out of memory after back-off,
-    interrupted (exit 3)."""
+    """The run itself failed: a model did not load, out of memory, interrupted (exit 3)."""
 
     exit_code = 3
 
 
 def first_line(exc: BaseException, default: str | None = None) -> str:
-    """The first line of ``str(exc)``; ``default`` (the exception's type name if None) when the
-    message is empty."""
+    """The first line of ``str(exc)``, else ``default`` (None: the exception's type name)."""
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else (type(exc).__name__ if default is None else default)
 
@@ -49,15 +44,12 @@ class IOFailure(InfogaussError):
     is meant), 3 when the machine failed (disk full, I/O error)."""
 
     def __init__(self, path: object, operation: str, problem: str, fix: str, exit_code: int):
-        self.path = str(path)
-        self.operation = operation
-        self.problem = problem
-        self.fix = fix
+        self.path, self.operation, self.problem, self.fix = str(path), operation, problem, fix
         self.exit_code = exit_code
         super().__init__(f"cannot {operation} {self.path}: {problem}; {fix}")
 
 
-# errno names -> (problem, exit code when the user named the path); machine failures are 3
+# errno names -> the problem: the user's to fix (exit 2 for a path they named), the machine's (3)
 _USER_FIXABLE = {
     "EROFS": "read-only file system",
     "EACCES": "permission denied",
@@ -79,20 +71,14 @@ def io_failure(
     fix: str | None = None,
     user_path: bool = True,
 ) -> IOFailure:
-    """Turn an :class:`OSError` into an :class:`IOFailure` (``path`` defaults to the one the
-    error names; ``fix`` to advice matching the errno)."""
+    """An :class:`OSError` as an :class:`IOFailure` (by default its path, advice by errno)."""
     name = errno.errorcode.get(exc.errno or 0, "")
     target = path if path is not None else (exc.filename or "(unknown path)")
-    if name in _MACHINE:
-        problem = _MACHINE[name]
-        code = 3
-        fix = fix or "free space on that disk, or choose a path on another disk"
-    elif name in _USER_FIXABLE:
-        problem = _USER_FIXABLE[name]
-        code = 2 if user_path else 3
-        fix = fix or "choose a writable path"
+    if name in _USER_FIXABLE:
+        problem, code, advice = _USER_FIXABLE[name], 2 if user_path else 3, "choose a writable path"
+    elif name in _MACHINE:
+        problem, code, advice = _MACHINE[name], 3, "free space there, or choose another disk"
     else:
         problem = exc.strerror or type(exc).__name__
-        code = 3
-        fix = fix or "check the disk and the path, then rerun"
-    return IOFailure(target, operation, problem, fix, code)
+        code, advice = 3, "check the disk and the path, then rerun"
+    return IOFailure(target, operation, problem, fix or advice, code)

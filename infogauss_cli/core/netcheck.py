@@ -1,9 +1,5 @@
-"""A bounded connectivity check: name lookup, then an HTTP HEAD, within one deadline.
-
-Socket timeouts do not cover the name lookup (``getaddrinfo`` can block for 20-50 s on a
-machine without network), so the lookup runs in a daemon thread that is abandoned at the
-deadline. Proxies from the environment are honoured: with one set, the proxy is checked.
-"""
+"""A bounded connectivity check: the name lookup (in a daemon thread abandoned at the deadline:
+socket timeouts do not cover it), then an HTTP HEAD; proxies from the environment are honoured."""
 
 from __future__ import annotations
 

@@ -47,8 +47,7 @@ def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
 
 
 def parse_layers(spec: str | None) -> str | tuple[int, ...] | None:
-    """``all`` | ``0,3,6`` | ``2-4`` | ``-1`` -> ``"all"`` or indices (negative: from the end);
-    None stays None. A bad spec is a :class:`BadInputError`."""
+    """``all`` | ``0,3,6`` | ``2-4`` | ``-1`` -> ``"all"`` or indices (negative: from the end)."""
     if spec is None:
         return None
     text = str(spec).strip().lower()
@@ -73,28 +72,27 @@ def parse_shard(text: str) -> tuple[int, int]:
     if m is None:
         raise BadInputError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. --shard 1/4")
     k, n = int(m.group(1)), int(m.group(2))
-    if n < 1 or not 1 <= k <= n:
+    if not 1 <= k <= n:
         raise BadInputError(f"--shard {text}: need 1 <= K <= N")
     if n > MAX_SHARDS:
         raise BadInputError(f"--shard {text}: N can be at most {MAX_SHARDS:,}")
     return k, n
 
 
-def parse_size(text: str | int) -> int:
-    """``"512M"``, ``"1.5G"``, ``"1GiB"``, ``"800000000"`` -> bytes (ValueError if malformed)."""
-    if isinstance(text, int):
-        return text
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgtKMGT]?)(?:i?[bB])?\s*", str(text))
+def parse_size(text: str) -> int:
+    """``--memory-budget``: ``"512M"``, ``"1.5G"``, ``"1GiB"``, ``"800000000"`` -> bytes."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgtKMGT]?)(?:i?[bB])?\s*", text)
     if not m:
-        raise ValueError(f"not a size: {text!r} (expected e.g. 512M, 2G or a number of bytes)")
+        raise BadInputError(
+            f"--memory-budget {text!r}: expected e.g. 512M, 2G or a number of bytes"
+        )
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
 @dataclass(frozen=True)
 class Protocol:
-    """What is measured: sample size (None: all rows), subsampling seed, view(s), and the
-    layers of a depth profile (``all`` or a list such as ``0,3,6``; None: the final
-    embedding only)."""
+    """What is measured: sample size (None: all rows), seed, view(s), and the layers of a depth
+    profile (``all`` or ``0,3,6``; None: the final embedding only)."""
 
     n: int | None = None
     seed: int = 0
@@ -103,8 +101,7 @@ class Protocol:
 
     def __post_init__(self) -> None:
         check_choice(self.view, VIEW_CHOICES, "view")
-        if self.layers is not None:
-            parse_layers(self.layers)
+        parse_layers(self.layers)
         if self.n is not None and self.n < 20:
             raise BadInputError(f"--n must be at least 20, got {self.n}")
         if not 0 <= self.seed <= 2**32 - 1:
@@ -185,11 +182,7 @@ class DiagnoseOptions:
         if self.bootstrap < 0:
             raise BadInputError(f"--bootstrap must be >= 0, got {self.bootstrap}")
         if isinstance(text := self.memory_budget, str):
-            try:
-                size = parse_size(text)
-            except ValueError as exc:
-                raise BadInputError(f"--memory-budget: {exc}") from None
-            if size < MIN_BUDGET:
+            if (size := parse_size(text)) < MIN_BUDGET:
                 raise BadInputError(f"--memory-budget {text}: at least {MIN_BUDGET >> 20}M, please")
             object.__setattr__(self, "memory_budget", size)
 
@@ -223,12 +216,9 @@ class Outputs:
         inputs: Iterable[tuple[str, str | Path | None]] = (),
         folders: Iterable[tuple[str, str | Path | None]] = (),
     ) -> None:
-        """Every file and folder asked for (with the command's other output ``folders``) can
-        be written, and none is one of ``inputs`` or another output (checked before any
-        work)."""
+        """Every file and folder asked for (and the command's other output ``folders``) can be
+        written, and none is one of ``inputs`` or another output."""
         folders = [("--plots", self.plots), *folders]
-        if not any(path for _, path in [*self.files(), *folders]):
-            return  # nothing to check (and nothing to import: start-up time)
         check_distinct(self.files(), inputs, folders)
         preflight_outputs(files=self.files(), folders=folders)
 
@@ -243,8 +233,7 @@ def pick(params: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
 
 
 def from_params(cls: type[T], params: Mapping[str, Any], **overrides: Any) -> T:
-    """Build an option object from a command's parameters (``locals()`` of a typer command):
-    fields are picked by name, enums become their values, ``overrides`` win."""
+    """An option object from a command's parameters, fields by name (``overrides`` win)."""
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     return cls(**{**pick(params, names), **overrides})
 
@@ -269,23 +258,21 @@ class Gates:
     def __post_init__(self) -> None:
         want = (self.require,) if isinstance(self.require, str) else tuple(self.require or ())
         object.__setattr__(self, "require", tuple(dict.fromkeys(want)))
-        for r in want:
-            if r not in REQUIRE:
-                raise BadInputError(f"--require must be one of {', '.join(REQUIRE)}, got {r}")
+        if bad := [r for r in want if r not in REQUIRE]:
+            raise BadInputError(f"--require must be one of {', '.join(REQUIRE)}, got {bad[0]}")
         if {"gaussian", "non-gaussian"} <= set(want):
             raise BadInputError("--require gaussian and --require non-gaussian contradict")
         if (self.baseline is None) != (self.max_drop is None):
             raise BadInputError("--baseline and --max-drop go together: give both or neither")
 
 
+# the gate options' names; --baseline is read by the CLI into Gates.baseline
 GATE_OPTIONS = tuple(f for f in Gates.__dataclass_fields__ if f != "baseline")
-"""The gate options' names; ``--baseline`` is read by the CLI into ``Gates.baseline``."""
 
 
 @dataclass(frozen=True)
 class Request:
-    """One command's option objects together: pipeline functions take a request and what
-    varies (a model, a tower, a matrix)."""
+    """One command's option objects: pipelines take a request and what varies (a model...)."""
 
     protocol: Protocol = Protocol()
     data: DataOptions = DataOptions()

@@ -1,15 +1,9 @@
-"""Output checks before the work, and where the embedding cache lives by default.
-
-Commands call :func:`preflight_outputs` and :func:`check_distinct` (through
-``Outputs.preflight()``) and :func:`preflight_cache` before any model is loaded or any item is
-read. A probe file is created and removed where each output will go (the one test that sees a
-read-only mount, a permission problem or a full disk as the real write will); an output must not
-be an input or another output, through links included (existing files compare by inode).
-"""
+"""Output checks before any work, and where the embedding cache lives by default. A probe file
+created where each output will go sees a read-only mount, a permission problem or a full disk as
+the real write will; an output must not be an input or another output, links included."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import shutil
@@ -25,13 +19,13 @@ Named = tuple[str, "str | os.PathLike[str] | None"]
 _SUFFIX = {"--json": ".json", "--markdown": ".md", "--html": ".html", "--out": ".npy"}
 
 
-def default_cache_dir() -> Path:
-    """``$INFOGAUSS_CACHE`` if set, else ``<user cache dir>/infogauss/embeddings``."""
-    if env := os.environ.get("INFOGAUSS_CACHE"):
+def default_cache_dir(variable: str = "INFOGAUSS_CACHE", name: str = "embeddings") -> Path:
+    """``$variable`` if set, else ``<user cache dir>/infogauss/<name>`` (the embedding cache)."""
+    if env := os.environ.get(variable):
         return Path(env).expanduser()
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir("infogauss")) / "embeddings"
+    return Path(platformdirs.user_cache_dir("infogauss")) / name
 
 
 def identity(path: str | os.PathLike[str]) -> tuple[object, ...]:
@@ -54,23 +48,15 @@ def _present(named: Iterable[Named]) -> Iterator[tuple[str, str]]:
 def check_distinct(
     outputs: Iterable[Named], inputs: Iterable[Named] = (), folders: Iterable[Named] = ()
 ) -> None:
-    """Refuse an output file (``(option, path)`` of ``outputs``) that is one of ``inputs``
-    (``(what, path)``), another output, or one of the output ``folders``: an
-    :class:`IOFailure` (exit 2) naming both."""
+    """An :class:`IOFailure` (exit 2) for an output that is an input, another output or one of
+    the output ``folders``, naming both."""
     seen: dict[tuple[object, ...], str] = {}
     for what, path in _present(inputs):
         seen.setdefault(identity(path), f"the input {what} {path}")
     for option, path in _present(folders):
         seen.setdefault(identity(path), f"the {option} folder")
-    to_stdout: str | None = None
     for option, path in _present(outputs):
-        if is_stdout(path):
-            if to_stdout is not None:
-                fix = "only one output can go to stdout: give the others a file name"
-                raise IOFailure(path, f"write {option}", f"{to_stdout} goes to stdout too", fix, 2)
-            to_stdout = option
-            continue
-        key = identity(path)
+        key = ("stdout",) if is_stdout(path) else identity(path)
         if key in seen:
             fix = (
                 f"writing it would replace that input: choose another {option} path"
@@ -78,7 +64,7 @@ def check_distinct(
                 else "give each output its own path"
             )
             raise IOFailure(path, f"write {option}", f"it is {seen[key]}", fix, 2)
-        seen[key] = f"the {option} output"
+        seen[key] = f"the {option} output" + (" (stdout too)" if key == ("stdout",) else "")
 
 
 def data_inputs(spec: str | None) -> list[Named]:
@@ -87,30 +73,34 @@ def data_inputs(spec: str | None) -> list[Named]:
     return [("--data", path)] if path and Path(path).expanduser().exists() else []
 
 
-def _probe_folder(folder: Path, target: Path, option: str, fix: str, user_path: bool) -> None:
-    """Create and remove a probe file in the existing ``folder`` (where ``target`` will be
-    written) and check the free space there; a failure says which folder when not ``target``."""
+def _probe(start: Path, target: Path, option: str, fix: str, user_path: bool, op: str) -> None:
+    """Create and remove a probe file in the nearest existing folder at or above ``start``, and
+    check the free space there, for ``target``."""
+    folder = start
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise IOFailure(target, op, f"{folder} is a file, not a folder", fix, 2)
     try:
         fd, probe = tempfile.mkstemp(prefix=".infogauss-probe-", dir=folder)
         os.close(fd)
         os.unlink(probe)
-        failure = None
+        full = shutil.disk_usage(folder).free < MIN_FREE_BYTES
     except OSError as exc:
         failure = io_failure(exc, target, f"write {option}", fix=fix, user_path=user_path)
-    with contextlib.suppress(OSError):
-        if failure is None and shutil.disk_usage(folder).free < MIN_FREE_BYTES:
-            failure = io_failure(OSError(errno.ENOSPC, "no space"), target, f"write {option}")
-    if failure is not None:
-        where = "" if folder == target else f" in {folder}"
-        problem, code = failure.problem + where, failure.exit_code
-        raise IOFailure(failure.path, failure.operation, problem, failure.fix, code)
+    else:
+        if not full:
+            return
+        failure = io_failure(OSError(errno.ENOSPC, "no space"), target, f"write {option}")
+    where = "" if folder == target else f" in {folder}"
+    problem, code = failure.problem + where, failure.exit_code
+    raise IOFailure(failure.path, failure.operation, problem, failure.fix, code)
 
 
 def check_file_target(
     path: str | os.PathLike[str], option: str, *, fix: str | None = None, user_path: bool = True
 ) -> Path:
-    """``path`` can be written as a file (it, or the folders leading to it, can be created):
-    else an :class:`IOFailure` naming ``option``, the path and the fix."""
+    """``path`` can be written as a file, else an :class:`IOFailure` naming ``option``."""
     path = Path(path).expanduser()
     fix = fix or f"pass another {option} path"
     if path.is_dir():
@@ -121,7 +111,7 @@ def check_file_target(
         return path  # a device or FIFO: written directly, nothing to create
     if path.exists() and not path.is_file():
         raise IOFailure(path, f"write {option} to", "it is not a regular file", fix, 2)
-    _probe_below(path.parent, path, f"write {option} to", option, fix, user_path)
+    _probe(path.parent, path, option, fix, user_path, f"write {option} to")
     return path
 
 
@@ -133,23 +123,12 @@ def check_folder_target(
     fix = fix or f"pass another {option} folder"
     if path.exists() and not path.is_dir():
         raise IOFailure(path, f"use {option}", "it is a file, not a folder", fix, 2)
-    _probe_below(path, path, f"use {option}", option, fix, user_path)
+    _probe(path, path, option, fix, user_path, f"use {option}")
     return path
 
 
-def _probe_below(start: Path, target: Path, op: str, option: str, fix: str, user: bool) -> None:
-    """Probe the nearest existing folder at or above ``start``, which must be a folder."""
-    base = start
-    while not base.exists() and base != base.parent:
-        base = base.parent
-    if not base.is_dir():
-        raise IOFailure(target, op, f"{base} is a file, not a folder", fix, 2)
-    _probe_folder(base, target, option, fix, user)
-
-
 def preflight_outputs(files: Iterable[Named] = (), folders: Iterable[Named] = ()) -> None:
-    """Check each ``(option, path)`` of ``files`` (written as files) and ``folders`` (folders
-    written into); None and stdout (``-``, ``/dev/stdout``) are skipped."""
+    """Check each ``(option, path)`` of ``files`` and ``folders``; None and stdout skipped."""
     for option, path in files:
         if path is not None and not is_stdout(path):
             check_file_target(path, option)
@@ -171,13 +150,13 @@ def preflight_cache(cache_dir: str | os.PathLike[str] | None) -> None:
 
 
 def rescue_path(intended: Path, cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
-    """A writable place for a result whose intended path failed: the cache folder's
-    ``rescued/`` first, then the system temporary folder. None when neither can be written."""
+    """Where to write a result whose path failed: ``<cache>/rescued/``, else the temporary
+    folder; None when neither can be written."""
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     for folder in (cache / "rescued", Path(tempfile.gettempdir()) / "infogauss"):
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            _probe_folder(folder, folder, "rescue", "", False)
+            _probe(folder, folder, "rescue", "", False, "rescue")
         except (OSError, IOFailure):
             continue
         return folder / intended.name

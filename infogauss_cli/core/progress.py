@@ -1,11 +1,6 @@
-"""One progress channel: the library emits events, the front end renders them.
-
-Library code marks a long step with :func:`steps` (it yields ``advance(n=1)``) and reports a
-message with :func:`note`. Both go to the :class:`Channel` that a front end activates with
-:func:`listening` (the CLI renders rich bars on stderr, see ``cli/progress.py``). With none
-active, steps cost nothing and notes go to the ``infogauss`` logger, so the library prints
-nothing by itself and a program that embeds it sees notes as log warnings.
-"""
+"""One progress channel: library code marks long steps (:func:`steps`) and notes (:func:`note`);
+a front end renders them through the :class:`Channel` it activates with :func:`listening`. With
+none active, steps cost nothing and notes are ``infogauss`` log warnings."""
 
 from __future__ import annotations
 

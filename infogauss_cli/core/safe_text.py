@@ -1,10 +1,6 @@
-"""Show user-supplied text (file names, ``--name``, model names, data) safely, and keep paths
-named inside data files in their folder.
-
-Control characters (ESC/OSC sequences, newlines, DEL, C1 codes, bidi overrides) are shown
-escaped (``\\x1b``), never sent to the terminal; rich markup in names (``[bold red]x``) is
-shown literally; Markdown cells escape ``|`` and HTML.
-"""
+"""Show user-supplied text safely (control characters escaped, never sent to the terminal; rich
+markup shown literally; Markdown cells escaped), and keep paths named in data files inside their
+folder."""
 
 from __future__ import annotations
 
@@ -18,17 +14,12 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069
 
 def printable(text: object) -> str:
     """``text`` with every control character shown as an escape (``\\x1b``, ``\\n``)."""
-
-    def escape(m: re.Match[str]) -> str:
-        return m.group().encode("unicode_escape").decode("ascii")
-
-    return _CONTROL.sub(escape, str(text))
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
 def printable_lines(text: object) -> str:
-    """:func:`printable` line by line: a line break followed by an indented line stays (a
-    multi-line error such as the zoo validator's list); any other line break (one inside a file
-    name, which could forge an ``error:`` line) and every other control character is escaped."""
+    """:func:`printable`, but a line break before an indented line stays (a multi-line error);
+    any other (one in a file name could forge an ``error:`` line) is escaped."""
     lines = str(text).split("\n")
     out = printable(lines[0])
     for line in lines[1:]:

@@ -77,20 +77,14 @@ def _npy(path: Path, key: str | None) -> np.ndarray:
     from numpy.lib import format as npy_format
 
     with path.open("rb") as fh:
-        if fh.read(6) != b"\x93NUMPY":
-            raise BadInputError(
-                f"cannot read {path.name}: not a .npy file (no NumPy header at its start); "
-                "save it with numpy.save"
-            )
-        fh.seek(0)
         try:
             version = npy_format.read_magic(fh)
             read = npy_format.read_array_header_1_0 if version == (1, 0) else None
             shape, _, dtype = (read or npy_format.read_array_header_2_0)(fh)
         except Exception:  # ValueError, SyntaxError, KeyError... for a bad header
             raise BadInputError(
-                f"cannot read {path.name}: its .npy header is damaged (no valid shape and "
-                "dtype); save the array again with numpy.save"
+                f"cannot read {path.name}: not a .npy file, or its header is damaged (no valid "
+                "shape and dtype); save the array again with numpy.save"
             ) from None
         offset = fh.tell()
     if dtype.hasobject:
@@ -122,9 +116,7 @@ def _safetensors(path: Path, key: str | None) -> np.ndarray:
     size = path.stat().st_size
     with path.open("rb") as fh:
         raw = fh.read(8)
-        if len(raw) < 8:
-            raise BadInputError(f"cannot read {path}: not a safetensors file (too short)")
-        (length,) = struct.unpack("<Q", raw)
+        length = struct.unpack("<Q", raw)[0] if len(raw) == 8 else size
         if length > min(100 << 20, size - 8):
             raise BadInputError(f"cannot read {path}: not a safetensors file (bad header size)")
         header = json.loads(fh.read(length))
@@ -135,21 +127,20 @@ def _safetensors(path: Path, key: str | None) -> np.ndarray:
     try:  # validated: sizes >= 0 and 0 <= begin <= end (a negative offset reads the header)
         shape = tuple(int(s) for s in info["shape"])
         begin, end = (int(b) for b in info["data_offsets"])
-    except (KeyError, TypeError, ValueError):  # a missing key, or not a mapping / list
-        shape, begin, end = (-1,), -1, -1
-    if any(s < 0 for s in shape) or not 0 <= begin <= end:
+        dtype = _ST_DTYPES.get(str(info.get("dtype")))
+    except (KeyError, TypeError, ValueError):  # not a mapping, or a missing key
+        shape, begin, end, dtype = (-1,), -1, -1, None
+    need = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize if dtype else end - begin
+    if any(s < 0 for s in shape) or not 0 <= begin <= end or end - begin != need:
         raise BadInputError(
             f"cannot read {path.name}: not a valid safetensors file (tensor {name!r} has a "
             "bad shape or byte range in the header)"
         )
-    dtype = _ST_DTYPES.get(str(info.get("dtype")))
     if dtype is None:
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as fh:
             return _tensor_to_numpy(fh.get_tensor(name))
-    if end - begin != int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize:
-        raise BadInputError(f"{path.name}: tensor {name!r} has a wrong byte range for its shape")
     start = 8 + length
     if start + end > size:
         raise _truncated(path, end, size - start)
@@ -226,10 +217,8 @@ def _parquet(path: Path, key: str | None) -> np.ndarray:
         raise BadInputError(
             f"{path.name}: holds no data ({table.num_rows} rows, {table.num_columns} columns)"
         )
-    first = table.schema.field(0)
-    if table.num_columns == 1 and (
-        pa.types.is_list(first.type) or pa.types.is_fixed_size_list(first.type)
-    ):  # one embedding vector per row
+    first, lists = table.schema.field(0), (pa.types.is_list, pa.types.is_fixed_size_list)
+    if table.num_columns == 1 and any(t(first.type) for t in lists):  # a vector per row
         values = table.column(0).to_pylist()
         lengths = sorted({len(v) if v is not None else 0 for v in values})
         if len(lengths) > 1:

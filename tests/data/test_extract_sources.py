@@ -135,7 +135,7 @@ def test_text_file_source(tmp_path):
         ("line:3", "a dog"),
         ("line:5", "bird"),
     ]
-    assert src.empty_lines == 2 and src.towers == ("text",)
+    assert src.ignored("text") == {"empty line": 2} and src.towers == ("text",)
     fp = src.fingerprint("text")
     f.write_text("a cat\n\n  a dog  \r\n   \nbirds\n")
     assert TextFileSource(f).fingerprint("text") != fp

@@ -20,7 +20,7 @@ from infogauss_cli.data.fetch import (
     dataset_status,
     download,
     fetch,
-    is_complete,
+    read_marker,
     unsafe_reason,
 )
 from infogauss_cli.data.sources import parse_data_spec
@@ -69,7 +69,7 @@ def test_interrupted_download_resumes_on_the_next_run(archives, tmp_path, sizes)
             fetch(manifest, data, mirror=server.url, net=Network(retries=0))
         assert str(part) in str(err.value)
         assert part.stat().st_size == half
-        assert not is_complete(COCO_VAL2017, data)
+        assert read_marker(COCO_VAL2017, data) is None
         result = fetch(
             manifest, data, mirror=server.url, net=Network(retries=0), keep_archives=True
         )
@@ -126,7 +126,7 @@ def test_checksum_mismatch_is_rejected_and_nothing_extracted(archives, tmp_path)
     assert not (root / "val2017").exists() and not (root / "annotations").exists()
     assert not (root / "downloads" / ANN).exists()  # the bad file is gone
     assert (root / "downloads" / VAL).exists()  # the verified one stays for the next run
-    assert not is_complete(COCO_VAL2017, data)
+    assert read_marker(COCO_VAL2017, data) is None
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ def test_unsafe_zip_entries_reject_the_archive(archives, tmp_path, bad_member, s
     root = data / "coco"
     assert not (root / "val2017").exists() and not (root / "annotations").exists()
     assert not list(tmp_path.rglob("evil.jpg"))
-    assert not is_complete(COCO_VAL2017, data)
+    assert read_marker(COCO_VAL2017, data) is None
 
 
 def test_unsafe_reason_unit():

@@ -9,9 +9,10 @@ import pytest
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import DataOptions
-from infogauss_cli.data.sources import ignored_counts, item_loader, parse_data_spec
+from infogauss_cli.data.sources import ignored_counts, parse_data_spec
 from infogauss_cli.data.sources.hub_datasets import HFSource, parse_hf_spec
 from infogauss_cli.data.sources.images import load_image
+from infogauss_cli.data.sources.loaders import item_loader
 
 datasets = pytest.importorskip("datasets")
 

@@ -260,7 +260,7 @@ def test_text_tower_tokenises_in_batches(tmp_path):
 
     enc.collate = collate
     res = extract(enc, src.items("text"), EngineOptions(batch_size=4, workers=0))
-    assert src.empty_lines == 2
+    assert src.ignored("text") == {"empty line": 2}
     assert res.embeddings.shape == (10, 32)
     assert res.ids[:6] == ("line:1", "line:2", "line:3", "line:4", "line:5", "line:8")
     assert seen == [4, 4, 2]

@@ -12,7 +12,7 @@ import pytest
 
 from infogauss_cli.data.fetch import (
     COCO_VAL2017,
-    is_complete,
+    read_marker,
 )
 from tests.support.coco import file_name, image_ids, make_coco
 from tests.support.range_server import RangeServer
@@ -78,7 +78,7 @@ def served(archives: dict[str, bytes], **kw) -> RangeServer:
 
 def _assert_complete(data, archives_kept=False):
     root = data / "coco"
-    assert is_complete(COCO_VAL2017, data)
+    assert read_marker(COCO_VAL2017, data) is not None
     assert sorted(p.name for p in (root / "val2017").iterdir()) == [
         file_name(i) for i in image_ids(N_IMAGES)
     ]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import hashlib
 import json
@@ -12,8 +11,6 @@ import re
 import shutil
 import stat
 import time
-import urllib.parse
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +19,7 @@ from typing import Any
 from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.core.preflight import default_cache_dir
 from infogauss_cli.core.progress import note, steps
 from infogauss_cli.data.fetch.http import CHUNK_BYTES, Network, check_reachable, download, human
 
@@ -30,12 +28,12 @@ PathLike = str | os.PathLike[str]
 
 @dataclass(frozen=True)
 class Archive:
-    """One archive under the base URL; ``members``: patterns of the entries to extract (or all)."""
+    """One archive under the base URL; ``members``: patterns of the entries to extract."""
 
     url_path: str
     md5: str
-    size: int | None = None
-    members: tuple[str, ...] = ()
+    size: int | None  # None: unknown
+    members: tuple[str, ...]
 
     @property
     def filename(self) -> str:
@@ -110,11 +108,7 @@ class DatasetStatus:
 
 def resolve_data_dir(data_dir: PathLike | None = None) -> Path:
     """``data_dir``, else ``$INFOGAUSS_DATA``, else ``<user cache dir>/infogauss/data``."""
-    if data_dir or os.environ.get("INFOGAUSS_DATA"):
-        return Path(data_dir or os.environ["INFOGAUSS_DATA"]).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("infogauss")) / "data"
+    return Path(data_dir).expanduser() if data_dir else default_cache_dir("INFOGAUSS_DATA", "data")
 
 
 def read_marker(manifest: Manifest, data_dir: PathLike | None = None) -> dict[str, Any] | None:
@@ -127,39 +121,28 @@ def read_marker(manifest: Manifest, data_dir: PathLike | None = None) -> dict[st
     return info if isinstance(info, dict) and info.get("dataset") == manifest.name else None
 
 
-def is_complete(manifest: Manifest, data_dir: PathLike | None = None) -> bool:
-    return read_marker(manifest, data_dir) is not None
-
-
 def dataset_status(manifest: Manifest, data_dir: PathLike | None = None) -> DatasetStatus:
     """What of ``manifest`` is on disk under ``data_dir`` (``infogauss data info``)."""
     root = resolve_data_dir(data_dir) / manifest.subdir
     marker, folder = read_marker(manifest, data_dir), root / "downloads"
-    members = {
-        pattern: sum(p.is_file() for p in root.glob(pattern)) if root.is_dir() else 0
-        for archive in manifest.archives
-        for pattern in archive.members
-    }
+    patterns = [pattern for archive in manifest.archives for pattern in archive.members]
+    members = {pattern: sum(p.is_file() for p in root.glob(pattern)) for pattern in patterns}
     downloads = tuple(
         DownloadFile(p, p.stat().st_size, p.name.endswith(".part"))
-        for p in (sorted(folder.iterdir()) if folder.is_dir() else ())
+        for p in sorted(folder.glob("*"))
         if p.is_file()
     )
     return DatasetStatus(manifest.name, root, marker is not None, marker, members, downloads)
 
 
 def unsafe_reason(info: zipfile.ZipInfo) -> str | None:
-    """Why a zip entry must not be extracted (absolute path, ``..``, symlink, NUL), or None."""
+    """Why a zip entry must not be extracted (absolute path, ``..``, symlink), or None."""
     name = info.filename.replace("\\", "/")
     if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
         return "is an absolute path"
     if ".." in name.split("/"):
         return "has a '..' component (path traversal)"
-    if "\0" in name:
-        return "has a NUL byte in its name"
-    if stat.S_ISLNK(info.external_attr >> 16):
-        return "is a symbolic link"
-    return None
+    return "is a symbolic link" if stat.S_ISLNK(info.external_attr >> 16) else None
 
 
 def _matches(name: str, pattern: str) -> bool:
@@ -185,8 +168,7 @@ def select_members(path: Path, archive: Archive) -> list[zipfile.ZipInfo]:
     for pattern in archive.members:
         if not any(_matches(i.filename, pattern) for i in files):
             raise RunError(f"{archive.filename} has no entry matching {pattern!r}")
-    wanted = archive.members
-    return [i for i in files if not wanted or any(_matches(i.filename, p) for p in wanted)]
+    return [i for i in files if any(_matches(i.filename, p) for p in archive.members)]
 
 
 def extract_members(path: Path, infos: list[zipfile.ZipInfo], root: Path) -> int:
@@ -196,7 +178,7 @@ def extract_members(path: Path, infos: list[zipfile.ZipInfo], root: Path) -> int
     with zipfile.ZipFile(path) as zf, steps(f"extracting {path.name}", len(infos)) as advance:
         for info in infos:
             target = (root / info.filename.replace("\\", "/")).resolve()
-            if unsafe_reason(info) or not target.is_relative_to(base):  # never outside root
+            if not target.is_relative_to(base):  # never outside root (select_members checked)
                 raise RunError(f"refusing to extract {info.filename!r}: outside {root}")
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -207,23 +189,18 @@ def extract_members(path: Path, infos: list[zipfile.ZipInfo], root: Path) -> int
             except zipfile.BadZipFile as exc:
                 raise RunError(f"{path.name}: entry {info.filename!r} is corrupt ({exc})") from None
             finally:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+                tmp.unlink(missing_ok=True)
             advance()
     return len(infos)
 
 
 def _local_archives(mirror: str, manifest: Manifest) -> tuple[Path, list[Path]] | None:
-    """The folder ``mirror`` (path or file:// URL) and the archives in it; None for http(s)."""
-    if mirror.startswith("file://"):
-        folder = Path(urllib.request.url2pathname(urllib.parse.urlsplit(mirror).path))
-    elif m := re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", mirror):
+    """The folder ``mirror`` and the archives in it; None for an http(s) URL."""
+    if m := re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", mirror):
         if m[1].lower() not in ("http", "https"):
             raise BadInputError(f"--mirror {mirror!r}: use an http(s):// URL or a local folder")
         return None
-    else:
-        folder = Path(mirror).expanduser()
-    if not folder.is_dir():
+    if not (folder := Path(mirror).expanduser()).is_dir():
         raise BadInputError(f"--mirror {mirror!r}: not an http(s):// URL nor an existing folder")
     paths = []
     for a in manifest.archives:
@@ -237,12 +214,11 @@ def _local_archives(mirror: str, manifest: Manifest) -> tuple[Path, list[Path]] 
 
 def _download_all(manifest: Manifest, folder: Path, base: str, net: Network) -> int:
     """Download the archives missing from ``folder`` (host and free space checked first)."""
-    missing = [a for a in manifest.archives if not (folder / a.filename).is_file()]
-    if missing:
-        check_reachable(
-            base + missing[0].url_path, net.timeout_s, tuple(a.filename for a in manifest.archives)
-        )
-    if missing and None not in (sizes := [a.size for a in missing]):
+    if not (missing := [a for a in manifest.archives if not (folder / a.filename).is_file()]):
+        return 0
+    names = tuple(a.filename for a in manifest.archives)
+    check_reachable(base + missing[0].url_path, net.timeout_s, names)
+    if None not in (sizes := [a.size for a in missing]):
         parts = [folder / f"{a.filename}.part" for a in missing]
         need = 2 * sum(sizes) - sum(p.stat().st_size for p in parts if p.exists())  # + extracted
         folder.mkdir(parents=True, exist_ok=True)
@@ -272,12 +248,11 @@ def fetch(
     t0 = time.perf_counter()
     root = resolve_data_dir(data_dir) / manifest.subdir
     marker = root / manifest.marker_name
-    if not force and is_complete(manifest, data_dir):
+    if not force and read_marker(manifest, data_dir) is not None:
         return FetchResult(root, marker, 0, 0, True, time.perf_counter() - t0)
     local = _local_archives(mirror, manifest) if mirror else None
     base = (mirror if mirror and local is None else manifest.base_url).rstrip("/") + "/"
-    with contextlib.suppress(OSError):
-        marker.unlink()  # incomplete from here until the end
+    marker.unlink(missing_ok=True)  # incomplete from here until the end
     downloads = root / "downloads"
     fetched = 0 if local else _download_all(manifest, downloads, base, net)
     paths = local[1] if local else [downloads / a.filename for a in manifest.archives]
@@ -305,17 +280,12 @@ def fetch(
     info = {
         "dataset": manifest.name,
         "completed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "archives": [
-            {"file": a.filename, "md5": a.md5, "size": a.size, "members": list(a.members)}
-            for a in manifest.archives
-        ],
+        "archives": {a.filename: a.md5 for a in manifest.archives},
         "files": n_files,
         "source": str(local[0]) if local is not None else base,
         "tool": {"name": "infogauss", "version": __version__},
     }
     atomic_write_bytes(marker, (json.dumps(info, indent=2) + "\n").encode())
     if local is None and not keep_archives:
-        for path in [*paths, downloads]:
-            with contextlib.suppress(OSError):
-                path.rmdir() if path.is_dir() else path.unlink()
+        shutil.rmtree(downloads, ignore_errors=True)
     return FetchResult(root, marker, n_files, fetched, False, time.perf_counter() - t0)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import os
-import re
 import time
 import urllib.error
 import urllib.parse
@@ -15,95 +13,64 @@ from pathlib import Path
 
 from infogauss_cli.core.errors import RunError
 from infogauss_cli.core.netcheck import unreachable_reason
-from infogauss_cli.core.progress import Advance, note, steps
+from infogauss_cli.core.progress import note, steps
 
 CHUNK_BYTES = 1 << 20
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
 @dataclass(frozen=True)
 class Network:
-    """Retries in a row without progress, back-off (doubling), connect and read timeouts (s)."""
+    """Retries in a row without progress, back-off (doubling), timeout of a connect or read."""
 
     retries: int = 5
     backoff_s: float = 1.0
     timeout_s: float = 10.0
-    read_timeout_s: float = 60.0
 
 
 def human(n: int | None) -> str:
+    """``n`` bytes in GB, MB or KB (``?`` when unknown)."""
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if n is not None and n >= scale:
             return f"{n / scale:.1f} {unit}"
     return f"{'?' if n is None else n} bytes"
 
 
-def unreachable(host: str, reason: object, filenames: tuple[str, ...]) -> RunError:
-    files = " and ".join(filenames) or "the archives"
-    return RunError(
-        f"cannot reach {host} ({reason}): this machine looks offline, or the host is down. "
-        f"Fetch on a machine with network and copy the data folder over, or pass --mirror URL "
-        f"(an HTTP mirror, or a local folder holding {files})"
-    )
-
-
-def check_reachable(url: str, timeout_s: float, filenames: tuple[str, ...] = ()) -> None:
+def check_reachable(url: str, timeout_s: float, filenames: tuple[str, ...]) -> None:
     """RunError unless ``url``'s server answers within ``timeout_s`` (name lookup included)."""
     if (why := unreachable_reason(url, timeout_s)) is not None:
-        raise unreachable(urllib.parse.urlsplit(url).hostname or url, why, filenames)
+        raise RunError(
+            f"cannot reach {urllib.parse.urlsplit(url).hostname or url} ({why}): this machine "
+            "looks offline, or the host is down. Fetch on a machine with network and copy the "
+            "data folder over, or pass --mirror URL (an HTTP mirror, or a local folder holding "
+            f"{' and '.join(filenames)})"
+        )
 
 
 def _span(
     resp: http.client.HTTPResponse, url: str, have: int, size: int | None
 ) -> tuple[int, int | None]:
-    """(first byte of the body, total size or None) of the answer to a request from ``have``."""
-    if have and resp.status == 206:
-        m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
-        if not m or int(m[1]) != have:
-            raise RunError(
-                f"downloading {url}: the server answered the wrong range "
-                f"({resp.headers.get('Content-Range')!r} for bytes={have}-)"
-            )
-        start, total = have, None if m[3] == "*" else int(m[3])
+    """(first byte of the body, total size or None) of the answer to a request from ``have``
+    (a wrong range is caught by the checksum)."""
+    if have and resp.status == 206:  # Content-Range: bytes START-END/TOTAL
+        start, total = have, resp.headers.get("Content-Range", "").rpartition("/")[2]
     else:  # a whole file (the server ignored Range, or there was nothing to resume)
-        length = resp.headers.get("Content-Length")
-        start, total = 0, int(length) if length and length.isdigit() else size
-    if size is not None and total is not None and total != size:
+        start, total = 0, resp.headers.get("Content-Length", "")
+    known = int(total) if total.isdigit() else None if start else size
+    if size is not None and known is not None and known != size:
         raise RunError(
-            f"downloading {url}: the server has {total} bytes, expected {size}; "
+            f"downloading {url}: the server has {known} bytes, expected {size}; "
             "is this the right file (check --mirror)?"
         )
-    return start, total
-
-
-def _receive(
-    resp: http.client.HTTPResponse, part: Path, start: int, read_timeout_s: float, advance: Advance
-) -> tuple[int, BaseException | None]:
-    """Append (from ``start``) or write the body to ``part``: (bytes, error or None)."""
-    sock = getattr(getattr(resp.fp, "raw", None), "_sock", None)
-    if sock is not None:  # urllib has one timeout for connect and reads: reads get a longer one
-        with contextlib.suppress(OSError):
-            sock.settimeout(read_timeout_s)
-    got = 0
-    try:
-        with open(part, "ab" if start else "wb") as f:
-            while chunk := resp.read(CHUNK_BYTES):
-                f.write(chunk)
-                got += len(chunk)
-                advance(len(chunk))
-    except (OSError, http.client.HTTPException) as exc:
-        return got, exc
-    return got, None
+    return start, known
 
 
 def download(url: str, dest: Path, size: int | None = None, net: Network = Network()) -> int:
     """Download ``url`` to ``dest`` through ``dest.part`` (resumed with ``Range``; kept on failure),
     retrying up to ``net.retries`` times in a row without progress; returns the bytes fetched."""
-    dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
     part.parent.mkdir(parents=True, exist_ok=True)
     host = urllib.parse.urlsplit(url).hostname or url
-    fetched, failures, answered = 0, 0, False
+    fetched = failures = 0
     with steps(dest.name, size, "B") as advance:
         advance(part.stat().st_size if part.exists() else 0)
         while True:
@@ -112,40 +79,37 @@ def download(url: str, dest: Path, size: int | None = None, net: Network = Netwo
                 part.unlink()
                 advance(-have)
                 have = 0
-            if size is not None and have == size:
+            if have == size:
                 break
             headers = {"User-Agent": "infogauss", "Accept-Encoding": "identity"}
             if have:
                 headers["Range"] = f"bytes={have}-"
-            error: BaseException | None = None
             try:
                 request = urllib.request.Request(url, headers=headers)
-                resp = urllib.request.urlopen(request, timeout=net.timeout_s)
-            except urllib.error.HTTPError as exc:
-                if exc.code == 416 and have:  # nothing after `have`: the part is the whole file
-                    break
-                raise RunError(f"downloading {url}: HTTP {exc.code} {exc.reason}") from None
-            except (OSError, http.client.HTTPException) as exc:
-                if not answered:  # never got an answer in this call: fail fast, no retries
-                    reason = getattr(exc, "reason", exc)
-                    raise unreachable(host, reason, (dest.name,)) from None
-                error = exc
-            else:
-                answered = True
-                with resp:
+                with urllib.request.urlopen(request, timeout=net.timeout_s) as resp:
                     start, total = _span(resp, url, have, size)
                     if start:
                         note(f"resuming {dest.name} at {human(have)}")
                     elif have:
                         note(f"{host} does not resume downloads; restarting {dest.name}")
                         advance(-have)
-                    got, error = _receive(resp, part, start, net.read_timeout_s, advance)
-                fetched += got
-                failures = 0 if got else failures
-                if error is None and total is not None and start + got < total:
-                    error = ConnectionError(f"connection closed at {start + got} of {total} bytes")
-                if error is None:
+                    with open(part, "ab" if start else "wb") as f:
+                        while chunk := resp.read(CHUNK_BYTES):
+                            f.write(chunk)
+                            fetched += len(chunk)
+                            failures = 0  # progress: the retries count from here
+                            advance(len(chunk))
+                if total is None or (end := part.stat().st_size) >= total:
                     break
+                error: BaseException = ConnectionError(
+                    f"connection closed at {end} of {total} bytes"
+                )
+            except urllib.error.HTTPError as exc:
+                if exc.code == 416 and have:  # nothing after `have`: the part is the whole file
+                    break
+                raise RunError(f"downloading {url}: HTTP {exc.code} {exc.reason}") from None
+            except (OSError, http.client.HTTPException) as exc:
+                error = exc
             failures += 1
             if failures > net.retries:
                 kept = part.stat().st_size if part.exists() else 0

@@ -1,7 +1,5 @@
-"""Data sources: ``--data`` specs to the items of one tower (docs/data.md). The source registry
-("Add a source"): the built-in forms, registered here, builders added with
-:func:`register_source` and entry points of ``infogauss.sources``; a source's module is imported
-when the source is used."""
+"""Data sources: ``--data`` specs to the items of one tower (docs/data.md), and the registry of
+the built-in forms, :func:`register_source` and ``infogauss.sources`` entry points."""
 
 from __future__ import annotations
 
@@ -13,10 +11,8 @@ from dataclasses import fields
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import DataOptions
 from infogauss_cli.data.sources.base import Source, SourceOptions, ignored_counts
-from infogauss_cli.data.sources.loaders import item_loader
 from infogauss_cli.models.registry import entry_point_specs
 
-__all__ = ["data_section", "ignored_counts", "item_loader", "parse_data_spec", "register_source"]
 Builder = Callable[[str, SourceOptions], Source]
 _REGISTRY: dict[tuple[str, bool], tuple[str, Builder | str]] = {}  # (name, exact): form, build
 

@@ -14,9 +14,8 @@ from infogauss_cli.core.options import DataOptions
 
 @dataclass(frozen=True)
 class Item:
-    """One thing to embed: ``id`` is stable across runs; an image has a ``path`` or an in-memory
-    ``image`` (PIL image, array or encoded bytes), a text its ``text``; ``pair`` names the item
-    of the other tower it goes with (a caption's image)."""
+    """One thing to embed, ``id`` stable across runs: an image (a ``path``, or an ``image``: PIL,
+    array or encoded bytes) or a ``text``; ``pair``: its item of the other tower."""
 
     id: str
     path: str | None = None
@@ -39,8 +38,7 @@ class Source(Protocol):
 
 @dataclass(frozen=True)
 class SourceOptions(DataOptions):
-    """What a builder receives: the data options (``spec``: the whole spec) and the data folder
-    of ``coco-val2017`` (None: ``$INFOGAUSS_DATA`` or the user cache dir)."""
+    """What a builder receives: the data options (``spec``) and the folder of ``coco-val2017``."""
 
     data_dir: str | os.PathLike[str] | None = None
 

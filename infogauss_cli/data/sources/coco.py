@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from infogauss_cli.core.errors import BadInputError, more_names
+from infogauss_cli.core.errors import BadInputError, first_line, more_names
 from infogauss_cli.core.options import check_choice
 from infogauss_cli.core.safe_text import stays_inside
 from infogauss_cli.data import fetch as downloads
@@ -34,14 +34,10 @@ def load_coco(path: Path, name: str) -> COCO:
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             return COCO(str(path))
-    except json.JSONDecodeError as exc:
-        why = f"is not valid JSON ({exc.msg}, line {exc.lineno})"
-    except UnicodeDecodeError:
-        why = "is not UTF-8 JSON"
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        why = f"is not valid JSON ({first_line(exc)})"
     except AssertionError:
-        why = (
-            "is not a COCO annotation file (expected a JSON object with 'images' and 'annotations')"
-        )
+        why = "is not a COCO annotation file (a JSON object with 'images' and 'annotations')"
     except (KeyError, TypeError, AttributeError) as exc:
         why = f"is malformed COCO ({type(exc).__name__}: {exc})"
     raise BadInputError(f"{name}: {path.name} {why}")
@@ -70,12 +66,8 @@ class CocoSource:
         self.name = name or (f"coco:{annotations}" + (f":{images_dir}" if images_dir else ""))
         self.captions = check_choice(captions, ("first", "all"), "--captions")
         self.strict, self.missing_hint = strict, missing_hint
-        if not self.annotations.exists():
-            raise BadInputError(f"{self.name}: no such file {self.annotations}")
         if not self.annotations.is_file():
-            raise BadInputError(
-                f"{self.name}: {self.annotations} is not a file (want ANNOTATIONS.json)"
-            )
+            raise BadInputError(f"{self.name}: no such file {self.annotations} (ANNOTATIONS.json)")
         self._images_arg = Path(images_dir).expanduser() if images_dir else None
         if self._images_arg is not None and not self._images_arg.is_dir():
             raise BadInputError(f"{self.name}: images folder {self._images_arg} does not exist")
@@ -163,8 +155,6 @@ class CocoSource:
             )
         if not items:
             raise BadInputError(f"{self.name}: no non-empty captions")
-        if len({it.id for it in items}) != len(items):
-            raise BadInputError(f"{self.name}: annotation ids are not unique")
         self._ignored["text"] = {"empty caption": len(empty), "orphan caption": unlisted}
         return items
 
@@ -204,7 +194,7 @@ def val2017_from_spec(rest: str, options: SourceOptions) -> CocoSource:
     """MS-COCO val2017 in ``<data_dir>/coco``, fetched first when missing and ``download``."""
     manifest, data = downloads.COCO_VAL2017, downloads.resolve_data_dir(options.data_dir)
     root = data / manifest.subdir
-    if not downloads.is_complete(manifest, data):
+    if downloads.read_marker(manifest, data) is None:
         if not options.download:
             state = "is incomplete in" if root.exists() else "is not in"
             raise BadInputError(

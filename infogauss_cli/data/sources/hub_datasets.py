@@ -15,6 +15,7 @@ from infogauss_cli.core.errors import BadInputError, first_line, more_names
 from infogauss_cli.core.netcheck import unreachable_reason
 from infogauss_cli.core.options import DataOptions
 from infogauss_cli.data.sources.base import Item, check_tower, fingerprint_items
+from infogauss_cli.models.weights import error_chain
 
 if TYPE_CHECKING:  # pragma: no cover
     from datasets import Dataset, DatasetDict, IterableDataset, IterableDatasetDict
@@ -97,9 +98,8 @@ def _kind_of_value(value: object) -> str | None:
         return "text"
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return "texts"
-    if isinstance(value, dict) and ("bytes" in value or "path" in value):
-        return "image"
-    return "image" if type(value).__module__.startswith("PIL.") else None
+    encoded = isinstance(value, dict) and ("bytes" in value or "path" in value)
+    return "image" if encoded or type(value).__module__.startswith("PIL.") else None
 
 
 def _image_item(item_id: str, value: object) -> Item | None:
@@ -111,6 +111,12 @@ def _image_item(item_id: str, value: object) -> Item | None:
     if isinstance(value, str):
         return Item(id=item_id, path=value) if os.path.isfile(value) else None
     return None if value is None else Item(id=item_id, image=value)
+
+
+def _text_item(item_id: str, value: object, pair: str | None) -> Item | None:
+    """A row's text value -> an Item, None when empty."""
+    text = value.strip() if isinstance(value, str) else ""
+    return Item(id=item_id, text=text, pair=pair) if text else None
 
 
 class HFSource:
@@ -192,21 +198,13 @@ class HFSource:
             if split not in names:
                 raise BadInputError(f"{self.name}: no split {split!r} (splits: {', '.join(names)})")
             loaded = loaded[split]
-        elif split is not None and sliceable:
-            own = str(getattr(loaded, "split", None) or "")
-            if own and own != split:
-                raise BadInputError(f"{self.name}: this folder holds the split {own!r} only")
         return loaded if rows is None else loaded.select(range(len(loaded))[rows])
 
     def _error(
         self, exc: BaseException, hub: bool = False, why: str | None = None
     ) -> BadInputError:
         """One line for a failure of ``datasets`` (``why``: the Hub was found unreachable)."""
-        chain: list[BaseException] = []
-        e: BaseException | None = exc
-        while e is not None and len(chain) < 10:
-            chain.append(e)
-            e = e.__cause__ or e.__context__
+        chain = error_chain(exc)
         text = " ".join(f"{type(x).__name__}: {x}" for x in chain)
         if why is not None or (hub and any(marker in text for marker in _OFFLINE_MARKERS)):
             flags = _offline_flags()
@@ -224,8 +222,6 @@ class HFSource:
                 f"{self.name}: no such dataset on the Hub, and no local file or folder "
                 f"{self.dataset!r} ({first_line(exc)})"
             )
-        if "Unknown split" in text or "Bad split" in text:
-            return BadInputError(f"{self.name}: {first_line(exc)}")
         return BadInputError(
             f"{self.name}: could not load the dataset ({type(exc).__name__}: {first_line(exc)})"
         )
@@ -254,8 +250,7 @@ class HFSource:
             return towers
         if self.column not in self.kinds:
             raise BadInputError(f"{self.name}: no column {self.column!r} (columns: {listing})")
-        kind = self.kinds[self.column]
-        if kind is None:
+        if (kind := self.kinds[self.column]) is None:
             raise BadInputError(
                 f"{self.name}: column {self.column!r} holds neither images nor strings"
             )
@@ -294,45 +289,34 @@ class HFSource:
         except Exception as exc:
             raise self._error(exc) from None
 
-    def _left_out(self, names: list[str], name: str, why: str) -> None:
-        """Count a row left out; streamed with ``strict``, an error as soon as it is met."""
-        if self.streaming and self.strict:
-            raise BadInputError(f"{self.name}: {name} {why} (--strict)")
-        names.append(name)
-
-    def _tower_items(self, tower: str, column: str, left: list[str]) -> Iterator[Item]:
-        images = self._columns_of("image")
-        paired = tower == "text" and len(images) == 1 and self.column is None
-        for i, value in self._rows(column):
-            if tower == "image":
-                item = _image_item(f"row:{i}", value)
-                if item is None:
-                    self._left_out(left, f"row:{i}", "without an image")
-                else:
-                    yield item
-                continue
-            pair = f"row:{i}" if paired else None
-            texts = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
-            if not texts:
-                self._left_out(left, f"row:{i}", "with an empty text")
-            for j, v in texts:
-                item_id = f"row:{i}" if j is None else f"row:{i}:{j}"
-                text = v.strip() if isinstance(v, str) else ""
-                if not text:
-                    self._left_out(left, item_id, "with an empty text")
-                    continue
-                yield Item(id=item_id, text=text, pair=pair)
-                if self.captions == "first":
-                    break
-
     def iter_items(self, tower: str) -> Iterator[Item]:
-        """The items of ``tower`` as read; what was left out is counted at the end."""
+        """The items of ``tower`` as read; rows without an image and empty texts are left out
+        and counted at the end (``strict``: an error, streamed at the first one)."""
         column = self.column_for(tower)
+        paired = tower == "text" and len(self._columns_of("image")) == 1 and self.column is None
+        what = "without an image" if tower == "image" else "with an empty text"
         left: list[str] = []
         found = 0
-        for item in self._tower_items(tower, column, left):
-            found += 1
-            yield item
+        for i, value in self._rows(column):
+            row = f"row:{i}"
+            pair = row if paired else None
+            if tower == "image":
+                read = [(row, _image_item(row, value))]
+            elif isinstance(value, list):
+                texts = [(f"{row}:{j}", v) for j, v in enumerate(value)]
+                read = [(k, _text_item(k, v, pair)) for k, v in texts] or [(row, None)]
+            else:
+                read = [(row, _text_item(row, value, pair))]
+            for item_id, item in read:
+                if item is None:
+                    if self.streaming and self.strict:
+                        raise BadInputError(f"{self.name}: {item_id} {what} (--strict)")
+                    left.append(item_id)
+                    continue
+                found += 1
+                yield item
+                if tower == "text" and self.captions == "first":
+                    break
         if left and self.strict:
             what = "row(s) without an image" if tower == "image" else "empty text(s)"
             raise BadInputError(f"{self.name}: {len(left)} {what}: {more_names(left)} (--strict)")

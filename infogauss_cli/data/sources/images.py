@@ -1,5 +1,4 @@
-"""``images:DIR``: every image file under a folder, recursively, ids the sorted posix paths
-relative to DIR (``cats/001.jpg``); decoded by :func:`~.loaders.load_image` (re-exported)."""
+"""``images:DIR``: every image file under a folder, ids the paths relative to it."""
 
 from __future__ import annotations
 
@@ -50,17 +49,13 @@ class ImageFolderSource:
         return list(self._scan)
 
     def fingerprint(self, tower: str = "image") -> str:
-        """sha256 over (id, size, mtime_ns) of every file: changes when a file is added,
-        removed, renamed or rewritten."""
+        """sha256 over (id, size, mtime_ns) of every file: any file added, removed or changed."""
         check_tower(self.name, self.towers, tower)
         h = hashlib.sha256(b"infogauss.images/v1\n")
         for item in self._scan:
             st = Path(item.path).stat()  # type: ignore[arg-type]
             h.update(f"{item.id}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
         return h.hexdigest()
-
-    def __repr__(self) -> str:
-        return f"ImageFolderSource({str(self.root)!r})"
 
 
 def from_spec(rest: str, options: SourceOptions) -> ImageFolderSource:

@@ -1,6 +1,5 @@
-"""Item -> the encoder's raw input: the source's own ``loader(tower)``, or the text or
-:func:`load_image` (RGB ``PIL.Image``). Loaders run in DataLoader workers (they must pickle)
-and raise :class:`~.base.ItemLoadError` for a bad item, which the extractor skips and names."""
+"""Item -> the encoder's raw input (the text, or an RGB ``PIL.Image``); loaders run in DataLoader
+workers and raise :class:`~.base.ItemLoadError` for an item the extractor skips and names."""
 
 from __future__ import annotations
 
@@ -42,13 +41,9 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         import numpy as np
 
         arr = np.asarray(img, dtype=np.float64)
-        hi = float(arr.max()) if arr.size else 0.0
-        scale = 255.0 / hi if hi > 255.0 else 1.0
+        scale = 255.0 / max(float(arr.max()), 255.0)
         img = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), mode="L")
-    has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
-        img.mode == "P" and "transparency" in img.info
-    )
-    if has_alpha:
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
@@ -56,8 +51,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 
 def jpeg_bytes(item: Item) -> bytes | None:
-    """The bytes of a JPEG item (a ``.jpg``/``.jpeg`` path, or encoded bytes in ``item.image``)
-    that start with the JPEG start marker; None otherwise, or when the file cannot be read."""
+    """The bytes of a JPEG item (a ``.jpg`` path or encoded bytes), else None."""
     data = item.image
     if data is None and item.path and item.path.lower().endswith((".jpg", ".jpeg")):
         try:
@@ -81,8 +75,7 @@ def check_declared_size(item_id: str, width: int, height: int) -> None:
 
 
 def load_image(item: Item) -> Image.Image:
-    """Decode ``item`` (a file path, encoded bytes or an in-memory image/array) to an RGB
-    ``PIL.Image``; :class:`ImageLoadError` for anything that is not a decodable image."""
+    """``item`` (a path, encoded bytes, an image or array) as an RGB ``PIL.Image``."""
     from PIL import Image
 
     try:
@@ -94,8 +87,6 @@ def load_image(item: Item) -> Image.Image:
                 img = Image.fromarray(np.asarray(img))
             img.load()
             return _to_rgb(img)
-        if img is not None and not len(img):
-            raise ImageLoadError(item.id, "empty file (0 bytes)")
         if img is None and item.path is None:
             raise ImageLoadError(item.id, "item has neither a path nor an image")
         with Image.open(item.path if img is None else io.BytesIO(img)) as opened:
@@ -107,7 +98,7 @@ def load_image(item: Item) -> Image.Image:
     except FileNotFoundError:
         raise ImageLoadError(item.id, "file not found") from None
     except Image.UnidentifiedImageError:
-        empty = item.image is None and os.path.getsize(item.path) == 0  # it opened
+        empty = not (os.path.getsize(item.path) if item.image is None else len(item.image))
         why = "empty file (0 bytes)" if empty else "not a readable image"
         raise ImageLoadError(item.id, why) from None
     except Image.DecompressionBombError:

@@ -22,9 +22,6 @@ _FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
 _UNSUPPORTED = {
     ".json": "a .json file: use .jsonl (one object per line), or coco:FILE.json for COCO captions",
     ".parquet": "a .parquet file: use hf:FILE.parquet",
-    ".arrow": "an .arrow file: use hf:DIR (a saved dataset folder)",
-    ".gz": "a compressed file: decompress it first",
-    ".zip": "a zip archive: extract it first",
 }
 Rows = Iterator[tuple[str, str | None]]  # (item id, text; None: a blank line)
 
@@ -34,12 +31,8 @@ class TextFileSource:
 
     def __init__(self, path: str | Path, *, text_field: str | None = None, strict: bool = False):
         self.path, self.name, self.strict = Path(path).expanduser(), f"text:{path}", strict
-        if not self.path.exists():
-            raise BadInputError(f"{self.name}: no such file")
         if not self.path.is_file():
-            raise BadInputError(
-                f"{self.name}: not a file (text:FILE wants a .txt/.jsonl/.csv file)"
-            )
+            raise BadInputError(f"{self.name}: no such file (text:FILE: a .txt/.jsonl/.csv file)")
         suffix = self.path.suffix.lower()
         if suffix in _UNSUPPORTED:
             raise BadInputError(f"{self.name}: text:FILE cannot read {_UNSUPPORTED[suffix]}")
@@ -50,7 +43,7 @@ class TextFileSource:
                 f"{self.path.name} is read as plain text, one item per line"
             )
         self.text_field = text_field
-        self.empty_lines = self.empty_values = 0  # blank lines; rows with an empty text
+        self.empty = 0  # empty lines of a .txt file, empty texts of the others
 
     @cached_property
     def _raw(self) -> bytes:
@@ -120,22 +113,21 @@ class TextFileSource:
             raise BadInputError(
                 f"{self.name}: not UTF-8 text (byte {exc.start}); re-encode it as UTF-8"
             ) from None
-        items, self.empty_lines, self.empty_values = [], 0, 0
+        items, self.empty = [], 0
         read = {"jsonl": self._jsonl, "csv": self._csv}.get(self.format)
         rows = (
             read(text) if read else ((f"line:{n}", x) for n, x in enumerate(text.splitlines(), 1))
         )
         for item_id, raw in rows:
-            value = None if raw is None else raw.strip()
-            if value:
+            if raw is None:  # a blank line of a .jsonl or .csv file
+                continue
+            if value := raw.strip():
                 items.append(Item(id=item_id, text=value))
-            elif value is None or self.format == "txt":
-                self.empty_lines += 1
-            elif self.strict:
+            elif self.strict and self.format != "txt":
                 where = item_id.replace(":", " ")
                 raise BadInputError(f"{self.name}: {where} has an empty text (--strict)")
             else:
-                self.empty_values += 1
+                self.empty += 1
         if not items:
             what = "lines" if self.format == "txt" else "texts"
             raise BadInputError(f"{self.name}: no non-empty {what}")
@@ -147,8 +139,7 @@ class TextFileSource:
 
     def ignored(self, tower: str = "text") -> dict[str, int]:
         self.items(tower)  # counts what was left out
-        txt = self.format == "txt"
-        return {"empty line": self.empty_lines} if txt else {"empty text": self.empty_values}
+        return {"empty line" if self.format == "txt" else "empty text": self.empty}
 
     def fingerprint(self, tower: str = "text") -> str:
         check_tower(self.name, self.towers, tower)
