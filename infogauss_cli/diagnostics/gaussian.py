@@ -1,6 +1,8 @@
 """Tests of "Gaussian?" whose null is a Gaussian of any mean and covariance, on the rows'
 decorrelated coordinates ``Z = sqrt(m - 1) U_k``, and their power against iid Student t10
-coordinates (``power_table.tsv`` up to :data:`TABLE_MAX_ROWS` rows, closed forms beyond)."""
+coordinates (``power_table.tsv`` up to :data:`TABLE_MAX_ROWS` rows, closed forms beyond); and
+``metrics.tail_share``, the share of rows beyond the 99th percentile of their exact in-sample law
+under the Gaussian fitted to them (1% when it fits)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,14 @@ from scipy import special
 
 from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.diagnosis import dead_mask
+from infogauss_cli.diagnostics.fit import (
+    RANK_RTOL,
+    SAMPLE_RATIO,
+    TAIL_LEVEL,
+    GaussianFit,
+    fit,
+    tail_share,
+)
 from infogauss_cli.diagnostics.mardia import (
     HZ_MAX_DIM,
     HZ_MAX_ROWS,
@@ -30,12 +40,10 @@ from infogauss_cli.diagnostics.normality import (
 )
 from infogauss_cli.diagnostics.reference import gaussian_effect, reference
 from infogauss_cli.diagnostics.refsim import ALT_DF
-from infogauss_cli.diagnostics.tails import tail_metrics
 from infogauss_cli.diagnostics.validate import l2_normalise, sample_indices, take_rows
 
 MAX_ROWS = 20_000
 MAX_VALUES = 1 << 25  # rows x d held in float64 for the decomposition (256 MiB)
-RANK_RTOL = 1e-10  # eigenvalues below this share of the largest are no variance
 POWER_FILE = Path(__file__).with_name("power_table.tsv")
 TABLE_MAX_ROWS = 500
 M_GRID = (20, 30, 50, 75, 100, 150, 200, 300, 500)
@@ -70,6 +78,31 @@ def decorrelate(x: np.ndarray) -> tuple[np.ndarray, int]:
         return np.empty((m, 0)), 0
     u = c @ (v[:, :k] / np.sqrt(lam[:k])) if d <= m else v[:, :k]
     return u * math.sqrt(m - 1), rank
+
+
+def rows_needed(rank: int) -> int:
+    """The rows from which ``fit(..., shrinkage="auto")`` keeps the sample covariance."""
+    return max(math.ceil(SAMPLE_RATIO * rank), rank + 2)
+
+
+def tail_metrics(a: np.ndarray, z: np.ndarray, rank: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics, null) of ``tail_share`` of rows ``a``; ``z``, ``rank``: ``decorrelate(a)``.
+    Computed from :func:`rows_needed` rows, where the sample covariance has its closed law. When
+    ``z`` keeps all ``rank`` whitened coordinates, the sample fit of ``a`` is N(0, I) in them
+    (affine invariance): D² = |z|², and no second covariance is needed."""
+    m, k = z.shape
+    need = rows_needed(rank)
+    if rank == 0 or m < need:
+        return {"tail_share": None}, ({"tail_share_n_needed": need} if rank else {})
+    if k == rank:
+        eye, why = np.eye(k), "the sample fit in its own whitened coordinates"
+        f = GaussianFit(np.zeros(k), eye, np.ones(k), eye, m, "sample", 0.0, why)
+        d2 = np.einsum("ij,ij->i", z, z)
+    else:  # m = 2·rank exactly: decorrelate kept rank - 1 coordinates
+        f = fit(a, shrinkage="sample")
+        d2 = f.mahalanobis(a)
+    share = tail_share(f.tail_p(d2, in_sample=True), TAIL_LEVEL)
+    return {"tail_share": share}, {"tail_share": TAIL_LEVEL}
 
 
 def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import math
 import os
-import tempfile
 import warnings
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.diagnostics.columns import ColumnTests, column_tests
 from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA, table_row
 
@@ -145,7 +146,6 @@ def summarise(sim: dict[str, np.ndarray], n: int, view: str) -> dict[str, float]
 
 
 STORE_FORMAT = 2  # 1: no format nor checksum in the entry
-_META = ("__format__", "__sha256__")
 _WARNED: set[str] = set()
 
 
@@ -197,36 +197,27 @@ class DiskReferenceStore:
         if not f.is_file():
             return None
         try:
-            with open(f, "rb") as fh, np.load(fh, allow_pickle=False) as z:
-                got = {k: np.array(z[k]) for k in z.files}
+            with np.load(f, allow_pickle=False) as z:
+                arrays = {k: np.array(z[k]) for k in z.files}
         except Exception:  # corrupt or truncated: drop it, simulate again
             reject(f, "unreadable (truncated or corrupt)")
             return None
-        arrays = {k: v for k, v in got.items() if k not in _META}
-        fmt = got.get("__format__")
+        fmt, sha = arrays.pop("__format__", None), str(arrays.pop("__sha256__", ""))
         if fmt is None or fmt.shape != () or int(fmt) != STORE_FORMAT:
-            why = f"of another format ({'none' if fmt is None else fmt}, expected {STORE_FORMAT})"
-        elif str(got.get("__sha256__", "")) != checksum(key, arrays):
-            why = "not what was written (checksum mismatch)"
+            fmt = "none" if fmt is None else fmt
+            reject(f, f"of another format ({fmt}, expected {STORE_FORMAT})")
+        elif sha != checksum(key, arrays):
+            reject(f, "not what was written (checksum mismatch)")
         else:
             return arrays
-        reject(f, why)
         return None
 
     def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
-        f = self.path / f"{key}.npz"
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{f.name}.", suffix=".tmp")
-        except OSError:  # read-only or full disk: the reference is still used, just not kept
-            return
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                meta = {"__format__": np.array(STORE_FORMAT)}
-                np.savez(fh, **arrays, **meta, __sha256__=np.array(checksum(key, arrays)))
-            os.replace(tmp, f)
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
+        buf = io.BytesIO()
+        meta = {"__format__": np.array(STORE_FORMAT), "__sha256__": np.array(checksum(key, arrays))}
+        np.savez(buf, **arrays, **meta)
+        with contextlib.suppress(OSError):  # read-only or full disk: used, just not kept
+            atomic_write_bytes(self.path / f"{key}.npz", buf.getvalue(), parents=True)
 
 
 def use_disk_store() -> None:

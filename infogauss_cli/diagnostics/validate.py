@@ -212,15 +212,13 @@ class MappedRows:
     """``release(r0, r1)`` drops the pages of rows ``[r0, r1)`` of a read-only memory map."""
 
     def __init__(self, a: np.ndarray) -> None:
-        self._mm: mmap.mmap | None = None
         self._stride = int(a.strides[0]) if a.ndim else 0
-        mm = _read_only_mmap(a)
-        row_contiguous = a.ndim >= 1 and (a.ndim == 1 or a.strides[-1] == a.dtype.itemsize)
-        if mm is None or self._stride <= 0 or not row_contiguous or not hasattr(mm, "madvise"):
-            return  # (column-major files are read as they are: their pages stay resident)
-        base = np.frombuffer(mm, dtype=np.uint8)
-        self._offset = int(a.__array_interface__["data"][0] - base.__array_interface__["data"][0])
-        self._size, self._mm = len(mm), mm
+        contiguous = a.ndim >= 1 and a.strides[-1] == a.dtype.itemsize
+        mm = _read_only_mmap(a) if contiguous and self._stride > 0 else None
+        self._mm = mm if hasattr(mm, "madvise") else None  # column-major: pages stay resident
+        if self._mm is not None:
+            base = np.frombuffer(mm, dtype=np.uint8).__array_interface__["data"][0]
+            self._offset = int(a.__array_interface__["data"][0] - base)
 
     @property
     def mapped(self) -> bool:
@@ -230,8 +228,8 @@ class MappedRows:
         if self._mm is None or r1 <= r0:
             return
         start = self._offset + r0 * self._stride
-        stop = min(self._offset + r1 * self._stride, self._size)
         start -= start % mmap.PAGESIZE
+        stop = min(self._offset + r1 * self._stride, len(self._mm))
         if stop > start:
             try:
                 self._mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
@@ -240,19 +238,14 @@ class MappedRows:
 
 
 def _read_only_mmap(a: np.ndarray) -> mmap.mmap | None:
-    """The read-only ``mmap`` behind ``a`` (through its ``base`` chain), if any."""
-    obj = a
-    for _ in range(32):
-        if isinstance(obj, np.memmap) and getattr(obj, "mode", None) == "r":
-            mm = getattr(obj, "_mmap", None)
-            if isinstance(mm, mmap.mmap):
-                return mm
-        base = getattr(obj, "base", None)
-        if base is None:
-            return None
-        if isinstance(base, mmap.mmap):
-            return None  # mapped, but we do not know its mode: leave it alone
-        obj = base
+    """The read-only ``mmap`` behind ``a`` (through its ``base`` chain), if any; None for a map
+    of unknown mode."""
+    obj: object = a
+    while obj is not None and not isinstance(obj, mmap.mmap):
+        mm = getattr(obj, "_mmap", None)
+        if isinstance(obj, np.memmap) and obj.mode == "r" and isinstance(mm, mmap.mmap):
+            return mm
+        obj = getattr(obj, "base", None)
     return None
 
 
