@@ -135,7 +135,7 @@ def mardia_test(
     skew_p = float(special.chdtrc(nu, b1 / c))
     f = pearson3_cdf(b2, m2, v2, s2)
     kurt_p = min(1.0, 2.0 * min(f, 1.0 - f))
-    return MardiaResult(b1=b1, b2=b2, skew_p=skew_p, kurt_p=kurt_p, n=n, k=k)
+    return MardiaResult(b1, b2, skew_p, kurt_p, n, k)
 
 
 def mardia(

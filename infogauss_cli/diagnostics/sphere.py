@@ -68,20 +68,14 @@ def uniformity_ideal(d: int, t: float = UNIFORMITY_T) -> float:
     return -2.0 * t + math.log(float(special.hyp0f1(d / 2.0, t * t)))
 
 
-def uniformity(
-    u: np.ndarray,
-    *,
-    t: float = UNIFORMITY_T,
-    max_rows: int | None = DEFAULT_UNIFORMITY_ROWS,
-    seed: int = 0,
-) -> Uniformity:
-    """Wang-Isola uniformity of unit rows over all pairs of (at most ``max_rows``) rows."""
+def uniformity(u: np.ndarray, *, max_rows: int | None, seed: int = 0) -> Uniformity:
+    """Wang-Isola uniformity (t = 2) of unit rows over all pairs of (at most ``max_rows``) rows."""
     n, d = u.shape
     if max_rows is not None and n > max_rows:
         idx = np.sort(np.random.default_rng([seed, 0x5F3]).choice(n, max_rows, replace=False))
         u = u[idx]
         n = max_rows
-    u, total = np.asarray(u, dtype=np.float64), 0.0
+    u, total, t = np.asarray(u, dtype=np.float64), 0.0, UNIFORMITY_T
     for i in range(0, n, _BLOCK):  # exp(-t ||u_i - u_j||^2) = exp(-2t (1 - s_ij)) over i < j
         a = u[i : i + _BLOCK]
         g = a @ u[i:].T  # this block against itself and everything after it
@@ -129,13 +123,11 @@ def scatter(t: np.ndarray, m: np.ndarray, n: int) -> Scatter:
     return Scatter(stat, p, erank, pr, cond, float(lam[0] / total), lam)
 
 
-def sphere_moments(
-    x: np.ndarray, norms: np.ndarray, block_bytes: int = 8 << 20
-) -> tuple[np.ndarray, np.ndarray]:
+def sphere_moments(x: np.ndarray, norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mean of u, (1/n) sum u u^T) of the unit rows u = x / norms, in one pass of row blocks."""
     n, d = x.shape
     total, t = np.zeros(d), np.zeros((d, d))
-    for i, block in row_blocks(x, 8 * d, block_bytes):
+    for i, block in row_blocks(x, 8 * d, 8 << 20):
         a = l2_normalise(block, norms[i : i + len(block)]).astype(np.float64, copy=False)
         total += a.sum(axis=0)
         t += a.T @ a
@@ -150,21 +142,16 @@ def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> tuple[dict[str, Any],
     live = norms > 0
     u = l2_normalise(a[live], norms[live])
     m, d = u.shape
-    nan = float("nan")
-    ray = rayleigh(u.mean(axis=0), m) if m >= 2 else Rayleigh(nan, nan, nan)
-    metrics = {"sphere_rows": m, "sphere_zero_rows": int((~live).sum())}
-    metrics["sphere_rayleigh_p"] = ray.pvalue
-    metrics["sphere_bingham_p"] = bingham_p(u) if m >= 2 else nan
+    metrics: dict[str, Any] = {"sphere_rows": m, "sphere_zero_rows": int((~live).sum())}
+    if m < 2:
+        keys = ("sphere_rayleigh_p", "sphere_bingham_p", "sphere_mean_norm")
+        return metrics | dict.fromkeys(keys, float("nan")), {"sphere_power_relevant": 0.0}
+    ray = rayleigh(u.mean(axis=0), m)
+    gram = u @ u.T if m < d else u.T @ u  # tr T^2 from the smaller Gram or scatter matrix
+    bing = bingham(float(np.einsum("ij,ij->", gram, gram)) / (m * m), m, d)[1]
+    metrics |= {"sphere_rayleigh_p": ray.pvalue, "sphere_bingham_p": bing}
     metrics["sphere_mean_norm"] = ray.mean_norm
-    power = bingham_power(m, d, alpha / 2) if m >= 2 else 0.0
-    return metrics, {"sphere_power_relevant": power}
-
-
-def bingham_p(u: np.ndarray) -> float:
-    """Bingham's p of unit rows u (m, d), tr T^2 from the smaller Gram or scatter matrix."""
-    m, d = u.shape
-    gram = u @ u.T if m < d else u.T @ u
-    return bingham(float(np.einsum("ij,ij->", gram, gram)) / (m * m), m, d)[1]
+    return metrics, {"sphere_power_relevant": bingham_power(m, d, alpha / 2)}
 
 
 def bingham(tr2: float, n: int, d: int) -> tuple[float, float]:

@@ -51,10 +51,8 @@ def ks_uniform(pvalues: np.ndarray) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
-def bootstrap_compliance(
-    x: np.ndarray, reps: int, *, seed: int = 0, level: float = 0.95
-) -> BootstrapCI:
-    """Percentile intervals of AD and DP compliance over ``reps`` row resamples, re-centred."""
+def bootstrap_compliance(x: np.ndarray, reps: int, *, seed: int = 0) -> BootstrapCI:
+    """95% percentile intervals of AD and DP compliance over ``reps`` row resamples, re-centred."""
     x = np.asarray(x)
     n, d = x.shape
 
@@ -66,12 +64,12 @@ def bootstrap_compliance(
     est = compliances(x)
     rng = np.random.default_rng([seed, 0xB007])
     ad, dp = np.array([compliances(x[rng.integers(0, n, n)]) for _ in range(reps)]).T
-    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+
+    lo = (1 - 0.95) / 2
 
     def ci(e: float, s: np.ndarray) -> tuple[float, float]:
-        shift = e - float(s.mean())
-        a, b = np.quantile(s, [lo, hi]) + shift
-        return float(np.clip(a, 0, 1)), float(np.clip(b, 0, 1))
+        a, b = np.clip(np.quantile(s, [lo, 1 - lo]) + (e - float(s.mean())), 0, 1)
+        return float(a), float(b)
 
     return BootstrapCI(ci(est[0], ad), ci(est[1], dp), ad, dp)
 
