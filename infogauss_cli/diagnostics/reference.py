@@ -84,24 +84,18 @@ class Reference:
         return max(fail(self.alt_ad_rate, ad_min), fail(self.alt_dp_rate, dp_min))
 
     def calibrate_p(self, pvalues: np.ndarray) -> np.ndarray:
-        """P_ref(P <= p) for each DP p-value (U(0, 1) under the reference); NaN stays NaN."""
-        p, ref = np.asarray(pvalues, dtype=np.float64), self.dp_pvalues
-        if self.dp_levels is not None:
-            out = _from_quantiles(p, ref, self.dp_levels)
-        else:
-            out = np.minimum((1.0 + np.searchsorted(ref, p, side="right")) / (1.0 + ref.size), 1.0)
+        """P_ref(P <= p) for each DP p-value (U(0, 1) under the reference); NaN stays NaN. From
+        the table's quantiles at ``dp_levels``: linear in log p between them, in p outside."""
+        p, q, lv = np.asarray(pvalues, dtype=np.float64), self.dp_pvalues, self.dp_levels
+        if lv is None:
+            out = np.minimum((1.0 + np.searchsorted(q, p, side="right")) / (1.0 + q.size), 1.0)
+            return np.where(np.isnan(p), np.nan, out)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mid = np.interp(np.log(np.maximum(p, 1e-300)), np.log(np.maximum(q, 1e-300)), lv)
+            low = lv[0] * p / max(q[0], 1e-300)
+            high = lv[-1] + (1 - lv[-1]) * (p - q[-1]) / max(1 - q[-1], 1e-12)
+        out = np.clip(np.nan_to_num(np.where(p < q[0], low, np.where(p > q[-1], high, mid))), 0, 1)
         return np.where(np.isnan(p), np.nan, out)
-
-
-def _from_quantiles(p: np.ndarray, q: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """P(P <= p) from quantiles ``q`` at ``levels`` (linear in log p; in p outside)."""
-    lq = np.log(np.maximum(q, 1e-300))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mid = np.interp(np.log(np.maximum(p, 1e-300)), lq, levels)
-        low = levels[0] * p / max(q[0], 1e-300)
-        high = levels[-1] + (1 - levels[-1]) * (p - q[-1]) / max(1 - q[-1], 1e-12)
-    out = np.where(p < q[0], low, np.where(p > q[-1], high, mid))
-    return np.clip(np.nan_to_num(out), 0.0, 1.0)
 
 
 def reference(n: int, d: int, view: str) -> Reference:

@@ -163,53 +163,44 @@ def checksum(key: str, arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def reject(path: Path, why: str) -> None:
-    """Warn once per entry that ``path`` is not used, and remove it where allowed."""
-    if str(path) not in _WARNED:
-        _WARNED.add(str(path))
-        warnings.warn(
-            f"cached reference {path} is {why}: not used, recomputed",
-            ReferenceCacheWarning,
-            stacklevel=3,
-        )
-    with contextlib.suppress(OSError):  # read-only folder: left there, never used
-        path.unlink(missing_ok=True)
-
-
-def default_reference_dir() -> Path:
-    """Where references are kept (see the module docstring)."""
-    env, cache = os.environ.get("INFOGAUSS_REFERENCES"), os.environ.get("INFOGAUSS_CACHE")
-    if env or cache:
-        return Path(env).expanduser() if env else Path(cache).expanduser() / "references"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("infogauss")) / "references"
-
-
 class DiskReferenceStore:
-    """``get``/``put`` of named arrays under one folder (never raises on a bad entry or folder)."""
+    """``get``/``put`` of named arrays under one folder (default: ``$INFOGAUSS_REFERENCES``, else
+    ``$INFOGAUSS_CACHE/references``, else the user cache's); never raises on a bad entry."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_reference_dir()
+        env, cache = os.environ.get("INFOGAUSS_REFERENCES"), os.environ.get("INFOGAUSS_CACHE")
+        if path is None and (env or cache):
+            path = Path(env).expanduser() if env else Path(cache).expanduser() / "references"
+        elif path is None:
+            import platformdirs
+
+            path = Path(platformdirs.user_cache_dir("infogauss")) / "references"
+        self.path = Path(path)
 
     def get(self, key: str) -> dict[str, np.ndarray] | None:
+        """The arrays put under ``key``, or None: a bad entry warns once and is removed."""
         f = self.path / f"{key}.npz"
         if not f.is_file():
             return None
         try:
             with np.load(f, allow_pickle=False) as z:
                 arrays = {k: np.array(z[k]) for k in z.files}
-        except Exception:  # corrupt or truncated: drop it, simulate again
-            reject(f, "unreadable (truncated or corrupt)")
-            return None
-        fmt, sha = arrays.pop("__format__", None), str(arrays.pop("__sha256__", ""))
-        if fmt is None or fmt.shape != () or int(fmt) != STORE_FORMAT:
-            fmt = "none" if fmt is None else fmt
-            reject(f, f"of another format ({fmt}, expected {STORE_FORMAT})")
-        elif sha != checksum(key, arrays):
-            reject(f, "not what was written (checksum mismatch)")
+        except Exception:  # corrupt or truncated
+            why = "unreadable (truncated or corrupt)"
         else:
-            return arrays
+            fmt, sha = arrays.pop("__format__", None), str(arrays.pop("__sha256__", ""))
+            if fmt is None or fmt.shape != () or int(fmt) != STORE_FORMAT:
+                why = f"of another format ({fmt}, expected {STORE_FORMAT})"
+            elif sha != checksum(key, arrays):
+                why = "not what was written (checksum mismatch)"
+            else:
+                return arrays
+        if str(f) not in _WARNED:
+            _WARNED.add(str(f))
+            msg = f"cached reference {f} is {why}: not used, recomputed"
+            warnings.warn(msg, ReferenceCacheWarning, stacklevel=2)
+        with contextlib.suppress(OSError):  # a read-only folder: left there, never used
+            f.unlink(missing_ok=True)
         return None
 
     def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:

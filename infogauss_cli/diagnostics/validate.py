@@ -212,13 +212,19 @@ class MappedRows:
     """``release(r0, r1)`` drops the pages of rows ``[r0, r1)`` of a read-only memory map."""
 
     def __init__(self, a: np.ndarray) -> None:
+        self._mm: mmap.mmap | None = None
         self._stride = int(a.strides[0]) if a.ndim else 0
-        contiguous = a.ndim >= 1 and a.strides[-1] == a.dtype.itemsize
-        mm = _read_only_mmap(a) if contiguous and self._stride > 0 else None
-        self._mm = mm if hasattr(mm, "madvise") else None  # column-major: pages stay resident
-        if self._mm is not None:
-            base = np.frombuffer(mm, dtype=np.uint8).__array_interface__["data"][0]
-            self._offset = int(a.__array_interface__["data"][0] - base)
+        if not (a.ndim and a.strides[-1] == a.dtype.itemsize and self._stride > 0):
+            return  # (column-major files are read as they are: their pages stay resident)
+        obj: object = a  # find the read-only map through the ``base`` chain
+        while obj is not None and not isinstance(obj, mmap.mmap):  # a bare map: mode unknown
+            mm = getattr(obj, "_mmap", None)
+            if isinstance(obj, np.memmap) and obj.mode == "r" and hasattr(mm, "madvise"):
+                base = np.frombuffer(mm, dtype=np.uint8).__array_interface__["data"][0]
+                self._offset = int(a.__array_interface__["data"][0] - base)
+                self._mm = mm
+                return
+            obj = getattr(obj, "base", None)
 
     @property
     def mapped(self) -> bool:
@@ -235,18 +241,6 @@ class MappedRows:
                 self._mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
             except (OSError, ValueError):  # pragma: no cover - best effort
                 self._mm = None
-
-
-def _read_only_mmap(a: np.ndarray) -> mmap.mmap | None:
-    """The read-only ``mmap`` behind ``a`` (through its ``base`` chain), if any; None for a map
-    of unknown mode."""
-    obj: object = a
-    while obj is not None and not isinstance(obj, mmap.mmap):
-        mm = getattr(obj, "_mmap", None)
-        if isinstance(obj, np.memmap) and obj.mode == "r" and isinstance(mm, mmap.mmap):
-            return mm
-        obj = getattr(obj, "base", None)
-    return None
 
 
 def take_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
