@@ -28,7 +28,6 @@ _TAIL_Z = 19.0  # beyond, log Phi(-|z|) comes from log_ndtr instead of log(ndtr)
 _SERIAL_BELOW = 1 << 18  # elements: below this, threads cost more than they save
 _WORK_ARRAYS = 3  # float64 (B, n) work arrays per thread
 _BLOCKS_PER_PASS = 4  # per worker, for an in-memory matrix (nothing to save by larger passes)
-_FLOATS = (np.float16, np.float32, np.float64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,17 +139,14 @@ class _Columns:
         self._local = threading.local()  # per-thread work arrays, reused across blocks: fresh
         # large arrays would be page-faulted and zeroed by the kernel for every block
 
-    def _work(self, b: int, bsize: int) -> tuple[np.ndarray, ...]:
-        if getattr(self._local, "bsize", None) != bsize:
-            self._local.bufs = [np.empty((bsize, self.n)) for _ in range(_WORK_ARRAYS)]
-            self._local.bsize = bsize
-        return tuple(buf[:b] for buf in self._local.bufs)
-
     def block(self, p0: int, bsize: int, j0: int, j1: int) -> None:
         """Statistics of columns ``j0:j1`` of a pass from column ``p0`` (sorted in place)."""
         xs = self.buf[j0 - p0 : j1 - p0]
+        if getattr(self._local, "bsize", None) != bsize:
+            self._local.bufs = [np.empty((bsize, self.n)) for _ in range(_WORK_ARRAYS)]
+            self._local.bsize = bsize
+        y0, t, la = (buf[: j1 - j0] for buf in self._local.bufs)
         with np.errstate(all="ignore"):  # thread-local: constant columns are overwritten later
-            y0, t, la = self._work(j1 - j0, bsize)
             xs.sort(axis=1)  # in the input dtype: exact, and float32 sorts 2x faster
             y = xs if xs.dtype == np.float64 else y0
             if y is not xs:
@@ -242,7 +238,7 @@ def column_tests(
     """AD and DP statistics and QQ distances of every column of a finite (n, d) matrix (no
     validation), or of ``x / divide_by[:, None]``; ``budget``: bytes of working memory."""
     n, d = x.shape
-    if x.dtype not in _FLOATS:
+    if x.dtype not in (np.float16, np.float32, np.float64):
         x = x.astype(np.float64)
     dtype = np.dtype(x.dtype if divide_by is None else view_dtype(x.dtype))
     cols, bsize, nw = plan(n, d, dtype.itemsize, workers, budget, MappedRows(x).mapped)

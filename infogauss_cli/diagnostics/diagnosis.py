@@ -11,13 +11,7 @@ import numpy as np
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.diagnostics.columns import column_tests
-from infogauss_cli.diagnostics.normality import (
-    ADResult,
-    DPResult,
-    ad_result,
-    dp_result,
-    nanmean,
-)
+from infogauss_cli.diagnostics.normality import ADResult, DPResult, ad_result, dp_result, nanmean
 from infogauss_cli.diagnostics.reference import LABELS, Reference, reference
 from infogauss_cli.diagnostics.validate import (
     MIN_ROWS,

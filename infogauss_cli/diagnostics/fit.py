@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -132,14 +131,8 @@ class GaussianFit:
             self._null.update(_shrinkage_nulls(self))
         return self._null["in" if in_sample else "new"]
 
-    def save(self, path: str | Path) -> None:
-        """Write ``FIT.safetensors`` and its ``FIT.json`` sidecar, both atomically."""
-        save_fit(self, path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> GaussianFit:
-        """Read a fit written by :meth:`save` (BadInputError on a missing or damaged file)."""
-        return load_fit(cls, path)
+    save = save_fit  # FIT.safetensors and its FIT.json sidecar, both atomically
+    load = classmethod(load_fit)  # BadInputError on a missing or damaged file
 
 
 def _matrix(x: object) -> np.ndarray:

@@ -32,12 +32,7 @@ from infogauss_cli.diagnostics.mardia import (
     hz_statistic,
     pearson3_cdf,
 )
-from infogauss_cli.diagnostics.normality import (
-    AD_CRITICAL_5PCT,
-    DP_ALPHA,
-    grid_interp,
-    table_row,
-)
+from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA, grid_interp, table_row
 from infogauss_cli.diagnostics.reference import gaussian_effect, reference
 from infogauss_cli.diagnostics.refsim import ALT_DF
 from infogauss_cli.diagnostics.validate import l2_normalise, sample_indices, take_rows
@@ -136,19 +131,18 @@ def gaussian_tests(
     m, d = a.shape
     z, rank = decorrelate(a)
     k = z.shape[1]
+    tails, tails_null = tail_metrics(a, z, rank)  # metrics.tail_share
     out: dict[str, Any] = {"effect_excess": None, "effect_excess_interval": None}
     out |= {"decorrelated_rows": m, "decorrelated_d": d, "decorrelated_rank": rank}
-    out["decorrelated_k"] = k
-    tails, tails_null = tail_metrics(a, z, rank)  # metrics.tail_share
-    out |= tails
+    out |= {"decorrelated_k": k, **tails}
     if k == 0:
         return out, {"gaussian_power_relevant": 1.0}
-    null = gaussian_effect(m)[0]
+    floor = gaussian_effect(m)[0]  # an iid Gaussian coordinate's mean QQ distance
     given = column_tests(a)
     live = np.flatnonzero(~dead_mask(given.std, given.constant))
     w1 = given.w1[live][np.isfinite(given.w1[live])]
     if w1.size:  # mean QQ distance above an iid Gaussian coordinate's, with a 95% interval
-        excess = float(w1.mean()) - null
+        excess = float(w1.mean()) - floor
         half = 1.96 * float(w1.std(ddof=1)) / math.sqrt(w1.size) if w1.size > 1 else 0.0
         out |= {"effect_excess": excess, "effect_excess_interval": [excess - half, excess + half]}
     res = column_tests(z)
@@ -165,30 +159,29 @@ def gaussian_tests(
     hz_rows, hz_k = min(m, HZ_MAX_ROWS), min(k, HZ_MAX_DIM)
     pick = np.sort(rng.choice(m, hz_rows, replace=False)) if hz_rows < m else slice(None)
     hz = hz_statistic(z[pick, :hz_k])
-    hz_p = hz_pvalue(hz, hz_rows, hz_k)
     out |= {
         "decorrelated_ad_compliance": ad_pass / k,
         "decorrelated_dp_compliance": dp_pass / k,
         "decorrelated_ad_count_p": float(special.bdtr(ad_pass, k, row["ad_rate"])),
         "decorrelated_dp_count_p": float(special.bdtr(dp_pass, k, row["dp_rate"])),
-        "decorrelated_effect_excess": float(np.mean(res.w1)) - null,
+        "decorrelated_effect_excess": float(np.mean(res.w1)) - floor,
         "worst_coordinate": worst,
         "worst_coordinate_p": float(min(1.0, k * each[worst])),
-        "worst_coordinate_effect_excess": float(res.w1[worst]) - null,
+        "worst_coordinate_effect_excess": float(res.w1[worst]) - floor,
         "worst_given_coordinate": given_worst,
         "worst_given_coordinate_p": given_p,
-        "worst_given_coordinate_effect_excess": given_effect - null,
+        "worst_given_coordinate_effect_excess": given_effect - floor,
         "henze_zirkler": hz,
-        "henze_zirkler_p": hz_p,
+        "henze_zirkler_p": hz_pvalue(hz, hz_rows, hz_k),
         "henze_zirkler_dim": hz_k,
         "henze_zirkler_rows": hz_rows,
     }
     if view == "raw":
         keys = ("radial_b2", "radial_z", "radial_p", "radial_kurtosis")
         out |= dict(zip(keys, radial_test(z), strict=True))
-    null: dict[str, Any] = {"gaussian_power_relevant": relevant_power(m, k, view, alpha)}
-    null |= tails_null
-    if null["gaussian_power_relevant"] < 0.5:
+    power = relevant_power(m, k, view, alpha)
+    null = {"gaussian_power_relevant": power, **tails_null}
+    if power < 0.5:
         null["gaussian_n_for_power"] = rows_for_power(rank, view, m, alpha)
     return out, null
 

@@ -12,12 +12,7 @@ import numpy as np
 from scipy import special
 
 from infogauss_cli.diagnostics.columns import column_tests
-from infogauss_cli.diagnostics.normality import (
-    ADResult,
-    DPResult,
-    ad_result,
-    dp_result,
-)
+from infogauss_cli.diagnostics.normality import ADResult, DPResult, ad_result, dp_result
 from infogauss_cli.diagnostics.validate import (
     check_nonzero,
     l2_normalise,
