@@ -3,12 +3,11 @@ within a memory budget; the l2 view is divided out per block. The cut changes no
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,18 +102,10 @@ def plan(
     return min(d, max(bsize, cols // bsize * bsize)), bsize, nw
 
 
-@contextmanager
-def _runner(workers: int, serial: bool) -> Iterator[Callable[..., None]]:
-    """``run(fn, spans)``: ``fn(a, b)`` for every span, in threads unless ``serial``."""
-    if serial or workers <= 1:
-        yield lambda fn, spans: [fn(a, b) for a, b in spans]
-        return
-    with ThreadPoolExecutor(workers) as ex:
-        yield lambda fn, spans: list(ex.map(fn, *zip(*spans, strict=True)))
-
-
-def _spans(start: int, stop: int, step: int) -> list[tuple[int, int]]:
-    return [(j, min(j + step, stop)) for j in range(start, stop, step)]
+def _spans(start: int, stop: int, step: int) -> tuple[range, list[int]]:
+    """(starts, stops) of ``start:stop`` cut in steps of ``step``."""
+    starts = range(start, stop, step)
+    return starts, [min(j + step, stop) for j in starts]
 
 
 class _Columns:
@@ -243,10 +234,12 @@ def column_tests(
     dtype = np.dtype(x.dtype if divide_by is None else view_dtype(x.dtype))
     cols, bsize, nw = plan(n, d, dtype.itemsize, workers, budget, MappedRows(x).mapped)
     out = _Columns(x, divide_by, dtype, cols)
-    with _runner(nw, n * d < _SERIAL_BELOW) as run:
-        for p0, p1 in _spans(0, d, cols):
-            run(functools.partial(out.rows_of, p0, p1), _spans(0, n, -(-n // nw)))
-            run(functools.partial(out.block, p0, bsize), _spans(p0, p1, bsize))
+    threads = nw > 1 and n * d >= _SERIAL_BELOW
+    with ThreadPoolExecutor(nw) if threads else contextlib.nullcontext() as pool:
+        run = pool.map if threads else map  # list(run(fn, a, b)): fn(a_i, b_i) all done
+        for p0, p1 in zip(*_spans(0, d, cols), strict=True):
+            list(run(functools.partial(out.rows_of, p0, p1), *_spans(0, n, -(-n // nw))))
+            list(run(functools.partial(out.block, p0, bsize), *_spans(p0, p1, bsize)))
     k2 = k2_statistic(out.g1, out.b2, n)
     pvalue = special.chdtrc(2.0, k2)
     for a in (k2, pvalue, out.a2star, out.w1):
