@@ -46,9 +46,9 @@ class Diagnosis:
     dp: DPResult
     norms: NormStats
     constant_columns: tuple[int, ...]
-    row_indices: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
-    dead_columns: tuple[int, ...] = ()
-    effect: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    row_indices: np.ndarray = field(repr=False)
+    dead_columns: tuple[int, ...]
+    effect: np.ndarray = field(repr=False)  # per coordinate: the QQ distance to N(0, 1)
 
     @functools.cached_property
     def reference(self) -> Reference:
@@ -144,18 +144,11 @@ def diagnose_valid(
     idx.setflags(write=False)
     dead = dead_mask(res.std, res.constant)
     live = None if dead.all() else ~dead  # nothing alive: every coordinate counts, and fails
-    return Diagnosis(
-        n=nn,
-        d=d,
-        view=view,
-        ad=ad_result(res.a2star, live),
-        dp=dp_result(res.k2, res.pvalue, live),
-        norms=stats_from_norms(norms),
-        constant_columns=tuple(int(i) for i in np.flatnonzero(res.constant)),
-        row_indices=idx,
-        dead_columns=tuple(int(i) for i in np.flatnonzero(dead)),
-        effect=res.w1,
-    )
+    ad, dp = ad_result(res.a2star, live), dp_result(res.k2, res.pvalue, live)
+    constant = tuple(int(i) for i in np.flatnonzero(res.constant))
+    dead_columns = tuple(int(i) for i in np.flatnonzero(dead))
+    norm_stats = stats_from_norms(norms)
+    return Diagnosis(nn, d, view, ad, dp, norm_stats, constant, idx, dead_columns, res.w1)
 
 
 def dead_mask(std: np.ndarray, constant: np.ndarray) -> np.ndarray:

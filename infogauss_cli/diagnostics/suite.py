@@ -103,13 +103,8 @@ def sphere_detail(
     mean, scatter_t = sp.sphere_moments(x, norms)
     tests = sp.projection_tests(x, k=projections, seed=seed, budget=budget)
     u = _unit_rows(x, norms, sp.DEFAULT_UNIFORMITY_ROWS, [seed, 0x5F3])
-    return SphereDetail(
-        projections=tests,
-        uniformity=sp.uniformity(u, max_rows=None, seed=seed),
-        rayleigh=sp.rayleigh(mean, n),
-        scatter=sp.scatter(scatter_t, mean, n),
-        mardia=md,
-    )
+    uni = sp.uniformity(u, max_rows=None, seed=seed)
+    return SphereDetail(tests, uni, sp.rayleigh(mean, n), sp.scatter(scatter_t, mean, n), md)
 
 
 def _unit_rows(x: np.ndarray, norms: np.ndarray, max_rows: int, seed: list[int]) -> np.ndarray:
