@@ -86,8 +86,7 @@ def normal_scores(n: int) -> np.ndarray:
 def plan(
     n: int, d: int, itemsize: int, workers: int | None, budget: int | None, mapped: bool
 ) -> tuple[int, int, int]:
-    """(columns per pass, columns per block, threads): blocks as large as half the budget
-    allows; passes fill the rest."""
+    """(columns per pass, per block, threads): blocks within half the budget, passes the rest."""
     budget = resolve_budget(budget)
     nw = workers or default_workers()
     bsize = int(np.clip(_BLOCK_BYTES // (8 * n), _MIN_BLOCK, _MAX_BLOCK))

@@ -99,8 +99,7 @@ class Reference:
 
 
 def reference(n: int, d: int, view: str) -> Reference:
-    """The reference of ``view`` at (n, d): from the table where it answers, else simulated
-    (and cached)."""
+    """The reference of ``view`` at (n, d): from the table where it answers, else simulated."""
     hit = _reference(int(n), int(d) if view == "l2" else 0, view)
     return hit if hit.d == d else dataclasses.replace(hit, d=int(d))
 

@@ -27,7 +27,6 @@ _BATCH = 1 << 23  # values per simulated batch (32 MB of float32)
 ALT_DF = 10  # the relevant departure: Student t with 10 degrees of freedom
 ALT_SHARE = 4  # it is simulated on 1/4 of the columns
 
-
 _STORE: DiskReferenceStore | None = None
 
 
@@ -84,8 +83,7 @@ def _key(n: int, d: int, view: str, seed: int, columns: int) -> str:
 
 
 def simulated(n: int, d: int, view: str, seed: int = REFERENCE_SEED, columns: int | None = None):
-    """:func:`simulate`, kept in the store set by :func:`set_store` (``reference`` caches the
-    summaries in memory)."""
+    """:func:`simulate`, kept in the store set by :func:`set_store`."""
     columns = columns or default_columns(n)
     key = _key(n, d, view, seed, columns)
     hit = _STORE.get(key) if _STORE is not None else None

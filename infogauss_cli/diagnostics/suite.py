@@ -119,8 +119,7 @@ def _unit_rows(x: np.ndarray, norms: np.ndarray, max_rows: int, seed: list[int])
 def calibration_detail(
     diag: Diagnosis, tested: np.ndarray | None = None, *, bootstrap: int = 0, seed: int = 0
 ) -> dict[str, Any]:
-    """The ``metrics`` keys of ``diag``'s calibration against its view's reference (``tested``:
-    the matrix the bootstrap resamples)."""
+    """``metrics`` of ``diag``'s calibration to its reference (``tested``: bootstrap's rows)."""
     ref, d = diag.reference, diag.d_live
     cal = ref.calibrate_p(np.delete(diag.dp.pvalue, list(diag.dead_columns)))
     out: dict[str, Any] = {

@@ -63,8 +63,8 @@ def check_finite(a: np.ndarray) -> None:
 
 
 def validate_matrix(x: object) -> np.ndarray:
-    """``x`` if it is a finite real (n, d) matrix with n >= 20 and d >= 1 (bool and int as
-    float64), else :class:`InvalidEmbeddingsError` with a one-line reason."""
+    """``x`` as a finite real (n >= 20, d >= 1) matrix (bool, int: float64), else a one-line
+    :class:`InvalidEmbeddingsError`."""
     try:
         a = np.asarray(x)
     except (ValueError, TypeError) as exc:
@@ -139,8 +139,7 @@ def apply_view(x: np.ndarray, view: View) -> np.ndarray:
 
 
 def sample_indices(rows: int, n: int | None, seed: int) -> np.ndarray:
-    """Sorted indices of ``n`` of ``rows`` rows drawn without replacement (seeded); all when
-    ``n`` is None or not below ``rows``."""
+    """Sorted indices of ``n`` of ``rows`` rows, seeded (all when n is None or >= ``rows``)."""
     if n is None or n >= rows:
         return np.arange(rows)
     if n < 1:
@@ -192,17 +191,14 @@ def resolve_budget(budget: int | None) -> int:
     return max(int(budget) if budget is not None else default_budget(), MIN_BUDGET)
 
 
-def row_step(row_bytes: int, block_bytes: int = ROW_BLOCK_BYTES) -> int:
-    return max(1, block_bytes // max(row_bytes, 1))
-
-
 def row_blocks(
     x: np.ndarray, row_bytes: int | None = None, block_bytes: int = ROW_BLOCK_BYTES
 ) -> Iterator[tuple[int, np.ndarray]]:
     """``(i, x[i : i + step])`` by blocks of ``block_bytes`` (a row: ``row_bytes``, default its
     size); a read-only memory map's pages are handed back after each block."""
     rows = MappedRows(x)
-    step = row_step(x.shape[1] * x.dtype.itemsize if row_bytes is None else row_bytes, block_bytes)
+    row_bytes = x.shape[1] * x.dtype.itemsize if row_bytes is None else row_bytes
+    step = max(1, block_bytes // max(row_bytes, 1))
     for i in range(0, x.shape[0], step):
         yield i, x[i : i + step]
         rows.release(i, i + step)
@@ -249,7 +245,7 @@ def take_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     if not rows.mapped:
         return x[idx]
     out = np.empty((idx.size, *x.shape[1:]), dtype=x.dtype)
-    step = row_step(int(np.prod(x.shape[1:], dtype=np.int64)) * x.dtype.itemsize)
+    step = max(1, ROW_BLOCK_BYTES // max(x[:1].nbytes, 1))  # x[:1]: one row
     for k in range(0, idx.size, step):
         part = idx[k : k + step]
         out[k : k + part.size] = x[part]
