@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from infogauss_cli.diagnostics import mardia as mt
 from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.diagnosis import dead_mask
 from infogauss_cli.diagnostics.fit import (
@@ -22,15 +23,6 @@ from infogauss_cli.diagnostics.fit import (
     GaussianFit,
     fit,
     tail_share,
-)
-from infogauss_cli.diagnostics.mardia import (
-    HZ_MAX_DIM,
-    HZ_MAX_ROWS,
-    b2_skew,
-    gaussian_moments,
-    hz_pvalue,
-    hz_statistic,
-    pearson3_cdf,
 )
 from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA, grid_interp, table_row
 from infogauss_cli.diagnostics.reference import gaussian_effect, reference
@@ -105,10 +97,10 @@ def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:
     m, k = z.shape
     d2 = np.einsum("ij,ij->i", z, z) * (m / (m - 1))  # with the biased covariance
     b2 = float(np.mean(d2 * d2))
-    _, mean, var = gaussian_moments(m, k)
+    _, mean, var = mt.gaussian_moments(m, k)
     if var <= 0:
         return b2, 0.0, 1.0, (b2 - mean) / k
-    f = pearson3_cdf(b2, mean, var, b2_skew(m, k))
+    f = mt.pearson3_cdf(b2, mean, var, mt.b2_skew(m, k))
     p = min(1.0, 2.0 * min(f, 1.0 - f))
     return b2, (b2 - mean) / math.sqrt(var), p, (b2 - mean) / k
 
@@ -156,9 +148,9 @@ def gaussian_tests(
     given_p = float(min(1.0, live.size * given_each.min())) if live.size else 1.0
     given_effect = float(given.w1[given_worst]) if live.size else float("nan")
     rng = np.random.default_rng([seed, 0x42A])
-    hz_rows, hz_k = min(m, HZ_MAX_ROWS), min(k, HZ_MAX_DIM)
+    hz_rows, hz_k = min(m, mt.HZ_MAX_ROWS), min(k, mt.HZ_MAX_DIM)
     pick = np.sort(rng.choice(m, hz_rows, replace=False)) if hz_rows < m else slice(None)
-    hz = hz_statistic(z[pick, :hz_k])
+    hz = mt.hz_statistic(z[pick, :hz_k])
     out |= {
         "decorrelated_ad_compliance": ad_pass / k,
         "decorrelated_dp_compliance": dp_pass / k,
@@ -172,7 +164,7 @@ def gaussian_tests(
         "worst_given_coordinate_p": given_p,
         "worst_given_coordinate_effect_excess": given_effect - floor,
         "henze_zirkler": hz,
-        "henze_zirkler_p": hz_pvalue(hz, hz_rows, hz_k),
+        "henze_zirkler_p": mt.hz_pvalue(hz, hz_rows, hz_k),
         "henze_zirkler_dim": hz_k,
         "henze_zirkler_rows": hz_rows,
     }
@@ -232,5 +224,5 @@ def radial_power(m: int, k: int, level: float) -> float:
     c2, c3 = mu4 - 1, mu6 - 3 * mu4 + 2
     c4 = mu8 - 4 * mu6 + 6 * mu4 - 3
     var_d4 = 4 * k**3 * c2 + k * c4 + 3 * k * (k - 1) * c2**2 - (k * c2) ** 2 + 4 * k**2 * c3
-    crit = float(special.ndtri(1 - level / 2)) * math.sqrt(max(gaussian_moments(m, k)[2], 0.0))
+    crit = float(special.ndtri(1 - level / 2)) * math.sqrt(max(mt.gaussian_moments(m, k)[2], 0.0))
     return float(special.ndtr((k * (mu4 - 3) - crit) / math.sqrt(var_d4 / m)))

@@ -11,15 +11,9 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from infogauss_cli.diagnostics import validate as va
 from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.normality import ADResult, DPResult, ad_result, dp_result
-from infogauss_cli.diagnostics.validate import (
-    check_nonzero,
-    l2_normalise,
-    resolve_budget,
-    row_blocks,
-    row_norms,
-)
 
 UNIFORMITY_T = 2.0
 DEFAULT_UNIFORMITY_ROWS = 2000
@@ -120,8 +114,8 @@ def sphere_moments(x: np.ndarray, norms: np.ndarray) -> tuple[np.ndarray, np.nda
     """(mean of u, (1/n) sum u u^T) of the unit rows u = x / norms, in one pass of row blocks."""
     n, d = x.shape
     total, t = np.zeros(d), np.zeros((d, d))
-    for i, block in row_blocks(x, 8 * d, 8 << 20):
-        a = l2_normalise(block, norms[i : i + len(block)]).astype(np.float64, copy=False)
+    for i, block in va.row_blocks(x, 8 * d, 8 << 20):
+        a = va.l2_normalise(block, norms[i : i + len(block)]).astype(np.float64, copy=False)
         total += a.sum(axis=0)
         t += a.T @ a
     t /= n
@@ -133,7 +127,7 @@ def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> tuple[dict[str, Any],
     a = np.asarray(x, dtype=np.float64)
     norms = np.linalg.norm(a, axis=1)
     live = norms > 0
-    u = l2_normalise(a[live], norms[live])
+    u = va.l2_normalise(a[live], norms[live])
     m, d = u.shape
     metrics: dict[str, Any] = {"sphere_rows": m, "sphere_zero_rows": int((~live).sum())}
     if m < 2:
@@ -175,8 +169,8 @@ class PairedStats:
 
 def paired_stats(a: np.ndarray, b: np.ndarray) -> PairedStats:
     """Alignment and gap of row-paired matrices ``a`` and ``b`` of the same (n, d) shape."""
-    ua = l2_normalise(a).astype(np.float64, copy=False)
-    ub = l2_normalise(b).astype(np.float64, copy=False)
+    ua = va.l2_normalise(a).astype(np.float64, copy=False)
+    ub = va.l2_normalise(b).astype(np.float64, copy=False)
     diff = ua - ub
     align = float(np.einsum("ij,ij->i", diff, diff).mean())
     gap = float(np.linalg.norm(ua.mean(axis=0) - ub.mean(axis=0)))
@@ -235,18 +229,18 @@ def projection_tests(
     ``directions``), scale by sqrt(d), and test every projection, within ``budget``."""
     x = np.asarray(x)
     n, d = x.shape
-    norms = row_norms(x)
-    check_nonzero(norms)
+    norms = va.row_norms(x)
+    va.check_nonzero(norms)
     q = random_directions(d, k, seed) if directions is None else np.asarray(directions, float)
     kk = q.shape[1]
-    half = resolve_budget(budget) // 2
+    half = va.resolve_budget(budget) // 2
     kb = int(min(kk, max(1, half // (8 * n))))
     parts, v = [], np.empty(kk)
     for k0 in range(0, kk, kb):
         qb = q[:, k0 : k0 + kb]
         p = np.empty((n, qb.shape[1]))
-        for i, u in row_blocks(x, 8 * d):  # u @ q in row blocks, u the normalised rows
-            u = l2_normalise(u, norms[i : i + len(u)])
+        for i, u in va.row_blocks(x, 8 * d):  # u @ q in row blocks, u the normalised rows
+            u = va.l2_normalise(u, norms[i : i + len(u)])
             np.matmul(u.astype(np.float64, copy=False), qb, out=p[i : i + len(u)])
         p *= np.sqrt(d)
         parts.append(column_tests(p, budget=half))
