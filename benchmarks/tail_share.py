@@ -21,8 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibration import DISTRIBUTIONS
 
-from infogauss_cli.diagnostics.gaussian import decorrelate
-from infogauss_cli.diagnostics.tails import tail_metrics
+from infogauss_cli.diagnostics.gaussian import decorrelate, tail_metrics
 
 
 def cell(name: str, n: int, d: int, seeds: int, view: str = "raw") -> dict[str, float]:

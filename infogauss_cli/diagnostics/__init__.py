@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from infogauss_cli.diagnostics.diagnosis import Diagnosis, diagnose
-from infogauss_cli.diagnostics.reference import gaussian_effect
 from infogauss_cli.diagnostics.validate import (
     InvalidEmbeddingsError,
     apply_view,
@@ -16,7 +15,6 @@ __all__ = [
     "InvalidEmbeddingsError",
     "apply_view",
     "diagnose",
-    "gaussian_effect",
     "subsample",
     "validate_matrix",
 ]

@@ -3,12 +3,11 @@ within a memory budget; the l2 view is divided out per block. The cut changes no
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +27,6 @@ _TAIL_Z = 19.0  # beyond, log Phi(-|z|) comes from log_ndtr instead of log(ndtr)
 _SERIAL_BELOW = 1 << 18  # elements: below this, threads cost more than they save
 _WORK_ARRAYS = 3  # float64 (B, n) work arrays per thread
 _BLOCKS_PER_PASS = 4  # per worker, for an in-memory matrix (nothing to save by larger passes)
-_FLOATS = (np.float16, np.float32, np.float64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,8 +86,7 @@ def normal_scores(n: int) -> np.ndarray:
 def plan(
     n: int, d: int, itemsize: int, workers: int | None, budget: int | None, mapped: bool
 ) -> tuple[int, int, int]:
-    """(columns per pass, columns per block, threads): blocks as large as half the budget
-    allows; passes fill the rest."""
+    """(columns per pass, per block, threads): blocks within half the budget, passes the rest."""
     budget = resolve_budget(budget)
     nw = workers or default_workers()
     bsize = int(np.clip(_BLOCK_BYTES // (8 * n), _MIN_BLOCK, _MAX_BLOCK))
@@ -104,18 +101,10 @@ def plan(
     return min(d, max(bsize, cols // bsize * bsize)), bsize, nw
 
 
-@contextmanager
-def _runner(workers: int, serial: bool) -> Iterator[Callable[..., None]]:
-    """``run(fn, spans)``: ``fn(a, b)`` for every span, in threads unless ``serial``."""
-    if serial or workers <= 1:
-        yield lambda fn, spans: [fn(a, b) for a, b in spans]
-        return
-    with ThreadPoolExecutor(workers) as ex:
-        yield lambda fn, spans: list(ex.map(fn, *zip(*spans, strict=True)))
-
-
-def _spans(start: int, stop: int, step: int) -> list[tuple[int, int]]:
-    return [(j, min(j + step, stop)) for j in range(start, stop, step)]
+def _spans(start: int, stop: int, step: int) -> tuple[range, list[int]]:
+    """(starts, stops) of ``start:stop`` cut in steps of ``step``."""
+    starts = range(start, stop, step)
+    return starts, [min(j + step, stop) for j in starts]
 
 
 class _Columns:
@@ -140,17 +129,14 @@ class _Columns:
         self._local = threading.local()  # per-thread work arrays, reused across blocks: fresh
         # large arrays would be page-faulted and zeroed by the kernel for every block
 
-    def _work(self, b: int, bsize: int) -> tuple[np.ndarray, ...]:
-        if getattr(self._local, "bsize", None) != bsize:
-            self._local.bufs = [np.empty((bsize, self.n)) for _ in range(_WORK_ARRAYS)]
-            self._local.bsize = bsize
-        return tuple(buf[:b] for buf in self._local.bufs)
-
     def block(self, p0: int, bsize: int, j0: int, j1: int) -> None:
         """Statistics of columns ``j0:j1`` of a pass from column ``p0`` (sorted in place)."""
         xs = self.buf[j0 - p0 : j1 - p0]
+        if getattr(self._local, "bsize", None) != bsize:
+            self._local.bufs = [np.empty((bsize, self.n)) for _ in range(_WORK_ARRAYS)]
+            self._local.bsize = bsize
+        y0, t, la = (buf[: j1 - j0] for buf in self._local.bufs)
         with np.errstate(all="ignore"):  # thread-local: constant columns are overwritten later
-            y0, t, la = self._work(j1 - j0, bsize)
             xs.sort(axis=1)  # in the input dtype: exact, and float32 sorts 2x faster
             y = xs if xs.dtype == np.float64 else y0
             if y is not xs:
@@ -242,15 +228,17 @@ def column_tests(
     """AD and DP statistics and QQ distances of every column of a finite (n, d) matrix (no
     validation), or of ``x / divide_by[:, None]``; ``budget``: bytes of working memory."""
     n, d = x.shape
-    if x.dtype not in _FLOATS:
+    if x.dtype not in (np.float16, np.float32, np.float64):
         x = x.astype(np.float64)
     dtype = np.dtype(x.dtype if divide_by is None else view_dtype(x.dtype))
     cols, bsize, nw = plan(n, d, dtype.itemsize, workers, budget, MappedRows(x).mapped)
     out = _Columns(x, divide_by, dtype, cols)
-    with _runner(nw, n * d < _SERIAL_BELOW) as run:
-        for p0, p1 in _spans(0, d, cols):
-            run(functools.partial(out.rows_of, p0, p1), _spans(0, n, -(-n // nw)))
-            run(functools.partial(out.block, p0, bsize), _spans(p0, p1, bsize))
+    threads = nw > 1 and n * d >= _SERIAL_BELOW
+    with ThreadPoolExecutor(nw) if threads else contextlib.nullcontext() as pool:
+        run = pool.map if threads else map  # list(run(fn, a, b)): fn(a_i, b_i) all done
+        for p0, p1 in zip(*_spans(0, d, cols), strict=True):
+            list(run(functools.partial(out.rows_of, p0, p1), *_spans(0, n, -(-n // nw))))
+            list(run(functools.partial(out.block, p0, bsize), *_spans(p0, p1, bsize)))
     k2 = k2_statistic(out.g1, out.b2, n)
     pvalue = special.chdtrc(2.0, k2)
     for a in (k2, pvalue, out.a2star, out.w1):

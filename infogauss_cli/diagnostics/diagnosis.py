@@ -10,26 +10,10 @@ from typing import Any
 import numpy as np
 
 from infogauss_cli.core.errors import BadInputError
+from infogauss_cli.diagnostics import validate as va
 from infogauss_cli.diagnostics.columns import column_tests
-from infogauss_cli.diagnostics.normality import (
-    ADResult,
-    DPResult,
-    ad_result,
-    dp_result,
-    nanmean,
-)
+from infogauss_cli.diagnostics.normality import ADResult, DPResult, ad_result, dp_result, nanmean
 from infogauss_cli.diagnostics.reference import LABELS, Reference, reference
-from infogauss_cli.diagnostics.validate import (
-    MIN_ROWS,
-    VIEWS,
-    NormStats,
-    View,
-    check_nonzero,
-    row_norms,
-    stats_from_norms,
-    subsample,
-    validate_matrix,
-)
 
 
 def num(v: float | None) -> float | None:
@@ -50,11 +34,11 @@ class Diagnosis:
     view: str
     ad: ADResult
     dp: DPResult
-    norms: NormStats
+    norms: va.NormStats
     constant_columns: tuple[int, ...]
-    row_indices: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
-    dead_columns: tuple[int, ...] = ()
-    effect: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    row_indices: np.ndarray = field(repr=False)
+    dead_columns: tuple[int, ...]
+    effect: np.ndarray = field(repr=False)  # per coordinate: the QQ distance to N(0, 1)
 
     @functools.cached_property
     def reference(self) -> Reference:
@@ -113,7 +97,7 @@ def reference_dict(ref: Reference, trials: int, alpha: float, prefix: str = "") 
 def diagnose(
     x: object,
     *,
-    view: View = "l2",
+    view: va.View = "l2",
     n: int | None = None,
     seed: int = 0,
     workers: int | None = None,
@@ -122,46 +106,39 @@ def diagnose(
     """Validate ``x`` (n, d), subsample ``n`` rows (seeded), take the raw rows' norm statistics
     and run Anderson-Darling and D'Agostino-Pearson on every coordinate of the ``view`` (``l2``:
     unit-norm rows; ``raw``: as given). Bad input or options: ``BadInputError``."""
-    return diagnose_valid(validate_matrix(x), view, n, seed, workers, budget)
+    return diagnose_valid(va.validate_matrix(x), view, n, seed, workers, budget)
 
 
 def diagnose_valid(
     a: np.ndarray,
-    view: View = "l2",
+    view: va.View = "l2",
     n: int | None = None,
     seed: int = 0,
     workers: int | None = None,
     budget: int | None = None,
 ) -> Diagnosis:
     """:func:`diagnose` of a matrix already through :func:`~.validate.validate_matrix`."""
-    if view not in VIEWS:
-        raise BadInputError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
-    if n is not None and n < MIN_ROWS:
+    if view not in va.VIEWS:
+        raise BadInputError(f"unknown view {view!r}; expected one of {', '.join(va.VIEWS)}")
+    if n is not None and n < va.MIN_ROWS:
         raise BadInputError(
-            f"sample size n={n} is too small: the D'Agostino-Pearson test needs n >= {MIN_ROWS}"
+            f"sample size n={n} is too small: the D'Agostino-Pearson test needs n >= {va.MIN_ROWS}"
         )
-    sub, idx = subsample(a, n, seed)
-    norms = row_norms(sub)
+    sub, idx = va.subsample(a, n, seed)
+    norms = va.row_norms(sub)
     if view == "l2":
-        check_nonzero(norms)
+        va.check_nonzero(norms)
     divide_by = norms if view == "l2" else None
     res = column_tests(sub, workers=workers, divide_by=divide_by, budget=budget)
     nn, d = sub.shape
     idx.setflags(write=False)
     dead = dead_mask(res.std, res.constant)
     live = None if dead.all() else ~dead  # nothing alive: every coordinate counts, and fails
-    return Diagnosis(
-        n=nn,
-        d=d,
-        view=view,
-        ad=ad_result(res.a2star, live),
-        dp=dp_result(res.k2, res.pvalue, live),
-        norms=stats_from_norms(norms),
-        constant_columns=tuple(int(i) for i in np.flatnonzero(res.constant)),
-        row_indices=idx,
-        dead_columns=tuple(int(i) for i in np.flatnonzero(dead)),
-        effect=res.w1,
-    )
+    ad, dp = ad_result(res.a2star, live), dp_result(res.k2, res.pvalue, live)
+    constant = tuple(int(i) for i in np.flatnonzero(res.constant))
+    dead_columns = tuple(int(i) for i in np.flatnonzero(dead))
+    norm_stats = va.stats_from_norms(norms)
+    return Diagnosis(nn, d, view, ad, dp, norm_stats, constant, idx, dead_columns, res.w1)
 
 
 def dead_mask(std: np.ndarray, constant: np.ndarray) -> np.ndarray:

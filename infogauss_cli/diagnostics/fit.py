@@ -16,8 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -94,12 +92,6 @@ class GaussianFit:
         n, r = self.n, self.rank
         return (n - 1) ** 2 / n if in_sample else (n + 1) / n * r * (n - 1) / (n - r)
 
-    def _exact(self, in_sample: bool) -> Any:
-        from scipy import stats
-
-        n, r = self.n, self.rank
-        return stats.beta(r / 2, (n - r - 1) / 2) if in_sample else stats.f(r, n - r)
-
     def tail_p(self, d2: object, *, in_sample: bool) -> np.ndarray:
         """P(D² >= d2) under the law of in-sample or new-sample distances."""
         d2 = np.asarray(d2, dtype=np.float64)
@@ -116,10 +108,13 @@ class GaussianFit:
 
     def law_quantiles(self, probs: object, *, in_sample: bool) -> np.ndarray:
         """Quantiles of the distances' law at ``probs`` (for the QQ plot)."""
-        if self.shrinkage == "sample":
-            probs = np.asarray(probs, dtype=np.float64)
-            return self._scale(in_sample) * self._exact(in_sample).ppf(probs)
-        return np.quantile(self._null_draws(in_sample), probs)
+        if self.shrinkage != "sample":
+            return np.quantile(self._null_draws(in_sample), probs)
+        from scipy import stats
+
+        n, r = self.n, self.rank
+        law = stats.beta(r / 2, (n - r - 1) / 2) if in_sample else stats.f(r, n - r)
+        return self._scale(in_sample) * law.ppf(np.asarray(probs, dtype=np.float64))
 
     def law(self, *, in_sample: bool) -> str:
         """The law of the distances, in words."""
@@ -136,14 +131,8 @@ class GaussianFit:
             self._null.update(_shrinkage_nulls(self))
         return self._null["in" if in_sample else "new"]
 
-    def save(self, path: str | Path) -> None:
-        """Write ``FIT.safetensors`` and its ``FIT.json`` sidecar, both atomically."""
-        save_fit(self, path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> GaussianFit:
-        """Read a fit written by :meth:`save` (BadInputError on a missing or damaged file)."""
-        return load_fit(cls, path)
+    save = save_fit  # FIT.safetensors and its FIT.json sidecar, both atomically
+    load = classmethod(load_fit)  # BadInputError on a missing or damaged file
 
 
 def _matrix(x: object) -> np.ndarray:
@@ -227,10 +216,8 @@ def fit(
         for name in sorted(set(lab.tolist())):
             rows = a[lab == name]
             if len(rows) < MIN_CLASS_ROWS:
-                msg = (
-                    f"class {name!r} has {len(rows)} rows; a class needs at least {MIN_CLASS_ROWS}"
-                )
-                raise BadInputError(msg)
+                need = f"a class needs at least {MIN_CLASS_ROWS}"
+                raise BadInputError(f"class {name!r} has {len(rows)} rows; {need}")
             classes[name] = _fit_one(rows, shrinkage, view, f"class {name!r}")
     return replace(pooled, classes=classes, provenance=dict(provenance or {}))
 

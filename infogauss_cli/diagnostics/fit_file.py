@@ -40,12 +40,9 @@ def save_fit(fit: Any, path: str | Path) -> None:
     from safetensors.numpy import save
 
     tensors_path, sidecar = paths(path)
-    r = fit.rank
-    pca = (fit.eigenvectors[:, :r] / np.sqrt(fit.eigenvalues[:r])).T
-    tensors = _tensors(fit) | {
-        "whiten_pca": pca.copy(),
-        "whiten_zca": fit.eigenvectors[:, :r] @ pca,
-    }
+    vec = fit.eigenvectors[:, : fit.rank]
+    pca = (vec / np.sqrt(fit.eigenvalues[: fit.rank])).T
+    tensors = _tensors(fit) | {"whiten_pca": pca.copy(), "whiten_zca": vec @ pca}
     names = list(fit.classes)
     for i, name in enumerate(names):
         tensors |= _tensors(fit.classes[name], f"class/{i}/")
@@ -58,9 +55,11 @@ def save_fit(fit: Any, path: str | Path) -> None:
     atomic_write_text(sidecar, json.dumps(meta, indent=2, default=str) + "\n")
 
 
-def _read(tensors_path: Path, sidecar: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def load_fit(cls: type, path: str | Path) -> Any:
+    """The fit saved at ``path`` (its ``.safetensors`` or ``.json``)."""
     from safetensors.numpy import load
 
+    tensors_path, sidecar = paths(path)
     if missing := [str(p) for p in (tensors_path, sidecar) if not p.is_file()]:
         raise BadInputError(f"fit file {missing[0]} does not exist (write it with infogauss fit)")
     try:
@@ -75,9 +74,14 @@ def _read(tensors_path: Path, sidecar: Path) -> tuple[dict[str, Any], dict[str, 
         msg = f"fit file {tensors_path} does not match the sha256 in {sidecar.name}: fit again"
         raise BadInputError(msg)
     try:
-        return meta, load(data)
+        t = load(data)
     except Exception as exc:  # safetensors raises its own error types
         raise BadInputError(f"fit file {tensors_path} is not valid safetensors: {exc}") from None
+    view = str(meta.get("view", "raw"))
+    classes = {str(c.get("name")): _one(cls, c, t, f"class/{i}/", view)
+               for i, c in enumerate(meta.get("classes") or [])}  # fmt: skip
+    pooled = _one(cls, meta, t, "", view)
+    return replace(pooled, classes=classes, provenance=dict(meta.get("provenance") or {}))
 
 
 def _one(cls: type, meta: dict[str, Any], t: dict[str, np.ndarray], prefix: str, view: str) -> Any:
@@ -93,13 +97,3 @@ def _one(cls: type, meta: dict[str, Any], t: dict[str, np.ndarray], prefix: str,
     except (KeyError, TypeError, ValueError) as exc:
         msg = f"fit file is incomplete or inconsistent ({prefix or 'pooled'}: {exc})"
         raise BadInputError(msg) from None
-
-
-def load_fit(cls: type, path: str | Path) -> Any:
-    """The fit saved at ``path`` (its ``.safetensors`` or ``.json``)."""
-    meta, t = _read(*paths(path))
-    view = str(meta.get("view", "raw"))
-    classes = {str(c.get("name")): _one(cls, c, t, f"class/{i}/", view)
-               for i, c in enumerate(meta.get("classes") or [])}  # fmt: skip
-    pooled = _one(cls, meta, t, "", view)
-    return replace(pooled, classes=classes, provenance=dict(meta.get("provenance") or {}))

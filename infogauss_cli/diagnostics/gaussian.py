@@ -1,6 +1,8 @@
 """Tests of "Gaussian?" whose null is a Gaussian of any mean and covariance, on the rows'
 decorrelated coordinates ``Z = sqrt(m - 1) U_k``, and their power against iid Student t10
-coordinates (``power_table.tsv`` up to :data:`TABLE_MAX_ROWS` rows, closed forms beyond)."""
+coordinates (``power_table.tsv`` up to :data:`TABLE_MAX_ROWS` rows, closed forms beyond); and
+``metrics.tail_share``, the share of rows beyond the 99th percentile of their exact in-sample law
+under the Gaussian fitted to them (1% when it fits)."""
 
 from __future__ import annotations
 
@@ -11,31 +13,24 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from infogauss_cli.diagnostics import mardia as mt
 from infogauss_cli.diagnostics.columns import column_tests
 from infogauss_cli.diagnostics.diagnosis import dead_mask
-from infogauss_cli.diagnostics.mardia import (
-    HZ_MAX_DIM,
-    HZ_MAX_ROWS,
-    b2_skew,
-    gaussian_moments,
-    hz_pvalue,
-    hz_statistic,
-    pearson3_cdf,
+from infogauss_cli.diagnostics.fit import (
+    RANK_RTOL,
+    SAMPLE_RATIO,
+    TAIL_LEVEL,
+    GaussianFit,
+    fit,
+    tail_share,
 )
-from infogauss_cli.diagnostics.normality import (
-    AD_CRITICAL_5PCT,
-    DP_ALPHA,
-    grid_interp,
-    table_row,
-)
+from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA, grid_interp, table_row
 from infogauss_cli.diagnostics.reference import gaussian_effect, reference
 from infogauss_cli.diagnostics.refsim import ALT_DF
-from infogauss_cli.diagnostics.tails import tail_metrics
 from infogauss_cli.diagnostics.validate import l2_normalise, sample_indices, take_rows
 
 MAX_ROWS = 20_000
 MAX_VALUES = 1 << 25  # rows x d held in float64 for the decomposition (256 MiB)
-RANK_RTOL = 1e-10  # eigenvalues below this share of the largest are no variance
 POWER_FILE = Path(__file__).with_name("power_table.tsv")
 TABLE_MAX_ROWS = 500
 M_GRID = (20, 30, 50, 75, 100, 150, 200, 300, 500)
@@ -72,15 +67,40 @@ def decorrelate(x: np.ndarray) -> tuple[np.ndarray, int]:
     return u * math.sqrt(m - 1), rank
 
 
+def rows_needed(rank: int) -> int:
+    """The rows from which ``fit(..., shrinkage="auto")`` keeps the sample covariance."""
+    return max(math.ceil(SAMPLE_RATIO * rank), rank + 2)
+
+
+def tail_metrics(a: np.ndarray, z: np.ndarray, rank: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics, null) of ``tail_share`` of rows ``a``; ``z``, ``rank``: ``decorrelate(a)``.
+    Computed from :func:`rows_needed` rows, where the sample covariance has its closed law. When
+    ``z`` keeps all ``rank`` whitened coordinates, the sample fit of ``a`` is N(0, I) in them
+    (affine invariance): D² = |z|², and no second covariance is needed."""
+    m, k = z.shape
+    need = rows_needed(rank)
+    if rank == 0 or m < need:
+        return {"tail_share": None}, ({"tail_share_n_needed": need} if rank else {})
+    if k == rank:
+        eye, why = np.eye(k), "the sample fit in its own whitened coordinates"
+        f = GaussianFit(np.zeros(k), eye, np.ones(k), eye, m, "sample", 0.0, why)
+        d2 = np.einsum("ij,ij->i", z, z)
+    else:  # m = 2·rank exactly: decorrelate kept rank - 1 coordinates
+        f = fit(a, shrinkage="sample")
+        d2 = f.mahalanobis(a)
+    share = tail_share(f.tail_p(d2, in_sample=True), TAIL_LEVEL)
+    return {"tail_share": share}, {"tail_share": TAIL_LEVEL}
+
+
 def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:
     """(b2, z, two-sided p, excess kurtosis) of Mardia's b2 of whitened rows (Pearson III)."""
     m, k = z.shape
     d2 = np.einsum("ij,ij->i", z, z) * (m / (m - 1))  # with the biased covariance
     b2 = float(np.mean(d2 * d2))
-    _, mean, var = gaussian_moments(m, k)
+    _, mean, var = mt.gaussian_moments(m, k)
     if var <= 0:
         return b2, 0.0, 1.0, (b2 - mean) / k
-    f = pearson3_cdf(b2, mean, var, b2_skew(m, k))
+    f = mt.pearson3_cdf(b2, mean, var, mt.b2_skew(m, k))
     p = min(1.0, 2.0 * min(f, 1.0 - f))
     return b2, (b2 - mean) / math.sqrt(var), p, (b2 - mean) / k
 
@@ -103,19 +123,18 @@ def gaussian_tests(
     m, d = a.shape
     z, rank = decorrelate(a)
     k = z.shape[1]
+    tails, tails_null = tail_metrics(a, z, rank)  # metrics.tail_share
     out: dict[str, Any] = {"effect_excess": None, "effect_excess_interval": None}
     out |= {"decorrelated_rows": m, "decorrelated_d": d, "decorrelated_rank": rank}
-    out["decorrelated_k"] = k
-    tails, tails_null = tail_metrics(a, z, rank)  # metrics.tail_share
-    out |= tails
+    out |= {"decorrelated_k": k, **tails}
     if k == 0:
         return out, {"gaussian_power_relevant": 1.0}
-    null = gaussian_effect(m)[0]
+    floor = gaussian_effect(m)[0]  # an iid Gaussian coordinate's mean QQ distance
     given = column_tests(a)
     live = np.flatnonzero(~dead_mask(given.std, given.constant))
     w1 = given.w1[live][np.isfinite(given.w1[live])]
     if w1.size:  # mean QQ distance above an iid Gaussian coordinate's, with a 95% interval
-        excess = float(w1.mean()) - null
+        excess = float(w1.mean()) - floor
         half = 1.96 * float(w1.std(ddof=1)) / math.sqrt(w1.size) if w1.size > 1 else 0.0
         out |= {"effect_excess": excess, "effect_excess_interval": [excess - half, excess + half]}
     res = column_tests(z)
@@ -129,33 +148,32 @@ def gaussian_tests(
     given_p = float(min(1.0, live.size * given_each.min())) if live.size else 1.0
     given_effect = float(given.w1[given_worst]) if live.size else float("nan")
     rng = np.random.default_rng([seed, 0x42A])
-    hz_rows, hz_k = min(m, HZ_MAX_ROWS), min(k, HZ_MAX_DIM)
+    hz_rows, hz_k = min(m, mt.HZ_MAX_ROWS), min(k, mt.HZ_MAX_DIM)
     pick = np.sort(rng.choice(m, hz_rows, replace=False)) if hz_rows < m else slice(None)
-    hz = hz_statistic(z[pick, :hz_k])
-    hz_p = hz_pvalue(hz, hz_rows, hz_k)
+    hz = mt.hz_statistic(z[pick, :hz_k])
     out |= {
         "decorrelated_ad_compliance": ad_pass / k,
         "decorrelated_dp_compliance": dp_pass / k,
         "decorrelated_ad_count_p": float(special.bdtr(ad_pass, k, row["ad_rate"])),
         "decorrelated_dp_count_p": float(special.bdtr(dp_pass, k, row["dp_rate"])),
-        "decorrelated_effect_excess": float(np.mean(res.w1)) - null,
+        "decorrelated_effect_excess": float(np.mean(res.w1)) - floor,
         "worst_coordinate": worst,
         "worst_coordinate_p": float(min(1.0, k * each[worst])),
-        "worst_coordinate_effect_excess": float(res.w1[worst]) - null,
+        "worst_coordinate_effect_excess": float(res.w1[worst]) - floor,
         "worst_given_coordinate": given_worst,
         "worst_given_coordinate_p": given_p,
-        "worst_given_coordinate_effect_excess": given_effect - null,
+        "worst_given_coordinate_effect_excess": given_effect - floor,
         "henze_zirkler": hz,
-        "henze_zirkler_p": hz_p,
+        "henze_zirkler_p": mt.hz_pvalue(hz, hz_rows, hz_k),
         "henze_zirkler_dim": hz_k,
         "henze_zirkler_rows": hz_rows,
     }
     if view == "raw":
         keys = ("radial_b2", "radial_z", "radial_p", "radial_kurtosis")
         out |= dict(zip(keys, radial_test(z), strict=True))
-    null: dict[str, Any] = {"gaussian_power_relevant": relevant_power(m, k, view, alpha)}
-    null |= tails_null
-    if null["gaussian_power_relevant"] < 0.5:
+    power = relevant_power(m, k, view, alpha)
+    null = {"gaussian_power_relevant": power, **tails_null}
+    if power < 0.5:
         null["gaussian_n_for_power"] = rows_for_power(rank, view, m, alpha)
     return out, null
 
@@ -206,5 +224,5 @@ def radial_power(m: int, k: int, level: float) -> float:
     c2, c3 = mu4 - 1, mu6 - 3 * mu4 + 2
     c4 = mu8 - 4 * mu6 + 6 * mu4 - 3
     var_d4 = 4 * k**3 * c2 + k * c4 + 3 * k * (k - 1) * c2**2 - (k * c2) ** 2 + 4 * k**2 * c3
-    crit = float(special.ndtri(1 - level / 2)) * math.sqrt(max(gaussian_moments(m, k)[2], 0.0))
+    crit = float(special.ndtri(1 - level / 2)) * math.sqrt(max(mt.gaussian_moments(m, k)[2], 0.0))
     return float(special.ndtr((k * (mu4 - 3) - crit) / math.sqrt(var_d4 / m)))

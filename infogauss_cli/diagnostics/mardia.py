@@ -59,11 +59,11 @@ def mardia_batch(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=32)
 def mardia_null(
-    n: int, k: int, reps: int = DEFAULT_MARDIA_REPS, seed: int = _NULL_SEED, d: int | None = None
+    n: int, k: int, reps: int = DEFAULT_MARDIA_REPS, d: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Simulated null (b1, b2): Gaussian (``d=None``) or S^(d-1) from the same draws."""
-    rng = np.random.default_rng([seed, n, k])
-    rest_rng = np.random.default_rng([seed, n, k, d or 0])
+    rng = np.random.default_rng([_NULL_SEED, n, k])
+    rest_rng = np.random.default_rng([_NULL_SEED, n, k, d or 0])
     step = max(1, (16 << 20) // (8 * n * k * k))  # ~16 MB of work per batch
 
     def draw(r: int) -> np.ndarray:
@@ -135,14 +135,13 @@ def mardia_test(
     skew_p = float(special.chdtrc(nu, b1 / c))
     f = pearson3_cdf(b2, m2, v2, s2)
     kurt_p = min(1.0, 2.0 * min(f, 1.0 - f))
-    return MardiaResult(b1=b1, b2=b2, skew_p=skew_p, kurt_p=kurt_p, n=n, k=k)
+    return MardiaResult(b1, b2, skew_p, kurt_p, n, k)
 
 
 def mardia(
     x: np.ndarray, *, k: int = DEFAULT_MARDIA_DIM, reps: int = DEFAULT_MARDIA_REPS, seed: int = 0
 ) -> MardiaResult:
-    """Mardia against the sphere on a seeded k-dim projection of the L2-normalised rows of ``x``
-    (``--detail`` reads at most :data:`DEFAULT_MARDIA_ROWS` seeded rows)."""
+    """Mardia against the sphere on a seeded k-dim projection of the L2-normalised rows of ``x``."""
     x = np.asarray(x)
     d = x.shape[1]
     u = l2_normalise(x)

@@ -40,41 +40,29 @@ class Reference:
     effect_sd: float
     alt_ad_rate: float
     alt_dp_rate: float
-    columns: int
     dp_pvalues: np.ndarray = field(repr=False)
     dp_levels: np.ndarray | None = field(default=None, repr=False)
-    _cdfs: dict = field(default_factory=dict, repr=False, compare=False)
 
     def count_cdf(self, which: str, trials: int) -> np.ndarray:
-        """P(at most k of ``trials`` coordinates pass), k = 0..trials (beta-binomial)."""
-        key = (which, int(trials))
-        cached = self._cdfs.get(key)
-        if cached is not None:
-            return cached
+        """P(at most k of ``trials`` (>= 1) coordinates pass), k = 0..trials (beta-binomial)."""
         p = min(max(getattr(self, f"{which}_rate"), 1e-9), 1 - 1e-9)
         se = getattr(self, f"{which}_rate_se")
         k = np.arange(trials + 1)
         nu = p * (1 - p) / max(se, 1e-12) ** 2 - 1
         if nu > 1e7:
-            cdf = special.bdtr(k, trials, p)
-        else:  # beta-binomial pmf in closed form (log-space), summed
-            a, b = p * nu, (1 - p) * nu
-            logpmf = (
-                special.gammaln(trials + 1)
-                - special.gammaln(k + 1)
-                - special.gammaln(trials - k + 1)
-                + special.betaln(k + a, trials - k + b)
-                - special.betaln(a, b)
-            )
-            cdf = np.minimum(np.cumsum(np.exp(logpmf)), 1.0)
-        cdf.setflags(write=False)
-        self._cdfs[key] = cdf
-        return cdf
+            return special.bdtr(k, trials, p)
+        a, b = p * nu, (1 - p) * nu  # the beta-binomial pmf in closed form (log-space), summed
+        logpmf = (
+            special.gammaln(trials + 1)
+            - special.gammaln(k + 1)
+            - special.gammaln(trials - k + 1)
+            + special.betaln(k + a, trials - k + b)
+            - special.betaln(a, b)
+        )
+        return np.minimum(np.cumsum(np.exp(logpmf)), 1.0)
 
     def threshold(self, which: str, trials: int, level: float) -> float:
         """Smallest compliance c such that P(compliance < c) <= level under the reference."""
-        if trials < 1:
-            return float("nan")
         cdf = self.count_cdf(which, trials)
         # reject when count < k: P(count <= k - 1) <= level; the largest such k
         ok = np.flatnonzero(cdf <= level * (1 + 1e-9))
@@ -82,8 +70,6 @@ class Reference:
 
     def band(self, which: str, trials: int, level: float = 0.95) -> tuple[float, float]:
         """Central ``level`` range of the compliance over ``trials`` coordinates."""
-        if trials < 1:
-            return (float("nan"), float("nan"))
         cdf = self.count_cdf(which, trials)
         lo, hi = np.searchsorted(cdf, np.array([1 - level, 1 + level]) / 2 * (1 - 1e-12))
         return (min(int(lo), trials) / trials, min(int(hi), trials) / trials)
@@ -98,44 +84,36 @@ class Reference:
         return max(fail(self.alt_ad_rate, ad_min), fail(self.alt_dp_rate, dp_min))
 
     def calibrate_p(self, pvalues: np.ndarray) -> np.ndarray:
-        """P_ref(P <= p) for each DP p-value (U(0, 1) under the reference); NaN stays NaN."""
-        p, ref = np.asarray(pvalues, dtype=np.float64), self.dp_pvalues
-        if self.dp_levels is not None:
-            out = _from_quantiles(p, ref, self.dp_levels)
-        else:
-            out = np.minimum((1.0 + np.searchsorted(ref, p, side="right")) / (1.0 + ref.size), 1.0)
+        """P_ref(P <= p) for each DP p-value (U(0, 1) under the reference); NaN stays NaN. From
+        the table's quantiles at ``dp_levels``: linear in log p between them, in p outside."""
+        p, q, lv = np.asarray(pvalues, dtype=np.float64), self.dp_pvalues, self.dp_levels
+        if lv is None:
+            out = np.minimum((1.0 + np.searchsorted(q, p, side="right")) / (1.0 + q.size), 1.0)
+            return np.where(np.isnan(p), np.nan, out)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mid = np.interp(np.log(np.maximum(p, 1e-300)), np.log(np.maximum(q, 1e-300)), lv)
+            low = lv[0] * p / max(q[0], 1e-300)
+            high = lv[-1] + (1 - lv[-1]) * (p - q[-1]) / max(1 - q[-1], 1e-12)
+        out = np.clip(np.nan_to_num(np.where(p < q[0], low, np.where(p > q[-1], high, mid))), 0, 1)
         return np.where(np.isnan(p), np.nan, out)
 
 
-def _from_quantiles(p: np.ndarray, q: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """P(P <= p) from quantiles ``q`` at ``levels`` (linear in log p; in p outside)."""
-    lq = np.log(np.maximum(q, 1e-300))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mid = np.interp(np.log(np.maximum(p, 1e-300)), lq, levels)
-        low = levels[0] * p / max(q[0], 1e-300)
-        high = levels[-1] + (1 - levels[-1]) * (p - q[-1]) / max(1 - q[-1], 1e-12)
-    out = np.where(p < q[0], low, np.where(p > q[-1], high, mid))
-    return np.clip(np.nan_to_num(out), 0.0, 1.0)
-
-
 def reference(n: int, d: int, view: str) -> Reference:
-    """The reference of ``view`` at (n, d): from the table where it answers, else simulated
-    (and cached)."""
+    """The reference of ``view`` at (n, d): from the table where it answers, else simulated."""
     hit = _reference(int(n), int(d) if view == "l2" else 0, view)
-    return hit if hit.d == d else dataclasses.replace(hit, d=int(d), _cdfs={})
+    return hit if hit.d == d else dataclasses.replace(hit, d=int(d))
 
 
 @functools.lru_cache(maxsize=256)
 def _reference(n: int, d: int, view: str) -> Reference:
     row = lookup(n, d, view)
-    if row is not None:
-        (fields, q), levels, cols = row, LEVELS, 0
-    else:
+    levels = None if row is None else LEVELS
+    if row is None:
         sim = simulated(n, d, view)
-        fields, q, levels = summarise(sim, n, view), np.sort(sim["p"][np.isfinite(sim["p"])]), None
-        cols = int(sim["a2"].size)
+        row = summarise(sim, n, view), np.sort(sim["p"][np.isfinite(sim["p"])])
+    fields, q = row
     q.setflags(write=False)
-    return Reference(view, n, d, columns=cols, dp_pvalues=q, dp_levels=levels, **fields)
+    return Reference(view, n, d, dp_pvalues=q, dp_levels=levels, **fields)
 
 
 TABLE_FILE = Path(__file__).with_name("reference_table.tsv")
@@ -233,9 +211,9 @@ def _at(row: tuple, logs: float, d: float) -> float:
 
 
 @functools.lru_cache(maxsize=256)
-def sphere_bias(d: int, points: int = 4000) -> float:
+def sphere_bias(d: int) -> float:
     """Population QQ distance of one standardised sphere coordinate sqrt(d) u1 to N(0, 1)."""
-    p = 0.5 + (np.arange(points) + 0.5) / (2 * points)  # the upper half; Q is symmetric
+    p = 0.5 + (np.arange(4000) + 0.5) / 8000  # the upper half; Q is symmetric
     q = np.sqrt(d * special.betaincinv(0.5, (d - 1) / 2.0, 2 * p - 1))
     return float(np.mean(np.abs(q - special.ndtri(p))))
 
@@ -260,10 +238,8 @@ def _sphere_vals(n: float, d: float) -> np.ndarray:
     else:
         j = max(1, int(np.searchsorted(ns, logn, side="right")))
         w = (logn - ns[j - 1]) / (ns[j] - ns[j - 1])
-        a, b = rows[j - 1], rows[j]
-        v = (1 - w) * _row_at(a, _at(a, logs, d), s, False) + w * _row_at(
-            b, _at(b, logs, d), s, False
-        )
+        a, b = (_row_at(r, _at(r, logs, d), s, False) for r in rows[j - 1 : j + 1])
+        v = (1 - w) * a + w * b
     v[_EFF] *= g[_F["effect"]]
     v[_ALT] = g[_ALT]  # the relevant departure does not depend on d
     return v

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import math
 import os
-import tempfile
 import warnings
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.diagnostics.columns import ColumnTests, column_tests
 from infogauss_cli.diagnostics.normality import AD_CRITICAL_5PCT, DP_ALPHA, table_row
 
@@ -25,7 +26,6 @@ _MIN_COLUMNS, _MAX_COLUMNS = 600, 20_000
 _BATCH = 1 << 23  # values per simulated batch (32 MB of float32)
 ALT_DF = 10  # the relevant departure: Student t with 10 degrees of freedom
 ALT_SHARE = 4  # it is simulated on 1/4 of the columns
-
 
 _STORE: DiskReferenceStore | None = None
 
@@ -83,8 +83,7 @@ def _key(n: int, d: int, view: str, seed: int, columns: int) -> str:
 
 
 def simulated(n: int, d: int, view: str, seed: int = REFERENCE_SEED, columns: int | None = None):
-    """:func:`simulate`, kept in the store set by :func:`set_store` (``reference`` caches the
-    summaries in memory)."""
+    """:func:`simulate`, kept in the store set by :func:`set_store`."""
     columns = columns or default_columns(n)
     key = _key(n, d, view, seed, columns)
     hit = _STORE.get(key) if _STORE is not None else None
@@ -145,7 +144,6 @@ def summarise(sim: dict[str, np.ndarray], n: int, view: str) -> dict[str, float]
 
 
 STORE_FORMAT = 2  # 1: no format nor checksum in the entry
-_META = ("__format__", "__sha256__")
 _WARNED: set[str] = set()
 
 
@@ -163,70 +161,52 @@ def checksum(key: str, arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def reject(path: Path, why: str) -> None:
-    """Warn once per entry that ``path`` is not used, and remove it where allowed."""
-    if str(path) not in _WARNED:
-        _WARNED.add(str(path))
-        warnings.warn(
-            f"cached reference {path} is {why}: not used, recomputed",
-            ReferenceCacheWarning,
-            stacklevel=3,
-        )
-    with contextlib.suppress(OSError):  # read-only folder: left there, never used
-        path.unlink(missing_ok=True)
-
-
-def default_reference_dir() -> Path:
-    """Where references are kept (see the module docstring)."""
-    env, cache = os.environ.get("INFOGAUSS_REFERENCES"), os.environ.get("INFOGAUSS_CACHE")
-    if env or cache:
-        return Path(env).expanduser() if env else Path(cache).expanduser() / "references"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("infogauss")) / "references"
-
-
 class DiskReferenceStore:
-    """``get``/``put`` of named arrays under one folder (never raises on a bad entry or folder)."""
+    """``get``/``put`` of named arrays under one folder (default: ``$INFOGAUSS_REFERENCES``, else
+    ``$INFOGAUSS_CACHE/references``, else the user cache's); never raises on a bad entry."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_reference_dir()
+        env, cache = os.environ.get("INFOGAUSS_REFERENCES"), os.environ.get("INFOGAUSS_CACHE")
+        if path is None and (env or cache):
+            path = Path(env).expanduser() if env else Path(cache).expanduser() / "references"
+        elif path is None:
+            import platformdirs
+
+            path = Path(platformdirs.user_cache_dir("infogauss")) / "references"
+        self.path = Path(path)
 
     def get(self, key: str) -> dict[str, np.ndarray] | None:
+        """The arrays put under ``key``, or None: a bad entry warns once and is removed."""
         f = self.path / f"{key}.npz"
         if not f.is_file():
             return None
         try:
-            with open(f, "rb") as fh, np.load(fh, allow_pickle=False) as z:
-                got = {k: np.array(z[k]) for k in z.files}
-        except Exception:  # corrupt or truncated: drop it, simulate again
-            reject(f, "unreadable (truncated or corrupt)")
-            return None
-        arrays = {k: v for k, v in got.items() if k not in _META}
-        fmt = got.get("__format__")
-        if fmt is None or fmt.shape != () or int(fmt) != STORE_FORMAT:
-            why = f"of another format ({'none' if fmt is None else fmt}, expected {STORE_FORMAT})"
-        elif str(got.get("__sha256__", "")) != checksum(key, arrays):
-            why = "not what was written (checksum mismatch)"
+            with np.load(f, allow_pickle=False) as z:
+                arrays = {k: np.array(z[k]) for k in z.files}
+        except Exception:  # corrupt or truncated
+            why = "unreadable (truncated or corrupt)"
         else:
-            return arrays
-        reject(f, why)
+            fmt, sha = arrays.pop("__format__", None), str(arrays.pop("__sha256__", ""))
+            if fmt is None or fmt.shape != () or int(fmt) != STORE_FORMAT:
+                why = f"of another format ({fmt}, expected {STORE_FORMAT})"
+            elif sha != checksum(key, arrays):
+                why = "not what was written (checksum mismatch)"
+            else:
+                return arrays
+        if str(f) not in _WARNED:
+            _WARNED.add(str(f))
+            msg = f"cached reference {f} is {why}: not used, recomputed"
+            warnings.warn(msg, ReferenceCacheWarning, stacklevel=2)
+        with contextlib.suppress(OSError):  # a read-only folder: left there, never used
+            f.unlink(missing_ok=True)
         return None
 
     def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
-        f = self.path / f"{key}.npz"
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{f.name}.", suffix=".tmp")
-        except OSError:  # read-only or full disk: the reference is still used, just not kept
-            return
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                meta = {"__format__": np.array(STORE_FORMAT)}
-                np.savez(fh, **arrays, **meta, __sha256__=np.array(checksum(key, arrays)))
-            os.replace(tmp, f)
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
+        buf = io.BytesIO()
+        meta = {"__format__": np.array(STORE_FORMAT), "__sha256__": np.array(checksum(key, arrays))}
+        np.savez(buf, **arrays, **meta)
+        with contextlib.suppress(OSError):  # read-only or full disk: used, just not kept
+            atomic_write_bytes(self.path / f"{key}.npz", buf.getvalue(), parents=True)
 
 
 def use_disk_store() -> None:

@@ -11,20 +11,9 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from infogauss_cli.diagnostics import validate as va
 from infogauss_cli.diagnostics.columns import column_tests
-from infogauss_cli.diagnostics.normality import (
-    ADResult,
-    DPResult,
-    ad_result,
-    dp_result,
-)
-from infogauss_cli.diagnostics.validate import (
-    check_nonzero,
-    l2_normalise,
-    resolve_budget,
-    row_blocks,
-    row_norms,
-)
+from infogauss_cli.diagnostics.normality import ADResult, DPResult, ad_result, dp_result
 
 UNIFORMITY_T = 2.0
 DEFAULT_UNIFORMITY_ROWS = 2000
@@ -43,10 +32,9 @@ class Uniformity:
 
 @dataclass(frozen=True)
 class Rayleigh:
-    """``mean_norm`` = ||mean of the unit rows||; ``statistic`` = n d R^2; ``pvalue``."""
+    """``mean_norm`` = ||mean of the unit rows|| and the ``pvalue`` of n d R^2."""
 
     mean_norm: float
-    statistic: float
     pvalue: float
 
 
@@ -54,7 +42,6 @@ class Rayleigh:
 class Scatter:
     """Bingham's test of the scatter against I/d and the centred covariance's spectrum."""
 
-    bingham_statistic: float
     bingham_p: float
     effective_rank: float
     participation_ratio: float
@@ -68,20 +55,14 @@ def uniformity_ideal(d: int, t: float = UNIFORMITY_T) -> float:
     return -2.0 * t + math.log(float(special.hyp0f1(d / 2.0, t * t)))
 
 
-def uniformity(
-    u: np.ndarray,
-    *,
-    t: float = UNIFORMITY_T,
-    max_rows: int | None = DEFAULT_UNIFORMITY_ROWS,
-    seed: int = 0,
-) -> Uniformity:
-    """Wang-Isola uniformity of unit rows over all pairs of (at most ``max_rows``) rows."""
+def uniformity(u: np.ndarray, *, max_rows: int | None, seed: int = 0) -> Uniformity:
+    """Wang-Isola uniformity (t = 2) of unit rows over all pairs of (at most ``max_rows``) rows."""
     n, d = u.shape
     if max_rows is not None and n > max_rows:
         idx = np.sort(np.random.default_rng([seed, 0x5F3]).choice(n, max_rows, replace=False))
         u = u[idx]
         n = max_rows
-    u, total = np.asarray(u, dtype=np.float64), 0.0
+    u, total, t = np.asarray(u, dtype=np.float64), 0.0, UNIFORMITY_T
     for i in range(0, n, _BLOCK):  # exp(-t ||u_i - u_j||^2) = exp(-2t (1 - s_ij)) over i < j
         a = u[i : i + _BLOCK]
         g = a @ u[i:].T  # this block against itself and everything after it
@@ -101,7 +82,7 @@ def rayleigh(m: np.ndarray, n: int) -> Rayleigh:
     d = m.shape[0]
     r2 = float(m @ m)
     stat = n * d * r2
-    return Rayleigh(math.sqrt(r2), stat, exact_chi2_p(stat, d, n))
+    return Rayleigh(math.sqrt(r2), exact_chi2_p(stat, d, n))
 
 
 def exact_chi2_p(stat: float, dof: float, n: int) -> float:
@@ -113,30 +94,28 @@ def exact_chi2_p(stat: float, dof: float, n: int) -> float:
 def scatter(t: np.ndarray, m: np.ndarray, n: int) -> Scatter:
     """Bingham's test of the scatter matrix against I/d, and the centred spectrum, from
     ``t`` = (1/n) sum u u^T (overwritten) and the mean ``m`` of n unit rows."""
-    stat, p = bingham(float(np.einsum("ij,ij->", t, t)), n, m.shape[0])
+    p = bingham(float(np.einsum("ij,ij->", t, t)), n, m.shape[0])[1]
     t -= np.outer(m, m)  # centred covariance (biased, /n)
     lam = np.clip(np.linalg.eigvalsh(t)[::-1], 0.0, None)
     total = float(lam.sum())
     if total <= 0:
         nan = float("nan")
-        return Scatter(stat, p, nan, nan, nan, nan, lam)
+        return Scatter(p, nan, nan, nan, nan, lam)
     sv = np.sqrt(lam)
     q = sv / sv.sum()
     q = q[q > 0]
     erank = float(np.exp(-np.sum(q * np.log(q))))
     pr = total**2 / float(np.sum(lam * lam))
     cond = float(lam[0] / lam[-1]) if lam[-1] > lam[0] * 1e-15 else math.inf
-    return Scatter(stat, p, erank, pr, cond, float(lam[0] / total), lam)
+    return Scatter(p, erank, pr, cond, float(lam[0] / total), lam)
 
 
-def sphere_moments(
-    x: np.ndarray, norms: np.ndarray, block_bytes: int = 8 << 20
-) -> tuple[np.ndarray, np.ndarray]:
+def sphere_moments(x: np.ndarray, norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mean of u, (1/n) sum u u^T) of the unit rows u = x / norms, in one pass of row blocks."""
     n, d = x.shape
     total, t = np.zeros(d), np.zeros((d, d))
-    for i, block in row_blocks(x, 8 * d, block_bytes):
-        a = l2_normalise(block, norms[i : i + len(block)]).astype(np.float64, copy=False)
+    for i, block in va.row_blocks(x, 8 * d, 8 << 20):
+        a = va.l2_normalise(block, norms[i : i + len(block)]).astype(np.float64, copy=False)
         total += a.sum(axis=0)
         t += a.T @ a
     t /= n
@@ -148,23 +127,18 @@ def sphere_tests(x: np.ndarray, *, alpha: float = 0.05) -> tuple[dict[str, Any],
     a = np.asarray(x, dtype=np.float64)
     norms = np.linalg.norm(a, axis=1)
     live = norms > 0
-    u = l2_normalise(a[live], norms[live])
+    u = va.l2_normalise(a[live], norms[live])
     m, d = u.shape
-    nan = float("nan")
-    ray = rayleigh(u.mean(axis=0), m) if m >= 2 else Rayleigh(nan, nan, nan)
-    metrics = {"sphere_rows": m, "sphere_zero_rows": int((~live).sum())}
-    metrics["sphere_rayleigh_p"] = ray.pvalue
-    metrics["sphere_bingham_p"] = bingham_p(u) if m >= 2 else nan
+    metrics: dict[str, Any] = {"sphere_rows": m, "sphere_zero_rows": int((~live).sum())}
+    if m < 2:
+        keys = ("sphere_rayleigh_p", "sphere_bingham_p", "sphere_mean_norm")
+        return metrics | dict.fromkeys(keys, float("nan")), {"sphere_power_relevant": 0.0}
+    ray = rayleigh(u.mean(axis=0), m)
+    gram = u @ u.T if m < d else u.T @ u  # tr T^2 from the smaller Gram or scatter matrix
+    bing = bingham(float(np.einsum("ij,ij->", gram, gram)) / (m * m), m, d)[1]
+    metrics |= {"sphere_rayleigh_p": ray.pvalue, "sphere_bingham_p": bing}
     metrics["sphere_mean_norm"] = ray.mean_norm
-    power = bingham_power(m, d, alpha / 2) if m >= 2 else 0.0
-    return metrics, {"sphere_power_relevant": power}
-
-
-def bingham_p(u: np.ndarray) -> float:
-    """Bingham's p of unit rows u (m, d), tr T^2 from the smaller Gram or scatter matrix."""
-    m, d = u.shape
-    gram = u @ u.T if m < d else u.T @ u
-    return bingham(float(np.einsum("ij,ij->", gram, gram)) / (m * m), m, d)[1]
+    return metrics, {"sphere_power_relevant": bingham_power(m, d, alpha / 2)}
 
 
 def bingham(tr2: float, n: int, d: int) -> tuple[float, float]:
@@ -195,8 +169,8 @@ class PairedStats:
 
 def paired_stats(a: np.ndarray, b: np.ndarray) -> PairedStats:
     """Alignment and gap of row-paired matrices ``a`` and ``b`` of the same (n, d) shape."""
-    ua = l2_normalise(a).astype(np.float64, copy=False)
-    ub = l2_normalise(b).astype(np.float64, copy=False)
+    ua = va.l2_normalise(a).astype(np.float64, copy=False)
+    ub = va.l2_normalise(b).astype(np.float64, copy=False)
     diff = ua - ub
     align = float(np.einsum("ij,ij->i", diff, diff).mean())
     gap = float(np.linalg.norm(ua.mean(axis=0) - ub.mean(axis=0)))
@@ -225,13 +199,12 @@ class ProjectionTests:
     k: int
     n: int
     d: int
-    seed: int
     ad: ADResult
     dp: DPResult
     var_z: np.ndarray = field(repr=False)
     var_compliance: float
     var_p: float
-    columns: np.ndarray = field(default_factory=lambda: np.empty((0, 0)), repr=False)
+    columns: np.ndarray = field(repr=False)
 
 
 def random_directions(d: int, k: int = DEFAULT_PROJECTIONS, seed: int = 0) -> np.ndarray:
@@ -256,24 +229,24 @@ def projection_tests(
     ``directions``), scale by sqrt(d), and test every projection, within ``budget``."""
     x = np.asarray(x)
     n, d = x.shape
-    norms = row_norms(x)
-    check_nonzero(norms)
+    norms = va.row_norms(x)
+    va.check_nonzero(norms)
     q = random_directions(d, k, seed) if directions is None else np.asarray(directions, float)
     kk = q.shape[1]
-    half = resolve_budget(budget) // 2
+    half = va.resolve_budget(budget) // 2
     kb = int(min(kk, max(1, half // (8 * n))))
-    parts, v, columns = [], np.empty(kk), np.empty((n, 0))
+    parts, v = [], np.empty(kk)
     for k0 in range(0, kk, kb):
         qb = q[:, k0 : k0 + kb]
         p = np.empty((n, qb.shape[1]))
-        for i, u in row_blocks(x, 8 * d):  # u @ q in row blocks, u the normalised rows
-            u = l2_normalise(u, norms[i : i + len(u)])
+        for i, u in va.row_blocks(x, 8 * d):  # u @ q in row blocks, u the normalised rows
+            u = va.l2_normalise(u, norms[i : i + len(u)])
             np.matmul(u.astype(np.float64, copy=False), qb, out=p[i : i + len(u)])
         p *= np.sqrt(d)
         parts.append(column_tests(p, budget=half))
         v[k0 : k0 + p.shape[1]] = np.einsum("ij,ij->j", p, p) / n  # second moment about 0
         if k0 == 0:
-            columns = p[:, :QQ_COLUMNS].copy()
+            columns = p[:, :QQ_COLUMNS].copy()  # kept for the plots
         del p
     a2star, k2, pvalue = (
         np.concatenate([getattr(r, f) for r in parts]) for f in ("a2star", "k2", "pvalue")
@@ -281,18 +254,10 @@ def projection_tests(
     se = np.sqrt((2.0 * d - 2.0) / ((d + 2.0) * n)) if d > 1 else np.nan
     z = (v - 1.0) / se  # 1 under uniformity
     block = min(d, kk)  # the first orthonormal block: further blocks re-read the same scatter
-    return ProjectionTests(
-        k=kk,
-        n=n,
-        d=d,
-        seed=seed,
-        ad=ad_result(a2star),
-        dp=dp_result(k2, pvalue),
-        var_z=z,
-        var_compliance=float(np.mean(np.abs(z) < SCALE_Z)),
-        var_p=scale_test_p(float(np.sum(z[:block] ** 2)), n, d, block),
-        columns=columns,
-    )
+    var_compliance = float(np.mean(np.abs(z) < SCALE_Z))
+    var_p = scale_test_p(float(np.sum(z[:block] ** 2)), n, d, block)
+    ad, dp = ad_result(a2star), dp_result(k2, pvalue)
+    return ProjectionTests(kk, n, d, ad, dp, z, var_compliance, var_p, columns)
 
 
 def _sphere_moment(d: int, *ks: int) -> float:

@@ -51,10 +51,8 @@ def ks_uniform(pvalues: np.ndarray) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
-def bootstrap_compliance(
-    x: np.ndarray, reps: int, *, seed: int = 0, level: float = 0.95
-) -> BootstrapCI:
-    """Percentile intervals of AD and DP compliance over ``reps`` row resamples, re-centred."""
+def bootstrap_compliance(x: np.ndarray, reps: int, *, seed: int = 0) -> BootstrapCI:
+    """95% percentile intervals of AD and DP compliance over ``reps`` row resamples, re-centred."""
     x = np.asarray(x)
     n, d = x.shape
 
@@ -66,12 +64,12 @@ def bootstrap_compliance(
     est = compliances(x)
     rng = np.random.default_rng([seed, 0xB007])
     ad, dp = np.array([compliances(x[rng.integers(0, n, n)]) for _ in range(reps)]).T
-    lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+
+    lo = (1 - 0.95) / 2
 
     def ci(e: float, s: np.ndarray) -> tuple[float, float]:
-        shift = e - float(s.mean())
-        a, b = np.quantile(s, [lo, hi]) + shift
-        return float(np.clip(a, 0, 1)), float(np.clip(b, 0, 1))
+        a, b = np.clip(np.quantile(s, [lo, 1 - lo]) + (e - float(s.mean())), 0, 1)
+        return float(a), float(b)
 
     return BootstrapCI(ci(est[0], ad), ci(est[1], dp), ad, dp)
 
@@ -105,13 +103,8 @@ def sphere_detail(
     mean, scatter_t = sp.sphere_moments(x, norms)
     tests = sp.projection_tests(x, k=projections, seed=seed, budget=budget)
     u = _unit_rows(x, norms, sp.DEFAULT_UNIFORMITY_ROWS, [seed, 0x5F3])
-    return SphereDetail(
-        projections=tests,
-        uniformity=sp.uniformity(u, max_rows=None, seed=seed),
-        rayleigh=sp.rayleigh(mean, n),
-        scatter=sp.scatter(scatter_t, mean, n),
-        mardia=md,
-    )
+    uni = sp.uniformity(u, max_rows=None, seed=seed)
+    return SphereDetail(tests, uni, sp.rayleigh(mean, n), sp.scatter(scatter_t, mean, n), md)
 
 
 def _unit_rows(x: np.ndarray, norms: np.ndarray, max_rows: int, seed: list[int]) -> np.ndarray:
@@ -126,8 +119,7 @@ def _unit_rows(x: np.ndarray, norms: np.ndarray, max_rows: int, seed: list[int])
 def calibration_detail(
     diag: Diagnosis, tested: np.ndarray | None = None, *, bootstrap: int = 0, seed: int = 0
 ) -> dict[str, Any]:
-    """The ``metrics`` keys of ``diag``'s calibration against its view's reference (``tested``:
-    the matrix the bootstrap resamples)."""
+    """``metrics`` of ``diag``'s calibration to its reference (``tested``: bootstrap's rows)."""
     ref, d = diag.reference, diag.d_live
     cal = ref.calibrate_p(np.delete(diag.dp.pvalue, list(diag.dead_columns)))
     out: dict[str, Any] = {

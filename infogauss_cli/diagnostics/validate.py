@@ -63,8 +63,8 @@ def check_finite(a: np.ndarray) -> None:
 
 
 def validate_matrix(x: object) -> np.ndarray:
-    """``x`` if it is a finite real (n, d) matrix with n >= 20 and d >= 1 (bool and int as
-    float64), else :class:`InvalidEmbeddingsError` with a one-line reason."""
+    """``x`` as a finite real (n >= 20, d >= 1) matrix (bool, int: float64), else a one-line
+    :class:`InvalidEmbeddingsError`."""
     try:
         a = np.asarray(x)
     except (ValueError, TypeError) as exc:
@@ -139,8 +139,7 @@ def apply_view(x: np.ndarray, view: View) -> np.ndarray:
 
 
 def sample_indices(rows: int, n: int | None, seed: int) -> np.ndarray:
-    """Sorted indices of ``n`` of ``rows`` rows drawn without replacement (seeded); all when
-    ``n`` is None or not below ``rows``."""
+    """Sorted indices of ``n`` of ``rows`` rows, seeded (all when n is None or >= ``rows``)."""
     if n is None or n >= rows:
         return np.arange(rows)
     if n < 1:
@@ -192,17 +191,14 @@ def resolve_budget(budget: int | None) -> int:
     return max(int(budget) if budget is not None else default_budget(), MIN_BUDGET)
 
 
-def row_step(row_bytes: int, block_bytes: int = ROW_BLOCK_BYTES) -> int:
-    return max(1, block_bytes // max(row_bytes, 1))
-
-
 def row_blocks(
     x: np.ndarray, row_bytes: int | None = None, block_bytes: int = ROW_BLOCK_BYTES
 ) -> Iterator[tuple[int, np.ndarray]]:
     """``(i, x[i : i + step])`` by blocks of ``block_bytes`` (a row: ``row_bytes``, default its
     size); a read-only memory map's pages are handed back after each block."""
     rows = MappedRows(x)
-    step = row_step(x.shape[1] * x.dtype.itemsize if row_bytes is None else row_bytes, block_bytes)
+    row_bytes = x.shape[1] * x.dtype.itemsize if row_bytes is None else row_bytes
+    step = max(1, block_bytes // max(row_bytes, 1))
     for i in range(0, x.shape[0], step):
         yield i, x[i : i + step]
         rows.release(i, i + step)
@@ -214,13 +210,17 @@ class MappedRows:
     def __init__(self, a: np.ndarray) -> None:
         self._mm: mmap.mmap | None = None
         self._stride = int(a.strides[0]) if a.ndim else 0
-        mm = _read_only_mmap(a)
-        row_contiguous = a.ndim >= 1 and (a.ndim == 1 or a.strides[-1] == a.dtype.itemsize)
-        if mm is None or self._stride <= 0 or not row_contiguous or not hasattr(mm, "madvise"):
+        if not (a.ndim and a.strides[-1] == a.dtype.itemsize and self._stride > 0):
             return  # (column-major files are read as they are: their pages stay resident)
-        base = np.frombuffer(mm, dtype=np.uint8)
-        self._offset = int(a.__array_interface__["data"][0] - base.__array_interface__["data"][0])
-        self._size, self._mm = len(mm), mm
+        obj: object = a  # find the read-only map through the ``base`` chain
+        while obj is not None and not isinstance(obj, mmap.mmap):  # a bare map: mode unknown
+            mm = getattr(obj, "_mmap", None)
+            if isinstance(obj, np.memmap) and obj.mode == "r" and hasattr(mm, "madvise"):
+                base = np.frombuffer(mm, dtype=np.uint8).__array_interface__["data"][0]
+                self._offset = int(a.__array_interface__["data"][0] - base)
+                self._mm = mm
+                return
+            obj = getattr(obj, "base", None)
 
     @property
     def mapped(self) -> bool:
@@ -230,30 +230,13 @@ class MappedRows:
         if self._mm is None or r1 <= r0:
             return
         start = self._offset + r0 * self._stride
-        stop = min(self._offset + r1 * self._stride, self._size)
         start -= start % mmap.PAGESIZE
+        stop = min(self._offset + r1 * self._stride, len(self._mm))
         if stop > start:
             try:
                 self._mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
             except (OSError, ValueError):  # pragma: no cover - best effort
                 self._mm = None
-
-
-def _read_only_mmap(a: np.ndarray) -> mmap.mmap | None:
-    """The read-only ``mmap`` behind ``a`` (through its ``base`` chain), if any."""
-    obj = a
-    for _ in range(32):
-        if isinstance(obj, np.memmap) and getattr(obj, "mode", None) == "r":
-            mm = getattr(obj, "_mmap", None)
-            if isinstance(mm, mmap.mmap):
-                return mm
-        base = getattr(obj, "base", None)
-        if base is None:
-            return None
-        if isinstance(base, mmap.mmap):
-            return None  # mapped, but we do not know its mode: leave it alone
-        obj = base
-    return None
 
 
 def take_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -262,7 +245,7 @@ def take_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     if not rows.mapped:
         return x[idx]
     out = np.empty((idx.size, *x.shape[1:]), dtype=x.dtype)
-    step = row_step(int(np.prod(x.shape[1:], dtype=np.int64)) * x.dtype.itemsize)
+    step = max(1, ROW_BLOCK_BYTES // max(x[:1].nbytes, 1))  # x[:1]: one row
     for k in range(0, idx.size, step):
         part = idx[k : k + step]
         out[k : k + part.size] = x[part]

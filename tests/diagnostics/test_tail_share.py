@@ -9,8 +9,12 @@ import pytest
 from scipy import stats
 
 from infogauss_cli.diagnostics.fit import fit
-from infogauss_cli.diagnostics.gaussian import decorrelate, gaussian_tests
-from infogauss_cli.diagnostics.tails import rows_needed, tail_metrics
+from infogauss_cli.diagnostics.gaussian import (
+    decorrelate,
+    gaussian_tests,
+    rows_needed,
+    tail_metrics,
+)
 
 SEEDS = range(6)
 
