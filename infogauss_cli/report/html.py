@@ -30,8 +30,6 @@ _PROTOCOL += (("Skipped", "num"), ("n", "num"), ("d", "num"), ("Seed", "num"))
 _PROTOCOL += (("View", ""), ("Precision", ""), ("Device", ""))
 # in the protocol table's columns, or already in the row's name and the results table
 _SHOWN = frozenset({"n", "d", "seed", "view", "precision", "device", "epoch", "objective"})
-_TIMING = {"load_s": "load (s)", "train_s": "train (s)", "extract_s": "extract (s)"}
-_TIMING |= {"diagnose_s": "diagnose (s)", "items_per_s": "items/s"}
 _PROVENANCE = {"weights_sha256": "Weights sha256", "weights": "Weights"}
 _PROVENANCE["data_fingerprint"] = "Data fingerprint"
 
@@ -98,12 +96,6 @@ def _text(value: object) -> str:
     if isinstance(value, Mapping):
         return ", ".join(f"{k}: {v}" for k, v in value.items() if v is not None) or "–"
     return str(value)
-
-
-def _seconds(key: str, value: object) -> str:
-    if not isinstance(value, (int, float)):
-        return "–"
-    return f"{value:,.0f}" if key == "items_per_s" else f"{value:.2f}"
 
 
 def _status(rows: Sequence[Row]) -> dict[str, str]:
@@ -193,18 +185,17 @@ def _protocol(rows: Sequence[Row]) -> Section:
     return Section("protocol", "Protocol", body)
 
 
-def _by_row(ident: str, title: str, rows: Sequence[Row], columns: Mapping[str, str]) -> Section:
-    """A table of one line per row and a column per key of ``columns`` (timing, provenance)."""
-    timing = ident == "timing"
-    header = [("Row", "model")] + [(h, "num" if timing else "src") for h in columns.values()]
-    lines = []
+def _provenance(rows: Sequence[Row]) -> Section | None:
+    """Weights and data digests, a line per row that has them."""
+    lines: list[dict[str, object]] = []
     for r in rows:
-        values = r.timing if timing else r.provenance or {}
-        texts = [_seconds(k, values.get(k)) if timing else _text(values.get(k)) for k in columns]
-        cells = [cell(t, "num" if timing else "src mono") for t in texts]
-        lines.append({"cls": "", "cells": [cell(C.row_label(r), "model"), *cells]})
-    cls = "protocol timing" if timing else "protocol"
-    return Section(ident, title, table(header, lines, table_cls=cls))
+        if any((values := r.provenance or {}).values()):
+            cells = [cell(_text(values.get(k)), "src mono") for k in _PROVENANCE]
+            lines.append({"cls": "", "cells": [cell(C.row_label(r), "model"), *cells]})
+    if not lines:
+        return None
+    header = [("Row", "model")] + [(h, "src") for h in _PROVENANCE.values()]
+    return Section("provenance", "Provenance", table(header, lines, table_cls="protocol"))
 
 
 def _plots(rows: Sequence[Row]) -> Section | None:
@@ -242,8 +233,6 @@ def render_html(
     marks = {True: ("pass", "ok"), False: ("FAIL", "bad")}
     gates = [_item(*marks[ok], text) for ok, text in C.gate_lines(rows)]
     errors = [_item("error", "bad", r.error, C.row_label(r)) for r in rows if r.error]
-    timing = {k: h for k, h in _TIMING.items() if any(r.timing.get(k) is not None for r in rows)}
-    traced = [r for r in rows if r.provenance and any(r.provenance.values())]
     parts = [
         _results(rows),
         _list("calls", "Calls", [_item("call", "ok", t) for t in C.call_lines(rows)]),
@@ -253,8 +242,7 @@ def render_html(
         _list("warnings", "Warnings", [_item("note", "warn", t) for t in C.warning_lines(rows)]),
         _list("errors", "Errors", errors),
         _protocol(rows),
-        _by_row("provenance", "Provenance", traced, _PROVENANCE) if traced else None,
-        _by_row("timing", "Timing", rows, timing) if timing else None,
+        _provenance(rows),
         _plots(rows) if plots else None,
     ]
     kw = {"title": title, "version": __version__, "created": when, "command": command or ""}

@@ -76,6 +76,7 @@ def make_row(
         verdict=Verdict("gaussian" if gaussian else "non-gaussian", ("reason one", "reason two")),
         gates=gates,
         timing={"extract_s": 1.5, "diagnose_s": 0.25, "items_per_s": 266.7},
+        provenance={"weights_sha256": f"sha-{model}", "weights": None} if gaussian else None,
         arrays=(
             {
                 "ad_statistic": ad,
@@ -261,22 +262,23 @@ def test_html_without_plots_or_arrays_and_with_only_an_error():
     assert "<img" not in html and "broken-model" in html and "exit code 3" in html
 
 
-def test_html_toc_timing_and_wide_chart(rows, report):
-    """Issue 16: a table of contents that links every section and each row's plots, timing
-    in its own table of numbers that do not wrap, the summary chart at the content width."""
+def test_html_toc_provenance_and_wide_chart(rows, report):
+    """Issue 16: a table of contents that links every section and each row's plots, the
+    provenance of the rows that have one, the summary chart at the content width."""
     import re
 
     html = report.read_text()
     toc = re.search(r'<nav class="toc">(.*?)</nav>', html, re.S).group(1)
     targets = re.findall(r'href="#([^"]+)"', toc)
-    for ident in ("results", "gates", "errors", "protocol", "timing", "plots", "plots-1"):
+    for ident in ("results", "gates", "errors", "protocol", "provenance", "plots", "plots-1"):
         assert ident in targets, ident
     for ident in targets:
         assert f'id="{ident}"' in html, ident
     assert html.index('<nav class="toc">') < html.index('id="results"')
-    timing = re.search(r'<table class="protocol timing">(.*?)</table>', html, re.S).group(1)
-    assert "extract (s)" in timing and "items/s" in timing and "train (s)" not in timing
-    assert timing.count('<td class="num">1.50</td>') == 4  # every row with timing
+    assert "timing" not in targets and "extract (s)" not in html
+    start = html.index('id="provenance"')
+    traced = html[start : html.index("</table>", start)]
+    assert "sha-clip-vit-l14" in traced and "sha-no-arrays" in traced and "ResNet" not in traced
     assert "td.num { white-space: nowrap; }" in html  # numbers never wrap
     assert '<figure class="wide">' in html and "figure.wide { width: 100%" in html
     from infogauss_cli.report.plots import DPI
