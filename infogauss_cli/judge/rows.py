@@ -31,38 +31,28 @@ class _Shared:
     sub: np.ndarray | None
     sphere: SphereDetail | None
     joint: np.ndarray
-    metrics: Metrics  # of the projection and sphere tests
+    metrics: Metrics  # of the sphere tests
     null: Metrics
     seconds: float
 
 
 def _shared(x: np.ndarray, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
-    """Subsample; the view-free detail or projection tests; the joint rows and sphere tests."""
+    """Subsample; the view-free detail tests; the joint rows and sphere tests."""
     from infogauss_cli.diagnostics import subsample
     from infogauss_cli.diagnostics.gaussian import joint_sample
     from infogauss_cli.diagnostics.sphere import sphere_tests
 
-    seed, budget = protocol.seed, options.memory_budget
-    projections = options.verdict == "projections"
-    sub = None
-    if options.detail or projections or options.keep_arrays:
-        sub = subsample(x, protocol.n, seed)[0]
+    seed = protocol.seed
+    sub = subsample(x, protocol.n, seed)[0] if options.detail or options.keep_arrays else None
     t0 = time.perf_counter()
-    sphere, proj, proj_null = None, {}, {}
+    sphere = None
     if options.detail:
         from infogauss_cli.diagnostics.suite import sphere_detail
 
-        sphere = sphere_detail(sub, seed=seed, budget=budget)  # type: ignore[arg-type]
-    elif projections:
-        from infogauss_cli.diagnostics.sphere import projection_tests
-        from infogauss_cli.diagnostics.suite import projection_metrics, projection_null
-
-        tests = projection_tests(sub, seed=seed, budget=budget)  # type: ignore[arg-type]
-        proj, proj_null = projection_metrics(tests), projection_null(tests, options.alpha)
+        sphere = sphere_detail(sub, seed=seed, budget=options.memory_budget)  # type: ignore[arg-type]
     joint = joint_sample(x, protocol.n, seed)
     metrics, null = sphere_tests(joint, alpha=options.alpha)
-    seconds = time.perf_counter() - t0
-    return _Shared(x, sub, sphere, joint, proj | metrics, proj_null | null, seconds)
+    return _Shared(x, sub, sphere, joint, metrics, null, time.perf_counter() - t0)
 
 
 def _plot_arrays(diag: Diagnosis, shared: _Shared, view: str) -> dict[str, np.ndarray]:
@@ -114,8 +104,6 @@ def _view_row(
     elapsed = time.perf_counter() - t0 + shared.seconds
     verdict = judge(metrics, Rule(name=options.rule, alpha=alpha), null, asked)
     row_protocol = {"n": diag.n, "d": diag.d, "seed": seed, "view": view} | dict(info.protocol)
-    if options.verdict != "coordinates":
-        row_protocol["verdict"] = options.verdict
     per_coordinate = {"ad_statistic": diag.ad.statistic, "dp_pvalue": diag.dp.pvalue}
     row = replace(
         info,
