@@ -216,20 +216,32 @@ def _plots(rows: Sequence[Row]) -> Section | None:
     return Section("plots", "Plots", body, tuple((g["ident"], g["title"]) for g in groups))
 
 
+def page(
+    title: str,
+    status: dict[str, str],
+    sections: Sequence[Section | None],
+    command: str = "",
+    created: datetime | None = None,
+) -> str:
+    """One HTML document: header with the status line, contents, the sections (None: left out);
+    ``created``: default now."""
+    when = (created or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
+    kw = {"title": title, "version": __version__, "created": when, "command": command}
+    shown = [s for s in sections if s is not None]
+    return str(render("page.html.j2", status=status, sections=shown, **kw))
+
+
 def render_html(
     rows: Sequence[Row],
     *,
     title: str = C.TITLE,
     plots: bool = True,
-    command: str | Sequence[str] | None = None,
+    command: Sequence[str] = (),
     created: datetime | None = None,
     sections: Sequence[Section] = (),
 ) -> str:
-    """The whole report as one HTML document. ``command``: the command line (argv is
-    shell-quoted); ``created``: default now; ``sections``: more, placed after Results."""
-    when = (created or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
-    if command is not None and not isinstance(command, str):
-        command = shlex.join(str(c) for c in command)
+    """The whole report as one HTML document. ``command``: argv (shell-quoted on the page);
+    ``created``: default now; ``sections``: more, placed after Results."""
     marks = {True: ("pass", "ok"), False: ("FAIL", "bad")}
     gates = [_item(*marks[ok], text) for ok, text in C.gate_lines(rows)]
     errors = [_item("error", "bad", r.error, C.row_label(r)) for r in rows if r.error]
@@ -245,9 +257,7 @@ def render_html(
         _provenance(rows),
         _plots(rows) if plots else None,
     ]
-    kw = {"title": title, "version": __version__, "created": when, "command": command or ""}
-    shown = [s for s in parts if s is not None]
-    return str(render("page.html.j2", status=_status(rows), sections=shown, **kw))
+    return page(title, _status(rows), parts, shlex.join(command), created)
 
 
 def trajectory_section(series: Sequence[Series]) -> Section:

@@ -11,7 +11,6 @@ import json
 import math
 import textwrap
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -198,9 +197,7 @@ def score_html(
         H.Section("extremes", f"The {len(extreme)} most extreme samples", table),
     ]
     status = {"cls": "neutral", "text": f"{len(result.ids):,} samples scored · {lines[4][1]}"}
-    when = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
-    kw = {"title": "infogauss score", "version": __version__, "created": when}
-    return str(H.render("page.html.j2", status=status, sections=sections, command=command, **kw))
+    return H.page("infogauss score", status, sections, command)
 
 
 def score_json(result: ScoreResult, fit: GaussianFit, top: int = 20) -> dict[str, object]:
