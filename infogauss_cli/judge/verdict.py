@@ -124,24 +124,24 @@ def judge(
 def _judge_paper(metrics: Metrics, sphere: SphereCall | None) -> Verdict:
     """The paper's thresholds on the means; ``other``: both compliances >= 90%."""
     ad, dp = metrics.get("ad_mean"), metrics.get("dp_mean_p")
-    ok = [ad is not None and ad < AD_CRITICAL, dp is not None and dp > DP_ALPHA]
+    means = [ad is not None and ad < AD_CRITICAL, dp is not None and dp > DP_ALPHA]
+    dead = _dead_reason(metrics)
     reasons = [
-        f"AD mean {_num(ad)} {'<' if ok[0] else '>='} {AD_CRITICAL} (the paper's threshold)",
-        f"DP mean p {_num(dp)} {'>' if ok[1] else '<='} {DP_ALPHA} (the paper's threshold)",
+        f"AD mean {_num(ad)} {'<' if means[0] else '>='} {AD_CRITICAL} (the paper's threshold)",
+        f"DP mean p {_num(dp)} {'>' if means[1] else '<='} {DP_ALPHA} (the paper's threshold)",
     ]
-    ok_c, reasons_c, threshold = [], [], PAPER_MIN_COMPLIANCE
-    for which, desc in (("ad", f"A*^2 < {AD_CRITICAL}"), ("dp", f"p > {DP_ALPHA}")):
-        value = metrics.get(f"{which}_compliance")
-        ok_c.append(value is not None and value >= threshold)
+    ok, reasons_c = [], []
+    for which, desc in (("AD", f"A*^2 < {AD_CRITICAL}"), ("DP", f"p > {DP_ALPHA}")):
+        value = metrics.get(f"{which.lower()}_compliance")
+        ok.append(value is not None and value >= PAPER_MIN_COMPLIANCE)
         pct = "undefined" if value is None else f"{value:.1%}"
         reasons_c.append(
-            f"{which.upper()} compliance {pct} {'>=' if ok_c[-1] else '<'} {threshold:.0%} "
+            f"{which} compliance {pct} {'>=' if ok[-1] else '<'} {PAPER_MIN_COMPLIANCE:.0%} "
             f"(coordinates with {desc}; iid Gaussian: 95%)"
         )
-    calls = [("gaussian" if all(o) else "non-gaussian") for o in (ok, ok_c)]
-    reasons, reasons_c = (tuple(r + _dead_reason(metrics)) for r in (reasons, reasons_c))
-    other = Verdict(calls[1], reasons_c, "paper-compliance")
-    return Verdict(calls[0], reasons, "paper", None, None, (), sphere, other)
+    calls = ["gaussian" if all(o) else "non-gaussian" for o in (means, ok)]
+    other = Verdict(calls[1], (*reasons_c, *dead), "paper-compliance")
+    return Verdict(calls[0], (*reasons, *dead), "paper", sphere=sphere, other=other)
 
 
 def _judge_calibrated(metrics: Metrics, null: Metrics, alpha: float, view: str | None) -> Verdict:

@@ -47,14 +47,14 @@ def call_symbols(verdict: Verdict | None) -> tuple[str, str]:
 
 def _null_cells(n: int, d: int, null: Metrics) -> list[str]:
     """The reference of the row's view at the same n and d (``null.reference``)."""
-    bands = {k: null.get(f"{k}_compliance_band") for k in ("ad", "dp")}
-    band = {k: f" [{100 * b[0]:.0f}–{100 * b[1]:.0f}]" if b else "" for k, b in bands.items()}
-    ad, dp = (_pct(null.get(f"{k}_compliance")) + band[k] for k in ("ad", "dp"))
     ref = str(null.get("reference") or "null: iid Gaussian")
-    cv = _num(1 / math.sqrt(2 * d), ".3f")
-    ad_mean, dp_mean = _num(null.get("ad_mean"), ".2f"), _num(null.get("dp_mean_p"), ".3f")
-    gaussian = "✓" if "Gaussian" in ref else "–"
-    return [ref, "", "", f"{n:,} × {d:,}", "", cv, ad_mean, ad, dp_mean, dp, "✓", gaussian]
+    cells = metric_cells(
+        {**null, "norm_cv": 1 / math.sqrt(2 * d)}, "✓", "✓" if "Gaussian" in ref else "–"
+    )
+    for i, k in ((2, "ad"), (4, "dp")):
+        if band := null.get(f"{k}_compliance_band"):
+            cells[i] += f" [{100 * band[0]:.0f}–{100 * band[1]:.0f}]"
+    return [ref, "", "", f"{n:,} × {d:,}", "", *cells]
 
 
 def table_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]], list[list[str]]]:

@@ -103,14 +103,11 @@ def _status(rows: Sequence[Row]) -> dict[str, str]:
     code = Report(tuple(rows)).exit_code
     errors = sum(1 for r in rows if r.error)
     gates = [g.passed for r in rows for g in r.gates]
-    failed = gates.count(False)
     parts = [f"{errors} of {len(rows)} row(s) failed to run"] if errors else []
-    if failed:
-        parts.append(f"{failed} of {len(gates)} gate(s) failed")
-    elif gates:
-        parts.append(f"all {len(gates)} gate(s) passed")
-    elif not errors:
-        parts.append("no gates asked for")
+    if not all(gates):
+        parts.append(f"{gates.count(False)} of {len(gates)} gate(s) failed")
+    elif gates or not errors:
+        parts.append(f"all {len(gates)} gate(s) passed" if gates else "no gates asked for")
     cls = "bad" if code else ("ok" if gates else "neutral")
     return {"cls": cls, "text": f"{' · '.join(parts)} · exit code {code}"}
 

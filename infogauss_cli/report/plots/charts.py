@@ -24,10 +24,10 @@ from infogauss_cli.report.plots import (
     compliance_axes,
     compliance_bar,
     render,
+    row_specs,
     row_stem,
     write_figures,
 )
-from infogauss_cli.report.plots.rows import row_specs
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
