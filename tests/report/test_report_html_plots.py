@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.judge.gates import GateResult
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import Verdict
@@ -191,10 +190,12 @@ def test_duplicate_rows_get_unique_names(tmp_path):
     assert [i.kind for i in figure_pngs([a])] == ["norms"]  # no metrics
 
 
-def test_plots_dir_that_is_a_file_is_bad_input(rows, tmp_path):
+def test_plots_dir_that_is_a_file_fails(rows, tmp_path):
+    """The OSError reaches the CLI's rescue; the CLI refuses such a --plots before any work
+    (core.preflight.check_folder_target)."""
     target = tmp_path / "taken"
     target.write_text("x")
-    with pytest.raises(BadInputError, match="plots folder"):
+    with pytest.raises(OSError):
         write_plots(rows[:1], target)
 
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from infogauss_cli.core.atomic import atomic_write_bytes
-from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.progress import track
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import AD_CRITICAL, DP_ALPHA, Metrics
@@ -124,20 +123,10 @@ def render(spec: PlotSpec) -> PlotImage:
 
 
 def write_figures(out_dir: str | Path, specs: Sequence[PlotSpec]) -> list[Path]:
-    """Render ``specs`` one at a time and write each atomically into ``out_dir``."""
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInputError(f"cannot create the plots folder {out_dir}: {exc}") from None
-    paths = []
-    for spec in track(specs, f"plots: {out_dir}"):
-        path = out_dir / spec.filename
-        try:
-            atomic_write_bytes(path, render(spec).png)
-        except OSError as exc:
-            raise BadInputError(f"cannot write the plot {path}: {exc}") from None
-        paths.append(path)
+    """Render ``specs`` one at a time and write each atomically into ``out_dir`` (created)."""
+    paths = [Path(out_dir) / spec.filename for spec in specs]
+    for spec, path in zip(track(specs, f"plots: {out_dir}"), paths, strict=True):
+        atomic_write_bytes(path, render(spec).png, parents=True)
     return paths
 
 
