@@ -24,6 +24,7 @@ from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.safe_text import markup_safe, printable
 from infogauss_cli.diagnostics.fit import TAIL_LEVEL
+from infogauss_cli.judge.model import clean
 from infogauss_cli.report import html as H
 from infogauss_cli.report.plots import AD_COLOR, NULL, PlotSpec, render
 
@@ -203,15 +204,14 @@ def score_html(
 def score_json(result: ScoreResult, fit: GaussianFit, top: int = 20) -> dict[str, object]:
     """The ``infogauss.score/v1`` document (``schemas/score.v1.json``): the fit, the law, the
     tail share, OOD metrics, distance statistics and the ``top`` extremes (every row: --out)."""
-    _num = lambda x: float(x) if math.isfinite(x) else None  # noqa: E731 (non-finite: null)
     d2 = np.asarray(result.mahalanobis2, dtype=np.float64)
     finite = d2[np.isfinite(d2)]
     stats = {"min": np.min, "median": np.median, "mean": np.mean, "max": np.max}
     fit_doc = {k: getattr(fit, k) for k in ("n", "d", "view", "shrinkage", "intensity", "reason")}
     fit_doc["classes"] = {str(k): int(c.n) for k, c in fit.classes.items()}
     fit_doc["provenance"] = json.loads(json.dumps(dict(fit.provenance), default=str))
-    ood = {k: int(v) if k == "n_ood" else _num(v) for k, v in (result.ood or {}).items()}
-    return {
+    ood = {k: int(v) if k == "n_ood" else v for k, v in (result.ood or {}).items()}
+    doc = {
         "schema": "infogauss.score/v1",
         "infogauss_version": __version__,
         "fit": fit_doc,
@@ -219,11 +219,9 @@ def score_json(result: ScoreResult, fit: GaussianFit, top: int = 20) -> dict[str
         "in_sample": bool(result.in_sample),
         "n": len(result.ids),
         "tail_level": TAIL_LEVEL,
-        "tail_share": _num(result.tail_share),
+        "tail_share": result.tail_share,
         "ood": ood or None,
-        "mahalanobis2": {k: _num(f(finite)) if finite.size else None for k, f in stats.items()},
-        "extremes": [
-            {k: _num(v) if isinstance(v, float) else v for k, v in row.items()}
-            for row in extremes(result, top)
-        ],
+        "mahalanobis2": {k: f(finite) if finite.size else None for k, f in stats.items()},
+        "extremes": extremes(result, top),
     }
+    return clean(doc)  # non-finite numbers: null
