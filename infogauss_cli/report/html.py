@@ -125,12 +125,10 @@ def _results(rows: Sequence[Row]) -> Section:
         v = row.verdict  # the reasons behind a mark, as its tooltip
         sphere = v.sphere.reasons if v and v.sphere else ()
         tips = {"Gaussian?": "; ".join(v.reasons), "Sphere?": "; ".join(sphere)} if v else {}
-        out = [
-            cell(t, c, tip=tips.get(h, row.error or ""), kind=_MARKS.get(t, ""))
-            if c == "mark"
-            else cell(t, c)
-            for c, h, t in zip(classes, header, cells, strict=True)
-        ]
+        out = [cell(t, c) for c, t in zip(classes, cells, strict=True)]
+        for h in marks:
+            i = header.index(h)
+            out[i] |= {"tip": tips.get(h, row.error or ""), "kind": _MARKS.get(cells[i], "")}
         lines.append({"cls": "error" if row.error else "", "cells": out})
     for j, cells in enumerate(nulls):
         out = [cell(x, c) for c, x in zip(classes, cells, strict=True)]

@@ -59,19 +59,18 @@ def render_table(
     table = Table(title=title, title_justify="left", header_style="bold")
     numeric = C.NUMERIC | {SHORT.get(h, h) for h in C.NUMERIC}
     for i, name in enumerate(header):
-        wrap = min_label is not None and i == 0
         table.add_column(
             name if short else name.replace(" (", "\n(").replace(" Compliance", "\nCompliance"),
             justify="right" if name in numeric else "left",
-            no_wrap=not wrap,
-            min_width=min_label if wrap else None,
+            no_wrap=i > 0 or min_label is None,
+            min_width=min_label if i == 0 else None,
         )
     if short:
         table.caption, table.caption_justify = SHORT_NOTE, "left"
-    for i, (cells, row) in enumerate(zip(body, rows, strict=True)):
+    for cells, row in zip(body, rows, strict=True):
         marks = [f"[{COLORS[c]}]{c}[/]" if c in COLORS else c for c in cells[-2:]]
-        last = i == len(body) - 1
-        table.add_row(*cells[:-2], *marks, style="red" if row.error else None, end_section=last)
+        table.add_row(*cells[:-2], *marks, style="red" if row.error else None)
+    table.add_section()
     for cells in nulls:
         table.add_row(*cells, style="dim")
     return table
