@@ -14,7 +14,7 @@ from infogauss_cli.core.options import DiagnoseOptions, Protocol
 from infogauss_cli.core.progress import steps
 from infogauss_cli.judge.gates import Gates, evaluate_gates
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.verdict import Metrics, Rule, judge
+from infogauss_cli.judge.verdict import Metrics, judge
 
 if TYPE_CHECKING:
     from infogauss_cli.diagnostics.diagnosis import Diagnosis
@@ -102,7 +102,7 @@ def _view_row(
     metrics |= dict(info.metrics) | joint_metrics | dict(shared.metrics)
     null |= joint_null | dict(shared.null)
     elapsed = time.perf_counter() - t0 + shared.seconds
-    verdict = judge(metrics, Rule(name=options.rule, alpha=alpha), null, asked)
+    verdict = judge(metrics, options.rule, alpha, null, asked)
     row_protocol = {"n": diag.n, "d": diag.d, "seed": seed, "view": view} | dict(info.protocol)
     per_coordinate = {"ad_statistic": diag.ad.statistic, "dp_pvalue": diag.dp.pvalue}
     row = replace(

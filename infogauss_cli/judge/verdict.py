@@ -38,18 +38,6 @@ SPHERE_TESTS = {
 
 
 @dataclass(frozen=True)
-class Rule:
-    """``calibrated`` (the decorrelated tests at false-alarm rate ``alpha``) or ``paper``
-    (checked by ``DiagnoseOptions``)."""
-
-    name: str = "calibrated"
-    alpha: float = 0.05
-
-
-PAPER = Rule(name="paper")
-
-
-@dataclass(frozen=True)
 class TestCall:
     """One test of a call: p-value, level, rejected, and the size of what it saw."""
 
@@ -105,20 +93,25 @@ class Verdict:
 
 
 def judge(
-    metrics: Metrics, rule: Rule = Rule(), null: Metrics | None = None, view: str | None = None
+    metrics: Metrics,
+    rule: str = "calibrated",
+    alpha: float = 0.05,
+    null: Metrics | None = None,
+    view: str | None = None,
 ) -> Verdict:
-    """The calls of one row from its metrics and ``null`` (powers), the other rule's beside."""
+    """The calls of one row from its metrics and ``null`` (powers), the other rule's beside:
+    ``calibrated`` (the decorrelated tests at false-alarm rate ``alpha``) or ``paper``."""
     null = null or {}
-    sphere = judge_sphere(metrics, null, rule.alpha)
+    sphere = judge_sphere(metrics, null, alpha)
     paper = _judge_paper(metrics, sphere)  # the row's own columns (protocol.view)
-    if rule.name == "paper":
+    if rule == "paper":
         return paper
     if "decorrelated_k" not in metrics:
         raise BadInputError(
             "the calibrated rule needs the decorrelated tests (metrics from "
-            "diagnostics.gaussian_tests); use Rule(name='paper') for the paper's columns alone"
+            "diagnostics.gaussian_tests); use rule='paper' for the paper's columns alone"
         )
-    return replace(_judge_calibrated(metrics, null, rule.alpha, view), sphere=sphere, other=paper)
+    return replace(_judge_calibrated(metrics, null, alpha, view), sphere=sphere, other=paper)
 
 
 def _judge_paper(metrics: Metrics, sphere: SphereCall | None) -> Verdict:
