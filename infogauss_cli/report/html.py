@@ -200,7 +200,9 @@ def _plots(rows: Sequence[Row]) -> Section | None:
     images = figure_pngs(rows)
     if not images:
         return None
-    figures = [{"src": data_uri(i.png), "alt": i.alt, "kind": i.kind, "row": i.row} for i in images]
+    figures = [
+        {"src": data_uri(png), "alt": s.alt, "kind": s.kind, "row": s.row} for s, png in images
+    ]
     wide = [f for f in figures if f["row"] is None]
     groups = []
     for n, r in enumerate(rows):
@@ -260,7 +262,7 @@ def trajectory_section(series: Sequence[Series]) -> Section:
     from infogauss_cli.report.plots.charts import render as render_png  # numpy
     from infogauss_cli.report.plots.charts import trajectory_spec
 
-    image = render_png(trajectory_spec(series))
+    spec = trajectory_spec(series)
     caption = "One row of the table per checkpoint; the gates apply to the last checkpoint of "
-    kw = {"src": data_uri(image.png), "alt": image.alt, "caption": caption + "each line."}
+    kw = {"src": data_uri(render_png(spec)), "alt": spec.alt, "caption": caption + "each line."}
     return Section("trajectory", "Trajectory", render("figure.html.j2", wide=True, **kw))

@@ -142,7 +142,7 @@ def qq_png(result: ScoreResult) -> bytes:
     """The QQ plot (sorted distances against the law's quantiles, with y = x) as PNG bytes."""
     alt = f"QQ plot of the squared Mahalanobis distances against {result.law}"
     spec = PlotSpec("qq.png", "score-qq", None, "QQ plot", alt, lambda f: _draw_qq(result, f))
-    return render(spec).png
+    return render(spec)
 
 
 def _thumbnail(item: object, ident: str) -> object:

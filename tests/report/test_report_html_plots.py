@@ -166,13 +166,14 @@ def test_write_plots_one_png_per_kind_per_row_and_compare(written):
 
 
 def test_figure_pngs_are_the_files(images, written):
-    assert [i.filename for i in images] == [p.name for p in written]
-    assert [i.png for i in images] == [p.read_bytes() for p in written]  # same code, stable
-    assert images[0].kind == "compare" and images[0].row is None
-    assert [i.row for i in images[1:]] == [0] * 4 + [1] * 4
-    assert [i.kind for i in images[1:5]] == list(KINDS)
-    assert all(i.alt and i.title for i in images)
-    assert "clip-vit-l14 [image] (l2)" in images[1].title
+    specs = [s for s, _ in images]
+    assert [s.filename for s in specs] == [p.name for p in written]
+    assert [png for _, png in images] == [p.read_bytes() for p in written]  # same code, stable
+    assert specs[0].kind == "compare" and specs[0].row is None
+    assert [s.row for s in specs[1:]] == [0] * 4 + [1] * 4
+    assert [s.kind for s in specs[1:5]] == list(KINDS)
+    assert all(s.alt and s.title for s in specs)
+    assert "clip-vit-l14 [image] (l2)" in specs[1].title
 
 
 def test_per_row_plots_follow_the_arrays(tmp_path):
@@ -187,7 +188,7 @@ def test_duplicate_rows_get_unique_names(tmp_path):
     a = Row(model="same", protocol={"view": "l2"}, arrays={"norms": np.arange(1.0, 9.0)})
     names = [p.name for p in write_plots([a, a, a], tmp_path)]
     assert names == ["same-l2-norms.png", "same-l2-2-norms.png", "same-l2-3-norms.png"]
-    assert [i.kind for i in figure_pngs([a])] == ["norms"]  # no metrics
+    assert [s.kind for s, _ in figure_pngs([a])] == ["norms"]  # no metrics
 
 
 def test_plots_dir_that_is_a_file_fails(rows, tmp_path):
@@ -211,7 +212,7 @@ def test_nan_and_constant_arrays_do_not_crash():
         metrics={},
         arrays={**row.arrays, "ad_statistic": ad, "columns": cols},
     )
-    assert [i.kind for i in figure_pngs([odd])] == list(KINDS)  # no compliances: no compare
+    assert [s.kind for s, _ in figure_pngs([odd])] == list(KINDS)  # no compliances: no compare
 
 
 def test_modules_import_without_matplotlib_and_never_use_pyplot():
@@ -221,7 +222,7 @@ def test_modules_import_without_matplotlib_and_never_use_pyplot():
         "assert 'matplotlib' not in sys.modules\n"
         "from infogauss_cli.judge.model import Row\n"
         "r = Row(model='m', protocol={'view': 'l2'}, arrays={'norms': np.ones(9) + np.arange(9)})\n"
-        "assert [i.kind for i in P.figure_pngs([r])] == ['norms']\n"
+        "assert [s.kind for s, _ in P.figure_pngs([r])] == ['norms']\n"
         "assert 'matplotlib.pyplot' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=60)
@@ -246,7 +247,7 @@ def test_html_is_self_contained_escaped_and_complete(rows, report, images):
     assert 'class="error"' in html and "FAIL" in html and "0.752" in html
     embedded = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]+)"', html)
     assert len(embedded) == len(images) == 1 + 2 * len(KINDS)
-    assert [base64.b64decode(data) for data, _ in embedded] == [i.png for i in images]
+    assert [base64.b64decode(data) for data, _ in embedded] == [png for _, png in images]
     assert "exit code 3" in html  # an error row: the run failed
     assert render_html(rows, plots=False, created=WHEN) == render_html(
         rows, plots=False, created=WHEN

@@ -50,13 +50,6 @@ class PlotSpec:
     width: float = 6.4  # inches
 
 
-@dataclass(frozen=True)
-class PlotImage(PlotSpec):
-    """One rendered plot: its spec and the PNG bytes."""
-
-    png: bytes = b""
-
-
 def slug(text: str) -> str:
     """Lowercase, ``[a-z0-9._-]`` only, no leading dots or dashes: safe as a file name part."""
     out = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9._-]+", "-", str(text).lower())).strip("-.")
@@ -109,7 +102,8 @@ def compliance_axes(ax: Axes, labels: list[str]) -> None:
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
 
 
-def render(spec: PlotSpec) -> PlotImage:
+def render(spec: PlotSpec) -> bytes:
+    """The plot as PNG bytes."""
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -119,14 +113,14 @@ def render(spec: PlotSpec) -> PlotImage:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
     fig.clear()
-    return PlotImage(**vars(spec), png=buf.getvalue())
+    return buf.getvalue()
 
 
 def write_figures(out_dir: str | Path, specs: Sequence[PlotSpec]) -> list[Path]:
     """Render ``specs`` one at a time and write each atomically into ``out_dir`` (created)."""
     paths = [Path(out_dir) / spec.filename for spec in specs]
     for spec, path in zip(track(specs, f"plots: {out_dir}"), paths, strict=True):
-        atomic_write_bytes(path, render(spec).png, parents=True)
+        atomic_write_bytes(path, render(spec), parents=True)
     return paths
 
 

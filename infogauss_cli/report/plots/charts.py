@@ -19,7 +19,6 @@ from infogauss_cli.report.plots import (
     DP_COLOR,
     FAIL,
     NULL,
-    PlotImage,
     PlotSpec,
     compliance_axes,
     compliance_bar,
@@ -179,9 +178,9 @@ def _specs(rows: Sequence[Row]) -> list[PlotSpec]:
     return out
 
 
-def figure_pngs(rows: Sequence[Row]) -> list[PlotImage]:
-    """Every plot as PNG bytes: the charts across rows, then each row's (``KINDS`` order)."""
-    return [render(s) for s in track(_specs(rows), "report: plots")]
+def figure_pngs(rows: Sequence[Row]) -> list[tuple[PlotSpec, bytes]]:
+    """Every plot and its PNG bytes: the charts across rows, then each row's (``KINDS`` order)."""
+    return [(s, render(s)) for s in track(_specs(rows), "report: plots")]
 
 
 def write_plots(rows: Sequence[Row], out_dir: str | Path) -> list[Path]:
