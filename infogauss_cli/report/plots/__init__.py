@@ -20,7 +20,7 @@ import numpy as np
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.progress import track
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.verdict import AD_CRITICAL, DP_ALPHA, Metrics
+from infogauss_cli.judge.verdict import AD_CRITICAL, DP_ALPHA
 from infogauss_cli.report.cells import row_label
 
 if TYPE_CHECKING:
@@ -61,26 +61,13 @@ def row_stem(row: Row) -> str:
     return "-".join(slug(p) for p in (row.model, row.tower, row.protocol.get("view")) if p)
 
 
-def heading(row: Row, what: str) -> str:
-    p = row.protocol
-    size = f"  ·  n={p['n']:,}, d={p['d']:,}" if "n" in p and "d" in p else ""
-    return f"{row_label(row)}{size}\n{what}"
-
-
-def null_band(null: Metrics | None, key: str) -> tuple[float, float] | None:
-    """The ``[low, high]`` null band stored under ``key``, or None."""
-    band = (null or {}).get(key)
-    if band and len(band) == 2 and all(b is not None for b in band):
-        return float(band[0]), float(band[1])
-    return None
-
-
 def compliance_bar(
     ax: Axes, x: float, width: float, row: Row, key: str, fmt: str
-) -> tuple[float | None, tuple[float, float] | None]:
+) -> tuple[float | None, Sequence[float] | None]:
     """The bar of ``metrics[key]`` (a compliance) at ``x``, the null band of ``key`` shaded
     behind its top and its value above both; returns (value, band)."""
-    value, band = row.metrics.get(key), null_band(row.null, f"{key}_band")
+    value, band = row.metrics.get(key), row.null.get(f"{key}_band")  # [low, high]
+    band = band if band and None not in band else None
     if band:
         span = [x - width / 2, x + width / 2]
         ax.fill_between(span, *band, color="#000000", alpha=0.18, lw=0, zorder=3)
@@ -271,9 +258,12 @@ DRAW |= {"spectrum": _spectrum, "projqq": partial(_qq, kind="projqq"), "calibrat
 
 
 def _titled(row: Row, kind: str) -> Callable[[Figure], None]:
+    p = row.protocol
+    size = f"  ·  n={p['n']:,}, d={p['d']:,}" if "n" in p and "d" in p else ""
+
     def fill(fig: Figure) -> None:
         ax = fig.add_subplot()
-        ax.set_title(heading(row, PLOTS[kind][1] + (DRAW[kind](row, ax) or "")))
+        ax.set_title(f"{row_label(row)}{size}\n{PLOTS[kind][1]}{DRAW[kind](row, ax) or ''}")
 
     return fill
 
