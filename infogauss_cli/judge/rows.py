@@ -59,13 +59,12 @@ def _plot_arrays(diag: Diagnosis, shared: _Shared, view: str) -> dict[str, np.nd
     """What the plots draw (:attr:`Row.arrays`); columns read in row blocks (no float64 copy)."""
     from infogauss_cli.diagnostics.validate import read_columns
 
-    k = min(PLOT_COLUMNS, diag.d)
     norms = diag.norms.norms  # raw row norms of the tested rows
-    columns = read_columns(shared.sub, 0, k)
+    columns = read_columns(shared.sub, 0, min(PLOT_COLUMNS, diag.d))
     if view == "l2":
         columns /= norms[:, None]
     arrays = {"ad_statistic": diag.ad.statistic, "dp_pvalue": diag.dp.pvalue, "norms": norms}
-    arrays |= {"columns": columns, "column_index": np.arange(k)}
+    arrays["columns"] = columns
     if shared.sphere is not None:
         arrays |= {
             "eigenvalues": shared.sphere.scatter.eigenvalues,

@@ -81,7 +81,6 @@ def make_row(
                 "dp_pvalue": dp,
                 "norms": np.linalg.norm(x, axis=1),
                 "columns": (x / np.linalg.norm(x, axis=1, keepdims=True))[:, :3],
-                "column_index": np.array([0, 1, 2]),
             }
             if arrays
             else None

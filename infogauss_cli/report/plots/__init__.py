@@ -143,10 +143,7 @@ def _qq(row: Row, ax: Axes, kind: str) -> None:
     """Standardised columns (``qq``: coordinates, ``projqq``: projections) against the normal."""
     from scipy.stats import norm
 
-    cols = np.asarray(row.arrays[PLOTS[kind][0]], dtype=np.float64)
-    cols = cols[:, None] if cols.ndim == 1 else cols
-    index = row.arrays.get("column_index") if kind == "qq" else None
-    index = list(range(cols.shape[1])) if index is None else [int(i) for i in index]
+    cols = np.asarray(row.arrays[PLOTS[kind][0]], dtype=np.float64)  # (n, the first few)
     noun = "coordinate" if kind == "qq" else "projection"
     lim, shown = 0.0, 0
     for j in range(min(cols.shape[1], MAX_QQ_COLUMNS)):
@@ -158,7 +155,7 @@ def _qq(row: Row, ax: Axes, kind: str) -> None:
         q = norm.ppf((np.arange(1, z.size + 1) - 0.375) / (z.size + 0.25))  # Blom
         keep = np.unique(np.linspace(0, z.size - 1, min(z.size, MAX_QQ_POINTS)).round())
         keep = keep.astype(int)
-        ax.plot(q[keep], z[keep], ".", ms=3, alpha=0.75, label=f"{noun} {index[j]}")
+        ax.plot(q[keep], z[keep], ".", ms=3, alpha=0.75, label=f"{noun} {j}")
         lim = max(lim, float(np.abs(q).max()), float(np.abs(z).max()))
         shown += 1
     lim = max(lim, 3.0) * 1.05
