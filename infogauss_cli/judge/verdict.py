@@ -15,8 +15,8 @@ RELEVANT_EFFECT = 0.04  # effect sizes from here on are "far from Gaussian"
 RELEVANT_KURTOSIS = 0.9  # implied excess kurtosis of the radial spread: a Student t10 is 1
 WEAK_POWER = 0.5  # below this power against the relevant departure, "nothing found" is "?"
 PAPER_MIN_COMPLIANCE = 0.90  # the paper-compliance reading: both compliances at least this
-CALLS = ("gaussian", "practically-gaussian", "non-gaussian", "inconclusive")
 SYMBOLS = {"gaussian": "✓", "practically-gaussian": "≈", "non-gaussian": "✗", "inconclusive": "?"}
+CALLS = tuple(SYMBOLS)
 # each decorrelated test: metric keys of its p-value and its effect size, what it looks at
 TESTS = {
     "ad_count": ("decorrelated_ad_count_p", "decorrelated_effect_excess",
@@ -118,7 +118,11 @@ def _judge_paper(metrics: Metrics, sphere: SphereCall | None) -> Verdict:
     """The paper's thresholds on the means; ``other``: both compliances >= 90%."""
     ad, dp = metrics.get("ad_mean"), metrics.get("dp_mean_p")
     means = [ad is not None and ad < AD_CRITICAL, dp is not None and dp > DP_ALPHA]
-    dead = _dead_reason(metrics)
+    dead = []
+    if n_dead := metrics.get("n_dead_columns"):
+        dead = [f"{n_dead} dead coordinate(s) (no spread) left out of the compliances"]
+    elif constant := metrics.get("n_constant_columns"):
+        dead = [f"{constant} constant coordinate(s) count as failures"]
     reasons = [
         f"AD mean {_num(ad)} {'<' if means[0] else '>='} {AD_CRITICAL} (the paper's threshold)",
         f"DP mean p {_num(dp)} {'>' if means[1] else '<='} {DP_ALPHA} (the paper's threshold)",
@@ -200,14 +204,6 @@ def _weak(power: float | None, what: str, hint: str = "") -> str | None:
         f"no departure found, but a relevant {what} would be caught only {power:.0%} of the "
         f"time at this n{hint}"
     )
-
-
-def _dead_reason(metrics: Metrics) -> list[str]:
-    if dead := metrics.get("n_dead_columns"):
-        return [f"{dead} dead coordinate(s) (no spread) left out of the compliances"]
-    if constant := metrics.get("n_constant_columns"):
-        return [f"{constant} constant coordinate(s) count as failures"]
-    return []
 
 
 def _num(value: float | None) -> str:
