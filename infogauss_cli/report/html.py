@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -76,12 +76,10 @@ def table(
     *,
     table_cls: str = "results",
     notes: Sequence[tuple[str, str]] = (),
-    notes_cls: str = "",
 ) -> Markup:
     """A scrolling table of (text, class) ``header``, ``lines`` and (names, text) ``notes``."""
     head = [{"text": t, "cls": c} for t, c in header]
-    kw = {"table_cls": table_cls, "notes": notes, "notes_cls": notes_cls}
-    return render("table.html.j2", header=head, lines=lines, **kw)
+    return render("table.html.j2", header=head, lines=lines, table_cls=table_cls, notes=notes)
 
 
 def data_uri(png: bytes) -> str:
@@ -93,8 +91,6 @@ def _text(value: object) -> str:
         return "–"
     if isinstance(value, int):
         return f"{value:,}"
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}: {v}" for k, v in value.items() if v is not None) or "–"
     return str(value)
 
 
@@ -160,23 +156,22 @@ def _item(badge: str, cls: str, text: str | None, label: str = "") -> dict[str, 
 
 def _protocol(rows: Sequence[Row]) -> Section:
     """One line per row, then the other settings, a (rows, settings) note per distinct set."""
-    lines = []
+    lines: list[dict[str, object]] = []
+    groups: dict[str, list[str]] = {}
     for r in rows:
         p, d = r.protocol, r.data
         values = [r.backend, d.get("source"), d.get("items"), d.get("skipped")]
         values += [p.get(k) for k in ("n", "d", "seed", "view", "precision", "device")]
         cells = [cell(C.row_label(r), "model")]
         cells += [cell(_text(v), c) for (_, c), v in zip(_PROTOCOL[1:], values, strict=True)]
-        if r.data.get("skipped"):
+        if d.get("skipped"):
             cells[4]["kind"] = "warn"
         lines.append({"cls": "", "cells": cells})
-    groups: dict[str, list[str]] = {}
-    for r in rows:
-        extra = [f"{k} {v}" for k, v in r.protocol.items() if k not in _SHOWN and v is not None]
+        extra = [f"{k} {v}" for k, v in p.items() if k not in _SHOWN and v is not None]
         if extra:
             groups.setdefault(" · ".join(extra), []).append(C.row_label(r))
     notes = [(", ".join(names), text) for text, names in groups.items()]
-    body = table(_PROTOCOL, lines, table_cls="protocol", notes=notes, notes_cls="settings")
+    body = table(_PROTOCOL, lines, table_cls="protocol", notes=notes)
     return Section("protocol", "Protocol", body)
 
 
