@@ -20,8 +20,6 @@ def read_report(path: Path) -> dict[str, object]:
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInputError(f"baseline report not found: {path}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInputError(f"cannot read baseline report {path}: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
