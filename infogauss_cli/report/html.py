@@ -1,6 +1,5 @@
-"""A self-contained HTML report: one file with inline CSS and ``data:`` images, no scripts,
-fonts or links; each part a :class:`Section` rendered from the jinja2 templates (``templates/``:
-autoescape on, every value through ``core.safe_text.printable``; trusted fragments are Markup)."""
+"""A self-contained HTML report (inline CSS, ``data:`` images, no scripts, fonts or links): each
+part a :class:`Section` from the autoescaping ``templates/``, every value through ``printable``."""
 
 from __future__ import annotations
 
@@ -215,8 +214,7 @@ def page(
     command: str = "",
     created: datetime | None = None,
 ) -> str:
-    """One HTML document: header with the status line, contents, the sections (None: left out);
-    ``created``: default now."""
+    """One HTML document: header, status line, contents and ``sections`` (None: left out)."""
     when = (created or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
     kw = {"title": title, "version": __version__, "created": when, "command": command}
     shown = [s for s in sections if s is not None]

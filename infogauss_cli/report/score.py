@@ -1,6 +1,5 @@
-"""The renderers of ``infogauss score``'s ``ScoreResult`` (and its fit): the terminal table, the
-per-sample file (parquet or CSV), the QQ plot, a self-contained HTML page, the JSON document.
-One summary and one list of the most extreme samples serve the table, the page and the JSON."""
+"""``infogauss score``'s renderers: terminal table, per-sample file (parquet or CSV), QQ plot,
+HTML page and JSON, from one summary and one list of the most extreme samples."""
 
 from __future__ import annotations
 

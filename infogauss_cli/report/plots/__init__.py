@@ -1,8 +1,6 @@
-"""Diagnostic plots (PNG): what every plot shares (the :class:`PlotSpec`: ``draw(fig)`` fills a
-matplotlib ``Figure``, the object API, no pyplot; the style, :func:`render` and writing) and the
-plots of one row: a QQ plot, the A*^2 and p-value histograms, the raw norms, and with
-``--detail`` the eigen-spectrum, projection QQ plot and calibration chart. Charts across rows:
-:mod:`.charts`."""
+"""Diagnostic plots (PNG): the :class:`PlotSpec` (``draw(fig)`` fills a matplotlib ``Figure``, no
+pyplot), style, rendering and writing; the plots of one row (QQ, A*², p-values, norms; with
+``--detail`` spectrum, projection QQ, calibration). Charts across rows: :mod:`.charts`."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""Charts across rows: AD and DP compliance per row (``compare.png``), metrics against the layer
-(``depth.png`` of ``--layers``) or the training step (``trajectory.png`` of ``track``); and every
-plot of a report to files (:func:`write_plots`) or to bytes for the HTML (:func:`figure_pngs`)."""
+"""Charts across rows (``compare.png``; ``depth.png`` of ``--layers``; ``trajectory.png`` of
+``track``) and every plot of a report, to files (:func:`write_plots`) or to bytes."""
 
 from __future__ import annotations
 
