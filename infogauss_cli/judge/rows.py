@@ -28,6 +28,8 @@ class _Shared:
     """What the views of one matrix ``x`` share (computed once by :func:`_shared`)."""
 
     x: np.ndarray
+    protocol: Protocol
+    options: DiagnoseOptions
     sub: np.ndarray | None
     sphere: SphereDetail | None
     joint: np.ndarray
@@ -52,7 +54,9 @@ def _shared(x: np.ndarray, protocol: Protocol, options: DiagnoseOptions) -> _Sha
         sphere = sphere_detail(sub, seed=seed, budget=options.memory_budget)  # type: ignore[arg-type]
     joint = joint_sample(x, protocol.n, seed)
     metrics, null = sphere_tests(joint, alpha=options.alpha)
-    return _Shared(x, sub, sphere, joint, metrics, null, time.perf_counter() - t0)
+    return _Shared(
+        x, protocol, options, sub, sphere, joint, metrics, null, time.perf_counter() - t0
+    )
 
 
 def _plot_arrays(diag: Diagnosis, shared: _Shared, view: str) -> dict[str, np.ndarray]:
@@ -74,16 +78,14 @@ def _plot_arrays(diag: Diagnosis, shared: _Shared, view: str) -> dict[str, np.nd
     return arrays
 
 
-def _view_row(
-    view: str, info: Row, protocol: Protocol, options: DiagnoseOptions, gates: Gates,
-    shared: _Shared,
-) -> Row:  # fmt: skip
+def _view_row(view: str, info: Row, gates: Gates, shared: _Shared) -> Row:
     """Diagnose one view of the matrix and judge it."""
     from infogauss_cli.diagnostics import apply_view
     from infogauss_cli.diagnostics.diagnosis import diagnose_valid
     from infogauss_cli.diagnostics.gaussian import gaussian_tests
 
     t0 = time.perf_counter()
+    protocol, options = shared.protocol, shared.options
     seed, alpha = protocol.seed, options.alpha
     diag = diagnose_valid(shared.x, view, n=protocol.n, seed=seed, budget=options.memory_budget)
     metrics, null = diag.metrics(), diag.null_dict(alpha)
@@ -150,4 +152,4 @@ def checked_rows(
 
     use_disk_store()  # simulated references are kept on disk between runs
     shared = _shared(x, protocol, options)
-    return [_view_row(v, info, protocol, options, gates, shared) for v in protocol.views]
+    return [_view_row(v, info, gates, shared) for v in protocol.views]

@@ -42,5 +42,4 @@ def validate_report(doc: object, kind: str = "report") -> None:
     import jsonschema
 
     schema = json.loads(schema_text(kind))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    jsonschema.Draft202012Validator(schema).validate(doc)
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)  # the schema too
