@@ -151,11 +151,6 @@ def trajectory_spec(series: Sequence[Series]) -> PlotSpec:
     return _lines(points, False)
 
 
-def write_trajectory_plot(series: Sequence[Series], out_dir: str | Path) -> Path:
-    """``trajectory.png`` in ``out_dir`` (created if needed)."""
-    return write_figures(out_dir, [trajectory_spec(series)])[0]
-
-
 def _specs(rows: Sequence[Row]) -> list[PlotSpec]:
     shown = ({"ad_compliance", "dp_compliance"} & set(r.metrics) for r in rows if not r.error)
     out = []
