@@ -178,8 +178,8 @@ def score_html(
     base64 JPEG, a ``str`` (caption, sentence) as text. Every value is escaped."""
     lines = summary(result, fit)
     facts = [{"badge": what, "badge_cls": "", "text": text} for what, text in lines]
-    image = {"src": H.data_uri(qq_png(result)), "caption": QQ_CAPTION}
     alt = f"QQ plot of the distances against {result.law}"
+    image = {"src": H.data_uri(qq_png(result)), "alt": alt, "caption": QQ_CAPTION}
     header, extreme = _lines(result, top)
     if thumbnails:  # an item column: what each id shows, "–" for none
         header.insert(2, "item")
@@ -187,13 +187,12 @@ def score_html(
             ident = str(line[1])
             line.insert(2, _thumbnail(thumbnails[ident], ident) if ident in thumbnails else "–")
     classes = ["num" if h in NUMERIC else "src mono" if h == "id" else "" for h in header]
-    rows = [[H.cell(*tc) for tc in zip(line, classes, strict=True)] for line in extreme]
-    table = H.table(
-        list(zip(header, classes, strict=True)), [{"cls": "", "cells": r} for r in rows]
-    )
+    cells = [[H.cell(*tc) for tc in zip(line, classes, strict=True)] for line in extreme]
+    body = [{"cls": "", "cells": c} for c in cells]
+    table = H.table(list(zip(header, classes, strict=True)), body)
     sections = [
         H.Section("summary", "Summary", H.render("items.html.j2", items=facts, list_cls="gates")),
-        H.Section("qq", "QQ plot", H.render("figure.html.j2", wide=True, alt=alt, **image)),
+        H.Section("qq", "QQ plot", H.render("figure.html.j2", wide=True, **image)),
         H.Section("extremes", f"The {len(extreme)} most extreme samples", table),
     ]
     status = {"cls": "neutral", "text": f"{len(result.ids):,} samples scored · {lines[4][1]}"}
