@@ -112,7 +112,6 @@ def write_figures(out_dir: str | Path, specs: Sequence[PlotSpec]) -> list[Path]:
 KINDS = ("qq", "ad", "dp", "norms")  # per-row plots, in this order; --detail adds the rest
 WHERE = (("coord", ""), ("proj", "proj_"))  # the calibration chart's bars
 ADNULL_MEAN = 0.385  # mean of A*^2 for iid Gaussian data (large n)
-MAX_QQ_COLUMNS = 6
 MAX_QQ_POINTS = 1000
 # kind: (the array it needs, what it shows, its alt text)
 PLOTS = {
@@ -141,28 +140,25 @@ def _qq(row: Row, ax: Axes, kind: str) -> None:
     """Standardised columns (``qq``: coordinates, ``projqq``: projections) against the normal."""
     from scipy.stats import norm
 
-    cols = np.asarray(row.arrays[PLOTS[kind][0]], dtype=np.float64)  # (n, the first few)
+    cols = np.asarray(row.arrays[PLOTS[kind][0]], dtype=np.float64)  # (n, the first six)
     noun = "coordinate" if kind == "qq" else "projection"
     lim, shown = 0.0, 0
-    for j in range(min(cols.shape[1], MAX_QQ_COLUMNS)):
+    for j in range(cols.shape[1]):
         x = np.sort(_finite(cols[:, j]))
         sd = x.std(ddof=1) if x.size > 1 else 0.0
         if sd == 0 or not np.isfinite(sd):
             continue
         z = (x - x.mean()) / sd
         q = norm.ppf((np.arange(1, z.size + 1) - 0.375) / (z.size + 0.25))  # Blom
-        keep = np.unique(np.linspace(0, z.size - 1, min(z.size, MAX_QQ_POINTS)).round())
-        keep = keep.astype(int)
+        keep = np.unique(np.linspace(0, z.size - 1, min(z.size, MAX_QQ_POINTS)).round().astype(int))
         ax.plot(q[keep], z[keep], ".", ms=3, alpha=0.75, label=f"{noun} {j}")
         lim = max(lim, float(np.abs(q).max()), float(np.abs(z).max()))
         shown += 1
     lim = max(lim, 3.0) * 1.05
     ax.plot([-lim, lim], [-lim, lim], "-", color=NULL, lw=1, label="y = x (Gaussian)")
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
+    ax.axis((-lim, lim, -lim, lim))
     ax.set_xlabel("normal quantile")
-    ylabel = "standardised coordinate" if kind == "qq" else "standardised projection √d⟨q, u⟩"
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(f"standardised {noun}" + (" √d⟨q, u⟩" if kind == "projqq" else ""))
     if not shown:
         ax.text(0, 0.5 * lim, "all shown coordinates are constant", ha="center")
     ax.legend(loc="upper left")
