@@ -252,7 +252,7 @@ def render_html(
 
 def trajectory_section(series: Sequence[Series]) -> Section:
     """The trajectory plot of ``track`` as a report section."""
-    from infogauss_cli.report.plots.charts import render as render_png  # numpy
+    from infogauss_cli.report.plots import render as render_png  # numpy
     from infogauss_cli.report.plots.charts import trajectory_spec
 
     spec = trajectory_spec(series)
