@@ -103,8 +103,7 @@ def score_table(result: ScoreResult, fit: GaussianFit, top: int = 10) -> Group:
 
 
 def write_scores(result: ScoreResult, path: str | Path) -> Path:
-    """One row per sample (:func:`columns`), parquet or CSV by the suffix; CSV floats
-    round-trip exactly (Python's repr)."""
+    """One row per sample (:func:`columns`), parquet or CSV (floats round-trip) by the suffix."""
     path, cols = Path(path), columns(result)
     if (suffix := path.suffix.lower()) not in (".parquet", ".csv"):
         raise BadInputError(f"--out {path}: write .parquet or .csv (not {suffix or 'no suffix'!r})")
@@ -173,9 +172,8 @@ def score_html(
     top: int = 20,
     command: str = "",
 ) -> str:
-    """One self-contained page: summary, QQ plot, the ``top`` most extreme samples. Thumbnails
-    by id: an image (a ``Path``, encoded bytes, a PIL image or uint8 pixels) is shown as a small
-    base64 JPEG, a ``str`` (caption, sentence) as text. Every value is escaped."""
+    """One self-contained page: summary, QQ plot, the ``top`` most extreme samples; a thumbnail
+    by id (an image: a ``Path``, bytes, PIL image or uint8 pixels; or a text); all escaped."""
     lines = summary(result, fit)
     facts = [{"badge": what, "badge_cls": "", "text": text} for what, text in lines]
     alt = f"QQ plot of the distances against {result.law}"
@@ -200,8 +198,8 @@ def score_html(
 
 
 def score_json(result: ScoreResult, fit: GaussianFit, top: int = 20) -> dict[str, object]:
-    """The ``infogauss.score/v1`` document (``schemas/score.v1.json``): the fit, the law, the
-    tail share, OOD metrics, distance statistics and the ``top`` extremes (every row: --out)."""
+    """The ``infogauss.score/v1`` document: fit, law, tail share, OOD metrics, distance statistics
+    and the ``top`` extremes (every row: --out)."""
     d2 = np.asarray(result.mahalanobis2, dtype=np.float64)
     finite = d2[np.isfinite(d2)]
     stats = {"min": np.min, "median": np.median, "mean": np.mean, "max": np.max}
