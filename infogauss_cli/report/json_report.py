@@ -1,5 +1,4 @@
-"""JSON reports: to text (``--json``), read back (``--baseline``), and the published JSON Schema
-of ``infogauss.report/v1`` (shipped in the package)."""
+"""JSON reports: to text (``--json``), read back (``--baseline``), and the shipped JSON Schemas."""
 
 from __future__ import annotations
 

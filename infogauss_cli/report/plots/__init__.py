@@ -62,8 +62,7 @@ def row_stem(row: Row) -> str:
 def compliance_bar(
     ax: Axes, x: float, width: float, row: Row, key: str, fmt: str
 ) -> tuple[float | None, Sequence[float] | None]:
-    """The bar of ``metrics[key]`` (a compliance) at ``x``, the null band of ``key`` shaded
-    behind its top and its value above both; returns (value, band)."""
+    """A compliance's bar at ``x``, its null band shaded and its value above; (value, band)."""
     value, band = row.metrics.get(key), row.null.get(f"{key}_band")  # [low, high]
     band = band if band and None not in band else None
     if band:
