@@ -20,7 +20,6 @@ from rich.table import Table
 
 from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
-from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.safe_text import markup_safe, printable
 from infogauss_cli.diagnostics.fit import TAIL_LEVEL
 from infogauss_cli.judge.model import clean
@@ -103,11 +102,9 @@ def score_table(result: ScoreResult, fit: GaussianFit, top: int = 10) -> Group:
 
 
 def write_scores(result: ScoreResult, path: str | Path) -> Path:
-    """One row per sample (:func:`columns`), parquet or CSV (floats round-trip) by the suffix."""
+    """One row per sample (:func:`columns`): CSV (floats round-trip) for ``.csv``, else parquet."""
     path, cols = Path(path), columns(result)
-    if (suffix := path.suffix.lower()) not in (".parquet", ".csv"):
-        raise BadInputError(f"--out {path}: write .parquet or .csv (not {suffix or 'no suffix'!r})")
-    if suffix == ".csv":
+    if path.suffix.lower() == ".csv":
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows(
             [list(cols), *zip(*cols.values(), strict=True)]
