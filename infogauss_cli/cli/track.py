@@ -11,7 +11,8 @@ from infogauss_cli.cli import options as o
 from infogauss_cli.cli.output import publish
 from infogauss_cli.extract.store import check_cache_writable
 from infogauss_cli.report.html import trajectory_section
-from infogauss_cli.report.plots.charts import write_trajectory_plot
+from infogauss_cli.report.plots import write_figures
+from infogauss_cli.report.plots.charts import trajectory_spec
 
 Trend = o.choices("Trend", ("up", "down", "flat"))
 VIEW_HELP = "l2, raw or both (default l2; synthetic checkpoints: the view they were saved with)."
@@ -88,5 +89,5 @@ def track_cmd(
     sections = [trajectory_section(drawable)] if drawable and out.html else []
     code = publish([r for s in series for r in s.rows], out, sections)
     if drawable and out.plots:
-        write_trajectory_plot(drawable, out.plots)
+        write_figures(out.plots, [trajectory_spec(drawable)])
     raise typer.Exit(code)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import platform
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -68,14 +67,12 @@ class Row:
 
 
 def _version(name: str) -> str | None:
-    """An imported module's version (torch's without +local), else the installed one's."""
-    module = sys.modules.get(name)
-    if module is not None and isinstance(getattr(module, "__version__", None), str):
-        return module.__version__.split("+")[0] if name == "torch" else module.__version__
+    """The installed version of ``name`` (torch's without +local), None if not installed."""
     try:
-        return metadata.version(name)
+        version = metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+    return version.split("+")[0] if name == "torch" else version
 
 
 def environment(rows: tuple[Row, ...] = ()) -> dict[str, str | None]:

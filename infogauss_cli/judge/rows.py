@@ -14,7 +14,7 @@ from infogauss_cli.core.options import DiagnoseOptions, Protocol
 from infogauss_cli.core.progress import steps
 from infogauss_cli.judge.gates import Gates, evaluate_gates
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.verdict import Metrics, Rule, judge
+from infogauss_cli.judge.verdict import Metrics, judge
 
 if TYPE_CHECKING:
     from infogauss_cli.diagnostics.diagnosis import Diagnosis
@@ -28,54 +28,47 @@ class _Shared:
     """What the views of one matrix ``x`` share (computed once by :func:`_shared`)."""
 
     x: np.ndarray
+    protocol: Protocol
+    options: DiagnoseOptions
     sub: np.ndarray | None
     sphere: SphereDetail | None
     joint: np.ndarray
-    metrics: Metrics  # of the projection and sphere tests
+    metrics: Metrics  # of the sphere tests
     null: Metrics
     seconds: float
 
 
 def _shared(x: np.ndarray, protocol: Protocol, options: DiagnoseOptions) -> _Shared:
-    """Subsample; the view-free detail or projection tests; the joint rows and sphere tests."""
+    """Subsample; the view-free detail tests; the joint rows and sphere tests."""
     from infogauss_cli.diagnostics import subsample
     from infogauss_cli.diagnostics.gaussian import joint_sample
     from infogauss_cli.diagnostics.sphere import sphere_tests
 
-    seed, budget = protocol.seed, options.memory_budget
-    projections = options.verdict == "projections"
-    sub = None
-    if options.detail or projections or options.keep_arrays:
-        sub = subsample(x, protocol.n, seed)[0]
+    seed = protocol.seed
+    sub = subsample(x, protocol.n, seed)[0] if options.detail or options.keep_arrays else None
     t0 = time.perf_counter()
-    sphere, proj, proj_null = None, {}, {}
+    sphere = None
     if options.detail:
         from infogauss_cli.diagnostics.suite import sphere_detail
 
-        sphere = sphere_detail(sub, seed=seed, budget=budget)  # type: ignore[arg-type]
-    elif projections:
-        from infogauss_cli.diagnostics.sphere import projection_tests
-        from infogauss_cli.diagnostics.suite import projection_metrics, projection_null
-
-        tests = projection_tests(sub, seed=seed, budget=budget)  # type: ignore[arg-type]
-        proj, proj_null = projection_metrics(tests), projection_null(tests, options.alpha)
+        sphere = sphere_detail(sub, seed=seed, budget=options.memory_budget)  # type: ignore[arg-type]
     joint = joint_sample(x, protocol.n, seed)
     metrics, null = sphere_tests(joint, alpha=options.alpha)
-    seconds = time.perf_counter() - t0
-    return _Shared(x, sub, sphere, joint, proj | metrics, proj_null | null, seconds)
+    return _Shared(
+        x, protocol, options, sub, sphere, joint, metrics, null, time.perf_counter() - t0
+    )
 
 
 def _plot_arrays(diag: Diagnosis, shared: _Shared, view: str) -> dict[str, np.ndarray]:
     """What the plots draw (:attr:`Row.arrays`); columns read in row blocks (no float64 copy)."""
     from infogauss_cli.diagnostics.validate import read_columns
 
-    k = min(PLOT_COLUMNS, diag.d)
     norms = diag.norms.norms  # raw row norms of the tested rows
-    columns = read_columns(shared.sub, 0, k)
+    columns = read_columns(shared.sub, 0, min(PLOT_COLUMNS, diag.d))
     if view == "l2":
         columns /= norms[:, None]
     arrays = {"ad_statistic": diag.ad.statistic, "dp_pvalue": diag.dp.pvalue, "norms": norms}
-    arrays |= {"columns": columns, "column_index": np.arange(k)}
+    arrays["columns"] = columns
     if shared.sphere is not None:
         arrays |= {
             "eigenvalues": shared.sphere.scatter.eigenvalues,
@@ -85,16 +78,14 @@ def _plot_arrays(diag: Diagnosis, shared: _Shared, view: str) -> dict[str, np.nd
     return arrays
 
 
-def _view_row(
-    view: str, info: Row, protocol: Protocol, options: DiagnoseOptions, gates: Gates,
-    shared: _Shared,
-) -> Row:  # fmt: skip
+def _view_row(view: str, info: Row, gates: Gates, shared: _Shared) -> Row:
     """Diagnose one view of the matrix and judge it."""
     from infogauss_cli.diagnostics import apply_view
     from infogauss_cli.diagnostics.diagnosis import diagnose_valid
     from infogauss_cli.diagnostics.gaussian import gaussian_tests
 
     t0 = time.perf_counter()
+    protocol, options = shared.protocol, shared.options
     seed, alpha = protocol.seed, options.alpha
     diag = diagnose_valid(shared.x, view, n=protocol.n, seed=seed, budget=options.memory_budget)
     metrics, null = diag.metrics(), diag.null_dict(alpha)
@@ -112,10 +103,8 @@ def _view_row(
     metrics |= dict(info.metrics) | joint_metrics | dict(shared.metrics)
     null |= joint_null | dict(shared.null)
     elapsed = time.perf_counter() - t0 + shared.seconds
-    verdict = judge(metrics, Rule(name=options.rule, alpha=alpha), null, asked)
+    verdict = judge(metrics, options.rule, alpha, null, asked)
     row_protocol = {"n": diag.n, "d": diag.d, "seed": seed, "view": view} | dict(info.protocol)
-    if options.verdict != "coordinates":
-        row_protocol["verdict"] = options.verdict
     per_coordinate = {"ad_statistic": diag.ad.statistic, "dp_pvalue": diag.dp.pvalue}
     row = replace(
         info,
@@ -163,4 +152,4 @@ def checked_rows(
 
     use_disk_store()  # simulated references are kept on disk between runs
     shared = _shared(x, protocol, options)
-    return [_view_row(v, info, protocol, options, gates, shared) for v in protocol.views]
+    return [_view_row(v, info, gates, shared) for v in protocol.views]

@@ -15,8 +15,8 @@ RELEVANT_EFFECT = 0.04  # effect sizes from here on are "far from Gaussian"
 RELEVANT_KURTOSIS = 0.9  # implied excess kurtosis of the radial spread: a Student t10 is 1
 WEAK_POWER = 0.5  # below this power against the relevant departure, "nothing found" is "?"
 PAPER_MIN_COMPLIANCE = 0.90  # the paper-compliance reading: both compliances at least this
-CALLS = ("gaussian", "practically-gaussian", "non-gaussian", "inconclusive")
 SYMBOLS = {"gaussian": "✓", "practically-gaussian": "≈", "non-gaussian": "✗", "inconclusive": "?"}
+CALLS = tuple(SYMBOLS)
 # each decorrelated test: metric keys of its p-value and its effect size, what it looks at
 TESTS = {
     "ad_count": ("decorrelated_ad_count_p", "decorrelated_effect_excess",
@@ -35,18 +35,6 @@ SPHERE_TESTS = {
     "rayleigh": ("sphere_rayleigh_p", "mean direction (Rayleigh)"),
     "bingham": ("sphere_bingham_p", "scatter against I/d (Bingham)"),
 }
-
-
-@dataclass(frozen=True)
-class Rule:
-    """``calibrated`` (the decorrelated tests at false-alarm rate ``alpha``) or ``paper``
-    (checked by ``DiagnoseOptions``)."""
-
-    name: str = "calibrated"
-    alpha: float = 0.05
-
-
-PAPER = Rule(name="paper")
 
 
 @dataclass(frozen=True)
@@ -105,43 +93,52 @@ class Verdict:
 
 
 def judge(
-    metrics: Metrics, rule: Rule = Rule(), null: Metrics | None = None, view: str | None = None
+    metrics: Metrics,
+    rule: str = "calibrated",
+    alpha: float = 0.05,
+    null: Metrics | None = None,
+    view: str | None = None,
 ) -> Verdict:
-    """The calls of one row from its metrics and ``null`` (powers), the other rule's beside."""
+    """The calls of one row from its metrics and ``null`` (powers), the other rule's beside:
+    ``calibrated`` (the decorrelated tests at false-alarm rate ``alpha``) or ``paper``."""
     null = null or {}
-    sphere = judge_sphere(metrics, null, rule.alpha)
+    sphere = judge_sphere(metrics, null, alpha)
     paper = _judge_paper(metrics, sphere)  # the row's own columns (protocol.view)
-    if rule.name == "paper":
+    if rule == "paper":
         return paper
     if "decorrelated_k" not in metrics:
         raise BadInputError(
             "the calibrated rule needs the decorrelated tests (metrics from "
-            "diagnostics.gaussian_tests); use Rule(name='paper') for the paper's columns alone"
+            "diagnostics.gaussian_tests); use rule='paper' for the paper's columns alone"
         )
-    return replace(_judge_calibrated(metrics, null, rule.alpha, view), sphere=sphere, other=paper)
+    return replace(_judge_calibrated(metrics, null, alpha, view), sphere=sphere, other=paper)
 
 
 def _judge_paper(metrics: Metrics, sphere: SphereCall | None) -> Verdict:
     """The paper's thresholds on the means; ``other``: both compliances >= 90%."""
     ad, dp = metrics.get("ad_mean"), metrics.get("dp_mean_p")
-    ok = [ad is not None and ad < AD_CRITICAL, dp is not None and dp > DP_ALPHA]
+    means = [ad is not None and ad < AD_CRITICAL, dp is not None and dp > DP_ALPHA]
+    dead = []
+    if n_dead := metrics.get("n_dead_columns"):
+        dead = [f"{n_dead} dead coordinate(s) (no spread) left out of the compliances"]
+    elif constant := metrics.get("n_constant_columns"):
+        dead = [f"{constant} constant coordinate(s) count as failures"]
     reasons = [
-        f"AD mean {_num(ad)} {'<' if ok[0] else '>='} {AD_CRITICAL} (the paper's threshold)",
-        f"DP mean p {_num(dp)} {'>' if ok[1] else '<='} {DP_ALPHA} (the paper's threshold)",
+        f"AD mean {_num(ad)} {'<' if means[0] else '>='} {AD_CRITICAL} (the paper's threshold)",
+        f"DP mean p {_num(dp)} {'>' if means[1] else '<='} {DP_ALPHA} (the paper's threshold)",
     ]
-    ok_c, reasons_c, threshold = [], [], PAPER_MIN_COMPLIANCE
-    for which, desc in (("ad", f"A*^2 < {AD_CRITICAL}"), ("dp", f"p > {DP_ALPHA}")):
-        value = metrics.get(f"{which}_compliance")
-        ok_c.append(value is not None and value >= threshold)
+    ok, reasons_c = [], []
+    for which, desc in (("AD", f"A*^2 < {AD_CRITICAL}"), ("DP", f"p > {DP_ALPHA}")):
+        value = metrics.get(f"{which.lower()}_compliance")
+        ok.append(value is not None and value >= PAPER_MIN_COMPLIANCE)
         pct = "undefined" if value is None else f"{value:.1%}"
         reasons_c.append(
-            f"{which.upper()} compliance {pct} {'>=' if ok_c[-1] else '<'} {threshold:.0%} "
+            f"{which} compliance {pct} {'>=' if ok[-1] else '<'} {PAPER_MIN_COMPLIANCE:.0%} "
             f"(coordinates with {desc}; iid Gaussian: 95%)"
         )
-    calls = [("gaussian" if all(o) else "non-gaussian") for o in (ok, ok_c)]
-    reasons, reasons_c = (tuple(r + _dead_reason(metrics)) for r in (reasons, reasons_c))
-    other = Verdict(calls[1], reasons_c, "paper-compliance")
-    return Verdict(calls[0], reasons, "paper", None, None, (), sphere, other)
+    calls = ["gaussian" if all(o) else "non-gaussian" for o in (means, ok)]
+    other = Verdict(calls[1], (*reasons_c, *dead), "paper-compliance")
+    return Verdict(calls[0], (*reasons, *dead), "paper", sphere=sphere, other=other)
 
 
 def _judge_calibrated(metrics: Metrics, null: Metrics, alpha: float, view: str | None) -> Verdict:
@@ -207,14 +204,6 @@ def _weak(power: float | None, what: str, hint: str = "") -> str | None:
         f"no departure found, but a relevant {what} would be caught only {power:.0%} of the "
         f"time at this n{hint}"
     )
-
-
-def _dead_reason(metrics: Metrics) -> list[str]:
-    if dead := metrics.get("n_dead_columns"):
-        return [f"{dead} dead coordinate(s) (no spread) left out of the compliances"]
-    if constant := metrics.get("n_constant_columns"):
-        return [f"{constant} constant coordinate(s) count as failures"]
-    return []
 
 
 def _num(value: float | None) -> str:

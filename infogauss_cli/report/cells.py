@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from infogauss_cli.core.safe_text import md_cell
@@ -47,14 +48,14 @@ def call_symbols(verdict: Verdict | None) -> tuple[str, str]:
 
 def _null_cells(n: int, d: int, null: Metrics) -> list[str]:
     """The reference of the row's view at the same n and d (``null.reference``)."""
-    bands = {k: null.get(f"{k}_compliance_band") for k in ("ad", "dp")}
-    band = {k: f" [{100 * b[0]:.0f}–{100 * b[1]:.0f}]" if b else "" for k, b in bands.items()}
-    ad, dp = (_pct(null.get(f"{k}_compliance")) + band[k] for k in ("ad", "dp"))
     ref = str(null.get("reference") or "null: iid Gaussian")
-    cv = _num(1 / math.sqrt(2 * d), ".3f")
-    ad_mean, dp_mean = _num(null.get("ad_mean"), ".2f"), _num(null.get("dp_mean_p"), ".3f")
-    gaussian = "✓" if "Gaussian" in ref else "–"
-    return [ref, "", "", f"{n:,} × {d:,}", "", cv, ad_mean, ad, dp_mean, dp, "✓", gaussian]
+    cells = metric_cells(
+        {**null, "norm_cv": 1 / math.sqrt(2 * d)}, "✓", "✓" if "Gaussian" in ref else "–"
+    )
+    for i, k in ((2, "ad"), (4, "dp")):
+        if band := null.get(f"{k}_compliance_band"):
+            cells[i] += f" [{100 * band[0]:.0f}–{100 * band[1]:.0f}]"
+    return [ref, "", "", f"{n:,} × {d:,}", "", *cells]
 
 
 def table_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]], list[list[str]]]:
@@ -62,14 +63,13 @@ def table_cells(rows: Sequence[Row]) -> tuple[list[str], list[list[str]], list[l
     body: list[list[str]] = []
     seen: dict[tuple[object, ...], list[str]] = {}
     for r in rows:
-        p = r.protocol
-        size = f"{p['n']:,} × {p['d']:,}" if "n" in p and "d" in p else "–"
-        cells = metric_cells(r.metrics, *call_symbols(r.verdict))
-        cells[-1] = "error" if r.error else cells[-1]
+        p, sized = r.protocol, "n" in r.protocol and "d" in r.protocol
+        size = f"{p['n']:,} × {p['d']:,}" if sized else "–"
+        sphere, gaussian = call_symbols(r.verdict)
         body.append([r.model, r.tower or "–", r.objective or "–", size, str(p.get("view", "–"))])
-        body[-1] += cells
-        key = (p.get("n"), p.get("d"), r.null.get("reference") if r.null else None)
-        if r.null and "n" in p and "d" in p and key not in seen:
+        body[-1] += metric_cells(r.metrics, sphere, "error" if r.error else gaussian)
+        key = (p.get("n"), p.get("d"), r.null.get("reference"))
+        if r.null and sized and key not in seen:
             seen[key] = _null_cells(p["n"], p["d"], r.null)
     nulls = list(seen.values())
     merged = ("Tower", "Objective", "View")
@@ -141,26 +141,22 @@ def _p(value: float | None) -> str:
     return "–" if value is None else f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}"
 
 
-def _g(fmt: str) -> Callable[[object], str]:
-    return lambda v: _num(v, fmt)
-
-
 # (label, metrics key, formatter, null key or a fixed ideal text)
 DETAIL_LINES: tuple[tuple[str, str, Callable[[Any], str], str | None], ...] = (
     ("Projections K", "proj_k", str, None),
     ("Proj. AD compliance", "proj_ad_compliance", _pct, "null:proj_ad_compliance"),
     ("Proj. DP compliance", "proj_dp_compliance", _pct, "null:proj_dp_compliance"),
-    ("Proj. AD mean", "proj_ad_mean", _g(".3f"), "null:proj_ad_mean"),
+    ("Proj. AD mean", "proj_ad_mean", partial(_num, fmt=".3f"), "null:proj_ad_mean"),
     ("Proj. variance compliance", "proj_var_compliance", _pct, "95.0%"),
     ("Proj. variance p", "proj_var_p", _p, "U(0,1)"),
-    ("Uniformity (t=2)", "uniformity", _g(".4f"), "null:uniformity"),
-    ("Uniformity z", "uniformity_z", _g(".1f"), "|z| < 2"),
-    ("Mean norm ‖ū‖", "mean_norm", _g(".4f"), "null:mean_norm"),
+    ("Uniformity (t=2)", "uniformity", partial(_num, fmt=".4f"), "null:uniformity"),
+    ("Uniformity z", "uniformity_z", partial(_num, fmt=".1f"), "|z| < 2"),
+    ("Mean norm ‖ū‖", "mean_norm", partial(_num, fmt=".4f"), "null:mean_norm"),
     ("Rayleigh p", "rayleigh_p", _p, "U(0,1)"),
     ("Bingham p (isotropy)", "bingham_p", _p, "U(0,1)"),
-    ("Effective rank", "effective_rank", _g(".1f"), "≤ d"),
-    ("Participation ratio", "participation_ratio", _g(".1f"), "≤ d"),
-    ("Condition number", "condition_number", _g(".3g"), "small"),
+    ("Effective rank", "effective_rank", partial(_num, fmt=".1f"), "≤ d"),
+    ("Participation ratio", "participation_ratio", partial(_num, fmt=".1f"), "≤ d"),
+    ("Condition number", "condition_number", partial(_num, fmt=".3g"), "small"),
     ("Top PC share", "top_pc_share", _pct, "1/d"),
     ("Mardia skew p", "mardia_skew_p", _p, "U(0,1)"),
     ("Mardia kurt p", "mardia_kurt_p", _p, "U(0,1)"),
@@ -170,8 +166,8 @@ DETAIL_LINES: tuple[tuple[str, str, Callable[[Any], str], str | None], ...] = (
     ("KS p (DP p-values)", "ks_p_uniform", _p, "U(0,1)"),
     ("AD compliance 95% CI", "ad_compliance_ci", _ci, None),
     ("DP compliance 95% CI", "dp_compliance_ci", _ci, None),
-    ("Paired alignment", "paired_alignment", _g(".3f"), "0"),
-    ("Modality gap", "modality_gap", _g(".3f"), "0"),
+    ("Paired alignment", "paired_alignment", partial(_num, fmt=".3f"), "0"),
+    ("Modality gap", "modality_gap", partial(_num, fmt=".3f"), "0"),
 )
 DETAIL_KEYS = frozenset(k for _, k, _, _ in DETAIL_LINES)
 

@@ -1,12 +1,11 @@
-"""A self-contained HTML report: one file with inline CSS and ``data:`` images, no scripts,
-fonts or links; each part a :class:`Section` rendered from the jinja2 templates (``templates/``:
-autoescape on, every value through ``core.safe_text.printable``; trusted fragments are Markup)."""
+"""A self-contained HTML report (inline CSS, ``data:`` images, no scripts, fonts or links): each
+part a :class:`Section` from the autoescaping ``templates/``, every value through ``printable``."""
 
 from __future__ import annotations
 
 import base64
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -30,8 +29,6 @@ _PROTOCOL += (("Skipped", "num"), ("n", "num"), ("d", "num"), ("Seed", "num"))
 _PROTOCOL += (("View", ""), ("Precision", ""), ("Device", ""))
 # in the protocol table's columns, or already in the row's name and the results table
 _SHOWN = frozenset({"n", "d", "seed", "view", "precision", "device", "epoch", "objective"})
-_TIMING = {"load_s": "load (s)", "train_s": "train (s)", "extract_s": "extract (s)"}
-_TIMING |= {"diagnose_s": "diagnose (s)", "items_per_s": "items/s"}
 _PROVENANCE = {"weights_sha256": "Weights sha256", "weights": "Weights"}
 _PROVENANCE["data_fingerprint"] = "Data fingerprint"
 
@@ -78,12 +75,10 @@ def table(
     *,
     table_cls: str = "results",
     notes: Sequence[tuple[str, str]] = (),
-    notes_cls: str = "",
 ) -> Markup:
     """A scrolling table of (text, class) ``header``, ``lines`` and (names, text) ``notes``."""
     head = [{"text": t, "cls": c} for t, c in header]
-    kw = {"table_cls": table_cls, "notes": notes, "notes_cls": notes_cls}
-    return render("table.html.j2", header=head, lines=lines, **kw)
+    return render("table.html.j2", header=head, lines=lines, table_cls=table_cls, notes=notes)
 
 
 def data_uri(png: bytes) -> str:
@@ -95,15 +90,7 @@ def _text(value: object) -> str:
         return "–"
     if isinstance(value, int):
         return f"{value:,}"
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}: {v}" for k, v in value.items() if v is not None) or "–"
     return str(value)
-
-
-def _seconds(key: str, value: object) -> str:
-    if not isinstance(value, (int, float)):
-        return "–"
-    return f"{value:,.0f}" if key == "items_per_s" else f"{value:.2f}"
 
 
 def _status(rows: Sequence[Row]) -> dict[str, str]:
@@ -111,14 +98,11 @@ def _status(rows: Sequence[Row]) -> dict[str, str]:
     code = Report(tuple(rows)).exit_code
     errors = sum(1 for r in rows if r.error)
     gates = [g.passed for r in rows for g in r.gates]
-    failed = gates.count(False)
     parts = [f"{errors} of {len(rows)} row(s) failed to run"] if errors else []
-    if failed:
-        parts.append(f"{failed} of {len(gates)} gate(s) failed")
-    elif gates:
-        parts.append(f"all {len(gates)} gate(s) passed")
-    elif not errors:
-        parts.append("no gates asked for")
+    if not all(gates):
+        parts.append(f"{gates.count(False)} of {len(gates)} gate(s) failed")
+    elif gates or not errors:
+        parts.append(f"all {len(gates)} gate(s) passed" if gates else "no gates asked for")
     cls = "bad" if code else ("ok" if gates else "neutral")
     return {"cls": cls, "text": f"{' · '.join(parts)} · exit code {code}"}
 
@@ -136,12 +120,10 @@ def _results(rows: Sequence[Row]) -> Section:
         v = row.verdict  # the reasons behind a mark, as its tooltip
         sphere = v.sphere.reasons if v and v.sphere else ()
         tips = {"Gaussian?": "; ".join(v.reasons), "Sphere?": "; ".join(sphere)} if v else {}
-        out = [
-            cell(t, c, tip=tips.get(h, row.error or ""), kind=_MARKS.get(t, ""))
-            if c == "mark"
-            else cell(t, c)
-            for c, h, t in zip(classes, header, cells, strict=True)
-        ]
+        out = [cell(t, c) for c, t in zip(classes, cells, strict=True)]
+        for h in marks:
+            i = header.index(h)
+            out[i] |= {"tip": tips.get(h, row.error or ""), "kind": _MARKS.get(cells[i], "")}
         lines.append({"cls": "error" if row.error else "", "cells": out})
     for j, cells in enumerate(nulls):
         out = [cell(x, c) for c, x in zip(classes, cells, strict=True)]
@@ -173,38 +155,36 @@ def _item(badge: str, cls: str, text: str | None, label: str = "") -> dict[str, 
 
 def _protocol(rows: Sequence[Row]) -> Section:
     """One line per row, then the other settings, a (rows, settings) note per distinct set."""
-    lines = []
+    lines: list[dict[str, object]] = []
+    groups: dict[str, list[str]] = {}
     for r in rows:
         p, d = r.protocol, r.data
         values = [r.backend, d.get("source"), d.get("items"), d.get("skipped")]
         values += [p.get(k) for k in ("n", "d", "seed", "view", "precision", "device")]
         cells = [cell(C.row_label(r), "model")]
         cells += [cell(_text(v), c) for (_, c), v in zip(_PROTOCOL[1:], values, strict=True)]
-        if r.data.get("skipped"):
+        if d.get("skipped"):
             cells[4]["kind"] = "warn"
         lines.append({"cls": "", "cells": cells})
-    groups: dict[str, list[str]] = {}
-    for r in rows:
-        extra = [f"{k} {v}" for k, v in r.protocol.items() if k not in _SHOWN and v is not None]
+        extra = [f"{k} {v}" for k, v in p.items() if k not in _SHOWN and v is not None]
         if extra:
             groups.setdefault(" · ".join(extra), []).append(C.row_label(r))
     notes = [(", ".join(names), text) for text, names in groups.items()]
-    body = table(_PROTOCOL, lines, table_cls="protocol", notes=notes, notes_cls="settings")
+    body = table(_PROTOCOL, lines, table_cls="protocol", notes=notes)
     return Section("protocol", "Protocol", body)
 
 
-def _by_row(ident: str, title: str, rows: Sequence[Row], columns: Mapping[str, str]) -> Section:
-    """A table of one line per row and a column per key of ``columns`` (timing, provenance)."""
-    timing = ident == "timing"
-    header = [("Row", "model")] + [(h, "num" if timing else "src") for h in columns.values()]
-    lines = []
+def _provenance(rows: Sequence[Row]) -> Section | None:
+    """Weights and data digests, a line per row that has them."""
+    lines: list[dict[str, object]] = []
     for r in rows:
-        values = r.timing if timing else r.provenance or {}
-        texts = [_seconds(k, values.get(k)) if timing else _text(values.get(k)) for k in columns]
-        cells = [cell(t, "num" if timing else "src mono") for t in texts]
-        lines.append({"cls": "", "cells": [cell(C.row_label(r), "model"), *cells]})
-    cls = "protocol timing" if timing else "protocol"
-    return Section(ident, title, table(header, lines, table_cls=cls))
+        if any((values := r.provenance or {}).values()):
+            cells = [cell(_text(values.get(k)), "src mono") for k in _PROVENANCE]
+            lines.append({"cls": "", "cells": [cell(C.row_label(r), "model"), *cells]})
+    if not lines:
+        return None
+    header = [("Row", "model")] + [(h, "src") for h in _PROVENANCE.values()]
+    return Section("provenance", "Provenance", table(header, lines, table_cls="protocol"))
 
 
 def _plots(rows: Sequence[Row]) -> Section | None:
@@ -214,7 +194,9 @@ def _plots(rows: Sequence[Row]) -> Section | None:
     images = figure_pngs(rows)
     if not images:
         return None
-    figures = [{"src": data_uri(i.png), "alt": i.alt, "kind": i.kind, "row": i.row} for i in images]
+    figures = [
+        {"src": data_uri(png), "alt": s.alt, "kind": s.kind, "row": s.row} for s, png in images
+    ]
     wide = [f for f in figures if f["row"] is None]
     groups = []
     for n, r in enumerate(rows):
@@ -225,25 +207,34 @@ def _plots(rows: Sequence[Row]) -> Section | None:
     return Section("plots", "Plots", body, tuple((g["ident"], g["title"]) for g in groups))
 
 
+def page(
+    title: str,
+    status: dict[str, str],
+    sections: Sequence[Section | None],
+    command: str = "",
+    created: datetime | None = None,
+) -> str:
+    """One HTML document: header, status line, contents and ``sections`` (None: left out)."""
+    when = (created or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
+    kw = {"title": title, "version": __version__, "created": when, "command": command}
+    shown = [s for s in sections if s is not None]
+    return str(render("page.html.j2", status=status, sections=shown, **kw))
+
+
 def render_html(
     rows: Sequence[Row],
     *,
     title: str = C.TITLE,
     plots: bool = True,
-    command: str | Sequence[str] | None = None,
+    command: Sequence[str] = (),
     created: datetime | None = None,
     sections: Sequence[Section] = (),
 ) -> str:
-    """The whole report as one HTML document. ``command``: the command line (argv is
-    shell-quoted); ``created``: default now; ``sections``: more, placed after Results."""
-    when = (created or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z").strip()
-    if command is not None and not isinstance(command, str):
-        command = shlex.join(str(c) for c in command)
+    """The whole report as one HTML document. ``command``: argv (shell-quoted on the page);
+    ``created``: default now; ``sections``: more, placed after Results."""
     marks = {True: ("pass", "ok"), False: ("FAIL", "bad")}
     gates = [_item(*marks[ok], text) for ok, text in C.gate_lines(rows)]
     errors = [_item("error", "bad", r.error, C.row_label(r)) for r in rows if r.error]
-    timing = {k: h for k, h in _TIMING.items() if any(r.timing.get(k) is not None for r in rows)}
-    traced = [r for r in rows if r.provenance and any(r.provenance.values())]
     parts = [
         _results(rows),
         _list("calls", "Calls", [_item("call", "ok", t) for t in C.call_lines(rows)]),
@@ -253,21 +244,18 @@ def render_html(
         _list("warnings", "Warnings", [_item("note", "warn", t) for t in C.warning_lines(rows)]),
         _list("errors", "Errors", errors),
         _protocol(rows),
-        _by_row("provenance", "Provenance", traced, _PROVENANCE) if traced else None,
-        _by_row("timing", "Timing", rows, timing) if timing else None,
+        _provenance(rows),
         _plots(rows) if plots else None,
     ]
-    kw = {"title": title, "version": __version__, "created": when, "command": command or ""}
-    shown = [s for s in parts if s is not None]
-    return str(render("page.html.j2", status=_status(rows), sections=shown, **kw))
+    return page(title, _status(rows), parts, shlex.join(command), created)
 
 
 def trajectory_section(series: Sequence[Series]) -> Section:
     """The trajectory plot of ``track`` as a report section."""
-    from infogauss_cli.report.plots.charts import render as render_png  # numpy
+    from infogauss_cli.report.plots import render as render_png  # numpy
     from infogauss_cli.report.plots.charts import trajectory_spec
 
-    image = render_png(trajectory_spec(series))
+    spec = trajectory_spec(series)
     caption = "One row of the table per checkpoint; the gates apply to the last checkpoint of "
-    kw = {"src": data_uri(image.png), "alt": image.alt, "caption": caption + "each line."}
+    kw = {"src": data_uri(render_png(spec)), "alt": spec.alt, "caption": caption + "each line."}
     return Section("trajectory", "Trajectory", render("figure.html.j2", wide=True, **kw))

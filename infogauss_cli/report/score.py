@@ -1,6 +1,5 @@
-"""The renderers of ``infogauss score``'s ``ScoreResult`` (and its fit): the terminal table, the
-per-sample file (parquet or CSV), the QQ plot, a self-contained HTML page, the JSON document.
-One summary and one list of the most extreme samples serve the table, the page and the JSON."""
+"""``infogauss score``'s renderers: terminal table, per-sample file (parquet or CSV), QQ plot,
+HTML page and JSON, from one summary and one list of the most extreme samples."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ import json
 import math
 import textwrap
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,9 +20,9 @@ from rich.table import Table
 
 from infogauss_cli import __version__
 from infogauss_cli.core.atomic import atomic_write_bytes
-from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.safe_text import markup_safe, printable
 from infogauss_cli.diagnostics.fit import TAIL_LEVEL
+from infogauss_cli.judge.model import clean
 from infogauss_cli.report import html as H
 from infogauss_cli.report.plots import AD_COLOR, NULL, PlotSpec, render
 
@@ -104,12 +102,9 @@ def score_table(result: ScoreResult, fit: GaussianFit, top: int = 10) -> Group:
 
 
 def write_scores(result: ScoreResult, path: str | Path) -> Path:
-    """One row per sample (:func:`columns`), parquet or CSV by the suffix; CSV floats
-    round-trip exactly (Python's repr)."""
+    """One row per sample (:func:`columns`): CSV (floats round-trip) for ``.csv``, else parquet."""
     path, cols = Path(path), columns(result)
-    if (suffix := path.suffix.lower()) not in (".parquet", ".csv"):
-        raise BadInputError(f"--out {path}: write .parquet or .csv (not {suffix or 'no suffix'!r})")
-    if suffix == ".csv":
+    if path.suffix.lower() == ".csv":
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows(
             [list(cols), *zip(*cols.values(), strict=True)]
@@ -142,7 +137,7 @@ def qq_png(result: ScoreResult) -> bytes:
     """The QQ plot (sorted distances against the law's quantiles, with y = x) as PNG bytes."""
     alt = f"QQ plot of the squared Mahalanobis distances against {result.law}"
     spec = PlotSpec("qq.png", "score-qq", None, "QQ plot", alt, lambda f: _draw_qq(result, f))
-    return render(spec).png
+    return render(spec)
 
 
 def _thumbnail(item: object, ident: str) -> object:
@@ -174,13 +169,12 @@ def score_html(
     top: int = 20,
     command: str = "",
 ) -> str:
-    """One self-contained page: summary, QQ plot, the ``top`` most extreme samples. Thumbnails
-    by id: an image (a ``Path``, encoded bytes, a PIL image or uint8 pixels) is shown as a small
-    base64 JPEG, a ``str`` (caption, sentence) as text. Every value is escaped."""
+    """One self-contained page: summary, QQ plot, the ``top`` most extreme samples; a thumbnail
+    by id (an image: a ``Path``, bytes, PIL image or uint8 pixels; or a text); all escaped."""
     lines = summary(result, fit)
     facts = [{"badge": what, "badge_cls": "", "text": text} for what, text in lines]
-    image = {"src": H.data_uri(qq_png(result)), "caption": QQ_CAPTION}
     alt = f"QQ plot of the distances against {result.law}"
+    image = {"src": H.data_uri(qq_png(result)), "alt": alt, "caption": QQ_CAPTION}
     header, extreme = _lines(result, top)
     if thumbnails:  # an item column: what each id shows, "–" for none
         header.insert(2, "item")
@@ -188,33 +182,29 @@ def score_html(
             ident = str(line[1])
             line.insert(2, _thumbnail(thumbnails[ident], ident) if ident in thumbnails else "–")
     classes = ["num" if h in NUMERIC else "src mono" if h == "id" else "" for h in header]
-    rows = [[H.cell(*tc) for tc in zip(line, classes, strict=True)] for line in extreme]
-    table = H.table(
-        list(zip(header, classes, strict=True)), [{"cls": "", "cells": r} for r in rows]
-    )
+    cells = [[H.cell(*tc) for tc in zip(line, classes, strict=True)] for line in extreme]
+    body = [{"cls": "", "cells": c} for c in cells]
+    table = H.table(list(zip(header, classes, strict=True)), body)
     sections = [
         H.Section("summary", "Summary", H.render("items.html.j2", items=facts, list_cls="gates")),
-        H.Section("qq", "QQ plot", H.render("figure.html.j2", wide=True, alt=alt, **image)),
+        H.Section("qq", "QQ plot", H.render("figure.html.j2", wide=True, **image)),
         H.Section("extremes", f"The {len(extreme)} most extreme samples", table),
     ]
     status = {"cls": "neutral", "text": f"{len(result.ids):,} samples scored · {lines[4][1]}"}
-    when = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
-    kw = {"title": "infogauss score", "version": __version__, "created": when}
-    return str(H.render("page.html.j2", status=status, sections=sections, command=command, **kw))
+    return H.page("infogauss score", status, sections, command)
 
 
 def score_json(result: ScoreResult, fit: GaussianFit, top: int = 20) -> dict[str, object]:
-    """The ``infogauss.score/v1`` document (``schemas/score.v1.json``): the fit, the law, the
-    tail share, OOD metrics, distance statistics and the ``top`` extremes (every row: --out)."""
-    _num = lambda x: float(x) if math.isfinite(x) else None  # noqa: E731 (non-finite: null)
+    """The ``infogauss.score/v1`` document: fit, law, tail share, OOD metrics, distance statistics
+    and the ``top`` extremes (every row: --out)."""
     d2 = np.asarray(result.mahalanobis2, dtype=np.float64)
     finite = d2[np.isfinite(d2)]
     stats = {"min": np.min, "median": np.median, "mean": np.mean, "max": np.max}
     fit_doc = {k: getattr(fit, k) for k in ("n", "d", "view", "shrinkage", "intensity", "reason")}
     fit_doc["classes"] = {str(k): int(c.n) for k, c in fit.classes.items()}
     fit_doc["provenance"] = json.loads(json.dumps(dict(fit.provenance), default=str))
-    ood = {k: int(v) if k == "n_ood" else _num(v) for k, v in (result.ood or {}).items()}
-    return {
+    ood = {k: int(v) if k == "n_ood" else v for k, v in (result.ood or {}).items()}
+    doc = {
         "schema": "infogauss.score/v1",
         "infogauss_version": __version__,
         "fit": fit_doc,
@@ -222,11 +212,9 @@ def score_json(result: ScoreResult, fit: GaussianFit, top: int = 20) -> dict[str
         "in_sample": bool(result.in_sample),
         "n": len(result.ids),
         "tail_level": TAIL_LEVEL,
-        "tail_share": _num(result.tail_share),
+        "tail_share": result.tail_share,
         "ood": ood or None,
-        "mahalanobis2": {k: _num(f(finite)) if finite.size else None for k, f in stats.items()},
-        "extremes": [
-            {k: _num(v) if isinstance(v, float) else v for k, v in row.items()}
-            for row in extremes(result, top)
-        ],
+        "mahalanobis2": {k: f(finite) if finite.size else None for k, f in stats.items()},
+        "extremes": extremes(result, top),
     }
+    return clean(doc)  # non-finite numbers: null

@@ -28,28 +28,27 @@ COLORS = {"✓": "green", "≈": "green", "✗": "red", "?": "yellow", "error": 
 def _layout(
     rows: Sequence[Row], merged: int, short: bool, title: str
 ) -> tuple[list[str], list[list[str]], list[list[str]], str]:
-    """Escaped cells; the first ``merged`` of MERGE_ORDER folded into the label's second line."""
+    """Escaped cells; the first ``merged`` of MERGE_ORDER folded into the label's second line;
+    ``short``: short headers, null rows without their band, a shared n × d in the title."""
     header, body, nulls = C.table_cells(rows)
-    body, nulls = ([[escape(c) for c in cells] for cells in part] for part in (body, nulls))
-    gone = [h for h in ("Tower", "View", "Objective") if h in MERGE_ORDER[:merged] and h in header]
-    idx = [header.index(h) for h in gone]
-    keep = [i for i in range(len(header)) if header[i] not in gone]
-    new_body = []
-    for cells in body:
-        extra = [cells[i] for i in idx if cells[i] not in ("–", "")]
-        label = cells[0] + (f"\n[dim]{' · '.join(extra)}[/]" if extra else "")
-        new_body.append([label, *[cells[i] for i in keep[1:]]])
-    nulls, header = [[n[i] for i in keep] for n in nulls], [header[i] for i in keep]
+    merge = [h for h in ("Tower", "View", "Objective") if h in MERGE_ORDER[:merged]]
+    folded = [header.index(h) for h in merge if h in header]
+    gone = set(folded)
     if short:
-        j = header.index("n × d") if "n × d" in header else None
-        sizes = {c[j] for c in (*new_body, *nulls) if j is not None and c[j] != "–"}
-        if len(sizes) == 1 and j is not None:
-            title += f"  (n × d = {sizes.pop()})"
-            header.pop(j)
-            new_body, nulls = ([c[:j] + c[j + 1 :] for c in part] for part in (new_body, nulls))
+        j = header.index("n × d")
+        if len(sizes := {c[j] for c in (*body, *nulls)} - {"–"}) == 1:
+            title, gone = f"{title}  (n × d = {sizes.pop()})", gone | {j}
         nulls = [[c.split(" [")[0] for c in n] for n in nulls]
-        header = [SHORT.get(h, h) for h in header]
-    return header, new_body, nulls, title
+    keep = [i for i in range(1, len(header)) if i not in gone]
+
+    def label(cells: list[str]) -> str:
+        extra = " · ".join(escape(cells[i]) for i in folded if cells[i] not in ("–", ""))
+        return escape(cells[0]) + (f"\n[dim]{extra}[/]" if extra else "")
+
+    body = [[label(c), *(escape(c[i]) for i in keep)] for c in body]
+    nulls = [[escape(c[i]) for i in (0, *keep)] for c in nulls]
+    header = [SHORT.get(header[i], header[i]) if short else header[i] for i in (0, *keep)]
+    return header, body, nulls, title
 
 
 def render_table(
@@ -60,19 +59,18 @@ def render_table(
     table = Table(title=title, title_justify="left", header_style="bold")
     numeric = C.NUMERIC | {SHORT.get(h, h) for h in C.NUMERIC}
     for i, name in enumerate(header):
-        wrap = min_label is not None and i == 0
         table.add_column(
             name if short else name.replace(" (", "\n(").replace(" Compliance", "\nCompliance"),
             justify="right" if name in numeric else "left",
-            no_wrap=not wrap,
-            min_width=min_label if wrap else None,
+            no_wrap=i > 0 or min_label is None,
+            min_width=min_label if i == 0 else None,
         )
     if short:
         table.caption, table.caption_justify = SHORT_NOTE, "left"
-    for i, (cells, row) in enumerate(zip(body, rows, strict=True)):
+    for cells, row in zip(body, rows, strict=True):
         marks = [f"[{COLORS[c]}]{c}[/]" if c in COLORS else c for c in cells[-2:]]
-        last = i == len(body) - 1
-        table.add_row(*cells[:-2], *marks, style="red" if row.error else None, end_section=last)
+        table.add_row(*cells[:-2], *marks, style="red" if row.error else None)
+    table.add_section()
     for cells in nulls:
         table.add_row(*cells, style="dim")
     return table

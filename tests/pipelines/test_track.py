@@ -283,7 +283,8 @@ def test_synthetic_cli_save_checkpoints_then_track(tmp_path):
 
 def test_trajectory_plot_panels_and_png(tmp_path):
     from infogauss_cli.pipelines.track import Series
-    from infogauss_cli.report.plots.charts import panels, write_trajectory_plot
+    from infogauss_cli.report.plots import write_figures
+    from infogauss_cli.report.plots.charts import panels, trajectory_spec
 
     rows = [
         Row(model=f"m E{i}", step=10 * i, protocol={"view": "l2"},
@@ -297,5 +298,5 @@ def test_trajectory_plot_panels_and_png(tmp_path):
     effect = tuple(replace(r, metrics={**r.metrics, "effect_size": 0.1}) for r in rows)
     with_effect = [Series("m (l2)", effect)]
     assert [k for k, _ in panels([r for s in with_effect for r in s.rows])][1] == "effect_size"
-    path = write_trajectory_plot(with_effect, tmp_path)
+    (path,) = write_figures(tmp_path, [trajectory_spec(with_effect)])
     assert path.name == "trajectory.png" and path.read_bytes()[:4] == b"\x89PNG"

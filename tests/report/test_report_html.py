@@ -67,7 +67,7 @@ def test_contents_come_from_the_sections():
 
 def test_user_text_escaped_control_characters_too():
     row = Row(model="evil\x1b[31m<i>\u202e", protocol={"view": "l2"}, error="bad\nline")
-    html = render_html([row], plots=False, created=WHEN, title="T\x07", command="a\x00b")
+    html = render_html([row], plots=False, created=WHEN, title="T\x07", command=["a\x00b"])
     assert "\x1b" not in html and "\x07" not in html and "\x00" not in html
     assert "\u202e" not in html and "bad\nline" not in html
     assert "evil\\x1b[31m&lt;i&gt;" in html and "bad\\nline" in html and "a\\x00b" in html

@@ -15,15 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.judge.gates import GateResult
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import Verdict
 from infogauss_cli.report.cells import table_cells
 from infogauss_cli.report.html import render_html
-from infogauss_cli.report.plots import row_stem, slug
+from infogauss_cli.report.plots import KINDS, row_stem, slug
 from infogauss_cli.report.plots.charts import COMPARE_FILE, figure_pngs, write_plots
-from infogauss_cli.report.plots.rows import KINDS
 from tests.support.cli import CHROMIUM, NO_CHROMIUM, REPO, screenshot_tool
 
 Image = pytest.importorskip("PIL.Image")
@@ -76,13 +74,13 @@ def make_row(
         verdict=Verdict("gaussian" if gaussian else "non-gaussian", ("reason one", "reason two")),
         gates=gates,
         timing={"extract_s": 1.5, "diagnose_s": 0.25, "items_per_s": 266.7},
+        provenance={"weights_sha256": f"sha-{model}", "weights": None} if gaussian else None,
         arrays=(
             {
                 "ad_statistic": ad,
                 "dp_pvalue": dp,
                 "norms": np.linalg.norm(x, axis=1),
                 "columns": (x / np.linalg.norm(x, axis=1, keepdims=True))[:, :3],
-                "column_index": np.array([0, 1, 2]),
             }
             if arrays
             else None
@@ -167,13 +165,14 @@ def test_write_plots_one_png_per_kind_per_row_and_compare(written):
 
 
 def test_figure_pngs_are_the_files(images, written):
-    assert [i.filename for i in images] == [p.name for p in written]
-    assert [i.png for i in images] == [p.read_bytes() for p in written]  # same code, stable
-    assert images[0].kind == "compare" and images[0].row is None
-    assert [i.row for i in images[1:]] == [0] * 4 + [1] * 4
-    assert [i.kind for i in images[1:5]] == list(KINDS)
-    assert all(i.alt and i.title for i in images)
-    assert "clip-vit-l14 [image] (l2)" in images[1].title
+    specs = [s for s, _ in images]
+    assert [s.filename for s in specs] == [p.name for p in written]
+    assert [png for _, png in images] == [p.read_bytes() for p in written]  # same code, stable
+    assert specs[0].kind == "compare" and specs[0].row is None
+    assert [s.row for s in specs[1:]] == [0] * 4 + [1] * 4
+    assert [s.kind for s in specs[1:5]] == list(KINDS)
+    assert all(s.alt and s.title for s in specs)
+    assert "clip-vit-l14 [image] (l2)" in specs[1].title
 
 
 def test_per_row_plots_follow_the_arrays(tmp_path):
@@ -188,13 +187,15 @@ def test_duplicate_rows_get_unique_names(tmp_path):
     a = Row(model="same", protocol={"view": "l2"}, arrays={"norms": np.arange(1.0, 9.0)})
     names = [p.name for p in write_plots([a, a, a], tmp_path)]
     assert names == ["same-l2-norms.png", "same-l2-2-norms.png", "same-l2-3-norms.png"]
-    assert [i.kind for i in figure_pngs([a])] == ["norms"]  # no metrics
+    assert [s.kind for s, _ in figure_pngs([a])] == ["norms"]  # no metrics
 
 
-def test_plots_dir_that_is_a_file_is_bad_input(rows, tmp_path):
+def test_plots_dir_that_is_a_file_fails(rows, tmp_path):
+    """The OSError reaches the CLI's rescue; the CLI refuses such a --plots before any work
+    (core.preflight.check_folder_target)."""
     target = tmp_path / "taken"
     target.write_text("x")
-    with pytest.raises(BadInputError, match="plots folder"):
+    with pytest.raises(OSError):
         write_plots(rows[:1], target)
 
 
@@ -210,7 +211,7 @@ def test_nan_and_constant_arrays_do_not_crash():
         metrics={},
         arrays={**row.arrays, "ad_statistic": ad, "columns": cols},
     )
-    assert [i.kind for i in figure_pngs([odd])] == list(KINDS)  # no compliances: no compare
+    assert [s.kind for s, _ in figure_pngs([odd])] == list(KINDS)  # no compliances: no compare
 
 
 def test_modules_import_without_matplotlib_and_never_use_pyplot():
@@ -220,7 +221,7 @@ def test_modules_import_without_matplotlib_and_never_use_pyplot():
         "assert 'matplotlib' not in sys.modules\n"
         "from infogauss_cli.judge.model import Row\n"
         "r = Row(model='m', protocol={'view': 'l2'}, arrays={'norms': np.ones(9) + np.arange(9)})\n"
-        "assert [i.kind for i in P.figure_pngs([r])] == ['norms']\n"
+        "assert [s.kind for s, _ in P.figure_pngs([r])] == ['norms']\n"
         "assert 'matplotlib.pyplot' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=60)
@@ -245,7 +246,7 @@ def test_html_is_self_contained_escaped_and_complete(rows, report, images):
     assert 'class="error"' in html and "FAIL" in html and "0.752" in html
     embedded = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]+)"', html)
     assert len(embedded) == len(images) == 1 + 2 * len(KINDS)
-    assert [base64.b64decode(data) for data, _ in embedded] == [i.png for i in images]
+    assert [base64.b64decode(data) for data, _ in embedded] == [png for _, png in images]
     assert "exit code 3" in html  # an error row: the run failed
     assert render_html(rows, plots=False, created=WHEN) == render_html(
         rows, plots=False, created=WHEN
@@ -261,22 +262,23 @@ def test_html_without_plots_or_arrays_and_with_only_an_error():
     assert "<img" not in html and "broken-model" in html and "exit code 3" in html
 
 
-def test_html_toc_timing_and_wide_chart(rows, report):
-    """Issue 16: a table of contents that links every section and each row's plots, timing
-    in its own table of numbers that do not wrap, the summary chart at the content width."""
+def test_html_toc_provenance_and_wide_chart(rows, report):
+    """Issue 16: a table of contents that links every section and each row's plots, the
+    provenance of the rows that have one, the summary chart at the content width."""
     import re
 
     html = report.read_text()
     toc = re.search(r'<nav class="toc">(.*?)</nav>', html, re.S).group(1)
     targets = re.findall(r'href="#([^"]+)"', toc)
-    for ident in ("results", "gates", "errors", "protocol", "timing", "plots", "plots-1"):
+    for ident in ("results", "gates", "errors", "protocol", "provenance", "plots", "plots-1"):
         assert ident in targets, ident
     for ident in targets:
         assert f'id="{ident}"' in html, ident
     assert html.index('<nav class="toc">') < html.index('id="results"')
-    timing = re.search(r'<table class="protocol timing">(.*?)</table>', html, re.S).group(1)
-    assert "extract (s)" in timing and "items/s" in timing and "train (s)" not in timing
-    assert timing.count('<td class="num">1.50</td>') == 4  # every row with timing
+    assert "timing" not in targets and "extract (s)" not in html
+    start = html.index('id="provenance"')
+    traced = html[start : html.index("</table>", start)]
+    assert "sha-clip-vit-l14" in traced and "sha-no-arrays" in traced and "ResNet" not in traced
     assert "td.num { white-space: nowrap; }" in html  # numbers never wrap
     assert '<figure class="wide">' in html and "figure.wide { width: 100%" in html
     from infogauss_cli.report.plots import DPI

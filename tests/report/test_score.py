@@ -21,7 +21,6 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from infogauss_cli.cli.main import app
-from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.diagnostics.fit import fit, score_rows
 from infogauss_cli.report import score as S
 from infogauss_cli.report.json_report import schema_text, validate_report
@@ -84,12 +83,6 @@ def test_scores_read_back_exactly(scored, tmp_path):
         assert [f"{v:.17g}" for v in back] == [f"{v:.17g}" for v in getattr(r, k)]
     plain = replace(r, labels=None, nearest=None)
     assert pq.read_table(S.write_scores(plain, tmp_path / "p.parquet")).column_names == cols[:4]
-
-
-def test_scores_bad_suffix(scored, tmp_path):
-    with pytest.raises(BadInputError, match=r"\.parquet or \.csv"):
-        S.write_scores(scored[1], tmp_path / "s.xlsx")
-    assert not (tmp_path / "s.xlsx").exists()
 
 
 def test_qq_plot_draws_the_law_and_the_diagonal(scored):

@@ -1,6 +1,5 @@
-"""Charts across rows: AD and DP compliance per row (``compare.png``), metrics against the layer
-(``depth.png`` of ``--layers``) or the training step (``trajectory.png`` of ``track``); and every
-plot of a report to files (:func:`write_plots`) or to bytes for the HTML (:func:`figure_pngs`)."""
+"""Charts across rows (``compare.png``; ``depth.png`` of ``--layers``; ``trajectory.png`` of
+``track``) and every plot of a report, to files (:func:`write_plots`) or to bytes."""
 
 from __future__ import annotations
 
@@ -13,21 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 from infogauss_cli.core.progress import track
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import AD_CRITICAL, DP_ALPHA
+from infogauss_cli.report import plots as P
 from infogauss_cli.report.cells import row_label
-from infogauss_cli.report.plots import (
-    AD_COLOR,
-    DP_COLOR,
-    FAIL,
-    NULL,
-    PlotImage,
-    PlotSpec,
-    compliance_axes,
-    compliance_bar,
-    render,
-    row_stem,
-    write_figures,
-)
-from infogauss_cli.report.plots.rows import row_specs
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -59,17 +45,17 @@ def _draw_compare(rows: Sequence[Row], fig: Figure) -> None:
     w, banded = 0.36, False
     for i, r in enumerate(rows):
         if r.error:
-            ax.text(i, 0.03, "error", ha="center", color=FAIL, fontweight="bold")
+            ax.text(i, 0.03, "error", ha="center", color=P.FAIL, fontweight="bold")
             continue
         for off, key in ((-w / 2, "ad_compliance"), (w / 2, "dp_compliance")):
-            banded |= compliance_bar(ax, i + off, w, r, key, ".0%")[1] is not None
-    compliance_axes(ax, [_tick(r) for r in rows])
+            banded |= P.compliance_bar(ax, i + off, w, r, key, ".0%")[1] is not None
+    P.compliance_axes(ax, [_tick(r) for r in rows])
     ax.set_xlim(-0.6, len(rows) - 0.4)
     ax.set_ylabel("share of coordinates that pass")
     ax.grid(axis="x", visible=False)
     handles = [
-        Patch(color=AD_COLOR, label=f"AD compliance (A*² < {AD_CRITICAL})"),
-        Patch(color=DP_COLOR, label=f"DP compliance (p > {DP_ALPHA})"),
+        Patch(color=P.AD_COLOR, label=f"AD compliance (A*² < {AD_CRITICAL})"),
+        Patch(color=P.DP_COLOR, label=f"DP compliance (p > {DP_ALPHA})"),
         ax.get_lines()[-1],
     ]
     if banded:
@@ -90,7 +76,7 @@ def panels(rows: Sequence[Row], uniformity: bool = True) -> list[tuple[str, str]
     return out
 
 
-def _lines(points: Points, depth: bool) -> PlotSpec:
+def _lines(points: Points, depth: bool) -> P.PlotSpec:
     """One panel per metric, a line per series; against the layer (``depth``) or the step."""
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
@@ -114,7 +100,7 @@ def _lines(points: Points, depth: bool) -> PlotSpec:
                 if key == "uniformity":
                     ax.plot(*values(pts, "uniformity_ideal"), ":", color=color)
             if key == "compliance":
-                ax.axhline(0.95, color=NULL, lw=0.8, ls=":")
+                ax.axhline(0.95, color=P.NULL, lw=0.8, ls=":")
                 ax.set_ylim(-0.02, 1.02)
                 ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             if depth:
@@ -130,7 +116,7 @@ def _lines(points: Points, depth: bool) -> PlotSpec:
     alt = f"Line charts of AD and DP compliance, {what} against the {x}, one line per model, "
     alt += "tower and view"
     name = DEPTH_FILE if depth else TRAJECTORY_FILE
-    return PlotSpec(name, name[:-4], None, title, alt, draw, 3.6 * len(shown) + 0.6)
+    return P.PlotSpec(name, name[:-4], None, title, alt, draw, 3.6 * len(shown) + 0.6)
 
 
 def depth_series(rows: Sequence[Row]) -> dict[str, list[tuple[int, Row]]]:
@@ -145,7 +131,7 @@ def depth_series(rows: Sequence[Row]) -> dict[str, list[tuple[int, Row]]]:
     return {name: sorted(pts, key=lambda p: p[0]) for name, pts in out.items()}
 
 
-def trajectory_spec(series: Sequence[Series]) -> PlotSpec:
+def trajectory_spec(series: Sequence[Series]) -> P.PlotSpec:
     """The trajectory plot of ``track``: one line per series, against the training step."""
     points = {
         s.name: [(r.step, r) for r in s.rows if r.step is not None and r.metrics] for s in series
@@ -153,37 +139,32 @@ def trajectory_spec(series: Sequence[Series]) -> PlotSpec:
     return _lines(points, False)
 
 
-def write_trajectory_plot(series: Sequence[Series], out_dir: str | Path) -> Path:
-    """``trajectory.png`` in ``out_dir`` (created if needed)."""
-    return write_figures(out_dir, [trajectory_spec(series)])[0]
-
-
-def _specs(rows: Sequence[Row]) -> list[PlotSpec]:
+def _specs(rows: Sequence[Row]) -> list[P.PlotSpec]:
     shown = ({"ad_compliance", "dp_compliance"} & set(r.metrics) for r in rows if not r.error)
     out = []
     if any(shown):  # AD and DP compliance per row
         labels = ", ".join(row_label(r) for r in rows)
         alt = f"Bar chart of AD and DP compliance per row ({labels}) with the 95% null line"
         title, draw = "AD and DP compliance per row", partial(_draw_compare, rows)
-        out.append(PlotSpec(COMPARE_FILE, "compare", None, title, alt, draw, COMPARE_WIDTH))
+        out.append(P.PlotSpec(COMPARE_FILE, "compare", None, title, alt, draw, COMPARE_WIDTH))
     series = {k: v for k, v in depth_series(rows).items() if len(v) > 1}
     if series:  # --layers: metrics against the layer
         out.append(_lines(series, True))
     seen: dict[str, int] = {}
     for i, r in enumerate(rows):
-        stem = row_stem(r)
+        stem = P.row_stem(r)
         seen[stem] = seen.get(stem, 0) + 1
         if seen[stem] > 1:  # the same model/tower/view twice: keep names unique and stable
             stem = f"{stem}-{seen[stem]}"
-        out.extend(row_specs(r, stem, i))
+        out.extend(P.row_specs(r, stem, i))
     return out
 
 
-def figure_pngs(rows: Sequence[Row]) -> list[PlotImage]:
-    """Every plot as PNG bytes: the charts across rows, then each row's (``KINDS`` order)."""
-    return [render(s) for s in track(_specs(rows), "report: plots")]
+def figure_pngs(rows: Sequence[Row]) -> list[tuple[P.PlotSpec, bytes]]:
+    """Every plot and its PNG bytes: the charts across rows, then each row's (``KINDS`` order)."""
+    return [(s, P.render(s)) for s in track(_specs(rows), "report: plots")]
 
 
 def write_plots(rows: Sequence[Row], out_dir: str | Path) -> list[Path]:
     """All plots into ``out_dir`` (created if needed), in the order of :func:`figure_pngs`."""
-    return write_figures(out_dir, _specs(rows))
+    return P.write_figures(out_dir, _specs(rows))
