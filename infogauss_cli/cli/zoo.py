@@ -31,10 +31,7 @@ from infogauss_cli.models.zoo_schema import SCHEMA_VERSION, ZooEntry
 app = sub_app("The model zoo: registered models, their sources and embeddings.")
 
 
-SHOW = (
-    o.shared(bool, False, "--yaml", o.OPT, name="as_yaml"),
-    o.shared(bool, False, "--json", o.OPT, name="as_json", help="Print the entry as JSON."),
-)
+YAML = o.shared(bool, False, "--yaml", o.OPT, name="as_yaml")
 
 
 def _entry_dict(entry: ZooEntry, *, compact: bool = False) -> dict[str, Any]:
@@ -74,7 +71,7 @@ def list_cmd(**params: object) -> None:
 
 
 @app.command("show", cls=HelpCommand)
-@o.command(SHOW, o.ZOO, o.OBJECTIVE)
+@o.command(YAML, o.ZOO, o.OBJECTIVE)
 def show_cmd(model: Annotated[str, typer.Argument(help=o.MODEL_HELP)], **params: object) -> None:
     """Show one model: its source, embedding, and where its weights come from.
 
@@ -92,10 +89,6 @@ def show_cmd(model: Annotated[str, typer.Argument(help=o.MODEL_HELP)], **params:
         weights = {k: getattr(status, k) for k in ("kind", "location", "available", "detail")}
     except InfogaussError as exc:
         weights = {"kind": "unavailable", "location": "-", "available": False, "detail": str(exc)}
-    if params["as_json"]:
-        data = {**_entry_dict(entry), "ref": entry.ref, "zoo": where, "weights_status": weights}
-        typer.echo(json.dumps(data, indent=2))
-        return
     src = entry.source.model_dump(mode="json", exclude_defaults=True)
     dim = f"{entry.dim}-d" if entry.dim else "dim from the built model"
     init = "pretrained weights" if entry.pretrained else f"random, seed {entry.init_seed}"
