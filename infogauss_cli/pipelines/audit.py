@@ -109,27 +109,30 @@ def audit_models(refs: Sequence[str], request: Request, shard: Shard = Shard()) 
         if request.protocol.layers:  # a depth profile: one row per layer (no paired metrics)
             for t in towers:
                 for name, ex in extract_layers(entry, source, t, request):
-                    rows += _model_rows(entry, source, (t, name, ex), request)
+                    rows += model_rows(entry, source, (t, name, ex), request)
             continue
         done = {t: extract_tower(entry, source, t, request, shard=shard) for t in towers}
         if any(isinstance(ex, ShardWork) for ex in done.values()):
             continue  # this process computed its share; another one assembles and reports
         paired = paired_metrics(source, done) if request.diagnose.detail else {}
         for t, ex in done.items():
-            rows += _model_rows(entry, source, (t, None, ex), request, paired)
+            rows += model_rows(entry, source, (t, None, ex), request, paired)
     return rows
 
 
-def _model_rows(
+def model_rows(
     entry: ZooEntry,
     source: Source,
     found: tuple[str, str | None, Extracted],
     request: Request,
-    paired: Mapping[str, float] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    model: str | None = None,
 ) -> list[Row]:
+    """The rows of one ``(tower, layer, extraction)`` (a failed one: an error row); ``model``:
+    the row label (default: the entry's ref and the layer)."""
     tower, layer, ex = found
     objective = entry.objective if entry.pretrained else "random-init"
-    model = f"{entry.ref} {layer}" if layer else entry.ref
+    model = model or (f"{entry.ref} {layer}" if layer else entry.ref)
     who = {"model": model, "tower": tower, "objective": objective, "backend": entry.backend}
     if not isinstance(ex, Extraction):
         return [Row(**who, data={"source": source.name}, error=str(ex))]
@@ -152,7 +155,7 @@ def _model_rows(
             "items_per_s": round(ex.items_per_s, 2),
             "from_cache": round(ex.from_cache, 3),
         },
-        metrics=dict(paired or {}),
+        metrics=dict(metrics or {}),
     )
     return diagnose_rows(ex.embeddings, info, request.protocol, request.diagnose, request.gates)
 

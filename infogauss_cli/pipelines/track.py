@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.options import VIEWS, Compute, Request
+from infogauss_cli.core.options import VIEWS, Compute, Protocol, Request
 from infogauss_cli.core.progress import note
-from infogauss_cli.data.sources import data_section, parse_data_spec
+from infogauss_cli.data.sources import parse_data_spec
 from infogauss_cli.extract.model import extract_tower, resolve_towers
 from infogauss_cli.extract.result import Extraction
 from infogauss_cli.judge.gates import GateResult, Gates, evaluate_gates
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.rows import diagnose_rows
+from infogauss_cli.pipelines.audit import model_rows
 from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints, load_encoder
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -250,29 +250,13 @@ def track_zoo(
             done = {t: extract_tower(entry, source, t, request) for t in towers}
         except BadInputError as exc:  # weights that are no checkpoint: this one only
             done = dict.fromkeys(towers, exc)
-        for t, ex in done.items():
-            who = {
-                "model": label,
-                "tower": t,
-                "objective": entry.objective,
-                "backend": entry.backend,
-            }
-            if not isinstance(ex, Extraction):
-                err = Row(**who, data={"source": source.name}, error=str(ex), step=step)
-                for v in protocol.views:
-                    series.setdefault((t, v), []).append(err)
-                continue
-            info = Row(
-                **who,
-                data=data_section(source, t, ex.n, ex.skipped),
-                protocol={"precision": ex.precision, "device": ex.device},
-                timing={"extract_s": round(ex.extract_s, 3), "from_cache": round(ex.from_cache, 3)},
-                metrics=_uniformity(ex.embeddings, protocol.n, protocol.seed),
-            )
-            for r in diagnose_rows(ex.embeddings, info, protocol, request.diagnose, request.gates):
-                null = {**r.null, "uniformity": r.metrics.get("uniformity_ideal")}
+        for t, ex in done.items():  # a failed one: its error row in every view
+            extra = _uniformity(ex.embeddings, protocol) if isinstance(ex, Extraction) else {}
+            for r in model_rows(entry, source, (t, None, ex), request, extra, label):
+                null = {**r.null, "uniformity": extra["uniformity_ideal"]} if extra else r.null
                 row = dataclasses.replace(r, step=step, null=null)
-                series.setdefault((t, r.protocol["view"]), []).append(row)
+                for v in [r.protocol["view"]] if extra else protocol.views:
+                    series.setdefault((t, v), []).append(row)
     if failed:  # an error row in every series (one per view when none)
         for t, v in list(series) or [(None, v) for v in protocol.views]:
             rows = series.setdefault((t, v), [])
@@ -282,11 +266,11 @@ def track_zoo(
     return apply_gates(found, request.gates, trend)
 
 
-def _uniformity(x: np.ndarray, n: int | None, seed: int) -> dict[str, float]:
+def _uniformity(x: np.ndarray, protocol: Protocol) -> dict[str, float]:
     from infogauss_cli.diagnostics import subsample, validate_matrix
     from infogauss_cli.diagnostics.sphere import uniformity
 
-    sub = np.asarray(subsample(validate_matrix(x), n, seed)[0], dtype=np.float64)
+    sub = np.asarray(subsample(validate_matrix(x), protocol.n, protocol.seed)[0], np.float64)
     u = sub / np.maximum(np.linalg.norm(sub, axis=1, keepdims=True), 1e-12)
-    res = uniformity(u, max_rows=UNIFORMITY_ROWS, seed=seed)
+    res = uniformity(u, max_rows=UNIFORMITY_ROWS, seed=protocol.seed)
     return {"uniformity": float(res.value), "uniformity_ideal": float(res.ideal)}
