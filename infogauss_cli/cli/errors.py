@@ -92,15 +92,8 @@ def show_escaped(
 ) -> None:
     """:func:`warnings.showwarning` without control characters."""
     text = warnings.formatwarning(printable(message), category, filename, lineno, line)
-    out = file if file is not None else sys.stderr
     with contextlib.suppress(OSError, ValueError):  # stderr gone: nothing to show it on
-        out.write("\n".join(printable(part) for part in text.rstrip("\n").split("\n")) + "\n")
-
-
-def _quiet(kwargs: dict[str, object]) -> bool:
-    """``--quiet`` as a parameter, or on an options object passed as one."""
-    flags = [kwargs.get("quiet"), *(getattr(v, "quiet", False) for v in kwargs.values())]
-    return any(f is True for f in flags)
+        (file or sys.stderr).write(printable_lines(text.rstrip("\n")) + "\n")
 
 
 def _outcome(exc: BaseException) -> tuple[int, str]:
@@ -160,7 +153,7 @@ def handle_errors(func: F) -> F:
         from infogauss_cli.cli.progress import RichChannel  # rich's progress bars
 
         result, code, message, signals = None, 0, "", None
-        quiet = _quiet(kwargs) or not is_main()  # torchrun: rank 0 only
+        quiet = kwargs.get("quiet") is True or not is_main()  # torchrun: rank 0 only
         try:
             with (
                 warnings.catch_warnings(),
