@@ -22,8 +22,11 @@ from infogauss_cli.extract.model import extract_tower, resolve_towers
 from infogauss_cli.extract.result import Extraction
 from infogauss_cli.judge.gates import GateResult, Gates, evaluate_gates
 from infogauss_cli.judge.model import Row
+from infogauss_cli.models.catalogue import resolve_models
 from infogauss_cli.pipelines.audit import model_rows
+from infogauss_cli.pipelines.synthetic import experiment as E
 from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints, load_encoder
+from infogauss_cli.pipelines.synthetic.train import population
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.zoo_schema import ZooEntry
@@ -96,14 +99,6 @@ def with_weights(entry: ZooEntry, path: Path) -> ZooEntry:
     return entry.model_copy(update={"source": source, "pretrained": True})
 
 
-def _margin(row: Row, metric: str) -> float:
-    band = (row.null or {}).get(f"{metric}_band")
-    if band and None not in band:
-        return float(band[1] - band[0])
-    d = int(row.protocol.get("d", 1))
-    return 2 * 1.96 * math.sqrt(0.95 * 0.05 / max(d, 1))
-
-
 def trend_gate(rows: Sequence[Row], direction: str, metric: str) -> GateResult:
     """Whether ``metric`` moved ``direction`` from the first to the last checkpoint by more than
     the null's central 95% band at the last one (Kendall's tau is reported, not decisive)."""
@@ -111,7 +106,10 @@ def trend_gate(rows: Sequence[Row], direction: str, metric: str) -> GateResult:
     vals = [r.metrics.get(metric) for r in rows]
     if len(rows) < 2 or vals[0] is None or vals[-1] is None:
         return GateResult(name, direction, None, False, "needs two checkpoints with the metric")
-    margin = _margin(rows[-1], metric)
+    band, d = (rows[-1].null or {}).get(f"{metric}_band"), int(rows[-1].protocol.get("d", 1))
+    margin = 2 * 1.96 * math.sqrt(0.95 * 0.05 / max(d, 1))  # no null: the binomial band's width
+    if band and None not in band:
+        margin = float(band[1] - band[0])
     change = float(vals[-1]) - float(vals[0])
     passed, threshold = {
         "up": (change > margin, f"> +{margin:.4f}"),
@@ -163,14 +161,6 @@ def track_synthetic(
 ) -> list[Series]:
     """Rows for every checkpoint under ``paths`` with its saved protocol (or ``view``, and the
     request's ``n``)."""
-    from infogauss_cli.pipelines.synthetic.experiment import (
-        evaluate,
-        held_out,
-        row_name,
-        snapshot_rows,
-    )
-    from infogauss_cli.pipelines.synthetic.train import population
-
     series: dict[Any, list[Row]] = {}
     cache: dict[Any, Any] = {}
     unreadable: list[tuple[Path, str]] = []
@@ -180,19 +170,18 @@ def track_synthetic(
         )
         key = (ck.run.data, cfg)
         if key not in cache:
-            pop = population(cfg.data_spec(ck.run.data), cfg.seed)
-            cache[key] = held_out(pop, cfg)
+            cache[key] = E.held_out(population(cfg.data_spec(ck.run.data), cfg.seed), cfg)
         # the run's name at every epoch (row_name drops "supervised" at epoch 0)
-        name = row_name(ck.run, 1).rsplit(" E", 1)[0]
+        name = E.row_name(ck.run, 1).rsplit(" E", 1)[0]
         model = f"{name} E{ck.epoch}"
         try:
-            snap = evaluate(load_encoder(ck), ck.run, ck.epoch, cache[key], cfg, ck.train_s)
+            snap = E.evaluate(load_encoder(ck), ck.run, ck.epoch, cache[key], cfg, ck.train_s)
         except BadInputError as exc:
             for v in VIEWS[cfg.view]:
                 row = Row(model=model, error=str(exc), step=ck.step)
                 series.setdefault((name, cfg, v), []).append(row)
             continue
-        for r in snapshot_rows([snap], cfg, Request(diagnose=request.diagnose)):
+        for r in E.snapshot_rows([snap], cfg, Request(diagnose=request.diagnose)):
             row = dataclasses.replace(r, model=model, step=ck.step)
             series.setdefault((name, cfg, r.protocol["view"]), []).append(row)
         note(f"[dim]{model}: step {ck.step}[/]")
@@ -209,8 +198,6 @@ def zoo_checkpoints(
 ) -> list[Checkpoint]:
     """``(step, entry, label)`` in step order: ``refs``, or one entry with each ``weights`` file
     (:func:`expand_weights`); the zoo, revision and objective of ``compute``."""
-    from infogauss_cli.models.catalogue import resolve_models
-
     zoo, revision, objective = compute.zoo, compute.revision, compute.objective
     if weights and revision is not None:
         raise BadInputError("--revision pins hub weights; --weights loads local files: use one")
