@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import yaml
@@ -34,11 +34,6 @@ app = sub_app("The model zoo: registered models, their sources and embeddings.")
 YAML = o.shared(bool, False, "--yaml", o.OPT, name="as_yaml")
 
 
-def _entry_dict(entry: ZooEntry, *, compact: bool = False) -> dict[str, Any]:
-    data = entry.model_dump(mode="json", exclude_defaults=compact)
-    return {"id": entry.id, **data} if compact else data  # a zoo file must have the id
-
-
 @app.command("list", cls=HelpCommand)
 @o.command(o.LIST_JSON, o.ZOO)
 def list_cmd(**params: object) -> None:
@@ -48,7 +43,7 @@ def list_cmd(**params: object) -> None:
     """
     z = load_zoo(params["zoo"])  # type: ignore[arg-type]
     if params["as_json"]:
-        models = [{**_entry_dict(e), "ref": e.ref} for e in z.entries]
+        models = [{**e.model_dump(mode="json"), "ref": e.ref} for e in z.entries]
         typer.echo(json.dumps({"zoo": z.path, "models": models}, indent=2))
         return
     table = Table(title=f"{len(z)} models · {z.path}", title_justify="left", title_style="dim")
@@ -121,7 +116,7 @@ def show_cmd(model: Annotated[str, typer.Argument(help=o.MODEL_HELP)], **params:
 
 def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
     """The entry as a one-model zoo file (made on the fly: a zoo id and ``dim: null``)."""
-    data = _entry_dict(entry, compact=True)
+    data = {"id": entry.id, **entry.model_dump(mode="json", exclude_defaults=True)}  # with the id
     if on_the_fly:
         data.pop("notes", None)
         data = {**data, "id": zoo_file_id(entry), "dim": None}

@@ -97,7 +97,6 @@ def layers_to_files(
 
 def audit_models(refs: Sequence[str], request: Request, shard: Shard = Shard()) -> list[Row]:
     """One Row per model x tower x view (a failed model: an error row; a shard process: none)."""
-
     data = request.data
     entries = catalogue.resolve_refs(refs, request.compute)
     source = parse_data_spec(data.data, data)
@@ -141,20 +140,14 @@ def model_rows(
         extra["normalize"] = entry.source.normalize
     if entry.source.revision is not None and entry.source.weights is None:
         extra["revision"] = entry.source.revision
+    prov = {"weights_sha256": identity_sha256(ex.weights), "weights": ex.weights}
+    timing = {"extract_s": round(ex.extract_s, 3), "items_per_s": round(ex.items_per_s, 2)}
     info = Row(
         **who,
         data=data_section(source, tower, ex.n, ex.skipped),
         protocol={"precision": ex.precision, "device": ex.device, **extra},
-        provenance={
-            "weights_sha256": identity_sha256(ex.weights),
-            "weights": ex.weights,
-            "data_fingerprint": ex.data_fingerprint,
-        },
-        timing={
-            "extract_s": round(ex.extract_s, 3),
-            "items_per_s": round(ex.items_per_s, 2),
-            "from_cache": round(ex.from_cache, 3),
-        },
+        provenance=prov | {"data_fingerprint": ex.data_fingerprint},
+        timing=timing | {"from_cache": round(ex.from_cache, 3)},
         metrics=dict(metrics or {}),
     )
     return diagnose_rows(ex.embeddings, info, request.protocol, request.diagnose, request.gates)
@@ -173,8 +166,4 @@ def paired_metrics(source: Source, done: Mapping[str, Extracted]) -> dict[str, f
     if ia.size == 0 or ex_i.embeddings.shape[1] != ex_t.embeddings.shape[1]:
         return {}
     ps = paired_stats(np.asarray(ex_i.embeddings)[ia], np.asarray(ex_t.embeddings)[ib])
-    return {
-        "paired_alignment": ps.alignment,
-        "modality_gap": ps.modality_gap,
-        "paired_n": ps.n_pairs,
-    }
+    return dict(paired_alignment=ps.alignment, modality_gap=ps.modality_gap, paired_n=ps.n_pairs)
