@@ -220,9 +220,7 @@ FILES = (
     shared(Path | None, None, "--html", OUT, metavar="FILE"),
     shared(Path | None, None, "--plots", OUT, metavar="DIR"),
 )
-LIST_JSON = shared(
-    bool, False, "--json", OPT, name="as_json", help="Print the entries as JSON on stdout."
-)
+LIST_JSON = shared(bool, False, "--json", OPT, name="as_json", help="Print JSON, not a table.")
 PER_COORDINATE = shared(bool, False, "--per-coordinate", OUT)
 QUIET = shared(bool, False, "--quiet -q", OUT)
 MAX_TAIL_EXCESS = shared(float | None, None, "--max-tail-excess", G, min=0.0, max=1.0)  # score too
