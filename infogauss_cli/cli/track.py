@@ -52,21 +52,20 @@ def track_cmd(
       [bold]infogauss track runs/st-finetune/ --data text:s.txt --require-trend up[/]
     """
     from infogauss_cli.pipelines import track as T  # numpy
-    from infogauss_cli.pipelines import track_folders as F
 
     p = {k: getattr(v, "value", v) for k, v in params.items()}
     weights, trend, view = (p[k] for k in ("weights", "require_trend", "view"))
     steps = o.ints(p["steps"], "--steps")  # type: ignore[arg-type]
     weights = T.expand_weights(weights or ())
     named = [("TARGET", t) for t in targets] + [("--weights", w) for w in weights]
-    reads = [("--zoo", params["zoo"]), *((k, f) for k, t in named for f in F.read_files(t))]
+    reads = [("--zoo", params["zoo"]), *((k, f) for k, t in named for f in T.read_files(t))]
     req = o.request(params, reads, view=view or "l2")
     out = req.outputs
     if req.compute.use_cache:
         check_cache_writable(req.compute)
     if p["revision"] is not None and all(Path(t).exists() for t in targets):
         raise typer.BadParameter("--revision pins a zoo model's hub weights, not local checkpoints")
-    kind = F.targets_kind(targets)
+    kind = T.targets_kind(targets)
     if kind == "folders" and weights:
         raise typer.BadParameter("--weights goes with one zoo entry, not a run folder")
     if kind == "synthetic" and (weights or steps):
@@ -74,7 +73,7 @@ def track_cmd(
     if kind == "synthetic":
         series = T.track_synthetic(targets, req, view, trend)
     elif kind == "folders":
-        series = T.track_zoo(F.folder_checkpoints(targets[0], steps), req, trend)
+        series = T.track_zoo(T.folder_checkpoints(targets[0], steps), req, trend)
     else:
         series = T.track_zoo(T.zoo_checkpoints(targets, req.compute, weights, steps), req, trend)
     drawable = [s for s in series if any(r.error is None for r in s.rows)]

@@ -89,7 +89,10 @@ def read_checkpoint(path: Path) -> SyntheticCheckpoint:
             f"{path}: its weights entry {name!r} leaves the checkpoint's folder; it must name a "
             "file beside the .json (e.g. epoch-0030.safetensors)"
         )
-    try:  # a run or config that is no object: a TypeError or an AttributeError
+    for key in ("run", "config"):
+        if not isinstance(meta.get(key), dict):
+            raise BadInputError(f"{path}: malformed synthetic checkpoint ({key} is not an object)")
+    try:
         weights = Path(path).parent / name
         fields = {f.name for f in dataclasses.fields(SyntheticConfig)}
         raw = {k: v for k, v in meta["config"].items() if k in fields}
