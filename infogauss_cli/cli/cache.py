@@ -81,7 +81,8 @@ def prune_cmd(**params: object) -> None:
         raise BadInputError("cache prune needs --older-than AGE and/or --model ID")
     age = admin.parse_age(str(older_than)) if older_than is not None else None
     root = _root(params["cache_dir"])
-    chosen = admin.select_entries(admin.list_entries(root), age, tuple(model or ()))  # type: ignore[call-overload]
+    old = [i for i in admin.list_entries(root) if age is None or i.age_s() > age]
+    chosen = [i for i in old if not model or i.model in model]  # type: ignore[operator]
     verb = "would remove" if dry_run else "removed"
     for info in chosen:
         if not dry_run:

@@ -31,9 +31,6 @@ FETCH = (
     o.shared(bool, False, "--keep-archives", o.OPT),
     o.QUIET,
 )
-INFO_JSON = o.shared(
-    bool, False, "--json", o.OPT, name="as_json", help="Print JSON instead of a table."
-)
 
 
 def _where(data_dir: Path | None) -> tuple[Path, str]:
@@ -59,12 +56,12 @@ def fetch_cmd(
     result = fetch(manifest, folder, **kw)  # type: ignore[arg-type]
     if params["quiet"]:
         return
+    root = printable(result.root)
     if result.already_present:
-        root = printable(result.root)
         typer.echo(f"{manifest.name} is already complete in {root} (--force fetches again)")
         return
     typer.echo(
-        f"{manifest.name} is ready in {printable(result.root)}: {result.files} files extracted, "
+        f"{manifest.name} is ready in {root}: {result.files} files extracted, "
         f"{result.downloaded_bytes / 1e6:,.1f} MB downloaded in {result.elapsed_s:,.1f} s"
     )
     if data_dir is not None and os.environ.get("INFOGAUSS_DATA") != str(folder):
@@ -72,7 +69,7 @@ def fetch_cmd(
 
 
 @app.command("info", cls=HelpCommand)
-@o.command(DIR, INFO_JSON)
+@o.command(DIR, o.LIST_JSON)
 def info_cmd(**params: object) -> None:
     """Show where the data folder is and which datasets are present, complete or partial."""
     folder, origin = _where(params["data_dir"])  # type: ignore[arg-type]
@@ -83,9 +80,8 @@ def info_cmd(**params: object) -> None:
         typer.echo(json.dumps({**doc, "datasets": datasets}, indent=2, default=str))
         return
     console = terminal()
-    console.print(
-        f"data dir: [bold]{markup_safe(folder)}[/] ({markup_safe(origin)})", highlight=False
-    )
+    where = f"data dir: [bold]{markup_safe(folder)}[/] ({markup_safe(origin)})"
+    console.print(where, highlight=False)
     for s in statuses:
         table = Table(title=s.name, title_justify="left", show_header=False)
         table.add_column("what", style="bold")
@@ -98,10 +94,8 @@ def info_cmd(**params: object) -> None:
         table.add_row("folder", markup_safe(s.root))
         for pattern, count in s.members.items():
             many = any(ch in pattern for ch in "*?[")
-            table.add_row(
-                markup_safe(pattern),
-                f"{count} files" if many else ("present" if count else "missing"),
-            )
+            found = f"{count} files" if many else "present" if count else "missing"
+            table.add_row(markup_safe(pattern), found)
         marker = s.root / f".{s.name}.complete.json"
         table.add_row("marker", markup_safe(marker) if s.complete else "none")
         for d in s.downloads:

@@ -92,15 +92,8 @@ def show_escaped(
 ) -> None:
     """:func:`warnings.showwarning` without control characters."""
     text = warnings.formatwarning(printable(message), category, filename, lineno, line)
-    out = file if file is not None else sys.stderr
     with contextlib.suppress(OSError, ValueError):  # stderr gone: nothing to show it on
-        out.write("\n".join(printable(part) for part in text.rstrip("\n").split("\n")) + "\n")
-
-
-def _quiet(kwargs: dict[str, object]) -> bool:
-    """``--quiet`` as a parameter, or on an options object passed as one."""
-    flags = [kwargs.get("quiet"), *(getattr(v, "quiet", False) for v in kwargs.values())]
-    return any(f is True for f in flags)
+        (file or sys.stderr).write(printable_lines(text.rstrip("\n")) + "\n")
 
 
 def _outcome(exc: BaseException) -> tuple[int, str]:
@@ -120,32 +113,27 @@ def _outcome(exc: BaseException) -> tuple[int, str]:
     return 3, f"unexpected {name}: {printable(exc)} (rerun with --debug for the traceback)"
 
 
-class _Handler:
-    """Stopping signals (SIGINT, SIGTERM: a scheduler's pre-emption): the first raises
-    KeyboardInterrupt, the second is noted (the save finishes), the third exits 3 at once."""
-
-    def __init__(self) -> None:
-        self.received: list[int] = []
-
-    def __call__(self, signum: int, frame: object) -> None:
-        self.received.append(signum)
-        if len(self.received) == 1:
-            raise KeyboardInterrupt
-        os.write(2, _SECOND if len(self.received) == 2 else _THIRD)
-        if len(self.received) > 2:
-            os._exit(3)
-
-
 @contextlib.contextmanager
-def stopping_signals() -> Iterator[_Handler | None]:
-    """Install the handler for the command's duration (main thread only; else None)."""
+def stopping_signals() -> Iterator[list[int] | None]:
+    """For the command's duration (main thread only; else None), the stopping signals (SIGINT,
+    SIGTERM: a scheduler's pre-emption) it received: the first raises KeyboardInterrupt, the
+    second is noted (the save finishes), the third exits 3 at once."""
     if threading.current_thread() is not threading.main_thread():
         yield None
         return
-    handler = _Handler()
+    received: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            raise KeyboardInterrupt
+        os.write(2, _SECOND if len(received) == 2 else _THIRD)
+        if len(received) > 2:
+            os._exit(3)
+
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield handler
+        yield received
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
@@ -160,7 +148,7 @@ def handle_errors(func: F) -> F:
         from infogauss_cli.cli.progress import RichChannel  # rich's progress bars
 
         result, code, message, signals = None, 0, "", None
-        quiet = _quiet(kwargs) or not is_main()  # torchrun: rank 0 only
+        quiet = kwargs.get("quiet") is True or not is_main()  # torchrun: rank 0 only
         try:
             with (
                 warnings.catch_warnings(),
@@ -181,7 +169,7 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(stop.code) from None  # type: ignore[attr-defined]
         except (Exception, KeyboardInterrupt) as exc:
             code, message = _outcome(exc)
-        if message.startswith("interrupted") and signals and signal.SIGTERM in signals.received[:1]:
+        if message.startswith("interrupted") and signals and signal.SIGTERM in signals[:1]:
             message = message.replace("interrupted", "terminated (SIGTERM)", 1)
         code, speak = finish(code, message)
         if message and speak:

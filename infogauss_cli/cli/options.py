@@ -31,7 +31,6 @@ Tower = choices("Tower", core.TOWER_CHOICES)
 View = choices("View", core.VIEW_CHOICES)
 Precision = choices("Precision", core.PRECISIONS)
 Decode = choices("Decode", core.DECODES)
-VerdictMode = choices("VerdictMode", core.VERDICT_MODES)
 RuleName = choices("RuleName", core.RULES)
 Requirement = choices("Requirement", core.REQUIRE)
 
@@ -72,8 +71,6 @@ HELP = {  # every option's help but a few commands' own --json, --out, --n, --se
     "table; see docs/diagnostics.md).",
     "--bootstrap": "With --detail: bootstrap CIs of the compliances from B row resamples (0: "
     "off; each costs about one diagnosis).",
-    "--verdict": "Kept for compatibility: the Gaussian? call is rotation invariant either way; "
-    "projections also reports the random-projection compliances.",
     "--rule": "calibrated: Gaussian? against a multivariate Gaussian of any covariance (✓ ≈ ✗ "
     "?); paper: the paper's columns by its printed thresholds (mean A*² < 0.752, mean DP p > "
     "0.05). The paper's call is in the JSON either way.",
@@ -198,7 +195,6 @@ DETAIL = (
 )
 MEMORY = shared(str | None, None, "--memory-budget", C, metavar="SIZE")
 JUDGE = (
-    shared(VerdictMode, VerdictMode.coordinates, "--verdict", P),  # type: ignore[attr-defined]
     shared(RuleName, RuleName.calibrated, "--rule", P),  # type: ignore[attr-defined]
     shared(float, 0.05, "--alpha", P, min=0.0001, max=0.5),
 )
@@ -224,9 +220,7 @@ FILES = (
     shared(Path | None, None, "--html", OUT, metavar="FILE"),
     shared(Path | None, None, "--plots", OUT, metavar="DIR"),
 )
-LIST_JSON = shared(
-    bool, False, "--json", OPT, name="as_json", help="Print the entries as JSON on stdout."
-)
+LIST_JSON = shared(bool, False, "--json", OPT, name="as_json", help="Print JSON, not a table.")
 PER_COORDINATE = shared(bool, False, "--per-coordinate", OUT)
 QUIET = shared(bool, False, "--quiet -q", OUT)
 MAX_TAIL_EXCESS = shared(float | None, None, "--max-tail-excess", G, min=0.0, max=1.0)  # score too

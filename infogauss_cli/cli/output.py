@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from infogauss_cli.cli.errors import handle_errors, stdout_named, terminal
+from infogauss_cli.cli import options as o
+from infogauss_cli.cli.errors import stdout_named, terminal
 from infogauss_cli.core.atomic import atomic_write_text, is_stdout
-from infogauss_cli.core.errors import BadInputError, io_failure
+from infogauss_cli.core.errors import io_failure
 from infogauss_cli.core.options import Outputs
 from infogauss_cli.core.preflight import rescue_path
 from infogauss_cli.core.safe_text import printable
@@ -107,19 +108,14 @@ def keep_on_failure(option: str, path: str | Path, write: Callable[[Path], objec
     raise io_failure(failure, path, f"write {option} to", fix=fix) from None
 
 
-SCHEMAS = ("report", "score", "fit")
+Schema = o.choices("Schema", ("report", "score", "fit"))
+KIND_HELP = "report, score (score --json) or fit (the fit's sidecar)"
 
 
-@handle_errors
-def schema_cmd(
-    kind: str = typer.Option(
-        "report", "--kind", help="report, score (score --json) or fit (the fit's sidecar)"
-    ),
-) -> None:
+@o.command(o.shared(Schema, Schema.report, "--kind", o.OPT, help=KIND_HELP))  # type: ignore[attr-defined]
+def schema_cmd(**params: object) -> None:
     """Print the JSON Schema (2020-12) that every [bold]--json[/] report validates against.
 
     Example: [bold]infogauss schema > report.v1.json[/]
     """
-    if kind not in SCHEMAS:
-        raise BadInputError(f"--kind {kind!r}: choose one of {', '.join(SCHEMAS)}")
-    typer.echo(schema_text(kind), nl=False)
+    typer.echo(schema_text(params["kind"].value), nl=False)  # type: ignore[attr-defined]

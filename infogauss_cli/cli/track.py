@@ -52,39 +52,31 @@ def track_cmd(
 
       [bold]infogauss track runs/st-finetune/ --data text:s.txt --require-trend up[/]
     """
-    from infogauss_cli.pipelines.track import (
-        expand_weights,
-        track_synthetic,
-        track_zoo,
-        zoo_checkpoints,
-    )
-    from infogauss_cli.pipelines.track_folders import folder_checkpoints, read_files, targets_kind
+    from infogauss_cli.pipelines import track as T  # numpy
 
     p = {k: getattr(v, "value", v) for k, v in params.items()}
     weights, trend, view = (p[k] for k in ("weights", "require_trend", "view"))
     steps = o.ints(p["steps"], "--steps")  # type: ignore[arg-type]
-    weights = expand_weights(weights or ())
+    weights = T.expand_weights(weights or ())
     named = [("TARGET", t) for t in targets] + [("--weights", w) for w in weights]
-    reads = [("--zoo", params["zoo"]), *((k, f) for k, t in named for f in read_files(t))]
+    reads = [("--zoo", params["zoo"]), *((k, f) for k, t in named for f in T.read_files(t))]
     req = o.request(params, reads, view=view or "l2")
     out = req.outputs
     if req.compute.use_cache:
         check_cache_writable(req.compute)
     if p["revision"] is not None and all(Path(t).exists() for t in targets):
         raise typer.BadParameter("--revision pins a zoo model's hub weights, not local checkpoints")
-    kind = targets_kind(targets)
+    kind = T.targets_kind(targets)
     if kind == "folders" and weights:
         raise typer.BadParameter("--weights goes with one zoo entry, not a run folder")
+    if kind == "synthetic" and (weights or steps):
+        raise typer.BadParameter("synthetic checkpoints carry their steps: no --weights, --steps")
     if kind == "synthetic":
-        if weights or steps:
-            raise typer.BadParameter(
-                "synthetic checkpoints carry their steps: no --weights or --steps"
-            )
-        series = track_synthetic(targets, req, view, trend)
+        series = T.track_synthetic(targets, req, view, trend)
     elif kind == "folders":
-        series = track_zoo(folder_checkpoints(targets[0], steps), req, trend)
+        series = T.track_zoo(T.folder_checkpoints(targets[0], steps), req, trend)
     else:
-        series = track_zoo(zoo_checkpoints(targets, req.compute, weights, steps), req, trend)
+        series = T.track_zoo(T.zoo_checkpoints(targets, req.compute, weights, steps), req, trend)
     drawable = [s for s in series if any(r.error is None for r in s.rows)]
     sections = [trajectory_section(drawable)] if drawable and out.html else []
     code = publish([r for s in series for r in s.rows], out, sections)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import yaml
@@ -31,15 +31,7 @@ from infogauss_cli.models.zoo_schema import SCHEMA_VERSION, ZooEntry
 app = sub_app("The model zoo: registered models, their sources and embeddings.")
 
 
-SHOW = (
-    o.shared(bool, False, "--yaml", o.OPT, name="as_yaml"),
-    o.shared(bool, False, "--json", o.OPT, name="as_json", help="Print the entry as JSON."),
-)
-
-
-def _entry_dict(entry: ZooEntry, *, compact: bool = False) -> dict[str, Any]:
-    data = entry.model_dump(mode="json", exclude_defaults=compact)
-    return {"id": entry.id, **data} if compact else data  # a zoo file must have the id
+YAML = o.shared(bool, False, "--yaml", o.OPT, name="as_yaml")
 
 
 @app.command("list", cls=HelpCommand)
@@ -51,7 +43,7 @@ def list_cmd(**params: object) -> None:
     """
     z = load_zoo(params["zoo"])  # type: ignore[arg-type]
     if params["as_json"]:
-        models = [{**_entry_dict(e), "ref": e.ref} for e in z.entries]
+        models = [{**e.model_dump(mode="json"), "ref": e.ref} for e in z.entries]
         typer.echo(json.dumps({"zoo": z.path, "models": models}, indent=2))
         return
     table = Table(title=f"{len(z)} models · {z.path}", title_justify="left", title_style="dim")
@@ -74,7 +66,7 @@ def list_cmd(**params: object) -> None:
 
 
 @app.command("show", cls=HelpCommand)
-@o.command(SHOW, o.ZOO, o.OBJECTIVE)
+@o.command(YAML, o.ZOO, o.OBJECTIVE)
 def show_cmd(model: Annotated[str, typer.Argument(help=o.MODEL_HELP)], **params: object) -> None:
     """Show one model: its source, embedding, and where its weights come from.
 
@@ -92,10 +84,6 @@ def show_cmd(model: Annotated[str, typer.Argument(help=o.MODEL_HELP)], **params:
         weights = {k: getattr(status, k) for k in ("kind", "location", "available", "detail")}
     except InfogaussError as exc:
         weights = {"kind": "unavailable", "location": "-", "available": False, "detail": str(exc)}
-    if params["as_json"]:
-        data = {**_entry_dict(entry), "ref": entry.ref, "zoo": where, "weights_status": weights}
-        typer.echo(json.dumps(data, indent=2))
-        return
     src = entry.source.model_dump(mode="json", exclude_defaults=True)
     dim = f"{entry.dim}-d" if entry.dim else "dim from the built model"
     init = "pretrained weights" if entry.pretrained else f"random, seed {entry.init_seed}"
@@ -128,7 +116,7 @@ def show_cmd(model: Annotated[str, typer.Argument(help=o.MODEL_HELP)], **params:
 
 def _print_yaml(entry: ZooEntry, on_the_fly: bool) -> None:
     """The entry as a one-model zoo file (made on the fly: a zoo id and ``dim: null``)."""
-    data = _entry_dict(entry, compact=True)
+    data = {"id": entry.id, **entry.model_dump(mode="json", exclude_defaults=True)}  # with the id
     if on_the_fly:
         data.pop("notes", None)
         data = {**data, "id": zoo_file_id(entry), "dim": None}

@@ -97,7 +97,6 @@ def layers_to_files(
 
 def audit_models(refs: Sequence[str], request: Request, shard: Shard = Shard()) -> list[Row]:
     """One Row per model x tower x view (a failed model: an error row; a shard process: none)."""
-
     data = request.data
     entries = catalogue.resolve_refs(refs, request.compute)
     source = parse_data_spec(data.data, data)
@@ -109,27 +108,30 @@ def audit_models(refs: Sequence[str], request: Request, shard: Shard = Shard()) 
         if request.protocol.layers:  # a depth profile: one row per layer (no paired metrics)
             for t in towers:
                 for name, ex in extract_layers(entry, source, t, request):
-                    rows += _model_rows(entry, source, (t, name, ex), request)
+                    rows += model_rows(entry, source, (t, name, ex), request)
             continue
         done = {t: extract_tower(entry, source, t, request, shard=shard) for t in towers}
         if any(isinstance(ex, ShardWork) for ex in done.values()):
             continue  # this process computed its share; another one assembles and reports
         paired = paired_metrics(source, done) if request.diagnose.detail else {}
         for t, ex in done.items():
-            rows += _model_rows(entry, source, (t, None, ex), request, paired)
+            rows += model_rows(entry, source, (t, None, ex), request, paired)
     return rows
 
 
-def _model_rows(
+def model_rows(
     entry: ZooEntry,
     source: Source,
     found: tuple[str, str | None, Extracted],
     request: Request,
-    paired: Mapping[str, float] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    model: str | None = None,
 ) -> list[Row]:
+    """The rows of one ``(tower, layer, extraction)`` (a failed one: an error row); ``model``:
+    the row label (default: the entry's ref and the layer)."""
     tower, layer, ex = found
     objective = entry.objective if entry.pretrained else "random-init"
-    model = f"{entry.ref} {layer}" if layer else entry.ref
+    model = model or (f"{entry.ref} {layer}" if layer else entry.ref)
     who = {"model": model, "tower": tower, "objective": objective, "backend": entry.backend}
     if not isinstance(ex, Extraction):
         return [Row(**who, data={"source": source.name}, error=str(ex))]
@@ -138,21 +140,15 @@ def _model_rows(
         extra["normalize"] = entry.source.normalize
     if entry.source.revision is not None and entry.source.weights is None:
         extra["revision"] = entry.source.revision
+    prov = {"weights_sha256": identity_sha256(ex.weights), "weights": ex.weights}
+    timing = {"extract_s": round(ex.extract_s, 3), "items_per_s": round(ex.items_per_s, 2)}
     info = Row(
         **who,
         data=data_section(source, tower, ex.n, ex.skipped),
         protocol={"precision": ex.precision, "device": ex.device, **extra},
-        provenance={
-            "weights_sha256": identity_sha256(ex.weights),
-            "weights": ex.weights,
-            "data_fingerprint": ex.data_fingerprint,
-        },
-        timing={
-            "extract_s": round(ex.extract_s, 3),
-            "items_per_s": round(ex.items_per_s, 2),
-            "from_cache": round(ex.from_cache, 3),
-        },
-        metrics=dict(paired or {}),
+        provenance=prov | {"data_fingerprint": ex.data_fingerprint},
+        timing=timing | {"from_cache": round(ex.from_cache, 3)},
+        metrics=dict(metrics or {}),
     )
     return diagnose_rows(ex.embeddings, info, request.protocol, request.diagnose, request.gates)
 
@@ -170,8 +166,4 @@ def paired_metrics(source: Source, done: Mapping[str, Extracted]) -> dict[str, f
     if ia.size == 0 or ex_i.embeddings.shape[1] != ex_t.embeddings.shape[1]:
         return {}
     ps = paired_stats(np.asarray(ex_i.embeddings)[ia], np.asarray(ex_t.embeddings)[ib])
-    return {
-        "paired_alignment": ps.alignment,
-        "modality_gap": ps.modality_gap,
-        "paired_n": ps.n_pairs,
-    }
+    return dict(paired_alignment=ps.alignment, modality_gap=ps.modality_gap, paired_n=ps.n_pairs)

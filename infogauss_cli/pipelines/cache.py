@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -50,23 +49,6 @@ def _data_label(entry: CacheEntry) -> str:
     return f"{source} (--n {subset['n']}, seed {subset['seed']})" if subset else source
 
 
-def entry_info(entry: CacheEntry) -> EntryInfo:
-    files = [p for p in entry.path.rglob("*") if p.is_file()]
-    legacy = entry.path.with_name(entry.path.name + LEGACY_ASSEMBLED)
-    files += [legacy] if legacy.is_file() else []
-    items = entry.parts.get("n_items")
-    return EntryInfo(
-        path=entry.path,
-        model=str(entry.parts.get("model_id", "?")),
-        tower=str(entry.parts.get("tower", "?")),
-        data=_data_label(entry),
-        items=items if isinstance(items, int) else None,
-        chunks=len(list(entry.path.glob("chunk-*.json"))),
-        size_bytes=sum(p.stat().st_size for p in files),
-        last_used=entry.meta_path.stat().st_mtime,
-    )
-
-
 def cache_entries(root: str | Path) -> list[CacheEntry]:
     """Every entry of this cache format in ``root``, by folder name."""
     folders = sorted(p for p in Path(root).iterdir() if p.is_dir()) if Path(root).is_dir() else []
@@ -74,7 +56,25 @@ def cache_entries(root: str | Path) -> list[CacheEntry]:
 
 
 def list_entries(root: str | Path) -> list[EntryInfo]:
-    return [entry_info(e) for e in cache_entries(root)]
+    """:func:`cache_entries` as ``cache list`` shows them."""
+    infos = []
+    for entry in cache_entries(root):
+        files = [p for p in entry.path.rglob("*") if p.is_file()]
+        legacy = entry.path.with_name(entry.path.name + LEGACY_ASSEMBLED)
+        files += [legacy] if legacy.is_file() else []
+        items = entry.parts.get("n_items")
+        info = EntryInfo(
+            path=entry.path,
+            model=str(entry.parts.get("model_id", "?")),
+            tower=str(entry.parts.get("tower", "?")),
+            data=_data_label(entry),
+            items=items if isinstance(items, int) else None,
+            chunks=len(list(entry.path.glob("chunk-*.json"))),
+            size_bytes=sum(p.stat().st_size for p in files),
+            last_used=entry.meta_path.stat().st_mtime,
+        )
+        infos.append(info)
+    return infos
 
 
 def parse_age(text: str) -> float:
@@ -85,14 +85,6 @@ def parse_age(text: str) -> float:
             f"--older-than {text!r}: expected a number and a unit, e.g. 30d, 12h, 2w"
         )
     return float(m.group(1)) * AGE_UNITS[m.group(2) or "d"]
-
-
-def select_entries(
-    infos: Iterable[EntryInfo], older_than_s: float | None = None, models: Sequence[str] = ()
-) -> list[EntryInfo]:
-    """The entries unused for more than ``older_than_s`` and (if given) of one of ``models``."""
-    old = [i for i in infos if older_than_s is None or i.age_s() > older_than_s]
-    return [i for i in old if not models or i.model in models]
 
 
 def remove_entry(root: str | Path, info: EntryInfo) -> None:

@@ -1,10 +1,13 @@
-"""``infogauss track``: one protocol over checkpoints ordered by step (synthetic, or zoo entries
-like ``audit``); gates on each series' last checkpoint, :func:`trend_gate` over the series."""
+"""``infogauss track``: one protocol over checkpoints ordered by step (synthetic, zoo entries like
+``audit``, or a training run's folder of ``checkpoint-N/`` subfolders, each a sentence-transformers
+(``modules.json``, its Normalize left out) or transformers (``config.json``, pooled by model type)
+model); gates on each series' last checkpoint, :func:`trend_gate` over the series."""
 
 from __future__ import annotations
 
 import dataclasses
 import glob
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -15,20 +18,31 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.core.options import VIEWS, Compute, Request
+from infogauss_cli.core.options import VIEWS, Compute, Protocol, Request
 from infogauss_cli.core.progress import note
-from infogauss_cli.data.sources import data_section, parse_data_spec
+from infogauss_cli.data.sources import parse_data_spec
 from infogauss_cli.extract.model import extract_tower, resolve_towers
 from infogauss_cli.extract.result import Extraction
 from infogauss_cli.judge.gates import GateResult, Gates, evaluate_gates
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.rows import diagnose_rows
-from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints, load_encoder
+from infogauss_cli.models.catalogue import parse_entry, resolve_models
+from infogauss_cli.pipelines.audit import model_rows
+from infogauss_cli.pipelines.synthetic import experiment as E
+from infogauss_cli.pipelines.synthetic.checkpoints import (
+    find_checkpoints,
+    is_synthetic,
+    load_encoder,
+)
+from infogauss_cli.pipelines.synthetic.train import population
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.zoo_schema import ZooEntry
 
 TREND_METRICS = ("ad_compliance", "dp_compliance")
+IMAGE_TYPES = ("vit", "dino", "deit", "dinov2", "beit")
+SYNTHETIC = "synthetic checkpoints (epoch-*.json from `infogauss synthetic --save-checkpoints`)"
+FOLDERS = "checkpoint-N/ subfolders holding modules.json or config.json (a training run's output)"
+MODEL_FILES = ("modules.json", "config.json")
 UNIFORMITY_ROWS = 2000
 # a step named as such wins over an epoch (``epoch=3-step=77`` is step 77)
 _NAMED = (
@@ -96,14 +110,6 @@ def with_weights(entry: ZooEntry, path: Path) -> ZooEntry:
     return entry.model_copy(update={"source": source, "pretrained": True})
 
 
-def _margin(row: Row, metric: str) -> float:
-    band = (row.null or {}).get(f"{metric}_band")
-    if band and None not in band:
-        return float(band[1] - band[0])
-    d = int(row.protocol.get("d", 1))
-    return 2 * 1.96 * math.sqrt(0.95 * 0.05 / max(d, 1))
-
-
 def trend_gate(rows: Sequence[Row], direction: str, metric: str) -> GateResult:
     """Whether ``metric`` moved ``direction`` from the first to the last checkpoint by more than
     the null's central 95% band at the last one (Kendall's tau is reported, not decisive)."""
@@ -111,7 +117,10 @@ def trend_gate(rows: Sequence[Row], direction: str, metric: str) -> GateResult:
     vals = [r.metrics.get(metric) for r in rows]
     if len(rows) < 2 or vals[0] is None or vals[-1] is None:
         return GateResult(name, direction, None, False, "needs two checkpoints with the metric")
-    margin = _margin(rows[-1], metric)
+    band, d = (rows[-1].null or {}).get(f"{metric}_band"), int(rows[-1].protocol.get("d", 1))
+    margin = 2 * 1.96 * math.sqrt(0.95 * 0.05 / max(d, 1))  # no null: the binomial band's width
+    if band and None not in band:
+        margin = float(band[1] - band[0])
     change = float(vals[-1]) - float(vals[0])
     passed, threshold = {
         "up": (change > margin, f"> +{margin:.4f}"),
@@ -163,14 +172,6 @@ def track_synthetic(
 ) -> list[Series]:
     """Rows for every checkpoint under ``paths`` with its saved protocol (or ``view``, and the
     request's ``n``)."""
-    from infogauss_cli.pipelines.synthetic.experiment import (
-        evaluate,
-        held_out,
-        row_name,
-        snapshot_rows,
-    )
-    from infogauss_cli.pipelines.synthetic.train import population
-
     series: dict[Any, list[Row]] = {}
     cache: dict[Any, Any] = {}
     unreadable: list[tuple[Path, str]] = []
@@ -180,19 +181,18 @@ def track_synthetic(
         )
         key = (ck.run.data, cfg)
         if key not in cache:
-            pop = population(cfg.data_spec(ck.run.data), cfg.seed)
-            cache[key] = held_out(pop, cfg)
+            cache[key] = E.held_out(population(cfg.data_spec(ck.run.data), cfg.seed), cfg)
         # the run's name at every epoch (row_name drops "supervised" at epoch 0)
-        name = row_name(ck.run, 1).rsplit(" E", 1)[0]
+        name = E.row_name(ck.run, 1).rsplit(" E", 1)[0]
         model = f"{name} E{ck.epoch}"
         try:
-            snap = evaluate(load_encoder(ck), ck.run, ck.epoch, cache[key], cfg, ck.train_s)
+            snap = E.evaluate(load_encoder(ck), ck.run, ck.epoch, cache[key], cfg, ck.train_s)
         except BadInputError as exc:
             for v in VIEWS[cfg.view]:
                 row = Row(model=model, error=str(exc), step=ck.step)
                 series.setdefault((name, cfg, v), []).append(row)
             continue
-        for r in snapshot_rows([snap], cfg, Request(diagnose=request.diagnose)):
+        for r in E.snapshot_rows([snap], cfg, Request(diagnose=request.diagnose)):
             row = dataclasses.replace(r, model=model, step=ck.step)
             series.setdefault((name, cfg, r.protocol["view"]), []).append(row)
         note(f"[dim]{model}: step {ck.step}[/]")
@@ -209,8 +209,6 @@ def zoo_checkpoints(
 ) -> list[Checkpoint]:
     """``(step, entry, label)`` in step order: ``refs``, or one entry with each ``weights`` file
     (:func:`expand_weights`); the zoo, revision and objective of ``compute``."""
-    from infogauss_cli.models.catalogue import resolve_models
-
     zoo, revision, objective = compute.zoo, compute.revision, compute.objective
     if weights and revision is not None:
         raise BadInputError("--revision pins hub weights; --weights loads local files: use one")
@@ -250,29 +248,13 @@ def track_zoo(
             done = {t: extract_tower(entry, source, t, request) for t in towers}
         except BadInputError as exc:  # weights that are no checkpoint: this one only
             done = dict.fromkeys(towers, exc)
-        for t, ex in done.items():
-            who = {
-                "model": label,
-                "tower": t,
-                "objective": entry.objective,
-                "backend": entry.backend,
-            }
-            if not isinstance(ex, Extraction):
-                err = Row(**who, data={"source": source.name}, error=str(ex), step=step)
-                for v in protocol.views:
-                    series.setdefault((t, v), []).append(err)
-                continue
-            info = Row(
-                **who,
-                data=data_section(source, t, ex.n, ex.skipped),
-                protocol={"precision": ex.precision, "device": ex.device},
-                timing={"extract_s": round(ex.extract_s, 3), "from_cache": round(ex.from_cache, 3)},
-                metrics=_uniformity(ex.embeddings, protocol.n, protocol.seed),
-            )
-            for r in diagnose_rows(ex.embeddings, info, protocol, request.diagnose, request.gates):
-                null = {**r.null, "uniformity": r.metrics.get("uniformity_ideal")}
+        for t, ex in done.items():  # a failed one: its error row in every view
+            extra = _uniformity(ex.embeddings, protocol) if isinstance(ex, Extraction) else {}
+            for r in model_rows(entry, source, (t, None, ex), request, extra, label):
+                null = {**r.null, "uniformity": extra["uniformity_ideal"]} if extra else r.null
                 row = dataclasses.replace(r, step=step, null=null)
-                series.setdefault((t, r.protocol["view"]), []).append(row)
+                for v in [r.protocol["view"]] if extra else protocol.views:
+                    series.setdefault((t, v), []).append(row)
     if failed:  # an error row in every series (one per view when none)
         for t, v in list(series) or [(None, v) for v in protocol.views]:
             rows = series.setdefault((t, v), [])
@@ -282,11 +264,126 @@ def track_zoo(
     return apply_gates(found, request.gates, trend)
 
 
-def _uniformity(x: np.ndarray, n: int | None, seed: int) -> dict[str, float]:
+def _uniformity(x: np.ndarray, protocol: Protocol) -> dict[str, float]:
     from infogauss_cli.diagnostics import subsample, validate_matrix
     from infogauss_cli.diagnostics.sphere import uniformity
 
-    sub = np.asarray(subsample(validate_matrix(x), n, seed)[0], dtype=np.float64)
+    sub = np.asarray(subsample(validate_matrix(x), protocol.n, protocol.seed)[0], np.float64)
     u = sub / np.maximum(np.linalg.norm(sub, axis=1, keepdims=True), 1e-12)
-    res = uniformity(u, max_rows=UNIFORMITY_ROWS, seed=seed)
+    res = uniformity(u, max_rows=UNIFORMITY_ROWS, seed=protocol.seed)
     return {"uniformity": float(res.value), "uniformity_ideal": float(res.ideal)}
+
+
+def checkpoint_dirs(folder: str | Path) -> list[Path]:
+    subs = sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []
+    return [p for p in subs if p.is_dir() and any((p / f).is_file() for f in MODEL_FILES)]
+
+
+def no_checkpoints(folder: str | Path) -> str:
+    msg = f"{folder}: holds no checkpoints; expected {SYNTHETIC}, or {FOLDERS}"
+    if any((Path(folder) / name).is_file() for name in MODEL_FILES):
+        msg += (
+            "; it is itself a model folder: pass the run folder above it, or a zoo entry with "
+            f"--weights {folder}"
+        )
+    return msg
+
+
+def target_kind(target: str | Path) -> str | None:
+    """``"synthetic"``, ``"folders"`` or None (a zoo ref); neither or both: BadInputError."""
+    p = Path(target)
+    if not p.is_dir():
+        return "synthetic" if is_synthetic(p) else None
+    synthetic, folders = is_synthetic(p), checkpoint_dirs(p)
+    if synthetic and folders:
+        names = ", ".join(f.name for f in folders[:3]) + (", ..." if len(folders) > 3 else "")
+        raise BadInputError(
+            f"{p}: holds two kinds of checkpoints, {SYNTHETIC} and checkpoint folders "
+            f"({names}); track them separately: give the synthetic runs' subfolders, and move "
+            "the checkpoint folders into a run folder of their own"
+        )
+    if not synthetic and not folders:
+        raise BadInputError(no_checkpoints(p))
+    return "synthetic" if synthetic else "folders"
+
+
+def targets_kind(targets: Sequence[str]) -> str | None:
+    """What ``track`` was given; mixed kinds are a BadInputError."""
+    kinds = [target_kind(t) for t in targets]
+    if "folders" in kinds and len(targets) > 1:
+        raise BadInputError(
+            "a training run's folder of checkpoint-N/ subfolders is tracked on its own: give "
+            f"one folder, not {len(targets)} targets ({', '.join(targets)})"
+        )
+    if "synthetic" in kinds and None in kinds:
+        raise BadInputError(
+            f"{targets[kinds.index(None)]}: not a synthetic checkpoint, given with synthetic "
+            "checkpoints; track synthetic checkpoints and zoo models separately"
+        )
+    return kinds[0] if kinds else None
+
+
+def _read_config(path: Path) -> dict[str, object]:
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"{path}: unreadable, not a JSON config ({exc})") from None
+    if not isinstance(config, dict):
+        raise BadInputError(f"{path}: unreadable, a JSON {type(config).__name__}, not an object")
+    return config
+
+
+def _spec(folder: Path) -> dict[str, object]:
+    where, source = folder / "config.json", {"name": folder.name, "weights": str(folder.resolve())}
+    if (folder / "modules.json").is_file():  # sentence-transformers: a Dense module sets the width
+        dim = _read_config(where).get("hidden_size") if where.is_file() else None
+        for dense in sorted(folder.glob("*_Dense/config.json")):
+            where, dim = dense, _read_config(dense).get("out_features", dim)
+        if dim is None and not where.is_file():
+            raise BadInputError(f"{folder}: cannot tell the embedding width (no config.json)")
+        source["normalize"] = False
+        backend, towers = "sentence-transformers", ["text"]
+    else:
+        config = _read_config(where)
+        kind = str(config.get("model_type", ""))
+        pooling = "clip" if kind == "clip" else "cls" if kind in IMAGE_TYPES else "mean"
+        towers = {"clip": ["image", "text"], "cls": ["image"], "mean": ["text"]}[pooling]
+        dim = config.get("projection_dim" if pooling == "clip" else "hidden_size")
+        source["pooling"], backend = pooling, "transformers"
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+        raise BadInputError(f"{where}: no embedding width (hidden_size/projection_dim {dim!r})")
+    return {"backend": backend, "source": source, "towers": towers, "dim": dim}
+
+
+def _entry(folder: Path, run: str) -> ZooEntry | BadInputError:
+    try:
+        spec = _spec(folder)
+    except BadInputError as exc:
+        return exc
+    spec |= {"id": run, "objective": "other", "embedding": f"{spec['backend']} checkpoint"}
+    try:
+        return parse_entry(spec)
+    except BadInputError as exc:
+        return BadInputError(f"{folder}: {exc}")
+
+
+def folder_checkpoints(folder: str | Path, steps: Sequence[int] | None = None) -> list[Checkpoint]:
+    """``(step, entry, label)`` in step order; an unreadable config gives its error as the entry."""
+    dirs = checkpoint_dirs(folder)
+    if not dirs:
+        raise BadInputError(no_checkpoints(folder))
+    run = re.sub(r"[^A-Za-z0-9._+-]+", "-", Path(folder).resolve().name).strip("-.") or "run"
+    run = run if run[0].isalnum() else f"run{run}"
+    entries = [_entry(d, run) for d in dirs]
+    order = order_by_step([d.name for d in dirs], steps)
+    return [(step, entries[i], f"{run} @ {dirs[i].name}") for step, i in order]
+
+
+def read_files(target: str | Path) -> list[Path]:
+    """The files ``track`` reads from ``target`` (its outputs must not overwrite them)."""
+    root = Path(target).expanduser()
+    if not root.is_dir():
+        return [root] if root.is_file() else []
+    found = [p for p in root.rglob("epoch-*.*") if p.suffix in (".json", ".safetensors")]
+    own = [root] if (root / "config.json").is_file() else []
+    return found + [p for d in [*own, *checkpoint_dirs(root)] for p in d.rglob("*") if p.is_file()]

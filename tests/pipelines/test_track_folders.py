@@ -8,7 +8,7 @@ import json
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.pipelines.track_folders import folder_checkpoints
+from infogauss_cli.pipelines.track import folder_checkpoints
 from tests.support.checkpoints import HF_FILES, _link, _model
 from tests.support.cli import invoke
 

@@ -174,7 +174,6 @@ def synthetic_rows(
     return snapshot_rows(snaps, cfg, request)
 
 
-Point = tuple[int, Row]  # a sweep value and its row
 SWEEP_D = (16, 32, 64, 128, 256)
 SWEEP_N = (32, 64, 128, 256, 512)
 SWEEP_SETTINGS = ("laplace", "binary")  # the default inputs of a sweep
@@ -199,42 +198,35 @@ def sweep_rows(
     return rows
 
 
-def _series(rows: Sequence[Row], axis: str, fixed: int, view: str) -> dict[str, list[Point]]:
-    out: dict[str, list[Point]] = {}
-    other = "N" if axis == "d" else "d"
-    for r in rows:
-        if r.error or r.protocol.get(other) != fixed or r.protocol.get("view") != view:
-            continue
-        kind = str(r.data.get("source", "")).removeprefix("synthetic:")
-        out.setdefault(kind, []).append((int(r.protocol[axis]), r))
-    return {k: sorted(v, key=lambda t: t[0]) for k, v in out.items()}
-
-
 def _draw(rows: Sequence[Row], cfg: SyntheticConfig) -> Callable[[Figure], None]:
     from matplotlib.lines import Line2D
     from matplotlib.ticker import PercentFormatter
 
     view = "l2" if cfg.view == "both" else cfg.view  # CV is the same in both views
-    palette = ("#4c72b0", "#dd8452", "#55a868")
+    shown = [r for r in rows if r.error is None and r.protocol.get("view") == view]
     kinds = dict.fromkeys(str(r.data.get("source", "")).removeprefix("synthetic:") for r in rows)
-    color = dict(zip(kinds, palette * len(kinds), strict=False))
+    color = dict(zip(kinds, ("#4c72b0", "#dd8452", "#55a868") * len(kinds), strict=False))
 
     def draw(fig: Figure) -> None:
-        axes = fig.subplots(1, 2)
         panels = (
-            ("d", cfg.batch_size, f"embedding dimension d (N = {cfg.batch_size})"),
-            ("N", cfg.d, f"batch size N (d = {cfg.d})"),
+            ("d", "N", cfg.batch_size, f"embedding dimension d (N = {cfg.batch_size})"),
+            ("N", "d", cfg.d, f"batch size N (d = {cfg.d})"),
         )
-        for ax, (axis, fixed, label) in zip(axes, panels, strict=True):
-            cv_ax = ax.twinx()
-            for kind, pts in _series(rows, axis, fixed, view).items():
-                x, c = [p for p, _ in pts], color[kind]
+        for ax, (axis, other, fixed, label) in zip(fig.subplots(1, 2), panels, strict=True):
+            cv_ax, xs = ax.twinx(), []
+            for kind, c in color.items():
+                mine = [r for r in shown if r.data.get("source") == f"synthetic:{kind}"]
+                pts = sorted(
+                    (r for r in mine if r.protocol.get(other) == fixed),
+                    key=lambda r: r.protocol[axis],
+                )
+                x = [int(r.protocol[axis]) for r in pts]
                 for key, style in (("ad_compliance", "-o"), ("dp_compliance", "--s")):
-                    ax.plot(x, [r.metrics.get(key) for _, r in pts], style, color=c, ms=4)
-                cv_ax.plot(x, [r.metrics.get("norm_cv") for _, r in pts], ":^", color=c, ms=4)
-            ds = sorted({p for pts in _series(rows, "d", fixed, view).values() for p, _ in pts})
-            if axis == "d" and ds:
-                grid = np.geomspace(ds[0], ds[-1], 50)
+                    ax.plot(x, [r.metrics.get(key) for r in pts], style, color=c, ms=4)
+                cv_ax.plot(x, [r.metrics.get("norm_cv") for r in pts], ":^", color=c, ms=4)
+                xs += x
+            if axis == "d" and xs:
+                grid = np.geomspace(min(xs), max(xs), 50)
                 cv_ax.plot(grid, 1 / np.sqrt(2 * grid), color="#57606a", lw=0.8, alpha=0.6)
             ax.axhline(0.95, color="#57606a", ls="--", lw=1)
             ax.set_xscale("log", base=2)
