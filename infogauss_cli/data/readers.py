@@ -170,16 +170,14 @@ def _torch(path: Path, key: str | None) -> np.ndarray:
             f"{path.name}: not a plain tensor file (loading is restricted to tensors for safety, "
             f"weights_only=True): {first_line(exc)}"
         ) from None
-    if isinstance(obj, Mapping):
-        arrays = {str(k): v for k, v in obj.items() if isinstance(v, (torch.Tensor, np.ndarray))}
+    if isinstance(obj, Mapping):  # weights_only: tensors, never numpy arrays
+        arrays = {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
         obj = arrays[_choose(list(arrays), key, path)]
     elif key is not None:
         raise BadInputError(f"{path.name} holds a single tensor; drop --key")
-    if isinstance(obj, torch.Tensor):
-        return _tensor_to_numpy(obj)
-    if isinstance(obj, np.ndarray):
-        return obj
-    raise BadInputError(f"{path.name} holds a {type(obj).__name__}, expected a tensor")
+    if not isinstance(obj, torch.Tensor):
+        raise BadInputError(f"{path.name} holds a {type(obj).__name__}, expected a tensor")
+    return _tensor_to_numpy(obj)
 
 
 def _table(path: Path, key: str | None) -> np.ndarray:
