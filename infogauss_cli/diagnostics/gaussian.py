@@ -47,8 +47,7 @@ def ad_pvalue(a2star: np.ndarray) -> np.ndarray:
 
     high = np.where(a >= 0.6, e(1.2937, -5.709, 0.0186), e(0.9177, -4.279, -1.38))
     low = np.where(a > 0.2, 1 - e(-8.318, 42.796, -59.938), 1 - e(-13.436, 101.14, -223.73))
-    p = np.where(a > 0.34, high, low)
-    return np.clip(p, 0.0, 1.0)
+    return np.clip(np.where(a > 0.34, high, low), 0.0, 1.0)
 
 
 def decorrelate(x: np.ndarray) -> tuple[np.ndarray, int]:
@@ -73,10 +72,9 @@ def rows_needed(rank: int) -> int:
 
 
 def tail_metrics(a: np.ndarray, z: np.ndarray, rank: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(metrics, null) of ``tail_share`` of rows ``a``; ``z``, ``rank``: ``decorrelate(a)``.
-    Computed from :func:`rows_needed` rows, where the sample covariance has its closed law. When
-    ``z`` keeps all ``rank`` whitened coordinates, the sample fit of ``a`` is N(0, I) in them
-    (affine invariance): D² = |z|², and no second covariance is needed."""
+    """(metrics, null) of ``tail_share`` of rows ``a`` (``z``, ``rank``: ``decorrelate(a)``), from
+    :func:`rows_needed` rows. When ``z`` keeps all ``rank`` whitened coordinates, the sample fit of
+    ``a`` is N(0, I) in them (affine invariance): D² = |z|², no second covariance needed."""
     m, k = z.shape
     need = rows_needed(rank)
     if rank == 0 or m < need:

@@ -5,6 +5,7 @@ random-projection tests (rows on K seeded orthonormal directions, scaled by sqrt
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,9 +99,8 @@ def scatter(t: np.ndarray, m: np.ndarray, n: int) -> Scatter:
     t -= np.outer(m, m)  # centred covariance (biased, /n)
     lam = np.clip(np.linalg.eigvalsh(t)[::-1], 0.0, None)
     total = float(lam.sum())
-    if total <= 0:
-        nan = float("nan")
-        return Scatter(p, nan, nan, nan, nan, lam)
+    if total <= 0:  # all rows the same: no spectrum
+        return Scatter(p, *[float("nan")] * 4, lam)
     sv = np.sqrt(lam)
     q = sv / sv.sum()
     q = q[q > 0]
@@ -177,9 +177,7 @@ def paired_stats(a: np.ndarray, b: np.ndarray) -> PairedStats:
     return PairedStats(align, gap, int(a.shape[0]))
 
 
-def pair_indices(
-    ids_a: tuple[str, ...] | list[str], pairs_b: list[str | None]
-) -> tuple[np.ndarray, np.ndarray]:
+def pair_indices(ids_a: Sequence[str], pairs_b: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
     """Row indices (ia, ib) pairing row j of b with the row of ``ids_a`` named ``pairs_b[j]``."""
     where = {i: k for k, i in enumerate(ids_a)}
     pairs = [(where[p], j) for j, p in enumerate(pairs_b) if p in where]

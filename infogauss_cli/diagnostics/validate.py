@@ -55,10 +55,10 @@ def check_finite(a: np.ndarray) -> None:
     where = np.argwhere(~np.isfinite(bad))
     where[:, 0] = bad_rows[where[:, 0]]
     first = ", ".join(str(tuple(int(i) for i in p)) for p in where[:5])
-    more = ", ..." if len(where) > 5 else ""
+    first += ", ..." if len(where) > 5 else ""
     raise InvalidEmbeddingsError(
         f"embeddings contain non-finite values: {n_nan} NaN and {n_inf} Inf, first at "
-        f"(row, col) {first}{more}; drop or repair those rows"
+        f"(row, col) {first}; drop or repair those rows"
     )
 
 
