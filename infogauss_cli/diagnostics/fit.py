@@ -6,9 +6,8 @@ sample covariance (divisor n-1) and the sample mean, in-sample ``n D²/(n-1)² ~
 (n-r-1)/2)``; a new independent point ``D² ~ (n+1)/n · r(n-1)/(n-r) · F(r, n-r)``. Ledoit-Wolf
 shrinkage has no closed law: distances are drawn from their law given the sample's spectrum
 (in-sample exact, new points through the leave-one-out identity: ``_shrinkage_nulls``).
-"auto" keeps the sample covariance from n >= 2·rank rows: its smallest eigenvalues are then at
-least (1 - √(1/2))² ≈ 9% of the true ones (Marchenko-Pastur) and a new point's distance is
-inflated by at most about (n-1)/(n-d) ≈ 2; below, Ledoit-Wolf's shrinkage toward mu·I.
+"auto" keeps the sample covariance from n >= 2·rank rows (its smallest eigenvalues are then at
+least ≈ 9% of the true ones, Marchenko-Pastur; a new point's D² at most ≈ 2x); below, Ledoit-Wolf.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Tests of "Gaussian?" whose null is a Gaussian of any mean and covariance, on the rows'
-decorrelated coordinates ``Z = sqrt(m - 1) U_k``, and their power against iid Student t10
-coordinates (``power_table.tsv`` up to :data:`TABLE_MAX_ROWS` rows, closed forms beyond); and
-``metrics.tail_share``, the share of rows beyond the 99th percentile of their exact in-sample law
-under the Gaussian fitted to them (1% when it fits)."""
+decorrelated coordinates ``Z = sqrt(m - 1) U_k``, their power against iid Student t10 coordinates
+(``power_table.tsv`` up to :data:`TABLE_MAX_ROWS` rows, closed forms beyond), and the share of
+rows beyond the 99th percentile of their exact in-sample law (``tail_share``: 1% if it fits)."""
 
 from __future__ import annotations
 

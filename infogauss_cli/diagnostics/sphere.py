@@ -61,8 +61,7 @@ def uniformity(u: np.ndarray, *, max_rows: int | None, seed: int = 0) -> Uniform
     n, d = u.shape
     if max_rows is not None and n > max_rows:
         idx = np.sort(np.random.default_rng([seed, 0x5F3]).choice(n, max_rows, replace=False))
-        u = u[idx]
-        n = max_rows
+        u, n = u[idx], max_rows
     u, total, t = np.asarray(u, dtype=np.float64), 0.0, UNIFORMITY_T
     for i in range(0, n, _BLOCK):  # exp(-t ||u_i - u_j||^2) = exp(-2t (1 - s_ij)) over i < j
         a = u[i : i + _BLOCK]
@@ -279,10 +278,8 @@ def scale_moments(n: int, d: int, k: int) -> tuple[float, float]:
     m4 = w4 / nn**3 + (nn - 1) / nn**3 * 3 * sig2**2  # E (v_a - 1)^4
     m22 = w22 / nn**3 + (nn - 1) / nn**3 * (sig2**2 + 2 * cov**2)  # E (v_a-1)^2 (v_b-1)^2
     scale = (nn / sig2) ** 2
-    var = 0.0
-    for m in (min(d, k - j) for j in range(0, k, d)):  # orthonormal blocks of at most d
-        var += scale * (m * m4 + m * (m - 1) * m22) - m * m
-    return float(k), var
+    blocks = (min(d, k - j) for j in range(0, k, d))  # orthonormal blocks of at most d
+    return float(k), sum(scale * (m * m4 + m * (m - 1) * m22) - m * m for m in blocks)
 
 
 def scale_test_p(t: float, n: int, d: int, k: int) -> float:
