@@ -306,15 +306,14 @@ def score_rows(
     m = a.shape[0]
     if len(ids) != m:
         raise BadInputError(f"{len(ids)} ids for {m} rows")
-    lab = nearest = None
+    lab = None
     if labels is not None:
         lab = _labels(labels, m)
         if not fit.classes:
             raise BadInputError("labels were given but the fit has no classes (fit with labels)")
         if unknown := sorted(set(lab.tolist()) - set(fit.classes)):
             raise BadInputError(f"labels not among the fit's classes: {', '.join(unknown[:5])}")
-    if fit.classes:
-        nearest = nearest_class(fit, a)[0]
+    nearest = nearest_class(fit, a)[0] if fit.classes else None
     own = lab if lab is not None else nearest
     d2, ll, p = np.empty(m), np.empty(m), np.empty(m)
     qx, qy, fits = [], [], fit.classes or {"": fit}

@@ -141,9 +141,8 @@ def mardia(
     x: np.ndarray, *, k: int = DEFAULT_MARDIA_DIM, reps: int = DEFAULT_MARDIA_REPS, seed: int = 0
 ) -> MardiaResult:
     """Mardia against the sphere on a seeded k-dim projection of the L2-normalised rows of ``x``."""
-    x = np.asarray(x)
-    d = x.shape[1]
-    u = l2_normalise(x)
+    u = l2_normalise(np.asarray(x))
+    d = u.shape[1]
     z = u if d <= k else u.astype(np.float64) @ random_directions(d, k, seed + 1)
     return mardia_test(z, reps=reps, sphere_d=d)
 

@@ -81,8 +81,7 @@ def rayleigh(m: np.ndarray, n: int) -> Rayleigh:
     """Rayleigh test of uniformity on S^(d-1) from the mean ``m`` (d,) of n unit rows."""
     d = m.shape[0]
     r2 = float(m @ m)
-    stat = n * d * r2
-    return Rayleigh(math.sqrt(r2), exact_chi2_p(stat, d, n))
+    return Rayleigh(math.sqrt(r2), exact_chi2_p(n * d * r2, d, n))
 
 
 def exact_chi2_p(stat: float, dof: float, n: int) -> float:
