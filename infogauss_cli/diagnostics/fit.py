@@ -154,9 +154,8 @@ def ledoit_wolf(xc: np.ndarray, s: np.ndarray | None = None) -> tuple[float, flo
     s = (np.linalg.eigvalsh(xc.T @ xc if d <= n else xc @ xc.T) if s is None else s) / n
     mu = float(s.sum()) / d
     frob2 = float(np.sum(s**2))  # ||S||_F^2
-    beta = (float(np.sum(np.sum(xc**2, axis=1) ** 2)) / n - frob2) / (d * n)
     delta = (frob2 - d * mu**2) / d
-    beta = min(beta, delta)
+    beta = min((float(np.sum(np.sum(xc**2, axis=1) ** 2)) / n - frob2) / (d * n), delta)
     return (0.0 if beta <= 0 else beta / delta), mu
 
 

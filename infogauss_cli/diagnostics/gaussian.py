@@ -56,8 +56,7 @@ def decorrelate(x: np.ndarray) -> tuple[np.ndarray, int]:
     c = a - a.mean(axis=0)
     lam, v = np.linalg.eigh(c.T @ c if d <= m else c @ c.T)
     lam, v = lam[::-1], v[:, ::-1]
-    top = float(lam[0]) if lam.size else 0.0
-    rank = int(np.count_nonzero(lam > top * RANK_RTOL)) if top > 0 else 0
+    rank = int(np.count_nonzero(lam > lam[0] * RANK_RTOL)) if lam[0] > 0 else 0
     k = min(rank, max((m - 1) // 2, 1))
     if k == 0:
         return np.empty((m, 0)), 0
@@ -85,8 +84,7 @@ def tail_metrics(a: np.ndarray, z: np.ndarray, rank: int) -> tuple[dict[str, Any
     else:  # m = 2·rank exactly: decorrelate kept rank - 1 coordinates
         f = fit(a, shrinkage="sample")
         d2 = f.mahalanobis(a)
-    share = tail_share(f.tail_p(d2, in_sample=True), TAIL_LEVEL)
-    return {"tail_share": share}, {"tail_share": TAIL_LEVEL}
+    return {"tail_share": tail_share(f.tail_p(d2, in_sample=True))}, {"tail_share": TAIL_LEVEL}
 
 
 def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:

@@ -45,9 +45,8 @@ def check_numeric(a: np.ndarray) -> np.ndarray:
 
 def check_finite(a: np.ndarray) -> None:
     """Raise naming how many NaN and Inf values a 2-D ``a`` holds and where the first ones sit."""
-    bad_rows = np.concatenate(
-        [i + np.flatnonzero(~np.isfinite(b).all(1)) for i, b in row_blocks(a)]
-    )
+    rows = [i + np.flatnonzero(~np.isfinite(b).all(1)) for i, b in row_blocks(a)]
+    bad_rows = np.concatenate(rows)
     if not bad_rows.size:
         return
     bad = a[bad_rows]
