@@ -6,9 +6,8 @@ sample covariance (divisor n-1) and the sample mean, in-sample ``n D²/(n-1)² ~
 (n-r-1)/2)``; a new independent point ``D² ~ (n+1)/n · r(n-1)/(n-r) · F(r, n-r)``. Ledoit-Wolf
 shrinkage has no closed law: distances are drawn from their law given the sample's spectrum
 (in-sample exact, new points through the leave-one-out identity: ``_shrinkage_nulls``).
-"auto" keeps the sample covariance from n >= 2·rank rows: its smallest eigenvalues are then at
-least (1 - √(1/2))² ≈ 9% of the true ones (Marchenko-Pastur) and a new point's distance is
-inflated by at most about (n-1)/(n-d) ≈ 2; below, Ledoit-Wolf's shrinkage toward mu·I.
+"auto" keeps the sample covariance from n >= 2·rank rows (its smallest eigenvalues are then at
+least ≈ 9% of the true ones, Marchenko-Pastur; a new point's D² at most ≈ 2x); below, Ledoit-Wolf.
 """
 
 from __future__ import annotations
@@ -155,9 +154,8 @@ def ledoit_wolf(xc: np.ndarray, s: np.ndarray | None = None) -> tuple[float, flo
     s = (np.linalg.eigvalsh(xc.T @ xc if d <= n else xc @ xc.T) if s is None else s) / n
     mu = float(s.sum()) / d
     frob2 = float(np.sum(s**2))  # ||S||_F^2
-    beta = (float(np.sum(np.sum(xc**2, axis=1) ** 2)) / n - frob2) / (d * n)
     delta = (frob2 - d * mu**2) / d
-    beta = min(beta, delta)
+    beta = min((float(np.sum(np.sum(xc**2, axis=1) ** 2)) / n - frob2) / (d * n), delta)
     return (0.0 if beta <= 0 else beta / delta), mu
 
 
@@ -307,15 +305,14 @@ def score_rows(
     m = a.shape[0]
     if len(ids) != m:
         raise BadInputError(f"{len(ids)} ids for {m} rows")
-    lab = nearest = None
+    lab = None
     if labels is not None:
         lab = _labels(labels, m)
         if not fit.classes:
             raise BadInputError("labels were given but the fit has no classes (fit with labels)")
         if unknown := sorted(set(lab.tolist()) - set(fit.classes)):
             raise BadInputError(f"labels not among the fit's classes: {', '.join(unknown[:5])}")
-    if fit.classes:
-        nearest = nearest_class(fit, a)[0]
+    nearest = nearest_class(fit, a)[0] if fit.classes else None
     own = lab if lab is not None else nearest
     d2, ll, p = np.empty(m), np.empty(m), np.empty(m)
     qx, qy, fits = [], [], fit.classes or {"": fit}

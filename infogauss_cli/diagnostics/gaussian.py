@@ -1,8 +1,7 @@
 """Tests of "Gaussian?" whose null is a Gaussian of any mean and covariance, on the rows'
-decorrelated coordinates ``Z = sqrt(m - 1) U_k``, and their power against iid Student t10
-coordinates (``power_table.tsv`` up to :data:`TABLE_MAX_ROWS` rows, closed forms beyond); and
-``metrics.tail_share``, the share of rows beyond the 99th percentile of their exact in-sample law
-under the Gaussian fitted to them (1% when it fits)."""
+decorrelated coordinates ``Z = sqrt(m - 1) U_k``, their power against iid Student t10 coordinates
+(``power_table.tsv`` up to :data:`TABLE_MAX_ROWS` rows, closed forms beyond), and the share of
+rows beyond the 99th percentile of their exact in-sample law (``tail_share``: 1% if it fits)."""
 
 from __future__ import annotations
 
@@ -47,8 +46,7 @@ def ad_pvalue(a2star: np.ndarray) -> np.ndarray:
 
     high = np.where(a >= 0.6, e(1.2937, -5.709, 0.0186), e(0.9177, -4.279, -1.38))
     low = np.where(a > 0.2, 1 - e(-8.318, 42.796, -59.938), 1 - e(-13.436, 101.14, -223.73))
-    p = np.where(a > 0.34, high, low)
-    return np.clip(p, 0.0, 1.0)
+    return np.clip(np.where(a > 0.34, high, low), 0.0, 1.0)
 
 
 def decorrelate(x: np.ndarray) -> tuple[np.ndarray, int]:
@@ -58,8 +56,7 @@ def decorrelate(x: np.ndarray) -> tuple[np.ndarray, int]:
     c = a - a.mean(axis=0)
     lam, v = np.linalg.eigh(c.T @ c if d <= m else c @ c.T)
     lam, v = lam[::-1], v[:, ::-1]
-    top = float(lam[0]) if lam.size else 0.0
-    rank = int(np.count_nonzero(lam > top * RANK_RTOL)) if top > 0 else 0
+    rank = int(np.count_nonzero(lam > lam[0] * RANK_RTOL)) if lam[0] > 0 else 0
     k = min(rank, max((m - 1) // 2, 1))
     if k == 0:
         return np.empty((m, 0)), 0
@@ -73,10 +70,9 @@ def rows_needed(rank: int) -> int:
 
 
 def tail_metrics(a: np.ndarray, z: np.ndarray, rank: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(metrics, null) of ``tail_share`` of rows ``a``; ``z``, ``rank``: ``decorrelate(a)``.
-    Computed from :func:`rows_needed` rows, where the sample covariance has its closed law. When
-    ``z`` keeps all ``rank`` whitened coordinates, the sample fit of ``a`` is N(0, I) in them
-    (affine invariance): D² = |z|², and no second covariance is needed."""
+    """(metrics, null) of ``tail_share`` of rows ``a`` (``z``, ``rank``: ``decorrelate(a)``), from
+    :func:`rows_needed` rows. When ``z`` keeps all ``rank`` whitened coordinates, the sample fit of
+    ``a`` is N(0, I) in them (affine invariance): D² = |z|², no second covariance needed."""
     m, k = z.shape
     need = rows_needed(rank)
     if rank == 0 or m < need:
@@ -88,8 +84,7 @@ def tail_metrics(a: np.ndarray, z: np.ndarray, rank: int) -> tuple[dict[str, Any
     else:  # m = 2·rank exactly: decorrelate kept rank - 1 coordinates
         f = fit(a, shrinkage="sample")
         d2 = f.mahalanobis(a)
-    share = tail_share(f.tail_p(d2, in_sample=True), TAIL_LEVEL)
-    return {"tail_share": share}, {"tail_share": TAIL_LEVEL}
+    return {"tail_share": tail_share(f.tail_p(d2, in_sample=True))}, {"tail_share": TAIL_LEVEL}
 
 
 def radial_test(z: np.ndarray) -> tuple[float, float, float, float]:

@@ -134,17 +134,15 @@ def mardia_test(
     c, nu = v1 / (2.0 * m1), 2.0 * m1 * m1 / v1
     skew_p = float(special.chdtrc(nu, b1 / c))
     f = pearson3_cdf(b2, m2, v2, s2)
-    kurt_p = min(1.0, 2.0 * min(f, 1.0 - f))
-    return MardiaResult(b1, b2, skew_p, kurt_p, n, k)
+    return MardiaResult(b1, b2, skew_p, min(1.0, 2.0 * min(f, 1.0 - f)), n, k)
 
 
 def mardia(
     x: np.ndarray, *, k: int = DEFAULT_MARDIA_DIM, reps: int = DEFAULT_MARDIA_REPS, seed: int = 0
 ) -> MardiaResult:
     """Mardia against the sphere on a seeded k-dim projection of the L2-normalised rows of ``x``."""
-    x = np.asarray(x)
-    d = x.shape[1]
-    u = l2_normalise(x)
+    u = l2_normalise(np.asarray(x))
+    d = u.shape[1]
     z = u if d <= k else u.astype(np.float64) @ random_directions(d, k, seed + 1)
     return mardia_test(z, reps=reps, sphere_d=d)
 

@@ -104,10 +104,8 @@ def _valid(arrays: dict[str, np.ndarray], view: str, columns: int) -> bool:
     shapes |= dict.fromkeys(("a2_alt", "p_alt"), columns // ALT_SHARE)
     if any(np.shape(arrays.get(k)) != (size,) for k, size in shapes.items()):
         return False
-    with np.errstate(invalid="ignore"):
-        return not any(
-            np.any(arrays[k] < 0) or (k[0] == "p" and np.any(arrays[k] > 1)) for k in shapes
-        )
+    bad = (np.any(arrays[k] < 0) or (k[0] == "p" and np.any(arrays[k] > 1)) for k in shapes)
+    return not any(bad)
 
 
 def _mean_se(x: np.ndarray) -> tuple[float, float]:

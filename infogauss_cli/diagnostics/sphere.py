@@ -5,6 +5,7 @@ random-projection tests (rows on K seeded orthonormal directions, scaled by sqrt
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +61,7 @@ def uniformity(u: np.ndarray, *, max_rows: int | None, seed: int = 0) -> Uniform
     n, d = u.shape
     if max_rows is not None and n > max_rows:
         idx = np.sort(np.random.default_rng([seed, 0x5F3]).choice(n, max_rows, replace=False))
-        u = u[idx]
-        n = max_rows
+        u, n = u[idx], max_rows
     u, total, t = np.asarray(u, dtype=np.float64), 0.0, UNIFORMITY_T
     for i in range(0, n, _BLOCK):  # exp(-t ||u_i - u_j||^2) = exp(-2t (1 - s_ij)) over i < j
         a = u[i : i + _BLOCK]
@@ -81,8 +81,7 @@ def rayleigh(m: np.ndarray, n: int) -> Rayleigh:
     """Rayleigh test of uniformity on S^(d-1) from the mean ``m`` (d,) of n unit rows."""
     d = m.shape[0]
     r2 = float(m @ m)
-    stat = n * d * r2
-    return Rayleigh(math.sqrt(r2), exact_chi2_p(stat, d, n))
+    return Rayleigh(math.sqrt(r2), exact_chi2_p(n * d * r2, d, n))
 
 
 def exact_chi2_p(stat: float, dof: float, n: int) -> float:
@@ -98,9 +97,8 @@ def scatter(t: np.ndarray, m: np.ndarray, n: int) -> Scatter:
     t -= np.outer(m, m)  # centred covariance (biased, /n)
     lam = np.clip(np.linalg.eigvalsh(t)[::-1], 0.0, None)
     total = float(lam.sum())
-    if total <= 0:
-        nan = float("nan")
-        return Scatter(p, nan, nan, nan, nan, lam)
+    if total <= 0:  # all rows the same: no spectrum
+        return Scatter(p, *[float("nan")] * 4, lam)
     sv = np.sqrt(lam)
     q = sv / sv.sum()
     q = q[q > 0]
@@ -177,9 +175,7 @@ def paired_stats(a: np.ndarray, b: np.ndarray) -> PairedStats:
     return PairedStats(align, gap, int(a.shape[0]))
 
 
-def pair_indices(
-    ids_a: tuple[str, ...] | list[str], pairs_b: list[str | None]
-) -> tuple[np.ndarray, np.ndarray]:
+def pair_indices(ids_a: Sequence[str], pairs_b: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
     """Row indices (ia, ib) pairing row j of b with the row of ``ids_a`` named ``pairs_b[j]``."""
     where = {i: k for k, i in enumerate(ids_a)}
     pairs = [(where[p], j) for j, p in enumerate(pairs_b) if p in where]
@@ -281,10 +277,8 @@ def scale_moments(n: int, d: int, k: int) -> tuple[float, float]:
     m4 = w4 / nn**3 + (nn - 1) / nn**3 * 3 * sig2**2  # E (v_a - 1)^4
     m22 = w22 / nn**3 + (nn - 1) / nn**3 * (sig2**2 + 2 * cov**2)  # E (v_a-1)^2 (v_b-1)^2
     scale = (nn / sig2) ** 2
-    var = 0.0
-    for m in (min(d, k - j) for j in range(0, k, d)):  # orthonormal blocks of at most d
-        var += scale * (m * m4 + m * (m - 1) * m22) - m * m
-    return float(k), var
+    blocks = (min(d, k - j) for j in range(0, k, d))  # orthonormal blocks of at most d
+    return float(k), sum(scale * (m * m4 + m * (m - 1) * m22) - m * m for m in blocks)
 
 
 def scale_test_p(t: float, n: int, d: int, k: int) -> float:

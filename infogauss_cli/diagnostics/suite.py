@@ -65,9 +65,8 @@ def bootstrap_compliance(x: np.ndarray, reps: int, *, seed: int = 0) -> Bootstra
     rng = np.random.default_rng([seed, 0xB007])
     ad, dp = np.array([compliances(x[rng.integers(0, n, n)]) for _ in range(reps)]).T
 
-    lo = (1 - 0.95) / 2
-
     def ci(e: float, s: np.ndarray) -> tuple[float, float]:
+        lo = (1 - 0.95) / 2
         a, b = np.clip(np.quantile(s, [lo, 1 - lo]) + (e - float(s.mean())), 0, 1)
         return float(a), float(b)
 
@@ -182,8 +181,7 @@ def detail_metrics(s: SphereDetail) -> dict[str, Any]:
     }
     keys = ("bingham_p", "effective_rank", "participation_ratio", "condition_number")
     out |= {k: num(getattr(s.scatter, k)) for k in (*keys, "top_pc_share")}
-    if s.mardia is not None:
-        m = s.mardia
+    if (m := s.mardia) is not None:
         out |= {"mardia_skew": num(m.b1), "mardia_kurt": num(m.b2), "mardia_k": m.k}
         out |= {"mardia_skew_p": num(m.skew_p), "mardia_kurt_p": num(m.kurt_p), "mardia_n": m.n}
     return out

@@ -45,9 +45,8 @@ def check_numeric(a: np.ndarray) -> np.ndarray:
 
 def check_finite(a: np.ndarray) -> None:
     """Raise naming how many NaN and Inf values a 2-D ``a`` holds and where the first ones sit."""
-    bad_rows = np.concatenate(
-        [i + np.flatnonzero(~np.isfinite(b).all(1)) for i, b in row_blocks(a)]
-    )
+    rows = [i + np.flatnonzero(~np.isfinite(b).all(1)) for i, b in row_blocks(a)]
+    bad_rows = np.concatenate(rows)
     if not bad_rows.size:
         return
     bad = a[bad_rows]
@@ -55,10 +54,10 @@ def check_finite(a: np.ndarray) -> None:
     where = np.argwhere(~np.isfinite(bad))
     where[:, 0] = bad_rows[where[:, 0]]
     first = ", ".join(str(tuple(int(i) for i in p)) for p in where[:5])
-    more = ", ..." if len(where) > 5 else ""
+    first += ", ..." if len(where) > 5 else ""
     raise InvalidEmbeddingsError(
         f"embeddings contain non-finite values: {n_nan} NaN and {n_inf} Inf, first at "
-        f"(row, col) {first}{more}; drop or repair those rows"
+        f"(row, col) {first}; drop or repair those rows"
     )
 
 
