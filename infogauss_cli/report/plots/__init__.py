@@ -108,7 +108,6 @@ def write_figures(out_dir: str | Path, specs: Sequence[PlotSpec]) -> list[Path]:
     return paths
 
 
-KINDS = ("qq", "ad", "dp", "norms")  # per-row plots, in this order; --detail adds the rest
 WHERE = (("coord", ""), ("proj", "proj_"))  # the calibration chart's bars
 ADNULL_MEAN = 0.385  # mean of A*^2 for iid Gaussian data (large n)
 MAX_QQ_POINTS = 1000
