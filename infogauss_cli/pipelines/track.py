@@ -20,9 +20,9 @@ from infogauss_cli.core.progress import note
 from infogauss_cli.data.sources import data_section, parse_data_spec
 from infogauss_cli.extract.model import extract_tower, resolve_towers
 from infogauss_cli.extract.result import Extraction
-from infogauss_cli.judge.gates import GateResult, Gates, evaluate_gates
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import diagnose_rows
+from infogauss_cli.judge.verdict import GateResult, Gates, evaluate_gates
 from infogauss_cli.pipelines.synthetic.checkpoints import find_checkpoints, load_encoder
 
 if TYPE_CHECKING:  # pragma: no cover

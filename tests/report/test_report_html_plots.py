@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from infogauss_cli.judge.gates import GateResult
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.verdict import Verdict
+from infogauss_cli.judge.verdict import GateResult, Verdict
 from infogauss_cli.report.cells import table_cells
 from infogauss_cli.report.html import render_html
 from infogauss_cli.report.plots import row_stem, slug
