@@ -1,5 +1,5 @@
-"""`infogauss check --detail / --bootstrap`: table, JSON, Markdown,
-HTML and plots carry the detail diagnostics."""
+"""`infogauss check --detail / --bootstrap`: table, JSON, Markdown, HTML and plots carry the
+detail diagnostics."""
 
 from __future__ import annotations
 
@@ -67,4 +67,4 @@ def test_audit_carries_detail(tmp_path):
     )
     assert r.exit_code == 0, r.output
     (row,) = json.loads(r.stdout)["rows"]
-    assert set(DETAIL_KEYS) <= set(row["metrics"])
+    assert set(DETAIL_KEYS) <= set(row["metrics"]) and "verdict" not in row["protocol"]
