@@ -256,9 +256,7 @@ def _titled(row: Row, kind: str) -> Callable[[Figure], None]:
 
 
 def row_specs(row: Row, stem: str, index: int | None) -> list[PlotSpec]:
-    """The plots of one row that its arrays allow (none for an error row)."""
-    if row.error:
-        return []
+    """The plots of one row that its arrays allow (an error row has none)."""
     label, arrays = row_label(row), row.arrays or {}
     return [
         PlotSpec(f"{stem}-{kind}.png", kind, index, f"{label}: {what}", alt.format(label=label),
