@@ -116,7 +116,7 @@ def calls_of(x: np.ndarray, seed: int) -> dict[str, str | float]:
     from infogauss_cli.diagnostics import InvalidEmbeddingsError, diagnose
     from infogauss_cli.diagnostics.gaussian import gaussian_tests, joint_sample
     from infogauss_cli.diagnostics.sphere import sphere_tests
-    from infogauss_cli.judge.verdict import PAPER, judge
+    from infogauss_cli.judge.verdict import judge
 
     joint = joint_sample(x, None, seed)
     s_metrics, s_null = sphere_tests(joint)
@@ -133,7 +133,7 @@ def calls_of(x: np.ndarray, seed: int) -> dict[str, str | float]:
         if view == "raw":
             out["excess"] = metrics["effect_excess"]
     try:  # the paper's two readings of its own columns (the l2 view)
-        paper = judge(diagnose(x, view="l2", seed=seed).metrics(), PAPER)
+        paper = judge(diagnose(x, view="l2", seed=seed).metrics(), "paper")
         out["paper_means"], out["paper_90"] = paper.gaussian, paper.other.gaussian
     except InvalidEmbeddingsError:
         out["paper_means"] = out["paper_90"] = float("nan")

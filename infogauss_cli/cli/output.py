@@ -24,7 +24,7 @@ from infogauss_cli.report.html import render_html
 from infogauss_cli.report.json_report import dumps, schema_text
 
 if TYPE_CHECKING:
-    from infogauss_cli.judge.gates import GateResult
+    from infogauss_cli.judge.verdict import GateResult
     from infogauss_cli.report.html import Section
 
 

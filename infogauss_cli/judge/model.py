@@ -11,8 +11,7 @@ from importlib import metadata
 from typing import Any
 
 from infogauss_cli import __version__
-from infogauss_cli.judge.gates import GateResult
-from infogauss_cli.judge.verdict import Metrics, Verdict
+from infogauss_cli.judge.verdict import GateResult, Metrics, Verdict
 
 SCHEMA = "infogauss.report/v1"
 ROW_KEYS = ("model", "tower", "objective", "backend", "data", "protocol", "metrics", "null")

@@ -12,9 +12,8 @@ import numpy as np
 
 from infogauss_cli.core.options import DiagnoseOptions, Protocol
 from infogauss_cli.core.progress import steps
-from infogauss_cli.judge.gates import Gates, evaluate_gates
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.verdict import Metrics, judge
+from infogauss_cli.judge.verdict import Gates, Metrics, evaluate_gates, judge
 
 if TYPE_CHECKING:
     from infogauss_cli.diagnostics.diagnosis import Diagnosis

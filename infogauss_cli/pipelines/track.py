@@ -23,8 +23,8 @@ from infogauss_cli.core.progress import note
 from infogauss_cli.data.sources import parse_data_spec
 from infogauss_cli.extract.model import extract_tower, resolve_towers
 from infogauss_cli.extract.result import Extraction
-from infogauss_cli.judge.gates import GateResult, Gates, evaluate_gates
 from infogauss_cli.judge.model import Row
+from infogauss_cli.judge.verdict import GateResult, Gates, evaluate_gates
 from infogauss_cli.models.catalogue import parse_entry, resolve_models
 from infogauss_cli.pipelines.audit import model_rows
 from infogauss_cli.pipelines.synthetic import experiment as E

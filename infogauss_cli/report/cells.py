@@ -103,8 +103,7 @@ def call_lines(rows: Sequence[Row]) -> list[str]:
             text += f" ({v.reasons[min(1, len(v.reasons) - 1)]})"
         if v.sphere is not None:
             text += f"; sphere? {SPHERE_SYMBOLS[v.sphere.call]} {v.sphere.call}"
-        excess = r.metrics.get("effect_excess")
-        if excess is not None:
+        if (excess := r.metrics.get("effect_excess")) is not None:
             text += f"; how far: effect {excess:+.3f} above the null"
         out.append(text)
     return out

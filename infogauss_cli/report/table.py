@@ -88,10 +88,9 @@ def stacked(rows: Sequence[Row]) -> Group:
         return Padding(Columns(items, padding=(0, 3)), (0, 0, 0, 4))
 
     for cells in body:
-        color = COLORS.get(cells[-1], "red")
+        mark = (words.get(cells[-1], cells[-1]), f"bold {COLORS.get(cells[-1], 'red')}")
         label = Text.from_markup(cells[0].replace("\n", "  "), style="bold")
-        mark = words.get(cells[-1], cells[-1])
-        parts += [Text.assemble((mark, f"bold {color}"), "  ", label), numbers(cells)]
+        parts += [Text.assemble(mark, "  ", label), numbers(cells)]
     for cells in nulls:
         parts += [Text(cells[0], style="dim"), numbers(cells, "dim")]
     parts.append(Text(SHORT_NOTE, style="dim"))

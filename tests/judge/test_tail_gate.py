@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infogauss_cli.judge.gates import TAIL_LEVEL, Gates, evaluate_gates
-from infogauss_cli.judge.verdict import judge
+from infogauss_cli.judge.verdict import TAIL_LEVEL, Gates, evaluate_gates, judge
 
 PAPER = "paper"  # the rule
 

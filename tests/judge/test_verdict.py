@@ -6,8 +6,7 @@ import pytest
 
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import DiagnoseOptions
-from infogauss_cli.judge.gates import Gates, evaluate_gates
-from infogauss_cli.judge.verdict import judge
+from infogauss_cli.judge.verdict import Gates, evaluate_gates, judge
 
 PAPER = "paper"  # the rule
 

@@ -15,17 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from infogauss_cli.judge.gates import GateResult
 from infogauss_cli.judge.model import Row
-from infogauss_cli.judge.verdict import Verdict
+from infogauss_cli.judge.verdict import GateResult, Verdict
 from infogauss_cli.report.cells import table_cells
 from infogauss_cli.report.html import render_html
-from infogauss_cli.report.plots import KINDS, row_stem, slug
+from infogauss_cli.report.plots import row_stem, slug
 from infogauss_cli.report.plots.charts import COMPARE_FILE, figure_pngs, write_plots
 from tests.support.cli import CHROMIUM, NO_CHROMIUM, REPO, screenshot_tool
 
 Image = pytest.importorskip("PIL.Image")
 
+KINDS = ("qq", "ad", "dp", "norms")  # the per-row plots, in order; --detail adds the rest
 WHEN = datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)
 NULL = {
     "ad_compliance": 0.95,

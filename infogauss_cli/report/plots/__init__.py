@@ -108,7 +108,6 @@ def write_figures(out_dir: str | Path, specs: Sequence[PlotSpec]) -> list[Path]:
     return paths
 
 
-KINDS = ("qq", "ad", "dp", "norms")  # per-row plots, in this order; --detail adds the rest
 WHERE = (("coord", ""), ("proj", "proj_"))  # the calibration chart's bars
 ADNULL_MEAN = 0.385  # mean of A*^2 for iid Gaussian data (large n)
 MAX_QQ_POINTS = 1000
@@ -192,8 +191,7 @@ def _dp(row: Row, ax: Axes) -> None:
     compliance = row.metrics.get("dp_compliance") or np.mean(np.asarray(raw, float) > DP_ALPHA)
     ax.hist(p, bins=np.linspace(0, 1, 21), color=DP_COLOR, alpha=0.9)
     expected = p.size / 20
-    label = f"uniform null ({expected:.3g}/bin)"
-    ax.axhline(expected, color=NULL, lw=1.2, ls="--", label=label)
+    ax.axhline(expected, color=NULL, lw=1.2, ls="--", label=f"uniform null ({expected:.3g}/bin)")
     ax.axvline(DP_ALPHA, color=FAIL, lw=1.5, label=f"p = {DP_ALPHA}")
     ax.set_xlim(0, 1)
     ax.set_xlabel("D'Agostino-Pearson p-value per coordinate")
@@ -205,13 +203,12 @@ def _norms(row: Row, ax: Axes) -> str:
     x = _finite(row.arrays["norms"])
     mean = float(x.mean()) if x.size else math.nan
     cv = float(x.std() / mean) if x.size and mean > 0 else math.nan
-    d = row.protocol.get("d")
     if x.size:
         ax.hist(x, bins=50, color="#8172b3", alpha=0.9)
     ax.axvline(mean, color=NULL, lw=1.2, ls="--", label=f"mean {mean:.4g}")
     ax.set_xlabel("raw embedding norm ‖x‖")
     ax.set_ylabel("items")
-    iso = f"; iid Gaussian ≈ {1 / math.sqrt(2 * d):.3f}" if d else ""
+    iso = f"; iid Gaussian ≈ {1 / math.sqrt(2 * d):.3f}" if (d := row.protocol.get("d")) else ""
     ax.legend(loc="upper right")
     return f": CV = {cv:.3f}{iso}"
 
@@ -259,9 +256,7 @@ def _titled(row: Row, kind: str) -> Callable[[Figure], None]:
 
 
 def row_specs(row: Row, stem: str, index: int | None) -> list[PlotSpec]:
-    """The plots of one row that its arrays allow (none for an error row)."""
-    if row.error:
-        return []
+    """The plots of one row that its arrays allow (an error row has none)."""
     label, arrays = row_label(row), row.arrays or {}
     return [
         PlotSpec(f"{stem}-{kind}.png", kind, index, f"{label}: {what}", alt.format(label=label),

@@ -22,7 +22,6 @@ COMPARE_FILE, DEPTH_FILE, TRAJECTORY_FILE = "compare.png", "depth.png", "traject
 # The comparison chart spans the HTML report's content width (about 1,170 px at 110 dpi) at
 # 1:1, so its 9 pt labels stay 9 pt on screen, whatever the number of rows.
 COMPARE_WIDTH = 10.6  # inches
-Points = Mapping[str, Sequence[tuple[int, Row]]]  # series name -> (layer or step, row)
 
 
 class Series(Protocol):
@@ -76,7 +75,7 @@ def panels(rows: Sequence[Row], uniformity: bool = True) -> list[tuple[str, str]
     return out
 
 
-def _lines(points: Points, depth: bool) -> P.PlotSpec:
+def _lines(points: Mapping[str, Sequence[tuple[int, Row]]], depth: bool) -> P.PlotSpec:
     """One panel per metric, a line per series; against the layer (``depth``) or the step."""
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
@@ -161,7 +160,7 @@ def _specs(rows: Sequence[Row]) -> list[P.PlotSpec]:
 
 
 def figure_pngs(rows: Sequence[Row]) -> list[tuple[P.PlotSpec, bytes]]:
-    """Every plot and its PNG bytes: the charts across rows, then each row's (``KINDS`` order)."""
+    """Every plot and its PNG bytes: the charts across rows, then each row's (``PLOTS`` order)."""
     return [(s, P.render(s)) for s in track(_specs(rows), "report: plots")]
 
 
