@@ -197,11 +197,10 @@ class LayerForward:
 
 
 def layer_encoders(
-    encoder: Encoder, spec: str | tuple[int, ...], model: str | None = None
+    encoder: Encoder, spec: str | tuple[int, ...], model: str
 ) -> list[tuple[int, str, Encoder]]:
     """``(index, name, encoder)`` for each layer ``spec`` selects; each ``model_id`` is
     ``"{model} {name}"``. Call ``encoder.forward.done()`` after its extraction."""
-    model = model or encoder.model_id
     if (layers := encoder.layers) is None:
         raise BadInputError(f"--layers: the backend of {model} gives no per-layer outputs")
     picked = select(spec, layers.names, model)

@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 HUB_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-Tokenizer = Callable[[list[str]], "torch.Tensor"]
 
 
 class OpenClipSource(SourceSchema):
@@ -111,7 +110,7 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, Any, str]:
     return common.finish(model), transform, identity
 
 
-def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
+def build_tokenizer(entry: ZooEntry) -> tuple[Callable[[list[str]], torch.Tensor], str]:
     """(tokenizer, identity): CLIP's BPE, or a Hugging Face tokenizer (SigLIP), local or hub."""
     import open_clip
 
