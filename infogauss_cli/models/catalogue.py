@@ -27,11 +27,9 @@ from infogauss_cli.models.zoo_schema import (
     split_random,
 )
 
-HF_EMBEDDINGS = {
-    "clip": "get_image_features / get_text_features (projected)",
-    "cls": "last_hidden_state[:, 0] (CLS token)",
-    "mean": "masked mean of the last hidden states",
-}
+HF_EMBEDDINGS = {"clip": "get_image_features / get_text_features (projected)"}
+HF_EMBEDDINGS |= {"cls": "last_hidden_state[:, 0] (CLS token)"}
+HF_EMBEDDINGS |= {"mean": "masked mean of the last hidden states"}
 
 
 def find_zoo(path: str | os.PathLike[str] | None = None) -> Path:

@@ -100,10 +100,9 @@ def backend_names() -> tuple[str, ...]:
 
 
 def get_backend(name: str) -> Backend:
-    backend_names()
-    found = _REGISTRY.get(name)
-    if found is None:
+    if name not in backend_names():
         raise BadInputError(f"unknown backend {name!r} (use one of {', '.join(_REGISTRY)})")
+    found = _REGISTRY[name]
     if isinstance(found, str):
         module, _, attr = found.partition(":")
         found = getattr(importlib.import_module(module), attr or "BACKEND")

@@ -37,7 +37,6 @@ def entry_class(backend: str) -> type[ZooEntry]:
         namespace = {
             "__annotations__": {"backend": Literal[spec.name], "source": spec.source_schema},
             "__module__": __name__,
-            "__doc__": f"A zoo entry of the {spec.name} backend.",
             "allowed_towers": spec.towers,
             "backend_name": spec.name,
         }
@@ -51,9 +50,8 @@ def _schemas(names: tuple[str, ...]) -> tuple[Any, type[BaseModel]]:
     classes = tuple(entry_class(n) for n in names)
     union = classes[0] if len(classes) == 1 else Union[classes]  # noqa: UP007
     any_entry = Annotated[union, Field(discriminator="backend")]
-    models = (list[any_entry], ...)
     return any_entry, create_model(
-        "ZooFile", __base__=Strict, schema_version=(Literal[1], ...), models=models
+        "ZooFile", __base__=Strict, schema_version=(Literal[1], ...), models=(list[any_entry], ...)
     )
 
 

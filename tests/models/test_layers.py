@@ -50,7 +50,7 @@ def test_layer_encoders_run_the_model_once_per_batch_for_all_layers():
 
     layers = LayerSet(("L0", "L1", "L2"), forward_all, (2, 2, 2), "test")
     base = Encoder("m", "text", 2, torch.nn.Identity(), str, dict, None, {"a": "b"}, layers=layers)
-    encs = layer_encoders(base, "all")
+    encs = layer_encoders(base, "all", "m")
     assert [(k, name, e.model_id) for k, name, e in encs] == [
         (0, "L0", "m L0"),
         (1, "L1", "m L1"),
@@ -74,7 +74,7 @@ def test_a_backend_without_layers_is_bad_input():
 
     base = Encoder("m", "text", 2, torch.nn.Identity(), str, dict, None)
     with pytest.raises(BadInputError, match="no per-layer outputs"):
-        layer_encoders(base, "all")
+        layer_encoders(base, "all", "m")
 
 
 def test_the_cli_refuses_a_bad_layer_spec():

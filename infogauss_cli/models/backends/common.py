@@ -151,12 +151,11 @@ def select(spec: str | tuple[int, ...], names: Sequence[str], model: str) -> lis
     count = len(names)
     if spec == ALL:
         return list(range(count))
-    for i in spec:
-        if not -count <= i < count:
-            raise BadInputError(
-                f"--layers: {model} has layers 0..{count - 1} ({names[0]}..{names[-1]}); "
-                f"{i} is not one of them"
-            )
+    if bad := [i for i in spec if not -count <= i < count]:
+        raise BadInputError(
+            f"--layers: {model} has layers 0..{count - 1} ({names[0]}..{names[-1]}); "
+            f"{bad[0]} is not one of them"
+        )
     return sorted({i % count for i in spec})
 
 
@@ -198,11 +197,10 @@ class LayerForward:
 
 
 def layer_encoders(
-    encoder: Encoder, spec: str | tuple[int, ...], model: str | None = None
+    encoder: Encoder, spec: str | tuple[int, ...], model: str
 ) -> list[tuple[int, str, Encoder]]:
     """``(index, name, encoder)`` for each layer ``spec`` selects; each ``model_id`` is
     ``"{model} {name}"``. Call ``encoder.forward.done()`` after its extraction."""
-    model = model or encoder.model_id
     if (layers := encoder.layers) is None:
         raise BadInputError(f"--layers: the backend of {model} gives no per-layer outputs")
     picked = select(spec, layers.names, model)
@@ -289,28 +287,22 @@ def _batch_first(transformer: torch.nn.Module, h: torch.Tensor) -> torch.Tensor:
 
 
 def layers_open_clip_image(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
-    visual = module.visual
-    tr = visual.transformer
-    _, outs = hooked(list(tr.resblocks), lambda: module.encode_image(batch["pixel_values"]), tr)
-    res = []
-    for h in outs:
-        pooled, _ = visual._pool(_batch_first(tr, h) if h is not outs[0] else h)
-        res.append(pooled @ visual.proj if visual.proj is not None else pooled)
-    return res
+    visual, blocks = module.visual, list(module.visual.transformer.resblocks)
+    _, outs = hooked(blocks, lambda: module.encode_image(batch["pixel_values"]), blocks[0])
+    pooled = [visual._pool(_batch_first(visual.transformer, h))[0] for h in outs]
+    return [p @ visual.proj if visual.proj is not None else p for p in pooled]
 
 
 def layers_open_clip_text(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
     from open_clip.transformer import text_global_pool
 
-    tr = module.transformer
-    ids = batch["input_ids"]
-    _, outs = hooked(list(tr.resblocks), lambda: module.encode_text(ids), tr)
-    eos = getattr(module, "text_eos_id", None)
+    ids, blocks = batch["input_ids"], list(module.transformer.resblocks)
+    _, outs = hooked(blocks, lambda: module.encode_text(ids), blocks[0])
+    eos, proj = getattr(module, "text_eos_id", None), module.text_projection
     res = []
     for h in outs:
-        x = module.ln_final(_batch_first(tr, h) if h is not outs[0] else h)
+        x = module.ln_final(_batch_first(module.transformer, h))
         x = text_global_pool(x, ids, module.text_pool_type, eos_token_id=eos)
-        proj = module.text_projection
         if proj is not None:
             x = proj(x) if callable(proj) and not hasattr(proj, "shape") else x @ proj
         res.append(x)

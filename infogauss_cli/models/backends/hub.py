@@ -16,7 +16,6 @@ from infogauss_cli.core.netcheck import unreachable_reason
 from infogauss_cli.models.weights import WeightsStatus, error_chain
 from infogauss_cli.models.zoo_schema import ZooEntry, on_the_fly_prefix
 
-PROBE_TIMEOUT_S = 3.0
 Fetch = Literal["any", "cache", "hub"]
 # a Hugging Face tokenizer's files (patterns to fetch) and the names one of which it needs
 TOKENIZER_PATTERNS = ("tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab*")
@@ -47,7 +46,7 @@ def hub_unavailable_reason(url: str | None = None) -> str | None:
         return reason
     parsed = urllib.parse.urlsplit(url or "")
     target = f"{parsed.scheme}://{parsed.netloc}" if url else endpoint()
-    if (why := unreachable_reason(target, PROBE_TIMEOUT_S)) is None:
+    if (why := unreachable_reason(target)) is None:  # within 3 s
         return None
     return f"{target if url else f'the hub ({target})'} is unreachable: {why}"
 

@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 HUB_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-Tokenizer = Callable[[list[str]], "torch.Tensor"]
 
 
 class OpenClipSource(SourceSchema):
@@ -111,7 +110,7 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, Any, str]:
     return common.finish(model), transform, identity
 
 
-def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
+def build_tokenizer(entry: ZooEntry) -> tuple[Callable[[list[str]], torch.Tensor], str]:
     """(tokenizer, identity): CLIP's BPE, or a Hugging Face tokenizer (SigLIP), local or hub."""
     import open_clip
 
@@ -120,9 +119,7 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
     context = int(text_cfg.get("context_length", 77))
     if not repo:  # CLIP's BPE, shipped with open_clip
         tokenizer = open_clip.get_tokenizer(entry.source.name)
-        name = f"{type(tokenizer).__name__}:{context}"
-        common.check_vocab(entry.ref, name, _vocab_size(tokenizer))
-        return tokenizer, name
+        return tokenizer, f"{type(tokenizer).__name__}:{context}"
     folder = local_path(entry)
     if folder is not None and any((folder / n).is_file() for n in hub.TOKENIZER_FILES.split("|")):
         ident = f"{path_identity(folder)}:{context}"
@@ -131,20 +128,10 @@ def build_tokenizer(entry: ZooEntry) -> tuple[Tokenizer, str]:
         files = hub.Files(hub.TOKENIZER_PATTERNS, [hub.TOKENIZER_FILES], what)
         folder = hub.hub_snapshot(entry.ref, repo, files)
         ident = f"{hub.hub_identity(repo, folder)}:{context}"
-    tokenizer = open_clip.tokenizer.HFTokenizer(
-        str(folder),
-        context_length=context,
-        tokenizer_mode=text_cfg.get("tokenizer_mode"),
-        **text_cfg.get("tokenizer_kwargs", {}),
-    )
-    common.check_vocab(entry.ref, repo, _vocab_size(tokenizer))
+    kw = {**text_cfg.get("tokenizer_kwargs", {}), "tokenizer_mode": text_cfg.get("tokenizer_mode")}
+    tokenizer = open_clip.tokenizer.HFTokenizer(str(folder), context_length=context, **kw)
+    common.check_vocab(entry.ref, repo, len(tokenizer.tokenizer))
     return tokenizer, ident
-
-
-def _vocab_size(tokenizer: Tokenizer) -> int:
-    """An HFTokenizer's vocabulary, or CLIP's SimpleTokenizer's ``encoder``."""
-    inner = getattr(tokenizer, "tokenizer", None)
-    return len(inner if inner is not None else tokenizer.encoder)  # type: ignore[attr-defined]
 
 
 def build(entry: ZooEntry, tower: str) -> Encoder:
@@ -173,26 +160,13 @@ def quick_status(entry: ZooEntry) -> WeightsStatus | None:
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
-    status = WeightsStatus.offline(entry)
-    if status is None:
-        _, tag_cfg = check(entry)
-        if (location := _hub_location(tag_cfg)) is not None:
-            status = hub.files_status(entry, *location)
-        else:
-            url = str(tag_cfg.get("url", "-"))
-            status = WeightsStatus("hub", url, False, "downloaded by open_clip on first use")
-    if "text" not in entry.towers:
+    if status := WeightsStatus.offline(entry):
         return status
-    import open_clip
-
-    text_cfg = open_clip.get_model_config(entry.source.name).get("text_cfg", {})
-    if not (repo := text_cfg.get("hf_tokenizer_name")):
-        return status
-    files = hub.Files(hub.TOKENIZER_PATTERNS, [hub.TOKENIZER_FILES])
-    folder = hub.hub_snapshot(entry.ref, repo, files, fetch="cache")
-    note = f"text tokenizer hf://{repo}: " + ("cached" if folder else "not cached (hub)")
-    detail = "; ".join(filter(None, [status.detail, note]))
-    return WeightsStatus(status.kind, status.location, status.available and bool(folder), detail)
+    _, tag_cfg = check(entry)
+    if (location := _hub_location(tag_cfg)) is not None:
+        return hub.files_status(entry, *location)
+    url = str(tag_cfg.get("url", "-"))
+    return WeightsStatus("hub", url, False, "downloaded by open_clip on first use")
 
 
 BACKEND = BackendSpec(

@@ -92,13 +92,19 @@ def build(entry: ZooEntry, tower: str) -> Encoder:
     collate = common.TextCollate(tokenizer, length, lower=lower)
     with torch.inference_mode():
         dim = int(forward_st(module, collate(["dimension probe"])).shape[-1])
-    libs = ("transformers", "sentence-transformers")
-    fingerprint = common.base_fingerprint(entry, tower, ident, libs)
-    fingerprint["normalize"] = str(entry.source.normalize)
-    fingerprint["modules"] = ",".join(type(m).__name__ for m in modules)
-    fingerprint["tokenizer"] = f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{lower}"
-    enc = Encoder(entry.ref, "text", dim, module, prepare_text, collate, forward_st, fingerprint)  # type: ignore[arg-type]
-    return attach_layers(enc)
+    fp = common.base_fingerprint(entry, tower, ident, ("transformers", "sentence-transformers"))
+    fp["normalize"] = str(entry.source.normalize)
+    fp["modules"] = ",".join(type(m).__name__ for m in modules)
+    fp["tokenizer"] = f"{type(tokenizer).__name__}:{len(tokenizer)}:{length}:{lower}"
+    enc = Encoder(entry.ref, "text", dim, module, prepare_text, collate, forward_st, fp)  # type: ignore[arg-type]
+    hf = _hf_model(modules[0])
+    if hf is None or not hasattr(hf, "config"):
+        return enc
+    with torch.inference_mode():  # each hidden state through the modules after the first
+        outs = forward_layers(module, collate(["layer probe"]))
+    rest = " + ".join(type(m).__name__ for m in modules[1:]) or "identity"
+    how = f"hidden state k through the model's {rest}"
+    return common.with_layers(enc, forward_layers, [int(o.shape[-1]) for o in outs], how)
 
 
 def weights_status(entry: ZooEntry) -> WeightsStatus:
@@ -120,19 +126,6 @@ def forward_layers(module: torch.nn.Module, batch: Batch) -> list[torch.Tensor]:
     out = hf(**inputs, output_hidden_states=True, return_dict=True)
     rest = module[1:]  # type: ignore[index]
     return [rest({**batch, "token_embeddings": h})["sentence_embedding"] for h in out.hidden_states]
-
-
-def attach_layers(encoder: Encoder) -> Encoder:
-    import torch
-
-    hf = _hf_model(encoder.module[0])  # type: ignore[index]
-    if hf is None or not hasattr(hf, "config"):
-        return encoder
-    with torch.inference_mode():
-        outs = forward_layers(encoder.module, encoder.collate(["layer probe"]))
-    rest = [type(m).__name__ for m in list(encoder.module)[1:]]
-    how = "hidden state k through the model's " + (" + ".join(rest) or "identity")
-    return common.with_layers(encoder, forward_layers, [int(o.shape[-1]) for o in outs], how)
 
 
 BACKEND = BackendSpec(

@@ -150,8 +150,7 @@ def build_model(entry: ZooEntry) -> tuple[torch.nn.Module, str]:
         if file is not None:
             state = timm.models.load_state_dict(str(file), weights_only=True)
             state = convert_efficientnet_pytorch(state, model)
-            for key in ("classifier.weight", "classifier.bias"):
-                state.pop(key, None)  # num_classes=0: no classifier
+            state = {k: v for k, v in state.items() if not k.startswith("classifier.")}  # no head
             result = model.load_state_dict(state, strict=False)
             _check_fit(entry, file, result.missing_keys, result.unexpected_keys)  # type: ignore[arg-type]
         return common.finish(model), identity
