@@ -19,14 +19,12 @@ ViewName = Literal["auto", "l2", "raw", "both"]
 TowerName = Literal["image", "text", "all"]
 PrecisionName = Literal["auto", "fp32", "bf16", "fp16"]
 DecodeName = Literal["cpu", "exact", "fast", "gpu"]
-VerdictModeName = Literal["coordinates", "projections"]
 RuleName = Literal["calibrated", "paper"]
 
 VIEW_CHOICES: tuple[str, ...] = get_args(ViewName)
 TOWER_CHOICES: tuple[str, ...] = get_args(TowerName)
 PRECISIONS: tuple[str, ...] = get_args(PrecisionName)
 DECODES: tuple[str, ...] = get_args(DecodeName)
-VERDICT_MODES: tuple[str, ...] = get_args(VerdictModeName)
 RULES: tuple[str, ...] = get_args(RuleName)
 VIEWS: dict[str, tuple[str, ...]] = {"auto": ("l2",), "l2": ("l2",), "raw": ("raw",)}
 VIEWS["both"] = ("l2", "raw")
@@ -166,7 +164,6 @@ class DiagnoseOptions:
 
     detail: bool = False
     bootstrap: int = 0
-    verdict: VerdictModeName = "coordinates"
     rule: RuleName = "calibrated"  # calibrated against the view's reference, or the paper's 90%
     alpha: float = 0.05  # false-alarm rate of the calibrated rule on the reference
     per_coordinate: bool = False
@@ -175,7 +172,6 @@ class DiagnoseOptions:
     memory_budget: int | str | None = None
 
     def __post_init__(self) -> None:
-        check_choice(self.verdict, VERDICT_MODES, "verdict mode")
         check_choice(self.rule, RULES, "rule")
         if not 0.0 < self.alpha < 1.0:
             raise BadInputError(f"--alpha must be between 0 and 1 (exclusive), got {self.alpha}")
