@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -225,8 +226,6 @@ def use_hard_exit() -> None:
 
 def leave(code: int) -> None:
     if _state.get("leave"):
-        import sys
-
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

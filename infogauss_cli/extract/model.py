@@ -68,9 +68,7 @@ def reservoir(items: Iterable[Item], n: int, seed: int) -> list[Item]:
     for i, item in enumerate(items):
         if i < n:
             kept.append((i, item))
-            continue
-        j = int(rng.integers(0, i + 1))
-        if j < n:
+        elif (j := int(rng.integers(0, i + 1))) < n:
             kept[j] = (i, item)
     return [item for _, item in sorted(kept, key=lambda p: p[0])]
 
