@@ -1,7 +1,6 @@
-"""Items -> collated batches: the item loader, ``Encoder.prepare`` and the collate, run by
-worker processes or, for CPU images, by threads between forward passes (:class:`ThreadedBatches`).
-Unreadable items are dropped from the batch and named; uint8 images are normalised on the
-device (:class:`DevicePrep`)."""
+"""Items -> collated batches (item loader, ``Encoder.prepare``, collate) on worker processes or,
+for CPU images, on threads between forward passes; unreadable items are dropped and named;
+uint8 images are normalised on the device (:class:`DevicePrep`)."""
 
 from __future__ import annotations
 
