@@ -36,12 +36,7 @@ class ChunkWriter:
     """Collects batch outputs per chunk; writes each once its batches (:meth:`expect`) are in."""
 
     def __init__(
-        self,
-        ids: Sequence[str],
-        size: int,
-        entry: CacheEntry | None,
-        dim: int,
-        device: str = "cpu",
+        self, ids: Sequence[str], size: int, entry: CacheEntry | None, dim: int, device: str = "cpu"
     ) -> None:
         self.ids, self.size, self.entry, self.dim = ids, size, entry, dim
         self.done: dict[int, Chunk] = {}
