@@ -78,9 +78,7 @@ def recipe_base(
     entry: ZooEntry, tower: str, compute: Compute, device: str
 ) -> dict[str, object] | None:
     """The model part of a recipe; None for hub weights and plugin backends."""
-    if getattr(entry, "backend", None) not in BUILTIN_BACKENDS:
-        return None
-    weights = weights_recipe(entry)
+    weights = weights_recipe(entry) if getattr(entry, "backend", None) in BUILTIN_BACKENDS else None
     if weights is None:
         return None
     return {

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -72,9 +73,7 @@ def current_shard(shard: str | None = None) -> Shard:
                 f"(WORLD_SIZE={env[1]}) the ranks split it already: drop --shard"
             )
         return Shard(k - 1, n, 0, "job")
-    if env is None:
-        return Shard()
-    return Shard(env[0], env[1], env[2], "torchrun")
+    return Shard() if env is None else Shard(*env, mode="torchrun")
 
 
 def _group() -> Any:
@@ -225,8 +224,6 @@ def use_hard_exit() -> None:
 
 def leave(code: int) -> None:
     if _state.get("leave"):
-        import sys
-
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

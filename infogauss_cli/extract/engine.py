@@ -50,16 +50,10 @@ LoadItem = Callable[[Item], Any]
 def engine_options(
     compute: Compute, device: str | None = None, strict: bool = False, shard: Shard = Shard()
 ) -> EngineOptions:
-    return EngineOptions(
-        device=compute.device if device is None else device,
-        precision=compute.precision,
-        batch_size=compute.batch_size,
-        workers=compute.workers,
-        compile=compute.compile,
-        decode=compute.decode,
-        strict=strict,
-        shard=shard,
-    )
+    """The engine's part of ``compute``; ``device``: this process's, resolved."""
+    same = ("precision", "batch_size", "workers", "compile", "decode")
+    kept = {name: getattr(compute, name) for name in same}
+    return EngineOptions(device=device or compute.device, strict=strict, shard=shard, **kept)
 
 
 def settings(encoder: Encoder, options: EngineOptions) -> tuple[str, str, int, int]:
@@ -180,7 +174,6 @@ class _Run:
         self.encoder, self.options, self.cache, self.data = encoder, options, cache, data
         self.load = load or default_loader(encoder.tower)
         self.device, self.precision, self.bs, self.size = settings(encoder, options)
-        self.batch_size, self.known = self.bs, False
         self.notes: list[str] = []
         self.ids: list[str] = []
         self.seen: set[str] = set()
@@ -315,8 +308,6 @@ class _Run:
         try:
             with inference(runner.cuda):
                 for indices, kept, batch, skipped in batches:
-                    indices = [int(i) for i in indices]
-                    skipped = [(int(i), reason) for i, reason in skipped]
                     if strict:
                         raise_if_skipped([(self.ids[i], reason) for i, reason in skipped])
                     out = runner(batch, len(kept)) if kept else None

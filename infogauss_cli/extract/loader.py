@@ -1,7 +1,6 @@
-"""Items -> collated batches: the item loader, ``Encoder.prepare`` and the collate, run by
-worker processes or, for CPU images, by threads between forward passes (:class:`ThreadedBatches`).
-Unreadable items are dropped from the batch and named; uint8 images are normalised on the
-device (:class:`DevicePrep`)."""
+"""Items -> collated batches (item loader, ``Encoder.prepare``, collate) on worker processes or,
+for CPU images, on threads between forward passes; unreadable items are dropped and named;
+uint8 images are normalised on the device (:class:`DevicePrep`)."""
 
 from __future__ import annotations
 
@@ -177,13 +176,12 @@ class DevicePrep:
         warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
         import torchvision.io as io  # (its warning above: decoding moves to torchcodec)
 
-        resize_crop = self.gpu_decode
         jpeg = [i for i, x in enumerate(xs) if x.ndim == 1]
-        mode = io.ImageReadMode.RGB
-        decoded = io.decode_jpeg([xs[i] for i in jpeg], mode=mode, device=dev) if jpeg else []
+        rgb = io.ImageReadMode.RGB
+        decoded = io.decode_jpeg([xs[i] for i in jpeg], mode=rgb, device=dev) if jpeg else []
         out = [x.to(dev) for x in xs]
         for i, img in zip(jpeg, decoded, strict=True):
-            out[i] = resize_crop(img)
+            out[i] = self.gpu_decode(img)
         return torch.stack(out)
 
 

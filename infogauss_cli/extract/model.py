@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -68,9 +69,7 @@ def reservoir(items: Iterable[Item], n: int, seed: int) -> list[Item]:
     for i, item in enumerate(items):
         if i < n:
             kept.append((i, item))
-            continue
-        j = int(rng.integers(0, i + 1))
-        if j < n:
+        elif (j := int(rng.integers(0, i + 1))) < n:
             kept[j] = (i, item)
     return [item for _, item in sorted(kept, key=lambda p: p[0])]
 
@@ -266,12 +265,9 @@ def save_or_rescue(
             )
             raise io_failure(exc, path, "write --out", fix=fix) from None
         rescue = rescue_path(path, compute.cache_dir)
-        try:
+        fix = "no other writable place was found; free space and rerun"
+        with contextlib.suppress(OSError):
             if rescue is not None:
                 save_embeddings(rescue, result.embeddings, result.ids, meta)
-        except OSError:
-            rescue = None
-        fix = f"the embeddings were written to {rescue} instead"
-        if rescue is None:
-            fix = "no other writable place was found; free space and rerun"
+                fix = f"the embeddings were written to {rescue} instead"
         raise io_failure(exc, path, "write --out", fix=fix) from None

@@ -150,9 +150,8 @@ def subset_indices(count: int, n: int | None, seed: int = 0) -> list[int] | None
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """How ``extract`` computes (None: the device's default; the CLI checks the values);
-    ``bucket``: text batches sorted by length. Only precision, chunk size and decode enter the
-    cache key."""
+    """How ``extract`` computes (None: the device's default); ``bucket``: text batches sorted by
+    length. Only precision, chunk size and decode enter the cache key."""
 
     device: str = "auto"
     precision: str = "auto"
@@ -164,3 +163,11 @@ class EngineOptions:
     decode: str = "cpu"
     strict: bool = False
     shard: Shard = field(default_factory=Shard, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.batch_size is not None and self.batch_size < 1:
+            raise BadInputError(f"--batch-size {self.batch_size}: must be at least 1")
+        if self.workers is not None and self.workers < 0:
+            raise BadInputError(f"--workers {self.workers}: must be 0 or more")
+        if self.chunk_items is not None and self.chunk_items < 1:
+            raise BadInputError(f"chunk size {self.chunk_items}: must be at least 1 item")

@@ -65,10 +65,6 @@ class ShardWork:
     cache_path: str | None = None
     notes: tuple[str, ...] = ()
 
-    @property
-    def cached(self) -> int:
-        return len(self.chunks) - self.computed
-
 
 def skipped_text(skipped: Sequence[tuple[str, str]]) -> str:
     return more_names([f"{i} ({r})" for i, r in skipped], SKIPPED_SHOWN)

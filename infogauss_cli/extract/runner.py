@@ -160,8 +160,7 @@ class Runner:
         return out
 
     def _back_off(self, b: int) -> None:
-        if self.cuda:
-            self.torch.cuda.empty_cache()
+        self.torch.cuda.empty_cache()  # a no-op where CUDA never started
         if b == 1:
             raise RunError(
                 f"{self.model_id}: CUDA out of memory even with batch size 1 on "

@@ -203,8 +203,7 @@ class EmbeddingCache:
 
 
 def ids_sidecar(path: str | Path) -> Path:
-    path = Path(path)
-    return path.with_name(path.stem + ".ids.json")
+    return Path(path).with_suffix(".ids.json")
 
 
 def check_output_path(path: str | Path) -> Path:

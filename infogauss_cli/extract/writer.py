@@ -36,12 +36,7 @@ class ChunkWriter:
     """Collects batch outputs per chunk; writes each once its batches (:meth:`expect`) are in."""
 
     def __init__(
-        self,
-        ids: Sequence[str],
-        size: int,
-        entry: CacheEntry | None,
-        dim: int,
-        device: str = "cpu",
+        self, ids: Sequence[str], size: int, entry: CacheEntry | None, dim: int, device: str = "cpu"
     ) -> None:
         self.ids, self.size, self.entry, self.dim = ids, size, entry, dim
         self.done: dict[int, Chunk] = {}
@@ -168,9 +163,14 @@ class ChunkWriter:
 
 def chunk_write_failure(exc: OSError, folder: Path, kept: int) -> IOFailure:
     """The error of a chunk not written to ``folder`` (``kept`` chunks written before it)."""
-    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    fix = (
-        f"the {kept} chunk(s) written so far are kept: {'free space' if full else 'fix that'} "
-        "and rerun to resume, or pass --cache-dir DIR elsewhere, or --no-cache"
-    )
-    return io_failure(exc, folder, "write a cache chunk in", fix=fix)
+    elsewhere = "or pass --cache-dir DIR elsewhere, or --no-cache"
+    done = f"the {kept} chunk(s) written so far are kept"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = f"{done}: free space and rerun to resume, {elsewhere}"
+        return io_failure(exc, folder, "write a cache chunk in", fix=fix)
+    path = exc.filename2 or exc.filename or folder  # a rename names its target second
+    if exc.errno == errno.EISDIR:
+        fix = f"remove that folder (a chunk file belongs there) and rerun to resume, {elsewhere}"
+    else:
+        fix = f"{done}; check that path and rerun to resume, {elsewhere}"
+    return io_failure(exc, path, "write the cache chunk", fix=fix)

@@ -22,7 +22,7 @@ def _texts() -> list[Item]:
     return [Item(id=f"t{i}", text=s) for i, s in enumerate(SENTENCES)]
 
 
-def test_bucket_batches_sort_within_chunks_and_cover_every_item():
+def test_length_buckets_sort_within_chunks_and_cover_every_item():
     from infogauss_cli.extract.plan import make_plan
 
     plan = make_plan([f"t{i}" for i in range(40)], 4, 16)  # chunks of 16, 4 per batch
