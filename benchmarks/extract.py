@@ -4,7 +4,7 @@ CPU mode (default): one small real architecture at 224 (random weights), three w
 synthetic COCO-sized JPEGs:
 
 - forward only: the model on pre-made tensors (the ceiling),
-- pipeline: ``infogauss_cli.extract.extract`` (workers, batching; cache off), for each worker
+- pipeline: ``infogauss_cli.extract.engine.extract`` (workers, batching; cache off), for each worker
   count in ``--workers`` (the CPU default is chosen from this),
 - naive: open, transform, forward one image at a time.
 
