@@ -125,7 +125,7 @@ def demo_cmd(**params: object) -> None:
 
       [bold]infogauss demo --no-models --out /tmp/demo[/]
     """
-    from infogauss_cli.pipelines.demo import GPU_COMMAND, demo_rows  # numpy
+    from infogauss_cli.pipelines.audit import GPU_COMMAND, demo_rows  # numpy
 
     out, json_out, quiet = Path(str(params["out"])), params["json_out"], bool(params["quiet"])
     html, report = out / "report.html", out / "report.json"

@@ -1,6 +1,8 @@
 """``infogauss audit`` / ``compare``: zoo models x data -> extraction -> report rows; per-layer
 profiles (``--layers``): the encoder built once and split into one encoder per layer, each
-extracted and cached like any audit (rows ``"{model} {layer}"``, or one file per layer)."""
+extracted and cached like any audit (rows ``"{model} {layer}"``, or one file per layer);
+``infogauss demo``: the paper's comparison offline on a CPU, the synthetic experiment and
+packaged weights on data that ships with Python and scikit-image, against random-init twins."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from infogauss_cli.core.errors import RunError
-from infogauss_cli.core.options import Request, parse_layers
+from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.core.options import DataOptions, DiagnoseOptions, Request, parse_layers
+from infogauss_cli.core.progress import note
 from infogauss_cli.data.sources import data_section, ignored_counts, parse_data_spec
 from infogauss_cli.data.sources.base import Source
 from infogauss_cli.extract.model import (
@@ -30,12 +33,20 @@ from infogauss_cli.judge.rows import diagnose_rows
 from infogauss_cli.models import catalogue
 from infogauss_cli.models.backends.common import layer_encoders
 from infogauss_cli.models.digest import identity_sha256
+from infogauss_cli.pipelines.synthetic.experiment import synthetic_rows
+from infogauss_cli.pipelines.synthetic.train import preset
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.zoo_schema import ZooEntry
 
 Extracted = Extraction | ShardWork | RunError
 Layered = list[tuple[str | None, Extracted]]
+SYNTHETIC_SETTINGS = ("gmm", "binary", "supervised")
+MODEL_ROWS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("minilm-l6", "minilm-l6@random"), "pydoc-topics"),
+    (("effnet-lite0", "effnet-lite0@random"), "skimage-samples"),
+)
+GPU_COMMAND = "infogauss compare clip-vit-l14 dino resnet34 densenet --download --html report.html"
 
 
 def extract_layers(
@@ -167,3 +178,16 @@ def paired_metrics(source: Source, done: Mapping[str, Extracted]) -> dict[str, f
         return {}
     ps = paired_stats(np.asarray(ex_i.embeddings)[ia], np.asarray(ex_t.embeddings)[ib])
     return dict(paired_alignment=ps.alignment, modality_gap=ps.modality_gap, paired_n=ps.n_pairs)
+
+
+def demo_rows(*, models: bool = True, keep_arrays: bool = False) -> list[Row]:
+    """Synthetic rows, then :data:`MODEL_ROWS` (a model that cannot load gives error rows)."""
+    options = DiagnoseOptions(keep_arrays=keep_arrays)
+    rows = synthetic_rows(preset("quick", settings=SYNTHETIC_SETTINGS), Request(diagnose=options))
+    for refs, data in MODEL_ROWS if models else ():
+        note(f"[dim]{' vs '.join(refs)} on {data}[/]")
+        try:
+            rows += audit_models(refs, Request(data=DataOptions(data=data), diagnose=options))
+        except BadInputError as exc:  # e.g. scikit-image missing: the other rows still count
+            rows += [Row(model=ref, data={"source": data}, error=str(exc)) for ref in refs]
+    return rows
