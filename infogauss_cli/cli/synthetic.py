@@ -13,7 +13,7 @@ from infogauss_cli.cli.output import emit, publish
 from infogauss_cli.core.options import Outputs
 from infogauss_cli.judge.model import Row
 from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver
-from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
+from infogauss_cli.pipelines.synthetic.experiment import comparison_sections, render_comparison
 
 E, S = "Experiment", "Sweep"
 Encoder = o.choices("Encoder", ("linear", "mlp"))
