@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.filesize import decimal
 from rich.table import Table
 
 from infogauss_cli.cli import options as o
@@ -27,12 +28,6 @@ PRUNE = (
 
 def _root(cache_dir: object) -> Path:
     return Path(str(cache_dir)).expanduser() if cache_dir is not None else default_cache_dir()
-
-
-def human_size(n: int) -> str:
-    """``1.2 GB``, ``340 kB``, ``12 B`` (powers of 1000)."""
-    power = min(len(str(n)) - 1, 12) // 3 if n > 0 else 0
-    return f"{n} B" if power == 0 else f"{n / 1000**power:.1f} {'kMGT'[power - 1]}B"
 
 
 def human_age(seconds: float) -> str:
@@ -63,7 +58,7 @@ def list_cmd(**params: object) -> None:
         table.add_column(col, justify="right" if right else "left", overflow="fold")
     for i in infos:
         items = "stream" if i.items is None else str(i.items)
-        size, age = human_size(i.size_bytes), human_age(i.age_s())
+        size, age = decimal(i.size_bytes), human_age(i.age_s())
         table.add_row(i.model, i.tower, i.data, items, size, age)
     StdoutConsole().print(table)
 
@@ -88,8 +83,8 @@ def prune_cmd(**params: object) -> None:
         if not dry_run:
             admin.remove_entry(root, info)
         line = f"{verb} {info.path.name} ({info.model} {info.tower}, {info.data}, "
-        typer.echo(line + f"{human_size(info.size_bytes)}, unused {human_age(info.age_s())})")
-    freed = human_size(sum(i.size_bytes for i in chosen))
+        typer.echo(line + f"{decimal(info.size_bytes)}, unused {human_age(info.age_s())})")
+    freed = decimal(sum(i.size_bytes for i in chosen))
     typer.echo(f"{verb} {len(chosen)} entr{'y' if len(chosen) == 1 else 'ies'}, {freed}")
 
 

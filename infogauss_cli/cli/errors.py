@@ -183,10 +183,6 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _noop(n: int = 1, **fields: object) -> None:
-    return None
-
-
 class RichChannel:
     """Notes on ``console``; bars when it is a terminal (one rich Progress for nested steps);
     nothing at all on a quiet console (``--quiet``, torchrun ranks but the first)."""
@@ -199,7 +195,7 @@ class RichChannel:
     @contextlib.contextmanager
     def step(self, label: str, total: int | None, unit: str) -> Iterator[Advance]:
         if self.console.quiet or not self.console.is_terminal:
-            yield _noop
+            yield lambda n=1, **fields: None
             return
         if self.open == 0:
             from rich import progress as p  # only when bars show: start-up time
