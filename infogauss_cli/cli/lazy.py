@@ -146,8 +146,8 @@ COMMANDS = {  # name -> the listing's line (function NAME_cmd)
 }
 GROUPS = ("zoo", "data", "cache")  # typer sub-apps, ``app`` in their module
 SAME_AS = {"compare": "audit"}  # another name of a command, with the listing's line as help
-HOME = {"compare": "audit", "check": "audit", "demo": "synthetic", "schema": "output"}
-HOME |= {"fit": "use", "score": "use"}
+HOME = {"compare": "audit", "check": "audit", "extract": "audit", "demo": "synthetic"}
+HOME |= {"schema": "output", "fit": "use", "score": "use"}
 
 
 class _Help:
