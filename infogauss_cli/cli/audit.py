@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from infogauss_cli.cli import options as o
-from infogauss_cli.cli.output import emit
+from infogauss_cli.cli.output import publish
 from infogauss_cli.core.preflight import data_inputs
 from infogauss_cli.core.progress import note
 from infogauss_cli.core.safe_text import printable
@@ -54,7 +54,7 @@ def audit_cmd(
         if not out.quiet:
             note(o.SHARD_DONE.format(shard=share.label))
         raise typer.Exit(0)
-    emit(rows, out)
+    raise typer.Exit(publish(rows, out))
 
 
 ARRAY = (o.shared(str | None, None, "--key", o.OPT), o.shared(str | None, None, "--name", o.OPT))
@@ -83,7 +83,7 @@ def check_cmd(
     req = o.request(params, [("FILE", f) for f in files])  # before any file is read
     key, name = params["key"], params["name"]
     rows = [r for f in files for r in check_file(f, req, key, name)]  # type: ignore[arg-type]
-    emit(rows, req.outputs)
+    raise typer.Exit(publish(rows, req.outputs))
 
 
 OUT_HELP = (

@@ -9,7 +9,7 @@ import typer
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import terminal
-from infogauss_cli.cli.output import emit, publish
+from infogauss_cli.cli.output import publish
 from infogauss_cli.core.options import Outputs
 from infogauss_cli.judge.model import Row
 from infogauss_cli.pipelines.synthetic import experiment
@@ -100,7 +100,7 @@ def synthetic_cmd(**params: object) -> None:
         rows = experiment.sweep_rows(cfg, ds, ns, req)
         if out.plots:
             experiment.write_sweep_plot(rows, cfg, out.plots)
-        emit(rows, out)
+        raise typer.Exit(publish(rows, out))
     saver = None if save_checkpoints is None else CheckpointSaver(Path(save_checkpoints))
     rows = experiment.synthetic_rows(cfg, req, saver)
     code = _publish(rows, out, f"[dim]{cfg.describe()}[/]")

@@ -57,8 +57,8 @@ def extract_layers(
     before: Callable[[list[str]], None] | None = None,
     shard: Shard = Shard(),
 ) -> Layered:
-    """``(layer, Extraction or RunError)`` for each selected layer (``[(None, RunError)]``: no
-    model); ``before(names)`` runs before any extraction."""
+    """``(layer, extraction)`` per selected layer (``[(None, RunError)]``: no model);
+    ``before(names)`` runs before any extraction."""
     spec = parse_layers(request.protocol.layers)
     assert spec is not None
     try:
@@ -165,8 +165,7 @@ def model_rows(
 
 
 def paired_metrics(source: Source, done: Mapping[str, Extracted]) -> dict[str, float]:
-    """``paired_alignment``, ``modality_gap``, ``paired_n`` of a model's image and text
-    extractions when the source pairs them; else {}."""
+    """Paired alignment, modality gap and pair count of a model's two towers ({}: unpaired)."""
     from infogauss_cli.diagnostics.sphere import pair_indices, paired_stats  # scipy
 
     ex_i, ex_t = done.get("image"), done.get("text")

@@ -101,8 +101,7 @@ def remove_entry(root: str | Path, info: EntryInfo) -> None:
 
 
 def verify_entry(entry: CacheEntry) -> list[tuple[Path, str]]:
-    """(chunk file, problem) for every chunk of ``entry`` that does not verify (key, dim,
-    sha256, dtype, shape)."""
+    """(chunk file, problem) per chunk that fails (key, dim, sha256, dtype, shape)."""
     expected = {"key": entry.key, "dim": entry.parts.get("dim")}
     sides = sorted(entry.path.glob("chunk-*.json"))
     found = [(s, entry.check_chunk(int(s.stem.removeprefix("chunk-")), expected)) for s in sides]

@@ -170,8 +170,7 @@ def apply_gates(series: Sequence[Series], gates: Gates, trend: str | None) -> li
 def track_synthetic(
     paths: Sequence[str | Path], request: Request, view: str | None = None, trend: str | None = None
 ) -> list[Series]:
-    """Rows for every checkpoint under ``paths`` with its saved protocol (or ``view``, and the
-    request's ``n``)."""
+    """Rows of every checkpoint under ``paths``, its saved protocol (or ``view``, the ``n``)."""
     series: dict[Any, list[Row]] = {}
     cache: dict[Any, Any] = {}
     unreadable: list[tuple[Path, str]] = []

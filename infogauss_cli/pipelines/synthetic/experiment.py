@@ -156,8 +156,7 @@ def evaluate(
 def train_run(
     run: Run, cfg: SyntheticConfig, pop: S.Population, initial: bool, saver: CheckpointSaver | None
 ) -> list[Snapshot]:
-    """Train the seeded encoder of ``run``, evaluated on :func:`held_out` rows (epoch 0 if
-    ``initial``) and saved."""
+    """Train the seeded encoder of ``run``; evaluate (epoch 0 if ``initial``) and save it."""
     import torch
 
     k, e = S.KINDS.index(run.data), S.ENCODERS.index(run.encoder)
