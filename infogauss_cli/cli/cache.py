@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -48,7 +49,7 @@ def list_cmd(**params: object) -> None:
     root = _root(params["cache_dir"])
     infos = admin.list_entries(root)
     if params["as_json"]:
-        entries = [i.to_dict() for i in infos]
+        entries = [asdict(i) | {"path": str(i.path), "age_s": round(i.age_s(), 1)} for i in infos]
         total = sum(i.size_bytes for i in infos)
         typer.echo(json.dumps({"cache": str(root), "entries": entries, "size_bytes": total}))
         return
