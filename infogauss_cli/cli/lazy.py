@@ -144,10 +144,10 @@ COMMANDS = {  # name -> the listing's line (function NAME_cmd)
     "data": "Datasets: fetch MS-COCO val2017, show what is here.",
     "cache": "The embedding cache: list, prune, verify.",
 }
-GROUPS = ("zoo", "data", "cache")  # typer sub-apps, ``app`` in their module
+GROUPS = {"zoo": "app", "data": "app", "cache": "cache_app"}  # typer sub-apps in their module
 SAME_AS = {"compare": "audit"}  # another name of a command, with the listing's line as help
 HOME = {"compare": "audit", "check": "audit", "extract": "audit", "demo": "synthetic"}
-HOME |= {"schema": "output", "fit": "use", "score": "use"}
+HOME |= {"schema": "output", "fit": "use", "score": "use", "cache": "data"}
 
 
 class _Help:
@@ -169,7 +169,7 @@ def load_command(name: str, markup: str | None = "rich") -> Cmd:
     """Import the command's module and build its click command (lightened, :mod:`.coerce`)."""
     module = importlib.import_module(f"infogauss_cli.cli.{HOME.get(name, name)}")
     if name in GROUPS:
-        group = get_group(module.app)
+        group = get_group(getattr(module, GROUPS[name]))
         group.name, group.help = name, group.help or COMMANDS[name]
         return lighten(group)
     callback = getattr(module, f"{SAME_AS.get(name, name)}_cmd")
