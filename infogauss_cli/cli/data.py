@@ -25,7 +25,6 @@ app = sub_app(
     "Fetch MS-COCO val2017 (download, verify md5, extract) and show what data is present."
 )
 
-
 Dataset = o.choices("Dataset", ("coco-val2017",))
 DIR = o.shared(Path | None, None, "--dir", o.OPT, name="data_dir", metavar="DIR")
 FETCH = (

@@ -119,9 +119,8 @@ def _outcome(exc: BaseException) -> tuple[int, str]:
 
 @contextlib.contextmanager
 def stopping_signals() -> Iterator[list[int] | None]:
-    """For the command's duration (main thread only; else None), the stopping signals (SIGINT,
-    SIGTERM: a scheduler's pre-emption) it received: the first raises KeyboardInterrupt, the
-    second is noted (the save finishes), the third exits 3 at once."""
+    """SIGINT and SIGTERM (pre-emption) received while the command runs (main thread; else None):
+    the first raises KeyboardInterrupt, the second is noted (the save ends), the third exits 3."""
     if threading.current_thread() is not threading.main_thread():
         yield None
         return

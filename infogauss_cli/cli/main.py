@@ -16,7 +16,6 @@ TORCHRUN = "LOCAL_RANK" in os.environ
 if TORCHRUN:  # import distributed only there: start-up time
     from infogauss_cli.extract.distributed import leave, use_hard_exit
 
-
 app = typer.Typer(
     cls=LazyGroup,
     name="infogauss",

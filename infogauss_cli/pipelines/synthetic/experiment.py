@@ -112,14 +112,10 @@ def comparison_sections(rows: Sequence[Row]) -> list[Section]:
 
 
 UNIFORMITY_ROWS = 2000  # rows of the held-out set used for the uniformity (all pairs)
-
-
 HeldOut = tuple[np.ndarray, np.ndarray, np.ndarray]  # fresh rows (never trained on), their pairs
 
 
-class Snapshot(NamedTuple):
-    """The encoder after ``epoch`` epochs on the held-out rows, with alignment and uniformity."""
-
+class Snapshot(NamedTuple):  # the encoder after ``epoch`` epochs on the held-out rows
     run: Run
     epoch: int
     embeddings: np.ndarray
