@@ -111,9 +111,7 @@ def audit_models(refs: Sequence[str], request: Request, shard: Shard = Shard()) 
     data = request.data
     entries = catalogue.resolve_refs(refs, request.compute)
     source = parse_data_spec(data.data, data)
-    plan = [
-        (entry, resolve_towers(entry.towers, source, data.tower, entry.ref)) for entry in entries
-    ]
+    plan = [(e, resolve_towers(e.towers, source, data.tower, e.ref)) for e in entries]
     rows: list[Row] = []
     for entry, towers in plan:  # all towers of a model first: paired metrics need both
         if request.protocol.layers:  # a depth profile: one row per layer (no paired metrics)
