@@ -2,7 +2,7 @@
 
 Library code marks a long step with :func:`steps` (it yields ``advance(n=1)``) and reports a
 message with :func:`note`. Both go to the :class:`Channel` that a front end activates with
-:func:`listening` (the CLI renders rich bars on stderr, see ``cli/progress.py``). With none
+:func:`listening` (the CLI renders rich bars on stderr, see ``cli/errors.py``). With none
 active, steps cost nothing and notes go to the ``infogauss`` logger, so the library prints
 nothing by itself and a program that embeds it sees notes as log warnings.
 """
