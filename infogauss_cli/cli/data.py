@@ -24,6 +24,7 @@ from infogauss_cli.data.fetch import MANIFESTS, dataset_status, fetch, resolve_d
 app = sub_app(
     "Fetch MS-COCO val2017 (download, verify md5, extract) and show what data is present."
 )
+cache_app = sub_app("The embedding cache: list entries, prune old ones, verify every chunk.")
 
 Dataset = o.choices("Dataset", ("coco-val2017",))
 DIR = o.shared(Path | None, None, "--dir", o.OPT, name="data_dir", metavar="DIR")
@@ -33,6 +34,12 @@ FETCH = (
     o.shared(bool, False, "--force", o.OPT),
     o.shared(bool, False, "--keep-archives", o.OPT),
     o.QUIET,
+)
+PRUNE = (
+    o.shared(str | None, None, "--older-than", o.OPT),
+    o.shared(list[str] | None, None, "--model", o.OPT),
+    o.shared(bool, False, "--dry-run", o.OPT),
+    o.CACHE_DIR,
 )
 
 
@@ -105,16 +112,6 @@ def info_cmd(**params: object) -> None:
             state = "partial download" if d.partial else "archive"
             table.add_row(state, f"{markup_safe(d.path)} ({d.bytes / 1e6:,.1f} MB)")
         console.print(table)
-
-
-cache_app = sub_app("The embedding cache: list entries, prune old ones, verify every chunk.")
-
-PRUNE = (
-    o.shared(str | None, None, "--older-than", o.OPT),
-    o.shared(list[str] | None, None, "--model", o.OPT),
-    o.shared(bool, False, "--dry-run", o.OPT),
-    o.CACHE_DIR,
-)
 
 
 def _root(cache_dir: object) -> Path:

@@ -48,14 +48,12 @@ _NAMED = (
     re.compile(r"epoch[-_=]?(\d+)", re.I),
 )
 _LAST_INT = re.compile(r"(\d+)(?!.*\d)")
+Checkpoint = tuple[int, "ZooEntry | BadInputError", str]  # step, entry (or why not), label
 
 
 class Series(NamedTuple):  # a model (and tower, view) over the checkpoints, in step order
     name: str
     rows: tuple[Row, ...]
-
-
-Checkpoint = tuple[int, "ZooEntry | BadInputError", str]  # step, entry (or why not), label
 
 
 def parse_step(name: str | Path, *, named_only: bool = False) -> int | None:

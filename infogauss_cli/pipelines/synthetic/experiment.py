@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from rich.table import Table
     from torch import nn
 
+UNIFORMITY_ROWS = 2000  # rows of the held-out set used for the uniformity (all pairs)
+HeldOut = tuple[np.ndarray, np.ndarray, np.ndarray]  # fresh rows (never trained on), their pairs
+SWEEP_D = (16, 32, 64, 128, 256)
+SWEEP_N = (32, 64, 128, 256, 512)
+SWEEP_SETTINGS = ("laplace", "binary")  # the default inputs of a sweep
 FIELDS = ("setting", "norm_cv", "ad_mean", "ad_compliance", "dp_mean_p", "dp_compliance")
 FIELDS += ("gaussian", "analogue")  # 1/0; analogue: a different setting that plays the part
 PAPER: dict[str, dict[str, Any]] = {
@@ -109,10 +114,6 @@ def comparison_sections(rows: Sequence[Row]) -> list[Section]:
     ]
     html = table(list(zip(HEADER, classes, strict=True)), lines, notes=[("", NOTE)])
     return [Section("paper", "infogauss next to the paper", html)]
-
-
-UNIFORMITY_ROWS = 2000  # rows of the held-out set used for the uniformity (all pairs)
-HeldOut = tuple[np.ndarray, np.ndarray, np.ndarray]  # fresh rows (never trained on), their pairs
 
 
 class Snapshot(NamedTuple):  # the encoder after ``epoch`` epochs on the held-out rows
@@ -251,11 +252,6 @@ def synthetic_rows(
         initial = all((s.run.data, s.run.encoder) != (run.data, run.encoder) for s in snaps)
         snaps += train_run(run, cfg, pop, initial, saver)
     return snapshot_rows(snaps, cfg, request)
-
-
-SWEEP_D = (16, 32, 64, 128, 256)
-SWEEP_N = (32, 64, 128, 256, 512)
-SWEEP_SETTINGS = ("laplace", "binary")  # the default inputs of a sweep
 
 
 def sweep_rows(
