@@ -1,5 +1,6 @@
 """Errors as one line on stderr with their exit codes (docs/exit-codes.md); stdout under faults
-(a closed pipe ends quietly with 141, as git does); SIGTERM handled like Ctrl-C."""
+(a closed pipe ends quietly with 141, as git does); SIGTERM handled like Ctrl-C; the renderer
+of the library's progress channel (rich bars and notes on stderr)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 import typer
 from rich.console import Console
 
 from infogauss_cli.core.errors import InfogaussError, io_failure
-from infogauss_cli.core.progress import listening
+from infogauss_cli.core.progress import Advance, listening
 from infogauss_cli.core.safe_text import printable, printable_lines
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 F = TypeVar("F", bound=Callable[..., object])
 _state = {"debug": False}
@@ -115,9 +119,8 @@ def _outcome(exc: BaseException) -> tuple[int, str]:
 
 @contextlib.contextmanager
 def stopping_signals() -> Iterator[list[int] | None]:
-    """For the command's duration (main thread only; else None), the stopping signals (SIGINT,
-    SIGTERM: a scheduler's pre-emption) it received: the first raises KeyboardInterrupt, the
-    second is noted (the save finishes), the third exits 3 at once."""
+    """SIGINT and SIGTERM (pre-emption) received while the command runs (main thread; else None):
+    the first raises KeyboardInterrupt, the second is noted (the save ends), the third exits 3."""
     if threading.current_thread() is not threading.main_thread():
         yield None
         return
@@ -145,8 +148,6 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: object, **kwargs: object) -> object:
-        from infogauss_cli.cli.progress import RichChannel  # rich's progress bars
-
         result, code, message, signals = None, 0, "", None
         quiet = kwargs.get("quiet") is True or not is_main()  # torchrun: rank 0 only
         try:
@@ -179,3 +180,51 @@ def handle_errors(func: F) -> F:
         return result
 
     return wrapper  # type: ignore[return-value]
+
+
+class RichChannel:
+    """Notes on ``console``; bars when it is a terminal (one rich Progress for nested steps);
+    nothing at all on a quiet console (``--quiet``, torchrun ranks but the first)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.open = 0
+        self.progress: Progress | None = None
+
+    @contextlib.contextmanager
+    def step(self, label: str, total: int | None, unit: str) -> Iterator[Advance]:
+        if self.console.quiet or not self.console.is_terminal:
+            yield lambda n=1, **fields: None
+            return
+        if self.open == 0:
+            from rich import progress as p  # only when bars show: start-up time
+
+            columns = [p.SpinnerColumn(), p.TextColumn("{task.description}"), p.BarColumn()]
+            columns += [p.MofNCompleteColumn(), p.TextColumn("{task.fields[rate]}")]
+            columns += [p.TimeElapsedColumn(), p.TimeRemainingColumn()]
+            self.progress = p.Progress(*columns, console=self.console, transient=True)
+            self.progress.start()
+        self.open += 1
+        bars = self.progress
+        assert bars is not None
+        task = bars.add_task(label, total=total, rate="")
+
+        def advance(n: int = 1, **fields: object) -> None:
+            bars.update(task, advance=n, **fields)
+            speed = bars.tasks[task].speed if unit else None
+            if speed:  # bytes ("B", the downloads) as MB/s
+                rate = f"{speed / 1e6:,.1f} MB/s" if unit == "B" else f"{speed:,.1f} {unit}/s"
+                bars.update(task, rate=rate)
+
+        try:
+            yield advance
+        finally:
+            bars.remove_task(task)
+            self.open -= 1
+            if self.open == 0:
+                bars.stop()
+
+    def note(self, text: str) -> None:
+        # above the bars while they show (a line printed elsewhere leaves a frozen bar behind)
+        target = self.progress.console if self.open and self.progress else self.console
+        target.print(text, highlight=False)

@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import importlib
 import re
-import sys
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import get_args, get_origin
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.main import get_command_from_info, get_group
 from typer.models import CommandInfo, ParameterInfo
-
-from infogauss_cli.core.safe_text import printable
 
 Cmd = TyperCommand | TyperGroup
 Param = TyperOption | TyperArgument
@@ -144,10 +140,10 @@ COMMANDS = {  # name -> the listing's line (function NAME_cmd)
     "data": "Datasets: fetch MS-COCO val2017, show what is here.",
     "cache": "The embedding cache: list, prune, verify.",
 }
-GROUPS = ("zoo", "data", "cache")  # typer sub-apps, ``app`` in their module
+GROUPS = {"zoo": "app", "data": "app", "cache": "cache_app"}  # typer sub-apps in their module
 SAME_AS = {"compare": "audit"}  # another name of a command, with the listing's line as help
-HOME = {"compare": "audit", "check": "audit", "demo": "synthetic", "schema": "output"}
-HOME |= {"fit": "use", "score": "use"}
+HOME = {"compare": "audit", "check": "audit", "extract": "audit", "demo": "synthetic"}
+HOME |= {"schema": "output", "fit": "use", "score": "use", "cache": "data"}
 
 
 class _Help:
@@ -169,7 +165,7 @@ def load_command(name: str, markup: str | None = "rich") -> Cmd:
     """Import the command's module and build its click command (lightened, :mod:`.coerce`)."""
     module = importlib.import_module(f"infogauss_cli.cli.{HOME.get(name, name)}")
     if name in GROUPS:
-        group = get_group(module.app)
+        group = get_group(getattr(module, GROUPS[name]))
         group.name, group.help = name, group.help or COMMANDS[name]
         return lighten(group)
     callback = getattr(module, f"{SAME_AS.get(name, name)}_cmd")
@@ -185,8 +181,7 @@ def sub_app(help_text: str) -> typer.Typer:
 
 
 class LazyGroup(HelpGroup):
-    """The root group: its commands are the :data:`COMMANDS` table, imported on first use; a
-    usage error is one ``error: ...`` line on stderr (exit 2), not a box."""
+    """A typer group whose commands are the :data:`COMMANDS` table, imported on first use."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -216,21 +211,3 @@ class LazyGroup(HelpGroup):
             super().format_help(ctx, formatter)
         finally:
             self._listing = False
-
-    def main(self, *args: object, standalone_mode: bool = True, **extra: object) -> object:  # type: ignore[override]
-        if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **extra)  # type: ignore[arg-type]
-        try:
-            rv = super().main(*args, standalone_mode=False, **extra)  # type: ignore[arg-type]
-        except NoArgsIsHelpError as exc:  # bare `infogauss zoo`: the help, printed already
-            sys.exit(exc.exit_code)
-        except ClickException as exc:
-            message = " ".join(exc.format_message().split())
-            ctx = getattr(exc, "ctx", None)
-            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
-            typer.echo(f"error: {printable(message)}{hint}", err=True)
-            sys.exit(exc.exit_code)
-        except typer.Abort:
-            typer.echo("error: aborted", err=True)
-            sys.exit(3)
-        sys.exit(rv if isinstance(rv, int) and not isinstance(rv, bool) else 0)

@@ -153,9 +153,7 @@ HELP = {  # every option's help but a few commands' own --json, --out, --n, --se
 }
 
 
-class Shared(NamedTuple):
-    """A shared option: its parameter's name, ``Annotated`` alias and default."""
-
+class Shared(NamedTuple):  # a shared option: its parameter's name, Annotated alias, default
     name: str
     alias: object
     default: object

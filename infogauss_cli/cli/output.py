@@ -28,10 +28,6 @@ if TYPE_CHECKING:
     from infogauss_cli.report.html import Section
 
 
-def emit(rows: Sequence[Row], out: Outputs) -> None:  # publish, then exit with its code
-    raise typer.Exit(publish(rows, out))
-
-
 def publish(rows: Sequence[Row], out: Outputs, html_sections: Sequence[Section] = ()) -> int:
     """Table on the terminal and the files asked for; returns the report's exit code."""
     report = Report(tuple(rows), command=("infogauss", *sys.argv[1:]))

@@ -9,11 +9,12 @@ import typer
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import terminal
-from infogauss_cli.cli.output import emit, publish
+from infogauss_cli.cli.output import publish
 from infogauss_cli.core.options import Outputs
 from infogauss_cli.judge.model import Row
+from infogauss_cli.pipelines.synthetic import experiment
 from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver
-from infogauss_cli.pipelines.synthetic.paper import comparison_sections, render_comparison
+from infogauss_cli.pipelines.synthetic.train import preset
 
 E, S = "Experiment", "Sweep"
 Encoder = o.choices("Encoder", ("linear", "mlp"))
@@ -51,10 +52,10 @@ DEMO = (
 
 def _publish(rows: list[Row], out: Outputs, *lines: str) -> int:
     """The report with the paper comparison (HTML and terminal), then ``lines``; its exit code."""
-    code = publish(rows, out, comparison_sections(rows))
+    code = publish(rows, out, experiment.comparison_sections(rows))
     if not out.quiet:
         console = terminal(out.to_stdout)
-        if (table := render_comparison(rows)) is not None:
+        if (table := experiment.render_comparison(rows)) is not None:
             console.print(table)
         for line in lines:
             console.print(line, highlight=False)
@@ -78,15 +79,12 @@ def synthetic_cmd(**params: object) -> None:
       [bold]infogauss synthetic --quick --eval-epochs 5,10,20 --save-checkpoints ckpt/[/]
       then [bold]infogauss track ckpt/[/]
     """
-    from infogauss_cli.pipelines.synthetic import experiment as E  # numpy
-    from infogauss_cli.pipelines.synthetic.train import preset
-
     p = {k: getattr(v, "value", v) for k, v in params.items()}
     sweep, save_checkpoints = bool(p["sweep"]), p["save_checkpoints"]
     settings = [s.strip() for s in str(p["settings"] or "").split(",") if s.strip()]
     cfg = preset(
         "quick" if p["quick"] else "default",
-        settings=tuple(settings) or (E.SWEEP_SETTINGS if sweep else None),
+        settings=tuple(settings) or (experiment.SWEEP_SETTINGS if sweep else None),
         eval_epochs=o.ints(p["eval_epochs"], "--eval-epochs"),  # type: ignore[arg-type]
         n_eval=p["n"],
         **{k: p[k] for k in ("encoder", "d", "batch_size", "temperature", "epochs", "noise")},
@@ -97,14 +95,14 @@ def synthetic_cmd(**params: object) -> None:
     if sweep and save_checkpoints is not None:
         raise typer.BadParameter("not with --sweep", param_hint="--save-checkpoints")
     if sweep:
-        ds = o.ints(p["sweep_d"], "--sweep-d") or E.SWEEP_D  # type: ignore[arg-type]
-        ns = o.ints(p["sweep_n"], "--sweep-n") or E.SWEEP_N  # type: ignore[arg-type]
-        rows = E.sweep_rows(cfg, ds, ns, req)
+        ds = o.ints(p["sweep_d"], "--sweep-d") or experiment.SWEEP_D  # type: ignore[arg-type]
+        ns = o.ints(p["sweep_n"], "--sweep-n") or experiment.SWEEP_N  # type: ignore[arg-type]
+        rows = experiment.sweep_rows(cfg, ds, ns, req)
         if out.plots:
-            E.write_sweep_plot(rows, cfg, out.plots)
-        emit(rows, out)
+            experiment.write_sweep_plot(rows, cfg, out.plots)
+        raise typer.Exit(publish(rows, out))
     saver = None if save_checkpoints is None else CheckpointSaver(Path(save_checkpoints))
-    rows = E.synthetic_rows(cfg, req, saver)
+    rows = experiment.synthetic_rows(cfg, req, saver)
     code = _publish(rows, out, f"[dim]{cfg.describe()}[/]")
     if saver is not None:
         saver.raise_failure()  # the report is out: now say what was not saved (exit 3)
@@ -125,7 +123,7 @@ def demo_cmd(**params: object) -> None:
 
       [bold]infogauss demo --no-models --out /tmp/demo[/]
     """
-    from infogauss_cli.pipelines.demo import GPU_COMMAND, demo_rows  # numpy
+    from infogauss_cli.pipelines.audit import GPU_COMMAND, demo_rows  # numpy
 
     out, json_out, quiet = Path(str(params["out"])), params["json_out"], bool(params["quiet"])
     html, report = out / "report.html", out / "report.json"

@@ -13,7 +13,7 @@ import typer
 
 from infogauss_cli.cli import options as o
 from infogauss_cli.cli.errors import stdout_named, terminal
-from infogauss_cli.cli.output import emit, keep_on_failure, write_report
+from infogauss_cli.cli.output import keep_on_failure, publish, write_report
 from infogauss_cli.core.atomic import atomic_write_bytes
 from infogauss_cli.core.errors import BadInputError
 from infogauss_cli.core.options import Outputs, Request, pick
@@ -88,7 +88,7 @@ def fit_cmd(target: TARGET, **params: object) -> None:
         with stdout_named():
             terminal(outs.to_stdout).print(*lines, sep="\n", markup=False, highlight=False)
     if v["whiten_check"]:
-        emit(whiten_check(g, rows, req), outs)  # --json: that report
+        raise typer.Exit(publish(whiten_check(g, rows, req), outs))  # --json: that report
     if outs.json_out:  # the sidecar: schema, sizes, estimator, classes, provenance
         write_report("--json", outs.json_out, out.with_suffix(".json").read_text())
 

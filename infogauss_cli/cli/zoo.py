@@ -30,7 +30,6 @@ from infogauss_cli.models.zoo_schema import SCHEMA_VERSION, ZooEntry
 
 app = sub_app("The model zoo: registered models, their sources and embeddings.")
 
-
 YAML = o.shared(bool, False, "--yaml", o.OPT, name="as_yaml")
 
 

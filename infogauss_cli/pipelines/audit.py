@@ -1,6 +1,8 @@
 """``infogauss audit`` / ``compare``: zoo models x data -> extraction -> report rows; per-layer
 profiles (``--layers``): the encoder built once and split into one encoder per layer, each
-extracted and cached like any audit (rows ``"{model} {layer}"``, or one file per layer)."""
+extracted and cached like any audit (rows ``"{model} {layer}"``, or one file per layer);
+``infogauss demo``: the paper's comparison offline on a CPU, the synthetic experiment and
+packaged weights on data that ships with Python and scikit-image, against random-init twins."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from infogauss_cli.core.errors import RunError
-from infogauss_cli.core.options import Request, parse_layers
+from infogauss_cli.core.errors import BadInputError, RunError
+from infogauss_cli.core.options import DataOptions, DiagnoseOptions, Request, parse_layers
+from infogauss_cli.core.progress import note
 from infogauss_cli.data.sources import data_section, ignored_counts, parse_data_spec
 from infogauss_cli.data.sources.base import Source
 from infogauss_cli.extract.model import (
@@ -30,12 +33,20 @@ from infogauss_cli.judge.rows import diagnose_rows
 from infogauss_cli.models import catalogue
 from infogauss_cli.models.backends.common import layer_encoders
 from infogauss_cli.models.digest import identity_sha256
+from infogauss_cli.pipelines.synthetic.experiment import synthetic_rows
+from infogauss_cli.pipelines.synthetic.train import preset
 
 if TYPE_CHECKING:  # pragma: no cover
     from infogauss_cli.models.zoo_schema import ZooEntry
 
 Extracted = Extraction | ShardWork | RunError
 Layered = list[tuple[str | None, Extracted]]
+SYNTHETIC_SETTINGS = ("gmm", "binary", "supervised")
+MODEL_ROWS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("minilm-l6", "minilm-l6@random"), "pydoc-topics"),
+    (("effnet-lite0", "effnet-lite0@random"), "skimage-samples"),
+)
+GPU_COMMAND = "infogauss compare clip-vit-l14 dino resnet34 densenet --download --html report.html"
 
 
 def extract_layers(
@@ -46,8 +57,8 @@ def extract_layers(
     before: Callable[[list[str]], None] | None = None,
     shard: Shard = Shard(),
 ) -> Layered:
-    """``(layer, Extraction or RunError)`` for each selected layer (``[(None, RunError)]``: no
-    model); ``before(names)`` runs before any extraction."""
+    """``(layer, extraction)`` per selected layer (``[(None, RunError)]``: no model);
+    ``before(names)`` runs before any extraction."""
     spec = parse_layers(request.protocol.layers)
     assert spec is not None
     try:
@@ -100,9 +111,7 @@ def audit_models(refs: Sequence[str], request: Request, shard: Shard = Shard()) 
     data = request.data
     entries = catalogue.resolve_refs(refs, request.compute)
     source = parse_data_spec(data.data, data)
-    plan = [
-        (entry, resolve_towers(entry.towers, source, data.tower, entry.ref)) for entry in entries
-    ]
+    plan = [(e, resolve_towers(e.towers, source, data.tower, e.ref)) for e in entries]
     rows: list[Row] = []
     for entry, towers in plan:  # all towers of a model first: paired metrics need both
         if request.protocol.layers:  # a depth profile: one row per layer (no paired metrics)
@@ -154,8 +163,7 @@ def model_rows(
 
 
 def paired_metrics(source: Source, done: Mapping[str, Extracted]) -> dict[str, float]:
-    """``paired_alignment``, ``modality_gap``, ``paired_n`` of a model's image and text
-    extractions when the source pairs them; else {}."""
+    """Paired alignment, modality gap and pair count of a model's two towers ({}: unpaired)."""
     from infogauss_cli.diagnostics.sphere import pair_indices, paired_stats  # scipy
 
     ex_i, ex_t = done.get("image"), done.get("text")
@@ -167,3 +175,16 @@ def paired_metrics(source: Source, done: Mapping[str, Extracted]) -> dict[str, f
         return {}
     ps = paired_stats(np.asarray(ex_i.embeddings)[ia], np.asarray(ex_t.embeddings)[ib])
     return dict(paired_alignment=ps.alignment, modality_gap=ps.modality_gap, paired_n=ps.n_pairs)
+
+
+def demo_rows(*, models: bool = True, keep_arrays: bool = False) -> list[Row]:
+    """Synthetic rows, then :data:`MODEL_ROWS` (a model that cannot load gives error rows)."""
+    options = DiagnoseOptions(keep_arrays=keep_arrays)
+    rows = synthetic_rows(preset("quick", settings=SYNTHETIC_SETTINGS), Request(diagnose=options))
+    for refs, data in MODEL_ROWS if models else ():
+        note(f"[dim]{' vs '.join(refs)} on {data}[/]")
+        try:
+            rows += audit_models(refs, Request(data=DataOptions(data=data), diagnose=options))
+        except BadInputError as exc:  # e.g. scikit-image missing: the other rows still count
+            rows += [Row(model=ref, data={"source": data}, error=str(exc)) for ref in refs]
+    return rows

@@ -6,7 +6,7 @@ import json
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from infogauss_cli.core.errors import BadInputError
@@ -32,9 +32,6 @@ class EntryInfo:
 
     def age_s(self) -> float:
         return max(0.0, time.time() - self.last_used)
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self) | {"path": str(self.path), "age_s": round(self.age_s(), 1)}
 
 
 def _data_label(entry: CacheEntry) -> str:
@@ -101,8 +98,7 @@ def remove_entry(root: str | Path, info: EntryInfo) -> None:
 
 
 def verify_entry(entry: CacheEntry) -> list[tuple[Path, str]]:
-    """(chunk file, problem) for every chunk of ``entry`` that does not verify (key, dim,
-    sha256, dtype, shape)."""
+    """(chunk file, problem) per chunk that fails (key, dim, sha256, dtype, shape)."""
     expected = {"key": entry.key, "dim": entry.parts.get("dim")}
     sides = sorted(entry.path.glob("chunk-*.json"))
     found = [(s, entry.check_chunk(int(s.stem.removeprefix("chunk-")), expected)) for s in sides]

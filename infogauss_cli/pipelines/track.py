@@ -11,9 +11,8 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -43,24 +42,18 @@ IMAGE_TYPES = ("vit", "dino", "deit", "dinov2", "beit")
 SYNTHETIC = "synthetic checkpoints (epoch-*.json from `infogauss synthetic --save-checkpoints`)"
 FOLDERS = "checkpoint-N/ subfolders holding modules.json or config.json (a training run's output)"
 MODEL_FILES = ("modules.json", "config.json")
-UNIFORMITY_ROWS = 2000
 # a step named as such wins over an epoch (``epoch=3-step=77`` is step 77)
 _NAMED = (
     re.compile(r"(?:step|steps|iter|iteration|checkpoint|ckpt)[-_=]?(\d+)", re.I),
     re.compile(r"epoch[-_=]?(\d+)", re.I),
 )
 _LAST_INT = re.compile(r"(\d+)(?!.*\d)")
+Checkpoint = tuple[int, "ZooEntry | BadInputError", str]  # step, entry (or why not), label
 
 
-@dataclass(frozen=True)
-class Series:
-    """One trajectory: a model (and tower, view) over the checkpoints, in step order."""
-
+class Series(NamedTuple):  # a model (and tower, view) over the checkpoints, in step order
     name: str
     rows: tuple[Row, ...]
-
-
-Checkpoint = tuple[int, "ZooEntry | BadInputError", str]  # step, entry (or why not), label
 
 
 def parse_step(name: str | Path, *, named_only: bool = False) -> int | None:
@@ -170,8 +163,7 @@ def apply_gates(series: Sequence[Series], gates: Gates, trend: str | None) -> li
 def track_synthetic(
     paths: Sequence[str | Path], request: Request, view: str | None = None, trend: str | None = None
 ) -> list[Series]:
-    """Rows for every checkpoint under ``paths`` with its saved protocol (or ``view``, and the
-    request's ``n``)."""
+    """Rows of every checkpoint under ``paths``, its saved protocol (or ``view``, the ``n``)."""
     series: dict[Any, list[Row]] = {}
     cache: dict[Any, Any] = {}
     unreadable: list[tuple[Path, str]] = []
@@ -270,7 +262,7 @@ def _uniformity(x: np.ndarray, protocol: Protocol) -> dict[str, float]:
 
     sub = np.asarray(subsample(validate_matrix(x), protocol.n, protocol.seed)[0], np.float64)
     u = sub / np.maximum(np.linalg.norm(sub, axis=1, keepdims=True), 1e-12)
-    res = uniformity(u, max_rows=UNIFORMITY_ROWS, seed=protocol.seed)
+    res = uniformity(u, max_rows=E.UNIFORMITY_ROWS, seed=protocol.seed)
     return {"uniformity": float(res.value), "uniformity_ideal": float(res.ideal)}
 
 

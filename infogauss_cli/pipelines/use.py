@@ -129,8 +129,7 @@ def label_split(path: Path, column: str) -> tuple[np.ndarray, list[str]]:
 
 
 def saved_ids(path: Path, n: int) -> list[str] | None:
-    """The item ids ``infogauss extract`` saved (a .safetensors header, else the ``.ids.json``
-    sidecar), if any."""
+    """The ids ``extract`` saved (in a .safetensors header, else a ``.ids.json`` sidecar)."""
     try:
         if path.suffix.lower() == ".safetensors":
             from safetensors import safe_open

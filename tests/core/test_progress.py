@@ -7,8 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from infogauss_cli.cli.errors import _quiet
-from infogauss_cli.cli.progress import RichChannel
+from infogauss_cli.cli.errors import RichChannel, handle_errors
 from infogauss_cli.core import progress
 
 
@@ -64,12 +63,15 @@ def test_training_advances_once_per_step():
     assert len(calls) == 6
 
 
-def test_quiet_detection():
-    class Opts:
-        quiet = True
+def test_quiet_commands_get_a_quiet_channel(capsys):
+    @handle_errors
+    def command(**params: object) -> None:
+        progress.note("a note")
 
-    assert _quiet({"quiet": True}) and _quiet({"out": Opts()})
-    assert not _quiet({"quiet": False, "n": 3})
+    command(quiet=True)
+    assert capsys.readouterr().err == ""
+    command(quiet=False, n=3)
+    assert "a note" in capsys.readouterr().err
 
 
 def test_a_note_during_a_step_prints_through_the_bars_console():

@@ -198,7 +198,7 @@ def test_wrong_output_shape_is_a_run_error(images):
 def test_oom_backs_off_by_halving(images):
     from rich.console import Console
 
-    from infogauss_cli.cli.progress import RichChannel
+    from infogauss_cli.cli.errors import RichChannel
     from infogauss_cli.core.progress import listening
     from infogauss_cli.extract.engine import extract
 

@@ -105,7 +105,7 @@ def test_corrupt_chunk_is_detected_and_recomputed(setup, tmp_path, damage):
         info["key"] = "0" * 64
         side.write_text(json.dumps(info))
     out = io.StringIO()
-    from infogauss_cli.cli.progress import RichChannel
+    from infogauss_cli.cli.errors import RichChannel
     from infogauss_cli.core.progress import listening
 
     with listening(RichChannel(Console(file=out, width=200))):

@@ -86,7 +86,7 @@ def test_demo_keeps_going_when_a_data_source_is_missing(monkeypatch, tmp_path):
     """Without the offline extra's scikit-image: error rows for that pair, exit 3, the rest
     of the table still printed and written."""
     from infogauss_cli.data.sources import builtin
-    from infogauss_cli.pipelines import demo
+    from infogauss_cli.pipelines import audit as demo
 
     def no_skimage(self, tower):
         raise BadInputError("skimage-samples needs scikit-image: pip install 'infogauss[offline]'")

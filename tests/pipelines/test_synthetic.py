@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from infogauss_cli.core.errors import BadInputError
-from infogauss_cli.pipelines.synthetic.experiment import synthetic_rows
-from infogauss_cli.pipelines.synthetic.paper import comparison_cells
+from infogauss_cli.pipelines.synthetic.experiment import comparison_cells, synthetic_rows
 from infogauss_cli.pipelines.synthetic.train import (
     DataSpec,
     flip_bits,

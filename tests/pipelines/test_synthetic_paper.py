@@ -10,7 +10,7 @@ from rich.console import Console
 
 from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.verdict import Verdict
-from infogauss_cli.pipelines.synthetic.paper import PAPER, comparison_cells, render_comparison
+from infogauss_cli.pipelines.synthetic.experiment import PAPER, comparison_cells, render_comparison
 
 METRICS = {
     "norm_cv": 0.0871,

@@ -127,10 +127,9 @@ class GaussianityMonitor:
         t0 = time.perf_counter()
         x = self.embed_probe(model)
         t1 = time.perf_counter()
-        n = None if self.n is None or self.n >= x.shape[0] else self.n
-        diag = diagnose(x, view=self.view, n=n, seed=self.seed)  # type: ignore[arg-type]
+        diag = diagnose(x, view=self.view, n=self.n, seed=self.seed)  # type: ignore[arg-type]
         metrics = diag.metrics()
-        joint = G.joint_sample(x, n, self.seed)
+        joint = G.joint_sample(x, self.n, self.seed)
         gauss_metrics, null = G.gaussian_tests(joint, self.view, seed=self.seed)
         sphere, sphere_null = sphere_tests(joint)
         metrics |= gauss_metrics | sphere

@@ -1,10 +1,13 @@
 """The paper's synthetic experiment end to end: training runs, evaluation on fresh held-out rows
 and report rows like ``audit``'s; ``--sweep``'s rows (d varies at the preset's N, N at the
-preset's d: a larger d and N should give a smaller norm CV and higher compliance) and plot."""
+preset's d: a larger d and N should give a smaller norm CV and higher compliance) and plot; the
+paper's table and the "paper vs infogauss" comparison of the rows that carry a ``data["paper"]``
+reference (on the terminal and in the HTML report)."""
 
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,23 +22,101 @@ from infogauss_cli.judge.model import Row
 from infogauss_cli.judge.rows import diagnose_rows
 from infogauss_cli.pipelines.synthetic import train as S
 from infogauss_cli.pipelines.synthetic.checkpoints import CheckpointSaver
-from infogauss_cli.pipelines.synthetic.paper import PAPER
 from infogauss_cli.pipelines.synthetic.train import Run, SyntheticConfig, train
+from infogauss_cli.report.cells import COLUMNS, call_symbols, metric_cells, row_label
+from infogauss_cli.report.html import Section, cell, table
 from infogauss_cli.report.plots import PlotSpec, write_figures
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from rich.table import Table
     from torch import nn
 
 UNIFORMITY_ROWS = 2000  # rows of the held-out set used for the uniformity (all pairs)
-
-
 HeldOut = tuple[np.ndarray, np.ndarray, np.ndarray]  # fresh rows (never trained on), their pairs
+SWEEP_D = (16, 32, 64, 128, 256)
+SWEEP_N = (32, 64, 128, 256, 512)
+SWEEP_SETTINGS = ("laplace", "binary")  # the default inputs of a sweep
+FIELDS = ("setting", "norm_cv", "ad_mean", "ad_compliance", "dp_mean_p", "dp_compliance")
+FIELDS += ("gaussian", "analogue")  # 1/0; analogue: a different setting that plays the part
+PAPER: dict[str, dict[str, Any]] = {
+    key: dict(zip(FIELDS, (*values[:6], *map(bool, values[6:])), strict=True))
+    for key, values in {
+        "laplace": ("Synthetic Laplace (Linear)", 0.08, 0.38, 1.0, 0.49, 1.0, 1, 0),
+        "gmm": ("Synthetic GMM (Linear)", 0.08, 0.39, 1.0, 0.46, 1.0, 1, 0),
+        "binary-initial": ("Synthetic Binary (Initial E0)", 0.36, 1.64, 0.3, 0.02, 0.15, 0, 0),
+        "binary-trained": ("Synthetic Binary (Trained E100)", 0.09, 0.42, 0.97, 0.46, 0.98, 1, 0),
+        "supervised": ("CIFAR-10 Supervised (ResNet-18)", 0.5, 3.3, 0.062, 0.041, 0.039, 0, 1),
+        "contrastive": ("CIFAR-10 Contrastive (ResNet-18)", 0.09, 0.43, 0.961, 0.39, 0.945, 1, 1),
+    }.items()
+}
+
+HEADER = ("Setting", *COLUMNS[5:])  # the results table's metric columns
+NOTE = (
+    "Each infogauss row is followed by the paper's line it corresponds to. The paper's protocol "
+    "(n, d, N, temperature, epochs, augmentation) is not public; ours is in the protocol "
+    "section. * an analogue, not the same setting: the paper's supervised CIFAR-10 ResNet-18 "
+    "next to our supervised run on the Gaussian mixture."
+)
 
 
-class Snapshot(NamedTuple):
-    """The encoder after ``epoch`` epochs on the held-out rows, with alignment and uniformity."""
+def comparison_cells(rows: Sequence[Row]) -> list[tuple[list[str], list[str]]]:
+    """For each row that carries ``data["paper"]``: (our cells, the paper's cells)."""
+    body = []
+    for r in rows:
+        paper = (r.data or {}).get("paper")
+        if not paper or r.error:
+            continue
+        mine = [row_label(r), *metric_cells(r.metrics, *call_symbols(r.verdict))]
+        setting = "  paper: " + paper["setting"] + (" *" if paper.get("analogue") else "")
+        body.append((mine, [setting, *metric_cells(paper, "–", "✓" if paper["gaussian"] else "✗")]))
+    return body
 
+
+def render_comparison(rows: Sequence[Row]) -> Table | None:
+    """The comparison as a rich table (None: no paper reference); the setting column folds."""
+    from rich import box
+    from rich.table import Table
+
+    body = comparison_cells(rows)
+    if not body:
+        return None
+    out = Table(
+        title="infogauss next to the paper's table",
+        title_justify="left",
+        header_style="bold",
+        caption=NOTE,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 0),
+    )
+    out.add_column(HEADER[0], overflow="fold", min_width=8)
+    for i, name in enumerate(HEADER[1:], 1):  # as wide as its widest cell or header word
+        width = max(*(len(cells[i]) for pair in body for cells in pair), *map(len, name.split()))
+        out.add_column("\n".join(textwrap.wrap(name, width)), justify="right", width=width)
+    for mine, theirs in body:
+        out.add_row(*mine)
+        out.add_row(*theirs, style="dim", end_section=True)
+    return out
+
+
+def comparison_sections(rows: Sequence[Row]) -> list[Section]:
+    """The comparison as an HTML report section (none without a paper reference)."""
+    body = comparison_cells(rows)
+    if not body:
+        return []
+    classes = ["model"] + ["num"] * (len(HEADER) - 1)
+    lines = [
+        {"cls": cls, "cells": [cell(x.strip(), c) for c, x in zip(classes, cells, strict=True)]}
+        for mine, theirs in body
+        for cells, cls in ((mine, ""), (theirs, "paper-ref"))
+    ]
+    html = table(list(zip(HEADER, classes, strict=True)), lines, notes=[("", NOTE)])
+    return [Section("paper", "infogauss next to the paper", html)]
+
+
+class Snapshot(NamedTuple):  # the encoder after ``epoch`` epochs on the held-out rows
     run: Run
     epoch: int
     embeddings: np.ndarray
@@ -72,8 +153,7 @@ def evaluate(
 def train_run(
     run: Run, cfg: SyntheticConfig, pop: S.Population, initial: bool, saver: CheckpointSaver | None
 ) -> list[Snapshot]:
-    """Train the seeded encoder of ``run``, evaluated on :func:`held_out` rows (epoch 0 if
-    ``initial``) and saved."""
+    """Train the seeded encoder of ``run``; evaluate (epoch 0 if ``initial``) and save it."""
     import torch
 
     k, e = S.KINDS.index(run.data), S.ENCODERS.index(run.encoder)
@@ -172,11 +252,6 @@ def synthetic_rows(
         initial = all((s.run.data, s.run.encoder) != (run.data, run.encoder) for s in snaps)
         snaps += train_run(run, cfg, pop, initial, saver)
     return snapshot_rows(snaps, cfg, request)
-
-
-SWEEP_D = (16, 32, 64, 128, 256)
-SWEEP_N = (32, 64, 128, 256, 512)
-SWEEP_SETTINGS = ("laplace", "binary")  # the default inputs of a sweep
 
 
 def sweep_rows(

@@ -20,6 +20,7 @@ KINDS = ("laplace", "gmm", "binary")
 LABELS = {"laplace": "Laplace", "gmm": "GMM", "binary": "Binary"}
 ENCODERS = ("linear", "mlp")
 ENCODER_LABELS = {"linear": "Linear", "mlp": "MLP"}
+OBJECTIVES = ("infonce", "supervised")
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,6 @@ def build_encoder(kind: str, in_dim: int, out_dim: int, *, hidden: int = 256) ->
     if kind == "mlp":
         return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
     raise BadInputError(f"unknown encoder {kind!r}; expected one of {', '.join(ENCODERS)}")
-
-
-OBJECTIVES = ("infonce", "supervised")
 
 
 @dataclass(frozen=True)
