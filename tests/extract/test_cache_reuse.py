@@ -65,7 +65,14 @@ def audit(tiny, cache, *extra):
     return json.loads(r.stdout), heavy
 
 
-def test_rerun_and_smaller_n_neither_build_nor_import_torch(tiny, tmp_path):
+def test_reruns_and_smaller_n_come_from_the_cache_with_provenance(tiny, tmp_path):
+    """A rerun and a smaller --n neither build the model nor import torch, give the numbers a
+    fresh run gives, carry the same provenance, and leave no assembled copy behind."""
+    import hashlib
+    from importlib.metadata import version
+
+    from infogauss_cli.report.json_report import validate_report
+
     first, heavy = audit(tiny, tmp_path)
     assert "torch" in heavy and first["rows"][0]["timing"]["from_cache"] == 0.0
     again, heavy = audit(tiny, tmp_path)
@@ -74,6 +81,7 @@ def test_rerun_and_smaller_n_neither_build_nor_import_torch(tiny, tmp_path):
     sub, heavy = audit(tiny, tmp_path, "--n", 25)
     assert heavy == "" and sub["rows"][0]["timing"]["from_cache"] == 1.0
     assert sub["rows"][0]["protocol"]["n"] == 25
+    assert not list(tmp_path.rglob("*.assembled.npy")) and not list(tmp_path.rglob(".matrix.*"))
     # the same subset computed from scratch in another cache: the same matrix, the same numbers
     fresh, _ = audit(tiny, tmp_path / "other", "--n", 25)
     assert fresh["rows"][0]["timing"]["from_cache"] == 0.0
@@ -82,23 +90,7 @@ def test_rerun_and_smaller_n_neither_build_nor_import_torch(tiny, tmp_path):
     sub_again, heavy = audit(tiny, tmp_path / "other", "--n", 25)
     assert heavy == "" and sub_again["rows"][0]["timing"]["from_cache"] == 1.0
 
-
-def test_no_lasting_assembled_copy(tiny, tmp_path):
-    audit(tiny, tmp_path)
-    assert not list(tmp_path.rglob("*.assembled.npy"))
-    assert not list(tmp_path.rglob(".matrix.*"))
-
-
-def test_provenance_in_the_report(tiny, tmp_path):
-    import hashlib
-    from importlib.metadata import version
-
-    from infogauss_cli.report.json_report import validate_report
-
     weights = hashlib.sha256((tiny / "w.safetensors").read_bytes()).hexdigest()
-    first, _ = audit(tiny, tmp_path)
-    again, _ = audit(tiny, tmp_path)
-    sub, _ = audit(tiny, tmp_path, "--n", 25)
     for report in (first, again, sub):
         validate_report(report)
         prov = report["rows"][0]["provenance"]
