@@ -49,5 +49,7 @@ def test_freed_memory_is_kept_instead_of_faulted_in_again():
     # glibc's default: above its largest mmap threshold (32 MiB) each buffer is mapped anew
     # and faulted in page by page (a batch's activations: 77 MB for efficientnet_lite0 at 16)
     assert off["faults"] > pages // 2
-    assert on["applied"] and on["faults"] <= pages // 5  # kept: at most a buffer or two anew
+    # kept: the first one or two buffers are faulted in (16,384 pages each, plus a few pages
+    # of bookkeeping: CI saw 32,769), the rest reuse them
+    assert on["applied"] and on["faults"] <= 3 * pages // 10
     assert not _run("on", {"INFOGAUSS_MALLOC_TUNING": "0"})["applied"]  # the opt-out

@@ -104,7 +104,7 @@ def test_a_hanging_name_lookup_is_bounded(monkeypatch):
     start = time.monotonic()
     why = netcheck.unreachable_reason("https://huggingface.co", 1.0)
     assert why is not None and "no answer within" in why
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 10  # bounded by 1 s, not the 30 s lookup (loose for load)
 
 
 def test_hub_file_fails_within_seconds_without_offline_flags(monkeypatch):

@@ -165,7 +165,7 @@ def test_probe_gives_up_on_a_silent_server():
     try:
         start = time.monotonic()
         why = unreachable_reason(f"http://127.0.0.1:{server.getsockname()[1]}", 0.5)
-        assert why is not None and time.monotonic() - start < 3
+        assert why is not None and time.monotonic() - start < 10  # 0.5 s, loose for load
     finally:
         for conn, _ in conns:
             conn.close()
